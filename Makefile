@@ -1,0 +1,61 @@
+# Everyday commands. The build itself is CMake; this file only names the
+# configurations. See README.md.
+JOBS      ?= $(shell nproc)
+CMAKE     ?= cmake
+PREFIX    ?= /usr/local
+SOURCES    = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+
+.PHONY: all deps test tsan ucontext valgrind bench install format check-format clean
+
+all: build/release/.configured
+	$(CMAKE) --build build/release -j $(JOBS)
+
+deps:
+	@scripts/install-deps.sh
+
+build/release/.configured:
+	$(CMAKE) -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DARBOR_TESTS=OFF
+	@touch $@
+
+# Debug build under ASan + UBSan, every test case in its own process.
+test: deps
+	$(CMAKE) -S . -B build/debug -DCMAKE_BUILD_TYPE=Debug -DARBOR_SANITIZE=address,undefined -DARBOR_WERROR=ON
+	$(CMAKE) --build build/debug -j $(JOBS)
+	cd build/debug && ARBOR_TEST_TIMEOUT_SCALE=$${ARBOR_TEST_TIMEOUT_SCALE:-3} \
+		ctest --output-on-failure -j $(JOBS)
+
+# ThreadSanitizer build of the runtime and OTP tests.
+tsan: deps
+	$(CMAKE) -S . -B build/tsan -DCMAKE_BUILD_TYPE=Debug -DARBOR_SANITIZE=thread -DARBOR_WERROR=ON -DARBOR_BENCH=OFF
+	$(CMAKE) --build build/tsan -j $(JOBS)
+	cd build/tsan && ARBOR_TEST_TIMEOUT_SCALE=$${ARBOR_TEST_TIMEOUT_SCALE:-5} \
+		ctest --output-on-failure -j $(JOBS) -L 'runtime|otp'
+
+# The portable ucontext back end, under ASan + UBSan.
+ucontext: deps
+	$(CMAKE) -S . -B build/ucontext -DCMAKE_BUILD_TYPE=Debug -DARBOR_CONTEXT=ucontext -DARBOR_SANITIZE=address,undefined -DARBOR_WERROR=ON -DARBOR_BENCH=OFF
+	$(CMAKE) --build build/ucontext -j $(JOBS)
+	cd build/ucontext && ARBOR_TEST_TIMEOUT_SCALE=$${ARBOR_TEST_TIMEOUT_SCALE:-3} \
+		ctest --output-on-failure -j $(JOBS) -L 'runtime|otp'
+
+# Every runtime test under valgrind's memcheck (no sanitizers).
+valgrind: deps
+	$(CMAKE) -S . -B build/valgrind -DCMAKE_BUILD_TYPE=Debug -DARBOR_BENCH=OFF
+	$(CMAKE) --build build/valgrind -j $(JOBS)
+	cd build/valgrind && ARBOR_TEST_TIMEOUT_SCALE=20 ARBOR_TEST_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full" \
+		ctest --output-on-failure -j $(JOBS) -L runtime
+
+bench: all
+	scripts/bench.sh $(BENCH)
+
+install: all
+	$(CMAKE) --install build/release --prefix $(PREFIX)
+
+format:
+	clang-format -i $(SOURCES)
+
+check-format:
+	clang-format --dry-run --Werror $(SOURCES)
+
+clean:
+	rm -rf build

@@ -1,0 +1,21 @@
+/*
+ * Arbor: Erlang/OTP-style supervision trees for C.
+ *
+ * The one header an application includes. The runtime layer (processes,
+ * messages, signals, timers, blocking pool) is declared in the headers under arbor/; see
+ * docs/architecture.md for the layers and docs/api.md for the contracts.
+ */
+#ifndef ARBOR_H
+#define ARBOR_H
+
+#define ARBOR_VERSION_MAJOR 0
+#define ARBOR_VERSION_MINOR 1
+#define ARBOR_VERSION_PATCH 0
+
+#include "arbor/error.h"
+#include "arbor/reason.h"
+#include "arbor/runtime.h"
+#include "arbor/process.h"
+#include "arbor/message.h"
+
+#endif

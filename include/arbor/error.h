@@ -1,0 +1,48 @@
+/*
+ * Error codes.
+ *
+ * Every Arbor function that can fail returns an int: 0 on success or one of
+ * the negative codes below. Nothing is reported through the global errno.
+ * arbor_strerror() and arbor_err_name() turn a code into text.
+ */
+#ifndef ARBOR_ERROR_H
+#define ARBOR_ERROR_H
+
+#include <errno.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#pragma GCC visibility push(default)
+
+/* The codes reuse errno values, negated, so that they read naturally in a
+ * debugger and can be compared with -errno from system calls. */
+#define ARBOR_EINVAL      (-EINVAL)    /* an argument is out of its domain */
+#define ARBOR_ENOMEM      (-ENOMEM)    /* an allocation failed */
+#define ARBOR_ENOPROC     (-ESRCH)     /* the process does not exist (OTP's noproc) */
+#define ARBOR_ETIMEDOUT   (-ETIMEDOUT) /* a timeout expired */
+#define ARBOR_EEXIST      (-EEXIST)    /* a name or key is already taken */
+#define ARBOR_ENOENT      (-ENOENT)    /* no such name, key, child or timer */
+#define ARBOR_ENOTPROC    (-EPERM)     /* the function must be called from a process */
+#define ARBOR_ECALLSELF   (-EDEADLK)   /* a process called itself (OTP's calling_self) */
+#define ARBOR_ESHUTDOWN   (-ESHUTDOWN) /* the runtime is stopping */
+#define ARBOR_EAGAIN      (-EAGAIN)    /* a limit was reached; retrying later may work */
+#define ARBOR_EBUSY       (-EBUSY)     /* the runtime is already running */
+#define ARBOR_ETOOBIG     (-E2BIG)     /* a message or name is larger than allowed */
+#define ARBOR_EEXIT       (-ECONNRESET) /* the peer exited; its reason is reported separately */
+
+/* Returns a static, human-readable description of err ("process does not
+ * exist"). Unknown codes give "unknown error". Never returns NULL. */
+const char *arbor_strerror(int err);
+
+/* Returns the code's symbolic name ("ARBOR_ENOPROC"), or "ARBOR_UNKNOWN".
+ * Never returns NULL. */
+const char *arbor_err_name(int err);
+
+#pragma GCC visibility pop
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,220 @@
+/*
+ * Lightweight processes: spawning, exit signals, links, monitors, names, the
+ * process allocator and introspection.
+ *
+ * A process is a unit of execution with its own mailbox, scheduled by the
+ * runtime's scheduler threads (M:N). Two kinds exist:
+ *   - a spawned process runs an entry function on a stack of its own (taken
+ *     from a pool at its first run, returned when it exits);
+ *   - a reactive process (arbor_spawn_reactor) runs a handler once per
+ *     message and holds no stack between messages: it borrows one for each
+ *     activation and keeps it only while a handler blocks (receive, sleep,
+ *     arbor_blocking, a call to another process).
+ * The semantics of exit signals, links and monitors are Erlang's
+ * (docs/otp-semantics.md).
+ *
+ * Functions marked "process only" return ARBOR_ENOTPROC (or do nothing, for
+ * void functions) when called from a thread that is not running a process.
+ * Everything else may be called from any thread while the runtime runs.
+ */
+#ifndef ARBOR_PROCESS_H
+#define ARBOR_PROCESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "reason.h"
+#include "runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#pragma GCC visibility push(default)
+
+/* A process identifier. Never reused within one run of the runtime for
+ * practical purposes (a 32-bit generation per table slot). 0 is no process. */
+typedef uint64_t arbor_pid_t;
+#define ARBOR_NOPID ((arbor_pid_t)0)
+
+/* A monitor reference, unique within a run. 0 is no reference. */
+typedef uint64_t arbor_ref_t;
+
+/* Writes "<0.SLOT.GEN>" into buf (NUL-terminated when size > 0); returns the
+ * length the full text needs. */
+int arbor_pid_format(arbor_pid_t pid, char *buf, size_t size);
+
+/* ---- spawning ---------------------------------------------------------- */
+
+typedef struct arbor_spawn_opts {
+    bool link;            /* link the new process to the caller, atomically */
+    bool monitor;         /* monitor the new process; *ref_out gets the ref */
+    bool trap_exit;       /* the new process starts trapping exits */
+    size_t stack_size;    /* 0 = the runtime's default */
+    const char *label;    /* behaviour or role shown by introspection; static */
+} arbor_spawn_opts_t;
+
+/*
+ * Starts a process that runs fn(arg). The new process exits with reason
+ * normal when fn returns. arg is passed through untouched: the caller keeps
+ * ownership and must keep it valid for as long as the new process uses it.
+ * opts may be NULL. link and monitor require a calling process.
+ *
+ * Returns 0 and stores the pid (and the monitor ref) on success;
+ * ARBOR_ENOMEM or ARBOR_EAGAIN (process limit) with nothing started;
+ * ARBOR_ENOTPROC if link/monitor was asked outside a process;
+ * ARBOR_ESHUTDOWN while the runtime stops.
+ */
+int arbor_spawn_opt(arbor_entry_fn fn, void *arg, const arbor_spawn_opts_t *opts,
+                    arbor_pid_t *pid_out, arbor_ref_t *ref_out);
+int arbor_spawn(arbor_entry_fn fn, void *arg, arbor_pid_t *pid_out);
+int arbor_spawn_link(arbor_entry_fn fn, void *arg, arbor_pid_t *pid_out);
+int arbor_spawn_monitor(arbor_entry_fn fn, void *arg, arbor_pid_t *pid_out, arbor_ref_t *ref_out);
+
+struct arbor_msg;
+
+/*
+ * A reactive process. init (optional) runs first, on a borrowed stack, and
+ * may block; then handle runs once for each message, in mailbox order. The
+ * runtime frees the message after handle returns unless handle took it with
+ * arbor_msg_keep(). A handler ends the process with arbor_exit(). state is
+ * passed to every callback untouched; the process owns nothing it did not
+ * allocate with arbor_alloc().
+ */
+typedef struct arbor_reactor {
+    void (*init)(void *state);
+    void (*handle)(void *state, struct arbor_msg *msg);
+} arbor_reactor_t;
+
+/* Like arbor_spawn_opt() for a reactive process. ops must stay valid for the
+ * life of the process (a static table is usual). */
+int arbor_spawn_reactor(const arbor_reactor_t *ops, void *state, const arbor_spawn_opts_t *opts,
+                        arbor_pid_t *pid_out, arbor_ref_t *ref_out);
+
+/* The calling process's pid, or ARBOR_NOPID outside a process. */
+arbor_pid_t arbor_self(void);
+
+/* Lets other processes run; the caller stays runnable. Process only. */
+void arbor_yield(void);
+
+/* Suspends the calling process for ms milliseconds; messages stay queued.
+ * Process only; returns 0 or ARBOR_ENOTPROC. */
+int arbor_sleep(uint64_t ms);
+
+/* ---- exits, links and monitors ------------------------------------------ */
+
+/* Ends the calling process with reason (Erlang's exit/1). Never returns.
+ * Links and monitors are notified, the name is released and memory from
+ * arbor_alloc() is freed. Process only: outside a process it aborts. */
+_Noreturn void arbor_exit(arbor_reason_t reason);
+
+/*
+ * Sends an exit signal with reason to pid (Erlang's exit/2), as the table of
+ * docs/otp-semantics.md says: normal is ignored by a non-trapping target
+ * unless it is the caller itself; kill is untrappable and the target dies
+ * killed; a trapping target receives an ARBOR_TAG_EXIT message otherwise.
+ * Returns 0 also when pid does not exist (as Erlang does); ARBOR_EINVAL for
+ * ARBOR_NOPID. Sending to oneself takes effect before this returns, unless
+ * trapped.
+ */
+int arbor_exit_pid(arbor_pid_t pid, arbor_reason_t reason);
+
+/*
+ * Links the caller and pid (at most one link per pair; linking twice is a
+ * no-op). If pid does not exist: a trapping caller gets 0 and an
+ * ARBOR_TAG_EXIT message with reason noproc; a non-trapping caller gets
+ * ARBOR_ENOPROC. Process only.
+ */
+int arbor_link(arbor_pid_t pid);
+
+/* Removes the link between the caller and pid, for both sides; no exit
+ * signal from that link arrives afterwards. 0 also when none existed. */
+int arbor_unlink(arbor_pid_t pid);
+
+/* Sets whether exit signals become ARBOR_TAG_EXIT messages; returns the old
+ * setting. Process only (returns false outside one). */
+bool arbor_trap_exit(bool on);
+
+/* Starts monitoring pid; stores a fresh ref. When pid ends (or if it does
+ * not exist) the caller receives one ARBOR_TAG_DOWN message for this ref.
+ * Process only. */
+int arbor_monitor(arbor_pid_t pid, arbor_ref_t *ref_out);
+
+#define ARBOR_DEMONITOR_FLUSH 1u
+/* Removes the monitor ref; with ARBOR_DEMONITOR_FLUSH also removes its DOWN
+ * message if one is already queued. Returns 0, or ARBOR_ENOENT if ref is not
+ * an active monitor of the caller. Process only. */
+int arbor_demonitor(arbor_ref_t ref, unsigned flags);
+
+/* ---- names --------------------------------------------------------------- */
+
+#define ARBOR_NAME_MAX 63
+
+/* Registers name (at most ARBOR_NAME_MAX bytes, copied) for pid; one name
+ * per process. Returns ARBOR_EEXIST and, when owner_out is not NULL, the
+ * current owner if the name is taken; ARBOR_EEXIST with owner_out set to pid
+ * if pid already has another name; ARBOR_ENOPROC if pid is dead;
+ * ARBOR_ETOOBIG, ARBOR_EINVAL for a bad name. The name is released when the
+ * process exits. */
+int arbor_register(const char *name, arbor_pid_t pid, arbor_pid_t *owner_out);
+
+/* Removes name; ARBOR_ENOENT if it was not registered. */
+int arbor_unregister(const char *name);
+
+/* The live process registered as name, or ARBOR_NOPID. */
+arbor_pid_t arbor_whereis(const char *name);
+
+/* ---- process allocator --------------------------------------------------- */
+
+/* Memory owned by the calling process: freed when it exits, however it
+ * exits. Process only (NULL outside one, or when out of memory). Blocks may
+ * be passed to other processes only by copying. arbor_free(NULL) is a
+ * no-op; freeing another process's block is undefined. */
+void *arbor_alloc(size_t size);
+void *arbor_calloc(size_t n, size_t size);
+void *arbor_realloc(void *ptr, size_t size);
+void arbor_free(void *ptr);
+
+/* ---- introspection ------------------------------------------------------- */
+
+typedef enum arbor_proc_status {
+    ARBOR_STATUS_RUNNABLE = 1, /* queued or running */
+    ARBOR_STATUS_WAITING,      /* waiting for a message, a timer or a job */
+    ARBOR_STATUS_EXITING,
+} arbor_proc_status_t;
+
+typedef struct arbor_process_info {
+    arbor_pid_t pid;
+    arbor_proc_status_t status;
+    size_t message_queue_len;    /* messages received and not yet taken */
+    size_t memory;               /* bytes: control block, stack held, heap */
+    size_t heap_bytes;           /* bytes from arbor_alloc() */
+    bool holds_stack;            /* a stack is attached right now */
+    bool reactive;
+    bool trap_exit;
+    unsigned links;
+    unsigned monitors;           /* processes this one monitors */
+    unsigned monitored_by;
+    char name[ARBOR_NAME_MAX + 1]; /* registered name, or "" */
+    const char *label;           /* behaviour or role, or "" ; static */
+} arbor_process_info_t;
+
+/* Fills info for pid. Returns ARBOR_ENOPROC if it is not alive. The figures
+ * are a snapshot taken without stopping the process. */
+int arbor_process_info(arbor_pid_t pid, arbor_process_info_t *info);
+
+/* Sets the calling process's label (a static string), shown by
+ * introspection; behaviours set "gen_server", "supervisor", ... */
+void arbor_set_label(const char *label);
+
+/* Stores up to cap live pids in buf and the number of live processes in
+ * *count (which may exceed cap). */
+int arbor_processes(arbor_pid_t *buf, size_t cap, size_t *count);
+
+#pragma GCC visibility pop
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,36 @@
+#include "arbor/error.h"
+
+#define ARBOR_ERRORS(X)                                                                            \
+    X(ARBOR_EINVAL, "invalid argument")                                                            \
+    X(ARBOR_ENOMEM, "out of memory")                                                               \
+    X(ARBOR_ENOPROC, "process does not exist")                                                     \
+    X(ARBOR_ETIMEDOUT, "timed out")                                                                \
+    X(ARBOR_EEXIST, "already exists")                                                              \
+    X(ARBOR_ENOENT, "not found")                                                                   \
+    X(ARBOR_ENOTPROC, "must be called from a process")                                             \
+    X(ARBOR_ECALLSELF, "a process called itself")                                                  \
+    X(ARBOR_ESHUTDOWN, "the runtime is stopping")                                                  \
+    X(ARBOR_EAGAIN, "resource limit reached")                                                      \
+    X(ARBOR_EBUSY, "the runtime is already running")                                               \
+    X(ARBOR_ETOOBIG, "too large")                                                                  \
+    X(ARBOR_EEXIT, "the peer exited")
+
+const char *arbor_strerror(int err)
+{
+#define X(code, text)                                                                              \
+    if (err == (code))                                                                             \
+        return text;
+    ARBOR_ERRORS(X)
+#undef X
+    return err == 0 ? "success" : "unknown error";
+}
+
+const char *arbor_err_name(int err)
+{
+#define X(code, text)                                                                              \
+    if (err == (code))                                                                             \
+        return #code;
+    ARBOR_ERRORS(X)
+#undef X
+    return err == 0 ? "0" : "ARBOR_UNKNOWN";
+}

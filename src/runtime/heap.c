@@ -1,0 +1,103 @@
+/*
+ * The process allocator: malloc blocks threaded on a per-process list, so
+ * that a process's memory is freed when it dies, however it dies. The
+ * header keeps blocks 16-byte aligned.
+ */
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proc.h"
+
+typedef struct arbor__heap_block {
+    struct arbor__heap_block *prev, *next;
+    size_t size;
+    size_t pad;
+} block_t;
+
+_Static_assert(sizeof(block_t) % 16 == 0, "blocks must stay 16-byte aligned");
+
+static void account(arbor__proc_t *p, size_t add, size_t sub)
+{
+    size_t v = atomic_load_explicit(&p->heap_bytes, memory_order_relaxed);
+    atomic_store_explicit(&p->heap_bytes, v + add - sub, memory_order_relaxed);
+}
+
+void *arbor_alloc(size_t size)
+{
+    arbor__proc_t *p = arbor__proc_current();
+    if (!p || size > SIZE_MAX - sizeof(block_t))
+        return NULL;
+    block_t *b = malloc(sizeof *b + size);
+    if (!b)
+        return NULL;
+    b->size = size;
+    b->prev = NULL;
+    b->next = p->heap;
+    if (p->heap)
+        p->heap->prev = b;
+    p->heap = b;
+    account(p, size, 0);
+    return b + 1;
+}
+
+void *arbor_calloc(size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size)
+        return NULL;
+    void *ptr = arbor_alloc(n * size);
+    if (ptr)
+        memset(ptr, 0, n * size);
+    return ptr;
+}
+
+void arbor_free(void *ptr)
+{
+    if (!ptr)
+        return;
+    arbor__proc_t *p = arbor__proc_current();
+    block_t *b = (block_t *)ptr - 1;
+    if (b->prev)
+        b->prev->next = b->next;
+    else
+        p->heap = b->next;
+    if (b->next)
+        b->next->prev = b->prev;
+    account(p, 0, b->size);
+    free(b);
+}
+
+void *arbor_realloc(void *ptr, size_t size)
+{
+    if (!ptr)
+        return arbor_alloc(size);
+    arbor__proc_t *p = arbor__proc_current();
+    if (!p || size > SIZE_MAX - sizeof(block_t))
+        return NULL;
+    block_t *old = (block_t *)ptr - 1;
+    size_t old_size = old->size;
+    block_t *b = realloc(old, sizeof *b + size);
+    if (!b)
+        return NULL;
+    b->size = size;
+    if (b->prev)
+        b->prev->next = b;
+    else
+        p->heap = b;
+    if (b->next)
+        b->next->prev = b;
+    account(p, size, old_size);
+    return b + 1;
+}
+
+void arbor__heap_release(arbor__proc_t *p)
+{
+    block_t *b = p->heap;
+    while (b) {
+        block_t *next = b->next;
+        free(b);
+        b = next;
+    }
+    p->heap = NULL;
+    atomic_store_explicit(&p->heap_bytes, 0, memory_order_relaxed);
+}

@@ -1,0 +1,94 @@
+#include "mailbox.h"
+
+#include <stdlib.h>
+
+#include "stats.h"
+
+arbor__msg_t *arbor__msg_new(uint32_t kind, size_t size)
+{
+    arbor__msg_t *m = malloc(sizeof *m + size);
+    if (!m)
+        return NULL;
+    m->kind = kind;
+    m->flags = 0;
+    m->pub.tag = 0;
+    m->pub.from = ARBOR_NOPID;
+    m->pub.size = size;
+    m->pub.data = m->payload;
+    m->free_fn = NULL;
+    ARBOR__STAT_ADD_DEBUG(live_messages, 1);
+    return m;
+}
+
+void arbor__msg_destroy(arbor__msg_t *m)
+{
+    if (m->flags & ARBOR__MSG_MOVED && m->pub.data)
+        (m->free_fn ? m->free_fn : free)(m->pub.data);
+    free(m);
+    ARBOR__STAT_SUB_DEBUG(live_messages, 1);
+}
+
+void arbor__inbox_init(arbor__inbox_t *q)
+{
+    atomic_init(&q->stub.next, NULL);
+    atomic_init(&q->head, &q->stub);
+    q->tail = &q->stub;
+}
+
+void arbor__inbox_push(arbor__inbox_t *q, arbor__msg_t *m)
+{
+    arbor__node_t *n = &m->node;
+    atomic_store_explicit(&n->next, NULL, memory_order_relaxed);
+    /* seq_cst, not just acq_rel: the push is one half of the Dekker pair
+     * (push, then load the receiver's state) that proc.c relies on. */
+    arbor__node_t *prev = atomic_exchange_explicit(&q->head, n, memory_order_seq_cst);
+    /* release: the consumer that sees the link sees the node's contents. */
+    atomic_store_explicit(&prev->next, n, memory_order_release);
+}
+
+static void push_stub(arbor__inbox_t *q)
+{
+    arbor__node_t *n = &q->stub;
+    atomic_store_explicit(&n->next, NULL, memory_order_relaxed);
+    arbor__node_t *prev = atomic_exchange_explicit(&q->head, n, memory_order_acq_rel);
+    atomic_store_explicit(&prev->next, n, memory_order_release);
+}
+
+arbor__msg_t *arbor__inbox_pop(arbor__inbox_t *q)
+{
+    arbor__node_t *tail = q->tail;
+    /* acquire pairs with the release store of the link in push. */
+    arbor__node_t *next = atomic_load_explicit(&tail->next, memory_order_acquire);
+    if (tail == &q->stub) {
+        if (!next)
+            return NULL;
+        q->tail = next;
+        tail = next;
+        next = atomic_load_explicit(&next->next, memory_order_acquire);
+    }
+    if (next) {
+        q->tail = next;
+        return (arbor__msg_t *)tail;
+    }
+    arbor__node_t *head = atomic_load_explicit(&q->head, memory_order_acquire);
+    if (tail != head)
+        return NULL; /* a producer has exchanged head but not linked yet */
+    push_stub(q);
+    next = atomic_load_explicit(&tail->next, memory_order_acquire);
+    if (next) {
+        q->tail = next;
+        return (arbor__msg_t *)tail;
+    }
+    return NULL;
+}
+
+bool arbor__inbox_nonempty(arbor__inbox_t *q)
+{
+    /* seq_cst: the other half of the Dekker pair (see push). The queue is
+     * empty exactly when the producers' head is the node we would pop next
+     * and it has no successor. */
+    arbor__node_t *head = atomic_load_explicit(&q->head, memory_order_seq_cst);
+    if (head != q->tail)
+        return true;
+    return head != &q->stub;
+}

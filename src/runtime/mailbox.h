@@ -1,0 +1,119 @@
+/*
+ * Mailboxes: message nodes, the inbox every sender pushes into, and the
+ * private queue only the owner reads.
+ *
+ * The inbox is Vyukov's intrusive multi-producer single-consumer queue: a
+ * push is one atomic exchange plus one store, a pop uses plain loads, and
+ * there is no ABA problem because only the owner pops. Exit, link, monitor
+ * and timeout signals travel in the same inbox as messages, so everything one
+ * sender sends arrives in the order sent. The owner drains the inbox into its
+ * private queue: signals take effect as they are drained (ahead of the
+ * messages still waiting in the private queue), messages are appended.
+ *
+ * The waking rule lives in proc.c: a sender pushes, then schedules the
+ * receiver if and only if it finds it IDLE and wins the CAS to SCHEDULED.
+ */
+#ifndef ARBOR_RUNTIME_MAILBOX_H
+#define ARBOR_RUNTIME_MAILBOX_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arbor/message.h"
+#include "arbor/reason.h"
+
+typedef struct arbor__node {
+    _Atomic(struct arbor__node *) next;
+} arbor__node_t;
+
+typedef enum arbor__msg_kind {
+    ARBOR__MSG = 0,     /* an ordinary message (also converted EXIT/DOWN) */
+    ARBOR__SIG_EXIT,    /* exit signal: u.exit */
+    ARBOR__SIG_LINK,    /* from wants a link */
+    ARBOR__SIG_UNLINK,  /* from removed its link */
+    ARBOR__SIG_MONITOR, /* from monitors us with u.ref */
+    ARBOR__SIG_DEMONITOR,
+    ARBOR__SIG_DOWN,    /* a process we monitor ended: u.down */
+    ARBOR__SIG_TIMEOUT, /* our receive/sleep timer fired: u.seq */
+    ARBOR__SIG_JOB_DONE, /* our blocking job finished */
+} arbor__msg_kind_t;
+
+#define ARBOR__MSG_MOVED 1u /* data is a moved block released by free_fn */
+#define ARBOR__MSG_KEEP  2u /* a reactor handler kept the message */
+#define ARBOR__MSG_LINK  4u /* SIG_EXIT: caused by a linked process's death */
+
+typedef struct arbor__msg {
+    arbor__node_t node; /* inbox and private-queue link; must be first */
+    uint32_t kind;
+    uint32_t flags;
+    arbor_msg_t pub;    /* what the receiver sees */
+    void (*free_fn)(void *);
+    union {
+        arbor_exit_msg_t exit; /* SIG_EXIT and a trapped EXIT message */
+        arbor_down_msg_t down; /* SIG_DOWN and a DOWN message */
+        arbor_ref_t ref;       /* SIG_MONITOR, SIG_DEMONITOR */
+        uint64_t seq;          /* SIG_TIMEOUT */
+    } u;
+    _Alignas(16) unsigned char payload[]; /* copied message bytes */
+} arbor__msg_t;
+
+#define ARBOR__MSG_OF(pub_ptr) ((arbor__msg_t *)((char *)(pub_ptr) - offsetof(arbor__msg_t, pub)))
+
+typedef struct arbor__inbox {
+    _Atomic(arbor__node_t *) head; /* producers: last pushed */
+    arbor__node_t *tail;           /* consumer: next to pop */
+    arbor__node_t stub;
+} arbor__inbox_t;
+
+typedef struct arbor__queue {
+    arbor__msg_t *head, *tail;
+    size_t len;
+} arbor__queue_t;
+
+/* Allocates a node for kind with room for size payload bytes. NULL when out
+ * of memory. */
+arbor__msg_t *arbor__msg_new(uint32_t kind, size_t size);
+/* Frees a node and, for moved messages, the block nobody took. */
+void arbor__msg_destroy(arbor__msg_t *m);
+
+void arbor__inbox_init(arbor__inbox_t *q);
+/* Any thread. Full barrier (seq_cst exchange): see proc.c's wake protocol. */
+void arbor__inbox_push(arbor__inbox_t *q, arbor__msg_t *m);
+/* Owner only. NULL when empty or when a push is half-way (the pusher will
+ * wake the owner once it completes). */
+arbor__msg_t *arbor__inbox_pop(arbor__inbox_t *q);
+/* Owner only, seq_cst: true if anything was pushed and not popped. */
+bool arbor__inbox_nonempty(arbor__inbox_t *q);
+
+static inline void arbor__queue_append(arbor__queue_t *q, arbor__msg_t *m)
+{
+    atomic_store_explicit(&m->node.next, NULL, memory_order_relaxed);
+    if (q->tail)
+        atomic_store_explicit(&q->tail->node.next, &m->node, memory_order_relaxed);
+    else
+        q->head = m;
+    q->tail = m;
+    q->len++;
+}
+
+static inline arbor__msg_t *arbor__queue_next(const arbor__msg_t *m)
+{
+    return (arbor__msg_t *)atomic_load_explicit(&m->node.next, memory_order_relaxed);
+}
+
+/* Unlinks m, whose predecessor is prev (NULL when m is the head). */
+static inline void arbor__queue_remove(arbor__queue_t *q, arbor__msg_t *prev, arbor__msg_t *m)
+{
+    arbor__msg_t *next = arbor__queue_next(m);
+    if (prev)
+        atomic_store_explicit(&prev->node.next, next ? &next->node : NULL, memory_order_relaxed);
+    else
+        q->head = next;
+    if (q->tail == m)
+        q->tail = prev;
+    q->len--;
+}
+
+#endif

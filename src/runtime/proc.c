@@ -1,0 +1,907 @@
+/*
+ * Processes: spawning, the activation trampoline, the wake protocol,
+ * signal handling (exits, links, monitors) and exit clean-up.
+ *
+ * Signals are processed by their receiver when it drains its inbox, in the
+ * order each sender sent them. Applying the exit-signal table there (and
+ * not at the sender) means a process's links and monitors are only ever
+ * touched by the thread running it, so they need no lock.
+ *
+ * A process dies at a safe point of its own (a drain, or arbor_exit()). The
+ * stack is then released by the scheduler, and arbor__proc_finish() tells
+ * links and monitors. The control block lives on until the last table
+ * reference is dropped (table.h), and anything pushed into the inbox in the
+ * meantime is answered by arbor__proc_free(): a late link gets an exit with
+ * noproc, a late monitor a DOWN with noproc.
+ */
+#include "proc.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arbor/error.h"
+#include "blocking.h"
+#include "sched.h"
+#include "stats.h"
+#include "table.h"
+#include "timer.h"
+
+#define REACTOR_BATCH 64
+
+static _Noreturn void die_now(arbor__proc_t *p);
+
+/* ---- creation ----------------------------------------------------------------- */
+
+arbor__proc_t *arbor__proc_new(bool reactive, int *err)
+{
+    if (!atomic_load_explicit(&arbor__running, memory_order_acquire)) {
+        *err = ARBOR_ESHUTDOWN;
+        return NULL;
+    }
+    arbor__proc_t *p = calloc(1, sizeof *p);
+    if (!p) {
+        *err = ARBOR_ENOMEM;
+        return NULL;
+    }
+    arbor__inbox_init(&p->inbox);
+    atomic_init(&p->sched, ARBOR__SCHEDULED);
+    atomic_init(&p->status, ARBOR_STATUS_RUNNABLE);
+    p->reactive = reactive;
+    int e = arbor__table_insert(p);
+    if (e) {
+        free(p);
+        *err = e;
+        return NULL;
+    }
+    atomic_fetch_add_explicit(&arbor__rt.live, 1, memory_order_relaxed);
+    ARBOR__STAT_ADD(processes_spawned, 1);
+    ARBOR__STAT_ADD(live_processes, 1);
+    return p;
+}
+
+arbor_ref_t arbor__new_ref(void)
+{
+    static _Atomic uint64_t foreign;
+    arbor__sched_t *s = arbor__sched_current();
+    if (s)
+        return (++s->ref_counter << 12) | (s->id + 1);
+    return (atomic_fetch_add_explicit(&foreign, 1, memory_order_relaxed) + 1) << 12;
+}
+
+static void set_count(_Atomic uint32_t *c, const arbor__u64map_t *m)
+{
+    atomic_store_explicit(c, m->count, memory_order_relaxed);
+}
+
+static void oom_die(arbor__proc_t *p)
+{
+    p->dying = true;
+    p->exit_reason = arbor_error("out of memory");
+}
+
+/* Links and monitors a new, not yet running, child to the calling process.
+ * The child cannot run before it is enqueued, so its maps are ours to set. */
+static int attach_child(arbor__proc_t *self, arbor__proc_t *child, const arbor_spawn_opts_t *o,
+                        arbor_ref_t *ref_out)
+{
+    if (o->link) {
+        if (!arbor__u64map_put(&self->links, child->pid, 1) ||
+            !arbor__u64map_put(&child->links, self->pid, 1))
+            return ARBOR_ENOMEM;
+        set_count(&self->n_links, &self->links);
+        set_count(&child->n_links, &child->links);
+    }
+    if (o->monitor) {
+        arbor_ref_t ref = arbor__new_ref();
+        if (!arbor__u64map_put(&self->monitors, ref, child->pid) ||
+            !arbor__u64map_put(&child->monitored, ref, self->pid))
+            return ARBOR_ENOMEM;
+        set_count(&self->n_monitors, &self->monitors);
+        set_count(&child->n_monitored_by, &child->monitored);
+        if (ref_out)
+            *ref_out = ref;
+    }
+    return 0;
+}
+
+/* Undoes a spawn that failed after the child got a pid. */
+static void abandon_child(arbor__proc_t *self, arbor__proc_t *child)
+{
+    if (self) {
+        arbor__u64map_del(&self->links, child->pid, NULL);
+        set_count(&self->n_links, &self->links);
+        uint32_t pos = 0;
+        uint64_t ref, pid;
+        while (arbor__u64map_next(&self->monitors, &pos, &ref, &pid)) {
+            if (pid == child->pid) {
+                arbor__u64map_del(&self->monitors, ref, NULL);
+                break;
+            }
+        }
+        set_count(&self->n_monitors, &self->monitors);
+    }
+    arbor__u64map_free(&child->links);
+    arbor__u64map_free(&child->monitored);
+    atomic_store(&child->sched, ARBOR__DEAD);
+    arbor__table_kill(child);
+    arbor__sched_process_finished();
+}
+
+static int spawn_common(arbor__proc_t *p, const arbor_spawn_opts_t *opts, arbor_pid_t *pid_out,
+                        arbor_ref_t *ref_out)
+{
+    static const arbor_spawn_opts_t none;
+    const arbor_spawn_opts_t *o = opts ? opts : &none;
+    arbor__proc_t *self = arbor__proc_current();
+    atomic_store_explicit(&p->trap_exit, o->trap_exit, memory_order_relaxed);
+    atomic_store_explicit(&p->label, o->label, memory_order_relaxed);
+    if (self) {
+        int err = attach_child(self, p, o, ref_out);
+        if (err) {
+            abandon_child(self, p);
+            return err;
+        }
+    }
+    if (pid_out)
+        *pid_out = p->pid;
+    arbor_pid_t pid = p->pid;
+    arbor__sched_enqueue(p, false);
+    /* A spawn racing with the runtime's shutdown may have been missed by
+     * the kill sweep; kill it ourselves (see arbor__root_exited). */
+    if (atomic_load_explicit(&arbor__rt.root_exited, memory_order_seq_cst))
+        arbor_exit_pid(pid, ARBOR_KILL);
+    return 0;
+}
+
+int arbor_spawn_opt(arbor_entry_fn fn, void *arg, const arbor_spawn_opts_t *opts,
+                    arbor_pid_t *pid_out, arbor_ref_t *ref_out)
+{
+    if (!fn)
+        return ARBOR_EINVAL;
+    if (opts && (opts->link || opts->monitor) && !arbor__proc_current())
+        return ARBOR_ENOTPROC;
+    int err;
+    arbor__proc_t *p = arbor__proc_new(false, &err);
+    if (!p)
+        return err;
+    p->u.spawned.fn = fn;
+    p->u.spawned.arg = arg;
+    return spawn_common(p, opts, pid_out, ref_out);
+}
+
+int arbor_spawn(arbor_entry_fn fn, void *arg, arbor_pid_t *pid_out)
+{
+    return arbor_spawn_opt(fn, arg, NULL, pid_out, NULL);
+}
+
+int arbor_spawn_link(arbor_entry_fn fn, void *arg, arbor_pid_t *pid_out)
+{
+    arbor_spawn_opts_t o = {.link = true};
+    return arbor_spawn_opt(fn, arg, &o, pid_out, NULL);
+}
+
+int arbor_spawn_monitor(arbor_entry_fn fn, void *arg, arbor_pid_t *pid_out, arbor_ref_t *ref_out)
+{
+    arbor_spawn_opts_t o = {.monitor = true};
+    return arbor_spawn_opt(fn, arg, &o, pid_out, ref_out);
+}
+
+int arbor_spawn_reactor(const arbor_reactor_t *ops, void *state, const arbor_spawn_opts_t *opts,
+                        arbor_pid_t *pid_out, arbor_ref_t *ref_out)
+{
+    if (!ops || !ops->handle)
+        return ARBOR_EINVAL;
+    if (opts && (opts->link || opts->monitor) && !arbor__proc_current())
+        return ARBOR_ENOTPROC;
+    int err;
+    arbor__proc_t *p = arbor__proc_new(true, &err);
+    if (!p)
+        return err;
+    p->u.reactor.ops = ops;
+    p->u.reactor.state = state;
+    return spawn_common(p, opts, pid_out, ref_out);
+}
+
+/* ---- switching ----------------------------------------------------------------- */
+
+void arbor__proc_switch_out(arbor__proc_t *p, arbor__yield_t y)
+{
+    arbor__sched_t *s = arbor__sched_current();
+    p->yield = y;
+    p->saved_errno = errno;
+    if (y == ARBOR__Y_EXIT || y == ARBOR__Y_REACTOR_IDLE || y == ARBOR__Y_REACTOR_YIELD)
+        arbor__ctx_switch_final(&p->ctx, &s->ctx);
+    arbor__ctx_switch(&p->ctx, &s->ctx);
+    /* Possibly on another thread now: re-read nothing cached from before. */
+    errno = p->saved_errno;
+}
+
+static _Noreturn void die_now(arbor__proc_t *p)
+{
+    arbor__proc_switch_out(p, ARBOR__Y_EXIT);
+    abort(); /* unreachable: a dead context is never resumed */
+}
+
+static void reactor_loop(arbor__proc_t *p)
+{
+    const arbor_reactor_t *ops = p->u.reactor.ops;
+    for (unsigned batch = 0;; batch++) {
+        arbor__proc_drain(p);
+        if (!p->u.reactor.initialised) {
+            p->u.reactor.initialised = true;
+            if (ops->init)
+                ops->init(p->u.reactor.state);
+            continue;
+        }
+        arbor__msg_t *m = p->queue.head;
+        if (!m)
+            arbor__proc_switch_out(p, ARBOR__Y_REACTOR_IDLE);
+        if (batch >= REACTOR_BATCH)
+            arbor__proc_switch_out(p, ARBOR__Y_REACTOR_YIELD);
+        arbor__queue_remove(&p->queue, NULL, m);
+        atomic_store_explicit(&p->queue_len, (uint32_t)p->queue.len, memory_order_relaxed);
+        p->u.reactor.current = m;
+        ops->handle(p->u.reactor.state, &m->pub);
+        p->u.reactor.current = NULL;
+        if (!(m->flags & ARBOR__MSG_KEEP))
+            arbor__msg_destroy(m);
+    }
+}
+
+void arbor__proc_entry(void *arg)
+{
+    arbor__proc_t *p = arg;
+    arbor__proc_drain(p); /* a kill sent before the first run ends us here */
+    if (p->reactive)
+        reactor_loop(p);
+    p->u.spawned.fn(p->u.spawned.arg);
+    arbor_exit(ARBOR_NORMAL);
+}
+
+/* ---- delivery ------------------------------------------------------------------- */
+
+void arbor__proc_deliver(arbor__proc_t *p, arbor__msg_t *m)
+{
+    arbor__inbox_push(&p->inbox, m);
+    /* seq_cst load after the seq_cst push: see park() in sched.c. */
+    if (atomic_load_explicit(&p->sched, memory_order_seq_cst) != ARBOR__IDLE)
+        return;
+    int idle = ARBOR__IDLE;
+    if (atomic_compare_exchange_strong_explicit(&p->sched, &idle, ARBOR__SCHEDULED,
+                                                memory_order_seq_cst, memory_order_relaxed))
+        arbor__sched_enqueue(p, true);
+}
+
+bool arbor__send_node(arbor_pid_t pid, arbor__msg_t *m)
+{
+    arbor__proc_t *p = arbor__table_ref(pid);
+    if (!p) {
+        arbor__msg_destroy(m);
+        return false;
+    }
+    arbor__proc_deliver(p, m);
+    arbor__table_unref(p);
+    return true;
+}
+
+static arbor_pid_t self_pid(void)
+{
+    arbor__proc_t *p = arbor__proc_current();
+    return p ? p->pid : ARBOR_NOPID;
+}
+
+static bool tag_allowed(uint64_t tag)
+{
+    return tag < ARBOR_TAG_SYSTEM || tag >= ARBOR_TAG_OTP;
+}
+
+int arbor_send(arbor_pid_t to, uint64_t tag, const void *data, size_t size)
+{
+    if (to == ARBOR_NOPID || !tag_allowed(tag) || (size && !data))
+        return ARBOR_EINVAL;
+    if (size > ARBOR_MSG_MAX)
+        return ARBOR_ETOOBIG;
+    arbor__proc_t *p = arbor__table_ref(to);
+    if (!p)
+        return 0; /* Erlang: sending to a dead process is not an error */
+    arbor__msg_t *m = arbor__msg_new(ARBOR__MSG, size);
+    if (!m) {
+        arbor__table_unref(p);
+        return ARBOR_ENOMEM;
+    }
+    m->pub.tag = tag;
+    m->pub.from = self_pid();
+    if (size)
+        memcpy(m->payload, data, size);
+    arbor__proc_deliver(p, m);
+    arbor__table_unref(p);
+    return 0;
+}
+
+int arbor_send_move(arbor_pid_t to, uint64_t tag, void *ptr, size_t size, void (*free_fn)(void *))
+{
+    if (to == ARBOR_NOPID || !tag_allowed(tag))
+        return ARBOR_EINVAL;
+    arbor__msg_t *m = arbor__msg_new(ARBOR__MSG, 0);
+    if (!m)
+        return ARBOR_ENOMEM;
+    m->flags = ARBOR__MSG_MOVED;
+    m->free_fn = free_fn;
+    m->pub.tag = tag;
+    m->pub.from = self_pid();
+    m->pub.size = size;
+    m->pub.data = ptr;
+    arbor__send_node(to, m); /* a dead receiver: destroyed, free_fn runs */
+    return 0;
+}
+
+/* ---- draining and signals ------------------------------------------------------------ */
+
+static void to_message(arbor__msg_t *m, uint64_t tag, void *data, size_t size, arbor_pid_t from)
+{
+    m->kind = ARBOR__MSG;
+    m->pub.tag = tag;
+    m->pub.data = data;
+    m->pub.size = size;
+    m->pub.from = from;
+}
+
+static void decide_death(arbor__proc_t *p, arbor_reason_t reason)
+{
+    if (p->dying)
+        return; /* the first decision stands */
+    p->dying = true;
+    p->exit_reason = reason;
+}
+
+/* The exit-signal table of docs/otp-semantics.md, section "Exit signals". */
+static void on_exit_signal(arbor__proc_t *p, arbor__msg_t *m)
+{
+    arbor_pid_t from = m->u.exit.from;
+    arbor_reason_t *r = &m->u.exit.reason;
+    bool via_link = m->flags & ARBOR__MSG_LINK;
+    if (via_link) {
+        if (!arbor__u64map_del(&p->links, from, NULL)) {
+            arbor__msg_destroy(m); /* unlinked meanwhile: no signal */
+            return;
+        }
+        set_count(&p->n_links, &p->links);
+    }
+    if (!via_link && r->kind == ARBOR_EXIT_KILL) {
+        decide_death(p, ARBOR_KILLED); /* untrappable */
+        arbor__msg_destroy(m);
+        return;
+    }
+    if (atomic_load_explicit(&p->trap_exit, memory_order_relaxed)) {
+        to_message(m, ARBOR_TAG_EXIT, &m->u.exit, sizeof m->u.exit, from);
+        arbor__queue_append(&p->queue, m);
+        return;
+    }
+    if (r->kind != ARBOR_EXIT_NORMAL)
+        decide_death(p, *r);
+    else if (from == p->pid && !via_link)
+        decide_death(p, ARBOR_NORMAL); /* exit(self(), normal) */
+    arbor__msg_destroy(m);
+}
+
+static void on_signal(arbor__proc_t *p, arbor__msg_t *m)
+{
+    switch ((arbor__msg_kind_t)m->kind) {
+    case ARBOR__MSG:
+        arbor__queue_append(&p->queue, m);
+        return;
+    case ARBOR__SIG_EXIT:
+        on_exit_signal(p, m);
+        return;
+    case ARBOR__SIG_LINK:
+        if (!arbor__u64map_put(&p->links, m->pub.from, 1))
+            oom_die(p);
+        set_count(&p->n_links, &p->links);
+        break;
+    case ARBOR__SIG_UNLINK:
+        arbor__u64map_del(&p->links, m->pub.from, NULL);
+        set_count(&p->n_links, &p->links);
+        break;
+    case ARBOR__SIG_MONITOR:
+        if (!arbor__u64map_put(&p->monitored, m->u.ref, m->pub.from))
+            oom_die(p);
+        set_count(&p->n_monitored_by, &p->monitored);
+        break;
+    case ARBOR__SIG_DEMONITOR:
+        arbor__u64map_del(&p->monitored, m->u.ref, NULL);
+        set_count(&p->n_monitored_by, &p->monitored);
+        break;
+    case ARBOR__SIG_DOWN:
+        if (arbor__u64map_del(&p->monitors, m->u.down.ref, NULL)) {
+            set_count(&p->n_monitors, &p->monitors);
+            to_message(m, ARBOR_TAG_DOWN, &m->u.down, sizeof m->u.down, m->u.down.pid);
+            arbor__queue_append(&p->queue, m);
+            return;
+        }
+        break; /* demonitored meanwhile */
+    case ARBOR__SIG_TIMEOUT:
+        if (m->u.seq == p->wait_seq)
+            p->timed_out = true;
+        break;
+    case ARBOR__SIG_JOB_DONE:
+        p->job_done = true;
+        break;
+    }
+    arbor__msg_destroy(m);
+}
+
+void arbor__proc_drain(arbor__proc_t *p)
+{
+    arbor__msg_t *m;
+    while ((m = arbor__inbox_pop(&p->inbox)))
+        on_signal(p, m);
+    atomic_store_explicit(&p->queue_len, (uint32_t)p->queue.len, memory_order_relaxed);
+    if (p->dying && !p->defer_exit)
+        die_now(p);
+}
+
+/* ---- waiting ----------------------------------------------------------------------- */
+
+void arbor__proc_wait(arbor__proc_t *p, uint64_t deadline)
+{
+    if (deadline != UINT64_MAX && !p->wait_timer) {
+        p->timed_out = false;
+        p->wait_seq++;
+        arbor__msg_t *node = arbor__msg_new(ARBOR__SIG_TIMEOUT, 0);
+        uint64_t now = arbor_now_ms();
+        if (node) {
+            node->u.seq = p->wait_seq;
+            p->wait_timer = arbor__timer_start(p->pid, node, deadline > now ? deadline - now : 0, 1);
+        }
+        if (!p->wait_timer) {
+            /* No memory for a timer: time out at once rather than hang. */
+            p->timed_out = true;
+            return;
+        }
+    }
+    arbor__proc_switch_out(p, ARBOR__Y_WAIT);
+    arbor__proc_drain(p);
+}
+
+static void wait_end(arbor__proc_t *p)
+{
+    if (p->wait_timer) {
+        arbor__timer_cancel(p->wait_timer);
+        p->wait_timer = NULL;
+    }
+    p->wait_seq++; /* a timeout still in flight is now stale */
+    p->timed_out = false;
+}
+
+static uint64_t deadline_of(int64_t timeout_ms)
+{
+    if (timeout_ms < 0)
+        return UINT64_MAX;
+    return arbor_now_ms() + (uint64_t)timeout_ms;
+}
+
+int arbor_receive_match(arbor_match_fn match, void *arg, int64_t timeout_ms, arbor_msg_t **out)
+{
+    arbor__proc_t *p = arbor__proc_current();
+    if (!p)
+        return ARBOR_ENOTPROC;
+    if (!out)
+        return ARBOR_EINVAL;
+    uint64_t deadline = timeout_ms > 0 ? deadline_of(timeout_ms) : UINT64_MAX;
+    arbor__msg_t *prev = NULL; /* last message examined and not matched */
+    arbor__proc_drain(p);
+    for (;;) {
+        arbor__msg_t *m = prev ? arbor__queue_next(prev) : p->queue.head;
+        for (; m; prev = m, m = arbor__queue_next(m)) {
+            if (match && !match(&m->pub, arg))
+                continue;
+            arbor__queue_remove(&p->queue, prev, m);
+            atomic_store_explicit(&p->queue_len, (uint32_t)p->queue.len, memory_order_relaxed);
+            wait_end(p);
+            *out = &m->pub;
+            return 0;
+        }
+        if (timeout_ms == 0 || p->timed_out) {
+            wait_end(p);
+            return ARBOR_ETIMEDOUT;
+        }
+        arbor__proc_wait(p, deadline);
+    }
+}
+
+int arbor_receive(int64_t timeout_ms, arbor_msg_t **out)
+{
+    return arbor_receive_match(NULL, NULL, timeout_ms, out);
+}
+
+void arbor_msg_free(arbor_msg_t *msg)
+{
+    if (msg)
+        arbor__msg_destroy(ARBOR__MSG_OF(msg));
+}
+
+void *arbor_msg_take(arbor_msg_t *msg)
+{
+    arbor__msg_t *m = ARBOR__MSG_OF(msg);
+    if (!(m->flags & ARBOR__MSG_MOVED))
+        return NULL;
+    m->flags &= ~ARBOR__MSG_MOVED;
+    return m->pub.data;
+}
+
+void arbor_msg_keep(arbor_msg_t *msg)
+{
+    ARBOR__MSG_OF(msg)->flags |= ARBOR__MSG_KEEP;
+}
+
+int arbor_sleep(uint64_t ms)
+{
+    arbor__proc_t *p = arbor__proc_current();
+    if (!p)
+        return ARBOR_ENOTPROC;
+    uint64_t deadline = arbor_now_ms() + ms;
+    p->timed_out = false;
+    while (!p->timed_out)
+        arbor__proc_wait(p, deadline);
+    wait_end(p);
+    return 0;
+}
+
+void arbor_yield(void)
+{
+    arbor__proc_t *p = arbor__proc_current();
+    if (!p)
+        return;
+    arbor__proc_switch_out(p, ARBOR__Y_YIELD);
+    arbor__proc_drain(p);
+}
+
+int arbor_blocking(void *(*fn)(void *), void *arg, void **result)
+{
+    arbor__proc_t *p = arbor__proc_current();
+    if (!p)
+        return ARBOR_ENOTPROC;
+    if (!fn)
+        return ARBOR_EINVAL;
+    arbor__job_t job = {.fn = fn, .arg = arg, .pid = p->pid};
+    job.done = arbor__msg_new(ARBOR__SIG_JOB_DONE, 0);
+    if (!job.done)
+        return ARBOR_ENOMEM;
+    p->job_done = false;
+    p->defer_exit = true;
+    arbor__blocking_submit(&job);
+    while (!p->job_done) {
+        arbor__proc_switch_out(p, ARBOR__Y_WAIT);
+        arbor__proc_drain(p);
+    }
+    p->defer_exit = false;
+    if (result)
+        *result = job.result;
+    if (p->dying)
+        die_now(p);
+    return 0;
+}
+
+/* ---- exits, links, monitors --------------------------------------------------------- */
+
+_Noreturn void arbor_exit(arbor_reason_t reason)
+{
+    arbor__proc_t *p = arbor__proc_current();
+    if (!p) {
+        fprintf(stderr, "arbor: arbor_exit() called outside a process\n");
+        abort();
+    }
+    p->dying = true;
+    p->exit_reason = reason;
+    die_now(p);
+}
+
+static arbor__msg_t *exit_signal(arbor_pid_t from, arbor_reason_t reason, bool via_link)
+{
+    arbor__msg_t *m = arbor__msg_new(ARBOR__SIG_EXIT, 0);
+    if (!m)
+        return NULL;
+    m->pub.from = from;
+    m->u.exit.from = from;
+    m->u.exit.reason = reason;
+    if (via_link)
+        m->flags |= ARBOR__MSG_LINK;
+    return m;
+}
+
+int arbor_exit_pid(arbor_pid_t pid, arbor_reason_t reason)
+{
+    if (pid == ARBOR_NOPID)
+        return ARBOR_EINVAL;
+    arbor__proc_t *self = arbor__proc_current();
+    arbor__msg_t *m = exit_signal(self ? self->pid : ARBOR_NOPID, reason, false);
+    if (!m)
+        return ARBOR_ENOMEM;
+    arbor__send_node(pid, m);
+    if (self && pid == self->pid)
+        arbor__proc_drain(self); /* takes effect now, as in Erlang */
+    return 0;
+}
+
+/* Queues a message for the running process itself, behind what is already
+ * in its inbox. */
+static void to_self(arbor__proc_t *p, arbor__msg_t *m)
+{
+    arbor__proc_deliver(p, m);
+}
+
+int arbor_link(arbor_pid_t pid)
+{
+    arbor__proc_t *p = arbor__proc_current();
+    if (!p)
+        return ARBOR_ENOTPROC;
+    if (pid == ARBOR_NOPID)
+        return ARBOR_EINVAL;
+    if (pid == p->pid || arbor__u64map_get(&p->links, pid, NULL))
+        return 0;
+    arbor__proc_t *t = arbor__table_ref(pid);
+    if (!t) {
+        if (!atomic_load_explicit(&p->trap_exit, memory_order_relaxed))
+            return ARBOR_ENOPROC;
+        /* Erlang: a trapping caller gets {'EXIT', Pid, noproc}. */
+        arbor__msg_t *m = exit_signal(pid, ARBOR_NOPROC, false);
+        if (!m)
+            return ARBOR_ENOMEM;
+        to_self(p, m);
+        return 0;
+    }
+    arbor__msg_t *m = arbor__msg_new(ARBOR__SIG_LINK, 0);
+    if (!m || !arbor__u64map_put(&p->links, pid, 1)) {
+        if (m)
+            arbor__msg_destroy(m);
+        arbor__table_unref(t);
+        return ARBOR_ENOMEM;
+    }
+    set_count(&p->n_links, &p->links);
+    m->pub.from = p->pid;
+    arbor__proc_deliver(t, m);
+    arbor__table_unref(t);
+    return 0;
+}
+
+int arbor_unlink(arbor_pid_t pid)
+{
+    arbor__proc_t *p = arbor__proc_current();
+    if (!p)
+        return ARBOR_ENOTPROC;
+    if (!arbor__u64map_del(&p->links, pid, NULL))
+        return 0;
+    set_count(&p->n_links, &p->links);
+    arbor__msg_t *m = arbor__msg_new(ARBOR__SIG_UNLINK, 0);
+    if (!m)
+        return 0; /* the peer keeps a one-sided link; its exit is ignored here */
+    m->pub.from = p->pid;
+    arbor__send_node(pid, m);
+    return 0;
+}
+
+bool arbor_trap_exit(bool on)
+{
+    arbor__proc_t *p = arbor__proc_current();
+    if (!p)
+        return false;
+    return atomic_exchange_explicit(&p->trap_exit, on, memory_order_relaxed);
+}
+
+static arbor__msg_t *down_signal(arbor_ref_t ref, arbor_pid_t pid, arbor_reason_t reason)
+{
+    arbor__msg_t *m = arbor__msg_new(ARBOR__SIG_DOWN, 0);
+    if (!m)
+        return NULL;
+    m->pub.from = pid;
+    m->u.down.ref = ref;
+    m->u.down.pid = pid;
+    m->u.down.reason = reason;
+    return m;
+}
+
+int arbor_monitor(arbor_pid_t pid, arbor_ref_t *ref_out)
+{
+    arbor__proc_t *p = arbor__proc_current();
+    if (!p)
+        return ARBOR_ENOTPROC;
+    if (pid == ARBOR_NOPID || !ref_out)
+        return ARBOR_EINVAL;
+    arbor_ref_t ref = arbor__new_ref();
+    if (!arbor__u64map_put(&p->monitors, ref, pid))
+        return ARBOR_ENOMEM;
+    arbor__msg_t *m = arbor__msg_new(ARBOR__SIG_MONITOR, 0);
+    if (!m) {
+        arbor__u64map_del(&p->monitors, ref, NULL);
+        return ARBOR_ENOMEM;
+    }
+    set_count(&p->n_monitors, &p->monitors);
+    m->pub.from = p->pid;
+    m->u.ref = ref;
+    *ref_out = ref;
+    if (pid == p->pid) {
+        /* Monitoring oneself is allowed and never fires while alive. */
+        arbor__msg_destroy(m);
+        return 0;
+    }
+    if (!arbor__send_node(pid, m)) {
+        arbor__msg_t *down = down_signal(ref, pid, ARBOR_NOPROC);
+        if (!down) {
+            arbor__u64map_del(&p->monitors, ref, NULL);
+            set_count(&p->n_monitors, &p->monitors);
+            return ARBOR_ENOMEM;
+        }
+        to_self(p, down);
+    }
+    return 0;
+}
+
+static bool is_down_for(const arbor_msg_t *msg, void *arg)
+{
+    return msg->tag == ARBOR_TAG_DOWN && ((arbor_down_msg_t *)msg->data)->ref == *(arbor_ref_t *)arg;
+}
+
+int arbor_demonitor(arbor_ref_t ref, unsigned flags)
+{
+    arbor__proc_t *p = arbor__proc_current();
+    if (!p)
+        return ARBOR_ENOTPROC;
+    uint64_t pid;
+    if (!arbor__u64map_del(&p->monitors, ref, &pid)) {
+        if (flags & ARBOR_DEMONITOR_FLUSH) {
+            /* The DOWN may already be queued: remove it. */
+            arbor_msg_t *msg;
+            arbor__proc_drain(p);
+            if (arbor_receive_match(is_down_for, &ref, 0, &msg) == 0) {
+                arbor_msg_free(msg);
+                return 0;
+            }
+        }
+        return ARBOR_ENOENT;
+    }
+    set_count(&p->n_monitors, &p->monitors);
+    if (pid != p->pid) {
+        arbor__msg_t *m = arbor__msg_new(ARBOR__SIG_DEMONITOR, 0);
+        if (m) {
+            m->pub.from = p->pid;
+            m->u.ref = ref;
+            arbor__send_node(pid, m);
+        }
+    }
+    return 0;
+}
+
+/* ---- death ----------------------------------------------------------------------- */
+
+/* Signals that reached a process after it stopped draining. `reason` is
+ * what late linkers and monitors are told. */
+static void answer_late_signals(arbor__proc_t *p, const arbor_reason_t *reason)
+{
+    arbor__msg_t *m;
+    while ((m = arbor__inbox_pop(&p->inbox))) {
+        arbor_pid_t from = m->pub.from;
+        if (m->kind == ARBOR__SIG_LINK) {
+            arbor__msg_destroy(m);
+            arbor__msg_t *e = exit_signal(p->pid, *reason, true);
+            if (e)
+                arbor__send_node(from, e);
+        } else if (m->kind == ARBOR__SIG_MONITOR) {
+            arbor__msg_t *d = down_signal(m->u.ref, p->pid, *reason);
+            arbor__msg_destroy(m);
+            if (d)
+                arbor__send_node(from, d);
+        } else {
+            arbor__msg_destroy(m);
+        }
+    }
+}
+
+void arbor__proc_finish(arbor__proc_t *p)
+{
+    atomic_store_explicit(&p->status, ARBOR_STATUS_EXITING, memory_order_relaxed);
+    atomic_store_explicit(&p->sched, ARBOR__DEAD, memory_order_seq_cst);
+    arbor_reason_t reason = p->exit_reason;
+    arbor_pid_t pid = p->pid;
+
+    /* Take in what is queued, so that links and monitors made up to now
+     * are in the maps and get the real reason. */
+    arbor__msg_t *m;
+    while ((m = arbor__inbox_pop(&p->inbox))) {
+        switch ((arbor__msg_kind_t)m->kind) {
+        case ARBOR__SIG_LINK:
+        case ARBOR__SIG_UNLINK:
+        case ARBOR__SIG_MONITOR:
+        case ARBOR__SIG_DEMONITOR:
+            p->defer_exit = true; /* on_signal must not try to die again */
+            on_signal(p, m);
+            break;
+        case ARBOR__SIG_EXIT:
+            if (m->flags & ARBOR__MSG_LINK)
+                arbor__u64map_del(&p->links, m->u.exit.from, NULL);
+            arbor__msg_destroy(m);
+            break;
+        default:
+            arbor__msg_destroy(m);
+        }
+    }
+
+    uint32_t pos = 0;
+    uint64_t key, val;
+    while (arbor__u64map_next(&p->links, &pos, &key, &val)) {
+        arbor__msg_t *e = exit_signal(pid, reason, true);
+        if (e)
+            arbor__send_node(key, e);
+    }
+    pos = 0;
+    while (arbor__u64map_next(&p->monitored, &pos, &key, &val)) {
+        arbor__msg_t *d = down_signal(key, pid, reason);
+        if (d)
+            arbor__send_node(val, d);
+    }
+    pos = 0;
+    while (arbor__u64map_next(&p->monitors, &pos, &key, &val)) {
+        arbor__msg_t *dm = arbor__msg_new(ARBOR__SIG_DEMONITOR, 0);
+        if (dm) {
+            dm->pub.from = pid;
+            dm->u.ref = key;
+            arbor__send_node(val, dm);
+        }
+    }
+    arbor__u64map_free(&p->links);
+    arbor__u64map_free(&p->monitored);
+    arbor__u64map_free(&p->monitors);
+
+    arbor__name_release(p);
+    while ((m = p->queue.head)) {
+        arbor__queue_remove(&p->queue, NULL, m);
+        arbor__msg_destroy(m);
+    }
+    if (p->reactive && p->u.reactor.current) {
+        m = p->u.reactor.current;
+        p->u.reactor.current = NULL;
+        if (!(m->flags & ARBOR__MSG_KEEP))
+            arbor__msg_destroy(m);
+    }
+    if (p->wait_timer) {
+        arbor__timer_cancel(p->wait_timer);
+        p->wait_timer = NULL;
+    }
+    arbor__heap_release(p);
+
+    bool root = pid == arbor__rt.root;
+    if (root)
+        arbor__root_exited(&reason);
+    arbor__table_kill(p); /* may free p */
+    arbor__sched_process_finished();
+}
+
+void arbor__proc_free(arbor__proc_t *p)
+{
+    answer_late_signals(p, &ARBOR_NOPROC);
+    arbor_pid_t pid = p->pid;
+    free(p->name);
+    free(p);
+    arbor__table_release_slot(pid);
+    ARBOR__STAT_SUB(live_processes, 1);
+}
+
+/* ---- small public helpers ------------------------------------------------------------- */
+
+arbor_pid_t arbor_self(void)
+{
+    return self_pid();
+}
+
+int arbor_pid_format(arbor_pid_t pid, char *buf, size_t size)
+{
+    return snprintf(buf, size, "<0.%u.%u>", (unsigned)(uint32_t)pid, (unsigned)(pid >> 32));
+}
+
+void arbor_set_label(const char *label)
+{
+    arbor__proc_t *p = arbor__proc_current();
+    if (p)
+        atomic_store_explicit(&p->label, label, memory_order_relaxed);
+}

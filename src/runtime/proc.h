@@ -1,0 +1,146 @@
+/*
+ * The process control block and the internal process API.
+ *
+ * Life cycle (state of `sched`, the word that decides who may enqueue):
+ *
+ *   spawn -> SCHEDULED --run--> (running) --park--> IDLE --push+CAS--> SCHEDULED
+ *                                   |
+ *                                   +--exit--> DEAD
+ *
+ * Only the CAS IDLE -> SCHEDULED puts a process on a run queue, so a process
+ * is queued at most once. The transition to IDLE is made by the scheduler
+ * after the process has switched off its stack, never by the process itself,
+ * so a waker can never resume a context that is still executing (the
+ * "wake before park" hazard; Go's gopark does the same).
+ *
+ * Ownership: fields below "owner" are touched only by the thread currently
+ * running the process (or by the scheduler that just switched away from it).
+ * Other threads reach a process only through the table (table.h), holding a
+ * reference, and only to push into its inbox or read the atomics in the
+ * first block.
+ */
+#ifndef ARBOR_RUNTIME_PROC_H
+#define ARBOR_RUNTIME_PROC_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arbor/message.h"
+#include "arbor/process.h"
+#include "context.h"
+#include "mailbox.h"
+#include "stack.h"
+#include "u64map.h"
+
+enum { ARBOR__IDLE = 0, ARBOR__SCHEDULED = 1, ARBOR__DEAD = 2 };
+
+/* Why a process switched back to its scheduler. */
+typedef enum arbor__yield {
+    ARBOR__Y_YIELD,       /* still runnable: requeue */
+    ARBOR__Y_WAIT,        /* wants a message, timer or job: park */
+    ARBOR__Y_REACTOR_IDLE, /* reactor drained its mailbox: release stack, park */
+    ARBOR__Y_REACTOR_YIELD, /* reactor used its batch: release stack, requeue */
+    ARBOR__Y_EXIT,        /* dead: clean up */
+} arbor__yield_t;
+
+typedef struct arbor__proc {
+    /* ---- shared with other threads ---- */
+    arbor__inbox_t inbox;
+    _Atomic int sched;         /* IDLE / SCHEDULED / DEAD */
+    _Atomic int status;        /* arbor_proc_status_t, for introspection */
+    _Atomic uint32_t n_links, n_monitors, n_monitored_by, queue_len;
+    _Atomic size_t heap_bytes;
+    _Atomic(const char *) label;
+    _Atomic bool trap_exit;
+    _Atomic bool holds_stack;
+    arbor_pid_t pid;           /* immutable */
+    bool reactive;             /* immutable */
+
+    /* ---- owner ---- */
+    struct arbor__proc *run_next; /* global run queue link */
+    arbor__ctx_t ctx;
+    arbor__stack_t *stack;        /* NULL when no stack is held */
+    arbor__yield_t yield;
+    union {
+        struct {
+            arbor_entry_fn fn;
+            void *arg;
+        } spawned;
+        struct {
+            const arbor_reactor_t *ops;
+            void *state;
+            bool initialised;
+            arbor__msg_t *current; /* message being handled */
+        } reactor;
+    } u;
+    arbor__queue_t queue;       /* drained messages, not yet received */
+    arbor__msg_t *scan_prev;    /* selective receive: last message scanned */
+    arbor__u64map_t links;      /* pid -> 1 */
+    arbor__u64map_t monitors;   /* ref -> pid we monitor */
+    arbor__u64map_t monitored;  /* ref -> pid monitoring us */
+    struct arbor__heap_block *heap; /* arbor_alloc() blocks */
+    struct arbor_timer *wait_timer;
+    uint64_t wait_seq;          /* identifies the current timed wait */
+    bool timed_out;
+    bool dying;                 /* an exit is decided: exit_reason holds it */
+    bool defer_exit;            /* inside arbor_blocking(): die later */
+    bool job_done;
+    int saved_errno;
+    char *name;                 /* registered name (heap), or NULL */
+    arbor_reason_t exit_reason;
+} arbor__proc_t;
+
+/* The process running on this thread, or NULL. Not inlined on purpose: a
+ * process may resume on another thread after any blocking call, and the
+ * compiler must not reuse a thread-local address computed before it. */
+arbor__proc_t *arbor__proc_current(void);
+
+/* Allocates and registers a process (table slot, pid) in state SCHEDULED;
+ * the caller enqueues it. NULL with *err set on failure. */
+arbor__proc_t *arbor__proc_new(bool reactive, int *err);
+
+/* Pushes m into p's inbox and schedules p if it was idle. Any thread; the
+ * caller holds a table reference on p. */
+void arbor__proc_deliver(arbor__proc_t *p, arbor__msg_t *m);
+
+/* Delivers m to pid if alive; otherwise hands m to dead_letter (NULL:
+ * destroy it). Any thread. Returns true when delivered. */
+bool arbor__send_node(arbor_pid_t pid, arbor__msg_t *m);
+
+/* Switches from the running process to its scheduler with reason y.
+ * Returns when the process is resumed. */
+void arbor__proc_switch_out(arbor__proc_t *p, arbor__yield_t y);
+
+/* Drains the inbox of the running process p: messages go to p->queue,
+ * signals take effect. May not return if a signal kills p (unless
+ * p->defer_exit is set, in which case p->dying records it). */
+void arbor__proc_drain(arbor__proc_t *p);
+
+/* Blocks the running process until something arrives in its inbox, or
+ * until deadline (absolute arbor_now_ms(), UINT64_MAX for none) has passed,
+ * in which case p->timed_out is set on return. Drains before returning. */
+void arbor__proc_wait(arbor__proc_t *p, uint64_t deadline);
+
+/* Called by the scheduler after p switched out with ARBOR__Y_EXIT. */
+void arbor__proc_finish(arbor__proc_t *p);
+
+/* Final release of a process whose last table reference went away. */
+void arbor__proc_free(arbor__proc_t *p);
+
+/* Entry of every fresh context (both kinds). */
+void arbor__proc_entry(void *arg);
+
+/* Fresh monitor reference. */
+arbor_ref_t arbor__new_ref(void);
+
+/* Heap: frees every block of p (process exit). */
+void arbor__heap_release(arbor__proc_t *p);
+
+/* Names: drops p's registered name, if any. */
+void arbor__name_release(arbor__proc_t *p);
+void arbor__names_fini(void);
+/* Copies p's registered name into buf ("" when none); returns its length. */
+size_t arbor__name_copy(arbor__proc_t *p, char *buf, size_t size);
+
+#endif

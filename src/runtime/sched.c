@@ -1,0 +1,656 @@
+/*
+ * Scheduler threads, run queues, parking, and the runtime's life cycle.
+ * The design is described in sched.h.
+ */
+#include "sched.h"
+
+#include <limits.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arbor/error.h"
+#include "blocking.h"
+#include "sanitizer.h"
+#include "stats.h"
+#include "table.h"
+
+#define GLOBAL_CHECK_INTERVAL 61
+#define DEFAULT_STACK         (256 * 1024)
+#define DEFAULT_MAX_PROCS     ((size_t)1 << 22)
+#define DEFAULT_BLOCKING      4
+
+arbor__runtime_t arbor__rt;
+_Atomic bool arbor__running;
+arbor__stats_t arbor__stats;
+
+static __thread arbor__sched_t *tls_sched;
+
+arbor__sched_t *__attribute__((noinline)) arbor__sched_current(void)
+{
+    return tls_sched;
+}
+
+arbor__proc_t *__attribute__((noinline)) arbor__proc_current(void)
+{
+    arbor__sched_t *s = tls_sched;
+    return s ? s->current : NULL;
+}
+
+/* ---- futex ------------------------------------------------------------------ */
+
+static void futex_wait(_Atomic uint32_t *word, uint32_t val, uint64_t timeout_ms)
+{
+    struct timespec ts, *tsp = NULL;
+    if (timeout_ms != UINT64_MAX) {
+        ts.tv_sec = (time_t)(timeout_ms / 1000);
+        ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
+        tsp = &ts;
+    }
+    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, tsp, NULL, 0);
+}
+
+static void futex_wake(_Atomic uint32_t *word)
+{
+    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* ---- run queues ---------------------------------------------------------------- */
+
+static void global_push_list(arbor__proc_t *head, arbor__proc_t *tail, uint32_t n)
+{
+    tail->run_next = NULL;
+    pthread_mutex_lock(&arbor__rt.gq_lock);
+    if (arbor__rt.gq_tail)
+        arbor__rt.gq_tail->run_next = head;
+    else
+        arbor__rt.gq_head = head;
+    arbor__rt.gq_tail = tail;
+    atomic_fetch_add_explicit(&arbor__rt.gq_len, n, memory_order_seq_cst);
+    pthread_mutex_unlock(&arbor__rt.gq_lock);
+}
+
+/* Moves half of a full ring plus p to the shared queue. Owner only. */
+static bool ring_spill(arbor__sched_t *s, arbor__proc_t *p, uint32_t head, uint32_t tail)
+{
+    uint32_t n = (tail - head) / 2;
+    arbor__proc_t *batch[ARBOR__RQ_SIZE / 2 + 1];
+    for (uint32_t i = 0; i < n; i++)
+        batch[i] = atomic_load_explicit(&s->rq[(head + i) % ARBOR__RQ_SIZE], memory_order_relaxed);
+    /* release: thieves that read the new head do not read the entries. */
+    if (!atomic_compare_exchange_strong_explicit(&s->rq_head, &head, head + n,
+                                                 memory_order_release, memory_order_relaxed))
+        return false; /* thieves took some: the ring has room now */
+    batch[n] = p;
+    for (uint32_t i = 0; i < n; i++)
+        batch[i]->run_next = batch[i + 1];
+    global_push_list(batch[0], p, n + 1);
+    return true;
+}
+
+static void ring_push(arbor__sched_t *s, arbor__proc_t *p)
+{
+    for (;;) {
+        /* acquire: thieves advance head after reading their entries. */
+        uint32_t head = atomic_load_explicit(&s->rq_head, memory_order_acquire);
+        uint32_t tail = atomic_load_explicit(&s->rq_tail, memory_order_relaxed);
+        if (tail - head < ARBOR__RQ_SIZE) {
+            atomic_store_explicit(&s->rq[tail % ARBOR__RQ_SIZE], p, memory_order_relaxed);
+            /* release: a thief that sees the tail sees the entry. */
+            atomic_store_explicit(&s->rq_tail, tail + 1, memory_order_release);
+            return;
+        }
+        if (ring_spill(s, p, head, tail))
+            return;
+    }
+}
+
+static arbor__proc_t *ring_pop(arbor__sched_t *s)
+{
+    for (;;) {
+        uint32_t head = atomic_load_explicit(&s->rq_head, memory_order_acquire);
+        uint32_t tail = atomic_load_explicit(&s->rq_tail, memory_order_relaxed);
+        if (head == tail)
+            return NULL;
+        arbor__proc_t *p = atomic_load_explicit(&s->rq[head % ARBOR__RQ_SIZE], memory_order_relaxed);
+        if (atomic_compare_exchange_weak_explicit(&s->rq_head, &head, head + 1,
+                                                  memory_order_release, memory_order_relaxed))
+            return p;
+    }
+}
+
+/* Steals half of victim's ring into s's ring; returns one of them. */
+static arbor__proc_t *ring_steal(arbor__sched_t *s, arbor__sched_t *victim)
+{
+    arbor__proc_t *got[ARBOR__RQ_SIZE / 2];
+    uint32_t n;
+    for (;;) {
+        uint32_t head = atomic_load_explicit(&victim->rq_head, memory_order_acquire);
+        /* acquire: pairs with the victim's release of its tail. */
+        uint32_t tail = atomic_load_explicit(&victim->rq_tail, memory_order_acquire);
+        n = tail - head;
+        n = n - n / 2;
+        if (n == 0)
+            return NULL;
+        if (n > ARBOR__RQ_SIZE / 2)
+            continue; /* inconsistent snapshot: retry */
+        for (uint32_t i = 0; i < n; i++)
+            got[i] = atomic_load_explicit(&victim->rq[(head + i) % ARBOR__RQ_SIZE],
+                                          memory_order_relaxed);
+        if (atomic_compare_exchange_weak_explicit(&victim->rq_head, &head, head + n,
+                                                  memory_order_acq_rel, memory_order_relaxed))
+            break;
+    }
+    for (uint32_t i = 1; i < n; i++)
+        ring_push(s, got[i]);
+    return got[0];
+}
+
+static arbor__proc_t *global_pop(arbor__sched_t *s)
+{
+    if (atomic_load_explicit(&arbor__rt.gq_len, memory_order_relaxed) == 0)
+        return NULL;
+    pthread_mutex_lock(&arbor__rt.gq_lock);
+    arbor__proc_t *first = arbor__rt.gq_head;
+    if (!first) {
+        pthread_mutex_unlock(&arbor__rt.gq_lock);
+        return NULL;
+    }
+    /* Take a fair share, up to half a ring, to amortise the lock. */
+    uint32_t len = atomic_load_explicit(&arbor__rt.gq_len, memory_order_relaxed);
+    uint32_t n = len / arbor__rt.nsched + 1;
+    if (n > ARBOR__RQ_SIZE / 2)
+        n = ARBOR__RQ_SIZE / 2;
+    arbor__proc_t *p = first;
+    arbor__proc_t *batch[ARBOR__RQ_SIZE / 2];
+    uint32_t k = 0;
+    while (p && k < n) {
+        batch[k++] = p;
+        p = p->run_next;
+    }
+    arbor__rt.gq_head = p;
+    if (!p)
+        arbor__rt.gq_tail = NULL;
+    atomic_fetch_sub_explicit(&arbor__rt.gq_len, k, memory_order_relaxed);
+    pthread_mutex_unlock(&arbor__rt.gq_lock);
+    for (uint32_t i = 1; i < k; i++)
+        ring_push(s, batch[i]);
+    return batch[0];
+}
+
+static bool any_work_visible(void)
+{
+    if (atomic_load_explicit(&arbor__rt.gq_len, memory_order_seq_cst))
+        return true;
+    for (unsigned i = 0; i < arbor__rt.nsched; i++) {
+        arbor__sched_t *v = &arbor__rt.sched[i];
+        if (atomic_load_explicit(&v->rq_tail, memory_order_seq_cst) !=
+            atomic_load_explicit(&v->rq_head, memory_order_seq_cst))
+            return true;
+    }
+    return false;
+}
+
+/* ---- waking ---------------------------------------------------------------------- */
+
+static void wake_sched(arbor__sched_t *v)
+{
+    atomic_store_explicit(&v->futex_word, 1, memory_order_seq_cst);
+    futex_wake(&v->futex_word);
+}
+
+/* Wakes one sleeping scheduler if work may be waiting and nobody is
+ * already looking for it. */
+static void wake_one(void)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&arbor__rt.n_idle, memory_order_seq_cst) == 0)
+        return;
+    if (atomic_load_explicit(&arbor__rt.n_spinning, memory_order_seq_cst) != 0)
+        return;
+    for (unsigned i = 0; i < arbor__rt.nsched; i++) {
+        arbor__sched_t *v = &arbor__rt.sched[i];
+        int one = 1;
+        if (atomic_load_explicit(&v->sleeping, memory_order_relaxed) &&
+            atomic_compare_exchange_strong_explicit(&v->sleeping, &one, 0, memory_order_seq_cst,
+                                                    memory_order_relaxed)) {
+            /* It wakes up spinning: count it now so that concurrent wakers
+             * do not wake a second one for the same work. */
+            atomic_fetch_add_explicit(&arbor__rt.n_spinning, 1, memory_order_seq_cst);
+            wake_sched(v);
+            return;
+        }
+    }
+}
+
+static void wake_all(void)
+{
+    for (unsigned i = 0; i < arbor__rt.nsched; i++) {
+        atomic_store_explicit(&arbor__rt.sched[i].sleeping, 0, memory_order_seq_cst);
+        wake_sched(&arbor__rt.sched[i]);
+    }
+}
+
+void arbor__sched_kick(arbor__sched_t *v)
+{
+    int one = 1;
+    if (atomic_compare_exchange_strong_explicit(&v->sleeping, &one, 0, memory_order_seq_cst,
+                                                memory_order_relaxed)) {
+        atomic_fetch_add_explicit(&arbor__rt.n_spinning, 1, memory_order_seq_cst);
+        wake_sched(v);
+    }
+}
+
+void arbor__sched_enqueue(arbor__proc_t *p, bool next)
+{
+    arbor__sched_t *s = tls_sched;
+    atomic_store_explicit(&p->status, ARBOR_STATUS_RUNNABLE, memory_order_relaxed);
+    if (!s) {
+        global_push_list(p, p, 1);
+        wake_one();
+        return;
+    }
+    if (next) {
+        /* The woken process runs after the current one, on this core. The
+         * one it displaces goes to the ring, where others can steal it. */
+        arbor__proc_t *old = s->runnext;
+        s->runnext = p;
+        if (!old)
+            return;
+        p = old;
+    }
+    ring_push(s, p);
+    wake_one();
+}
+
+/* ---- the loop ------------------------------------------------------------------------ */
+
+static void stop_spinning(arbor__sched_t *s)
+{
+    if (!s->spinning)
+        return;
+    s->spinning = false;
+    /* The last spinner to find work wakes another, in case there is more. */
+    if (atomic_fetch_sub_explicit(&arbor__rt.n_spinning, 1, memory_order_seq_cst) == 1)
+        wake_one();
+}
+
+static arbor__proc_t *try_steal(arbor__sched_t *s)
+{
+    unsigned n = arbor__rt.nsched;
+    if (n < 2)
+        return NULL;
+    s->rng = s->rng * 1103515245u + 12345u;
+    unsigned start = (s->rng >> 16) % n;
+    for (unsigned i = 0; i < n; i++) {
+        arbor__sched_t *v = &arbor__rt.sched[(start + i) % n];
+        if (v == s)
+            continue;
+        arbor__proc_t *p = ring_steal(s, v);
+        if (p)
+            return p;
+    }
+    return NULL;
+}
+
+static uint64_t poll_timers(arbor__sched_t *s)
+{
+    if (s->id == 0 && atomic_load_explicit((_Atomic(void *) *)&arbor__rt.foreign_timers,
+                                           memory_order_relaxed))
+        arbor__timer_adopt_foreign(s);
+    if (s->wheel.count == 0)
+        return UINT64_MAX;
+    uint64_t now = arbor_now_ms();
+    arbor__wheel_advance(s, now);
+    return arbor__wheel_next_deadline(&s->wheel);
+}
+
+static arbor__proc_t *find_runnable(arbor__sched_t *s)
+{
+    for (;;) {
+        arbor__proc_t *p;
+        if ((++s->ticks & 15) == 0)
+            poll_timers(s);
+        if (s->ticks % GLOBAL_CHECK_INTERVAL == 0 && (p = global_pop(s)))
+            return p;
+        if (s->runnext) {
+            p = s->runnext;
+            s->runnext = NULL;
+            return p;
+        }
+        if ((p = ring_pop(s)) || (p = global_pop(s)))
+            return p;
+        uint64_t deadline = poll_timers(s);
+        if (s->runnext || atomic_load_explicit(&s->rq_tail, memory_order_relaxed) !=
+                              atomic_load_explicit(&s->rq_head, memory_order_relaxed))
+            continue; /* a timer fired */
+        if ((p = try_steal(s)))
+            return p;
+        if (atomic_load_explicit(&arbor__rt.done, memory_order_acquire))
+            return NULL;
+
+        /* Park. Publish that we sleep, then look once more (see sched.h). */
+        stop_spinning(s);
+        atomic_store_explicit(&s->futex_word, 0, memory_order_seq_cst);
+        atomic_store_explicit(&s->sleeping, 1, memory_order_seq_cst);
+        atomic_fetch_add_explicit(&arbor__rt.n_idle, 1, memory_order_seq_cst);
+        if (any_work_visible() || atomic_load_explicit(&arbor__rt.done, memory_order_seq_cst)) {
+            int one = 1;
+            if (!atomic_compare_exchange_strong_explicit(&s->sleeping, &one, 0,
+                                                         memory_order_seq_cst, memory_order_relaxed))
+                s->spinning = true; /* a waker picked us and counted us */
+            atomic_fetch_sub_explicit(&arbor__rt.n_idle, 1, memory_order_seq_cst);
+            continue;
+        }
+        uint64_t timeout = UINT64_MAX;
+        if (deadline != UINT64_MAX) {
+            uint64_t now = arbor_now_ms();
+            timeout = deadline > now ? deadline - now : 0;
+        }
+        if (timeout != 0)
+            futex_wait(&s->futex_word, 0, timeout);
+        int one = 1;
+        if (!atomic_compare_exchange_strong_explicit(&s->sleeping, &one, 0, memory_order_seq_cst,
+                                                     memory_order_relaxed))
+            s->spinning = true; /* woken by wake_one(), which counted us */
+        atomic_fetch_sub_explicit(&arbor__rt.n_idle, 1, memory_order_seq_cst);
+    }
+}
+
+/* After p switched out waiting: publish IDLE, then look at the inbox once
+ * more. A sender that pushed before our look is seen here; one that pushes
+ * after it sees IDLE (both sides seq_cst) and schedules p itself. */
+static void park(arbor__proc_t *p)
+{
+    atomic_store_explicit(&p->status, ARBOR_STATUS_WAITING, memory_order_relaxed);
+    atomic_store_explicit(&p->sched, ARBOR__IDLE, memory_order_seq_cst);
+    if (arbor__inbox_nonempty(&p->inbox)) {
+        int idle = ARBOR__IDLE;
+        if (atomic_compare_exchange_strong_explicit(&p->sched, &idle, ARBOR__SCHEDULED,
+                                                    memory_order_seq_cst, memory_order_relaxed))
+            arbor__sched_enqueue(p, false);
+    }
+}
+
+static void release_stack(arbor__sched_t *s, arbor__proc_t *p)
+{
+    arbor__ctx_destroy(&p->ctx);
+    arbor__stack_put(&s->stacks, p->stack);
+    p->stack = NULL;
+    atomic_store_explicit(&p->holds_stack, false, memory_order_relaxed);
+}
+
+static void run(arbor__sched_t *s, arbor__proc_t *p)
+{
+    if (!p->stack) {
+        p->stack = arbor__stack_get(&s->stacks);
+        if (!p->stack) {
+            fprintf(stderr, "arbor: out of memory for a process stack\n");
+            abort();
+        }
+        atomic_store_explicit(&p->holds_stack, true, memory_order_relaxed);
+        arbor__ctx_make(&p->ctx, p->stack->lo, p->stack->size, arbor__proc_entry, p);
+    }
+    s->current = p;
+    arbor__ctx_switch(&s->ctx, &p->ctx);
+    s->current = NULL;
+    switch (p->yield) {
+    case ARBOR__Y_YIELD:
+        arbor__sched_enqueue(p, false);
+        break;
+    case ARBOR__Y_WAIT:
+        park(p);
+        break;
+    case ARBOR__Y_REACTOR_IDLE:
+        release_stack(s, p);
+        park(p);
+        break;
+    case ARBOR__Y_REACTOR_YIELD:
+        release_stack(s, p);
+        arbor__sched_enqueue(p, false);
+        break;
+    case ARBOR__Y_EXIT:
+        release_stack(s, p);
+        arbor__proc_finish(p);
+        break;
+    }
+}
+
+/* ---- stack overflow reports ------------------------------------------------------------ */
+
+static void on_segv(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    arbor__sched_t *s = tls_sched;
+    arbor__proc_t *p = s ? s->current : NULL;
+    char buf[160];
+    int n;
+    if (p && p->stack && arbor__stack_overflowed_at(p->stack, si->si_addr)) {
+        char pid[32];
+        arbor_pid_format(p->pid, pid, sizeof pid);
+        const char *label = atomic_load_explicit(&p->label, memory_order_relaxed);
+        n = snprintf(buf, sizeof buf, "arbor: stack overflow in process %s (%s)\n", pid,
+                     label ? label : "spawned");
+    } else if (p) {
+        char pid[32];
+        arbor_pid_format(p->pid, pid, sizeof pid);
+        n = snprintf(buf, sizeof buf, "arbor: %s at %p in process %s\n", strsignal(sig),
+                     si->si_addr, pid);
+    } else {
+        n = snprintf(buf, sizeof buf, "arbor: %s at %p outside any process\n", strsignal(sig),
+                     si->si_addr);
+    }
+    if (n > 0 && write(2, buf, (size_t)n) < 0) {
+        /* nothing more we can do */
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void install_fault_handler(arbor__sched_t *s)
+{
+    size_t sz = 64 * 1024;
+    s->altstack = malloc(sz);
+    if (!s->altstack)
+        return;
+    stack_t ss = {.ss_sp = s->altstack, .ss_size = sz, .ss_flags = 0};
+    sigaltstack(&ss, NULL);
+}
+
+static void remove_fault_handler(arbor__sched_t *s)
+{
+    if (!s->altstack)
+        return;
+    stack_t ss = {.ss_flags = SS_DISABLE};
+    sigaltstack(&ss, NULL);
+    free(s->altstack);
+    s->altstack = NULL;
+}
+
+/* ---- threads and life cycle ----------------------------------------------------------------- */
+
+static void sched_loop(arbor__sched_t *s)
+{
+    tls_sched = s;
+    arbor__ctx_init_thread(&s->ctx);
+    install_fault_handler(s);
+    arbor__proc_t *p;
+    while ((p = find_runnable(s))) {
+        stop_spinning(s);
+        run(s, p);
+    }
+    stop_spinning(s);
+    remove_fault_handler(s);
+    tls_sched = NULL;
+}
+
+static void *sched_thread(void *arg)
+{
+    sched_loop(arg);
+    return NULL;
+}
+
+static void kill_one(arbor__proc_t *p, void *ctx)
+{
+    (void)ctx;
+    arbor_exit_pid(p->pid, ARBOR_KILL);
+}
+
+void arbor__sched_process_finished(void)
+{
+    uint64_t left = atomic_fetch_sub_explicit(&arbor__rt.live, 1, memory_order_acq_rel) - 1;
+    if (left == 0 && atomic_load_explicit(&arbor__rt.root_exited, memory_order_acquire)) {
+        atomic_store_explicit(&arbor__rt.done, true, memory_order_release);
+        wake_all();
+    }
+}
+
+/* Called when the root process has exited: everything else is killed. */
+void arbor__root_exited(const arbor_reason_t *reason)
+{
+    arbor__rt.root_reason = *reason;
+    atomic_store_explicit(&arbor__rt.root_exited, true, memory_order_release);
+    arbor__table_foreach(kill_one, NULL);
+}
+
+static int check_config(const arbor_config_t *in, arbor_config_t *out)
+{
+    arbor_config_t c = in ? *in : (arbor_config_t){0};
+    if (c.schedulers == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        c.schedulers = n > 0 ? (unsigned)n : 1;
+    }
+    if (c.schedulers > 1024)
+        return ARBOR_EINVAL;
+    if (c.stack_size == 0)
+        c.stack_size = DEFAULT_STACK;
+    if (c.blocking_threads == 0)
+        c.blocking_threads = DEFAULT_BLOCKING;
+    if (c.blocking_threads > 1024)
+        return ARBOR_EINVAL;
+    if (c.max_processes == 0)
+        c.max_processes = DEFAULT_MAX_PROCS;
+    *out = c;
+    return 0;
+}
+
+int arbor_run(const arbor_config_t *cfg, arbor_entry_fn root, void *arg, arbor_reason_t *root_exit)
+{
+    if (!root)
+        return ARBOR_EINVAL;
+    arbor_config_t c;
+    int err = check_config(cfg, &c);
+    if (err)
+        return err;
+    bool expected = false;
+    if (!atomic_compare_exchange_strong(&arbor__running, &expected, true))
+        return ARBOR_EBUSY;
+
+    memset(&arbor__rt, 0, sizeof arbor__rt);
+    arbor__rt.cfg = c;
+    arbor__rt.nsched = c.schedulers;
+    pthread_mutex_init(&arbor__rt.gq_lock, NULL);
+    pthread_mutex_init(&arbor__rt.foreign_lock, NULL);
+
+    if ((err = arbor__stack_init(c.stack_size)))
+        goto err_running;
+    if ((err = arbor__table_init(c.max_processes)))
+        goto err_stacks;
+    arbor__rt.sched = aligned_alloc(64, sizeof(arbor__sched_t) * c.schedulers);
+    if (!arbor__rt.sched) {
+        err = ARBOR_ENOMEM;
+        goto err_table;
+    }
+    memset(arbor__rt.sched, 0, sizeof(arbor__sched_t) * c.schedulers);
+    uint64_t now = arbor_now_ms();
+    for (unsigned i = 0; i < c.schedulers; i++) {
+        arbor__sched_t *s = &arbor__rt.sched[i];
+        s->id = i;
+        s->rng = 0x9E3779B9u * (i + 1);
+        s->ref_counter = 1;
+        arbor__wheel_init(&s->wheel, now);
+    }
+    if ((err = arbor__blocking_start(c.blocking_threads)))
+        goto err_sched;
+
+    struct sigaction sa;
+    struct sigaction old_segv, old_bus;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_segv;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &old_segv);
+    sigaction(SIGBUS, &sa, &old_bus);
+
+    arbor_pid_t root_pid;
+    err = arbor_spawn(root, arg, &root_pid);
+    if (err)
+        goto err_signals;
+    arbor__rt.root = root_pid;
+
+    unsigned started = 1;
+    for (; started < c.schedulers; started++) {
+        if (pthread_create(&arbor__rt.sched[started].thread, NULL, sched_thread,
+                           &arbor__rt.sched[started]) != 0)
+            break;
+    }
+    if (started < c.schedulers) {
+        /* Run with fewer threads: the others never existed. */
+        arbor__rt.nsched = started;
+    }
+    sched_loop(&arbor__rt.sched[0]);
+    for (unsigned i = 1; i < started; i++)
+        pthread_join(arbor__rt.sched[i].thread, NULL);
+
+    if (root_exit)
+        *root_exit = arbor__rt.root_reason;
+    err = 0;
+
+err_signals:
+    sigaction(SIGSEGV, &old_segv, NULL);
+    sigaction(SIGBUS, &old_bus, NULL);
+    arbor__blocking_stop();
+err_sched:
+    for (unsigned i = 0; i < c.schedulers; i++) {
+        arbor__wheel_fini(&arbor__rt.sched[i].wheel);
+        arbor__stack_cache_flush(&arbor__rt.sched[i].stacks);
+    }
+    arbor__timer_adopt_foreign(NULL);
+    free(arbor__rt.sched);
+    arbor__rt.sched = NULL;
+err_table:
+    arbor__names_fini();
+    arbor__table_fini();
+err_stacks:
+    arbor__stack_fini();
+err_running:
+    pthread_mutex_destroy(&arbor__rt.gq_lock);
+    pthread_mutex_destroy(&arbor__rt.foreign_lock);
+    atomic_store(&arbor__running, false);
+    return err;
+}
+
+void arbor_stats(arbor_stats_t *out)
+{
+    out->processes_spawned = atomic_load_explicit(&arbor__stats.processes_spawned, memory_order_relaxed);
+    out->live_processes = atomic_load_explicit(&arbor__stats.live_processes, memory_order_relaxed);
+    out->live_timers = atomic_load_explicit(&arbor__stats.live_timers, memory_order_relaxed);
+    out->live_stacks = atomic_load_explicit(&arbor__stats.live_stacks, memory_order_relaxed);
+    out->stacks_in_use = atomic_load_explicit(&arbor__stats.stacks_in_use, memory_order_relaxed);
+    out->live_messages = atomic_load_explicit(&arbor__stats.live_messages, memory_order_relaxed);
+    out->live_blocking_jobs =
+        atomic_load_explicit(&arbor__stats.live_blocking_jobs, memory_order_relaxed);
+    out->schedulers = atomic_load(&arbor__running) ? arbor__rt.nsched : 0;
+}
+
+uint64_t arbor_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}

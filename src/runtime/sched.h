@@ -1,0 +1,101 @@
+/*
+ * Schedulers: one OS thread each, M:N over processes.
+ *
+ * Run queues (after Go): each scheduler owns a 256-entry ring that only it
+ * pushes to and that any scheduler may steal half of with a CAS on its head,
+ * plus a `runnext` slot for the process it just woke (a message reply runs
+ * next, on the same core, while the sender's data is still in cache). A
+ * shared, locked queue takes overflow and work submitted from outside the
+ * schedulers; it is checked every 61 activations so it cannot starve.
+ *
+ * Parking (the no-lost-wake-up protocol):
+ *   sleeper: sleeping = 1; n_idle++ (seq_cst); re-check every queue;
+ *            futex_wait(word == 0) with the next timer deadline as timeout.
+ *   waker:   publish work; seq_cst fence; if n_idle > 0, CAS some
+ *            scheduler's sleeping 1 -> 0, set its word, futex_wake.
+ * Either the waker sees n_idle > 0 or the sleeper's re-check sees the work
+ * (both sides have a seq_cst operation between their write and their read).
+ * A woken scheduler counts as spinning until it finds work; while one is
+ * spinning, wakers do not wake another, and a spinner that finds work wakes
+ * the next one (Go's wakep chain), so parallelism ramps up without storms.
+ */
+#ifndef ARBOR_RUNTIME_SCHED_H
+#define ARBOR_RUNTIME_SCHED_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arbor/runtime.h"
+#include "context.h"
+#include "proc.h"
+#include "stack.h"
+#include "timer.h"
+
+#define ARBOR__RQ_SIZE 256
+
+typedef struct arbor__sched {
+    /* ---- written by thieves and wakers ---- */
+    _Alignas(64) _Atomic uint32_t rq_head;
+    _Atomic int sleeping;
+    _Atomic uint32_t futex_word;
+    /* ---- owner ---- */
+    _Alignas(64) _Atomic uint32_t rq_tail; /* read by thieves */
+    _Atomic(arbor__proc_t *) rq[ARBOR__RQ_SIZE];
+    arbor__proc_t *runnext;
+    unsigned id;
+    pthread_t thread;
+    arbor__ctx_t ctx; /* the scheduler loop's own context */
+    arbor__proc_t *current;
+    arbor__stack_cache_t stacks;
+    arbor__wheel_t wheel;
+    uint64_t ticks;
+    uint64_t ref_counter;
+    uint32_t rng;
+    bool spinning;
+    void *altstack; /* sigaltstack for overflow reports */
+} arbor__sched_t;
+
+typedef struct arbor__runtime {
+    arbor_config_t cfg;
+    unsigned nsched;
+    arbor__sched_t *sched;
+    /* shared run queue */
+    pthread_mutex_t gq_lock;
+    arbor__proc_t *gq_head, *gq_tail;
+    _Atomic uint32_t gq_len;
+    _Atomic uint32_t n_idle;
+    _Atomic uint32_t n_spinning;
+    _Atomic uint64_t live; /* processes spawned and not yet finished */
+    _Atomic bool root_exited;
+    _Atomic bool done;
+    arbor_pid_t root;
+    arbor_reason_t root_reason;
+    /* timers created outside the schedulers, adopted by scheduler 0 */
+    pthread_mutex_t foreign_lock;
+    struct arbor_timer *foreign_timers;
+} arbor__runtime_t;
+
+extern arbor__runtime_t arbor__rt;
+extern _Atomic bool arbor__running;
+
+/* The scheduler of the calling thread, or NULL. Not inlined (see
+ * arbor__proc_current). */
+arbor__sched_t *arbor__sched_current(void);
+
+/* Makes p (state SCHEDULED) runnable. next: run it before anything else on
+ * this scheduler (a process woken by the running one). Any thread. */
+void arbor__sched_enqueue(arbor__proc_t *p, bool next);
+
+/* Wakes scheduler 0 if it sleeps (for foreign timers). */
+void arbor__sched_kick(arbor__sched_t *s);
+
+/* A process finished: the runtime ends when the last one does. */
+void arbor__sched_process_finished(void);
+
+/* The root process has exited with reason: every other process is killed,
+ * and the runtime stops when the last one is gone. */
+void arbor__root_exited(const arbor_reason_t *reason);
+
+#endif

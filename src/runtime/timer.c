@@ -1,0 +1,233 @@
+#include "timer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "arbor/error.h"
+#include "proc.h"
+#include "sched.h"
+#include "stats.h"
+
+void arbor__wheel_init(arbor__wheel_t *w, uint64_t now)
+{
+    for (size_t i = 0; i < ARBOR__WHEEL_SLOTS; i++)
+        w->slots[i] = NULL;
+    w->now = now;
+    w->count = 0;
+}
+
+static void link_timer(arbor__wheel_t *w, struct arbor_timer *t)
+{
+    struct arbor_timer **slot = &w->slots[t->deadline % ARBOR__WHEEL_SLOTS];
+    t->prev = NULL;
+    t->next = *slot;
+    if (*slot)
+        (*slot)->prev = t;
+    *slot = t;
+    w->count++;
+}
+
+static void unlink_timer(arbor__wheel_t *w, struct arbor_timer *t)
+{
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        w->slots[t->deadline % ARBOR__WHEEL_SLOTS] = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    t->prev = t->next = NULL;
+    w->count--;
+}
+
+void arbor__timer_unref(struct arbor_timer *t)
+{
+    /* acq_rel: the last owner sees the other's writes before freeing. */
+    if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
+        if (t->node)
+            arbor__msg_destroy(t->node);
+        free(t);
+        ARBOR__STAT_SUB(live_timers, 1);
+    }
+}
+
+/* Unlinks t from its wheel (owner thread) and acts on its state. */
+static void expire(arbor__wheel_t *w, struct arbor_timer *t)
+{
+    unlink_timer(w, t);
+    int pending = ARBOR__TIMER_PENDING;
+    if (atomic_compare_exchange_strong_explicit(&t->state, &pending, ARBOR__TIMER_FIRED,
+                                                memory_order_acq_rel, memory_order_acquire)) {
+        arbor__msg_t *node = t->node;
+        t->node = NULL;
+        arbor__send_node(t->target, node);
+    }
+    arbor__timer_unref(t);
+}
+
+unsigned arbor__wheel_advance(arbor__sched_t *s, uint64_t now)
+{
+    arbor__wheel_t *w = &s->wheel;
+    unsigned fired = 0;
+    if (now < w->now)
+        return 0;
+    uint64_t from = w->now;
+    uint64_t span = now - from + 1;
+    if (span > ARBOR__WHEEL_SLOTS)
+        span = ARBOR__WHEEL_SLOTS;
+    for (uint64_t i = 0; i < span && w->count; i++) {
+        struct arbor_timer *t = w->slots[(from + i) % ARBOR__WHEEL_SLOTS];
+        while (t) {
+            struct arbor_timer *next = t->next;
+            if (t->deadline <= now) {
+                expire(w, t);
+                fired++;
+            }
+            t = next;
+        }
+    }
+    w->now = now;
+    return fired;
+}
+
+uint64_t arbor__wheel_next_deadline(const arbor__wheel_t *w)
+{
+    if (w->count == 0)
+        return UINT64_MAX;
+    /* Scan forward from now; the first non-empty slot within one turn
+     * holds the earliest deadline unless a later-round timer hashes there,
+     * so take the minimum over that slot and stop. A full-turn scan is
+     * bounded (4096 slots) and only runs when the scheduler goes idle. */
+    uint64_t best = UINT64_MAX;
+    for (uint64_t i = 0; i < ARBOR__WHEEL_SLOTS; i++) {
+        const struct arbor_timer *t = w->slots[(w->now + i) % ARBOR__WHEEL_SLOTS];
+        for (; t; t = t->next)
+            if (t->deadline < best)
+                best = t->deadline;
+        if (best <= w->now + i)
+            break;
+    }
+    return best;
+}
+
+void arbor__wheel_fini(arbor__wheel_t *w)
+{
+    for (size_t i = 0; i < ARBOR__WHEEL_SLOTS; i++) {
+        struct arbor_timer *t = w->slots[i];
+        while (t) {
+            struct arbor_timer *next = t->next;
+            unlink_timer(w, t);
+            atomic_store(&t->state, ARBOR__TIMER_CANCELLED);
+            arbor__timer_unref(t);
+            t = next;
+        }
+    }
+}
+
+struct arbor_timer *arbor__timer_start(arbor_pid_t target, arbor__msg_t *node, uint64_t ms,
+                                       int with_handle)
+{
+    struct arbor_timer *t = malloc(sizeof *t);
+    if (!t) {
+        arbor__msg_destroy(node);
+        return NULL;
+    }
+    ARBOR__STAT_ADD(live_timers, 1);
+    t->prev = t->next = NULL;
+    t->deadline = arbor_now_ms() + ms;
+    atomic_init(&t->state, ARBOR__TIMER_PENDING);
+    atomic_init(&t->refs, with_handle ? 2 : 1);
+    t->target = target;
+    t->node = node;
+    arbor__sched_t *s = arbor__sched_current();
+    if (s) {
+        t->owner = s;
+        if (t->deadline < s->wheel.now)
+            t->deadline = s->wheel.now;
+        link_timer(&s->wheel, t);
+        return t;
+    }
+    /* From outside the schedulers: scheduler 0 adopts it. */
+    t->owner = &arbor__rt.sched[0];
+    pthread_mutex_lock(&arbor__rt.foreign_lock);
+    t->next = arbor__rt.foreign_timers;
+    arbor__rt.foreign_timers = t;
+    pthread_mutex_unlock(&arbor__rt.foreign_lock);
+    arbor__sched_kick(&arbor__rt.sched[0]);
+    return t;
+}
+
+void arbor__timer_adopt_foreign(arbor__sched_t *s)
+{
+    pthread_mutex_lock(&arbor__rt.foreign_lock);
+    struct arbor_timer *t = arbor__rt.foreign_timers;
+    arbor__rt.foreign_timers = NULL;
+    pthread_mutex_unlock(&arbor__rt.foreign_lock);
+    while (t) {
+        struct arbor_timer *next = t->next;
+        if (s) {
+            if (t->deadline < s->wheel.now)
+                t->deadline = s->wheel.now;
+            link_timer(&s->wheel, t);
+        } else {
+            atomic_store(&t->state, ARBOR__TIMER_CANCELLED);
+            arbor__timer_unref(t); /* runtime teardown */
+        }
+        t = next;
+    }
+}
+
+int arbor__timer_cancel(struct arbor_timer *t)
+{
+    int pending = ARBOR__TIMER_PENDING;
+    int rc = ARBOR_ENOENT;
+    if (atomic_compare_exchange_strong_explicit(&t->state, &pending, ARBOR__TIMER_CANCELLED,
+                                                memory_order_acq_rel, memory_order_acquire)) {
+        rc = 0;
+        arbor__sched_t *s = arbor__sched_current();
+        if (s && t->owner == s && (t->prev || s->wheel.slots[t->deadline % ARBOR__WHEEL_SLOTS] == t)) {
+            /* Our own wheel: unlink and drop its reference now. */
+            unlink_timer(&s->wheel, t);
+            arbor__timer_unref(t);
+        }
+        /* Otherwise the owner drops it when the slot comes round. */
+    }
+    arbor__timer_unref(t);
+    return rc;
+}
+
+int arbor_send_after(arbor_pid_t to, uint64_t tag, const void *data, size_t size, uint64_t ms,
+                     arbor_timer_t **timer_out)
+{
+    if (to == ARBOR_NOPID || (tag >= ARBOR_TAG_SYSTEM && tag < ARBOR_TAG_OTP) || (size && !data))
+        return ARBOR_EINVAL;
+    if (size > ARBOR_MSG_MAX)
+        return ARBOR_ETOOBIG;
+    if (!arbor__rt.sched)
+        return ARBOR_ESHUTDOWN;
+    arbor__msg_t *m = arbor__msg_new(ARBOR__MSG, size);
+    if (!m)
+        return ARBOR_ENOMEM;
+    m->pub.tag = tag;
+    m->pub.from = arbor_self();
+    if (size)
+        memcpy(m->payload, data, size);
+    struct arbor_timer *t = arbor__timer_start(to, m, ms, timer_out != NULL);
+    if (!t)
+        return ARBOR_ENOMEM;
+    if (timer_out)
+        *timer_out = t;
+    return 0;
+}
+
+int arbor_cancel_timer(arbor_timer_t *timer)
+{
+    if (!timer)
+        return ARBOR_EINVAL;
+    return arbor__timer_cancel(timer);
+}
+
+void arbor_timer_release(arbor_timer_t *timer)
+{
+    if (timer)
+        arbor__timer_unref(timer);
+}

@@ -1,0 +1,133 @@
+#include "u64map.h"
+
+#include <stdlib.h>
+
+#define EMPTY 0
+#define TOMB  1
+
+static inline uint32_t slot_of(uint64_t key, uint32_t cap)
+{
+    key ^= key >> 33;
+    key *= 0xff51afd7ed558ccdull;
+    key ^= key >> 33;
+    return (uint32_t)key & (cap - 1);
+}
+
+static bool resize(arbor__u64map_t *m, uint32_t cap)
+{
+    uint64_t *keys = calloc(cap, sizeof *keys);
+    uint64_t *vals = malloc(cap * sizeof *vals);
+    if (!keys || !vals) {
+        free(keys);
+        free(vals);
+        return false;
+    }
+    for (uint32_t i = 0; i < m->cap; i++) {
+        uint64_t k = m->keys[i];
+        if (k <= TOMB)
+            continue;
+        uint32_t j = slot_of(k, cap);
+        while (keys[j] != EMPTY)
+            j = (j + 1) & (cap - 1);
+        keys[j] = k;
+        vals[j] = m->vals[i];
+    }
+    free(m->keys);
+    free(m->vals);
+    m->keys = keys;
+    m->vals = vals;
+    m->cap = cap;
+    m->used = m->count;
+    return true;
+}
+
+bool arbor__u64map_put(arbor__u64map_t *m, uint64_t key, uint64_t val)
+{
+    if ((m->used + 1) * 4 > m->cap * 3) {
+        uint32_t cap = m->cap ? m->cap : 4;
+        while ((m->count + 1) * 2 > cap)
+            cap *= 2;
+        if (!resize(m, cap < 4 ? 4 : cap))
+            return false;
+    }
+    uint32_t i = slot_of(key, m->cap);
+    int64_t tomb = -1;
+    while (m->keys[i] != EMPTY) {
+        if (m->keys[i] == key) {
+            m->vals[i] = val;
+            return true;
+        }
+        if (m->keys[i] == TOMB && tomb < 0)
+            tomb = i;
+        i = (i + 1) & (m->cap - 1);
+    }
+    if (tomb >= 0)
+        i = (uint32_t)tomb;
+    else
+        m->used++;
+    m->keys[i] = key;
+    m->vals[i] = val;
+    m->count++;
+    return true;
+}
+
+static int64_t find(const arbor__u64map_t *m, uint64_t key)
+{
+    if (!m->count)
+        return -1;
+    uint32_t i = slot_of(key, m->cap);
+    while (m->keys[i] != EMPTY) {
+        if (m->keys[i] == key)
+            return i;
+        i = (i + 1) & (m->cap - 1);
+    }
+    return -1;
+}
+
+bool arbor__u64map_get(const arbor__u64map_t *m, uint64_t key, uint64_t *val)
+{
+    int64_t i = find(m, key);
+    if (i < 0)
+        return false;
+    if (val)
+        *val = m->vals[i];
+    return true;
+}
+
+bool arbor__u64map_del(arbor__u64map_t *m, uint64_t key, uint64_t *val)
+{
+    int64_t i = find(m, key);
+    if (i < 0)
+        return false;
+    if (val)
+        *val = m->vals[i];
+    m->keys[i] = TOMB;
+    m->count--;
+    if (m->count == 0) {
+        /* Nothing left: reset, so a map that emptied costs no probing. */
+        arbor__u64map_free(m);
+    }
+    return true;
+}
+
+bool arbor__u64map_next(const arbor__u64map_t *m, uint32_t *pos, uint64_t *key, uint64_t *val)
+{
+    for (uint32_t i = *pos; i < m->cap; i++) {
+        if (m->keys[i] > TOMB) {
+            *key = m->keys[i];
+            if (val)
+                *val = m->vals[i];
+            *pos = i + 1;
+            return true;
+        }
+    }
+    return false;
+}
+
+void arbor__u64map_free(arbor__u64map_t *m)
+{
+    free(m->keys);
+    free(m->vals);
+    m->keys = m->vals = NULL;
+    m->cap = m->count = m->used = 0;
+}

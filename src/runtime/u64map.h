@@ -1,0 +1,30 @@
+/*
+ * A small open-addressing hash map from non-zero 64-bit keys to 64-bit
+ * values, for a process's links and monitors. Owned by one thread at a
+ * time; no locking. Empty maps allocate nothing.
+ */
+#ifndef ARBOR_RUNTIME_U64MAP_H
+#define ARBOR_RUNTIME_U64MAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct arbor__u64map {
+    uint64_t *keys; /* 0 = empty slot, 1 = tombstone; real keys are > 1 */
+    uint64_t *vals;
+    uint32_t cap;   /* power of two, or 0 */
+    uint32_t count; /* live entries */
+    uint32_t used;  /* live entries plus tombstones */
+} arbor__u64map_t;
+
+/* Inserts or replaces. Returns false when out of memory (map unchanged). */
+bool arbor__u64map_put(arbor__u64map_t *m, uint64_t key, uint64_t val);
+/* Looks key up; stores its value in *val when found and val is not NULL. */
+bool arbor__u64map_get(const arbor__u64map_t *m, uint64_t key, uint64_t *val);
+/* Removes key; returns whether it was there (and its value in *val). */
+bool arbor__u64map_del(arbor__u64map_t *m, uint64_t key, uint64_t *val);
+/* Iterates: start with *pos = 0; returns false at the end. */
+bool arbor__u64map_next(const arbor__u64map_t *m, uint32_t *pos, uint64_t *key, uint64_t *val);
+void arbor__u64map_free(arbor__u64map_t *m);
+
+#endif

@@ -1,0 +1,70 @@
+/* Helpers for tests that run inside the runtime. */
+#include <unistd.h>
+
+#include "test.h"
+
+arbor_reason_t arbor_test_run_with(const arbor_config_t *cfg, arbor_entry_fn fn, void *arg)
+{
+    arbor_reason_t r = ARBOR_NORMAL;
+    int rc = arbor_run(cfg, fn, arg, &r);
+    if (rc != 0)
+        arbor_test_fail(__FILE__, __LINE__, "arbor_run failed: %s", arbor_err_name(rc));
+    return r;
+}
+
+arbor_reason_t arbor_test_run(arbor_entry_fn fn, void *arg)
+{
+    const char *s = getenv("ARBOR_TEST_SCHEDULERS");
+    arbor_config_t cfg = {.schedulers = s ? (unsigned)atoi(s) : 2};
+    return arbor_test_run_with(&cfg, fn, arg);
+}
+
+arbor_msg_t *arbor_test_recv(int64_t ms)
+{
+    arbor_msg_t *m = NULL;
+    int rc = arbor_receive(ms, &m);
+    if (rc != 0)
+        arbor_test_fail(__FILE__, __LINE__, "expected a message within %" PRId64 " ms: %s", ms,
+                        arbor_err_name(rc));
+    return m;
+}
+
+static bool tag_is(const arbor_msg_t *m, void *arg)
+{
+    return m->tag == *(uint64_t *)arg;
+}
+
+arbor_msg_t *arbor_test_recv_tag(uint64_t tag, int64_t ms)
+{
+    arbor_msg_t *m = NULL;
+    int rc = arbor_receive_match(tag_is, &tag, ms, &m);
+    if (rc != 0)
+        arbor_test_fail(__FILE__, __LINE__,
+                        "expected a message with tag %" PRIu64 " within %" PRId64 " ms: %s", tag,
+                        ms, arbor_err_name(rc));
+    return m;
+}
+
+void arbor_test_no_message(int64_t ms)
+{
+    arbor_msg_t *m = NULL;
+    int rc = arbor_receive(ms, &m);
+    if (rc == 0)
+        arbor_test_fail(__FILE__, __LINE__, "unexpected message with tag %" PRIu64, m->tag);
+}
+
+bool arbor_test_alive(arbor_pid_t pid)
+{
+    arbor_process_info_t info;
+    return arbor_process_info(pid, &info) == 0 && info.status != ARBOR_STATUS_EXITING;
+}
+
+void arbor_test_wait_dead(arbor_pid_t pid, int64_t ms)
+{
+    uint64_t end = arbor_now_ms() + (uint64_t)ms;
+    while (arbor_test_alive(pid)) {
+        if (arbor_now_ms() > end)
+            arbor_test_fail(__FILE__, __LINE__, "process still alive after %" PRId64 " ms", ms);
+        arbor_sleep(1);
+    }
+}

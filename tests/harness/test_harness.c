@@ -1,0 +1,94 @@
+/*
+ * The harness's own tests: a hanging case is killed at its timeout and a
+ * crashing case is reported, both by name, without stopping the runner. The
+ * failing cases are hidden (never registered with ctest); the visible cases
+ * run them through this same binary and check the verdict.
+ */
+#define _GNU_SOURCE
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test.h"
+
+TEST_HIDDEN(deliberately_hangs, 1)
+{
+    for (;;)
+        pause();
+}
+
+TEST_HIDDEN(deliberately_aborts, 5)
+{
+    abort();
+}
+
+TEST_HIDDEN(deliberately_fails_assertion, 5)
+{
+    ASSERT_EQ(1 + 1, 3);
+}
+
+/* Runs `self --run name`, capturing its stderr; returns the exit status. */
+static int run_hidden(const char *name, char *out, size_t size)
+{
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        unsetenv("ARBOR_TEST_TIMEOUT_SCALE");
+        execl("/proc/self/exe", "test_harness", "--run", name, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < size && (r = read(fds[0], out + n, size - 1 - n)) > 0)
+        n += (size_t)r;
+    out[n] = '\0';
+    close(fds[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+TEST(harness_reports_timeout_by_name)
+{
+    char out[4096];
+    ASSERT_EQ(run_hidden("deliberately_hangs", out, sizeof out), 1);
+    ASSERT_TRUE(strstr(out, "test deliberately_hangs: TIMEOUT") != NULL);
+}
+
+TEST(harness_reports_crash_by_name)
+{
+    char out[4096];
+    ASSERT_EQ(run_hidden("deliberately_aborts", out, sizeof out), 1);
+    ASSERT_TRUE(strstr(out, "test deliberately_aborts: CRASHED") != NULL);
+}
+
+TEST(harness_assertions_print_both_operands)
+{
+    char out[4096];
+    ASSERT_EQ(run_hidden("deliberately_fails_assertion", out, sizeof out), 1);
+    ASSERT_TRUE(strstr(out, "1 + 1 == 3 failed: 2 vs 3") != NULL);
+}
+
+TEST(harness_lists_only_visible_cases)
+{
+    /* The hidden cases must not reach ctest, or the suite would fail. */
+    char self[1024], cmd[1100];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    ASSERT_GT(n, 0);
+    self[n] = '\0';
+    snprintf(cmd, sizeof cmd, "'%s' --list", self);
+    FILE *f = popen(cmd, "r");
+    ASSERT_TRUE(f != NULL);
+    char line[256];
+    int visible = 0;
+    while (fgets(line, sizeof line, f)) {
+        ASSERT_TRUE(strstr(line, "deliberately") == NULL);
+        visible++;
+    }
+    pclose(f);
+    ASSERT_EQ(visible, 4);
+}

@@ -1,0 +1,375 @@
+/*
+ * Processes and messages: spawning, sending, receiving, selective receive,
+ * timeouts, names, the process allocator and introspection.
+ */
+#include <unistd.h>
+
+#include "test.h"
+
+enum { TAG_PING = 1, TAG_PONG, TAG_DATA, TAG_OTHER };
+
+static void echo(void *arg)
+{
+    arbor_msg_t *m = arbor_test_recv(5000);
+    ASSERT_OK(arbor_send(m->from, TAG_PONG, m->data, m->size));
+    arbor_msg_free(m);
+}
+
+static void send_receive_root(void *arg)
+{
+    arbor_pid_t pid;
+    ASSERT_OK(arbor_spawn(echo, NULL, &pid));
+    ASSERT_NE(pid, ARBOR_NOPID);
+    ASSERT_NE(pid, arbor_self());
+    ASSERT_OK(arbor_send(pid, TAG_PING, "hello", 6));
+    arbor_msg_t *m = arbor_test_recv(5000);
+    ASSERT_U64_EQ(m->tag, TAG_PONG);
+    ASSERT_U64_EQ(m->from, pid);
+    ASSERT_EQ(m->size, 6);
+    ASSERT_STREQ(m->data, "hello");
+    arbor_msg_free(m);
+}
+
+TEST(spawn_send_receive_round_trip)
+{
+    arbor_reason_t r = arbor_test_run(send_receive_root, NULL);
+    ASSERT_REASON(r, ARBOR_EXIT_NORMAL, "");
+}
+
+static void order_root(void *arg)
+{
+    arbor_pid_t self = arbor_self();
+    for (int i = 0; i < 1000; i++)
+        ASSERT_OK(arbor_send(self, TAG_DATA, &i, sizeof i));
+    for (int i = 0; i < 1000; i++) {
+        arbor_msg_t *m = arbor_test_recv(1000);
+        ASSERT_EQ(*(int *)m->data, i);
+        arbor_msg_free(m);
+    }
+}
+
+TEST(messages_from_one_sender_arrive_in_order)
+{
+    arbor_test_run(order_root, NULL);
+}
+
+static bool is_other(const arbor_msg_t *m, void *arg)
+{
+    return m->tag == TAG_OTHER;
+}
+
+static void selective_root(void *arg)
+{
+    arbor_pid_t self = arbor_self();
+    ASSERT_OK(arbor_send(self, TAG_DATA, "a", 2));
+    ASSERT_OK(arbor_send(self, TAG_OTHER, "b", 2));
+    ASSERT_OK(arbor_send(self, TAG_DATA, "c", 2));
+    arbor_msg_t *m;
+    ASSERT_OK(arbor_receive_match(is_other, NULL, 0, &m));
+    ASSERT_STREQ(m->data, "b");
+    arbor_msg_free(m);
+    ASSERT_ERR(arbor_receive_match(is_other, NULL, 0, &m), ARBOR_ETIMEDOUT);
+    m = arbor_test_recv(0);
+    ASSERT_STREQ(m->data, "a");
+    arbor_msg_free(m);
+    m = arbor_test_recv(0);
+    ASSERT_STREQ(m->data, "c");
+    arbor_msg_free(m);
+}
+
+TEST(selective_receive_keeps_other_messages_in_order)
+{
+    arbor_test_run(selective_root, NULL);
+}
+
+static void timeout_root(void *arg)
+{
+    arbor_msg_t *m;
+    uint64_t t0 = arbor_now_ms();
+    ASSERT_ERR(arbor_receive(50, &m), ARBOR_ETIMEDOUT);
+    uint64_t dt = arbor_now_ms() - t0;
+    ASSERT_GE(dt, 50);
+    ASSERT_ERR(arbor_receive(0, &m), ARBOR_ETIMEDOUT);
+    /* A message that arrives during the wait ends it early. */
+    ASSERT_OK(arbor_send_after(arbor_self(), TAG_DATA, "x", 2, 20, NULL));
+    t0 = arbor_now_ms();
+    ASSERT_OK(arbor_receive(5000, &m));
+    ASSERT_LT(arbor_now_ms() - t0, 4000);
+    arbor_msg_free(m);
+}
+
+TEST(receive_times_out_and_wakes_on_message)
+{
+    arbor_test_run(timeout_root, NULL);
+}
+
+static void sleep_root(void *arg)
+{
+    uint64_t t0 = arbor_now_ms();
+    ASSERT_OK(arbor_sleep(30));
+    ASSERT_GE(arbor_now_ms() - t0, 30);
+}
+
+TEST(sleep_waits_at_least_the_time_asked)
+{
+    arbor_test_run(sleep_root, NULL);
+}
+
+static void timer_root(void *arg)
+{
+    arbor_timer_t *t;
+    ASSERT_OK(arbor_send_after(arbor_self(), TAG_DATA, "late", 5, 10000, &t));
+    ASSERT_OK(arbor_cancel_timer(t));
+    arbor_test_no_message(50);
+    ASSERT_OK(arbor_send_after(arbor_self(), TAG_DATA, "soon", 5, 1, &t));
+    arbor_msg_t *m = arbor_test_recv(5000);
+    ASSERT_STREQ(m->data, "soon");
+    arbor_msg_free(m);
+    ASSERT_ERR(arbor_cancel_timer(t), ARBOR_ENOENT);
+}
+
+TEST(cancel_timer_reports_whether_it_fired)
+{
+    arbor_test_run(timer_root, NULL);
+}
+
+static void dead_root(void *arg)
+{
+    arbor_pid_t pid;
+    arbor_ref_t ref;
+    ASSERT_OK(arbor_spawn_monitor(echo, NULL, &pid, &ref));
+    ASSERT_OK(arbor_exit_pid(pid, ARBOR_KILL));
+    arbor_msg_t *m = arbor_test_recv_tag(ARBOR_TAG_DOWN, 5000);
+    arbor_msg_free(m);
+    /* Sending to a dead process is a silent no-op, as in Erlang. */
+    ASSERT_OK(arbor_send(pid, TAG_DATA, "x", 2));
+    static int moved_freed;
+    int *block = malloc(sizeof *block);
+    ASSERT_OK(arbor_send_move(pid, TAG_DATA, block, sizeof *block, free));
+    (void)moved_freed;
+}
+
+TEST(send_to_dead_process_is_silent)
+{
+    arbor_test_run(dead_root, NULL);
+}
+
+static void move_root(void *arg)
+{
+    char *block = strdup("moved");
+    ASSERT_OK(arbor_send_move(arbor_self(), TAG_DATA, block, 6, free));
+    arbor_msg_t *m = arbor_test_recv(1000);
+    ASSERT_PTR_EQ(m->data, block);
+    char *taken = arbor_msg_take(m);
+    arbor_msg_free(m);
+    ASSERT_STREQ(taken, "moved");
+    free(taken);
+    /* Not taken: freed with the message. */
+    ASSERT_OK(arbor_send_move(arbor_self(), TAG_DATA, strdup("x"), 2, free));
+    arbor_msg_free(arbor_test_recv(1000));
+}
+
+TEST(send_move_passes_ownership)
+{
+    arbor_test_run(move_root, NULL);
+}
+
+static void bad_input_root(void *arg)
+{
+    ASSERT_ERR(arbor_send(ARBOR_NOPID, TAG_DATA, "x", 2), ARBOR_EINVAL);
+    ASSERT_ERR(arbor_send(arbor_self(), ARBOR_TAG_EXIT, "x", 2), ARBOR_EINVAL);
+    ASSERT_ERR(arbor_send(arbor_self(), TAG_DATA, NULL, 2), ARBOR_EINVAL);
+    ASSERT_ERR(arbor_spawn(NULL, NULL, NULL), ARBOR_EINVAL);
+    arbor_test_no_message(0);
+}
+
+TEST(bad_arguments_are_refused_and_change_nothing)
+{
+    arbor_test_run(bad_input_root, NULL);
+    ASSERT_ERR(arbor_spawn_link(echo, NULL, NULL), ARBOR_ENOTPROC);
+    ASSERT_ERR(arbor_run(NULL, NULL, NULL, NULL), ARBOR_EINVAL);
+}
+
+static void names_root(void *arg)
+{
+    arbor_pid_t pid, owner;
+    ASSERT_OK(arbor_spawn(echo, NULL, &pid));
+    ASSERT_OK(arbor_register("echo", pid, NULL));
+    ASSERT_U64_EQ(arbor_whereis("echo"), pid);
+    ASSERT_ERR(arbor_register("echo", arbor_self(), &owner), ARBOR_EEXIST);
+    ASSERT_U64_EQ(owner, pid);
+    ASSERT_ERR(arbor_register("other", pid, &owner), ARBOR_EEXIST);
+    ASSERT_U64_EQ(arbor_whereis("nobody"), ARBOR_NOPID);
+    ASSERT_ERR(arbor_register("", pid, NULL), ARBOR_EINVAL);
+    /* The name goes when the process does. */
+    arbor_ref_t ref;
+    ASSERT_OK(arbor_monitor(pid, &ref));
+    ASSERT_OK(arbor_send(pid, TAG_PING, "", 1));
+    arbor_msg_free(arbor_test_recv_tag(TAG_PONG, 5000));
+    arbor_msg_free(arbor_test_recv_tag(ARBOR_TAG_DOWN, 5000));
+    ASSERT_U64_EQ(arbor_whereis("echo"), ARBOR_NOPID);
+    ASSERT_OK(arbor_register("echo", arbor_self(), NULL));
+    ASSERT_OK(arbor_unregister("echo"));
+    ASSERT_ERR(arbor_unregister("echo"), ARBOR_ENOENT);
+}
+
+TEST(names_register_clash_and_release_on_exit)
+{
+    arbor_test_run(names_root, NULL);
+}
+
+static void heap_child(void *arg)
+{
+    for (int i = 0; i < 100; i++)
+        ASSERT_TRUE(arbor_alloc(1000) != NULL);
+    void *p = arbor_realloc(arbor_alloc(10), 5000);
+    ASSERT_TRUE(p != NULL);
+    arbor_free(arbor_calloc(4, 4));
+    arbor_msg_free(arbor_test_recv(ARBOR_INFINITY)); /* killed while waiting */
+}
+
+static void heap_root(void *arg)
+{
+    arbor_pid_t pid;
+    ASSERT_OK(arbor_spawn(heap_child, NULL, &pid));
+    arbor_process_info_t info;
+    do {
+        arbor_sleep(1);
+        ASSERT_OK(arbor_process_info(pid, &info));
+    } while (info.heap_bytes < 105000);
+    ASSERT_EQ(info.heap_bytes, 105000);
+    ASSERT_OK(arbor_exit_pid(pid, ARBOR_KILL));
+    arbor_test_wait_dead(pid, 5000);
+    ASSERT_EQ(arbor_alloc(1) != NULL, 1);
+}
+
+TEST(process_memory_is_freed_when_killed)
+{
+    /* LeakSanitizer fails this case if the killed process's blocks leak. */
+    arbor_test_run(heap_root, NULL);
+    ASSERT_TRUE(arbor_alloc(10) == NULL); /* outside a process */
+}
+
+static void info_child(void *arg)
+{
+    arbor_set_label("tester");
+    arbor_trap_exit(true);
+    arbor_msg_free(arbor_test_recv(ARBOR_INFINITY));
+}
+
+static void info_root(void *arg)
+{
+    arbor_pid_t pid;
+    ASSERT_OK(arbor_spawn_link(info_child, NULL, &pid));
+    ASSERT_OK(arbor_register("infochild", pid, NULL));
+    arbor_process_info_t info;
+    do {
+        arbor_sleep(1);
+        ASSERT_OK(arbor_process_info(pid, &info));
+    } while (info.status != ARBOR_STATUS_WAITING);
+    ASSERT_STREQ(info.label, "tester");
+    ASSERT_STREQ(info.name, "infochild");
+    ASSERT_TRUE(info.trap_exit);
+    ASSERT_EQ(info.links, 1);
+    ASSERT_TRUE(info.holds_stack);
+    ASSERT_FALSE(info.reactive);
+    ASSERT_OK(arbor_send(pid, TAG_DATA, "a", 2));
+    size_t n = 0;
+    arbor_pid_t pids[8];
+    ASSERT_OK(arbor_processes(pids, 8, &n));
+    ASSERT_EQ(n, 2);
+    arbor_test_wait_dead(pid, 5000);
+    ASSERT_ERR(arbor_process_info(pid, &info), ARBOR_ENOPROC);
+}
+
+TEST(process_info_reports_state)
+{
+    arbor_test_run(info_root, NULL);
+}
+
+static void *blocking_fn(void *arg)
+{
+    usleep(20000);
+    return (char *)arg + 1;
+}
+
+static void blocking_child(void *arg)
+{
+    void *res;
+    char buf[4] = "abc";
+    ASSERT_OK(arbor_blocking(blocking_fn, buf, &res));
+    ASSERT_PTR_EQ(res, buf + 1);
+    arbor_send(*(arbor_pid_t *)arg, TAG_DATA, "done", 5);
+}
+
+static void blocking_root(void *arg)
+{
+    arbor_pid_t self = arbor_self();
+    arbor_pid_t pids[8];
+    for (int i = 0; i < 8; i++)
+        ASSERT_OK(arbor_spawn(blocking_child, &self, &pids[i]));
+    /* Eight 20 ms jobs on a 4-thread pool while this process keeps running. */
+    for (int i = 0; i < 8; i++)
+        arbor_msg_free(arbor_test_recv_tag(TAG_DATA, 5000));
+}
+
+TEST(blocking_pool_runs_work_off_the_schedulers)
+{
+    arbor_test_run(blocking_root, NULL);
+}
+
+static void kill_during_blocking_child(void *arg)
+{
+    void *res;
+    arbor_blocking(blocking_fn, "x", &res);
+    arbor_send(*(arbor_pid_t *)arg, TAG_DATA, "survived", 9);
+}
+
+static void kill_during_blocking_root(void *arg)
+{
+    arbor_pid_t self = arbor_self(), pid;
+    arbor_ref_t ref;
+    ASSERT_OK(arbor_spawn_monitor(kill_during_blocking_child, &self, &pid, &ref));
+    arbor_sleep(5);
+    ASSERT_OK(arbor_exit_pid(pid, ARBOR_KILL));
+    arbor_msg_t *m = arbor_test_recv_tag(ARBOR_TAG_DOWN, 5000);
+    ASSERT_REASON(((arbor_down_msg_t *)m->data)->reason, ARBOR_EXIT_KILLED, "");
+    arbor_msg_free(m);
+    arbor_test_no_message(30); /* it died when the job ended, before sending */
+}
+
+TEST(kill_during_blocking_call_takes_effect_after_it)
+{
+    arbor_test_run(kill_during_blocking_root, NULL);
+}
+
+static void exit_code_root(void *arg)
+{
+    arbor_exit(arbor_error("boom %d", 42));
+}
+
+TEST(root_exit_reason_is_returned)
+{
+    arbor_reason_t r = arbor_test_run(exit_code_root, NULL);
+    ASSERT_REASON(r, ARBOR_EXIT_ERROR, "boom 42");
+}
+
+static void forever(void *arg)
+{
+    arbor_msg_t *m;
+    arbor_trap_exit(true);
+    for (;;)
+        if (arbor_receive(ARBOR_INFINITY, &m) == 0)
+            arbor_msg_free(m);
+}
+
+static void leftover_root(void *arg)
+{
+    for (int i = 0; i < 100; i++)
+        ASSERT_OK(arbor_spawn(forever, NULL, NULL));
+}
+
+TEST(runtime_kills_leftover_processes_when_root_exits)
+{
+    arbor_test_run(leftover_root, NULL);
+}
