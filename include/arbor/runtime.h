@@ -63,9 +63,12 @@ typedef struct arbor_stats {
     uint64_t stacks_in_use;     /* stacks held by processes or activations */
     uint64_t live_messages;     /* messages and signals allocated, not freed */
     uint64_t live_blocking_jobs;
+    uint64_t stack_resident_bytes; /* stack pages in RAM (counted with mincore) */
     unsigned schedulers;        /* scheduler threads of the current run */
 } arbor_stats_t;
 
+/* Fills *out. stack_resident_bytes walks every stack, so this costs time
+ * in proportion to the number of stacks; call it for reports, not in loops. */
 void arbor_stats(arbor_stats_t *out);
 
 #pragma GCC visibility pop

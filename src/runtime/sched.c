@@ -645,6 +645,7 @@ void arbor_stats(arbor_stats_t *out)
     out->live_messages = atomic_load_explicit(&arbor__stats.live_messages, memory_order_relaxed);
     out->live_blocking_jobs =
         atomic_load_explicit(&arbor__stats.live_blocking_jobs, memory_order_relaxed);
+    out->stack_resident_bytes = arbor__stack_resident_bytes();
     out->schedulers = atomic_load(&arbor__running) ? arbor__rt.nsched : 0;
 }
 

@@ -19,9 +19,6 @@
 
 #define SLAB_STACKS 16
 #define CANARY      0xA7B0C0DEDEADBEEFull
-/* Bytes at the top of a pooled stack that stay mapped when the rest is
- * given back to the kernel: the frames every activation touches. */
-#define KEEP_HOT 8192
 
 typedef struct slab {
     struct slab *next;
@@ -162,12 +159,12 @@ static void check_canary(const arbor__stack_t *s)
     }
 }
 
-/* Gives the stack's cold pages back to the kernel and poisons nothing:
- * the next activation starts with a zeroed, unpoisoned stack. */
+/* Gives the stack's pages back to the kernel. Only stacks that overflow a
+ * scheduler's cache come here, so a busy scheduler keeps its hot stacks and
+ * an idle runtime returns what a burst of processes used. */
 static void trim(arbor__stack_t *s)
 {
-    size_t cold = s->size - KEEP_HOT;
-    madvise(s->lo, cold, MADV_DONTNEED);
+    madvise(s->lo, s->size, MADV_DONTNEED);
     *(uint64_t *)s->lo = CANARY;
 }
 
@@ -209,4 +206,22 @@ bool arbor__stack_overflowed_at(const arbor__stack_t *s, const void *addr)
     const char *a = addr;
     const char *lo = s->lo;
     return a < lo && a >= lo - pool.page;
+}
+
+uint64_t arbor__stack_resident_bytes(void)
+{
+    uint64_t bytes = 0;
+    pthread_mutex_lock(&pool.lock);
+    for (slab_t *sl = pool.slabs; sl; sl = sl->next) {
+        size_t pages = sl->map_size / pool.page;
+        unsigned char *vec = malloc(pages);
+        if (!vec)
+            break;
+        if (mincore(sl->map, sl->map_size, vec) == 0)
+            for (size_t i = 0; i < pages; i++)
+                bytes += (vec[i] & 1) ? pool.page : 0;
+        free(vec);
+    }
+    pthread_mutex_unlock(&pool.lock);
+    return bytes;
 }

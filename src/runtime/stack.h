@@ -8,7 +8,7 @@
  * lowest address instead, checked whenever the stack returns to the pool;
  * that catches an overflow late rather than at once. Stacks are never
  * unmapped before the runtime stops; a stack returned to the shared pool has
- * its pages given back to the kernel (MADV_DONTNEED) except the topmost.
+ * its pages given back to the kernel (MADV_DONTNEED).
  *
  * Each scheduler keeps a small private cache, so taking and returning a
  * stack normally costs no lock and no system call.
@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct arbor__stack {
     struct arbor__stack *next; /* pool link */
@@ -50,6 +51,9 @@ void arbor__stack_put(arbor__stack_cache_t *cache, arbor__stack_t *s);
 
 /* Moves every cached stack to the shared pool. */
 void arbor__stack_cache_flush(arbor__stack_cache_t *cache);
+
+/* Bytes of stack memory resident in RAM, over every mapped stack. */
+uint64_t arbor__stack_resident_bytes(void);
 
 /* True when addr lies in the guard page, or just below the stack. */
 bool arbor__stack_overflowed_at(const arbor__stack_t *s, const void *addr);

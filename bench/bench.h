@@ -1,0 +1,43 @@
+/*
+ * The benchmark harness shared by every benchmark file.
+ *
+ * A benchmark is a function that runs inside a process of a fresh runtime,
+ * performs one repetition with the sizes it reads through bench_size(), and
+ * reports its figures with bench_figure(). The harness runs one discarded
+ * warm-up repetition and BENCH_REPS (default 5) measured ones, then prints
+ * each figure's median on stdout as `metric value unit`, the repetitions on
+ * stderr (benchmarks.md).
+ */
+#ifndef ARBOR_BENCH_H
+#define ARBOR_BENCH_H
+
+#include <stdint.h>
+
+#include "arbor.h"
+
+typedef void (*bench_fn)(void);
+
+typedef struct bench {
+    const char *name;
+    bench_fn fn;
+} bench_t;
+
+/* The size named var (e.g. "BENCH_N") from the environment, or def. */
+uint64_t bench_size(const char *var, uint64_t def);
+
+/* Records one figure of the current repetition. */
+void bench_figure(const char *metric, double value, const char *unit);
+
+/* Monotonic nanoseconds. */
+uint64_t bench_now_ns(void);
+
+/* Resident set size of this OS process, in bytes. */
+uint64_t bench_rss_bytes(void);
+
+/* Receives a message with tag, waiting forever; aborts on error. */
+arbor_msg_t *bench_recv_tag(uint64_t tag);
+
+extern const bench_t bench_runtime[];
+extern const bench_t bench_scaling[];
+
+#endif
