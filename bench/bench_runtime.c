@@ -39,9 +39,7 @@ static void spawn_exit(void)
 
 /* ---- spawn_monitor_exit ------------------------------------------------------ */
 
-static void nothing(void *arg)
-{
-}
+static void nothing(void *arg) {}
 
 static void spawn_monitor_exit(void)
 {

@@ -48,11 +48,11 @@ int arbor_pid_format(arbor_pid_t pid, char *buf, size_t size);
 /* ---- spawning ---------------------------------------------------------- */
 
 typedef struct arbor_spawn_opts {
-    bool link;            /* link the new process to the caller, atomically */
-    bool monitor;         /* monitor the new process; *ref_out gets the ref */
-    bool trap_exit;       /* the new process starts trapping exits */
-    size_t stack_size;    /* 0 = the runtime's default */
-    const char *label;    /* behaviour or role shown by introspection; static */
+    bool link;         /* link the new process to the caller, atomically */
+    bool monitor;      /* monitor the new process; *ref_out gets the ref */
+    bool trap_exit;    /* the new process starts trapping exits */
+    size_t stack_size; /* 0 = the runtime's default */
+    const char *label; /* behaviour or role shown by introspection; static */
 } arbor_spawn_opts_t;
 
 /*
@@ -187,17 +187,17 @@ typedef enum arbor_proc_status {
 typedef struct arbor_process_info {
     arbor_pid_t pid;
     arbor_proc_status_t status;
-    size_t message_queue_len;    /* messages received and not yet taken */
-    size_t memory;               /* bytes: control block, stack held, heap */
-    size_t heap_bytes;           /* bytes from arbor_alloc() */
-    bool holds_stack;            /* a stack is attached right now */
+    size_t message_queue_len; /* messages received and not yet taken */
+    size_t memory;            /* bytes: control block, stack held, heap */
+    size_t heap_bytes;        /* bytes from arbor_alloc() */
+    bool holds_stack;         /* a stack is attached right now */
     bool reactive;
     bool trap_exit;
     unsigned links;
-    unsigned monitors;           /* processes this one monitors */
+    unsigned monitors; /* processes this one monitors */
     unsigned monitored_by;
     char name[ARBOR_NAME_MAX + 1]; /* registered name, or "" */
-    const char *label;           /* behaviour or role, or "" ; static */
+    const char *label;             /* behaviour or role, or "" ; static */
 } arbor_process_info_t;
 
 /* Fills info for pid. Returns ARBOR_ENOPROC if it is not alive. The figures

@@ -64,7 +64,7 @@ typedef struct arbor_stats {
     uint64_t live_messages;     /* messages and signals allocated, not freed */
     uint64_t live_blocking_jobs;
     uint64_t stack_resident_bytes; /* stack pages in RAM (counted with mincore) */
-    unsigned schedulers;        /* scheduler threads of the current run */
+    unsigned schedulers;           /* scheduler threads of the current run */
 } arbor_stats_t;
 
 /* Fills *out. stack_resident_bytes walks every stack, so this costs time

@@ -20,7 +20,8 @@
 #if defined(ARBOR_CONTEXT_UCONTEXT)
 #include <ucontext.h>
 #elif !defined(__x86_64__)
-#error "Arbor's assembly context switch supports x86-64 only; configure with -DARBOR_CONTEXT=ucontext"
+#error                                                                                             \
+    "Arbor's assembly context switch supports x86-64 only; configure with -DARBOR_CONTEXT=ucontext"
 #endif
 
 typedef struct arbor__ctx {

@@ -32,7 +32,7 @@ void arbor__inbox_init(arbor__inbox_t *q)
 {
     atomic_init(&q->stub.next, NULL);
     atomic_init(&q->head, &q->stub);
-    q->tail = &q->stub;
+    atomic_init(&q->tail, &q->stub);
 }
 
 void arbor__inbox_push(arbor__inbox_t *q, arbor__msg_t *m)
@@ -56,18 +56,18 @@ static void push_stub(arbor__inbox_t *q)
 
 arbor__msg_t *arbor__inbox_pop(arbor__inbox_t *q)
 {
-    arbor__node_t *tail = q->tail;
+    arbor__node_t *tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
     /* acquire pairs with the release store of the link in push. */
     arbor__node_t *next = atomic_load_explicit(&tail->next, memory_order_acquire);
     if (tail == &q->stub) {
         if (!next)
             return NULL;
-        q->tail = next;
+        atomic_store_explicit(&q->tail, next, memory_order_relaxed);
         tail = next;
         next = atomic_load_explicit(&next->next, memory_order_acquire);
     }
     if (next) {
-        q->tail = next;
+        atomic_store_explicit(&q->tail, next, memory_order_relaxed);
         return (arbor__msg_t *)tail;
     }
     arbor__node_t *head = atomic_load_explicit(&q->head, memory_order_acquire);
@@ -76,7 +76,7 @@ arbor__msg_t *arbor__inbox_pop(arbor__inbox_t *q)
     push_stub(q);
     next = atomic_load_explicit(&tail->next, memory_order_acquire);
     if (next) {
-        q->tail = next;
+        atomic_store_explicit(&q->tail, next, memory_order_relaxed);
         return (arbor__msg_t *)tail;
     }
     return NULL;
@@ -88,7 +88,7 @@ bool arbor__inbox_nonempty(arbor__inbox_t *q)
      * empty exactly when the producers' head is the node we would pop next
      * and it has no successor. */
     arbor__node_t *head = atomic_load_explicit(&q->head, memory_order_seq_cst);
-    if (head != q->tail)
+    if (head != atomic_load_explicit(&q->tail, memory_order_relaxed))
         return true;
     return head != &q->stub;
 }

@@ -35,8 +35,8 @@ typedef enum arbor__msg_kind {
     ARBOR__SIG_UNLINK,  /* from removed its link */
     ARBOR__SIG_MONITOR, /* from monitors us with u.ref */
     ARBOR__SIG_DEMONITOR,
-    ARBOR__SIG_DOWN,    /* a process we monitor ended: u.down */
-    ARBOR__SIG_TIMEOUT, /* our receive/sleep timer fired: u.seq */
+    ARBOR__SIG_DOWN,     /* a process we monitor ended: u.down */
+    ARBOR__SIG_TIMEOUT,  /* our receive/sleep timer fired: u.seq */
     ARBOR__SIG_JOB_DONE, /* our blocking job finished */
 } arbor__msg_kind_t;
 
@@ -48,7 +48,7 @@ typedef struct arbor__msg {
     arbor__node_t node; /* inbox and private-queue link; must be first */
     uint32_t kind;
     uint32_t flags;
-    arbor_msg_t pub;    /* what the receiver sees */
+    arbor_msg_t pub; /* what the receiver sees */
     void (*free_fn)(void *);
     union {
         arbor_exit_msg_t exit; /* SIG_EXIT and a trapped EXIT message */
@@ -59,11 +59,13 @@ typedef struct arbor__msg {
     _Alignas(16) unsigned char payload[]; /* copied message bytes */
 } arbor__msg_t;
 
-#define ARBOR__MSG_OF(pub_ptr) ((arbor__msg_t *)((char *)(pub_ptr) - offsetof(arbor__msg_t, pub)))
+#define ARBOR__MSG_OF(pub_ptr) ((arbor__msg_t *)((char *)(pub_ptr)-offsetof(arbor__msg_t, pub)))
 
 typedef struct arbor__inbox {
     _Atomic(arbor__node_t *) head; /* producers: last pushed */
-    arbor__node_t *tail;           /* consumer: next to pop */
+    /* consumer: next to pop. Atomic (relaxed) only because a scheduler
+     * reads it in park() while the process may already run elsewhere. */
+    _Atomic(arbor__node_t *) tail;
     arbor__node_t stub;
 } arbor__inbox_t;
 

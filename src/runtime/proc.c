@@ -453,7 +453,8 @@ void arbor__proc_wait(arbor__proc_t *p, uint64_t deadline)
         uint64_t now = arbor_now_ms();
         if (node) {
             node->u.seq = p->wait_seq;
-            p->wait_timer = arbor__timer_start(p->pid, node, deadline > now ? deadline - now : 0, 1);
+            p->wait_timer =
+                arbor__timer_start(p->pid, node, deadline > now ? deadline - now : 0, 1);
         }
         if (!p->wait_timer) {
             /* No memory for a timer: time out at once rather than hang. */
@@ -740,7 +741,8 @@ int arbor_monitor(arbor_pid_t pid, arbor_ref_t *ref_out)
 
 static bool is_down_for(const arbor_msg_t *msg, void *arg)
 {
-    return msg->tag == ARBOR_TAG_DOWN && ((arbor_down_msg_t *)msg->data)->ref == *(arbor_ref_t *)arg;
+    return msg->tag == ARBOR_TAG_DOWN &&
+           ((arbor_down_msg_t *)msg->data)->ref == *(arbor_ref_t *)arg;
 }
 
 int arbor_demonitor(arbor_ref_t ref, unsigned flags)

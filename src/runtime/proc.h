@@ -37,30 +37,30 @@ enum { ARBOR__IDLE = 0, ARBOR__SCHEDULED = 1, ARBOR__DEAD = 2 };
 
 /* Why a process switched back to its scheduler. */
 typedef enum arbor__yield {
-    ARBOR__Y_YIELD,       /* still runnable: requeue */
-    ARBOR__Y_WAIT,        /* wants a message, timer or job: park */
-    ARBOR__Y_REACTOR_IDLE, /* reactor drained its mailbox: release stack, park */
+    ARBOR__Y_YIELD,         /* still runnable: requeue */
+    ARBOR__Y_WAIT,          /* wants a message, timer or job: park */
+    ARBOR__Y_REACTOR_IDLE,  /* reactor drained its mailbox: release stack, park */
     ARBOR__Y_REACTOR_YIELD, /* reactor used its batch: release stack, requeue */
-    ARBOR__Y_EXIT,        /* dead: clean up */
+    ARBOR__Y_EXIT,          /* dead: clean up */
 } arbor__yield_t;
 
 typedef struct arbor__proc {
     /* ---- shared with other threads ---- */
     arbor__inbox_t inbox;
-    _Atomic int sched;         /* IDLE / SCHEDULED / DEAD */
-    _Atomic int status;        /* arbor_proc_status_t, for introspection */
+    _Atomic int sched;  /* IDLE / SCHEDULED / DEAD */
+    _Atomic int status; /* arbor_proc_status_t, for introspection */
     _Atomic uint32_t n_links, n_monitors, n_monitored_by, queue_len;
     _Atomic size_t heap_bytes;
     _Atomic(const char *) label;
     _Atomic bool trap_exit;
     _Atomic bool holds_stack;
-    arbor_pid_t pid;           /* immutable */
-    bool reactive;             /* immutable */
+    arbor_pid_t pid; /* immutable */
+    bool reactive;   /* immutable */
 
     /* ---- owner ---- */
     struct arbor__proc *run_next; /* global run queue link */
     arbor__ctx_t ctx;
-    arbor__stack_t *stack;        /* NULL when no stack is held */
+    arbor__stack_t *stack; /* NULL when no stack is held */
     arbor__yield_t yield;
     union {
         struct {
@@ -74,20 +74,20 @@ typedef struct arbor__proc {
             arbor__msg_t *current; /* message being handled */
         } reactor;
     } u;
-    arbor__queue_t queue;       /* drained messages, not yet received */
-    arbor__msg_t *scan_prev;    /* selective receive: last message scanned */
-    arbor__u64map_t links;      /* pid -> 1 */
-    arbor__u64map_t monitors;   /* ref -> pid we monitor */
-    arbor__u64map_t monitored;  /* ref -> pid monitoring us */
+    arbor__queue_t queue;           /* drained messages, not yet received */
+    arbor__msg_t *scan_prev;        /* selective receive: last message scanned */
+    arbor__u64map_t links;          /* pid -> 1 */
+    arbor__u64map_t monitors;       /* ref -> pid we monitor */
+    arbor__u64map_t monitored;      /* ref -> pid monitoring us */
     struct arbor__heap_block *heap; /* arbor_alloc() blocks */
     struct arbor_timer *wait_timer;
-    uint64_t wait_seq;          /* identifies the current timed wait */
+    uint64_t wait_seq; /* identifies the current timed wait */
     bool timed_out;
-    bool dying;                 /* an exit is decided: exit_reason holds it */
-    bool defer_exit;            /* inside arbor_blocking(): die later */
+    bool dying;      /* an exit is decided: exit_reason holds it */
+    bool defer_exit; /* inside arbor_blocking(): die later */
     bool job_done;
     int saved_errno;
-    char *name;                 /* registered name (heap), or NULL */
+    char *name; /* registered name (heap), or NULL */
     arbor_reason_t exit_reason;
 } arbor__proc_t;
 

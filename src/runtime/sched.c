@@ -83,8 +83,8 @@ static bool ring_spill(arbor__sched_t *s, arbor__proc_t *p, uint32_t head, uint3
     for (uint32_t i = 0; i < n; i++)
         batch[i] = atomic_load_explicit(&s->rq[(head + i) % ARBOR__RQ_SIZE], memory_order_relaxed);
     /* release: thieves that read the new head do not read the entries. */
-    if (!atomic_compare_exchange_strong_explicit(&s->rq_head, &head, head + n,
-                                                 memory_order_release, memory_order_relaxed))
+    if (!atomic_compare_exchange_strong_explicit(&s->rq_head, &head, head + n, memory_order_release,
+                                                 memory_order_relaxed))
         return false; /* thieves took some: the ring has room now */
     batch[n] = p;
     for (uint32_t i = 0; i < n; i++)
@@ -117,7 +117,8 @@ static arbor__proc_t *ring_pop(arbor__sched_t *s)
         uint32_t tail = atomic_load_explicit(&s->rq_tail, memory_order_relaxed);
         if (head == tail)
             return NULL;
-        arbor__proc_t *p = atomic_load_explicit(&s->rq[head % ARBOR__RQ_SIZE], memory_order_relaxed);
+        arbor__proc_t *p =
+            atomic_load_explicit(&s->rq[head % ARBOR__RQ_SIZE], memory_order_relaxed);
         if (atomic_compare_exchange_weak_explicit(&s->rq_head, &head, head + 1,
                                                   memory_order_release, memory_order_relaxed))
             return p;
@@ -300,8 +301,8 @@ static arbor__proc_t *try_steal(arbor__sched_t *s)
 
 static uint64_t poll_timers(arbor__sched_t *s)
 {
-    if (s->id == 0 && atomic_load_explicit((_Atomic(void *) *)&arbor__rt.foreign_timers,
-                                           memory_order_relaxed))
+    if (s->id == 0 &&
+        atomic_load_explicit((_Atomic(void *) *)&arbor__rt.foreign_timers, memory_order_relaxed))
         arbor__timer_adopt_foreign(s);
     if (s->wheel.count == 0)
         return UINT64_MAX;
@@ -341,8 +342,8 @@ static arbor__proc_t *find_runnable(arbor__sched_t *s)
         atomic_fetch_add_explicit(&arbor__rt.n_idle, 1, memory_order_seq_cst);
         if (any_work_visible() || atomic_load_explicit(&arbor__rt.done, memory_order_seq_cst)) {
             int one = 1;
-            if (!atomic_compare_exchange_strong_explicit(&s->sleeping, &one, 0,
-                                                         memory_order_seq_cst, memory_order_relaxed))
+            if (!atomic_compare_exchange_strong_explicit(
+                    &s->sleeping, &one, 0, memory_order_seq_cst, memory_order_relaxed))
                 s->spinning = true; /* a waker picked us and counted us */
             atomic_fetch_sub_explicit(&arbor__rt.n_idle, 1, memory_order_seq_cst);
             continue;
@@ -367,6 +368,9 @@ static arbor__proc_t *find_runnable(arbor__sched_t *s)
  * after it sees IDLE (both sides seq_cst) and schedules p itself. */
 static void park(arbor__proc_t *p)
 {
+    /* Once IDLE is published, a sender may wake p, another scheduler may
+     * run it to its exit and free it: hold a reference across the look. */
+    arbor__table_hold(p);
     atomic_store_explicit(&p->status, ARBOR_STATUS_WAITING, memory_order_relaxed);
     atomic_store_explicit(&p->sched, ARBOR__IDLE, memory_order_seq_cst);
     if (arbor__inbox_nonempty(&p->inbox)) {
@@ -375,6 +379,7 @@ static void park(arbor__proc_t *p)
                                                     memory_order_seq_cst, memory_order_relaxed))
             arbor__sched_enqueue(p, false);
     }
+    arbor__table_unref(p);
 }
 
 static void release_stack(arbor__sched_t *s, arbor__proc_t *p)
@@ -637,7 +642,8 @@ err_running:
 
 void arbor_stats(arbor_stats_t *out)
 {
-    out->processes_spawned = atomic_load_explicit(&arbor__stats.processes_spawned, memory_order_relaxed);
+    out->processes_spawned =
+        atomic_load_explicit(&arbor__stats.processes_spawned, memory_order_relaxed);
     out->live_processes = atomic_load_explicit(&arbor__stats.live_processes, memory_order_relaxed);
     out->live_timers = atomic_load_explicit(&arbor__stats.live_timers, memory_order_relaxed);
     out->live_stacks = atomic_load_explicit(&arbor__stats.live_stacks, memory_order_relaxed);

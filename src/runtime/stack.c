@@ -31,8 +31,8 @@ static struct {
     pthread_mutex_t lock;
     arbor__stack_t *free; /* shared pool */
     slab_t *slabs;
-    size_t size;     /* usable bytes per stack */
-    size_t stride;   /* bytes per stack in a slab, guard included */
+    size_t size;   /* usable bytes per stack */
+    size_t stride; /* bytes per stack in a slab, guard included */
     size_t page;
     long guard_budget; /* guard pages we may still create */
 } pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -152,8 +152,9 @@ arbor__stack_t *arbor__stack_get(arbor__stack_cache_t *cache)
 static void check_canary(const arbor__stack_t *s)
 {
     if (!s->guard && *(const uint64_t *)s->lo != CANARY) {
-        fprintf(stderr, "arbor: a process overflowed its %zu-byte stack at %p (canary "
-                        "overwritten; no guard page was available)\n",
+        fprintf(stderr,
+                "arbor: a process overflowed its %zu-byte stack at %p (canary "
+                "overwritten; no guard page was available)\n",
                 s->size, s->lo);
         abort();
     }

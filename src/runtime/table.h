@@ -32,7 +32,10 @@ int arbor__table_insert(arbor__proc_t *p);
 /* Returns p with a reference taken, or NULL if pid is not alive. */
 arbor__proc_t *arbor__table_ref(arbor_pid_t pid);
 
-/* Drops a reference taken by arbor__table_ref(). */
+/* Takes one more reference on p, which the caller knows to be alive. */
+void arbor__table_hold(arbor__proc_t *p);
+
+/* Drops a reference taken by arbor__table_ref() or arbor__table_hold(). */
 void arbor__table_unref(arbor__proc_t *p);
 
 /* Marks p's pid dead and drops p's own reference. */

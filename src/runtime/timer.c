@@ -184,7 +184,8 @@ int arbor__timer_cancel(struct arbor_timer *t)
                                                 memory_order_acq_rel, memory_order_acquire)) {
         rc = 0;
         arbor__sched_t *s = arbor__sched_current();
-        if (s && t->owner == s && (t->prev || s->wheel.slots[t->deadline % ARBOR__WHEEL_SLOTS] == t)) {
+        if (s && t->owner == s &&
+            (t->prev || s->wheel.slots[t->deadline % ARBOR__WHEEL_SLOTS] == t)) {
             /* Our own wheel: unlink and drop its reference now. */
             unlink_timer(&s->wheel, t);
             arbor__timer_unref(t);

@@ -23,7 +23,11 @@
 
 struct arbor__sched;
 
-typedef enum { ARBOR__TIMER_PENDING, ARBOR__TIMER_FIRED, ARBOR__TIMER_CANCELLED } arbor__timer_state_t;
+typedef enum {
+    ARBOR__TIMER_PENDING,
+    ARBOR__TIMER_FIRED,
+    ARBOR__TIMER_CANCELLED
+} arbor__timer_state_t;
 
 struct arbor_timer {
     struct arbor_timer *prev, *next; /* wheel slot list; owner only */

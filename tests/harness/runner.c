@@ -57,11 +57,11 @@ static void check_nothing_left(void)
     if (st.live_processes || st.live_timers || st.stacks_in_use || st.live_messages ||
         st.live_blocking_jobs || st.live_stacks) {
         fprintf(stderr,
-                "test %s left resources behind: %" PRIu64 " processes, %" PRIu64
-                " timers, %" PRIu64 " stacks in use, %" PRIu64 " stacks mapped, %" PRIu64
-                " messages, %" PRIu64 " blocking jobs\n",
-                current_name, st.live_processes, st.live_timers, st.stacks_in_use,
-                st.live_stacks, st.live_messages, st.live_blocking_jobs);
+                "test %s left resources behind: %" PRIu64 " processes, %" PRIu64 " timers, %" PRIu64
+                " stacks in use, %" PRIu64 " stacks mapped, %" PRIu64 " messages, %" PRIu64
+                " blocking jobs\n",
+                current_name, st.live_processes, st.live_timers, st.stacks_in_use, st.live_stacks,
+                st.live_messages, st.live_blocking_jobs);
         _exit(1);
     }
 }

@@ -46,9 +46,9 @@ _Noreturn void arbor_test_fail(const char *file, int line, const char *fmt, ...)
     static void test_##tname(void)
 
 /* A test case with the default 20 s timeout, or an explicit one. */
-#define TEST(tname)                TEST_FULL(tname, 20, false)
-#define TEST_TIMEOUT(tname, secs)  TEST_FULL(tname, secs, false)
-#define TEST_HIDDEN(tname, secs)   TEST_FULL(tname, secs, true)
+#define TEST(tname)               TEST_FULL(tname, 20, false)
+#define TEST_TIMEOUT(tname, secs) TEST_FULL(tname, secs, false)
+#define TEST_HIDDEN(tname, secs)  TEST_FULL(tname, secs, true)
 
 #define ASSERT_TRUE(e)                                                                             \
     do {                                                                                           \
@@ -65,19 +65,19 @@ _Noreturn void arbor_test_fail(const char *file, int line, const char *fmt, ...)
 #define ASSERT_CMP_(a, op, b, T, fmt)                                                              \
     do {                                                                                           \
         T a_ = (T)(a);                                                                             \
-        T b_ = (T)(b);                                                              \
+        T b_ = (T)(b);                                                                             \
         if (!(a_ op b_))                                                                           \
             arbor_test_fail(__FILE__, __LINE__, "%s %s %s failed: " fmt " vs " fmt, #a, #op, #b,   \
                             a_, b_);                                                               \
     } while (0)
 
 /* Integer comparisons print both operands. */
-#define ASSERT_EQ(a, b) ASSERT_CMP_(a, ==, b, int64_t, "%" PRId64)
-#define ASSERT_NE(a, b) ASSERT_CMP_(a, !=, b, int64_t, "%" PRId64)
-#define ASSERT_LT(a, b) ASSERT_CMP_(a, <, b, int64_t, "%" PRId64)
-#define ASSERT_LE(a, b) ASSERT_CMP_(a, <=, b, int64_t, "%" PRId64)
-#define ASSERT_GT(a, b) ASSERT_CMP_(a, >, b, int64_t, "%" PRId64)
-#define ASSERT_GE(a, b) ASSERT_CMP_(a, >=, b, int64_t, "%" PRId64)
+#define ASSERT_EQ(a, b)     ASSERT_CMP_(a, ==, b, int64_t, "%" PRId64)
+#define ASSERT_NE(a, b)     ASSERT_CMP_(a, !=, b, int64_t, "%" PRId64)
+#define ASSERT_LT(a, b)     ASSERT_CMP_(a, <, b, int64_t, "%" PRId64)
+#define ASSERT_LE(a, b)     ASSERT_CMP_(a, <=, b, int64_t, "%" PRId64)
+#define ASSERT_GT(a, b)     ASSERT_CMP_(a, >, b, int64_t, "%" PRId64)
+#define ASSERT_GE(a, b)     ASSERT_CMP_(a, >=, b, int64_t, "%" PRId64)
 #define ASSERT_U64_EQ(a, b) ASSERT_CMP_(a, ==, b, uint64_t, "%" PRIu64)
 typedef const void *arbor_test_ptr_t;
 #define ASSERT_PTR_EQ(a, b) ASSERT_CMP_(a, ==, b, arbor_test_ptr_t, "%p")
@@ -86,7 +86,7 @@ typedef const void *arbor_test_ptr_t;
     do {                                                                                           \
         const char *a_ = (a), *b_ = (b);                                                           \
         if (strcmp(a_, b_) != 0)                                                                   \
-            arbor_test_fail(__FILE__, __LINE__, "%s == %s failed: \"%s\" vs \"%s\"", #a, #b, a_,    \
+            arbor_test_fail(__FILE__, __LINE__, "%s == %s failed: \"%s\" vs \"%s\"", #a, #b, a_,   \
                             b_);                                                                   \
     } while (0)
 
