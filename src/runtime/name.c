@@ -77,7 +77,7 @@ int arbor_register(const char *name, arbor_pid_t pid, arbor_pid_t *owner_out)
         err = ARBOR_EEXIST;
         if (owner_out)
             *owner_out = (*slot)->pid;
-    } else if (p->name || atomic_load(&p->sched) == ARBOR__DEAD) {
+    } else if (p->name || atomic_load_explicit(&p->sched, memory_order_seq_cst) == ARBOR__DEAD) {
         err = p->name ? ARBOR_EEXIST : ARBOR_ENOPROC;
         if (owner_out)
             *owner_out = pid;
@@ -85,6 +85,10 @@ int arbor_register(const char *name, arbor_pid_t pid, arbor_pid_t *owner_out)
         n->next = NULL;
         *slot = n;
         p->name = copy;
+        /* seq_cst, paired with the exit path: it stores DEAD, then reads
+         * has_name; we read DEAD above, then store has_name. One of the two
+         * sees the other, so a name is never left behind by a dead process. */
+        atomic_store_explicit(&p->has_name, true, memory_order_seq_cst);
         n = NULL;
         copy = NULL;
     }
@@ -110,6 +114,7 @@ int arbor_unregister(const char *name)
         if (p) {
             old = p->name;
             p->name = NULL;
+            atomic_store_explicit(&p->has_name, false, memory_order_relaxed);
             arbor__table_unref(p);
         }
     }
@@ -132,6 +137,8 @@ arbor_pid_t arbor_whereis(const char *name)
 
 void arbor__name_release(arbor__proc_t *p)
 {
+    if (!atomic_load_explicit(&p->has_name, memory_order_seq_cst))
+        return; /* the common case: no lock */
     pthread_mutex_lock(&names.lock);
     char *name = p->name;
     p->name = NULL;

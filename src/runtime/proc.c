@@ -49,7 +49,8 @@ arbor__proc_t *arbor__proc_new(bool reactive, int *err)
     atomic_init(&p->sched, ARBOR__SCHEDULED);
     atomic_init(&p->status, ARBOR_STATUS_RUNNABLE);
     p->reactive = reactive;
-    int e = arbor__table_insert(p);
+    arbor__sched_t *s = arbor__sched_current();
+    int e = arbor__table_insert(p, s ? &s->slots : NULL);
     if (e) {
         free(p);
         *err = e;
@@ -206,10 +207,19 @@ int arbor_spawn_reactor(const arbor_reactor_t *ops, void *state, const arbor_spa
 
 /* ---- switching ----------------------------------------------------------------- */
 
+void arbor__proc_tick(arbor__proc_t *p)
+{
+    if (++p->reductions < ARBOR__REDUCTIONS)
+        return;
+    arbor__proc_switch_out(p, ARBOR__Y_YIELD);
+    arbor__proc_drain(p);
+}
+
 void arbor__proc_switch_out(arbor__proc_t *p, arbor__yield_t y)
 {
     arbor__sched_t *s = arbor__sched_current();
     p->yield = y;
+    p->reductions = 0;
     p->saved_errno = errno;
     if (y == ARBOR__Y_EXIT || y == ARBOR__Y_REACTOR_IDLE || y == ARBOR__Y_REACTOR_YIELD)
         arbor__ctx_switch_final(&p->ctx, &s->ctx);
@@ -317,6 +327,9 @@ int arbor_send(arbor_pid_t to, uint64_t tag, const void *data, size_t size)
         memcpy(m->payload, data, size);
     arbor__proc_deliver(p, m);
     arbor__table_unref(p);
+    arbor__proc_t *self = arbor__proc_current();
+    if (self)
+        arbor__proc_tick(self);
     return 0;
 }
 
@@ -502,6 +515,7 @@ int arbor_receive_match(arbor_match_fn match, void *arg, int64_t timeout_ms, arb
             atomic_store_explicit(&p->queue_len, (uint32_t)p->queue.len, memory_order_relaxed);
             wait_end(p);
             *out = &m->pub;
+            arbor__proc_tick(p);
             return 0;
         }
         if (timeout_ms == 0 || p->timed_out) {
@@ -885,7 +899,8 @@ void arbor__proc_free(arbor__proc_t *p)
     arbor_pid_t pid = p->pid;
     free(p->name);
     free(p);
-    arbor__table_release_slot(pid);
+    arbor__sched_t *s = arbor__sched_current();
+    arbor__table_release_slot(pid, s ? &s->slots : NULL);
     ARBOR__STAT_SUB(live_processes, 1);
 }
 

@@ -54,14 +54,16 @@ typedef struct arbor__proc {
     _Atomic(const char *) label;
     _Atomic bool trap_exit;
     _Atomic bool holds_stack;
-    arbor_pid_t pid; /* immutable */
-    bool reactive;   /* immutable */
+    _Atomic bool has_name; /* set under the names lock; read without it */
+    arbor_pid_t pid;       /* immutable */
+    bool reactive;         /* immutable */
 
     /* ---- owner ---- */
     struct arbor__proc *run_next; /* global run queue link */
     arbor__ctx_t ctx;
     arbor__stack_t *stack; /* NULL when no stack is held */
     arbor__yield_t yield;
+    uint32_t reductions; /* work since the last switch: see arbor__proc_tick */
     union {
         struct {
             arbor_entry_fn fn;
@@ -121,6 +123,13 @@ void arbor__proc_drain(arbor__proc_t *p);
  * until deadline (absolute arbor_now_ms(), UINT64_MAX for none) has passed,
  * in which case p->timed_out is set on return. Drains before returning. */
 void arbor__proc_wait(arbor__proc_t *p, uint64_t deadline);
+
+/* A process that never blocks must still let others run, and a sender
+ * must let its receivers catch up (they then take many messages per
+ * activation). Like the BEAM's reductions: sends and receives count one
+ * each, and every ARBOR__REDUCTIONS of them the process yields. */
+#define ARBOR__REDUCTIONS 2000
+void arbor__proc_tick(arbor__proc_t *p);
 
 /* Called by the scheduler after p switched out with ARBOR__Y_EXIT. */
 void arbor__proc_finish(arbor__proc_t *p);

@@ -21,6 +21,7 @@
 #include "table.h"
 
 #define GLOBAL_CHECK_INTERVAL 61
+#define SPIN_ROUNDS           16
 #define DEFAULT_STACK         (256 * 1024)
 #define DEFAULT_MAX_PROCS     ((size_t)1 << 22)
 #define DEFAULT_BLOCKING      4
@@ -40,6 +41,15 @@ arbor__proc_t *__attribute__((noinline)) arbor__proc_current(void)
 {
     arbor__sched_t *s = tls_sched;
     return s ? s->current : NULL;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
 }
 
 /* ---- futex ------------------------------------------------------------------ */
@@ -299,6 +309,23 @@ static arbor__proc_t *try_steal(arbor__sched_t *s)
     return NULL;
 }
 
+/* Before parking, look for work a little longer: a futex sleep and wake
+ * cost several microseconds each, more than most gaps between bursts of
+ * work. Bounded (about 20 us), so an idle runtime still sleeps. */
+static arbor__proc_t *spin_for_work(arbor__sched_t *s)
+{
+    for (int i = 0; i < SPIN_ROUNDS; i++) {
+        for (int j = 0; j < 64; j++)
+            cpu_relax();
+        arbor__proc_t *p;
+        if ((p = ring_pop(s)) || (p = global_pop(s)) || (p = try_steal(s)))
+            return p;
+        if (s->runnext || atomic_load_explicit(&arbor__rt.done, memory_order_relaxed))
+            return NULL;
+    }
+    return NULL;
+}
+
 static uint64_t poll_timers(arbor__sched_t *s)
 {
     if (s->id == 0 &&
@@ -330,7 +357,7 @@ static arbor__proc_t *find_runnable(arbor__sched_t *s)
         if (s->runnext || atomic_load_explicit(&s->rq_tail, memory_order_relaxed) !=
                               atomic_load_explicit(&s->rq_head, memory_order_relaxed))
             continue; /* a timer fired */
-        if ((p = try_steal(s)))
+        if ((p = try_steal(s)) || (p = spin_for_work(s)))
             return p;
         if (atomic_load_explicit(&arbor__rt.done, memory_order_acquire))
             return NULL;
@@ -624,6 +651,7 @@ err_sched:
     for (unsigned i = 0; i < c.schedulers; i++) {
         arbor__wheel_fini(&arbor__rt.sched[i].wheel);
         arbor__stack_cache_flush(&arbor__rt.sched[i].stacks);
+        arbor__table_cache_flush(&arbor__rt.sched[i].slots);
     }
     arbor__timer_adopt_foreign(NULL);
     free(arbor__rt.sched);

@@ -31,6 +31,7 @@
 #include "context.h"
 #include "proc.h"
 #include "stack.h"
+#include "table.h"
 #include "timer.h"
 
 #define ARBOR__RQ_SIZE 256
@@ -49,6 +50,7 @@ typedef struct arbor__sched {
     arbor__ctx_t ctx; /* the scheduler loop's own context */
     arbor__proc_t *current;
     arbor__stack_cache_t stacks;
+    arbor__slot_cache_t slots;
     arbor__wheel_t wheel;
     uint64_t ticks;
     uint64_t ref_counter;

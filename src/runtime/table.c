@@ -86,14 +86,21 @@ static int take_slot_locked(uint32_t *idx)
     return 0;
 }
 
-int arbor__table_insert(arbor__proc_t *p)
+int arbor__table_insert(arbor__proc_t *p, arbor__slot_cache_t *cache)
 {
     uint32_t idx;
-    pthread_mutex_lock(&tab.lock);
-    int err = take_slot_locked(&idx);
-    pthread_mutex_unlock(&tab.lock);
-    if (err)
-        return err;
+    if (cache && cache->n) {
+        idx = cache->idx[--cache->n];
+    } else {
+        pthread_mutex_lock(&tab.lock);
+        int err = take_slot_locked(&idx);
+        /* Refill half the cache from the free list while we hold the lock. */
+        while (!err && cache && tab.nfree && cache->n < ARBOR__SLOT_CACHE / 2)
+            cache->idx[cache->n++] = tab.free[--tab.nfree];
+        pthread_mutex_unlock(&tab.lock);
+        if (err)
+            return err;
+    }
     slot_t *s = slot_at(idx);
     uint64_t gen = atomic_load_explicit(&s->word, memory_order_relaxed) >> 32;
     p->pid = (gen << 32) | idx;
@@ -147,24 +154,42 @@ void arbor__table_kill(arbor__proc_t *p)
     drop(p, GEN_ONE - 1); /* generation + 1, references - 1 */
 }
 
-void arbor__table_release_slot(arbor_pid_t pid)
+/* Pushes idx on the shared free list; called with the lock held. */
+static void free_slot_locked(uint32_t idx)
 {
-    uint32_t idx = (uint32_t)pid;
-    slot_t *s = slot_at(idx);
-    atomic_store_explicit(&s->proc, NULL, memory_order_relaxed);
-    pthread_mutex_lock(&tab.lock);
     if (tab.nfree == tab.capfree) {
         uint32_t cap = tab.capfree ? tab.capfree * 2 : 1024;
         uint32_t *f = realloc(tab.free, cap * sizeof *f);
-        if (!f) {
-            /* Leak the slot rather than fail: it only shrinks the table. */
-            pthread_mutex_unlock(&tab.lock);
-            return;
-        }
+        if (!f)
+            return; /* leak the slot rather than fail: it only shrinks the table */
         tab.free = f;
         tab.capfree = cap;
     }
     tab.free[tab.nfree++] = idx;
+}
+
+void arbor__table_release_slot(arbor_pid_t pid, arbor__slot_cache_t *cache)
+{
+    uint32_t idx = (uint32_t)pid;
+    slot_t *s = slot_at(idx);
+    atomic_store_explicit(&s->proc, NULL, memory_order_relaxed);
+    if (cache && cache->n < ARBOR__SLOT_CACHE) {
+        cache->idx[cache->n++] = idx;
+        return;
+    }
+    pthread_mutex_lock(&tab.lock);
+    free_slot_locked(idx);
+    /* Full cache: return half of it too. */
+    while (cache && cache->n > ARBOR__SLOT_CACHE / 2)
+        free_slot_locked(cache->idx[--cache->n]);
+    pthread_mutex_unlock(&tab.lock);
+}
+
+void arbor__table_cache_flush(arbor__slot_cache_t *cache)
+{
+    pthread_mutex_lock(&tab.lock);
+    while (cache->n)
+        free_slot_locked(cache->idx[--cache->n]);
     pthread_mutex_unlock(&tab.lock);
 }
 

@@ -22,12 +22,20 @@
 
 #include "proc.h"
 
+/* Free slot numbers a scheduler keeps for itself, so that most spawns and
+ * exits take no lock. */
+#define ARBOR__SLOT_CACHE 64
+typedef struct arbor__slot_cache {
+    uint32_t n;
+    uint32_t idx[ARBOR__SLOT_CACHE];
+} arbor__slot_cache_t;
+
 int arbor__table_init(size_t max_processes);
 void arbor__table_fini(void);
 
-/* Gives p a slot and a pid (one reference held by p). Returns 0 or
- * ARBOR_EAGAIN (table full) / ARBOR_ENOMEM. */
-int arbor__table_insert(arbor__proc_t *p);
+/* Gives p a slot and a pid (one reference held by p), from cache first
+ * (may be NULL). Returns 0 or ARBOR_EAGAIN (table full) / ARBOR_ENOMEM. */
+int arbor__table_insert(arbor__proc_t *p, arbor__slot_cache_t *cache);
 
 /* Returns p with a reference taken, or NULL if pid is not alive. */
 arbor__proc_t *arbor__table_ref(arbor_pid_t pid);
@@ -41,8 +49,12 @@ void arbor__table_unref(arbor__proc_t *p);
 /* Marks p's pid dead and drops p's own reference. */
 void arbor__table_kill(arbor__proc_t *p);
 
-/* Returns the slot of a freed process to the free list. */
-void arbor__table_release_slot(arbor_pid_t pid);
+/* Returns the slot of a freed process to the free list (through cache,
+ * which may be NULL). */
+void arbor__table_release_slot(arbor_pid_t pid, arbor__slot_cache_t *cache);
+
+/* Gives every slot in cache back to the shared free list. */
+void arbor__table_cache_flush(arbor__slot_cache_t *cache);
 
 /* Calls fn(p, ctx) for every live process, with a reference held during
  * the call. */
