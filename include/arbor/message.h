@@ -53,6 +53,7 @@ typedef struct arbor_msg {
     arbor_pid_t from; /* the sender, or ARBOR_NOPID when sent from outside a process */
     size_t size;
     void *data;
+    arbor_ref_t alias; /* the alias it was sent to (arbor_send_alias), or 0 */
 } arbor_msg_t;
 
 /* Infinite timeout for receive functions. */
@@ -103,6 +104,26 @@ void *arbor_msg_take(arbor_msg_t *msg);
 /* In a reactor's handle callback: keep msg after handle returns; the
  * handler then owns it and frees it with arbor_msg_free(). */
 void arbor_msg_keep(arbor_msg_t *msg);
+
+/* ---- aliases ---------------------------------------------------------------- */
+
+/*
+ * An alias is a reference through which others may message the calling
+ * process for as long as it stays active (OTP 24's process aliases). A
+ * message sent to an inactive alias is dropped, also when it was already
+ * queued: that is how a call that gave up never sees its late reply.
+ * Process only. Returns 0 and the alias, or ARBOR_ENOTPROC / ARBOR_ENOMEM.
+ */
+int arbor_alias(arbor_ref_t *alias_out);
+
+/* Deactivates alias and drops the messages sent to it that are queued.
+ * Returns 0, or ARBOR_ENOENT if it was not an active alias of the caller. */
+int arbor_unalias(arbor_ref_t alias);
+
+/* Like arbor_send() to pid, through alias: delivered only while alias is
+ * active in pid. Returns 0 also when it is not. */
+int arbor_send_alias(arbor_pid_t pid, arbor_ref_t alias, uint64_t tag, const void *data,
+                     size_t size);
 
 /* ---- timers ---------------------------------------------------------------- */
 

@@ -76,14 +76,16 @@ struct arbor_msg;
 
 /*
  * A reactive process. init (optional) runs first, on a borrowed stack, and
- * may block; then handle runs once for each message, in mailbox order. The
+ * may block; it may replace the state pointer (typically with a block from
+ * arbor_alloc(), owned by the process). Then handle runs once for each
+ * message, in mailbox order, with the state pointer init left. The
  * runtime frees the message after handle returns unless handle took it with
  * arbor_msg_keep(). A handler ends the process with arbor_exit(). state is
  * passed to every callback untouched; the process owns nothing it did not
  * allocate with arbor_alloc().
  */
 typedef struct arbor_reactor {
-    void (*init)(void *state);
+    void (*init)(void **state);
     void (*handle)(void *state, struct arbor_msg *msg);
 } arbor_reactor_t;
 

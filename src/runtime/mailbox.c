@@ -15,6 +15,7 @@ arbor__msg_t *arbor__msg_new(uint32_t kind, size_t size)
     m->pub.from = ARBOR_NOPID;
     m->pub.size = size;
     m->pub.data = m->payload;
+    m->pub.alias = 0;
     m->free_fn = NULL;
     ARBOR__STAT_ADD_DEBUG(live_messages, 1);
     return m;

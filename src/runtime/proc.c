@@ -242,7 +242,7 @@ static void reactor_loop(arbor__proc_t *p)
         if (!p->u.reactor.initialised) {
             p->u.reactor.initialised = true;
             if (ops->init)
-                ops->init(p->u.reactor.state);
+                ops->init(&p->u.reactor.state);
             continue;
         }
         arbor__msg_t *m = p->queue.head;
@@ -307,7 +307,7 @@ static bool tag_allowed(uint64_t tag)
     return tag < ARBOR_TAG_SYSTEM || tag >= ARBOR_TAG_OTP;
 }
 
-int arbor_send(arbor_pid_t to, uint64_t tag, const void *data, size_t size)
+static int send_copy(arbor_pid_t to, arbor_ref_t alias, uint64_t tag, const void *data, size_t size)
 {
     if (to == ARBOR_NOPID || !tag_allowed(tag) || (size && !data))
         return ARBOR_EINVAL;
@@ -323,6 +323,7 @@ int arbor_send(arbor_pid_t to, uint64_t tag, const void *data, size_t size)
     }
     m->pub.tag = tag;
     m->pub.from = self_pid();
+    m->pub.alias = alias;
     if (size)
         memcpy(m->payload, data, size);
     arbor__proc_deliver(p, m);
@@ -330,6 +331,57 @@ int arbor_send(arbor_pid_t to, uint64_t tag, const void *data, size_t size)
     arbor__proc_t *self = arbor__proc_current();
     if (self)
         arbor__proc_tick(self);
+    return 0;
+}
+
+int arbor_send(arbor_pid_t to, uint64_t tag, const void *data, size_t size)
+{
+    return send_copy(to, 0, tag, data, size);
+}
+
+int arbor_send_alias(arbor_pid_t pid, arbor_ref_t alias, uint64_t tag, const void *data,
+                     size_t size)
+{
+    if (alias == 0)
+        return ARBOR_EINVAL;
+    return send_copy(pid, alias, tag, data, size);
+}
+
+int arbor_alias(arbor_ref_t *alias_out)
+{
+    arbor__proc_t *p = arbor__proc_current();
+    if (!p)
+        return ARBOR_ENOTPROC;
+    if (!alias_out)
+        return ARBOR_EINVAL;
+    arbor_ref_t ref = arbor__new_ref();
+    if (!arbor__u64map_put(&p->aliases, ref, 1))
+        return ARBOR_ENOMEM;
+    *alias_out = ref;
+    return 0;
+}
+
+int arbor_unalias(arbor_ref_t alias)
+{
+    arbor__proc_t *p = arbor__proc_current();
+    if (!p)
+        return ARBOR_ENOTPROC;
+    if (!arbor__u64map_del(&p->aliases, alias, NULL))
+        return ARBOR_ENOENT;
+    /* Drop what already arrived through it. */
+    arbor__proc_drain(p);
+    arbor__msg_t *prev = NULL, *m = p->queue.head;
+    while (m) {
+        arbor__msg_t *next = arbor__queue_next(m);
+        if (m->kind == ARBOR__MSG && m->pub.alias == alias) {
+            arbor__queue_remove(&p->queue, prev, m);
+            arbor__msg_destroy(m);
+        } else {
+            prev = m;
+        }
+        m = next;
+    }
+    atomic_store_explicit(&p->queue_len, (uint32_t)p->queue.len, memory_order_relaxed);
     return 0;
 }
 
@@ -403,6 +455,8 @@ static void on_signal(arbor__proc_t *p, arbor__msg_t *m)
 {
     switch ((arbor__msg_kind_t)m->kind) {
     case ARBOR__MSG:
+        if (m->pub.alias && !arbor__u64map_get(&p->aliases, m->pub.alias, NULL))
+            break; /* sent to an alias no longer active: dropped */
         arbor__queue_append(&p->queue, m);
         return;
     case ARBOR__SIG_EXIT:
@@ -868,6 +922,7 @@ void arbor__proc_finish(arbor__proc_t *p)
     arbor__u64map_free(&p->links);
     arbor__u64map_free(&p->monitored);
     arbor__u64map_free(&p->monitors);
+    arbor__u64map_free(&p->aliases);
 
     arbor__name_release(p);
     while ((m = p->queue.head)) {

@@ -81,6 +81,7 @@ typedef struct arbor__proc {
     arbor__u64map_t links;          /* pid -> 1 */
     arbor__u64map_t monitors;       /* ref -> pid we monitor */
     arbor__u64map_t monitored;      /* ref -> pid monitoring us */
+    arbor__u64map_t aliases;        /* active aliases -> 1 */
     struct arbor__heap_block *heap; /* arbor_alloc() blocks */
     struct arbor_timer *wait_timer;
     uint64_t wait_seq; /* identifies the current timed wait */

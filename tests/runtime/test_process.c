@@ -373,3 +373,29 @@ TEST(runtime_kills_leftover_processes_when_root_exits)
 {
     arbor_test_run(leftover_root, NULL);
 }
+
+static void alias_root(void *arg)
+{
+    arbor_ref_t alias;
+    ASSERT_OK(arbor_alias(&alias));
+    ASSERT_OK(arbor_send_alias(arbor_self(), alias, TAG_DATA, "a", 2));
+    arbor_msg_t *m = arbor_test_recv(1000);
+    ASSERT_U64_EQ(m->alias, alias);
+    arbor_msg_free(m);
+    /* Queued when the alias goes: dropped. Sent after: dropped too. */
+    ASSERT_OK(arbor_send_alias(arbor_self(), alias, TAG_DATA, "b", 2));
+    ASSERT_OK(arbor_send(arbor_self(), TAG_OTHER, "plain", 6));
+    ASSERT_OK(arbor_unalias(alias));
+    ASSERT_OK(arbor_send_alias(arbor_self(), alias, TAG_DATA, "c", 2));
+    m = arbor_test_recv(1000);
+    ASSERT_STREQ(m->data, "plain");
+    ASSERT_U64_EQ(m->alias, 0);
+    arbor_msg_free(m);
+    arbor_test_no_message(20);
+    ASSERT_ERR(arbor_unalias(alias), ARBOR_ENOENT);
+}
+
+TEST(messages_to_an_inactive_alias_are_dropped)
+{
+    arbor_test_run(alias_root, NULL);
+}
