@@ -18,19 +18,23 @@ extern "C" {
 
 /* The codes reuse errno values, negated, so that they read naturally in a
  * debugger and can be compared with -errno from system calls. */
-#define ARBOR_EINVAL    (-EINVAL)     /* an argument is out of its domain */
-#define ARBOR_ENOMEM    (-ENOMEM)     /* an allocation failed */
-#define ARBOR_ENOPROC   (-ESRCH)      /* the process does not exist (OTP's noproc) */
-#define ARBOR_ETIMEDOUT (-ETIMEDOUT)  /* a timeout expired */
-#define ARBOR_EEXIST    (-EEXIST)     /* a name or key is already taken */
-#define ARBOR_ENOENT    (-ENOENT)     /* no such name, key, child or timer */
-#define ARBOR_ENOTPROC  (-EPERM)      /* the function must be called from a process */
-#define ARBOR_ECALLSELF (-EDEADLK)    /* a process called itself (OTP's calling_self) */
-#define ARBOR_ESHUTDOWN (-ESHUTDOWN)  /* the runtime is stopping */
-#define ARBOR_EAGAIN    (-EAGAIN)     /* a limit was reached; retrying later may work */
-#define ARBOR_EBUSY     (-EBUSY)      /* the runtime is already running */
-#define ARBOR_ETOOBIG   (-E2BIG)      /* a message or name is larger than allowed */
-#define ARBOR_EEXIT     (-ECONNRESET) /* the peer exited; its reason is reported separately */
+#define ARBOR_EINVAL      (-EINVAL)      /* an argument is out of its domain */
+#define ARBOR_ENOMEM      (-ENOMEM)      /* an allocation failed */
+#define ARBOR_ENOPROC     (-ESRCH)       /* the process does not exist (OTP's noproc) */
+#define ARBOR_ETIMEDOUT   (-ETIMEDOUT)   /* a timeout expired */
+#define ARBOR_EEXIST      (-EEXIST)      /* a name or key is already taken */
+#define ARBOR_ENOENT      (-ENOENT)      /* no such name, key, child or timer */
+#define ARBOR_ENOTPROC    (-EPERM)       /* the function must be called from a process */
+#define ARBOR_ECALLSELF   (-EDEADLK)     /* a process called itself (OTP's calling_self) */
+#define ARBOR_ESHUTDOWN   (-ESHUTDOWN)   /* the runtime is stopping */
+#define ARBOR_EAGAIN      (-EAGAIN)      /* a limit was reached; retrying later may work */
+#define ARBOR_EBUSY       (-EBUSY)       /* the runtime is already running */
+#define ARBOR_ETOOBIG     (-E2BIG)       /* a message or name is larger than allowed */
+#define ARBOR_EEXIT       (-ECONNRESET)  /* the peer exited; its reason is reported separately */
+#define ARBOR_EPRESENT    (-EALREADY)    /* a child spec with this id exists, not running */
+#define ARBOR_ERUNNING    (-EISCONN)     /* the child is running */
+#define ARBOR_ERESTARTING (-EINPROGRESS) /* the child is being restarted */
+#define ARBOR_EMAXCHILD   (-EMLINK)      /* the supervisor has max_children children */
 
 /* Returns a static, human-readable description of err ("process does not
  * exist"). Unknown codes give "unknown error". Never returns NULL. */

@@ -13,7 +13,11 @@
     X(ARBOR_EAGAIN, "resource limit reached")                                                      \
     X(ARBOR_EBUSY, "the runtime is already running")                                               \
     X(ARBOR_ETOOBIG, "too large")                                                                  \
-    X(ARBOR_EEXIT, "the peer exited")
+    X(ARBOR_EEXIT, "the peer exited")                                                              \
+    X(ARBOR_EPRESENT, "already present")                                                           \
+    X(ARBOR_ERUNNING, "the child is running")                                                      \
+    X(ARBOR_ERESTARTING, "the child is restarting")                                                \
+    X(ARBOR_EMAXCHILD, "reached the maximum number of children")
 
 const char *arbor_strerror(int err)
 {

@@ -1,0 +1,232 @@
+/*
+ * GenServer: a process that holds a state and answers calls, casts and
+ * other messages through callbacks, with OTP's exact semantics
+ * (docs/otp.md, "GenServer").
+ *
+ * A server is a reactive process: between messages it holds no stack. Its
+ * callbacks receive `void **state` and may change the state in place or
+ * replace the pointer; memory for it should come from arbor_alloc(), so
+ * that it is freed however the server dies.
+ *
+ * Each callback returns an arbor_gs_ret_t made with the constructors below,
+ * the C spelling of OTP's return tuples:
+ *
+ *   OTP                                   Arbor
+ *   {ok, State}                           arbor_gs_ok()
+ *   ignore                                arbor_gs_ignore()                  (init)
+ *   {stop, Reason} / {error, Reason}      arbor_gs_halt(reason)
+ *   {reply, R, State}                     arbor_gs_reply(&r, sizeof r)       (handle_call)
+ *   {noreply, State}                      arbor_gs_noreply()
+ *   {stop, Reason, R, State}              arbor_gs_halt_reply(reason, &r, sizeof r)
+ *   ..., Timeout / hibernate / {continue, A}
+ *                                         arbor_gs_timeout(ret, ms), arbor_gs_hibernate(ret),
+ *                                         arbor_gs_continue(ret, a)
+ *
+ * (halt, not stop: arbor_gs_stop() is GenServer.stop/3, which stops a
+ * server from outside.) A callback fails by returning a halt: terminate() then runs, as when an
+ * Erlang callback raises. Calling arbor_exit() inside a callback ends the
+ * server at once without terminate(), as a kill would.
+ */
+#ifndef ARBOR_GEN_SERVER_H
+#define ARBOR_GEN_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "message.h"
+#include "process.h"
+#include "reason.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#pragma GCC visibility push(default)
+
+/* Tags the GenServer protocol uses on the wire (ARBOR_TAG_OTP range). */
+#define ARBOR_TAG_GS_CALL  (ARBOR_TAG_OTP + 1)
+#define ARBOR_TAG_GS_CAST  (ARBOR_TAG_OTP + 2)
+#define ARBOR_TAG_GS_STOP  (ARBOR_TAG_OTP + 3)
+#define ARBOR_TAG_GS_REPLY (ARBOR_TAG_OTP + 4)
+/* The message handle_info receives when a returned timeout expires. */
+#define ARBOR_TAG_GS_TIMEOUT (ARBOR_TAG_OTP + 5)
+#define ARBOR_TAG_GS_ACK     (ARBOR_TAG_OTP + 6)
+
+/* OTP's default call timeout. */
+#define ARBOR_GS_CALL_TIMEOUT 5000
+
+/* start returns this (not an error) when init returned ignore. */
+#define ARBOR_IGNORED 1
+
+typedef enum arbor_gs_action {
+    ARBOR_GS_OK = 0, /* init: started; other callbacks: noreply */
+    ARBOR_GS_REPLY,
+    ARBOR_GS_STOP,
+    ARBOR_GS_IGNORE,
+} arbor_gs_action_t;
+
+/* Replies up to this size travel inside arbor_gs_ret_t; larger ones are
+ * copied by the constructor into memory of the calling process
+ * (arbor_alloc), which the server frees once the reply is sent. */
+#define ARBOR_GS_INLINE_REPLY 128
+
+typedef struct arbor_gs_ret {
+    arbor_gs_action_t action;
+    arbor_reason_t reason; /* ARBOR_GS_STOP */
+    bool has_reply;        /* REPLY, or STOP with a reply */
+    size_t reply_size;
+    void *reply_heap; /* the copy, when larger than the inline buffer */
+    _Alignas(16) unsigned char reply_inline[ARBOR_GS_INLINE_REPLY];
+    int64_t timeout; /* >= 0: ARBOR_TAG_GS_TIMEOUT after that many ms of silence */
+    bool hibernate;
+    bool has_continue;
+    uint64_t continue_arg;
+} arbor_gs_ret_t;
+
+static inline arbor_gs_ret_t arbor_gs_ok(void)
+{
+    arbor_gs_ret_t r;
+    r.action = ARBOR_GS_OK;
+    r.has_reply = false;
+    r.reply_size = 0;
+    r.reply_heap = NULL;
+    r.timeout = -1;
+    r.hibernate = false;
+    r.has_continue = false;
+    r.continue_arg = 0;
+    return r;
+}
+static inline arbor_gs_ret_t arbor_gs_noreply(void)
+{
+    return arbor_gs_ok();
+}
+static inline arbor_gs_ret_t arbor_gs_ignore(void)
+{
+    arbor_gs_ret_t r = arbor_gs_ok();
+    r.action = ARBOR_GS_IGNORE;
+    return r;
+}
+static inline arbor_gs_ret_t arbor_gs_halt(arbor_reason_t reason)
+{
+    arbor_gs_ret_t r = arbor_gs_ok();
+    r.action = ARBOR_GS_STOP;
+    r.reason = reason;
+    return r;
+}
+
+/* Reply with a copy of size bytes at reply, made now: reply may point into
+ * the callback's own frame. (If the copy cannot be allocated, the server
+ * stops with an out-of-memory reason.) */
+arbor_gs_ret_t arbor_gs_reply(const void *reply, size_t size);
+/* {stop, Reason, Reply, State}: halt after replying (a copy, as above). */
+arbor_gs_ret_t arbor_gs_halt_reply(arbor_reason_t reason, const void *reply, size_t size);
+
+static inline arbor_gs_ret_t arbor_gs_timeout(arbor_gs_ret_t r, int64_t ms)
+{
+    r.timeout = ms;
+    return r;
+}
+static inline arbor_gs_ret_t arbor_gs_hibernate(arbor_gs_ret_t r)
+{
+    r.hibernate = true;
+    return r;
+}
+static inline arbor_gs_ret_t arbor_gs_continue(arbor_gs_ret_t r, uint64_t arg)
+{
+    r.has_continue = true;
+    r.continue_arg = arg;
+    return r;
+}
+
+/* Who made a call: what arbor_gs_reply_to() needs to answer it later. */
+typedef struct arbor_from {
+    arbor_pid_t pid;
+    arbor_ref_t alias;
+} arbor_from_t;
+
+typedef struct arbor_gen_server {
+    const char *name; /* the behaviour's name, for reports and introspection */
+    /* Required. Runs in the new process before start returns. */
+    arbor_gs_ret_t (*init)(void **state, void *arg);
+    /* Missing: a call crashes the server with {undef, handle_call}. */
+    arbor_gs_ret_t (*handle_call)(void **state, const arbor_msg_t *req, arbor_from_t from);
+    /* Missing: a cast crashes the server with {undef, handle_cast}. */
+    arbor_gs_ret_t (*handle_cast)(void **state, const arbor_msg_t *msg);
+    /* Missing: other messages are logged and dropped. */
+    arbor_gs_ret_t (*handle_info)(void **state, const arbor_msg_t *msg);
+    /* Missing: returning a continue crashes the server. */
+    arbor_gs_ret_t (*handle_continue)(void **state, uint64_t arg);
+    /* Optional. Runs when the server stops on its own or is told to. */
+    void (*terminate)(void **state, const arbor_reason_t *reason);
+    /* Optional. Writes a one-line summary of the state for reports. */
+    void (*format_status)(void *state, char *buf, size_t size);
+} arbor_gen_server_t;
+
+typedef struct arbor_gs_opts {
+    const char *name; /* register the server under this name before init */
+    int64_t timeout;  /* ms for init; 0 or ARBOR_INFINITY: no limit */
+    bool link;        /* start_link: link to the caller */
+    bool trap_exit;   /* the server traps exits from the start */
+} arbor_gs_opts_t;
+
+/*
+ * Starts a server and waits until its init has returned.
+ *   0              started; *pid_out is the server
+ *   ARBOR_IGNORED  init returned ignore; the process has exited normally
+ *   ARBOR_EEXIST   the name is taken; *pid_out is its owner (already_started)
+ *   ARBOR_ETIMEDOUT init did not return within opts->timeout; it was killed
+ *   ARBOR_EEXIT    init returned stop (or the server died in init); the
+ *                  reason is in *error_out when not NULL
+ *   ARBOR_ENOTPROC, ARBOR_EINVAL, ARBOR_ENOMEM
+ * With opts->link, a failed start leaves no ARBOR_TAG_EXIT message behind
+ * for a trapping caller (OTP 26); a non-trapping caller is killed by a
+ * non-normal reason, as the link says. Process only.
+ */
+int arbor_gs_start(const arbor_gen_server_t *gs, void *arg, const arbor_gs_opts_t *opts,
+                   arbor_pid_t *pid_out, arbor_reason_t *error_out);
+
+/*
+ * Calls server with (tag, req, size) and waits up to timeout_ms
+ * (ARBOR_INFINITY: forever) for the reply, which *reply_out receives (free
+ * it with arbor_msg_free; NULL discards it).
+ *   0               replied
+ *   ARBOR_ENOPROC   no such process (OTP exits noproc)
+ *   ARBOR_ETIMEDOUT no reply in time; the server keeps running, and a late
+ *                   reply is dropped
+ *   ARBOR_ECALLSELF the caller is the server
+ *   ARBOR_EEXIT     the server died before replying; *exit_out (when not
+ *                   NULL) holds its exit reason
+ * A caller linked to the server and not trapping exits is killed by the
+ * server's crash through the link, as in OTP. Process only.
+ */
+int arbor_gs_call(arbor_pid_t server, uint64_t tag, const void *req, size_t size,
+                  int64_t timeout_ms, arbor_msg_t **reply_out, arbor_reason_t *exit_out);
+
+/* Sends (tag, msg, size) to handle_cast. Returns 0 even if server does not
+ * exist; ARBOR_EINVAL for a bad argument. Any thread. */
+int arbor_gs_cast(arbor_pid_t server, uint64_t tag, const void *msg, size_t size);
+
+/* Replies to a call whose callback returned noreply (a deferred reply).
+ * Any process (or thread) may call it, once per call. */
+int arbor_gs_reply_to(arbor_from_t from, const void *reply, size_t size);
+
+/*
+ * Stops server with reason, waiting up to timeout_ms for it to exit:
+ * terminate() runs first.
+ *   0               it exited with reason
+ *   ARBOR_EEXIT     it exited with another reason (in *exit_out)
+ *   ARBOR_ENOPROC   no such process
+ *   ARBOR_ECALLSELF called from the server itself
+ *   ARBOR_ETIMEDOUT it did not exit in time
+ * Process only.
+ */
+int arbor_gs_stop(arbor_pid_t server, arbor_reason_t reason, int64_t timeout_ms,
+                  arbor_reason_t *exit_out);
+
+#pragma GCC visibility pop
+
+#ifdef __cplusplus
+}
+#endif
+#endif

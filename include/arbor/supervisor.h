@@ -1,0 +1,186 @@
+/*
+ * Supervisor: starts children in order, watches them, and restarts them by
+ * the one_for_one, one_for_all or rest_for_one strategy within a restart
+ * intensity, with OTP's exact semantics (docs/otp.md, "Supervisor").
+ *
+ *   Elixir                                       Arbor
+ *   children = [{Stack, [:hello]}]               arbor_child_spec_t children[] = {
+ *                                                    {.id = "stack", .start = stack_start, .arg =
+ * "hello"}}; Supervisor.start_link(children,              arbor_sup_flags_t flags =
+ * ARBOR_SUP_FLAGS_DEFAULT; strategy: :one_for_one)                    arbor_sup_start(&flags,
+ * children, 1, &opts, &pid, &err);
+ *
+ * A child's start function must start a process linked to the caller (the
+ * supervisor), e.g. with arbor_gs_start() and .link = true, and return 0
+ * with its pid, ARBOR_IGNORED, or an error (ARBOR_EEXIT with a reason).
+ *
+ * The supervisor is itself a GenServer; every function here is a call into
+ * it (timeout: infinity, as in Elixir) and is process only.
+ */
+#ifndef ARBOR_SUPERVISOR_H
+#define ARBOR_SUPERVISOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "process.h"
+#include "reason.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#pragma GCC visibility push(default)
+
+typedef enum arbor_restart {
+    ARBOR_PERMANENT = 0, /* always restarted */
+    ARBOR_TRANSIENT,     /* restarted unless it exits normal, shutdown or {shutdown, _} */
+    ARBOR_TEMPORARY,     /* never restarted; its spec is forgotten when it exits */
+} arbor_restart_t;
+
+typedef enum arbor_child_type {
+    ARBOR_WORKER = 0,
+    ARBOR_SUPERVISOR_CHILD,
+} arbor_child_type_t;
+
+/* shutdown values. Positive values are milliseconds. */
+#define ARBOR_SHUTDOWN_DEFAULT  0 /* 5000 for workers, infinity for supervisors */
+#define ARBOR_SHUTDOWN_INFINITY (-1)
+#define ARBOR_BRUTAL_KILL       (-2)
+#define ARBOR_SHUTDOWN_NOW      (-3) /* 0 ms: shutdown, then kill at once */
+
+#define ARBOR_CHILD_ID_MAX 63
+
+/* Starts the child, linked to the calling (supervisor) process. */
+typedef int (*arbor_child_start_fn)(void *arg, arbor_pid_t *pid_out, arbor_reason_t *error_out);
+
+typedef struct arbor_child_spec {
+    const char *id;             /* unique in the supervisor; copied */
+    arbor_child_start_fn start; /* required */
+    void *arg;                  /* passed to start; must outlive the spec's use */
+    arbor_restart_t restart;
+    int64_t shutdown; /* ARBOR_SHUTDOWN_DEFAULT, ms, INFINITY, BRUTAL_KILL, NOW */
+    arbor_child_type_t type;
+    bool significant; /* see arbor_auto_shutdown_t */
+} arbor_child_spec_t;
+
+typedef enum arbor_strategy {
+    ARBOR_ONE_FOR_ONE = 0,
+    ARBOR_ONE_FOR_ALL,
+    ARBOR_REST_FOR_ONE,
+} arbor_strategy_t;
+
+typedef enum arbor_auto_shutdown {
+    ARBOR_AUTO_SHUTDOWN_NEVER = 0,
+    ARBOR_ANY_SIGNIFICANT, /* shut down when a significant child ends on its own */
+    ARBOR_ALL_SIGNIFICANT, /* ... when the last significant child has */
+} arbor_auto_shutdown_t;
+
+typedef struct arbor_sup_flags {
+    arbor_strategy_t strategy;
+    int max_restarts; /* restarts allowed within max_seconds (>= 0) */
+    int max_seconds;  /* > 0 */
+    arbor_auto_shutdown_t auto_shutdown;
+} arbor_sup_flags_t;
+
+/* Elixir's defaults: one_for_one, 3 restarts in 5 seconds. */
+#define ARBOR_SUP_FLAGS_DEFAULT                                                                    \
+    ((arbor_sup_flags_t){.strategy = ARBOR_ONE_FOR_ONE, .max_restarts = 3, .max_seconds = 5})
+
+typedef struct arbor_sup_opts {
+    const char *name; /* registered name, or NULL */
+    bool link;        /* link to the caller (start_link) */
+} arbor_sup_opts_t;
+
+/* A supervisor defined by a callback, like an Elixir module with init/1:
+ * init fills *flags and points *children at n specs (which must stay valid
+ * until init returns; they are copied), or returns ARBOR_IGNORED. Any
+ * other non-zero return fails the start with that code. */
+typedef struct arbor_sup_module {
+    const char *name;
+    int (*init)(void *arg, arbor_sup_flags_t *flags, const arbor_child_spec_t **children,
+                size_t *n);
+} arbor_sup_module_t;
+
+/*
+ * Starts a supervisor with flags and children (started one at a time, in
+ * order). Returns 0 and its pid; ARBOR_EINVAL with *error_out describing a
+ * bad flag or spec (nothing started); ARBOR_EEXIT when a child failed to
+ * start: the ones already started were stopped in reverse order and
+ * *error_out is {shutdown, failed_to_start_child ID: REASON}; ARBOR_EEXIST
+ * when the name is taken (*pid_out = owner).
+ */
+int arbor_sup_start(const arbor_sup_flags_t *flags, const arbor_child_spec_t *children, size_t n,
+                    const arbor_sup_opts_t *opts, arbor_pid_t *pid_out, arbor_reason_t *error_out);
+
+/* Like arbor_sup_start() with flags and children from mod->init(arg);
+ * ARBOR_IGNORED when init ignores. */
+int arbor_sup_start_module(const arbor_sup_module_t *mod, void *arg, const arbor_sup_opts_t *opts,
+                           arbor_pid_t *pid_out, arbor_reason_t *error_out);
+
+/* Checks a spec as start_child would; on ARBOR_EINVAL, *why says what is
+ * wrong ("invalid_shutdown", ...). */
+int arbor_sup_check_spec(const arbor_child_spec_t *spec, arbor_reason_t *why);
+
+/*
+ * Adds and starts a child. 0 with *pid_out; ARBOR_IGNORED (spec kept with
+ * no pid, unless temporary); ARBOR_EEXIST (same id running: *pid_out is
+ * it); ARBOR_EPRESENT (same id, not running); ARBOR_EINVAL (bad spec,
+ * *error_out says why); ARBOR_EEXIT (its start failed: spec not kept,
+ * *error_out is the reason).
+ */
+int arbor_sup_start_child(arbor_pid_t sup, const arbor_child_spec_t *spec, arbor_pid_t *pid_out,
+                          arbor_reason_t *error_out);
+
+/* Stops the child by its shutdown spec; its spec stays (temporary: goes).
+ * 0 (also when already stopped), ARBOR_ENOENT. */
+int arbor_sup_terminate_child(arbor_pid_t sup, const char *id);
+
+/* Starts a stopped child again. 0 with *pid_out, ARBOR_IGNORED,
+ * ARBOR_ERUNNING, ARBOR_ERESTARTING, ARBOR_ENOENT, or the start's error. */
+int arbor_sup_restart_child(arbor_pid_t sup, const char *id, arbor_pid_t *pid_out,
+                            arbor_reason_t *error_out);
+
+/* Forgets a stopped child's spec. 0, ARBOR_ERUNNING, ARBOR_ERESTARTING,
+ * ARBOR_ENOENT. */
+int arbor_sup_delete_child(arbor_pid_t sup, const char *id);
+
+typedef enum arbor_child_status {
+    ARBOR_CHILD_RUNNING = 1,
+    ARBOR_CHILD_UNDEFINED, /* not running: stopped, ignored or exited */
+    ARBOR_CHILD_RESTARTING,
+} arbor_child_status_t;
+
+typedef struct arbor_child_info {
+    char id[ARBOR_CHILD_ID_MAX + 1];
+    arbor_pid_t pid; /* ARBOR_NOPID unless running */
+    arbor_child_status_t status;
+    arbor_child_type_t type;
+    unsigned restarts; /* times this child was restarted */
+} arbor_child_info_t;
+
+/* The children, most recently started first (OTP's order). *out is an
+ * array of *n entries to release with free(). */
+int arbor_sup_which_children(arbor_pid_t sup, arbor_child_info_t **out, size_t *n);
+
+typedef struct arbor_child_counts {
+    size_t specs, active, supervisors, workers;
+} arbor_child_counts_t;
+
+int arbor_sup_count_children(arbor_pid_t sup, arbor_child_counts_t *out);
+
+/* The spec of child id (its id points into the caller's buffer idbuf). */
+int arbor_sup_get_childspec(arbor_pid_t sup, const char *id, arbor_child_spec_t *out,
+                            char idbuf[ARBOR_CHILD_ID_MAX + 1]);
+
+/* Stops the supervisor with reason (its children first, in reverse order)
+ * and waits: GenServer.stop. */
+int arbor_sup_stop(arbor_pid_t sup, arbor_reason_t reason);
+
+#pragma GCC visibility pop
+
+#ifdef __cplusplus
+}
+#endif
+#endif

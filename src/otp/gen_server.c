@@ -1,0 +1,531 @@
+/*
+ * GenServer on a reactive process, using only the runtime's public API.
+ *
+ * Protocol (tags in gen_server.h):
+ *   start:  the starter makes an alias, spawns a reactor (linked on request,
+ *           always monitored) and waits for an ACK through the alias or the
+ *           DOWN. The reactor's init registers the name, runs the callback's
+ *           init and acks. A start that fails waits for the DOWN and, for a
+ *           trapping caller, consumes the link's EXIT (OTP 26).
+ *   call:   the caller monitors the server, makes an alias and sends
+ *           CALL {alias, tag} + request; the reply comes back through the
+ *           alias, which is deactivated when the call ends, so a late reply
+ *           is dropped. The DOWN tells a dead or dying server.
+ *   cast:   CAST {tag} + message, no answer.
+ *   stop:   STOP {reason}; the server runs terminate and exits with reason;
+ *           the caller watches the DOWN.
+ * A returned timeout is a send_after to ourselves, cancelled by the next
+ * message; a sequence number makes a timeout that already fired stale.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arbor.h"
+
+typedef struct {
+    arbor_ref_t alias;
+    uint64_t tag;
+} call_hdr_t;
+
+typedef struct {
+    uint64_t tag;
+} cast_hdr_t;
+
+typedef struct {
+    int status; /* 0, ARBOR_IGNORED, ARBOR_EEXIST, ARBOR_EEXIT */
+    arbor_pid_t owner;
+    arbor_reason_t reason;
+} ack_t;
+
+/* Lives on the starter's stack until the ack or the DOWN. */
+typedef struct {
+    const arbor_gen_server_t *gs;
+    void *arg;
+    arbor_pid_t parent;
+    arbor_ref_t alias;
+    const char *name;
+} start_t;
+
+typedef struct {
+    const arbor_gen_server_t *gs;
+    void *state;
+    arbor_pid_t parent;
+    arbor_timer_t *timer; /* pending returned timeout */
+    uint64_t timeout_seq;
+} server_t;
+
+arbor_gs_ret_t arbor_gs_reply(const void *reply, size_t size)
+{
+    arbor_gs_ret_t r = arbor_gs_ok();
+    r.action = ARBOR_GS_REPLY;
+    r.has_reply = true;
+    r.reply_size = size;
+    if (size > sizeof r.reply_inline) {
+        r.reply_heap = arbor_alloc(size); /* callbacks run in the server */
+        if (!r.reply_heap)
+            return arbor_gs_halt(arbor_error("out of memory for a reply"));
+        memcpy(r.reply_heap, reply, size);
+    } else if (size) {
+        memcpy(r.reply_inline, reply, size);
+    }
+    return r;
+}
+
+arbor_gs_ret_t arbor_gs_halt_reply(arbor_reason_t reason, const void *reply, size_t size)
+{
+    arbor_gs_ret_t r = arbor_gs_reply(reply, size);
+    if (r.action == ARBOR_GS_REPLY) {
+        r.action = ARBOR_GS_STOP;
+        r.reason = reason;
+    }
+    return r;
+}
+
+static const void *reply_data(const arbor_gs_ret_t *r)
+{
+    return r->reply_heap ? r->reply_heap : r->reply_inline;
+}
+
+static const char *behaviour_name(const arbor_gen_server_t *gs)
+{
+    return gs->name ? gs->name : "gen_server";
+}
+
+/* ---- the server side ------------------------------------------------------- */
+
+static _Noreturn void stop_server(server_t *s, arbor_reason_t reason, const arbor_from_t *from,
+                                  const void *reply, size_t reply_size)
+{
+    if (s->timer) {
+        arbor_cancel_timer(s->timer);
+        s->timer = NULL;
+    }
+    if (s->gs->terminate)
+        s->gs->terminate(&s->state, &reason);
+    /* OTP's order: terminate, then the reply, then the exit. */
+    if (from)
+        arbor_gs_reply_to(*from, reply, reply_size);
+    if (!arbor_reason_is_clean(&reason)) {
+        char detail[160] = "";
+        if (s->gs->format_status)
+            s->gs->format_status(s->state, detail, sizeof detail);
+        arbor_report(&(arbor_report_t){.kind = ARBOR_REPORT_CRASH,
+                                       .pid = arbor_self(),
+                                       .behaviour = behaviour_name(s->gs),
+                                       .what = "terminating",
+                                       .reason = reason,
+                                       .detail = detail});
+    }
+    arbor_exit(reason);
+}
+
+static void arm_timeout(server_t *s, int64_t ms)
+{
+    s->timeout_seq++;
+    arbor_send_after(arbor_self(), ARBOR_TAG_GS_TIMEOUT, &s->timeout_seq, sizeof s->timeout_seq,
+                     (uint64_t)ms, &s->timer);
+}
+
+static void disarm_timeout(server_t *s)
+{
+    if (s->timer) {
+        arbor_cancel_timer(s->timer);
+        s->timer = NULL;
+    }
+    s->timeout_seq++; /* one already queued is now stale */
+}
+
+/* Acts on what a callback returned: stops, chains continues, arms the
+ * timeout. from is the caller when the callback was handle_call. */
+static void after(server_t *s, arbor_gs_ret_t r, const arbor_from_t *from)
+{
+    for (;;) {
+        switch (r.action) {
+        case ARBOR_GS_OK:
+            break;
+        case ARBOR_GS_REPLY:
+            if (from)
+                arbor_gs_reply_to(*from, reply_data(&r), r.reply_size);
+            arbor_free(r.reply_heap);
+            if (!from)
+                stop_server(s, arbor_error("bad_return_value: reply outside handle_call"), NULL,
+                            NULL, 0);
+            break;
+        case ARBOR_GS_STOP:
+            /* r lives in this frame while terminate runs; a heap copy is
+             * the process's own memory and goes with it. */
+            stop_server(s, r.reason, from && r.has_reply ? from : NULL, reply_data(&r),
+                        r.reply_size);
+        default:
+            stop_server(s, arbor_error("bad_return_value: %d", (int)r.action), NULL, NULL, 0);
+        }
+        if (!r.has_continue)
+            break;
+        if (!s->gs->handle_continue)
+            stop_server(s, arbor_error("undef: handle_continue"), NULL, NULL, 0);
+        from = NULL;
+        r = s->gs->handle_continue(&s->state, r.continue_arg);
+    }
+    if (r.timeout >= 0)
+        arm_timeout(s, r.timeout);
+}
+
+static void warn_unhandled(server_t *s, const arbor_msg_t *msg)
+{
+    char detail[64];
+    snprintf(detail, sizeof detail, "unexpected message with tag %llu",
+             (unsigned long long)msg->tag);
+    arbor_report(&(arbor_report_t){.kind = ARBOR_REPORT_WARNING,
+                                   .pid = arbor_self(),
+                                   .behaviour = behaviour_name(s->gs),
+                                   .what = "undefined handle_info",
+                                   .reason = ARBOR_NORMAL,
+                                   .detail = detail});
+}
+
+static void on_call(server_t *s, const arbor_msg_t *msg)
+{
+    const call_hdr_t *h = msg->data;
+    arbor_from_t from = {msg->from, h->alias};
+    if (!s->gs->handle_call)
+        stop_server(s, arbor_error("undef: handle_call"), NULL, NULL, 0);
+    arbor_msg_t req = {.tag = h->tag,
+                       .from = msg->from,
+                       .size = msg->size - sizeof *h,
+                       .data = (char *)msg->data + sizeof *h};
+    after(s, s->gs->handle_call(&s->state, &req, from), &from);
+}
+
+static void on_cast(server_t *s, const arbor_msg_t *msg)
+{
+    const cast_hdr_t *h = msg->data;
+    if (!s->gs->handle_cast)
+        stop_server(s, arbor_error("undef: handle_cast"), NULL, NULL, 0);
+    arbor_msg_t m = {.tag = h->tag,
+                     .from = msg->from,
+                     .size = msg->size - sizeof *h,
+                     .data = (char *)msg->data + sizeof *h};
+    after(s, s->gs->handle_cast(&s->state, &m), NULL);
+}
+
+static void on_info(server_t *s, const arbor_msg_t *msg)
+{
+    if (!s->gs->handle_info) {
+        warn_unhandled(s, msg);
+        return;
+    }
+    after(s, s->gs->handle_info(&s->state, msg), NULL);
+}
+
+static void server_handle(void *state, arbor_msg_t *msg)
+{
+    server_t *s = state;
+    if (msg->tag == ARBOR_TAG_GS_TIMEOUT && msg->from == arbor_self()) {
+        if (msg->size != sizeof(uint64_t) || *(uint64_t *)msg->data != s->timeout_seq)
+            return; /* stale: a message came after it was armed */
+        arbor_timer_release(s->timer);
+        s->timer = NULL;
+        on_info(s, msg);
+        return;
+    }
+    disarm_timeout(s);
+    switch (msg->tag) {
+    case ARBOR_TAG_GS_CALL:
+        if (msg->size >= sizeof(call_hdr_t)) {
+            on_call(s, msg);
+            return;
+        }
+        break;
+    case ARBOR_TAG_GS_CAST:
+        if (msg->size >= sizeof(cast_hdr_t)) {
+            on_cast(s, msg);
+            return;
+        }
+        break;
+    case ARBOR_TAG_GS_STOP:
+        if (msg->size == sizeof(arbor_reason_t))
+            stop_server(s, *(arbor_reason_t *)msg->data, NULL, NULL, 0);
+        break;
+    case ARBOR_TAG_EXIT: {
+        const arbor_exit_msg_t *e = msg->data;
+        if (e->from == s->parent)
+            stop_server(s, e->reason, NULL, NULL, 0); /* the parent's exit: terminate */
+        break;
+    }
+    default:
+        break;
+    }
+    on_info(s, msg);
+}
+
+static void ack(const start_t *sb, ack_t a)
+{
+    arbor_send_alias(sb->parent, sb->alias, ARBOR_TAG_GS_ACK, &a, sizeof a);
+}
+
+static void server_init(void **state)
+{
+    const start_t *sb = *state; /* valid until we ack */
+    server_t *s = arbor_alloc(sizeof *s);
+    if (!s) {
+        ack(sb, (ack_t){.status = ARBOR_EEXIT, .reason = arbor_error("out of memory")});
+        arbor_exit(arbor_error("out of memory"));
+    }
+    *s = (server_t){.gs = sb->gs, .parent = sb->parent};
+    *state = s;
+    arbor_set_label(behaviour_name(s->gs));
+    if (sb->name) {
+        arbor_pid_t owner = ARBOR_NOPID;
+        int rc = arbor_register(sb->name, arbor_self(), &owner);
+        if (rc != 0) {
+            ack(sb, (ack_t){.status = rc == ARBOR_EEXIST ? ARBOR_EEXIST : ARBOR_EEXIT,
+                            .owner = owner,
+                            .reason = arbor_error("bad name: %s", arbor_err_name(rc))});
+            arbor_exit(ARBOR_NORMAL);
+        }
+    }
+    arbor_gs_ret_t r = s->gs->init(&s->state, sb->arg);
+    switch (r.action) {
+    case ARBOR_GS_OK:
+        ack(sb, (ack_t){.status = 0});
+        after(s, r, NULL); /* a continue runs before any message */
+        return;
+    case ARBOR_GS_IGNORE:
+        ack(sb, (ack_t){.status = ARBOR_IGNORED});
+        arbor_exit(ARBOR_NORMAL);
+    case ARBOR_GS_STOP:
+        ack(sb, (ack_t){.status = ARBOR_EEXIT, .reason = r.reason});
+        arbor_exit(r.reason);
+    default: {
+        arbor_reason_t bad = arbor_error("bad_return_value: %d", (int)r.action);
+        ack(sb, (ack_t){.status = ARBOR_EEXIT, .reason = bad});
+        arbor_exit(bad);
+    }
+    }
+}
+
+static const arbor_reactor_t server_ops = {.init = server_init, .handle = server_handle};
+
+/* ---- the client side ------------------------------------------------------- */
+
+typedef struct {
+    arbor_ref_t alias;
+    uint64_t tag;
+    arbor_ref_t mref;
+} wait_t;
+
+/* The reply (or ack) through our alias, or the DOWN of our monitor. */
+static bool reply_or_down(const arbor_msg_t *m, void *arg)
+{
+    const wait_t *w = arg;
+    if (m->tag == w->tag)
+        return m->alias == w->alias;
+    return m->tag == ARBOR_TAG_DOWN && ((const arbor_down_msg_t *)m->data)->ref == w->mref;
+}
+
+static bool exit_from(const arbor_msg_t *m, void *arg)
+{
+    return m->tag == ARBOR_TAG_EXIT &&
+           ((const arbor_exit_msg_t *)m->data)->from == *(arbor_pid_t *)arg;
+}
+
+static bool down_of(const arbor_msg_t *m, void *arg)
+{
+    return m->tag == ARBOR_TAG_DOWN &&
+           ((const arbor_down_msg_t *)m->data)->ref == *(arbor_ref_t *)arg;
+}
+
+/* After a failed linked start: wait for the process to be gone and, if we
+ * trap exits, take the link's EXIT out of our mailbox (OTP 26). */
+static arbor_reason_t reap(arbor_pid_t pid, arbor_ref_t mref, bool linked)
+{
+    arbor_msg_t *m;
+    arbor_reason_t reason = ARBOR_NORMAL;
+    if (arbor_receive_match(down_of, &mref, ARBOR_INFINITY, &m) == 0) {
+        reason = ((arbor_down_msg_t *)m->data)->reason;
+        arbor_msg_free(m);
+    }
+    if (linked && arbor_receive_match(exit_from, &pid, 0, &m) == 0)
+        arbor_msg_free(m);
+    return reason;
+}
+
+int arbor_gs_start(const arbor_gen_server_t *gs, void *arg, const arbor_gs_opts_t *opts,
+                   arbor_pid_t *pid_out, arbor_reason_t *error_out)
+{
+    static const arbor_gs_opts_t defaults;
+    const arbor_gs_opts_t *o = opts ? opts : &defaults;
+    if (!gs || !gs->init)
+        return ARBOR_EINVAL;
+    arbor_pid_t self = arbor_self();
+    if (!self)
+        return ARBOR_ENOTPROC;
+    start_t sb = {.gs = gs, .arg = arg, .parent = self, .name = o->name};
+    int rc = arbor_alias(&sb.alias);
+    if (rc)
+        return rc;
+    arbor_spawn_opts_t so = {
+        .link = o->link, .monitor = true, .trap_exit = o->trap_exit, .label = behaviour_name(gs)};
+    arbor_pid_t pid;
+    arbor_ref_t mref;
+    rc = arbor_spawn_reactor(&server_ops, &sb, &so, &pid, &mref);
+    if (rc) {
+        arbor_unalias(sb.alias);
+        return rc;
+    }
+    wait_t w = {sb.alias, ARBOR_TAG_GS_ACK, mref};
+    arbor_msg_t *m;
+    int64_t timeout = o->timeout > 0 ? o->timeout : ARBOR_INFINITY;
+    rc = arbor_receive_match(reply_or_down, &w, timeout, &m);
+    arbor_unalias(sb.alias);
+    if (rc == ARBOR_ETIMEDOUT) {
+        arbor_exit_pid(pid, ARBOR_KILL);
+        reap(pid, mref, o->link);
+        return ARBOR_ETIMEDOUT;
+    }
+    if (m->tag == ARBOR_TAG_DOWN) {
+        /* Died in init without acking (it called arbor_exit, or was killed). */
+        arbor_reason_t reason = ((arbor_down_msg_t *)m->data)->reason;
+        arbor_msg_free(m);
+        if (o->link && arbor_receive_match(exit_from, &pid, 0, &m) == 0)
+            arbor_msg_free(m);
+        if (error_out)
+            *error_out = reason;
+        return ARBOR_EEXIT;
+    }
+    ack_t a = *(ack_t *)m->data;
+    arbor_msg_free(m);
+    if (a.status == 0) {
+        arbor_demonitor(mref, ARBOR_DEMONITOR_FLUSH);
+        if (pid_out)
+            *pid_out = pid;
+        return 0;
+    }
+    reap(pid, mref, o->link);
+    if (a.status == ARBOR_EEXIST && pid_out)
+        *pid_out = a.owner;
+    if (a.status == ARBOR_EEXIT && error_out)
+        *error_out = a.reason;
+    return a.status;
+}
+
+int arbor_gs_call(arbor_pid_t server, uint64_t tag, const void *req, size_t size,
+                  int64_t timeout_ms, arbor_msg_t **reply_out, arbor_reason_t *exit_out)
+{
+    arbor_pid_t self = arbor_self();
+    if (!self)
+        return ARBOR_ENOTPROC;
+    if (server == ARBOR_NOPID)
+        return ARBOR_ENOPROC;
+    if (server == self)
+        return ARBOR_ECALLSELF;
+    if (size && !req)
+        return ARBOR_EINVAL;
+    if (size > ARBOR_MSG_MAX - sizeof(call_hdr_t))
+        return ARBOR_ETOOBIG;
+    wait_t w = {0, ARBOR_TAG_GS_REPLY, 0};
+    int rc = arbor_monitor(server, &w.mref);
+    if (rc)
+        return rc;
+    if ((rc = arbor_alias(&w.alias))) {
+        arbor_demonitor(w.mref, ARBOR_DEMONITOR_FLUSH);
+        return rc;
+    }
+    char small[256];
+    size_t total = sizeof(call_hdr_t) + size;
+    char *buf = total <= sizeof small ? small : malloc(total);
+    if (!buf) {
+        arbor_unalias(w.alias);
+        arbor_demonitor(w.mref, ARBOR_DEMONITOR_FLUSH);
+        return ARBOR_ENOMEM;
+    }
+    *(call_hdr_t *)buf = (call_hdr_t){w.alias, tag};
+    if (size)
+        memcpy(buf + sizeof(call_hdr_t), req, size);
+    rc = arbor_send(server, ARBOR_TAG_GS_CALL, buf, total);
+    if (buf != small)
+        free(buf);
+    arbor_msg_t *m = NULL;
+    if (rc == 0)
+        rc = arbor_receive_match(reply_or_down, &w, timeout_ms, &m);
+    arbor_unalias(w.alias);
+    if (rc) {
+        arbor_demonitor(w.mref, ARBOR_DEMONITOR_FLUSH);
+        return rc;
+    }
+    if (m->tag == ARBOR_TAG_DOWN) {
+        arbor_reason_t reason = ((arbor_down_msg_t *)m->data)->reason;
+        arbor_msg_free(m);
+        if (reason.kind == ARBOR_EXIT_NOPROC)
+            return ARBOR_ENOPROC;
+        if (exit_out)
+            *exit_out = reason;
+        return ARBOR_EEXIT;
+    }
+    arbor_demonitor(w.mref, ARBOR_DEMONITOR_FLUSH);
+    if (reply_out)
+        *reply_out = m;
+    else
+        arbor_msg_free(m);
+    return 0;
+}
+
+int arbor_gs_cast(arbor_pid_t server, uint64_t tag, const void *msg, size_t size)
+{
+    if (size && !msg)
+        return ARBOR_EINVAL;
+    if (server == ARBOR_NOPID)
+        return 0;
+    char small[256];
+    size_t total = sizeof(cast_hdr_t) + size;
+    char *buf = total <= sizeof small ? small : malloc(total);
+    if (!buf)
+        return ARBOR_ENOMEM;
+    ((cast_hdr_t *)buf)->tag = tag;
+    if (size)
+        memcpy(buf + sizeof(cast_hdr_t), msg, size);
+    int rc = arbor_send(server, ARBOR_TAG_GS_CAST, buf, total);
+    if (buf != small)
+        free(buf);
+    return rc;
+}
+
+int arbor_gs_reply_to(arbor_from_t from, const void *reply, size_t size)
+{
+    if (size && !reply)
+        return ARBOR_EINVAL;
+    return arbor_send_alias(from.pid, from.alias, ARBOR_TAG_GS_REPLY, reply, size);
+}
+
+int arbor_gs_stop(arbor_pid_t server, arbor_reason_t reason, int64_t timeout_ms,
+                  arbor_reason_t *exit_out)
+{
+    arbor_pid_t self = arbor_self();
+    if (!self)
+        return ARBOR_ENOTPROC;
+    if (server == self)
+        return ARBOR_ECALLSELF;
+    if (server == ARBOR_NOPID)
+        return ARBOR_ENOPROC;
+    arbor_ref_t mref;
+    int rc = arbor_monitor(server, &mref);
+    if (rc)
+        return rc;
+    arbor_send(server, ARBOR_TAG_GS_STOP, &reason, sizeof reason);
+    arbor_msg_t *m;
+    rc = arbor_receive_match(down_of, &mref, timeout_ms, &m);
+    if (rc) {
+        arbor_demonitor(mref, ARBOR_DEMONITOR_FLUSH);
+        return rc;
+    }
+    arbor_reason_t got = ((arbor_down_msg_t *)m->data)->reason;
+    arbor_msg_free(m);
+    if (got.kind == ARBOR_EXIT_NOPROC)
+        return ARBOR_ENOPROC;
+    if (arbor_reason_equal(&got, &reason))
+        return 0;
+    if (exit_out)
+        *exit_out = got;
+    return ARBOR_EEXIT;
+}

@@ -1,0 +1,48 @@
+/*
+ * Pieces the OTP behaviours share: stopping a child by its shutdown spec,
+ * restart intensity, and small message matchers. Internal names start with
+ * arbor__otp_.
+ */
+#ifndef ARBOR_OTP_INTERNAL_H
+#define ARBOR_OTP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arbor.h"
+
+/* Resolves ARBOR_SHUTDOWN_DEFAULT and ARBOR_SHUTDOWN_NOW for a child type:
+ * returns milliseconds (>= 0), ARBOR_SHUTDOWN_INFINITY or ARBOR_BRUTAL_KILL. */
+int64_t arbor__otp_shutdown_value(int64_t shutdown, arbor_child_type_t type);
+
+/*
+ * Stops child pid, linked to the caller, as a supervisor does: monitor it,
+ * unlink it (taking the reason of an EXIT already queued, if it had died),
+ * send shutdown (or kill for brutal_kill), wait for the DOWN, and kill it
+ * when the shutdown time runs out. Returns the reason it died with. Blocks
+ * the caller until the child is gone.
+ */
+arbor_reason_t arbor__otp_shutdown_child(arbor_pid_t pid, int64_t shutdown);
+
+/*
+ * Restart intensity (supervisor.erl add_restart): timestamps in whole
+ * seconds of monotonic time; a restart is allowed when, after dropping the
+ * ones older than max_seconds and adding now, at most max_restarts remain.
+ * A ring of max_restarts + 1 entries makes each check O(1) amortised.
+ */
+typedef struct arbor__otp_intensity {
+    uint64_t *ring;
+    unsigned cap, head, count;
+    int max_restarts, max_seconds;
+} arbor__otp_intensity_t;
+
+/* Allocates with arbor_alloc(); false when out of memory. */
+bool arbor__otp_intensity_init(arbor__otp_intensity_t *in, int max_restarts, int max_seconds);
+/* Records a restart now; false if that exceeds the intensity. */
+bool arbor__otp_intensity_add(arbor__otp_intensity_t *in);
+
+/* Matchers for arbor_receive_match(). arg points to the pid or ref. */
+bool arbor__otp_is_exit_from(const arbor_msg_t *m, void *pid);
+bool arbor__otp_is_down_of(const arbor_msg_t *m, void *ref);
+
+#endif

@@ -1,0 +1,46 @@
+/*
+ * The report handler: one function pointer and its context, swapped
+ * atomically, so that reports from any thread see a consistent pair.
+ */
+#include <pthread.h>
+#include <stdio.h>
+
+#include "arbor.h"
+
+/* Progress reports are not printed by default, as OTP's default logger
+ * level (notice) filters them; a handler of one's own sees them all. */
+static void print_report(const arbor_report_t *r, void *ctx)
+{
+    if (r->kind == ARBOR_REPORT_PROGRESS)
+        return;
+    static const char *const kinds[] = {"", "CRASH REPORT", "PROGRESS REPORT", "SUPERVISOR REPORT",
+                                        "WARNING"};
+    char pid[32], reason[128];
+    arbor_pid_format(r->pid, pid, sizeof pid);
+    arbor_reason_format(&r->reason, reason, sizeof reason);
+    fprintf(stderr, "=%s==== %s %s %s: reason=%s %s\n", kinds[r->kind], r->behaviour, pid, r->what,
+            reason, r->detail ? r->detail : "");
+}
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static arbor_report_fn handler = print_report;
+static void *handler_ctx;
+
+arbor_report_fn arbor_report_set_handler(arbor_report_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&lock);
+    arbor_report_fn old = handler;
+    handler = fn ? fn : print_report;
+    handler_ctx = fn ? ctx : NULL;
+    pthread_mutex_unlock(&lock);
+    return old;
+}
+
+void arbor_report(const arbor_report_t *r)
+{
+    pthread_mutex_lock(&lock);
+    arbor_report_fn fn = handler;
+    void *ctx = handler_ctx;
+    pthread_mutex_unlock(&lock);
+    fn(r, ctx);
+}

@@ -1,0 +1,746 @@
+/*
+ * Supervisor, as a GenServer that traps exits.
+ *
+ * The children live in an array in start order; which_children reports it
+ * newest first. When a child exits, two tables decide what happens:
+ *
+ *   restart \ reason   normal   shutdown/{shutdown,_}   other (incl. killed)
+ *   permanent          restart  restart                 restart
+ *   transient          keep     keep                    restart
+ *   temporary          forget   forget                  forget
+ *
+ *   strategy       stop (reverse order)          then start (in order)
+ *   one_for_one    -                             the child
+ *   one_for_all    every other running child     every remaining spec
+ *   rest_for_one   the running children after it the child and those after it
+ *
+ * "keep" leaves the spec with no pid; "forget" deletes it. Temporary
+ * children stopped by a group restart are forgotten, never restarted; specs
+ * that were stopped before the failure are started by a group restart
+ * (OTP does the same). Each restart, including each failed retry, is one
+ * intensity tick; a group restart is one tick however many children it
+ * touches. A start that fails during a restart leaves the child
+ * `restarting` and posts a retry message to ourselves, so calls are served
+ * between attempts (no back-off, as in OTP).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "otp.h"
+
+enum {
+    SUP_START_CHILD = 1,
+    SUP_TERMINATE_CHILD,
+    SUP_RESTART_CHILD,
+    SUP_DELETE_CHILD,
+    SUP_WHICH_CHILDREN,
+    SUP_COUNT_CHILDREN,
+    SUP_GET_CHILDSPEC,
+    SUP_RETRY, /* info: a failed restart to try again */
+};
+
+typedef struct child {
+    arbor_child_spec_t spec; /* spec.id points at idbuf */
+    char idbuf[ARBOR_CHILD_ID_MAX + 1];
+    arbor_pid_t pid;
+    arbor_child_status_t status;
+    unsigned restarts;
+} child_t;
+
+typedef struct sup {
+    arbor_sup_flags_t flags;
+    child_t *children; /* start order */
+    size_t n, cap;
+    arbor__otp_intensity_t intensity;
+} sup_t;
+
+/* Replies to the start-like calls. */
+typedef struct {
+    int rc;
+    arbor_pid_t pid;
+    arbor_reason_t reason;
+} start_reply_t;
+
+typedef struct {
+    char id[ARBOR_CHILD_ID_MAX + 1];
+} id_req_t;
+
+/* ---- validation ---------------------------------------------------------------- */
+
+int arbor_sup_check_spec(const arbor_child_spec_t *spec, arbor_reason_t *why)
+{
+    arbor_reason_t r = ARBOR_NORMAL;
+    if (!spec)
+        r = arbor_error("invalid_child_spec");
+    else if (!spec->id || !*spec->id)
+        r = arbor_error("missing_id");
+    else if (strlen(spec->id) > ARBOR_CHILD_ID_MAX)
+        r = arbor_error("invalid_child_id: too long");
+    else if (!spec->start)
+        r = arbor_error("missing_start");
+    else if ((unsigned)spec->restart > ARBOR_TEMPORARY)
+        r = arbor_error("invalid_restart_type: %d", (int)spec->restart);
+    else if (spec->shutdown < ARBOR_SHUTDOWN_NOW)
+        r = arbor_error("invalid_shutdown: %lld", (long long)spec->shutdown);
+    else if ((unsigned)spec->type > ARBOR_SUPERVISOR_CHILD)
+        r = arbor_error("invalid_child_type: %d", (int)spec->type);
+    else if (spec->significant && spec->restart == ARBOR_PERMANENT)
+        r = arbor_error("bad_combination: permanent and significant");
+    else
+        return 0;
+    if (why)
+        *why = r;
+    return ARBOR_EINVAL;
+}
+
+static int check_flags(const arbor_sup_flags_t *f, arbor_reason_t *why)
+{
+    arbor_reason_t r;
+    if ((unsigned)f->strategy > ARBOR_REST_FOR_ONE)
+        r = arbor_error("invalid_strategy: %d", (int)f->strategy);
+    else if (f->max_restarts < 0)
+        r = arbor_error("invalid_intensity: %d", f->max_restarts);
+    else if (f->max_seconds <= 0)
+        r = arbor_error("invalid_period: %d", f->max_seconds);
+    else if ((unsigned)f->auto_shutdown > ARBOR_ALL_SIGNIFICANT)
+        r = arbor_error("invalid_auto_shutdown: %d", (int)f->auto_shutdown);
+    else
+        return 0;
+    if (why)
+        *why = r;
+    return ARBOR_EINVAL;
+}
+
+/* Flags and specs together, as a supervisor's start checks them. */
+static int check_all(const arbor_sup_flags_t *f, const arbor_child_spec_t *c, size_t n,
+                     arbor_reason_t *why)
+{
+    if (!f || (n && !c))
+        return ARBOR_EINVAL;
+    int rc = check_flags(f, why);
+    for (size_t i = 0; !rc && i < n; i++) {
+        rc = arbor_sup_check_spec(&c[i], why);
+        if (!rc && c[i].significant && f->auto_shutdown == ARBOR_AUTO_SHUTDOWN_NEVER) {
+            rc = ARBOR_EINVAL;
+            if (why)
+                *why = arbor_error("bad_combination: auto_shutdown never and significant");
+        }
+        for (size_t j = 0; !rc && j < i; j++) {
+            if (strcmp(c[i].id, c[j].id) == 0) {
+                rc = ARBOR_EINVAL;
+                if (why)
+                    *why = arbor_error("duplicate_child_name: %s", c[i].id);
+            }
+        }
+    }
+    return rc;
+}
+
+/* ---- the children array ---------------------------------------------------------- */
+
+static child_t *find_id(sup_t *s, const char *id)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->children[i].idbuf, id) == 0)
+            return &s->children[i];
+    return NULL;
+}
+
+static child_t *find_pid(sup_t *s, arbor_pid_t pid)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->children[i].pid == pid && s->children[i].status == ARBOR_CHILD_RUNNING)
+            return &s->children[i];
+    return NULL;
+}
+
+static child_t *append(sup_t *s, const arbor_child_spec_t *spec)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 8;
+        child_t *c = arbor_realloc(s->children, cap * sizeof *c);
+        if (!c)
+            return NULL;
+        s->children = c;
+        s->cap = cap;
+    }
+    child_t *c = &s->children[s->n++];
+    memset(c, 0, sizeof *c);
+    c->spec = *spec;
+    snprintf(c->idbuf, sizeof c->idbuf, "%s", spec->id);
+    c->status = ARBOR_CHILD_UNDEFINED;
+    /* Relocation moves idbuf: keep every spec.id pointing at its own. */
+    for (size_t i = 0; i < s->n; i++)
+        s->children[i].spec.id = s->children[i].idbuf;
+    return c;
+}
+
+static void remove_child(sup_t *s, child_t *c)
+{
+    size_t i = (size_t)(c - s->children);
+    memmove(&s->children[i], &s->children[i + 1], (s->n - i - 1) * sizeof *c);
+    s->n--;
+    for (size_t k = 0; k < s->n; k++)
+        s->children[k].spec.id = s->children[k].idbuf;
+}
+
+/* ---- starting and stopping children ------------------------------------------------ */
+
+static void report(arbor_report_kind_t kind, const char *what, const child_t *c,
+                   arbor_reason_t reason)
+{
+    char detail[96];
+    snprintf(detail, sizeof detail, "child=%s", c->idbuf);
+    arbor_report(&(arbor_report_t){.kind = kind,
+                                   .pid = arbor_self(),
+                                   .behaviour = "supervisor",
+                                   .what = what,
+                                   .reason = reason,
+                                   .detail = detail});
+}
+
+/* Starts c. Returns 0, ARBOR_IGNORED, or an error with *err set. */
+static int start_child(child_t *c, arbor_reason_t *err)
+{
+    arbor_pid_t pid = ARBOR_NOPID;
+    arbor_reason_t why = ARBOR_NORMAL;
+    int rc = c->spec.start(c->spec.arg, &pid, &why);
+    if (rc == 0 && pid == ARBOR_NOPID) {
+        rc = ARBOR_EEXIT;
+        why = arbor_error("bad_start_return: no pid");
+    }
+    if (rc == 0) {
+        c->pid = pid;
+        c->status = ARBOR_CHILD_RUNNING;
+        report(ARBOR_REPORT_PROGRESS, "started", c, ARBOR_NORMAL);
+        return 0;
+    }
+    c->pid = ARBOR_NOPID;
+    c->status = ARBOR_CHILD_UNDEFINED;
+    if (rc == ARBOR_IGNORED)
+        return rc;
+    if (rc != ARBOR_EEXIT)
+        why = arbor_error("%s", arbor_err_name(rc));
+    *err = why;
+    report(ARBOR_REPORT_SUPERVISOR, "start_error", c, why);
+    return ARBOR_EEXIT;
+}
+
+static void stop_child(child_t *c)
+{
+    if (c->status != ARBOR_CHILD_RUNNING) {
+        c->status = ARBOR_CHILD_UNDEFINED;
+        return;
+    }
+    int64_t sd = arbor__otp_shutdown_value(c->spec.shutdown, c->spec.type);
+    arbor_reason_t r = arbor__otp_shutdown_child(c->pid, sd);
+    bool expected = r.kind == ARBOR_EXIT_SHUTDOWN ||
+                    (sd == ARBOR_BRUTAL_KILL && r.kind == ARBOR_EXIT_KILLED) ||
+                    (c->spec.restart != ARBOR_PERMANENT && arbor_reason_is_clean(&r));
+    if (!expected)
+        report(ARBOR_REPORT_SUPERVISOR, "shutdown_error", c, r);
+    c->pid = ARBOR_NOPID;
+    c->status = ARBOR_CHILD_UNDEFINED;
+}
+
+/* Stops children [from, s->n) in reverse order; temporary ones are
+ * forgotten (they are never restarted). */
+static void stop_range(sup_t *s, size_t from, const child_t *except)
+{
+    for (size_t i = s->n; i-- > from;) {
+        child_t *c = &s->children[i];
+        if (c == except)
+            continue;
+        if (c->status == ARBOR_CHILD_RUNNING) {
+            stop_child(c);
+            if (c->spec.restart == ARBOR_TEMPORARY)
+                remove_child(s, c);
+        }
+    }
+}
+
+static void post_retry(const child_t *c)
+{
+    id_req_t req;
+    snprintf(req.id, sizeof req.id, "%s", c->idbuf);
+    arbor_send(arbor_self(), ARBOR_TAG_OTP + 0x100 + SUP_RETRY, &req, sizeof req);
+}
+
+/* Starts children [from, s->n) in order. On a failure, marks that child
+ * restarting, posts a retry and stops. */
+static void start_range(sup_t *s, size_t from)
+{
+    for (size_t i = from; i < s->n; i++) {
+        child_t *c = &s->children[i];
+        if (c->status == ARBOR_CHILD_RUNNING)
+            continue;
+        arbor_reason_t err;
+        int rc = start_child(c, &err);
+        if (rc == ARBOR_IGNORED && c->spec.restart == ARBOR_TEMPORARY) {
+            remove_child(s, c);
+            i--;
+            continue;
+        }
+        if (rc == ARBOR_EEXIT) {
+            c->status = ARBOR_CHILD_RESTARTING;
+            post_retry(c);
+            return;
+        }
+    }
+}
+
+/* Performs the strategy's restart for c (an intensity tick was taken). */
+static void restart(sup_t *s, child_t *c)
+{
+    c->restarts++;
+    size_t idx = (size_t)(c - s->children);
+    switch (s->flags.strategy) {
+    case ARBOR_ONE_FOR_ONE: {
+        arbor_reason_t err;
+        if (start_child(c, &err) == ARBOR_EEXIT) {
+            c->status = ARBOR_CHILD_RESTARTING;
+            post_retry(c);
+        }
+        break;
+    }
+    case ARBOR_ONE_FOR_ALL:
+        stop_range(s, 0, c); /* may move c: not used after this */
+        start_range(s, 0);
+        break;
+    case ARBOR_REST_FOR_ONE:
+        stop_range(s, idx + 1, NULL);
+        start_range(s, idx);
+        break;
+    }
+}
+
+static bool significant_running(const sup_t *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->children[i].spec.significant && s->children[i].status == ARBOR_CHILD_RUNNING)
+            return true;
+    return false;
+}
+
+static arbor_gs_ret_t give_up(sup_t *s, const child_t *c)
+{
+    report(ARBOR_REPORT_SUPERVISOR, "reached_max_restart_intensity", c, ARBOR_SHUTDOWN);
+    return arbor_gs_halt(ARBOR_SHUTDOWN); /* terminate stops the rest */
+}
+
+static arbor_gs_ret_t on_child_exit(sup_t *s, child_t *c, arbor_reason_t reason)
+{
+    if (!arbor_reason_is_clean(&reason))
+        report(ARBOR_REPORT_SUPERVISOR, "child_terminated", c, reason);
+    bool again = c->spec.restart == ARBOR_PERMANENT ||
+                 (c->spec.restart == ARBOR_TRANSIENT && !arbor_reason_is_clean(&reason));
+    c->pid = ARBOR_NOPID;
+    c->status = ARBOR_CHILD_UNDEFINED;
+    if (!again) {
+        bool sig = c->spec.significant;
+        if (c->spec.restart == ARBOR_TEMPORARY)
+            remove_child(s, c);
+        if (sig && (s->flags.auto_shutdown == ARBOR_ANY_SIGNIFICANT ||
+                    (s->flags.auto_shutdown == ARBOR_ALL_SIGNIFICANT && !significant_running(s))))
+            return arbor_gs_halt(ARBOR_SHUTDOWN);
+        return arbor_gs_noreply();
+    }
+    if (!arbor__otp_intensity_add(&s->intensity))
+        return give_up(s, c);
+    restart(s, c);
+    return arbor_gs_noreply();
+}
+
+static arbor_gs_ret_t on_retry(sup_t *s, const char *id)
+{
+    child_t *c = find_id(s, id);
+    if (!c || c->status != ARBOR_CHILD_RESTARTING)
+        return arbor_gs_noreply(); /* terminated or deleted meanwhile */
+    if (!arbor__otp_intensity_add(&s->intensity))
+        return give_up(s, c);
+    c->status = ARBOR_CHILD_UNDEFINED;
+    switch (s->flags.strategy) {
+    case ARBOR_ONE_FOR_ONE: {
+        arbor_reason_t err;
+        if (start_child(c, &err) == ARBOR_EEXIT) {
+            c->status = ARBOR_CHILD_RESTARTING;
+            post_retry(c);
+        }
+        break;
+    }
+    case ARBOR_ONE_FOR_ALL:
+        stop_range(s, 0, NULL);
+        start_range(s, 0);
+        break;
+    case ARBOR_REST_FOR_ONE:
+        start_range(s, (size_t)(c - s->children));
+        break;
+    }
+    return arbor_gs_noreply();
+}
+
+/* ---- the GenServer callbacks ------------------------------------------------------ */
+
+typedef struct {
+    const arbor_sup_module_t *mod; /* or: */
+    void *mod_arg;
+    arbor_sup_flags_t flags;
+    const arbor_child_spec_t *children;
+    size_t n;
+} start_arg_t;
+
+static arbor_gs_ret_t sup_init(void **state, void *arg)
+{
+    start_arg_t *a = arg;
+    arbor_set_label("supervisor");
+    arbor_sup_flags_t flags = a->flags;
+    const arbor_child_spec_t *children = a->children;
+    size_t n = a->n;
+    if (a->mod) {
+        int rc = a->mod->init(a->mod_arg, &flags, &children, &n);
+        if (rc == ARBOR_IGNORED)
+            return arbor_gs_ignore();
+        if (rc)
+            return arbor_gs_halt(arbor_error(
+                "bad_return: %s init %s", a->mod->name ? a->mod->name : "?", arbor_err_name(rc)));
+        arbor_reason_t why;
+        if (check_all(&flags, children, n, &why))
+            return arbor_gs_halt(arbor_reason(ARBOR_EXIT_ERROR, "start_spec: %s", why.detail));
+    }
+    sup_t *s = arbor_calloc(1, sizeof *s);
+    if (!s || !arbor__otp_intensity_init(&s->intensity, flags.max_restarts, flags.max_seconds))
+        return arbor_gs_halt(arbor_error("out of memory"));
+    s->flags = flags;
+    *state = s;
+    for (size_t i = 0; i < n; i++) {
+        child_t *c = append(s, &children[i]);
+        if (!c)
+            return arbor_gs_halt(arbor_error("out of memory"));
+        arbor_reason_t err;
+        int rc = start_child(c, &err);
+        if (rc == ARBOR_IGNORED && c->spec.restart == ARBOR_TEMPORARY)
+            remove_child(s, c);
+        if (rc == ARBOR_EEXIT) {
+            char id[ARBOR_CHILD_ID_MAX + 1];
+            snprintf(id, sizeof id, "%s", c->idbuf);
+            remove_child(s, c);
+            stop_range(s, 0, NULL);
+            char why[128];
+            arbor_reason_format(&err, why, sizeof why);
+            return arbor_gs_halt(
+                arbor_reason(ARBOR_EXIT_SHUTDOWN, "failed_to_start_child %s: %s", id, why));
+        }
+    }
+    return arbor_gs_ok();
+}
+
+static void sup_terminate(void **state, const arbor_reason_t *reason)
+{
+    sup_t *s = *state;
+    if (s)
+        stop_range(s, 0, NULL);
+}
+
+static arbor_gs_ret_t reply_start(start_reply_t *r)
+{
+    return arbor_gs_reply(r, sizeof *r);
+}
+
+static arbor_gs_ret_t call_start_child(sup_t *s, const arbor_child_spec_t *spec, start_reply_t *r)
+{
+    child_t *old = find_id(s, spec->id);
+    if (old) {
+        r->rc = old->status == ARBOR_CHILD_RUNNING ? ARBOR_EEXIST : ARBOR_EPRESENT;
+        r->pid = old->pid;
+        return reply_start(r);
+    }
+    if (spec->significant && s->flags.auto_shutdown == ARBOR_AUTO_SHUTDOWN_NEVER) {
+        r->rc = ARBOR_EINVAL;
+        r->reason = arbor_error("bad_combination: auto_shutdown never and significant");
+        return reply_start(r);
+    }
+    child_t *c = append(s, spec);
+    if (!c) {
+        r->rc = ARBOR_ENOMEM;
+        return reply_start(r);
+    }
+    r->rc = start_child(c, &r->reason);
+    r->pid = c->pid;
+    if (r->rc == ARBOR_EEXIT || (r->rc == ARBOR_IGNORED && c->spec.restart == ARBOR_TEMPORARY))
+        remove_child(s, c);
+    return reply_start(r);
+}
+
+static arbor_gs_ret_t sup_call(void **state, const arbor_msg_t *req, arbor_from_t from)
+{
+    sup_t *s = *state;
+    start_reply_t r = {0};
+    const char *id = req->size == sizeof(id_req_t) ? ((const id_req_t *)req->data)->id : "";
+    child_t *c = req->size == sizeof(id_req_t) ? find_id(s, id) : NULL;
+    switch (req->tag) {
+    case SUP_START_CHILD:
+        if (req->size != sizeof(arbor_child_spec_t) + ARBOR_CHILD_ID_MAX + 1)
+            break;
+        {
+            arbor_child_spec_t spec = *(const arbor_child_spec_t *)req->data;
+            spec.id = (const char *)req->data + sizeof spec;
+            return call_start_child(s, &spec, &r);
+        }
+    case SUP_TERMINATE_CHILD:
+        r.rc = c ? 0 : ARBOR_ENOENT;
+        if (c) {
+            stop_child(c);
+            if (c->spec.restart == ARBOR_TEMPORARY)
+                remove_child(s, c);
+        }
+        return reply_start(&r);
+    case SUP_RESTART_CHILD:
+        if (!c)
+            r.rc = ARBOR_ENOENT;
+        else if (c->status == ARBOR_CHILD_RUNNING)
+            r.rc = ARBOR_ERUNNING;
+        else if (c->status == ARBOR_CHILD_RESTARTING)
+            r.rc = ARBOR_ERESTARTING;
+        else {
+            r.rc = start_child(c, &r.reason);
+            r.pid = c->pid;
+        }
+        return reply_start(&r);
+    case SUP_DELETE_CHILD:
+        if (!c)
+            r.rc = ARBOR_ENOENT;
+        else if (c->status == ARBOR_CHILD_RUNNING)
+            r.rc = ARBOR_ERUNNING;
+        else if (c->status == ARBOR_CHILD_RESTARTING)
+            r.rc = ARBOR_ERESTARTING;
+        else
+            remove_child(s, c);
+        return reply_start(&r);
+    case SUP_WHICH_CHILDREN: {
+        arbor_child_info_t *out = calloc(s->n ? s->n : 1, sizeof *out);
+        if (!out)
+            return arbor_gs_reply(NULL, 0);
+        for (size_t i = 0; i < s->n; i++) {
+            const child_t *k = &s->children[s->n - 1 - i]; /* newest first */
+            snprintf(out[i].id, sizeof out[i].id, "%s", k->idbuf);
+            out[i].pid = k->pid;
+            out[i].status = k->status;
+            out[i].type = k->spec.type;
+            out[i].restarts = k->restarts;
+        }
+        arbor_gs_reply_to(from, out, s->n * sizeof *out);
+        free(out);
+        return arbor_gs_noreply();
+    }
+    case SUP_COUNT_CHILDREN: {
+        arbor_child_counts_t n = {.specs = s->n};
+        for (size_t i = 0; i < s->n; i++) {
+            n.active += s->children[i].status == ARBOR_CHILD_RUNNING;
+            if (s->children[i].spec.type == ARBOR_SUPERVISOR_CHILD)
+                n.supervisors++;
+            else
+                n.workers++;
+        }
+        return arbor_gs_reply(&n, sizeof n);
+    }
+    case SUP_GET_CHILDSPEC:
+        if (!c)
+            return arbor_gs_reply(NULL, 0);
+        return arbor_gs_reply(&c->spec, sizeof c->spec);
+    default:
+        break;
+    }
+    return arbor_gs_halt(arbor_error("bad supervisor call %llu", (unsigned long long)req->tag));
+}
+
+static arbor_gs_ret_t sup_info(void **state, const arbor_msg_t *msg)
+{
+    sup_t *s = *state;
+    if (msg->tag == ARBOR_TAG_EXIT) {
+        const arbor_exit_msg_t *e = msg->data;
+        child_t *c = find_pid(s, e->from);
+        if (c)
+            return on_child_exit(s, c, e->reason);
+        return arbor_gs_noreply(); /* not a child: ignored, as in OTP */
+    }
+    if (msg->tag == ARBOR_TAG_OTP + 0x100 + SUP_RETRY && msg->from == arbor_self() &&
+        msg->size == sizeof(id_req_t))
+        return on_retry(s, ((const id_req_t *)msg->data)->id);
+    return arbor_gs_noreply();
+}
+
+static void sup_status(void *state, char *buf, size_t size)
+{
+    const sup_t *s = state;
+    snprintf(buf, size, "children=%zu", s ? s->n : 0);
+}
+
+static const arbor_gen_server_t supervisor_gs = {
+    .name = "supervisor",
+    .init = sup_init,
+    .handle_call = sup_call,
+    .handle_info = sup_info,
+    .terminate = sup_terminate,
+    .format_status = sup_status,
+};
+
+/* ---- the client side --------------------------------------------------------------- */
+
+static int start(start_arg_t *a, const arbor_sup_opts_t *opts, arbor_pid_t *pid_out,
+                 arbor_reason_t *error_out)
+{
+    arbor_gs_opts_t o = {.trap_exit = true};
+    if (opts) {
+        o.name = opts->name;
+        o.link = opts->link;
+    }
+    return arbor_gs_start(&supervisor_gs, a, &o, pid_out, error_out);
+}
+
+int arbor_sup_start(const arbor_sup_flags_t *flags, const arbor_child_spec_t *children, size_t n,
+                    const arbor_sup_opts_t *opts, arbor_pid_t *pid_out, arbor_reason_t *error_out)
+{
+    int rc = check_all(flags, children, n, error_out);
+    if (rc)
+        return rc;
+    start_arg_t a = {.flags = *flags, .children = children, .n = n};
+    return start(&a, opts, pid_out, error_out);
+}
+
+int arbor_sup_start_module(const arbor_sup_module_t *mod, void *arg, const arbor_sup_opts_t *opts,
+                           arbor_pid_t *pid_out, arbor_reason_t *error_out)
+{
+    if (!mod || !mod->init)
+        return ARBOR_EINVAL;
+    start_arg_t a = {.mod = mod, .mod_arg = arg};
+    return start(&a, opts, pid_out, error_out);
+}
+
+/* A call with a start_reply_t answer. */
+static int call_start_like(arbor_pid_t sup, uint64_t tag, const void *req, size_t size,
+                           arbor_pid_t *pid_out, arbor_reason_t *error_out)
+{
+    arbor_msg_t *m;
+    arbor_reason_t exit;
+    int rc = arbor_gs_call(sup, tag, req, size, ARBOR_INFINITY, &m, &exit);
+    if (rc) {
+        if (rc == ARBOR_EEXIT && error_out)
+            *error_out = exit;
+        return rc;
+    }
+    start_reply_t r = *(start_reply_t *)m->data;
+    arbor_msg_free(m);
+    if (pid_out && (r.rc == 0 || r.rc == ARBOR_EEXIST || r.rc == ARBOR_IGNORED))
+        *pid_out = r.pid;
+    if (error_out && (r.rc == ARBOR_EEXIT || r.rc == ARBOR_EINVAL))
+        *error_out = r.reason;
+    return r.rc;
+}
+
+static int id_request(const char *id, id_req_t *req)
+{
+    if (!id || !*id || strlen(id) > ARBOR_CHILD_ID_MAX)
+        return ARBOR_EINVAL;
+    memset(req, 0, sizeof *req);
+    snprintf(req->id, sizeof req->id, "%s", id);
+    return 0;
+}
+
+int arbor_sup_start_child(arbor_pid_t sup, const arbor_child_spec_t *spec, arbor_pid_t *pid_out,
+                          arbor_reason_t *error_out)
+{
+    int rc = arbor_sup_check_spec(spec, error_out);
+    if (rc)
+        return rc;
+    struct {
+        arbor_child_spec_t spec;
+        char id[ARBOR_CHILD_ID_MAX + 1];
+    } req;
+    memset(&req, 0, sizeof req);
+    req.spec = *spec;
+    req.spec.id = NULL;
+    snprintf(req.id, sizeof req.id, "%s", spec->id);
+    _Static_assert(sizeof req == sizeof(arbor_child_spec_t) + ARBOR_CHILD_ID_MAX + 1,
+                   "no padding between spec and id");
+    return call_start_like(sup, SUP_START_CHILD, &req, sizeof req, pid_out, error_out);
+}
+
+int arbor_sup_terminate_child(arbor_pid_t sup, const char *id)
+{
+    id_req_t req;
+    int rc = id_request(id, &req);
+    return rc ? rc : call_start_like(sup, SUP_TERMINATE_CHILD, &req, sizeof req, NULL, NULL);
+}
+
+int arbor_sup_restart_child(arbor_pid_t sup, const char *id, arbor_pid_t *pid_out,
+                            arbor_reason_t *error_out)
+{
+    id_req_t req;
+    int rc = id_request(id, &req);
+    return rc ? rc : call_start_like(sup, SUP_RESTART_CHILD, &req, sizeof req, pid_out, error_out);
+}
+
+int arbor_sup_delete_child(arbor_pid_t sup, const char *id)
+{
+    id_req_t req;
+    int rc = id_request(id, &req);
+    return rc ? rc : call_start_like(sup, SUP_DELETE_CHILD, &req, sizeof req, NULL, NULL);
+}
+
+int arbor_sup_which_children(arbor_pid_t sup, arbor_child_info_t **out, size_t *n)
+{
+    if (!out || !n)
+        return ARBOR_EINVAL;
+    arbor_msg_t *m;
+    int rc = arbor_gs_call(sup, SUP_WHICH_CHILDREN, NULL, 0, ARBOR_INFINITY, &m, NULL);
+    if (rc)
+        return rc;
+    *n = m->size / sizeof(arbor_child_info_t);
+    *out = malloc(m->size ? m->size : 1);
+    if (!*out) {
+        arbor_msg_free(m);
+        return ARBOR_ENOMEM;
+    }
+    memcpy(*out, m->data, m->size);
+    arbor_msg_free(m);
+    return 0;
+}
+
+int arbor_sup_count_children(arbor_pid_t sup, arbor_child_counts_t *out)
+{
+    arbor_msg_t *m;
+    int rc = arbor_gs_call(sup, SUP_COUNT_CHILDREN, NULL, 0, ARBOR_INFINITY, &m, NULL);
+    if (rc)
+        return rc;
+    *out = *(arbor_child_counts_t *)m->data;
+    arbor_msg_free(m);
+    return 0;
+}
+
+int arbor_sup_get_childspec(arbor_pid_t sup, const char *id, arbor_child_spec_t *out,
+                            char idbuf[ARBOR_CHILD_ID_MAX + 1])
+{
+    id_req_t req;
+    int rc = id_request(id, &req);
+    if (rc)
+        return rc;
+    arbor_msg_t *m;
+    rc = arbor_gs_call(sup, SUP_GET_CHILDSPEC, &req, sizeof req, ARBOR_INFINITY, &m, NULL);
+    if (rc)
+        return rc;
+    if (m->size != sizeof *out) {
+        arbor_msg_free(m);
+        return ARBOR_ENOENT;
+    }
+    *out = *(arbor_child_spec_t *)m->data;
+    snprintf(idbuf, ARBOR_CHILD_ID_MAX + 1, "%s", req.id);
+    out->id = idbuf;
+    arbor_msg_free(m);
+    return 0;
+}
+
+int arbor_sup_stop(arbor_pid_t sup, arbor_reason_t reason)
+{
+    return arbor_gs_stop(sup, reason, ARBOR_INFINITY, NULL);
+}
