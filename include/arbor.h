@@ -20,5 +20,7 @@
 #include "arbor/report.h"
 #include "arbor/gen_server.h"
 #include "arbor/supervisor.h"
+#include "arbor/dynamic_supervisor.h"
+#include "arbor/task.h"
 
 #endif

@@ -35,6 +35,7 @@ extern "C" {
 #define ARBOR_ERUNNING    (-EISCONN)     /* the child is running */
 #define ARBOR_ERESTARTING (-EINPROGRESS) /* the child is being restarted */
 #define ARBOR_EMAXCHILD   (-EMLINK)      /* the supervisor has max_children children */
+#define ARBOR_EACCES      (-EACCES)      /* only the owner may do this */
 
 /* Returns a static, human-readable description of err ("process does not
  * exist"). Unknown codes give "unknown error". Never returns NULL. */

@@ -51,15 +51,20 @@ typedef struct arbor_spawn_opts {
     bool link;         /* link the new process to the caller, atomically */
     bool monitor;      /* monitor the new process; *ref_out gets the ref */
     bool trap_exit;    /* the new process starts trapping exits */
-    size_t stack_size; /* 0 = the runtime's default */
     const char *label; /* behaviour or role shown by introspection; static */
+    /* When non-zero, arg points to arg_size bytes that are copied into
+     * memory owned by the new process (freed when it dies, however it
+     * dies); the process receives the copy. Erlang copies spawn arguments
+     * the same way. 0: arg is passed through untouched. */
+    size_t arg_size;
 } arbor_spawn_opts_t;
 
 /*
  * Starts a process that runs fn(arg). The new process exits with reason
- * normal when fn returns. arg is passed through untouched: the caller keeps
- * ownership and must keep it valid for as long as the new process uses it.
- * opts may be NULL. link and monitor require a calling process.
+ * normal when fn returns. arg is passed through untouched (the caller keeps
+ * ownership and must keep it valid for as long as the new process uses it)
+ * unless opts->arg_size asks for a copy. opts may be NULL. link and monitor
+ * require a calling process.
  *
  * Returns 0 and stores the pid (and the monitor ref) on success;
  * ARBOR_ENOMEM or ARBOR_EAGAIN (process limit) with nothing started;

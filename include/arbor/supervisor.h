@@ -55,10 +55,18 @@ typedef enum arbor_child_type {
 /* Starts the child, linked to the calling (supervisor) process. */
 typedef int (*arbor_child_start_fn)(void *arg, arbor_pid_t *pid_out, arbor_reason_t *error_out);
 
+/* A start function that also takes the supervisor's extra argument
+ * (DynamicSupervisor's extra_arguments; NULL under a plain Supervisor). */
+typedef int (*arbor_child_start_extra_fn)(void *extra, void *arg, arbor_pid_t *pid_out,
+                                          arbor_reason_t *error_out);
+
 typedef struct arbor_child_spec {
-    const char *id;             /* unique in the supervisor; copied */
-    arbor_child_start_fn start; /* required */
-    void *arg;                  /* passed to start; must outlive the spec's use */
+    const char *id;                         /* unique in the supervisor; copied */
+    arbor_child_start_fn start;             /* required, unless start_extra is set */
+    arbor_child_start_extra_fn start_extra; /* used instead of start when set */
+    void *arg;                              /* passed to start; must outlive the spec's use, */
+    size_t arg_size;                        /* unless arg_size > 0: the supervisor then keeps a
+                                             * copy of these bytes and passes the copy */
     arbor_restart_t restart;
     int64_t shutdown; /* ARBOR_SHUTDOWN_DEFAULT, ms, INFINITY, BRUTAL_KILL, NOW */
     arbor_child_type_t type;

@@ -2,6 +2,9 @@
  * What every supervisor does to a child: stop it by its shutdown spec, and
  * count restarts against the intensity.
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "otp.h"
 
 bool arbor__otp_is_exit_from(const arbor_msg_t *m, void *pid)
@@ -91,4 +94,79 @@ bool arbor__otp_intensity_add(arbor__otp_intensity_t *in)
     in->ring[(in->head + in->count) % in->cap] = now;
     in->count++;
     return in->count <= (unsigned)in->max_restarts;
+}
+
+int arbor__otp_call_start(const arbor_child_spec_t *spec, void *extra, arbor_pid_t *pid,
+                          arbor_reason_t *err)
+{
+    arbor_reason_t why = ARBOR_NORMAL;
+    *pid = ARBOR_NOPID;
+    int rc = spec->start_extra ? spec->start_extra(extra, spec->arg, pid, &why)
+                               : spec->start(spec->arg, pid, &why);
+    if (rc == 0 && *pid == ARBOR_NOPID) {
+        rc = ARBOR_EEXIT;
+        why = arbor_error("bad_start_return: no pid");
+    } else if (rc != 0 && rc != ARBOR_IGNORED && rc != ARBOR_EEXIT) {
+        why = arbor_error("%s", arbor_err_name(rc));
+        rc = ARBOR_EEXIT;
+    }
+    if (rc == ARBOR_EEXIT)
+        *err = why;
+    if (rc != 0)
+        *pid = ARBOR_NOPID;
+    return rc;
+}
+
+int arbor__otp_call_children(arbor_pid_t sup, uint64_t tag, arbor_child_info_t **out, size_t *n)
+{
+    if (!out || !n)
+        return ARBOR_EINVAL;
+    arbor_msg_t *m;
+    int rc = arbor_gs_call(sup, tag, NULL, 0, ARBOR_INFINITY, &m, NULL);
+    if (rc)
+        return rc;
+    *n = m->size / sizeof(arbor_child_info_t);
+    *out = malloc(m->size ? m->size : 1);
+    if (!*out) {
+        arbor_msg_free(m);
+        return ARBOR_ENOMEM;
+    }
+    memcpy(*out, m->data, m->size);
+    arbor_msg_free(m);
+    return 0;
+}
+
+int arbor__otp_call_counts(arbor_pid_t sup, uint64_t tag, arbor_child_counts_t *out)
+{
+    if (!out)
+        return ARBOR_EINVAL;
+    arbor_msg_t *m;
+    int rc = arbor_gs_call(sup, tag, NULL, 0, ARBOR_INFINITY, &m, NULL);
+    if (rc)
+        return rc;
+    if (m->size == sizeof *out)
+        *out = *(arbor_child_counts_t *)m->data;
+    else
+        rc = ARBOR_EINVAL;
+    arbor_msg_free(m);
+    return rc;
+}
+
+bool arbor__otp_own_arg(arbor_child_spec_t *spec)
+{
+    if (!spec->arg_size)
+        return true;
+    void *copy = arbor_alloc(spec->arg_size);
+    if (!copy)
+        return false;
+    memcpy(copy, spec->arg, spec->arg_size);
+    spec->arg = copy;
+    return true;
+}
+
+void arbor__otp_release_arg(arbor_child_spec_t *spec)
+{
+    if (spec->arg_size)
+        arbor_free(spec->arg);
+    spec->arg = NULL;
 }

@@ -508,6 +508,10 @@ int arbor_gs_stop(arbor_pid_t server, arbor_reason_t reason, int64_t timeout_ms,
         return ARBOR_ECALLSELF;
     if (server == ARBOR_NOPID)
         return ARBOR_ENOPROC;
+    /* OTP's stop with an invalid timeout fails before the server is told
+     * anything (gen_server_SUITE stop3); receive would wait forever. */
+    if (timeout_ms < 0 && timeout_ms != ARBOR_INFINITY)
+        return ARBOR_EINVAL;
     arbor_ref_t mref;
     int rc = arbor_monitor(server, &mref);
     if (rc)

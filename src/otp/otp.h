@@ -41,6 +41,23 @@ bool arbor__otp_intensity_init(arbor__otp_intensity_t *in, int max_restarts, int
 /* Records a restart now; false if that exceeds the intensity. */
 bool arbor__otp_intensity_add(arbor__otp_intensity_t *in);
 
+/* Calls spec's start function (start_extra with extra, or start), and
+ * checks that a successful start returned a pid. Returns 0,
+ * ARBOR_IGNORED, or ARBOR_EEXIT with *err set. */
+int arbor__otp_call_start(const arbor_child_spec_t *spec, void *extra, arbor_pid_t *pid,
+                          arbor_reason_t *err);
+
+/* Makes spec->arg the supervisor's own copy when spec->arg_size asks for
+ * one (process memory). False when out of memory. */
+bool arbor__otp_own_arg(arbor_child_spec_t *spec);
+/* Releases what arbor__otp_own_arg() took. */
+void arbor__otp_release_arg(arbor_child_spec_t *spec);
+
+/* Client side of which_children / count_children: calls sup with tag and
+ * copies the reply out (an array the caller frees, or the counts). */
+int arbor__otp_call_children(arbor_pid_t sup, uint64_t tag, arbor_child_info_t **out, size_t *n);
+int arbor__otp_call_counts(arbor_pid_t sup, uint64_t tag, arbor_child_counts_t *out);
+
 /* Matchers for arbor_receive_match(). arg points to the pid or ref. */
 bool arbor__otp_is_exit_from(const arbor_msg_t *m, void *pid);
 bool arbor__otp_is_down_of(const arbor_msg_t *m, void *ref);

@@ -77,7 +77,7 @@ int arbor_sup_check_spec(const arbor_child_spec_t *spec, arbor_reason_t *why)
         r = arbor_error("missing_id");
     else if (strlen(spec->id) > ARBOR_CHILD_ID_MAX)
         r = arbor_error("invalid_child_id: too long");
-    else if (!spec->start)
+    else if (!spec->start && !spec->start_extra)
         r = arbor_error("missing_start");
     else if ((unsigned)spec->restart > ARBOR_TEMPORARY)
         r = arbor_error("invalid_restart_type: %d", (int)spec->restart);
@@ -165,9 +165,12 @@ static child_t *append(sup_t *s, const arbor_child_spec_t *spec)
         s->children = c;
         s->cap = cap;
     }
-    child_t *c = &s->children[s->n++];
+    child_t *c = &s->children[s->n];
     memset(c, 0, sizeof *c);
     c->spec = *spec;
+    if (!arbor__otp_own_arg(&c->spec))
+        return NULL;
+    s->n++;
     snprintf(c->idbuf, sizeof c->idbuf, "%s", spec->id);
     c->status = ARBOR_CHILD_UNDEFINED;
     /* Relocation moves idbuf: keep every spec.id pointing at its own. */
@@ -179,6 +182,7 @@ static child_t *append(sup_t *s, const arbor_child_spec_t *spec)
 static void remove_child(sup_t *s, child_t *c)
 {
     size_t i = (size_t)(c - s->children);
+    arbor__otp_release_arg(&c->spec);
     memmove(&s->children[i], &s->children[i + 1], (s->n - i - 1) * sizeof *c);
     s->n--;
     for (size_t k = 0; k < s->n; k++)
@@ -203,13 +207,9 @@ static void report(arbor_report_kind_t kind, const char *what, const child_t *c,
 /* Starts c. Returns 0, ARBOR_IGNORED, or an error with *err set. */
 static int start_child(child_t *c, arbor_reason_t *err)
 {
-    arbor_pid_t pid = ARBOR_NOPID;
+    arbor_pid_t pid;
     arbor_reason_t why = ARBOR_NORMAL;
-    int rc = c->spec.start(c->spec.arg, &pid, &why);
-    if (rc == 0 && pid == ARBOR_NOPID) {
-        rc = ARBOR_EEXIT;
-        why = arbor_error("bad_start_return: no pid");
-    }
+    int rc = arbor__otp_call_start(&c->spec, NULL, &pid, &why);
     if (rc == 0) {
         c->pid = pid;
         c->status = ARBOR_CHILD_RUNNING;
@@ -220,8 +220,6 @@ static int start_child(child_t *c, arbor_reason_t *err)
     c->status = ARBOR_CHILD_UNDEFINED;
     if (rc == ARBOR_IGNORED)
         return rc;
-    if (rc != ARBOR_EEXIT)
-        why = arbor_error("%s", arbor_err_name(rc));
     *err = why;
     report(ARBOR_REPORT_SUPERVISOR, "start_error", c, why);
     return ARBOR_EEXIT;
@@ -690,32 +688,12 @@ int arbor_sup_delete_child(arbor_pid_t sup, const char *id)
 
 int arbor_sup_which_children(arbor_pid_t sup, arbor_child_info_t **out, size_t *n)
 {
-    if (!out || !n)
-        return ARBOR_EINVAL;
-    arbor_msg_t *m;
-    int rc = arbor_gs_call(sup, SUP_WHICH_CHILDREN, NULL, 0, ARBOR_INFINITY, &m, NULL);
-    if (rc)
-        return rc;
-    *n = m->size / sizeof(arbor_child_info_t);
-    *out = malloc(m->size ? m->size : 1);
-    if (!*out) {
-        arbor_msg_free(m);
-        return ARBOR_ENOMEM;
-    }
-    memcpy(*out, m->data, m->size);
-    arbor_msg_free(m);
-    return 0;
+    return arbor__otp_call_children(sup, SUP_WHICH_CHILDREN, out, n);
 }
 
 int arbor_sup_count_children(arbor_pid_t sup, arbor_child_counts_t *out)
 {
-    arbor_msg_t *m;
-    int rc = arbor_gs_call(sup, SUP_COUNT_CHILDREN, NULL, 0, ARBOR_INFINITY, &m, NULL);
-    if (rc)
-        return rc;
-    *out = *(arbor_child_counts_t *)m->data;
-    arbor_msg_free(m);
-    return 0;
+    return arbor__otp_call_counts(sup, SUP_COUNT_CHILDREN, out);
 }
 
 int arbor_sup_get_childspec(arbor_pid_t sup, const char *id, arbor_child_spec_t *out,

@@ -25,7 +25,11 @@ static void account(arbor__proc_t *p, size_t add, size_t sub)
 
 void *arbor_alloc(size_t size)
 {
-    arbor__proc_t *p = arbor__proc_current();
+    return arbor__heap_alloc_for(arbor__proc_current(), size);
+}
+
+void *arbor__heap_alloc_for(arbor__proc_t *p, size_t size)
+{
     if (!p || size > SIZE_MAX - sizeof(block_t))
         return NULL;
     block_t *b = malloc(sizeof *b + size);

@@ -125,6 +125,7 @@ static void abandon_child(arbor__proc_t *self, arbor__proc_t *child)
     }
     arbor__u64map_free(&child->links);
     arbor__u64map_free(&child->monitored);
+    arbor__heap_release(child);
     atomic_store(&child->sched, ARBOR__DEAD);
     arbor__table_kill(child);
     arbor__sched_process_finished();
@@ -136,6 +137,17 @@ static int spawn_common(arbor__proc_t *p, const arbor_spawn_opts_t *opts, arbor_
     static const arbor_spawn_opts_t none;
     const arbor_spawn_opts_t *o = opts ? opts : &none;
     arbor__proc_t *self = arbor__proc_current();
+    if (o->arg_size) {
+        /* The child does not run yet: its heap is ours to fill. */
+        void **argp = p->reactive ? &p->u.reactor.state : &p->u.spawned.arg;
+        void *copy = arbor__heap_alloc_for(p, o->arg_size);
+        if (!copy) {
+            abandon_child(self, p);
+            return ARBOR_ENOMEM;
+        }
+        memcpy(copy, *argp, o->arg_size);
+        *argp = copy;
+    }
     atomic_store_explicit(&p->trap_exit, o->trap_exit, memory_order_relaxed);
     atomic_store_explicit(&p->label, o->label, memory_order_relaxed);
     if (self) {
@@ -159,7 +171,7 @@ static int spawn_common(arbor__proc_t *p, const arbor_spawn_opts_t *opts, arbor_
 int arbor_spawn_opt(arbor_entry_fn fn, void *arg, const arbor_spawn_opts_t *opts,
                     arbor_pid_t *pid_out, arbor_ref_t *ref_out)
 {
-    if (!fn)
+    if (!fn || (opts && opts->arg_size && !arg))
         return ARBOR_EINVAL;
     if (opts && (opts->link || opts->monitor) && !arbor__proc_current())
         return ARBOR_ENOTPROC;
@@ -192,7 +204,7 @@ int arbor_spawn_monitor(arbor_entry_fn fn, void *arg, arbor_pid_t *pid_out, arbo
 int arbor_spawn_reactor(const arbor_reactor_t *ops, void *state, const arbor_spawn_opts_t *opts,
                         arbor_pid_t *pid_out, arbor_ref_t *ref_out)
 {
-    if (!ops || !ops->handle)
+    if (!ops || !ops->handle || (opts && opts->arg_size && !state))
         return ARBOR_EINVAL;
     if (opts && (opts->link || opts->monitor) && !arbor__proc_current())
         return ARBOR_ENOTPROC;

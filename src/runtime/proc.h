@@ -31,7 +31,7 @@
 #include "context.h"
 #include "mailbox.h"
 #include "stack.h"
-#include "u64map.h"
+#include "../common/u64map.h"
 
 enum { ARBOR__IDLE = 0, ARBOR__SCHEDULED = 1, ARBOR__DEAD = 2 };
 
@@ -144,6 +144,9 @@ void arbor__proc_entry(void *arg);
 /* Fresh monitor reference. */
 arbor_ref_t arbor__new_ref(void);
 
+/* Heap: allocates a block owned by p (not necessarily the running
+ * process: a spawner gives its child a copy of the spawn argument). */
+void *arbor__heap_alloc_for(arbor__proc_t *p, size_t size);
 /* Heap: frees every block of p (process exit). */
 void arbor__heap_release(arbor__proc_t *p);
 

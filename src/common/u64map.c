@@ -1,6 +1,9 @@
 #include "u64map.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+#include "arbor/process.h"
 
 #define EMPTY 0
 #define TOMB  1
@@ -13,15 +16,29 @@ static inline uint32_t slot_of(uint64_t key, uint32_t cap)
     return (uint32_t)key & (cap - 1);
 }
 
+static void *map_alloc(const arbor__u64map_t *m, size_t size)
+{
+    return m->process_heap ? arbor_alloc(size) : malloc(size);
+}
+
+static void map_free(const arbor__u64map_t *m, void *p)
+{
+    if (m->process_heap)
+        arbor_free(p);
+    else
+        free(p);
+}
+
 static bool resize(arbor__u64map_t *m, uint32_t cap)
 {
-    uint64_t *keys = calloc(cap, sizeof *keys);
-    uint64_t *vals = malloc(cap * sizeof *vals);
+    uint64_t *keys = map_alloc(m, cap * sizeof *keys);
+    uint64_t *vals = map_alloc(m, cap * sizeof *vals);
     if (!keys || !vals) {
-        free(keys);
-        free(vals);
+        map_free(m, keys);
+        map_free(m, vals);
         return false;
     }
+    memset(keys, 0, cap * sizeof *keys);
     for (uint32_t i = 0; i < m->cap; i++) {
         uint64_t k = m->keys[i];
         if (k <= TOMB)
@@ -32,8 +49,8 @@ static bool resize(arbor__u64map_t *m, uint32_t cap)
         keys[j] = k;
         vals[j] = m->vals[i];
     }
-    free(m->keys);
-    free(m->vals);
+    map_free(m, m->keys);
+    map_free(m, m->vals);
     m->keys = keys;
     m->vals = vals;
     m->cap = cap;
@@ -126,8 +143,8 @@ bool arbor__u64map_next(const arbor__u64map_t *m, uint32_t *pos, uint64_t *key, 
 
 void arbor__u64map_free(arbor__u64map_t *m)
 {
-    free(m->keys);
-    free(m->vals);
+    map_free(m, m->keys);
+    map_free(m, m->vals);
     m->keys = m->vals = NULL;
     m->cap = m->count = m->used = 0;
 }

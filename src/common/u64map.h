@@ -1,7 +1,10 @@
 /*
- * A small open-addressing hash map from non-zero 64-bit keys to 64-bit
- * values, for a process's links and monitors. Owned by one thread at a
- * time; no locking. Empty maps allocate nothing.
+ * A small open-addressing hash map from 64-bit keys greater than 1 to
+ * 64-bit values: a process's links and monitors (runtime), a supervisor's
+ * children by pid (OTP). Owned by one thread at a time; no locking. Empty
+ * maps allocate nothing. A map marked process_heap allocates with
+ * arbor_alloc(), so it is freed with the process that owns it however that
+ * process dies; the runtime's own maps use malloc.
  */
 #ifndef ARBOR_RUNTIME_U64MAP_H
 #define ARBOR_RUNTIME_U64MAP_H
@@ -15,6 +18,7 @@ typedef struct arbor__u64map {
     uint32_t cap;   /* power of two, or 0 */
     uint32_t count; /* live entries */
     uint32_t used;  /* live entries plus tombstones */
+    bool process_heap;
 } arbor__u64map_t;
 
 /* Inserts or replaces. Returns false when out of memory (map unchanged). */

@@ -1,0 +1,462 @@
+/*
+ * DynamicSupervisor, as a GenServer that traps exits.
+ *
+ * Every child has a serial number. Two maps (process memory, so a killed
+ * supervisor leaks nothing) index them: serial -> child for all children,
+ * pid -> serial for the running ones. Every operation is O(1), and the
+ * shutdown is linear in the number of children: all are unlinked,
+ * monitored and told to stop at once, then the DOWNs are collected, and a
+ * child still alive when its own shutdown time runs out is killed.
+ *
+ * Restart decisions are the Supervisor's (supervisor.c); a restart that
+ * fails leaves the child `restarting` and posts a retry to ourselves, each
+ * attempt an intensity tick. A child whose restart returns ignore is
+ * forgotten.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/u64map.h"
+#include "otp.h"
+
+enum {
+    DS_START_CHILD = 1,
+    DS_TERMINATE_CHILD,
+    DS_WHICH_CHILDREN,
+    DS_COUNT_CHILDREN,
+};
+#define DS_RETRY_TAG (ARBOR_TAG_OTP + 0x200)
+
+typedef struct child {
+    uint64_t serial;
+    arbor_child_spec_t spec; /* spec.id is NULL: ids mean nothing here */
+    arbor_pid_t pid;         /* ARBOR_NOPID while restarting */
+    unsigned restarts;
+} child_t;
+
+typedef struct dynsup {
+    arbor_dynsup_opts_t opts;
+    arbor__u64map_t by_serial; /* serial -> child_t * */
+    arbor__u64map_t by_pid;    /* pid -> serial, running children */
+    uint64_t next_serial;
+    size_t supervisors; /* children of type supervisor */
+    arbor__otp_intensity_t intensity;
+} dynsup_t;
+
+typedef struct {
+    int rc;
+    arbor_pid_t pid;
+    arbor_reason_t reason;
+} start_reply_t;
+
+static void report(const char *what, arbor_reason_t reason)
+{
+    arbor_report(&(arbor_report_t){.kind = ARBOR_REPORT_SUPERVISOR,
+                                   .pid = arbor_self(),
+                                   .behaviour = "dynamic_supervisor",
+                                   .what = what,
+                                   .reason = reason,
+                                   .detail = ""});
+}
+
+static child_t *child_of_pid(dynsup_t *d, arbor_pid_t pid)
+{
+    uint64_t serial, ptr;
+    if (!arbor__u64map_get(&d->by_pid, pid, &serial) ||
+        !arbor__u64map_get(&d->by_serial, serial, &ptr))
+        return NULL;
+    return (child_t *)(uintptr_t)ptr;
+}
+
+static void forget(dynsup_t *d, child_t *c)
+{
+    if (c->pid)
+        arbor__u64map_del(&d->by_pid, c->pid, NULL);
+    arbor__u64map_del(&d->by_serial, c->serial, NULL);
+    if (c->spec.type == ARBOR_SUPERVISOR_CHILD)
+        d->supervisors--;
+    arbor__otp_release_arg(&c->spec);
+    arbor_free(c);
+}
+
+/* Starts c; on success indexes its pid. Returns 0, ARBOR_IGNORED, ARBOR_EEXIT. */
+static int start(dynsup_t *d, child_t *c, arbor_reason_t *err)
+{
+    int rc = arbor__otp_call_start(&c->spec, d->opts.extra_arg, &c->pid, err);
+    if (rc == 0 && !arbor__u64map_put(&d->by_pid, c->pid, c->serial)) {
+        arbor_exit_pid(c->pid, ARBOR_KILL);
+        *err = arbor_error("out of memory");
+        return ARBOR_EEXIT;
+    }
+    return rc;
+}
+
+static void post_retry(child_t *c)
+{
+    arbor_send(arbor_self(), DS_RETRY_TAG, &c->serial, sizeof c->serial);
+}
+
+/* Restarts c (an intensity tick was taken); a failure posts a retry. */
+static void restart(dynsup_t *d, child_t *c)
+{
+    arbor_reason_t err;
+    c->restarts++;
+    int rc = start(d, c, &err);
+    if (rc == ARBOR_IGNORED)
+        forget(d, c);
+    else if (rc == ARBOR_EEXIT)
+        post_retry(c);
+}
+
+static arbor_gs_ret_t on_child_exit(dynsup_t *d, child_t *c, arbor_reason_t reason)
+{
+    arbor__u64map_del(&d->by_pid, c->pid, NULL);
+    c->pid = ARBOR_NOPID;
+    if (!arbor_reason_is_clean(&reason))
+        report("child_terminated", reason);
+    bool again = c->spec.restart == ARBOR_PERMANENT ||
+                 (c->spec.restart == ARBOR_TRANSIENT && !arbor_reason_is_clean(&reason));
+    if (!again) {
+        forget(d, c);
+        return arbor_gs_noreply();
+    }
+    if (!arbor__otp_intensity_add(&d->intensity)) {
+        report("reached_max_restart_intensity", ARBOR_SHUTDOWN);
+        return arbor_gs_halt(ARBOR_SHUTDOWN);
+    }
+    restart(d, c);
+    return arbor_gs_noreply();
+}
+
+static arbor_gs_ret_t on_retry(dynsup_t *d, uint64_t serial)
+{
+    uint64_t ptr;
+    if (!arbor__u64map_get(&d->by_serial, serial, &ptr))
+        return arbor_gs_noreply(); /* terminated meanwhile */
+    child_t *c = (child_t *)(uintptr_t)ptr;
+    if (c->pid)
+        return arbor_gs_noreply();
+    if (!arbor__otp_intensity_add(&d->intensity)) {
+        report("reached_max_restart_intensity", ARBOR_SHUTDOWN);
+        return arbor_gs_halt(ARBOR_SHUTDOWN);
+    }
+    restart(d, c);
+    return arbor_gs_noreply();
+}
+
+/* ---- shutdown: everyone at once --------------------------------------------------- */
+
+typedef struct {
+    arbor_ref_t ref;
+    arbor_pid_t pid;
+    uint64_t deadline; /* UINT64_MAX: none (infinity, or already killed) */
+    bool done;
+} stopping_t;
+
+static bool is_down(const arbor_msg_t *m, void *arg)
+{
+    return m->tag == ARBOR_TAG_DOWN;
+}
+
+static void shutdown_all(dynsup_t *d)
+{
+    size_t n = d->by_pid.count, k = 0;
+    if (n == 0)
+        return;
+    stopping_t *st = arbor_calloc(n, sizeof *st);
+    arbor__u64map_t by_ref = {.process_heap = true}; /* ref -> index */
+    if (!st) {
+        /* No memory to do it politely: kill them; the links do the rest. */
+        uint32_t pos = 0;
+        uint64_t pid, serial;
+        while (arbor__u64map_next(&d->by_pid, &pos, &pid, &serial))
+            arbor_exit_pid(pid, ARBOR_KILL);
+        return;
+    }
+    uint64_t now = arbor_now_ms();
+    uint32_t pos = 0;
+    uint64_t pid, serial;
+    while (arbor__u64map_next(&d->by_pid, &pos, &pid, &serial)) {
+        uint64_t ptr;
+        arbor__u64map_get(&d->by_serial, serial, &ptr);
+        const child_t *c = (const child_t *)(uintptr_t)ptr;
+        int64_t sd = arbor__otp_shutdown_value(c->spec.shutdown, c->spec.type);
+        stopping_t *s = &st[k];
+        s->pid = pid;
+        arbor_monitor(pid, &s->ref);
+        arbor_unlink(pid);
+        arbor__u64map_put(&by_ref, s->ref, k);
+        s->deadline = sd >= 0 ? now + (uint64_t)sd : UINT64_MAX;
+        arbor_exit_pid(pid, sd == ARBOR_BRUTAL_KILL ? ARBOR_KILL : ARBOR_SHUTDOWN);
+        k++;
+    }
+    size_t left = k;
+    while (left) {
+        uint64_t next = UINT64_MAX;
+        for (size_t i = 0; i < k; i++)
+            if (!st[i].done && st[i].deadline < next)
+                next = st[i].deadline;
+        now = arbor_now_ms();
+        int64_t wait =
+            next == UINT64_MAX ? ARBOR_INFINITY : (next > now ? (int64_t)(next - now) : 0);
+        arbor_msg_t *m;
+        if (arbor_receive_match(is_down, NULL, wait, &m) == 0) {
+            uint64_t i;
+            const arbor_down_msg_t *dm = m->data;
+            if (arbor__u64map_del(&by_ref, dm->ref, &i) && !st[i].done) {
+                st[i].done = true;
+                left--;
+                bool fine = dm->reason.kind == ARBOR_EXIT_SHUTDOWN ||
+                            dm->reason.kind == ARBOR_EXIT_KILLED ||
+                            dm->reason.kind == ARBOR_EXIT_NORMAL;
+                if (!fine)
+                    report("shutdown_error", dm->reason);
+            }
+            arbor_msg_free(m);
+            continue;
+        }
+        /* The earliest shutdown times ran out: kill those children. */
+        now = arbor_now_ms();
+        for (size_t i = 0; i < k; i++) {
+            if (!st[i].done && st[i].deadline <= now) {
+                arbor_exit_pid(st[i].pid, ARBOR_KILL);
+                st[i].deadline = UINT64_MAX;
+            }
+        }
+    }
+    arbor__u64map_free(&by_ref);
+    arbor_free(st);
+}
+
+/* ---- the GenServer callbacks --------------------------------------------------------- */
+
+static arbor_gs_ret_t ds_init(void **state, void *arg)
+{
+    const arbor_dynsup_opts_t *o = arg;
+    arbor_set_label("dynamic_supervisor");
+    dynsup_t *d = arbor_calloc(1, sizeof *d);
+    if (!d || !arbor__otp_intensity_init(&d->intensity, o->max_restarts, o->max_seconds))
+        return arbor_gs_halt(arbor_error("out of memory"));
+    d->opts = *o;
+    d->opts.name = NULL; /* the caller's string is not ours to keep */
+    d->by_serial.process_heap = d->by_pid.process_heap = true;
+    d->next_serial = 2; /* map keys must be > 1 */
+    *state = d;
+    return arbor_gs_ok();
+}
+
+static void ds_terminate(void **state, const arbor_reason_t *reason)
+{
+    dynsup_t *d = *state;
+    if (d)
+        shutdown_all(d);
+}
+
+static arbor_gs_ret_t call_start_child(dynsup_t *d, const arbor_child_spec_t *spec)
+{
+    start_reply_t r = {0};
+    if (d->opts.max_children && d->by_serial.count >= d->opts.max_children) {
+        r.rc = ARBOR_EMAXCHILD;
+        return arbor_gs_reply(&r, sizeof r);
+    }
+    child_t *c = arbor_calloc(1, sizeof *c);
+    if (!c) {
+        r.rc = ARBOR_ENOMEM;
+        return arbor_gs_reply(&r, sizeof r);
+    }
+    c->spec = *spec;
+    c->spec.id = NULL;
+    c->serial = d->next_serial++;
+    if (!arbor__otp_own_arg(&c->spec)) {
+        arbor_free(c);
+        r.rc = ARBOR_ENOMEM;
+        return arbor_gs_reply(&r, sizeof r);
+    }
+    r.rc = start(d, c, &r.reason);
+    if (r.rc != 0) {
+        arbor__otp_release_arg(&c->spec);
+        arbor_free(c);
+        return arbor_gs_reply(&r, sizeof r);
+    }
+    if (!arbor__u64map_put(&d->by_serial, c->serial, (uint64_t)(uintptr_t)c)) {
+        arbor__u64map_del(&d->by_pid, c->pid, NULL);
+        arbor__otp_shutdown_child(c->pid, ARBOR_BRUTAL_KILL);
+        arbor__otp_release_arg(&c->spec);
+        arbor_free(c);
+        r.rc = ARBOR_ENOMEM;
+        return arbor_gs_reply(&r, sizeof r);
+    }
+    if (c->spec.type == ARBOR_SUPERVISOR_CHILD)
+        d->supervisors++;
+    r.pid = c->pid;
+    return arbor_gs_reply(&r, sizeof r);
+}
+
+static arbor_gs_ret_t call_terminate_child(dynsup_t *d, arbor_pid_t pid)
+{
+    int rc = ARBOR_ENOENT;
+    child_t *c = child_of_pid(d, pid);
+    if (c) {
+        arbor__otp_shutdown_child(c->pid,
+                                  arbor__otp_shutdown_value(c->spec.shutdown, c->spec.type));
+        forget(d, c);
+        rc = 0;
+    }
+    return arbor_gs_reply(&rc, sizeof rc);
+}
+
+static arbor_gs_ret_t ds_call(void **state, const arbor_msg_t *req, arbor_from_t from)
+{
+    dynsup_t *d = *state;
+    switch (req->tag) {
+    case DS_START_CHILD:
+        if (req->size == sizeof(arbor_child_spec_t))
+            return call_start_child(d, req->data);
+        break;
+    case DS_TERMINATE_CHILD:
+        if (req->size == sizeof(arbor_pid_t))
+            return call_terminate_child(d, *(const arbor_pid_t *)req->data);
+        break;
+    case DS_WHICH_CHILDREN: {
+        size_t n = d->by_serial.count, i = 0;
+        arbor_child_info_t *out = calloc(n ? n : 1, sizeof *out);
+        if (!out)
+            return arbor_gs_reply(NULL, 0);
+        uint32_t pos = 0;
+        uint64_t serial, ptr;
+        while (arbor__u64map_next(&d->by_serial, &pos, &serial, &ptr)) {
+            const child_t *c = (const child_t *)(uintptr_t)ptr;
+            out[i].pid = c->pid;
+            out[i].status = c->pid ? ARBOR_CHILD_RUNNING : ARBOR_CHILD_RESTARTING;
+            out[i].type = c->spec.type;
+            out[i].restarts = c->restarts;
+            i++;
+        }
+        arbor_gs_reply_to(from, out, n * sizeof *out);
+        free(out);
+        return arbor_gs_noreply();
+    }
+    case DS_COUNT_CHILDREN: {
+        arbor_child_counts_t n = {.specs = d->by_serial.count,
+                                  .active = d->by_pid.count,
+                                  .supervisors = d->supervisors,
+                                  .workers = d->by_serial.count - d->supervisors};
+        return arbor_gs_reply(&n, sizeof n);
+    }
+    default:
+        break;
+    }
+    return arbor_gs_halt(
+        arbor_error("bad dynamic_supervisor call %llu", (unsigned long long)req->tag));
+}
+
+static arbor_gs_ret_t ds_info(void **state, const arbor_msg_t *msg)
+{
+    dynsup_t *d = *state;
+    if (msg->tag == ARBOR_TAG_EXIT) {
+        const arbor_exit_msg_t *e = msg->data;
+        child_t *c = child_of_pid(d, e->from);
+        return c ? on_child_exit(d, c, e->reason) : arbor_gs_noreply();
+    }
+    if (msg->tag == DS_RETRY_TAG && msg->from == arbor_self() && msg->size == sizeof(uint64_t))
+        return on_retry(d, *(const uint64_t *)msg->data);
+    return arbor_gs_noreply();
+}
+
+static void ds_status(void *state, char *buf, size_t size)
+{
+    const dynsup_t *d = state;
+    snprintf(buf, size, "children=%u", d ? d->by_serial.count : 0);
+}
+
+static const arbor_gen_server_t dynsup_gs = {
+    .name = "dynamic_supervisor",
+    .init = ds_init,
+    .handle_call = ds_call,
+    .handle_info = ds_info,
+    .terminate = ds_terminate,
+    .format_status = ds_status,
+};
+
+/* ---- the client side ------------------------------------------------------------------- */
+
+int arbor_dynsup_start(const arbor_dynsup_opts_t *opts, arbor_pid_t *pid_out,
+                       arbor_reason_t *error_out)
+{
+    arbor_dynsup_opts_t o = opts ? *opts : ARBOR_DYNSUP_OPTS_DEFAULT;
+    arbor_reason_t why;
+    if (o.max_restarts < 0)
+        why = arbor_error("invalid_intensity: %d", o.max_restarts);
+    else if (o.max_seconds <= 0)
+        why = arbor_error("invalid_period: %d", o.max_seconds);
+    else {
+        arbor_gs_opts_t g = {.name = o.name, .link = o.link, .trap_exit = true};
+        return arbor_gs_start(&dynsup_gs, &o, &g, pid_out, error_out);
+    }
+    if (error_out)
+        *error_out = why;
+    return ARBOR_EINVAL;
+}
+
+int arbor_dynsup_start_child(arbor_pid_t sup, const arbor_child_spec_t *spec, arbor_pid_t *pid_out,
+                             arbor_reason_t *error_out)
+{
+    arbor_child_spec_t s;
+    if (spec) {
+        /* The id means nothing here; give the checker one. */
+        s = *spec;
+        if (!s.id)
+            s.id = "dynamic";
+    }
+    int rc = arbor_sup_check_spec(spec ? &s : NULL, error_out);
+    if (rc)
+        return rc;
+    if (s.significant) {
+        if (error_out)
+            *error_out = arbor_error("invalid_significant: true");
+        return ARBOR_EINVAL;
+    }
+    s.id = NULL;
+    arbor_msg_t *m;
+    arbor_reason_t exit;
+    rc = arbor_gs_call(sup, DS_START_CHILD, &s, sizeof s, ARBOR_INFINITY, &m, &exit);
+    if (rc) {
+        if (rc == ARBOR_EEXIT && error_out)
+            *error_out = exit;
+        return rc;
+    }
+    start_reply_t r = *(start_reply_t *)m->data;
+    arbor_msg_free(m);
+    if (r.rc == 0 && pid_out)
+        *pid_out = r.pid;
+    if (r.rc == ARBOR_EEXIT && error_out)
+        *error_out = r.reason;
+    return r.rc;
+}
+
+int arbor_dynsup_terminate_child(arbor_pid_t sup, arbor_pid_t pid)
+{
+    arbor_msg_t *m;
+    int rc = arbor_gs_call(sup, DS_TERMINATE_CHILD, &pid, sizeof pid, ARBOR_INFINITY, &m, NULL);
+    if (rc)
+        return rc;
+    rc = *(int *)m->data;
+    arbor_msg_free(m);
+    return rc;
+}
+
+int arbor_dynsup_which_children(arbor_pid_t sup, arbor_child_info_t **out, size_t *n)
+{
+    return arbor__otp_call_children(sup, DS_WHICH_CHILDREN, out, n);
+}
+
+int arbor_dynsup_count_children(arbor_pid_t sup, arbor_child_counts_t *out)
+{
+    return arbor__otp_call_counts(sup, DS_COUNT_CHILDREN, out);
+}
+
+int arbor_dynsup_stop(arbor_pid_t sup, arbor_reason_t reason)
+{
+    return arbor_gs_stop(sup, reason, ARBOR_INFINITY, NULL);
+}
