@@ -59,6 +59,30 @@ static void spawner(void *arg)
     arbor_send(u->main, TAG_DONE, NULL, 0);
 }
 
+static arbor_gs_ret_t echo_init(void **state, void *arg)
+{
+    return arbor_gs_ok();
+}
+
+static arbor_gs_ret_t echo_call(void **state, const arbor_msg_t *req, arbor_from_t from)
+{
+    return arbor_gs_reply(NULL, 0);
+}
+
+static const arbor_gen_server_t echo_server = {
+    .name = "echo", .init = echo_init, .handle_call = echo_call};
+
+static void server_client(void *arg)
+{
+    unit_t *u = arg;
+    arbor_pid_t server;
+    arbor_gs_start(&echo_server, NULL, NULL, &server, NULL);
+    for (uint64_t i = 0; i < u->ops; i++)
+        arbor_gs_call(server, 1, NULL, 0, ARBOR_GS_CALL_TIMEOUT, NULL, NULL);
+    arbor_gs_stop(server, ARBOR_NORMAL, ARBOR_INFINITY, NULL);
+    arbor_send(u->main, TAG_DONE, NULL, 0);
+}
+
 static void run_units(const char *metric, arbor_entry_fn fn)
 {
     uint64_t k = bench_size("BENCH_K", 256);
@@ -78,6 +102,11 @@ static void scaling_pairs(void)
     run_units("scaling_pairs", pair_initiator);
 }
 
+static void scaling_servers(void)
+{
+    run_units("scaling_servers", server_client);
+}
+
 static void scaling_spawn(void)
 {
     run_units("scaling_spawn", spawner);
@@ -85,6 +114,7 @@ static void scaling_spawn(void)
 
 const bench_t bench_scaling[] = {
     {"scaling_pairs", scaling_pairs},
+    {"scaling_servers", scaling_servers},
     {"scaling_spawn", scaling_spawn},
     {NULL, NULL},
 };

@@ -98,10 +98,12 @@ static void root(void *arg)
         plan->fn();
 }
 
+static const bench_t *const tables[] = {bench_runtime, bench_otp, bench_scaling};
+#define NTABLES (sizeof tables / sizeof tables[0])
+
 static const bench_t *find(const char *name)
 {
-    const bench_t *tables[] = {bench_runtime, bench_scaling};
-    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
+    for (size_t t = 0; t < NTABLES; t++)
         for (const bench_t *b = tables[t]; b->name; b++)
             if (strcmp(b->name, name) == 0)
                 return b;
@@ -110,8 +112,7 @@ static const bench_t *find(const char *name)
 
 static void list(void)
 {
-    const bench_t *tables[] = {bench_runtime, bench_scaling};
-    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
+    for (size_t t = 0; t < NTABLES; t++)
         for (const bench_t *b = tables[t]; b->name; b++)
             printf("%s\n", b->name);
 }

@@ -132,9 +132,11 @@ typedef struct arbor_timer arbor_timer_t;
 /*
  * Sends a copy of (tag, data, size) to `to` after ms milliseconds, from the
  * calling process (from = ARBOR_NOPID outside one). When timer_out is not
- * NULL it receives a handle that the caller must eventually pass to
- * arbor_cancel_timer() or arbor_timer_release(). Returns 0, ARBOR_EINVAL,
- * ARBOR_ENOMEM. Any thread.
+ * NULL it receives a handle to pass to arbor_cancel_timer() or
+ * arbor_timer_release(): from the same process, which may also just exit
+ * (its handles are then released for it; the timer still fires), or,
+ * outside a process, eventually from any thread. Returns 0, ARBOR_EINVAL,
+ * ARBOR_ENOMEM.
  */
 int arbor_send_after(arbor_pid_t to, uint64_t tag, const void *data, size_t size, uint64_t ms,
                      arbor_timer_t **timer_out);

@@ -191,12 +191,24 @@ static void shutdown_all(dynsup_t *d)
         arbor_exit_pid(pid, sd == ARBOR_BRUTAL_KILL ? ARBOR_KILL : ARBOR_SHUTDOWN);
         k++;
     }
+    /* Children share a few shutdown values, so there are few distinct
+     * deadlines: keep them sorted and walk them, rather than scanning
+     * every child for the next one. */
+    uint64_t *deadlines = arbor_calloc(k, sizeof *deadlines);
+    size_t nd = 0, dl = 0;
+    for (size_t i = 0; deadlines && i < k; i++) {
+        size_t j = 0;
+        while (j < nd && deadlines[j] < st[i].deadline)
+            j++;
+        if (j < nd && deadlines[j] == st[i].deadline)
+            continue;
+        memmove(&deadlines[j + 1], &deadlines[j], (nd - j) * sizeof *deadlines);
+        deadlines[j] = st[i].deadline;
+        nd++;
+    }
     size_t left = k;
     while (left) {
-        uint64_t next = UINT64_MAX;
-        for (size_t i = 0; i < k; i++)
-            if (!st[i].done && st[i].deadline < next)
-                next = st[i].deadline;
+        uint64_t next = deadlines && dl < nd ? deadlines[dl] : UINT64_MAX;
         now = arbor_now_ms();
         int64_t wait =
             next == UINT64_MAX ? ARBOR_INFINITY : (next > now ? (int64_t)(next - now) : 0);
@@ -216,15 +228,13 @@ static void shutdown_all(dynsup_t *d)
             arbor_msg_free(m);
             continue;
         }
-        /* The earliest shutdown times ran out: kill those children. */
-        now = arbor_now_ms();
-        for (size_t i = 0; i < k; i++) {
-            if (!st[i].done && st[i].deadline <= now) {
+        /* A shutdown time ran out: kill the children it applies to. */
+        for (size_t i = 0; i < k; i++)
+            if (!st[i].done && st[i].deadline <= next)
                 arbor_exit_pid(st[i].pid, ARBOR_KILL);
-                st[i].deadline = UINT64_MAX;
-            }
-        }
+        dl++;
     }
+    arbor_free(deadlines);
     arbor__u64map_free(&by_ref);
     arbor_free(st);
 }

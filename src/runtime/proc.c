@@ -886,6 +886,9 @@ void arbor__proc_finish(arbor__proc_t *p)
     atomic_store_explicit(&p->sched, ARBOR__DEAD, memory_order_seq_cst);
     arbor_reason_t reason = p->exit_reason;
     arbor_pid_t pid = p->pid;
+    /* The name goes first, as in Erlang: whoever learns of the death (a
+     * supervisor restarting a named child) can register it again at once. */
+    arbor__name_release(p);
 
     /* Take in what is queued, so that links and monitors made up to now
      * are in the maps and get the real reason. */
@@ -936,7 +939,6 @@ void arbor__proc_finish(arbor__proc_t *p)
     arbor__u64map_free(&p->monitors);
     arbor__u64map_free(&p->aliases);
 
-    arbor__name_release(p);
     while ((m = p->queue.head)) {
         arbor__queue_remove(&p->queue, NULL, m);
         arbor__msg_destroy(m);
@@ -951,6 +953,7 @@ void arbor__proc_finish(arbor__proc_t *p)
         arbor__timer_cancel(p->wait_timer);
         p->wait_timer = NULL;
     }
+    arbor__timer_release_held(p);
     arbor__heap_release(p);
 
     bool root = pid == arbor__rt.root;

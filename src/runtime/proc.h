@@ -84,7 +84,8 @@ typedef struct arbor__proc {
     arbor__u64map_t aliases;        /* active aliases -> 1 */
     struct arbor__heap_block *heap; /* arbor_alloc() blocks */
     struct arbor_timer *wait_timer;
-    uint64_t wait_seq; /* identifies the current timed wait */
+    struct arbor_timer *timers; /* send_after handles this process holds */
+    uint64_t wait_seq;          /* identifies the current timed wait */
     bool timed_out;
     bool dying;      /* an exit is decided: exit_reason holds it */
     bool defer_exit; /* inside arbor_blocking(): die later */

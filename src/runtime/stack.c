@@ -18,7 +18,11 @@
 #endif
 
 #define SLAB_STACKS 16
-#define CANARY      0xA7B0C0DEDEADBEEFull
+/* Stacks the shared pool keeps with their pages mapped before it starts
+ * giving pages back: bounds memory after a burst (a few MiB) without a
+ * madvise per exit while processes come and go. */
+#define HOT_MAX 512
+#define CANARY  0xA7B0C0DEDEADBEEFull
 
 typedef struct slab {
     struct slab *next;
@@ -29,7 +33,9 @@ typedef struct slab {
 
 static struct {
     pthread_mutex_t lock;
-    arbor__stack_t *free; /* shared pool */
+    arbor__stack_t *hot; /* shared pool: pages still mapped */
+    unsigned nhot;
+    arbor__stack_t *free; /* shared pool: pages given back */
     slab_t *slabs;
     size_t size;   /* usable bytes per stack */
     size_t stride; /* bytes per stack in a slab, guard included */
@@ -58,6 +64,8 @@ int arbor__stack_init(size_t size)
     pool.stride = pool.size + pool.page;
     pool.guard_budget = read_max_map_count() / 4;
     pool.free = NULL;
+    pool.hot = NULL;
+    pool.nhot = 0;
     pool.slabs = NULL;
     return 0;
 }
@@ -79,6 +87,8 @@ void arbor__stack_fini(void)
     }
     pool.slabs = NULL;
     pool.free = NULL;
+    pool.hot = NULL;
+    pool.nhot = 0;
 }
 
 /* Maps a slab and puts its stacks on the shared pool. Called with the lock
@@ -129,16 +139,29 @@ arbor__stack_t *arbor__stack_get(arbor__stack_cache_t *cache)
         cache->count--;
     } else {
         pthread_mutex_lock(&pool.lock);
-        if (!pool.free && !grow_locked()) {
-            pthread_mutex_unlock(&pool.lock);
-            return NULL;
+        if (pool.hot) {
+            s = pool.hot;
+            pool.hot = s->next;
+            pool.nhot--;
+        } else {
+            if (!pool.free && !grow_locked()) {
+                pthread_mutex_unlock(&pool.lock);
+                return NULL;
+            }
+            s = pool.free;
+            pool.free = s->next;
         }
-        s = pool.free;
-        pool.free = s->next;
         /* Refill half the cache while we hold the lock. */
-        while (cache && pool.free && cache->count < ARBOR__STACK_CACHE_MAX / 2) {
-            arbor__stack_t *t = pool.free;
-            pool.free = t->next;
+        while (cache && (pool.hot || pool.free) && cache->count < ARBOR__STACK_CACHE_MAX / 2) {
+            arbor__stack_t *t;
+            if (pool.hot) {
+                t = pool.hot;
+                pool.hot = t->next;
+                pool.nhot--;
+            } else {
+                t = pool.free;
+                pool.free = t->next;
+            }
             t->next = cache->head;
             cache->head = t;
             cache->count++;
@@ -181,6 +204,15 @@ void arbor__stack_put(arbor__stack_cache_t *cache, arbor__stack_t *s)
         cache->count++;
         return;
     }
+    pthread_mutex_lock(&pool.lock);
+    if (pool.nhot < HOT_MAX) {
+        s->next = pool.hot;
+        pool.hot = s;
+        pool.nhot++;
+        pthread_mutex_unlock(&pool.lock);
+        return;
+    }
+    pthread_mutex_unlock(&pool.lock);
     trim(s);
     pthread_mutex_lock(&pool.lock);
     s->next = pool.free;

@@ -7,8 +7,9 @@
  * budget goes to guard pages. Stacks beyond it carry a canary word at their
  * lowest address instead, checked whenever the stack returns to the pool;
  * that catches an overflow late rather than at once. Stacks are never
- * unmapped before the runtime stops; a stack returned to the shared pool has
- * its pages given back to the kernel (MADV_DONTNEED).
+ * unmapped before the runtime stops; the shared pool keeps a few hundred
+ * stacks with their pages mapped and gives the pages of the rest back to
+ * the kernel (MADV_DONTNEED).
  *
  * Each scheduler keeps a small private cache, so taking and returning a
  * stack normally costs no lock and no system call.

@@ -14,11 +14,14 @@ void arbor__wheel_init(arbor__wheel_t *w, uint64_t now)
         w->slots[i] = NULL;
     w->now = now;
     w->count = 0;
+    w->floor = now;
 }
 
 static void link_timer(arbor__wheel_t *w, struct arbor_timer *t)
 {
     struct arbor_timer **slot = &w->slots[t->deadline % ARBOR__WHEEL_SLOTS];
+    if (t->deadline < w->floor)
+        w->floor = t->deadline;
     t->prev = NULL;
     t->next = *slot;
     if (*slot)
@@ -86,26 +89,31 @@ unsigned arbor__wheel_advance(arbor__sched_t *s, uint64_t now)
         }
     }
     w->now = now;
+    if (w->floor <= now)
+        w->floor = now + 1; /* everything due by now has fired */
     return fired;
 }
 
-uint64_t arbor__wheel_next_deadline(const arbor__wheel_t *w)
+uint64_t arbor__wheel_next_deadline(arbor__wheel_t *w)
 {
     if (w->count == 0)
         return UINT64_MAX;
-    /* Scan forward from now; the first non-empty slot within one turn
-     * holds the earliest deadline unless a later-round timer hashes there,
-     * so take the minimum over that slot and stop. A full-turn scan is
-     * bounded (4096 slots) and only runs when the scheduler goes idle. */
+    /* Scan forward from the floor (no timer is due before it). The first
+     * slot holding a timer due within this turn of the wheel holds the
+     * earliest one; a full turn is scanned at most once per new minimum,
+     * since the answer becomes the new floor. */
+    uint64_t start = w->floor > w->now ? w->floor : w->now;
     uint64_t best = UINT64_MAX;
     for (uint64_t i = 0; i < ARBOR__WHEEL_SLOTS; i++) {
-        const struct arbor_timer *t = w->slots[(w->now + i) % ARBOR__WHEEL_SLOTS];
+        const struct arbor_timer *t = w->slots[(start + i) % ARBOR__WHEEL_SLOTS];
         for (; t; t = t->next)
             if (t->deadline < best)
                 best = t->deadline;
-        if (best <= w->now + i)
+        if (best <= start + i)
             break;
     }
+    if (best != UINT64_MAX)
+        w->floor = best;
     return best;
 }
 
@@ -138,6 +146,8 @@ struct arbor_timer *arbor__timer_start(arbor_pid_t target, arbor__msg_t *node, u
     atomic_init(&t->refs, with_handle ? 2 : 1);
     t->target = target;
     t->node = node;
+    t->holder = NULL;
+    t->hprev = t->hnext = NULL;
     arbor__sched_t *s = arbor__sched_current();
     if (s) {
         t->owner = s;
@@ -215,20 +225,57 @@ int arbor_send_after(arbor_pid_t to, uint64_t tag, const void *data, size_t size
     struct arbor_timer *t = arbor__timer_start(to, m, ms, timer_out != NULL);
     if (!t)
         return ARBOR_ENOMEM;
-    if (timer_out)
+    if (timer_out) {
+        arbor__proc_t *p = arbor__proc_current();
+        if (p) {
+            t->holder = p;
+            t->hnext = p->timers;
+            if (p->timers)
+                p->timers->hprev = t;
+            p->timers = t;
+        }
         *timer_out = t;
+    }
     return 0;
+}
+
+/* Takes t off its holder's list (the holder is the calling process). */
+static void unhold(struct arbor_timer *t)
+{
+    arbor__proc_t *p = t->holder;
+    if (!p)
+        return;
+    if (t->hprev)
+        t->hprev->hnext = t->hnext;
+    else
+        p->timers = t->hnext;
+    if (t->hnext)
+        t->hnext->hprev = t->hprev;
+    t->holder = NULL;
+    t->hprev = t->hnext = NULL;
+}
+
+void arbor__timer_release_held(arbor__proc_t *p)
+{
+    while (p->timers) {
+        struct arbor_timer *t = p->timers;
+        unhold(t);
+        arbor__timer_unref(t);
+    }
 }
 
 int arbor_cancel_timer(arbor_timer_t *timer)
 {
     if (!timer)
         return ARBOR_EINVAL;
+    unhold(timer);
     return arbor__timer_cancel(timer);
 }
 
 void arbor_timer_release(arbor_timer_t *timer)
 {
-    if (timer)
-        arbor__timer_unref(timer);
+    if (!timer)
+        return;
+    unhold(timer);
+    arbor__timer_unref(timer);
 }

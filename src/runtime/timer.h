@@ -37,6 +37,10 @@ struct arbor_timer {
     struct arbor__sched *owner;
     arbor_pid_t target;
     arbor__msg_t *node; /* delivered on firing; freed on cancel */
+    /* A handle given to a process is that process's: it is released when
+     * the process exits, if the process has not released it itself. */
+    struct arbor__proc *holder;
+    struct arbor_timer *hprev, *hnext; /* the holder's list */
 };
 
 #define ARBOR__WHEEL_SLOTS 4096
@@ -45,6 +49,7 @@ typedef struct arbor__wheel {
     struct arbor_timer *slots[ARBOR__WHEEL_SLOTS];
     uint64_t now;   /* last time processed */
     uint64_t count; /* timers linked */
+    uint64_t floor; /* no linked timer is due before this: where searches start */
 } arbor__wheel_t;
 
 void arbor__wheel_init(arbor__wheel_t *w, uint64_t now);
@@ -53,7 +58,7 @@ void arbor__wheel_fini(arbor__wheel_t *w);
 /* Fires every timer due at or before now. Returns how many fired. */
 unsigned arbor__wheel_advance(struct arbor__sched *s, uint64_t now);
 /* Earliest deadline among linked timers, or UINT64_MAX. */
-uint64_t arbor__wheel_next_deadline(const arbor__wheel_t *w);
+uint64_t arbor__wheel_next_deadline(arbor__wheel_t *w);
 
 /* Creates a timer on the calling scheduler (or hands it to scheduler 0 when
  * called from outside the runtime's threads) that delivers node to target
@@ -65,6 +70,9 @@ struct arbor_timer *arbor__timer_start(arbor_pid_t target, arbor__msg_t *node, u
  * timer had not fired, ARBOR_ENOENT otherwise. */
 int arbor__timer_cancel(struct arbor_timer *t);
 void arbor__timer_unref(struct arbor_timer *t);
+
+/* Releases every timer handle p still holds (p is exiting). */
+void arbor__timer_release_held(struct arbor__proc *p);
 
 /* Adopts timers created outside the scheduler threads (scheduler 0 only). */
 void arbor__timer_adopt_foreign(struct arbor__sched *s);
