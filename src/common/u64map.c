@@ -121,8 +121,15 @@ bool arbor__u64map_del(arbor__u64map_t *m, uint64_t key, uint64_t *val)
     m->keys[i] = TOMB;
     m->count--;
     if (m->count == 0) {
-        /* Nothing left: reset, so a map that emptied costs no probing. */
-        arbor__u64map_free(m);
+        /* Nothing left. A small map is cleared in place (a process that
+         * calls in a loop fills and empties its monitor map every call);
+         * a big one is given back. */
+        if (m->cap <= 16) {
+            memset(m->keys, 0, m->cap * sizeof *m->keys);
+            m->used = 0;
+        } else {
+            arbor__u64map_free(m);
+        }
     }
     return true;
 }

@@ -17,7 +17,7 @@
     X(ARBOR_EPRESENT, "already present")                                                           \
     X(ARBOR_ERUNNING, "the child is running")                                                      \
     X(ARBOR_ERESTARTING, "the child is restarting")                                                \
-    X(ARBOR_EMAXCHILD, "reached the maximum number of children")                                  \
+    X(ARBOR_EMAXCHILD, "reached the maximum number of children")                                   \
     X(ARBOR_EACCES, "only the owner may do this")
 
 const char *arbor_strerror(int err)

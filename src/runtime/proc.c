@@ -308,6 +308,23 @@ bool arbor__send_node(arbor_pid_t pid, arbor__msg_t *m)
     return true;
 }
 
+/* Queues a signal that only tidies the receiver's bookkeeping (unlink,
+ * demonitor): it takes effect whenever the receiver next runs, so it does
+ * not wake it. Waking a server after every call just to forget the
+ * caller's monitor would cost a whole activation. Safe because the sender
+ * has already forgotten its side: a DOWN or EXIT the receiver sends before
+ * it gets to the signal is dropped by the sender. */
+static void send_lazy(arbor_pid_t pid, arbor__msg_t *m)
+{
+    arbor__proc_t *p = arbor__table_ref(pid);
+    if (!p) {
+        arbor__msg_destroy(m);
+        return;
+    }
+    arbor__inbox_push(&p->inbox, m);
+    arbor__table_unref(p);
+}
+
 static arbor_pid_t self_pid(void)
 {
     arbor__proc_t *p = arbor__proc_current();
@@ -529,11 +546,9 @@ void arbor__proc_wait(arbor__proc_t *p, uint64_t deadline)
         p->timed_out = false;
         p->wait_seq++;
         arbor__msg_t *node = arbor__msg_new(ARBOR__SIG_TIMEOUT, 0);
-        uint64_t now = arbor_now_ms();
         if (node) {
             node->u.seq = p->wait_seq;
-            p->wait_timer =
-                arbor__timer_start(p->pid, node, deadline > now ? deadline - now : 0, 1);
+            p->wait_timer = arbor__timer_start(p->pid, node, deadline, 1);
         }
         if (!p->wait_timer) {
             /* No memory for a timer: time out at once rather than hang. */
@@ -569,8 +584,8 @@ int arbor_receive_match(arbor_match_fn match, void *arg, int64_t timeout_ms, arb
         return ARBOR_ENOTPROC;
     if (!out)
         return ARBOR_EINVAL;
-    uint64_t deadline = timeout_ms > 0 ? deadline_of(timeout_ms) : UINT64_MAX;
-    arbor__msg_t *prev = NULL; /* last message examined and not matched */
+    uint64_t deadline = UINT64_MAX; /* computed when we first have to wait */
+    arbor__msg_t *prev = NULL;      /* last message examined and not matched */
     arbor__proc_drain(p);
     for (;;) {
         arbor__msg_t *m = prev ? arbor__queue_next(prev) : p->queue.head;
@@ -588,6 +603,8 @@ int arbor_receive_match(arbor_match_fn match, void *arg, int64_t timeout_ms, arb
             wait_end(p);
             return ARBOR_ETIMEDOUT;
         }
+        if (timeout_ms > 0 && deadline == UINT64_MAX)
+            deadline = deadline_of(timeout_ms);
         arbor__proc_wait(p, deadline);
     }
 }
@@ -759,7 +776,7 @@ int arbor_unlink(arbor_pid_t pid)
     if (!m)
         return 0; /* the peer keeps a one-sided link; its exit is ignored here */
     m->pub.from = p->pid;
-    arbor__send_node(pid, m);
+    send_lazy(pid, m);
     return 0;
 }
 
@@ -849,7 +866,7 @@ int arbor_demonitor(arbor_ref_t ref, unsigned flags)
         if (m) {
             m->pub.from = p->pid;
             m->u.ref = ref;
-            arbor__send_node(pid, m);
+            send_lazy(pid, m);
         }
     }
     return 0;
@@ -931,7 +948,7 @@ void arbor__proc_finish(arbor__proc_t *p)
         if (dm) {
             dm->pub.from = pid;
             dm->u.ref = key;
-            arbor__send_node(val, dm);
+            send_lazy(val, dm);
         }
     }
     arbor__u64map_free(&p->links);

@@ -509,6 +509,7 @@ static void remove_fault_handler(arbor__sched_t *s)
 static void sched_loop(arbor__sched_t *s)
 {
     tls_sched = s;
+    arbor__msg_cache_enable();
     arbor__ctx_init_thread(&s->ctx);
     install_fault_handler(s);
     arbor__proc_t *p;
@@ -518,6 +519,7 @@ static void sched_loop(arbor__sched_t *s)
     }
     stop_spinning(s);
     remove_fault_handler(s);
+    arbor__msg_cache_flush();
     tls_sched = NULL;
 }
 

@@ -131,7 +131,7 @@ void arbor__wheel_fini(arbor__wheel_t *w)
     }
 }
 
-struct arbor_timer *arbor__timer_start(arbor_pid_t target, arbor__msg_t *node, uint64_t ms,
+struct arbor_timer *arbor__timer_start(arbor_pid_t target, arbor__msg_t *node, uint64_t deadline,
                                        int with_handle)
 {
     struct arbor_timer *t = malloc(sizeof *t);
@@ -141,7 +141,7 @@ struct arbor_timer *arbor__timer_start(arbor_pid_t target, arbor__msg_t *node, u
     }
     ARBOR__STAT_ADD(live_timers, 1);
     t->prev = t->next = NULL;
-    t->deadline = arbor_now_ms() + ms;
+    t->deadline = deadline;
     atomic_init(&t->state, ARBOR__TIMER_PENDING);
     atomic_init(&t->refs, with_handle ? 2 : 1);
     t->target = target;
@@ -222,7 +222,7 @@ int arbor_send_after(arbor_pid_t to, uint64_t tag, const void *data, size_t size
     m->pub.from = arbor_self();
     if (size)
         memcpy(m->payload, data, size);
-    struct arbor_timer *t = arbor__timer_start(to, m, ms, timer_out != NULL);
+    struct arbor_timer *t = arbor__timer_start(to, m, arbor_now_ms() + ms, timer_out != NULL);
     if (!t)
         return ARBOR_ENOMEM;
     if (timer_out) {

@@ -62,9 +62,9 @@ uint64_t arbor__wheel_next_deadline(arbor__wheel_t *w);
 
 /* Creates a timer on the calling scheduler (or hands it to scheduler 0 when
  * called from outside the runtime's threads) that delivers node to target
- * after ms. Takes ownership of node. with_handle adds the caller's
- * reference. NULL when out of memory (node freed). */
-struct arbor_timer *arbor__timer_start(arbor_pid_t target, arbor__msg_t *node, uint64_t ms,
+ * at deadline (arbor_now_ms() time). Takes ownership of node. with_handle
+ * adds the caller's reference. NULL when out of memory (node freed). */
+struct arbor_timer *arbor__timer_start(arbor_pid_t target, arbor__msg_t *node, uint64_t deadline,
                                        int with_handle);
 /* Cancels (see above) and drops the caller's reference. Returns 0 if the
  * timer had not fired, ARBOR_ENOENT otherwise. */
