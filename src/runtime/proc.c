@@ -586,6 +586,9 @@ int arbor_receive_match(arbor_match_fn match, void *arg, int64_t timeout_ms, arb
         return ARBOR_EINVAL;
     uint64_t deadline = UINT64_MAX; /* computed when we first have to wait */
     arbor__msg_t *prev = NULL;      /* last message examined and not matched */
+    /* Count the receive before taking anything: a yield here may end in a
+     * kill, and no message may be in our hands then. */
+    arbor__proc_tick(p);
     arbor__proc_drain(p);
     for (;;) {
         arbor__msg_t *m = prev ? arbor__queue_next(prev) : p->queue.head;
@@ -596,7 +599,6 @@ int arbor_receive_match(arbor_match_fn match, void *arg, int64_t timeout_ms, arb
             atomic_store_explicit(&p->queue_len, (uint32_t)p->queue.len, memory_order_relaxed);
             wait_end(p);
             *out = &m->pub;
-            arbor__proc_tick(p);
             return 0;
         }
         if (timeout_ms == 0 || p->timed_out) {

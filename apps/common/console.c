@@ -1,0 +1,150 @@
+#include "console.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+    char *buf;
+    size_t size;
+} line_req_t;
+
+static void *read_line(void *arg)
+{
+    line_req_t *r = arg;
+    return fgets(r->buf, (int)r->size, stdin);
+}
+
+bool console_read_line(char *buf, size_t size)
+{
+    line_req_t r = {buf, size};
+    void *got = NULL;
+    if (arbor_blocking(read_line, &r, &got) != 0 || !got)
+        return false;
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return true;
+}
+
+bool console_interactive(void)
+{
+    return isatty(STDIN_FILENO);
+}
+
+void console_print_json(cJSON *obj)
+{
+    char *text = cJSON_PrintUnformatted(obj);
+    if (text) {
+        puts(text);
+        free(text);
+    }
+    fflush(stdout);
+    cJSON_Delete(obj);
+}
+
+cJSON *console_ok_json(cJSON *extra)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddTrueToObject(o, "ok");
+    while (extra && extra->child) {
+        cJSON *item = cJSON_DetachItemViaPointer(extra, extra->child);
+        cJSON_AddItemToObject(o, item->string, item);
+    }
+    cJSON_Delete(extra);
+    return o;
+}
+
+cJSON *console_error_json(const char *code, const char *message)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddFalseToObject(o, "ok");
+    cJSON *e = cJSON_AddObjectToObject(o, "error");
+    cJSON_AddStringToObject(e, "code", code);
+    cJSON_AddStringToObject(e, "message", message);
+    return o;
+}
+
+const char *console_pid(arbor_pid_t pid)
+{
+    static __thread char buf[4][32];
+    static __thread int next;
+    char *b = buf[next++ % 4];
+    arbor_pid_format(pid, b, sizeof buf[0]);
+    return b;
+}
+
+static const char *status_name(arbor_child_status_t s)
+{
+    return s == ARBOR_CHILD_RUNNING      ? "running"
+           : s == ARBOR_CHILD_RESTARTING ? "restarting"
+                                         : "undefined";
+}
+
+static int children_of(arbor_pid_t sup, bool dynamic, arbor_child_info_t **kids, size_t *n)
+{
+    return dynamic ? arbor_dynsup_which_children(sup, kids, n)
+                   : arbor_sup_which_children(sup, kids, n);
+}
+
+cJSON *console_tree_json(arbor_pid_t sup, const char *name, bool dynamic)
+{
+    cJSON *node = cJSON_CreateObject();
+    cJSON_AddStringToObject(node, "name", name);
+    cJSON_AddStringToObject(node, "pid", console_pid(sup));
+    cJSON_AddStringToObject(node, "kind", dynamic ? "dynamic_supervisor" : "supervisor");
+    cJSON *list = cJSON_AddArrayToObject(node, "children");
+    arbor_child_info_t *kids;
+    size_t n;
+    if (children_of(sup, dynamic, &kids, &n) != 0)
+        return node;
+    /* which_children is newest first; draw in start order. */
+    for (size_t i = n; i-- > 0;) {
+        const arbor_child_info_t *k = &kids[i];
+        cJSON *c;
+        if (k->type == ARBOR_SUPERVISOR_CHILD && k->pid) {
+            arbor_process_info_t info;
+            bool dyn = arbor_process_info(k->pid, &info) == 0 &&
+                       strcmp(info.label, "dynamic_supervisor") == 0;
+            c = console_tree_json(k->pid, k->id[0] ? k->id : "dynamic_supervisor", dyn);
+        } else {
+            c = cJSON_CreateObject();
+            cJSON_AddStringToObject(c, "name", k->id);
+            cJSON_AddStringToObject(c, "pid", k->pid ? console_pid(k->pid) : "undefined");
+            cJSON_AddStringToObject(c, "kind", "worker");
+        }
+        cJSON_AddStringToObject(c, "status", status_name(k->status));
+        cJSON_AddNumberToObject(c, "restarts", k->restarts);
+        cJSON_AddItemToArray(list, c);
+    }
+    free(kids);
+    return node;
+}
+
+static void print_node(const cJSON *node, const char *prefix, bool last, bool root)
+{
+    const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(node, "name"));
+    const char *pid = cJSON_GetStringValue(cJSON_GetObjectItem(node, "pid"));
+    const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(node, "kind"));
+    const cJSON *status = cJSON_GetObjectItem(node, "status");
+    const cJSON *restarts = cJSON_GetObjectItem(node, "restarts");
+    printf("%s%s%s %s", prefix, root ? "" : (last ? "└── " : "├── "), name, pid);
+    if (strcmp(kind, "worker") != 0)
+        printf(" (%s)", kind);
+    if (status)
+        printf(", %s, %d restarts", cJSON_GetStringValue(status), (int)restarts->valuedouble);
+    putchar('\n');
+    const cJSON *children = cJSON_GetObjectItem(node, "children");
+    char sub[256];
+    snprintf(sub, sizeof sub, "%s%s", prefix, root ? "" : (last ? "    " : "│   "));
+    int n = cJSON_GetArraySize(children);
+    for (int i = 0; i < n; i++)
+        print_node(cJSON_GetArrayItem(children, i), sub, i == n - 1, false);
+}
+
+void console_tree_print(arbor_pid_t sup, const char *name, bool dynamic)
+{
+    cJSON *tree = console_tree_json(sup, name, dynamic);
+    print_node(tree, "", true, true);
+    cJSON_Delete(tree);
+    fflush(stdout);
+}

@@ -1,0 +1,39 @@
+/*
+ * What the applications' consoles share: reading lines without blocking a
+ * scheduler, JSON and text output, and a walk of a supervision tree.
+ */
+#ifndef APPS_CONSOLE_H
+#define APPS_CONSOLE_H
+
+#include <arbor.h>
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+
+/* Reads one line from standard input on the blocking pool (the calling
+ * process waits; schedulers keep running). Strips the newline. Returns
+ * false at end of input. Process only. */
+bool console_read_line(char *buf, size_t size);
+
+/* True when standard input is a terminal (prompts are shown then). */
+bool console_interactive(void);
+
+/* Prints obj as one line of JSON and deletes it. */
+void console_print_json(cJSON *obj);
+
+/* {"ok":true, ...extra's members} (extra is consumed; may be NULL). */
+cJSON *console_ok_json(cJSON *extra);
+
+/* {"ok":false,"error":{"code":code,"message":message}} */
+cJSON *console_error_json(const char *code, const char *message);
+
+/* The tree under supervisor sup (named name, dynamic or not) as JSON:
+ * {"name","pid","kind","children":[{"id","pid","status","restarts",...}]}. */
+cJSON *console_tree_json(arbor_pid_t sup, const char *name, bool dynamic);
+
+/* The same tree, drawn as text on stdout. */
+void console_tree_print(arbor_pid_t sup, const char *name, bool dynamic);
+
+/* Formats pid as "<0.N.G>" into a static per-thread buffer. */
+const char *console_pid(arbor_pid_t pid);
+
+#endif

@@ -1,0 +1,257 @@
+/*
+ * simple_queue: the course's SimpleQueue application and its console (the
+ * course's `iex -S mix`).
+ *
+ *   defmodule SimpleQueue.Application do
+ *     def start(_type, _args) do
+ *       children = [{SimpleQueue, [1, 2, 3]}]
+ *       opts = [strategy: :one_for_one, name: SimpleQueue.Supervisor]
+ *       Supervisor.start_link(children, opts)
+ *     end
+ *   end
+ *
+ * is application_start() below. The console reads commands from standard
+ * input; with --json every command answers with exactly one JSON line.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/console.h"
+#include "simple_queue.h"
+
+#define SUPERVISOR_NAME "SimpleQueue.Supervisor"
+
+static const char usage[] =
+    "usage: simple_queue [--json] [--schedulers N]\n"
+    "Starts SimpleQueue under its supervisor with [1, 2, 3] and reads commands:\n"
+    "  enqueue N   add N at the back          dequeue   take the front value\n"
+    "  queue       show the queue             crash     kill the queue process\n"
+    "  tree        the supervision tree       help      this list\n"
+    "  quit        stop (also at end of input)\n";
+
+typedef struct options {
+    bool json;
+    unsigned schedulers;
+} options_t;
+
+static int application_start(arbor_pid_t *sup)
+{
+    static const simple_queue_init_t initial = {3, {1, 2, 3}};
+    arbor_child_spec_t children[] = {{.id = SIMPLE_QUEUE_NAME,
+                                      .start = simple_queue_start,
+                                      .arg = (void *)&initial,
+                                      .arg_size = sizeof initial}};
+    arbor_sup_flags_t flags = ARBOR_SUP_FLAGS_DEFAULT;
+    arbor_sup_opts_t opts = {.name = SUPERVISOR_NAME, .link = true};
+    return arbor_sup_start(&flags, children, 1, &opts, sup, NULL);
+}
+
+/* ---- answers ------------------------------------------------------------------ */
+
+static void fail(const options_t *o, const char *code, const char *message)
+{
+    if (o->json)
+        console_print_json(console_error_json(code, message));
+    else
+        printf("** (%s) %s\n", code, message);
+}
+
+static void fail_rc(const options_t *o, int rc)
+{
+    fail(o, rc == ARBOR_ENOPROC ? "noproc" : arbor_err_name(rc), arbor_strerror(rc));
+}
+
+static void ok(const options_t *o, cJSON *extra, const char *text)
+{
+    if (o->json) {
+        console_print_json(console_ok_json(extra));
+    } else {
+        puts(text);
+        cJSON_Delete(extra);
+    }
+}
+
+static void cmd_queue(const options_t *o)
+{
+    long values[4096];
+    size_t n;
+    int rc = simple_queue_list(values, 4096, &n);
+    if (rc) {
+        fail_rc(o, rc);
+        return;
+    }
+    if (n > 4096)
+        n = 4096;
+    cJSON *j = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(j, "queue");
+    char text[4096 * 22 + 4] = "[";
+    size_t len = 1;
+    for (size_t i = 0; i < n; i++) {
+        cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)values[i]));
+        len += (size_t)snprintf(text + len, sizeof text - len, "%s%ld", i ? ", " : "", values[i]);
+    }
+    snprintf(text + len, sizeof text - len, "]");
+    ok(o, j, text);
+}
+
+static void cmd_enqueue(const options_t *o, const char *arg)
+{
+    char *end;
+    errno = 0;
+    long v = arg ? strtol(arg, &end, 10) : 0;
+    if (!arg || *end || errno) {
+        fail(o, "bad_argument", "enqueue takes one integer: enqueue N");
+        return;
+    }
+    int rc = simple_queue_enqueue(v);
+    if (rc)
+        fail_rc(o, rc);
+    else
+        ok(o, NULL, ":ok");
+}
+
+static void cmd_dequeue(const options_t *o)
+{
+    long v;
+    int rc = simple_queue_dequeue(&v);
+    if (rc == ARBOR_ENOENT) {
+        fail(o, "empty", "the queue is empty");
+        return;
+    }
+    if (rc) {
+        fail_rc(o, rc);
+        return;
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "value", (double)v);
+    char text[32];
+    snprintf(text, sizeof text, "%ld", v);
+    ok(o, j, text);
+}
+
+/* Kills the queue and waits (up to a second) until its supervisor has
+ * started the new one, so the next command finds it. */
+static void cmd_crash(const options_t *o)
+{
+    arbor_pid_t old = arbor_whereis(SIMPLE_QUEUE_NAME), now = ARBOR_NOPID;
+    if (!old) {
+        fail(o, "noproc", "SimpleQueue is not running");
+        return;
+    }
+    arbor_exit_pid(old, ARBOR_KILL);
+    for (int i = 0; i < 1000; i++) {
+        now = arbor_whereis(SIMPLE_QUEUE_NAME);
+        if (now && now != old)
+            break;
+        arbor_sleep(1);
+    }
+    if (!now || now == old) {
+        fail(o, "not_restarted", "the supervisor did not restart SimpleQueue");
+        return;
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "killed", console_pid(old));
+    cJSON_AddStringToObject(j, "restarted", console_pid(now));
+    char text[96];
+    snprintf(text, sizeof text, "killed %s; the supervisor restarted it as %s", console_pid(old),
+             console_pid(now));
+    ok(o, j, text);
+}
+
+static void cmd_tree(const options_t *o, arbor_pid_t sup)
+{
+    if (o->json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddItemToObject(j, "tree", console_tree_json(sup, SUPERVISOR_NAME, false));
+        ok(o, j, NULL);
+    } else {
+        console_tree_print(sup, SUPERVISOR_NAME, false);
+    }
+}
+
+/* Runs one command line; returns false for quit. */
+static bool run_command(const options_t *o, arbor_pid_t sup, char *line)
+{
+    char *cmd = strtok(line, " \t");
+    char *arg = strtok(NULL, " \t");
+    char *extra = strtok(NULL, " \t");
+    if (!cmd)
+        return true; /* empty line */
+    if (strcmp(cmd, "quit") == 0 || strcmp(cmd, "exit") == 0) {
+        ok(o, NULL, "bye");
+        return false;
+    }
+    if (extra || (arg && strcmp(cmd, "enqueue") != 0)) {
+        fail(o, "bad_argument", "too many arguments (try: help)");
+        return true;
+    }
+    if (strcmp(cmd, "queue") == 0)
+        cmd_queue(o);
+    else if (strcmp(cmd, "enqueue") == 0)
+        cmd_enqueue(o, arg);
+    else if (strcmp(cmd, "dequeue") == 0)
+        cmd_dequeue(o);
+    else if (strcmp(cmd, "crash") == 0)
+        cmd_crash(o);
+    else if (strcmp(cmd, "tree") == 0)
+        cmd_tree(o, sup);
+    else if (strcmp(cmd, "help") == 0) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "help", usage);
+        ok(o, j, usage);
+    } else
+        fail(o, "unknown_command", "unknown command (try: help)");
+    return true;
+}
+
+static void root(void *arg)
+{
+    const options_t *o = arg;
+    arbor_pid_t sup;
+    int rc = application_start(&sup);
+    if (rc) {
+        fprintf(stderr, "simple_queue: cannot start: %s\n", arbor_strerror(rc));
+        arbor_exit(arbor_error("start failed"));
+    }
+    bool interactive = console_interactive() && !o->json;
+    if (interactive)
+        printf("SimpleQueue started with [1, 2, 3]; type help for the commands.\n");
+    char line[1024];
+    for (;;) {
+        if (interactive) {
+            printf("simple_queue> ");
+            fflush(stdout);
+        }
+        if (!console_read_line(line, sizeof line))
+            break;
+        if (!run_command(o, sup, line))
+            break;
+        fflush(stdout);
+    }
+    arbor_sup_stop(sup, ARBOR_NORMAL);
+}
+
+int main(int argc, char **argv)
+{
+    options_t o = {0};
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            o.json = true;
+        else if (strcmp(argv[i], "--schedulers") == 0 && i + 1 < argc)
+            o.schedulers = (unsigned)atoi(argv[++i]);
+        else {
+            fputs(usage, strcmp(argv[i], "--help") == 0 ? stdout : stderr);
+            return strcmp(argv[i], "--help") == 0 ? 0 : 2;
+        }
+    }
+    arbor_config_t cfg = {.schedulers = o.schedulers};
+    arbor_reason_t why;
+    int rc = arbor_run(&cfg, root, &o, &why);
+    if (rc) {
+        fprintf(stderr, "simple_queue: %s\n", arbor_strerror(rc));
+        return 1;
+    }
+    return why.kind == ARBOR_EXIT_NORMAL ? 0 : 1;
+}

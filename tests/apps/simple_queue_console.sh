@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Drives build/bin/simple_queue through --json over a pipe: the course's
+# session (queue, enqueue, dequeue), a crash that the supervisor undoes
+# "as if nothing had happened", bad input, and the tree.
+set -euo pipefail
+bin=${1:?usage: simple_queue_console.sh PATH_TO_simple_queue}
+out=$(printf '%s\n' 'queue' 'enqueue 4' 'queue' 'dequeue' 'queue' 'crash' 'queue' \
+    'dequeue' 'dequeue' 'dequeue' 'dequeue' 'enqueue x' 'frobnicate' 'tree' 'quit' |
+    timeout 60 "$bin" --json)
+expect() { # line number, expected JSON (exact)
+    got=$(sed -n "${1}p" <<<"$out")
+    if [ "$got" != "$2" ]; then
+        echo "line $1: expected $2"
+        echo "        got      $got"
+        echo "--- whole output:"; echo "$out"
+        exit 1
+    fi
+}
+expect 1 '{"ok":true,"queue":[1,2,3]}'
+expect 2 '{"ok":true}'
+expect 3 '{"ok":true,"queue":[1,2,3,4]}'
+expect 4 '{"ok":true,"value":1}'
+expect 5 '{"ok":true,"queue":[2,3,4]}'
+grep -q '"killed":"<0\.' <<<"$(sed -n 6p <<<"$out")" || { echo "crash: $out"; exit 1; }
+expect 7 '{"ok":true,"queue":[1,2,3]}'
+expect 8 '{"ok":true,"value":1}'
+expect 11 '{"ok":false,"error":{"code":"empty","message":"the queue is empty"}}'
+expect 12 '{"ok":false,"error":{"code":"bad_argument","message":"enqueue takes one integer: enqueue N"}}'
+expect 13 '{"ok":false,"error":{"code":"unknown_command","message":"unknown command (try: help)"}}'
+tree=$(sed -n 14p <<<"$out")
+grep -q '"name":"SimpleQueue.Supervisor"' <<<"$tree" || { echo "tree: $tree"; exit 1; }
+grep -q '"name":"SimpleQueue","pid":"<0\.[0-9]*\.[0-9]*>","kind":"worker","status":"running","restarts":1' <<<"$tree" ||
+    { echo "tree: $tree"; exit 1; }
+expect 15 '{"ok":true}'
+[ "$(wc -l <<<"$out")" -eq 15 ] || { echo "expected 15 lines: $out"; exit 1; }
+# End of input stops it cleanly too.
+printf 'queue\n' | timeout 60 "$bin" --json >/dev/null
+echo "simple_queue console: ok"
