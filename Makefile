@@ -14,6 +14,7 @@ deps:
 	@scripts/install-deps.sh
 
 build/release/.configured:
+	@scripts/install-deps.sh
 	$(CMAKE) -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DARBOR_TESTS=OFF
 	@touch $@
 
