@@ -197,6 +197,7 @@ int arbor_gs_start(const arbor_gen_server_t *gs, void *arg, const arbor_gs_opts_
  *   ARBOR_ECALLSELF the caller is the server
  *   ARBOR_EEXIT     the server died before replying; *exit_out (when not
  *                   NULL) holds its exit reason
+ *   ARBOR_EINVAL    a negative timeout other than ARBOR_INFINITY
  * A caller linked to the server and not trapping exits is killed by the
  * server's crash through the link, as in OTP. Process only.
  */
@@ -219,6 +220,8 @@ int arbor_gs_reply_to(arbor_from_t from, const void *reply, size_t size);
  *   ARBOR_ENOPROC   no such process
  *   ARBOR_ECALLSELF called from the server itself
  *   ARBOR_ETIMEDOUT it did not exit in time
+ *   ARBOR_EINVAL    timeout_ms is negative and not ARBOR_INFINITY (the
+ *                   server is left alone)
  * Process only.
  */
 int arbor_gs_stop(arbor_pid_t server, arbor_reason_t reason, int64_t timeout_ms,

@@ -420,7 +420,7 @@ int arbor_gs_call(arbor_pid_t server, uint64_t tag, const void *req, size_t size
         return ARBOR_ENOPROC;
     if (server == self)
         return ARBOR_ECALLSELF;
-    if (size && !req)
+    if ((size && !req) || (timeout_ms < 0 && timeout_ms != ARBOR_INFINITY))
         return ARBOR_EINVAL;
     if (size > ARBOR_MSG_MAX - sizeof(call_hdr_t))
         return ARBOR_ETOOBIG;
