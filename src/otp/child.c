@@ -97,15 +97,23 @@ bool arbor__otp_intensity_add(arbor__otp_intensity_t *in)
 }
 
 int arbor__otp_call_start(const arbor_child_spec_t *spec, void *extra, arbor_pid_t *pid,
-                          arbor_reason_t *err)
+                          arbor_reason_t *err, arbor_pid_t *owner)
 {
     arbor_reason_t why = ARBOR_NORMAL;
     *pid = ARBOR_NOPID;
+    if (owner)
+        *owner = ARBOR_NOPID;
     int rc = spec->start_extra ? spec->start_extra(extra, spec->arg, pid, &why)
                                : spec->start(spec->arg, pid, &why);
     if (rc == 0 && *pid == ARBOR_NOPID) {
         rc = ARBOR_EEXIT;
         why = arbor_error("bad_start_return: no pid");
+    } else if (rc == ARBOR_EEXIST && *pid != ARBOR_NOPID) {
+        /* Its name is taken: OTP's {error, {already_started, Owner}}. */
+        if (owner)
+            *owner = *pid;
+        rc = ARBOR_EEXIT;
+        why = arbor_error("already_started");
     } else if (rc != 0 && rc != ARBOR_IGNORED && rc != ARBOR_EEXIT) {
         why = arbor_error("%s", arbor_err_name(rc));
         rc = ARBOR_EEXIT;

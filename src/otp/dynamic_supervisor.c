@@ -1,9 +1,11 @@
 /*
  * DynamicSupervisor, as a GenServer that traps exits.
  *
- * Every child has a serial number. Two maps (process memory, so a killed
+ * Every child has a serial number. Three maps (process memory, so a killed
  * supervisor leaks nothing) index them: serial -> child for all children,
- * pid -> serial for the running ones. Every operation is O(1), and the
+ * pid -> serial for the running ones, and, for a child whose restart
+ * failed, the pid it last had -> serial: that pid still names it to
+ * terminate_child, as in Elixir. Every operation is O(1), and the
  * shutdown is linear in the number of children: all are unlinked,
  * monitored and told to stop at once, then the DOWNs are collected, and a
  * child still alive when its own shutdown time runs out is killed.
@@ -32,6 +34,7 @@ typedef struct child {
     uint64_t serial;
     arbor_child_spec_t spec; /* spec.id is NULL: ids mean nothing here */
     arbor_pid_t pid;         /* ARBOR_NOPID while restarting */
+    arbor_pid_t last_pid;    /* the pid it had before its exit (names it while restarting) */
     unsigned restarts;
 } child_t;
 
@@ -39,6 +42,7 @@ typedef struct dynsup {
     arbor_dynsup_opts_t opts;
     arbor__u64map_t by_serial; /* serial -> child_t * */
     arbor__u64map_t by_pid;    /* pid -> serial, running children */
+    arbor__u64map_t by_last;   /* last pid -> serial, children whose restart failed */
     uint64_t next_serial;
     size_t supervisors; /* children of type supervisor */
     arbor__otp_intensity_t intensity;
@@ -69,10 +73,22 @@ static child_t *child_of_pid(dynsup_t *d, arbor_pid_t pid)
     return (child_t *)(uintptr_t)ptr;
 }
 
+/* The child whose restart failed after it exited as pid, or NULL. */
+static child_t *restarting_child(dynsup_t *d, arbor_pid_t pid)
+{
+    uint64_t serial, ptr;
+    if (!arbor__u64map_get(&d->by_last, pid, &serial) ||
+        !arbor__u64map_get(&d->by_serial, serial, &ptr))
+        return NULL;
+    return (child_t *)(uintptr_t)ptr;
+}
+
 static void forget(dynsup_t *d, child_t *c)
 {
     if (c->pid)
         arbor__u64map_del(&d->by_pid, c->pid, NULL);
+    else if (c->last_pid)
+        arbor__u64map_del(&d->by_last, c->last_pid, NULL);
     arbor__u64map_del(&d->by_serial, c->serial, NULL);
     if (c->spec.type == ARBOR_SUPERVISOR_CHILD)
         d->supervisors--;
@@ -83,7 +99,7 @@ static void forget(dynsup_t *d, child_t *c)
 /* Starts c; on success indexes its pid. Returns 0, ARBOR_IGNORED, ARBOR_EEXIT. */
 static int start(dynsup_t *d, child_t *c, arbor_reason_t *err)
 {
-    int rc = arbor__otp_call_start(&c->spec, d->opts.extra_arg, &c->pid, err);
+    int rc = arbor__otp_call_start(&c->spec, d->opts.extra_arg, &c->pid, err, NULL);
     if (rc == 0 && !arbor__u64map_put(&d->by_pid, c->pid, c->serial)) {
         arbor_exit_pid(c->pid, ARBOR_KILL);
         *err = arbor_error("out of memory");
@@ -97,21 +113,28 @@ static void post_retry(child_t *c)
     arbor_send(arbor_self(), DS_RETRY_TAG, &c->serial, sizeof c->serial);
 }
 
-/* Restarts c (an intensity tick was taken); a failure posts a retry. */
+/* Restarts c (an intensity tick was taken); a failure posts a retry and
+ * keeps c terminable by the pid it last had. */
 static void restart(dynsup_t *d, child_t *c)
 {
     arbor_reason_t err;
     c->restarts++;
     int rc = start(d, c, &err);
-    if (rc == ARBOR_IGNORED)
+    if (rc == 0) {
+        arbor__u64map_del(&d->by_last, c->last_pid, NULL);
+    } else if (rc == ARBOR_IGNORED) {
         forget(d, c);
-    else if (rc == ARBOR_EEXIT)
+    } else if (rc == ARBOR_EEXIT) {
+        /* Out of memory here only costs terminate_child by that pid. */
+        arbor__u64map_put(&d->by_last, c->last_pid, c->serial);
         post_retry(c);
+    }
 }
 
 static arbor_gs_ret_t on_child_exit(dynsup_t *d, child_t *c, arbor_reason_t reason)
 {
     arbor__u64map_del(&d->by_pid, c->pid, NULL);
+    c->last_pid = c->pid;
     c->pid = ARBOR_NOPID;
     if (!arbor_reason_is_clean(&reason))
         report("child_terminated", reason);
@@ -152,7 +175,20 @@ typedef struct {
     arbor_pid_t pid;
     uint64_t deadline; /* UINT64_MAX: none (infinity, or already killed) */
     bool done;
+    bool brutal;    /* brutal_kill: killed is its expected end */
+    bool permanent; /* normal is not an expected end of a permanent child */
 } stopping_t;
+
+/* The ends a shutdown expects, which are not reported (OTP's shutdown/2,
+ * Elixir's wait_child): killed for brutal_kill; otherwise shutdown,
+ * {shutdown, _}, and normal unless the child is permanent. A child killed
+ * because its shutdown time ran out is reported. */
+static bool expected_end(const stopping_t *s, const arbor_reason_t *r)
+{
+    if (s->brutal)
+        return r->kind == ARBOR_EXIT_KILLED;
+    return r->kind == ARBOR_EXIT_SHUTDOWN || (r->kind == ARBOR_EXIT_NORMAL && !s->permanent);
+}
 
 static bool is_down(const arbor_msg_t *m, void *arg)
 {
@@ -184,6 +220,8 @@ static void shutdown_all(dynsup_t *d)
         int64_t sd = arbor__otp_shutdown_value(c->spec.shutdown, c->spec.type);
         stopping_t *s = &st[k];
         s->pid = pid;
+        s->brutal = sd == ARBOR_BRUTAL_KILL;
+        s->permanent = c->spec.restart == ARBOR_PERMANENT;
         arbor_monitor(pid, &s->ref);
         arbor_unlink(pid);
         arbor__u64map_put(&by_ref, s->ref, k);
@@ -219,10 +257,7 @@ static void shutdown_all(dynsup_t *d)
             if (arbor__u64map_del(&by_ref, dm->ref, &i) && !st[i].done) {
                 st[i].done = true;
                 left--;
-                bool fine = dm->reason.kind == ARBOR_EXIT_SHUTDOWN ||
-                            dm->reason.kind == ARBOR_EXIT_KILLED ||
-                            dm->reason.kind == ARBOR_EXIT_NORMAL;
-                if (!fine)
+                if (!expected_end(&st[i], &dm->reason))
                     report("shutdown_error", dm->reason);
             }
             arbor_msg_free(m);
@@ -250,7 +285,7 @@ static arbor_gs_ret_t ds_init(void **state, void *arg)
         return arbor_gs_halt(arbor_error("out of memory"));
     d->opts = *o;
     d->opts.name = NULL; /* the caller's string is not ours to keep */
-    d->by_serial.process_heap = d->by_pid.process_heap = true;
+    d->by_serial.process_heap = d->by_pid.process_heap = d->by_last.process_heap = true;
     d->next_serial = 2; /* map keys must be > 1 */
     *state = d;
     return arbor_gs_ok();
@@ -310,6 +345,10 @@ static arbor_gs_ret_t call_terminate_child(dynsup_t *d, arbor_pid_t pid)
     if (c) {
         arbor__otp_shutdown_child(c->pid,
                                   arbor__otp_shutdown_value(c->spec.shutdown, c->spec.type));
+        forget(d, c);
+        rc = 0;
+    } else if ((c = restarting_child(d, pid))) {
+        /* No process to stop; its queued retry finds it gone. */
         forget(d, c);
         rc = 0;
     }

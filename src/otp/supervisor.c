@@ -204,12 +204,16 @@ static void report(arbor_report_kind_t kind, const char *what, const child_t *c,
                                    .detail = detail});
 }
 
-/* Starts c. Returns 0, ARBOR_IGNORED, or an error with *err set. */
-static int start_child(child_t *c, arbor_reason_t *err)
+/* Starts c. Returns 0, ARBOR_IGNORED, or an error with *err set. With owner,
+ * a start that found its name taken (ARBOR_EEXIST with the owner's pid) is
+ * ARBOR_EEXIST with *owner set, as OTP passes {error, {already_started, P}}
+ * through (already_started_outside_supervisor); otherwise it is ARBOR_EEXIT. */
+static int start_child(child_t *c, arbor_reason_t *err, arbor_pid_t *owner)
 {
     arbor_pid_t pid;
     arbor_reason_t why = ARBOR_NORMAL;
-    int rc = arbor__otp_call_start(&c->spec, NULL, &pid, &why);
+    arbor_pid_t taken_by;
+    int rc = arbor__otp_call_start(&c->spec, NULL, &pid, &why, &taken_by);
     if (rc == 0) {
         c->pid = pid;
         c->status = ARBOR_CHILD_RUNNING;
@@ -222,6 +226,10 @@ static int start_child(child_t *c, arbor_reason_t *err)
         return rc;
     *err = why;
     report(ARBOR_REPORT_SUPERVISOR, "start_error", c, why);
+    if (owner && taken_by) {
+        *owner = taken_by;
+        return ARBOR_EEXIST;
+    }
     return ARBOR_EEXIT;
 }
 
@@ -274,7 +282,7 @@ static void start_range(sup_t *s, size_t from)
         if (c->status == ARBOR_CHILD_RUNNING)
             continue;
         arbor_reason_t err;
-        int rc = start_child(c, &err);
+        int rc = start_child(c, &err, NULL);
         if (rc == ARBOR_IGNORED && c->spec.restart == ARBOR_TEMPORARY) {
             remove_child(s, c);
             i--;
@@ -296,7 +304,7 @@ static void restart(sup_t *s, child_t *c)
     switch (s->flags.strategy) {
     case ARBOR_ONE_FOR_ONE: {
         arbor_reason_t err;
-        if (start_child(c, &err) == ARBOR_EEXIT) {
+        if (start_child(c, &err, NULL) == ARBOR_EEXIT) {
             c->status = ARBOR_CHILD_RESTARTING;
             post_retry(c);
         }
@@ -361,7 +369,7 @@ static arbor_gs_ret_t on_retry(sup_t *s, const char *id)
     switch (s->flags.strategy) {
     case ARBOR_ONE_FOR_ONE: {
         arbor_reason_t err;
-        if (start_child(c, &err) == ARBOR_EEXIT) {
+        if (start_child(c, &err, NULL) == ARBOR_EEXIT) {
             c->status = ARBOR_CHILD_RESTARTING;
             post_retry(c);
         }
@@ -416,7 +424,7 @@ static arbor_gs_ret_t sup_init(void **state, void *arg)
         if (!c)
             return arbor_gs_halt(arbor_error("out of memory"));
         arbor_reason_t err;
-        int rc = start_child(c, &err);
+        int rc = start_child(c, &err, NULL);
         if (rc == ARBOR_IGNORED && c->spec.restart == ARBOR_TEMPORARY)
             remove_child(s, c);
         if (rc == ARBOR_EEXIT) {
@@ -463,9 +471,11 @@ static arbor_gs_ret_t call_start_child(sup_t *s, const arbor_child_spec_t *spec,
         r->rc = ARBOR_ENOMEM;
         return reply_start(r);
     }
-    r->rc = start_child(c, &r->reason);
-    r->pid = c->pid;
-    if (r->rc == ARBOR_EEXIT || (r->rc == ARBOR_IGNORED && c->spec.restart == ARBOR_TEMPORARY))
+    arbor_pid_t owner = ARBOR_NOPID;
+    r->rc = start_child(c, &r->reason, &owner);
+    r->pid = r->rc == ARBOR_EEXIST ? owner : c->pid;
+    if (r->rc == ARBOR_EEXIT || r->rc == ARBOR_EEXIST ||
+        (r->rc == ARBOR_IGNORED && c->spec.restart == ARBOR_TEMPORARY))
         remove_child(s, c);
     return reply_start(r);
 }
@@ -501,8 +511,9 @@ static arbor_gs_ret_t sup_call(void **state, const arbor_msg_t *req, arbor_from_
         else if (c->status == ARBOR_CHILD_RESTARTING)
             r.rc = ARBOR_ERESTARTING;
         else {
-            r.rc = start_child(c, &r.reason);
-            r.pid = c->pid;
+            arbor_pid_t owner = ARBOR_NOPID;
+            r.rc = start_child(c, &r.reason, &owner);
+            r.pid = r.rc == ARBOR_EEXIST ? owner : c->pid;
         }
         return reply_start(&r);
     case SUP_DELETE_CHILD:
