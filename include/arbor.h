@@ -22,5 +22,6 @@
 #include "arbor/supervisor.h"
 #include "arbor/dynamic_supervisor.h"
 #include "arbor/task.h"
+#include "arbor/registry.h"
 
 #endif

@@ -211,6 +211,10 @@ typedef struct arbor_process_info {
  * are a snapshot taken without stopping the process. */
 int arbor_process_info(arbor_pid_t pid, arbor_process_info_t *info);
 
+/* True while pid is alive (Erlang's is_process_alive/1). Cheap: no lock,
+ * no message. Any thread. */
+bool arbor_alive(arbor_pid_t pid);
+
 /* Sets the calling process's label (a static string), shown by
  * introspection; behaviours set "gen_server", "supervisor", ... */
 void arbor_set_label(const char *label);

@@ -1,19 +1,20 @@
 /*
  * Registry: a local, partitioned key-value process registry (Elixir's
- * Registry; docs/otp.md, "Registry").
+ * Registry). The design, and the memory lifetime rule that lets a killed
+ * registry leak nothing, are at the top of src/otp/registry.c.
  *
- *   Elixir                                          Arbor
- *   Registry.start_link(keys: :unique, name: Reg)   arbor_registry_opts_t o = {.name = "reg",
- *                                                       .keys = ARBOR_REGISTRY_UNIQUE,
- *                                                       .link = true};
- *                                                   arbor_registry_start(&o, &reg);
- *   Registry.register(Reg, "k", v)                  arbor_registry_register(reg, "k", &v, sizeof v,
- *                                                                           &owner);
- *   Registry.lookup(Reg, "k")                       arbor_registry_lookup(reg, "k", &entries, &n);
- *   Registry.dispatch(Reg, "topic", fun)            arbor_registry_dispatch(reg, "topic", tag, ...);
- *   GenServer.start_link(M, a, name: {:via,         arbor_registry_start_server(reg, "k", &m, a,
- *       Registry, {Reg, "k"}})                          &(arbor_gs_opts_t){.link = true}, ...);
- *   GenServer.call({:via, Registry, {Reg, "k"}}, r) arbor_registry_call(reg, "k", tag, &r, ...);
+ *   Elixir                                    Arbor
+ *   Registry.start_link(keys: :unique,        arbor_registry_opts_t o = {.name = "reg",
+ *                       name: Reg)                .keys = ARBOR_REGISTRY_UNIQUE, .link = true};
+ *                                             arbor_registry_start(&o, &reg);
+ *   Registry.register(Reg, "k", v)            arbor_registry_register(reg, "k", &v, sizeof v, &o);
+ *   Registry.lookup(Reg, "k")                 arbor_registry_lookup(reg, "k", &entries, &n);
+ *   Registry.dispatch(Reg, "t", fun)          arbor_registry_dispatch(reg, "t", tag, &m, sizeof m,
+ *                                                                     &sent);
+ *   GenServer.start_link(M, a, name:          arbor_registry_start_server(reg, "k", &m, a,
+ *       {:via, Registry, {Reg, "k"}})             &(arbor_gs_opts_t){.link = true}, &pid, &err);
+ *   GenServer.call({:via, Registry,           arbor_registry_call(reg, "k", tag, &r, sizeof r,
+ *       {Reg, "k"}}, r)                           ARBOR_GS_CALL_TIMEOUT, &reply, &err);
  *
  * Keys are strings of at most ARBOR_REGISTRY_KEY_MAX bytes; a value is a
  * copy of at most ARBOR_REGISTRY_VALUE_MAX bytes (or none). In a unique

@@ -432,9 +432,11 @@ int arbor_gs_call(arbor_pid_t server, uint64_t tag, const void *req, size_t size
         arbor_demonitor(w.mref, ARBOR_DEMONITOR_FLUSH);
         return rc;
     }
+    /* A large request is built in process memory: the send may be where
+     * a pending kill takes effect, and then the block must not leak. */
     char small[256];
     size_t total = sizeof(call_hdr_t) + size;
-    char *buf = total <= sizeof small ? small : malloc(total);
+    char *buf = total <= sizeof small ? small : arbor_alloc(total);
     if (!buf) {
         arbor_unalias(w.alias);
         arbor_demonitor(w.mref, ARBOR_DEMONITOR_FLUSH);
@@ -445,7 +447,7 @@ int arbor_gs_call(arbor_pid_t server, uint64_t tag, const void *req, size_t size
         memcpy(buf + sizeof(call_hdr_t), req, size);
     rc = arbor_send(server, ARBOR_TAG_GS_CALL, buf, total);
     if (buf != small)
-        free(buf);
+        arbor_free(buf);
     arbor_msg_t *m = NULL;
     if (rc == 0)
         rc = arbor_receive_match(reply_or_down, &w, timeout_ms, &m);
@@ -479,15 +481,20 @@ int arbor_gs_cast(arbor_pid_t server, uint64_t tag, const void *msg, size_t size
         return 0;
     char small[256];
     size_t total = sizeof(cast_hdr_t) + size;
-    char *buf = total <= sizeof small ? small : malloc(total);
+    bool in_process = arbor_self() != ARBOR_NOPID; /* see arbor_gs_call */
+    char *buf = total <= sizeof small ? small : in_process ? arbor_alloc(total) : malloc(total);
     if (!buf)
         return ARBOR_ENOMEM;
     ((cast_hdr_t *)buf)->tag = tag;
     if (size)
         memcpy(buf + sizeof(cast_hdr_t), msg, size);
     int rc = arbor_send(server, ARBOR_TAG_GS_CAST, buf, total);
-    if (buf != small)
-        free(buf);
+    if (buf != small) {
+        if (in_process)
+            arbor_free(buf);
+        else
+            free(buf);
+    }
     return rc;
 }
 

@@ -59,3 +59,13 @@ int arbor_processes(arbor_pid_t *buf, size_t cap, size_t *count)
     *count = c.n;
     return 0;
 }
+
+bool arbor_alive(arbor_pid_t pid)
+{
+    arbor__proc_t *p = arbor__table_ref(pid);
+    if (!p)
+        return false;
+    bool alive = atomic_load_explicit(&p->sched, memory_order_acquire) != ARBOR__DEAD;
+    arbor__table_unref(p);
+    return alive;
+}

@@ -174,6 +174,11 @@ void arbor__names_fini(void)
 size_t arbor__name_copy(arbor__proc_t *p, char *buf, size_t size)
 {
     size_t n = 0;
+    if (!atomic_load_explicit(&p->has_name, memory_order_acquire)) {
+        if (size)
+            buf[0] = '\0';
+        return 0; /* no lock for the common case */
+    }
     pthread_mutex_lock(&names.lock);
     if (p->name && size) {
         n = strlen(p->name);

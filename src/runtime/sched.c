@@ -328,8 +328,7 @@ static arbor__proc_t *spin_for_work(arbor__sched_t *s)
 
 static uint64_t poll_timers(arbor__sched_t *s)
 {
-    if (s->id == 0 &&
-        atomic_load_explicit((_Atomic(void *) *)&arbor__rt.foreign_timers, memory_order_relaxed))
+    if (s->id == 0 && atomic_load_explicit(&arbor__rt.foreign_timers, memory_order_relaxed))
         arbor__timer_adopt_foreign(s);
     if (s->wheel.count == 0)
         return UINT64_MAX;

@@ -76,7 +76,8 @@ typedef struct arbor__runtime {
     arbor_reason_t root_reason;
     /* timers created outside the schedulers, adopted by scheduler 0 */
     pthread_mutex_t foreign_lock;
-    struct arbor_timer *foreign_timers;
+    /* written under foreign_lock; read without it as a hint */
+    _Atomic(struct arbor_timer *) foreign_timers;
 } arbor__runtime_t;
 
 extern arbor__runtime_t arbor__rt;

@@ -1,5 +1,6 @@
 #include "timer.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -159,8 +160,8 @@ struct arbor_timer *arbor__timer_start(arbor_pid_t target, arbor__msg_t *node, u
     /* From outside the schedulers: scheduler 0 adopts it. */
     t->owner = &arbor__rt.sched[0];
     pthread_mutex_lock(&arbor__rt.foreign_lock);
-    t->next = arbor__rt.foreign_timers;
-    arbor__rt.foreign_timers = t;
+    t->next = atomic_load_explicit(&arbor__rt.foreign_timers, memory_order_relaxed);
+    atomic_store_explicit(&arbor__rt.foreign_timers, t, memory_order_relaxed);
     pthread_mutex_unlock(&arbor__rt.foreign_lock);
     arbor__sched_kick(&arbor__rt.sched[0]);
     return t;
@@ -169,8 +170,8 @@ struct arbor_timer *arbor__timer_start(arbor_pid_t target, arbor__msg_t *node, u
 void arbor__timer_adopt_foreign(arbor__sched_t *s)
 {
     pthread_mutex_lock(&arbor__rt.foreign_lock);
-    struct arbor_timer *t = arbor__rt.foreign_timers;
-    arbor__rt.foreign_timers = NULL;
+    struct arbor_timer *t = atomic_load_explicit(&arbor__rt.foreign_timers, memory_order_relaxed);
+    atomic_store_explicit(&arbor__rt.foreign_timers, NULL, memory_order_relaxed);
     pthread_mutex_unlock(&arbor__rt.foreign_lock);
     while (t) {
         struct arbor_timer *next = t->next;
@@ -264,10 +265,22 @@ void arbor__timer_release_held(arbor__proc_t *p)
     }
 }
 
+/* A handle held by a process may only be used by it: the holder's list is
+ * not another thread's to touch. A misuse aborts with a clear message
+ * rather than corrupting memory. */
+static void check_holder(const struct arbor_timer *t)
+{
+    if (t->holder && t->holder != arbor__proc_current()) {
+        fprintf(stderr, "arbor: a timer handle was used by a process that does not hold it\n");
+        abort();
+    }
+}
+
 int arbor_cancel_timer(arbor_timer_t *timer)
 {
     if (!timer)
         return ARBOR_EINVAL;
+    check_holder(timer);
     unhold(timer);
     return arbor__timer_cancel(timer);
 }
@@ -276,6 +289,7 @@ void arbor_timer_release(arbor_timer_t *timer)
 {
     if (!timer)
         return;
+    check_holder(timer);
     unhold(timer);
     arbor__timer_unref(timer);
 }

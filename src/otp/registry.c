@@ -1,0 +1,1335 @@
+/*
+ * Registry: partitioned, with lookups that take no message round trip.
+ * Built on the public API only.
+ *
+ * Shape. A registry is a small tree of processes:
+ *
+ *   registry (plain process, traps exits)   the pid users hold; holds the
+ *   |                                       "anchor" (below) and stops the
+ *   |                                       rest when its parent says so
+ *   +-- partition 0 .. N-1 (GenServers, linked)
+ *                                           own the writes: register,
+ *                                           unregister, and the cleanup when
+ *                                           a registered process dies
+ *
+ * A key goes to partition hash(key) % N. Each partition publishes its
+ * entries in a "cell": a hash table of keys (and one of owners) guarded by
+ * a pthread rwlock. The partition changes its cell under the write lock;
+ * lookup, whereis, dispatch and count read it under the read lock, from any
+ * thread, without messaging anybody, so readers on different schedulers
+ * never queue behind one process. A partition monitors (Elixir links) every
+ * process holding keys in it, and drops all of that process's keys when its
+ * DOWN arrives; it demonitors when the process's last key there goes.
+ *
+ * Memory lifetime: the rule. The hard case is a registry that is killed:
+ * a killed process runs no code of ours, yet its entries must be freed and
+ * a reader on another thread may be reading them at that very moment. The
+ * runtime frees a dead process's arbor_alloc() memory without taking our
+ * lock, so nothing readers touch may live there. Instead:
+ *
+ *   1. The rwlocks live in static memory (cells[], initialised once, never
+ *      destroyed): a lock outlives every registry, so a reader can always
+ *      take it, however stale the pointer that led it there.
+ *   2. Everything reachable from a cell (entries, owners, bucket arrays) is
+ *      malloc'd, belongs to the cell, and is written or freed only under
+ *      the cell's write lock. Who owns the cell is the field cell.reg (the
+ *      registry's pid, which the runtime never reuses within a run), also
+ *      under the lock. Readers and partitions check cell.reg under the
+ *      lock before touching anything else; a cell whose reg is not theirs
+ *      is as good as empty.
+ *   3. The registry process sends itself a moved message, the anchor,
+ *      before it reserves anything, and never receives it. The runtime
+ *      destroys a dead process's queued messages, and so calls the anchor's
+ *      free function, in the dying process's own exit path, however it
+ *      died (kill included). That function retires the registry: under
+ *      dir_mu it unpublishes the slot, and under each cell's write lock it
+ *      frees the cell's contents and sets cell.reg to NOPID. A reader holding
+ *      a read lock finishes first; one that comes later finds the cell
+ *      retired and reports ARBOR_ENOPROC.
+ *   4. Partitions are linked to the registry and die with it. One still
+ *      alive for a moment after the retirement (the exit signal is in
+ *      flight) finds cell.reg changed and refuses to write. An orderly stop
+ *      clears each cell in the partition's terminate() as well.
+ *
+ * So every byte is freed exactly once, by the anchor, whatever was killed
+ * in whatever order; an orderly stop frees most of it earlier. The price:
+ * a fixed pool of REG_SLOTS registries and CELL_POOL partitions per OS
+ * process (start returns ARBOR_EAGAIN beyond it), about 230 KiB of static
+ * memory (the 128 KiB of cells is initialised at the first start, the
+ * slots are touched as they are used), and a registry process that keeps a
+ * stack (it must wait in a selective receive to keep its anchor queued; a
+ * reactive process handles every message).
+ *
+ * Finding a registry. Readers have only the registry's pid. slots[] is a
+ * static table searched from hash(pid): a slot holds the pid, the number of
+ * partitions, the cells and the partition pids, all atomics, published with
+ * a release store of the pid. A reader may read a slot that is being
+ * reused under it; every such mix-up ends at a cell whose reg is not the
+ * pid it asked for, which it treats as "not running".
+ *
+ * Locking rules. A cell lock is held only for a bounded walk or update and
+ * never across an Arbor call that can yield or receive (arbor_send,
+ * arbor_demonitor with FLUSH, any call): a process killed at such a point
+ * would die holding the lock. Inside, only arbor_monitor() and
+ * arbor_process_info() are called; neither yields. No code holds two cell
+ * locks at once. Order: dir_mu, then a cell lock. The rwlocks prefer
+ * writers, so a partition is not starved by a stream of lookups.
+ *
+ * What does not scale yet. lookup, dispatch and count touch only the
+ * cell's lock. whereis, call and cast also check that the owner is alive,
+ * and the public API's only way to ask, arbor_process_info(), takes the
+ * runtime's process-wide name lock (it copies the name): those paths
+ * serialise on that mutex until the runtime offers a cheaper liveness test.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arbor.h"
+
+#define REG_SLOTS 128
+#define CELL_POOL 1024
+#define PART_MAX  ARBOR_REGISTRY_PARTITIONS_MAX
+#define KEY_MAX   ARBOR_REGISTRY_KEY_MAX
+#define VALUE_MAX ARBOR_REGISTRY_VALUE_MAX
+
+#define TAG_ANCHOR (ARBOR_TAG_OTP + 0x400) /* the registry's own, never received */
+#define TAG_ACK    (ARBOR_TAG_OTP + 0x401) /* registry started (or failed) */
+
+enum { REQ_REGISTER = 1, REQ_UNREGISTER }; /* call tags to a partition */
+
+/* ---- the shared tables -------------------------------------------------------- */
+
+/* A node of a bucket chain; entries and owners start with one. */
+typedef struct chain {
+    struct chain *next;
+} chain_t;
+
+typedef struct owner owner_t;
+
+typedef struct entry {
+    chain_t link; /* the key's bucket */
+    struct entry *owner_prev, *owner_next;
+    owner_t *owner;
+    arbor_pid_t pid;
+    uint64_t hash;
+    uint8_t key_len, size;
+    char key[KEY_MAX + 1];
+    unsigned char value[VALUE_MAX];
+} entry_t;
+
+/* A process holding keys in a cell: its monitor and its entries there. */
+struct owner {
+    chain_t link; /* the pid's bucket */
+    arbor_pid_t pid;
+    arbor_ref_t mref;
+    entry_t *entries;
+    size_t count;
+};
+
+typedef struct cell {
+    pthread_rwlock_t lock;
+    /* Everything below is read and written under lock only. */
+    arbor_pid_t reg; /* the registry this cell belongs to; ARBOR_NOPID: free or retired */
+    unsigned part;
+    chain_t **keys; /* entries by key hash; key_cap is a power of two */
+    size_t key_cap, entries;
+    chain_t **owners; /* owners by pid */
+    size_t owner_cap, owner_count;
+} __attribute__((aligned(64))) cell_t;
+
+typedef struct slot {
+    _Atomic arbor_pid_t pid; /* published registry; ARBOR_NOPID when none */
+    _Atomic unsigned nparts;
+    _Atomic int keys;
+    _Atomic unsigned cell[PART_MAX];
+    _Atomic arbor_pid_t part[PART_MAX];
+    arbor_pid_t owner; /* dir_mu: the registry holding the slot */
+} slot_t;
+
+/* What the anchor's free function needs: only the registry process and, at
+ * its death, its exit path touch it. */
+typedef struct anchor {
+    arbor_pid_t reg;
+    int slot; /* -1 until reserved */
+    unsigned ncells;
+    unsigned cell[PART_MAX];
+} anchor_t;
+
+static pthread_once_t cells_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t dir_mu = PTHREAD_MUTEX_INITIALIZER;
+static slot_t slots[REG_SLOTS];
+static cell_t cells[CELL_POOL];
+static bool cell_taken[CELL_POOL]; /* dir_mu */
+static size_t slots_taken;         /* dir_mu */
+static size_t cells_in_use;        /* dir_mu */
+/* malloc'd blocks held by cells and anchors; relaxed: a statistic for tests. */
+static atomic_size_t live_blocks;
+
+static void init_cells(void)
+{
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+#ifdef __GLIBC__ /* an enum constant there, not a macro */
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+    for (size_t i = 0; i < CELL_POOL; i++)
+        pthread_rwlock_init(&cells[i].lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+}
+
+static void *block_alloc(size_t size)
+{
+    void *p = calloc(1, size);
+    if (p)
+        atomic_fetch_add_explicit(&live_blocks, 1, memory_order_relaxed);
+    return p;
+}
+
+static void block_free(void *p)
+{
+    if (!p)
+        return;
+    atomic_fetch_sub_explicit(&live_blocks, 1, memory_order_relaxed);
+    free(p);
+}
+
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static uint64_t key_hash(const char *key, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, then mixed */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)key[i]) * 0x100000001b3ull;
+    return mix(h);
+}
+
+static unsigned part_of(uint64_t hash, unsigned nparts)
+{
+    return (unsigned)((hash >> 32) % nparts); /* buckets use the low bits */
+}
+
+static uint64_t entry_hash(const chain_t *n)
+{
+    return ((const entry_t *)n)->hash;
+}
+
+static uint64_t owner_hash(const chain_t *n)
+{
+    return mix(((const owner_t *)n)->pid);
+}
+
+/* Makes room for one more node in a chained table (load factor 1). */
+static bool table_reserve(chain_t ***buckets, size_t *cap, size_t count,
+                          uint64_t (*hash)(const chain_t *))
+{
+    if (count < *cap)
+        return true;
+    size_t ncap = *cap ? *cap * 2 : 8;
+    chain_t **nb = block_alloc(ncap * sizeof *nb);
+    if (!nb)
+        return false;
+    for (size_t i = 0; i < *cap; i++) {
+        chain_t *n = (*buckets)[i];
+        while (n) {
+            chain_t *next = n->next;
+            chain_t **b = &nb[hash(n) & (ncap - 1)];
+            n->next = *b;
+            *b = n;
+            n = next;
+        }
+    }
+    block_free(*buckets);
+    *buckets = nb;
+    *cap = ncap;
+    return true;
+}
+
+static void table_unlink(chain_t **buckets, size_t cap, uint64_t hash, chain_t *node)
+{
+    chain_t **p = &buckets[hash & (cap - 1)];
+    while (*p != node)
+        p = &(*p)->next;
+    *p = node->next;
+}
+
+static bool entry_is(const entry_t *e, uint64_t hash, const char *key, size_t len)
+{
+    return e->hash == hash && e->key_len == len && memcmp(e->key, key, len) == 0;
+}
+
+/* The first entry under key from n on (n: a bucket chain position). */
+static entry_t *match_from(chain_t *n, uint64_t hash, const char *key, size_t len)
+{
+    for (; n; n = n->next)
+        if (entry_is((entry_t *)n, hash, key, len))
+            return (entry_t *)n;
+    return NULL;
+}
+
+static entry_t *first_match(const cell_t *c, uint64_t hash, const char *key, size_t len)
+{
+    if (!c->key_cap)
+        return NULL;
+    return match_from(c->keys[hash & (c->key_cap - 1)], hash, key, len);
+}
+
+/* Counts the entries under key in a locked cell and, when pids or out is
+ * not NULL, copies them there (room for all of them is the caller's job). */
+static size_t collect(const cell_t *c, uint64_t hash, const char *key, size_t len,
+                      arbor_pid_t *pids, arbor_registry_entry_t *out)
+{
+    size_t n = 0;
+    for (entry_t *e = first_match(c, hash, key, len); e;
+         e = match_from(e->link.next, hash, key, len), n++) {
+        if (pids)
+            pids[n] = e->pid;
+        if (out) {
+            out[n].pid = e->pid;
+            out[n].size = e->size;
+            memcpy(out[n].value, e->value, sizeof out[n].value);
+        }
+    }
+    return n;
+}
+
+static owner_t *find_owner(const cell_t *c, arbor_pid_t pid)
+{
+    if (!c->owner_cap)
+        return NULL;
+    for (chain_t *n = c->owners[mix(pid) & (c->owner_cap - 1)]; n; n = n->next)
+        if (((owner_t *)n)->pid == pid)
+            return (owner_t *)n;
+    return NULL;
+}
+
+/* Removes e; when it was its owner's last entry here, removes the owner too
+ * and returns its monitor ref (for the caller to demonitor after unlocking),
+ * else 0. Under the write lock. */
+static arbor_ref_t remove_entry(cell_t *c, entry_t *e)
+{
+    owner_t *o = e->owner;
+    table_unlink(c->keys, c->key_cap, e->hash, &e->link);
+    if (e->owner_prev)
+        e->owner_prev->owner_next = e->owner_next;
+    else
+        o->entries = e->owner_next;
+    if (e->owner_next)
+        e->owner_next->owner_prev = e->owner_prev;
+    block_free(e);
+    c->entries--;
+    if (--o->count)
+        return 0;
+    arbor_ref_t ref = o->mref;
+    table_unlink(c->owners, c->owner_cap, mix(o->pid), &o->link);
+    block_free(o);
+    c->owner_count--;
+    return ref;
+}
+
+/* Frees everything the cell holds. Under the write lock. */
+static void cell_clear(cell_t *c)
+{
+    for (size_t i = 0; i < c->key_cap; i++)
+        for (chain_t *n = c->keys[i], *next; n; n = next) {
+            next = n->next;
+            block_free(n);
+        }
+    for (size_t i = 0; i < c->owner_cap; i++)
+        for (chain_t *n = c->owners[i], *next; n; n = next) {
+            next = n->next;
+            block_free(n);
+        }
+    block_free(c->keys);
+    block_free(c->owners);
+    c->keys = c->owners = NULL;
+    c->key_cap = c->owner_cap = c->entries = c->owner_count = 0;
+}
+
+/* ---- the directory of registries ------------------------------------------------- */
+
+/* Reserves a slot and nparts cells for the registry of anchor a. The slot
+ * is not visible to readers until publish(). */
+static int dir_reserve(anchor_t *a, arbor_registry_keys_t keys, unsigned nparts)
+{
+    pthread_once(&cells_once, init_cells);
+    pthread_mutex_lock(&dir_mu);
+    slot_t *s = NULL;
+    size_t start = mix(a->reg) % REG_SLOTS;
+    for (size_t i = 0; i < REG_SLOTS && !s; i++)
+        if (slots[(start + i) % REG_SLOTS].owner == ARBOR_NOPID)
+            s = &slots[(start + i) % REG_SLOTS];
+    if (!s || cells_in_use + nparts > CELL_POOL) {
+        pthread_mutex_unlock(&dir_mu);
+        return ARBOR_EAGAIN;
+    }
+    s->owner = a->reg;
+    a->slot = (int)(s - slots);
+    slots_taken++;
+    for (unsigned i = 0, idx = 0; i < nparts; idx++) {
+        if (cell_taken[idx])
+            continue;
+        cell_t *c = &cells[idx];
+        cell_taken[idx] = true;
+        cells_in_use++;
+        a->cell[a->ncells++] = idx;
+        pthread_rwlock_wrlock(&c->lock);
+        c->reg = a->reg;
+        c->part = i;
+        pthread_rwlock_unlock(&c->lock);
+        /* Release: a reader that loads this index sees an initialised lock. */
+        atomic_store_explicit(&s->cell[i], idx, memory_order_release);
+        i++;
+    }
+    atomic_store_explicit(&s->nparts, nparts, memory_order_relaxed);
+    atomic_store_explicit(&s->keys, (int)keys, memory_order_relaxed);
+    pthread_mutex_unlock(&dir_mu);
+    return 0;
+}
+
+/* Makes the registry visible: the release store of the pid publishes the
+ * fields stored before it. */
+static void dir_publish(const anchor_t *a, const arbor_pid_t *parts)
+{
+    slot_t *s = &slots[a->slot];
+    for (unsigned i = 0; i < a->ncells; i++)
+        atomic_store_explicit(&s->part[i], parts[i], memory_order_relaxed);
+    atomic_store_explicit(&s->pid, a->reg, memory_order_release);
+}
+
+/* The anchor's free function: runs once, in the registry process's exit
+ * path (or at once if the anchor could not be queued). See rule 3. */
+static void anchor_release(void *ptr)
+{
+    anchor_t *a = ptr;
+    pthread_mutex_lock(&dir_mu);
+    if (a->slot >= 0) {
+        slot_t *s = &slots[a->slot];
+        atomic_store_explicit(&s->pid, ARBOR_NOPID, memory_order_release);
+        s->owner = ARBOR_NOPID;
+        slots_taken--;
+    }
+    for (unsigned i = 0; i < a->ncells; i++) {
+        cell_t *c = &cells[a->cell[i]];
+        pthread_rwlock_wrlock(&c->lock);
+        if (c->reg == a->reg) {
+            cell_clear(c);
+            c->reg = ARBOR_NOPID;
+        }
+        pthread_rwlock_unlock(&c->lock);
+        cell_taken[a->cell[i]] = false;
+        cells_in_use--;
+    }
+    pthread_mutex_unlock(&dir_mu);
+    block_free(a);
+}
+
+size_t arbor__registry_live(void);
+
+/* For the tests: blocks, slots and cells still held by registries; 0 once
+ * every registry has been retired. */
+size_t arbor__registry_live(void)
+{
+    pthread_mutex_lock(&dir_mu);
+    size_t n = slots_taken + cells_in_use;
+    pthread_mutex_unlock(&dir_mu);
+    return n + atomic_load_explicit(&live_blocks, memory_order_relaxed);
+}
+
+typedef struct view {
+    slot_t *slot;
+    unsigned nparts;
+    arbor_registry_keys_t keys;
+} view_t;
+
+/* Finds the published registry reg. The view may be stale by the time it
+ * is used; read_cell() catches that. */
+static int open_view(arbor_pid_t reg, view_t *v)
+{
+    if (reg == ARBOR_NOPID)
+        return ARBOR_ENOPROC;
+    size_t start = mix(reg) % REG_SLOTS;
+    for (size_t i = 0; i < REG_SLOTS; i++) {
+        slot_t *s = &slots[(start + i) % REG_SLOTS];
+        if (atomic_load_explicit(&s->pid, memory_order_acquire) != reg)
+            continue;
+        v->slot = s;
+        v->nparts = atomic_load_explicit(&s->nparts, memory_order_relaxed);
+        v->keys = (arbor_registry_keys_t)atomic_load_explicit(&s->keys, memory_order_relaxed);
+        if (v->nparts == 0 || v->nparts > PART_MAX)
+            return ARBOR_ENOPROC; /* reused under us */
+        return 0;
+    }
+    return ARBOR_ENOPROC;
+}
+
+/* Read-locks partition part of reg, or returns NULL (lock released) if
+ * the cell no longer belongs to it. */
+static cell_t *read_cell(arbor_pid_t reg, const view_t *v, unsigned part)
+{
+    unsigned idx = atomic_load_explicit(&v->slot->cell[part], memory_order_acquire);
+    if (idx >= CELL_POOL)
+        return NULL;
+    cell_t *c = &cells[idx];
+    pthread_rwlock_rdlock(&c->lock);
+    if (c->reg == reg && c->part == part)
+        return c;
+    pthread_rwlock_unlock(&c->lock);
+    return NULL;
+}
+
+/* ---- keys and liveness ----------------------------------------------------------- */
+
+static int check_key(const char *key, size_t *len)
+{
+    if (!key)
+        return ARBOR_EINVAL;
+    *len = strnlen(key, KEY_MAX + 1);
+    return *len > KEY_MAX ? ARBOR_ETOOBIG : 0;
+}
+
+static bool alive(arbor_pid_t pid)
+{
+    arbor_process_info_t info;
+    return arbor_process_info(pid, &info) == 0 && info.status != ARBOR_STATUS_EXITING;
+}
+
+/* ---- partitions -------------------------------------------------------------------- */
+
+typedef struct req {
+    arbor_pid_t reg;
+    uint64_t hash;
+    uint8_t key_len, size;
+    char key[KEY_MAX + 1];
+    unsigned char value[VALUE_MAX];
+} req_t;
+
+typedef struct rep {
+    int rc;
+    arbor_pid_t owner;
+} rep_t;
+
+typedef struct partition {
+    arbor_pid_t reg;
+    unsigned part;
+    cell_t *cell;
+    arbor_registry_keys_t keys;
+} partition_t;
+
+static arbor_gs_ret_t part_init(void **state, void *arg)
+{
+    partition_t *p = arbor_alloc(sizeof *p);
+    if (!p)
+        return arbor_gs_halt(arbor_error("out of memory"));
+    *p = *(const partition_t *)arg;
+    *state = p;
+    return arbor_gs_ok();
+}
+
+/* Adds an entry for pid, monitoring pid if it is new in this cell. Under
+ * the write lock; *drop gets a ref to demonitor after unlocking when a
+ * fresh owner had to be undone. */
+static int add_entry(cell_t *c, arbor_pid_t pid, const req_t *r, arbor_ref_t *drop)
+{
+    if (!table_reserve(&c->keys, &c->key_cap, c->entries, entry_hash) ||
+        !table_reserve(&c->owners, &c->owner_cap, c->owner_count, owner_hash))
+        return ARBOR_ENOMEM;
+    owner_t *o = find_owner(c, pid);
+    bool fresh = !o;
+    if (fresh) {
+        if (!(o = block_alloc(sizeof *o)))
+            return ARBOR_ENOMEM;
+        o->pid = pid;
+        int rc = arbor_monitor(pid, &o->mref); /* does not yield */
+        if (rc) {
+            block_free(o);
+            return rc;
+        }
+        chain_t **b = &c->owners[mix(pid) & (c->owner_cap - 1)];
+        o->link.next = *b;
+        *b = &o->link;
+        c->owner_count++;
+    }
+    entry_t *e = block_alloc(sizeof *e);
+    if (!e) {
+        if (fresh) {
+            *drop = o->mref;
+            table_unlink(c->owners, c->owner_cap, mix(pid), &o->link);
+            block_free(o);
+            c->owner_count--;
+        }
+        return ARBOR_ENOMEM;
+    }
+    e->owner = o;
+    e->pid = pid;
+    e->hash = r->hash;
+    e->key_len = r->key_len;
+    memcpy(e->key, r->key, r->key_len);
+    e->size = r->size;
+    memcpy(e->value, r->value, r->size);
+    chain_t **b = &c->keys[r->hash & (c->key_cap - 1)];
+    e->link.next = *b;
+    *b = &e->link;
+    e->owner_next = o->entries;
+    if (o->entries)
+        o->entries->owner_prev = e;
+    o->entries = e;
+    o->count++;
+    c->entries++;
+    return 0;
+}
+
+static void demonitor_all(const arbor_ref_t *refs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (refs[i])
+            arbor_demonitor(refs[i], ARBOR_DEMONITOR_FLUSH);
+}
+
+static rep_t do_register(const partition_t *p, arbor_pid_t pid, const req_t *r)
+{
+    rep_t rep = {0, ARBOR_NOPID};
+    arbor_ref_t drop[2] = {0, 0};
+    cell_t *c = p->cell;
+    pthread_rwlock_wrlock(&c->lock);
+    if (c->reg != p->reg || r->reg != p->reg) {
+        rep.rc = ARBOR_ENOPROC;
+        goto out;
+    }
+    if (p->keys == ARBOR_REGISTRY_UNIQUE) {
+        entry_t *e = first_match(c, r->hash, r->key, r->key_len);
+        /* A dead owner whose DOWN we have not handled yet loses the key now
+         * (Elixir: "has unique registrations even if partition is delayed"). */
+        if (e && e->pid != pid && !alive(e->pid)) {
+            drop[0] = remove_entry(c, e);
+            e = NULL;
+        }
+        if (e) {
+            rep.rc = ARBOR_EEXIST;
+            rep.owner = e->pid;
+            goto out;
+        }
+    }
+    rep.rc = add_entry(c, pid, r, &drop[1]);
+out:
+    pthread_rwlock_unlock(&c->lock);
+    demonitor_all(drop, 2);
+    return rep;
+}
+
+static rep_t do_unregister(const partition_t *p, arbor_pid_t pid, const req_t *r)
+{
+    rep_t rep = {0, ARBOR_NOPID};
+    arbor_ref_t drop = 0;
+    cell_t *c = p->cell;
+    pthread_rwlock_wrlock(&c->lock);
+    owner_t *o = NULL;
+    if (c->reg != p->reg || r->reg != p->reg)
+        rep.rc = ARBOR_ENOPROC;
+    else
+        o = find_owner(c, pid);
+    for (entry_t *e = o ? o->entries : NULL, *next; e && !drop; e = next) {
+        next = e->owner_next;
+        if (entry_is(e, r->hash, r->key, r->key_len))
+            drop = remove_entry(c, e); /* non-zero: that was o's last entry, o is gone */
+    }
+    pthread_rwlock_unlock(&c->lock);
+    demonitor_all(&drop, 1);
+    return rep;
+}
+
+static arbor_gs_ret_t part_call(void **state, const arbor_msg_t *msg, arbor_from_t from)
+{
+    const partition_t *p = *state;
+    rep_t rep = {ARBOR_EINVAL, ARBOR_NOPID};
+    if (msg->size == sizeof(req_t)) {
+        const req_t *r = msg->data;
+        if (msg->tag == REQ_REGISTER)
+            rep = do_register(p, from.pid, r);
+        else if (msg->tag == REQ_UNREGISTER)
+            rep = do_unregister(p, from.pid, r);
+    }
+    return arbor_gs_reply(&rep, sizeof rep);
+}
+
+/* A registered process died: all its keys here go. */
+static arbor_gs_ret_t part_info(void **state, const arbor_msg_t *msg)
+{
+    const partition_t *p = *state;
+    if (msg->tag != ARBOR_TAG_DOWN || msg->size != sizeof(arbor_down_msg_t))
+        return arbor_gs_noreply();
+    const arbor_down_msg_t *d = msg->data;
+    cell_t *c = p->cell;
+    pthread_rwlock_wrlock(&c->lock);
+    owner_t *o = c->reg == p->reg ? find_owner(c, d->pid) : NULL;
+    if (o && o->mref == d->ref)
+        while (!remove_entry(c, o->entries)) /* the last one frees o */
+            ;
+    pthread_rwlock_unlock(&c->lock);
+    return arbor_gs_noreply();
+}
+
+/* An orderly stop frees the cell's contents now; the anchor would anyway. */
+static void part_terminate(void **state, const arbor_reason_t *reason)
+{
+    const partition_t *p = *state;
+    pthread_rwlock_wrlock(&p->cell->lock);
+    if (p->cell->reg == p->reg)
+        cell_clear(p->cell);
+    pthread_rwlock_unlock(&p->cell->lock);
+}
+
+static void part_format(void *state, char *buf, size_t size)
+{
+    const partition_t *p = state;
+    snprintf(buf, size, "partition %u", p->part);
+}
+
+static const arbor_gen_server_t partition_gs = {
+    .name = "registry_partition",
+    .init = part_init,
+    .handle_call = part_call,
+    .handle_info = part_info,
+    .terminate = part_terminate,
+    .format_status = part_format,
+};
+
+/* ---- the registry process ------------------------------------------------------- */
+
+/* The start request, copied into the registry's memory (spawn's arg_size). */
+typedef struct reg_start {
+    arbor_pid_t parent;
+    arbor_ref_t alias;
+    arbor_registry_keys_t keys;
+    unsigned nparts;
+    bool named;
+    char name[ARBOR_NAME_MAX + 1];
+} reg_start_t;
+
+typedef struct reg_ack {
+    int rc;
+    arbor_pid_t owner;
+    arbor_reason_t reason;
+} reg_ack_t;
+
+typedef struct registry {
+    arbor_pid_t self, parent;
+    unsigned nparts;
+    arbor_pid_t part[PART_MAX];
+} registry_t;
+
+static void ack(const reg_start_t *st, reg_ack_t a)
+{
+    arbor_send_alias(st->parent, st->alias, TAG_ACK, &a, sizeof a);
+}
+
+static bool not_anchor(const arbor_msg_t *m, void *arg)
+{
+    return m->tag != TAG_ANCHOR;
+}
+
+static void report_partition_exit(unsigned part, arbor_reason_t reason)
+{
+    char detail[32];
+    snprintf(detail, sizeof detail, "partition %u", part);
+    arbor_report(&(arbor_report_t){.kind = ARBOR_REPORT_SUPERVISOR,
+                                   .pid = arbor_self(),
+                                   .behaviour = "registry",
+                                   .what = "partition_terminated",
+                                   .reason = reason,
+                                   .detail = detail});
+}
+
+/* Stops the partitions, last first (skipping `dead`), then the registry.
+ * A partition that does not stop in time is killed; it finds its cell
+ * retired if it runs again before the kill lands. */
+static _Noreturn void shut_down(const registry_t *r, arbor_reason_t reason, arbor_pid_t dead)
+{
+    for (unsigned i = r->nparts; i-- > 0;) {
+        if (r->part[i] == dead)
+            continue;
+        if (arbor_gs_stop(r->part[i], ARBOR_SHUTDOWN, 5000, NULL) == ARBOR_ETIMEDOUT)
+            arbor_exit_pid(r->part[i], ARBOR_KILL);
+    }
+    arbor_exit(reason);
+}
+
+static _Noreturn void serve(const registry_t *r)
+{
+    for (;;) {
+        arbor_msg_t *m;
+        arbor_receive_match(not_anchor, NULL, ARBOR_INFINITY, &m);
+        uint64_t tag = m->tag;
+        arbor_exit_msg_t e = {0};
+        arbor_reason_t stop = ARBOR_NORMAL;
+        if (tag == ARBOR_TAG_EXIT && m->size == sizeof e)
+            memcpy(&e, m->data, sizeof e);
+        else if (tag == ARBOR_TAG_GS_STOP && m->size == sizeof stop)
+            memcpy(&stop, m->data, sizeof stop);
+        else
+            tag = 0;
+        arbor_msg_free(m);
+        if (tag == ARBOR_TAG_GS_STOP)
+            shut_down(r, stop, ARBOR_NOPID); /* arbor_gs_stop() / arbor_registry_stop() */
+        if (tag != ARBOR_TAG_EXIT)
+            continue;
+        if (e.from == r->parent)
+            shut_down(r, e.reason, ARBOR_NOPID);
+        for (unsigned i = 0; i < r->nparts; i++) {
+            if (r->part[i] != e.from)
+                continue;
+            /* Elixir's registry supervisor allows no restart: a partition
+             * that ends takes the registry down with shutdown. */
+            if (!arbor_reason_is_clean(&e.reason))
+                report_partition_exit(i, e.reason);
+            shut_down(r, ARBOR_SHUTDOWN, e.from);
+        }
+        /* An EXIT from anybody else is ignored, as a supervisor does. */
+    }
+}
+
+static void registry_main(void *arg)
+{
+    const reg_start_t *st = arg; /* our own copy */
+    registry_t r = {.self = arbor_self(), .parent = st->parent, .nparts = st->nparts};
+    arbor_pid_t owner = ARBOR_NOPID;
+    int rc = st->named ? arbor_register(st->name, r.self, &owner) : 0;
+    if (rc) {
+        ack(st, (reg_ack_t){.rc = rc, .owner = owner});
+        return;
+    }
+    /* The anchor goes first: from here on, whatever we reserve is released
+     * when we die, however we die. */
+    anchor_t *a = block_alloc(sizeof *a);
+    if (!a) {
+        ack(st, (reg_ack_t){.rc = ARBOR_ENOMEM});
+        return;
+    }
+    a->reg = r.self;
+    a->slot = -1;
+    if (arbor_send_move(r.self, TAG_ANCHOR, a, sizeof *a, anchor_release) != 0) {
+        block_free(a);
+        ack(st, (reg_ack_t){.rc = ARBOR_ENOMEM});
+        return;
+    }
+    if ((rc = dir_reserve(a, st->keys, st->nparts))) {
+        ack(st, (reg_ack_t){.rc = rc});
+        return;
+    }
+    for (unsigned i = 0; i < r.nparts; i++) {
+        partition_t pa = {.reg = r.self, .part = i, .cell = &cells[a->cell[i]], .keys = st->keys};
+        arbor_reason_t why = ARBOR_NORMAL;
+        arbor_gs_opts_t go = {.link = true};
+        rc = arbor_gs_start(&partition_gs, &pa, &go, &r.part[i], &why);
+        if (rc) {
+            r.nparts = i;
+            for (unsigned j = 0; j < i; j++)
+                arbor_exit_pid(r.part[j], ARBOR_KILL);
+            ack(st, (reg_ack_t){.rc = rc, .reason = why});
+            return; /* normal: a linked starter is not hurt */
+        }
+    }
+    dir_publish(a, r.part);
+    ack(st, (reg_ack_t){.rc = 0});
+    serve(&r);
+}
+
+/* ---- starting and stopping --------------------------------------------------------- */
+
+typedef struct start_wait {
+    arbor_ref_t alias, mref;
+} start_wait_t;
+
+static bool ack_or_down(const arbor_msg_t *m, void *arg)
+{
+    const start_wait_t *w = arg;
+    if (m->tag == TAG_ACK)
+        return m->alias == w->alias;
+    return m->tag == ARBOR_TAG_DOWN && ((const arbor_down_msg_t *)m->data)->ref == w->mref;
+}
+
+static bool down_of(const arbor_msg_t *m, void *arg)
+{
+    return m->tag == ARBOR_TAG_DOWN &&
+           ((const arbor_down_msg_t *)m->data)->ref == *(const arbor_ref_t *)arg;
+}
+
+static bool exit_from(const arbor_msg_t *m, void *arg)
+{
+    return m->tag == ARBOR_TAG_EXIT &&
+           ((const arbor_exit_msg_t *)m->data)->from == *(const arbor_pid_t *)arg;
+}
+
+static unsigned default_partitions(void)
+{
+    arbor_stats_t st;
+    arbor_stats(&st);
+    unsigned n = st.schedulers ? st.schedulers : 1;
+    return n > PART_MAX ? PART_MAX : n;
+}
+
+int arbor_registry_start(const arbor_registry_opts_t *opts, arbor_pid_t *pid_out)
+{
+    if (!opts || (opts->keys != ARBOR_REGISTRY_UNIQUE && opts->keys != ARBOR_REGISTRY_DUPLICATE) ||
+        opts->partitions > PART_MAX)
+        return ARBOR_EINVAL;
+    reg_start_t st = {.keys = opts->keys, .parent = arbor_self()};
+    if (opts->name) {
+        size_t len = strnlen(opts->name, ARBOR_NAME_MAX + 1);
+        if (len == 0 || len > ARBOR_NAME_MAX)
+            return ARBOR_EINVAL;
+        memcpy(st.name, opts->name, len);
+        st.named = true;
+    }
+    if (!st.parent)
+        return ARBOR_ENOTPROC;
+    st.nparts = opts->partitions ? opts->partitions : default_partitions();
+    start_wait_t w;
+    int rc = arbor_alias(&st.alias);
+    if (rc)
+        return rc;
+    w.alias = st.alias;
+    arbor_spawn_opts_t so = {.link = opts->link,
+                             .monitor = true,
+                             .trap_exit = true,
+                             .label = "registry",
+                             .arg_size = sizeof st};
+    arbor_pid_t pid;
+    if ((rc = arbor_spawn_opt(registry_main, &st, &so, &pid, &w.mref))) {
+        arbor_unalias(st.alias);
+        return rc;
+    }
+    arbor_msg_t *m;
+    arbor_receive_match(ack_or_down, &w, ARBOR_INFINITY, &m);
+    arbor_unalias(st.alias);
+    reg_ack_t a = {.rc = ARBOR_EEXIT}; /* a DOWN: it was killed while starting */
+    if (m->tag == TAG_ACK)
+        memcpy(&a, m->data, sizeof a);
+    bool down = m->tag == ARBOR_TAG_DOWN;
+    arbor_msg_free(m);
+    if (a.rc == 0) {
+        arbor_demonitor(w.mref, ARBOR_DEMONITOR_FLUSH);
+        if (pid_out)
+            *pid_out = pid;
+        return 0;
+    }
+    /* A failed start: wait until it is gone and leave no EXIT behind for a
+     * trapping caller, as arbor_gs_start() does (OTP 26). */
+    if (!down && arbor_receive_match(down_of, &w.mref, ARBOR_INFINITY, &m) == 0)
+        arbor_msg_free(m);
+    if (opts->link && arbor_receive_match(exit_from, &pid, 0, &m) == 0)
+        arbor_msg_free(m);
+    if (a.rc == ARBOR_EEXIST && pid_out)
+        *pid_out = a.owner;
+    return a.rc;
+}
+
+int arbor_registry_stop(arbor_pid_t reg, arbor_reason_t reason)
+{
+    if (!arbor_self())
+        return ARBOR_ENOTPROC;
+    view_t v;
+    if (open_view(reg, &v))
+        return ARBOR_ENOPROC;
+    arbor_reason_t got;
+    return arbor_gs_stop(reg, reason, ARBOR_INFINITY, &got);
+}
+
+/* ---- writes: through the key's partition ------------------------------------------ */
+
+static int make_req(arbor_pid_t reg, const char *key, const void *value, size_t size, req_t *r)
+{
+    size_t len;
+    int rc = check_key(key, &len);
+    if (rc)
+        return rc;
+    if (size && !value)
+        return ARBOR_EINVAL;
+    if (size > VALUE_MAX)
+        return ARBOR_ETOOBIG;
+    memset(r, 0, sizeof *r);
+    r->reg = reg;
+    r->hash = key_hash(key, len);
+    r->key_len = (uint8_t)len;
+    memcpy(r->key, key, len);
+    r->size = (uint8_t)size;
+    if (size)
+        memcpy(r->value, value, size);
+    return 0;
+}
+
+static int part_request(uint64_t kind, const req_t *r, arbor_pid_t *owner_out)
+{
+    view_t v;
+    int rc = open_view(r->reg, &v);
+    if (rc)
+        return rc;
+    unsigned part = part_of(r->hash, v.nparts);
+    arbor_pid_t server = atomic_load_explicit(&v.slot->part[part], memory_order_relaxed);
+    arbor_msg_t *m;
+    rc = arbor_gs_call(server, kind, r, sizeof *r, ARBOR_INFINITY, &m, NULL);
+    if (rc == ARBOR_EEXIT || rc == ARBOR_ENOPROC)
+        return ARBOR_ENOPROC; /* the registry went away meanwhile */
+    if (rc)
+        return rc;
+    rep_t rep = {ARBOR_EINVAL, ARBOR_NOPID};
+    if (m->size == sizeof rep)
+        memcpy(&rep, m->data, sizeof rep);
+    arbor_msg_free(m);
+    if (rep.rc == ARBOR_EEXIST && owner_out)
+        *owner_out = rep.owner;
+    return rep.rc;
+}
+
+int arbor_registry_register(arbor_pid_t reg, const char *key, const void *value, size_t size,
+                            arbor_pid_t *owner_out)
+{
+    if (!arbor_self())
+        return ARBOR_ENOTPROC;
+    req_t r;
+    int rc = make_req(reg, key, value, size, &r);
+    return rc ? rc : part_request(REQ_REGISTER, &r, owner_out);
+}
+
+int arbor_registry_unregister(arbor_pid_t reg, const char *key)
+{
+    if (!arbor_self())
+        return ARBOR_ENOTPROC;
+    req_t r;
+    int rc = make_req(reg, key, NULL, 0, &r);
+    return rc ? rc : part_request(REQ_UNREGISTER, &r, NULL);
+}
+
+/* ---- reads: under the key's read lock, no messages ---------------------------------- */
+
+/* Read-locks the cell of key in reg. */
+static int open_key(arbor_pid_t reg, const char *key, view_t *v, cell_t **c, uint64_t *hash,
+                    size_t *len)
+{
+    int rc = check_key(key, len);
+    if (rc || (rc = open_view(reg, v)))
+        return rc;
+    *hash = key_hash(key, *len);
+    *c = read_cell(reg, v, part_of(*hash, v->nparts));
+    return *c ? 0 : ARBOR_ENOPROC;
+}
+
+int arbor_registry_lookup(arbor_pid_t reg, const char *key, arbor_registry_entry_t **out, size_t *n)
+{
+    if (!out || !n)
+        return ARBOR_EINVAL;
+    *out = NULL;
+    *n = 0;
+    view_t v;
+    cell_t *c;
+    uint64_t h;
+    size_t len;
+    int rc = open_key(reg, key, &v, &c, &h, &len);
+    if (rc)
+        return rc;
+    size_t count = collect(c, h, key, len, NULL, NULL), i = 0;
+    arbor_registry_entry_t *arr = count ? malloc(count * sizeof *arr) : NULL;
+    if (count && !arr)
+        rc = ARBOR_ENOMEM;
+    else if (arr)
+        i = collect(c, h, key, len, NULL, arr);
+    pthread_rwlock_unlock(&c->lock);
+    *out = arr;
+    *n = i;
+    return rc;
+}
+
+arbor_pid_t arbor_registry_whereis(arbor_pid_t reg, const char *key)
+{
+    view_t v;
+    cell_t *c;
+    uint64_t h;
+    size_t len;
+    if (open_key(reg, key, &v, &c, &h, &len))
+        return ARBOR_NOPID;
+    entry_t *e = v.keys == ARBOR_REGISTRY_UNIQUE ? first_match(c, h, key, len) : NULL;
+    arbor_pid_t pid = e ? e->pid : ARBOR_NOPID;
+    pthread_rwlock_unlock(&c->lock);
+    return pid && alive(pid) ? pid : ARBOR_NOPID;
+}
+
+int arbor_registry_dispatch(arbor_pid_t reg, const char *key, uint64_t tag, const void *data,
+                            size_t size, size_t *sent)
+{
+    if (sent)
+        *sent = 0;
+    if ((tag >= ARBOR_TAG_SYSTEM && tag < ARBOR_TAG_OTP) || (size && !data))
+        return ARBOR_EINVAL;
+    if (size > ARBOR_MSG_MAX)
+        return ARBOR_ETOOBIG;
+    view_t v;
+    cell_t *c;
+    uint64_t h;
+    size_t len;
+    int rc = open_key(reg, key, &v, &c, &h, &len);
+    if (rc)
+        return rc;
+    /* Copy the pids out, then send without the lock: arbor_send may yield,
+     * and a caller killed there must not leak the copy, so a process gets
+     * it from its own heap. */
+    bool proc = arbor_self() != ARBOR_NOPID;
+    size_t count = collect(c, h, key, len, NULL, NULL), i = 0;
+    arbor_pid_t small[32];
+    arbor_pid_t *pids = count <= 32 ? small
+                        : proc      ? arbor_alloc(count * sizeof *pids)
+                                    : malloc(count * sizeof *pids);
+    if (pids)
+        i = collect(c, h, key, len, pids, NULL);
+    pthread_rwlock_unlock(&c->lock);
+    if (!pids)
+        return ARBOR_ENOMEM;
+    for (size_t j = 0; j < i && rc == 0; j++)
+        rc = arbor_send(pids[j], tag, data, size);
+    if (pids != small && proc)
+        arbor_free(pids);
+    else if (pids != small)
+        free(pids);
+    if (sent && rc == 0)
+        *sent = i;
+    return rc;
+}
+
+int arbor_registry_count(arbor_pid_t reg, size_t *n)
+{
+    if (!n)
+        return ARBOR_EINVAL;
+    *n = 0;
+    view_t v;
+    int rc = open_view(reg, &v);
+    if (rc)
+        return rc;
+    size_t total = 0;
+    for (unsigned i = 0; i < v.nparts; i++) {
+        cell_t *c = read_cell(reg, &v, i);
+        if (!c)
+            return ARBOR_ENOPROC;
+        total += c->entries;
+        pthread_rwlock_unlock(&c->lock);
+    }
+    *n = total;
+    return 0;
+}
+
+/* ---- via names -------------------------------------------------------------------- */
+
+/*
+ * A via-named server runs a wrapper behaviour: its init registers the key,
+ * then runs the user's init; its other callbacks forward to the user's,
+ * which see their own state. The wrapper's table must outlive the server
+ * and carry the user's name (reports, labels), so one is interned per user
+ * table in static memory; past VIA_TABLES distinct behaviours a shared
+ * table named "gen_server" serves.
+ */
+#define VIA_TABLES 64
+
+typedef struct via_start {
+    arbor_pid_t reg;
+    const char *key;
+    const void *value;
+    size_t size;
+    const arbor_gen_server_t *user;
+    void *arg;
+    int reg_rc; /* the registration's error, written by the new server */
+    arbor_pid_t owner;
+} via_start_t;
+
+typedef struct via_state {
+    const arbor_gen_server_t *user;
+    void *state; /* the user's */
+} via_state_t;
+
+static arbor_gs_ret_t via_init(void **state, void *arg)
+{
+    via_start_t *vs = arg; /* on the starter's stack until it has our ack or DOWN */
+    via_state_t *w = arbor_alloc(sizeof *w);
+    if (!w)
+        return arbor_gs_halt(arbor_error("out of memory"));
+    *w = (via_state_t){.user = vs->user};
+    *state = w;
+    int rc = arbor_registry_register(vs->reg, vs->key, vs->value, vs->size, &vs->owner);
+    if (rc) {
+        /* ignore, not stop: the process exits normal, a linked starter lives. */
+        vs->reg_rc = rc;
+        return arbor_gs_ignore();
+    }
+    arbor_gs_ret_t r = w->user->init(&w->state, vs->arg);
+    if (r.action != ARBOR_GS_OK)
+        arbor_registry_unregister(vs->reg, vs->key);
+    return r;
+}
+
+static arbor_gs_ret_t via_call(void **state, const arbor_msg_t *req, arbor_from_t from)
+{
+    via_state_t *w = *state;
+    if (!w->user->handle_call)
+        return arbor_gs_halt(arbor_error("undef: handle_call"));
+    return w->user->handle_call(&w->state, req, from);
+}
+
+static arbor_gs_ret_t via_cast(void **state, const arbor_msg_t *msg)
+{
+    via_state_t *w = *state;
+    if (!w->user->handle_cast)
+        return arbor_gs_halt(arbor_error("undef: handle_cast"));
+    return w->user->handle_cast(&w->state, msg);
+}
+
+static arbor_gs_ret_t via_info(void **state, const arbor_msg_t *msg)
+{
+    via_state_t *w = *state;
+    if (w->user->handle_info)
+        return w->user->handle_info(&w->state, msg);
+    char detail[64]; /* what gen_server.c says for a missing handle_info */
+    snprintf(detail, sizeof detail, "unexpected message with tag %llu",
+             (unsigned long long)msg->tag);
+    arbor_report(&(arbor_report_t){.kind = ARBOR_REPORT_WARNING,
+                                   .pid = arbor_self(),
+                                   .behaviour = w->user->name ? w->user->name : "gen_server",
+                                   .what = "undefined handle_info",
+                                   .reason = ARBOR_NORMAL,
+                                   .detail = detail});
+    return arbor_gs_noreply();
+}
+
+static arbor_gs_ret_t via_continue(void **state, uint64_t arg)
+{
+    via_state_t *w = *state;
+    if (!w->user->handle_continue)
+        return arbor_gs_halt(arbor_error("undef: handle_continue"));
+    return w->user->handle_continue(&w->state, arg);
+}
+
+static void via_terminate(void **state, const arbor_reason_t *reason)
+{
+    via_state_t *w = *state;
+    if (w->user->terminate)
+        w->user->terminate(&w->state, reason);
+}
+
+static void via_format(void *state, char *buf, size_t size)
+{
+    via_state_t *w = state;
+    if (w->user->format_status)
+        w->user->format_status(w->state, buf, size);
+}
+
+#define VIA_CALLBACKS                                                                              \
+    .init = via_init, .handle_call = via_call, .handle_cast = via_cast, .handle_info = via_info,   \
+    .handle_continue = via_continue, .terminate = via_terminate, .format_status = via_format
+
+static pthread_mutex_t via_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    const arbor_gen_server_t *user;
+    arbor_gen_server_t wrap;
+} via_tables[VIA_TABLES]; /* via_mu; an entry never changes once filled */
+static size_t via_count;
+static const arbor_gen_server_t via_shared = {.name = "gen_server", VIA_CALLBACKS};
+
+static const arbor_gen_server_t *via_table(const arbor_gen_server_t *user)
+{
+    const arbor_gen_server_t *t = &via_shared;
+    pthread_mutex_lock(&via_mu);
+    size_t i = 0;
+    while (i < via_count && via_tables[i].user != user)
+        i++;
+    if (i == via_count && i < VIA_TABLES) {
+        via_tables[i].user = user;
+        via_tables[i].wrap = (arbor_gen_server_t){.name = user->name, VIA_CALLBACKS};
+        via_count++;
+    }
+    if (i < via_count)
+        t = &via_tables[i].wrap;
+    pthread_mutex_unlock(&via_mu);
+    return t;
+}
+
+int arbor_registry_start_server_value(arbor_pid_t reg, const char *key, const void *value,
+                                      size_t size, const arbor_gen_server_t *gs, void *arg,
+                                      const arbor_gs_opts_t *opts, arbor_pid_t *pid_out,
+                                      arbor_reason_t *err)
+{
+    if (!arbor_self())
+        return ARBOR_ENOTPROC;
+    req_t probe; /* checks key and value as register will */
+    int rc = make_req(reg, key, value, size, &probe);
+    if (rc)
+        return rc;
+    if (!gs || !gs->init || (opts && opts->name))
+        return ARBOR_EINVAL;
+    view_t v;
+    if ((rc = open_view(reg, &v)))
+        return rc;
+    if (v.keys != ARBOR_REGISTRY_UNIQUE)
+        return ARBOR_EINVAL;
+    via_start_t vs = {.reg = reg, .key = key, .value = value, .size = size, .user = gs, .arg = arg};
+    arbor_pid_t pid = ARBOR_NOPID;
+    rc = arbor_gs_start(via_table(gs), &vs, opts, &pid, err);
+    if (rc == ARBOR_IGNORED && vs.reg_rc) {
+        rc = vs.reg_rc;
+        pid = vs.owner;
+    }
+    if ((rc == 0 || rc == ARBOR_EEXIST) && pid_out)
+        *pid_out = pid;
+    return rc;
+}
+
+int arbor_registry_start_server(arbor_pid_t reg, const char *key, const arbor_gen_server_t *gs,
+                                void *arg, const arbor_gs_opts_t *opts, arbor_pid_t *pid_out,
+                                arbor_reason_t *err)
+{
+    return arbor_registry_start_server_value(reg, key, NULL, 0, gs, arg, opts, pid_out, err);
+}
+
+/* The live owner of key in a unique registry: 0, ARBOR_ENOENT (nobody),
+ * ARBOR_EINVAL (duplicate keys or a bad key), ARBOR_ENOPROC. */
+static int via_owner(arbor_pid_t reg, const char *key, arbor_pid_t *pid)
+{
+    size_t len;
+    view_t v;
+    int rc = check_key(key, &len);
+    if (rc || (rc = open_view(reg, &v)))
+        return rc;
+    if (v.keys != ARBOR_REGISTRY_UNIQUE)
+        return ARBOR_EINVAL;
+    *pid = arbor_registry_whereis(reg, key);
+    return *pid ? 0 : ARBOR_ENOENT;
+}
+
+int arbor_registry_call(arbor_pid_t reg, const char *key, uint64_t tag, const void *req,
+                        size_t size, int64_t timeout_ms, arbor_msg_t **reply_out,
+                        arbor_reason_t *exit_out)
+{
+    if (!arbor_self())
+        return ARBOR_ENOTPROC;
+    arbor_pid_t pid;
+    int rc = via_owner(reg, key, &pid);
+    if (rc)
+        return rc == ARBOR_ENOENT ? ARBOR_ENOPROC : rc;
+    return arbor_gs_call(pid, tag, req, size, timeout_ms, reply_out, exit_out);
+}
+
+int arbor_registry_cast(arbor_pid_t reg, const char *key, uint64_t tag, const void *msg,
+                        size_t size)
+{
+    if (size && !msg)
+        return ARBOR_EINVAL;
+    arbor_pid_t pid;
+    int rc = via_owner(reg, key, &pid);
+    if (rc)
+        return rc == ARBOR_ENOENT || rc == ARBOR_ENOPROC ? 0 : rc;
+    return arbor_gs_cast(pid, tag, msg, size);
+}
