@@ -55,7 +55,9 @@ int arbor_dynsup_start_child(arbor_pid_t sup, const arbor_child_spec_t *spec, ar
                              arbor_reason_t *error_out);
 
 /* Stops child pid by its shutdown spec and forgets it, whatever its restart
- * type. 0, or ARBOR_ENOENT when pid is not a child (or already gone). */
+ * type. A child whose restart keeps failing is still found by the pid it
+ * last had (and is forgotten, so the retries stop). 0, or ARBOR_ENOENT when
+ * pid is not a child. */
 int arbor_dynsup_terminate_child(arbor_pid_t sup, arbor_pid_t pid);
 
 /* The children (id ""; pid ARBOR_NOPID for a child being restarted), in no

@@ -71,15 +71,13 @@
  * never across an Arbor call that can yield or receive (arbor_send,
  * arbor_demonitor with FLUSH, any call): a process killed at such a point
  * would die holding the lock. Inside, only arbor_monitor() and
- * arbor_process_info() are called; neither yields. No code holds two cell
+ * arbor_alive() are called; neither yields. No code holds two cell
  * locks at once. Order: dir_mu, then a cell lock. The rwlocks prefer
  * writers, so a partition is not starved by a stream of lookups.
  *
- * What does not scale yet. lookup, dispatch and count touch only the
- * cell's lock. whereis, call and cast also check that the owner is alive,
- * and the public API's only way to ask, arbor_process_info(), takes the
- * runtime's process-wide name lock (it copies the name): those paths
- * serialise on that mutex until the runtime offers a cheaper liveness test.
+ * Scaling. lookup, dispatch and count touch only the cell's lock; whereis,
+ * call and cast also check that the owner is alive with arbor_alive(),
+ * which takes no lock either.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -499,8 +497,7 @@ static int check_key(const char *key, size_t *len)
 
 static bool alive(arbor_pid_t pid)
 {
-    arbor_process_info_t info;
-    return arbor_process_info(pid, &info) == 0 && info.status != ARBOR_STATUS_EXITING;
+    return arbor_alive(pid);
 }
 
 /* ---- partitions -------------------------------------------------------------------- */

@@ -3,19 +3,37 @@
 
 #include "test.h"
 
-arbor_reason_t arbor_test_run_with(const arbor_config_t *cfg, arbor_entry_fn fn, void *arg)
+static arbor_config_t default_config(void)
 {
+    const char *s = getenv("ARBOR_TEST_SCHEDULERS");
+    return (arbor_config_t){.schedulers = s ? (unsigned)atoi(s) : 2};
+}
+
+arbor_reason_t arbor_test_run_reason(const arbor_config_t *cfg, arbor_entry_fn fn, void *arg)
+{
+    arbor_config_t def = default_config();
     arbor_reason_t r = ARBOR_NORMAL;
-    int rc = arbor_run(cfg, fn, arg, &r);
+    int rc = arbor_run(cfg ? cfg : &def, fn, arg, &r);
     if (rc != 0)
         arbor_test_fail(__FILE__, __LINE__, "arbor_run failed: %s", arbor_err_name(rc));
     return r;
 }
 
+arbor_reason_t arbor_test_run_with(const arbor_config_t *cfg, arbor_entry_fn fn, void *arg)
+{
+    arbor_reason_t r = arbor_test_run_reason(cfg, fn, arg);
+    if (r.kind != ARBOR_EXIT_NORMAL) {
+        /* A root that died early skipped the rest of its assertions. */
+        char buf[128];
+        arbor_reason_format(&r, buf, sizeof buf);
+        arbor_test_fail(__FILE__, __LINE__, "the test's root process exited with %s", buf);
+    }
+    return r;
+}
+
 arbor_reason_t arbor_test_run(arbor_entry_fn fn, void *arg)
 {
-    const char *s = getenv("ARBOR_TEST_SCHEDULERS");
-    arbor_config_t cfg = {.schedulers = s ? (unsigned)atoi(s) : 2};
+    arbor_config_t cfg = default_config();
     return arbor_test_run_with(&cfg, fn, arg);
 }
 

@@ -122,9 +122,13 @@ typedef const void *arbor_test_ptr_t;
 
 /* Runs fn(arg) as the root process of a fresh runtime and waits for the
  * runtime to finish. Scheduler count: ARBOR_TEST_SCHEDULERS, default 2.
- * Returns the root's exit reason. */
+ * The root must exit normal (a root killed early would skip the rest of
+ * its assertions): otherwise the test fails. Returns the root's reason. */
 arbor_reason_t arbor_test_run(arbor_entry_fn fn, void *arg);
 arbor_reason_t arbor_test_run_with(const arbor_config_t *cfg, arbor_entry_fn fn, void *arg);
+/* The same without the check, for tests about the root's own exit; cfg
+ * NULL means the default configuration. */
+arbor_reason_t arbor_test_run_reason(const arbor_config_t *cfg, arbor_entry_fn fn, void *arg);
 
 /* Receives the next message within ms or fails the test. */
 arbor_msg_t *arbor_test_recv(int64_t ms);

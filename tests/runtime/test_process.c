@@ -350,7 +350,7 @@ static void exit_code_root(void *arg)
 
 TEST(root_exit_reason_is_returned)
 {
-    arbor_reason_t r = arbor_test_run(exit_code_root, NULL);
+    arbor_reason_t r = arbor_test_run_reason(NULL, exit_code_root, NULL);
     ASSERT_REASON(r, ARBOR_EXIT_ERROR, "boom 42");
 }
 
