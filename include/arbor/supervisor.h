@@ -71,6 +71,16 @@ typedef struct arbor_child_spec {
     int64_t shutdown; /* ARBOR_SHUTDOWN_DEFAULT, ms, INFINITY, BRUTAL_KILL, NOW */
     arbor_child_type_t type;
     bool significant; /* see arbor_auto_shutdown_t */
+    /* Restart back-off, beyond OTP (off while backoff_ms is 0, which is
+     * OTP's behaviour: restart at once). When on, a restart waits
+     * backoff_ms, doubling at each consecutive restart up to backoff_max_ms
+     * (0: 30 s), times a random factor in [0.5, 1.5); a child that ran for
+     * backoff_reset_ms (0: 60 s) before exiting starts again from
+     * backoff_ms. A child waiting shows as restarting; each attempt is an
+     * intensity tick, as without back-off. */
+    uint32_t backoff_ms;
+    uint32_t backoff_max_ms;
+    uint32_t backoff_reset_ms;
 } arbor_child_spec_t;
 
 typedef enum arbor_strategy {

@@ -36,6 +36,8 @@ typedef struct child {
     arbor_pid_t pid;         /* ARBOR_NOPID while restarting */
     arbor_pid_t last_pid;    /* the pid it had before its exit (names it while restarting) */
     unsigned restarts;
+    unsigned backoff_step; /* consecutive restarts, for the back-off */
+    uint64_t started_at;   /* arbor_now_ms() of the last start */
 } child_t;
 
 typedef struct dynsup {
@@ -100,6 +102,7 @@ static void forget(dynsup_t *d, child_t *c)
 static int start(dynsup_t *d, child_t *c, arbor_reason_t *err)
 {
     int rc = arbor__otp_call_start(&c->spec, d->opts.extra_arg, &c->pid, err, NULL);
+    c->started_at = arbor_now_ms();
     if (rc == 0 && !arbor__u64map_put(&d->by_pid, c->pid, c->serial)) {
         arbor_exit_pid(c->pid, ARBOR_KILL);
         *err = arbor_error("out of memory");
@@ -108,9 +111,14 @@ static int start(dynsup_t *d, child_t *c, arbor_reason_t *err)
     return rc;
 }
 
+/* Asks ourselves to restart c: at once, or after its back-off delay. */
 static void post_retry(child_t *c)
 {
-    arbor_send(arbor_self(), DS_RETRY_TAG, &c->serial, sizeof c->serial);
+    uint64_t delay = arbor__otp_backoff_delay(&c->spec, &c->backoff_step);
+    if (delay)
+        arbor_send_after(arbor_self(), DS_RETRY_TAG, &c->serial, sizeof c->serial, delay, NULL);
+    else
+        arbor_send(arbor_self(), DS_RETRY_TAG, &c->serial, sizeof c->serial);
 }
 
 /* Restarts c (an intensity tick was taken); a failure posts a retry and
@@ -142,6 +150,15 @@ static arbor_gs_ret_t on_child_exit(dynsup_t *d, child_t *c, arbor_reason_t reas
                  (c->spec.restart == ARBOR_TRANSIENT && !arbor_reason_is_clean(&reason));
     if (!again) {
         forget(d, c);
+        return arbor_gs_noreply();
+    }
+    if (c->spec.backoff_ms) {
+        /* Back-off: the retry path restarts it later and takes the tick. */
+        uint64_t reset = c->spec.backoff_reset_ms ? c->spec.backoff_reset_ms : 60000;
+        if (arbor_now_ms() - c->started_at >= reset)
+            c->backoff_step = 0;
+        arbor__u64map_put(&d->by_last, c->last_pid, c->serial);
+        post_retry(c);
         return arbor_gs_noreply();
     }
     if (!arbor__otp_intensity_add(&d->intensity)) {

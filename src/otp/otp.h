@@ -55,6 +55,11 @@ bool arbor__otp_own_arg(arbor_child_spec_t *spec);
 /* Releases what arbor__otp_own_arg() took. */
 void arbor__otp_release_arg(arbor_child_spec_t *spec);
 
+/* Restart back-off (see arbor_child_spec_t): the delay before the next
+ * restart of a child with spec, whose consecutive-restart counter is
+ * *step; advances *step. 0 when back-off is off. */
+uint64_t arbor__otp_backoff_delay(const arbor_child_spec_t *spec, unsigned *step);
+
 /* Client side of which_children / count_children: calls sup with tag and
  * copies the reply out (an array the caller frees, or the counts). */
 int arbor__otp_call_children(arbor_pid_t sup, uint64_t tag, arbor_child_info_t **out, size_t *n);

@@ -46,6 +46,8 @@ typedef struct child {
     arbor_pid_t pid;
     arbor_child_status_t status;
     unsigned restarts;
+    unsigned backoff_step; /* consecutive restarts, for the back-off */
+    uint64_t started_at;   /* arbor_now_ms() of the last start */
 } child_t;
 
 typedef struct sup {
@@ -217,6 +219,7 @@ static int start_child(child_t *c, arbor_reason_t *err, arbor_pid_t *owner)
     if (rc == 0) {
         c->pid = pid;
         c->status = ARBOR_CHILD_RUNNING;
+        c->started_at = arbor_now_ms();
         report(ARBOR_REPORT_PROGRESS, "started", c, ARBOR_NORMAL);
         return 0;
     }
@@ -266,11 +269,18 @@ static void stop_range(sup_t *s, size_t from, const child_t *except)
     }
 }
 
-static void post_retry(const child_t *c)
+/* Asks ourselves to (re)start c: at once, or after its back-off delay. */
+static void post_retry(child_t *c)
 {
     id_req_t req;
+    memset(&req, 0, sizeof req);
     snprintf(req.id, sizeof req.id, "%s", c->idbuf);
-    arbor_send(arbor_self(), ARBOR_TAG_OTP + 0x100 + SUP_RETRY, &req, sizeof req);
+    uint64_t delay = arbor__otp_backoff_delay(&c->spec, &c->backoff_step);
+    if (delay)
+        arbor_send_after(arbor_self(), ARBOR_TAG_OTP + 0x100 + SUP_RETRY, &req, sizeof req, delay,
+                         NULL);
+    else
+        arbor_send(arbor_self(), ARBOR_TAG_OTP + 0x100 + SUP_RETRY, &req, sizeof req);
 }
 
 /* Starts children [from, s->n) in order. On a failure, marks that child
@@ -343,6 +353,16 @@ static arbor_gs_ret_t on_child_exit(sup_t *s, child_t *c, arbor_reason_t reason)
                  (c->spec.restart == ARBOR_TRANSIENT && !arbor_reason_is_clean(&reason));
     c->pid = ARBOR_NOPID;
     c->status = ARBOR_CHILD_UNDEFINED;
+    if (again && c->spec.backoff_ms) {
+        /* Back-off: restart later, through the retry path (which takes the
+         * intensity tick then). A long healthy run resets the delay. */
+        uint64_t reset = c->spec.backoff_reset_ms ? c->spec.backoff_reset_ms : 60000;
+        if (arbor_now_ms() - c->started_at >= reset)
+            c->backoff_step = 0;
+        c->status = ARBOR_CHILD_RESTARTING;
+        post_retry(c);
+        return arbor_gs_noreply();
+    }
     if (!again) {
         bool sig = c->spec.significant;
         if (c->spec.restart == ARBOR_TEMPORARY)
@@ -366,6 +386,7 @@ static arbor_gs_ret_t on_retry(sup_t *s, const char *id)
     if (!arbor__otp_intensity_add(&s->intensity))
         return give_up(s, c);
     c->status = ARBOR_CHILD_UNDEFINED;
+    c->restarts++;
     switch (s->flags.strategy) {
     case ARBOR_ONE_FOR_ONE: {
         arbor_reason_t err;
@@ -379,9 +400,14 @@ static arbor_gs_ret_t on_retry(sup_t *s, const char *id)
         stop_range(s, 0, NULL);
         start_range(s, 0);
         break;
-    case ARBOR_REST_FOR_ONE:
-        start_range(s, (size_t)(c - s->children));
+    case ARBOR_REST_FOR_ONE: {
+        /* Later children are running when c backed off, stopped when an
+         * earlier attempt failed; either way they start after c. */
+        size_t idx = (size_t)(c - s->children);
+        stop_range(s, idx + 1, NULL);
+        start_range(s, idx);
         break;
+    }
     }
     return arbor_gs_noreply();
 }

@@ -1386,3 +1386,41 @@ TEST_TIMEOUT(dynamic_supervisor_stop_with_10000_children_finishes_and_leaves_non
 {
     run_root(many_root, NULL);
 }
+
+/* ---- restart back-off (beyond OTP) ---------------------------------------------------------- */
+
+static void backoff_root(void *arg)
+{
+    arbor_pid_t sup, pid;
+    ASSERT_OK(arbor_dynsup_start(NULL, &sup, NULL));
+    arbor_child_spec_t spec = {.id = "s", .start = sleeper_start, .backoff_ms = 60};
+    ASSERT_OK(arbor_dynsup_start_child(sup, &spec, &pid, NULL));
+    uint64_t t0 = arbor_now_ms();
+    arbor_ref_t ref;
+    ASSERT_OK(arbor_monitor(pid, &ref));
+    ASSERT_OK(arbor_exit_pid(pid, ARBOR_KILL));
+    arbor_msg_free(arbor_test_recv_tag(ARBOR_TAG_DOWN, 5000));
+    /* Waiting out its delay, it shows as restarting, without a pid. */
+    arbor_child_info_t *kids;
+    size_t n;
+    ASSERT_OK(arbor_dynsup_which_children(sup, &kids, &n));
+    ASSERT_EQ(n, 1);
+    ASSERT_EQ(kids[0].status, ARBOR_CHILD_RESTARTING);
+    ASSERT_U64_EQ(kids[0].pid, ARBOR_NOPID);
+    free(kids);
+    arbor_pid_t again = ARBOR_NOPID;
+    while (again == ARBOR_NOPID) {
+        arbor_sleep(2);
+        ASSERT_OK(arbor_dynsup_which_children(sup, &kids, &n));
+        again = kids[0].pid;
+        free(kids);
+    }
+    ASSERT_GE(arbor_now_ms() - t0, 30); /* 60 ms times [0.5, 1.5) */
+    ASSERT_NE(again, pid);
+    ASSERT_OK(arbor_dynsup_stop(sup, ARBOR_SHUTDOWN));
+}
+
+TEST(dynamic_supervisor_restart_backoff_delays_the_restart)
+{
+    run_root(backoff_root, NULL);
+}
