@@ -17,7 +17,7 @@
 # missing, lacks the benchmark or fails shows "-" and the run goes on.
 #
 # Environment:
-#   ARBOR_BENCH       the C binary (default: build/bin/arbor-bench)
+#   ARBOR_BENCH       the C binary (default: build/release/bin/arbor-bench, as make builds it)
 #   BENCH_SCHEDULERS  scheduler counts for --scaling (default: "1 2"); the C
 #                     side gets --schedulers N, the BEAM +S N; metrics are
 #                     suffixed _<N>sched
@@ -30,7 +30,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-arbor_bench=${ARBOR_BENCH:-$root/build/bin/arbor-bench}
+arbor_bench=${ARBOR_BENCH:-$root/build/release/bin/arbor-bench}
 beam_script=$root/bench/beam/bench.exs
 # A million processes need more than the BEAM's default limit of about one
 # million.
