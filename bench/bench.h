@@ -31,8 +31,10 @@ void bench_figure(const char *metric, double value, const char *unit);
 /* Monotonic nanoseconds. */
 uint64_t bench_now_ns(void);
 
-/* Resident set size of this OS process, in bytes. */
-uint64_t bench_rss_bytes(void);
+/* Memory in use, in bytes: heap blocks (glibc's count, which unlike RSS
+ * does not depend on what earlier repetitions left cached) plus resident
+ * stack pages. */
+uint64_t bench_memory_in_use(void);
 
 /* Receives a message with tag, waiting forever; aborts on error. */
 arbor_msg_t *bench_recv_tag(uint64_t tag);

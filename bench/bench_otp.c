@@ -3,7 +3,6 @@
  * dynsup_start, dynsup_shutdown, restart_latency, task_async_await, and the
  * scaling probe scaling_servers.
  */
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,24 +129,15 @@ static void create_tickets(arbor_pid_t sup, uint64_t n)
     }
 }
 
-/* Bytes in use: heap (glibc's count) plus resident stack pages. */
-static uint64_t memory_in_use(void)
-{
-    struct mallinfo2 mi = mallinfo2();
-    arbor_stats_t st;
-    arbor_stats(&st);
-    return (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd + st.stack_resident_bytes;
-}
-
 static void dynsup_start(void)
 {
     uint64_t n = bench_size("BENCH_N", 100000);
     arbor_pid_t sup = ticket_supervisor();
-    uint64_t before = memory_in_use();
+    uint64_t before = bench_memory_in_use();
     uint64_t t0 = bench_now_ns();
     create_tickets(sup, n);
     double us = (double)(bench_now_ns() - t0) / (double)n / 1000.0;
-    uint64_t after = memory_in_use();
+    uint64_t after = bench_memory_in_use();
     bench_figure("dynsup_start", us, "us");
     bench_figure("dynsup_start_bytes", (double)(after - before) / (double)n, "bytes");
     arbor_dynsup_stop(sup, ARBOR_SHUTDOWN);

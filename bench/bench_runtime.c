@@ -2,7 +2,6 @@
  * The runtime benchmarks of benchmarks.md: spawn_exit, spawn_monitor_exit,
  * ping_pong, ring, fork_join and idle_process_memory.
  */
-#include <malloc.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,23 +205,13 @@ static void wait_all_waiting(arbor_pid_t *pids, uint64_t n)
     }
 }
 
-/* Memory in use: heap blocks (glibc's count, which unlike RSS does not
- * depend on what earlier repetitions left cached) plus resident stack pages. */
-static uint64_t memory_in_use(void)
-{
-    struct mallinfo2 mi = mallinfo2();
-    arbor_stats_t st;
-    arbor_stats(&st);
-    return (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd + st.stack_resident_bytes;
-}
-
 static double measure_idle(uint64_t p, bool reactive)
 {
     arbor_pid_t *pids = malloc(p * sizeof *pids);
     /* The reactors' own states are allocated before measuring: the figure is
      * what the runtime adds beside a process's state. */
     counter_state_t *states = reactive ? calloc(p, sizeof *states) : NULL;
-    uint64_t before = memory_in_use();
+    uint64_t before = bench_memory_in_use();
     for (uint64_t i = 0; i < p; i++) {
         if (reactive)
             arbor_spawn_reactor(&counter_ops, &states[i], NULL, &pids[i], NULL);
@@ -230,7 +219,7 @@ static double measure_idle(uint64_t p, bool reactive)
             arbor_spawn(blocked_in_receive, NULL, &pids[i]);
     }
     wait_all_waiting(pids, p);
-    uint64_t after = memory_in_use();
+    uint64_t after = bench_memory_in_use();
     for (uint64_t i = 0; i < p; i++)
         arbor_send(pids[i], TAG_DONE, NULL, 0);
     for (uint64_t i = 0; i < p; i++) {

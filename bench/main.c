@@ -2,6 +2,7 @@
  * arbor-bench [--schedulers N] NAME: runs one benchmark (see bench.h and
  * docs/performance.md). --list names them.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,16 +37,12 @@ uint64_t bench_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t bench_rss_bytes(void)
+uint64_t bench_memory_in_use(void)
 {
-    FILE *f = fopen("/proc/self/statm", "r");
-    unsigned long size = 0, rss = 0;
-    if (f) {
-        if (fscanf(f, "%lu %lu", &size, &rss) != 2)
-            rss = 0;
-        fclose(f);
-    }
-    return (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE);
+    struct mallinfo2 mi = mallinfo2();
+    arbor_stats_t st;
+    arbor_stats(&st);
+    return (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd + st.stack_resident_bytes;
 }
 
 static bool tag_is(const arbor_msg_t *m, void *arg)

@@ -68,7 +68,8 @@ static void ok(const options_t *o, cJSON *extra, const char *text)
     if (o->json) {
         console_print_json(console_ok_json(extra));
     } else {
-        puts(text);
+        if (text)
+            puts(text);
         cJSON_Delete(extra);
     }
 }

@@ -92,6 +92,18 @@ int arbor_receive(int64_t timeout_ms, arbor_msg_t **out);
 typedef bool (*arbor_match_fn)(const arbor_msg_t *msg, void *arg);
 int arbor_receive_match(arbor_match_fn match, void *arg, int64_t timeout_ms, arbor_msg_t **out);
 
+/*
+ * Receive marks (the BEAM's receive optimisation for calls): a process
+ * about to send a request whose answer can only arrive after the request
+ * calls arbor_receive_mark() first, then arbor_receive_match_marked(),
+ * which skips every message queued before the mark. A call then costs the
+ * same however long the caller's mailbox is. One mark per process; the
+ * marked receive clears it. Process only.
+ */
+int arbor_receive_mark(void);
+int arbor_receive_match_marked(arbor_match_fn match, void *arg, int64_t timeout_ms,
+                               arbor_msg_t **out);
+
 /* Releases a received message (and a moved block nobody took). NULL is a
  * no-op. */
 void arbor_msg_free(arbor_msg_t *msg);

@@ -200,3 +200,10 @@ uint64_t arbor__otp_backoff_delay(const arbor_child_spec_t *spec, unsigned *step
     uint64_t delay = base / 2 + (base ? seed % base : 0);
     return delay ? delay : 1;
 }
+
+void arbor__otp_backoff_exited(const arbor_child_spec_t *spec, unsigned *step, uint64_t started_at)
+{
+    uint64_t reset = spec->backoff_reset_ms ? spec->backoff_reset_ms : 60000;
+    if (arbor_now_ms() - started_at >= reset)
+        *step = 0;
+}

@@ -139,6 +139,18 @@ static void restart(dynsup_t *d, child_t *c)
     }
 }
 
+/* One restart attempt: an intensity tick (giving up beyond it), then the
+ * start. */
+static arbor_gs_ret_t tick_and_restart(dynsup_t *d, child_t *c)
+{
+    if (!arbor__otp_intensity_add(&d->intensity)) {
+        report("reached_max_restart_intensity", ARBOR_SHUTDOWN);
+        return arbor_gs_halt(ARBOR_SHUTDOWN);
+    }
+    restart(d, c);
+    return arbor_gs_noreply();
+}
+
 static arbor_gs_ret_t on_child_exit(dynsup_t *d, child_t *c, arbor_reason_t reason)
 {
     arbor__u64map_del(&d->by_pid, c->pid, NULL);
@@ -154,19 +166,12 @@ static arbor_gs_ret_t on_child_exit(dynsup_t *d, child_t *c, arbor_reason_t reas
     }
     if (c->spec.backoff_ms) {
         /* Back-off: the retry path restarts it later and takes the tick. */
-        uint64_t reset = c->spec.backoff_reset_ms ? c->spec.backoff_reset_ms : 60000;
-        if (arbor_now_ms() - c->started_at >= reset)
-            c->backoff_step = 0;
+        arbor__otp_backoff_exited(&c->spec, &c->backoff_step, c->started_at);
         arbor__u64map_put(&d->by_last, c->last_pid, c->serial);
         post_retry(c);
         return arbor_gs_noreply();
     }
-    if (!arbor__otp_intensity_add(&d->intensity)) {
-        report("reached_max_restart_intensity", ARBOR_SHUTDOWN);
-        return arbor_gs_halt(ARBOR_SHUTDOWN);
-    }
-    restart(d, c);
-    return arbor_gs_noreply();
+    return tick_and_restart(d, c);
 }
 
 static arbor_gs_ret_t on_retry(dynsup_t *d, uint64_t serial)
@@ -177,12 +182,7 @@ static arbor_gs_ret_t on_retry(dynsup_t *d, uint64_t serial)
     child_t *c = (child_t *)(uintptr_t)ptr;
     if (c->pid)
         return arbor_gs_noreply();
-    if (!arbor__otp_intensity_add(&d->intensity)) {
-        report("reached_max_restart_intensity", ARBOR_SHUTDOWN);
-        return arbor_gs_halt(ARBOR_SHUTDOWN);
-    }
-    restart(d, c);
-    return arbor_gs_noreply();
+    return tick_and_restart(d, c);
 }
 
 /* ---- shutdown: everyone at once --------------------------------------------------- */

@@ -425,6 +425,8 @@ int arbor_gs_call(arbor_pid_t server, uint64_t tag, const void *req, size_t size
     if (size > ARBOR_MSG_MAX - sizeof(call_hdr_t))
         return ARBOR_ETOOBIG;
     wait_t w = {0, ARBOR_TAG_GS_REPLY, 0};
+    /* The reply and the DOWN can only come after this point. */
+    arbor_receive_mark();
     int rc = arbor_monitor(server, &w.mref);
     if (rc)
         return rc;
@@ -450,7 +452,7 @@ int arbor_gs_call(arbor_pid_t server, uint64_t tag, const void *req, size_t size
         arbor_free(buf);
     arbor_msg_t *m = NULL;
     if (rc == 0)
-        rc = arbor_receive_match(reply_or_down, &w, timeout_ms, &m);
+        rc = arbor_receive_match_marked(reply_or_down, &w, timeout_ms, &m);
     arbor_unalias(w.alias);
     if (rc) {
         arbor_demonitor(w.mref, ARBOR_DEMONITOR_FLUSH);

@@ -59,6 +59,9 @@ void arbor__otp_release_arg(arbor_child_spec_t *spec);
  * restart of a child with spec, whose consecutive-restart counter is
  * *step; advances *step. 0 when back-off is off. */
 uint64_t arbor__otp_backoff_delay(const arbor_child_spec_t *spec, unsigned *step);
+/* A child with back-off exited after starting at started_at: a healthy
+ * run (backoff_reset_ms) starts its delays over. */
+void arbor__otp_backoff_exited(const arbor_child_spec_t *spec, unsigned *step, uint64_t started_at);
 
 /* Client side of which_children / count_children: calls sup with tag and
  * copies the reply out (an array the caller frees, or the counts). */

@@ -355,10 +355,8 @@ static arbor_gs_ret_t on_child_exit(sup_t *s, child_t *c, arbor_reason_t reason)
     c->status = ARBOR_CHILD_UNDEFINED;
     if (again && c->spec.backoff_ms) {
         /* Back-off: restart later, through the retry path (which takes the
-         * intensity tick then). A long healthy run resets the delay. */
-        uint64_t reset = c->spec.backoff_reset_ms ? c->spec.backoff_reset_ms : 60000;
-        if (arbor_now_ms() - c->started_at >= reset)
-            c->backoff_step = 0;
+         * intensity tick then). */
+        arbor__otp_backoff_exited(&c->spec, &c->backoff_step, c->started_at);
         c->status = ARBOR_CHILD_RESTARTING;
         post_retry(c);
         return arbor_gs_noreply();
@@ -385,30 +383,11 @@ static arbor_gs_ret_t on_retry(sup_t *s, const char *id)
         return arbor_gs_noreply(); /* terminated or deleted meanwhile */
     if (!arbor__otp_intensity_add(&s->intensity))
         return give_up(s, c);
+    /* The same restart as after an exit: for a group, the running
+     * siblings in range are stopped first (they run when c backed off;
+     * after a failed group start they are already stopped). */
     c->status = ARBOR_CHILD_UNDEFINED;
-    c->restarts++;
-    switch (s->flags.strategy) {
-    case ARBOR_ONE_FOR_ONE: {
-        arbor_reason_t err;
-        if (start_child(c, &err, NULL) == ARBOR_EEXIT) {
-            c->status = ARBOR_CHILD_RESTARTING;
-            post_retry(c);
-        }
-        break;
-    }
-    case ARBOR_ONE_FOR_ALL:
-        stop_range(s, 0, NULL);
-        start_range(s, 0);
-        break;
-    case ARBOR_REST_FOR_ONE: {
-        /* Later children are running when c backed off, stopped when an
-         * earlier attempt failed; either way they start after c. */
-        size_t idx = (size_t)(c - s->children);
-        stop_range(s, idx + 1, NULL);
-        start_range(s, idx);
-        break;
-    }
-    }
+    restart(s, c);
     return arbor_gs_noreply();
 }
 

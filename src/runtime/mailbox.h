@@ -83,6 +83,8 @@ void arbor__msg_destroy(arbor__msg_t *m);
  * arbor__msg_cache_flush() before it exits, which frees its cache. */
 void arbor__msg_cache_enable(void);
 void arbor__msg_cache_flush(void);
+/* Frees the shared pool of recycled nodes (runtime teardown). */
+void arbor__msg_pool_fini(void);
 
 void arbor__inbox_init(arbor__inbox_t *q);
 /* Any thread. Full barrier (seq_cst exchange): see proc.c's wake protocol. */

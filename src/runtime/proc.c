@@ -31,6 +31,7 @@
 #define REACTOR_BATCH 64
 
 static _Noreturn void die_now(arbor__proc_t *p);
+static void take(arbor__proc_t *p, arbor__msg_t *prev, arbor__msg_t *m);
 
 /* ---- creation ----------------------------------------------------------------- */
 
@@ -262,8 +263,7 @@ static void reactor_loop(arbor__proc_t *p)
             arbor__proc_switch_out(p, ARBOR__Y_REACTOR_IDLE);
         if (batch >= REACTOR_BATCH)
             arbor__proc_switch_out(p, ARBOR__Y_REACTOR_YIELD);
-        arbor__queue_remove(&p->queue, NULL, m);
-        atomic_store_explicit(&p->queue_len, (uint32_t)p->queue.len, memory_order_relaxed);
+        take(p, NULL, m);
         p->u.reactor.current = m;
         ops->handle(p->u.reactor.state, &m->pub);
         p->u.reactor.current = NULL;
@@ -384,7 +384,7 @@ int arbor_alias(arbor_ref_t *alias_out)
     if (!alias_out)
         return ARBOR_EINVAL;
     arbor_ref_t ref = arbor__new_ref();
-    if (!arbor__u64map_put(&p->aliases, ref, 1))
+    if (!arbor__u64map_put(&p->aliases, ref, 0))
         return ARBOR_ENOMEM;
     *alias_out = ref;
     return 0;
@@ -395,22 +395,25 @@ int arbor_unalias(arbor_ref_t alias)
     arbor__proc_t *p = arbor__proc_current();
     if (!p)
         return ARBOR_ENOTPROC;
-    if (!arbor__u64map_del(&p->aliases, alias, NULL))
+    uint64_t queued;
+    if (!arbor__u64map_get(&p->aliases, alias, &queued))
         return ARBOR_ENOENT;
-    /* Drop what already arrived through it. */
-    arbor__proc_drain(p);
+    /* Drop what already arrived through it: counted, so the usual case
+     * (nothing queued, e.g. a call whose reply was taken) scans nothing. */
     arbor__msg_t *prev = NULL, *m = p->queue.head;
-    while (m) {
+    while (queued && m) {
         arbor__msg_t *next = arbor__queue_next(m);
         if (m->kind == ARBOR__MSG && m->pub.alias == alias) {
-            arbor__queue_remove(&p->queue, prev, m);
+            take(p, prev, m);
             arbor__msg_destroy(m);
+            queued--;
         } else {
             prev = m;
         }
         m = next;
     }
-    atomic_store_explicit(&p->queue_len, (uint32_t)p->queue.len, memory_order_relaxed);
+    /* Deactivate last: what is still in the inbox is dropped as it drains. */
+    arbor__u64map_del(&p->aliases, alias, NULL);
     return 0;
 }
 
@@ -429,6 +432,21 @@ int arbor_send_move(arbor_pid_t to, uint64_t tag, void *ptr, size_t size, void (
     m->pub.data = ptr;
     arbor__send_node(to, m); /* a dead receiver: destroyed, free_fn runs */
     return 0;
+}
+
+/* ---- the private queue --------------------------------------------------------------- */
+
+/* Takes m (whose predecessor is prev) out of p's queue, keeping the receive
+ * mark and the per-alias counts right. Every removal goes through here. */
+static void take(arbor__proc_t *p, arbor__msg_t *prev, arbor__msg_t *m)
+{
+    if (p->has_mark && p->mark == m)
+        p->mark = prev; /* the mark moves back to a message still queued */
+    arbor__queue_remove(&p->queue, prev, m);
+    atomic_store_explicit(&p->queue_len, (uint32_t)p->queue.len, memory_order_relaxed);
+    uint64_t n;
+    if (m->kind == ARBOR__MSG && m->pub.alias && arbor__u64map_get(&p->aliases, m->pub.alias, &n))
+        arbor__u64map_put(&p->aliases, m->pub.alias, n - 1);
 }
 
 /* ---- draining and signals ------------------------------------------------------------ */
@@ -484,8 +502,12 @@ static void on_signal(arbor__proc_t *p, arbor__msg_t *m)
 {
     switch ((arbor__msg_kind_t)m->kind) {
     case ARBOR__MSG:
-        if (m->pub.alias && !arbor__u64map_get(&p->aliases, m->pub.alias, NULL))
-            break; /* sent to an alias no longer active: dropped */
+        if (m->pub.alias) {
+            uint64_t n;
+            if (!arbor__u64map_get(&p->aliases, m->pub.alias, &n))
+                break; /* sent to an alias no longer active: dropped */
+            arbor__u64map_put(&p->aliases, m->pub.alias, n + 1); /* replaces: cannot fail */
+        }
         arbor__queue_append(&p->queue, m);
         return;
     case ARBOR__SIG_EXIT:
@@ -577,26 +599,34 @@ static uint64_t deadline_of(int64_t timeout_ms)
     return arbor_now_ms() + (uint64_t)timeout_ms;
 }
 
-int arbor_receive_match(arbor_match_fn match, void *arg, int64_t timeout_ms, arbor_msg_t **out)
+int arbor_receive_mark(void)
 {
     arbor__proc_t *p = arbor__proc_current();
     if (!p)
         return ARBOR_ENOTPROC;
-    if (!out)
-        return ARBOR_EINVAL;
+    arbor__proc_drain(p);
+    p->mark = p->queue.tail;
+    p->has_mark = true;
+    return 0;
+}
+
+static int receive(arbor__proc_t *p, bool marked, arbor_match_fn match, void *arg,
+                   int64_t timeout_ms, arbor_msg_t **out)
+{
     uint64_t deadline = UINT64_MAX; /* computed when we first have to wait */
-    arbor__msg_t *prev = NULL;      /* last message examined and not matched */
     /* Count the receive before taking anything: a yield here may end in a
      * kill, and no message may be in our hands then. */
     arbor__proc_tick(p);
     arbor__proc_drain(p);
+    /* The last message examined and not matched; with a mark, everything
+     * up to the mark counts as examined. take() keeps the mark valid. */
+    arbor__msg_t *prev = marked && p->has_mark ? p->mark : NULL;
     for (;;) {
         arbor__msg_t *m = prev ? arbor__queue_next(prev) : p->queue.head;
         for (; m; prev = m, m = arbor__queue_next(m)) {
             if (match && !match(&m->pub, arg))
                 continue;
-            arbor__queue_remove(&p->queue, prev, m);
-            atomic_store_explicit(&p->queue_len, (uint32_t)p->queue.len, memory_order_relaxed);
+            take(p, prev, m);
             wait_end(p);
             *out = &m->pub;
             return 0;
@@ -609,6 +639,29 @@ int arbor_receive_match(arbor_match_fn match, void *arg, int64_t timeout_ms, arb
             deadline = deadline_of(timeout_ms);
         arbor__proc_wait(p, deadline);
     }
+}
+
+int arbor_receive_match(arbor_match_fn match, void *arg, int64_t timeout_ms, arbor_msg_t **out)
+{
+    arbor__proc_t *p = arbor__proc_current();
+    if (!p)
+        return ARBOR_ENOTPROC;
+    if (!out)
+        return ARBOR_EINVAL;
+    return receive(p, false, match, arg, timeout_ms, out);
+}
+
+int arbor_receive_match_marked(arbor_match_fn match, void *arg, int64_t timeout_ms,
+                               arbor_msg_t **out)
+{
+    arbor__proc_t *p = arbor__proc_current();
+    if (!p)
+        return ARBOR_ENOTPROC;
+    if (!out)
+        return ARBOR_EINVAL;
+    int rc = receive(p, true, match, arg, timeout_ms, out);
+    p->has_mark = false;
+    return rc;
 }
 
 int arbor_receive(int64_t timeout_ms, arbor_msg_t **out)

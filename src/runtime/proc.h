@@ -76,12 +76,13 @@ typedef struct arbor__proc {
             arbor__msg_t *current; /* message being handled */
         } reactor;
     } u;
-    arbor__queue_t queue;           /* drained messages, not yet received */
-    arbor__msg_t *scan_prev;        /* selective receive: last message scanned */
+    arbor__queue_t queue; /* drained messages, not yet received */
+    arbor__msg_t *mark;   /* arbor_receive_mark(): scan after this one */
+    bool has_mark;
     arbor__u64map_t links;          /* pid -> 1 */
     arbor__u64map_t monitors;       /* ref -> pid we monitor */
     arbor__u64map_t monitored;      /* ref -> pid monitoring us */
-    arbor__u64map_t aliases;        /* active aliases -> 1 */
+    arbor__u64map_t aliases;        /* active alias -> its messages in the queue */
     struct arbor__heap_block *heap; /* arbor_alloc() blocks */
     struct arbor_timer *wait_timer;
     struct arbor_timer *timers; /* send_after handles this process holds */

@@ -655,6 +655,7 @@ err_sched:
         arbor__table_cache_flush(&arbor__rt.sched[i].slots);
     }
     arbor__timer_adopt_foreign(NULL);
+    arbor__msg_pool_fini();
     free(arbor__rt.sched);
     arbor__rt.sched = NULL;
 err_table:

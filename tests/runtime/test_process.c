@@ -399,3 +399,39 @@ TEST(messages_to_an_inactive_alias_are_dropped)
 {
     arbor_test_run(alias_root, NULL);
 }
+
+static bool is_99(const arbor_msg_t *m, void *arg)
+{
+    return m->tag == TAG_DATA && *(int *)m->data == 99;
+}
+
+static void mark_root(void *arg)
+{
+    arbor_pid_t self = arbor_self();
+    for (int i = 0; i < 100; i++)
+        ASSERT_OK(arbor_send(self, TAG_DATA, &i, sizeof i));
+    ASSERT_OK(arbor_receive_mark()); /* marks message 99, the last queued */
+    /* Taking the marked message keeps the mark valid: it moves back to
+     * message 98, still queued. */
+    arbor_msg_t *m;
+    ASSERT_OK(arbor_receive_match(is_99, NULL, 0, &m));
+    arbor_msg_free(m);
+    int after = 1000;
+    ASSERT_OK(arbor_send(self, TAG_OTHER, &after, sizeof after));
+    ASSERT_OK(arbor_receive_match_marked(NULL, NULL, 1000, &m));
+    ASSERT_U64_EQ(m->tag, TAG_OTHER); /* not one of the 99 queued before the mark */
+    arbor_msg_free(m);
+    /* The mark is spent: an unmarked receive sees the old messages again. */
+    m = arbor_test_recv(0);
+    ASSERT_EQ(*(int *)m->data, 0);
+    arbor_msg_free(m);
+    ASSERT_OK(arbor_receive_mark());
+    ASSERT_ERR(arbor_receive_match_marked(NULL, NULL, 0, &m), ARBOR_ETIMEDOUT);
+    for (int i = 1; i < 99; i++)
+        arbor_msg_free(arbor_test_recv(0));
+}
+
+TEST(marked_receive_skips_what_was_queued_before_the_mark)
+{
+    arbor_test_run(mark_root, NULL);
+}
