@@ -154,6 +154,14 @@ int arbor_monitor(arbor_pid_t pid, arbor_ref_t *ref_out);
  * an active monitor of the caller. Process only. */
 int arbor_demonitor(arbor_ref_t ref, unsigned flags);
 
+/* Registers fn(arg) to run when the calling process exits, however it
+ * exits (killed included), before its links and monitors are told: the
+ * place to close what arbor_alloc() cannot own (a file, a database
+ * connection). Hooks run in reverse order of registration, on a scheduler
+ * thread, outside any process: they must not block or call process-only
+ * functions. Process only. Returns 0, ARBOR_ENOTPROC or ARBOR_ENOMEM. */
+int arbor_on_exit(void (*fn)(void *arg), void *arg);
+
 /* ---- names --------------------------------------------------------------- */
 
 #define ARBOR_NAME_MAX 63

@@ -927,6 +927,29 @@ int arbor_demonitor(arbor_ref_t ref, unsigned flags)
     return 0;
 }
 
+/* ---- exit hooks ------------------------------------------------------------------- */
+
+typedef struct arbor__exit_hook {
+    struct arbor__exit_hook *next;
+    void (*fn)(void *);
+    void *arg;
+} exit_hook_t;
+
+int arbor_on_exit(void (*fn)(void *arg), void *arg)
+{
+    arbor__proc_t *p = arbor__proc_current();
+    if (!p)
+        return ARBOR_ENOTPROC;
+    if (!fn)
+        return ARBOR_EINVAL;
+    exit_hook_t *h = arbor_alloc(sizeof *h); /* freed with the process */
+    if (!h)
+        return ARBOR_ENOMEM;
+    *h = (exit_hook_t){p->exit_hooks, fn, arg};
+    p->exit_hooks = h;
+    return 0;
+}
+
 /* ---- death ----------------------------------------------------------------------- */
 
 /* Signals that reached a process after it stopped draining. `reason` is
@@ -961,6 +984,11 @@ void arbor__proc_finish(arbor__proc_t *p)
     /* The name goes first, as in Erlang: whoever learns of the death (a
      * supervisor restarting a named child) can register it again at once. */
     arbor__name_release(p);
+    /* Exit hooks next, before anyone hears of the death: a supervisor that
+     * restarts us must find the file or connection already closed. */
+    for (exit_hook_t *h = p->exit_hooks; h; h = h->next)
+        h->fn(h->arg);
+    p->exit_hooks = NULL;
 
     /* Take in what is queued, so that links and monitors made up to now
      * are in the maps and get the real reason. */

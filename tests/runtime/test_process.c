@@ -435,3 +435,40 @@ TEST(marked_receive_skips_what_was_queued_before_the_mark)
 {
     arbor_test_run(mark_root, NULL);
 }
+
+static void count_hook(void *arg)
+{
+    int *order = arg;
+    *order = *order * 10 + 1;
+}
+
+static void second_hook(void *arg)
+{
+    int *order = arg;
+    *order = *order * 10 + 2;
+}
+
+static void hooked_child(void *arg)
+{
+    ASSERT_OK(arbor_on_exit(count_hook, arg));
+    ASSERT_OK(arbor_on_exit(second_hook, arg));
+    arbor_msg_free(arbor_test_recv(ARBOR_INFINITY)); /* killed while waiting */
+}
+
+static void hooks_root(void *arg)
+{
+    static int order;
+    arbor_pid_t pid;
+    arbor_ref_t ref;
+    ASSERT_OK(arbor_spawn_monitor(hooked_child, &order, &pid, &ref));
+    arbor_sleep(5);
+    ASSERT_OK(arbor_exit_pid(pid, ARBOR_KILL));
+    arbor_msg_free(arbor_test_recv_tag(ARBOR_TAG_DOWN, 5000));
+    arbor_test_wait_dead(pid, 5000);
+    ASSERT_EQ(order, 21); /* newest first, and run although it was killed */
+}
+
+TEST(exit_hooks_run_newest_first_even_when_killed)
+{
+    arbor_test_run(hooks_root, NULL);
+}
