@@ -5,10 +5,14 @@ CMAKE     ?= cmake
 PREFIX    ?= /usr/local
 SOURCES    = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all deps test tsan ucontext valgrind bench install format check-format clean
+.PHONY: all run deps test tsan ucontext valgrind bench install format check-format clean
 
 all: build/release/.configured
 	$(CMAKE) --build build/release -j $(JOBS)
+
+# The ticket desk: console in this terminal, database under var/.
+run: all
+	build/release/bin/support_system $(ARGS)
 
 deps:
 	@scripts/install-deps.sh

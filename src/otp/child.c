@@ -207,3 +207,10 @@ void arbor__otp_backoff_exited(const arbor_child_spec_t *spec, unsigned *step, u
     if (arbor_now_ms() - started_at >= reset)
         *step = 0;
 }
+
+arbor_gs_ret_t arbor__otp_refuse_call(const arbor_msg_t *req)
+{
+    int rc = ARBOR_EINVAL;
+    (void)req;
+    return arbor_gs_reply(&rc, sizeof rc);
+}

@@ -413,8 +413,9 @@ static arbor_gs_ret_t ds_call(void **state, const arbor_msg_t *req, arbor_from_t
     default:
         break;
     }
-    return arbor_gs_halt(
-        arbor_error("bad dynamic_supervisor call %llu", (unsigned long long)req->tag));
+    /* A request this supervisor does not know (another behaviour's API,
+     * a stray call) is refused, not a reason to take the subtree down. */
+    return arbor__otp_refuse_call(req);
 }
 
 static arbor_gs_ret_t ds_info(void **state, const arbor_msg_t *msg)
@@ -491,6 +492,10 @@ int arbor_dynsup_start_child(arbor_pid_t sup, const arbor_child_spec_t *spec, ar
         if (rc == ARBOR_EEXIT && error_out)
             *error_out = exit;
         return rc;
+    }
+    if (m->size != sizeof(start_reply_t)) { /* not a supervisor of this kind */
+        arbor_msg_free(m);
+        return ARBOR_EINVAL;
     }
     start_reply_t r = *(start_reply_t *)m->data;
     arbor_msg_free(m);

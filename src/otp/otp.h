@@ -68,6 +68,10 @@ void arbor__otp_backoff_exited(const arbor_child_spec_t *spec, unsigned *step, u
 int arbor__otp_call_children(arbor_pid_t sup, uint64_t tag, arbor_child_info_t **out, size_t *n);
 int arbor__otp_call_counts(arbor_pid_t sup, uint64_t tag, arbor_child_counts_t *out);
 
+/* The reply to a call a supervisor does not understand: an int
+ * ARBOR_EINVAL, which every client of ours reads as a failed call. */
+arbor_gs_ret_t arbor__otp_refuse_call(const arbor_msg_t *req);
+
 /* Matchers for arbor_receive_match(). arg points to the pid or ref. */
 bool arbor__otp_is_exit_from(const arbor_msg_t *m, void *pid);
 bool arbor__otp_is_down_of(const arbor_msg_t *m, void *ref);

@@ -565,7 +565,9 @@ static arbor_gs_ret_t sup_call(void **state, const arbor_msg_t *req, arbor_from_
     default:
         break;
     }
-    return arbor_gs_halt(arbor_error("bad supervisor call %llu", (unsigned long long)req->tag));
+    /* A request this supervisor does not know (another behaviour's API,
+     * a stray call) is refused, not a reason to take the subtree down. */
+    return arbor__otp_refuse_call(req);
 }
 
 static arbor_gs_ret_t sup_info(void **state, const arbor_msg_t *msg)
@@ -642,6 +644,10 @@ static int call_start_like(arbor_pid_t sup, uint64_t tag, const void *req, size_
         if (rc == ARBOR_EEXIT && error_out)
             *error_out = exit;
         return rc;
+    }
+    if (m->size != sizeof(start_reply_t)) { /* not a supervisor of this kind */
+        arbor_msg_free(m);
+        return ARBOR_EINVAL;
     }
     start_reply_t r = *(start_reply_t *)m->data;
     arbor_msg_free(m);

@@ -1,0 +1,340 @@
+/*
+ * The desk's tree, its TicketWorker and the Notifier's tasks.
+ *
+ * A TicketWorker is the course's GenServer made durable: it loads its
+ * ticket from the Store in init (so a restart, or a start on demand, begins
+ * from the last acknowledged state), registers under "ticket:ID" in the
+ * TicketRegistry, and applies each change to a copy first: the Store
+ * commits the copy, and only then does the worker adopt it and reply. The
+ * worker serialises its ticket's changes, so two concurrent assignments
+ * cannot both win; the loser is told who won. After an idle time it stops
+ * (normal: transient, so not restarted) and the next request starts it
+ * again.
+ */
+#include "desk.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { W_GET = 1, W_ACT };
+
+typedef struct {
+    ticket_action_t action;
+    char agent[TICKET_NAME_MAX + 1];
+} act_req_t;
+
+typedef struct {
+    int rc;
+    ticket_error_t err;
+    ticket_t ticket;
+} act_reply_t;
+
+typedef struct {
+    int64_t id;
+    int64_t idle_ms;
+} worker_arg_t;
+
+typedef struct {
+    ticket_t t;
+    int64_t idle_ms;
+} worker_t;
+
+static int64_t idle_timeout_ms = 60000;
+
+static void ticket_key(int64_t id, char key[32])
+{
+    snprintf(key, 32, "ticket:%lld", (long long)id);
+}
+
+/* ---- notifications ------------------------------------------------------------- */
+
+/* The task's argument carries the ticket id and its new status in the
+ * pointer itself, so a restart of the transient task needs no memory. */
+static size_t notify(void *arg, void *result, size_t cap)
+{
+    uintptr_t v = (uintptr_t)arg;
+    int64_t id = (int64_t)(v >> 2);
+    char text[64];
+    snprintf(text, sizeof text, "ticket %lld is now %s", (long long)id,
+             ticket_status_name((ticket_status_t)(v & 3)));
+    int rc = store_notify(id, text);
+    if (rc)
+        arbor_exit(arbor_error("notify: %s", arbor_err_name(rc))); /* retried */
+    return 0;
+}
+
+static void notify_change(const ticket_t *t)
+{
+    arbor_pid_t notifier = arbor_whereis(DESK_NOTIFIER_NAME);
+    arbor_task_child_opts_t o = {.restart = ARBOR_TRANSIENT};
+    if (notifier)
+        arbor_task_sup_start_child(notifier, notify, (void *)(((uintptr_t)t->id << 2) | t->status),
+                                   &o, NULL);
+}
+
+/* ---- the TicketWorker ---------------------------------------------------------------- */
+
+static arbor_gs_ret_t idle(worker_t *w, arbor_gs_ret_t r)
+{
+    return arbor_gs_timeout(r, w->idle_ms);
+}
+
+static arbor_gs_ret_t worker_init(void **state, void *arg)
+{
+    const worker_arg_t *a = arg;
+    worker_t *w = arbor_calloc(1, sizeof *w);
+    if (!w)
+        return arbor_gs_halt(arbor_error("out of memory"));
+    w->idle_ms = a->idle_ms;
+    int rc = store_get(a->id, &w->t);
+    if (rc)
+        return arbor_gs_halt(arbor_error("%s", rc == ARBOR_ENOENT ? "not_found" : "store"));
+    char key[32];
+    ticket_key(a->id, key);
+    arbor_pid_t reg = arbor_whereis(DESK_REGISTRY_NAME), owner;
+    if (!reg || arbor_registry_register(reg, key, NULL, 0, &owner) != 0)
+        return arbor_gs_halt(arbor_error("already_started"));
+    *state = w;
+    return idle(w, arbor_gs_ok());
+}
+
+static const char *action_verb(ticket_action_t a)
+{
+    static const char *const verbs[] = {"assigned", "resolved", "reopened", "closed"};
+    return verbs[a];
+}
+
+static arbor_gs_ret_t worker_act(worker_t *w, const act_req_t *req)
+{
+    act_reply_t r = {0};
+    ticket_t next = w->t;
+    char agent[TICKET_NAME_MAX + 1];
+    snprintf(agent, sizeof agent, "%s", req->agent);
+    if (req->action == ACTION_ASSIGN && next.status == TICKET_OPEN) {
+        if (!agent[0] && agents_pick(agent) != 0) {
+            r.rc = ARBOR_ENOENT;
+            snprintf(r.err.code, sizeof r.err.code, "no_agents");
+            snprintf(r.err.message, sizeof r.err.message, "there is no agent to assign");
+            return idle(w, arbor_gs_reply(&r, sizeof r));
+        }
+        if (agent[0] && !agents_known(agent)) {
+            r.rc = ARBOR_ENOENT;
+            snprintf(r.err.code, sizeof r.err.code, "unknown_agent");
+            snprintf(r.err.message, sizeof r.err.message, "there is no agent called %s", agent);
+            return idle(w, arbor_gs_reply(&r, sizeof r));
+        }
+    }
+    if (!ticket_apply(&next, req->action, agent, ticket_now_ms(), &r.err)) {
+        r.rc = ARBOR_EINVAL;
+        r.ticket = w->t;
+        return idle(w, arbor_gs_reply(&r, sizeof r));
+    }
+    char what[96];
+    if (req->action == ACTION_ASSIGN)
+        snprintf(what, sizeof what, "assigned to %s", next.agent);
+    else
+        snprintf(what, sizeof what, "%s", action_verb(req->action));
+    r.rc = store_update(&next, req->action == ACTION_ASSIGN ? next.agent : "desk", what, &r.err);
+    if (r.rc == 0) {
+        w->t = next; /* committed: now it is true */
+        notify_change(&w->t);
+    }
+    r.ticket = w->t;
+    return idle(w, arbor_gs_reply(&r, sizeof r));
+}
+
+static arbor_gs_ret_t worker_call(void **state, const arbor_msg_t *req, arbor_from_t from)
+{
+    worker_t *w = *state;
+    if (req->tag == W_ACT && req->size == sizeof(act_req_t))
+        return worker_act(w, req->data);
+    return idle(w, arbor_gs_reply(&w->t, sizeof w->t));
+}
+
+static arbor_gs_ret_t worker_info(void **state, const arbor_msg_t *msg)
+{
+    if (msg->tag == ARBOR_TAG_GS_TIMEOUT)
+        return arbor_gs_halt(ARBOR_NORMAL); /* idle: the next request starts it again */
+    return idle(*state, arbor_gs_noreply());
+}
+
+static void worker_status(void *state, char *buf, size_t size)
+{
+    const worker_t *w = state;
+    if (w)
+        snprintf(buf, size, "ticket %lld %s", (long long)w->t.id, ticket_status_name(w->t.status));
+}
+
+static const arbor_gen_server_t ticket_worker = {.name = "SupportSystem.TicketWorker",
+                                                 .init = worker_init,
+                                                 .handle_call = worker_call,
+                                                 .handle_info = worker_info,
+                                                 .format_status = worker_status};
+
+static int worker_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
+{
+    arbor_gs_opts_t o = {.link = true};
+    return arbor_gs_start(&ticket_worker, arg, &o, pid, err);
+}
+
+int desk_worker(int64_t id, arbor_pid_t *pid)
+{
+    char key[32];
+    ticket_key(id, key);
+    arbor_pid_t reg = arbor_whereis(DESK_REGISTRY_NAME);
+    arbor_pid_t sup = arbor_whereis(DESK_TICKET_SUP_NAME);
+    if (!reg || !sup)
+        return ARBOR_ENOPROC;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if ((*pid = arbor_registry_whereis(reg, key)))
+            return 0;
+        worker_arg_t a = {id, idle_timeout_ms};
+        arbor_child_spec_t spec = {.id = "SupportSystem.TicketWorker",
+                                   .start = worker_start,
+                                   .arg = &a,
+                                   .arg_size = sizeof a,
+                                   .restart = ARBOR_TRANSIENT};
+        arbor_reason_t why;
+        int rc = arbor_dynsup_start_child(sup, &spec, pid, &why);
+        if (rc == 0)
+            return 0;
+        if (rc == ARBOR_EEXIT && strcmp(why.detail, "not_found") == 0)
+            return ARBOR_ENOENT;
+        /* Lost a race with another starter: look it up again. */
+    }
+    return ARBOR_EAGAIN;
+}
+
+int ticket_supervisor_create_ticket(ticket_t *t, arbor_pid_t *worker, ticket_error_t *err)
+{
+    if (!ticket_check_text("description", t->description, TICKET_DESC_MAX, false, err) ||
+        !ticket_check_text("customer", t->customer, TICKET_NAME_MAX, true, err))
+        return ARBOR_EINVAL;
+    t->status = TICKET_OPEN;
+    t->agent[0] = '\0';
+    t->created_at = t->updated_at = ticket_now_ms();
+    int rc = store_create(t, err);
+    if (rc)
+        return rc;
+    arbor_pid_t pid;
+    rc = desk_worker(t->id, &pid);
+    if (worker)
+        *worker = rc ? ARBOR_NOPID : pid;
+    return 0; /* stored: the worker starts on demand if it could not now */
+}
+
+static void no_such_ticket(int64_t id, ticket_error_t *err)
+{
+    snprintf(err->code, sizeof err->code, "unknown_ticket");
+    snprintf(err->message, sizeof err->message, "there is no ticket %lld", (long long)id);
+}
+
+/* A call to ticket id's worker, retried once if the worker stopped (idle)
+ * between the lookup and the call. */
+static int worker_call_by_id(int64_t id, uint64_t tag, const void *req, size_t size,
+                             arbor_msg_t **reply)
+{
+    int rc = ARBOR_ENOPROC;
+    for (int attempt = 0; attempt < 2 && (rc == ARBOR_ENOPROC || rc == ARBOR_EEXIT); attempt++) {
+        arbor_pid_t pid;
+        if ((rc = desk_worker(id, &pid)))
+            return rc;
+        rc = arbor_gs_call(pid, tag, req, size, 30000, reply, NULL);
+    }
+    return rc;
+}
+
+int desk_act(int64_t id, ticket_action_t action, const char *agent, ticket_t *out,
+             ticket_error_t *err)
+{
+    act_req_t req = {.action = action};
+    snprintf(req.agent, sizeof req.agent, "%s", agent ? agent : "");
+    arbor_msg_t *m;
+    int rc = worker_call_by_id(id, W_ACT, &req, sizeof req, &m);
+    if (rc == ARBOR_ENOENT) {
+        no_such_ticket(id, err);
+        return rc;
+    }
+    if (rc) {
+        snprintf(err->code, sizeof err->code, "unavailable");
+        snprintf(err->message, sizeof err->message, "the ticket's worker did not answer: %s",
+                 arbor_strerror(rc));
+        return rc;
+    }
+    act_reply_t r = *(const act_reply_t *)m->data;
+    arbor_msg_free(m);
+    if (r.rc)
+        *err = r.err;
+    if (out)
+        *out = r.ticket;
+    return r.rc;
+}
+
+int assign_agent(int64_t id, const char *agent, ticket_t *out, ticket_error_t *err)
+{
+    return desk_act(id, ACTION_ASSIGN, agent, out, err);
+}
+
+int resolve(int64_t id, ticket_t *out, ticket_error_t *err)
+{
+    return desk_act(id, ACTION_RESOLVE, NULL, out, err);
+}
+
+int desk_get(int64_t id, ticket_t *out)
+{
+    arbor_msg_t *m;
+    int rc = worker_call_by_id(id, W_GET, NULL, 0, &m);
+    if (rc)
+        return rc;
+    *out = *(const ticket_t *)m->data;
+    arbor_msg_free(m);
+    return 0;
+}
+
+/* ---- the tree ------------------------------------------------------------------------ */
+
+static int registry_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
+{
+    arbor_registry_opts_t o = {
+        .name = DESK_REGISTRY_NAME, .keys = ARBOR_REGISTRY_UNIQUE, .link = true};
+    return arbor_registry_start(&o, pid);
+}
+
+static int ticket_sup_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
+{
+    arbor_dynsup_opts_t o = ARBOR_DYNSUP_OPTS_DEFAULT;
+    o.name = DESK_TICKET_SUP_NAME;
+    o.link = true;
+    o.max_restarts = 1000; /* one crashing ticket must not take the others down */
+    return arbor_dynsup_start(&o, pid, err);
+}
+
+static int notifier_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
+{
+    arbor_task_sup_opts_t o = ARBOR_TASK_SUP_OPTS_DEFAULT;
+    o.name = DESK_NOTIFIER_NAME;
+    o.link = true;
+    o.max_restarts = 100;
+    return arbor_task_sup_start(&o, pid, err);
+}
+
+int desk_start(const desk_config_t *cfg, arbor_pid_t *sup, arbor_reason_t *err)
+{
+    idle_timeout_ms = cfg->idle_timeout_ms > 0 ? cfg->idle_timeout_ms : 60000;
+    agents_policy_t policy = cfg->policy;
+    arbor_child_spec_t children[] = {
+        {.id = "Store",
+         .start = store_start,
+         .arg = (void *)cfg->db_path,
+         .arg_size = strlen(cfg->db_path) + 1},
+        {.id = "TicketRegistry", .start = registry_start},
+        {.id = "Agents", .start = agents_start, .arg = &policy, .arg_size = sizeof policy},
+        {.id = "TicketSupervisor", .start = ticket_sup_start, .type = ARBOR_SUPERVISOR_CHILD},
+        {.id = "Notifier", .start = notifier_start, .type = ARBOR_SUPERVISOR_CHILD},
+    };
+    arbor_sup_flags_t flags = ARBOR_SUP_FLAGS_DEFAULT;
+    flags.strategy = ARBOR_REST_FOR_ONE;
+    arbor_sup_opts_t o = {.name = DESK_SUPERVISOR_NAME, .link = true};
+    return arbor_sup_start(&flags, children, sizeof children / sizeof children[0], &o, sup, err);
+}

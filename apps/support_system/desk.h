@@ -1,0 +1,58 @@
+/*
+ * SupportSystem: the supervised ticket desk.
+ *
+ *   SupportSystem.Supervisor        rest_for_one: each child depends on those before it
+ *   ├── Store                       GenServer owning the SQLite database
+ *   ├── TicketRegistry              Registry: ticket id -> worker pid
+ *   ├── Agents                      GenServer: roster and assignment policy
+ *   ├── TicketSupervisor            DynamicSupervisor: one TicketWorker per active ticket
+ *   └── Notifier                    Task.Supervisor: a transient task per status change
+ *
+ * The course's API is kept: ticket_supervisor_create_ticket() (the
+ * course's TicketSupervisor.create_ticket/1) and the assign_agent and
+ * resolve calls on a ticket's worker. Workers start on demand when a ticket
+ * is touched, reload it from the Store, and stop after an idle time; every
+ * change is acknowledged only after the Store committed it.
+ */
+#ifndef SUPPORT_DESK_H
+#define SUPPORT_DESK_H
+
+#include <arbor.h>
+
+#include "agents.h"
+#include "store.h"
+#include "ticket.h"
+
+#define DESK_SUPERVISOR_NAME "SupportSystem.Supervisor"
+#define DESK_REGISTRY_NAME   "SupportSystem.TicketRegistry"
+#define DESK_TICKET_SUP_NAME "SupportSystem.TicketSupervisor"
+#define DESK_NOTIFIER_NAME   "SupportSystem.Notifier"
+
+typedef struct desk_config {
+    const char *db_path;
+    agents_policy_t policy;
+    int64_t idle_timeout_ms; /* a worker stops after this long without a request */
+} desk_config_t;
+
+/* Starts the tree, linked to the caller. */
+int desk_start(const desk_config_t *cfg, arbor_pid_t *sup, arbor_reason_t *err);
+
+/* The course's create_ticket: stores the ticket and starts its worker. */
+int ticket_supervisor_create_ticket(ticket_t *t, arbor_pid_t *worker, ticket_error_t *err);
+
+/* The worker of ticket id, started if need be. ARBOR_ENOENT: no such ticket. */
+int desk_worker(int64_t id, arbor_pid_t *pid);
+
+/* Applies action to ticket id through its worker (agent: for assign; ""
+ * picks one by the policy). On success *out is the ticket as stored. */
+int desk_act(int64_t id, ticket_action_t action, const char *agent, ticket_t *out,
+             ticket_error_t *err);
+
+/* The course's calls. */
+int assign_agent(int64_t id, const char *agent, ticket_t *out, ticket_error_t *err);
+int resolve(int64_t id, ticket_t *out, ticket_error_t *err);
+
+/* The ticket, through its worker. */
+int desk_get(int64_t id, ticket_t *out);
+
+#endif

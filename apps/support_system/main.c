@@ -1,0 +1,504 @@
+/*
+ * support_system: the ticket desk and its console (the course's
+ * `iex -S mix` session, grown into a tool). Commands are read from standard
+ * input; with --json each command answers with exactly one JSON line.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../common/console.h"
+#include "desk.h"
+
+static const char usage[] =
+    "usage: support_system [--json] [--db PATH] [--schedulers N] [--idle-timeout MS]\n"
+    "                      [--policy round-robin|least-loaded]\n"
+    "Commands:\n"
+    "  create DESCRIPTION [--customer NAME] [--priority low|normal|high|urgent]\n"
+    "  assign ID [AGENT]     resolve ID     reopen ID     close ID\n"
+    "  show ID               list [STATUS] [--agent NAME]\n"
+    "  agents                agent-add NAME\n"
+    "  tree                  crash ID | crash store     stats\n"
+    "  help                  quit\n";
+
+typedef struct options {
+    bool json;
+    unsigned schedulers;
+    const char *db;
+    int64_t idle_ms;
+    agents_policy_t policy;
+} options_t;
+
+typedef struct console {
+    const options_t *o;
+    arbor_pid_t sup;
+} console_t;
+
+/* ---- answers --------------------------------------------------------------------- */
+
+static void fail(const console_t *c, const char *code, const char *message)
+{
+    if (c->o->json)
+        console_print_json(console_error_json(code, message));
+    else
+        printf("** (%s) %s\n", code, message);
+}
+
+static void fail_err(const console_t *c, const ticket_error_t *e)
+{
+    fail(c, e->code[0] ? e->code : "error", e->message[0] ? e->message : "failed");
+}
+
+static void ok(const console_t *c, cJSON *extra, const char *text)
+{
+    if (c->o->json) {
+        console_print_json(console_ok_json(extra));
+        return;
+    }
+    if (text)
+        puts(text);
+    cJSON_Delete(extra);
+}
+
+static cJSON *ticket_json(const ticket_t *t, bool with_history)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "id", (double)t->id);
+    cJSON_AddStringToObject(j, "description", t->description);
+    cJSON_AddStringToObject(j, "customer", t->customer);
+    cJSON_AddStringToObject(j, "priority", ticket_priority_name(t->priority));
+    cJSON_AddStringToObject(j, "status", ticket_status_name(t->status));
+    if (t->agent[0])
+        cJSON_AddStringToObject(j, "agent", t->agent);
+    else
+        cJSON_AddNullToObject(j, "agent");
+    cJSON_AddNumberToObject(j, "created_at", (double)t->created_at);
+    cJSON_AddNumberToObject(j, "updated_at", (double)t->updated_at);
+    if (with_history) {
+        cJSON *h = cJSON_AddArrayToObject(j, "history");
+        store_history_t *rows;
+        size_t n;
+        if (store_history(t->id, &rows, &n) == 0) {
+            for (size_t i = 0; i < n; i++) {
+                cJSON *e = cJSON_CreateObject();
+                cJSON_AddNumberToObject(e, "at", (double)rows[i].at);
+                cJSON_AddStringToObject(e, "who", rows[i].who);
+                cJSON_AddStringToObject(e, "what", rows[i].what);
+                cJSON_AddItemToArray(h, e);
+            }
+            free(rows);
+        }
+    }
+    return j;
+}
+
+static void print_ticket(const ticket_t *t)
+{
+    printf("#%lld [%s, %s] %s", (long long)t->id, ticket_status_name(t->status),
+           ticket_priority_name(t->priority), t->description);
+    if (t->customer[0])
+        printf(" (customer %s)", t->customer);
+    if (t->agent[0])
+        printf(" -> %s", t->agent);
+    putchar('\n');
+}
+
+static void answer_ticket(const console_t *c, const ticket_t *t, bool history)
+{
+    if (c->o->json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddItemToObject(j, "ticket", ticket_json(t, true));
+        ok(c, j, NULL);
+        return;
+    }
+    print_ticket(t);
+    store_history_t *rows;
+    size_t n;
+    if (history && store_history(t->id, &rows, &n) == 0) {
+        for (size_t i = 0; i < n; i++)
+            printf("    %lld  %-12s %s\n", (long long)rows[i].at, rows[i].who, rows[i].what);
+        free(rows);
+    }
+}
+
+/* ---- parsing ----------------------------------------------------------------------- */
+
+#define MAX_WORDS 64
+
+typedef struct {
+    char *w[MAX_WORDS];
+    int n;
+} words_t;
+
+static void split(char *line, words_t *ws)
+{
+    ws->n = 0;
+    for (char *t = strtok(line, " \t"); t && ws->n < MAX_WORDS; t = strtok(NULL, " \t"))
+        ws->w[ws->n++] = t;
+}
+
+static bool parse_id(const console_t *c, const char *s, int64_t *id)
+{
+    char *end;
+    errno = 0;
+    long long v = s ? strtoll(s, &end, 10) : 0;
+    if (!s || *end || errno || v <= 0) {
+        fail(c, "bad_argument", "a ticket id is a positive number");
+        return false;
+    }
+    *id = v;
+    return true;
+}
+
+/* ---- commands ------------------------------------------------------------------------- */
+
+static void cmd_create(const console_t *c, words_t *ws)
+{
+    ticket_t t = {.priority = PRIORITY_NORMAL};
+    size_t len = 0;
+    for (int i = 1; i < ws->n; i++) {
+        if (strcmp(ws->w[i], "--customer") == 0 && i + 1 < ws->n) {
+            snprintf(t.customer, sizeof t.customer, "%s", ws->w[++i]);
+            if (strlen(ws->w[i]) > TICKET_NAME_MAX) {
+                fail(c, "field_too_long", "customer is longer than 64 bytes");
+                return;
+            }
+        } else if (strcmp(ws->w[i], "--priority") == 0 && i + 1 < ws->n) {
+            if (!ticket_priority_parse(ws->w[++i], &t.priority)) {
+                fail(c, "bad_argument", "priority is low, normal, high or urgent");
+                return;
+            }
+        } else if (strncmp(ws->w[i], "--", 2) == 0) {
+            fail(c, "bad_argument", "unknown or incomplete option (try: help)");
+            return;
+        } else {
+            size_t n = strlen(ws->w[i]);
+            if (len + n + 1 > TICKET_DESC_MAX) {
+                fail(c, "field_too_long", "description is longer than 200 bytes");
+                return;
+            }
+            if (len)
+                t.description[len++] = ' ';
+            memcpy(t.description + len, ws->w[i], n + 1);
+            len += n;
+        }
+    }
+    ticket_error_t err = {.code = ""};
+    arbor_pid_t pid;
+    if (ticket_supervisor_create_ticket(&t, &pid, &err) != 0) {
+        fail_err(c, &err);
+        return;
+    }
+    answer_ticket(c, &t, false);
+}
+
+static void cmd_act(const console_t *c, words_t *ws, ticket_action_t action)
+{
+    int64_t id;
+    int max_args = action == ACTION_ASSIGN ? 3 : 2;
+    if (ws->n > max_args) {
+        fail(c, "bad_argument", "too many arguments (try: help)");
+        return;
+    }
+    if (!parse_id(c, ws->n > 1 ? ws->w[1] : NULL, &id))
+        return;
+    ticket_t t;
+    ticket_error_t err = {.code = ""};
+    if (desk_act(id, action, ws->n > 2 ? ws->w[2] : "", &t, &err) != 0) {
+        fail_err(c, &err);
+        return;
+    }
+    answer_ticket(c, &t, false);
+}
+
+static void cmd_show(const console_t *c, words_t *ws)
+{
+    int64_t id;
+    if (!parse_id(c, ws->n == 2 ? ws->w[1] : NULL, &id))
+        return;
+    ticket_t t;
+    int rc = desk_get(id, &t);
+    if (rc) {
+        ticket_error_t err = {.code = ""};
+        snprintf(err.code, sizeof err.code, rc == ARBOR_ENOENT ? "unknown_ticket" : "unavailable");
+        snprintf(err.message, sizeof err.message, "there is no ticket %lld", (long long)id);
+        fail_err(c, &err);
+        return;
+    }
+    answer_ticket(c, &t, true);
+}
+
+static void cmd_list(const console_t *c, words_t *ws)
+{
+    ticket_status_t status;
+    bool has_status = false;
+    const char *agent = NULL;
+    for (int i = 1; i < ws->n; i++) {
+        if (strcmp(ws->w[i], "--agent") == 0 && i + 1 < ws->n)
+            agent = ws->w[++i];
+        else if (!has_status && ticket_status_parse(ws->w[i], &status))
+            has_status = true;
+        else {
+            fail(c, "bad_argument", "list [open|assigned|resolved|closed] [--agent NAME]");
+            return;
+        }
+    }
+    ticket_t *rows;
+    size_t n;
+    int rc = store_list(has_status ? &status : NULL, agent, 1000, &rows, &n);
+    if (rc) {
+        fail(c, "unavailable", arbor_strerror(rc));
+        return;
+    }
+    if (c->o->json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON *arr = cJSON_AddArrayToObject(j, "tickets");
+        for (size_t i = 0; i < n; i++)
+            cJSON_AddItemToArray(arr, ticket_json(&rows[i], false));
+        ok(c, j, NULL);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            print_ticket(&rows[i]);
+        printf("%zu ticket%s\n", n, n == 1 ? "" : "s");
+    }
+    free(rows);
+}
+
+static void cmd_agents(const console_t *c)
+{
+    char *names;
+    int rc = store_agents(&names);
+    if (rc) {
+        fail(c, "unavailable", arbor_strerror(rc));
+        return;
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(j, "agents");
+    for (char *n = strtok(names, "\n"); n; n = strtok(NULL, "\n")) {
+        cJSON_AddItemToArray(arr, cJSON_CreateString(n));
+        if (!c->o->json)
+            puts(n);
+    }
+    free(names);
+    ok(c, j, NULL);
+}
+
+static void cmd_agent_add(const console_t *c, words_t *ws)
+{
+    ticket_error_t err = {.code = ""};
+    if (ws->n != 2) {
+        fail(c, "bad_argument", "agent-add takes one name");
+        return;
+    }
+    if (agents_add(ws->w[1], &err) != 0) {
+        fail_err(c, &err);
+        return;
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "agent", ws->w[1]);
+    ok(c, j, "added");
+}
+
+/* Kills a ticket's worker or the Store and answers once its supervisor
+ * has restarted it (and, for the Store, everything after it: rest_for_one).
+ * The dead process told its supervisor (link) before telling us (monitor),
+ * so a call to the supervisor after our DOWN is served after the restart. */
+static void cmd_crash(const console_t *c, words_t *ws)
+{
+    if (ws->n != 2) {
+        fail(c, "bad_argument", "crash ID or crash store");
+        return;
+    }
+    arbor_pid_t old, now = ARBOR_NOPID, sup;
+    int64_t id = 0;
+    if (strcmp(ws->w[1], "store") == 0) {
+        old = arbor_whereis(STORE_NAME);
+        sup = c->sup;
+    } else {
+        if (!parse_id(c, ws->w[1], &id))
+            return;
+        if (desk_worker(id, &old) != 0) {
+            fail(c, "unknown_ticket", "there is no such ticket");
+            return;
+        }
+        sup = arbor_whereis(DESK_TICKET_SUP_NAME);
+    }
+    arbor_ref_t ref;
+    if (!old || arbor_monitor(old, &ref) != 0) {
+        fail(c, "noproc", "it is not running");
+        return;
+    }
+    arbor_exit_pid(old, ARBOR_KILL);
+    arbor_msg_t *m;
+    while (arbor_receive(ARBOR_INFINITY, &m) == 0) {
+        bool down = m->tag == ARBOR_TAG_DOWN && ((arbor_down_msg_t *)m->data)->ref == ref;
+        arbor_msg_free(m);
+        if (down)
+            break;
+    }
+    arbor_child_counts_t counts;
+    if (id)
+        arbor_dynsup_count_children(sup, &counts); /* returns after the restart */
+    else
+        arbor_sup_count_children(sup, &counts);
+    if (id)
+        desk_worker(id, &now);
+    else
+        now = arbor_whereis(STORE_NAME);
+    if (!now || now == old) {
+        fail(c, "not_restarted", "it did not come back");
+        return;
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "killed", console_pid(old));
+    cJSON_AddStringToObject(j, "restarted", console_pid(now));
+    char text[96];
+    snprintf(text, sizeof text, "killed %s; its supervisor restarted it as %s", console_pid(old),
+             console_pid(now));
+    ok(c, j, text);
+}
+
+static void cmd_stats(const console_t *c)
+{
+    arbor_stats_t st;
+    arbor_stats(&st);
+    size_t procs = 0;
+    arbor_processes(NULL, 0, &procs);
+    arbor_child_info_t *kids;
+    size_t n, restarts = 0;
+    if (arbor_sup_which_children(c->sup, &kids, &n) == 0) {
+        for (size_t i = 0; i < n; i++)
+            restarts += kids[i].restarts;
+        free(kids);
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "processes", (double)procs);
+    cJSON_AddNumberToObject(j, "stacks_in_use", (double)st.stacks_in_use);
+    cJSON_AddNumberToObject(j, "stack_resident_bytes", (double)st.stack_resident_bytes);
+    cJSON_AddNumberToObject(j, "top_level_restarts", (double)restarts);
+    char text[160];
+    snprintf(text, sizeof text,
+             "%zu processes, %llu stacks in use (%llu KiB resident), %zu restarts", procs,
+             (unsigned long long)st.stacks_in_use,
+             (unsigned long long)st.stack_resident_bytes / 1024, restarts);
+    ok(c, j, text);
+}
+
+static bool run_command(const console_t *c, char *line)
+{
+    words_t ws;
+    split(line, &ws);
+    if (ws.n == 0)
+        return true;
+    const char *cmd = ws.w[0];
+    if (strcmp(cmd, "quit") == 0 || strcmp(cmd, "exit") == 0) {
+        ok(c, NULL, "bye");
+        return false;
+    } else if (strcmp(cmd, "create") == 0)
+        cmd_create(c, &ws);
+    else if (strcmp(cmd, "assign") == 0)
+        cmd_act(c, &ws, ACTION_ASSIGN);
+    else if (strcmp(cmd, "resolve") == 0)
+        cmd_act(c, &ws, ACTION_RESOLVE);
+    else if (strcmp(cmd, "reopen") == 0)
+        cmd_act(c, &ws, ACTION_REOPEN);
+    else if (strcmp(cmd, "close") == 0)
+        cmd_act(c, &ws, ACTION_CLOSE);
+    else if (strcmp(cmd, "show") == 0)
+        cmd_show(c, &ws);
+    else if (strcmp(cmd, "list") == 0)
+        cmd_list(c, &ws);
+    else if (strcmp(cmd, "agents") == 0)
+        cmd_agents(c);
+    else if (strcmp(cmd, "agent-add") == 0)
+        cmd_agent_add(c, &ws);
+    else if (strcmp(cmd, "tree") == 0) {
+        if (c->o->json) {
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddItemToObject(j, "tree",
+                                  console_tree_json(c->sup, DESK_SUPERVISOR_NAME, false));
+            ok(c, j, NULL);
+        } else {
+            console_tree_print(c->sup, DESK_SUPERVISOR_NAME, false);
+        }
+    } else if (strcmp(cmd, "crash") == 0)
+        cmd_crash(c, &ws);
+    else if (strcmp(cmd, "stats") == 0)
+        cmd_stats(c);
+    else if (strcmp(cmd, "help") == 0) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "help", usage);
+        ok(c, j, usage);
+    } else
+        fail(c, "unknown_command", "unknown command (try: help)");
+    return true;
+}
+
+static void root(void *arg)
+{
+    const options_t *o = arg;
+    console_t c = {.o = o};
+    desk_config_t cfg = {.db_path = o->db, .policy = o->policy, .idle_timeout_ms = o->idle_ms};
+    arbor_reason_t why;
+    int rc = desk_start(&cfg, &c.sup, &why);
+    if (rc) {
+        char text[128];
+        arbor_reason_format(&why, text, sizeof text);
+        fprintf(stderr, "support_system: cannot start: %s (%s)\n", arbor_strerror(rc), text);
+        arbor_exit(arbor_error("start failed"));
+    }
+    bool interactive = console_interactive() && !o->json;
+    if (interactive)
+        printf("SupportSystem desk on %s; type help for the commands.\n", o->db);
+    char line[1024];
+    for (;;) {
+        if (interactive) {
+            printf("support> ");
+            fflush(stdout);
+        }
+        if (!console_read_line(line, sizeof line) || !run_command(&c, line))
+            break;
+        fflush(stdout);
+    }
+    arbor_sup_stop(c.sup, ARBOR_NORMAL);
+}
+
+int main(int argc, char **argv)
+{
+    options_t o = {.db = "var/support_system.db", .idle_ms = 60000};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--json") == 0)
+            o.json = true;
+        else if (strcmp(a, "--db") == 0 && v)
+            o.db = argv[++i];
+        else if (strcmp(a, "--schedulers") == 0 && v)
+            o.schedulers = (unsigned)atoi(argv[++i]);
+        else if (strcmp(a, "--idle-timeout") == 0 && v)
+            o.idle_ms = atoll(argv[++i]);
+        else if (strcmp(a, "--policy") == 0 && v && strcmp(v, "least-loaded") == 0) {
+            o.policy = POLICY_LEAST_LOADED;
+            i++;
+        } else if (strcmp(a, "--policy") == 0 && v && strcmp(v, "round-robin") == 0) {
+            o.policy = POLICY_ROUND_ROBIN;
+            i++;
+        } else {
+            bool help = strcmp(a, "--help") == 0;
+            fputs(usage, help ? stdout : stderr);
+            return help ? 0 : 2;
+        }
+    }
+    if (strcmp(o.db, "var/support_system.db") == 0)
+        mkdir("var", 0755); /* the default lives under var/ */
+    arbor_config_t cfg = {.schedulers = o.schedulers};
+    arbor_reason_t why;
+    int rc = arbor_run(&cfg, root, &o, &why);
+    if (rc) {
+        fprintf(stderr, "support_system: %s\n", arbor_strerror(rc));
+        return 1;
+    }
+    return why.kind == ARBOR_EXIT_NORMAL ? 0 : 1;
+}
