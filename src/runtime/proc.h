@@ -85,9 +85,9 @@ typedef struct arbor__proc {
     arbor__u64map_t aliases;        /* active alias -> its messages in the queue */
     struct arbor__heap_block *heap; /* arbor_alloc() blocks */
     struct arbor_timer *wait_timer;
-    struct arbor_timer *timers; /* send_after handles this process holds */
+    struct arbor_timer *timers;          /* send_after handles this process holds */
     struct arbor__exit_hook *exit_hooks; /* arbor_on_exit(), newest first */
-    uint64_t wait_seq;          /* identifies the current timed wait */
+    uint64_t wait_seq;                   /* identifies the current timed wait */
     bool timed_out;
     bool dying;      /* an exit is decided: exit_reason holds it */
     bool defer_exit; /* inside arbor_blocking(): die later */
