@@ -64,6 +64,25 @@ cJSON *console_error_json(const char *code, const char *message)
     return o;
 }
 
+void console_ok(bool json, cJSON *extra, const char *text)
+{
+    if (json) {
+        console_print_json(console_ok_json(extra));
+        return;
+    }
+    if (text)
+        puts(text);
+    cJSON_Delete(extra);
+}
+
+void console_fail(bool json, const char *code, const char *message)
+{
+    if (json)
+        console_print_json(console_error_json(code, message));
+    else
+        printf("** (%s) %s\n", code, message);
+}
+
 const char *console_pid(arbor_pid_t pid)
 {
     static __thread char buf[4][32];

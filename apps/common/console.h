@@ -23,6 +23,12 @@ void console_print_json(cJSON *obj);
 /* {"ok":true, ...extra's members} (extra is consumed; may be NULL). */
 cJSON *console_ok_json(cJSON *extra);
 
+/* Answers a command: with json, one JSON line ({"ok":true,...extra} or the
+ * error object); otherwise text (or "** (code) message"). extra is
+ * consumed; text may be NULL. */
+void console_ok(bool json, cJSON *extra, const char *text);
+void console_fail(bool json, const char *code, const char *message);
+
 /* {"ok":false,"error":{"code":code,"message":message}} */
 cJSON *console_error_json(const char *code, const char *message);
 

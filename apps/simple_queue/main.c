@@ -52,10 +52,7 @@ static int application_start(arbor_pid_t *sup)
 
 static void fail(const options_t *o, const char *code, const char *message)
 {
-    if (o->json)
-        console_print_json(console_error_json(code, message));
-    else
-        printf("** (%s) %s\n", code, message);
+    console_fail(o->json, code, message);
 }
 
 static void fail_rc(const options_t *o, int rc)
@@ -65,13 +62,7 @@ static void fail_rc(const options_t *o, int rc)
 
 static void ok(const options_t *o, cJSON *extra, const char *text)
 {
-    if (o->json) {
-        console_print_json(console_ok_json(extra));
-    } else {
-        if (text)
-            puts(text);
-        cJSON_Delete(extra);
-    }
+    console_ok(o->json, extra, text);
 }
 
 static void cmd_queue(const options_t *o)

@@ -40,10 +40,7 @@ typedef struct console {
 
 static void fail(const console_t *c, const char *code, const char *message)
 {
-    if (c->o->json)
-        console_print_json(console_error_json(code, message));
-    else
-        printf("** (%s) %s\n", code, message);
+    console_fail(c->o->json, code, message);
 }
 
 static void fail_err(const console_t *c, const ticket_error_t *e)
@@ -53,13 +50,7 @@ static void fail_err(const console_t *c, const ticket_error_t *e)
 
 static void ok(const console_t *c, cJSON *extra, const char *text)
 {
-    if (c->o->json) {
-        console_print_json(console_ok_json(extra));
-        return;
-    }
-    if (text)
-        puts(text);
-    cJSON_Delete(extra);
+    console_ok(c->o->json, extra, text);
 }
 
 static cJSON *ticket_json(const ticket_t *t, bool with_history)
