@@ -127,7 +127,14 @@ cJSON *console_tree_json(arbor_pid_t sup, const char *name, bool dynamic)
             c = console_tree_json(k->pid, k->id[0] ? k->id : "dynamic_supervisor", dyn);
         } else {
             c = cJSON_CreateObject();
-            cJSON_AddStringToObject(c, "name", k->id);
+            /* A dynamic child has no id: name it by its behaviour. */
+            arbor_process_info_t info;
+            const char *child_name = k->id;
+            if (!child_name[0])
+                child_name = k->pid && arbor_process_info(k->pid, &info) == 0 && info.label[0]
+                                 ? info.label
+                                 : "child";
+            cJSON_AddStringToObject(c, "name", child_name);
             cJSON_AddStringToObject(c, "pid", k->pid ? console_pid(k->pid) : "undefined");
             cJSON_AddStringToObject(c, "kind", "worker");
         }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "../common/console.h"
 #include "desk.h"
@@ -108,8 +109,13 @@ static void answer_ticket(const console_t *c, const ticket_t *t, bool history)
     store_history_t *rows;
     size_t n;
     if (history && store_history(t->id, &rows, &n) == 0) {
-        for (size_t i = 0; i < n; i++)
-            printf("    %lld  %-12s %s\n", (long long)rows[i].at, rows[i].who, rows[i].what);
+        for (size_t i = 0; i < n; i++) {
+            time_t secs = (time_t)(rows[i].at / 1000);
+            struct tm tm;
+            char when[32];
+            strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime_r(&secs, &tm));
+            printf("    %s  %-12s %s\n", when, rows[i].who, rows[i].what);
+        }
         free(rows);
     }
 }
