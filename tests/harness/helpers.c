@@ -1,4 +1,6 @@
 /* Helpers for tests that run inside the runtime. */
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -85,4 +87,40 @@ void arbor_test_wait_dead(arbor_pid_t pid, int64_t ms)
             arbor_test_fail(__FILE__, __LINE__, "process still alive after %" PRId64 " ms", ms);
         arbor_sleep(1);
     }
+}
+
+/* Runs `self --run name` with stderr captured in out; returns the exit
+ * status (128 + signal when killed by one). */
+int arbor_test_run_hidden(const char *name, char *out, size_t size)
+{
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        /* No core files for the deliberate crashes; no tool wrapper either. */
+        struct rlimit no_core = {0, 0};
+        setrlimit(RLIMIT_CORE, &no_core);
+        unsetenv("ARBOR_TEST_TIMEOUT_SCALE");
+        unsetenv("ARBOR_TEST_WRAPPER");
+        execl("/proc/self/exe", "test", "--run", name, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < size && (r = read(fds[0], out + n, size - 1 - n)) > 0)
+        n += (size_t)r;
+    out[n] = '\0';
+    /* Drain the rest so that a long sanitizer report cannot block the child. */
+    char sink[4096];
+    while (read(fds[0], sink, sizeof sink) > 0)
+        ;
+    close(fds[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

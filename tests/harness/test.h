@@ -130,6 +130,12 @@ arbor_reason_t arbor_test_run_with(const arbor_config_t *cfg, arbor_entry_fn fn,
  * NULL means the default configuration. */
 arbor_reason_t arbor_test_run_reason(const arbor_config_t *cfg, arbor_entry_fn fn, void *arg);
 
+/* Runs this program's own (usually hidden) case name in a child, with its
+ * stderr captured in out (NUL-terminated) and without core files; returns
+ * the exit status, 128 + the signal when a signal ended it. For tests of
+ * deliberate failures: hangs, crashes, death reports. */
+int arbor_test_run_hidden(const char *name, char *out, size_t size);
+
 /* Receives the next message within ms or fails the test. */
 arbor_msg_t *arbor_test_recv(int64_t ms);
 /* Receives the next message with the given tag within ms, or fails. */

@@ -26,50 +26,24 @@ TEST_HIDDEN(deliberately_fails_assertion, 5)
     ASSERT_EQ(1 + 1, 3);
 }
 
-/* Runs `self --run name`, capturing its stderr; returns the exit status. */
-static int run_hidden(const char *name, char *out, size_t size)
-{
-    int fds[2];
-    ASSERT_EQ(pipe(fds), 0);
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        unsetenv("ARBOR_TEST_TIMEOUT_SCALE");
-        execl("/proc/self/exe", "test_harness", "--run", name, (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    size_t n = 0;
-    ssize_t r;
-    while (n + 1 < size && (r = read(fds[0], out + n, size - 1 - n)) > 0)
-        n += (size_t)r;
-    out[n] = '\0';
-    close(fds[0]);
-    int status;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 TEST(harness_reports_timeout_by_name)
 {
     char out[4096];
-    ASSERT_EQ(run_hidden("deliberately_hangs", out, sizeof out), 1);
+    ASSERT_EQ(arbor_test_run_hidden("deliberately_hangs", out, sizeof out), 1);
     ASSERT_TRUE(strstr(out, "test deliberately_hangs: TIMEOUT") != NULL);
 }
 
 TEST(harness_reports_crash_by_name)
 {
     char out[4096];
-    ASSERT_EQ(run_hidden("deliberately_aborts", out, sizeof out), 1);
+    ASSERT_EQ(arbor_test_run_hidden("deliberately_aborts", out, sizeof out), 1);
     ASSERT_TRUE(strstr(out, "test deliberately_aborts: CRASHED") != NULL);
 }
 
 TEST(harness_assertions_print_both_operands)
 {
     char out[4096];
-    ASSERT_EQ(run_hidden("deliberately_fails_assertion", out, sizeof out), 1);
+    ASSERT_EQ(arbor_test_run_hidden("deliberately_fails_assertion", out, sizeof out), 1);
     ASSERT_TRUE(strstr(out, "1 + 1 == 3 failed: 2 vs 3") != NULL);
 }
 

@@ -77,42 +77,6 @@ TEST_HIDDEN(overflow_null_write, 20)
     arbor_test_run(null_root, NULL);
 }
 
-/* Runs `self --run name` with stderr captured in out; returns the exit
- * status (128 + signal when killed by one). */
-static int run_hidden(const char *name, char *out, size_t size)
-{
-    int fds[2];
-    ASSERT_EQ(pipe(fds), 0);
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        close(fds[1]);
-        /* No core files for the deliberate crashes; no tool wrapper either. */
-        struct rlimit no_core = {0, 0};
-        setrlimit(RLIMIT_CORE, &no_core);
-        unsetenv("ARBOR_TEST_TIMEOUT_SCALE");
-        unsetenv("ARBOR_TEST_WRAPPER");
-        execl("/proc/self/exe", "test_overflow", "--run", name, (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    size_t n = 0;
-    ssize_t r;
-    while (n + 1 < size && (r = read(fds[0], out + n, size - 1 - n)) > 0)
-        n += (size_t)r;
-    out[n] = '\0';
-    /* Drain the rest so that a long sanitizer report cannot block the child. */
-    char sink[4096];
-    while (read(fds[0], sink, sizeof sink) > 0)
-        ;
-    close(fds[0]);
-    int status;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 static bool has(const char *out, const char *s)
 {
     return strstr(out, s) != NULL;
@@ -126,7 +90,7 @@ static void show(const char *out)
 TEST(stack_overflow_in_a_process_is_reported_with_its_label)
 {
     static char out[65536];
-    int rc = run_hidden("overflow_deep_recursion", out, sizeof out);
+    int rc = arbor_test_run_hidden("overflow_deep_recursion", out, sizeof out);
     if (rc == 0)
         show(out);
     ASSERT_NE(rc, 0); /* the case died */
@@ -144,7 +108,7 @@ TEST(stack_overflow_in_a_process_is_reported_with_its_label)
 TEST(null_write_in_a_process_is_reported_as_a_segfault)
 {
     static char out[65536];
-    int rc = run_hidden("overflow_null_write", out, sizeof out);
+    int rc = arbor_test_run_hidden("overflow_null_write", out, sizeof out);
     if (rc == 0)
         show(out);
     ASSERT_NE(rc, 0);
