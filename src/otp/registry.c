@@ -495,11 +495,6 @@ static int check_key(const char *key, size_t *len)
     return *len > KEY_MAX ? ARBOR_ETOOBIG : 0;
 }
 
-static bool alive(arbor_pid_t pid)
-{
-    return arbor_alive(pid);
-}
-
 /* ---- partitions -------------------------------------------------------------------- */
 
 typedef struct req {
@@ -606,7 +601,7 @@ static rep_t do_register(const partition_t *p, arbor_pid_t pid, const req_t *r)
         entry_t *e = first_match(c, r->hash, r->key, r->key_len);
         /* A dead owner whose DOWN we have not handled yet loses the key now
          * (Elixir: "has unique registrations even if partition is delayed"). */
-        if (e && e->pid != pid && !alive(e->pid)) {
+        if (e && e->pid != pid && !arbor_alive(e->pid)) {
             drop[0] = remove_entry(c, e);
             e = NULL;
         }
@@ -1056,7 +1051,7 @@ arbor_pid_t arbor_registry_whereis(arbor_pid_t reg, const char *key)
     entry_t *e = v.keys == ARBOR_REGISTRY_UNIQUE ? first_match(c, h, key, len) : NULL;
     arbor_pid_t pid = e ? e->pid : ARBOR_NOPID;
     pthread_rwlock_unlock(&c->lock);
-    return pid && alive(pid) ? pid : ARBOR_NOPID;
+    return pid && arbor_alive(pid) ? pid : ARBOR_NOPID;
 }
 
 int arbor_registry_dispatch(arbor_pid_t reg, const char *key, uint64_t tag, const void *data,

@@ -350,14 +350,14 @@ static int send_copy(arbor_pid_t to, arbor_ref_t alias, uint64_t tag, const void
         arbor__table_unref(p);
         return ARBOR_ENOMEM;
     }
+    arbor__proc_t *self = arbor__proc_current(); /* nothing below switches until the tick */
     m->pub.tag = tag;
-    m->pub.from = self_pid();
+    m->pub.from = self ? self->pid : ARBOR_NOPID;
     m->pub.alias = alias;
     if (size)
         memcpy(m->payload, data, size);
     arbor__proc_deliver(p, m);
     arbor__table_unref(p);
-    arbor__proc_t *self = arbor__proc_current();
     if (self)
         arbor__proc_tick(self);
     return 0;

@@ -75,8 +75,7 @@ void arbor_test_no_message(int64_t ms)
 
 bool arbor_test_alive(arbor_pid_t pid)
 {
-    arbor_process_info_t info;
-    return arbor_process_info(pid, &info) == 0 && info.status != ARBOR_STATUS_EXITING;
+    return arbor_alive(pid);
 }
 
 void arbor_test_wait_dead(arbor_pid_t pid, int64_t ms)
