@@ -42,5 +42,6 @@ arbor_msg_t *bench_recv_tag(uint64_t tag);
 extern const bench_t bench_runtime[];
 extern const bench_t bench_scaling[];
 extern const bench_t bench_otp[];
+extern const bench_t bench_desk[];
 
 #endif

@@ -95,7 +95,7 @@ static void root(void *arg)
         plan->fn();
 }
 
-static const bench_t *const tables[] = {bench_runtime, bench_otp, bench_scaling};
+static const bench_t *const tables[] = {bench_runtime, bench_otp, bench_desk, bench_scaling};
 #define NTABLES (sizeof tables / sizeof tables[0])
 
 static const bench_t *find(const char *name)

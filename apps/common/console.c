@@ -5,22 +5,76 @@
 #include <string.h>
 #include <unistd.h>
 
+#if defined(CONSOLE_LIBEDIT)
+#include <editline/readline.h>
+#define LINE_EDITOR
+#elif defined(CONSOLE_READLINE)
+#include <readline/history.h>
+#include <readline/readline.h>
+#define LINE_EDITOR
+#endif
+
+typedef void *(*reader_t)(void *);
+
 typedef struct {
+    const char *prompt; /* NULL: none */
     char *buf;
     size_t size;
 } line_req_t;
 
-static void *read_line(void *arg)
+/* Blocking pool: shows the prompt, if any, and reads one line with fgets.
+ * Returns buf, or NULL at end of input. */
+static void *read_plain(void *arg)
 {
     line_req_t *r = arg;
+    if (r->prompt) {
+        fputs(r->prompt, stdout);
+        fflush(stdout);
+    }
     return fgets(r->buf, (int)r->size, stdin);
 }
 
-bool console_read_line(char *buf, size_t size)
+#ifdef LINE_EDITOR
+/* Blocking pool: reads one line with the line editor (prompt shown, editing,
+ * history); a line with more than blanks joins the history. Copies it into
+ * buf, cut to fit. Returns buf, or NULL at end of input. */
+static void *read_edited(void *arg)
 {
-    line_req_t r = {buf, size};
+    line_req_t *r = arg;
+    char *line = readline(r->prompt);
+    if (!line)
+        return NULL;
+    if (line[strspn(line, " \t")])
+        add_history(line);
+    size_t n = strlen(line);
+    if (n >= r->size)
+        n = r->size - 1;
+    memcpy(r->buf, line, n);
+    r->buf[n] = '\0';
+    free(line);
+    return r->buf;
+}
+#endif
+
+/* The reader for this prompt: the line editor for a prompt on a terminal
+ * when one is built in, fgets otherwise. */
+static reader_t reader_for(const char *prompt)
+{
+#ifdef LINE_EDITOR
+    if (prompt && console_interactive())
+        return read_edited;
+#endif
+    return read_plain;
+}
+
+bool console_read_line(const char *prompt, char *buf, size_t size)
+{
+    if (size < 2)
+        return false; /* no room for a character */
+    fflush(stdout);
+    line_req_t r = {prompt, buf, size};
     void *got = NULL;
-    if (arbor_blocking(read_line, &r, &got) != 0 || !got)
+    if (arbor_blocking(reader_for(prompt), &r, &got) != 0 || !got)
         return false;
     buf[strcspn(buf, "\r\n")] = '\0';
     return true;

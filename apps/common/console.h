@@ -9,10 +9,16 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 
-/* Reads one line from standard input on the blocking pool (the calling
- * process waits; schedulers keep running). Strips the newline. Returns
+/* Reads one line from standard input into buf (size bytes, newline
+ * stripped, never overrun) on the blocking pool: the calling process waits,
+ * schedulers keep running. Whatever stdout holds is flushed first. prompt
+ * NULL: a plain read that writes nothing to stdout (scripts, --json).
+ * Otherwise prompt is shown, and when standard input is a terminal and a
+ * line editor (libedit or readline) is built in, the line can be edited and
+ * earlier ones recalled (Up arrow). A line too long for buf is cut: the
+ * editor drops the rest, a plain read returns it as the next line. Returns
  * false at end of input. Process only. */
-bool console_read_line(char *buf, size_t size);
+bool console_read_line(const char *prompt, char *buf, size_t size);
 
 /* True when standard input is a terminal (prompts are shown then). */
 bool console_interactive(void);

@@ -166,9 +166,10 @@ static void cmd_tree(const options_t *o, arbor_pid_t sup)
 /* Runs one command line; returns false for quit. */
 static bool run_command(const options_t *o, arbor_pid_t sup, char *line)
 {
-    char *cmd = strtok(line, " \t");
-    char *arg = strtok(NULL, " \t");
-    char *extra = strtok(NULL, " \t");
+    char *save = NULL;
+    char *cmd = strtok_r(line, " \t", &save);
+    char *arg = strtok_r(NULL, " \t", &save);
+    char *extra = strtok_r(NULL, " \t", &save);
     if (!cmd)
         return true; /* empty line */
     if (strcmp(cmd, "quit") == 0 || strcmp(cmd, "exit") == 0) {
@@ -207,16 +208,12 @@ static void root(void *arg)
         fprintf(stderr, "simple_queue: cannot start: %s\n", arbor_strerror(rc));
         arbor_exit(arbor_error("start failed"));
     }
-    bool interactive = console_interactive() && !o->json;
-    if (interactive)
+    const char *prompt = console_interactive() && !o->json ? "simple_queue> " : NULL;
+    if (prompt)
         printf("SimpleQueue started with [1, 2, 3]; type help for the commands.\n");
     char line[1024];
     for (;;) {
-        if (interactive) {
-            printf("simple_queue> ");
-            fflush(stdout);
-        }
-        if (!console_read_line(line, sizeof line))
+        if (!console_read_line(prompt, line, sizeof line))
             break;
         if (!run_command(o, sup, line))
             break;

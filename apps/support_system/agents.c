@@ -15,6 +15,7 @@ typedef struct {
 
 typedef struct roster {
     agents_policy_t policy;
+    bool durable;
     size_t n, next;
     char (*names)[TICKET_NAME_MAX + 1]; /* process memory */
 } roster_t;
@@ -31,19 +32,32 @@ static bool push(roster_t *r, const char *name)
 
 static arbor_gs_ret_t agents_init(void **state, void *arg)
 {
+    const agents_config_t *cfg = arg;
     roster_t *r = arbor_calloc(1, sizeof *r);
-    char *list;
     if (!r)
         return arbor_gs_halt(arbor_error("out of memory"));
-    r->policy = *(const agents_policy_t *)arg;
+    r->policy = cfg->policy;
+    r->durable = cfg->durable;
+    *state = r;
+    if (!r->durable)
+        return push(r, "alice") && push(r, "bob") ? arbor_gs_ok()
+                                                  : arbor_gs_halt(arbor_error("out of memory"));
+    char *list, *save = NULL;
     int rc = store_agents(&list);
     if (rc)
         return arbor_gs_halt(arbor_error("cannot load agents: %s", arbor_err_name(rc)));
-    for (char *line = strtok(list, "\n"); line; line = strtok(NULL, "\n"))
+    for (char *line = strtok_r(list, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
         push(r, line);
     free(list);
-    *state = r;
     return arbor_gs_ok();
+}
+
+static bool on_roster(const roster_t *r, const char *name)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (strcmp(r->names[i], name) == 0)
+            return true;
+    return false;
 }
 
 /* The agent with the fewest assigned tickets (ties: roster order). */
@@ -77,13 +91,19 @@ static arbor_gs_ret_t agents_call(void **state, const arbor_msg_t *req, arbor_fr
         return arbor_gs_reply(r->names[i], TICKET_NAME_MAX + 1);
     }
     case KNOWN:
-        for (size_t i = 0; i < r->n; i++)
-            if (strcmp(r->names[i], name) == 0)
-                rc = 0;
+        rc = on_roster(r, name) ? 0 : ARBOR_ENOENT;
         return arbor_gs_reply(&rc, sizeof rc);
     case ADD: {
         ticket_error_t err = {.code = ""};
-        rc = store_agent_add(name, &err);
+        if (r->durable) {
+            rc = store_agent_add(name, &err);
+        } else if (on_roster(r, name)) {
+            rc = ARBOR_EEXIST;
+            snprintf(err.code, sizeof err.code, "agent_exists");
+            snprintf(err.message, sizeof err.message, "there is already an agent called %s", name);
+        } else {
+            rc = 0;
+        }
         if (!rc && !push(r, name))
             rc = ARBOR_ENOMEM;
         add_reply_t out = {rc, err};
@@ -96,10 +116,10 @@ static arbor_gs_ret_t agents_call(void **state, const arbor_msg_t *req, arbor_fr
 static const arbor_gen_server_t agents_gs = {
     .name = "SupportSystem.Agents", .init = agents_init, .handle_call = agents_call};
 
-int agents_start(void *policy, arbor_pid_t *pid, arbor_reason_t *err)
+int agents_start(void *config, arbor_pid_t *pid, arbor_reason_t *err)
 {
     arbor_gs_opts_t o = {.link = true, .name = AGENTS_NAME};
-    return arbor_gs_start(&agents_gs, policy, &o, pid, err);
+    return arbor_gs_start(&agents_gs, config, &o, pid, err);
 }
 
 static int call(uint64_t tag, const char *name, arbor_msg_t **m)

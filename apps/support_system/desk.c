@@ -9,13 +9,18 @@
  * worker serialises its ticket's changes, so two concurrent assignments
  * cannot both win; the loser is told who won. After an idle time it stops
  * (normal: transient, so not restarted) and the next request starts it
- * again.
+ * again. In in-memory mode (no Store) the worker is the course's: its state
+ * is the only copy, so it never stops for idleness.
  */
 #include "desk.h"
 
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 enum { W_GET = 1, W_ACT };
 
@@ -30,17 +35,27 @@ typedef struct {
     ticket_t ticket;
 } act_reply_t;
 
+/* What a worker starts from: in durable mode the id, and it loads the
+ * ticket from the Store (so a restart begins from the last acknowledged
+ * state); in in-memory mode the ticket itself, as the course's
+ * TicketWorker.start_link(ticket) (so a restart begins from the ticket as
+ * created, as the course's does). */
 typedef struct {
     int64_t id;
-    int64_t idle_ms;
+    ticket_t ticket; /* in-memory mode */
 } worker_arg_t;
 
 typedef struct {
     ticket_t t;
-    int64_t idle_ms;
 } worker_t;
 
-static int64_t idle_timeout_ms = 60000;
+/* The running desk's settings (one desk per runtime; desk_start sets them). */
+static struct {
+    bool durable;
+    int64_t idle_ms;
+    char log_path[4096];     /* "" = no log */
+    _Atomic int64_t last_id; /* in-memory mode's ids */
+} desk;
 
 static void ticket_key(int64_t id, char key[32])
 {
@@ -49,8 +64,28 @@ static void ticket_key(int64_t id, char key[32])
 
 /* ---- notifications ------------------------------------------------------------- */
 
+typedef struct {
+    const char *path;
+    const char *line;
+} log_line_t;
+
+/* Appends one line to the log; O_APPEND keeps concurrent lines whole. */
+static void *append_line(void *arg)
+{
+    const log_line_t *l = arg;
+    int fd = open(l->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return (void *)(intptr_t)-1;
+    size_t len = strlen(l->line);
+    ssize_t n = write(fd, l->line, len);
+    close(fd);
+    return (void *)(intptr_t)(n == (ssize_t)len ? 0 : -1);
+}
+
 /* The task's argument carries the ticket id and its new status in the
- * pointer itself, so a restart of the transient task needs no memory. */
+ * pointer itself, so a restart of the transient task needs no memory. A
+ * task that cannot record its notification fails and is restarted by the
+ * Notifier: delivery is at least once. */
 static size_t notify(void *arg, void *result, size_t cap)
 {
     uintptr_t v = (uintptr_t)arg;
@@ -58,14 +93,28 @@ static size_t notify(void *arg, void *result, size_t cap)
     char text[64];
     snprintf(text, sizeof text, "ticket %lld is now %s", (long long)id,
              ticket_status_name((ticket_status_t)(v & 3)));
-    int rc = store_notify(id, text);
+    int rc = desk.durable ? store_notify(id, text) : 0;
     if (rc)
-        arbor_exit(arbor_error("notify: %s", arbor_err_name(rc))); /* retried */
+        arbor_exit(arbor_error("notify: %s", arbor_err_name(rc)));
+    if (desk.log_path[0]) {
+        char line[128];
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        size_t n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%SZ ", &tm);
+        snprintf(line + n, sizeof line - n, "%s\n", text);
+        void *failed = NULL;
+        arbor_blocking(append_line, &(log_line_t){desk.log_path, line}, &failed);
+        if (failed)
+            arbor_exit(arbor_error("notify: cannot append to the log"));
+    }
     return 0;
 }
 
 static void notify_change(const ticket_t *t)
 {
+    if (!desk.durable && !desk.log_path[0])
+        return; /* nowhere to record it */
     arbor_pid_t notifier = arbor_whereis(DESK_NOTIFIER_NAME);
     arbor_task_child_opts_t o = {.restart = ARBOR_TRANSIENT};
     if (notifier)
@@ -75,28 +124,45 @@ static void notify_change(const ticket_t *t)
 
 /* ---- the TicketWorker ---------------------------------------------------------------- */
 
-static arbor_gs_ret_t idle(worker_t *w, arbor_gs_ret_t r)
+/* Durable workers stop after an idle time; in-memory ones hold the only
+ * copy of their ticket and stay. */
+static arbor_gs_ret_t idle(arbor_gs_ret_t r)
 {
-    return arbor_gs_timeout(r, w->idle_ms);
+    return desk.durable ? arbor_gs_timeout(r, desk.idle_ms) : r;
 }
 
+/* init registers the worker and returns at once, so the TicketSupervisor
+ * (which waits for init) is not held while the Store answers; the ticket is
+ * loaded in handle_continue, before any request is handled. */
 static arbor_gs_ret_t worker_init(void **state, void *arg)
 {
     const worker_arg_t *a = arg;
-    worker_t *w = arbor_calloc(1, sizeof *w);
+    worker_t *w = arbor_alloc(sizeof *w);
     if (!w)
         return arbor_gs_halt(arbor_error("out of memory"));
-    w->idle_ms = a->idle_ms;
-    int rc = store_get(a->id, &w->t);
-    if (rc)
-        return arbor_gs_halt(arbor_error("%s", rc == ARBOR_ENOENT ? "not_found" : "store"));
+    w->t = a->ticket; /* in durable mode, only its id until loaded */
+    w->t.id = a->id;
     char key[32];
     ticket_key(a->id, key);
     arbor_pid_t reg = arbor_whereis(DESK_REGISTRY_NAME), owner;
     if (!reg || arbor_registry_register(reg, key, NULL, 0, &owner) != 0)
         return arbor_gs_halt(arbor_error("already_started"));
     *state = w;
-    return idle(w, arbor_gs_ok());
+    return desk.durable ? arbor_gs_continue(arbor_gs_ok(), 0) : idle(arbor_gs_ok());
+}
+
+/* Loads the ticket. An unknown one stops the worker with {shutdown,
+ * not_found}: a transient child is not restarted for it, and its caller
+ * learns why. */
+static arbor_gs_ret_t worker_load(void **state, uint64_t arg)
+{
+    worker_t *w = *state;
+    int rc = store_get(w->t.id, &w->t);
+    if (rc == ARBOR_ENOENT)
+        return arbor_gs_halt(arbor_reason(ARBOR_EXIT_SHUTDOWN, "not_found"));
+    if (rc)
+        return arbor_gs_halt(arbor_error("cannot load the ticket: %s", arbor_err_name(rc)));
+    return idle(arbor_gs_noreply());
 }
 
 static const char *action_verb(ticket_action_t a)
@@ -116,32 +182,34 @@ static arbor_gs_ret_t worker_act(worker_t *w, const act_req_t *req)
             r.rc = ARBOR_ENOENT;
             snprintf(r.err.code, sizeof r.err.code, "no_agents");
             snprintf(r.err.message, sizeof r.err.message, "there is no agent to assign");
-            return idle(w, arbor_gs_reply(&r, sizeof r));
+            return idle(arbor_gs_reply(&r, sizeof r));
         }
         if (agent[0] && !agents_known(agent)) {
             r.rc = ARBOR_ENOENT;
             snprintf(r.err.code, sizeof r.err.code, "unknown_agent");
             snprintf(r.err.message, sizeof r.err.message, "there is no agent called %s", agent);
-            return idle(w, arbor_gs_reply(&r, sizeof r));
+            return idle(arbor_gs_reply(&r, sizeof r));
         }
     }
     if (!ticket_apply(&next, req->action, agent, ticket_now_ms(), &r.err)) {
         r.rc = ARBOR_EINVAL;
         r.ticket = w->t;
-        return idle(w, arbor_gs_reply(&r, sizeof r));
+        return idle(arbor_gs_reply(&r, sizeof r));
     }
     char what[96];
     if (req->action == ACTION_ASSIGN)
         snprintf(what, sizeof what, "assigned to %s", next.agent);
     else
         snprintf(what, sizeof what, "%s", action_verb(req->action));
-    r.rc = store_update(&next, req->action == ACTION_ASSIGN ? next.agent : "desk", what, &r.err);
+    r.rc = desk.durable ? store_update(&next, req->action == ACTION_ASSIGN ? next.agent : "desk",
+                                       what, &r.err)
+                        : 0;
     if (r.rc == 0) {
         w->t = next; /* committed: now it is true */
         notify_change(&w->t);
     }
     r.ticket = w->t;
-    return idle(w, arbor_gs_reply(&r, sizeof r));
+    return idle(arbor_gs_reply(&r, sizeof r));
 }
 
 static arbor_gs_ret_t worker_call(void **state, const arbor_msg_t *req, arbor_from_t from)
@@ -149,14 +217,14 @@ static arbor_gs_ret_t worker_call(void **state, const arbor_msg_t *req, arbor_fr
     worker_t *w = *state;
     if (req->tag == W_ACT && req->size == sizeof(act_req_t))
         return worker_act(w, req->data);
-    return idle(w, arbor_gs_reply(&w->t, sizeof w->t));
+    return idle(arbor_gs_reply(&w->t, sizeof w->t));
 }
 
 static arbor_gs_ret_t worker_info(void **state, const arbor_msg_t *msg)
 {
     if (msg->tag == ARBOR_TAG_GS_TIMEOUT)
         return arbor_gs_halt(ARBOR_NORMAL); /* idle: the next request starts it again */
-    return idle(*state, arbor_gs_noreply());
+    return idle(arbor_gs_noreply());
 }
 
 static void worker_status(void *state, char *buf, size_t size)
@@ -168,6 +236,7 @@ static void worker_status(void *state, char *buf, size_t size)
 
 static const arbor_gen_server_t ticket_worker = {.name = "SupportSystem.TicketWorker",
                                                  .init = worker_init,
+                                                 .handle_continue = worker_load,
                                                  .handle_call = worker_call,
                                                  .handle_info = worker_info,
                                                  .format_status = worker_status};
@@ -178,29 +247,38 @@ static int worker_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
     return arbor_gs_start(&ticket_worker, arg, &o, pid, err);
 }
 
+/* Starts the worker of a under the TicketSupervisor. */
+static int start_worker(const worker_arg_t *a, arbor_pid_t *pid, arbor_reason_t *why)
+{
+    arbor_pid_t sup = arbor_whereis(DESK_TICKET_SUP_NAME);
+    if (!sup)
+        return ARBOR_ENOPROC;
+    arbor_child_spec_t spec = {.id = "SupportSystem.TicketWorker",
+                               .start = worker_start,
+                               .arg = (void *)a,
+                               .arg_size = sizeof *a,
+                               .restart = ARBOR_TRANSIENT};
+    return arbor_dynsup_start_child(sup, &spec, pid, why);
+}
+
 int desk_worker(int64_t id, arbor_pid_t *pid)
 {
     char key[32];
     ticket_key(id, key);
     arbor_pid_t reg = arbor_whereis(DESK_REGISTRY_NAME);
-    arbor_pid_t sup = arbor_whereis(DESK_TICKET_SUP_NAME);
-    if (!reg || !sup)
+    if (!reg)
         return ARBOR_ENOPROC;
     for (int attempt = 0; attempt < 3; attempt++) {
         if ((*pid = arbor_registry_whereis(reg, key)))
             return 0;
-        worker_arg_t a = {id, idle_timeout_ms};
-        arbor_child_spec_t spec = {.id = "SupportSystem.TicketWorker",
-                                   .start = worker_start,
-                                   .arg = &a,
-                                   .arg_size = sizeof a,
-                                   .restart = ARBOR_TRANSIENT};
-        arbor_reason_t why;
-        int rc = arbor_dynsup_start_child(sup, &spec, pid, &why);
+        if (!desk.durable)
+            return ARBOR_ENOENT; /* in memory, a ticket without a worker is gone */
+        worker_arg_t a = {.id = id};
+        int rc = start_worker(&a, pid, NULL);
         if (rc == 0)
             return 0;
-        if (rc == ARBOR_EEXIT && strcmp(why.detail, "not_found") == 0)
-            return ARBOR_ENOENT;
+        if (rc == ARBOR_ENOPROC)
+            return rc;
         /* Lost a race with another starter: look it up again. */
     }
     return ARBOR_EAGAIN;
@@ -214,10 +292,24 @@ int ticket_supervisor_create_ticket(ticket_t *t, arbor_pid_t *worker, ticket_err
     t->status = TICKET_OPEN;
     t->agent[0] = '\0';
     t->created_at = t->updated_at = ticket_now_ms();
+    arbor_pid_t pid;
+    if (!desk.durable) {
+        t->id = atomic_fetch_add(&desk.last_id, 1) + 1;
+        worker_arg_t a = {.id = t->id, .ticket = *t};
+        int rc = start_worker(&a, &pid, NULL);
+        if (rc) {
+            snprintf(err->code, sizeof err->code, "unavailable");
+            snprintf(err->message, sizeof err->message, "the ticket's worker did not start: %s",
+                     arbor_strerror(rc));
+            return rc;
+        }
+        if (worker)
+            *worker = pid;
+        return 0;
+    }
     int rc = store_create(t, err);
     if (rc)
         return rc;
-    arbor_pid_t pid;
     rc = desk_worker(t->id, &pid);
     if (worker)
         *worker = rc ? ARBOR_NOPID : pid;
@@ -230,17 +322,26 @@ static void no_such_ticket(int64_t id, ticket_error_t *err)
     snprintf(err->message, sizeof err->message, "there is no ticket %lld", (long long)id);
 }
 
+static bool not_found(const arbor_reason_t *why)
+{
+    return why->kind == ARBOR_EXIT_SHUTDOWN && strcmp(why->detail, "not_found") == 0;
+}
+
 /* A call to ticket id's worker, retried once if the worker stopped (idle)
- * between the lookup and the call. */
+ * between the lookup and the call. ARBOR_ENOENT: no such ticket (the
+ * worker started for it found none). */
 static int worker_call_by_id(int64_t id, uint64_t tag, const void *req, size_t size,
                              arbor_msg_t **reply)
 {
     int rc = ARBOR_ENOPROC;
     for (int attempt = 0; attempt < 2 && (rc == ARBOR_ENOPROC || rc == ARBOR_EEXIT); attempt++) {
         arbor_pid_t pid;
+        arbor_reason_t why;
         if ((rc = desk_worker(id, &pid)))
             return rc;
-        rc = arbor_gs_call(pid, tag, req, size, 30000, reply, NULL);
+        rc = arbor_gs_call(pid, tag, req, size, 30000, reply, &why);
+        if (rc == ARBOR_EEXIT && not_found(&why))
+            return ARBOR_ENOENT;
     }
     return rc;
 }
@@ -321,20 +422,35 @@ static int notifier_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
 
 int desk_start(const desk_config_t *cfg, arbor_pid_t *sup, arbor_reason_t *err)
 {
-    idle_timeout_ms = cfg->idle_timeout_ms > 0 ? cfg->idle_timeout_ms : 60000;
-    agents_policy_t policy = cfg->policy;
+    if (!cfg->db_path && cfg->policy == POLICY_LEAST_LOADED) {
+        if (err)
+            *err = arbor_error("least-loaded assignment needs the Store");
+        return ARBOR_EINVAL;
+    }
+    if (cfg->log_path && strlen(cfg->log_path) >= sizeof desk.log_path) {
+        if (err)
+            *err = arbor_error("log path too long");
+        return ARBOR_EINVAL;
+    }
+    desk.durable = cfg->db_path != NULL;
+    desk.idle_ms = cfg->idle_timeout_ms > 0 ? cfg->idle_timeout_ms : 60000;
+    snprintf(desk.log_path, sizeof desk.log_path, "%s", cfg->log_path ? cfg->log_path : "");
+    atomic_store(&desk.last_id, 0);
+    agents_config_t agents = {.policy = cfg->policy, .durable = desk.durable};
     arbor_child_spec_t children[] = {
         {.id = "Store",
          .start = store_start,
          .arg = (void *)cfg->db_path,
-         .arg_size = strlen(cfg->db_path) + 1},
+         .arg_size = cfg->db_path ? strlen(cfg->db_path) + 1 : 0},
         {.id = "TicketRegistry", .start = registry_start},
-        {.id = "Agents", .start = agents_start, .arg = &policy, .arg_size = sizeof policy},
+        {.id = "Agents", .start = agents_start, .arg = &agents, .arg_size = sizeof agents},
         {.id = "TicketSupervisor", .start = ticket_sup_start, .type = ARBOR_SUPERVISOR_CHILD},
         {.id = "Notifier", .start = notifier_start, .type = ARBOR_SUPERVISOR_CHILD},
     };
+    size_t first = desk.durable ? 0 : 1; /* in memory: no Store */
     arbor_sup_flags_t flags = ARBOR_SUP_FLAGS_DEFAULT;
     flags.strategy = ARBOR_REST_FOR_ONE;
     arbor_sup_opts_t o = {.name = DESK_SUPERVISOR_NAME, .link = true};
-    return arbor_sup_start(&flags, children, sizeof children / sizeof children[0], &o, sup, err);
+    return arbor_sup_start(&flags, children + first, sizeof children / sizeof children[0] - first,
+                           &o, sup, err);
 }

@@ -12,7 +12,9 @@
  * course's TicketSupervisor.create_ticket/1) and the assign_agent and
  * resolve calls on a ticket's worker. Workers start on demand when a ticket
  * is touched, reload it from the Store, and stop after an idle time; every
- * change is acknowledged only after the Store committed it.
+ * change is acknowledged only after the Store committed it. Each status change
+ * starts a transient Notifier task that records a notification in the
+ * Store's outbox and the log, at least once: a task that fails is retried.
  */
 #ifndef SUPPORT_DESK_H
 #define SUPPORT_DESK_H
@@ -29,12 +31,23 @@
 #define DESK_NOTIFIER_NAME   "SupportSystem.Notifier"
 
 typedef struct desk_config {
+    /* The SQLite file. NULL: in-memory mode, the course's desk as it is
+     * written there: no Store, each ticket lives only in its worker (so a
+     * crashed worker loses it, and workers never stop when idle), ids count
+     * from 1, the roster starts as alice and bob, no history is kept, and
+     * POLICY_LEAST_LOADED is refused (it asks the Store). The benchmark
+     * measures this mode beside the durable one. */
     const char *db_path;
+    /* The notification log: each notification is appended as one line.
+     * NULL: no log (durable mode still records them in the outbox). */
+    const char *log_path;
     agents_policy_t policy;
     int64_t idle_timeout_ms; /* a worker stops after this long without a request */
 } desk_config_t;
 
-/* Starts the tree, linked to the caller. */
+/* Starts the tree, linked to the caller. One desk at a time per runtime:
+ * the names above are registered. ARBOR_EINVAL: least-loaded without a
+ * Store. */
 int desk_start(const desk_config_t *cfg, arbor_pid_t *sup, arbor_reason_t *err);
 
 /* The course's create_ticket: stores the ticket and starts its worker. */

@@ -14,8 +14,10 @@
 #include "desk.h"
 
 static const char usage[] =
-    "usage: support_system [--json] [--db PATH] [--schedulers N] [--idle-timeout MS]\n"
-    "                      [--policy round-robin|least-loaded]\n"
+    "usage: support_system [--json] [--db PATH] [--log PATH] [--schedulers N]\n"
+    "                      [--idle-timeout MS] [--policy round-robin|least-loaded]\n"
+    "  --db PATH   the SQLite file (default var/support_system.db)\n"
+    "  --log PATH  the notification log (default: the database's path ending in .log)\n"
     "Commands:\n"
     "  create DESCRIPTION [--customer NAME] [--priority low|normal|high|urgent]\n"
     "  assign ID [AGENT]     resolve ID     reopen ID     close ID\n"
@@ -28,6 +30,7 @@ typedef struct options {
     bool json;
     unsigned schedulers;
     const char *db;
+    char log[4096];
     int64_t idle_ms;
     agents_policy_t policy;
 } options_t;
@@ -131,8 +134,10 @@ typedef struct {
 
 static void split(char *line, words_t *ws)
 {
+    char *save = NULL;
     ws->n = 0;
-    for (char *t = strtok(line, " \t"); t && ws->n < MAX_WORDS; t = strtok(NULL, " \t"))
+    for (char *t = strtok_r(line, " \t", &save); t && ws->n < MAX_WORDS;
+         t = strtok_r(NULL, " \t", &save))
         ws->w[ws->n++] = t;
 }
 
@@ -273,7 +278,8 @@ static void cmd_agents(const console_t *c)
     }
     cJSON *j = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(j, "agents");
-    for (char *n = strtok(names, "\n"); n; n = strtok(NULL, "\n")) {
+    char *save = NULL;
+    for (char *n = strtok_r(names, "\n", &save); n; n = strtok_r(NULL, "\n", &save)) {
         cJSON_AddItemToArray(arr, cJSON_CreateString(n));
         if (!c->o->json)
             puts(n);
@@ -437,7 +443,8 @@ static void root(void *arg)
 {
     const options_t *o = arg;
     console_t c = {.o = o};
-    desk_config_t cfg = {.db_path = o->db, .policy = o->policy, .idle_timeout_ms = o->idle_ms};
+    desk_config_t cfg = {
+        .db_path = o->db, .log_path = o->log, .policy = o->policy, .idle_timeout_ms = o->idle_ms};
     arbor_reason_t why;
     int rc = desk_start(&cfg, &c.sup, &why);
     if (rc) {
@@ -446,20 +453,25 @@ static void root(void *arg)
         fprintf(stderr, "support_system: cannot start: %s (%s)\n", arbor_strerror(rc), text);
         arbor_exit(arbor_error("start failed"));
     }
-    bool interactive = console_interactive() && !o->json;
-    if (interactive)
+    const char *prompt = console_interactive() && !o->json ? "support> " : NULL;
+    if (prompt)
         printf("SupportSystem desk on %s; type help for the commands.\n", o->db);
     char line[1024];
     for (;;) {
-        if (interactive) {
-            printf("support> ");
-            fflush(stdout);
-        }
-        if (!console_read_line(line, sizeof line) || !run_command(&c, line))
+        if (!console_read_line(prompt, line, sizeof line) || !run_command(&c, line))
             break;
         fflush(stdout);
     }
     arbor_sup_stop(c.sup, ARBOR_NORMAL);
+}
+
+/* The database's path with its ".db" ending (if any) replaced by ".log". */
+static void default_log_path(const char *db, char *out, size_t size)
+{
+    size_t len = strlen(db);
+    if (len > 3 && strcmp(db + len - 3, ".db") == 0)
+        len -= 3;
+    snprintf(out, size, "%.*s.log", (int)len, db);
 }
 
 int main(int argc, char **argv)
@@ -472,6 +484,8 @@ int main(int argc, char **argv)
             o.json = true;
         else if (strcmp(a, "--db") == 0 && v)
             o.db = argv[++i];
+        else if (strcmp(a, "--log") == 0 && v && strlen(v) < sizeof o.log)
+            snprintf(o.log, sizeof o.log, "%s", argv[++i]);
         else if (strcmp(a, "--schedulers") == 0 && v)
             o.schedulers = (unsigned)atoi(argv[++i]);
         else if (strcmp(a, "--idle-timeout") == 0 && v)
@@ -490,6 +504,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(o.db, "var/support_system.db") == 0)
         mkdir("var", 0755); /* the default lives under var/ */
+    if (!o.log[0])
+        default_log_path(o.db, o.log, sizeof o.log);
     arbor_config_t cfg = {.schedulers = o.schedulers};
     arbor_reason_t why;
     int rc = arbor_run(&cfg, root, &o, &why);

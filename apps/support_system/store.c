@@ -1,12 +1,24 @@
 /*
- * The Store. Its GenServer state is the SQLite connection; an exit hook
- * closes it however the Store dies, so a restarted Store opens the file
- * again cleanly. Each request becomes a job that runs on the blocking pool;
- * the Store waits for it, so its requests are serialised and SQLite's
- * connection is used by one thread at a time.
+ * The Store. Its GenServer state is the SQLite connection with its prepared
+ * statements; an exit hook closes them however the Store dies, so a
+ * restarted Store opens the file again cleanly. Statements run on the
+ * blocking pool while the Store waits, so SQLite's connection is used by one
+ * thread at a time.
  *
- * Group commit is not done yet: every change is its own transaction (one
- * fsync each, synchronous=FULL in WAL mode).
+ * Group commit: a change (create, update, agent-add, notification) is not
+ * written at once; it joins the pending batch, and the Store returns with a
+ * timeout of 0, which fires only once its mailbox is empty. Then the whole
+ * batch is written in one transaction (one fsync), each change inside a
+ * savepoint so a refused one does not undo the others, and every caller is
+ * answered after COMMIT. Changes that arrive while a batch is being written
+ * queue up in the mailbox and form the next batch, so the batch grows with
+ * the load: a lone change waits for nothing.
+ *
+ * Reads answer as if each request had been applied when it arrived: a read
+ * that a pending change could affect writes the batch first. The tickets
+ * committed last are kept in a small cache (direct-mapped by id), so a
+ * worker loading a ticket just created or changed needs no trip to the
+ * disk; the cache only ever holds committed state.
  */
 #include "store.h"
 
@@ -15,7 +27,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { CREATE = 1, UPDATE, GET, HISTORY, LIST, AGENTS, AGENT_ADD, NOTIFY };
+enum { CREATE = 1, UPDATE, GET, HISTORY, LIST, AGENTS, AGENT_ADD, NOTIFY, STATS };
+
+/* A batch never holds more changes than this; a full one is written at
+ * once. */
+#define BATCH_MAX 512
+
+/* Tickets in the cache of committed tickets (a power of two). */
+#define CACHE_SLOTS 1024
 
 #define SCHEMA_VERSION 1
 
@@ -32,9 +51,51 @@ static const char schema_v1[] =
     "INSERT INTO agents VALUES('alice', 1), ('bob', 2);"
     "PRAGMA user_version = 1;";
 
-/* One request and its answer, shared with the blocking-pool thread. */
+#define TICKET_COLUMNS "id, description, customer, priority, status, agent, created_at, updated_at"
+
+/* The statements, prepared once when the Store opens the database. */
+enum {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_SAVEPOINT,
+    ST_RELEASE,
+    ST_UNDO,
+    ST_INSERT_TICKET,
+    ST_INSERT_HISTORY,
+    ST_UPDATE_TICKET,
+    ST_GET,
+    ST_HISTORY,
+    ST_LIST,
+    ST_AGENTS,
+    ST_AGENT_ADD,
+    ST_NOTIFY,
+    ST_COUNT
+};
+
+static const char *const statement_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SAVEPOINT] = "SAVEPOINT change",
+    [ST_RELEASE] = "RELEASE change",
+    [ST_UNDO] = "ROLLBACK TO change",
+    [ST_INSERT_TICKET] = "INSERT INTO tickets(description, customer, priority, status, agent,"
+                         " created_at, updated_at) VALUES(?,?,?,?,?,?,?)",
+    [ST_INSERT_HISTORY] = "INSERT INTO history(ticket, at, who, what) VALUES(?,?,?,?)",
+    [ST_UPDATE_TICKET] = "UPDATE tickets SET status = ?, agent = ?, updated_at = ? WHERE id = ?",
+    [ST_GET] = "SELECT " TICKET_COLUMNS " FROM tickets WHERE id = ?",
+    [ST_HISTORY] = "SELECT at, who, what FROM history WHERE ticket = ? ORDER BY id",
+    [ST_LIST] = "SELECT " TICKET_COLUMNS " FROM tickets WHERE (?1 < 0 OR status = ?1)"
+                " AND (?2 = '' OR agent = ?2) ORDER BY id DESC LIMIT ?3",
+    [ST_AGENTS] = "SELECT name FROM agents ORDER BY added, name",
+    [ST_AGENT_ADD] = "INSERT INTO agents VALUES(?, ?)",
+    [ST_NOTIFY] = "INSERT INTO outbox(ticket, at, text) VALUES(?, ?, ?)",
+};
+
+/* One request and its answer. The client sends it; the Store fills the
+ * answer in and sends it back (with any rows after it). */
 typedef struct job {
-    sqlite3 *db;
     int op;
     ticket_t ticket; /* CREATE, UPDATE in; GET out */
     int64_t id;
@@ -45,30 +106,48 @@ typedef struct job {
     char agent[TICKET_NAME_MAX + 1];
     size_t limit;
     /* out */
+    store_stats_t stats; /* STATS */
     int rc;
     ticket_error_t err;
-    void *rows; /* malloc'd: tickets, history or names */
     size_t nrows, rows_size;
 } job_t;
 
-static int db_fail(job_t *j, const char *what)
+/* A change waiting in the batch, with who to answer. */
+typedef struct pending {
+    job_t job;
+    arbor_from_t from;
+} pending_t;
+
+typedef struct store {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT];
+    pending_t *batch; /* malloc'd, like the store itself: the exit hook frees both */
+    size_t n, cap;
+    store_stats_t stats;
+    ticket_t cache[CACHE_SLOTS]; /* id 0: empty */
+} store_t;
+
+/* A read's work for the blocking pool: the job and the rows it found. */
+typedef struct read {
+    store_t *s;
+    job_t *job;
+    void *rows; /* malloc'd */
+} read_t;
+
+static int db_fail(store_t *s, job_t *j, const char *what)
 {
     snprintf(j->err.code, sizeof j->err.code, "store_error");
-    snprintf(j->err.message, sizeof j->err.message, "%s: %s", what, sqlite3_errmsg(j->db));
+    snprintf(j->err.message, sizeof j->err.message, "%s: %s", what, sqlite3_errmsg(s->db));
     return ARBOR_EEXIT;
 }
 
-static int exec(job_t *j, const char *sql)
+/* Steps a statement that returns no rows, and readies it for the next use. */
+static int step_done(sqlite3_stmt *st)
 {
-    return sqlite3_exec(j->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : db_fail(j, "exec");
-}
-
-static sqlite3_stmt *prepare(job_t *j, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(j->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return NULL;
-    return st;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
 }
 
 static void read_ticket(sqlite3_stmt *st, ticket_t *t)
@@ -84,96 +163,188 @@ static void read_ticket(sqlite3_stmt *st, ticket_t *t)
     t->updated_at = sqlite3_column_int64(st, 7);
 }
 
-static int add_history(job_t *j, int64_t ticket, int64_t at, const char *who, const char *what)
+/* ---- changes ------------------------------------------------------------------------ */
+
+static int add_history(store_t *s, job_t *j, int64_t ticket, int64_t at, const char *who,
+                       const char *what)
 {
-    sqlite3_stmt *st = prepare(j, "INSERT INTO history(ticket, at, who, what) VALUES(?,?,?,?)");
-    if (!st)
-        return db_fail(j, "history");
+    sqlite3_stmt *st = s->st[ST_INSERT_HISTORY];
     sqlite3_bind_int64(st, 1, ticket);
     sqlite3_bind_int64(st, 2, at);
     sqlite3_bind_text(st, 3, who, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, what, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(j, "history");
-    sqlite3_finalize(st);
-    return rc;
+    return step_done(st) == SQLITE_DONE ? 0 : db_fail(s, j, "history");
 }
 
-static int do_create(job_t *j)
+static int write_create(store_t *s, job_t *j)
 {
     ticket_t *t = &j->ticket;
-    if (exec(j, "BEGIN IMMEDIATE"))
-        return j->rc;
-    sqlite3_stmt *st = prepare(j, "INSERT INTO tickets(description, customer, priority, status,"
-                                  " agent, created_at, updated_at) VALUES(?,?,?,?,?,?,?)");
-    int rc = st ? 0 : db_fail(j, "insert");
-    if (st) {
-        sqlite3_bind_text(st, 1, t->description, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, t->customer, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 3, (int)t->priority);
-        sqlite3_bind_int(st, 4, (int)t->status);
-        sqlite3_bind_text(st, 5, t->agent, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 6, t->created_at);
-        sqlite3_bind_int64(st, 7, t->updated_at);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(j, "insert");
-        sqlite3_finalize(st);
-    }
-    if (!rc) {
-        t->id = sqlite3_last_insert_rowid(j->db);
-        rc = add_history(j, t->id, t->created_at, t->customer[0] ? t->customer : "desk", "created");
-    }
-    if (!rc)
-        rc = exec(j, "COMMIT");
-    if (rc)
-        sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-    return rc;
+    sqlite3_stmt *st = s->st[ST_INSERT_TICKET];
+    sqlite3_bind_text(st, 1, t->description, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, t->customer, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, (int)t->priority);
+    sqlite3_bind_int(st, 4, (int)t->status);
+    sqlite3_bind_text(st, 5, t->agent, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, t->created_at);
+    sqlite3_bind_int64(st, 7, t->updated_at);
+    if (step_done(st) != SQLITE_DONE)
+        return db_fail(s, j, "insert");
+    t->id = sqlite3_last_insert_rowid(s->db);
+    return add_history(s, j, t->id, t->created_at, t->customer[0] ? t->customer : "desk",
+                       "created");
 }
 
-static int do_update(job_t *j)
+static int write_update(store_t *s, job_t *j)
 {
     const ticket_t *t = &j->ticket;
-    if (exec(j, "BEGIN IMMEDIATE"))
-        return ARBOR_EEXIT;
-    sqlite3_stmt *st =
-        prepare(j, "UPDATE tickets SET status = ?, agent = ?, updated_at = ? WHERE id = ?");
-    int rc = st ? 0 : db_fail(j, "update");
-    if (st) {
-        sqlite3_bind_int(st, 1, (int)t->status);
-        sqlite3_bind_text(st, 2, t->agent, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, t->updated_at);
-        sqlite3_bind_int64(st, 4, t->id);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(j, "update");
-        if (!rc && sqlite3_changes(j->db) != 1)
-            rc = ARBOR_ENOENT;
-        sqlite3_finalize(st);
-    }
-    if (!rc)
-        rc = add_history(j, t->id, t->updated_at, j->who, j->what);
-    if (!rc)
-        rc = exec(j, "COMMIT");
-    if (rc)
-        sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-    return rc;
+    sqlite3_stmt *st = s->st[ST_UPDATE_TICKET];
+    sqlite3_bind_int(st, 1, (int)t->status);
+    sqlite3_bind_text(st, 2, t->agent, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, t->updated_at);
+    sqlite3_bind_int64(st, 4, t->id);
+    if (step_done(st) != SQLITE_DONE)
+        return db_fail(s, j, "update");
+    if (sqlite3_changes(s->db) != 1)
+        return ARBOR_ENOENT;
+    return add_history(s, j, t->id, t->updated_at, j->who, j->what);
 }
 
-static int collect(job_t *j, sqlite3_stmt *st, size_t row_size,
-                   void (*read)(sqlite3_stmt *, void *))
+static int write_agent(store_t *s, job_t *j)
+{
+    sqlite3_stmt *st = s->st[ST_AGENT_ADD];
+    sqlite3_bind_text(st, 1, j->agent, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, ticket_now_ms());
+    int step = step_done(st);
+    return step == SQLITE_DONE         ? 0
+           : step == SQLITE_CONSTRAINT ? ARBOR_EEXIST
+                                       : db_fail(s, j, "agent");
+}
+
+static int write_notification(store_t *s, job_t *j)
+{
+    sqlite3_stmt *st = s->st[ST_NOTIFY];
+    sqlite3_bind_int64(st, 1, j->id);
+    sqlite3_bind_int64(st, 2, ticket_now_ms());
+    sqlite3_bind_text(st, 3, j->what, -1, SQLITE_STATIC);
+    return step_done(st) == SQLITE_DONE ? 0 : db_fail(s, j, "outbox");
+}
+
+static bool is_change(int op)
+{
+    return op == CREATE || op == UPDATE || op == AGENT_ADD || op == NOTIFY;
+}
+
+/* One change, inside its own savepoint: if it fails, only it is undone. */
+static void write_change(store_t *s, job_t *j)
+{
+    if (step_done(s->st[ST_SAVEPOINT]) != SQLITE_DONE) {
+        j->rc = db_fail(s, j, "savepoint");
+        return;
+    }
+    switch (j->op) {
+    case CREATE:
+        j->rc = write_create(s, j);
+        break;
+    case UPDATE:
+        j->rc = write_update(s, j);
+        break;
+    case AGENT_ADD:
+        j->rc = write_agent(s, j);
+        break;
+    case NOTIFY:
+        j->rc = write_notification(s, j);
+        break;
+    }
+    if (j->rc)
+        step_done(s->st[ST_UNDO]);
+    step_done(s->st[ST_RELEASE]);
+}
+
+/* The blocking-pool half of a flush: the whole batch in one transaction.
+ * When the transaction cannot begin or commit, every change in it fails. */
+static void *write_batch(void *arg)
+{
+    store_t *s = arg;
+    job_t failed = {0};
+    int rc = step_done(s->st[ST_BEGIN]) == SQLITE_DONE ? 0 : db_fail(s, &failed, "begin");
+    for (size_t i = 0; !rc && i < s->n; i++) {
+        job_t *j = &s->batch[i].job;
+        write_change(s, j);
+        if (j->rc && sqlite3_get_autocommit(s->db)) {
+            /* SQLite rolled the whole transaction back (disk full, I/O
+             * error): the changes before this one are gone too. */
+            rc = j->rc;
+            failed.err = j->err;
+        }
+    }
+    if (!rc && step_done(s->st[ST_COMMIT]) != SQLITE_DONE) {
+        rc = db_fail(s, &failed, "commit");
+        step_done(s->st[ST_ROLLBACK]);
+    }
+    for (size_t i = 0; rc && i < s->n; i++) {
+        s->batch[i].job.rc = rc;
+        s->batch[i].job.err = failed.err;
+    }
+    return NULL;
+}
+
+static ticket_t *cache_slot(store_t *s, int64_t id)
+{
+    return &s->cache[(uint64_t)id & (CACHE_SLOTS - 1)];
+}
+
+/* Writes the pending batch and answers each of its callers; the tickets it
+ * committed enter the cache. */
+static void flush(store_t *s)
+{
+    if (!s->n)
+        return;
+    arbor_blocking(write_batch, s, NULL);
+    s->stats.transactions++;
+    s->stats.changes += s->n;
+    for (size_t i = 0; i < s->n; i++) {
+        const job_t *j = &s->batch[i].job;
+        if (!j->rc && (j->op == CREATE || j->op == UPDATE))
+            *cache_slot(s, j->ticket.id) = j->ticket;
+        arbor_gs_reply_to(s->batch[i].from, j, sizeof *j);
+    }
+    s->n = 0;
+}
+
+/* True when a pending change touches ticket id. */
+static bool pending_for(const store_t *s, int64_t id)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->batch[i].job.op == UPDATE && s->batch[i].job.ticket.id == id)
+            return true;
+    return false;
+}
+
+/* ---- reads -------------------------------------------------------------------------- */
+
+static int collect(read_t *r, sqlite3_stmt *st, size_t row_size,
+                   void (*read_row)(sqlite3_stmt *, void *))
 {
     size_t cap = 16;
-    j->rows = malloc(cap * row_size);
+    job_t *j = r->job;
     j->rows_size = row_size;
-    int step;
-    while (j->rows && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    r->rows = malloc(cap * row_size);
+    int rc = r->rows ? 0 : ARBOR_ENOMEM;
+    while (!rc && sqlite3_step(st) == SQLITE_ROW) {
         if (j->nrows == cap) {
-            void *more = realloc(j->rows, 2 * cap * row_size);
-            if (!more)
+            void *more = realloc(r->rows, 2 * cap * row_size);
+            if (!more) {
+                rc = ARBOR_ENOMEM;
                 break;
-            j->rows = more;
+            }
+            r->rows = more;
             cap *= 2;
         }
-        read(st, (char *)j->rows + j->nrows++ * row_size);
+        read_row(st, (char *)r->rows + j->nrows++ * row_size);
     }
-    sqlite3_finalize(st);
-    return j->rows ? 0 : ARBOR_ENOMEM;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
 }
 
 static void read_ticket_row(sqlite3_stmt *st, void *row)
@@ -194,189 +365,226 @@ static void read_name_row(sqlite3_stmt *st, void *row)
     snprintf(row, TICKET_NAME_MAX + 1, "%s", sqlite3_column_text(st, 0));
 }
 
-#define TICKET_COLUMNS "id, description, customer, priority, status, agent, created_at, updated_at"
-
-static void *run_job(void *arg)
+static void *run_read(void *arg)
 {
-    job_t *j = arg;
+    read_t *r = arg;
+    job_t *j = r->job;
     sqlite3_stmt *st;
     switch (j->op) {
-    case CREATE:
-        j->rc = do_create(j);
-        break;
-    case UPDATE:
-        j->rc = do_update(j);
-        break;
     case GET:
-        st = prepare(j, "SELECT " TICKET_COLUMNS " FROM tickets WHERE id = ?");
-        if (!st) {
-            j->rc = db_fail(j, "get");
-            break;
-        }
+        st = r->s->st[ST_GET];
         sqlite3_bind_int64(st, 1, j->id);
         j->rc = sqlite3_step(st) == SQLITE_ROW ? 0 : ARBOR_ENOENT;
-        if (!j->rc)
+        if (!j->rc) {
             read_ticket(st, &j->ticket);
-        sqlite3_finalize(st);
+            *cache_slot(r->s, j->id) = j->ticket;
+        }
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
         break;
     case HISTORY:
-        st = prepare(j, "SELECT at, who, what FROM history WHERE ticket = ? ORDER BY id");
-        if (!st) {
-            j->rc = db_fail(j, "history");
-            break;
-        }
+        st = r->s->st[ST_HISTORY];
         sqlite3_bind_int64(st, 1, j->id);
-        j->rc = collect(j, st, sizeof(store_history_t), read_history_row);
+        j->rc = collect(r, st, sizeof(store_history_t), read_history_row);
         break;
     case LIST:
-        st = prepare(j, "SELECT " TICKET_COLUMNS " FROM tickets WHERE (?1 < 0 OR status = ?1)"
-                        " AND (?2 = '' OR agent = ?2) ORDER BY id DESC LIMIT ?3");
-        if (!st) {
-            j->rc = db_fail(j, "list");
-            break;
-        }
+        st = r->s->st[ST_LIST];
         sqlite3_bind_int(st, 1, j->has_status ? (int)j->status : -1);
         sqlite3_bind_text(st, 2, j->agent, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, (int64_t)j->limit);
-        j->rc = collect(j, st, sizeof(ticket_t), read_ticket_row);
+        j->rc = collect(r, st, sizeof(ticket_t), read_ticket_row);
         break;
     case AGENTS:
-        st = prepare(j, "SELECT name FROM agents ORDER BY added, name");
-        j->rc = st ? collect(j, st, TICKET_NAME_MAX + 1, read_name_row) : db_fail(j, "agents");
+        j->rc = collect(r, r->s->st[ST_AGENTS], TICKET_NAME_MAX + 1, read_name_row);
         break;
-    case AGENT_ADD:
-        st = prepare(j, "INSERT INTO agents VALUES(?, ?)");
-        if (!st) {
-            j->rc = db_fail(j, "agent");
-            break;
-        }
-        sqlite3_bind_text(st, 1, j->agent, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, ticket_now_ms());
-        int step = sqlite3_step(st);
-        j->rc = step == SQLITE_DONE         ? 0
-                : step == SQLITE_CONSTRAINT ? ARBOR_EEXIST
-                                            : db_fail(j, "agent");
-        sqlite3_finalize(st);
-        break;
-    case NOTIFY:
-        st = prepare(j, "INSERT INTO outbox(ticket, at, text) VALUES(?, ?, ?)");
-        if (!st) {
-            j->rc = db_fail(j, "outbox");
-            break;
-        }
-        sqlite3_bind_int64(st, 1, j->id);
-        sqlite3_bind_int64(st, 2, ticket_now_ms());
-        sqlite3_bind_text(st, 3, j->what, -1, SQLITE_STATIC);
-        j->rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(j, "outbox");
-        sqlite3_finalize(st);
-        break;
+    default:
+        j->rc = ARBOR_EINVAL;
     }
     return NULL;
 }
 
-/* ---- opening --------------------------------------------------------------------- */
+/* Answers a read: the job, then its rows, in one reply. */
+static arbor_gs_ret_t answer_read(store_t *s, job_t *j, arbor_from_t from)
+{
+    read_t r = {.s = s, .job = j};
+    arbor_blocking(run_read, &r, NULL);
+    size_t rows = j->nrows * j->rows_size;
+    char *reply = malloc(sizeof *j + rows);
+    if (!reply) {
+        free(r.rows);
+        return arbor_gs_halt(arbor_error("out of memory"));
+    }
+    memcpy(reply, j, sizeof *j);
+    if (rows)
+        memcpy(reply + sizeof *j, r.rows, rows);
+    free(r.rows);
+    arbor_gs_reply_to(from, reply, sizeof *j + rows);
+    free(reply);
+    return arbor_gs_noreply();
+}
+
+/* ---- opening ------------------------------------------------------------------------- */
 
 typedef struct {
     const char *path;
-    sqlite3 *db;
+    store_t *s;
     char error[160];
 } open_t;
 
-static void *open_db(void *arg)
+static void close_store(void *arg)
 {
-    open_t *o = arg;
-    if (sqlite3_open(o->path, &o->db) != SQLITE_OK) {
-        snprintf(o->error, sizeof o->error, "cannot open %s: %s", o->path,
-                 o->db ? sqlite3_errmsg(o->db) : "out of memory");
-        sqlite3_close(o->db);
-        o->db = NULL;
-        return NULL;
-    }
-    sqlite3_busy_timeout(o->db, 5000);
+    store_t *s = arg;
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(s->st[i]);
+    sqlite3_close(s->db);
+    free(s->batch);
+    free(s);
+}
+
+/* Brings the schema to SCHEMA_VERSION, one step per version, each in its
+ * own transaction. Returns the version the file ends at (-1: unreadable). */
+static int migrate(sqlite3 *db, char *error, size_t size)
+{
     int version = -1;
     sqlite3_stmt *st;
-    if (sqlite3_exec(o->db,
-                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                     " PRAGMA foreign_keys=ON;",
-                     NULL, NULL, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(o->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
         if (sqlite3_step(st) == SQLITE_ROW)
             version = sqlite3_column_int(st, 0);
         sqlite3_finalize(st);
     }
-    /* Migrations: one step per version, each in its own transaction. */
     if (version == 0) {
         char *msg = NULL;
-        if (sqlite3_exec(o->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_exec(o->db, schema_v1, NULL, NULL, &msg) != SQLITE_OK ||
-            sqlite3_exec(o->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-            snprintf(o->error, sizeof o->error, "migration to version 1 failed: %s",
-                     msg ? msg : sqlite3_errmsg(o->db));
+        if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(db, schema_v1, NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            snprintf(error, size, "migration to version 1 failed: %s",
+                     msg ? msg : sqlite3_errmsg(db));
             sqlite3_free(msg);
-            version = -1;
-        } else {
-            version = 1;
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return -1;
         }
+        version = 1;
     }
+    return version;
+}
+
+static void *open_db(void *arg)
+{
+    open_t *o = arg;
+    store_t *s = o->s;
+    if (sqlite3_open(o->path, &s->db) != SQLITE_OK) {
+        snprintf(o->error, sizeof o->error, "cannot open %s: %s", o->path,
+                 s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        return NULL;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    /* Closing happens in an exit hook on a scheduler thread: no checkpoint
+     * there; the next open (or SQLite's automatic checkpoints) does it. */
+    sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+    if (sqlite3_exec(s->db,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+                     NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(o->error, sizeof o->error, "cannot set up %s: %s", o->path, sqlite3_errmsg(s->db));
+        return NULL;
+    }
+    int version = migrate(s->db, o->error, sizeof o->error);
     if (version != SCHEMA_VERSION) {
         if (!o->error[0])
             snprintf(o->error, sizeof o->error, "%s has schema version %d, expected %d", o->path,
                      version, SCHEMA_VERSION);
-        sqlite3_close(o->db);
-        o->db = NULL;
+        return NULL;
+    }
+    for (int i = 0; i < ST_COUNT; i++) {
+        if (sqlite3_prepare_v3(s->db, statement_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+                               NULL) != SQLITE_OK) {
+            snprintf(o->error, sizeof o->error, "cannot prepare: %s", sqlite3_errmsg(s->db));
+            return NULL;
+        }
     }
     return NULL;
 }
 
-static void close_db(void *db)
-{
-    sqlite3_close(db);
-}
-
 static arbor_gs_ret_t store_init(void **state, void *arg)
 {
-    open_t o = {.path = arg};
-    arbor_blocking(open_db, &o, NULL);
-    if (!o.db)
-        return arbor_gs_halt(arbor_error("%.59s", o.error));
-    if (arbor_on_exit(close_db, o.db) != 0) {
-        sqlite3_close(o.db);
+    store_t *s = calloc(1, sizeof *s);
+    if (!s)
         return arbor_gs_halt(arbor_error("out of memory"));
+    open_t o = {.path = arg, .s = s};
+    arbor_blocking(open_db, &o, NULL);
+    if (o.error[0] || arbor_on_exit(close_store, s) != 0) {
+        close_store(s);
+        return arbor_gs_halt(arbor_error("%.59s", o.error[0] ? o.error : "out of memory"));
     }
-    *state = o.db;
+    *state = s;
     return arbor_gs_ok();
 }
 
+/* A change joins the batch; a read first writes the batch, then reads. */
 static arbor_gs_ret_t store_call(void **state, const arbor_msg_t *req, arbor_from_t from)
 {
+    store_t *s = *state;
     if (req->size != sizeof(job_t))
         return arbor_gs_halt(arbor_error("bad store request"));
-    job_t j = *(const job_t *)req->data;
-    j.db = *state;
+    job_t j;
+    memcpy(&j, req->data, sizeof j);
     j.op = (int)req->tag;
-    j.rows = NULL;
-    j.nrows = 0;
-    arbor_blocking(run_job, &j, NULL);
-    /* Rows travel in the reply after the job; then the job's copy goes. */
-    size_t rows = j.nrows * j.rows_size;
-    char *reply = arbor_alloc(sizeof j + rows);
-    if (!reply) {
-        free(j.rows);
-        return arbor_gs_halt(arbor_error("out of memory"));
+    j.rc = 0;
+    j.nrows = j.rows_size = 0;
+    if (j.op == STATS) {
+        j.stats = s->stats;
+        arbor_gs_reply_to(from, &j, sizeof j);
+        return s->n ? arbor_gs_timeout(arbor_gs_noreply(), 0) : arbor_gs_noreply();
     }
-    void *data = j.rows;
-    j.rows = NULL;
-    memcpy(reply, &j, sizeof j);
-    if (rows)
-        memcpy(reply + sizeof j, data, rows);
-    free(data);
-    arbor_gs_reply_to(from, reply, sizeof j + rows);
-    arbor_free(reply);
+    if (j.op == GET) {
+        if (pending_for(s, j.id))
+            flush(s);
+        const ticket_t *hit = cache_slot(s, j.id);
+        if (hit->id == j.id && j.id != 0) {
+            j.ticket = *hit;
+            arbor_gs_reply_to(from, &j, sizeof j);
+            return s->n ? arbor_gs_timeout(arbor_gs_noreply(), 0) : arbor_gs_noreply();
+        }
+    }
+    if (!is_change(j.op)) {
+        if (j.op != GET)
+            flush(s); /* lists and histories see every change before them */
+        arbor_gs_ret_t r = answer_read(s, &j, from);
+        return s->n ? arbor_gs_timeout(r, 0) : r;
+    }
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 16;
+        pending_t *more = realloc(s->batch, cap * sizeof *more);
+        if (!more)
+            return arbor_gs_halt(arbor_error("out of memory"));
+        s->batch = more;
+        s->cap = cap;
+    }
+    s->batch[s->n++] = (pending_t){j, from};
+    if (s->n >= BATCH_MAX)
+        flush(s);
+    return arbor_gs_timeout(arbor_gs_noreply(), 0);
+}
+
+/* The timeout of 0: the mailbox is empty, so the batch is complete. */
+static arbor_gs_ret_t store_info(void **state, const arbor_msg_t *msg)
+{
+    if (msg->tag == ARBOR_TAG_GS_TIMEOUT)
+        flush(*state);
     return arbor_gs_noreply();
 }
 
-static const arbor_gen_server_t store_gs = {
-    .name = "SupportSystem.Store", .init = store_init, .handle_call = store_call};
+static void store_status(void *state, char *buf, size_t size)
+{
+    const store_t *s = state;
+    if (s)
+        snprintf(buf, size, "%zu changes waiting to be written", s->n);
+}
+
+static const arbor_gen_server_t store_gs = {.name = "SupportSystem.Store",
+                                            .init = store_init,
+                                            .handle_call = store_call,
+                                            .handle_info = store_info,
+                                            .format_status = store_status};
 
 int store_start(void *path, arbor_pid_t *pid, arbor_reason_t *err)
 {
@@ -547,4 +755,16 @@ int store_notify(int64_t ticket, const char *text)
     if (!rc)
         arbor_msg_free(m);
     return rc;
+}
+
+int store_stats(store_stats_t *out)
+{
+    job_t j = {.op = STATS};
+    arbor_msg_t *m;
+    int rc = request(&j, &m);
+    if (rc)
+        return rc;
+    *out = ((const job_t *)m->data)->stats;
+    arbor_msg_free(m);
+    return 0;
 }

@@ -3,7 +3,8 @@
  * versioned with PRAGMA user_version). Every statement runs on the
  * runtime's blocking pool, so a slow disk never holds a scheduler. A change
  * is answered only after its transaction has committed: what the desk
- * acknowledges is on disk.
+ * acknowledges is on disk. Changes that arrive together are group-committed:
+ * one transaction, one fsync, for all of them.
  *
  * All functions are calls to the process registered as STORE_NAME, made
  * from a process; they return 0 or a negative Arbor code (ARBOR_ENOENT for
@@ -49,6 +50,14 @@ int store_list(const ticket_status_t *status, const char *agent, size_t limit, t
  * (free()). */
 int store_agents(char **out);
 int store_agent_add(const char *name, ticket_error_t *err);
+
+/* What this Store process has written since it started. */
+typedef struct store_stats {
+    uint64_t transactions; /* committed or failed batches, one fsync each */
+    uint64_t changes;      /* the changes in them */
+} store_stats_t;
+
+int store_stats(store_stats_t *out);
 
 /* Records a notification in the outbox table. */
 int store_notify(int64_t ticket, const char *text);

@@ -120,9 +120,19 @@ static _Noreturn void stop_server(server_t *s, arbor_reason_t reason, const arbo
     arbor_exit(reason);
 }
 
+/* A timeout of 0 is OTP's `after 0`: it fires at once unless a message is
+ * already queued. A plain self-send gives exactly that: it queues behind
+ * whatever has arrived, and each of those, handled first, makes it stale.
+ * No timer means no wait for the wheel's next tick, which is what lets a
+ * server batch the requests that queued while it was busy (the desk's Store
+ * group-commits that way). */
 static void arm_timeout(server_t *s, int64_t ms)
 {
     s->timeout_seq++;
+    if (ms == 0) {
+        arbor_send(arbor_self(), ARBOR_TAG_GS_TIMEOUT, &s->timeout_seq, sizeof s->timeout_seq);
+        return;
+    }
     arbor_send_after(arbor_self(), ARBOR_TAG_GS_TIMEOUT, &s->timeout_seq, sizeof s->timeout_seq,
                      (uint64_t)ms, &s->timer);
 }

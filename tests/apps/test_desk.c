@@ -146,3 +146,275 @@ TEST(two_concurrent_assignments_exactly_one_wins_and_the_loser_is_told)
     snprintf(wal, sizeof wal, "%s-shm", db_path);
     unlink(wal);
 }
+
+/* ---- durable desk under load ------------------------------------------------------ */
+
+static void set_db_path(const char *what)
+{
+    snprintf(db_path, sizeof db_path, "/tmp/arbor-desk-%s-%d.db", what, (int)getpid());
+}
+
+static void remove_db(void)
+{
+    char extra[96];
+    unlink(db_path);
+    snprintf(extra, sizeof extra, "%s-wal", db_path);
+    unlink(extra);
+    snprintf(extra, sizeof extra, "%s-shm", db_path);
+    unlink(extra);
+}
+
+enum { TAG_ACK = 10, TAG_STOP, TAG_DONE };
+
+/* An acknowledged change: ticket id reached status. */
+typedef struct {
+    int64_t id;
+    ticket_status_t status;
+} ack_t;
+
+/* Creates, assigns and resolves tickets until told to stop, reporting each
+ * acknowledged step; refusals (the Store is down for a moment) are
+ * expected, and the client goes on. */
+static void load_client(void *arg)
+{
+    arbor_pid_t parent = *(arbor_pid_t *)arg;
+    arbor_msg_t *m = NULL;
+    while (arbor_receive(0, &m) == ARBOR_ETIMEDOUT) {
+        ticket_t t = {.priority = PRIORITY_NORMAL};
+        snprintf(t.description, sizeof t.description, "load");
+        ticket_error_t err;
+        if (ticket_supervisor_create_ticket(&t, NULL, &err) != 0)
+            continue;
+        arbor_send(parent, TAG_ACK, &(ack_t){t.id, TICKET_OPEN}, sizeof(ack_t));
+        if (assign_agent(t.id, "", NULL, &err) != 0)
+            continue;
+        arbor_send(parent, TAG_ACK, &(ack_t){t.id, TICKET_ASSIGNED}, sizeof(ack_t));
+        if (resolve(t.id, NULL, &err) == 0)
+            arbor_send(parent, TAG_ACK, &(ack_t){t.id, TICKET_RESOLVED}, sizeof(ack_t));
+    }
+    arbor_msg_free(m);
+    arbor_send(parent, TAG_DONE, NULL, 0);
+}
+
+#define LOAD_CLIENTS 4
+#define MAX_TICKETS  100000
+
+static const char *const desk_children[] = {STORE_NAME, DESK_REGISTRY_NAME, AGENTS_NAME,
+                                            DESK_TICKET_SUP_NAME, DESK_NOTIFIER_NAME};
+#define NCHILDREN (sizeof desk_children / sizeof desk_children[0])
+
+static bool tag_is_ack(const arbor_msg_t *m, void *arg)
+{
+    return m->tag == TAG_ACK;
+}
+
+/* Collects acknowledgements for ms milliseconds into acked[id]. */
+static void collect_acks(ticket_status_t *acked, int64_t *max_id, uint64_t ms)
+{
+    uint64_t end = arbor_now_ms() + ms;
+    for (uint64_t now; (now = arbor_now_ms()) < end;) {
+        arbor_msg_t *m;
+        if (arbor_receive_match(tag_is_ack, NULL, (int64_t)(end - now), &m) != 0)
+            break;
+        const ack_t *a = m->data;
+        ASSERT_TRUE(a->id > 0 && a->id < MAX_TICKETS);
+        if (a->status > acked[a->id] || acked[a->id] == (ticket_status_t)-1)
+            acked[a->id] = a->status;
+        if (a->id > *max_id)
+            *max_id = a->id;
+        arbor_msg_free(m);
+    }
+}
+
+/* Kill the Store under load: its dependents restart (rest_for_one: all of
+ * them, since the Store is first), the desk goes on, and every change
+ * acknowledged before, during and after the kill is in the database. A
+ * change may be there without its acknowledgement (committed, then the
+ * Store died before replying), so the stored status must be at least the
+ * acknowledged one, never behind it. */
+static void store_kill_root(void *arg)
+{
+    desk_config_t cfg = {.db_path = db_path, .idle_timeout_ms = 60000};
+    arbor_pid_t sup, clients[LOAD_CLIENTS], me = arbor_self();
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    ticket_status_t *acked = malloc(MAX_TICKETS * sizeof *acked);
+    ASSERT_TRUE(acked != NULL);
+    memset(acked, 0xff, MAX_TICKETS * sizeof *acked); /* -1: nothing acknowledged */
+    int64_t max_id = 0;
+    for (int i = 0; i < LOAD_CLIENTS; i++)
+        ASSERT_OK(arbor_spawn(load_client, &me, &clients[i]));
+    collect_acks(acked, &max_id, 300);
+    int64_t before_kill = max_id;
+    ASSERT_GT(before_kill, 0);
+
+    arbor_pid_t old[NCHILDREN];
+    for (size_t i = 0; i < NCHILDREN; i++)
+        ASSERT_TRUE((old[i] = arbor_whereis(desk_children[i])) != ARBOR_NOPID);
+    ASSERT_OK(arbor_exit_pid(old[0], ARBOR_KILL));
+    collect_acks(acked, &max_id, 600);
+    ASSERT_GT(max_id, before_kill); /* the desk went on after the kill */
+
+    for (int i = 0; i < LOAD_CLIENTS; i++)
+        ASSERT_OK(arbor_send(clients[i], TAG_STOP, NULL, 0));
+    for (int done = 0; done < LOAD_CLIENTS;) {
+        arbor_msg_t *m = arbor_test_recv(10000);
+        ASSERT_TRUE(m != NULL);
+        if (m->tag == TAG_DONE)
+            done++;
+        else if (m->tag == TAG_ACK) {
+            const ack_t *a = m->data;
+            if (a->status > acked[a->id] || acked[a->id] == (ticket_status_t)-1)
+                acked[a->id] = a->status;
+        }
+        arbor_msg_free(m);
+    }
+    for (size_t i = 0; i < NCHILDREN; i++) {
+        arbor_pid_t now = arbor_whereis(desk_children[i]);
+        ASSERT_TRUE(now != ARBOR_NOPID);
+        ASSERT_NE(now, old[i]); /* restarted */
+    }
+    int checked = 0;
+    for (int64_t id = 1; id < MAX_TICKETS; id++) {
+        if (acked[id] == (ticket_status_t)-1)
+            continue;
+        ticket_t t;
+        ASSERT_OK(store_get(id, &t));
+        ASSERT_GE(t.status, acked[id]);
+        checked++;
+    }
+    ASSERT_GT(checked, 0);
+    free(acked);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST_TIMEOUT(store_killed_under_load_its_dependents_restart_and_nothing_acknowledged_is_lost, 60)
+{
+    set_db_path("kill");
+    arbor_test_run(store_kill_root, NULL);
+    remove_db();
+}
+
+/* Many changes arriving together are group-committed: fewer transactions
+ * (fsyncs) than changes, and each one acknowledged. */
+static void group_commit_root(void *arg)
+{
+    desk_config_t cfg = {.db_path = db_path, .idle_timeout_ms = 60000};
+    arbor_pid_t sup, clients[LOAD_CLIENTS], me = arbor_self();
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    for (int i = 0; i < LOAD_CLIENTS; i++)
+        ASSERT_OK(arbor_spawn(load_client, &me, &clients[i]));
+    int acks = 0;
+    for (uint64_t end = arbor_now_ms() + 300; arbor_now_ms() < end;) {
+        arbor_msg_t *m = arbor_test_recv_tag(TAG_ACK, 10000);
+        acks++;
+        arbor_msg_free(m);
+    }
+    for (int i = 0; i < LOAD_CLIENTS; i++)
+        ASSERT_OK(arbor_send(clients[i], TAG_STOP, NULL, 0));
+    for (int done = 0; done < LOAD_CLIENTS;) {
+        arbor_msg_t *m = arbor_test_recv(10000);
+        ASSERT_TRUE(m != NULL);
+        done += m->tag == TAG_DONE;
+        acks += m->tag == TAG_ACK;
+        arbor_msg_free(m);
+    }
+    store_stats_t st;
+    ASSERT_OK(store_stats(&st));
+    ASSERT_GE(st.changes, (uint64_t)acks);
+    ASSERT_LT(st.transactions, st.changes); /* several changes per fsync */
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST_TIMEOUT(concurrent_changes_are_group_committed, 60)
+{
+    set_db_path("group");
+    arbor_test_run(group_commit_root, NULL);
+    remove_db();
+}
+
+/* Each status change is recorded by a Notifier task in the outbox and, one
+ * line each, in the log. */
+static char log_path[80];
+
+static bool log_has(const char *text)
+{
+    FILE *f = fopen(log_path, "r");
+    char line[256];
+    bool found = false;
+    while (f && !found && fgets(line, sizeof line, f))
+        found = strstr(line, text) != NULL;
+    if (f)
+        fclose(f);
+    return found;
+}
+
+static void notify_root(void *arg)
+{
+    desk_config_t cfg = {.db_path = db_path, .log_path = log_path, .idle_timeout_ms = 60000};
+    arbor_pid_t sup;
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    ticket_t t = fresh();
+    ticket_error_t err;
+    ASSERT_OK(ticket_supervisor_create_ticket(&t, NULL, &err));
+    ASSERT_OK(assign_agent(t.id, "bob", NULL, &err));
+    ASSERT_OK(resolve(t.id, NULL, &err));
+    char assigned[64], resolved[64];
+    snprintf(assigned, sizeof assigned, "ticket %lld is now assigned", (long long)t.id);
+    snprintf(resolved, sizeof resolved, "ticket %lld is now resolved", (long long)t.id);
+    for (int i = 0; i < 500 && !(log_has(assigned) && log_has(resolved)); i++)
+        arbor_sleep(10);
+    ASSERT_TRUE(log_has(assigned));
+    ASSERT_TRUE(log_has(resolved));
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(status_changes_are_notified_to_the_log)
+{
+    set_db_path("notify");
+    snprintf(log_path, sizeof log_path, "/tmp/arbor-desk-notify-%d.log", (int)getpid());
+    arbor_test_run(notify_root, NULL);
+    remove_db();
+    unlink(log_path);
+}
+
+/* ---- in-memory mode: the course's desk -------------------------------------------- */
+
+/* No Store: the course's workflow runs in the workers alone; a killed
+ * worker comes back with the ticket as it was created (the course's
+ * "restart as if nothing had happened"); an unknown ticket is refused;
+ * least-loaded, which needs the Store, is refused at start. */
+static void memory_root(void *arg)
+{
+    arbor_pid_t sup;
+    arbor_reason_t why;
+    desk_config_t least = {.policy = POLICY_LEAST_LOADED};
+    ASSERT_ERR(desk_start(&least, &sup, &why), ARBOR_EINVAL);
+    desk_config_t cfg = {.db_path = NULL};
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    ASSERT_EQ(arbor_whereis(STORE_NAME), ARBOR_NOPID);
+    ticket_t t = fresh(), out;
+    ticket_error_t err;
+    arbor_pid_t worker;
+    ASSERT_OK(ticket_supervisor_create_ticket(&t, &worker, &err));
+    ASSERT_EQ(t.id, 1);
+    ASSERT_OK(assign_agent(t.id, "", &out, &err));
+    ASSERT_EQ(out.status, TICKET_ASSIGNED);
+    ASSERT_STREQ(out.agent, "alice");
+    ASSERT_OK(resolve(t.id, &out, &err));
+    ASSERT_EQ(out.status, TICKET_RESOLVED);
+    ASSERT_ERR(resolve(99, &out, &err), ARBOR_ENOENT);
+    ASSERT_STREQ(err.code, "unknown_ticket");
+
+    ASSERT_OK(arbor_exit_pid(worker, ARBOR_KILL));
+    arbor_test_wait_dead(worker, 5000);
+    for (int i = 0; i < 500 && desk_get(t.id, &out) != 0; i++)
+        arbor_sleep(10);
+    ASSERT_OK(desk_get(t.id, &out));
+    ASSERT_EQ(out.status, TICKET_OPEN);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(in_memory_desk_runs_the_course_workflow_without_a_store)
+{
+    arbor_test_run(memory_root, NULL);
+}

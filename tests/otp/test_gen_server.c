@@ -41,6 +41,7 @@ enum {
     /* Calls. */
     REQ_GET = 100,   /* reply: the int value */
     REQ_SET_TIMEOUT, /* data: int64_t ms; value = 1, reply 0 with that timeout */
+    REQ_QUEUE_ZERO,  /* queue INFO_TRACE to itself; value = 1, reply 0 with timeout 0 */
     REQ_HALT,        /* data: reason; halt without a reply */
     REQ_HALT_REPLY,  /* data: reason; halt with the reply 42 */
     REQ_EXIT,        /* data: reason; arbor_exit() inside the callback */
@@ -200,6 +201,11 @@ static arbor_gs_ret_t srv_call(void **state, const arbor_msg_t *req, arbor_from_
         out = 0;
         return arbor_gs_timeout(arbor_gs_reply(&out, sizeof out), ms);
     }
+    case REQ_QUEUE_ZERO:
+        ASSERT_OK(arbor_send(arbor_self(), INFO_TRACE, NULL, 0));
+        s->value = 1;
+        out = 0;
+        return arbor_gs_timeout(arbor_gs_reply(&out, sizeof out), 0);
     case REQ_HALT:
         return arbor_gs_halt(reason_of(req));
     case REQ_HALT_REPLY:
@@ -1016,6 +1022,27 @@ static void gs11_cancel_root(void *arg)
 TEST_TIMEOUT(GS_11_returned_timeout_is_cancelled_by_any_message, 30)
 {
     run_root(gs11_cancel_root, NULL);
+}
+
+/* GS-11 with a timeout of 0 (OTP's `after 0`): a message already queued
+ * when the callback returns is handled instead, and the timeout never
+ * fires. */
+static void gs11_zero_root(void *arg)
+{
+    arbor_pid_t pid = start_default();
+    ASSERT_EQ(call_int(pid, REQ_QUEUE_ZERO, NULL, 0), 0);
+    arbor_msg_t *m = NULL;
+    ASSERT_ERR(arbor_receive_match(tag_is, &(uint64_t){TAG_TIMED_OUT}, 300, &m), ARBOR_ETIMEDOUT);
+    ASSERT_EQ(get_value(pid), 1);
+    char tr[32];
+    get_trace(pid, tr, sizeof tr);
+    ASSERT_STREQ(tr, "i");
+    stop_normal(pid);
+}
+
+TEST(GS_11_timeout_zero_yields_to_a_queued_message)
+{
+    run_root(gs11_zero_root, NULL);
 }
 
 /* {ok, State, Timeout} from init: the timeout fires as from any callback. */
