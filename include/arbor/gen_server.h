@@ -52,6 +52,7 @@ extern "C" {
 /* The message handle_info receives when a returned timeout expires. */
 #define ARBOR_TAG_GS_TIMEOUT (ARBOR_TAG_OTP + 5)
 #define ARBOR_TAG_GS_ACK     (ARBOR_TAG_OTP + 6)
+#define ARBOR_TAG_GS_STATUS  (ARBOR_TAG_OTP + 7) /* arbor_gs_get_status() */
 
 /* OTP's default call timeout. */
 #define ARBOR_GS_CALL_TIMEOUT 5000
@@ -159,7 +160,9 @@ typedef struct arbor_gen_server {
     arbor_gs_ret_t (*handle_continue)(void **state, uint64_t arg);
     /* Optional. Runs when the server stops on its own or is told to. */
     void (*terminate)(void **state, const arbor_reason_t *reason);
-    /* Optional. Writes a one-line summary of the state for reports. */
+    /* Optional. Writes a one-line summary of the state (at most size bytes,
+     * NUL included) for crash reports and arbor_gs_get_status(). Runs in the
+     * server, so it may read the state freely; it must not block. */
     void (*format_status)(void *state, char *buf, size_t size);
 } arbor_gen_server_t;
 
@@ -203,6 +206,19 @@ int arbor_gs_start(const arbor_gen_server_t *gs, void *arg, const arbor_gs_opts_
  */
 int arbor_gs_call(arbor_pid_t server, uint64_t tag, const void *req, size_t size,
                   int64_t timeout_ms, arbor_msg_t **reply_out, arbor_reason_t *exit_out);
+
+/* The longest status text arbor_gs_get_status() returns, NUL included. */
+#define ARBOR_GS_STATUS_MAX 256
+
+/*
+ * sys:get_status/2: asks the server, between two of its messages, for its
+ * state as format_status() summarises it ("" without the hook), and copies
+ * it into buf (truncated to size). The server answers it itself; no
+ * callback but format_status runs. Returns 0, or what arbor_gs_call()
+ * returns when the server cannot answer (ARBOR_ENOPROC, ARBOR_ETIMEDOUT,
+ * ARBOR_EEXIT, ARBOR_ECALLSELF). Process only.
+ */
+int arbor_gs_get_status(arbor_pid_t server, char *buf, size_t size, int64_t timeout_ms);
 
 /* Sends (tag, msg, size) to handle_cast. Returns 0 even if server does not
  * exist; ARBOR_EINVAL for a bad argument. Any thread. */

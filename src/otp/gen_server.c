@@ -53,6 +53,7 @@ typedef struct {
     arbor_pid_t parent;
     arbor_timer_t *timer; /* pending returned timeout */
     uint64_t timeout_seq;
+    const arbor_msg_t *last; /* the message being handled, for crash reports */
 } server_t;
 
 arbor_gs_ret_t arbor_gs_reply(const void *reply, size_t size)
@@ -94,6 +95,51 @@ static const char *behaviour_name(const arbor_gen_server_t *gs)
 
 /* ---- the server side ------------------------------------------------------- */
 
+/* Names the message being handled, as OTP's "Last message in". */
+static void describe_last(const arbor_msg_t *m, char *buf, size_t size)
+{
+    if (!m) {
+        snprintf(buf, size, "none");
+        return;
+    }
+    char from[32];
+    arbor_pid_format(m->from, from, sizeof from);
+    const char *kind = "info";
+    uint64_t tag = m->tag;
+    size_t bytes = m->size;
+    if (m->tag == ARBOR_TAG_GS_CALL && m->size >= sizeof(call_hdr_t)) {
+        kind = "call";
+        tag = ((const call_hdr_t *)m->data)->tag;
+        bytes -= sizeof(call_hdr_t);
+    } else if (m->tag == ARBOR_TAG_GS_CAST && m->size >= sizeof(cast_hdr_t)) {
+        kind = "cast";
+        tag = ((const cast_hdr_t *)m->data)->tag;
+        bytes -= sizeof(cast_hdr_t);
+    } else if (m->tag == ARBOR_TAG_GS_TIMEOUT) {
+        snprintf(buf, size, "timeout");
+        return;
+    } else if (m->tag == ARBOR_TAG_EXIT) {
+        snprintf(buf, size, "EXIT from %s", from);
+        return;
+    } else if (m->tag == ARBOR_TAG_GS_STOP) {
+        snprintf(buf, size, "stop from %s", from);
+        return;
+    }
+    snprintf(buf, size, "%s tag %llu (%zu bytes) from %s", kind, (unsigned long long)tag, bytes,
+             from);
+}
+
+/* A crash report's detail: the last message, then the state as
+ * format_status() summarises it. */
+static void describe(const server_t *s, char *buf, size_t size)
+{
+    char last[96], state[160] = "";
+    describe_last(s->last, last, sizeof last);
+    if (s->gs->format_status)
+        s->gs->format_status(s->state, state, sizeof state);
+    snprintf(buf, size, "last message: %s; state: %s", last, state[0] ? state : "-");
+}
+
 static _Noreturn void stop_server(server_t *s, arbor_reason_t reason, const arbor_from_t *from,
                                   const void *reply, size_t reply_size)
 {
@@ -107,9 +153,8 @@ static _Noreturn void stop_server(server_t *s, arbor_reason_t reason, const arbo
     if (from)
         arbor_gs_reply_to(*from, reply, reply_size);
     if (!arbor_reason_is_clean(&reason)) {
-        char detail[160] = "";
-        if (s->gs->format_status)
-            s->gs->format_status(s->state, detail, sizeof detail);
+        char detail[320];
+        describe(s, detail, sizeof detail);
         arbor_report(&(arbor_report_t){.kind = ARBOR_REPORT_CRASH,
                                        .pid = arbor_self(),
                                        .behaviour = behaviour_name(s->gs),
@@ -228,15 +273,34 @@ static void on_info(server_t *s, const arbor_msg_t *msg)
     after(s, s->gs->handle_info(&s->state, msg), NULL);
 }
 
+/* sys:get_status: the state as format_status() summarises it, answered
+ * by the server itself, between two messages. */
+static void on_status(server_t *s, const arbor_msg_t *msg)
+{
+    arbor_from_t from = {msg->from, ((const call_hdr_t *)msg->data)->alias};
+    char text[ARBOR_GS_STATUS_MAX] = "";
+    if (s->gs->format_status)
+        s->gs->format_status(s->state, text, sizeof text);
+    arbor_gs_reply_to(from, text, strlen(text) + 1);
+}
+
 static void server_handle(void *state, arbor_msg_t *msg)
 {
     server_t *s = state;
+    s->last = msg;
     if (msg->tag == ARBOR_TAG_GS_TIMEOUT && msg->from == arbor_self()) {
         if (msg->size != sizeof(uint64_t) || *(uint64_t *)msg->data != s->timeout_seq)
             return; /* stale: a message came after it was armed */
         arbor_timer_release(s->timer);
         s->timer = NULL;
         on_info(s, msg);
+        return;
+    }
+    if (msg->tag == ARBOR_TAG_GS_STATUS && msg->size >= sizeof(call_hdr_t)) {
+        /* A system message: no callback sees it, and a pending returned
+         * timeout keeps running. */
+        s->last = NULL;
+        on_status(s, msg);
         return;
     }
     disarm_timeout(s);
@@ -420,8 +484,10 @@ int arbor_gs_start(const arbor_gen_server_t *gs, void *arg, const arbor_gs_opts_
     return a.status;
 }
 
-int arbor_gs_call(arbor_pid_t server, uint64_t tag, const void *req, size_t size,
-                  int64_t timeout_ms, arbor_msg_t **reply_out, arbor_reason_t *exit_out)
+/* A call as a message with outer tag kind (a request, or a system request
+ * the server loop answers itself). */
+static int call_as(uint64_t kind, arbor_pid_t server, uint64_t tag, const void *req, size_t size,
+                   int64_t timeout_ms, arbor_msg_t **reply_out, arbor_reason_t *exit_out)
 {
     arbor_pid_t self = arbor_self();
     if (!self)
@@ -457,7 +523,7 @@ int arbor_gs_call(arbor_pid_t server, uint64_t tag, const void *req, size_t size
     *(call_hdr_t *)buf = (call_hdr_t){w.alias, tag};
     if (size)
         memcpy(buf + sizeof(call_hdr_t), req, size);
-    rc = arbor_send(server, ARBOR_TAG_GS_CALL, buf, total);
+    rc = arbor_send(server, kind, buf, total);
     if (buf != small)
         arbor_free(buf);
     arbor_msg_t *m = NULL;
@@ -482,6 +548,25 @@ int arbor_gs_call(arbor_pid_t server, uint64_t tag, const void *req, size_t size
         *reply_out = m;
     else
         arbor_msg_free(m);
+    return 0;
+}
+
+int arbor_gs_call(arbor_pid_t server, uint64_t tag, const void *req, size_t size,
+                  int64_t timeout_ms, arbor_msg_t **reply_out, arbor_reason_t *exit_out)
+{
+    return call_as(ARBOR_TAG_GS_CALL, server, tag, req, size, timeout_ms, reply_out, exit_out);
+}
+
+int arbor_gs_get_status(arbor_pid_t server, char *buf, size_t size, int64_t timeout_ms)
+{
+    if (!buf || !size)
+        return ARBOR_EINVAL;
+    arbor_msg_t *m;
+    int rc = call_as(ARBOR_TAG_GS_STATUS, server, 0, NULL, 0, timeout_ms, &m, NULL);
+    if (rc)
+        return rc;
+    snprintf(buf, size, "%.*s", (int)m->size, (const char *)m->data);
+    arbor_msg_free(m);
     return 0;
 }
 

@@ -554,7 +554,7 @@ typedef struct {
     arbor_reason_t reason;
     char behaviour[32];
     char what[48];
-    char detail[96];
+    char detail[192];
 } report_copy_t;
 
 static arbor_pid_t report_sink;
@@ -1155,8 +1155,9 @@ TEST(GS_14_shutdown_in_handle_call_reaches_caller_and_link_without_crash_report)
 
 /* GS-15: an unlinked server whose handle_call does exit(crashed) (a halt
  * with crashed): the caller gets ARBOR_EEXIT with crashed, and one
- * ARBOR_REPORT_CRASH report names the server, its behaviour, the reason and
- * the state (format_status). OTP logs an error report and a crash report;
+ * ARBOR_REPORT_CRASH report names the server, its behaviour, the reason,
+ * the last message (OTP's "Last message in") and the state
+ * (format_status). OTP logs an error report and a crash report;
  * Arbor makes the one crash report. */
 static void gs15_root(void *arg)
 {
@@ -1173,7 +1174,11 @@ static void gs15_root(void *arg)
     ASSERT_U64_EQ(c.pid, pid);
     ASSERT_STREQ(c.behaviour, "test_server");
     ASSERT_REASON(c.reason, ARBOR_EXIT_ERROR, "crashed");
-    ASSERT_STREQ(c.detail, "value=0");
+    char me[32], detail[192];
+    arbor_pid_format(arbor_self(), me, sizeof me);
+    snprintf(detail, sizeof detail, "last message: call tag %d (%zu bytes) from %s; state: value=0",
+             REQ_HALT, sizeof crashed, me);
+    ASSERT_STREQ(c.detail, detail);
     ASSERT_REASON(down_reason(ref), ARBOR_EXIT_ERROR, "crashed");
     EXPECT_NONE(TAG_REPORT); /* one report */
     release_reports();
@@ -1182,6 +1187,34 @@ static void gs15_root(void *arg)
 TEST(GS_15_crash_in_handle_call_gives_eexit_and_one_crash_report)
 {
     run_root(gs15_root, NULL);
+}
+
+/* sys:get_status: the server answers with format_status()'s summary of
+ * its current state, between two messages; without the hook the text is
+ * empty; a dead server gives ARBOR_ENOPROC and the server itself
+ * ARBOR_ECALLSELF. */
+static void get_status_root(void *arg)
+{
+    arbor_pid_t pid = start_default();
+    char text[64];
+    ASSERT_OK(arbor_gs_get_status(pid, text, sizeof text, WAIT_MS));
+    ASSERT_STREQ(text, "value=0");
+    int64_t ms = 60000;
+    ASSERT_EQ(call_int(pid, REQ_SET_TIMEOUT, &ms, sizeof ms), 0); /* value = 1 */
+    ASSERT_OK(arbor_gs_get_status(pid, text, sizeof text, WAIT_MS));
+    ASSERT_STREQ(text, "value=1");
+    ASSERT_OK(arbor_gs_get_status(pid, text, 4, WAIT_MS)); /* truncated, terminated */
+    ASSERT_STREQ(text, "val");
+    ASSERT_EQ(get_value(pid), 1); /* no callback saw the status request */
+    stop_normal(pid);
+    ASSERT_ERR(arbor_gs_get_status(pid, text, sizeof text, WAIT_MS), ARBOR_ENOPROC);
+    ASSERT_ERR(arbor_gs_get_status(arbor_self(), text, sizeof text, WAIT_MS), ARBOR_ECALLSELF);
+    ASSERT_ERR(arbor_gs_get_status(pid, NULL, 0, WAIT_MS), ARBOR_EINVAL);
+}
+
+TEST(get_status_answers_with_format_status)
+{
+    run_root(get_status_root, NULL);
 }
 
 /* The same rule through arbor_gs_stop: stopping with normal, shutdown or
