@@ -12,7 +12,10 @@
  * savepoint so a refused one does not undo the others, and every caller is
  * answered after COMMIT. Changes that arrive while a batch is being written
  * queue up in the mailbox and form the next batch, so the batch grows with
- * the load: a lone change waits for nothing.
+ * the load. Before a batch is written the Store yields a few times, so that
+ * the callers it has just answered can join it (LINGER_YIELDS). A batch of
+ * notifications alone waits up to NOTIFY_LINGER_MS for a change to share
+ * the commit with, so notifications do not cost fsyncs of their own.
  *
  * Reads answer as if each request had been applied when it arrived: a read
  * that a pending change could affect writes the batch first. The tickets
@@ -32,6 +35,20 @@ enum { CREATE = 1, UPDATE, GET, HISTORY, LIST, AGENTS, AGENT_ADD, NOTIFY, STATS 
 /* A batch never holds more changes than this; a full one is written at
  * once. */
 #define BATCH_MAX 512
+
+/* A batch of notifications alone waits this long for a change to share its
+ * commit with: a notification never costs a commit of its own while changes
+ * keep coming. */
+#define NOTIFY_LINGER_MS 5
+
+/* Before writing a batch, the Store yields this many times, once per
+ * batch, so that callers it has just answered (and anyone else runnable)
+ * can add their next change: without it two clients alternate, each
+ * commit carrying one change while the other waits (commit_delay in
+ * PostgreSQL). A yield costs a few hundred nanoseconds when nothing else
+ * is runnable; measured: 32 doubled two clients' durable tickets per second
+ * (ticket_workflow_durable_2clients) and did not slow one client. */
+#define LINGER_YIELDS 32
 
 /* Tickets in the cache of committed tickets (a power of two). */
 #define CACHE_SLOTS 1024
@@ -123,6 +140,9 @@ typedef struct store {
     sqlite3_stmt *st[ST_COUNT];
     pending_t *batch; /* malloc'd, like the store itself: the exit hook frees both */
     size_t n, cap;
+    size_t urgent;      /* changes in the batch other than notifications */
+    bool lingered;      /* the batch has waited once for company */
+    uint64_t oldest_ms; /* when the batch's first change arrived */
     store_stats_t stats;
     ticket_t cache[CACHE_SLOTS]; /* id 0: empty */
 } store_t;
@@ -308,7 +328,21 @@ static void flush(store_t *s)
             *cache_slot(s, j->ticket.id) = j->ticket;
         arbor_gs_reply_to(s->batch[i].from, j, sizeof *j);
     }
-    s->n = 0;
+    s->n = s->urgent = 0;
+    s->lingered = false;
+}
+
+/* How long the Store may wait before writing the batch: not at all once
+ * its mailbox is empty (a timeout of 0), unless the batch holds only
+ * notifications, which linger for a change to ride with. */
+static arbor_gs_ret_t waiting(const store_t *s, arbor_gs_ret_t r)
+{
+    if (!s->n)
+        return r;
+    if (s->urgent)
+        return arbor_gs_timeout(r, 0);
+    uint64_t age = arbor_now_ms() - s->oldest_ms;
+    return arbor_gs_timeout(r, age >= NOTIFY_LINGER_MS ? 0 : (int64_t)(NOTIFY_LINGER_MS - age));
 }
 
 /* True when a pending change touches ticket id. */
@@ -533,7 +567,7 @@ static arbor_gs_ret_t store_call(void **state, const arbor_msg_t *req, arbor_fro
     if (j.op == STATS) {
         j.stats = s->stats;
         arbor_gs_reply_to(from, &j, sizeof j);
-        return s->n ? arbor_gs_timeout(arbor_gs_noreply(), 0) : arbor_gs_noreply();
+        return waiting(s, arbor_gs_noreply());
     }
     if (j.op == GET) {
         if (pending_for(s, j.id))
@@ -542,14 +576,13 @@ static arbor_gs_ret_t store_call(void **state, const arbor_msg_t *req, arbor_fro
         if (hit->id == j.id && j.id != 0) {
             j.ticket = *hit;
             arbor_gs_reply_to(from, &j, sizeof j);
-            return s->n ? arbor_gs_timeout(arbor_gs_noreply(), 0) : arbor_gs_noreply();
+            return waiting(s, arbor_gs_noreply());
         }
     }
     if (!is_change(j.op)) {
         if (j.op != GET)
             flush(s); /* lists and histories see every change before them */
-        arbor_gs_ret_t r = answer_read(s, &j, from);
-        return s->n ? arbor_gs_timeout(r, 0) : r;
+        return waiting(s, answer_read(s, &j, from));
     }
     if (s->n == s->cap) {
         size_t cap = s->cap ? 2 * s->cap : 16;
@@ -559,18 +592,31 @@ static arbor_gs_ret_t store_call(void **state, const arbor_msg_t *req, arbor_fro
         s->batch = more;
         s->cap = cap;
     }
+    if (!s->n)
+        s->oldest_ms = arbor_now_ms();
+    s->urgent += j.op != NOTIFY;
     s->batch[s->n++] = (pending_t){j, from};
     if (s->n >= BATCH_MAX)
         flush(s);
-    return arbor_gs_timeout(arbor_gs_noreply(), 0);
+    return waiting(s, arbor_gs_noreply());
 }
 
-/* The timeout of 0: the mailbox is empty, so the batch is complete. */
+/* The timeout: the mailbox is empty, so the batch is complete (or its
+ * notifications have waited long enough). */
 static arbor_gs_ret_t store_info(void **state, const arbor_msg_t *msg)
 {
-    if (msg->tag == ARBOR_TAG_GS_TIMEOUT)
-        flush(*state);
-    return arbor_gs_noreply();
+    store_t *s = *state;
+    if (msg->tag != ARBOR_TAG_GS_TIMEOUT)
+        return waiting(s, arbor_gs_noreply());
+    if (s->urgent && !s->lingered) {
+        s->lingered = true;
+        for (int i = 0; i < LINGER_YIELDS; i++)
+            arbor_yield();
+        return waiting(s, arbor_gs_noreply()); /* what came meanwhile joins first */
+    }
+    if (s->urgent || arbor_now_ms() - s->oldest_ms >= NOTIFY_LINGER_MS)
+        flush(s);
+    return waiting(s, arbor_gs_noreply());
 }
 
 static void store_status(void *state, char *buf, size_t size)
