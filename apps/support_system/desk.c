@@ -116,7 +116,11 @@ static void notify_change(const ticket_t *t)
     if (!desk.durable && !desk.log_path[0])
         return; /* nowhere to record it */
     arbor_pid_t notifier = arbor_whereis(DESK_NOTIFIER_NAME);
-    arbor_task_child_opts_t o = {.restart = ARBOR_TRANSIENT};
+    /* Retried after 100 ms, then doubling up to 5 s: a notification that
+     * cannot be recorded (the log's disk is full, the Store restarts)
+     * keeps trying without exhausting the Notifier's restart intensity. */
+    arbor_task_child_opts_t o = {
+        .restart = ARBOR_TRANSIENT, .backoff_ms = 100, .backoff_max_ms = 5000};
     if (notifier)
         arbor_task_sup_start_child(notifier, notify, (void *)(((uintptr_t)t->id << 2) | t->status),
                                    &o, NULL);

@@ -128,6 +128,11 @@ int arbor_task_sup_start(const arbor_task_sup_opts_t *opts, arbor_pid_t *pid_out
 typedef struct arbor_task_child_opts {
     arbor_restart_t restart; /* ARBOR_TEMPORARY by default (zeroed struct: see below) */
     int64_t shutdown;        /* ARBOR_SHUTDOWN_DEFAULT = 5000 */
+    /* Restart back-off for a transient or permanent task, as in
+     * arbor_child_spec_t (beyond OTP; off while backoff_ms is 0): a task
+     * that keeps failing is retried after growing delays instead of at
+     * once, so it does not exhaust its supervisor's restart intensity. */
+    uint32_t backoff_ms, backoff_max_ms, backoff_reset_ms;
 } arbor_task_child_opts_t;
 
 /* Starts fn(arg) under sup, linked only to sup. opts NULL: temporary, 5000

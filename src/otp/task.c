@@ -278,15 +278,18 @@ int arbor_task_sup_start(const arbor_task_sup_opts_t *opts, arbor_pid_t *pid_out
     return arbor_dynsup_start(&o, pid_out, error_out);
 }
 
-static int start_task(arbor_pid_t sup, const task_desc_t *d, arbor_restart_t restart,
-                      int64_t shutdown, arbor_pid_t *pid_out)
+static int start_task(arbor_pid_t sup, const task_desc_t *d, const arbor_task_child_opts_t *o,
+                      arbor_pid_t *pid_out)
 {
     arbor_child_spec_t spec = {.id = "task",
                                .start = task_child_start,
                                .arg = (void *)d,
                                .arg_size = sizeof *d,
-                               .restart = restart,
-                               .shutdown = shutdown};
+                               .restart = o->restart,
+                               .shutdown = o->shutdown,
+                               .backoff_ms = o->backoff_ms,
+                               .backoff_max_ms = o->backoff_max_ms,
+                               .backoff_reset_ms = o->backoff_reset_ms};
     arbor_reason_t err;
     int rc = arbor_dynsup_start_child(sup, &spec, pid_out, &err);
     return rc == ARBOR_IGNORED ? ARBOR_EEXIT : rc;
@@ -300,7 +303,7 @@ int arbor_task_sup_start_child(arbor_pid_t sup, arbor_task_fn fn, void *arg,
     arbor_task_child_opts_t o =
         opts ? *opts : (arbor_task_child_opts_t){.restart = ARBOR_TEMPORARY};
     task_desc_t d = {.fn = fn, .arg = arg};
-    return start_task(sup, &d, o.restart, o.shutdown, pid_out);
+    return start_task(sup, &d, &o, pid_out);
 }
 
 static int sup_async(arbor_pid_t sup, arbor_task_fn fn, void *arg, bool link, arbor_task_t *task)
@@ -313,7 +316,8 @@ static int sup_async(arbor_pid_t sup, arbor_task_fn fn, void *arg, bool link, ar
     task_desc_t d = {
         .fn = fn, .arg = arg, .owner = self, .reply = true, .wait_go = true, .link_owner = link};
     arbor_pid_t pid;
-    int rc = start_task(sup, &d, ARBOR_TEMPORARY, ARBOR_SHUTDOWN_DEFAULT, &pid);
+    arbor_task_child_opts_t o = {.restart = ARBOR_TEMPORARY, .shutdown = ARBOR_SHUTDOWN_DEFAULT};
+    int rc = start_task(sup, &d, &o, &pid);
     if (rc)
         return rc;
     go_t go;

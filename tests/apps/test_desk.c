@@ -3,6 +3,7 @@
  * two concurrent assignments of one ticket, of which exactly one wins.
  */
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../../apps/support_system/desk.h"
@@ -334,7 +335,7 @@ TEST_TIMEOUT(concurrent_changes_are_group_committed, 60)
 
 /* Each status change is recorded by a Notifier task in the outbox and, one
  * line each, in the log. */
-static char log_path[80];
+static char log_path[128];
 
 static bool log_has(const char *text)
 {
@@ -375,6 +376,42 @@ TEST(status_changes_are_notified_to_the_log)
     arbor_test_run(notify_root, NULL);
     remove_db();
     unlink(log_path);
+}
+
+/* A notification that cannot be recorded (its log's directory does not
+ * exist yet) does not hold the ticket back, and is retried by the Notifier
+ * until it succeeds once the directory appears. */
+static char log_dir[64];
+
+static void notify_retry_root(void *arg)
+{
+    desk_config_t cfg = {.db_path = db_path, .log_path = log_path, .idle_timeout_ms = 60000};
+    arbor_pid_t sup;
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    ticket_t t = fresh();
+    ticket_error_t err;
+    ASSERT_OK(ticket_supervisor_create_ticket(&t, NULL, &err));
+    ASSERT_OK(assign_agent(t.id, "bob", NULL, &err)); /* not held back */
+    arbor_sleep(300);                                 /* a few failed attempts */
+    ASSERT_FALSE(log_has("is now assigned"));
+    ASSERT_EQ(mkdir(log_dir, 0700), 0);
+    char assigned[64];
+    snprintf(assigned, sizeof assigned, "ticket %lld is now assigned", (long long)t.id);
+    for (int i = 0; i < 1000 && !log_has(assigned); i++)
+        arbor_sleep(10);
+    ASSERT_TRUE(log_has(assigned));
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST_TIMEOUT(a_failing_notification_is_retried_and_never_blocks_the_ticket, 60)
+{
+    set_db_path("retry");
+    snprintf(log_dir, sizeof log_dir, "/tmp/arbor-desk-retry-%d", (int)getpid());
+    snprintf(log_path, sizeof log_path, "%s/notifications.log", log_dir);
+    arbor_test_run(notify_retry_root, NULL);
+    remove_db();
+    unlink(log_path);
+    rmdir(log_dir);
 }
 
 /* ---- in-memory mode: the course's desk -------------------------------------------- */

@@ -1000,6 +1000,40 @@ TEST(task_sup_start_child_transient_restarts_after_a_crash_not_after_normal)
     run_root(start_child_transient_root, NULL);
 }
 
+/* Back-off (beyond OTP): a transient task that crashes 3 times with
+ * backoff_ms 50 is retried after at least 50, 100 and 200 ms (the delay
+ * doubles; the random factor is in [0.5, 1.5), so the lower bounds are
+ * 25, 50 and 100 ms); the 4th run ends normally and the task is
+ * forgotten. */
+static void start_child_backoff_root(void *arg)
+{
+    (void)arg;
+    arbor_pid_t sup = start_task_sup(0);
+    runs_t r = {.log = arbor_self(), .ending = {END_CRASH, END_CRASH, END_CRASH, END_NORMAL}};
+    arbor_task_child_opts_t o = {.restart = ARBOR_TRANSIENT, .backoff_ms = 50};
+    arbor_pid_t pid;
+    uint64_t t0 = arbor_now_ms();
+    ASSERT_OK(arbor_task_sup_start_child(sup, counted_run, &r, &o, &pid));
+    uint64_t at[4];
+    for (int i = 0; i < 4; i++) {
+        recv_pid(EV_TASK_READY);
+        at[i] = arbor_now_ms() - t0;
+    }
+    ASSERT_GE(at[1] - at[0], 25);
+    ASSERT_GE(at[2] - at[1], 50);
+    ASSERT_GE(at[3] - at[2], 100);
+    wait_task_children(sup, 0);
+    ASSERT_EQ(atomic_load(&r.count), 4);
+    ASSERT_TRUE(arbor_test_alive(sup));
+    ASSERT_OK(arbor_dynsup_stop(sup, ARBOR_NORMAL));
+    assert_none_queued(EV_TASK_READY);
+}
+
+TEST(task_sup_start_child_backoff_spaces_the_retries_of_a_failing_task)
+{
+    run_root(start_child_backoff_root, NULL);
+}
+
 /* 5.2: restart: :permanent -> restarted always, even after normal and
  * shutdown exits. */
 static void start_child_permanent_root(void *arg)
