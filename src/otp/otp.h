@@ -76,4 +76,14 @@ arbor_gs_ret_t arbor__otp_refuse_call(const arbor_msg_t *req);
 bool arbor__otp_is_exit_from(const arbor_msg_t *m, void *pid);
 bool arbor__otp_is_down_of(const arbor_msg_t *m, void *ref);
 
+/* The live owner of key in reg, a registry with unique keys (registry.c,
+ * for registry_via.c): 0 and *pid, ARBOR_ENOENT, ARBOR_EINVAL (duplicate
+ * keys or a bad key), ARBOR_ENOPROC. */
+int arbor__registry_unique_owner(arbor_pid_t reg, const char *key, arbor_pid_t *pid);
+/* Checks key and value as a registration in reg would. */
+int arbor__registry_check_entry(arbor_pid_t reg, const char *key, const void *value, size_t size);
+/* 0 when reg is a running registry with unique keys; ARBOR_EINVAL for
+ * duplicate keys, ARBOR_ENOPROC when it is not running. */
+int arbor__registry_check_unique(arbor_pid_t reg);
+
 #endif

@@ -4,7 +4,7 @@
  *
  * Shape. A registry is a small tree of processes:
  *
- *   registry (plain process, traps exits)   the pid users hold; holds the
+ *   registry (plain process, traps exits)   the pid users hold; owns the
  *   |                                       "anchor" (below) and stops the
  *   |                                       rest when its parent says so
  *   +-- partition 0 .. N-1 (GenServers, linked)
@@ -37,15 +37,14 @@
  *      under the lock. Readers and partitions check cell.reg under the
  *      lock before touching anything else; a cell whose reg is not theirs
  *      is as good as empty.
- *   3. The registry process sends itself a moved message, the anchor,
- *      before it reserves anything, and never receives it. The runtime
- *      destroys a dead process's queued messages, and so calls the anchor's
- *      free function, in the dying process's own exit path, however it
- *      died (kill included). That function retires the registry: under
- *      dir_mu it unpublishes the slot, and under each cell's write lock it
- *      frees the cell's contents and sets cell.reg to NOPID. A reader holding
- *      a read lock finishes first; one that comes later finds the cell
- *      retired and reports ARBOR_ENOPROC.
+ *   3. Before it reserves anything, the registry process registers an
+ *      exit hook (arbor_on_exit) with the anchor: the record of what it
+ *      reserved. The hook runs in the dying process's own exit path,
+ *      however it died (kill included), before its links are told. It
+ *      retires the registry: under dir_mu it unpublishes the slot, and
+ *      under each cell's write lock it frees the cell's contents and sets
+ *      cell.reg to NOPID. A reader holding a read lock finishes first; one
+ *      that comes later finds the cell retired and reports ARBOR_ENOPROC.
  *   4. Partitions are linked to the registry and die with it. One still
  *      alive for a moment after the retirement (the exit signal is in
  *      flight) finds cell.reg changed and refuses to write. An orderly stop
@@ -56,9 +55,7 @@
  * a fixed pool of REG_SLOTS registries and CELL_POOL partitions per OS
  * process (start returns ARBOR_EAGAIN beyond it), about 230 KiB of static
  * memory (the 128 KiB of cells is initialised at the first start, the
- * slots are touched as they are used), and a registry process that keeps a
- * stack (it must wait in a selective receive to keep its anchor queued; a
- * reactive process handles every message).
+ * slots are touched as they are used).
  *
  * Finding a registry. Readers have only the registry's pid. slots[] is a
  * static table searched from hash(pid): a slot holds the pid, the number of
@@ -86,6 +83,7 @@
 #include <string.h>
 
 #include "arbor.h"
+#include "otp.h"
 
 #define REG_SLOTS 128
 #define CELL_POOL 1024
@@ -93,8 +91,7 @@
 #define KEY_MAX   ARBOR_REGISTRY_KEY_MAX
 #define VALUE_MAX ARBOR_REGISTRY_VALUE_MAX
 
-#define TAG_ANCHOR (ARBOR_TAG_OTP + 0x400) /* the registry's own, never received */
-#define TAG_ACK    (ARBOR_TAG_OTP + 0x401) /* registry started (or failed) */
+#define TAG_ACK (ARBOR_TAG_OTP + 0x401) /* registry started (or failed) */
 
 enum { REQ_REGISTER = 1, REQ_UNREGISTER }; /* call tags to a partition */
 
@@ -147,8 +144,8 @@ typedef struct slot {
     arbor_pid_t owner; /* dir_mu: the registry holding the slot */
 } slot_t;
 
-/* What the anchor's free function needs: only the registry process and, at
- * its death, its exit path touch it. */
+/* What the registry reserved, for its exit hook: only the registry process
+ * and, at its death, its exit path touch it. */
 typedef struct anchor {
     arbor_pid_t reg;
     int slot; /* -1 until reserved */
@@ -404,8 +401,8 @@ static void dir_publish(const anchor_t *a, const arbor_pid_t *parts)
     atomic_store_explicit(&s->pid, a->reg, memory_order_release);
 }
 
-/* The anchor's free function: runs once, in the registry process's exit
- * path (or at once if the anchor could not be queued). See rule 3. */
+/* The anchor's exit hook: runs once, in the registry process's exit path,
+ * however it died. See rule 3. */
 static void anchor_release(void *ptr)
 {
     anchor_t *a = ptr;
@@ -724,11 +721,6 @@ static void ack(const reg_start_t *st, reg_ack_t a)
     arbor_send_alias(st->parent, st->alias, TAG_ACK, &a, sizeof a);
 }
 
-static bool not_anchor(const arbor_msg_t *m, void *arg)
-{
-    return m->tag != TAG_ANCHOR;
-}
-
 static void report_partition_exit(unsigned part, arbor_reason_t reason)
 {
     char detail[32];
@@ -759,7 +751,7 @@ static _Noreturn void serve(const registry_t *r)
 {
     for (;;) {
         arbor_msg_t *m;
-        arbor_receive_match(not_anchor, NULL, ARBOR_INFINITY, &m);
+        arbor_receive(ARBOR_INFINITY, &m);
         uint64_t tag = m->tag;
         arbor_exit_msg_t e = {0};
         arbor_reason_t stop = ARBOR_NORMAL;
@@ -808,7 +800,7 @@ static void registry_main(void *arg)
     }
     a->reg = r.self;
     a->slot = -1;
-    if (arbor_send_move(r.self, TAG_ANCHOR, a, sizeof *a, anchor_release) != 0) {
+    if (arbor_on_exit(anchor_release, a) != 0) {
         block_free(a);
         ack(st, (reg_ack_t){.rc = ARBOR_ENOMEM});
         return;
@@ -1116,179 +1108,11 @@ int arbor_registry_count(arbor_pid_t reg, size_t *n)
     return 0;
 }
 
-/* ---- via names -------------------------------------------------------------------- */
+/* ---- for via names (registry_via.c) ------------------------------------------ */
 
-/*
- * A via-named server runs a wrapper behaviour: its init registers the key,
- * then runs the user's init; its other callbacks forward to the user's,
- * which see their own state. The wrapper's table must outlive the server
- * and carry the user's name (reports, labels), so one is interned per user
- * table in static memory; past VIA_TABLES distinct behaviours a shared
- * table named "gen_server" serves.
- */
-#define VIA_TABLES 64
-
-typedef struct via_start {
-    arbor_pid_t reg;
-    const char *key;
-    const void *value;
-    size_t size;
-    const arbor_gen_server_t *user;
-    void *arg;
-    int reg_rc; /* the registration's error, written by the new server */
-    arbor_pid_t owner;
-} via_start_t;
-
-typedef struct via_state {
-    const arbor_gen_server_t *user;
-    void *state; /* the user's */
-} via_state_t;
-
-static arbor_gs_ret_t via_init(void **state, void *arg)
-{
-    via_start_t *vs = arg; /* on the starter's stack until it has our ack or DOWN */
-    via_state_t *w = arbor_alloc(sizeof *w);
-    if (!w)
-        return arbor_gs_halt(arbor_error("out of memory"));
-    *w = (via_state_t){.user = vs->user};
-    *state = w;
-    int rc = arbor_registry_register(vs->reg, vs->key, vs->value, vs->size, &vs->owner);
-    if (rc) {
-        /* ignore, not stop: the process exits normal, a linked starter lives. */
-        vs->reg_rc = rc;
-        return arbor_gs_ignore();
-    }
-    arbor_gs_ret_t r = w->user->init(&w->state, vs->arg);
-    if (r.action != ARBOR_GS_OK)
-        arbor_registry_unregister(vs->reg, vs->key);
-    return r;
-}
-
-static arbor_gs_ret_t via_call(void **state, const arbor_msg_t *req, arbor_from_t from)
-{
-    via_state_t *w = *state;
-    if (!w->user->handle_call)
-        return arbor_gs_halt(arbor_error("undef: handle_call"));
-    return w->user->handle_call(&w->state, req, from);
-}
-
-static arbor_gs_ret_t via_cast(void **state, const arbor_msg_t *msg)
-{
-    via_state_t *w = *state;
-    if (!w->user->handle_cast)
-        return arbor_gs_halt(arbor_error("undef: handle_cast"));
-    return w->user->handle_cast(&w->state, msg);
-}
-
-static arbor_gs_ret_t via_info(void **state, const arbor_msg_t *msg)
-{
-    via_state_t *w = *state;
-    if (w->user->handle_info)
-        return w->user->handle_info(&w->state, msg);
-    char detail[64]; /* what gen_server.c says for a missing handle_info */
-    snprintf(detail, sizeof detail, "unexpected message with tag %llu",
-             (unsigned long long)msg->tag);
-    arbor_report(&(arbor_report_t){.kind = ARBOR_REPORT_WARNING,
-                                   .pid = arbor_self(),
-                                   .behaviour = w->user->name ? w->user->name : "gen_server",
-                                   .what = "undefined handle_info",
-                                   .reason = ARBOR_NORMAL,
-                                   .detail = detail});
-    return arbor_gs_noreply();
-}
-
-static arbor_gs_ret_t via_continue(void **state, uint64_t arg)
-{
-    via_state_t *w = *state;
-    if (!w->user->handle_continue)
-        return arbor_gs_halt(arbor_error("undef: handle_continue"));
-    return w->user->handle_continue(&w->state, arg);
-}
-
-static void via_terminate(void **state, const arbor_reason_t *reason)
-{
-    via_state_t *w = *state;
-    if (w->user->terminate)
-        w->user->terminate(&w->state, reason);
-}
-
-static void via_format(void *state, char *buf, size_t size)
-{
-    via_state_t *w = state;
-    if (w->user->format_status)
-        w->user->format_status(w->state, buf, size);
-}
-
-#define VIA_CALLBACKS                                                                              \
-    .init = via_init, .handle_call = via_call, .handle_cast = via_cast, .handle_info = via_info,   \
-    .handle_continue = via_continue, .terminate = via_terminate, .format_status = via_format
-
-static pthread_mutex_t via_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-    const arbor_gen_server_t *user;
-    arbor_gen_server_t wrap;
-} via_tables[VIA_TABLES]; /* via_mu; an entry never changes once filled */
-static size_t via_count;
-static const arbor_gen_server_t via_shared = {.name = "gen_server", VIA_CALLBACKS};
-
-static const arbor_gen_server_t *via_table(const arbor_gen_server_t *user)
-{
-    const arbor_gen_server_t *t = &via_shared;
-    pthread_mutex_lock(&via_mu);
-    size_t i = 0;
-    while (i < via_count && via_tables[i].user != user)
-        i++;
-    if (i == via_count && i < VIA_TABLES) {
-        via_tables[i].user = user;
-        via_tables[i].wrap = (arbor_gen_server_t){.name = user->name, VIA_CALLBACKS};
-        via_count++;
-    }
-    if (i < via_count)
-        t = &via_tables[i].wrap;
-    pthread_mutex_unlock(&via_mu);
-    return t;
-}
-
-int arbor_registry_start_server_value(arbor_pid_t reg, const char *key, const void *value,
-                                      size_t size, const arbor_gen_server_t *gs, void *arg,
-                                      const arbor_gs_opts_t *opts, arbor_pid_t *pid_out,
-                                      arbor_reason_t *err)
-{
-    if (!arbor_self())
-        return ARBOR_ENOTPROC;
-    req_t probe; /* checks key and value as register will */
-    int rc = make_req(reg, key, value, size, &probe);
-    if (rc)
-        return rc;
-    if (!gs || !gs->init || (opts && opts->name))
-        return ARBOR_EINVAL;
-    view_t v;
-    if ((rc = open_view(reg, &v)))
-        return rc;
-    if (v.keys != ARBOR_REGISTRY_UNIQUE)
-        return ARBOR_EINVAL;
-    via_start_t vs = {.reg = reg, .key = key, .value = value, .size = size, .user = gs, .arg = arg};
-    arbor_pid_t pid = ARBOR_NOPID;
-    rc = arbor_gs_start(via_table(gs), &vs, opts, &pid, err);
-    if (rc == ARBOR_IGNORED && vs.reg_rc) {
-        rc = vs.reg_rc;
-        pid = vs.owner;
-    }
-    if ((rc == 0 || rc == ARBOR_EEXIST) && pid_out)
-        *pid_out = pid;
-    return rc;
-}
-
-int arbor_registry_start_server(arbor_pid_t reg, const char *key, const arbor_gen_server_t *gs,
-                                void *arg, const arbor_gs_opts_t *opts, arbor_pid_t *pid_out,
-                                arbor_reason_t *err)
-{
-    return arbor_registry_start_server_value(reg, key, NULL, 0, gs, arg, opts, pid_out, err);
-}
-
-/* The live owner of key in a unique registry: 0, ARBOR_ENOENT (nobody),
- * ARBOR_EINVAL (duplicate keys or a bad key), ARBOR_ENOPROC. */
-static int via_owner(arbor_pid_t reg, const char *key, arbor_pid_t *pid)
+/* The live owner of key in reg, a registry with unique keys: 0 and *pid,
+ * ARBOR_ENOENT, ARBOR_EINVAL (duplicate keys or a bad key), ARBOR_ENOPROC. */
+int arbor__registry_unique_owner(arbor_pid_t reg, const char *key, arbor_pid_t *pid)
 {
     size_t len;
     view_t v;
@@ -1301,27 +1125,18 @@ static int via_owner(arbor_pid_t reg, const char *key, arbor_pid_t *pid)
     return *pid ? 0 : ARBOR_ENOENT;
 }
 
-int arbor_registry_call(arbor_pid_t reg, const char *key, uint64_t tag, const void *req,
-                        size_t size, int64_t timeout_ms, arbor_msg_t **reply_out,
-                        arbor_reason_t *exit_out)
+/* Checks key and value as a registration in reg would. */
+int arbor__registry_check_entry(arbor_pid_t reg, const char *key, const void *value, size_t size)
 {
-    if (!arbor_self())
-        return ARBOR_ENOTPROC;
-    arbor_pid_t pid;
-    int rc = via_owner(reg, key, &pid);
-    if (rc)
-        return rc == ARBOR_ENOENT ? ARBOR_ENOPROC : rc;
-    return arbor_gs_call(pid, tag, req, size, timeout_ms, reply_out, exit_out);
+    req_t probe;
+    return make_req(reg, key, value, size, &probe);
 }
 
-int arbor_registry_cast(arbor_pid_t reg, const char *key, uint64_t tag, const void *msg,
-                        size_t size)
+/* 0 when reg is a running registry with unique keys; ARBOR_EINVAL for
+ * duplicate keys, ARBOR_ENOPROC when it is not running. */
+int arbor__registry_check_unique(arbor_pid_t reg)
 {
-    if (size && !msg)
-        return ARBOR_EINVAL;
-    arbor_pid_t pid;
-    int rc = via_owner(reg, key, &pid);
-    if (rc)
-        return rc == ARBOR_ENOENT || rc == ARBOR_ENOPROC ? 0 : rc;
-    return arbor_gs_cast(pid, tag, msg, size);
+    view_t v;
+    int rc = open_view(reg, &v);
+    return rc ? rc : v.keys == ARBOR_REGISTRY_UNIQUE ? 0 : ARBOR_EINVAL;
 }
