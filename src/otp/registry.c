@@ -1,6 +1,7 @@
 /*
  * Registry: partitioned, with lookups that take no message round trip.
- * Built on the public API only.
+ * Built on the public API only. The cells' hash tables are in
+ * registry_cell.c, via names in registry_via.c.
  *
  * Shape. A registry is a small tree of processes:
  *
@@ -84,56 +85,17 @@
 
 #include "arbor.h"
 #include "otp.h"
+#include "registry_cell.h"
 
 #define REG_SLOTS 128
 #define CELL_POOL 1024
 #define PART_MAX  ARBOR_REGISTRY_PARTITIONS_MAX
-#define KEY_MAX   ARBOR_REGISTRY_KEY_MAX
-#define VALUE_MAX ARBOR_REGISTRY_VALUE_MAX
 
 #define TAG_ACK (ARBOR_TAG_OTP + 0x401) /* registry started (or failed) */
 
 enum { REQ_REGISTER = 1, REQ_UNREGISTER }; /* call tags to a partition */
 
-/* ---- the shared tables -------------------------------------------------------- */
-
-/* A node of a bucket chain; entries and owners start with one. */
-typedef struct chain {
-    struct chain *next;
-} chain_t;
-
-typedef struct owner owner_t;
-
-typedef struct entry {
-    chain_t link; /* the key's bucket */
-    struct entry *owner_prev, *owner_next;
-    owner_t *owner;
-    arbor_pid_t pid;
-    uint64_t hash;
-    uint8_t key_len, size;
-    char key[KEY_MAX + 1];
-    unsigned char value[VALUE_MAX];
-} entry_t;
-
-/* A process holding keys in a cell: its monitor and its entries there. */
-struct owner {
-    chain_t link; /* the pid's bucket */
-    arbor_pid_t pid;
-    arbor_ref_t mref;
-    entry_t *entries;
-    size_t count;
-};
-
-typedef struct cell {
-    pthread_rwlock_t lock;
-    /* Everything below is read and written under lock only. */
-    arbor_pid_t reg; /* the registry this cell belongs to; ARBOR_NOPID: free or retired */
-    unsigned part;
-    chain_t **keys; /* entries by key hash; key_cap is a power of two */
-    size_t key_cap, entries;
-    chain_t **owners; /* owners by pid */
-    size_t owner_cap, owner_count;
-} __attribute__((aligned(64))) cell_t;
+/* ---- the directory of registries ---------------------------------------------------- */
 
 typedef struct slot {
     _Atomic arbor_pid_t pid; /* published registry; ARBOR_NOPID when none */
@@ -160,8 +122,6 @@ static cell_t cells[CELL_POOL];
 static bool cell_taken[CELL_POOL]; /* dir_mu */
 static size_t slots_taken;         /* dir_mu */
 static size_t cells_in_use;        /* dir_mu */
-/* malloc'd blocks held by cells and anchors; relaxed: a statistic for tests. */
-static atomic_size_t live_blocks;
 
 static void init_cells(void)
 {
@@ -175,183 +135,6 @@ static void init_cells(void)
     pthread_rwlockattr_destroy(&attr);
 }
 
-static void *block_alloc(size_t size)
-{
-    void *p = calloc(1, size);
-    if (p)
-        atomic_fetch_add_explicit(&live_blocks, 1, memory_order_relaxed);
-    return p;
-}
-
-static void block_free(void *p)
-{
-    if (!p)
-        return;
-    atomic_fetch_sub_explicit(&live_blocks, 1, memory_order_relaxed);
-    free(p);
-}
-
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
-static uint64_t key_hash(const char *key, size_t len)
-{
-    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, then mixed */
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)key[i]) * 0x100000001b3ull;
-    return mix(h);
-}
-
-static unsigned part_of(uint64_t hash, unsigned nparts)
-{
-    return (unsigned)((hash >> 32) % nparts); /* buckets use the low bits */
-}
-
-static uint64_t entry_hash(const chain_t *n)
-{
-    return ((const entry_t *)n)->hash;
-}
-
-static uint64_t owner_hash(const chain_t *n)
-{
-    return mix(((const owner_t *)n)->pid);
-}
-
-/* Makes room for one more node in a chained table (load factor 1). */
-static bool table_reserve(chain_t ***buckets, size_t *cap, size_t count,
-                          uint64_t (*hash)(const chain_t *))
-{
-    if (count < *cap)
-        return true;
-    size_t ncap = *cap ? *cap * 2 : 8;
-    chain_t **nb = block_alloc(ncap * sizeof *nb);
-    if (!nb)
-        return false;
-    for (size_t i = 0; i < *cap; i++) {
-        chain_t *n = (*buckets)[i];
-        while (n) {
-            chain_t *next = n->next;
-            chain_t **b = &nb[hash(n) & (ncap - 1)];
-            n->next = *b;
-            *b = n;
-            n = next;
-        }
-    }
-    block_free(*buckets);
-    *buckets = nb;
-    *cap = ncap;
-    return true;
-}
-
-static void table_unlink(chain_t **buckets, size_t cap, uint64_t hash, chain_t *node)
-{
-    chain_t **p = &buckets[hash & (cap - 1)];
-    while (*p != node)
-        p = &(*p)->next;
-    *p = node->next;
-}
-
-static bool entry_is(const entry_t *e, uint64_t hash, const char *key, size_t len)
-{
-    return e->hash == hash && e->key_len == len && memcmp(e->key, key, len) == 0;
-}
-
-/* The first entry under key from n on (n: a bucket chain position). */
-static entry_t *match_from(chain_t *n, uint64_t hash, const char *key, size_t len)
-{
-    for (; n; n = n->next)
-        if (entry_is((entry_t *)n, hash, key, len))
-            return (entry_t *)n;
-    return NULL;
-}
-
-static entry_t *first_match(const cell_t *c, uint64_t hash, const char *key, size_t len)
-{
-    if (!c->key_cap)
-        return NULL;
-    return match_from(c->keys[hash & (c->key_cap - 1)], hash, key, len);
-}
-
-/* Counts the entries under key in a locked cell and, when pids or out is
- * not NULL, copies them there (room for all of them is the caller's job). */
-static size_t collect(const cell_t *c, uint64_t hash, const char *key, size_t len,
-                      arbor_pid_t *pids, arbor_registry_entry_t *out)
-{
-    size_t n = 0;
-    for (entry_t *e = first_match(c, hash, key, len); e;
-         e = match_from(e->link.next, hash, key, len), n++) {
-        if (pids)
-            pids[n] = e->pid;
-        if (out) {
-            out[n].pid = e->pid;
-            out[n].size = e->size;
-            memcpy(out[n].value, e->value, sizeof out[n].value);
-        }
-    }
-    return n;
-}
-
-static owner_t *find_owner(const cell_t *c, arbor_pid_t pid)
-{
-    if (!c->owner_cap)
-        return NULL;
-    for (chain_t *n = c->owners[mix(pid) & (c->owner_cap - 1)]; n; n = n->next)
-        if (((owner_t *)n)->pid == pid)
-            return (owner_t *)n;
-    return NULL;
-}
-
-/* Removes e; when it was its owner's last entry here, removes the owner too
- * and returns its monitor ref (for the caller to demonitor after unlocking),
- * else 0. Under the write lock. */
-static arbor_ref_t remove_entry(cell_t *c, entry_t *e)
-{
-    owner_t *o = e->owner;
-    table_unlink(c->keys, c->key_cap, e->hash, &e->link);
-    if (e->owner_prev)
-        e->owner_prev->owner_next = e->owner_next;
-    else
-        o->entries = e->owner_next;
-    if (e->owner_next)
-        e->owner_next->owner_prev = e->owner_prev;
-    block_free(e);
-    c->entries--;
-    if (--o->count)
-        return 0;
-    arbor_ref_t ref = o->mref;
-    table_unlink(c->owners, c->owner_cap, mix(o->pid), &o->link);
-    block_free(o);
-    c->owner_count--;
-    return ref;
-}
-
-/* Frees everything the cell holds. Under the write lock. */
-static void cell_clear(cell_t *c)
-{
-    for (size_t i = 0; i < c->key_cap; i++)
-        for (chain_t *n = c->keys[i], *next; n; n = next) {
-            next = n->next;
-            block_free(n);
-        }
-    for (size_t i = 0; i < c->owner_cap; i++)
-        for (chain_t *n = c->owners[i], *next; n; n = next) {
-            next = n->next;
-            block_free(n);
-        }
-    block_free(c->keys);
-    block_free(c->owners);
-    c->keys = c->owners = NULL;
-    c->key_cap = c->owner_cap = c->entries = c->owner_count = 0;
-}
-
-/* ---- the directory of registries ------------------------------------------------- */
-
 /* Reserves a slot and nparts cells for the registry of anchor a. The slot
  * is not visible to readers until publish(). */
 static int dir_reserve(anchor_t *a, arbor_registry_keys_t keys, unsigned nparts)
@@ -359,7 +142,7 @@ static int dir_reserve(anchor_t *a, arbor_registry_keys_t keys, unsigned nparts)
     pthread_once(&cells_once, init_cells);
     pthread_mutex_lock(&dir_mu);
     slot_t *s = NULL;
-    size_t start = mix(a->reg) % REG_SLOTS;
+    size_t start = arbor__reg_mix(a->reg) % REG_SLOTS;
     for (size_t i = 0; i < REG_SLOTS && !s; i++)
         if (slots[(start + i) % REG_SLOTS].owner == ARBOR_NOPID)
             s = &slots[(start + i) % REG_SLOTS];
@@ -417,7 +200,7 @@ static void anchor_release(void *ptr)
         cell_t *c = &cells[a->cell[i]];
         pthread_rwlock_wrlock(&c->lock);
         if (c->reg == a->reg) {
-            cell_clear(c);
+            arbor__reg_cell_clear(c);
             c->reg = ARBOR_NOPID;
         }
         pthread_rwlock_unlock(&c->lock);
@@ -425,7 +208,7 @@ static void anchor_release(void *ptr)
         cells_in_use--;
     }
     pthread_mutex_unlock(&dir_mu);
-    block_free(a);
+    arbor__reg_block_free(a);
 }
 
 size_t arbor__registry_live(void);
@@ -437,7 +220,7 @@ size_t arbor__registry_live(void)
     pthread_mutex_lock(&dir_mu);
     size_t n = slots_taken + cells_in_use;
     pthread_mutex_unlock(&dir_mu);
-    return n + atomic_load_explicit(&live_blocks, memory_order_relaxed);
+    return n + arbor__reg_live_blocks();
 }
 
 typedef struct view {
@@ -452,7 +235,7 @@ static int open_view(arbor_pid_t reg, view_t *v)
 {
     if (reg == ARBOR_NOPID)
         return ARBOR_ENOPROC;
-    size_t start = mix(reg) % REG_SLOTS;
+    size_t start = arbor__reg_mix(reg) % REG_SLOTS;
     for (size_t i = 0; i < REG_SLOTS; i++) {
         slot_t *s = &slots[(start + i) % REG_SLOTS];
         if (atomic_load_explicit(&s->pid, memory_order_acquire) != reg)
@@ -529,31 +312,31 @@ static arbor_gs_ret_t part_init(void **state, void *arg)
  * fresh owner had to be undone. */
 static int add_entry(cell_t *c, arbor_pid_t pid, const req_t *r, arbor_ref_t *drop)
 {
-    if (!table_reserve(&c->keys, &c->key_cap, c->entries, entry_hash) ||
-        !table_reserve(&c->owners, &c->owner_cap, c->owner_count, owner_hash))
+    if (!arbor__reg_table_reserve(&c->keys, &c->key_cap, c->entries, arbor__reg_entry_hash) ||
+        !arbor__reg_table_reserve(&c->owners, &c->owner_cap, c->owner_count, arbor__reg_owner_hash))
         return ARBOR_ENOMEM;
-    owner_t *o = find_owner(c, pid);
+    owner_t *o = arbor__reg_find_owner(c, pid);
     bool fresh = !o;
     if (fresh) {
-        if (!(o = block_alloc(sizeof *o)))
+        if (!(o = arbor__reg_block_alloc(sizeof *o)))
             return ARBOR_ENOMEM;
         o->pid = pid;
         int rc = arbor_monitor(pid, &o->mref); /* does not yield */
         if (rc) {
-            block_free(o);
+            arbor__reg_block_free(o);
             return rc;
         }
-        chain_t **b = &c->owners[mix(pid) & (c->owner_cap - 1)];
+        chain_t **b = &c->owners[arbor__reg_mix(pid) & (c->owner_cap - 1)];
         o->link.next = *b;
         *b = &o->link;
         c->owner_count++;
     }
-    entry_t *e = block_alloc(sizeof *e);
+    entry_t *e = arbor__reg_block_alloc(sizeof *e);
     if (!e) {
         if (fresh) {
             *drop = o->mref;
-            table_unlink(c->owners, c->owner_cap, mix(pid), &o->link);
-            block_free(o);
+            arbor__reg_table_unlink(c->owners, c->owner_cap, arbor__reg_mix(pid), &o->link);
+            arbor__reg_block_free(o);
             c->owner_count--;
         }
         return ARBOR_ENOMEM;
@@ -595,11 +378,11 @@ static rep_t do_register(const partition_t *p, arbor_pid_t pid, const req_t *r)
         goto out;
     }
     if (p->keys == ARBOR_REGISTRY_UNIQUE) {
-        entry_t *e = first_match(c, r->hash, r->key, r->key_len);
+        entry_t *e = arbor__reg_first_match(c, r->hash, r->key, r->key_len);
         /* A dead owner whose DOWN we have not handled yet loses the key now
          * (Elixir: "has unique registrations even if partition is delayed"). */
         if (e && e->pid != pid && !arbor_alive(e->pid)) {
-            drop[0] = remove_entry(c, e);
+            drop[0] = arbor__reg_remove_entry(c, e);
             e = NULL;
         }
         if (e) {
@@ -625,11 +408,11 @@ static rep_t do_unregister(const partition_t *p, arbor_pid_t pid, const req_t *r
     if (c->reg != p->reg || r->reg != p->reg)
         rep.rc = ARBOR_ENOPROC;
     else
-        o = find_owner(c, pid);
+        o = arbor__reg_find_owner(c, pid);
     for (entry_t *e = o ? o->entries : NULL, *next; e && !drop; e = next) {
         next = e->owner_next;
-        if (entry_is(e, r->hash, r->key, r->key_len))
-            drop = remove_entry(c, e); /* non-zero: that was o's last entry, o is gone */
+        if (arbor__reg_entry_is(e, r->hash, r->key, r->key_len))
+            drop = arbor__reg_remove_entry(c, e); /* non-zero: that was o's last entry, o is gone */
     }
     pthread_rwlock_unlock(&c->lock);
     demonitor_all(&drop, 1);
@@ -659,9 +442,9 @@ static arbor_gs_ret_t part_info(void **state, const arbor_msg_t *msg)
     const arbor_down_msg_t *d = msg->data;
     cell_t *c = p->cell;
     pthread_rwlock_wrlock(&c->lock);
-    owner_t *o = c->reg == p->reg ? find_owner(c, d->pid) : NULL;
+    owner_t *o = c->reg == p->reg ? arbor__reg_find_owner(c, d->pid) : NULL;
     if (o && o->mref == d->ref)
-        while (!remove_entry(c, o->entries)) /* the last one frees o */
+        while (!arbor__reg_remove_entry(c, o->entries)) /* the last one frees o */
             ;
     pthread_rwlock_unlock(&c->lock);
     return arbor_gs_noreply();
@@ -673,7 +456,7 @@ static void part_terminate(void **state, const arbor_reason_t *reason)
     const partition_t *p = *state;
     pthread_rwlock_wrlock(&p->cell->lock);
     if (p->cell->reg == p->reg)
-        cell_clear(p->cell);
+        arbor__reg_cell_clear(p->cell);
     pthread_rwlock_unlock(&p->cell->lock);
 }
 
@@ -793,7 +576,7 @@ static void registry_main(void *arg)
     }
     /* The anchor goes first: from here on, whatever we reserve is released
      * when we die, however we die. */
-    anchor_t *a = block_alloc(sizeof *a);
+    anchor_t *a = arbor__reg_block_alloc(sizeof *a);
     if (!a) {
         ack(st, (reg_ack_t){.rc = ARBOR_ENOMEM});
         return;
@@ -801,7 +584,7 @@ static void registry_main(void *arg)
     a->reg = r.self;
     a->slot = -1;
     if (arbor_on_exit(anchor_release, a) != 0) {
-        block_free(a);
+        arbor__reg_block_free(a);
         ack(st, (reg_ack_t){.rc = ARBOR_ENOMEM});
         return;
     }
@@ -942,7 +725,7 @@ static int make_req(arbor_pid_t reg, const char *key, const void *value, size_t 
         return ARBOR_ETOOBIG;
     memset(r, 0, sizeof *r);
     r->reg = reg;
-    r->hash = key_hash(key, len);
+    r->hash = arbor__reg_key_hash(key, len);
     r->key_len = (uint8_t)len;
     memcpy(r->key, key, len);
     r->size = (uint8_t)size;
@@ -957,7 +740,7 @@ static int part_request(uint64_t kind, const req_t *r, arbor_pid_t *owner_out)
     int rc = open_view(r->reg, &v);
     if (rc)
         return rc;
-    unsigned part = part_of(r->hash, v.nparts);
+    unsigned part = arbor__reg_part_of(r->hash, v.nparts);
     arbor_pid_t server = atomic_load_explicit(&v.slot->part[part], memory_order_relaxed);
     arbor_msg_t *m;
     rc = arbor_gs_call(server, kind, r, sizeof *r, ARBOR_INFINITY, &m, NULL);
@@ -1002,8 +785,8 @@ static int open_key(arbor_pid_t reg, const char *key, view_t *v, cell_t **c, uin
     int rc = check_key(key, len);
     if (rc || (rc = open_view(reg, v)))
         return rc;
-    *hash = key_hash(key, *len);
-    *c = read_cell(reg, v, part_of(*hash, v->nparts));
+    *hash = arbor__reg_key_hash(key, *len);
+    *c = read_cell(reg, v, arbor__reg_part_of(*hash, v->nparts));
     return *c ? 0 : ARBOR_ENOPROC;
 }
 
@@ -1020,12 +803,12 @@ int arbor_registry_lookup(arbor_pid_t reg, const char *key, arbor_registry_entry
     int rc = open_key(reg, key, &v, &c, &h, &len);
     if (rc)
         return rc;
-    size_t count = collect(c, h, key, len, NULL, NULL), i = 0;
+    size_t count = arbor__reg_collect(c, h, key, len, NULL, NULL), i = 0;
     arbor_registry_entry_t *arr = count ? malloc(count * sizeof *arr) : NULL;
     if (count && !arr)
         rc = ARBOR_ENOMEM;
     else if (arr)
-        i = collect(c, h, key, len, NULL, arr);
+        i = arbor__reg_collect(c, h, key, len, NULL, arr);
     pthread_rwlock_unlock(&c->lock);
     *out = arr;
     *n = i;
@@ -1040,7 +823,7 @@ arbor_pid_t arbor_registry_whereis(arbor_pid_t reg, const char *key)
     size_t len;
     if (open_key(reg, key, &v, &c, &h, &len))
         return ARBOR_NOPID;
-    entry_t *e = v.keys == ARBOR_REGISTRY_UNIQUE ? first_match(c, h, key, len) : NULL;
+    entry_t *e = v.keys == ARBOR_REGISTRY_UNIQUE ? arbor__reg_first_match(c, h, key, len) : NULL;
     arbor_pid_t pid = e ? e->pid : ARBOR_NOPID;
     pthread_rwlock_unlock(&c->lock);
     return pid && arbor_alive(pid) ? pid : ARBOR_NOPID;
@@ -1066,13 +849,13 @@ int arbor_registry_dispatch(arbor_pid_t reg, const char *key, uint64_t tag, cons
      * and a caller killed there must not leak the copy, so a process gets
      * it from its own heap. */
     bool proc = arbor_self() != ARBOR_NOPID;
-    size_t count = collect(c, h, key, len, NULL, NULL), i = 0;
+    size_t count = arbor__reg_collect(c, h, key, len, NULL, NULL), i = 0;
     arbor_pid_t small[32];
     arbor_pid_t *pids = count <= 32 ? small
                         : proc      ? arbor_alloc(count * sizeof *pids)
                                     : malloc(count * sizeof *pids);
     if (pids)
-        i = collect(c, h, key, len, pids, NULL);
+        i = arbor__reg_collect(c, h, key, len, pids, NULL);
     pthread_rwlock_unlock(&c->lock);
     if (!pids)
         return ARBOR_ENOMEM;

@@ -1,0 +1,109 @@
+/*
+ * The Registry's cells (internal to registry.c): the hash tables a
+ * partition writes and readers search, under the cell's rwlock, and the
+ * malloc'd blocks they are made of. registry.c explains the locking and
+ * memory rules; everything here assumes the caller holds the lock the rule
+ * asks for.
+ */
+#ifndef ARBOR_OTP_REGISTRY_CELL_H
+#define ARBOR_OTP_REGISTRY_CELL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arbor.h"
+
+#define KEY_MAX   ARBOR_REGISTRY_KEY_MAX
+#define VALUE_MAX ARBOR_REGISTRY_VALUE_MAX
+
+/* A node of a bucket chain; entries and owners start with one. */
+typedef struct chain {
+    struct chain *next;
+} chain_t;
+
+typedef struct owner owner_t;
+
+typedef struct entry {
+    chain_t link; /* the key's bucket */
+    struct entry *owner_prev, *owner_next;
+    owner_t *owner;
+    arbor_pid_t pid;
+    uint64_t hash;
+    uint8_t key_len, size;
+    char key[KEY_MAX + 1];
+    unsigned char value[VALUE_MAX];
+} entry_t;
+
+/* A process holding keys in a cell: its monitor and its entries there. */
+struct owner {
+    chain_t link; /* the pid's bucket */
+    arbor_pid_t pid;
+    arbor_ref_t mref;
+    entry_t *entries;
+    size_t count;
+};
+
+typedef struct cell {
+    pthread_rwlock_t lock;
+    /* Everything below is read and written under lock only. */
+    arbor_pid_t reg; /* the registry this cell belongs to; ARBOR_NOPID: free or retired */
+    unsigned part;
+    chain_t **keys; /* entries by key hash; key_cap is a power of two */
+    size_t key_cap, entries;
+    chain_t **owners; /* owners by pid */
+    size_t owner_cap, owner_count;
+} __attribute__((aligned(64))) cell_t;
+
+/* A zeroed block that a cell or an anchor will own; counted for the tests. */
+void *arbor__reg_block_alloc(size_t size);
+void arbor__reg_block_free(void *p);
+
+/* A 64-bit finaliser (splitmix64's): pids and hashes spread over buckets. */
+uint64_t arbor__reg_mix(uint64_t x);
+
+/* A key's hash: the low bits pick its bucket, the high bits its partition. */
+uint64_t arbor__reg_key_hash(const char *key, size_t len);
+unsigned arbor__reg_part_of(uint64_t hash, unsigned nparts);
+
+/* The hashes a table is rebuilt with: an entry's key hash, an owner's pid. */
+uint64_t arbor__reg_entry_hash(const chain_t *n);
+uint64_t arbor__reg_owner_hash(const chain_t *n);
+
+/* Makes room for one more node in a chained table (load factor 1). */
+bool arbor__reg_table_reserve(chain_t ***buckets, size_t *cap, size_t count,
+                          uint64_t (*hash)(const chain_t *));
+
+/* Unlinks node from the bucket of hash. */
+void arbor__reg_table_unlink(chain_t **buckets, size_t cap, uint64_t hash, chain_t *node);
+
+/* True when e is an entry under key. */
+bool arbor__reg_entry_is(const entry_t *e, uint64_t hash, const char *key, size_t len);
+
+/* The first entry under key from n on (n: a bucket chain position). */
+entry_t *arbor__reg_match_from(chain_t *n, uint64_t hash, const char *key, size_t len);
+
+/* The first entry under key in a locked cell, or NULL. */
+entry_t *arbor__reg_first_match(const cell_t *c, uint64_t hash, const char *key, size_t len);
+
+/* Counts the entries under key in a locked cell and, when pids or out is
+ * not NULL, copies them there (room for all of them is the caller's job). */
+size_t arbor__reg_collect(const cell_t *c, uint64_t hash, const char *key, size_t len,
+                      arbor_pid_t *pids, arbor_registry_entry_t *out);
+
+/* The owner record of pid in a locked cell, or NULL. */
+owner_t *arbor__reg_find_owner(const cell_t *c, arbor_pid_t pid);
+
+/* Removes e; when it was its owner's last entry here, removes the owner too
+ * and returns its monitor ref (for the caller to demonitor after unlocking),
+ * else 0. Under the write lock. */
+arbor_ref_t arbor__reg_remove_entry(cell_t *c, entry_t *e);
+
+/* Frees everything the cell holds. Under the write lock. */
+void arbor__reg_cell_clear(cell_t *c);
+
+/* Blocks allocated and not yet freed, for the tests' leak check. */
+size_t arbor__reg_live_blocks(void);
+
+#endif
