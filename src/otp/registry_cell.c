@@ -16,7 +16,6 @@ size_t arbor__reg_live_blocks(void)
     return atomic_load_explicit(&live_blocks, memory_order_relaxed);
 }
 
-
 void *arbor__reg_block_alloc(size_t size)
 {
     void *p = calloc(1, size);
@@ -67,7 +66,7 @@ uint64_t arbor__reg_owner_hash(const chain_t *n)
 
 /* Makes room for one more node in a chained table (load factor 1). */
 bool arbor__reg_table_reserve(chain_t ***buckets, size_t *cap, size_t count,
-                          uint64_t (*hash)(const chain_t *))
+                              uint64_t (*hash)(const chain_t *))
 {
     if (count < *cap)
         return true;
@@ -123,7 +122,7 @@ entry_t *arbor__reg_first_match(const cell_t *c, uint64_t hash, const char *key,
 /* Counts the entries under key in a locked cell and, when pids or out is
  * not NULL, copies them there (room for all of them is the caller's job). */
 size_t arbor__reg_collect(const cell_t *c, uint64_t hash, const char *key, size_t len,
-                      arbor_pid_t *pids, arbor_registry_entry_t *out)
+                          arbor_pid_t *pids, arbor_registry_entry_t *out)
 {
     size_t n = 0;
     for (entry_t *e = arbor__reg_first_match(c, hash, key, len); e;
@@ -191,4 +190,3 @@ void arbor__reg_cell_clear(cell_t *c)
     c->keys = c->owners = NULL;
     c->key_cap = c->owner_cap = c->entries = c->owner_count = 0;
 }
-

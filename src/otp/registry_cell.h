@@ -73,7 +73,7 @@ uint64_t arbor__reg_owner_hash(const chain_t *n);
 
 /* Makes room for one more node in a chained table (load factor 1). */
 bool arbor__reg_table_reserve(chain_t ***buckets, size_t *cap, size_t count,
-                          uint64_t (*hash)(const chain_t *));
+                              uint64_t (*hash)(const chain_t *));
 
 /* Unlinks node from the bucket of hash. */
 void arbor__reg_table_unlink(chain_t **buckets, size_t cap, uint64_t hash, chain_t *node);
@@ -90,7 +90,7 @@ entry_t *arbor__reg_first_match(const cell_t *c, uint64_t hash, const char *key,
 /* Counts the entries under key in a locked cell and, when pids or out is
  * not NULL, copies them there (room for all of them is the caller's job). */
 size_t arbor__reg_collect(const cell_t *c, uint64_t hash, const char *key, size_t len,
-                      arbor_pid_t *pids, arbor_registry_entry_t *out);
+                          arbor_pid_t *pids, arbor_registry_entry_t *out);
 
 /* The owner record of pid in a locked cell, or NULL. */
 owner_t *arbor__reg_find_owner(const cell_t *c, arbor_pid_t pid);
