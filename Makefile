@@ -34,14 +34,14 @@ tsan: deps
 	$(CMAKE) -S . -B build/tsan -DCMAKE_BUILD_TYPE=Debug -DARBOR_SANITIZE=thread -DARBOR_WERROR=ON -DARBOR_BENCH=OFF
 	$(CMAKE) --build build/tsan -j $(JOBS)
 	cd build/tsan && ARBOR_TEST_TIMEOUT_SCALE=$${ARBOR_TEST_TIMEOUT_SCALE:-5} \
-		ctest --output-on-failure -j $(JOBS) -L 'runtime|otp'
+		ctest --output-on-failure -j $(JOBS) -L 'runtime|otp|apps'
 
 # The portable ucontext back end, under ASan + UBSan.
 ucontext: deps
 	$(CMAKE) -S . -B build/ucontext -DCMAKE_BUILD_TYPE=Debug -DARBOR_CONTEXT=ucontext -DARBOR_SANITIZE=address,undefined -DARBOR_WERROR=ON -DARBOR_BENCH=OFF
 	$(CMAKE) --build build/ucontext -j $(JOBS)
 	cd build/ucontext && ARBOR_TEST_TIMEOUT_SCALE=$${ARBOR_TEST_TIMEOUT_SCALE:-3} \
-		ctest --output-on-failure -j $(JOBS) -L 'runtime|otp'
+		ctest --output-on-failure -j $(JOBS) -L 'runtime|otp|apps'
 
 # Every runtime test under valgrind's memcheck (no sanitizers).
 valgrind: deps
