@@ -1,145 +1,19 @@
 #include "mailbox.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 
-#include "sanitizer.h"
+#include "recycle.h"
 #include "stats.h"
 
-/*
- * Small nodes (signals, replies, small messages: most traffic) are recycled
- * instead of going through malloc. Each scheduler thread keeps a free list;
- * a node freed on another thread joins that thread's list. Messages mostly
- * flow one way (a producer on one core, its consumer on another), so the
- * consumer's list fills while the producer's runs dry: full lists hand half
- * of themselves to a shared pool, and empty ones refill from it, a batch
- * per lock. Without that, every cross-thread free took the producer's
- * malloc arena lock (genserver_cast on 2 schedulers: 330 ns a message,
- * most of it in futex calls). Sanitizer builds skip all of this, so that
- * ASan and TSan still see every use after free.
- */
+/* Nodes with at most this much payload are recycled (recycle.h): signals,
+ * replies, small messages, most traffic. */
 #define SMALL_PAYLOAD 64
-#define CACHE_MAX     1024
-#define BATCH         (CACHE_MAX / 2)
-#define POOL_MAX      (64 * CACHE_MAX)
-
-static struct {
-    pthread_mutex_t lock;
-    _Atomic(arbor__msg_t *) head; /* written under lock; peeked without it */
-    size_t count;
-} pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-#if defined(ARBOR_ASAN) || defined(ARBOR_TSAN)
-#define USE_CACHE 0
-#else
-#define USE_CACHE 1
-#endif
-
-static __thread arbor__msg_t *cache;
-static __thread unsigned cached;
-static __thread bool cache_on; /* scheduler threads only: they flush at exit */
-
-void arbor__msg_cache_enable(void)
-{
-    cache_on = USE_CACHE;
-}
-
-static inline arbor__msg_t *next_of(arbor__msg_t *m)
-{
-    return (arbor__msg_t *)atomic_load_explicit(&m->node.next, memory_order_relaxed);
-}
-
-static inline void set_next(arbor__msg_t *m, arbor__msg_t *next)
-{
-    atomic_store_explicit(&m->node.next, next ? &next->node : NULL, memory_order_relaxed);
-}
-
-/* Moves BATCH nodes from this thread's full list to the shared pool (or
- * frees them when the pool is full). */
-static void spill(void)
-{
-    arbor__msg_t *first = cache, *last = cache;
-    for (unsigned i = 1; i < BATCH; i++)
-        last = next_of(last);
-    cache = next_of(last);
-    cached -= BATCH;
-    pthread_mutex_lock(&pool.lock);
-    if (pool.count < POOL_MAX) {
-        set_next(last, atomic_load_explicit(&pool.head, memory_order_relaxed));
-        atomic_store_explicit(&pool.head, first, memory_order_relaxed);
-        pool.count += BATCH;
-        first = NULL;
-    }
-    pthread_mutex_unlock(&pool.lock);
-    while (first) {
-        arbor__msg_t *m = first;
-        first = m == last ? NULL : next_of(m);
-        free(m);
-    }
-}
-
-/* Takes up to BATCH nodes from the shared pool into this thread's list. */
-static void refill(void)
-{
-    pthread_mutex_lock(&pool.lock);
-    arbor__msg_t *first = atomic_load_explicit(&pool.head, memory_order_relaxed), *last = first;
-    unsigned n = first ? 1 : 0;
-    while (last && n < BATCH && next_of(last)) {
-        last = next_of(last);
-        n++;
-    }
-    if (first) {
-        atomic_store_explicit(&pool.head, next_of(last), memory_order_relaxed);
-        pool.count -= n;
-    }
-    pthread_mutex_unlock(&pool.lock);
-    if (first) {
-        set_next(last, cache);
-        cache = first;
-        cached += n;
-    }
-}
-
-void arbor__msg_pool_fini(void)
-{
-    pthread_mutex_lock(&pool.lock);
-    arbor__msg_t *m = atomic_load_explicit(&pool.head, memory_order_relaxed);
-    atomic_store_explicit(&pool.head, NULL, memory_order_relaxed);
-    pool.count = 0;
-    pthread_mutex_unlock(&pool.lock);
-    while (m) {
-        arbor__msg_t *next = next_of(m);
-        free(m);
-        m = next;
-    }
-}
-
-void arbor__msg_cache_flush(void)
-{
-    cache_on = false;
-    while (cache) {
-        arbor__msg_t *m = cache;
-        cache = (arbor__msg_t *)atomic_load_explicit(&m->node.next, memory_order_relaxed);
-        free(m);
-    }
-    cached = 0;
-}
 
 arbor__msg_t *arbor__msg_new(uint32_t kind, size_t size)
 {
-    arbor__msg_t *m;
-    if (USE_CACHE && size <= SMALL_PAYLOAD && !cache && cache_on &&
-        atomic_load_explicit(&pool.head, memory_order_relaxed))
-        refill(); /* an unlocked peek: a stale answer only costs a malloc */
-    if (USE_CACHE && size <= SMALL_PAYLOAD && cache) {
-        m = cache;
-        cache = (arbor__msg_t *)atomic_load_explicit(&m->node.next, memory_order_relaxed);
-        cached--;
-    } else {
-        m = malloc(sizeof *m + (size <= SMALL_PAYLOAD ? SMALL_PAYLOAD : size));
-        if (!m)
-            return NULL;
-    }
+    arbor__msg_t *m = size <= SMALL_PAYLOAD ? arbor__recycle_get(ARBOR__RECYCLE_MSG) : NULL;
+    if (!m && !(m = malloc(sizeof *m + (size <= SMALL_PAYLOAD ? SMALL_PAYLOAD : size))))
+        return NULL;
     m->kind = kind;
     m->flags = 0;
     m->pub.tag = 0;
@@ -159,14 +33,8 @@ void arbor__msg_destroy(arbor__msg_t *m)
     ARBOR__STAT_SUB_DEBUG(live_messages, 1);
     /* A moved message's node has a small payload area too (size 0). */
     size_t room = m->flags & ARBOR__MSG_MOVED ? 0 : m->pub.size;
-    if (cache_on && room <= SMALL_PAYLOAD) {
-        if (cached == CACHE_MAX)
-            spill();
-        set_next(m, cache);
-        cache = m;
-        cached++;
+    if (room <= SMALL_PAYLOAD && arbor__recycle_put(ARBOR__RECYCLE_MSG, m))
         return;
-    }
     free(m);
 }
 

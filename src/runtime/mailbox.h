@@ -79,12 +79,6 @@ typedef struct arbor__queue {
 arbor__msg_t *arbor__msg_new(uint32_t kind, size_t size);
 /* Frees a node and, for moved messages, the block nobody took. */
 void arbor__msg_destroy(arbor__msg_t *m);
-/* Lets the calling (scheduler) thread recycle nodes; it must call
- * arbor__msg_cache_flush() before it exits, which frees its cache. */
-void arbor__msg_cache_enable(void);
-void arbor__msg_cache_flush(void);
-/* Frees the shared pool of recycled nodes (runtime teardown). */
-void arbor__msg_pool_fini(void);
 
 void arbor__inbox_init(arbor__inbox_t *q);
 /* Any thread. Full barrier (seq_cst exchange): see proc.c's wake protocol. */

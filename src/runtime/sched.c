@@ -16,6 +16,7 @@
 
 #include "arbor/error.h"
 #include "blocking.h"
+#include "recycle.h"
 #include "sanitizer.h"
 #include "stats.h"
 #include "table.h"
@@ -508,7 +509,7 @@ static void remove_fault_handler(arbor__sched_t *s)
 static void sched_loop(arbor__sched_t *s)
 {
     tls_sched = s;
-    arbor__msg_cache_enable();
+    arbor__recycle_enable();
     arbor__ctx_init_thread(&s->ctx);
     install_fault_handler(s);
     arbor__proc_t *p;
@@ -518,7 +519,7 @@ static void sched_loop(arbor__sched_t *s)
     }
     stop_spinning(s);
     remove_fault_handler(s);
-    arbor__msg_cache_flush();
+    arbor__recycle_flush();
     tls_sched = NULL;
 }
 
@@ -655,7 +656,7 @@ err_sched:
         arbor__table_cache_flush(&arbor__rt.sched[i].slots);
     }
     arbor__timer_adopt_foreign(NULL);
-    arbor__msg_pool_fini();
+    arbor__recycle_fini();
     free(arbor__rt.sched);
     arbor__rt.sched = NULL;
 err_table:

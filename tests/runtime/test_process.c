@@ -2,6 +2,7 @@
  * Processes and messages: spawning, sending, receiving, selective receive,
  * timeouts, names, the process allocator and introspection.
  */
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -471,4 +472,31 @@ static void hooks_root(void *arg)
 TEST(exit_hooks_run_newest_first_even_when_killed)
 {
     arbor_test_run(hooks_root, NULL);
+}
+
+/* Spawning costs reductions: a process that spawns in a loop, never
+ * receiving or sending, is still preempted, so on one scheduler its
+ * children run (and end) while the loop goes on instead of piling up in
+ * the run queue until it stops. */
+static _Atomic int children_ran;
+
+static void count_run(void *arg)
+{
+    atomic_fetch_add(&children_ran, 1);
+}
+
+static void spawn_loop_root(void *arg)
+{
+    atomic_store(&children_ran, 0);
+    for (int i = 0; i < 10000; i++)
+        ASSERT_OK(arbor_spawn(count_run, NULL, NULL));
+    ASSERT_GT(atomic_load(&children_ran), 0); /* no receive or send yet */
+    while (atomic_load(&children_ran) < 10000)
+        arbor_yield();
+}
+
+TEST(a_process_spawning_in_a_loop_is_preempted)
+{
+    arbor_config_t cfg = {.schedulers = 1};
+    arbor_test_run_with(&cfg, spawn_loop_root, NULL);
 }

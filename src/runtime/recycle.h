@@ -1,0 +1,47 @@
+/*
+ * Recycling of the runtime's small fixed-size blocks (message nodes,
+ * process control blocks) instead of going through malloc.
+ *
+ * Each scheduler thread keeps a free list per kind; a block freed on a
+ * thread joins that thread's list. Blocks mostly flow one way (made by a
+ * producer on one core, freed by its consumer on another), so one thread's
+ * list fills while another's runs dry: a full list hands half of itself to
+ * a shared pool, and an empty one refills from it, a batch per lock.
+ * Without that, every cross-thread free took the other thread's malloc
+ * arena lock (genserver_cast on 2 schedulers: 330 ns a message, most of it
+ * in futex calls; spawn_exit: a third of its time). Sanitizer builds
+ * recycle nothing, so that ASan and TSan still see every use after free.
+ *
+ * Threads that never called arbor__recycle_enable() (the blocking pool,
+ * foreign threads) recycle nothing either: get returns NULL and put false.
+ */
+#ifndef ARBOR_RUNTIME_RECYCLE_H
+#define ARBOR_RUNTIME_RECYCLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum arbor__recycle_kind {
+    ARBOR__RECYCLE_MSG,  /* message nodes with a small payload area */
+    ARBOR__RECYCLE_PROC, /* process control blocks */
+    ARBOR__RECYCLE_KINDS
+} arbor__recycle_kind_t;
+
+/* Starts recycling on this (scheduler) thread. */
+void arbor__recycle_enable(void);
+
+/* Stops recycling on this thread and frees its lists; before it exits. */
+void arbor__recycle_flush(void);
+
+/* Frees the shared pools; once every scheduler thread has flushed. */
+void arbor__recycle_fini(void);
+
+/* A recycled block of kind k (its contents are garbage), or NULL: then the
+ * caller allocates one with malloc. */
+void *arbor__recycle_get(arbor__recycle_kind_t k);
+
+/* Keeps block (a malloc'd block of kind k) for reuse; false when it was
+ * not kept and the caller must free() it. */
+bool arbor__recycle_put(arbor__recycle_kind_t k, void *block);
+
+#endif
