@@ -444,10 +444,14 @@ static void counted_free(void *p)
 
 /* Receives until killed; with a limit, exits normally after that many
  * messages, racing the kill. Takes every other moved block itself. */
+static arbor_pid_t flood_root_pid;
+
 static void flood_victim(void *arg)
 {
     long limit = (long)(intptr_t)arg;
     arbor_trap_exit(true);
+    /* Trapping before anyone may signal it: the root waits for this. */
+    ASSERT_OK(arbor_send(flood_root_pid, TAG_GO, NULL, 0));
     for (long n = 0;; n++) {
         if (limit && n == limit)
             return;
@@ -499,8 +503,10 @@ static void flood_root(void *arg)
         long limit = (round & 1) ? 1 + (long)((rng >> 8) % (FLOOD_SENDERS * FLOOD_MSGS / 2)) : 0;
         arbor_pid_t victim, pids[FLOOD_SENDERS + 1];
         arbor_ref_t ref;
+        flood_root_pid = arbor_self();
         ASSERT_OK(arbor_spawn_monitor(flood_victim, (void *)(intptr_t)limit, &victim, &ref));
         flood_victim_pid = victim;
+        arbor_msg_free(arbor_test_recv_tag(TAG_GO, 30000));
         for (int i = 0; i < FLOOD_SENDERS; i++)
             ASSERT_OK(arbor_spawn_monitor(flood_sender, NULL, &pids[i], &ref));
         unsigned spins = (rng >> 4) % 64;
