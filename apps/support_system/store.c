@@ -660,6 +660,18 @@ static int request(job_t *j, arbor_msg_t **reply)
     return rc;
 }
 
+/* Runs j at the Store and copies the answer (not its rows) back into j. */
+static int ask(job_t *j)
+{
+    arbor_msg_t *m;
+    int rc = request(j, &m);
+    if (rc == 0) {
+        *j = *(const job_t *)m->data;
+        arbor_msg_free(m);
+    }
+    return rc;
+}
+
 static void copy_error(const job_t *j, int rc, ticket_error_t *err)
 {
     if (!err)
@@ -676,15 +688,12 @@ static void copy_error(const job_t *j, int rc, ticket_error_t *err)
 int store_create(ticket_t *t, ticket_error_t *err)
 {
     job_t j = {.op = CREATE, .ticket = *t};
-    arbor_msg_t *m;
-    int rc = request(&j, &m);
-    if (rc) {
+    int rc = ask(&j);
+    if (rc)
         copy_error(&j, rc, err);
-        return rc;
-    }
-    t->id = ((const job_t *)m->data)->ticket.id;
-    arbor_msg_free(m);
-    return 0;
+    else
+        t->id = j.ticket.id;
+    return rc;
 }
 
 int store_update(const ticket_t *t, const char *who, const char *what, ticket_error_t *err)
@@ -692,26 +701,19 @@ int store_update(const ticket_t *t, const char *who, const char *what, ticket_er
     job_t j = {.op = UPDATE, .ticket = *t};
     snprintf(j.who, sizeof j.who, "%s", who);
     snprintf(j.what, sizeof j.what, "%s", what);
-    arbor_msg_t *m;
-    int rc = request(&j, &m);
-    if (rc) {
+    int rc = ask(&j);
+    if (rc)
         copy_error(&j, rc, err);
-        return rc;
-    }
-    arbor_msg_free(m);
-    return 0;
+    return rc;
 }
 
 int store_get(int64_t id, ticket_t *out)
 {
     job_t j = {.op = GET, .id = id};
-    arbor_msg_t *m;
-    int rc = request(&j, &m);
-    if (rc)
-        return rc;
-    *out = ((const job_t *)m->data)->ticket;
-    arbor_msg_free(m);
-    return 0;
+    int rc = ask(&j);
+    if (rc == 0)
+        *out = j.ticket;
+    return rc;
 }
 
 /* Copies the rows of a reply into a malloc'd array. */
@@ -779,15 +781,12 @@ int store_agent_add(const char *name, ticket_error_t *err)
     if (!ticket_check_text("agent", name, TICKET_NAME_MAX, false, err))
         return ARBOR_EINVAL;
     snprintf(j.agent, sizeof j.agent, "%s", name);
-    arbor_msg_t *m;
-    int rc = request(&j, &m);
+    int rc = ask(&j);
     if (rc == ARBOR_EEXIST && err) {
         snprintf(err->code, sizeof err->code, "agent_exists");
         snprintf(err->message, sizeof err->message, "there is already an agent called %s", name);
     } else if (rc) {
         copy_error(&j, rc, err);
-    } else {
-        arbor_msg_free(m);
     }
     return rc;
 }
@@ -796,21 +795,14 @@ int store_notify(int64_t ticket, const char *text)
 {
     job_t j = {.op = NOTIFY, .id = ticket};
     snprintf(j.what, sizeof j.what, "%s", text);
-    arbor_msg_t *m;
-    int rc = request(&j, &m);
-    if (!rc)
-        arbor_msg_free(m);
-    return rc;
+    return ask(&j);
 }
 
 int store_stats(store_stats_t *out)
 {
     job_t j = {.op = STATS};
-    arbor_msg_t *m;
-    int rc = request(&j, &m);
-    if (rc)
-        return rc;
-    *out = ((const job_t *)m->data)->stats;
-    arbor_msg_free(m);
-    return 0;
+    int rc = ask(&j);
+    if (rc == 0)
+        *out = j.stats;
+    return rc;
 }

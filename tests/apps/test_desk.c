@@ -349,15 +349,24 @@ static bool log_has(const char *text)
     return found;
 }
 
-static void notify_root(void *arg)
+/* Starts a durable desk logging to log_path, creates a ticket and assigns
+ * it to bob. */
+static ticket_t start_and_assign(arbor_pid_t *sup)
 {
     desk_config_t cfg = {.db_path = db_path, .log_path = log_path, .idle_timeout_ms = 60000};
-    arbor_pid_t sup;
-    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    ASSERT_OK(desk_start(&cfg, sup, NULL));
     ticket_t t = fresh();
     ticket_error_t err;
     ASSERT_OK(ticket_supervisor_create_ticket(&t, NULL, &err));
     ASSERT_OK(assign_agent(t.id, "bob", NULL, &err));
+    return t;
+}
+
+static void notify_root(void *arg)
+{
+    arbor_pid_t sup;
+    ticket_t t = start_and_assign(&sup);
+    ticket_error_t err;
     ASSERT_OK(resolve(t.id, NULL, &err));
     char assigned[64], resolved[64];
     snprintf(assigned, sizeof assigned, "ticket %lld is now assigned", (long long)t.id);
@@ -385,14 +394,9 @@ static char log_dir[64];
 
 static void notify_retry_root(void *arg)
 {
-    desk_config_t cfg = {.db_path = db_path, .log_path = log_path, .idle_timeout_ms = 60000};
     arbor_pid_t sup;
-    ASSERT_OK(desk_start(&cfg, &sup, NULL));
-    ticket_t t = fresh();
-    ticket_error_t err;
-    ASSERT_OK(ticket_supervisor_create_ticket(&t, NULL, &err));
-    ASSERT_OK(assign_agent(t.id, "bob", NULL, &err)); /* not held back */
-    arbor_sleep(300);                                 /* a few failed attempts */
+    ticket_t t = start_and_assign(&sup); /* the assignment was not held back */
+    arbor_sleep(300);                    /* a few failed attempts */
     ASSERT_FALSE(log_has("is now assigned"));
     ASSERT_EQ(mkdir(log_dir, 0700), 0);
     char assigned[64];
