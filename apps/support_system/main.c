@@ -381,11 +381,18 @@ static void cmd_stats(const console_t *c)
     cJSON_AddNumberToObject(j, "stacks_in_use", (double)st.stacks_in_use);
     cJSON_AddNumberToObject(j, "stack_resident_bytes", (double)st.stack_resident_bytes);
     cJSON_AddNumberToObject(j, "top_level_restarts", (double)restarts);
-    char text[160];
+    /* Since the Store last started: how well group commit is batching. */
+    store_stats_t ss = {0, 0};
+    store_stats(&ss);
+    cJSON_AddNumberToObject(j, "store_transactions", (double)ss.transactions);
+    cJSON_AddNumberToObject(j, "store_changes", (double)ss.changes);
+    char text[224];
     snprintf(text, sizeof text,
-             "%zu processes, %llu stacks in use (%llu KiB resident), %zu restarts", procs,
-             (unsigned long long)st.stacks_in_use,
-             (unsigned long long)st.stack_resident_bytes / 1024, restarts);
+             "%zu processes, %llu stacks in use (%llu KiB resident), %zu restarts;"
+             " the Store wrote %llu changes in %llu commits",
+             procs, (unsigned long long)st.stacks_in_use,
+             (unsigned long long)st.stack_resident_bytes / 1024, restarts,
+             (unsigned long long)ss.changes, (unsigned long long)ss.transactions);
     ok(c, j, text);
 }
 
