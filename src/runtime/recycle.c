@@ -12,34 +12,43 @@
 #define USE_RECYCLING 1
 #endif
 
-/* How many blocks of each kind a thread keeps (half of that moves to or
- * from the pool at once) and the shared pool keeps. Process blocks are
- * large (about 600 bytes) and a pool of them is memory in use that no
- * figure shows, so few are kept: enough to absorb a burst of spawns. */
+/* Blocks move between a thread and the shared pool in whole magazines (a
+ * list of MAG blocks), so no operation walks a list: each thread holds two
+ * magazines per kind, the one it takes from and puts to and a spare, as in
+ * Bonwick's magazine allocator; a full pair sends one to the pool, an empty
+ * pair takes one from it. Process blocks are large (about 600 bytes) and a
+ * pool of them is memory in use that no figure shows, so few are kept. */
 static const struct limits {
-    unsigned cache_max, pool_max;
+    unsigned mag;      /* blocks in a magazine */
+    unsigned pool_max; /* full magazines the shared pool keeps */
 } limits[ARBOR__RECYCLE_KINDS] = {
-    [ARBOR__RECYCLE_MSG] = {1024, 64 * 1024},
-    [ARBOR__RECYCLE_PROC] = {256, 4096},
+    [ARBOR__RECYCLE_MSG] = {512, 128},
+    [ARBOR__RECYCLE_PROC] = {128, 32},
 };
 
-/* A free block: its first word links it into a list. */
+/* A free block: its first word links it into its magazine; a magazine's
+ * first block's second word links magazines in the pool. */
 typedef struct free_block {
     struct free_block *next;
+    struct free_block *next_mag;
 } free_block_t;
+
+typedef struct magazine {
+    free_block_t *head;
+    unsigned count;
+} magazine_t;
 
 static struct pool {
     pthread_mutex_t lock;
-    _Atomic(free_block_t *) head; /* written under lock; peeked without it */
-    size_t count;
+    _Atomic(free_block_t *) mags; /* full magazines; written under lock, peeked without */
+    unsigned count;
 } pools[ARBOR__RECYCLE_KINDS] = {
     {.lock = PTHREAD_MUTEX_INITIALIZER},
     {.lock = PTHREAD_MUTEX_INITIALIZER},
 };
 
 static __thread struct cache {
-    free_block_t *head;
-    unsigned count;
+    magazine_t cur, spare;
 } caches[ARBOR__RECYCLE_KINDS];
 static __thread bool enabled;
 
@@ -61,8 +70,9 @@ void arbor__recycle_flush(void)
 {
     enabled = false;
     for (int k = 0; k < ARBOR__RECYCLE_KINDS; k++) {
-        free_list(caches[k].head);
-        caches[k] = (struct cache){NULL, 0};
+        free_list(caches[k].cur.head);
+        free_list(caches[k].spare.head);
+        caches[k] = (struct cache){{NULL, 0}, {NULL, 0}};
     }
 }
 
@@ -71,60 +81,44 @@ void arbor__recycle_fini(void)
     for (int k = 0; k < ARBOR__RECYCLE_KINDS; k++) {
         struct pool *p = &pools[k];
         pthread_mutex_lock(&p->lock);
-        free_block_t *b = atomic_load_explicit(&p->head, memory_order_relaxed);
-        atomic_store_explicit(&p->head, NULL, memory_order_relaxed);
+        free_block_t *m = atomic_load_explicit(&p->mags, memory_order_relaxed);
+        atomic_store_explicit(&p->mags, NULL, memory_order_relaxed);
         p->count = 0;
         pthread_mutex_unlock(&p->lock);
-        free_list(b);
+        while (m) {
+            free_block_t *next = m->next_mag;
+            free_list(m);
+            m = next;
+        }
     }
 }
 
-/* Moves half of this thread's full list to the shared pool (or frees them
- * when the pool is full). */
-static void spill(struct cache *c, struct pool *p, const struct limits *l)
+/* Hands a full magazine to the pool, or frees it when the pool is full. */
+static void give(struct pool *p, const struct limits *l, free_block_t *mag)
 {
-    unsigned batch = l->cache_max / 2;
-    free_block_t *first = c->head, *last = c->head;
-    for (unsigned i = 1; i < batch; i++)
-        last = last->next;
-    c->head = last->next;
-    c->count -= batch;
     pthread_mutex_lock(&p->lock);
-    if (p->count < l->pool_max) {
-        last->next = atomic_load_explicit(&p->head, memory_order_relaxed);
-        atomic_store_explicit(&p->head, first, memory_order_relaxed);
-        p->count += batch;
-        first = NULL;
+    bool kept = p->count < l->pool_max;
+    if (kept) {
+        mag->next_mag = atomic_load_explicit(&p->mags, memory_order_relaxed);
+        atomic_store_explicit(&p->mags, mag, memory_order_relaxed);
+        p->count++;
     }
     pthread_mutex_unlock(&p->lock);
-    if (first) {
-        last->next = NULL;
-        free_list(first);
-    }
+    if (!kept)
+        free_list(mag);
 }
 
-/* Takes up to half a list's worth of blocks from the shared pool into this
- * thread's list. */
-static void refill(struct cache *c, struct pool *p, const struct limits *l)
+/* A full magazine from the pool, or NULL. */
+static free_block_t *take(struct pool *p)
 {
-    unsigned batch = l->cache_max / 2;
     pthread_mutex_lock(&p->lock);
-    free_block_t *first = atomic_load_explicit(&p->head, memory_order_relaxed), *last = first;
-    unsigned n = first ? 1 : 0;
-    while (last && n < batch && last->next) {
-        last = last->next;
-        n++;
-    }
-    if (first) {
-        atomic_store_explicit(&p->head, last->next, memory_order_relaxed);
-        p->count -= n;
+    free_block_t *mag = atomic_load_explicit(&p->mags, memory_order_relaxed);
+    if (mag) {
+        atomic_store_explicit(&p->mags, mag->next_mag, memory_order_relaxed);
+        p->count--;
     }
     pthread_mutex_unlock(&p->lock);
-    if (first) {
-        last->next = c->head;
-        c->head = first;
-        c->count += n;
-    }
+    return mag;
 }
 
 void *arbor__recycle_get(arbor__recycle_kind_t k)
@@ -132,14 +126,23 @@ void *arbor__recycle_get(arbor__recycle_kind_t k)
     if (!enabled)
         return NULL;
     struct cache *c = &caches[k];
-    /* An unlocked peek at the pool: a stale answer only costs a malloc. */
-    if (!c->head && atomic_load_explicit(&pools[k].head, memory_order_relaxed))
-        refill(c, &pools[k], &limits[k]);
-    free_block_t *b = c->head;
-    if (b) {
-        c->head = b->next;
-        c->count--;
+    if (!c->cur.count) {
+        if (c->spare.count) {
+            magazine_t t = c->cur;
+            c->cur = c->spare;
+            c->spare = t;
+        } else if (atomic_load_explicit(&pools[k].mags, memory_order_relaxed)) {
+            /* An unlocked peek: a stale answer only costs a malloc. */
+            free_block_t *mag = take(&pools[k]);
+            if (mag)
+                c->cur = (magazine_t){mag, limits[k].mag};
+        }
+        if (!c->cur.count)
+            return NULL;
     }
+    free_block_t *b = c->cur.head;
+    c->cur.head = b->next;
+    c->cur.count--;
     return b;
 }
 
@@ -148,11 +151,15 @@ bool arbor__recycle_put(arbor__recycle_kind_t k, void *block)
     if (!enabled)
         return false;
     struct cache *c = &caches[k];
-    if (c->count == limits[k].cache_max)
-        spill(c, &pools[k], &limits[k]);
+    if (c->cur.count == limits[k].mag) {
+        if (c->spare.count)
+            give(&pools[k], &limits[k], c->spare.head);
+        c->spare = c->cur;
+        c->cur = (magazine_t){NULL, 0};
+    }
     free_block_t *b = block;
-    b->next = c->head;
-    c->head = b;
-    c->count++;
+    b->next = c->cur.head;
+    c->cur.head = b;
+    c->cur.count++;
     return true;
 }

@@ -2,11 +2,12 @@
  * Recycling of the runtime's small fixed-size blocks (message nodes,
  * process control blocks) instead of going through malloc.
  *
- * Each scheduler thread keeps a free list per kind; a block freed on a
- * thread joins that thread's list. Blocks mostly flow one way (made by a
- * producer on one core, freed by its consumer on another), so one thread's
- * list fills while another's runs dry: a full list hands half of itself to
- * a shared pool, and an empty one refills from it, a batch per lock.
+ * Each scheduler thread keeps free blocks per kind; a block freed on a
+ * thread stays with that thread. Blocks mostly flow one way (made by a
+ * producer on one core, freed by its consumer on another), so one thread
+ * fills up while another runs dry: the full one hands a magazine (a list of
+ * a few hundred blocks) to a shared pool, and the empty one takes one, a
+ * magazine per lock and no list walked (recycle.c).
  * Without that, every cross-thread free took the other thread's malloc
  * arena lock (genserver_cast on 2 schedulers: 330 ns a message, most of it
  * in futex calls; spawn_exit: a third of its time). Sanitizer builds
