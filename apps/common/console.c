@@ -1,5 +1,6 @@
 #include "console.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,21 @@ void console_fail(bool json, const char *code, const char *message)
         console_print_json(console_error_json(code, message));
     else
         printf("** (%s) %s\n", code, message);
+}
+
+bool console_option_number(const char *program, const char *option, const char *s, long long min,
+                           long long max, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end || errno || v < min || v > max) {
+        fprintf(stderr, "%s: %s wants a number from %lld to %lld, not '%s'\n", program, option, min,
+                max, s);
+        return false;
+    }
+    *out = v;
+    return true;
 }
 
 const char *console_pid(arbor_pid_t pid)

@@ -45,6 +45,12 @@ cJSON *console_tree_json(arbor_pid_t sup, const char *name, bool dynamic);
 /* The same tree, drawn as text on stdout. */
 void console_tree_print(arbor_pid_t sup, const char *name, bool dynamic);
 
+/* Parses a command-line number: all of s, decimal, within [min, max].
+ * Otherwise prints "PROGRAM: OPTION wants a number from MIN to MAX, not 'S'"
+ * to stderr and returns false. */
+bool console_option_number(const char *program, const char *option, const char *s, long long min,
+                           long long max, long long *out);
+
 /* Formats pid as "<0.N.G>" into a static per-thread buffer. */
 const char *console_pid(arbor_pid_t pid);
 

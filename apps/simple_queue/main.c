@@ -228,9 +228,13 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0)
             o.json = true;
-        else if (strcmp(argv[i], "--schedulers") == 0 && i + 1 < argc)
-            o.schedulers = (unsigned)atoi(argv[++i]);
-        else {
+        else if (strcmp(argv[i], "--schedulers") == 0 && i + 1 < argc) {
+            long long n;
+            if (!console_option_number("simple_queue", argv[i], argv[i + 1], 1, 1024, &n))
+                return 2;
+            o.schedulers = (unsigned)n;
+            i++;
+        } else {
             fputs(usage, strcmp(argv[i], "--help") == 0 ? stdout : stderr);
             return strcmp(argv[i], "--help") == 0 ? 0 : 2;
         }

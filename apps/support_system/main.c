@@ -493,11 +493,17 @@ int main(int argc, char **argv)
             o.db = argv[++i];
         else if (strcmp(a, "--log") == 0 && v && strlen(v) < sizeof o.log)
             snprintf(o.log, sizeof o.log, "%s", argv[++i]);
-        else if (strcmp(a, "--schedulers") == 0 && v)
-            o.schedulers = (unsigned)atoi(argv[++i]);
-        else if (strcmp(a, "--idle-timeout") == 0 && v)
-            o.idle_ms = atoll(argv[++i]);
-        else if (strcmp(a, "--policy") == 0 && v && strcmp(v, "least-loaded") == 0) {
+        else if (strcmp(a, "--schedulers") == 0 && v) {
+            long long n;
+            if (!console_option_number("support_system", a, argv[++i], 1, 1024, &n))
+                return 2;
+            o.schedulers = (unsigned)n;
+        } else if (strcmp(a, "--idle-timeout") == 0 && v) {
+            long long ms;
+            if (!console_option_number("support_system", a, argv[++i], 1, 86400000, &ms))
+                return 2;
+            o.idle_ms = ms;
+        } else if (strcmp(a, "--policy") == 0 && v && strcmp(v, "least-loaded") == 0) {
             o.policy = POLICY_LEAST_LOADED;
             i++;
         } else if (strcmp(a, "--policy") == 0 && v && strcmp(v, "round-robin") == 0) {

@@ -35,4 +35,9 @@ expect 15 '{"ok":true}'
 [ "$(wc -l <<<"$out")" -eq 15 ] || { echo "expected 15 lines: $out"; exit 1; }
 # End of input stops it cleanly too.
 printf 'queue\n' | timeout 60 "$bin" --json >/dev/null
+# A malformed option is refused with a clear message and exit status 2.
+rc=0
+msg=$(timeout 60 "$bin" --schedulers many </dev/null 2>&1 >/dev/null) || rc=$?
+[ "$rc" -eq 2 ] && grep -q "wants a number" <<<"$msg" ||
+    { echo "bad --schedulers: status $rc, message [$msg]"; exit 1; }
 echo "simple_queue console: ok"

@@ -21,6 +21,17 @@ check() { # what, got, expected
     [ "$2" = "$3" ] || { echo "FAIL $1: expected [$3], got [$2]"; cat "$tmp/stderr"; exit 1; }
 }
 
+# 0. Malformed options are refused with a clear message, status 2, and no
+#    database is created.
+for opt in "--idle-timeout soon" "--schedulers 0" "--schedulers 2x"; do
+    rc=0
+    # shellcheck disable=SC2086
+    msg=$(timeout 60 "$bin" --db "$db" $opt </dev/null 2>&1 >/dev/null) || rc=$?
+    [ "$rc" -eq 2 ] && grep -q "wants a number" <<<"$msg" ||
+        { echo "FAIL option $opt: status $rc, message [$msg]"; exit 1; }
+done
+[ ! -e "$db" ] || { echo "FAIL: a refused start created $db"; exit 1; }
+
 # 1. The course's session, then the whole workflow and bad input.
 mapfile -t out < <(printf '%s\n' \
     'create Login issue --customer acme --priority high' \
