@@ -208,11 +208,17 @@ static arbor_gs_ret_t worker_act(worker_t *w, const act_req_t *req)
     r.rc = desk.durable ? store_update(&next, req->action == ACTION_ASSIGN ? next.agent : "desk",
                                        what, &r.err)
                         : 0;
-    if (r.rc == 0) {
-        w->t = next; /* committed: now it is true */
-        notify_change(&w->t);
+    r.ticket = r.rc == 0 ? next : w->t;
+    if (r.rc != 0) {
+        /* The Store did not confirm: the change may or may not have been
+         * committed (the Store may have died after COMMIT, before its
+         * reply). The worker's copy can no longer be trusted, so it stops
+         * ({shutdown, _}: not restarted) and the next request starts it
+         * again from what the Store holds. */
+        return arbor_gs_halt_reply(arbor_reason(ARBOR_EXIT_SHUTDOWN, "unconfirmed"), &r, sizeof r);
     }
-    r.ticket = w->t;
+    w->t = next; /* committed: now it is true */
+    notify_change(&w->t);
     return idle(arbor_gs_reply(&r, sizeof r));
 }
 

@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "../../apps/support_system/desk.h"
 #include "test.h"
 
@@ -416,6 +418,46 @@ TEST_TIMEOUT(a_failing_notification_is_retried_and_never_blocks_the_ticket, 60)
     remove_db();
     unlink(log_path);
     rmdir(log_dir);
+}
+
+/* A change the Store did not confirm leaves the worker's copy in doubt:
+ * the caller gets the error and the worker stops, to be started again from
+ * the Store on the next request. Here the Store cannot write the history
+ * (the table was renamed behind its back). */
+static void unconfirmed_root(void *arg)
+{
+    desk_config_t cfg = {.db_path = db_path, .idle_timeout_ms = 60000};
+    arbor_pid_t sup, worker;
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    ticket_t t = fresh(), out;
+    ticket_error_t err;
+    ASSERT_OK(ticket_supervisor_create_ticket(&t, NULL, &err));
+    ASSERT_OK(assign_agent(t.id, "bob", NULL, &err));
+    ASSERT_OK(desk_worker(t.id, &worker));
+    sqlite3 *db;
+    ASSERT_EQ(sqlite3_open(db_path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE history RENAME TO history_gone", NULL, NULL, NULL),
+              SQLITE_OK);
+    ASSERT_ERR(resolve(t.id, &out, &err), ARBOR_EEXIT);
+    ASSERT_STREQ(err.code, "store_error");
+    ASSERT_EQ(out.status, TICKET_ASSIGNED); /* what the worker last knew */
+    arbor_test_wait_dead(worker, 5000);     /* and it did not stay */
+    ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE history_gone RENAME TO history", NULL, NULL, NULL),
+              SQLITE_OK);
+    sqlite3_close(db);
+    ASSERT_OK(desk_get(t.id, &out)); /* a new worker, from the Store */
+    ASSERT_EQ(out.status, TICKET_ASSIGNED);
+    ASSERT_OK(resolve(t.id, &out, &err));
+    ASSERT_EQ(out.status, TICKET_RESOLVED);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(an_unconfirmed_change_stops_the_worker_which_reloads_on_the_next_request)
+{
+    set_db_path("unconfirmed");
+    arbor_test_run(unconfirmed_root, NULL);
+    remove_db();
 }
 
 /* ---- in-memory mode: the course's desk -------------------------------------------- */
