@@ -105,7 +105,7 @@ int arbor_test_run_hidden(const char *name, char *out, size_t size)
         setrlimit(RLIMIT_CORE, &no_core);
         unsetenv("ARBOR_TEST_TIMEOUT_SCALE");
         unsetenv("ARBOR_TEST_WRAPPER");
-        execl("/proc/self/exe", "test", "--run", name, (char *)NULL);
+        execl(arbor_test_self(), "test", "--run", name, (char *)NULL);
         _exit(127);
     }
     close(fds[1]);

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -129,9 +130,20 @@ static int run_one(arbor_test_t *t)
     return 0;
 }
 
+static char self_path[PATH_MAX];
+
+const char *arbor_test_self(void)
+{
+    return self_path;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    /* From argv[0], not /proc/self/exe: under a tool wrapper (valgrind)
+     * that is the tool's own binary. */
+    if (!realpath(argv[0], self_path))
+        snprintf(self_path, sizeof self_path, "/proc/self/exe");
     if (argc == 2 && strcmp(argv[1], "--list") == 0) {
         for (arbor_test_t *t = tests; t; t = t->next)
             if (!t->hidden)

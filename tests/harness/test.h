@@ -136,6 +136,9 @@ arbor_reason_t arbor_test_run_reason(const arbor_config_t *cfg, arbor_entry_fn f
  * deliberate failures: hangs, crashes, death reports. */
 int arbor_test_run_hidden(const char *name, char *out, size_t size);
 
+/* The path of the running test program (also under a tool wrapper). */
+const char *arbor_test_self(void);
+
 /* Receives the next message within ms or fails the test. */
 arbor_msg_t *arbor_test_recv(int64_t ms);
 /* Receives the next message with the given tag within ms, or fails. */
