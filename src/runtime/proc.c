@@ -31,8 +31,9 @@
 
 #define REACTOR_BATCH 64
 
-/* What a spawn costs in reductions: a slice's worth of spawns (2000 / 16 =
- * 125) fits in half a run queue (128). */
+/* What a spawn (or an exit signal to another process) costs in
+ * reductions: a slice's worth of them (2000 / 16 = 125) fits in half a run
+ * queue (128). */
 #define SPAWN_REDUCTIONS 16
 
 static _Noreturn void die_now(arbor__proc_t *p);
@@ -789,6 +790,13 @@ int arbor_exit_pid(arbor_pid_t pid, arbor_reason_t reason)
     arbor__send_node(pid, m);
     if (self && pid == self->pid)
         arbor__proc_drain(self); /* takes effect now, as in Erlang */
+    else if (self) {
+        /* An exit signal may wake its target, as a spawn creates one: it
+         * costs as much, so a supervisor stopping thousands of children
+         * yields before they overflow its run queue. */
+        self->reductions += SPAWN_REDUCTIONS - 1;
+        arbor__proc_tick(self);
+    }
     return 0;
 }
 

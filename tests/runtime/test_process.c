@@ -500,3 +500,32 @@ TEST(a_process_spawning_in_a_loop_is_preempted)
     arbor_config_t cfg = {.schedulers = 1};
     arbor_test_run_with(&cfg, spawn_loop_root, NULL);
 }
+
+/* Exit signals to other processes cost reductions too: a process killing
+ * many others in a loop is preempted, so on one scheduler the first
+ * victims are gone before the loop ends. */
+static void wait_forever_child(void *arg)
+{
+    arbor_msg_t *m;
+    arbor_receive(ARBOR_INFINITY, &m);
+}
+
+static void kill_loop_root(void *arg)
+{
+    enum { N = 1000 };
+    static arbor_pid_t pids[N];
+    for (int i = 0; i < N; i++)
+        ASSERT_OK(arbor_spawn(wait_forever_child, NULL, &pids[i]));
+    arbor_sleep(10); /* all of them waiting in receive */
+    for (int i = 0; i < N; i++)
+        ASSERT_OK(arbor_exit_pid(pids[i], ARBOR_KILL));
+    ASSERT_FALSE(arbor_alive(pids[0])); /* no receive or sleep since the loop */
+    for (int i = 0; i < N; i++)
+        arbor_test_wait_dead(pids[i], 10000);
+}
+
+TEST(a_process_sending_exit_signals_in_a_loop_is_preempted)
+{
+    arbor_config_t cfg = {.schedulers = 1};
+    arbor_test_run_with(&cfg, kill_loop_root, NULL);
+}
