@@ -294,6 +294,15 @@ int desk_worker(int64_t id, arbor_pid_t *pid)
     return ARBOR_EAGAIN;
 }
 
+/* The error for a worker that could not serve: "the ticket's worker
+ * WHAT: <rc>". */
+static void unavailable(ticket_error_t *err, const char *what, int rc)
+{
+    snprintf(err->code, sizeof err->code, "unavailable");
+    snprintf(err->message, sizeof err->message, "the ticket's worker %s: %s", what,
+             arbor_strerror(rc));
+}
+
 int ticket_supervisor_create_ticket(ticket_t *t, arbor_pid_t *worker, ticket_error_t *err)
 {
     if (!ticket_check_text("description", t->description, TICKET_DESC_MAX, false, err) ||
@@ -308,9 +317,7 @@ int ticket_supervisor_create_ticket(ticket_t *t, arbor_pid_t *worker, ticket_err
         worker_arg_t a = {.id = t->id, .ticket = *t};
         int rc = start_worker(&a, &pid, NULL);
         if (rc) {
-            snprintf(err->code, sizeof err->code, "unavailable");
-            snprintf(err->message, sizeof err->message, "the ticket's worker did not start: %s",
-                     arbor_strerror(rc));
+            unavailable(err, "did not start", rc);
             return rc;
         }
         if (worker)
@@ -368,9 +375,7 @@ int desk_act(int64_t id, ticket_action_t action, const char *agent, ticket_t *ou
         return rc;
     }
     if (rc) {
-        snprintf(err->code, sizeof err->code, "unavailable");
-        snprintf(err->message, sizeof err->message, "the ticket's worker did not answer: %s",
-                 arbor_strerror(rc));
+        unavailable(err, "did not answer", rc);
         return rc;
     }
     act_reply_t r = *(const act_reply_t *)m->data;

@@ -129,14 +129,20 @@ static void describe_last(const arbor_msg_t *m, char *buf, size_t size)
              from);
 }
 
-/* A crash report's detail: the last message, then the state as
- * format_status() summarises it. */
+/* The state as format_status() summarises it ("" without the hook). */
+static void format_state(const server_t *s, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (s->gs->format_status)
+        s->gs->format_status(s->state, buf, size);
+}
+
+/* A crash report's detail: the last message, then the state. */
 static void describe(const server_t *s, char *buf, size_t size)
 {
-    char last[96], state[160] = "";
+    char last[96], state[160];
     describe_last(s->last, last, sizeof last);
-    if (s->gs->format_status)
-        s->gs->format_status(s->state, state, sizeof state);
+    format_state(s, state, sizeof state);
     snprintf(buf, size, "last message: %s; state: %s", last, state[0] ? state : "-");
 }
 
@@ -278,9 +284,8 @@ static void on_info(server_t *s, const arbor_msg_t *msg)
 static void on_status(server_t *s, const arbor_msg_t *msg)
 {
     arbor_from_t from = {msg->from, ((const call_hdr_t *)msg->data)->alias};
-    char text[ARBOR_GS_STATUS_MAX] = "";
-    if (s->gs->format_status)
-        s->gs->format_status(s->state, text, sizeof text);
+    char text[ARBOR_GS_STATUS_MAX];
+    format_state(s, text, sizeof text);
     arbor_gs_reply_to(from, text, strlen(text) + 1);
 }
 

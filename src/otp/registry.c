@@ -307,59 +307,6 @@ static arbor_gs_ret_t part_init(void **state, void *arg)
     return arbor_gs_ok();
 }
 
-/* Adds an entry for pid, monitoring pid if it is new in this cell. Under
- * the write lock; *drop gets a ref to demonitor after unlocking when a
- * fresh owner had to be undone. */
-static int add_entry(cell_t *c, arbor_pid_t pid, const req_t *r, arbor_ref_t *drop)
-{
-    if (!arbor__reg_table_reserve(&c->keys, &c->key_cap, c->entries, arbor__reg_entry_hash) ||
-        !arbor__reg_table_reserve(&c->owners, &c->owner_cap, c->owner_count, arbor__reg_owner_hash))
-        return ARBOR_ENOMEM;
-    owner_t *o = arbor__reg_find_owner(c, pid);
-    bool fresh = !o;
-    if (fresh) {
-        if (!(o = arbor__reg_block_alloc(sizeof *o)))
-            return ARBOR_ENOMEM;
-        o->pid = pid;
-        int rc = arbor_monitor(pid, &o->mref); /* does not yield */
-        if (rc) {
-            arbor__reg_block_free(o);
-            return rc;
-        }
-        chain_t **b = &c->owners[arbor__reg_mix(pid) & (c->owner_cap - 1)];
-        o->link.next = *b;
-        *b = &o->link;
-        c->owner_count++;
-    }
-    entry_t *e = arbor__reg_block_alloc(sizeof *e);
-    if (!e) {
-        if (fresh) {
-            *drop = o->mref;
-            arbor__reg_table_unlink(c->owners, c->owner_cap, arbor__reg_mix(pid), &o->link);
-            arbor__reg_block_free(o);
-            c->owner_count--;
-        }
-        return ARBOR_ENOMEM;
-    }
-    e->owner = o;
-    e->pid = pid;
-    e->hash = r->hash;
-    e->key_len = r->key_len;
-    memcpy(e->key, r->key, r->key_len);
-    e->size = r->size;
-    memcpy(e->value, r->value, r->size);
-    chain_t **b = &c->keys[r->hash & (c->key_cap - 1)];
-    e->link.next = *b;
-    *b = &e->link;
-    e->owner_next = o->entries;
-    if (o->entries)
-        o->entries->owner_prev = e;
-    o->entries = e;
-    o->count++;
-    c->entries++;
-    return 0;
-}
-
 static void demonitor_all(const arbor_ref_t *refs, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -391,7 +338,7 @@ static rep_t do_register(const partition_t *p, arbor_pid_t pid, const req_t *r)
             goto out;
         }
     }
-    rep.rc = add_entry(c, pid, r, &drop[1]);
+    rep.rc = arbor__reg_add_entry(c, pid, r->hash, r->key, r->key_len, r->value, r->size, &drop[1]);
 out:
     pthread_rwlock_unlock(&c->lock);
     demonitor_all(drop, 2);

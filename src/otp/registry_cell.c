@@ -54,19 +54,20 @@ unsigned arbor__reg_part_of(uint64_t hash, unsigned nparts)
     return (unsigned)((hash >> 32) % nparts); /* buckets use the low bits */
 }
 
-uint64_t arbor__reg_entry_hash(const chain_t *n)
+/* The hashes a table is rebuilt with: an entry's key hash, an owner's pid. */
+static uint64_t entry_hash(const chain_t *n)
 {
     return ((const entry_t *)n)->hash;
 }
 
-uint64_t arbor__reg_owner_hash(const chain_t *n)
+static uint64_t owner_hash(const chain_t *n)
 {
     return arbor__reg_mix(((const owner_t *)n)->pid);
 }
 
 /* Makes room for one more node in a chained table (load factor 1). */
-bool arbor__reg_table_reserve(chain_t ***buckets, size_t *cap, size_t count,
-                              uint64_t (*hash)(const chain_t *))
+static bool table_reserve(chain_t ***buckets, size_t *cap, size_t count,
+                          uint64_t (*hash)(const chain_t *))
 {
     if (count < *cap)
         return true;
@@ -90,7 +91,8 @@ bool arbor__reg_table_reserve(chain_t ***buckets, size_t *cap, size_t count,
     return true;
 }
 
-void arbor__reg_table_unlink(chain_t **buckets, size_t cap, uint64_t hash, chain_t *node)
+/* Unlinks node from the bucket of hash. */
+static void table_unlink(chain_t **buckets, size_t cap, uint64_t hash, chain_t *node)
 {
     chain_t **p = &buckets[hash & (cap - 1)];
     while (*p != node)
@@ -104,7 +106,7 @@ bool arbor__reg_entry_is(const entry_t *e, uint64_t hash, const char *key, size_
 }
 
 /* The first entry under key from n on (n: a bucket chain position). */
-entry_t *arbor__reg_match_from(chain_t *n, uint64_t hash, const char *key, size_t len)
+static entry_t *match_from(chain_t *n, uint64_t hash, const char *key, size_t len)
 {
     for (; n; n = n->next)
         if (arbor__reg_entry_is((entry_t *)n, hash, key, len))
@@ -116,7 +118,7 @@ entry_t *arbor__reg_first_match(const cell_t *c, uint64_t hash, const char *key,
 {
     if (!c->key_cap)
         return NULL;
-    return arbor__reg_match_from(c->keys[hash & (c->key_cap - 1)], hash, key, len);
+    return match_from(c->keys[hash & (c->key_cap - 1)], hash, key, len);
 }
 
 /* Counts the entries under key in a locked cell and, when pids or out is
@@ -126,7 +128,7 @@ size_t arbor__reg_collect(const cell_t *c, uint64_t hash, const char *key, size_
 {
     size_t n = 0;
     for (entry_t *e = arbor__reg_first_match(c, hash, key, len); e;
-         e = arbor__reg_match_from(e->link.next, hash, key, len), n++) {
+         e = match_from(e->link.next, hash, key, len), n++) {
         if (pids)
             pids[n] = e->pid;
         if (out) {
@@ -154,7 +156,7 @@ owner_t *arbor__reg_find_owner(const cell_t *c, arbor_pid_t pid)
 arbor_ref_t arbor__reg_remove_entry(cell_t *c, entry_t *e)
 {
     owner_t *o = e->owner;
-    arbor__reg_table_unlink(c->keys, c->key_cap, e->hash, &e->link);
+    table_unlink(c->keys, c->key_cap, e->hash, &e->link);
     if (e->owner_prev)
         e->owner_prev->owner_next = e->owner_next;
     else
@@ -166,7 +168,7 @@ arbor_ref_t arbor__reg_remove_entry(cell_t *c, entry_t *e)
     if (--o->count)
         return 0;
     arbor_ref_t ref = o->mref;
-    arbor__reg_table_unlink(c->owners, c->owner_cap, arbor__reg_mix(o->pid), &o->link);
+    table_unlink(c->owners, c->owner_cap, arbor__reg_mix(o->pid), &o->link);
     arbor__reg_block_free(o);
     c->owner_count--;
     return ref;
@@ -189,4 +191,58 @@ void arbor__reg_cell_clear(cell_t *c)
     arbor__reg_block_free(c->owners);
     c->keys = c->owners = NULL;
     c->key_cap = c->owner_cap = c->entries = c->owner_count = 0;
+}
+
+/* Adds an entry for pid, monitoring pid if it is new in this cell. Under
+ * the write lock; *drop gets a ref to demonitor after unlocking when a
+ * fresh owner had to be undone. */
+int arbor__reg_add_entry(cell_t *c, arbor_pid_t pid, uint64_t hash, const char *key, size_t key_len,
+                         const void *value, size_t size, arbor_ref_t *drop)
+{
+    if (!table_reserve(&c->keys, &c->key_cap, c->entries, entry_hash) ||
+        !table_reserve(&c->owners, &c->owner_cap, c->owner_count, owner_hash))
+        return ARBOR_ENOMEM;
+    owner_t *o = arbor__reg_find_owner(c, pid);
+    bool fresh = !o;
+    if (fresh) {
+        if (!(o = arbor__reg_block_alloc(sizeof *o)))
+            return ARBOR_ENOMEM;
+        o->pid = pid;
+        int rc = arbor_monitor(pid, &o->mref); /* does not yield */
+        if (rc) {
+            arbor__reg_block_free(o);
+            return rc;
+        }
+        chain_t **b = &c->owners[arbor__reg_mix(pid) & (c->owner_cap - 1)];
+        o->link.next = *b;
+        *b = &o->link;
+        c->owner_count++;
+    }
+    entry_t *e = arbor__reg_block_alloc(sizeof *e);
+    if (!e) {
+        if (fresh) {
+            *drop = o->mref;
+            table_unlink(c->owners, c->owner_cap, arbor__reg_mix(pid), &o->link);
+            arbor__reg_block_free(o);
+            c->owner_count--;
+        }
+        return ARBOR_ENOMEM;
+    }
+    e->owner = o;
+    e->pid = pid;
+    e->hash = hash;
+    e->key_len = (uint8_t)key_len;
+    memcpy(e->key, key, key_len);
+    e->size = (uint8_t)size;
+    memcpy(e->value, value, size);
+    chain_t **b = &c->keys[hash & (c->key_cap - 1)];
+    e->link.next = *b;
+    *b = &e->link;
+    e->owner_next = o->entries;
+    if (o->entries)
+        o->entries->owner_prev = e;
+    o->entries = e;
+    o->count++;
+    c->entries++;
+    return 0;
 }

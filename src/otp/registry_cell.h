@@ -67,22 +67,8 @@ uint64_t arbor__reg_mix(uint64_t x);
 uint64_t arbor__reg_key_hash(const char *key, size_t len);
 unsigned arbor__reg_part_of(uint64_t hash, unsigned nparts);
 
-/* The hashes a table is rebuilt with: an entry's key hash, an owner's pid. */
-uint64_t arbor__reg_entry_hash(const chain_t *n);
-uint64_t arbor__reg_owner_hash(const chain_t *n);
-
-/* Makes room for one more node in a chained table (load factor 1). */
-bool arbor__reg_table_reserve(chain_t ***buckets, size_t *cap, size_t count,
-                              uint64_t (*hash)(const chain_t *));
-
-/* Unlinks node from the bucket of hash. */
-void arbor__reg_table_unlink(chain_t **buckets, size_t cap, uint64_t hash, chain_t *node);
-
 /* True when e is an entry under key. */
 bool arbor__reg_entry_is(const entry_t *e, uint64_t hash, const char *key, size_t len);
-
-/* The first entry under key from n on (n: a bucket chain position). */
-entry_t *arbor__reg_match_from(chain_t *n, uint64_t hash, const char *key, size_t len);
 
 /* The first entry under key in a locked cell, or NULL. */
 entry_t *arbor__reg_first_match(const cell_t *c, uint64_t hash, const char *key, size_t len);
@@ -99,6 +85,13 @@ owner_t *arbor__reg_find_owner(const cell_t *c, arbor_pid_t pid);
  * and returns its monitor ref (for the caller to demonitor after unlocking),
  * else 0. Under the write lock. */
 arbor_ref_t arbor__reg_remove_entry(cell_t *c, entry_t *e);
+
+/* Adds an entry under key for pid, monitoring pid (which does not yield)
+ * if it is new in this cell. Under the write lock; *drop gets a monitor ref
+ * to demonitor after unlocking when a fresh owner had to be undone. Returns
+ * 0, ARBOR_ENOMEM or what arbor_monitor() returned. */
+int arbor__reg_add_entry(cell_t *c, arbor_pid_t pid, uint64_t hash, const char *key, size_t key_len,
+                         const void *value, size_t size, arbor_ref_t *drop);
 
 /* Frees everything the cell holds. Under the write lock. */
 void arbor__reg_cell_clear(cell_t *c);

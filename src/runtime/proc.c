@@ -31,12 +31,15 @@
 
 #define REACTOR_BATCH 64
 
-/* What a spawn (or an exit signal to another process) costs in
- * reductions: a slice's worth of them (2000 / 16 = 125) fits in half a run
- * queue (128). */
-#define SPAWN_REDUCTIONS 16
+/* What a spawn, or an exit signal to another process, costs in reductions:
+ * a slice's worth of them (2000 / 16 = 125) fits in half a run queue (128).
+ * Each may make a process runnable, so a process spawning or killing in a
+ * loop yields before those overflow its scheduler's run queue into the
+ * shared one, and they run (and end) while still warm in the cache. */
+#define WAKE_REDUCTIONS 16
 
 static _Noreturn void die_now(arbor__proc_t *p);
+static void charge_wake(arbor__proc_t *self);
 static void take(arbor__proc_t *p, arbor__msg_t *prev, arbor__msg_t *m);
 
 /* ---- creation ----------------------------------------------------------------- */
@@ -174,13 +177,8 @@ static int spawn_common(arbor__proc_t *p, const arbor_spawn_opts_t *opts, arbor_
      * the kill sweep; kill it ourselves (see arbor__root_exited). */
     if (atomic_load_explicit(&arbor__rt.root_exited, memory_order_seq_cst))
         arbor_exit_pid(pid, ARBOR_KILL);
-    /* A spawn costs SPAWN_REDUCTIONS: a process spawning in a loop yields
-     * before its children overflow its scheduler's run queue into the
-     * shared one, so they run (and end) while still warm in the cache. */
-    if (self) {
-        self->reductions += SPAWN_REDUCTIONS - 1;
-        arbor__proc_tick(self);
-    }
+    if (self)
+        charge_wake(self);
     return 0;
 }
 
@@ -234,6 +232,13 @@ int arbor_spawn_reactor(const arbor_reactor_t *ops, void *state, const arbor_spa
 }
 
 /* ---- switching ----------------------------------------------------------------- */
+
+/* Charges self WAKE_REDUCTIONS for a spawn or an exit signal. */
+static void charge_wake(arbor__proc_t *self)
+{
+    self->reductions += WAKE_REDUCTIONS - 1;
+    arbor__proc_tick(self);
+}
 
 void arbor__proc_tick(arbor__proc_t *p)
 {
@@ -790,13 +795,8 @@ int arbor_exit_pid(arbor_pid_t pid, arbor_reason_t reason)
     arbor__send_node(pid, m);
     if (self && pid == self->pid)
         arbor__proc_drain(self); /* takes effect now, as in Erlang */
-    else if (self) {
-        /* An exit signal may wake its target, as a spawn creates one: it
-         * costs as much, so a supervisor stopping thousands of children
-         * yields before they overflow its run queue. */
-        self->reductions += SPAWN_REDUCTIONS - 1;
-        arbor__proc_tick(self);
-    }
+    else if (self)
+        charge_wake(self);
     return 0;
 }
 
