@@ -29,8 +29,6 @@
 #include "table.h"
 #include "timer.h"
 
-#define REACTOR_BATCH 64
-
 /* What a spawn, or an exit signal to another process, costs in reductions:
  * a slice's worth of them (2000 / 16 = 125) fits in half a run queue (128).
  * Each may make a process runnable, so a process spawning or killing in a
@@ -270,7 +268,7 @@ static _Noreturn void die_now(arbor__proc_t *p)
 static void reactor_loop(arbor__proc_t *p)
 {
     const arbor_reactor_t *ops = p->u.reactor.ops;
-    for (unsigned batch = 0;; batch++) {
+    for (;;) {
         arbor__proc_drain(p);
         if (!p->u.reactor.initialised) {
             p->u.reactor.initialised = true;
@@ -281,7 +279,10 @@ static void reactor_loop(arbor__proc_t *p)
         arbor__msg_t *m = p->queue.head;
         if (!m)
             arbor__proc_switch_out(p, ARBOR__Y_REACTOR_IDLE);
-        if (batch >= REACTOR_BATCH)
+        /* Each message handled costs a reduction, as a receive does, so a
+         * reactive receiver gets as long a slice as the sender feeding it
+         * and a backlog does not grow without bound. */
+        if (++p->reductions >= ARBOR__REDUCTIONS)
             arbor__proc_switch_out(p, ARBOR__Y_REACTOR_YIELD);
         take(p, NULL, m);
         p->u.reactor.current = m;

@@ -40,7 +40,7 @@ typedef enum arbor__yield {
     ARBOR__Y_YIELD,         /* still runnable: requeue */
     ARBOR__Y_WAIT,          /* wants a message, timer or job: park */
     ARBOR__Y_REACTOR_IDLE,  /* reactor drained its mailbox: release stack, park */
-    ARBOR__Y_REACTOR_YIELD, /* reactor used its batch: release stack, requeue */
+    ARBOR__Y_REACTOR_YIELD, /* reactor used its slice: release stack, requeue */
     ARBOR__Y_EXIT,          /* dead: clean up */
 } arbor__yield_t;
 
