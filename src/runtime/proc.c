@@ -248,13 +248,9 @@ void arbor__proc_tick(arbor__proc_t *p)
 
 void arbor__proc_switch_out(arbor__proc_t *p, arbor__yield_t y)
 {
-    arbor__sched_t *s = arbor__sched_current();
-    p->yield = y;
-    p->reductions = 0;
+    p->yield = y; /* its reductions pass on to runnext: see sched.h */
     p->saved_errno = errno;
-    if (y == ARBOR__Y_EXIT || y == ARBOR__Y_REACTOR_IDLE || y == ARBOR__Y_REACTOR_YIELD)
-        arbor__ctx_switch_final(&p->ctx, &s->ctx);
-    arbor__ctx_switch(&p->ctx, &s->ctx);
+    arbor__sched_leave(p);
     /* Possibly on another thread now: re-read nothing cached from before. */
     errno = p->saved_errno;
 }
@@ -296,6 +292,7 @@ static void reactor_loop(arbor__proc_t *p)
 void arbor__proc_entry(void *arg)
 {
     arbor__proc_t *p = arg;
+    arbor__sched_after_switch(arbor__sched_current());
     arbor__proc_drain(p); /* a kill sent before the first run ends us here */
     if (p->reactive)
         reactor_loop(p);

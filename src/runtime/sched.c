@@ -338,6 +338,14 @@ static uint64_t poll_timers(arbor__sched_t *s)
     return arbor__wheel_next_deadline(&s->wheel);
 }
 
+/* A process taken from a queue starts a slice of its own. */
+static arbor__proc_t *fresh_slice(arbor__proc_t *p)
+{
+    if (p)
+        p->reductions = 0;
+    return p;
+}
+
 static arbor__proc_t *find_runnable(arbor__sched_t *s)
 {
     for (;;) {
@@ -345,20 +353,21 @@ static arbor__proc_t *find_runnable(arbor__sched_t *s)
         if ((++s->ticks & 15) == 0)
             poll_timers(s);
         if (s->ticks % GLOBAL_CHECK_INTERVAL == 0 && (p = global_pop(s)))
-            return p;
+            return fresh_slice(p);
         if (s->runnext) {
             p = s->runnext;
             s->runnext = NULL;
+            p->reductions = s->slice; /* it continues the slice (see sched.h) */
             return p;
         }
         if ((p = ring_pop(s)) || (p = global_pop(s)))
-            return p;
+            return fresh_slice(p);
         uint64_t deadline = poll_timers(s);
         if (s->runnext || atomic_load_explicit(&s->rq_tail, memory_order_relaxed) !=
                               atomic_load_explicit(&s->rq_head, memory_order_relaxed))
             continue; /* a timer fired */
         if ((p = try_steal(s)) || (p = spin_for_work(s)))
-            return p;
+            return fresh_slice(p);
         if (atomic_load_explicit(&arbor__rt.done, memory_order_acquire))
             return NULL;
 
@@ -417,23 +426,52 @@ static void release_stack(arbor__sched_t *s, arbor__proc_t *p)
     atomic_store_explicit(&p->holds_stack, false, memory_order_relaxed);
 }
 
-static void run(arbor__sched_t *s, arbor__proc_t *p)
+/* Gives p a stack and a fresh context if it holds none (a reactive
+ * process between messages, or one never run). */
+static void prepare(arbor__sched_t *s, arbor__proc_t *p)
 {
+    if (p->stack)
+        return;
+    p->stack = arbor__stack_get(&s->stacks);
     if (!p->stack) {
-        p->stack = arbor__stack_get(&s->stacks);
-        if (!p->stack) {
-            fprintf(stderr, "arbor: out of memory for a process stack\n");
-            abort();
-        }
-        atomic_store_explicit(&p->holds_stack, true, memory_order_relaxed);
-        arbor__ctx_make(&p->ctx, p->stack->lo, p->stack->size, arbor__proc_entry, p);
+        fprintf(stderr, "arbor: out of memory for a process stack\n");
+        abort();
     }
-    s->current = p;
-    arbor__ctx_switch(&s->ctx, &p->ctx);
-    s->current = NULL;
+    atomic_store_explicit(&p->holds_stack, true, memory_order_relaxed);
+    arbor__ctx_make(&p->ctx, p->stack->lo, p->stack->size, arbor__proc_entry, p);
+}
+
+/* Puts p at the back of this scheduler's ring without waking another
+ * scheduler: p was runnable all along, and whoever made it so woke one. */
+static void requeue(arbor__sched_t *s, arbor__proc_t *p)
+{
+    atomic_store_explicit(&p->status, ARBOR_STATUS_RUNNABLE, memory_order_relaxed);
+    ring_push(s, p);
+}
+
+/* p used up its slice (or gave it up): it goes to the back of the ring,
+ * and so does the process it woke last, just before it, which would
+ * otherwise continue the spent slice from runnext. Everything queued
+ * before them runs first. */
+static void end_slice(arbor__sched_t *s, arbor__proc_t *p)
+{
+    arbor__proc_t *woken = s->runnext;
+    if (woken) {
+        s->runnext = NULL;
+        requeue(s, woken);
+    }
+    requeue(s, p);
+}
+
+void arbor__sched_after_switch(arbor__sched_t *s)
+{
+    arbor__proc_t *p = s->prev;
+    if (!p)
+        return;
+    s->prev = NULL;
     switch (p->yield) {
     case ARBOR__Y_YIELD:
-        arbor__sched_enqueue(p, false);
+        end_slice(s, p);
         break;
     case ARBOR__Y_WAIT:
         park(p);
@@ -444,13 +482,57 @@ static void run(arbor__sched_t *s, arbor__proc_t *p)
         break;
     case ARBOR__Y_REACTOR_YIELD:
         release_stack(s, p);
-        arbor__sched_enqueue(p, false);
+        end_slice(s, p);
         break;
     case ARBOR__Y_EXIT:
         release_stack(s, p);
         arbor__proc_finish(p);
         break;
     }
+}
+
+/* When the running process blocks, the process it woke last (runnext) is
+ * what find_runnable() would choose next: switch to it directly, unless
+ * this is a turn on which the loop polls timers or the shared queue. A
+ * process that exits or yields goes through the loop: finishing an exit
+ * must not run on another process's stack, and a yield is where the loop
+ * gets to the rest of the queue. */
+static arbor__proc_t *direct_successor(arbor__sched_t *s, const arbor__proc_t *p)
+{
+    if (p->yield != ARBOR__Y_WAIT && p->yield != ARBOR__Y_REACTOR_IDLE)
+        return NULL;
+    arbor__proc_t *next = s->runnext;
+    uint64_t t = s->ticks + 1;
+    if (!next || (t & 15) == 0 || t % GLOBAL_CHECK_INTERVAL == 0)
+        return NULL;
+    s->ticks = t;
+    s->runnext = NULL;
+    next->reductions = p->reductions; /* it continues the slice */
+    prepare(s, next);
+    return next;
+}
+
+void arbor__sched_leave(arbor__proc_t *p)
+{
+    arbor__sched_t *s = tls_sched;
+    arbor__proc_t *next = direct_successor(s, p);
+    s->slice = p->reductions;
+    s->prev = p;
+    s->current = next;
+    arbor__ctx_t *to = next ? &next->ctx : &s->ctx;
+    if (p->yield == ARBOR__Y_EXIT || p->yield == ARBOR__Y_REACTOR_IDLE ||
+        p->yield == ARBOR__Y_REACTOR_YIELD)
+        arbor__ctx_switch_final(&p->ctx, to);
+    arbor__ctx_switch(&p->ctx, to);
+    arbor__sched_after_switch(arbor__sched_current());
+}
+
+static void run(arbor__sched_t *s, arbor__proc_t *p)
+{
+    prepare(s, p);
+    s->current = p;
+    arbor__ctx_switch(&s->ctx, &p->ctx);
+    arbor__sched_after_switch(s);
 }
 
 /* ---- stack overflow reports ------------------------------------------------------------ */

@@ -8,6 +8,22 @@
  * shared, locked queue takes overflow and work submitted from outside the
  * schedulers; it is checked every 61 activations so it cannot starve.
  *
+ * Slices: a process taken from runnext continues the slice (the
+ * reductions) of the one that woke it, as Go's runnext inherits the time
+ * slice; otherwise two processes that wake each other in turn would keep
+ * runnext to themselves and starve the ring (each blocks long before its
+ * own slice is used). When a slice ends, the process in runnext and the
+ * one that used the slice go to the back of the ring, in that order, and
+ * the processes queued before them run first. A process taken from a
+ * queue starts a fresh slice.
+ *
+ * Direct switches: a process that blocks right after waking another (a
+ * request, then a receive) switches straight to it, as the loop would have
+ * picked it next. The context that gains control after any switch first
+ * acts on the yield of the one that left (arbor__sched_after_switch): the
+ * departed process is parked only once it is off its stack, whichever
+ * stack that work then runs on.
+ *
  * Parking (the no-lost-wake-up protocol):
  *   sleeper: sleeping = 1; n_idle++ (seq_cst); re-check every queue;
  *            futex_wait(word == 0) with the next timer deadline as timeout.
@@ -49,6 +65,8 @@ typedef struct arbor__sched {
     pthread_t thread;
     arbor__ctx_t ctx; /* the scheduler loop's own context */
     arbor__proc_t *current;
+    arbor__proc_t *prev; /* switched out; its yield not yet acted on */
+    uint32_t slice;      /* reductions of the last slice, for runnext */
     arbor__stack_cache_t stacks;
     arbor__slot_cache_t slots;
     arbor__wheel_t wheel;
@@ -90,6 +108,17 @@ arbor__sched_t *arbor__sched_current(void);
 /* Makes p (state SCHEDULED) runnable. next: run it before anything else on
  * this scheduler (a process woken by the running one). Any thread. */
 void arbor__sched_enqueue(arbor__proc_t *p, bool next);
+
+/* Switches away from the running process p, whose p->yield says why: to
+ * the process it just woke when p blocks (as the scheduler loop would pick
+ * it next, without the trip through the loop), otherwise to the loop.
+ * Returns when p is resumed; never for a yield that ends its context. */
+void arbor__sched_leave(arbor__proc_t *p);
+
+/* Acts on the yield of the process that switched out last on s (park it,
+ * requeue it, release its stack, finish its exit), now that it is off its
+ * stack. Called first by whatever context gains control after a switch. */
+void arbor__sched_after_switch(arbor__sched_t *s);
 
 /* Wakes scheduler 0 if it sleeps (for foreign timers). */
 void arbor__sched_kick(arbor__sched_t *s);

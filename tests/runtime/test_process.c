@@ -104,6 +104,32 @@ TEST(receive_times_out_and_wakes_on_message)
     arbor_test_run(timeout_root, NULL);
 }
 
+/* Long timeouts take their deadline from the coarse clock, which lags the
+ * precise one by up to a kernel tick: they must still never end early. */
+static void long_timeout_root(void *arg)
+{
+    enum { MS = 130 };
+    for (int i = 0; i < 3; i++) {
+        arbor_msg_t *m;
+        uint64_t t0 = arbor_now_ms();
+        ASSERT_ERR(arbor_receive(MS, &m), ARBOR_ETIMEDOUT);
+        ASSERT_GE(arbor_now_ms() - t0, MS);
+        t0 = arbor_now_ms();
+        ASSERT_OK(arbor_sleep(MS));
+        ASSERT_GE(arbor_now_ms() - t0, MS);
+        t0 = arbor_now_ms();
+        ASSERT_OK(arbor_send_after(arbor_self(), TAG_DATA, "x", 2, MS, NULL));
+        m = arbor_test_recv(5000);
+        ASSERT_GE(arbor_now_ms() - t0, MS);
+        arbor_msg_free(m);
+    }
+}
+
+TEST(long_timeouts_never_end_early)
+{
+    arbor_test_run(long_timeout_root, NULL);
+}
+
 static void sleep_root(void *arg)
 {
     uint64_t t0 = arbor_now_ms();
@@ -528,4 +554,50 @@ TEST(a_process_sending_exit_signals_in_a_loop_is_preempted)
 {
     arbor_config_t cfg = {.schedulers = 1};
     arbor_test_run_with(&cfg, kill_loop_root, NULL);
+}
+
+/* A pair of processes that keep waking each other switch directly from
+ * one to the other, bypassing the scheduler loop: on one scheduler, a third
+ * process must still get its turn and a timer must still fire. */
+static _Atomic int bystander_ran;
+
+static void bouncer(void *arg)
+{
+    for (;;) {
+        arbor_msg_t *m;
+        arbor_receive(ARBOR_INFINITY, &m);
+        arbor_pid_t peer = *(arbor_pid_t *)m->data;
+        arbor_msg_free(m);
+        arbor_pid_t me = arbor_self();
+        arbor_send(peer, TAG_DATA, &me, sizeof me);
+    }
+}
+
+static void bystander(void *arg)
+{
+    atomic_store(&bystander_ran, 1);
+}
+
+static void bouncing_pair_root(void *arg)
+{
+    atomic_store(&bystander_ran, 0);
+    arbor_pid_t a, b;
+    ASSERT_OK(arbor_spawn(bouncer, NULL, &a));
+    ASSERT_OK(arbor_spawn(bouncer, NULL, &b));
+    ASSERT_OK(arbor_send(a, TAG_DATA, &b, sizeof b));
+    arbor_msg_t *m;
+    uint64_t t0 = arbor_now_ms();
+    ASSERT_ERR(arbor_receive(20, &m), ARBOR_ETIMEDOUT); /* the timer fired */
+    ASSERT_LT(arbor_now_ms() - t0, 5000);
+    ASSERT_OK(arbor_spawn(bystander, NULL, NULL));
+    while (!atomic_load(&bystander_ran))
+        arbor_yield();
+    ASSERT_OK(arbor_exit_pid(a, ARBOR_KILL));
+    ASSERT_OK(arbor_exit_pid(b, ARBOR_KILL));
+}
+
+TEST(a_pair_waking_each_other_lets_others_run_and_timers_fire)
+{
+    arbor_config_t cfg = {.schedulers = 1};
+    arbor_test_run_with(&cfg, bouncing_pair_root, NULL);
 }
