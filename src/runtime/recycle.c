@@ -26,17 +26,10 @@ static const struct limits {
     [ARBOR__RECYCLE_PROC] = {128, 32},
 };
 
-/* A free block: its first word links it into its magazine; a magazine's
- * first block's second word links magazines in the pool. */
-typedef struct free_block {
-    struct free_block *next;
-    struct free_block *next_mag;
-} free_block_t;
-
-typedef struct magazine {
-    free_block_t *head;
-    unsigned count;
-} magazine_t;
+/* A free block's first word links it into its magazine; a magazine's
+ * first block's second word links magazines in the pool. A full
+ * magazine has room 0; cur's room is how many more blocks it takes. */
+typedef arbor__free_block_t free_block_t;
 
 static struct pool {
     pthread_mutex_t lock;
@@ -47,14 +40,15 @@ static struct pool {
     {.lock = PTHREAD_MUTEX_INITIALIZER},
 };
 
-static __thread struct cache {
-    magazine_t cur, spare;
-} caches[ARBOR__RECYCLE_KINDS];
+__thread arbor__magazine_t arbor__recycle_cur[ARBOR__RECYCLE_KINDS];
+static __thread arbor__magazine_t spares[ARBOR__RECYCLE_KINDS];
 static __thread bool enabled;
 
 void arbor__recycle_enable(void)
 {
     enabled = USE_RECYCLING;
+    for (int k = 0; k < ARBOR__RECYCLE_KINDS; k++)
+        arbor__recycle_cur[k].room = enabled ? limits[k].mag : 0;
 }
 
 static void free_list(free_block_t *b)
@@ -70,9 +64,9 @@ void arbor__recycle_flush(void)
 {
     enabled = false;
     for (int k = 0; k < ARBOR__RECYCLE_KINDS; k++) {
-        free_list(caches[k].cur.head);
-        free_list(caches[k].spare.head);
-        caches[k] = (struct cache){{NULL, 0}, {NULL, 0}};
+        free_list(arbor__recycle_cur[k].head);
+        free_list(spares[k].head);
+        arbor__recycle_cur[k] = spares[k] = (arbor__magazine_t){NULL, 0, 0};
     }
 }
 
@@ -121,45 +115,38 @@ static free_block_t *take(struct pool *p)
     return mag;
 }
 
-void *arbor__recycle_get(arbor__recycle_kind_t k)
+/* cur is empty: swap in the spare if it holds blocks, or take a full
+ * magazine from the pool. */
+void *arbor__recycle_get_slow(arbor__recycle_kind_t k)
 {
     if (!enabled)
         return NULL;
-    struct cache *c = &caches[k];
-    if (!c->cur.count) {
-        if (c->spare.count) {
-            magazine_t t = c->cur;
-            c->cur = c->spare;
-            c->spare = t;
-        } else if (atomic_load_explicit(&pools[k].mags, memory_order_relaxed)) {
-            /* An unlocked peek: a stale answer only costs a malloc. */
-            free_block_t *mag = take(&pools[k]);
-            if (mag)
-                c->cur = (magazine_t){mag, limits[k].mag};
-        }
-        if (!c->cur.count)
-            return NULL;
+    arbor__magazine_t *cur = &arbor__recycle_cur[k], *spare = &spares[k];
+    if (spare->count) {
+        arbor__magazine_t t = *cur;
+        *cur = *spare;
+        *spare = t;
+    } else if (atomic_load_explicit(&pools[k].mags, memory_order_relaxed)) {
+        /* An unlocked peek: a stale answer only costs a malloc. */
+        free_block_t *mag = take(&pools[k]);
+        if (mag)
+            *cur = (arbor__magazine_t){mag, limits[k].mag, 0};
     }
-    free_block_t *b = c->cur.head;
-    c->cur.head = b->next;
-    c->cur.count--;
-    return b;
+    if (!cur->count)
+        return NULL;
+    return arbor__recycle_get(k);
 }
 
-bool arbor__recycle_put(arbor__recycle_kind_t k, void *block)
+/* cur is full: it becomes the spare (the old spare goes to the pool) and
+ * an empty magazine takes its place. */
+bool arbor__recycle_put_slow(arbor__recycle_kind_t k, void *block)
 {
     if (!enabled)
         return false;
-    struct cache *c = &caches[k];
-    if (c->cur.count == limits[k].mag) {
-        if (c->spare.count)
-            give(&pools[k], &limits[k], c->spare.head);
-        c->spare = c->cur;
-        c->cur = (magazine_t){NULL, 0};
-    }
-    free_block_t *b = block;
-    b->next = c->cur.head;
-    c->cur.head = b;
-    c->cur.count++;
-    return true;
+    arbor__magazine_t *cur = &arbor__recycle_cur[k], *spare = &spares[k];
+    if (spare->count)
+        give(&pools[k], &limits[k], spare->head);
+    *spare = *cur;
+    *cur = (arbor__magazine_t){NULL, 0, limits[k].mag};
+    return arbor__recycle_put(k, block);
 }

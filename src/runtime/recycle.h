@@ -37,12 +37,51 @@ void arbor__recycle_flush(void);
 /* Frees the shared pools; once every scheduler thread has flushed. */
 void arbor__recycle_fini(void);
 
+/* The calling thread's current magazine of each kind: the fast paths
+ * below are inline, the rest is in recycle.c. `room` is how many more
+ * blocks it takes: 0 on a thread that does not recycle. */
+typedef struct arbor__free_block {
+    struct arbor__free_block *next;
+    struct arbor__free_block *next_mag;
+} arbor__free_block_t;
+
+typedef struct arbor__magazine {
+    arbor__free_block_t *head;
+    unsigned count, room;
+} arbor__magazine_t;
+
+extern __thread arbor__magazine_t arbor__recycle_cur[ARBOR__RECYCLE_KINDS];
+
+void *arbor__recycle_get_slow(arbor__recycle_kind_t k);
+bool arbor__recycle_put_slow(arbor__recycle_kind_t k, void *block);
+
 /* A recycled block of kind k (its contents are garbage), or NULL: then the
  * caller allocates one with malloc. */
-void *arbor__recycle_get(arbor__recycle_kind_t k);
+static inline void *arbor__recycle_get(arbor__recycle_kind_t k)
+{
+    arbor__magazine_t *m = &arbor__recycle_cur[k];
+    arbor__free_block_t *b = m->head;
+    if (!b)
+        return arbor__recycle_get_slow(k);
+    m->head = b->next;
+    m->count--;
+    m->room++;
+    return b;
+}
 
 /* Keeps block (a malloc'd block of kind k) for reuse; false when it was
  * not kept and the caller must free() it. */
-bool arbor__recycle_put(arbor__recycle_kind_t k, void *block);
+static inline bool arbor__recycle_put(arbor__recycle_kind_t k, void *block)
+{
+    arbor__magazine_t *m = &arbor__recycle_cur[k];
+    if (!m->room)
+        return arbor__recycle_put_slow(k, block);
+    arbor__free_block_t *b = block;
+    b->next = m->head;
+    m->head = b;
+    m->count++;
+    m->room--;
+    return true;
+}
 
 #endif

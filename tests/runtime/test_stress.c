@@ -737,14 +737,22 @@ static void lm_root(void *arg)
             ASSERT_OK(arbor_spawn_monitor(fns[i % LM_ROLES], (void *)(intptr_t)i, &pids[i], &ref));
         }
         rng = rng * 1103515245u + 12345u;
-        ASSERT_OK(
-            arbor_spawn_monitor(lm_killer, (void *)(uintptr_t)((rng >> 8) % 8), &killer, &ref));
+        /* In half the rounds the processes told to go after the killer
+         * are told only once the victim is dead, so that outcome (links
+         * and monitors refused with noproc) happens however the
+         * schedulers interleave the rest. */
+        bool wait_for_kill = (rng >> 8) & 1;
+        uintptr_t spins = wait_for_kill ? 0 : (rng >> 9) % 8;
+        ASSERT_OK(arbor_spawn_monitor(lm_killer, (void *)spins, &killer, &ref));
         /* Start the killer in the middle of the others, at a different
          * place each round. */
         int kill_at = (int)((rng >> 16) % N);
         for (int i = 0; i < N; i++) {
-            if (i == kill_at)
+            if (i == kill_at) {
                 ASSERT_OK(arbor_send(killer, TAG_GO, NULL, 0));
+                while (wait_for_kill && arbor_alive(victim))
+                    arbor_yield();
+            }
             ASSERT_OK(arbor_send(pids[i], TAG_GO, NULL, 0));
         }
         for (int n = 0; n < N + 2; n++) {
