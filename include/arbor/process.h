@@ -148,6 +148,16 @@ bool arbor_trap_exit(bool on);
  * Process only. */
 int arbor_monitor(arbor_pid_t pid, arbor_ref_t *ref_out);
 
+/* Monitors pid and sends it a message, as arbor_monitor() followed by
+ * arbor_send() would, in one signal: pid takes the monitor in with the
+ * message (a request whose caller must learn of the server's death: a
+ * GenServer call). If pid does not exist the message is dropped and the
+ * DOWN (noproc) arrives as arbor_monitor() gives it. Stores the monitor's
+ * ref. Process only. Returns 0, ARBOR_ENOTPROC, ARBOR_EINVAL, ARBOR_ETOOBIG
+ * or ARBOR_ENOMEM (then neither happened). */
+int arbor_monitor_send(arbor_pid_t pid, uint64_t tag, const void *data, size_t size,
+                       arbor_ref_t *ref_out);
+
 #define ARBOR_DEMONITOR_FLUSH 1u
 /* Removes the monitor ref; with ARBOR_DEMONITOR_FLUSH also removes its DOWN
  * message if one is already queued. Returns 0, or ARBOR_ENOENT if ref is not

@@ -508,13 +508,9 @@ static int call_as(uint64_t kind, arbor_pid_t server, uint64_t tag, const void *
     wait_t w = {0, ARBOR_TAG_GS_REPLY, 0};
     /* The reply and the DOWN can only come after this point. */
     arbor_receive_mark();
-    int rc = arbor_monitor(server, &w.mref);
+    int rc = arbor_alias(&w.alias);
     if (rc)
         return rc;
-    if ((rc = arbor_alias(&w.alias))) {
-        arbor_demonitor(w.mref, ARBOR_DEMONITOR_FLUSH);
-        return rc;
-    }
     /* A large request is built in process memory: the send may be where
      * a pending kill takes effect, and then the block must not leak. */
     char small[256];
@@ -522,18 +518,21 @@ static int call_as(uint64_t kind, arbor_pid_t server, uint64_t tag, const void *
     char *buf = total <= sizeof small ? small : arbor_alloc(total);
     if (!buf) {
         arbor_unalias(w.alias);
-        arbor_demonitor(w.mref, ARBOR_DEMONITOR_FLUSH);
         return ARBOR_ENOMEM;
     }
     *(call_hdr_t *)buf = (call_hdr_t){w.alias, tag};
     if (size)
         memcpy(buf + sizeof(call_hdr_t), req, size);
-    rc = arbor_send(server, kind, buf, total);
+    /* Monitor and request in one signal, as monitor-then-send. */
+    rc = arbor_monitor_send(server, kind, buf, total, &w.mref);
     if (buf != small)
         arbor_free(buf);
+    if (rc) {
+        arbor_unalias(w.alias);
+        return rc;
+    }
     arbor_msg_t *m = NULL;
-    if (rc == 0)
-        rc = arbor_receive_match_marked(reply_or_down, &w, timeout_ms, &m);
+    rc = arbor_receive_match_marked(reply_or_down, &w, timeout_ms, &m);
     arbor_unalias(w.alias);
     if (rc) {
         arbor_demonitor(w.mref, ARBOR_DEMONITOR_FLUSH);

@@ -394,6 +394,34 @@ int arbor_send_alias(arbor_pid_t pid, arbor_ref_t alias, uint64_t tag, const voi
     return send_copy(pid, alias, tag, data, size);
 }
 
+/* Active aliases and how many of their messages are queued. A process
+ * rarely has more than one at a time (a call in progress), so the first
+ * lives in p->alias1 and only the others in the map: a GenServer call
+ * makes no map operation for its alias. */
+static bool alias_add(arbor__proc_t *p, arbor_ref_t alias)
+{
+    if (!p->alias1) {
+        p->alias1 = alias;
+        p->alias1_queued = 0;
+        return true;
+    }
+    return arbor__u64map_put(&p->aliases, alias, 0);
+}
+
+/* Adds delta to alias's queued count; false if alias is not active. */
+static bool alias_count(arbor__proc_t *p, arbor_ref_t alias, int delta)
+{
+    if (alias == p->alias1) {
+        p->alias1_queued += (uint64_t)(int64_t)delta;
+        return true;
+    }
+    uint64_t n;
+    if (!arbor__u64map_get(&p->aliases, alias, &n))
+        return false;
+    arbor__u64map_put(&p->aliases, alias, n + (uint64_t)(int64_t)delta); /* replaces: cannot fail */
+    return true;
+}
+
 int arbor_alias(arbor_ref_t *alias_out)
 {
     arbor__proc_t *p = arbor__proc_current();
@@ -402,7 +430,7 @@ int arbor_alias(arbor_ref_t *alias_out)
     if (!alias_out)
         return ARBOR_EINVAL;
     arbor_ref_t ref = arbor__new_ref();
-    if (!arbor__u64map_put(&p->aliases, ref, 0))
+    if (!alias_add(p, ref))
         return ARBOR_ENOMEM;
     *alias_out = ref;
     return 0;
@@ -414,7 +442,9 @@ int arbor_unalias(arbor_ref_t alias)
     if (!p)
         return ARBOR_ENOTPROC;
     uint64_t queued;
-    if (!arbor__u64map_get(&p->aliases, alias, &queued))
+    if (alias && alias == p->alias1)
+        queued = p->alias1_queued;
+    else if (!arbor__u64map_get(&p->aliases, alias, &queued))
         return ARBOR_ENOENT;
     /* Drop what already arrived through it: counted, so the usual case
      * (nothing queued, e.g. a call whose reply was taken) scans nothing. */
@@ -431,7 +461,10 @@ int arbor_unalias(arbor_ref_t alias)
         m = next;
     }
     /* Deactivate last: what is still in the inbox is dropped as it drains. */
-    arbor__u64map_del(&p->aliases, alias, NULL);
+    if (alias == p->alias1)
+        p->alias1 = 0;
+    else
+        arbor__u64map_del(&p->aliases, alias, NULL);
     return 0;
 }
 
@@ -462,9 +495,8 @@ static void take(arbor__proc_t *p, arbor__msg_t *prev, arbor__msg_t *m)
         p->mark = prev; /* the mark moves back to a message still queued */
     arbor__queue_remove(&p->queue, prev, m);
     atomic_store_explicit(&p->queue_len, (uint32_t)p->queue.len, memory_order_relaxed);
-    uint64_t n;
-    if (m->kind == ARBOR__MSG && m->pub.alias && arbor__u64map_get(&p->aliases, m->pub.alias, &n))
-        arbor__u64map_put(&p->aliases, m->pub.alias, n - 1);
+    if (m->kind == ARBOR__MSG && m->pub.alias)
+        alias_count(p, m->pub.alias, -1);
 }
 
 /* ---- draining and signals ------------------------------------------------------------ */
@@ -516,16 +548,24 @@ static void on_exit_signal(arbor__proc_t *p, arbor__msg_t *m)
     arbor__msg_destroy(m);
 }
 
+/* From starts monitoring p with m->u.ref (SIG_MONITOR, or a message sent
+ * with arbor_monitor_send()). */
+static void take_monitor(arbor__proc_t *p, arbor__msg_t *m)
+{
+    m->flags &= ~ARBOR__MSG_MONITOR;
+    if (!arbor__u64map_put(&p->monitored, m->u.ref, m->pub.from))
+        oom_die(p);
+    set_count(&p->n_monitored_by, &p->monitored);
+}
+
 static void on_signal(arbor__proc_t *p, arbor__msg_t *m)
 {
     switch ((arbor__msg_kind_t)m->kind) {
     case ARBOR__MSG:
-        if (m->pub.alias) {
-            uint64_t n;
-            if (!arbor__u64map_get(&p->aliases, m->pub.alias, &n))
-                break; /* sent to an alias no longer active: dropped */
-            arbor__u64map_put(&p->aliases, m->pub.alias, n + 1); /* replaces: cannot fail */
-        }
+        if (m->flags & ARBOR__MSG_MONITOR)
+            take_monitor(p, m);
+        if (m->pub.alias && !alias_count(p, m->pub.alias, 1))
+            break; /* sent to an alias no longer active: dropped */
         arbor__queue_append(&p->queue, m);
         return;
     case ARBOR__SIG_EXIT:
@@ -541,9 +581,7 @@ static void on_signal(arbor__proc_t *p, arbor__msg_t *m)
         set_count(&p->n_links, &p->links);
         break;
     case ARBOR__SIG_MONITOR:
-        if (!arbor__u64map_put(&p->monitored, m->u.ref, m->pub.from))
-            oom_die(p);
-        set_count(&p->n_monitored_by, &p->monitored);
+        take_monitor(p, m);
         break;
     case ARBOR__SIG_DEMONITOR:
         arbor__u64map_del(&p->monitored, m->u.ref, NULL);
@@ -911,6 +949,52 @@ int arbor_monitor(arbor_pid_t pid, arbor_ref_t *ref_out)
     return 0;
 }
 
+int arbor_monitor_send(arbor_pid_t pid, uint64_t tag, const void *data, size_t size,
+                       arbor_ref_t *ref_out)
+{
+    arbor__proc_t *p = arbor__proc_current();
+    if (!p)
+        return ARBOR_ENOTPROC;
+    if (pid == ARBOR_NOPID || !ref_out || !tag_allowed(tag) || (size && !data))
+        return ARBOR_EINVAL;
+    if (size > ARBOR_MSG_MAX)
+        return ARBOR_ETOOBIG;
+    if (pid == p->pid) {
+        /* A monitor on oneself never fires: the two plain steps. */
+        int rc = arbor_monitor(pid, ref_out);
+        if (!rc && (rc = arbor_send(pid, tag, data, size)))
+            arbor_demonitor(*ref_out, 0);
+        return rc;
+    }
+    arbor_ref_t ref = arbor__new_ref();
+    if (!arbor__u64map_put(&p->monitors, ref, pid))
+        return ARBOR_ENOMEM;
+    arbor__msg_t *m = arbor__msg_new(ARBOR__MSG, size);
+    if (!m) {
+        arbor__u64map_del(&p->monitors, ref, NULL);
+        return ARBOR_ENOMEM;
+    }
+    set_count(&p->n_monitors, &p->monitors);
+    m->flags |= ARBOR__MSG_MONITOR;
+    m->u.ref = ref;
+    m->pub.tag = tag;
+    m->pub.from = p->pid;
+    if (size)
+        memcpy(m->payload, data, size);
+    *ref_out = ref;
+    if (!arbor__send_node(pid, m)) {
+        arbor__msg_t *down = down_signal(ref, pid, ARBOR_NOPROC);
+        if (!down) {
+            arbor__u64map_del(&p->monitors, ref, NULL);
+            set_count(&p->n_monitors, &p->monitors);
+            return ARBOR_ENOMEM;
+        }
+        to_self(p, down);
+    }
+    arbor__proc_tick(p);
+    return 0;
+}
+
 static bool is_down_for(const arbor_msg_t *msg, void *arg)
 {
     return msg->tag == ARBOR_TAG_DOWN &&
@@ -984,7 +1068,8 @@ static void answer_late_signals(arbor__proc_t *p, const arbor_reason_t *reason)
             arbor__msg_t *e = exit_signal(p->pid, *reason, true);
             if (e)
                 arbor__send_node(from, e);
-        } else if (m->kind == ARBOR__SIG_MONITOR) {
+        } else if (m->kind == ARBOR__SIG_MONITOR ||
+                   (m->kind == ARBOR__MSG && (m->flags & ARBOR__MSG_MONITOR))) {
             arbor__msg_t *d = down_signal(m->u.ref, p->pid, *reason);
             arbor__msg_destroy(m);
             if (d)
@@ -1028,6 +1113,10 @@ void arbor__proc_finish(arbor__proc_t *p)
             arbor__msg_destroy(m);
             break;
         default:
+            if (m->kind == ARBOR__MSG && (m->flags & ARBOR__MSG_MONITOR)) {
+                p->defer_exit = true;
+                take_monitor(p, m);
+            }
             arbor__msg_destroy(m);
         }
     }

@@ -82,7 +82,9 @@ typedef struct arbor__proc {
     arbor__u64map_t links;          /* pid -> 1 */
     arbor__u64map_t monitors;       /* ref -> pid we monitor */
     arbor__u64map_t monitored;      /* ref -> pid monitoring us */
-    arbor__u64map_t aliases;        /* active alias -> its messages in the queue */
+    arbor_ref_t alias1;             /* an active alias (0: none), kept out of the map */
+    uint64_t alias1_queued;         /* its messages in the queue */
+    arbor__u64map_t aliases;        /* other active aliases -> their messages queued */
     struct arbor__heap_block *heap; /* arbor_alloc() blocks */
     struct arbor_timer *wait_timer;
     struct arbor_timer *timers;          /* send_after handles this process holds */

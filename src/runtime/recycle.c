@@ -24,6 +24,7 @@ static const struct limits {
 } limits[ARBOR__RECYCLE_KINDS] = {
     [ARBOR__RECYCLE_MSG] = {512, 128},
     [ARBOR__RECYCLE_PROC] = {128, 32},
+    [ARBOR__RECYCLE_TIMER] = {256, 16},
 };
 
 /* A free block's first word links it into its magazine; a magazine's
@@ -36,6 +37,7 @@ static struct pool {
     _Atomic(free_block_t *) mags; /* full magazines; written under lock, peeked without */
     unsigned count;
 } pools[ARBOR__RECYCLE_KINDS] = {
+    {.lock = PTHREAD_MUTEX_INITIALIZER},
     {.lock = PTHREAD_MUTEX_INITIALIZER},
     {.lock = PTHREAD_MUTEX_INITIALIZER},
 };

@@ -1,6 +1,6 @@
 /*
  * Recycling of the runtime's small fixed-size blocks (message nodes,
- * process control blocks) instead of going through malloc.
+ * process control blocks, timers) instead of going through malloc.
  *
  * Each scheduler thread keeps free blocks per kind; a block freed on a
  * thread stays with that thread. Blocks mostly flow one way (made by a
@@ -23,8 +23,9 @@
 #include <stddef.h>
 
 typedef enum arbor__recycle_kind {
-    ARBOR__RECYCLE_MSG,  /* message nodes with a small payload area */
-    ARBOR__RECYCLE_PROC, /* process control blocks */
+    ARBOR__RECYCLE_MSG,   /* message nodes with a small payload area */
+    ARBOR__RECYCLE_PROC,  /* process control blocks */
+    ARBOR__RECYCLE_TIMER, /* timers: a GenServer call sets and cancels one */
     ARBOR__RECYCLE_KINDS
 } arbor__recycle_kind_t;
 

@@ -6,6 +6,7 @@
 
 #include "arbor/error.h"
 #include "proc.h"
+#include "recycle.h"
 #include "sched.h"
 #include "stats.h"
 
@@ -49,7 +50,8 @@ void arbor__timer_unref(struct arbor_timer *t)
     if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
         if (t->node)
             arbor__msg_destroy(t->node);
-        free(t);
+        if (!arbor__recycle_put(ARBOR__RECYCLE_TIMER, t))
+            free(t);
         ARBOR__STAT_SUB(live_timers, 1);
     }
 }
@@ -135,7 +137,9 @@ void arbor__wheel_fini(arbor__wheel_t *w)
 struct arbor_timer *arbor__timer_start(arbor_pid_t target, arbor__msg_t *node, uint64_t deadline,
                                        int with_handle)
 {
-    struct arbor_timer *t = malloc(sizeof *t);
+    struct arbor_timer *t = arbor__recycle_get(ARBOR__RECYCLE_TIMER);
+    if (!t)
+        t = malloc(sizeof *t);
     if (!t) {
         arbor__msg_destroy(node);
         return NULL;

@@ -427,6 +427,47 @@ TEST(messages_to_an_inactive_alias_are_dropped)
     arbor_test_run(alias_root, NULL);
 }
 
+/* Several aliases at once (the first is kept apart from the others):
+ * each drops only its own messages when it goes, in any order. */
+static void several_aliases_root(void *arg)
+{
+    arbor_pid_t self = arbor_self();
+    arbor_ref_t a[3];
+    for (int i = 0; i < 3; i++)
+        ASSERT_OK(arbor_alias(&a[i]));
+    for (int i = 0; i < 3; i++)
+        ASSERT_OK(arbor_send_alias(self, a[i], TAG_DATA, &i, sizeof i));
+    ASSERT_OK(arbor_unalias(a[0]));
+    arbor_msg_t *m = arbor_test_recv(1000);
+    ASSERT_EQ(*(int *)m->data, 1);
+    arbor_msg_free(m);
+    ASSERT_OK(arbor_unalias(a[2]));
+    arbor_test_no_message(20);
+    /* A new alias takes the place the first left. */
+    arbor_ref_t b;
+    ASSERT_OK(arbor_alias(&b));
+    ASSERT_OK(arbor_send_alias(self, a[1], TAG_DATA, "a1", 3));
+    ASSERT_OK(arbor_send_alias(self, b, TAG_DATA, "b", 2));
+    ASSERT_OK(arbor_send_alias(self, a[0], TAG_DATA, "gone", 5));
+    m = arbor_test_recv(1000);
+    ASSERT_STREQ(m->data, "a1");
+    arbor_msg_free(m);
+    m = arbor_test_recv(1000);
+    ASSERT_STREQ(m->data, "b");
+    arbor_msg_free(m);
+    arbor_test_no_message(20);
+    ASSERT_OK(arbor_unalias(b));
+    ASSERT_OK(arbor_unalias(a[1]));
+    ASSERT_ERR(arbor_unalias(a[0]), ARBOR_ENOENT);
+    ASSERT_ERR(arbor_unalias(a[2]), ARBOR_ENOENT);
+    ASSERT_ERR(arbor_unalias(0), ARBOR_ENOENT);
+}
+
+TEST(several_aliases_each_drop_only_their_own_messages)
+{
+    arbor_test_run(several_aliases_root, NULL);
+}
+
 static bool is_99(const arbor_msg_t *m, void *arg)
 {
     return m->tag == TAG_DATA && *(int *)m->data == 99;

@@ -797,6 +797,58 @@ TEST(monitor_of_dead_pid_gives_immediate_down_noproc)
     run_root(monitor_dead_root, NULL);
 }
 
+/* arbor_monitor_send(): a monitor and a message in one signal. */
+static void monitor_send_root(void *arg)
+{
+    arbor_pid_t self = arbor_self(), pid;
+    ASSERT_OK(arbor_spawn(relay_child, &self, &pid));
+    arbor_ref_t ref;
+    ASSERT_OK(arbor_monitor_send(pid, TAG_PING, NULL, 0, &ref));
+    arbor_msg_t *m = NEXT(TAG_PONG); /* the message arrived... */
+    arbor_msg_free(m);
+    arbor_process_info_t info;
+    ASSERT_OK(arbor_process_info(pid, &info));
+    ASSERT_EQ(info.monitored_by, 1); /* ...and the monitor with it */
+    ASSERT_OK(arbor_send(pid, TAG_GO, NULL, 0));
+    m = NEXT(ARBOR_TAG_DOWN);
+    ASSERT_U64_EQ(DOWN_OF(m)->ref, ref);
+    ASSERT_U64_EQ(DOWN_OF(m)->pid, pid);
+    ASSERT_REASON(DOWN_OF(m)->reason, ARBOR_EXIT_ERROR, "boom");
+    arbor_msg_free(m);
+
+    /* A dead pid: the message is dropped, the DOWN says noproc. */
+    arbor_pid_t dead = dead_pid();
+    ASSERT_OK(arbor_monitor_send(dead, TAG_PING, NULL, 0, &ref));
+    m = NEXT(ARBOR_TAG_DOWN);
+    ASSERT_U64_EQ(DOWN_OF(m)->ref, ref);
+    ASSERT_REASON(DOWN_OF(m)->reason, ARBOR_EXIT_NOPROC, "");
+    arbor_msg_free(m);
+    arbor_test_no_message(0);
+
+    /* Oneself: the message, and a monitor that never fires. */
+    ASSERT_OK(arbor_monitor_send(self, TAG_PING, "x", 2, &ref));
+    m = NEXT(TAG_PING);
+    ASSERT_U64_EQ(m->from, self);
+    ASSERT_STREQ(m->data, "x");
+    arbor_msg_free(m);
+    ASSERT_OK(arbor_demonitor(ref, 0));
+
+    /* Bad arguments change nothing. */
+    ASSERT_ERR(arbor_monitor_send(ARBOR_NOPID, TAG_PING, NULL, 0, &ref), ARBOR_EINVAL);
+    ASSERT_ERR(arbor_monitor_send(self, TAG_PING, NULL, 0, NULL), ARBOR_EINVAL);
+    ASSERT_ERR(arbor_monitor_send(self, TAG_PING, NULL, 1, &ref), ARBOR_EINVAL);
+    ASSERT_ERR(arbor_monitor_send(self, TAG_PING, "x", ARBOR_MSG_MAX + 1, &ref), ARBOR_ETOOBIG);
+    ASSERT_OK(arbor_process_info(self, &info));
+    ASSERT_EQ(info.monitors, 0);
+    arbor_test_no_message(0);
+}
+
+TEST(monitor_send_monitors_and_sends_in_one_signal)
+{
+    run_root(monitor_send_root, NULL);
+    ASSERT_ERR(arbor_monitor_send(1, TAG_PING, NULL, 0, &(arbor_ref_t){0}), ARBOR_ENOTPROC);
+}
+
 static void demonitor_root(void *arg)
 {
     arbor_pid_t self = arbor_self(), pid;
