@@ -170,7 +170,10 @@ static int spawn_common(arbor__proc_t *p, const arbor_spawn_opts_t *opts, arbor_
     if (pid_out)
         *pid_out = p->pid;
     arbor_pid_t pid = p->pid;
-    arbor__sched_enqueue(p, true); /* runnext, as Go does: see sched.h */
+    /* A reactive child (a GenServer, a supervisor) is started synchronously:
+     * its parent waits for its init at once, so it runs next, here. A plain
+     * one is more often parallel work: the ring, where others may take it. */
+    arbor__sched_enqueue(p, p->reactive);
     /* A spawn racing with the runtime's shutdown may have been missed by
      * the kill sweep; kill it ourselves (see arbor__root_exited). */
     if (atomic_load_explicit(&arbor__rt.root_exited, memory_order_seq_cst))

@@ -3,9 +3,10 @@
  *
  * Run queues (after Go): each scheduler owns a 256-entry ring that only it
  * pushes to and that any scheduler may steal half of with a CAS on its head,
- * plus a `runnext` slot for the process it just woke or spawned (a message
- * reply, or a child's init, runs next on the same core, while the sender's
- * data is still in cache; thieves never take it). A
+ * plus a `runnext` slot for the process it just woke or the reactive one it
+ * just spawned (a message reply, or a GenServer's init its parent waits
+ * for, runs next on the same core, while the data is still in cache;
+ * thieves never take it). A
  * shared, locked queue takes overflow and work submitted from outside the
  * schedulers; it is checked every 61 activations so it cannot starve.
  *

@@ -642,32 +642,3 @@ TEST(a_pair_waking_each_other_lets_others_run_and_timers_fire)
     arbor_config_t cfg = {.schedulers = 1};
     arbor_test_run_with(&cfg, bouncing_pair_root, NULL);
 }
-
-/* A spawned process goes to its parent's runnext, like a woken one: when
- * the parent then waits (for an init acknowledgement, a reply), the child
- * runs at once on the same scheduler, ahead of processes queued before it,
- * and the two stay together. */
-static _Atomic int run_order;
-
-static void note_order(void *arg)
-{
-    *(int *)arg = atomic_fetch_add(&run_order, 1);
-}
-
-static void spawn_order_root(void *arg)
-{
-    atomic_store(&run_order, 0);
-    int first = -1, second = -1;
-    ASSERT_OK(arbor_spawn(note_order, &first, NULL));
-    ASSERT_OK(arbor_spawn(note_order, &second, NULL));
-    arbor_msg_t *m;
-    ASSERT_ERR(arbor_receive(10, &m), ARBOR_ETIMEDOUT);
-    ASSERT_EQ(second, 0); /* the newest ran first */
-    ASSERT_EQ(first, 1);
-}
-
-TEST(a_spawned_process_runs_next_on_its_parents_scheduler)
-{
-    arbor_config_t cfg = {.schedulers = 1};
-    arbor_test_run_with(&cfg, spawn_order_root, NULL);
-}

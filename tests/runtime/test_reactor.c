@@ -4,6 +4,7 @@
  * handler blocks, exits from a handler, arbor_msg_keep(), kills, and the
  * blocking calls a handler may make.
  */
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -185,6 +186,47 @@ TEST(reactor_fed_by_a_faster_sender_keeps_a_bounded_backlog)
 {
     arbor_config_t cfg = {.schedulers = 1};
     arbor_test_run_with(&cfg, backlog_root, NULL);
+}
+
+/* A reactive process goes to its parent's runnext when spawned: when the
+ * parent then waits for it (a GenServer's init acknowledgement), it runs
+ * at once on the same scheduler, ahead of processes queued before it. A
+ * plain process goes to the back of the queue. */
+static _Atomic int run_order;
+
+static void note_order_init(void **state)
+{
+    **(int **)state = atomic_fetch_add(&run_order, 1);
+}
+
+static const arbor_reactor_t order_ops = {note_order_init, count_handle};
+
+static void note_order(void *arg)
+{
+    *(int *)arg = atomic_fetch_add(&run_order, 1);
+}
+
+static void spawn_order_root(void *arg)
+{
+    atomic_store(&run_order, 0);
+    int plain = -1, first = -1, second = -1;
+    arbor_pid_t a, b;
+    ASSERT_OK(arbor_spawn(note_order, &plain, NULL));
+    ASSERT_OK(arbor_spawn_reactor(&order_ops, &first, NULL, &a, NULL));
+    ASSERT_OK(arbor_spawn_reactor(&order_ops, &second, NULL, &b, NULL));
+    arbor_msg_t *m;
+    ASSERT_ERR(arbor_receive(10, &m), ARBOR_ETIMEDOUT);
+    ASSERT_EQ(second, 0); /* the newest reactor first */
+    ASSERT_EQ(plain, 1);  /* then the queue, in order */
+    ASSERT_EQ(first, 2);
+    ASSERT_OK(arbor_exit_pid(a, ARBOR_KILL));
+    ASSERT_OK(arbor_exit_pid(b, ARBOR_KILL));
+}
+
+TEST(a_spawned_reactor_runs_next_on_its_parents_scheduler)
+{
+    arbor_config_t cfg = {.schedulers = 1};
+    arbor_test_run_with(&cfg, spawn_order_root, NULL);
 }
 
 /* ---- stacks ------------------------------------------------------------------------ */
