@@ -58,8 +58,33 @@ static bool resize(arbor__u64map_t *m, uint32_t cap)
     return true;
 }
 
+/* A map of one entry in place gets a table for it and the next one. */
+static bool leave_place(arbor__u64map_t *m)
+{
+    uint64_t k = m->one_key, v = m->one_val;
+    m->keys = m->vals = NULL;
+    m->count = m->used = 0;
+    if (!resize(m, 4)) {
+        m->one_key = k;
+        m->one_val = v;
+        m->count = 1;
+        return false;
+    }
+    return arbor__u64map_put(m, k, v); /* room for it: cannot fail */
+}
+
 bool arbor__u64map_put(arbor__u64map_t *m, uint64_t key, uint64_t val)
 {
+    if (m->cap == 0) {
+        if (m->count == 0 || m->one_key == key) {
+            m->one_key = key;
+            m->one_val = val;
+            m->count = 1;
+            return true;
+        }
+        if (!leave_place(m))
+            return false;
+    }
     if ((m->used + 1) * 4 > m->cap * 3) {
         uint32_t cap = m->cap ? m->cap : 4;
         while ((m->count + 1) * 2 > cap)
@@ -88,6 +113,7 @@ bool arbor__u64map_put(arbor__u64map_t *m, uint64_t key, uint64_t val)
     return true;
 }
 
+/* The slot of key in a table (cap > 0), or -1. */
 static int64_t find(const arbor__u64map_t *m, uint64_t key)
 {
     if (!m->count)
@@ -101,8 +127,21 @@ static int64_t find(const arbor__u64map_t *m, uint64_t key)
     return -1;
 }
 
+/* A map in place holding key. */
+static bool in_place(const arbor__u64map_t *m, uint64_t key)
+{
+    return m->cap == 0 && m->count == 1 && m->one_key == key;
+}
+
 bool arbor__u64map_get(const arbor__u64map_t *m, uint64_t key, uint64_t *val)
 {
+    if (m->cap == 0) {
+        if (!in_place(m, key))
+            return false;
+        if (val)
+            *val = m->one_val;
+        return true;
+    }
     int64_t i = find(m, key);
     if (i < 0)
         return false;
@@ -113,6 +152,15 @@ bool arbor__u64map_get(const arbor__u64map_t *m, uint64_t key, uint64_t *val)
 
 bool arbor__u64map_del(arbor__u64map_t *m, uint64_t key, uint64_t *val)
 {
+    if (m->cap == 0) {
+        if (!in_place(m, key))
+            return false;
+        if (val)
+            *val = m->one_val;
+        m->one_key = m->one_val = 0;
+        m->count = 0;
+        return true;
+    }
     int64_t i = find(m, key);
     if (i < 0)
         return false;
@@ -136,6 +184,15 @@ bool arbor__u64map_del(arbor__u64map_t *m, uint64_t key, uint64_t *val)
 
 bool arbor__u64map_next(const arbor__u64map_t *m, uint32_t *pos, uint64_t *key, uint64_t *val)
 {
+    if (m->cap == 0) {
+        if (m->count == 0 || *pos > 0)
+            return false;
+        *key = m->one_key;
+        if (val)
+            *val = m->one_val;
+        *pos = 1;
+        return true;
+    }
     for (uint32_t i = *pos; i < m->cap; i++) {
         if (m->keys[i] > TOMB) {
             *key = m->keys[i];
@@ -150,8 +207,10 @@ bool arbor__u64map_next(const arbor__u64map_t *m, uint32_t *pos, uint64_t *key, 
 
 void arbor__u64map_free(arbor__u64map_t *m)
 {
-    map_free(m, m->keys);
-    map_free(m, m->vals);
+    if (m->cap) {
+        map_free(m, m->keys);
+        map_free(m, m->vals);
+    }
     m->keys = m->vals = NULL;
     m->cap = m->count = m->used = 0;
 }

@@ -4,7 +4,8 @@
  * children by pid (OTP). Owned by one thread at a time; no locking. Empty
  * maps allocate nothing. A map marked process_heap allocates with
  * arbor_alloc(), so it is freed with the process that owns it however that
- * process dies; the runtime's own maps use malloc.
+ * process dies; the runtime's own maps use malloc. A map of one entry
+ * allocates nothing either.
  */
 #ifndef ARBOR_RUNTIME_U64MAP_H
 #define ARBOR_RUNTIME_U64MAP_H
@@ -13,8 +14,18 @@
 #include <stdint.h>
 
 typedef struct arbor__u64map {
-    uint64_t *keys; /* 0 = empty slot, 1 = tombstone; real keys are > 1 */
-    uint64_t *vals;
+    /* cap 0: at most one entry, held in place (most maps of a process hold
+     * one: the link to its supervisor, a monitor during a call), so it costs
+     * no allocation. Otherwise a table: 0 = empty slot, 1 = tombstone; real
+     * keys are > 1. */
+    union {
+        uint64_t *keys;
+        uint64_t one_key;
+    };
+    union {
+        uint64_t *vals;
+        uint64_t one_val;
+    };
     uint32_t cap;   /* power of two, or 0 */
     uint32_t count; /* live entries */
     uint32_t used;  /* live entries plus tombstones */
