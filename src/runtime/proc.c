@@ -916,19 +916,16 @@ static arbor__msg_t *down_signal(arbor_ref_t ref, arbor_pid_t pid, arbor_reason_
     return m;
 }
 
-int arbor_monitor(arbor_pid_t pid, arbor_ref_t *ref_out)
+/* Starts monitoring pid with a fresh ref and sends pid m, the node that
+ * carries the monitor: a SIG_MONITOR, or a message flagged
+ * ARBOR__MSG_MONITOR (arbor_monitor_send). A dead pid gets us a DOWN with
+ * noproc; a monitor on oneself is kept but never fires while alive (a
+ * message to oneself is delivered as a plain one). Takes m. */
+static int monitor_with(arbor__proc_t *p, arbor_pid_t pid, arbor__msg_t *m, arbor_ref_t *ref_out)
 {
-    arbor__proc_t *p = arbor__proc_current();
-    if (!p)
-        return ARBOR_ENOTPROC;
-    if (pid == ARBOR_NOPID || !ref_out)
-        return ARBOR_EINVAL;
     arbor_ref_t ref = arbor__new_ref();
-    if (!arbor__u64map_put(&p->monitors, ref, pid))
-        return ARBOR_ENOMEM;
-    arbor__msg_t *m = arbor__msg_new(ARBOR__SIG_MONITOR, 0);
-    if (!m) {
-        arbor__u64map_del(&p->monitors, ref, NULL);
+    if (!arbor__u64map_put(&p->monitors, ref, pid)) {
+        arbor__msg_destroy(m);
         return ARBOR_ENOMEM;
     }
     set_count(&p->n_monitors, &p->monitors);
@@ -936,8 +933,12 @@ int arbor_monitor(arbor_pid_t pid, arbor_ref_t *ref_out)
     m->u.ref = ref;
     *ref_out = ref;
     if (pid == p->pid) {
-        /* Monitoring oneself is allowed and never fires while alive. */
-        arbor__msg_destroy(m);
+        if (m->kind == ARBOR__MSG) {
+            m->flags &= ~ARBOR__MSG_MONITOR;
+            arbor__send_node(pid, m);
+        } else {
+            arbor__msg_destroy(m);
+        }
         return 0;
     }
     if (!arbor__send_node(pid, m)) {
@@ -952,6 +953,19 @@ int arbor_monitor(arbor_pid_t pid, arbor_ref_t *ref_out)
     return 0;
 }
 
+int arbor_monitor(arbor_pid_t pid, arbor_ref_t *ref_out)
+{
+    arbor__proc_t *p = arbor__proc_current();
+    if (!p)
+        return ARBOR_ENOTPROC;
+    if (pid == ARBOR_NOPID || !ref_out)
+        return ARBOR_EINVAL;
+    arbor__msg_t *m = arbor__msg_new(ARBOR__SIG_MONITOR, 0);
+    if (!m)
+        return ARBOR_ENOMEM;
+    return monitor_with(p, pid, m, ref_out);
+}
+
 int arbor_monitor_send(arbor_pid_t pid, uint64_t tag, const void *data, size_t size,
                        arbor_ref_t *ref_out)
 {
@@ -962,40 +976,17 @@ int arbor_monitor_send(arbor_pid_t pid, uint64_t tag, const void *data, size_t s
         return ARBOR_EINVAL;
     if (size > ARBOR_MSG_MAX)
         return ARBOR_ETOOBIG;
-    if (pid == p->pid) {
-        /* A monitor on oneself never fires: the two plain steps. */
-        int rc = arbor_monitor(pid, ref_out);
-        if (!rc && (rc = arbor_send(pid, tag, data, size)))
-            arbor_demonitor(*ref_out, 0);
-        return rc;
-    }
-    arbor_ref_t ref = arbor__new_ref();
-    if (!arbor__u64map_put(&p->monitors, ref, pid))
-        return ARBOR_ENOMEM;
     arbor__msg_t *m = arbor__msg_new(ARBOR__MSG, size);
-    if (!m) {
-        arbor__u64map_del(&p->monitors, ref, NULL);
+    if (!m)
         return ARBOR_ENOMEM;
-    }
-    set_count(&p->n_monitors, &p->monitors);
     m->flags |= ARBOR__MSG_MONITOR;
-    m->u.ref = ref;
     m->pub.tag = tag;
-    m->pub.from = p->pid;
     if (size)
         memcpy(m->payload, data, size);
-    *ref_out = ref;
-    if (!arbor__send_node(pid, m)) {
-        arbor__msg_t *down = down_signal(ref, pid, ARBOR_NOPROC);
-        if (!down) {
-            arbor__u64map_del(&p->monitors, ref, NULL);
-            set_count(&p->n_monitors, &p->monitors);
-            return ARBOR_ENOMEM;
-        }
-        to_self(p, down);
-    }
-    arbor__proc_tick(p);
-    return 0;
+    int rc = monitor_with(p, pid, m, ref_out);
+    if (rc == 0)
+        arbor__proc_tick(p);
+    return rc;
 }
 
 static bool is_down_for(const arbor_msg_t *msg, void *arg)
