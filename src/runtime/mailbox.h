@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "arbor/message.h"
 #include "arbor/reason.h"
@@ -75,6 +76,27 @@ typedef struct arbor__queue {
     size_t len;
 } arbor__queue_t;
 
+/* Copies a message's bytes into its node. Most payloads are a few words (a
+ * counter, a pid, a call header): those are copied with a pair of moves
+ * instead of a call into memcpy. */
+static inline void arbor__payload_copy(void *dst, const void *src, size_t n)
+{
+    unsigned char *d = dst;
+    const unsigned char *s = src;
+    if (n >= 8 && n <= 16) {
+        __builtin_memcpy(d, s, 8);
+        __builtin_memcpy(d + n - 8, s + n - 8, 8);
+    } else if (n >= 4 && n < 8) {
+        __builtin_memcpy(d, s, 4);
+        __builtin_memcpy(d + n - 4, s + n - 4, 4);
+    } else if (n < 4) {
+        for (size_t i = 0; i < n; i++)
+            d[i] = s[i];
+    } else {
+        memcpy(d, s, n);
+    }
+}
+
 /* Allocates a node for kind with room for size payload bytes. NULL when out
  * of memory. */
 arbor__msg_t *arbor__msg_new(uint32_t kind, size_t size);
@@ -89,6 +111,15 @@ void arbor__inbox_push(arbor__inbox_t *q, arbor__msg_t *m);
 arbor__msg_t *arbor__inbox_pop(arbor__inbox_t *q);
 /* Owner only, seq_cst: true if anything was pushed and not popped. */
 bool arbor__inbox_nonempty(arbor__inbox_t *q);
+
+/* Owner only, cheap: true when pop would find nothing (the tail is the
+ * stub and nothing is linked after it; a push half-way counts as nothing
+ * yet, as it does for pop). */
+static inline bool arbor__inbox_drained(arbor__inbox_t *q)
+{
+    return atomic_load_explicit(&q->tail, memory_order_relaxed) == &q->stub &&
+           !atomic_load_explicit(&q->stub.next, memory_order_acquire);
+}
 
 static inline void arbor__queue_append(arbor__queue_t *q, arbor__msg_t *m)
 {

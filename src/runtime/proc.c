@@ -375,8 +375,7 @@ static int send_copy(arbor_pid_t to, arbor_ref_t alias, uint64_t tag, const void
     m->pub.tag = tag;
     m->pub.from = self ? self->pid : ARBOR_NOPID;
     m->pub.alias = alias;
-    if (size)
-        memcpy(m->payload, data, size);
+    arbor__payload_copy(m->payload, data, size);
     arbor__proc_deliver(p, m);
     arbor__table_unref(p);
     if (self)
@@ -609,7 +608,7 @@ static void on_signal(arbor__proc_t *p, arbor__msg_t *m)
     arbor__msg_destroy(m);
 }
 
-void arbor__proc_drain(arbor__proc_t *p)
+static void __attribute__((noinline)) drain_inbox(arbor__proc_t *p)
 {
     arbor__msg_t *m;
     while ((m = arbor__inbox_pop(&p->inbox)))
@@ -617,6 +616,15 @@ void arbor__proc_drain(arbor__proc_t *p)
     atomic_store_explicit(&p->queue_len, (uint32_t)p->queue.len, memory_order_relaxed);
     if (p->dying && !p->defer_exit)
         die_now(p);
+}
+
+void arbor__proc_drain(arbor__proc_t *p)
+{
+    /* The common case before a wait, checked inline: nothing came and no
+     * exit is pending. */
+    if (!p->dying && arbor__inbox_drained(&p->inbox))
+        return;
+    drain_inbox(p);
 }
 
 /* ---- waiting ----------------------------------------------------------------------- */
@@ -981,8 +989,7 @@ int arbor_monitor_send(arbor_pid_t pid, uint64_t tag, const void *data, size_t s
         return ARBOR_ENOMEM;
     m->flags |= ARBOR__MSG_MONITOR;
     m->pub.tag = tag;
-    if (size)
-        memcpy(m->payload, data, size);
+    arbor__payload_copy(m->payload, data, size);
     int rc = monitor_with(p, pid, m, ref_out);
     if (rc == 0)
         arbor__proc_tick(p);

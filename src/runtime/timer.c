@@ -225,8 +225,7 @@ int arbor_send_after(arbor_pid_t to, uint64_t tag, const void *data, size_t size
         return ARBOR_ENOMEM;
     m->pub.tag = tag;
     m->pub.from = arbor_self();
-    if (size)
-        memcpy(m->payload, data, size);
+    arbor__payload_copy(m->payload, data, size);
     struct arbor_timer *t = arbor__timer_start(to, m, arbor_now_ms() + ms, timer_out != NULL);
     if (!t)
         return ARBOR_ENOMEM;

@@ -5,6 +5,8 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
+#include <string.h>
+
 #include "test.h"
 
 enum { TAG_PING = 1, TAG_PONG, TAG_DATA, TAG_OTHER };
@@ -52,6 +54,32 @@ static void order_root(void *arg)
 TEST(messages_from_one_sender_arrive_in_order)
 {
     arbor_test_run(order_root, NULL);
+}
+
+/* Payloads of every small size (copied without memcpy) and a large one
+ * arrive byte for byte. */
+static void payload_sizes_root(void *arg)
+{
+    unsigned char buf[300];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (unsigned char)(i * 7 + 1);
+    for (size_t n = 0; n <= 40; n++) {
+        ASSERT_OK(arbor_send(arbor_self(), TAG_DATA, n ? buf + n : NULL, n));
+        arbor_msg_t *m = arbor_test_recv(1000);
+        ASSERT_EQ(m->size, n);
+        ASSERT_TRUE(n == 0 || memcmp(m->data, buf + n, n) == 0);
+        arbor_msg_free(m);
+    }
+    ASSERT_OK(arbor_send(arbor_self(), TAG_DATA, buf, sizeof buf));
+    arbor_msg_t *m = arbor_test_recv(1000);
+    ASSERT_EQ(m->size, sizeof buf);
+    ASSERT_TRUE(memcmp(m->data, buf, sizeof buf) == 0);
+    arbor_msg_free(m);
+}
+
+TEST(message_payloads_of_every_small_size_arrive_intact)
+{
+    arbor_test_run(payload_sizes_root, NULL);
 }
 
 static bool is_other(const arbor_msg_t *m, void *arg)
