@@ -3,9 +3,8 @@
  * timeouts, names, the process allocator and introspection.
  */
 #include <stdatomic.h>
-#include <unistd.h>
-
 #include <string.h>
+#include <unistd.h>
 
 #include "test.h"
 
