@@ -58,6 +58,8 @@ static bool resize(arbor__u64map_t *m, uint32_t cap)
     return true;
 }
 
+static int64_t find(const arbor__u64map_t *m, uint64_t key);
+
 /* A map of one entry in place gets a table for it and the next one. */
 static bool leave_place(arbor__u64map_t *m)
 {
@@ -86,6 +88,12 @@ bool arbor__u64map_put(arbor__u64map_t *m, uint64_t key, uint64_t val)
             return false;
     }
     if ((m->used + 1) * 4 > m->cap * 3) {
+        /* Replacing needs no room: it must not fail for want of it. */
+        int64_t at = find(m, key);
+        if (at >= 0) {
+            m->vals[at] = val;
+            return true;
+        }
         uint32_t cap = m->cap ? m->cap : 4;
         while ((m->count + 1) * 2 > cap)
             cap *= 2;

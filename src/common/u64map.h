@@ -32,7 +32,8 @@ typedef struct arbor__u64map {
     bool process_heap;
 } arbor__u64map_t;
 
-/* Inserts or replaces. Returns false when out of memory (map unchanged). */
+/* Inserts or replaces. Returns false when out of memory (map unchanged);
+ * replacing an existing key never fails. */
 bool arbor__u64map_put(arbor__u64map_t *m, uint64_t key, uint64_t val);
 /* Looks key up; stores its value in *val when found and val is not NULL. */
 bool arbor__u64map_get(const arbor__u64map_t *m, uint64_t key, uint64_t *val);

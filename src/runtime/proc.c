@@ -39,6 +39,7 @@
 static _Noreturn void die_now(arbor__proc_t *p);
 static void charge_wake(arbor__proc_t *self);
 static void take(arbor__proc_t *p, arbor__msg_t *prev, arbor__msg_t *m);
+static arbor__msg_t *down_signal(arbor_ref_t ref, arbor_pid_t pid, arbor_reason_t reason);
 
 /* ---- creation ----------------------------------------------------------------- */
 
@@ -555,9 +556,17 @@ static void on_exit_signal(arbor__proc_t *p, arbor__msg_t *m)
 static void take_monitor(arbor__proc_t *p, arbor__msg_t *m)
 {
     m->flags &= ~ARBOR__MSG_MONITOR;
-    if (!arbor__u64map_put(&p->monitored, m->u.ref, m->pub.from))
-        oom_die(p);
-    set_count(&p->n_monitored_by, &p->monitored);
+    if (arbor__u64map_put(&p->monitored, m->u.ref, m->pub.from)) {
+        set_count(&p->n_monitored_by, &p->monitored);
+        return;
+    }
+    /* No memory to remember the monitor: we die of it, and the monitoring
+     * process hears so now, since our exit could not tell it (a caller
+     * waiting without a timeout would wait for ever). */
+    oom_die(p);
+    arbor__msg_t *d = down_signal(m->u.ref, p->pid, p->exit_reason);
+    if (d)
+        arbor__send_node(m->pub.from, d);
 }
 
 static void on_signal(arbor__proc_t *p, arbor__msg_t *m)

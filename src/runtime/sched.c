@@ -104,7 +104,9 @@ static bool ring_spill(arbor__sched_t *s, arbor__proc_t *p, uint32_t head, uint3
     return true;
 }
 
-static void ring_push(arbor__sched_t *s, arbor__proc_t *p)
+/* Returns true when the ring was full and half of it went to the shared
+ * queue. */
+static bool ring_push(arbor__sched_t *s, arbor__proc_t *p)
 {
     for (;;) {
         /* acquire: thieves advance head after reading their entries. */
@@ -114,10 +116,10 @@ static void ring_push(arbor__sched_t *s, arbor__proc_t *p)
             atomic_store_explicit(&s->rq[tail % ARBOR__RQ_SIZE], p, memory_order_relaxed);
             /* release: a thief that sees the tail sees the entry. */
             atomic_store_explicit(&s->rq_tail, tail + 1, memory_order_release);
-            return;
+            return false;
         }
         if (ring_spill(s, p, head, tail))
-            return;
+            return true;
     }
 }
 
@@ -338,6 +340,21 @@ static uint64_t poll_timers(arbor__sched_t *s)
     return arbor__wheel_next_deadline(&s->wheel);
 }
 
+/* Puts p at the back of this scheduler's ring without waking another
+ * scheduler, unless the ring overflowed into the shared queue. This keeps
+ * a client and the server it feeds on one core (waking a second scheduler
+ * at each slice's end split them, and every message then crossed cores:
+ * genserver_cast 40 -> 117 ns). The price: two busy processes that woke
+ * each other onto one core stay there while other schedulers sleep, until
+ * a wake or a spawn displaces one of them into the ring, which does wake
+ * one. */
+static void requeue(arbor__sched_t *s, arbor__proc_t *p)
+{
+    atomic_store_explicit(&p->status, ARBOR_STATUS_RUNNABLE, memory_order_relaxed);
+    if (ring_push(s, p))
+        wake_one();
+}
+
 /* A process taken from a queue starts a slice of its own. */
 static arbor__proc_t *fresh_slice(arbor__proc_t *p)
 {
@@ -352,8 +369,16 @@ static arbor__proc_t *find_runnable(arbor__sched_t *s)
         arbor__proc_t *p;
         if ((++s->ticks & 15) == 0)
             poll_timers(s);
-        if (s->ticks % GLOBAL_CHECK_INTERVAL == 0 && (p = global_pop(s)))
+        if (s->ticks % GLOBAL_CHECK_INTERVAL == 0 && (p = global_pop(s))) {
+            /* The process in runnext would inherit this one's fresh slice
+             * and a pair waking each other would never spend theirs: it
+             * waits in the ring instead, behind what is queued there. */
+            if (s->runnext) {
+                requeue(s, s->runnext);
+                s->runnext = NULL;
+            }
             return fresh_slice(p);
+        }
         if (s->runnext) {
             p = s->runnext;
             s->runnext = NULL;
@@ -372,6 +397,7 @@ static arbor__proc_t *find_runnable(arbor__sched_t *s)
             return NULL;
 
         /* Park. Publish that we sleep, then look once more (see sched.h). */
+        s->slice = 0; /* whoever runs after the sleep starts a new slice */
         stop_spinning(s);
         atomic_store_explicit(&s->futex_word, 0, memory_order_seq_cst);
         atomic_store_explicit(&s->sleeping, 1, memory_order_seq_cst);
@@ -441,23 +467,10 @@ static void prepare(arbor__sched_t *s, arbor__proc_t *p)
     arbor__ctx_make(&p->ctx, p->stack->lo, p->stack->size, arbor__proc_entry, p);
 }
 
-/* Puts p at the back of this scheduler's ring without waking another
- * scheduler: p was runnable all along, and whoever made it so woke one.
- * This keeps a client and the server it feeds on one core (waking a
- * second scheduler at each slice's end split them, and every message then
- * crossed cores: genserver_cast 40 -> 117 ns). The price: two busy
- * processes that woke each other onto one core stay there until a wake
- * or a spawn displaces one of them into the ring, which does wake one. */
-static void requeue(arbor__sched_t *s, arbor__proc_t *p)
-{
-    atomic_store_explicit(&p->status, ARBOR_STATUS_RUNNABLE, memory_order_relaxed);
-    ring_push(s, p);
-}
-
 /* p used up its slice (or gave it up): it goes to the back of the ring,
  * and so does the process it woke last, just before it, which would
  * otherwise continue the spent slice from runnext. Everything queued
- * before them runs first. */
+ * before them runs first, and whatever runs next starts a new slice. */
 static void end_slice(arbor__sched_t *s, arbor__proc_t *p)
 {
     arbor__proc_t *woken = s->runnext;
@@ -466,9 +479,13 @@ static void end_slice(arbor__sched_t *s, arbor__proc_t *p)
         requeue(s, woken);
     }
     requeue(s, p);
+    s->slice = 0;
 }
 
-void arbor__sched_after_switch(arbor__sched_t *s)
+/* Not inlined: it runs right after a switch that may have moved the
+ * calling process to another thread, and the thread-local scheduler it
+ * reaches through arbor__sched_enqueue() must be read afresh there. */
+__attribute__((noinline)) void arbor__sched_after_switch(arbor__sched_t *s)
 {
     arbor__proc_t *p = s->prev;
     if (!p)
@@ -547,6 +564,10 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
     (void)uc;
     arbor__sched_t *s = tls_sched;
     arbor__proc_t *p = s ? s->current : NULL;
+    /* During a switch, current already names the process switched to while
+     * the registers are still being saved on the one leaving (prev). */
+    if (s && s->prev && s->prev->stack && arbor__stack_overflowed_at(s->prev->stack, si->si_addr))
+        p = s->prev;
     char buf[160];
     int n;
     if (p && p->stack && arbor__stack_overflowed_at(p->stack, si->si_addr)) {

@@ -2,13 +2,14 @@
  * Processes and messages: spawning, sending, receiving, selective receive,
  * timeouts, names, the process allocator and introspection.
  */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "test.h"
 
-enum { TAG_PING = 1, TAG_PONG, TAG_DATA, TAG_OTHER };
+enum { TAG_PING = 1, TAG_PONG, TAG_DATA, TAG_OTHER, TAG_DONE };
 
 static void echo(void *arg)
 {
@@ -668,4 +669,90 @@ TEST(a_pair_waking_each_other_lets_others_run_and_timers_fire)
 {
     arbor_config_t cfg = {.schedulers = 1};
     arbor_test_run_with(&cfg, bouncing_pair_root, NULL);
+}
+
+/* The same pair, while a thread outside the runtime keeps waking a third
+ * process through the shared queue: taking that one every 61st turn must
+ * not hand the pair a fresh slice each time (it did: a bystander then
+ * waited for hundreds of thousands of hops instead of about a thousand). */
+static _Atomic long pair_hops;
+static _Atomic long hops_when_bystander_ran;
+static _Atomic int feeder_stop;
+
+static void counting_bouncer(void *arg)
+{
+    for (;;) {
+        arbor_msg_t *m;
+        arbor_receive(ARBOR_INFINITY, &m);
+        arbor_pid_t peer = *(arbor_pid_t *)m->data;
+        arbor_msg_free(m);
+        atomic_fetch_add(&pair_hops, 1);
+        arbor_pid_t me = arbor_self();
+        arbor_send(peer, TAG_DATA, &me, sizeof me);
+    }
+}
+
+static _Atomic long sunk;
+
+static void sink(void *arg)
+{
+    for (;;) {
+        arbor_msg_t *m;
+        arbor_receive(ARBOR_INFINITY, &m);
+        arbor_msg_free(m);
+        atomic_fetch_add(&sunk, 1);
+    }
+}
+
+/* One message at a time, the next as soon as the last was taken: the sink
+ * is woken through the shared queue as often as it can be. */
+static void *feeder(void *arg)
+{
+    arbor_pid_t target = *(arbor_pid_t *)arg;
+    for (long sent = 1; !atomic_load(&feeder_stop); sent++) {
+        arbor_send(target, TAG_DATA, NULL, 0);
+        while (atomic_load(&sunk) < sent && !atomic_load(&feeder_stop)) {
+        }
+    }
+    return NULL;
+}
+
+static void late_bystander(void *arg)
+{
+    atomic_store(&hops_when_bystander_ran, atomic_load(&pair_hops));
+    arbor_send(*(arbor_pid_t *)arg, TAG_DONE, NULL, 0);
+}
+
+static void fed_pair_root(void *arg)
+{
+    atomic_store(&pair_hops, 0);
+    atomic_store(&sunk, 0);
+    atomic_store(&feeder_stop, 0);
+    arbor_pid_t self = arbor_self(), g, a, b;
+    ASSERT_OK(arbor_spawn(sink, NULL, &g));
+    pthread_t t;
+    ASSERT_EQ(pthread_create(&t, NULL, feeder, &g), 0);
+    ASSERT_OK(arbor_spawn(counting_bouncer, NULL, &a));
+    ASSERT_OK(arbor_spawn(counting_bouncer, NULL, &b));
+    ASSERT_OK(arbor_send(a, TAG_DATA, &b, sizeof b));
+    ASSERT_OK(arbor_sleep(20)); /* the pair and the fed process run */
+    long start = atomic_load(&pair_hops);
+    ASSERT_OK(arbor_spawn_opt(late_bystander, &self, &(arbor_spawn_opts_t){.arg_size = sizeof self},
+                              NULL, NULL));
+    arbor_msg_t *m = arbor_test_recv_tag(TAG_DONE, 60000);
+    arbor_msg_free(m);
+    atomic_store(&feeder_stop, 1);
+    pthread_join(t, NULL);
+    /* A slice is 2,000 reductions, two per hop: at most two slices (it took
+     * tens of thousands of hops when each fed turn reset the pair's). */
+    ASSERT_LT(atomic_load(&hops_when_bystander_ran) - start, 2000);
+    ASSERT_OK(arbor_exit_pid(a, ARBOR_KILL));
+    ASSERT_OK(arbor_exit_pid(b, ARBOR_KILL));
+    ASSERT_OK(arbor_exit_pid(g, ARBOR_KILL));
+}
+
+TEST(a_pair_waking_each_other_yields_even_while_the_shared_queue_is_fed)
+{
+    arbor_config_t cfg = {.schedulers = 1};
+    arbor_test_run_with(&cfg, fed_pair_root, NULL);
 }
