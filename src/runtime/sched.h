@@ -17,7 +17,9 @@
  * own slice is used). When a slice ends, the process in runnext and the
  * one that used the slice go to the back of the ring, in that order, and
  * the processes queued before them run first. A process taken from a
- * queue starts a fresh slice.
+ * queue starts a fresh slice; when that is the shared queue's turn (every
+ * 61st) the process in runnext goes to the ring, or it would inherit the
+ * fresh slice and a busy pair would never spend theirs.
  *
  * Direct switches: a process that blocks right after waking another (a
  * request, then a receive) switches straight to it, as the loop would have
