@@ -560,10 +560,12 @@ static void take_monitor(arbor__proc_t *p, arbor__msg_t *m)
         set_count(&p->n_monitored_by, &p->monitored);
         return;
     }
-    /* No memory to remember the monitor: we die of it, and the monitoring
-     * process hears so now, since our exit could not tell it (a caller
-     * waiting without a timeout would wait for ever). */
-    oom_die(p);
+    /* No memory to remember the monitor: we die of it (unless a death is
+     * decided already, as while exiting), and the monitoring process hears
+     * so now, since our exit could not tell it (a caller waiting without a
+     * timeout would wait for ever). */
+    if (!p->dying)
+        oom_die(p);
     arbor__msg_t *d = down_signal(m->u.ref, p->pid, p->exit_reason);
     if (d)
         arbor__send_node(m->pub.from, d);
