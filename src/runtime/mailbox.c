@@ -11,8 +11,10 @@
 
 arbor__msg_t *arbor__msg_new(uint32_t kind, size_t size)
 {
-    arbor__msg_t *m = size <= SMALL_PAYLOAD ? arbor__recycle_get(ARBOR__RECYCLE_MSG) : NULL;
-    if (!m && !(m = malloc(sizeof *m + (size <= SMALL_PAYLOAD ? SMALL_PAYLOAD : size))))
+    arbor__msg_t *m = size <= SMALL_PAYLOAD
+                          ? arbor__recycle_alloc(ARBOR__RECYCLE_MSG, sizeof *m + SMALL_PAYLOAD)
+                          : malloc(sizeof *m + size);
+    if (!m)
         return NULL;
     m->kind = kind;
     m->flags = 0;
@@ -33,9 +35,10 @@ void arbor__msg_destroy(arbor__msg_t *m)
     ARBOR__STAT_SUB_DEBUG(live_messages, 1);
     /* A moved message's node has a small payload area too (size 0). */
     size_t room = m->flags & ARBOR__MSG_MOVED ? 0 : m->pub.size;
-    if (room <= SMALL_PAYLOAD && arbor__recycle_put(ARBOR__RECYCLE_MSG, m))
-        return;
-    free(m);
+    if (room <= SMALL_PAYLOAD)
+        arbor__recycle_free(ARBOR__RECYCLE_MSG, m);
+    else
+        free(m);
 }
 
 void arbor__inbox_init(arbor__inbox_t *q)

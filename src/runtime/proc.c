@@ -49,13 +49,12 @@ arbor__proc_t *arbor__proc_new(bool reactive, int *err)
         *err = ARBOR_ESHUTDOWN;
         return NULL;
     }
-    arbor__proc_t *p = arbor__recycle_get(ARBOR__RECYCLE_PROC);
-    if (p)
-        memset(p, 0, sizeof *p);
-    else if (!(p = calloc(1, sizeof *p))) {
+    arbor__proc_t *p = arbor__recycle_alloc(ARBOR__RECYCLE_PROC, sizeof *p);
+    if (!p) {
         *err = ARBOR_ENOMEM;
         return NULL;
     }
+    memset(p, 0, sizeof *p);
     arbor__inbox_init(&p->inbox);
     atomic_init(&p->sched, ARBOR__SCHEDULED);
     atomic_init(&p->status, ARBOR_STATUS_RUNNABLE);
@@ -63,7 +62,7 @@ arbor__proc_t *arbor__proc_new(bool reactive, int *err)
     arbor__sched_t *s = arbor__sched_current();
     int e = arbor__table_insert(p, s ? &s->slots : NULL);
     if (e) {
-        free(p);
+        arbor__recycle_free(ARBOR__RECYCLE_PROC, p);
         *err = e;
         return NULL;
     }
@@ -1189,8 +1188,7 @@ void arbor__proc_free(arbor__proc_t *p)
     answer_late_signals(p, &ARBOR_NOPROC);
     arbor_pid_t pid = p->pid;
     free(p->name);
-    if (!arbor__recycle_put(ARBOR__RECYCLE_PROC, p))
-        free(p);
+    arbor__recycle_free(ARBOR__RECYCLE_PROC, p);
     arbor__sched_t *s = arbor__sched_current();
     arbor__table_release_slot(pid, s ? &s->slots : NULL);
     ARBOR__STAT_SUB(live_processes, 1);

@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 typedef enum arbor__recycle_kind {
     ARBOR__RECYCLE_MSG,   /* message nodes with a small payload area */
@@ -56,8 +57,8 @@ extern __thread arbor__magazine_t arbor__recycle_cur[ARBOR__RECYCLE_KINDS];
 void *arbor__recycle_get_slow(arbor__recycle_kind_t k);
 bool arbor__recycle_put_slow(arbor__recycle_kind_t k, void *block);
 
-/* A recycled block of kind k (its contents are garbage), or NULL: then the
- * caller allocates one with malloc. */
+/* A recycled block of kind k (its contents are garbage), or NULL.
+ * Callers use arbor__recycle_alloc() below. */
 static inline void *arbor__recycle_get(arbor__recycle_kind_t k)
 {
     arbor__magazine_t *m = &arbor__recycle_cur[k];
@@ -71,7 +72,7 @@ static inline void *arbor__recycle_get(arbor__recycle_kind_t k)
 }
 
 /* Keeps block (a malloc'd block of kind k) for reuse; false when it was
- * not kept and the caller must free() it. */
+ * not kept. Callers use arbor__recycle_free() below. */
 static inline bool arbor__recycle_put(arbor__recycle_kind_t k, void *block)
 {
     arbor__magazine_t *m = &arbor__recycle_cur[k];
@@ -83,6 +84,21 @@ static inline bool arbor__recycle_put(arbor__recycle_kind_t k, void *block)
     m->count++;
     m->room--;
     return true;
+}
+
+/* A block of kind k, size bytes: a recycled one (contents garbage), or a
+ * new one from malloc; NULL when out of memory. */
+static inline void *arbor__recycle_alloc(arbor__recycle_kind_t k, size_t size)
+{
+    void *b = arbor__recycle_get(k);
+    return b ? b : malloc(size);
+}
+
+/* Gives back a block from arbor__recycle_alloc(): kept for reuse, or freed. */
+static inline void arbor__recycle_free(arbor__recycle_kind_t k, void *block)
+{
+    if (!arbor__recycle_put(k, block))
+        free(block);
 }
 
 #endif

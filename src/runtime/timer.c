@@ -50,8 +50,7 @@ void arbor__timer_unref(struct arbor_timer *t)
     if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
         if (t->node)
             arbor__msg_destroy(t->node);
-        if (!arbor__recycle_put(ARBOR__RECYCLE_TIMER, t))
-            free(t);
+        arbor__recycle_free(ARBOR__RECYCLE_TIMER, t);
         ARBOR__STAT_SUB(live_timers, 1);
     }
 }
@@ -137,9 +136,7 @@ void arbor__wheel_fini(arbor__wheel_t *w)
 struct arbor_timer *arbor__timer_start(arbor_pid_t target, arbor__msg_t *node, uint64_t deadline,
                                        int with_handle)
 {
-    struct arbor_timer *t = arbor__recycle_get(ARBOR__RECYCLE_TIMER);
-    if (!t)
-        t = malloc(sizeof *t);
+    struct arbor_timer *t = arbor__recycle_alloc(ARBOR__RECYCLE_TIMER, sizeof *t);
     if (!t) {
         arbor__msg_destroy(node);
         return NULL;
