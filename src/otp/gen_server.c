@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "arbor.h"
+#include "otp.h"
 
 typedef struct {
     arbor_ref_t alias;
@@ -232,14 +233,14 @@ static void after(server_t *s, arbor_gs_ret_t r, const arbor_from_t *from)
         arm_timeout(s, r.timeout);
 }
 
-static void warn_unhandled(server_t *s, const arbor_msg_t *msg)
+void arbor__otp_warn_unhandled(const arbor_gen_server_t *gs, const arbor_msg_t *msg)
 {
     char detail[64];
     snprintf(detail, sizeof detail, "unexpected message with tag %llu",
              (unsigned long long)msg->tag);
     arbor_report(&(arbor_report_t){.kind = ARBOR_REPORT_WARNING,
                                    .pid = arbor_self(),
-                                   .behaviour = behaviour_name(s->gs),
+                                   .behaviour = behaviour_name(gs),
                                    .what = "undefined handle_info",
                                    .reason = ARBOR_NORMAL,
                                    .detail = detail});
@@ -273,7 +274,7 @@ static void on_cast(server_t *s, const arbor_msg_t *msg)
 static void on_info(server_t *s, const arbor_msg_t *msg)
 {
     if (!s->gs->handle_info) {
-        warn_unhandled(s, msg);
+        arbor__otp_warn_unhandled(s->gs, msg);
         return;
     }
     after(s, s->gs->handle_info(&s->state, msg), NULL);

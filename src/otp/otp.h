@@ -72,6 +72,9 @@ int arbor__otp_call_counts(arbor_pid_t sup, uint64_t tag, arbor_child_counts_t *
  * ARBOR_EINVAL, which every client of ours reads as a failed call. */
 arbor_gs_ret_t arbor__otp_refuse_call(const arbor_msg_t *req);
 
+/* Reports a message gs has no handle_info for (a warning, as OTP logs). */
+void arbor__otp_warn_unhandled(const arbor_gen_server_t *gs, const arbor_msg_t *msg);
+
 /* Matchers for arbor_receive_match(). arg points to the pid or ref. */
 bool arbor__otp_is_exit_from(const arbor_msg_t *m, void *pid);
 bool arbor__otp_is_down_of(const arbor_msg_t *m, void *ref);

@@ -4,7 +4,6 @@
  * the Registry's public API (registry.c), plus its owner lookup.
  */
 #include <pthread.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "arbor.h"
@@ -79,15 +78,7 @@ static arbor_gs_ret_t via_info(void **state, const arbor_msg_t *msg)
     via_state_t *w = *state;
     if (w->user->handle_info)
         return w->user->handle_info(&w->state, msg);
-    char detail[64]; /* what gen_server.c says for a missing handle_info */
-    snprintf(detail, sizeof detail, "unexpected message with tag %llu",
-             (unsigned long long)msg->tag);
-    arbor_report(&(arbor_report_t){.kind = ARBOR_REPORT_WARNING,
-                                   .pid = arbor_self(),
-                                   .behaviour = w->user->name ? w->user->name : "gen_server",
-                                   .what = "undefined handle_info",
-                                   .reason = ARBOR_NORMAL,
-                                   .detail = detail});
+    arbor__otp_warn_unhandled(w->user, msg);
     return arbor_gs_noreply();
 }
 
