@@ -629,7 +629,9 @@ TEST(a_process_sending_exit_signals_in_a_loop_is_preempted)
  * one to the other, bypassing the scheduler loop: on one scheduler, a third
  * process must still get its turn and a timer must still fire. */
 static _Atomic int bystander_ran;
+static _Atomic long pair_hops;
 
+/* Answers each peer pid it receives with its own pid, counting the hops. */
 static void bouncer(void *arg)
 {
     for (;;) {
@@ -637,6 +639,7 @@ static void bouncer(void *arg)
         arbor_receive(ARBOR_INFINITY, &m);
         arbor_pid_t peer = *(arbor_pid_t *)m->data;
         arbor_msg_free(m);
+        atomic_fetch_add(&pair_hops, 1);
         arbor_pid_t me = arbor_self();
         arbor_send(peer, TAG_DATA, &me, sizeof me);
     }
@@ -675,22 +678,8 @@ TEST(a_pair_waking_each_other_lets_others_run_and_timers_fire)
  * process through the shared queue: taking that one every 61st turn must
  * not hand the pair a fresh slice each time (it did: a bystander then
  * waited for hundreds of thousands of hops instead of about a thousand). */
-static _Atomic long pair_hops;
 static _Atomic long hops_when_bystander_ran;
 static _Atomic int feeder_stop;
-
-static void counting_bouncer(void *arg)
-{
-    for (;;) {
-        arbor_msg_t *m;
-        arbor_receive(ARBOR_INFINITY, &m);
-        arbor_pid_t peer = *(arbor_pid_t *)m->data;
-        arbor_msg_free(m);
-        atomic_fetch_add(&pair_hops, 1);
-        arbor_pid_t me = arbor_self();
-        arbor_send(peer, TAG_DATA, &me, sizeof me);
-    }
-}
 
 static _Atomic long sunk;
 
@@ -732,8 +721,8 @@ static void fed_pair_root(void *arg)
     ASSERT_OK(arbor_spawn(sink, NULL, &g));
     pthread_t t;
     ASSERT_EQ(pthread_create(&t, NULL, feeder, &g), 0);
-    ASSERT_OK(arbor_spawn(counting_bouncer, NULL, &a));
-    ASSERT_OK(arbor_spawn(counting_bouncer, NULL, &b));
+    ASSERT_OK(arbor_spawn(bouncer, NULL, &a));
+    ASSERT_OK(arbor_spawn(bouncer, NULL, &b));
     ASSERT_OK(arbor_send(a, TAG_DATA, &b, sizeof b));
     ASSERT_OK(arbor_sleep(20)); /* the pair and the fed process run */
     long start = atomic_load(&pair_hops);
