@@ -677,7 +677,8 @@ TEST(a_pair_waking_each_other_lets_others_run_and_timers_fire)
 /* The same pair, while a thread outside the runtime keeps waking a third
  * process through the shared queue: taking that one every 61st turn must
  * not hand the pair a fresh slice each time (it did: a bystander then
- * waited for hundreds of thousands of hops instead of about a thousand). */
+ * waited for tens of thousands of hops, and more, instead of about a
+ * thousand). */
 static _Atomic long hops_when_bystander_ran;
 static _Atomic int feeder_stop;
 
