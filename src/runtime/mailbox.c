@@ -1,5 +1,6 @@
 #include "mailbox.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "recycle.h"
@@ -28,8 +29,32 @@ arbor__msg_t *arbor__msg_new(uint32_t kind, size_t size)
     return m;
 }
 
+#define SHORT_SIZE (offsetof(arbor__msg_t, word) + sizeof(uint64_t))
+
+static bool is_short(uint32_t kind)
+{
+    return kind == ARBOR__SIG_UNLINK || kind == ARBOR__SIG_DEMONITOR;
+}
+
+arbor__msg_t *arbor__sig_new(uint32_t kind, uint64_t word)
+{
+    arbor__msg_t *m = arbor__recycle_alloc(ARBOR__RECYCLE_SIG, SHORT_SIZE);
+    if (!m)
+        return NULL;
+    m->kind = kind;
+    m->flags = 0;
+    m->word = word;
+    ARBOR__STAT_ADD_DEBUG(live_messages, 1);
+    return m;
+}
+
 void arbor__msg_destroy(arbor__msg_t *m)
 {
+    if (is_short(m->kind)) {
+        ARBOR__STAT_SUB_DEBUG(live_messages, 1);
+        arbor__recycle_free(ARBOR__RECYCLE_SIG, m);
+        return;
+    }
     if (m->flags & ARBOR__MSG_MOVED && m->pub.data)
         (m->free_fn ? m->free_fn : free)(m->pub.data);
     ARBOR__STAT_SUB_DEBUG(live_messages, 1);

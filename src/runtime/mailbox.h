@@ -30,15 +30,15 @@ typedef struct arbor__node {
 } arbor__node_t;
 
 typedef enum arbor__msg_kind {
-    ARBOR__MSG = 0,     /* an ordinary message (also converted EXIT/DOWN) */
-    ARBOR__SIG_EXIT,    /* exit signal: u.exit */
-    ARBOR__SIG_LINK,    /* from wants a link */
-    ARBOR__SIG_UNLINK,  /* from removed its link */
-    ARBOR__SIG_MONITOR, /* from monitors us with u.ref */
-    ARBOR__SIG_DEMONITOR,
-    ARBOR__SIG_DOWN,     /* a process we monitor ended: u.down */
-    ARBOR__SIG_TIMEOUT,  /* our receive/sleep timer fired: u.seq */
-    ARBOR__SIG_JOB_DONE, /* our blocking job finished */
+    ARBOR__MSG = 0,       /* an ordinary message (also converted EXIT/DOWN) */
+    ARBOR__SIG_EXIT,      /* exit signal: u.exit */
+    ARBOR__SIG_LINK,      /* from wants a link */
+    ARBOR__SIG_UNLINK,    /* short node: `word` is the pid that removed its link */
+    ARBOR__SIG_MONITOR,   /* from monitors us with u.ref */
+    ARBOR__SIG_DEMONITOR, /* short node: `word` is the monitor's reference */
+    ARBOR__SIG_DOWN,      /* a process we monitor ended: u.down */
+    ARBOR__SIG_TIMEOUT,   /* our receive/sleep timer fired: u.seq */
+    ARBOR__SIG_JOB_DONE,  /* our blocking job finished */
 } arbor__msg_kind_t;
 
 #define ARBOR__MSG_MOVED   1u /* data is a moved block released by free_fn */
@@ -50,12 +50,15 @@ typedef struct arbor__msg {
     arbor__node_t node; /* inbox and private-queue link; must be first */
     uint32_t kind;
     uint32_t flags;
-    arbor_msg_t pub; /* what the receiver sees */
+    union {
+        arbor_msg_t pub; /* what the receiver sees */
+        uint64_t word;   /* a short node's only field: see arbor__sig_new() */
+    };
     void (*free_fn)(void *);
     union {
         arbor_exit_msg_t exit; /* SIG_EXIT and a trapped EXIT message */
         arbor_down_msg_t down; /* SIG_DOWN and a DOWN message */
-        arbor_ref_t ref;       /* SIG_MONITOR, SIG_DEMONITOR */
+        arbor_ref_t ref;       /* SIG_MONITOR, and a MSG flagged MSG_MONITOR */
         uint64_t seq;          /* SIG_TIMEOUT */
     } u;
     _Alignas(16) unsigned char payload[]; /* copied message bytes */
@@ -102,6 +105,15 @@ static inline void arbor__payload_copy(void *dst, const void *src, size_t n)
 arbor__msg_t *arbor__msg_new(uint32_t kind, size_t size);
 /* Frees a node and, for moved messages, the block nobody took. */
 void arbor__msg_destroy(arbor__msg_t *m);
+
+/* A short node: a signal that carries one word and only tidies the
+ * receiver's bookkeeping (SIG_UNLINK, SIG_DEMONITOR). Such a signal does
+ * not wake its receiver (proc.c: send_lazy), so it may wait in an idle
+ * process's inbox for as long as that process stays idle: every GenServer
+ * that answered a call or was started holds one. The block therefore ends
+ * at `word` (24 bytes, not a message node's 208); nothing past it may be
+ * touched. Freed by arbor__msg_destroy(). NULL when out of memory. */
+arbor__msg_t *arbor__sig_new(uint32_t kind, uint64_t word);
 
 void arbor__inbox_init(arbor__inbox_t *q);
 /* Any thread. Full barrier (seq_cst exchange): see proc.c's wake protocol. */

@@ -589,14 +589,14 @@ static void on_signal(arbor__proc_t *p, arbor__msg_t *m)
         set_count(&p->n_links, &p->links);
         break;
     case ARBOR__SIG_UNLINK:
-        arbor__u64map_del(&p->links, m->pub.from, NULL);
+        arbor__u64map_del(&p->links, m->word, NULL);
         set_count(&p->n_links, &p->links);
         break;
     case ARBOR__SIG_MONITOR:
         take_monitor(p, m);
         break;
     case ARBOR__SIG_DEMONITOR:
-        arbor__u64map_del(&p->monitored, m->u.ref, NULL);
+        arbor__u64map_del(&p->monitored, m->word, NULL);
         set_count(&p->n_monitored_by, &p->monitored);
         break;
     case ARBOR__SIG_DOWN:
@@ -906,10 +906,9 @@ int arbor_unlink(arbor_pid_t pid)
     if (!arbor__u64map_del(&p->links, pid, NULL))
         return 0;
     set_count(&p->n_links, &p->links);
-    arbor__msg_t *m = arbor__msg_new(ARBOR__SIG_UNLINK, 0);
+    arbor__msg_t *m = arbor__sig_new(ARBOR__SIG_UNLINK, p->pid);
     if (!m)
         return 0; /* the peer keeps a one-sided link; its exit is ignored here */
-    m->pub.from = p->pid;
     send_lazy(pid, m);
     return 0;
 }
@@ -1032,12 +1031,9 @@ int arbor_demonitor(arbor_ref_t ref, unsigned flags)
     }
     set_count(&p->n_monitors, &p->monitors);
     if (pid != p->pid) {
-        arbor__msg_t *m = arbor__msg_new(ARBOR__SIG_DEMONITOR, 0);
-        if (m) {
-            m->pub.from = p->pid;
-            m->u.ref = ref;
+        arbor__msg_t *m = arbor__sig_new(ARBOR__SIG_DEMONITOR, ref);
+        if (m)
             send_lazy(pid, m);
-        }
     }
     return 0;
 }
@@ -1073,14 +1069,15 @@ static void answer_late_signals(arbor__proc_t *p, const arbor_reason_t *reason)
 {
     arbor__msg_t *m;
     while ((m = arbor__inbox_pop(&p->inbox))) {
-        arbor_pid_t from = m->pub.from;
         if (m->kind == ARBOR__SIG_LINK) {
+            arbor_pid_t from = m->pub.from;
             arbor__msg_destroy(m);
             arbor__msg_t *e = exit_signal(p->pid, *reason, true);
             if (e)
                 arbor__send_node(from, e);
         } else if (m->kind == ARBOR__SIG_MONITOR ||
                    (m->kind == ARBOR__MSG && (m->flags & ARBOR__MSG_MONITOR))) {
+            arbor_pid_t from = m->pub.from;
             arbor__msg_t *d = down_signal(m->u.ref, p->pid, *reason);
             arbor__msg_destroy(m);
             if (d)
@@ -1147,12 +1144,9 @@ void arbor__proc_finish(arbor__proc_t *p)
     }
     pos = 0;
     while (arbor__u64map_next(&p->monitors, &pos, &key, &val)) {
-        arbor__msg_t *dm = arbor__msg_new(ARBOR__SIG_DEMONITOR, 0);
-        if (dm) {
-            dm->pub.from = pid;
-            dm->u.ref = key;
+        arbor__msg_t *dm = arbor__sig_new(ARBOR__SIG_DEMONITOR, key);
+        if (dm)
             send_lazy(val, dm);
-        }
     }
     arbor__u64map_free(&p->links);
     arbor__u64map_free(&p->monitored);

@@ -25,6 +25,7 @@ static const struct limits {
     [ARBOR__RECYCLE_MSG] = {512, 128},
     [ARBOR__RECYCLE_PROC] = {128, 32},
     [ARBOR__RECYCLE_TIMER] = {256, 16},
+    [ARBOR__RECYCLE_SIG] = {512, 32},
 };
 
 /* A free block's first word links it into its magazine; a magazine's
@@ -37,6 +38,7 @@ static struct pool {
     _Atomic(free_block_t *) mags; /* full magazines; written under lock, peeked without */
     unsigned count;
 } pools[ARBOR__RECYCLE_KINDS] = {
+    {.lock = PTHREAD_MUTEX_INITIALIZER},
     {.lock = PTHREAD_MUTEX_INITIALIZER},
     {.lock = PTHREAD_MUTEX_INITIALIZER},
     {.lock = PTHREAD_MUTEX_INITIALIZER},

@@ -1,6 +1,7 @@
 /*
- * Recycling of the runtime's small fixed-size blocks (message nodes,
- * process control blocks, timers) instead of going through malloc.
+ * Recycling of the runtime's small fixed-size blocks (message nodes, short
+ * signal nodes, process control blocks, timers) instead of going through
+ * malloc.
  *
  * Each scheduler thread keeps free blocks per kind; a block freed on a
  * thread stays with that thread. Blocks mostly flow one way (made by a
@@ -27,6 +28,7 @@ typedef enum arbor__recycle_kind {
     ARBOR__RECYCLE_MSG,   /* message nodes with a small payload area */
     ARBOR__RECYCLE_PROC,  /* process control blocks */
     ARBOR__RECYCLE_TIMER, /* timers: a GenServer call sets and cancels one */
+    ARBOR__RECYCLE_SIG,   /* short signal nodes: a GenServer call sends one */
     ARBOR__RECYCLE_KINDS
 } arbor__recycle_kind_t;
 
