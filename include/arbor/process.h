@@ -214,7 +214,7 @@ typedef struct arbor_process_info {
     arbor_proc_status_t status;
     size_t message_queue_len; /* messages received and not yet taken */
     size_t memory;            /* bytes: control block, stack held, heap */
-    size_t heap_bytes;        /* bytes from arbor_alloc() */
+    size_t heap_bytes;        /* bytes of the arbor_alloc() blocks, as malloc sizes them */
     bool holds_stack;         /* a stack is attached right now */
     bool reactive;
     bool trap_exit;

@@ -1,7 +1,9 @@
 /*
  * The process allocator: malloc blocks threaded on a per-process list, so
  * that a process's memory is freed when it dies, however it dies. The
- * header keeps blocks 16-byte aligned.
+ * header is the two links and nothing else (a block's size is what malloc
+ * says it is), so it keeps blocks 16-byte aligned and costs 16 bytes: a
+ * GenServer holds a few small blocks, and a DynamicSupervisor one per child.
  */
 #include <malloc.h>
 #include <stdlib.h>
@@ -11,8 +13,6 @@
 
 typedef struct arbor__heap_block {
     struct arbor__heap_block *prev, *next;
-    size_t size;
-    size_t pad;
 } block_t;
 
 _Static_assert(sizeof(block_t) % 16 == 0, "blocks must stay 16-byte aligned");
@@ -35,13 +35,12 @@ void *arbor__heap_alloc_for(arbor__proc_t *p, size_t size)
     block_t *b = malloc(sizeof *b + size);
     if (!b)
         return NULL;
-    b->size = size;
     b->prev = NULL;
     b->next = p->heap;
     if (p->heap)
         p->heap->prev = b;
     p->heap = b;
-    account(p, size, 0);
+    account(p, malloc_usable_size(b), 0);
     return b + 1;
 }
 
@@ -67,7 +66,7 @@ void arbor_free(void *ptr)
         p->heap = b->next;
     if (b->next)
         b->next->prev = b->prev;
-    account(p, 0, b->size);
+    account(p, 0, malloc_usable_size(b));
     free(b);
 }
 
@@ -79,18 +78,17 @@ void *arbor_realloc(void *ptr, size_t size)
     if (!p || size > SIZE_MAX - sizeof(block_t))
         return NULL;
     block_t *old = (block_t *)ptr - 1;
-    size_t old_size = old->size;
+    size_t old_size = malloc_usable_size(old);
     block_t *b = realloc(old, sizeof *b + size);
     if (!b)
         return NULL;
-    b->size = size;
     if (b->prev)
         b->prev->next = b;
     else
         p->heap = b;
     if (b->next)
         b->next->prev = b;
-    account(p, size, old_size);
+    account(p, malloc_usable_size(b), old_size);
     return b + 1;
 }
 

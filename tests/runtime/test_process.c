@@ -292,7 +292,9 @@ static void heap_root(void *arg)
         arbor_sleep(1);
         ASSERT_OK(arbor_process_info(pid, &info));
     } while (info.heap_bytes < 105000);
-    ASSERT_EQ(info.heap_bytes, 105000);
+    /* 100 blocks of 1,000 and one of 5,000 bytes (one of 16 freed): each
+     * counted with its header and malloc's rounding, a few dozen bytes. */
+    ASSERT_TRUE(info.heap_bytes < 105000 + 101 * 64);
     ASSERT_OK(arbor_exit_pid(pid, ARBOR_KILL));
     arbor_test_wait_dead(pid, 5000);
     ASSERT_EQ(arbor_alloc(1) != NULL, 1);
