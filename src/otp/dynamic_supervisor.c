@@ -1,11 +1,12 @@
 /*
  * DynamicSupervisor, as a GenServer that traps exits.
  *
- * Every child has a serial number. Three maps (process memory, so a killed
- * supervisor leaks nothing) index them: serial -> child for all children,
- * pid -> serial for the running ones, and, for a child whose restart
- * failed, the pid it last had -> serial: that pid still names it to
- * terminate_child, as in Elixir. Every operation is O(1), and the
+ * A child is one block of process memory (so a killed supervisor leaks
+ * nothing) holding its spec and a copy of its argument. Two maps index the
+ * children: pid -> child for the running ones, and, for a child whose
+ * restart failed, the pid it last had -> child: that pid still names it
+ * to terminate_child, as in Elixir, and its retries. Every operation is
+ * O(1), and the
  * shutdown is linear in the number of children: all are unlinked,
  * monitored and told to stop at once, then the DOWNs are collected, and a
  * child still alive when its own shutdown time runs out is killed.
@@ -31,22 +32,20 @@ enum {
 #define DS_RETRY_TAG (ARBOR_TAG_OTP + 0x200)
 
 typedef struct child {
-    uint64_t serial;
     arbor_child_spec_t spec; /* spec.id is NULL: ids mean nothing here */
     arbor_pid_t pid;         /* ARBOR_NOPID while restarting */
     arbor_pid_t last_pid;    /* the pid it had before its exit (names it while restarting) */
     unsigned restarts;
-    unsigned backoff_step; /* consecutive restarts, for the back-off */
-    uint64_t started_at;   /* arbor_now_ms() of the last start */
+    unsigned backoff_step;            /* consecutive restarts, for the back-off */
+    uint64_t started_at;              /* arbor_now_ms() of the last start */
+    _Alignas(16) unsigned char arg[]; /* spec.arg points here when spec.arg_size > 0 */
 } child_t;
 
 typedef struct dynsup {
     arbor_dynsup_opts_t opts;
-    arbor__u64map_t by_serial; /* serial -> child_t * */
-    arbor__u64map_t by_pid;    /* pid -> serial, running children */
-    arbor__u64map_t by_last;   /* last pid -> serial, children whose restart failed */
-    uint64_t next_serial;
-    size_t supervisors; /* children of type supervisor */
+    arbor__u64map_t by_pid;  /* pid -> child_t *, running children */
+    arbor__u64map_t by_last; /* last pid -> child_t *, children whose restart failed */
+    size_t supervisors;      /* children of type supervisor */
     arbor__otp_intensity_t intensity;
 } dynsup_t;
 
@@ -66,35 +65,30 @@ static void report(const char *what, arbor_reason_t reason)
                                    .detail = ""});
 }
 
-static child_t *child_of_pid(dynsup_t *d, arbor_pid_t pid)
+static child_t *child_in(const arbor__u64map_t *map, arbor_pid_t pid)
 {
-    uint64_t serial, ptr;
-    if (!arbor__u64map_get(&d->by_pid, pid, &serial) ||
-        !arbor__u64map_get(&d->by_serial, serial, &ptr))
-        return NULL;
-    return (child_t *)(uintptr_t)ptr;
+    uint64_t ptr;
+    return arbor__u64map_get(map, pid, &ptr) ? (child_t *)(uintptr_t)ptr : NULL;
 }
 
-/* The child whose restart failed after it exited as pid, or NULL. */
-static child_t *restarting_child(dynsup_t *d, arbor_pid_t pid)
+static uint64_t key_of(const child_t *c)
 {
-    uint64_t serial, ptr;
-    if (!arbor__u64map_get(&d->by_last, pid, &serial) ||
-        !arbor__u64map_get(&d->by_serial, serial, &ptr))
-        return NULL;
-    return (child_t *)(uintptr_t)ptr;
+    return (uint64_t)(uintptr_t)c;
+}
+
+static size_t children(const dynsup_t *d)
+{
+    return (size_t)d->by_pid.count + d->by_last.count;
 }
 
 static void forget(dynsup_t *d, child_t *c)
 {
     if (c->pid)
         arbor__u64map_del(&d->by_pid, c->pid, NULL);
-    else if (c->last_pid)
+    else
         arbor__u64map_del(&d->by_last, c->last_pid, NULL);
-    arbor__u64map_del(&d->by_serial, c->serial, NULL);
     if (c->spec.type == ARBOR_SUPERVISOR_CHILD)
         d->supervisors--;
-    arbor__otp_release_arg(&c->spec);
     arbor_free(c);
 }
 
@@ -103,40 +97,42 @@ static int start(dynsup_t *d, child_t *c, arbor_reason_t *err)
 {
     int rc = arbor__otp_call_start(&c->spec, d->opts.extra_arg, &c->pid, err, NULL);
     c->started_at = arbor_now_ms();
-    if (rc == 0 && !arbor__u64map_put(&d->by_pid, c->pid, c->serial)) {
+    if (rc == 0 && !arbor__u64map_put(&d->by_pid, c->pid, key_of(c))) {
         arbor_exit_pid(c->pid, ARBOR_KILL);
+        c->pid = ARBOR_NOPID;
         *err = arbor_error("out of memory");
         return ARBOR_EEXIT;
     }
     return rc;
 }
 
-/* Asks ourselves to restart c: at once, or after its back-off delay. */
+/* Asks ourselves to restart c, which is in by_last: at once, or after its
+ * back-off delay. The retry names c by its last pid, which is unique and
+ * finds nothing once c is forgotten or running again. */
 static void post_retry(child_t *c)
 {
     uint64_t delay = arbor__otp_backoff_delay(&c->spec, &c->backoff_step);
+    arbor_pid_t key = c->last_pid;
     if (delay)
-        arbor_send_after(arbor_self(), DS_RETRY_TAG, &c->serial, sizeof c->serial, delay, NULL);
+        arbor_send_after(arbor_self(), DS_RETRY_TAG, &key, sizeof key, delay, NULL);
     else
-        arbor_send(arbor_self(), DS_RETRY_TAG, &c->serial, sizeof c->serial);
+        arbor_send(arbor_self(), DS_RETRY_TAG, &key, sizeof key);
 }
 
-/* Restarts c (an intensity tick was taken); a failure posts a retry and
- * keeps c terminable by the pid it last had. */
+/* Restarts c, which is in by_last (an intensity tick was taken); a
+ * failure posts a retry and keeps c there, terminable by the pid it last
+ * had. */
 static void restart(dynsup_t *d, child_t *c)
 {
     arbor_reason_t err;
     c->restarts++;
     int rc = start(d, c, &err);
-    if (rc == 0) {
+    if (rc == 0)
         arbor__u64map_del(&d->by_last, c->last_pid, NULL);
-    } else if (rc == ARBOR_IGNORED) {
+    else if (rc == ARBOR_IGNORED)
         forget(d, c);
-    } else if (rc == ARBOR_EEXIT) {
-        /* Out of memory here only costs terminate_child by that pid. */
-        arbor__u64map_put(&d->by_last, c->last_pid, c->serial);
+    else
         post_retry(c);
-    }
 }
 
 /* One restart attempt: an intensity tick (giving up beyond it), then the
@@ -153,9 +149,6 @@ static arbor_gs_ret_t tick_and_restart(dynsup_t *d, child_t *c)
 
 static arbor_gs_ret_t on_child_exit(dynsup_t *d, child_t *c, arbor_reason_t reason)
 {
-    arbor__u64map_del(&d->by_pid, c->pid, NULL);
-    c->last_pid = c->pid;
-    c->pid = ARBOR_NOPID;
     if (!arbor_reason_is_clean(&reason))
         report("child_terminated", reason);
     bool again = c->spec.restart == ARBOR_PERMANENT ||
@@ -164,24 +157,30 @@ static arbor_gs_ret_t on_child_exit(dynsup_t *d, child_t *c, arbor_reason_t reas
         forget(d, c);
         return arbor_gs_noreply();
     }
+    /* From now on its last pid names it. A map of one entry holds it in
+     * place, so this fails only with many children restarting at once. */
+    arbor__u64map_del(&d->by_pid, c->pid, NULL);
+    c->last_pid = c->pid;
+    c->pid = ARBOR_NOPID;
+    if (!arbor__u64map_put(&d->by_last, c->last_pid, key_of(c))) {
+        report("child_dropped", arbor_error("out of memory"));
+        forget(d, c);
+        return arbor_gs_noreply();
+    }
     if (c->spec.backoff_ms) {
         /* Back-off: the retry path restarts it later and takes the tick. */
         arbor__otp_backoff_exited(&c->spec, &c->backoff_step, c->started_at);
-        arbor__u64map_put(&d->by_last, c->last_pid, c->serial);
         post_retry(c);
         return arbor_gs_noreply();
     }
     return tick_and_restart(d, c);
 }
 
-static arbor_gs_ret_t on_retry(dynsup_t *d, uint64_t serial)
+static arbor_gs_ret_t on_retry(dynsup_t *d, arbor_pid_t last_pid)
 {
-    uint64_t ptr;
-    if (!arbor__u64map_get(&d->by_serial, serial, &ptr))
+    child_t *c = child_in(&d->by_last, last_pid);
+    if (!c)
         return arbor_gs_noreply(); /* terminated meanwhile */
-    child_t *c = (child_t *)(uintptr_t)ptr;
-    if (c->pid)
-        return arbor_gs_noreply();
     return tick_and_restart(d, c);
 }
 
@@ -222,17 +221,15 @@ static void shutdown_all(dynsup_t *d)
     if (!st) {
         /* No memory to do it politely: kill them; the links do the rest. */
         uint32_t pos = 0;
-        uint64_t pid, serial;
-        while (arbor__u64map_next(&d->by_pid, &pos, &pid, &serial))
+        uint64_t pid, ptr;
+        while (arbor__u64map_next(&d->by_pid, &pos, &pid, &ptr))
             arbor_exit_pid(pid, ARBOR_KILL);
         return;
     }
     uint64_t now = arbor_now_ms();
     uint32_t pos = 0;
-    uint64_t pid, serial;
-    while (arbor__u64map_next(&d->by_pid, &pos, &pid, &serial)) {
-        uint64_t ptr;
-        arbor__u64map_get(&d->by_serial, serial, &ptr);
+    uint64_t pid, ptr;
+    while (arbor__u64map_next(&d->by_pid, &pos, &pid, &ptr)) {
         const child_t *c = (const child_t *)(uintptr_t)ptr;
         int64_t sd = arbor__otp_shutdown_value(c->spec.shutdown, c->spec.type);
         stopping_t *s = &st[k];
@@ -302,8 +299,7 @@ static arbor_gs_ret_t ds_init(void **state, void *arg)
         return arbor_gs_halt(arbor_error("out of memory"));
     d->opts = *o;
     d->opts.name = NULL; /* the caller's string is not ours to keep */
-    d->by_serial.process_heap = d->by_pid.process_heap = d->by_last.process_heap = true;
-    d->next_serial = 2; /* map keys must be > 1 */
+    d->by_pid.process_heap = d->by_last.process_heap = true;
     *state = d;
     return arbor_gs_ok();
 }
@@ -318,35 +314,25 @@ static void ds_terminate(void **state, const arbor_reason_t *reason)
 static arbor_gs_ret_t call_start_child(dynsup_t *d, const arbor_child_spec_t *spec)
 {
     start_reply_t r = {0};
-    if (d->opts.max_children && d->by_serial.count >= d->opts.max_children) {
+    if (d->opts.max_children && children(d) >= d->opts.max_children) {
         r.rc = ARBOR_EMAXCHILD;
         return arbor_gs_reply(&r, sizeof r);
     }
-    child_t *c = arbor_calloc(1, sizeof *c);
+    child_t *c =
+        spec->arg_size <= SIZE_MAX - sizeof *c ? arbor_alloc(sizeof *c + spec->arg_size) : NULL;
     if (!c) {
         r.rc = ARBOR_ENOMEM;
         return arbor_gs_reply(&r, sizeof r);
     }
-    c->spec = *spec;
+    *c = (child_t){.spec = *spec};
     c->spec.id = NULL;
-    c->serial = d->next_serial++;
-    if (!arbor__otp_own_arg(&c->spec)) {
-        arbor_free(c);
-        r.rc = ARBOR_ENOMEM;
-        return arbor_gs_reply(&r, sizeof r);
+    if (spec->arg_size) {
+        memcpy(c->arg, spec->arg, spec->arg_size);
+        c->spec.arg = c->arg;
     }
     r.rc = start(d, c, &r.reason);
     if (r.rc != 0) {
-        arbor__otp_release_arg(&c->spec);
         arbor_free(c);
-        return arbor_gs_reply(&r, sizeof r);
-    }
-    if (!arbor__u64map_put(&d->by_serial, c->serial, (uint64_t)(uintptr_t)c)) {
-        arbor__u64map_del(&d->by_pid, c->pid, NULL);
-        arbor__otp_shutdown_child(c->pid, ARBOR_BRUTAL_KILL);
-        arbor__otp_release_arg(&c->spec);
-        arbor_free(c);
-        r.rc = ARBOR_ENOMEM;
         return arbor_gs_reply(&r, sizeof r);
     }
     if (c->spec.type == ARBOR_SUPERVISOR_CHILD)
@@ -358,13 +344,13 @@ static arbor_gs_ret_t call_start_child(dynsup_t *d, const arbor_child_spec_t *sp
 static arbor_gs_ret_t call_terminate_child(dynsup_t *d, arbor_pid_t pid)
 {
     int rc = ARBOR_ENOENT;
-    child_t *c = child_of_pid(d, pid);
+    child_t *c = child_in(&d->by_pid, pid);
     if (c) {
         arbor__otp_shutdown_child(c->pid,
                                   arbor__otp_shutdown_value(c->spec.shutdown, c->spec.type));
         forget(d, c);
         rc = 0;
-    } else if ((c = restarting_child(d, pid))) {
+    } else if ((c = child_in(&d->by_last, pid))) {
         /* No process to stop; its queued retry finds it gone. */
         forget(d, c);
         rc = 0;
@@ -385,29 +371,32 @@ static arbor_gs_ret_t ds_call(void **state, const arbor_msg_t *req, arbor_from_t
             return call_terminate_child(d, *(const arbor_pid_t *)req->data);
         break;
     case DS_WHICH_CHILDREN: {
-        size_t n = d->by_serial.count, i = 0;
+        size_t n = children(d), i = 0;
         arbor_child_info_t *out = calloc(n ? n : 1, sizeof *out);
         if (!out)
             return arbor_gs_reply(NULL, 0);
-        uint32_t pos = 0;
-        uint64_t serial, ptr;
-        while (arbor__u64map_next(&d->by_serial, &pos, &serial, &ptr)) {
-            const child_t *c = (const child_t *)(uintptr_t)ptr;
-            out[i].pid = c->pid;
-            out[i].status = c->pid ? ARBOR_CHILD_RUNNING : ARBOR_CHILD_RESTARTING;
-            out[i].type = c->spec.type;
-            out[i].restarts = c->restarts;
-            i++;
+        const arbor__u64map_t *maps[] = {&d->by_pid, &d->by_last};
+        for (int k = 0; k < 2; k++) {
+            uint32_t pos = 0;
+            uint64_t pid, ptr;
+            while (arbor__u64map_next(maps[k], &pos, &pid, &ptr)) {
+                const child_t *c = (const child_t *)(uintptr_t)ptr;
+                out[i].pid = c->pid;
+                out[i].status = c->pid ? ARBOR_CHILD_RUNNING : ARBOR_CHILD_RESTARTING;
+                out[i].type = c->spec.type;
+                out[i].restarts = c->restarts;
+                i++;
+            }
         }
         arbor_gs_reply_to(from, out, n * sizeof *out);
         free(out);
         return arbor_gs_noreply();
     }
     case DS_COUNT_CHILDREN: {
-        arbor_child_counts_t n = {.specs = d->by_serial.count,
+        arbor_child_counts_t n = {.specs = children(d),
                                   .active = d->by_pid.count,
                                   .supervisors = d->supervisors,
-                                  .workers = d->by_serial.count - d->supervisors};
+                                  .workers = children(d) - d->supervisors};
         return arbor_gs_reply(&n, sizeof n);
     }
     default:
@@ -423,18 +412,18 @@ static arbor_gs_ret_t ds_info(void **state, const arbor_msg_t *msg)
     dynsup_t *d = *state;
     if (msg->tag == ARBOR_TAG_EXIT) {
         const arbor_exit_msg_t *e = msg->data;
-        child_t *c = child_of_pid(d, e->from);
+        child_t *c = child_in(&d->by_pid, e->from);
         return c ? on_child_exit(d, c, e->reason) : arbor_gs_noreply();
     }
-    if (msg->tag == DS_RETRY_TAG && msg->from == arbor_self() && msg->size == sizeof(uint64_t))
-        return on_retry(d, *(const uint64_t *)msg->data);
+    if (msg->tag == DS_RETRY_TAG && msg->from == arbor_self() && msg->size == sizeof(arbor_pid_t))
+        return on_retry(d, *(const arbor_pid_t *)msg->data);
     return arbor_gs_noreply();
 }
 
 static void ds_status(void *state, char *buf, size_t size)
 {
     const dynsup_t *d = state;
-    snprintf(buf, size, "children=%u", d ? d->by_serial.count : 0);
+    snprintf(buf, size, "children=%zu", d ? children(d) : 0);
 }
 
 static const arbor_gen_server_t dynsup_gs = {
