@@ -19,12 +19,12 @@ void arbor__ctx_start(void);
 
 /* Runs first in every fresh context: completes the sanitizer switch that
  * brought us here, then calls the context's function. */
-static void ctx_entry(arbor__ctx_t *ctx)
+static void ctx_entry(void *arg, void (*fn)(void *))
 {
 #ifdef ARBOR_ASAN
     __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
-    ctx->fn(ctx->arg);
+    fn(arg);
     abort(); /* fn must switch away for good */
 }
 
@@ -32,7 +32,8 @@ static void ctx_entry(arbor__ctx_t *ctx)
 /* makecontext() passes int arguments only; split the pointer in two. */
 static void ctx_entry_ucontext(unsigned hi, unsigned lo)
 {
-    ctx_entry((arbor__ctx_t *)(((uintptr_t)hi << 32) | (uintptr_t)lo));
+    arbor__ctx_t *ctx = (arbor__ctx_t *)(((uintptr_t)hi << 32) | (uintptr_t)lo);
+    ctx_entry(ctx->arg, ctx->fn);
 }
 #endif
 
@@ -54,16 +55,16 @@ void arbor__ctx_init_thread(arbor__ctx_t *ctx)
 
 void arbor__ctx_make(arbor__ctx_t *ctx, void *lo, size_t size, void (*fn)(void *), void *arg)
 {
+#ifdef ARBOR_ASAN
     ctx->stack_lo = lo;
     ctx->stack_size = size;
-    ctx->fn = fn;
-    ctx->arg = arg;
+#endif
 #ifdef ARBOR_TSAN
     ctx->tsan_fiber = __tsan_create_fiber(0);
-#else
-    ctx->tsan_fiber = NULL;
 #endif
 #if defined(ARBOR_CONTEXT_UCONTEXT)
+    ctx->fn = fn;
+    ctx->arg = arg;
     getcontext(&ctx->uc);
     ctx->uc.uc_stack.ss_sp = lo;
     ctx->uc.uc_stack.ss_size = size;
@@ -73,16 +74,17 @@ void arbor__ctx_make(arbor__ctx_t *ctx, void *lo, size_t size, void (*fn)(void *
                 (unsigned)(p & 0xffffffffu));
 #else
     /* Layout from the new sp upwards, matching the pops in arbor__ctx_jump:
-     * [mxcsr|fpucw] r15 r14 r13=fn r12=arg rbx rbp ret=arbor__ctx_start,
-     * then two zero words. sp is 16-byte aligned, so rsp is 16-byte aligned
-     * when arbor__ctx_start makes its call, as the ABI requires. */
+     * [mxcsr|fpucw] r15 r14=fn r13=ctx_entry r12=arg rbx rbp
+     * ret=arbor__ctx_start, then two zero words. sp is 16-byte aligned, so
+     * rsp is 16-byte aligned when arbor__ctx_start makes its call, as the
+     * ABI requires. */
     uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
     uint64_t *sp = (uint64_t *)(top - 80);
     sp[0] = 0x1F80u | ((uint64_t)0x037Fu << 32); /* default MXCSR and x87 CW */
     sp[1] = 0;
-    sp[2] = 0;
+    sp[2] = (uint64_t)(uintptr_t)fn;
     sp[3] = (uint64_t)(uintptr_t)ctx_entry;
-    sp[4] = (uint64_t)(uintptr_t)ctx;
+    sp[4] = (uint64_t)(uintptr_t)arg;
     sp[5] = 0;
     sp[6] = 0;
     sp[7] = (uint64_t)(uintptr_t)arbor__ctx_start;
@@ -131,6 +133,8 @@ void arbor__ctx_destroy(arbor__ctx_t *ctx)
 #ifdef ARBOR_TSAN
     if (ctx->tsan_fiber)
         __tsan_destroy_fiber(ctx->tsan_fiber);
-#endif
     ctx->tsan_fiber = NULL;
+#else
+    (void)ctx;
+#endif
 }

@@ -17,6 +17,8 @@
 
 #include <stddef.h>
 
+#include "sanitizer.h"
+
 #if defined(ARBOR_CONTEXT_UCONTEXT)
 #include <ucontext.h>
 #elif !defined(__x86_64__)
@@ -24,17 +26,23 @@
     "Arbor's assembly context switch supports x86-64 only; configure with -DARBOR_CONTEXT=ucontext"
 #endif
 
+/* Every process holds one, so it holds only what its build needs: in an
+ * optimised build of the assembly back end, the stack pointer alone. */
 typedef struct arbor__ctx {
 #if defined(ARBOR_CONTEXT_UCONTEXT)
     ucontext_t uc;
-#else
-    void *sp; /* saved stack pointer; the registers sit just above it */
-#endif
-    void *stack_lo; /* bounds of the stack this context runs on (ASan) */
-    size_t stack_size;
-    void *tsan_fiber;
-    void (*fn)(void *);
+    void (*fn)(void *); /* makecontext() passes int arguments: the entry reads these */
     void *arg;
+#else
+    void *sp; /* saved stack pointer; the registers (and a fresh context's entry) above it */
+#endif
+#ifdef ARBOR_ASAN
+    void *stack_lo; /* bounds of the stack this context runs on */
+    size_t stack_size;
+#endif
+#ifdef ARBOR_TSAN
+    void *tsan_fiber;
+#endif
 } arbor__ctx_t;
 
 /* Makes ctx describe the calling thread's own stack: the context a scheduler

@@ -8,7 +8,8 @@
  * the compiler already assumes a call clobbers them.
  *
  * A fresh context (arbor__ctx_make) is laid out so that the first jump
- * "returns" into arbor__ctx_start with r12 = argument and r13 = function.
+ * "returns" into arbor__ctx_start with r13 = the entry, r12 and r14 = its
+ * two arguments.
  */
     .text
 
@@ -64,6 +65,7 @@ arbor__ctx_start:
     .cfi_startproc
     .cfi_undefined rip      /* outermost frame: unwinders stop here */
     movq    %r12, %rdi
+    movq    %r14, %rsi
     callq   *%r13
     ud2                     /* the entry function never returns */
     .cfi_endproc

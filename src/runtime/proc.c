@@ -86,10 +86,41 @@ static void set_count(_Atomic uint32_t *c, const arbor__u64map_t *m)
     atomic_store_explicit(c, m->count, memory_order_relaxed);
 }
 
-static void oom_die(arbor__proc_t *p)
+/* The detail of a death for want of memory, which needs none. */
+static char oom_detail[] = "out of memory";
+
+static void release_exit_detail(arbor__proc_t *p)
+{
+    if (p->exit_detail != oom_detail)
+        free(p->exit_detail);
+    p->exit_detail = NULL;
+}
+
+/* Decides p's death and its reason, replacing any reason decided before.
+ * Only the kind is kept in the control block; a detail costs a block of
+ * its own (lost, leaving the kind, when there is no memory for it), so
+ * that the common reasons cost nothing. */
+static void set_exit_reason(arbor__proc_t *p, const arbor_reason_t *reason)
 {
     p->dying = true;
-    p->exit_reason = arbor_error("out of memory");
+    p->exit_kind = reason->kind;
+    release_exit_detail(p);
+    if (reason->detail[0])
+        p->exit_detail = strdup(reason->detail);
+}
+
+static arbor_reason_t exit_reason(const arbor__proc_t *p)
+{
+    arbor_reason_t r = ARBOR_REASON(p->exit_kind);
+    if (p->exit_detail)
+        snprintf(r.detail, sizeof r.detail, "%s", p->exit_detail);
+    return r;
+}
+
+static void oom_die(arbor__proc_t *p)
+{
+    set_exit_reason(p, &ARBOR_REASON(ARBOR_EXIT_ERROR));
+    p->exit_detail = oom_detail;
 }
 
 /* Links and monitors a new, not yet running, child to the calling process.
@@ -516,8 +547,7 @@ static void decide_death(arbor__proc_t *p, arbor_reason_t reason)
 {
     if (p->dying)
         return; /* the first decision stands */
-    p->dying = true;
-    p->exit_reason = reason;
+    set_exit_reason(p, &reason);
 }
 
 /* The exit-signal table of docs/otp-semantics.md, section "Exit signals". */
@@ -565,7 +595,7 @@ static void take_monitor(arbor__proc_t *p, arbor__msg_t *m)
      * timeout would wait for ever). */
     if (!p->dying)
         oom_die(p);
-    arbor__msg_t *d = down_signal(m->u.ref, p->pid, p->exit_reason);
+    arbor__msg_t *d = down_signal(m->u.ref, p->pid, exit_reason(p));
     if (d)
         arbor__send_node(m->pub.from, d);
 }
@@ -823,8 +853,7 @@ _Noreturn void arbor_exit(arbor_reason_t reason)
         fprintf(stderr, "arbor: arbor_exit() called outside a process\n");
         abort();
     }
-    p->dying = true;
-    p->exit_reason = reason;
+    set_exit_reason(p, &reason);
     die_now(p);
 }
 
@@ -1092,7 +1121,8 @@ void arbor__proc_finish(arbor__proc_t *p)
 {
     atomic_store_explicit(&p->status, ARBOR_STATUS_EXITING, memory_order_relaxed);
     atomic_store_explicit(&p->sched, ARBOR__DEAD, memory_order_seq_cst);
-    arbor_reason_t reason = p->exit_reason;
+    arbor_reason_t reason = exit_reason(p);
+    release_exit_detail(p);
     arbor_pid_t pid = p->pid;
     /* The name goes first, as in Erlang: whoever learns of the death (a
      * supervisor restarting a named child) can register it again at once. */
@@ -1182,6 +1212,7 @@ void arbor__proc_free(arbor__proc_t *p)
     answer_late_signals(p, &ARBOR_NOPROC);
     arbor_pid_t pid = p->pid;
     free(p->name);
+    release_exit_detail(p);
     arbor__recycle_free(ARBOR__RECYCLE_PROC, p);
     arbor__sched_t *s = arbor__sched_current();
     arbor__table_release_slot(pid, s ? &s->slots : NULL);

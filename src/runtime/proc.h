@@ -91,12 +91,13 @@ typedef struct arbor__proc {
     struct arbor__exit_hook *exit_hooks; /* arbor_on_exit(), newest first */
     uint64_t wait_seq;                   /* identifies the current timed wait */
     bool timed_out;
-    bool dying;      /* an exit is decided: exit_reason holds it */
+    bool dying;      /* an exit is decided: exit_kind and exit_detail hold its reason */
     bool defer_exit; /* inside arbor_blocking(): die later */
     bool job_done;
+    arbor_exit_kind_t exit_kind;
     int saved_errno;
-    char *name; /* registered name (heap), or NULL */
-    arbor_reason_t exit_reason;
+    char *name;        /* registered name (heap), or NULL */
+    char *exit_detail; /* malloc'd; NULL when the detail is empty (or there was no memory for it) */
 } arbor__proc_t;
 
 /* The process running on this thread, or NULL. Not inlined on purpose: a
