@@ -29,30 +29,36 @@ static void map_free(const arbor__u64map_t *m, void *p)
         free(p);
 }
 
+static inline uint64_t *keys_of(const arbor__u64map_t *m)
+{
+    return m->slots;
+}
+
+static inline uint64_t *vals_of(const arbor__u64map_t *m)
+{
+    return m->slots + m->cap;
+}
+
 static bool resize(arbor__u64map_t *m, uint32_t cap)
 {
-    uint64_t *keys = map_alloc(m, cap * sizeof *keys);
-    uint64_t *vals = map_alloc(m, cap * sizeof *vals);
-    if (!keys || !vals) {
-        map_free(m, keys);
-        map_free(m, vals);
+    uint64_t *slots = map_alloc(m, 2 * (size_t)cap * sizeof *slots);
+    if (!slots)
         return false;
-    }
+    uint64_t *keys = slots, *vals = slots + cap;
     memset(keys, 0, cap * sizeof *keys);
     for (uint32_t i = 0; i < m->cap; i++) {
-        uint64_t k = m->keys[i];
+        uint64_t k = keys_of(m)[i];
         if (k <= TOMB)
             continue;
         uint32_t j = slot_of(k, cap);
         while (keys[j] != EMPTY)
             j = (j + 1) & (cap - 1);
         keys[j] = k;
-        vals[j] = m->vals[i];
+        vals[j] = vals_of(m)[i];
     }
-    map_free(m, m->keys);
-    map_free(m, m->vals);
-    m->keys = keys;
-    m->vals = vals;
+    if (m->cap)
+        map_free(m, m->slots);
+    m->slots = slots;
     m->cap = cap;
     m->used = m->count;
     return true;
@@ -64,8 +70,7 @@ static int64_t find(const arbor__u64map_t *m, uint64_t key);
 static bool leave_place(arbor__u64map_t *m)
 {
     uint64_t k = m->one_key, v = m->one_val;
-    m->keys = m->vals = NULL;
-    m->count = m->used = 0;
+    m->count = 0;
     if (!resize(m, 4)) {
         m->one_key = k;
         m->one_val = v;
@@ -91,23 +96,24 @@ bool arbor__u64map_put(arbor__u64map_t *m, uint64_t key, uint64_t val)
         /* Replacing needs no room: it must not fail for want of it. */
         int64_t at = find(m, key);
         if (at >= 0) {
-            m->vals[at] = val;
+            vals_of(m)[at] = val;
             return true;
         }
-        uint32_t cap = m->cap ? m->cap : 4;
+        uint32_t cap = m->cap;
         while ((m->count + 1) * 2 > cap)
             cap *= 2;
-        if (!resize(m, cap < 4 ? 4 : cap))
+        if (!resize(m, cap))
             return false;
     }
+    uint64_t *keys = keys_of(m);
     uint32_t i = slot_of(key, m->cap);
     int64_t tomb = -1;
-    while (m->keys[i] != EMPTY) {
-        if (m->keys[i] == key) {
-            m->vals[i] = val;
+    while (keys[i] != EMPTY) {
+        if (keys[i] == key) {
+            vals_of(m)[i] = val;
             return true;
         }
-        if (m->keys[i] == TOMB && tomb < 0)
+        if (keys[i] == TOMB && tomb < 0)
             tomb = i;
         i = (i + 1) & (m->cap - 1);
     }
@@ -115,8 +121,8 @@ bool arbor__u64map_put(arbor__u64map_t *m, uint64_t key, uint64_t val)
         i = (uint32_t)tomb;
     else
         m->used++;
-    m->keys[i] = key;
-    m->vals[i] = val;
+    keys[i] = key;
+    vals_of(m)[i] = val;
     m->count++;
     return true;
 }
@@ -126,9 +132,10 @@ static int64_t find(const arbor__u64map_t *m, uint64_t key)
 {
     if (!m->count)
         return -1;
+    const uint64_t *keys = keys_of(m);
     uint32_t i = slot_of(key, m->cap);
-    while (m->keys[i] != EMPTY) {
-        if (m->keys[i] == key)
+    while (keys[i] != EMPTY) {
+        if (keys[i] == key)
             return i;
         i = (i + 1) & (m->cap - 1);
     }
@@ -154,7 +161,7 @@ bool arbor__u64map_get(const arbor__u64map_t *m, uint64_t key, uint64_t *val)
     if (i < 0)
         return false;
     if (val)
-        *val = m->vals[i];
+        *val = vals_of(m)[i];
     return true;
 }
 
@@ -173,15 +180,15 @@ bool arbor__u64map_del(arbor__u64map_t *m, uint64_t key, uint64_t *val)
     if (i < 0)
         return false;
     if (val)
-        *val = m->vals[i];
-    m->keys[i] = TOMB;
+        *val = vals_of(m)[i];
+    keys_of(m)[i] = TOMB;
     m->count--;
     if (m->count == 0) {
         /* Nothing left. A small map is cleared in place (a process that
          * calls in a loop fills and empties its monitor map every call);
          * a big one is given back. */
         if (m->cap <= 16) {
-            memset(m->keys, 0, m->cap * sizeof *m->keys);
+            memset(keys_of(m), 0, m->cap * sizeof(uint64_t));
             m->used = 0;
         } else {
             arbor__u64map_free(m);
@@ -201,11 +208,12 @@ bool arbor__u64map_next(const arbor__u64map_t *m, uint32_t *pos, uint64_t *key, 
         *pos = 1;
         return true;
     }
+    const uint64_t *keys = keys_of(m);
     for (uint32_t i = *pos; i < m->cap; i++) {
-        if (m->keys[i] > TOMB) {
-            *key = m->keys[i];
+        if (keys[i] > TOMB) {
+            *key = keys[i];
             if (val)
-                *val = m->vals[i];
+                *val = vals_of(m)[i];
             *pos = i + 1;
             return true;
         }
@@ -215,10 +223,9 @@ bool arbor__u64map_next(const arbor__u64map_t *m, uint32_t *pos, uint64_t *key, 
 
 void arbor__u64map_free(arbor__u64map_t *m)
 {
-    if (m->cap) {
-        map_free(m, m->keys);
-        map_free(m, m->vals);
-    }
-    m->keys = m->vals = NULL;
-    m->cap = m->count = m->used = 0;
+    if (m->cap)
+        map_free(m, m->slots);
+    m->one_key = m->one_val = 0;
+    m->cap = 0;
+    m->count = 0;
 }

@@ -16,20 +16,20 @@
 typedef struct arbor__u64map {
     /* cap 0: at most one entry, held in place (most maps of a process hold
      * one: the link to its supervisor, a monitor during a call), so it costs
-     * no allocation. Otherwise a table: 0 = empty slot, 1 = tombstone; real
-     * keys are > 1. */
+     * no allocation. Otherwise a table of cap keys followed by cap values,
+     * one block: key 0 = empty slot, 1 = tombstone; real keys are > 1. A
+     * process has four maps, so every word here counts. */
     union {
-        uint64_t *keys;
-        uint64_t one_key;
+        uint64_t *slots;  /* cap > 0 */
+        uint64_t one_key; /* cap == 0 */
     };
     union {
-        uint64_t *vals;
-        uint64_t one_val;
+        uint64_t one_val; /* cap == 0 */
+        uint32_t used;    /* cap > 0: live entries plus tombstones */
     };
-    uint32_t cap;   /* power of two, or 0 */
+    uint32_t cap : 31; /* power of two, or 0 */
+    uint32_t process_heap : 1;
     uint32_t count; /* live entries */
-    uint32_t used;  /* live entries plus tombstones */
-    bool process_heap;
 } arbor__u64map_t;
 
 /* Inserts or replaces. Returns false when out of memory (map unchanged);
