@@ -31,20 +31,33 @@ enum {
 };
 #define DS_RETRY_TAG (ARBOR_TAG_OTP + 0x200)
 
+/* What children started with the same spec share: the spec without its
+ * argument. A DynamicSupervisor's children are usually all alike (the
+ * desk's tickets), so a child costs its argument and a few words. */
+typedef struct kind {
+    struct kind *next; /* another kind with the same hash */
+    size_t children;   /* references */
+    uint64_t hash;
+    arbor_child_spec_t spec; /* id and arg are NULL; arg_size is kept */
+} kind_t;
+
 typedef struct child {
-    arbor_child_spec_t spec; /* spec.id is NULL: ids mean nothing here */
-    arbor_pid_t pid;         /* ARBOR_NOPID while restarting */
-    arbor_pid_t last_pid;    /* the pid it had before its exit (names it while restarting) */
-    unsigned restarts;
-    unsigned backoff_step;            /* consecutive restarts, for the back-off */
-    uint64_t started_at;              /* arbor_now_ms() of the last start */
-    _Alignas(16) unsigned char arg[]; /* spec.arg points here when spec.arg_size > 0 */
+    kind_t *kind;
+    arbor_pid_t pid;     /* running: its pid; restarting: the pid it had before its exit,
+                          * which still names it to terminate_child and to its retries */
+    uint64_t started_at; /* arbor_now_ms() of the last start */
+    uint32_t restarts;
+    uint8_t backoff_step;             /* consecutive restarts, for the back-off (at most 20) */
+    bool restarting;                  /* indexed in by_last rather than by_pid */
+    _Alignas(16) unsigned char arg[]; /* a copy of the argument's bytes, or when the
+                                       * spec's arg_size is 0 its pointer */
 } child_t;
 
 typedef struct dynsup {
     arbor_dynsup_opts_t opts;
     arbor__u64map_t by_pid;  /* pid -> child_t *, running children */
     arbor__u64map_t by_last; /* last pid -> child_t *, children whose restart failed */
+    arbor__u64map_t kinds;   /* hash -> kind_t *, a chain of kinds */
     size_t supervisors;      /* children of type supervisor */
     arbor__otp_intensity_t intensity;
 } dynsup_t;
@@ -71,9 +84,9 @@ static child_t *child_in(const arbor__u64map_t *map, arbor_pid_t pid)
     return arbor__u64map_get(map, pid, &ptr) ? (child_t *)(uintptr_t)ptr : NULL;
 }
 
-static uint64_t key_of(const child_t *c)
+static uint64_t key_of(const void *ptr)
 {
-    return (uint64_t)(uintptr_t)c;
+    return (uint64_t)(uintptr_t)ptr;
 }
 
 static size_t children(const dynsup_t *d)
@@ -81,54 +94,149 @@ static size_t children(const dynsup_t *d)
     return (size_t)d->by_pid.count + d->by_last.count;
 }
 
+/* ---- kinds ------------------------------------------------------------------------ */
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    return h;
+}
+
+static uint64_t spec_hash(const arbor_child_spec_t *s)
+{
+    uint64_t h = mix(0, (uint64_t)(uintptr_t)s->start);
+    h = mix(h, (uint64_t)(uintptr_t)s->start_extra);
+    h = mix(h, s->arg_size);
+    h = mix(h, ((uint64_t)s->restart << 32) | (uint64_t)s->type);
+    h = mix(h, (uint64_t)s->shutdown);
+    h = mix(h, ((uint64_t)s->backoff_ms << 32) | s->backoff_max_ms);
+    h = mix(h, s->backoff_reset_ms);
+    return h | 2; /* map keys must be > 1 */
+}
+
+static bool same_kind(const arbor_child_spec_t *a, const arbor_child_spec_t *b)
+{
+    return a->start == b->start && a->start_extra == b->start_extra && a->arg_size == b->arg_size &&
+           a->restart == b->restart && a->type == b->type && a->shutdown == b->shutdown &&
+           a->backoff_ms == b->backoff_ms && a->backoff_max_ms == b->backoff_max_ms &&
+           a->backoff_reset_ms == b->backoff_reset_ms;
+}
+
+/* The kind of spec, with a reference taken; NULL when out of memory. */
+static kind_t *kind_take(dynsup_t *d, const arbor_child_spec_t *spec)
+{
+    uint64_t h = spec_hash(spec), head = 0;
+    arbor__u64map_get(&d->kinds, h, &head);
+    for (kind_t *k = (kind_t *)(uintptr_t)head; k; k = k->next) {
+        if (same_kind(&k->spec, spec)) {
+            k->children++;
+            return k;
+        }
+    }
+    kind_t *k = arbor_alloc(sizeof *k);
+    if (!k)
+        return NULL;
+    *k = (kind_t){.next = (kind_t *)(uintptr_t)head, .children = 1, .hash = h, .spec = *spec};
+    k->spec.id = NULL;
+    k->spec.arg = NULL;
+    if (!arbor__u64map_put(&d->kinds, h, key_of(k))) {
+        arbor_free(k);
+        return NULL;
+    }
+    return k;
+}
+
+static void kind_drop(dynsup_t *d, kind_t *k)
+{
+    if (--k->children)
+        return;
+    uint64_t head = 0;
+    arbor__u64map_get(&d->kinds, k->hash, &head);
+    kind_t *first = (kind_t *)(uintptr_t)head;
+    kind_t **link = &first;
+    while (*link != k)
+        link = &(*link)->next;
+    *link = k->next;
+    if (first)
+        arbor__u64map_put(&d->kinds, k->hash, key_of(first)); /* replacing: cannot fail */
+    else
+        arbor__u64map_del(&d->kinds, k->hash, NULL);
+    arbor_free(k);
+}
+
+/* ---- children ---------------------------------------------------------------------- */
+
+/* The spec c starts with: its kind's, with c's argument. */
+static arbor_child_spec_t spec_of(const child_t *c)
+{
+    arbor_child_spec_t s = c->kind->spec;
+    if (s.arg_size)
+        s.arg = (void *)c->arg;
+    else
+        memcpy(&s.arg, c->arg, sizeof s.arg);
+    return s;
+}
+
+static arbor__u64map_t *index_of(dynsup_t *d, const child_t *c)
+{
+    return c->restarting ? &d->by_last : &d->by_pid;
+}
+
 static void forget(dynsup_t *d, child_t *c)
 {
-    if (c->pid)
-        arbor__u64map_del(&d->by_pid, c->pid, NULL);
-    else
-        arbor__u64map_del(&d->by_last, c->last_pid, NULL);
-    if (c->spec.type == ARBOR_SUPERVISOR_CHILD)
+    arbor__u64map_del(index_of(d, c), c->pid, NULL);
+    if (c->kind->spec.type == ARBOR_SUPERVISOR_CHILD)
         d->supervisors--;
+    kind_drop(d, c->kind);
     arbor_free(c);
 }
 
-/* Starts c; on success indexes its pid. Returns 0, ARBOR_IGNORED, ARBOR_EEXIT. */
+/* Starts c; on success indexes it by its new pid (the caller takes it out
+ * of by_last first when restarting). Returns 0, ARBOR_IGNORED,
+ * ARBOR_EEXIT; on failure c->pid is unchanged. */
 static int start(dynsup_t *d, child_t *c, arbor_reason_t *err)
 {
-    int rc = arbor__otp_call_start(&c->spec, d->opts.extra_arg, &c->pid, err, NULL);
+    arbor_child_spec_t spec = spec_of(c);
+    arbor_pid_t pid;
+    int rc = arbor__otp_call_start(&spec, d->opts.extra_arg, &pid, err, NULL);
     c->started_at = arbor_now_ms();
-    if (rc == 0 && !arbor__u64map_put(&d->by_pid, c->pid, key_of(c))) {
-        arbor_exit_pid(c->pid, ARBOR_KILL);
-        c->pid = ARBOR_NOPID;
+    if (rc != 0)
+        return rc;
+    if (!arbor__u64map_put(&d->by_pid, pid, key_of(c))) {
+        arbor_exit_pid(pid, ARBOR_KILL);
         *err = arbor_error("out of memory");
         return ARBOR_EEXIT;
     }
-    return rc;
+    c->pid = pid;
+    c->restarting = false;
+    return 0;
 }
 
-/* Asks ourselves to restart c, which is in by_last: at once, or after its
+/* Asks ourselves to restart c, which is restarting: at once, or after its
  * back-off delay. The retry names c by its last pid, which is unique and
  * finds nothing once c is forgotten or running again. */
 static void post_retry(child_t *c)
 {
-    uint64_t delay = arbor__otp_backoff_delay(&c->spec, &c->backoff_step);
-    arbor_pid_t key = c->last_pid;
+    unsigned step = c->backoff_step;
+    uint64_t delay = arbor__otp_backoff_delay(&c->kind->spec, &step);
+    c->backoff_step = (uint8_t)step;
+    arbor_pid_t key = c->pid;
     if (delay)
         arbor_send_after(arbor_self(), DS_RETRY_TAG, &key, sizeof key, delay, NULL);
     else
         arbor_send(arbor_self(), DS_RETRY_TAG, &key, sizeof key);
 }
 
-/* Restarts c, which is in by_last (an intensity tick was taken); a
- * failure posts a retry and keeps c there, terminable by the pid it last
- * had. */
+/* Restarts c, which is restarting (an intensity tick was taken); a failure
+ * posts a retry and keeps c in by_last, terminable by the pid it last had. */
 static void restart(dynsup_t *d, child_t *c)
 {
     arbor_reason_t err;
     c->restarts++;
+    arbor_pid_t last = c->pid;
     int rc = start(d, c, &err);
     if (rc == 0)
-        arbor__u64map_del(&d->by_last, c->last_pid, NULL);
+        arbor__u64map_del(&d->by_last, last, NULL);
     else if (rc == ARBOR_IGNORED)
         forget(d, c);
     else
@@ -151,25 +259,27 @@ static arbor_gs_ret_t on_child_exit(dynsup_t *d, child_t *c, arbor_reason_t reas
 {
     if (!arbor_reason_is_clean(&reason))
         report("child_terminated", reason);
-    bool again = c->spec.restart == ARBOR_PERMANENT ||
-                 (c->spec.restart == ARBOR_TRANSIENT && !arbor_reason_is_clean(&reason));
+    arbor_restart_t restart = c->kind->spec.restart;
+    bool again = restart == ARBOR_PERMANENT ||
+                 (restart == ARBOR_TRANSIENT && !arbor_reason_is_clean(&reason));
     if (!again) {
         forget(d, c);
         return arbor_gs_noreply();
     }
     /* From now on its last pid names it. A map of one entry holds it in
      * place, so this fails only with many children restarting at once. */
-    arbor__u64map_del(&d->by_pid, c->pid, NULL);
-    c->last_pid = c->pid;
-    c->pid = ARBOR_NOPID;
-    if (!arbor__u64map_put(&d->by_last, c->last_pid, key_of(c))) {
+    if (!arbor__u64map_put(&d->by_last, c->pid, key_of(c))) {
         report("child_dropped", arbor_error("out of memory"));
         forget(d, c);
         return arbor_gs_noreply();
     }
-    if (c->spec.backoff_ms) {
+    arbor__u64map_del(&d->by_pid, c->pid, NULL);
+    c->restarting = true;
+    if (c->kind->spec.backoff_ms) {
         /* Back-off: the retry path restarts it later and takes the tick. */
-        arbor__otp_backoff_exited(&c->spec, &c->backoff_step, c->started_at);
+        unsigned step = c->backoff_step;
+        arbor__otp_backoff_exited(&c->kind->spec, &step, c->started_at);
+        c->backoff_step = (uint8_t)step;
         post_retry(c);
         return arbor_gs_noreply();
     }
@@ -231,11 +341,11 @@ static void shutdown_all(dynsup_t *d)
     uint64_t pid, ptr;
     while (arbor__u64map_next(&d->by_pid, &pos, &pid, &ptr)) {
         const child_t *c = (const child_t *)(uintptr_t)ptr;
-        int64_t sd = arbor__otp_shutdown_value(c->spec.shutdown, c->spec.type);
+        int64_t sd = arbor__otp_shutdown_value(c->kind->spec.shutdown, c->kind->spec.type);
         stopping_t *s = &st[k];
         s->pid = pid;
         s->brutal = sd == ARBOR_BRUTAL_KILL;
-        s->permanent = c->spec.restart == ARBOR_PERMANENT;
+        s->permanent = c->kind->spec.restart == ARBOR_PERMANENT;
         arbor_monitor(pid, &s->ref);
         arbor_unlink(pid);
         arbor__u64map_put(&by_ref, s->ref, k);
@@ -299,7 +409,7 @@ static arbor_gs_ret_t ds_init(void **state, void *arg)
         return arbor_gs_halt(arbor_error("out of memory"));
     d->opts = *o;
     d->opts.name = NULL; /* the caller's string is not ours to keep */
-    d->by_pid.process_heap = d->by_last.process_heap = true;
+    d->by_pid.process_heap = d->by_last.process_heap = d->kinds.process_heap = true;
     *state = d;
     return arbor_gs_ok();
 }
@@ -318,24 +428,24 @@ static arbor_gs_ret_t call_start_child(dynsup_t *d, const arbor_child_spec_t *sp
         r.rc = ARBOR_EMAXCHILD;
         return arbor_gs_reply(&r, sizeof r);
     }
-    child_t *c =
-        spec->arg_size <= SIZE_MAX - sizeof *c ? arbor_alloc(sizeof *c + spec->arg_size) : NULL;
-    if (!c) {
+    /* Beyond the header, a child holds its argument's bytes or pointer. */
+    size_t held = spec->arg_size ? spec->arg_size : sizeof spec->arg;
+    child_t *c = held <= SIZE_MAX - sizeof *c ? arbor_alloc(sizeof *c + held) : NULL;
+    kind_t *k = c ? kind_take(d, spec) : NULL;
+    if (!k) {
+        arbor_free(c);
         r.rc = ARBOR_ENOMEM;
         return arbor_gs_reply(&r, sizeof r);
     }
-    *c = (child_t){.spec = *spec};
-    c->spec.id = NULL;
-    if (spec->arg_size) {
-        memcpy(c->arg, spec->arg, spec->arg_size);
-        c->spec.arg = c->arg;
-    }
+    *c = (child_t){.kind = k};
+    memcpy(c->arg, spec->arg_size ? spec->arg : (const void *)&spec->arg, held);
     r.rc = start(d, c, &r.reason);
     if (r.rc != 0) {
+        kind_drop(d, k);
         arbor_free(c);
         return arbor_gs_reply(&r, sizeof r);
     }
-    if (c->spec.type == ARBOR_SUPERVISOR_CHILD)
+    if (k->spec.type == ARBOR_SUPERVISOR_CHILD)
         d->supervisors++;
     r.pid = c->pid;
     return arbor_gs_reply(&r, sizeof r);
@@ -346,8 +456,8 @@ static arbor_gs_ret_t call_terminate_child(dynsup_t *d, arbor_pid_t pid)
     int rc = ARBOR_ENOENT;
     child_t *c = child_in(&d->by_pid, pid);
     if (c) {
-        arbor__otp_shutdown_child(c->pid,
-                                  arbor__otp_shutdown_value(c->spec.shutdown, c->spec.type));
+        arbor__otp_shutdown_child(
+            c->pid, arbor__otp_shutdown_value(c->kind->spec.shutdown, c->kind->spec.type));
         forget(d, c);
         rc = 0;
     } else if ((c = child_in(&d->by_last, pid))) {
@@ -381,9 +491,9 @@ static arbor_gs_ret_t ds_call(void **state, const arbor_msg_t *req, arbor_from_t
             uint64_t pid, ptr;
             while (arbor__u64map_next(maps[k], &pos, &pid, &ptr)) {
                 const child_t *c = (const child_t *)(uintptr_t)ptr;
-                out[i].pid = c->pid;
-                out[i].status = c->pid ? ARBOR_CHILD_RUNNING : ARBOR_CHILD_RESTARTING;
-                out[i].type = c->spec.type;
+                out[i].pid = c->restarting ? ARBOR_NOPID : c->pid;
+                out[i].status = c->restarting ? ARBOR_CHILD_RESTARTING : ARBOR_CHILD_RUNNING;
+                out[i].type = c->kind->spec.type;
                 out[i].restarts = c->restarts;
                 i++;
             }

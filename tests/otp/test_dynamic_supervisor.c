@@ -1225,6 +1225,56 @@ TEST(dynamic_supervisor_transient_child_normal_exit_is_not_restarted_but_a_kill_
     run_root(transient_root, NULL);
 }
 
+/* Children alike but for their argument share one record of their spec
+ * (dynamic_supervisor.c: kinds). Each keeps its own argument, copied or
+ * pointed to, and its own restart type; the shared record outlives any
+ * one of them and is made again after the last has gone. */
+static void kinds_root(void *arg)
+{
+    (void)arg;
+    arbor_pid_t sup = start_dynsup(NULL);
+    arbor_pid_t self = arbor_self();
+    worker_arg_t w1 = {.id = "p1", .log = self}, w2 = {.id = "p2", .log = self};
+    worker_arg_t wt = {.id = "t", .log = self};
+    arbor_child_spec_t p1 = {.start = worker_start, .arg = &w1, .arg_size = sizeof w1};
+    arbor_child_spec_t p2 = {.start = worker_start, .arg = &w2, .arg_size = sizeof w2};
+    arbor_child_spec_t t = {.start = worker_start, .arg = &wt, .restart = ARBOR_TEMPORARY};
+
+    arbor_pid_t a = start_child(sup, &p1);
+    expect_event(EV_STARTED, "p1");
+    w1.id = "changed"; /* the supervisor holds its own copy */
+    arbor_pid_t b = start_child(sup, &p2);
+    expect_event(EV_STARTED, "p2");
+    arbor_pid_t c = start_child(sup, &t);
+    expect_event(EV_STARTED, "t");
+
+    kill_and_wait(a);
+    a = expect_event(EV_STARTED, "p1").pid;          /* restarted with the copy */
+    ASSERT_OK(arbor_dynsup_terminate_child(sup, a)); /* p2 still holds the record */
+    kill_and_wait(b);
+    arbor_pid_t b2 = expect_event(EV_STARTED, "p2").pid;
+    ASSERT_NE(b2, b);
+    kill_and_wait(c); /* temporary: gone for good */
+    wait_counts(sup, 1, 1);
+    ASSERT_U64_EQ(only_child(sup), b2);
+
+    ASSERT_OK(arbor_dynsup_terminate_child(sup, b2)); /* the last of its kind */
+    wait_counts(sup, 0, 0);
+    w1.id = "p1";
+    a = start_child(sup, &p1);
+    expect_event(EV_STARTED, "p1");
+    kill_and_wait(a);
+    ASSERT_NE(expect_event(EV_STARTED, "p1").pid, a);
+    wait_counts(sup, 1, 1);
+    arbor_test_no_message(0);
+    ASSERT_OK(arbor_dynsup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(dynamic_supervisor_children_alike_share_a_spec_and_keep_their_own_argument)
+{
+    run_root(kinds_root, NULL);
+}
+
 /* ---- DS-15: intensity with two children ------------------------------------------------------ */
 
 /*
