@@ -300,8 +300,8 @@ static void reactor_loop(arbor__proc_t *p)
     const arbor_reactor_t *ops = p->u.reactor.ops;
     for (;;) {
         arbor__proc_drain(p);
-        if (!p->u.reactor.initialised) {
-            p->u.reactor.initialised = true;
+        if (!p->reactor_initialised) {
+            p->reactor_initialised = true;
             if (ops->init)
                 ops->init(&p->u.reactor.state);
             continue;
@@ -445,7 +445,7 @@ static bool alias_add(arbor__proc_t *p, arbor_ref_t alias)
 static bool alias_count(arbor__proc_t *p, arbor_ref_t alias, int delta)
 {
     if (alias == p->alias1) {
-        p->alias1_queued += (uint64_t)(int64_t)delta;
+        p->alias1_queued += (uint32_t)delta;
         return true;
     }
     uint64_t n;

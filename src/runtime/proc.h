@@ -44,6 +44,9 @@ typedef enum arbor__yield {
     ARBOR__Y_EXIT,          /* dead: clean up */
 } arbor__yield_t;
 
+/* Fields are ordered so that there is no padding: a process costs this
+ * block (344 bytes, a 352-byte malloc chunk) whenever it lives, so every
+ * word counts (docs/performance.md, "Bytes per child"). */
 typedef struct arbor__proc {
     /* ---- shared with other threads ---- */
     arbor__inbox_t inbox;
@@ -52,18 +55,27 @@ typedef struct arbor__proc {
     _Atomic uint32_t n_links, n_monitors, n_monitored_by, queue_len;
     _Atomic size_t heap_bytes;
     _Atomic(const char *) label;
+    arbor_pid_t pid; /* immutable */
     _Atomic bool trap_exit;
     _Atomic bool holds_stack;
     _Atomic bool has_name; /* set under the names lock; read without it */
-    arbor_pid_t pid;       /* immutable */
     bool reactive;         /* immutable */
 
     /* ---- owner ---- */
+    bool has_mark;
+    bool timed_out;
+    bool dying;      /* an exit is decided: exit_kind and exit_detail hold its reason */
+    bool defer_exit; /* inside arbor_blocking(): die later */
+    bool job_done;
+    bool reactor_initialised;
+    arbor__yield_t yield;
+    uint32_t reductions; /* work since the last switch: see arbor__proc_tick */
+    arbor_exit_kind_t exit_kind;
+    int saved_errno;
+    uint32_t alias1_queued;       /* alias1's messages in the queue */
     struct arbor__proc *run_next; /* global run queue link */
     arbor__ctx_t ctx;
     arbor__stack_t *stack; /* NULL when no stack is held */
-    arbor__yield_t yield;
-    uint32_t reductions; /* work since the last switch: see arbor__proc_tick */
     union {
         struct {
             arbor_entry_fn fn;
@@ -72,31 +84,22 @@ typedef struct arbor__proc {
         struct {
             const arbor_reactor_t *ops;
             void *state;
-            bool initialised;
             arbor__msg_t *current; /* message being handled */
         } reactor;
     } u;
-    arbor__queue_t queue; /* drained messages, not yet received */
-    arbor__msg_t *mark;   /* arbor_receive_mark(): scan after this one */
-    bool has_mark;
+    arbor__queue_t queue;           /* drained messages, not yet received */
+    arbor__msg_t *mark;             /* arbor_receive_mark(): scan after this one */
     arbor__u64map_t links;          /* pid -> 1 */
     arbor__u64map_t monitors;       /* ref -> pid we monitor */
     arbor__u64map_t monitored;      /* ref -> pid monitoring us */
     arbor_ref_t alias1;             /* an active alias (0: none), kept out of the map */
-    uint64_t alias1_queued;         /* its messages in the queue */
     arbor__u64map_t aliases;        /* other active aliases -> their messages queued */
     struct arbor__heap_block *heap; /* arbor_alloc() blocks */
     struct arbor_timer *wait_timer;
     struct arbor_timer *timers;          /* send_after handles this process holds */
     struct arbor__exit_hook *exit_hooks; /* arbor_on_exit(), newest first */
     uint64_t wait_seq;                   /* identifies the current timed wait */
-    bool timed_out;
-    bool dying;      /* an exit is decided: exit_kind and exit_detail hold its reason */
-    bool defer_exit; /* inside arbor_blocking(): die later */
-    bool job_done;
-    arbor_exit_kind_t exit_kind;
-    int saved_errno;
-    char *name;        /* registered name (heap), or NULL */
+    char *name;                          /* registered name (heap), or NULL */
     char *exit_detail; /* malloc'd; NULL when the detail is empty (or there was no memory for it) */
 } arbor__proc_t;
 
