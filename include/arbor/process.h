@@ -143,6 +143,9 @@ int arbor_unlink(arbor_pid_t pid);
  * setting. Process only (returns false outside one). */
 bool arbor_trap_exit(bool on);
 
+/* Whether the calling process traps exits (false outside a process). */
+bool arbor_trapping_exits(void);
+
 /* Starts monitoring pid; stores a fresh ref. When pid ends (or if it does
  * not exist) the caller receives one ARBOR_TAG_DOWN message for this ref.
  * Process only. */

@@ -34,14 +34,26 @@ static inline uint64_t *keys_of(const arbor__u64map_t *m)
     return m->slots;
 }
 
+/* A set's table has no values: callers use value_at() and set_value(). */
 static inline uint64_t *vals_of(const arbor__u64map_t *m)
 {
     return m->slots + m->cap;
 }
 
+static inline uint64_t value_at(const arbor__u64map_t *m, uint32_t i)
+{
+    return m->set ? 0 : vals_of(m)[i];
+}
+
+static inline void set_value(arbor__u64map_t *m, uint32_t i, uint64_t val)
+{
+    if (!m->set)
+        vals_of(m)[i] = val;
+}
+
 static bool resize(arbor__u64map_t *m, uint32_t cap)
 {
-    uint64_t *slots = map_alloc(m, 2 * (size_t)cap * sizeof *slots);
+    uint64_t *slots = map_alloc(m, (m->set ? 1 : 2) * (size_t)cap * sizeof *slots);
     if (!slots)
         return false;
     uint64_t *keys = slots, *vals = slots + cap;
@@ -54,7 +66,8 @@ static bool resize(arbor__u64map_t *m, uint32_t cap)
         while (keys[j] != EMPTY)
             j = (j + 1) & (cap - 1);
         keys[j] = k;
-        vals[j] = vals_of(m)[i];
+        if (!m->set)
+            vals[j] = vals_of(m)[i];
     }
     if (m->cap)
         map_free(m, m->slots);
@@ -85,7 +98,7 @@ bool arbor__u64map_put(arbor__u64map_t *m, uint64_t key, uint64_t val)
     if (m->cap == 0) {
         if (m->count == 0 || m->one_key == key) {
             m->one_key = key;
-            m->one_val = val;
+            m->one_val = m->set ? 0 : val;
             m->count = 1;
             return true;
         }
@@ -96,7 +109,7 @@ bool arbor__u64map_put(arbor__u64map_t *m, uint64_t key, uint64_t val)
         /* Replacing needs no room: it must not fail for want of it. */
         int64_t at = find(m, key);
         if (at >= 0) {
-            vals_of(m)[at] = val;
+            set_value(m, (uint32_t)at, val);
             return true;
         }
         uint32_t cap = m->cap;
@@ -110,7 +123,7 @@ bool arbor__u64map_put(arbor__u64map_t *m, uint64_t key, uint64_t val)
     int64_t tomb = -1;
     while (keys[i] != EMPTY) {
         if (keys[i] == key) {
-            vals_of(m)[i] = val;
+            set_value(m, i, val);
             return true;
         }
         if (keys[i] == TOMB && tomb < 0)
@@ -122,7 +135,7 @@ bool arbor__u64map_put(arbor__u64map_t *m, uint64_t key, uint64_t val)
     else
         m->used++;
     keys[i] = key;
-    vals_of(m)[i] = val;
+    set_value(m, i, val);
     m->count++;
     return true;
 }
@@ -161,7 +174,7 @@ bool arbor__u64map_get(const arbor__u64map_t *m, uint64_t key, uint64_t *val)
     if (i < 0)
         return false;
     if (val)
-        *val = vals_of(m)[i];
+        *val = value_at(m, (uint32_t)i);
     return true;
 }
 
@@ -180,7 +193,7 @@ bool arbor__u64map_del(arbor__u64map_t *m, uint64_t key, uint64_t *val)
     if (i < 0)
         return false;
     if (val)
-        *val = vals_of(m)[i];
+        *val = value_at(m, (uint32_t)i);
     keys_of(m)[i] = TOMB;
     m->count--;
     if (m->count == 0) {
@@ -213,7 +226,7 @@ bool arbor__u64map_next(const arbor__u64map_t *m, uint32_t *pos, uint64_t *key, 
         if (keys[i] > TOMB) {
             *key = keys[i];
             if (val)
-                *val = vals_of(m)[i];
+                *val = value_at(m, i);
             *pos = i + 1;
             return true;
         }

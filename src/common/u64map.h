@@ -5,7 +5,8 @@
  * maps allocate nothing. A map marked process_heap allocates with
  * arbor_alloc(), so it is freed with the process that owns it however that
  * process dies; the runtime's own maps use malloc. A map of one entry
- * allocates nothing either.
+ * allocates nothing either. A map marked set keeps no values, at half the
+ * memory: a process's links (a supervisor holds one per child).
  */
 #ifndef ARBOR_RUNTIME_U64MAP_H
 #define ARBOR_RUNTIME_U64MAP_H
@@ -27,9 +28,10 @@ typedef struct arbor__u64map {
         uint64_t one_val; /* cap == 0 */
         uint32_t used;    /* cap > 0: live entries plus tombstones */
     };
-    uint32_t cap : 31; /* power of two, or 0 */
+    uint32_t cap : 30; /* power of two, or 0 */
     uint32_t process_heap : 1;
-    uint32_t count; /* live entries */
+    uint32_t set : 1; /* values are not kept (a table is keys only): get, del and next give 0 */
+    uint32_t count;   /* live entries */
 } arbor__u64map_t;
 
 /* Inserts or replaces. Returns false when out of memory (map unchanged);

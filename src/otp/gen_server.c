@@ -392,22 +392,26 @@ static const arbor_reactor_t server_ops = {.init = server_init, .handle = server
 typedef struct {
     arbor_ref_t alias;
     uint64_t tag;
-    arbor_ref_t mref;
+    arbor_ref_t mref; /* 0: watch for the EXIT of `pid` instead */
+    arbor_pid_t pid;
 } wait_t;
-
-/* The reply (or ack) through our alias, or the DOWN of our monitor. */
-static bool reply_or_down(const arbor_msg_t *m, void *arg)
-{
-    const wait_t *w = arg;
-    if (m->tag == w->tag)
-        return m->alias == w->alias;
-    return m->tag == ARBOR_TAG_DOWN && ((const arbor_down_msg_t *)m->data)->ref == w->mref;
-}
 
 static bool exit_from(const arbor_msg_t *m, void *arg)
 {
     return m->tag == ARBOR_TAG_EXIT &&
            ((const arbor_exit_msg_t *)m->data)->from == *(arbor_pid_t *)arg;
+}
+
+/* The reply (or ack) through our alias, or the end of the process: the
+ * DOWN of our monitor, or the EXIT of our link. */
+static bool reply_or_down(const arbor_msg_t *m, void *arg)
+{
+    const wait_t *w = arg;
+    if (m->tag == w->tag)
+        return m->alias == w->alias;
+    if (!w->mref)
+        return exit_from(m, (void *)&w->pid);
+    return m->tag == ARBOR_TAG_DOWN && ((const arbor_down_msg_t *)m->data)->ref == w->mref;
 }
 
 static bool down_of(const arbor_msg_t *m, void *arg)
@@ -416,12 +420,20 @@ static bool down_of(const arbor_msg_t *m, void *arg)
            ((const arbor_down_msg_t *)m->data)->ref == *(arbor_ref_t *)arg;
 }
 
-/* After a failed linked start: wait for the process to be gone and, if we
- * trap exits, take the link's EXIT out of our mailbox (OTP 26). */
+/* After a failed start: wait for the process to be gone and, if we trap
+ * exits, take the link's EXIT out of our mailbox (OTP 26). mref 0: the
+ * start watched the link, not a monitor. */
 static arbor_reason_t reap(arbor_pid_t pid, arbor_ref_t mref, bool linked)
 {
     arbor_msg_t *m;
     arbor_reason_t reason = ARBOR_NORMAL;
+    if (!mref) {
+        if (arbor_receive_match(exit_from, &pid, ARBOR_INFINITY, &m) == 0) {
+            reason = ((arbor_exit_msg_t *)m->data)->reason;
+            arbor_msg_free(m);
+        }
+        return reason;
+    }
     if (arbor_receive_match(down_of, &mref, ARBOR_INFINITY, &m) == 0) {
         reason = ((arbor_down_msg_t *)m->data)->reason;
         arbor_msg_free(m);
@@ -445,16 +457,23 @@ int arbor_gs_start(const arbor_gen_server_t *gs, void *arg, const arbor_gs_opts_
     int rc = arbor_alias(&sb.alias);
     if (rc)
         return rc;
-    arbor_spawn_opts_t so = {
-        .link = o->link, .monitor = true, .trap_exit = o->trap_exit, .label = behaviour_name(gs)};
+    /* A linked start by a process that traps exits (a supervisor) learns
+     * of a death in init from the link's EXIT, as OTP's proc_lib does;
+     * otherwise it monitors the new process until the ack. The link saves
+     * the demonitor, which would wait in the idle server's inbox. */
+    bool by_link = o->link && arbor_trapping_exits();
+    arbor_spawn_opts_t so = {.link = o->link,
+                             .monitor = !by_link,
+                             .trap_exit = o->trap_exit,
+                             .label = behaviour_name(gs)};
     arbor_pid_t pid;
-    arbor_ref_t mref;
-    rc = arbor_spawn_reactor(&server_ops, &sb, &so, &pid, &mref);
+    arbor_ref_t mref = 0;
+    rc = arbor_spawn_reactor(&server_ops, &sb, &so, &pid, by_link ? NULL : &mref);
     if (rc) {
         arbor_unalias(sb.alias);
         return rc;
     }
-    wait_t w = {sb.alias, ARBOR_TAG_GS_ACK, mref};
+    wait_t w = {sb.alias, ARBOR_TAG_GS_ACK, mref, pid};
     arbor_msg_t *m;
     int64_t timeout = o->timeout > 0 ? o->timeout : ARBOR_INFINITY;
     rc = arbor_receive_match(reply_or_down, &w, timeout, &m);
@@ -464,11 +483,13 @@ int arbor_gs_start(const arbor_gen_server_t *gs, void *arg, const arbor_gs_opts_
         reap(pid, mref, o->link);
         return ARBOR_ETIMEDOUT;
     }
-    if (m->tag == ARBOR_TAG_DOWN) {
+    if (m->tag == ARBOR_TAG_DOWN || m->tag == ARBOR_TAG_EXIT) {
         /* Died in init without acking (it called arbor_exit, or was killed). */
-        arbor_reason_t reason = ((arbor_down_msg_t *)m->data)->reason;
+        bool down = m->tag == ARBOR_TAG_DOWN;
+        arbor_reason_t reason =
+            down ? ((arbor_down_msg_t *)m->data)->reason : ((arbor_exit_msg_t *)m->data)->reason;
         arbor_msg_free(m);
-        if (o->link && arbor_receive_match(exit_from, &pid, 0, &m) == 0)
+        if (down && o->link && arbor_receive_match(exit_from, &pid, 0, &m) == 0)
             arbor_msg_free(m);
         if (error_out)
             *error_out = reason;
@@ -477,7 +498,8 @@ int arbor_gs_start(const arbor_gen_server_t *gs, void *arg, const arbor_gs_opts_
     ack_t a = *(ack_t *)m->data;
     arbor_msg_free(m);
     if (a.status == 0) {
-        arbor_demonitor(mref, ARBOR_DEMONITOR_FLUSH);
+        if (mref)
+            arbor_demonitor(mref, ARBOR_DEMONITOR_FLUSH);
         if (pid_out)
             *pid_out = pid;
         return 0;
@@ -506,7 +528,7 @@ static int call_as(uint64_t kind, arbor_pid_t server, uint64_t tag, const void *
         return ARBOR_EINVAL;
     if (size > ARBOR_MSG_MAX - sizeof(call_hdr_t))
         return ARBOR_ETOOBIG;
-    wait_t w = {0, ARBOR_TAG_GS_REPLY, 0};
+    wait_t w = {.tag = ARBOR_TAG_GS_REPLY}; /* alias and mref: set below */
     /* The reply and the DOWN can only come after this point. */
     arbor_receive_mark();
     int rc = arbor_alias(&w.alias);

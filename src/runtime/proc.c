@@ -55,6 +55,7 @@ arbor__proc_t *arbor__proc_new(bool reactive, int *err)
         return NULL;
     }
     memset(p, 0, sizeof *p);
+    p->links.set = true; /* pid -> nothing */
     arbor__inbox_init(&p->inbox);
     atomic_init(&p->sched, ARBOR__SCHEDULED);
     atomic_init(&p->status, ARBOR_STATUS_RUNNABLE);
@@ -948,6 +949,12 @@ bool arbor_trap_exit(bool on)
     if (!p)
         return false;
     return atomic_exchange_explicit(&p->trap_exit, on, memory_order_relaxed);
+}
+
+bool arbor_trapping_exits(void)
+{
+    arbor__proc_t *p = arbor__proc_current();
+    return p && atomic_load_explicit(&p->trap_exit, memory_order_relaxed);
 }
 
 static arbor__msg_t *down_signal(arbor_ref_t ref, arbor_pid_t pid, arbor_reason_t reason)

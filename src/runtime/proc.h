@@ -89,7 +89,7 @@ typedef struct arbor__proc {
     } u;
     arbor__queue_t queue;           /* drained messages, not yet received */
     arbor__msg_t *mark;             /* arbor_receive_mark(): scan after this one */
-    arbor__u64map_t links;          /* pid -> 1 */
+    arbor__u64map_t links;          /* linked pids (a set) */
     arbor__u64map_t monitors;       /* ref -> pid we monitor */
     arbor__u64map_t monitored;      /* ref -> pid monitoring us */
     arbor_ref_t alias1;             /* an active alias (0: none), kept out of the map */

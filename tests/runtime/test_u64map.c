@@ -113,3 +113,60 @@ TEST(u64map_of_one_entry_allocates_nothing)
 {
     arbor_test_run(heap_root, NULL);
 }
+
+/* A set (a process's links) keeps keys only: membership as a map's, every
+ * value 0, in place and through growth and deletion. */
+TEST(u64map_set_keeps_keys_and_reports_values_as_zero)
+{
+    arbor__u64map_t s = {.set = true};
+    for (uint64_t k = 2; k < KEYS; k++) {
+        ASSERT_TRUE(arbor__u64map_put(&s, k, k * 3));
+        uint64_t v = 99;
+        ASSERT_TRUE(arbor__u64map_get(&s, 2, &v));
+        ASSERT_U64_EQ(v, 0);
+    }
+    ASSERT_EQ(s.count, KEYS - 2);
+    uint32_t pos = 0, seen = 0;
+    uint64_t key, val;
+    while (arbor__u64map_next(&s, &pos, &key, &val)) {
+        ASSERT_TRUE(key >= 2 && key < KEYS);
+        ASSERT_U64_EQ(val, 0);
+        seen++;
+    }
+    ASSERT_EQ(seen, KEYS - 2);
+    for (uint64_t k = 2; k < KEYS; k += 2)
+        ASSERT_TRUE(arbor__u64map_del(&s, k, NULL));
+    for (uint64_t k = 2; k < KEYS; k++)
+        ASSERT_EQ(arbor__u64map_get(&s, k, NULL), k % 2 == 1);
+    arbor__u64map_free(&s);
+    ASSERT_TRUE(s.set); /* still a set when it fills again */
+}
+
+/* Half the memory of a map: the table has no values. */
+static size_t heap_bytes(void)
+{
+    arbor_process_info_t info;
+    ASSERT_OK(arbor_process_info(arbor_self(), &info));
+    return info.heap_bytes;
+}
+
+static void set_heap_root(void *arg)
+{
+    arbor__u64map_t m = {.process_heap = true}, s = {.process_heap = true, .set = true};
+    size_t base = heap_bytes();
+    for (uint64_t k = 2; k < 1002; k++)
+        ASSERT_TRUE(arbor__u64map_put(&m, k, k));
+    size_t map_bytes = heap_bytes() - base;
+    for (uint64_t k = 2; k < 1002; k++)
+        ASSERT_TRUE(arbor__u64map_put(&s, k, k));
+    size_t set_bytes = heap_bytes() - base - map_bytes;
+    ASSERT_TRUE(set_bytes * 2 <= map_bytes + 64);
+    arbor__u64map_free(&m);
+    arbor__u64map_free(&s);
+    ASSERT_EQ(heap_bytes(), base);
+}
+
+TEST(u64map_set_takes_half_the_memory_of_a_map)
+{
+    arbor_test_run(set_heap_root, NULL);
+}
