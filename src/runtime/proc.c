@@ -439,7 +439,16 @@ static bool alias_add(arbor__proc_t *p, arbor_ref_t alias)
         p->alias1_queued = 0;
         return true;
     }
-    return arbor__u64map_put(&p->aliases, alias, 0);
+    if (!p->aliases && !(p->aliases = calloc(1, sizeof *p->aliases)))
+        return false;
+    return arbor__u64map_put(p->aliases, alias, 0);
+}
+
+/* The aliases beyond the first: an empty map when there are none. */
+static const arbor__u64map_t *more_aliases(const arbor__proc_t *p)
+{
+    static const arbor__u64map_t none;
+    return p->aliases ? p->aliases : &none;
 }
 
 /* Adds delta to alias's queued count; false if alias is not active. */
@@ -450,9 +459,9 @@ static bool alias_count(arbor__proc_t *p, arbor_ref_t alias, int delta)
         return true;
     }
     uint64_t n;
-    if (!arbor__u64map_get(&p->aliases, alias, &n))
+    if (!arbor__u64map_get(more_aliases(p), alias, &n))
         return false;
-    arbor__u64map_put(&p->aliases, alias, n + (uint64_t)(int64_t)delta); /* replaces: cannot fail */
+    arbor__u64map_put(p->aliases, alias, n + (uint64_t)(int64_t)delta); /* replaces: cannot fail */
     return true;
 }
 
@@ -478,7 +487,7 @@ int arbor_unalias(arbor_ref_t alias)
     uint64_t queued;
     if (alias && alias == p->alias1)
         queued = p->alias1_queued;
-    else if (!arbor__u64map_get(&p->aliases, alias, &queued))
+    else if (!arbor__u64map_get(more_aliases(p), alias, &queued))
         return ARBOR_ENOENT;
     /* Drop what already arrived through it: counted, so the usual case
      * (nothing queued, e.g. a call whose reply was taken) scans nothing. */
@@ -498,7 +507,7 @@ int arbor_unalias(arbor_ref_t alias)
     if (alias == p->alias1)
         p->alias1 = 0;
     else
-        arbor__u64map_del(&p->aliases, alias, NULL);
+        arbor__u64map_del(p->aliases, alias, NULL);
     return 0;
 }
 
@@ -1188,7 +1197,11 @@ void arbor__proc_finish(arbor__proc_t *p)
     arbor__u64map_free(&p->links);
     arbor__u64map_free(&p->monitored);
     arbor__u64map_free(&p->monitors);
-    arbor__u64map_free(&p->aliases);
+    if (p->aliases) {
+        arbor__u64map_free(p->aliases);
+        free(p->aliases);
+        p->aliases = NULL;
+    }
 
     while ((m = p->queue.head)) {
         arbor__queue_remove(&p->queue, NULL, m);

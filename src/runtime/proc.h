@@ -45,7 +45,7 @@ typedef enum arbor__yield {
 } arbor__yield_t;
 
 /* Fields are ordered so that there is no padding: a process costs this
- * block (344 bytes, a 352-byte malloc chunk) whenever it lives, so every
+ * block (328 bytes, a 336-byte malloc chunk) whenever it lives, so every
  * word counts (docs/performance.md, "Bytes per child"). */
 typedef struct arbor__proc {
     /* ---- shared with other threads ---- */
@@ -93,7 +93,8 @@ typedef struct arbor__proc {
     arbor__u64map_t monitors;       /* ref -> pid we monitor */
     arbor__u64map_t monitored;      /* ref -> pid monitoring us */
     arbor_ref_t alias1;             /* an active alias (0: none), kept out of the map */
-    arbor__u64map_t aliases;        /* other active aliases -> their messages queued */
+    arbor__u64map_t *aliases;       /* other active aliases -> their messages queued; malloc'd
+                                     * when a second alias is active at once (rare) */
     struct arbor__heap_block *heap; /* arbor_alloc() blocks */
     struct arbor_timer *wait_timer;
     struct arbor_timer *timers;          /* send_after handles this process holds */

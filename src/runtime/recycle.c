@@ -16,7 +16,7 @@
  * list of `mag` blocks), so no operation walks a list: each thread holds two
  * magazines per kind, the one it takes from and puts to and a spare, as in
  * Bonwick's magazine allocator; a full pair sends one to the pool, an empty
- * pair takes one from it. Process blocks are large (344 bytes) and a
+ * pair takes one from it. Process blocks are large (328 bytes) and a
  * pool of them is memory in use that no figure shows, so few are kept. */
 static const struct limits {
     unsigned mag;      /* blocks in a magazine */
