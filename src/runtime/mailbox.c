@@ -58,8 +58,10 @@ void arbor__msg_destroy(arbor__msg_t *m)
     if (m->flags & ARBOR__MSG_MOVED && m->pub.data)
         (m->free_fn ? m->free_fn : free)(m->pub.data);
     ARBOR__STAT_SUB_DEBUG(live_messages, 1);
-    /* A moved message's node has a small payload area too (size 0). */
-    size_t room = m->flags & ARBOR__MSG_MOVED ? 0 : m->pub.size;
+    /* The payload area the node was made with: a moved message's node and
+     * a signal turned into a message (an EXIT or DOWN, whose data is in the
+     * node's union) were made with size 0. */
+    size_t room = (m->flags & ARBOR__MSG_MOVED) || m->pub.data != m->payload ? 0 : m->pub.size;
     if (room <= SMALL_PAYLOAD)
         arbor__recycle_free(ARBOR__RECYCLE_MSG, m);
     else
