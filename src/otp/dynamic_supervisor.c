@@ -49,6 +49,7 @@ typedef struct child {
     uint32_t restarts;
     uint8_t backoff_step;             /* consecutive restarts, for the back-off (at most 20) */
     bool restarting;                  /* indexed in by_last rather than by_pid */
+    bool stopped;                     /* during the shutdown: its DOWN has come */
     _Alignas(16) unsigned char arg[]; /* a copy of the argument's bytes, or when the
                                        * spec's arg_size is 0 its pointer */
 } child_t;
@@ -296,106 +297,114 @@ static arbor_gs_ret_t on_retry(dynsup_t *d, arbor_pid_t last_pid)
 
 /* ---- shutdown: everyone at once --------------------------------------------------- */
 
-typedef struct {
-    arbor_ref_t ref;
-    arbor_pid_t pid;
-    uint64_t deadline; /* UINT64_MAX: none (infinity, or already killed) */
-    bool done;
-    bool brutal;    /* brutal_kill: killed is its expected end */
-    bool permanent; /* normal is not an expected end of a permanent child */
-} stopping_t;
+/* How long c has to stop: ms, or < 0 for infinity or brutal_kill. */
+static int64_t shutdown_of(const child_t *c)
+{
+    return arbor__otp_shutdown_value(c->kind->spec.shutdown, c->kind->spec.type);
+}
 
 /* The ends a shutdown expects, which are not reported (OTP's shutdown/2,
  * Elixir's wait_child): killed for brutal_kill; otherwise shutdown,
  * {shutdown, _}, and normal unless the child is permanent. A child killed
  * because its shutdown time ran out is reported. */
-static bool expected_end(const stopping_t *s, const arbor_reason_t *r)
+static bool expected_end(const child_t *c, const arbor_reason_t *r)
 {
-    if (s->brutal)
+    if (shutdown_of(c) == ARBOR_BRUTAL_KILL)
         return r->kind == ARBOR_EXIT_KILLED;
-    return r->kind == ARBOR_EXIT_SHUTDOWN || (r->kind == ARBOR_EXIT_NORMAL && !s->permanent);
+    return r->kind == ARBOR_EXIT_SHUTDOWN ||
+           (r->kind == ARBOR_EXIT_NORMAL && c->kind->spec.restart != ARBOR_PERMANENT);
 }
 
 static bool is_down(const arbor_msg_t *m, void *arg)
 {
+    (void)arg;
     return m->tag == ARBOR_TAG_DOWN;
 }
 
+/* The shortest shutdown time of any kind longer than after (ms), or -1:
+ * a kind's children share one, so the distinct times are few. */
+static int64_t next_shutdown_time(const dynsup_t *d, int64_t after)
+{
+    int64_t best = -1;
+    uint32_t pos = 0;
+    uint64_t hash, head;
+    while (arbor__u64map_next(&d->kinds, &pos, &hash, &head)) {
+        for (const kind_t *k = (const kind_t *)(uintptr_t)head; k; k = k->next) {
+            int64_t sd = arbor__otp_shutdown_value(k->spec.shutdown, k->spec.type);
+            if (sd > after && (best < 0 || sd < best))
+                best = sd;
+        }
+    }
+    return best;
+}
+
+/* Takes one DOWN of a stopping child, waiting up to wait ms; false when
+ * none came. */
+static bool take_down(dynsup_t *d, size_t *left, int64_t wait)
+{
+    arbor_msg_t *m;
+    if (arbor_receive_match(is_down, NULL, wait, &m) != 0)
+        return false;
+    const arbor_down_msg_t *dm = m->data;
+    child_t *c = child_in(&d->by_pid, dm->pid);
+    if (c && !c->stopped) {
+        c->stopped = true;
+        (*left)--;
+        if (!expected_end(c, &dm->reason))
+            report("shutdown_error", dm->reason);
+    }
+    arbor_msg_free(m);
+    return true;
+}
+
+/* Every running child is monitored, unlinked and told to stop at once (in
+ * OTP's words: shutdown, or kill for brutal_kill); then the DOWNs are
+ * collected, by pid through by_pid, and at each distinct shutdown time the
+ * children it applies to that are still alive are killed. The state of
+ * the shutdown is a flag in each child record: nothing is allocated but
+ * the monitors, and a child that cannot be monitored is killed. */
 static void shutdown_all(dynsup_t *d)
 {
-    size_t n = d->by_pid.count, k = 0;
-    if (n == 0)
+    size_t left = d->by_pid.count;
+    if (left == 0)
         return;
-    stopping_t *st = arbor_calloc(n, sizeof *st);
-    arbor__u64map_t by_ref = {.process_heap = true}; /* ref -> index */
-    if (!st) {
-        /* No memory to do it politely: kill them; the links do the rest. */
-        uint32_t pos = 0;
-        uint64_t pid, ptr;
-        while (arbor__u64map_next(&d->by_pid, &pos, &pid, &ptr))
-            arbor_exit_pid(pid, ARBOR_KILL);
-        return;
-    }
-    uint64_t now = arbor_now_ms();
+    uint64_t start = arbor_now_ms();
     uint32_t pos = 0;
     uint64_t pid, ptr;
     while (arbor__u64map_next(&d->by_pid, &pos, &pid, &ptr)) {
-        const child_t *c = (const child_t *)(uintptr_t)ptr;
-        int64_t sd = arbor__otp_shutdown_value(c->kind->spec.shutdown, c->kind->spec.type);
-        stopping_t *s = &st[k];
-        s->pid = pid;
-        s->brutal = sd == ARBOR_BRUTAL_KILL;
-        s->permanent = c->kind->spec.restart == ARBOR_PERMANENT;
-        arbor_monitor(pid, &s->ref);
-        arbor_unlink(pid);
-        arbor__u64map_put(&by_ref, s->ref, k);
-        s->deadline = sd >= 0 ? now + (uint64_t)sd : UINT64_MAX;
-        arbor_exit_pid(pid, sd == ARBOR_BRUTAL_KILL ? ARBOR_KILL : ARBOR_SHUTDOWN);
-        k++;
-    }
-    /* Children share a few shutdown values, so there are few distinct
-     * deadlines: keep them sorted and walk them, rather than scanning
-     * every child for the next one. */
-    uint64_t *deadlines = arbor_calloc(k, sizeof *deadlines);
-    size_t nd = 0, dl = 0;
-    for (size_t i = 0; deadlines && i < k; i++) {
-        size_t j = 0;
-        while (j < nd && deadlines[j] < st[i].deadline)
-            j++;
-        if (j < nd && deadlines[j] == st[i].deadline)
-            continue;
-        memmove(&deadlines[j + 1], &deadlines[j], (nd - j) * sizeof *deadlines);
-        deadlines[j] = st[i].deadline;
-        nd++;
-    }
-    size_t left = k;
-    while (left) {
-        uint64_t next = deadlines && dl < nd ? deadlines[dl] : UINT64_MAX;
-        now = arbor_now_ms();
-        int64_t wait =
-            next == UINT64_MAX ? ARBOR_INFINITY : (next > now ? (int64_t)(next - now) : 0);
-        arbor_msg_t *m;
-        if (arbor_receive_match(is_down, NULL, wait, &m) == 0) {
-            uint64_t i;
-            const arbor_down_msg_t *dm = m->data;
-            if (arbor__u64map_del(&by_ref, dm->ref, &i) && !st[i].done) {
-                st[i].done = true;
-                left--;
-                if (!expected_end(&st[i], &dm->reason))
-                    report("shutdown_error", dm->reason);
-            }
-            arbor_msg_free(m);
+        child_t *c = (child_t *)(uintptr_t)ptr;
+        arbor_ref_t ref;
+        c->stopped = arbor_monitor(pid, &ref) != 0;
+        if (c->stopped) {
+            /* No memory to watch it: kill it; its link does the rest. */
+            arbor_exit_pid(pid, ARBOR_KILL);
+            left--;
             continue;
         }
-        /* A shutdown time ran out: kill the children it applies to. */
-        for (size_t i = 0; i < k; i++)
-            if (!st[i].done && st[i].deadline <= next)
-                arbor_exit_pid(st[i].pid, ARBOR_KILL);
-        dl++;
+        arbor_unlink(pid);
+        arbor_exit_pid(pid, shutdown_of(c) == ARBOR_BRUTAL_KILL ? ARBOR_KILL : ARBOR_SHUTDOWN);
+        /* The DOWNs of those already gone, as they come: a backlog of
+         * thousands would outgrow the recycled message nodes. */
+        while (take_down(d, &left, 0))
+            ;
     }
-    arbor_free(deadlines);
-    arbor__u64map_free(&by_ref);
-    arbor_free(st);
+    int64_t time = next_shutdown_time(d, -1);
+    while (left) {
+        uint64_t next = time >= 0 ? start + (uint64_t)time : UINT64_MAX;
+        uint64_t now = arbor_now_ms();
+        int64_t wait =
+            next == UINT64_MAX ? ARBOR_INFINITY : (next > now ? (int64_t)(next - now) : 0);
+        if (take_down(d, &left, wait))
+            continue;
+        /* A shutdown time ran out: kill the children it applies to. */
+        pos = 0;
+        while (arbor__u64map_next(&d->by_pid, &pos, &pid, &ptr)) {
+            const child_t *c = (const child_t *)(uintptr_t)ptr;
+            if (!c->stopped && shutdown_of(c) == time)
+                arbor_exit_pid(pid, ARBOR_KILL);
+        }
+        time = next_shutdown_time(d, time);
+    }
 }
 
 /* ---- the GenServer callbacks --------------------------------------------------------- */
