@@ -3,11 +3,17 @@
  * at run time, one_for_one, identified by pid (docs/otp.md,
  * "DynamicSupervisor").
  *
- *   Elixir                                             Arbor
- *   DynamicSupervisor.start_link(name: S,              arbor_dynsup_opts_t o =
- * ARBOR_DYNSUP_OPTS_DEFAULT; strategy: :one_for_one) o.name = "S"; arbor_dynsup_start(&o, &sup,
- * NULL); DynamicSupervisor.start_child(S, {Worker, args})   arbor_dynsup_start_child(sup, &spec,
- * &pid, &err);
+ * Elixir:
+ *
+ *   DynamicSupervisor.start_link(name: S, strategy: :one_for_one)
+ *   DynamicSupervisor.start_child(S, {Worker, args})
+ *
+ * Arbor:
+ *
+ *   arbor_dynsup_opts_t o = ARBOR_DYNSUP_OPTS_DEFAULT;
+ *   o.name = "S";
+ *   arbor_dynsup_start(&o, &sup, NULL);
+ *   arbor_dynsup_start_child(sup, &spec, &pid, &err);
  *
  * Child specs are supervisor.h's; their id is ignored and may repeat. A
  * restarted child is started again from its spec, so it begins from the

@@ -3,12 +3,17 @@
  * the one_for_one, one_for_all or rest_for_one strategy within a restart
  * intensity, with OTP's exact semantics (docs/otp.md, "Supervisor").
  *
- *   Elixir                                       Arbor
- *   children = [{Stack, [:hello]}]               arbor_child_spec_t children[] = {
- *                                                    {.id = "stack", .start = stack_start, .arg =
- * "hello"}}; Supervisor.start_link(children,              arbor_sup_flags_t flags =
- * ARBOR_SUP_FLAGS_DEFAULT; strategy: :one_for_one)                    arbor_sup_start(&flags,
- * children, 1, &opts, &pid, &err);
+ * Elixir:
+ *
+ *   children = [{Stack, [:hello]}]
+ *   Supervisor.start_link(children, strategy: :one_for_one)
+ *
+ * Arbor:
+ *
+ *   arbor_child_spec_t children[] = {
+ *       {.id = "stack", .start = stack_start, .arg = "hello"}};
+ *   arbor_sup_flags_t flags = ARBOR_SUP_FLAGS_DEFAULT;
+ *   arbor_sup_start(&flags, children, 1, &opts, &pid, &err);
  *
  * A child's start function must start a process linked to the caller (the
  * supervisor), e.g. with arbor_gs_start() and .link = true, and return 0

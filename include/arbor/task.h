@@ -2,12 +2,19 @@
  * Task and Task.Supervisor: run a function in its own process and, for
  * async tasks, collect its result (docs/otp.md, "Task").
  *
- *   Elixir                                           Arbor
- *   t = Task.async(fn -> work end)                   arbor_task_async(work, arg, &t);
- *   Task.await(t)                                    arbor_task_await(&t, ARBOR_TASK_TIMEOUT, &res,
- * &why); Task.Supervisor.start_child(S, fn -> job end)    arbor_task_sup_start_child(s, job, arg,
- * NULL, &pid); Task.Supervisor.async_nolink(S, fn -> w end)     arbor_task_sup_async_nolink(s, w,
- * arg, &t);
+ * Elixir:
+ *
+ *   t = Task.async(fn -> work end)
+ *   Task.await(t)
+ *   Task.Supervisor.start_child(S, fn -> job end)
+ *   Task.Supervisor.async_nolink(S, fn -> w end)
+ *
+ * Arbor:
+ *
+ *   arbor_task_async(work, arg, &t);
+ *   arbor_task_await(&t, ARBOR_TASK_TIMEOUT, &res, &why);
+ *   arbor_task_sup_start_child(s, job, arg, NULL, &pid);
+ *   arbor_task_sup_async_nolink(s, w, arg, &t);
  *
  * A task function writes its result (at most ARBOR_TASK_RESULT_MAX bytes)
  * into result and returns its size. An async task replies once and exits
