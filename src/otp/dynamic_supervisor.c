@@ -2,14 +2,15 @@
  * DynamicSupervisor, as a GenServer that traps exits.
  *
  * A child is one block of process memory (so a killed supervisor leaks
- * nothing) holding its spec and a copy of its argument. Two maps index the
- * children: pid -> child for the running ones, and, for a child whose
- * restart failed, the pid it last had -> child: that pid still names it
- * to terminate_child, as in Elixir, and its retries. Every operation is
- * O(1), and the
- * shutdown is linear in the number of children: all are unlinked,
- * monitored and told to stop at once, then the DOWNs are collected, and a
- * child still alive when its own shutdown time runs out is killed.
+ * nothing) holding a copy of its argument and a reference to its kind, the
+ * spec it shares with every alike child. Two maps index the children: pid
+ * -> child for the running ones, and, for a child whose restart failed,
+ * the pid it last had -> child: that pid still names it to
+ * terminate_child, as in Elixir, and to its retries. Every operation is
+ * O(1), and the shutdown is linear in the number of children: all are
+ * unlinked, monitored and told to stop at once, then the DOWNs are
+ * collected, and a child still alive when its own shutdown time runs out
+ * is killed.
  *
  * Restart decisions are the Supervisor's (supervisor.c); a restart that
  * fails leaves the child `restarting` and posts a retry to ourselves, each

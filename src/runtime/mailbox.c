@@ -58,10 +58,11 @@ void arbor__msg_destroy(arbor__msg_t *m)
     if (m->flags & ARBOR__MSG_MOVED && m->pub.data)
         (m->free_fn ? m->free_fn : free)(m->pub.data);
     ARBOR__STAT_SUB_DEBUG(live_messages, 1);
-    /* The payload area the node was made with: a moved message's node and
-     * a signal turned into a message (an EXIT or DOWN, whose data is in the
-     * node's union) were made with size 0. */
-    size_t room = (m->flags & ARBOR__MSG_MOVED) || m->pub.data != m->payload ? 0 : m->pub.size;
+    /* The payload area the node was made with: only data in the payload
+     * area counts. A moved message's node, and a signal turned into a
+     * message (an EXIT or DOWN, whose data is in the node's union), were
+     * made with size 0. */
+    size_t room = m->pub.data == m->payload ? m->pub.size : 0;
     if (room <= SMALL_PAYLOAD)
         arbor__recycle_free(ARBOR__RECYCLE_MSG, m);
     else
