@@ -109,6 +109,16 @@ void arbor_yield(void);
  * Process only; returns 0 or ARBOR_ENOTPROC. */
 int arbor_sleep(uint64_t ms);
 
+/* Gives back what the calling process holds for later use and does not
+ * need now (Erlang's hibernate, without the stack, which a reactive
+ * process already drops between messages): the tables of its link,
+ * monitor and alias maps that are empty. A process keeps an emptied table
+ * of up to 256 entries, so that one that monitors and demonitors in turn
+ * (every GenServer call does) does not allocate each time. A GenServer
+ * callback that returns arbor_gs_hibernate() calls it. Returns 0, or
+ * ARBOR_ENOTPROC outside a process. */
+int arbor_hibernate(void);
+
 /* ---- exits, links and monitors ------------------------------------------ */
 
 /* Ends the calling process with reason (Erlang's exit/1). Never returns.

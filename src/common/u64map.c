@@ -6,12 +6,19 @@
 #include "arbor/process.h"
 
 #define EMPTY 0
-#define TOMB  1
 
+/* MurmurHash3's 64-bit finaliser: every key bit moves every slot bit. Keys
+ * here are counters above fixed low bits (references) or beside a
+ * generation (pids), and recycled pids come in whatever order the free
+ * slots do; one multiply left runs of four slots and more in tables of
+ * references, and Fibonacci hashing piled recycled pids into an eighth of
+ * the table. */
 static inline uint32_t slot_of(uint64_t key, uint32_t cap)
 {
     key ^= key >> 33;
     key *= 0xff51afd7ed558ccdull;
+    key ^= key >> 33;
+    key *= 0xc4ceb9fe1a85ec53ull;
     key ^= key >> 33;
     return (uint32_t)key & (cap - 1);
 }
@@ -60,7 +67,7 @@ static bool resize(arbor__u64map_t *m, uint32_t cap)
     memset(keys, 0, cap * sizeof *keys);
     for (uint32_t i = 0; i < m->cap; i++) {
         uint64_t k = keys_of(m)[i];
-        if (k <= TOMB)
+        if (k == EMPTY)
             continue;
         uint32_t j = slot_of(k, cap);
         while (keys[j] != EMPTY)
@@ -73,7 +80,6 @@ static bool resize(arbor__u64map_t *m, uint32_t cap)
         map_free(m, m->slots);
     m->slots = slots;
     m->cap = cap;
-    m->used = m->count;
     return true;
 }
 
@@ -105,35 +111,25 @@ bool arbor__u64map_put(arbor__u64map_t *m, uint64_t key, uint64_t val)
         if (!leave_place(m))
             return false;
     }
-    if ((m->used + 1) * 4 > m->cap * 3) {
+    if ((m->count + 1) * 4 > m->cap * 3) {
         /* Replacing needs no room: it must not fail for want of it. */
         int64_t at = find(m, key);
         if (at >= 0) {
             set_value(m, (uint32_t)at, val);
             return true;
         }
-        uint32_t cap = m->cap;
-        while ((m->count + 1) * 2 > cap)
-            cap *= 2;
-        if (!resize(m, cap))
+        if (!resize(m, m->cap * 2))
             return false;
     }
     uint64_t *keys = keys_of(m);
     uint32_t i = slot_of(key, m->cap);
-    int64_t tomb = -1;
     while (keys[i] != EMPTY) {
         if (keys[i] == key) {
             set_value(m, i, val);
             return true;
         }
-        if (keys[i] == TOMB && tomb < 0)
-            tomb = i;
         i = (i + 1) & (m->cap - 1);
     }
-    if (tomb >= 0)
-        i = (uint32_t)tomb;
-    else
-        m->used++;
     keys[i] = key;
     set_value(m, i, val);
     m->count++;
@@ -178,6 +174,28 @@ bool arbor__u64map_get(const arbor__u64map_t *m, uint64_t key, uint64_t *val)
     return true;
 }
 
+/* Empties slot i without a tombstone (linear probing's backward shift):
+ * each later entry of the run that may live at the hole moves into it,
+ * and its old slot becomes the hole, until the run ends. So a table that
+ * fills and empties in turn never needs rehashing, and the count of
+ * entries is all that decides when it grows. */
+static void remove_at(arbor__u64map_t *m, uint32_t hole)
+{
+    uint64_t *keys = keys_of(m);
+    uint32_t mask = m->cap - 1;
+    for (uint32_t j = (hole + 1) & mask; keys[j] != EMPTY; j = (j + 1) & mask) {
+        /* The entry at j may move to the hole unless its home slot lies
+         * after the hole, up to j, going round the table. */
+        uint32_t home = slot_of(keys[j], m->cap);
+        if (((j - home) & mask) < ((j - hole) & mask))
+            continue;
+        keys[hole] = keys[j];
+        set_value(m, hole, value_at(m, j));
+        hole = j;
+    }
+    keys[hole] = EMPTY;
+}
+
 bool arbor__u64map_del(arbor__u64map_t *m, uint64_t key, uint64_t *val)
 {
     if (m->cap == 0) {
@@ -189,24 +207,15 @@ bool arbor__u64map_del(arbor__u64map_t *m, uint64_t key, uint64_t *val)
         m->count = 0;
         return true;
     }
-    int64_t i = find(m, key);
-    if (i < 0)
+    int64_t at = find(m, key);
+    if (at < 0)
         return false;
     if (val)
-        *val = value_at(m, (uint32_t)i);
-    keys_of(m)[i] = TOMB;
+        *val = value_at(m, (uint32_t)at);
+    remove_at(m, (uint32_t)at);
     m->count--;
-    if (m->count == 0) {
-        /* Nothing left. A small map is cleared in place (a process that
-         * calls in a loop fills and empties its monitor map every call);
-         * a big one is given back. */
-        if (m->cap <= 16) {
-            memset(keys_of(m), 0, m->cap * sizeof(uint64_t));
-            m->used = 0;
-        } else {
-            arbor__u64map_free(m);
-        }
-    }
+    if (m->count == 0 && m->cap > ARBOR__U64MAP_KEEP)
+        arbor__u64map_free(m);
     return true;
 }
 
@@ -223,7 +232,7 @@ bool arbor__u64map_next(const arbor__u64map_t *m, uint32_t *pos, uint64_t *key, 
     }
     const uint64_t *keys = keys_of(m);
     for (uint32_t i = *pos; i < m->cap; i++) {
-        if (keys[i] > TOMB) {
+        if (keys[i] != EMPTY) {
             *key = keys[i];
             if (val)
                 *val = value_at(m, i);
@@ -241,4 +250,15 @@ void arbor__u64map_free(arbor__u64map_t *m)
     m->one_key = m->one_val = 0;
     m->cap = 0;
     m->count = 0;
+}
+
+void arbor__u64map_shrink(arbor__u64map_t *m)
+{
+    if (m->cap && m->count == 0)
+        arbor__u64map_free(m);
+}
+
+size_t arbor__u64map_bytes(const arbor__u64map_t *m)
+{
+    return (m->set ? 1 : 2) * (size_t)m->cap * sizeof(uint64_t);
 }

@@ -229,6 +229,8 @@ static void after(server_t *s, arbor_gs_ret_t r, const arbor_from_t *from)
         from = NULL;
         r = s->gs->handle_continue(&s->state, r.continue_arg);
     }
+    if (r.hibernate)
+        arbor_hibernate();
     if (r.timeout >= 0)
         arm_timeout(s, r.timeout);
 }

@@ -444,6 +444,15 @@ static bool alias_add(arbor__proc_t *p, arbor_ref_t alias)
     return arbor__u64map_put(p->aliases, alias, 0);
 }
 
+static void free_aliases(arbor__proc_t *p)
+{
+    if (p->aliases) {
+        arbor__u64map_free(p->aliases);
+        free(p->aliases);
+        p->aliases = NULL;
+    }
+}
+
 /* The aliases beyond the first: an empty map when there are none. */
 static const arbor__u64map_t *more_aliases(const arbor__proc_t *p)
 {
@@ -1197,11 +1206,7 @@ void arbor__proc_finish(arbor__proc_t *p)
     arbor__u64map_free(&p->links);
     arbor__u64map_free(&p->monitored);
     arbor__u64map_free(&p->monitors);
-    if (p->aliases) {
-        arbor__u64map_free(p->aliases);
-        free(p->aliases);
-        p->aliases = NULL;
-    }
+    free_aliases(p);
 
     while ((m = p->queue.head)) {
         arbor__queue_remove(&p->queue, NULL, m);
@@ -1244,6 +1249,28 @@ void arbor__proc_free(arbor__proc_t *p)
 arbor_pid_t arbor_self(void)
 {
     return self_pid();
+}
+
+int arbor_hibernate(void)
+{
+    arbor__proc_t *p = arbor__proc_current();
+    if (!p)
+        return ARBOR_ENOTPROC;
+    arbor__u64map_shrink(&p->links);
+    arbor__u64map_shrink(&p->monitors);
+    arbor__u64map_shrink(&p->monitored);
+    if (p->aliases && p->aliases->count == 0)
+        free_aliases(p);
+    return 0;
+}
+
+size_t arbor__proc_table_bytes(void)
+{
+    const arbor__proc_t *p = arbor__proc_current();
+    if (!p)
+        return 0;
+    return arbor__u64map_bytes(&p->links) + arbor__u64map_bytes(&p->monitors) +
+           arbor__u64map_bytes(&p->monitored) + (p->aliases ? arbor__u64map_bytes(p->aliases) : 0);
 }
 
 int arbor_pid_format(arbor_pid_t pid, char *buf, size_t size)

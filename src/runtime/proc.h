@@ -151,6 +151,11 @@ void arbor__proc_free(arbor__proc_t *p);
 /* Entry of every fresh context (both kinds). */
 void arbor__proc_entry(void *arg);
 
+/* Bytes of the tables of the calling process's link, monitor and alias
+ * maps (0 outside a process): what arbor_hibernate() may give back. For
+ * tests; process_info cannot read another process's maps safely. */
+size_t arbor__proc_table_bytes(void);
+
 /* Fresh monitor reference. */
 arbor_ref_t arbor__new_ref(void);
 

@@ -1998,3 +1998,86 @@ TEST(start_rejects_missing_init_and_callers_outside_processes)
 {
     run_root(guards_root, NULL);
 }
+
+/* ---- hibernate ------------------------------------------------------------------------ */
+
+/* arbor__proc_table_bytes(): the server reads what its own maps hold. */
+#include "../../src/runtime/proc.h"
+
+enum { REQ_MONITOR_MANY = 400, REQ_MONITOR_MANY_HIBERNATE, REQ_TABLE_BYTES };
+
+static void wait_for_go(void *arg)
+{
+    arbor_msg_free(arbor_test_recv(WAIT_MS));
+}
+
+/* Monitors 100 short-lived processes of its own and demonitors them: its
+ * monitor table grows past the in-place entry and empties again. */
+static void monitor_many(void)
+{
+    enum { N = 100 };
+    arbor_pid_t pids[N];
+    arbor_ref_t refs[N];
+    for (int i = 0; i < N; i++) {
+        ASSERT_OK(arbor_spawn(wait_for_go, NULL, &pids[i]));
+        ASSERT_OK(arbor_monitor(pids[i], &refs[i]));
+    }
+    for (int i = 0; i < N; i++) {
+        ASSERT_OK(arbor_demonitor(refs[i], ARBOR_DEMONITOR_FLUSH));
+        ASSERT_OK(arbor_send(pids[i], TAG_GO, NULL, 0));
+    }
+}
+
+static arbor_gs_ret_t hib_call(void **state, const arbor_msg_t *req, arbor_from_t from)
+{
+    size_t bytes = 0;
+    switch (req->tag) {
+    case REQ_MONITOR_MANY:
+        monitor_many();
+        return arbor_gs_reply(&bytes, sizeof bytes);
+    case REQ_MONITOR_MANY_HIBERNATE:
+        monitor_many();
+        return arbor_gs_hibernate(arbor_gs_reply(&bytes, sizeof bytes));
+    default:
+        bytes = arbor__proc_table_bytes();
+        return arbor_gs_reply(&bytes, sizeof bytes);
+    }
+}
+
+static arbor_gs_ret_t hib_init(void **state, void *arg)
+{
+    return arbor_gs_ok();
+}
+
+static const arbor_gen_server_t hibernating = {
+    .name = "Hibernating", .init = hib_init, .handle_call = hib_call};
+
+static size_t call_size(arbor_pid_t server, uint64_t tag)
+{
+    arbor_msg_t *reply;
+    ASSERT_OK(arbor_gs_call(server, tag, NULL, 0, WAIT_MS, &reply, NULL));
+    size_t v = *(const size_t *)reply->data;
+    arbor_msg_free(reply);
+    return v;
+}
+
+/* OTP: hibernate discards what the process does not need until its next
+ * message. An Arbor server holds no stack between messages already; what
+ * it gives back are the tables it keeps for reuse once emptied (here its
+ * monitor table), which a server that did not hibernate still holds. */
+static void hibernate_root(void *arg)
+{
+    arbor_pid_t server;
+    ASSERT_OK(arbor_gs_start(&hibernating, NULL, NULL, &server, NULL));
+    size_t base = call_size(server, REQ_TABLE_BYTES);
+    call_size(server, REQ_MONITOR_MANY);
+    ASSERT_GT(call_size(server, REQ_TABLE_BYTES), base);
+    call_size(server, REQ_MONITOR_MANY_HIBERNATE);
+    ASSERT_EQ(call_size(server, REQ_TABLE_BYTES), base);
+    ASSERT_OK(arbor_gs_stop(server, ARBOR_NORMAL, WAIT_MS, NULL));
+}
+
+TEST(hibernate_returns_the_servers_emptied_tables)
+{
+    arbor_test_run(hibernate_root, NULL);
+}

@@ -748,3 +748,55 @@ TEST(a_pair_waking_each_other_yields_even_while_the_shared_queue_is_fed)
     arbor_config_t cfg = {.schedulers = 1};
     arbor_test_run_with(&cfg, fed_pair_root, NULL);
 }
+
+/* ---- hibernation --------------------------------------------------------- */
+
+/* arbor__proc_table_bytes(): what the runtime's maps of the caller hold. */
+#include "../../src/runtime/proc.h"
+
+static void wait_for_done(void *arg)
+{
+    arbor_msg_free(arbor_test_recv(ARBOR_INFINITY));
+}
+
+static void hibernate_root(void *arg)
+{
+    enum { N = 100 };
+    arbor_pid_t pids[N];
+    arbor_ref_t refs[N];
+    size_t base = arbor__proc_table_bytes();
+    for (int i = 0; i < N; i++) {
+        ASSERT_OK(arbor_spawn(wait_for_done, NULL, &pids[i]));
+        ASSERT_OK(arbor_monitor(pids[i], &refs[i]));
+        ASSERT_OK(arbor_link(pids[i]));
+    }
+    size_t full = arbor__proc_table_bytes();
+    ASSERT_GT(full, base);
+    for (int i = 0; i < N; i++) {
+        ASSERT_OK(arbor_unlink(pids[i]));
+        if (i > 0)
+            ASSERT_OK(arbor_demonitor(refs[i], 0));
+    }
+    /* Emptied tables are kept for the next use, as is one still in use. */
+    ASSERT_EQ(arbor__proc_table_bytes(), full);
+    ASSERT_OK(arbor_hibernate());
+    size_t monitors_only = arbor__proc_table_bytes();
+    ASSERT_LT(monitors_only, full); /* the links' table went */
+    ASSERT_GT(monitors_only, base); /* the monitors' stayed: one is left */
+    /* The monitor left works as before. */
+    ASSERT_OK(arbor_send(pids[0], TAG_DONE, NULL, 0));
+    arbor_msg_t *m = arbor_test_recv(5000);
+    ASSERT_U64_EQ(m->tag, ARBOR_TAG_DOWN);
+    ASSERT_U64_EQ(((const arbor_down_msg_t *)m->data)->ref, refs[0]);
+    arbor_msg_free(m);
+    ASSERT_OK(arbor_hibernate());
+    ASSERT_EQ(arbor__proc_table_bytes(), base);
+    for (int i = 1; i < N; i++)
+        ASSERT_OK(arbor_send(pids[i], TAG_DONE, NULL, 0));
+}
+
+TEST(hibernate_gives_back_emptied_link_and_monitor_tables)
+{
+    ASSERT_EQ(arbor_hibernate(), ARBOR_ENOTPROC);
+    arbor_test_run(hibernate_root, NULL);
+}

@@ -170,3 +170,51 @@ TEST(u64map_set_takes_half_the_memory_of_a_map)
 {
     arbor_test_run(set_heap_root, NULL);
 }
+
+/* Deleting shifts the rest of a probe run back instead of leaving a
+ * tombstone: random puts and deletes over a small table, where runs are
+ * long and wrap round its end, keep it equal to a plain array. */
+TEST(u64map_random_puts_and_deletes_match_a_plain_array)
+{
+    arbor__u64map_t m = {0};
+    static bool present[KEYS];
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (int op = 0; op < 200000; op++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift */
+        uint64_t k = 2 + x % 40;                 /* few keys: a table of 64 at most */
+        if ((x >> 32) % 3 == 0) {
+            ASSERT_EQ(arbor__u64map_del(&m, k, NULL), present[k]);
+            present[k] = false;
+        } else {
+            ASSERT_TRUE(arbor__u64map_put(&m, k, k * 3));
+            present[k] = true;
+        }
+        if (op % 97 == 0)
+            check_contents(&m, present, 0);
+    }
+    check_contents(&m, present, 0);
+    arbor__u64map_free(&m);
+}
+
+/* A table whose size holds steady while its keys come and go (a
+ * supervisor's monitors while it stops children, a caller's monitor per
+ * call) keeps its one allocation: no deleted slots pile up to force a
+ * rehash. */
+TEST(u64map_steady_churn_keeps_its_table)
+{
+    arbor__u64map_t m = {0};
+    for (uint64_t k = 2; k < 22; k++)
+        ASSERT_TRUE(arbor__u64map_put(&m, k, k));
+    const uint64_t *slots = m.slots;
+    uint32_t cap = m.cap;
+    for (uint64_t k = 22; k < 100000; k++) {
+        ASSERT_TRUE(arbor__u64map_put(&m, k, k));
+        ASSERT_TRUE(arbor__u64map_del(&m, k - 20, NULL));
+    }
+    ASSERT_EQ(m.count, 20);
+    ASSERT_EQ(m.cap, cap);
+    ASSERT_TRUE(m.slots == slots);
+    for (uint64_t k = 100000 - 20; k < 100000; k++)
+        ASSERT_TRUE(arbor__u64map_get(&m, k, NULL));
+    arbor__u64map_free(&m);
+}
