@@ -38,7 +38,7 @@
 
 static _Noreturn void die_now(arbor__proc_t *p);
 static void charge_wake(arbor__proc_t *self);
-static void take(arbor__proc_t *p, arbor__msg_t *prev, arbor__msg_t *m);
+static inline void take(arbor__proc_t *p, arbor__msg_t *prev, arbor__msg_t *m);
 static arbor__msg_t *down_signal(arbor_ref_t ref, arbor_pid_t pid, arbor_reason_t reason);
 
 /* ---- creation ----------------------------------------------------------------- */
@@ -541,7 +541,8 @@ int arbor_send_move(arbor_pid_t to, uint64_t tag, void *ptr, size_t size, void (
 
 /* Takes m (whose predecessor is prev) out of p's queue, keeping the receive
  * mark and the per-alias counts right. Every removal goes through here. */
-static void take(arbor__proc_t *p, arbor__msg_t *prev, arbor__msg_t *m)
+static inline __attribute__((always_inline)) void take(arbor__proc_t *p, arbor__msg_t *prev,
+                                                       arbor__msg_t *m)
 {
     if (p->has_mark && p->mark == m)
         p->mark = prev; /* the mark moves back to a message still queued */
@@ -670,8 +671,13 @@ static void on_signal(arbor__proc_t *p, arbor__msg_t *m)
 static void __attribute__((noinline)) drain_inbox(arbor__proc_t *p)
 {
     arbor__msg_t *m;
-    while ((m = arbor__inbox_pop(&p->inbox)))
-        on_signal(p, m);
+    while ((m = arbor__inbox_pop(&p->inbox))) {
+        /* Most of the traffic: a plain message, queued as it is. */
+        if (m->kind == ARBOR__MSG && !(m->flags & ARBOR__MSG_MONITOR) && !m->pub.alias)
+            arbor__queue_append(&p->queue, m);
+        else
+            on_signal(p, m);
+    }
     atomic_store_explicit(&p->queue_len, (uint32_t)p->queue.len, memory_order_relaxed);
     if (p->dying && !p->defer_exit)
         die_now(p);
@@ -736,14 +742,12 @@ int arbor_receive_mark(void)
     return 0;
 }
 
-static int receive(arbor__proc_t *p, bool marked, arbor_match_fn match, void *arg,
-                   int64_t timeout_ms, arbor_msg_t **out)
+/* The general receive: scans the queue with match from the mark, waits. */
+static int __attribute__((noinline))
+receive_scan(arbor__proc_t *p, bool marked, arbor_match_fn match, void *arg, int64_t timeout_ms,
+             arbor_msg_t **out)
 {
     uint64_t deadline = UINT64_MAX; /* computed when we first have to wait */
-    /* Count the receive before taking anything: a yield here may end in a
-     * kill, and no message may be in our hands then. */
-    arbor__proc_tick(p);
-    arbor__proc_drain(p);
     /* The last message examined and not matched; with a mark, everything
      * up to the mark counts as examined. take() keeps the mark valid. */
     arbor__msg_t *prev = marked && p->has_mark ? p->mark : NULL;
@@ -765,6 +769,26 @@ static int receive(arbor__proc_t *p, bool marked, arbor_match_fn match, void *ar
             deadline = deadline_of(timeout_ms);
         arbor__proc_wait(p, deadline);
     }
+}
+
+/* Most receives take the first message of the queue: that case is inline
+ * in the public calls, with none of the scan's bookkeeping. */
+static inline __attribute__((always_inline)) int receive(arbor__proc_t *p, bool marked,
+                                                         arbor_match_fn match, void *arg,
+                                                         int64_t timeout_ms, arbor_msg_t **out)
+{
+    /* Count the receive before taking anything: a yield here may end in a
+     * kill, and no message may be in our hands then. */
+    arbor__proc_tick(p);
+    arbor__proc_drain(p);
+    arbor__msg_t *m = p->queue.head;
+    if (m && !match && !(marked && p->has_mark)) {
+        take(p, NULL, m);
+        wait_end(p);
+        *out = &m->pub;
+        return 0;
+    }
+    return receive_scan(p, marked, match, arg, timeout_ms, out);
 }
 
 int arbor_receive_match(arbor_match_fn match, void *arg, int64_t timeout_ms, arbor_msg_t **out)
@@ -792,7 +816,12 @@ int arbor_receive_match_marked(arbor_match_fn match, void *arg, int64_t timeout_
 
 int arbor_receive(int64_t timeout_ms, arbor_msg_t **out)
 {
-    return arbor_receive_match(NULL, NULL, timeout_ms, out);
+    arbor__proc_t *p = arbor__proc_current();
+    if (!p)
+        return ARBOR_ENOTPROC;
+    if (!out)
+        return ARBOR_EINVAL;
+    return receive(p, false, NULL, NULL, timeout_ms, out);
 }
 
 void arbor_msg_free(arbor_msg_t *msg)
