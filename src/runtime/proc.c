@@ -791,37 +791,36 @@ static inline __attribute__((always_inline)) int receive(arbor__proc_t *p, bool 
     return receive_scan(p, marked, match, arg, timeout_ms, out);
 }
 
-int arbor_receive_match(arbor_match_fn match, void *arg, int64_t timeout_ms, arbor_msg_t **out)
+/* The public receives: the caller's process, checked arguments, and a
+ * marked receive forgets its mark once done. */
+static inline __attribute__((always_inline)) int
+receive_public(bool marked, arbor_match_fn match, void *arg, int64_t timeout_ms, arbor_msg_t **out)
 {
     arbor__proc_t *p = arbor__proc_current();
     if (!p)
         return ARBOR_ENOTPROC;
     if (!out)
         return ARBOR_EINVAL;
-    return receive(p, false, match, arg, timeout_ms, out);
+    int rc = receive(p, marked, match, arg, timeout_ms, out);
+    if (marked)
+        p->has_mark = false;
+    return rc;
+}
+
+int arbor_receive_match(arbor_match_fn match, void *arg, int64_t timeout_ms, arbor_msg_t **out)
+{
+    return receive_public(false, match, arg, timeout_ms, out);
 }
 
 int arbor_receive_match_marked(arbor_match_fn match, void *arg, int64_t timeout_ms,
                                arbor_msg_t **out)
 {
-    arbor__proc_t *p = arbor__proc_current();
-    if (!p)
-        return ARBOR_ENOTPROC;
-    if (!out)
-        return ARBOR_EINVAL;
-    int rc = receive(p, true, match, arg, timeout_ms, out);
-    p->has_mark = false;
-    return rc;
+    return receive_public(true, match, arg, timeout_ms, out);
 }
 
 int arbor_receive(int64_t timeout_ms, arbor_msg_t **out)
 {
-    arbor__proc_t *p = arbor__proc_current();
-    if (!p)
-        return ARBOR_ENOTPROC;
-    if (!out)
-        return ARBOR_EINVAL;
-    return receive(p, false, NULL, NULL, timeout_ms, out);
+    return receive_public(false, NULL, NULL, timeout_ms, out);
 }
 
 void arbor_msg_free(arbor_msg_t *msg)
