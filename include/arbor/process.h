@@ -171,6 +171,15 @@ int arbor_monitor(arbor_pid_t pid, arbor_ref_t *ref_out);
 int arbor_monitor_send(arbor_pid_t pid, uint64_t tag, const void *data, size_t size,
                        arbor_ref_t *ref_out);
 
+/* Stops pid the way a supervisor stops a child (OTP's shutdown: monitor,
+ * unlink, exit): monitors it, removes the link between the two if there
+ * is one, and sends it an exit signal with reason, as arbor_monitor(),
+ * arbor_unlink() and arbor_exit_pid() would one after another, in one
+ * signal. Stores the monitor's ref; its DOWN carries pid's exit reason
+ * (noproc if pid did not exist). Process only. Returns 0, ARBOR_ENOTPROC,
+ * ARBOR_EINVAL or ARBOR_ENOMEM (then none of the three happened). */
+int arbor_monitor_exit(arbor_pid_t pid, arbor_reason_t reason, arbor_ref_t *ref_out);
+
 #define ARBOR_DEMONITOR_FLUSH 1u
 /* Removes the monitor ref; with ARBOR_DEMONITOR_FLUSH also removes its DOWN
  * message if one is already queued. Returns 0, or ARBOR_ENOENT if ref is not

@@ -43,25 +43,21 @@ static arbor_reason_t wait_down(arbor_ref_t ref, int64_t timeout, bool *timed_ou
 
 arbor_reason_t arbor__otp_shutdown_child(arbor_pid_t pid, int64_t shutdown)
 {
-    arbor_ref_t ref;
-    bool timed_out;
-    if (arbor_monitor(pid, &ref) != 0)
-        return ARBOR_NOPROC;
-    arbor_unlink(pid);
     /* It may have died already: its EXIT then carries the real reason. */
     arbor_msg_t *m;
     if (arbor_receive_match(arbor__otp_is_exit_from, &pid, 0, &m) == 0) {
         arbor_reason_t r = ((arbor_exit_msg_t *)m->data)->reason;
         arbor_msg_free(m);
-        wait_down(ref, ARBOR_INFINITY, &timed_out);
         return r;
     }
-    if (shutdown == ARBOR_BRUTAL_KILL) {
-        arbor_exit_pid(pid, ARBOR_KILL);
-        return wait_down(ref, ARBOR_INFINITY, &timed_out);
-    }
-    arbor_exit_pid(pid, ARBOR_SHUTDOWN);
-    arbor_reason_t r = wait_down(ref, shutdown, &timed_out);
+    /* Monitor, unlink and exit in one signal (OTP's monitor_child and
+     * exit/2): a death from here on reaches us as the DOWN. */
+    bool brutal = shutdown == ARBOR_BRUTAL_KILL;
+    arbor_ref_t ref;
+    bool timed_out;
+    if (arbor_monitor_exit(pid, brutal ? ARBOR_KILL : ARBOR_SHUTDOWN, &ref) != 0)
+        return ARBOR_NOPROC;
+    arbor_reason_t r = wait_down(ref, brutal ? ARBOR_INFINITY : shutdown, &timed_out);
     if (timed_out) {
         arbor_exit_pid(pid, ARBOR_KILL);
         r = wait_down(ref, ARBOR_INFINITY, &timed_out);

@@ -358,8 +358,9 @@ static bool take_down(dynsup_t *d, size_t *left, int64_t wait)
     return true;
 }
 
-/* Every running child is monitored, unlinked and told to stop at once (in
- * OTP's words: shutdown, or kill for brutal_kill); then the DOWNs are
+/* Every running child is monitored, unlinked and told to stop at once, in
+ * one signal each (arbor_monitor_exit(); in OTP's words: shutdown, or kill
+ * for brutal_kill); then the DOWNs are
  * collected, by pid through by_pid, and at each distinct shutdown time the
  * children it applies to that are still alive are killed. The state of
  * the shutdown is a flag in each child record: nothing is allocated but
@@ -375,15 +376,14 @@ static void shutdown_all(dynsup_t *d)
     while (arbor__u64map_next(&d->by_pid, &pos, &pid, &ptr)) {
         child_t *c = (child_t *)(uintptr_t)ptr;
         arbor_ref_t ref;
-        c->stopped = arbor_monitor(pid, &ref) != 0;
+        arbor_reason_t how = shutdown_of(c) == ARBOR_BRUTAL_KILL ? ARBOR_KILL : ARBOR_SHUTDOWN;
+        c->stopped = arbor_monitor_exit(pid, how, &ref) != 0;
         if (c->stopped) {
             /* No memory to watch it: kill it; its link does the rest. */
             arbor_exit_pid(pid, ARBOR_KILL);
             left--;
             continue;
         }
-        arbor_unlink(pid);
-        arbor_exit_pid(pid, shutdown_of(c) == ARBOR_BRUTAL_KILL ? ARBOR_KILL : ARBOR_SHUTDOWN);
         /* The DOWNs of those already gone, as they come: a backlog of
          * thousands would outgrow the recycled message nodes. */
         while (take_down(d, &left, 0))

@@ -41,10 +41,14 @@ typedef enum arbor__msg_kind {
     ARBOR__SIG_JOB_DONE,  /* our blocking job finished */
 } arbor__msg_kind_t;
 
-#define ARBOR__MSG_MOVED   1u /* data is a moved block released by free_fn */
-#define ARBOR__MSG_KEEP    2u /* a reactor handler kept the message */
-#define ARBOR__MSG_LINK    4u /* SIG_EXIT: caused by a linked process's death */
-#define ARBOR__MSG_MONITOR 8u /* MSG: from monitors us with u.ref (arbor_monitor_send) */
+#define ARBOR__MSG_MOVED 1u /* data is a moved block released by free_fn */
+#define ARBOR__MSG_KEEP  2u /* a reactor handler kept the message */
+#define ARBOR__MSG_LINK  4u /* SIG_EXIT: caused by a linked process's death */
+#define ARBOR__MSG_MONITOR                                                                         \
+    8u /* MSG: from monitors us with u.ref (arbor_monitor_send);                                   \
+        * SIG_EXIT: with pub.alias (arbor_monitor_exit) */
+#define ARBOR__MSG_UNLINK                                                                          \
+    16u /* SIG_EXIT: from removed its link with us first (arbor_monitor_exit) */
 
 typedef struct arbor__msg {
     arbor__node_t node; /* inbox and private-queue link; must be first */

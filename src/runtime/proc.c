@@ -39,6 +39,7 @@
 static _Noreturn void die_now(arbor__proc_t *p);
 static void charge_wake(arbor__proc_t *self);
 static inline void take(arbor__proc_t *p, arbor__msg_t *prev, arbor__msg_t *m);
+static void take_exit_riders(arbor__proc_t *p, arbor__msg_t *m);
 static arbor__msg_t *down_signal(arbor_ref_t ref, arbor_pid_t pid, arbor_reason_t reason);
 
 /* ---- creation ----------------------------------------------------------------- */
@@ -573,6 +574,7 @@ static void decide_death(arbor__proc_t *p, arbor_reason_t reason)
 /* The exit-signal table of docs/otp-semantics.md, section "Exit signals". */
 static void on_exit_signal(arbor__proc_t *p, arbor__msg_t *m)
 {
+    take_exit_riders(p, m);
     arbor_pid_t from = m->u.exit.from;
     arbor_reason_t *r = &m->u.exit.reason;
     bool via_link = m->flags & ARBOR__MSG_LINK;
@@ -600,12 +602,11 @@ static void on_exit_signal(arbor__proc_t *p, arbor__msg_t *m)
     arbor__msg_destroy(m);
 }
 
-/* From starts monitoring p with m->u.ref (SIG_MONITOR, or a message sent
- * with arbor_monitor_send()). */
-static void take_monitor(arbor__proc_t *p, arbor__msg_t *m)
+/* From starts monitoring p with ref (SIG_MONITOR, a message sent with
+ * arbor_monitor_send(), an exit signal sent with arbor_monitor_exit()). */
+static void take_monitor(arbor__proc_t *p, arbor_ref_t ref, arbor_pid_t from)
 {
-    m->flags &= ~ARBOR__MSG_MONITOR;
-    if (arbor__u64map_put(&p->monitored, m->u.ref, m->pub.from)) {
+    if (arbor__u64map_put(&p->monitored, ref, from)) {
         set_count(&p->n_monitored_by, &p->monitored);
         return;
     }
@@ -615,17 +616,34 @@ static void take_monitor(arbor__proc_t *p, arbor__msg_t *m)
      * timeout would wait for ever). */
     if (!p->dying)
         oom_die(p);
-    arbor__msg_t *d = down_signal(m->u.ref, p->pid, exit_reason(p));
+    arbor__msg_t *d = down_signal(ref, p->pid, exit_reason(p));
     if (d)
-        arbor__send_node(m->pub.from, d);
+        arbor__send_node(from, d);
+}
+
+/* What an exit signal from arbor_monitor_exit() carries before the exit
+ * itself: the sender's monitor, and the removal of its link. */
+static void take_exit_riders(arbor__proc_t *p, arbor__msg_t *m)
+{
+    if (m->flags & ARBOR__MSG_UNLINK) {
+        arbor__u64map_del(&p->links, m->u.exit.from, NULL);
+        set_count(&p->n_links, &p->links);
+    }
+    if (m->flags & ARBOR__MSG_MONITOR) {
+        take_monitor(p, m->pub.alias, m->u.exit.from);
+        m->pub.alias = 0; /* a trapped exit becomes a plain message */
+    }
+    m->flags &= ~(ARBOR__MSG_UNLINK | ARBOR__MSG_MONITOR);
 }
 
 static void on_signal(arbor__proc_t *p, arbor__msg_t *m)
 {
     switch ((arbor__msg_kind_t)m->kind) {
     case ARBOR__MSG:
-        if (m->flags & ARBOR__MSG_MONITOR)
-            take_monitor(p, m);
+        if (m->flags & ARBOR__MSG_MONITOR) {
+            m->flags &= ~ARBOR__MSG_MONITOR;
+            take_monitor(p, m->u.ref, m->pub.from);
+        }
         if (m->pub.alias && !alias_count(p, m->pub.alias, 1))
             break; /* sent to an alias no longer active: dropped */
         arbor__queue_append(&p->queue, m);
@@ -643,7 +661,7 @@ static void on_signal(arbor__proc_t *p, arbor__msg_t *m)
         set_count(&p->n_links, &p->links);
         break;
     case ARBOR__SIG_MONITOR:
-        take_monitor(p, m);
+        take_monitor(p, m->u.ref, m->pub.from);
         break;
     case ARBOR__SIG_DEMONITOR:
         arbor__u64map_del(&p->monitored, m->word, NULL);
@@ -1087,6 +1105,60 @@ int arbor_monitor_send(arbor_pid_t pid, uint64_t tag, const void *data, size_t s
     return rc;
 }
 
+static void forget_link(arbor__proc_t *p, arbor_pid_t pid, bool linked)
+{
+    if (linked) {
+        arbor__u64map_del(&p->links, pid, NULL);
+        set_count(&p->n_links, &p->links);
+    }
+}
+
+int arbor_monitor_exit(arbor_pid_t pid, arbor_reason_t reason, arbor_ref_t *ref_out)
+{
+    arbor__proc_t *p = arbor__proc_current();
+    if (!p)
+        return ARBOR_ENOTPROC;
+    if (pid == ARBOR_NOPID || !ref_out)
+        return ARBOR_EINVAL;
+    if (pid == p->pid) {
+        int rc = arbor_monitor(pid, ref_out);
+        return rc ? rc : arbor_exit_pid(pid, reason);
+    }
+    arbor__msg_t *m = exit_signal(p->pid, reason, false);
+    if (!m)
+        return ARBOR_ENOMEM;
+    arbor_ref_t ref = arbor__new_ref();
+    if (!arbor__u64map_put(&p->monitors, ref, pid)) {
+        arbor__msg_destroy(m);
+        return ARBOR_ENOMEM;
+    }
+    set_count(&p->n_monitors, &p->monitors);
+    m->flags |= ARBOR__MSG_MONITOR;
+    m->pub.alias = ref;
+    bool linked = arbor__u64map_get(&p->links, pid, NULL);
+    if (linked)
+        m->flags |= ARBOR__MSG_UNLINK;
+    /* Our side of the link goes before anything is drained: an EXIT from
+     * it that is already on its way is then dropped, as after arbor_unlink(). */
+    if (arbor__send_node(pid, m)) {
+        forget_link(p, pid, linked);
+        charge_wake(p);
+        *ref_out = ref;
+        return 0;
+    }
+    /* Gone already: the DOWN says noproc, as arbor_monitor() would. */
+    arbor__msg_t *down = down_signal(ref, pid, ARBOR_NOPROC);
+    if (!down) {
+        arbor__u64map_del(&p->monitors, ref, NULL);
+        set_count(&p->n_monitors, &p->monitors);
+        return ARBOR_ENOMEM;
+    }
+    forget_link(p, pid, linked);
+    to_self(p, down);
+    *ref_out = ref;
+    return 0;
+}
+
 static bool is_down_for(const arbor_msg_t *msg, void *arg)
 {
     return msg->tag == ARBOR_TAG_DOWN &&
@@ -1199,6 +1271,8 @@ void arbor__proc_finish(arbor__proc_t *p)
             on_signal(p, m);
             break;
         case ARBOR__SIG_EXIT:
+            p->defer_exit = true;
+            take_exit_riders(p, m);
             if (m->flags & ARBOR__MSG_LINK)
                 arbor__u64map_del(&p->links, m->u.exit.from, NULL);
             arbor__msg_destroy(m);
@@ -1206,7 +1280,7 @@ void arbor__proc_finish(arbor__proc_t *p)
         default:
             if (m->kind == ARBOR__MSG && (m->flags & ARBOR__MSG_MONITOR)) {
                 p->defer_exit = true;
-                take_monitor(p, m);
+                take_monitor(p, m->u.ref, m->pub.from);
             }
             arbor__msg_destroy(m);
         }

@@ -849,6 +849,103 @@ TEST(monitor_send_monitors_and_sends_in_one_signal)
     ASSERT_ERR(arbor_monitor_send(1, TAG_PING, NULL, 0, &(arbor_ref_t){0}), ARBOR_ENOTPROC);
 }
 
+/* arbor_monitor_exit(): what a supervisor does to stop a child (monitor,
+ * unlink, exit) in one signal. The root traps exits, so an EXIT from a
+ * link that was not removed would show as a message. */
+static void trapping_relay_child(void *arg)
+{
+    arbor_trap_exit(true);
+    ASSERT_OK(arbor_send(*(const arbor_pid_t *)arg, TAG_READY, NULL, 0));
+    relay_loop(*(const arbor_pid_t *)arg);
+}
+
+static void monitor_exit_root(void *arg)
+{
+    arbor_pid_t self = arbor_self(), pid;
+    arbor_trap_exit(true);
+
+    /* A linked child that does not trap: it dies with the reason, the DOWN
+     * carries it, and no EXIT comes from the link. */
+    ASSERT_OK(arbor_spawn_link(relay_child, &self, &pid));
+    ASSERT_EQ(links_of(self), 1);
+    arbor_ref_t ref;
+    ASSERT_OK(arbor_monitor_exit(pid, ARBOR_SHUTDOWN, &ref));
+    ASSERT_EQ(links_of(self), 0);
+    arbor_msg_t *m = NEXT(ARBOR_TAG_DOWN);
+    ASSERT_U64_EQ(DOWN_OF(m)->ref, ref);
+    ASSERT_U64_EQ(DOWN_OF(m)->pid, pid);
+    ASSERT_REASON(DOWN_OF(m)->reason, ARBOR_EXIT_SHUTDOWN, "");
+    arbor_msg_free(m);
+    arbor_test_no_message(50);
+
+    /* A linked child that traps: it gets the exit as a message, its side of
+     * the link is gone and our monitor is in place; its own end later is
+     * the DOWN's reason, and still no EXIT comes. */
+    ASSERT_OK(arbor_spawn_link(trapping_relay_child, &self, &pid));
+    arbor_msg_free(NEXT(TAG_READY));
+    ASSERT_OK(arbor_monitor_exit(pid, arbor_error("stop"), &ref));
+    m = NEXT(TAG_GOT_EXIT);
+    ASSERT_U64_EQ(EXIT_OF(m)->from, self);
+    ASSERT_REASON(EXIT_OF(m)->reason, ARBOR_EXIT_ERROR, "stop");
+    arbor_msg_free(m);
+    arbor_process_info_t info;
+    ASSERT_OK(arbor_process_info(pid, &info));
+    ASSERT_EQ(info.links, 0);
+    ASSERT_EQ(info.monitored_by, 1);
+    ASSERT_OK(arbor_send(pid, TAG_GO, NULL, 0));
+    m = NEXT(ARBOR_TAG_DOWN);
+    ASSERT_U64_EQ(DOWN_OF(m)->ref, ref);
+    ASSERT_REASON(DOWN_OF(m)->reason, ARBOR_EXIT_ERROR, "boom");
+    arbor_msg_free(m);
+    arbor_test_no_message(50);
+
+    /* kill is untrappable: the DOWN says killed. */
+    ASSERT_OK(arbor_spawn_link(trapping_relay_child, &self, &pid));
+    arbor_msg_free(NEXT(TAG_READY));
+    ASSERT_OK(arbor_monitor_exit(pid, ARBOR_KILL, &ref));
+    m = NEXT(ARBOR_TAG_DOWN);
+    ASSERT_REASON(DOWN_OF(m)->reason, ARBOR_EXIT_KILLED, "");
+    arbor_msg_free(m);
+    arbor_test_no_message(50);
+
+    /* Not linked: the same, without a link to remove. */
+    ASSERT_OK(arbor_spawn(relay_child, &self, &pid));
+    ASSERT_OK(arbor_monitor_exit(pid, ARBOR_SHUTDOWN, &ref));
+    m = NEXT(ARBOR_TAG_DOWN);
+    ASSERT_REASON(DOWN_OF(m)->reason, ARBOR_EXIT_SHUTDOWN, "");
+    arbor_msg_free(m);
+
+    /* A dead pid: the DOWN says noproc. */
+    arbor_pid_t dead = dead_pid();
+    ASSERT_OK(arbor_monitor_exit(dead, ARBOR_SHUTDOWN, &ref));
+    m = NEXT(ARBOR_TAG_DOWN);
+    ASSERT_U64_EQ(DOWN_OF(m)->ref, ref);
+    ASSERT_REASON(DOWN_OF(m)->reason, ARBOR_EXIT_NOPROC, "");
+    arbor_msg_free(m);
+
+    /* Oneself, trapping: the exit arrives as a message; the monitor waits. */
+    ASSERT_OK(arbor_monitor_exit(self, ARBOR_SHUTDOWN, &ref));
+    m = NEXT(ARBOR_TAG_EXIT);
+    ASSERT_U64_EQ(EXIT_OF(m)->from, self);
+    ASSERT_REASON(EXIT_OF(m)->reason, ARBOR_EXIT_SHUTDOWN, "");
+    arbor_msg_free(m);
+    ASSERT_OK(arbor_demonitor(ref, 0));
+
+    /* Bad arguments change nothing. */
+    ASSERT_ERR(arbor_monitor_exit(ARBOR_NOPID, ARBOR_SHUTDOWN, &ref), ARBOR_EINVAL);
+    ASSERT_ERR(arbor_monitor_exit(self, ARBOR_SHUTDOWN, NULL), ARBOR_EINVAL);
+    ASSERT_OK(arbor_process_info(self, &info));
+    ASSERT_EQ(info.monitors, 0);
+    ASSERT_EQ(info.links, 0);
+    arbor_test_no_message(0);
+}
+
+TEST(monitor_exit_monitors_unlinks_and_stops_in_one_signal)
+{
+    run_root(monitor_exit_root, NULL);
+    ASSERT_ERR(arbor_monitor_exit(1, ARBOR_SHUTDOWN, &(arbor_ref_t){0}), ARBOR_ENOTPROC);
+}
+
 static void demonitor_root(void *arg)
 {
     arbor_pid_t self = arbor_self(), pid;
