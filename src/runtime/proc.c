@@ -1217,6 +1217,20 @@ int arbor_on_exit(void (*fn)(void *arg), void *arg)
 
 /* ---- death ----------------------------------------------------------------------- */
 
+/* The reference of the monitor m starts (0 if none): a SIG_MONITOR, a
+ * message from arbor_monitor_send(), an exit signal from
+ * arbor_monitor_exit(). Its monitoring process is m->pub.from. */
+static arbor_ref_t monitor_rider(const arbor__msg_t *m)
+{
+    if (m->kind == ARBOR__SIG_MONITOR)
+        return m->u.ref;
+    if (m->kind == ARBOR__MSG && (m->flags & ARBOR__MSG_MONITOR))
+        return m->u.ref;
+    if (m->kind == ARBOR__SIG_EXIT && (m->flags & ARBOR__MSG_MONITOR))
+        return m->pub.alias;
+    return 0;
+}
+
 /* Signals that reached a process after it stopped draining. `reason` is
  * what late linkers and monitors are told. */
 static void answer_late_signals(arbor__proc_t *p, const arbor_reason_t *reason)
@@ -1229,10 +1243,9 @@ static void answer_late_signals(arbor__proc_t *p, const arbor_reason_t *reason)
             arbor__msg_t *e = exit_signal(p->pid, *reason, true);
             if (e)
                 arbor__send_node(from, e);
-        } else if (m->kind == ARBOR__SIG_MONITOR ||
-                   (m->kind == ARBOR__MSG && (m->flags & ARBOR__MSG_MONITOR))) {
+        } else if (monitor_rider(m)) {
             arbor_pid_t from = m->pub.from;
-            arbor__msg_t *d = down_signal(m->u.ref, p->pid, *reason);
+            arbor__msg_t *d = down_signal(monitor_rider(m), p->pid, *reason);
             arbor__msg_destroy(m);
             if (d)
                 arbor__send_node(from, d);

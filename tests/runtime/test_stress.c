@@ -622,7 +622,14 @@ TEST_TIMEOUT(stress_kill_during_full_mailbox_frees_every_message_2_schedulers, 6
 #define LM_EACH     40 /* processes per role per round */
 #define LM_QUIET_MS 30
 
-enum lm_role { LM_TRAP_LINKER, LM_MONITOR, LM_DEMONITOR, LM_PLAIN_LINKER, LM_ROLES };
+enum lm_role {
+    LM_TRAP_LINKER,
+    LM_MONITOR,
+    LM_DEMONITOR,
+    LM_PLAIN_LINKER,
+    LM_MONITOR_EXIT,
+    LM_ROLES
+};
 
 static arbor_pid_t lm_victim;
 static _Atomic int lm_plain_rc[LM_EACH * LM_ROLES]; /* 1 linked, 2 ENOPROC */
@@ -668,6 +675,27 @@ static void lm_monitor(void *arg)
     ASSERT_U64_EQ(d->ref, ref);
     ASSERT_U64_EQ(d->pid, v);
     lm_tally(&d->reason, "DOWN");
+    arbor_msg_free(m);
+    arbor_test_no_message(LM_QUIET_MS);
+}
+
+/* Monitors, unlinks and sends an exit in one signal (arbor_monitor_exit(),
+ * a supervisor stopping a child) while the victim dies: exactly one DOWN
+ * for the ref, also when the signal lands as the victim is finishing. The
+ * victim traps exits, so the shutdown is a message to it and the kill
+ * decides its end. */
+static void lm_monitor_exit(void *arg)
+{
+    lm_wait_go();
+    arbor_pid_t v = lm_victim;
+    arbor_ref_t ref;
+    ASSERT_OK(arbor_monitor_exit(v, ARBOR_SHUTDOWN, &ref));
+    arbor_msg_t *m = arbor_test_recv(30000);
+    ASSERT_U64_EQ(m->tag, ARBOR_TAG_DOWN);
+    arbor_down_msg_t *d = m->data;
+    ASSERT_U64_EQ(d->ref, ref);
+    ASSERT_U64_EQ(d->pid, v);
+    lm_tally(&d->reason, "DOWN after monitor_exit");
     arbor_msg_free(m);
     arbor_test_no_message(LM_QUIET_MS);
 }
@@ -724,7 +752,7 @@ static void lm_root(void *arg)
 {
     enum { N = LM_EACH * LM_ROLES };
     static const arbor_entry_fn fns[LM_ROLES] = {lm_trap_linker, lm_monitor, lm_demonitor,
-                                                 lm_plain_linker};
+                                                 lm_plain_linker, lm_monitor_exit};
     uint32_t rng = 777;
     long plain_linked = 0, plain_enoproc = 0;
     for (int round = 0; round < LM_ROUNDS; round++) {
