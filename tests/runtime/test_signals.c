@@ -859,6 +859,15 @@ static void trapping_relay_child(void *arg)
     relay_loop(*(const arbor_pid_t *)arg);
 }
 
+/* The next message is the DOWN for ref, with this reason. */
+static void expect_down(arbor_ref_t ref, arbor_exit_kind_t kind, const char *detail)
+{
+    arbor_msg_t *m = NEXT(ARBOR_TAG_DOWN);
+    ASSERT_U64_EQ(DOWN_OF(m)->ref, ref);
+    ASSERT_REASON(DOWN_OF(m)->reason, kind, detail);
+    arbor_msg_free(m);
+}
+
 static void monitor_exit_root(void *arg)
 {
     arbor_pid_t self = arbor_self(), pid;
@@ -871,11 +880,7 @@ static void monitor_exit_root(void *arg)
     arbor_ref_t ref;
     ASSERT_OK(arbor_monitor_exit(pid, ARBOR_SHUTDOWN, &ref));
     ASSERT_EQ(links_of(self), 0);
-    arbor_msg_t *m = NEXT(ARBOR_TAG_DOWN);
-    ASSERT_U64_EQ(DOWN_OF(m)->ref, ref);
-    ASSERT_U64_EQ(DOWN_OF(m)->pid, pid);
-    ASSERT_REASON(DOWN_OF(m)->reason, ARBOR_EXIT_SHUTDOWN, "");
-    arbor_msg_free(m);
+    expect_down(ref, ARBOR_EXIT_SHUTDOWN, "");
     arbor_test_no_message(50);
 
     /* A linked child that traps: it gets the exit as a message, its side of
@@ -884,7 +889,7 @@ static void monitor_exit_root(void *arg)
     ASSERT_OK(arbor_spawn_link(trapping_relay_child, &self, &pid));
     arbor_msg_free(NEXT(TAG_READY));
     ASSERT_OK(arbor_monitor_exit(pid, arbor_error("stop"), &ref));
-    m = NEXT(TAG_GOT_EXIT);
+    arbor_msg_t *m = NEXT(TAG_GOT_EXIT);
     ASSERT_U64_EQ(EXIT_OF(m)->from, self);
     ASSERT_REASON(EXIT_OF(m)->reason, ARBOR_EXIT_ERROR, "stop");
     arbor_msg_free(m);
@@ -893,35 +898,25 @@ static void monitor_exit_root(void *arg)
     ASSERT_EQ(info.links, 0);
     ASSERT_EQ(info.monitored_by, 1);
     ASSERT_OK(arbor_send(pid, TAG_GO, NULL, 0));
-    m = NEXT(ARBOR_TAG_DOWN);
-    ASSERT_U64_EQ(DOWN_OF(m)->ref, ref);
-    ASSERT_REASON(DOWN_OF(m)->reason, ARBOR_EXIT_ERROR, "boom");
-    arbor_msg_free(m);
+    expect_down(ref, ARBOR_EXIT_ERROR, "boom");
     arbor_test_no_message(50);
 
     /* kill is untrappable: the DOWN says killed. */
     ASSERT_OK(arbor_spawn_link(trapping_relay_child, &self, &pid));
     arbor_msg_free(NEXT(TAG_READY));
     ASSERT_OK(arbor_monitor_exit(pid, ARBOR_KILL, &ref));
-    m = NEXT(ARBOR_TAG_DOWN);
-    ASSERT_REASON(DOWN_OF(m)->reason, ARBOR_EXIT_KILLED, "");
-    arbor_msg_free(m);
+    expect_down(ref, ARBOR_EXIT_KILLED, "");
     arbor_test_no_message(50);
 
     /* Not linked: the same, without a link to remove. */
     ASSERT_OK(arbor_spawn(relay_child, &self, &pid));
     ASSERT_OK(arbor_monitor_exit(pid, ARBOR_SHUTDOWN, &ref));
-    m = NEXT(ARBOR_TAG_DOWN);
-    ASSERT_REASON(DOWN_OF(m)->reason, ARBOR_EXIT_SHUTDOWN, "");
-    arbor_msg_free(m);
+    expect_down(ref, ARBOR_EXIT_SHUTDOWN, "");
 
     /* A dead pid: the DOWN says noproc. */
     arbor_pid_t dead = dead_pid();
     ASSERT_OK(arbor_monitor_exit(dead, ARBOR_SHUTDOWN, &ref));
-    m = NEXT(ARBOR_TAG_DOWN);
-    ASSERT_U64_EQ(DOWN_OF(m)->ref, ref);
-    ASSERT_REASON(DOWN_OF(m)->reason, ARBOR_EXIT_NOPROC, "");
-    arbor_msg_free(m);
+    expect_down(ref, ARBOR_EXIT_NOPROC, "");
 
     /* Oneself, trapping: the exit arrives as a message; the monitor waits. */
     ASSERT_OK(arbor_monitor_exit(self, ARBOR_SHUTDOWN, &ref));

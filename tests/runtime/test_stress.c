@@ -662,6 +662,19 @@ static void lm_trap_linker(void *arg)
     arbor_test_no_message(LM_QUIET_MS);
 }
 
+/* Expects exactly one DOWN, for ref, from the victim v, and nothing more. */
+static void lm_expect_one_down(arbor_pid_t v, arbor_ref_t ref, const char *what)
+{
+    arbor_msg_t *m = arbor_test_recv(30000);
+    ASSERT_U64_EQ(m->tag, ARBOR_TAG_DOWN);
+    arbor_down_msg_t *d = m->data;
+    ASSERT_U64_EQ(d->ref, ref);
+    ASSERT_U64_EQ(d->pid, v);
+    lm_tally(&d->reason, what);
+    arbor_msg_free(m);
+    arbor_test_no_message(LM_QUIET_MS);
+}
+
 /* Monitors: exactly one DOWN for the ref. */
 static void lm_monitor(void *arg)
 {
@@ -669,14 +682,7 @@ static void lm_monitor(void *arg)
     arbor_pid_t v = lm_victim;
     arbor_ref_t ref;
     ASSERT_OK(arbor_monitor(v, &ref));
-    arbor_msg_t *m = arbor_test_recv(30000);
-    ASSERT_U64_EQ(m->tag, ARBOR_TAG_DOWN);
-    arbor_down_msg_t *d = m->data;
-    ASSERT_U64_EQ(d->ref, ref);
-    ASSERT_U64_EQ(d->pid, v);
-    lm_tally(&d->reason, "DOWN");
-    arbor_msg_free(m);
-    arbor_test_no_message(LM_QUIET_MS);
+    lm_expect_one_down(v, ref, "DOWN");
 }
 
 /* Monitors, unlinks and sends an exit in one signal (arbor_monitor_exit(),
@@ -690,14 +696,7 @@ static void lm_monitor_exit(void *arg)
     arbor_pid_t v = lm_victim;
     arbor_ref_t ref;
     ASSERT_OK(arbor_monitor_exit(v, ARBOR_SHUTDOWN, &ref));
-    arbor_msg_t *m = arbor_test_recv(30000);
-    ASSERT_U64_EQ(m->tag, ARBOR_TAG_DOWN);
-    arbor_down_msg_t *d = m->data;
-    ASSERT_U64_EQ(d->ref, ref);
-    ASSERT_U64_EQ(d->pid, v);
-    lm_tally(&d->reason, "DOWN after monitor_exit");
-    arbor_msg_free(m);
-    arbor_test_no_message(LM_QUIET_MS);
+    lm_expect_one_down(v, ref, "DOWN after monitor_exit");
 }
 
 /* Monitors and demonitors with flush while the victim dies: no DOWN may
