@@ -40,6 +40,7 @@ static _Noreturn void die_now(arbor__proc_t *p);
 static void charge_wake(arbor__proc_t *self);
 static inline void take(arbor__proc_t *p, arbor__msg_t *prev, arbor__msg_t *m);
 static void take_exit_riders(arbor__proc_t *p, arbor__msg_t *m);
+static arbor_ref_t monitor_rider(arbor__msg_t *m);
 static arbor__msg_t *down_signal(arbor_ref_t ref, arbor_pid_t pid, arbor_reason_t reason);
 
 /* ---- creation ----------------------------------------------------------------- */
@@ -630,7 +631,7 @@ static void take_exit_riders(arbor__proc_t *p, arbor__msg_t *m)
         set_count(&p->n_links, &p->links);
     }
     if (m->flags & ARBOR__MSG_MONITOR) {
-        take_monitor(p, m->pub.alias, m->u.exit.from);
+        take_monitor(p, monitor_rider(m), m->pub.from);
         m->pub.alias = 0; /* a trapped exit becomes a plain message */
     }
     m->flags &= ~(ARBOR__MSG_UNLINK | ARBOR__MSG_MONITOR);
@@ -1033,6 +1034,25 @@ static arbor__msg_t *down_signal(arbor_ref_t ref, arbor_pid_t pid, arbor_reason_
     return m;
 }
 
+/* Where a node that starts a monitor keeps the monitor's reference: u.ref,
+ * or, in an exit signal (whose u holds the exit), the alias field that
+ * signals do not use otherwise. Its monitoring process is m->pub.from. */
+static arbor_ref_t *monitor_ref_slot(arbor__msg_t *m)
+{
+    return m->kind == ARBOR__SIG_EXIT ? &m->pub.alias : &m->u.ref;
+}
+
+/* The reference of the monitor m starts (0 if none): a SIG_MONITOR, a
+ * message from arbor_monitor_send(), an exit signal from
+ * arbor_monitor_exit(). */
+static arbor_ref_t monitor_rider(arbor__msg_t *m)
+{
+    if (m->kind == ARBOR__SIG_MONITOR ||
+        ((m->kind == ARBOR__MSG || m->kind == ARBOR__SIG_EXIT) && (m->flags & ARBOR__MSG_MONITOR)))
+        return *monitor_ref_slot(m);
+    return 0;
+}
+
 /* Starts monitoring pid with a fresh ref and sends pid m, the node that
  * carries the monitor: a SIG_MONITOR, or a message flagged
  * ARBOR__MSG_MONITOR (arbor_monitor_send). A dead pid gets us a DOWN with
@@ -1047,7 +1067,7 @@ static int monitor_with(arbor__proc_t *p, arbor_pid_t pid, arbor__msg_t *m, arbo
     }
     set_count(&p->n_monitors, &p->monitors);
     m->pub.from = p->pid;
-    m->u.ref = ref;
+    *monitor_ref_slot(m) = ref;
     *ref_out = ref;
     if (pid == p->pid) {
         if (m->kind == ARBOR__MSG) {
@@ -1105,14 +1125,6 @@ int arbor_monitor_send(arbor_pid_t pid, uint64_t tag, const void *data, size_t s
     return rc;
 }
 
-static void forget_link(arbor__proc_t *p, arbor_pid_t pid, bool linked)
-{
-    if (linked) {
-        arbor__u64map_del(&p->links, pid, NULL);
-        set_count(&p->n_links, &p->links);
-    }
-}
-
 int arbor_monitor_exit(arbor_pid_t pid, arbor_reason_t reason, arbor_ref_t *ref_out)
 {
     arbor__proc_t *p = arbor__proc_current();
@@ -1127,35 +1139,20 @@ int arbor_monitor_exit(arbor_pid_t pid, arbor_reason_t reason, arbor_ref_t *ref_
     arbor__msg_t *m = exit_signal(p->pid, reason, false);
     if (!m)
         return ARBOR_ENOMEM;
-    arbor_ref_t ref = arbor__new_ref();
-    if (!arbor__u64map_put(&p->monitors, ref, pid)) {
-        arbor__msg_destroy(m);
-        return ARBOR_ENOMEM;
-    }
-    set_count(&p->n_monitors, &p->monitors);
     m->flags |= ARBOR__MSG_MONITOR;
-    m->pub.alias = ref;
     bool linked = arbor__u64map_get(&p->links, pid, NULL);
     if (linked)
         m->flags |= ARBOR__MSG_UNLINK;
+    int rc = monitor_with(p, pid, m, ref_out);
+    if (rc)
+        return rc;
     /* Our side of the link goes before anything is drained: an EXIT from
      * it that is already on its way is then dropped, as after arbor_unlink(). */
-    if (arbor__send_node(pid, m)) {
-        forget_link(p, pid, linked);
-        charge_wake(p);
-        *ref_out = ref;
-        return 0;
+    if (linked) {
+        arbor__u64map_del(&p->links, pid, NULL);
+        set_count(&p->n_links, &p->links);
     }
-    /* Gone already: the DOWN says noproc, as arbor_monitor() would. */
-    arbor__msg_t *down = down_signal(ref, pid, ARBOR_NOPROC);
-    if (!down) {
-        arbor__u64map_del(&p->monitors, ref, NULL);
-        set_count(&p->n_monitors, &p->monitors);
-        return ARBOR_ENOMEM;
-    }
-    forget_link(p, pid, linked);
-    to_self(p, down);
-    *ref_out = ref;
+    charge_wake(p);
     return 0;
 }
 
@@ -1217,41 +1214,22 @@ int arbor_on_exit(void (*fn)(void *arg), void *arg)
 
 /* ---- death ----------------------------------------------------------------------- */
 
-/* The reference of the monitor m starts (0 if none): a SIG_MONITOR, a
- * message from arbor_monitor_send(), an exit signal from
- * arbor_monitor_exit(). Its monitoring process is m->pub.from. */
-static arbor_ref_t monitor_rider(const arbor__msg_t *m)
-{
-    if (m->kind == ARBOR__SIG_MONITOR)
-        return m->u.ref;
-    if (m->kind == ARBOR__MSG && (m->flags & ARBOR__MSG_MONITOR))
-        return m->u.ref;
-    if (m->kind == ARBOR__SIG_EXIT && (m->flags & ARBOR__MSG_MONITOR))
-        return m->pub.alias;
-    return 0;
-}
-
 /* Signals that reached a process after it stopped draining. `reason` is
  * what late linkers and monitors are told. */
 static void answer_late_signals(arbor__proc_t *p, const arbor_reason_t *reason)
 {
     arbor__msg_t *m;
     while ((m = arbor__inbox_pop(&p->inbox))) {
-        if (m->kind == ARBOR__SIG_LINK) {
-            arbor_pid_t from = m->pub.from;
-            arbor__msg_destroy(m);
-            arbor__msg_t *e = exit_signal(p->pid, *reason, true);
-            if (e)
-                arbor__send_node(from, e);
-        } else if (monitor_rider(m)) {
-            arbor_pid_t from = m->pub.from;
-            arbor__msg_t *d = down_signal(monitor_rider(m), p->pid, *reason);
-            arbor__msg_destroy(m);
-            if (d)
-                arbor__send_node(from, d);
-        } else {
-            arbor__msg_destroy(m);
-        }
+        arbor_ref_t ref = monitor_rider(m);
+        bool link = m->kind == ARBOR__SIG_LINK;
+        /* A short node (unlink, demonitor) ends before pub.from. */
+        arbor_pid_t from = link || ref ? m->pub.from : ARBOR_NOPID;
+        arbor__msg_destroy(m);
+        arbor__msg_t *answer = link  ? exit_signal(p->pid, *reason, true)
+                               : ref ? down_signal(ref, p->pid, *reason)
+                                     : NULL;
+        if (answer)
+            arbor__send_node(from, answer);
     }
 }
 
