@@ -10,9 +10,11 @@
  * A process dies at a safe point of its own (a drain, or arbor_exit()). The
  * stack is then released by the scheduler, and arbor__proc_finish() tells
  * links and monitors. The control block lives on until the last table
- * reference is dropped (table.h), and anything pushed into the inbox in the
- * meantime is answered by arbor__proc_free(): a late link gets an exit with
- * noproc, a late monitor a DOWN with noproc.
+ * reference is dropped (table.h), and any signal pushed into the inbox in
+ * the meantime is answered by arbor__proc_free(): a late link gets an exit
+ * with noproc, a late monitor a DOWN with noproc. The block itself is freed
+ * later still, when no scheduler can be delivering a plain message to it
+ * (reclaim.h).
  */
 #include "proc.h"
 
@@ -23,6 +25,7 @@
 
 #include "arbor/error.h"
 #include "blocking.h"
+#include "reclaim.h"
 #include "recycle.h"
 #include "sched.h"
 #include "stats.h"
@@ -391,28 +394,40 @@ static bool tag_allowed(uint64_t tag)
     return tag < ARBOR_TAG_SYSTEM || tag >= ARBOR_TAG_OTP;
 }
 
+/* The receiver of a plain message, or NULL if it is dead. A process (on a
+ * scheduler thread) finds it without taking a reference (reclaim.h): a
+ * plain message needs no answer from a receiver that dies meanwhile, and
+ * the runtime's busiest path then writes nothing to the receiver's table
+ * slot. Any other caller gets a reference, to drop after delivering. */
+static arbor__proc_t *plain_receiver(const arbor__proc_t *self, arbor_pid_t to)
+{
+    return self ? arbor__table_peek(to) : arbor__table_ref(to);
+}
+
 static int send_copy(arbor_pid_t to, arbor_ref_t alias, uint64_t tag, const void *data, size_t size)
 {
     if (to == ARBOR_NOPID || !tag_allowed(tag) || (size && !data))
         return ARBOR_EINVAL;
     if (size > ARBOR_MSG_MAX)
         return ARBOR_ETOOBIG;
-    arbor__proc_t *p = arbor__table_ref(to);
+    arbor__proc_t *self = arbor__proc_current(); /* nothing below switches until the tick */
+    arbor__proc_t *p = plain_receiver(self, to);
     if (!p)
         return 0; /* Erlang: sending to a dead process is not an error */
     arbor__msg_t *m = arbor__msg_new(ARBOR__MSG, size);
     if (!m) {
-        arbor__table_unref(p);
+        if (!self)
+            arbor__table_unref(p);
         return ARBOR_ENOMEM;
     }
-    arbor__proc_t *self = arbor__proc_current(); /* nothing below switches until the tick */
     m->pub.tag = tag;
     m->pub.from = self ? self->pid : ARBOR_NOPID;
     m->pub.alias = alias;
     arbor__payload_copy(m->payload, data, size);
     arbor__proc_deliver(p, m);
-    arbor__table_unref(p);
-    if (self)
+    if (!self)
+        arbor__table_unref(p);
+    else
         arbor__proc_tick(self);
     return 0;
 }
@@ -535,7 +550,15 @@ int arbor_send_move(arbor_pid_t to, uint64_t tag, void *ptr, size_t size, void (
     m->pub.from = self_pid();
     m->pub.size = size;
     m->pub.data = ptr;
-    arbor__send_node(to, m); /* a dead receiver: destroyed, free_fn runs */
+    arbor__proc_t *self = arbor__proc_current();
+    arbor__proc_t *p = plain_receiver(self, to);
+    if (!p) {
+        arbor__msg_destroy(m); /* a dead receiver: free_fn runs */
+        return 0;
+    }
+    arbor__proc_deliver(p, m);
+    if (!self)
+        arbor__table_unref(p);
     return 0;
 }
 
@@ -1328,13 +1351,14 @@ void arbor__proc_finish(arbor__proc_t *p)
 void arbor__proc_free(arbor__proc_t *p)
 {
     answer_late_signals(p, &ARBOR_NOPROC);
-    arbor_pid_t pid = p->pid;
     free(p->name);
+    p->name = NULL;
     release_exit_detail(p);
-    arbor__recycle_free(ARBOR__RECYCLE_PROC, p);
     arbor__sched_t *s = arbor__sched_current();
-    arbor__table_release_slot(pid, s ? &s->slots : NULL);
+    arbor__table_release_slot(p->pid, s ? &s->slots : NULL);
     ARBOR__STAT_SUB(live_processes, 1);
+    /* A scheduler may still be delivering a plain message to p. */
+    arbor__reclaim_retire(p);
 }
 
 /* ---- small public helpers ------------------------------------------------------------- */

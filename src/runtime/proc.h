@@ -16,8 +16,9 @@
  * Ownership: fields below "owner" are touched only by the thread currently
  * running the process (or by the scheduler that just switched away from it).
  * Other threads reach a process only through the table (table.h), holding a
- * reference, and only to push into its inbox or read the atomics in the
- * first block.
+ * reference (or, a scheduler delivering a plain message, until its next
+ * quiescent point: reclaim.h), and only to push into its inbox or read the
+ * atomics in the first block.
  */
 #ifndef ARBOR_RUNTIME_PROC_H
 #define ARBOR_RUNTIME_PROC_H

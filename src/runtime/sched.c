@@ -367,7 +367,9 @@ static arbor__proc_t *find_runnable(arbor__sched_t *s)
 {
     for (;;) {
         arbor__proc_t *p;
-        if ((++s->ticks & 15) == 0)
+        ++s->ticks;
+        arbor__reclaim_quiesce(s); /* no process reached without a reference is held here */
+        if ((s->ticks & 15) == 0)
             poll_timers(s);
         if (s->ticks % GLOBAL_CHECK_INTERVAL == 0 && (p = global_pop(s))) {
             /* The process in runnext would inherit this one's fresh slice
@@ -415,8 +417,10 @@ static arbor__proc_t *find_runnable(arbor__sched_t *s)
             uint64_t now = arbor_now_ms();
             timeout = deadline > now ? deadline - now : 0;
         }
-        if (timeout != 0)
+        if (timeout != 0) {
+            arbor__reclaim_offline(s);
             futex_wait(&s->futex_word, 0, timeout);
+        }
         int one = 1;
         if (!atomic_compare_exchange_strong_explicit(&s->sleeping, &one, 0, memory_order_seq_cst,
                                                      memory_order_relaxed))
@@ -430,9 +434,9 @@ static arbor__proc_t *find_runnable(arbor__sched_t *s)
  * after it sees IDLE (both sides seq_cst) and schedules p itself. */
 static void park(arbor__proc_t *p)
 {
-    /* Once IDLE is published, a sender may wake p, another scheduler may
-     * run it to its exit and free it: hold a reference across the look. */
-    arbor__table_hold(p);
+    /* Once IDLE is published, a sender may wake p and another scheduler
+     * run it to its exit; its block stays ours to read until this
+     * scheduler's next quiescent point (reclaim.h). */
     atomic_store_explicit(&p->status, ARBOR_STATUS_WAITING, memory_order_relaxed);
     atomic_store_explicit(&p->sched, ARBOR__IDLE, memory_order_seq_cst);
     if (arbor__inbox_nonempty(&p->inbox)) {
@@ -441,7 +445,6 @@ static void park(arbor__proc_t *p)
                                                     memory_order_seq_cst, memory_order_relaxed))
             arbor__sched_enqueue(p, false);
     }
-    arbor__table_unref(p);
 }
 
 static void release_stack(arbor__sched_t *s, arbor__proc_t *p)
@@ -715,6 +718,7 @@ int arbor_run(const arbor_config_t *cfg, arbor_entry_fn root, void *arg, arbor_r
         s->id = i;
         s->rng = 0x9E3779B9u * (i + 1);
         s->ref_counter = 1;
+        atomic_init(&s->epoch, ARBOR__EPOCH_OFFLINE);
         arbor__wheel_init(&s->wheel, now);
     }
     if ((err = arbor__blocking_start(c.blocking_threads)))
@@ -748,6 +752,7 @@ int arbor_run(const arbor_config_t *cfg, arbor_entry_fn root, void *arg, arbor_r
     sched_loop(&arbor__rt.sched[0]);
     for (unsigned i = 1; i < started; i++)
         pthread_join(arbor__rt.sched[i].thread, NULL);
+    arbor__reclaim_fini();
 
     if (root_exit)
         *root_exit = arbor__rt.root_reason;

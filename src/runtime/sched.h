@@ -50,6 +50,7 @@
 #include "arbor/runtime.h"
 #include "context.h"
 #include "proc.h"
+#include "reclaim.h"
 #include "stack.h"
 #include "table.h"
 #include "timer.h"
@@ -78,7 +79,9 @@ typedef struct arbor__sched {
     uint64_t ref_counter;
     uint32_t rng;
     bool spinning;
-    void *altstack; /* sigaltstack for overflow reports */
+    _Atomic uint64_t epoch; /* announced at the quiescent point; read by the others (reclaim.h) */
+    arbor__limbo_t limbo;   /* processes retired here, freed when no scheduler can hold them */
+    void *altstack;         /* sigaltstack for overflow reports */
 } arbor__sched_t;
 
 typedef struct arbor__runtime {

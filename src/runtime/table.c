@@ -104,7 +104,8 @@ int arbor__table_insert(arbor__proc_t *p, arbor__slot_cache_t *cache)
     slot_t *s = slot_at(idx);
     uint64_t gen = atomic_load_explicit(&s->word, memory_order_relaxed) >> 32;
     p->pid = (gen << 32) | idx;
-    atomic_store_explicit(&s->proc, p, memory_order_relaxed);
+    /* release: a lookup without a reference that reads p here reads its pid. */
+    atomic_store_explicit(&s->proc, p, memory_order_release);
     /* release: a lookup that sees the reference sees p and the pointer. */
     atomic_store_explicit(&s->word, (gen << 32) | 1, memory_order_release);
     return 0;
@@ -126,6 +127,21 @@ arbor__proc_t *arbor__table_ref(arbor_pid_t pid)
                                                   memory_order_acquire))
             return atomic_load_explicit(&s->proc, memory_order_relaxed);
     }
+}
+
+arbor__proc_t *arbor__table_peek(arbor_pid_t pid)
+{
+    slot_t *s = slot_at((uint32_t)pid);
+    if (!s)
+        return NULL;
+    /* seq_cst: after this scheduler's announcement of its epoch. */
+    uint64_t w = atomic_load_explicit(&s->word, memory_order_seq_cst);
+    if ((w >> 32) != (pid >> 32) || (w & REFS_MASK) == 0)
+        return NULL;
+    /* The slot may have been freed and taken by a newer process since the
+     * word was read: its pid tells. */
+    arbor__proc_t *p = atomic_load_explicit(&s->proc, memory_order_acquire);
+    return p && p->pid == pid ? p : NULL;
 }
 
 static void drop(arbor__proc_t *p, uint64_t delta)

@@ -8,8 +8,10 @@
  * with a CAS, so the process cannot be freed while the caller uses it. On
  * exit the process bumps the generation and drops its own reference in one
  * atomic add: new lookups fail at once, and whoever drops the last
- * reference frees the process (arbor__proc_free). Slots are recycled with
- * the new generation, so a stale pid never reaches a newer process.
+ * reference retires the process (arbor__proc_free; the block is freed once
+ * no scheduler can hold it without a reference, reclaim.h). Slots are
+ * recycled with the new generation, so a stale pid never reaches a newer
+ * process.
  *
  * Slots live in chunks of 4096 allocated on demand, so the table costs
  * memory in proportion to the peak number of live processes.
@@ -39,6 +41,12 @@ int arbor__table_insert(arbor__proc_t *p, arbor__slot_cache_t *cache);
 
 /* Returns p with a reference taken, or NULL if pid is not alive. */
 arbor__proc_t *arbor__table_ref(arbor_pid_t pid);
+
+/* Returns the process pid names, or NULL if it is not alive, without
+ * taking a reference: for a scheduler thread, which may use it until its
+ * next quiescent point (reclaim.h), only to deliver a plain message (one
+ * that a dead receiver need not answer). */
+arbor__proc_t *arbor__table_peek(arbor_pid_t pid);
 
 /* Takes one more reference on p, which the caller knows to be alive. */
 void arbor__table_hold(arbor__proc_t *p);

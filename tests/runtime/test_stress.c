@@ -1078,3 +1078,66 @@ TEST_TIMEOUT(stress_100k_timers_half_cancelled, 90)
     arbor_reason_t r = arbor_test_run(tm_root, NULL);
     ASSERT_REASON(r, ARBOR_EXIT_NORMAL, "");
 }
+
+/* ---- freeing the blocks of exited processes ---------------------------------------------- */
+
+/* A process's control block is freed only once no scheduler can still be
+ * delivering a plain message to it (src/runtime/reclaim.h). These check
+ * that blocks do not pile up: when the runtime falls idle, and while one
+ * scheduler never sleeps. */
+#include "../../src/runtime/reclaim.h"
+
+#define RECLAIM_N 10000
+
+static void exit_at_once(void *arg)
+{
+    (void)arg;
+}
+
+static void yield_until(void *arg)
+{
+    _Atomic bool *stop = arg;
+    while (!atomic_load(stop))
+        arbor_yield();
+}
+
+static void spawn_and_reap(void)
+{
+    for (long i = 0; i < RECLAIM_N; i++) {
+        arbor_pid_t pid;
+        arbor_ref_t ref;
+        ASSERT_OK(arbor_spawn_monitor(exit_at_once, NULL, &pid, &ref));
+    }
+    for (long i = 0; i < RECLAIM_N; i++)
+        arbor_msg_free(arbor_test_recv_tag(ARBOR_TAG_DOWN, 10000));
+}
+
+static void reclaim_root(void *arg)
+{
+    (void)arg;
+    /* Idle: the last scheduler to fall asleep frees every block. */
+    spawn_and_reap();
+    arbor_sleep(20);
+    ASSERT_U64_EQ(arbor__reclaim_pending(), 0);
+
+    /* Busy: a scheduler that never sleeps frees them, those handed over by
+     * one that sleeps included. */
+    static _Atomic bool stop;
+    atomic_store(&stop, false);
+    arbor_pid_t spinner;
+    arbor_ref_t ref;
+    ASSERT_OK(arbor_spawn_monitor(yield_until, (void *)&stop, &spinner, &ref));
+    spawn_and_reap();
+    uint64_t deadline = arbor_now_ms() + 10000;
+    while (arbor__reclaim_pending() != 0 && arbor_now_ms() < deadline)
+        arbor_sleep(1);
+    ASSERT_U64_EQ(arbor__reclaim_pending(), 0);
+    atomic_store(&stop, true);
+    arbor_msg_free(arbor_test_recv_tag(ARBOR_TAG_DOWN, 10000));
+}
+
+TEST_TIMEOUT(reclaim_frees_exited_processes_while_the_runtime_runs, 60)
+{
+    arbor_reason_t r = arbor_test_run(reclaim_root, NULL);
+    ASSERT_REASON(r, ARBOR_EXIT_NORMAL, "");
+}
