@@ -6,7 +6,10 @@
  * plus a `runnext` slot for the process it just woke or the reactive one it
  * just spawned (a message reply, or a GenServer's init its parent waits
  * for, runs next on the same core, while the data is still in cache;
- * thieves never take it). A
+ * thieves never take it). What the running process wakes stays with its
+ * scheduler while that process keeps running: thieves take only what was
+ * queued before it started (rq_fresh), and when it stops an idle scheduler
+ * is woken if two or more wait. New processes are anybody's at once. A
  * shared, locked queue takes overflow and work submitted from outside the
  * schedulers; it is checked every 61 activations so it cannot starve.
  *
@@ -64,6 +67,7 @@ typedef struct arbor__sched {
     _Atomic uint32_t futex_word;
     /* ---- owner ---- */
     _Alignas(64) _Atomic uint32_t rq_tail; /* read by thieves */
+    _Atomic uint32_t rq_fresh; /* tail when the current slice began: thieves take only before it */
     _Atomic(arbor__proc_t *) rq[ARBOR__RQ_SIZE];
     arbor__proc_t *runnext;
     unsigned id;
