@@ -72,14 +72,20 @@ static void start_workers(arbor_pid_t *pids, worker_arg_t *args, unsigned work_m
     arbor_sleep(20); /* WAITING is published a moment before the park completes */
 }
 
+/* Starts the workers, then wakes them all, without blocking in between. */
+static void wake_workers(arbor_pid_t *pids, worker_arg_t *args, unsigned work_ms)
+{
+    start_workers(pids, args, work_ms);
+    for (int i = 0; i < WORKERS; i++)
+        ASSERT_OK(arbor_send(pids[i], TAG_GO, NULL, 0));
+}
+
 static void kept_root(void *arg)
 {
     (void)arg;
     arbor_pid_t pids[WORKERS];
     worker_arg_t args[WORKERS];
-    start_workers(pids, args, 0);
-    for (int i = 0; i < WORKERS; i++)
-        ASSERT_OK(arbor_send(pids[i], TAG_GO, NULL, 0));
+    wake_workers(pids, args, 0);
     /* The other scheduler is idle, but may not take them from under us. */
     busy_for_ms(50);
     ASSERT_EQ(atomic_load(&ran), 0);
@@ -99,9 +105,7 @@ static void shared_root(void *arg)
     (void)arg;
     arbor_pid_t pids[WORKERS];
     worker_arg_t args[WORKERS];
-    start_workers(pids, args, 20);
-    for (int i = 0; i < WORKERS; i++)
-        ASSERT_OK(arbor_send(pids[i], TAG_GO, NULL, 0));
+    wake_workers(pids, args, 20);
     /* Blocking here hands the rest of the queue to the idle scheduler. */
     for (int i = 0; i < WORKERS; i++)
         arbor_msg_free(arbor_test_recv_tag(TAG_DONE, 10000));
