@@ -404,6 +404,13 @@ static arbor__proc_t *plain_receiver(const arbor__proc_t *self, arbor_pid_t to)
     return self ? arbor__table_peek(to) : arbor__table_ref(to);
 }
 
+/* Gives back what plain_receiver() took. */
+static void release_receiver(const arbor__proc_t *self, arbor__proc_t *p)
+{
+    if (!self)
+        arbor__table_unref(p);
+}
+
 static int send_copy(arbor_pid_t to, arbor_ref_t alias, uint64_t tag, const void *data, size_t size)
 {
     if (to == ARBOR_NOPID || !tag_allowed(tag) || (size && !data))
@@ -416,8 +423,7 @@ static int send_copy(arbor_pid_t to, arbor_ref_t alias, uint64_t tag, const void
         return 0; /* Erlang: sending to a dead process is not an error */
     arbor__msg_t *m = arbor__msg_new(ARBOR__MSG, size);
     if (!m) {
-        if (!self)
-            arbor__table_unref(p);
+        release_receiver(self, p);
         return ARBOR_ENOMEM;
     }
     m->pub.tag = tag;
@@ -425,9 +431,8 @@ static int send_copy(arbor_pid_t to, arbor_ref_t alias, uint64_t tag, const void
     m->pub.alias = alias;
     arbor__payload_copy(m->payload, data, size);
     arbor__proc_deliver(p, m);
-    if (!self)
-        arbor__table_unref(p);
-    else
+    release_receiver(self, p);
+    if (self)
         arbor__proc_tick(self);
     return 0;
 }
@@ -557,8 +562,7 @@ int arbor_send_move(arbor_pid_t to, uint64_t tag, void *ptr, size_t size, void (
         return 0;
     }
     arbor__proc_deliver(p, m);
-    if (!self)
-        arbor__table_unref(p);
+    release_receiver(self, p);
     return 0;
 }
 

@@ -372,8 +372,7 @@ static uint64_t poll_timers(arbor__sched_t *s)
  * at each slice's end split them, and every message then crossed cores:
  * genserver_cast 40 -> 117 ns). The price: two busy processes that woke
  * each other onto one core stay there while other schedulers sleep, until
- * a wake or a spawn displaces one of them into the ring, which does wake
- * one. */
+ * a spawn or a third waiting process brings one in (open_ring). */
 static void requeue(arbor__sched_t *s, arbor__proc_t *p)
 {
     atomic_store_explicit(&p->status, ARBOR_STATUS_RUNNABLE, memory_order_relaxed);
@@ -381,7 +380,8 @@ static void requeue(arbor__sched_t *s, arbor__proc_t *p)
         wake_one();
 }
 
-/* Another process is about to run on s: everything queued so far becomes
+/* Another process is about to run on s (run(), or a direct switch):
+ * everything queued so far becomes
  * stealable (stealable()). An idle scheduler is woken when two or more
  * wait: for one, it is often the partner of the process about to run (a
  * client and its server, requeued together when their slice ended), and
@@ -400,10 +400,9 @@ static void open_ring(arbor__sched_t *s)
 }
 
 /* A process taken from a queue starts a slice of its own. */
-static arbor__proc_t *fresh_slice(arbor__sched_t *s, arbor__proc_t *p)
+static arbor__proc_t *fresh_slice(arbor__proc_t *p)
 {
     p->reductions = 0;
-    open_ring(s);
     return p;
 }
 
@@ -423,23 +422,22 @@ static arbor__proc_t *find_runnable(arbor__sched_t *s)
                 requeue(s, s->runnext);
                 s->runnext = NULL;
             }
-            return fresh_slice(s, p);
+            return fresh_slice(p);
         }
         if (s->runnext) {
             p = s->runnext;
             s->runnext = NULL;
             p->reductions = s->slice; /* it continues the slice (see sched.h) */
-            open_ring(s);
             return p;
         }
         if ((p = ring_pop(s)) || (p = global_pop(s)))
-            return fresh_slice(s, p);
+            return fresh_slice(p);
         uint64_t deadline = poll_timers(s);
         if (s->runnext || atomic_load_explicit(&s->rq_tail, memory_order_relaxed) !=
                               atomic_load_explicit(&s->rq_head, memory_order_relaxed))
             continue; /* a timer fired */
         if ((p = try_steal(s)) || (p = spin_for_work(s)))
-            return fresh_slice(s, p);
+            return fresh_slice(p);
         if (atomic_load_explicit(&arbor__rt.done, memory_order_acquire))
             return NULL;
 
@@ -600,6 +598,7 @@ void arbor__sched_leave(arbor__proc_t *p)
 
 static void run(arbor__sched_t *s, arbor__proc_t *p)
 {
+    open_ring(s);
     prepare(s, p);
     s->current = p;
     arbor__ctx_switch(&s->ctx, &p->ctx);
