@@ -34,6 +34,11 @@ typedef struct arbor_config {
     unsigned blocking_threads;
     /* Upper bound on live processes. 0 = 4,194,304. */
     size_t max_processes;
+    /* Microseconds a woken or preempted process waits in its scheduler's
+     * queue before an idle scheduler may take it (new processes may be
+     * taken at once). Below this, running it where its data is cached
+     * soon beats moving it to another core. 0 = 250; at most 1,000,000. */
+    unsigned steal_after_us;
 } arbor_config_t;
 
 /* Entry point of a spawned process. arg is what the spawner passed. */

@@ -25,6 +25,8 @@
 #define SPIN_ROUNDS           16
 #define DEFAULT_STACK         (256 * 1024)
 #define DEFAULT_MAX_PROCS     ((size_t)1 << 22)
+#define DEFAULT_STEAL_AFTER   250u /* us */
+#define MAX_STEAL_AFTER       1000000u
 #define DEFAULT_BLOCKING      4
 
 arbor__runtime_t arbor__rt;
@@ -44,6 +46,14 @@ arbor__proc_t *__attribute__((noinline)) arbor__proc_current(void)
     return s ? s->current : NULL;
 }
 
+/* The clock of the run queues' waiting times (stealable()). */
+static uint64_t clock_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static inline void cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -55,12 +65,12 @@ static inline void cpu_relax(void)
 
 /* ---- futex ------------------------------------------------------------------ */
 
-static void futex_wait(_Atomic uint32_t *word, uint32_t val, uint64_t timeout_ms)
+static void futex_wait(_Atomic uint32_t *word, uint32_t val, uint64_t timeout_ns)
 {
     struct timespec ts, *tsp = NULL;
-    if (timeout_ms != UINT64_MAX) {
-        ts.tv_sec = (time_t)(timeout_ms / 1000);
-        ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
+    if (timeout_ns != UINT64_MAX) {
+        ts.tv_sec = (time_t)(timeout_ns / 1000000000u);
+        ts.tv_nsec = (long)(timeout_ns % 1000000000u);
         tsp = &ts;
     }
     syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, tsp, NULL, 0);
@@ -104,15 +114,17 @@ static bool ring_spill(arbor__sched_t *s, arbor__proc_t *p, uint32_t head, uint3
     return true;
 }
 
-/* Returns true when the ring was full and half of it went to the shared
- * queue. */
-static bool ring_push(arbor__sched_t *s, arbor__proc_t *p)
+/* Queues p, which has waited since `at` (clock_ns(); 0 for a new process:
+ * anybody's at once). Returns true when the ring was full and half of it
+ * went to the shared queue. */
+static bool ring_push(arbor__sched_t *s, arbor__proc_t *p, uint64_t at)
 {
     for (;;) {
         /* acquire: thieves advance head after reading their entries. */
         uint32_t head = atomic_load_explicit(&s->rq_head, memory_order_acquire);
         uint32_t tail = atomic_load_explicit(&s->rq_tail, memory_order_relaxed);
         if (tail - head < ARBOR__RQ_SIZE) {
+            atomic_store_explicit(&s->rq_at[tail % ARBOR__RQ_SIZE], at, memory_order_relaxed);
             atomic_store_explicit(&s->rq[tail % ARBOR__RQ_SIZE], p, memory_order_relaxed);
             /* release: a thief that sees the tail sees the entry. */
             atomic_store_explicit(&s->rq_tail, tail + 1, memory_order_release);
@@ -138,48 +150,60 @@ static arbor__proc_t *ring_pop(arbor__sched_t *s)
     }
 }
 
-/* How many entries from head on a thief may take: those queued before the
- * victim's running process started running (rq_fresh). What a process
- * wakes while it keeps running stays with its scheduler until it stops
- * (blocks, or ends its slice): it runs next there, in cache, and taking it
- * costs more than running it when it is short (fork_join on two
- * schedulers: a receiver was stolen as soon as it was woken, once every 5
- * messages, 28 M msgs/s; 44 M with no stealing at all; 30-31 M with this).
- * When the process stops, what is queued is fair game (open_ring). New
- * processes are fair game at once (arbor__sched_enqueue). */
-static uint32_t stealable(arbor__sched_t *v, uint32_t head, uint32_t tail)
+/* Whether an entry queued at `at` may be taken by a thief at `now`: a new
+ * process at once, anything else once it has waited steal_after (cold). */
+static bool cold(uint64_t at, uint64_t now)
 {
-    uint32_t fresh = atomic_load_explicit(&v->rq_fresh, memory_order_relaxed);
-    int32_t before = (int32_t)(fresh - head);
-    if (before <= 0)
-        return 0;
-    return (uint32_t)before < tail - head ? (uint32_t)before : tail - head;
+    return at == 0 || now - at >= arbor__rt.steal_after_ns;
+}
+
+/* How many entries from head on a thief may take: the leading ones that
+ * are cold (cold()). A process woken or preempted here has its data in
+ * this core's cache and usually runs again within a few microseconds;
+ * moving it costs more than it gains unless it has waited long (fork_join
+ * on two schedulers: 28 M msgs/s when a woken receiver could be stolen at
+ * once, 44 M with no stealing at all). The ring is in queueing order, so
+ * the first entry still warm ends what may be taken. Reads entries a
+ * concurrent pop may take: the caller's CAS on head tells. */
+static uint32_t stealable(arbor__sched_t *v, uint32_t head, uint32_t tail, uint64_t now)
+{
+    uint32_t n = tail - head;
+    if (n > ARBOR__RQ_SIZE)
+        return 0; /* inconsistent snapshot */
+    uint32_t k = 0;
+    while (k < n &&
+           cold(atomic_load_explicit(&v->rq_at[(head + k) % ARBOR__RQ_SIZE], memory_order_relaxed),
+                now))
+        k++;
+    return k;
 }
 
 /* Steals half of victim's ring into s's ring; returns one of them. */
-static arbor__proc_t *ring_steal(arbor__sched_t *s, arbor__sched_t *victim)
+static arbor__proc_t *ring_steal(arbor__sched_t *s, arbor__sched_t *victim, uint64_t now)
 {
     arbor__proc_t *got[ARBOR__RQ_SIZE / 2];
+    uint64_t at[ARBOR__RQ_SIZE / 2];
     uint32_t n;
     for (;;) {
         uint32_t head = atomic_load_explicit(&victim->rq_head, memory_order_acquire);
         /* acquire: pairs with the victim's release of its tail. */
         uint32_t tail = atomic_load_explicit(&victim->rq_tail, memory_order_acquire);
-        n = stealable(victim, head, tail);
+        n = stealable(victim, head, tail, now);
         n = n - n / 2;
         if (n == 0)
             return NULL;
-        if (n > ARBOR__RQ_SIZE / 2)
-            continue; /* inconsistent snapshot: retry */
-        for (uint32_t i = 0; i < n; i++)
+        for (uint32_t i = 0; i < n; i++) {
             got[i] = atomic_load_explicit(&victim->rq[(head + i) % ARBOR__RQ_SIZE],
                                           memory_order_relaxed);
+            at[i] = atomic_load_explicit(&victim->rq_at[(head + i) % ARBOR__RQ_SIZE],
+                                         memory_order_relaxed);
+        }
         if (atomic_compare_exchange_weak_explicit(&victim->rq_head, &head, head + n,
                                                   memory_order_acq_rel, memory_order_relaxed))
             break;
     }
     for (uint32_t i = 1; i < n; i++)
-        ring_push(s, got[i]);
+        ring_push(s, got[i], at[i]);
     return got[0];
 }
 
@@ -211,20 +235,31 @@ static arbor__proc_t *global_pop(arbor__sched_t *s)
     atomic_fetch_sub_explicit(&arbor__rt.gq_len, k, memory_order_relaxed);
     pthread_mutex_unlock(&arbor__rt.gq_lock);
     for (uint32_t i = 1; i < k; i++)
-        ring_push(s, batch[i]);
+        ring_push(s, batch[i], 0);
     return batch[0];
 }
 
-static bool any_work_visible(void)
+/* The sleeper's last look before it parks (see sched.h): true if there is
+ * work it may take now. Otherwise *cold_at is when the first queued
+ * process it may not take yet turns cold (UINT64_MAX: nothing queued):
+ * the sleeper comes back then. */
+static bool any_work_visible(uint64_t *cold_at)
 {
+    *cold_at = UINT64_MAX;
     if (atomic_load_explicit(&arbor__rt.gq_len, memory_order_seq_cst))
         return true;
+    uint64_t now = clock_ns();
     for (unsigned i = 0; i < arbor__rt.nsched; i++) {
         arbor__sched_t *v = &arbor__rt.sched[i];
         uint32_t head = atomic_load_explicit(&v->rq_head, memory_order_seq_cst);
         uint32_t tail = atomic_load_explicit(&v->rq_tail, memory_order_seq_cst);
-        if (stealable(v, head, tail))
+        if (head == tail)
+            continue;
+        if (stealable(v, head, tail, now))
             return true;
+        uint64_t at = atomic_load_explicit(&v->rq_at[head % ARBOR__RQ_SIZE], memory_order_relaxed);
+        if (at + arbor__rt.steal_after_ns < *cold_at)
+            *cold_at = at + arbor__rt.steal_after_ns;
     }
     return false;
 }
@@ -289,22 +324,19 @@ void arbor__sched_enqueue(arbor__proc_t *p, bool next)
         return;
     }
     if (!next) {
-        /* A new process (or one re-queued by the loop): more often
-         * parallel work, for whichever scheduler is idle; what was queued
-         * before it becomes stealable too. */
-        ring_push(s, p);
-        atomic_store_explicit(&s->rq_fresh, atomic_load_explicit(&s->rq_tail, memory_order_relaxed),
-                              memory_order_relaxed);
+        /* A new process (or one that a message reached while it parked):
+         * more often parallel work, for whichever scheduler is idle. */
+        ring_push(s, p, 0);
         wake_one();
         return;
     }
     /* The woken process runs after the current one, on this core. The one
      * it displaces goes to the ring, where no other scheduler may take it
-     * before this slice ends (stealable()): waking one for it now would
-     * only make it spin. */
+     * before it turns cold (stealable()): waking one for it now would only
+     * make it spin. */
     arbor__proc_t *old = s->runnext;
     s->runnext = p;
-    if (old && ring_push(s, old))
+    if (old && ring_push(s, old, clock_ns()))
         wake_one();
 }
 
@@ -327,11 +359,12 @@ static arbor__proc_t *try_steal(arbor__sched_t *s)
         return NULL;
     s->rng = s->rng * 1103515245u + 12345u;
     unsigned start = (s->rng >> 16) % n;
+    uint64_t now = clock_ns();
     for (unsigned i = 0; i < n; i++) {
         arbor__sched_t *v = &arbor__rt.sched[(start + i) % n];
         if (v == s)
             continue;
-        arbor__proc_t *p = ring_steal(s, v);
+        arbor__proc_t *p = ring_steal(s, v, now);
         if (p)
             return p;
     }
@@ -370,32 +403,34 @@ static uint64_t poll_timers(arbor__sched_t *s)
  * scheduler, unless the ring overflowed into the shared queue. This keeps
  * a client and the server it feeds on one core (waking a second scheduler
  * at each slice's end split them, and every message then crossed cores:
- * genserver_cast 40 -> 117 ns). The price: two busy processes that woke
- * each other onto one core stay there while other schedulers sleep, until
- * a spawn or a third waiting process brings one in (open_ring). */
+ * genserver_cast 40 -> 117 ns); an idle scheduler takes p only if it
+ * waits long (stealable()). */
 static void requeue(arbor__sched_t *s, arbor__proc_t *p)
 {
     atomic_store_explicit(&p->status, ARBOR_STATUS_RUNNABLE, memory_order_relaxed);
-    if (ring_push(s, p))
+    if (ring_push(s, p, clock_ns()))
         wake_one();
 }
 
-/* Another process is about to run on s (run(), or a direct switch):
- * everything queued so far becomes
- * stealable (stealable()). An idle scheduler is woken when two or more
- * wait: for one, it is often the partner of the process about to run (a
- * client and its server, requeued together when their slice ended), and
- * splitting a pair across cores makes every message between them cross
- * (genserver_cast 31 -> 122 ns). The wake is a hint, not part of the
- * parking protocol: without it the entries wait for this scheduler, which
- * is awake, so a relaxed look at the sleepers spares most switches a
- * fence. */
+/* Another process is about to run on s (run(), or a direct switch). If
+ * two or more processes wait in the ring and a scheduler sleeps with
+ * nothing to come back for (a deep sleep: nothing was queued anywhere when
+ * it parked), it is woken, to take them should they wait until they turn
+ * cold. For one waiting process it is not: that is usually the partner of
+ * the process about to run (a client and its server, requeued together
+ * when their slice ended), and waking a scheduler per slice for it cost
+ * ping_pong 120 -> 172 ns. A scheduler that parked while processes were
+ * queued comes back by itself when the first of them turns cold
+ * (find_runnable), so in a busy runtime this costs the running side
+ * nothing. The wake is a hint, not part of the parking protocol: without
+ * it the entries wait for this scheduler, which is awake, so relaxed loads
+ * spare most switches a fence. */
 static void open_ring(arbor__sched_t *s)
 {
-    uint32_t tail = atomic_load_explicit(&s->rq_tail, memory_order_relaxed);
-    atomic_store_explicit(&s->rq_fresh, tail, memory_order_relaxed);
-    if (tail - atomic_load_explicit(&s->rq_head, memory_order_relaxed) >= 2 &&
-        atomic_load_explicit(&arbor__rt.n_idle, memory_order_relaxed) != 0)
+    if (atomic_load_explicit(&s->rq_tail, memory_order_relaxed) -
+                atomic_load_explicit(&s->rq_head, memory_order_relaxed) >=
+            2 &&
+        atomic_load_explicit(&arbor__rt.n_deep, memory_order_relaxed) != 0)
         wake_one();
 }
 
@@ -447,7 +482,9 @@ static arbor__proc_t *find_runnable(arbor__sched_t *s)
         atomic_store_explicit(&s->futex_word, 0, memory_order_seq_cst);
         atomic_store_explicit(&s->sleeping, 1, memory_order_seq_cst);
         atomic_fetch_add_explicit(&arbor__rt.n_idle, 1, memory_order_seq_cst);
-        if (any_work_visible() || atomic_load_explicit(&arbor__rt.done, memory_order_seq_cst)) {
+        uint64_t cold_at;
+        if (any_work_visible(&cold_at) ||
+            atomic_load_explicit(&arbor__rt.done, memory_order_seq_cst)) {
             int one = 1;
             if (!atomic_compare_exchange_strong_explicit(
                     &s->sleeping, &one, 0, memory_order_seq_cst, memory_order_relaxed))
@@ -455,14 +492,21 @@ static arbor__proc_t *find_runnable(arbor__sched_t *s)
             atomic_fetch_sub_explicit(&arbor__rt.n_idle, 1, memory_order_seq_cst);
             continue;
         }
-        uint64_t timeout = UINT64_MAX;
-        if (deadline != UINT64_MAX) {
-            uint64_t now = arbor_now_ms();
-            timeout = deadline > now ? deadline - now : 0;
-        }
+        /* Sleep until the next timer, or until the first process queued
+         * elsewhere turns cold; a deep sleep when there is neither. */
+        uint64_t now = clock_ns();
+        uint64_t wake_at = cold_at;
+        if (deadline != UINT64_MAX && deadline * 1000000u < wake_at)
+            wake_at = deadline * 1000000u;
+        uint64_t timeout = wake_at == UINT64_MAX ? UINT64_MAX : wake_at > now ? wake_at - now : 0;
+        bool deep = cold_at == UINT64_MAX;
         if (timeout != 0) {
+            if (deep)
+                atomic_fetch_add_explicit(&arbor__rt.n_deep, 1, memory_order_relaxed);
             arbor__reclaim_offline(s);
             futex_wait(&s->futex_word, 0, timeout);
+            if (deep)
+                atomic_fetch_sub_explicit(&arbor__rt.n_deep, 1, memory_order_relaxed);
         }
         int one = 1;
         if (!atomic_compare_exchange_strong_explicit(&s->sleeping, &one, 0, memory_order_seq_cst,
@@ -725,6 +769,10 @@ static int check_config(const arbor_config_t *in, arbor_config_t *out)
         return ARBOR_EINVAL;
     if (c.max_processes == 0)
         c.max_processes = DEFAULT_MAX_PROCS;
+    if (c.steal_after_us == 0)
+        c.steal_after_us = DEFAULT_STEAL_AFTER;
+    if (c.steal_after_us > MAX_STEAL_AFTER)
+        return ARBOR_EINVAL;
     *out = c;
     return 0;
 }
@@ -744,6 +792,7 @@ int arbor_run(const arbor_config_t *cfg, arbor_entry_fn root, void *arg, arbor_r
     memset(&arbor__rt, 0, sizeof arbor__rt);
     arbor__rt.cfg = c;
     arbor__rt.nsched = c.schedulers;
+    arbor__rt.steal_after_ns = (uint64_t)c.steal_after_us * 1000u;
     pthread_mutex_init(&arbor__rt.gq_lock, NULL);
     pthread_mutex_init(&arbor__rt.foreign_lock, NULL);
 

@@ -6,11 +6,14 @@
  * plus a `runnext` slot for the process it just woke or the reactive one it
  * just spawned (a message reply, or a GenServer's init its parent waits
  * for, runs next on the same core, while the data is still in cache;
- * thieves never take it). What the running process wakes stays with its
- * scheduler while that process keeps running: thieves take only what was
- * queued before it started (rq_fresh), and when it stops an idle scheduler
- * is woken if two or more wait. New processes are anybody's at once. A
- * shared, locked queue takes overflow and work submitted from outside the
+ * thieves never take it). A process woken or preempted here is taken by
+ * a thief only once it has waited steal_after_us (250 us by default) in
+ * the ring: until then it is likely to run here soon, in cache (rq_at).
+ * New processes are anybody's at once. A scheduler that parks while
+ * processes wait elsewhere sleeps only until the first of them turns cold,
+ * then looks again; one that parks with nothing queued anywhere (a deep
+ * sleep) is woken when two or more processes wait in a ring. A shared,
+ * locked queue takes overflow and work submitted from outside the
  * schedulers; it is checked every 61 activations so it cannot starve.
  *
  * Slices: a process taken from runnext continues the slice (the
@@ -33,7 +36,8 @@
  *
  * Parking (the no-lost-wake-up protocol):
  *   sleeper: sleeping = 1; n_idle++ (seq_cst); re-check every queue;
- *            futex_wait(word == 0) with the next timer deadline as timeout.
+ *            futex_wait(word == 0) until the next timer deadline or the
+ *            moment the first process queued elsewhere turns cold.
  *   waker:   publish work; seq_cst fence; if n_idle > 0, CAS some
  *            scheduler's sleeping 1 -> 0, set its word, futex_wake.
  * Either the waker sees n_idle > 0 or the sleeper's re-check sees the work
@@ -67,8 +71,8 @@ typedef struct arbor__sched {
     _Atomic uint32_t futex_word;
     /* ---- owner ---- */
     _Alignas(64) _Atomic uint32_t rq_tail; /* read by thieves */
-    _Atomic uint32_t rq_fresh; /* tail when the current slice began: thieves take only before it */
     _Atomic(arbor__proc_t *) rq[ARBOR__RQ_SIZE];
+    _Atomic uint64_t rq_at[ARBOR__RQ_SIZE]; /* when each entry was queued; 0: a new process */
     arbor__proc_t *runnext;
     unsigned id;
     pthread_t thread;
@@ -97,8 +101,10 @@ typedef struct arbor__runtime {
     arbor__proc_t *gq_head, *gq_tail;
     _Atomic uint32_t gq_len;
     _Atomic uint32_t n_idle;
+    _Atomic uint32_t n_deep; /* of n_idle: asleep with nothing to come back for */
     _Atomic uint32_t n_spinning;
-    _Atomic uint64_t live; /* processes spawned and not yet finished */
+    uint64_t steal_after_ns; /* cfg.steal_after_us: see stealable() */
+    _Atomic uint64_t live;   /* processes spawned and not yet finished */
     _Atomic bool root_exited;
     _Atomic bool done;
     arbor_pid_t root;

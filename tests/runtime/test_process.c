@@ -243,6 +243,13 @@ TEST(bad_arguments_are_refused_and_change_nothing)
     arbor_test_run(bad_input_root, NULL);
     ASSERT_ERR(arbor_spawn_link(echo, NULL, NULL), ARBOR_ENOTPROC);
     ASSERT_ERR(arbor_run(NULL, NULL, NULL, NULL), ARBOR_EINVAL);
+    const arbor_config_t bad[] = {
+        {.schedulers = 1025},
+        {.blocking_threads = 1025},
+        {.steal_after_us = 1000001},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ASSERT_ERR(arbor_run(&bad[i], bad_input_root, NULL, NULL), ARBOR_EINVAL);
 }
 
 static void names_root(void *arg)

@@ -1,7 +1,8 @@
 /*
- * Where woken work runs (src/runtime/sched.c, stealable() and open_ring()):
- * what a process wakes stays on its scheduler while the waker keeps
- * running, and becomes work for an idle scheduler once the waker stops.
+ * Where woken work runs (src/runtime/sched.c, stealable(), open_ring() and
+ * the timed park in find_runnable()): a woken process stays on its
+ * scheduler until it has waited steal_after_us (cold), and an idle
+ * scheduler then takes it without waiting for its owner to switch.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -14,8 +15,9 @@ enum { TAG_GO = 1, TAG_DONE };
 
 #define WORKERS 8
 
-static _Atomic int ran;
 static _Atomic uint64_t threads[WORKERS];
+static _Atomic uint64_t started_at[WORKERS];
+static _Atomic uint64_t ended_at[WORKERS];
 
 static uint64_t now_ns(void)
 {
@@ -37,7 +39,7 @@ typedef struct worker_arg {
     unsigned work_ms;
 } worker_arg_t;
 
-/* Waits for TAG_GO, notes its thread, works, reports TAG_DONE. */
+/* Waits for TAG_GO, notes its thread and times, works, reports TAG_DONE. */
 static void worker(void *arg)
 {
     worker_arg_t *w = arg;
@@ -45,18 +47,21 @@ static void worker(void *arg)
     arbor_pid_t from = m->from;
     arbor_msg_free(m);
     atomic_store(&threads[w->index], (uint64_t)pthread_self());
-    atomic_fetch_add(&ran, 1);
+    atomic_store(&started_at[w->index], now_ns());
     busy_for_ms(w->work_ms);
+    atomic_store(&ended_at[w->index], now_ns());
     ASSERT_OK(arbor_send(from, TAG_DONE, NULL, 0));
 }
 
 /* Spawns the workers and waits until each is parked in its receive (a
- * new process is anybody's to run, and so is one still running). */
-static void start_workers(arbor_pid_t *pids, worker_arg_t *args, unsigned work_ms)
+ * new process is anybody's to run, and so is one still running); then
+ * wakes them all without blocking in between, and waits for them. */
+static void run_workers(const unsigned *work_ms)
 {
-    atomic_store(&ran, 0);
+    arbor_pid_t pids[WORKERS];
+    worker_arg_t args[WORKERS];
     for (int i = 0; i < WORKERS; i++) {
-        args[i] = (worker_arg_t){i, work_ms};
+        args[i] = (worker_arg_t){i, work_ms[i]};
         ASSERT_OK(arbor_spawn(worker, &args[i], &pids[i]));
     }
     for (int i = 0; i < WORKERS; i++) {
@@ -70,54 +75,59 @@ static void start_workers(arbor_pid_t *pids, worker_arg_t *args, unsigned work_m
         }
     }
     arbor_sleep(20); /* WAITING is published a moment before the park completes */
-}
-
-/* Starts the workers, then wakes them all, without blocking in between. */
-static void wake_workers(arbor_pid_t *pids, worker_arg_t *args, unsigned work_ms)
-{
-    start_workers(pids, args, work_ms);
     for (int i = 0; i < WORKERS; i++)
         ASSERT_OK(arbor_send(pids[i], TAG_GO, NULL, 0));
-}
-
-static void kept_root(void *arg)
-{
-    (void)arg;
-    arbor_pid_t pids[WORKERS];
-    worker_arg_t args[WORKERS];
-    wake_workers(pids, args, 0);
-    /* The other scheduler is idle, but may not take them from under us. */
-    busy_for_ms(50);
-    ASSERT_EQ(atomic_load(&ran), 0);
+    /* Blocking here leaves the workers queued on this scheduler. */
     for (int i = 0; i < WORKERS; i++)
         arbor_msg_free(arbor_test_recv_tag(TAG_DONE, 10000));
-    ASSERT_EQ(atomic_load(&ran), WORKERS);
 }
 
-TEST(woken_processes_stay_with_their_scheduler_while_the_waker_runs)
+static int threads_used(void)
 {
-    arbor_config_t cfg = {.schedulers = 2};
-    arbor_test_run_with(&cfg, kept_root, NULL);
+    int n = 1;
+    for (int i = 1; i < WORKERS; i++) {
+        bool seen = false;
+        for (int j = 0; j < i; j++)
+            seen |= atomic_load(&threads[j]) == atomic_load(&threads[i]);
+        n += !seen;
+    }
+    return n;
 }
 
-static void shared_root(void *arg)
+static void warm_root(void *arg)
 {
     (void)arg;
-    arbor_pid_t pids[WORKERS];
-    worker_arg_t args[WORKERS];
-    wake_workers(pids, args, 20);
-    /* Blocking here hands the rest of the queue to the idle scheduler. */
-    for (int i = 0; i < WORKERS; i++)
-        arbor_msg_free(arbor_test_recv_tag(TAG_DONE, 10000));
-    uint64_t first = atomic_load(&threads[0]);
-    bool two = false;
+    const unsigned work_ms[WORKERS] = {10, 10, 10, 10, 10, 10, 10, 10};
+    run_workers(work_ms);
+    /* 80 ms of work, all of it before the first worker waited a second:
+     * the idle scheduler takes none of it. */
+    ASSERT_EQ(threads_used(), 1);
+}
+
+TEST(woken_processes_stay_with_their_scheduler_until_they_turn_cold)
+{
+    arbor_config_t cfg = {.schedulers = 2, .steal_after_us = 1000000};
+    arbor_test_run_with(&cfg, warm_root, NULL);
+}
+
+static void cold_root(void *arg)
+{
+    (void)arg;
+    /* The first worker keeps its scheduler for 300 ms without a switch;
+     * the others turn cold after 5 ms of waiting. */
+    const unsigned work_ms[WORKERS] = {300, 1, 1, 1, 1, 1, 1, 1};
+    run_workers(work_ms);
+    ASSERT_EQ(threads_used(), 2);
+    /* The idle scheduler came back for them by itself: some ran while the
+     * first one still worked. */
+    int early = 0;
     for (int i = 1; i < WORKERS; i++)
-        two |= atomic_load(&threads[i]) != first;
-    ASSERT_TRUE(two);
+        early += atomic_load(&started_at[i]) < atomic_load(&ended_at[0]);
+    ASSERT_GT(early, 0);
 }
 
-TEST(woken_processes_go_to_an_idle_scheduler_once_the_waker_blocks)
+TEST(cold_processes_go_to_an_idle_scheduler_while_their_own_is_busy)
 {
-    arbor_config_t cfg = {.schedulers = 2};
-    arbor_test_run_with(&cfg, shared_root, NULL);
+    arbor_config_t cfg = {.schedulers = 2, .steal_after_us = 5000};
+    arbor_test_run_with(&cfg, cold_root, NULL);
 }
