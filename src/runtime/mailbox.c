@@ -6,26 +6,12 @@
 #include "recycle.h"
 #include "stats.h"
 
-/* Nodes with at most this much payload are recycled (recycle.h): signals,
- * replies, small messages, most traffic. */
-#define SMALL_PAYLOAD 64
-
-arbor__msg_t *arbor__msg_new(uint32_t kind, size_t size)
+arbor__msg_t *arbor__msg_new_slow(uint32_t kind, size_t size)
 {
-    arbor__msg_t *m = size <= SMALL_PAYLOAD
-                          ? arbor__recycle_alloc(ARBOR__RECYCLE_MSG, sizeof *m + SMALL_PAYLOAD)
-                          : malloc(sizeof *m + size);
-    if (!m)
-        return NULL;
-    m->kind = kind;
-    m->flags = 0;
-    m->pub.tag = 0;
-    m->pub.from = ARBOR_NOPID;
-    m->pub.size = size;
-    m->pub.data = m->payload;
-    m->pub.alias = 0;
-    m->free_fn = NULL;
-    ARBOR__STAT_ADD_DEBUG(live_messages, 1);
+    arbor__msg_t *m =
+        malloc(sizeof *m + (size <= ARBOR__SMALL_PAYLOAD ? ARBOR__SMALL_PAYLOAD : size));
+    if (m)
+        arbor__msg_init(m, kind, size);
     return m;
 }
 
@@ -48,7 +34,7 @@ arbor__msg_t *arbor__sig_new(uint32_t kind, uint64_t word)
     return m;
 }
 
-void arbor__msg_destroy(arbor__msg_t *m)
+void arbor__msg_destroy_slow(arbor__msg_t *m)
 {
     if (is_short(m->kind)) {
         ARBOR__STAT_SUB_DEBUG(live_messages, 1);
@@ -63,7 +49,7 @@ void arbor__msg_destroy(arbor__msg_t *m)
      * message (an EXIT or DOWN, whose data is in the node's union), were
      * made with size 0. */
     size_t room = m->pub.data == m->payload ? m->pub.size : 0;
-    if (room <= SMALL_PAYLOAD)
+    if (room <= ARBOR__SMALL_PAYLOAD)
         arbor__recycle_free(ARBOR__RECYCLE_MSG, m);
     else
         free(m);

@@ -411,7 +411,9 @@ static void release_receiver(const arbor__proc_t *self, arbor__proc_t *p)
         arbor__table_unref(p);
 }
 
-static int send_copy(arbor_pid_t to, arbor_ref_t alias, uint64_t tag, const void *data, size_t size)
+/* Inline in both public sends: the call it saves is a tenth of a send. */
+static inline __attribute__((always_inline)) int
+send_copy(arbor_pid_t to, arbor_ref_t alias, uint64_t tag, const void *data, size_t size)
 {
     if (to == ARBOR_NOPID || !tag_allowed(tag) || (size && !data))
         return ARBOR_EINVAL;

@@ -70,7 +70,7 @@ void arbor__recycle_flush(void)
     for (int k = 0; k < ARBOR__RECYCLE_KINDS; k++) {
         free_list(arbor__recycle_cur[k].head);
         free_list(spares[k].head);
-        arbor__recycle_cur[k] = spares[k] = (arbor__magazine_t){NULL, 0, 0};
+        arbor__recycle_cur[k] = spares[k] = (arbor__magazine_t){NULL, 0};
     }
 }
 
@@ -126,7 +126,7 @@ void *arbor__recycle_get_slow(arbor__recycle_kind_t k)
     if (!enabled)
         return NULL;
     arbor__magazine_t *cur = &arbor__recycle_cur[k], *spare = &spares[k];
-    if (spare->count) {
+    if (spare->head) {
         arbor__magazine_t t = *cur;
         *cur = *spare;
         *spare = t;
@@ -134,23 +134,26 @@ void *arbor__recycle_get_slow(arbor__recycle_kind_t k)
         /* An unlocked peek: a stale answer only costs a malloc. */
         free_block_t *mag = take(&pools[k]);
         if (mag)
-            *cur = (arbor__magazine_t){mag, limits[k].mag, 0};
+            *cur = (arbor__magazine_t){mag, 0};
     }
-    if (!cur->count)
+    if (!cur->head)
         return NULL;
     return arbor__recycle_get(k);
 }
 
 /* cur is full: it becomes the spare (the old spare goes to the pool) and
- * an empty magazine takes its place. */
-bool arbor__recycle_put_slow(arbor__recycle_kind_t k, void *block)
+ * an empty magazine takes block. On a thread that does not recycle, block
+ * is freed. */
+void arbor__recycle_free_slow(arbor__recycle_kind_t k, void *block)
 {
-    if (!enabled)
-        return false;
+    if (!enabled) {
+        free(block);
+        return;
+    }
     arbor__magazine_t *cur = &arbor__recycle_cur[k], *spare = &spares[k];
-    if (spare->count)
+    if (spare->head)
         give(&pools[k], &limits[k], spare->head);
     *spare = *cur;
-    *cur = (arbor__magazine_t){NULL, 0, limits[k].mag};
-    return arbor__recycle_put(k, block);
+    *cur = (arbor__magazine_t){NULL, limits[k].mag};
+    arbor__recycle_free(k, block);
 }

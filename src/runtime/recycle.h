@@ -15,7 +15,7 @@
  * recycle nothing, so that ASan and TSan still see every use after free.
  *
  * Threads that never called arbor__recycle_enable() (the blocking pool,
- * foreign threads) recycle nothing either: get returns NULL and put false.
+ * foreign threads) recycle nothing either: get returns NULL and free frees.
  */
 #ifndef ARBOR_RUNTIME_RECYCLE_H
 #define ARBOR_RUNTIME_RECYCLE_H
@@ -50,17 +50,18 @@ typedef struct arbor__free_block {
 } arbor__free_block_t;
 
 typedef struct arbor__magazine {
-    arbor__free_block_t *head;
-    unsigned count, room;
+    arbor__free_block_t *head; /* NULL when empty */
+    unsigned room;
 } arbor__magazine_t;
 
 extern __thread arbor__magazine_t arbor__recycle_cur[ARBOR__RECYCLE_KINDS];
 
 void *arbor__recycle_get_slow(arbor__recycle_kind_t k);
-bool arbor__recycle_put_slow(arbor__recycle_kind_t k, void *block);
+void arbor__recycle_free_slow(arbor__recycle_kind_t k, void *block);
 
 /* A recycled block of kind k (its contents are garbage), or NULL.
- * Callers use arbor__recycle_alloc() below. */
+ * Callers use arbor__recycle_alloc() below, unless they fall back to
+ * something other than malloc. */
 static inline void *arbor__recycle_get(arbor__recycle_kind_t k)
 {
     arbor__magazine_t *m = &arbor__recycle_cur[k];
@@ -68,24 +69,8 @@ static inline void *arbor__recycle_get(arbor__recycle_kind_t k)
     if (!b)
         return arbor__recycle_get_slow(k);
     m->head = b->next;
-    m->count--;
     m->room++;
     return b;
-}
-
-/* Keeps block (a malloc'd block of kind k) for reuse; false when it was
- * not kept. Callers use arbor__recycle_free() below. */
-static inline bool arbor__recycle_put(arbor__recycle_kind_t k, void *block)
-{
-    arbor__magazine_t *m = &arbor__recycle_cur[k];
-    if (!m->room)
-        return arbor__recycle_put_slow(k, block);
-    arbor__free_block_t *b = block;
-    b->next = m->head;
-    m->head = b;
-    m->count++;
-    m->room--;
-    return true;
 }
 
 /* A block of kind k, size bytes: a recycled one (contents garbage), or a
@@ -96,11 +81,20 @@ static inline void *arbor__recycle_alloc(arbor__recycle_kind_t k, size_t size)
     return b ? b : malloc(size);
 }
 
-/* Gives back a block from arbor__recycle_alloc(): kept for reuse, or freed. */
+/* Gives back a block from arbor__recycle_alloc(): kept for reuse, or freed.
+ * The slow half is a tail call, so a caller's fast path saves no
+ * registers for it. */
 static inline void arbor__recycle_free(arbor__recycle_kind_t k, void *block)
 {
-    if (!arbor__recycle_put(k, block))
-        free(block);
+    arbor__magazine_t *m = &arbor__recycle_cur[k];
+    if (!m->room) {
+        arbor__recycle_free_slow(k, block);
+        return;
+    }
+    arbor__free_block_t *b = block;
+    b->next = m->head;
+    m->head = b;
+    m->room--;
 }
 
 #endif
