@@ -62,17 +62,6 @@ void arbor__inbox_init(arbor__inbox_t *q)
     atomic_init(&q->tail, &q->stub);
 }
 
-void arbor__inbox_push(arbor__inbox_t *q, arbor__msg_t *m)
-{
-    arbor__node_t *n = &m->node;
-    atomic_store_explicit(&n->next, NULL, memory_order_relaxed);
-    /* seq_cst, not just acq_rel: the push is one half of the Dekker pair
-     * (push, then load the receiver's state) that proc.c relies on. */
-    arbor__node_t *prev = atomic_exchange_explicit(&q->head, n, memory_order_seq_cst);
-    /* release: the consumer that sees the link sees the node's contents. */
-    atomic_store_explicit(&prev->next, n, memory_order_release);
-}
-
 static void push_stub(arbor__inbox_t *q)
 {
     arbor__node_t *n = &q->stub;
