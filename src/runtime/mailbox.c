@@ -62,14 +62,6 @@ void arbor__inbox_init(arbor__inbox_t *q)
     atomic_init(&q->tail, &q->stub);
 }
 
-static void push_stub(arbor__inbox_t *q)
-{
-    arbor__node_t *n = &q->stub;
-    atomic_store_explicit(&n->next, NULL, memory_order_relaxed);
-    arbor__node_t *prev = atomic_exchange_explicit(&q->head, n, memory_order_acq_rel);
-    atomic_store_explicit(&prev->next, n, memory_order_release);
-}
-
 arbor__msg_t *arbor__inbox_pop(arbor__inbox_t *q)
 {
     arbor__node_t *tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
@@ -89,7 +81,7 @@ arbor__msg_t *arbor__inbox_pop(arbor__inbox_t *q)
     arbor__node_t *head = atomic_load_explicit(&q->head, memory_order_acquire);
     if (tail != head)
         return NULL; /* a producer has exchanged head but not linked yet */
-    push_stub(q);
+    arbor__inbox_push_node(q, &q->stub);
     next = atomic_load_explicit(&tail->next, memory_order_acquire);
     if (next) {
         atomic_store_explicit(&q->tail, next, memory_order_relaxed);

@@ -165,16 +165,21 @@ static inline void arbor__msg_destroy(arbor__msg_t *m)
 arbor__msg_t *arbor__sig_new(uint32_t kind, uint64_t word);
 
 void arbor__inbox_init(arbor__inbox_t *q);
-/* Any thread. Full barrier (seq_cst exchange): see proc.c's wake protocol. */
-static inline void arbor__inbox_push(arbor__inbox_t *q, arbor__msg_t *m)
+/* Links node n in: a message's, or the owner's stub (arbor__inbox_pop). */
+static inline void arbor__inbox_push_node(arbor__inbox_t *q, arbor__node_t *n)
 {
-    arbor__node_t *n = &m->node;
     atomic_store_explicit(&n->next, NULL, memory_order_relaxed);
     /* seq_cst, not just acq_rel: the push is one half of the Dekker pair
      * (push, then load the receiver's state) that proc.c relies on. */
     arbor__node_t *prev = atomic_exchange_explicit(&q->head, n, memory_order_seq_cst);
     /* release: the consumer that sees the link sees the node's contents. */
     atomic_store_explicit(&prev->next, n, memory_order_release);
+}
+
+/* Any thread. Full barrier (seq_cst exchange): see proc.c's wake protocol. */
+static inline void arbor__inbox_push(arbor__inbox_t *q, arbor__msg_t *m)
+{
+    arbor__inbox_push_node(q, &m->node);
 }
 /* Owner only. NULL when empty or when a push is half-way (the pusher will
  * wake the owner once it completes). */

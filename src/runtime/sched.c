@@ -46,7 +46,8 @@ arbor__proc_t *__attribute__((noinline)) arbor__proc_current(void)
     return s ? s->current : NULL;
 }
 
-/* The clock of the run queues' waiting times (stealable()). */
+/* The runtime's clock: timers (arbor_now_ms()) and the run queues'
+ * waiting times (stealable()). */
 static uint64_t clock_ns(void)
 {
     struct timespec ts;
@@ -895,7 +896,5 @@ void arbor_stats(arbor_stats_t *out)
 
 uint64_t arbor_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return clock_ns() / 1000000u;
 }
