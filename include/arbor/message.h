@@ -81,8 +81,9 @@ int arbor_send_move(arbor_pid_t to, uint64_t tag, void *ptr, size_t size, void (
 /*
  * Takes the next message of the calling process's mailbox, waiting up to
  * timeout_ms (0 polls, ARBOR_INFINITY waits forever). Returns 0 and stores
- * the message, or ARBOR_ETIMEDOUT. Exit signals that kill the caller take
- * effect while it waits. Process only.
+ * the message, or ARBOR_ETIMEDOUT. An exit signal that kills the caller takes
+ * effect at its next receive (or while it waits), even when it was sent after
+ * messages still queued. Process only.
  */
 int arbor_receive(int64_t timeout_ms, arbor_msg_t **out);
 

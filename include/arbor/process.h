@@ -133,7 +133,8 @@ _Noreturn void arbor_exit(arbor_reason_t reason);
  * killed; a trapping target receives an ARBOR_TAG_EXIT message otherwise.
  * Returns 0 also when pid does not exist (as Erlang does); ARBOR_EINVAL for
  * ARBOR_NOPID. Sending to oneself takes effect before this returns, unless
- * trapped.
+ * trapped. Any thread: from outside a process the signal comes from
+ * ARBOR_NOPID.
  */
 int arbor_exit_pid(arbor_pid_t pid, arbor_reason_t reason);
 
@@ -234,7 +235,7 @@ typedef enum arbor_proc_status {
 typedef struct arbor_process_info {
     arbor_pid_t pid;
     arbor_proc_status_t status;
-    size_t message_queue_len; /* messages received and not yet taken */
+    size_t message_queue_len; /* messages waiting to be taken: see arbor_process_info() */
     size_t memory;            /* bytes: control block, stack held, heap */
     size_t heap_bytes;        /* bytes of the arbor_alloc() blocks, as malloc sizes them */
     bool holds_stack;         /* a stack is attached right now */
@@ -248,7 +249,14 @@ typedef struct arbor_process_info {
 } arbor_process_info_t;
 
 /* Fills info for pid. Returns ARBOR_ENOPROC if it is not alive. The figures
- * are a snapshot taken without stopping the process. */
+ * are a snapshot taken without stopping the process.
+ *
+ * message_queue_len is exact for the calling process itself. For another
+ * process it counts the messages that process has taken in from its inbox
+ * and not yet handled: a reactive process (GenServer, supervisors) and a
+ * selective receive take in the whole inbox each time, while arbor_receive()
+ * takes messages one at a time, so a backlog behind a plain receive loop is
+ * not counted until the process looks at it. */
 int arbor_process_info(arbor_pid_t pid, arbor_process_info_t *info);
 
 /* True while pid is alive (Erlang's is_process_alive/1). Cheap: no lock,

@@ -20,6 +20,10 @@ int arbor_process_info(arbor_pid_t pid, arbor_process_info_t *info)
     info->pid = pid;
     info->status = atomic_load_explicit(&p->status, memory_order_relaxed);
     info->message_queue_len = atomic_load_explicit(&p->queue_len, memory_order_relaxed);
+    /* Only the owner may walk its inbox (arbor_receive() takes messages
+     * from it one at a time, so a backlog may wait there). */
+    if (p == arbor__proc_current())
+        info->message_queue_len += arbor__inbox_messages(&p->inbox);
     info->heap_bytes = atomic_load_explicit(&p->heap_bytes, memory_order_relaxed);
     info->holds_stack = atomic_load_explicit(&p->holds_stack, memory_order_relaxed);
     info->memory = sizeof *p + info->heap_bytes;

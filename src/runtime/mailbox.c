@@ -76,6 +76,9 @@ arbor__msg_t *arbor__inbox_pop(arbor__inbox_t *q)
     }
     if (next) {
         atomic_store_explicit(&q->tail, next, memory_order_relaxed);
+        /* The owner takes the next node soon, often after handling this
+         * one: start its cache miss now (proc.c, next_message()). */
+        __builtin_prefetch(next);
         return (arbor__msg_t *)tail;
     }
     arbor__node_t *head = atomic_load_explicit(&q->head, memory_order_acquire);
@@ -88,6 +91,16 @@ arbor__msg_t *arbor__inbox_pop(arbor__inbox_t *q)
         return (arbor__msg_t *)tail;
     }
     return NULL;
+}
+
+size_t arbor__inbox_messages(arbor__inbox_t *q)
+{
+    size_t n = 0;
+    arbor__node_t *node = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    for (; node; node = atomic_load_explicit(&node->next, memory_order_acquire))
+        if (node != &q->stub && ((arbor__msg_t *)node)->kind == ARBOR__MSG)
+            n++;
+    return n;
 }
 
 bool arbor__inbox_nonempty(arbor__inbox_t *q)

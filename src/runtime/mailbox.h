@@ -8,7 +8,9 @@
  * and timeout signals travel in the same inbox as messages, so everything one
  * sender sends arrives in the order sent. The owner drains the inbox into its
  * private queue: signals take effect as they are drained (ahead of the
- * messages still waiting in the private queue), messages are appended.
+ * messages still waiting in the private queue), messages are appended. A
+ * plain receive with an empty private queue instead takes the inbox's next
+ * node directly (proc.c, next_message()).
  *
  * The waking rule lives in proc.c: a sender pushes, then schedules the
  * receiver if and only if it finds it IDLE and wins the CAS to SCHEDULED.
@@ -184,6 +186,9 @@ static inline void arbor__inbox_push(arbor__inbox_t *q, arbor__msg_t *m)
 /* Owner only. NULL when empty or when a push is half-way (the pusher will
  * wake the owner once it completes). */
 arbor__msg_t *arbor__inbox_pop(arbor__inbox_t *q);
+/* Owner only: the messages (not signals) pushed and not popped yet. Walks
+ * the inbox; for introspection. */
+size_t arbor__inbox_messages(arbor__inbox_t *q);
 /* Owner only, seq_cst: true if anything was pushed and not popped. */
 bool arbor__inbox_nonempty(arbor__inbox_t *q);
 

