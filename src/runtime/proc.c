@@ -811,6 +811,18 @@ int arbor_receive_mark(void)
     return 0;
 }
 
+/* A receive found nothing: false if its time is up, else parks until
+ * something comes or the deadline, computed at the first wait, passes. */
+static bool park_for_receive(arbor__proc_t *p, int64_t timeout_ms, uint64_t *deadline)
+{
+    if (timeout_ms == 0 || p->timed_out)
+        return false;
+    if (timeout_ms > 0 && *deadline == UINT64_MAX)
+        *deadline = deadline_of(timeout_ms);
+    park(p, *deadline);
+    return true;
+}
+
 /* The general receive: scans the queue with match from the mark, waits. */
 static int __attribute__((noinline))
 receive_scan(arbor__proc_t *p, bool marked, arbor_match_fn match, void *arg, int64_t timeout_ms,
@@ -831,13 +843,11 @@ receive_scan(arbor__proc_t *p, bool marked, arbor_match_fn match, void *arg, int
             *out = &m->pub;
             return 0;
         }
-        if (timeout_ms == 0 || p->timed_out) {
+        if (!park_for_receive(p, timeout_ms, &deadline)) {
             wait_end(p);
             return ARBOR_ETIMEDOUT;
         }
-        if (timeout_ms > 0 && deadline == UINT64_MAX)
-            deadline = deadline_of(timeout_ms);
-        arbor__proc_wait(p, deadline);
+        arbor__proc_drain(p);
     }
 }
 
@@ -877,15 +887,8 @@ static inline __attribute__((always_inline)) arbor__msg_t *next_message(arbor__p
 static int __attribute__((noinline))
 receive_wait(arbor__proc_t *p, int64_t timeout_ms, arbor_msg_t **out)
 {
-    uint64_t deadline = UINT64_MAX; /* computed when we first have to wait */
-    for (;;) {
-        if (timeout_ms == 0 || p->timed_out) {
-            wait_end(p);
-            return ARBOR_ETIMEDOUT;
-        }
-        if (timeout_ms > 0 && deadline == UINT64_MAX)
-            deadline = deadline_of(timeout_ms);
-        park(p, deadline);
+    uint64_t deadline = UINT64_MAX;
+    while (park_for_receive(p, timeout_ms, &deadline)) {
         arbor__msg_t *m = next_message(p);
         if (m) {
             wait_end(p);
@@ -893,6 +896,8 @@ receive_wait(arbor__proc_t *p, int64_t timeout_ms, arbor_msg_t **out)
             return 0;
         }
     }
+    wait_end(p);
+    return ARBOR_ETIMEDOUT;
 }
 
 /* Most receives take the first message that comes: that case is inline in

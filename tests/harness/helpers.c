@@ -88,6 +88,15 @@ void arbor_test_wait_dead(arbor_pid_t pid, int64_t ms)
     }
 }
 
+size_t arbor_test_mailbox_len(void)
+{
+    arbor_process_info_t info;
+    int rc = arbor_process_info(arbor_self(), &info);
+    if (rc != 0)
+        arbor_test_fail(__FILE__, __LINE__, "arbor_process_info: %s", arbor_err_name(rc));
+    return info.message_queue_len;
+}
+
 /* Runs `self --run name` with stderr captured in out; returns the exit
  * status (128 + signal when killed by one). */
 int arbor_test_run_hidden(const char *name, char *out, size_t size)

@@ -164,21 +164,16 @@ static arbor_process_info_t info_of(arbor_pid_t pid)
     return info;
 }
 
-static size_t mailbox_len(void)
-{
-    return info_of(arbor_self()).message_queue_len;
-}
-
 /* Waits (yielding, not sleeping) until the caller's mailbox holds n
  * messages: for messages sent by the runtime on another process's exit. */
 static void wait_mailbox_len(size_t n)
 {
     uint64_t end = arbor_now_ms() + 5000;
-    while (mailbox_len() < n) {
+    while (arbor_test_mailbox_len() < n) {
         ASSERT_LT(arbor_now_ms(), end);
         arbor_yield();
     }
-    ASSERT_EQ(mailbox_len(), n);
+    ASSERT_EQ(arbor_test_mailbox_len(), n);
 }
 
 static bool is_tag(const arbor_msg_t *m, void *tag)
@@ -389,7 +384,7 @@ static void tk06_root(void *arg)
     ASSERT_OK(arbor_task_yield(&t, 0, &m, &why));
     ASSERT_EQ(get_int(m), 8);
     arbor_msg_free(m);
-    ASSERT_EQ(mailbox_len(), 0);
+    ASSERT_EQ(arbor_test_mailbox_len(), 0);
     arbor_test_no_message(0);
 }
 
@@ -441,7 +436,7 @@ static void await_timeout_root(void *arg)
     ASSERT_OK(arbor_send(pid, EV_RELEASE, NULL, 0));
     /* The reply, had it been let through, would be queued before this. */
     ASSERT_REASON(expect_down(ref), ARBOR_EXIT_NORMAL, "");
-    ASSERT_EQ(mailbox_len(), 0);
+    ASSERT_EQ(arbor_test_mailbox_len(), 0);
     arbor_test_no_message(0);
 }
 
@@ -518,7 +513,7 @@ static void yield_or_shutdown_root(void *arg)
     ASSERT_ERR(arbor_task_shutdown(&t, ARBOR_TASK_TIMEOUT, &m, &why), ARBOR_ESHUTDOWN);
     ASSERT_FALSE(arbor_test_alive(pid));
     ASSERT_REASON(expect_down(ref), ARBOR_EXIT_SHUTDOWN, "");
-    ASSERT_EQ(mailbox_len(), 0);
+    ASSERT_EQ(arbor_test_mailbox_len(), 0);
 }
 
 TEST(task_yield_or_shutdown_on_a_slow_task_shuts_it_down)
@@ -545,7 +540,7 @@ static void shutdown_crashed_root(void *arg)
     wait_mailbox_len(2); /* the task's DOWN and EXIT */
     ASSERT_ERR(arbor_task_shutdown(&t, ARBOR_TASK_TIMEOUT, &m, &why), ARBOR_EEXIT);
     ASSERT_REASON(why, ARBOR_EXIT_ERROR, "early");
-    ASSERT_EQ(mailbox_len(), 0);
+    ASSERT_EQ(arbor_test_mailbox_len(), 0);
 }
 
 TEST(task_shutdown_of_a_crashed_task_returns_its_exit_and_leaves_nothing)
@@ -574,7 +569,7 @@ static void pr05_root(void *arg)
     ASSERT_ERR(arbor_task_shutdown(&t, ARBOR_BRUTAL_KILL, &m, &why), ARBOR_ESHUTDOWN);
     ASSERT_FALSE(arbor_test_alive(pid));
     ASSERT_REASON(expect_down(ref), ARBOR_EXIT_KILLED, "");
-    ASSERT_EQ(mailbox_len(), 0);
+    ASSERT_EQ(arbor_test_mailbox_len(), 0);
     arbor_test_no_message(0);
     ASSERT_EQ(info_of(self).monitors, 0);
 }
@@ -789,7 +784,7 @@ static void stream_timeout_root(void *arg)
     arbor_reason_t r = expect_down(monitor(slow));
     ASSERT_TRUE(r.kind == ARBOR_EXIT_KILLED || r.kind == ARBOR_EXIT_NOPROC);
     /* Nothing of the stream's tasks is left in the mailbox. */
-    ASSERT_EQ(mailbox_len(), 0);
+    ASSERT_EQ(arbor_test_mailbox_len(), 0);
     ASSERT_EQ(info_of(self).monitors, 0);
 }
 

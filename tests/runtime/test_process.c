@@ -361,30 +361,23 @@ static bool any_message(const arbor_msg_t *m, void *arg)
     return true;
 }
 
-static size_t own_queue_len(void)
-{
-    arbor_process_info_t info;
-    ASSERT_OK(arbor_process_info(arbor_self(), &info));
-    return info.message_queue_len;
-}
-
 static void own_queue_root(void *arg)
 {
     arbor_pid_t self = arbor_self();
-    ASSERT_EQ(own_queue_len(), 0);
+    ASSERT_EQ(arbor_test_mailbox_len(), 0);
     for (int i = 0; i < 3; i++)
         ASSERT_OK(arbor_send(self, TAG_DATA, "x", 2));
     /* Still in the inbox: nothing has looked at them yet. */
-    ASSERT_EQ(own_queue_len(), 3);
+    ASSERT_EQ(arbor_test_mailbox_len(), 3);
     /* A scan takes them all in; one taken, two left, then one more sent. */
     arbor_msg_t *m;
     ASSERT_OK(arbor_receive_match(any_message, NULL, 0, &m));
     arbor_msg_free(m);
     ASSERT_OK(arbor_send(self, TAG_DATA, "y", 2));
-    ASSERT_EQ(own_queue_len(), 3);
+    ASSERT_EQ(arbor_test_mailbox_len(), 3);
     for (size_t left = 2; left != (size_t)-1; left--) {
         arbor_msg_free(arbor_test_recv(0));
-        ASSERT_EQ(own_queue_len(), left);
+        ASSERT_EQ(arbor_test_mailbox_len(), left);
     }
 }
 

@@ -974,13 +974,6 @@ static bool never(const arbor_msg_t *m, void *arg)
     return false;
 }
 
-static size_t queue_len(void)
-{
-    arbor_process_info_t info;
-    ASSERT_OK(arbor_process_info(arbor_self(), &info));
-    return info.message_queue_len;
-}
-
 static void demonitor_flush_root(void *arg)
 {
     arbor_pid_t self = arbor_self(), pid;
@@ -992,13 +985,13 @@ static void demonitor_flush_root(void *arg)
     arbor_msg_t *m;
     for (;;) {
         ASSERT_ERR(arbor_receive_match(never, NULL, 0, &m), ARBOR_ETIMEDOUT);
-        if (queue_len() == 2)
+        if (arbor_test_mailbox_len() == 2)
             break;
         ASSERT_TRUE(arbor_now_ms() < end);
         arbor_sleep(1);
     }
     (void)arbor_demonitor(ref, ARBOR_DEMONITOR_FLUSH);
-    ASSERT_EQ(queue_len(), 1);
+    ASSERT_EQ(arbor_test_mailbox_len(), 1);
     m = NEXT(TAG_DATA); /* other messages stay */
     ASSERT_STREQ(m->data, "keep");
     arbor_msg_free(m);
@@ -1080,14 +1073,20 @@ TEST(messages_sent_before_exit_arrive_before_the_monitor_down)
 
 static _Atomic int backlog_taken;
 
-static void backlog_receiver(void *arg)
+/* Takes messages with arbor_receive(), counting them, until killed. */
+static _Noreturn void count_messages(void)
 {
-    ASSERT_OK(arbor_send(*(arbor_pid_t *)arg, TAG_READY, NULL, 0));
     for (;;) {
         arbor_msg_t *m = arbor_test_recv(ARBOR_INFINITY);
         atomic_fetch_add(&backlog_taken, 1);
         arbor_msg_free(m);
     }
+}
+
+static void backlog_receiver(void *arg)
+{
+    ASSERT_OK(arbor_send(*(arbor_pid_t *)arg, TAG_READY, NULL, 0));
+    count_messages();
 }
 
 static void exit_behind_backlog_root(void *arg)
@@ -1132,11 +1131,7 @@ static void passed_over_receiver(void *arg)
     atomic_store(&passed_over_ready, 1); /* the backlog is in the private queue */
     while (!atomic_load(&exit_sent))
         sched_yield();
-    for (;;) {
-        m = arbor_test_recv(ARBOR_INFINITY);
-        atomic_fetch_add(&backlog_taken, 1);
-        arbor_msg_free(m);
-    }
+    count_messages();
 }
 
 static void *exit_when_ready(void *arg)
