@@ -361,11 +361,11 @@ bool arbor__send_node(arbor_pid_t pid, arbor__msg_t *m)
         arbor__msg_destroy(m);
         return false;
     }
-    bool exit = m->kind == ARBOR__SIG_EXIT;
+    bool is_exit = m->kind == ARBOR__SIG_EXIT;
     arbor__proc_deliver(p, m);
     /* After the push, with release: a receiver that sees the flag finds the
      * signal in its inbox (next_message()). */
-    if (exit)
+    if (is_exit)
         atomic_store_explicit(&p->exit_pending, true, memory_order_release);
     arbor__table_unref(p);
     return true;
