@@ -1083,6 +1083,22 @@ static _Noreturn void count_messages(void)
     }
 }
 
+/* The receiver's DOWN: stopped with "stop" before it took any message. */
+static void expect_stopped_before_any_message(arbor_msg_t *down)
+{
+    ASSERT_REASON(DOWN_OF(down)->reason, ARBOR_EXIT_ERROR, "stop");
+    arbor_msg_free(down);
+    ASSERT_EQ(atomic_load(&backlog_taken), 0);
+}
+
+/* Runs root on one scheduler, with the count reset. */
+static void run_counting(arbor_entry_fn root)
+{
+    arbor_config_t cfg = {.schedulers = 1};
+    atomic_store(&backlog_taken, 0);
+    ASSERT_REASON(arbor_test_run_reason(&cfg, root, NULL), ARBOR_EXIT_NORMAL, "");
+}
+
 static void backlog_receiver(void *arg)
 {
     ASSERT_OK(arbor_send(*(arbor_pid_t *)arg, TAG_READY, NULL, 0));
@@ -1098,18 +1114,12 @@ static void exit_behind_backlog_root(void *arg)
     for (int i = 0; i < BACKLOG; i++)
         ASSERT_OK(arbor_send(pid, TAG_DATA, &i, sizeof i));
     ASSERT_OK(arbor_exit_pid(pid, arbor_reason(ARBOR_EXIT_ERROR, "stop")));
-    arbor_msg_t *m = NEXT(ARBOR_TAG_DOWN);
-    ASSERT_REASON(DOWN_OF(m)->reason, ARBOR_EXIT_ERROR, "stop");
-    arbor_msg_free(m);
-    ASSERT_EQ(atomic_load(&backlog_taken), 0);
+    expect_stopped_before_any_message(NEXT(ARBOR_TAG_DOWN));
 }
 
 TEST(an_exit_signal_sent_after_a_backlog_takes_effect_before_it)
 {
-    arbor_config_t cfg = {.schedulers = 1};
-    atomic_store(&backlog_taken, 0);
-    ASSERT_REASON(arbor_test_run_reason(&cfg, exit_behind_backlog_root, NULL), ARBOR_EXIT_NORMAL,
-                  "");
+    run_counting(exit_behind_backlog_root);
 }
 
 /* The same for messages a selective receive passed over, already in the
@@ -1153,17 +1163,12 @@ static void exit_behind_passed_over_root(void *arg)
     ASSERT_OK(arbor_send(pid, TAG_GO, NULL, 0));
     pthread_t killer;
     ASSERT_EQ(pthread_create(&killer, NULL, exit_when_ready, &pid), 0);
-    arbor_msg_t *m = NEXT(ARBOR_TAG_DOWN);
+    arbor_msg_t *down = NEXT(ARBOR_TAG_DOWN);
     ASSERT_EQ(pthread_join(killer, NULL), 0);
-    ASSERT_REASON(DOWN_OF(m)->reason, ARBOR_EXIT_ERROR, "stop");
-    arbor_msg_free(m);
-    ASSERT_EQ(atomic_load(&backlog_taken), 0);
+    expect_stopped_before_any_message(down);
 }
 
 TEST(an_exit_signal_sent_after_passed_over_messages_takes_effect_before_them)
 {
-    arbor_config_t cfg = {.schedulers = 1};
-    atomic_store(&backlog_taken, 0);
-    ASSERT_REASON(arbor_test_run_reason(&cfg, exit_behind_passed_over_root, NULL),
-                  ARBOR_EXIT_NORMAL, "");
+    run_counting(exit_behind_passed_over_root);
 }
