@@ -363,8 +363,9 @@ bool arbor__send_node(arbor_pid_t pid, arbor__msg_t *m)
     }
     bool is_exit = m->kind == ARBOR__SIG_EXIT;
     arbor__proc_deliver(p, m);
-    /* After the push, with release: a receiver that sees the flag finds the
-     * signal in its inbox (next_message()). */
+    /* Every exit signal to another process comes through here. The flag
+     * goes up after the push, with release: a receiver that sees it finds
+     * the signal in its inbox (next_message()). */
     if (is_exit)
         atomic_store_explicit(&p->exit_pending, true, memory_order_release);
     arbor__table_unref(p);
@@ -758,7 +759,7 @@ void arbor__proc_drain(arbor__proc_t *p)
 
 /* Switches p out until something arrives in its inbox or deadline passes
  * (then p->timed_out is set once the timer's signal is taken in). */
-static void park(arbor__proc_t *p, uint64_t deadline)
+static void suspend(arbor__proc_t *p, uint64_t deadline)
 {
     if (deadline != UINT64_MAX && !p->wait_timer) {
         p->timed_out = false;
@@ -779,7 +780,7 @@ static void park(arbor__proc_t *p, uint64_t deadline)
 
 void arbor__proc_wait(arbor__proc_t *p, uint64_t deadline)
 {
-    park(p, deadline);
+    suspend(p, deadline);
     arbor__proc_drain(p);
 }
 
@@ -811,15 +812,15 @@ int arbor_receive_mark(void)
     return 0;
 }
 
-/* A receive found nothing: false if its time is up, else parks until
+/* A receive found nothing: false if its time is up, else suspends p until
  * something comes or the deadline, computed at the first wait, passes. */
-static bool park_for_receive(arbor__proc_t *p, int64_t timeout_ms, uint64_t *deadline)
+static bool suspend_for_receive(arbor__proc_t *p, int64_t timeout_ms, uint64_t *deadline)
 {
     if (timeout_ms == 0 || p->timed_out)
         return false;
     if (timeout_ms > 0 && *deadline == UINT64_MAX)
         *deadline = deadline_of(timeout_ms);
-    park(p, *deadline);
+    suspend(p, *deadline);
     return true;
 }
 
@@ -843,7 +844,7 @@ receive_scan(arbor__proc_t *p, bool marked, arbor_match_fn match, void *arg, int
             *out = &m->pub;
             return 0;
         }
-        if (!park_for_receive(p, timeout_ms, &deadline)) {
+        if (!suspend_for_receive(p, timeout_ms, &deadline)) {
             wait_end(p);
             return ARBOR_ETIMEDOUT;
         }
@@ -888,7 +889,7 @@ static int __attribute__((noinline))
 receive_wait(arbor__proc_t *p, int64_t timeout_ms, arbor_msg_t **out)
 {
     uint64_t deadline = UINT64_MAX;
-    while (park_for_receive(p, timeout_ms, &deadline)) {
+    while (suspend_for_receive(p, timeout_ms, &deadline)) {
         arbor__msg_t *m = next_message(p);
         if (m) {
             wait_end(p);

@@ -617,6 +617,16 @@ __attribute__((noinline)) void arbor__sched_after_switch(arbor__sched_t *s)
     }
 }
 
+/* p is about to run on s (run(), or a direct switch): the ring's waiting
+ * entries may need another scheduler, p needs a stack, and the turn's
+ * clock is not read yet. */
+static void start_turn(arbor__sched_t *s, arbor__proc_t *p)
+{
+    open_ring(s);
+    prepare(s, p);
+    s->turn_clock = 0;
+}
+
 /* When the running process blocks, the process it woke last (runnext) is
  * what find_runnable() would choose next: switch to it directly, unless
  * this is a turn on which the loop polls timers or the shared queue. A
@@ -634,9 +644,7 @@ static arbor__proc_t *direct_successor(arbor__sched_t *s, const arbor__proc_t *p
     s->ticks = t;
     s->runnext = NULL;
     next->reductions = p->reductions; /* it continues the slice */
-    open_ring(s);
-    prepare(s, next);
-    s->turn_clock = 0;
+    start_turn(s, next);
     return next;
 }
 
@@ -657,9 +665,7 @@ void arbor__sched_leave(arbor__proc_t *p)
 
 static void run(arbor__sched_t *s, arbor__proc_t *p)
 {
-    open_ring(s);
-    prepare(s, p);
-    s->turn_clock = 0;
+    start_turn(s, p);
     s->current = p;
     arbor__ctx_switch(&s->ctx, &p->ctx);
     arbor__sched_after_switch(s);
