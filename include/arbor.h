@@ -17,6 +17,7 @@
 #include "arbor/runtime.h"
 #include "arbor/process.h"
 #include "arbor/message.h"
+#include "arbor/net.h"
 #include "arbor/report.h"
 #include "arbor/gen_server.h"
 #include "arbor/supervisor.h"

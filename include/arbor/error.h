@@ -30,19 +30,32 @@ extern "C" {
 #define ARBOR_EAGAIN      (-EAGAIN)      /* a limit was reached; retrying later may work */
 #define ARBOR_EBUSY       (-EBUSY)       /* the runtime is already running */
 #define ARBOR_ETOOBIG     (-E2BIG)       /* a message or name is larger than allowed */
-#define ARBOR_EEXIT       (-ECONNRESET)  /* the peer exited; its reason is reported separately */
+#define ARBOR_EEXIT       (-EOWNERDEAD)  /* the peer exited; its reason is reported separately */
 #define ARBOR_EPRESENT    (-EALREADY)    /* a child spec with this id exists, not running */
 #define ARBOR_ERUNNING    (-EISCONN)     /* the child is running */
 #define ARBOR_ERESTARTING (-EINPROGRESS) /* the child is being restarted */
 #define ARBOR_EMAXCHILD   (-EMLINK)      /* the supervisor has max_children children */
-#define ARBOR_EACCES      (-EACCES)      /* only the owner may do this */
+#define ARBOR_EACCES      (-EACCES)      /* only the owner may do this (or a privileged port) */
+
+/* Network I/O (net.h). Any other failure of the system is its errno,
+ * negated; arbor_strerror() and arbor_err_name() describe those too. */
+#define ARBOR_ECLOSED      (-EBADF)        /* the socket is closed */
+#define ARBOR_ECONNREFUSED (-ECONNREFUSED) /* nobody listens there */
+#define ARBOR_ECONNRESET   (-ECONNRESET)   /* the peer reset the connection */
+#define ARBOR_EPIPE        (-EPIPE)        /* the peer no longer reads */
+#define ARBOR_EADDRINUSE   (-EADDRINUSE)   /* the address is taken */
+#define ARBOR_EMFILE       (-EMFILE)       /* the process is out of file descriptors */
+#define ARBOR_ENFILE       (-ENFILE)       /* the system is out of file descriptors */
 
 /* Returns a static, human-readable description of err ("process does not
- * exist"). Unknown codes give "unknown error". Never returns NULL. */
+ * exist"); a negated errno that is not one of the codes above gets the
+ * system's description. Unknown codes give "unknown error". Never returns
+ * NULL. */
 const char *arbor_strerror(int err);
 
-/* Returns the code's symbolic name ("ARBOR_ENOPROC"), or "ARBOR_UNKNOWN".
- * Never returns NULL. */
+/* Returns the code's symbolic name ("ARBOR_ENOPROC"), the errno name of
+ * another negated errno ("ENETUNREACH"), or "ARBOR_UNKNOWN". Never returns
+ * NULL. */
 const char *arbor_err_name(int err);
 
 #pragma GCC visibility pop

@@ -68,6 +68,7 @@ typedef struct arbor_stats {
     uint64_t stacks_in_use;     /* stacks held by processes or activations */
     uint64_t live_messages;     /* messages and signals allocated, not freed */
     uint64_t live_blocking_jobs;
+    uint64_t live_sockets;         /* sockets (net.h) whose descriptor is still open */
     uint64_t stack_resident_bytes; /* stack pages in RAM (counted with mincore) */
     unsigned schedulers;           /* scheduler threads of the current run */
 } arbor_stats_t;

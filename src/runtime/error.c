@@ -1,5 +1,7 @@
 #include "arbor/error.h"
 
+#include <string.h>
+
 #define ARBOR_ERRORS(X)                                                                            \
     X(ARBOR_EINVAL, "invalid argument")                                                            \
     X(ARBOR_ENOMEM, "out of memory")                                                               \
@@ -18,7 +20,14 @@
     X(ARBOR_ERUNNING, "the child is running")                                                      \
     X(ARBOR_ERESTARTING, "the child is restarting")                                                \
     X(ARBOR_EMAXCHILD, "reached the maximum number of children")                                   \
-    X(ARBOR_EACCES, "only the owner may do this")
+    X(ARBOR_EACCES, "permission denied: only the owner may do this")                               \
+    X(ARBOR_ECLOSED, "the socket is closed")                                                       \
+    X(ARBOR_ECONNREFUSED, "connection refused")                                                    \
+    X(ARBOR_ECONNRESET, "connection reset by the peer")                                            \
+    X(ARBOR_EPIPE, "the peer no longer reads (broken pipe)")                                       \
+    X(ARBOR_EADDRINUSE, "address already in use")                                                  \
+    X(ARBOR_EMFILE, "out of file descriptors (this process)")                                      \
+    X(ARBOR_ENFILE, "out of file descriptors (the system)")
 
 const char *arbor_strerror(int err)
 {
@@ -27,7 +36,8 @@ const char *arbor_strerror(int err)
         return text;
     ARBOR_ERRORS(X)
 #undef X
-    return err == 0 ? "success" : "unknown error";
+    const char *sys = err < 0 ? strerrordesc_np(-err) : NULL;
+    return err == 0 ? "success" : sys ? sys : "unknown error";
 }
 
 const char *arbor_err_name(int err)
@@ -37,5 +47,6 @@ const char *arbor_err_name(int err)
         return #code;
     ARBOR_ERRORS(X)
 #undef X
-    return err == 0 ? "0" : "ARBOR_UNKNOWN";
+    const char *sys = err < 0 ? strerrorname_np(-err) : NULL;
+    return err == 0 ? "0" : sys ? sys : "ARBOR_UNKNOWN";
 }

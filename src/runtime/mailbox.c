@@ -19,7 +19,8 @@ arbor__msg_t *arbor__msg_new_slow(uint32_t kind, size_t size)
 
 static bool is_short(uint32_t kind)
 {
-    return kind == ARBOR__SIG_UNLINK || kind == ARBOR__SIG_DEMONITOR;
+    return kind == ARBOR__SIG_UNLINK || kind == ARBOR__SIG_DEMONITOR || kind == ARBOR__SIG_IO ||
+           kind == ARBOR__SIG_ADOPT;
 }
 
 arbor__msg_t *arbor__sig_new(uint32_t kind, uint64_t word)

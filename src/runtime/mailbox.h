@@ -43,6 +43,8 @@ typedef enum arbor__msg_kind {
     ARBOR__SIG_DOWN,      /* a process we monitor ended: u.down */
     ARBOR__SIG_TIMEOUT,   /* our receive/sleep timer fired: u.seq */
     ARBOR__SIG_JOB_DONE,  /* our blocking job finished */
+    ARBOR__SIG_IO,        /* short node: a socket we wait on is ready (it only wakes us) */
+    ARBOR__SIG_ADOPT,     /* short node: `word` is a socket handle given to us (net.c) */
 } arbor__msg_kind_t;
 
 #define ARBOR__MSG_MOVED 1u /* data is a moved block released by free_fn */

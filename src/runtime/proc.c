@@ -25,6 +25,7 @@
 
 #include "arbor/error.h"
 #include "blocking.h"
+#include "netpoll.h"
 #include "reclaim.h"
 #include "recycle.h"
 #include "sched.h"
@@ -299,6 +300,11 @@ static _Noreturn void die_now(arbor__proc_t *p)
 {
     arbor__proc_switch_out(p, ARBOR__Y_EXIT);
     abort(); /* unreachable: a dead context is never resumed */
+}
+
+_Noreturn void arbor__proc_die(arbor__proc_t *p)
+{
+    die_now(p);
 }
 
 static void reactor_loop(arbor__proc_t *p)
@@ -718,6 +724,11 @@ static void on_signal(arbor__proc_t *p, arbor__msg_t *m)
     case ARBOR__SIG_JOB_DONE:
         p->job_done = true;
         break;
+    case ARBOR__SIG_IO:
+        break; /* it woke us: the waiter looks at its socket */
+    case ARBOR__SIG_ADOPT:
+        arbor__net_adopt(p, m->word);
+        break;
     }
     arbor__msg_destroy(m);
 }
@@ -784,7 +795,7 @@ void arbor__proc_wait(arbor__proc_t *p, uint64_t deadline)
     arbor__proc_drain(p);
 }
 
-static void wait_end(arbor__proc_t *p)
+void arbor__proc_wait_end(arbor__proc_t *p)
 {
     if (p->wait_timer) {
         arbor__timer_cancel(p->wait_timer);
@@ -840,12 +851,12 @@ receive_scan(arbor__proc_t *p, bool marked, arbor_match_fn match, void *arg, int
             if (match && !match(&m->pub, arg))
                 continue;
             take(p, prev, m);
-            wait_end(p);
+            arbor__proc_wait_end(p);
             *out = &m->pub;
             return 0;
         }
         if (!suspend_for_receive(p, timeout_ms, &deadline)) {
-            wait_end(p);
+            arbor__proc_wait_end(p);
             return ARBOR_ETIMEDOUT;
         }
         arbor__proc_drain(p);
@@ -892,12 +903,12 @@ receive_wait(arbor__proc_t *p, int64_t timeout_ms, arbor_msg_t **out)
     while (suspend_for_receive(p, timeout_ms, &deadline)) {
         arbor__msg_t *m = next_message(p);
         if (m) {
-            wait_end(p);
+            arbor__proc_wait_end(p);
             *out = &m->pub;
             return 0;
         }
     }
-    wait_end(p);
+    arbor__proc_wait_end(p);
     return ARBOR_ETIMEDOUT;
 }
 
@@ -915,7 +926,7 @@ static inline __attribute__((always_inline)) int receive(arbor__proc_t *p, bool 
     arbor__msg_t *m = next_message(p);
     if (!m)
         return receive_wait(p, timeout_ms, out);
-    wait_end(p);
+    arbor__proc_wait_end(p);
     *out = &m->pub;
     return 0;
 }
@@ -981,7 +992,7 @@ int arbor_sleep(uint64_t ms)
     p->timed_out = false;
     while (!p->timed_out)
         arbor__proc_wait(p, deadline);
-    wait_end(p);
+    arbor__proc_wait_end(p);
     return 0;
 }
 
@@ -1301,11 +1312,23 @@ int arbor_demonitor(arbor_ref_t ref, unsigned flags)
 
 /* ---- exit hooks ------------------------------------------------------------------- */
 
-typedef struct arbor__exit_hook {
-    struct arbor__exit_hook *next;
-    void (*fn)(void *);
-    void *arg;
-} exit_hook_t;
+typedef arbor__exit_hook_t exit_hook_t;
+
+void arbor__proc_hook_add(arbor__proc_t *p, arbor__exit_hook_t *h)
+{
+    h->next = p->exit_hooks;
+    p->exit_hooks = h;
+}
+
+void arbor__proc_hook_remove(arbor__proc_t *p, arbor__exit_hook_t *h)
+{
+    for (arbor__exit_hook_t **at = &p->exit_hooks; *at; at = &(*at)->next) {
+        if (*at == h) {
+            *at = h->next;
+            return;
+        }
+    }
+}
 
 int arbor_on_exit(void (*fn)(void *arg), void *arg)
 {
@@ -1317,8 +1340,8 @@ int arbor_on_exit(void (*fn)(void *arg), void *arg)
     exit_hook_t *h = arbor_alloc(sizeof *h); /* freed with the process */
     if (!h)
         return ARBOR_ENOMEM;
-    *h = (exit_hook_t){p->exit_hooks, fn, arg};
-    p->exit_hooks = h;
+    *h = (exit_hook_t){NULL, fn, arg};
+    arbor__proc_hook_add(p, h);
     return 0;
 }
 
@@ -1334,6 +1357,8 @@ static void answer_late_signals(arbor__proc_t *p, const arbor_reason_t *reason)
         bool link = m->kind == ARBOR__SIG_LINK;
         /* A short node (unlink, demonitor) ends before pub.from. */
         arbor_pid_t from = link || ref ? m->pub.from : ARBOR_NOPID;
+        if (m->kind == ARBOR__SIG_ADOPT)
+            arbor__net_orphan(p->pid, m->word);
         arbor__msg_destroy(m);
         arbor__msg_t *answer = link  ? exit_signal(p->pid, *reason, true)
                                : ref ? down_signal(ref, p->pid, *reason)
@@ -1355,9 +1380,11 @@ void arbor__proc_finish(arbor__proc_t *p)
     arbor__name_release(p);
     /* Exit hooks next, before anyone hears of the death: a supervisor that
      * restarts us must find the file or connection already closed. */
-    for (exit_hook_t *h = p->exit_hooks; h; h = h->next)
+    for (exit_hook_t *h = p->exit_hooks, *next; h; h = next) {
+        next = h->next; /* a socket's hook may be reused once it has run */
+        p->exit_hooks = next;
         h->fn(h->arg);
-    p->exit_hooks = NULL;
+    }
 
     /* Take in what is queued, so that links and monitors made up to now
      * are in the maps and get the real reason. */
@@ -1376,6 +1403,10 @@ void arbor__proc_finish(arbor__proc_t *p)
             take_exit_riders(p, m);
             if (m->flags & ARBOR__MSG_LINK)
                 arbor__u64map_del(&p->links, m->u.exit.from, NULL);
+            arbor__msg_destroy(m);
+            break;
+        case ARBOR__SIG_ADOPT:
+            arbor__net_orphan(p->pid, m->word);
             arbor__msg_destroy(m);
             break;
         default:

@@ -161,6 +161,29 @@ size_t arbor__proc_table_bytes(void);
 /* Fresh monitor reference. */
 arbor_ref_t arbor__new_ref(void);
 
+/* Exit hooks (arbor_on_exit(), and the sockets a process owns): run by the
+ * exiting process's scheduler, newest first, before links and monitors
+ * hear of the death. A hook may be unlinked (and its memory reused) by the
+ * hook's own fn. */
+typedef struct arbor__exit_hook {
+    struct arbor__exit_hook *next;
+    void (*fn)(void *);
+    void *arg;
+} arbor__exit_hook_t;
+/* Links h in first; p is the running process. */
+void arbor__proc_hook_add(arbor__proc_t *p, arbor__exit_hook_t *h);
+/* Unlinks h (linked in p's list); p is the running process. */
+void arbor__proc_hook_remove(arbor__proc_t *p, arbor__exit_hook_t *h);
+
+/* Ends the running process p with the exit already decided (p->dying);
+ * for a caller that deferred it (p->defer_exit) and has let go of what it
+ * held. */
+_Noreturn void arbor__proc_die(arbor__proc_t *p);
+
+/* Ends a timed wait made of arbor__proc_wait() calls: cancels its timer,
+ * so that a timeout still in flight is ignored. */
+void arbor__proc_wait_end(arbor__proc_t *p);
+
 /* Heap: allocates a block owned by p (not necessarily the running
  * process: a spawner gives its child a copy of the spawn argument). */
 void *arbor__heap_alloc_for(arbor__proc_t *p, size_t size);

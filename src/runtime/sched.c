@@ -16,6 +16,7 @@
 
 #include "arbor/error.h"
 #include "blocking.h"
+#include "netpoll.h"
 #include "recycle.h"
 #include "sanitizer.h"
 #include "stats.h"
@@ -280,10 +281,16 @@ static bool any_work_visible(uint64_t *cold_at)
 
 /* ---- waking ---------------------------------------------------------------------- */
 
+/* The parker sets in_poll before its last look at the queues and reads
+ * futex_word before it blocks in epoll_wait; this stores futex_word before
+ * it reads in_poll (all seq_cst): either the parker sees the word and does
+ * not block, or this sees in_poll and breaks the poll. */
 static void wake_sched(arbor__sched_t *v)
 {
     atomic_store_explicit(&v->futex_word, 1, memory_order_seq_cst);
     futex_wake(&v->futex_word);
+    if (atomic_load_explicit(&v->in_poll, memory_order_seq_cst))
+        arbor__netpoll_break();
 }
 
 /* Wakes one sleeping scheduler if work may be waiting and nobody is
@@ -463,6 +470,9 @@ static arbor__proc_t *find_runnable(arbor__sched_t *s)
         arbor__reclaim_quiesce(s); /* no process reached without a reference is held here */
         if ((s->ticks & 15) == 0)
             poll_timers(s);
+        /* A busy runtime still hears its sockets (netpoll.h). */
+        if ((s->ticks & 63) == 0 && arbor__netpoll_active())
+            arbor__netpoll_poll(s, 0);
         if (s->ticks % GLOBAL_CHECK_INTERVAL == 0 && (p = global_pop(s))) {
             /* The process in runnext would inherit this one's fresh slice
              * and a pair waking each other would never spend theirs: it
@@ -485,6 +495,12 @@ static arbor__proc_t *find_runnable(arbor__sched_t *s)
         if (s->runnext || atomic_load_explicit(&s->rq_tail, memory_order_relaxed) !=
                               atomic_load_explicit(&s->rq_head, memory_order_relaxed))
             continue; /* a timer fired */
+        /* Nothing here: sockets first (what they wake runs here, where the
+         * event was seen), then other schedulers' work. */
+        if (arbor__netpoll_active() && arbor__netpoll_poll(s, 0) &&
+            (s->runnext || atomic_load_explicit(&s->rq_tail, memory_order_relaxed) !=
+                               atomic_load_explicit(&s->rq_head, memory_order_relaxed)))
+            continue;
         if ((p = try_steal(s)) || (p = spin_for_work(s)))
             return fresh_slice(p);
         if (atomic_load_explicit(&arbor__rt.done, memory_order_acquire))
@@ -496,9 +512,15 @@ static arbor__proc_t *find_runnable(arbor__sched_t *s)
         atomic_store_explicit(&s->futex_word, 0, memory_order_seq_cst);
         atomic_store_explicit(&s->sleeping, 1, memory_order_seq_cst);
         atomic_fetch_add_explicit(&arbor__rt.n_idle, 1, memory_order_seq_cst);
+        /* With sockets to watch, this scheduler may be the one that sleeps
+         * in epoll_wait: announced before the last look (wake_sched()). */
+        bool poll = arbor__netpoll_active();
+        if (poll)
+            atomic_store_explicit(&s->in_poll, 1, memory_order_seq_cst);
         uint64_t cold_at;
         if (any_work_visible(&cold_at) ||
             atomic_load_explicit(&arbor__rt.done, memory_order_seq_cst)) {
+            atomic_store_explicit(&s->in_poll, 0, memory_order_relaxed);
             int one = 1;
             if (!atomic_compare_exchange_strong_explicit(
                     &s->sleeping, &one, 0, memory_order_seq_cst, memory_order_relaxed))
@@ -518,7 +540,10 @@ static arbor__proc_t *find_runnable(arbor__sched_t *s)
             if (deep)
                 atomic_fetch_add_explicit(&arbor__rt.n_deep, 1, memory_order_relaxed);
             arbor__reclaim_offline(s);
-            futex_wait(&s->futex_word, 0, timeout);
+            if (!poll || atomic_load_explicit(&s->futex_word, memory_order_seq_cst) != 0 ||
+                !arbor__netpoll_poll(s, timeout))
+                futex_wait(&s->futex_word, 0, timeout);
+            atomic_store_explicit(&s->in_poll, 0, memory_order_relaxed);
             if (deep)
                 atomic_fetch_sub_explicit(&arbor__rt.n_deep, 1, memory_order_relaxed);
         }
@@ -837,8 +862,10 @@ int arbor_run(const arbor_config_t *cfg, arbor_entry_fn root, void *arg, arbor_r
         atomic_init(&s->epoch, ARBOR__EPOCH_OFFLINE);
         arbor__wheel_init(&s->wheel, now);
     }
-    if ((err = arbor__blocking_start(c.blocking_threads)))
+    if ((err = arbor__netpoll_init()))
         goto err_sched;
+    if ((err = arbor__blocking_start(c.blocking_threads)))
+        goto err_netpoll;
 
     struct sigaction sa;
     struct sigaction old_segv, old_bus;
@@ -878,6 +905,8 @@ err_signals:
     sigaction(SIGSEGV, &old_segv, NULL);
     sigaction(SIGBUS, &old_bus, NULL);
     arbor__blocking_stop();
+err_netpoll:
+    arbor__netpoll_fini();
 err_sched:
     for (unsigned i = 0; i < c.schedulers; i++) {
         arbor__wheel_fini(&arbor__rt.sched[i].wheel);
@@ -911,6 +940,7 @@ void arbor_stats(arbor_stats_t *out)
     out->live_messages = atomic_load_explicit(&arbor__stats.live_messages, memory_order_relaxed);
     out->live_blocking_jobs =
         atomic_load_explicit(&arbor__stats.live_blocking_jobs, memory_order_relaxed);
+    out->live_sockets = atomic_load_explicit(&arbor__stats.live_sockets, memory_order_relaxed);
     out->stack_resident_bytes = arbor__stack_resident_bytes();
     out->schedulers = atomic_load(&arbor__running) ? arbor__rt.nsched : 0;
 }

@@ -69,6 +69,7 @@ typedef struct arbor__sched {
     _Alignas(64) _Atomic uint32_t rq_head;
     _Atomic int sleeping;
     _Atomic uint32_t futex_word;
+    _Atomic int in_poll; /* parked in epoll_wait, not on futex_word: wake with the eventfd */
     /* ---- owner ---- */
     _Alignas(64) _Atomic uint32_t rq_tail; /* read by thieves */
     _Atomic(arbor__proc_t *) rq[ARBOR__RQ_SIZE];

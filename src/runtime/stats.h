@@ -16,6 +16,7 @@ typedef struct arbor__stats {
     _Atomic uint64_t stacks_in_use;
     _Atomic uint64_t live_messages;
     _Atomic uint64_t live_blocking_jobs;
+    _Atomic uint64_t live_sockets;
 } arbor__stats_t;
 
 extern arbor__stats_t arbor__stats;

@@ -56,13 +56,13 @@ static void check_nothing_left(void)
     arbor_stats_t st;
     arbor_stats(&st);
     if (st.live_processes || st.live_timers || st.stacks_in_use || st.live_messages ||
-        st.live_blocking_jobs || st.live_stacks) {
+        st.live_blocking_jobs || st.live_stacks || st.live_sockets) {
         fprintf(stderr,
                 "test %s left resources behind: %" PRIu64 " processes, %" PRIu64 " timers, %" PRIu64
                 " stacks in use, %" PRIu64 " stacks mapped, %" PRIu64 " messages, %" PRIu64
-                " blocking jobs\n",
+                " blocking jobs, %" PRIu64 " sockets\n",
                 current_name, st.live_processes, st.live_timers, st.stacks_in_use, st.live_stacks,
-                st.live_messages, st.live_blocking_jobs);
+                st.live_messages, st.live_blocking_jobs, st.live_sockets);
         _exit(1);
     }
 }
