@@ -304,6 +304,13 @@ static void cmd_agent_add(const console_t *c, words_t *ws)
     ok(c, j, "added");
 }
 
+static void no_such_ticket_answer(const console_t *c, int64_t id)
+{
+    char text[64];
+    snprintf(text, sizeof text, "there is no ticket %lld", (long long)id);
+    fail(c, "unknown_ticket", text);
+}
+
 /* Kills a ticket's worker or the Store and answers once its supervisor
  * has restarted it (and, for the Store, everything after it: rest_for_one).
  * The dead process told its supervisor (link) before telling us (monitor),
@@ -322,8 +329,11 @@ static void cmd_crash(const console_t *c, words_t *ws)
     } else {
         if (!parse_id(c, ws->w[1], &id))
             return;
-        if (desk_worker(id, &old) != 0) {
-            fail(c, "unknown_ticket", "there is no such ticket");
+        /* A worker started for an unknown ticket lives until it has looked
+         * in the Store: ask for the ticket first, so that there is one. */
+        ticket_t t;
+        if (desk_get(id, &t) == ARBOR_ENOENT || desk_worker(id, &old) != 0) {
+            no_such_ticket_answer(c, id);
             return;
         }
         sup = arbor_whereis(DESK_TICKET_SUP_NAME);

@@ -61,7 +61,7 @@ check "list" "$(field "${out[15]}" tickets.0.id)" "1"
 
 # 2. Kill a worker between changes, then the Store: the state survives.
 mapfile -t out < <(printf '%s\n' 'resolve 1' 'crash 1' 'show 1' 'crash store' 'close 1' \
-    'show 1' 'stats' 'quit' | desk)
+    'show 1' 'stats' 'crash 999' 'quit' | desk)
 check "worker killed" "$(field "${out[2]}" ticket.status)" "resolved"
 check "store killed" "$(field "${out[4]}" ticket.status)" "closed"
 check "after both" "$(field "${out[5]}" ticket.status)" "closed"
@@ -72,6 +72,8 @@ commits=$(field "${out[6]}" store_transactions)
 python3 -c 'import sys; c, t, p = map(float, sys.argv[1:]); sys.exit(not (c >= 1 and 1 <= t <= c and p >= 6))' \
     "$changes" "$commits" "$(field "${out[6]}" processes)" ||
     { echo "FAIL stats: ${out[6]}"; exit 1; }
+# A ticket that does not exist has no worker to kill.
+check "crash unknown" "$(field "${out[7]}" error.code)" "unknown_ticket"
 
 # 3. SIGKILL under load: every acknowledged create must be there afterwards.
 fifo="$tmp/in"
