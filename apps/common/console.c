@@ -19,12 +19,13 @@ typedef void *(*reader_t)(void *);
 
 typedef struct {
     const char *prompt; /* NULL: none */
-    char *buf;
-    size_t size;
+    char *line;         /* malloc'd, NULL at end of input */
+    size_t len;
 } line_req_t;
 
-/* Blocking pool: shows the prompt, if any, and reads one line with fgets.
- * Returns buf, or NULL at end of input. */
+/* Blocking pool: shows the prompt, if any, and reads one whole line with
+ * getline, however long. Returns the request, its line NULL at end of
+ * input. */
 static void *read_plain(void *arg)
 {
     line_req_t *r = arg;
@@ -32,33 +33,36 @@ static void *read_plain(void *arg)
         fputs(r->prompt, stdout);
         fflush(stdout);
     }
-    return fgets(r->buf, (int)r->size, stdin);
+    size_t cap = 0;
+    ssize_t n = getline(&r->line, &cap, stdin);
+    if (n < 0) {
+        free(r->line);
+        r->line = NULL;
+        return r;
+    }
+    r->len = (size_t)n;
+    return r;
 }
 
 #ifdef LINE_EDITOR
 /* Blocking pool: reads one line with the line editor (prompt shown, editing,
- * history); a line with more than blanks joins the history. Copies it into
- * buf, cut to fit. Returns buf, or NULL at end of input. */
+ * history), however long; a line with more than blanks joins the history.
+ * Returns the request, its line NULL at end of input. */
 static void *read_edited(void *arg)
 {
     line_req_t *r = arg;
-    char *line = readline(r->prompt);
-    if (!line)
-        return NULL;
-    if (line[strspn(line, " \t")])
-        add_history(line);
-    size_t n = strlen(line);
-    if (n >= r->size)
-        n = r->size - 1;
-    memcpy(r->buf, line, n);
-    r->buf[n] = '\0';
-    free(line);
-    return r->buf;
+    r->line = readline(r->prompt);
+    if (!r->line)
+        return r;
+    r->len = strlen(r->line);
+    if (r->line[strspn(r->line, " \t")])
+        add_history(r->line);
+    return r;
 }
 #endif
 
 /* The reader for this prompt: the line editor for a prompt on a terminal
- * when one is built in, fgets otherwise. */
+ * when one is built in, getline otherwise. */
 static reader_t reader_for(const char *prompt)
 {
 #ifdef LINE_EDITOR
@@ -68,17 +72,17 @@ static reader_t reader_for(const char *prompt)
     return read_plain;
 }
 
-bool console_read_line(const char *prompt, char *buf, size_t size)
+char *console_read_line(const char *prompt, size_t *len)
 {
-    if (size < 2)
-        return false; /* no room for a character */
     fflush(stdout);
-    line_req_t r = {prompt, buf, size};
+    line_req_t r = {prompt, NULL, 0};
     void *got = NULL;
-    if (arbor_blocking(reader_for(prompt), &r, &got) != 0 || !got)
-        return false;
-    buf[strcspn(buf, "\r\n")] = '\0';
-    return true;
+    if (arbor_blocking(reader_for(prompt), &r, &got) != 0 || !r.line)
+        return NULL;
+    while (r.len && (r.line[r.len - 1] == '\n' || r.line[r.len - 1] == '\r'))
+        r.line[--r.len] = '\0';
+    *len = r.len;
+    return r.line;
 }
 
 bool console_interactive(void)

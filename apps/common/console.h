@@ -9,16 +9,17 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 
-/* Reads one line from standard input into buf (size bytes, newline
- * stripped, never overrun) on the blocking pool: the calling process waits,
- * schedulers keep running. Whatever stdout holds is flushed first. prompt
- * NULL: a plain read that writes nothing to stdout (scripts, --json).
- * Otherwise prompt is shown, and when standard input is a terminal and a
- * line editor (libedit or readline) is built in, the line can be edited and
- * earlier ones recalled (Up arrow). A line too long for buf is cut: the
- * editor drops the rest, a plain read returns it as the next line. Returns
- * false at end of input. Process only. */
-bool console_read_line(const char *prompt, char *buf, size_t size);
+/* Reads one line from standard input on the blocking pool: the calling
+ * process waits, schedulers keep running. Whatever stdout holds is flushed
+ * first. prompt NULL: a plain read that writes nothing to stdout (scripts,
+ * --json). Otherwise prompt is shown, and when standard input is a terminal
+ * and a line editor (libedit or readline) is built in, the line can be
+ * edited and earlier ones recalled (Up arrow). A line is read whole,
+ * whatever its length: one line is one command. Returns the line without
+ * its line ending, malloc'd (the caller free()s it), with its length in
+ * bytes in *len (more than strlen when it holds a NUL byte); NULL at end
+ * of input. Process only. */
+char *console_read_line(const char *prompt, size_t *len);
 
 /* True when standard input is a terminal (prompts are shown then). */
 bool console_interactive(void);

@@ -170,8 +170,11 @@ static bool run_command(const options_t *o, arbor_pid_t sup, char *line)
     char *cmd = strtok_r(line, " \t", &save);
     char *arg = strtok_r(NULL, " \t", &save);
     char *extra = strtok_r(NULL, " \t", &save);
-    if (!cmd)
-        return true; /* empty line */
+    if (!cmd) {
+        if (o->json)
+            ok(o, NULL, NULL); /* a blank line: one line in, one answer out */
+        return true;
+    }
     if (strcmp(cmd, "quit") == 0 || strcmp(cmd, "exit") == 0) {
         ok(o, NULL, "bye");
         return false;
@@ -211,11 +214,12 @@ static void root(void *arg)
     const char *prompt = console_interactive() && !o->json ? "simple_queue> " : NULL;
     if (prompt)
         printf("SimpleQueue started with [1, 2, 3]; type help for the commands.\n");
-    char line[1024];
     for (;;) {
-        if (!console_read_line(prompt, line, sizeof line))
-            break;
-        if (!run_command(o, sup, line))
+        size_t len;
+        char *line = console_read_line(prompt, &len);
+        bool more = line && run_command(o, sup, line);
+        free(line);
+        if (!more)
             break;
         fflush(stdout);
     }

@@ -410,8 +410,11 @@ static bool run_command(const console_t *c, char *line)
 {
     words_t ws;
     split(line, &ws);
-    if (ws.n == 0)
+    if (ws.n == 0) {
+        if (c->o->json)
+            ok(c, NULL, NULL); /* one line in, one answer out */
         return true;
+    }
     const char *cmd = ws.w[0];
     if (strcmp(cmd, "quit") == 0 || strcmp(cmd, "exit") == 0) {
         ok(c, NULL, "bye");
@@ -473,9 +476,12 @@ static void root(void *arg)
     const char *prompt = console_interactive() && !o->json ? "support> " : NULL;
     if (prompt)
         printf("SupportSystem desk on %s; type help for the commands.\n", o->db);
-    char line[1024];
     for (;;) {
-        if (!console_read_line(prompt, line, sizeof line) || !run_command(&c, line))
+        size_t len;
+        char *line = console_read_line(prompt, &len);
+        bool more = line && run_command(&c, line);
+        free(line);
+        if (!more)
             break;
         fflush(stdout);
     }

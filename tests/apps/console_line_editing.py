@@ -5,7 +5,8 @@ usage: console_line_editing.py PATH_TO_simple_queue LINE_EDITOR
 
 Runs simple_queue on a pty, types `enqueue 7`, then Up arrow + Enter (which
 recalls `enqueue 7` from the history and runs it again), then `queue`, and
-expects [1, 2, 3, 7, 7]; then `quit`, and expects a clean exit (status 0,
+expects [1, 2, 3, 7, 7]; then a line of 1,500 bytes (`enqueue`, blanks,
+`8`), which is one command; then `quit`, and expects a clean exit (status 0,
 no sanitizer report). LINE_EDITOR is what the build found (libedit,
 readline or none); with none the test is skipped (exit 77).
 """
@@ -119,6 +120,14 @@ def run(session):
             f"queue is {queue.decode()}, expected [1, 2, 3, 7, 7] "
             f"(Up arrow + Enter answered {recalled.decode()!r})"
         )
+    # A line is one command whatever its length: enqueue, 1,500 blanks and
+    # 8 enqueues 8 (a line cut at 1,023 bytes would be refused).
+    session.send(b"enqueue" + b" " * 1500 + b"8\r")
+    session.expect(answer, "the answer to the long line")
+    session.send(b"queue\r")
+    queue = session.expect(rb"(\[[-0-9, ]*\])\r?\n.*?" + re.escape(PROMPT), "the queue").group(1)
+    if queue != b"[1, 2, 3, 7, 7, 8]":
+        raise Failure(f"after the long line the queue is {queue.decode()}, expected [1, 2, 3, 7, 7, 8]")
     session.send(b"quit\r")
     session.expect(rb"bye", "bye")
     status = session.wait_exit()

@@ -33,6 +33,16 @@ grep -q '"name":"SimpleQueue","pid":"<0\.[0-9]*\.[0-9]*>","kind":"worker","statu
     { echo "tree: $tree"; exit 1; }
 expect 15 '{"ok":true}'
 [ "$(wc -l <<<"$out")" -eq 15 ] || { echo "expected 15 lines: $out"; exit 1; }
+# A line is one command whatever its length: 'enqueue', 2,000 blanks and
+# 'crash' is one refused enqueue, not an enqueue and then a crash. A blank
+# line is answered too (one line in, one answer out).
+long_line="enqueue$(printf '%2000s' '')crash"
+out=$(printf '%s\n' "$long_line" '' 'queue' 'quit' | timeout 60 "$bin" --json)
+expect 1 '{"ok":false,"error":{"code":"bad_argument","message":"enqueue takes one integer: enqueue N"}}'
+expect 2 '{"ok":true}'
+expect 3 '{"ok":true,"queue":[1,2,3]}'
+expect 4 '{"ok":true}'
+[ "$(wc -l <<<"$out")" -eq 4 ] || { echo "expected 4 lines: $out"; exit 1; }
 # End of input stops it cleanly too.
 printf 'queue\n' | timeout 60 "$bin" --json >/dev/null
 # A malformed option is refused with a clear message and exit status 2.

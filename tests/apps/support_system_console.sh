@@ -59,6 +59,16 @@ check "after refusals" "$(field "${out[14]}" ticket.status)/$(field "${out[14]}"
 check "history" "$(field "${out[14]}" ticket.history.5.what)" "assigned to bob"
 check "list" "$(field "${out[15]}" tickets.0.id)" "1"
 
+# 1b. A line is one command whatever its length: a create longer than
+#     1,023 bytes ending in 'resolve 1' is one refused create, and ticket 1
+#     stays assigned. A blank line is answered (one line in, one answer out).
+mapfile -t out < <(printf '%s\n' "create $(printf 'x%.0s' {1..1100}) resolve 1" '' 'show 1' \
+    'quit' | desk)
+check "long line: lines" "${#out[@]}" 4
+check "long line: one create" "$(field "${out[0]}" error.code)" "field_too_long"
+check "blank line" "${out[1]}" '{"ok":true}'
+check "long line: no resolve" "$(field "${out[2]}" ticket.status)" "assigned"
+
 # 2. Kill a worker between changes, then the Store: the state survives.
 mapfile -t out < <(printf '%s\n' 'resolve 1' 'crash 1' 'show 1' 'crash store' 'close 1' \
     'show 1' 'stats' 'crash 999' 'quit' | desk)
