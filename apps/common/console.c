@@ -1,6 +1,7 @@
 #include "console.h"
 
 #include <errno.h>
+#include <histedit.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,35 @@ char *console_read_line(const char *prompt, size_t *len)
         r.line[--r.len] = '\0';
     *len = r.len;
     return r.line;
+}
+
+const char *console_split(const char *line, console_words_t *w)
+{
+    w->argc = 0;
+    w->argv = NULL;
+    w->tok = tok_init(NULL);
+    if (!w->tok)
+        return "out of memory";
+    int argc;
+    const char **argv;
+    int rc = tok_str(w->tok, line, &argc, &argv);
+    if (rc != 0) {
+        console_words_free(w);
+        return rc > 0 ? "a quote is not closed (quote with \"...\" or '...')"
+                      : "the line cannot be split into words";
+    }
+    w->argc = argc;
+    w->argv = argv;
+    return NULL;
+}
+
+void console_words_free(console_words_t *w)
+{
+    if (w->tok)
+        tok_end(w->tok);
+    w->tok = NULL;
+    w->argc = 0;
+    w->argv = NULL;
 }
 
 bool console_interactive(void)

@@ -21,6 +21,21 @@
  * of input. Process only. */
 char *console_read_line(const char *prompt, size_t *len);
 
+/* A command line split into words. */
+typedef struct console_words {
+    int argc;
+    const char **argv; /* argv[argc] is NULL; owned by tok */
+    struct tokenizer *tok;
+} console_words_t;
+
+/* Splits line into words as a shell does (libedit's tokenizer): blanks
+ * separate words; "..." and '...' quote (so "Acme Corp" is one word and ""
+ * an empty one); a backslash escapes the next character. Returns NULL, or a
+ * sentence saying what is wrong (a quote left open), and then w holds no
+ * words. Free with console_words_free(). */
+const char *console_split(const char *line, console_words_t *w);
+void console_words_free(console_words_t *w);
+
 /* True when standard input is a terminal (prompts are shown then). */
 bool console_interactive(void);
 

@@ -29,7 +29,8 @@ static const char usage[] =
     "  enqueue N   add N at the back          dequeue   take the front value\n"
     "  queue       show the queue             crash     kill the queue process\n"
     "  tree        the supervision tree       help      this list\n"
-    "  quit        stop (also at end of input)\n";
+    "  quit        stop (also at end of input)\n"
+    "Words are split as in a shell (quotes, backslash); a line is one command.\n";
 
 typedef struct options {
     bool json;
@@ -163,13 +164,10 @@ static void cmd_tree(const options_t *o, arbor_pid_t sup)
     }
 }
 
-/* Runs one command line; returns false for quit. */
-static bool run_command(const options_t *o, arbor_pid_t sup, char *line)
+/* Runs one split command line; returns false for quit. */
+static bool dispatch(const options_t *o, arbor_pid_t sup, int argc, const char **argv)
 {
-    char *save = NULL;
-    char *cmd = strtok_r(line, " \t", &save);
-    char *arg = strtok_r(NULL, " \t", &save);
-    char *extra = strtok_r(NULL, " \t", &save);
+    const char *cmd = argv[0], *arg = argc > 1 ? argv[1] : NULL;
     if (!cmd) {
         if (o->json)
             ok(o, NULL, NULL); /* a blank line: one line in, one answer out */
@@ -179,7 +177,7 @@ static bool run_command(const options_t *o, arbor_pid_t sup, char *line)
         ok(o, NULL, "bye");
         return false;
     }
-    if (extra || (arg && strcmp(cmd, "enqueue") != 0)) {
+    if (argc > 2 || (arg && strcmp(cmd, "enqueue") != 0)) {
         fail(o, "bad_argument", "too many arguments (try: help)");
         return true;
     }
@@ -200,6 +198,20 @@ static bool run_command(const options_t *o, arbor_pid_t sup, char *line)
     } else
         fail(o, "unknown_command", "unknown command (try: help)");
     return true;
+}
+
+/* Runs one command line; returns false for quit. */
+static bool run_command(const options_t *o, arbor_pid_t sup, const char *line)
+{
+    console_words_t ws;
+    const char *why = console_split(line, &ws);
+    if (why) {
+        fail(o, "bad_argument", why);
+        return true;
+    }
+    bool more = dispatch(o, sup, ws.argc, ws.argv);
+    console_words_free(&ws);
+    return more;
 }
 
 static void root(void *arg)

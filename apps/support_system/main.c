@@ -19,12 +19,14 @@ static const char usage[] =
     "  --db PATH   the SQLite file (default var/support_system.db)\n"
     "  --log PATH  the notification log (default: the database's path ending in .log)\n"
     "Commands:\n"
-    "  create DESCRIPTION [--customer NAME] [--priority low|normal|high|urgent]\n"
+    "  create [--customer NAME] [--priority low|normal|high|urgent] [--] DESCRIPTION\n"
     "  assign ID [AGENT]     resolve ID     reopen ID     close ID\n"
     "  show ID               list [STATUS] [--agent NAME]\n"
     "  agents                agent-add NAME\n"
     "  tree                  crash ID | crash store     stats\n"
-    "  help                  quit\n";
+    "  help                  quit\n"
+    "Words are split as in a shell: quote text with blanks (--customer \"Acme Corp\"),\n"
+    "a backslash escapes one character, and -- ends the options.\n";
 
 typedef struct options {
     bool json;
@@ -125,21 +127,7 @@ static void answer_ticket(const console_t *c, const ticket_t *t, bool history)
 
 /* ---- parsing ----------------------------------------------------------------------- */
 
-#define MAX_WORDS 64
-
-typedef struct {
-    char *w[MAX_WORDS];
-    int n;
-} words_t;
-
-static void split(char *line, words_t *ws)
-{
-    char *save = NULL;
-    ws->n = 0;
-    for (char *t = strtok_r(line, " \t", &save); t && ws->n < MAX_WORDS;
-         t = strtok_r(NULL, " \t", &save))
-        ws->w[ws->n++] = t;
-}
+typedef console_words_t words_t;
 
 static bool parse_id(const console_t *c, const char *s, int64_t *id)
 {
@@ -160,30 +148,33 @@ static void cmd_create(const console_t *c, words_t *ws)
 {
     ticket_t t = {.priority = PRIORITY_NORMAL};
     size_t len = 0;
-    for (int i = 1; i < ws->n; i++) {
-        if (strcmp(ws->w[i], "--customer") == 0 && i + 1 < ws->n) {
-            snprintf(t.customer, sizeof t.customer, "%s", ws->w[++i]);
-            if (strlen(ws->w[i]) > TICKET_NAME_MAX) {
+    bool options = true; /* until "--": after it, every word is description */
+    for (int i = 1; i < ws->argc; i++) {
+        if (options && strcmp(ws->argv[i], "--") == 0) {
+            options = false;
+        } else if (options && strcmp(ws->argv[i], "--customer") == 0 && i + 1 < ws->argc) {
+            snprintf(t.customer, sizeof t.customer, "%s", ws->argv[++i]);
+            if (strlen(ws->argv[i]) > TICKET_NAME_MAX) {
                 fail(c, "field_too_long", "customer is longer than 64 bytes");
                 return;
             }
-        } else if (strcmp(ws->w[i], "--priority") == 0 && i + 1 < ws->n) {
-            if (!ticket_priority_parse(ws->w[++i], &t.priority)) {
+        } else if (options && strcmp(ws->argv[i], "--priority") == 0 && i + 1 < ws->argc) {
+            if (!ticket_priority_parse(ws->argv[++i], &t.priority)) {
                 fail(c, "bad_argument", "priority is low, normal, high or urgent");
                 return;
             }
-        } else if (strncmp(ws->w[i], "--", 2) == 0) {
+        } else if (options && strncmp(ws->argv[i], "--", 2) == 0) {
             fail(c, "bad_argument", "unknown or incomplete option (try: help)");
             return;
         } else {
-            size_t n = strlen(ws->w[i]);
+            size_t n = strlen(ws->argv[i]);
             if (len + n + 1 > TICKET_DESC_MAX) {
                 fail(c, "field_too_long", "description is longer than 200 bytes");
                 return;
             }
             if (len)
                 t.description[len++] = ' ';
-            memcpy(t.description + len, ws->w[i], n + 1);
+            memcpy(t.description + len, ws->argv[i], n + 1);
             len += n;
         }
     }
@@ -200,15 +191,15 @@ static void cmd_act(const console_t *c, words_t *ws, ticket_action_t action)
 {
     int64_t id;
     int max_args = action == ACTION_ASSIGN ? 3 : 2;
-    if (ws->n > max_args) {
+    if (ws->argc > max_args) {
         fail(c, "bad_argument", "too many arguments (try: help)");
         return;
     }
-    if (!parse_id(c, ws->n > 1 ? ws->w[1] : NULL, &id))
+    if (!parse_id(c, ws->argc > 1 ? ws->argv[1] : NULL, &id))
         return;
     ticket_t t;
     ticket_error_t err = {.code = ""};
-    if (desk_act(id, action, ws->n > 2 ? ws->w[2] : "", &t, &err) != 0) {
+    if (desk_act(id, action, ws->argc > 2 ? ws->argv[2] : "", &t, &err) != 0) {
         fail_err(c, &err);
         return;
     }
@@ -218,7 +209,7 @@ static void cmd_act(const console_t *c, words_t *ws, ticket_action_t action)
 static void cmd_show(const console_t *c, words_t *ws)
 {
     int64_t id;
-    if (!parse_id(c, ws->n == 2 ? ws->w[1] : NULL, &id))
+    if (!parse_id(c, ws->argc == 2 ? ws->argv[1] : NULL, &id))
         return;
     ticket_t t;
     int rc = desk_get(id, &t);
@@ -237,10 +228,10 @@ static void cmd_list(const console_t *c, words_t *ws)
     ticket_status_t status;
     bool has_status = false;
     const char *agent = NULL;
-    for (int i = 1; i < ws->n; i++) {
-        if (strcmp(ws->w[i], "--agent") == 0 && i + 1 < ws->n)
-            agent = ws->w[++i];
-        else if (!has_status && ticket_status_parse(ws->w[i], &status))
+    for (int i = 1; i < ws->argc; i++) {
+        if (strcmp(ws->argv[i], "--agent") == 0 && i + 1 < ws->argc)
+            agent = ws->argv[++i];
+        else if (!has_status && ticket_status_parse(ws->argv[i], &status))
             has_status = true;
         else {
             fail(c, "bad_argument", "list [open|assigned|resolved|closed] [--agent NAME]");
@@ -291,16 +282,16 @@ static void cmd_agents(const console_t *c)
 static void cmd_agent_add(const console_t *c, words_t *ws)
 {
     ticket_error_t err = {.code = ""};
-    if (ws->n != 2) {
+    if (ws->argc != 2) {
         fail(c, "bad_argument", "agent-add takes one name");
         return;
     }
-    if (agents_add(ws->w[1], &err) != 0) {
+    if (agents_add(ws->argv[1], &err) != 0) {
         fail_err(c, &err);
         return;
     }
     cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "agent", ws->w[1]);
+    cJSON_AddStringToObject(j, "agent", ws->argv[1]);
     ok(c, j, "added");
 }
 
@@ -317,17 +308,17 @@ static void no_such_ticket_answer(const console_t *c, int64_t id)
  * so a call to the supervisor after our DOWN is served after the restart. */
 static void cmd_crash(const console_t *c, words_t *ws)
 {
-    if (ws->n != 2) {
+    if (ws->argc != 2) {
         fail(c, "bad_argument", "crash ID or crash store");
         return;
     }
     arbor_pid_t old, now = ARBOR_NOPID, sup;
     int64_t id = 0;
-    if (strcmp(ws->w[1], "store") == 0) {
+    if (strcmp(ws->argv[1], "store") == 0) {
         old = arbor_whereis(STORE_NAME);
         sup = c->sup;
     } else {
-        if (!parse_id(c, ws->w[1], &id))
+        if (!parse_id(c, ws->argv[1], &id))
             return;
         /* A worker started for an unknown ticket lives until it has looked
          * in the Store: ask for the ticket first, so that there is one. */
@@ -406,37 +397,52 @@ static void cmd_stats(const console_t *c)
     ok(c, j, text);
 }
 
-static bool run_command(const console_t *c, char *line)
+/* Runs one split command line; returns false for quit. */
+static bool dispatch(const console_t *c, words_t *ws);
+
+/* Runs one command line; returns false for quit. */
+static bool run_command(const console_t *c, const char *line)
 {
     words_t ws;
-    split(line, &ws);
-    if (ws.n == 0) {
+    const char *why = console_split(line, &ws);
+    if (why) {
+        fail(c, "bad_argument", why);
+        return true;
+    }
+    bool more = dispatch(c, &ws);
+    console_words_free(&ws);
+    return more;
+}
+
+static bool dispatch(const console_t *c, words_t *ws)
+{
+    if (ws->argc == 0) {
         if (c->o->json)
             ok(c, NULL, NULL); /* one line in, one answer out */
         return true;
     }
-    const char *cmd = ws.w[0];
+    const char *cmd = ws->argv[0];
     if (strcmp(cmd, "quit") == 0 || strcmp(cmd, "exit") == 0) {
         ok(c, NULL, "bye");
         return false;
     } else if (strcmp(cmd, "create") == 0)
-        cmd_create(c, &ws);
+        cmd_create(c, ws);
     else if (strcmp(cmd, "assign") == 0)
-        cmd_act(c, &ws, ACTION_ASSIGN);
+        cmd_act(c, ws, ACTION_ASSIGN);
     else if (strcmp(cmd, "resolve") == 0)
-        cmd_act(c, &ws, ACTION_RESOLVE);
+        cmd_act(c, ws, ACTION_RESOLVE);
     else if (strcmp(cmd, "reopen") == 0)
-        cmd_act(c, &ws, ACTION_REOPEN);
+        cmd_act(c, ws, ACTION_REOPEN);
     else if (strcmp(cmd, "close") == 0)
-        cmd_act(c, &ws, ACTION_CLOSE);
+        cmd_act(c, ws, ACTION_CLOSE);
     else if (strcmp(cmd, "show") == 0)
-        cmd_show(c, &ws);
+        cmd_show(c, ws);
     else if (strcmp(cmd, "list") == 0)
-        cmd_list(c, &ws);
+        cmd_list(c, ws);
     else if (strcmp(cmd, "agents") == 0)
         cmd_agents(c);
     else if (strcmp(cmd, "agent-add") == 0)
-        cmd_agent_add(c, &ws);
+        cmd_agent_add(c, ws);
     else if (strcmp(cmd, "tree") == 0) {
         if (c->o->json) {
             cJSON *j = cJSON_CreateObject();
@@ -447,7 +453,7 @@ static bool run_command(const console_t *c, char *line)
             console_tree_print(c->sup, DESK_SUPERVISOR_NAME, false);
         }
     } else if (strcmp(cmd, "crash") == 0)
-        cmd_crash(c, &ws);
+        cmd_crash(c, ws);
     else if (strcmp(cmd, "stats") == 0)
         cmd_stats(c);
     else if (strcmp(cmd, "help") == 0) {

@@ -69,6 +69,17 @@ check "long line: one create" "$(field "${out[0]}" error.code)" "field_too_long"
 check "blank line" "${out[1]}" '{"ok":true}'
 check "long line: no resolve" "$(field "${out[2]}" ticket.status)" "assigned"
 
+# 1c. Shell-like quoting: a quoted customer is one word, "--" ends the
+#     options, a quote left open is refused and creates nothing.
+mapfile -t out < <(printf '%s\n' \
+    'create --customer "Acme Corp" -- Printer --priority "on  fire"' 'create "unclosed' \
+    'show 3' 'quit' | desk)
+check "quoted customer" "$(field "${out[0]}" ticket.customer)" "Acme Corp"
+check "after --" "$(field "${out[0]}" ticket.description)/$(field "${out[0]}" ticket.priority)" \
+    "Printer --priority on  fire/normal"
+check "open quote" "$(field "${out[1]}" error.code)" "bad_argument"
+check "open quote created nothing" "$(field "${out[2]}" error.code)" "unknown_ticket"
+
 # 2. Kill a worker between changes, then the Store: the state survives.
 mapfile -t out < <(printf '%s\n' 'resolve 1' 'crash 1' 'show 1' 'crash store' 'close 1' \
     'show 1' 'stats' 'crash 999' 'quit' | desk)
@@ -103,7 +114,8 @@ acked=$(grep -c '"ok":true' "$tmp/acks" || true)
 last=$(grep '"ok":true' "$tmp/acks" | tail -1)
 last_id=$(field "$last" ticket.id)
 mapfile -t out < <(printf '%s\n' "show $last_id" 'quit' | desk)
-check "last acknowledged create" "$(field "${out[0]}" ticket.description)" "load $((last_id - 1))"
+first_id=$(field "$(grep '"ok":true' "$tmp/acks" | head -1)" ticket.id) # the ticket of "load 1"
+check "last acknowledged create" "$(field "${out[0]}" ticket.description)" "load $((last_id - first_id + 1))"
 count=$(sqlite3 "$db" 'SELECT count(*) FROM tickets')
 [ "$count" -ge "$((acked + 1))" ] || { echo "lost: $acked acknowledged, $count stored"; exit 1; }
 check "integrity" "$(sqlite3 "$db" 'PRAGMA integrity_check')" "ok"
