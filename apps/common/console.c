@@ -1,11 +1,15 @@
 #include "console.h"
 
 #include <errno.h>
+#include <langinfo.h>
+#include <locale.h>
 #include <histedit.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "utf8.h"
 
 #if defined(CONSOLE_LIBEDIT)
 #include <editline/readline.h>
@@ -84,6 +88,59 @@ char *console_read_line(const char *prompt, size_t *len)
         r.line[--r.len] = '\0';
     *len = r.len;
     return r.line;
+}
+
+void console_init(void)
+{
+    /* Character classes only: numbers keep printing with '.' whatever the
+     * locale, which JSON needs. */
+    const char *set = setlocale(LC_CTYPE, "");
+    if (!set || strcmp(nl_langinfo(CODESET), "UTF-8") != 0)
+        setlocale(LC_CTYPE, "C.UTF-8");
+}
+
+const char *console_check_line(const char *line, size_t len)
+{
+    static __thread char why[96];
+    size_t bad;
+    if (utf8_check(line, len, NULL, &bad))
+        return NULL;
+    if (line[bad] == '\0')
+        snprintf(why, sizeof why, "the line holds a NUL byte (at byte %zu); nothing was done",
+                 bad + 1);
+    else
+        snprintf(why, sizeof why,
+                 "the line is not valid UTF-8 (byte %zu is 0x%02x); nothing was done", bad + 1,
+                 (unsigned char)line[bad]);
+    return why;
+}
+
+cJSON *console_json_text(const char *s)
+{
+    size_t len = strlen(s), bad;
+    if (utf8_check(s, len, NULL, &bad))
+        return cJSON_CreateString(s);
+    /* Text stored before it was checked: each byte that is not part of a
+     * character becomes U+FFFD, so the output stays JSON. */
+    char *copy = malloc(3 * len + 1), *o = copy;
+    if (!copy)
+        return cJSON_CreateString("");
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_char_length((const unsigned char *)s + i, len - i);
+        if (n) {
+            memcpy(o, s + i, n);
+            o += n;
+            i += n;
+        } else {
+            memcpy(o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        }
+    }
+    *o = '\0';
+    cJSON *j = cJSON_CreateString(copy);
+    free(copy);
+    return j;
 }
 
 const char *console_split(const char *line, console_words_t *w)

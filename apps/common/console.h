@@ -9,6 +9,12 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 
+/* Sets the character locale from the environment (LC_ALL, LC_CTYPE,
+ * LANG), so that the line editor takes non-ASCII characters; where that
+ * locale is not UTF-8 (C, POSIX, unset), C.UTF-8: the consoles read and
+ * write UTF-8. Call it once, before the runtime starts. */
+void console_init(void);
+
 /* Reads one line from standard input on the blocking pool: the calling
  * process waits, schedulers keep running. Whatever stdout holds is flushed
  * first. prompt NULL: a plain read that writes nothing to stdout (scripts,
@@ -20,6 +26,15 @@
  * bytes in *len (more than strlen when it holds a NUL byte); NULL at end
  * of input. Process only. */
 char *console_read_line(const char *prompt, size_t *len);
+
+/* Checks a line read by console_read_line (len bytes): NULL when it is
+ * valid UTF-8 without NUL bytes, otherwise a sentence saying which byte is
+ * wrong (in a per-thread buffer). */
+const char *console_check_line(const char *line, size_t len);
+
+/* A JSON string of s; bytes of s that are not valid UTF-8 (text stored
+ * before it was checked) become U+FFFD, so the output is always JSON. */
+cJSON *console_json_text(const char *s);
 
 /* A command line split into words. */
 typedef struct console_words {

@@ -201,10 +201,15 @@ static bool dispatch(const options_t *o, arbor_pid_t sup, int argc, const char *
 }
 
 /* Runs one command line; returns false for quit. */
-static bool run_command(const options_t *o, arbor_pid_t sup, const char *line)
+static bool run_command(const options_t *o, arbor_pid_t sup, const char *line, size_t len)
 {
     console_words_t ws;
-    const char *why = console_split(line, &ws);
+    const char *why = console_check_line(line, len);
+    if (why) {
+        fail(o, "bad_input", why);
+        return true;
+    }
+    why = console_split(line, &ws);
     if (why) {
         fail(o, "bad_argument", why);
         return true;
@@ -229,7 +234,7 @@ static void root(void *arg)
     for (;;) {
         size_t len;
         char *line = console_read_line(prompt, &len);
-        bool more = line && run_command(o, sup, line);
+        bool more = line && run_command(o, sup, line, len);
         free(line);
         if (!more)
             break;
@@ -255,6 +260,7 @@ int main(int argc, char **argv)
             return strcmp(argv[i], "--help") == 0 ? 0 : 2;
         }
     }
+    console_init();
     arbor_config_t cfg = {.schedulers = o.schedulers};
     arbor_reason_t why;
     int rc = arbor_run(&cfg, root, &o, &why);

@@ -26,7 +26,7 @@ enum { W_GET = 1, W_ACT };
 
 typedef struct {
     ticket_action_t action;
-    char agent[TICKET_NAME_MAX + 1];
+    char agent[TICKET_NAME_SIZE];
 } act_req_t;
 
 typedef struct {
@@ -179,7 +179,7 @@ static arbor_gs_ret_t worker_act(worker_t *w, const act_req_t *req)
 {
     act_reply_t r = {0};
     ticket_t next = w->t;
-    char agent[TICKET_NAME_MAX + 1];
+    char agent[TICKET_NAME_SIZE];
     snprintf(agent, sizeof agent, "%s", req->agent);
     if (req->action == ACTION_ASSIGN && next.status == TICKET_OPEN) {
         if (!agent[0] && agents_pick(agent) != 0) {
@@ -200,7 +200,7 @@ static arbor_gs_ret_t worker_act(worker_t *w, const act_req_t *req)
         r.ticket = w->t;
         return idle(arbor_gs_reply(&r, sizeof r));
     }
-    char what[96];
+    char what[TICKET_NAME_SIZE + 64];
     if (req->action == ACTION_ASSIGN)
         snprintf(what, sizeof what, "assigned to %s", next.agent);
     else

@@ -63,12 +63,12 @@ static cJSON *ticket_json(const ticket_t *t, bool with_history)
 {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "id", (double)t->id);
-    cJSON_AddStringToObject(j, "description", t->description);
-    cJSON_AddStringToObject(j, "customer", t->customer);
+    cJSON_AddItemToObject(j, "description", console_json_text(t->description));
+    cJSON_AddItemToObject(j, "customer", console_json_text(t->customer));
     cJSON_AddStringToObject(j, "priority", ticket_priority_name(t->priority));
     cJSON_AddStringToObject(j, "status", ticket_status_name(t->status));
     if (t->agent[0])
-        cJSON_AddStringToObject(j, "agent", t->agent);
+        cJSON_AddItemToObject(j, "agent", console_json_text(t->agent));
     else
         cJSON_AddNullToObject(j, "agent");
     cJSON_AddNumberToObject(j, "created_at", (double)t->created_at);
@@ -81,8 +81,8 @@ static cJSON *ticket_json(const ticket_t *t, bool with_history)
             for (size_t i = 0; i < n; i++) {
                 cJSON *e = cJSON_CreateObject();
                 cJSON_AddNumberToObject(e, "at", (double)rows[i].at);
-                cJSON_AddStringToObject(e, "who", rows[i].who);
-                cJSON_AddStringToObject(e, "what", rows[i].what);
+                cJSON_AddItemToObject(e, "who", console_json_text(rows[i].who));
+                cJSON_AddItemToObject(e, "what", console_json_text(rows[i].what));
                 cJSON_AddItemToArray(h, e);
             }
             free(rows);
@@ -153,11 +153,13 @@ static void cmd_create(const console_t *c, words_t *ws)
         if (options && strcmp(ws->argv[i], "--") == 0) {
             options = false;
         } else if (options && strcmp(ws->argv[i], "--customer") == 0 && i + 1 < ws->argc) {
-            snprintf(t.customer, sizeof t.customer, "%s", ws->argv[++i]);
-            if (strlen(ws->argv[i]) > TICKET_NAME_MAX) {
-                fail(c, "field_too_long", "customer is longer than 64 bytes");
+            /* More bytes than the buffer holds is more characters than the
+             * limit; shorter text is checked by the desk. */
+            if (strlen(ws->argv[++i]) >= sizeof t.customer) {
+                fail(c, "field_too_long", "customer is longer than 64 characters");
                 return;
             }
+            snprintf(t.customer, sizeof t.customer, "%s", ws->argv[i]);
         } else if (options && strcmp(ws->argv[i], "--priority") == 0 && i + 1 < ws->argc) {
             if (!ticket_priority_parse(ws->argv[++i], &t.priority)) {
                 fail(c, "bad_argument", "priority is low, normal, high or urgent");
@@ -168,8 +170,8 @@ static void cmd_create(const console_t *c, words_t *ws)
             return;
         } else {
             size_t n = strlen(ws->argv[i]);
-            if (len + n + 1 > TICKET_DESC_MAX) {
-                fail(c, "field_too_long", "description is longer than 200 bytes");
+            if (len + n + 1 >= sizeof t.description) {
+                fail(c, "field_too_long", "description is longer than 200 characters");
                 return;
             }
             if (len)
@@ -197,6 +199,10 @@ static void cmd_act(const console_t *c, words_t *ws, ticket_action_t action)
     }
     if (!parse_id(c, ws->argc > 1 ? ws->argv[1] : NULL, &id))
         return;
+    if (ws->argc > 2 && strlen(ws->argv[2]) >= TICKET_NAME_SIZE) {
+        fail(c, "field_too_long", "agent is longer than 64 characters");
+        return;
+    }
     ticket_t t;
     ticket_error_t err = {.code = ""};
     if (desk_act(id, action, ws->argc > 2 ? ws->argv[2] : "", &t, &err) != 0) {
@@ -271,7 +277,7 @@ static void cmd_agents(const console_t *c)
     cJSON *arr = cJSON_AddArrayToObject(j, "agents");
     char *save = NULL;
     for (char *n = strtok_r(names, "\n", &save); n; n = strtok_r(NULL, "\n", &save)) {
-        cJSON_AddItemToArray(arr, cJSON_CreateString(n));
+        cJSON_AddItemToArray(arr, console_json_text(n));
         if (!c->o->json)
             puts(n);
     }
@@ -401,10 +407,15 @@ static void cmd_stats(const console_t *c)
 static bool dispatch(const console_t *c, words_t *ws);
 
 /* Runs one command line; returns false for quit. */
-static bool run_command(const console_t *c, const char *line)
+static bool run_command(const console_t *c, const char *line, size_t len)
 {
     words_t ws;
-    const char *why = console_split(line, &ws);
+    const char *why = console_check_line(line, len);
+    if (why) {
+        fail(c, "bad_input", why);
+        return true;
+    }
+    why = console_split(line, &ws);
     if (why) {
         fail(c, "bad_argument", why);
         return true;
@@ -485,7 +496,7 @@ static void root(void *arg)
     for (;;) {
         size_t len;
         char *line = console_read_line(prompt, &len);
-        bool more = line && run_command(&c, line);
+        bool more = line && run_command(&c, line, len);
         free(line);
         if (!more)
             break;
@@ -541,6 +552,7 @@ int main(int argc, char **argv)
         mkdir("var", 0755); /* the default lives under var/ */
     if (!o.log[0])
         default_log_path(o.db, o.log, sizeof o.log);
+    console_init();
     arbor_config_t cfg = {.schedulers = o.schedulers};
     arbor_reason_t why;
     int rc = arbor_run(&cfg, root, &o, &why);

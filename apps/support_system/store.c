@@ -116,11 +116,11 @@ typedef struct job {
     int op;
     ticket_t ticket; /* CREATE, UPDATE in; GET out */
     int64_t id;
-    char who[TICKET_NAME_MAX + 1];
-    char what[96];
+    char who[TICKET_NAME_SIZE];
+    char what[TICKET_NAME_SIZE + 64];
     bool has_status;
     ticket_status_t status;
-    char agent[TICKET_NAME_MAX + 1];
+    char agent[TICKET_NAME_SIZE];
     size_t limit;
     /* out */
     store_stats_t stats; /* STATS */
@@ -396,7 +396,7 @@ static void read_history_row(sqlite3_stmt *st, void *row)
 
 static void read_name_row(sqlite3_stmt *st, void *row)
 {
-    snprintf(row, TICKET_NAME_MAX + 1, "%s", sqlite3_column_text(st, 0));
+    snprintf(row, TICKET_NAME_SIZE, "%s", sqlite3_column_text(st, 0));
 }
 
 static void *run_read(void *arg)
@@ -429,7 +429,7 @@ static void *run_read(void *arg)
         j->rc = collect(r, st, sizeof(ticket_t), read_ticket_row);
         break;
     case AGENTS:
-        j->rc = collect(r, r->s->st[ST_AGENTS], TICKET_NAME_MAX + 1, read_name_row);
+        j->rc = collect(r, r->s->st[ST_AGENTS], TICKET_NAME_SIZE, read_name_row);
         break;
     default:
         j->rc = ARBOR_EINVAL;
@@ -762,14 +762,14 @@ int store_agents(char **out)
     int rc = request(&j, &m);
     if (rc || (rc = take_rows(m, (void **)&names, &n)))
         return rc;
-    *out = malloc(n * (TICKET_NAME_MAX + 2) + 1);
+    *out = malloc(n * (TICKET_NAME_SIZE + 1) + 1);
     if (!*out) {
         free(names);
         return ARBOR_ENOMEM;
     }
     size_t len = 0;
     for (size_t i = 0; i < n; i++)
-        len += (size_t)sprintf(*out + len, "%s\n", names + i * (TICKET_NAME_MAX + 1));
+        len += (size_t)sprintf(*out + len, "%s\n", names + i * (TICKET_NAME_SIZE));
     (*out)[len] = '\0';
     free(names);
     return 0;

@@ -22,8 +22,8 @@
 
 typedef struct store_history {
     int64_t at;
-    char who[TICKET_NAME_MAX + 1];
-    char what[96];
+    char who[TICKET_NAME_SIZE];
+    char what[TICKET_NAME_SIZE + 64];
 } store_history_t;
 
 /* The Store's child start function; arg is the database path (a copied

@@ -34,22 +34,26 @@ class Failure(Exception):
 class Session:
     """simple_queue on a pty: what it wrote so far, and a reading position."""
 
-    def __init__(self, binary):
+    def __init__(self, binary, args=(), locale=None):
         self.deadline = time.monotonic() + DEADLINE_S
         self.out = b""
         self.pos = 0
         self.eof = False
         self.pid, self.fd = pty.fork()
         if self.pid == 0:
-            self._exec(binary)
+            self._exec(binary, list(args), locale)
 
     @staticmethod
-    def _exec(binary):
-        """Child: a known window size and terminal, no user key bindings."""
+    def _exec(binary, args, locale):
+        """Child: a known window size and terminal, no user key bindings;
+        with locale, that locale and no other locale variable."""
         try:
             fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
             env = dict(os.environ, TERM="xterm", EDITRC="/dev/null", INPUTRC="/dev/null")
-            os.execve(binary, [binary], env)
+            if locale is not None:
+                env = {k: v for k, v in env.items() if not k.startswith(("LC_", "LANG"))}
+                env["LANG"] = locale
+            os.execve(binary, [binary] + args, env)
         finally:
             os._exit(127)
 

@@ -50,6 +50,11 @@ grep -q '"code":"bad_argument","message":"a quote is not closed' <<<"$(sed -n 5p
 expect 6 '{"ok":true,"queue":[1,2,3,8]}'
 expect 7 '{"ok":true}'
 [ "$(wc -l <<<"$out")" -eq 7 ] || { echo "expected 7 lines: $out"; exit 1; }
+# A line that is not UTF-8 is refused whole.
+out=$(printf 'enqueue 5\xff\nqueue\n' | timeout 60 "$bin" --json)
+grep -q '"code":"bad_input","message":"the line is not valid UTF-8' <<<"$(sed -n 1p <<<"$out")" ||
+    { echo "invalid UTF-8: $out"; exit 1; }
+expect 2 '{"ok":true,"queue":[1,2,3]}'
 # End of input stops it cleanly too.
 printf 'queue\n' | timeout 60 "$bin" --json >/dev/null
 # A malformed option is refused with a clear message and exit status 2.

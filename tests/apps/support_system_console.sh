@@ -80,6 +80,26 @@ check "after --" "$(field "${out[0]}" ticket.description)/$(field "${out[0]}" ti
 check "open quote" "$(field "${out[1]}" error.code)" "bad_argument"
 check "open quote created nothing" "$(field "${out[2]}" error.code)" "unknown_ticket"
 
+# 1d. Unicode: valid UTF-8 is kept, limits count characters (200 two-byte
+#     characters are a valid description, 201 are too many), and a line with
+#     an invalid byte or a NUL is refused whole and creates nothing. Every
+#     answer is valid JSON.
+e200=$(printf 'é%.0s' {1..200})
+printf '%s\n' "create José --customer \"Zoë Ltd\"" "create $e200" "create ${e200}é" >"$tmp/unicode"
+printf 'create bad \xff byte\ncreate nul \0 byte\nshow 5\nquit\n' >>"$tmp/unicode"
+desk <"$tmp/unicode" >"$tmp/unicode.out"
+python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1], "rb").read().decode("utf-8").splitlines()]' \
+    "$tmp/unicode.out" || { echo "FAIL: not JSON"; cat "$tmp/unicode.out"; exit 1; }
+mapfile -t out <"$tmp/unicode.out"
+check "unicode: lines" "${#out[@]}" 7
+check "unicode description" "$(field "${out[0]}" ticket.description)/$(field "${out[0]}" ticket.customer)" "José/Zoë Ltd"
+check "200 characters" "$(field "${out[1]}" ticket.description)" "$e200"
+check "201 characters" "$(field "${out[2]}" error.code)" "field_too_long"
+grep -q "longer than 200 characters" <<<"${out[2]}" || { echo "FAIL limit message: ${out[2]}"; exit 1; }
+check "invalid byte" "$(field "${out[3]}" error.code)" "bad_input"
+check "NUL" "$(field "${out[4]}" error.code)" "bad_input"
+check "refused lines created nothing" "$(field "${out[5]}" error.code)" "unknown_ticket"
+
 # 2. Kill a worker between changes, then the Store: the state survives.
 mapfile -t out < <(printf '%s\n' 'resolve 1' 'crash 1' 'show 1' 'crash store' 'close 1' \
     'show 1' 'stats' 'crash 999' 'quit' | desk)

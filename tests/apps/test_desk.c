@@ -79,6 +79,23 @@ TEST(text_fields_are_checked)
     ASSERT_FALSE(ticket_check_text("description", "a\tb", TICKET_DESC_MAX, false, &err));
     ASSERT_STREQ(err.code, "bad_field");
     ASSERT_TRUE(ticket_check_text("customer", "", TICKET_NAME_MAX, true, &err));
+    /* Limits count characters: 200 two-byte characters fit, 201 do not. */
+    char wide[TICKET_DESC_SIZE];
+    size_t n = 0;
+    for (int i = 0; i < TICKET_DESC_MAX; i++, n += 2)
+        memcpy(wide + n, "\xc3\xa9", 2); /* é */
+    wide[n] = '\0';
+    ASSERT_TRUE(ticket_check_text("description", wide, TICKET_DESC_MAX, false, &err));
+    memcpy(wide + n, "\xc3\xa9", 3);
+    ASSERT_FALSE(ticket_check_text("description", wide, TICKET_DESC_MAX, false, &err));
+    ASSERT_STREQ(err.code, "field_too_long");
+    ASSERT_TRUE(strstr(err.message, "200 characters") != NULL);
+    /* Invalid UTF-8: a stray byte, an overlong '/', a surrogate. */
+    static const char *const invalid[] = {"Jos\xe9", "\xc0\xaf", "\xed\xa0\x80"};
+    for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
+        ASSERT_FALSE(ticket_check_text("customer", invalid[i], TICKET_NAME_MAX, true, &err));
+        ASSERT_STREQ(err.code, "bad_field");
+    }
 }
 
 /* ---- two concurrent assignments ------------------------------------------------------- */
@@ -92,7 +109,7 @@ typedef struct {
 typedef struct {
     int rc;
     ticket_error_t err;
-    char agent[TICKET_NAME_MAX + 1];
+    char agent[TICKET_NAME_SIZE];
 } result_t;
 
 static void racer(void *arg)
