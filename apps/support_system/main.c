@@ -24,6 +24,7 @@ static const char usage[] =
     "  show ID               list [STATUS] [--agent NAME]\n"
     "  agents                agent-add NAME\n"
     "  tree                  crash ID | crash store     stats\n"
+    "  backup PATH           copy the database to PATH while the desk runs\n"
     "  help                  quit\n"
     "Words are split as in a shell: quote text with blanks (--customer \"Acme Corp\"),\n"
     "a backslash escapes one character, and -- ends the options.\n";
@@ -308,6 +309,24 @@ static void no_such_ticket_answer(const console_t *c, int64_t id)
     fail(c, "unknown_ticket", text);
 }
 
+static void cmd_backup(const console_t *c, words_t *ws)
+{
+    if (ws->argc != 2 || !ws->argv[1][0]) {
+        fail(c, "bad_argument", "backup takes one path: backup PATH");
+        return;
+    }
+    ticket_error_t err = {.code = ""};
+    if (store_backup(ws->argv[1], &err) != 0) {
+        fail_err(c, &err);
+        return;
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddItemToObject(j, "backup", console_json_text(ws->argv[1]));
+    char text[64];
+    snprintf(text, sizeof text, "backed up the database");
+    ok(c, j, text);
+}
+
 /* Kills a ticket's worker or the Store and answers once its supervisor
  * has restarted it (and, for the Store, everything after it: rest_for_one).
  * The dead process told its supervisor (link) before telling us (monitor),
@@ -465,6 +484,8 @@ static bool dispatch(const console_t *c, words_t *ws)
         }
     } else if (strcmp(cmd, "crash") == 0)
         cmd_crash(c, ws);
+    else if (strcmp(cmd, "backup") == 0)
+        cmd_backup(c, ws);
     else if (strcmp(cmd, "stats") == 0)
         cmd_stats(c);
     else if (strcmp(cmd, "help") == 0) {

@@ -30,7 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { CREATE = 1, UPDATE, GET, HISTORY, LIST, AGENTS, AGENT_ADD, NOTIFY, STATS };
+enum { CREATE = 1, UPDATE, GET, HISTORY, LIST, AGENTS, AGENT_ADD, NOTIFY, STATS, BACKUP };
 
 /* A batch never holds more changes than this; a full one is written at
  * once. */
@@ -513,7 +513,8 @@ static void *open_db(void *arg)
     }
     sqlite3_busy_timeout(s->db, 5000);
     /* Closing happens in an exit hook on a scheduler thread: no checkpoint
-     * there; the next open (or SQLite's automatic checkpoints) does it. */
+     * there. A clean stop has checkpointed already (store_terminate, on
+     * the blocking pool); after a crash the next open recovers the WAL. */
     sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     if (sqlite3_exec(s->db,
                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
@@ -553,10 +554,85 @@ static arbor_gs_ret_t store_init(void **state, void *arg)
     return arbor_gs_ok();
 }
 
+/* ---- backup and checkpoint ----------------------------------------------------------- */
+
+typedef struct {
+    store_t *s;
+    const char *path;
+    job_t *job;
+} backup_t;
+
+/* Blocking pool: copies the database into a new file at path with SQLite's
+ * online backup API, in one step (the Store serves nothing meanwhile, so
+ * the copy is of one committed state). An existing file there is
+ * replaced. */
+static void *run_backup(void *arg)
+{
+    backup_t *b = arg;
+    job_t *j = b->job;
+    sqlite3 *dst = NULL;
+    int rc = sqlite3_open(b->path, &dst);
+    if (rc == SQLITE_OK) {
+        sqlite3_backup *bk = sqlite3_backup_init(dst, "main", b->s->db, "main");
+        if (bk) {
+            sqlite3_backup_step(bk, -1);
+            sqlite3_backup_finish(bk);
+        }
+        rc = sqlite3_errcode(dst);
+    }
+    if (rc != SQLITE_OK) {
+        snprintf(j->err.code, sizeof j->err.code, "backup_failed");
+        snprintf(j->err.message, sizeof j->err.message, "cannot back up to %s: %s", b->path,
+                 dst ? sqlite3_errmsg(dst) : "out of memory");
+        j->rc = ARBOR_EEXIT;
+    }
+    sqlite3_close(dst);
+    return NULL;
+}
+
+/* A backup: the path is the request's data (NUL-terminated). The pending
+ * batch is written first, so the copy holds every change acknowledged
+ * before it. */
+static arbor_gs_ret_t answer_backup(store_t *s, const arbor_msg_t *req, arbor_from_t from)
+{
+    job_t j = {.op = BACKUP};
+    const char *path = req->data;
+    if (!req->size || path[req->size - 1] != '\0')
+        return arbor_gs_halt(arbor_error("bad backup request"));
+    flush(s);
+    backup_t b = {s, path, &j};
+    arbor_blocking(run_backup, &b, NULL);
+    arbor_gs_reply_to(from, &j, sizeof j);
+    return waiting(s, arbor_gs_noreply());
+}
+
+static void *checkpoint(void *arg)
+{
+    store_t *s = arg;
+    sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    return NULL;
+}
+
+/* A clean stop (the desk quits, its supervisor shuts the Store down) writes
+ * what is pending and copies the WAL into the database file, so the file
+ * alone holds every change: a copy of it taken after a quit is complete.
+ * A crash skips this; the next open recovers from the WAL. */
+static void store_terminate(void **state, const arbor_reason_t *reason)
+{
+    store_t *s = *state;
+    if (!s)
+        return;
+    flush(s);
+    if (reason->kind == ARBOR_EXIT_NORMAL || reason->kind == ARBOR_EXIT_SHUTDOWN)
+        arbor_blocking(checkpoint, s, NULL);
+}
+
 /* A change joins the batch; a read first writes the batch, then reads. */
 static arbor_gs_ret_t store_call(void **state, const arbor_msg_t *req, arbor_from_t from)
 {
     store_t *s = *state;
+    if (req->tag == BACKUP)
+        return answer_backup(s, req, from);
     if (req->size != sizeof(job_t))
         return arbor_gs_halt(arbor_error("bad store request"));
     job_t j;
@@ -630,11 +706,14 @@ static const arbor_gen_server_t store_gs = {.name = "SupportSystem.Store",
                                             .init = store_init,
                                             .handle_call = store_call,
                                             .handle_info = store_info,
+                                            .terminate = store_terminate,
                                             .format_status = store_status};
 
 int store_start(void *path, arbor_pid_t *pid, arbor_reason_t *err)
 {
-    arbor_gs_opts_t o = {.link = true, .name = STORE_NAME};
+    /* Trapping exits, the Store's terminate runs when its supervisor shuts
+     * it down: that is where a clean stop checkpoints. */
+    arbor_gs_opts_t o = {.link = true, .name = STORE_NAME, .trap_exit = true};
     return arbor_gs_start(&store_gs, path, &o, pid, err);
 }
 
@@ -804,5 +883,23 @@ int store_stats(store_stats_t *out)
     int rc = ask(&j);
     if (rc == 0)
         *out = j.stats;
+    return rc;
+}
+
+int store_backup(const char *path, ticket_error_t *err)
+{
+    arbor_pid_t store = arbor_whereis(STORE_NAME);
+    job_t j = {.op = BACKUP};
+    int rc = store ? 0 : ARBOR_ENOPROC;
+    arbor_msg_t *reply = NULL;
+    if (!rc)
+        rc = arbor_gs_call(store, BACKUP, path, strlen(path) + 1, 600000, &reply, NULL);
+    if (!rc) {
+        j = *(const job_t *)reply->data;
+        arbor_msg_free(reply);
+        rc = j.rc;
+    }
+    if (rc)
+        copy_error(&j, rc, err);
     return rc;
 }

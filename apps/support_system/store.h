@@ -59,6 +59,12 @@ typedef struct store_stats {
 
 int store_stats(store_stats_t *out);
 
+/* Copies the database into a new file at path (replacing any file there)
+ * with SQLite's online backup API, while the desk runs: the copy holds
+ * every change acknowledged before the call. On failure err says the path
+ * and SQLite's reason. */
+int store_backup(const char *path, ticket_error_t *err);
+
 /* Records a notification in the outbox table. */
 int store_notify(int64_t ticket, const char *text);
 

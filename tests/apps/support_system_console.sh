@@ -116,6 +116,21 @@ python3 -c 'import sys; c, t, p = map(float, sys.argv[1:]); sys.exit(not (c >= 1
 # A ticket that does not exist has no worker to kill.
 check "crash unknown" "$(field "${out[7]}" error.code)" "unknown_ticket"
 
+# 2b. backup PATH copies the database while the desk runs; a path that
+#     cannot be written is refused with the path and SQLite's reason. After
+#     a clean quit the database file alone holds everything (checkpoint):
+#     a copy of it without its -wal file is complete.
+mapfile -t out < <(printf '%s\n' "backup $tmp/backup.db" "backup $tmp/no/such/dir/b.db" \
+    'list' 'quit' | desk)
+check "backup" "$(field "${out[0]}" backup)" "$tmp/backup.db"
+check "backup refused" "$(field "${out[1]}" error.code)" "backup_failed"
+grep -q "$tmp/no/such/dir/b.db: unable to open" <<<"${out[1]}" || { echo "FAIL backup error: ${out[1]}"; exit 1; }
+stored=$(python3 -c 'import json,sys; print(len(json.loads(sys.argv[1])["tickets"]))' "${out[2]}")
+check "backup holds every ticket" "$(sqlite3 "$tmp/backup.db" 'SELECT count(*) FROM tickets')" "$stored"
+check "backup integrity" "$(sqlite3 "$tmp/backup.db" 'PRAGMA integrity_check')" "ok"
+cp "$db" "$tmp/copy.db"
+check "copied file after quit" "$(sqlite3 "$tmp/copy.db" 'SELECT count(*) FROM tickets')" "$stored"
+
 # 3. SIGKILL under load: every acknowledged create must be there afterwards.
 fifo="$tmp/in"
 mkfifo "$fifo"
