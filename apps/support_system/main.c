@@ -573,6 +573,11 @@ int main(int argc, char **argv)
         mkdir("var", 0755); /* the default lives under var/ */
     if (!o.log[0])
         default_log_path(o.db, o.log, sizeof o.log);
+    char why_locked[8192];
+    if (desk_lock(o.db, why_locked, sizeof why_locked) != 0) {
+        fprintf(stderr, "support_system: %s\n", why_locked);
+        return 1;
+    }
     console_init();
     arbor_config_t cfg = {.schedulers = o.schedulers};
     arbor_reason_t why;

@@ -53,7 +53,7 @@ enum { CREATE = 1, UPDATE, GET, HISTORY, LIST, AGENTS, AGENT_ADD, NOTIFY, STATS,
 /* Tickets in the cache of committed tickets (a power of two). */
 #define CACHE_SLOTS 1024
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 static const char schema_v1[] =
     "CREATE TABLE tickets(id INTEGER PRIMARY KEY AUTOINCREMENT, description TEXT NOT NULL,"
@@ -68,7 +68,17 @@ static const char schema_v1[] =
     "INSERT INTO agents VALUES('alice', 1), ('bob', 2);"
     "PRAGMA user_version = 1;";
 
-#define TICKET_COLUMNS "id, description, customer, priority, status, agent, created_at, updated_at"
+/* Version 2: each ticket has a version, raised by every update, which the
+ * UPDATE checks: a change computed from a stale copy is refused. The
+ * column is added to an existing version 1 file. */
+static const char schema_v2[] = "ALTER TABLE tickets ADD COLUMN version INTEGER NOT NULL DEFAULT 0;"
+                                "PRAGMA user_version = 2;";
+
+/* The steps from version i to i + 1. */
+static const char *const migrations[SCHEMA_VERSION] = {schema_v1, schema_v2};
+
+#define TICKET_COLUMNS                                                                             \
+    "id, description, customer, priority, status, agent, created_at, updated_at, version"
 
 /* The statements, prepared once when the Store opens the database. */
 enum {
@@ -81,6 +91,7 @@ enum {
     ST_INSERT_TICKET,
     ST_INSERT_HISTORY,
     ST_UPDATE_TICKET,
+    ST_EXISTS,
     ST_GET,
     ST_HISTORY,
     ST_LIST,
@@ -100,7 +111,9 @@ static const char *const statement_sql[ST_COUNT] = {
     [ST_INSERT_TICKET] = "INSERT INTO tickets(description, customer, priority, status, agent,"
                          " created_at, updated_at) VALUES(?,?,?,?,?,?,?)",
     [ST_INSERT_HISTORY] = "INSERT INTO history(ticket, at, who, what) VALUES(?,?,?,?)",
-    [ST_UPDATE_TICKET] = "UPDATE tickets SET status = ?, agent = ?, updated_at = ? WHERE id = ?",
+    [ST_UPDATE_TICKET] = "UPDATE tickets SET status = ?, agent = ?, updated_at = ?,"
+                         " version = version + 1 WHERE id = ? AND version = ?",
+    [ST_EXISTS] = "SELECT 1 FROM tickets WHERE id = ?",
     [ST_GET] = "SELECT " TICKET_COLUMNS " FROM tickets WHERE id = ?",
     [ST_HISTORY] = "SELECT at, who, what FROM history WHERE ticket = ? ORDER BY id",
     [ST_LIST] = "SELECT " TICKET_COLUMNS " FROM tickets WHERE (?1 < 0 OR status = ?1)"
@@ -181,6 +194,7 @@ static void read_ticket(sqlite3_stmt *st, ticket_t *t)
     snprintf(t->agent, sizeof t->agent, "%s", sqlite3_column_text(st, 5));
     t->created_at = sqlite3_column_int64(st, 6);
     t->updated_at = sqlite3_column_int64(st, 7);
+    t->version = sqlite3_column_int64(st, 8);
 }
 
 /* ---- changes ------------------------------------------------------------------------ */
@@ -222,10 +236,25 @@ static int write_update(store_t *s, job_t *j)
     sqlite3_bind_text(st, 2, t->agent, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, t->updated_at);
     sqlite3_bind_int64(st, 4, t->id);
+    sqlite3_bind_int64(st, 5, t->version);
     if (step_done(st) != SQLITE_DONE)
         return db_fail(s, j, "update");
-    if (sqlite3_changes(s->db) != 1)
-        return ARBOR_ENOENT;
+    if (sqlite3_changes(s->db) != 1) {
+        sqlite3_stmt *ex = s->st[ST_EXISTS];
+        sqlite3_bind_int64(ex, 1, t->id);
+        int found = sqlite3_step(ex);
+        sqlite3_reset(ex);
+        sqlite3_clear_bindings(ex);
+        if (found != SQLITE_ROW)
+            return ARBOR_ENOENT;
+        snprintf(j->err.code, sizeof j->err.code, "conflict");
+        snprintf(j->err.message, sizeof j->err.message,
+                 "ticket %lld was changed since this change was computed (version %lld is"
+                 " stale); nothing was changed",
+                 (long long)t->id, (long long)t->version);
+        return ARBOR_EAGAIN;
+    }
+    j->ticket.version++; /* what was written, for the cache and the caller */
     return add_history(s, j, t->id, t->updated_at, j->who, j->what);
 }
 
@@ -486,18 +515,18 @@ static int migrate(sqlite3 *db, char *error, size_t size)
             version = sqlite3_column_int(st, 0);
         sqlite3_finalize(st);
     }
-    if (version == 0) {
+    while (version >= 0 && version < SCHEMA_VERSION) {
         char *msg = NULL;
         if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_exec(db, schema_v1, NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(db, migrations[version], NULL, NULL, &msg) != SQLITE_OK ||
             sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-            snprintf(error, size, "migration to version 1 failed: %s",
+            snprintf(error, size, "migration to version %d failed: %s", version + 1,
                      msg ? msg : sqlite3_errmsg(db));
             sqlite3_free(msg);
             sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
             return -1;
         }
-        version = 1;
+        version++;
     }
     return version;
 }
@@ -775,7 +804,7 @@ int store_create(ticket_t *t, ticket_error_t *err)
     return rc;
 }
 
-int store_update(const ticket_t *t, const char *who, const char *what, ticket_error_t *err)
+int store_update(ticket_t *t, const char *who, const char *what, ticket_error_t *err)
 {
     job_t j = {.op = UPDATE, .ticket = *t};
     snprintf(j.who, sizeof j.who, "%s", who);
@@ -783,6 +812,8 @@ int store_update(const ticket_t *t, const char *who, const char *what, ticket_er
     int rc = ask(&j);
     if (rc)
         copy_error(&j, rc, err);
+    else
+        t->version = j.ticket.version;
     return rc;
 }
 

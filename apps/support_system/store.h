@@ -33,8 +33,11 @@ int store_start(void *path, arbor_pid_t *pid, arbor_reason_t *err);
 /* Inserts t (its id is assigned and written back) with a "created" entry. */
 int store_create(ticket_t *t, ticket_error_t *err);
 
-/* Writes t's new state and one history entry, in one transaction. */
-int store_update(const ticket_t *t, const char *who, const char *what, ticket_error_t *err);
+/* Writes t's new state and one history entry, in one transaction, if the
+ * stored ticket still has t->version (the version t was computed from);
+ * then raises t->version to the stored one. Otherwise nothing is written
+ * and it returns ARBOR_EAGAIN with err "conflict": t is stale. */
+int store_update(ticket_t *t, const char *who, const char *what, ticket_error_t *err);
 
 int store_get(int64_t id, ticket_t *out);
 

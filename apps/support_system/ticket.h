@@ -32,6 +32,7 @@ typedef struct ticket {
     ticket_status_t status;
     char agent[TICKET_NAME_SIZE];   /* "" while unassigned */
     int64_t created_at, updated_at; /* ms since the epoch */
+    int64_t version;                /* raised by each stored change */
 } ticket_t;
 
 /* A refusal: a code for scripts and a sentence for people. */

@@ -131,6 +131,26 @@ check "backup integrity" "$(sqlite3 "$tmp/backup.db" 'PRAGMA integrity_check')" 
 cp "$db" "$tmp/copy.db"
 check "copied file after quit" "$(sqlite3 "$tmp/copy.db" 'SELECT count(*) FROM tickets')" "$stored"
 
+# 2c. One desk per database: while a desk runs, a second one on the same
+#     file is refused at start, naming the file and the first desk's pid.
+fifo1="$tmp/first"
+mkfifo "$fifo1"
+timeout 120 "$bin" --json --db "$db" <"$fifo1" >"$tmp/first.out" 2>>"$tmp/stderr" &
+first=$!
+exec 4>"$fifo1"
+echo stats >&4
+for _ in $(seq 600); do grep -q '"ok":true' "$tmp/first.out" && break; sleep 0.05; done
+grep -q '"ok":true' "$tmp/first.out" || { echo "FAIL: the first desk did not answer"; exit 1; }
+rc=0
+msg=$(echo quit | timeout 60 "$bin" --json --db "$db" 2>&1 >/dev/null) || rc=$?
+owner=$(cat "$db.lock") # the first desk's pid, written by it
+[ "$rc" -ne 0 ] && [ "$(ps -o ppid= -p "$owner" | tr -d " ")" = "$first" ] &&
+    grep -qF "$db is in use by another desk (pid $owner," <<<"$msg" ||
+    { echo "FAIL second desk: status $rc, message [$msg]"; exit 1; }
+echo quit >&4
+exec 4>&-
+wait "$first"
+
 # 3. SIGKILL under load: every acknowledged create must be there afterwards.
 fifo="$tmp/in"
 mkfifo "$fifo"
@@ -140,7 +160,8 @@ exec 3>"$fifo"
 seq 1 20000 | sed 's/^/create load /' >&3 &
 writer=$!
 sleep 1
-kill -9 "$pid" 2>/dev/null || true
+# $pid is timeout's; the desk is its child, whose pid is in the lock file.
+kill -9 "$(cat "$db.lock")" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
 kill "$writer" 2>/dev/null || true
 exec 3>&-
