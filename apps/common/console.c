@@ -1,10 +1,15 @@
 #include "console.h"
 
 #include <errno.h>
+#include <langinfo.h>
+#include <locale.h>
+#include <histedit.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "utf8.h"
 
 #if defined(CONSOLE_LIBEDIT)
 #include <editline/readline.h>
@@ -19,12 +24,13 @@ typedef void *(*reader_t)(void *);
 
 typedef struct {
     const char *prompt; /* NULL: none */
-    char *buf;
-    size_t size;
+    char *line;         /* malloc'd, NULL at end of input */
+    size_t len;
 } line_req_t;
 
-/* Blocking pool: shows the prompt, if any, and reads one line with fgets.
- * Returns buf, or NULL at end of input. */
+/* Blocking pool: shows the prompt, if any, and reads one whole line with
+ * getline, however long. Returns the request, its line NULL at end of
+ * input. */
 static void *read_plain(void *arg)
 {
     line_req_t *r = arg;
@@ -32,33 +38,36 @@ static void *read_plain(void *arg)
         fputs(r->prompt, stdout);
         fflush(stdout);
     }
-    return fgets(r->buf, (int)r->size, stdin);
+    size_t cap = 0;
+    ssize_t n = getline(&r->line, &cap, stdin);
+    if (n < 0) {
+        free(r->line);
+        r->line = NULL;
+        return r;
+    }
+    r->len = (size_t)n;
+    return r;
 }
 
 #ifdef LINE_EDITOR
 /* Blocking pool: reads one line with the line editor (prompt shown, editing,
- * history); a line with more than blanks joins the history. Copies it into
- * buf, cut to fit. Returns buf, or NULL at end of input. */
+ * history), however long; a line with more than blanks joins the history.
+ * Returns the request, its line NULL at end of input. */
 static void *read_edited(void *arg)
 {
     line_req_t *r = arg;
-    char *line = readline(r->prompt);
-    if (!line)
-        return NULL;
-    if (line[strspn(line, " \t")])
-        add_history(line);
-    size_t n = strlen(line);
-    if (n >= r->size)
-        n = r->size - 1;
-    memcpy(r->buf, line, n);
-    r->buf[n] = '\0';
-    free(line);
-    return r->buf;
+    r->line = readline(r->prompt);
+    if (!r->line)
+        return r;
+    r->len = strlen(r->line);
+    if (r->line[strspn(r->line, " \t")])
+        add_history(r->line);
+    return r;
 }
 #endif
 
 /* The reader for this prompt: the line editor for a prompt on a terminal
- * when one is built in, fgets otherwise. */
+ * when one is built in, getline otherwise. */
 static reader_t reader_for(const char *prompt)
 {
 #ifdef LINE_EDITOR
@@ -68,17 +77,99 @@ static reader_t reader_for(const char *prompt)
     return read_plain;
 }
 
-bool console_read_line(const char *prompt, char *buf, size_t size)
+char *console_read_line(const char *prompt, size_t *len)
 {
-    if (size < 2)
-        return false; /* no room for a character */
     fflush(stdout);
-    line_req_t r = {prompt, buf, size};
+    line_req_t r = {prompt, NULL, 0};
     void *got = NULL;
-    if (arbor_blocking(reader_for(prompt), &r, &got) != 0 || !got)
-        return false;
-    buf[strcspn(buf, "\r\n")] = '\0';
-    return true;
+    if (arbor_blocking(reader_for(prompt), &r, &got) != 0 || !r.line)
+        return NULL;
+    while (r.len && (r.line[r.len - 1] == '\n' || r.line[r.len - 1] == '\r'))
+        r.line[--r.len] = '\0';
+    *len = r.len;
+    return r.line;
+}
+
+void console_init(void)
+{
+    /* Character classes only: numbers keep printing with '.' whatever the
+     * locale, which JSON needs. */
+    const char *set = setlocale(LC_CTYPE, "");
+    if (!set || strcmp(nl_langinfo(CODESET), "UTF-8") != 0)
+        setlocale(LC_CTYPE, "C.UTF-8");
+}
+
+const char *console_check_line(const char *line, size_t len)
+{
+    static __thread char why[96];
+    size_t bad;
+    if (utf8_check(line, len, NULL, &bad))
+        return NULL;
+    if (line[bad] == '\0')
+        snprintf(why, sizeof why, "the line holds a NUL byte (at byte %zu); nothing was done",
+                 bad + 1);
+    else
+        snprintf(why, sizeof why,
+                 "the line is not valid UTF-8 (byte %zu is 0x%02x); nothing was done", bad + 1,
+                 (unsigned char)line[bad]);
+    return why;
+}
+
+cJSON *console_json_text(const char *s)
+{
+    size_t len = strlen(s), bad;
+    if (utf8_check(s, len, NULL, &bad))
+        return cJSON_CreateString(s);
+    /* Text stored before it was checked: each byte that is not part of a
+     * character becomes U+FFFD, so the output stays JSON. */
+    char *copy = malloc(3 * len + 1), *o = copy;
+    if (!copy)
+        return cJSON_CreateString("");
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_char_length((const unsigned char *)s + i, len - i);
+        if (n) {
+            memcpy(o, s + i, n);
+            o += n;
+            i += n;
+        } else {
+            memcpy(o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        }
+    }
+    *o = '\0';
+    cJSON *j = cJSON_CreateString(copy);
+    free(copy);
+    return j;
+}
+
+const char *console_split(const char *line, console_words_t *w)
+{
+    w->argc = 0;
+    w->argv = NULL;
+    w->tok = tok_init(NULL);
+    if (!w->tok)
+        return "out of memory";
+    int argc;
+    const char **argv;
+    int rc = tok_str(w->tok, line, &argc, &argv);
+    if (rc != 0) {
+        console_words_free(w);
+        return rc > 0 ? "a quote is not closed (quote with \"...\" or '...')"
+                      : "the line cannot be split into words";
+    }
+    w->argc = argc;
+    w->argv = argv;
+    return NULL;
+}
+
+void console_words_free(console_words_t *w)
+{
+    if (w->tok)
+        tok_end(w->tok);
+    w->tok = NULL;
+    w->argc = 0;
+    w->argv = NULL;
 }
 
 bool console_interactive(void)

@@ -9,16 +9,47 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 
-/* Reads one line from standard input into buf (size bytes, newline
- * stripped, never overrun) on the blocking pool: the calling process waits,
- * schedulers keep running. Whatever stdout holds is flushed first. prompt
- * NULL: a plain read that writes nothing to stdout (scripts, --json).
- * Otherwise prompt is shown, and when standard input is a terminal and a
- * line editor (libedit or readline) is built in, the line can be edited and
- * earlier ones recalled (Up arrow). A line too long for buf is cut: the
- * editor drops the rest, a plain read returns it as the next line. Returns
- * false at end of input. Process only. */
-bool console_read_line(const char *prompt, char *buf, size_t size);
+/* Sets the character locale from the environment (LC_ALL, LC_CTYPE,
+ * LANG), so that the line editor takes non-ASCII characters; where that
+ * locale is not UTF-8 (C, POSIX, unset), C.UTF-8: the consoles read and
+ * write UTF-8. Call it once, before the runtime starts. */
+void console_init(void);
+
+/* Reads one line from standard input on the blocking pool: the calling
+ * process waits, schedulers keep running. Whatever stdout holds is flushed
+ * first. prompt NULL: a plain read that writes nothing to stdout (scripts,
+ * --json). Otherwise prompt is shown, and when standard input is a terminal
+ * and a line editor (libedit or readline) is built in, the line can be
+ * edited and earlier ones recalled (Up arrow). A line is read whole,
+ * whatever its length: one line is one command. Returns the line without
+ * its line ending, malloc'd (the caller free()s it), with its length in
+ * bytes in *len (more than strlen when it holds a NUL byte); NULL at end
+ * of input. Process only. */
+char *console_read_line(const char *prompt, size_t *len);
+
+/* Checks a line read by console_read_line (len bytes): NULL when it is
+ * valid UTF-8 without NUL bytes, otherwise a sentence saying which byte is
+ * wrong (in a per-thread buffer). */
+const char *console_check_line(const char *line, size_t len);
+
+/* A JSON string of s; bytes of s that are not valid UTF-8 (text stored
+ * before it was checked) become U+FFFD, so the output is always JSON. */
+cJSON *console_json_text(const char *s);
+
+/* A command line split into words. */
+typedef struct console_words {
+    int argc;
+    const char **argv; /* argv[argc] is NULL; owned by tok */
+    struct tokenizer *tok;
+} console_words_t;
+
+/* Splits line into words as a shell does (libedit's tokenizer): blanks
+ * separate words; "..." and '...' quote (so "Acme Corp" is one word and ""
+ * an empty one); a backslash escapes the next character. Returns NULL, or a
+ * sentence saying what is wrong (a quote left open), and then w holds no
+ * words. Free with console_words_free(). */
+const char *console_split(const char *line, console_words_t *w);
+void console_words_free(console_words_t *w);
 
 /* True when standard input is a terminal (prompts are shown then). */
 bool console_interactive(void);

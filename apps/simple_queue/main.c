@@ -29,7 +29,8 @@ static const char usage[] =
     "  enqueue N   add N at the back          dequeue   take the front value\n"
     "  queue       show the queue             crash     kill the queue process\n"
     "  tree        the supervision tree       help      this list\n"
-    "  quit        stop (also at end of input)\n";
+    "  quit        stop (also at end of input)\n"
+    "Words are split as in a shell (quotes, backslash); a line is one command.\n";
 
 typedef struct options {
     bool json;
@@ -163,20 +164,20 @@ static void cmd_tree(const options_t *o, arbor_pid_t sup)
     }
 }
 
-/* Runs one command line; returns false for quit. */
-static bool run_command(const options_t *o, arbor_pid_t sup, char *line)
+/* Runs one split command line; returns false for quit. */
+static bool dispatch(const options_t *o, arbor_pid_t sup, int argc, const char **argv)
 {
-    char *save = NULL;
-    char *cmd = strtok_r(line, " \t", &save);
-    char *arg = strtok_r(NULL, " \t", &save);
-    char *extra = strtok_r(NULL, " \t", &save);
-    if (!cmd)
-        return true; /* empty line */
+    const char *cmd = argv[0], *arg = argc > 1 ? argv[1] : NULL;
+    if (!cmd) {
+        if (o->json)
+            ok(o, NULL, NULL); /* a blank line: one line in, one answer out */
+        return true;
+    }
     if (strcmp(cmd, "quit") == 0 || strcmp(cmd, "exit") == 0) {
         ok(o, NULL, "bye");
         return false;
     }
-    if (extra || (arg && strcmp(cmd, "enqueue") != 0)) {
+    if (argc > 2 || (arg && strcmp(cmd, "enqueue") != 0)) {
         fail(o, "bad_argument", "too many arguments (try: help)");
         return true;
     }
@@ -199,6 +200,25 @@ static bool run_command(const options_t *o, arbor_pid_t sup, char *line)
     return true;
 }
 
+/* Runs one command line; returns false for quit. */
+static bool run_command(const options_t *o, arbor_pid_t sup, const char *line, size_t len)
+{
+    console_words_t ws;
+    const char *why = console_check_line(line, len);
+    if (why) {
+        fail(o, "bad_input", why);
+        return true;
+    }
+    why = console_split(line, &ws);
+    if (why) {
+        fail(o, "bad_argument", why);
+        return true;
+    }
+    bool more = dispatch(o, sup, ws.argc, ws.argv);
+    console_words_free(&ws);
+    return more;
+}
+
 static void root(void *arg)
 {
     const options_t *o = arg;
@@ -211,11 +231,12 @@ static void root(void *arg)
     const char *prompt = console_interactive() && !o->json ? "simple_queue> " : NULL;
     if (prompt)
         printf("SimpleQueue started with [1, 2, 3]; type help for the commands.\n");
-    char line[1024];
     for (;;) {
-        if (!console_read_line(prompt, line, sizeof line))
-            break;
-        if (!run_command(o, sup, line))
+        size_t len;
+        char *line = console_read_line(prompt, &len);
+        bool more = line && run_command(o, sup, line, len);
+        free(line);
+        if (!more)
             break;
         fflush(stdout);
     }
@@ -239,6 +260,7 @@ int main(int argc, char **argv)
             return strcmp(argv[i], "--help") == 0 ? 0 : 2;
         }
     }
+    console_init();
     arbor_config_t cfg = {.schedulers = o.schedulers};
     arbor_reason_t why;
     int rc = arbor_run(&cfg, root, &o, &why);

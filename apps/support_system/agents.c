@@ -17,16 +17,16 @@ typedef struct roster {
     agents_policy_t policy;
     bool durable;
     size_t n, next;
-    char (*names)[TICKET_NAME_MAX + 1]; /* process memory */
+    char (*names)[TICKET_NAME_SIZE]; /* process memory */
 } roster_t;
 
 static bool push(roster_t *r, const char *name)
 {
-    char(*names)[TICKET_NAME_MAX + 1] = arbor_realloc(r->names, (r->n + 1) * sizeof *names);
+    char(*names)[TICKET_NAME_SIZE] = arbor_realloc(r->names, (r->n + 1) * sizeof *names);
     if (!names)
         return false;
     r->names = names;
-    snprintf(r->names[r->n++], TICKET_NAME_MAX + 1, "%s", name);
+    snprintf(r->names[r->n++], TICKET_NAME_SIZE, "%s", name);
     return true;
 }
 
@@ -88,7 +88,7 @@ static arbor_gs_ret_t agents_call(void **state, const arbor_msg_t *req, arbor_fr
         if (!r->n)
             return arbor_gs_reply(&rc, sizeof rc);
         size_t i = r->policy == POLICY_LEAST_LOADED ? least_loaded(r) : r->next++ % r->n;
-        return arbor_gs_reply(r->names[i], TICKET_NAME_MAX + 1);
+        return arbor_gs_reply(r->names[i], TICKET_NAME_SIZE);
     }
     case KNOWN:
         rc = on_roster(r, name) ? 0 : ARBOR_ENOENT;
@@ -124,14 +124,14 @@ int agents_start(void *config, arbor_pid_t *pid, arbor_reason_t *err)
 
 static int call(uint64_t tag, const char *name, arbor_msg_t **m)
 {
-    char buf[TICKET_NAME_MAX + 1] = "";
+    char buf[TICKET_NAME_SIZE] = "";
     if (name)
         snprintf(buf, sizeof buf, "%s", name);
     arbor_pid_t pid = arbor_whereis(AGENTS_NAME);
     return pid ? arbor_gs_call(pid, tag, buf, sizeof buf, 30000, m, NULL) : ARBOR_ENOPROC;
 }
 
-int agents_pick(char name[TICKET_NAME_MAX + 1])
+int agents_pick(char name[TICKET_NAME_SIZE])
 {
     arbor_msg_t *m;
     int rc = call(PICK, NULL, &m);
@@ -140,7 +140,7 @@ int agents_pick(char name[TICKET_NAME_MAX + 1])
     if (m->size == sizeof(int))
         rc = *(int *)m->data;
     else
-        snprintf(name, TICKET_NAME_MAX + 1, "%s", (const char *)m->data);
+        snprintf(name, TICKET_NAME_SIZE, "%s", (const char *)m->data);
     arbor_msg_free(m);
     return rc;
 }

@@ -23,7 +23,7 @@ int agents_start(void *config, arbor_pid_t *pid, arbor_reason_t *err);
 
 /* The agent the policy picks for the next ticket. ARBOR_ENOENT when the
  * roster is empty. */
-int agents_pick(char name[TICKET_NAME_MAX + 1]);
+int agents_pick(char name[TICKET_NAME_SIZE]);
 
 /* True when name is on the roster. */
 bool agents_known(const char *name);

@@ -14,6 +14,7 @@
  */
 #include "desk.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -26,7 +27,7 @@ enum { W_GET = 1, W_ACT };
 
 typedef struct {
     ticket_action_t action;
-    char agent[TICKET_NAME_MAX + 1];
+    char agent[TICKET_NAME_SIZE];
 } act_req_t;
 
 typedef struct {
@@ -179,7 +180,7 @@ static arbor_gs_ret_t worker_act(worker_t *w, const act_req_t *req)
 {
     act_reply_t r = {0};
     ticket_t next = w->t;
-    char agent[TICKET_NAME_MAX + 1];
+    char agent[TICKET_NAME_SIZE];
     snprintf(agent, sizeof agent, "%s", req->agent);
     if (req->action == ACTION_ASSIGN && next.status == TICKET_OPEN) {
         if (!agent[0] && agents_pick(agent) != 0) {
@@ -200,7 +201,7 @@ static arbor_gs_ret_t worker_act(worker_t *w, const act_req_t *req)
         r.ticket = w->t;
         return idle(arbor_gs_reply(&r, sizeof r));
     }
-    char what[96];
+    char what[TICKET_NAME_SIZE + 64];
     if (req->action == ACTION_ASSIGN)
         snprintf(what, sizeof what, "assigned to %s", next.agent);
     else
@@ -406,6 +407,47 @@ int desk_get(int64_t id, ticket_t *out)
     *out = *(const ticket_t *)m->data;
     arbor_msg_free(m);
     return 0;
+}
+
+/* ---- one desk per database ------------------------------------------------------------ */
+
+int desk_lock(const char *db_path, char *why, size_t size)
+{
+    char path[4200];
+    if (snprintf(path, sizeof path, "%s.lock", db_path) >= (int)sizeof path) {
+        snprintf(why, size, "%s: the path is too long", db_path);
+        return ARBOR_EINVAL;
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(why, size, "cannot open the lock file %s: %s", path, strerror(errno));
+        return ARBOR_EINVAL;
+    }
+    /* An fcntl lock belongs to this process and goes with it, however it
+     * ends: a killed desk leaves no stale lock behind. */
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    if (fcntl(fd, F_SETLK, &fl) != 0) {
+        int e = errno;
+        struct flock owner = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        if ((e == EAGAIN || e == EACCES) && fcntl(fd, F_GETLK, &owner) == 0 &&
+            owner.l_type != F_UNLCK)
+            snprintf(why, size,
+                     "%s is in use by another desk (pid %ld, lock file %s); one desk at a time"
+                     " may own a database",
+                     db_path, (long)owner.l_pid, path);
+        else
+            snprintf(why, size, "cannot lock %s: %s", path, strerror(e));
+        close(fd);
+        return ARBOR_EEXIST;
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+        snprintf(why, size, "cannot write %s: %s", path, strerror(errno));
+        close(fd);
+        return ARBOR_EINVAL;
+    }
+    return 0; /* fd stays open, and the lock held, for the process's life */
 }
 
 /* ---- the tree ------------------------------------------------------------------------ */

@@ -45,6 +45,13 @@ typedef struct desk_config {
     int64_t idle_timeout_ms; /* a worker stops after this long without a request */
 } desk_config_t;
 
+/* Makes this process the only desk on db_path: takes an OS lock (fcntl)
+ * on db_path + ".lock", writes this process's pid there, and holds the lock
+ * until the process ends. ARBOR_EEXIST when another process holds it: why
+ * names the database and that process's pid; other failures say the path
+ * and the reason. Call once, before desk_start. */
+int desk_lock(const char *db_path, char *why, size_t size);
+
 /* Starts the tree, linked to the caller. One desk at a time per runtime:
  * the names above are registered. ARBOR_EINVAL: least-loaded without a
  * Store. */

@@ -19,12 +19,15 @@ static const char usage[] =
     "  --db PATH   the SQLite file (default var/support_system.db)\n"
     "  --log PATH  the notification log (default: the database's path ending in .log)\n"
     "Commands:\n"
-    "  create DESCRIPTION [--customer NAME] [--priority low|normal|high|urgent]\n"
+    "  create [--customer NAME] [--priority low|normal|high|urgent] [--] DESCRIPTION\n"
     "  assign ID [AGENT]     resolve ID     reopen ID     close ID\n"
     "  show ID               list [STATUS] [--agent NAME]\n"
     "  agents                agent-add NAME\n"
     "  tree                  crash ID | crash store     stats\n"
-    "  help                  quit\n";
+    "  backup PATH           copy the database to PATH while the desk runs\n"
+    "  help                  quit\n"
+    "Words are split as in a shell: quote text with blanks (--customer \"Acme Corp\"),\n"
+    "a backslash escapes one character, and -- ends the options.\n";
 
 typedef struct options {
     bool json;
@@ -61,12 +64,12 @@ static cJSON *ticket_json(const ticket_t *t, bool with_history)
 {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "id", (double)t->id);
-    cJSON_AddStringToObject(j, "description", t->description);
-    cJSON_AddStringToObject(j, "customer", t->customer);
+    cJSON_AddItemToObject(j, "description", console_json_text(t->description));
+    cJSON_AddItemToObject(j, "customer", console_json_text(t->customer));
     cJSON_AddStringToObject(j, "priority", ticket_priority_name(t->priority));
     cJSON_AddStringToObject(j, "status", ticket_status_name(t->status));
     if (t->agent[0])
-        cJSON_AddStringToObject(j, "agent", t->agent);
+        cJSON_AddItemToObject(j, "agent", console_json_text(t->agent));
     else
         cJSON_AddNullToObject(j, "agent");
     cJSON_AddNumberToObject(j, "created_at", (double)t->created_at);
@@ -79,8 +82,8 @@ static cJSON *ticket_json(const ticket_t *t, bool with_history)
             for (size_t i = 0; i < n; i++) {
                 cJSON *e = cJSON_CreateObject();
                 cJSON_AddNumberToObject(e, "at", (double)rows[i].at);
-                cJSON_AddStringToObject(e, "who", rows[i].who);
-                cJSON_AddStringToObject(e, "what", rows[i].what);
+                cJSON_AddItemToObject(e, "who", console_json_text(rows[i].who));
+                cJSON_AddItemToObject(e, "what", console_json_text(rows[i].what));
                 cJSON_AddItemToArray(h, e);
             }
             free(rows);
@@ -125,21 +128,7 @@ static void answer_ticket(const console_t *c, const ticket_t *t, bool history)
 
 /* ---- parsing ----------------------------------------------------------------------- */
 
-#define MAX_WORDS 64
-
-typedef struct {
-    char *w[MAX_WORDS];
-    int n;
-} words_t;
-
-static void split(char *line, words_t *ws)
-{
-    char *save = NULL;
-    ws->n = 0;
-    for (char *t = strtok_r(line, " \t", &save); t && ws->n < MAX_WORDS;
-         t = strtok_r(NULL, " \t", &save))
-        ws->w[ws->n++] = t;
-}
+typedef console_words_t words_t;
 
 static bool parse_id(const console_t *c, const char *s, int64_t *id)
 {
@@ -160,30 +149,35 @@ static void cmd_create(const console_t *c, words_t *ws)
 {
     ticket_t t = {.priority = PRIORITY_NORMAL};
     size_t len = 0;
-    for (int i = 1; i < ws->n; i++) {
-        if (strcmp(ws->w[i], "--customer") == 0 && i + 1 < ws->n) {
-            snprintf(t.customer, sizeof t.customer, "%s", ws->w[++i]);
-            if (strlen(ws->w[i]) > TICKET_NAME_MAX) {
-                fail(c, "field_too_long", "customer is longer than 64 bytes");
+    bool options = true; /* until "--": after it, every word is description */
+    for (int i = 1; i < ws->argc; i++) {
+        if (options && strcmp(ws->argv[i], "--") == 0) {
+            options = false;
+        } else if (options && strcmp(ws->argv[i], "--customer") == 0 && i + 1 < ws->argc) {
+            /* More bytes than the buffer holds is more characters than the
+             * limit; shorter text is checked by the desk. */
+            if (strlen(ws->argv[++i]) >= sizeof t.customer) {
+                fail(c, "field_too_long", "customer is longer than 64 characters");
                 return;
             }
-        } else if (strcmp(ws->w[i], "--priority") == 0 && i + 1 < ws->n) {
-            if (!ticket_priority_parse(ws->w[++i], &t.priority)) {
+            snprintf(t.customer, sizeof t.customer, "%s", ws->argv[i]);
+        } else if (options && strcmp(ws->argv[i], "--priority") == 0 && i + 1 < ws->argc) {
+            if (!ticket_priority_parse(ws->argv[++i], &t.priority)) {
                 fail(c, "bad_argument", "priority is low, normal, high or urgent");
                 return;
             }
-        } else if (strncmp(ws->w[i], "--", 2) == 0) {
+        } else if (options && strncmp(ws->argv[i], "--", 2) == 0) {
             fail(c, "bad_argument", "unknown or incomplete option (try: help)");
             return;
         } else {
-            size_t n = strlen(ws->w[i]);
-            if (len + n + 1 > TICKET_DESC_MAX) {
-                fail(c, "field_too_long", "description is longer than 200 bytes");
+            size_t n = strlen(ws->argv[i]);
+            if (len + n + 1 >= sizeof t.description) {
+                fail(c, "field_too_long", "description is longer than 200 characters");
                 return;
             }
             if (len)
                 t.description[len++] = ' ';
-            memcpy(t.description + len, ws->w[i], n + 1);
+            memcpy(t.description + len, ws->argv[i], n + 1);
             len += n;
         }
     }
@@ -200,15 +194,19 @@ static void cmd_act(const console_t *c, words_t *ws, ticket_action_t action)
 {
     int64_t id;
     int max_args = action == ACTION_ASSIGN ? 3 : 2;
-    if (ws->n > max_args) {
+    if (ws->argc > max_args) {
         fail(c, "bad_argument", "too many arguments (try: help)");
         return;
     }
-    if (!parse_id(c, ws->n > 1 ? ws->w[1] : NULL, &id))
+    if (!parse_id(c, ws->argc > 1 ? ws->argv[1] : NULL, &id))
         return;
+    if (ws->argc > 2 && strlen(ws->argv[2]) >= TICKET_NAME_SIZE) {
+        fail(c, "field_too_long", "agent is longer than 64 characters");
+        return;
+    }
     ticket_t t;
     ticket_error_t err = {.code = ""};
-    if (desk_act(id, action, ws->n > 2 ? ws->w[2] : "", &t, &err) != 0) {
+    if (desk_act(id, action, ws->argc > 2 ? ws->argv[2] : "", &t, &err) != 0) {
         fail_err(c, &err);
         return;
     }
@@ -218,7 +216,7 @@ static void cmd_act(const console_t *c, words_t *ws, ticket_action_t action)
 static void cmd_show(const console_t *c, words_t *ws)
 {
     int64_t id;
-    if (!parse_id(c, ws->n == 2 ? ws->w[1] : NULL, &id))
+    if (!parse_id(c, ws->argc == 2 ? ws->argv[1] : NULL, &id))
         return;
     ticket_t t;
     int rc = desk_get(id, &t);
@@ -237,10 +235,10 @@ static void cmd_list(const console_t *c, words_t *ws)
     ticket_status_t status;
     bool has_status = false;
     const char *agent = NULL;
-    for (int i = 1; i < ws->n; i++) {
-        if (strcmp(ws->w[i], "--agent") == 0 && i + 1 < ws->n)
-            agent = ws->w[++i];
-        else if (!has_status && ticket_status_parse(ws->w[i], &status))
+    for (int i = 1; i < ws->argc; i++) {
+        if (strcmp(ws->argv[i], "--agent") == 0 && i + 1 < ws->argc)
+            agent = ws->argv[++i];
+        else if (!has_status && ticket_status_parse(ws->argv[i], &status))
             has_status = true;
         else {
             fail(c, "bad_argument", "list [open|assigned|resolved|closed] [--agent NAME]");
@@ -280,7 +278,7 @@ static void cmd_agents(const console_t *c)
     cJSON *arr = cJSON_AddArrayToObject(j, "agents");
     char *save = NULL;
     for (char *n = strtok_r(names, "\n", &save); n; n = strtok_r(NULL, "\n", &save)) {
-        cJSON_AddItemToArray(arr, cJSON_CreateString(n));
+        cJSON_AddItemToArray(arr, console_json_text(n));
         if (!c->o->json)
             puts(n);
     }
@@ -291,17 +289,42 @@ static void cmd_agents(const console_t *c)
 static void cmd_agent_add(const console_t *c, words_t *ws)
 {
     ticket_error_t err = {.code = ""};
-    if (ws->n != 2) {
+    if (ws->argc != 2) {
         fail(c, "bad_argument", "agent-add takes one name");
         return;
     }
-    if (agents_add(ws->w[1], &err) != 0) {
+    if (agents_add(ws->argv[1], &err) != 0) {
         fail_err(c, &err);
         return;
     }
     cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "agent", ws->w[1]);
+    cJSON_AddStringToObject(j, "agent", ws->argv[1]);
     ok(c, j, "added");
+}
+
+static void no_such_ticket_answer(const console_t *c, int64_t id)
+{
+    char text[64];
+    snprintf(text, sizeof text, "there is no ticket %lld", (long long)id);
+    fail(c, "unknown_ticket", text);
+}
+
+static void cmd_backup(const console_t *c, words_t *ws)
+{
+    if (ws->argc != 2 || !ws->argv[1][0]) {
+        fail(c, "bad_argument", "backup takes one path: backup PATH");
+        return;
+    }
+    ticket_error_t err = {.code = ""};
+    if (store_backup(ws->argv[1], &err) != 0) {
+        fail_err(c, &err);
+        return;
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddItemToObject(j, "backup", console_json_text(ws->argv[1]));
+    char text[64];
+    snprintf(text, sizeof text, "backed up the database");
+    ok(c, j, text);
 }
 
 /* Kills a ticket's worker or the Store and answers once its supervisor
@@ -310,20 +333,23 @@ static void cmd_agent_add(const console_t *c, words_t *ws)
  * so a call to the supervisor after our DOWN is served after the restart. */
 static void cmd_crash(const console_t *c, words_t *ws)
 {
-    if (ws->n != 2) {
+    if (ws->argc != 2) {
         fail(c, "bad_argument", "crash ID or crash store");
         return;
     }
     arbor_pid_t old, now = ARBOR_NOPID, sup;
     int64_t id = 0;
-    if (strcmp(ws->w[1], "store") == 0) {
+    if (strcmp(ws->argv[1], "store") == 0) {
         old = arbor_whereis(STORE_NAME);
         sup = c->sup;
     } else {
-        if (!parse_id(c, ws->w[1], &id))
+        if (!parse_id(c, ws->argv[1], &id))
             return;
-        if (desk_worker(id, &old) != 0) {
-            fail(c, "unknown_ticket", "there is no such ticket");
+        /* A worker started for an unknown ticket lives until it has looked
+         * in the Store: ask for the ticket first, so that there is one. */
+        ticket_t t;
+        if (desk_get(id, &t) == ARBOR_ENOENT || desk_worker(id, &old) != 0) {
+            no_such_ticket_answer(c, id);
             return;
         }
         sup = arbor_whereis(DESK_TICKET_SUP_NAME);
@@ -396,34 +422,57 @@ static void cmd_stats(const console_t *c)
     ok(c, j, text);
 }
 
-static bool run_command(const console_t *c, char *line)
+/* Runs one split command line; returns false for quit. */
+static bool dispatch(const console_t *c, words_t *ws);
+
+/* Runs one command line; returns false for quit. */
+static bool run_command(const console_t *c, const char *line, size_t len)
 {
     words_t ws;
-    split(line, &ws);
-    if (ws.n == 0)
+    const char *why = console_check_line(line, len);
+    if (why) {
+        fail(c, "bad_input", why);
         return true;
-    const char *cmd = ws.w[0];
+    }
+    why = console_split(line, &ws);
+    if (why) {
+        fail(c, "bad_argument", why);
+        return true;
+    }
+    bool more = dispatch(c, &ws);
+    console_words_free(&ws);
+    return more;
+}
+
+static bool dispatch(const console_t *c, words_t *ws)
+{
+    if (ws->argc == 0) {
+        if (c->o->json)
+            ok(c, NULL, NULL); /* one line in, one answer out */
+        return true;
+    }
+    const char *cmd = ws->argv[0];
     if (strcmp(cmd, "quit") == 0 || strcmp(cmd, "exit") == 0) {
         ok(c, NULL, "bye");
         return false;
     } else if (strcmp(cmd, "create") == 0)
-        cmd_create(c, &ws);
+        cmd_create(c, ws);
     else if (strcmp(cmd, "assign") == 0)
-        cmd_act(c, &ws, ACTION_ASSIGN);
+        cmd_act(c, ws, ACTION_ASSIGN);
     else if (strcmp(cmd, "resolve") == 0)
-        cmd_act(c, &ws, ACTION_RESOLVE);
+        cmd_act(c, ws, ACTION_RESOLVE);
     else if (strcmp(cmd, "reopen") == 0)
-        cmd_act(c, &ws, ACTION_REOPEN);
+        cmd_act(c, ws, ACTION_REOPEN);
     else if (strcmp(cmd, "close") == 0)
-        cmd_act(c, &ws, ACTION_CLOSE);
+        cmd_act(c, ws, ACTION_CLOSE);
     else if (strcmp(cmd, "show") == 0)
-        cmd_show(c, &ws);
+        cmd_show(c, ws);
     else if (strcmp(cmd, "list") == 0)
-        cmd_list(c, &ws);
+        cmd_list(c, ws);
     else if (strcmp(cmd, "agents") == 0)
         cmd_agents(c);
     else if (strcmp(cmd, "agent-add") == 0)
-        cmd_agent_add(c, &ws);
+        cmd_agent_add(c, ws);
     else if (strcmp(cmd, "tree") == 0) {
         if (c->o->json) {
             cJSON *j = cJSON_CreateObject();
@@ -434,7 +483,9 @@ static bool run_command(const console_t *c, char *line)
             console_tree_print(c->sup, DESK_SUPERVISOR_NAME, false);
         }
     } else if (strcmp(cmd, "crash") == 0)
-        cmd_crash(c, &ws);
+        cmd_crash(c, ws);
+    else if (strcmp(cmd, "backup") == 0)
+        cmd_backup(c, ws);
     else if (strcmp(cmd, "stats") == 0)
         cmd_stats(c);
     else if (strcmp(cmd, "help") == 0) {
@@ -463,9 +514,12 @@ static void root(void *arg)
     const char *prompt = console_interactive() && !o->json ? "support> " : NULL;
     if (prompt)
         printf("SupportSystem desk on %s; type help for the commands.\n", o->db);
-    char line[1024];
     for (;;) {
-        if (!console_read_line(prompt, line, sizeof line) || !run_command(&c, line))
+        size_t len;
+        char *line = console_read_line(prompt, &len);
+        bool more = line && run_command(&c, line, len);
+        free(line);
+        if (!more)
             break;
         fflush(stdout);
     }
@@ -519,6 +573,12 @@ int main(int argc, char **argv)
         mkdir("var", 0755); /* the default lives under var/ */
     if (!o.log[0])
         default_log_path(o.db, o.log, sizeof o.log);
+    char why_locked[8192];
+    if (desk_lock(o.db, why_locked, sizeof why_locked) != 0) {
+        fprintf(stderr, "support_system: %s\n", why_locked);
+        return 1;
+    }
+    console_init();
     arbor_config_t cfg = {.schedulers = o.schedulers};
     arbor_reason_t why;
     int rc = arbor_run(&cfg, root, &o, &why);

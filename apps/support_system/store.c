@@ -30,7 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { CREATE = 1, UPDATE, GET, HISTORY, LIST, AGENTS, AGENT_ADD, NOTIFY, STATS };
+enum { CREATE = 1, UPDATE, GET, HISTORY, LIST, AGENTS, AGENT_ADD, NOTIFY, STATS, BACKUP };
 
 /* A batch never holds more changes than this; a full one is written at
  * once. */
@@ -53,7 +53,7 @@ enum { CREATE = 1, UPDATE, GET, HISTORY, LIST, AGENTS, AGENT_ADD, NOTIFY, STATS 
 /* Tickets in the cache of committed tickets (a power of two). */
 #define CACHE_SLOTS 1024
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 static const char schema_v1[] =
     "CREATE TABLE tickets(id INTEGER PRIMARY KEY AUTOINCREMENT, description TEXT NOT NULL,"
@@ -68,7 +68,17 @@ static const char schema_v1[] =
     "INSERT INTO agents VALUES('alice', 1), ('bob', 2);"
     "PRAGMA user_version = 1;";
 
-#define TICKET_COLUMNS "id, description, customer, priority, status, agent, created_at, updated_at"
+/* Version 2: each ticket has a version, raised by every update, which the
+ * UPDATE checks: a change computed from a stale copy is refused. The
+ * column is added to an existing version 1 file. */
+static const char schema_v2[] = "ALTER TABLE tickets ADD COLUMN version INTEGER NOT NULL DEFAULT 0;"
+                                "PRAGMA user_version = 2;";
+
+/* The steps from version i to i + 1. */
+static const char *const migrations[SCHEMA_VERSION] = {schema_v1, schema_v2};
+
+#define TICKET_COLUMNS                                                                             \
+    "id, description, customer, priority, status, agent, created_at, updated_at, version"
 
 /* The statements, prepared once when the Store opens the database. */
 enum {
@@ -81,6 +91,7 @@ enum {
     ST_INSERT_TICKET,
     ST_INSERT_HISTORY,
     ST_UPDATE_TICKET,
+    ST_EXISTS,
     ST_GET,
     ST_HISTORY,
     ST_LIST,
@@ -100,7 +111,9 @@ static const char *const statement_sql[ST_COUNT] = {
     [ST_INSERT_TICKET] = "INSERT INTO tickets(description, customer, priority, status, agent,"
                          " created_at, updated_at) VALUES(?,?,?,?,?,?,?)",
     [ST_INSERT_HISTORY] = "INSERT INTO history(ticket, at, who, what) VALUES(?,?,?,?)",
-    [ST_UPDATE_TICKET] = "UPDATE tickets SET status = ?, agent = ?, updated_at = ? WHERE id = ?",
+    [ST_UPDATE_TICKET] = "UPDATE tickets SET status = ?, agent = ?, updated_at = ?,"
+                         " version = version + 1 WHERE id = ? AND version = ?",
+    [ST_EXISTS] = "SELECT 1 FROM tickets WHERE id = ?",
     [ST_GET] = "SELECT " TICKET_COLUMNS " FROM tickets WHERE id = ?",
     [ST_HISTORY] = "SELECT at, who, what FROM history WHERE ticket = ? ORDER BY id",
     [ST_LIST] = "SELECT " TICKET_COLUMNS " FROM tickets WHERE (?1 < 0 OR status = ?1)"
@@ -116,11 +129,11 @@ typedef struct job {
     int op;
     ticket_t ticket; /* CREATE, UPDATE in; GET out */
     int64_t id;
-    char who[TICKET_NAME_MAX + 1];
-    char what[96];
+    char who[TICKET_NAME_SIZE];
+    char what[TICKET_NAME_SIZE + 64];
     bool has_status;
     ticket_status_t status;
-    char agent[TICKET_NAME_MAX + 1];
+    char agent[TICKET_NAME_SIZE];
     size_t limit;
     /* out */
     store_stats_t stats; /* STATS */
@@ -181,6 +194,7 @@ static void read_ticket(sqlite3_stmt *st, ticket_t *t)
     snprintf(t->agent, sizeof t->agent, "%s", sqlite3_column_text(st, 5));
     t->created_at = sqlite3_column_int64(st, 6);
     t->updated_at = sqlite3_column_int64(st, 7);
+    t->version = sqlite3_column_int64(st, 8);
 }
 
 /* ---- changes ------------------------------------------------------------------------ */
@@ -222,10 +236,25 @@ static int write_update(store_t *s, job_t *j)
     sqlite3_bind_text(st, 2, t->agent, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, t->updated_at);
     sqlite3_bind_int64(st, 4, t->id);
+    sqlite3_bind_int64(st, 5, t->version);
     if (step_done(st) != SQLITE_DONE)
         return db_fail(s, j, "update");
-    if (sqlite3_changes(s->db) != 1)
-        return ARBOR_ENOENT;
+    if (sqlite3_changes(s->db) != 1) {
+        sqlite3_stmt *ex = s->st[ST_EXISTS];
+        sqlite3_bind_int64(ex, 1, t->id);
+        int found = sqlite3_step(ex);
+        sqlite3_reset(ex);
+        sqlite3_clear_bindings(ex);
+        if (found != SQLITE_ROW)
+            return ARBOR_ENOENT;
+        snprintf(j->err.code, sizeof j->err.code, "conflict");
+        snprintf(j->err.message, sizeof j->err.message,
+                 "ticket %lld was changed since this change was computed (version %lld is"
+                 " stale); nothing was changed",
+                 (long long)t->id, (long long)t->version);
+        return ARBOR_EAGAIN;
+    }
+    j->ticket.version++; /* what was written, for the cache and the caller */
     return add_history(s, j, t->id, t->updated_at, j->who, j->what);
 }
 
@@ -396,7 +425,7 @@ static void read_history_row(sqlite3_stmt *st, void *row)
 
 static void read_name_row(sqlite3_stmt *st, void *row)
 {
-    snprintf(row, TICKET_NAME_MAX + 1, "%s", sqlite3_column_text(st, 0));
+    snprintf(row, TICKET_NAME_SIZE, "%s", sqlite3_column_text(st, 0));
 }
 
 static void *run_read(void *arg)
@@ -429,7 +458,7 @@ static void *run_read(void *arg)
         j->rc = collect(r, st, sizeof(ticket_t), read_ticket_row);
         break;
     case AGENTS:
-        j->rc = collect(r, r->s->st[ST_AGENTS], TICKET_NAME_MAX + 1, read_name_row);
+        j->rc = collect(r, r->s->st[ST_AGENTS], TICKET_NAME_SIZE, read_name_row);
         break;
     default:
         j->rc = ARBOR_EINVAL;
@@ -486,18 +515,18 @@ static int migrate(sqlite3 *db, char *error, size_t size)
             version = sqlite3_column_int(st, 0);
         sqlite3_finalize(st);
     }
-    if (version == 0) {
+    while (version >= 0 && version < SCHEMA_VERSION) {
         char *msg = NULL;
         if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_exec(db, schema_v1, NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(db, migrations[version], NULL, NULL, &msg) != SQLITE_OK ||
             sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-            snprintf(error, size, "migration to version 1 failed: %s",
+            snprintf(error, size, "migration to version %d failed: %s", version + 1,
                      msg ? msg : sqlite3_errmsg(db));
             sqlite3_free(msg);
             sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
             return -1;
         }
-        version = 1;
+        version++;
     }
     return version;
 }
@@ -513,7 +542,8 @@ static void *open_db(void *arg)
     }
     sqlite3_busy_timeout(s->db, 5000);
     /* Closing happens in an exit hook on a scheduler thread: no checkpoint
-     * there; the next open (or SQLite's automatic checkpoints) does it. */
+     * there. A clean stop has checkpointed already (store_terminate, on
+     * the blocking pool); after a crash the next open recovers the WAL. */
     sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     if (sqlite3_exec(s->db,
                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
@@ -553,10 +583,85 @@ static arbor_gs_ret_t store_init(void **state, void *arg)
     return arbor_gs_ok();
 }
 
+/* ---- backup and checkpoint ----------------------------------------------------------- */
+
+typedef struct {
+    store_t *s;
+    const char *path;
+    job_t *job;
+} backup_t;
+
+/* Blocking pool: copies the database into a new file at path with SQLite's
+ * online backup API, in one step (the Store serves nothing meanwhile, so
+ * the copy is of one committed state). An existing file there is
+ * replaced. */
+static void *run_backup(void *arg)
+{
+    backup_t *b = arg;
+    job_t *j = b->job;
+    sqlite3 *dst = NULL;
+    int rc = sqlite3_open(b->path, &dst);
+    if (rc == SQLITE_OK) {
+        sqlite3_backup *bk = sqlite3_backup_init(dst, "main", b->s->db, "main");
+        if (bk) {
+            sqlite3_backup_step(bk, -1);
+            sqlite3_backup_finish(bk);
+        }
+        rc = sqlite3_errcode(dst);
+    }
+    if (rc != SQLITE_OK) {
+        snprintf(j->err.code, sizeof j->err.code, "backup_failed");
+        snprintf(j->err.message, sizeof j->err.message, "cannot back up to %s: %s", b->path,
+                 dst ? sqlite3_errmsg(dst) : "out of memory");
+        j->rc = ARBOR_EEXIT;
+    }
+    sqlite3_close(dst);
+    return NULL;
+}
+
+/* A backup: the path is the request's data (NUL-terminated). The pending
+ * batch is written first, so the copy holds every change acknowledged
+ * before it. */
+static arbor_gs_ret_t answer_backup(store_t *s, const arbor_msg_t *req, arbor_from_t from)
+{
+    job_t j = {.op = BACKUP};
+    const char *path = req->data;
+    if (!req->size || path[req->size - 1] != '\0')
+        return arbor_gs_halt(arbor_error("bad backup request"));
+    flush(s);
+    backup_t b = {s, path, &j};
+    arbor_blocking(run_backup, &b, NULL);
+    arbor_gs_reply_to(from, &j, sizeof j);
+    return waiting(s, arbor_gs_noreply());
+}
+
+static void *checkpoint(void *arg)
+{
+    store_t *s = arg;
+    sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    return NULL;
+}
+
+/* A clean stop (the desk quits, its supervisor shuts the Store down) writes
+ * what is pending and copies the WAL into the database file, so the file
+ * alone holds every change: a copy of it taken after a quit is complete.
+ * A crash skips this; the next open recovers from the WAL. */
+static void store_terminate(void **state, const arbor_reason_t *reason)
+{
+    store_t *s = *state;
+    if (!s)
+        return;
+    flush(s);
+    if (reason->kind == ARBOR_EXIT_NORMAL || reason->kind == ARBOR_EXIT_SHUTDOWN)
+        arbor_blocking(checkpoint, s, NULL);
+}
+
 /* A change joins the batch; a read first writes the batch, then reads. */
 static arbor_gs_ret_t store_call(void **state, const arbor_msg_t *req, arbor_from_t from)
 {
     store_t *s = *state;
+    if (req->tag == BACKUP)
+        return answer_backup(s, req, from);
     if (req->size != sizeof(job_t))
         return arbor_gs_halt(arbor_error("bad store request"));
     job_t j;
@@ -630,11 +735,14 @@ static const arbor_gen_server_t store_gs = {.name = "SupportSystem.Store",
                                             .init = store_init,
                                             .handle_call = store_call,
                                             .handle_info = store_info,
+                                            .terminate = store_terminate,
                                             .format_status = store_status};
 
 int store_start(void *path, arbor_pid_t *pid, arbor_reason_t *err)
 {
-    arbor_gs_opts_t o = {.link = true, .name = STORE_NAME};
+    /* Trapping exits, the Store's terminate runs when its supervisor shuts
+     * it down: that is where a clean stop checkpoints. */
+    arbor_gs_opts_t o = {.link = true, .name = STORE_NAME, .trap_exit = true};
     return arbor_gs_start(&store_gs, path, &o, pid, err);
 }
 
@@ -696,7 +804,7 @@ int store_create(ticket_t *t, ticket_error_t *err)
     return rc;
 }
 
-int store_update(const ticket_t *t, const char *who, const char *what, ticket_error_t *err)
+int store_update(ticket_t *t, const char *who, const char *what, ticket_error_t *err)
 {
     job_t j = {.op = UPDATE, .ticket = *t};
     snprintf(j.who, sizeof j.who, "%s", who);
@@ -704,6 +812,8 @@ int store_update(const ticket_t *t, const char *who, const char *what, ticket_er
     int rc = ask(&j);
     if (rc)
         copy_error(&j, rc, err);
+    else
+        t->version = j.ticket.version;
     return rc;
 }
 
@@ -762,14 +872,14 @@ int store_agents(char **out)
     int rc = request(&j, &m);
     if (rc || (rc = take_rows(m, (void **)&names, &n)))
         return rc;
-    *out = malloc(n * (TICKET_NAME_MAX + 2) + 1);
+    *out = malloc(n * (TICKET_NAME_SIZE + 1) + 1);
     if (!*out) {
         free(names);
         return ARBOR_ENOMEM;
     }
     size_t len = 0;
     for (size_t i = 0; i < n; i++)
-        len += (size_t)sprintf(*out + len, "%s\n", names + i * (TICKET_NAME_MAX + 1));
+        len += (size_t)sprintf(*out + len, "%s\n", names + i * (TICKET_NAME_SIZE));
     (*out)[len] = '\0';
     free(names);
     return 0;
@@ -804,5 +914,23 @@ int store_stats(store_stats_t *out)
     int rc = ask(&j);
     if (rc == 0)
         *out = j.stats;
+    return rc;
+}
+
+int store_backup(const char *path, ticket_error_t *err)
+{
+    arbor_pid_t store = arbor_whereis(STORE_NAME);
+    job_t j = {.op = BACKUP};
+    int rc = store ? 0 : ARBOR_ENOPROC;
+    arbor_msg_t *reply = NULL;
+    if (!rc)
+        rc = arbor_gs_call(store, BACKUP, path, strlen(path) + 1, 600000, &reply, NULL);
+    if (!rc) {
+        j = *(const job_t *)reply->data;
+        arbor_msg_free(reply);
+        rc = j.rc;
+    }
+    if (rc)
+        copy_error(&j, rc, err);
     return rc;
 }

@@ -22,8 +22,8 @@
 
 typedef struct store_history {
     int64_t at;
-    char who[TICKET_NAME_MAX + 1];
-    char what[96];
+    char who[TICKET_NAME_SIZE];
+    char what[TICKET_NAME_SIZE + 64];
 } store_history_t;
 
 /* The Store's child start function; arg is the database path (a copied
@@ -33,8 +33,11 @@ int store_start(void *path, arbor_pid_t *pid, arbor_reason_t *err);
 /* Inserts t (its id is assigned and written back) with a "created" entry. */
 int store_create(ticket_t *t, ticket_error_t *err);
 
-/* Writes t's new state and one history entry, in one transaction. */
-int store_update(const ticket_t *t, const char *who, const char *what, ticket_error_t *err);
+/* Writes t's new state and one history entry, in one transaction, if the
+ * stored ticket still has t->version (the version t was computed from);
+ * then raises t->version to the stored one. Otherwise nothing is written
+ * and it returns ARBOR_EAGAIN with err "conflict": t is stale. */
+int store_update(ticket_t *t, const char *who, const char *what, ticket_error_t *err);
 
 int store_get(int64_t id, ticket_t *out);
 
@@ -58,6 +61,12 @@ typedef struct store_stats {
 } store_stats_t;
 
 int store_stats(store_stats_t *out);
+
+/* Copies the database into a new file at path (replacing any file there)
+ * with SQLite's online backup API, while the desk runs: the copy holds
+ * every change acknowledged before the call. On failure err says the path
+ * and SQLite's reason. */
+int store_backup(const char *path, ticket_error_t *err);
 
 /* Records a notification in the outbox table. */
 int store_notify(int64_t ticket, const char *text);

@@ -1,9 +1,10 @@
 #include "ticket.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+
+#include "../common/utf8.h"
 
 static const char *const statuses[] = {"open", "assigned", "resolved", "closed"};
 static const char *const priorities[] = {"low", "normal", "high", "urgent"};
@@ -48,22 +49,28 @@ static void fail(ticket_error_t *err, const char *code, const char *fmt, const c
 bool ticket_check_text(const char *field, const char *value, size_t max, bool may_be_empty,
                        ticket_error_t *err)
 {
-    size_t n = value ? strlen(value) : 0;
+    size_t n = value ? strlen(value) : 0, chars = 0;
     if (n == 0 && !may_be_empty) {
         fail(err, "empty_field", "%s must not be empty%s", field, "");
         return false;
     }
-    if (n > max) {
-        char limit[32];
-        snprintf(limit, sizeof limit, "%zu", max);
-        fail(err, "field_too_long", "%s is longer than %s bytes", field, limit);
+    if (!utf8_check(value ? value : "", n, &chars, NULL)) {
+        fail(err, "bad_field", "%s is not valid UTF-8 text%s", field, "");
         return false;
     }
-    for (size_t i = 0; i < n; i++)
-        if (iscntrl((unsigned char)value[i])) {
+    if (chars > max) {
+        char limit[32];
+        snprintf(limit, sizeof limit, "%zu", max);
+        fail(err, "field_too_long", "%s is longer than %s characters", field, limit);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)value[i];
+        if (c < 0x20 || c == 0x7f) {
             fail(err, "bad_field", "%s contains a control character%s", field, "");
             return false;
         }
+    }
     return true;
 }
 

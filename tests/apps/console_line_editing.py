@@ -5,7 +5,8 @@ usage: console_line_editing.py PATH_TO_simple_queue LINE_EDITOR
 
 Runs simple_queue on a pty, types `enqueue 7`, then Up arrow + Enter (which
 recalls `enqueue 7` from the history and runs it again), then `queue`, and
-expects [1, 2, 3, 7, 7]; then `quit`, and expects a clean exit (status 0,
+expects [1, 2, 3, 7, 7]; then a line of 1,500 bytes (`enqueue`, blanks,
+`8`), which is one command; then `quit`, and expects a clean exit (status 0,
 no sanitizer report). LINE_EDITOR is what the build found (libedit,
 readline or none); with none the test is skipped (exit 77).
 """
@@ -33,22 +34,26 @@ class Failure(Exception):
 class Session:
     """simple_queue on a pty: what it wrote so far, and a reading position."""
 
-    def __init__(self, binary):
+    def __init__(self, binary, args=(), locale=None):
         self.deadline = time.monotonic() + DEADLINE_S
         self.out = b""
         self.pos = 0
         self.eof = False
         self.pid, self.fd = pty.fork()
         if self.pid == 0:
-            self._exec(binary)
+            self._exec(binary, list(args), locale)
 
     @staticmethod
-    def _exec(binary):
-        """Child: a known window size and terminal, no user key bindings."""
+    def _exec(binary, args, locale):
+        """Child: a known window size and terminal, no user key bindings;
+        with locale, that locale and no other locale variable."""
         try:
             fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
             env = dict(os.environ, TERM="xterm", EDITRC="/dev/null", INPUTRC="/dev/null")
-            os.execve(binary, [binary], env)
+            if locale is not None:
+                env = {k: v for k, v in env.items() if not k.startswith(("LC_", "LANG"))}
+                env["LANG"] = locale
+            os.execve(binary, [binary] + args, env)
         finally:
             os._exit(127)
 
@@ -119,6 +124,14 @@ def run(session):
             f"queue is {queue.decode()}, expected [1, 2, 3, 7, 7] "
             f"(Up arrow + Enter answered {recalled.decode()!r})"
         )
+    # A line is one command whatever its length: enqueue, 1,500 blanks and
+    # 8 enqueues 8 (a line cut at 1,023 bytes would be refused).
+    session.send(b"enqueue" + b" " * 1500 + b"8\r")
+    session.expect(answer, "the answer to the long line")
+    session.send(b"queue\r")
+    queue = session.expect(rb"(\[[-0-9, ]*\])\r?\n.*?" + re.escape(PROMPT), "the queue").group(1)
+    if queue != b"[1, 2, 3, 7, 7, 8]":
+        raise Failure(f"after the long line the queue is {queue.decode()}, expected [1, 2, 3, 7, 7, 8]")
     session.send(b"quit\r")
     session.expect(rb"bye", "bye")
     status = session.wait_exit()

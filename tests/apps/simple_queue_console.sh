@@ -33,6 +33,28 @@ grep -q '"name":"SimpleQueue","pid":"<0\.[0-9]*\.[0-9]*>","kind":"worker","statu
     { echo "tree: $tree"; exit 1; }
 expect 15 '{"ok":true}'
 [ "$(wc -l <<<"$out")" -eq 15 ] || { echo "expected 15 lines: $out"; exit 1; }
+# A line is one command whatever its length: 'enqueue', 2,000 blanks and
+# 'crash' is one refused enqueue, not an enqueue and then a crash. A blank
+# line is answered too (one line in, one answer out).
+long_line="enqueue$(printf '%2000s' '')crash"
+# Words are quoted as in a shell: '8' is the word 8, "5 6" one word (not
+# an integer), and a quote left open is refused.
+out=$(printf '%s\n' "$long_line" '' "enqueue '8'" 'enqueue "5 6"' 'enqueue "9' 'queue' 'quit' |
+    timeout 60 "$bin" --json)
+expect 1 '{"ok":false,"error":{"code":"bad_argument","message":"enqueue takes one integer: enqueue N"}}'
+expect 2 '{"ok":true}'
+expect 3 '{"ok":true}'
+expect 4 '{"ok":false,"error":{"code":"bad_argument","message":"enqueue takes one integer: enqueue N"}}'
+grep -q '"code":"bad_argument","message":"a quote is not closed' <<<"$(sed -n 5p <<<"$out")" ||
+    { echo "open quote: $out"; exit 1; }
+expect 6 '{"ok":true,"queue":[1,2,3,8]}'
+expect 7 '{"ok":true}'
+[ "$(wc -l <<<"$out")" -eq 7 ] || { echo "expected 7 lines: $out"; exit 1; }
+# A line that is not UTF-8 is refused whole.
+out=$(printf 'enqueue 5\xff\nqueue\n' | timeout 60 "$bin" --json)
+grep -q '"code":"bad_input","message":"the line is not valid UTF-8' <<<"$(sed -n 1p <<<"$out")" ||
+    { echo "invalid UTF-8: $out"; exit 1; }
+expect 2 '{"ok":true,"queue":[1,2,3]}'
 # End of input stops it cleanly too.
 printf 'queue\n' | timeout 60 "$bin" --json >/dev/null
 # A malformed option is refused with a clear message and exit status 2.

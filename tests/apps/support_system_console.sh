@@ -59,9 +59,50 @@ check "after refusals" "$(field "${out[14]}" ticket.status)/$(field "${out[14]}"
 check "history" "$(field "${out[14]}" ticket.history.5.what)" "assigned to bob"
 check "list" "$(field "${out[15]}" tickets.0.id)" "1"
 
+# 1b. A line is one command whatever its length: a create longer than
+#     1,023 bytes ending in 'resolve 1' is one refused create, and ticket 1
+#     stays assigned. A blank line is answered (one line in, one answer out).
+mapfile -t out < <(printf '%s\n' "create $(printf 'x%.0s' {1..1100}) resolve 1" '' 'show 1' \
+    'quit' | desk)
+check "long line: lines" "${#out[@]}" 4
+check "long line: one create" "$(field "${out[0]}" error.code)" "field_too_long"
+check "blank line" "${out[1]}" '{"ok":true}'
+check "long line: no resolve" "$(field "${out[2]}" ticket.status)" "assigned"
+
+# 1c. Shell-like quoting: a quoted customer is one word, "--" ends the
+#     options, a quote left open is refused and creates nothing.
+mapfile -t out < <(printf '%s\n' \
+    'create --customer "Acme Corp" -- Printer --priority "on  fire"' 'create "unclosed' \
+    'show 3' 'quit' | desk)
+check "quoted customer" "$(field "${out[0]}" ticket.customer)" "Acme Corp"
+check "after --" "$(field "${out[0]}" ticket.description)/$(field "${out[0]}" ticket.priority)" \
+    "Printer --priority on  fire/normal"
+check "open quote" "$(field "${out[1]}" error.code)" "bad_argument"
+check "open quote created nothing" "$(field "${out[2]}" error.code)" "unknown_ticket"
+
+# 1d. Unicode: valid UTF-8 is kept, limits count characters (200 two-byte
+#     characters are a valid description, 201 are too many), and a line with
+#     an invalid byte or a NUL is refused whole and creates nothing. Every
+#     answer is valid JSON.
+e200=$(printf 'é%.0s' {1..200})
+printf '%s\n' "create José --customer \"Zoë Ltd\"" "create $e200" "create ${e200}é" >"$tmp/unicode"
+printf 'create bad \xff byte\ncreate nul \0 byte\nshow 5\nquit\n' >>"$tmp/unicode"
+desk <"$tmp/unicode" >"$tmp/unicode.out"
+python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1], "rb").read().decode("utf-8").splitlines()]' \
+    "$tmp/unicode.out" || { echo "FAIL: not JSON"; cat "$tmp/unicode.out"; exit 1; }
+mapfile -t out <"$tmp/unicode.out"
+check "unicode: lines" "${#out[@]}" 7
+check "unicode description" "$(field "${out[0]}" ticket.description)/$(field "${out[0]}" ticket.customer)" "José/Zoë Ltd"
+check "200 characters" "$(field "${out[1]}" ticket.description)" "$e200"
+check "201 characters" "$(field "${out[2]}" error.code)" "field_too_long"
+grep -q "longer than 200 characters" <<<"${out[2]}" || { echo "FAIL limit message: ${out[2]}"; exit 1; }
+check "invalid byte" "$(field "${out[3]}" error.code)" "bad_input"
+check "NUL" "$(field "${out[4]}" error.code)" "bad_input"
+check "refused lines created nothing" "$(field "${out[5]}" error.code)" "unknown_ticket"
+
 # 2. Kill a worker between changes, then the Store: the state survives.
 mapfile -t out < <(printf '%s\n' 'resolve 1' 'crash 1' 'show 1' 'crash store' 'close 1' \
-    'show 1' 'stats' 'quit' | desk)
+    'show 1' 'stats' 'crash 999' 'quit' | desk)
 check "worker killed" "$(field "${out[2]}" ticket.status)" "resolved"
 check "store killed" "$(field "${out[4]}" ticket.status)" "closed"
 check "after both" "$(field "${out[5]}" ticket.status)" "closed"
@@ -72,6 +113,43 @@ commits=$(field "${out[6]}" store_transactions)
 python3 -c 'import sys; c, t, p = map(float, sys.argv[1:]); sys.exit(not (c >= 1 and 1 <= t <= c and p >= 6))' \
     "$changes" "$commits" "$(field "${out[6]}" processes)" ||
     { echo "FAIL stats: ${out[6]}"; exit 1; }
+# A ticket that does not exist has no worker to kill.
+check "crash unknown" "$(field "${out[7]}" error.code)" "unknown_ticket"
+
+# 2b. backup PATH copies the database while the desk runs; a path that
+#     cannot be written is refused with the path and SQLite's reason. After
+#     a clean quit the database file alone holds everything (checkpoint):
+#     a copy of it without its -wal file is complete.
+mapfile -t out < <(printf '%s\n' "backup $tmp/backup.db" "backup $tmp/no/such/dir/b.db" \
+    'list' 'quit' | desk)
+check "backup" "$(field "${out[0]}" backup)" "$tmp/backup.db"
+check "backup refused" "$(field "${out[1]}" error.code)" "backup_failed"
+grep -q "$tmp/no/such/dir/b.db: unable to open" <<<"${out[1]}" || { echo "FAIL backup error: ${out[1]}"; exit 1; }
+stored=$(python3 -c 'import json,sys; print(len(json.loads(sys.argv[1])["tickets"]))' "${out[2]}")
+check "backup holds every ticket" "$(sqlite3 "$tmp/backup.db" 'SELECT count(*) FROM tickets')" "$stored"
+check "backup integrity" "$(sqlite3 "$tmp/backup.db" 'PRAGMA integrity_check')" "ok"
+cp "$db" "$tmp/copy.db"
+check "copied file after quit" "$(sqlite3 "$tmp/copy.db" 'SELECT count(*) FROM tickets')" "$stored"
+
+# 2c. One desk per database: while a desk runs, a second one on the same
+#     file is refused at start, naming the file and the first desk's pid.
+fifo1="$tmp/first"
+mkfifo "$fifo1"
+timeout 120 "$bin" --json --db "$db" <"$fifo1" >"$tmp/first.out" 2>>"$tmp/stderr" &
+first=$!
+exec 4>"$fifo1"
+echo stats >&4
+for _ in $(seq 600); do grep -q '"ok":true' "$tmp/first.out" && break; sleep 0.05; done
+grep -q '"ok":true' "$tmp/first.out" || { echo "FAIL: the first desk did not answer"; exit 1; }
+rc=0
+msg=$(echo quit | timeout 60 "$bin" --json --db "$db" 2>&1 >/dev/null) || rc=$?
+owner=$(cat "$db.lock") # the first desk's pid, written by it
+[ "$rc" -ne 0 ] && [ "$(ps -o ppid= -p "$owner" | tr -d " ")" = "$first" ] &&
+    grep -qF "$db is in use by another desk (pid $owner," <<<"$msg" ||
+    { echo "FAIL second desk: status $rc, message [$msg]"; exit 1; }
+echo quit >&4
+exec 4>&-
+wait "$first"
 
 # 3. SIGKILL under load: every acknowledged create must be there afterwards.
 fifo="$tmp/in"
@@ -82,7 +160,8 @@ exec 3>"$fifo"
 seq 1 20000 | sed 's/^/create load /' >&3 &
 writer=$!
 sleep 1
-kill -9 "$pid" 2>/dev/null || true
+# $pid is timeout's; the desk is its child, whose pid is in the lock file.
+kill -9 "$(cat "$db.lock")" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
 kill "$writer" 2>/dev/null || true
 exec 3>&-
@@ -91,7 +170,8 @@ acked=$(grep -c '"ok":true' "$tmp/acks" || true)
 last=$(grep '"ok":true' "$tmp/acks" | tail -1)
 last_id=$(field "$last" ticket.id)
 mapfile -t out < <(printf '%s\n' "show $last_id" 'quit' | desk)
-check "last acknowledged create" "$(field "${out[0]}" ticket.description)" "load $((last_id - 1))"
+first_id=$(field "$(grep '"ok":true' "$tmp/acks" | head -1)" ticket.id) # the ticket of "load 1"
+check "last acknowledged create" "$(field "${out[0]}" ticket.description)" "load $((last_id - first_id + 1))"
 count=$(sqlite3 "$db" 'SELECT count(*) FROM tickets')
 [ "$count" -ge "$((acked + 1))" ] || { echo "lost: $acked acknowledged, $count stored"; exit 1; }
 check "integrity" "$(sqlite3 "$db" 'PRAGMA integrity_check')" "ok"

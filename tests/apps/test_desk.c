@@ -79,6 +79,23 @@ TEST(text_fields_are_checked)
     ASSERT_FALSE(ticket_check_text("description", "a\tb", TICKET_DESC_MAX, false, &err));
     ASSERT_STREQ(err.code, "bad_field");
     ASSERT_TRUE(ticket_check_text("customer", "", TICKET_NAME_MAX, true, &err));
+    /* Limits count characters: 200 two-byte characters fit, 201 do not. */
+    char wide[TICKET_DESC_SIZE];
+    size_t n = 0;
+    for (int i = 0; i < TICKET_DESC_MAX; i++, n += 2)
+        memcpy(wide + n, "\xc3\xa9", 2); /* é */
+    wide[n] = '\0';
+    ASSERT_TRUE(ticket_check_text("description", wide, TICKET_DESC_MAX, false, &err));
+    memcpy(wide + n, "\xc3\xa9", 3);
+    ASSERT_FALSE(ticket_check_text("description", wide, TICKET_DESC_MAX, false, &err));
+    ASSERT_STREQ(err.code, "field_too_long");
+    ASSERT_TRUE(strstr(err.message, "200 characters") != NULL);
+    /* Invalid UTF-8: a stray byte, an overlong '/', a surrogate. */
+    static const char *const invalid[] = {"Jos\xe9", "\xc0\xaf", "\xed\xa0\x80"};
+    for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
+        ASSERT_FALSE(ticket_check_text("customer", invalid[i], TICKET_NAME_MAX, true, &err));
+        ASSERT_STREQ(err.code, "bad_field");
+    }
 }
 
 /* ---- two concurrent assignments ------------------------------------------------------- */
@@ -92,7 +109,7 @@ typedef struct {
 typedef struct {
     int rc;
     ticket_error_t err;
-    char agent[TICKET_NAME_MAX + 1];
+    char agent[TICKET_NAME_SIZE];
 } result_t;
 
 static void racer(void *arg)
@@ -457,6 +474,97 @@ TEST(an_unconfirmed_change_stops_the_worker_which_reloads_on_the_next_request)
 {
     set_db_path("unconfirmed");
     arbor_test_run(unconfirmed_root, NULL);
+    remove_db();
+}
+
+/* ---- versions: no change computed from a stale copy --------------------------------- */
+
+/* Two copies of one ticket: the first change is stored and raises the
+ * version; the second, computed from the same (now stale) copy, is refused
+ * as a conflict and changes nothing. */
+static void stale_root(void *arg)
+{
+    desk_config_t cfg = {.db_path = db_path, .idle_timeout_ms = 60000};
+    arbor_pid_t sup;
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    ticket_t t = fresh(), a, b, now;
+    ticket_error_t err = {.code = ""};
+    ASSERT_OK(ticket_supervisor_create_ticket(&t, NULL, &err));
+    ASSERT_OK(store_get(t.id, &a));
+    b = a;
+    ASSERT_TRUE(ticket_apply(&a, ACTION_ASSIGN, "bob", ticket_now_ms(), &err));
+    ASSERT_TRUE(ticket_apply(&b, ACTION_ASSIGN, "alice", ticket_now_ms(), &err));
+    int64_t v = a.version;
+    ASSERT_OK(store_update(&a, "bob", "assigned to bob", &err));
+    ASSERT_EQ(a.version, v + 1);
+    ASSERT_ERR(store_update(&b, "alice", "assigned to alice", &err), ARBOR_EAGAIN);
+    ASSERT_STREQ(err.code, "conflict");
+    ASSERT_OK(store_get(t.id, &now));
+    ASSERT_STREQ(now.agent, "bob");
+    ASSERT_EQ(now.version, v + 1);
+    store_history_t *rows;
+    size_t n;
+    ASSERT_OK(store_history(t.id, &rows, &n));
+    ASSERT_EQ(n, 2); /* created, assigned to bob: nothing from the stale copy */
+    free(rows);
+    /* The ticket's worker still holds the copy from before bob's change:
+     * its assignment is refused too, and it reloads for the next one. */
+    ASSERT_ERR(assign_agent(t.id, "alice", &now, &err), ARBOR_EAGAIN);
+    ASSERT_STREQ(err.code, "conflict");
+    ASSERT_OK(resolve(t.id, &now, &err));
+    ASSERT_STREQ(now.agent, "bob");
+    ASSERT_EQ(now.version, v + 2);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(a_change_computed_from_a_stale_copy_is_refused_as_a_conflict)
+{
+    set_db_path("stale");
+    arbor_test_run(stale_root, NULL);
+    remove_db();
+}
+
+/* A database of schema version 1 (no version column) is migrated: the
+ * column is added and its tickets can be changed. */
+static void migrate_root(void *arg)
+{
+    desk_config_t cfg = {.db_path = db_path, .idle_timeout_ms = 60000};
+    arbor_pid_t sup;
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    ticket_t t;
+    ticket_error_t err = {.code = ""};
+    ASSERT_OK(store_get(1, &t));
+    ASSERT_STREQ(t.description, "old ticket");
+    ASSERT_EQ(t.version, 0);
+    ASSERT_OK(assign_agent(1, "bob", &t, &err));
+    ASSERT_EQ(t.version, 1);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(a_version_1_database_gains_the_version_column)
+{
+    set_db_path("migrate");
+    sqlite3 *db;
+    ASSERT_EQ(sqlite3_open(db_path, &db), SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_exec(db,
+                     "CREATE TABLE tickets(id INTEGER PRIMARY KEY AUTOINCREMENT, description TEXT"
+                     " NOT NULL, customer TEXT NOT NULL, priority INTEGER NOT NULL, status INTEGER"
+                     " NOT NULL, agent TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at"
+                     " INTEGER NOT NULL);"
+                     "CREATE TABLE history(id INTEGER PRIMARY KEY AUTOINCREMENT, ticket INTEGER"
+                     " NOT NULL REFERENCES tickets(id), at INTEGER NOT NULL, who TEXT NOT NULL,"
+                     " what TEXT NOT NULL);"
+                     "CREATE TABLE agents(name TEXT PRIMARY KEY, added INTEGER NOT NULL);"
+                     "CREATE TABLE outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, ticket INTEGER NOT"
+                     " NULL, at INTEGER NOT NULL, text TEXT NOT NULL);"
+                     "INSERT INTO agents VALUES('bob', 1);"
+                     "INSERT INTO tickets VALUES(1, 'old ticket', '', 1, 0, '', 1, 1);"
+                     "PRAGMA user_version = 1;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    arbor_test_run(migrate_root, NULL);
     remove_db();
 }
 
