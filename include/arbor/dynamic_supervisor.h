@@ -52,7 +52,9 @@ int arbor_dynsup_start(const arbor_dynsup_opts_t *opts, arbor_pid_t *pid_out,
                        arbor_reason_t *error_out);
 
 /*
- * Starts a child from spec. 0 with *pid_out; ARBOR_IGNORED (nothing kept);
+ * Starts a child from spec. 0 with *pid_out, and in *error_out the info
+ * its start function left (OTP's {ok, Pid, Info}; ARBOR_NORMAL if none);
+ * ARBOR_IGNORED (nothing kept);
  * ARBOR_EMAXCHILD; ARBOR_EINVAL (bad spec, *error_out says why, checked in
  * the caller without asking the supervisor); ARBOR_EEXIT (the start failed:
  * *error_out).

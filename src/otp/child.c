@@ -114,8 +114,8 @@ int arbor__otp_call_start(const arbor_child_spec_t *spec, void *extra, arbor_pid
         why = arbor_error("%s", arbor_err_name(rc));
         rc = ARBOR_EEXIT;
     }
-    if (rc == ARBOR_EEXIT)
-        *err = why;
+    if (rc == ARBOR_EEXIT || rc == 0)
+        *err = why; /* the error, or the info of {ok, Pid, Info} */
     if (rc != 0)
         *pid = ARBOR_NOPID;
     return rc;

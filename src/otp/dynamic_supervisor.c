@@ -194,8 +194,8 @@ static void forget(dynsup_t *d, child_t *c)
 }
 
 /* Starts c; on success indexes it by its new pid (the caller takes it out
- * of by_last first when restarting). Returns 0, ARBOR_IGNORED,
- * ARBOR_EEXIT; on failure c->pid is unchanged. */
+ * of by_last first when restarting). Returns 0 (*err: the start's info),
+ * ARBOR_IGNORED, ARBOR_EEXIT; on failure c->pid is unchanged. */
 static int start(dynsup_t *d, child_t *c, arbor_reason_t *err)
 {
     arbor_child_spec_t spec = spec_of(c);
@@ -610,8 +610,8 @@ int arbor_dynsup_start_child(arbor_pid_t sup, const arbor_child_spec_t *spec, ar
     arbor_msg_free(m);
     if (r.rc == 0 && pid_out)
         *pid_out = r.pid;
-    if (r.rc == ARBOR_EEXIT && error_out)
-        *error_out = r.reason;
+    if ((r.rc == 0 || r.rc == ARBOR_EEXIT) && error_out)
+        *error_out = r.reason; /* on 0: the child's info */
     return r.rc;
 }
 

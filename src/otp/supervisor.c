@@ -206,7 +206,8 @@ static void report(arbor_report_kind_t kind, const char *what, const child_t *c,
                                    .detail = detail});
 }
 
-/* Starts c. Returns 0, ARBOR_IGNORED, or an error with *err set. With owner,
+/* Starts c. Returns 0 with *err set to the start's info, ARBOR_IGNORED,
+ * or an error with *err set. With owner,
  * a start that found its name taken (ARBOR_EEXIST with the owner's pid) is
  * ARBOR_EEXIST with *owner set, as OTP passes {error, {already_started, P}}
  * through (already_started_outside_supervisor); otherwise it is ARBOR_EEXIT. */
@@ -217,6 +218,7 @@ static int start_child(child_t *c, arbor_reason_t *err, arbor_pid_t *owner)
     arbor_pid_t taken_by;
     int rc = arbor__otp_call_start(&c->spec, NULL, &pid, &why, &taken_by);
     if (rc == 0) {
+        *err = why;
         c->pid = pid;
         c->status = ARBOR_CHILD_RUNNING;
         c->started_at = arbor_now_ms();
@@ -653,8 +655,8 @@ static int call_start_like(arbor_pid_t sup, uint64_t tag, const void *req, size_
     arbor_msg_free(m);
     if (pid_out && (r.rc == 0 || r.rc == ARBOR_EEXIST || r.rc == ARBOR_IGNORED))
         *pid_out = r.pid;
-    if (error_out && (r.rc == ARBOR_EEXIT || r.rc == ARBOR_EINVAL))
-        *error_out = r.reason;
+    if (error_out && (r.rc == 0 || r.rc == ARBOR_EEXIT || r.rc == ARBOR_EINVAL))
+        *error_out = r.reason; /* on 0: the child's info */
     return r.rc;
 }
 
