@@ -157,6 +157,12 @@ bool arbor_trap_exit(bool on);
 /* Whether the calling process traps exits (false outside a process). */
 bool arbor_trapping_exits(void);
 
+/* Whether the calling process is linked to pid, as far as the signals it
+ * has taken in tell: a link pid made from its side, or pid's death, is
+ * known after the caller's next receive (one with timeout 0 will do).
+ * False outside a process. */
+bool arbor_linked(arbor_pid_t pid);
+
 /* Starts monitoring pid; stores a fresh ref. When pid ends (or if it does
  * not exist) the caller receives one ARBOR_TAG_DOWN message for this ref.
  * Process only. */

@@ -18,7 +18,9 @@
  * A child's start function must start a process linked to the caller (the
  * supervisor), e.g. with arbor_gs_start() and .link = true, and return 0
  * with its pid, ARBOR_IGNORED, or an error (ARBOR_EEXIT with a reason).
- * Returning 0, it may also leave information for whoever asked for the
+ * A pid not linked to the supervisor when the start returns is refused:
+ * the process is killed and the start fails with ARBOR_EEXIT, reason
+ * "not_linked: child ID ...". Returning 0, it may also leave information for whoever asked for the
  * start in its reason argument: OTP's {ok, Pid, Info}. start_child and
  * restart_child hand it to their caller; the supervisor itself ignores it.
  *

@@ -92,6 +92,35 @@ bool arbor__otp_intensity_add(arbor__otp_intensity_t *in)
     return in->count <= (unsigned)in->max_restarts;
 }
 
+/* A matcher that takes nothing: it notes whether the EXIT of the pid at
+ * arg is queued. */
+typedef struct {
+    arbor_pid_t pid;
+    bool seen;
+} exit_peek_t;
+
+static bool peek_exit(const arbor_msg_t *m, void *arg)
+{
+    exit_peek_t *p = arg;
+    p->seen |= arbor__otp_is_exit_from(m, &p->pid);
+    return false;
+}
+
+/* Whether the child pid, just started by the caller (its supervisor), is
+ * linked to it: it is, or it was and its EXIT is already here. A zero
+ * receive first takes in the link signals of a child that linked from its
+ * own side. Called only when the plain test fails, so that a start costs
+ * one map lookup. */
+static bool linked_to_us(arbor_pid_t pid)
+{
+    if (arbor_linked(pid))
+        return true;
+    exit_peek_t p = {pid, false};
+    arbor_msg_t *m;
+    arbor_receive_match(peek_exit, &p, 0, &m);
+    return p.seen || arbor_linked(pid);
+}
+
 int arbor__otp_call_start(const arbor_child_spec_t *spec, void *extra, arbor_pid_t *pid,
                           arbor_reason_t *err, arbor_pid_t *owner)
 {
@@ -104,6 +133,13 @@ int arbor__otp_call_start(const arbor_child_spec_t *spec, void *extra, arbor_pid
     if (rc == 0 && *pid == ARBOR_NOPID) {
         rc = ARBOR_EEXIT;
         why = arbor_error("bad_start_return: no pid");
+    } else if (rc == 0 && !linked_to_us(*pid)) {
+        /* Unlinked, its death would never reach us: the supervisor would
+         * show it running for ever. It is nobody's child: stop it. */
+        arbor_exit_pid(*pid, ARBOR_KILL);
+        rc = ARBOR_EEXIT;
+        why = arbor_error("not_linked: child %s did not link to its supervisor (.link = true?)",
+                          spec->id ? spec->id : "(dynamic)");
     } else if (rc == ARBOR_EEXIST && *pid != ARBOR_NOPID) {
         /* Its name is taken: OTP's {error, {already_started, Owner}}. */
         if (owner)

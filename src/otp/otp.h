@@ -42,7 +42,9 @@ bool arbor__otp_intensity_init(arbor__otp_intensity_t *in, int max_restarts, int
 bool arbor__otp_intensity_add(arbor__otp_intensity_t *in);
 
 /* Calls spec's start function (start_extra with extra, or start), and
- * checks that a successful start returned a pid. Returns 0 with *err set
+ * checks that a successful start returned a pid linked to the caller (one
+ * that is not is killed, and the start fails with not_linked, naming the
+ * child). Returns 0 with *err set
  * to the start's info (OTP's {ok, Pid, Info}; ARBOR_NORMAL when it gave
  * none), ARBOR_IGNORED, or ARBOR_EEXIT with *err set; when the start found its
  * name taken (ARBOR_EEXIST with the owner's pid), *owner (if not NULL)
