@@ -18,6 +18,10 @@
  * Child specs are supervisor.h's; their id is ignored and may repeat. A
  * restarted child is started again from its spec, so it begins from the
  * original arguments (its state is not carried over), as in OTP.
+ *
+ * Every call here to a process that is not a DynamicSupervisor (a
+ * Supervisor, a GenServer) fails with ARBOR_EWRONGKIND, or ARBOR_EEXIT if
+ * that process crashes on it.
  */
 #ifndef ARBOR_DYNAMIC_SUPERVISOR_H
 #define ARBOR_DYNAMIC_SUPERVISOR_H

@@ -36,6 +36,9 @@ extern "C" {
 #define ARBOR_ERESTARTING (-EINPROGRESS) /* the child is being restarted */
 #define ARBOR_EMAXCHILD   (-EMLINK)      /* the supervisor has max_children children */
 #define ARBOR_EACCES      (-EACCES)      /* only the owner may do this */
+#define ARBOR_EWRONGKIND                                                                           \
+    (-EPROTOTYPE) /* the process is not of the kind the call is for                                \
+                   * (a Supervisor call to a GenServer) */
 
 /* Returns a static, human-readable description of err ("process does not
  * exist"). Unknown codes give "unknown error". Never returns NULL. */

@@ -25,7 +25,9 @@
  * restart_child hand it to their caller; the supervisor itself ignores it.
  *
  * The supervisor is itself a GenServer; every function here is a call into
- * it (timeout: infinity, as in Elixir) and is process only.
+ * it (timeout: infinity, as in Elixir) and is process only. Sent to a
+ * process of another kind (a DynamicSupervisor, a GenServer), a call fails
+ * with ARBOR_EWRONGKIND, or ARBOR_EEXIT if that process crashes on it.
  */
 #ifndef ARBOR_SUPERVISOR_H
 #define ARBOR_SUPERVISOR_H

@@ -157,6 +157,44 @@ int arbor__otp_call_start(const arbor_child_spec_t *spec, void *extra, arbor_pid
     return rc;
 }
 
+int arbor__otp_call_reply(arbor_pid_t sup, uint64_t tag, const void *req, size_t size,
+                          arbor__otp_reply_t *out, arbor_reason_t *exit_out)
+{
+    arbor_msg_t *m;
+    int rc = arbor_gs_call(sup, tag, req, size, ARBOR_INFINITY, &m, exit_out);
+    if (rc)
+        return rc;
+    if (m->size == sizeof *out && ((const arbor__otp_reply_t *)m->data)->tag == tag)
+        *out = *(const arbor__otp_reply_t *)m->data;
+    else
+        rc = ARBOR_EWRONGKIND;
+    arbor_msg_free(m);
+    return rc;
+}
+
+arbor_gs_ret_t arbor__otp_tagged_reply(uint64_t tag, const void *body, size_t n)
+{
+    _Alignas(16) unsigned char buf[sizeof tag + 256];
+    if (n > sizeof buf - sizeof tag)
+        return arbor_gs_halt(arbor_error("tagged reply too large: %zu", n));
+    memcpy(buf, &tag, sizeof tag);
+    if (n)
+        memcpy(buf + sizeof tag, body, n);
+    return arbor_gs_reply(buf, sizeof tag + n);
+}
+
+const void *arbor__otp_tagged_body(const arbor_msg_t *m, uint64_t tag, size_t *n)
+{
+    uint64_t got;
+    if (m->size < sizeof got)
+        return NULL;
+    memcpy(&got, m->data, sizeof got);
+    if (got != tag)
+        return NULL;
+    *n = m->size - sizeof got;
+    return (const char *)m->data + sizeof got;
+}
+
 int arbor__otp_call_children(arbor_pid_t sup, uint64_t tag, arbor_child_info_t **out, size_t *n)
 {
     if (!out || !n)
@@ -165,15 +203,37 @@ int arbor__otp_call_children(arbor_pid_t sup, uint64_t tag, arbor_child_info_t *
     int rc = arbor_gs_call(sup, tag, NULL, 0, ARBOR_INFINITY, &m, NULL);
     if (rc)
         return rc;
-    *n = m->size / sizeof(arbor_child_info_t);
-    *out = malloc(m->size ? m->size : 1);
+    size_t bytes = 0;
+    const void *body = arbor__otp_tagged_body(m, tag, &bytes);
+    if (!body || bytes % sizeof(arbor_child_info_t)) {
+        arbor_msg_free(m);
+        return ARBOR_EWRONGKIND;
+    }
+    *n = bytes / sizeof(arbor_child_info_t);
+    *out = malloc(bytes ? bytes : 1);
     if (!*out) {
         arbor_msg_free(m);
         return ARBOR_ENOMEM;
     }
-    memcpy(*out, m->data, m->size);
+    memcpy(*out, body, bytes);
     arbor_msg_free(m);
     return 0;
+}
+
+void arbor__otp_reply_children(arbor_from_t from, uint64_t tag, const arbor_child_info_t *kids,
+                               size_t n)
+{
+    size_t bytes = sizeof tag + n * sizeof *kids;
+    unsigned char *buf = malloc(bytes);
+    if (!buf) {
+        arbor_gs_reply_to(from, NULL, 0); /* read as a failed call */
+        return;
+    }
+    memcpy(buf, &tag, sizeof tag);
+    if (n)
+        memcpy(buf + sizeof tag, kids, n * sizeof *kids);
+    arbor_gs_reply_to(from, buf, bytes);
+    free(buf);
 }
 
 int arbor__otp_call_counts(arbor_pid_t sup, uint64_t tag, arbor_child_counts_t *out)
@@ -184,10 +244,12 @@ int arbor__otp_call_counts(arbor_pid_t sup, uint64_t tag, arbor_child_counts_t *
     int rc = arbor_gs_call(sup, tag, NULL, 0, ARBOR_INFINITY, &m, NULL);
     if (rc)
         return rc;
-    if (m->size == sizeof *out)
-        *out = *(arbor_child_counts_t *)m->data;
+    size_t bytes = 0;
+    const void *body = arbor__otp_tagged_body(m, tag, &bytes);
+    if (body && bytes == sizeof *out)
+        memcpy(out, body, sizeof *out);
     else
-        rc = ARBOR_EINVAL;
+        rc = ARBOR_EWRONGKIND;
     arbor_msg_free(m);
     return rc;
 }

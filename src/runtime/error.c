@@ -18,7 +18,8 @@
     X(ARBOR_ERUNNING, "the child is running")                                                      \
     X(ARBOR_ERESTARTING, "the child is restarting")                                                \
     X(ARBOR_EMAXCHILD, "reached the maximum number of children")                                   \
-    X(ARBOR_EACCES, "only the owner may do this")
+    X(ARBOR_EACCES, "only the owner may do this")                                                  \
+    X(ARBOR_EWRONGKIND, "the process is not of the kind the call is for")
 
 const char *arbor_strerror(int err)
 {
