@@ -2,7 +2,7 @@
 # The `make bench` driver: runs Arbor's benchmarks and their BEAM
 # counterparts interleaved in one run, and prints, per figure, Arbor's median,
 # the BEAM's median, the ratio Arbor/BEAM and which side is better.
-# Definitions: benchmarks.md.
+# Definitions: docs/performance.md, "Definitions".
 #
 #   scripts/bench.sh [NAME...]            the benchmarks (default: all of them)
 #   scripts/bench.sh --scaling [NAME...]  the scaling probes (default: all three)
@@ -13,7 +13,7 @@
 # PATH, `elixir bench/beam/bench.exs NAME`, both in the same environment, so
 # BENCH_REPS and the BENCH_* sizes apply to both. fork_join also runs on the
 # BEAM with one scheduler (ERL_FLAGS="+S 1"), reported as fork_join_1sched,
-# since benchmarks.md sets Arbor's target against that figure. A side that is
+# since docs/performance.md sets Arbor's target against that figure. A side that is
 # missing, lacks the benchmark or fails shows "-" and the run goes on.
 #
 # Environment:
@@ -152,7 +152,7 @@ else
   done
 fi
 
-# benchmarks.md compares Arbor's fork_join with the BEAM's one-scheduler
+# docs/performance.md compares Arbor's fork_join with the BEAM's one-scheduler
 # figure; unless the C side reports a fork_join_1sched of its own, that row
 # pairs the two.
 notes=()

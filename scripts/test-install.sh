@@ -1,21 +1,45 @@
 #!/usr/bin/env bash
-# Installs the build in BUILD_DIR into a scratch DESTDIR, then builds and
-# runs a tiny program against the installed copy twice: with pkg-config and
-# with find_package(Arbor). SANITIZE repeats the build's -fsanitize flags,
-# which the installed library needs at link time.
+# Installs the build in BUILD_DIR twice and builds programs against each
+# copy: with a prefix (as `make install PREFIX=...` does), the README's "A
+# first program", built with the README's own command line; and into a
+# scratch DESTDIR, a tiny program through find_package(Arbor). SANITIZE
+# repeats the build's -fsanitize flags, which the installed library needs
+# at link time.
 set -euo pipefail
 build=${1:?usage: test-install.sh BUILD_DIR [SANITIZE]}
 sanitize=${2:-}
 flags=()
 [ -n "$sanitize" ] && flags=(-fsanitize="$sanitize")
+readme="$(cd "$(dirname "$0")/.." && pwd)/README.md"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-prefix=$(sed -n 's/^prefix=//p' "$build/arbor.pc")
-DESTDIR="$tmp/dest" cmake --install "$build" >/dev/null
-root="$tmp/dest$prefix"
 
-cat >"$tmp/hello.c" <<'C'
+# 1. A prefix of our own, and the README's program exactly as it stands.
+prefix="$tmp/prefix"
+cmake --install "$build" --prefix "$prefix" >/dev/null
+mkdir -p "$tmp/first"
+awk '/^## A first program/ {on = 1} on && /^```c$/ {code = 1; next}
+     code && /^```$/ {exit} code {print}' "$readme" >"$tmp/first/hello.c"
+[ -s "$tmp/first/hello.c" ] || { echo "no program under README's 'A first program'"; exit 1; }
+build_line=$(sed -n 's/^Build it against an installed Arbor with `\([^`]*\)`.*/\1/p' "$readme")
+[ -n "$build_line" ] || { echo "no build line under README's 'A first program'"; exit 1; }
+libdir=$(dirname "$(find "$prefix" -name arbor.pc)")/..
+(
+    cd "$tmp/first"
+    export PKG_CONFIG_PATH="$libdir/pkgconfig"
+    # The README's line, plus the sanitizer flags of a sanitized build.
+    eval "$build_line ${flags[*]}"
+    out=$(LD_LIBRARY_PATH="$libdir" ./a.out)
+    [ "$out" = "hello" ] || { echo "the README's program printed: $out"; exit 1; }
+)
+
+# 2. find_package(Arbor) from a CMake project, against a DESTDIR install.
+dest_prefix=/opt/arbor-test
+DESTDIR="$tmp/dest" cmake --install "$build" --prefix "$dest_prefix" >/dev/null
+root="$tmp/dest$dest_prefix"
+mkdir -p "$tmp/proj"
+cat >"$tmp/proj/hello.c" <<'C'
 #include <arbor.h>
 #include <stdio.h>
 
@@ -34,19 +58,6 @@ int main(void)
     return arbor_run(NULL, hello, NULL, NULL) == 0 ? 0 : 1;
 }
 C
-
-# pkg-config, against the static library (no rpath games needed).
-export PKG_CONFIG_PATH="$root/lib/pkgconfig:$root/lib/x86_64-linux-gnu/pkgconfig"
-export PKG_CONFIG_SYSROOT_DIR=""
-cflags=$(pkg-config --cflags arbor | sed "s|-I$prefix|-I$root|")
-libdir=$(pkg-config --variable=libdir arbor)
-cc "${flags[@]}" $cflags "$tmp/hello.c" "$tmp/dest$libdir/libarbor.a" -pthread -o "$tmp/hello"
-out=$("$tmp/hello")
-[ "$out" = "hi from arbor 0.1" ] || { echo "pkg-config build printed: $out"; exit 1; }
-
-# find_package(Arbor) from a CMake project.
-mkdir -p "$tmp/proj"
-cp "$tmp/hello.c" "$tmp/proj/"
 cat >"$tmp/proj/CMakeLists.txt" <<CM
 cmake_minimum_required(VERSION 3.20)
 project(hello C)

@@ -18,6 +18,10 @@
  * Child specs are supervisor.h's; their id is ignored and may repeat. A
  * restarted child is started again from its spec, so it begins from the
  * original arguments (its state is not carried over), as in OTP.
+ *
+ * Every call here to a process that is not a DynamicSupervisor (a
+ * Supervisor, a GenServer) fails with ARBOR_EWRONGKIND, or ARBOR_EEXIT if
+ * that process crashes on it.
  */
 #ifndef ARBOR_DYNAMIC_SUPERVISOR_H
 #define ARBOR_DYNAMIC_SUPERVISOR_H
@@ -52,7 +56,9 @@ int arbor_dynsup_start(const arbor_dynsup_opts_t *opts, arbor_pid_t *pid_out,
                        arbor_reason_t *error_out);
 
 /*
- * Starts a child from spec. 0 with *pid_out; ARBOR_IGNORED (nothing kept);
+ * Starts a child from spec. 0 with *pid_out, and in *error_out the info
+ * its start function left (OTP's {ok, Pid, Info}; ARBOR_NORMAL if none);
+ * ARBOR_IGNORED (nothing kept);
  * ARBOR_EMAXCHILD; ARBOR_EINVAL (bad spec, *error_out says why, checked in
  * the caller without asking the supervisor); ARBOR_EEXIT (the start failed:
  * *error_out).

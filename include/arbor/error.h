@@ -4,6 +4,11 @@
  * Every Arbor function that can fail returns an int: 0 on success or one of
  * the negative codes below. Nothing is reported through the global errno.
  * arbor_strerror() and arbor_err_name() turn a code into text.
+ *
+ * One positive value is not an error: ARBOR_IGNORED (1, gen_server.h),
+ * which a start returns when the process's init chose OTP's `ignore`
+ * (arbor_gs_start(), arbor_sup_start_module(), a supervisor's
+ * start_child). Test for it before treating a non-zero return as a failure.
  */
 #ifndef ARBOR_ERROR_H
 #define ARBOR_ERROR_H
@@ -36,6 +41,9 @@ extern "C" {
 #define ARBOR_ERESTARTING (-EINPROGRESS) /* the child is being restarted */
 #define ARBOR_EMAXCHILD   (-EMLINK)      /* the supervisor has max_children children */
 #define ARBOR_EACCES      (-EACCES)      /* only the owner may do this (or a privileged port) */
+#define ARBOR_EWRONGKIND                                                                           \
+    (-EPROTOTYPE) /* the process is not of the kind the call is for                                \
+                   * (a Supervisor call to a GenServer) */
 
 /* Network I/O (net.h). Any other failure of the system is its errno,
  * negated; arbor_strerror() and arbor_err_name() describe those too. */

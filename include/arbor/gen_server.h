@@ -26,6 +26,13 @@
  * server from outside.) A callback fails by returning a halt: terminate() then runs, as when an
  * Erlang callback raises. Calling arbor_exit() inside a callback ends the
  * server at once without terminate(), as a kill would.
+ *
+ * terminate() fails the same way: arbor_exit(r) inside it ends the server
+ * with r, not the reason terminate was given (OTP exits with terminate's
+ * crash reason too). A reply owed by arbor_gs_halt_reply() reaches its
+ * caller all the same, as OTP sends it in an `after`: the caller gets the
+ * reply, then sees the server exit with r. (It is also sent when the
+ * server is killed while terminate() runs, where OTP's would be lost.)
  */
 #ifndef ARBOR_GEN_SERVER_H
 #define ARBOR_GEN_SERVER_H

@@ -11,7 +11,7 @@
  *     activation and keeps it only while a handler blocks (receive, sleep,
  *     arbor_blocking, a call to another process).
  * The semantics of exit signals, links and monitors are Erlang's
- * (docs/otp-semantics.md).
+ * (docs/semantics.md).
  *
  * Functions marked "process only" return ARBOR_ENOTPROC (or do nothing, for
  * void functions) when called from a thread that is not running a process.
@@ -128,7 +128,7 @@ _Noreturn void arbor_exit(arbor_reason_t reason);
 
 /*
  * Sends an exit signal with reason to pid (Erlang's exit/2), as the table of
- * docs/otp-semantics.md says: normal is ignored by a non-trapping target
+ * docs/semantics.md says: normal is ignored by a non-trapping target
  * unless it is the caller itself; kill is untrappable and the target dies
  * killed; a trapping target receives an ARBOR_TAG_EXIT message otherwise.
  * Returns 0 also when pid does not exist (as Erlang does); ARBOR_EINVAL for
@@ -156,6 +156,12 @@ bool arbor_trap_exit(bool on);
 
 /* Whether the calling process traps exits (false outside a process). */
 bool arbor_trapping_exits(void);
+
+/* Whether the calling process is linked to pid, as far as the signals it
+ * has taken in tell: a link pid made from its side, or pid's death, is
+ * known after the caller's next receive (one with timeout 0 will do).
+ * False outside a process. */
+bool arbor_linked(arbor_pid_t pid);
 
 /* Starts monitoring pid; stores a fresh ref. When pid ends (or if it does
  * not exist) the caller receives one ARBOR_TAG_DOWN message for this ref.

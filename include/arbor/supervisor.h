@@ -18,9 +18,16 @@
  * A child's start function must start a process linked to the caller (the
  * supervisor), e.g. with arbor_gs_start() and .link = true, and return 0
  * with its pid, ARBOR_IGNORED, or an error (ARBOR_EEXIT with a reason).
+ * A pid not linked to the supervisor when the start returns is refused:
+ * the process is killed and the start fails with ARBOR_EEXIT, reason
+ * "not_linked: child ID ...". Returning 0, it may also leave information for whoever asked for the
+ * start in its reason argument: OTP's {ok, Pid, Info}. start_child and
+ * restart_child hand it to their caller; the supervisor itself ignores it.
  *
  * The supervisor is itself a GenServer; every function here is a call into
- * it (timeout: infinity, as in Elixir) and is process only.
+ * it (timeout: infinity, as in Elixir) and is process only. Sent to a
+ * process of another kind (a DynamicSupervisor, a GenServer), a call fails
+ * with ARBOR_EWRONGKIND, or ARBOR_EEXIT if that process crashes on it.
  */
 #ifndef ARBOR_SUPERVISOR_H
 #define ARBOR_SUPERVISOR_H
@@ -57,7 +64,9 @@ typedef enum arbor_child_type {
 
 #define ARBOR_CHILD_ID_MAX 63
 
-/* Starts the child, linked to the calling (supervisor) process. */
+/* Starts the child, linked to the calling (supervisor) process. On 0,
+ * *error_out (ARBOR_NORMAL when called) may be set to the start's info,
+ * OTP's {ok, Pid, Info}; on ARBOR_EEXIT it is the error. */
 typedef int (*arbor_child_start_fn)(void *arg, arbor_pid_t *pid_out, arbor_reason_t *error_out);
 
 /* A start function that also takes the supervisor's extra argument
@@ -147,7 +156,9 @@ int arbor_sup_start_module(const arbor_sup_module_t *mod, void *arg, const arbor
 int arbor_sup_check_spec(const arbor_child_spec_t *spec, arbor_reason_t *why);
 
 /*
- * Adds and starts a child. 0 with *pid_out; ARBOR_IGNORED (spec kept with
+ * Adds and starts a child. 0 with *pid_out, and in *error_out the info
+ * its start function left (OTP's {ok, Pid, Info}; ARBOR_NORMAL if none);
+ * ARBOR_IGNORED (spec kept with
  * no pid, unless temporary); ARBOR_EEXIST (same id running: *pid_out is
  * it); ARBOR_EPRESENT (same id, not running); ARBOR_EINVAL (bad spec,
  * *error_out says why); ARBOR_EEXIT (its start failed: spec not kept,
@@ -160,7 +171,8 @@ int arbor_sup_start_child(arbor_pid_t sup, const arbor_child_spec_t *spec, arbor
  * 0 (also when already stopped), ARBOR_ENOENT. */
 int arbor_sup_terminate_child(arbor_pid_t sup, const char *id);
 
-/* Starts a stopped child again. 0 with *pid_out, ARBOR_IGNORED,
+/* Starts a stopped child again. 0 with *pid_out and the start's info in
+ * *error_out (as arbor_sup_start_child()), ARBOR_IGNORED,
  * ARBOR_ERUNNING, ARBOR_ERESTARTING, ARBOR_ENOENT, or the start's error. */
 int arbor_sup_restart_child(arbor_pid_t sup, const char *id, arbor_pid_t *pid_out,
                             arbor_reason_t *error_out);

@@ -92,6 +92,35 @@ bool arbor__otp_intensity_add(arbor__otp_intensity_t *in)
     return in->count <= (unsigned)in->max_restarts;
 }
 
+/* A matcher that takes nothing: it notes whether the EXIT of the pid at
+ * arg is queued. */
+typedef struct {
+    arbor_pid_t pid;
+    bool seen;
+} exit_peek_t;
+
+static bool peek_exit(const arbor_msg_t *m, void *arg)
+{
+    exit_peek_t *p = arg;
+    p->seen |= arbor__otp_is_exit_from(m, &p->pid);
+    return false;
+}
+
+/* Whether the child pid, just started by the caller (its supervisor), is
+ * linked to it: it is, or it was and its EXIT is already here. A zero
+ * receive first takes in the link signals of a child that linked from its
+ * own side. Called only when the plain test fails, so that a start costs
+ * one map lookup. */
+static bool linked_to_us(arbor_pid_t pid)
+{
+    if (arbor_linked(pid))
+        return true;
+    exit_peek_t p = {pid, false};
+    arbor_msg_t *m;
+    arbor_receive_match(peek_exit, &p, 0, &m);
+    return p.seen || arbor_linked(pid);
+}
+
 int arbor__otp_call_start(const arbor_child_spec_t *spec, void *extra, arbor_pid_t *pid,
                           arbor_reason_t *err, arbor_pid_t *owner)
 {
@@ -104,6 +133,13 @@ int arbor__otp_call_start(const arbor_child_spec_t *spec, void *extra, arbor_pid
     if (rc == 0 && *pid == ARBOR_NOPID) {
         rc = ARBOR_EEXIT;
         why = arbor_error("bad_start_return: no pid");
+    } else if (rc == 0 && !linked_to_us(*pid)) {
+        /* Unlinked, its death would never reach us: the supervisor would
+         * show it running for ever. It is nobody's child: stop it. */
+        arbor_exit_pid(*pid, ARBOR_KILL);
+        rc = ARBOR_EEXIT;
+        why = arbor_error("not_linked: child %s did not link to its supervisor (.link = true?)",
+                          spec->id ? spec->id : "(dynamic)");
     } else if (rc == ARBOR_EEXIST && *pid != ARBOR_NOPID) {
         /* Its name is taken: OTP's {error, {already_started, Owner}}. */
         if (owner)
@@ -114,11 +150,49 @@ int arbor__otp_call_start(const arbor_child_spec_t *spec, void *extra, arbor_pid
         why = arbor_error("%s", arbor_err_name(rc));
         rc = ARBOR_EEXIT;
     }
-    if (rc == ARBOR_EEXIT)
-        *err = why;
+    if (rc == ARBOR_EEXIT || rc == 0)
+        *err = why; /* the error, or the info of {ok, Pid, Info} */
     if (rc != 0)
         *pid = ARBOR_NOPID;
     return rc;
+}
+
+int arbor__otp_call_reply(arbor_pid_t sup, uint64_t tag, const void *req, size_t size,
+                          arbor__otp_reply_t *out, arbor_reason_t *exit_out)
+{
+    arbor_msg_t *m;
+    int rc = arbor_gs_call(sup, tag, req, size, ARBOR_INFINITY, &m, exit_out);
+    if (rc)
+        return rc;
+    if (m->size == sizeof *out && ((const arbor__otp_reply_t *)m->data)->tag == tag)
+        *out = *(const arbor__otp_reply_t *)m->data;
+    else
+        rc = ARBOR_EWRONGKIND;
+    arbor_msg_free(m);
+    return rc;
+}
+
+arbor_gs_ret_t arbor__otp_tagged_reply(uint64_t tag, const void *body, size_t n)
+{
+    _Alignas(16) unsigned char buf[sizeof tag + 256];
+    if (n > sizeof buf - sizeof tag)
+        return arbor_gs_halt(arbor_error("tagged reply too large: %zu", n));
+    memcpy(buf, &tag, sizeof tag);
+    if (n)
+        memcpy(buf + sizeof tag, body, n);
+    return arbor_gs_reply(buf, sizeof tag + n);
+}
+
+const void *arbor__otp_tagged_body(const arbor_msg_t *m, uint64_t tag, size_t *n)
+{
+    uint64_t got;
+    if (m->size < sizeof got)
+        return NULL;
+    memcpy(&got, m->data, sizeof got);
+    if (got != tag)
+        return NULL;
+    *n = m->size - sizeof got;
+    return (const char *)m->data + sizeof got;
 }
 
 int arbor__otp_call_children(arbor_pid_t sup, uint64_t tag, arbor_child_info_t **out, size_t *n)
@@ -129,15 +203,37 @@ int arbor__otp_call_children(arbor_pid_t sup, uint64_t tag, arbor_child_info_t *
     int rc = arbor_gs_call(sup, tag, NULL, 0, ARBOR_INFINITY, &m, NULL);
     if (rc)
         return rc;
-    *n = m->size / sizeof(arbor_child_info_t);
-    *out = malloc(m->size ? m->size : 1);
+    size_t bytes = 0;
+    const void *body = arbor__otp_tagged_body(m, tag, &bytes);
+    if (!body || bytes % sizeof(arbor_child_info_t)) {
+        arbor_msg_free(m);
+        return ARBOR_EWRONGKIND;
+    }
+    *n = bytes / sizeof(arbor_child_info_t);
+    *out = malloc(bytes ? bytes : 1);
     if (!*out) {
         arbor_msg_free(m);
         return ARBOR_ENOMEM;
     }
-    memcpy(*out, m->data, m->size);
+    memcpy(*out, body, bytes);
     arbor_msg_free(m);
     return 0;
+}
+
+void arbor__otp_reply_children(arbor_from_t from, uint64_t tag, const arbor_child_info_t *kids,
+                               size_t n)
+{
+    size_t bytes = sizeof tag + n * sizeof *kids;
+    unsigned char *buf = malloc(bytes);
+    if (!buf) {
+        arbor_gs_reply_to(from, NULL, 0); /* read as a failed call */
+        return;
+    }
+    memcpy(buf, &tag, sizeof tag);
+    if (n)
+        memcpy(buf + sizeof tag, kids, n * sizeof *kids);
+    arbor_gs_reply_to(from, buf, bytes);
+    free(buf);
 }
 
 int arbor__otp_call_counts(arbor_pid_t sup, uint64_t tag, arbor_child_counts_t *out)
@@ -148,10 +244,12 @@ int arbor__otp_call_counts(arbor_pid_t sup, uint64_t tag, arbor_child_counts_t *
     int rc = arbor_gs_call(sup, tag, NULL, 0, ARBOR_INFINITY, &m, NULL);
     if (rc)
         return rc;
-    if (m->size == sizeof *out)
-        *out = *(arbor_child_counts_t *)m->data;
+    size_t bytes = 0;
+    const void *body = arbor__otp_tagged_body(m, tag, &bytes);
+    if (body && bytes == sizeof *out)
+        memcpy(out, body, sizeof *out);
     else
-        rc = ARBOR_EINVAL;
+        rc = ARBOR_EWRONGKIND;
     arbor_msg_free(m);
     return rc;
 }

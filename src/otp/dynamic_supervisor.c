@@ -24,8 +24,10 @@
 #include "../common/u64map.h"
 #include "otp.h"
 
+/* Call tags (otp.h, "Supervisor calls"), and the retry, an info to
+ * ourselves. */
 enum {
-    DS_START_CHILD = 1,
+    DS_START_CHILD = ARBOR_TAG_OTP + 0x201,
     DS_TERMINATE_CHILD,
     DS_WHICH_CHILDREN,
     DS_COUNT_CHILDREN,
@@ -63,12 +65,6 @@ typedef struct dynsup {
     size_t supervisors;      /* children of type supervisor */
     arbor__otp_intensity_t intensity;
 } dynsup_t;
-
-typedef struct {
-    int rc;
-    arbor_pid_t pid;
-    arbor_reason_t reason;
-} start_reply_t;
 
 static void report(const char *what, arbor_reason_t reason)
 {
@@ -194,8 +190,8 @@ static void forget(dynsup_t *d, child_t *c)
 }
 
 /* Starts c; on success indexes it by its new pid (the caller takes it out
- * of by_last first when restarting). Returns 0, ARBOR_IGNORED,
- * ARBOR_EEXIT; on failure c->pid is unchanged. */
+ * of by_last first when restarting). Returns 0 (*err: the start's info),
+ * ARBOR_IGNORED, ARBOR_EEXIT; on failure c->pid is unchanged. */
 static int start(dynsup_t *d, child_t *c, arbor_reason_t *err)
 {
     arbor_child_spec_t spec = spec_of(c);
@@ -433,7 +429,7 @@ static void ds_terminate(void **state, const arbor_reason_t *reason)
 
 static arbor_gs_ret_t call_start_child(dynsup_t *d, const arbor_child_spec_t *spec)
 {
-    start_reply_t r = {0};
+    arbor__otp_reply_t r = {.tag = DS_START_CHILD};
     if (d->opts.max_children && children(d) >= d->opts.max_children) {
         r.rc = ARBOR_EMAXCHILD;
         return arbor_gs_reply(&r, sizeof r);
@@ -463,19 +459,19 @@ static arbor_gs_ret_t call_start_child(dynsup_t *d, const arbor_child_spec_t *sp
 
 static arbor_gs_ret_t call_terminate_child(dynsup_t *d, arbor_pid_t pid)
 {
-    int rc = ARBOR_ENOENT;
+    arbor__otp_reply_t r = {.tag = DS_TERMINATE_CHILD, .rc = ARBOR_ENOENT};
     child_t *c = child_in(&d->by_pid, pid);
     if (c) {
         arbor__otp_shutdown_child(
             c->pid, arbor__otp_shutdown_value(c->kind->spec.shutdown, c->kind->spec.type));
         forget(d, c);
-        rc = 0;
+        r.rc = 0;
     } else if ((c = child_in(&d->by_last, pid))) {
         /* No process to stop; its queued retry finds it gone. */
         forget(d, c);
-        rc = 0;
+        r.rc = 0;
     }
-    return arbor_gs_reply(&rc, sizeof rc);
+    return arbor_gs_reply(&r, sizeof r);
 }
 
 static arbor_gs_ret_t ds_call(void **state, const arbor_msg_t *req, arbor_from_t from)
@@ -494,7 +490,7 @@ static arbor_gs_ret_t ds_call(void **state, const arbor_msg_t *req, arbor_from_t
         size_t n = children(d), i = 0;
         arbor_child_info_t *out = calloc(n ? n : 1, sizeof *out);
         if (!out)
-            return arbor_gs_reply(NULL, 0);
+            return arbor_gs_reply(NULL, 0); /* read as a failed call */
         const arbor__u64map_t *maps[] = {&d->by_pid, &d->by_last};
         for (int k = 0; k < 2; k++) {
             uint32_t pos = 0;
@@ -508,7 +504,7 @@ static arbor_gs_ret_t ds_call(void **state, const arbor_msg_t *req, arbor_from_t
                 i++;
             }
         }
-        arbor_gs_reply_to(from, out, n * sizeof *out);
+        arbor__otp_reply_children(from, req->tag, out, n);
         free(out);
         return arbor_gs_noreply();
     }
@@ -517,7 +513,7 @@ static arbor_gs_ret_t ds_call(void **state, const arbor_msg_t *req, arbor_from_t
                                   .active = d->by_pid.count,
                                   .supervisors = d->supervisors,
                                   .workers = children(d) - d->supervisors};
-        return arbor_gs_reply(&n, sizeof n);
+        return arbor__otp_tagged_reply(req->tag, &n, sizeof n);
     }
     default:
         break;
@@ -594,36 +590,22 @@ int arbor_dynsup_start_child(arbor_pid_t sup, const arbor_child_spec_t *spec, ar
         return ARBOR_EINVAL;
     }
     s.id = NULL;
-    arbor_msg_t *m;
-    arbor_reason_t exit;
-    rc = arbor_gs_call(sup, DS_START_CHILD, &s, sizeof s, ARBOR_INFINITY, &m, &exit);
-    if (rc) {
-        if (rc == ARBOR_EEXIT && error_out)
-            *error_out = exit;
+    arbor__otp_reply_t r;
+    rc = arbor__otp_call_reply(sup, DS_START_CHILD, &s, sizeof s, &r, error_out);
+    if (rc)
         return rc;
-    }
-    if (m->size != sizeof(start_reply_t)) { /* not a supervisor of this kind */
-        arbor_msg_free(m);
-        return ARBOR_EINVAL;
-    }
-    start_reply_t r = *(start_reply_t *)m->data;
-    arbor_msg_free(m);
     if (r.rc == 0 && pid_out)
         *pid_out = r.pid;
-    if (r.rc == ARBOR_EEXIT && error_out)
-        *error_out = r.reason;
+    if ((r.rc == 0 || r.rc == ARBOR_EEXIT) && error_out)
+        *error_out = r.reason; /* on 0: the child's info */
     return r.rc;
 }
 
 int arbor_dynsup_terminate_child(arbor_pid_t sup, arbor_pid_t pid)
 {
-    arbor_msg_t *m;
-    int rc = arbor_gs_call(sup, DS_TERMINATE_CHILD, &pid, sizeof pid, ARBOR_INFINITY, &m, NULL);
-    if (rc)
-        return rc;
-    rc = *(int *)m->data;
-    arbor_msg_free(m);
-    return rc;
+    arbor__otp_reply_t r;
+    int rc = arbor__otp_call_reply(sup, DS_TERMINATE_CHILD, &pid, sizeof pid, &r, NULL);
+    return rc ? rc : r.rc;
 }
 
 int arbor_dynsup_which_children(arbor_pid_t sup, arbor_child_info_t **out, size_t *n)

@@ -147,6 +147,45 @@ static void describe(const server_t *s, char *buf, size_t size)
     snprintf(buf, size, "last message: %s; state: %s", last, state[0] ? state : "-");
 }
 
+/* The reply of {stop, Reason, Reply, State}, owed to the caller while
+ * terminate runs. OTP sends it in an `after`, so it reaches the caller
+ * even when terminate fails; here terminate fails by ending the process
+ * (arbor_exit()), which no frame of ours survives, so an exit hook sends
+ * it then. Process memory: it goes with the process, after the hooks. */
+typedef struct {
+    arbor_from_t from;
+    bool sent;
+    size_t size;
+    _Alignas(16) unsigned char data[];
+} owed_reply_t;
+
+static void send_owed(void *arg)
+{
+    owed_reply_t *o = arg;
+    if (!o->sent) {
+        o->sent = true;
+        arbor_gs_reply_to(o->from, o->data, o->size);
+    }
+}
+
+/* Arms the hook that answers the caller if terminate ends the process.
+ * NULL when there is nothing to arm or no memory to arm it: the reply is
+ * then sent at once, before terminate, which is the best left to do. */
+static owed_reply_t *owe_reply(const arbor_from_t *from, const void *reply, size_t size)
+{
+    owed_reply_t *o = arbor_alloc(sizeof *o + size);
+    if (o) {
+        *o = (owed_reply_t){.from = *from, .size = size};
+        if (size)
+            memcpy(o->data, reply, size);
+        if (arbor_on_exit(send_owed, o) == 0)
+            return o;
+        arbor_free(o);
+    }
+    arbor_gs_reply_to(*from, reply, size);
+    return NULL;
+}
+
 static _Noreturn void stop_server(server_t *s, arbor_reason_t reason, const arbor_from_t *from,
                                   const void *reply, size_t reply_size)
 {
@@ -154,11 +193,15 @@ static _Noreturn void stop_server(server_t *s, arbor_reason_t reason, const arbo
         arbor_cancel_timer(s->timer);
         s->timer = NULL;
     }
-    if (s->gs->terminate)
-        s->gs->terminate(&s->state, &reason);
     /* OTP's order: terminate, then the reply, then the exit. */
-    if (from)
+    if (s->gs->terminate) {
+        owed_reply_t *owed = from ? owe_reply(from, reply, reply_size) : NULL;
+        s->gs->terminate(&s->state, &reason);
+        if (owed)
+            send_owed(owed);
+    } else if (from) {
         arbor_gs_reply_to(*from, reply, reply_size);
+    }
     if (!arbor_reason_is_clean(&reason)) {
         char detail[320];
         describe(s, detail, sizeof detail);

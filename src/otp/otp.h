@@ -42,8 +42,11 @@ bool arbor__otp_intensity_init(arbor__otp_intensity_t *in, int max_restarts, int
 bool arbor__otp_intensity_add(arbor__otp_intensity_t *in);
 
 /* Calls spec's start function (start_extra with extra, or start), and
- * checks that a successful start returned a pid. Returns 0,
- * ARBOR_IGNORED, or ARBOR_EEXIT with *err set; when the start found its
+ * checks that a successful start returned a pid linked to the caller (one
+ * that is not is killed, and the start fails with not_linked, naming the
+ * child). Returns 0 with *err set
+ * to the start's info (OTP's {ok, Pid, Info}; ARBOR_NORMAL when it gave
+ * none), ARBOR_IGNORED, or ARBOR_EEXIT with *err set; when the start found its
  * name taken (ARBOR_EEXIST with the owner's pid), *owner (if not NULL)
  * receives the owner and *err is already_started. */
 int arbor__otp_call_start(const arbor_child_spec_t *spec, void *extra, arbor_pid_t *pid,
@@ -63,10 +66,42 @@ uint64_t arbor__otp_backoff_delay(const arbor_child_spec_t *spec, unsigned *step
  * run (backoff_reset_ms) starts its delays over. */
 void arbor__otp_backoff_exited(const arbor_child_spec_t *spec, unsigned *step, uint64_t started_at);
 
+/*
+ * Supervisor calls. Each behaviour's call tags are its own (Supervisor
+ * ARBOR_TAG_OTP + 0x101..., DynamicSupervisor + 0x201...), and every
+ * reply starts with the tag of its request: a process of another kind (a
+ * GenServer, the other supervisor) cannot answer in that form, and its
+ * answer is read as ARBOR_EWRONGKIND instead of, say, zero children.
+ */
+typedef struct arbor__otp_reply {
+    uint64_t tag; /* the request's */
+    int rc;
+    arbor_pid_t pid;
+    arbor_reason_t reason;
+} arbor__otp_reply_t;
+
+/* Calls sup with (tag, req, size) and reads an arbor__otp_reply_t: 0 and
+ * *out, what arbor_gs_call() returns (with *exit_out on ARBOR_EEXIT), or
+ * ARBOR_EWRONGKIND. */
+int arbor__otp_call_reply(arbor_pid_t sup, uint64_t tag, const void *req, size_t size,
+                          arbor__otp_reply_t *out, arbor_reason_t *exit_out);
+
+/* The body of a reply to a call with tag (*n bytes after the tag), or
+ * NULL when the reply does not start with tag: another kind answered. */
+const void *arbor__otp_tagged_body(const arbor_msg_t *m, uint64_t tag, size_t *n);
+
+/* Replies to the call with tag: n bytes at body after the tag. */
+arbor_gs_ret_t arbor__otp_tagged_reply(uint64_t tag, const void *body, size_t n);
+
 /* Client side of which_children / count_children: calls sup with tag and
- * copies the reply out (an array the caller frees, or the counts). */
+ * copies the reply out (an array the caller frees, or the counts). The
+ * server answers which_children with arbor__otp_reply_children(). */
 int arbor__otp_call_children(arbor_pid_t sup, uint64_t tag, arbor_child_info_t **out, size_t *n);
 int arbor__otp_call_counts(arbor_pid_t sup, uint64_t tag, arbor_child_counts_t *out);
+/* Sends from the n entries at kids, after the tag (in malloc'd memory:
+ * the list may be large). */
+void arbor__otp_reply_children(arbor_from_t from, uint64_t tag, const arbor_child_info_t *kids,
+                               size_t n);
 
 /* The reply to a call a supervisor does not understand: an int
  * ARBOR_EINVAL, which every client of ours reads as a failed call. */

@@ -29,8 +29,10 @@
 
 #include "otp.h"
 
+/* Call tags (otp.h, "Supervisor calls"), and the retry, an info to
+ * ourselves. */
 enum {
-    SUP_START_CHILD = 1,
+    SUP_START_CHILD = ARBOR_TAG_OTP + 0x101,
     SUP_TERMINATE_CHILD,
     SUP_RESTART_CHILD,
     SUP_DELETE_CHILD,
@@ -56,13 +58,6 @@ typedef struct sup {
     size_t n, cap;
     arbor__otp_intensity_t intensity;
 } sup_t;
-
-/* Replies to the start-like calls. */
-typedef struct {
-    int rc;
-    arbor_pid_t pid;
-    arbor_reason_t reason;
-} start_reply_t;
 
 typedef struct {
     char id[ARBOR_CHILD_ID_MAX + 1];
@@ -206,7 +201,8 @@ static void report(arbor_report_kind_t kind, const char *what, const child_t *c,
                                    .detail = detail});
 }
 
-/* Starts c. Returns 0, ARBOR_IGNORED, or an error with *err set. With owner,
+/* Starts c. Returns 0 with *err set to the start's info, ARBOR_IGNORED,
+ * or an error with *err set. With owner,
  * a start that found its name taken (ARBOR_EEXIST with the owner's pid) is
  * ARBOR_EEXIST with *owner set, as OTP passes {error, {already_started, P}}
  * through (already_started_outside_supervisor); otherwise it is ARBOR_EEXIT. */
@@ -217,6 +213,7 @@ static int start_child(child_t *c, arbor_reason_t *err, arbor_pid_t *owner)
     arbor_pid_t taken_by;
     int rc = arbor__otp_call_start(&c->spec, NULL, &pid, &why, &taken_by);
     if (rc == 0) {
+        *err = why;
         c->pid = pid;
         c->status = ARBOR_CHILD_RUNNING;
         c->started_at = arbor_now_ms();
@@ -277,10 +274,9 @@ static void post_retry(child_t *c)
     snprintf(req.id, sizeof req.id, "%s", c->idbuf);
     uint64_t delay = arbor__otp_backoff_delay(&c->spec, &c->backoff_step);
     if (delay)
-        arbor_send_after(arbor_self(), ARBOR_TAG_OTP + 0x100 + SUP_RETRY, &req, sizeof req, delay,
-                         NULL);
+        arbor_send_after(arbor_self(), SUP_RETRY, &req, sizeof req, delay, NULL);
     else
-        arbor_send(arbor_self(), ARBOR_TAG_OTP + 0x100 + SUP_RETRY, &req, sizeof req);
+        arbor_send(arbor_self(), SUP_RETRY, &req, sizeof req);
 }
 
 /* Starts children [from, s->n) in order. On a failure, marks that child
@@ -453,12 +449,13 @@ static void sup_terminate(void **state, const arbor_reason_t *reason)
         stop_range(s, 0, NULL);
 }
 
-static arbor_gs_ret_t reply_start(start_reply_t *r)
+static arbor_gs_ret_t reply_start(arbor__otp_reply_t *r)
 {
     return arbor_gs_reply(r, sizeof *r);
 }
 
-static arbor_gs_ret_t call_start_child(sup_t *s, const arbor_child_spec_t *spec, start_reply_t *r)
+static arbor_gs_ret_t call_start_child(sup_t *s, const arbor_child_spec_t *spec,
+                                       arbor__otp_reply_t *r)
 {
     child_t *old = find_id(s, spec->id);
     if (old) {
@@ -488,7 +485,7 @@ static arbor_gs_ret_t call_start_child(sup_t *s, const arbor_child_spec_t *spec,
 static arbor_gs_ret_t sup_call(void **state, const arbor_msg_t *req, arbor_from_t from)
 {
     sup_t *s = *state;
-    start_reply_t r = {0};
+    arbor__otp_reply_t r = {.tag = req->tag};
     const char *id = req->size == sizeof(id_req_t) ? ((const id_req_t *)req->data)->id : "";
     child_t *c = req->size == sizeof(id_req_t) ? find_id(s, id) : NULL;
     switch (req->tag) {
@@ -534,7 +531,7 @@ static arbor_gs_ret_t sup_call(void **state, const arbor_msg_t *req, arbor_from_
     case SUP_WHICH_CHILDREN: {
         arbor_child_info_t *out = calloc(s->n ? s->n : 1, sizeof *out);
         if (!out)
-            return arbor_gs_reply(NULL, 0);
+            return arbor_gs_reply(NULL, 0); /* read as a failed call */
         for (size_t i = 0; i < s->n; i++) {
             const child_t *k = &s->children[s->n - 1 - i]; /* newest first */
             snprintf(out[i].id, sizeof out[i].id, "%s", k->idbuf);
@@ -543,7 +540,7 @@ static arbor_gs_ret_t sup_call(void **state, const arbor_msg_t *req, arbor_from_
             out[i].type = k->spec.type;
             out[i].restarts = k->restarts;
         }
-        arbor_gs_reply_to(from, out, s->n * sizeof *out);
+        arbor__otp_reply_children(from, req->tag, out, s->n);
         free(out);
         return arbor_gs_noreply();
     }
@@ -556,12 +553,12 @@ static arbor_gs_ret_t sup_call(void **state, const arbor_msg_t *req, arbor_from_
             else
                 n.workers++;
         }
-        return arbor_gs_reply(&n, sizeof n);
+        return arbor__otp_tagged_reply(req->tag, &n, sizeof n);
     }
     case SUP_GET_CHILDSPEC:
         if (!c)
-            return arbor_gs_reply(NULL, 0);
-        return arbor_gs_reply(&c->spec, sizeof c->spec);
+            return arbor__otp_tagged_reply(req->tag, NULL, 0);
+        return arbor__otp_tagged_reply(req->tag, &c->spec, sizeof c->spec);
     default:
         break;
     }
@@ -580,8 +577,7 @@ static arbor_gs_ret_t sup_info(void **state, const arbor_msg_t *msg)
             return on_child_exit(s, c, e->reason);
         return arbor_gs_noreply(); /* not a child: ignored, as in OTP */
     }
-    if (msg->tag == ARBOR_TAG_OTP + 0x100 + SUP_RETRY && msg->from == arbor_self() &&
-        msg->size == sizeof(id_req_t))
+    if (msg->tag == SUP_RETRY && msg->from == arbor_self() && msg->size == sizeof(id_req_t))
         return on_retry(s, ((const id_req_t *)msg->data)->id);
     return arbor_gs_noreply();
 }
@@ -633,28 +629,18 @@ int arbor_sup_start_module(const arbor_sup_module_t *mod, void *arg, const arbor
     return start(&a, opts, pid_out, error_out);
 }
 
-/* A call with a start_reply_t answer. */
+/* A call with a arbor__otp_reply_t answer. */
 static int call_start_like(arbor_pid_t sup, uint64_t tag, const void *req, size_t size,
                            arbor_pid_t *pid_out, arbor_reason_t *error_out)
 {
-    arbor_msg_t *m;
-    arbor_reason_t exit;
-    int rc = arbor_gs_call(sup, tag, req, size, ARBOR_INFINITY, &m, &exit);
-    if (rc) {
-        if (rc == ARBOR_EEXIT && error_out)
-            *error_out = exit;
+    arbor__otp_reply_t r;
+    int rc = arbor__otp_call_reply(sup, tag, req, size, &r, error_out);
+    if (rc)
         return rc;
-    }
-    if (m->size != sizeof(start_reply_t)) { /* not a supervisor of this kind */
-        arbor_msg_free(m);
-        return ARBOR_EINVAL;
-    }
-    start_reply_t r = *(start_reply_t *)m->data;
-    arbor_msg_free(m);
     if (pid_out && (r.rc == 0 || r.rc == ARBOR_EEXIST || r.rc == ARBOR_IGNORED))
         *pid_out = r.pid;
-    if (error_out && (r.rc == ARBOR_EEXIT || r.rc == ARBOR_EINVAL))
-        *error_out = r.reason;
+    if (error_out && (r.rc == 0 || r.rc == ARBOR_EEXIT || r.rc == ARBOR_EINVAL))
+        *error_out = r.reason; /* on 0: the child's info */
     return r.rc;
 }
 
@@ -729,11 +715,17 @@ int arbor_sup_get_childspec(arbor_pid_t sup, const char *id, arbor_child_spec_t 
     rc = arbor_gs_call(sup, SUP_GET_CHILDSPEC, &req, sizeof req, ARBOR_INFINITY, &m, NULL);
     if (rc)
         return rc;
-    if (m->size != sizeof *out) {
+    size_t n = 0;
+    const void *body = arbor__otp_tagged_body(m, SUP_GET_CHILDSPEC, &n);
+    if (!body || (n && n != sizeof *out)) {
+        arbor_msg_free(m);
+        return ARBOR_EWRONGKIND;
+    }
+    if (!n) {
         arbor_msg_free(m);
         return ARBOR_ENOENT;
     }
-    *out = *(arbor_child_spec_t *)m->data;
+    memcpy(out, body, sizeof *out);
     snprintf(idbuf, ARBOR_CHILD_ID_MAX + 1, "%s", req.id);
     out->id = idbuf;
     arbor_msg_free(m);

@@ -27,7 +27,8 @@
     X(ARBOR_EPIPE, "the peer no longer reads (broken pipe)")                                       \
     X(ARBOR_EADDRINUSE, "address already in use")                                                  \
     X(ARBOR_EMFILE, "out of file descriptors (this process)")                                      \
-    X(ARBOR_ENFILE, "out of file descriptors (the system)")
+    X(ARBOR_ENFILE, "out of file descriptors (the system)")                                        \
+    X(ARBOR_EWRONGKIND, "the process is not of the kind the call is for")
 
 const char *arbor_strerror(int err)
 {

@@ -1143,6 +1143,13 @@ bool arbor_trapping_exits(void)
     return p && atomic_load_explicit(&p->trap_exit, memory_order_relaxed);
 }
 
+bool arbor_linked(arbor_pid_t pid)
+{
+    /* The links map is the owner's alone: no lock, no atomic. */
+    arbor__proc_t *p = arbor__proc_current();
+    return p && pid != ARBOR_NOPID && arbor__u64map_get(&p->links, pid, NULL);
+}
+
 static arbor__msg_t *down_signal(arbor_ref_t ref, arbor_pid_t pid, arbor_reason_t reason)
 {
     arbor__msg_t *m = arbor__msg_new(ARBOR__SIG_DOWN, 0);

@@ -21,6 +21,7 @@ typedef struct worker_arg {
     arbor_pid_t log; /* receives EV_STARTED / EV_TERMINATED */
     bool trap;       /* trap exits, so terminate runs on shutdown */
     int fail_starts; /* this many starts fail before one succeeds (-1: always) */
+    int starts;      /* counted by start functions that need it */
 } worker_arg_t;
 
 int worker_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err);

@@ -1474,3 +1474,41 @@ TEST(dynamic_supervisor_restart_backoff_delays_the_restart)
 {
     run_root(backoff_root, NULL);
 }
+
+/* ---- {ok, Pid, Info} ------------------------------------------------------------------------- */
+
+/* A start function returning OTP's {ok, Pid, Info}: a sleeper, and "info
+ * N" in its reason argument, N counting its calls. */
+static int info_start(void *arg, arbor_pid_t *pid, arbor_reason_t *info)
+{
+    atomic_int *calls = arg;
+    int rc = sleeper_start(NULL, pid, info);
+    if (rc == 0)
+        *info = arbor_reason(ARBOR_EXIT_NORMAL, "info %d", atomic_fetch_add(calls, 1) + 1);
+    return rc;
+}
+
+/* start_child hands the info to its caller; the supervisor's own restart
+ * ignores it and the child runs again. */
+static void info_root(void *arg)
+{
+    (void)arg;
+    arbor_pid_t sup = start_dynsup(NULL);
+    atomic_int calls = 0;
+    arbor_child_spec_t spec = {.start = info_start, .arg = &calls};
+    arbor_pid_t pid = ARBOR_NOPID;
+    arbor_reason_t info = ARBOR_KILLED;
+    ASSERT_OK(arbor_dynsup_start_child(sup, &spec, &pid, &info));
+    ASSERT_NE(pid, ARBOR_NOPID);
+    ASSERT_REASON(info, ARBOR_EXIT_NORMAL, "info 1");
+    kill_and_wait(pid);
+    ASSERT_OK(arbor_dynsup_start_child(sup, &spec, &pid, &info));
+    ASSERT_REASON(info, ARBOR_EXIT_NORMAL, "info 3"); /* 2 was the restart's */
+    ASSERT_EQ(counts(sup).active, 2);
+    ASSERT_OK(arbor_dynsup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(dynamic_supervisor_start_child_returns_the_start_info)
+{
+    run_root(info_root, NULL);
+}

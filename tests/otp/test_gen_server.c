@@ -915,6 +915,30 @@ TEST(halt_reply_runs_terminate_replies_then_exits)
     run_root(halt_reply_monitor_root, NULL);
 }
 
+/* halt_reply whose terminate fails (ends the server with arbor_exit(),
+ * the C form of a crash in terminate/2): OTP still sends the reply, which
+ * is in an `after`, and the server exits with terminate's reason. The
+ * caller gets 42, then the DOWN says terminate's reason. */
+static void halt_reply_terminate_fails_root(void *arg)
+{
+    srv_arg_t a = {.mode = INIT_OK,
+                   .terminate_exits = true,
+                   .terminate_reason = arbor_error("terminate_crashed")};
+    arbor_pid_t pid = start_ok(&test_server, &a, NULL);
+    arbor_ref_t ref;
+    ASSERT_OK(arbor_monitor(pid, &ref));
+    arbor_reason_t stopped = arbor_error("stopped");
+    ASSERT_EQ(call_int(pid, REQ_HALT_REPLY, &stopped, sizeof stopped), 42);
+    EXPECT_TERMINATED(stopped);
+    ASSERT_REASON(down_reason(ref), ARBOR_EXIT_ERROR, "terminate_crashed");
+    EXPECT_EMPTY();
+}
+
+TEST(halt_reply_reaches_caller_when_terminate_fails)
+{
+    run_root(halt_reply_terminate_fails_root, NULL);
+}
+
 /* ---- GS-10: a bad return value ------------------------------------------------------------ */
 
 /* GS-10: handle_call returning badreturn is an invalid action (4711 cast to

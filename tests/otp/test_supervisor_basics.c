@@ -264,3 +264,188 @@ TEST(without_backoff_a_restart_is_immediate)
 {
     arbor_test_run(no_backoff_root, NULL);
 }
+
+/* ---- {ok, Pid, Info} ---------------------------------------------------------------- */
+
+/* A start function returning OTP's {ok, Pid, Info}: the worker's pid, and
+ * "info N" in its reason argument, N counting its starts. */
+static int info_start(void *arg, arbor_pid_t *pid, arbor_reason_t *info)
+{
+    worker_arg_t *a = arg;
+    int rc = worker_start(a, pid, info);
+    if (rc == 0)
+        *info = arbor_reason(ARBOR_EXIT_NORMAL, "info %d", ++a->starts);
+    return rc;
+}
+
+/* start_child and restart_child hand the info to their caller; a restart
+ * the supervisor makes on its own ignores it (the child just runs again),
+ * and the info of a start without any is ARBOR_NORMAL. */
+static void info_root(void *arg)
+{
+    worker_arg_t wa = {.id = "i", .log = arbor_self()};
+    arbor_child_spec_t spec = {.id = "i", .start = info_start, .arg = &wa};
+    arbor_sup_flags_t flags = ARBOR_SUP_FLAGS_DEFAULT;
+    arbor_pid_t sup, pid = ARBOR_NOPID;
+    ASSERT_OK(arbor_sup_start(&flags, NULL, 0, NULL, &sup, NULL));
+    arbor_reason_t info = ARBOR_KILLED;
+    ASSERT_OK(arbor_sup_start_child(sup, &spec, &pid, &info));
+    expect_event(EV_STARTED, "i");
+    ASSERT_U64_EQ(pid, child_pid(sup, "i"));
+    ASSERT_REASON(info, ARBOR_EXIT_NORMAL, "info 1");
+    kill_and_wait(pid);
+    expect_event(EV_STARTED, "i"); /* restarted by the supervisor: info 2, ignored */
+    ASSERT_OK(arbor_sup_terminate_child(sup, "i"));
+    ASSERT_OK(arbor_sup_restart_child(sup, "i", &pid, &info));
+    expect_event(EV_STARTED, "i");
+    ASSERT_REASON(info, ARBOR_EXIT_NORMAL, "info 3");
+    worker_arg_t plain = {.id = "p", .log = arbor_self()};
+    arbor_child_spec_t pspec = {.id = "p", .start = worker_start, .arg = &plain};
+    ASSERT_OK(arbor_sup_start_child(sup, &pspec, &pid, &info));
+    expect_event(EV_STARTED, "p");
+    ASSERT_REASON(info, ARBOR_EXIT_NORMAL, "");
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(start_child_and_restart_child_return_the_start_info)
+{
+    arbor_test_run(info_root, NULL);
+}
+
+/* ---- a start function that forgets to link -------------------------------------------- */
+
+enum { EV_LINKED = 300 };
+
+/* Waits for messages for ever; with arg set, first links itself to the
+ * pid at arg (its supervisor) and tells it so. */
+static void idle_main(void *arg)
+{
+    if (arg) {
+        arbor_pid_t sup = *(arbor_pid_t *)arg;
+        ASSERT_OK(arbor_link(sup));
+        arbor_send(sup, EV_LINKED, NULL, 0);
+    }
+    for (;;) {
+        arbor_msg_t *m;
+        if (arbor_receive(ARBOR_INFINITY, &m) == 0)
+            arbor_msg_free(m);
+    }
+}
+
+/* The mistake: a process started without a link to the supervisor. */
+static int unlinked_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
+{
+    (void)err;
+    *(arbor_pid_t *)arg = ARBOR_NOPID;
+    int rc = arbor_spawn(idle_main, NULL, pid);
+    if (rc == 0)
+        *(arbor_pid_t *)arg = *pid; /* for the test to watch */
+    return rc;
+}
+
+/* No mistake: the child links itself to the supervisor, from its side,
+ * before the start returns. */
+static int self_linking_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
+{
+    (void)arg;
+    (void)err;
+    arbor_pid_t sup = arbor_self();
+    arbor_spawn_opts_t o = {.arg_size = sizeof sup};
+    int rc = arbor_spawn_opt(idle_main, &sup, &o, pid, NULL);
+    if (rc == 0)
+        arbor_msg_free(arbor_test_recv_tag(EV_LINKED, 5000));
+    return rc;
+}
+
+/* A child whose start returns a process not linked to the supervisor is
+ * refused with an error naming it, and the process is stopped (its death
+ * would never reach the supervisor, which would show it running for
+ * ever); start_child keeps nothing, and a supervisor with it among its
+ * children fails to start. A child that links itself is accepted. */
+static void unlinked_root(void *arg)
+{
+    (void)arg;
+    arbor_pid_t orphan = ARBOR_NOPID, sup, pid = ARBOR_NOPID;
+    arbor_child_spec_t spec = {.id = "forgetful", .start = unlinked_start, .arg = &orphan};
+    arbor_sup_flags_t flags = ARBOR_SUP_FLAGS_DEFAULT;
+    ASSERT_OK(arbor_sup_start(&flags, NULL, 0, NULL, &sup, NULL));
+    arbor_reason_t err = ARBOR_NORMAL;
+    ASSERT_ERR(arbor_sup_start_child(sup, &spec, &pid, &err), ARBOR_EEXIT);
+    ASSERT_EQ(err.kind, ARBOR_EXIT_ERROR);
+    ASSERT_TRUE(strncmp(err.detail, "not_linked: child forgetful ", 28) == 0);
+    ASSERT_U64_EQ(pid, ARBOR_NOPID);
+    ASSERT_NE(orphan, ARBOR_NOPID);
+    kill_and_wait(orphan); /* already gone: this only waits */
+    arbor_child_counts_t cnt;
+    ASSERT_OK(arbor_sup_count_children(sup, &cnt));
+    ASSERT_EQ(cnt.specs, 0);
+
+    arbor_child_spec_t good = {.id = "self_linking", .start = self_linking_start};
+    ASSERT_OK(arbor_sup_start_child(sup, &good, &pid, NULL));
+    kill_and_wait(pid);
+    ASSERT_NE(child_pid(sup, "self_linking"), pid); /* it was restarted */
+    ASSERT_NE(child_pid(sup, "self_linking"), ARBOR_NOPID);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+
+    ASSERT_ERR(arbor_sup_start(&flags, &spec, 1, NULL, &sup, &err), ARBOR_EEXIT);
+    ASSERT_EQ(err.kind, ARBOR_EXIT_SHUTDOWN);
+    ASSERT_TRUE(strstr(err.detail, "not_linked") != NULL);
+    kill_and_wait(orphan);
+}
+
+TEST(a_child_not_linked_to_its_supervisor_is_refused)
+{
+    arbor_test_run(unlinked_root, NULL);
+}
+
+/* ---- supervisor calls to a process of another kind ------------------------------------- */
+
+/* A Supervisor's calls sent to a DynamicSupervisor or a GenServer (the
+ * fixture's worker, which answers any call with an empty reply), and a
+ * DynamicSupervisor's sent to a Supervisor or a GenServer, fail with
+ * ARBOR_EWRONGKIND instead of reading as no children; the processes they
+ * reached keep running. */
+static void wrong_kind_root(void *arg)
+{
+    (void)arg;
+    worker_arg_t wa = {.id = "w", .log = arbor_self()};
+    arbor_child_spec_t spec = {.id = "w", .start = worker_start, .arg = &wa};
+    arbor_sup_flags_t flags = ARBOR_SUP_FLAGS_DEFAULT;
+    arbor_pid_t sup, dyn, pid;
+    ASSERT_OK(arbor_sup_start(&flags, &spec, 1, NULL, &sup, NULL));
+    expect_event(EV_STARTED, "w");
+    arbor_pid_t worker = child_pid(sup, "w");
+    ASSERT_OK(arbor_dynsup_start(NULL, &dyn, NULL));
+    arbor_child_info_t *kids = NULL;
+    size_t n = 99;
+    arbor_child_counts_t cnt;
+    arbor_pid_t others[] = {dyn, worker};
+    for (int i = 0; i < 2; i++) {
+        ASSERT_ERR(arbor_sup_which_children(others[i], &kids, &n), ARBOR_EWRONGKIND);
+        ASSERT_ERR(arbor_sup_count_children(others[i], &cnt), ARBOR_EWRONGKIND);
+        ASSERT_ERR(arbor_sup_start_child(others[i], &spec, &pid, NULL), ARBOR_EWRONGKIND);
+        ASSERT_ERR(arbor_sup_terminate_child(others[i], "w"), ARBOR_EWRONGKIND);
+        arbor_child_spec_t got;
+        char idbuf[ARBOR_CHILD_ID_MAX + 1];
+        ASSERT_ERR(arbor_sup_get_childspec(others[i], "w", &got, idbuf), ARBOR_EWRONGKIND);
+    }
+    arbor_pid_t not_dyn[] = {sup, worker};
+    for (int i = 0; i < 2; i++) {
+        ASSERT_ERR(arbor_dynsup_which_children(not_dyn[i], &kids, &n), ARBOR_EWRONGKIND);
+        ASSERT_ERR(arbor_dynsup_count_children(not_dyn[i], &cnt), ARBOR_EWRONGKIND);
+        ASSERT_ERR(arbor_dynsup_start_child(not_dyn[i], &spec, &pid, NULL), ARBOR_EWRONGKIND);
+        ASSERT_ERR(arbor_dynsup_terminate_child(not_dyn[i], worker), ARBOR_EWRONGKIND);
+    }
+    ASSERT_TRUE(kids == NULL);
+    ASSERT_STREQ(arbor_err_name(ARBOR_EWRONGKIND), "ARBOR_EWRONGKIND");
+    ASSERT_U64_EQ(child_pid(sup, "w"), worker); /* nobody was hurt */
+    ASSERT_OK(arbor_dynsup_count_children(dyn, &cnt));
+    ASSERT_EQ(cnt.specs, 0);
+    ASSERT_OK(arbor_dynsup_stop(dyn, ARBOR_NORMAL));
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(supervisor_calls_to_a_process_of_another_kind_fail_with_ewrongkind)
+{
+    arbor_test_run(wrong_kind_root, NULL);
+}
