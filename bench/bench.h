@@ -11,6 +11,7 @@
 #ifndef ARBOR_BENCH_H
 #define ARBOR_BENCH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "arbor.h"
@@ -20,6 +21,10 @@ typedef void (*bench_fn)(void);
 typedef struct bench {
     const char *name;
     bench_fn fn;
+    /* Each repetition in a runtime of its own: for memory figures, which
+     * blocks an earlier repetition left in the runtime's recycling pools
+     * (counted in use before and after) would understate. */
+    bool fresh_runtime;
 } bench_t;
 
 /* The size named var (e.g. "BENCH_N") from the environment, or def. */
@@ -43,5 +48,6 @@ extern const bench_t bench_runtime[];
 extern const bench_t bench_scaling[];
 extern const bench_t bench_otp[];
 extern const bench_t bench_desk[];
+extern const bench_t bench_net[];
 
 #endif

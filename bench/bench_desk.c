@@ -110,6 +110,6 @@ static void ticket_workflow(void)
 }
 
 const bench_t bench_desk[] = {
-    {"ticket_workflow", ticket_workflow},
-    {NULL, NULL},
+    {"ticket_workflow", ticket_workflow, false},
+    {NULL, NULL, false},
 };

@@ -299,11 +299,11 @@ static void task_async_await(void)
 }
 
 const bench_t bench_otp[] = {
-    {"genserver_call", genserver_call},
-    {"genserver_cast", genserver_cast},
-    {"dynsup_start", dynsup_start},
-    {"dynsup_shutdown", dynsup_shutdown},
-    {"restart_latency", restart_latency},
-    {"task_async_await", task_async_await},
-    {NULL, NULL},
+    {"genserver_call", genserver_call, false},
+    {"genserver_cast", genserver_cast, false},
+    {"dynsup_start", dynsup_start, false},
+    {"dynsup_shutdown", dynsup_shutdown, false},
+    {"restart_latency", restart_latency, false},
+    {"task_async_await", task_async_await, false},
+    {NULL, NULL, false},
 };

@@ -240,11 +240,11 @@ static void idle_process_memory(void)
 }
 
 const bench_t bench_runtime[] = {
-    {"spawn_exit", spawn_exit},
-    {"spawn_monitor_exit", spawn_monitor_exit},
-    {"ping_pong", ping_pong},
-    {"ring", ring},
-    {"fork_join", fork_join},
-    {"idle_process_memory", idle_process_memory},
-    {NULL, NULL},
+    {"spawn_exit", spawn_exit, false},
+    {"spawn_monitor_exit", spawn_monitor_exit, false},
+    {"ping_pong", ping_pong, false},
+    {"ring", ring, false},
+    {"fork_join", fork_join, false},
+    {"idle_process_memory", idle_process_memory, false},
+    {NULL, NULL, false},
 };

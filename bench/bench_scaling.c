@@ -113,8 +113,8 @@ static void scaling_spawn(void)
 }
 
 const bench_t bench_scaling[] = {
-    {"scaling_pairs", scaling_pairs},
-    {"scaling_servers", scaling_servers},
-    {"scaling_spawn", scaling_spawn},
-    {NULL, NULL},
+    {"scaling_pairs", scaling_pairs, false},
+    {"scaling_servers", scaling_servers, false},
+    {"scaling_spawn", scaling_spawn, false},
+    {NULL, NULL, false},
 };

@@ -85,17 +85,18 @@ static int cmp_double(const void *a, const void *b)
 
 typedef struct {
     bench_fn fn;
-    int reps;
+    int first, last; /* repetitions to run, -1 being the warm-up */
 } plan_t;
 
 static void root(void *arg)
 {
     plan_t *plan = arg;
-    for (current_rep = -1; current_rep < plan->reps; current_rep++)
+    for (current_rep = plan->first; current_rep <= plan->last; current_rep++)
         plan->fn();
 }
 
-static const bench_t *const tables[] = {bench_runtime, bench_otp, bench_desk, bench_scaling};
+static const bench_t *const tables[] = {bench_runtime, bench_otp, bench_desk, bench_net,
+                                        bench_scaling};
 #define NTABLES (sizeof tables / sizeof tables[0])
 
 static const bench_t *find(const char *name)
@@ -135,17 +136,23 @@ int main(int argc, char **argv)
         fprintf(stderr, "unknown benchmark: %s (--list names them)\n", argv[i]);
         return 2;
     }
-    plan_t plan = {b->fn, (int)bench_size("BENCH_REPS", 5)};
-    if (plan.reps < 1 || plan.reps > MAX_REPS)
-        plan.reps = 5;
-    fprintf(stderr, "%s: BENCH_REPS=%d schedulers=%u\n", b->name, plan.reps, cfg.schedulers);
-    arbor_reason_t why;
-    int rc = arbor_run(&cfg, root, &plan, &why);
-    if (rc != 0 || why.kind != ARBOR_EXIT_NORMAL) {
-        char buf[128];
-        arbor_reason_format(&why, buf, sizeof buf);
-        fprintf(stderr, "benchmark failed: %s / %s\n", arbor_strerror(rc), buf);
-        return 1;
+    int reps = (int)bench_size("BENCH_REPS", 5);
+    if (reps < 1 || reps > MAX_REPS)
+        reps = 5;
+    fprintf(stderr, "%s: BENCH_REPS=%d schedulers=%u%s\n", b->name, reps, cfg.schedulers,
+            b->fresh_runtime ? " (a runtime per repetition)" : "");
+    /* One runtime for all repetitions, or one each. */
+    int step = b->fresh_runtime ? 1 : reps + 1;
+    for (int first = -1; first < reps; first += step) {
+        plan_t plan = {b->fn, first, first + step - 1};
+        arbor_reason_t why;
+        int rc = arbor_run(&cfg, root, &plan, &why);
+        if (rc != 0 || why.kind != ARBOR_EXIT_NORMAL) {
+            char buf[128];
+            arbor_reason_format(&why, buf, sizeof buf);
+            fprintf(stderr, "benchmark failed: %s / %s\n", arbor_strerror(rc), buf);
+            return 1;
+        }
     }
     for (int f = 0; f < nfigures; f++) {
         figure_t *fg = &figures[f];

@@ -33,6 +33,12 @@
 #   BENCH_C     restart_latency: children of the one_for_all supervisor          10
 #   BENCH_T     task_async_await: tasks                                      100,000
 #               ticket_workflow: tickets                                     100,000
+#   BENCH_M     tcp_echo_rtt: round trips (ping_pong's 1,000,000 aside)      100,000
+#   BENCH_C     tcp_echo_conns: connections                                      100
+#               tcp_accept_rate: clients                                           8
+#   BENCH_R     tcp_echo_conns: round trips per connection                     2,000
+#   BENCH_N     tcp_accept_rate: connections                                  20,000
+#   BENCH_P     tcp_idle_conn_bytes: open connections                         10,000
 #
 # The benchmarks are compiled modules under lib/; this script only loads them
 # and hands over the command line.

@@ -333,7 +333,7 @@ static int connect_one(arbor__proc_t *p, const struct addrinfo *ai, uint64_t dea
         close(fd);
         return rc;
     }
-    arbor_socket_t s;
+    arbor_socket_t s = ARBOR_NOSOCKET;
     int rc = adopt_fd(p, fd, ARBOR__FD_SOCKET, &s);
     if (rc)
         return rc;

@@ -10,7 +10,7 @@ defmodule Bench.Runner do
   variable `BENCH_X`, with the default given here (benchmarks.md's).
   """
 
-  alias Bench.{Messaging, Memory, Scaling, Servers, Supervision, Tasks, TicketWorkflow}
+  alias Bench.{Messaging, Memory, Net, Scaling, Servers, Supervision, Tasks, TicketWorkflow}
 
   @benchmarks [
     {"spawn_exit", Messaging, :spawn_exit, n: 1_000_000},
@@ -26,6 +26,10 @@ defmodule Bench.Runner do
     {"task_async_await", Tasks, :task_async_await, t: 100_000},
     {"idle_process_memory", Memory, :idle_process_memory, p: 100_000},
     {"ticket_workflow", TicketWorkflow, :ticket_workflow, t: 100_000},
+    {"tcp_echo_rtt", Net, :tcp_echo_rtt, m: 100_000},
+    {"tcp_echo_conns", Net, :tcp_echo_conns, c: 100, r: 2_000},
+    {"tcp_accept_rate", Net, :tcp_accept_rate, n: 20_000, c: 8},
+    {"tcp_idle_conn_bytes", Net, :tcp_idle_conn_bytes, p: 10_000},
     {"scaling_pairs", Scaling, :pairs, k: 256, n: 4_000_000},
     {"scaling_servers", Scaling, :servers, k: 256, n: 2_000_000},
     {"scaling_spawn", Scaling, :spawners, k: 256, n: 2_000_000}
