@@ -139,6 +139,11 @@ int arbor_test_run_hidden(const char *name, char *out, size_t size);
 /* The path of the running test program (also under a tool wrapper). */
 const char *arbor_test_self(void);
 
+/* ms scaled like the case's own timeout (ARBOR_TEST_TIMEOUT_SCALE), for a
+ * deadline on work whose speed is the machine's: a long run on a slow
+ * (sanitizer) build or a busy machine must not fail before its timeout. */
+int64_t arbor_test_scaled_ms(int64_t ms);
+
 /* Receives the next message within ms or fails the test. */
 arbor_msg_t *arbor_test_recv(int64_t ms);
 /* Receives the next message with the given tag within ms, or fails. */
