@@ -773,7 +773,7 @@ static void fed_pair_root(void *arg)
     long start = atomic_load(&pair_hops);
     ASSERT_OK(arbor_spawn_opt(late_bystander, &self, &(arbor_spawn_opts_t){.arg_size = sizeof self},
                               NULL, NULL));
-    arbor_msg_t *m = arbor_test_recv_tag(TAG_DONE, 60000);
+    arbor_msg_t *m = arbor_test_recv_tag(TAG_DONE, arbor_test_scaled_ms(60000));
     arbor_msg_free(m);
     atomic_store(&feeder_stop, 1);
     pthread_join(t, NULL);
