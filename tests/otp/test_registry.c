@@ -23,17 +23,6 @@ static arbor_pid_t start_registry(arbor_registry_keys_t keys, unsigned partition
     return reg;
 }
 
-/* Polls cond every millisecond until it holds, failing the test after ms. */
-#define WAIT_UNTIL(cond, ms)                                                                       \
-    do {                                                                                           \
-        uint64_t end_ = arbor_now_ms() + (ms);                                                     \
-        while (!(cond)) {                                                                          \
-            if (arbor_now_ms() > end_)                                                             \
-                arbor_test_fail(__FILE__, __LINE__, "%s still false after %d ms", #cond, (ms));    \
-            arbor_sleep(1);                                                                        \
-        }                                                                                          \
-    } while (0)
-
 /* Waits for the registries' shared memory to be released: a registry's DOWN
  * is sent just before its exit path frees its tables. */
 static void wait_registry_memory_released(int ms)

@@ -1117,8 +1117,7 @@ static void reclaim_root(void *arg)
     (void)arg;
     /* Idle: the last scheduler to fall asleep frees every block. */
     spawn_and_reap();
-    arbor_sleep(20);
-    ASSERT_U64_EQ(arbor__reclaim_pending(), 0);
+    WAIT_UNTIL(arbor__reclaim_pending() == 0, 10000);
 
     /* Busy: a scheduler that never sleeps frees them, those handed over by
      * one that sleeps included. */
@@ -1128,10 +1127,7 @@ static void reclaim_root(void *arg)
     arbor_ref_t ref;
     ASSERT_OK(arbor_spawn_monitor(yield_until, (void *)&stop, &spinner, &ref));
     spawn_and_reap();
-    uint64_t deadline = arbor_now_ms() + 10000;
-    while (arbor__reclaim_pending() != 0 && arbor_now_ms() < deadline)
-        arbor_sleep(1);
-    ASSERT_U64_EQ(arbor__reclaim_pending(), 0);
+    WAIT_UNTIL(arbor__reclaim_pending() == 0, 10000);
     atomic_store(&stop, true);
     arbor_msg_free(arbor_test_recv_tag(ARBOR_TAG_DOWN, 10000));
 }
