@@ -81,7 +81,12 @@ pid=$!
 exec 3>"$fifo"
 seq 1 20000 | sed 's/^/create load /' >&3 &
 writer=$!
-sleep 1
+# Kill it once it has acknowledged some creates and is still taking more
+# (a fixed sleep killed a desk that a busy machine had not yet started).
+for _ in $(seq 600); do
+    [ "$(grep -c '"ok":true' "$tmp/acks" || true)" -ge 50 ] && break
+    sleep 0.1
+done
 kill -9 "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
 kill "$writer" 2>/dev/null || true
