@@ -65,27 +65,44 @@ static void ok(const options_t *o, cJSON *extra, const char *text)
     console_ok(o->json, extra, text);
 }
 
+/* v as a JSON number written digit for digit: cJSON holds numbers as
+ * doubles, which are exact only up to 2^53. */
+static cJSON *json_integer(long v)
+{
+    char digits[24];
+    snprintf(digits, sizeof digits, "%ld", v);
+    return cJSON_CreateRaw(digits);
+}
+
+/* The whole queue, however long: a queue the server holds is never cut
+ * short in the answer (the server itself has no limit but memory). */
 static void cmd_queue(const options_t *o)
 {
-    long values[4096];
+    long *values;
     size_t n;
-    int rc = simple_queue_list(values, 4096, &n);
+    int rc = simple_queue_list(&values, &n);
     if (rc) {
         fail_rc(o, rc);
         return;
     }
-    if (n > 4096)
-        n = 4096;
+    /* "[", then at most 20 digits and a sign, and ", ", per value, then "]". */
+    char *text = malloc(n * 23 + 3);
+    if (!text) {
+        free(values);
+        fail_rc(o, ARBOR_ENOMEM);
+        return;
+    }
     cJSON *j = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(j, "queue");
-    char text[4096 * 22 + 4] = "[";
-    size_t len = 1;
+    size_t len = (size_t)sprintf(text, "[");
     for (size_t i = 0; i < n; i++) {
-        cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)values[i]));
-        len += (size_t)snprintf(text + len, sizeof text - len, "%s%ld", i ? ", " : "", values[i]);
+        cJSON_AddItemToArray(arr, json_integer(values[i]));
+        len += (size_t)sprintf(text + len, "%s%ld", i ? ", " : "", values[i]);
     }
-    snprintf(text + len, sizeof text - len, "]");
+    sprintf(text + len, "]");
     ok(o, j, text);
+    free(text);
+    free(values);
 }
 
 static void cmd_enqueue(const options_t *o, const char *arg)
@@ -117,7 +134,7 @@ static void cmd_dequeue(const options_t *o)
         return;
     }
     cJSON *j = cJSON_CreateObject();
-    cJSON_AddNumberToObject(j, "value", (double)v);
+    cJSON_AddItemToObject(j, "value", json_integer(v));
     char text[32];
     snprintf(text, sizeof text, "%ld", v);
     ok(o, j, text);

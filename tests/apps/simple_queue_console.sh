@@ -40,4 +40,20 @@ rc=0
 msg=$(timeout 60 "$bin" --schedulers many </dev/null 2>&1 >/dev/null) || rc=$?
 [ "$rc" -eq 2 ] && grep -q "wants a number" <<<"$msg" ||
     { echo "bad --schedulers: status $rc, message [$msg]"; exit 1; }
+# Integers stay exact in JSON, beyond 2^53 and at the ends of the range.
+out=$(printf '%s\n' 'enqueue 9007199254740993' 'enqueue -9223372036854775808' \
+    'enqueue 9223372036854775807' 'queue' 'dequeue' 'dequeue' 'dequeue' 'dequeue' 'dequeue' 'quit' |
+    timeout 60 "$bin" --json)
+expect 4 '{"ok":true,"queue":[1,2,3,9007199254740993,-9223372036854775808,9223372036854775807]}'
+expect 8 '{"ok":true,"value":9007199254740993}'
+expect 9 '{"ok":true,"value":-9223372036854775808}'
+# Every value of a long queue is answered, none cut off.
+out=$({ seq 1 5003 | sed 's/^/enqueue /'; echo queue; echo quit; } | timeout 60 "$bin" --json)
+python3 -c 'import json, sys
+q = json.loads(sys.stdin.read().splitlines()[5003])
+sys.exit(not (q["ok"] and q["queue"] == [1, 2, 3] + list(range(1, 5004))))' <<<"$out" ||
+    { echo "long queue: $(sed -n 5004p <<<"$out" | cut -c1-200)..."; exit 1; }
+out=$({ seq 1 5003 | sed 's/^/enqueue /'; echo queue; echo quit; } | timeout 60 "$bin")
+[ "$(sed -n 5004p <<<"$out")" = "[1, 2, 3, $(seq -s ', ' 1 5003)]" ] ||
+    { echo "long queue as text: $(sed -n 5004p <<<"$out" | cut -c1-200)..."; exit 1; }
 echo "simple_queue console: ok"
