@@ -30,12 +30,23 @@ static const char usage[] =
     "  queue       show the queue             crash     kill the queue process\n"
     "  tree        the supervision tree       help      this list\n"
     "  quit        stop (also at end of input)\n"
-    "Words are split as in a shell (quotes, backslash); a line is one command.\n";
+    "Words are split as in a shell (quotes, backslash); a line is one command.\n"
+    "Exit status: 0 after quit, 1 if it cannot start, 2 for a bad option, 3 when\n"
+    "the supervisor gave up (SimpleQueue crashed more than 3 times in 5 s).\n";
 
 typedef struct options {
     bool json;
     unsigned schedulers;
 } options_t;
+
+/* The supervisor's restart intensity (OTP's default): a fourth crash of
+ * SimpleQueue within 5 s makes it give up, and then the application
+ * stops, as an OTP application whose top supervisor exits does. */
+static const arbor_sup_flags_t sup_flags = ARBOR_SUP_FLAGS_DEFAULT;
+
+/* The exit status when the supervisor gave up (1: could not start, 2: a
+ * bad option). */
+enum { EXIT_SUPERVISOR_GAVE_UP = 3 };
 
 static int application_start(arbor_pid_t *sup)
 {
@@ -44,9 +55,8 @@ static int application_start(arbor_pid_t *sup)
                                       .start = simple_queue_start,
                                       .arg = (void *)&initial,
                                       .arg_size = sizeof initial}};
-    arbor_sup_flags_t flags = ARBOR_SUP_FLAGS_DEFAULT;
     arbor_sup_opts_t opts = {.name = SUPERVISOR_NAME, .link = true};
-    return arbor_sup_start(&flags, children, 1, &opts, sup, NULL);
+    return arbor_sup_start(&sup_flags, children, 1, &opts, sup, NULL);
 }
 
 /* ---- answers ------------------------------------------------------------------ */
@@ -66,27 +76,44 @@ static void ok(const options_t *o, cJSON *extra, const char *text)
     console_ok(o->json, extra, text);
 }
 
+/* v as a JSON number written digit for digit: cJSON holds numbers as
+ * doubles, which are exact only up to 2^53. */
+static cJSON *json_integer(long v)
+{
+    char digits[24];
+    snprintf(digits, sizeof digits, "%ld", v);
+    return cJSON_CreateRaw(digits);
+}
+
+/* The whole queue, however long: a queue the server holds is never cut
+ * short in the answer (the server itself has no limit but memory). */
 static void cmd_queue(const options_t *o)
 {
-    long values[4096];
+    long *values;
     size_t n;
-    int rc = simple_queue_list(values, 4096, &n);
+    int rc = simple_queue_list(&values, &n);
     if (rc) {
         fail_rc(o, rc);
         return;
     }
-    if (n > 4096)
-        n = 4096;
+    /* "[", then at most 20 digits and a sign, and ", ", per value, then "]". */
+    char *text = malloc(n * 23 + 3);
+    if (!text) {
+        free(values);
+        fail_rc(o, ARBOR_ENOMEM);
+        return;
+    }
     cJSON *j = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(j, "queue");
-    char text[4096 * 22 + 4] = "[";
-    size_t len = 1;
+    size_t len = (size_t)sprintf(text, "[");
     for (size_t i = 0; i < n; i++) {
-        cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)values[i]));
-        len += (size_t)snprintf(text + len, sizeof text - len, "%s%ld", i ? ", " : "", values[i]);
+        cJSON_AddItemToArray(arr, json_integer(values[i]));
+        len += (size_t)sprintf(text + len, "%s%ld", i ? ", " : "", values[i]);
     }
-    snprintf(text + len, sizeof text - len, "]");
+    sprintf(text + len, "]");
     ok(o, j, text);
+    free(text);
+    free(values);
 }
 
 static void cmd_enqueue(const options_t *o, const char *arg)
@@ -118,27 +145,72 @@ static void cmd_dequeue(const options_t *o)
         return;
     }
     cJSON *j = cJSON_CreateObject();
-    cJSON_AddNumberToObject(j, "value", (double)v);
+    cJSON_AddItemToObject(j, "value", json_integer(v));
     char text[32];
     snprintf(text, sizeof text, "%ld", v);
     ok(o, j, text);
 }
 
+/* ---- the supervisor's end ------------------------------------------------------- */
+
+static bool exit_from(const arbor_msg_t *m, void *arg)
+{
+    return m->tag == ARBOR_TAG_EXIT &&
+           ((const arbor_exit_msg_t *)m->data)->from == *(arbor_pid_t *)arg;
+}
+
+/* Waits up to ms for the supervisor's exit signal (the console traps
+ * exits); when it came, describes it in why and returns true. */
+static bool supervisor_ended(arbor_pid_t sup, int64_t ms, char *why, size_t size)
+{
+    arbor_msg_t *m;
+    if (arbor_receive_match(exit_from, &sup, ms, &m) != 0)
+        return false;
+    arbor_reason_t r = ((const arbor_exit_msg_t *)m->data)->reason;
+    arbor_msg_free(m);
+    if (r.kind == ARBOR_EXIT_SHUTDOWN) {
+        snprintf(why, size,
+                 SUPERVISOR_NAME " gave up: " SIMPLE_QUEUE_NAME
+                                 " crashed more than %d times in %d s",
+                 sup_flags.max_restarts, sup_flags.max_seconds);
+    } else {
+        char reason[128];
+        arbor_reason_format(&r, reason, sizeof reason);
+        snprintf(why, size, SUPERVISOR_NAME " stopped: %s", reason);
+    }
+    return true;
+}
+
+/* Says plainly on stderr why SimpleQueue stops, and stops it. */
+_Noreturn static void stop_without_supervisor(const char *why)
+{
+    fflush(stdout);
+    fprintf(stderr, "simple_queue: %s; stopping\n", why);
+    arbor_exit(arbor_error("supervisor_gave_up"));
+}
+
 /* Kills the queue and waits (up to a second) until its supervisor has
- * started the new one, so the next command finds it. */
+ * started the new one, so the next command finds it. When that crash was
+ * one too many, the answer says the supervisor gave up, and SimpleQueue
+ * stops. */
 static void cmd_crash(const options_t *o)
 {
     arbor_pid_t old = arbor_whereis(SIMPLE_QUEUE_NAME), now = ARBOR_NOPID;
+    arbor_pid_t sup = arbor_whereis(SUPERVISOR_NAME);
     if (!old) {
         fail(o, "noproc", "SimpleQueue is not running");
         return;
     }
     arbor_exit_pid(old, ARBOR_KILL);
+    char why[160];
     for (int i = 0; i < 1000; i++) {
         now = arbor_whereis(SIMPLE_QUEUE_NAME);
         if (now && now != old)
             break;
-        arbor_sleep(1);
+        if (supervisor_ended(sup, 1, why, sizeof why)) {
+            fail(o, "supervisor_gave_up", why);
+            stop_without_supervisor(why);
+        }
     }
     if (!now || now == old) {
         fail(o, "not_restarted", "the supervisor did not restart SimpleQueue");
@@ -223,6 +295,7 @@ static void root(void *arg)
 {
     const options_t *o = arg;
     arbor_pid_t sup;
+    arbor_trap_exit(true); /* the supervisor's end is a message to answer */
     int rc = application_start(&sup);
     if (rc) {
         fprintf(stderr, "simple_queue: cannot start: %s\n", arbor_strerror(rc));
@@ -239,6 +312,9 @@ static void root(void *arg)
         if (!more)
             break;
         fflush(stdout);
+        char why[160];
+        if (supervisor_ended(sup, 0, why, sizeof why))
+            stop_without_supervisor(why);
     }
     arbor_sup_stop(sup, ARBOR_NORMAL);
 }
@@ -268,5 +344,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "simple_queue: %s\n", arbor_strerror(rc));
         return 1;
     }
-    return why.kind == ARBOR_EXIT_NORMAL ? 0 : 1;
+    if (why.kind == ARBOR_EXIT_NORMAL)
+        return 0;
+    return strcmp(why.detail, "supervisor_gave_up") == 0 ? EXIT_SUPERVISOR_GAVE_UP : 1;
 }

@@ -6,6 +6,7 @@
 #include "simple_queue.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { ENQUEUE = 1, DEQUEUE, LIST };
@@ -122,14 +123,22 @@ int simple_queue_dequeue(long *value)
     return r.rc;
 }
 
-int simple_queue_list(long *values, size_t cap, size_t *n)
+int simple_queue_list(long **values, size_t *n)
 {
     arbor_msg_t *m;
     int rc = call(LIST, NULL, 0, &m);
     if (rc)
         return rc;
-    *n = m->size / sizeof(long);
-    memcpy(values, m->data, (*n < cap ? *n : cap) * sizeof(long));
+    size_t len = m->size / sizeof(long);
+    long *copy = len ? malloc(len * sizeof *copy) : NULL;
+    if (len && !copy) {
+        arbor_msg_free(m);
+        return ARBOR_ENOMEM;
+    }
+    if (len)
+        memcpy(copy, m->data, len * sizeof *copy);
     arbor_msg_free(m);
+    *values = copy;
+    *n = len;
     return 0;
 }

@@ -4,8 +4,7 @@
  *   Elixir                              Arbor
  *   SimpleQueue.start_link([1, 2, 3])   simple_queue_start(&(simple_queue_init_t){3, {1, 2, 3}},
  * ...) SimpleQueue.enqueue(4)              simple_queue_enqueue(4) SimpleQueue.dequeue()
- * simple_queue_dequeue(&value) SimpleQueue.queue()                 simple_queue_list(values, cap,
- * &n)
+ * simple_queue_dequeue(&value) SimpleQueue.queue()                 simple_queue_list(&values, &n)
  */
 #ifndef SIMPLE_QUEUE_H
 #define SIMPLE_QUEUE_H
@@ -31,7 +30,11 @@ int simple_queue_enqueue(long value);
 /* Takes the first value. 0, ARBOR_ENOENT when the queue is empty. */
 int simple_queue_dequeue(long *value);
 
-/* Copies up to cap values (front first) and stores the length in *n. */
-int simple_queue_list(long *values, size_t cap, size_t *n);
+/* Stores a malloc'd copy of the whole queue (front first) in *values and
+ * its length in *n; the caller frees *values (NULL when the queue is
+ * empty). 0, the call's error, or ARBOR_ENOMEM; nothing is stored on
+ * error. There is no limit but memory and the runtime's largest message
+ * (ARBOR_MSG_MAX: the reply fails with ARBOR_ETOOBIG beyond it). */
+int simple_queue_list(long **values, size_t *n);
 
 #endif

@@ -4,6 +4,8 @@
 # "as if nothing had happened", bad input, and the tree.
 set -euo pipefail
 bin=${1:?usage: simple_queue_console.sh PATH_TO_simple_queue}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 out=$(printf '%s\n' 'queue' 'enqueue 4' 'queue' 'dequeue' 'queue' 'crash' 'queue' \
     'dequeue' 'dequeue' 'dequeue' 'dequeue' 'enqueue x' 'frobnicate' 'tree' 'quit' |
     timeout 60 "$bin" --json)
@@ -62,4 +64,34 @@ rc=0
 msg=$(timeout 60 "$bin" --schedulers many </dev/null 2>&1 >/dev/null) || rc=$?
 [ "$rc" -eq 2 ] && grep -q "wants a number" <<<"$msg" ||
     { echo "bad --schedulers: status $rc, message [$msg]"; exit 1; }
+# Integers stay exact in JSON, beyond 2^53 and at the ends of the range.
+out=$(printf '%s\n' 'enqueue 9007199254740993' 'enqueue -9223372036854775808' \
+    'enqueue 9223372036854775807' 'queue' 'dequeue' 'dequeue' 'dequeue' 'dequeue' 'dequeue' 'quit' |
+    timeout 60 "$bin" --json)
+expect 4 '{"ok":true,"queue":[1,2,3,9007199254740993,-9223372036854775808,9223372036854775807]}'
+expect 8 '{"ok":true,"value":9007199254740993}'
+expect 9 '{"ok":true,"value":-9223372036854775808}'
+# Every value of a long queue is answered, none cut off.
+out=$({ seq 1 5003 | sed 's/^/enqueue /'; echo queue; echo quit; } | timeout 60 "$bin" --json)
+python3 -c 'import json, sys
+q = json.loads(sys.stdin.read().splitlines()[5003])
+sys.exit(not (q["ok"] and q["queue"] == [1, 2, 3] + list(range(1, 5004))))' <<<"$out" ||
+    { echo "long queue: $(sed -n 5004p <<<"$out" | cut -c1-200)..."; exit 1; }
+out=$({ seq 1 5003 | sed 's/^/enqueue /'; echo queue; echo quit; } | timeout 60 "$bin")
+[ "$(sed -n 5004p <<<"$out")" = "[1, 2, 3, $(seq -s ', ' 1 5003)]" ] ||
+    { echo "long queue as text: $(sed -n 5004p <<<"$out" | cut -c1-200)..."; exit 1; }
+# A fourth crash within 5 s exceeds the supervisor's intensity (3 in 5 s):
+# that crash is answered with the plain truth, stderr says why SimpleQueue
+# stops, and the exit status is not 0. Nothing after it is answered.
+rc=0
+out=$(printf '%s\n' crash crash crash crash queue |
+    timeout 60 "$bin" --json 2>"$tmp/stderr") || rc=$?
+for i in 1 2 3; do
+    grep -q '"ok":true,"killed":"<0\.' <<<"$(sed -n ${i}p <<<"$out")" || { echo "crash $i: $out"; exit 1; }
+done
+expect 4 '{"ok":false,"error":{"code":"supervisor_gave_up","message":"SimpleQueue.Supervisor gave up: SimpleQueue crashed more than 3 times in 5 s"}}'
+[ "$(wc -l <<<"$out")" -eq 4 ] || { echo "expected 4 lines after the supervisor gave up: $out"; exit 1; }
+[ "$rc" -eq 3 ] || { echo "exit status $rc after the supervisor gave up, expected 3"; exit 1; }
+grep -qx 'simple_queue: SimpleQueue.Supervisor gave up: SimpleQueue crashed more than 3 times in 5 s; stopping' "$tmp/stderr" ||
+    { echo "stderr after the supervisor gave up: $(cat "$tmp/stderr")"; exit 1; }
 echo "simple_queue console: ok"

@@ -159,7 +159,12 @@ pid=$!
 exec 3>"$fifo"
 seq 1 20000 | sed 's/^/create load /' >&3 &
 writer=$!
-sleep 1
+# Kill it once it has acknowledged some creates and is still taking more
+# (a fixed sleep killed a desk that a busy machine had not yet started).
+for _ in $(seq 600); do
+    [ "$(grep -c '"ok":true' "$tmp/acks" || true)" -ge 50 ] && break
+    sleep 0.1
+done
 # $pid is timeout's; the desk is its child, whose pid is in the lock file.
 kill -9 "$(cat "$db.lock")" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true

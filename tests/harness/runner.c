@@ -50,6 +50,11 @@ static double timeout_scale(void)
     return v > 0 ? v : 1.0;
 }
 
+int64_t arbor_test_scaled_ms(int64_t ms)
+{
+    return (int64_t)((double)ms * timeout_scale() + 0.5);
+}
+
 /* Proves the case left nothing alive in the runtime. */
 static void check_nothing_left(void)
 {

@@ -139,6 +139,26 @@ int arbor_test_run_hidden(const char *name, char *out, size_t size);
 /* The path of the running test program (also under a tool wrapper). */
 const char *arbor_test_self(void);
 
+/* ms scaled like the case's own timeout (ARBOR_TEST_TIMEOUT_SCALE), for a
+ * deadline on work whose speed is the machine's: a long run on a slow
+ * (sanitizer) build or a busy machine must not fail before its timeout. */
+int64_t arbor_test_scaled_ms(int64_t ms);
+
+/* Polls cond every millisecond until it holds, failing the test after ms
+ * (scaled by arbor_test_scaled_ms()). For a state another process or
+ * thread reaches with no message to say so; never a bare sleep. */
+#define WAIT_UNTIL(cond, ms)                                                                       \
+    do {                                                                                           \
+        int64_t ms_ = arbor_test_scaled_ms(ms);                                                    \
+        uint64_t end_ = arbor_now_ms() + (uint64_t)ms_;                                            \
+        while (!(cond)) {                                                                          \
+            if (arbor_now_ms() > end_)                                                             \
+                arbor_test_fail(__FILE__, __LINE__, "%s still false after %" PRId64 " ms", #cond,  \
+                                ms_);                                                              \
+            arbor_sleep(1);                                                                        \
+        }                                                                                          \
+    } while (0)
+
 /* Receives the next message within ms or fails the test. */
 arbor_msg_t *arbor_test_recv(int64_t ms);
 /* Receives the next message with the given tag within ms, or fails. */

@@ -300,10 +300,7 @@ static void heap_root(void *arg)
     arbor_pid_t pid;
     ASSERT_OK(arbor_spawn(heap_child, NULL, &pid));
     arbor_process_info_t info;
-    do {
-        arbor_sleep(1);
-        ASSERT_OK(arbor_process_info(pid, &info));
-    } while (info.heap_bytes < 105000);
+    WAIT_UNTIL(arbor_process_info(pid, &info) == 0 && info.heap_bytes >= 105000, 5000);
     /* 100 blocks of 1,000 and one of 5,000 bytes (one of 16 freed): each
      * counted with its header and malloc's rounding, a few dozen bytes. */
     ASSERT_TRUE(info.heap_bytes < 105000 + 101 * 64);
@@ -332,10 +329,7 @@ static void info_root(void *arg)
     ASSERT_OK(arbor_spawn_link(info_child, NULL, &pid));
     ASSERT_OK(arbor_register("infochild", pid, NULL));
     arbor_process_info_t info;
-    do {
-        arbor_sleep(1);
-        ASSERT_OK(arbor_process_info(pid, &info));
-    } while (info.status != ARBOR_STATUS_WAITING);
+    WAIT_UNTIL(arbor_process_info(pid, &info) == 0 && info.status == ARBOR_STATUS_WAITING, 5000);
     ASSERT_STREQ(info.label, "tester");
     ASSERT_STREQ(info.name, "infochild");
     ASSERT_TRUE(info.trap_exit);
@@ -417,10 +411,22 @@ TEST(blocking_pool_runs_work_off_the_schedulers)
     arbor_test_run(blocking_root, NULL);
 }
 
+/* A job that runs until the test lets it end, so that the kill surely
+ * lands while it runs. */
+static atomic_bool job_running, job_release;
+
+static void *gated_fn(void *arg)
+{
+    atomic_store(&job_running, true);
+    while (!atomic_load(&job_release))
+        usleep(1000);
+    return arg;
+}
+
 static void kill_during_blocking_child(void *arg)
 {
     void *res;
-    arbor_blocking(blocking_fn, "x", &res);
+    arbor_blocking(gated_fn, "x", &res);
     arbor_send(*(arbor_pid_t *)arg, TAG_DATA, "survived", 9);
 }
 
@@ -428,9 +434,13 @@ static void kill_during_blocking_root(void *arg)
 {
     arbor_pid_t self = arbor_self(), pid;
     arbor_ref_t ref;
+    atomic_store(&job_running, false);
+    atomic_store(&job_release, false);
     ASSERT_OK(arbor_spawn_monitor(kill_during_blocking_child, &self, &pid, &ref));
-    arbor_sleep(5);
+    WAIT_UNTIL(atomic_load(&job_running), 5000);
     ASSERT_OK(arbor_exit_pid(pid, ARBOR_KILL));
+    arbor_test_no_message(20); /* no DOWN while the job runs */
+    atomic_store(&job_release, true);
     arbor_msg_t *m = arbor_test_recv_tag(ARBOR_TAG_DOWN, 5000);
     ASSERT_REASON(((arbor_down_msg_t *)m->data)->reason, ARBOR_EXIT_KILLED, "");
     arbor_msg_free(m);
@@ -588,11 +598,14 @@ static void second_hook(void *arg)
     *order = *order * 10 + 2;
 }
 
+static arbor_pid_t hooks_parent;
+
 static void hooked_child(void *arg)
 {
     ASSERT_OK(arbor_on_exit(count_hook, arg));
     ASSERT_OK(arbor_on_exit(second_hook, arg));
-    arbor_msg_free(arbor_test_recv(ARBOR_INFINITY)); /* killed while waiting */
+    ASSERT_OK(arbor_send(hooks_parent, TAG_DONE, NULL, 0));        /* both hooks are in place */
+    arbor_msg_free(arbor_test_recv_tag(TAG_PING, ARBOR_INFINITY)); /* killed while waiting */
 }
 
 static void hooks_root(void *arg)
@@ -600,8 +613,9 @@ static void hooks_root(void *arg)
     static int order;
     arbor_pid_t pid;
     arbor_ref_t ref;
+    hooks_parent = arbor_self();
     ASSERT_OK(arbor_spawn_monitor(hooked_child, &order, &pid, &ref));
-    arbor_sleep(5);
+    arbor_msg_free(arbor_test_recv_tag(TAG_DONE, 5000));
     ASSERT_OK(arbor_exit_pid(pid, ARBOR_KILL));
     arbor_msg_free(arbor_test_recv_tag(ARBOR_TAG_DOWN, 5000));
     arbor_test_wait_dead(pid, 5000);
@@ -649,13 +663,21 @@ static void wait_forever_child(void *arg)
     arbor_receive(ARBOR_INFINITY, &m);
 }
 
+static arbor_proc_status_t status_of(arbor_pid_t pid)
+{
+    arbor_process_info_t info;
+    ASSERT_OK(arbor_process_info(pid, &info));
+    return info.status;
+}
+
 static void kill_loop_root(void *arg)
 {
     enum { N = 1000 };
     static arbor_pid_t pids[N];
     for (int i = 0; i < N; i++)
         ASSERT_OK(arbor_spawn(wait_forever_child, NULL, &pids[i]));
-    arbor_sleep(10); /* all of them waiting in receive */
+    for (int i = 0; i < N; i++) /* all of them waiting in receive */
+        WAIT_UNTIL(status_of(pids[i]) == ARBOR_STATUS_WAITING, 10000);
     for (int i = 0; i < N; i++)
         ASSERT_OK(arbor_exit_pid(pids[i], ARBOR_KILL));
     ASSERT_FALSE(arbor_alive(pids[0])); /* no receive or sleep since the loop */
@@ -769,11 +791,12 @@ static void fed_pair_root(void *arg)
     ASSERT_OK(arbor_spawn(bouncer, NULL, &a));
     ASSERT_OK(arbor_spawn(bouncer, NULL, &b));
     ASSERT_OK(arbor_send(a, TAG_DATA, &b, sizeof b));
-    ASSERT_OK(arbor_sleep(20)); /* the pair and the fed process run */
+    /* The pair and the fed process run. */
+    WAIT_UNTIL(atomic_load(&pair_hops) >= 1000 && atomic_load(&sunk) >= 10, 5000);
     long start = atomic_load(&pair_hops);
     ASSERT_OK(arbor_spawn_opt(late_bystander, &self, &(arbor_spawn_opts_t){.arg_size = sizeof self},
                               NULL, NULL));
-    arbor_msg_t *m = arbor_test_recv_tag(TAG_DONE, 60000);
+    arbor_msg_t *m = arbor_test_recv_tag(TAG_DONE, arbor_test_scaled_ms(60000));
     arbor_msg_free(m);
     atomic_store(&feeder_stop, 1);
     pthread_join(t, NULL);

@@ -114,7 +114,7 @@ static void million_root(void *arg)
                 arbor_sleep(1);
         }
     }
-    arbor_msg_t *m = arbor_test_recv_tag(TAG_DONE, 60000);
+    arbor_msg_t *m = arbor_test_recv_tag(TAG_DONE, arbor_test_scaled_ms(60000));
     arbor_msg_free(m);
     long left = atomic_load(&million_left);
     ASSERT_EQ(left, 0);
@@ -213,7 +213,7 @@ static void ring_root(void *arg)
     }
     bool back[RING_TOKENS] = {false};
     for (int n = 0; n < RING_TOKENS; n++) {
-        arbor_msg_t *m = arbor_test_recv(60000);
+        arbor_msg_t *m = arbor_test_recv(arbor_test_scaled_ms(60000));
         ASSERT_U64_EQ(m->tag, TAG_TOKEN);
         token_t t;
         memcpy(&t, m->data, sizeof t);
@@ -330,7 +330,7 @@ TEST_TIMEOUT(stress_fan_in_keeps_per_sender_order_4_schedulers, 60)
 static void pong_proc(void *arg)
 {
     for (;;) {
-        arbor_msg_t *m = arbor_test_recv(60000);
+        arbor_msg_t *m = arbor_test_recv(arbor_test_scaled_ms(60000));
         if (m->tag == TAG_DONE) {
             arbor_msg_free(m);
             return;
@@ -347,7 +347,7 @@ static void ping_proc(void *arg)
     ASSERT_OK(arbor_spawn(pong_proc, NULL, &peer));
     for (uint32_t i = 0; i < PP_ROUNDS; i++) {
         ASSERT_OK(arbor_send(peer, TAG_PING, &i, sizeof i));
-        arbor_msg_t *m = arbor_test_recv(60000);
+        arbor_msg_t *m = arbor_test_recv(arbor_test_scaled_ms(60000));
         note_thread();
         ASSERT_U64_EQ(m->tag, TAG_PONG);
         ASSERT_U64_EQ(m->from, peer);
@@ -360,7 +360,7 @@ static void ping_proc(void *arg)
 
 static void tree_node(void *arg)
 {
-    arbor_msg_t *m = arbor_test_recv_tag(TAG_TASK, 60000);
+    arbor_msg_t *m = arbor_test_recv_tag(TAG_TASK, arbor_test_scaled_ms(60000));
     arbor_pid_t parent = m->from;
     uint32_t depth = *(uint32_t *)m->data;
     arbor_msg_free(m);
@@ -376,7 +376,7 @@ static void tree_node(void *arg)
         }
         leaves = 0;
         for (int i = 0; i < 2; i++) {
-            m = arbor_test_recv_tag(TAG_RESULT, 60000);
+            m = arbor_test_recv_tag(TAG_RESULT, arbor_test_scaled_ms(60000));
             leaves += *(uint64_t *)m->data;
             arbor_msg_free(m);
         }
@@ -395,13 +395,13 @@ static void oversubscribed_root(void *arg)
     for (int i = 0; i < PP_PAIRS; i++)
         ASSERT_OK(arbor_spawn(ping_proc, (void *)(uintptr_t)arbor_self(), NULL));
     for (int i = 0; i < PP_PAIRS; i++)
-        arbor_msg_free(arbor_test_recv_tag(TAG_DONE, 60000));
+        arbor_msg_free(arbor_test_recv_tag(TAG_DONE, arbor_test_scaled_ms(60000)));
 
     arbor_pid_t top;
     uint32_t depth = TREE_DEPTH;
     ASSERT_OK(arbor_spawn(tree_node, NULL, &top));
     ASSERT_OK(arbor_send(top, TAG_TASK, &depth, sizeof depth));
-    arbor_msg_t *m = arbor_test_recv_tag(TAG_RESULT, 60000);
+    arbor_msg_t *m = arbor_test_recv_tag(TAG_RESULT, arbor_test_scaled_ms(60000));
     ASSERT_U64_EQ(*(uint64_t *)m->data, (uint64_t)1 << TREE_DEPTH);
     arbor_msg_free(m);
     arbor_test_no_message(20);
@@ -455,7 +455,7 @@ static void flood_victim(void *arg)
     for (long n = 0;; n++) {
         if (limit && n == limit)
             return;
-        arbor_msg_t *m = arbor_test_recv(60000);
+        arbor_msg_t *m = arbor_test_recv(arbor_test_scaled_ms(60000));
         if (n & 1) {
             void *b = arbor_msg_take(m);
             if (b)
@@ -733,7 +733,7 @@ static void lm_victim_fn(void *arg)
 {
     arbor_trap_exit(true);
     for (;;) {
-        arbor_msg_t *m = arbor_test_recv(60000);
+        arbor_msg_t *m = arbor_test_recv(arbor_test_scaled_ms(60000));
         arbor_msg_free(m);
     }
 }
@@ -930,7 +930,7 @@ static void rt_root(void *arg)
         ASSERT_OK(arbor_spawn(rt_receiver, NULL, NULL));
     for (int i = 0; i < RT_TIMERS; i++)
         ASSERT_OK(arbor_spawn(rt_self_timer, (void *)(uintptr_t)i, NULL));
-    wait_count(&rt_finished, RT_PAIRS + RT_TIMERS, 60000);
+    wait_count(&rt_finished, RT_PAIRS + RT_TIMERS, arbor_test_scaled_ms(60000));
     long received = atomic_load(&rt_received), timeouts = atomic_load(&rt_timeouts);
     ASSERT_EQ(received, (long)RT_PAIRS * RT_MSGS + (long)RT_TIMERS * RT_ROUNDS);
     ASSERT_GT(timeouts, 0); /* the race did happen */
@@ -1032,7 +1032,7 @@ static void tm_root(void *arg)
     for (uint32_t i = TM_OWN - TM_LAG; i < TM_OWN; i += 2)
         tm_settle_pair(i);
     for (int i = 0; i < 3; i++) {
-        arbor_msg_t *m = arbor_test_recv_tag(ARBOR_TAG_DOWN, 60000);
+        arbor_msg_t *m = arbor_test_recv_tag(ARBOR_TAG_DOWN, arbor_test_scaled_ms(60000));
         ASSERT_REASON(((arbor_down_msg_t *)m->data)->reason, ARBOR_EXIT_NORMAL, "");
         arbor_msg_free(m);
     }
@@ -1117,8 +1117,7 @@ static void reclaim_root(void *arg)
     (void)arg;
     /* Idle: the last scheduler to fall asleep frees every block. */
     spawn_and_reap();
-    arbor_sleep(20);
-    ASSERT_U64_EQ(arbor__reclaim_pending(), 0);
+    WAIT_UNTIL(arbor__reclaim_pending() == 0, 10000);
 
     /* Busy: a scheduler that never sleeps frees them, those handed over by
      * one that sleeps included. */
@@ -1128,10 +1127,7 @@ static void reclaim_root(void *arg)
     arbor_ref_t ref;
     ASSERT_OK(arbor_spawn_monitor(yield_until, (void *)&stop, &spinner, &ref));
     spawn_and_reap();
-    uint64_t deadline = arbor_now_ms() + 10000;
-    while (arbor__reclaim_pending() != 0 && arbor_now_ms() < deadline)
-        arbor_sleep(1);
-    ASSERT_U64_EQ(arbor__reclaim_pending(), 0);
+    WAIT_UNTIL(arbor__reclaim_pending() == 0, 10000);
     atomic_store(&stop, true);
     arbor_msg_free(arbor_test_recv_tag(ARBOR_TAG_DOWN, 10000));
 }
