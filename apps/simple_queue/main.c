@@ -189,10 +189,14 @@ _Noreturn static void stop_without_supervisor(const char *why)
     arbor_exit(arbor_error("supervisor_gave_up"));
 }
 
+/* Why the supervisor ended, when a command found out: the console stops
+ * once the command's line is freed (stopping inside it would leak it). */
+static char supervisor_gone[160];
+
 /* Kills the queue and waits (up to a second) until its supervisor has
  * started the new one, so the next command finds it. When that crash was
  * one too many, the answer says the supervisor gave up, and SimpleQueue
- * stops. */
+ * stops after this command. */
 static void cmd_crash(const options_t *o)
 {
     arbor_pid_t old = arbor_whereis(SIMPLE_QUEUE_NAME), now = ARBOR_NOPID;
@@ -209,7 +213,8 @@ static void cmd_crash(const options_t *o)
             break;
         if (supervisor_ended(sup, 1, why, sizeof why)) {
             fail(o, "supervisor_gave_up", why);
-            stop_without_supervisor(why);
+            snprintf(supervisor_gone, sizeof supervisor_gone, "%s", why);
+            return;
         }
     }
     if (!now || now == old) {
@@ -312,9 +317,8 @@ static void root(void *arg)
         if (!more)
             break;
         fflush(stdout);
-        char why[160];
-        if (supervisor_ended(sup, 0, why, sizeof why))
-            stop_without_supervisor(why);
+        if (supervisor_gone[0] || supervisor_ended(sup, 0, supervisor_gone, sizeof supervisor_gone))
+            stop_without_supervisor(supervisor_gone);
     }
     arbor_sup_stop(sup, ARBOR_NORMAL);
 }
