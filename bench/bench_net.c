@@ -20,6 +20,15 @@ enum { TAG_SOCKET = 1, TAG_DONE, TAG_READY, TAG_STOP };
 
 #define MSG_BYTES 64
 
+/* A benchmark that cannot go on says why and stops the program. */
+static void check(int rc, const char *what)
+{
+    if (rc != 0) {
+        fprintf(stderr, "%s: %s (%s)\n", what, arbor_err_name(rc), arbor_strerror(rc));
+        abort();
+    }
+}
+
 static arbor_socket_t listen_any(uint16_t *port)
 {
     arbor_socket_t l;
@@ -43,9 +52,9 @@ static void recv_exactly(arbor_socket_t s, void *buf, size_t n)
 {
     size_t have = 0, got;
     while (have < n) {
-        if (arbor_socket_recv(s, (char *)buf + have, n - have, ARBOR_INFINITY, &got) != 0 ||
-            got == 0)
-            abort();
+        check(arbor_socket_recv(s, (char *)buf + have, n - have, ARBOR_INFINITY, &got), "recv");
+        if (got == 0)
+            check(ARBOR_ECONNRESET, "recv: end of file");
         have += got;
     }
 }
@@ -78,9 +87,9 @@ static void acceptor(void *arg)
     for (uint64_t i = 0; i < a.connections; i++) {
         arbor_socket_t c;
         arbor_pid_t h;
-        if (arbor_tcp_accept(l, ARBOR_INFINITY, &c) != 0 || arbor_spawn(a.handler, NULL, &h) != 0 ||
-            arbor_socket_give(c, h) != 0)
-            abort();
+        check(arbor_tcp_accept(l, ARBOR_INFINITY, &c), "accept");
+        check(arbor_spawn(a.handler, NULL, &h), "spawn");
+        check(arbor_socket_give(c, h), "give");
         arbor_send(h, TAG_SOCKET, &c, sizeof c);
     }
     arbor_socket_close(l);
@@ -194,12 +203,14 @@ static void connecting_client(void *arg)
     client_args_t a = *(client_args_t *)arg;
     for (uint64_t i = 0; i < a.trips; i++) {
         arbor_socket_t c;
-        if (arbor_tcp_connect("127.0.0.1", a.port, 10000, &c) != 0)
-            abort();
+        check(arbor_tcp_connect("127.0.0.1", a.port, 10000, &c), "connect");
         char b = 'x';
-        if (arbor_socket_send(c, &b, 1, ARBOR_INFINITY, NULL) != 0)
-            abort();
+        check(arbor_socket_send(c, &b, 1, ARBOR_INFINITY, NULL), "send");
         recv_exactly(c, &b, 1);
+        /* Closed with a reset, as load generators do, so that no TIME_WAIT
+         * is left: 120,000 connections in a few seconds otherwise run the
+         * loopback out of ephemeral ports (connect: EAGAIN). */
+        check(arbor_socket_setopt(c, ARBOR_SO_LINGER, 0), "linger");
         arbor_socket_close(c);
     }
     arbor_send(a.parent, TAG_DONE, NULL, 0);

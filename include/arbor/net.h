@@ -170,11 +170,17 @@ int arbor_socket_notify(arbor_socket_t s, unsigned events);
 
 /* ---- options and addresses ------------------------------------------------ */
 
+/* Sets or reads an option of s (the caller must own it). Returns
+ * ARBOR_EINVAL for an unknown option or a bad value. */
+
 typedef enum arbor_sockopt {
     ARBOR_SO_NODELAY,   /* TCP_NODELAY: 1 sends small writes at once */
     ARBOR_SO_KEEPALIVE, /* SO_KEEPALIVE */
     ARBOR_SO_SNDBUF,    /* SO_SNDBUF, bytes (the kernel doubles it) */
     ARBOR_SO_RCVBUF,    /* SO_RCVBUF, bytes */
+    ARBOR_SO_LINGER,    /* SO_LINGER: seconds close may wait to send what is left, -1 off
+                         * (the default); 0 resets the connection at close, leaving no
+                         * TIME_WAIT behind */
 } arbor_sockopt_t;
 
 int arbor_socket_setopt(arbor_socket_t s, arbor_sockopt_t opt, int value);

@@ -596,6 +596,8 @@ static bool option(arbor_sockopt_t opt, int *level, int *name)
     case ARBOR_SO_RCVBUF:
         *level = SOL_SOCKET, *name = SO_RCVBUF;
         return true;
+    case ARBOR_SO_LINGER:
+        break; /* a struct, not an int: sockopt() */
     }
     return false;
 }
@@ -605,16 +607,28 @@ static int sockopt(arbor_socket_t s, arbor_sockopt_t opt, int *value, bool set)
     arbor__proc_t *p = arbor__proc_current();
     if (!p)
         return ARBOR_ENOTPROC;
-    int level, name;
-    if (!value || !option(opt, &level, &name))
+    int level = SOL_SOCKET, name = SO_LINGER;
+    if (!value || (opt != ARBOR_SO_LINGER && !option(opt, &level, &name)) ||
+        (set && opt == ARBOR_SO_LINGER && *value < -1))
         return ARBOR_EINVAL;
     int rc;
     arbor__pollfd_t *pd = owned(p, s, &rc);
     if (!pd)
         return rc;
-    socklen_t len = sizeof *value;
-    int r = set ? setsockopt(pd->fd, level, name, value, len)
+    int r;
+    if (opt == ARBOR_SO_LINGER) {
+        struct linger lg = {.l_onoff = set && *value >= 0,
+                            .l_linger = set && *value > 0 ? *value : 0};
+        socklen_t len = sizeof lg;
+        r = set ? setsockopt(pd->fd, level, name, &lg, len)
+                : getsockopt(pd->fd, level, name, &lg, &len);
+        if (!set && r == 0)
+            *value = lg.l_onoff ? lg.l_linger : -1;
+    } else {
+        socklen_t len = sizeof *value;
+        r = set ? setsockopt(pd->fd, level, name, value, len)
                 : getsockopt(pd->fd, level, name, value, &len);
+    }
     return done(p, pd, r == 0 ? 0 : -errno);
 }
 

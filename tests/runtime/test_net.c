@@ -199,6 +199,13 @@ static void address_root(void *arg)
     ASSERT_OK(arbor_socket_setopt(c, ARBOR_SO_KEEPALIVE, 1));
     ASSERT_OK(arbor_socket_getopt(c, ARBOR_SO_KEEPALIVE, &v));
     ASSERT_EQ(v, 1);
+    ASSERT_OK(arbor_socket_getopt(c, ARBOR_SO_LINGER, &v));
+    ASSERT_EQ(v, -1);
+    ASSERT_OK(arbor_socket_setopt(c, ARBOR_SO_LINGER, 3));
+    ASSERT_OK(arbor_socket_getopt(c, ARBOR_SO_LINGER, &v));
+    ASSERT_EQ(v, 3);
+    ASSERT_ERR(arbor_socket_setopt(c, ARBOR_SO_LINGER, -2), ARBOR_EINVAL);
+    ASSERT_ERR(arbor_socket_setopt(c, (arbor_sockopt_t)99, 1), ARBOR_EINVAL);
     ASSERT_OK(arbor_socket_close(c));
     ASSERT_ERR(arbor_socket_close(c), ARBOR_ECLOSED);
     ASSERT_ERR(arbor_socket_send(c, "x", 1, 0, NULL), ARBOR_ECLOSED);
