@@ -251,7 +251,10 @@ static void idle_handle(void *state, arbor_msg_t *msg)
         arbor_socket_notify(st->s, ARBOR_READABLE);
         arbor_send(st->parent, TAG_READY, NULL, 0);
     } else if (msg->tag == ARBOR_TAG_SOCKET || msg->tag == TAG_STOP) {
-        arbor_exit(ARBOR_NORMAL); /* the peer closed, or the benchmark ends */
+        /* The peer closed, or the benchmark ends: a reset leaves no
+         * TIME_WAIT to hold ports for the benchmarks after this one. */
+        arbor_socket_setopt(st->s, ARBOR_SO_LINGER, 0);
+        arbor_exit(ARBOR_NORMAL);
     }
 }
 

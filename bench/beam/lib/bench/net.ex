@@ -197,8 +197,13 @@ defmodule Bench.Net do
     :ok = :inet.setopts(s, active: :once)
 
     receive do
-      :stop -> :gen_tcp.close(s)
-      {:tcp_closed, ^s} -> :ok
+      # A reset leaves no TIME_WAIT to hold ports for the next benchmark.
+      :stop ->
+        :inet.setopts(s, linger: {true, 0})
+        :gen_tcp.close(s)
+
+      {:tcp_closed, ^s} ->
+        :ok
     end
   end
 
