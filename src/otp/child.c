@@ -36,7 +36,7 @@ static arbor_reason_t wait_down(arbor_ref_t ref, int64_t timeout, bool *timed_ou
         return ARBOR_TIMEOUT;
     }
     *timed_out = false;
-    arbor_reason_t r = ((arbor_down_msg_t *)m->data)->reason;
+    arbor_reason_t r = arbor_reason_copy(&((arbor_down_msg_t *)m->data)->reason);
     arbor_msg_free(m);
     return r;
 }
@@ -46,7 +46,7 @@ arbor_reason_t arbor__otp_shutdown_child(arbor_pid_t pid, int64_t shutdown)
     /* It may have died already: its EXIT then carries the real reason. */
     arbor_msg_t *m;
     if (arbor_receive_match(arbor__otp_is_exit_from, &pid, 0, &m) == 0) {
-        arbor_reason_t r = ((arbor_exit_msg_t *)m->data)->reason;
+        arbor_reason_t r = arbor_reason_copy(&((arbor_exit_msg_t *)m->data)->reason);
         arbor_msg_free(m);
         return r;
     }
@@ -60,6 +60,7 @@ arbor_reason_t arbor__otp_shutdown_child(arbor_pid_t pid, int64_t shutdown)
     arbor_reason_t r = wait_down(ref, brutal ? ARBOR_INFINITY : shutdown, &timed_out);
     if (timed_out) {
         arbor_exit_pid(pid, ARBOR_KILL);
+        arbor_reason_free(&r);
         r = wait_down(ref, ARBOR_INFINITY, &timed_out);
     }
     return r;
@@ -164,9 +165,11 @@ int arbor__otp_call_reply(arbor_pid_t sup, uint64_t tag, const void *req, size_t
     int rc = arbor_gs_call(sup, tag, req, size, ARBOR_INFINITY, &m, exit_out);
     if (rc)
         return rc;
-    if (m->size == sizeof *out && ((const arbor__otp_reply_t *)m->data)->tag == tag)
+    if (m->size >= sizeof *out && ((const arbor__otp_reply_t *)m->data)->tag == tag) {
         *out = *(const arbor__otp_reply_t *)m->data;
-    else
+        arbor__otp_reason_in(&out->reason, m, sizeof *out);
+        out->reason = arbor_reason_copy(&out->reason);
+    } else
         rc = ARBOR_EWRONGKIND;
     arbor_msg_free(m);
     return rc;

@@ -233,6 +233,8 @@ static void restart(dynsup_t *d, child_t *c)
     c->restarts++;
     arbor_pid_t last = c->pid;
     int rc = start(d, c, &err);
+    if (rc == 0 || rc == ARBOR_EEXIT)
+        arbor_reason_free(&err); /* nobody asked for it */
     if (rc == 0)
         arbor__u64map_del(&d->by_last, last, NULL);
     else if (rc == ARBOR_IGNORED)
@@ -432,7 +434,7 @@ static arbor_gs_ret_t call_start_child(dynsup_t *d, const arbor_child_spec_t *sp
     arbor__otp_reply_t r = {.tag = DS_START_CHILD};
     if (d->opts.max_children && children(d) >= d->opts.max_children) {
         r.rc = ARBOR_EMAXCHILD;
-        return arbor_gs_reply(&r, sizeof r);
+        return arbor__otp_reply_start(&r);
     }
     /* Beyond the header, a child holds its argument's bytes or pointer. */
     size_t held = spec->arg_size ? spec->arg_size : sizeof spec->arg;
@@ -441,7 +443,7 @@ static arbor_gs_ret_t call_start_child(dynsup_t *d, const arbor_child_spec_t *sp
     if (!k) {
         arbor_free(c);
         r.rc = ARBOR_ENOMEM;
-        return arbor_gs_reply(&r, sizeof r);
+        return arbor__otp_reply_start(&r);
     }
     *c = (child_t){.kind = k};
     memcpy(c->arg, spec->arg_size ? spec->arg : (const void *)&spec->arg, held);
@@ -449,12 +451,12 @@ static arbor_gs_ret_t call_start_child(dynsup_t *d, const arbor_child_spec_t *sp
     if (r.rc != 0) {
         kind_drop(d, k);
         arbor_free(c);
-        return arbor_gs_reply(&r, sizeof r);
+        return arbor__otp_reply_start(&r);
     }
     if (k->spec.type == ARBOR_SUPERVISOR_CHILD)
         d->supervisors++;
     r.pid = c->pid;
-    return arbor_gs_reply(&r, sizeof r);
+    return arbor__otp_reply_start(&r);
 }
 
 static arbor_gs_ret_t call_terminate_child(dynsup_t *d, arbor_pid_t pid)
@@ -462,8 +464,9 @@ static arbor_gs_ret_t call_terminate_child(dynsup_t *d, arbor_pid_t pid)
     arbor__otp_reply_t r = {.tag = DS_TERMINATE_CHILD, .rc = ARBOR_ENOENT};
     child_t *c = child_in(&d->by_pid, pid);
     if (c) {
-        arbor__otp_shutdown_child(
+        arbor_reason_t why = arbor__otp_shutdown_child(
             c->pid, arbor__otp_shutdown_value(c->kind->spec.shutdown, c->kind->spec.type));
+        arbor_reason_free(&why);
         forget(d, c);
         r.rc = 0;
     } else if ((c = child_in(&d->by_last, pid))) {
@@ -471,7 +474,7 @@ static arbor_gs_ret_t call_terminate_child(dynsup_t *d, arbor_pid_t pid)
         forget(d, c);
         r.rc = 0;
     }
-    return arbor_gs_reply(&r, sizeof r);
+    return arbor__otp_reply_start(&r);
 }
 
 static arbor_gs_ret_t ds_call(void **state, const arbor_msg_t *req, arbor_from_t from)
