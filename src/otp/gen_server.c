@@ -631,6 +631,23 @@ int arbor_gs_call(arbor_pid_t server, uint64_t tag, const void *req, size_t size
     return call_as(ARBOR_TAG_GS_CALL, server, tag, req, size, timeout_ms, reply_out, exit_out);
 }
 
+int arbor_gs_call_into(arbor_pid_t server, uint64_t tag, const void *req, size_t req_size,
+                       void *reply, size_t reply_size, int64_t timeout_ms, arbor_reason_t *exit_out)
+{
+    if (reply_size && !reply)
+        return ARBOR_EINVAL;
+    arbor_msg_t *m;
+    int rc = arbor_gs_call(server, tag, req, req_size, timeout_ms, &m, exit_out);
+    if (rc)
+        return rc;
+    if (m->size != reply_size)
+        rc = ARBOR_EREPLYSIZE;
+    else if (reply_size)
+        memcpy(reply, m->data, reply_size);
+    arbor_msg_free(m);
+    return rc;
+}
+
 int arbor_gs_get_status(arbor_pid_t server, char *buf, size_t size, int64_t timeout_ms)
 {
     if (!buf || !size)

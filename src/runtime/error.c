@@ -19,7 +19,8 @@
     X(ARBOR_ERESTARTING, "the child is restarting")                                                \
     X(ARBOR_EMAXCHILD, "reached the maximum number of children")                                   \
     X(ARBOR_EACCES, "only the owner may do this")                                                  \
-    X(ARBOR_EWRONGKIND, "the process is not of the kind the call is for")
+    X(ARBOR_EWRONGKIND, "the process is not of the kind the call is for")                          \
+    X(ARBOR_EREPLYSIZE, "the reply is not of the size the caller expects")
 
 const char *arbor_strerror(int err)
 {

@@ -48,10 +48,8 @@ static int ticket_worker_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
 
 static ticket_t get(arbor_pid_t pid)
 {
-    arbor_msg_t *m;
-    ASSERT_OK(arbor_gs_call(pid, GET, NULL, 0, ARBOR_GS_CALL_TIMEOUT, &m, NULL));
-    ticket_t t = *(ticket_t *)m->data;
-    arbor_msg_free(m);
+    ticket_t t;
+    ASSERT_OK(arbor_gs_call_into(pid, GET, NULL, 0, &t, sizeof t, ARBOR_GS_CALL_TIMEOUT, NULL));
     return t;
 }
 

@@ -2105,3 +2105,93 @@ TEST(hibernate_returns_the_servers_emptied_tables)
 {
     arbor_test_run(hibernate_root, NULL);
 }
+
+/* ---- typed calls ------------------------------------------------------------------- */
+
+typedef struct {
+    int a, b;
+} sum_req_t;
+
+typedef struct {
+    long sum;
+    int calls;
+} sum_reply_t;
+
+enum { TREQ_SUM = 1, TREQ_INT_REPLY, TREQ_EMPTY, TREQ_DIE };
+
+static arbor_gs_ret_t typed_init(void **state, void *arg)
+{
+    (void)arg;
+    *state = arbor_calloc(1, sizeof(int));
+    return arbor_gs_ok();
+}
+
+/* TREQ_SUM answers a sum_req_t with a sum_reply_t, and anything else with
+ * an empty reply; TREQ_INT_REPLY answers with an int. */
+static arbor_gs_ret_t typed_call(void **state, const arbor_msg_t *req, arbor_from_t from)
+{
+    (void)from;
+    int *calls = *state;
+    switch (req->tag) {
+    case TREQ_SUM: {
+        const sum_req_t *r = ARBOR_GS_REQ(req, sum_req_t);
+        if (!r)
+            return arbor_gs_reply(NULL, 0);
+        sum_reply_t out = {.sum = r->a + r->b, .calls = ++*calls};
+        return arbor_gs_reply(&out, sizeof out);
+    }
+    case TREQ_INT_REPLY: {
+        int x = 7;
+        return arbor_gs_reply(&x, sizeof x);
+    }
+    case TREQ_DIE:
+        return arbor_gs_halt(arbor_error("typed_boom"));
+    }
+    return arbor_gs_reply(NULL, 0);
+}
+
+static const arbor_gen_server_t typed_gs = {
+    .name = "typed", .init = typed_init, .handle_call = typed_call};
+
+/* The reply lands in the caller's struct; a reply or request of another
+ * size is a clear error, not bytes cast to the wrong type. */
+static void typed_call_root(void *arg)
+{
+    (void)arg;
+    arbor_pid_t server;
+    ASSERT_OK(arbor_gs_start(&typed_gs, NULL, NULL, &server, NULL));
+
+    sum_req_t req = {2, 3};
+    sum_reply_t reply = {0};
+    ASSERT_OK(ARBOR_GS_CALL(server, TREQ_SUM, &req, &reply));
+    ASSERT_EQ(reply.sum, 5);
+    ASSERT_EQ(reply.calls, 1);
+
+    /* The server's ARBOR_GS_REQ refuses a request of another size (it
+     * answers empty), and the caller sees the empty reply's size. */
+    int not_a_sum_req = 4;
+    reply = (sum_reply_t){.sum = -1, .calls = -1};
+    ASSERT_ERR(ARBOR_GS_CALL(server, TREQ_SUM, &not_a_sum_req, &reply), ARBOR_EREPLYSIZE);
+    ASSERT_ERR(ARBOR_GS_CALL(server, TREQ_INT_REPLY, &req, &reply), ARBOR_EREPLYSIZE);
+    ASSERT_EQ(reply.sum, -1); /* left unchanged */
+    ASSERT_EQ(reply.calls, -1);
+    ASSERT_STREQ(arbor_err_name(ARBOR_EREPLYSIZE), "ARBOR_EREPLYSIZE");
+
+    /* No request and no reply; a reply buffer that is missing. */
+    ASSERT_OK(arbor_gs_call_into(server, TREQ_EMPTY, NULL, 0, NULL, 0, WAIT_MS, NULL));
+    ASSERT_ERR(
+        arbor_gs_call_into(server, TREQ_SUM, &req, sizeof req, NULL, sizeof reply, WAIT_MS, NULL),
+        ARBOR_EINVAL);
+
+    /* The server dies: the reason, as with arbor_gs_call(). */
+    arbor_reason_t why = ARBOR_NORMAL;
+    ASSERT_ERR(arbor_gs_call_into(server, TREQ_DIE, NULL, 0, &reply, sizeof reply, WAIT_MS, &why),
+               ARBOR_EEXIT);
+    ASSERT_REASON(why, ARBOR_EXIT_ERROR, "typed_boom");
+    ASSERT_ERR(ARBOR_GS_CALL(server, TREQ_SUM, &req, &reply), ARBOR_ENOPROC);
+}
+
+TEST(typed_call_copies_the_reply_and_checks_its_size)
+{
+    arbor_test_run(typed_call_root, NULL);
+}
