@@ -122,6 +122,11 @@ static bool linked_to_us(arbor_pid_t pid)
     return p.seen || arbor_linked(pid);
 }
 
+arbor_child_spec_t arbor_gs_child_spec(const arbor_gen_server_t *gs, void *arg)
+{
+    return (arbor_child_spec_t){.id = gs ? gs->name : NULL, .gen_server = gs, .arg = arg};
+}
+
 int arbor__otp_call_start(const arbor_child_spec_t *spec, void *extra, arbor_pid_t *pid,
                           arbor_reason_t *err, arbor_pid_t *owner)
 {
@@ -130,7 +135,9 @@ int arbor__otp_call_start(const arbor_child_spec_t *spec, void *extra, arbor_pid
     if (owner)
         *owner = ARBOR_NOPID;
     int rc = spec->start_extra ? spec->start_extra(extra, spec->arg, pid, &why)
-                               : spec->start(spec->arg, pid, &why);
+             : spec->start     ? spec->start(spec->arg, pid, &why)
+                               : arbor_gs_start(spec->gen_server, spec->arg,
+                                                &(arbor_gs_opts_t){.link = true}, pid, &why);
     if (rc == 0 && *pid == ARBOR_NOPID) {
         rc = ARBOR_EEXIT;
         why = arbor_error("bad_start_return: no pid");

@@ -104,6 +104,7 @@ static uint64_t spec_hash(const arbor_child_spec_t *s)
 {
     uint64_t h = mix(0, (uint64_t)(uintptr_t)s->start);
     h = mix(h, (uint64_t)(uintptr_t)s->start_extra);
+    h = mix(h, (uint64_t)(uintptr_t)s->gen_server);
     h = mix(h, s->arg_size);
     h = mix(h, ((uint64_t)s->restart << 32) | (uint64_t)s->type);
     h = mix(h, (uint64_t)s->shutdown);
@@ -114,7 +115,8 @@ static uint64_t spec_hash(const arbor_child_spec_t *s)
 
 static bool same_kind(const arbor_child_spec_t *a, const arbor_child_spec_t *b)
 {
-    return a->start == b->start && a->start_extra == b->start_extra && a->arg_size == b->arg_size &&
+    return a->start == b->start && a->start_extra == b->start_extra &&
+           a->gen_server == b->gen_server && a->arg_size == b->arg_size &&
            a->restart == b->restart && a->type == b->type && a->shutdown == b->shutdown &&
            a->backoff_ms == b->backoff_ms && a->backoff_max_ms == b->backoff_max_ms &&
            a->backoff_reset_ms == b->backoff_reset_ms;

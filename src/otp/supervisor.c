@@ -74,7 +74,7 @@ int arbor_sup_check_spec(const arbor_child_spec_t *spec, arbor_reason_t *why)
         r = arbor_error("missing_id");
     else if (strlen(spec->id) > ARBOR_CHILD_ID_MAX)
         r = arbor_error("invalid_child_id: too long");
-    else if (!spec->start && !spec->start_extra)
+    else if (!spec->start && !spec->start_extra && !spec->gen_server)
         r = arbor_error("missing_start");
     else if ((unsigned)spec->restart > ARBOR_TEMPORARY)
         r = arbor_error("invalid_restart_type: %d", (int)spec->restart);
