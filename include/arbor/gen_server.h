@@ -154,7 +154,10 @@ typedef struct arbor_from {
 } arbor_from_t;
 
 typedef struct arbor_gen_server {
-    const char *name; /* the behaviour's name, for reports and introspection */
+    /* The module's name: the label reports and introspection show (the
+     * process's label, arbor_set_label()) and arbor_gs_child_spec()'s
+     * default id. Not a registered name: that is arbor_gs_opts_t.name. */
+    const char *label;
     /* Required. Runs in the new process before start returns. */
     arbor_gs_ret_t (*init)(void **state, void *arg);
     /* Missing: a call crashes the server with {undef, handle_call}. */
@@ -174,7 +177,7 @@ typedef struct arbor_gen_server {
 } arbor_gen_server_t;
 
 typedef struct arbor_gs_opts {
-    const char *name; /* register the server under this name before init */
+    const char *name; /* registered name: arbor_register()ed before init, or NULL */
     int64_t timeout;  /* ms for init; 0 or ARBOR_INFINITY: no limit */
     bool link;        /* start_link: link to the caller */
     bool trap_exit;   /* the server traps exits from the start */

@@ -107,7 +107,7 @@ typedef struct arbor_child_spec {
 /*
  * use GenServer's child_spec/1: the spec of a permanent worker that is the
  * GenServer module gs, started linked to its supervisor with arg as init's
- * argument, with gs->name as its id (Elixir's default id, the module).
+ * argument, with gs->label as its id (Elixir's default id, the module).
  * Change any field afterwards, as Supervisor.child_spec/2 overrides
  * (another .id for a second child of the same module, .restart, .arg_size
  * for the supervisor to keep a copy of arg's bytes). Nothing is allocated.
@@ -149,7 +149,7 @@ typedef struct arbor_sup_opts {
  * until init returns; they are copied), or returns ARBOR_IGNORED. Any
  * other non-zero return fails the start with that code. */
 typedef struct arbor_sup_module {
-    const char *name;
+    const char *label; /* the module's name, for reports; not a registered name */
     int (*init)(void *arg, arbor_sup_flags_t *flags, const arbor_child_spec_t **children,
                 size_t *n);
 } arbor_sup_module_t;

@@ -124,7 +124,7 @@ static bool linked_to_us(arbor_pid_t pid)
 
 arbor_child_spec_t arbor_gs_child_spec(const arbor_gen_server_t *gs, void *arg)
 {
-    return (arbor_child_spec_t){.id = gs ? gs->name : NULL, .gen_server = gs, .arg = arg};
+    return (arbor_child_spec_t){.id = gs ? gs->label : NULL, .gen_server = gs, .arg = arg};
 }
 
 int arbor__otp_call_start(const arbor_child_spec_t *spec, void *extra, arbor_pid_t *pid,

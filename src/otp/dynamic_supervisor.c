@@ -548,7 +548,7 @@ static void ds_status(void *state, char *buf, size_t size)
 }
 
 static const arbor_gen_server_t dynsup_gs = {
-    .name = "dynamic_supervisor",
+    .label = "dynamic_supervisor",
     .init = ds_init,
     .handle_call = ds_call,
     .handle_info = ds_info,

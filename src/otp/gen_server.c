@@ -91,7 +91,7 @@ static const void *reply_data(const arbor_gs_ret_t *r)
 
 static const char *behaviour_name(const arbor_gen_server_t *gs)
 {
-    return gs->name ? gs->name : "gen_server";
+    return gs->label ? gs->label : "gen_server";
 }
 
 /* ---- the server side ------------------------------------------------------- */

@@ -414,7 +414,7 @@ static void part_format(void *state, char *buf, size_t size)
 }
 
 static const arbor_gen_server_t partition_gs = {
-    .name = "registry_partition",
+    .label = "registry_partition",
     .init = part_init,
     .handle_call = part_call,
     .handle_info = part_info,

@@ -416,7 +416,7 @@ static arbor_gs_ret_t sup_init(void **state, void *arg)
             return arbor_gs_ignore();
         if (rc)
             return arbor_gs_halt(arbor_error(
-                "bad_return: %s init %s", a->mod->name ? a->mod->name : "?", arbor_err_name(rc)));
+                "bad_return: %s init %s", a->mod->label ? a->mod->label : "?", arbor_err_name(rc)));
         arbor_reason_t why;
         if (check_all(&flags, children, n, &why))
             return arbor_gs_halt(
@@ -602,7 +602,7 @@ static void sup_status(void *state, char *buf, size_t size)
 }
 
 static const arbor_gen_server_t supervisor_gs = {
-    .name = "supervisor",
+    .label = "supervisor",
     .init = sup_init,
     .handle_call = sup_call,
     .handle_info = sup_info,

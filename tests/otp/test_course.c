@@ -38,7 +38,7 @@ static arbor_gs_ret_t tw_call(void **state, const arbor_msg_t *req, arbor_from_t
 }
 
 static const arbor_gen_server_t ticket_worker = {
-    .name = "SupportSystem.TicketWorker", .init = tw_init, .handle_call = tw_call};
+    .label = "SupportSystem.TicketWorker", .init = tw_init, .handle_call = tw_call};
 
 static ticket_t get(arbor_pid_t pid)
 {

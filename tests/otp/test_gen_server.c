@@ -350,7 +350,7 @@ static void srv_format_status(void *state, char *buf, size_t size)
 /* The test server, and the same with callbacks left out. */
 #define SERVER(call, cast, info, cont, term)                                                       \
     {                                                                                              \
-        .name = "test_server", .init = srv_init, .handle_call = (call), .handle_cast = (cast),     \
+        .label = "test_server", .init = srv_init, .handle_call = (call), .handle_cast = (cast),    \
         .handle_info = (info), .handle_continue = (cont), .terminate = (term),                     \
         .format_status = srv_format_status                                                         \
     }
@@ -2010,7 +2010,7 @@ static void guards_root(void *arg)
 {
     srv_arg_t a = {.tester = arbor_self(), .mode = INIT_OK};
     ASSERT_ERR(arbor_gs_start(NULL, &a, NULL, NULL, NULL), ARBOR_EINVAL);
-    arbor_gen_server_t no_init = {.name = "no_init"};
+    arbor_gen_server_t no_init = {.label = "no_init"};
     ASSERT_ERR(arbor_gs_start(&no_init, &a, NULL, NULL, NULL), ARBOR_EINVAL);
     int rc = 0;
     ASSERT_OK(arbor_blocking(start_outside, &rc, NULL));
@@ -2074,7 +2074,7 @@ static arbor_gs_ret_t hib_init(void **state, void *arg)
 }
 
 static const arbor_gen_server_t hibernating = {
-    .name = "Hibernating", .init = hib_init, .handle_call = hib_call};
+    .label = "Hibernating", .init = hib_init, .handle_call = hib_call};
 
 static size_t call_size(arbor_pid_t server, uint64_t tag)
 {
@@ -2151,7 +2151,7 @@ static arbor_gs_ret_t typed_call(void **state, const arbor_msg_t *req, arbor_fro
 }
 
 static const arbor_gen_server_t typed_gs = {
-    .name = "typed", .init = typed_init, .handle_call = typed_call};
+    .label = "typed", .init = typed_init, .handle_call = typed_call};
 
 /* The reply lands in the caller's struct; a reply or request of another
  * size is a clear error, not bytes cast to the wrong type. */
@@ -2194,4 +2194,31 @@ static void typed_call_root(void *arg)
 TEST(typed_call_copies_the_reply_and_checks_its_size)
 {
     arbor_test_run(typed_call_root, NULL);
+}
+
+/* ---- the module's label and the registered name --------------------------------------- */
+
+static const arbor_gen_server_t labelled_gs = {.label = "Labelled.Module", .init = typed_init};
+
+/* Two names for two things: the module's label is what introspection
+ * shows; the name in the start options is what the process is registered
+ * under, and the label is not. */
+static void label_and_name_root(void *arg)
+{
+    (void)arg;
+    arbor_pid_t pid;
+    ASSERT_OK(
+        arbor_gs_start(&labelled_gs, NULL, &(arbor_gs_opts_t){.name = "registered"}, &pid, NULL));
+    arbor_process_info_t info;
+    ASSERT_OK(arbor_process_info(pid, &info));
+    ASSERT_STREQ(info.label, "Labelled.Module");
+    ASSERT_STREQ(info.name, "registered");
+    ASSERT_U64_EQ(arbor_whereis("registered"), pid);
+    ASSERT_U64_EQ(arbor_whereis("Labelled.Module"), ARBOR_NOPID);
+    ASSERT_OK(arbor_gs_stop(pid, ARBOR_NORMAL, WAIT_MS, NULL));
+}
+
+TEST(a_servers_label_is_shown_and_its_name_is_registered)
+{
+    arbor_test_run(label_and_name_root, NULL);
 }

@@ -96,7 +96,7 @@ static arbor_gs_ret_t long_call(void **state, const arbor_msg_t *req, arbor_from
 }
 
 static const arbor_gen_server_t long_gs = {
-    .name = "long_reason_server", .init = long_init, .handle_call = long_call};
+    .label = "long_reason_server", .init = long_init, .handle_call = long_call};
 
 static void call_root(void *arg)
 {

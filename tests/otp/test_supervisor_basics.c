@@ -483,8 +483,8 @@ static arbor_gs_ret_t beta_init(void **state, void *arg)
     return arbor_gs_ok();
 }
 
-static const arbor_gen_server_t alpha_gs = {.name = "Alpha", .init = alpha_init};
-static const arbor_gen_server_t beta_gs = {.name = "Beta", .init = beta_init};
+static const arbor_gen_server_t alpha_gs = {.label = "Alpha", .init = alpha_init};
+static const arbor_gen_server_t beta_gs = {.label = "Beta", .init = beta_init};
 
 static void expect_init(const char *module, const char *arg)
 {
