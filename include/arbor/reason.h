@@ -118,8 +118,8 @@ void arbor_reason_free(arbor_reason_t *r);
 bool arbor_reason_equal(const arbor_reason_t *a, const arbor_reason_t *b);
 
 /* Writes the reason as OTP would print it ("normal", "{shutdown,x}",
- * "killed", "boom"), with its whole text, into buf (always NUL-terminated when size > 0). Returns
- * the length the full text needs, like snprintf. */
+ * "killed", "boom"), with its whole text, into buf (always NUL-terminated
+ * when size > 0). Returns the length the full text needs, like snprintf. */
 int arbor_reason_format(const arbor_reason_t *r, char *buf, size_t size);
 
 /* The kind's name: "normal", "shutdown", "kill", ... Never NULL. */

@@ -82,8 +82,9 @@ typedef struct arbor_child_spec {
     arbor_child_start_extra_fn start_extra; /* used instead of start when set */
     /* Used instead of start when set (and start_extra is not): the child is
      * this GenServer module, started with arbor_gs_start(gen_server, arg,
-     * {.link = true}), OTP's GenServer.start_link(Module, arg). Must
-     * outlive the spec's use (a static const). See arbor_gs_child_spec(). */
+     * {.link = true}), OTP's GenServer.start_link(Module, arg); a
+     * DynamicSupervisor's extra_arg is not passed. Must outlive the spec's
+     * use (a static const). See arbor_gs_child_spec(). */
     const arbor_gen_server_t *gen_server;
     void *arg;       /* passed to start; must outlive the spec's use, */
     size_t arg_size; /* unless arg_size > 0: the supervisor then keeps a

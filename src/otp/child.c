@@ -176,8 +176,9 @@ int arbor__otp_call_reply(arbor_pid_t sup, uint64_t tag, const void *req, size_t
         *out = *(const arbor__otp_reply_t *)m->data;
         arbor__otp_reason_in(&out->reason, m, sizeof *out);
         out->reason = arbor_reason_copy(&out->reason);
-    } else
+    } else {
         rc = ARBOR_EWRONGKIND;
+    }
     arbor_msg_free(m);
     return rc;
 }

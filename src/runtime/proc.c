@@ -134,8 +134,8 @@ _Static_assert(sizeof(arbor_exit_msg_t) > ARBOR__SMALL_PAYLOAD &&
                "EXIT and DOWN messages must take the slow path to be freed");
 
 /* A node for an EXIT or DOWN signal whose payload area holds the reason's
- * whole text when it is long; *reason_in_node is then pointed at it, so
- * the text lives exactly as long as the node. */
+ * whole text when it is long; reason_into_node() then points the node's
+ * reason at it, so the text lives exactly as long as the node. */
 static arbor__msg_t *reason_node(uint32_t kind, const arbor_reason_t *reason)
 {
     size_t n = reason->whole ? strlen(reason->whole) + 1 : 0;
