@@ -35,7 +35,7 @@ static arbor_gs_ret_t counter_cast(void **state, const arbor_msg_t *msg)
     return arbor_gs_noreply();
 }
 
-static const arbor_gen_server_t counter = {.name = "counter",
+static const arbor_gen_server_t counter = {.label = "counter",
                                            .init = counter_init,
                                            .handle_call = counter_call,
                                            .handle_cast = counter_cast};
@@ -101,7 +101,7 @@ static arbor_gs_ret_t ticket_init(void **state, void *arg)
     return arbor_gs_ok();
 }
 
-static const arbor_gen_server_t ticket_worker = {.name = "TicketWorker", .init = ticket_init};
+static const arbor_gen_server_t ticket_worker = {.label = "TicketWorker", .init = ticket_init};
 
 static int ticket_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
 {
@@ -166,7 +166,7 @@ static arbor_gs_ret_t idle_init(void **state, void *arg)
     return arbor_gs_ok();
 }
 
-static const arbor_gen_server_t idle_worker = {.name = "RestartWorker", .init = idle_init};
+static const arbor_gen_server_t idle_worker = {.label = "RestartWorker", .init = idle_init};
 
 static int named_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
 {

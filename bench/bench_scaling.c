@@ -70,7 +70,7 @@ static arbor_gs_ret_t echo_call(void **state, const arbor_msg_t *req, arbor_from
 }
 
 static const arbor_gen_server_t echo_server = {
-    .name = "echo", .init = echo_init, .handle_call = echo_call};
+    .label = "echo", .init = echo_init, .handle_call = echo_call};
 
 static void server_client(void *arg)
 {

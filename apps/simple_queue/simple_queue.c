@@ -83,7 +83,7 @@ static void sq_status(void *state, char *buf, size_t size)
 }
 
 static const arbor_gen_server_t simple_queue = {
-    .name = "SimpleQueue", .init = sq_init, .handle_call = sq_call, .format_status = sq_status};
+    .label = "SimpleQueue", .init = sq_init, .handle_call = sq_call, .format_status = sq_status};
 
 int simple_queue_start(void *init, arbor_pid_t *pid, arbor_reason_t *err)
 {

@@ -114,7 +114,7 @@ static arbor_gs_ret_t agents_call(void **state, const arbor_msg_t *req, arbor_fr
 }
 
 static const arbor_gen_server_t agents_gs = {
-    .name = "SupportSystem.Agents", .init = agents_init, .handle_call = agents_call};
+    .label = "SupportSystem.Agents", .init = agents_init, .handle_call = agents_call};
 
 int agents_start(void *config, arbor_pid_t *pid, arbor_reason_t *err)
 {

@@ -245,7 +245,7 @@ static void worker_status(void *state, char *buf, size_t size)
         snprintf(buf, size, "ticket %lld %s", (long long)w->t.id, ticket_status_name(w->t.status));
 }
 
-static const arbor_gen_server_t ticket_worker = {.name = "SupportSystem.TicketWorker",
+static const arbor_gen_server_t ticket_worker = {.label = "SupportSystem.TicketWorker",
                                                  .init = worker_init,
                                                  .handle_continue = worker_load,
                                                  .handle_call = worker_call,

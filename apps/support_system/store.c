@@ -731,7 +731,7 @@ static void store_status(void *state, char *buf, size_t size)
         snprintf(buf, size, "%zu changes waiting to be written", s->n);
 }
 
-static const arbor_gen_server_t store_gs = {.name = "SupportSystem.Store",
+static const arbor_gen_server_t store_gs = {.label = "SupportSystem.Store",
                                             .init = store_init,
                                             .handle_call = store_call,
                                             .handle_info = store_info,

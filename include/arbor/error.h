@@ -44,6 +44,9 @@ extern "C" {
 #define ARBOR_EWRONGKIND                                                                           \
     (-EPROTOTYPE) /* the process is not of the kind the call is for                                \
                    * (a Supervisor call to a GenServer) */
+#define ARBOR_EREPLYSIZE                                                                           \
+    (-EMSGSIZE) /* a reply is not of the size the caller expects                                   \
+                 * (arbor_gs_call_into()) */
 
 /* Network I/O (net.h). Any other failure of the system is its errno,
  * negated; arbor_strerror() and arbor_err_name() describe those too. */

@@ -154,7 +154,10 @@ typedef struct arbor_from {
 } arbor_from_t;
 
 typedef struct arbor_gen_server {
-    const char *name; /* the behaviour's name, for reports and introspection */
+    /* The module's name: the label reports and introspection show (the
+     * process's label, arbor_set_label()) and arbor_gs_child_spec()'s
+     * default id. Not a registered name: that is arbor_gs_opts_t.name. */
+    const char *label;
     /* Required. Runs in the new process before start returns. */
     arbor_gs_ret_t (*init)(void **state, void *arg);
     /* Missing: a call crashes the server with {undef, handle_call}. */
@@ -174,7 +177,7 @@ typedef struct arbor_gen_server {
 } arbor_gen_server_t;
 
 typedef struct arbor_gs_opts {
-    const char *name; /* register the server under this name before init */
+    const char *name; /* registered name: arbor_register()ed before init, or NULL */
     int64_t timeout;  /* ms for init; 0 or ARBOR_INFINITY: no limit */
     bool link;        /* start_link: link to the caller */
     bool trap_exit;   /* the server traps exits from the start */
@@ -198,21 +201,55 @@ int arbor_gs_start(const arbor_gen_server_t *gs, void *arg, const arbor_gs_opts_
 
 /*
  * Calls server with (tag, req, size) and waits up to timeout_ms
- * (ARBOR_INFINITY: forever) for the reply, which *reply_out receives (free
- * it with arbor_msg_free; NULL discards it).
+ * (ARBOR_INFINITY: forever) for the reply, which *reply_out receives: a
+ * message of any size, which the caller owns and frees with
+ * arbor_msg_free() (NULL discards it). For replies of a fixed size,
+ * arbor_gs_call_into() is simpler.
  *   0               replied
  *   ARBOR_ENOPROC   no such process (OTP exits noproc)
  *   ARBOR_ETIMEDOUT no reply in time; the server keeps running, and a late
  *                   reply is dropped
  *   ARBOR_ECALLSELF the caller is the server
  *   ARBOR_EEXIT     the server died before replying; *exit_out (when not
- *                   NULL) holds its exit reason
+ *                   NULL) holds its exit reason, whose text is the
+ *                   caller's (reason.h: nothing to free)
  *   ARBOR_EINVAL    a negative timeout other than ARBOR_INFINITY
  * A caller linked to the server and not trapping exits is killed by the
  * server's crash through the link, as in OTP. Process only.
  */
 int arbor_gs_call(arbor_pid_t server, uint64_t tag, const void *req, size_t size,
                   int64_t timeout_ms, arbor_msg_t **reply_out, arbor_reason_t *exit_out);
+
+/*
+ * The typed call: sends the req_size bytes at req (a request struct, or
+ * NULL and 0) and copies the reply into the caller's reply buffer, which
+ * must be exactly reply_size bytes: there is nothing to free. Returns what
+ * arbor_gs_call() returns, or
+ *   ARBOR_EREPLYSIZE the server replied with a size other than reply_size
+ *                    (a reply of another type); *reply is left unchanged
+ *   ARBOR_EINVAL     reply is NULL while reply_size is not 0
+ * On ARBOR_EEXIT, *exit_out as for arbor_gs_call(). Process only.
+ *
+ *   sum_req_t req = {2, 3};
+ *   sum_reply_t reply;
+ *   int rc = ARBOR_GS_CALL(server, REQ_SUM, &req, &reply);
+ */
+int arbor_gs_call_into(arbor_pid_t server, uint64_t tag, const void *req, size_t req_size,
+                       void *reply, size_t reply_size, int64_t timeout_ms,
+                       arbor_reason_t *exit_out);
+
+/* arbor_gs_call_into() for the common case, GenServer.call/2: req_ptr and
+ * reply_ptr point to structs, whose sizes are taken from their types; OTP's
+ * default timeout (ARBOR_GS_CALL_TIMEOUT); no exit reason kept. */
+#define ARBOR_GS_CALL(server, tag, req_ptr, reply_ptr)                                             \
+    arbor_gs_call_into((server), (tag), (req_ptr), sizeof *(req_ptr), (reply_ptr),                 \
+                       sizeof *(reply_ptr), ARBOR_GS_CALL_TIMEOUT, NULL)
+
+/* In handle_call (or handle_cast): msg's bytes as a const type *, or NULL
+ * when msg is not exactly sizeof(type) bytes: the server's side of the
+ * typed call. */
+#define ARBOR_GS_REQ(msg, type)                                                                    \
+    ((msg)->size == sizeof(type) ? (const type *)(msg)->data : (const type *)NULL)
 
 /* The longest status text arbor_gs_get_status() returns, NUL included. */
 #define ARBOR_GS_STATUS_MAX 256

@@ -10,13 +10,14 @@
  *
  * Arbor:
  *
- *   arbor_child_spec_t children[] = {
- *       {.id = "stack", .start = stack_start, .arg = "hello"}};
+ *   arbor_child_spec_t children[] = {arbor_gs_child_spec(&stack_server, "hello")};
  *   arbor_sup_flags_t flags = ARBOR_SUP_FLAGS_DEFAULT;
  *   arbor_sup_start(&flags, children, 1, &opts, &pid, &err);
  *
- * A child's start function must start a process linked to the caller (the
- * supervisor), e.g. with arbor_gs_start() and .link = true, and return 0
+ * A child that is a GenServer module needs no start function of its own
+ * (arbor_gs_child_spec()). Otherwise a child's start function must start a
+ * process linked to the caller (the supervisor), e.g. with arbor_gs_start()
+ * and .link = true, and return 0
  * with its pid, ARBOR_IGNORED, or an error (ARBOR_EEXIT with a reason).
  * A pid not linked to the supervisor when the start returns is refused:
  * the process is killed and the start fails with ARBOR_EEXIT, reason
@@ -36,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gen_server.h"
 #include "process.h"
 #include "reason.h"
 
@@ -76,11 +78,17 @@ typedef int (*arbor_child_start_extra_fn)(void *extra, void *arg, arbor_pid_t *p
 
 typedef struct arbor_child_spec {
     const char *id;                         /* unique in the supervisor; copied */
-    arbor_child_start_fn start;             /* required, unless start_extra is set */
+    arbor_child_start_fn start;             /* required, unless start_extra or gen_server is set */
     arbor_child_start_extra_fn start_extra; /* used instead of start when set */
-    void *arg;                              /* passed to start; must outlive the spec's use, */
-    size_t arg_size;                        /* unless arg_size > 0: the supervisor then keeps a
-                                             * copy of these bytes and passes the copy */
+    /* Used instead of start when set (and start_extra is not): the child is
+     * this GenServer module, started with arbor_gs_start(gen_server, arg,
+     * {.link = true}), OTP's GenServer.start_link(Module, arg); a
+     * DynamicSupervisor's extra_arg is not passed. Must outlive the spec's
+     * use (a static const). See arbor_gs_child_spec(). */
+    const arbor_gen_server_t *gen_server;
+    void *arg;       /* passed to start; must outlive the spec's use, */
+    size_t arg_size; /* unless arg_size > 0: the supervisor then keeps a
+                      * copy of these bytes and passes the copy */
     arbor_restart_t restart;
     int64_t shutdown; /* ARBOR_SHUTDOWN_DEFAULT, ms, INFINITY, BRUTAL_KILL, NOW */
     arbor_child_type_t type;
@@ -96,6 +104,18 @@ typedef struct arbor_child_spec {
     uint32_t backoff_max_ms;
     uint32_t backoff_reset_ms;
 } arbor_child_spec_t;
+
+/*
+ * use GenServer's child_spec/1: the spec of a permanent worker that is the
+ * GenServer module gs, started linked to its supervisor with arg as init's
+ * argument, with gs->label as its id (Elixir's default id, the module).
+ * Change any field afterwards, as Supervisor.child_spec/2 overrides
+ * (another .id for a second child of the same module, .restart, .arg_size
+ * for the supervisor to keep a copy of arg's bytes). Nothing is allocated.
+ *
+ *   arbor_child_spec_t children[] = {arbor_gs_child_spec(&stack_server, "hello")};
+ */
+arbor_child_spec_t arbor_gs_child_spec(const arbor_gen_server_t *gs, void *arg);
 
 typedef enum arbor_strategy {
     ARBOR_ONE_FOR_ONE = 0,
@@ -130,7 +150,7 @@ typedef struct arbor_sup_opts {
  * until init returns; they are copied), or returns ARBOR_IGNORED. Any
  * other non-zero return fails the start with that code. */
 typedef struct arbor_sup_module {
-    const char *name;
+    const char *label; /* the module's name, for reports; not a registered name */
     int (*init)(void *arg, arbor_sup_flags_t *flags, const arbor_child_spec_t **children,
                 size_t *n);
 } arbor_sup_module_t;

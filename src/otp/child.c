@@ -36,7 +36,7 @@ static arbor_reason_t wait_down(arbor_ref_t ref, int64_t timeout, bool *timed_ou
         return ARBOR_TIMEOUT;
     }
     *timed_out = false;
-    arbor_reason_t r = ((arbor_down_msg_t *)m->data)->reason;
+    arbor_reason_t r = arbor_reason_copy(&((arbor_down_msg_t *)m->data)->reason);
     arbor_msg_free(m);
     return r;
 }
@@ -46,7 +46,7 @@ arbor_reason_t arbor__otp_shutdown_child(arbor_pid_t pid, int64_t shutdown)
     /* It may have died already: its EXIT then carries the real reason. */
     arbor_msg_t *m;
     if (arbor_receive_match(arbor__otp_is_exit_from, &pid, 0, &m) == 0) {
-        arbor_reason_t r = ((arbor_exit_msg_t *)m->data)->reason;
+        arbor_reason_t r = arbor_reason_copy(&((arbor_exit_msg_t *)m->data)->reason);
         arbor_msg_free(m);
         return r;
     }
@@ -60,6 +60,7 @@ arbor_reason_t arbor__otp_shutdown_child(arbor_pid_t pid, int64_t shutdown)
     arbor_reason_t r = wait_down(ref, brutal ? ARBOR_INFINITY : shutdown, &timed_out);
     if (timed_out) {
         arbor_exit_pid(pid, ARBOR_KILL);
+        arbor_reason_free(&r);
         r = wait_down(ref, ARBOR_INFINITY, &timed_out);
     }
     return r;
@@ -121,6 +122,11 @@ static bool linked_to_us(arbor_pid_t pid)
     return p.seen || arbor_linked(pid);
 }
 
+arbor_child_spec_t arbor_gs_child_spec(const arbor_gen_server_t *gs, void *arg)
+{
+    return (arbor_child_spec_t){.id = gs ? gs->label : NULL, .gen_server = gs, .arg = arg};
+}
+
 int arbor__otp_call_start(const arbor_child_spec_t *spec, void *extra, arbor_pid_t *pid,
                           arbor_reason_t *err, arbor_pid_t *owner)
 {
@@ -129,7 +135,9 @@ int arbor__otp_call_start(const arbor_child_spec_t *spec, void *extra, arbor_pid
     if (owner)
         *owner = ARBOR_NOPID;
     int rc = spec->start_extra ? spec->start_extra(extra, spec->arg, pid, &why)
-                               : spec->start(spec->arg, pid, &why);
+             : spec->start     ? spec->start(spec->arg, pid, &why)
+                               : arbor_gs_start(spec->gen_server, spec->arg,
+                                                &(arbor_gs_opts_t){.link = true}, pid, &why);
     if (rc == 0 && *pid == ARBOR_NOPID) {
         rc = ARBOR_EEXIT;
         why = arbor_error("bad_start_return: no pid");
@@ -164,10 +172,13 @@ int arbor__otp_call_reply(arbor_pid_t sup, uint64_t tag, const void *req, size_t
     int rc = arbor_gs_call(sup, tag, req, size, ARBOR_INFINITY, &m, exit_out);
     if (rc)
         return rc;
-    if (m->size == sizeof *out && ((const arbor__otp_reply_t *)m->data)->tag == tag)
+    if (m->size >= sizeof *out && ((const arbor__otp_reply_t *)m->data)->tag == tag) {
         *out = *(const arbor__otp_reply_t *)m->data;
-    else
+        arbor__otp_reason_in(&out->reason, m, sizeof *out);
+        out->reason = arbor_reason_copy(&out->reason);
+    } else {
         rc = ARBOR_EWRONGKIND;
+    }
     arbor_msg_free(m);
     return rc;
 }

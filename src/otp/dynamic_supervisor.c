@@ -104,6 +104,7 @@ static uint64_t spec_hash(const arbor_child_spec_t *s)
 {
     uint64_t h = mix(0, (uint64_t)(uintptr_t)s->start);
     h = mix(h, (uint64_t)(uintptr_t)s->start_extra);
+    h = mix(h, (uint64_t)(uintptr_t)s->gen_server);
     h = mix(h, s->arg_size);
     h = mix(h, ((uint64_t)s->restart << 32) | (uint64_t)s->type);
     h = mix(h, (uint64_t)s->shutdown);
@@ -114,7 +115,8 @@ static uint64_t spec_hash(const arbor_child_spec_t *s)
 
 static bool same_kind(const arbor_child_spec_t *a, const arbor_child_spec_t *b)
 {
-    return a->start == b->start && a->start_extra == b->start_extra && a->arg_size == b->arg_size &&
+    return a->start == b->start && a->start_extra == b->start_extra &&
+           a->gen_server == b->gen_server && a->arg_size == b->arg_size &&
            a->restart == b->restart && a->type == b->type && a->shutdown == b->shutdown &&
            a->backoff_ms == b->backoff_ms && a->backoff_max_ms == b->backoff_max_ms &&
            a->backoff_reset_ms == b->backoff_reset_ms;
@@ -233,6 +235,8 @@ static void restart(dynsup_t *d, child_t *c)
     c->restarts++;
     arbor_pid_t last = c->pid;
     int rc = start(d, c, &err);
+    if (rc == 0 || rc == ARBOR_EEXIT)
+        arbor_reason_free(&err); /* nobody asked for it */
     if (rc == 0)
         arbor__u64map_del(&d->by_last, last, NULL);
     else if (rc == ARBOR_IGNORED)
@@ -432,7 +436,7 @@ static arbor_gs_ret_t call_start_child(dynsup_t *d, const arbor_child_spec_t *sp
     arbor__otp_reply_t r = {.tag = DS_START_CHILD};
     if (d->opts.max_children && children(d) >= d->opts.max_children) {
         r.rc = ARBOR_EMAXCHILD;
-        return arbor_gs_reply(&r, sizeof r);
+        return arbor__otp_reply_start(&r);
     }
     /* Beyond the header, a child holds its argument's bytes or pointer. */
     size_t held = spec->arg_size ? spec->arg_size : sizeof spec->arg;
@@ -441,7 +445,7 @@ static arbor_gs_ret_t call_start_child(dynsup_t *d, const arbor_child_spec_t *sp
     if (!k) {
         arbor_free(c);
         r.rc = ARBOR_ENOMEM;
-        return arbor_gs_reply(&r, sizeof r);
+        return arbor__otp_reply_start(&r);
     }
     *c = (child_t){.kind = k};
     memcpy(c->arg, spec->arg_size ? spec->arg : (const void *)&spec->arg, held);
@@ -449,12 +453,12 @@ static arbor_gs_ret_t call_start_child(dynsup_t *d, const arbor_child_spec_t *sp
     if (r.rc != 0) {
         kind_drop(d, k);
         arbor_free(c);
-        return arbor_gs_reply(&r, sizeof r);
+        return arbor__otp_reply_start(&r);
     }
     if (k->spec.type == ARBOR_SUPERVISOR_CHILD)
         d->supervisors++;
     r.pid = c->pid;
-    return arbor_gs_reply(&r, sizeof r);
+    return arbor__otp_reply_start(&r);
 }
 
 static arbor_gs_ret_t call_terminate_child(dynsup_t *d, arbor_pid_t pid)
@@ -462,8 +466,9 @@ static arbor_gs_ret_t call_terminate_child(dynsup_t *d, arbor_pid_t pid)
     arbor__otp_reply_t r = {.tag = DS_TERMINATE_CHILD, .rc = ARBOR_ENOENT};
     child_t *c = child_in(&d->by_pid, pid);
     if (c) {
-        arbor__otp_shutdown_child(
+        arbor_reason_t why = arbor__otp_shutdown_child(
             c->pid, arbor__otp_shutdown_value(c->kind->spec.shutdown, c->kind->spec.type));
+        arbor_reason_free(&why);
         forget(d, c);
         r.rc = 0;
     } else if ((c = child_in(&d->by_last, pid))) {
@@ -471,7 +476,7 @@ static arbor_gs_ret_t call_terminate_child(dynsup_t *d, arbor_pid_t pid)
         forget(d, c);
         r.rc = 0;
     }
-    return arbor_gs_reply(&r, sizeof r);
+    return arbor__otp_reply_start(&r);
 }
 
 static arbor_gs_ret_t ds_call(void **state, const arbor_msg_t *req, arbor_from_t from)
@@ -543,7 +548,7 @@ static void ds_status(void *state, char *buf, size_t size)
 }
 
 static const arbor_gen_server_t dynsup_gs = {
-    .name = "dynamic_supervisor",
+    .label = "dynamic_supervisor",
     .init = ds_init,
     .handle_call = ds_call,
     .handle_info = ds_info,

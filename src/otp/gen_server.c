@@ -91,7 +91,7 @@ static const void *reply_data(const arbor_gs_ret_t *r)
 
 static const char *behaviour_name(const arbor_gen_server_t *gs)
 {
-    return gs->name ? gs->name : "gen_server";
+    return gs->label ? gs->label : "gen_server";
 }
 
 /* ---- the server side ------------------------------------------------------- */
@@ -369,8 +369,11 @@ static void server_handle(void *state, arbor_msg_t *msg)
         }
         break;
     case ARBOR_TAG_GS_STOP:
-        if (msg->size == sizeof(arbor_reason_t))
-            stop_server(s, *(arbor_reason_t *)msg->data, NULL, NULL, 0);
+        if (msg->size >= sizeof(arbor_reason_t)) {
+            arbor_reason_t reason = *(arbor_reason_t *)msg->data;
+            arbor__otp_reason_in(&reason, msg, sizeof reason); /* msg lives until we are gone */
+            stop_server(s, reason, NULL, NULL, 0);
+        }
         break;
     case ARBOR_TAG_EXIT: {
         const arbor_exit_msg_t *e = msg->data;
@@ -386,7 +389,7 @@ static void server_handle(void *state, arbor_msg_t *msg)
 
 static void ack(const start_t *sb, ack_t a)
 {
-    arbor_send_alias(sb->parent, sb->alias, ARBOR_TAG_GS_ACK, &a, sizeof a);
+    arbor__otp_send_reason(sb->parent, sb->alias, ARBOR_TAG_GS_ACK, &a, sizeof a, &a.reason);
 }
 
 static void server_init(void **state)
@@ -468,24 +471,18 @@ static bool down_of(const arbor_msg_t *m, void *arg)
 /* After a failed start: wait for the process to be gone and, if we trap
  * exits, take the link's EXIT out of our mailbox (OTP 26). mref 0: the
  * start watched the link, not a monitor. */
-static arbor_reason_t reap(arbor_pid_t pid, arbor_ref_t mref, bool linked)
+static void reap(arbor_pid_t pid, arbor_ref_t mref, bool linked)
 {
     arbor_msg_t *m;
-    arbor_reason_t reason = ARBOR_NORMAL;
     if (!mref) {
-        if (arbor_receive_match(exit_from, &pid, ARBOR_INFINITY, &m) == 0) {
-            reason = ((arbor_exit_msg_t *)m->data)->reason;
+        if (arbor_receive_match(exit_from, &pid, ARBOR_INFINITY, &m) == 0)
             arbor_msg_free(m);
-        }
-        return reason;
+        return;
     }
-    if (arbor_receive_match(down_of, &mref, ARBOR_INFINITY, &m) == 0) {
-        reason = ((arbor_down_msg_t *)m->data)->reason;
+    if (arbor_receive_match(down_of, &mref, ARBOR_INFINITY, &m) == 0)
         arbor_msg_free(m);
-    }
     if (linked && arbor_receive_match(exit_from, &pid, 0, &m) == 0)
         arbor_msg_free(m);
-    return reason;
 }
 
 int arbor_gs_start(const arbor_gen_server_t *gs, void *arg, const arbor_gs_opts_t *opts,
@@ -531,16 +528,20 @@ int arbor_gs_start(const arbor_gen_server_t *gs, void *arg, const arbor_gs_opts_
     if (m->tag == ARBOR_TAG_DOWN || m->tag == ARBOR_TAG_EXIT) {
         /* Died in init without acking (it called arbor_exit, or was killed). */
         bool down = m->tag == ARBOR_TAG_DOWN;
-        arbor_reason_t reason =
-            down ? ((arbor_down_msg_t *)m->data)->reason : ((arbor_exit_msg_t *)m->data)->reason;
+        arbor_reason_t reason = arbor_reason_copy(down ? &((arbor_down_msg_t *)m->data)->reason
+                                                       : &((arbor_exit_msg_t *)m->data)->reason);
         arbor_msg_free(m);
         if (down && o->link && arbor_receive_match(exit_from, &pid, 0, &m) == 0)
             arbor_msg_free(m);
         if (error_out)
             *error_out = reason;
+        else
+            arbor_reason_free(&reason);
         return ARBOR_EEXIT;
     }
     ack_t a = *(ack_t *)m->data;
+    arbor__otp_reason_in(&a.reason, m, sizeof a);
+    a.reason = arbor_reason_copy(&a.reason);
     arbor_msg_free(m);
     if (a.status == 0) {
         if (mref)
@@ -554,6 +555,8 @@ int arbor_gs_start(const arbor_gen_server_t *gs, void *arg, const arbor_gs_opts_
         *pid_out = a.owner;
     if (a.status == ARBOR_EEXIT && error_out)
         *error_out = a.reason;
+    else
+        arbor_reason_free(&a.reason);
     return a.status;
 }
 
@@ -607,13 +610,12 @@ static int call_as(uint64_t kind, arbor_pid_t server, uint64_t tag, const void *
         return rc;
     }
     if (m->tag == ARBOR_TAG_DOWN) {
-        arbor_reason_t reason = ((arbor_down_msg_t *)m->data)->reason;
+        const arbor_reason_t *reason = &((arbor_down_msg_t *)m->data)->reason;
+        rc = reason->kind == ARBOR_EXIT_NOPROC ? ARBOR_ENOPROC : ARBOR_EEXIT;
+        if (rc == ARBOR_EEXIT && exit_out)
+            *exit_out = arbor_reason_copy(reason);
         arbor_msg_free(m);
-        if (reason.kind == ARBOR_EXIT_NOPROC)
-            return ARBOR_ENOPROC;
-        if (exit_out)
-            *exit_out = reason;
-        return ARBOR_EEXIT;
+        return rc;
     }
     arbor_demonitor(w.mref, ARBOR_DEMONITOR_FLUSH);
     if (reply_out)
@@ -627,6 +629,23 @@ int arbor_gs_call(arbor_pid_t server, uint64_t tag, const void *req, size_t size
                   int64_t timeout_ms, arbor_msg_t **reply_out, arbor_reason_t *exit_out)
 {
     return call_as(ARBOR_TAG_GS_CALL, server, tag, req, size, timeout_ms, reply_out, exit_out);
+}
+
+int arbor_gs_call_into(arbor_pid_t server, uint64_t tag, const void *req, size_t req_size,
+                       void *reply, size_t reply_size, int64_t timeout_ms, arbor_reason_t *exit_out)
+{
+    if (reply_size && !reply)
+        return ARBOR_EINVAL;
+    arbor_msg_t *m;
+    int rc = arbor_gs_call(server, tag, req, req_size, timeout_ms, &m, exit_out);
+    if (rc)
+        return rc;
+    if (m->size != reply_size)
+        rc = ARBOR_EREPLYSIZE;
+    else if (reply_size)
+        memcpy(reply, m->data, reply_size);
+    arbor_msg_free(m);
+    return rc;
 }
 
 int arbor_gs_get_status(arbor_pid_t server, char *buf, size_t size, int64_t timeout_ms)
@@ -692,20 +711,19 @@ int arbor_gs_stop(arbor_pid_t server, arbor_reason_t reason, int64_t timeout_ms,
     int rc = arbor_monitor(server, &mref);
     if (rc)
         return rc;
-    arbor_send(server, ARBOR_TAG_GS_STOP, &reason, sizeof reason);
+    arbor__otp_send_reason(server, 0, ARBOR_TAG_GS_STOP, &reason, sizeof reason, &reason);
     arbor_msg_t *m;
     rc = arbor_receive_match(down_of, &mref, timeout_ms, &m);
     if (rc) {
         arbor_demonitor(mref, ARBOR_DEMONITOR_FLUSH);
         return rc;
     }
-    arbor_reason_t got = ((arbor_down_msg_t *)m->data)->reason;
+    const arbor_reason_t *got = &((arbor_down_msg_t *)m->data)->reason;
+    rc = got->kind == ARBOR_EXIT_NOPROC     ? ARBOR_ENOPROC
+         : arbor_reason_equal(got, &reason) ? 0
+                                            : ARBOR_EEXIT;
+    if (rc == ARBOR_EEXIT && exit_out)
+        *exit_out = arbor_reason_copy(got);
     arbor_msg_free(m);
-    if (got.kind == ARBOR_EXIT_NOPROC)
-        return ARBOR_ENOPROC;
-    if (arbor_reason_equal(&got, &reason))
-        return 0;
-    if (exit_out)
-        *exit_out = got;
-    return ARBOR_EEXIT;
+    return rc;
 }

@@ -19,8 +19,9 @@ int64_t arbor__otp_shutdown_value(int64_t shutdown, arbor_child_type_t type);
  * Stops child pid, linked to the caller, as a supervisor does: monitor it,
  * unlink it (taking the reason of an EXIT already queued, if it had died),
  * send shutdown (or kill for brutal_kill), wait for the DOWN, and kill it
- * when the shutdown time runs out. Returns the reason it died with. Blocks
- * the caller until the child is gone.
+ * when the shutdown time runs out. Returns the reason it died with, whose
+ * text is the caller's to arbor_reason_free(). Blocks the caller until the
+ * child is gone.
  */
 arbor_reason_t arbor__otp_shutdown_child(arbor_pid_t pid, int64_t shutdown);
 
@@ -82,7 +83,7 @@ typedef struct arbor__otp_reply {
 
 /* Calls sup with (tag, req, size) and reads an arbor__otp_reply_t: 0 and
  * *out, what arbor_gs_call() returns (with *exit_out on ARBOR_EEXIT), or
- * ARBOR_EWRONGKIND. */
+ * ARBOR_EWRONGKIND. out->reason's text is then the caller's. */
 int arbor__otp_call_reply(arbor_pid_t sup, uint64_t tag, const void *req, size_t size,
                           arbor__otp_reply_t *out, arbor_reason_t *exit_out);
 
@@ -113,6 +114,20 @@ void arbor__otp_warn_unhandled(const arbor_gen_server_t *gs, const arbor_msg_t *
 /* Matchers for arbor_receive_match(). arg points to the pid or ref. */
 bool arbor__otp_is_exit_from(const arbor_msg_t *m, void *pid);
 bool arbor__otp_is_down_of(const arbor_msg_t *m, void *ref);
+
+/* Reasons in the OTP layer's messages (reason_wire.c). A message that
+ * holds a reason is sent as size bytes of data followed by the reason r's
+ * whole text: arbor_send_alias() through alias (arbor_send() when alias is
+ * 0), or a gen_server reply. The receiver copies the struct out of m and
+ * calls arbor__otp_reason_in() on the copy's reason, which then reads its
+ * text from m: valid until m is freed. */
+int arbor__otp_send_reason(arbor_pid_t to, arbor_ref_t alias, uint64_t tag, const void *data,
+                           size_t size, const arbor_reason_t *r);
+arbor_gs_ret_t arbor__otp_reply_reason(const void *data, size_t size, const arbor_reason_t *r);
+/* A supervisor's reply r, with its reason's text, whose memory (the
+ * supervisor's) it then frees. */
+arbor_gs_ret_t arbor__otp_reply_start(arbor__otp_reply_t *r);
+void arbor__otp_reason_in(arbor_reason_t *r, const arbor_msg_t *m, size_t size);
 
 /* The live owner of key in reg, a registry with unique keys (registry.c,
  * for registry_via.c): 0 and *pid, ARBOR_ENOENT, ARBOR_EINVAL (duplicate

@@ -414,7 +414,7 @@ static void part_format(void *state, char *buf, size_t size)
 }
 
 static const arbor_gen_server_t partition_gs = {
-    .name = "registry_partition",
+    .label = "registry_partition",
     .init = part_init,
     .handle_call = part_call,
     .handle_info = part_info,
@@ -448,7 +448,7 @@ typedef struct registry {
 
 static void ack(const reg_start_t *st, reg_ack_t a)
 {
-    arbor_send_alias(st->parent, st->alias, TAG_ACK, &a, sizeof a);
+    arbor_send_alias(st->parent, st->alias, TAG_ACK, &a, sizeof a); /* a.reason is not read */
 }
 
 static void report_partition_exit(unsigned part, arbor_reason_t reason)
@@ -485,12 +485,17 @@ static _Noreturn void serve(const registry_t *r)
         uint64_t tag = m->tag;
         arbor_exit_msg_t e = {0};
         arbor_reason_t stop = ARBOR_NORMAL;
-        if (tag == ARBOR_TAG_EXIT && m->size == sizeof e)
+        /* The reasons' texts are copied out of m into our memory. */
+        if (tag == ARBOR_TAG_EXIT && m->size == sizeof e) {
             memcpy(&e, m->data, sizeof e);
-        else if (tag == ARBOR_TAG_GS_STOP && m->size == sizeof stop)
+            e.reason = arbor_reason_copy(&e.reason);
+        } else if (tag == ARBOR_TAG_GS_STOP && m->size >= sizeof stop) {
             memcpy(&stop, m->data, sizeof stop);
-        else
+            arbor__otp_reason_in(&stop, m, sizeof stop);
+            stop = arbor_reason_copy(&stop);
+        } else {
             tag = 0;
+        }
         arbor_msg_free(m);
         if (tag == ARBOR_TAG_GS_STOP)
             shut_down(r, stop, ARBOR_NOPID); /* arbor_gs_stop() / arbor_registry_stop() */
@@ -508,6 +513,7 @@ static _Noreturn void serve(const registry_t *r)
             shut_down(r, ARBOR_SHUTDOWN, e.from);
         }
         /* An EXIT from anybody else is ignored, as a supervisor does. */
+        arbor_reason_free(&e.reason);
     }
 }
 
@@ -655,7 +661,10 @@ int arbor_registry_stop(arbor_pid_t reg, arbor_reason_t reason)
     if (open_view(reg, &v))
         return ARBOR_ENOPROC;
     arbor_reason_t got;
-    return arbor_gs_stop(reg, reason, ARBOR_INFINITY, &got);
+    int rc = arbor_gs_stop(reg, reason, ARBOR_INFINITY, &got);
+    if (rc == ARBOR_EEXIT)
+        arbor_reason_free(&got);
+    return rc;
 }
 
 /* ---- writes: through the key's partition ------------------------------------------ */

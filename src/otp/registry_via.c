@@ -114,7 +114,7 @@ static struct {
     arbor_gen_server_t wrap;
 } via_tables[VIA_TABLES]; /* via_mu; an entry never changes once filled */
 static size_t via_count;
-static const arbor_gen_server_t via_shared = {.name = "gen_server", VIA_CALLBACKS};
+static const arbor_gen_server_t via_shared = {.label = "gen_server", VIA_CALLBACKS};
 
 static const arbor_gen_server_t *via_table(const arbor_gen_server_t *user)
 {
@@ -125,7 +125,7 @@ static const arbor_gen_server_t *via_table(const arbor_gen_server_t *user)
         i++;
     if (i == via_count && i < VIA_TABLES) {
         via_tables[i].user = user;
-        via_tables[i].wrap = (arbor_gen_server_t){.name = user->name, VIA_CALLBACKS};
+        via_tables[i].wrap = (arbor_gen_server_t){.label = user->label, VIA_CALLBACKS};
         via_count++;
     }
     if (i < via_count)

@@ -74,7 +74,7 @@ int arbor_sup_check_spec(const arbor_child_spec_t *spec, arbor_reason_t *why)
         r = arbor_error("missing_id");
     else if (strlen(spec->id) > ARBOR_CHILD_ID_MAX)
         r = arbor_error("invalid_child_id: too long");
-    else if (!spec->start && !spec->start_extra)
+    else if (!spec->start && !spec->start_extra && !spec->gen_server)
         r = arbor_error("missing_start");
     else if ((unsigned)spec->restart > ARBOR_TEMPORARY)
         r = arbor_error("invalid_restart_type: %d", (int)spec->restart);
@@ -246,6 +246,7 @@ static void stop_child(child_t *c)
                     (c->spec.restart != ARBOR_PERMANENT && arbor_reason_is_clean(&r));
     if (!expected)
         report(ARBOR_REPORT_SUPERVISOR, "shutdown_error", c, r);
+    arbor_reason_free(&r);
     c->pid = ARBOR_NOPID;
     c->status = ARBOR_CHILD_UNDEFINED;
 }
@@ -289,6 +290,8 @@ static void start_range(sup_t *s, size_t from)
             continue;
         arbor_reason_t err;
         int rc = start_child(c, &err, NULL);
+        if (rc == 0 || rc == ARBOR_EEXIT)
+            arbor_reason_free(&err);
         if (rc == ARBOR_IGNORED && c->spec.restart == ARBOR_TEMPORARY) {
             remove_child(s, c);
             i--;
@@ -310,7 +313,10 @@ static void restart(sup_t *s, child_t *c)
     switch (s->flags.strategy) {
     case ARBOR_ONE_FOR_ONE: {
         arbor_reason_t err;
-        if (start_child(c, &err, NULL) == ARBOR_EEXIT) {
+        int rc = start_child(c, &err, NULL);
+        if (rc == 0 || rc == ARBOR_EEXIT)
+            arbor_reason_free(&err);
+        if (rc == ARBOR_EEXIT) {
             c->status = ARBOR_CHILD_RESTARTING;
             post_retry(c);
         }
@@ -410,10 +416,11 @@ static arbor_gs_ret_t sup_init(void **state, void *arg)
             return arbor_gs_ignore();
         if (rc)
             return arbor_gs_halt(arbor_error(
-                "bad_return: %s init %s", a->mod->name ? a->mod->name : "?", arbor_err_name(rc)));
+                "bad_return: %s init %s", a->mod->label ? a->mod->label : "?", arbor_err_name(rc)));
         arbor_reason_t why;
         if (check_all(&flags, children, n, &why))
-            return arbor_gs_halt(arbor_reason(ARBOR_EXIT_ERROR, "start_spec: %s", why.detail));
+            return arbor_gs_halt(
+                arbor_reason(ARBOR_EXIT_ERROR, "start_spec: %s", arbor_reason_text(&why)));
     }
     sup_t *s = arbor_calloc(1, sizeof *s);
     if (!s || !arbor__otp_intensity_init(&s->intensity, flags.max_restarts, flags.max_seconds))
@@ -426,6 +433,8 @@ static arbor_gs_ret_t sup_init(void **state, void *arg)
             return arbor_gs_halt(arbor_error("out of memory"));
         arbor_reason_t err;
         int rc = start_child(c, &err, NULL);
+        if (rc == 0)
+            arbor_reason_free(&err); /* the start's info: nobody asked for it */
         if (rc == ARBOR_IGNORED && c->spec.restart == ARBOR_TEMPORARY)
             remove_child(s, c);
         if (rc == ARBOR_EEXIT) {
@@ -433,10 +442,14 @@ static arbor_gs_ret_t sup_init(void **state, void *arg)
             snprintf(id, sizeof id, "%s", c->idbuf);
             remove_child(s, c);
             stop_range(s, 0, NULL);
-            char why[128];
-            arbor_reason_format(&err, why, sizeof why);
-            return arbor_gs_halt(
-                arbor_reason(ARBOR_EXIT_SHUTDOWN, "failed_to_start_child %s: %s", id, why));
+            /* The child's reason whole: formatted into our memory, which
+             * the failed start frees as we exit. */
+            size_t len = (size_t)arbor_reason_format(&err, NULL, 0) + 1;
+            char *why = arbor_alloc(len);
+            if (why)
+                arbor_reason_format(&err, why, len);
+            return arbor_gs_halt(arbor_reason(ARBOR_EXIT_SHUTDOWN, "failed_to_start_child %s: %s",
+                                              id, why ? why : arbor_reason_text(&err)));
         }
     }
     return arbor_gs_ok();
@@ -451,7 +464,7 @@ static void sup_terminate(void **state, const arbor_reason_t *reason)
 
 static arbor_gs_ret_t reply_start(arbor__otp_reply_t *r)
 {
-    return arbor_gs_reply(r, sizeof *r);
+    return arbor__otp_reply_start(r);
 }
 
 static arbor_gs_ret_t call_start_child(sup_t *s, const arbor_child_spec_t *spec,
@@ -589,7 +602,7 @@ static void sup_status(void *state, char *buf, size_t size)
 }
 
 static const arbor_gen_server_t supervisor_gs = {
-    .name = "supervisor",
+    .label = "supervisor",
     .init = sup_init,
     .handle_call = sup_call,
     .handle_info = sup_info,

@@ -129,7 +129,7 @@ static int wait_task(arbor_task_t *t, int64_t timeout_ms, arbor_msg_t **result,
         return 0;
     }
     if (exit_out)
-        *exit_out = ((const arbor_down_msg_t *)m->data)->reason;
+        *exit_out = arbor_reason_copy(&((const arbor_down_msg_t *)m->data)->reason);
     arbor_msg_free(m);
     arbor_unalias(t->alias);
     t->ref = 0;
@@ -177,7 +177,7 @@ int arbor_task_shutdown(arbor_task_t *task, int64_t timeout_ms, arbor_msg_t **re
             reply = m;
             continue; /* still wait for the DOWN */
         }
-        reason = ((const arbor_down_msg_t *)m->data)->reason;
+        reason = arbor_reason_copy(&((const arbor_down_msg_t *)m->data)->reason);
         arbor_msg_free(m);
         break;
     }
@@ -200,6 +200,8 @@ int arbor_task_shutdown(arbor_task_t *task, int64_t timeout_ms, arbor_msg_t **re
         return ARBOR_ESHUTDOWN;
     if (exit_out)
         *exit_out = reason;
+    else
+        arbor_reason_free(&reason);
     return ARBOR_EEXIT;
 }
 

@@ -28,7 +28,8 @@
     X(ARBOR_EADDRINUSE, "address already in use")                                                  \
     X(ARBOR_EMFILE, "out of file descriptors (this process)")                                      \
     X(ARBOR_ENFILE, "out of file descriptors (the system)")                                        \
-    X(ARBOR_EWRONGKIND, "the process is not of the kind the call is for")
+    X(ARBOR_EWRONGKIND, "the process is not of the kind the call is for")                          \
+    X(ARBOR_EREPLYSIZE, "the reply is not of the size the caller expects")
 
 const char *arbor_strerror(int err)
 {

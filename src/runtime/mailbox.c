@@ -50,7 +50,7 @@ void arbor__msg_destroy_slow(arbor__msg_t *m)
      * message (an EXIT or DOWN, whose data is in the node's union), were
      * made with size 0. */
     size_t room = m->pub.data == m->payload ? m->pub.size : 0;
-    if (room <= ARBOR__SMALL_PAYLOAD)
+    if (room <= ARBOR__SMALL_PAYLOAD && !(m->flags & ARBOR__MSG_BIG))
         arbor__recycle_free(ARBOR__RECYCLE_MSG, m);
     else
         free(m);

@@ -55,6 +55,10 @@ typedef enum arbor__msg_kind {
         * SIG_EXIT: with pub.alias (arbor_monitor_exit) */
 #define ARBOR__MSG_UNLINK                                                                          \
     16u /* SIG_EXIT: from removed its link with us first (arbor_monitor_exit) */
+#define ARBOR__MSG_BIG                                                                             \
+    32u /* SIG_EXIT, SIG_DOWN: made with a payload area larger than                                \
+         * ARBOR__SMALL_PAYLOAD (a long reason's text), so free()d, not                            \
+         * recycled, also once turned into a message */
 
 typedef struct arbor__msg {
     arbor__node_t node; /* inbox and private-queue link; must be first */

@@ -111,17 +111,49 @@ static void set_exit_reason(arbor__proc_t *p, const arbor_reason_t *reason)
 {
     p->dying = true;
     p->exit_kind = reason->kind;
+    const char *text = arbor_reason_text(reason);
+    char *copy = text[0] ? strdup(text) : NULL; /* text may be the old detail */
     release_exit_detail(p);
-    if (reason->detail[0])
-        p->exit_detail = strdup(reason->detail);
+    p->exit_detail = copy;
 }
 
+/* p's reason; its whole text, if long, is p->exit_detail's until
+ * release_exit_detail(). */
 static arbor_reason_t exit_reason(const arbor__proc_t *p)
 {
     arbor_reason_t r = ARBOR_REASON(p->exit_kind);
-    if (p->exit_detail)
-        snprintf(r.detail, sizeof r.detail, "%s", p->exit_detail);
+    if (p->exit_detail &&
+        snprintf(r.detail, sizeof r.detail, "%s", p->exit_detail) > ARBOR_REASON_DETAIL_MAX)
+        r.whole = p->exit_detail;
     return r;
+}
+
+/* A converted EXIT or DOWN is never taken for a small message by
+ * arbor__msg_destroy()'s fast path, which knows nothing of ARBOR__MSG_BIG. */
+_Static_assert(sizeof(arbor_exit_msg_t) > ARBOR__SMALL_PAYLOAD &&
+                   sizeof(arbor_down_msg_t) > ARBOR__SMALL_PAYLOAD,
+               "EXIT and DOWN messages must take the slow path to be freed");
+
+/* A node for an EXIT or DOWN signal whose payload area holds the reason's
+ * whole text when it is long; reason_into_node() then points the node's
+ * reason at it, so the text lives exactly as long as the node. */
+static arbor__msg_t *reason_node(uint32_t kind, const arbor_reason_t *reason)
+{
+    size_t n = reason->whole ? strlen(reason->whole) + 1 : 0;
+    arbor__msg_t *m = arbor__msg_new(kind, n);
+    if (m && n) {
+        memcpy(m->payload, reason->whole, n);
+        if (n > ARBOR__SMALL_PAYLOAD)
+            m->flags |= ARBOR__MSG_BIG;
+    }
+    return m;
+}
+
+static void reason_into_node(arbor__msg_t *m, arbor_reason_t *slot, const arbor_reason_t *reason)
+{
+    *slot = *reason;
+    if (reason->whole)
+        slot->whole = (const char *)m->payload;
 }
 
 static void oom_die(arbor__proc_t *p)
@@ -1046,12 +1078,12 @@ _Noreturn void arbor_exit(arbor_reason_t reason)
 
 static arbor__msg_t *exit_signal(arbor_pid_t from, arbor_reason_t reason, bool via_link)
 {
-    arbor__msg_t *m = arbor__msg_new(ARBOR__SIG_EXIT, 0);
+    arbor__msg_t *m = reason_node(ARBOR__SIG_EXIT, &reason);
     if (!m)
         return NULL;
     m->pub.from = from;
     m->u.exit.from = from;
-    m->u.exit.reason = reason;
+    reason_into_node(m, &m->u.exit.reason, &reason);
     if (via_link)
         m->flags |= ARBOR__MSG_LINK;
     return m;
@@ -1152,13 +1184,13 @@ bool arbor_linked(arbor_pid_t pid)
 
 static arbor__msg_t *down_signal(arbor_ref_t ref, arbor_pid_t pid, arbor_reason_t reason)
 {
-    arbor__msg_t *m = arbor__msg_new(ARBOR__SIG_DOWN, 0);
+    arbor__msg_t *m = reason_node(ARBOR__SIG_DOWN, &reason);
     if (!m)
         return NULL;
     m->pub.from = pid;
     m->u.down.ref = ref;
     m->u.down.pid = pid;
-    m->u.down.reason = reason;
+    reason_into_node(m, &m->u.down.reason, &reason);
     return m;
 }
 
@@ -1379,8 +1411,7 @@ void arbor__proc_finish(arbor__proc_t *p)
 {
     atomic_store_explicit(&p->status, ARBOR_STATUS_EXITING, memory_order_relaxed);
     atomic_store_explicit(&p->sched, ARBOR__DEAD, memory_order_seq_cst);
-    arbor_reason_t reason = exit_reason(p);
-    release_exit_detail(p);
+    arbor_reason_t reason = exit_reason(p); /* valid until release_exit_detail() */
     arbor_pid_t pid = p->pid;
     /* The name goes first, as in Erlang: whoever learns of the death (a
      * supervisor restarting a named child) can register it again at once. */
@@ -1466,6 +1497,10 @@ void arbor__proc_finish(arbor__proc_t *p)
     arbor__timer_release_held(p);
     arbor__heap_release(p);
 
+    /* The links and monitors were told; the root's reason leaves the
+     * runtime cut to its detail (reason.h). */
+    release_exit_detail(p);
+    reason.whole = NULL;
     bool root = pid == arbor__rt.root;
     if (root)
         arbor__root_exited(&reason);

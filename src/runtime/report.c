@@ -4,6 +4,7 @@
  */
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "arbor.h"
 
@@ -15,11 +16,16 @@ static void print_report(const arbor_report_t *r, void *ctx)
         return;
     static const char *const kinds[] = {"", "CRASH REPORT", "PROGRESS REPORT", "SUPERVISOR REPORT",
                                         "WARNING"};
-    char pid[32], reason[128];
+    char pid[32], small[128];
     arbor_pid_format(r->pid, pid, sizeof pid);
-    arbor_reason_format(&r->reason, reason, sizeof reason);
+    /* The reason whole: a long one is formatted again into a block of its own. */
+    int n = arbor_reason_format(&r->reason, small, sizeof small);
+    char *reason = n >= (int)sizeof small ? malloc((size_t)n + 1) : NULL;
+    if (reason)
+        arbor_reason_format(&r->reason, reason, (size_t)n + 1);
     fprintf(stderr, "=%s==== %s %s %s: reason=%s %s\n", kinds[r->kind], r->behaviour, pid, r->what,
-            reason, r->detail ? r->detail : "");
+            reason ? reason : small, r->detail ? r->detail : "");
+    free(reason);
 }
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;

@@ -108,11 +108,11 @@ typedef const void *arbor_test_ptr_t;
                             arbor_err_name(rc_), arbor_err_name(code));                            \
     } while (0)
 
-/* Reason kind and detail must match. */
+/* Reason kind and whole detail text must match. */
 #define ASSERT_REASON(r, k, d)                                                                     \
     do {                                                                                           \
         arbor_reason_t r_ = (r);                                                                   \
-        if (r_.kind != (k) || strcmp(r_.detail, (d)) != 0) {                                       \
+        if (r_.kind != (k) || strcmp(arbor_reason_text(&r_), (d)) != 0) {                          \
             char buf_[128];                                                                        \
             arbor_reason_format(&r_, buf_, sizeof buf_);                                           \
             arbor_test_fail(__FILE__, __LINE__, "reason %s is %s, expected kind %s detail \"%s\"", \

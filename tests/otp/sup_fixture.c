@@ -31,7 +31,7 @@ static arbor_gs_ret_t w_call(void **state, const arbor_msg_t *req, arbor_from_t 
 }
 
 static const arbor_gen_server_t worker_gs = {
-    .name = "test_worker", .init = w_init, .handle_call = w_call, .terminate = w_terminate};
+    .label = "test_worker", .init = w_init, .handle_call = w_call, .terminate = w_terminate};
 
 int worker_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
 {

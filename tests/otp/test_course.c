@@ -38,20 +38,12 @@ static arbor_gs_ret_t tw_call(void **state, const arbor_msg_t *req, arbor_from_t
 }
 
 static const arbor_gen_server_t ticket_worker = {
-    .name = "SupportSystem.TicketWorker", .init = tw_init, .handle_call = tw_call};
-
-static int ticket_worker_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
-{
-    arbor_gs_opts_t o = {.link = true};
-    return arbor_gs_start(&ticket_worker, arg, &o, pid, err);
-}
+    .label = "SupportSystem.TicketWorker", .init = tw_init, .handle_call = tw_call};
 
 static ticket_t get(arbor_pid_t pid)
 {
-    arbor_msg_t *m;
-    ASSERT_OK(arbor_gs_call(pid, GET, NULL, 0, ARBOR_GS_CALL_TIMEOUT, &m, NULL));
-    ticket_t t = *(ticket_t *)m->data;
-    arbor_msg_free(m);
+    ticket_t t;
+    ASSERT_OK(arbor_gs_call_into(pid, GET, NULL, 0, &t, sizeof t, ARBOR_GS_CALL_TIMEOUT, NULL));
     return t;
 }
 
@@ -76,10 +68,9 @@ static void ticket_root(void *arg)
     ASSERT_OK(arbor_dynsup_start(&o, &sup, NULL));
     ASSERT_U64_EQ(arbor_whereis("SupportSystem.TicketSupervisor"), sup);
     ticket_t details = {.id = 42, .description = "printer on fire", .status = OPEN};
-    arbor_child_spec_t spec = {.id = "SupportSystem.TicketWorker",
-                               .start = ticket_worker_start,
-                               .arg = &details,
-                               .arg_size = sizeof details};
+    /* use GenServer's child_spec/1; the supervisor keeps the details. */
+    arbor_child_spec_t spec = arbor_gs_child_spec(&ticket_worker, &details);
+    spec.arg_size = sizeof details;
     ASSERT_OK(arbor_dynsup_start_child(sup, &spec, &pid, NULL));
     ASSERT_OK(arbor_gs_call(pid, ASSIGN_AGENT, NULL, 0, ARBOR_GS_CALL_TIMEOUT, NULL, NULL));
     ASSERT_EQ(get(pid).status, ASSIGNED);

@@ -514,7 +514,7 @@ static arbor_gs_ret_t crashing_init(void **state, void *arg)
     arbor_exit(arbor_error("raised"));
 }
 
-static const arbor_gen_server_t crashing_gs = {.name = "crashing", .init = crashing_init};
+static const arbor_gen_server_t crashing_gs = {.label = "crashing", .init = crashing_init};
 
 static int crashing_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
 {
@@ -806,7 +806,7 @@ static arbor_gs_ret_t ticket_call(void **state, const arbor_msg_t *req, arbor_fr
 }
 
 static const arbor_gen_server_t ticket_gs = {
-    .name = "TicketWorker", .init = ticket_init, .handle_call = ticket_call};
+    .label = "TicketWorker", .init = ticket_init, .handle_call = ticket_call};
 
 static int ticket_start_extra(void *extra, void *arg, arbor_pid_t *pid, arbor_reason_t *err)
 {

@@ -350,7 +350,7 @@ static void srv_format_status(void *state, char *buf, size_t size)
 /* The test server, and the same with callbacks left out. */
 #define SERVER(call, cast, info, cont, term)                                                       \
     {                                                                                              \
-        .name = "test_server", .init = srv_init, .handle_call = (call), .handle_cast = (cast),     \
+        .label = "test_server", .init = srv_init, .handle_call = (call), .handle_cast = (cast),    \
         .handle_info = (info), .handle_continue = (cont), .terminate = (term),                     \
         .format_status = srv_format_status                                                         \
     }
@@ -2010,7 +2010,7 @@ static void guards_root(void *arg)
 {
     srv_arg_t a = {.tester = arbor_self(), .mode = INIT_OK};
     ASSERT_ERR(arbor_gs_start(NULL, &a, NULL, NULL, NULL), ARBOR_EINVAL);
-    arbor_gen_server_t no_init = {.name = "no_init"};
+    arbor_gen_server_t no_init = {.label = "no_init"};
     ASSERT_ERR(arbor_gs_start(&no_init, &a, NULL, NULL, NULL), ARBOR_EINVAL);
     int rc = 0;
     ASSERT_OK(arbor_blocking(start_outside, &rc, NULL));
@@ -2074,7 +2074,7 @@ static arbor_gs_ret_t hib_init(void **state, void *arg)
 }
 
 static const arbor_gen_server_t hibernating = {
-    .name = "Hibernating", .init = hib_init, .handle_call = hib_call};
+    .label = "Hibernating", .init = hib_init, .handle_call = hib_call};
 
 static size_t call_size(arbor_pid_t server, uint64_t tag)
 {
@@ -2104,4 +2104,121 @@ static void hibernate_root(void *arg)
 TEST(hibernate_returns_the_servers_emptied_tables)
 {
     arbor_test_run(hibernate_root, NULL);
+}
+
+/* ---- typed calls ------------------------------------------------------------------- */
+
+typedef struct {
+    int a, b;
+} sum_req_t;
+
+typedef struct {
+    long sum;
+    int calls;
+} sum_reply_t;
+
+enum { TREQ_SUM = 1, TREQ_INT_REPLY, TREQ_EMPTY, TREQ_DIE };
+
+static arbor_gs_ret_t typed_init(void **state, void *arg)
+{
+    (void)arg;
+    *state = arbor_calloc(1, sizeof(int));
+    return arbor_gs_ok();
+}
+
+/* TREQ_SUM answers a sum_req_t with a sum_reply_t, and anything else with
+ * an empty reply; TREQ_INT_REPLY answers with an int. */
+static arbor_gs_ret_t typed_call(void **state, const arbor_msg_t *req, arbor_from_t from)
+{
+    (void)from;
+    int *calls = *state;
+    switch (req->tag) {
+    case TREQ_SUM: {
+        const sum_req_t *r = ARBOR_GS_REQ(req, sum_req_t);
+        if (!r)
+            return arbor_gs_reply(NULL, 0);
+        sum_reply_t out = {.sum = r->a + r->b, .calls = ++*calls};
+        return arbor_gs_reply(&out, sizeof out);
+    }
+    case TREQ_INT_REPLY: {
+        int x = 7;
+        return arbor_gs_reply(&x, sizeof x);
+    }
+    case TREQ_DIE:
+        return arbor_gs_halt(arbor_error("typed_boom"));
+    }
+    return arbor_gs_reply(NULL, 0);
+}
+
+static const arbor_gen_server_t typed_gs = {
+    .label = "typed", .init = typed_init, .handle_call = typed_call};
+
+/* The reply lands in the caller's struct; a reply or request of another
+ * size is a clear error, not bytes cast to the wrong type. */
+static void typed_call_root(void *arg)
+{
+    (void)arg;
+    arbor_pid_t server;
+    ASSERT_OK(arbor_gs_start(&typed_gs, NULL, NULL, &server, NULL));
+
+    sum_req_t req = {2, 3};
+    sum_reply_t reply = {0};
+    ASSERT_OK(ARBOR_GS_CALL(server, TREQ_SUM, &req, &reply));
+    ASSERT_EQ(reply.sum, 5);
+    ASSERT_EQ(reply.calls, 1);
+
+    /* The server's ARBOR_GS_REQ refuses a request of another size (it
+     * answers empty), and the caller sees the empty reply's size. */
+    int not_a_sum_req = 4;
+    reply = (sum_reply_t){.sum = -1, .calls = -1};
+    ASSERT_ERR(ARBOR_GS_CALL(server, TREQ_SUM, &not_a_sum_req, &reply), ARBOR_EREPLYSIZE);
+    ASSERT_ERR(ARBOR_GS_CALL(server, TREQ_INT_REPLY, &req, &reply), ARBOR_EREPLYSIZE);
+    ASSERT_EQ(reply.sum, -1); /* left unchanged */
+    ASSERT_EQ(reply.calls, -1);
+    ASSERT_STREQ(arbor_err_name(ARBOR_EREPLYSIZE), "ARBOR_EREPLYSIZE");
+
+    /* No request and no reply; a reply buffer that is missing. */
+    ASSERT_OK(arbor_gs_call_into(server, TREQ_EMPTY, NULL, 0, NULL, 0, WAIT_MS, NULL));
+    ASSERT_ERR(
+        arbor_gs_call_into(server, TREQ_SUM, &req, sizeof req, NULL, sizeof reply, WAIT_MS, NULL),
+        ARBOR_EINVAL);
+
+    /* The server dies: the reason, as with arbor_gs_call(). */
+    arbor_reason_t why = ARBOR_NORMAL;
+    ASSERT_ERR(arbor_gs_call_into(server, TREQ_DIE, NULL, 0, &reply, sizeof reply, WAIT_MS, &why),
+               ARBOR_EEXIT);
+    ASSERT_REASON(why, ARBOR_EXIT_ERROR, "typed_boom");
+    ASSERT_ERR(ARBOR_GS_CALL(server, TREQ_SUM, &req, &reply), ARBOR_ENOPROC);
+}
+
+TEST(typed_call_copies_the_reply_and_checks_its_size)
+{
+    arbor_test_run(typed_call_root, NULL);
+}
+
+/* ---- the module's label and the registered name --------------------------------------- */
+
+static const arbor_gen_server_t labelled_gs = {.label = "Labelled.Module", .init = typed_init};
+
+/* Two names for two things: the module's label is what introspection
+ * shows; the name in the start options is what the process is registered
+ * under, and the label is not. */
+static void label_and_name_root(void *arg)
+{
+    (void)arg;
+    arbor_pid_t pid;
+    ASSERT_OK(
+        arbor_gs_start(&labelled_gs, NULL, &(arbor_gs_opts_t){.name = "registered"}, &pid, NULL));
+    arbor_process_info_t info;
+    ASSERT_OK(arbor_process_info(pid, &info));
+    ASSERT_STREQ(info.label, "Labelled.Module");
+    ASSERT_STREQ(info.name, "registered");
+    ASSERT_U64_EQ(arbor_whereis("registered"), pid);
+    ASSERT_U64_EQ(arbor_whereis("Labelled.Module"), ARBOR_NOPID);
+    ASSERT_OK(arbor_gs_stop(pid, ARBOR_NORMAL, WAIT_MS, NULL));
+}
+
+TEST(a_servers_label_is_shown_and_its_name_is_registered)
+{
+    arbor_test_run(label_and_name_root, NULL);
 }

@@ -212,7 +212,7 @@ static arbor_gs_ret_t counter_cast(void **state, const arbor_msg_t *msg)
     return arbor_gs_noreply();
 }
 
-static const arbor_gen_server_t counter_gs = {.name = "counter",
+static const arbor_gen_server_t counter_gs = {.label = "counter",
                                               .init = counter_init,
                                               .handle_call = counter_call,
                                               .handle_cast = counter_cast};
@@ -272,7 +272,7 @@ static arbor_gs_ret_t failing_init(void **state, void *arg)
     return arbor_gs_halt(arbor_error("no"));
 }
 
-static const arbor_gen_server_t failing_gs = {.name = "failing", .init = failing_init};
+static const arbor_gen_server_t failing_gs = {.label = "failing", .init = failing_init};
 
 static void via_root(void *arg)
 {

@@ -191,7 +191,7 @@ static arbor_gs_ret_t ctl_call(void **state, const arbor_msg_t *req, arbor_from_
 }
 
 static const arbor_gen_server_t ctl_gs = {
-    .name = "ctl", .init = ctl_init, .handle_call = ctl_call, .terminate = ctl_terminate};
+    .label = "ctl", .init = ctl_init, .handle_call = ctl_call, .terminate = ctl_terminate};
 
 static int ctl_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
 {
@@ -233,7 +233,7 @@ static arbor_gs_ret_t ign_init(void **state, void *arg)
     return arbor_gs_ignore();
 }
 
-static const arbor_gen_server_t ign_gs = {.name = "ign", .init = ign_init};
+static const arbor_gen_server_t ign_gs = {.label = "ign", .init = ign_init};
 
 static int ign_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
 {
@@ -276,7 +276,7 @@ static int mod_init(void *arg, arbor_sup_flags_t *flags, const arbor_child_spec_
     return a->rc;
 }
 
-static const arbor_sup_module_t test_mod = {.name = "sup_test", .init = mod_init};
+static const arbor_sup_module_t test_mod = {.label = "sup_test", .init = mod_init};
 
 /* init returns {ok, {{one_for_one, 2, 3600}, []}}: start_link, then exit(Sup, shutdown). */
 static void sv01(void *arg)
@@ -403,7 +403,7 @@ static int exiting_init(void *arg, arbor_sup_flags_t *flags, const arbor_child_s
     arbor_exit(arbor_error("fail"));
 }
 
-static const arbor_sup_module_t exiting_mod = {.name = "sup_fail", .init = exiting_init};
+static const arbor_sup_module_t exiting_mod = {.label = "sup_fail", .init = exiting_init};
 
 static void sv05(void *arg)
 {
@@ -1210,7 +1210,7 @@ static void stack_terminate(void **state, const arbor_reason_t *reason)
 }
 
 static const arbor_gen_server_t stack_gs = {
-    .name = "Stack", .init = stack_init, .handle_call = stack_call, .terminate = stack_terminate};
+    .label = "Stack", .init = stack_init, .handle_call = stack_call, .terminate = stack_terminate};
 
 static int stack_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
 {
@@ -1349,7 +1349,7 @@ static arbor_gs_ret_t idle_init(void **state, void *arg)
     return arbor_gs_ok();
 }
 
-static const arbor_gen_server_t idle_gs = {.name = "idle", .init = idle_init};
+static const arbor_gen_server_t idle_gs = {.label = "idle", .init = idle_init};
 
 static int idle_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
 {
