@@ -69,6 +69,22 @@ static int done(arbor__proc_t *p, arbor__pollfd_t *pd, int rc)
     return rc;
 }
 
+/* After a system call on pd failed with -errno rc: 0 to try it again (an
+ * interrupted call, or pd turned ready in direction dir after a park),
+ * otherwise the error to return (a timeout of 0 does not park). Every
+ * call's loop goes through here, so each parks only on EAGAIN. */
+static int retry_or_park(arbor__proc_t *p, arbor__pollfd_t *pd, int rc, int dir, int64_t timeout_ms,
+                         uint64_t deadline)
+{
+    if (rc == -EINTR)
+        return 0;
+    if (rc != -EAGAIN)
+        return rc;
+    if (timeout_ms == 0)
+        return ARBOR_ETIMEDOUT;
+    return arbor__pollfd_wait(p, pd, dir, deadline);
+}
+
 /* ---- names and addresses ------------------------------------------------------ */
 
 typedef struct resolve_job {
@@ -288,7 +304,7 @@ int arbor_tcp_accept(arbor_socket_t listener, int64_t timeout_ms, arbor_socket_t
             break;
         }
         rc = -errno;
-        if (rc == -EINTR || rc == -ECONNABORTED)
+        if (rc == -ECONNABORTED)
             continue;
         if (rc == ARBOR_EMFILE || rc == ARBOR_ENFILE) {
             refuse_one(pd->fd);
@@ -307,13 +323,7 @@ int arbor_tcp_accept(arbor_socket_t listener, int64_t timeout_ms, arbor_socket_t
                 break;
             continue;
         }
-        if (rc != -EAGAIN)
-            break;
-        if (timeout_ms == 0) {
-            rc = ARBOR_ETIMEDOUT;
-            break;
-        }
-        if ((rc = arbor__pollfd_wait(p, pd, ARBOR__DIR_READ, deadline)))
+        if ((rc = retry_or_park(p, pd, rc, ARBOR__DIR_READ, timeout_ms, deadline)))
             break;
     }
     return done(p, pd, rc);
@@ -412,16 +422,7 @@ int arbor_socket_recv(arbor_socket_t s, void *buf, size_t size, int64_t timeout_
             rc = 0;
             break;
         }
-        rc = -errno;
-        if (rc == -EINTR)
-            continue;
-        if (rc != -EAGAIN)
-            break;
-        if (timeout_ms == 0) {
-            rc = ARBOR_ETIMEDOUT;
-            break;
-        }
-        if ((rc = arbor__pollfd_wait(p, pd, ARBOR__DIR_READ, deadline)))
+        if ((rc = retry_or_park(p, pd, -errno, ARBOR__DIR_READ, timeout_ms, deadline)))
             break;
     }
     return done(p, pd, rc);
@@ -452,18 +453,7 @@ int arbor_socket_send(arbor_socket_t s, const void *buf, size_t size, int64_t ti
             total += (size_t)n;
             continue;
         }
-        rc = -errno;
-        if (rc == -EINTR) {
-            rc = 0;
-            continue;
-        }
-        if (rc != -EAGAIN)
-            break;
-        if (timeout_ms == 0) {
-            rc = ARBOR_ETIMEDOUT;
-            break;
-        }
-        if ((rc = arbor__pollfd_wait(p, pd, ARBOR__DIR_WRITE, deadline)))
+        if ((rc = retry_or_park(p, pd, -errno, ARBOR__DIR_WRITE, timeout_ms, deadline)))
             break;
     }
     if (sent)

@@ -33,6 +33,21 @@ static arbor_socket_t listen_on(const char *host, uint16_t *port)
     return l;
 }
 
+/* A listener on 127.0.0.1 and one connection to it, both ends ours. */
+typedef struct {
+    arbor_socket_t listener, client, server;
+    uint16_t port;
+} connection_t;
+
+static connection_t connect_pair(void)
+{
+    connection_t k;
+    k.listener = listen_on("127.0.0.1", &k.port);
+    ASSERT_OK(arbor_tcp_connect("127.0.0.1", k.port, 5000, &k.client));
+    ASSERT_OK(arbor_tcp_accept(k.listener, 5000, &k.server));
+    return k;
+}
+
 static void send_all(arbor_socket_t s, const void *buf, size_t n)
 {
     size_t sent;
@@ -315,11 +330,8 @@ static void half_close_server(void *arg)
 static void half_close_root(void *arg)
 {
     (void)arg;
-    uint16_t port;
-    arbor_socket_t l = listen_on("127.0.0.1", &port);
-    arbor_socket_t c, srv;
-    ASSERT_OK(arbor_tcp_connect("127.0.0.1", port, 5000, &c));
-    ASSERT_OK(arbor_tcp_accept(l, 5000, &srv));
+    connection_t k = connect_pair();
+    arbor_socket_t l = k.listener, c = k.client, srv = k.server;
     arbor_pid_t h;
     ASSERT_OK(arbor_spawn(half_close_server, NULL, &h));
     ASSERT_OK(arbor_socket_give(srv, h));
@@ -426,11 +438,8 @@ TEST(connect_times_out_against_a_full_backlog)
 static void recv_timeout_root(void *arg)
 {
     (void)arg;
-    uint16_t port;
-    arbor_socket_t l = listen_on("127.0.0.1", &port);
-    arbor_socket_t c, srv;
-    ASSERT_OK(arbor_tcp_connect("127.0.0.1", port, 5000, &c));
-    ASSERT_OK(arbor_tcp_accept(l, 5000, &srv));
+    connection_t k = connect_pair();
+    arbor_socket_t l = k.listener, c = k.client, srv = k.server;
     char b[8];
     size_t got;
     uint64_t t0 = arbor_now_ms();
@@ -592,11 +601,8 @@ static void gift_receiver(void *arg)
 static void gift_lost_root(void *arg)
 {
     (void)arg;
-    uint16_t port;
-    arbor_socket_t l = listen_on("127.0.0.1", &port);
-    arbor_socket_t c, srv;
-    ASSERT_OK(arbor_tcp_connect("127.0.0.1", port, 5000, &c));
-    ASSERT_OK(arbor_tcp_accept(l, 5000, &srv));
+    connection_t k = connect_pair();
+    arbor_socket_t l = k.listener, c = k.client, srv = k.server;
     for (int i = 0; i < 200; i++) {
         arbor_pid_t r;
         ASSERT_OK(arbor_spawn(gift_receiver, NULL, &r));
@@ -657,11 +663,8 @@ static void wait_parked(arbor_pid_t pid)
 static void close_while_waiting_root(void *arg)
 {
     (void)arg;
-    uint16_t port;
-    arbor_socket_t l = listen_on("127.0.0.1", &port);
-    arbor_socket_t c, srv;
-    ASSERT_OK(arbor_tcp_connect("127.0.0.1", port, 5000, &c));
-    ASSERT_OK(arbor_tcp_accept(l, 5000, &srv));
+    connection_t k = connect_pair();
+    arbor_socket_t l = k.listener, c = k.client, srv = k.server;
     arbor_pid_t r = reader_on(srv);
     wait_parked(r);
     /* Any process may close: the waiter wakes with ECLOSED, the peer sees
@@ -687,11 +690,8 @@ TEST(closing_a_socket_wakes_the_process_waiting_on_it)
 static void kill_while_waiting_root(void *arg)
 {
     (void)arg;
-    uint16_t port;
-    arbor_socket_t l = listen_on("127.0.0.1", &port);
-    arbor_socket_t c, srv;
-    ASSERT_OK(arbor_tcp_connect("127.0.0.1", port, 5000, &c));
-    ASSERT_OK(arbor_tcp_accept(l, 5000, &srv));
+    connection_t k = connect_pair();
+    arbor_socket_t l = k.listener, c = k.client, srv = k.server;
     arbor_pid_t r = reader_on(srv);
     wait_parked(r);
     ASSERT_OK(arbor_exit_pid(r, ARBOR_KILL));
@@ -731,11 +731,8 @@ static void dribbler(void *arg)
 static void timeout_race_root(void *arg)
 {
     (void)arg;
-    uint16_t port;
-    arbor_socket_t l = listen_on("127.0.0.1", &port);
-    arbor_socket_t c, srv;
-    ASSERT_OK(arbor_tcp_connect("127.0.0.1", port, 5000, &c));
-    ASSERT_OK(arbor_tcp_accept(l, 5000, &srv));
+    connection_t k = connect_pair();
+    arbor_socket_t l = k.listener, c = k.client, srv = k.server;
     arbor_pid_t d;
     ASSERT_OK(arbor_spawn(dribbler, NULL, &d));
     ASSERT_OK(arbor_socket_give(srv, d));
@@ -871,11 +868,8 @@ TEST_TIMEOUT(stress_256_connections_on_8_schedulers, 120)
 static void notified_root(void *arg)
 {
     (void)arg;
-    uint16_t port;
-    arbor_socket_t l = listen_on("127.0.0.1", &port);
-    arbor_socket_t c, srv;
-    ASSERT_OK(arbor_tcp_connect("127.0.0.1", port, 5000, &c));
-    ASSERT_OK(arbor_tcp_accept(l, 5000, &srv));
+    connection_t k = connect_pair();
+    arbor_socket_t l = k.listener, c = k.client, srv = k.server;
     ASSERT_OK(arbor_socket_notify(srv, ARBOR_READABLE));
     arbor_test_no_message(20); /* nothing to read yet */
     send_all(c, "ping", 4);
@@ -995,7 +989,22 @@ static void emfile_root(void *arg)
     close(dummies[--nd]);
     ASSERT_OK(arbor_tcp_connect("127.0.0.1", port, 1000, &extra));
     double cpu0 = cpu_seconds();
-    ASSERT_ERR(arbor_tcp_accept(l, 500, &got), ARBOR_ETIMEDOUT);
+    int arc = arbor_tcp_accept(l, 500, &got);
+    if (arc == 0) { /* say what came in, for the failure below */
+        arbor_sockaddr_t pa, la;
+        char t1[64], t2[64];
+        arbor_socket_peer(got, &pa);
+        arbor_socket_local(extra, &la);
+        arbor_sockaddr_format(&pa, t1, sizeof t1);
+        arbor_sockaddr_format(&la, t2, sizeof t2);
+        int cnt = 0;
+        for (int fd = 0; fd < 4096; fd++)
+            if (fcntl(fd, F_GETFD) != -1)
+                cnt++;
+        fprintf(stderr, "accepted a connection from %s (ours is %s) with %d descriptors open\n", t1,
+                t2, cnt);
+    }
+    ASSERT_ERR(arc, ARBOR_ETIMEDOUT);
     double used = cpu_seconds() - cpu0;
     fprintf(stderr, "cpu during 500 ms of accept under EMFILE: %.3f s\n", used);
     ASSERT_TRUE(used < 0.25);
