@@ -809,7 +809,7 @@ TEST(descriptors_reused_quickly_never_cross_connections)
 /* 256 connections, each a client process doing round trips with its own
  * handler, on 2, 4 and 8 schedulers: a lost wake-up hangs the test. */
 #define STRESS_CONNS 256
-#define STRESS_TRIPS 300
+#define STRESS_TRIPS 1000
 
 static void stress_client(void *arg)
 {
