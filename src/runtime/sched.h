@@ -107,6 +107,7 @@ typedef struct arbor__runtime {
     _Atomic uint32_t n_spinning;
     uint64_t steal_after_ns; /* cfg.steal_after_us: see stealable() */
     _Atomic uint64_t live;   /* processes spawned and not yet finished */
+    _Atomic uint64_t exits_at_trim; /* processes freed when memory was last given back */
     _Atomic bool root_exited;
     _Atomic bool done;
     arbor_pid_t root;

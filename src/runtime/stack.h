@@ -5,8 +5,10 @@
  * A guard page splits a mapping in two, and Linux limits a process to
  * vm.max_map_count mappings (65,530 by default), so at most a quarter of that
  * budget goes to guard pages. Stacks beyond it carry a canary word at their
- * lowest address instead, checked whenever the stack returns to the pool;
- * that catches an overflow late rather than at once. Stacks are never
+ * lowest address instead, written as the stack is taken and checked as it
+ * returns to the pool; that catches an overflow late rather than at once.
+ * (Written earlier, when the stack was mapped or trimmed, the canary kept a
+ * page of every pooled stack resident.) Stacks are never
  * unmapped before the runtime stops; the shared pool keeps a few hundred
  * stacks with their pages mapped and gives the pages of the rest back to
  * the kernel (MADV_DONTNEED).
