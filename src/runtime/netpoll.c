@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -139,6 +140,8 @@ static void record_free(arbor__pollfd_t *pd)
     atomic_store_explicit(&pd->owner, ARBOR_NOPID, memory_order_relaxed);
     atomic_store_explicit(&pd->hooked, ARBOR_NOPID, memory_order_relaxed);
     atomic_store_explicit(&pd->revents, 0, memory_order_relaxed);
+    pd->last_words = NULL;
+    pd->last_words_len = 0;
     pd->fd = -1;
     atomic_store_explicit(&pd->state, ((uint64_t)gen << 32) | CLOSING, memory_order_release);
     pthread_mutex_lock(&np.lock);
@@ -324,6 +327,10 @@ void arbor__pollfd_unhook(arbor__proc_t *p, arbor__pollfd_t *pd)
 static void hook_close(void *arg)
 {
     arbor__pollfd_t *pd = arg;
+    /* Its last words, without waiting: what does not fit in the kernel's
+     * buffer now is lost, as a protocol's answer to its own crash may be. */
+    if (pd->last_words && !arbor__pollfd_closing(pd))
+        (void)!send(pd->fd, pd->last_words, pd->last_words_len, MSG_DONTWAIT | MSG_NOSIGNAL);
     arbor__pollfd_close(pd, false); /* ARBOR_ECLOSED when someone closed it first */
     atomic_store_explicit(&pd->hooked, ARBOR_NOPID, memory_order_relaxed);
     arbor__pollfd_put(pd);
