@@ -172,7 +172,11 @@ uint64_t arbor__pollfd_open(arbor__proc_t *p, int fd, int kind, uint32_t events,
         return 0;
     }
     pd->fd = fd;
-    pd->kind = kind;
+    /* Relaxed atomic: the poller may still be reading the kind of this
+     * record's previous life (an event of the old generation, which
+     * on_event then drops); the value it reads does not matter, but the
+     * access must not be a data race. */
+    __atomic_store_n(&pd->kind, kind, __ATOMIC_RELAXED);
     pd->free_next = NULL;
     atomic_store_explicit(&pd->owner, p->pid, memory_order_relaxed);
     bool borrowed = kind == ARBOR__FD_BORROWED;
@@ -460,7 +464,7 @@ static void on_event(const struct epoll_event *ev)
     if (GEN(atomic_load_explicit(&pd->state, memory_order_acquire)) != (uint32_t)(handle >> 32))
         return;
     uint32_t e = ev->events;
-    if (pd->kind == ARBOR__FD_BORROWED) {
+    if (__atomic_load_n(&pd->kind, __ATOMIC_RELAXED) == ARBOR__FD_BORROWED) {
         unsigned r = (e & (EPOLLIN | EPOLLHUP | EPOLLERR) ? ARBOR_READABLE : 0) |
                      (e & (EPOLLOUT | EPOLLHUP | EPOLLERR) ? ARBOR_WRITABLE : 0);
         atomic_fetch_or_explicit(&pd->revents, r, memory_order_relaxed);
