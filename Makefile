@@ -5,7 +5,7 @@ CMAKE     ?= cmake
 PREFIX    ?= /usr/local
 SOURCES    = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all run deps test release-test tsan ucontext valgrind bench install format check-format clean
+.PHONY: all run deps test release-test tsan ucontext valgrind bench bench-http install format check-format clean
 
 all: build/release/.configured
 	$(CMAKE) --build build/release -j $(JOBS)
@@ -62,6 +62,11 @@ valgrind: deps
 
 bench: all
 	scripts/bench.sh $(BENCH)
+
+# wrk against http_hello and nginx, 1 and 2 workers, interleaved, on
+# loopback (needs Debian's wrk and nginx-light; see the script).
+bench-http: all
+	scripts/bench-http.sh
 
 install: all
 	$(CMAKE) --install build/release --prefix $(PREFIX)
