@@ -203,6 +203,55 @@ int arbor_http_set_header(arbor_http_response_t *res, const char *name, const ch
  */
 int arbor_http_write(arbor_http_response_t *res, const void *data, size_t len);
 
+/* ---- Server-Sent Events ----------------------------------------------------------- */
+
+/* One event. Each line of data (split at LF) becomes a "data:" line. */
+typedef struct arbor_http_sse_event {
+    const char *id;    /* "id:" line, or NULL; no CR or LF */
+    const char *event; /* "event:" line, or NULL (the client's "message"); no CR or LF */
+    const char *data;
+    size_t data_len;
+} arbor_http_sse_event_t;
+
+/*
+ * What to make of the connection's mailbox. on_message is called in the
+ * connection's process for each message but the stream's own, in order.
+ * It fills *ev (which may point into the message: it is sent before the
+ * message is freed) and returns 1 to send it, 0 to send nothing, or a
+ * negative value to end the stream. arg is passed to it.
+ */
+typedef struct arbor_http_sse_opts {
+    int (*on_message)(arbor_msg_t *msg, arbor_http_sse_event_t *ev, void *arg);
+    void *arg;
+    int64_t heartbeat_ms;    /* a ": heartbeat" comment after this much silence: 15 s */
+    int64_t send_timeout_ms; /* a client that does not take an event in this long is
+                              * disconnected: 5 s */
+    size_t max_backlog;      /* more messages than this waiting in the mailbox: the
+                              * client is too slow, disconnected: 1,000 */
+} arbor_http_sse_opts_t;
+
+/*
+ * Turns the request into an event stream (a handler's last call): sends
+ * status 200, "Content-Type: text/event-stream" and "Cache-Control:
+ * no-cache" with res's other headers, then turns the messages that reach
+ * the connection's process (arbor_self(): give it to whoever publishes)
+ * into events, in order, until the client closes, on_message ends the
+ * stream, or the client falls behind (send_timeout_ms, max_backlog): it
+ * is then disconnected rather than buffered for. The client's
+ * Last-Event-ID, when it reconnects, is arbor_http_header(req,
+ * "Last-Event-ID"): replay from there before calling this. The connection
+ * closes after the stream. Returns 0 (the client closed, or on_message
+ * ended it), ARBOR_ETIMEDOUT or ARBOR_EAGAIN (too slow: send timeout,
+ * backlog), or the socket's error.
+ */
+int arbor_http_sse(arbor_http_request_t *req, arbor_http_response_t *res,
+                   const arbor_http_sse_opts_t *opts);
+
+/* Sends one event on a stream that arbor_http_sse() started, from within
+ * its on_message (to send several for one message) and returns 0 or the
+ * socket's error; ARBOR_EINVAL for CR or LF in id or event. */
+int arbor_http_sse_send(arbor_http_response_t *res, const arbor_http_sse_event_t *ev);
+
 /* ---- requests ------------------------------------------------------------------ */
 
 /* The value of the first header named name (any case), or NULL. */

@@ -308,6 +308,7 @@ static void request_reset(http_conn_t *c)
     c->n_res_headers = 0;
     c->streaming = c->head_only = c->stream_close = false;
     c->write_error = 0;
+    c->send_timeout_ms = c->srv->opts.limits.send_timeout_ms;
     /* The handler sees the fields as they are read. */
     c->req.headers = c->fields;
     c->req.n_headers = 0;
@@ -391,8 +392,7 @@ static int flush(http_conn_t *c)
 {
     if (!c->out_len)
         return 0;
-    int rc =
-        arbor_socket_send(c->socket, c->out, c->out_len, c->srv->opts.limits.send_timeout_ms, NULL);
+    int rc = arbor_socket_send(c->socket, c->out, c->out_len, c->send_timeout_ms, NULL);
     c->out_len = 0;
     return rc;
 }
@@ -644,6 +644,7 @@ void arbor__http_conn_main(void *arg)
     c->fields = arbor_alloc(l->max_fields * sizeof *c->fields);
     c->out = arbor_alloc(OUT_SIZE);
     c->out_cap = OUT_SIZE;
+    c->send_timeout_ms = l->send_timeout_ms;
     if (!c->in || !c->head || !c->fields || !c->out)
         arbor_exit(arbor_error("out of memory"));
     if (reject) {

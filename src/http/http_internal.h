@@ -36,6 +36,8 @@ typedef struct http_block {
     max_align_t data[];
 } http_block_t;
 
+/* The connection of a response or request (they live inside it). */
+
 /* A connection: one per process, in memory from arbor_alloc(). */
 typedef struct http_conn {
     arbor_http_server_t *srv;
@@ -69,6 +71,7 @@ typedef struct http_conn {
     size_t n_res_headers;
     bool in_handler, streaming, head_only, stream_close;
     int write_error;
+    int64_t send_timeout_ms; /* for each flush: the limit, or a stream's own */
     http_block_t *blocks;
     /* output not yet sent: out[0, out_len) */
     char *out;
@@ -78,7 +81,7 @@ typedef struct http_conn {
 #define HTTP_CONN_OF_RES(r) ((http_conn_t *)((char *)(r)-offsetof(http_conn_t, res)))
 #define HTTP_CONN_OF_REQ(r) ((http_conn_t *)((char *)(r)-offsetof(http_conn_t, req)))
 
-/* Per-request memory (http_conn.c). */
+/* Per-request memory (http_conn.c), freed once the response is sent. */
 void *arbor__http_alloc(http_conn_t *c, size_t size);
 char *arbor__http_strdup(http_conn_t *c, const char *s, size_t len);
 

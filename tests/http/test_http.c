@@ -16,6 +16,52 @@
 static arbor_http_server_t *srv;
 static arbor_pid_t sup;
 static _Atomic int crash_reports;
+static arbor_pid_t root_pid; /* where /events reports */
+static int64_t sse_heartbeat_ms = 60000;
+
+#define TAG_SUBSCRIBED 10 /* /events -> root: its pid and Last-Event-ID */
+#define TAG_SSE_DONE   11 /* /events -> root: arbor_http_sse()'s result */
+#define TAG_EVENT      12 /* root -> /events: an sse_msg_t */
+#define TAG_END        13 /* root -> /events: end the stream */
+
+typedef struct subscribed {
+    arbor_pid_t pid;
+    char last_id[32];
+} subscribed_t;
+
+typedef struct sse_msg {
+    char id[16];
+    char data[]; /* the rest of the message */
+} sse_msg_t;
+
+static int to_event(arbor_msg_t *m, arbor_http_sse_event_t *ev, void *arg)
+{
+    (void)arg;
+    if (m->tag == TAG_END)
+        return -1;
+    if (m->tag != TAG_EVENT)
+        return 0;
+    sse_msg_t *e = m->data;
+    ev->id = e->id;
+    ev->event = "tick";
+    ev->data = e->data;
+    ev->data_len = m->size - sizeof *e;
+    return 1;
+}
+
+static void events(arbor_http_request_t *req, arbor_http_response_t *res)
+{
+    subscribed_t sub = {.pid = arbor_self()};
+    const char *last = arbor_http_header(req, "Last-Event-ID");
+    snprintf(sub.last_id, sizeof sub.last_id, "%s", last ? last : "");
+    ASSERT_OK(arbor_send(root_pid, TAG_SUBSCRIBED, &sub, sizeof sub));
+    arbor_http_sse_opts_t o = {.on_message = to_event,
+                               .heartbeat_ms = sse_heartbeat_ms,
+                               .send_timeout_ms = 200,
+                               .max_backlog = 1000};
+    int rc = arbor_http_sse(req, res, &o);
+    ASSERT_OK(arbor_send(root_pid, TAG_SSE_DONE, &rc, sizeof rc));
+}
 
 /* The default handler: /echo answers the body, /crash crashes, /stream
  * streams three chunks, /pid answers the connection's pid, /sleep/N
@@ -28,6 +74,8 @@ static void handler(arbor_http_request_t *req, arbor_http_response_t *res, void 
     arbor_http_set_header(res, "X-Pid", pid);
     if (!strcmp(req->path, "/echo")) {
         ASSERT_OK(arbor_http_reply(res, 200, "text/plain", req->body, req->body_len));
+    } else if (!strcmp(req->path, "/events")) {
+        events(req, res);
     } else if (!strcmp(req->path, "/crash")) {
         arbor_exit(arbor_error("boom"));
     } else if (!strcmp(req->path, "/stream")) {
@@ -904,4 +952,206 @@ TEST(percent_and_query_decoding)
     ASSERT_STREQ(out, "3");
     ASSERT_ERR(arbor_http_query("a=1", "b", out, sizeof out), ARBOR_ENOENT);
     ASSERT_ERR(arbor_http_query("", "b", out, sizeof out), ARBOR_ENOENT);
+}
+
+/* ---- Server-Sent Events ------------------------------------------------------------------- */
+
+/* Reads one chunk of a chunked response into out (NUL-terminated);
+ * returns its size, 0 for the last. */
+static size_t read_chunk(client_t *c, char *out, size_t size)
+{
+    char line[64];
+    read_line(c, line, sizeof line);
+    size_t n = strtoul(line, NULL, 16);
+    ASSERT_LT(n, size);
+    while (c->len < n + 2)
+        ASSERT_TRUE(fill(c));
+    memcpy(out, c->buf, n);
+    out[n] = '\0';
+    ASSERT_TRUE(memcmp(c->buf + n, "\r\n", 2) == 0);
+    consume(c, n + 2);
+    return n;
+}
+
+static subscribed_t subscribe(client_t *c, const char *last_id)
+{
+    char req[256];
+    snprintf(req, sizeof req, "GET /events HTTP/1.1\r\nHost: x\r\n%s%s%s\r\n",
+             last_id ? "Last-Event-ID: " : "", last_id ? last_id : "", last_id ? "\r\n" : "");
+    send_text(c, req);
+    arbor_msg_t *m = arbor_test_recv_tag(TAG_SUBSCRIBED, 5000);
+    subscribed_t sub = *(subscribed_t *)m->data;
+    arbor_msg_free(m);
+    return sub;
+}
+
+static void read_stream_head(client_t *c)
+{
+    char *end;
+    while (!(end = memmem(c->buf, c->len, "\r\n\r\n", 4)))
+        ASSERT_TRUE(fill(c));
+    *end = '\0';
+    ASSERT_TRUE(strstr(c->buf, "HTTP/1.1 200 OK\r\n") == c->buf);
+    ASSERT_TRUE(strstr(c->buf, "Content-Type: text/event-stream\r\n") != NULL);
+    ASSERT_TRUE(strstr(c->buf, "Cache-Control: no-cache\r\n") != NULL);
+    ASSERT_TRUE(strstr(c->buf, "Transfer-Encoding: chunked\r\n") != NULL);
+    consume(c, (size_t)(end - c->buf) + 4);
+}
+
+static void publish(arbor_pid_t to, const char *id, const char *data, size_t len)
+{
+    size_t size = sizeof(sse_msg_t) + len;
+    sse_msg_t *e = arbor_calloc(1, size);
+    snprintf(e->id, sizeof e->id, "%s", id);
+    memcpy(e->data, data, len);
+    ASSERT_OK(arbor_send(to, TAG_EVENT, e, size));
+    arbor_free(e);
+}
+
+static int sse_done(void)
+{
+    arbor_msg_t *m = arbor_test_recv_tag(TAG_SSE_DONE, 5000);
+    int rc = *(int *)m->data;
+    arbor_msg_free(m);
+    return rc;
+}
+
+static void sse_order_root(void *arg)
+{
+    (void)arg;
+    root_pid = arbor_self();
+    uint16_t port = start();
+    client_t *c = connect_to(port);
+    subscribed_t sub = subscribe(c, "41");
+    ASSERT_STREQ(sub.last_id, "41");
+    read_stream_head(c);
+    char frame[256], want[256];
+    for (int i = 42; i < 47; i++) {
+        char id[16], text[32];
+        snprintf(id, sizeof id, "%d", i);
+        snprintf(text, sizeof text, "event %d", i);
+        publish(sub.pid, id, text, strlen(text));
+    }
+    publish(sub.pid, "47", "two\nlines", 9);
+    for (int i = 42; i < 47; i++) {
+        read_chunk(c, frame, sizeof frame);
+        snprintf(want, sizeof want, "id: %d\nevent: tick\ndata: event %d\n\n", i, i);
+        ASSERT_STREQ(frame, want);
+    }
+    read_chunk(c, frame, sizeof frame);
+    ASSERT_STREQ(frame, "id: 47\nevent: tick\ndata: two\ndata: lines\n\n");
+    /* The stream ends when the publisher says so; the connection closes. */
+    ASSERT_OK(arbor_send(sub.pid, TAG_END, NULL, 0));
+    ASSERT_EQ(read_chunk(c, frame, sizeof frame), 0);
+    ASSERT_EQ(sse_done(), 0);
+    expect_closed(c);
+    disconnect(c);
+    stop();
+}
+
+TEST(sse_delivers_messages_as_events_in_order)
+{
+    arbor_test_run(sse_order_root, NULL);
+}
+
+static void sse_reconnect_root(void *arg)
+{
+    (void)arg;
+    root_pid = arbor_self();
+    uint16_t port = start();
+    client_t *c = connect_to(port);
+    subscribed_t sub = subscribe(c, NULL);
+    ASSERT_STREQ(sub.last_id, "");
+    read_stream_head(c);
+    publish(sub.pid, "1", "a", 1);
+    char frame[256];
+    read_chunk(c, frame, sizeof frame);
+    ASSERT_STREQ(frame, "id: 1\nevent: tick\ndata: a\n\n");
+    /* The client goes: the stream ends and its process with it. */
+    arbor_ref_t ref;
+    ASSERT_OK(arbor_monitor(sub.pid, &ref));
+    disconnect(c);
+    ASSERT_EQ(sse_done(), 0);
+    arbor_msg_free(arbor_test_recv_tag(ARBOR_TAG_DOWN, 5000));
+    /* It comes back with the last id it saw; the handler gets it. */
+    c = connect_to(port);
+    sub = subscribe(c, "1");
+    ASSERT_STREQ(sub.last_id, "1");
+    read_stream_head(c);
+    disconnect(c);
+    ASSERT_EQ(sse_done(), 0);
+    stop();
+}
+
+TEST(sse_ends_with_its_client_and_a_reconnect_carries_last_event_id)
+{
+    arbor_test_run(sse_reconnect_root, NULL);
+}
+
+static void sse_heartbeat_root(void *arg)
+{
+    (void)arg;
+    root_pid = arbor_self();
+    sse_heartbeat_ms = 50;
+    uint16_t port = start();
+    client_t *c = connect_to(port);
+    subscribed_t sub = subscribe(c, NULL);
+    read_stream_head(c);
+    char frame[64];
+    for (int i = 0; i < 3; i++) {
+        read_chunk(c, frame, sizeof frame);
+        ASSERT_STREQ(frame, ": heartbeat\n\n");
+    }
+    ASSERT_OK(arbor_send(sub.pid, TAG_END, NULL, 0));
+    ASSERT_EQ(sse_done(), 0);
+    disconnect(c);
+    stop();
+}
+
+TEST(sse_sends_a_heartbeat_when_silent)
+{
+    arbor_test_run(sse_heartbeat_root, NULL);
+}
+
+static void sse_slow_root(void *arg)
+{
+    (void)arg;
+    root_pid = arbor_self();
+    uint16_t port = start();
+    client_t *c = connect_to(port);
+    subscribed_t sub = subscribe(c, NULL);
+    arbor_ref_t ref;
+    ASSERT_OK(arbor_monitor(sub.pid, &ref));
+    /* 400 events of 60 KiB, 24 MB, to a client that reads none: more
+     * than loopback's buffers hold (a few MB each side), so a send waits
+     * past its 200 ms. */
+    size_t len = 60 * 1024;
+    char *big = arbor_alloc(len);
+    memset(big, 'x', len);
+    for (int i = 0; i < 400; i++)
+        publish(sub.pid, "n", big, len);
+    arbor_free(big);
+    int rc = sse_done();
+    if (rc != ARBOR_ETIMEDOUT && rc != ARBOR_EAGAIN)
+        arbor_test_fail(__FILE__, __LINE__, "the stream ended with %s", arbor_err_name(rc));
+    arbor_msg_free(arbor_test_recv_tag(ARBOR_TAG_DOWN, 5000));
+    /* What the client reads now ends well before the last event. */
+    size_t total = 0;
+    for (;;) {
+        size_t got;
+        c->len = 0;
+        int r = arbor_socket_recv(c->s, c->buf, sizeof c->buf, 5000, &got);
+        if (r == ARBOR_ECONNRESET || (r == 0 && got == 0))
+            break;
+        ASSERT_OK(r);
+        total += got;
+    }
+    ASSERT_LT(total, 400 * len);
+    disconnect(c);
+    stop();
+}
+
+TEST(sse_drops_a_client_that_falls_behind)
+{
+    arbor_test_run(sse_slow_root, NULL);
 }
