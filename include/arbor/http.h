@@ -88,7 +88,7 @@ typedef struct arbor_http_request {
  * arbor_http_set_header().
  */
 typedef struct arbor_http_response {
-    int status;               /* 100..999; 200 unless set */
+    int status;               /* 200..999 (else the client gets 500); 200 unless set */
     const char *content_type; /* NULL: no Content-Type; copied or static */
     const void *body;
     size_t body_len;

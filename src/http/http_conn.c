@@ -273,7 +273,10 @@ static int on_message_complete(llhttp_t *p)
 {
     http_conn_t *c = p->data;
     c->message_done = true;
-    c->keep_alive = llhttp_should_keep_alive(p);
+    /* An upgrade (Upgrade with Connection: upgrade, or CONNECT) is not
+     * served: the request is answered as any other, then the connection
+     * closes, since what follows it is not HTTP. */
+    c->keep_alive = llhttp_should_keep_alive(p) && !p->upgrade;
     return HPE_PAUSED; /* one request at a time: the rest stays buffered */
 }
 
@@ -306,7 +309,7 @@ static void request_reset(http_conn_t *c)
     c->keep_alive = false;
     c->n_content_length = c->n_transfer_encoding = 0;
     c->n_res_headers = 0;
-    c->streaming = c->head_only = c->stream_close = false;
+    c->streaming = c->head_only = false;
     c->write_error = 0;
     c->send_timeout_ms = c->srv->opts.limits.send_timeout_ms;
     /* The handler sees the fields as they are read. */
@@ -330,10 +333,11 @@ static int feed(http_conn_t *c)
         llhttp_resume(&c->parser);
         return FEED_MESSAGE;
     }
-    if (e == HPE_PAUSED_UPGRADE) { /* not served: answered, then closed */
+    if (e == HPE_PAUSED_UPGRADE) { /* see on_message_complete */
         c->in_pos = c->in_len;
         c->keep_alive = false;
-        return c->message_done ? FEED_MESSAGE : FEED_ERROR;
+        if (c->message_done)
+            return FEED_MESSAGE;
     }
     if (!c->error_status)
         c->error_status = 400;
@@ -548,7 +552,7 @@ static void serve(http_conn_t *c)
         return;
     }
     arbor_socket_last_words(c->socket, NULL, 0);
-    if (c->res.status < 100 || c->res.status > 999) {
+    if (c->res.status < 200 || c->res.status > 999) {
         write_error(c, 500);
         return;
     }

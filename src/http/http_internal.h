@@ -69,7 +69,7 @@ typedef struct http_conn {
     arbor_http_response_t res;
     arbor_http_header_t res_headers[HTTP_MAX_RESPONSE_HEADERS];
     size_t n_res_headers;
-    bool in_handler, streaming, head_only, stream_close;
+    bool in_handler, streaming, head_only;
     int write_error;
     int64_t send_timeout_ms; /* for each flush: the limit, or a stream's own */
     http_block_t *blocks;

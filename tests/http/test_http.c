@@ -380,6 +380,31 @@ TEST(connection_close_is_honoured)
     arbor_test_run(connection_close_root, NULL);
 }
 
+static void upgrade_root(void *arg)
+{
+    (void)arg;
+    uint16_t port = start();
+    response_t *r = new_response();
+    /* Upgrades are not served: answered as a plain request, then closed
+     * (what follows is not HTTP: the second request here goes unread). */
+    exchange(port,
+             "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+             "GET /next HTTP/1.1\r\nHost: x\r\n\r\n",
+             r, true);
+    ASSERT_EQ(r->status, 200);
+    ASSERT_STREQ(r->body, "/ws");
+    ASSERT_STREQ(header_of(r, "Connection"), "close");
+    exchange(port, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", r, true);
+    ASSERT_STREQ(header_of(r, "Connection"), "close");
+    arbor_free(r);
+    stop();
+}
+
+TEST(an_upgrade_or_connect_is_answered_then_closed)
+{
+    arbor_test_run(upgrade_root, NULL);
+}
+
 /* ---- HTTP/1.0, HEAD, 100-continue, chunked ------------------------------------------------- */
 
 static void http10_root(void *arg)
