@@ -42,8 +42,9 @@
 
 #include "http_internal.h"
 
-#define IN_SIZE  16384
-#define OUT_SIZE 16384
+#define IN_SIZE   16384
+#define OUT_SIZE  16384
+#define BODY_KEEP 16384 /* a body buffer larger than this is freed after its request */
 
 enum { CB_NONE, CB_URL, CB_FIELD, CB_VALUE };
 enum { FEED_MORE, FEED_MESSAGE, FEED_ERROR };
@@ -303,6 +304,11 @@ static void request_reset(http_conn_t *c)
     c->last_cb = CB_NONE;
     c->url = NULL;
     c->body_len = 0;
+    if (c->body_cap > BODY_KEEP) { /* a large body's buffer is not kept while idle */
+        arbor_free(c->body);
+        c->body = NULL;
+        c->body_cap = 0;
+    }
     c->error_status = 0;
     c->started = c->headers_done = c->message_done = false;
     c->expect_continue = c->continue_sent = false;

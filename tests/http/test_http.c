@@ -74,6 +74,8 @@ static void handler(arbor_http_request_t *req, arbor_http_response_t *res, void 
     arbor_http_set_header(res, "X-Pid", pid);
     if (!strcmp(req->path, "/echo")) {
         ASSERT_OK(arbor_http_reply(res, 200, "text/plain", req->body, req->body_len));
+    } else if (!strcmp(req->path, "/length")) {
+        ASSERT_OK(arbor_http_replyf(res, 200, "text/plain", "%zu", req->body_len));
     } else if (!strcmp(req->path, "/events")) {
         events(req, res);
     } else if (!strcmp(req->path, "/crash")) {
@@ -403,6 +405,38 @@ static void upgrade_root(void *arg)
 TEST(an_upgrade_or_connect_is_answered_then_closed)
 {
     arbor_test_run(upgrade_root, NULL);
+}
+
+static void big_body_root(void *arg)
+{
+    (void)arg;
+    uint16_t port = start();
+    client_t *c = connect_to(port);
+    response_t *r = new_response();
+    size_t len = 512 * 1024;
+    char *body = arbor_alloc(len);
+    memset(body, 'z', len);
+    send_text(c, "POST /length HTTP/1.1\r\nHost: x\r\nContent-Length: 524288\r\n\r\n");
+    ASSERT_OK(arbor_socket_send(c->s, body, len, 5000, NULL));
+    arbor_free(body);
+    read_response(c, r);
+    ASSERT_STREQ(r->body, "524288");
+    /* Kept alive and idle, the connection no longer holds the body's
+     * half megabyte. */
+    send_text(c, "GET /pid HTTP/1.1\r\nHost: x\r\n\r\n");
+    read_response(c, r);
+    arbor_pid_t pid = (arbor_pid_t)strtoull(header_of(r, "X-Pid"), NULL, 10);
+    arbor_process_info_t info;
+    ASSERT_OK(arbor_process_info(pid, &info));
+    ASSERT_LT(info.heap_bytes, 128 * 1024);
+    disconnect(c);
+    arbor_free(r);
+    stop();
+}
+
+TEST(a_large_body_is_not_kept_by_an_idle_connection)
+{
+    arbor_test_run(big_body_root, NULL);
 }
 
 /* ---- HTTP/1.0, HEAD, 100-continue, chunked ------------------------------------------------- */
