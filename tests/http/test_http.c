@@ -313,7 +313,7 @@ static void keep_alive_root(void *arg)
         ASSERT_STREQ(r->body, want);
         ASSERT_TRUE(header_of(r, "Connection") == NULL);
         if (i == 0)
-            snprintf(first_pid, sizeof first_pid, "%s", header_of(r, "X-Pid"));
+            snprintf(first_pid, sizeof first_pid, "%.31s", header_of(r, "X-Pid"));
         ASSERT_STREQ(header_of(r, "X-Pid"), first_pid); /* one connection, one process */
     }
     ASSERT_EQ(arbor_http_server_connections(srv), 1);
@@ -480,7 +480,7 @@ static void head_root(void *arg)
     send_text(c, "GET /same HTTP/1.1\r\nHost: x\r\n\r\n");
     read_response(c, r);
     char length[32];
-    snprintf(length, sizeof length, "%s", header_of(r, "Content-Length"));
+    snprintf(length, sizeof length, "%.31s", header_of(r, "Content-Length"));
     ASSERT_STREQ(length, "5");
     /* HEAD: the same headers, no body; then a GET on the same connection
      * reads its own answer, not a stray body. */
@@ -828,7 +828,7 @@ static void crash_root(void *arg)
     send_text(other, "GET /before HTTP/1.1\r\nHost: x\r\n\r\n");
     read_response(other, r);
     char pid[32];
-    snprintf(pid, sizeof pid, "%s", header_of(r, "X-Pid"));
+    snprintf(pid, sizeof pid, "%.31s", header_of(r, "X-Pid"));
     /* A pipelined request before the crash keeps its answer, in order. */
     client_t *c = connect_to(port);
     send_text(c, "GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /crash HTTP/1.1\r\nHost: x\r\n\r\n");
