@@ -5,7 +5,7 @@ CMAKE     ?= cmake
 PREFIX    ?= /usr/local
 SOURCES    = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all run deps test release-test tsan ucontext valgrind bench install format check-format clean
+.PHONY: all run deps test release-test tsan ucontext valgrind bench bench-http install format check-format clean
 
 all: build/release/.configured
 	$(CMAKE) --build build/release -j $(JOBS)
@@ -38,30 +38,35 @@ release-test: deps
 	cd build/release-test && ARBOR_TEST_TIMEOUT_SCALE=$${ARBOR_TEST_TIMEOUT_SCALE:-3} \
 		ctest --output-on-failure -j $(JOBS)
 
-# ThreadSanitizer build of the runtime and OTP tests.
+# ThreadSanitizer build of the runtime, OTP, application and HTTP tests.
 tsan: deps
 	$(CMAKE) -S . -B build/tsan -DCMAKE_BUILD_TYPE=Debug -DARBOR_SANITIZE=thread -DARBOR_WERROR=ON -DARBOR_BENCH=OFF
 	$(CMAKE) --build build/tsan -j $(JOBS)
 	cd build/tsan && ARBOR_TEST_TIMEOUT_SCALE=$${ARBOR_TEST_TIMEOUT_SCALE:-5} \
-		ctest --output-on-failure -j $(JOBS) -L 'runtime|otp|apps'
+		ctest --output-on-failure -j $(JOBS) -L 'runtime|otp|apps|http'
 
 # The portable ucontext back end, under ASan + UBSan.
 ucontext: deps
 	$(CMAKE) -S . -B build/ucontext -DCMAKE_BUILD_TYPE=Debug -DARBOR_CONTEXT=ucontext -DARBOR_SANITIZE=address,undefined -DARBOR_WERROR=ON -DARBOR_BENCH=OFF
 	$(CMAKE) --build build/ucontext -j $(JOBS)
 	cd build/ucontext && ARBOR_TEST_TIMEOUT_SCALE=$${ARBOR_TEST_TIMEOUT_SCALE:-3} \
-		ctest --output-on-failure -j $(JOBS) -L 'runtime|otp|apps'
+		ctest --output-on-failure -j $(JOBS) -L 'runtime|otp|apps|http'
 
-# The runtime tests under memcheck, but the 100k-process rings: their
+# The runtime and HTTP tests under memcheck, but the 100k-process rings: their
 # 100,000 stacks exceed valgrind's limit on mapped segments (VG_N_SEGMENTS).
 valgrind: deps
 	$(CMAKE) -S . -B build/valgrind -DCMAKE_BUILD_TYPE=Debug -DARBOR_BENCH=OFF
 	$(CMAKE) --build build/valgrind -j $(JOBS)
 	cd build/valgrind && ARBOR_TEST_TIMEOUT_SCALE=20 ARBOR_TEST_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full" \
-		ctest --output-on-failure -j $(JOBS) -L runtime -E 'stress_ring_100k'
+		ctest --output-on-failure -j $(JOBS) -L 'runtime|http' -E 'stress_ring_100k|http_hello_example'
 
 bench: all
 	scripts/bench.sh $(BENCH)
+
+# wrk against http_hello and nginx, 1 and 2 workers, interleaved, on
+# loopback (needs Debian's wrk and nginx-light; see the script).
+bench-http: all
+	scripts/bench-http.sh
 
 install: all
 	$(CMAKE) --install build/release --prefix $(PREFIX)

@@ -24,5 +24,6 @@
 #include "arbor/dynamic_supervisor.h"
 #include "arbor/task.h"
 #include "arbor/registry.h"
+#include "arbor/http.h"
 
 #endif

@@ -84,6 +84,8 @@ typedef struct arbor_listen_opts {
     int backlog;      /* 0 = 1024 (the kernel caps it at somaxconn) */
     int no_reuseaddr; /* SO_REUSEADDR is on unless this is set */
     int v6only;       /* an IPv6 listener takes no IPv4 connections */
+    int reuseport;    /* SO_REUSEPORT: several listeners (one per acceptor process) share
+                       * the port, and the kernel spreads connections among them */
 } arbor_listen_opts_t;
 
 /*
@@ -159,6 +161,19 @@ int arbor_socket_close(arbor_socket_t s);
  * the caller's) when pid does not exist.
  */
 int arbor_socket_give(arbor_socket_t s, arbor_pid_t pid);
+
+/*
+ * Sets the last words of s (the caller must own it): size bytes at data
+ * that are sent, without waiting, when s is closed because its owner
+ * exits, however it exits, while they are set. A protocol answers its own
+ * crash this way: an HTTP connection sets a 500 response before it runs a
+ * request's handler and clears it (data NULL, size 0) once the handler
+ * has returned. data is not copied: it must stay valid and unchanged while
+ * set (static text is usual). Bytes that do not fit in the kernel's send
+ * buffer at that moment are lost. A closing by arbor_socket_close() and
+ * arbor_socket_give() both clear them. Returns ARBOR_EINVAL for a listener.
+ */
+int arbor_socket_last_words(arbor_socket_t s, const void *data, size_t size);
 
 /*
  * Arms one notification: when s is next ready for any of events

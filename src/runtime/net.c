@@ -215,6 +215,8 @@ int arbor_tcp_listen(const char *host, uint16_t port, const arbor_listen_opts_t 
     int one = 1;
     if (!o.no_reuseaddr && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
         goto out_errno;
+    if (o.reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+        goto out_errno;
     if (list->ai_family == AF_INET6 &&
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &(int){o.v6only ? 1 : 0}, sizeof(int)) != 0)
         goto out_errno;
@@ -520,7 +522,10 @@ int arbor_socket_give(arbor_socket_t s, arbor_pid_t to)
     arbor__msg_t *m = arbor__sig_new(ARBOR__SIG_ADOPT, s);
     if (!m)
         return done(p, pd, ARBOR_ENOMEM);
-    /* The owner's reference passes from our exit hook to the signal. */
+    /* The owner's reference passes from our exit hook to the signal; its
+     * last words were ours to say. */
+    pd->last_words = NULL;
+    pd->last_words_len = 0;
     arbor__proc_hook_remove(p, &pd->hook);
     atomic_store_explicit(&pd->hooked, ARBOR_NOPID, memory_order_relaxed);
     /* release: the new owner's calls see everything we did with it. */
@@ -549,6 +554,26 @@ void arbor__net_orphan(arbor_pid_t pid, uint64_t handle)
         return;
     arbor__pollfd_close(pd, false);
     arbor__pollfd_unhook(NULL, pd);
+}
+
+int arbor_socket_last_words(arbor_socket_t s, const void *data, size_t size)
+{
+    arbor__proc_t *p = arbor__proc_current();
+    if (!p)
+        return ARBOR_ENOTPROC;
+    if (!data && size)
+        return ARBOR_EINVAL;
+    int rc;
+    arbor__pollfd_t *pd = owned(p, s, &rc);
+    if (!pd)
+        return rc;
+    if (pd->kind != ARBOR__FD_SOCKET)
+        return done(p, pd, ARBOR_EINVAL);
+    /* Only the owner writes these, and its exit hook reads them on the
+     * same process's way out: no other thread looks. */
+    pd->last_words = size ? data : NULL;
+    pd->last_words_len = size;
+    return done(p, pd, 0);
 }
 
 int arbor_socket_notify(arbor_socket_t s, unsigned events)

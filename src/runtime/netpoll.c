@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -139,6 +140,8 @@ static void record_free(arbor__pollfd_t *pd)
     atomic_store_explicit(&pd->owner, ARBOR_NOPID, memory_order_relaxed);
     atomic_store_explicit(&pd->hooked, ARBOR_NOPID, memory_order_relaxed);
     atomic_store_explicit(&pd->revents, 0, memory_order_relaxed);
+    pd->last_words = NULL;
+    pd->last_words_len = 0;
     pd->fd = -1;
     atomic_store_explicit(&pd->state, ((uint64_t)gen << 32) | CLOSING, memory_order_release);
     pthread_mutex_lock(&np.lock);
@@ -169,7 +172,11 @@ uint64_t arbor__pollfd_open(arbor__proc_t *p, int fd, int kind, uint32_t events,
         return 0;
     }
     pd->fd = fd;
-    pd->kind = kind;
+    /* Relaxed atomic: the poller may still be reading the kind of this
+     * record's previous life (an event of the old generation, which
+     * on_event then drops); the value it reads does not matter, but the
+     * access must not be a data race. */
+    __atomic_store_n(&pd->kind, kind, __ATOMIC_RELAXED);
     pd->free_next = NULL;
     atomic_store_explicit(&pd->owner, p->pid, memory_order_relaxed);
     bool borrowed = kind == ARBOR__FD_BORROWED;
@@ -324,6 +331,10 @@ void arbor__pollfd_unhook(arbor__proc_t *p, arbor__pollfd_t *pd)
 static void hook_close(void *arg)
 {
     arbor__pollfd_t *pd = arg;
+    /* Its last words, without waiting: what does not fit in the kernel's
+     * buffer now is lost, as a protocol's answer to its own crash may be. */
+    if (pd->last_words && !arbor__pollfd_closing(pd))
+        (void)!send(pd->fd, pd->last_words, pd->last_words_len, MSG_DONTWAIT | MSG_NOSIGNAL);
     arbor__pollfd_close(pd, false); /* ARBOR_ECLOSED when someone closed it first */
     atomic_store_explicit(&pd->hooked, ARBOR_NOPID, memory_order_relaxed);
     arbor__pollfd_put(pd);
@@ -453,7 +464,7 @@ static void on_event(const struct epoll_event *ev)
     if (GEN(atomic_load_explicit(&pd->state, memory_order_acquire)) != (uint32_t)(handle >> 32))
         return;
     uint32_t e = ev->events;
-    if (pd->kind == ARBOR__FD_BORROWED) {
+    if (__atomic_load_n(&pd->kind, __ATOMIC_RELAXED) == ARBOR__FD_BORROWED) {
         unsigned r = (e & (EPOLLIN | EPOLLHUP | EPOLLERR) ? ARBOR_READABLE : 0) |
                      (e & (EPOLLOUT | EPOLLHUP | EPOLLERR) ? ARBOR_WRITABLE : 0);
         atomic_fetch_or_explicit(&pd->revents, r, memory_order_relaxed);

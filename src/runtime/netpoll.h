@@ -71,6 +71,8 @@ typedef struct arbor__pollfd {
                                  * others only to compare with their own pid */
     _Atomic unsigned revents;   /* a borrowed descriptor's events (arbor_fd_wait()) */
     arbor__exit_hook_t hook;    /* closes the socket when its owner exits */
+    const void *last_words;     /* sent by `hook` before it closes (arbor_socket_last_words) */
+    size_t last_words_len;
     int fd;
     int kind;
     uint32_t index;

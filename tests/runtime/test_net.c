@@ -498,6 +498,59 @@ TEST(an_owner_that_crashes_closes_its_sockets)
     arbor_test_run(owner_crash_root, NULL);
 }
 
+/* A process that owns the server side of a connection: sets its last
+ * words (or sets and clears them), tells the test, then crashes. */
+static void last_words_owner(void *arg)
+{
+    bool clear = *(bool *)arg;
+    arbor_socket_t s = wait_for_socket();
+    static const char words[] = "last words";
+    ASSERT_OK(arbor_socket_last_words(s, words, sizeof words - 1));
+    if (clear)
+        ASSERT_OK(arbor_socket_last_words(s, NULL, 0));
+    arbor_exit(arbor_error("boom"));
+}
+
+static void last_words_case(bool clear)
+{
+    uint16_t port;
+    arbor_socket_t l = listen_on("127.0.0.1", &port), c, srv;
+    ASSERT_ERR(arbor_socket_last_words(l, "x", 1), ARBOR_EINVAL);
+    ASSERT_OK(arbor_tcp_connect("127.0.0.1", port, 5000, &c));
+    ASSERT_OK(arbor_tcp_accept(l, 5000, &srv));
+    arbor_spawn_opts_t o = {.arg_size = sizeof clear};
+    arbor_pid_t pid;
+    ASSERT_OK(arbor_spawn_opt(last_words_owner, &clear, &o, &pid, NULL));
+    ASSERT_OK(arbor_socket_give(srv, pid));
+    ASSERT_OK(arbor_send(pid, TAG_SOCKET, &srv, sizeof srv));
+    char buf[64];
+    size_t total = 0, got;
+    do {
+        ASSERT_OK(arbor_socket_recv(c, buf + total, sizeof buf - total, 5000, &got));
+        total += got;
+    } while (got > 0);
+    if (clear) {
+        ASSERT_EQ(total, 0);
+    } else {
+        ASSERT_EQ(total, 10);
+        ASSERT_TRUE(memcmp(buf, "last words", 10) == 0);
+    }
+    arbor_socket_close(c);
+    arbor_socket_close(l);
+}
+
+static void last_words_root(void *arg)
+{
+    (void)arg;
+    last_words_case(false);
+    last_words_case(true);
+}
+
+TEST(last_words_reach_the_peer_when_the_owner_crashes)
+{
+    arbor_test_run(last_words_root, NULL);
+}
+
 static void handed_over_root(void *arg)
 {
     (void)arg;

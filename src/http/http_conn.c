@@ -1,0 +1,710 @@
+/*
+ * A connection's process: reads requests, runs the handler, writes answers.
+ *
+ * The process is written in the blocking style (docs/net.md): it parks in
+ * arbor_socket_recv() between requests, costing no thread. One loop:
+ *
+ *   parse what is buffered (llhttp, which pauses at the end of each
+ *   message, so that pipelined requests are answered one at a time and in
+ *   order, from the same buffer);
+ *     a whole request  -> run the handler, queue the answer, go on parsing;
+ *     an error         -> answer 400/413/431 with Connection: close, close;
+ *     need more bytes  -> send what is queued, then read, with the deadline
+ *                         of where we are: the idle timeout before a
+ *                         request's first byte (then close without a word),
+ *                         the head timeout until its last header, the body
+ *                         timeout until its end (then 408).
+ *
+ * An answer is queued and sent before the connection next reads or runs
+ * a handler (the last words of a crash must come after the answers to the
+ * requests before it).
+ *
+ * A crash in the handler: before it runs, the connection gives its socket
+ * last words (arbor_socket_last_words): a 500 response. If the process
+ * dies in the handler, the runtime sends them as it closes the socket, and
+ * the exit hook here reports the crash with the request's line. Once the
+ * handler returns, or streams its first bytes, the last words are cleared.
+ *
+ * Smuggling: llhttp in strict mode refuses most malformed framing; on top
+ * of it the callbacks refuse bytes that do not belong (CR, LF, NUL and
+ * other controls in values; non-token names; controls, spaces and bytes
+ * above 0x7E in the target), and on_headers_complete refuses two
+ * Content-Lengths, Content-Length with Transfer-Encoding, and any
+ * Transfer-Encoding but "chunked". llhttp 8.1 (Debian's) lacks upstream's
+ * later fixes for bare CR and folded lines outside strict mode; the value
+ * check here catches both whatever the mode.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "http_internal.h"
+
+#define IN_SIZE   16384
+#define OUT_SIZE  16384
+#define BODY_KEEP 16384 /* a body buffer larger than this is freed after its request */
+
+enum { CB_NONE, CB_URL, CB_FIELD, CB_VALUE };
+enum { FEED_MORE, FEED_MESSAGE, FEED_ERROR };
+
+static const char response_500[] = "HTTP/1.1 500 Internal Server Error\r\n"
+                                   "Content-Type: text/plain\r\n"
+                                   "Content-Length: 22\r\n"
+                                   "Connection: close\r\n\r\n"
+                                   "Internal Server Error\n";
+
+/* ---- per-request memory --------------------------------------------------------- */
+
+void *arbor__http_alloc(http_conn_t *c, size_t size)
+{
+    http_block_t *b = arbor_alloc(sizeof *b + size + 1);
+    if (!b)
+        return NULL;
+    b->next = c->blocks;
+    c->blocks = b;
+    return b->data;
+}
+
+char *arbor__http_strdup(http_conn_t *c, const char *s, size_t len)
+{
+    char *d = arbor__http_alloc(c, len + 1);
+    if (d) {
+        memcpy(d, s, len);
+        d[len] = '\0';
+    }
+    return d;
+}
+
+static void free_blocks(http_conn_t *c)
+{
+    for (http_block_t *b = c->blocks, *next; b; b = next) {
+        next = b->next;
+        arbor_free(b);
+    }
+    c->blocks = NULL;
+}
+
+/* ---- characters ------------------------------------------------------------------- */
+
+bool arbor__http_tchar(unsigned char c)
+{
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+        return true;
+    return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/* A byte of a field value: visible ASCII, space, tab or obs-text; never
+ * CR, LF, NUL or another control (a bare CR, or a folded line's CRLF). */
+static bool value_char(unsigned char c)
+{
+    return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+/* A byte of the request target: visible ASCII only. */
+static bool target_char(unsigned char c)
+{
+    return c > 0x20 && c < 0x7f;
+}
+
+/* ---- parser callbacks --------------------------------------------------------------- */
+
+static int stop(http_conn_t *c, int status)
+{
+    if (!c->error_status)
+        c->error_status = status;
+    return -1;
+}
+
+/* Appends len bytes to the request's strings; 431 beyond the head limit. */
+static int head_append(http_conn_t *c, const char *at, size_t len)
+{
+    c->head_bytes += len;
+    if (c->head_bytes > c->srv->opts.limits.max_head || c->head_used + len + 1 > c->head_cap)
+        return stop(c, 431);
+    memcpy(c->head + c->head_used, at, len);
+    c->head_used += len;
+    return 0;
+}
+
+static int head_end_string(http_conn_t *c)
+{
+    if (c->head_used + 1 > c->head_cap)
+        return stop(c, 431);
+    c->head[c->head_used++] = '\0';
+    return 0;
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+    http_conn_t *c = p->data;
+    c->started = true;
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+    http_conn_t *c = p->data;
+    for (size_t i = 0; i < len; i++)
+        if (!target_char((unsigned char)at[i]))
+            return stop(c, 400);
+    if (c->last_cb != CB_URL) {
+        c->last_cb = CB_URL;
+        c->url = c->head + c->head_used;
+        c->head_bytes += 16; /* the method, the version, spaces and CRLF */
+    }
+    return head_append(c, at, len);
+}
+
+static int on_url_complete(llhttp_t *p)
+{
+    return head_end_string(p->data);
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    http_conn_t *c = p->data;
+    for (size_t i = 0; i < len; i++)
+        if (!arbor__http_tchar((unsigned char)at[i]))
+            return stop(c, 400);
+    if (c->last_cb != CB_FIELD) {
+        c->last_cb = CB_FIELD;
+        if (c->n_fields >= c->srv->opts.limits.max_fields)
+            return stop(c, 431);
+        c->fields[c->n_fields++] = (arbor_http_header_t){c->head + c->head_used, ""};
+        c->head_bytes += 4; /* ": " and CRLF */
+    }
+    return head_append(c, at, len);
+}
+
+static int on_header_field_complete(llhttp_t *p)
+{
+    return head_end_string(p->data);
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    http_conn_t *c = p->data;
+    for (size_t i = 0; i < len; i++)
+        if (!value_char((unsigned char)at[i]))
+            return stop(c, 400);
+    if (c->last_cb != CB_VALUE) {
+        c->last_cb = CB_VALUE;
+        c->fields[c->n_fields - 1].value = c->head + c->head_used;
+    } else if (c->value_end != c->feed_end_before || at != c->feed_start) {
+        /* A value in two pieces that are not the two sides of a read's
+         * end: llhttp 8.1 joined a folded line (obs-fold), even in strict
+         * mode. */
+        return stop(c, 400);
+    }
+    c->value_end = at + len;
+    return head_append(c, at, len);
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+    http_conn_t *c = p->data;
+    if (c->last_cb != CB_VALUE) { /* an empty value */
+        c->last_cb = CB_VALUE;
+        c->fields[c->n_fields - 1].value = c->head + c->head_used;
+    }
+    /* Trailing white space is not part of the value (RFC 9110 5.5). */
+    char *v = (char *)c->fields[c->n_fields - 1].value;
+    while (c->head + c->head_used > v &&
+           (c->head[c->head_used - 1] == ' ' || c->head[c->head_used - 1] == '\t'))
+        c->head_used--;
+    if (head_end_string(c))
+        return -1;
+    const arbor_http_header_t *f = &c->fields[c->n_fields - 1];
+    if (!strcasecmp(f->name, "content-length"))
+        c->n_content_length++;
+    else if (!strcasecmp(f->name, "transfer-encoding"))
+        c->n_transfer_encoding++;
+    else if (!strcasecmp(f->name, "expect")) {
+        if (strcasecmp(f->value, "100-continue"))
+            return stop(c, 417);
+        c->expect_continue = true;
+    }
+    return 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    http_conn_t *c = p->data;
+    /* Framing that two parsers could read two ways is refused, whatever
+     * llhttp made of it (RFC 9112 6.1, 6.3). */
+    if (c->n_content_length > 1 || (c->n_content_length && c->n_transfer_encoding) ||
+        c->n_transfer_encoding > 1)
+        return stop(c, 400);
+    for (size_t i = 0; i < c->n_fields; i++)
+        if (!strcasecmp(c->fields[i].name, "transfer-encoding") &&
+            strcasecmp(c->fields[i].value, "chunked"))
+            return stop(c, 400);
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->srv->opts.limits.max_body)
+        return stop(c, 413);
+    c->headers_done = true;
+    return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+    http_conn_t *c = p->data;
+    size_t max = c->srv->opts.limits.max_body;
+    if (len > max - c->body_len)
+        return stop(c, 413);
+    if (c->body_len + len + 1 > c->body_cap) {
+        size_t cap = c->body_cap ? c->body_cap : 4096;
+        while (cap < c->body_len + len + 1)
+            cap *= 2;
+        if (cap > max + 1)
+            cap = max + 1;
+        char *b = arbor_realloc(c->body, cap);
+        if (!b)
+            return stop(c, 500);
+        c->body = b;
+        c->body_cap = cap;
+    }
+    memcpy(c->body + c->body_len, at, len);
+    c->body_len += len;
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    http_conn_t *c = p->data;
+    c->message_done = true;
+    /* An upgrade (Upgrade with Connection: upgrade, or CONNECT) is not
+     * served: the request is answered as any other, then the connection
+     * closes, since what follows it is not HTTP. */
+    c->keep_alive = llhttp_should_keep_alive(p) && !p->upgrade;
+    return HPE_PAUSED; /* one request at a time: the rest stays buffered */
+}
+
+static const llhttp_settings_t settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_url_complete = on_url_complete,
+    .on_header_field = on_header_field,
+    .on_header_field_complete = on_header_field_complete,
+    .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* ---- reading ------------------------------------------------------------------------ */
+
+static void request_reset(http_conn_t *c)
+{
+    free_blocks(c);
+    c->head_used = c->head_bytes = 0;
+    c->n_fields = 0;
+    c->last_cb = CB_NONE;
+    c->url = NULL;
+    c->body_len = 0;
+    if (c->body_cap > BODY_KEEP) { /* a large body's buffer is not kept while idle */
+        arbor_free(c->body);
+        c->body = NULL;
+        c->body_cap = 0;
+    }
+    c->error_status = 0;
+    c->started = c->headers_done = c->message_done = false;
+    c->expect_continue = c->continue_sent = false;
+    c->keep_alive = false;
+    c->n_content_length = c->n_transfer_encoding = 0;
+    c->n_res_headers = 0;
+    c->streaming = c->head_only = false;
+    c->write_error = 0;
+    c->send_timeout_ms = c->srv->opts.limits.send_timeout_ms;
+    /* The handler sees the fields as they are read. */
+    c->req.headers = c->fields;
+    c->req.n_headers = 0;
+}
+
+static int feed(http_conn_t *c)
+{
+    const char *from = c->in + c->in_pos;
+    c->feed_start = from;
+    llhttp_errno_t e = llhttp_execute(&c->parser, from, c->in_len - c->in_pos);
+    c->feed_end_before = c->in + c->in_len;
+    c->req.n_headers = c->n_fields;
+    if (e == HPE_OK) {
+        c->in_pos = c->in_len;
+        return FEED_MORE;
+    }
+    if (e == HPE_PAUSED) {
+        c->in_pos = (size_t)(llhttp_get_error_pos(&c->parser) - c->in);
+        llhttp_resume(&c->parser);
+        return FEED_MESSAGE;
+    }
+    if (e == HPE_PAUSED_UPGRADE) { /* see on_message_complete */
+        c->in_pos = c->in_len;
+        c->keep_alive = false;
+        if (c->message_done)
+            return FEED_MESSAGE;
+    }
+    if (!c->error_status)
+        c->error_status = 400;
+    return FEED_ERROR;
+}
+
+/* ---- writing -------------------------------------------------------------------------- */
+
+static int out_reserve(http_conn_t *c, size_t more)
+{
+    if (c->out_len + more <= c->out_cap)
+        return 0;
+    size_t cap = c->out_cap * 2;
+    while (cap < c->out_len + more)
+        cap *= 2;
+    char *o = arbor_realloc(c->out, cap);
+    if (!o)
+        return ARBOR_ENOMEM;
+    c->out = o;
+    c->out_cap = cap;
+    return 0;
+}
+
+static int out_add(http_conn_t *c, const void *data, size_t len)
+{
+    int rc = out_reserve(c, len);
+    if (rc)
+        return rc;
+    memcpy(c->out + c->out_len, data, len);
+    c->out_len += len;
+    return 0;
+}
+
+static int out_printf(http_conn_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int out_printf(http_conn_t *c, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        size_t room = c->out_cap - c->out_len;
+        int n = vsnprintf(c->out + c->out_len, room, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return ARBOR_EINVAL;
+        if ((size_t)n < room) {
+            c->out_len += (size_t)n;
+            return 0;
+        }
+        int rc = out_reserve(c, (size_t)n + 1);
+        if (rc)
+            return rc;
+    }
+}
+
+static int flush(http_conn_t *c)
+{
+    if (!c->out_len)
+        return 0;
+    int rc = arbor_socket_send(c->socket, c->out, c->out_len, c->send_timeout_ms, NULL);
+    c->out_len = 0;
+    return rc;
+}
+
+/* "Sun, 06 Dec 2026 14:45:37 GMT", formatted once a second per thread. */
+static const char *http_date(void)
+{
+    static __thread time_t cached_at;
+    static __thread char text[40];
+    time_t now = time(NULL);
+    if (now != cached_at) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        cached_at = now;
+    }
+    return text;
+}
+
+static bool status_has_body(int status)
+{
+    return !(status < 200 || status == 204 || status == 304);
+}
+
+/* Queues the status line and headers; length < 0: streamed. */
+static int write_head(http_conn_t *c, int64_t length)
+{
+    const arbor_http_response_t *r = &c->res;
+    int rc = out_printf(c, "HTTP/1.1 %d %s\r\nServer: arbor\r\nDate: %s\r\n", r->status,
+                        arbor_http_status_text(r->status), http_date());
+    if (!rc && r->content_type)
+        rc = out_printf(c, "Content-Type: %s\r\n", r->content_type);
+    for (size_t i = 0; !rc && i < c->n_res_headers; i++)
+        rc = out_printf(c, "%s: %s\r\n", c->res_headers[i].name, c->res_headers[i].value);
+    if (!rc && status_has_body(r->status)) {
+        if (length >= 0)
+            rc = out_printf(c, "Content-Length: %lld\r\n", (long long)length);
+        else if (c->req.version >= 11)
+            rc = out_printf(c, "Transfer-Encoding: chunked\r\n");
+    }
+    if (!rc && !c->keep_alive)
+        rc = out_printf(c, "Connection: close\r\n");
+    else if (!rc && c->req.version < 11)
+        rc = out_printf(c, "Connection: keep-alive\r\n");
+    return rc ? rc : out_add(c, "\r\n", 2);
+}
+
+/* A response the server makes itself (an error), then the connection
+ * closes. */
+static void write_error(http_conn_t *c, int status)
+{
+    const char *text = arbor_http_status_text(status);
+    c->keep_alive = false;
+    c->n_res_headers = 0;
+    c->res = (arbor_http_response_t){.status = status, .content_type = "text/plain"};
+    size_t len = strlen(text) + 1;
+    if (status == 503)
+        c->res_headers[c->n_res_headers++] = (arbor_http_header_t){"Retry-After", "1"};
+    if (write_head(c, (int64_t)len) == 0) {
+        out_add(c, text, len - 1);
+        out_add(c, "\n", 1);
+    }
+}
+
+int arbor_http_write(arbor_http_response_t *res, const void *data, size_t len)
+{
+    http_conn_t *c = HTTP_CONN_OF_RES(res);
+    if (c->write_error)
+        return c->write_error;
+    int rc = 0;
+    if (!c->streaming) {
+        c->streaming = true;
+        /* Something is about to be sent: a crash can no longer say 500. */
+        arbor_socket_last_words(c->socket, NULL, 0);
+        if (c->req.version < 11)
+            c->keep_alive = false; /* the body ends when the connection does */
+        rc = write_head(c, -1);
+    }
+    if (!rc && len && !c->head_only && status_has_body(res->status)) {
+        if (c->req.version >= 11)
+            rc = out_printf(c, "%zx\r\n", len);
+        if (!rc)
+            rc = out_add(c, data, len);
+        if (!rc && c->req.version >= 11)
+            rc = out_add(c, "\r\n", 2);
+    }
+    if (!rc)
+        rc = flush(c);
+    if (rc)
+        c->write_error = rc;
+    return rc;
+}
+
+/* ---- requests ---------------------------------------------------------------------------- */
+
+static void exit_hook(void *arg)
+{
+    http_conn_t *c = arg;
+    atomic_fetch_sub_explicit(&c->srv->live, 1, memory_order_relaxed);
+    if (!c->in_handler)
+        return;
+    char line[160];
+    snprintf(line, sizeof line, "%s %.140s", c->req.method, c->req.target);
+    arbor_report(&(arbor_report_t){.kind = ARBOR_REPORT_CRASH,
+                                   .pid = c->pid,
+                                   .behaviour = "http_connection",
+                                   .what = "handler_crashed",
+                                   .reason = arbor_error("the handler did not return"),
+                                   .detail = line});
+}
+
+/* Runs the handler for the request just parsed and queues its answer. */
+static void serve(http_conn_t *c)
+{
+    arbor_http_request_t *q = &c->req;
+    q->method = llhttp_method_name(llhttp_get_method(&c->parser));
+    q->version = c->parser.http_major * 10 + c->parser.http_minor;
+    q->target = c->url ? c->url : "";
+    char *mark = strchr(q->target, '?');
+    if (mark) {
+        q->path = arbor__http_strdup(c, q->target, (size_t)(mark - q->target));
+        q->query = mark + 1;
+    } else {
+        q->path = q->target;
+        q->query = "";
+    }
+    if (!q->path) {
+        write_error(c, 500);
+        return;
+    }
+    q->headers = c->fields;
+    q->n_headers = c->n_fields;
+    if (c->body) {
+        c->body[c->body_len] = '\0';
+        q->body = c->body;
+    } else {
+        q->body = "";
+    }
+    q->body_len = c->body_len;
+    q->params = c->params;
+    q->n_params = 0;
+    c->head_only = !strcmp(q->method, "HEAD");
+    c->res = (arbor_http_response_t){.status = 200};
+
+    arbor_socket_last_words(c->socket, response_500, sizeof response_500 - 1);
+    c->in_handler = true;
+    c->srv->opts.handler(q, &c->res, c->srv->opts.handler_arg);
+    c->in_handler = false;
+    if (c->streaming) {
+        if (!c->write_error && c->req.version >= 11 && !c->head_only &&
+            status_has_body(c->res.status))
+            out_add(c, "0\r\n\r\n", 5);
+        return;
+    }
+    arbor_socket_last_words(c->socket, NULL, 0);
+    if (c->res.status < 200 || c->res.status > 999) {
+        write_error(c, 500);
+        return;
+    }
+    bool body = status_has_body(c->res.status);
+    size_t len = body ? c->res.body_len : 0;
+    if (write_head(c, body ? (int64_t)len : -1) == 0 && len && !c->head_only)
+        out_add(c, c->res.body, len);
+}
+
+/* Waits for more bytes within the deadline of where the request is.
+ * Returns 0 with bytes, 1 when the connection is to close quietly (end
+ * of file, idle timeout, an error), 408 when a request timed out. */
+static int read_more(http_conn_t *c, uint64_t deadline)
+{
+    if (c->in_pos == c->in_len)
+        c->in_pos = c->in_len = 0;
+    uint64_t now = arbor_now_ms();
+    if (now >= deadline)
+        return c->started ? 408 : 1;
+    size_t got;
+    int rc = arbor_socket_recv(c->socket, c->in + c->in_len, IN_SIZE - c->in_len,
+                               (int64_t)(deadline - now), &got);
+    if (rc == ARBOR_ETIMEDOUT)
+        return c->started ? 408 : 1;
+    if (rc != 0 || got == 0)
+        return 1;
+    c->in_len += got;
+    return 0;
+}
+
+/* Closes after an error answer: stop writing, then read and drop what the
+ * client still sends for a moment, so that our answer is not lost to the
+ * reset that closing with unread bytes would send. */
+static void linger_close(http_conn_t *c)
+{
+    flush(c);
+    arbor_socket_shutdown_write(c->socket);
+    uint64_t end = arbor_now_ms() + 1000;
+    size_t got, total = 0;
+    while (total < (1u << 20)) {
+        uint64_t now = arbor_now_ms();
+        if (now >= end ||
+            arbor_socket_recv(c->socket, c->in, IN_SIZE, (int64_t)(end - now), &got) != 0 ||
+            got == 0)
+            break;
+        total += got;
+    }
+    arbor_socket_close(c->socket);
+}
+
+static uint64_t deadline_for(http_conn_t *c, uint64_t *phase_start, int *phase)
+{
+    const arbor_http_limits_t *l = &c->srv->opts.limits;
+    int now_phase = !c->started ? 0 : !c->headers_done ? 1 : 2;
+    if (now_phase != *phase) {
+        *phase = now_phase;
+        *phase_start = arbor_now_ms();
+    }
+    int64_t ms = now_phase == 0   ? l->idle_timeout_ms
+                 : now_phase == 1 ? l->head_timeout_ms
+                                  : l->body_timeout_ms;
+    return *phase_start + (uint64_t)ms;
+}
+
+void arbor__http_conn_main(void *arg)
+{
+    arbor_http_server_t *srv = arg;
+    arbor_set_label("http_connection");
+    http_conn_t *c = arbor_calloc(1, sizeof *c);
+    if (!c) {
+        atomic_fetch_sub_explicit(&srv->live, 1, memory_order_relaxed);
+        arbor_exit(arbor_error("out of memory"));
+    }
+    c->srv = srv;
+    c->pid = arbor_self();
+    if (arbor_on_exit(exit_hook, c) != 0) {
+        atomic_fetch_sub_explicit(&srv->live, 1, memory_order_relaxed);
+        arbor_exit(arbor_error("out of memory"));
+    }
+    arbor_msg_t *m;
+    if (arbor_receive(5000, &m) != 0)
+        arbor_exit(arbor_error("no socket"));
+    bool reject = m->tag == ARBOR__HTTP_TAG_REJECT;
+    c->socket = *(arbor_socket_t *)m->data;
+    arbor_msg_free(m);
+    arbor_socket_setopt(c->socket, ARBOR_SO_NODELAY, 1);
+    arbor_socket_peer(c->socket, &c->req.peer);
+
+    const arbor_http_limits_t *l = &srv->opts.limits;
+    c->head_cap = 2 * l->max_head + 4 * (size_t)l->max_fields + 64;
+    c->in = arbor_alloc(IN_SIZE);
+    c->head = arbor_alloc(c->head_cap);
+    c->fields = arbor_alloc(l->max_fields * sizeof *c->fields);
+    c->out = arbor_alloc(OUT_SIZE);
+    c->out_cap = OUT_SIZE;
+    c->send_timeout_ms = l->send_timeout_ms;
+    if (!c->in || !c->head || !c->fields || !c->out)
+        arbor_exit(arbor_error("out of memory"));
+    if (reject) {
+        write_error(c, 503);
+        linger_close(c);
+        return;
+    }
+    llhttp_init(&c->parser, HTTP_REQUEST, &settings);
+    c->parser.data = c;
+    request_reset(c);
+
+    uint64_t phase_start = 0;
+    int phase = -1;
+    for (;;) {
+        int r = c->in_pos < c->in_len ? feed(c) : FEED_MORE;
+        if (r == FEED_MESSAGE) {
+            /* What earlier requests said goes first: a crash in this
+             * handler says its 500 after them. */
+            if (flush(c) != 0)
+                return;
+            serve(c);
+            bool keep = c->keep_alive && !c->write_error;
+            request_reset(c);
+            phase = -1;
+            if (!keep)
+                break;
+            continue;
+        }
+        if (r == FEED_ERROR) {
+            write_error(c, c->error_status);
+            linger_close(c);
+            return;
+        }
+        /* All that is buffered is parsed: answer what is queued, then read. */
+        if (c->headers_done && c->expect_continue && !c->continue_sent) {
+            c->continue_sent = true;
+            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            out_add(c, cont, sizeof cont - 1);
+        }
+        if (flush(c) != 0)
+            return;
+        int rc = read_more(c, deadline_for(c, &phase_start, &phase));
+        if (rc == 408) {
+            write_error(c, 408);
+            linger_close(c);
+            return;
+        }
+        if (rc)
+            return; /* the socket closes with the process */
+    }
+    flush(c);
+    linger_close(c);
+}

@@ -1,0 +1,99 @@
+/*
+ * What the HTTP server's files share: the server, the connection and its
+ * per-request memory. The layer sees the runtime and OTP only through
+ * include/arbor (it is built like an application of the library would be).
+ */
+#ifndef ARBOR_HTTP_INTERNAL_H
+#define ARBOR_HTTP_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "arbor.h"
+#include "arbor/http.h"
+#include "llhttp.h"
+
+#define HTTP_MAX_RESPONSE_HEADERS 64
+
+struct arbor_http_server {
+    arbor_http_opts_t opts; /* host points at host_copy */
+    char *host_copy;
+    /* Written by the subtree's start functions (in the supervisor's
+     * process), read by acceptors and by any thread: relaxed is enough,
+     * each value is complete in itself and ordered by the spawns and
+     * messages that follow its store. */
+    _Atomic uint16_t port;
+    _Atomic arbor_pid_t connections;
+    /* Connections alive: the acceptor adds one before it starts a
+     * connection and the connection's exit hook takes it away. Relaxed: a
+     * count, read only to compare with the limit. */
+    _Atomic size_t live;
+};
+
+/* A block of per-request memory, freed once the response is sent. */
+typedef struct http_block {
+    struct http_block *next;
+    max_align_t data[];
+} http_block_t;
+
+/* The connection of a response or request (they live inside it). */
+
+/* A connection: one per process, in memory from arbor_alloc(). */
+typedef struct http_conn {
+    arbor_http_server_t *srv;
+    arbor_socket_t socket;
+    arbor_pid_t pid;
+    llhttp_t parser;
+    /* input: bytes read and not yet parsed are in[pos, len) */
+    char *in;
+    size_t in_len, in_pos;
+    /* the request being read: its strings in head[0, head_used) */
+    char *head;
+    size_t head_used, head_cap, head_bytes;
+    arbor_http_header_t *fields;
+    size_t n_fields;
+    int last_cb; /* which of url, field, value the parser gave last */
+    /* where the last value piece ended, and the bytes given to the parser
+     * now and the last time: a value continues across reads only there */
+    const char *value_end, *feed_start, *feed_end_before;
+    char *url;
+    char *body;
+    size_t body_len, body_cap;
+    int error_status; /* set by a callback that stops the parser */
+    bool started, headers_done, message_done, expect_continue, continue_sent;
+    bool keep_alive;
+    int n_content_length, n_transfer_encoding;
+    arbor_http_header_t params[ARBOR_HTTP_MAX_PARAMS];
+    /* the response */
+    arbor_http_request_t req;
+    arbor_http_response_t res;
+    arbor_http_header_t res_headers[HTTP_MAX_RESPONSE_HEADERS];
+    size_t n_res_headers;
+    bool in_handler, streaming, head_only;
+    int write_error;
+    int64_t send_timeout_ms; /* for each flush: the limit, or a stream's own */
+    http_block_t *blocks;
+    /* output not yet sent: out[0, out_len) */
+    char *out;
+    size_t out_len, out_cap;
+} http_conn_t;
+
+#define HTTP_CONN_OF_RES(r) ((http_conn_t *)((char *)(r)-offsetof(http_conn_t, res)))
+#define HTTP_CONN_OF_REQ(r) ((http_conn_t *)((char *)(r)-offsetof(http_conn_t, req)))
+
+/* Per-request memory (http_conn.c), freed once the response is sent. */
+void *arbor__http_alloc(http_conn_t *c, size_t size);
+char *arbor__http_strdup(http_conn_t *c, const char *s, size_t len);
+
+/* A connection's process (http_conn.c): arg is the server; the acceptor
+ * gives it its socket and then sends the handle with tag
+ * ARBOR__HTTP_TAG_SOCKET, or with ARBOR__HTTP_TAG_REJECT when the server is
+ * full. */
+#define ARBOR__HTTP_TAG_SOCKET 0x4854545001ull
+#define ARBOR__HTTP_TAG_REJECT 0x4854545002ull
+void arbor__http_conn_main(void *arg);
+
+/* Whether c is a token character (RFC 9110 tchar). */
+bool arbor__http_tchar(unsigned char c);
+
+#endif

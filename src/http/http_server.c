@@ -1,0 +1,224 @@
+/*
+ * The server's subtree: a one_for_all supervisor of the connections'
+ * DynamicSupervisor and the acceptors.
+ *
+ * Each acceptor's listener is opened by its start function, in the
+ * supervisor's process, and given to the acceptor: so the port is known
+ * (and a taken port fails the start, cleanly) before the next child
+ * starts, and a port picked by the kernel for acceptor 0 is the one the
+ * others, and every restart, listen on. With several acceptors each has
+ * its own listener on the port (SO_REUSEPORT), because only a socket's
+ * owner may accept on it.
+ *
+ * The connection limit is counted here, not by the DynamicSupervisor's
+ * max_children: a connection beyond it still gets a process, which
+ * answers 503 and closes, so the client hears why (the process lives a
+ * second at most, reading what the client still sends so that the answer
+ * is not lost to a reset).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_internal.h"
+
+#define DEFAULT_MAX_CONNECTIONS 10000
+
+int arbor_http_server_new(const arbor_http_opts_t *opts, arbor_http_server_t **out)
+{
+    if (!opts || !opts->handler || !out)
+        return ARBOR_EINVAL;
+    arbor_http_limits_t l = opts->limits;
+    if (l.head_timeout_ms < 0 || l.body_timeout_ms < 0 || l.idle_timeout_ms < 0 ||
+        l.send_timeout_ms < 0)
+        return ARBOR_EINVAL;
+    arbor_http_server_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return ARBOR_ENOMEM;
+    s->host_copy = strdup(opts->host ? opts->host : "127.0.0.1");
+    if (!s->host_copy) {
+        free(s);
+        return ARBOR_ENOMEM;
+    }
+    s->opts = *opts;
+    s->opts.host = s->host_copy;
+    if (!s->opts.acceptors)
+        s->opts.acceptors = 1;
+    if (!s->opts.max_connections)
+        s->opts.max_connections = DEFAULT_MAX_CONNECTIONS;
+    arbor_http_limits_t *d = &s->opts.limits;
+    d->max_head = d->max_head ? d->max_head : 8192;
+    d->max_fields = d->max_fields ? d->max_fields : 100;
+    d->max_body = d->max_body ? d->max_body : (size_t)1 << 20;
+    d->head_timeout_ms = d->head_timeout_ms ? d->head_timeout_ms : 10000;
+    d->body_timeout_ms = d->body_timeout_ms ? d->body_timeout_ms : 30000;
+    d->idle_timeout_ms = d->idle_timeout_ms ? d->idle_timeout_ms : 60000;
+    d->send_timeout_ms = d->send_timeout_ms ? d->send_timeout_ms : 30000;
+    atomic_init(&s->port, opts->port);
+    atomic_init(&s->connections, ARBOR_NOPID);
+    atomic_init(&s->live, 0);
+    *out = s;
+    return 0;
+}
+
+void arbor_http_server_free(arbor_http_server_t *srv)
+{
+    if (!srv)
+        return;
+    free(srv->host_copy);
+    free(srv);
+}
+
+uint16_t arbor_http_server_port(const arbor_http_server_t *srv)
+{
+    return atomic_load_explicit(&srv->port, memory_order_relaxed);
+}
+
+size_t arbor_http_server_connections(const arbor_http_server_t *srv)
+{
+    return atomic_load_explicit(&srv->live, memory_order_relaxed);
+}
+
+/* ---- connections ------------------------------------------------------------------ */
+
+static int start_connection(void *arg, arbor_pid_t *pid, arbor_reason_t *error)
+{
+    (void)error;
+    return arbor_spawn_link(arbor__http_conn_main, arg, pid);
+}
+
+static int start_connections(void *arg, arbor_pid_t *pid, arbor_reason_t *error)
+{
+    arbor_http_server_t *srv = arg;
+    arbor_dynsup_opts_t o = ARBOR_DYNSUP_OPTS_DEFAULT;
+    o.link = true;
+    int rc = arbor_dynsup_start(&o, pid, error);
+    if (rc == 0)
+        atomic_store_explicit(&srv->connections, *pid, memory_order_relaxed);
+    return rc;
+}
+
+/* ---- acceptors ---------------------------------------------------------------------- */
+
+typedef struct acceptor_arg {
+    arbor_http_server_t *srv;
+    unsigned index;
+} acceptor_arg_t;
+
+/* Starts a connection process for c and hands c to it; closes c if that
+ * fails. */
+static void hand_over(arbor_http_server_t *srv, arbor_socket_t c)
+{
+    size_t live = atomic_fetch_add_explicit(&srv->live, 1, memory_order_relaxed);
+    uint64_t tag =
+        live >= srv->opts.max_connections ? ARBOR__HTTP_TAG_REJECT : ARBOR__HTTP_TAG_SOCKET;
+    arbor_child_spec_t spec = {.id = "http_connection",
+                               .start = start_connection,
+                               .arg = srv,
+                               .restart = ARBOR_TEMPORARY,
+                               .shutdown = ARBOR_BRUTAL_KILL};
+    arbor_pid_t pid;
+    arbor_reason_t why;
+    arbor_pid_t sup = atomic_load_explicit(&srv->connections, memory_order_relaxed);
+    if (arbor_dynsup_start_child(sup, &spec, &pid, &why) != 0) {
+        atomic_fetch_sub_explicit(&srv->live, 1, memory_order_relaxed);
+        arbor_socket_close(c);
+        return;
+    }
+    /* From here the connection's exit hook counts it out. */
+    if (arbor_socket_give(c, pid) != 0 || arbor_send(pid, tag, &c, sizeof c) != 0)
+        arbor_socket_close(c);
+}
+
+static void acceptor(void *arg)
+{
+    acceptor_arg_t a = *(acceptor_arg_t *)arg;
+    arbor_set_label("http_acceptor");
+    arbor_msg_t *m;
+    if (arbor_receive(5000, &m) != 0)
+        arbor_exit(arbor_error("no listener"));
+    arbor_socket_t l = *(arbor_socket_t *)m->data;
+    arbor_msg_free(m);
+    for (;;) {
+        arbor_socket_t c;
+        int rc = arbor_tcp_accept(l, ARBOR_INFINITY, &c);
+        if (rc == ARBOR_ECLOSED)
+            arbor_exit(arbor_error("listener closed"));
+        if (rc != 0)
+            continue; /* out of descriptors: accept backs off and reports */
+        hand_over(a.srv, c);
+    }
+}
+
+static int start_acceptor(void *arg, arbor_pid_t *pid, arbor_reason_t *error)
+{
+    acceptor_arg_t *a = arg;
+    arbor_http_server_t *srv = a->srv;
+    arbor_listen_opts_t lo = {.reuseport = srv->opts.acceptors > 1};
+    uint16_t port = atomic_load_explicit(&srv->port, memory_order_relaxed);
+    arbor_socket_t l;
+    int rc = arbor_tcp_listen(srv->opts.host, port, &lo, &l);
+    if (rc != 0) {
+        *error = arbor_error("listen on %s:%u: %s", srv->opts.host, port, arbor_err_name(rc));
+        return ARBOR_EEXIT;
+    }
+    if (port == 0) {
+        arbor_sockaddr_t addr;
+        arbor_socket_local(l, &addr);
+        atomic_store_explicit(&srv->port, arbor_sockaddr_port(&addr), memory_order_relaxed);
+    }
+    arbor_spawn_opts_t so = {.link = true, .arg_size = sizeof *a};
+    *pid = ARBOR_NOPID;
+    rc = arbor_spawn_opt(acceptor, a, &so, pid, NULL);
+    if (rc == 0)
+        rc = arbor_socket_give(l, *pid);
+    if (rc == 0)
+        rc = arbor_send(*pid, ARBOR__HTTP_TAG_SOCKET, &l, sizeof l);
+    if (rc != 0) {
+        arbor_socket_close(l);
+        if (*pid != ARBOR_NOPID)
+            arbor_exit_pid(*pid, ARBOR_KILL);
+        *error = arbor_error("acceptor: %s", arbor_err_name(rc));
+        return ARBOR_EEXIT;
+    }
+    return 0;
+}
+
+/* ---- the subtree ----------------------------------------------------------------------- */
+
+#define MAX_ACCEPTORS 64
+
+int arbor_http_server_start(void *arg, arbor_pid_t *pid_out, arbor_reason_t *error_out)
+{
+    arbor_http_server_t *srv = arg;
+    unsigned n = srv->opts.acceptors;
+    if (n > MAX_ACCEPTORS) {
+        *error_out = arbor_error("too many acceptors: %u", n);
+        return ARBOR_EEXIT;
+    }
+    char ids[MAX_ACCEPTORS][16]; /* the supervisor copies ids */
+    acceptor_arg_t args[MAX_ACCEPTORS];
+    arbor_child_spec_t children[MAX_ACCEPTORS + 1];
+    children[0] = (arbor_child_spec_t){.id = "connections",
+                                       .start = start_connections,
+                                       .arg = srv,
+                                       .type = ARBOR_SUPERVISOR_CHILD};
+    for (unsigned i = 0; i < n; i++) {
+        snprintf(ids[i], sizeof ids[i], "acceptor %u", i);
+        args[i] = (acceptor_arg_t){srv, i};
+        children[i + 1] = (arbor_child_spec_t){.id = ids[i],
+                                               .start = start_acceptor,
+                                               .arg = &args[i],
+                                               .arg_size = sizeof args[i],
+                                               .shutdown = ARBOR_BRUTAL_KILL};
+    }
+    arbor_sup_flags_t flags = {.strategy = ARBOR_ONE_FOR_ALL, .max_restarts = 3, .max_seconds = 5};
+    arbor_sup_opts_t so = {.link = true};
+    return arbor_sup_start(&flags, children, n + 1, &so, pid_out, error_out);
+}
+
+arbor_child_spec_t arbor_http_server_spec(arbor_http_server_t *srv, const char *id)
+{
+    return (arbor_child_spec_t){
+        .id = id, .start = arbor_http_server_start, .arg = srv, .type = ARBOR_SUPERVISOR_CHILD};
+}
