@@ -138,10 +138,23 @@ defmodule Bench.Net do
     :gen_tcp.close(s)
   end
 
+  # As on Arbor's side: a connect the kernel refuses for want of a local
+  # port for a moment is tried again.
+  defp connect_retrying(port) do
+    case :gen_tcp.connect({127, 0, 0, 1}, port, @connect_opts) do
+      {:ok, s} ->
+        s
+
+      {:error, :eagain} ->
+        Process.sleep(1)
+        connect_retrying(port)
+    end
+  end
+
   defp connect_loop(_port, 0), do: :ok
 
   defp connect_loop(port, left) do
-    {:ok, s} = :gen_tcp.connect({127, 0, 0, 1}, port, @connect_opts)
+    s = connect_retrying(port)
     :ok = :gen_tcp.send(s, "x")
     {:ok, _} = :gen_tcp.recv(s, 1)
     # Closed with a reset (no TIME_WAIT left), as on Arbor's side.
