@@ -60,6 +60,24 @@ static arbor__pollfd_t *owned(arbor__proc_t *p, arbor_socket_t s, int *err)
     return pd;
 }
 
+/* The start of a call on socket s of kind `kind` (-1: any): *p is the
+ * running process and *pd the record of s with a reference taken, if p
+ * owns it. Returns ARBOR_ENOTPROC, ARBOR_ECLOSED, ARBOR_EACCES, or
+ * ARBOR_EINVAL for a socket of another kind (a listener given to recv). */
+static int enter(arbor_socket_t s, int kind, arbor__proc_t **p, arbor__pollfd_t **pd)
+{
+    int rc;
+    if (!(*p = arbor__proc_current()))
+        return ARBOR_ENOTPROC;
+    if (!(*pd = owned(*p, s, &rc)))
+        return rc;
+    if (kind >= 0 && (*pd)->kind != kind) {
+        arbor__pollfd_put(*pd);
+        return ARBOR_EINVAL;
+    }
+    return 0;
+}
+
 /* Drops the caller's reference; ends p if it was killed meanwhile. */
 static int done(arbor__proc_t *p, arbor__pollfd_t *pd, int rc)
 {
@@ -158,12 +176,10 @@ int arbor_sockaddr_format(const arbor_sockaddr_t *a, char *buf, size_t size)
 
 static int address_of(arbor_socket_t s, arbor_sockaddr_t *out, bool peer)
 {
-    arbor__proc_t *p = arbor__proc_current();
-    if (!p)
-        return ARBOR_ENOTPROC;
-    int err;
-    arbor__pollfd_t *pd = owned(p, s, &err);
-    if (!pd)
+    arbor__proc_t *p;
+    arbor__pollfd_t *pd;
+    int err = enter(s, -1, &p, &pd);
+    if (err)
         return err;
     out->len = sizeof out->ss;
     int r = peer ? getpeername(pd->fd, (struct sockaddr *)&out->ss, &out->len)
@@ -289,17 +305,13 @@ static void report_emfile(arbor__pollfd_t *pd, int err)
 
 int arbor_tcp_accept(arbor_socket_t listener, int64_t timeout_ms, arbor_socket_t *out)
 {
-    arbor__proc_t *p = arbor__proc_current();
-    if (!p)
-        return ARBOR_ENOTPROC;
     if (!out)
         return ARBOR_EINVAL;
-    int rc;
-    arbor__pollfd_t *pd = owned(p, listener, &rc);
-    if (!pd)
+    arbor__proc_t *p;
+    arbor__pollfd_t *pd;
+    int rc = enter(listener, ARBOR__FD_LISTENER, &p, &pd);
+    if (rc)
         return rc;
-    if (pd->kind != ARBOR__FD_LISTENER)
-        return done(p, pd, ARBOR_EINVAL);
     pthread_mutex_lock(&reserve_lock);
     if (reserve_fd < 0)
         reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -412,17 +424,13 @@ int arbor_tcp_connect(const char *host, uint16_t port, int64_t timeout_ms, arbor
 
 int arbor_socket_recv(arbor_socket_t s, void *buf, size_t size, int64_t timeout_ms, size_t *got)
 {
-    arbor__proc_t *p = arbor__proc_current();
-    if (!p)
-        return ARBOR_ENOTPROC;
     if (!got || (!buf && size))
         return ARBOR_EINVAL;
-    int rc;
-    arbor__pollfd_t *pd = owned(p, s, &rc);
-    if (!pd)
+    arbor__proc_t *p;
+    arbor__pollfd_t *pd;
+    int rc = enter(s, ARBOR__FD_SOCKET, &p, &pd);
+    if (rc)
         return rc;
-    if (pd->kind != ARBOR__FD_SOCKET)
-        return done(p, pd, ARBOR_EINVAL);
     uint64_t deadline = deadline_of(timeout_ms);
     for (;;) {
         ssize_t n = recv(pd->fd, buf, size, 0);
@@ -443,17 +451,13 @@ int arbor_socket_send(arbor_socket_t s, const void *buf, size_t size, int64_t ti
     size_t total = 0;
     if (sent)
         *sent = 0;
-    arbor__proc_t *p = arbor__proc_current();
-    if (!p)
-        return ARBOR_ENOTPROC;
     if (!buf && size)
         return ARBOR_EINVAL;
-    int rc;
-    arbor__pollfd_t *pd = owned(p, s, &rc);
-    if (!pd)
+    arbor__proc_t *p;
+    arbor__pollfd_t *pd;
+    int rc = enter(s, ARBOR__FD_SOCKET, &p, &pd);
+    if (rc)
         return rc;
-    if (pd->kind != ARBOR__FD_SOCKET)
-        return done(p, pd, ARBOR_EINVAL);
     uint64_t deadline = deadline_of(timeout_ms);
     rc = 0;
     while (total < size) {
@@ -472,12 +476,10 @@ int arbor_socket_send(arbor_socket_t s, const void *buf, size_t size, int64_t ti
 
 int arbor_socket_shutdown_write(arbor_socket_t s)
 {
-    arbor__proc_t *p = arbor__proc_current();
-    if (!p)
-        return ARBOR_ENOTPROC;
-    int rc;
-    arbor__pollfd_t *pd = owned(p, s, &rc);
-    if (!pd)
+    arbor__proc_t *p;
+    arbor__pollfd_t *pd;
+    int rc = enter(s, -1, &p, &pd);
+    if (rc)
         return rc;
     return done(p, pd, shutdown(pd->fd, SHUT_WR) == 0 ? 0 : -errno);
 }
@@ -565,17 +567,13 @@ void arbor__net_orphan(arbor_pid_t pid, uint64_t handle)
 
 int arbor_socket_last_words(arbor_socket_t s, const void *data, size_t size)
 {
-    arbor__proc_t *p = arbor__proc_current();
-    if (!p)
-        return ARBOR_ENOTPROC;
     if (!data && size)
         return ARBOR_EINVAL;
-    int rc;
-    arbor__pollfd_t *pd = owned(p, s, &rc);
-    if (!pd)
+    arbor__proc_t *p;
+    arbor__pollfd_t *pd;
+    int rc = enter(s, ARBOR__FD_SOCKET, &p, &pd);
+    if (rc)
         return rc;
-    if (pd->kind != ARBOR__FD_SOCKET)
-        return done(p, pd, ARBOR_EINVAL);
     /* Only the owner writes these, and its exit hook reads them on the
      * same process's way out: no other thread looks. */
     pd->last_words = size ? data : NULL;
@@ -585,14 +583,12 @@ int arbor_socket_last_words(arbor_socket_t s, const void *data, size_t size)
 
 int arbor_socket_notify(arbor_socket_t s, unsigned events)
 {
-    arbor__proc_t *p = arbor__proc_current();
-    if (!p)
-        return ARBOR_ENOTPROC;
     if (!events || (events & ~(ARBOR_READABLE | ARBOR_WRITABLE)))
         return ARBOR_EINVAL;
-    int rc;
-    arbor__pollfd_t *pd = owned(p, s, &rc);
-    if (!pd)
+    arbor__proc_t *p;
+    arbor__pollfd_t *pd;
+    int rc = enter(s, -1, &p, &pd);
+    if (rc)
         return rc;
     if (events & ARBOR_READABLE)
         arbor__pollfd_notify(pd, ARBOR__DIR_READ);
