@@ -67,6 +67,15 @@ static void recv_exactly(arbor_socket_t s, void *buf, size_t n)
     }
 }
 
+/* The next read finds end of file. */
+static void expect_end_of_file(arbor_socket_t s)
+{
+    char b;
+    size_t got;
+    ASSERT_OK(arbor_socket_recv(s, &b, 1, 5000, &got));
+    ASSERT_EQ(got, 0);
+}
+
 /* Reads until end of file; returns the bytes read. */
 static size_t recv_until_eof(arbor_socket_t s)
 {
@@ -664,10 +673,7 @@ static void gift_lost_root(void *arg)
         }
         arbor_exit_pid(r, ARBOR_KILL);
     }
-    size_t got;
-    char b;
-    ASSERT_OK(arbor_socket_recv(c, &b, 1, 5000, &got));
-    ASSERT_EQ(got, 0);
+    expect_end_of_file(c);
     arbor_socket_close(c);
     arbor_socket_close(l);
 }
@@ -726,10 +732,7 @@ static void close_while_waiting_root(void *arg)
     arbor_msg_t *m = arbor_test_recv_tag(TAG_DONE, 5000);
     ASSERT_ERR(*(int *)m->data, ARBOR_ECLOSED);
     arbor_msg_free(m);
-    size_t got;
-    char b;
-    ASSERT_OK(arbor_socket_recv(c, &b, 1, 5000, &got));
-    ASSERT_EQ(got, 0);
+    expect_end_of_file(c);
     arbor_test_wait_dead(r, 5000);
     arbor_socket_close(c);
     arbor_socket_close(l);
@@ -749,10 +752,7 @@ static void kill_while_waiting_root(void *arg)
     wait_parked(r);
     ASSERT_OK(arbor_exit_pid(r, ARBOR_KILL));
     arbor_test_wait_dead(r, 5000);
-    size_t got;
-    char b;
-    ASSERT_OK(arbor_socket_recv(c, &b, 1, 5000, &got));
-    ASSERT_EQ(got, 0);
+    expect_end_of_file(c);
     arbor_test_no_message(20); /* it died in recv: no answer */
     arbor_socket_close(c);
     arbor_socket_close(l);
