@@ -1,13 +1,13 @@
 /*
- * Scheduler threads, run queues, parking, and the runtime's life cycle.
- * The design is described in sched.h.
+ * Scheduler threads: run queues, stealing, waking, parking, and the loop
+ * that runs processes. The design is described in sched.h; the runtime's
+ * life cycle (arbor_run()) is in runtime.c, fault reports in fault.c.
  */
 #include "sched.h"
 
 #include <limits.h>
 #include <malloc.h>
 #include <linux/futex.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "arbor/error.h"
-#include "blocking.h"
+#include "fault.h"
 #include "netpoll.h"
 #include "recycle.h"
 #include "sanitizer.h"
@@ -25,11 +25,6 @@
 
 #define GLOBAL_CHECK_INTERVAL 61
 #define SPIN_ROUNDS           16
-#define DEFAULT_STACK         (256 * 1024)
-#define DEFAULT_MAX_PROCS     ((size_t)1 << 22)
-#define DEFAULT_STEAL_AFTER   250u /* us */
-#define MAX_STEAL_AFTER       1000000u
-#define DEFAULT_BLOCKING      4
 #define TRIM_AFTER_EXITS      10000
 
 arbor__runtime_t arbor__rt;
@@ -488,6 +483,65 @@ static bool give_memory_back(void)
     return true;
 }
 
+/* True when s has a process in runnext or its ring (owner only). */
+static bool has_local_work(const arbor__sched_t *s)
+{
+    return s->runnext || atomic_load_explicit(&s->rq_tail, memory_order_relaxed) !=
+                             atomic_load_explicit(&s->rq_head, memory_order_relaxed);
+}
+
+/* Takes s out of the sleeping state sleep_until_work() published. */
+static void wake_up(arbor__sched_t *s)
+{
+    atomic_store_explicit(&s->in_poll, 0, memory_order_relaxed);
+    int one = 1;
+    if (!atomic_compare_exchange_strong_explicit(&s->sleeping, &one, 0, memory_order_seq_cst,
+                                                 memory_order_relaxed))
+        s->spinning = true; /* a waker picked us and counted us */
+    atomic_fetch_sub_explicit(&arbor__rt.n_idle, 1, memory_order_seq_cst);
+}
+
+/* Parks s, which found nothing to run: publishes that it sleeps, looks
+ * once more (see sched.h), then sleeps until the next timer (deadline, in
+ * arbor_now_ms() time; UINT64_MAX: none), until the first process queued
+ * elsewhere turns cold, or until woken; a deep sleep when there is neither.
+ * With sockets to watch it may be the scheduler that sleeps in
+ * epoll_wait. */
+static void sleep_until_work(arbor__sched_t *s, uint64_t deadline)
+{
+    s->slice = 0; /* whoever runs after the sleep starts a new slice */
+    stop_spinning(s);
+    atomic_store_explicit(&s->futex_word, 0, memory_order_seq_cst);
+    atomic_store_explicit(&s->sleeping, 1, memory_order_seq_cst);
+    atomic_fetch_add_explicit(&arbor__rt.n_idle, 1, memory_order_seq_cst);
+    /* Announced before the last look (wake_sched()). */
+    bool poll = arbor__netpoll_active();
+    if (poll)
+        atomic_store_explicit(&s->in_poll, 1, memory_order_seq_cst);
+    uint64_t cold_at;
+    if (any_work_visible(&cold_at) || atomic_load_explicit(&arbor__rt.done, memory_order_seq_cst)) {
+        wake_up(s);
+        return;
+    }
+    uint64_t now = clock_ns();
+    uint64_t wake_at = cold_at;
+    if (deadline != UINT64_MAX && deadline * 1000000u < wake_at)
+        wake_at = deadline * 1000000u;
+    uint64_t timeout = wake_at == UINT64_MAX ? UINT64_MAX : wake_at > now ? wake_at - now : 0;
+    bool deep = cold_at == UINT64_MAX;
+    if (timeout != 0) {
+        if (deep)
+            atomic_fetch_add_explicit(&arbor__rt.n_deep, 1, memory_order_relaxed);
+        arbor__reclaim_offline(s);
+        if (!poll || atomic_load_explicit(&s->futex_word, memory_order_seq_cst) != 0 ||
+            !arbor__netpoll_poll(s, timeout))
+            futex_wait(&s->futex_word, 0, timeout);
+        if (deep)
+            atomic_fetch_sub_explicit(&arbor__rt.n_deep, 1, memory_order_relaxed);
+    }
+    wake_up(s);
+}
+
 static arbor__proc_t *find_runnable(arbor__sched_t *s)
 {
     for (;;) {
@@ -518,14 +572,11 @@ static arbor__proc_t *find_runnable(arbor__sched_t *s)
         if ((p = ring_pop(s)) || (p = global_pop(s)))
             return fresh_slice(p);
         uint64_t deadline = poll_timers(s);
-        if (s->runnext || atomic_load_explicit(&s->rq_tail, memory_order_relaxed) !=
-                              atomic_load_explicit(&s->rq_head, memory_order_relaxed))
+        if (has_local_work(s))
             continue; /* a timer fired */
         /* Nothing here: sockets first (what they wake runs here, where the
          * event was seen), then other schedulers' work. */
-        if (arbor__netpoll_active() && arbor__netpoll_poll(s, 0) &&
-            (s->runnext || atomic_load_explicit(&s->rq_tail, memory_order_relaxed) !=
-                               atomic_load_explicit(&s->rq_head, memory_order_relaxed)))
+        if (arbor__netpoll_active() && arbor__netpoll_poll(s, 0) && has_local_work(s))
             continue;
         if ((p = try_steal(s)) || (p = spin_for_work(s)))
             return fresh_slice(p);
@@ -534,52 +585,7 @@ static arbor__proc_t *find_runnable(arbor__sched_t *s)
         if (give_memory_back())
             continue; /* time went by: look at the queues again */
 
-        /* Park. Publish that we sleep, then look once more (see sched.h). */
-        s->slice = 0; /* whoever runs after the sleep starts a new slice */
-        stop_spinning(s);
-        atomic_store_explicit(&s->futex_word, 0, memory_order_seq_cst);
-        atomic_store_explicit(&s->sleeping, 1, memory_order_seq_cst);
-        atomic_fetch_add_explicit(&arbor__rt.n_idle, 1, memory_order_seq_cst);
-        /* With sockets to watch, this scheduler may be the one that sleeps
-         * in epoll_wait: announced before the last look (wake_sched()). */
-        bool poll = arbor__netpoll_active();
-        if (poll)
-            atomic_store_explicit(&s->in_poll, 1, memory_order_seq_cst);
-        uint64_t cold_at;
-        if (any_work_visible(&cold_at) ||
-            atomic_load_explicit(&arbor__rt.done, memory_order_seq_cst)) {
-            atomic_store_explicit(&s->in_poll, 0, memory_order_relaxed);
-            int one = 1;
-            if (!atomic_compare_exchange_strong_explicit(
-                    &s->sleeping, &one, 0, memory_order_seq_cst, memory_order_relaxed))
-                s->spinning = true; /* a waker picked us and counted us */
-            atomic_fetch_sub_explicit(&arbor__rt.n_idle, 1, memory_order_seq_cst);
-            continue;
-        }
-        /* Sleep until the next timer, or until the first process queued
-         * elsewhere turns cold; a deep sleep when there is neither. */
-        uint64_t now = clock_ns();
-        uint64_t wake_at = cold_at;
-        if (deadline != UINT64_MAX && deadline * 1000000u < wake_at)
-            wake_at = deadline * 1000000u;
-        uint64_t timeout = wake_at == UINT64_MAX ? UINT64_MAX : wake_at > now ? wake_at - now : 0;
-        bool deep = cold_at == UINT64_MAX;
-        if (timeout != 0) {
-            if (deep)
-                atomic_fetch_add_explicit(&arbor__rt.n_deep, 1, memory_order_relaxed);
-            arbor__reclaim_offline(s);
-            if (!poll || atomic_load_explicit(&s->futex_word, memory_order_seq_cst) != 0 ||
-                !arbor__netpoll_poll(s, timeout))
-                futex_wait(&s->futex_word, 0, timeout);
-            atomic_store_explicit(&s->in_poll, 0, memory_order_relaxed);
-            if (deep)
-                atomic_fetch_sub_explicit(&arbor__rt.n_deep, 1, memory_order_relaxed);
-        }
-        int one = 1;
-        if (!atomic_compare_exchange_strong_explicit(&s->sleeping, &one, 0, memory_order_seq_cst,
-                                                     memory_order_relaxed))
-            s->spinning = true; /* woken by wake_one(), which counted us */
-        atomic_fetch_sub_explicit(&arbor__rt.n_idle, 1, memory_order_seq_cst);
+        sleep_until_work(s, deadline);
     }
 }
 
@@ -724,90 +730,29 @@ static void run(arbor__sched_t *s, arbor__proc_t *p)
     arbor__sched_after_switch(s);
 }
 
-/* ---- stack overflow reports ------------------------------------------------------------ */
-
-static void on_segv(int sig, siginfo_t *si, void *uc)
-{
-    (void)uc;
-    arbor__sched_t *s = tls_sched;
-    arbor__proc_t *p = s ? s->current : NULL;
-    /* During a switch, current already names the process switched to while
-     * the registers are still being saved on the one leaving (prev). */
-    if (s && s->prev && s->prev->stack && arbor__stack_overflowed_at(s->prev->stack, si->si_addr))
-        p = s->prev;
-    char buf[160];
-    int n;
-    if (p && p->stack && arbor__stack_overflowed_at(p->stack, si->si_addr)) {
-        char pid[32];
-        arbor_pid_format(p->pid, pid, sizeof pid);
-        const char *label = atomic_load_explicit(&p->label, memory_order_relaxed);
-        n = snprintf(buf, sizeof buf, "arbor: stack overflow in process %s (%s)\n", pid,
-                     label ? label : "spawned");
-    } else if (p) {
-        char pid[32];
-        arbor_pid_format(p->pid, pid, sizeof pid);
-        n = snprintf(buf, sizeof buf, "arbor: %s at %p in process %s\n", strsignal(sig),
-                     si->si_addr, pid);
-    } else {
-        n = snprintf(buf, sizeof buf, "arbor: %s at %p outside any process\n", strsignal(sig),
-                     si->si_addr);
-    }
-    if (n > 0 && write(2, buf, (size_t)n) < 0) {
-        /* nothing more we can do */
-    }
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-static void install_fault_handler(arbor__sched_t *s)
-{
-    size_t sz = 64 * 1024;
-    s->altstack = malloc(sz);
-    if (!s->altstack)
-        return;
-    stack_t ss = {.ss_sp = s->altstack, .ss_size = sz, .ss_flags = 0};
-    sigaltstack(&ss, NULL);
-}
-
-static void remove_fault_handler(arbor__sched_t *s)
-{
-    if (!s->altstack)
-        return;
-    stack_t ss = {.ss_flags = SS_DISABLE};
-    sigaltstack(&ss, NULL);
-    free(s->altstack);
-    s->altstack = NULL;
-}
-
 /* ---- threads and life cycle ----------------------------------------------------------------- */
 
-static void sched_loop(arbor__sched_t *s)
+void arbor__sched_loop(arbor__sched_t *s)
 {
     tls_sched = s;
     arbor__recycle_enable();
     arbor__ctx_init_thread(&s->ctx);
-    install_fault_handler(s);
+    arbor__fault_thread_start(s);
     arbor__proc_t *p;
     while ((p = find_runnable(s))) {
         stop_spinning(s);
         run(s, p);
     }
     stop_spinning(s);
-    remove_fault_handler(s);
+    arbor__fault_thread_stop(s);
     arbor__recycle_flush();
     tls_sched = NULL;
 }
 
-static void *sched_thread(void *arg)
+void *arbor__sched_thread(void *arg)
 {
-    sched_loop(arg);
+    arbor__sched_loop(arg);
     return NULL;
-}
-
-static void kill_one(arbor__proc_t *p, void *ctx)
-{
-    (void)ctx;
-    arbor_exit_pid(p->pid, ARBOR_KILL);
 }
 
 void arbor__sched_process_finished(void)
@@ -817,160 +762,6 @@ void arbor__sched_process_finished(void)
         atomic_store_explicit(&arbor__rt.done, true, memory_order_release);
         wake_all();
     }
-}
-
-/* Called when the root process has exited: everything else is killed. */
-void arbor__root_exited(const arbor_reason_t *reason)
-{
-    arbor__rt.root_reason = *reason;
-    atomic_store_explicit(&arbor__rt.root_exited, true, memory_order_release);
-    arbor__table_foreach(kill_one, NULL);
-}
-
-static int check_config(const arbor_config_t *in, arbor_config_t *out)
-{
-    arbor_config_t c = in ? *in : (arbor_config_t){0};
-    if (c.schedulers == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        c.schedulers = n > 0 ? (unsigned)n : 1;
-    }
-    if (c.schedulers > 1024)
-        return ARBOR_EINVAL;
-    if (c.stack_size == 0)
-        c.stack_size = DEFAULT_STACK;
-    if (c.blocking_threads == 0)
-        c.blocking_threads = DEFAULT_BLOCKING;
-    if (c.blocking_threads > 1024)
-        return ARBOR_EINVAL;
-    if (c.max_processes == 0)
-        c.max_processes = DEFAULT_MAX_PROCS;
-    if (c.steal_after_us == 0)
-        c.steal_after_us = DEFAULT_STEAL_AFTER;
-    if (c.steal_after_us > MAX_STEAL_AFTER)
-        return ARBOR_EINVAL;
-    *out = c;
-    return 0;
-}
-
-int arbor_run(const arbor_config_t *cfg, arbor_entry_fn root, void *arg, arbor_reason_t *root_exit)
-{
-    if (!root)
-        return ARBOR_EINVAL;
-    arbor_config_t c;
-    int err = check_config(cfg, &c);
-    if (err)
-        return err;
-    bool expected = false;
-    if (!atomic_compare_exchange_strong(&arbor__running, &expected, true))
-        return ARBOR_EBUSY;
-
-    memset(&arbor__rt, 0, sizeof arbor__rt);
-    arbor__rt.cfg = c;
-    arbor__rt.nsched = c.schedulers;
-    arbor__rt.steal_after_ns = (uint64_t)c.steal_after_us * 1000u;
-    pthread_mutex_init(&arbor__rt.gq_lock, NULL);
-    pthread_mutex_init(&arbor__rt.foreign_lock, NULL);
-
-    if ((err = arbor__stack_init(c.stack_size)))
-        goto err_running;
-    if ((err = arbor__table_init(c.max_processes)))
-        goto err_stacks;
-    arbor__rt.sched = aligned_alloc(64, sizeof(arbor__sched_t) * c.schedulers);
-    if (!arbor__rt.sched) {
-        err = ARBOR_ENOMEM;
-        goto err_table;
-    }
-    memset(arbor__rt.sched, 0, sizeof(arbor__sched_t) * c.schedulers);
-    uint64_t now = arbor_now_ms();
-    for (unsigned i = 0; i < c.schedulers; i++) {
-        arbor__sched_t *s = &arbor__rt.sched[i];
-        s->id = i;
-        s->rng = 0x9E3779B9u * (i + 1);
-        s->ref_counter = 1;
-        atomic_init(&s->epoch, ARBOR__EPOCH_OFFLINE);
-        arbor__wheel_init(&s->wheel, now);
-    }
-    if ((err = arbor__netpoll_init()))
-        goto err_sched;
-    if ((err = arbor__blocking_start(c.blocking_threads)))
-        goto err_netpoll;
-
-    struct sigaction sa;
-    struct sigaction old_segv, old_bus;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_segv;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGSEGV, &sa, &old_segv);
-    sigaction(SIGBUS, &sa, &old_bus);
-
-    arbor_pid_t root_pid;
-    err = arbor_spawn(root, arg, &root_pid);
-    if (err)
-        goto err_signals;
-    arbor__rt.root = root_pid;
-
-    unsigned started = 1;
-    for (; started < c.schedulers; started++) {
-        if (pthread_create(&arbor__rt.sched[started].thread, NULL, sched_thread,
-                           &arbor__rt.sched[started]) != 0)
-            break;
-    }
-    if (started < c.schedulers) {
-        /* Run with fewer threads: the others never existed. */
-        arbor__rt.nsched = started;
-    }
-    sched_loop(&arbor__rt.sched[0]);
-    for (unsigned i = 1; i < started; i++)
-        pthread_join(arbor__rt.sched[i].thread, NULL);
-    arbor__reclaim_fini();
-
-    if (root_exit)
-        *root_exit = arbor__rt.root_reason;
-    err = 0;
-
-err_signals:
-    sigaction(SIGSEGV, &old_segv, NULL);
-    sigaction(SIGBUS, &old_bus, NULL);
-    arbor__blocking_stop();
-err_netpoll:
-    arbor__netpoll_fini();
-err_sched:
-    for (unsigned i = 0; i < c.schedulers; i++) {
-        arbor__wheel_fini(&arbor__rt.sched[i].wheel);
-        arbor__stack_cache_flush(&arbor__rt.sched[i].stacks);
-        arbor__table_cache_flush(&arbor__rt.sched[i].slots);
-    }
-    arbor__timer_adopt_foreign(NULL);
-    arbor__recycle_fini();
-    free(arbor__rt.sched);
-    arbor__rt.sched = NULL;
-err_table:
-    arbor__names_fini();
-    arbor__table_fini();
-err_stacks:
-    arbor__stack_fini();
-err_running:
-    pthread_mutex_destroy(&arbor__rt.gq_lock);
-    pthread_mutex_destroy(&arbor__rt.foreign_lock);
-    atomic_store(&arbor__running, false);
-    return err;
-}
-
-void arbor_stats(arbor_stats_t *out)
-{
-    out->processes_spawned =
-        atomic_load_explicit(&arbor__stats.processes_spawned, memory_order_relaxed);
-    out->live_processes = atomic_load_explicit(&arbor__stats.live_processes, memory_order_relaxed);
-    out->live_timers = atomic_load_explicit(&arbor__stats.live_timers, memory_order_relaxed);
-    out->live_stacks = atomic_load_explicit(&arbor__stats.live_stacks, memory_order_relaxed);
-    out->stacks_in_use = atomic_load_explicit(&arbor__stats.stacks_in_use, memory_order_relaxed);
-    out->live_messages = atomic_load_explicit(&arbor__stats.live_messages, memory_order_relaxed);
-    out->live_blocking_jobs =
-        atomic_load_explicit(&arbor__stats.live_blocking_jobs, memory_order_relaxed);
-    out->live_sockets = atomic_load_explicit(&arbor__stats.live_sockets, memory_order_relaxed);
-    out->stack_resident_bytes = arbor__stack_resident_bytes();
-    out->schedulers = atomic_load(&arbor__running) ? arbor__rt.nsched : 0;
 }
 
 uint64_t arbor_now_ms(void)

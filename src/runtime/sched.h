@@ -105,8 +105,8 @@ typedef struct arbor__runtime {
     _Atomic uint32_t n_idle;
     _Atomic uint32_t n_deep; /* of n_idle: asleep with nothing to come back for */
     _Atomic uint32_t n_spinning;
-    uint64_t steal_after_ns; /* cfg.steal_after_us: see stealable() */
-    _Atomic uint64_t live;   /* processes spawned and not yet finished */
+    uint64_t steal_after_ns;        /* cfg.steal_after_us: see stealable() */
+    _Atomic uint64_t live;          /* processes spawned and not yet finished */
     _Atomic uint64_t exits_at_trim; /* processes freed when memory was last given back */
     _Atomic bool root_exited;
     _Atomic bool done;
@@ -142,6 +142,11 @@ void arbor__sched_after_switch(arbor__sched_t *s);
 
 /* Wakes scheduler 0 if it sleeps (for foreign timers). */
 void arbor__sched_kick(arbor__sched_t *s);
+
+/* The scheduler loop of s on the calling thread, until the runtime is
+ * done; arbor__sched_thread() runs it on a thread of its own. */
+void arbor__sched_loop(arbor__sched_t *s);
+void *arbor__sched_thread(void *arg);
 
 /* A process finished: the runtime ends when the last one does. */
 void arbor__sched_process_finished(void);

@@ -154,12 +154,6 @@ static void drop(arbor__proc_t *p, uint64_t delta)
         arbor__proc_free(p);
 }
 
-void arbor__table_hold(arbor__proc_t *p)
-{
-    slot_t *s = slot_at((uint32_t)p->pid);
-    atomic_fetch_add_explicit(&s->word, 1, memory_order_relaxed);
-}
-
 void arbor__table_unref(arbor__proc_t *p)
 {
     drop(p, (uint64_t)-1);

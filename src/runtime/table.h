@@ -48,10 +48,7 @@ arbor__proc_t *arbor__table_ref(arbor_pid_t pid);
  * that a dead receiver need not answer). */
 arbor__proc_t *arbor__table_peek(arbor_pid_t pid);
 
-/* Takes one more reference on p, which the caller knows to be alive. */
-void arbor__table_hold(arbor__proc_t *p);
-
-/* Drops a reference taken by arbor__table_ref() or arbor__table_hold(). */
+/* Drops a reference taken by arbor__table_ref(). */
 void arbor__table_unref(arbor__proc_t *p);
 
 /* Marks p's pid dead and drops p's own reference. */
