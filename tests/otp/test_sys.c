@@ -1,6 +1,6 @@
 /*
  * sys for debugging (OTP's sys module): get_state, replace_state, suspend
- * and resume, trace, each on a GenServer, and the
+ * and resume, trace, each on a GenServer and on the supervisors, and the
  * errors of a sys request to a process that cannot answer it.
  *
  * One counter server serves every case: its state is an int (memory of
@@ -372,6 +372,93 @@ static void trace_stderr_root(void *arg)
 TEST(sys_trace_prints_otp_style_lines_to_stderr)
 {
     run_root(trace_stderr_root, NULL);
+}
+
+static int counter_child(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
+{
+    return arbor_gs_start(&counter, arg, &(arbor_gs_opts_t){.link = true}, pid, err);
+}
+
+typedef struct {
+    arbor_pid_t tester, sup;
+} sup_helper_arg_t;
+
+/* Calls which_children and tells the tester how many and the first pid. */
+static void which_helper(void *arg)
+{
+    sup_helper_arg_t h = *(sup_helper_arg_t *)arg;
+    arbor_child_info_t *kids = NULL;
+    size_t n = 0;
+    result_t r = {.rc = arbor_sup_which_children(h.sup, &kids, &n)};
+    r.value = (int)n;
+    arbor_send(h.tester, TAG_RESULT, &r, sizeof r);
+    free(kids);
+}
+
+/* sys on a Supervisor: its status is the children summary; suspended, it
+ * answers no supervisor call and restarts nothing; resumed, it restarts
+ * the child that died meanwhile and answers. get_state gives its private
+ * record (non-NULL). A DynamicSupervisor answers too. */
+static void sup_root(void *arg)
+{
+    (void)arg;
+    arbor_pid_t self = arbor_self();
+    arbor_child_spec_t kids[] = {
+        {.id = "a", .start = counter_child, .arg = &self, .arg_size = sizeof self},
+        {.id = "b", .start = counter_child, .arg = &self, .arg_size = sizeof self},
+    };
+    arbor_sup_flags_t flags = ARBOR_SUP_FLAGS_DEFAULT;
+    arbor_pid_t sup;
+    ASSERT_OK(arbor_sup_start(&flags, kids, 2, NULL, &sup, NULL));
+    arbor_child_info_t *list;
+    size_t n;
+    ASSERT_OK(arbor_sup_which_children(sup, &list, &n));
+    ASSERT_EQ(n, 2);
+    arbor_pid_t b = list[0].pid, a = list[1].pid; /* newest first */
+    free(list);
+    char text[ARBOR_GS_STATUS_MAX], want[ARBOR_GS_STATUS_MAX], pa[32], pb[32];
+    arbor_pid_format(a, pa, sizeof pa);
+    arbor_pid_format(b, pb, sizeof pb);
+    snprintf(want, sizeof want,
+             "one_for_one, 3 restarts in 5 s, 2 children: a %s running, b %s running", pa, pb);
+    ASSERT_OK(arbor_gs_get_status(sup, text, sizeof text, WAIT_MS));
+    ASSERT_STREQ(text, want);
+    void *state = NULL;
+    ASSERT_OK(arbor_gs_get_state(sup, &state, WAIT_MS));
+    ASSERT_TRUE(state != NULL);
+
+    ASSERT_OK(arbor_gs_suspend(sup, WAIT_MS));
+    ASSERT_OK(arbor_exit_pid(a, ARBOR_KILL));
+    arbor_test_wait_dead(a, WAIT_MS);
+    sup_helper_arg_t h = {self, sup};
+    arbor_pid_t helper;
+    ASSERT_OK(arbor_spawn(which_helper, &h, &helper));
+    arbor_test_no_message(100); /* no answer while suspended */
+    ASSERT_OK(arbor_gs_get_status(sup, text, sizeof text, WAIT_MS));
+    ASSERT_STREQ(text, want); /* nothing restarted: the EXIT waits */
+    ASSERT_OK(arbor_gs_resume(sup, WAIT_MS));
+    result_t r = recv_result();
+    ASSERT_OK(r.rc);
+    ASSERT_EQ(r.value, 2);
+    ASSERT_OK(arbor_sup_which_children(sup, &list, &n));
+    ASSERT_EQ(n, 2);
+    ASSERT_TRUE(list[1].pid != a && list[1].status == ARBOR_CHILD_RUNNING);
+    free(list);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+
+    arbor_pid_t ds;
+    arbor_dynsup_opts_t o = ARBOR_DYNSUP_OPTS_DEFAULT;
+    ASSERT_OK(arbor_dynsup_start(&o, &ds, NULL));
+    ASSERT_OK(arbor_gs_get_status(ds, text, sizeof text, WAIT_MS));
+    ASSERT_STREQ(text, "one_for_one, 3 restarts in 5 s, 0 children (0 restarting)");
+    ASSERT_OK(arbor_gs_suspend(ds, WAIT_MS));
+    ASSERT_OK(arbor_gs_resume(ds, WAIT_MS));
+    ASSERT_OK(arbor_gs_stop(ds, ARBOR_NORMAL, WAIT_MS, NULL));
+}
+
+TEST(sys_on_a_supervisor_suspends_its_restarts_and_calls)
+{
+    run_root(sup_root, NULL);
 }
 
 static void waiter(void *arg)
