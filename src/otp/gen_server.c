@@ -183,7 +183,12 @@ static void describe(const server_t *s, char *buf, size_t size)
 
 /* ---- sys:trace ---------------------------------------------------------- */
 
-static void trace_emit(const server_t *s, const arbor_gs_trace_event_t *ev)
+/* The tracing and system-request paths are kept out of line (cold), so
+ * that the frames of the call and cast paths stay as small as they were
+ * before sys existed. */
+#define COLD __attribute__((noinline, cold))
+
+static COLD void trace_emit(const server_t *s, const arbor_gs_trace_event_t *ev)
 {
     if (s->tracer == ARBOR_NOPID)
         fprintf(stderr, "%s\n", ev->text);
@@ -192,7 +197,7 @@ static void trace_emit(const server_t *s, const arbor_gs_trace_event_t *ev)
 }
 
 /* A message about to be handed to a callback: OTP's "got ...". */
-static void trace_got(const server_t *s, const arbor_msg_t *m)
+static COLD void trace_got(const server_t *s, const arbor_msg_t *m)
 {
     arbor_gs_trace_event_t ev = {.kind = ARBOR_GS_TRACE_INFO,
                                  .server = arbor_self(),
@@ -215,7 +220,7 @@ static void trace_got(const server_t *s, const arbor_msg_t *m)
 
 /* A callback's outcome: a reply of size bytes to *to, or none (to NULL),
  * with the state it left: OTP's "sent ..." and "new state ...". */
-static void trace_outcome(const server_t *s, const arbor_from_t *to, size_t size)
+static COLD void trace_outcome(const server_t *s, const arbor_from_t *to, size_t size)
 {
     arbor_gs_trace_event_t ev = {.kind = to ? ARBOR_GS_TRACE_REPLY : ARBOR_GS_TRACE_NOREPLY,
                                  .server = arbor_self(),
@@ -452,7 +457,7 @@ static void suspended(server_t *s);
 
 /* Answers a system request (msg: SYSTEM {alias, op} + body), with no
  * callback but format_status and a replace_state's function. */
-static void on_system(server_t *s, const arbor_msg_t *msg)
+static COLD void on_system(server_t *s, const arbor_msg_t *msg)
 {
     const call_hdr_t *h = msg->data;
     arbor_from_t from = {msg->from, h->alias};
