@@ -192,6 +192,41 @@ TEST(sys_call_to_suspended_server_times_out_and_late_reply_is_dropped)
     run_root(suspend_timeout_root, NULL);
 }
 
+/* The parent of a trapping server: starts it linked, hands its pid to
+ * the tester, and exits with shutdown when told. */
+static void parent_proc(void *arg)
+{
+    arbor_pid_t tester = *(arbor_pid_t *)arg, pid;
+    ASSERT_OK(arbor_gs_start(&counter, &tester, &(arbor_gs_opts_t){.link = true, .trap_exit = true},
+                             &pid, NULL));
+    ASSERT_OK(arbor_send(tester, TAG_RESULT, &pid, sizeof pid));
+    arbor_msg_t *m;
+    ASSERT_OK(arbor_receive(ARBOR_INFINITY, &m));
+    arbor_msg_free(m);
+    arbor_exit(ARBOR_SHUTDOWN);
+}
+
+/* A suspended server that traps exits still terminates when its parent
+ * exits, as OTP's suspend loop takes the parent's EXIT. */
+static void suspend_parent_exit_root(void *arg)
+{
+    (void)arg;
+    arbor_pid_t self = arbor_self(), parent, pid;
+    ASSERT_OK(arbor_spawn(parent_proc, &self, &parent));
+    arbor_msg_t *m = arbor_test_recv_tag(TAG_RESULT, WAIT_MS);
+    memcpy(&pid, m->data, sizeof pid);
+    arbor_msg_free(m);
+    ASSERT_OK(arbor_gs_suspend(pid, WAIT_MS));
+    ASSERT_OK(arbor_send(parent, TAG_RESULT, NULL, 0));
+    arbor_msg_free(arbor_test_recv_tag(TAG_TERMINATED, WAIT_MS));
+    arbor_test_wait_dead(pid, WAIT_MS);
+}
+
+TEST(sys_suspended_server_terminates_when_its_parent_exits)
+{
+    run_root(suspend_parent_exit_root, NULL);
+}
+
 static arbor_reason_t set_value(void **state, const void *arg, size_t size)
 {
     if (size != sizeof(int))
