@@ -379,7 +379,7 @@ typedef struct arbor_gs_trace_event {
 /*
  * sys:trace/3: with on, the server prints a line to stderr for each
  * message it handles and for each callback's outcome, in OTP's words
- * (arbor_gs_trace_event_t.text); off stops it. System requests are not
+ * (arbor_gs_trace_event_t.text); off stops tracing of either kind. System requests are not
  * traced. Replaces a tracer set by arbor_gs_trace_to().
  */
 int arbor_gs_trace(arbor_pid_t server, bool on, int64_t timeout_ms);
