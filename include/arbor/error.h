@@ -47,6 +47,9 @@ extern "C" {
 #define ARBOR_EREPLYSIZE                                                                           \
     (-EMSGSIZE) /* a reply is not of the size the caller expects                                   \
                  * (arbor_gs_call_into()) */
+#define ARBOR_ECALLBACK                                                                            \
+    (-ECANCELED) /* a function run inside a server failed and changed nothing                      \
+                  * (arbor_gs_replace_state(); OTP's callback_failed) */
 
 /* Network I/O (net.h). Any other failure of the system is its errno,
  * negated; arbor_strerror() and arbor_err_name() describe those too. */

@@ -59,7 +59,10 @@ extern "C" {
 /* The message handle_info receives when a returned timeout expires. */
 #define ARBOR_TAG_GS_TIMEOUT (ARBOR_TAG_OTP + 5)
 #define ARBOR_TAG_GS_ACK     (ARBOR_TAG_OTP + 6)
-#define ARBOR_TAG_GS_STATUS  (ARBOR_TAG_OTP + 7) /* arbor_gs_get_status() */
+#define ARBOR_TAG_GS_SYSTEM  (ARBOR_TAG_OTP + 7) /* sys requests: arbor_gs_get_status(), ... */
+#define ARBOR_TAG_GS_STATUS  ARBOR_TAG_GS_SYSTEM /* its former name */
+/* A trace event, sent to the process arbor_gs_trace_to() names. */
+#define ARBOR_TAG_GS_TRACE (ARBOR_TAG_OTP + 8)
 
 /* OTP's default call timeout. */
 #define ARBOR_GS_CALL_TIMEOUT 5000
@@ -258,11 +261,136 @@ int arbor_gs_call_into(arbor_pid_t server, uint64_t tag, const void *req, size_t
  * sys:get_status/2: asks the server, between two of its messages, for its
  * state as format_status() summarises it ("" without the hook), and copies
  * it into buf (truncated to size). The server answers it itself; no
- * callback but format_status runs. Returns 0, or what arbor_gs_call()
- * returns when the server cannot answer (ARBOR_ENOPROC, ARBOR_ETIMEDOUT,
- * ARBOR_EEXIT, ARBOR_ECALLSELF). Process only.
+ * callback but format_status runs. It is a system request, answered while
+ * the server is suspended too; it returns what the sys functions below
+ * return (ARBOR_ENOPROC, ARBOR_EWRONGKIND, ARBOR_ETIMEDOUT, ARBOR_EEXIT,
+ * ARBOR_ECALLSELF). Process only.
  */
 int arbor_gs_get_status(arbor_pid_t server, char *buf, size_t size, int64_t timeout_ms);
+
+/*
+ * ---- sys: debugging a running server (OTP's sys module) -------------------
+ *
+ * Each function below is a system request: the server answers it itself,
+ * between two of its messages, and no callback sees it (a pending
+ * returned timeout keeps running). A Supervisor and a DynamicSupervisor are
+ * GenServers and answer them too. Each returns 0, or
+ *   ARBOR_ENOPROC    no such process (OTP exits noproc)
+ *   ARBOR_EWRONGKIND the process is not a GenServer (not a reactive
+ *                    process; a reactive process of the user's own that
+ *                    is not a GenServer never answers: ARBOR_ETIMEDOUT,
+ *                    as OTP's sys times out on a process that is not a
+ *                    system process)
+ *   ARBOR_ETIMEDOUT  no answer within timeout_ms (a busy server; the late
+ *                    answer is dropped)
+ *   ARBOR_EEXIT      the server died before answering
+ *   ARBOR_ECALLSELF  the caller is the server
+ *   ARBOR_EINVAL     a bad argument
+ * OTP's default timeout for all of them is 5000 ms. Process only.
+ */
+
+/*
+ * sys:get_state/2: the server's state pointer, as its callbacks see it
+ * (*state), in *state_out. OTP returns a copy of an immutable term; C can
+ * only hand over the pointer, which stays the server's: reading through it
+ * races the server's callbacks unless the server is suspended
+ * (arbor_gs_suspend()) or the state is not changed, and it dangles once a
+ * callback replaces or frees it or the server exits. To copy the state
+ * safely, suspend the server, copy, then resume it:
+ *
+ *   arbor_gs_suspend(pid, 5000);
+ *   if (arbor_gs_get_state(pid, &p, 5000) == 0)
+ *       copy = *(counter_t *)p;
+ *   arbor_gs_resume(pid, 5000);
+ *
+ * For a text summary there is arbor_gs_get_status(). A Supervisor or
+ * DynamicSupervisor gives its private record, as OTP gives its #state{}
+ * record: opaque here; its status text (strategy, intensity, children)
+ * and arbor_sup_which_children() are what to read.
+ */
+int arbor_gs_get_state(arbor_pid_t server, void **state_out, int64_t timeout_ms);
+
+/* A function arbor_gs_replace_state() runs inside the server: it may
+ * change *state in place or replace the pointer (memory from
+ * arbor_alloc(), the server's). arg is the server's copy of the caller's
+ * size bytes, valid while fn runs. It returns ARBOR_NORMAL, or another
+ * reason to fail: it must then leave the state as it found it. */
+typedef arbor_reason_t (*arbor_gs_state_fn_t)(void **state, const void *arg, size_t size);
+
+/*
+ * sys:replace_state/3: runs fn(&state, copy of arg, size) in the server,
+ * between two messages, and stores in *state_out (when not NULL) the
+ * state pointer it left, OTP's NewState: the next message sees that
+ * state. The size bytes at arg are copied into the request, as a call's
+ * are, so arg need not outlive the call even when it times out.
+ *   ARBOR_ECALLBACK fn returned a reason other than ARBOR_NORMAL (OTP's
+ *                   {callback_failed, {gen_server, system_replace_state},
+ *                   {Class, Reason}}): the server keeps the state pointer
+ *                   it had and runs on; *error_out (when not NULL) holds
+ *                   fn's reason, whose text is the caller's (reason.h)
+ * and the codes above. fn calling arbor_exit() ends the server, as in
+ * any callback (OTP's StateFun cannot do that: its exit is caught).
+ */
+int arbor_gs_replace_state(arbor_pid_t server, arbor_gs_state_fn_t fn, const void *arg, size_t size,
+                           void **state_out, int64_t timeout_ms, arbor_reason_t *error_out);
+
+/*
+ * sys:suspend/2 and sys:resume/2. A suspended server handles nothing but
+ * system requests (these functions, arbor_gs_get_status()) and, as OTP's
+ * suspend loop does, its parent's EXIT (when it traps exits) and
+ * arbor_gs_stop() (proc_lib:stop is a system request): those run terminate
+ * and end it. Every other message waits in its mailbox, in order, until
+ * arbor_gs_resume(): a call to it waits meanwhile, and a call with a
+ * timeout times out (its late reply is dropped). Suspending a suspended
+ * server, or resuming a running one, is not an error (returns 0), as in
+ * OTP. A supervisor suspended restarts nothing until it is resumed.
+ */
+int arbor_gs_suspend(arbor_pid_t server, int64_t timeout_ms);
+int arbor_gs_resume(arbor_pid_t server, int64_t timeout_ms);
+
+/* What a trace event (ARBOR_TAG_GS_TRACE) reports, as sys's events. */
+typedef enum arbor_gs_trace_kind {
+    ARBOR_GS_TRACE_CALL,    /* got a call: tag, size of the request, peer = the caller */
+    ARBOR_GS_TRACE_CAST,    /* got a cast: tag, size, peer = the sender */
+    ARBOR_GS_TRACE_INFO,    /* got another message (a returned timeout too): tag, size */
+    ARBOR_GS_TRACE_REPLY,   /* sent a reply of size bytes to peer; the new state */
+    ARBOR_GS_TRACE_NOREPLY, /* a callback returned without a reply; the new state */
+} arbor_gs_trace_kind_t;
+
+/* The longest trace line, NUL included. */
+#define ARBOR_GS_TRACE_TEXT 256
+
+/* One event, the message arbor_gs_trace_to() sends. text is the line
+ * arbor_gs_trace() prints (without the newline): OTP's, with C's words
+ * for terms ("*DBG* <0.5.0> got call tag 100 (4 bytes) from <0.3.0>",
+ * "*DBG* <0.5.0> sent 4 bytes to <0.3.0>, new state value=1", "*DBG*
+ * <0.5.0> got cast tag 200 (0 bytes) from <0.3.0>", "*DBG* <0.5.0> new
+ * state value=2", "*DBG* <0.5.0> got info tag 9 (0 bytes) from <0.3.0>");
+ * the state is format_status()'s summary, "-" without the hook. */
+typedef struct arbor_gs_trace_event {
+    arbor_gs_trace_kind_t kind;
+    arbor_pid_t server;
+    arbor_pid_t peer;
+    uint64_t tag; /* CALL, CAST, INFO: the message's tag */
+    size_t size;  /* the request's, message's or reply's bytes */
+    char text[ARBOR_GS_TRACE_TEXT];
+} arbor_gs_trace_event_t;
+
+/*
+ * sys:trace/3: with on, the server prints a line to stderr for each
+ * message it handles and for each callback's outcome, in OTP's words
+ * (arbor_gs_trace_event_t.text); off stops tracing of either kind. System requests are not
+ * traced. Replaces a tracer set by arbor_gs_trace_to().
+ */
+int arbor_gs_trace(arbor_pid_t server, bool on, int64_t timeout_ms);
+
+/*
+ * The same events as messages, in the spirit of sys:install/3: the server
+ * sends each to tracer as an ARBOR_TAG_GS_TRACE message whose data is an
+ * arbor_gs_trace_event_t, in the order it handled them (a tracer that has
+ * died simply gets nothing). ARBOR_NOPID as tracer stops the tracing.
+ */
+int arbor_gs_trace_to(arbor_pid_t server, arbor_pid_t tracer, int64_t timeout_ms);
 
 /* Sends (tag, msg, size) to handle_cast. Returns 0 even if server does not
  * exist; ARBOR_EINVAL for a bad argument. Any thread. */

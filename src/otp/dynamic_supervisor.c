@@ -544,7 +544,13 @@ static arbor_gs_ret_t ds_info(void **state, const arbor_msg_t *msg)
 static void ds_status(void *state, char *buf, size_t size)
 {
     const dynsup_t *d = state;
-    snprintf(buf, size, "children=%zu", d ? children(d) : 0);
+    if (!d) {
+        snprintf(buf, size, "starting");
+        return;
+    }
+    /* Its children have no order or id: their numbers, as count_children. */
+    snprintf(buf, size, "one_for_one, %d restarts in %d s, %zu children (%zu restarting)",
+             d->opts.max_restarts, d->opts.max_seconds, children(d), (size_t)d->by_last.count);
 }
 
 static const arbor_gen_server_t dynsup_gs = {

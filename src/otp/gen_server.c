@@ -14,6 +14,12 @@
  *   cast:   CAST {tag} + message, no answer.
  *   stop:   STOP {reason}; the server runs terminate and exits with reason;
  *           the caller watches the DOWN.
+ *   sys:    SYSTEM {alias, op} + body, sent as a call is; the server loop
+ *           answers it itself (on_system), never a callback. Suspended,
+ *           the server blocks in a selective receive that takes only
+ *           SYSTEM requests, STOP and its parent's EXIT (OTP's
+ *           sys:suspend_loop), so everything else stays queued, in order,
+ *           for the reactor to hand out after the resume.
  * A returned timeout is a send_after to ourselves, cancelled by the next
  * message; a sequence number makes a timeout that already fired stale.
  */
@@ -55,7 +61,35 @@ typedef struct {
     arbor_timer_t *timer; /* pending returned timeout */
     uint64_t timeout_seq;
     const arbor_msg_t *last; /* the message being handled, for crash reports */
+    bool suspended;          /* sys:suspend: in suspended() */
+    bool tracing;            /* sys:trace: an event for each message and outcome */
+    arbor_pid_t tracer;      /* where events go; ARBOR_NOPID: stderr */
 } server_t;
+
+/* The system requests (call_hdr_t.tag of an ARBOR_TAG_GS_SYSTEM message). */
+enum {
+    SYS_GET_STATUS = 0, /* reply: format_status()'s text */
+    SYS_GET_STATE,      /* the rest reply with a sys_reply_t */
+    SYS_REPLACE_STATE,  /* body: replace_req_t, then the argument's bytes */
+    SYS_SUSPEND,
+    SYS_RESUME,
+    SYS_TRACE, /* body: trace_req_t */
+};
+
+typedef struct {
+    int rc;
+    void *state;
+    arbor_reason_t reason; /* SYS_REPLACE_STATE's failure; its text follows */
+} sys_reply_t;
+
+typedef struct {
+    _Alignas(16) arbor_gs_state_fn_t fn; /* the argument's bytes follow, 16-aligned */
+} replace_req_t;
+
+typedef struct {
+    bool on;
+    arbor_pid_t tracer;
+} trace_req_t;
 
 arbor_gs_ret_t arbor_gs_reply(const void *reply, size_t size)
 {
@@ -145,6 +179,66 @@ static void describe(const server_t *s, char *buf, size_t size)
     describe_last(s->last, last, sizeof last);
     format_state(s, state, sizeof state);
     snprintf(buf, size, "last message: %s; state: %s", last, state[0] ? state : "-");
+}
+
+/* ---- sys:trace ---------------------------------------------------------- */
+
+/* The tracing and system-request paths are kept out of line (cold), so
+ * that the frames of the call and cast paths stay as small as they were
+ * before sys existed. */
+#define COLD __attribute__((noinline, cold))
+
+static COLD void trace_emit(const server_t *s, const arbor_gs_trace_event_t *ev)
+{
+    if (s->tracer == ARBOR_NOPID)
+        fprintf(stderr, "%s\n", ev->text);
+    else
+        arbor_send(s->tracer, ARBOR_TAG_GS_TRACE, ev, sizeof *ev);
+}
+
+/* A message about to be handed to a callback: OTP's "got ...". */
+static COLD void trace_got(const server_t *s, const arbor_msg_t *m)
+{
+    arbor_gs_trace_event_t ev = {.kind = ARBOR_GS_TRACE_INFO,
+                                 .server = arbor_self(),
+                                 .peer = m->from,
+                                 .tag = m->tag,
+                                 .size = m->size};
+    if (m->tag == ARBOR_TAG_GS_CALL || m->tag == ARBOR_TAG_GS_CAST) {
+        size_t hdr = m->tag == ARBOR_TAG_GS_CALL ? sizeof(call_hdr_t) : sizeof(cast_hdr_t);
+        ev.kind = m->tag == ARBOR_TAG_GS_CALL ? ARBOR_GS_TRACE_CALL : ARBOR_GS_TRACE_CAST;
+        ev.tag = m->tag == ARBOR_TAG_GS_CALL ? ((const call_hdr_t *)m->data)->tag
+                                             : ((const cast_hdr_t *)m->data)->tag;
+        ev.size = m->size - hdr;
+    }
+    char self[32], what[96];
+    arbor_pid_format(ev.server, self, sizeof self);
+    describe_last(m, what, sizeof what);
+    snprintf(ev.text, sizeof ev.text, "*DBG* %s got %s", self, what);
+    trace_emit(s, &ev);
+}
+
+/* A callback's outcome: a reply of size bytes to *to, or none (to NULL),
+ * with the state it left: OTP's "sent ..." and "new state ...". */
+static COLD void trace_outcome(const server_t *s, const arbor_from_t *to, size_t size)
+{
+    arbor_gs_trace_event_t ev = {.kind = to ? ARBOR_GS_TRACE_REPLY : ARBOR_GS_TRACE_NOREPLY,
+                                 .server = arbor_self(),
+                                 .peer = to ? to->pid : ARBOR_NOPID,
+                                 .size = size};
+    char self[32], peer[32], state[128];
+    arbor_pid_format(ev.server, self, sizeof self);
+    format_state(s, state, sizeof state);
+    if (!state[0])
+        snprintf(state, sizeof state, "-");
+    if (to) {
+        arbor_pid_format(to->pid, peer, sizeof peer);
+        snprintf(ev.text, sizeof ev.text, "*DBG* %s sent %zu bytes to %s, new state %s", self, size,
+                 peer, state);
+    } else {
+        snprintf(ev.text, sizeof ev.text, "*DBG* %s new state %s", self, state);
+    }
+    trace_emit(s, &ev);
 }
 
 /* The reply of {stop, Reason, Reply, State}, owed to the caller while
@@ -248,10 +342,15 @@ static void after(server_t *s, arbor_gs_ret_t r, const arbor_from_t *from)
     for (;;) {
         switch (r.action) {
         case ARBOR_GS_OK:
+            if (s->tracing)
+                trace_outcome(s, NULL, 0);
             break;
         case ARBOR_GS_REPLY:
-            if (from)
+            if (from) {
                 arbor_gs_reply_to(*from, reply_data(&r), r.reply_size);
+                if (s->tracing)
+                    trace_outcome(s, from, r.reply_size);
+            }
             arbor_free(r.reply_heap);
             if (!from)
                 stop_server(s, arbor_error("bad_return_value: reply outside handle_call"), NULL,
@@ -293,6 +392,8 @@ void arbor__otp_warn_unhandled(const arbor_gen_server_t *gs, const arbor_msg_t *
 
 static void on_call(server_t *s, const arbor_msg_t *msg)
 {
+    if (s->tracing)
+        trace_got(s, msg);
     const call_hdr_t *h = msg->data;
     arbor_from_t from = {msg->from, h->alias};
     if (!s->gs->handle_call)
@@ -306,6 +407,8 @@ static void on_call(server_t *s, const arbor_msg_t *msg)
 
 static void on_cast(server_t *s, const arbor_msg_t *msg)
 {
+    if (s->tracing)
+        trace_got(s, msg);
     const cast_hdr_t *h = msg->data;
     if (!s->gs->handle_cast)
         stop_server(s, arbor_error("undef: handle_cast"), NULL, NULL, 0);
@@ -318,6 +421,8 @@ static void on_cast(server_t *s, const arbor_msg_t *msg)
 
 static void on_info(server_t *s, const arbor_msg_t *msg)
 {
+    if (s->tracing)
+        trace_got(s, msg);
     if (!s->gs->handle_info) {
         arbor__otp_warn_unhandled(s->gs, msg);
         return;
@@ -325,14 +430,122 @@ static void on_info(server_t *s, const arbor_msg_t *msg)
     after(s, s->gs->handle_info(&s->state, msg), NULL);
 }
 
-/* sys:get_status: the state as format_status() summarises it, answered
- * by the server itself, between two messages. */
-static void on_status(server_t *s, const arbor_msg_t *msg)
+/* ---- system requests ------------------------------------------------- */
+
+static void sys_reply(const arbor_from_t *from, sys_reply_t r)
 {
-    arbor_from_t from = {msg->from, ((const call_hdr_t *)msg->data)->alias};
-    char text[ARBOR_GS_STATUS_MAX];
-    format_state(s, text, sizeof text);
-    arbor_gs_reply_to(from, text, strlen(text) + 1);
+    arbor__otp_send_reason(from->pid, from->alias, ARBOR_TAG_GS_REPLY, &r, sizeof r, &r.reason);
+}
+
+/* OTP's system_replace_state: fn's failure leaves the state pointer as it
+ * was (OTP keeps the old state when StateFun raises). */
+static sys_reply_t replace_state(server_t *s, const char *body, size_t n)
+{
+    replace_req_t q;
+    if (n < sizeof q)
+        return (sys_reply_t){.rc = ARBOR_EINVAL, .reason = ARBOR_NORMAL};
+    memcpy(&q, body, sizeof q);
+    void *old = s->state;
+    arbor_reason_t why = q.fn(&s->state, n > sizeof q ? body + sizeof q : NULL, n - sizeof q);
+    if (why.kind == ARBOR_EXIT_NORMAL)
+        return (sys_reply_t){.state = s->state, .reason = ARBOR_NORMAL};
+    s->state = old;
+    return (sys_reply_t){.rc = ARBOR_ECALLBACK, .state = old, .reason = why};
+}
+
+static void suspended(server_t *s);
+
+/* Answers a system request (msg: SYSTEM {alias, op} + body), with no
+ * callback but format_status and a replace_state's function. */
+static COLD void on_system(server_t *s, const arbor_msg_t *msg)
+{
+    const call_hdr_t *h = msg->data;
+    arbor_from_t from = {msg->from, h->alias};
+    const char *body = (const char *)msg->data + sizeof *h;
+    size_t n = msg->size - sizeof *h;
+    sys_reply_t r = {.rc = 0, .reason = ARBOR_NORMAL};
+    switch (h->tag) {
+    case SYS_GET_STATUS: {
+        char text[ARBOR_GS_STATUS_MAX];
+        format_state(s, text, sizeof text);
+        arbor_gs_reply_to(from, text, strlen(text) + 1);
+        return;
+    }
+    case SYS_GET_STATE:
+        r.state = s->state;
+        break;
+    case SYS_REPLACE_STATE:
+        r = replace_state(s, body, n);
+        break;
+    case SYS_SUSPEND:
+        sys_reply(&from, r);
+        if (!s->suspended)
+            suspended(s);
+        return;
+    case SYS_RESUME:
+        s->suspended = false; /* suspended() returns after this reply */
+        break;
+    case SYS_TRACE: {
+        trace_req_t t;
+        if (n < sizeof t) {
+            r.rc = ARBOR_EINVAL;
+            break;
+        }
+        memcpy(&t, body, sizeof t);
+        s->tracing = t.on;
+        s->tracer = t.tracer;
+        break;
+    }
+    default:
+        r.rc = ARBOR_EINVAL;
+        break;
+    }
+    sys_reply(&from, r);
+}
+
+/* What a suspended server takes from its mailbox (OTP's suspend_loop):
+ * system requests, a stop, its parent's EXIT. */
+static bool wakes_suspended(const arbor_msg_t *m, void *arg)
+{
+    const server_t *s = arg;
+    if (m->tag == ARBOR_TAG_GS_SYSTEM)
+        return m->size >= sizeof(call_hdr_t);
+    if (m->tag == ARBOR_TAG_GS_STOP)
+        return m->size >= sizeof(arbor_reason_t);
+    return m->tag == ARBOR_TAG_EXIT && m->size >= sizeof(arbor_exit_msg_t) &&
+           ((const arbor_exit_msg_t *)m->data)->from == s->parent;
+}
+
+/* sys:suspend: blocks in the handler, and so holds a stack, until a
+ * resume. The messages it leaves queued are the reactor's to hand out,
+ * in order, once this returns. */
+static void suspended(server_t *s)
+{
+    s->suspended = true;
+    while (s->suspended) {
+        arbor_msg_t *m;
+        if (arbor_receive_match(wakes_suspended, s, ARBOR_INFINITY, &m) != 0)
+            continue;
+        if (m->tag == ARBOR_TAG_GS_SYSTEM) {
+            on_system(s, m);
+            arbor_msg_free(m);
+            continue;
+        }
+        /* A stop or the parent's EXIT: terminate, as OTP's
+         * system_terminate. The reason is copied into our memory, which
+         * lasts until we are gone; m does not. */
+        arbor_reason_t why;
+        if (m->tag == ARBOR_TAG_EXIT) {
+            why = ((const arbor_exit_msg_t *)m->data)->reason;
+        } else {
+            memcpy(&why, m->data, sizeof why);
+            arbor__otp_reason_in(&why, m, sizeof why);
+        }
+        why = arbor_reason_copy(&why);
+        arbor_msg_free(m);
+        s->last = NULL;
+        stop_server(s, why, NULL, NULL, 0);
+    }
 }
 
 static void server_handle(void *state, arbor_msg_t *msg)
@@ -347,11 +560,11 @@ static void server_handle(void *state, arbor_msg_t *msg)
         on_info(s, msg);
         return;
     }
-    if (msg->tag == ARBOR_TAG_GS_STATUS && msg->size >= sizeof(call_hdr_t)) {
+    if (msg->tag == ARBOR_TAG_GS_SYSTEM && msg->size >= sizeof(call_hdr_t)) {
         /* A system message: no callback sees it, and a pending returned
          * timeout keeps running. */
         s->last = NULL;
-        on_status(s, msg);
+        on_system(s, msg);
         return;
     }
     disarm_timeout(s);
@@ -648,12 +861,102 @@ int arbor_gs_call_into(arbor_pid_t server, uint64_t tag, const void *req, size_t
     return rc;
 }
 
+/* A system request: op and its body, the answer in *out. A process that
+ * is not reactive cannot be a GenServer, and would never answer. */
+static int sys_request(arbor_pid_t server, uint64_t op, const void *body, size_t size,
+                       int64_t timeout_ms, arbor_msg_t **out)
+{
+    arbor_pid_t self = arbor_self();
+    if (self && server != self && server != ARBOR_NOPID) {
+        arbor_process_info_t info;
+        if (arbor_process_info(server, &info) != 0)
+            return ARBOR_ENOPROC;
+        if (!info.reactive)
+            return ARBOR_EWRONGKIND;
+    }
+    return call_as(ARBOR_TAG_GS_SYSTEM, server, op, body, size, timeout_ms, out, NULL);
+}
+
+/* A system request answered with a sys_reply_t. */
+static int sys_call(arbor_pid_t server, uint64_t op, const void *body, size_t size,
+                    int64_t timeout_ms, void **state_out, arbor_reason_t *error_out)
+{
+    arbor_msg_t *m;
+    int rc = sys_request(server, op, body, size, timeout_ms, &m);
+    if (rc)
+        return rc;
+    sys_reply_t r;
+    if (m->size < sizeof r) {
+        arbor_msg_free(m);
+        return ARBOR_EWRONGKIND;
+    }
+    memcpy(&r, m->data, sizeof r);
+    if (r.rc == 0 && state_out)
+        *state_out = r.state;
+    if (r.rc == ARBOR_ECALLBACK && error_out) {
+        arbor__otp_reason_in(&r.reason, m, sizeof r);
+        *error_out = arbor_reason_copy(&r.reason);
+    }
+    arbor_msg_free(m);
+    return r.rc;
+}
+
+int arbor_gs_get_state(arbor_pid_t server, void **state_out, int64_t timeout_ms)
+{
+    if (!state_out)
+        return ARBOR_EINVAL;
+    return sys_call(server, SYS_GET_STATE, NULL, 0, timeout_ms, state_out, NULL);
+}
+
+int arbor_gs_replace_state(arbor_pid_t server, arbor_gs_state_fn_t fn, const void *arg, size_t size,
+                           void **state_out, int64_t timeout_ms, arbor_reason_t *error_out)
+{
+    if (!fn || (size && !arg))
+        return ARBOR_EINVAL;
+    if (size > ARBOR_MSG_MAX - sizeof(call_hdr_t) - sizeof(replace_req_t))
+        return ARBOR_ETOOBIG;
+    _Alignas(16) char small[256];
+    size_t total = sizeof(replace_req_t) + size;
+    char *buf = total <= sizeof small ? small : arbor_alloc(total);
+    if (!buf)
+        return arbor_self() ? ARBOR_ENOMEM : ARBOR_ENOTPROC;
+    *(replace_req_t *)buf = (replace_req_t){fn};
+    if (size)
+        memcpy(buf + sizeof(replace_req_t), arg, size);
+    int rc = sys_call(server, SYS_REPLACE_STATE, buf, total, timeout_ms, state_out, error_out);
+    if (buf != small)
+        arbor_free(buf);
+    return rc;
+}
+
+int arbor_gs_suspend(arbor_pid_t server, int64_t timeout_ms)
+{
+    return sys_call(server, SYS_SUSPEND, NULL, 0, timeout_ms, NULL, NULL);
+}
+
+int arbor_gs_resume(arbor_pid_t server, int64_t timeout_ms)
+{
+    return sys_call(server, SYS_RESUME, NULL, 0, timeout_ms, NULL, NULL);
+}
+
+int arbor_gs_trace(arbor_pid_t server, bool on, int64_t timeout_ms)
+{
+    trace_req_t t = {.on = on, .tracer = ARBOR_NOPID};
+    return sys_call(server, SYS_TRACE, &t, sizeof t, timeout_ms, NULL, NULL);
+}
+
+int arbor_gs_trace_to(arbor_pid_t server, arbor_pid_t tracer, int64_t timeout_ms)
+{
+    trace_req_t t = {.on = tracer != ARBOR_NOPID, .tracer = tracer};
+    return sys_call(server, SYS_TRACE, &t, sizeof t, timeout_ms, NULL, NULL);
+}
+
 int arbor_gs_get_status(arbor_pid_t server, char *buf, size_t size, int64_t timeout_ms)
 {
     if (!buf || !size)
         return ARBOR_EINVAL;
     arbor_msg_t *m;
-    int rc = call_as(ARBOR_TAG_GS_STATUS, server, 0, NULL, 0, timeout_ms, &m, NULL);
+    int rc = sys_request(server, SYS_GET_STATUS, NULL, 0, timeout_ms, &m);
     if (rc)
         return rc;
     snprintf(buf, size, "%.*s", (int)m->size, (const char *)m->data);

@@ -595,10 +595,32 @@ static arbor_gs_ret_t sup_info(void **state, const arbor_msg_t *msg)
     return arbor_gs_noreply();
 }
 
+/* The status text (arbor_gs_get_status(), crash reports): what OTP's
+ * #state{} record holds that a user reads, the strategy, the intensity and
+ * each child in start order ("one_for_one, 3 restarts in 5 s, 2 children:
+ * db <0.5.0> running, cache restarting"); cut at size. */
 static void sup_status(void *state, char *buf, size_t size)
 {
+    static const char *const strategies[] = {"one_for_one", "one_for_all", "rest_for_one"};
+    static const char *const statuses[] = {"?", "running", "undefined", "restarting"};
     const sup_t *s = state;
-    snprintf(buf, size, "children=%zu", s ? s->n : 0);
+    if (!s) {
+        snprintf(buf, size, "starting");
+        return;
+    }
+    int at =
+        snprintf(buf, size, "%s, %d restarts in %d s, %zu children", strategies[s->flags.strategy],
+                 s->flags.max_restarts, s->flags.max_seconds, s->n);
+    for (size_t i = 0; i < s->n && at >= 0 && (size_t)at < size; i++) {
+        const child_t *c = &s->children[i];
+        char pid[32] = "";
+        if (c->status == ARBOR_CHILD_RUNNING) {
+            pid[0] = ' ';
+            arbor_pid_format(c->pid, pid + 1, sizeof pid - 1);
+        }
+        at += snprintf(buf + at, size - (size_t)at, "%s%s%s %s", i ? ", " : ": ", c->spec.id, pid,
+                       statuses[c->status]);
+    }
 }
 
 static const arbor_gen_server_t supervisor_gs = {

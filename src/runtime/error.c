@@ -29,7 +29,8 @@
     X(ARBOR_EMFILE, "out of file descriptors (this process)")                                      \
     X(ARBOR_ENFILE, "out of file descriptors (the system)")                                        \
     X(ARBOR_EWRONGKIND, "the process is not of the kind the call is for")                          \
-    X(ARBOR_EREPLYSIZE, "the reply is not of the size the caller expects")
+    X(ARBOR_EREPLYSIZE, "the reply is not of the size the caller expects")                         \
+    X(ARBOR_ECALLBACK, "a function run inside the server failed")
 
 const char *arbor_strerror(int err)
 {
