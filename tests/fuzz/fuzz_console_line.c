@@ -20,6 +20,7 @@
  *     its range, and gives that number.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,6 +126,9 @@ static void check_line(const char *line, size_t len, void *arg)
                     "byte %zu starts a character", bad);
         FUZZ_ASSERT(fuzz_utf8_valid(why, strlen(why)), "the reason is not UTF-8");
         FUZZ_ASSERT(strstr(why, "nothing was done"), "the reason does not say nothing was done");
+        char at[32];
+        snprintf(at, sizeof at, "byte %zu", bad + 1);
+        FUZZ_ASSERT(strstr(why, at), "the reason does not name %s: %s", at, why);
     }
     check_json_text(line);
 }

@@ -7,14 +7,17 @@
  *
  * Invariants:
  *   - one line in, one answer out: each line is decoded once, to one
- *     request or one refusal, and its --json answer is one line of valid
- *     UTF-8 JSON that parses back ({"ok":false,"error":{...}} for a
- *     refusal, with a code of the documented few);
+ *     request or one refusal; a refusal's --json answer is one line of
+ *     valid UTF-8 JSON that parses back ({"ok":false,"error":{...}}, with
+ *     a code of the documented few), its text answer one line too, and
+ *     the text fields of a request, as JSON strings, are the same;
  *   - a refused line changes nothing: the request is left as it was;
  *   - the request is the command named by the first word, and within the
  *     desk's limits: ids positive; a created ticket's description 1 to 200
  *     characters and its customer at most 64, valid UTF-8 without control
- *     characters, a priority of the four; an agent at most 64 characters;
+ *     characters, a priority of the four; a new agent's name likewise, at
+ *     most 64 characters; an agent to assign shorter than its buffer (its
+ *     text is the workflow's to check, after the ticket's state);
  *   - a request is its line: its fields, written back as a quoted line,
  *     decode to the same request;
  *   - decoding is pure: the same words decode the same way again.
@@ -48,6 +51,7 @@ static void check_refusal(const char *code, const char *message)
         known |= strcmp(code, refusal_codes[i]) == 0;
     FUZZ_ASSERT(known, "refused with an undocumented code '%s'", code);
     FUZZ_ASSERT(message[0], "refused (%s) without a message", code);
+    FUZZ_ASSERT(!strchr(message, '\n'), "the text answer is more than one line: %s", message);
     cJSON *answer = console_error_json(code, message);
     fuzz_check_json_answer(answer);
 }

@@ -38,6 +38,7 @@ static void check_refusal(const char *code, const char *message)
                     strcmp(code, "bad_input") == 0,
                 "refused with an undocumented code '%s'", code);
     FUZZ_ASSERT(message && message[0], "refused (%s) without a message", code);
+    FUZZ_ASSERT(!strchr(message, '\n'), "the text answer is more than one line: %s", message);
     fuzz_check_json_answer(console_error_json(code, message));
 }
 
