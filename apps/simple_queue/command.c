@@ -42,7 +42,9 @@ bool sq_command_decode(int argc, const char *const *argv, sq_command_t *cmd, con
         char *end;
         errno = 0;
         value = arg ? strtol(arg, &end, 10) : 0;
-        if (!arg || *end || errno)
+        /* end == arg: no digits at all, as in an empty word ("" or a
+         * trailing backslash), which strtol reads as 0. */
+        if (!arg || end == arg || *end || errno)
             return refuse(code, message, "bad_argument", "enqueue takes one integer: enqueue N");
     }
     *cmd = (sq_command_t){commands[i].kind, value};

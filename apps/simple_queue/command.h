@@ -28,7 +28,7 @@ typedef struct sq_command {
 /* Decodes a command line split into words (argv[0] the command, argc 0 for
  * a blank line) into *cmd. quit and exit ignore the words after them;
  * enqueue takes exactly one integer (all of the word, decimal, within a
- * long); the others take none. Returns true, or false with *code and
+ * long; an empty word is no integer); the others take none. Returns true, or false with *code and
  * *message (static strings: the console's answer) set and *cmd unchanged.
  * Any thread; touches nothing else. */
 bool sq_command_decode(int argc, const char *const *argv, sq_command_t *cmd, const char **code,
