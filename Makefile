@@ -5,7 +5,7 @@ CMAKE     ?= cmake
 PREFIX    ?= /usr/local
 SOURCES    = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all run deps test release-test tsan ucontext valgrind bench bench-http install format check-format clean
+.PHONY: all run deps test release-test tsan ucontext valgrind fuzz bench bench-http install format check-format clean
 
 all: build/release/.configured
 	$(CMAKE) --build build/release -j $(JOBS)
@@ -59,6 +59,14 @@ valgrind: deps
 	$(CMAKE) --build build/valgrind -j $(JOBS)
 	cd build/valgrind && ARBOR_TEST_TIMEOUT_SCALE=20 ARBOR_TEST_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full" \
 		ctest --output-on-failure -j $(JOBS) -L 'runtime|http' -E 'stress_ring_100k|http_hello_example'
+
+# The libFuzzer targets (tests/fuzz), built with clang under ASan + UBSan,
+# each run for FUZZ_SECONDS; fails when one finds a crash.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	$(CMAKE) -S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DARBOR_SANITIZE=address,undefined -DARBOR_FUZZ=ON -DARBOR_BENCH=OFF
+	$(CMAKE) --build build/fuzz -j $(JOBS) --target fuzz_console_line fuzz_desk_request fuzz_simple_queue_command
+	scripts/fuzz.sh build/fuzz $(FUZZ_SECONDS)
 
 bench: all
 	scripts/bench.sh $(BENCH)

@@ -13,12 +13,12 @@
  * is application_start() below. The console reads commands from standard
  * input; with --json every command answers with exactly one JSON line.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../common/console.h"
+#include "command.h"
 #include "simple_queue.h"
 
 #define SUPERVISOR_NAME "SimpleQueue.Supervisor"
@@ -116,15 +116,8 @@ static void cmd_queue(const options_t *o)
     free(values);
 }
 
-static void cmd_enqueue(const options_t *o, const char *arg)
+static void cmd_enqueue(const options_t *o, long v)
 {
-    char *end;
-    errno = 0;
-    long v = arg ? strtol(arg, &end, 10) : 0;
-    if (!arg || *end || errno) {
-        fail(o, "bad_argument", "enqueue takes one integer: enqueue N");
-        return;
-    }
     int rc = simple_queue_enqueue(v);
     if (rc)
         fail_rc(o, rc);
@@ -241,39 +234,46 @@ static void cmd_tree(const options_t *o, arbor_pid_t sup)
     }
 }
 
-/* Runs one split command line; returns false for quit. */
+/* Runs one split command line (decoded by command.c); returns false for
+ * quit. */
 static bool dispatch(const options_t *o, arbor_pid_t sup, int argc, const char **argv)
 {
-    const char *cmd = argv[0], *arg = argc > 1 ? argv[1] : NULL;
-    if (!cmd) {
+    sq_command_t cmd;
+    const char *code, *message;
+    if (!sq_command_decode(argc, argv, &cmd, &code, &message)) {
+        fail(o, code, message);
+        return true;
+    }
+    switch (cmd.kind) {
+    case SQ_CMD_BLANK:
         if (o->json)
             ok(o, NULL, NULL); /* a blank line: one line in, one answer out */
-        return true;
-    }
-    if (strcmp(cmd, "quit") == 0 || strcmp(cmd, "exit") == 0) {
+        break;
+    case SQ_CMD_QUIT:
         ok(o, NULL, "bye");
         return false;
-    }
-    if (argc > 2 || (arg && strcmp(cmd, "enqueue") != 0)) {
-        fail(o, "bad_argument", "too many arguments (try: help)");
-        return true;
-    }
-    if (strcmp(cmd, "queue") == 0)
+    case SQ_CMD_QUEUE:
         cmd_queue(o);
-    else if (strcmp(cmd, "enqueue") == 0)
-        cmd_enqueue(o, arg);
-    else if (strcmp(cmd, "dequeue") == 0)
+        break;
+    case SQ_CMD_ENQUEUE:
+        cmd_enqueue(o, cmd.value);
+        break;
+    case SQ_CMD_DEQUEUE:
         cmd_dequeue(o);
-    else if (strcmp(cmd, "crash") == 0)
+        break;
+    case SQ_CMD_CRASH:
         cmd_crash(o);
-    else if (strcmp(cmd, "tree") == 0)
+        break;
+    case SQ_CMD_TREE:
         cmd_tree(o, sup);
-    else if (strcmp(cmd, "help") == 0) {
+        break;
+    case SQ_CMD_HELP: {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "help", usage);
         ok(o, j, usage);
-    } else
-        fail(o, "unknown_command", "unknown command (try: help)");
+        break;
+    }
+    }
     return true;
 }
 

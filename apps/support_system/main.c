@@ -12,6 +12,7 @@
 
 #include "../common/console.h"
 #include "desk.h"
+#include "request.h"
 
 static const char usage[] =
     "usage: support_system [--json] [--db PATH] [--log PATH] [--schedulers N]\n"
@@ -130,83 +131,41 @@ static void answer_ticket(const console_t *c, const ticket_t *t, bool history)
 
 typedef console_words_t words_t;
 
-static bool parse_id(const console_t *c, const char *s, int64_t *id)
+/* Decodes the command's words (request.c); answers a refusal and returns
+ * false. */
+static bool decode(const console_t *c, const words_t *ws, desk_request_t *r)
 {
-    char *end;
-    errno = 0;
-    long long v = s ? strtoll(s, &end, 10) : 0;
-    if (!s || *end || errno || v <= 0) {
-        fail(c, "bad_argument", "a ticket id is a positive number");
-        return false;
-    }
-    *id = v;
-    return true;
+    ticket_error_t err = {.code = ""};
+    if (desk_request_decode(ws->argc, ws->argv, r, &err))
+        return true;
+    fail_err(c, &err);
+    return false;
 }
 
 /* ---- commands ------------------------------------------------------------------------- */
 
 static void cmd_create(const console_t *c, words_t *ws)
 {
-    ticket_t t = {.priority = PRIORITY_NORMAL};
-    size_t len = 0;
-    bool options = true; /* until "--": after it, every word is description */
-    for (int i = 1; i < ws->argc; i++) {
-        if (options && strcmp(ws->argv[i], "--") == 0) {
-            options = false;
-        } else if (options && strcmp(ws->argv[i], "--customer") == 0 && i + 1 < ws->argc) {
-            /* More bytes than the buffer holds is more characters than the
-             * limit; shorter text is checked by the desk. */
-            if (strlen(ws->argv[++i]) >= sizeof t.customer) {
-                fail(c, "field_too_long", "customer is longer than 64 characters");
-                return;
-            }
-            snprintf(t.customer, sizeof t.customer, "%s", ws->argv[i]);
-        } else if (options && strcmp(ws->argv[i], "--priority") == 0 && i + 1 < ws->argc) {
-            if (!ticket_priority_parse(ws->argv[++i], &t.priority)) {
-                fail(c, "bad_argument", "priority is low, normal, high or urgent");
-                return;
-            }
-        } else if (options && strncmp(ws->argv[i], "--", 2) == 0) {
-            fail(c, "bad_argument", "unknown or incomplete option (try: help)");
-            return;
-        } else {
-            size_t n = strlen(ws->argv[i]);
-            if (len + n + 1 >= sizeof t.description) {
-                fail(c, "field_too_long", "description is longer than 200 characters");
-                return;
-            }
-            if (len)
-                t.description[len++] = ' ';
-            memcpy(t.description + len, ws->argv[i], n + 1);
-            len += n;
-        }
-    }
+    desk_request_t r;
+    if (!decode(c, ws, &r))
+        return;
     ticket_error_t err = {.code = ""};
     arbor_pid_t pid;
-    if (ticket_supervisor_create_ticket(&t, &pid, &err) != 0) {
+    if (ticket_supervisor_create_ticket(&r.ticket, &pid, &err) != 0) {
         fail_err(c, &err);
         return;
     }
-    answer_ticket(c, &t, false);
+    answer_ticket(c, &r.ticket, false);
 }
 
 static void cmd_act(const console_t *c, words_t *ws, ticket_action_t action)
 {
-    int64_t id;
-    int max_args = action == ACTION_ASSIGN ? 3 : 2;
-    if (ws->argc > max_args) {
-        fail(c, "bad_argument", "too many arguments (try: help)");
+    desk_request_t r;
+    if (!decode(c, ws, &r))
         return;
-    }
-    if (!parse_id(c, ws->argc > 1 ? ws->argv[1] : NULL, &id))
-        return;
-    if (ws->argc > 2 && strlen(ws->argv[2]) >= TICKET_NAME_SIZE) {
-        fail(c, "field_too_long", "agent is longer than 64 characters");
-        return;
-    }
     ticket_t t;
     ticket_error_t err = {.code = ""};
-    if (desk_act(id, action, ws->argc > 2 ? ws->argv[2] : "", &t, &err) != 0) {
+    if (desk_act(r.id, action, r.agent, &t, &err) != 0) {
         fail_err(c, &err);
         return;
     }
@@ -215,9 +174,10 @@ static void cmd_act(const console_t *c, words_t *ws, ticket_action_t action)
 
 static void cmd_show(const console_t *c, words_t *ws)
 {
-    int64_t id;
-    if (!parse_id(c, ws->argc == 2 ? ws->argv[1] : NULL, &id))
+    desk_request_t r;
+    if (!decode(c, ws, &r))
         return;
+    int64_t id = r.id;
     ticket_t t;
     int rc = desk_get(id, &t);
     if (rc) {
@@ -232,22 +192,12 @@ static void cmd_show(const console_t *c, words_t *ws)
 
 static void cmd_list(const console_t *c, words_t *ws)
 {
-    ticket_status_t status;
-    bool has_status = false;
-    const char *agent = NULL;
-    for (int i = 1; i < ws->argc; i++) {
-        if (strcmp(ws->argv[i], "--agent") == 0 && i + 1 < ws->argc)
-            agent = ws->argv[++i];
-        else if (!has_status && ticket_status_parse(ws->argv[i], &status))
-            has_status = true;
-        else {
-            fail(c, "bad_argument", "list [open|assigned|resolved|closed] [--agent NAME]");
-            return;
-        }
-    }
+    desk_request_t r;
+    if (!decode(c, ws, &r))
+        return;
     ticket_t *rows;
     size_t n;
-    int rc = store_list(has_status ? &status : NULL, agent, 1000, &rows, &n);
+    int rc = store_list(r.has_status ? &r.status : NULL, r.agent, 1000, &rows, &n);
     if (rc) {
         fail(c, "unavailable", arbor_strerror(rc));
         return;
@@ -288,17 +238,16 @@ static void cmd_agents(const console_t *c)
 
 static void cmd_agent_add(const console_t *c, words_t *ws)
 {
-    ticket_error_t err = {.code = ""};
-    if (ws->argc != 2) {
-        fail(c, "bad_argument", "agent-add takes one name");
+    desk_request_t r;
+    if (!decode(c, ws, &r))
         return;
-    }
-    if (agents_add(ws->argv[1], &err) != 0) {
+    ticket_error_t err = {.code = ""};
+    if (agents_add(r.name, &err) != 0) {
         fail_err(c, &err);
         return;
     }
     cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "agent", ws->argv[1]);
+    cJSON_AddStringToObject(j, "agent", r.name);
     ok(c, j, "added");
 }
 
@@ -311,17 +260,16 @@ static void no_such_ticket_answer(const console_t *c, int64_t id)
 
 static void cmd_backup(const console_t *c, words_t *ws)
 {
-    if (ws->argc != 2 || !ws->argv[1][0]) {
-        fail(c, "bad_argument", "backup takes one path: backup PATH");
+    desk_request_t r;
+    if (!decode(c, ws, &r))
         return;
-    }
     ticket_error_t err = {.code = ""};
-    if (store_backup(ws->argv[1], &err) != 0) {
+    if (store_backup(r.path, &err) != 0) {
         fail_err(c, &err);
         return;
     }
     cJSON *j = cJSON_CreateObject();
-    cJSON_AddItemToObject(j, "backup", console_json_text(ws->argv[1]));
+    cJSON_AddItemToObject(j, "backup", console_json_text(r.path));
     char text[64];
     snprintf(text, sizeof text, "backed up the database");
     ok(c, j, text);
@@ -333,18 +281,15 @@ static void cmd_backup(const console_t *c, words_t *ws)
  * so a call to the supervisor after our DOWN is served after the restart. */
 static void cmd_crash(const console_t *c, words_t *ws)
 {
-    if (ws->argc != 2) {
-        fail(c, "bad_argument", "crash ID or crash store");
+    desk_request_t r;
+    if (!decode(c, ws, &r))
         return;
-    }
     arbor_pid_t old, now = ARBOR_NOPID, sup;
-    int64_t id = 0;
-    if (strcmp(ws->argv[1], "store") == 0) {
+    int64_t id = r.id; /* 0: the Store */
+    if (!id) {
         old = arbor_whereis(STORE_NAME);
         sup = c->sup;
     } else {
-        if (!parse_id(c, ws->argv[1], &id))
-            return;
         /* A worker started for an unknown ticket lives until it has looked
          * in the Store: ask for the ticket first, so that there is one. */
         ticket_t t;

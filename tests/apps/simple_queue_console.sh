@@ -52,6 +52,12 @@ grep -q '"code":"bad_argument","message":"a quote is not closed' <<<"$(sed -n 5p
 expect 6 '{"ok":true,"queue":[1,2,3,8]}'
 expect 7 '{"ok":true}'
 [ "$(wc -l <<<"$out")" -eq 7 ] || { echo "expected 7 lines: $out"; exit 1; }
+# An empty word is no integer: enqueue "" (and a trailing backslash, which
+# splits as an empty word) once enqueued 0 (found by fuzz_simple_queue_command).
+out=$(printf '%s\n' 'enqueue ""' 'enqueue \' 'queue' | timeout 60 "$bin" --json)
+expect 1 '{"ok":false,"error":{"code":"bad_argument","message":"enqueue takes one integer: enqueue N"}}'
+expect 2 '{"ok":false,"error":{"code":"bad_argument","message":"enqueue takes one integer: enqueue N"}}'
+expect 3 '{"ok":true,"queue":[1,2,3]}'
 # A line that is not UTF-8 is refused whole.
 out=$(printf 'enqueue 5\xff\nqueue\n' | timeout 60 "$bin" --json)
 grep -q '"code":"bad_input","message":"the line is not valid UTF-8' <<<"$(sed -n 1p <<<"$out")" ||
