@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""The course's examples (examples/course/): runs each program with a
+timeout and checks that its output shows what it demonstrates. The
+strategy checks compare the pids the program printed before and after the
+crash themselves, so a program built with another strategy fails them.
+
+Usage: course_examples_test.py BIN_DIR [EXAMPLE...]  (all of them by default)"""
+import os
+import re
+import subprocess
+import sys
+
+TIMEOUT_S = 60  # a sanitizer build is slow; each program runs well under 1 s
+
+
+class Failure(Exception):
+    pass
+
+
+def expect(cond, what):
+    if not cond:
+        raise Failure(what)
+
+
+def line_value(out, label):
+    """The text after "label: " on the line that starts with it."""
+    m = re.search(r"^%s: (.*)$" % re.escape(label), out, re.M)
+    expect(m, "no line %r" % label)
+    return m.group(1)
+
+
+def tree(out, title):
+    """{id: pid} from the table printed under the line title."""
+    lines = out.splitlines()
+    expect(title in lines, "no %r table" % title)
+    table = {}
+    for line in lines[lines.index(title) + 1:]:
+        m = re.match(r"  (\S+) +(<[0-9.]+>)", line)
+        if not m:
+            break
+        table[m.group(1)] = m.group(2)
+    expect(table, "an empty %r table" % title)
+    return table
+
+
+def restarted(out, strategy):
+    """The ids whose pid changed across the crash, in start order."""
+    before = tree(out, "%s, before the crash:" % strategy)
+    after = tree(out, "after the restart:")
+    expect(list(before) == list(after), "children %s, then %s" % (list(before), list(after)))
+    return [i for i in before if before[i] != after[i]]
+
+
+def one_for_one_request_workers(out):
+    # Only the crashed worker restarts; the others keep what they served.
+    changed = restarted(out, "one_for_one")
+    expect(changed == ["request_2"], "restarted %s, not only request_2" % changed)
+    served = re.findall(r"^  (request_\d) has served (\d+) requests$", out, re.M)
+    expect(served[3:] == [("request_1", "2"), ("request_2", "0"), ("request_3", "2")],
+           "served after the crash: %s" % served[3:])
+
+
+def one_for_all_database_cluster(out):
+    # One node's crash restarts every node, so the replicas agree again.
+    changed = restarted(out, "one_for_all")
+    expect(changed == ["node_1", "node_2", "node_3"], "restarted %s, not every node" % changed)
+    verdicts = re.findall(r"^replicas (.*)$", out, re.M)
+    expect(verdicts == ["consistent", "consistent"], "replicas: %s" % verdicts)
+
+
+def rest_for_one_pipeline(out):
+    # The crashed stage and the ones after it restart; the cache does not.
+    changed = restarted(out, "rest_for_one")
+    expect(changed == ["stage1", "stage2"], "restarted %s, not stage1 and stage2" % changed)
+    expect(out.rstrip().endswith("every stage reads from a live stage"),
+           "a stage reads from a dead one after the restart")
+
+
+CHECKS = {f.__name__: f for f in [
+    one_for_one_request_workers, one_for_all_database_cluster, rest_for_one_pipeline]}
+
+
+def run(bin_dir, name):
+    try:
+        p = subprocess.run([os.path.join(bin_dir, name)], capture_output=True, text=True,
+                           timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise Failure("still running after %d s" % TIMEOUT_S)
+    if p.returncode != 0:
+        raise Failure("exit status %d\n%s" % (p.returncode, p.stderr))
+    try:
+        CHECKS[name](p.stdout)
+    except Failure as f:
+        raise Failure("%s\n--- its output ---\n%s" % (f, p.stdout))
+
+
+def main():
+    bin_dir, names = sys.argv[1], sys.argv[2:] or list(CHECKS)
+    failed = 0
+    for name in names:
+        try:
+            run(bin_dir, name)
+            print("ok   %s" % name)
+        except Failure as f:
+            print("FAIL %s: %s" % (name, f))
+            failed += 1
+    sys.exit(1 if failed else 0)
+
+
+main()
