@@ -29,6 +29,13 @@ def line_value(out, label):
     return m.group(1)
 
 
+def pid_after(out, text):
+    """The pid on the line that reads "text <0.N.G>"."""
+    m = re.search(r"^%s (<[0-9.]+>)$" % re.escape(text), out, re.M)
+    expect(m, "no line %r with a pid" % text)
+    return m.group(1)
+
+
 def tree(out, title):
     """{id: pid} from the table printed under the line title."""
     lines = out.splitlines()
@@ -76,8 +83,45 @@ def rest_for_one_pipeline(out):
            "a stage reads from a dead one after the restart")
 
 
+def queue_restarted(out, started, after):
+    """The queue held `started`, was killed, and came back under a new pid
+    holding `after`."""
+    expect(line_value(out, "queue") == started, "the queue started as %s" % line_value(out, "queue"))
+    old = pid_after(out, "SimpleQueue started as")
+    new = pid_after(out, "SimpleQueue restarted as")
+    expect(old != new, "the restarted queue has the old pid %s" % old)
+    got = line_value(out, "queue after the restart")
+    expect(got == after, "the restarted queue holds %s, not %s" % (got, after))
+
+
+def simple_queue_application(out):
+    # children = [SimpleQueue]: empty at the start and after the restart.
+    expect(line_value(out, "after enqueue 4, 5, 6") == "[4, 5, 6]", "enqueue failed")
+    queue_restarted(out, "[]", "[]")
+
+
+def simple_queue_application_with_args(out):
+    # {SimpleQueue, [1, 2, 3]}: restarted "as if nothing had happened".
+    expect(line_value(out, "dequeue") == "1", "dequeue did not give 1")
+    expect(line_value(out, "after dequeue and enqueue 4") == "[2, 3, 4]", "enqueue failed")
+    queue_restarted(out, "[1, 2, 3]", "[1, 2, 3]")
+
+
+def simple_queue_dynamic_supervisor(out):
+    # No children at the start, SimpleQueue added at run time and restarted.
+    counts = re.findall(r"^count_children: specs (\d+), active (\d+)", out, re.M)
+    expect(counts == [("0", "0"), ("1", "1"), ("1", "1")], "count_children: %s" % counts)
+    expect(line_value(out, "a second start_child").endswith("(already_started)"),
+           "a second SimpleQueue was not refused")
+    old = pid_after(out, "start_child: ok, SimpleQueue is")
+    expect(pid_after(out, "SimpleQueue restarted as") != old, "not restarted")
+    expect(line_value(out, "queue after the restart") == "[]", "the restarted queue is not empty")
+
+
 CHECKS = {f.__name__: f for f in [
-    one_for_one_request_workers, one_for_all_database_cluster, rest_for_one_pipeline]}
+    one_for_one_request_workers, one_for_all_database_cluster, rest_for_one_pipeline,
+    simple_queue_application, simple_queue_application_with_args,
+    simple_queue_dynamic_supervisor]}
 
 
 def run(bin_dir, name):
