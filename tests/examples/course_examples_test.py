@@ -118,10 +118,27 @@ def simple_queue_dynamic_supervisor(out):
     expect(line_value(out, "queue after the restart") == "[]", "the restarted queue is not empty")
 
 
+def send_emails_task(out):
+    # The job ran under the Task.Supervisor, temporary: forgotten once done.
+    sent = re.findall(r"^send_emails: notification sent to (\S+)$", out, re.M)
+    expect(len(sent) == 3, "e-mails sent: %s" % sent)
+    expect(re.search(r"^the job reports 3 e-mails sent$", out, re.M), "no report from the job")
+    expect(line_value(out, "tasks running after the job ended") == "0", "the task is still there")
+
+
+def task_supervisor_transient(out):
+    # Transient: restarted after its crash, not after its normal end.
+    attempts = re.findall(r"^background_work attempt (\d+): (\w+)", out, re.M)
+    expect(attempts == [("1", "crashed"), ("2", "done")], "attempts: %s" % attempts)
+    expect(line_value(out, "tasks running after background_work ended normally") == "0",
+           "the task was started again after it ended normally")
+    expect(line_value(out, "attempts") == "2", "attempts: %s" % line_value(out, "attempts"))
+
+
 CHECKS = {f.__name__: f for f in [
     one_for_one_request_workers, one_for_all_database_cluster, rest_for_one_pipeline,
     simple_queue_application, simple_queue_application_with_args,
-    simple_queue_dynamic_supervisor]}
+    simple_queue_dynamic_supervisor, send_emails_task, task_supervisor_transient]}
 
 
 def run(bin_dir, name):
