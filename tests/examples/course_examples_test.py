@@ -135,10 +135,29 @@ def task_supervisor_transient(out):
     expect(line_value(out, "attempts") == "2", "attempts: %s" % line_value(out, "attempts"))
 
 
+def chat_app_dynamic_supervisor(out):
+    # Handlers added at run time; a killed one comes back for its user alone.
+    before = tree(out, "handlers, before the crash:")
+    after = tree(out, "handlers, after the restart:")
+    expect(list(before) == ["alice", "bob", "carol"] == list(after), "users: %s" % list(after))
+    changed = [u for u in before if before[u] != after[u]]
+    expect(changed == ["bob"], "handlers restarted: %s, not only bob's" % changed)
+
+
+def support_system_tickets(out):
+    # create_ticket, then :assign_agent and :resolve change the ticket's status.
+    expect(re.search(r"^create_ticket -> \{:ok, <[0-9.]+>\}$", out, re.M), "no ticket created")
+    statuses = re.findall(r"^GenServer.call\(pid, (:\w+)\) -> :ok; .*status: (:\w+)\}$", out,
+                          re.M)
+    expect(statuses == [(":assign_agent", ":assigned"), (":resolve", ":resolved")],
+           "statuses: %s" % statuses)
+
+
 CHECKS = {f.__name__: f for f in [
     one_for_one_request_workers, one_for_all_database_cluster, rest_for_one_pipeline,
     simple_queue_application, simple_queue_application_with_args,
-    simple_queue_dynamic_supervisor, send_emails_task, task_supervisor_transient]}
+    simple_queue_dynamic_supervisor, send_emails_task, task_supervisor_transient,
+    chat_app_dynamic_supervisor, support_system_tickets]}
 
 
 def run(bin_dir, name):
