@@ -30,17 +30,6 @@ void course_check(int rc, const char *what, const arbor_reason_t *why)
                            why ? arbor_reason_text(why) : ""));
 }
 
-arbor_pid_t course_wait_registered(const char *name, arbor_pid_t old)
-{
-    for (int waited_ms = 0; waited_ms < 5000; waited_ms++) {
-        arbor_pid_t now = arbor_whereis(name);
-        if (now != ARBOR_NOPID && now != old)
-            return now;
-        arbor_sleep(1);
-    }
-    return ARBOR_NOPID;
-}
-
 int course_wait_task_handled(arbor_pid_t sup, arbor_pid_t task, size_t *running)
 {
     for (int waited_ms = 0; waited_ms < 5000; waited_ms++) {
@@ -93,7 +82,9 @@ void tree_print(const char *title, const tree_t *t)
     }
 }
 
-int tree_wait_restart(arbor_pid_t sup, const char *id, arbor_pid_t old, tree_t *after)
+/* Waits until sup runs child id under a pid other than old; *after is
+ * the snapshot that shows it. 0, or ARBOR_ETIMEDOUT after 5 s. */
+static int wait_restart(arbor_pid_t sup, const char *id, arbor_pid_t old, tree_t *after)
 {
     for (int waited_ms = 0; waited_ms < 5000; waited_ms++) {
         if (tree_take(sup, after) == 0) {
@@ -121,8 +112,17 @@ static void print_ids(const char *label, const tree_t *before, const tree_t *aft
     printf("%s\n", none ? " -" : "");
 }
 
-void tree_print_restarts(const tree_t *before, const tree_t *after)
+void tree_crash(arbor_pid_t sup, const tree_t *before, const char *id, uint64_t tag,
+                const void *req, size_t size, tree_t *after)
 {
+    arbor_pid_t crashed = tree_pid(before, id);
+    arbor_reason_t why;
+    int rc = arbor_gs_call(crashed, tag, req, size, ARBOR_GS_CALL_TIMEOUT, NULL, &why);
+    if (rc != ARBOR_EEXIT)
+        arbor_exit(arbor_error("%s did not crash: %s", id, rc ? arbor_err_name(rc) : "it replied"));
+    printf("%s crashed: %s\n", id, arbor_reason_text(&why));
+    course_check(wait_restart(sup, id, crashed, after), "wait for the restart", NULL);
+
     printf("after the restart:\n");
     for (size_t i = 0; i < after->n; i++) {
         char pid[32];

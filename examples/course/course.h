@@ -18,10 +18,6 @@ int course_main(arbor_entry_fn root);
  * not 0 (and why, when why is not NULL). */
 void course_check(int rc, const char *what, const arbor_reason_t *why);
 
-/* Waits, up to 5 s, until name is registered to a pid other than old,
- * and returns it (ARBOR_NOPID when that did not happen). */
-arbor_pid_t course_wait_registered(const char *name, arbor_pid_t old);
-
 /* Waits, up to 5 s, until the Task.Supervisor sup has handled the exit of
  * its task `task` (the task is no longer among its children: forgotten,
  * or restarted under a new pid), and stores how many tasks it runs then.
@@ -43,18 +39,18 @@ arbor_pid_t tree_pid(const tree_t *t, const char *id);
 void tree_print(const char *title, const tree_t *t);
 
 /*
- * Waits, up to 5 s, until sup has handled the exit of child id, which ran
- * as old: until the child runs again under another pid. A supervisor
- * restarts every child its strategy names while it handles that one exit,
- * so *after (a snapshot taken then) shows the whole restart. 0, or
- * ARBOR_ETIMEDOUT.
+ * Crashes child id of sup (as before lists it) with a call of tag and the
+ * size bytes at req, a request its server fails on, and prints
+ * "ID crashed: REASON". Then waits, up to 5 s, until sup runs the child
+ * again under another pid: a supervisor restarts every child its strategy
+ * names while it handles that one exit, so *after, the snapshot taken
+ * then, shows the whole restart. Prints it beside before, each child
+ * marked restarted or kept, then the two lines the example's test reads:
+ * "restarted: ID..." and "kept: ID..." (start order; "-" for none). Ends
+ * the calling process when the child does not crash or come back.
  */
-int tree_wait_restart(arbor_pid_t sup, const char *id, arbor_pid_t old, tree_t *after);
-
-/* Prints after beside before, each child marked restarted or kept, then
- * the two lines the example's test reads: "restarted: ID..." and
- * "kept: ID..." (in start order; "-" for none). */
-void tree_print_restarts(const tree_t *before, const tree_t *after);
+void tree_crash(arbor_pid_t sup, const tree_t *before, const char *id, uint64_t tag,
+                const void *req, size_t size, tree_t *after);
 
 void tree_free(tree_t *t);
 

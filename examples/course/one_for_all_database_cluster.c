@@ -105,15 +105,7 @@ static void root(void *arg)
         }
     print_replicas(&before);
 
-    arbor_pid_t crashed = tree_pid(&before, "node_2");
-    replica_t r;
-    int rc = arbor_gs_call_into(crashed, CRASH, NULL, 0, &r, sizeof r, ARBOR_GS_CALL_TIMEOUT, &why);
-    if (rc != ARBOR_EEXIT)
-        course_check(rc ? rc : ARBOR_EINVAL, "node_2 did not crash", NULL);
-    printf("node_2 crashed: %s\n", arbor_reason_text(&why));
-
-    course_check(tree_wait_restart(sup, "node_2", crashed, &after), "wait for the restart", NULL);
-    tree_print_restarts(&before, &after);
+    tree_crash(sup, &before, "node_2", CRASH, NULL, 0, &after);
     print_replicas(&after);
     tree_free(&before);
     tree_free(&after);

@@ -89,18 +89,8 @@ static void root(void *arg)
         }
     print_served(&before);
 
-    arbor_pid_t crashed = tree_pid(&before, "request_2");
     request_t malformed = {.body = -1};
-    int served;
-    int rc = arbor_gs_call_into(crashed, HANDLE, &malformed, sizeof malformed, &served,
-                                sizeof served, ARBOR_GS_CALL_TIMEOUT, &why);
-    if (rc != ARBOR_EEXIT)
-        course_check(rc ? rc : ARBOR_EINVAL, "the malformed request did not crash request_2", NULL);
-    printf("request_2 crashed: %s\n", arbor_reason_text(&why));
-
-    course_check(tree_wait_restart(sup, "request_2", crashed, &after), "wait for the restart",
-                 NULL);
-    tree_print_restarts(&before, &after);
+    tree_crash(sup, &before, "request_2", HANDLE, &malformed, sizeof malformed, &after);
     print_served(&after);
     tree_free(&before);
     tree_free(&after);

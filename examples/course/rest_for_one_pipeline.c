@@ -107,16 +107,7 @@ static void root(void *arg)
     tree_print("rest_for_one, before the crash:", &before);
     print_upstreams(&before);
 
-    arbor_pid_t crashed = tree_pid(&before, "stage1");
-    arbor_pid_t up;
-    int rc =
-        arbor_gs_call_into(crashed, CRASH, NULL, 0, &up, sizeof up, ARBOR_GS_CALL_TIMEOUT, &why);
-    if (rc != ARBOR_EEXIT)
-        course_check(rc ? rc : ARBOR_EINVAL, "stage1 did not crash", NULL);
-    printf("stage1 crashed: %s\n", arbor_reason_text(&why));
-
-    course_check(tree_wait_restart(sup, "stage1", crashed, &after), "wait for the restart", NULL);
-    tree_print_restarts(&before, &after);
+    tree_crash(sup, &before, "stage1", CRASH, NULL, 0, &after);
     print_upstreams(&after);
     tree_free(&before);
     tree_free(&after);

@@ -22,7 +22,7 @@
 #include <stdio.h>
 
 #include "course.h"
-#include "queue_print.h"
+#include "simple_queue_demo.h"
 
 static void application_start(void *arg)
 {
@@ -51,12 +51,7 @@ static void application_start(void *arg)
     course_check(simple_queue_enqueue(4), "SimpleQueue.enqueue", NULL);
     print_queue("after dequeue and enqueue 4");
 
-    arbor_exit_pid(queue, ARBOR_KILL);
-    printf("SimpleQueue %s killed\n", pid);
-    arbor_pid_t again = course_wait_registered(SIMPLE_QUEUE_NAME, queue);
-    course_check(again ? 0 : ARBOR_ETIMEDOUT, "wait for the restart", NULL);
-    arbor_pid_format(again, pid, sizeof pid);
-    printf("SimpleQueue restarted as %s\n", pid);
+    kill_queue();
     print_queue("queue after the restart");
     course_check(arbor_sup_stop(sup, ARBOR_NORMAL), "stop the supervisor", NULL);
 }

@@ -16,7 +16,7 @@
 #include <stdio.h>
 
 #include "course.h"
-#include "queue_print.h"
+#include "simple_queue_demo.h"
 
 static void print_counts(arbor_pid_t sup)
 {
@@ -52,12 +52,7 @@ static void root(void *arg)
 
     course_check(simple_queue_enqueue(7), "SimpleQueue.enqueue", NULL);
     print_queue("after enqueue 7");
-    arbor_exit_pid(pid, ARBOR_KILL);
-    printf("SimpleQueue %s killed\n", text);
-    arbor_pid_t again = course_wait_registered(SIMPLE_QUEUE_NAME, pid);
-    course_check(again ? 0 : ARBOR_ETIMEDOUT, "wait for the restart", NULL);
-    arbor_pid_format(again, text, sizeof text);
-    printf("SimpleQueue restarted as %s\n", text);
+    kill_queue();
     print_queue("queue after the restart");
     print_counts(sup);
     course_check(arbor_dynsup_stop(sup, ARBOR_NORMAL), "stop the supervisor", NULL);
