@@ -17,7 +17,8 @@ static const char usage[] =
     "usage: support_system [--json] [--db PATH] [--log PATH] [--schedulers N]\n"
     "                      [--idle-timeout MS] [--policy round-robin|least-loaded]\n"
     "  --db PATH   the SQLite file (default var/support_system.db)\n"
-    "  --log PATH  the notification log (default: the database's path ending in .log)\n"
+    "  --log PATH  the notification log (default: the database's path ending in .log);\n"
+    "              it must be writable at start\n"
     "Commands:\n"
     "  create [--customer NAME] [--priority low|normal|high|urgent] [--] DESCRIPTION\n"
     "  assign ID [AGENT]     resolve ID     reopen ID     close ID\n"
@@ -648,6 +649,13 @@ int main(int argc, char **argv)
         mkdir("var", 0755); /* the default lives under var/ */
     if (!o.log[0])
         default_log_path(o.db, o.log, sizeof o.log);
+    /* A log that cannot be written would only fail later, in the
+     * Dispatcher's back-off: refuse it now, before anything starts. */
+    char why_log[8192];
+    if (notifier_log_check(o.log, why_log, sizeof why_log) != 0) {
+        fprintf(stderr, "support_system: %s\n", why_log);
+        return 1;
+    }
     char why_locked[8192];
     if (desk_lock(o.db, why_locked, sizeof why_locked) != 0) {
         fprintf(stderr, "support_system: %s\n", why_locked);

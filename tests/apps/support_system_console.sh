@@ -8,8 +8,9 @@
 #      acknowledged change is there, the database passes integrity_check,
 #      and every notification of an acknowledged change is in the outbox
 #      and in the log at least once, a duplicate only with the same id.
-# Besides: a log that fails while the desk runs shows in tree and stats,
-# backs off, and is written once when it works again (2d).
+# Besides: an unusable --log is refused at start (0b), and a log that
+# fails while the desk runs shows in tree and stats, backs off, and is
+# written once when it works again (2d).
 set -euo pipefail
 bin=${1:?usage: support_system_console.sh PATH_TO_support_system}
 tmp=$(mktemp -d)
@@ -35,6 +36,25 @@ for opt in "--idle-timeout soon" "--schedulers 0" "--schedulers 2x"; do
         { echo "FAIL option $opt: status $rc, message [$msg]"; exit 1; }
 done
 [ ! -e "$db" ] || { echo "FAIL: a refused start created $db"; exit 1; }
+
+# 0b. An unusable --log is refused at start with the path and the reason,
+#     status non-zero, and nothing is started: no database, no lock. (A
+#     directory made read-only stops only a user other than root.)
+bad_logs=("$tmp/no/such/dir/desk.log" "$tmp")
+reasons=("No such file or directory" "Is a directory")
+if [ "$(id -u)" -ne 0 ]; then
+    mkdir "$tmp/ro" && chmod 0555 "$tmp/ro"
+    bad_logs+=("$tmp/ro/desk.log")
+    reasons+=("Permission denied")
+fi
+for i in "${!bad_logs[@]}"; do
+    rc=0
+    msg=$(echo quit | timeout 60 "$bin" --json --db "$db" --log "${bad_logs[$i]}" 2>&1 >/dev/null) || rc=$?
+    [ "$rc" -ne 0 ] &&
+        grep -qF "cannot use the notification log ${bad_logs[$i]}: ${reasons[$i]}" <<<"$msg" ||
+        { echo "FAIL --log ${bad_logs[$i]}: status $rc, message [$msg]"; exit 1; }
+done
+[ ! -e "$db" ] && [ ! -e "$db.lock" ] || { echo "FAIL: a refused --log started the desk"; exit 1; }
 
 # 1. The course's session, then the whole workflow and bad input.
 mapfile -t out < <(printf '%s\n' \
