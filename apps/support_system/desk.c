@@ -142,14 +142,16 @@ static arbor_gs_ret_t worker_act(worker_t *w, const act_req_t *req)
         snprintf(what, sizeof what, "assigned to %s", next.agent);
     else
         snprintf(what, sizeof what, "%s", action_verb(req->action));
-    /* The notification is written with the change, in its transaction:
-     * it exists if and only if the change does (the outbox). */
-    char notice[STORE_NOTICE_SIZE];
-    snprintf(notice, sizeof notice, "ticket %lld is now %s", (long long)next.id,
-             ticket_status_name(next.status));
-    r.rc = desk.durable ? store_update(&next, req->action == ACTION_ASSIGN ? next.agent : "desk",
-                                       what, notice, &r.err)
-                        : 0;
+    if (desk.durable) {
+        /* The notification is written with the change, in its
+         * transaction: it exists if and only if the change does (the
+         * outbox). In memory there is no outbox, and no notification. */
+        char notice[STORE_NOTICE_SIZE];
+        snprintf(notice, sizeof notice, "ticket %lld is now %s", (long long)next.id,
+                 ticket_status_name(next.status));
+        r.rc = store_update(&next, req->action == ACTION_ASSIGN ? next.agent : "desk", what, notice,
+                            &r.err);
+    }
     r.ticket = r.rc == 0 ? next : w->t;
     if (r.rc != 0) {
         /* The Store did not confirm: the change may or may not have been
