@@ -640,6 +640,38 @@ TEST_TIMEOUT(a_failing_sink_backs_off_reports_once_and_the_desk_still_answers, 9
     remove_db();
 }
 
+/* The log is on a full disk (/dev/full: every write fails with ENOSPC):
+ * delivery fails and says why, the notifications stay pending, and the
+ * desk answers meanwhile. */
+static void full_log_root(void *arg)
+{
+    arbor_pid_t sup;
+    desk_config_t cfg = {.db_path = db_path, .log_path = "/dev/full", .idle_timeout_ms = 60000};
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    create_and_assign();
+    WAIT_UNTIL(dispatcher_failing(2), 10000);
+    notifier_status_t st;
+    ASSERT_OK(notifier_status(&st));
+    ASSERT_TRUE(st.failing);
+    ASSERT_TRUE(strstr(st.last_error, "cannot append to /dev/full: No space left on device") !=
+                NULL);
+    ticket_t t = create_and_assign();
+    ticket_error_t err;
+    ASSERT_OK(resolve(t.id, NULL, &err));
+    int64_t pending;
+    ASSERT_OK(store_outbox_count(&pending));
+    ASSERT_EQ(pending, 3);
+    ASSERT_EQ(st.delivered, 0);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST_TIMEOUT(a_full_log_keeps_notifications_pending_and_the_desk_answers, 60)
+{
+    set_db_path("full");
+    arbor_test_run(full_log_root, NULL);
+    remove_db();
+}
+
 /* The log's directory does not exist: delivery fails (and backs off),
  * the assignment is not held back, and once the directory appears the
  * notification is written, once. */
