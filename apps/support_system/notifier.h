@@ -58,7 +58,9 @@ typedef struct notifier_sink {
  * (ctx; the string must outlive the desk), made of  the change's UTC time,
  * '#' and the notification id, and the text:
  *   2026-12-06T14:29:16.123Z #42 ticket 7 is now assigned
- * A failed write leaves no partial line behind (the file is cut back). */
+ * A failed write leaves no partial line behind (the file is cut back). A
+ * failed fdatasync leaves the lines written but counts none delivered:
+ * offered again, they appear twice, with the same ids. */
 size_t notifier_log_deliver(void *path, const store_notification_t *rows, size_t n, char *why,
                             size_t size);
 
