@@ -398,7 +398,7 @@ void notifier_status_format(const notifier_status_t *st, char *buf, size_t size)
     }
     char since[40];
     utc_time(st->failing_since_ms, since, sizeof since);
-    snprintf(buf, size, "%s: failing since %s, %llu attempts, next in %.1f s: %s", st->sink, since,
-             (unsigned long long)st->attempts, (double)st->next_attempt_ms / 1000.0,
-             st->last_error);
+    snprintf(buf, size, "%s: failing since %s, %llu attempt%s, next in %.1f s: %s", st->sink, since,
+             (unsigned long long)st->attempts, st->attempts == 1 ? "" : "s",
+             (double)st->next_attempt_ms / 1000.0, st->last_error);
 }
