@@ -584,6 +584,36 @@ TEST_TIMEOUT(pending_notifications_are_delivered_after_the_dispatcher_crashes, 6
     remove_db();
 }
 
+/* The same when the Store is killed: rest_for_one restarts everything
+ * after it, the Notifier included, and the new Dispatcher resumes. */
+static void store_crash_root(void *arg)
+{
+    arbor_pid_t sup;
+    desk_config_t cfg = {.db_path = db_path, .sink = &test_sink, .idle_timeout_ms = 60000};
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    create_and_assign();
+    WAIT_UNTIL(dispatcher_failing(1), 10000);
+    ASSERT_TRUE(dispatcher_failing(1));
+    arbor_pid_t store = arbor_whereis(STORE_NAME), old = arbor_whereis(DISPATCHER_NAME);
+    ASSERT_OK(arbor_exit_pid(store, ARBOR_KILL));
+    arbor_test_wait_dead(old, 5000);
+    WAIT_UNTIL(arbor_whereis(DISPATCHER_NAME) != ARBOR_NOPID, 10000);
+    ASSERT_NE(arbor_whereis(STORE_NAME), store);
+    atomic_store(&sink.open, true);
+    int64_t pending = -1;
+    WAIT_UNTIL(store_outbox_count(&pending) == 0 && pending == 0, 10000);
+    ASSERT_EQ(pending, 0);
+    delivered_once(1);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST_TIMEOUT(pending_notifications_are_delivered_after_the_store_crashes, 60)
+{
+    set_db_path("storecrash");
+    arbor_test_run(store_crash_root, NULL);
+    remove_db();
+}
+
 /* A sink that keeps failing: the Dispatcher retries after 200, 400,
  * 800 ms (doubling), reports once that delivery fails and once that it
  * recovered, never restarts anything, and the desk answers meanwhile;
