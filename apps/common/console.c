@@ -319,6 +319,9 @@ static void print_node(const cJSON *node, const char *prefix, bool last, bool ro
         printf(" (%s)", kind);
     if (status)
         printf(", %s, %d restarts", cJSON_GetStringValue(status), (int)restarts->valuedouble);
+    const char *note = cJSON_GetStringValue(cJSON_GetObjectItem(node, "note"));
+    if (note)
+        printf(" (%s)", note);
     putchar('\n');
     const cJSON *children = cJSON_GetObjectItem(node, "children");
     char sub[256];
@@ -328,10 +331,15 @@ static void print_node(const cJSON *node, const char *prefix, bool last, bool ro
         print_node(cJSON_GetArrayItem(children, i), sub, i == n - 1, false);
 }
 
+void console_tree_print_json(const cJSON *tree)
+{
+    print_node(tree, "", true, true);
+    fflush(stdout);
+}
+
 void console_tree_print(arbor_pid_t sup, const char *name, bool dynamic)
 {
     cJSON *tree = console_tree_json(sup, name, dynamic);
-    print_node(tree, "", true, true);
+    console_tree_print_json(tree);
     cJSON_Delete(tree);
-    fflush(stdout);
 }

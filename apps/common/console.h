@@ -75,6 +75,9 @@ cJSON *console_tree_json(arbor_pid_t sup, const char *name, bool dynamic);
 
 /* The same tree, drawn as text on stdout. */
 void console_tree_print(arbor_pid_t sup, const char *name, bool dynamic);
+/* Prints a tree made by console_tree_json (and perhaps annotated: a node's
+ * "note" string is printed after its status). */
+void console_tree_print_json(const cJSON *tree);
 
 /* Parses a command-line number: all of s, decimal, within [min, max].
  * Otherwise prints "PROGRAM: OPTION wants a number from MIN to MAX, not 'S'"

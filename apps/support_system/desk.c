@@ -1,5 +1,5 @@
 /*
- * The desk's tree, its TicketWorker and the Notifier's tasks.
+ * The desk's tree and its TicketWorker.
  *
  * A TicketWorker is the course's GenServer made durable: it loads its
  * ticket from the Store in init (so a restart, or a start on demand, begins
@@ -61,70 +61,6 @@ static struct {
 static void ticket_key(int64_t id, char key[32])
 {
     snprintf(key, 32, "ticket:%lld", (long long)id);
-}
-
-/* ---- notifications ------------------------------------------------------------- */
-
-typedef struct {
-    const char *path;
-    const char *line;
-} log_line_t;
-
-/* Appends one line to the log; O_APPEND keeps concurrent lines whole. */
-static void *append_line(void *arg)
-{
-    const log_line_t *l = arg;
-    int fd = open(l->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return (void *)(intptr_t)-1;
-    size_t len = strlen(l->line);
-    ssize_t n = write(fd, l->line, len);
-    close(fd);
-    return (void *)(intptr_t)(n == (ssize_t)len ? 0 : -1);
-}
-
-/* The task's argument carries the ticket id and its new status in the
- * pointer itself, so a restart of the transient task needs no memory. A
- * task that cannot record its notification fails and is restarted by the
- * Notifier: delivery is at least once. */
-static size_t notify(void *arg, void *result, size_t cap)
-{
-    uintptr_t v = (uintptr_t)arg;
-    int64_t id = (int64_t)(v >> 2);
-    char text[64];
-    snprintf(text, sizeof text, "ticket %lld is now %s", (long long)id,
-             ticket_status_name((ticket_status_t)(v & 3)));
-    int rc = desk.durable ? store_notify(id, text) : 0;
-    if (rc)
-        arbor_exit(arbor_error("notify: %s", arbor_err_name(rc)));
-    if (desk.log_path[0]) {
-        char line[128];
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        size_t n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%SZ ", &tm);
-        snprintf(line + n, sizeof line - n, "%s\n", text);
-        void *failed = NULL;
-        arbor_blocking(append_line, &(log_line_t){desk.log_path, line}, &failed);
-        if (failed)
-            arbor_exit(arbor_error("notify: cannot append to the log"));
-    }
-    return 0;
-}
-
-static void notify_change(const ticket_t *t)
-{
-    if (!desk.durable && !desk.log_path[0])
-        return; /* nowhere to record it */
-    arbor_pid_t notifier = arbor_whereis(DESK_NOTIFIER_NAME);
-    /* Retried after 100 ms, then doubling up to 5 s: a notification that
-     * cannot be recorded (the log's disk is full, the Store restarts)
-     * keeps trying without exhausting the Notifier's restart intensity. */
-    arbor_task_child_opts_t o = {
-        .restart = ARBOR_TRANSIENT, .backoff_ms = 100, .backoff_max_ms = 5000};
-    if (notifier)
-        arbor_task_sup_start_child(notifier, notify, (void *)(((uintptr_t)t->id << 2) | t->status),
-                                   &o, NULL);
 }
 
 /* ---- the TicketWorker ---------------------------------------------------------------- */
@@ -206,9 +142,16 @@ static arbor_gs_ret_t worker_act(worker_t *w, const act_req_t *req)
         snprintf(what, sizeof what, "assigned to %s", next.agent);
     else
         snprintf(what, sizeof what, "%s", action_verb(req->action));
-    r.rc = desk.durable ? store_update(&next, req->action == ACTION_ASSIGN ? next.agent : "desk",
-                                       what, &r.err)
-                        : 0;
+    if (desk.durable) {
+        /* The notification is written with the change, in its
+         * transaction: it exists if and only if the change does (the
+         * outbox). In memory there is no outbox, and no notification. */
+        char notice[STORE_NOTICE_SIZE];
+        snprintf(notice, sizeof notice, "ticket %lld is now %s", (long long)next.id,
+                 ticket_status_name(next.status));
+        r.rc = store_update(&next, req->action == ACTION_ASSIGN ? next.agent : "desk", what, notice,
+                            &r.err);
+    }
     r.ticket = r.rc == 0 ? next : w->t;
     if (r.rc != 0) {
         /* The Store did not confirm: the change may or may not have been
@@ -219,7 +162,6 @@ static arbor_gs_ret_t worker_act(worker_t *w, const act_req_t *req)
         return arbor_gs_halt_reply(arbor_reason(ARBOR_EXIT_SHUTDOWN, "unconfirmed"), &r, sizeof r);
     }
     w->t = next; /* committed: now it is true */
-    notify_change(&w->t);
     return idle(arbor_gs_reply(&r, sizeof r));
 }
 
@@ -464,17 +406,13 @@ static int ticket_sup_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
     arbor_dynsup_opts_t o = ARBOR_DYNSUP_OPTS_DEFAULT;
     o.name = DESK_TICKET_SUP_NAME;
     o.link = true;
-    o.max_restarts = 1000; /* one crashing ticket must not take the others down */
+    /* One ticket whose worker keeps crashing (a bad row, a bug in one
+     * transition) must not take the others down: 1000 restarts in 5 s is
+     * far beyond what a few bad tickets cause, and still ends a desk in
+     * which every worker crashes at once, which is then the core's
+     * failure to report (below). */
+    o.max_restarts = 1000;
     return arbor_dynsup_start(&o, pid, err);
-}
-
-static int notifier_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
-{
-    arbor_task_sup_opts_t o = ARBOR_TASK_SUP_OPTS_DEFAULT;
-    o.name = DESK_NOTIFIER_NAME;
-    o.link = true;
-    o.max_restarts = 100;
-    return arbor_task_sup_start(&o, pid, err);
 }
 
 int desk_start(const desk_config_t *cfg, arbor_pid_t *sup, arbor_reason_t *err)
@@ -494,6 +432,13 @@ int desk_start(const desk_config_t *cfg, arbor_pid_t *sup, arbor_reason_t *err)
     snprintf(desk.log_path, sizeof desk.log_path, "%s", cfg->log_path ? cfg->log_path : "");
     atomic_store(&desk.last_id, 0);
     agents_config_t agents = {.policy = cfg->policy, .durable = desk.durable};
+    /* The Notifier copies the sink; the log sink's path lives in desk. */
+    notifier_sink_t sink = {0};
+    if (cfg->sink)
+        sink = *cfg->sink;
+    else if (desk.log_path[0])
+        sink =
+            (notifier_sink_t){.name = "log", .deliver = notifier_log_deliver, .ctx = desk.log_path};
     arbor_child_spec_t children[] = {
         {.id = "Store",
          .start = store_start,
@@ -502,12 +447,28 @@ int desk_start(const desk_config_t *cfg, arbor_pid_t *sup, arbor_reason_t *err)
         {.id = "TicketRegistry", .start = registry_start},
         {.id = "Agents", .start = agents_start, .arg = &agents, .arg_size = sizeof agents},
         {.id = "TicketSupervisor", .start = ticket_sup_start, .type = ARBOR_SUPERVISOR_CHILD},
-        {.id = "Notifier", .start = notifier_start, .type = ARBOR_SUPERVISOR_CHILD},
+        /* Last: it reads the Store's outbox, and nothing depends on it. */
+        {.id = "Notifier",
+         .start = notifier_start,
+         .arg = &sink,
+         .arg_size = sizeof sink,
+         .type = ARBOR_SUPERVISOR_CHILD},
     };
-    size_t first = desk.durable ? 0 : 1; /* in memory: no Store */
+    size_t n = sizeof children / sizeof children[0];
+    size_t first = desk.durable ? 0 : 1; /* in memory: no Store, */
+    if (!desk.durable)
+        n--; /* and no outbox to deliver */
+    /* The core's restart intensity: Elixir's default, 3 restarts in 5 s.
+     * The core is the Store and what depends on it; if it cannot stay up
+     * (the disk is gone, the file is damaged, a bug on every request), the
+     * desk gives up, as OTP intends, and the program exits non-zero for
+     * its own supervisor (systemd) to restart or for an operator to see.
+     * Nothing below can spend this budget by failing on its own: the
+     * TicketSupervisor allows 1000 worker restarts in 5 s, and the
+     * Notifier never gives up (notifier.c), so neither a bad ticket nor a
+     * failing notification sink stops the desk. */
     arbor_sup_flags_t flags = ARBOR_SUP_FLAGS_DEFAULT;
     flags.strategy = ARBOR_REST_FOR_ONE;
     arbor_sup_opts_t o = {.name = DESK_SUPERVISOR_NAME, .link = true};
-    return arbor_sup_start(&flags, children + first, sizeof children / sizeof children[0] - first,
-                           &o, sup, err);
+    return arbor_sup_start(&flags, children + first, n - first, &o, sup, err);
 }

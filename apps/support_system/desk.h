@@ -6,15 +6,17 @@
  *   ├── TicketRegistry              Registry: ticket id -> worker pid
  *   ├── Agents                      GenServer: roster and assignment policy
  *   ├── TicketSupervisor            DynamicSupervisor: one TicketWorker per active ticket
- *   └── Notifier                    Task.Supervisor: a transient task per status change
+ *   └── Notifier                    Supervisor: delivers the outbox (notifier.h)
+ *       └── Dispatcher              GenServer: pending notifications -> the sink
  *
  * The course's API is kept: ticket_supervisor_create_ticket() (the
  * course's TicketSupervisor.create_ticket/1) and the assign_agent and
  * resolve calls on a ticket's worker. Workers start on demand when a ticket
  * is touched, reload it from the Store, and stop after an idle time; every
  * change is acknowledged only after the Store committed it. Each status change
- * starts a transient Notifier task that records a notification in the
- * Store's outbox and the log, at least once: a task that fails is retried.
+ * writes a notification into the Store's outbox in the change's own
+ * transaction; the Notifier's Dispatcher delivers it to the sink (the log)
+ * at least once (notifier.h).
  */
 #ifndef SUPPORT_DESK_H
 #define SUPPORT_DESK_H
@@ -22,13 +24,14 @@
 #include <arbor.h>
 
 #include "agents.h"
+#include "notifier.h"
 #include "store.h"
 #include "ticket.h"
 
 #define DESK_SUPERVISOR_NAME "SupportSystem.Supervisor"
 #define DESK_REGISTRY_NAME   "SupportSystem.TicketRegistry"
 #define DESK_TICKET_SUP_NAME "SupportSystem.TicketSupervisor"
-#define DESK_NOTIFIER_NAME   "SupportSystem.Notifier"
+#define DESK_NOTIFIER_NAME   NOTIFIER_NAME
 
 typedef struct desk_config {
     /* The SQLite file. NULL: in-memory mode, the course's desk as it is
@@ -38,9 +41,13 @@ typedef struct desk_config {
      * POLICY_LEAST_LOADED is refused (it asks the Store). The benchmark
      * measures this mode beside the durable one. */
     const char *db_path;
-    /* The notification log: each notification is appended as one line.
-     * NULL: no log (durable mode still records them in the outbox). */
+    /* The notification log: each notification is appended as one line
+     * (notifier_log_deliver). NULL: no log; durable mode still records
+     * them in the outbox, where they stay pending. In-memory mode has no
+     * outbox and sends none. */
     const char *log_path;
+    /* A sink to use instead of the log (tests; webhooks later); copied. */
+    const notifier_sink_t *sink;
     agents_policy_t policy;
     int64_t idle_timeout_ms; /* a worker stops after this long without a request */
 } desk_config_t;

@@ -18,7 +18,8 @@ static const char usage[] =
     "usage: support_system [--json] [--db PATH] [--log PATH] [--schedulers N]\n"
     "                      [--idle-timeout MS] [--policy round-robin|least-loaded]\n"
     "  --db PATH   the SQLite file (default var/support_system.db)\n"
-    "  --log PATH  the notification log (default: the database's path ending in .log)\n"
+    "  --log PATH  the notification log (default: the database's path ending in .log);\n"
+    "              it must be writable at start\n"
     "Commands:\n"
     "  create [--customer NAME] [--priority low|normal|high|urgent] [--] DESCRIPTION\n"
     "  assign ID [AGENT]     resolve ID     reopen ID     close ID\n"
@@ -334,6 +335,47 @@ static void cmd_crash(const console_t *c, words_t *ws)
     ok(c, j, text);
 }
 
+/* The notifications' figures: pending in the outbox, and how delivery
+ * goes. Adds them to j as "notifications" and writes one line to text. */
+static void notifications_stats(cJSON *j, char *text, size_t size)
+{
+    int64_t pending = -1;
+    store_outbox_count(&pending);
+    notifier_status_t st;
+    int rc = notifier_status(&st);
+    cJSON *n = cJSON_AddObjectToObject(j, "notifications");
+    if (pending >= 0)
+        cJSON_AddNumberToObject(n, "pending", (double)pending);
+    else
+        cJSON_AddNullToObject(n, "pending");
+    if (rc) {
+        cJSON_AddStringToObject(n, "state", "unknown");
+        cJSON_AddStringToObject(n, "last_error", arbor_strerror(rc));
+        snprintf(text, size, "%lld pending, the dispatcher did not answer: %s", (long long)pending,
+                 arbor_strerror(rc));
+        return;
+    }
+    cJSON_AddStringToObject(n, "sink", st.sink);
+    cJSON_AddStringToObject(n, "state", !st.sink[0] ? "no_sink" : st.failing ? "failing" : "ok");
+    cJSON_AddNumberToObject(n, "delivered", (double)st.delivered);
+    if (st.failing) {
+        time_t secs = (time_t)(st.failing_since_ms / 1000);
+        struct tm tm;
+        char since[32];
+        strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&secs, &tm));
+        cJSON_AddStringToObject(n, "failing_since", since);
+        cJSON_AddNumberToObject(n, "attempts", (double)st.attempts);
+        cJSON_AddNumberToObject(n, "next_attempt_ms", (double)st.next_attempt_ms);
+        cJSON_AddItemToObject(n, "last_error", console_json_text(st.last_error));
+    } else {
+        cJSON_AddNullToObject(n, "failing_since");
+        cJSON_AddNullToObject(n, "last_error");
+    }
+    char state[320];
+    notifier_status_format(&st, state, sizeof state);
+    snprintf(text, size, "%lld pending; %s", (long long)pending, state);
+}
+
 static void cmd_stats(const console_t *c)
 {
     arbor_stats_t st;
@@ -357,14 +399,55 @@ static void cmd_stats(const console_t *c)
     store_stats(&ss);
     cJSON_AddNumberToObject(j, "store_transactions", (double)ss.transactions);
     cJSON_AddNumberToObject(j, "store_changes", (double)ss.changes);
-    char text[224];
+    char notes[400], text[640];
+    notifications_stats(j, notes, sizeof notes);
     snprintf(text, sizeof text,
              "%zu processes, %llu stacks in use (%llu KiB resident), %zu restarts;"
-             " the Store wrote %llu changes in %llu commits",
+             " the Store wrote %llu changes in %llu commits\nnotifications: %s",
              procs, (unsigned long long)st.stacks_in_use,
              (unsigned long long)st.stack_resident_bytes / 1024, restarts,
-             (unsigned long long)ss.changes, (unsigned long long)ss.transactions);
+             (unsigned long long)ss.changes, (unsigned long long)ss.transactions, notes);
     ok(c, j, text);
+}
+
+/* The node named name in a tree drawn by console_tree_json, or NULL. */
+static cJSON *tree_node(cJSON *node, const char *name)
+{
+    const char *n = cJSON_GetStringValue(cJSON_GetObjectItem(node, "name"));
+    if (n && strcmp(n, name) == 0)
+        return node;
+    cJSON *child;
+    cJSON_ArrayForEach(child, cJSON_GetObjectItem(node, "children"))
+    {
+        cJSON *found = tree_node(child, name);
+        if (found)
+            return found;
+    }
+    return NULL;
+}
+
+/* The tree, with the Dispatcher's delivery state beside it: a failing
+ * sink shows there (it is not a crash, so no restart count shows it). */
+static void cmd_tree(const console_t *c)
+{
+    cJSON *tree = console_tree_json(c->sup, DESK_SUPERVISOR_NAME, false);
+    cJSON *d = tree_node(tree, "Dispatcher");
+    notifier_status_t st;
+    int64_t pending = -1;
+    if (d && notifier_status(&st) == 0 && store_outbox_count(&pending) == 0) {
+        char state[320], note[360];
+        notifier_status_format(&st, state, sizeof state);
+        snprintf(note, sizeof note, "%s; %lld pending", state, (long long)pending);
+        cJSON_AddItemToObject(d, "note", console_json_text(note));
+    }
+    if (c->o->json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddItemToObject(j, "tree", tree);
+        ok(c, j, NULL);
+    } else {
+        console_tree_print_json(tree);
+        cJSON_Delete(tree);
+    }
 }
 
 /* Runs one split command line; returns false for quit. */
@@ -418,16 +501,9 @@ static bool dispatch(const console_t *c, words_t *ws)
         cmd_agents(c);
     else if (strcmp(cmd, "agent-add") == 0)
         cmd_agent_add(c, ws);
-    else if (strcmp(cmd, "tree") == 0) {
-        if (c->o->json) {
-            cJSON *j = cJSON_CreateObject();
-            cJSON_AddItemToObject(j, "tree",
-                                  console_tree_json(c->sup, DESK_SUPERVISOR_NAME, false));
-            ok(c, j, NULL);
-        } else {
-            console_tree_print(c->sup, DESK_SUPERVISOR_NAME, false);
-        }
-    } else if (strcmp(cmd, "crash") == 0)
+    else if (strcmp(cmd, "tree") == 0)
+        cmd_tree(c);
+    else if (strcmp(cmd, "crash") == 0)
         cmd_crash(c, ws);
     else if (strcmp(cmd, "backup") == 0)
         cmd_backup(c, ws);
@@ -518,6 +594,13 @@ int main(int argc, char **argv)
         mkdir("var", 0755); /* the default lives under var/ */
     if (!o.log[0])
         default_log_path(o.db, o.log, sizeof o.log);
+    /* A log that cannot be written would only fail later, in the
+     * Dispatcher's back-off: refuse it now, before anything starts. */
+    char why_log[8192];
+    if (notifier_log_check(o.log, why_log, sizeof why_log) != 0) {
+        fprintf(stderr, "support_system: %s\n", why_log);
+        return 1;
+    }
     char why_locked[8192];
     if (desk_lock(o.db, why_locked, sizeof why_locked) != 0) {
         fprintf(stderr, "support_system: %s\n", why_locked);

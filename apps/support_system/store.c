@@ -14,8 +14,17 @@
  * queue up in the mailbox and form the next batch, so the batch grows with
  * the load. Before a batch is written the Store yields a few times, so that
  * the callers it has just answered can join it (LINGER_YIELDS). A batch of
- * notifications alone waits up to NOTIFY_LINGER_MS for a change to share
- * the commit with, so notifications do not cost fsyncs of their own.
+ * delivery marks alone waits up to MARK_LINGER_MS for a change to share
+ * the commit with, so marking notifications delivered does not cost fsyncs
+ * of its own.
+ *
+ * The outbox: a change that announces something (a status change) carries
+ * its notification's text, and the Store inserts the outbox row inside the
+ * change's own savepoint, so the row commits with the change or not at all,
+ * whatever else shares the batch. After a commit that added rows, the Store
+ * wakes the dispatcher (a message to STORE_OUTBOX_READER), which reads the
+ * pending rows (committed state only: no flush) and marks the ones it
+ * delivered.
  *
  * Reads answer as if each request had been applied when it arrived: a read
  * that a pending change could affect writes the batch first. The tickets
@@ -30,16 +39,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { CREATE = 1, UPDATE, GET, HISTORY, LIST, AGENTS, AGENT_ADD, NOTIFY, STATS, BACKUP };
+enum {
+    CREATE = 1,
+    UPDATE,
+    GET,
+    HISTORY,
+    LIST,
+    AGENTS,
+    AGENT_ADD,
+    MARK_DELIVERED,
+    STATS,
+    BACKUP,
+    OUTBOX_PENDING,
+    OUTBOX_COUNT
+};
 
 /* A batch never holds more changes than this; a full one is written at
  * once. */
 #define BATCH_MAX 512
 
-/* A batch of notifications alone waits this long for a change to share its
- * commit with: a notification never costs a commit of its own while changes
+/* A batch of delivery marks alone waits this long for a change to share
+ * its commit with: marking never costs a commit of its own while changes
  * keep coming. */
-#define NOTIFY_LINGER_MS 5
+#define MARK_LINGER_MS 5
 
 /* Before writing a batch, the Store yields this many times, once per
  * batch, so that callers it has just answered (and anyone else runnable)
@@ -53,7 +75,7 @@ enum { CREATE = 1, UPDATE, GET, HISTORY, LIST, AGENTS, AGENT_ADD, NOTIFY, STATS,
 /* Tickets in the cache of committed tickets (a power of two). */
 #define CACHE_SLOTS 1024
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 static const char schema_v1[] =
     "CREATE TABLE tickets(id INTEGER PRIMARY KEY AUTOINCREMENT, description TEXT NOT NULL,"
@@ -74,8 +96,21 @@ static const char schema_v1[] =
 static const char schema_v2[] = "ALTER TABLE tickets ADD COLUMN version INTEGER NOT NULL DEFAULT 0;"
                                 "PRAGMA user_version = 2;";
 
+/* Version 3: the outbox is read back. delivered_at is NULL while a row is
+ * pending, and the partial index keeps finding and counting pending rows
+ * proportional to their number, not to the table's. Rows of an older file
+ * were written by Notifier tasks that appended their log line right after
+ * (and retried, adding a row per attempt), and no one recorded which were
+ * delivered: they are taken as delivered rather than replayed into the
+ * log, possibly years late. */
+static const char schema_v3[] =
+    "ALTER TABLE outbox ADD COLUMN delivered_at INTEGER;"
+    "UPDATE outbox SET delivered_at = at;"
+    "CREATE INDEX outbox_pending ON outbox(id) WHERE delivered_at IS NULL;"
+    "PRAGMA user_version = 3;";
+
 /* The steps from version i to i + 1. */
-static const char *const migrations[SCHEMA_VERSION] = {schema_v1, schema_v2};
+static const char *const migrations[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3};
 
 #define TICKET_COLUMNS                                                                             \
     "id, description, customer, priority, status, agent, created_at, updated_at, version"
@@ -98,6 +133,9 @@ enum {
     ST_AGENTS,
     ST_AGENT_ADD,
     ST_NOTIFY,
+    ST_OUTBOX_PENDING,
+    ST_OUTBOX_MARK,
+    ST_OUTBOX_COUNT,
     ST_COUNT
 };
 
@@ -121,6 +159,11 @@ static const char *const statement_sql[ST_COUNT] = {
     [ST_AGENTS] = "SELECT name FROM agents ORDER BY added, name",
     [ST_AGENT_ADD] = "INSERT INTO agents VALUES(?, ?)",
     [ST_NOTIFY] = "INSERT INTO outbox(ticket, at, text) VALUES(?, ?, ?)",
+    [ST_OUTBOX_PENDING] = "SELECT id, ticket, at, text FROM outbox WHERE delivered_at IS NULL"
+                          " ORDER BY id LIMIT ?",
+    [ST_OUTBOX_MARK] = "UPDATE outbox SET delivered_at = ?3 WHERE id BETWEEN ?1 AND ?2"
+                       " AND delivered_at IS NULL",
+    [ST_OUTBOX_COUNT] = "SELECT count(*) FROM outbox WHERE delivered_at IS NULL",
 };
 
 /* One request and its answer. The client sends it; the Store fills the
@@ -134,8 +177,11 @@ typedef struct job {
     bool has_status;
     ticket_status_t status;
     char agent[TICKET_NAME_SIZE];
+    char notice[STORE_NOTICE_SIZE]; /* UPDATE: the notification it announces ("": none) */
+    int64_t first, last;            /* MARK_DELIVERED: the ids delivered */
     size_t limit;
     /* out */
+    int64_t count;       /* OUTBOX_COUNT */
     store_stats_t stats; /* STATS */
     int rc;
     ticket_error_t err;
@@ -153,7 +199,7 @@ typedef struct store {
     sqlite3_stmt *st[ST_COUNT];
     pending_t *batch; /* malloc'd, like the store itself: the exit hook frees both */
     size_t n, cap;
-    size_t urgent;      /* changes in the batch other than notifications */
+    size_t urgent;      /* changes in the batch other than delivery marks */
     bool lingered;      /* the batch has waited once for company */
     uint64_t oldest_ms; /* when the batch's first change arrived */
     store_stats_t stats;
@@ -255,7 +301,16 @@ static int write_update(store_t *s, job_t *j)
         return ARBOR_EAGAIN;
     }
     j->ticket.version++; /* what was written, for the cache and the caller */
-    return add_history(s, j, t->id, t->updated_at, j->who, j->what);
+    int rc = add_history(s, j, t->id, t->updated_at, j->who, j->what);
+    if (rc || !j->notice[0])
+        return rc;
+    /* In the change's savepoint: if the notification cannot be recorded,
+     * the change is undone with it. */
+    sqlite3_stmt *st_n = s->st[ST_NOTIFY];
+    sqlite3_bind_int64(st_n, 1, t->id);
+    sqlite3_bind_int64(st_n, 2, t->updated_at);
+    sqlite3_bind_text(st_n, 3, j->notice, -1, SQLITE_STATIC);
+    return step_done(st_n) == SQLITE_DONE ? 0 : db_fail(s, j, "outbox");
 }
 
 static int write_agent(store_t *s, job_t *j)
@@ -269,18 +324,18 @@ static int write_agent(store_t *s, job_t *j)
                                        : db_fail(s, j, "agent");
 }
 
-static int write_notification(store_t *s, job_t *j)
+static int write_mark(store_t *s, job_t *j)
 {
-    sqlite3_stmt *st = s->st[ST_NOTIFY];
-    sqlite3_bind_int64(st, 1, j->id);
-    sqlite3_bind_int64(st, 2, ticket_now_ms());
-    sqlite3_bind_text(st, 3, j->what, -1, SQLITE_STATIC);
+    sqlite3_stmt *st = s->st[ST_OUTBOX_MARK];
+    sqlite3_bind_int64(st, 1, j->first);
+    sqlite3_bind_int64(st, 2, j->last);
+    sqlite3_bind_int64(st, 3, ticket_now_ms());
     return step_done(st) == SQLITE_DONE ? 0 : db_fail(s, j, "outbox");
 }
 
 static bool is_change(int op)
 {
-    return op == CREATE || op == UPDATE || op == AGENT_ADD || op == NOTIFY;
+    return op == CREATE || op == UPDATE || op == AGENT_ADD || op == MARK_DELIVERED;
 }
 
 /* One change, inside its own savepoint: if it fails, only it is undone. */
@@ -300,8 +355,8 @@ static void write_change(store_t *s, job_t *j)
     case AGENT_ADD:
         j->rc = write_agent(s, j);
         break;
-    case NOTIFY:
-        j->rc = write_notification(s, j);
+    case MARK_DELIVERED:
+        j->rc = write_mark(s, j);
         break;
     }
     if (j->rc)
@@ -351,12 +406,19 @@ static void flush(store_t *s)
     arbor_blocking(write_batch, s, NULL);
     s->stats.transactions++;
     s->stats.changes += s->n;
+    bool notices = false;
     for (size_t i = 0; i < s->n; i++) {
         const job_t *j = &s->batch[i].job;
         if (!j->rc && (j->op == CREATE || j->op == UPDATE))
             *cache_slot(s, j->ticket.id) = j->ticket;
+        notices |= !j->rc && j->op == UPDATE && j->notice[0];
         arbor_gs_reply_to(s->batch[i].from, j, sizeof *j);
     }
+    /* One wake-up per commit, however many rows it added: the dispatcher
+     * reads them all at once. */
+    arbor_pid_t reader = notices ? arbor_whereis(STORE_OUTBOX_READER) : ARBOR_NOPID;
+    if (reader)
+        arbor_send(reader, STORE_TAG_OUTBOX, NULL, 0);
     s->n = s->urgent = 0;
     s->lingered = false;
 }
@@ -371,7 +433,7 @@ static arbor_gs_ret_t waiting(const store_t *s, arbor_gs_ret_t r)
     if (s->urgent)
         return arbor_gs_timeout(r, 0);
     uint64_t age = arbor_now_ms() - s->oldest_ms;
-    return arbor_gs_timeout(r, age >= NOTIFY_LINGER_MS ? 0 : (int64_t)(NOTIFY_LINGER_MS - age));
+    return arbor_gs_timeout(r, age >= MARK_LINGER_MS ? 0 : (int64_t)(MARK_LINGER_MS - age));
 }
 
 /* True when a pending change touches ticket id. */
@@ -428,6 +490,15 @@ static void read_name_row(sqlite3_stmt *st, void *row)
     snprintf(row, TICKET_NAME_SIZE, "%s", sqlite3_column_text(st, 0));
 }
 
+static void read_notification_row(sqlite3_stmt *st, void *row)
+{
+    store_notification_t *n = row;
+    n->id = sqlite3_column_int64(st, 0);
+    n->ticket = sqlite3_column_int64(st, 1);
+    n->at = sqlite3_column_int64(st, 2);
+    snprintf(n->text, sizeof n->text, "%s", sqlite3_column_text(st, 3));
+}
+
 static void *run_read(void *arg)
 {
     read_t *r = arg;
@@ -459,6 +530,17 @@ static void *run_read(void *arg)
         break;
     case AGENTS:
         j->rc = collect(r, r->s->st[ST_AGENTS], TICKET_NAME_SIZE, read_name_row);
+        break;
+    case OUTBOX_PENDING:
+        st = r->s->st[ST_OUTBOX_PENDING];
+        sqlite3_bind_int64(st, 1, (int64_t)j->limit);
+        j->rc = collect(r, st, sizeof(store_notification_t), read_notification_row);
+        break;
+    case OUTBOX_COUNT:
+        st = r->s->st[ST_OUTBOX_COUNT];
+        j->rc = sqlite3_step(st) == SQLITE_ROW ? 0 : db_fail(r->s, j, "outbox");
+        j->count = j->rc ? 0 : sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
         break;
     default:
         j->rc = ARBOR_EINVAL;
@@ -685,8 +767,11 @@ static arbor_gs_ret_t store_call(void **state, const arbor_msg_t *req, arbor_fro
         }
     }
     if (!is_change(j.op)) {
-        if (j.op != GET)
-            flush(s); /* lists and histories see every change before them */
+        /* Lists and histories see every change before them. The outbox is
+         * read as committed: its reader wants delivered what is durable,
+         * and must not force the batch out early. */
+        if (j.op != GET && j.op != OUTBOX_PENDING && j.op != OUTBOX_COUNT)
+            flush(s);
         return waiting(s, answer_read(s, &j, from));
     }
     if (s->n == s->cap) {
@@ -699,7 +784,7 @@ static arbor_gs_ret_t store_call(void **state, const arbor_msg_t *req, arbor_fro
     }
     if (!s->n)
         s->oldest_ms = arbor_now_ms();
-    s->urgent += j.op != NOTIFY;
+    s->urgent += j.op != MARK_DELIVERED;
     s->batch[s->n++] = (pending_t){j, from};
     if (s->n >= BATCH_MAX)
         flush(s);
@@ -719,7 +804,7 @@ static arbor_gs_ret_t store_info(void **state, const arbor_msg_t *msg)
             arbor_yield();
         return waiting(s, arbor_gs_noreply()); /* what came meanwhile joins first */
     }
-    if (s->urgent || arbor_now_ms() - s->oldest_ms >= NOTIFY_LINGER_MS)
+    if (s->urgent || arbor_now_ms() - s->oldest_ms >= MARK_LINGER_MS)
         flush(s);
     return waiting(s, arbor_gs_noreply());
 }
@@ -804,11 +889,13 @@ int store_create(ticket_t *t, ticket_error_t *err)
     return rc;
 }
 
-int store_update(ticket_t *t, const char *who, const char *what, ticket_error_t *err)
+int store_update(ticket_t *t, const char *who, const char *what, const char *notice,
+                 ticket_error_t *err)
 {
     job_t j = {.op = UPDATE, .ticket = *t};
     snprintf(j.who, sizeof j.who, "%s", who);
     snprintf(j.what, sizeof j.what, "%s", what);
+    snprintf(j.notice, sizeof j.notice, "%s", notice ? notice : "");
     int rc = ask(&j);
     if (rc)
         copy_error(&j, rc, err);
@@ -901,11 +988,27 @@ int store_agent_add(const char *name, ticket_error_t *err)
     return rc;
 }
 
-int store_notify(int64_t ticket, const char *text)
+int store_outbox_pending(size_t limit, store_notification_t **out, size_t *n)
 {
-    job_t j = {.op = NOTIFY, .id = ticket};
-    snprintf(j.what, sizeof j.what, "%s", text);
+    job_t j = {.op = OUTBOX_PENDING, .limit = limit};
+    arbor_msg_t *m;
+    int rc = request(&j, &m);
+    return rc ? rc : take_rows(m, (void **)out, n);
+}
+
+int store_outbox_mark(int64_t first, int64_t last)
+{
+    job_t j = {.op = MARK_DELIVERED, .first = first, .last = last};
     return ask(&j);
+}
+
+int store_outbox_count(int64_t *pending)
+{
+    job_t j = {.op = OUTBOX_COUNT};
+    int rc = ask(&j);
+    if (rc == 0)
+        *pending = j.count;
+    return rc;
 }
 
 int store_stats(store_stats_t *out)

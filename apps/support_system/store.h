@@ -20,6 +20,15 @@
 
 #define STORE_NAME "SupportSystem.Store"
 
+/* After each commit that added outbox rows, the Store sends a message
+ * tagged STORE_TAG_OUTBOX (no data) to the process registered under this
+ * name, if there is one: the notification dispatcher. */
+#define STORE_OUTBOX_READER "SupportSystem.Dispatcher"
+#define STORE_TAG_OUTBOX    0x4f555442 /* "OUTB" */
+
+/* A notification's text, NUL included. */
+#define STORE_NOTICE_SIZE 96
+
 typedef struct store_history {
     int64_t at;
     char who[TICKET_NAME_SIZE];
@@ -33,11 +42,14 @@ int store_start(void *path, arbor_pid_t *pid, arbor_reason_t *err);
 /* Inserts t (its id is assigned and written back) with a "created" entry. */
 int store_create(ticket_t *t, ticket_error_t *err);
 
-/* Writes t's new state and one history entry, in one transaction, if the
- * stored ticket still has t->version (the version t was computed from);
- * then raises t->version to the stored one. Otherwise nothing is written
- * and it returns ARBOR_EAGAIN with err "conflict": t is stale. */
-int store_update(ticket_t *t, const char *who, const char *what, ticket_error_t *err);
+/* Writes t's new state, one history entry and, when notice is not NULL or
+ * "", one outbox row announcing it, all in one transaction (and one
+ * savepoint: all three or none), if the stored ticket still has t->version
+ * (the version t was computed from); then raises t->version to the stored
+ * one. Otherwise nothing is written and it returns ARBOR_EAGAIN with err
+ * "conflict": t is stale. */
+int store_update(ticket_t *t, const char *who, const char *what, const char *notice,
+                 ticket_error_t *err);
 
 int store_get(int64_t id, ticket_t *out);
 
@@ -68,7 +80,24 @@ int store_stats(store_stats_t *out);
  * and SQLite's reason. */
 int store_backup(const char *path, ticket_error_t *err);
 
-/* Records a notification in the outbox table. */
-int store_notify(int64_t ticket, const char *text);
+/* A row of the outbox. */
+typedef struct store_notification {
+    int64_t id; /* increasing in commit order; the log shows it, so duplicates can be told */
+    int64_t ticket;
+    int64_t at; /* when the change was made, ms since the epoch */
+    char text[STORE_NOTICE_SIZE];
+} store_notification_t;
+
+/* The oldest pending (committed, not yet marked delivered) notifications,
+ * at most limit, oldest first: *out (free()) with *n rows. Reads committed
+ * state only, so it never makes the Store write its batch early. */
+int store_outbox_pending(size_t limit, store_notification_t **out, size_t *n);
+
+/* Marks the pending notifications with ids first..last delivered. Joins
+ * the batch like a change; answered after its commit. */
+int store_outbox_mark(int64_t first, int64_t last);
+
+/* How many notifications are pending. */
+int store_outbox_count(int64_t *pending);
 
 #endif

@@ -5,7 +5,12 @@
 #   2. kills: a ticket's worker between changes, and the Store; nothing
 #      acknowledged is lost;
 #   3. SIGKILL of the whole desk under load, then a restart: every
-#      acknowledged change is there and the database passes integrity_check.
+#      acknowledged change is there, the database passes integrity_check,
+#      and every notification of an acknowledged change is in the outbox
+#      and in the log at least once, a duplicate only with the same id.
+# Besides: an unusable --log is refused at start (0b), and a log that
+# fails while the desk runs shows in tree and stats, backs off, and is
+# written once when it works again (2d).
 set -euo pipefail
 bin=${1:?usage: support_system_console.sh PATH_TO_support_system}
 tmp=$(mktemp -d)
@@ -17,6 +22,8 @@ field() { # line, key: prints the value of "key" (string or number) in a JSON li
 for k in sys.argv[1].split("."): v=v[int(k)] if isinstance(v,list) else v[k]
 print(v)' "$2" <<<"$1"
 }
+# Polls below give up at a deadline of 60 s (SECONDS), well inside the
+# desks' own timeout of 120 s, so a failure names what did not happen.
 check() { # what, got, expected
     [ "$2" = "$3" ] || { echo "FAIL $1: expected [$3], got [$2]"; cat "$tmp/stderr"; exit 1; }
 }
@@ -31,6 +38,25 @@ for opt in "--idle-timeout soon" "--schedulers 0" "--schedulers 2x"; do
         { echo "FAIL option $opt: status $rc, message [$msg]"; exit 1; }
 done
 [ ! -e "$db" ] || { echo "FAIL: a refused start created $db"; exit 1; }
+
+# 0b. An unusable --log is refused at start with the path and the reason,
+#     status non-zero, and nothing is started: no database, no lock. (A
+#     directory made read-only stops only a user other than root.)
+bad_logs=("$tmp/no/such/dir/desk.log" "$tmp")
+reasons=("No such file or directory" "Is a directory")
+if [ "$(id -u)" -ne 0 ]; then
+    mkdir "$tmp/ro" && chmod 0555 "$tmp/ro"
+    bad_logs+=("$tmp/ro/desk.log")
+    reasons+=("Permission denied")
+fi
+for i in "${!bad_logs[@]}"; do
+    rc=0
+    msg=$(echo quit | timeout 60 "$bin" --json --db "$db" --log "${bad_logs[$i]}" 2>&1 >/dev/null) || rc=$?
+    [ "$rc" -ne 0 ] &&
+        grep -qF "cannot use the notification log ${bad_logs[$i]}: ${reasons[$i]}" <<<"$msg" ||
+        { echo "FAIL --log ${bad_logs[$i]}: status $rc, message [$msg]"; exit 1; }
+done
+[ ! -e "$db" ] && [ ! -e "$db.lock" ] || { echo "FAIL: a refused --log started the desk"; exit 1; }
 
 # 1. The course's session, then the whole workflow and bad input.
 mapfile -t out < <(printf '%s\n' \
@@ -151,33 +177,152 @@ echo quit >&4
 exec 4>&-
 wait "$first"
 
-# 3. SIGKILL under load: every acknowledged create must be there afterwards.
+# 2d. A log that fails while the desk runs (replaced by a directory, which
+#     stops root too): the desk keeps serving; stats and tree show the
+#     pending count, since when delivery fails and why; one report says it
+#     started failing; retries back off and write nothing. When the log can
+#     be written again, each notification is written once, and one report
+#     says so.
+flog="$tmp/failing.log"
+coproc FDESK { timeout 120 "$bin" --json --db "$db" --log "$flog" 2>"$tmp/failing.err"; }
+ask() { # command: sets $reply to the desk's answer
+    echo "$1" >&"${FDESK[1]}"
+    IFS= read -r -t 60 reply <&"${FDESK[0]}" || { echo "FAIL: no answer to $1"; exit 1; }
+}
+ask stats # the desk has started
+rm -f "$flog" && mkdir "$flog"
+ask 'create sink failing'
+fid=$(field "$reply" ticket.id)
+ask "assign $fid"
+check "assign while the log fails" "$(field "$reply" ticket.status)" "assigned"
+deadline=$((SECONDS + 60))
+while [ "$SECONDS" -lt "$deadline" ]; do
+    ask stats
+    [ "$(field "$reply" notifications.state)" = failing ] &&
+        [ "$(field "$reply" notifications.attempts)" -ge 3 ] && break
+    sleep 0.05
+done
+check "stats: failing" "$(field "$reply" notifications.state)" "failing"
+grep -qF "cannot open $flog: Is a directory" <<<"$(field "$reply" notifications.last_error)" ||
+    { echo "FAIL stats last_error: $reply"; exit 1; }
+python3 -c 'import json,sys; n=json.loads(sys.argv[1])["notifications"]
+sys.exit(not (n["pending"] >= 1 and n["failing_since"].endswith("Z") and n["next_attempt_ms"] >= 0))' \
+    "$reply" || { echo "FAIL stats: $reply"; exit 1; }
+ask tree
+python3 -c 'import json,sys
+def find(n):
+    if n["name"] == "Dispatcher": return n
+    for c in n.get("children", []):
+        f = find(c)
+        if f: return f
+d = find(json.loads(sys.argv[1])["tree"])
+sys.exit(not (d and "failing since" in d["note"] and "pending" in d["note"] and d["restarts"] == 0))' \
+    "$reply" || { echo "FAIL tree: $reply"; exit 1; }
+ask "resolve $fid"
+check "resolve while the log fails" "$(field "$reply" ticket.status)" "resolved"
+check "one failing report" "$(grep -c sink_failing "$tmp/failing.err")" 1
+rmdir "$flog"
+deadline=$((SECONDS + 60))
+while [ "$SECONDS" -lt "$deadline" ]; do
+    ask stats
+    [ "$(field "$reply" notifications.state)" = ok ] && [ "$(field "$reply" notifications.pending)" = 0 ] && break
+    sleep 0.05
+done
+check "stats: recovered" "$(field "$reply" notifications.state)/$(field "$reply" notifications.pending)" "ok/0"
+check "one recovery report" "$(grep -c sink_recovered "$tmp/failing.err")" 1
+check "assigned, once" "$(grep -c "ticket $fid is now assigned" "$flog")" 1
+check "resolved, once" "$(grep -c "ticket $fid is now resolved" "$flog")" 1
+check "no id twice" "$(awk '{print $2}' "$flog" | sort | uniq -d | wc -l)" 0
+ask quit
+wait "$FDESK_PID"
+
+# 3. SIGKILL under load, on a database of its own (so ticket i is the i-th
+#    create): each ticket is created, assigned and resolved. Afterwards
+#    every acknowledged change is there, and every notification of an
+#    acknowledged status change is in the outbox and, once a restarted desk
+#    has caught up, in the log at least once; lines that share an id are
+#    the same line (a duplicate comes only from dying between writing a
+#    line and marking it delivered). Halfway, the log's directory is moved
+#    away (so the log cannot be opened), so that the kill surely leaves
+#    notifications pending, which only a restarted desk that resumes from
+#    the outbox can deliver.
+kdb="$tmp/kill.db"
+mkdir "$tmp/klogs"
+klog="$tmp/klogs/kill.log"
 fifo="$tmp/in"
 mkfifo "$fifo"
-timeout 120 "$bin" --json --db "$db" <"$fifo" >"$tmp/acks" 2>>"$tmp/stderr" &
+timeout 120 "$bin" --json --db "$kdb" --log "$klog" <"$fifo" >"$tmp/acks" 2>>"$tmp/stderr" &
 pid=$!
 exec 3>"$fifo"
-seq 1 20000 | sed 's/^/create load /' >&3 &
+seq 1 20000 | awk '{print "create load " $1; print "assign " $1; print "resolve " $1}' >&3 &
 writer=$!
-# Kill it once it has acknowledged some creates and is still taking more
-# (a fixed sleep killed a desk that a busy machine had not yet started).
-for _ in $(seq 600); do
-    [ "$(grep -c '"ok":true' "$tmp/acks" || true)" -ge 50 ] && break
-    sleep 0.1
-done
+acked_at_least() { # n: waits (with a deadline) until n changes are acknowledged
+    local deadline=$((SECONDS + 60))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        [ "$(grep -c '"ok":true' "$tmp/acks" || true)" -ge "$1" ] && return
+        sleep 0.05
+    done
+}
+acked_at_least 300
+mv "$tmp/klogs" "$tmp/klogs.1"
+acked_at_least 600
 # $pid is timeout's; the desk is its child, whose pid is in the lock file.
-kill -9 "$(cat "$db.lock")" 2>/dev/null || true
+kill -9 "$(cat "$kdb.lock")" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
 kill "$writer" 2>/dev/null || true
 exec 3>&-
 acked=$(grep -c '"ok":true' "$tmp/acks" || true)
-[ "$acked" -gt 0 ] || { echo "no create was acknowledged before the kill"; exit 1; }
-last=$(grep '"ok":true' "$tmp/acks" | tail -1)
-last_id=$(field "$last" ticket.id)
-mapfile -t out < <(printf '%s\n' "show $last_id" 'quit' | desk)
-first_id=$(field "$(grep '"ok":true' "$tmp/acks" | head -1)" ticket.id) # the ticket of "load 1"
-check "last acknowledged create" "$(field "${out[0]}" ticket.description)" "load $((last_id - first_id + 1))"
-count=$(sqlite3 "$db" 'SELECT count(*) FROM tickets')
-[ "$count" -ge "$((acked + 1))" ] || { echo "lost: $acked acknowledged, $count stored"; exit 1; }
-check "integrity" "$(sqlite3 "$db" 'PRAGMA integrity_check')" "ok"
-echo "support_system console: ok ($acked creates acknowledged before SIGKILL, all kept)"
+[ "$acked" -ge 600 ] || { echo "only $acked changes acknowledged before the kill"; exit 1; }
+left=$(sqlite3 "$kdb" 'SELECT count(*) FROM outbox WHERE delivered_at IS NULL')
+[ "$left" -gt 0 ] || { echo "FAIL: the kill left no notification pending"; exit 1; }
+# Restart with the log back, and let the Dispatcher deliver what the kill
+# left pending.
+mkdir "$tmp/klogs"
+coproc KDESK { timeout 120 "$bin" --json --db "$kdb" --log "$klog" 2>>"$tmp/stderr"; }
+pending=
+deadline=$((SECONDS + 60))
+while [ "$SECONDS" -lt "$deadline" ]; do
+    echo stats >&"${KDESK[1]}"
+    IFS= read -r -t 60 reply <&"${KDESK[0]}" || { echo "FAIL: no answer after the restart"; exit 1; }
+    pending=$(field "$reply" notifications.pending)
+    [ "$pending" = 0 ] && break
+    sleep 0.05
+done
+check "pending after the restart" "$pending" 0
+echo quit >&"${KDESK[1]}"
+wait "$KDESK_PID"
+cat "$tmp/klogs.1/kill.log" "$klog" >"$tmp/kill.logs"
+python3 - "$tmp/acks" "$kdb" "$tmp/kill.logs" <<'PY' || exit 1
+import json, re, sqlite3, sys
+acks, db, log = sys.argv[1:]
+con = sqlite3.connect(db)
+stored = dict(con.execute("SELECT id, status FROM tickets"))
+outbox = {text: (i, d) for i, text, d in con.execute("SELECT id, text, delivered_at FROM outbox")}
+names = ["open", "assigned", "resolved", "closed"]
+lines = {}
+for line in open(log):
+    m = re.fullmatch(r"\S+Z #(\d+) (ticket \d+ is now \w+)\n", line)
+    assert m, "a log line without its notification id: %r" % line
+    i = int(m.group(1))
+    assert lines.setdefault(i, m.group(2)) == m.group(2), "id %d names two notifications" % i
+expected = 0
+for a in map(json.loads, open(acks)):
+    if not a.get("ok"):
+        continue
+    t = a["ticket"]
+    assert stored[t["id"]] >= names.index(t["status"]), "lost change %r" % t
+    if t["status"] == "open":
+        continue
+    text = "ticket %d is now %s" % (t["id"], t["status"])
+    assert text in outbox, "no notification for an acknowledged change: " + text
+    i, delivered = outbox[text]
+    assert delivered is not None, "still pending: " + text
+    assert lines.get(i) == text, "not in the log: #%d %s" % (i, text)
+    expected += 1
+assert expected > 0
+for text, (i, delivered) in outbox.items():  # and those committed but not acknowledged
+    assert delivered is not None and lines.get(i) == text, "not delivered: #%d %s" % (i, text)
+print("%d notifications of acknowledged changes, %d in all, all in the log" % (expected, len(outbox)))
+PY
+check "integrity" "$(sqlite3 "$kdb" 'PRAGMA integrity_check')" "ok"
+echo "support_system console: ok ($acked changes acknowledged before SIGKILL, all kept and notified; $left notifications were pending)"

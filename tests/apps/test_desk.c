@@ -2,6 +2,7 @@
  * The desk's domain and its serialisation: every workflow transition, and
  * two concurrent assignments of one ticket, of which exactly one wins.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -352,28 +353,31 @@ TEST_TIMEOUT(concurrent_changes_are_group_committed, 60)
     remove_db();
 }
 
-/* Each status change is recorded by a Notifier task in the outbox and, one
- * line each, in the log. */
+/* ---- notifications: the outbox ---------------------------------------------------- */
+
 static char log_path[128];
 
-static bool log_has(const char *text)
+/* How many lines of the log contain text. */
+static int log_count(const char *text)
 {
     FILE *f = fopen(log_path, "r");
     char line[256];
-    bool found = false;
-    while (f && !found && fgets(line, sizeof line, f))
-        found = strstr(line, text) != NULL;
+    int found = 0;
+    while (f && fgets(line, sizeof line, f))
+        found += strstr(line, text) != NULL;
     if (f)
         fclose(f);
     return found;
 }
 
-/* Starts a durable desk logging to log_path, creates a ticket and assigns
- * it to bob. */
-static ticket_t start_and_assign(arbor_pid_t *sup)
+/* Polls cond every 10 ms until it holds or ms have passed. */
+#define WAIT_UNTIL(cond, ms)                                                                       \
+    for (uint64_t end_ = arbor_now_ms() + (ms); !(cond) && arbor_now_ms() < end_;)                 \
+    arbor_sleep(10)
+
+/* Creates a ticket on the running desk and assigns it to bob. */
+static ticket_t create_and_assign(void)
 {
-    desk_config_t cfg = {.db_path = db_path, .log_path = log_path, .idle_timeout_ms = 60000};
-    ASSERT_OK(desk_start(&cfg, sup, NULL));
     ticket_t t = fresh();
     ticket_error_t err;
     ASSERT_OK(ticket_supervisor_create_ticket(&t, NULL, &err));
@@ -381,23 +385,29 @@ static ticket_t start_and_assign(arbor_pid_t *sup)
     return t;
 }
 
+/* Each status change is delivered to the log, one line each, carrying its
+ * notification id. */
 static void notify_root(void *arg)
 {
     arbor_pid_t sup;
-    ticket_t t = start_and_assign(&sup);
+    desk_config_t cfg = {.db_path = db_path, .log_path = log_path, .idle_timeout_ms = 60000};
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    ticket_t t = create_and_assign();
     ticket_error_t err;
     ASSERT_OK(resolve(t.id, NULL, &err));
     char assigned[64], resolved[64];
-    snprintf(assigned, sizeof assigned, "ticket %lld is now assigned", (long long)t.id);
-    snprintf(resolved, sizeof resolved, "ticket %lld is now resolved", (long long)t.id);
-    for (int i = 0; i < 500 && !(log_has(assigned) && log_has(resolved)); i++)
-        arbor_sleep(10);
-    ASSERT_TRUE(log_has(assigned));
-    ASSERT_TRUE(log_has(resolved));
+    snprintf(assigned, sizeof assigned, "Z #1 ticket %lld is now assigned", (long long)t.id);
+    snprintf(resolved, sizeof resolved, "Z #2 ticket %lld is now resolved", (long long)t.id);
+    WAIT_UNTIL(log_count(assigned) && log_count(resolved), 10000);
+    ASSERT_EQ(log_count(assigned), 1);
+    ASSERT_EQ(log_count(resolved), 1);
+    int64_t pending = -1;
+    WAIT_UNTIL(store_outbox_count(&pending) == 0 && pending == 0, 10000);
+    ASSERT_EQ(pending, 0); /* and marked delivered */
     ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
 }
 
-TEST(status_changes_are_notified_to_the_log)
+TEST(status_changes_are_notified_to_the_log_with_their_ids)
 {
     set_db_path("notify");
     snprintf(log_path, sizeof log_path, "/tmp/arbor-desk-notify-%d.log", (int)getpid());
@@ -406,23 +416,314 @@ TEST(status_changes_are_notified_to_the_log)
     unlink(log_path);
 }
 
-/* A notification that cannot be recorded (its log's directory does not
- * exist yet) does not hold the ticket back, and is retried by the Notifier
- * until it succeeds once the directory appears. */
+/* The outbox rows of ticket id whose text contains what, read from the
+ * file by a connection of the test's own. */
+static int outbox_rows(int64_t id, const char *what, bool pending_only)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    ASSERT_EQ(sqlite3_open(db_path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    ASSERT_EQ(sqlite3_prepare_v2(db,
+                                 "SELECT count(*) FROM outbox WHERE ticket = ? AND instr(text, ?)"
+                                 " AND (? = 0 OR delivered_at IS NULL)",
+                                 -1, &st, NULL),
+              SQLITE_OK);
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, what, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, pending_only);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    int n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* The notification is committed with its change or not at all: an
+ * acknowledged change's row is in the file when the change is
+ * acknowledged (no sink here, so nothing has touched it since); a change
+ * refused as stale, or one the database could not write, leaves none. */
+static void outbox_root(void *arg)
+{
+    arbor_pid_t sup;
+    desk_config_t cfg = {.db_path = db_path, .idle_timeout_ms = 60000}; /* no sink */
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    ticket_t t = create_and_assign();
+    ASSERT_EQ(outbox_rows(t.id, "is now assigned", true), 1);
+
+    ticket_t a, b;
+    ticket_error_t err = {.code = ""};
+    ASSERT_OK(store_get(t.id, &a));
+    b = a;
+    ASSERT_TRUE(ticket_apply(&a, ACTION_RESOLVE, NULL, ticket_now_ms(), &err));
+    ASSERT_TRUE(ticket_apply(&b, ACTION_RESOLVE, NULL, ticket_now_ms(), &err));
+    ASSERT_OK(store_update(&a, "desk", "resolved", "first: ticket is now resolved", &err));
+    ASSERT_ERR(store_update(&b, "desk", "resolved", "stale: ticket is now resolved", &err),
+               ARBOR_EAGAIN);
+    ASSERT_EQ(outbox_rows(t.id, "first:", true), 1);
+    ASSERT_EQ(outbox_rows(t.id, "stale:", false), 0);
+
+    /* The history cannot be written: the change fails, and its
+     * notification with it. */
+    sqlite3 *db;
+    ASSERT_EQ(sqlite3_open(db_path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE history RENAME TO history_gone", NULL, NULL, NULL),
+              SQLITE_OK);
+    ASSERT_OK(store_get(t.id, &a));
+    ASSERT_TRUE(ticket_apply(&a, ACTION_CLOSE, NULL, ticket_now_ms(), &err));
+    ASSERT_ERR(store_update(&a, "desk", "closed", "failed: ticket is now closed", &err),
+               ARBOR_EEXIT);
+    ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE history_gone RENAME TO history", NULL, NULL, NULL),
+              SQLITE_OK);
+    sqlite3_close(db);
+    ASSERT_EQ(outbox_rows(t.id, "failed:", false), 0);
+    int64_t pending;
+    ASSERT_OK(store_outbox_count(&pending));
+    ASSERT_EQ(pending, 2); /* assigned, first: nothing is delivered without a sink */
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(a_notification_is_committed_with_its_change_or_not_at_all)
+{
+    set_db_path("outbox");
+    arbor_test_run(outbox_root, NULL);
+    remove_db();
+}
+
+/* A sink for the tests: it fails while open is false, counting its
+ * attempts and their times, and records the ids it delivers. */
+#define SINK_MAX 64
+static struct {
+    _Atomic bool open;
+    _Atomic int attempts;
+    _Atomic uint64_t attempt_ms[SINK_MAX];
+    _Atomic int delivered;
+    _Atomic int64_t ids[SINK_MAX];
+} sink;
+
+static size_t test_deliver(void *ctx, const store_notification_t *rows, size_t n, char *why,
+                           size_t size)
+{
+    int a = atomic_fetch_add(&sink.attempts, 1);
+    if (a < SINK_MAX)
+        atomic_store(&sink.attempt_ms[a], arbor_now_ms());
+    if (!atomic_load(&sink.open)) {
+        snprintf(why, size, "the test's sink is closed");
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int d = atomic_fetch_add(&sink.delivered, 1);
+        ASSERT_LT(d, SINK_MAX);
+        atomic_store(&sink.ids[d], rows[i].id);
+    }
+    return n;
+}
+
+static const notifier_sink_t test_sink = {.name = "test", .deliver = test_deliver};
+
+/* Every id from 1 to n was delivered exactly once. */
+static void delivered_once(int n)
+{
+    ASSERT_EQ(atomic_load(&sink.delivered), n);
+    for (int id = 1; id <= n; id++) {
+        int seen = 0;
+        for (int i = 0; i < n; i++)
+            seen += atomic_load(&sink.ids[i]) == id;
+        ASSERT_EQ(seen, 1);
+    }
+}
+
+static int reports_failing, reports_recovered;
+
+static void count_reports(const arbor_report_t *r, void *ctx)
+{
+    if (r->kind == ARBOR_REPORT_WARNING && strcmp(r->what, "sink_failing") == 0)
+        __atomic_fetch_add(&reports_failing, 1, __ATOMIC_SEQ_CST);
+    if (r->kind == ARBOR_REPORT_WARNING && strcmp(r->what, "sink_recovered") == 0)
+        __atomic_fetch_add(&reports_recovered, 1, __ATOMIC_SEQ_CST);
+}
+
+static bool dispatcher_failing(uint64_t min_attempts)
+{
+    notifier_status_t st;
+    return notifier_status(&st) == 0 && st.failing && st.attempts >= min_attempts;
+}
+
+/* The Dispatcher is killed while notifications are pending (its sink is
+ * failing): the restarted one resumes from the outbox and delivers each
+ * of them, once. */
+static void dispatcher_crash_root(void *arg)
+{
+    arbor_pid_t sup;
+    desk_config_t cfg = {.db_path = db_path, .sink = &test_sink, .idle_timeout_ms = 60000};
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    ticket_t t = create_and_assign();
+    ticket_error_t err;
+    ASSERT_OK(resolve(t.id, NULL, &err));
+    WAIT_UNTIL(dispatcher_failing(1), 10000);
+    ASSERT_TRUE(dispatcher_failing(1));
+    arbor_pid_t old = arbor_whereis(DISPATCHER_NAME);
+    ASSERT_OK(arbor_exit_pid(old, ARBOR_KILL));
+    arbor_test_wait_dead(old, 5000);
+    WAIT_UNTIL(arbor_whereis(DISPATCHER_NAME) != ARBOR_NOPID, 10000); /* after its back-off */
+    ASSERT_NE(arbor_whereis(DISPATCHER_NAME), ARBOR_NOPID);
+    atomic_store(&sink.open, true);
+    WAIT_UNTIL(atomic_load(&sink.delivered) >= 2, 10000);
+    int64_t pending = -1;
+    WAIT_UNTIL(store_outbox_count(&pending) == 0 && pending == 0, 10000);
+    ASSERT_EQ(pending, 0);
+    delivered_once(2);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST_TIMEOUT(pending_notifications_are_delivered_after_the_dispatcher_crashes, 60)
+{
+    set_db_path("dispatcher");
+    arbor_test_run(dispatcher_crash_root, NULL);
+    remove_db();
+}
+
+/* The same when the Store is killed: rest_for_one restarts everything
+ * after it, the Notifier included, and the new Dispatcher resumes. */
+static void store_crash_root(void *arg)
+{
+    arbor_pid_t sup;
+    desk_config_t cfg = {.db_path = db_path, .sink = &test_sink, .idle_timeout_ms = 60000};
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    create_and_assign();
+    WAIT_UNTIL(dispatcher_failing(1), 10000);
+    ASSERT_TRUE(dispatcher_failing(1));
+    arbor_pid_t store = arbor_whereis(STORE_NAME), old = arbor_whereis(DISPATCHER_NAME);
+    ASSERT_OK(arbor_exit_pid(store, ARBOR_KILL));
+    arbor_test_wait_dead(old, 5000);
+    WAIT_UNTIL(arbor_whereis(DISPATCHER_NAME) != ARBOR_NOPID, 10000);
+    ASSERT_NE(arbor_whereis(STORE_NAME), store);
+    atomic_store(&sink.open, true);
+    int64_t pending = -1;
+    WAIT_UNTIL(store_outbox_count(&pending) == 0 && pending == 0, 10000);
+    ASSERT_EQ(pending, 0);
+    delivered_once(1);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST_TIMEOUT(pending_notifications_are_delivered_after_the_store_crashes, 60)
+{
+    set_db_path("storecrash");
+    arbor_test_run(store_crash_root, NULL);
+    remove_db();
+}
+
+/* A sink that keeps failing: the Dispatcher retries after 200, 400,
+ * 800 ms (doubling), reports once that delivery fails and once that it
+ * recovered, never restarts anything, and the desk answers meanwhile;
+ * once the sink works, each notification is delivered once. */
+static void failing_sink_root(void *arg)
+{
+    arbor_report_set_handler(count_reports, NULL);
+    arbor_pid_t sup;
+    desk_config_t cfg = {.db_path = db_path, .sink = &test_sink, .idle_timeout_ms = 60000};
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    arbor_pid_t dispatcher = arbor_whereis(DISPATCHER_NAME);
+    arbor_pid_t notifier = arbor_whereis(NOTIFIER_NAME);
+    create_and_assign();
+    WAIT_UNTIL(dispatcher_failing(4), 10000);
+    ASSERT_TRUE(dispatcher_failing(4));
+    /* Attempt k + 1 comes at least 200 * 2^(k-1) ms after attempt k (a
+     * timer never fires early). */
+    for (int k = 1; k < 4; k++) {
+        uint64_t gap = atomic_load(&sink.attempt_ms[k]) - atomic_load(&sink.attempt_ms[k - 1]);
+        ASSERT_GE(gap, (uint64_t)NOTIFIER_BACKOFF_FIRST_MS << (k - 1));
+    }
+    notifier_status_t st;
+    ASSERT_OK(notifier_status(&st));
+    ASSERT_STREQ(st.sink, "test");
+    ASSERT_STREQ(st.last_error, "the test's sink is closed");
+    ASSERT_GT(st.failing_since_ms, 0);
+    /* The desk goes on: changes are acknowledged while the sink fails. */
+    for (int i = 0; i < 3; i++) {
+        ticket_t t = create_and_assign();
+        ticket_error_t err;
+        ASSERT_OK(resolve(t.id, NULL, &err));
+    }
+    ASSERT_EQ(__atomic_load_n(&reports_failing, __ATOMIC_SEQ_CST), 1);
+    atomic_store(&sink.open, true);
+    int64_t pending = -1;
+    WAIT_UNTIL(store_outbox_count(&pending) == 0 && pending == 0, 40000);
+    ASSERT_EQ(pending, 0);
+    delivered_once(7); /* 1 + 3 assignments, 3 resolutions */
+    WAIT_UNTIL(__atomic_load_n(&reports_recovered, __ATOMIC_SEQ_CST) == 1, 5000);
+    ASSERT_EQ(__atomic_load_n(&reports_recovered, __ATOMIC_SEQ_CST), 1);
+    ASSERT_EQ(__atomic_load_n(&reports_failing, __ATOMIC_SEQ_CST), 1);
+    /* Nothing was restarted. */
+    ASSERT_EQ(arbor_whereis(DISPATCHER_NAME), dispatcher);
+    ASSERT_EQ(arbor_whereis(NOTIFIER_NAME), notifier);
+    ASSERT_OK(notifier_status(&st));
+    ASSERT_FALSE(st.failing);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST_TIMEOUT(a_failing_sink_backs_off_reports_once_and_the_desk_still_answers, 90)
+{
+    set_db_path("failing");
+    arbor_test_run(failing_sink_root, NULL);
+    remove_db();
+}
+
+/* The log is on a full disk (/dev/full: every write fails with ENOSPC):
+ * delivery fails and says why, the notifications stay pending, and the
+ * desk answers meanwhile. */
+static void full_log_root(void *arg)
+{
+    arbor_pid_t sup;
+    desk_config_t cfg = {.db_path = db_path, .log_path = "/dev/full", .idle_timeout_ms = 60000};
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    create_and_assign();
+    WAIT_UNTIL(dispatcher_failing(2), 10000);
+    notifier_status_t st;
+    ASSERT_OK(notifier_status(&st));
+    ASSERT_TRUE(st.failing);
+    ASSERT_TRUE(strstr(st.last_error, "cannot append to /dev/full: No space left on device") !=
+                NULL);
+    ticket_t t = create_and_assign();
+    ticket_error_t err;
+    ASSERT_OK(resolve(t.id, NULL, &err));
+    int64_t pending;
+    ASSERT_OK(store_outbox_count(&pending));
+    ASSERT_EQ(pending, 3);
+    ASSERT_EQ(st.delivered, 0);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST_TIMEOUT(a_full_log_keeps_notifications_pending_and_the_desk_answers, 60)
+{
+    set_db_path("full");
+    arbor_test_run(full_log_root, NULL);
+    remove_db();
+}
+
+/* The log's directory does not exist: delivery fails (and backs off),
+ * the assignment is not held back, and once the directory appears the
+ * notification is written, once. */
 static char log_dir[64];
 
 static void notify_retry_root(void *arg)
 {
     arbor_pid_t sup;
-    ticket_t t = start_and_assign(&sup); /* the assignment was not held back */
-    arbor_sleep(300);                    /* a few failed attempts */
-    ASSERT_FALSE(log_has("is now assigned"));
+    desk_config_t cfg = {.db_path = db_path, .log_path = log_path, .idle_timeout_ms = 60000};
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    ticket_t t = create_and_assign(); /* the assignment was not held back */
+    WAIT_UNTIL(dispatcher_failing(2), 10000);
+    notifier_status_t st;
+    ASSERT_OK(notifier_status(&st));
+    ASSERT_TRUE(st.failing);
+    ASSERT_TRUE(strstr(st.last_error, log_path) != NULL);
+    ASSERT_TRUE(strstr(st.last_error, "No such file or directory") != NULL);
     ASSERT_EQ(mkdir(log_dir, 0700), 0);
     char assigned[64];
-    snprintf(assigned, sizeof assigned, "ticket %lld is now assigned", (long long)t.id);
-    for (int i = 0; i < 1000 && !log_has(assigned); i++)
-        arbor_sleep(10);
-    ASSERT_TRUE(log_has(assigned));
+    snprintf(assigned, sizeof assigned, "#1 ticket %lld is now assigned", (long long)t.id);
+    WAIT_UNTIL(log_count(assigned), 40000);
+    ASSERT_EQ(log_count(assigned), 1);
     ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
 }
 
@@ -495,9 +796,9 @@ static void stale_root(void *arg)
     ASSERT_TRUE(ticket_apply(&a, ACTION_ASSIGN, "bob", ticket_now_ms(), &err));
     ASSERT_TRUE(ticket_apply(&b, ACTION_ASSIGN, "alice", ticket_now_ms(), &err));
     int64_t v = a.version;
-    ASSERT_OK(store_update(&a, "bob", "assigned to bob", &err));
+    ASSERT_OK(store_update(&a, "bob", "assigned to bob", NULL, &err));
     ASSERT_EQ(a.version, v + 1);
-    ASSERT_ERR(store_update(&b, "alice", "assigned to alice", &err), ARBOR_EAGAIN);
+    ASSERT_ERR(store_update(&b, "alice", "assigned to alice", NULL, &err), ARBOR_EAGAIN);
     ASSERT_STREQ(err.code, "conflict");
     ASSERT_OK(store_get(t.id, &now));
     ASSERT_STREQ(now.agent, "bob");
@@ -524,8 +825,10 @@ TEST(a_change_computed_from_a_stale_copy_is_refused_as_a_conflict)
     remove_db();
 }
 
-/* A database of schema version 1 (no version column) is migrated: the
- * column is added and its tickets can be changed. */
+/* A database of schema version 1 (no version column, an outbox never
+ * read back) is migrated: the column is added and its tickets can be
+ * changed; its old notifications are taken as delivered, and new ones
+ * are pending until delivered. */
 static void migrate_root(void *arg)
 {
     desk_config_t cfg = {.db_path = db_path, .idle_timeout_ms = 60000};
@@ -536,8 +839,13 @@ static void migrate_root(void *arg)
     ASSERT_OK(store_get(1, &t));
     ASSERT_STREQ(t.description, "old ticket");
     ASSERT_EQ(t.version, 0);
+    int64_t pending;
+    ASSERT_OK(store_outbox_count(&pending));
+    ASSERT_EQ(pending, 0); /* an old file's notifications count as delivered */
     ASSERT_OK(assign_agent(1, "bob", &t, &err));
     ASSERT_EQ(t.version, 1);
+    ASSERT_OK(store_outbox_count(&pending));
+    ASSERT_EQ(pending, 1); /* the assignment's, pending: this desk has no sink */
     ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
 }
 
@@ -560,6 +868,7 @@ TEST(a_version_1_database_gains_the_version_column)
                      " NULL, at INTEGER NOT NULL, text TEXT NOT NULL);"
                      "INSERT INTO agents VALUES('bob', 1);"
                      "INSERT INTO tickets VALUES(1, 'old ticket', '', 1, 0, '', 1, 1);"
+                     "INSERT INTO outbox VALUES(1, 1, 1, 'ticket 1 is now open');"
                      "PRAGMA user_version = 1;",
                      NULL, NULL, NULL),
         SQLITE_OK);
