@@ -322,7 +322,7 @@ static void dispatcher_format(void *state, char *buf, size_t size)
     notifier_status_format(&st, buf, size);
 }
 
-static const arbor_gen_server_t dispatcher_gs = {.name = "SupportSystem.Dispatcher",
+static const arbor_gen_server_t dispatcher_gs = {.label = "SupportSystem.Dispatcher",
                                                  .init = dispatcher_init,
                                                  .handle_continue = dispatcher_continue,
                                                  .handle_info = dispatcher_info,

@@ -370,11 +370,6 @@ static int log_count(const char *text)
     return found;
 }
 
-/* Polls cond every 10 ms until it holds or ms have passed. */
-#define WAIT_UNTIL(cond, ms)                                                                       \
-    for (uint64_t end_ = arbor_now_ms() + (ms); !(cond) && arbor_now_ms() < end_;)                 \
-    arbor_sleep(10)
-
 /* Creates a ticket on the running desk and assigns it to bob. */
 static ticket_t create_and_assign(void)
 {
