@@ -113,9 +113,13 @@ int arbor_tcp_accept(arbor_socket_t listener, int64_t timeout_ms, arbor_socket_t
 /*
  * Connects to host:port within timeout_ms, trying each address of the name
  * in turn (resolved on the blocking pool unless host is an address), and
- * stores the connected socket, owned by the caller, in *out. Returns
- * ARBOR_ECONNREFUSED, ARBOR_ETIMEDOUT, ARBOR_ENOENT (no address for the
- * name), or another system error; nothing is left open then.
+ * stores the connected socket, owned by the caller, in *out. When the
+ * kernel has no local port free for a moment (EAGAIN, after many
+ * connections closed), it tries again, backing off up to 64 ms, within the
+ * timeout. Returns ARBOR_ECONNREFUSED, ARBOR_ETIMEDOUT, ARBOR_EAGAIN (no
+ * local port within the timeout, or at once with timeout 0), ARBOR_ENOENT
+ * (no address for the name), or another system error; nothing is left open
+ * then.
  */
 int arbor_tcp_connect(const char *host, uint16_t port, int64_t timeout_ms, arbor_socket_t *out);
 

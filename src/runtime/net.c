@@ -28,8 +28,9 @@
 #include "netpoll.h"
 #include "proc.h"
 
-#define ACCEPT_BACKOFF_MIN_MS 10
-#define ACCEPT_BACKOFF_MAX_MS 100
+#define ACCEPT_BACKOFF_MIN_MS  10
+#define ACCEPT_BACKOFF_MAX_MS  100
+#define CONNECT_BACKOFF_MAX_MS 64
 
 static uint64_t deadline_of(int64_t timeout_ms)
 {
@@ -140,7 +141,17 @@ static int resolve(const char *host, uint16_t port, bool passive, struct addrinf
     if (j.gai == EAI_NONAME) {
         j.hints.ai_flags &= ~AI_NUMERICHOST;
         j.hints.ai_flags |= AI_ADDRCONFIG;
+        /* A kill during the lookup takes effect once its result is let go. */
+        arbor__proc_t *p = arbor__proc_current();
+        bool deferred = p->defer_exit;
+        p->defer_exit = true;
         int rc = arbor_blocking(resolve_blocking, &j, NULL);
+        p->defer_exit = deferred;
+        if (p->dying && !deferred) {
+            if (rc == 0 && j.gai == 0)
+                freeaddrinfo(j.list);
+            arbor__proc_die(p);
+        }
         if (rc)
             return rc;
     }
@@ -398,6 +409,17 @@ static int connect_one(arbor__proc_t *p, const struct addrinfo *ai, uint64_t dea
     return rc;
 }
 
+/* Sleeps ms with the process's exit deferred, so that the caller lets go
+ * of what it holds first; true when the process must then end. */
+static bool nap(arbor__proc_t *p, uint64_t ms)
+{
+    bool deferred = p->defer_exit;
+    p->defer_exit = true;
+    arbor_sleep(ms);
+    p->defer_exit = deferred;
+    return p->dying && !deferred;
+}
+
 int arbor_tcp_connect(const char *host, uint16_t port, int64_t timeout_ms, arbor_socket_t *out)
 {
     arbor__proc_t *p = arbor__proc_current();
@@ -411,8 +433,22 @@ int arbor_tcp_connect(const char *host, uint16_t port, int64_t timeout_ms, arbor
     if (rc)
         return rc;
     rc = ARBOR_ENOENT;
+    uint64_t backoff = 1;
     for (const struct addrinfo *ai = list; ai; ai = ai->ai_next) {
         rc = connect_one(p, ai, deadline, timeout_ms == 0, out);
+        /* EAGAIN: the kernel has no local port free for a moment (many
+         * connections just closed: tests and benchmarks on loopback met
+         * it). Try the same address again, backing off 1 ms doubling to
+         * 64 ms, within the timeout. */
+        while (rc == ARBOR_EAGAIN && timeout_ms != 0 && arbor_now_ms() + backoff < deadline) {
+            if (nap(p, backoff)) {
+                freeaddrinfo(list);
+                arbor__proc_die(p);
+            }
+            if (backoff < CONNECT_BACKOFF_MAX_MS)
+                backoff *= 2;
+            rc = connect_one(p, ai, deadline, false, out);
+        }
         if (rc == 0 || rc == ARBOR_ETIMEDOUT)
             break;
     }

@@ -1049,16 +1049,17 @@ int arbor_blocking(void *(*fn)(void *), void *arg, void **result)
     if (!job.done)
         return ARBOR_ENOMEM;
     p->job_done = false;
+    bool deferred = p->defer_exit; /* a caller may defer the exit beyond the job */
     p->defer_exit = true;
     arbor__blocking_submit(&job);
     while (!p->job_done) {
         arbor__proc_switch_out(p, ARBOR__Y_WAIT);
         arbor__proc_drain(p);
     }
-    p->defer_exit = false;
+    p->defer_exit = deferred;
     if (result)
         *result = job.result;
-    if (p->dying)
+    if (p->dying && !deferred)
         die_now(p);
     return 0;
 }
