@@ -73,46 +73,39 @@ static void echo_connection(void *arg)
     arbor_socket_close(s);
 }
 
-typedef struct {
-    arbor_entry_fn handler;
-    uint64_t connections;
-} acceptor_args_t;
-
-/* Accepts `connections` connections (0: until another process closes the
- * listener), spawning handler for each and handing it the socket; the
- * listener comes from the spawner. */
+/* Accepts connections until another process closes the listener (which
+ * comes from the spawner), spawning handler for each and handing it the
+ * socket. It counts nothing: a connect the kernel refused with EAGAIN may
+ * still reach the listener while its client tries again. */
 static void acceptor(void *arg)
 {
-    acceptor_args_t a = *(acceptor_args_t *)arg;
+    arbor_entry_fn handler = *(arbor_entry_fn *)arg;
     arbor_socket_t l = wait_for_socket();
-    for (uint64_t i = 0; a.connections == 0 || i < a.connections; i++) {
+    for (;;) {
         arbor_socket_t c;
         arbor_pid_t h;
         int rc = arbor_tcp_accept(l, ARBOR_INFINITY, &c);
-        if (rc == ARBOR_ECLOSED && a.connections == 0)
+        if (rc == ARBOR_ECLOSED)
             return;
         check(rc, "accept");
-        check(arbor_spawn(a.handler, NULL, &h), "spawn");
+        check(arbor_spawn(handler, NULL, &h), "spawn");
         check(arbor_socket_give(c, h), "give");
         arbor_send(h, TAG_SOCKET, &c, sizeof c);
     }
-    arbor_socket_close(l);
 }
 
-/* Starts an acceptor for n connections (0: until the listener, stored in
- * *listener when not NULL, is closed) handled by handler; returns the
- * port. The acceptor is monitored: its DOWN says it is done. */
-static uint16_t start_server(arbor_entry_fn handler, uint64_t n, arbor_socket_t *listener)
+/* Starts an acceptor of connections handled by handler; returns the port
+ * and stores the listener, which the benchmark closes when done. The
+ * acceptor is monitored: its DOWN says it has ended. */
+static uint16_t start_server(arbor_entry_fn handler, arbor_socket_t *listener)
 {
     uint16_t port;
     arbor_socket_t l = listen_any(&port);
-    if (listener)
-        *listener = l;
-    acceptor_args_t a = {handler, n};
-    arbor_spawn_opts_t o = {.arg_size = sizeof a, .monitor = true};
+    *listener = l;
+    arbor_spawn_opts_t o = {.arg_size = sizeof handler, .monitor = true};
     arbor_pid_t pid;
     arbor_ref_t ref;
-    if (arbor_spawn_opt(acceptor, &a, &o, &pid, &ref) != 0 || arbor_socket_give(l, pid) != 0)
+    if (arbor_spawn_opt(acceptor, &handler, &o, &pid, &ref) != 0 || arbor_socket_give(l, pid) != 0)
         abort();
     arbor_send(pid, TAG_SOCKET, &l, sizeof l);
     return port;
@@ -123,7 +116,8 @@ static uint16_t start_server(arbor_entry_fn handler, uint64_t n, arbor_socket_t 
 static void tcp_echo_rtt(void)
 {
     uint64_t m = bench_size("BENCH_M", 100000);
-    uint16_t port = start_server(echo_connection, 1, NULL);
+    arbor_socket_t l;
+    uint16_t port = start_server(echo_connection, &l);
     arbor_socket_t c;
     if (arbor_tcp_connect("127.0.0.1", port, 5000, &c) != 0)
         abort();
@@ -137,6 +131,7 @@ static void tcp_echo_rtt(void)
     }
     uint64_t t = bench_now_ns() - t0;
     arbor_socket_close(c);
+    arbor_socket_close(l); /* the acceptor ends with its listener */
     arbor_msg_free(bench_recv_tag(ARBOR_TAG_DOWN));
     bench_figure("tcp_echo_rtt", (double)t / (double)m / 1000.0, "us");
 }
@@ -171,7 +166,8 @@ static void echo_client(void *arg)
 static void tcp_echo_conns(void)
 {
     uint64_t conns = bench_size("BENCH_C", 100), trips = bench_size("BENCH_R", 2000);
-    uint16_t port = start_server(echo_connection, conns, NULL);
+    arbor_socket_t l;
+    uint16_t port = start_server(echo_connection, &l);
     client_args_t a = {port, trips, arbor_self()};
     arbor_spawn_opts_t o = {.arg_size = sizeof a};
     arbor_pid_t *pids = malloc(conns * sizeof *pids);
@@ -187,6 +183,7 @@ static void tcp_echo_conns(void)
     for (uint64_t i = 0; i < conns; i++)
         arbor_msg_free(bench_recv_tag(TAG_DONE));
     uint64_t t = bench_now_ns() - t0;
+    arbor_socket_close(l); /* the acceptor ends with its listener */
     arbor_msg_free(bench_recv_tag(ARBOR_TAG_DOWN));
     free(pids);
     bench_figure("tcp_echo_conns", (double)(conns * trips) / ((double)t / 1e9), "trips/s");
@@ -234,7 +231,7 @@ static void tcp_accept_rate(void)
     n -= n % clients;
     uint64_t t0 = bench_now_ns();
     arbor_socket_t l;
-    uint16_t port = start_server(one_byte_connection, 0, &l);
+    uint16_t port = start_server(one_byte_connection, &l);
     client_args_t a = {port, n / clients, arbor_self()};
     arbor_spawn_opts_t o = {.arg_size = sizeof a};
     for (uint64_t i = 0; i < clients; i++)
