@@ -32,11 +32,6 @@
 #define ACCEPT_BACKOFF_MAX_MS  100
 #define CONNECT_BACKOFF_MAX_MS 64
 
-static uint64_t deadline_of(int64_t timeout_ms)
-{
-    return timeout_ms < 0 ? UINT64_MAX : arbor_now_ms() + (uint64_t)timeout_ms;
-}
-
 /* The record of s with a reference, if the running process p owns it.
  * A socket that another process closed is let go of here by its owner
  * (the reference its exit hook held), so its descriptor closes now. */
@@ -130,7 +125,8 @@ static void *resolve_blocking(void *arg)
 
 /* The addresses of host:port: at once for an address, on the blocking pool
  * for a name (a DNS query must not stall a scheduler). */
-static int resolve(const char *host, uint16_t port, bool passive, struct addrinfo **out)
+static int resolve(arbor__proc_t *p, const char *host, uint16_t port, bool passive,
+                   struct addrinfo **out)
 {
     resolve_job_t j = {.host = host ? host : "127.0.0.1"};
     snprintf(j.port, sizeof j.port, "%u", (unsigned)port);
@@ -142,7 +138,6 @@ static int resolve(const char *host, uint16_t port, bool passive, struct addrinf
         j.hints.ai_flags &= ~AI_NUMERICHOST;
         j.hints.ai_flags |= AI_ADDRCONFIG;
         /* A kill during the lookup takes effect once its result is let go. */
-        arbor__proc_t *p = arbor__proc_current();
         bool deferred = p->defer_exit;
         p->defer_exit = true;
         int rc = arbor_blocking(resolve_blocking, &j, NULL);
@@ -238,7 +233,7 @@ int arbor_tcp_listen(const char *host, uint16_t port, const arbor_listen_opts_t 
     if (o.backlog < 0)
         return ARBOR_EINVAL;
     struct addrinfo *list;
-    int rc = resolve(host, port, true, &list);
+    int rc = resolve(p, host, port, true, &list);
     if (rc)
         return rc;
     int fd = socket(list->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -327,7 +322,7 @@ int arbor_tcp_accept(arbor_socket_t listener, int64_t timeout_ms, arbor_socket_t
     if (reserve_fd < 0)
         reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     pthread_mutex_unlock(&reserve_lock);
-    uint64_t deadline = deadline_of(timeout_ms);
+    uint64_t deadline = arbor__proc_deadline(timeout_ms);
     uint64_t backoff = ACCEPT_BACKOFF_MIN_MS;
     for (;;) {
         int fd = accept4(pd->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -427,9 +422,9 @@ int arbor_tcp_connect(const char *host, uint16_t port, int64_t timeout_ms, arbor
         return ARBOR_ENOTPROC;
     if (!out || !host)
         return ARBOR_EINVAL;
-    uint64_t deadline = deadline_of(timeout_ms);
+    uint64_t deadline = arbor__proc_deadline(timeout_ms);
     struct addrinfo *list;
-    int rc = resolve(host, port, false, &list);
+    int rc = resolve(p, host, port, false, &list);
     if (rc)
         return rc;
     rc = ARBOR_ENOENT;
@@ -467,7 +462,7 @@ int arbor_socket_recv(arbor_socket_t s, void *buf, size_t size, int64_t timeout_
     int rc = enter(s, ARBOR__FD_SOCKET, &p, &pd);
     if (rc)
         return rc;
-    uint64_t deadline = deadline_of(timeout_ms);
+    uint64_t deadline = arbor__proc_deadline(timeout_ms);
     for (;;) {
         ssize_t n = recv(pd->fd, buf, size, 0);
         if (n >= 0) {
@@ -494,7 +489,7 @@ int arbor_socket_send(arbor_socket_t s, const void *buf, size_t size, int64_t ti
     int rc = enter(s, ARBOR__FD_SOCKET, &p, &pd);
     if (rc)
         return rc;
-    uint64_t deadline = deadline_of(timeout_ms);
+    uint64_t deadline = arbor__proc_deadline(timeout_ms);
     rc = 0;
     while (total < size) {
         ssize_t n = send(pd->fd, (const char *)buf + total, size - total, MSG_NOSIGNAL);
@@ -591,9 +586,8 @@ void arbor__net_adopt(arbor__proc_t *p, uint64_t handle)
         arbor__pollfd_hook(p, pd);
 }
 
-void arbor__net_orphan(arbor_pid_t pid, uint64_t handle)
+void arbor__net_orphan(uint64_t handle)
 {
-    (void)pid;
     arbor__pollfd_t *pd = arbor__pollfd_peek(handle);
     if (!pd)
         return;
@@ -725,7 +719,7 @@ int arbor_fd_wait(int fd, unsigned events, int64_t timeout_ms, unsigned *ready)
     arbor__pollfd_t *pd;
     if (!arbor__pollfd_open(p, fd, ARBOR__FD_BORROWED, events, &rc, &pd))
         return rc;
-    rc = arbor__pollfd_wait(p, pd, ARBOR__DIR_READ, deadline_of(timeout_ms));
+    rc = arbor__pollfd_wait(p, pd, ARBOR__DIR_READ, arbor__proc_deadline(timeout_ms));
     *ready = atomic_load_explicit(&pd->revents, memory_order_relaxed);
     arbor__pollfd_close(pd, false);
     return done(p, pd, rc);

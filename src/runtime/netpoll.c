@@ -477,9 +477,8 @@ static void on_event(const struct epoll_event *ev)
         wake_slot(pd, ARBOR__DIR_WRITE, false);
 }
 
-bool arbor__netpoll_poll(struct arbor__sched *s, uint64_t timeout_ns)
+bool arbor__netpoll_poll(uint64_t timeout_ns)
 {
-    (void)s; /* events wake processes onto the calling scheduler's queues */
     int zero = 0;
     if (atomic_load_explicit(&np.polling, memory_order_relaxed) ||
         !atomic_compare_exchange_strong_explicit(&np.polling, &zero, 1, memory_order_acquire,

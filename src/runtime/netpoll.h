@@ -51,8 +51,6 @@
 #include "arbor/process.h"
 #include "proc.h"
 
-struct arbor__sched;
-
 enum { ARBOR__SLOT_IDLE, ARBOR__SLOT_READY, ARBOR__SLOT_WAIT, ARBOR__SLOT_NOTIFY };
 enum { ARBOR__DIR_READ, ARBOR__DIR_WRITE };
 
@@ -132,9 +130,10 @@ int arbor__pollfd_wait(arbor__proc_t *p, arbor__pollfd_t *pd, int dir, uint64_t 
 void arbor__pollfd_notify(arbor__pollfd_t *pd, int dir);
 
 /* The signals of socket ownership (net.c): p takes in a socket given to
- * it; pid exited before it took in the socket given to it, which closes. */
+ * it; a process exited before it took in the socket given to it, which
+ * closes. */
 void arbor__net_adopt(arbor__proc_t *p, uint64_t handle);
-void arbor__net_orphan(arbor_pid_t pid, uint64_t handle);
+void arbor__net_orphan(uint64_t handle);
 
 /* ---- the schedulers' side ---- */
 
@@ -143,9 +142,9 @@ bool arbor__netpoll_active(void);
 
 /* Polls once, waiting up to timeout_ns (0: not at all; UINT64_MAX: until an
  * event or arbor__netpoll_break()), and makes the processes that events
- * concern runnable on s. Returns false at once, without polling, when
+ * concern runnable on the calling scheduler. Returns false at once, without polling, when
  * another scheduler is polling. */
-bool arbor__netpoll_poll(struct arbor__sched *s, uint64_t timeout_ns);
+bool arbor__netpoll_poll(uint64_t timeout_ns);
 
 /* Wakes the scheduler blocked in arbor__netpoll_poll(), if any. Any
  * thread. */

@@ -837,7 +837,7 @@ void arbor__proc_wait_end(arbor__proc_t *p)
     p->timed_out = false;
 }
 
-static uint64_t deadline_of(int64_t timeout_ms)
+uint64_t arbor__proc_deadline(int64_t timeout_ms)
 {
     if (timeout_ms < 0)
         return UINT64_MAX;
@@ -862,7 +862,7 @@ static bool suspend_for_receive(arbor__proc_t *p, int64_t timeout_ms, uint64_t *
     if (timeout_ms == 0 || p->timed_out)
         return false;
     if (timeout_ms > 0 && *deadline == UINT64_MAX)
-        *deadline = deadline_of(timeout_ms);
+        *deadline = arbor__proc_deadline(timeout_ms);
     suspend(p, *deadline);
     return true;
 }
@@ -1398,7 +1398,7 @@ static void answer_late_signals(arbor__proc_t *p, const arbor_reason_t *reason)
         /* A short node (unlink, demonitor) ends before pub.from. */
         arbor_pid_t from = link || ref ? m->pub.from : ARBOR_NOPID;
         if (m->kind == ARBOR__SIG_ADOPT)
-            arbor__net_orphan(p->pid, m->word);
+            arbor__net_orphan(m->word);
         arbor__msg_destroy(m);
         arbor__msg_t *answer = link  ? exit_signal(p->pid, *reason, true)
                                : ref ? down_signal(ref, p->pid, *reason)
@@ -1445,7 +1445,7 @@ void arbor__proc_finish(arbor__proc_t *p)
             arbor__msg_destroy(m);
             break;
         case ARBOR__SIG_ADOPT:
-            arbor__net_orphan(p->pid, m->word);
+            arbor__net_orphan(m->word);
             arbor__msg_destroy(m);
             break;
         default:

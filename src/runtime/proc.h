@@ -180,6 +180,10 @@ void arbor__proc_hook_remove(arbor__proc_t *p, arbor__exit_hook_t *h);
  * held. */
 _Noreturn void arbor__proc_die(arbor__proc_t *p);
 
+/* The arbor_now_ms() time at which a wait of timeout_ms ends; UINT64_MAX
+ * for a negative timeout (ARBOR_INFINITY). */
+uint64_t arbor__proc_deadline(int64_t timeout_ms);
+
 /* Ends a timed wait made of arbor__proc_wait() calls: cancels its timer,
  * so that a timeout still in flight is ignored. */
 void arbor__proc_wait_end(arbor__proc_t *p);

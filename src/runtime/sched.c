@@ -534,7 +534,7 @@ static void sleep_until_work(arbor__sched_t *s, uint64_t deadline)
             atomic_fetch_add_explicit(&arbor__rt.n_deep, 1, memory_order_relaxed);
         arbor__reclaim_offline(s);
         if (!poll || atomic_load_explicit(&s->futex_word, memory_order_seq_cst) != 0 ||
-            !arbor__netpoll_poll(s, timeout))
+            !arbor__netpoll_poll(timeout))
             futex_wait(&s->futex_word, 0, timeout);
         if (deep)
             atomic_fetch_sub_explicit(&arbor__rt.n_deep, 1, memory_order_relaxed);
@@ -552,7 +552,7 @@ static arbor__proc_t *find_runnable(arbor__sched_t *s)
             poll_timers(s);
         /* A busy runtime still hears its sockets (netpoll.h). */
         if ((s->ticks & 63) == 0 && arbor__netpoll_active())
-            arbor__netpoll_poll(s, 0);
+            arbor__netpoll_poll(0);
         if (s->ticks % GLOBAL_CHECK_INTERVAL == 0 && (p = global_pop(s))) {
             /* The process in runnext would inherit this one's fresh slice
              * and a pair waking each other would never spend theirs: it
@@ -576,7 +576,7 @@ static arbor__proc_t *find_runnable(arbor__sched_t *s)
             continue; /* a timer fired */
         /* Nothing here: sockets first (what they wake runs here, where the
          * event was seen), then other schedulers' work. */
-        if (arbor__netpoll_active() && arbor__netpoll_poll(s, 0) && has_local_work(s))
+        if (arbor__netpoll_active() && arbor__netpoll_poll(0) && has_local_work(s))
             continue;
         if ((p = try_steal(s)) || (p = spin_for_work(s)))
             return fresh_slice(p);

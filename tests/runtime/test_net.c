@@ -725,16 +725,17 @@ static arbor_pid_t reader_on(arbor_socket_t srv)
     return r;
 }
 
-/* Waits until pid is parked (waiting) rather than running. */
+static bool parked(arbor_pid_t pid)
+{
+    arbor_process_info_t info;
+    return arbor_process_info(pid, &info) == 0 && info.status == ARBOR_STATUS_WAITING;
+}
+
+/* Waits (polling, with the harness's scaled deadline) until pid is parked
+ * rather than running. */
 static void wait_parked(arbor_pid_t pid)
 {
-    for (int i = 0; i < 5000; i++) {
-        arbor_process_info_t info;
-        if (arbor_process_info(pid, &info) == 0 && info.status == ARBOR_STATUS_WAITING)
-            return;
-        arbor_sleep(1);
-    }
-    arbor_test_fail(__FILE__, __LINE__, "the reader never parked");
+    WAIT_UNTIL(parked(pid), 5000);
 }
 
 static void close_while_waiting_root(void *arg)
