@@ -71,10 +71,3 @@ void arbor__otp_reason_in(arbor_reason_t *r, const arbor_msg_t *m, size_t size)
     bool has_text = m->size > size && text[m->size - size - 1] == '\0';
     r->whole = has_text ? text : NULL;
 }
-
-arbor_gs_ret_t arbor__otp_reply_start(arbor__otp_reply_t *r)
-{
-    arbor_gs_ret_t ret = arbor__otp_reply_reason(r, sizeof *r, &r->reason);
-    arbor_reason_free(&r->reason);
-    return ret;
-}

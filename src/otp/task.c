@@ -183,7 +183,7 @@ int arbor_task_shutdown(arbor_task_t *task, int64_t timeout_ms, arbor_msg_t **re
     }
     /* A trapping owner may hold the EXIT the task sent before the unlink. */
     arbor_msg_t *e;
-    if (arbor_receive_match(arbor__otp_is_exit_from, &task->pid, 0, &e) == 0)
+    if (arbor_receive_match(arbor__match_exit_from, &task->pid, 0, &e) == 0)
         arbor_msg_free(e);
     arbor_unalias(task->alias);
     task->ref = 0;
