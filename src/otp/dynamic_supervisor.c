@@ -26,16 +26,6 @@
 #include "../common/u64map.h"
 #include "supervision.h"
 
-/* Call tags (otp.h, "Supervisor calls"), and the retry, an info to
- * ourselves. */
-enum {
-    DS_START_CHILD = ARBOR_TAG_OTP + 0x201,
-    DS_TERMINATE_CHILD,
-    DS_WHICH_CHILDREN,
-    DS_COUNT_CHILDREN,
-};
-#define DS_RETRY_TAG (ARBOR_TAG_OTP + 0x200)
-
 /* What children started with the same spec share: the spec without its
  * argument. A DynamicSupervisor's children are usually all alike (the
  * desk's tickets), so a child costs its argument and a few words. */
@@ -218,7 +208,7 @@ static int start(dynsup_t *d, child_t *c, arbor_reason_t *err)
 static void post_retry(child_t *c)
 {
     unsigned step = c->backoff_step;
-    arbor__retry_post(DS_RETRY_TAG, &c->pid, sizeof c->pid, &c->kind->spec, &step);
+    arbor__retry_post(ARBOR__TAG_DS_RETRY, &c->pid, sizeof c->pid, &c->kind->spec, &step);
     c->backoff_step = (uint8_t)step;
 }
 
@@ -268,8 +258,8 @@ static arbor_gs_ret_t on_child_exit(dynsup_t *d, child_t *c, arbor_reason_t reas
     arbor__u64map_del(&d->by_pid, c->pid, NULL);
     c->restarting = true;
     unsigned step = c->backoff_step;
-    bool later = arbor__retry_after_exit(DS_RETRY_TAG, &c->pid, sizeof c->pid, &c->kind->spec,
-                                         &step, c->started_at);
+    bool later = arbor__retry_after_exit(ARBOR__TAG_DS_RETRY, &c->pid, sizeof c->pid,
+                                         &c->kind->spec, &step, c->started_at);
     c->backoff_step = (uint8_t)step;
     if (later)
         return arbor_gs_noreply(); /* back-off: the retry restarts it */
@@ -418,7 +408,7 @@ static void ds_terminate(void **state, const arbor_reason_t *reason)
 
 static arbor_gs_ret_t call_start_child(dynsup_t *d, const arbor_child_spec_t *spec)
 {
-    arbor__sup_call_reply_t r = {.tag = DS_START_CHILD};
+    arbor__sup_call_reply_t r = {.tag = ARBOR__TAG_DS_START_CHILD};
     if (d->opts.max_children && children(d) >= d->opts.max_children) {
         r.rc = ARBOR_EMAXCHILD;
         return arbor__sup_call_answer(&r);
@@ -448,7 +438,7 @@ static arbor_gs_ret_t call_start_child(dynsup_t *d, const arbor_child_spec_t *sp
 
 static arbor_gs_ret_t call_terminate_child(dynsup_t *d, arbor_pid_t pid)
 {
-    arbor__sup_call_reply_t r = {.tag = DS_TERMINATE_CHILD, .rc = ARBOR_ENOENT};
+    arbor__sup_call_reply_t r = {.tag = ARBOR__TAG_DS_TERMINATE_CHILD, .rc = ARBOR_ENOENT};
     child_t *c = child_in(&d->by_pid, pid);
     if (c) {
         int64_t sd = shutdown_of(c);
@@ -470,15 +460,15 @@ static arbor_gs_ret_t ds_call(void **state, const arbor_msg_t *req, arbor_from_t
 {
     dynsup_t *d = *state;
     switch (req->tag) {
-    case DS_START_CHILD:
+    case ARBOR__TAG_DS_START_CHILD:
         if (req->size == sizeof(arbor_child_spec_t))
             return call_start_child(d, req->data);
         break;
-    case DS_TERMINATE_CHILD:
+    case ARBOR__TAG_DS_TERMINATE_CHILD:
         if (req->size == sizeof(arbor_pid_t))
             return call_terminate_child(d, *(const arbor_pid_t *)req->data);
         break;
-    case DS_WHICH_CHILDREN: {
+    case ARBOR__TAG_DS_WHICH_CHILDREN: {
         size_t n = children(d), i = 0;
         arbor_child_info_t *out = calloc(n ? n : 1, sizeof *out);
         if (!out)
@@ -500,7 +490,7 @@ static arbor_gs_ret_t ds_call(void **state, const arbor_msg_t *req, arbor_from_t
         free(out);
         return arbor_gs_noreply();
     }
-    case DS_COUNT_CHILDREN: {
+    case ARBOR__TAG_DS_COUNT_CHILDREN: {
         arbor_child_counts_t n = {.specs = children(d),
                                   .active = d->by_pid.count,
                                   .supervisors = d->supervisors,
@@ -523,7 +513,7 @@ static arbor_gs_ret_t ds_info(void **state, const arbor_msg_t *msg)
         child_t *c = child_in(&d->by_pid, e->from);
         return c ? on_child_exit(d, c, e->reason) : arbor_gs_noreply();
     }
-    const arbor_pid_t *retry = arbor__retry_key(msg, DS_RETRY_TAG, sizeof *retry);
+    const arbor_pid_t *retry = arbor__retry_key(msg, ARBOR__TAG_DS_RETRY, sizeof *retry);
     if (retry)
         return on_retry(d, *retry);
     return arbor_gs_noreply();
@@ -589,22 +579,22 @@ int arbor_dynsup_start_child(arbor_pid_t sup, const arbor_child_spec_t *spec, ar
         return ARBOR_EINVAL;
     }
     s.id = NULL;
-    return arbor__sup_call_start(sup, DS_START_CHILD, &s, sizeof s, pid_out, error_out);
+    return arbor__sup_call_start(sup, ARBOR__TAG_DS_START_CHILD, &s, sizeof s, pid_out, error_out);
 }
 
 int arbor_dynsup_terminate_child(arbor_pid_t sup, arbor_pid_t pid)
 {
-    return arbor__sup_call_start(sup, DS_TERMINATE_CHILD, &pid, sizeof pid, NULL, NULL);
+    return arbor__sup_call_start(sup, ARBOR__TAG_DS_TERMINATE_CHILD, &pid, sizeof pid, NULL, NULL);
 }
 
 int arbor_dynsup_which_children(arbor_pid_t sup, arbor_child_info_t **out, size_t *n)
 {
-    return arbor__sup_call_children(sup, DS_WHICH_CHILDREN, out, n);
+    return arbor__sup_call_children(sup, ARBOR__TAG_DS_WHICH_CHILDREN, out, n);
 }
 
 int arbor_dynsup_count_children(arbor_pid_t sup, arbor_child_counts_t *out)
 {
-    return arbor__sup_call_counts(sup, DS_COUNT_CHILDREN, out);
+    return arbor__sup_call_counts(sup, ARBOR__TAG_DS_COUNT_CHILDREN, out);
 }
 
 int arbor_dynsup_stop(arbor_pid_t sup, arbor_reason_t reason)

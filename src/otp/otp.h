@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "arbor.h"
+#include "tags.h"
 
 /* Reports a message gs has no handle_info for (a warning, as OTP logs). */
 void arbor__otp_warn_unhandled(const arbor_gen_server_t *gs, const arbor_msg_t *msg);

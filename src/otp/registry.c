@@ -91,10 +91,6 @@
 #define CELL_POOL 1024
 #define PART_MAX  ARBOR_REGISTRY_PARTITIONS_MAX
 
-#define TAG_ACK (ARBOR_TAG_OTP + 0x401) /* registry started (or failed) */
-
-enum { REQ_REGISTER = 1, REQ_UNREGISTER }; /* call tags to a partition */
-
 /* ---- the directory of registries ---------------------------------------------------- */
 
 typedef struct slot {
@@ -372,9 +368,9 @@ static arbor_gs_ret_t part_call(void **state, const arbor_msg_t *msg, arbor_from
     rep_t rep = {ARBOR_EINVAL, ARBOR_NOPID};
     if (msg->size == sizeof(req_t)) {
         const req_t *r = msg->data;
-        if (msg->tag == REQ_REGISTER)
+        if (msg->tag == ARBOR__TAG_REG_REGISTER)
             rep = do_register(p, from.pid, r);
-        else if (msg->tag == REQ_UNREGISTER)
+        else if (msg->tag == ARBOR__TAG_REG_UNREGISTER)
             rep = do_unregister(p, from.pid, r);
     }
     return arbor_gs_reply(&rep, sizeof rep);
@@ -448,7 +444,8 @@ typedef struct registry {
 
 static void ack(const reg_start_t *st, reg_ack_t a)
 {
-    arbor_send_alias(st->parent, st->alias, TAG_ACK, &a, sizeof a); /* a.reason is not read */
+    arbor_send_alias(st->parent, st->alias, ARBOR__TAG_REG_ACK, &a,
+                     sizeof a); /* a.reason is not read */
 }
 
 static void report_partition_exit(unsigned part, arbor_reason_t reason)
@@ -489,7 +486,7 @@ static _Noreturn void serve(const registry_t *r)
         if (tag == ARBOR_TAG_EXIT && m->size == sizeof e) {
             memcpy(&e, m->data, sizeof e);
             e.reason = arbor_reason_copy(&e.reason);
-        } else if (tag == ARBOR_TAG_GS_STOP && m->size >= sizeof stop) {
+        } else if (tag == ARBOR__TAG_GS_STOP && m->size >= sizeof stop) {
             memcpy(&stop, m->data, sizeof stop);
             arbor__otp_reason_in(&stop, m, sizeof stop);
             stop = arbor_reason_copy(&stop);
@@ -497,7 +494,7 @@ static _Noreturn void serve(const registry_t *r)
             tag = 0;
         }
         arbor_msg_free(m);
-        if (tag == ARBOR_TAG_GS_STOP)
+        if (tag == ARBOR__TAG_GS_STOP)
             shut_down(r, stop, ARBOR_NOPID); /* arbor_gs_stop() / arbor_registry_stop() */
         if (tag != ARBOR_TAG_EXIT)
             continue;
@@ -572,7 +569,7 @@ typedef struct start_wait {
 static bool ack_or_down(const arbor_msg_t *m, void *arg)
 {
     const start_wait_t *w = arg;
-    if (m->tag == TAG_ACK)
+    if (m->tag == ARBOR__TAG_REG_ACK)
         return m->alias == w->alias;
     return m->tag == ARBOR_TAG_DOWN && ((const arbor_down_msg_t *)m->data)->ref == w->mref;
 }
@@ -632,7 +629,7 @@ int arbor_registry_start(const arbor_registry_opts_t *opts, arbor_pid_t *pid_out
     arbor_receive_match(ack_or_down, &w, ARBOR_INFINITY, &m);
     arbor_unalias(st.alias);
     reg_ack_t a = {.rc = ARBOR_EEXIT}; /* a DOWN: it was killed while starting */
-    if (m->tag == TAG_ACK)
+    if (m->tag == ARBOR__TAG_REG_ACK)
         memcpy(&a, m->data, sizeof a);
     bool down = m->tag == ARBOR_TAG_DOWN;
     arbor_msg_free(m);
@@ -720,7 +717,7 @@ int arbor_registry_register(arbor_pid_t reg, const char *key, const void *value,
         return ARBOR_ENOTPROC;
     req_t r;
     int rc = make_req(reg, key, value, size, &r);
-    return rc ? rc : part_request(REQ_REGISTER, &r, owner_out);
+    return rc ? rc : part_request(ARBOR__TAG_REG_REGISTER, &r, owner_out);
 }
 
 int arbor_registry_unregister(arbor_pid_t reg, const char *key)
@@ -729,7 +726,7 @@ int arbor_registry_unregister(arbor_pid_t reg, const char *key)
         return ARBOR_ENOTPROC;
     req_t r;
     int rc = make_req(reg, key, NULL, 0, &r);
-    return rc ? rc : part_request(REQ_UNREGISTER, &r, NULL);
+    return rc ? rc : part_request(ARBOR__TAG_REG_UNREGISTER, &r, NULL);
 }
 
 /* ---- reads: under the key's read lock, no messages ---------------------------------- */

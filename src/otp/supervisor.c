@@ -27,19 +27,6 @@
 
 #include "supervision.h"
 
-/* Call tags (otp.h, "Supervisor calls"), and the retry, an info to
- * ourselves. */
-enum {
-    SUP_START_CHILD = ARBOR_TAG_OTP + 0x101,
-    SUP_TERMINATE_CHILD,
-    SUP_RESTART_CHILD,
-    SUP_DELETE_CHILD,
-    SUP_WHICH_CHILDREN,
-    SUP_COUNT_CHILDREN,
-    SUP_GET_CHILDSPEC,
-    SUP_RETRY, /* info: a failed restart to try again */
-};
-
 typedef struct child {
     arbor_child_spec_t spec; /* spec.id points at idbuf */
     char idbuf[ARBOR_CHILD_ID_MAX + 1];
@@ -276,7 +263,7 @@ static void post_retry(child_t *c)
 {
     id_req_t req = retry_key(c);
     c->status = ARBOR_CHILD_RESTARTING;
-    arbor__retry_post(SUP_RETRY, &req, sizeof req, &c->spec, &c->backoff_step);
+    arbor__retry_post(ARBOR__TAG_SUP_RETRY, &req, sizeof req, &c->spec, &c->backoff_step);
 }
 
 /* Starts children [from, s->n) in order. On a failure, marks that child
@@ -375,7 +362,7 @@ static arbor_gs_ret_t on_child_exit(sup_t *s, child_t *c, arbor_reason_t reason)
         break;
     }
     id_req_t key = retry_key(c);
-    if (arbor__retry_after_exit(SUP_RETRY, &key, sizeof key, &c->spec, &c->backoff_step,
+    if (arbor__retry_after_exit(ARBOR__TAG_SUP_RETRY, &key, sizeof key, &c->spec, &c->backoff_step,
                                 c->started_at)) {
         c->status = ARBOR_CHILD_RESTARTING; /* back-off: the retry restarts it */
         return arbor_gs_noreply();
@@ -502,7 +489,7 @@ static arbor_gs_ret_t sup_call(void **state, const arbor_msg_t *req, arbor_from_
     const char *id = req->size == sizeof(id_req_t) ? ((const id_req_t *)req->data)->id : "";
     child_t *c = req->size == sizeof(id_req_t) ? find_id(s, id) : NULL;
     switch (req->tag) {
-    case SUP_START_CHILD:
+    case ARBOR__TAG_SUP_START_CHILD:
         if (req->size != sizeof(arbor_child_spec_t) + ARBOR_CHILD_ID_MAX + 1)
             break;
         {
@@ -510,7 +497,7 @@ static arbor_gs_ret_t sup_call(void **state, const arbor_msg_t *req, arbor_from_
             spec.id = (const char *)req->data + sizeof spec;
             return call_start_child(s, &spec, &r);
         }
-    case SUP_TERMINATE_CHILD:
+    case ARBOR__TAG_SUP_TERMINATE_CHILD:
         r.rc = c ? 0 : ARBOR_ENOENT;
         if (c) {
             stop_child(c);
@@ -518,7 +505,7 @@ static arbor_gs_ret_t sup_call(void **state, const arbor_msg_t *req, arbor_from_
                 remove_child(s, c);
         }
         return arbor__sup_call_answer(&r);
-    case SUP_RESTART_CHILD:
+    case ARBOR__TAG_SUP_RESTART_CHILD:
         if (!c)
             r.rc = ARBOR_ENOENT;
         else if (c->status == ARBOR_CHILD_RUNNING)
@@ -531,7 +518,7 @@ static arbor_gs_ret_t sup_call(void **state, const arbor_msg_t *req, arbor_from_
             r.pid = r.rc == ARBOR_EEXIST ? owner : c->pid;
         }
         return arbor__sup_call_answer(&r);
-    case SUP_DELETE_CHILD:
+    case ARBOR__TAG_SUP_DELETE_CHILD:
         if (!c)
             r.rc = ARBOR_ENOENT;
         else if (c->status == ARBOR_CHILD_RUNNING)
@@ -541,7 +528,7 @@ static arbor_gs_ret_t sup_call(void **state, const arbor_msg_t *req, arbor_from_
         else
             remove_child(s, c);
         return arbor__sup_call_answer(&r);
-    case SUP_WHICH_CHILDREN: {
+    case ARBOR__TAG_SUP_WHICH_CHILDREN: {
         arbor_child_info_t *out = calloc(s->n ? s->n : 1, sizeof *out);
         if (!out)
             return arbor_gs_reply(NULL, 0); /* read as a failed call */
@@ -557,7 +544,7 @@ static arbor_gs_ret_t sup_call(void **state, const arbor_msg_t *req, arbor_from_
         free(out);
         return arbor_gs_noreply();
     }
-    case SUP_COUNT_CHILDREN: {
+    case ARBOR__TAG_SUP_COUNT_CHILDREN: {
         arbor_child_counts_t n = {.specs = s->n};
         for (size_t i = 0; i < s->n; i++) {
             n.active += s->children[i].status == ARBOR_CHILD_RUNNING;
@@ -568,7 +555,7 @@ static arbor_gs_ret_t sup_call(void **state, const arbor_msg_t *req, arbor_from_
         }
         return arbor__sup_call_tagged_reply(req->tag, &n, sizeof n);
     }
-    case SUP_GET_CHILDSPEC:
+    case ARBOR__TAG_SUP_GET_CHILDSPEC:
         if (!c)
             return arbor__sup_call_tagged_reply(req->tag, NULL, 0);
         return arbor__sup_call_tagged_reply(req->tag, &c->spec, sizeof c->spec);
@@ -590,7 +577,7 @@ static arbor_gs_ret_t sup_info(void **state, const arbor_msg_t *msg)
             return on_child_exit(s, c, e->reason);
         return arbor_gs_noreply(); /* not a child: ignored, as in OTP */
     }
-    const id_req_t *retry = arbor__retry_key(msg, SUP_RETRY, sizeof *retry);
+    const id_req_t *retry = arbor__retry_key(msg, ARBOR__TAG_SUP_RETRY, sizeof *retry);
     if (retry)
         return on_retry(s, retry->id);
     return arbor_gs_noreply();
@@ -690,14 +677,17 @@ int arbor_sup_start_child(arbor_pid_t sup, const arbor_child_spec_t *spec, arbor
     snprintf(req.id, sizeof req.id, "%s", spec->id);
     _Static_assert(sizeof req == sizeof(arbor_child_spec_t) + ARBOR_CHILD_ID_MAX + 1,
                    "no padding between spec and id");
-    return arbor__sup_call_start(sup, SUP_START_CHILD, &req, sizeof req, pid_out, error_out);
+    return arbor__sup_call_start(sup, ARBOR__TAG_SUP_START_CHILD, &req, sizeof req, pid_out,
+                                 error_out);
 }
 
 int arbor_sup_terminate_child(arbor_pid_t sup, const char *id)
 {
     id_req_t req;
     int rc = id_request(id, &req);
-    return rc ? rc : arbor__sup_call_start(sup, SUP_TERMINATE_CHILD, &req, sizeof req, NULL, NULL);
+    return rc ? rc
+              : arbor__sup_call_start(sup, ARBOR__TAG_SUP_TERMINATE_CHILD, &req, sizeof req, NULL,
+                                      NULL);
 }
 
 int arbor_sup_restart_child(arbor_pid_t sup, const char *id, arbor_pid_t *pid_out,
@@ -706,24 +696,27 @@ int arbor_sup_restart_child(arbor_pid_t sup, const char *id, arbor_pid_t *pid_ou
     id_req_t req;
     int rc = id_request(id, &req);
     return rc ? rc
-              : arbor__sup_call_start(sup, SUP_RESTART_CHILD, &req, sizeof req, pid_out, error_out);
+              : arbor__sup_call_start(sup, ARBOR__TAG_SUP_RESTART_CHILD, &req, sizeof req, pid_out,
+                                      error_out);
 }
 
 int arbor_sup_delete_child(arbor_pid_t sup, const char *id)
 {
     id_req_t req;
     int rc = id_request(id, &req);
-    return rc ? rc : arbor__sup_call_start(sup, SUP_DELETE_CHILD, &req, sizeof req, NULL, NULL);
+    return rc ? rc
+              : arbor__sup_call_start(sup, ARBOR__TAG_SUP_DELETE_CHILD, &req, sizeof req, NULL,
+                                      NULL);
 }
 
 int arbor_sup_which_children(arbor_pid_t sup, arbor_child_info_t **out, size_t *n)
 {
-    return arbor__sup_call_children(sup, SUP_WHICH_CHILDREN, out, n);
+    return arbor__sup_call_children(sup, ARBOR__TAG_SUP_WHICH_CHILDREN, out, n);
 }
 
 int arbor_sup_count_children(arbor_pid_t sup, arbor_child_counts_t *out)
 {
-    return arbor__sup_call_counts(sup, SUP_COUNT_CHILDREN, out);
+    return arbor__sup_call_counts(sup, ARBOR__TAG_SUP_COUNT_CHILDREN, out);
 }
 
 int arbor_sup_get_childspec(arbor_pid_t sup, const char *id, arbor_child_spec_t *out,
@@ -734,11 +727,12 @@ int arbor_sup_get_childspec(arbor_pid_t sup, const char *id, arbor_child_spec_t 
     if (rc)
         return rc;
     arbor_msg_t *m;
-    rc = arbor_gs_call(sup, SUP_GET_CHILDSPEC, &req, sizeof req, ARBOR_INFINITY, &m, NULL);
+    rc = arbor_gs_call(sup, ARBOR__TAG_SUP_GET_CHILDSPEC, &req, sizeof req, ARBOR_INFINITY, &m,
+                       NULL);
     if (rc)
         return rc;
     size_t n = 0;
-    const void *body = arbor__sup_call_tagged_body(m, SUP_GET_CHILDSPEC, &n);
+    const void *body = arbor__sup_call_tagged_body(m, ARBOR__TAG_SUP_GET_CHILDSPEC, &n);
     if (!body || (n && n != sizeof *out)) {
         arbor_msg_free(m);
         return ARBOR_EWRONGKIND;
