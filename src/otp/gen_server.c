@@ -39,19 +39,13 @@ typedef struct {
     uint64_t tag;
 } cast_hdr_t;
 
+/* Lives on the starter's stack until the ack or the DOWN (start.c). */
 typedef struct {
-    int status; /* 0, ARBOR_IGNORED, ARBOR_EEXIST, ARBOR_EEXIT */
-    arbor_pid_t owner;
-    arbor_reason_t reason;
-} ack_t;
-
-/* Lives on the starter's stack until the ack or the DOWN. */
-typedef struct {
+    arbor__start_t start; /* where the ack goes */
     const arbor_gen_server_t *gs;
     void *arg;
-    arbor_pid_t parent;
-    arbor_ref_t alias;
     const char *name;
+    bool trap_exit;
 } start_t;
 
 typedef struct {
@@ -590,9 +584,9 @@ static void server_handle(void *state, arbor_msg_t *msg)
     on_info(s, msg);
 }
 
-static void ack(const start_t *sb, ack_t a)
+static void ack(const start_t *sb, arbor__start_ack_t a)
 {
-    arbor__otp_send_reason(sb->parent, sb->alias, ARBOR__TAG_START_ACK, &a, sizeof a, &a.reason);
+    arbor__start_ack(&sb->start, a);
 }
 
 static void server_init(void **state)
@@ -600,37 +594,39 @@ static void server_init(void **state)
     const start_t *sb = *state; /* valid until we ack */
     server_t *s = arbor_alloc(sizeof *s);
     if (!s) {
-        ack(sb, (ack_t){.status = ARBOR_EEXIT, .reason = arbor_error("out of memory")});
+        ack(sb,
+            (arbor__start_ack_t){.status = ARBOR_EEXIT, .reason = arbor_error("out of memory")});
         arbor_exit(arbor_error("out of memory"));
     }
-    *s = (server_t){.gs = sb->gs, .parent = sb->parent};
+    *s = (server_t){.gs = sb->gs, .parent = sb->start.parent};
     *state = s;
     arbor_set_label(behaviour_name(s->gs));
     if (sb->name) {
         arbor_pid_t owner = ARBOR_NOPID;
         int rc = arbor_register(sb->name, arbor_self(), &owner);
         if (rc != 0) {
-            ack(sb, (ack_t){.status = rc == ARBOR_EEXIST ? ARBOR_EEXIST : ARBOR_EEXIT,
-                            .owner = owner,
-                            .reason = arbor_error("bad name: %s", arbor_err_name(rc))});
+            ack(sb,
+                (arbor__start_ack_t){.status = rc == ARBOR_EEXIST ? ARBOR_EEXIST : ARBOR_EEXIT,
+                                     .owner = owner,
+                                     .reason = arbor_error("bad name: %s", arbor_err_name(rc))});
             arbor_exit(ARBOR_NORMAL);
         }
     }
     arbor_gs_ret_t r = s->gs->init(&s->state, sb->arg);
     switch (r.action) {
     case ARBOR_GS_OK:
-        ack(sb, (ack_t){.status = 0});
+        ack(sb, (arbor__start_ack_t){.status = 0});
         after(s, r, NULL); /* a continue runs before any message */
         return;
     case ARBOR_GS_IGNORE:
-        ack(sb, (ack_t){.status = ARBOR_IGNORED});
+        ack(sb, (arbor__start_ack_t){.status = ARBOR_IGNORED});
         arbor_exit(ARBOR_NORMAL);
     case ARBOR_GS_STOP:
-        ack(sb, (ack_t){.status = ARBOR_EEXIT, .reason = r.reason});
+        ack(sb, (arbor__start_ack_t){.status = ARBOR_EEXIT, .reason = r.reason});
         arbor_exit(r.reason);
     default: {
         arbor_reason_t bad = arbor_error("bad_return_value: %d", (int)r.action);
-        ack(sb, (ack_t){.status = ARBOR_EEXIT, .reason = bad});
+        ack(sb, (arbor__start_ack_t){.status = ARBOR_EEXIT, .reason = bad});
         arbor_exit(bad);
     }
     }
@@ -640,52 +636,29 @@ static const arbor_reactor_t server_ops = {.init = server_init, .handle = server
 
 /* ---- the client side ------------------------------------------------------- */
 
+/* What a call waits for: the reply through its alias, or the DOWN of its
+ * monitor of the server. */
 typedef struct {
     arbor_ref_t alias;
-    uint64_t tag;
-    arbor_ref_t mref; /* 0: watch for the EXIT of `pid` instead */
-    arbor_pid_t pid;
+    arbor_ref_t mref;
 } wait_t;
 
-static bool exit_from(const arbor_msg_t *m, void *arg)
-{
-    return m->tag == ARBOR_TAG_EXIT &&
-           ((const arbor_exit_msg_t *)m->data)->from == *(arbor_pid_t *)arg;
-}
-
-/* The reply (or ack) through our alias, or the end of the process: the
- * DOWN of our monitor, or the EXIT of our link. */
 static bool reply_or_down(const arbor_msg_t *m, void *arg)
 {
     const wait_t *w = arg;
-    if (m->tag == w->tag)
+    if (m->tag == ARBOR__TAG_GS_REPLY)
         return m->alias == w->alias;
-    if (!w->mref)
-        return exit_from(m, (void *)&w->pid);
     return m->tag == ARBOR_TAG_DOWN && ((const arbor_down_msg_t *)m->data)->ref == w->mref;
 }
 
-static bool down_of(const arbor_msg_t *m, void *arg)
+static int spawn_server(void *ctx, bool link, arbor_ref_t *mref, arbor_pid_t *pid)
 {
-    return m->tag == ARBOR_TAG_DOWN &&
-           ((const arbor_down_msg_t *)m->data)->ref == *(arbor_ref_t *)arg;
-}
-
-/* After a failed start: wait for the process to be gone and, if we trap
- * exits, take the link's EXIT out of our mailbox (OTP 26). mref 0: the
- * start watched the link, not a monitor. */
-static void reap(arbor_pid_t pid, arbor_ref_t mref, bool linked)
-{
-    arbor_msg_t *m;
-    if (!mref) {
-        if (arbor_receive_match(exit_from, &pid, ARBOR_INFINITY, &m) == 0)
-            arbor_msg_free(m);
-        return;
-    }
-    if (arbor_receive_match(down_of, &mref, ARBOR_INFINITY, &m) == 0)
-        arbor_msg_free(m);
-    if (linked && arbor_receive_match(exit_from, &pid, 0, &m) == 0)
-        arbor_msg_free(m);
+    start_t *sb = ctx;
+    arbor_spawn_opts_t so = {.link = link,
+                             .monitor = mref != NULL,
+                             .trap_exit = sb->trap_exit,
+                             .label = behaviour_name(sb->gs)};
+    return arbor_spawn_reactor(&server_ops, sb, &so, pid, mref);
 }
 
 int arbor_gs_start(const arbor_gen_server_t *gs, void *arg, const arbor_gs_opts_t *opts,
@@ -695,72 +668,9 @@ int arbor_gs_start(const arbor_gen_server_t *gs, void *arg, const arbor_gs_opts_
     const arbor_gs_opts_t *o = opts ? opts : &defaults;
     if (!gs || !gs->init)
         return ARBOR_EINVAL;
-    arbor_pid_t self = arbor_self();
-    if (!self)
-        return ARBOR_ENOTPROC;
-    start_t sb = {.gs = gs, .arg = arg, .parent = self, .name = o->name};
-    int rc = arbor_alias(&sb.alias);
-    if (rc)
-        return rc;
-    /* A linked start by a process that traps exits (a supervisor) learns
-     * of a death in init from the link's EXIT, as OTP's proc_lib does;
-     * otherwise it monitors the new process until the ack. The link saves
-     * the demonitor, which would wait in the idle server's inbox. */
-    bool by_link = o->link && arbor_trapping_exits();
-    arbor_spawn_opts_t so = {.link = o->link,
-                             .monitor = !by_link,
-                             .trap_exit = o->trap_exit,
-                             .label = behaviour_name(gs)};
-    arbor_pid_t pid;
-    arbor_ref_t mref = 0;
-    rc = arbor_spawn_reactor(&server_ops, &sb, &so, &pid, by_link ? NULL : &mref);
-    if (rc) {
-        arbor_unalias(sb.alias);
-        return rc;
-    }
-    wait_t w = {sb.alias, ARBOR__TAG_START_ACK, mref, pid};
-    arbor_msg_t *m;
-    int64_t timeout = o->timeout > 0 ? o->timeout : ARBOR_INFINITY;
-    rc = arbor_receive_match(reply_or_down, &w, timeout, &m);
-    arbor_unalias(sb.alias);
-    if (rc == ARBOR_ETIMEDOUT) {
-        arbor_exit_pid(pid, ARBOR_KILL);
-        reap(pid, mref, o->link);
-        return ARBOR_ETIMEDOUT;
-    }
-    if (m->tag == ARBOR_TAG_DOWN || m->tag == ARBOR_TAG_EXIT) {
-        /* Died in init without acking (it called arbor_exit, or was killed). */
-        bool down = m->tag == ARBOR_TAG_DOWN;
-        arbor_reason_t reason = arbor_reason_copy(down ? &((arbor_down_msg_t *)m->data)->reason
-                                                       : &((arbor_exit_msg_t *)m->data)->reason);
-        arbor_msg_free(m);
-        if (down && o->link && arbor_receive_match(exit_from, &pid, 0, &m) == 0)
-            arbor_msg_free(m);
-        if (error_out)
-            *error_out = reason;
-        else
-            arbor_reason_free(&reason);
-        return ARBOR_EEXIT;
-    }
-    ack_t a = *(ack_t *)m->data;
-    arbor__otp_reason_in(&a.reason, m, sizeof a);
-    a.reason = arbor_reason_copy(&a.reason);
-    arbor_msg_free(m);
-    if (a.status == 0) {
-        if (mref)
-            arbor_demonitor(mref, ARBOR_DEMONITOR_FLUSH);
-        if (pid_out)
-            *pid_out = pid;
-        return 0;
-    }
-    reap(pid, mref, o->link);
-    if (a.status == ARBOR_EEXIST && pid_out)
-        *pid_out = a.owner;
-    if (a.status == ARBOR_EEXIT && error_out)
-        *error_out = a.reason;
-    else
-        arbor_reason_free(&a.reason);
-    return a.status;
+    start_t sb = {.gs = gs, .arg = arg, .name = o->name, .trap_exit = o->trap_exit};
+    arbor__start_spawn_t how = {spawn_server, &sb, o->link, o->timeout};
+    return arbor__start_sync(&sb.start, &how, pid_out, error_out);
 }
 
 /* A call as a message with outer tag kind (a request, or a system request
@@ -779,7 +689,7 @@ static int call_as(uint64_t kind, arbor_pid_t server, uint64_t tag, const void *
         return ARBOR_EINVAL;
     if (size > ARBOR_MSG_MAX - sizeof(call_hdr_t))
         return ARBOR_ETOOBIG;
-    wait_t w = {.tag = ARBOR__TAG_GS_REPLY}; /* alias and mref: set below */
+    wait_t w; /* alias and mref: set below */
     /* The reply and the DOWN can only come after this point. */
     arbor_receive_mark();
     int rc = arbor_alias(&w.alias);
@@ -1007,7 +917,7 @@ int arbor_gs_stop(arbor_pid_t server, arbor_reason_t reason, int64_t timeout_ms,
         return rc;
     arbor__otp_send_reason(server, 0, ARBOR__TAG_GS_STOP, &reason, sizeof reason, &reason);
     arbor_msg_t *m;
-    rc = arbor_receive_match(down_of, &mref, timeout_ms, &m);
+    rc = arbor_receive_match(arbor__match_down_of, &mref, timeout_ms, &m);
     if (rc) {
         arbor_demonitor(mref, ARBOR_DEMONITOR_FLUSH);
         return rc;

@@ -22,13 +22,14 @@
 #include "arbor.h"
 
 /* GenServer: the outer tags of its messages. */
-#define ARBOR__TAG_GS_CALL  (ARBOR_TAG_OTP + 0x001) /* a call: call_hdr_t, then the request */
-#define ARBOR__TAG_GS_CAST  (ARBOR_TAG_OTP + 0x002)
-#define ARBOR__TAG_GS_STOP  (ARBOR_TAG_OTP + 0x003) /* arbor_gs_stop(): a reason */
-#define ARBOR__TAG_GS_REPLY (ARBOR_TAG_OTP + 0x004) /* a call's reply, through the caller's alias  \
-                                                     */
+#define ARBOR__TAG_GS_CALL (ARBOR_TAG_OTP + 0x001) /* a call: call_hdr_t, then the request */
+#define ARBOR__TAG_GS_CAST (ARBOR_TAG_OTP + 0x002)
+#define ARBOR__TAG_GS_STOP (ARBOR_TAG_OTP + 0x003) /* arbor_gs_stop(): a reason */
+#define ARBOR__TAG_GS_REPLY                                                                        \
+    (ARBOR_TAG_OTP + 0x004) /* a call's reply, through the caller's alias                          \
+                             */
 #define ARBOR__TAG_GS_TIMEOUT (ARBOR_TAG_OTP + 0x005) /* public: ARBOR_TAG_GS_TIMEOUT */
-#define ARBOR__TAG_START_ACK  (ARBOR_TAG_OTP + 0x006) /* a started process's init ack */
+#define ARBOR__TAG_START_ACK  (ARBOR_TAG_OTP + 0x006) /* any behaviour's init ack (start.c) */
 #define ARBOR__TAG_GS_SYSTEM  (ARBOR_TAG_OTP + 0x007) /* a sys request: call_hdr_t.tag below */
 #define ARBOR__TAG_GS_TRACE   (ARBOR_TAG_OTP + 0x008) /* public: ARBOR_TAG_GS_TRACE */
 /* The sys requests (call_hdr_t.tag of an ARBOR__TAG_GS_SYSTEM message). */
@@ -60,8 +61,8 @@
 #define ARBOR__TAG_TASK_REPLY (ARBOR_TAG_OTP + 0x300) /* public: ARBOR_TAG_TASK_REPLY */
 #define ARBOR__TAG_TASK_GO    (ARBOR_TAG_OTP + 0x301)
 
-/* Registry: its start ack, and the calls to a partition. */
-#define ARBOR__TAG_REG_ACK        (ARBOR_TAG_OTP + 0x401)
+/* Registry: the calls to a partition. (It acks its start as every
+ * behaviour does, with ARBOR__TAG_START_ACK.) */
 #define ARBOR__TAG_REG_REGISTER   (ARBOR_TAG_OTP + 0x402)
 #define ARBOR__TAG_REG_UNREGISTER (ARBOR_TAG_OTP + 0x403)
 
