@@ -361,7 +361,7 @@ static void after(server_t *s, arbor_gs_ret_t r, const arbor_from_t *from)
         arm_timeout(s, r.timeout);
 }
 
-void arbor__otp_warn_unhandled(const arbor_gen_server_t *gs, const arbor_msg_t *msg)
+void arbor__gen_server_warn_unhandled(const arbor_gen_server_t *gs, const arbor_msg_t *msg)
 {
     char detail[64];
     snprintf(detail, sizeof detail, "unexpected message with tag %llu",
@@ -408,7 +408,7 @@ static void on_info(server_t *s, const arbor_msg_t *msg)
     if (s->tracing)
         trace_got(s, msg);
     if (!s->gs->handle_info) {
-        arbor__otp_warn_unhandled(s->gs, msg);
+        arbor__gen_server_warn_unhandled(s->gs, msg);
         return;
     }
     after(s, s->gs->handle_info(&s->state, msg), NULL);
@@ -418,7 +418,7 @@ static void on_info(server_t *s, const arbor_msg_t *msg)
 
 static void sys_reply(const arbor_from_t *from, sys_reply_t r)
 {
-    arbor__otp_send_reason(from->pid, from->alias, ARBOR__TAG_GS_REPLY, &r, sizeof r, &r.reason);
+    arbor__reason_wire_send(from->pid, from->alias, ARBOR__TAG_GS_REPLY, &r, sizeof r, &r.reason);
 }
 
 /* OTP's system_replace_state: fn's failure leaves the state pointer as it
@@ -523,7 +523,7 @@ static void suspended(server_t *s)
             why = ((const arbor_exit_msg_t *)m->data)->reason;
         } else {
             memcpy(&why, m->data, sizeof why);
-            arbor__otp_reason_in(&why, m, sizeof why);
+            arbor__reason_wire_in(&why, m, sizeof why);
         }
         why = arbor_reason_copy(&why);
         arbor_msg_free(m);
@@ -568,7 +568,7 @@ static void server_handle(void *state, arbor_msg_t *msg)
     case ARBOR__TAG_GS_STOP:
         if (msg->size >= sizeof(arbor_reason_t)) {
             arbor_reason_t reason = *(arbor_reason_t *)msg->data;
-            arbor__otp_reason_in(&reason, msg, sizeof reason); /* msg lives until we are gone */
+            arbor__reason_wire_in(&reason, msg, sizeof reason); /* msg lives until we are gone */
             stop_server(s, reason, NULL, NULL, 0);
         }
         break;
@@ -794,7 +794,7 @@ static int sys_call(arbor_pid_t server, uint64_t op, const void *body, size_t si
     if (r.rc == 0 && state_out)
         *state_out = r.state;
     if (r.rc == ARBOR_ECALLBACK && error_out) {
-        arbor__otp_reason_in(&r.reason, m, sizeof r);
+        arbor__reason_wire_in(&r.reason, m, sizeof r);
         *error_out = arbor_reason_copy(&r.reason);
     }
     arbor_msg_free(m);
@@ -915,7 +915,7 @@ int arbor_gs_stop(arbor_pid_t server, arbor_reason_t reason, int64_t timeout_ms,
     int rc = arbor_monitor(server, &mref);
     if (rc)
         return rc;
-    arbor__otp_send_reason(server, 0, ARBOR__TAG_GS_STOP, &reason, sizeof reason, &reason);
+    arbor__reason_wire_send(server, 0, ARBOR__TAG_GS_STOP, &reason, sizeof reason, &reason);
     arbor_msg_t *m;
     rc = arbor_receive_match(arbor__match_down_of, &mref, timeout_ms, &m);
     if (rc) {

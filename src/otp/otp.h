@@ -2,8 +2,8 @@
  * The OTP layer's private header: what its behaviours share. The
  * supervision core (what Supervisor and DynamicSupervisor share) has its
  * own, supervision.h. Internal names start with arbor__ and the name of
- * the file that defines them (arbor__match_* in match.c); the older
- * arbor__otp_* ones are reason_wire.c's and gen_server.c's.
+ * the file that defines them (arbor__match_* in match.c,
+ * arbor__reason_wire_* in reason_wire.c).
  */
 #ifndef ARBOR_OTP_INTERNAL_H
 #define ARBOR_OTP_INTERNAL_H
@@ -15,7 +15,7 @@
 #include "tags.h"
 
 /* Reports a message gs has no handle_info for (a warning, as OTP logs). */
-void arbor__otp_warn_unhandled(const arbor_gen_server_t *gs, const arbor_msg_t *msg);
+void arbor__gen_server_warn_unhandled(const arbor_gen_server_t *gs, const arbor_msg_t *msg);
 
 /* Matchers for arbor_receive_match() (match.c): the EXIT of the pid at
  * arg, the DOWN of the monitor whose ref is at arg. */
@@ -72,12 +72,12 @@ void arbor__start_ack(const arbor__start_t *st, arbor__start_ack_t a);
  * holds a reason is sent as size bytes of data followed by the reason r's
  * whole text: arbor_send_alias() through alias (arbor_send() when alias is
  * 0), or a gen_server reply. The receiver copies the struct out of m and
- * calls arbor__otp_reason_in() on the copy's reason, which then reads its
+ * calls arbor__reason_wire_in() on the copy's reason, which then reads its
  * text from m: valid until m is freed. */
-int arbor__otp_send_reason(arbor_pid_t to, arbor_ref_t alias, uint64_t tag, const void *data,
-                           size_t size, const arbor_reason_t *r);
-arbor_gs_ret_t arbor__otp_reply_reason(const void *data, size_t size, const arbor_reason_t *r);
-void arbor__otp_reason_in(arbor_reason_t *r, const arbor_msg_t *m, size_t size);
+int arbor__reason_wire_send(arbor_pid_t to, arbor_ref_t alias, uint64_t tag, const void *data,
+                            size_t size, const arbor_reason_t *r);
+arbor_gs_ret_t arbor__reason_wire_reply(const void *data, size_t size, const arbor_reason_t *r);
+void arbor__reason_wire_in(arbor_reason_t *r, const arbor_msg_t *m, size_t size);
 
 /* The live owner of key in reg, a registry with unique keys (registry.c,
  * for registry_via.c): 0 and *pid, ARBOR_ENOENT, ARBOR_EINVAL (duplicate

@@ -481,7 +481,7 @@ static _Noreturn void serve(const registry_t *r)
             e.reason = arbor_reason_copy(&e.reason);
         } else if (tag == ARBOR__TAG_GS_STOP && m->size >= sizeof stop) {
             memcpy(&stop, m->data, sizeof stop);
-            arbor__otp_reason_in(&stop, m, sizeof stop);
+            arbor__reason_wire_in(&stop, m, sizeof stop);
             stop = arbor_reason_copy(&stop);
         } else {
             tag = 0;

@@ -96,7 +96,7 @@ int arbor__start_sync(arbor__start_t *st, const arbor__start_spawn_t *how, arbor
     if (m->tag != ARBOR__TAG_START_ACK)
         return died(m, pid, how->link, error_out);
     arbor__start_ack_t a = *(arbor__start_ack_t *)m->data;
-    arbor__otp_reason_in(&a.reason, m, sizeof a);
+    arbor__reason_wire_in(&a.reason, m, sizeof a);
     a.reason = arbor_reason_copy(&a.reason);
     arbor_msg_free(m);
     if (a.status == 0) {
@@ -118,5 +118,5 @@ int arbor__start_sync(arbor__start_t *st, const arbor__start_spawn_t *how, arbor
 
 void arbor__start_ack(const arbor__start_t *st, arbor__start_ack_t a)
 {
-    arbor__otp_send_reason(st->parent, st->alias, ARBOR__TAG_START_ACK, &a, sizeof a, &a.reason);
+    arbor__reason_wire_send(st->parent, st->alias, ARBOR__TAG_START_ACK, &a, sizeof a, &a.reason);
 }

@@ -17,7 +17,7 @@ int arbor__sup_call(arbor_pid_t sup, uint64_t tag, const void *req, size_t size,
         return rc;
     if (m->size >= sizeof *out && ((const arbor__sup_call_reply_t *)m->data)->tag == tag) {
         *out = *(const arbor__sup_call_reply_t *)m->data;
-        arbor__otp_reason_in(&out->reason, m, sizeof *out);
+        arbor__reason_wire_in(&out->reason, m, sizeof *out);
         out->reason = arbor_reason_copy(&out->reason);
     } else {
         rc = ARBOR_EWRONGKIND;
@@ -117,7 +117,7 @@ arbor_gs_ret_t arbor__sup_call_refuse(const arbor_msg_t *req)
 
 arbor_gs_ret_t arbor__sup_call_answer(arbor__sup_call_reply_t *r)
 {
-    arbor_gs_ret_t ret = arbor__otp_reply_reason(r, sizeof *r, &r->reason);
+    arbor_gs_ret_t ret = arbor__reason_wire_reply(r, sizeof *r, &r->reason);
     arbor_reason_free(&r->reason);
     return ret;
 }
