@@ -310,6 +310,40 @@ typedef struct arbor_http_router {
  */
 void arbor_http_route(arbor_http_request_t *req, arbor_http_response_t *res, void *router);
 
+/* ---- static files ------------------------------------------------------------------ */
+
+typedef struct arbor_http_static {
+    const char *root;  /* folder served; must outlive the server */
+    const char *index; /* file served for a path ending in '/': NULL = "index.html" */
+    int64_t max_age_s; /* Cache-Control: max-age (0 = "no-cache", i.e. revalidate with the ETag) */
+} arbor_http_static_t;
+
+/*
+ * A handler (use it as a route's handler with a const arbor_http_static_t *
+ * as arg): serves the file named by the route's "*path" parameter when the
+ * route has one, else by the request path (percent-decoded), below root.
+ *
+ * GET and HEAD only (else 405 with "Allow: GET, HEAD"). The content type
+ * comes from the extension (html, css, js/mjs, json, svg, png, jpg, ico,
+ * txt, woff2, map; else application/octet-stream). Every answer carries a
+ * strong ETag (inode, size and modification time) and Cache-Control
+ * ("max-age=N", or "no-cache" when max_age_s <= 0); a request whose
+ * If-None-Match holds it gets 304 with no body.
+ *
+ * 404, whatever the reason, so that nothing is revealed: a file that is
+ * not there; a path with a "." or ".." segment (encoded ones included),
+ * an empty segment (an absolute path), a backslash, NUL or other control
+ * byte; a symbolic link anywhere on the way (none is followed, so none
+ * leads out of root); anything but a regular file; a directory (its
+ * index is served only for a path ending in '/'). 500 when root cannot
+ * be opened or the file is over 16 MiB (files are read whole, not
+ * streamed).
+ *
+ * The disk is read on the runtime's blocking pool (arbor_blocking), so a
+ * slow disk holds no scheduler.
+ */
+void arbor_http_static(arbor_http_request_t *req, arbor_http_response_t *res, void *arg);
+
 /* The reason phrase of status ("Not Found"), "" for one it does not know. */
 const char *arbor_http_status_text(int status);
 

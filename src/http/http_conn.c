@@ -39,6 +39,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "http_internal.h"
 
@@ -502,6 +503,8 @@ static void exit_hook(void *arg)
 {
     http_conn_t *c = arg;
     atomic_fetch_sub_explicit(&c->srv->live, 1, memory_order_relaxed);
+    if (c->file_fd >= 0)
+        close(c->file_fd);
     if (!c->in_handler)
         return;
     char line[160];
@@ -634,6 +637,7 @@ void arbor__http_conn_main(void *arg)
     }
     c->srv = srv;
     c->pid = arbor_self();
+    c->file_fd = -1;
     if (arbor_on_exit(exit_hook, c) != 0) {
         atomic_fetch_sub_explicit(&srv->live, 1, memory_order_relaxed);
         arbor_exit(arbor_error("out of memory"));

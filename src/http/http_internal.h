@@ -73,6 +73,9 @@ typedef struct http_conn {
     int write_error;
     int64_t send_timeout_ms; /* for each flush: the limit, or a stream's own */
     http_block_t *blocks;
+    /* a file the current request holds open (arbor_http_static), closed
+     * by the exit hook if the process dies with it; -1 when none */
+    int file_fd;
     /* output not yet sent: out[0, out_len) */
     char *out;
     size_t out_len, out_cap;
