@@ -441,6 +441,9 @@ static const struct {
     {"space in a name", "GET / HTTP/1.1\r\nHost: x\r\nX A: y\r\n\r\n"},
     {"space before the colon", "GET / HTTP/1.1\r\nHost: x\r\nX-A : y\r\n\r\n"},
     {"@ in a name", "GET / HTTP/1.1\r\nHost: x\r\nX@A: y\r\n\r\n"},
+    {"an empty name", "GET / HTTP/1.1\r\nHost: x\r\n: y\r\n\r\n"},
+    {"a chunk size not in hex", "POST /echo HTTP/1.1\r\nHost: x\r\n"
+                                "Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"},
     {"control in the target", "GET /a\001b HTTP/1.1\r\nHost: x\r\n\r\n"},
     {"DEL in the target", "GET /a\177b HTTP/1.1\r\nHost: x\r\n\r\n"},
     {"non-ASCII in the target", "GET /a\303\251 HTTP/1.1\r\nHost: x\r\n\r\n"},
