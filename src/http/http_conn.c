@@ -49,11 +49,15 @@
 
 enum { CB_NONE, CB_URL, CB_FIELD, CB_VALUE };
 
+/* A crash's last words: the 500 response, whose head alone answers HEAD
+ * (the headers GET would get, no body). */
+#define BODY_500 "Internal Server Error\n"
 static const char response_500[] = "HTTP/1.1 500 Internal Server Error\r\n"
                                    "Content-Type: text/plain\r\n"
                                    "Content-Length: 22\r\n"
-                                   "Connection: close\r\n\r\n"
-                                   "Internal Server Error\n";
+                                   "Connection: close\r\n\r\n" BODY_500;
+_Static_assert(sizeof BODY_500 - 1 == 22, "the 500's Content-Length is its body's");
+#define RESPONSE_500_HEAD_LEN (sizeof response_500 - sizeof BODY_500)
 
 /* ---- per-request memory --------------------------------------------------------- */
 
@@ -558,7 +562,8 @@ void arbor__http_serve(http_conn_t *c)
     c->head_only = !strcmp(q->method, "HEAD");
     c->res = (arbor_http_response_t){.status = 200};
 
-    arbor_socket_last_words(c->socket, response_500, sizeof response_500 - 1);
+    arbor_socket_last_words(c->socket, response_500,
+                            c->head_only ? RESPONSE_500_HEAD_LEN : sizeof response_500 - 1);
     c->in_handler = true;
     c->srv->opts.handler(q, &c->res, c->srv->opts.handler_arg);
     c->in_handler = false;

@@ -695,6 +695,32 @@ TEST(a_crashing_handler_gets_500_and_others_go_on)
     arbor_test_run(crash_root, NULL);
 }
 
+static void head_crash_root(void *arg)
+{
+    (void)arg;
+    arbor_report_fn old = arbor_report_set_handler(count_reports, NULL);
+    uint16_t port = start();
+    response_t *r = new_response();
+    /* The 500 of a crash in a HEAD request has GET's headers and no body:
+     * nothing follows the head before the close. */
+    client_t *c = connect_to(port);
+    send_text(c, "HEAD /crash HTTP/1.1\r\nHost: x\r\n\r\n");
+    read_response_of(c, r, true);
+    ASSERT_EQ(r->status, 500);
+    ASSERT_STREQ(header_of(r, "Content-Length"), "22");
+    ASSERT_STREQ(header_of(r, "Connection"), "close");
+    expect_closed(c);
+    disconnect(c);
+    arbor_free(r);
+    stop();
+    arbor_report_set_handler(old, NULL);
+}
+
+TEST(a_crashing_handler_answers_head_with_a_500_without_body)
+{
+    arbor_test_run(head_crash_root, NULL);
+}
+
 static arbor_pid_t child_pid(const char *id)
 {
     arbor_child_info_t *kids;
