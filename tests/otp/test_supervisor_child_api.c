@@ -1,9 +1,10 @@
 /*
- * Supervisor scenarios (SV-* of otp-scenarios.md, otp-reference.md 8.5 /
- * 8.6), ported to Arbor. The child API: start_child with a start that returns a pid, the Stack
- * server's life cycle, which_children and count_children, and a name
- * taken outside the supervisor (SV-41 .. SV-46).
- * The ctl, ign and nested children are the fixture's (sup_fixture.h).
+ * Supervisor scenarios, ported to Arbor from OTP's and Elixir's suites (the
+ * SV numbers name them). The child API: start_child with a start that
+ * returns a pid, the Stack server's life cycle, which_children and
+ * count_children, and a name taken outside the supervisor (SV-41 .. SV-46;
+ * docs/semantics.md 3.5). The ctl, ign and nested children are the
+ * fixture's (sup_fixture.h).
  */
 #include <stdatomic.h>
 #include <stdio.h>

@@ -1,8 +1,8 @@
 /*
- * Supervisor scenarios (SV-* of otp-scenarios.md, otp-reference.md 8.5 /
- * 8.6), ported to Arbor. Child specs: the defaults get_childspec shows, and the specs refused as
- * invalid (SV-08, SV-09).
- * The ctl, ign and nested children are the fixture's (sup_fixture.h).
+ * Supervisor scenarios, ported to Arbor from OTP's and Elixir's suites (the
+ * SV numbers name them). Child specs: the defaults get_childspec shows, and
+ * the specs refused as invalid (SV-08, SV-09). The ctl, ign and nested
+ * children are the fixture's (sup_fixture.h).
  */
 #include <stdatomic.h>
 #include <stdio.h>

@@ -1,9 +1,9 @@
 /*
- * Supervisor scenarios (SV-* of otp-scenarios.md, otp-reference.md 8.5 /
- * 8.6), ported to Arbor. Restart intensity and escalation: when a supervisor gives up, what
- * counts as one restart, and how giving up climbs the tree
- * (otp-reference 3.6, 3.7, 8.5).
- * The ctl, ign and nested children are the fixture's (sup_fixture.h).
+ * Supervisor scenarios, ported to Arbor from OTP's and Elixir's suites (the
+ * SV numbers name them). Restart intensity and escalation: when a
+ * supervisor gives up, what counts as one restart, and how giving up climbs
+ * the tree (docs/semantics.md 3.4). The ctl, ign and nested children are
+ * the fixture's (sup_fixture.h).
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 
 #include "sup_fixture.h"
 
-/* ---- intensity, escalation and strategies (otp-reference 3.6, 3.7, 8.5) -------------- */
+/* ---- intensity, escalation and strategies (docs/semantics.md 3.3, 3.4) ----------------- */
 
 /* max_restarts 0: the first restart-worthy exit ends the supervisor. */
 static void max_restarts_zero(void *arg)

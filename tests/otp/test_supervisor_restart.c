@@ -1,8 +1,8 @@
 /*
- * Supervisor scenarios (SV-* of otp-scenarios.md, otp-reference.md 8.5 /
- * 8.6), ported to Arbor. The restart decision: what each restart type does with each kind of
- * exit (SV-18 .. SV-26; otp-reference 3.5).
- * The ctl, ign and nested children are the fixture's (sup_fixture.h).
+ * Supervisor scenarios, ported to Arbor from OTP's and Elixir's suites (the
+ * SV numbers name them). The restart decision: what each restart type does
+ * with each kind of exit (SV-18 .. SV-26; docs/semantics.md 3.2). The ctl,
+ * ign and nested children are the fixture's (sup_fixture.h).
  */
 #include <stdatomic.h>
 #include <stdio.h>

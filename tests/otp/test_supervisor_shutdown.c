@@ -1,9 +1,9 @@
 /*
- * Supervisor scenarios (SV-* of otp-scenarios.md, otp-reference.md 8.5 /
- * 8.6), ported to Arbor. Stopping children: each shutdown value (infinity, brutal_kill, a time
- * that runs out), a child that unlinked itself, terminate_child
- * (SV-12 .. SV-17; otp-reference 3.4).
- * The ctl, ign and nested children are the fixture's (sup_fixture.h).
+ * Supervisor scenarios, ported to Arbor from OTP's and Elixir's suites (the
+ * SV numbers name them). Stopping children: each shutdown value (infinity,
+ * brutal_kill, a time that runs out), a child that unlinked itself,
+ * terminate_child (SV-12 .. SV-17; docs/semantics.md 3.1). The ctl, ign and
+ * nested children are the fixture's (sup_fixture.h).
  */
 #include <stdatomic.h>
 #include <stdio.h>

@@ -1,7 +1,8 @@
 /*
- * Supervisor scenarios (SV-* of otp-scenarios.md, otp-reference.md 8.5 /
- * 8.6), ported to Arbor. Significant children and auto_shutdown (SV-48 .. SV-52).
- * The ctl, ign and nested children are the fixture's (sup_fixture.h).
+ * Supervisor scenarios, ported to Arbor from OTP's and Elixir's suites (the
+ * SV numbers name them). Significant children and auto_shutdown (SV-48 ..
+ * SV-52). The ctl, ign and nested children are the fixture's
+ * (sup_fixture.h).
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -55,7 +56,7 @@ TEST(SV_48_any_significant_transient_child_exiting_normal_ends_the_supervisor)
 
 /* all_significant with two significant children: the supervisor survives the
  * first one's end and shuts down after the second's. Transient children
- * exiting normal, then temporary children killed (otp-reference 8.6). */
+ * exiting normal, then temporary children killed (as observed on the BEAM). */
 static void all_significant(arbor_restart_t restart)
 {
     ctl_arg_t a1 = ctl("s1"), a2 = ctl("s2"), aw = ctl("w");

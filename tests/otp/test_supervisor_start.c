@@ -1,9 +1,10 @@
 /*
- * Supervisor scenarios (SV-* of otp-scenarios.md, otp-reference.md 8.5 /
- * 8.6), ported to Arbor. Starting a supervisor: a module's init (ok, ignore, an error), the flags
- * refused as invalid, children started in list order, children that ignore
- * or fail their start (SV-01 .. SV-06, SV-10, SV-11).
- * The ctl, ign and nested children are the fixture's (sup_fixture.h).
+ * Supervisor scenarios, ported to Arbor from OTP's and Elixir's suites (the
+ * SV numbers name them). Starting a supervisor: a module's init (ok,
+ * ignore, an error), the flags refused as invalid, children started in list
+ * order, children that ignore or fail their start (SV-01 .. SV-06, SV-10,
+ * SV-11). The ctl, ign and nested children are the fixture's
+ * (sup_fixture.h).
  */
 #include <stdatomic.h>
 #include <stdio.h>

@@ -1,9 +1,9 @@
 /*
- * Supervisor scenarios (SV-* of otp-scenarios.md, otp-reference.md 8.5 /
- * 8.6), ported to Arbor. The strategies' group restarts: one_for_all and rest_for_one, the
- * children they stop and start, and a child that cannot come back
- * (SV-29 .. SV-38).
- * The ctl, ign and nested children are the fixture's (sup_fixture.h).
+ * Supervisor scenarios, ported to Arbor from OTP's and Elixir's suites (the
+ * SV numbers name them). The strategies' group restarts: one_for_all and
+ * rest_for_one, the children they stop and start, and a child that cannot
+ * come back (SV-29 .. SV-38; docs/semantics.md 3.3). The ctl, ign and
+ * nested children are the fixture's (sup_fixture.h).
  */
 #include <stdatomic.h>
 #include <stdio.h>
