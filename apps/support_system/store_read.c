@@ -1,0 +1,144 @@
+/*
+ * The Store's reads, run on the blocking pool: a ticket, a history, a
+ * list, the roster, the outbox.
+ */
+#include "store_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void read_ticket(sqlite3_stmt *st, ticket_t *t)
+{
+    memset(t, 0, sizeof *t);
+    t->id = sqlite3_column_int64(st, 0);
+    snprintf(t->description, sizeof t->description, "%s", sqlite3_column_text(st, 1));
+    snprintf(t->customer, sizeof t->customer, "%s", sqlite3_column_text(st, 2));
+    t->priority = (ticket_priority_t)sqlite3_column_int(st, 3);
+    t->status = (ticket_status_t)sqlite3_column_int(st, 4);
+    snprintf(t->agent, sizeof t->agent, "%s", sqlite3_column_text(st, 5));
+    t->created_at = sqlite3_column_int64(st, 6);
+    t->updated_at = sqlite3_column_int64(st, 7);
+    t->version = sqlite3_column_int64(st, 8);
+}
+
+static int collect(read_t *r, sqlite3_stmt *st, size_t row_size,
+                   void (*read_row)(sqlite3_stmt *, void *))
+{
+    size_t cap = 16;
+    job_t *j = r->job;
+    j->rows_size = row_size;
+    r->rows = malloc(cap * row_size);
+    int rc = r->rows ? 0 : ARBOR_ENOMEM;
+    while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+        if (j->nrows == cap) {
+            void *more = realloc(r->rows, 2 * cap * row_size);
+            if (!more) {
+                rc = ARBOR_ENOMEM;
+                break;
+            }
+            r->rows = more;
+            cap *= 2;
+        }
+        read_row(st, (char *)r->rows + j->nrows++ * row_size);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+static void read_ticket_row(sqlite3_stmt *st, void *row)
+{
+    read_ticket(st, row);
+}
+
+static void read_history_row(sqlite3_stmt *st, void *row)
+{
+    store_history_t *h = row;
+    h->at = sqlite3_column_int64(st, 0);
+    snprintf(h->who, sizeof h->who, "%s", sqlite3_column_text(st, 1));
+    snprintf(h->what, sizeof h->what, "%s", sqlite3_column_text(st, 2));
+}
+
+static void read_name_row(sqlite3_stmt *st, void *row)
+{
+    snprintf(row, TICKET_NAME_SIZE, "%s", sqlite3_column_text(st, 0));
+}
+
+static void read_notification_row(sqlite3_stmt *st, void *row)
+{
+    store_notification_t *n = row;
+    n->id = sqlite3_column_int64(st, 0);
+    n->ticket = sqlite3_column_int64(st, 1);
+    n->at = sqlite3_column_int64(st, 2);
+    snprintf(n->text, sizeof n->text, "%s", sqlite3_column_text(st, 3));
+}
+
+static void *run_read(void *arg)
+{
+    read_t *r = arg;
+    job_t *j = r->job;
+    sqlite3_stmt *st;
+    switch (j->op) {
+    case GET:
+        st = r->s->st[ST_GET];
+        sqlite3_bind_int64(st, 1, j->id);
+        j->rc = sqlite3_step(st) == SQLITE_ROW ? 0 : ARBOR_ENOENT;
+        if (!j->rc) {
+            read_ticket(st, &j->ticket);
+            *store__cache_slot(r->s, j->id) = j->ticket;
+        }
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        break;
+    case HISTORY:
+        st = r->s->st[ST_HISTORY];
+        sqlite3_bind_int64(st, 1, j->id);
+        j->rc = collect(r, st, sizeof(store_history_t), read_history_row);
+        break;
+    case LIST:
+        st = r->s->st[ST_LIST];
+        sqlite3_bind_int(st, 1, j->has_status ? (int)j->status : -1);
+        sqlite3_bind_text(st, 2, j->agent, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, (int64_t)j->limit);
+        j->rc = collect(r, st, sizeof(ticket_t), read_ticket_row);
+        break;
+    case AGENTS:
+        j->rc = collect(r, r->s->st[ST_AGENTS], TICKET_NAME_SIZE, read_name_row);
+        break;
+    case OUTBOX_PENDING:
+        st = r->s->st[ST_OUTBOX_PENDING];
+        sqlite3_bind_int64(st, 1, (int64_t)j->limit);
+        j->rc = collect(r, st, sizeof(store_notification_t), read_notification_row);
+        break;
+    case OUTBOX_COUNT:
+        st = r->s->st[ST_OUTBOX_COUNT];
+        j->rc = sqlite3_step(st) == SQLITE_ROW ? 0 : store__db_fail(r->s, j, "outbox");
+        j->count = j->rc ? 0 : sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        break;
+    default:
+        j->rc = ARBOR_EINVAL;
+    }
+    return NULL;
+}
+
+/* Answers a read: the job, then its rows, in one reply. */
+arbor_gs_ret_t store__answer_read(store_t *s, job_t *j, arbor_from_t from)
+{
+    read_t r = {.s = s, .job = j};
+    arbor_blocking(run_read, &r, NULL);
+    size_t rows = j->nrows * j->rows_size;
+    char *reply = malloc(sizeof *j + rows);
+    if (!reply) {
+        free(r.rows);
+        return arbor_gs_halt(arbor_error("out of memory"));
+    }
+    memcpy(reply, j, sizeof *j);
+    if (rows)
+        memcpy(reply + sizeof *j, r.rows, rows);
+    free(r.rows);
+    arbor_gs_reply_to(from, reply, sizeof *j + rows);
+    free(reply);
+    return arbor_gs_noreply();
+}
