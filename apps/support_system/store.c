@@ -61,14 +61,20 @@ static int step_done(sqlite3_stmt *st)
 
 /* ---- changes ------------------------------------------------------------------------ */
 
-static int add_history(store_t *s, job_t *j, int64_t ticket, int64_t at, const char *who,
-                       const char *what)
+/* A history entry of ticket by j->by, pointing at message (0: none). */
+static int add_history(store_t *s, job_t *j, int64_t ticket, int64_t at, const char *what,
+                       int64_t message)
 {
     sqlite3_stmt *st = s->st[ST_INSERT_HISTORY];
     sqlite3_bind_int64(st, 1, ticket);
     sqlite3_bind_int64(st, 2, at);
-    sqlite3_bind_text(st, 3, who, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, what, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, j->by.name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, ticket_actor_kind_name(j->by.kind), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, what, -1, SQLITE_STATIC);
+    if (message)
+        sqlite3_bind_int64(st, 6, message);
+    else
+        sqlite3_bind_null(st, 6);
     return step_done(st) == SQLITE_DONE ? 0 : store__db_fail(s, j, "history");
 }
 
@@ -86,38 +92,65 @@ static int write_create(store_t *s, job_t *j)
     if (step_done(st) != SQLITE_DONE)
         return store__db_fail(s, j, "insert");
     t->id = sqlite3_last_insert_rowid(s->db);
-    return add_history(s, j, t->id, t->created_at, t->customer[0] ? t->customer : "desk",
-                       "created");
+    return add_history(s, j, t->id, t->created_at, "created", 0);
+}
+
+/* The reply or note j records; *id is its row. */
+static int add_message(store_t *s, job_t *j, int64_t *id)
+{
+    sqlite3_stmt *st = s->st[ST_INSERT_MESSAGE];
+    sqlite3_bind_int64(st, 1, j->ticket.id);
+    sqlite3_bind_int64(st, 2, j->ticket.updated_at);
+    sqlite3_bind_text(st, 3, j->by.name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, ticket_actor_kind_name(j->by.kind), -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, j->message == STORE_NOTE);
+    sqlite3_bind_text(st, 6, j->text, -1, SQLITE_STATIC);
+    if (step_done(st) != SQLITE_DONE)
+        return store__db_fail(s, j, "message");
+    *id = sqlite3_last_insert_rowid(s->db);
+    return 0;
+}
+
+/* Why an UPDATE matched no row: no such ticket, or a stale version. */
+static int update_missed(store_t *s, job_t *j)
+{
+    const ticket_t *t = &j->ticket;
+    sqlite3_stmt *ex = s->st[ST_EXISTS];
+    sqlite3_bind_int64(ex, 1, t->id);
+    int found = sqlite3_step(ex);
+    sqlite3_reset(ex);
+    sqlite3_clear_bindings(ex);
+    if (found != SQLITE_ROW)
+        return ARBOR_ENOENT;
+    snprintf(j->err.code, sizeof j->err.code, "conflict");
+    snprintf(j->err.message, sizeof j->err.message,
+             "ticket %lld was changed since this change was computed (version %lld is"
+             " stale); nothing was changed",
+             (long long)t->id, (long long)t->version);
+    return ARBOR_EAGAIN;
 }
 
 static int write_update(store_t *s, job_t *j)
 {
     const ticket_t *t = &j->ticket;
     sqlite3_stmt *st = s->st[ST_UPDATE_TICKET];
-    sqlite3_bind_int(st, 1, (int)t->status);
-    sqlite3_bind_text(st, 2, t->agent, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, t->updated_at);
-    sqlite3_bind_int64(st, 4, t->id);
-    sqlite3_bind_int64(st, 5, t->version);
+    sqlite3_bind_text(st, 1, t->description, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, t->customer, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, (int)t->priority);
+    sqlite3_bind_int(st, 4, (int)t->status);
+    sqlite3_bind_text(st, 5, t->agent, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, t->updated_at);
+    sqlite3_bind_int64(st, 7, t->id);
+    sqlite3_bind_int64(st, 8, t->version);
     if (step_done(st) != SQLITE_DONE)
         return store__db_fail(s, j, "update");
-    if (sqlite3_changes(s->db) != 1) {
-        sqlite3_stmt *ex = s->st[ST_EXISTS];
-        sqlite3_bind_int64(ex, 1, t->id);
-        int found = sqlite3_step(ex);
-        sqlite3_reset(ex);
-        sqlite3_clear_bindings(ex);
-        if (found != SQLITE_ROW)
-            return ARBOR_ENOENT;
-        snprintf(j->err.code, sizeof j->err.code, "conflict");
-        snprintf(j->err.message, sizeof j->err.message,
-                 "ticket %lld was changed since this change was computed (version %lld is"
-                 " stale); nothing was changed",
-                 (long long)t->id, (long long)t->version);
-        return ARBOR_EAGAIN;
-    }
+    if (sqlite3_changes(s->db) != 1)
+        return update_missed(s, j);
     j->ticket.version++; /* what was written, for the cache and the caller */
-    int rc = add_history(s, j, t->id, t->updated_at, j->who, j->what);
+    int64_t message = 0;
+    int rc = j->message != STORE_NO_MESSAGE ? add_message(s, j, &message) : 0;
+    if (!rc)
+        rc = add_history(s, j, t->id, t->updated_at, j->what, message);
     if (rc || !j->notice[0])
         return rc;
     /* In the change's savepoint: if the notification cannot be recorded,
@@ -129,15 +162,60 @@ static int write_update(store_t *s, job_t *j)
     return step_done(st_n) == SQLITE_DONE ? 0 : store__db_fail(s, j, "outbox");
 }
 
+/* SQLite's answer to a roster change: a taken name is ARBOR_EEXIST. */
+static int roster_result(store_t *s, job_t *j, int step)
+{
+    return step == SQLITE_DONE         ? 0
+           : step == SQLITE_CONSTRAINT ? ARBOR_EEXIST
+                                       : store__db_fail(s, j, "agent");
+}
+
 static int write_agent(store_t *s, job_t *j)
 {
     sqlite3_stmt *st = s->st[ST_AGENT_ADD];
     sqlite3_bind_text(st, 1, j->agent, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, ticket_now_ms());
-    int step = step_done(st);
-    return step == SQLITE_DONE         ? 0
-           : step == SQLITE_CONSTRAINT ? ARBOR_EEXIST
-                                       : store__db_fail(s, j, "agent");
+    return roster_result(s, j, step_done(st));
+}
+
+/* Binds the rename's names (?1 from, ?2 to) to st. */
+static void bind_names(sqlite3_stmt *st, const job_t *j)
+{
+    sqlite3_bind_text(st, 1, j->agent, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, j->new_name, -1, SQLITE_STATIC);
+}
+
+/* The roster, then a history entry on each of the agent's tickets, then
+ * the tickets themselves (their versions raised). */
+static int write_rename(store_t *s, job_t *j)
+{
+    sqlite3_stmt *st = s->st[ST_AGENT_RENAME];
+    bind_names(st, j);
+    int rc = roster_result(s, j, step_done(st));
+    if (rc)
+        return rc;
+    if (sqlite3_changes(s->db) != 1)
+        return ARBOR_ENOENT;
+    st = s->st[ST_AGENT_RENAME_HISTORY];
+    bind_names(st, j);
+    sqlite3_bind_int64(st, 3, ticket_now_ms());
+    sqlite3_bind_text(st, 4, j->by.name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, ticket_actor_kind_name(j->by.kind), -1, SQLITE_STATIC);
+    if (step_done(st) != SQLITE_DONE)
+        return store__db_fail(s, j, "history");
+    st = s->st[ST_AGENT_RENAME_TICKETS];
+    bind_names(st, j);
+    return step_done(st) == SQLITE_DONE ? 0 : store__db_fail(s, j, "tickets");
+}
+
+static int write_agent_flags(store_t *s, job_t *j)
+{
+    sqlite3_stmt *st = s->st[ST_AGENT_SET];
+    sqlite3_bind_text(st, 1, j->agent, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, j->active);
+    sqlite3_bind_int(st, 3, j->available);
+    int rc = roster_result(s, j, step_done(st));
+    return rc ? rc : sqlite3_changes(s->db) == 1 ? 0 : ARBOR_ENOENT;
 }
 
 static int write_mark(store_t *s, job_t *j)
@@ -151,7 +229,8 @@ static int write_mark(store_t *s, job_t *j)
 
 static bool is_change(int op)
 {
-    return op == CREATE || op == UPDATE || op == AGENT_ADD || op == MARK_DELIVERED;
+    return op == CREATE || op == UPDATE || op == AGENT_ADD || op == AGENT_RENAME ||
+           op == AGENT_SET || op == MARK_DELIVERED;
 }
 
 /* One change, inside its own savepoint: if it fails, only it is undone. */
@@ -170,6 +249,12 @@ static void write_change(store_t *s, job_t *j)
         break;
     case AGENT_ADD:
         j->rc = write_agent(s, j);
+        break;
+    case AGENT_RENAME:
+        j->rc = write_rename(s, j);
+        break;
+    case AGENT_SET:
+        j->rc = write_agent_flags(s, j);
         break;
     case MARK_DELIVERED:
         j->rc = write_mark(s, j);
@@ -222,8 +307,10 @@ static void flush(store_t *s)
         const job_t *j = &s->batch[i].job;
         if (!j->rc && (j->op == CREATE || j->op == UPDATE))
             *store__cache_slot(s, j->ticket.id) = j->ticket;
+        if (!j->rc && j->op == AGENT_RENAME)
+            memset(s->cache, 0, sizeof s->cache); /* any ticket may hold the old name */
         notices |= !j->rc && j->op == UPDATE && j->notice[0];
-        arbor_gs_reply_to(s->batch[i].from, j, sizeof *j);
+        arbor_gs_reply_to(s->batch[i].from, j, JOB_HEAD);
     }
     /* One wake-up per commit, however many rows it added: the dispatcher
      * reads them all at once. */
@@ -247,11 +334,12 @@ static arbor_gs_ret_t waiting(const store_t *s, arbor_gs_ret_t r)
     return arbor_gs_timeout(r, age >= MARK_LINGER_MS ? 0 : (int64_t)(MARK_LINGER_MS - age));
 }
 
-/* True when a pending change touches ticket id. */
+/* True when a pending change touches ticket id (a rename may touch any). */
 static bool pending_for(const store_t *s, int64_t id)
 {
     for (size_t i = 0; i < s->n; i++)
-        if (s->batch[i].job.op == UPDATE && s->batch[i].job.ticket.id == id)
+        if ((s->batch[i].job.op == UPDATE && s->batch[i].job.ticket.id == id) ||
+            s->batch[i].job.op == AGENT_RENAME)
             return true;
     return false;
 }
@@ -374,7 +462,7 @@ static arbor_gs_ret_t answer_backup(store_t *s, const arbor_msg_t *req, arbor_fr
     flush(s);
     backup_t b = {s, path, &j};
     arbor_blocking(run_backup, &b, NULL);
-    arbor_gs_reply_to(from, &j, sizeof j);
+    arbor_gs_reply_to(from, &j, JOB_HEAD);
     return waiting(s, arbor_gs_noreply());
 }
 
@@ -405,16 +493,18 @@ static arbor_gs_ret_t store_call(void **state, const arbor_msg_t *req, arbor_fro
     store_t *s = *state;
     if (req->tag == BACKUP)
         return answer_backup(s, req, from);
-    if (req->size != sizeof(job_t))
+    /* A request is a job up to its text's NUL (store__job_size). */
+    if (req->size <= JOB_HEAD || req->size > sizeof(job_t) ||
+        ((const char *)req->data)[req->size - 1] != '\0')
         return arbor_gs_halt(arbor_error("bad store request"));
     job_t j;
-    memcpy(&j, req->data, sizeof j);
+    memcpy(&j, req->data, req->size);
     j.op = (int)req->tag;
     j.rc = 0;
     j.nrows = j.rows_size = 0;
     if (j.op == STATS) {
         j.stats = s->stats;
-        arbor_gs_reply_to(from, &j, sizeof j);
+        arbor_gs_reply_to(from, &j, JOB_HEAD);
         return waiting(s, arbor_gs_noreply());
     }
     if (j.op == GET) {
@@ -423,7 +513,7 @@ static arbor_gs_ret_t store_call(void **state, const arbor_msg_t *req, arbor_fro
         const ticket_t *hit = store__cache_slot(s, j.id);
         if (hit->id == j.id && j.id != 0) {
             j.ticket = *hit;
-            arbor_gs_reply_to(from, &j, sizeof j);
+            arbor_gs_reply_to(from, &j, JOB_HEAD);
             return waiting(s, arbor_gs_noreply());
         }
     }

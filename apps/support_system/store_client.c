@@ -15,12 +15,12 @@ static int request(job_t *j, arbor_msg_t **reply)
     arbor_pid_t store = arbor_whereis(STORE_NAME);
     if (!store)
         return ARBOR_ENOPROC;
-    int rc = arbor_gs_call(store, (uint64_t)j->op, j, sizeof *j, 30000, reply, NULL);
+    int rc = arbor_gs_call(store, (uint64_t)j->op, j, store__job_size(j), 30000, reply, NULL);
     if (rc)
         return rc;
-    const job_t *out = (*reply)->data;
+    const job_t *out = (*reply)->data; /* JOB_HEAD bytes, then rows */
     if (out->rc) {
-        *j = *out;
+        memcpy(j, out, JOB_HEAD);
         rc = out->rc;
         arbor_msg_free(*reply);
         *reply = NULL;
@@ -34,7 +34,7 @@ static int ask(job_t *j)
     arbor_msg_t *m;
     int rc = request(j, &m);
     if (rc == 0) {
-        *j = *(const job_t *)m->data;
+        memcpy(j, m->data, JOB_HEAD);
         arbor_msg_free(m);
     }
     return rc;
@@ -53,9 +53,9 @@ static void copy_error(const job_t *j, int rc, ticket_error_t *err)
                  arbor_strerror(rc));
 }
 
-int store_create(ticket_t *t, ticket_error_t *err)
+int store_create(ticket_t *t, const ticket_actor_t *by, ticket_error_t *err)
 {
-    job_t j = {.op = CREATE, .ticket = *t};
+    job_t j = {.op = CREATE, .ticket = *t, .by = *by};
     int rc = ask(&j);
     if (rc)
         copy_error(&j, rc, err);
@@ -64,13 +64,13 @@ int store_create(ticket_t *t, ticket_error_t *err)
     return rc;
 }
 
-int store_update(ticket_t *t, const char *who, const char *what, const char *notice,
-                 ticket_error_t *err)
+int store_update(ticket_t *t, const store_event_t *ev, ticket_error_t *err)
 {
-    job_t j = {.op = UPDATE, .ticket = *t};
-    snprintf(j.who, sizeof j.who, "%s", who);
-    snprintf(j.what, sizeof j.what, "%s", what);
-    snprintf(j.notice, sizeof j.notice, "%s", notice ? notice : "");
+    job_t j = {.op = UPDATE, .ticket = *t, .by = ev->by, .message = ev->message};
+    snprintf(j.what, sizeof j.what, "%s", ev->what);
+    snprintf(j.notice, sizeof j.notice, "%s", ev->notice ? ev->notice : "");
+    if (ev->message != STORE_NO_MESSAGE)
+        snprintf(j.text, sizeof j.text, "%s", ev->text);
     int rc = ask(&j);
     if (rc)
         copy_error(&j, rc, err);
@@ -98,7 +98,7 @@ static int take_rows(arbor_msg_t *m, void **out, size_t *n)
         arbor_msg_free(m);
         return ARBOR_ENOMEM;
     }
-    memcpy(*out, (const char *)m->data + sizeof *j, bytes);
+    memcpy(*out, (const char *)m->data + JOB_HEAD, bytes);
     *n = j->nrows;
     arbor_msg_free(m);
     return 0;
@@ -125,26 +125,29 @@ int store_list(const ticket_status_t *status, const char *agent, size_t limit, t
     return rc ? rc : take_rows(m, (void **)out, n);
 }
 
-int store_agents(char **out)
+int store_agents(store_agent_t **out, size_t *n)
 {
     job_t j = {.op = AGENTS};
     arbor_msg_t *m;
-    size_t n;
-    char *names;
     int rc = request(&j, &m);
-    if (rc || (rc = take_rows(m, (void **)&names, &n)))
-        return rc;
-    *out = malloc(n * (TICKET_NAME_SIZE + 1) + 1);
-    if (!*out) {
-        free(names);
-        return ARBOR_ENOMEM;
+    return rc ? rc : take_rows(m, (void **)out, n);
+}
+
+/* Runs a roster change j about agent name; says what a refusal means. */
+static int roster_change(job_t *j, const char *name, ticket_error_t *err)
+{
+    int rc = ask(j);
+    if (rc == ARBOR_EEXIST && err) {
+        const char *taken = j->op == AGENT_RENAME ? j->new_name : name;
+        snprintf(err->code, sizeof err->code, "agent_exists");
+        snprintf(err->message, sizeof err->message, "there is already an agent called %s", taken);
+    } else if (rc == ARBOR_ENOENT && err) {
+        snprintf(err->code, sizeof err->code, "unknown_agent");
+        snprintf(err->message, sizeof err->message, "there is no agent called %s", name);
+    } else if (rc) {
+        copy_error(j, rc, err);
     }
-    size_t len = 0;
-    for (size_t i = 0; i < n; i++)
-        len += (size_t)sprintf(*out + len, "%s\n", names + i * (TICKET_NAME_SIZE));
-    (*out)[len] = '\0';
-    free(names);
-    return 0;
+    return rc;
 }
 
 int store_agent_add(const char *name, ticket_error_t *err)
@@ -153,14 +156,29 @@ int store_agent_add(const char *name, ticket_error_t *err)
     if (!ticket_check_text("agent", name, TICKET_NAME_MAX, false, err))
         return ARBOR_EINVAL;
     snprintf(j.agent, sizeof j.agent, "%s", name);
-    int rc = ask(&j);
-    if (rc == ARBOR_EEXIST && err) {
-        snprintf(err->code, sizeof err->code, "agent_exists");
-        snprintf(err->message, sizeof err->message, "there is already an agent called %s", name);
-    } else if (rc) {
-        copy_error(&j, rc, err);
-    }
-    return rc;
+    return roster_change(&j, name, err);
+}
+
+int store_agent_rename(const char *from, const char *to, const ticket_actor_t *by,
+                       ticket_error_t *err)
+{
+    job_t j = {.op = AGENT_RENAME, .by = *by};
+    if (!ticket_check_text("agent", from, TICKET_NAME_MAX, false, err) ||
+        !ticket_check_text("new name", to, TICKET_NAME_MAX, false, err) ||
+        !ticket_check_actor(by, err))
+        return ARBOR_EINVAL;
+    snprintf(j.agent, sizeof j.agent, "%s", from);
+    snprintf(j.new_name, sizeof j.new_name, "%s", to);
+    return roster_change(&j, from, err);
+}
+
+int store_agent_set(const char *name, int active, int available, ticket_error_t *err)
+{
+    job_t j = {.op = AGENT_SET, .active = active, .available = available};
+    if (!ticket_check_text("agent", name, TICKET_NAME_MAX, false, err))
+        return ARBOR_EINVAL;
+    snprintf(j.agent, sizeof j.agent, "%s", name);
+    return roster_change(&j, name, err);
 }
 
 int store_outbox_pending(size_t limit, store_notification_t **out, size_t *n)
@@ -204,7 +222,7 @@ int store_backup(const char *path, ticket_error_t *err)
     if (!rc)
         rc = arbor_gs_call(store, BACKUP, path, strlen(path) + 1, 600000, &reply, NULL);
     if (!rc) {
-        j = *(const job_t *)reply->data;
+        memcpy(&j, reply->data, JOB_HEAD);
         arbor_msg_free(reply);
         rc = j.rc;
     }

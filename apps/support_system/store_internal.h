@@ -8,6 +8,8 @@
 #define SUPPORT_STORE_INTERNAL_H
 
 #include <sqlite3.h>
+#include <stddef.h>
+#include <string.h>
 
 #include "store.h"
 
@@ -19,6 +21,8 @@ enum {
     LIST,
     AGENTS,
     AGENT_ADD,
+    AGENT_RENAME,
+    AGENT_SET,
     MARK_DELIVERED,
     STATS,
     BACKUP,
@@ -47,7 +51,7 @@ enum {
 /* Tickets in the cache of committed tickets (a power of two). */
 #define CACHE_SLOTS 1024
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 
 /* The statements, prepared once when the Store opens the database. */
 enum {
@@ -59,6 +63,7 @@ enum {
     ST_UNDO,
     ST_INSERT_TICKET,
     ST_INSERT_HISTORY,
+    ST_INSERT_MESSAGE,
     ST_UPDATE_TICKET,
     ST_EXISTS,
     ST_GET,
@@ -66,6 +71,10 @@ enum {
     ST_LIST,
     ST_AGENTS,
     ST_AGENT_ADD,
+    ST_AGENT_RENAME,
+    ST_AGENT_RENAME_HISTORY,
+    ST_AGENT_RENAME_TICKETS,
+    ST_AGENT_SET,
     ST_NOTIFY,
     ST_OUTBOX_PENDING,
     ST_OUTBOX_MARK,
@@ -77,18 +86,22 @@ enum {
 extern const char *const store__statement_sql[ST_COUNT];
 
 /* One request and its answer. The client sends it; the Store fills the
- * answer in and sends it back (with any rows after it). */
+ * answer in and sends it back (with any rows after it). A request carries
+ * only the bytes up to its text's NUL, and an answer none of its text
+ * (JOB_HEAD bytes): the text is long and mostly unused. */
 typedef struct job {
     int op;
     ticket_t ticket; /* CREATE, UPDATE in; GET out */
     int64_t id;
-    char who[TICKET_NAME_SIZE];
-    char what[TICKET_NAME_SIZE + 64];
+    ticket_actor_t by; /* CREATE, UPDATE, AGENT_RENAME: who makes the change */
+    char what[TICKET_EVENT_SIZE];
     bool has_status;
     ticket_status_t status;
-    char agent[TICKET_NAME_SIZE];
-    char notice[STORE_NOTICE_SIZE]; /* UPDATE: the notification it announces ("": none) */
-    int64_t first, last;            /* MARK_DELIVERED: the ids delivered */
+    char agent[TICKET_NAME_SIZE];    /* LIST: the filter; AGENT_*: the agent */
+    char new_name[TICKET_NAME_SIZE]; /* AGENT_RENAME */
+    int active, available;           /* AGENT_SET: 0 or 1, or -1 to keep */
+    char notice[STORE_NOTICE_SIZE];  /* UPDATE: the notification it announces ("": none) */
+    int64_t first, last;             /* MARK_DELIVERED: the ids delivered */
     size_t limit;
     /* out */
     int64_t count;       /* OUTBOX_COUNT */
@@ -96,7 +109,18 @@ typedef struct job {
     int rc;
     ticket_error_t err;
     size_t nrows, rows_size;
+    /* UPDATE: a reply or a note recorded with the change; last (above). */
+    store_message_kind_t message;
+    char text[TICKET_TEXT_SIZE];
 } job_t;
+
+#define JOB_HEAD offsetof(job_t, text)
+
+/* The bytes of j a request carries. */
+static inline size_t store__job_size(const job_t *j)
+{
+    return JOB_HEAD + strnlen(j->text, sizeof j->text - 1) + 1;
+}
 
 /* A change waiting in the batch, with who to answer. */
 typedef struct pending {

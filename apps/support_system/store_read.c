@@ -52,17 +52,34 @@ static void read_ticket_row(sqlite3_stmt *st, void *row)
     read_ticket(st, row);
 }
 
+/* Text of column i ("" for NULL). */
+static const char *text_at(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? (const char *)t : "";
+}
+
 static void read_history_row(sqlite3_stmt *st, void *row)
 {
     store_history_t *h = row;
     h->at = sqlite3_column_int64(st, 0);
-    snprintf(h->who, sizeof h->who, "%s", sqlite3_column_text(st, 1));
-    snprintf(h->what, sizeof h->what, "%s", sqlite3_column_text(st, 2));
+    snprintf(h->by.name, sizeof h->by.name, "%s", text_at(st, 1));
+    if (!ticket_actor_kind_parse(text_at(st, 2), &h->by.kind))
+        h->by.kind = ACTOR_DESK;
+    snprintf(h->what, sizeof h->what, "%s", text_at(st, 3));
+    h->message = sqlite3_column_type(st, 4) == SQLITE_NULL ? STORE_NO_MESSAGE
+                 : sqlite3_column_int(st, 4)               ? STORE_NOTE
+                                                           : STORE_REPLY;
+    snprintf(h->text, sizeof h->text, "%s", text_at(st, 5));
 }
 
-static void read_name_row(sqlite3_stmt *st, void *row)
+static void read_agent_row(sqlite3_stmt *st, void *row)
 {
-    snprintf(row, TICKET_NAME_SIZE, "%s", sqlite3_column_text(st, 0));
+    store_agent_t *a = row;
+    snprintf(a->name, sizeof a->name, "%s", text_at(st, 0));
+    a->active = sqlite3_column_int(st, 1) != 0;
+    a->available = sqlite3_column_int(st, 2) != 0;
+    a->open = sqlite3_column_int64(st, 3);
 }
 
 static void read_notification_row(sqlite3_stmt *st, void *row)
@@ -104,7 +121,7 @@ static void *run_read(void *arg)
         j->rc = collect(r, st, sizeof(ticket_t), read_ticket_row);
         break;
     case AGENTS:
-        j->rc = collect(r, r->s->st[ST_AGENTS], TICKET_NAME_SIZE, read_name_row);
+        j->rc = collect(r, r->s->st[ST_AGENTS], sizeof(store_agent_t), read_agent_row);
         break;
     case OUTBOX_PENDING:
         st = r->s->st[ST_OUTBOX_PENDING];
@@ -123,22 +140,21 @@ static void *run_read(void *arg)
     return NULL;
 }
 
-/* Answers a read: the job, then its rows, in one reply. */
 arbor_gs_ret_t store__answer_read(store_t *s, job_t *j, arbor_from_t from)
 {
     read_t r = {.s = s, .job = j};
     arbor_blocking(run_read, &r, NULL);
     size_t rows = j->nrows * j->rows_size;
-    char *reply = malloc(sizeof *j + rows);
+    char *reply = malloc(JOB_HEAD + rows);
     if (!reply) {
         free(r.rows);
         return arbor_gs_halt(arbor_error("out of memory"));
     }
-    memcpy(reply, j, sizeof *j);
+    memcpy(reply, j, JOB_HEAD);
     if (rows)
-        memcpy(reply + sizeof *j, r.rows, rows);
+        memcpy(reply + JOB_HEAD, r.rows, rows);
     free(r.rows);
-    arbor_gs_reply_to(from, reply, sizeof *j + rows);
+    arbor_gs_reply_to(from, reply, JOB_HEAD + rows);
     free(reply);
     return arbor_gs_noreply();
 }

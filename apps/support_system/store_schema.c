@@ -16,7 +16,6 @@ static const char schema_v1[] =
     "CREATE TABLE agents(name TEXT PRIMARY KEY, added INTEGER NOT NULL);"
     "CREATE TABLE outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, ticket INTEGER NOT NULL,"
     " at INTEGER NOT NULL, text TEXT NOT NULL);"
-    "INSERT INTO agents VALUES('alice', 1), ('bob', 2);"
     "PRAGMA user_version = 1;";
 
 /* Version 2: each ticket has a version, raised by every update, which the
@@ -38,8 +37,29 @@ static const char schema_v3[] =
     "CREATE INDEX outbox_pending ON outbox(id) WHERE delivered_at IS NULL;"
     "PRAGMA user_version = 3;";
 
+/* Version 4: the helpdesk. Every history entry says who made the change
+ * and in which role (operator, agent, customer; entries of an older file
+ * were recorded before attribution, and say 'desk'); the conversation
+ * (public replies, internal notes) is kept in messages, each announced by
+ * a history entry that points at it; an agent can be deactivated and be
+ * unavailable; tickets are found by agent and status through an index
+ * (an agent's load, a rename). Version 1 once seeded the agents alice and
+ * bob: a new file has none now (the console's --demo adds them); a file
+ * that has them keeps them. */
+static const char schema_v4[] =
+    "CREATE TABLE messages(id INTEGER PRIMARY KEY AUTOINCREMENT, ticket INTEGER NOT NULL"
+    " REFERENCES tickets(id), at INTEGER NOT NULL, author TEXT NOT NULL, role TEXT NOT NULL,"
+    " internal INTEGER NOT NULL, body TEXT NOT NULL);"
+    "CREATE INDEX messages_ticket ON messages(ticket);"
+    "ALTER TABLE history ADD COLUMN role TEXT NOT NULL DEFAULT 'desk';"
+    "ALTER TABLE history ADD COLUMN message INTEGER REFERENCES messages(id);"
+    "ALTER TABLE agents ADD COLUMN active INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE agents ADD COLUMN available INTEGER NOT NULL DEFAULT 1;"
+    "CREATE INDEX tickets_agent ON tickets(agent, status);"
+    "PRAGMA user_version = 4;";
+
 /* The steps from version i to i + 1. */
-static const char *const migrations[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3};
+static const char *const migrations[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3, schema_v4};
 
 #define TICKET_COLUMNS                                                                             \
     "id, description, customer, priority, status, agent, created_at, updated_at, version"
@@ -53,16 +73,35 @@ const char *const store__statement_sql[ST_COUNT] = {
     [ST_UNDO] = "ROLLBACK TO change",
     [ST_INSERT_TICKET] = "INSERT INTO tickets(description, customer, priority, status, agent,"
                          " created_at, updated_at) VALUES(?,?,?,?,?,?,?)",
-    [ST_INSERT_HISTORY] = "INSERT INTO history(ticket, at, who, what) VALUES(?,?,?,?)",
-    [ST_UPDATE_TICKET] = "UPDATE tickets SET status = ?, agent = ?, updated_at = ?,"
-                         " version = version + 1 WHERE id = ? AND version = ?",
+    [ST_INSERT_HISTORY] = "INSERT INTO history(ticket, at, who, role, what, message)"
+                          " VALUES(?,?,?,?,?,?)",
+    [ST_INSERT_MESSAGE] = "INSERT INTO messages(ticket, at, author, role, internal, body)"
+                          " VALUES(?,?,?,?,?,?)",
+    [ST_UPDATE_TICKET] = "UPDATE tickets SET description = ?, customer = ?, priority = ?,"
+                         " status = ?, agent = ?, updated_at = ?, version = version + 1"
+                         " WHERE id = ? AND version = ?",
     [ST_EXISTS] = "SELECT 1 FROM tickets WHERE id = ?",
     [ST_GET] = "SELECT " TICKET_COLUMNS " FROM tickets WHERE id = ?",
-    [ST_HISTORY] = "SELECT at, who, what FROM history WHERE ticket = ? ORDER BY id",
+    [ST_HISTORY] = "SELECT h.at, h.who, h.role, h.what, m.internal, m.body FROM history h"
+                   " LEFT JOIN messages m ON m.id = h.message WHERE h.ticket = ? ORDER BY h.id",
     [ST_LIST] = "SELECT " TICKET_COLUMNS " FROM tickets WHERE (?1 < 0 OR status = ?1)"
                 " AND (?2 = '' OR agent = ?2) ORDER BY id DESC LIMIT ?3",
-    [ST_AGENTS] = "SELECT name FROM agents ORDER BY added, name",
-    [ST_AGENT_ADD] = "INSERT INTO agents VALUES(?, ?)",
+    /* An agent's open load: the tickets assigned to them (statuses 1,
+     * assigned, and 4, pending). */
+    [ST_AGENTS] = "SELECT a.name, a.active, a.available, (SELECT count(*) FROM tickets t"
+                  " WHERE t.agent = a.name AND t.status IN (1, 4)) FROM agents a"
+                  " ORDER BY a.added, a.name",
+    [ST_AGENT_ADD] = "INSERT INTO agents(name, added) VALUES(?, ?)",
+    [ST_AGENT_RENAME] = "UPDATE agents SET name = ?2 WHERE name = ?1",
+    /* Before the tickets change: the entry goes to each ticket of the
+     * agent's. */
+    [ST_AGENT_RENAME_HISTORY] = "INSERT INTO history(ticket, at, who, role, what)"
+                                " SELECT id, ?3, ?4, ?5, 'agent ' || ?1 || ' renamed to ' || ?2"
+                                " FROM tickets WHERE agent = ?1",
+    [ST_AGENT_RENAME_TICKETS] = "UPDATE tickets SET agent = ?2, version = version + 1"
+                                " WHERE agent = ?1",
+    [ST_AGENT_SET] = "UPDATE agents SET active = CASE WHEN ?2 < 0 THEN active ELSE ?2 END,"
+                     " available = CASE WHEN ?3 < 0 THEN available ELSE ?3 END WHERE name = ?1",
     [ST_NOTIFY] = "INSERT INTO outbox(ticket, at, text) VALUES(?, ?, ?)",
     [ST_OUTBOX_PENDING] = "SELECT id, ticket, at, text FROM outbox WHERE delivered_at IS NULL"
                           " ORDER BY id LIMIT ?",

@@ -16,7 +16,7 @@ bin=${1:?usage: support_system_console.sh PATH_TO_support_system}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 db="$tmp/desk.db"
-desk() { timeout 120 "$bin" --json --db "$db" 2>>"$tmp/stderr"; }
+desk() { timeout 120 "$bin" --json --demo --db "$db" 2>>"$tmp/stderr"; }
 field() { # line, key: prints the value of "key" (string or number) in a JSON line
     python3 -c 'import json,sys; v=json.load(sys.stdin)
 for k in sys.argv[1].split("."): v=v[int(k)] if isinstance(v,list) else v[k]
@@ -62,7 +62,7 @@ done
 mapfile -t out < <(printf '%s\n' \
     'create Login issue --customer acme --priority high' \
     'assign 1' 'resolve 1' 'close 1' 'reopen 1' 'assign 1 nobody' 'assign 1 bob' \
-    'assign 1 alice' 'resolve 2' 'close 1' 'create' 'create x --priority extreme' \
+    'assign 1 alice' 'resolve 2' 'resume 1' 'create' 'create x --priority extreme' \
     'show x' 'frobnicate' 'show 1' 'list assigned --agent bob' 'quit' | desk)
 check "lines" "${#out[@]}" 17
 check "create" "$(field "${out[0]}" ticket.status)/$(field "${out[0]}" ticket.priority)" "open/high"
@@ -251,7 +251,7 @@ mkdir "$tmp/klogs"
 klog="$tmp/klogs/kill.log"
 fifo="$tmp/in"
 mkfifo "$fifo"
-timeout 120 "$bin" --json --db "$kdb" --log "$klog" <"$fifo" >"$tmp/acks" 2>>"$tmp/stderr" &
+timeout 120 "$bin" --json --demo --db "$kdb" --log "$klog" <"$fifo" >"$tmp/acks" 2>>"$tmp/stderr" &
 pid=$!
 exec 3>"$fifo"
 seq 1 20000 | awk '{print "create load " $1; print "assign " $1; print "resolve " $1}' >&3 &
