@@ -28,7 +28,9 @@ static const char usage[] =
     "  resolve ID            close ID [REASON]     reopen ID\n"
     "  edit ID [--description TEXT] [--customer NAME] [--priority P]\n"
     "  reply ID [--customer] TEXT                  note ID TEXT  (internal)\n"
-    "  show ID               list [STATUS] [--agent NAME]\n"
+    "  show ID               queues [--agent NAME]  (mine, unassigned, open, pending)\n"
+    "  list [STATUS] [--agent NAME | --unassigned] [--customer NAME] [--priority P]\n"
+    "       [--search WORDS] [--sort newest|oldest|priority|updated] [--page N] [--per-page N]\n"
     "  agents                agent-add NAME        agent-rename OLD NEW\n"
     "  agent-deactivate NAME agent-activate NAME   agent-available NAME on|off\n"
     "  tree                  crash ID | crash store     stats\n"
@@ -290,30 +292,81 @@ static void cmd_show(const console_t *c, words_t *ws)
     answer_ticket(c, &t, true);
 }
 
+/* A page of tickets: the request's filters, order and page. One more is
+ * asked for than shown, to tell whether a next page exists. */
 static void cmd_list(const console_t *c, words_t *ws)
 {
-    desk_request_t r;
-    if (!decode(c, ws, &r))
-        return;
-    ticket_t *rows;
-    size_t n;
-    int rc = store_list(r.has_status ? &r.status : NULL, r.agent, 1000, &rows, &n);
-    if (rc) {
-        fail(c, "unavailable", arbor_strerror(rc));
+    desk_request_t *r = arbor_alloc(sizeof *r);
+    if (!r) {
+        fail(c, "unavailable", "out of memory");
         return;
     }
+    if (!decode(c, ws, r)) {
+        arbor_free(r);
+        return;
+    }
+    store_filter_t f = {.status = r->has_status ? &r->status : NULL,
+                        .agent = r->agent,
+                        .customer = r->customer_filter,
+                        .priority = r->set_priority ? &r->ticket.priority : NULL,
+                        .search = r->search,
+                        .sort = (store_sort_t)r->sort,
+                        .offset = (size_t)((r->page - 1) * r->per_page),
+                        .limit = (size_t)r->per_page + 1};
+    ticket_t *rows;
+    size_t n;
+    ticket_error_t err = {.code = ""};
+    int64_t page = r->page;
+    size_t per_page = (size_t)r->per_page;
+    int rc = store_find(&f, &rows, &n, &err);
+    arbor_free(r); /* f points into it */
+    if (rc != 0) {
+        fail_err(c, &err);
+        return;
+    }
+    bool more = n > per_page;
+    n = more ? per_page : n;
     if (c->o->json) {
         cJSON *j = cJSON_CreateObject();
         cJSON *arr = cJSON_AddArrayToObject(j, "tickets");
         for (size_t i = 0; i < n; i++)
             cJSON_AddItemToArray(arr, ticket_json(&rows[i], false));
+        cJSON_AddNumberToObject(j, "page", (double)page);
+        cJSON_AddBoolToObject(j, "more", more);
         ok(c, j, NULL);
     } else {
         for (size_t i = 0; i < n; i++)
             print_ticket(&rows[i]);
-        printf("%zu ticket%s\n", n, n == 1 ? "" : "s");
+        printf("%zu ticket%s%s\n", n, n == 1 ? "" : "s",
+               more ? "; more on the next page (--page N)" : "");
     }
     free(rows);
+}
+
+/* The queues' sizes: mine (--agent NAME), unassigned, open, pending. */
+static void cmd_queues(const console_t *c, words_t *ws)
+{
+    desk_request_t r;
+    if (!decode(c, ws, &r))
+        return;
+    store_queues_t q;
+    int rc = store_queues(r.agent, &q);
+    if (rc) {
+        fail(c, "unavailable", arbor_strerror(rc));
+        return;
+    }
+    cJSON *j = cJSON_CreateObject();
+    if (r.agent)
+        cJSON_AddNumberToObject(j, "mine", (double)q.mine);
+    cJSON_AddNumberToObject(j, "unassigned", (double)q.unassigned);
+    cJSON_AddNumberToObject(j, "open", (double)q.open);
+    cJSON_AddNumberToObject(j, "pending", (double)q.pending);
+    char text[160], mine[64] = "";
+    if (r.agent)
+        snprintf(mine, sizeof mine, "mine %lld, ", (long long)q.mine);
+    snprintf(text, sizeof text, "%sunassigned %lld, open %lld, pending %lld", mine,
+             (long long)q.unassigned, (long long)q.open, (long long)q.pending);
+    ok(c, j, text);
 }
 
 static cJSON *agent_json(const store_agent_t *a)
@@ -666,6 +719,8 @@ static bool dispatch(const console_t *c, words_t *ws)
         cmd_show(c, ws);
     else if (strcmp(cmd, "list") == 0)
         cmd_list(c, ws);
+    else if (strcmp(cmd, "queues") == 0)
+        cmd_queues(c, ws);
     else if (strcmp(cmd, "agents") == 0)
         cmd_agents(c);
     else if (strcmp(cmd, "agent-add") == 0)

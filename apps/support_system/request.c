@@ -229,19 +229,99 @@ static bool decode_agent(int argc, const char *const *argv, desk_request_t *r, t
     return ticket_check_text("agent", argv[1], TICKET_NAME_MAX, false, err);
 }
 
-/* list [STATUS] [--agent NAME], in any order. */
+static const char *const sorts[] = {"newest", "oldest", "priority", "updated"};
+
+/* A number from 1 to max (the value of option opt). */
+static bool parse_count(const char *opt, const char *s, int64_t max, int64_t *out,
+                        ticket_error_t *err)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (*end || errno || v < 1 || v > max || !*s) {
+        snprintf(err->code, sizeof err->code, "bad_argument");
+        snprintf(err->message, sizeof err->message, "%s is a number from 1 to %lld", opt,
+                 (long long)max);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+/* One option of list at argv[*i], its value after it. */
+static bool decode_list_option(const char *opt, const char *value, desk_request_t *r,
+                               ticket_error_t *err)
+{
+    if (strcmp(opt, "--agent") == 0) {
+        r->agent = value;
+        return ticket_check_text("agent", value, TICKET_NAME_MAX, false, err);
+    }
+    if (strcmp(opt, "--customer") == 0) {
+        r->customer_filter = value;
+        return ticket_check_text("customer", value, TICKET_NAME_MAX, true, err);
+    }
+    if (strcmp(opt, "--search") == 0) {
+        r->search = value;
+        return ticket_check_text("search", value, TICKET_DESC_MAX, false, err);
+    }
+    if (strcmp(opt, "--priority") == 0) {
+        r->set_priority = true;
+        return ticket_priority_parse(value, &r->ticket.priority) ||
+               refuse(err, "bad_argument", "priority is low, normal, high or urgent");
+    }
+    if (strcmp(opt, "--sort") == 0) {
+        for (int k = 0; k < 4; k++)
+            if (strcmp(value, sorts[k]) == 0) {
+                r->sort = k;
+                return true;
+            }
+        return refuse(err, "bad_argument", "--sort newest, oldest, priority or updated");
+    }
+    if (strcmp(opt, "--page") == 0)
+        return parse_count(opt, value, INT32_MAX, &r->page, err);
+    if (strcmp(opt, "--per-page") == 0)
+        return parse_count(opt, value, DESK_LIST_MAX, &r->per_page, err);
+    return refuse(err, "bad_argument", "unknown option (try: help)");
+}
+
+/* list [STATUS] [--agent NAME | --unassigned] [--customer NAME]
+ * [--priority P] [--search WORDS] [--sort ORDER] [--page N]
+ * [--per-page N], in any order. */
 static bool decode_list(int argc, const char *const *argv, desk_request_t *r, ticket_error_t *err)
 {
+    r->page = 1;
+    r->per_page = DESK_LIST_PAGE;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--agent") == 0 && i + 1 < argc)
-            r->agent = argv[++i];
-        else if (!r->has_status && ticket_status_parse(argv[i], &r->status))
-            r->has_status = true;
-        else
-            return refuse(err, "bad_argument",
-                          "list [open|assigned|pending|resolved|closed] [--agent NAME]");
+        bool ok;
+        if (strcmp(argv[i], "--unassigned") == 0) {
+            r->agent = "";
+            ok = true;
+        } else if (strncmp(argv[i], "--", 2) == 0 && i + 1 < argc) {
+            ok = decode_list_option(argv[i], argv[i + 1], r, err);
+            i++;
+        } else if (!r->has_status && ticket_status_parse(argv[i], &r->status)) {
+            ok = r->has_status = true;
+        } else {
+            ok = refuse(err, "bad_argument",
+                        "list [open|assigned|pending|resolved|closed] [--agent NAME|--unassigned]"
+                        " [--customer NAME] [--priority P] [--search WORDS]"
+                        " [--sort newest|oldest|priority|updated] [--page N] [--per-page N]");
+        }
+        if (!ok)
+            return false;
     }
     return true;
+}
+
+/* queues [--agent NAME]: NAME's are mine. */
+static bool decode_queues(int argc, const char *const *argv, desk_request_t *r, ticket_error_t *err)
+{
+    if (argc == 1)
+        return true;
+    if (argc != 3 || strcmp(argv[1], "--agent") != 0)
+        return refuse(err, "bad_argument", "queues [--agent NAME]");
+    r->agent = argv[2];
+    return ticket_check_text("agent", argv[2], TICKET_NAME_MAX, false, err);
 }
 
 /* The commands and their kinds; NULL decode: no arguments are read. */
@@ -266,6 +346,7 @@ static const struct {
     {"note", DESK_REQ_ACT, ACTION_NOTE},
     {"show", DESK_REQ_SHOW, 0},
     {"list", DESK_REQ_LIST, 0},
+    {"queues", DESK_REQ_QUEUES, 0},
     {"agents", DESK_REQ_AGENTS, 0},
     {"agent-add", DESK_REQ_AGENT_ADD, 0},
     {"agent-rename", DESK_REQ_AGENT_RENAME, 0},
@@ -305,6 +386,9 @@ bool desk_request_decode(int argc, const char *const *argv, desk_request_t *r, t
         break;
     case DESK_REQ_LIST:
         ok = decode_list(argc, argv, &d, err);
+        break;
+    case DESK_REQ_QUEUES:
+        ok = decode_queues(argc, argv, &d, err);
         break;
     case DESK_REQ_AGENT_RENAME:
     case DESK_REQ_AGENT_SET:

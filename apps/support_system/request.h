@@ -12,6 +12,10 @@
 
 #include "ticket.h"
 
+/* A list's page: DESK_LIST_PAGE tickets unless told, at most DESK_LIST_MAX. */
+#define DESK_LIST_PAGE 50
+#define DESK_LIST_MAX  1000
+
 typedef enum {
     DESK_REQ_BLANK, /* no words: a blank line */
     DESK_REQ_QUIT,
@@ -19,6 +23,7 @@ typedef enum {
     DESK_REQ_ACT, /* every change to a ticket (ticket_action_t) */
     DESK_REQ_SHOW,
     DESK_REQ_LIST,
+    DESK_REQ_QUEUES,
     DESK_REQ_AGENTS,
     DESK_REQ_AGENT_ADD,
     DESK_REQ_AGENT_RENAME,
@@ -38,13 +43,20 @@ typedef struct desk_request {
     ticket_t ticket;        /* create: description, customer, priority; edit: the new values */
     int64_t id;             /* act, show, crash (0: crash store) */
     ticket_action_t action; /* act */
-    const char *agent; /* act: assign ("" lets the policy pick), reassign; list: NULL for any */
-    bool has_status;   /* list */
+    /* act: assign ("" lets the policy pick), reassign; list: NULL for any,
+     * "" for the unassigned; queues: whose are mine (NULL: none) */
+    const char *agent;
+    bool has_status;        /* list */
     ticket_status_t status; /* list, when has_status */
-    const char *name;       /* agent-*: the agent */
-    const char *new_name;   /* agent-rename */
-    int active, available;  /* agent-set: 0 or 1, -1 unchanged */
-    const char *path;       /* backup */
+    /* list: the other filters (NULL: any; the priority in ticket, when
+     * set_priority), the order, the page (from 1) and its size */
+    const char *customer_filter, *search;
+    int sort; /* store_sort_t */
+    int64_t page, per_page;
+    const char *name;      /* agent-*: the agent */
+    const char *new_name;  /* agent-rename */
+    int active, available; /* agent-set: 0 or 1, -1 unchanged */
+    const char *path;      /* backup */
     /* Who makes a change (create, act): --by NAME, an agent; NULL: the
      * console's operator. reply --customer: the ticket's customer. */
     const char *by;

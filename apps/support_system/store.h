@@ -78,6 +78,45 @@ int store_history(int64_t id, store_history_t **out, size_t *n);
 int store_list(const ticket_status_t *status, const char *agent, size_t limit, ticket_t **out,
                size_t *n);
 
+/* The orders of a list: newest first (by id), oldest first (age), by
+ * priority (urgent first, then oldest), last updated first. */
+typedef enum {
+    STORE_SORT_NEWEST,
+    STORE_SORT_OLDEST,
+    STORE_SORT_PRIORITY,
+    STORE_SORT_UPDATED
+} store_sort_t;
+#define STORE_SORTS 4
+
+/* Which tickets a list holds; NULL (or "" for search) leaves a filter out. */
+typedef struct store_filter {
+    const ticket_status_t *status;
+    const char *agent; /* "": the unassigned tickets */
+    const char *customer;
+    const ticket_priority_t *priority;
+    /* Words (at most TICKET_DESC_MAX characters), each of which must appear
+     * in the description or the customer (SQLite FTS5, whole words, any
+     * case); taken literally, never as FTS5 syntax. */
+    const char *search;
+    store_sort_t sort;
+    size_t offset, limit; /* a page: skip offset, at most limit */
+} store_filter_t;
+
+/* The tickets f selects, in f's order: *out (free()) with *n of them.
+ * ARBOR_EINVAL with err when a filter's text is not valid. */
+int store_find(const store_filter_t *f, ticket_t **out, size_t *n, ticket_error_t *err);
+
+/* The queues' sizes. */
+typedef struct store_queues {
+    int64_t mine;       /* assigned or pending, to the agent asked about */
+    int64_t unassigned; /* open */
+    int64_t open;       /* not resolved yet: open, assigned or pending */
+    int64_t pending;    /* waiting on the customer */
+} store_queues_t;
+
+/* The queues, mine being agent's (NULL or "": none, 0). */
+int store_queues(const char *agent, store_queues_t *out);
+
 /* An agent on the roster. */
 typedef struct store_agent {
     char name[TICKET_NAME_SIZE];

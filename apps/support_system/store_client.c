@@ -115,14 +115,92 @@ int store_history(int64_t id, store_history_t **out, size_t *n)
 int store_list(const ticket_status_t *status, const char *agent, size_t limit, ticket_t **out,
                size_t *n)
 {
-    job_t j = {.op = LIST, .has_status = status != NULL, .limit = limit};
-    if (status)
-        j.status = *status;
-    if (agent)
-        snprintf(j.agent, sizeof j.agent, "%s", agent);
-    arbor_msg_t *m;
-    int rc = request(&j, &m);
-    return rc ? rc : take_rows(m, (void **)out, n);
+    store_filter_t f = {.status = status, .agent = agent, .limit = limit};
+    return store_find(&f, out, n, NULL);
+}
+
+/* The words of search as an FTS5 query that takes them literally: each
+ * one a quoted string (a quote inside doubled), all of them required.
+ * False when it does not fit. */
+static bool search_query(const char *search, char *q, size_t size)
+{
+    size_t len = 0;
+    q[0] = '\0';
+    for (const char *p = search; *p;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!*p)
+            break;
+        if (len + 4 >= size)
+            return false;
+        if (len)
+            q[len++] = ' ';
+        q[len++] = '"';
+        for (; *p && *p != ' ' && *p != '\t'; p++) {
+            if (len + 4 >= size)
+                return false;
+            if (*p == '"')
+                q[len++] = '"';
+            q[len++] = *p;
+        }
+        q[len++] = '"';
+        q[len] = '\0';
+    }
+    return true;
+}
+
+/* Copies filter text value into buf (a job's field), checked as a name. */
+static bool filter_text(const char *field, const char *value, char *buf, size_t size,
+                        ticket_error_t *err)
+{
+    if (!ticket_check_text(field, value, TICKET_NAME_MAX, true, err))
+        return false;
+    snprintf(buf, size, "%s", value);
+    return true;
+}
+
+int store_find(const store_filter_t *f, ticket_t **out, size_t *n, ticket_error_t *err)
+{
+    ticket_error_t ignored;
+    if (!err)
+        err = &ignored;
+    job_t *j = calloc(1, sizeof *j);
+    if (!j)
+        return ARBOR_ENOMEM;
+    j->op = LIST;
+    j->has_status = f->status != NULL;
+    j->status = f->status ? *f->status : TICKET_OPEN;
+    j->has_agent = f->agent != NULL;
+    j->has_customer = f->customer != NULL;
+    j->priority = f->priority ? (int)*f->priority : -1;
+    j->sort = f->sort;
+    j->offset = f->offset;
+    j->limit = f->limit;
+    int rc = ARBOR_EINVAL;
+    if ((!f->agent || filter_text("agent", f->agent, j->agent, sizeof j->agent, err)) &&
+        (!f->customer ||
+         filter_text("customer", f->customer, j->customer, sizeof j->customer, err)) &&
+        (!f->search || ticket_check_text("search", f->search, TICKET_DESC_MAX, true, err))) {
+        search_query(f->search ? f->search : "", j->text, sizeof j->text); /* 200 fit */
+        arbor_msg_t *m;
+        rc = request(j, &m);
+        if (rc)
+            copy_error(j, rc, err);
+        else
+            rc = take_rows(m, (void **)out, n);
+    }
+    free(j);
+    return rc;
+}
+
+int store_queues(const char *agent, store_queues_t *out)
+{
+    job_t j = {.op = QUEUES};
+    snprintf(j.agent, sizeof j.agent, "%s", agent ? agent : "");
+    int rc = ask(&j);
+    if (rc == 0)
+        *out = j.queues;
+    return rc;
 }
 
 int store_agents(store_agent_t **out, size_t *n)

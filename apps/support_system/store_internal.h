@@ -19,6 +19,7 @@ enum {
     GET,
     HISTORY,
     LIST,
+    QUEUES,
     AGENTS,
     AGENT_ADD,
     AGENT_RENAME,
@@ -68,7 +69,11 @@ enum {
     ST_EXISTS,
     ST_GET,
     ST_HISTORY,
-    ST_LIST,
+    ST_LIST, /* one per store_sort_t, in its order */
+    ST_LIST_OLDEST,
+    ST_LIST_PRIORITY,
+    ST_LIST_UPDATED,
+    ST_QUEUES,
     ST_AGENTS,
     ST_AGENT_ADD,
     ST_AGENT_RENAME,
@@ -95,21 +100,28 @@ typedef struct job {
     int64_t id;
     ticket_actor_t by; /* CREATE, UPDATE, AGENT_RENAME: who makes the change */
     char what[TICKET_EVENT_SIZE];
-    bool has_status;
+    bool has_status; /* LIST: the filters (see store_filter_t) */
     ticket_status_t status;
-    char agent[TICKET_NAME_SIZE];    /* LIST: the filter; AGENT_*: the agent */
+    bool has_agent, has_customer;
+    char agent[TICKET_NAME_SIZE]; /* LIST: the filter; QUEUES: whose; AGENT_*: the agent */
+    char customer[TICKET_NAME_SIZE];
+    int priority; /* -1: any */
+    store_sort_t sort;
+    size_t offset;
     char new_name[TICKET_NAME_SIZE]; /* AGENT_RENAME */
     int active, available;           /* AGENT_SET: 0 or 1, or -1 to keep */
     char notice[STORE_NOTICE_SIZE];  /* UPDATE: the notification it announces ("": none) */
     int64_t first, last;             /* MARK_DELIVERED: the ids delivered */
     size_t limit;
     /* out */
-    int64_t count;       /* OUTBOX_COUNT */
-    store_stats_t stats; /* STATS */
+    int64_t count;         /* OUTBOX_COUNT */
+    store_queues_t queues; /* QUEUES */
+    store_stats_t stats;   /* STATS */
     int rc;
     ticket_error_t err;
     size_t nrows, rows_size;
-    /* UPDATE: a reply or a note recorded with the change; last (above). */
+    /* UPDATE: a reply or a note recorded with the change; LIST: the FTS5
+     * query; last (above). */
     store_message_kind_t message;
     char text[TICKET_TEXT_SIZE];
 } job_t;

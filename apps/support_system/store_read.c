@@ -29,8 +29,8 @@ static int collect(read_t *r, sqlite3_stmt *st, size_t row_size,
     job_t *j = r->job;
     j->rows_size = row_size;
     r->rows = malloc(cap * row_size);
-    int rc = r->rows ? 0 : ARBOR_ENOMEM;
-    while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+    int rc = r->rows ? 0 : ARBOR_ENOMEM, step = SQLITE_DONE;
+    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
         if (j->nrows == cap) {
             void *more = realloc(r->rows, 2 * cap * row_size);
             if (!more) {
@@ -42,6 +42,8 @@ static int collect(read_t *r, sqlite3_stmt *st, size_t row_size,
         }
         read_row(st, (char *)r->rows + j->nrows++ * row_size);
     }
+    if (!rc && step != SQLITE_DONE)
+        rc = store__db_fail(r->s, j, "read"); /* before the reset, which clears the message */
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return rc;
@@ -114,11 +116,27 @@ static void *run_read(void *arg)
         j->rc = collect(r, st, sizeof(store_history_t), read_history_row);
         break;
     case LIST:
-        st = r->s->st[ST_LIST];
+        st = r->s->st[ST_LIST + ((unsigned)j->sort < STORE_SORTS ? j->sort : 0)];
         sqlite3_bind_int(st, 1, j->has_status ? (int)j->status : -1);
-        sqlite3_bind_text(st, 2, j->agent, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, (int64_t)j->limit);
+        sqlite3_bind_int(st, 2, j->has_agent);
+        sqlite3_bind_text(st, 3, j->agent, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 4, j->has_customer);
+        sqlite3_bind_text(st, 5, j->customer, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 6, j->priority);
+        sqlite3_bind_text(st, 7, j->text, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 8, j->limit > INT64_MAX ? INT64_MAX : (int64_t)j->limit);
+        sqlite3_bind_int64(st, 9, j->offset > INT64_MAX ? INT64_MAX : (int64_t)j->offset);
         j->rc = collect(r, st, sizeof(ticket_t), read_ticket_row);
+        break;
+    case QUEUES:
+        st = r->s->st[ST_QUEUES];
+        sqlite3_bind_text(st, 1, j->agent, -1, SQLITE_STATIC);
+        j->rc = sqlite3_step(st) == SQLITE_ROW ? 0 : store__db_fail(r->s, j, "queues");
+        if (!j->rc)
+            j->queues = (store_queues_t){sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+                                         sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3)};
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
         break;
     case AGENTS:
         j->rc = collect(r, r->s->st[ST_AGENTS], sizeof(store_agent_t), read_agent_row);

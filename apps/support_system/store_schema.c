@@ -43,7 +43,10 @@ static const char schema_v3[] =
  * (public replies, internal notes) is kept in messages, each announced by
  * a history entry that points at it; an agent can be deactivated and be
  * unavailable; tickets are found by agent and status through an index
- * (an agent's load, a rename). Version 1 once seeded the agents alice and
+ * (an agent's load, a rename) and by status (the queues); the text of
+ * tickets (description, customer) is indexed for search (FTS5, kept by
+ * triggers; an update that leaves both as they were does not touch it).
+ * Version 1 once seeded the agents alice and
  * bob: a new file has none now (the console's --demo adds them); a file
  * that has them keeps them. */
 static const char schema_v4[] =
@@ -56,6 +59,22 @@ static const char schema_v4[] =
     "ALTER TABLE agents ADD COLUMN active INTEGER NOT NULL DEFAULT 1;"
     "ALTER TABLE agents ADD COLUMN available INTEGER NOT NULL DEFAULT 1;"
     "CREATE INDEX tickets_agent ON tickets(agent, status);"
+    "CREATE INDEX tickets_status ON tickets(status);"
+    "CREATE VIRTUAL TABLE tickets_text USING fts5(description, customer, content='tickets',"
+    " content_rowid='id');"
+    "CREATE TRIGGER tickets_text_insert AFTER INSERT ON tickets BEGIN"
+    " INSERT INTO tickets_text(rowid, description, customer)"
+    " VALUES(new.id, new.description, new.customer); END;"
+    "CREATE TRIGGER tickets_text_delete AFTER DELETE ON tickets BEGIN"
+    " INSERT INTO tickets_text(tickets_text, rowid, description, customer)"
+    " VALUES('delete', old.id, old.description, old.customer); END;"
+    "CREATE TRIGGER tickets_text_update AFTER UPDATE OF description, customer ON tickets"
+    " WHEN old.description IS NOT new.description OR old.customer IS NOT new.customer BEGIN"
+    " INSERT INTO tickets_text(tickets_text, rowid, description, customer)"
+    " VALUES('delete', old.id, old.description, old.customer);"
+    " INSERT INTO tickets_text(rowid, description, customer)"
+    " VALUES(new.id, new.description, new.customer); END;"
+    "INSERT INTO tickets_text(tickets_text) VALUES('rebuild');"
     "PRAGMA user_version = 4;";
 
 /* The steps from version i to i + 1. */
@@ -63,6 +82,12 @@ static const char *const migrations[SCHEMA_VERSION] = {schema_v1, schema_v2, sch
 
 #define TICKET_COLUMNS                                                                             \
     "id, description, customer, priority, status, agent, created_at, updated_at, version"
+
+#define FIND(order)                                                                                \
+    "SELECT " TICKET_COLUMNS " FROM tickets WHERE (?1 < 0 OR status = ?1)"                         \
+    " AND (?2 = 0 OR agent = ?3) AND (?4 = 0 OR customer = ?5) AND (?6 < 0 OR priority = ?6)"      \
+    " AND (?7 = '' OR id IN (SELECT rowid FROM tickets_text WHERE tickets_text MATCH ?7))"         \
+    " ORDER BY " order " LIMIT ?8 OFFSET ?9"
 
 const char *const store__statement_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -84,8 +109,20 @@ const char *const store__statement_sql[ST_COUNT] = {
     [ST_GET] = "SELECT " TICKET_COLUMNS " FROM tickets WHERE id = ?",
     [ST_HISTORY] = "SELECT h.at, h.who, h.role, h.what, m.internal, m.body FROM history h"
                    " LEFT JOIN messages m ON m.id = h.message WHERE h.ticket = ? ORDER BY h.id",
-    [ST_LIST] = "SELECT " TICKET_COLUMNS " FROM tickets WHERE (?1 < 0 OR status = ?1)"
-                " AND (?2 = '' OR agent = ?2) ORDER BY id DESC LIMIT ?3",
+    /* The lists, one per order (store_sort_t): ?1 status (-1: any), ?2
+     * whether to filter by agent, ?3 the agent ('': unassigned), ?4, ?5
+     * the same for the customer, ?6 priority (-1: any), ?7 an FTS5 query
+     * ('': none), ?8 limit, ?9 offset. */
+    [ST_LIST] = FIND("id DESC"),
+    [ST_LIST_OLDEST] = FIND("created_at, id"),
+    [ST_LIST_PRIORITY] = FIND("priority DESC, id"),
+    [ST_LIST_UPDATED] = FIND("updated_at DESC, id DESC"),
+    /* The queues: mine (?1's assigned or pending), unassigned, open (not
+     * yet resolved) and pending. */
+    [ST_QUEUES] = "SELECT (SELECT count(*) FROM tickets WHERE agent = ?1 AND status IN (1, 4)),"
+                  " (SELECT count(*) FROM tickets WHERE status = 0),"
+                  " (SELECT count(*) FROM tickets WHERE status IN (0, 1, 4)),"
+                  " (SELECT count(*) FROM tickets WHERE status = 4)",
     /* An agent's open load: the tickets assigned to them (statuses 1,
      * assigned, and 4, pending). */
     [ST_AGENTS] = "SELECT a.name, a.active, a.available, (SELECT count(*) FROM tickets t"

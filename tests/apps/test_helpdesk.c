@@ -528,6 +528,10 @@ static void upgrade_root(void *arg)
     ASSERT_STREQ(h[1].what, "assigned to carol");
     ASSERT_EQ(h[1].by.kind, ACTOR_DESK); /* recorded before attribution */
     free(h);
+    ticket_t *found; /* the old tickets are in the search index */
+    ASSERT_OK(store_find(&(store_filter_t){.search = "old", .limit = 9}, &found, &n, NULL));
+    ASSERT_EQ(n, 1);
+    free(found);
     ticket_error_t err = {.code = ""};
     ticket_actor_t carol = agent("carol");
     ASSERT_OK(desk_post(1, STORE_NOTE, "still here", &carol, &out, &err));
@@ -569,5 +573,117 @@ TEST(a_version_3_database_is_upgraded_with_its_data)
         SQLITE_OK);
     sqlite3_close(db);
     arbor_test_run(upgrade_root, NULL);
+    remove_db();
+}
+
+/* ---- finding work ---------------------------------------------------------------------- */
+
+/* The ids of a list, as "3,1,2". */
+static void ids_of(const store_filter_t *f, char *buf, size_t size)
+{
+    ticket_t *rows;
+    size_t n;
+    ticket_error_t err = {.code = ""};
+    ASSERT_OK(store_find(f, &rows, &n, &err));
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && len < size; i++)
+        len +=
+            (size_t)snprintf(buf + len, size - len, "%s%lld", i ? "," : "", (long long)rows[i].id);
+    free(rows);
+}
+
+#define ASSERT_IDS(filter, expected)                                                               \
+    do {                                                                                           \
+        char ids_[256];                                                                            \
+        store_filter_t f_ = filter;                                                                \
+        if (!f_.limit)                                                                             \
+            f_.limit = 100;                                                                        \
+        ids_of(&f_, ids_, sizeof ids_);                                                            \
+        ASSERT_STREQ(ids_, expected);                                                              \
+    } while (0)
+
+static ticket_t create_ticket(const char *description, const char *customer_name,
+                              ticket_priority_t priority)
+{
+    ticket_t t = {.priority = priority};
+    snprintf(t.description, sizeof t.description, "%s", description);
+    snprintf(t.customer, sizeof t.customer, "%s", customer_name);
+    ticket_error_t err = {.code = ""};
+    ASSERT_OK(desk_create(&t, &desk_operator, NULL, &err));
+    return t;
+}
+
+/* Filters by status, agent (and unassigned), customer, priority and
+ * words (FTS5, literal); orders; pages; the queues' counts. */
+static void find_root(void *arg)
+{
+    arbor_pid_t sup = start(POLICY_ROUND_ROBIN, true);
+    create_ticket("Printer on fire", "Acme", PRIORITY_HIGH);               /* 1 */
+    create_ticket("Login broken", "Globex", PRIORITY_NORMAL);              /* 2 */
+    create_ticket("Printer jams \"often\"", "Acme Corp", PRIORITY_URGENT); /* 3 */
+    create_ticket("Mail down", "", PRIORITY_LOW);                          /* 4 */
+    ticket_t out;
+    ticket_error_t err = {.code = ""};
+    ASSERT_OK(desk_act(1, ACTION_ASSIGN, "alice", &desk_operator, &out, &err));
+    ASSERT_OK(desk_act(2, ACTION_ASSIGN, "bob", &desk_operator, &out, &err));
+    ASSERT_OK(desk_act(2, ACTION_PEND, NULL, &desk_operator, &out, &err));
+    ASSERT_OK(desk_act(4, ACTION_ASSIGN, "bob", &desk_operator, &out, &err));
+    ASSERT_OK(desk_act(4, ACTION_RESOLVE, NULL, &desk_operator, &out, &err));
+
+    ticket_status_t pending = TICKET_PENDING;
+    ticket_priority_t urgent = PRIORITY_URGENT;
+    ASSERT_IDS(((store_filter_t){0}), "4,3,2,1");
+    ASSERT_IDS(((store_filter_t){.status = &pending}), "2");
+    ASSERT_IDS(((store_filter_t){.agent = "bob"}), "4,2");
+    ASSERT_IDS(((store_filter_t){.agent = ""}), "3"); /* unassigned */
+    ASSERT_IDS(((store_filter_t){.customer = "Acme"}), "1");
+    ASSERT_IDS(((store_filter_t){.priority = &urgent}), "3");
+    ASSERT_IDS(((store_filter_t){.search = "printer"}), "3,1");
+    ASSERT_IDS(((store_filter_t){.search = "PRINTER fire"}), "1"); /* every word, any case */
+    ASSERT_IDS(((store_filter_t){.search = "acme"}), "3,1");       /* the customer too */
+    ASSERT_IDS(((store_filter_t){.search = "\"often"}), "3"); /* FTS5 syntax is taken as text */
+    ASSERT_IDS(((store_filter_t){.search = "NEAR( OR *"}), "");
+    ASSERT_IDS(((store_filter_t){.search = "printer", .agent = "alice"}), "1");
+    ASSERT_IDS(((store_filter_t){.sort = STORE_SORT_OLDEST}), "1,2,3,4");
+    ASSERT_IDS(((store_filter_t){.sort = STORE_SORT_PRIORITY}), "3,1,2,4");
+    ASSERT_IDS(((store_filter_t){.sort = STORE_SORT_UPDATED}), "4,2,1,3");
+    ASSERT_IDS(((store_filter_t){.sort = STORE_SORT_OLDEST, .offset = 1, .limit = 2}), "2,3");
+    ASSERT_IDS(((store_filter_t){.offset = 4}), "");
+    /* An edit reaches the search index. */
+    ticket_change_t *c = calloc(1, sizeof *c);
+    c->action = ACTION_EDIT;
+    c->set_description = true;
+    snprintf(c->description, sizeof c->description, "Printer offline");
+    ASSERT_OK(desk_change(2, c, &desk_operator, &out, &err));
+    free(c);
+    ASSERT_IDS(((store_filter_t){.search = "printer"}), "3,2,1");
+    ASSERT_IDS(((store_filter_t){.search = "login"}), "");
+    /* Bad filters are refused. */
+    ticket_t *rows;
+    size_t n;
+    char long_name[300];
+    memset(long_name, 'x', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = '\0';
+    ASSERT_ERR(store_find(&(store_filter_t){.agent = long_name, .limit = 9}, &rows, &n, &err),
+               ARBOR_EINVAL);
+    ASSERT_STREQ(err.code, "field_too_long");
+    ASSERT_ERR(store_find(&(store_filter_t){.search = "a\x01", .limit = 9}, &rows, &n, &err),
+               ARBOR_EINVAL);
+    store_queues_t q;
+    ASSERT_OK(store_queues("bob", &q));
+    ASSERT_EQ(q.mine, 1);       /* 2, pending; 4 is resolved */
+    ASSERT_EQ(q.unassigned, 1); /* 3 */
+    ASSERT_EQ(q.open, 3);       /* 1, 2, 3 */
+    ASSERT_EQ(q.pending, 1);
+    ASSERT_OK(store_queues(NULL, &q));
+    ASSERT_EQ(q.mine, 0);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(lists_filter_search_sort_and_page_and_the_queues_count)
+{
+    set_db_path("find");
+    arbor_test_run(find_root, NULL);
     remove_db();
 }

@@ -52,6 +52,7 @@ static const struct {
              {"note", DESK_REQ_ACT},
              {"show", DESK_REQ_SHOW},
              {"list", DESK_REQ_LIST},
+             {"queues", DESK_REQ_QUEUES},
              {"agents", DESK_REQ_AGENTS},
              {"agent-add", DESK_REQ_AGENT_ADD},
              {"agent-rename", DESK_REQ_AGENT_RENAME},
@@ -125,7 +126,12 @@ static bool same_request(const desk_request_t *a, const desk_request_t *b)
         return a->id == b->id;
     case DESK_REQ_LIST:
         return a->has_status == b->has_status && (!a->has_status || a->status == b->status) &&
-               same_text(a->agent, b->agent);
+               same_text(a->agent, b->agent) && same_text(a->customer_filter, b->customer_filter) &&
+               same_text(a->search, b->search) && a->set_priority == b->set_priority &&
+               (!a->set_priority || a->ticket.priority == b->ticket.priority) &&
+               a->sort == b->sort && a->page == b->page && a->per_page == b->per_page;
+    case DESK_REQ_QUEUES:
+        return same_text(a->agent, b->agent);
     case DESK_REQ_AGENT_ADD:
         return strcmp(a->name, b->name) == 0;
     case DESK_REQ_BACKUP:
@@ -135,7 +141,7 @@ static bool same_request(const desk_request_t *a, const desk_request_t *b)
     }
 }
 
-/* The request written back as words (at most 16; their text points into r
+/* The request written back as words (at most 19; their text points into r
  * or buf). */
 static int request_words(const desk_request_t *r, const char **w, char *buf, size_t size)
 {
@@ -199,10 +205,42 @@ static int request_words(const desk_request_t *r, const char **w, char *buf, siz
         snprintf(buf, size, "%lld", (long long)r->id);
         w[n++] = r->kind == DESK_REQ_CRASH && !r->id ? "store" : buf;
         break;
-    case DESK_REQ_LIST:
+    case DESK_REQ_LIST: {
+        static const char *const sorts[] = {"newest", "oldest", "priority", "updated"};
+        static char page[32], per_page[32];
         w[n++] = "list";
         if (r->has_status)
             w[n++] = ticket_status_name(r->status);
+        if (r->agent && !r->agent[0])
+            w[n++] = "--unassigned";
+        else if (r->agent) {
+            w[n++] = "--agent";
+            w[n++] = r->agent;
+        }
+        if (r->customer_filter) {
+            w[n++] = "--customer";
+            w[n++] = r->customer_filter;
+        }
+        if (r->search) {
+            w[n++] = "--search";
+            w[n++] = r->search;
+        }
+        if (r->set_priority) {
+            w[n++] = "--priority";
+            w[n++] = ticket_priority_name(r->ticket.priority);
+        }
+        w[n++] = "--sort";
+        w[n++] = sorts[r->sort];
+        snprintf(page, sizeof page, "%lld", (long long)r->page);
+        snprintf(per_page, sizeof per_page, "%lld", (long long)r->per_page);
+        w[n++] = "--page";
+        w[n++] = page;
+        w[n++] = "--per-page";
+        w[n++] = per_page;
+        break;
+    }
+    case DESK_REQ_QUEUES:
+        w[n++] = "queues";
         if (r->agent) {
             w[n++] = "--agent";
             w[n++] = r->agent;
@@ -276,7 +314,21 @@ static void check_request(const desk_request_t *r, const console_words_t *ws)
         FUZZ_ASSERT(r->id > 0 || strcmp(ws->argv[1], "store") == 0, "crash %lld", (long long)r->id);
         break;
     case DESK_REQ_LIST:
-        FUZZ_ASSERT(!r->has_status || (unsigned)r->status <= TICKET_CLOSED, "status %d", r->status);
+        FUZZ_ASSERT(!r->has_status || (unsigned)r->status < TICKET_STATUSES, "status %d",
+                    r->status);
+        if (r->agent && r->agent[0])
+            check_text("agent", r->agent, TICKET_NAME_MAX, false);
+        if (r->customer_filter)
+            check_text("customer", r->customer_filter, TICKET_NAME_MAX, true);
+        if (r->search)
+            check_text("search", r->search, TICKET_DESC_MAX, false);
+        FUZZ_ASSERT(r->sort >= 0 && r->sort < 4, "sort %d", r->sort);
+        FUZZ_ASSERT(r->page >= 1 && r->per_page >= 1 && r->per_page <= DESK_LIST_MAX,
+                    "page %lld of %lld", (long long)r->page, (long long)r->per_page);
+        break;
+    case DESK_REQ_QUEUES:
+        if (r->agent)
+            check_text("agent", r->agent, TICKET_NAME_MAX, false);
         break;
     case DESK_REQ_AGENT_ADD:
         check_text("agent", r->name, TICKET_NAME_MAX, false);
@@ -288,7 +340,7 @@ static void check_request(const desk_request_t *r, const console_words_t *ws)
         break;
     }
     /* The request as a line decodes to the same request. */
-    const char *w[17];
+    const char *w[20];
     char id[32];
     int n = request_words(r, w, id, sizeof id);
     char *line = fuzz_quote_words(n, w);
