@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,10 +116,15 @@ static arbor_gs_ret_t worker_load(void **state, uint64_t arg)
     return idle(arbor_gs_noreply());
 }
 
-static bool refuse(ticket_error_t *err, const char *code, const char *fmt, const char *name)
+/* Fills err with code and the formatted sentence; returns false. */
+__attribute__((format(printf, 3, 4))) static bool refuse(ticket_error_t *err, const char *code,
+                                                         const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
     snprintf(err->code, sizeof err->code, "%s", code);
-    snprintf(err->message, sizeof err->message, fmt, name);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
     return false;
 }
 
@@ -160,7 +166,7 @@ static bool choose_agent(const ticket_t *t, ticket_change_t *c, ticket_error_t *
     if (!assigning && c->action != ACTION_REASSIGN)
         return true;
     if (!c->agent[0] && assigning && agents_pick(c->agent) != 0)
-        return refuse(err, "no_agents", "there is no agent to assign%s", "");
+        return refuse(err, "no_agents", "there is no agent to assign");
     return !c->agent[0] || check_agent(c->agent, err);
 }
 
@@ -174,7 +180,7 @@ static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q)
     char event[TICKET_EVENT_SIZE];
     bool message = c->action == ACTION_REPLY || c->action == ACTION_NOTE, ok;
     if (message && !desk.durable)
-        ok = refuse(&r.err, "no_store", "the in-memory desk keeps no conversation%s", "");
+        ok = refuse(&r.err, "no_store", "the in-memory desk keeps no conversation");
     else
         ok = check_actor(&w->t, &q->by, c, &r.err) && choose_agent(&w->t, c, &r.err) &&
              ticket_change(&next, c, ticket_now_ms(), event, sizeof event, &r.err);
@@ -450,7 +456,7 @@ int desk_act(int64_t id, ticket_action_t action, const char *agent, const ticket
         return ARBOR_ENOMEM;
     int rc = ARBOR_EINVAL;
     if (agent && strlen(agent) >= sizeof q->change.agent)
-        refuse(err, "field_too_long", "agent is longer than %s characters", "64");
+        refuse(err, "field_too_long", "agent is longer than %d characters", TICKET_NAME_MAX);
     else {
         snprintf(q->change.agent, sizeof q->change.agent, "%s", agent ? agent : "");
         rc = send_change(id, q, out, err);
@@ -467,7 +473,7 @@ int desk_close(int64_t id, const char *reason, const ticket_actor_t *by, ticket_
         return ARBOR_ENOMEM;
     int rc = ARBOR_EINVAL;
     if (reason && strlen(reason) >= sizeof q->change.reason)
-        refuse(err, "field_too_long", "reason is longer than %s characters", "64");
+        refuse(err, "field_too_long", "reason is longer than %d characters", TICKET_NAME_MAX);
     else {
         snprintf(q->change.reason, sizeof q->change.reason, "%s", reason ? reason : "");
         rc = send_change(id, q, out, err);
@@ -484,9 +490,9 @@ int desk_post(int64_t id, store_message_kind_t kind, const char *text, const tic
         return ARBOR_ENOMEM;
     int rc = ARBOR_EINVAL;
     if (kind == STORE_NO_MESSAGE)
-        refuse(err, "bad_argument", "a post is a reply or a note%s", "");
+        refuse(err, "bad_argument", "a post is a reply or a note");
     else if (text && strlen(text) >= sizeof q->change.text)
-        refuse(err, "field_too_long", "text is longer than %s characters", "2000");
+        refuse(err, "field_too_long", "text is longer than %d characters", TICKET_TEXT_MAX);
     else {
         snprintf(q->change.text, sizeof q->change.text, "%s", text ? text : "");
         rc = send_change(id, q, out, err);
