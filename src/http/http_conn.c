@@ -721,6 +721,22 @@ static _Noreturn void end(void)
     arbor_exit(ARBOR_NORMAL); /* the socket closes with the process */
 }
 
+/* Reads what has come, without waiting, into the empty input buffer.
+ * Returns 0 with bytes, ARBOR_ETIMEDOUT when nothing has come, 1 at the
+ * end of the stream or an error. */
+static int read_now(http_conn_t *c)
+{
+    size_t got;
+    c->in_pos = c->in_len = 0;
+    int rc = arbor_socket_recv(c->socket, c->in, IN_SIZE, 0, &got);
+    if (rc == ARBOR_ETIMEDOUT)
+        return rc;
+    if (rc != 0 || got == 0)
+        return 1;
+    c->in_len = got;
+    return 0;
+}
+
 /* Serves requests, with what is buffered and what comes, until the
  * connection waits for a request's first byte with nothing buffered: then
  * it returns, and the caller makes it idle. Ends the process when the
@@ -761,8 +777,17 @@ static void serve_until_idle(http_conn_t *c)
         }
         if (flush(c) != 0)
             end();
-        if (!c->started && c->in_pos == c->in_len)
-            return;
+        if (!c->started && c->in_pos == c->in_len) {
+            /* Between requests: what already came is served at once (a
+             * busy client's next request need not wait for the poller);
+             * with nothing there, the caller makes the connection idle. */
+            int now = read_now(c);
+            if (now == ARBOR_ETIMEDOUT)
+                return;
+            if (now != 0)
+                end();
+            continue;
+        }
         int rc = read_more(c, deadline_for(c, &phase_start, &phase));
         if (rc == 408) {
             arbor__http_write_error(c, 408);
@@ -790,25 +815,27 @@ static void go_idle(http_conn_t *c)
         end();
 }
 
-/* The socket is readable: bytes, the end of the stream, or nothing (a
- * spurious notification). */
+/* Reads what has come and serves it, then goes idle (at once when
+ * nothing had come: a spurious notification, or a client that has not
+ * sent its first request yet). */
+static void serve(http_conn_t *c)
+{
+    int rc = read_now(c);
+    if (rc != 0 && rc != ARBOR_ETIMEDOUT)
+        end();
+    if (rc == 0)
+        serve_until_idle(c);
+    go_idle(c);
+}
+
+/* The socket is readable: bytes, the end of the stream, or nothing. */
 static void on_readable(http_conn_t *c)
 {
     if (!arbor__http_conn_busy(c))
         end(); /* a drain or the idle timeout closed it */
     if (arbor__http_conn_buffers(c) != 0)
         arbor_exit(arbor_error("out of memory"));
-    size_t got;
-    int rc = arbor_socket_recv(c->socket, c->in, IN_SIZE, 0, &got);
-    if (rc == ARBOR_ETIMEDOUT) {
-        go_idle(c);
-        return;
-    }
-    if (rc != 0 || got == 0)
-        end();
-    c->in_len = got;
-    serve_until_idle(c);
-    go_idle(c);
+    serve(c);
 }
 
 /* The reactor's init: takes the socket from the acceptor, then serves the
@@ -847,17 +874,9 @@ static void conn_init(void **state)
         linger_close(c);
         end();
     }
-    /* The client usually sent its request with its connect: read it now
-     * rather than after a trip through the poller. */
-    size_t got;
-    int rc = arbor_socket_recv(c->socket, c->in, IN_SIZE, 0, &got);
-    if (rc == 0 && got == 0)
-        end();
-    if (rc != 0 && rc != ARBOR_ETIMEDOUT)
-        end();
-    c->in_len = rc == 0 ? got : 0;
-    serve_until_idle(c);
-    go_idle(c);
+    /* The client usually sent its request with its connect: it is read
+     * now rather than after a trip through the poller. */
+    serve(c);
 }
 
 /* Every message after the socket: its readiness, or one the application
