@@ -9,9 +9,11 @@
  * Two figures: http_idle_conn_bytes, the runtime's own accounting (heap
  * blocks in use and resident stack pages, bench_memory_in_use(), which
  * earlier repetitions cannot blur), and http_idle_conn_rss_bytes, the
- * process's resident set (what the kernel charges; it also counts heap
- * pages freed but not given back).
+ * process's resident set (what the kernel charges: pages touched, where
+ * the accounting counts bytes allocated; it also counts heap pages freed
+ * but not given back).
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +102,9 @@ static void http_idle_conn_bytes(void)
     int ready[2], stop[2];
     if (pipe(ready) != 0 || pipe(stop) != 0)
         abort();
+    /* Heap pages that earlier repetitions freed go back to the kernel
+     * first, or the connections would reuse them unseen by the RSS. */
+    malloc_trim(0);
     uint64_t before = bench_memory_in_use(), rss_before = rss_bytes();
     pid_t child = fork();
     if (child == 0) {
