@@ -681,6 +681,41 @@ TEST(head_body_and_idle_timeouts)
     arbor_test_run(timeouts_root, NULL);
 }
 
+static void idle_timeout_is_per_wait_root(void *arg)
+{
+    (void)arg;
+    uint16_t port = start_with((arbor_http_opts_t){.limits = {.idle_timeout_ms = 300}});
+    response_t *r = new_response();
+    client_t *c = connect_to(port);
+    /* A handler that runs past the idle timeout is not cut: the timeout
+     * is for the wait between requests. */
+    send_text(c, "GET /sleep/700 HTTP/1.1\r\nHost: x\r\n\r\n");
+    read_response(c, r);
+    ASSERT_EQ(r->status, 200);
+    ASSERT_STREQ(r->body, "/sleep/700");
+    /* Each request starts a new wait: requests 50 ms apart for 800 ms,
+     * more than twice the timeout, keep the connection. */
+    for (int i = 0; i < 16; i++) {
+        arbor_sleep(50); /* the client's pace between requests */
+        send_text(c, "GET /again HTTP/1.1\r\nHost: x\r\n\r\n");
+        read_response(c, r);
+        ASSERT_EQ(r->status, 200);
+        ASSERT_STREQ(r->body, "/again");
+    }
+    /* Then silence: closed after the timeout. */
+    uint64_t t0 = arbor_now_ms();
+    expect_closed(c);
+    ASSERT_GE(arbor_now_ms() - t0, 290);
+    disconnect(c);
+    arbor_free(r);
+    stop();
+}
+
+TEST(the_idle_timeout_is_for_each_wait_between_requests)
+{
+    arbor_test_run(idle_timeout_is_per_wait_root, NULL);
+}
+
 static void max_connections_root(void *arg)
 {
     (void)arg;
