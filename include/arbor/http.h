@@ -21,8 +21,8 @@
  * closes that connection (a crash report names the request); no other
  * connection notices. Between requests a connection's process holds no
  * stack and no buffer (a reactive process waiting for its socket's
- * readiness; docs/http.md, "Memory"); a message sent to it then is
- * dropped.
+ * readiness; docs/http.md, "Memory"); a message sent to it then, or
+ * left unread by a handler, is dropped.
  *
  * Parsing is llhttp's (Node's parser) in strict mode, with the server's own
  * checks against request smuggling on top: a request with both
