@@ -4,6 +4,8 @@
  * input; with --json each command answers with exactly one JSON line.
  */
 #include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,11 +17,23 @@
 #include "request.h"
 
 static const char usage[] =
-    "usage: support_system [--json] [--db PATH] [--log PATH] [--schedulers N]\n"
-    "                      [--idle-timeout MS] [--policy round-robin|least-loaded]\n"
-    "  --db PATH   the SQLite file (default var/support_system.db)\n"
-    "  --log PATH  the notification log (default: the database's path ending in .log);\n"
-    "              it must be writable at start\n"
+    "usage: support_system [OPTION]...\n"
+    "The SupportSystem ticket desk. Reads commands from standard input (type help).\n"
+    "Options:\n"
+    "  --db PATH            the SQLite file (default var/support_system.db)\n"
+    "  --log PATH           the notification log (default: the database's path ending\n"
+    "                       in .log); it must be writable at start\n"
+    "  --json               answer each command with one line of JSON (for scripts)\n"
+    "  --policy round-robin|least-loaded\n"
+    "                       how assign picks an agent (default round-robin)\n"
+    "  --idle-timeout MS    a ticket's process stops after MS ms without a request\n"
+    "                       (1 to 86400000; default 60000)\n"
+    "  --schedulers N       scheduler threads (1 to 1024; default: one per CPU)\n"
+    "  --no-console         read no commands: run until SIGTERM or Ctrl-C (a service)\n"
+    "  -h, --help           this text\n"
+    "Exit status: 0 after quit, end of input or SIGTERM; 1 if it cannot start; 2 for\n"
+    "a bad option; 3 when the desk's supervisor gave up (its processes were restarted\n"
+    "more than 3 times in 5 s).\n"
     "Commands:\n"
     "  create [--customer NAME] [--priority low|normal|high|urgent] [--] DESCRIPTION\n"
     "  assign ID [AGENT]     resolve ID     reopen ID     close ID\n"
@@ -33,6 +47,7 @@ static const char usage[] =
 
 typedef struct options {
     bool json;
+    bool no_console;
     unsigned schedulers;
     const char *db;
     char log[4096];
@@ -142,6 +157,69 @@ static bool decode(const console_t *c, const words_t *ws, desk_request_t *r)
     fail_err(c, &err);
     return false;
 }
+
+/* ---- the desk's end -------------------------------------------------------------------- */
+
+/* The exit status when the desk's supervisor gave up (1: it could not
+ * start, 2: a bad option). */
+enum { EXIT_SUPERVISOR_GAVE_UP = 3 };
+
+static arbor_pid_t watched_sup;
+
+/* Waits for the desk's supervisor to end. If it did not stop normally (it
+ * gave up), the console may be waiting for a line that never comes: make
+ * that read return, so that the console says what happened and stops. */
+static void watch_desk(void *arg)
+{
+    (void)arg;
+    arbor_ref_t ref;
+    if (arbor_monitor(watched_sup, &ref) != 0)
+        return;
+    for (;;) {
+        arbor_msg_t *m;
+        if (arbor_receive(ARBOR_INFINITY, &m) != 0)
+            return;
+        const arbor_down_msg_t *d = m->tag == ARBOR_TAG_DOWN ? m->data : NULL;
+        bool gone = d && d->ref == ref;
+        bool normal = gone && d->reason.kind == ARBOR_EXIT_NORMAL;
+        arbor_msg_free(m);
+        if (gone && !normal)
+            console_read_abandon();
+        if (gone)
+            return;
+    }
+}
+
+static bool exit_from(const arbor_msg_t *m, void *arg)
+{
+    return m->tag == ARBOR_TAG_EXIT &&
+           ((const arbor_exit_msg_t *)m->data)->from == *(arbor_pid_t *)arg;
+}
+
+/* Waits up to ms for the supervisor's exit signal (the console traps
+ * exits); when it came, says in why what happened and returns true. */
+static bool desk_ended(arbor_pid_t sup, int64_t ms, char *why, size_t size)
+{
+    arbor_msg_t *m;
+    if (arbor_receive_match(exit_from, &sup, ms, &m) != 0)
+        return false;
+    arbor_reason_t r = ((const arbor_exit_msg_t *)m->data)->reason;
+    if (r.kind == ARBOR_EXIT_SHUTDOWN) {
+        snprintf(why, size,
+                 DESK_SUPERVISOR_NAME " gave up: the Store and the processes after it were"
+                                      " restarted more than %d times in %d s",
+                 DESK_MAX_RESTARTS, DESK_MAX_SECONDS);
+    } else {
+        char reason[256];
+        arbor_reason_format(&r, reason, sizeof reason);
+        snprintf(why, size, DESK_SUPERVISOR_NAME " stopped: %s", reason);
+    }
+    arbor_msg_free(m);
+    return true;
+}
+
+/* Why the desk's supervisor ended, once the console knows. */
+static char desk_gone[512];
 
 /* ---- commands ------------------------------------------------------------------------- */
 
@@ -276,6 +354,12 @@ static void cmd_backup(const console_t *c, words_t *ws)
     ok(c, j, text);
 }
 
+static bool down_of(const arbor_msg_t *m, void *ref)
+{
+    return m->tag == ARBOR_TAG_DOWN &&
+           ((const arbor_down_msg_t *)m->data)->ref == *(arbor_ref_t *)ref;
+}
+
 /* Kills a ticket's worker or the Store and answers once its supervisor
  * has restarted it (and, for the Store, everything after it: rest_for_one).
  * The dead process told its supervisor (link) before telling us (monitor),
@@ -307,17 +391,19 @@ static void cmd_crash(const console_t *c, words_t *ws)
     }
     arbor_exit_pid(old, ARBOR_KILL);
     arbor_msg_t *m;
-    while (arbor_receive(ARBOR_INFINITY, &m) == 0) {
-        bool down = m->tag == ARBOR_TAG_DOWN && ((arbor_down_msg_t *)m->data)->ref == ref;
+    if (arbor_receive_match(down_of, &ref, ARBOR_INFINITY, &m) == 0)
         arbor_msg_free(m);
-        if (down)
-            break;
-    }
     arbor_child_counts_t counts;
     if (id)
         arbor_dynsup_count_children(sup, &counts); /* returns after the restart */
-    else
-        arbor_sup_count_children(sup, &counts);
+    else if (arbor_sup_count_children(sup, &counts) != 0 &&
+             desk_ended(sup, 5000, desk_gone, sizeof desk_gone)) {
+        /* That restart was one too many: the desk stops after this answer. */
+        char text[640];
+        snprintf(text, sizeof text, "killed %s; %s; the desk stops", console_pid(old), desk_gone);
+        fail(c, "supervisor_gave_up", text);
+        return;
+    }
     if (id)
         desk_worker(id, &now);
     else
@@ -467,6 +553,13 @@ static bool run_command(const console_t *c, const char *line, size_t len)
         fail(c, "bad_argument", why);
         return true;
     }
+    /* Every command's words are checked before it runs, those of commands
+     * that read none included: extra words are refused, never ignored. */
+    desk_request_t r;
+    if (!decode(c, &ws, &r)) {
+        console_words_free(&ws);
+        return true;
+    }
     bool more = dispatch(c, &ws);
     console_words_free(&ws);
     return more;
@@ -518,32 +611,56 @@ static bool dispatch(const console_t *c, words_t *ws)
     return true;
 }
 
+/* Says plainly on stderr that the desk stops and why, and stops the
+ * console: the program exits with EXIT_SUPERVISOR_GAVE_UP. */
+_Noreturn static void stop_without_desk(const char *db)
+{
+    fflush(stdout);
+    fprintf(stderr,
+            "support_system: %s; the desk stops. Every acknowledged change is in %s;"
+            " start the desk again (under systemd, Restart=on-failure does).\n",
+            desk_gone, db);
+    arbor_exit(arbor_error("supervisor_gave_up"));
+}
+
 static void root(void *arg)
 {
     const options_t *o = arg;
     console_t c = {.o = o};
     desk_config_t cfg = {
         .db_path = o->db, .log_path = o->log, .policy = o->policy, .idle_timeout_ms = o->idle_ms};
+    arbor_trap_exit(true); /* the supervisor's end is a message to answer */
     arbor_reason_t why;
     int rc = desk_start(&cfg, &c.sup, &why);
     if (rc) {
-        char text[128];
+        char text[512];
         arbor_reason_format(&why, text, sizeof text);
         fprintf(stderr, "support_system: cannot start: %s (%s)\n", arbor_strerror(rc), text);
         arbor_exit(arbor_error("start failed"));
     }
+    watched_sup = c.sup;
+    arbor_pid_t watcher;
+    arbor_spawn_link(watch_desk, NULL, &watcher);
     const char *prompt = console_interactive() && !o->json ? "support> " : NULL;
     if (prompt)
         printf("SupportSystem desk on %s; type help for the commands.\n", o->db);
-    for (;;) {
+    if (o->no_console)
+        console_wait_stop();
+    for (bool more = !o->no_console; more;) {
         size_t len;
         char *line = console_read_line(prompt, &len);
-        bool more = line && run_command(&c, line, len);
+        more = line && run_command(&c, line, len);
         free(line);
-        if (!more)
-            break;
         fflush(stdout);
+        if (desk_gone[0] || desk_ended(c.sup, 0, desk_gone, sizeof desk_gone))
+            stop_without_desk(o->db);
     }
+    /* The read may have been abandoned because the supervisor ended: its
+     * exit signal is on its way. */
+    if (console_read_abandoned() && desk_ended(c.sup, 5000, desk_gone, sizeof desk_gone))
+        stop_without_desk(o->db);
+    if (console_stop_signal())
+        fprintf(stderr, "support_system: %s: stopping\n", strsignal(console_stop_signal()));
     arbor_sup_stop(c.sup, ARBOR_NORMAL);
 }
 
@@ -556,40 +673,95 @@ static void default_log_path(const char *db, char *out, size_t size)
     snprintf(out, size, "%.*s.log", (int)len, db);
 }
 
+/* Says on stderr what is wrong with the command line; returns 2, the exit
+ * status for it. */
+static int bad_usage(const char *format, ...) __attribute__((format(printf, 1, 2)));
+static int bad_usage(const char *format, ...)
+{
+    va_list ap;
+    va_start(ap, format);
+    fputs("support_system: ", stderr);
+    vfprintf(stderr, format, ap);
+    fputs(" (support_system --help lists the options)\n", stderr);
+    va_end(ap);
+    return 2;
+}
+
+/* The value after the option argv[*i], moving *i past it, or NULL when
+ * there is none (having said so: expected names what should follow). */
+static const char *option_value(int argc, char **argv, int *i, const char *expected)
+{
+    if (*i + 1 >= argc) {
+        bad_usage("%s: expected %s after it", argv[*i], expected);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+/* Reads the command line into *o. Returns -1 to go on, or the exit status
+ * to stop with: 0 after --help, 2 for a bad option (said on stderr). */
+static int parse_options(int argc, char **argv, options_t *o)
+{
+    long long n;
+    const char *v;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (strcmp(a, "--json") == 0) {
+            o->json = true;
+        } else if (strcmp(a, "--no-console") == 0) {
+            o->no_console = true;
+        } else if (strcmp(a, "--db") == 0) {
+            if (!(v = option_value(argc, argv, &i, "a path")))
+                return 2;
+            if (!v[0])
+                return bad_usage("--db '': expected a path");
+            o->db = v;
+        } else if (strcmp(a, "--log") == 0) {
+            if (!(v = option_value(argc, argv, &i, "a path")))
+                return 2;
+            if (!v[0] || strlen(v) >= sizeof o->log)
+                return bad_usage("--log '%.64s': expected a path of 1 to %zu bytes", v,
+                                 sizeof o->log - 1);
+            snprintf(o->log, sizeof o->log, "%s", v);
+        } else if (strcmp(a, "--schedulers") == 0) {
+            if (!(v = option_value(argc, argv, &i, "a number from 1 to 1024")))
+                return 2;
+            if (!console_option_number("support_system", a, v, 1, 1024, &n))
+                return 2;
+            o->schedulers = (unsigned)n;
+        } else if (strcmp(a, "--idle-timeout") == 0) {
+            if (!(v = option_value(argc, argv, &i, "milliseconds, from 1 to 86400000")))
+                return 2;
+            if (!console_option_number("support_system", a, v, 1, 86400000, &n))
+                return 2;
+            o->idle_ms = n;
+        } else if (strcmp(a, "--policy") == 0) {
+            if (!(v = option_value(argc, argv, &i, "round-robin or least-loaded")))
+                return 2;
+            if (strcmp(v, "round-robin") == 0)
+                o->policy = POLICY_ROUND_ROBIN;
+            else if (strcmp(v, "least-loaded") == 0)
+                o->policy = POLICY_LEAST_LOADED;
+            else
+                return bad_usage("--policy %s: expected round-robin or least-loaded", v);
+        } else if (a[0] == '-') {
+            return bad_usage("%s: unknown option", a);
+        } else {
+            return bad_usage("%s: unexpected argument (the desk takes only options)", a);
+        }
+    }
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     options_t o = {.db = "var/support_system.db", .idle_ms = 60000};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--json") == 0)
-            o.json = true;
-        else if (strcmp(a, "--db") == 0 && v)
-            o.db = argv[++i];
-        else if (strcmp(a, "--log") == 0 && v && strlen(v) < sizeof o.log)
-            snprintf(o.log, sizeof o.log, "%s", argv[++i]);
-        else if (strcmp(a, "--schedulers") == 0 && v) {
-            long long n;
-            if (!console_option_number("support_system", a, argv[++i], 1, 1024, &n))
-                return 2;
-            o.schedulers = (unsigned)n;
-        } else if (strcmp(a, "--idle-timeout") == 0 && v) {
-            long long ms;
-            if (!console_option_number("support_system", a, argv[++i], 1, 86400000, &ms))
-                return 2;
-            o.idle_ms = ms;
-        } else if (strcmp(a, "--policy") == 0 && v && strcmp(v, "least-loaded") == 0) {
-            o.policy = POLICY_LEAST_LOADED;
-            i++;
-        } else if (strcmp(a, "--policy") == 0 && v && strcmp(v, "round-robin") == 0) {
-            o.policy = POLICY_ROUND_ROBIN;
-            i++;
-        } else {
-            bool help = strcmp(a, "--help") == 0;
-            fputs(usage, help ? stdout : stderr);
-            return help ? 0 : 2;
-        }
-    }
+    int status = parse_options(argc, argv, &o);
+    if (status >= 0)
+        return status;
     if (strcmp(o.db, "var/support_system.db") == 0)
         mkdir("var", 0755); /* the default lives under var/ */
     if (!o.log[0])
@@ -614,5 +786,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "support_system: %s\n", arbor_strerror(rc));
         return 1;
     }
-    return why.kind == ARBOR_EXIT_NORMAL ? 0 : 1;
+    if (why.kind == ARBOR_EXIT_NORMAL)
+        return 0;
+    return strcmp(why.detail, "supervisor_gave_up") == 0 ? EXIT_SUPERVISOR_GAVE_UP : 1;
 }

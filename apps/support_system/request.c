@@ -67,8 +67,12 @@ static bool decode_create(int argc, const char *const *argv, desk_request_t *r, 
 static bool decode_act(int argc, const char *const *argv, desk_request_t *r, ticket_error_t *err)
 {
     int max_args = r->action == ACTION_ASSIGN ? 3 : 2;
-    if (argc > max_args)
-        return refuse(err, "bad_argument", "too many arguments (try: help)");
+    if (argc > max_args) {
+        snprintf(err->code, sizeof err->code, "bad_argument");
+        snprintf(err->message, sizeof err->message, "too many arguments: %s ID%s", argv[0],
+                 r->action == ACTION_ASSIGN ? " [AGENT]" : "");
+        return false;
+    }
     if (!parse_id(argc > 1 ? argv[1] : NULL, &r->id, err))
         return false;
     if (argc > 2 && strlen(argv[2]) >= TICKET_NAME_SIZE)
@@ -138,7 +142,8 @@ bool desk_request_decode(int argc, const char *const *argv, desk_request_t *r, t
         ok = decode_act(argc, argv, &d, err);
         break;
     case DESK_REQ_SHOW:
-        ok = parse_id(argc == 2 ? argv[1] : NULL, &d.id, err);
+        ok = argc <= 2 ? parse_id(argc == 2 ? argv[1] : NULL, &d.id, err)
+                       : refuse(err, "bad_argument", "show takes one ticket id: show ID");
         break;
     case DESK_REQ_LIST:
         ok = decode_list(argc, argv, &d, err);
@@ -161,8 +166,14 @@ bool desk_request_decode(int argc, const char *const *argv, desk_request_t *r, t
         else
             d.path = argv[1];
         break;
-    default:
-        break; /* blank, quit, agents, tree, stats, help: no arguments read */
+    default: /* quit, agents, tree, stats, help: no arguments */
+        if (argc > 1) {
+            snprintf(err->code, sizeof err->code, "bad_argument");
+            snprintf(err->message, sizeof err->message, "%s takes no arguments (try: help)",
+                     argv[0]);
+            ok = false;
+        }
+        break;
     }
     if (ok)
         *r = d;

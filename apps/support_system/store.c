@@ -203,14 +203,15 @@ typedef struct store {
     bool lingered;      /* the batch has waited once for company */
     uint64_t oldest_ms; /* when the batch's first change arrived */
     store_stats_t stats;
+    void *rows;                  /* a read's rows, malloc'd: in the state, so that a Store killed
+                                  * during a read frees them in its exit hook */
     ticket_t cache[CACHE_SLOTS]; /* id 0: empty */
 } store_t;
 
-/* A read's work for the blocking pool: the job and the rows it found. */
+/* A read's work for the blocking pool: the job; its rows go to s->rows. */
 typedef struct read {
     store_t *s;
     job_t *job;
-    void *rows; /* malloc'd */
 } read_t;
 
 static int db_fail(store_t *s, job_t *j, const char *what)
@@ -452,20 +453,21 @@ static int collect(read_t *r, sqlite3_stmt *st, size_t row_size,
 {
     size_t cap = 16;
     job_t *j = r->job;
+    store_t *s = r->s;
     j->rows_size = row_size;
-    r->rows = malloc(cap * row_size);
-    int rc = r->rows ? 0 : ARBOR_ENOMEM;
+    s->rows = malloc(cap * row_size);
+    int rc = s->rows ? 0 : ARBOR_ENOMEM;
     while (!rc && sqlite3_step(st) == SQLITE_ROW) {
         if (j->nrows == cap) {
-            void *more = realloc(r->rows, 2 * cap * row_size);
+            void *more = realloc(s->rows, 2 * cap * row_size);
             if (!more) {
                 rc = ARBOR_ENOMEM;
                 break;
             }
-            r->rows = more;
+            s->rows = more;
             cap *= 2;
         }
-        read_row(st, (char *)r->rows + j->nrows++ * row_size);
+        read_row(st, (char *)s->rows + j->nrows++ * row_size);
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -556,13 +558,15 @@ static arbor_gs_ret_t answer_read(store_t *s, job_t *j, arbor_from_t from)
     size_t rows = j->nrows * j->rows_size;
     char *reply = malloc(sizeof *j + rows);
     if (!reply) {
-        free(r.rows);
+        free(s->rows);
+        s->rows = NULL;
         return arbor_gs_halt(arbor_error("out of memory"));
     }
     memcpy(reply, j, sizeof *j);
     if (rows)
-        memcpy(reply + sizeof *j, r.rows, rows);
-    free(r.rows);
+        memcpy(reply + sizeof *j, s->rows, rows);
+    free(s->rows);
+    s->rows = NULL;
     arbor_gs_reply_to(from, reply, sizeof *j + rows);
     free(reply);
     return arbor_gs_noreply();
@@ -583,6 +587,7 @@ static void close_store(void *arg)
         sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
     free(s->batch);
+    free(s->rows);
     free(s);
 }
 

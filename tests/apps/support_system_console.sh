@@ -28,16 +28,41 @@ check() { # what, got, expected
     [ "$2" = "$3" ] || { echo "FAIL $1: expected [$3], got [$2]"; cat "$tmp/stderr"; exit 1; }
 }
 
-# 0. Malformed options are refused with a clear message, status 2, and no
-#    database is created.
-for opt in "--idle-timeout soon" "--schedulers 0" "--schedulers 2x"; do
+# 0. Malformed options are refused with status 2, a message that names
+#    what is wrong and what was expected, and no database is created.
+bad_options=("--idle-timeout soon" "--schedulers 0" "--schedulers 2x" "--policy random" "--db"
+    "--policy" "--frobnicate" "stray" "--log")
+messages=("--idle-timeout 'soon': expected a number from 1 to 86400000"
+    "--schedulers '0': expected a number from 1 to 1024"
+    "--schedulers '2x': expected a number from 1 to 1024"
+    "--policy random: expected round-robin or least-loaded"
+    "--db: expected a path after it"
+    "--policy: expected round-robin or least-loaded after it"
+    "--frobnicate: unknown option" "stray: unexpected argument" "--log: expected a path after it")
+for i in "${!bad_options[@]}"; do
     rc=0
     # shellcheck disable=SC2086
-    msg=$(timeout 60 "$bin" --db "$db" $opt </dev/null 2>&1 >/dev/null) || rc=$?
-    [ "$rc" -eq 2 ] && grep -q "wants a number" <<<"$msg" ||
-        { echo "FAIL option $opt: status $rc, message [$msg]"; exit 1; }
+    msg=$(timeout 60 "$bin" --db "$db" ${bad_options[$i]} </dev/null 2>&1 >/dev/null) || rc=$?
+    [ "$rc" -eq 2 ] && grep -qF "support_system: ${messages[$i]}" <<<"$msg" ||
+        { echo "FAIL option ${bad_options[$i]}: status $rc, message [$msg]"; exit 1; }
 done
 [ ! -e "$db" ] || { echo "FAIL: a refused start created $db"; exit 1; }
+# -h is --help: status 0, the text on stdout, nothing started. It lists
+# every option, and every option it lists is one the desk takes.
+for h in -h --help; do
+    rc=0
+    help=$(timeout 60 "$bin" "$h" </dev/null 2>/dev/null) || rc=$?
+    [ "$rc" -eq 0 ] && grep -q '^usage: support_system' <<<"$help" ||
+        { echo "FAIL $h: status $rc, output [$help]"; exit 1; }
+done
+[ ! -e "$db" ] || { echo "FAIL: --help created $db"; exit 1; }
+for opt in --db --log --json --policy --idle-timeout --schedulers --no-console -h --help; do
+    grep -qE "^ +(-h, )?$opt( |,|$)" <<<"$help" || { echo "FAIL: --help does not list $opt"; exit 1; }
+done
+for opt in $(grep -oE '^ +(-h, )?--[a-z-]+' <<<"$help" | grep -oE -- '--[a-z-]+'); do
+    msg=$(timeout 60 "$bin" "$opt" </dev/null 2>&1 >/dev/null || true)
+    ! grep -q "unknown option" <<<"$msg" || { echo "FAIL: --help lists $opt, refused: $msg"; exit 1; }
+done
 
 # 0b. An unusable --log is refused at start with the path and the reason,
 #     status non-zero, and nothing is started: no database, no lock. (A
@@ -84,6 +109,19 @@ check "unknown command" "$(field "${out[13]}" error.code)" "unknown_command"
 check "after refusals" "$(field "${out[14]}" ticket.status)/$(field "${out[14]}" ticket.agent)" "assigned/bob"
 check "history" "$(field "${out[14]}" ticket.history.5.what)" "assigned to bob"
 check "list" "$(field "${out[15]}" tickets.0.id)" "1"
+
+# 1a. Words beyond what a command takes are refused, not ignored, and the
+#     refused command does nothing (`quit now` does not quit).
+mapfile -t out < <(printf '%s\n' 'resolve 1 2' 'tree x' 'stats now' 'agents x' 'help me' \
+    'show 1 2' 'assign 1 bob carol' 'quit now' 'show 1' 'quit' | desk)
+check "extra words: lines" "${#out[@]}" 10
+for i in 0 1 2 3 4 5 6 7; do
+    check "extra words ($i)" "$(field "${out[$i]}" error.code)" "bad_argument"
+done
+check "resolve 1 2" "$(field "${out[0]}" error.message)" "too many arguments: resolve ID"
+check "tree x" "$(field "${out[1]}" error.message)" "tree takes no arguments (try: help)"
+check "assign 1 bob carol" "$(field "${out[6]}" error.message)" "too many arguments: assign ID [AGENT]"
+check "refused: nothing changed" "$(field "${out[8]}" ticket.status)" "assigned"
 
 # 1b. A line is one command whatever its length: a create longer than
 #     1,023 bytes ending in 'resolve 1' is one refused create, and ticket 1
@@ -235,6 +273,72 @@ check "resolved, once" "$(grep -c "ticket $fid is now resolved" "$flog")" 1
 check "no id twice" "$(awk '{print $2}' "$flog" | sort | uniq -d | wc -l)" 0
 ask quit
 wait "$FDESK_PID"
+
+# 2e. The top supervisor gives up: four `crash store` within 5 s are one
+#     restart more than its intensity (3 in 5 s). The fourth is answered
+#     with what happened, stderr says it plainly, and the desk exits with
+#     status 3 at once, though its input is still open. The data is kept.
+gdb="$tmp/gaveup.db"
+coproc GDESK { timeout 120 "$bin" --json --db "$gdb" 2>"$tmp/gaveup.err"; }
+# bash forgets a coproc's pid and descriptors once it has ended: keep them.
+gpid=$GDESK_PID
+exec {gin}>&"${GDESK[1]}" {gout}<&"${GDESK[0]}"
+gask() { # command: sets $reply to the desk's answer
+    echo "$1" >&"$gin"
+    IFS= read -r -t 60 reply <&"$gout" || { echo "FAIL: no answer to $1"; exit 1; }
+}
+gask 'create kept through the end'
+for i in 1 2 3; do
+    gask 'crash store'
+    check "crash store $i" "$(field "$reply" ok)" "True"
+done
+gask 'crash store'
+check "fourth crash store" "$(field "$reply" error.code)" "supervisor_gave_up"
+grep -q "SupportSystem.Supervisor gave up: the Store and the processes after it were restarted more than 3 times in 5 s; the desk stops" <<<"$reply" ||
+    { echo "FAIL gave-up answer: $reply"; exit 1; }
+rc=0
+wait "$gpid" || rc=$? # while its input stays open: the desk must not wait for it
+exec {gin}>&- {gout}<&-
+check "exit status after giving up" "$rc" 3
+grep -qF "support_system: SupportSystem.Supervisor gave up: the Store and the processes after it were restarted more than 3 times in 5 s; the desk stops. Every acknowledged change is in $gdb;" "$tmp/gaveup.err" ||
+    { echo "FAIL gave-up message: $(cat "$tmp/gaveup.err")"; exit 1; }
+check "kept after giving up" "$(sqlite3 "$gdb" 'SELECT description FROM tickets')" "kept through the end"
+
+# 2f. SIGTERM stops the desk cleanly while it waits for input: status 0,
+#     a message, the lock released, and the database checkpointed (the
+#     file alone holds every change).
+coproc TDESK { timeout 120 "$bin" --json --db "$gdb" 2>"$tmp/term.err"; }
+tpid=$TDESK_PID
+exec {tin}>&"${TDESK[1]}" {tout}<&"${TDESK[0]}"
+echo 'create before SIGTERM' >&"$tin"
+IFS= read -r -t 60 reply <&"$tout" || { echo "FAIL: no answer before SIGTERM"; exit 1; }
+kill -TERM "$(cat "$gdb.lock")"
+rc=0
+wait "$tpid" || rc=$?
+exec {tin}>&- {tout}<&-
+check "exit status after SIGTERM" "$rc" 0
+grep -q "support_system: Terminated: stopping" "$tmp/term.err" ||
+    { echo "FAIL SIGTERM message: $(cat "$tmp/term.err")"; exit 1; }
+cp "$gdb" "$tmp/term-copy.db"
+check "checkpointed at SIGTERM" "$(sqlite3 "$tmp/term-copy.db" 'SELECT count(*) FROM tickets')" 2
+
+# 2g. Without a console (--no-console, as the systemd unit runs it) the
+#     desk reads nothing, even with its input open, and runs until SIGTERM.
+ndb="$tmp/service.db"
+mkfifo "$tmp/service.in"
+timeout 120 "$bin" --no-console --db "$ndb" <"$tmp/service.in" >"$tmp/service.out" 2>"$tmp/service.err" &
+npid=$!
+exec {nin}>"$tmp/service.in"
+echo 'create not read' >&"$nin"
+deadline=$((SECONDS + 60))
+until [ -s "$ndb.lock" ] && [ -s "$ndb" ] || [ "$SECONDS" -ge "$deadline" ]; do sleep 0.05; done
+kill -0 "$npid" || { echo "FAIL: the desk without a console did not stay"; exit 1; }
+kill -TERM "$(cat "$ndb.lock")"
+rc=0
+wait "$npid" || rc=$?
+exec {nin}>&-
+check "--no-console: status after SIGTERM" "$rc" 0
+check "--no-console: nothing read" "$(sqlite3 "$ndb" 'SELECT count(*) FROM tickets')" 0
 
 # 3. SIGKILL under load, on a database of its own (so ticket i is the i-th
 #    create): each ticket is created, assigned and resolved. Afterwards
