@@ -4,15 +4,16 @@
  * input; with --json each command answers with exactly one JSON line.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "../common/console.h"
+#include "data_path.h"
 #include "desk.h"
 #include "request.h"
 
@@ -20,7 +21,8 @@ static const char usage[] =
     "usage: support_system [OPTION]...\n"
     "The SupportSystem ticket desk. Reads commands from standard input (type help).\n"
     "Options:\n"
-    "  --db PATH            the SQLite file (default var/support_system.db)\n"
+    "  --db PATH            the SQLite file (default: $XDG_DATA_HOME/arbor-desk/desk.db,\n"
+    "                       or ~/.local/share/arbor-desk/desk.db; created if need be)\n"
     "  --log PATH           the notification log (default: the database's path ending\n"
     "                       in .log); it must be writable at start\n"
     "  --json               answer each command with one line of JSON (for scripts)\n"
@@ -49,7 +51,8 @@ typedef struct options {
     bool json;
     bool no_console;
     unsigned schedulers;
-    const char *db;
+    const char *db_arg; /* --db as given; NULL: the default */
+    char db[PATH_MAX];  /* the database's absolute path */
     char log[4096];
     int64_t idle_ms;
     agents_policy_t policy;
@@ -644,6 +647,8 @@ static void root(void *arg)
     const char *prompt = console_interactive() && !o->json ? "support> " : NULL;
     if (prompt)
         printf("SupportSystem desk on %s; type help for the commands.\n", o->db);
+    else
+        fprintf(stderr, "support_system: the database is %s\n", o->db);
     if (o->no_console)
         console_wait_stop();
     for (bool more = !o->no_console; more;) {
@@ -718,7 +723,7 @@ static int parse_options(int argc, char **argv, options_t *o)
                 return 2;
             if (!v[0])
                 return bad_usage("--db '': expected a path");
-            o->db = v;
+            o->db_arg = v;
         } else if (strcmp(a, "--log") == 0) {
             if (!(v = option_value(argc, argv, &i, "a path")))
                 return 2;
@@ -758,12 +763,22 @@ static int parse_options(int argc, char **argv, options_t *o)
 
 int main(int argc, char **argv)
 {
-    options_t o = {.db = "var/support_system.db", .idle_ms = 60000};
+    options_t o = {.idle_ms = 60000};
     int status = parse_options(argc, argv, &o);
     if (status >= 0)
         return status;
-    if (strcmp(o.db, "var/support_system.db") == 0)
-        mkdir("var", 0755); /* the default lives under var/ */
+    /* The database by its absolute path, which the desk shows: run from
+     * any directory, the default is the same file. */
+    char why_db[8192];
+    if (!o.db_arg && desk_default_db_path(o.db, sizeof o.db, why_db, sizeof why_db) != 0) {
+        fprintf(stderr, "support_system: %s\n", why_db);
+        return 1;
+    }
+    if (o.db_arg && desk_absolute_path(o.db_arg, o.db, sizeof o.db) != 0) {
+        fprintf(stderr, "support_system: cannot use the database %s: %s\n", o.db_arg,
+                errno == ENOENT ? "its directory does not exist" : strerror(errno));
+        return 1;
+    }
     if (!o.log[0])
         default_log_path(o.db, o.log, sizeof o.log);
     /* A log that cannot be written would only fail later, in the

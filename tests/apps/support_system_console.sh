@@ -12,7 +12,7 @@
 # fails while the desk runs shows in tree and stats, backs off, and is
 # written once when it works again (2d).
 set -euo pipefail
-bin=${1:?usage: support_system_console.sh PATH_TO_support_system}
+bin=$(realpath "${1:?usage: support_system_console.sh PATH_TO_support_system}")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 db="$tmp/desk.db"
@@ -82,6 +82,39 @@ for i in "${!bad_logs[@]}"; do
         { echo "FAIL --log ${bad_logs[$i]}: status $rc, message [$msg]"; exit 1; }
 done
 [ ! -e "$db" ] && [ ! -e "$db.lock" ] || { echo "FAIL: a refused --log started the desk"; exit 1; }
+
+# 0c. Where the data is. Without --db the database is
+#     $XDG_DATA_HOME/arbor-desk/desk.db (made if need be), whatever the
+#     directory the desk runs in: a second desk started elsewhere finds the
+#     same tickets, and nothing is made in the working directory. Without
+#     XDG_DATA_HOME (or with a relative one, which the XDG specification
+#     ignores), ~/.local/share/arbor-desk/. The desk says the absolute path
+#     of its database at start (on stderr when there is no prompt).
+mkdir -p "$tmp/here" "$tmp/there" "$tmp/home"
+xdb="$tmp/xdg/arbor-desk/desk.db"
+out=$(cd "$tmp/here" && echo 'create from here' |
+    XDG_DATA_HOME="$tmp/xdg" timeout 60 "$bin" --json 2>"$tmp/where.err")
+check "default db: create" "$(field "$out" ticket.id)" 1
+grep -qxF "support_system: the database is $xdb" "$tmp/where.err" ||
+    { echo "FAIL: the desk did not say where its database is: $(cat "$tmp/where.err")"; exit 1; }
+out=$(cd "$tmp/there" && echo 'show 1' | XDG_DATA_HOME="$tmp/xdg" timeout 60 "$bin" --json 2>/dev/null)
+check "default db: another directory, the same desk" "$(field "$out" ticket.description)" "from here"
+[ -z "$(find "$tmp/here" "$tmp/there" -mindepth 1)" ] || { echo "FAIL: files in the working directory"; exit 1; }
+for xdg in "" "relative/dir"; do
+    echo quit | (cd "$tmp/here" && HOME="$tmp/home" XDG_DATA_HOME="$xdg" timeout 60 "$bin" --json \
+        >/dev/null 2>"$tmp/where.err")
+    grep -qxF "support_system: the database is $tmp/home/.local/share/arbor-desk/desk.db" "$tmp/where.err" ||
+        { echo "FAIL HOME fallback (XDG_DATA_HOME='$xdg'): $(cat "$tmp/where.err")"; exit 1; }
+done
+rc=0
+msg=$(echo quit | env -u HOME -u XDG_DATA_HOME timeout 60 "$bin" --json 2>&1 >/dev/null) || rc=$?
+[ "$rc" -eq 1 ] && grep -q "neither XDG_DATA_HOME nor HOME" <<<"$msg" ||
+    { echo "FAIL without HOME: status $rc, message [$msg]"; exit 1; }
+# --db relative to the working directory, said back absolute.
+echo quit | (cd "$tmp/here" && timeout 60 "$bin" --json --db ../there/rel.db >/dev/null 2>"$tmp/where.err")
+grep -qxF "support_system: the database is $tmp/there/rel.db" "$tmp/where.err" ||
+    { echo "FAIL --db made absolute: $(cat "$tmp/where.err")"; exit 1; }
+rm -rf "$tmp/here" "$tmp/there" "$tmp/home" "$tmp/xdg"
 
 # 1. The course's session, then the whole workflow and bad input.
 mapfile -t out < <(printf '%s\n' \
