@@ -357,6 +357,40 @@ static void cmd_backup(const console_t *c, words_t *ws)
     ok(c, j, text);
 }
 
+/* After a crash of the Store: each of the top supervisor's other children
+ * whose pid changed since before (rest_for_one restarted it with the
+ * Store), into j's "also_restarted" ([{"name", "was", "now"}]) and text
+ * (", and with it (rest_for_one) TicketRegistry as <..>, ..."). */
+static void report_siblings_restarted(arbor_pid_t sup, const arbor_child_info_t *before,
+                                      size_t n_before, cJSON *j, char *text, size_t size)
+{
+    arbor_child_info_t *after;
+    size_t n_after;
+    cJSON *list = cJSON_AddArrayToObject(j, "also_restarted");
+    if (arbor_sup_which_children(sup, &after, &n_after) != 0)
+        return;
+    size_t len = 0;
+    /* which_children is newest first: walk it in start order. */
+    for (size_t a = n_after; a-- > 0;) {
+        if (strcmp(after[a].id, "Store") == 0)
+            continue;
+        for (size_t b = 0; b < n_before; b++) {
+            if (strcmp(before[b].id, after[a].id) != 0 || before[b].pid == after[a].pid)
+                continue;
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "name", after[a].id);
+            cJSON_AddStringToObject(e, "was", console_pid(before[b].pid));
+            cJSON_AddStringToObject(e, "now", console_pid(after[a].pid));
+            cJSON_AddItemToArray(list, e);
+            if (len < size)
+                len += (size_t)snprintf(text + len, size - len, "%s%s as %s",
+                                        len ? ", " : ", and with it (rest_for_one) ", after[a].id,
+                                        console_pid(after[a].pid));
+        }
+    }
+    free(after);
+}
+
 static bool down_of(const arbor_msg_t *m, void *ref)
 {
     return m->tag == ARBOR_TAG_DOWN &&
@@ -392,6 +426,12 @@ static void cmd_crash(const console_t *c, words_t *ws)
         fail(c, "noproc", "it is not running");
         return;
     }
+    /* The Store's siblings before the kill: rest_for_one restarts those
+     * after it too, and the answer names each. */
+    arbor_child_info_t *before = NULL;
+    size_t n_before = 0;
+    if (!id && arbor_sup_which_children(sup, &before, &n_before) != 0)
+        n_before = 0;
     arbor_exit_pid(old, ARBOR_KILL);
     arbor_msg_t *m;
     if (arbor_receive_match(down_of, &ref, ARBOR_INFINITY, &m) == 0)
@@ -405,6 +445,7 @@ static void cmd_crash(const console_t *c, words_t *ws)
         char text[640];
         snprintf(text, sizeof text, "killed %s; %s; the desk stops", console_pid(old), desk_gone);
         fail(c, "supervisor_gave_up", text);
+        free(before);
         return;
     }
     if (id)
@@ -413,14 +454,18 @@ static void cmd_crash(const console_t *c, words_t *ws)
         now = arbor_whereis(STORE_NAME);
     if (!now || now == old) {
         fail(c, "not_restarted", "it did not come back");
+        free(before);
         return;
     }
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "killed", console_pid(old));
     cJSON_AddStringToObject(j, "restarted", console_pid(now));
-    char text[96];
-    snprintf(text, sizeof text, "killed %s; its supervisor restarted it as %s", console_pid(old),
-             console_pid(now));
+    char text[1024];
+    int len = snprintf(text, sizeof text, "killed %s; its supervisor restarted it as %s",
+                       console_pid(old), console_pid(now));
+    if (!id)
+        report_siblings_restarted(sup, before, n_before, j, text + len, sizeof text - (size_t)len);
+    free(before);
     ok(c, j, text);
 }
 
@@ -465,6 +510,78 @@ static void notifications_stats(cJSON *j, char *text, size_t size)
     snprintf(text, size, "%lld pending; %s", (long long)pending, state);
 }
 
+/* Adds n to the number under key in obj (made if need be). */
+static void add_count(cJSON *obj, const char *key, int64_t n)
+{
+    cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (item)
+        cJSON_SetNumberValue(item, item->valuedouble + (double)n);
+    else
+        cJSON_AddNumberToObject(obj, key, (double)n);
+}
+
+/* Appends to text (len bytes used of size) the counts in obj, as
+ * " (open 2, assigned 1)". */
+static size_t append_counts(char *text, size_t len, size_t size, const cJSON *obj)
+{
+    const cJSON *item;
+    bool first = true;
+    cJSON_ArrayForEach(item, obj)
+    {
+        if (len < size)
+            len += (size_t)snprintf(text + len, size - len, "%s%s %.0f", first ? " (" : ", ",
+                                    item->string, item->valuedouble);
+        first = false;
+    }
+    if (!first && len < size)
+        len += (size_t)snprintf(text + len, size - len, ")");
+    return len;
+}
+
+/* The helpdesk's figures, from the Store (a read): tickets by status and
+ * by agent. Adds them to j as "tickets" ({"total", "by_status": {status:
+ * n}, "by_agent": {agent: {status: n}}}) and writes one line to text. */
+static void ticket_stats(cJSON *j, char *text, size_t size)
+{
+    store_ticket_count_t *rows;
+    size_t n;
+    int rc = store_ticket_counts(&rows, &n);
+    if (rc) {
+        cJSON_AddNullToObject(j, "tickets");
+        snprintf(text, size, "the Store did not answer: %s", arbor_strerror(rc));
+        return;
+    }
+    cJSON *t = cJSON_AddObjectToObject(j, "tickets");
+    cJSON *total = cJSON_AddNumberToObject(t, "total", 0);
+    cJSON *by_status = cJSON_AddObjectToObject(t, "by_status");
+    cJSON *by_agent = cJSON_AddObjectToObject(t, "by_agent");
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *status = ticket_status_name(rows[i].status);
+        add_count(by_status, status, rows[i].count);
+        sum += (double)rows[i].count;
+        if (!rows[i].agent[0])
+            continue;
+        cJSON *agent = cJSON_GetObjectItemCaseSensitive(by_agent, rows[i].agent);
+        if (!agent)
+            agent = cJSON_AddObjectToObject(by_agent, rows[i].agent);
+        add_count(agent, status, rows[i].count);
+    }
+    free(rows);
+    cJSON_SetNumberValue(total, sum);
+    size_t len = (size_t)snprintf(text, size, "%.0f", sum);
+    len = append_counts(text, len, size, by_status);
+    cJSON *agent;
+    cJSON_ArrayForEach(agent, by_agent)
+    {
+        if (len < size)
+            len +=
+                (size_t)snprintf(text + len, size - len, "%s%s",
+                                 agent == by_agent->child ? "; by agent: " : ", ", agent->string);
+        len = append_counts(text, len, size, agent);
+    }
+}
+
 static void cmd_stats(const console_t *c)
 {
     arbor_stats_t st;
@@ -488,14 +605,16 @@ static void cmd_stats(const console_t *c)
     store_stats(&ss);
     cJSON_AddNumberToObject(j, "store_transactions", (double)ss.transactions);
     cJSON_AddNumberToObject(j, "store_changes", (double)ss.changes);
-    char notes[400], text[640];
+    char notes[400], tickets[2048], text[3072];
+    ticket_stats(j, tickets, sizeof tickets);
     notifications_stats(j, notes, sizeof notes);
     snprintf(text, sizeof text,
-             "%zu processes, %llu stacks in use (%llu KiB resident), %zu restarts;"
-             " the Store wrote %llu changes in %llu commits\nnotifications: %s",
-             procs, (unsigned long long)st.stacks_in_use,
+             "tickets: %s\nnotifications: %s\n"
+             "runtime: %zu processes, %llu stacks in use (%llu KiB resident), %zu restarts;"
+             " the Store wrote %llu changes in %llu commits",
+             tickets, notes, procs, (unsigned long long)st.stacks_in_use,
              (unsigned long long)st.stack_resident_bytes / 1024, restarts,
-             (unsigned long long)ss.changes, (unsigned long long)ss.transactions, notes);
+             (unsigned long long)ss.changes, (unsigned long long)ss.transactions);
     ok(c, j, text);
 }
 
@@ -515,11 +634,72 @@ static cJSON *tree_node(cJSON *node, const char *name)
     return NULL;
 }
 
+/* The top supervisor is rest_for_one: each restart of a child restarts
+ * the children after it too. A child's own count (arbor_child_info_t)
+ * counts only its own failures; here "restarts" becomes every time it was
+ * started again, its own and its elder siblings' ("own_restarts" keeps
+ * its own), and a note says how many came with an elder. */
+static void count_rest_for_one(cJSON *tree)
+{
+    double elders = 0;
+    cJSON *child;
+    cJSON_ArrayForEach(child, cJSON_GetObjectItem(tree, "children"))
+    {
+        cJSON *restarts = cJSON_GetObjectItem(child, "restarts");
+        if (!restarts)
+            continue;
+        double own = restarts->valuedouble;
+        cJSON_AddNumberToObject(child, "own_restarts", own);
+        cJSON_SetNumberValue(restarts, own + elders);
+        if (elders > 0) {
+            char note[96];
+            snprintf(note, sizeof note, "%.0f with an elder sibling: rest_for_one", elders);
+            cJSON_AddItemToObject(child, "note", cJSON_CreateString(note));
+        }
+        elders += own;
+    }
+}
+
+/* Each ticket worker's node under the TicketSupervisor gets the ticket it
+ * holds: "ticket" (its id) and a note, as the worker itself says (its
+ * status text). A worker too busy to say within a second is left as it
+ * is. */
+static void name_tickets(cJSON *tree)
+{
+    cJSON *ticket_sup = tree_node(tree, "TicketSupervisor");
+    arbor_pid_t sup = arbor_whereis(DESK_TICKET_SUP_NAME);
+    arbor_child_info_t *kids;
+    size_t n;
+    if (!ticket_sup || !sup || arbor_dynsup_which_children(sup, &kids, &n) != 0)
+        return;
+    cJSON *node;
+    cJSON_ArrayForEach(node, cJSON_GetObjectItem(ticket_sup, "children"))
+    {
+        const char *pid = cJSON_GetStringValue(cJSON_GetObjectItem(node, "pid"));
+        for (size_t i = 0; pid && i < n; i++) {
+            char status[ARBOR_GS_STATUS_MAX];
+            long long id;
+            if (!kids[i].pid || strcmp(console_pid(kids[i].pid), pid) != 0 ||
+                arbor_gs_get_status(kids[i].pid, status, sizeof status, 1000) != 0)
+                continue;
+            if (sscanf(status, "ticket %lld", &id) == 1)
+                cJSON_AddNumberToObject(node, "ticket", (double)id);
+            cJSON_AddItemToObject(node, "note", console_json_text(status));
+            break;
+        }
+    }
+    free(kids);
+}
+
 /* The tree, with the Dispatcher's delivery state beside it: a failing
- * sink shows there (it is not a crash, so no restart count shows it). */
+ * sink shows there (it is not a crash, so no restart count shows it); the
+ * restarts that rest_for_one made are counted, and each worker shows its
+ * ticket. */
 static void cmd_tree(const console_t *c)
 {
     cJSON *tree = console_tree_json(c->sup, DESK_SUPERVISOR_NAME, false);
+    count_rest_for_one(tree);
+    name_tickets(tree);
     cJSON *d = tree_node(tree, "Dispatcher");
     notifier_status_t st;
     int64_t pending = -1;

@@ -51,7 +51,8 @@ enum {
     STATS,
     BACKUP,
     OUTBOX_PENDING,
-    OUTBOX_COUNT
+    OUTBOX_COUNT,
+    TICKET_COUNTS
 };
 
 /* A batch never holds more changes than this; a full one is written at
@@ -136,6 +137,7 @@ enum {
     ST_OUTBOX_PENDING,
     ST_OUTBOX_MARK,
     ST_OUTBOX_COUNT,
+    ST_TICKET_COUNTS,
     ST_COUNT
 };
 
@@ -164,6 +166,8 @@ static const char *const statement_sql[ST_COUNT] = {
     [ST_OUTBOX_MARK] = "UPDATE outbox SET delivered_at = ?3 WHERE id BETWEEN ?1 AND ?2"
                        " AND delivered_at IS NULL",
     [ST_OUTBOX_COUNT] = "SELECT count(*) FROM outbox WHERE delivered_at IS NULL",
+    [ST_TICKET_COUNTS] = "SELECT agent, status, count(*) FROM tickets GROUP BY agent, status"
+                         " ORDER BY agent, status",
 };
 
 /* One request and its answer. The client sends it; the Store fills the
@@ -501,6 +505,14 @@ static void read_notification_row(sqlite3_stmt *st, void *row)
     snprintf(n->text, sizeof n->text, "%s", sqlite3_column_text(st, 3));
 }
 
+static void read_count_row(sqlite3_stmt *st, void *row)
+{
+    store_ticket_count_t *c = row;
+    snprintf(c->agent, sizeof c->agent, "%s", sqlite3_column_text(st, 0));
+    c->status = (ticket_status_t)sqlite3_column_int(st, 1);
+    c->count = sqlite3_column_int64(st, 2);
+}
+
 static void *run_read(void *arg)
 {
     read_t *r = arg;
@@ -543,6 +555,10 @@ static void *run_read(void *arg)
         j->rc = sqlite3_step(st) == SQLITE_ROW ? 0 : db_fail(r->s, j, "outbox");
         j->count = j->rc ? 0 : sqlite3_column_int64(st, 0);
         sqlite3_reset(st);
+        break;
+    case TICKET_COUNTS:
+        j->rc =
+            collect(r, r->s->st[ST_TICKET_COUNTS], sizeof(store_ticket_count_t), read_count_row);
         break;
     default:
         j->rc = ARBOR_EINVAL;
@@ -1014,6 +1030,14 @@ int store_outbox_count(int64_t *pending)
     if (rc == 0)
         *pending = j.count;
     return rc;
+}
+
+int store_ticket_counts(store_ticket_count_t **out, size_t *n)
+{
+    job_t j = {.op = TICKET_COUNTS};
+    arbor_msg_t *m;
+    int rc = request(&j, &m);
+    return rc ? rc : take_rows(m, (void **)out, n);
 }
 
 int store_stats(store_stats_t *out)

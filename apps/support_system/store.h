@@ -66,6 +66,18 @@ int store_list(const ticket_status_t *status, const char *agent, size_t limit, t
 int store_agents(char **out);
 int store_agent_add(const char *name, ticket_error_t *err);
 
+/* How many tickets an agent ("": none) holds in a status. */
+typedef struct store_ticket_count {
+    char agent[TICKET_NAME_SIZE];
+    ticket_status_t status;
+    int64_t count;
+} store_ticket_count_t;
+
+/* The tickets counted by agent and status, as acknowledged (a read: the
+ * pending batch is written first), by agent then status: *out (free())
+ * with *n rows, one per pair that has tickets. Reads only. */
+int store_ticket_counts(store_ticket_count_t **out, size_t *n);
+
 /* What this Store process has written since it started. */
 typedef struct store_stats {
     uint64_t transactions; /* committed or failed batches, one fsync each */

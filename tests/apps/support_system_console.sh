@@ -307,6 +307,40 @@ check "no id twice" "$(awk '{print $2}' "$flog" | sort | uniq -d | wc -l)" 0
 ask quit
 wait "$FDESK_PID"
 
+# 2d'. Honest reporting, on a database of its own. `crash store` names
+#      every process rest_for_one restarted with the Store; `tree` counts
+#      those restarts (an elder's restart restarts a child too) and shows
+#      the ticket each worker holds; `stats` shows the helpdesk's figures
+#      (tickets by status and by agent) beside the runtime's.
+hdb="$tmp/honest.db"
+mapfile -t out < <(printf '%s\n' 'create one' 'create two' 'create three' 'assign 1 alice' \
+    'assign 2 bob' 'resolve 2' 'crash store' 'show 1' 'show 3' 'tree' 'stats' 'quit' |
+    timeout 120 "$bin" --json --db "$hdb" 2>>"$tmp/stderr")
+check "honest: lines" "${#out[@]}" 12
+python3 - "${out[6]}" "${out[9]}" "${out[10]}" <<'PY' || { echo "FAIL honest reporting: ${out[6]} ${out[9]} ${out[10]}"; exit 1; }
+import json, sys
+crash, tree, stats = (json.loads(a) for a in sys.argv[1:])
+names = [e["name"] for e in crash["also_restarted"]]
+assert names == ["TicketRegistry", "Agents", "TicketSupervisor", "Notifier"], names
+assert all(e["was"] != e["now"] for e in crash["also_restarted"])
+top = {c["name"]: c for c in tree["tree"]["children"]}
+for name in names:
+    assert top[name]["restarts"] == 1 and top[name]["own_restarts"] == 0, top[name]
+assert top["Store"]["restarts"] == 1 and top["Store"]["own_restarts"] == 1
+workers = top["TicketSupervisor"]["children"]
+assert sorted(w["ticket"] for w in workers) == [1, 3], workers
+assert any(w["note"] == "ticket 1 assigned" for w in workers), workers
+t = stats["tickets"]
+assert t["total"] == 3, t
+assert t["by_status"] == {"open": 1, "assigned": 1, "resolved": 1}, t
+assert t["by_agent"] == {"alice": {"assigned": 1}, "bob": {"resolved": 1}}, t
+assert stats["notifications"]["pending"] >= 0
+PY
+out=$(printf '%s\n' 'crash store' 'stats' 'quit' | timeout 120 "$bin" --db "$hdb" 2>>"$tmp/stderr")
+grep -q "and with it (rest_for_one) TicketRegistry as <" <<<"$out" &&
+    grep -qx "tickets: 3 (open 1, assigned 1, resolved 1); by agent: alice (assigned 1), bob (resolved 1)" <<<"$out" ||
+    { echo "FAIL honest reporting as text: $out"; exit 1; }
+
 # 2e. The top supervisor gives up: four `crash store` within 5 s are one
 #     restart more than its intensity (3 in 5 s). The fourth is answered
 #     with what happened, stderr says it plainly, and the desk exits with
