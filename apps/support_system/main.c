@@ -959,6 +959,12 @@ int main(int argc, char **argv)
                 errno == ENOENT ? "its directory does not exist" : strerror(errno));
         return 1;
     }
+    /* First, before the log beside it is made or the database locked: a
+     * file that is not the desk's database is left as it is. */
+    if (store_check_file(o.db, why_db, sizeof why_db) != 0) {
+        fprintf(stderr, "support_system: %s; nothing was changed in it\n", why_db);
+        return 1;
+    }
     if (!o.log[0])
         default_log_path(o.db, o.log, sizeof o.log);
     /* A log that cannot be written would only fail later, in the

@@ -34,6 +34,7 @@
  */
 #include "store.h"
 
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +110,10 @@ static const char schema_v3[] =
     "UPDATE outbox SET delivered_at = at;"
     "CREATE INDEX outbox_pending ON outbox(id) WHERE delivered_at IS NULL;"
     "PRAGMA user_version = 3;";
+
+/* The desk's databases say so in their header (PRAGMA application_id,
+ * "ARBD"): the Store opens no other SQLite file. */
+#define APPLICATION_ID 1095909956 /* 0x41524244 */
 
 /* The steps from version i to i + 1. */
 static const char *const migrations[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3};
@@ -593,7 +598,7 @@ static arbor_gs_ret_t answer_read(store_t *s, job_t *j, arbor_from_t from)
 typedef struct {
     const char *path;
     store_t *s;
-    char error[160];
+    char error[8192]; /* whole: a long path must not hide the cause */
 } open_t;
 
 static void close_store(void *arg)
@@ -605,6 +610,86 @@ static void close_store(void *arg)
     free(s->batch);
     free(s->rows);
     free(s);
+}
+
+/* The integer a PRAGMA answers: SQLITE_OK, or SQLite's error (a file that
+ * is not a database answers SQLITE_NOTADB). */
+static int pragma_int(sqlite3 *db, const char *sql, int *out)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        *out = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+        rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+        sqlite3_finalize(st);
+    }
+    return rc;
+}
+
+/* Says whether the file open in db (at path) is one the Store may use,
+ * reading only: a new, empty file; a desk database (APPLICATION_ID), or
+ * one a desk made before it set APPLICATION_ID (no id, but a schema
+ * version and the desk's tables); in both cases of a schema version it
+ * knows. Otherwise -1, with a sentence in error naming the file and what
+ * it is. */
+static int identify(sqlite3 *db, const char *path, char *error, size_t size)
+{
+    int app = 0, version = 0, tables = 0, desk_tables = 0;
+    if (pragma_int(db, "PRAGMA application_id", &app) != SQLITE_OK ||
+        pragma_int(db, "PRAGMA user_version", &version) != SQLITE_OK ||
+        pragma_int(db,
+                   "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+                   " AND name NOT LIKE 'sqlite_%'",
+                   &tables) != SQLITE_OK ||
+        pragma_int(db,
+                   "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+                   " AND name IN ('tickets', 'history', 'agents', 'outbox')",
+                   &desk_tables) != SQLITE_OK) {
+        snprintf(error, size, "%s is not a desk database: SQLite cannot read it (%s)", path,
+                 sqlite3_errmsg(db));
+        return -1;
+    }
+    if (app != APPLICATION_ID && app != 0) {
+        snprintf(error, size,
+                 "%s is not a desk database: it belongs to another application (its SQLite"
+                 " application_id is %d, a desk's is %d)",
+                 path, app, APPLICATION_ID);
+        return -1;
+    }
+    if (version > SCHEMA_VERSION) {
+        snprintf(error, size,
+                 "%s has schema version %d, newer than this desk knows (%d): a newer desk made"
+                 " it; run that one",
+                 path, version, SCHEMA_VERSION);
+        return -1;
+    }
+    if (app == 0 && tables > 0 && (version == 0 || desk_tables < 4)) {
+        snprintf(error, size,
+                 "%s is not a desk database: it holds another application's tables (%d tables,"
+                 " schema version %d, no desk application_id)",
+                 path, tables, version);
+        return -1;
+    }
+    return 0;
+}
+
+int store_check_file(const char *path, char *why, size_t size)
+{
+    sqlite3 *db = NULL;
+    int rc = 0;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        /* A file that is not there yet becomes a new desk database. */
+        if (errno != ENOENT || sqlite3_errcode(db) != SQLITE_CANTOPEN) {
+            snprintf(why, size, "cannot open %s: %s", path,
+                     db ? sqlite3_errmsg(db) : "out of memory");
+            rc = -1;
+        }
+    } else if (identify(db, path, why, size) != 0) {
+        rc = -1;
+    }
+    sqlite3_close(db);
+    return rc;
 }
 
 /* Brings the schema to SCHEMA_VERSION, one step per version, each in its
@@ -648,6 +733,10 @@ static void *open_db(void *arg)
      * there. A clean stop has checkpointed already (store_terminate, on
      * the blocking pool); after a crash the next open recovers the WAL. */
     sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+    /* Before anything is written (WAL mode, tables): a file that is not
+     * the desk's is left as it is. */
+    if (identify(s->db, o->path, o->error, sizeof o->error) != 0)
+        return NULL;
     if (sqlite3_exec(s->db,
                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
                      NULL, NULL, NULL) != SQLITE_OK) {
@@ -659,6 +748,16 @@ static void *open_db(void *arg)
         if (!o->error[0])
             snprintf(o->error, sizeof o->error, "%s has schema version %d, expected %d", o->path,
                      version, SCHEMA_VERSION);
+        return NULL;
+    }
+    /* A new database, or one a desk made before it set its id. */
+    int app = 0;
+    char mark[64];
+    snprintf(mark, sizeof mark, "PRAGMA application_id = %d", APPLICATION_ID);
+    if (pragma_int(s->db, "PRAGMA application_id", &app) != SQLITE_OK ||
+        (app != APPLICATION_ID && sqlite3_exec(s->db, mark, NULL, NULL, NULL) != SQLITE_OK)) {
+        snprintf(o->error, sizeof o->error, "cannot mark %s as a desk database: %s", o->path,
+                 sqlite3_errmsg(s->db));
         return NULL;
     }
     for (int i = 0; i < ST_COUNT; i++) {
@@ -680,7 +779,7 @@ static arbor_gs_ret_t store_init(void **state, void *arg)
     arbor_blocking(open_db, &o, NULL);
     if (o.error[0] || arbor_on_exit(close_store, s) != 0) {
         close_store(s);
-        return arbor_gs_halt(arbor_error("%.59s", o.error[0] ? o.error : "out of memory"));
+        return arbor_gs_halt(arbor_error("%s", o.error[0] ? o.error : "out of memory"));
     }
     *state = s;
     return arbor_gs_ok();

@@ -39,6 +39,17 @@ typedef struct store_history {
  * string, so pass arg_size = strlen + 1). */
 int store_start(void *path, arbor_pid_t *pid, arbor_reason_t *err);
 
+/* Whether path may be opened as the desk's database, as the Store checks
+ * it before writing anything: 0 when there is no file yet (a new database
+ * is made), or when it is a desk database (its SQLite application_id is the
+ * desk's, or it was made by a desk from before the id: a schema version
+ * and the desk's tables) of a schema version this desk knows. Otherwise -1
+ * with a sentence in why naming the file and what it is: not SQLite,
+ * another application's (another application_id, or tables without the
+ * desk's), or of a newer schema. Changes nothing in the file. Blocks: any
+ * thread, before the runtime starts or on the blocking pool. */
+int store_check_file(const char *path, char *why, size_t size);
+
 /* Inserts t (its id is assigned and written back) with a "created" entry. */
 int store_create(ticket_t *t, ticket_error_t *err);
 

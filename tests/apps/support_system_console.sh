@@ -116,6 +116,48 @@ grep -qxF "support_system: the database is $tmp/there/rel.db" "$tmp/where.err" |
     { echo "FAIL --db made absolute: $(cat "$tmp/where.err")"; exit 1; }
 rm -rf "$tmp/here" "$tmp/there" "$tmp/home" "$tmp/xdg"
 
+# 0d. The desk opens only its own databases. A new one gets the desk's
+#     SQLite application_id; a file that is not SQLite, another
+#     application's SQLite file (another application_id, or tables without
+#     the desk's), or a desk database of a newer schema version is refused
+#     at start, with status 1 and a message naming the file and what it
+#     is, and is left exactly as it was (same bytes, no WAL, no log or lock
+#     file made beside it). A desk database made before the id (id 0, the
+#     desk's tables) is still opened, and gets the id.
+idir="$tmp/identity"
+mkdir "$idir"
+echo quit | timeout 60 "$bin" --json --db "$idir/new.db" >/dev/null 2>>"$tmp/stderr"
+check "application_id of a new database" "$(sqlite3 "$idir/new.db" 'PRAGMA application_id')" 1095909956
+echo 'hello, not a database' >"$idir/text.db"
+sqlite3 "$idir/other.db" 'PRAGMA application_id = 1234; CREATE TABLE songs(title TEXT); INSERT INTO songs VALUES ("a")'
+sqlite3 "$idir/noid.db" 'CREATE TABLE tickets(x); CREATE TABLE notes(y)'
+cp "$idir/new.db" "$idir/newer.db"
+sqlite3 "$idir/newer.db" 'PRAGMA user_version = 99'
+files=(text other noid newer)
+whats=("is not a desk database: SQLite cannot read it (file is not a database)"
+    "is not a desk database: it belongs to another application (its SQLite application_id is 1234"
+    "is not a desk database: it holds another application's tables (2 tables, schema version 0"
+    "has schema version 99, newer than this desk knows")
+for i in "${!files[@]}"; do
+    f="$idir/${files[$i]}.db"
+    sum=$(sha256sum <"$f")
+    rc=0
+    msg=$(echo 'create must not be stored' | timeout 60 "$bin" --json --db "$f" 2>&1 >/dev/null) || rc=$?
+    [ "$rc" -eq 1 ] && grep -qF "support_system: $f ${whats[$i]}" <<<"$msg" &&
+        grep -q "nothing was changed in it" <<<"$msg" ||
+        { echo "FAIL ${files[$i]}.db: status $rc, message [$msg]"; exit 1; }
+    check "${files[$i]}.db unchanged" "$(sha256sum <"$f")" "$sum"
+    for extra in -wal -shm .lock; do
+        [ ! -e "$f$extra" ] || { echo "FAIL: $f$extra was made"; exit 1; }
+    done
+    [ ! -e "${f%.db}.log" ] || { echo "FAIL: a log was made beside ${files[$i]}.db"; exit 1; }
+done
+cp "$idir/new.db" "$idir/old.db"
+sqlite3 "$idir/old.db" 'PRAGMA application_id = 0'
+out=$(echo 'create on an old desk database' | timeout 60 "$bin" --json --db "$idir/old.db" 2>>"$tmp/stderr")
+check "an old desk database opens" "$(field "$out" ticket.id)" 1
+check "and gets the id" "$(sqlite3 "$idir/old.db" 'PRAGMA application_id')" 1095909956
+
 # 1. The course's session, then the whole workflow and bad input.
 mapfile -t out < <(printf '%s\n' \
     'create Login issue --customer acme --priority high' \
