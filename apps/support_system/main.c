@@ -660,10 +660,21 @@ static void count_rest_for_one(cJSON *tree)
     }
 }
 
+/* A worker by the pid text the tree shows. */
+typedef struct named_pid {
+    char text[32];
+    arbor_pid_t pid;
+} named_pid_t;
+
+static int by_text(const void *a, const void *b)
+{
+    return strcmp(((const named_pid_t *)a)->text, ((const named_pid_t *)b)->text);
+}
+
 /* Each ticket worker's node under the TicketSupervisor gets the ticket it
  * holds: "ticket" (its id) and a note, as the worker itself says (its
- * status text). A worker too busy to say within a second is left as it
- * is. */
+ * status text). A worker too busy to say within a second, or gone since
+ * the tree was drawn, is left as it is. */
 static void name_tickets(cJSON *tree)
 {
     cJSON *ticket_sup = tree_node(tree, "TicketSupervisor");
@@ -672,23 +683,32 @@ static void name_tickets(cJSON *tree)
     size_t n;
     if (!ticket_sup || !sup || arbor_dynsup_which_children(sup, &kids, &n) != 0)
         return;
+    /* The tree names its workers by pid text: find each by it. */
+    named_pid_t *workers = malloc((n ? n : 1) * sizeof *workers);
+    for (size_t i = 0; workers && i < n; i++) {
+        workers[i].pid = kids[i].pid;
+        arbor_pid_format(kids[i].pid, workers[i].text, sizeof workers[i].text);
+    }
+    free(kids);
+    if (!workers)
+        return;
+    qsort(workers, n, sizeof *workers, by_text);
     cJSON *node;
     cJSON_ArrayForEach(node, cJSON_GetObjectItem(ticket_sup, "children"))
     {
-        const char *pid = cJSON_GetStringValue(cJSON_GetObjectItem(node, "pid"));
-        for (size_t i = 0; pid && i < n; i++) {
-            char status[ARBOR_GS_STATUS_MAX];
-            long long id;
-            if (!kids[i].pid || strcmp(console_pid(kids[i].pid), pid) != 0 ||
-                arbor_gs_get_status(kids[i].pid, status, sizeof status, 1000) != 0)
-                continue;
-            if (sscanf(status, "ticket %lld", &id) == 1)
-                cJSON_AddNumberToObject(node, "ticket", (double)id);
-            cJSON_AddItemToObject(node, "note", console_json_text(status));
-            break;
-        }
+        named_pid_t key = {.pid = ARBOR_NOPID};
+        const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(node, "pid"));
+        snprintf(key.text, sizeof key.text, "%s", text ? text : "");
+        const named_pid_t *w = bsearch(&key, workers, n, sizeof *workers, by_text);
+        char status[ARBOR_GS_STATUS_MAX];
+        long long id;
+        if (!w || !w->pid || arbor_gs_get_status(w->pid, status, sizeof status, 1000) != 0)
+            continue;
+        if (sscanf(status, "ticket %lld", &id) == 1)
+            cJSON_AddNumberToObject(node, "ticket", (double)id);
+        cJSON_AddItemToObject(node, "note", console_json_text(status));
     }
-    free(kids);
+    free(workers);
 }
 
 /* The tree, with the Dispatcher's delivery state beside it: a failing
