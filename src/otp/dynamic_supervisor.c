@@ -242,7 +242,7 @@ static arbor_gs_ret_t tick_and_restart(dynsup_t *d, child_t *c)
 
 static arbor_gs_ret_t on_child_exit(dynsup_t *d, child_t *c, arbor_reason_t reason)
 {
-    if (!arbor_reason_is_clean(&reason))
+    if (arbor__policy_exit_reported(c->kind->spec.restart, &reason))
         report("child_terminated", reason);
     if (arbor__policy_on_exit(c->kind->spec.restart, &reason) != ARBOR__POLICY_RESTART) {
         forget(d, c); /* kept or forgotten: a dynamic child is its process */

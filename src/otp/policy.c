@@ -1,7 +1,8 @@
 /*
- * The supervisors' two decisions, written as tables (as s6 writes its
- * supervisor): what a child's own exit means, and which ends of a child
- * the supervisor stopped are what a shutdown should give. Supervisor and
+ * The supervisors' decisions, written as tables (as s6 writes its
+ * supervisor): what a child's own exit means and whether it is reported,
+ * and which ends of a child the supervisor stopped are what a shutdown
+ * should give. Supervisor and
  * DynamicSupervisor both decide here.
  */
 #include "supervision.h"
@@ -52,6 +53,26 @@ static const arbor__policy_action_t on_exit[3][END_CLASSES] = {
 arbor__policy_action_t arbor__policy_on_exit(arbor_restart_t restart, const arbor_reason_t *reason)
 {
     return on_exit[restart][end_of(reason)];
+}
+
+/*
+ * Which of those exits the supervisor reports as child_terminated (an
+ * error report; supervisor.erl do_restart and Elixir's DynamicSupervisor
+ * maybe_restart_child): every exit of a permanent child, normal included,
+ * since a permanent child is never meant to end; a transient or temporary
+ * child only when it ended abnormally.
+ *
+ *   restart \ end   normal  shutdown  killed  other
+ */
+static const bool reported[3][END_CLASSES] = {
+    [ARBOR_PERMANENT] = {true, true, true, true},
+    [ARBOR_TRANSIENT] = {false, false, true, true},
+    [ARBOR_TEMPORARY] = {false, false, true, true},
+};
+
+bool arbor__policy_exit_reported(arbor_restart_t restart, const arbor_reason_t *reason)
+{
+    return reported[restart][end_of(reason)];
 }
 
 /*

@@ -5,8 +5,9 @@
  * order, or maps by pid); what happens to a child is decided here:
  *
  *   policy.c       what an exit means (restart, keep the spec, forget the
- *                  child) and which ends of a stopped child are expected:
- *                  both are tables, as s6 writes its supervisor
+ *                  child), whether it is reported, and which ends of a
+ *                  stopped child are expected:
+ *                  tables, as s6 writes its supervisor
  *   shutdown.c     stopping one child by its shutdown spec, and the reason
  *                  a stopped child ended with
  *   intensity.c    restart intensity (OTP's add_restart)
@@ -24,7 +25,7 @@
 
 #include "otp.h"
 
-/* ---- policy.c: the two tables ------------------------------------------------------ */
+/* ---- policy.c: the tables ---------------------------------------------------------- */
 
 /* What a supervisor does with a child that exited on its own. */
 typedef enum arbor__policy_action {
@@ -38,6 +39,10 @@ typedef enum arbor__policy_action {
 /* The restart decision for a child of restart type restart that ended
  * with reason (supervisor.erl do_restart; table in policy.c). */
 arbor__policy_action_t arbor__policy_on_exit(arbor_restart_t restart, const arbor_reason_t *reason);
+
+/* Whether that exit is reported as child_terminated: every exit of a
+ * permanent child (normal too, as OTP does), an abnormal one otherwise. */
+bool arbor__policy_exit_reported(arbor_restart_t restart, const arbor_reason_t *reason);
 
 /* Whether a child stopped by its supervisor (shutdown is the resolved
  * value, arbor__shutdown_value()) ending with reason ended as a shutdown

@@ -349,7 +349,7 @@ static arbor_gs_ret_t let_go(sup_t *s, child_t *c, bool forget)
 
 static arbor_gs_ret_t on_child_exit(sup_t *s, child_t *c, arbor_reason_t reason)
 {
-    if (!arbor_reason_is_clean(&reason))
+    if (arbor__policy_exit_reported(c->spec.restart, &reason))
         report(ARBOR_REPORT_SUPERVISOR, "child_terminated", c, reason);
     c->pid = ARBOR_NOPID;
     c->status = ARBOR_CHILD_UNDEFINED;
