@@ -225,7 +225,7 @@ TEST(supervisor_temporary_bystander_of_a_group_restart_is_removed)
 
 /* A group restart also starts specs that were not running before: a
  * transient c2 that exited normal, or a c3 stopped with terminate_child
- * (observed on the BEAM, 8.5). */
+ * (observed on the BEAM). */
 static void group_restart_starts_stopped(arbor_strategy_t strategy)
 {
     ctl_arg_t a[3] = {ctl("c1"), ctl("c2"), ctl("c3")};
