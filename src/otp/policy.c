@@ -10,7 +10,8 @@
 /* How a child ended, as the tables tell ends apart. */
 typedef enum {
     END_NORMAL,
-    END_SHUTDOWN, /* shutdown or {shutdown, _} */
+    END_SHUTDOWN,      /* shutdown */
+    END_SHUTDOWN_INFO, /* {shutdown, _}: a shutdown reason with a detail */
     END_KILLED,
     END_OTHER,
     END_CLASSES
@@ -22,7 +23,7 @@ static end_t end_of(const arbor_reason_t *r)
     case ARBOR_EXIT_NORMAL:
         return END_NORMAL;
     case ARBOR_EXIT_SHUTDOWN:
-        return END_SHUTDOWN;
+        return arbor_reason_text(r)[0] ? END_SHUTDOWN_INFO : END_SHUTDOWN;
     case ARBOR_EXIT_KILLED:
         return END_KILLED;
     default:
@@ -38,12 +39,12 @@ static end_t end_of(const arbor_reason_t *r)
  * A child's own exit (supervisor.erl do_restart). A transient child ends
  * cleanly with normal, shutdown or {shutdown, _}; killed is abnormal.
  *
- *   restart \ end   normal   shutdown  killed   other
+ *   restart \ end   normal   shutdown  {shutdown,_}  killed   other
  */
 static const arbor__policy_action_t on_exit[3][END_CLASSES] = {
-    [ARBOR_PERMANENT] = {R, R, R, R},
-    [ARBOR_TRANSIENT] = {K, K, R, R},
-    [ARBOR_TEMPORARY] = {F, F, F, F},
+    [ARBOR_PERMANENT] = {R, R, R, R, R},
+    [ARBOR_TRANSIENT] = {K, K, K, R, R},
+    [ARBOR_TEMPORARY] = {F, F, F, F, F},
 };
 
 #undef R
@@ -62,12 +63,12 @@ arbor__policy_action_t arbor__policy_on_exit(arbor_restart_t restart, const arbo
  * since a permanent child is never meant to end; a transient or temporary
  * child only when it ended abnormally.
  *
- *   restart \ end   normal  shutdown  killed  other
+ *   restart \ end   normal  shutdown  {shutdown,_}  killed  other
  */
 static const bool reported[3][END_CLASSES] = {
-    [ARBOR_PERMANENT] = {true, true, true, true},
-    [ARBOR_TRANSIENT] = {false, false, true, true},
-    [ARBOR_TEMPORARY] = {false, false, true, true},
+    [ARBOR_PERMANENT] = {true, true, true, true, true},
+    [ARBOR_TRANSIENT] = {false, false, false, true, true},
+    [ARBOR_TEMPORARY] = {false, false, false, true, true},
 };
 
 bool arbor__policy_exit_reported(arbor_restart_t restart, const arbor_reason_t *reason)
@@ -84,27 +85,43 @@ bool arbor__policy_exit_reported(arbor_restart_t restart, const arbor_reason_t *
  * shutdown, {shutdown, _} and normal are fine too. A child told to shut
  * down should end shutdown; {shutdown, _} and normal are fine for one
  * that is not permanent, and killed (its shutdown time ran out) is an
- * error. Arbor takes {shutdown, _} from a permanent child told to shut
- * down as fine too, as Elixir's DynamicSupervisor does (OTP reports it).
+ * error. One cell differs under a DynamicSupervisor, which is Elixir's:
+ * a permanent child told to shut down may end {shutdown, _} (checked on
+ * the BEAM: Elixir's DynamicSupervisor is silent, OTP's supervisor
+ * reports a shutdown_error).
  *
- *   how, restart \ end       normal  shutdown  killed  other
+ *   supervisor, how, restart \ end   normal shutdown {shutdown,_} killed other
  */
-static const bool expected[2][2][END_CLASSES] = {
-    /* brutal_kill */ {
-        /* permanent */ {false, false, true, false},
-        /* other     */ {true, true, true, false},
+static const bool expected[2][2][2][END_CLASSES] = {
+    /* Supervisor (OTP's supervisor.erl) */ {
+        /* brutal_kill */ {
+            /* permanent */ {false, false, false, true, false},
+            /* other     */ {true, true, true, true, false},
+        },
+        /* shutdown, then kill when its time runs out */
+        {
+            /* permanent */ {false, true, false, false, false},
+            /* other     */ {true, true, true, false, false},
+        },
     },
-    /* shutdown, then kill when its time runs out */
+    /* DynamicSupervisor (Elixir's) */
     {
-        /* permanent */ {false, true, false, false},
-        /* other     */ {true, true, false, false},
+        /* brutal_kill */ {
+            /* permanent */ {false, false, false, true, false},
+            /* other     */ {true, true, true, true, false},
+        },
+        /* shutdown, then kill when its time runs out */
+        {
+            /* permanent */ {false, true, true, false, false},
+            /* other     */ {true, true, true, false, false},
+        },
     },
 };
 
-bool arbor__policy_shutdown_expected(int64_t shutdown, arbor_restart_t restart,
-                                     const arbor_reason_t *reason)
+bool arbor__policy_shutdown_expected(arbor__policy_sup_t sup, int64_t shutdown,
+                                     arbor_restart_t restart, const arbor_reason_t *reason)
 {
     bool told = shutdown != ARBOR_BRUTAL_KILL;
     bool other = restart != ARBOR_PERMANENT;
-    return expected[told][other][end_of(reason)];
+    return expected[sup][told][other][end_of(reason)];
 }

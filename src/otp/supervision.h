@@ -44,12 +44,18 @@ arbor__policy_action_t arbor__policy_on_exit(arbor_restart_t restart, const arbo
  * permanent child (normal too, as OTP does), an abnormal one otherwise. */
 bool arbor__policy_exit_reported(arbor_restart_t restart, const arbor_reason_t *reason);
 
-/* Whether a child stopped by its supervisor (shutdown is the resolved
+/* Which supervisor asks: they differ in one case (policy.c). */
+typedef enum arbor__policy_sup {
+    ARBOR__POLICY_SUPERVISOR,         /* OTP's supervisor.erl */
+    ARBOR__POLICY_DYNAMIC_SUPERVISOR, /* Elixir's DynamicSupervisor */
+} arbor__policy_sup_t;
+
+/* Whether a child stopped by its supervisor sup (shutdown is the resolved
  * value, arbor__shutdown_value()) ending with reason ended as a shutdown
- * should: false means a shutdown_error report. One rule for both
- * supervisors (table in policy.c). */
-bool arbor__policy_shutdown_expected(int64_t shutdown, arbor_restart_t restart,
-                                     const arbor_reason_t *reason);
+ * should: false means a shutdown_error report. One table for both
+ * supervisors, which differ only where OTP and Elixir do (policy.c). */
+bool arbor__policy_shutdown_expected(arbor__policy_sup_t sup, int64_t shutdown,
+                                     arbor_restart_t restart, const arbor_reason_t *reason);
 
 /* ---- shutdown.c: stopping one child -------------------------------------------------- */
 

@@ -225,7 +225,7 @@ static void stop_child(child_t *c)
     }
     int64_t sd = arbor__shutdown_value(c->spec.shutdown, c->spec.type);
     arbor_reason_t r = arbor__shutdown_child(c->pid, sd);
-    if (!arbor__policy_shutdown_expected(sd, c->spec.restart, &r))
+    if (!arbor__policy_shutdown_expected(ARBOR__POLICY_SUPERVISOR, sd, c->spec.restart, &r))
         report(ARBOR_REPORT_SUPERVISOR, "shutdown_error", c, r);
     arbor_reason_free(&r);
     c->pid = ARBOR_NOPID;
