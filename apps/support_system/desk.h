@@ -33,6 +33,13 @@
 #define DESK_TICKET_SUP_NAME "SupportSystem.TicketSupervisor"
 #define DESK_NOTIFIER_NAME   NOTIFIER_NAME
 
+/* The core's restart intensity (desk.c says why): when the Store and the
+ * processes after it are restarted more than DESK_MAX_RESTARTS times in
+ * DESK_MAX_SECONDS, SupportSystem.Supervisor gives up and exits with a
+ * shutdown reason, and the desk stops. */
+#define DESK_MAX_RESTARTS 3
+#define DESK_MAX_SECONDS  5
+
 typedef struct desk_config {
     /* The SQLite file. NULL: in-memory mode, the course's desk as it is
      * written there: no Store, each ticket lives only in its worker (so a

@@ -136,8 +136,15 @@ static int max_words(ticket_action_t a)
 static bool take_word(desk_request_t *r, const char *word, int count, ticket_error_t *err)
 {
     size_t reason_len = strlen(r->reason), text_len = strlen(r->text);
-    if (count > max_words(r->action))
-        return refuse(err, "bad_argument", "too many arguments (try: help)");
+    if (count > max_words(r->action)) {
+        snprintf(err->code, sizeof err->code, "bad_argument");
+        snprintf(err->message, sizeof err->message, "too many arguments: %s ID%s",
+                 ticket_action_name(r->action),
+                 r->action == ACTION_ASSIGN     ? " [AGENT]"
+                 : r->action == ACTION_REASSIGN ? " AGENT"
+                                                : "");
+        return false;
+    }
     switch (r->action) {
     case ACTION_ASSIGN:
     case ACTION_REASSIGN:
@@ -382,7 +389,8 @@ bool desk_request_decode(int argc, const char *const *argv, desk_request_t *r, t
         ok = decode_act(argc, argv, &d, err);
         break;
     case DESK_REQ_SHOW:
-        ok = parse_id(argc == 2 ? argv[1] : NULL, &d.id, err);
+        ok = argc <= 2 ? parse_id(argc == 2 ? argv[1] : NULL, &d.id, err)
+                       : refuse(err, "bad_argument", "show takes one ticket id: show ID");
         break;
     case DESK_REQ_LIST:
         ok = decode_list(argc, argv, &d, err);
@@ -412,8 +420,14 @@ bool desk_request_decode(int argc, const char *const *argv, desk_request_t *r, t
         else
             d.path = argv[1];
         break;
-    default:
-        break; /* blank, quit, agents, tree, stats, help: no arguments read */
+    default: /* blank, quit, agents, tree, stats, help: no arguments */
+        if (argc > 1) {
+            snprintf(err->code, sizeof err->code, "bad_argument");
+            snprintf(err->message, sizeof err->message, "%s takes no arguments (try: help)",
+                     argv[0]);
+            ok = false;
+        }
+        break;
     }
     if (ok)
         *r = d;
