@@ -165,9 +165,11 @@ static bool choose_agent(const ticket_t *t, ticket_change_t *c, ticket_error_t *
     bool assigning = c->action == ACTION_ASSIGN && t->status == TICKET_OPEN;
     if (!assigning && c->action != ACTION_REASSIGN)
         return true;
-    if (!c->agent[0] && assigning && agents_pick(c->agent) != 0)
-        return refuse(err, "no_agents", "there is no agent to assign");
-    return !c->agent[0] || check_agent(c->agent, err);
+    if (c->agent[0])
+        return check_agent(c->agent, err);
+    /* The policy picks only active and available agents: no lookup. */
+    return !assigning || agents_pick(c->agent) == 0 ||
+           refuse(err, "no_agents", "there is no agent to assign");
 }
 
 /* Checks and applies q to a copy of the worker's ticket, has the Store
