@@ -28,6 +28,8 @@ enum { W_GET = 1, W_ACT };
 typedef struct {
     ticket_action_t action;
     char agent[TICKET_NAME_SIZE];
+    int64_t expected;             /* the version the change was computed from; < 0: any */
+    char actor[TICKET_NAME_SIZE]; /* who makes it (the history's "who"); "": as before */
 } act_req_t;
 
 typedef struct {
@@ -56,7 +58,15 @@ static struct {
     int64_t idle_ms;
     char log_path[4096];     /* "" = no log */
     _Atomic int64_t last_id; /* in-memory mode's ids */
+    desk_change_fn on_change;
 } desk;
+
+/* Tells the desk's listener (the web's event stream) of a committed change. */
+static void announce(const ticket_t *t)
+{
+    if (desk.on_change)
+        desk.on_change(t);
+}
 
 static void ticket_key(int64_t id, char key[32])
 {
@@ -116,6 +126,16 @@ static arbor_gs_ret_t worker_act(worker_t *w, const act_req_t *req)
 {
     act_reply_t r = {0};
     ticket_t next = w->t;
+    if (req->expected >= 0 && req->expected != w->t.version) {
+        r.rc = ARBOR_EAGAIN;
+        r.ticket = w->t;
+        snprintf(r.err.code, sizeof r.err.code, "conflict");
+        snprintf(r.err.message, sizeof r.err.message,
+                 "ticket %lld is at version %lld, not %lld: it was changed since; nothing was"
+                 " changed",
+                 (long long)w->t.id, (long long)w->t.version, (long long)req->expected);
+        return idle(arbor_gs_reply(&r, sizeof r));
+    }
     char agent[TICKET_NAME_SIZE];
     snprintf(agent, sizeof agent, "%s", req->agent);
     if (req->action == ACTION_ASSIGN && next.status == TICKET_OPEN) {
@@ -149,8 +169,10 @@ static arbor_gs_ret_t worker_act(worker_t *w, const act_req_t *req)
         char notice[STORE_NOTICE_SIZE];
         snprintf(notice, sizeof notice, "ticket %lld is now %s", (long long)next.id,
                  ticket_status_name(next.status));
-        r.rc = store_update(&next, req->action == ACTION_ASSIGN ? next.agent : "desk", what, notice,
-                            &r.err);
+        const char *who = req->actor[0]                  ? req->actor
+                          : req->action == ACTION_ASSIGN ? next.agent
+                                                         : "desk";
+        r.rc = store_update(&next, who, what, notice, &r.err);
     }
     r.ticket = r.rc == 0 ? next : w->t;
     if (r.rc != 0) {
@@ -162,6 +184,7 @@ static arbor_gs_ret_t worker_act(worker_t *w, const act_req_t *req)
         return arbor_gs_halt_reply(arbor_reason(ARBOR_EXIT_SHUTDOWN, "unconfirmed"), &r, sizeof r);
     }
     w->t = next; /* committed: now it is true */
+    announce(&w->t);
     return idle(arbor_gs_reply(&r, sizeof r));
 }
 
@@ -265,11 +288,13 @@ int ticket_supervisor_create_ticket(ticket_t *t, arbor_pid_t *worker, ticket_err
         }
         if (worker)
             *worker = pid;
+        announce(t);
         return 0;
     }
     int rc = store_create(t, err);
     if (rc)
         return rc;
+    announce(t);
     rc = desk_worker(t->id, &pid);
     if (worker)
         *worker = rc ? ARBOR_NOPID : pid;
@@ -309,8 +334,15 @@ static int worker_call_by_id(int64_t id, uint64_t tag, const void *req, size_t s
 int desk_act(int64_t id, ticket_action_t action, const char *agent, ticket_t *out,
              ticket_error_t *err)
 {
-    act_req_t req = {.action = action};
+    return desk_act_by(id, -1, NULL, action, agent, out, err);
+}
+
+int desk_act_by(int64_t id, int64_t expected, const char *actor, ticket_action_t action,
+                const char *agent, ticket_t *out, ticket_error_t *err)
+{
+    act_req_t req = {.action = action, .expected = expected};
     snprintf(req.agent, sizeof req.agent, "%s", agent ? agent : "");
+    snprintf(req.actor, sizeof req.actor, "%s", actor ? actor : "");
     arbor_msg_t *m;
     int rc = worker_call_by_id(id, W_ACT, &req, sizeof req, &m);
     if (rc == ARBOR_ENOENT) {
@@ -431,6 +463,7 @@ int desk_start(const desk_config_t *cfg, arbor_pid_t *sup, arbor_reason_t *err)
     desk.idle_ms = cfg->idle_timeout_ms > 0 ? cfg->idle_timeout_ms : 60000;
     snprintf(desk.log_path, sizeof desk.log_path, "%s", cfg->log_path ? cfg->log_path : "");
     atomic_store(&desk.last_id, 0);
+    desk.on_change = cfg->on_change;
     agents_config_t agents = {.policy = cfg->policy, .durable = desk.durable};
     /* The Notifier copies the sink; the log sink's path lives in desk. */
     notifier_sink_t sink = {0};
@@ -439,7 +472,7 @@ int desk_start(const desk_config_t *cfg, arbor_pid_t *sup, arbor_reason_t *err)
     else if (desk.log_path[0])
         sink =
             (notifier_sink_t){.name = "log", .deliver = notifier_log_deliver, .ctx = desk.log_path};
-    arbor_child_spec_t children[] = {
+    arbor_child_spec_t all[] = {
         {.id = "Store",
          .start = store_start,
          .arg = (void *)cfg->db_path,
@@ -447,17 +480,27 @@ int desk_start(const desk_config_t *cfg, arbor_pid_t *sup, arbor_reason_t *err)
         {.id = "TicketRegistry", .start = registry_start},
         {.id = "Agents", .start = agents_start, .arg = &agents, .arg_size = sizeof agents},
         {.id = "TicketSupervisor", .start = ticket_sup_start, .type = ARBOR_SUPERVISOR_CHILD},
-        /* Last: it reads the Store's outbox, and nothing depends on it. */
+        /* It reads the Store's outbox, and nothing depends on it. */
         {.id = "Notifier",
          .start = notifier_start,
          .arg = &sink,
          .arg_size = sizeof sink,
          .type = ARBOR_SUPERVISOR_CHILD},
+        /* Last of all: the web serves what all the others do. */
+        {.id = "Web", .start = cfg->web_start, .arg = cfg->web_arg, .type = ARBOR_SUPERVISOR_CHILD},
     };
-    size_t n = sizeof children / sizeof children[0];
-    size_t first = desk.durable ? 0 : 1; /* in memory: no Store, */
-    if (!desk.durable)
-        n--; /* and no outbox to deliver */
+    /* In memory there is no Store and no outbox to deliver; without a web
+     * configured, the console alone. */
+    arbor_child_spec_t children[sizeof all / sizeof all[0]];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        const char *id = all[i].id;
+        bool wanted = strcmp(id, "Web") == 0 ? cfg->web_start != NULL
+                      : strcmp(id, "Store") == 0 || strcmp(id, "Notifier") == 0 ? desk.durable
+                                                                                : true;
+        if (wanted)
+            children[n++] = all[i];
+    }
     /* The core's restart intensity: Elixir's default, 3 restarts in 5 s.
      * The core is the Store and what depends on it; if it cannot stay up
      * (the disk is gone, the file is damaged, a bug on every request), the
@@ -470,5 +513,5 @@ int desk_start(const desk_config_t *cfg, arbor_pid_t *sup, arbor_reason_t *err)
     arbor_sup_flags_t flags = ARBOR_SUP_FLAGS_DEFAULT;
     flags.strategy = ARBOR_REST_FOR_ONE;
     arbor_sup_opts_t o = {.name = DESK_SUPERVISOR_NAME, .link = true};
-    return arbor_sup_start(&flags, children + first, n - first, &o, sup, err);
+    return arbor_sup_start(&flags, children, n, &o, sup, err);
 }

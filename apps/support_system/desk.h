@@ -6,8 +6,9 @@
  *   ├── TicketRegistry              Registry: ticket id -> worker pid
  *   ├── Agents                      GenServer: roster and assignment policy
  *   ├── TicketSupervisor            DynamicSupervisor: one TicketWorker per active ticket
- *   └── Notifier                    Supervisor: delivers the outbox (notifier.h)
- *       └── Dispatcher              GenServer: pending notifications -> the sink
+ *   ├── Notifier                    Supervisor: delivers the outbox (notifier.h)
+ *   │   └── Dispatcher              GenServer: pending notifications -> the sink
+ *   └── Web                         the web interface, when configured (web/web.h)
  *
  * The course's API is kept: ticket_supervisor_create_ticket() (the
  * course's TicketSupervisor.create_ticket/1) and the assign_agent and
@@ -33,6 +34,11 @@
 #define DESK_TICKET_SUP_NAME "SupportSystem.TicketSupervisor"
 #define DESK_NOTIFIER_NAME   NOTIFIER_NAME
 
+/* Called in a ticket's worker after each change it committed (and after a
+ * create), with the ticket as stored: the web's event stream listens so.
+ * It must not block or call the ticket's worker. */
+typedef void (*desk_change_fn)(const ticket_t *t);
+
 typedef struct desk_config {
     /* The SQLite file. NULL: in-memory mode, the course's desk as it is
      * written there: no Store, each ticket lives only in its worker (so a
@@ -49,7 +55,12 @@ typedef struct desk_config {
     /* A sink to use instead of the log (tests; webhooks later); copied. */
     const notifier_sink_t *sink;
     agents_policy_t policy;
-    int64_t idle_timeout_ms; /* a worker stops after this long without a request */
+    int64_t idle_timeout_ms;  /* a worker stops after this long without a request */
+    desk_change_fn on_change; /* NULL: no one listens */
+    /* The Web branch, the tree's last child (a supervisor): its start
+     * function and argument (passed as is). NULL: no web. */
+    arbor_child_start_fn web_start;
+    void *web_arg;
 } desk_config_t;
 
 /* Makes this process the only desk on db_path: takes an OS lock (fcntl)
@@ -74,6 +85,14 @@ int desk_worker(int64_t id, arbor_pid_t *pid);
  * picks one by the policy). On success *out is the ticket as stored. */
 int desk_act(int64_t id, ticket_action_t action, const char *agent, ticket_t *out,
              ticket_error_t *err);
+
+/* desk_act made by actor (the history's "who"; NULL or "": the agent
+ * assigned, or "desk", as desk_act does) and only if the ticket is still
+ * at version expected (< 0: whatever its version); otherwise it returns
+ * ARBOR_EAGAIN with err "conflict", *out the ticket as it is, and changes
+ * nothing. */
+int desk_act_by(int64_t id, int64_t expected, const char *actor, ticket_action_t action,
+                const char *agent, ticket_t *out, ticket_error_t *err);
 
 /* The course's calls. */
 int assign_agent(int64_t id, const char *agent, ticket_t *out, ticket_error_t *err);

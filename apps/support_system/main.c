@@ -12,19 +12,25 @@
 
 #include "../common/console.h"
 #include "desk.h"
+#include "console_web.h"
+#include "desk_json.h"
 #include "request.h"
 
 static const char usage[] =
     "usage: support_system [--json] [--db PATH] [--log PATH] [--schedulers N]\n"
     "                      [--idle-timeout MS] [--policy round-robin|least-loaded]\n"
+    "                      [--http ADDRESS:PORT | --no-http]\n"
     "  --db PATH   the SQLite file (default var/support_system.db)\n"
     "  --log PATH  the notification log (default: the database's path ending in .log);\n"
     "              it must be writable at start\n"
+    "  --http ADDRESS:PORT  where the web desk listens (default 127.0.0.1:4000; port 0:\n"
+    "              any free one, printed at start); --no-http: no web desk\n"
     "Commands:\n"
     "  create [--customer NAME] [--priority low|normal|high|urgent] [--] DESCRIPTION\n"
     "  assign ID [AGENT]     resolve ID     reopen ID     close ID\n"
     "  show ID               list [STATUS] [--agent NAME]\n"
     "  agents                agent-add NAME\n"
+    "  admin-add NAME        password-reset NAME   (the password is read next)\n"
     "  tree                  crash ID | crash store     stats\n"
     "  backup PATH           copy the database to PATH while the desk runs\n"
     "  help                  quit\n"
@@ -38,6 +44,10 @@ typedef struct options {
     char log[4096];
     int64_t idle_ms;
     agents_policy_t policy;
+    bool http;          /* the web desk runs */
+    char http_host[64]; /* where it listens */
+    uint16_t http_port;
+    web_t *web;
 } options_t;
 
 typedef struct console {
@@ -62,38 +72,6 @@ static void ok(const console_t *c, cJSON *extra, const char *text)
     console_ok(c->o->json, extra, text);
 }
 
-static cJSON *ticket_json(const ticket_t *t, bool with_history)
-{
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddNumberToObject(j, "id", (double)t->id);
-    cJSON_AddItemToObject(j, "description", console_json_text(t->description));
-    cJSON_AddItemToObject(j, "customer", console_json_text(t->customer));
-    cJSON_AddStringToObject(j, "priority", ticket_priority_name(t->priority));
-    cJSON_AddStringToObject(j, "status", ticket_status_name(t->status));
-    if (t->agent[0])
-        cJSON_AddItemToObject(j, "agent", console_json_text(t->agent));
-    else
-        cJSON_AddNullToObject(j, "agent");
-    cJSON_AddNumberToObject(j, "created_at", (double)t->created_at);
-    cJSON_AddNumberToObject(j, "updated_at", (double)t->updated_at);
-    if (with_history) {
-        cJSON *h = cJSON_AddArrayToObject(j, "history");
-        store_history_t *rows;
-        size_t n;
-        if (store_history(t->id, &rows, &n) == 0) {
-            for (size_t i = 0; i < n; i++) {
-                cJSON *e = cJSON_CreateObject();
-                cJSON_AddNumberToObject(e, "at", (double)rows[i].at);
-                cJSON_AddItemToObject(e, "who", console_json_text(rows[i].who));
-                cJSON_AddItemToObject(e, "what", console_json_text(rows[i].what));
-                cJSON_AddItemToArray(h, e);
-            }
-            free(rows);
-        }
-    }
-    return j;
-}
-
 static void print_ticket(const ticket_t *t)
 {
     printf("#%lld [%s, %s] %s", (long long)t->id, ticket_status_name(t->status),
@@ -109,7 +87,7 @@ static void answer_ticket(const console_t *c, const ticket_t *t, bool history)
 {
     if (c->o->json) {
         cJSON *j = cJSON_CreateObject();
-        cJSON_AddItemToObject(j, "ticket", ticket_json(t, true));
+        cJSON_AddItemToObject(j, "ticket", desk_ticket_json(t, true));
         ok(c, j, NULL);
         return;
     }
@@ -207,7 +185,7 @@ static void cmd_list(const console_t *c, words_t *ws)
         cJSON *j = cJSON_CreateObject();
         cJSON *arr = cJSON_AddArrayToObject(j, "tickets");
         for (size_t i = 0; i < n; i++)
-            cJSON_AddItemToArray(arr, ticket_json(&rows[i], false));
+            cJSON_AddItemToArray(arr, desk_ticket_json(&rows[i], false));
         ok(c, j, NULL);
     } else {
         for (size_t i = 0; i < n; i++)
@@ -410,36 +388,10 @@ static void cmd_stats(const console_t *c)
     ok(c, j, text);
 }
 
-/* The node named name in a tree drawn by console_tree_json, or NULL. */
-static cJSON *tree_node(cJSON *node, const char *name)
-{
-    const char *n = cJSON_GetStringValue(cJSON_GetObjectItem(node, "name"));
-    if (n && strcmp(n, name) == 0)
-        return node;
-    cJSON *child;
-    cJSON_ArrayForEach(child, cJSON_GetObjectItem(node, "children"))
-    {
-        cJSON *found = tree_node(child, name);
-        if (found)
-            return found;
-    }
-    return NULL;
-}
-
-/* The tree, with the Dispatcher's delivery state beside it: a failing
- * sink shows there (it is not a crash, so no restart count shows it). */
+/* The tree, with the Dispatcher's delivery state beside it. */
 static void cmd_tree(const console_t *c)
 {
-    cJSON *tree = console_tree_json(c->sup, DESK_SUPERVISOR_NAME, false);
-    cJSON *d = tree_node(tree, "Dispatcher");
-    notifier_status_t st;
-    int64_t pending = -1;
-    if (d && notifier_status(&st) == 0 && store_outbox_count(&pending) == 0) {
-        char state[320], note[360];
-        notifier_status_format(&st, state, sizeof state);
-        snprintf(note, sizeof note, "%s; %lld pending", state, (long long)pending);
-        cJSON_AddItemToObject(d, "note", console_json_text(note));
-    }
+    cJSON *tree = desk_tree_json(c->sup);
     if (c->o->json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddItemToObject(j, "tree", tree);
@@ -501,6 +453,10 @@ static bool dispatch(const console_t *c, words_t *ws)
         cmd_agents(c);
     else if (strcmp(cmd, "agent-add") == 0)
         cmd_agent_add(c, ws);
+    else if (strcmp(cmd, "admin-add") == 0)
+        console_admin_add(c->o->json, ws->argc, ws->argv);
+    else if (strcmp(cmd, "password-reset") == 0)
+        console_password_reset(c->o->json, ws->argc, ws->argv);
     else if (strcmp(cmd, "tree") == 0)
         cmd_tree(c);
     else if (strcmp(cmd, "crash") == 0)
@@ -522,19 +478,33 @@ static void root(void *arg)
 {
     const options_t *o = arg;
     console_t c = {.o = o};
-    desk_config_t cfg = {
-        .db_path = o->db, .log_path = o->log, .policy = o->policy, .idle_timeout_ms = o->idle_ms};
+    desk_config_t cfg = {.db_path = o->db,
+                         .log_path = o->log,
+                         .policy = o->policy,
+                         .idle_timeout_ms = o->idle_ms,
+                         .on_change = o->web ? web_ticket_changed : NULL,
+                         .web_start = o->web ? web_start : NULL,
+                         .web_arg = o->web};
     arbor_reason_t why;
     int rc = desk_start(&cfg, &c.sup, &why);
     if (rc) {
         char text[128];
         arbor_reason_format(&why, text, sizeof text);
         fprintf(stderr, "support_system: cannot start: %s (%s)\n", arbor_strerror(rc), text);
+        if (o->web && strstr(text, "ADDRINUSE"))
+            fprintf(stderr,
+                    "support_system: %s:%u is taken by another program: choose another"
+                    " port with --http, or run without the web desk (--no-http)\n",
+                    o->http_host, (unsigned)o->http_port);
         arbor_exit(arbor_error("start failed"));
     }
     const char *prompt = console_interactive() && !o->json ? "support> " : NULL;
     if (prompt)
         printf("SupportSystem desk on %s; type help for the commands.\n", o->db);
+    /* At a terminal beside the prompt; otherwise on stderr, so that the
+     * answers on stdout stay one per command. */
+    if (o->web)
+        console_web_announce(prompt ? stdout : stderr, o->web, o->http_host);
     for (;;) {
         size_t len;
         char *line = console_read_line(prompt, &len);
@@ -558,13 +528,23 @@ static void default_log_path(const char *db, char *out, size_t size)
 
 int main(int argc, char **argv)
 {
-    options_t o = {.db = "var/support_system.db", .idle_ms = 60000};
+    options_t o = {.db = "var/support_system.db",
+                   .idle_ms = 60000,
+                   .http = true,
+                   .http_host = WEB_DEFAULT_HOST,
+                   .http_port = WEB_DEFAULT_PORT};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--json") == 0)
             o.json = true;
-        else if (strcmp(a, "--db") == 0 && v)
+        else if (strcmp(a, "--no-http") == 0)
+            o.http = false;
+        else if (strcmp(a, "--http") == 0 && v) {
+            if (!console_web_option(argv[++i], o.http_host, sizeof o.http_host, &o.http_port))
+                return 2;
+            o.http = true;
+        } else if (strcmp(a, "--db") == 0 && v)
             o.db = argv[++i];
         else if (strcmp(a, "--log") == 0 && v && strlen(v) < sizeof o.log)
             snprintf(o.log, sizeof o.log, "%s", argv[++i]);
@@ -607,9 +587,15 @@ int main(int argc, char **argv)
         return 1;
     }
     console_init();
+    web_config_t web = {.host = o.http_host, .port = o.http_port};
+    if (o.http && web_new(&web, &o.web) != 0) {
+        fprintf(stderr, "support_system: cannot make the web desk: out of memory\n");
+        return 1;
+    }
     arbor_config_t cfg = {.schedulers = o.schedulers};
     arbor_reason_t why;
     int rc = arbor_run(&cfg, root, &o, &why);
+    web_free(o.web);
     if (rc) {
         fprintf(stderr, "support_system: %s\n", arbor_strerror(rc));
         return 1;

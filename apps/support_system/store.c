@@ -51,7 +51,8 @@ enum {
     STATS,
     BACKUP,
     OUTBOX_PENDING,
-    OUTBOX_COUNT
+    OUTBOX_COUNT,
+    RUN
 };
 
 /* A batch never holds more changes than this; a full one is written at
@@ -75,7 +76,7 @@ enum {
 /* Tickets in the cache of committed tickets (a power of two). */
 #define CACHE_SLOTS 1024
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 
 static const char schema_v1[] =
     "CREATE TABLE tickets(id INTEGER PRIMARY KEY AUTOINCREMENT, description TEXT NOT NULL,"
@@ -109,8 +110,17 @@ static const char schema_v3[] =
     "CREATE INDEX outbox_pending ON outbox(id) WHERE delivered_at IS NULL;"
     "PRAGMA user_version = 3;";
 
+/* Version 4: who may sign in to the web desk (credentials.c): an agent's
+ * name, its password's yescrypt hash ("$y$...", libxcrypt's crypt format:
+ * the salt and cost are in it) and its role. One row per agent who has a
+ * password; an agent without one cannot sign in. */
+static const char schema_v4[] =
+    "CREATE TABLE credentials(agent TEXT PRIMARY KEY, hash TEXT NOT NULL,"
+    " role TEXT NOT NULL CHECK(role IN ('admin', 'agent')), updated_at INTEGER NOT NULL);"
+    "PRAGMA user_version = 4;";
+
 /* The steps from version i to i + 1. */
-static const char *const migrations[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3};
+static const char *const migrations[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3, schema_v4};
 
 #define TICKET_COLUMNS                                                                             \
     "id, description, customer, priority, status, agent, created_at, updated_at, version"
@@ -738,12 +748,68 @@ static void store_terminate(void **state, const arbor_reason_t *reason)
         arbor_blocking(checkpoint, s, NULL);
 }
 
+/* ---- work on the Store's connection (store_run) ------------------------------------- */
+
+/* A store_run request: this header, then in_size bytes of input. The
+ * reply: rc in the first RUN_HEAD bytes, then out_size bytes of output
+ * (at an offset that keeps any type aligned). */
+typedef struct run_req {
+    store_fn_t fn;
+    size_t in_size, out_size;
+} run_req_t;
+
+#define RUN_HEAD 16
+
+typedef struct run_job {
+    store_t *s;
+    const run_req_t *req;
+    const void *in; /* malloc'd: aligned for any type */
+    char *reply;    /* malloc'd: rc, then the output at RUN_HEAD */
+} run_job_t;
+
+static void *run_fn(void *arg)
+{
+    run_job_t *r = arg;
+    int rc = r->req->fn(r->s->db, r->in, r->reply + RUN_HEAD);
+    memcpy(r->reply, &rc, sizeof rc);
+    return NULL;
+}
+
+/* Writes the pending batch (so fn sees every change acknowledged before
+ * it), then runs fn on the blocking pool and answers its result. */
+static arbor_gs_ret_t answer_run(store_t *s, const arbor_msg_t *req, arbor_from_t from)
+{
+    run_req_t r;
+    if (req->size < sizeof r)
+        return arbor_gs_halt(arbor_error("bad store_run request"));
+    memcpy(&r, req->data, sizeof r);
+    if (req->size != sizeof r + r.in_size)
+        return arbor_gs_halt(arbor_error("bad store_run request"));
+    flush(s);
+    char *reply = calloc(1, RUN_HEAD + r.out_size);
+    void *in = malloc(r.in_size ? r.in_size : 1);
+    if (!reply || !in) {
+        free(reply);
+        free(in);
+        return arbor_gs_halt(arbor_error("out of memory"));
+    }
+    memcpy(in, (const char *)req->data + sizeof r, r.in_size);
+    run_job_t job = {s, &r, in, reply};
+    arbor_blocking(run_fn, &job, NULL);
+    arbor_gs_reply_to(from, reply, RUN_HEAD + r.out_size);
+    free(reply);
+    free(in);
+    return waiting(s, arbor_gs_noreply());
+}
+
 /* A change joins the batch; a read first writes the batch, then reads. */
 static arbor_gs_ret_t store_call(void **state, const arbor_msg_t *req, arbor_from_t from)
 {
     store_t *s = *state;
     if (req->tag == BACKUP)
         return answer_backup(s, req, from);
+    if (req->tag == RUN)
+        return answer_run(s, req, from);
     if (req->size != sizeof(job_t))
         return arbor_gs_halt(arbor_error("bad store request"));
     job_t j;
@@ -1035,5 +1101,28 @@ int store_backup(const char *path, ticket_error_t *err)
     }
     if (rc)
         copy_error(&j, rc, err);
+    return rc;
+}
+
+int store_run(store_fn_t fn, const void *in, size_t in_size, void *out, size_t out_size)
+{
+    arbor_pid_t store = arbor_whereis(STORE_NAME);
+    if (!store)
+        return ARBOR_ENOPROC;
+    run_req_t *req = malloc(sizeof *req + in_size);
+    if (!req)
+        return ARBOR_ENOMEM;
+    *req = (run_req_t){fn, in_size, out_size};
+    if (in_size)
+        memcpy(req + 1, in, in_size);
+    arbor_msg_t *reply;
+    int rc = arbor_gs_call(store, RUN, req, sizeof *req + in_size, 30000, &reply, NULL);
+    free(req);
+    if (rc)
+        return rc;
+    memcpy(&rc, reply->data, sizeof rc);
+    if (out_size)
+        memcpy(out, (const char *)reply->data + RUN_HEAD, out_size);
+    arbor_msg_free(reply);
     return rc;
 }
