@@ -2,7 +2,7 @@
 # Installs the Debian packages the build and tests need, if any is missing.
 # Uses sudo when not root; does nothing when everything is present.
 set -euo pipefail
-need=(build-essential cmake pkg-config clang clang-format valgrind libsqlite3-dev libcjson-dev libedit-dev sqlite3 python3 node-llhttp curl)
+need=(build-essential cmake pkg-config clang clang-format valgrind libsqlite3-dev libcjson-dev libedit-dev libcrypt-dev sqlite3 python3 node-llhttp curl)
 [ "${ARBOR_WITH_BEAM:-0}" = 1 ] && need+=(erlang-nox elixir)
 missing=()
 for pkg in "${need[@]}"; do

@@ -486,9 +486,14 @@ static void root(void *arg)
                          .web_start = o->web ? web_start : NULL,
                          .web_arg = o->web};
     arbor_reason_t why;
+    /* Trapping exits while the tree starts: a failed start then answers
+     * its reason here (and leaves no exit message behind) instead of
+     * killing this process through the link before it can say why. */
+    bool trapped = arbor_trap_exit(true);
     int rc = desk_start(&cfg, &c.sup, &why);
+    arbor_trap_exit(trapped);
     if (rc) {
-        char text[128];
+        char text[512];
         arbor_reason_format(&why, text, sizeof text);
         fprintf(stderr, "support_system: cannot start: %s (%s)\n", arbor_strerror(rc), text);
         if (o->web && strstr(text, "ADDRINUSE"))

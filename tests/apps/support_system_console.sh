@@ -16,7 +16,7 @@ bin=${1:?usage: support_system_console.sh PATH_TO_support_system}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 db="$tmp/desk.db"
-desk() { timeout 120 "$bin" --json --db "$db" 2>>"$tmp/stderr"; }
+desk() { timeout 120 "$bin" --no-http --json --db "$db" 2>>"$tmp/stderr"; }
 field() { # line, key: prints the value of "key" (string or number) in a JSON line
     python3 -c 'import json,sys; v=json.load(sys.stdin)
 for k in sys.argv[1].split("."): v=v[int(k)] if isinstance(v,list) else v[k]
@@ -33,7 +33,7 @@ check() { # what, got, expected
 for opt in "--idle-timeout soon" "--schedulers 0" "--schedulers 2x"; do
     rc=0
     # shellcheck disable=SC2086
-    msg=$(timeout 60 "$bin" --db "$db" $opt </dev/null 2>&1 >/dev/null) || rc=$?
+    msg=$(timeout 60 "$bin" --no-http --db "$db" $opt </dev/null 2>&1 >/dev/null) || rc=$?
     [ "$rc" -eq 2 ] && grep -q "wants a number" <<<"$msg" ||
         { echo "FAIL option $opt: status $rc, message [$msg]"; exit 1; }
 done
@@ -51,7 +51,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 for i in "${!bad_logs[@]}"; do
     rc=0
-    msg=$(echo quit | timeout 60 "$bin" --json --db "$db" --log "${bad_logs[$i]}" 2>&1 >/dev/null) || rc=$?
+    msg=$(echo quit | timeout 60 "$bin" --no-http --json --db "$db" --log "${bad_logs[$i]}" 2>&1 >/dev/null) || rc=$?
     [ "$rc" -ne 0 ] &&
         grep -qF "cannot use the notification log ${bad_logs[$i]}: ${reasons[$i]}" <<<"$msg" ||
         { echo "FAIL --log ${bad_logs[$i]}: status $rc, message [$msg]"; exit 1; }
@@ -161,14 +161,14 @@ check "copied file after quit" "$(sqlite3 "$tmp/copy.db" 'SELECT count(*) FROM t
 #     file is refused at start, naming the file and the first desk's pid.
 fifo1="$tmp/first"
 mkfifo "$fifo1"
-timeout 120 "$bin" --json --db "$db" <"$fifo1" >"$tmp/first.out" 2>>"$tmp/stderr" &
+timeout 120 "$bin" --no-http --json --db "$db" <"$fifo1" >"$tmp/first.out" 2>>"$tmp/stderr" &
 first=$!
 exec 4>"$fifo1"
 echo stats >&4
 for _ in $(seq 600); do grep -q '"ok":true' "$tmp/first.out" && break; sleep 0.05; done
 grep -q '"ok":true' "$tmp/first.out" || { echo "FAIL: the first desk did not answer"; exit 1; }
 rc=0
-msg=$(echo quit | timeout 60 "$bin" --json --db "$db" 2>&1 >/dev/null) || rc=$?
+msg=$(echo quit | timeout 60 "$bin" --no-http --json --db "$db" 2>&1 >/dev/null) || rc=$?
 owner=$(cat "$db.lock") # the first desk's pid, written by it
 [ "$rc" -ne 0 ] && [ "$(ps -o ppid= -p "$owner" | tr -d " ")" = "$first" ] &&
     grep -qF "$db is in use by another desk (pid $owner," <<<"$msg" ||
@@ -184,7 +184,7 @@ wait "$first"
 #     be written again, each notification is written once, and one report
 #     says so.
 flog="$tmp/failing.log"
-coproc FDESK { timeout 120 "$bin" --json --db "$db" --log "$flog" 2>"$tmp/failing.err"; }
+coproc FDESK { timeout 120 "$bin" --no-http --json --db "$db" --log "$flog" 2>"$tmp/failing.err"; }
 ask() { # command: sets $reply to the desk's answer
     echo "$1" >&"${FDESK[1]}"
     IFS= read -r -t 60 reply <&"${FDESK[0]}" || { echo "FAIL: no answer to $1"; exit 1; }
@@ -251,7 +251,7 @@ mkdir "$tmp/klogs"
 klog="$tmp/klogs/kill.log"
 fifo="$tmp/in"
 mkfifo "$fifo"
-timeout 120 "$bin" --json --db "$kdb" --log "$klog" <"$fifo" >"$tmp/acks" 2>>"$tmp/stderr" &
+timeout 120 "$bin" --no-http --json --db "$kdb" --log "$klog" <"$fifo" >"$tmp/acks" 2>>"$tmp/stderr" &
 pid=$!
 exec 3>"$fifo"
 seq 1 20000 | awk '{print "create load " $1; print "assign " $1; print "resolve " $1}' >&3 &
@@ -278,7 +278,7 @@ left=$(sqlite3 "$kdb" 'SELECT count(*) FROM outbox WHERE delivered_at IS NULL')
 # Restart with the log back, and let the Dispatcher deliver what the kill
 # left pending.
 mkdir "$tmp/klogs"
-coproc KDESK { timeout 120 "$bin" --json --db "$kdb" --log "$klog" 2>>"$tmp/stderr"; }
+coproc KDESK { timeout 120 "$bin" --no-http --json --db "$kdb" --log "$klog" 2>>"$tmp/stderr"; }
 pending=
 deadline=$((SECONDS + 60))
 while [ "$SECONDS" -lt "$deadline" ]; do
