@@ -9,6 +9,7 @@ import http.client
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -70,6 +71,10 @@ def sign_in_and_sessions(desk, admin):
     expect(anon.sign_in("ada", "wrong password"), 401, "bad_credentials", "a wrong password")
     expect(anon.sign_in("nobody", ADMIN_PW), 401, "bad_credentials", "an unknown name")
     expect(anon.sign_in("ada", 7), 400, "wrong_type", "a password that is a number")
+    # A form posted from another site cannot sign anyone in: JSON only.
+    expect(anon.request("POST", "/api/session", raw=b"name=ada&password=x",
+                        content_type="application/x-www-form-urlencoded"), 400,
+           "bad_content_type", "a sign-in form")
     anon.cookie = "f" * 64
     expect(anon.get("/api/session"), 401, "not_signed_in", "a made-up session")
     c = desk.client()
@@ -384,6 +389,23 @@ def start_refusals(binary, tmp, port):
         raise Failure("0.0.0.0: status %d, %r" % (d.returncode, d.stderr))
 
 
+def stored_passwords(db):
+    """Passwords are stored as yescrypt hashes, each with its own salt."""
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT agent, hash, role FROM credentials ORDER BY agent").fetchall()
+    con.close()
+    if [(a, r) for a, _, r in rows] != [("ada", "admin"), ("carol", "agent"),
+                                        ("dora", "admin")]:
+        raise Failure("credentials %r" % [(a, r) for a, _, r in rows])
+    salts = set()
+    for agent, h, _ in rows:
+        if not h.startswith("$y$") or ADMIN_PW in h or "pass" in h:
+            raise Failure("%s's password is stored as %r" % (agent, h))
+        salts.add(h.rsplit("$", 1)[0])
+    if len(salts) != len(rows):
+        raise Failure("two passwords share a salt")
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -403,6 +425,7 @@ def main():
             rc = desk.quit()
             if rc != 0:
                 raise Failure("the desk exited with %d" % rc)
+            stored_passwords(desk.db)
             # A restart: sessions are in memory, so ada signs in again;
             # her password is stored. No setup link: there is an admin.
             again = Desk(binary, tmp, first_start=False)
