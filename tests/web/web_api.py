@@ -361,11 +361,11 @@ def events(desk, admin):
 
 def protocol(desk, admin):
     r = admin.request("PUT", "/api/tickets", {})
-    if r.status != 405:
-        raise Failure("PUT /api/tickets answered %r" % r)
-    r = admin.get("/api/nothing")
-    if r.status != 404:
-        raise Failure("an unknown path answered %r" % r)
+    expect(r, 405, "method_not_allowed", "a method the path does not take")
+    if r.header("Allow") != "GET, POST":
+        raise Failure("Allow: %r" % r.header("Allow"))
+    expect(admin.get("/api/nothing"), 404, "not_found", "an unknown path")
+    expect(admin.get("/api/tickets/%zz"), 400, "bad_path", "a bad escape in the path")
 
 
 def start_refusals(binary, tmp, port):

@@ -130,6 +130,23 @@ static const arbor_http_route_t routes[] = {
 };
 static const arbor_http_router_t router = {routes, sizeof routes / sizeof routes[0]};
 
+/* The router's own answers (no such path 404, a method the path does not
+ * take 405 with Allow, a parameter that does not decode 400) are plain
+ * text; under /api/ they become JSON errors like every other. */
+static void handle(arbor_http_request_t *req, arbor_http_response_t *res, void *arg)
+{
+    arbor_http_route(req, res, arg);
+    bool json = res->content_type && strncmp(res->content_type, "application/json", 16) == 0;
+    if (json || strncmp(req->path, "/api/", 5) != 0)
+        return;
+    if (res->status == 404)
+        web_error(res, 404, "not_found", "there is no such API path (docs/api-http.md)");
+    else if (res->status == 405)
+        web_error(res, 405, "method_not_allowed", "the path does not take this method (see Allow)");
+    else if (res->status == 400)
+        web_error(res, 400, "bad_path", "a part of the path does not decode");
+}
+
 int web_new(const web_config_t *cfg, web_t **out)
 {
     web_t *w = calloc(1, sizeof *w);
@@ -138,7 +155,7 @@ int web_new(const web_config_t *cfg, web_t **out)
     snprintf(w->host, sizeof w->host, "%s", cfg->host ? cfg->host : "127.0.0.1");
     arbor_http_opts_t o = {.host = w->host,
                            .port = cfg->port,
-                           .handler = arbor_http_route,
+                           .handler = handle,
                            .handler_arg = (void *)&router,
                            /* an event stream is a long request: its
                             * heartbeat keeps it, not this timeout */
