@@ -39,6 +39,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "http_internal.h"
 
@@ -443,6 +444,8 @@ static int write_head(http_conn_t *c, int64_t length)
         else if (c->req.version >= 11)
             rc = out_printf(c, "Transfer-Encoding: chunked\r\n");
     }
+    if (arbor__http_draining(c->srv))
+        c->keep_alive = false; /* the server is shutting down: this is the last answer */
     if (!rc && !c->keep_alive)
         rc = out_printf(c, "Connection: close\r\n");
     else if (!rc && c->req.version < 11)
@@ -501,7 +504,10 @@ int arbor_http_write(arbor_http_response_t *res, const void *data, size_t len)
 static void exit_hook(void *arg)
 {
     http_conn_t *c = arg;
+    arbor__http_conn_leave(c);
     atomic_fetch_sub_explicit(&c->srv->live, 1, memory_order_relaxed);
+    if (c->file_fd >= 0)
+        close(c->file_fd);
     if (!c->in_handler)
         return;
     char line[160];
@@ -634,6 +640,7 @@ void arbor__http_conn_main(void *arg)
     }
     c->srv = srv;
     c->pid = arbor_self();
+    c->file_fd = -1;
     if (arbor_on_exit(exit_hook, c) != 0) {
         atomic_fetch_sub_explicit(&srv->live, 1, memory_order_relaxed);
         arbor_exit(arbor_error("out of memory"));
@@ -657,6 +664,8 @@ void arbor__http_conn_main(void *arg)
     c->send_timeout_ms = l->send_timeout_ms;
     if (!c->in || !c->head || !c->fields || !c->out)
         arbor_exit(arbor_error("out of memory"));
+    if (!arbor__http_conn_enter(c))
+        return; /* the server drains: closed at once, as if idle */
     if (reject) {
         write_error(c, 503);
         linger_close(c);
@@ -696,7 +705,14 @@ void arbor__http_conn_main(void *arg)
         }
         if (flush(c) != 0)
             return;
+        /* Before a request's first byte the connection is idle: a drain
+         * closes it at once rather than wait for a request. */
+        bool idle = !c->started && c->in_pos == c->in_len;
+        if (idle && !arbor__http_conn_idle(c))
+            return;
         int rc = read_more(c, deadline_for(c, &phase_start, &phase));
+        if (idle && !arbor__http_conn_busy(c))
+            return; /* a drain closed it meanwhile */
         if (rc == 408) {
             write_error(c, 408);
             linger_close(c);
