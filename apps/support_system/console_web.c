@@ -36,13 +36,39 @@ bool console_web_option(const char *value, char *host, size_t size, uint16_t *po
     return true;
 }
 
+void console_web_root(const char *given, char *out, size_t size)
+{
+    if (given) {
+        snprintf(out, size, "%s", given);
+        return;
+    }
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            char installed[8192];
+            snprintf(installed, sizeof installed, "%s/%s", exe, ARBOR_WEB_ROOT_FROM_BINDIR);
+            char index[8300];
+            snprintf(index, sizeof index, "%s/index.html", installed);
+            if (access(index, R_OK) == 0) {
+                snprintf(out, size, "%s", installed);
+                return;
+            }
+        }
+    }
+    snprintf(out, size, "%s", ARBOR_WEB_ROOT_SOURCE);
+}
+
 bool console_web_loopback(const char *host)
 {
     return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
            strcmp(host, "localhost") == 0;
 }
 
-void console_web_announce(FILE *out, const web_t *web, const char *host)
+void console_web_announce(FILE *out, const web_t *web, const char *host, const char *root)
 {
     bool v6 = strchr(host, ':') != NULL;
     fprintf(out, "Web desk on http://%s%s%s:%u/\n", v6 ? "[" : "", host, v6 ? "]" : "",
@@ -53,6 +79,13 @@ void console_web_announce(FILE *out, const web_t *web, const char *host)
                 " it has no TLS, so passwords and session cookies cross the network in the"
                 " clear\n",
                 host);
+    char index[4200];
+    snprintf(index, sizeof index, "%s/index.html", root);
+    if (access(index, R_OK) != 0)
+        fprintf(out,
+                "warning: no dashboard in %s (no index.html there): the API answers, the"
+                " page does not; give its folder with --web-root\n",
+                root);
     char link[256];
     int rc = web_first_admin_link(web, link, sizeof link);
     if (rc == 1)

@@ -21,13 +21,21 @@
  * stderr and returns false when it is not one. */
 bool console_web_option(const char *value, char *host, size_t size, uint16_t *port);
 
+/* The dashboard's folder: given (--web-root) when not NULL; else the one
+ * `make install` puts beside the installed program
+ * (BINDIR/../share/arbor/support_system/web), when this program runs from
+ * there; else the source tree's apps/support_system/web/static (a build
+ * tree's program). Written to out (size bytes). */
+void console_web_root(const char *given, char *out, size_t size);
+
 /* True for a loopback address (127.0.0.0/8, ::1, localhost). */
 bool console_web_loopback(const char *host);
 
 /* Prints, to out, where the web listens (and a warning when host is not
- * loopback) and, on a database without an admin, the one-time sign-in link
- * for the first admin. Process only (it asks the Store). */
-void console_web_announce(FILE *out, const web_t *web, const char *host);
+ * loopback, or when root holds no index.html: the API still answers) and,
+ * on a database without an admin, the one-time sign-in link for the first
+ * admin. Process only (it asks the Store). */
+void console_web_announce(FILE *out, const web_t *web, const char *host, const char *root);
 
 /* admin-add NAME, password-reset NAME: argv[1] is the name; the password
  * is read next, without echo at a terminal (asked twice), or as the next

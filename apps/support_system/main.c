@@ -19,12 +19,14 @@
 static const char usage[] =
     "usage: support_system [--json] [--db PATH] [--log PATH] [--schedulers N]\n"
     "                      [--idle-timeout MS] [--policy round-robin|least-loaded]\n"
-    "                      [--http ADDRESS:PORT | --no-http]\n"
+    "                      [--http ADDRESS:PORT | --no-http] [--web-root DIR]\n"
     "  --db PATH   the SQLite file (default var/support_system.db)\n"
     "  --log PATH  the notification log (default: the database's path ending in .log);\n"
     "              it must be writable at start\n"
     "  --http ADDRESS:PORT  where the web desk listens (default 127.0.0.1:4000; port 0:\n"
     "              any free one, printed at start); --no-http: no web desk\n"
+    "  --web-root DIR  the dashboard's files (default: where make install put them,\n"
+    "              else the source tree's apps/support_system/web/static)\n"
     "Commands:\n"
     "  create [--customer NAME] [--priority low|normal|high|urgent] [--] DESCRIPTION\n"
     "  assign ID [AGENT]     resolve ID     reopen ID     close ID\n"
@@ -47,6 +49,8 @@ typedef struct options {
     bool http;          /* the web desk runs */
     char http_host[64]; /* where it listens */
     uint16_t http_port;
+    const char *web_root_option; /* --web-root, or NULL */
+    char web_root[4096];         /* the dashboard's folder */
     web_t *web;
 } options_t;
 
@@ -509,7 +513,7 @@ static void root(void *arg)
     /* At a terminal beside the prompt; otherwise on stderr, so that the
      * answers on stdout stay one per command. */
     if (o->web)
-        console_web_announce(prompt ? stdout : stderr, o->web, o->http_host);
+        console_web_announce(prompt ? stdout : stderr, o->web, o->http_host, o->web_root);
     for (;;) {
         size_t len;
         char *line = console_read_line(prompt, &len);
@@ -545,6 +549,8 @@ int main(int argc, char **argv)
             o.json = true;
         else if (strcmp(a, "--no-http") == 0)
             o.http = false;
+        else if (strcmp(a, "--web-root") == 0 && v)
+            o.web_root_option = argv[++i];
         else if (strcmp(a, "--http") == 0 && v) {
             if (!console_web_option(argv[++i], o.http_host, sizeof o.http_host, &o.http_port))
                 return 2;
@@ -592,7 +598,8 @@ int main(int argc, char **argv)
         return 1;
     }
     console_init();
-    web_config_t web = {.host = o.http_host, .port = o.http_port};
+    console_web_root(o.web_root_option, o.web_root, sizeof o.web_root);
+    web_config_t web = {.host = o.http_host, .port = o.http_port, .root = o.web_root};
     if (o.http && web_new(&web, &o.web) != 0) {
         fprintf(stderr, "support_system: cannot make the web desk: out of memory\n");
         return 1;

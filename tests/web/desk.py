@@ -29,7 +29,7 @@ class Desk:
         self.port = int(line.group(1))
         self.setup_token = None
         if first_start:  # a new database: the first admin's link follows
-            self.setup_token = self.wait_stderr(r"/setup#([0-9a-f]{64}) ").group(1)
+            self.setup_token = self.wait_stderr(r"/#setup=([0-9a-f]{64}) ").group(1)
 
     def stderr(self):
         with open(self.err_path) as f:

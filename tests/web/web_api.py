@@ -41,6 +41,14 @@ def wait_until(what, predicate):
     raise Failure("not within %d s: %s" % (DEADLINE_S, what))
 
 
+def signed_out(client, what):
+    """GET /api/session says no one is signed in, and the API answers 401."""
+    me = expect(client.get("/api/session"), 200, what=what)
+    if me != {"agent": None}:
+        raise Failure("%s: the session shows %r" % (what, me))
+    expect(client.get("/api/tickets"), 401, "not_signed_in", what)
+
+
 def first_admin(desk):
     """The one-time link: checked, then used once."""
     c = desk.client()
@@ -66,7 +74,7 @@ def first_admin(desk):
 
 def sign_in_and_sessions(desk, admin):
     anon = desk.client()
-    expect(anon.get("/api/session"), 401, "not_signed_in", "no session")
+    signed_out(anon, "no session")
     expect(anon.get("/api/tickets"), 401, "not_signed_in", "tickets without a session")
     expect(anon.sign_in("ada", "wrong password"), 401, "bad_credentials", "a wrong password")
     expect(anon.sign_in("nobody", ADMIN_PW), 401, "bad_credentials", "an unknown name")
@@ -76,7 +84,7 @@ def sign_in_and_sessions(desk, admin):
                         content_type="application/x-www-form-urlencoded"), 400,
            "bad_content_type", "a sign-in form")
     anon.cookie = "f" * 64
-    expect(anon.get("/api/session"), 401, "not_signed_in", "a made-up session")
+    signed_out(anon, "a made-up session")
     c = desk.client()
     me = expect(c.sign_in("ada", ADMIN_PW), 200, what="sign in")
     if me["role"] != "admin":
@@ -99,7 +107,7 @@ def sign_in_and_sessions(desk, admin):
     if c.cookie is not None:
         raise Failure("signing out did not clear the cookie")
     c.cookie = token
-    expect(c.get("/api/session"), 401, "not_signed_in", "a session after signing out")
+    signed_out(c, "a session after signing out")
 
 
 def bad_bodies(desk, c):
@@ -257,7 +265,7 @@ def agents(desk, admin):
     r = desk.command("password-reset carol", "carolpass2")
     if not r.get("ok"):
         raise Failure("password-reset: %r" % r)
-    expect(carol.get("/api/session"), 401, "not_signed_in", "a session after a password reset")
+    signed_out(carol, "a session after a password reset")
     expect(carol.sign_in("carol", "carolpass"), 401, "bad_credentials", "the old password")
     me = expect(carol.sign_in("carol", "carolpass2"), 200, what="the new password")
     if me["role"] != "agent":
@@ -431,7 +439,7 @@ def main():
             again = Desk(binary, tmp, first_start=False)
             c = again.client()
             c.cookie = admin.cookie
-            expect(c.get("/api/session"), 401, "not_signed_in", "an old session after a restart")
+            signed_out(c, "an old session after a restart")
             expect(c.sign_in("ada", ADMIN_PW), 200, what="sign in after a restart")
             if "No admin yet" in again.stderr():
                 raise Failure("a setup link was printed on a desk with an admin")

@@ -25,6 +25,10 @@ void api_session_close(arbor_http_request_t *req, arbor_http_response_t *res,
                        const web_session_t *who);
 void api_setup(arbor_http_request_t *req, arbor_http_response_t *res, const web_session_t *who);
 
+/* The live session whose token is in the request's cookie: 0 and *out,
+ * or ARBOR_ENOENT (web.c). */
+int api_session_of(const arbor_http_request_t *req, web_session_t *out);
+
 /* The Set-Cookie value for a session (expires with it), or for none
  * (token NULL: the cookie is cleared). */
 void api_session_cookie(arbor_http_response_t *res, const web_session_t *s);

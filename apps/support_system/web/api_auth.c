@@ -2,7 +2,8 @@
  * Signing in and out, and the first admin (api.h).
  *
  *   POST   /api/session  {"name","password"}  -> 200 {"agent","role","csrf_token"} + cookie
- *   GET    /api/session                       -> 200 the same (a page that reloads)
+ *   GET    /api/session                       -> 200 the same (a page that reloads), or
+ *                                                {"agent":null} when not signed in
  *   DELETE /api/session                       -> 200 {"signed_out":true}, cookie cleared
  *   POST   /api/setup    {"token","name","password"}: the one-time link
  */
@@ -74,10 +75,19 @@ void api_session_open(arbor_http_request_t *req, arbor_http_response_t *res,
         signed_in(res, name, role);
 }
 
+/* Public: a page asks on load whether it is signed in, and an answer of
+ * 401 would be logged as a failure by the browser. */
 void api_session_show(arbor_http_request_t *req, arbor_http_response_t *res,
                       const web_session_t *who)
 {
-    web_json(res, 200, session_json(who));
+    web_session_t s;
+    if (api_session_of(req, &s) != 0) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNullToObject(j, "agent");
+        web_json(res, 200, j);
+        return;
+    }
+    web_json(res, 200, session_json(&s));
 }
 
 void api_session_close(arbor_http_request_t *req, arbor_http_response_t *res,

@@ -29,9 +29,16 @@ typedef struct guard {
     web_access_t access;
 } guard_t;
 
+/* The API's routes, then, when there is a dashboard, its files. */
+#define ROUTES_MAX 32
+
 struct web {
     arbor_http_server_t *http;
     char host[64];
+    char root[4096];
+    arbor_http_static_t files;
+    arbor_http_route_t routes[ROUTES_MAX];
+    arbor_http_router_t router;
 };
 
 /* The session token in the request's Cookie header (out "" when none). */
@@ -54,6 +61,13 @@ static void session_cookie(const arbor_http_request_t *req, char out[SESSION_TOK
     }
 }
 
+int api_session_of(const arbor_http_request_t *req, web_session_t *out)
+{
+    char token[SESSION_TOKEN_SIZE];
+    session_cookie(req, token);
+    return token[0] ? sessions_find(token, out) : ARBOR_ENOENT;
+}
+
 static bool changes_something(const char *method)
 {
     return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
@@ -67,9 +81,7 @@ static void guarded(arbor_http_request_t *req, arbor_http_response_t *res, void 
         g->fn(req, res, &who);
         return;
     }
-    char token[SESSION_TOKEN_SIZE];
-    session_cookie(req, token);
-    if (!token[0] || sessions_find(token, &who) != 0) {
+    if (api_session_of(req, &who) != 0) {
         web_error(res, 401, "not_signed_in", "sign in first (POST /api/session)");
         return;
     }
@@ -89,7 +101,7 @@ static void guarded(arbor_http_request_t *req, arbor_http_response_t *res, void 
 #define GUARD(name, fn, access) static const guard_t name = {fn, access}
 GUARD(g_session_open, api_session_open, PUBLIC);
 GUARD(g_setup, api_setup, PUBLIC);
-GUARD(g_session_show, api_session_show, SIGNED_IN);
+GUARD(g_session_show, api_session_show, PUBLIC); /* says when no one is signed in */
 GUARD(g_session_close, api_session_close, SIGNED_IN);
 GUARD(g_tickets, api_tickets_list, SIGNED_IN);
 GUARD(g_ticket, api_ticket_show, SIGNED_IN);
@@ -109,7 +121,7 @@ GUARD(g_events, api_events, SIGNED_IN);
     {                                                                                              \
         method, pattern, guarded, (void *)&guard                                                   \
     }
-static const arbor_http_route_t routes[] = {
+static const arbor_http_route_t api_routes[] = {
     ROUTE("POST", "/api/session", g_session_open),
     ROUTE("GET", "/api/session", g_session_show),
     ROUTE("DELETE", "/api/session", g_session_close),
@@ -128,7 +140,7 @@ static const arbor_http_route_t routes[] = {
     ROUTE("POST", "/api/processes/:pid/kill", g_kill),
     ROUTE("GET", "/api/events", g_events),
 };
-static const arbor_http_router_t router = {routes, sizeof routes / sizeof routes[0]};
+_Static_assert(sizeof api_routes / sizeof api_routes[0] < ROUTES_MAX, "room for the files' route");
 
 /* The router's own answers (no such path 404, a method the path does not
  * take 405 with Allow, a parameter that does not decode 400) are plain
@@ -153,10 +165,20 @@ int web_new(const web_config_t *cfg, web_t **out)
     if (!w)
         return ARBOR_ENOMEM;
     snprintf(w->host, sizeof w->host, "%s", cfg->host ? cfg->host : "127.0.0.1");
+    size_t n = sizeof api_routes / sizeof api_routes[0];
+    memcpy(w->routes, api_routes, sizeof api_routes);
+    if (cfg->root) {
+        /* The page is small and changes with the desk: revalidated by
+         * its ETag on every load (no-cache), never stale. */
+        snprintf(w->root, sizeof w->root, "%s", cfg->root);
+        w->files = (arbor_http_static_t){.root = w->root, .max_age_s = 0};
+        w->routes[n++] = (arbor_http_route_t){"GET", "/*path", arbor_http_static, &w->files};
+    }
+    w->router = (arbor_http_router_t){w->routes, n};
     arbor_http_opts_t o = {.host = w->host,
                            .port = cfg->port,
                            .handler = handle,
-                           .handler_arg = (void *)&router,
+                           .handler_arg = &w->router,
                            /* an event stream is a long request: its
                             * heartbeat keeps it, not this timeout */
                            .limits = {.max_body = 64 * 1024}};
@@ -217,7 +239,7 @@ int web_first_admin_link(const web_t *web, char *url, size_t size)
     if ((rc = sessions_setup_issue(token)))
         return rc;
     bool v6 = strchr(web->host, ':') != NULL;
-    snprintf(url, size, "http://%s%s%s:%u/setup#%s", v6 ? "[" : "", web->host, v6 ? "]" : "",
+    snprintf(url, size, "http://%s%s%s:%u/#setup=%s", v6 ? "[" : "", web->host, v6 ? "]" : "",
              (unsigned)web_port(web), token);
     return 1;
 }

@@ -23,6 +23,7 @@
 typedef struct web_config {
     const char *host; /* the address to listen on (copied); NULL: 127.0.0.1 */
     uint16_t port;    /* 0: any free port (web_port says which) */
+    const char *root; /* the dashboard's folder, served below / (copied); NULL: none */
 } web_config_t;
 
 typedef struct web web_t;
@@ -48,7 +49,7 @@ uint16_t web_port(const web_t *web);
 void web_ticket_changed(const ticket_t *t);
 
 /* Makes a one-time sign-in link for a first admin when the desk has no
- * admin yet: 1 and the link (http://HOST:PORT/setup#TOKEN) in url, valid
+ * admin yet: 1 and the link (http://HOST:PORT/#setup=TOKEN) in url, valid
  * once and for 15 minutes; 0 when there is an admin already; a negative
  * Arbor code when it could not tell. Process only. */
 int web_first_admin_link(const web_t *web, char *url, size_t size);
