@@ -41,7 +41,7 @@ static cJSON *session_json(const web_session_t *s)
 static void signed_in(arbor_http_response_t *res, const char *agent, credential_role_t role)
 {
     web_session_t s;
-    if (sessions_open(agent, role, &s) != 0) {
+    if (sessions_open(agent, role, SESSION_TTL_MS, &s) != 0) {
         web_error(res, 503, "unavailable", "no session could be made (no randomness)");
         return;
     }

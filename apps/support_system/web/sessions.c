@@ -44,14 +44,14 @@ static void forget(size_t i)
     table.open[i] = table.open[--table.n];
 }
 
-int sessions_open(const char *agent, credential_role_t role, web_session_t *out)
+int sessions_open(const char *agent, credential_role_t role, int64_t ttl_ms, web_session_t *out)
 {
     memset(out, 0, sizeof *out);
     if (random_token(out->token) || random_token(out->csrf))
         return ARBOR_EAGAIN;
     snprintf(out->agent, sizeof out->agent, "%s", agent);
     out->role = role;
-    out->expires_ms = ticket_now_ms() + SESSION_TTL_MS;
+    out->expires_ms = ticket_now_ms() + ttl_ms;
     pthread_mutex_lock(&table.lock);
     if (table.n == SESSIONS_MAX) {
         size_t first = 0;
@@ -105,13 +105,13 @@ void sessions_close_agent(const char *agent)
     pthread_mutex_unlock(&table.lock);
 }
 
-int sessions_setup_issue(char out[SESSION_TOKEN_SIZE])
+int sessions_setup_issue(int64_t ttl_ms, char out[SESSION_TOKEN_SIZE])
 {
     if (random_token(out))
         return ARBOR_EAGAIN;
     pthread_mutex_lock(&table.lock);
     snprintf(table.setup, sizeof table.setup, "%s", out);
-    table.setup_expires_ms = ticket_now_ms() + SETUP_TTL_MS;
+    table.setup_expires_ms = ticket_now_ms() + ttl_ms;
     pthread_mutex_unlock(&table.lock);
     return 0;
 }

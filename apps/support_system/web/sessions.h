@@ -30,10 +30,10 @@ typedef struct web_session {
 } web_session_t;
 
 /* Fills out with fresh random tokens (session and CSRF) for a session of
- * agent with role from now until SESSION_TTL_MS, and records it (the
+ * agent with role from now for ttl_ms (SESSION_TTL_MS), and records it (the
  * session that expires first gives way when SESSIONS_MAX are open).
  * Returns 0, or ARBOR_EAGAIN when there was no randomness. */
-int sessions_open(const char *agent, credential_role_t role, web_session_t *out);
+int sessions_open(const char *agent, credential_role_t role, int64_t ttl_ms, web_session_t *out);
 
 /* The live session whose token is token: 0 and *out, or ARBOR_ENOENT
  * (unknown or expired; an expired one is forgotten). */
@@ -49,8 +49,8 @@ void sessions_close_agent(const char *agent);
 bool sessions_token_equal(const char *a, const char *b);
 
 /* Makes a new one-time setup token (replacing any earlier), valid for
- * SETUP_TTL_MS. Returns 0, or ARBOR_EAGAIN. */
-int sessions_setup_issue(char out[SESSION_TOKEN_SIZE]);
+ * ttl_ms (SETUP_TTL_MS). Returns 0, or ARBOR_EAGAIN. */
+int sessions_setup_issue(int64_t ttl_ms, char out[SESSION_TOKEN_SIZE]);
 
 /* True once for the setup token issued last, before it expires: a true
  * answer spends it. */

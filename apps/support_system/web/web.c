@@ -236,7 +236,7 @@ int web_first_admin_link(const web_t *web, char *url, size_t size)
     if (admins > 0)
         return 0;
     char token[SESSION_TOKEN_SIZE];
-    if ((rc = sessions_setup_issue(token)))
+    if ((rc = sessions_setup_issue(SETUP_TTL_MS, token)))
         return rc;
     bool v6 = strchr(web->host, ':') != NULL;
     snprintf(url, size, "http://%s%s%s:%u/#setup=%s", v6 ? "[" : "", web->host, v6 ? "]" : "",
