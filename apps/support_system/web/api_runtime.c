@@ -6,8 +6,9 @@
  *   POST /api/processes/:pid/kill   an exit signal `kill` (admin)
  *   GET  /api/events                Server-Sent Events: "ticket", one per change
  *
- * The tree and the process table are read from the runtime's own tables
- * (which_children, process info); no process's state is shown.
+ * The tree is the console's (desk_tree_json: which_children of each
+ * supervisor); the process table is the runtime's process info. No
+ * process's state is shown.
  */
 #include <stdio.h>
 #include <stdlib.h>
