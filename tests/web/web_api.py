@@ -362,6 +362,25 @@ def events(desk, admin):
         if not chunk:
             raise Failure("the event stream closed: %r" % buf[-2000:])
         buf += chunk
+    # A process that dies and is restarted shows as process events: kill
+    # the ticket's worker (a transient child: restarted after a kill).
+    tree = expect(admin.get("/api/tree"), 200)["tree"]
+    workers = find(tree, "TicketSupervisor")["children"]
+    if not workers:
+        raise Failure("no ticket worker in the tree: %r" % tree)
+    pid = workers[0]["pid"]
+    expect(admin.post("/api/processes/%s/kill" % pid.strip("<>")), 200, what="kill a worker")
+    # (A dynamic supervisor's report names itself, not the child.)
+    sup = find(tree, "TicketSupervisor")["pid"]
+    want = re.compile(rb'event: process\ndata: (\{[^\n]*"pid":"%s"[^\n]*"what":"child_terminated"'
+                      rb'[^\n]*"reason":"killed"[^\n]*)\n' % re.escape(sup.encode()))
+    while not want.search(buf):
+        if time.monotonic() > deadline:
+            raise Failure("no process event for %s: %r" % (pid, buf[-2000:]))
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise Failure("the event stream closed: %r" % buf[-2000:])
+        buf += chunk
     sock.close()
     # Without a session: 401.
     expect(desk.client().get("/api/events"), 401, "not_signed_in", "events without a session")

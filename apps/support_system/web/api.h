@@ -2,7 +2,7 @@
  * The web API's handlers, one file per subject: api_auth.c (sign-in,
  * sessions, the first admin), api_tickets.c (tickets and agents: the only
  * file that calls the desk), api_runtime.c (the supervision tree,
- * processes, the event stream). web.c routes to them and checks, before
+ * processes), events.c (the event stream). web.c routes to them and checks, before
  * each, who may call it (web_access_t).
  */
 #ifndef WEB_API_H
@@ -57,6 +57,13 @@ void api_tree(arbor_http_request_t *req, arbor_http_response_t *res, const web_s
 void api_processes(arbor_http_request_t *req, arbor_http_response_t *res, const web_session_t *who);
 void api_process_kill(arbor_http_request_t *req, arbor_http_response_t *res,
                       const web_session_t *who);
+
+/* events.c */
 void api_events(arbor_http_request_t *req, arbor_http_response_t *res, const web_session_t *who);
+
+/* Installs (on) a report handler that also sends each report to the
+ * event streams as a "process" event, then calls the handler that was
+ * there (with no context); off puts that one back. */
+void web_events_watch_reports(bool on);
 
 #endif

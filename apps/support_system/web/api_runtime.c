@@ -4,7 +4,6 @@
  *   GET  /api/tree                  the desk's supervision tree, live
  *   GET  /api/processes?sort=memory|queue&limit=N   the top processes
  *   POST /api/processes/:pid/kill   an exit signal `kill` (admin)
- *   GET  /api/events                Server-Sent Events: "ticket", one per change
  *
  * The tree is the console's (desk_tree_json: which_children of each
  * supervisor); the process table is the runtime's process info. No
@@ -19,12 +18,9 @@
 #include "../desk_json.h"
 #include "api.h"
 #include "reply.h"
-#include "web.h"
 
-#define TAG_TICKET_CHANGED 0x5449434bULL /* "TICK": data is a ticket_t */
-#define EVENTS_KEY         "tickets"
-#define PROCESSES_DEFAULT  50
-#define PROCESSES_MAX      1000
+#define PROCESSES_DEFAULT 50
+#define PROCESSES_MAX     1000
 
 void api_tree(arbor_http_request_t *req, arbor_http_response_t *res, const web_session_t *who)
 {
@@ -180,52 +176,4 @@ void api_process_kill(arbor_http_request_t *req, arbor_http_response_t *res,
     cJSON_AddItemToObject(j, "name", console_json_text(info.name));
     cJSON_AddItemToObject(j, "label", console_json_text(info.label ? info.label : ""));
     web_json(res, 200, j);
-}
-
-/* ---- the event stream -------------------------------------------------------------------- */
-
-void web_ticket_changed(const ticket_t *t)
-{
-    arbor_pid_t events = arbor_whereis(WEB_EVENTS_NAME);
-    if (events)
-        arbor_registry_dispatch(events, EVENTS_KEY, TAG_TICKET_CHANGED, t, sizeof *t, NULL);
-}
-
-typedef struct stream {
-    char data[8192]; /* one event's JSON */
-    char id[48];
-} stream_t;
-
-static int ticket_event(arbor_msg_t *m, arbor_http_sse_event_t *ev, void *arg)
-{
-    stream_t *s = arg;
-    if (m->tag != TAG_TICKET_CHANGED || m->size != sizeof(ticket_t))
-        return 0;
-    const ticket_t *t = m->data;
-    cJSON *j = desk_ticket_json(t, false);
-    bool ok = j && cJSON_PrintPreallocated(j, s->data, sizeof s->data, false);
-    cJSON_Delete(j);
-    if (!ok)
-        return 0;
-    snprintf(s->id, sizeof s->id, "%lld.%lld", (long long)t->id, (long long)t->version);
-    ev->id = s->id;
-    ev->event = "ticket";
-    ev->data = s->data;
-    ev->data_len = strlen(s->data);
-    return 1;
-}
-
-void api_events(arbor_http_request_t *req, arbor_http_response_t *res, const web_session_t *who)
-{
-    arbor_pid_t events = arbor_whereis(WEB_EVENTS_NAME), owner;
-    stream_t *s = arbor_alloc(sizeof *s); /* freed with the process, however it ends */
-    if (!events || !s || arbor_registry_register(events, EVENTS_KEY, NULL, 0, &owner) != 0) {
-        arbor_free(s);
-        web_error(res, 503, "unavailable", "the event stream is not available");
-        return;
-    }
-    arbor_http_sse_opts_t o = {.on_message = ticket_event, .arg = s};
-    arbor_http_sse(req, res, &o);
-    arbor_registry_unregister(events, EVENTS_KEY);
-    arbor_free(s);
 }

@@ -187,6 +187,7 @@ int web_new(const web_config_t *cfg, web_t **out)
         free(w);
         return rc;
     }
+    web_events_watch_reports(true);
     *out = w;
     return 0;
 }
@@ -195,6 +196,7 @@ void web_free(web_t *web)
 {
     if (!web)
         return;
+    web_events_watch_reports(false);
     arbor_http_server_free(web->http);
     free(web);
     sessions_reset();

@@ -28,9 +28,12 @@ typedef struct web_config {
 
 typedef struct web web_t;
 
-/* Makes the web interface from cfg; nothing listens until web_start.
- * Returns 0 and *out (web_free it once the desk has stopped),
- * ARBOR_ENOMEM. Any thread. */
+/* Makes the web interface from cfg; nothing listens until web_start. It
+ * installs a report handler (arbor_report_set_handler) that sends every
+ * crash, supervisor and progress report to the event streams as well, then
+ * to the handler that was there; web_free puts that one back. Returns 0
+ * and *out (web_free it once the desk has stopped), ARBOR_ENOMEM. Any
+ * thread. */
 int web_new(const web_config_t *cfg, web_t **out);
 
 /* Frees a web whose branch is not running. NULL: no-op. */
@@ -45,7 +48,7 @@ int web_start(void *web, arbor_pid_t *pid, arbor_reason_t *err);
 uint16_t web_port(const web_t *web);
 
 /* The desk's on_change: tells every event stream that t changed. Called
- * in the ticket's worker; never blocks. */
+ * in the ticket's worker; never blocks. (events.c) */
 void web_ticket_changed(const ticket_t *t);
 
 /* Makes a one-time sign-in link for a first admin when the desk has no

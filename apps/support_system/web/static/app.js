@@ -1,6 +1,7 @@
 // The desk's dashboard: plain JavaScript over the JSON API (docs/api-http.md).
 // Views by location hash: #/queue, #/ticket/ID, #/tree; #setup=TOKEN is the
-// first admin's one-time link. Live: one EventSource on /api/events.
+// first admin's one-time link. Live: one EventSource on /api/events (ticket
+// changes; process reports, which redraw the tree at once).
 'use strict';
 
 const state = {
@@ -293,6 +294,10 @@ function connectEvents() {
   es.addEventListener('error', () => {
     live.textContent = 'reconnecting';
     live.classList.remove('on');
+  });
+  // A process crashed, stopped or started: redraw the tree if it shows.
+  es.addEventListener('process', () => {
+    if (!$('#view-tree').hidden) loadTree();
   });
   es.addEventListener('ticket', (ev) => {
     const t = JSON.parse(ev.data);
