@@ -6,6 +6,7 @@ pipes. Each refusal is checked to have changed nothing.
 usage: web_api.py PATH_TO_support_system
 """
 import http.client
+import json
 import os
 import re
 import socket
@@ -348,6 +349,18 @@ def events(desk, admin):
     head = buf.split(b"\r\n\r\n")[0].decode()
     if not head.startswith("HTTP/1.1 200") or "text/event-stream" not in head:
         raise Failure("the event stream answered %r" % head)
+    # First, a snapshot of the tickets as they are.
+    listed = expect(admin.get("/api/tickets?limit=1000"), 200)["tickets"]
+    snap = re.compile(rb"event: snapshot\ndata: ([^\n]*)\n")
+    while not snap.search(buf):
+        if time.monotonic() > deadline:
+            raise Failure("no snapshot: %r" % buf[-2000:])
+        buf += sock.recv(65536)
+    tickets = json.loads(snap.search(buf).group(1))["tickets"]
+    if [t["id"] for t in tickets] != [t["id"] for t in listed] or not tickets:
+        raise Failure("the snapshot %r is not the list %r" % (tickets[:3], listed[:3]))
+    if buf.index(b"event: snapshot") > buf.index(b"\r\n\r\n") + 16:
+        raise Failure("something came before the snapshot: %r" % buf[:600])
     # The stream is subscribed before its head is sent: a change now is seen.
     other = desk.client()
     expect(other.sign_in("dora", "dorapass"), 200)

@@ -9,6 +9,7 @@
 #define WEB_API_H
 
 #include <arbor.h>
+#include <cjson/cJSON.h>
 
 #include "sessions.h"
 
@@ -48,6 +49,9 @@ void api_ticket_reopen(arbor_http_request_t *req, arbor_http_response_t *res,
                        const web_session_t *who);
 void api_ticket_close(arbor_http_request_t *req, arbor_http_response_t *res,
                       const web_session_t *who);
+/* {"tickets":[...]}: the newest limit tickets, as GET /api/tickets lists
+ * them; NULL when the desk cannot say. */
+cJSON *api_tickets_newest(size_t limit);
 void api_agents_list(arbor_http_request_t *req, arbor_http_response_t *res,
                      const web_session_t *who);
 void api_agent_add(arbor_http_request_t *req, arbor_http_response_t *res, const web_session_t *who);

@@ -36,6 +36,23 @@ static bool query_field(const arbor_http_request_t *req, const char *name, char 
     return arbor_http_query(req->query, name, out, size) >= 0;
 }
 
+/* {"tickets":[...]} as store_list finds them, into *out. */
+static int tickets_json(const ticket_status_t *status, const char *agent, size_t limit, cJSON **out)
+{
+    ticket_t *rows;
+    size_t n;
+    int rc = store_list(status, agent, limit, &rows, &n);
+    if (rc)
+        return rc;
+    cJSON *j = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(j, "tickets");
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(arr, desk_ticket_json(&rows[i], false));
+    free(rows);
+    *out = j;
+    return 0;
+}
+
 static bool known_query(const arbor_http_request_t *req, arbor_http_response_t *res)
 {
     static const char *const known[] = {"status", "agent", "limit"};
@@ -84,20 +101,18 @@ void api_tickets_list(arbor_http_request_t *req, arbor_http_response_t *res,
             return;
         }
     }
-    ticket_t *rows;
-    size_t n;
-    int rc =
-        store_list(has_status ? &status : NULL, has_agent ? agent : NULL, (size_t)limit, &rows, &n);
-    if (rc) {
+    cJSON *j;
+    int rc = tickets_json(has_status ? &status : NULL, has_agent ? agent : NULL, (size_t)limit, &j);
+    if (rc)
         web_error(res, 503, "unavailable", arbor_strerror(rc));
-        return;
-    }
-    cJSON *j = cJSON_CreateObject();
-    cJSON *arr = cJSON_AddArrayToObject(j, "tickets");
-    for (size_t i = 0; i < n; i++)
-        cJSON_AddItemToArray(arr, desk_ticket_json(&rows[i], false));
-    free(rows);
-    web_json(res, 200, j);
+    else
+        web_json(res, 200, j);
+}
+
+cJSON *api_tickets_newest(size_t limit)
+{
+    cJSON *j;
+    return tickets_json(NULL, NULL, limit, &j) == 0 ? j : NULL;
 }
 
 /* Answers {"ticket":...}, with its history when asked, and its version

@@ -1,6 +1,7 @@
 /*
  * The event stream (api.h, web.h): GET /api/events, Server-Sent Events.
  *
+ *   event: snapshot  data: {"tickets":[...]}, the newest 1000 tickets, first
  *   event: ticket    data: the ticket as stored, after each committed change
  *   event: process   data: {"pid","behaviour","what","detail","reason"}, for
  *                    each crash, supervisor report (a child terminated, a
@@ -11,6 +12,12 @@
  * and the runtime's report handler (web_watch_reports) dispatch to every
  * subscriber without a round trip. A subscriber that dies leaves the
  * registry with it.
+ *
+ * The snapshot is read after the stream has subscribed, so no change falls
+ * between it and the events: a change the snapshot already holds may also
+ * come as an event (before or after it), and a client keeps, for each
+ * ticket, the highest version it has seen. A client that reconnects gets
+ * a new snapshot: that is its resume (Last-Event-ID is not needed).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +31,8 @@
 
 #define TAG_TICKET_CHANGED 0x5449434bULL /* "TICK": data is a ticket_t */
 #define TAG_PROCESS_EVENT  0x50524f43ULL /* "PROC": data is JSON text, NUL-terminated */
+#define TAG_SNAPSHOT       0x534e4150ULL /* "SNAP": the stream's own: send the snapshot */
+#define SNAPSHOT_TICKETS   1000
 #define EVENTS_KEY         "events"
 #define PROCESS_EVENT_MAX  1024
 
@@ -88,11 +97,40 @@ void web_events_watch_reports(bool on)
 typedef struct stream {
     char data[8192]; /* one ticket event's JSON */
     char id[48];
+    char *snapshot; /* arbor_alloc'd: freed with the process however it ends */
 } stream_t;
+
+/* The snapshot's JSON into s->snapshot: false when the desk cannot say. */
+static bool read_snapshot(stream_t *s)
+{
+    cJSON *j = api_tickets_newest(SNAPSHOT_TICKETS);
+    if (!j)
+        return false;
+    char *text = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    if (!text)
+        return false;
+    size_t len = strlen(text);
+    s->snapshot = arbor_alloc(len + 1);
+    if (s->snapshot)
+        memcpy(s->snapshot, text, len + 1);
+    free(text);
+    return s->snapshot != NULL;
+}
 
 static int to_event(arbor_msg_t *m, arbor_http_sse_event_t *ev, void *arg)
 {
     stream_t *s = arg;
+    arbor_free(s->snapshot); /* sent, if there was one */
+    s->snapshot = NULL;
+    if (m->tag == TAG_SNAPSHOT) {
+        if (!read_snapshot(s))
+            return -1; /* end the stream: the client reconnects and tries again */
+        ev->event = "snapshot";
+        ev->data = s->snapshot;
+        ev->data_len = strlen(s->snapshot);
+        return 1;
+    }
     if (m->tag == TAG_PROCESS_EVENT && m->size > 0 && ((const char *)m->data)[m->size - 1] == 0) {
         ev->event = "process";
         ev->data = m->data;
@@ -118,14 +156,17 @@ static int to_event(arbor_msg_t *m, arbor_http_sse_event_t *ev, void *arg)
 void api_events(arbor_http_request_t *req, arbor_http_response_t *res, const web_session_t *who)
 {
     arbor_pid_t events = arbor_whereis(WEB_EVENTS_NAME), owner;
-    stream_t *s = arbor_alloc(sizeof *s); /* freed with the process, however it ends */
+    stream_t *s = arbor_calloc(1, sizeof *s); /* freed with the process, however it ends */
     if (!events || !s || arbor_registry_register(events, EVENTS_KEY, NULL, 0, &owner) != 0) {
         arbor_free(s);
         web_error(res, 503, "unavailable", "the event stream is not available");
         return;
     }
+    /* Subscribed: now the snapshot, as the stream's first message. */
+    arbor_send(arbor_self(), TAG_SNAPSHOT, NULL, 0);
     arbor_http_sse_opts_t o = {.on_message = to_event, .arg = s};
     arbor_http_sse(req, res, &o);
     arbor_registry_unregister(events, EVENTS_KEY);
+    arbor_free(s->snapshot);
     arbor_free(s);
 }

@@ -158,7 +158,7 @@ const QUEUES = [
 
 async function loadTickets() {
   const data = await api('GET', '/api/tickets?limit=1000');
-  state.tickets = new Map(data.tickets.map((t) => [t.id, t]));
+  for (const t of data.tickets) keepNewest(t);
 }
 
 async function showQueue() {
@@ -285,11 +285,16 @@ function connectEvents() {
   const es = new EventSource('/api/events');
   state.events = es;
   const live = $('#live');
-  es.addEventListener('open', async () => {
+  es.addEventListener('open', () => {
     live.textContent = 'live';
     live.classList.add('on');
-    // Whatever changed while the stream was down: read the list again.
-    if (!$('#view-queue').hidden) showQueue();
+  });
+  // First on every (re)connection: the tickets as they are, so whatever
+  // changed while the stream was down shows. A ticket keeps the highest
+  // version seen (an event may come before or after the snapshot).
+  es.addEventListener('snapshot', (ev) => {
+    for (const t of JSON.parse(ev.data).tickets) keepNewest(t);
+    if (!$('#view-queue').hidden) renderQueue();
   });
   es.addEventListener('error', () => {
     live.textContent = 'reconnecting';
@@ -301,11 +306,16 @@ function connectEvents() {
   });
   es.addEventListener('ticket', (ev) => {
     const t = JSON.parse(ev.data);
-    const had = state.tickets.get(t.id);
-    if (had && had.version > t.version) return; // an older event than what we show
-    state.tickets.set(t.id, t);
-    refresh(t.id);
+    if (keepNewest(t)) refresh(t.id);
   });
+}
+
+// Stores t unless a newer version of it is known; true when stored.
+function keepNewest(t) {
+  const had = state.tickets.get(t.id);
+  if (had && had.version > t.version) return false;
+  state.tickets.set(t.id, t);
+  return true;
 }
 
 // ---- the supervision tree ------------------------------------------------------------
