@@ -319,13 +319,23 @@ void arbor__proc_tick(arbor__proc_t *p)
     arbor__proc_drain(p);
 }
 
+/* Sets the errno of the thread running now. Not inlined, nor analysed
+ * across calls: glibc declares __errno_location() const, so within one
+ * function the compiler may keep errno's address from before a switch and
+ * write, after it, to the errno of the thread the process left (where
+ * another process may be running by then). */
+static __attribute__((noinline, noipa)) void set_errno_here(int e)
+{
+    errno = e;
+}
+
 void arbor__proc_switch_out(arbor__proc_t *p, arbor__yield_t y)
 {
     p->yield = y; /* its reductions pass on to runnext: see sched.h */
     p->saved_errno = errno;
     arbor__sched_leave(p);
     /* Possibly on another thread now: re-read nothing cached from before. */
-    errno = p->saved_errno;
+    set_errno_here(p->saved_errno);
 }
 
 static _Noreturn void die_now(arbor__proc_t *p)
