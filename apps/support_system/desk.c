@@ -271,6 +271,11 @@ static void unavailable(ticket_error_t *err, const char *what, int rc)
 
 int ticket_supervisor_create_ticket(ticket_t *t, arbor_pid_t *worker, ticket_error_t *err)
 {
+    return desk_create_by(t, NULL, worker, err);
+}
+
+int desk_create_by(ticket_t *t, const char *actor, arbor_pid_t *worker, ticket_error_t *err)
+{
     if (!ticket_check_text("description", t->description, TICKET_DESC_MAX, false, err) ||
         !ticket_check_text("customer", t->customer, TICKET_NAME_MAX, true, err))
         return ARBOR_EINVAL;
@@ -291,7 +296,7 @@ int ticket_supervisor_create_ticket(ticket_t *t, arbor_pid_t *worker, ticket_err
         announce(t);
         return 0;
     }
-    int rc = store_create(t, err);
+    int rc = store_create_by(t, actor, err);
     if (rc)
         return rc;
     announce(t);

@@ -78,6 +78,10 @@ int desk_start(const desk_config_t *cfg, arbor_pid_t *sup, arbor_reason_t *err);
 /* The course's create_ticket: stores the ticket and starts its worker. */
 int ticket_supervisor_create_ticket(ticket_t *t, arbor_pid_t *worker, ticket_error_t *err);
 
+/* ticket_supervisor_create_ticket made by actor: the history's "created"
+ * entry names actor (NULL or "": the customer, or "desk"). */
+int desk_create_by(ticket_t *t, const char *actor, arbor_pid_t *worker, ticket_error_t *err);
+
 /* The worker of ticket id, started if need be. ARBOR_ENOENT: no such ticket. */
 int desk_worker(int64_t id, arbor_pid_t *pid);
 

@@ -280,8 +280,8 @@ static int write_create(store_t *s, job_t *j)
     if (step_done(st) != SQLITE_DONE)
         return db_fail(s, j, "insert");
     t->id = sqlite3_last_insert_rowid(s->db);
-    return add_history(s, j, t->id, t->created_at, t->customer[0] ? t->customer : "desk",
-                       "created");
+    const char *who = j->who[0] ? j->who : t->customer[0] ? t->customer : "desk";
+    return add_history(s, j, t->id, t->created_at, who, "created");
 }
 
 static int write_update(store_t *s, job_t *j)
@@ -946,7 +946,13 @@ static void copy_error(const job_t *j, int rc, ticket_error_t *err)
 
 int store_create(ticket_t *t, ticket_error_t *err)
 {
+    return store_create_by(t, NULL, err);
+}
+
+int store_create_by(ticket_t *t, const char *who, ticket_error_t *err)
+{
     job_t j = {.op = CREATE, .ticket = *t};
+    snprintf(j.who, sizeof j.who, "%s", who ? who : "");
     int rc = ask(&j);
     if (rc)
         copy_error(&j, rc, err);

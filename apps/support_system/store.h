@@ -39,8 +39,12 @@ typedef struct store_history {
  * string, so pass arg_size = strlen + 1). */
 int store_start(void *path, arbor_pid_t *pid, arbor_reason_t *err);
 
-/* Inserts t (its id is assigned and written back) with a "created" entry. */
+/* Inserts t (its id is assigned and written back) with a "created" entry,
+ * made by its customer (or "desk" when it has none). */
 int store_create(ticket_t *t, ticket_error_t *err);
+
+/* The same, made by who (NULL or "": as store_create). */
+int store_create_by(ticket_t *t, const char *who, ticket_error_t *err);
 
 /* Writes t's new state, one history entry and, when notice is not NULL or
  * "", one outbox row announcing it, all in one transaction (and one

@@ -198,7 +198,7 @@ async function main() {
     await b.click('#tickets tr[data-id="' + id + '"] button:has-text("Close")');
     await rowShows(a, id, 'closed');
     const history = await a.evaluate(async (tid) => (await (await fetch('/api/tickets/' + tid)).json()).ticket.history.map((h) => h.who + ':' + h.what), id);
-    if (history.join('|') !== 'Acme Corp:created|ada:assigned to ada|ada:resolved|bea:closed') fail('history ' + history.join('|'));
+    if (history.join('|') !== 'ada:created|ada:assigned to ada|ada:resolved|bea:closed') fail('history ' + history.join('|'));
 
     await screenshot(a, artefacts, 'queue.png');
     if (errors.length) fail('console errors: ' + errors.join('; '));

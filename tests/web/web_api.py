@@ -158,7 +158,8 @@ def tickets(desk, c):
 
     r = c.get(path)
     shown = expect(r, 200, what="show")["ticket"]
-    if r.header("ETag") != '"%d"' % v0 or shown["history"][0]["what"] != "created":
+    if r.header("ETag") != '"%d"' % v0 or shown["history"][0] != {
+            "at": shown["created_at"], "who": "ada", "what": "created"}:
         raise Failure("show: %r %r" % (r.header("ETag"), shown))
     expect(c.get("/api/tickets/999999"), 404, "unknown_ticket", "an unknown ticket")
     expect(c.get("/api/tickets/abc"), 404, "unknown_ticket", "a ticket id that is no number")

@@ -173,7 +173,7 @@ void api_ticket_create(arbor_http_request_t *req, arbor_http_response_t *res,
         return;
     }
     ticket_error_t err = {.code = ""};
-    if (ticket_supervisor_create_ticket(&t, NULL, &err) != 0) {
+    if (desk_create_by(&t, who->agent, NULL, &err) != 0) {
         web_desk_error(res, &err);
         return;
     }
