@@ -9,8 +9,8 @@
 // context: creates a ticket through the page, assigns and resolves it, and
 // checks that each context sees the other's change live (the event stream,
 // no reload); a stale change is refused with who won. Then the supervision
-// tree: the Store is killed with its Kill button and comes back, and
-// nothing is lost. Screenshots of the queue and the tree are saved in
+// tree and the process table: the ticket's worker and then the Store are
+// killed with their Kill buttons and come back, and nothing is lost. Screenshots of the queue and the tree are saved in
 // ARTEFACT_DIR and checked not to be blank. No console errors before the
 // kill (after it, the web restarts with the Store: connections drop).
 // Exit status 77 (skipped) when chromium or playwright-core is missing.
@@ -207,8 +207,25 @@ async function main() {
     await a.goto(base + '/#/tree');
     const store = a.locator('.node[data-name="Store"]');
     await store.waitFor({ timeout: DEADLINE_MS });
-    const before = await store.locator('.pid').textContent();
+    // The process table, observer's: rows, sorted by memory.
+    await a.locator('#processes tbody tr').nth(4).waitFor({ timeout: DEADLINE_MS });
     await screenshot(a, artefacts, 'tree.png');
+
+    // Kill the ticket's worker: its supervisor starts another.
+    const worker = a.locator('.node[data-name="SupportSystem.TicketWorker"]').first();
+    await worker.waitFor({ timeout: DEADLINE_MS });
+    const workerPid = await worker.locator('.pid').textContent();
+    await worker.locator('button[data-kill]').click();
+    await a.locator('#notice', { hasText: 'Killed SupportSystem.TicketWorker ' + workerPid }).waitFor({ timeout: DEADLINE_MS });
+    const workerBack = Date.now() + DEADLINE_MS;
+    for (;;) {
+      const pids = await a.locator('.node[data-name="SupportSystem.TicketWorker"] .pid').allTextContents();
+      if (pids.length && !pids.includes(workerPid)) break;
+      if (Date.now() > workerBack) fail('the ticket worker ' + workerPid + ' was not replaced: ' + pids);
+      await a.waitForTimeout(100);
+    }
+
+    const before = await store.locator('.pid').textContent();
     await store.locator('button[data-kill]').click();
     const deadline = Date.now() + DEADLINE_MS;
     for (;;) {

@@ -11,6 +11,7 @@ const state = {
   agents: [],
   events: null,
   treeTimer: null,
+  procSort: 'memory',
 };
 
 const $ = (sel) => document.querySelector(sel);
@@ -330,9 +331,35 @@ async function loadTree() {
   try {
     const data = await api('GET', '/api/tree');
     $('#tree').replaceChildren(treeNode(data.tree));
+    await loadProcesses();
   } catch (e) {
     // The web restarts with the Store (rest_for_one): try again next second.
   }
+}
+
+// The process table, like observer's: the top 20 by memory or queue.
+async function loadProcesses() {
+  const data = await api('GET', '/api/processes?limit=20&sort=' + state.procSort);
+  const kb = (n) => (n / 1024).toFixed(1) + ' KiB';
+  $('#processes tbody').replaceChildren(...data.processes.map((p) => {
+    const kill = el('td', {});
+    if (state.me && state.me.role === 'admin') {
+      kill.append(el('button', { type: 'button', class: 'danger', onclick: () => kill(p) }, 'Kill'));
+    }
+    return el('tr', { 'data-pid': p.pid },
+      el('td', { class: 'pid' }, p.pid), el('td', {}, p.name || '—'), el('td', {}, p.label),
+      el('td', {}, p.status), el('td', {}, kb(p.memory)), el('td', {}, p.message_queue_len),
+      el('td', {}, p.links), kill);
+  }));
+  $('#process-total').textContent = data.total + ' processes in all.';
+}
+
+for (const b of document.querySelectorAll('#view-tree [data-sort]')) {
+  b.addEventListener('click', () => {
+    state.procSort = b.dataset.sort;
+    for (const o of document.querySelectorAll('#view-tree [data-sort]')) o.setAttribute('aria-selected', String(o === b));
+    loadProcesses().catch((e) => notice(e.message));
+  });
 }
 
 function treeNode(n) {
@@ -355,10 +382,12 @@ function treeNode(n) {
   return li;
 }
 
+// n: a tree node or a process table row (both have pid; a name or a label).
 async function kill(n) {
+  const what = n.name || n.label || 'process';
   try {
     await api('POST', '/api/processes/' + encodeURIComponent(n.pid) + '/kill');
-    notice('Killed ' + n.name + ' ' + n.pid + '; watch its supervisor restart it.', true);
+    notice('Killed ' + what + ' ' + n.pid + '; watch its supervisor restart it.', true);
   } catch (e) {
     notice(e.message);
   }
