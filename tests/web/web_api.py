@@ -236,6 +236,15 @@ def tickets(desk, c):
 def agents(desk, admin):
     lst = expect(admin.get("/api/agents"), 200)["agents"]
     names = {a["name"]: a["role"] for a in lst}
+    # Load: the tickets assigned to each now, as the list counts them.
+    for a in lst:
+        assigned = expect(admin.get("/api/tickets?status=assigned&agent=" + a["name"]),
+                          200)["tickets"]
+        if a["load"] != len(assigned):
+            raise Failure("%s's load is %r, but %d are assigned" % (a["name"], a["load"],
+                                                                  len(assigned)))
+    if sum(a["load"] for a in lst) < 1:
+        raise Failure("no load at all: %r" % lst)
     if names.get("ada") != "admin" or "bob" not in names or names["bob"] is not None:
         raise Failure("agents %r" % lst)
     expect(admin.post("/api/agents", {"name": "carol", "password": "carolpass", "role": "chief"}),

@@ -8,7 +8,7 @@
  *   GET  /api/tickets/:id                the ticket and its history (ETag: its version)
  *   POST /api/tickets/:id/assign         {"agent"?, "version"?} (no agent: the policy picks)
  *   POST /api/tickets/:id/resolve|reopen|close   {"version"?}
- *   GET  /api/agents                     the roster, with who may sign in
+ *   GET  /api/agents                     the roster: load, and who may sign in
  *   POST /api/agents                     {"name","password"?,"role"?} (admin)
  *
  * A change names the version it was computed from, in If-Match or the
@@ -325,6 +325,17 @@ void api_agents_list(arbor_http_request_t *req, arbor_http_response_t *res,
     for (char *n = strtok_r(names, "\n", &save); n; n = strtok_r(NULL, "\n", &save)) {
         cJSON *a = cJSON_CreateObject();
         cJSON_AddStringToObject(a, "name", n);
+        /* Load: the tickets assigned to the agent now (at most
+         * LIST_MAX are counted). */
+        ticket_status_t assigned = TICKET_ASSIGNED;
+        ticket_t *rows;
+        size_t load;
+        if (store_list(&assigned, n, LIST_MAX, &rows, &load) == 0) {
+            free(rows);
+            cJSON_AddNumberToObject(a, "load", (double)load);
+        } else {
+            cJSON_AddNullToObject(a, "load");
+        }
         credential_role_t role;
         if (credentials_role(n, &role) == 0)
             cJSON_AddStringToObject(a, "role", credential_role_name(role));

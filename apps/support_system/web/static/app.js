@@ -259,7 +259,7 @@ async function showTicket(id) {
   let t;
   try {
     t = (await api('GET', '/api/tickets/' + id)).ticket;
-    if (!state.agents.length) state.agents = (await api('GET', '/api/agents')).agents;
+    state.agents = (await api('GET', '/api/agents')).agents;
   } catch (e) {
     notice(e.message);
     return;
@@ -273,7 +273,8 @@ async function showTicket(id) {
   $('#ticket-actions').replaceChildren(...actionButtons(t));
   const form = $('#assign-form');
   form.hidden = t.status !== 'open';
-  form.agent.replaceChildren(...state.agents.map((a) => el('option', {}, a.name)));
+  form.agent.replaceChildren(...state.agents.map((a) =>
+    el('option', { value: a.name }, a.name + (a.load === null ? '' : ' (' + a.load + ' assigned)'))));
   form.onsubmit = (ev) => { ev.preventDefault(); act(t, 'assign', { agent: form.agent.value }); };
   $('#ticket-history').replaceChildren(...t.history.map((h) =>
     el('li', {}, new Date(h.at).toLocaleString() + ' — ' + h.who + ': ' + h.what)));
