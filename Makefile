@@ -65,7 +65,7 @@ valgrind: deps
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	$(CMAKE) -S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DARBOR_SANITIZE=address,undefined -DARBOR_FUZZ=ON -DARBOR_BENCH=OFF
-	$(CMAKE) --build build/fuzz -j $(JOBS) --target fuzz_console_line fuzz_desk_request fuzz_simple_queue_command
+	$(CMAKE) --build build/fuzz -j $(JOBS) --target fuzz_console_line fuzz_desk_request fuzz_simple_queue_command fuzz_http_request
 	scripts/fuzz.sh build/fuzz $(FUZZ_SECONDS)
 
 bench: all

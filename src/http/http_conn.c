@@ -43,18 +43,21 @@
 
 #include "http_internal.h"
 
-#define IN_SIZE   16384
+#define IN_SIZE   HTTP_IN_SIZE
 #define OUT_SIZE  16384
 #define BODY_KEEP 16384 /* a body buffer larger than this is freed after its request */
 
 enum { CB_NONE, CB_URL, CB_FIELD, CB_VALUE };
-enum { FEED_MORE, FEED_MESSAGE, FEED_ERROR };
 
+/* A crash's last words: the 500 response, whose head alone answers HEAD
+ * (the headers GET would get, no body). */
+#define BODY_500 "Internal Server Error\n"
 static const char response_500[] = "HTTP/1.1 500 Internal Server Error\r\n"
                                    "Content-Type: text/plain\r\n"
                                    "Content-Length: 22\r\n"
-                                   "Connection: close\r\n\r\n"
-                                   "Internal Server Error\n";
+                                   "Connection: close\r\n\r\n" BODY_500;
+_Static_assert(sizeof BODY_500 - 1 == 22, "the 500's Content-Length is its body's");
+#define RESPONSE_500_HEAD_LEN (sizeof response_500 - sizeof BODY_500)
 
 /* ---- per-request memory --------------------------------------------------------- */
 
@@ -181,7 +184,13 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 
 static int on_header_field_complete(llhttp_t *p)
 {
-    return head_end_string(p->data);
+    http_conn_t *c = p->data;
+    /* An empty name (": value"), which llhttp 8.1 lets through even in
+     * strict mode (on_header_field with no bytes): a name is a token, one
+     * character at least. */
+    if (c->last_cb != CB_FIELD || c->fields[c->n_fields - 1].name == c->head + c->head_used)
+        return stop(c, 400);
+    return head_end_string(c);
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
@@ -297,7 +306,7 @@ static const llhttp_settings_t settings = {
 
 /* ---- reading ------------------------------------------------------------------------ */
 
-static void request_reset(http_conn_t *c)
+void arbor__http_request_reset(http_conn_t *c)
 {
     free_blocks(c);
     c->head_used = c->head_bytes = 0;
@@ -324,7 +333,7 @@ static void request_reset(http_conn_t *c)
     c->req.n_headers = 0;
 }
 
-static int feed(http_conn_t *c)
+int arbor__http_feed(http_conn_t *c)
 {
     const char *from = c->in + c->in_pos;
     c->feed_start = from;
@@ -455,7 +464,7 @@ static int write_head(http_conn_t *c, int64_t length)
 
 /* A response the server makes itself (an error), then the connection
  * closes. */
-static void write_error(http_conn_t *c, int status)
+void arbor__http_write_error(http_conn_t *c, int status)
 {
     const char *text = arbor_http_status_text(status);
     c->keep_alive = false;
@@ -521,7 +530,7 @@ static void exit_hook(void *arg)
 }
 
 /* Runs the handler for the request just parsed and queues its answer. */
-static void serve(http_conn_t *c)
+void arbor__http_serve(http_conn_t *c)
 {
     arbor_http_request_t *q = &c->req;
     q->method = llhttp_method_name(llhttp_get_method(&c->parser));
@@ -536,7 +545,7 @@ static void serve(http_conn_t *c)
         q->query = "";
     }
     if (!q->path) {
-        write_error(c, 500);
+        arbor__http_write_error(c, 500);
         return;
     }
     q->headers = c->fields;
@@ -553,7 +562,8 @@ static void serve(http_conn_t *c)
     c->head_only = !strcmp(q->method, "HEAD");
     c->res = (arbor_http_response_t){.status = 200};
 
-    arbor_socket_last_words(c->socket, response_500, sizeof response_500 - 1);
+    arbor_socket_last_words(c->socket, response_500,
+                            c->head_only ? RESPONSE_500_HEAD_LEN : sizeof response_500 - 1);
     c->in_handler = true;
     c->srv->opts.handler(q, &c->res, c->srv->opts.handler_arg);
     c->in_handler = false;
@@ -565,7 +575,7 @@ static void serve(http_conn_t *c)
     }
     arbor_socket_last_words(c->socket, NULL, 0);
     if (c->res.status < 200 || c->res.status > 999) {
-        write_error(c, 500);
+        arbor__http_write_error(c, 500);
         return;
     }
     bool body = status_has_body(c->res.status);
@@ -629,6 +639,24 @@ static uint64_t deadline_for(http_conn_t *c, uint64_t *phase_start, int *phase)
     return *phase_start + (uint64_t)ms;
 }
 
+int arbor__http_conn_setup(http_conn_t *c)
+{
+    const arbor_http_limits_t *l = &c->srv->opts.limits;
+    c->head_cap = 2 * l->max_head + 4 * (size_t)l->max_fields + 64;
+    c->in = arbor_alloc(IN_SIZE);
+    c->head = arbor_alloc(c->head_cap);
+    c->fields = arbor_alloc(l->max_fields * sizeof *c->fields);
+    c->out = arbor_alloc(OUT_SIZE);
+    c->out_cap = OUT_SIZE;
+    c->send_timeout_ms = l->send_timeout_ms;
+    if (!c->in || !c->head || !c->fields || !c->out)
+        return ARBOR_ENOMEM;
+    llhttp_init(&c->parser, HTTP_REQUEST, &settings);
+    c->parser.data = c;
+    arbor__http_request_reset(c);
+    return 0;
+}
+
 void arbor__http_conn_main(void *arg)
 {
     arbor_http_server_t *srv = arg;
@@ -654,46 +682,34 @@ void arbor__http_conn_main(void *arg)
     arbor_socket_setopt(c->socket, ARBOR_SO_NODELAY, 1);
     arbor_socket_peer(c->socket, &c->req.peer);
 
-    const arbor_http_limits_t *l = &srv->opts.limits;
-    c->head_cap = 2 * l->max_head + 4 * (size_t)l->max_fields + 64;
-    c->in = arbor_alloc(IN_SIZE);
-    c->head = arbor_alloc(c->head_cap);
-    c->fields = arbor_alloc(l->max_fields * sizeof *c->fields);
-    c->out = arbor_alloc(OUT_SIZE);
-    c->out_cap = OUT_SIZE;
-    c->send_timeout_ms = l->send_timeout_ms;
-    if (!c->in || !c->head || !c->fields || !c->out)
+    if (arbor__http_conn_setup(c) != 0)
         arbor_exit(arbor_error("out of memory"));
     if (!arbor__http_conn_enter(c))
         return; /* the server drains: closed at once, as if idle */
     if (reject) {
-        write_error(c, 503);
+        arbor__http_write_error(c, 503);
         linger_close(c);
         return;
     }
-    llhttp_init(&c->parser, HTTP_REQUEST, &settings);
-    c->parser.data = c;
-    request_reset(c);
-
     uint64_t phase_start = 0;
     int phase = -1;
     for (;;) {
-        int r = c->in_pos < c->in_len ? feed(c) : FEED_MORE;
+        int r = c->in_pos < c->in_len ? arbor__http_feed(c) : FEED_MORE;
         if (r == FEED_MESSAGE) {
             /* What earlier requests said goes first: a crash in this
              * handler says its 500 after them. */
             if (flush(c) != 0)
                 return;
-            serve(c);
+            arbor__http_serve(c);
             bool keep = c->keep_alive && !c->write_error;
-            request_reset(c);
+            arbor__http_request_reset(c);
             phase = -1;
             if (!keep)
                 break;
             continue;
         }
         if (r == FEED_ERROR) {
-            write_error(c, c->error_status);
+            arbor__http_write_error(c, c->error_status);
             linger_close(c);
             return;
         }
@@ -714,7 +730,7 @@ void arbor__http_conn_main(void *arg)
         if (idle && !arbor__http_conn_busy(c))
             return; /* a drain closed it meanwhile */
         if (rc == 408) {
-            write_error(c, 408);
+            arbor__http_write_error(c, 408);
             linger_close(c);
             return;
         }

@@ -113,6 +113,21 @@ typedef struct http_conn {
 void *arbor__http_alloc(http_conn_t *c, size_t size);
 char *arbor__http_strdup(http_conn_t *c, const char *s, size_t len);
 
+/* The request path without the socket (http_conn.c), which the
+ * connection's loop and the fuzz target (tests/fuzz/fuzz_http_request.c)
+ * drive. setup: c->srv set, the buffers and the parser made (process only;
+ * ARBOR_ENOMEM). feed: parses in[in_pos, in_len) up to the end of a
+ * request. serve: runs the handler on the request parsed and queues the
+ * answer in out. write_error: queues the server's own answer (closes
+ * after). request_reset: makes ready for the next request. */
+#define HTTP_IN_SIZE 16384
+enum { FEED_MORE, FEED_MESSAGE, FEED_ERROR };
+int arbor__http_conn_setup(http_conn_t *c);
+int arbor__http_feed(http_conn_t *c);
+void arbor__http_serve(http_conn_t *c);
+void arbor__http_write_error(http_conn_t *c, int status);
+void arbor__http_request_reset(http_conn_t *c);
+
 /* A connection's process (http_conn.c): arg is the server; the acceptor
  * gives it its socket and then sends the handle with tag
  * ARBOR__HTTP_TAG_SOCKET, or with ARBOR__HTTP_TAG_REJECT when the server is

@@ -441,6 +441,9 @@ static const struct {
     {"space in a name", "GET / HTTP/1.1\r\nHost: x\r\nX A: y\r\n\r\n"},
     {"space before the colon", "GET / HTTP/1.1\r\nHost: x\r\nX-A : y\r\n\r\n"},
     {"@ in a name", "GET / HTTP/1.1\r\nHost: x\r\nX@A: y\r\n\r\n"},
+    {"an empty name", "GET / HTTP/1.1\r\nHost: x\r\n: y\r\n\r\n"},
+    {"a chunk size not in hex", "POST /echo HTTP/1.1\r\nHost: x\r\n"
+                                "Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"},
     {"control in the target", "GET /a\001b HTTP/1.1\r\nHost: x\r\n\r\n"},
     {"DEL in the target", "GET /a\177b HTTP/1.1\r\nHost: x\r\n\r\n"},
     {"non-ASCII in the target", "GET /a\303\251 HTTP/1.1\r\nHost: x\r\n\r\n"},
@@ -690,6 +693,32 @@ static void crash_root(void *arg)
 TEST(a_crashing_handler_gets_500_and_others_go_on)
 {
     arbor_test_run(crash_root, NULL);
+}
+
+static void head_crash_root(void *arg)
+{
+    (void)arg;
+    arbor_report_fn old = arbor_report_set_handler(count_reports, NULL);
+    uint16_t port = start();
+    response_t *r = new_response();
+    /* The 500 of a crash in a HEAD request has GET's headers and no body:
+     * nothing follows the head before the close. */
+    client_t *c = connect_to(port);
+    send_text(c, "HEAD /crash HTTP/1.1\r\nHost: x\r\n\r\n");
+    read_response_of(c, r, true);
+    ASSERT_EQ(r->status, 500);
+    ASSERT_STREQ(header_of(r, "Content-Length"), "22");
+    ASSERT_STREQ(header_of(r, "Connection"), "close");
+    expect_closed(c);
+    disconnect(c);
+    arbor_free(r);
+    stop();
+    arbor_report_set_handler(old, NULL);
+}
+
+TEST(a_crashing_handler_answers_head_with_a_500_without_body)
+{
+    arbor_test_run(head_crash_root, NULL);
 }
 
 static arbor_pid_t child_pid(const char *id)
