@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -325,6 +326,20 @@ def runtime(desk, admin, tid):
     # (rest_for_one: the Web too); nothing acknowledged is lost.
     store = find(tree, "Store")["pid"]
     before = expect(admin.get("/api/tickets/%d" % tid), 200)["ticket"]
+    # Meanwhile other clients read the tree: the restart of the web kills
+    # their connections mid-walk, and a killed connection must leak nothing
+    # (the sanitizer's leak check at exit says so).
+    stop = threading.Event()
+
+    def read_trees():
+        while not stop.is_set():
+            try:
+                admin.get("/api/tree")
+            except (ConnectionError, OSError, http.client.HTTPException):
+                pass
+    readers = [threading.Thread(target=read_trees) for _ in range(4)]
+    for t in readers:
+        t.start()
     k = expect(admin.post("/api/processes/%s/kill" % store.strip("<>")), 200, what="kill Store")
     if k["killed"] != store or k["name"] != "SupportSystem.Store":
         raise Failure("killed %r" % k)
@@ -339,6 +354,9 @@ def runtime(desk, admin, tid):
         s = find(r.json["tree"], "Store")
         return s and s["pid"] != store and s["status"] == "running" and s
     s = wait_until("the Store restarted", store_back)
+    stop.set()
+    for t in readers:
+        t.join()
     if s["restarts"] < 1:
         raise Failure("the Store's restart is not counted: %r" % s)
     after = expect(admin.get("/api/tickets/%d" % tid), 200, what="after the restart")["ticket"]

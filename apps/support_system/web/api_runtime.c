@@ -115,11 +115,12 @@ void api_processes(arbor_http_request_t *req, arbor_http_response_t *res, const 
         return;
     arbor_processes(NULL, 0, &count);
     size_t cap = count + 64; /* room for those started meanwhile */
-    arbor_pid_t *pids = malloc(cap * sizeof *pids);
-    arbor_process_info_t *infos = malloc(cap * sizeof *infos);
+    /* In this process's memory: freed even if it is killed meanwhile. */
+    arbor_pid_t *pids = arbor_alloc(cap * sizeof *pids);
+    arbor_process_info_t *infos = arbor_alloc(cap * sizeof *infos);
     if (!pids || !infos) {
-        free(pids);
-        free(infos);
+        arbor_free(pids);
+        arbor_free(infos);
         web_error(res, 503, "out_of_memory", "out of memory");
         return;
     }
@@ -134,8 +135,8 @@ void api_processes(arbor_http_request_t *req, arbor_http_response_t *res, const 
     cJSON *arr = cJSON_AddArrayToObject(j, "processes");
     for (size_t i = 0; i < n && i < limit; i++)
         cJSON_AddItemToArray(arr, process_json(&infos[i]));
-    free(pids);
-    free(infos);
+    arbor_free(pids);
+    arbor_free(infos);
     web_json(res, 200, j);
 }
 

@@ -313,10 +313,20 @@ void api_ticket_close(arbor_http_request_t *req, arbor_http_response_t *res,
 void api_agents_list(arbor_http_request_t *req, arbor_http_response_t *res,
                      const web_session_t *who)
 {
-    char *names;
-    int rc = store_agents(&names);
+    char *got, *names;
+    int rc = store_agents(&got);
     if (rc) {
         web_error(res, 503, "unavailable", arbor_strerror(rc));
+        return;
+    }
+    /* Held across calls to the Store below: in this process's memory, so
+     * that a connection killed meanwhile leaks nothing. */
+    names = arbor_alloc(strlen(got) + 1);
+    if (names)
+        memcpy(names, got, strlen(got) + 1);
+    free(got);
+    if (!names) {
+        web_error(res, 503, "out_of_memory", "out of memory");
         return;
     }
     cJSON *j = cJSON_CreateObject();
@@ -343,7 +353,7 @@ void api_agents_list(arbor_http_request_t *req, arbor_http_response_t *res,
             cJSON_AddNullToObject(a, "role"); /* no password: cannot sign in */
         cJSON_AddItemToArray(arr, a);
     }
-    free(names);
+    arbor_free(names);
     web_json(res, 200, j);
 }
 

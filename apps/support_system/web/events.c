@@ -114,7 +114,7 @@ static bool read_snapshot(stream_t *s)
     s->snapshot = arbor_alloc(len + 1);
     if (s->snapshot)
         memcpy(s->snapshot, text, len + 1);
-    free(text);
+    cJSON_free(text);
     return s->snapshot != NULL;
 }
 

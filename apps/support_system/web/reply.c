@@ -22,7 +22,7 @@ void web_json(arbor_http_response_t *res, int status, cJSON *j)
     }
     arbor_http_set_header(res, "Cache-Control", "no-store");
     arbor_http_reply(res, status, "application/json", text, strlen(text));
-    free(text);
+    cJSON_free(text);
 }
 
 void web_error(arbor_http_response_t *res, int status, const char *code, const char *message)

@@ -188,6 +188,7 @@ int web_new(const web_config_t *cfg, web_t **out)
         return rc;
     }
     web_events_watch_reports(true);
+    web_json_memory(true);
     *out = w;
     return 0;
 }
@@ -197,6 +198,7 @@ void web_free(web_t *web)
     if (!web)
         return;
     web_events_watch_reports(false);
+    web_json_memory(false);
     arbor_http_server_free(web->http);
     free(web);
     sessions_reset();

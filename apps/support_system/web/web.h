@@ -14,6 +14,7 @@
 #define SUPPORT_WEB_H
 
 #include <arbor.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "../ticket.h"
@@ -31,10 +32,17 @@ typedef struct web web_t;
 /* Makes the web interface from cfg; nothing listens until web_start. It
  * installs a report handler (arbor_report_set_handler) that sends every
  * crash, supervisor and progress report to the event streams as well, then
- * to the handler that was there; web_free puts that one back. Returns 0
+ * to the handler that was there, and turns web_json_memory on; web_free
+ * undoes both. Returns 0
  * and *out (web_free it once the desk has stopped), ARBOR_ENOMEM. Any
  * thread. */
 int web_new(const web_config_t *cfg, web_t **out);
+
+/* Makes cJSON allocate in the calling process's own memory while on
+ * (json_memory.c), so that a process killed mid-document leaks nothing;
+ * off: malloc again. Call it with the runtime stopped (web_new and
+ * web_free do). */
+void web_json_memory(bool on);
 
 /* Frees a web whose branch is not running. NULL: no-op. */
 void web_free(web_t *web);
