@@ -71,9 +71,11 @@ fuzz: deps
 bench: all
 	scripts/bench.sh $(BENCH)
 
-# wrk against http_hello and nginx, 1 and 2 workers, interleaved, on
-# loopback (needs Debian's wrk and nginx-light; see the script).
+# http_hello against nginx and Go's net/http, 1 and 2 workers, interleaved,
+# on loopback: wrk (keep-alive) and ab (a connection per request); installs
+# Debian's wrk, apache2-utils, nginx-light and golang-go. See the script.
 bench-http: all
+	@ARBOR_WITH_HTTP_BENCH=1 scripts/install-deps.sh
 	scripts/bench-http.sh
 
 install: all

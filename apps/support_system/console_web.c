@@ -183,7 +183,9 @@ static void set_password(bool json, int argc, const char *const *argv, bool admi
     if (!name)
         return;
     ticket_error_t err = {.code = ""};
-    if (!admin && !agents_known(name)) {
+    store_agent_t known;
+    bool on_roster = agents_lookup(name, &known) == 0;
+    if (!admin && !on_roster) {
         char message[TICKET_NAME_SIZE + 32];
         snprintf(message, sizeof message, "there is no agent called %s", name);
         console_fail(json, "unknown_agent", message);
@@ -194,7 +196,7 @@ static void set_password(bool json, int argc, const char *const *argv, bool admi
     if (!pw)
         return;
     int rc = 0;
-    if (admin && !agents_known(name))
+    if (admin && !on_roster)
         rc = agents_add(name, &err);
     if (rc == 0)
         rc = credentials_set(name, pw, admin ? ROLE_ADMIN : ROLE_AGENT, !admin, &err);

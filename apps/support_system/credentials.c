@@ -106,7 +106,8 @@ int credentials_set(const char *agent, const char *password, credential_role_t r
 {
     if (!password_acceptable(password, err))
         return ARBOR_EINVAL;
-    if (!agents_known(agent)) {
+    store_agent_t known;
+    if (agents_lookup(agent, &known) != 0) {
         error(err, "unknown_agent", "there is no agent called %s", agent);
         return ARBOR_ENOENT;
     }

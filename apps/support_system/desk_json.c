@@ -9,21 +9,26 @@
 
 #include "../common/console.h"
 
-static void add_history(cJSON *j, int64_t id)
+static cJSON *time_json(int64_t ms)
 {
-    cJSON *h = cJSON_AddArrayToObject(j, "history");
-    store_history_t *rows;
-    size_t n;
-    if (store_history(id, &rows, &n) != 0)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        cJSON *e = cJSON_CreateObject();
-        cJSON_AddNumberToObject(e, "at", (double)rows[i].at);
-        cJSON_AddItemToObject(e, "who", console_json_text(rows[i].who));
-        cJSON_AddItemToObject(e, "what", console_json_text(rows[i].what));
-        cJSON_AddItemToArray(h, e);
-    }
-    free(rows);
+    char when[TICKET_TIME_SIZE];
+    ticket_format_time(ms, when);
+    return cJSON_CreateString(when);
+}
+
+static const char *const message_kinds[] = {"event", "reply", "note"};
+
+static cJSON *history_json(const store_history_t *h)
+{
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddItemToObject(e, "at", time_json(h->at));
+    cJSON_AddItemToObject(e, "who", console_json_text(h->by.name));
+    cJSON_AddStringToObject(e, "role", ticket_actor_kind_name(h->by.kind));
+    cJSON_AddItemToObject(e, "what", console_json_text(h->what));
+    cJSON_AddStringToObject(e, "kind", message_kinds[h->message]);
+    if (h->message != STORE_NO_MESSAGE)
+        cJSON_AddItemToObject(e, "text", console_json_text(h->text));
+    return e;
 }
 
 cJSON *desk_ticket_json(const ticket_t *t, bool with_history)
@@ -38,11 +43,19 @@ cJSON *desk_ticket_json(const ticket_t *t, bool with_history)
         cJSON_AddItemToObject(j, "agent", console_json_text(t->agent));
     else
         cJSON_AddNullToObject(j, "agent");
-    cJSON_AddNumberToObject(j, "created_at", (double)t->created_at);
-    cJSON_AddNumberToObject(j, "updated_at", (double)t->updated_at);
+    cJSON_AddItemToObject(j, "created_at", time_json(t->created_at));
+    cJSON_AddItemToObject(j, "updated_at", time_json(t->updated_at));
     cJSON_AddNumberToObject(j, "version", (double)t->version);
-    if (with_history)
-        add_history(j, t->id);
+    if (with_history) {
+        cJSON *h = cJSON_AddArrayToObject(j, "history");
+        store_history_t *rows;
+        size_t n;
+        if (store_history(t->id, &rows, &n) == 0) {
+            for (size_t i = 0; i < n; i++)
+                cJSON_AddItemToArray(h, history_json(&rows[i]));
+            free(rows);
+        }
+    }
     return j;
 }
 

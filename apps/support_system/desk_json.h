@@ -11,10 +11,11 @@
 #include "desk.h"
 
 /* {"id","description","customer","priority","status","agent" (null when
- * unassigned),"created_at","updated_at" (ms since the epoch),"version"},
- * with "history": [{"at","who","what"}...] oldest first when with_history
- * (read from the Store: process only; empty when it cannot be read).
- * Text that is not valid UTF-8 shows as U+FFFD. NULL when out of memory. */
+ * unassigned),"created_at","updated_at" (UTC, ticket_format_time),
+ * "version"}, with "history": [{"at","who","role","what","kind"(,"text")}]
+ * oldest first when with_history (read from the Store: process only;
+ * empty when it cannot be read). Text that is not valid UTF-8 shows as
+ * U+FFFD. */
 cJSON *desk_ticket_json(const ticket_t *t, bool with_history);
 
 /* The desk's supervision tree under sup (console_tree_json's shape), with

@@ -11,27 +11,35 @@
 #include <time.h>
 
 #include "../common/console.h"
-#include "desk.h"
 #include "console_web.h"
+#include "desk.h"
 #include "desk_json.h"
 #include "request.h"
 
 static const char usage[] =
-    "usage: support_system [--json] [--db PATH] [--log PATH] [--schedulers N]\n"
+    "usage: support_system [--json] [--db PATH] [--log PATH] [--schedulers N] [--demo]\n"
     "                      [--idle-timeout MS] [--policy round-robin|least-loaded]\n"
     "                      [--http ADDRESS:PORT | --no-http] [--web-root DIR]\n"
     "  --db PATH   the SQLite file (default var/support_system.db)\n"
     "  --log PATH  the notification log (default: the database's path ending in .log);\n"
     "              it must be writable at start\n"
+    "  --demo      add the agents alice and bob to a desk that has none\n"
     "  --http ADDRESS:PORT  where the web desk listens (default 127.0.0.1:4000; port 0:\n"
     "              any free one, printed at start); --no-http: no web desk\n"
     "  --web-root DIR  the dashboard's files (default: where make install put them,\n"
     "              else the source tree's apps/support_system/web/static)\n"
-    "Commands:\n"
+    "Commands (a change may end with --by AGENT: who makes it; else the console):\n"
     "  create [--customer NAME] [--priority low|normal|high|urgent] [--] DESCRIPTION\n"
-    "  assign ID [AGENT]     resolve ID     reopen ID     close ID\n"
-    "  show ID               list [STATUS] [--agent NAME]\n"
-    "  agents                agent-add NAME\n"
+    "  assign ID [AGENT]     reassign ID AGENT     unassign ID\n"
+    "  pend ID               resume ID             (waiting on the customer, and back)\n"
+    "  resolve ID            close ID [REASON]     reopen ID\n"
+    "  edit ID [--description TEXT] [--customer NAME] [--priority P]\n"
+    "  reply ID [--customer] TEXT                  note ID TEXT  (internal)\n"
+    "  show ID               queues [--agent NAME]  (mine, unassigned, open, pending)\n"
+    "  list [STATUS] [--agent NAME | --unassigned] [--customer NAME] [--priority P]\n"
+    "       [--search WORDS] [--sort newest|oldest|priority|updated] [--page N] [--per-page N]\n"
+    "  agents                agent-add NAME        agent-rename OLD NEW\n"
+    "  agent-deactivate NAME agent-activate NAME   agent-available NAME on|off\n"
     "  admin-add NAME        password-reset NAME   (the password is read next)\n"
     "  tree                  crash ID | crash store     stats\n"
     "  backup PATH           copy the database to PATH while the desk runs\n"
@@ -46,6 +54,7 @@ typedef struct options {
     char log[4096];
     int64_t idle_ms;
     agents_policy_t policy;
+    bool demo;
     bool http;          /* the web desk runs */
     char http_host[64]; /* where it listens */
     uint16_t http_port;
@@ -87,6 +96,22 @@ static void print_ticket(const ticket_t *t)
     putchar('\n');
 }
 
+/* One history entry: time, who (role), what; a message's text below it,
+ * each of its lines indented. */
+static void print_history(const store_history_t *h)
+{
+    char when[TICKET_TIME_SIZE];
+    ticket_format_time(h->at, when);
+    printf("    %s  %s (%s): %s\n", when, h->by.name, ticket_actor_kind_name(h->by.kind), h->what);
+    if (h->message == STORE_NO_MESSAGE)
+        return;
+    for (const char *line = h->text; line;) {
+        const char *end = strchr(line, '\n');
+        printf("        | %.*s\n", (int)(end ? end - line : (ptrdiff_t)strlen(line)), line);
+        line = end ? end + 1 : NULL;
+    }
+}
+
 static void answer_ticket(const console_t *c, const ticket_t *t, bool history)
 {
     if (c->o->json) {
@@ -99,13 +124,8 @@ static void answer_ticket(const console_t *c, const ticket_t *t, bool history)
     store_history_t *rows;
     size_t n;
     if (history && store_history(t->id, &rows, &n) == 0) {
-        for (size_t i = 0; i < n; i++) {
-            time_t secs = (time_t)(rows[i].at / 1000);
-            struct tm tm;
-            char when[32];
-            strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime_r(&secs, &tm));
-            printf("    %s  %-12s %s\n", when, rows[i].who, rows[i].what);
-        }
+        for (size_t i = 0; i < n; i++)
+            print_history(&rows[i]);
         free(rows);
     }
 }
@@ -127,6 +147,25 @@ static bool decode(const console_t *c, const words_t *ws, desk_request_t *r)
 
 /* ---- commands ------------------------------------------------------------------------- */
 
+static void no_such_ticket_answer(const console_t *c, int64_t id)
+{
+    char text[64];
+    snprintf(text, sizeof text, "there is no ticket %lld", (long long)id);
+    fail(c, "unknown_ticket", text);
+}
+
+/* Who makes the request's change: --by AGENT, or the console's operator
+ * (reply --customer: the ticket's customer, which the caller fills in). */
+static ticket_actor_t actor_of(const desk_request_t *r)
+{
+    ticket_actor_t by = desk_operator;
+    if (r->by) {
+        by.kind = ACTOR_AGENT;
+        snprintf(by.name, sizeof by.name, "%s", r->by);
+    }
+    return by;
+}
+
 static void cmd_create(const console_t *c, words_t *ws)
 {
     desk_request_t r;
@@ -134,25 +173,70 @@ static void cmd_create(const console_t *c, words_t *ws)
         return;
     ticket_error_t err = {.code = ""};
     arbor_pid_t pid;
-    if (ticket_supervisor_create_ticket(&r.ticket, &pid, &err) != 0) {
+    ticket_actor_t by = actor_of(&r);
+    if (desk_create(&r.ticket, &by, &pid, &err) != 0) {
         fail_err(c, &err);
         return;
     }
     answer_ticket(c, &r.ticket, false);
 }
 
-static void cmd_act(const console_t *c, words_t *ws, ticket_action_t action)
+/* The request's change, in process memory (it is 10 KB); NULL when out of
+ * memory. */
+static ticket_change_t *change_of(const desk_request_t *r)
 {
-    desk_request_t r;
-    if (!decode(c, ws, &r))
-        return;
-    ticket_t t;
-    ticket_error_t err = {.code = ""};
-    if (desk_act(r.id, action, r.agent, &t, &err) != 0) {
-        fail_err(c, &err);
+    ticket_change_t *ch = arbor_alloc(sizeof *ch);
+    if (!ch)
+        return NULL;
+    memset(ch, 0, sizeof *ch);
+    ch->action = r->action;
+    snprintf(ch->agent, sizeof ch->agent, "%s", r->agent ? r->agent : "");
+    snprintf(ch->reason, sizeof ch->reason, "%s", r->reason);
+    ch->set_description = r->set_description;
+    ch->set_customer = r->set_customer;
+    ch->set_priority = r->set_priority;
+    snprintf(ch->description, sizeof ch->description, "%s", r->ticket.description);
+    snprintf(ch->customer, sizeof ch->customer, "%s", r->ticket.customer);
+    ch->priority = r->ticket.priority;
+    snprintf(ch->text, sizeof ch->text, "%s", r->text);
+    return ch;
+}
+
+static void cmd_act(const console_t *c, words_t *ws)
+{
+    desk_request_t *r = arbor_alloc(sizeof *r);
+    if (!r) {
+        fail(c, "unavailable", "out of memory");
         return;
     }
-    answer_ticket(c, &t, false);
+    ticket_t t;
+    ticket_error_t err = {.code = ""};
+    ticket_change_t *ch = NULL;
+    if (!decode(c, ws, r))
+        goto done;
+    ticket_actor_t by = actor_of(r);
+    if (r->by_customer) {
+        /* reply --customer: written by the ticket's customer. */
+        if (desk_get(r->id, &t) != 0) {
+            no_such_ticket_answer(c, r->id);
+            goto done;
+        }
+        by.kind = ACTOR_CUSTOMER;
+        snprintf(by.name, sizeof by.name, "%s", t.customer);
+        if (!t.customer[0]) {
+            fail(c, "forbidden", "the ticket has no customer to reply as");
+            goto done;
+        }
+    }
+    if (!(ch = change_of(r)))
+        fail(c, "unavailable", "out of memory");
+    else if (desk_change(r->id, ch, &by, &t, &err) != 0)
+        fail_err(c, &err);
+    else
+        answer_ticket(c, &t, false);
+done:
+    arbor_free(ch);
+    arbor_free(r);
 }
 
 static void cmd_show(const console_t *c, words_t *ws)
@@ -173,49 +257,122 @@ static void cmd_show(const console_t *c, words_t *ws)
     answer_ticket(c, &t, true);
 }
 
+/* A page of tickets: the request's filters, order and page. One more is
+ * asked for than shown, to tell whether a next page exists. */
 static void cmd_list(const console_t *c, words_t *ws)
 {
-    desk_request_t r;
-    if (!decode(c, ws, &r))
-        return;
-    ticket_t *rows;
-    size_t n;
-    int rc = store_list(r.has_status ? &r.status : NULL, r.agent, 1000, &rows, &n);
-    if (rc) {
-        fail(c, "unavailable", arbor_strerror(rc));
+    desk_request_t *r = arbor_alloc(sizeof *r);
+    if (!r) {
+        fail(c, "unavailable", "out of memory");
         return;
     }
+    if (!decode(c, ws, r)) {
+        arbor_free(r);
+        return;
+    }
+    store_filter_t f = {.status = r->has_status ? &r->status : NULL,
+                        .agent = r->agent,
+                        .customer = r->customer_filter,
+                        .priority = r->set_priority ? &r->ticket.priority : NULL,
+                        .search = r->search,
+                        .sort = (store_sort_t)r->sort,
+                        .offset = (size_t)((r->page - 1) * r->per_page),
+                        .limit = (size_t)r->per_page + 1};
+    ticket_t *rows;
+    size_t n;
+    ticket_error_t err = {.code = ""};
+    int64_t page = r->page;
+    size_t per_page = (size_t)r->per_page;
+    int rc = store_find(&f, &rows, &n, &err);
+    arbor_free(r); /* f points into it */
+    if (rc != 0) {
+        fail_err(c, &err);
+        return;
+    }
+    bool more = n > per_page;
+    n = more ? per_page : n;
     if (c->o->json) {
         cJSON *j = cJSON_CreateObject();
         cJSON *arr = cJSON_AddArrayToObject(j, "tickets");
         for (size_t i = 0; i < n; i++)
             cJSON_AddItemToArray(arr, desk_ticket_json(&rows[i], false));
+        cJSON_AddNumberToObject(j, "page", (double)page);
+        cJSON_AddBoolToObject(j, "more", more);
         ok(c, j, NULL);
     } else {
         for (size_t i = 0; i < n; i++)
             print_ticket(&rows[i]);
-        printf("%zu ticket%s\n", n, n == 1 ? "" : "s");
+        printf("%zu ticket%s%s\n", n, n == 1 ? "" : "s",
+               more ? "; more on the next page (--page N)" : "");
     }
     free(rows);
 }
 
+/* The queues' sizes: mine (--agent NAME), unassigned, open, pending. */
+static void cmd_queues(const console_t *c, words_t *ws)
+{
+    desk_request_t r;
+    if (!decode(c, ws, &r))
+        return;
+    store_queues_t q;
+    int rc = store_queues(r.agent, &q);
+    if (rc) {
+        fail(c, "unavailable", arbor_strerror(rc));
+        return;
+    }
+    cJSON *j = cJSON_CreateObject();
+    if (r.agent)
+        cJSON_AddNumberToObject(j, "mine", (double)q.mine);
+    cJSON_AddNumberToObject(j, "unassigned", (double)q.unassigned);
+    cJSON_AddNumberToObject(j, "open", (double)q.open);
+    cJSON_AddNumberToObject(j, "pending", (double)q.pending);
+    char text[160], mine[64] = "";
+    if (r.agent)
+        snprintf(mine, sizeof mine, "mine %lld, ", (long long)q.mine);
+    snprintf(text, sizeof text, "%sunassigned %lld, open %lld, pending %lld", mine,
+             (long long)q.unassigned, (long long)q.open, (long long)q.pending);
+    ok(c, j, text);
+}
+
+static cJSON *agent_json(const store_agent_t *a)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddItemToObject(j, "name", console_json_text(a->name));
+    cJSON_AddBoolToObject(j, "active", a->active);
+    cJSON_AddBoolToObject(j, "available", a->available);
+    if (a->open >= 0)
+        cJSON_AddNumberToObject(j, "open", (double)a->open);
+    else
+        cJSON_AddNullToObject(j, "open");
+    return j;
+}
+
+/* The roster: each agent's status and open load. */
 static void cmd_agents(const console_t *c)
 {
-    char *names;
-    int rc = store_agents(&names);
+    store_agent_t *list;
+    size_t n;
+    int rc = agents_list(&list, &n);
     if (rc) {
         fail(c, "unavailable", arbor_strerror(rc));
         return;
     }
     cJSON *j = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(j, "agents");
-    char *save = NULL;
-    for (char *n = strtok_r(names, "\n", &save); n; n = strtok_r(NULL, "\n", &save)) {
-        cJSON_AddItemToArray(arr, console_json_text(n));
-        if (!c->o->json)
-            puts(n);
+    for (size_t i = 0; i < n; i++) {
+        const store_agent_t *a = &list[i];
+        cJSON_AddItemToArray(arr, agent_json(a));
+        if (c->o->json)
+            continue;
+        printf("%-20s %-11s %-11s", a->name, a->active ? "active" : "deactivated",
+               a->available ? "available" : "unavailable");
+        if (a->open >= 0)
+            printf(" %lld open", (long long)a->open);
+        putchar('\n');
     }
-    free(names);
+    if (!c->o->json)
+        printf("%zu agent%s\n", n, n == 1 ? "" : "s");
+    free(list);
     ok(c, j, NULL);
 }
 
@@ -230,15 +387,60 @@ static void cmd_agent_add(const console_t *c, words_t *ws)
         return;
     }
     cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "agent", r.name);
+    cJSON_AddItemToObject(j, "agent", console_json_text(r.name));
     ok(c, j, "added");
 }
 
-static void no_such_ticket_answer(const console_t *c, int64_t id)
+static void cmd_agent_rename(const console_t *c, words_t *ws)
 {
-    char text[64];
-    snprintf(text, sizeof text, "there is no ticket %lld", (long long)id);
-    fail(c, "unknown_ticket", text);
+    desk_request_t r;
+    if (!decode(c, ws, &r))
+        return;
+    ticket_error_t err = {.code = ""};
+    if (desk_agent_rename(r.name, r.new_name, &desk_operator, &err) != 0) {
+        fail_err(c, &err);
+        return;
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddItemToObject(j, "agent", console_json_text(r.new_name));
+    cJSON_AddItemToObject(j, "was", console_json_text(r.name));
+    ok(c, j, "renamed");
+}
+
+/* agent-activate, agent-deactivate (listing the agent's open tickets, to
+ * be reassigned), agent-available. */
+static void cmd_agent_set(const console_t *c, words_t *ws)
+{
+    desk_request_t r;
+    if (!decode(c, ws, &r))
+        return;
+    ticket_error_t err = {.code = ""};
+    ticket_t *open = NULL;
+    size_t n = 0;
+    int rc = r.active == 0 ? desk_agent_deactivate(r.name, &open, &n, &err)
+                           : agents_set(r.name, r.active, r.available, &err);
+    if (rc) {
+        fail_err(c, &err);
+        return;
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddItemToObject(j, "agent", console_json_text(r.name));
+    const char *text = r.active == 1 ? "activated" : r.available == 1 ? "available" : "unavailable";
+    if (r.active == 0) {
+        text = "deactivated";
+        cJSON *arr = cJSON_AddArrayToObject(j, "open_tickets");
+        for (size_t i = 0; i < n; i++)
+            cJSON_AddItemToArray(arr, desk_ticket_json(&open[i], false));
+        if (!c->o->json) {
+            printf("deactivated; %zu open ticket%s to reassign%s\n", n, n == 1 ? "" : "s",
+                   n ? ":" : "");
+            for (size_t i = 0; i < n; i++)
+                print_ticket(&open[i]);
+            text = NULL;
+        }
+    }
+    free(open);
+    ok(c, j, text);
 }
 
 static void cmd_backup(const console_t *c, words_t *ws)
@@ -428,6 +630,15 @@ static bool run_command(const console_t *c, const char *line, size_t len)
     return more;
 }
 
+/* True when cmd names a change to a ticket (but create). */
+static bool is_change(const char *cmd)
+{
+    for (int a = 0; a < TICKET_ACTIONS; a++)
+        if (strcmp(cmd, ticket_action_name((ticket_action_t)a)) == 0)
+            return true;
+    return false;
+}
+
 static bool dispatch(const console_t *c, words_t *ws)
 {
     if (ws->argc == 0) {
@@ -441,26 +652,27 @@ static bool dispatch(const console_t *c, words_t *ws)
         return false;
     } else if (strcmp(cmd, "create") == 0)
         cmd_create(c, ws);
-    else if (strcmp(cmd, "assign") == 0)
-        cmd_act(c, ws, ACTION_ASSIGN);
-    else if (strcmp(cmd, "resolve") == 0)
-        cmd_act(c, ws, ACTION_RESOLVE);
-    else if (strcmp(cmd, "reopen") == 0)
-        cmd_act(c, ws, ACTION_REOPEN);
-    else if (strcmp(cmd, "close") == 0)
-        cmd_act(c, ws, ACTION_CLOSE);
+    else if (is_change(cmd))
+        cmd_act(c, ws);
     else if (strcmp(cmd, "show") == 0)
         cmd_show(c, ws);
     else if (strcmp(cmd, "list") == 0)
         cmd_list(c, ws);
+    else if (strcmp(cmd, "queues") == 0)
+        cmd_queues(c, ws);
     else if (strcmp(cmd, "agents") == 0)
         cmd_agents(c);
     else if (strcmp(cmd, "agent-add") == 0)
         cmd_agent_add(c, ws);
+    else if (strcmp(cmd, "agent-rename") == 0)
+        cmd_agent_rename(c, ws);
     else if (strcmp(cmd, "admin-add") == 0)
         console_admin_add(c->o->json, ws->argc, ws->argv);
     else if (strcmp(cmd, "password-reset") == 0)
         console_password_reset(c->o->json, ws->argc, ws->argv);
+    else if (strcmp(cmd, "agent-activate") == 0 || strcmp(cmd, "agent-deactivate") == 0 ||
+             strcmp(cmd, "agent-available") == 0)
+        cmd_agent_set(c, ws);
     else if (strcmp(cmd, "tree") == 0)
         cmd_tree(c);
     else if (strcmp(cmd, "crash") == 0)
@@ -486,6 +698,7 @@ static void root(void *arg)
                          .log_path = o->log,
                          .policy = o->policy,
                          .idle_timeout_ms = o->idle_ms,
+                         .demo = o->demo,
                          .on_change = o->web ? web_ticket_changed : NULL,
                          .web_start = o->web ? web_start : NULL,
                          .web_arg = o->web};
@@ -547,6 +760,8 @@ int main(int argc, char **argv)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--json") == 0)
             o.json = true;
+        else if (strcmp(a, "--demo") == 0)
+            o.demo = true;
         else if (strcmp(a, "--no-http") == 0)
             o.http = false;
         else if (strcmp(a, "--web-root") == 0 && v)

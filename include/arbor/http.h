@@ -11,8 +11,9 @@
  *   └── drainer      stopped first: drains the server gracefully
  *                    (arbor_http_server_drain) within opts.shutdown_ms
  *
- * one_for_all: when an acceptor dies, every connection goes with it and the
- * whole subtree starts again on the same port, so nothing is left orphaned.
+ * one_for_all: when an acceptor dies, every connection goes with it (after
+ * the drainer let the requests in flight finish) and the whole subtree
+ * starts again on the same port, so nothing is left orphaned.
  * A request's handler runs in its connection's process: it may block, call
  * GenServers, or crash. A crash before anything was sent answers 500 and
  * closes that connection (a crash report names the request); no other

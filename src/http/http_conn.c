@@ -226,6 +226,8 @@ static int on_header_value_complete(llhttp_t *p)
         c->head_used--;
     if (head_end_string(c))
         return -1;
+    if (c->headers_done)
+        return 0; /* a trailer field: checked, never used (see serve) */
     const arbor_http_header_t *f = &c->fields[c->n_fields - 1];
     if (!strcasecmp(f->name, "content-length"))
         c->n_content_length++;
@@ -242,6 +244,10 @@ static int on_header_value_complete(llhttp_t *p)
 static int on_headers_complete(llhttp_t *p)
 {
     http_conn_t *c = p->data;
+    /* A request line without a target ("CONNECT \n"), which llhttp 8.1
+     * lets through (with on_url given no bytes, or not called). */
+    if (!c->url || !*c->url)
+        return stop(c, 400);
     /* Framing that two parsers could read two ways is refused, whatever
      * llhttp made of it (RFC 9112 6.1, 6.3). */
     if (c->n_content_length > 1 || (c->n_content_length && c->n_transfer_encoding) ||
@@ -254,6 +260,7 @@ static int on_headers_complete(llhttp_t *p)
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->srv->opts.limits.max_body)
         return stop(c, 413);
     c->headers_done = true;
+    c->n_head_fields = c->n_fields;
     return 0;
 }
 
@@ -310,7 +317,7 @@ void arbor__http_request_reset(http_conn_t *c)
 {
     free_blocks(c);
     c->head_used = c->head_bytes = 0;
-    c->n_fields = 0;
+    c->n_fields = c->n_head_fields = 0;
     c->last_cb = CB_NONE;
     c->url = NULL;
     c->body_len = 0;
@@ -339,7 +346,7 @@ int arbor__http_feed(http_conn_t *c)
     c->feed_start = from;
     llhttp_errno_t e = llhttp_execute(&c->parser, from, c->in_len - c->in_pos);
     c->feed_end_before = c->in + c->in_len;
-    c->req.n_headers = c->n_fields;
+    c->req.n_headers = c->headers_done ? c->n_head_fields : c->n_fields;
     if (e == HPE_OK) {
         c->in_pos = c->in_len;
         return FEED_MORE;
@@ -549,7 +556,11 @@ void arbor__http_serve(http_conn_t *c)
         return;
     }
     q->headers = c->fields;
-    q->n_headers = c->n_fields;
+    /* Trailer fields (after a chunked body) are read and checked like
+     * header fields, within the same limits, but not merged into the
+     * headers (RFC 9110 6.5.1): a trailer "Content-Length" must not sit
+     * beside the chunked framing it came with. */
+    q->n_headers = c->n_head_fields;
     if (c->body) {
         c->body[c->body_len] = '\0';
         q->body = c->body;

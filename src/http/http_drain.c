@@ -16,7 +16,7 @@
  * for a handler that outlived the first.
  *
  * The race between a connection going idle and the drain is settled as
- * Dekker's: the connection stores IDLE then reads draining; the drain
+ * Dekker's: the connection swaps BUSY for IDLE then reads draining; the drain
  * stores draining then reads the states (both sequentially consistent),
  * so at least one of them sees the other. A connection that had bytes
  * arrive swaps IDLE for BUSY; if the drain had swapped it for CLOSED
@@ -81,7 +81,11 @@ void arbor__http_conn_leave(http_conn_t *c)
 
 bool arbor__http_conn_idle(http_conn_t *c)
 {
-    atomic_store(&c->state, HTTP_CONN_IDLE);
+    /* From busy only: a drain that closed it at its deadline must not see
+     * it come back (its count of closed connections would be wrong). */
+    int busy = HTTP_CONN_BUSY;
+    if (!atomic_compare_exchange_strong(&c->state, &busy, HTTP_CONN_IDLE))
+        return false;
     return !arbor__http_draining(c->srv);
 }
 

@@ -77,7 +77,8 @@ typedef struct http_conn {
     size_t head_used, head_cap, head_bytes;
     arbor_http_header_t *fields;
     size_t n_fields;
-    int last_cb; /* which of url, field, value the parser gave last */
+    size_t n_head_fields; /* of those, the header section's (the rest: trailers) */
+    int last_cb;          /* which of url, field, value the parser gave last */
     /* where the last value piece ended, and the bytes given to the parser
      * now and the last time: a value continues across reads only there */
     const char *value_end, *feed_start, *feed_end_before;

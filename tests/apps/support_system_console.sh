@@ -16,7 +16,7 @@ bin=${1:?usage: support_system_console.sh PATH_TO_support_system}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 db="$tmp/desk.db"
-desk() { timeout 120 "$bin" --no-http --json --db "$db" 2>>"$tmp/stderr"; }
+desk() { timeout 120 "$bin" --no-http --json --demo --db "$db" 2>>"$tmp/stderr"; }
 field() { # line, key: prints the value of "key" (string or number) in a JSON line
     python3 -c 'import json,sys; v=json.load(sys.stdin)
 for k in sys.argv[1].split("."): v=v[int(k)] if isinstance(v,list) else v[k]
@@ -62,7 +62,7 @@ done
 mapfile -t out < <(printf '%s\n' \
     'create Login issue --customer acme --priority high' \
     'assign 1' 'resolve 1' 'close 1' 'reopen 1' 'assign 1 nobody' 'assign 1 bob' \
-    'assign 1 alice' 'resolve 2' 'close 1' 'create' 'create x --priority extreme' \
+    'assign 1 alice' 'resolve 2' 'resume 1' 'create' 'create x --priority extreme' \
     'show x' 'frobnicate' 'show 1' 'list assigned --agent bob' 'quit' | desk)
 check "lines" "${#out[@]}" 17
 check "create" "$(field "${out[0]}" ticket.status)/$(field "${out[0]}" ticket.priority)" "open/high"
@@ -125,6 +125,77 @@ grep -q "longer than 200 characters" <<<"${out[2]}" || { echo "FAIL limit messag
 check "invalid byte" "$(field "${out[3]}" error.code)" "bad_input"
 check "NUL" "$(field "${out[4]}" error.code)" "bad_input"
 check "refused lines created nothing" "$(field "${out[5]}" error.code)" "unknown_ticket"
+
+# 1e. The helpdesk, on a database of its own without --demo: no agents at
+#     first; who made each change (--by, --customer, the console) and
+#     when (ISO-8601, UTC); the roster (rename, deactivate, availability);
+#     the workflow (pending, reassign, close with a reason); replies and
+#     notes in the history. Refusals change nothing.
+hdesk() { timeout 120 "$bin" --no-http --json --db "$tmp/helpdesk.db" 2>>"$tmp/stderr"; }
+mapfile -t out < <(printf '%s\n' 'agents' 'create Printer on fire --customer Acme' 'assign 1' \
+    'agent-add alice' 'agent-add bob' 'agent-add ""' 'assign 1 --by alice' 'pend 1 --by nobody' \
+    'pend 1 --by alice' 'reply 1 --customer It still smokes' 'note 1 --by bob "Send a technician"' \
+    'resume 1' 'reassign 1 bob' 'edit 1 --priority high' 'close 1' 'agent-rename bob robert' \
+    'agent-deactivate robert' 'agent-available alice off' 'agents' 'create Second' 'assign 2' \
+    'assign 2 alice' 'close 1 duplicate of 2' 'reply 1 too late' 'show 1' 'quit' | hdesk)
+check "helpdesk: lines" "${#out[@]}" 26
+check "no agents at first" "$(field "${out[0]}" agents)" "[]"
+check "nobody to assign" "$(field "${out[2]}" error.code)" "no_agents"
+check "empty name" "$(field "${out[5]}" error.code)" "empty_field"
+check "assign --by" "$(field "${out[6]}" ticket.agent)" "alice"
+check "--by an unknown agent" "$(field "${out[7]}" error.code)" "unknown_agent"
+check "pend" "$(field "${out[8]}" ticket.status)" "pending"
+check "customer reply" "$(field "${out[9]}" ticket.status)" "pending"
+check "resume" "$(field "${out[11]}" ticket.status)" "assigned"
+check "reassign" "$(field "${out[12]}" ticket.agent)" "bob"
+check "edit" "$(field "${out[13]}" ticket.priority)" "high"
+check "close needs a reason" "$(field "${out[14]}" error.code)" "reason_required"
+check "deactivate lists the open tickets" "$(field "${out[16]}" open_tickets.0.agent)" "robert"
+check "roster" "$(python3 -c 'import json,sys
+print(" ".join("%s/%s/%s/%s" % (a["name"], a["active"], a["available"], a["open"])
+               for a in json.loads(sys.argv[1])["agents"]))' "${out[18]}")" \
+    "alice/True/False/0 robert/False/True/1"
+check "no agent to pick" "$(field "${out[20]}" error.code)" "no_agents"
+check "an unavailable agent by name" "$(field "${out[21]}" ticket.agent)" "alice"
+check "close with a reason" "$(field "${out[22]}" ticket.status)" "closed"
+check "no reply once closed" "$(field "${out[23]}" error.code)" "invalid_transition"
+python3 - "${out[24]}" <<'PY' || { echo "FAIL helpdesk history: ${out[24]}"; exit 1; }
+import json, re, sys
+t = json.loads(sys.argv[1])["ticket"]
+iso = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+assert iso.fullmatch(t["created_at"]) and iso.fullmatch(t["updated_at"]), t
+got = [(e["who"], e["role"], e["kind"], e["what"], e.get("text")) for e in t["history"]]
+want = [("console", "operator", "event", "created", None),
+        ("alice", "agent", "event", "assigned to alice", None),
+        ("alice", "agent", "event", "pending: waiting on the customer", None),
+        ("Acme", "customer", "reply", "replied", "It still smokes"),
+        ("bob", "agent", "note", "added a note", "Send a technician"),
+        ("console", "operator", "event", "resumed", None),
+        ("console", "operator", "event", "reassigned from alice to bob", None),
+        ("console", "operator", "event", "priority changed from normal to high", None),
+        ("console", "operator", "event", "agent bob renamed to robert", None),
+        ("console", "operator", "event", "closed: duplicate of 2", None)]
+assert got == want, got
+assert all(iso.fullmatch(e["at"]) for e in t["history"]), t["history"]
+PY
+# The text answer of show: times in UTC, who and role, a reply's text.
+show=$(printf 'show 1\nquit\n' | timeout 60 "$bin" --no-http --db "$tmp/helpdesk.db" 2>>"$tmp/stderr")
+grep -qE '^    [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z  Acme \(customer\): replied$' <<<"$show" &&
+    grep -qF '        | It still smokes' <<<"$show" || { echo "FAIL show text: $show"; exit 1; }
+
+# 1f. Finding work on that desk: filters, text search, pages, queues; a
+#     filter's name is checked whole (65 characters are refused, not cut).
+mapfile -t out < <(printf '%s\n' "list --agent $(printf 'x%.0s' {1..65})" 'list --unassigned' \
+    'list --search SECOND' 'list --per-page 1' 'list --per-page 1 --page 2' 'queues --agent alice' \
+    'list --sort random' 'list closed --customer Acme --priority high' 'quit' | hdesk)
+check "list: a long agent" "$(field "${out[0]}" error.code)" "field_too_long"
+check "list: unassigned" "$(field "${out[1]}" tickets)" "[]"
+check "list: search" "$(field "${out[2]}" tickets.0.description)" "Second"
+check "list: page 1" "$(field "${out[3]}" tickets.0.id)/$(field "${out[3]}" more)" "2/True"
+check "list: page 2" "$(field "${out[4]}" tickets.0.id)/$(field "${out[4]}" more)" "1/False"
+check "queues" "$(field "${out[5]}" mine)/$(field "${out[5]}" unassigned)/$(field "${out[5]}" open)/$(field "${out[5]}" pending)" "1/0/1/0"
+check "list: bad sort" "$(field "${out[6]}" error.code)" "bad_argument"
+check "list: filters" "$(field "${out[7]}" tickets.0.id)" "1"
 
 # 2. Kill a worker between changes, then the Store: the state survives.
 mapfile -t out < <(printf '%s\n' 'resolve 1' 'crash 1' 'show 1' 'crash store' 'close 1' \
@@ -237,8 +308,9 @@ ask quit
 wait "$FDESK_PID"
 
 # 3. SIGKILL under load, on a database of its own (so ticket i is the i-th
-#    create): each ticket is created, assigned and resolved. Afterwards
-#    every acknowledged change is there, and every notification of an
+#    create): each ticket is created, assigned, replied to, given a note
+#    and resolved. Afterwards every acknowledged change is there (each
+#    acknowledged reply and note in the conversation), and every notification of an
 #    acknowledged status change is in the outbox and, once a restarted desk
 #    has caught up, in the log at least once; lines that share an id are
 #    the same line (a duplicate comes only from dying between writing a
@@ -251,10 +323,11 @@ mkdir "$tmp/klogs"
 klog="$tmp/klogs/kill.log"
 fifo="$tmp/in"
 mkfifo "$fifo"
-timeout 120 "$bin" --no-http --json --db "$kdb" --log "$klog" <"$fifo" >"$tmp/acks" 2>>"$tmp/stderr" &
+timeout 120 "$bin" --no-http --json --demo --db "$kdb" --log "$klog" <"$fifo" >"$tmp/acks" 2>>"$tmp/stderr" &
 pid=$!
 exec 3>"$fifo"
-seq 1 20000 | awk '{print "create load " $1; print "assign " $1; print "resolve " $1}' >&3 &
+seq 1 20000 | awk '{print "create load " $1; print "assign " $1; print "reply " $1 " reply " $1;
+    print "note " $1 " note " $1; print "resolve " $1}' >&3 &
 writer=$!
 acked_at_least() { # n: waits (with a deadline) until n changes are acknowledged
     local deadline=$((SECONDS + 60))
@@ -298,6 +371,7 @@ acks, db, log = sys.argv[1:]
 con = sqlite3.connect(db)
 stored = dict(con.execute("SELECT id, status FROM tickets"))
 outbox = {text: (i, d) for i, text, d in con.execute("SELECT id, text, delivered_at FROM outbox")}
+messages = set(con.execute("SELECT ticket, internal, body FROM messages"))
 names = ["open", "assigned", "resolved", "closed"]
 lines = {}
 for line in open(log):
@@ -305,12 +379,16 @@ for line in open(log):
     assert m, "a log line without its notification id: %r" % line
     i = int(m.group(1))
     assert lines.setdefault(i, m.group(2)) == m.group(2), "id %d names two notifications" % i
-expected = 0
-for a in map(json.loads, open(acks)):
+expected = posts = 0
+for i, a in enumerate(map(json.loads, open(acks))):
     if not a.get("ok"):
         continue
     t = a["ticket"]
     assert stored[t["id"]] >= names.index(t["status"]), "lost change %r" % t
+    if i % 5 in (2, 3):  # the reply, the note (one answer per line, in order)
+        kind = "reply" if i % 5 == 2 else "note"
+        assert (t["id"], i % 5 == 3, "%s %d" % (kind, t["id"])) in messages, "lost %s %r" % (kind, t)
+        posts += 1
     if t["status"] == "open":
         continue
     text = "ticket %d is now %s" % (t["id"], t["status"])
@@ -319,10 +397,11 @@ for a in map(json.loads, open(acks)):
     assert delivered is not None, "still pending: " + text
     assert lines.get(i) == text, "not in the log: #%d %s" % (i, text)
     expected += 1
-assert expected > 0
+assert expected > 0 and posts > 0
 for text, (i, delivered) in outbox.items():  # and those committed but not acknowledged
     assert delivered is not None and lines.get(i) == text, "not delivered: #%d %s" % (i, text)
-print("%d notifications of acknowledged changes, %d in all, all in the log" % (expected, len(outbox)))
+print("%d notifications of acknowledged changes, %d in all, all in the log; %d replies and notes"
+      % (expected, len(outbox), posts))
 PY
 check "integrity" "$(sqlite3 "$kdb" 'PRAGMA integrity_check')" "ok"
 echo "support_system console: ok ($acked changes acknowledged before SIGKILL, all kept and notified; $left notifications were pending)"

@@ -5,8 +5,10 @@
  * own checks parse them, each whole request is routed and answered into
  * the output buffer, pipelined ones in turn, until an error answer or a
  * request that closes the connection. Small limits (1 KiB of head, 16
- * fields, 4 KiB of body) so that the fuzzer reaches them. The runtime runs
- * for each input (the connection's memory is a process's).
+ * fields, 4 KiB of body) so that the fuzzer reaches them. The connection's
+ * memory is a process's, so the runtime runs, started once on a thread of
+ * its own, and each input is parsed in a fresh process, whose memory goes
+ * with it.
  *
  * Invariants:
  *   - no request that a second parser could frame differently gets
@@ -14,6 +16,7 @@
  *     is exactly that long; at most one Transfer-Encoding, "chunked", and
  *     never with Content-Length; neither: no body (an upgrade or CONNECT
  *     reads no body and closes the connection after its answer);
+ *   - a handler sees the header section only, never trailer fields;
  *   - what a handler sees is clean: header names are tokens, values hold
  *     no CR, LF, NUL or other control but tab and have no white space at
  *     their end, the target is visible ASCII; the limits hold (fields,
@@ -32,6 +35,7 @@
  *     reports the errors it finds itself before that.
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +130,8 @@ static void check_request(http_conn_t *c)
     FUZZ_ASSERT(c->body_len <= l->max_body, "%zu bytes of body", c->body_len);
     const char *cl = NULL, *te = NULL;
     int n_cl = 0, n_te = 0;
+    FUZZ_ASSERT(c->n_head_fields <= c->n_fields, "%zu header fields of %zu", c->n_head_fields,
+                c->n_fields);
     for (size_t i = 0; i < c->n_fields; i++) {
         const char *name = c->fields[i].name, *value = c->fields[i].value;
         FUZZ_ASSERT(*name, "an empty header name");
@@ -139,6 +145,8 @@ static void check_request(http_conn_t *c)
         }
         FUZZ_ASSERT(!vlen || (value[vlen - 1] != ' ' && value[vlen - 1] != '\t'),
                     "white space ends the value of %s", name);
+        if (i >= c->n_head_fields)
+            continue; /* a trailer field: never shown to the handler */
         if (!strcasecmp(name, "content-length"))
             cl = value, n_cl++;
         if (!strcasecmp(name, "transfer-encoding"))
@@ -219,6 +227,10 @@ static bool serve_one(http_conn_t *c, transcript_t *t)
     check_request(c);
     arbor__http_serve(c);
     const arbor_http_request_t *q = &c->req;
+    FUZZ_ASSERT(q->n_headers == c->n_head_fields,
+                "the handler saw %zu fields, not the %zu of the "
+                "header section",
+                q->n_headers, c->n_head_fields);
     notef(t, "R %s %s v%d %zu fields:", q->method, q->target, q->version, q->n_headers);
     for (size_t i = 0; i < q->n_headers; i++) {
         note(t, q->headers[i].name, strlen(q->headers[i].name));
@@ -279,30 +291,91 @@ static void run_mode(job_t *j, int mode)
     /* Its memory goes with the process. */
 }
 
-static void root(void *arg)
+/* One input, in a process of its own (its memory goes with it). */
+static void run_job(void *arg)
 {
     job_t *j = arg;
     for (int mode = 0; mode < MODES; mode++)
         run_mode(j, mode);
 }
 
+/* ---- the runtime, started once ---------------------------------------------------------- */
+
+#define TAG_JOB 1
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t changed = PTHREAD_COND_INITIALIZER;
+static arbor_pid_t runner; /* the root, which takes jobs; under lock */
+static job_t *finished;    /* the job the root has just run; under lock */
+
+/* The root: runs each job it is sent in a fresh process, then says so. */
+static void root(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&lock);
+    runner = arbor_self();
+    pthread_cond_broadcast(&changed);
+    pthread_mutex_unlock(&lock);
+    for (;;) {
+        arbor_msg_t *m;
+        FUZZ_ASSERT(arbor_receive(ARBOR_INFINITY, &m) == 0, "no job");
+        job_t *j = *(job_t **)m->data;
+        arbor_msg_free(m);
+        arbor_pid_t pid;
+        arbor_ref_t ref;
+        FUZZ_ASSERT(arbor_spawn_monitor(run_job, j, &pid, &ref) == 0, "no process for the job");
+        FUZZ_ASSERT(arbor_receive(ARBOR_INFINITY, &m) == 0 && m->tag == ARBOR_TAG_DOWN, "no DOWN");
+        arbor_reason_t why = ((arbor_down_msg_t *)m->data)->reason;
+        FUZZ_ASSERT(why.kind == ARBOR_EXIT_NORMAL, "the job exited %s: %s",
+                    arbor_exit_kind_name(why.kind), why.detail);
+        arbor_msg_free(m);
+        pthread_mutex_lock(&lock);
+        finished = j;
+        pthread_cond_broadcast(&changed);
+        pthread_mutex_unlock(&lock);
+    }
+}
+
+/* The runtime's thread: runs until the program exits. */
+static void *run_runtime(void *arg)
+{
+    (void)arg;
+    arbor_config_t cfg = {.schedulers = 1};
+    FUZZ_ASSERT(arbor_run(&cfg, root, NULL, NULL) == 0, "the runtime did not run");
+    return NULL;
+}
+
+static arbor_http_server_t *srv;
+
+static void start_once(void)
+{
+    arbor_http_opts_t o = {
+        .handler = arbor_http_route,
+        .handler_arg = &router,
+        .limits = {.max_head = 1024, .max_fields = 16, .max_body = 4096},
+    };
+    FUZZ_ASSERT(arbor_http_server_new(&o, &srv) == 0, "no server");
+    pthread_t t;
+    FUZZ_ASSERT(pthread_create(&t, NULL, run_runtime, NULL) == 0, "no thread");
+    pthread_detach(t);
+    pthread_mutex_lock(&lock);
+    while (runner == ARBOR_NOPID)
+        pthread_cond_wait(&changed, &lock);
+    pthread_mutex_unlock(&lock);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static arbor_http_server_t *srv;
-    if (!srv) {
-        arbor_http_opts_t o = {
-            .handler = arbor_http_route,
-            .handler_arg = &router,
-            .limits = {.max_head = 1024, .max_fields = 16, .max_body = 4096},
-        };
-        FUZZ_ASSERT(arbor_http_server_new(&o, &srv) == 0, "no server");
-    }
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, start_once);
     job_t j = {.data = data, .len = size, .srv = srv};
-    arbor_config_t cfg = {.schedulers = 1};
-    arbor_reason_t exit;
-    FUZZ_ASSERT(arbor_run(&cfg, root, &j, &exit) == 0, "the runtime did not run");
-    FUZZ_ASSERT(exit.kind == ARBOR_EXIT_NORMAL, "the root exited %s: %s",
-                arbor_exit_kind_name(exit.kind), exit.detail);
+    job_t *jp = &j;
+    FUZZ_ASSERT(arbor_send(runner, TAG_JOB, &jp, sizeof jp) == 0, "the job was not sent");
+    pthread_mutex_lock(&lock);
+    while (finished != &j)
+        pthread_cond_wait(&changed, &lock);
+    finished = NULL;
+    pthread_mutex_unlock(&lock);
     for (int mode = 1; mode < MODES; mode++)
         FUZZ_ASSERT(j.t[mode].len == j.t[0].len && !memcmp(j.t[mode].text, j.t[0].text, j.t[0].len),
                     "cut into reads (mode %d) the bytes read otherwise:\n%s\n---- at once:\n%s",

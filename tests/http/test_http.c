@@ -64,9 +64,10 @@ static void events(arbor_http_request_t *req, arbor_http_response_t *res)
     ASSERT_OK(arbor_send(root_pid, TAG_SSE_DONE, &rc, sizeof rc));
 }
 
-/* The default handler: /echo answers the body, /crash crashes, /stream
- * streams three chunks, /pid answers the connection's pid, /sleep/N
- * sleeps N ms first; anything else answers its path. */
+/* The default handler: /echo answers the body, /fields the header names,
+ * /crash crashes, /stream streams three chunks, /pid answers the
+ * connection's pid, /sleep/N sleeps N ms first; anything else answers its
+ * path. */
 static void handler(arbor_http_request_t *req, arbor_http_response_t *res, void *arg)
 {
     (void)arg;
@@ -75,6 +76,12 @@ static void handler(arbor_http_request_t *req, arbor_http_response_t *res, void 
     arbor_http_set_header(res, "X-Pid", pid);
     if (!strcmp(req->path, "/echo")) {
         ASSERT_OK(arbor_http_reply(res, 200, "text/plain", req->body, req->body_len));
+    } else if (!strcmp(req->path, "/fields")) { /* the header names it sees */
+        char names[512] = "";
+        for (size_t i = 0; i < req->n_headers; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s;",
+                     req->headers[i].name);
+        ASSERT_OK(arbor_http_replyf(res, 200, "text/plain", "%s", names));
     } else if (!strcmp(req->path, "/length")) {
         ASSERT_OK(arbor_http_replyf(res, 200, "text/plain", "%zu", req->body_len));
     } else if (!strcmp(req->path, "/events")) {
@@ -396,6 +403,16 @@ static void chunked_root(void *arg)
     read_response(c, r);
     ASSERT_STREQ(header_of(r, "Transfer-Encoding"), "chunked");
     ASSERT_STREQ(r->body, "one,two,three");
+    /* Trailer fields are read but not merged into the headers: a
+     * Content-Length there must not sit beside the chunked framing. */
+    send_text(c, "POST /fields HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "3\r\nabc\r\n0\r\nX-Trailer: t\r\nContent-Length: 22\r\n\r\n"
+                 "GET /after HTTP/1.1\r\nHost: x\r\n\r\n");
+    read_response(c, r);
+    ASSERT_EQ(r->status, 200);
+    ASSERT_STREQ(r->body, "Host;Transfer-Encoding;");
+    read_response(c, r);
+    ASSERT_STREQ(r->body, "/after");
     disconnect(c);
     arbor_free(r);
     stop();
@@ -442,6 +459,7 @@ static const struct {
     {"space before the colon", "GET / HTTP/1.1\r\nHost: x\r\nX-A : y\r\n\r\n"},
     {"@ in a name", "GET / HTTP/1.1\r\nHost: x\r\nX@A: y\r\n\r\n"},
     {"an empty name", "GET / HTTP/1.1\r\nHost: x\r\n: y\r\n\r\n"},
+    {"no target", "CONNECT \nHost: example.com:443\r\n\r\n"},
     {"a chunk size not in hex", "POST /echo HTTP/1.1\r\nHost: x\r\n"
                                 "Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"},
     {"control in the target", "GET /a\001b HTTP/1.1\r\nHost: x\r\n\r\n"},

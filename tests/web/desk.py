@@ -23,7 +23,7 @@ class Desk:
         self.err_path = os.path.join(tmp, name + ".stderr")
         self.err_file = open(self.err_path, "w+")
         self.proc = subprocess.Popen(
-            [binary, "--json", "--db", self.db, "--http", "127.0.0.1:0", *extra],
+            [binary, "--json", "--demo", "--db", self.db, "--http", "127.0.0.1:0", *extra],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err_file, text=True)
         line = self.wait_stderr(r"Web desk on http://127\.0\.0\.1:(\d+)/\n")
         self.port = int(line.group(1))

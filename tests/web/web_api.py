@@ -159,8 +159,9 @@ def tickets(desk, c):
 
     r = c.get(path)
     shown = expect(r, 200, what="show")["ticket"]
-    if r.header("ETag") != '"%d"' % v0 or shown["history"][0] != {
-            "at": shown["created_at"], "who": "ada", "what": "created"}:
+    first = shown["history"][0]
+    if r.header("ETag") != '"%d"' % v0 or (first["who"], first["role"], first["what"]) != (
+            "ada", "agent", "created"):
         raise Failure("show: %r %r" % (r.header("ETag"), shown))
     expect(c.get("/api/tickets/999999"), 404, "unknown_ticket", "an unknown ticket")
     expect(c.get("/api/tickets/abc"), 404, "unknown_ticket", "a ticket id that is no number")
@@ -216,6 +217,39 @@ def tickets(desk, c):
     whats = [h["what"] for h in expect(c.get(path), 200)["ticket"]["history"]]
     if whats[:5] != ["created", "assigned to bob", "resolved", "closed", "reopened"]:
         raise Failure("history %r" % whats)
+
+    # The rest of the workflow, each through its own action.
+    t2 = expect(c.post("/api/tickets", {"description": "Printer"}), 201)["ticket"]
+    p2 = "/api/tickets/%d" % t2["id"]
+    expect(c.post(p2 + "/frobnicate"), 404, "not_found", "an unknown action")
+    expect(c.post(p2 + "/reassign", {}), 400, "missing_field", "reassign without an agent")
+    expect(c.post(p2 + "/close"), 400, "reason_required", "close an open ticket without a reason")
+    expect(c.post(p2 + "/assign", {"agent": "alice"}), 200)
+    u = expect(c.post(p2 + "/reassign", {"agent": "bob"}), 200)["ticket"]
+    if u["agent"] != "bob":
+        raise Failure("reassigned %r" % u)
+    u = expect(c.post(p2 + "/pend"), 200)["ticket"]
+    u = expect(c.post(p2 + "/resume"), 200)["ticket"]
+    u = expect(c.post(p2 + "/unassign"), 200)["ticket"]
+    if (u["status"], u["agent"]) != ("open", None):
+        raise Failure("unassigned %r" % u)
+    expect(c.post(p2 + "/edit", {"priority": "sometimes"}), 400, "bad_argument", "a bad priority")
+    u = expect(c.post(p2 + "/edit", {"description": "Printer on fire", "priority": "urgent"}),
+               200)["ticket"]
+    if (u["description"], u["priority"]) != ("Printer on fire", "urgent"):
+        raise Failure("edited %r" % u)
+    expect(c.post(p2 + "/reply", {"text": ""}), 400, "empty_field", "an empty reply")
+    expect(c.post(p2 + "/reply", {"text": "x" * 2001}), 400, "field_too_long", "a long reply")
+    expect(c.post(p2 + "/reply", {"text": "We are on it"}), 200)
+    expect(c.post(p2 + "/note", {"text": "Toner smells"}), 200)
+    u = expect(c.post(p2 + "/close", {"reason": "duplicate"}), 200)["ticket"]
+    if u["status"] != "closed":
+        raise Failure("closed with a reason: %r" % u)
+    hist = expect(c.get(p2), 200)["ticket"]["history"]
+    kinds = [(h["kind"], h.get("text")) for h in hist if h["kind"] != "event"]
+    if kinds != [("reply", "We are on it"), ("note", "Toner smells")] or \
+            any(h["who"] != "ada" for h in hist):
+        raise Failure("the conversation: %r" % hist)
 
     # The list and its filters.
     expect(c.post("/api/tickets", {"description": "Second"}), 201)

@@ -41,14 +41,8 @@ void api_ticket_show(arbor_http_request_t *req, arbor_http_response_t *res,
                      const web_session_t *who);
 void api_ticket_create(arbor_http_request_t *req, arbor_http_response_t *res,
                        const web_session_t *who);
-void api_ticket_assign(arbor_http_request_t *req, arbor_http_response_t *res,
-                       const web_session_t *who);
-void api_ticket_resolve(arbor_http_request_t *req, arbor_http_response_t *res,
-                        const web_session_t *who);
-void api_ticket_reopen(arbor_http_request_t *req, arbor_http_response_t *res,
-                       const web_session_t *who);
-void api_ticket_close(arbor_http_request_t *req, arbor_http_response_t *res,
-                      const web_session_t *who);
+void api_ticket_act(arbor_http_request_t *req, arbor_http_response_t *res,
+                    const web_session_t *who);
 /* {"tickets":[...]}: the newest limit tickets, as GET /api/tickets lists
  * them; NULL when the desk cannot say. */
 cJSON *api_tickets_newest(size_t limit);

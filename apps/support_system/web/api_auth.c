@@ -133,7 +133,8 @@ void api_setup(arbor_http_request_t *req, arbor_http_response_t *res, const web_
                   " desk restarted; restart the desk for a new one");
         ok = false;
     }
-    if (ok && !agents_known(name) && agents_add(name, &err) != 0) {
+    store_agent_t known;
+    if (ok && agents_lookup(name, &known) != 0 && agents_add(name, &err) != 0) {
         web_desk_error(res, &err);
         ok = false;
     }

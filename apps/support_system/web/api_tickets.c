@@ -6,8 +6,11 @@
  *   GET  /api/tickets?status=S&agent=A&limit=N   newest first
  *   POST /api/tickets                    {"description","customer","priority"}
  *   GET  /api/tickets/:id                the ticket and its history (ETag: its version)
- *   POST /api/tickets/:id/assign         {"agent"?, "version"?} (no agent: the policy picks)
- *   POST /api/tickets/:id/resolve|reopen|close   {"version"?}
+ *   POST /api/tickets/:id/:action        the workflow (ticket.h's actions):
+ *        assign {"agent"?} (none: the policy picks), reassign {"agent"}, unassign,
+ *        pend, resume, resolve, reopen, close {"reason"?} (needed unless resolved),
+ *        edit {"description"?,"customer"?,"priority"?}, reply {"text"}, note {"text"};
+ *        each also takes {"version"?}
  *   GET  /api/agents                     the roster: load, and who may sign in
  *   POST /api/agents                     {"name","password"?,"role"?} (admin)
  *
@@ -148,6 +151,14 @@ void api_ticket_show(arbor_http_request_t *req, arbor_http_response_t *res,
 
 /* ---- changing ------------------------------------------------------------------------- */
 
+/* The signed-in agent, as the desk names who makes a change. */
+static ticket_actor_t signed_in_agent(const web_session_t *who)
+{
+    ticket_actor_t by = {.kind = ACTOR_AGENT};
+    snprintf(by.name, sizeof by.name, "%s", who->agent);
+    return by;
+}
+
 static const char *const create_fields[] = {"description", "customer", "priority", NULL};
 
 void api_ticket_create(arbor_http_request_t *req, arbor_http_response_t *res,
@@ -173,7 +184,8 @@ void api_ticket_create(arbor_http_request_t *req, arbor_http_response_t *res,
         return;
     }
     ticket_error_t err = {.code = ""};
-    if (desk_create_by(&t, who->agent, NULL, &err) != 0) {
+    ticket_actor_t by = signed_in_agent(who);
+    if (desk_create(&t, &by, NULL, &err) != 0) {
         web_desk_error(res, &err);
         return;
     }
@@ -236,12 +248,12 @@ static void answer_conflict(arbor_http_response_t *res, int64_t id, int64_t expe
     }
     store_history_t *rows = NULL;
     size_t n = 0;
-    char message[TICKET_NAME_SIZE * 3 + 160];
+    char message[TICKET_NAME_SIZE + TICKET_EVENT_SIZE + 200];
     if (store_history(id, &rows, &n) == 0 && n > 0)
         snprintf(message, sizeof message,
                  "ticket %lld was changed by %s (%s) after version %lld; it is now at version"
                  " %lld; nothing was changed",
-                 (long long)id, rows[n - 1].who, rows[n - 1].what, (long long)expected,
+                 (long long)id, rows[n - 1].by.name, rows[n - 1].what, (long long)expected,
                  (long long)now.version);
     else
         snprintf(message, sizeof message,
@@ -255,27 +267,100 @@ static void answer_conflict(arbor_http_response_t *res, int64_t id, int64_t expe
     web_json(res, 409, j);
 }
 
-static const char *const assign_fields[] = {"agent", "version", NULL};
-static const char *const act_fields[] = {"version", NULL};
+/* The actions a POST /api/tickets/:id/ACTION takes, and the fields of
+ * each (besides "version"). */
+typedef struct action_spec {
+    ticket_action_t action;
+    const char *const fields[5];
+} action_spec_t;
 
-static void act(arbor_http_request_t *req, arbor_http_response_t *res, const web_session_t *who,
-                ticket_action_t action)
+static const action_spec_t action_specs[] = {
+    {ACTION_ASSIGN, {"agent", "version"}},
+    {ACTION_REASSIGN, {"agent", "version"}},
+    {ACTION_UNASSIGN, {"version"}},
+    {ACTION_PEND, {"version"}},
+    {ACTION_RESUME, {"version"}},
+    {ACTION_RESOLVE, {"version"}},
+    {ACTION_REOPEN, {"version"}},
+    {ACTION_CLOSE, {"reason", "version"}},
+    {ACTION_EDIT, {"description", "customer", "priority", "version"}},
+    {ACTION_REPLY, {"text", "version"}},
+    {ACTION_NOTE, {"text", "version"}},
+};
+
+static const action_spec_t *action_named(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof action_specs / sizeof action_specs[0]; i++)
+        if (strcmp(ticket_action_name(action_specs[i].action), name) == 0)
+            return &action_specs[i];
+    return NULL;
+}
+
+/* The change's fields from the body into c: false when it answered 400. */
+static bool change_fields(arbor_http_response_t *res, const cJSON *body, ticket_change_t *c)
+{
+    char priority[16];
+    switch (c->action) {
+    case ACTION_ASSIGN:
+    case ACTION_REASSIGN:
+        return web_text(res, body, "agent", c->action == ACTION_REASSIGN, TICKET_NAME_MAX, false,
+                        c->agent, sizeof c->agent, NULL);
+    case ACTION_CLOSE:
+        return web_text(res, body, "reason", false, TICKET_NAME_MAX, false, c->reason,
+                        sizeof c->reason, NULL);
+    case ACTION_REPLY:
+    case ACTION_NOTE:
+        return web_text(res, body, "text", true, TICKET_TEXT_MAX, false, c->text, sizeof c->text,
+                        NULL);
+    case ACTION_EDIT:
+        if (!web_text(res, body, "description", false, TICKET_DESC_MAX, false, c->description,
+                      sizeof c->description, &c->set_description) ||
+            !web_text(res, body, "customer", false, TICKET_NAME_MAX, true, c->customer,
+                      sizeof c->customer, &c->set_customer) ||
+            !web_text(res, body, "priority", false, 10, false, priority, sizeof priority,
+                      &c->set_priority))
+            return false;
+        if (c->set_priority && !ticket_priority_parse(priority, &c->priority)) {
+            web_error(res, 400, "bad_argument",
+                      "priority must be one of low, normal, high, urgent");
+            return false;
+        }
+        return true;
+    default:
+        return true;
+    }
+}
+
+void api_ticket_act(arbor_http_request_t *req, arbor_http_response_t *res, const web_session_t *who)
 {
     int64_t id, expected;
+    const action_spec_t *spec = action_named(arbor_http_param(req, "action"));
+    if (!spec) {
+        web_error(res, 404, "not_found",
+                  "no such action: assign, reassign, unassign, pend, resume, resolve, reopen,"
+                  " close, edit, reply, note");
+        return;
+    }
     cJSON *body;
-    if (!web_id_param(req, res, "id", &id) ||
-        !web_body(req, res, action == ACTION_ASSIGN ? assign_fields : act_fields, true, &body))
+    if (!web_id_param(req, res, "id", &id) || !web_body(req, res, spec->fields, true, &body))
         return;
-    char agent[TICKET_NAME_SIZE] = "";
-    bool ok = expected_version(req, res, body, &expected) &&
-              (action != ACTION_ASSIGN || web_text(res, body, "agent", false, TICKET_NAME_MAX,
-                                                   false, agent, sizeof agent, NULL));
-    cJSON_Delete(body);
+    /* In process memory: a change holds 8 KB of text. */
+    ticket_change_t *c = arbor_calloc(1, sizeof *c);
+    bool ok = c != NULL;
     if (!ok)
-        return;
+        web_error(res, 503, "out_of_memory", "out of memory");
+    if (ok) {
+        c->action = spec->action;
+        ok = expected_version(req, res, body, &expected) && change_fields(res, body, c);
+    }
+    cJSON_Delete(body);
     ticket_t t;
     ticket_error_t err = {.code = ""};
-    int rc = desk_act_by(id, expected, who->agent, action, agent, &t, &err);
+    ticket_actor_t by = signed_in_agent(who);
+    int rc = ok ? desk_change_if(id, expected, c, &by, &t, &err) : 0;
+    arbor_free(c);
+    if (!ok)
+        return;
     if (rc == 0)
         answer_ticket(res, 200, &t, false);
     else if (strcmp(err.code, "conflict") == 0)
@@ -284,76 +369,48 @@ static void act(arbor_http_request_t *req, arbor_http_response_t *res, const web
         web_desk_error(res, &err);
 }
 
-void api_ticket_assign(arbor_http_request_t *req, arbor_http_response_t *res,
-                       const web_session_t *who)
-{
-    act(req, res, who, ACTION_ASSIGN);
-}
-
-void api_ticket_resolve(arbor_http_request_t *req, arbor_http_response_t *res,
-                        const web_session_t *who)
-{
-    act(req, res, who, ACTION_RESOLVE);
-}
-
-void api_ticket_reopen(arbor_http_request_t *req, arbor_http_response_t *res,
-                       const web_session_t *who)
-{
-    act(req, res, who, ACTION_REOPEN);
-}
-
-void api_ticket_close(arbor_http_request_t *req, arbor_http_response_t *res,
-                      const web_session_t *who)
-{
-    act(req, res, who, ACTION_CLOSE);
-}
-
 /* ---- agents ----------------------------------------------------------------------------- */
 
 void api_agents_list(arbor_http_request_t *req, arbor_http_response_t *res,
                      const web_session_t *who)
 {
-    char *got, *names;
-    int rc = store_agents(&got);
+    store_agent_t *got, *list;
+    size_t n;
+    int rc = agents_list(&got, &n);
     if (rc) {
         web_error(res, 503, "unavailable", arbor_strerror(rc));
         return;
     }
     /* Held across calls to the Store below: in this process's memory, so
      * that a connection killed meanwhile leaks nothing. */
-    names = arbor_alloc(strlen(got) + 1);
-    if (names)
-        memcpy(names, got, strlen(got) + 1);
+    list = arbor_alloc(n ? n * sizeof *list : 1);
+    if (list)
+        memcpy(list, got, n * sizeof *list);
     free(got);
-    if (!names) {
+    if (!list) {
         web_error(res, 503, "out_of_memory", "out of memory");
         return;
     }
     cJSON *j = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(j, "agents");
-    char *save = NULL;
-    for (char *n = strtok_r(names, "\n", &save); n; n = strtok_r(NULL, "\n", &save)) {
+    for (size_t i = 0; i < n; i++) {
         cJSON *a = cJSON_CreateObject();
-        cJSON_AddStringToObject(a, "name", n);
-        /* Load: the tickets assigned to the agent now (at most
-         * LIST_MAX are counted). */
-        ticket_status_t assigned = TICKET_ASSIGNED;
-        ticket_t *rows;
-        size_t load;
-        if (store_list(&assigned, n, LIST_MAX, &rows, &load) == 0) {
-            free(rows);
-            cJSON_AddNumberToObject(a, "load", (double)load);
-        } else {
+        cJSON_AddStringToObject(a, "name", list[i].name);
+        /* Load: the tickets assigned to the agent now (assigned or pending). */
+        if (list[i].open >= 0)
+            cJSON_AddNumberToObject(a, "load", (double)list[i].open);
+        else
             cJSON_AddNullToObject(a, "load");
-        }
+        cJSON_AddBoolToObject(a, "active", list[i].active);
+        cJSON_AddBoolToObject(a, "available", list[i].available);
         credential_role_t role;
-        if (credentials_role(n, &role) == 0)
+        if (credentials_role(list[i].name, &role) == 0)
             cJSON_AddStringToObject(a, "role", credential_role_name(role));
         else
             cJSON_AddNullToObject(a, "role"); /* no password: cannot sign in */
         cJSON_AddItemToArray(arr, a);
     }
-    arbor_free(names);
+    arbor_free(list);
     web_json(res, 200, j);
 }
 

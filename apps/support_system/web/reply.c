@@ -43,9 +43,11 @@ void web_desk_error(arbor_http_response_t *res, const ticket_error_t *e)
     int status = 400;
     if (code_is(e, "unknown_ticket"))
         status = 404;
+    else if (code_is(e, "forbidden"))
+        status = 403;
     else if (code_is(e, "conflict") || code_is(e, "invalid_transition") ||
              code_is(e, "already_assigned") || code_is(e, "no_agents") ||
-             code_is(e, "agent_exists"))
+             code_is(e, "agent_exists") || code_is(e, "agent_inactive") || code_is(e, "unchanged"))
         status = 409;
     else if (code_is(e, "unavailable") || strncmp(e->code, "store", 5) == 0 || !e->code[0])
         status = 503;

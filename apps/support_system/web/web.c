@@ -106,10 +106,7 @@ GUARD(g_session_close, api_session_close, SIGNED_IN);
 GUARD(g_tickets, api_tickets_list, SIGNED_IN);
 GUARD(g_ticket, api_ticket_show, SIGNED_IN);
 GUARD(g_create, api_ticket_create, SIGNED_IN);
-GUARD(g_assign, api_ticket_assign, SIGNED_IN);
-GUARD(g_resolve, api_ticket_resolve, SIGNED_IN);
-GUARD(g_reopen, api_ticket_reopen, SIGNED_IN);
-GUARD(g_close, api_ticket_close, SIGNED_IN);
+GUARD(g_act, api_ticket_act, SIGNED_IN);
 GUARD(g_agents, api_agents_list, SIGNED_IN);
 GUARD(g_agent_add, api_agent_add, ADMIN);
 GUARD(g_tree, api_tree, SIGNED_IN);
@@ -129,10 +126,7 @@ static const arbor_http_route_t api_routes[] = {
     ROUTE("GET", "/api/tickets", g_tickets),
     ROUTE("POST", "/api/tickets", g_create),
     ROUTE("GET", "/api/tickets/:id", g_ticket),
-    ROUTE("POST", "/api/tickets/:id/assign", g_assign),
-    ROUTE("POST", "/api/tickets/:id/resolve", g_resolve),
-    ROUTE("POST", "/api/tickets/:id/reopen", g_reopen),
-    ROUTE("POST", "/api/tickets/:id/close", g_close),
+    ROUTE("POST", "/api/tickets/:id/:action", g_act),
     ROUTE("GET", "/api/agents", g_agents),
     ROUTE("POST", "/api/agents", g_agent_add),
     ROUTE("GET", "/api/tree", g_tree),
