@@ -276,8 +276,13 @@ async function showTicket(id) {
   form.agent.replaceChildren(...state.agents.map((a) =>
     el('option', { value: a.name }, a.name + (a.load === null ? '' : ' (' + a.load + ' assigned)'))));
   form.onsubmit = (ev) => { ev.preventDefault(); act(t, 'assign', { agent: form.agent.value }); };
-  $('#ticket-history').replaceChildren(...t.history.map((h) =>
-    el('li', {}, new Date(h.at).toLocaleString() + ' — ' + h.who + ': ' + h.what)));
+  // The history, with the conversation: a reply's or a note's text under it.
+  $('#ticket-history').replaceChildren(...t.history.map((h) => {
+    const li = el('li', { class: h.kind || 'event' },
+      new Date(h.at).toLocaleString() + ' — ' + h.who + (h.role ? ' (' + h.role + ')' : '') + ': ' + h.what);
+    if (h.text) li.append(el('blockquote', {}, h.text));
+    return li;
+  }));
 }
 
 // ---- live updates -----------------------------------------------------------------
