@@ -192,13 +192,24 @@ async function main() {
     }, id); });
     if (stale.status !== 409 || !/changed by ada \(resolved\)/.test(stale.body.message)) fail('a stale change: ' + JSON.stringify(stale));
 
+    // A note Ada adds shows on Bea's ticket page, live, with its text.
+    const noted = await a.evaluate(async (tid) => {
+      const me = await (await fetch('/api/session')).json();
+      const r = await fetch('/api/tickets/' + tid + '/note', {
+        method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token }, body: '{"text":"Call the fire brigade"}',
+      });
+      return r.status;
+    }, id);
+    if (noted !== 200) fail('the note answered ' + noted);
+    await b.locator('#ticket-history li.note blockquote', { hasText: 'Call the fire brigade' }).waitFor({ timeout: DEADLINE_MS });
+
     // Bea closes it from the queue; Ada sees it.
     await b.goto(base + '/#/queue');
     await rowShows(b, id, 'resolved');
     await b.click('#tickets tr[data-id="' + id + '"] button:has-text("Close")');
     await rowShows(a, id, 'closed');
     const history = await a.evaluate(async (tid) => (await (await fetch('/api/tickets/' + tid)).json()).ticket.history.map((h) => h.who + ':' + h.what), id);
-    if (history.join('|') !== 'ada:created|ada:assigned to ada|ada:resolved|bea:closed') fail('history ' + history.join('|'));
+    if (history.join('|') !== 'ada:created|ada:assigned to ada|ada:resolved|ada:added a note|bea:closed') fail('history ' + history.join('|'));
 
     await screenshot(a, artefacts, 'queue.png');
     if (errors.length) fail('console errors: ' + errors.join('; '));
