@@ -10,9 +10,13 @@ SOURCES    = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 all: build/release/.configured
 	$(CMAKE) --build build/release -j $(JOBS)
 
-# The ticket desk: console in this terminal, database under var/.
-run: all
-	build/release/bin/support_system $(ARGS)
+# The ticket desk: console in this terminal, on the project's database
+# var/support_system.db. The build is quiet: its output goes to
+# build/make-run.log, shown only when the build fails.
+run:
+	@mkdir -p build var
+	@$(MAKE) --no-print-directory all >build/make-run.log 2>&1 || { cat build/make-run.log; exit 1; }
+	@build/release/bin/support_system --db var/support_system.db $(ARGS)
 
 deps:
 	@scripts/install-deps.sh

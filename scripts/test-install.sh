@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the build in BUILD_DIR twice and builds programs against each
 # copy: with a prefix (as `make install PREFIX=...` does), the README's "A
-# first program", built with the README's own command line; and into a
+# first program", built with the README's own command line, and the desk
+# with its systemd unit; and into a
 # scratch DESTDIR, a tiny program through find_package(Arbor). SANITIZE
 # repeats the build's -fsanitize flags, which the installed library needs
 # at link time.
@@ -33,6 +34,16 @@ libdir=$(dirname "$(find "$prefix" -name arbor.pc)")/..
     out=$(LD_LIBRARY_PATH="$libdir" ./a.out)
     [ "$out" = "hello" ] || { echo "the README's program printed: $out"; exit 1; }
 )
+
+# 1b. The desk is installed with a systemd unit that runs the installed
+#     binary, without a console, on a data path, restarted on failure.
+unit="$prefix/lib/systemd/system/arbor-desk.service"
+[ -f "$unit" ] || { echo "no systemd unit at $unit"; exit 1; }
+grep -qx "ExecStart=$prefix/bin/support_system --no-console --db /var/lib/arbor-desk/desk.db" "$unit" ||
+    { echo "the unit does not run the installed desk: $(grep ExecStart "$unit")"; exit 1; }
+grep -qx "Restart=on-failure" "$unit" || { echo "the unit is not restarted on failure"; exit 1; }
+"$prefix/bin/support_system" --help | grep -q -- --no-console ||
+    { echo "the installed desk does not run"; exit 1; }
 
 # 2. find_package(Arbor) from a CMake project, against a DESTDIR install.
 dest_prefix=/opt/arbor-test

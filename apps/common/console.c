@@ -1,8 +1,6 @@
 #include "console.h"
 
 #include <errno.h>
-#include <langinfo.h>
-#include <locale.h>
 #include <histedit.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,94 +8,6 @@
 #include <unistd.h>
 
 #include "utf8.h"
-
-#if defined(CONSOLE_LIBEDIT)
-#include <editline/readline.h>
-#define LINE_EDITOR
-#elif defined(CONSOLE_READLINE)
-#include <readline/history.h>
-#include <readline/readline.h>
-#define LINE_EDITOR
-#endif
-
-typedef void *(*reader_t)(void *);
-
-typedef struct {
-    const char *prompt; /* NULL: none */
-    char *line;         /* malloc'd, NULL at end of input */
-    size_t len;
-} line_req_t;
-
-/* Blocking pool: shows the prompt, if any, and reads one whole line with
- * getline, however long. Returns the request, its line NULL at end of
- * input. */
-static void *read_plain(void *arg)
-{
-    line_req_t *r = arg;
-    if (r->prompt) {
-        fputs(r->prompt, stdout);
-        fflush(stdout);
-    }
-    size_t cap = 0;
-    ssize_t n = getline(&r->line, &cap, stdin);
-    if (n < 0) {
-        free(r->line);
-        r->line = NULL;
-        return r;
-    }
-    r->len = (size_t)n;
-    return r;
-}
-
-#ifdef LINE_EDITOR
-/* Blocking pool: reads one line with the line editor (prompt shown, editing,
- * history), however long; a line with more than blanks joins the history.
- * Returns the request, its line NULL at end of input. */
-static void *read_edited(void *arg)
-{
-    line_req_t *r = arg;
-    r->line = readline(r->prompt);
-    if (!r->line)
-        return r;
-    r->len = strlen(r->line);
-    if (r->line[strspn(r->line, " \t")])
-        add_history(r->line);
-    return r;
-}
-#endif
-
-/* The reader for this prompt: the line editor for a prompt on a terminal
- * when one is built in, getline otherwise. */
-static reader_t reader_for(const char *prompt)
-{
-#ifdef LINE_EDITOR
-    if (prompt && console_interactive())
-        return read_edited;
-#endif
-    return read_plain;
-}
-
-char *console_read_line(const char *prompt, size_t *len)
-{
-    fflush(stdout);
-    line_req_t r = {prompt, NULL, 0};
-    void *got = NULL;
-    if (arbor_blocking(reader_for(prompt), &r, &got) != 0 || !r.line)
-        return NULL;
-    while (r.len && (r.line[r.len - 1] == '\n' || r.line[r.len - 1] == '\r'))
-        r.line[--r.len] = '\0';
-    *len = r.len;
-    return r.line;
-}
-
-void console_init(void)
-{
-    /* Character classes only: numbers keep printing with '.' whatever the
-     * locale, which JSON needs. */
-    const char *set = setlocale(LC_CTYPE, "");
-    if (!set || strcmp(nl_langinfo(CODESET), "UTF-8") != 0)
-        setlocale(LC_CTYPE, "C.UTF-8");
-}
 
 const char *console_check_line(const char *line, size_t len)
 {
@@ -236,8 +146,8 @@ bool console_option_number(const char *program, const char *option, const char *
     errno = 0;
     long long v = strtoll(s, &end, 10);
     if (end == s || *end || errno || v < min || v > max) {
-        fprintf(stderr, "%s: %s wants a number from %lld to %lld, not '%s'\n", program, option, min,
-                max, s);
+        fprintf(stderr, "%s: %s '%s': expected a number from %lld to %lld\n", program, option, s,
+                min, max);
         return false;
     }
     *out = v;

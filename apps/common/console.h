@@ -12,7 +12,12 @@
 /* Sets the character locale from the environment (LC_ALL, LC_CTYPE,
  * LANG), so that the line editor takes non-ASCII characters; where that
  * locale is not UTF-8 (C, POSIX, unset), C.UTF-8: the consoles read and
- * write UTF-8. Call it once, before the runtime starts. */
+ * write UTF-8. Installs the signal handlers: SIGTERM asks the program to
+ * stop (console_read_line then returns NULL, and console_stop_signal()
+ * says which signal; a second SIGTERM has its default action); SIGINT,
+ * when standard input is a terminal, cancels the line being typed (the
+ * prompt is shown again), and otherwise asks to stop, as SIGTERM does.
+ * Call it once, before the runtime starts. */
 void console_init(void);
 
 /* Reads one line from standard input on the blocking pool: the calling
@@ -21,11 +26,29 @@ void console_init(void);
  * --json). Otherwise prompt is shown, and when standard input is a terminal
  * and a line editor (libedit or readline) is built in, the line can be
  * edited and earlier ones recalled (Up arrow). A line is read whole,
- * whatever its length: one line is one command. Returns the line without
+ * whatever its length: one line is one command. Ctrl-C at the terminal
+ * drops the line being typed and reads another. Returns the line without
  * its line ending, malloc'd (the caller free()s it), with its length in
  * bytes in *len (more than strlen when it holds a NUL byte); NULL at end
- * of input. Process only. */
+ * of input, when a signal asked the program to stop (console_stop_signal)
+ * or when console_read_abandon was called. Process only. */
 char *console_read_line(const char *prompt, size_t *len);
+
+/* Makes the console_read_line in progress, and every later one, return
+ * NULL at once, as at end of input: for a program that must stop while its
+ * console waits for a line. Any thread, any process. */
+void console_read_abandon(void);
+
+/* Whether console_read_abandon was called. */
+bool console_read_abandoned(void);
+
+/* The signal (SIGTERM, SIGINT) that asked the program to stop, or 0. */
+int console_stop_signal(void);
+
+/* For a program without a console: waits on the blocking pool until a
+ * signal asks it to stop (SIGTERM, or SIGINT: Ctrl-C) or
+ * console_read_abandon is called. Process only. */
+void console_wait_stop(void);
 
 /* Checks a line read by console_read_line (len bytes): NULL when it is
  * valid UTF-8 without NUL bytes, otherwise a sentence saying which byte is
@@ -80,8 +103,8 @@ void console_tree_print(arbor_pid_t sup, const char *name, bool dynamic);
 void console_tree_print_json(const cJSON *tree);
 
 /* Parses a command-line number: all of s, decimal, within [min, max].
- * Otherwise prints "PROGRAM: OPTION wants a number from MIN to MAX, not 'S'"
- * to stderr and returns false. */
+ * Otherwise prints "PROGRAM: OPTION 'S': expected a number from MIN to
+ * MAX" to stderr and returns false. */
 bool console_option_number(const char *program, const char *option, const char *s, long long min,
                            long long max, long long *out);
 

@@ -25,13 +25,16 @@ bool sq_command_decode(int argc, const char *const *argv, sq_command_t *cmd, con
         return true;
     }
     const char *name = argv[0], *arg = argc > 1 ? argv[1] : NULL;
-    if (strcmp(name, "quit") == 0 || strcmp(name, "exit") == 0) {
+    bool quit = strcmp(name, "quit") == 0 || strcmp(name, "exit") == 0;
+    /* Before the name is looked at: "foo bar" is too many arguments. */
+    if (argc > 2 || (arg && strcmp(name, "enqueue") != 0))
+        return refuse(code, message, "bad_argument",
+                      strcmp(name, "enqueue") == 0 ? "enqueue takes one integer: enqueue N"
+                                                   : "too many arguments (try: help)");
+    if (quit) {
         *cmd = (sq_command_t){SQ_CMD_QUIT, 0};
         return true;
     }
-    /* Before the name is looked at: "foo bar" is too many arguments. */
-    if (argc > 2 || (arg && strcmp(name, "enqueue") != 0))
-        return refuse(code, message, "bad_argument", "too many arguments (try: help)");
     size_t i = 0, n = sizeof commands / sizeof commands[0];
     while (i < n && strcmp(name, commands[i].name) != 0)
         i++;

@@ -26,11 +26,11 @@ typedef struct sq_command {
 } sq_command_t;
 
 /* Decodes a command line split into words (argv[0] the command, argc 0 for
- * a blank line) into *cmd. quit and exit ignore the words after them;
- * enqueue takes exactly one integer (all of the word, decimal, within a
- * long; an empty word is no integer); the others take none. Returns true, or false with *code and
- * *message (static strings: the console's answer) set and *cmd unchanged.
- * Any thread; touches nothing else. */
+ * a blank line) into *cmd. enqueue takes exactly one integer (all of the
+ * word, decimal, within a long; an empty word is no integer); the others
+ * (quit and exit too) take none: extra words are refused, never ignored. Returns true, or false
+ * with *code and *message (static strings: the console's answer) set and *cmd unchanged. Any
+ * thread; touches nothing else. */
 bool sq_command_decode(int argc, const char *const *argv, sq_command_t *cmd, const char **code,
                        const char **message);
 

@@ -13,6 +13,7 @@
  * is application_start() below. The console reads commands from standard
  * input; with --json every command answers with exactly one JSON line.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,13 +25,19 @@
 #define SUPERVISOR_NAME "SimpleQueue.Supervisor"
 
 static const char usage[] =
-    "usage: simple_queue [--json] [--schedulers N]\n"
-    "Starts SimpleQueue under its supervisor with [1, 2, 3] and reads commands:\n"
+    "usage: simple_queue [OPTION]...\n"
+    "Starts SimpleQueue under its supervisor with [1, 2, 3] and reads commands.\n"
+    "Options:\n"
+    "  --json           answer each command with one line of JSON (for scripts)\n"
+    "  --schedulers N   scheduler threads (1 to 1024; default: one per CPU)\n"
+    "  -h, --help       this text\n"
+    "Commands:\n"
     "  enqueue N   add N at the back          dequeue   take the front value\n"
     "  queue       show the queue             crash     kill the queue process\n"
     "  tree        the supervision tree       help      this list\n"
-    "  quit        stop (also at end of input)\n"
-    "Words are split as in a shell (quotes, backslash); a line is one command.\n"
+    "  quit        stop (also at end of input, and on SIGTERM)\n"
+    "Words are split as in a shell (quotes, backslash); a line is one command;\n"
+    "Ctrl-C at the terminal cancels the line being typed.\n"
     "Exit status: 0 after quit, 1 if it cannot start, 2 for a bad option, 3 when\n"
     "the supervisor gave up (SimpleQueue crashed more than 3 times in 5 s).\n";
 
@@ -314,32 +321,57 @@ static void root(void *arg)
         char *line = console_read_line(prompt, &len);
         bool more = line && run_command(o, sup, line, len);
         free(line);
-        if (!more)
-            break;
         fflush(stdout);
         if (supervisor_gone[0] || supervisor_ended(sup, 0, supervisor_gone, sizeof supervisor_gone))
             stop_without_supervisor(supervisor_gone);
+        if (!more)
+            break;
     }
+    if (console_stop_signal())
+        fprintf(stderr, "simple_queue: %s: stopping\n", strsignal(console_stop_signal()));
     arbor_sup_stop(sup, ARBOR_NORMAL);
+}
+
+/* Says on stderr what is wrong with the command line; returns 2, the exit
+ * status for it. */
+static int bad_usage(const char *what, const char *why)
+{
+    fprintf(stderr, "simple_queue: %s: %s (simple_queue --help lists the options)\n", what, why);
+    return 2;
+}
+
+/* Reads the command line into *o. Returns -1 to go on, or the exit status
+ * to stop with: 0 after --help, 2 for a bad option (said on stderr). */
+static int parse_options(int argc, char **argv, options_t *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        long long n;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (strcmp(a, "--json") == 0) {
+            o->json = true;
+        } else if (strcmp(a, "--schedulers") == 0) {
+            if (i + 1 >= argc)
+                return bad_usage(a, "expected a number from 1 to 1024 after it");
+            if (!console_option_number("simple_queue", a, argv[++i], 1, 1024, &n))
+                return 2;
+            o->schedulers = (unsigned)n;
+        } else {
+            return bad_usage(a, a[0] == '-' ? "unknown option"
+                                            : "unexpected argument (it takes only options)");
+        }
+    }
+    return -1;
 }
 
 int main(int argc, char **argv)
 {
     options_t o = {0};
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            o.json = true;
-        else if (strcmp(argv[i], "--schedulers") == 0 && i + 1 < argc) {
-            long long n;
-            if (!console_option_number("simple_queue", argv[i], argv[i + 1], 1, 1024, &n))
-                return 2;
-            o.schedulers = (unsigned)n;
-            i++;
-        } else {
-            fputs(usage, strcmp(argv[i], "--help") == 0 ? stdout : stderr);
-            return strcmp(argv[i], "--help") == 0 ? 0 : 2;
-        }
-    }
+    int status = parse_options(argc, argv, &o);
+    if (status >= 0)
+        return status;
     console_init();
     arbor_config_t cfg = {.schedulers = o.schedulers};
     arbor_reason_t why;

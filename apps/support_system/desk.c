@@ -761,8 +761,9 @@ int desk_start(const desk_config_t *cfg, arbor_pid_t *sup, arbor_reason_t *err)
      * TicketSupervisor allows 1000 worker restarts in 5 s, and the
      * Notifier never gives up (notifier.c), so neither a bad ticket nor a
      * failing notification sink stops the desk. */
-    arbor_sup_flags_t flags = ARBOR_SUP_FLAGS_DEFAULT;
-    flags.strategy = ARBOR_REST_FOR_ONE;
+    arbor_sup_flags_t flags = {.strategy = ARBOR_REST_FOR_ONE,
+                               .max_restarts = DESK_MAX_RESTARTS,
+                               .max_seconds = DESK_MAX_SECONDS};
     arbor_sup_opts_t o = {.name = DESK_SUPERVISOR_NAME, .link = true};
     int rc = arbor_sup_start(&flags, children, n, &o, sup, err);
     if (rc == 0 && cfg->demo && desk.durable)

@@ -34,6 +34,13 @@
 #define DESK_TICKET_SUP_NAME "SupportSystem.TicketSupervisor"
 #define DESK_NOTIFIER_NAME   NOTIFIER_NAME
 
+/* The core's restart intensity (desk.c says why): when the Store and the
+ * processes after it are restarted more than DESK_MAX_RESTARTS times in
+ * DESK_MAX_SECONDS, SupportSystem.Supervisor gives up and exits with a
+ * shutdown reason, and the desk stops. */
+#define DESK_MAX_RESTARTS 3
+#define DESK_MAX_SECONDS  5
+
 /* Called in a ticket's worker after each change it committed (and after a
  * create), with the ticket as stored: the web's event stream listens so.
  * It must not block or call the ticket's worker. */

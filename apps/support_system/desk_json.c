@@ -75,11 +75,93 @@ static cJSON *tree_node(cJSON *node, const char *name)
     return NULL;
 }
 
+/* The top supervisor is rest_for_one: each restart of a child restarts
+ * the children after it too. A child's own count (arbor_child_info_t)
+ * counts only its own failures; here "restarts" becomes every time it was
+ * started again, its own and its elder siblings' ("own_restarts" keeps
+ * its own), and a note says how many came with an elder. */
+static void count_rest_for_one(cJSON *tree)
+{
+    double elders = 0;
+    cJSON *child;
+    cJSON_ArrayForEach(child, cJSON_GetObjectItem(tree, "children"))
+    {
+        cJSON *restarts = cJSON_GetObjectItem(child, "restarts");
+        if (!restarts)
+            continue;
+        double own = restarts->valuedouble;
+        cJSON_AddNumberToObject(child, "own_restarts", own);
+        cJSON_SetNumberValue(restarts, own + elders);
+        if (elders > 0) {
+            char note[96];
+            snprintf(note, sizeof note, "%.0f with an elder sibling: rest_for_one", elders);
+            cJSON_AddItemToObject(child, "note", cJSON_CreateString(note));
+        }
+        elders += own;
+    }
+}
+
+/* A worker by the pid text the tree shows. */
+typedef struct named_pid {
+    char text[32];
+    arbor_pid_t pid;
+} named_pid_t;
+
+static int by_text(const void *a, const void *b)
+{
+    return strcmp(((const named_pid_t *)a)->text, ((const named_pid_t *)b)->text);
+}
+
+/* Each ticket worker's node under the TicketSupervisor gets the ticket it
+ * holds: "ticket" (its id) and a note, as the worker itself says (its
+ * status text). A worker too busy to say within a second, or gone since
+ * the tree was drawn, is left as it is. */
+static void name_tickets(cJSON *tree)
+{
+    cJSON *ticket_sup = tree_node(tree, "TicketSupervisor");
+    arbor_pid_t sup = arbor_whereis(DESK_TICKET_SUP_NAME);
+    arbor_child_info_t *kids;
+    size_t n;
+    if (!ticket_sup || !sup || arbor_dynsup_which_children(sup, &kids, &n) != 0)
+        return;
+    /* The tree names its workers by pid text: find each by it. Held
+     * across calls to the workers: in this process's memory, so that a
+     * web connection killed meanwhile leaks nothing. */
+    named_pid_t *workers = arbor_alloc((n ? n : 1) * sizeof *workers);
+    for (size_t i = 0; workers && i < n; i++) {
+        workers[i].pid = kids[i].pid;
+        arbor_pid_format(kids[i].pid, workers[i].text, sizeof workers[i].text);
+    }
+    free(kids);
+    if (!workers)
+        return;
+    qsort(workers, n, sizeof *workers, by_text);
+    cJSON *node;
+    cJSON_ArrayForEach(node, cJSON_GetObjectItem(ticket_sup, "children"))
+    {
+        named_pid_t key = {.pid = ARBOR_NOPID};
+        const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(node, "pid"));
+        snprintf(key.text, sizeof key.text, "%s", text ? text : "");
+        const named_pid_t *w = bsearch(&key, workers, n, sizeof *workers, by_text);
+        char status[ARBOR_GS_STATUS_MAX];
+        long long id;
+        if (!w || !w->pid || arbor_gs_get_status(w->pid, status, sizeof status, 1000) != 0)
+            continue;
+        if (sscanf(status, "ticket %lld", &id) == 1)
+            cJSON_AddNumberToObject(node, "ticket", (double)id);
+        cJSON_AddItemToObject(node, "note", console_json_text(status));
+    }
+    arbor_free(workers);
+}
+
 /* The Dispatcher's delivery state goes beside it: a failing sink is not a
- * crash, so no restart count shows it. */
+ * crash, so no restart count shows it; the restarts that rest_for_one made
+ * are counted, and each worker shows its ticket. */
 cJSON *desk_tree_json(arbor_pid_t sup)
 {
     cJSON *tree = console_tree_json(sup, DESK_SUPERVISOR_NAME, false);
+    count_rest_for_one(tree);
+    name_tickets(tree);
     cJSON *d = tree_node(tree, "Dispatcher");
     notifier_status_t st;
     int64_t pending = -1;

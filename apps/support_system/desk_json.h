@@ -19,7 +19,10 @@
 cJSON *desk_ticket_json(const ticket_t *t, bool with_history);
 
 /* The desk's supervision tree under sup (console_tree_json's shape), with
- * the Dispatcher's delivery state as its "note". Process only. */
+ * the Dispatcher's delivery state as its "note", each top child's
+ * "restarts" counting those rest_for_one made ("own_restarts" its own),
+ * and each ticket worker's "ticket" and "note" (its status). Process
+ * only. */
 cJSON *desk_tree_json(arbor_pid_t sup);
 
 #endif

@@ -4,30 +4,46 @@
  * input; with --json each command answers with exactly one JSON line.
  */
 #include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "../common/console.h"
 #include "console_web.h"
+#include "data_path.h"
 #include "desk.h"
 #include "desk_json.h"
 #include "request.h"
 
 static const char usage[] =
-    "usage: support_system [--json] [--db PATH] [--log PATH] [--schedulers N] [--demo]\n"
-    "                      [--idle-timeout MS] [--policy round-robin|least-loaded]\n"
-    "                      [--http ADDRESS:PORT | --no-http] [--web-root DIR]\n"
-    "  --db PATH   the SQLite file (default var/support_system.db)\n"
-    "  --log PATH  the notification log (default: the database's path ending in .log);\n"
-    "              it must be writable at start\n"
-    "  --demo      add the agents alice and bob to a desk that has none\n"
+    "usage: support_system [OPTION]...\n"
+    "The SupportSystem ticket desk. Reads commands from standard input (type help).\n"
+    "Options:\n"
+    "  --db PATH            the SQLite file (default: $XDG_DATA_HOME/arbor-desk/desk.db,\n"
+    "                       or ~/.local/share/arbor-desk/desk.db; created if need be)\n"
+    "  --log PATH           the notification log (default: the database's path ending\n"
+    "                       in .log); it must be writable at start\n"
+    "  --json               answer each command with one line of JSON (for scripts)\n"
+    "  --policy round-robin|least-loaded\n"
+    "                       how assign picks an agent (default round-robin)\n"
+    "  --idle-timeout MS    a ticket's process stops after MS ms without a request\n"
+    "                       (1 to 86400000; default 60000)\n"
+    "  --schedulers N       scheduler threads (1 to 1024; default: one per CPU)\n"
+    "  --demo               add the agents alice and bob to a desk that has none\n"
+    "  --no-console         read no commands: run until SIGTERM or Ctrl-C (a service)\n"
     "  --http ADDRESS:PORT  where the web desk listens (default 127.0.0.1:4000; port 0:\n"
-    "              any free one, printed at start); --no-http: no web desk\n"
-    "  --web-root DIR  the dashboard's files (default: where make install put them,\n"
-    "              else the source tree's apps/support_system/web/static)\n"
+    "                       any free one, printed at start)\n"
+    "  --no-http            no web desk\n"
+    "  --web-root DIR       the dashboard's files (default: where make install put them,\n"
+    "                       else the source tree's apps/support_system/web/static)\n"
+    "  -h, --help           this text\n"
+    "Exit status: 0 after quit, end of input or SIGTERM; 1 if it cannot start; 2 for\n"
+    "a bad option; 3 when the desk's supervisor gave up (its processes were restarted\n"
+    "more than 3 times in 5 s).\n"
     "Commands (a change may end with --by AGENT: who makes it; else the console):\n"
     "  create [--customer NAME] [--priority low|normal|high|urgent] [--] DESCRIPTION\n"
     "  assign ID [AGENT]     reassign ID AGENT     unassign ID\n"
@@ -49,8 +65,10 @@ static const char usage[] =
 
 typedef struct options {
     bool json;
+    bool no_console;
     unsigned schedulers;
-    const char *db;
+    const char *db_arg; /* --db as given; NULL: the default */
+    char db[PATH_MAX];  /* the database's absolute path */
     char log[4096];
     int64_t idle_ms;
     agents_policy_t policy;
@@ -144,6 +162,69 @@ static bool decode(const console_t *c, const words_t *ws, desk_request_t *r)
     fail_err(c, &err);
     return false;
 }
+
+/* ---- the desk's end -------------------------------------------------------------------- */
+
+/* The exit status when the desk's supervisor gave up (1: it could not
+ * start, 2: a bad option). */
+enum { EXIT_SUPERVISOR_GAVE_UP = 3 };
+
+static arbor_pid_t watched_sup;
+
+/* Waits for the desk's supervisor to end. If it did not stop normally (it
+ * gave up), the console may be waiting for a line that never comes: make
+ * that read return, so that the console says what happened and stops. */
+static void watch_desk(void *arg)
+{
+    (void)arg;
+    arbor_ref_t ref;
+    if (arbor_monitor(watched_sup, &ref) != 0)
+        return;
+    for (;;) {
+        arbor_msg_t *m;
+        if (arbor_receive(ARBOR_INFINITY, &m) != 0)
+            return;
+        const arbor_down_msg_t *d = m->tag == ARBOR_TAG_DOWN ? m->data : NULL;
+        bool gone = d && d->ref == ref;
+        bool normal = gone && d->reason.kind == ARBOR_EXIT_NORMAL;
+        arbor_msg_free(m);
+        if (gone && !normal)
+            console_read_abandon();
+        if (gone)
+            return;
+    }
+}
+
+static bool exit_from(const arbor_msg_t *m, void *arg)
+{
+    return m->tag == ARBOR_TAG_EXIT &&
+           ((const arbor_exit_msg_t *)m->data)->from == *(arbor_pid_t *)arg;
+}
+
+/* Waits up to ms for the supervisor's exit signal (the console traps
+ * exits); when it came, says in why what happened and returns true. */
+static bool desk_ended(arbor_pid_t sup, int64_t ms, char *why, size_t size)
+{
+    arbor_msg_t *m;
+    if (arbor_receive_match(exit_from, &sup, ms, &m) != 0)
+        return false;
+    arbor_reason_t r = ((const arbor_exit_msg_t *)m->data)->reason;
+    if (r.kind == ARBOR_EXIT_SHUTDOWN) {
+        snprintf(why, size,
+                 DESK_SUPERVISOR_NAME " gave up: the Store and the processes after it were"
+                                      " restarted more than %d times in %d s",
+                 DESK_MAX_RESTARTS, DESK_MAX_SECONDS);
+    } else {
+        char reason[256];
+        arbor_reason_format(&r, reason, sizeof reason);
+        snprintf(why, size, DESK_SUPERVISOR_NAME " stopped: %s", reason);
+    }
+    arbor_msg_free(m);
+    return true;
+}
+
+/* Why the desk's supervisor ended, once the console knows. */
+static char desk_gone[512];
 
 /* ---- commands ------------------------------------------------------------------------- */
 
@@ -460,6 +541,46 @@ static void cmd_backup(const console_t *c, words_t *ws)
     ok(c, j, text);
 }
 
+/* After a crash of the Store: each of the top supervisor's other children
+ * whose pid changed since before (rest_for_one restarted it with the
+ * Store), into j's "also_restarted" ([{"name", "was", "now"}]) and text
+ * (", and with it (rest_for_one) TicketRegistry as <..>, ..."). */
+static void report_siblings_restarted(arbor_pid_t sup, const arbor_child_info_t *before,
+                                      size_t n_before, cJSON *j, char *text, size_t size)
+{
+    arbor_child_info_t *after;
+    size_t n_after;
+    cJSON *list = cJSON_AddArrayToObject(j, "also_restarted");
+    if (arbor_sup_which_children(sup, &after, &n_after) != 0)
+        return;
+    size_t len = 0;
+    /* which_children is newest first: walk it in start order. */
+    for (size_t a = n_after; a-- > 0;) {
+        if (strcmp(after[a].id, "Store") == 0)
+            continue;
+        for (size_t b = 0; b < n_before; b++) {
+            if (strcmp(before[b].id, after[a].id) != 0 || before[b].pid == after[a].pid)
+                continue;
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "name", after[a].id);
+            cJSON_AddStringToObject(e, "was", console_pid(before[b].pid));
+            cJSON_AddStringToObject(e, "now", console_pid(after[a].pid));
+            cJSON_AddItemToArray(list, e);
+            if (len < size)
+                len += (size_t)snprintf(text + len, size - len, "%s%s as %s",
+                                        len ? ", " : ", and with it (rest_for_one) ", after[a].id,
+                                        console_pid(after[a].pid));
+        }
+    }
+    free(after);
+}
+
+static bool down_of(const arbor_msg_t *m, void *ref)
+{
+    return m->tag == ARBOR_TAG_DOWN &&
+           ((const arbor_down_msg_t *)m->data)->ref == *(arbor_ref_t *)ref;
+}
+
 /* Kills a ticket's worker or the Store and answers once its supervisor
  * has restarted it (and, for the Store, everything after it: rest_for_one).
  * The dead process told its supervisor (link) before telling us (monitor),
@@ -489,33 +610,46 @@ static void cmd_crash(const console_t *c, words_t *ws)
         fail(c, "noproc", "it is not running");
         return;
     }
+    /* The Store's siblings before the kill: rest_for_one restarts those
+     * after it too, and the answer names each. */
+    arbor_child_info_t *before = NULL;
+    size_t n_before = 0;
+    if (!id && arbor_sup_which_children(sup, &before, &n_before) != 0)
+        n_before = 0;
     arbor_exit_pid(old, ARBOR_KILL);
     arbor_msg_t *m;
-    while (arbor_receive(ARBOR_INFINITY, &m) == 0) {
-        bool down = m->tag == ARBOR_TAG_DOWN && ((arbor_down_msg_t *)m->data)->ref == ref;
+    if (arbor_receive_match(down_of, &ref, ARBOR_INFINITY, &m) == 0)
         arbor_msg_free(m);
-        if (down)
-            break;
-    }
     arbor_child_counts_t counts;
     if (id)
         arbor_dynsup_count_children(sup, &counts); /* returns after the restart */
-    else
-        arbor_sup_count_children(sup, &counts);
+    else if (arbor_sup_count_children(sup, &counts) != 0 &&
+             desk_ended(sup, 5000, desk_gone, sizeof desk_gone)) {
+        /* That restart was one too many: the desk stops after this answer. */
+        char text[640];
+        snprintf(text, sizeof text, "killed %s; %s; the desk stops", console_pid(old), desk_gone);
+        fail(c, "supervisor_gave_up", text);
+        free(before);
+        return;
+    }
     if (id)
         desk_worker(id, &now);
     else
         now = arbor_whereis(STORE_NAME);
     if (!now || now == old) {
         fail(c, "not_restarted", "it did not come back");
+        free(before);
         return;
     }
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "killed", console_pid(old));
     cJSON_AddStringToObject(j, "restarted", console_pid(now));
-    char text[96];
-    snprintf(text, sizeof text, "killed %s; its supervisor restarted it as %s", console_pid(old),
-             console_pid(now));
+    char text[1024];
+    int len = snprintf(text, sizeof text, "killed %s; its supervisor restarted it as %s",
+                       console_pid(old), console_pid(now));
+    if (!id)
+        report_siblings_restarted(sup, before, n_before, j, text + len, sizeof text - (size_t)len);
+    free(before);
     ok(c, j, text);
 }
 
@@ -560,6 +694,78 @@ static void notifications_stats(cJSON *j, char *text, size_t size)
     snprintf(text, size, "%lld pending; %s", (long long)pending, state);
 }
 
+/* Adds n to the number under key in obj (made if need be). */
+static void add_count(cJSON *obj, const char *key, int64_t n)
+{
+    cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (item)
+        cJSON_SetNumberValue(item, item->valuedouble + (double)n);
+    else
+        cJSON_AddNumberToObject(obj, key, (double)n);
+}
+
+/* Appends to text (len bytes used of size) the counts in obj, as
+ * " (open 2, assigned 1)". */
+static size_t append_counts(char *text, size_t len, size_t size, const cJSON *obj)
+{
+    const cJSON *item;
+    bool first = true;
+    cJSON_ArrayForEach(item, obj)
+    {
+        if (len < size)
+            len += (size_t)snprintf(text + len, size - len, "%s%s %.0f", first ? " (" : ", ",
+                                    item->string, item->valuedouble);
+        first = false;
+    }
+    if (!first && len < size)
+        len += (size_t)snprintf(text + len, size - len, ")");
+    return len;
+}
+
+/* The helpdesk's figures, from the Store (a read): tickets by status and
+ * by agent. Adds them to j as "tickets" ({"total", "by_status": {status:
+ * n}, "by_agent": {agent: {status: n}}}) and writes one line to text. */
+static void ticket_stats(cJSON *j, char *text, size_t size)
+{
+    store_ticket_count_t *rows;
+    size_t n;
+    int rc = store_ticket_counts(&rows, &n);
+    if (rc) {
+        cJSON_AddNullToObject(j, "tickets");
+        snprintf(text, size, "the Store did not answer: %s", arbor_strerror(rc));
+        return;
+    }
+    cJSON *t = cJSON_AddObjectToObject(j, "tickets");
+    cJSON *total = cJSON_AddNumberToObject(t, "total", 0);
+    cJSON *by_status = cJSON_AddObjectToObject(t, "by_status");
+    cJSON *by_agent = cJSON_AddObjectToObject(t, "by_agent");
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *status = ticket_status_name(rows[i].status);
+        add_count(by_status, status, rows[i].count);
+        sum += (double)rows[i].count;
+        if (!rows[i].agent[0])
+            continue;
+        cJSON *agent = cJSON_GetObjectItemCaseSensitive(by_agent, rows[i].agent);
+        if (!agent)
+            agent = cJSON_AddObjectToObject(by_agent, rows[i].agent);
+        add_count(agent, status, rows[i].count);
+    }
+    free(rows);
+    cJSON_SetNumberValue(total, sum);
+    size_t len = (size_t)snprintf(text, size, "%.0f", sum);
+    len = append_counts(text, len, size, by_status);
+    cJSON *agent;
+    cJSON_ArrayForEach(agent, by_agent)
+    {
+        if (len < size)
+            len +=
+                (size_t)snprintf(text + len, size - len, "%s%s",
+                                 agent == by_agent->child ? "; by agent: " : ", ", agent->string);
+        len = append_counts(text, len, size, agent);
+    }
+}
+
 static void cmd_stats(const console_t *c)
 {
     arbor_stats_t st;
@@ -583,18 +789,21 @@ static void cmd_stats(const console_t *c)
     store_stats(&ss);
     cJSON_AddNumberToObject(j, "store_transactions", (double)ss.transactions);
     cJSON_AddNumberToObject(j, "store_changes", (double)ss.changes);
-    char notes[400], text[640];
+    char notes[400], tickets[2048], text[3072];
+    ticket_stats(j, tickets, sizeof tickets);
     notifications_stats(j, notes, sizeof notes);
     snprintf(text, sizeof text,
-             "%zu processes, %llu stacks in use (%llu KiB resident), %zu restarts;"
-             " the Store wrote %llu changes in %llu commits\nnotifications: %s",
-             procs, (unsigned long long)st.stacks_in_use,
+             "tickets: %s\nnotifications: %s\n"
+             "runtime: %zu processes, %llu stacks in use (%llu KiB resident), %zu restarts;"
+             " the Store wrote %llu changes in %llu commits",
+             tickets, notes, procs, (unsigned long long)st.stacks_in_use,
              (unsigned long long)st.stack_resident_bytes / 1024, restarts,
-             (unsigned long long)ss.changes, (unsigned long long)ss.transactions, notes);
+             (unsigned long long)ss.changes, (unsigned long long)ss.transactions);
     ok(c, j, text);
 }
 
-/* The tree, with the Dispatcher's delivery state beside it. */
+/* The tree (desk_tree_json: the Dispatcher's delivery state, the restarts
+ * rest_for_one made, each worker's ticket). */
 static void cmd_tree(const console_t *c)
 {
     cJSON *tree = desk_tree_json(c->sup);
@@ -623,6 +832,13 @@ static bool run_command(const console_t *c, const char *line, size_t len)
     why = console_split(line, &ws);
     if (why) {
         fail(c, "bad_argument", why);
+        return true;
+    }
+    /* Every command's words are checked before it runs, those of commands
+     * that read none included: extra words are refused, never ignored. */
+    desk_request_t r;
+    if (!decode(c, &ws, &r)) {
+        console_words_free(&ws);
         return true;
     }
     bool more = dispatch(c, &ws);
@@ -690,6 +906,18 @@ static bool dispatch(const console_t *c, words_t *ws)
     return true;
 }
 
+/* Says plainly on stderr that the desk stops and why, and stops the
+ * console: the program exits with EXIT_SUPERVISOR_GAVE_UP. */
+_Noreturn static void stop_without_desk(const char *db)
+{
+    fflush(stdout);
+    fprintf(stderr,
+            "support_system: %s; the desk stops. Every acknowledged change is in %s;"
+            " start the desk again (under systemd, Restart=on-failure does).\n",
+            desk_gone, db);
+    arbor_exit(arbor_error("supervisor_gave_up"));
+}
+
 static void root(void *arg)
 {
     const options_t *o = arg;
@@ -702,13 +930,9 @@ static void root(void *arg)
                          .on_change = o->web ? web_ticket_changed : NULL,
                          .web_start = o->web ? web_start : NULL,
                          .web_arg = o->web};
+    arbor_trap_exit(true); /* the supervisor's end is a message to answer */
     arbor_reason_t why;
-    /* Trapping exits while the tree starts: a failed start then answers
-     * its reason here (and leaves no exit message behind) instead of
-     * killing this process through the link before it can say why. */
-    bool trapped = arbor_trap_exit(true);
     int rc = desk_start(&cfg, &c.sup, &why);
-    arbor_trap_exit(trapped);
     if (rc) {
         char text[512];
         arbor_reason_format(&why, text, sizeof text);
@@ -720,22 +944,35 @@ static void root(void *arg)
                     o->http_host, (unsigned)o->http_port);
         arbor_exit(arbor_error("start failed"));
     }
+    watched_sup = c.sup;
+    arbor_pid_t watcher;
+    arbor_spawn_link(watch_desk, NULL, &watcher);
     const char *prompt = console_interactive() && !o->json ? "support> " : NULL;
     if (prompt)
         printf("SupportSystem desk on %s; type help for the commands.\n", o->db);
+    else
+        fprintf(stderr, "support_system: the database is %s\n", o->db);
     /* At a terminal beside the prompt; otherwise on stderr, so that the
      * answers on stdout stay one per command. */
     if (o->web)
         console_web_announce(prompt ? stdout : stderr, o->web, o->http_host, o->web_root);
-    for (;;) {
+    if (o->no_console)
+        console_wait_stop();
+    for (bool more = !o->no_console; more;) {
         size_t len;
         char *line = console_read_line(prompt, &len);
-        bool more = line && run_command(&c, line, len);
+        more = line && run_command(&c, line, len);
         free(line);
-        if (!more)
-            break;
         fflush(stdout);
+        if (desk_gone[0] || desk_ended(c.sup, 0, desk_gone, sizeof desk_gone))
+            stop_without_desk(o->db);
     }
+    /* The read may have been abandoned because the supervisor ended: its
+     * exit signal is on its way. */
+    if (console_read_abandoned() && desk_ended(c.sup, 5000, desk_gone, sizeof desk_gone))
+        stop_without_desk(o->db);
+    if (console_stop_signal())
+        fprintf(stderr, "support_system: %s: stopping\n", strsignal(console_stop_signal()));
     arbor_sup_stop(c.sup, ARBOR_NORMAL);
 }
 
@@ -748,56 +985,130 @@ static void default_log_path(const char *db, char *out, size_t size)
     snprintf(out, size, "%.*s.log", (int)len, db);
 }
 
+/* Says on stderr what is wrong with the command line; returns 2, the exit
+ * status for it. */
+static int bad_usage(const char *format, ...) __attribute__((format(printf, 1, 2)));
+static int bad_usage(const char *format, ...)
+{
+    va_list ap;
+    va_start(ap, format);
+    fputs("support_system: ", stderr);
+    vfprintf(stderr, format, ap);
+    fputs(" (support_system --help lists the options)\n", stderr);
+    va_end(ap);
+    return 2;
+}
+
+/* The value after the option argv[*i], moving *i past it, or NULL when
+ * there is none (having said so: expected names what should follow). */
+static const char *option_value(int argc, char **argv, int *i, const char *expected)
+{
+    if (*i + 1 >= argc) {
+        bad_usage("%s: expected %s after it", argv[*i], expected);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+/* Reads the command line into *o. Returns -1 to go on, or the exit status
+ * to stop with: 0 after --help, 2 for a bad option (said on stderr). */
+static int parse_options(int argc, char **argv, options_t *o)
+{
+    long long n;
+    const char *v;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (strcmp(a, "--json") == 0) {
+            o->json = true;
+        } else if (strcmp(a, "--demo") == 0) {
+            o->demo = true;
+        } else if (strcmp(a, "--no-console") == 0) {
+            o->no_console = true;
+        } else if (strcmp(a, "--no-http") == 0) {
+            o->http = false;
+        } else if (strcmp(a, "--http") == 0) {
+            if (!(v = option_value(argc, argv, &i, "ADDRESS:PORT")))
+                return 2;
+            if (!console_web_option(v, o->http_host, sizeof o->http_host, &o->http_port))
+                return 2;
+            o->http = true;
+        } else if (strcmp(a, "--web-root") == 0) {
+            if (!(v = option_value(argc, argv, &i, "a directory")))
+                return 2;
+            o->web_root_option = v;
+        } else if (strcmp(a, "--db") == 0) {
+            if (!(v = option_value(argc, argv, &i, "a path")))
+                return 2;
+            if (!v[0])
+                return bad_usage("--db '': expected a path");
+            o->db_arg = v;
+        } else if (strcmp(a, "--log") == 0) {
+            if (!(v = option_value(argc, argv, &i, "a path")))
+                return 2;
+            if (!v[0] || strlen(v) >= sizeof o->log)
+                return bad_usage("--log '%.64s': expected a path of 1 to %zu bytes", v,
+                                 sizeof o->log - 1);
+            snprintf(o->log, sizeof o->log, "%s", v);
+        } else if (strcmp(a, "--schedulers") == 0) {
+            if (!(v = option_value(argc, argv, &i, "a number from 1 to 1024")))
+                return 2;
+            if (!console_option_number("support_system", a, v, 1, 1024, &n))
+                return 2;
+            o->schedulers = (unsigned)n;
+        } else if (strcmp(a, "--idle-timeout") == 0) {
+            if (!(v = option_value(argc, argv, &i, "milliseconds, from 1 to 86400000")))
+                return 2;
+            if (!console_option_number("support_system", a, v, 1, 86400000, &n))
+                return 2;
+            o->idle_ms = n;
+        } else if (strcmp(a, "--policy") == 0) {
+            if (!(v = option_value(argc, argv, &i, "round-robin or least-loaded")))
+                return 2;
+            if (strcmp(v, "round-robin") == 0)
+                o->policy = POLICY_ROUND_ROBIN;
+            else if (strcmp(v, "least-loaded") == 0)
+                o->policy = POLICY_LEAST_LOADED;
+            else
+                return bad_usage("--policy %s: expected round-robin or least-loaded", v);
+        } else if (a[0] == '-') {
+            return bad_usage("%s: unknown option", a);
+        } else {
+            return bad_usage("%s: unexpected argument (the desk takes only options)", a);
+        }
+    }
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
-    options_t o = {.db = "var/support_system.db",
-                   .idle_ms = 60000,
+    options_t o = {.idle_ms = 60000,
                    .http = true,
                    .http_host = WEB_DEFAULT_HOST,
                    .http_port = WEB_DEFAULT_PORT};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--json") == 0)
-            o.json = true;
-        else if (strcmp(a, "--demo") == 0)
-            o.demo = true;
-        else if (strcmp(a, "--no-http") == 0)
-            o.http = false;
-        else if (strcmp(a, "--web-root") == 0 && v)
-            o.web_root_option = argv[++i];
-        else if (strcmp(a, "--http") == 0 && v) {
-            if (!console_web_option(argv[++i], o.http_host, sizeof o.http_host, &o.http_port))
-                return 2;
-            o.http = true;
-        } else if (strcmp(a, "--db") == 0 && v)
-            o.db = argv[++i];
-        else if (strcmp(a, "--log") == 0 && v && strlen(v) < sizeof o.log)
-            snprintf(o.log, sizeof o.log, "%s", argv[++i]);
-        else if (strcmp(a, "--schedulers") == 0 && v) {
-            long long n;
-            if (!console_option_number("support_system", a, argv[++i], 1, 1024, &n))
-                return 2;
-            o.schedulers = (unsigned)n;
-        } else if (strcmp(a, "--idle-timeout") == 0 && v) {
-            long long ms;
-            if (!console_option_number("support_system", a, argv[++i], 1, 86400000, &ms))
-                return 2;
-            o.idle_ms = ms;
-        } else if (strcmp(a, "--policy") == 0 && v && strcmp(v, "least-loaded") == 0) {
-            o.policy = POLICY_LEAST_LOADED;
-            i++;
-        } else if (strcmp(a, "--policy") == 0 && v && strcmp(v, "round-robin") == 0) {
-            o.policy = POLICY_ROUND_ROBIN;
-            i++;
-        } else {
-            bool help = strcmp(a, "--help") == 0;
-            fputs(usage, help ? stdout : stderr);
-            return help ? 0 : 2;
-        }
+    int status = parse_options(argc, argv, &o);
+    if (status >= 0)
+        return status;
+    /* The database by its absolute path, which the desk shows: run from
+     * any directory, the default is the same file. */
+    char why_db[8192];
+    if (!o.db_arg && desk_default_db_path(o.db, sizeof o.db, why_db, sizeof why_db) != 0) {
+        fprintf(stderr, "support_system: %s\n", why_db);
+        return 1;
     }
-    if (strcmp(o.db, "var/support_system.db") == 0)
-        mkdir("var", 0755); /* the default lives under var/ */
+    if (o.db_arg && desk_absolute_path(o.db_arg, o.db, sizeof o.db) != 0) {
+        fprintf(stderr, "support_system: cannot use the database %s: %s\n", o.db_arg,
+                errno == ENOENT ? "its directory does not exist" : strerror(errno));
+        return 1;
+    }
+    /* First, before the log beside it is made or the database locked: a
+     * file that is not the desk's database is left as it is. */
+    if (store_check_file(o.db, why_db, sizeof why_db) != 0) {
+        fprintf(stderr, "support_system: %s; nothing was changed in it\n", why_db);
+        return 1;
+    }
     if (!o.log[0])
         default_log_path(o.db, o.log, sizeof o.log);
     /* A log that cannot be written would only fail later, in the
@@ -827,5 +1138,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "support_system: %s\n", arbor_strerror(rc));
         return 1;
     }
-    return why.kind == ARBOR_EXIT_NORMAL ? 0 : 1;
+    if (why.kind == ARBOR_EXIT_NORMAL)
+        return 0;
+    return strcmp(why.detail, "supervisor_gave_up") == 0 ? EXIT_SUPERVISOR_GAVE_UP : 1;
 }

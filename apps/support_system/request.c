@@ -136,8 +136,15 @@ static int max_words(ticket_action_t a)
 static bool take_word(desk_request_t *r, const char *word, int count, ticket_error_t *err)
 {
     size_t reason_len = strlen(r->reason), text_len = strlen(r->text);
-    if (count > max_words(r->action))
-        return refuse(err, "bad_argument", "too many arguments (try: help)");
+    if (count > max_words(r->action)) {
+        snprintf(err->code, sizeof err->code, "bad_argument");
+        snprintf(err->message, sizeof err->message, "too many arguments: %s ID%s",
+                 ticket_action_name(r->action),
+                 r->action == ACTION_ASSIGN     ? " [AGENT]"
+                 : r->action == ACTION_REASSIGN ? " AGENT"
+                                                : "");
+        return false;
+    }
     switch (r->action) {
     case ACTION_ASSIGN:
     case ACTION_REASSIGN:
@@ -349,6 +356,8 @@ static const struct {
     {"queues", DESK_REQ_QUEUES, 0},
     {"agents", DESK_REQ_AGENTS, 0},
     {"agent-add", DESK_REQ_AGENT_ADD, 0},
+    {"admin-add", DESK_REQ_CREDENTIALS, 0},
+    {"password-reset", DESK_REQ_CREDENTIALS, 0},
     {"agent-rename", DESK_REQ_AGENT_RENAME, 0},
     {"agent-activate", DESK_REQ_AGENT_SET, 0},
     {"agent-deactivate", DESK_REQ_AGENT_SET, 0},
@@ -382,7 +391,8 @@ bool desk_request_decode(int argc, const char *const *argv, desk_request_t *r, t
         ok = decode_act(argc, argv, &d, err);
         break;
     case DESK_REQ_SHOW:
-        ok = parse_id(argc == 2 ? argv[1] : NULL, &d.id, err);
+        ok = argc <= 2 ? parse_id(argc == 2 ? argv[1] : NULL, &d.id, err)
+                       : refuse(err, "bad_argument", "show takes one ticket id: show ID");
         break;
     case DESK_REQ_LIST:
         ok = decode_list(argc, argv, &d, err);
@@ -393,6 +403,12 @@ bool desk_request_decode(int argc, const char *const *argv, desk_request_t *r, t
     case DESK_REQ_AGENT_RENAME:
     case DESK_REQ_AGENT_SET:
         ok = decode_agent(argc, argv, &d, err);
+        break;
+    case DESK_REQ_CREDENTIALS:
+        /* The name; the password is the next line (console_web.c). */
+        ok = argc == 2 ? ticket_check_text("name", argv[1], TICKET_NAME_MAX, false, err)
+                       : refuse(err, "bad_argument", "admin-add and password-reset take one name");
+        d.name = ok ? argv[1] : NULL;
         break;
     case DESK_REQ_AGENT_ADD:
         /* As agents_add() checks a name, before it asks anyone. */
@@ -412,8 +428,14 @@ bool desk_request_decode(int argc, const char *const *argv, desk_request_t *r, t
         else
             d.path = argv[1];
         break;
-    default:
-        break; /* blank, quit, agents, tree, stats, help: no arguments read */
+    default: /* blank, quit, agents, tree, stats, help: no arguments */
+        if (argc > 1) {
+            snprintf(err->code, sizeof err->code, "bad_argument");
+            snprintf(err->message, sizeof err->message, "%s takes no arguments (try: help)",
+                     argv[0]);
+            ok = false;
+        }
+        break;
     }
     if (ok)
         *r = d;

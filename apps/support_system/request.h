@@ -27,7 +27,8 @@ typedef enum {
     DESK_REQ_AGENTS,
     DESK_REQ_AGENT_ADD,
     DESK_REQ_AGENT_RENAME,
-    DESK_REQ_AGENT_SET, /* agent-activate, agent-deactivate, agent-available */
+    DESK_REQ_AGENT_SET,   /* agent-activate, agent-deactivate, agent-available */
+    DESK_REQ_CREDENTIALS, /* admin-add, password-reset: a name (the password comes next) */
     DESK_REQ_TREE,
     DESK_REQ_CRASH,
     DESK_REQ_BACKUP,
@@ -71,8 +72,8 @@ typedef struct desk_request {
  * the command and its arguments, ids, priorities and statuses, and for
  * create, edit, close, reply, note and the agent-* commands the desk's
  * text limits (valid UTF-8, characters counted as code points, no control
- * characters), with the error the desk would give. Commands without
- * arguments ignore any words after them.
+ * characters), with the error the desk would give. Words beyond what a
+ * command takes are refused, never ignored (`tree x`, `resolve 1 2`).
  * Returns true, or false with err filled (the code and message the
  * console answers) and *r unchanged. Any thread; touches nothing else. */
 bool desk_request_decode(int argc, const char *const *argv, desk_request_t *r, ticket_error_t *err);

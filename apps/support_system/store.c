@@ -349,7 +349,7 @@ static bool pending_for(const store_t *s, int64_t id)
 typedef struct {
     const char *path;
     store_t *s;
-    char error[160];
+    char error[8192]; /* whole: a long path must not hide the cause */
 } open_t;
 
 static void close_store(void *arg)
@@ -359,6 +359,7 @@ static void close_store(void *arg)
         sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
     free(s->batch);
+    free(s->rows);
     free(s);
 }
 
@@ -376,6 +377,10 @@ static void *open_db(void *arg)
      * there. A clean stop has checkpointed already (store_terminate, on
      * the blocking pool); after a crash the next open recovers the WAL. */
     sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+    /* Before anything is written (WAL mode, tables): a file that is not
+     * the desk's is left as it is. */
+    if (store__identify(s->db, o->path, o->error, sizeof o->error) != 0)
+        return NULL;
     if (sqlite3_exec(s->db,
                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
                      NULL, NULL, NULL) != SQLITE_OK) {
@@ -387,6 +392,12 @@ static void *open_db(void *arg)
         if (!o->error[0])
             snprintf(o->error, sizeof o->error, "%s has schema version %d, expected %d", o->path,
                      version, SCHEMA_VERSION);
+        return NULL;
+    }
+    /* A new database, or one a desk made before it set its id. */
+    if (store__mark(s->db) != SQLITE_OK) {
+        snprintf(o->error, sizeof o->error, "cannot mark %s as a desk database: %s", o->path,
+                 sqlite3_errmsg(s->db));
         return NULL;
     }
     for (int i = 0; i < ST_COUNT; i++) {
@@ -408,7 +419,7 @@ static arbor_gs_ret_t store_init(void **state, void *arg)
     arbor_blocking(open_db, &o, NULL);
     if (o.error[0] || arbor_on_exit(close_store, s) != 0) {
         close_store(s);
-        return arbor_gs_halt(arbor_error("%.59s", o.error[0] ? o.error : "out of memory"));
+        return arbor_gs_halt(arbor_error("%s", o.error[0] ? o.error : "out of memory"));
     }
     *state = s;
     return arbor_gs_ok();

@@ -53,6 +53,17 @@ typedef struct store_event {
  * string, so pass arg_size = strlen + 1). */
 int store_start(void *path, arbor_pid_t *pid, arbor_reason_t *err);
 
+/* Whether path may be opened as the desk's database, as the Store checks
+ * it before writing anything: 0 when there is no file yet (a new database
+ * is made), or when it is a desk database (its SQLite application_id is the
+ * desk's, or it was made by a desk from before the id: a schema version
+ * and the desk's tables) of a schema version this desk knows. Otherwise -1
+ * with a sentence in why naming the file and what it is: not SQLite,
+ * another application's (another application_id, or tables without the
+ * desk's), or of a newer schema. Changes nothing in the file. Blocks: any
+ * thread, before the runtime starts or on the blocking pool. */
+int store_check_file(const char *path, char *why, size_t size);
+
 /* Inserts t (its id is assigned and written back) with a "created" entry
  * by by. */
 int store_create(ticket_t *t, const ticket_actor_t *by, ticket_error_t *err);
@@ -142,6 +153,18 @@ int store_agent_rename(const char *from, const char *to, const ticket_actor_t *b
 /* Sets an agent's flags: active, available, each 0 or 1 (-1: unchanged).
  * ARBOR_ENOENT: no such agent. */
 int store_agent_set(const char *name, int active, int available, ticket_error_t *err);
+
+/* How many tickets an agent ("": none) holds in a status. */
+typedef struct store_ticket_count {
+    char agent[TICKET_NAME_SIZE];
+    ticket_status_t status;
+    int64_t count;
+} store_ticket_count_t;
+
+/* The tickets counted by agent and status, as acknowledged (a read: the
+ * pending batch is written first), by agent then status: *out (free())
+ * with *n rows, one per pair that has tickets. Reads only. */
+int store_ticket_counts(store_ticket_count_t **out, size_t *n);
 
 /* What this Store process has written since it started. */
 typedef struct store_stats {

@@ -282,6 +282,14 @@ int store_outbox_count(int64_t *pending)
     return rc;
 }
 
+int store_ticket_counts(store_ticket_count_t **out, size_t *n)
+{
+    job_t j = {.op = TICKET_COUNTS};
+    arbor_msg_t *m;
+    int rc = request(&j, &m);
+    return rc ? rc : take_rows(m, (void **)out, n);
+}
+
 int store_stats(store_stats_t *out)
 {
     job_t j = {.op = STATS};

@@ -29,6 +29,7 @@ enum {
     BACKUP,
     OUTBOX_PENDING,
     OUTBOX_COUNT,
+    TICKET_COUNTS,
     RUN /* store_run */
 };
 
@@ -95,6 +96,7 @@ enum {
     ST_OUTBOX_PENDING,
     ST_OUTBOX_MARK,
     ST_OUTBOX_COUNT,
+    ST_TICKET_COUNTS,
     ST_COUNT
 };
 
@@ -160,14 +162,15 @@ typedef struct store {
     bool lingered;      /* the batch has waited once for company */
     uint64_t oldest_ms; /* when the batch's first change arrived */
     store_stats_t stats;
+    void *rows;                  /* a read's rows, malloc'd: in the state, so that a Store killed
+                                  * during a read frees them in its exit hook */
     ticket_t cache[CACHE_SLOTS]; /* id 0: empty */
 } store_t;
 
-/* A read's work for the blocking pool: the job and the rows it found. */
+/* A read's work for the blocking pool: the job; its rows go to s->rows. */
 typedef struct read {
     store_t *s;
     job_t *job;
-    void *rows; /* malloc'd */
 } read_t;
 
 /* Fills j's error with SQLite's message about what failed; returns
@@ -185,6 +188,21 @@ static inline ticket_t *store__cache_slot(store_t *s, int64_t id)
  * in its own transaction. Returns the version the file ends at (-1:
  * unreadable); error says why a step failed. */
 int store__migrate(sqlite3 *db, char *error, size_t size);
+
+/* The desk's databases say so in their header (PRAGMA application_id,
+ * "ARBD"): the Store opens no other SQLite file. */
+#define STORE_APPLICATION_ID 1095909956 /* 0x41524244 */
+
+/* Whether the file open in db (at path) is one the Store may use, reading
+ * only: a new, empty file; a desk database (STORE_APPLICATION_ID), or one
+ * a desk made before it set that id (no id, but a schema version and the
+ * desk's tables); in both cases of a schema version it knows. Otherwise
+ * -1, with a sentence in error naming the file and what it is. */
+int store__identify(sqlite3 *db, const char *path, char *error, size_t size);
+
+/* Marks db as the desk's (PRAGMA application_id), if it is not yet.
+ * Returns SQLITE_OK or SQLite's error. */
+int store__mark(sqlite3 *db);
 
 /* Answers a read (on the blocking pool): the job, then its rows, in one
  * reply. */

@@ -27,20 +27,21 @@ static int collect(read_t *r, sqlite3_stmt *st, size_t row_size,
 {
     size_t cap = 16;
     job_t *j = r->job;
+    store_t *s = r->s;
     j->rows_size = row_size;
-    r->rows = malloc(cap * row_size);
-    int rc = r->rows ? 0 : ARBOR_ENOMEM, step = SQLITE_DONE;
+    s->rows = malloc(cap * row_size);
+    int rc = s->rows ? 0 : ARBOR_ENOMEM, step = SQLITE_DONE;
     while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
         if (j->nrows == cap) {
-            void *more = realloc(r->rows, 2 * cap * row_size);
+            void *more = realloc(s->rows, 2 * cap * row_size);
             if (!more) {
                 rc = ARBOR_ENOMEM;
                 break;
             }
-            r->rows = more;
+            s->rows = more;
             cap *= 2;
         }
-        read_row(st, (char *)r->rows + j->nrows++ * row_size);
+        read_row(st, (char *)s->rows + j->nrows++ * row_size);
     }
     if (!rc && step != SQLITE_DONE)
         rc = store__db_fail(r->s, j, "read"); /* before the reset, which clears the message */
@@ -91,6 +92,14 @@ static void read_notification_row(sqlite3_stmt *st, void *row)
     n->ticket = sqlite3_column_int64(st, 1);
     n->at = sqlite3_column_int64(st, 2);
     snprintf(n->text, sizeof n->text, "%s", sqlite3_column_text(st, 3));
+}
+
+static void read_count_row(sqlite3_stmt *st, void *row)
+{
+    store_ticket_count_t *c = row;
+    snprintf(c->agent, sizeof c->agent, "%s", sqlite3_column_text(st, 0));
+    c->status = (ticket_status_t)sqlite3_column_int(st, 1);
+    c->count = sqlite3_column_int64(st, 2);
 }
 
 static void *run_read(void *arg)
@@ -152,6 +161,10 @@ static void *run_read(void *arg)
         j->count = j->rc ? 0 : sqlite3_column_int64(st, 0);
         sqlite3_reset(st);
         break;
+    case TICKET_COUNTS:
+        j->rc =
+            collect(r, r->s->st[ST_TICKET_COUNTS], sizeof(store_ticket_count_t), read_count_row);
+        break;
     default:
         j->rc = ARBOR_EINVAL;
     }
@@ -165,13 +178,15 @@ arbor_gs_ret_t store__answer_read(store_t *s, job_t *j, arbor_from_t from)
     size_t rows = j->nrows * j->rows_size;
     char *reply = malloc(JOB_HEAD + rows);
     if (!reply) {
-        free(r.rows);
+        free(s->rows);
+        s->rows = NULL;
         return arbor_gs_halt(arbor_error("out of memory"));
     }
     memcpy(reply, j, JOB_HEAD);
     if (rows)
-        memcpy(reply + JOB_HEAD, r.rows, rows);
-    free(r.rows);
+        memcpy(reply + JOB_HEAD, s->rows, rows);
+    free(s->rows);
+    s->rows = NULL;
     arbor_gs_reply_to(from, reply, JOB_HEAD + rows);
     free(reply);
     return arbor_gs_noreply();

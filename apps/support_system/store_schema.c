@@ -4,6 +4,7 @@
  */
 #include "store_internal.h"
 
+#include <errno.h>
 #include <stdio.h>
 
 static const char schema_v1[] =
@@ -155,6 +156,8 @@ const char *const store__statement_sql[ST_COUNT] = {
     [ST_OUTBOX_MARK] = "UPDATE outbox SET delivered_at = ?3 WHERE id BETWEEN ?1 AND ?2"
                        " AND delivered_at IS NULL",
     [ST_OUTBOX_COUNT] = "SELECT count(*) FROM outbox WHERE delivered_at IS NULL",
+    [ST_TICKET_COUNTS] = "SELECT agent, status, count(*) FROM tickets GROUP BY agent, status"
+                         " ORDER BY agent, status",
 };
 
 /* Brings the schema to SCHEMA_VERSION, one step per version, each in its
@@ -182,4 +185,91 @@ int store__migrate(sqlite3 *db, char *error, size_t size)
         version++;
     }
     return version;
+}
+
+/* ---- identity ---------------------------------------------------------------------- */
+
+/* The integer a PRAGMA (or a count) answers: SQLITE_OK, or SQLite's error
+ * (a file that is not a database answers SQLITE_NOTADB). */
+static int pragma_int(sqlite3 *db, const char *sql, int *out)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        *out = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+        rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+        sqlite3_finalize(st);
+    }
+    return rc;
+}
+
+int store__identify(sqlite3 *db, const char *path, char *error, size_t size)
+{
+    int app = 0, version = 0, tables = 0, desk_tables = 0;
+    if (pragma_int(db, "PRAGMA application_id", &app) != SQLITE_OK ||
+        pragma_int(db, "PRAGMA user_version", &version) != SQLITE_OK ||
+        pragma_int(db,
+                   "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+                   " AND name NOT LIKE 'sqlite_%'",
+                   &tables) != SQLITE_OK ||
+        pragma_int(db,
+                   "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+                   " AND name IN ('tickets', 'history', 'agents', 'outbox')",
+                   &desk_tables) != SQLITE_OK) {
+        snprintf(error, size, "%s is not a desk database: SQLite cannot read it (%s)", path,
+                 sqlite3_errmsg(db));
+        return -1;
+    }
+    if (app != STORE_APPLICATION_ID && app != 0) {
+        snprintf(error, size,
+                 "%s is not a desk database: it belongs to another application (its SQLite"
+                 " application_id is %d, a desk's is %d)",
+                 path, app, STORE_APPLICATION_ID);
+        return -1;
+    }
+    if (version > SCHEMA_VERSION) {
+        snprintf(error, size,
+                 "%s has schema version %d, newer than this desk knows (%d): a newer desk made"
+                 " it; run that one",
+                 path, version, SCHEMA_VERSION);
+        return -1;
+    }
+    if (app == 0 && tables > 0 && (version == 0 || desk_tables < 4)) {
+        snprintf(error, size,
+                 "%s is not a desk database: it holds another application's tables (%d tables,"
+                 " schema version %d, no desk application_id)",
+                 path, tables, version);
+        return -1;
+    }
+    return 0;
+}
+
+int store__mark(sqlite3 *db)
+{
+    int app = 0;
+    char mark[64];
+    snprintf(mark, sizeof mark, "PRAGMA application_id = %d", STORE_APPLICATION_ID);
+    int rc = pragma_int(db, "PRAGMA application_id", &app);
+    if (rc == SQLITE_OK && app != STORE_APPLICATION_ID)
+        rc = sqlite3_exec(db, mark, NULL, NULL, NULL);
+    return rc;
+}
+
+int store_check_file(const char *path, char *why, size_t size)
+{
+    sqlite3 *db = NULL;
+    int rc = 0;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        /* A file that is not there yet becomes a new desk database. */
+        if (errno != ENOENT || sqlite3_errcode(db) != SQLITE_CANTOPEN) {
+            snprintf(why, size, "cannot open %s: %s", path,
+                     db ? sqlite3_errmsg(db) : "out of memory");
+            rc = -1;
+        }
+    } else if (store__identify(db, path, why, size) != 0) {
+        rc = -1;
+    }
+    sqlite3_close(db);
+    return rc;
 }

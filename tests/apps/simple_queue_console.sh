@@ -65,11 +65,37 @@ grep -q '"code":"bad_input","message":"the line is not valid UTF-8' <<<"$(sed -n
 expect 2 '{"ok":true,"queue":[1,2,3]}'
 # End of input stops it cleanly too.
 printf 'queue\n' | timeout 60 "$bin" --json >/dev/null
-# A malformed option is refused with a clear message and exit status 2.
-rc=0
-msg=$(timeout 60 "$bin" --schedulers many </dev/null 2>&1 >/dev/null) || rc=$?
-[ "$rc" -eq 2 ] && grep -q "wants a number" <<<"$msg" ||
-    { echo "bad --schedulers: status $rc, message [$msg]"; exit 1; }
+# A malformed option is refused with exit status 2 and a message naming
+# what is wrong and what was expected; -h is --help (status 0), which
+# lists every option.
+bad=("--schedulers many" "--schedulers" "--frobnicate" "stray")
+messages=("--schedulers 'many': expected a number from 1 to 1024"
+    "--schedulers: expected a number from 1 to 1024 after it" "--frobnicate: unknown option"
+    "stray: unexpected argument")
+for i in "${!bad[@]}"; do
+    rc=0
+    # shellcheck disable=SC2086
+    msg=$(timeout 60 "$bin" ${bad[$i]} </dev/null 2>&1 >/dev/null) || rc=$?
+    [ "$rc" -eq 2 ] && grep -qF "simple_queue: ${messages[$i]}" <<<"$msg" ||
+        { echo "bad option ${bad[$i]}: status $rc, message [$msg]"; exit 1; }
+done
+for h in -h --help; do
+    rc=0
+    help=$(timeout 60 "$bin" "$h" </dev/null) || rc=$?
+    [ "$rc" -eq 0 ] || { echo "$h: status $rc"; exit 1; }
+    for opt in --json --schedulers -h --help; do
+        grep -qE "^ +(-h, )?$opt( |,|$)" <<<"$help" || { echo "$h does not list $opt"; exit 1; }
+    done
+done
+# Extra words are refused, not ignored: `quit now` does not quit, `queue
+# x` shows nothing.
+out=$(printf '%s\n' 'quit now' 'queue x' 'crash now' 'enqueue 1 2' 'queue' 'quit' | timeout 60 "$bin" --json)
+expect 1 '{"ok":false,"error":{"code":"bad_argument","message":"too many arguments (try: help)"}}'
+expect 2 '{"ok":false,"error":{"code":"bad_argument","message":"too many arguments (try: help)"}}'
+expect 3 '{"ok":false,"error":{"code":"bad_argument","message":"too many arguments (try: help)"}}'
+expect 4 '{"ok":false,"error":{"code":"bad_argument","message":"enqueue takes one integer: enqueue N"}}'
+expect 5 '{"ok":true,"queue":[1,2,3]}'
+expect 6 '{"ok":true}'
 # Integers stay exact in JSON, beyond 2^53 and at the ends of the range.
 out=$(printf '%s\n' 'enqueue 9007199254740993' 'enqueue -9223372036854775808' \
     'enqueue 9223372036854775807' 'queue' 'dequeue' 'dequeue' 'dequeue' 'dequeue' 'dequeue' 'quit' |

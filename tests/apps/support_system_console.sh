@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # Drives build/bin/support_system through --json over pipes:
+#   0. the command line: bad options, --help, where the data is, and which
+#      files the desk opens (only its own databases);
 #   1. the course's iex session (create, assign_agent, resolve) and the rest
 #      of the workflow, with every refusal a clear error that changes nothing;
 #   2. kills: a ticket's worker between changes, and the Store; nothing
-#      acknowledged is lost;
-#   3. SIGKILL of the whole desk under load, then a restart: every
-#      acknowledged change is there, the database passes integrity_check,
-#      and every notification of an acknowledged change is in the outbox
-#      and in the log at least once, a duplicate only with the same id.
+#      acknowledged is lost; what tree, stats and crash report; the top
+#      supervisor giving up; SIGTERM; running without a console.
 # Besides: an unusable --log is refused at start (0b), and a log that
 # fails while the desk runs shows in tree and stats, backs off, and is
-# written once when it works again (2d).
+# written once when it works again (2d). SIGKILL of the whole desk, in a
+# loop, is desk_sigkill_loop.py.
 set -euo pipefail
-bin=${1:?usage: support_system_console.sh PATH_TO_support_system}
+bin=$(realpath "${1:?usage: support_system_console.sh PATH_TO_support_system}")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 db="$tmp/desk.db"
@@ -28,16 +28,41 @@ check() { # what, got, expected
     [ "$2" = "$3" ] || { echo "FAIL $1: expected [$3], got [$2]"; cat "$tmp/stderr"; exit 1; }
 }
 
-# 0. Malformed options are refused with a clear message, status 2, and no
-#    database is created.
-for opt in "--idle-timeout soon" "--schedulers 0" "--schedulers 2x"; do
+# 0. Malformed options are refused with status 2, a message that names
+#    what is wrong and what was expected, and no database is created.
+bad_options=("--idle-timeout soon" "--schedulers 0" "--schedulers 2x" "--policy random" "--db"
+    "--policy" "--frobnicate" "stray" "--log")
+messages=("--idle-timeout 'soon': expected a number from 1 to 86400000"
+    "--schedulers '0': expected a number from 1 to 1024"
+    "--schedulers '2x': expected a number from 1 to 1024"
+    "--policy random: expected round-robin or least-loaded"
+    "--db: expected a path after it"
+    "--policy: expected round-robin or least-loaded after it"
+    "--frobnicate: unknown option" "stray: unexpected argument" "--log: expected a path after it")
+for i in "${!bad_options[@]}"; do
     rc=0
     # shellcheck disable=SC2086
-    msg=$(timeout 60 "$bin" --no-http --db "$db" $opt </dev/null 2>&1 >/dev/null) || rc=$?
-    [ "$rc" -eq 2 ] && grep -q "wants a number" <<<"$msg" ||
-        { echo "FAIL option $opt: status $rc, message [$msg]"; exit 1; }
+    msg=$(timeout 60 "$bin" --no-http --db "$db" ${bad_options[$i]} </dev/null 2>&1 >/dev/null) || rc=$?
+    [ "$rc" -eq 2 ] && grep -qF "support_system: ${messages[$i]}" <<<"$msg" ||
+        { echo "FAIL option ${bad_options[$i]}: status $rc, message [$msg]"; exit 1; }
 done
 [ ! -e "$db" ] || { echo "FAIL: a refused start created $db"; exit 1; }
+# -h is --help: status 0, the text on stdout, nothing started. It lists
+# every option, and every option it lists is one the desk takes.
+for h in -h --help; do
+    rc=0
+    help=$(timeout 60 "$bin" --no-http "$h" </dev/null 2>/dev/null) || rc=$?
+    [ "$rc" -eq 0 ] && grep -q '^usage: support_system' <<<"$help" ||
+        { echo "FAIL $h: status $rc, output [$help]"; exit 1; }
+done
+[ ! -e "$db" ] || { echo "FAIL: --help created $db"; exit 1; }
+for opt in --db --log --json --policy --idle-timeout --schedulers --no-console -h --help; do
+    grep -qE "^ +(-h, )?$opt( |,|$)" <<<"$help" || { echo "FAIL: --help does not list $opt"; exit 1; }
+done
+for opt in $(grep -oE '^ +(-h, )?--[a-z-]+' <<<"$help" | grep -oE -- '--[a-z-]+'); do
+    msg=$(timeout 60 "$bin" --no-http "$opt" </dev/null 2>&1 >/dev/null || true)
+    ! grep -q "unknown option" <<<"$msg" || { echo "FAIL: --help lists $opt, refused: $msg"; exit 1; }
+done
 
 # 0b. An unusable --log is refused at start with the path and the reason,
 #     status non-zero, and nothing is started: no database, no lock. (A
@@ -57,6 +82,81 @@ for i in "${!bad_logs[@]}"; do
         { echo "FAIL --log ${bad_logs[$i]}: status $rc, message [$msg]"; exit 1; }
 done
 [ ! -e "$db" ] && [ ! -e "$db.lock" ] || { echo "FAIL: a refused --log started the desk"; exit 1; }
+
+# 0c. Where the data is. Without --db the database is
+#     $XDG_DATA_HOME/arbor-desk/desk.db (made if need be), whatever the
+#     directory the desk runs in: a second desk started elsewhere finds the
+#     same tickets, and nothing is made in the working directory. Without
+#     XDG_DATA_HOME (or with a relative one, which the XDG specification
+#     ignores), ~/.local/share/arbor-desk/. The desk says the absolute path
+#     of its database at start (on stderr when there is no prompt).
+mkdir -p "$tmp/here" "$tmp/there" "$tmp/home"
+xdb="$tmp/xdg/arbor-desk/desk.db"
+out=$(cd "$tmp/here" && echo 'create from here' |
+    XDG_DATA_HOME="$tmp/xdg" timeout 60 "$bin" --no-http --json 2>"$tmp/where.err")
+check "default db: create" "$(field "$out" ticket.id)" 1
+grep -qxF "support_system: the database is $xdb" "$tmp/where.err" ||
+    { echo "FAIL: the desk did not say where its database is: $(cat "$tmp/where.err")"; exit 1; }
+out=$(cd "$tmp/there" && echo 'show 1' | XDG_DATA_HOME="$tmp/xdg" timeout 60 "$bin" --no-http --json 2>/dev/null)
+check "default db: another directory, the same desk" "$(field "$out" ticket.description)" "from here"
+[ -z "$(find "$tmp/here" "$tmp/there" -mindepth 1)" ] || { echo "FAIL: files in the working directory"; exit 1; }
+for xdg in "" "relative/dir"; do
+    echo quit | (cd "$tmp/here" && HOME="$tmp/home" XDG_DATA_HOME="$xdg" timeout 60 "$bin" --no-http --json \
+        >/dev/null 2>"$tmp/where.err")
+    grep -qxF "support_system: the database is $tmp/home/.local/share/arbor-desk/desk.db" "$tmp/where.err" ||
+        { echo "FAIL HOME fallback (XDG_DATA_HOME='$xdg'): $(cat "$tmp/where.err")"; exit 1; }
+done
+rc=0
+msg=$(echo quit | env -u HOME -u XDG_DATA_HOME timeout 60 "$bin" --no-http --json 2>&1 >/dev/null) || rc=$?
+[ "$rc" -eq 1 ] && grep -q "neither XDG_DATA_HOME nor HOME" <<<"$msg" ||
+    { echo "FAIL without HOME: status $rc, message [$msg]"; exit 1; }
+# --db relative to the working directory, said back absolute.
+echo quit | (cd "$tmp/here" && timeout 60 "$bin" --no-http --json --db ../there/rel.db >/dev/null 2>"$tmp/where.err")
+grep -qxF "support_system: the database is $tmp/there/rel.db" "$tmp/where.err" ||
+    { echo "FAIL --db made absolute: $(cat "$tmp/where.err")"; exit 1; }
+rm -rf "$tmp/here" "$tmp/there" "$tmp/home" "$tmp/xdg"
+
+# 0d. The desk opens only its own databases. A new one gets the desk's
+#     SQLite application_id; a file that is not SQLite, another
+#     application's SQLite file (another application_id, or tables without
+#     the desk's), or a desk database of a newer schema version is refused
+#     at start, with status 1 and a message naming the file and what it
+#     is, and is left exactly as it was (same bytes, no WAL, no log or lock
+#     file made beside it). A desk database made before the id (id 0, the
+#     desk's tables) is still opened, and gets the id.
+idir="$tmp/identity"
+mkdir "$idir"
+echo quit | timeout 60 "$bin" --no-http --json --db "$idir/new.db" >/dev/null 2>>"$tmp/stderr"
+check "application_id of a new database" "$(sqlite3 "$idir/new.db" 'PRAGMA application_id')" 1095909956
+echo 'hello, not a database' >"$idir/text.db"
+sqlite3 "$idir/other.db" 'PRAGMA application_id = 1234; CREATE TABLE songs(title TEXT); INSERT INTO songs VALUES ("a")'
+sqlite3 "$idir/noid.db" 'CREATE TABLE tickets(x); CREATE TABLE notes(y)'
+cp "$idir/new.db" "$idir/newer.db"
+sqlite3 "$idir/newer.db" 'PRAGMA user_version = 99'
+files=(text other noid newer)
+whats=("is not a desk database: SQLite cannot read it (file is not a database)"
+    "is not a desk database: it belongs to another application (its SQLite application_id is 1234"
+    "is not a desk database: it holds another application's tables (2 tables, schema version 0"
+    "has schema version 99, newer than this desk knows")
+for i in "${!files[@]}"; do
+    f="$idir/${files[$i]}.db"
+    sum=$(sha256sum <"$f")
+    rc=0
+    msg=$(echo 'create must not be stored' | timeout 60 "$bin" --no-http --json --db "$f" 2>&1 >/dev/null) || rc=$?
+    [ "$rc" -eq 1 ] && grep -qF "support_system: $f ${whats[$i]}" <<<"$msg" &&
+        grep -q "nothing was changed in it" <<<"$msg" ||
+        { echo "FAIL ${files[$i]}.db: status $rc, message [$msg]"; exit 1; }
+    check "${files[$i]}.db unchanged" "$(sha256sum <"$f")" "$sum"
+    for extra in -wal -shm .lock; do
+        [ ! -e "$f$extra" ] || { echo "FAIL: $f$extra was made"; exit 1; }
+    done
+    [ ! -e "${f%.db}.log" ] || { echo "FAIL: a log was made beside ${files[$i]}.db"; exit 1; }
+done
+cp "$idir/new.db" "$idir/old.db"
+sqlite3 "$idir/old.db" 'PRAGMA application_id = 0'
+out=$(echo 'create on an old desk database' | timeout 60 "$bin" --no-http --json --db "$idir/old.db" 2>>"$tmp/stderr")
+check "an old desk database opens" "$(field "$out" ticket.id)" 1
+check "and gets the id" "$(sqlite3 "$idir/old.db" 'PRAGMA application_id')" 1095909956
 
 # 1. The course's session, then the whole workflow and bad input.
 mapfile -t out < <(printf '%s\n' \
@@ -84,6 +184,19 @@ check "unknown command" "$(field "${out[13]}" error.code)" "unknown_command"
 check "after refusals" "$(field "${out[14]}" ticket.status)/$(field "${out[14]}" ticket.agent)" "assigned/bob"
 check "history" "$(field "${out[14]}" ticket.history.5.what)" "assigned to bob"
 check "list" "$(field "${out[15]}" tickets.0.id)" "1"
+
+# 1a. Words beyond what a command takes are refused, not ignored, and the
+#     refused command does nothing (`quit now` does not quit).
+mapfile -t out < <(printf '%s\n' 'resolve 1 2' 'tree x' 'stats now' 'agents x' 'help me' \
+    'show 1 2' 'assign 1 bob carol' 'quit now' 'show 1' 'quit' | desk)
+check "extra words: lines" "${#out[@]}" 10
+for i in 0 1 2 3 4 5 6 7; do
+    check "extra words ($i)" "$(field "${out[$i]}" error.code)" "bad_argument"
+done
+check "resolve 1 2" "$(field "${out[0]}" error.message)" "too many arguments: resolve ID"
+check "tree x" "$(field "${out[1]}" error.message)" "tree takes no arguments (try: help)"
+check "assign 1 bob carol" "$(field "${out[6]}" error.message)" "too many arguments: assign ID [AGENT]"
+check "refused: nothing changed" "$(field "${out[8]}" ticket.status)" "assigned"
 
 # 1b. A line is one command whatever its length: a create longer than
 #     1,023 bytes ending in 'resolve 1' is one refused create, and ticket 1
@@ -307,101 +420,104 @@ check "no id twice" "$(awk '{print $2}' "$flog" | sort | uniq -d | wc -l)" 0
 ask quit
 wait "$FDESK_PID"
 
-# 3. SIGKILL under load, on a database of its own (so ticket i is the i-th
-#    create): each ticket is created, assigned, replied to, given a note
-#    and resolved. Afterwards every acknowledged change is there (each
-#    acknowledged reply and note in the conversation), and every notification of an
-#    acknowledged status change is in the outbox and, once a restarted desk
-#    has caught up, in the log at least once; lines that share an id are
-#    the same line (a duplicate comes only from dying between writing a
-#    line and marking it delivered). Halfway, the log's directory is moved
-#    away (so the log cannot be opened), so that the kill surely leaves
-#    notifications pending, which only a restarted desk that resumes from
-#    the outbox can deliver.
-kdb="$tmp/kill.db"
-mkdir "$tmp/klogs"
-klog="$tmp/klogs/kill.log"
-fifo="$tmp/in"
-mkfifo "$fifo"
-timeout 120 "$bin" --no-http --json --demo --db "$kdb" --log "$klog" <"$fifo" >"$tmp/acks" 2>>"$tmp/stderr" &
-pid=$!
-exec 3>"$fifo"
-seq 1 20000 | awk '{print "create load " $1; print "assign " $1; print "reply " $1 " reply " $1;
-    print "note " $1 " note " $1; print "resolve " $1}' >&3 &
-writer=$!
-acked_at_least() { # n: waits (with a deadline) until n changes are acknowledged
-    local deadline=$((SECONDS + 60))
-    while [ "$SECONDS" -lt "$deadline" ]; do
-        [ "$(grep -c '"ok":true' "$tmp/acks" || true)" -ge "$1" ] && return
-        sleep 0.05
-    done
-}
-acked_at_least 300
-mv "$tmp/klogs" "$tmp/klogs.1"
-acked_at_least 600
-# $pid is timeout's; the desk is its child, whose pid is in the lock file.
-kill -9 "$(cat "$kdb.lock")" 2>/dev/null || true
-wait "$pid" 2>/dev/null || true
-kill "$writer" 2>/dev/null || true
-exec 3>&-
-acked=$(grep -c '"ok":true' "$tmp/acks" || true)
-[ "$acked" -ge 600 ] || { echo "only $acked changes acknowledged before the kill"; exit 1; }
-left=$(sqlite3 "$kdb" 'SELECT count(*) FROM outbox WHERE delivered_at IS NULL')
-[ "$left" -gt 0 ] || { echo "FAIL: the kill left no notification pending"; exit 1; }
-# Restart with the log back, and let the Dispatcher deliver what the kill
-# left pending.
-mkdir "$tmp/klogs"
-coproc KDESK { timeout 120 "$bin" --no-http --json --db "$kdb" --log "$klog" 2>>"$tmp/stderr"; }
-pending=
-deadline=$((SECONDS + 60))
-while [ "$SECONDS" -lt "$deadline" ]; do
-    echo stats >&"${KDESK[1]}"
-    IFS= read -r -t 60 reply <&"${KDESK[0]}" || { echo "FAIL: no answer after the restart"; exit 1; }
-    pending=$(field "$reply" notifications.pending)
-    [ "$pending" = 0 ] && break
-    sleep 0.05
-done
-check "pending after the restart" "$pending" 0
-echo quit >&"${KDESK[1]}"
-wait "$KDESK_PID"
-cat "$tmp/klogs.1/kill.log" "$klog" >"$tmp/kill.logs"
-python3 - "$tmp/acks" "$kdb" "$tmp/kill.logs" <<'PY' || exit 1
-import json, re, sqlite3, sys
-acks, db, log = sys.argv[1:]
-con = sqlite3.connect(db)
-stored = dict(con.execute("SELECT id, status FROM tickets"))
-outbox = {text: (i, d) for i, text, d in con.execute("SELECT id, text, delivered_at FROM outbox")}
-messages = set(con.execute("SELECT ticket, internal, body FROM messages"))
-names = ["open", "assigned", "resolved", "closed"]
-lines = {}
-for line in open(log):
-    m = re.fullmatch(r"\S+Z #(\d+) (ticket \d+ is now \w+)\n", line)
-    assert m, "a log line without its notification id: %r" % line
-    i = int(m.group(1))
-    assert lines.setdefault(i, m.group(2)) == m.group(2), "id %d names two notifications" % i
-expected = posts = 0
-for i, a in enumerate(map(json.loads, open(acks))):
-    if not a.get("ok"):
-        continue
-    t = a["ticket"]
-    assert stored[t["id"]] >= names.index(t["status"]), "lost change %r" % t
-    if i % 5 in (2, 3):  # the reply, the note (one answer per line, in order)
-        kind = "reply" if i % 5 == 2 else "note"
-        assert (t["id"], i % 5 == 3, "%s %d" % (kind, t["id"])) in messages, "lost %s %r" % (kind, t)
-        posts += 1
-    if t["status"] == "open":
-        continue
-    text = "ticket %d is now %s" % (t["id"], t["status"])
-    assert text in outbox, "no notification for an acknowledged change: " + text
-    i, delivered = outbox[text]
-    assert delivered is not None, "still pending: " + text
-    assert lines.get(i) == text, "not in the log: #%d %s" % (i, text)
-    expected += 1
-assert expected > 0 and posts > 0
-for text, (i, delivered) in outbox.items():  # and those committed but not acknowledged
-    assert delivered is not None and lines.get(i) == text, "not delivered: #%d %s" % (i, text)
-print("%d notifications of acknowledged changes, %d in all, all in the log; %d replies and notes"
-      % (expected, len(outbox), posts))
+# 2d'. Honest reporting, on a database of its own. `crash store` names
+#      every process rest_for_one restarted with the Store; `tree` counts
+#      those restarts (an elder's restart restarts a child too) and shows
+#      the ticket each worker holds; `stats` shows the helpdesk's figures
+#      (tickets by status and by agent) beside the runtime's.
+hdb="$tmp/honest.db"
+mapfile -t out < <(printf '%s\n' 'create one' 'create two' 'create three' 'assign 1 alice' \
+    'assign 2 bob' 'resolve 2' 'crash store' 'show 1' 'show 3' 'tree' 'stats' 'quit' |
+    timeout 120 "$bin" --no-http --json --demo --db "$hdb" 2>>"$tmp/stderr")
+check "honest: lines" "${#out[@]}" 12
+python3 - "${out[6]}" "${out[9]}" "${out[10]}" <<'PY' || { echo "FAIL honest reporting: ${out[6]} ${out[9]} ${out[10]}"; exit 1; }
+import json, sys
+crash, tree, stats = (json.loads(a) for a in sys.argv[1:])
+names = [e["name"] for e in crash["also_restarted"]]
+assert names == ["TicketRegistry", "Agents", "TicketSupervisor", "Notifier"], names
+assert all(e["was"] != e["now"] for e in crash["also_restarted"])
+top = {c["name"]: c for c in tree["tree"]["children"]}
+for name in names:
+    assert top[name]["restarts"] == 1 and top[name]["own_restarts"] == 0, top[name]
+assert top["Store"]["restarts"] == 1 and top["Store"]["own_restarts"] == 1
+workers = top["TicketSupervisor"]["children"]
+assert sorted(w["ticket"] for w in workers) == [1, 3], workers
+assert any(w["note"] == "ticket 1 assigned" for w in workers), workers
+t = stats["tickets"]
+assert t["total"] == 3, t
+assert t["by_status"] == {"open": 1, "assigned": 1, "resolved": 1}, t
+assert t["by_agent"] == {"alice": {"assigned": 1}, "bob": {"resolved": 1}}, t
+assert stats["notifications"]["pending"] >= 0
 PY
-check "integrity" "$(sqlite3 "$kdb" 'PRAGMA integrity_check')" "ok"
-echo "support_system console: ok ($acked changes acknowledged before SIGKILL, all kept and notified; $left notifications were pending)"
+out=$(printf '%s\n' 'crash store' 'stats' 'quit' | timeout 120 "$bin" --no-http --db "$hdb" 2>>"$tmp/stderr")
+grep -q "and with it (rest_for_one) TicketRegistry as <" <<<"$out" &&
+    grep -qx "tickets: 3 (open 1, assigned 1, resolved 1); by agent: alice (assigned 1), bob (resolved 1)" <<<"$out" ||
+    { echo "FAIL honest reporting as text: $out"; exit 1; }
+
+# 2e. The top supervisor gives up: four `crash store` within 5 s are one
+#     restart more than its intensity (3 in 5 s). The fourth is answered
+#     with what happened, stderr says it plainly, and the desk exits with
+#     status 3 at once, though its input is still open. The data is kept.
+gdb="$tmp/gaveup.db"
+coproc GDESK { timeout 120 "$bin" --no-http --json --db "$gdb" 2>"$tmp/gaveup.err"; }
+# bash forgets a coproc's pid and descriptors once it has ended: keep them.
+gpid=$GDESK_PID
+exec {gin}>&"${GDESK[1]}" {gout}<&"${GDESK[0]}"
+gask() { # command: sets $reply to the desk's answer
+    echo "$1" >&"$gin"
+    IFS= read -r -t 60 reply <&"$gout" || { echo "FAIL: no answer to $1"; exit 1; }
+}
+gask 'create kept through the end'
+for i in 1 2 3; do
+    gask 'crash store'
+    check "crash store $i" "$(field "$reply" ok)" "True"
+done
+gask 'crash store'
+check "fourth crash store" "$(field "$reply" error.code)" "supervisor_gave_up"
+grep -q "SupportSystem.Supervisor gave up: the Store and the processes after it were restarted more than 3 times in 5 s; the desk stops" <<<"$reply" ||
+    { echo "FAIL gave-up answer: $reply"; exit 1; }
+rc=0
+wait "$gpid" || rc=$? # while its input stays open: the desk must not wait for it
+exec {gin}>&- {gout}<&-
+check "exit status after giving up" "$rc" 3
+grep -qF "support_system: SupportSystem.Supervisor gave up: the Store and the processes after it were restarted more than 3 times in 5 s; the desk stops. Every acknowledged change is in $gdb;" "$tmp/gaveup.err" ||
+    { echo "FAIL gave-up message: $(cat "$tmp/gaveup.err")"; exit 1; }
+check "kept after giving up" "$(sqlite3 "$gdb" 'SELECT description FROM tickets')" "kept through the end"
+
+# 2f. SIGTERM stops the desk cleanly while it waits for input: status 0,
+#     a message, the lock released, and the database checkpointed (the
+#     file alone holds every change).
+coproc TDESK { timeout 120 "$bin" --no-http --json --db "$gdb" 2>"$tmp/term.err"; }
+tpid=$TDESK_PID
+exec {tin}>&"${TDESK[1]}" {tout}<&"${TDESK[0]}"
+echo 'create before SIGTERM' >&"$tin"
+IFS= read -r -t 60 reply <&"$tout" || { echo "FAIL: no answer before SIGTERM"; exit 1; }
+kill -TERM "$(cat "$gdb.lock")"
+rc=0
+wait "$tpid" || rc=$?
+exec {tin}>&- {tout}<&-
+check "exit status after SIGTERM" "$rc" 0
+grep -q "support_system: Terminated: stopping" "$tmp/term.err" ||
+    { echo "FAIL SIGTERM message: $(cat "$tmp/term.err")"; exit 1; }
+cp "$gdb" "$tmp/term-copy.db"
+check "checkpointed at SIGTERM" "$(sqlite3 "$tmp/term-copy.db" 'SELECT count(*) FROM tickets')" 2
+
+# 2g. Without a console (--no-console, as the systemd unit runs it) the
+#     desk reads nothing, even with its input open, and runs until SIGTERM.
+ndb="$tmp/service.db"
+mkfifo "$tmp/service.in"
+timeout 120 "$bin" --no-http --no-console --db "$ndb" <"$tmp/service.in" >"$tmp/service.out" 2>"$tmp/service.err" &
+npid=$!
+exec {nin}>"$tmp/service.in"
+echo 'create not read' >&"$nin"
+deadline=$((SECONDS + 60))
+until [ -s "$ndb.lock" ] && [ -s "$ndb" ] || [ "$SECONDS" -ge "$deadline" ]; do sleep 0.05; done
+kill -0 "$npid" || { echo "FAIL: the desk without a console did not stay"; exit 1; }
+kill -TERM "$(cat "$ndb.lock")"
+rc=0
+wait "$npid" || rc=$?
+exec {nin}>&-
+check "--no-console: status after SIGTERM" "$rc" 0
+check "--no-console: nothing read" "$(sqlite3 "$ndb" 'SELECT count(*) FROM tickets')" 0
+
+echo "support_system console: ok"

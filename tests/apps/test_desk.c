@@ -887,6 +887,51 @@ TEST(a_version_1_database_gains_the_version_column)
     remove_db();
 }
 
+/* The Store itself, whoever starts it (here the C API, without the
+ * console's check), opens no file that is not the desk's: the start
+ * fails with a reason naming the file and what it is, and the file is
+ * left as it was (not switched to WAL, nothing added). */
+static void foreign_root(void *arg)
+{
+    desk_config_t cfg = {.db_path = db_path, .idle_timeout_ms = 60000};
+    arbor_pid_t sup;
+    arbor_reason_t why;
+    arbor_trap_exit(true); /* the failed start's exit signal is a message */
+    ASSERT_TRUE(desk_start(&cfg, &sup, &why) != 0);
+    const char *text = arbor_reason_text(&why);
+    ASSERT_TRUE(strstr(text, db_path) != NULL);
+    ASSERT_TRUE(strstr(text, "is not a desk database: it belongs to another application") != NULL);
+}
+
+TEST(the_store_refuses_another_applications_database_and_changes_nothing)
+{
+    set_db_path("foreign");
+    remove_db();
+    sqlite3 *db;
+    ASSERT_EQ(sqlite3_open(db_path, &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "PRAGMA application_id = 1234; CREATE TABLE songs(title TEXT);"
+                           " INSERT INTO songs VALUES('a');",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    sqlite3_close(db);
+    struct stat before, after;
+    ASSERT_EQ(stat(db_path, &before), 0);
+    arbor_test_run(foreign_root, NULL);
+    ASSERT_EQ(stat(db_path, &after), 0);
+    ASSERT_EQ(after.st_size, before.st_size);
+    ASSERT_EQ(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+    ASSERT_EQ(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
+    ASSERT_EQ(sqlite3_open(db_path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    ASSERT_STREQ((const char *)sqlite3_column_text(st, 0), "delete"); /* not switched to WAL */
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    remove_db();
+}
+
 /* ---- in-memory mode: the course's desk -------------------------------------------- */
 
 /* No Store: the course's workflow runs in the workers alone; a killed

@@ -20,6 +20,8 @@
  *     text is the workflow's to check, after the ticket's state);
  *   - a request is its line: its fields, written back as a quoted line,
  *     decode to the same request;
+ *   - a command that takes no arguments is refused with any (never
+ *     ignored: `tree x`);
  *   - decoding is pure: the same words decode the same way again.
  */
 #include <stdio.h>
@@ -280,6 +282,10 @@ static void check_request(const desk_request_t *r, const console_words_t *ws)
                         "'%s' decoded to action %d", ws->argv[0], r->action);
     }
     FUZZ_ASSERT(r->kind == kind, "'%s' decoded to kind %d", ws->argc ? ws->argv[0] : "", r->kind);
+    bool no_arguments = kind == DESK_REQ_QUIT || kind == DESK_REQ_AGENTS || kind == DESK_REQ_TREE ||
+                        kind == DESK_REQ_STATS || kind == DESK_REQ_HELP;
+    FUZZ_ASSERT(!no_arguments || ws->argc == 1, "'%s' accepted with %d words", ws->argv[0],
+                ws->argc);
     switch (r->kind) {
     case DESK_REQ_CREATE:
         check_text("description", r->ticket.description, TICKET_DESC_MAX, false);

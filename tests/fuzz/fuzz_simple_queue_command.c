@@ -9,8 +9,8 @@
  *     one refusal, whose --json answer is one line of valid UTF-8 JSON
  *     that parses back, with a code of the documented few;
  *   - a refused line changes nothing: the command is left as it was;
- *   - the command is the one the first word names; quit and exit whatever
- *     follows, the others with no argument but enqueue's one;
+ *   - the command is the one the first word names, with no argument but
+ *     enqueue's one (extra words are refused, quit's too);
  *   - enqueue's value is exactly the word's integer (strtol, all of the
  *     word, no overflow), and written back as digits it decodes to the
  *     same value (an integer stays exact);
@@ -52,11 +52,10 @@ static void check_command(const sq_command_t *cmd, int argc, const char **argv)
         kind = names[i].kind;
     }
     FUZZ_ASSERT(cmd->kind == kind, "'%s' decoded to kind %d", argc ? argv[0] : "", cmd->kind);
-    if (kind != SQ_CMD_QUIT)
-        FUZZ_ASSERT(argc == (kind == SQ_CMD_ENQUEUE ? 2
-                             : kind == SQ_CMD_BLANK ? 0
-                                                    : 1),
-                    "'%s' accepted with %d words", argv[0], argc);
+    FUZZ_ASSERT(argc == (kind == SQ_CMD_ENQUEUE ? 2
+                         : kind == SQ_CMD_BLANK ? 0
+                                                : 1),
+                "'%s' accepted with %d words", argv[0], argc);
     if (kind != SQ_CMD_ENQUEUE)
         return;
     char *end;
