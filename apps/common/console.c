@@ -92,7 +92,7 @@ void console_print_json(cJSON *obj)
     char *text = cJSON_PrintUnformatted(obj);
     if (text) {
         puts(text);
-        free(text);
+        cJSON_free(text);
     }
     fflush(stdout);
     cJSON_Delete(obj);
@@ -170,10 +170,22 @@ static const char *status_name(arbor_child_status_t s)
                                          : "undefined";
 }
 
+/* The children of sup, in the calling process's own memory (arbor_free
+ * it): the walk below calls other supervisors while it holds them, and a
+ * process killed meanwhile (a web connection, when the web restarts)
+ * leaks nothing. */
 static int children_of(arbor_pid_t sup, bool dynamic, arbor_child_info_t **kids, size_t *n)
 {
-    return dynamic ? arbor_dynsup_which_children(sup, kids, n)
-                   : arbor_sup_which_children(sup, kids, n);
+    arbor_child_info_t *got;
+    int rc = dynamic ? arbor_dynsup_which_children(sup, &got, n)
+                     : arbor_sup_which_children(sup, &got, n);
+    if (rc)
+        return rc;
+    *kids = arbor_alloc(*n ? *n * sizeof *got : 1);
+    if (*kids)
+        memcpy(*kids, got, *n * sizeof *got);
+    free(got);
+    return *kids ? 0 : ARBOR_ENOMEM;
 }
 
 cJSON *console_tree_json(arbor_pid_t sup, const char *name, bool dynamic)
@@ -213,7 +225,7 @@ cJSON *console_tree_json(arbor_pid_t sup, const char *name, bool dynamic)
         cJSON_AddNumberToObject(c, "restarts", k->restarts);
         cJSON_AddItemToArray(list, c);
     }
-    free(kids);
+    arbor_free(kids);
     return node;
 }
 

@@ -32,6 +32,7 @@ const ticket_actor_t desk_operator = {.kind = ACTOR_OPERATOR, .name = "console"}
  * it only up to its text's NUL (act_req_size). */
 typedef struct {
     ticket_actor_t by;
+    int64_t expected; /* the version the change was computed from; < 0: any */
     ticket_change_t change;
 } act_req_t;
 
@@ -66,7 +67,15 @@ static struct {
     int64_t idle_ms;
     char log_path[4096];     /* "" = no log */
     _Atomic int64_t last_id; /* in-memory mode's ids */
+    desk_change_fn on_change;
 } desk;
+
+/* Tells the desk's listener (the web's event stream) of a committed change. */
+static void announce(const ticket_t *t)
+{
+    if (desk.on_change)
+        desk.on_change(t);
+}
 
 static void ticket_key(int64_t id, char key[32])
 {
@@ -179,6 +188,14 @@ static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q)
     act_reply_t r = {.ticket = w->t};
     ticket_change_t *c = &q->change;
     ticket_t next = w->t;
+    if (q->expected >= 0 && q->expected != w->t.version) {
+        r.rc = ARBOR_EAGAIN;
+        refuse(&r.err, "conflict",
+               "ticket %lld is at version %lld, not %lld: it was changed since; nothing was"
+               " changed",
+               (long long)w->t.id, (long long)w->t.version, (long long)q->expected);
+        return idle(arbor_gs_reply(&r, sizeof r));
+    }
     char event[TICKET_EVENT_SIZE];
     bool message = c->action == ACTION_REPLY || c->action == ACTION_NOTE, ok;
     if (message && !desk.durable)
@@ -218,6 +235,7 @@ static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q)
         return arbor_gs_halt_reply(arbor_reason(ARBOR_EXIT_SHUTDOWN, "unconfirmed"), &r, sizeof r);
     }
     w->t = r.ticket = next; /* committed: now it is true */
+    announce(&w->t);
     return idle(arbor_gs_reply(&r, sizeof r));
 }
 
@@ -354,11 +372,13 @@ int desk_create(ticket_t *t, const ticket_actor_t *by, arbor_pid_t *worker, tick
         }
         if (worker)
             *worker = pid;
+        announce(t);
         return 0;
     }
     int rc = store_create(t, by, err);
     if (rc)
         return rc;
+    announce(t);
     rc = desk_worker(t->id, &pid);
     if (worker)
         *worker = rc ? ARBOR_NOPID : pid;
@@ -434,6 +454,7 @@ static act_req_t *new_request(ticket_action_t action, const ticket_actor_t *by, 
     }
     memset(q, 0, offsetof(act_req_t, change.text) + 1);
     q->by = by ? *by : (ticket_actor_t){.kind = ACTOR_DESK, .name = "desk"};
+    q->expected = -1;
     q->change.action = action;
     return q;
 }
@@ -441,9 +462,16 @@ static act_req_t *new_request(ticket_action_t action, const ticket_actor_t *by, 
 int desk_change(int64_t id, const ticket_change_t *c, const ticket_actor_t *by, ticket_t *out,
                 ticket_error_t *err)
 {
+    return desk_change_if(id, -1, c, by, out, err);
+}
+
+int desk_change_if(int64_t id, int64_t expected, const ticket_change_t *c, const ticket_actor_t *by,
+                   ticket_t *out, ticket_error_t *err)
+{
     act_req_t *q = new_request(c->action, by, err);
     if (!q)
         return ARBOR_ENOMEM;
+    q->expected = expected;
     memcpy(&q->change, c, ticket_change_size(c));
     int rc = send_change(id, q, out, err);
     arbor_free(q);
@@ -688,6 +716,7 @@ int desk_start(const desk_config_t *cfg, arbor_pid_t *sup, arbor_reason_t *err)
     desk.idle_ms = cfg->idle_timeout_ms > 0 ? cfg->idle_timeout_ms : 60000;
     snprintf(desk.log_path, sizeof desk.log_path, "%s", cfg->log_path ? cfg->log_path : "");
     atomic_store(&desk.last_id, 0);
+    desk.on_change = cfg->on_change;
     agents_config_t agents = {.policy = cfg->policy, .durable = desk.durable};
     /* The Notifier copies the sink; the log sink's path lives in desk. */
     notifier_sink_t sink = {0};
@@ -696,7 +725,7 @@ int desk_start(const desk_config_t *cfg, arbor_pid_t *sup, arbor_reason_t *err)
     else if (desk.log_path[0])
         sink =
             (notifier_sink_t){.name = "log", .deliver = notifier_log_deliver, .ctx = desk.log_path};
-    arbor_child_spec_t children[] = {
+    arbor_child_spec_t all[] = {
         {.id = "Store",
          .start = store_start,
          .arg = (void *)cfg->db_path,
@@ -704,17 +733,27 @@ int desk_start(const desk_config_t *cfg, arbor_pid_t *sup, arbor_reason_t *err)
         {.id = "TicketRegistry", .start = registry_start},
         {.id = "Agents", .start = agents_start, .arg = &agents, .arg_size = sizeof agents},
         {.id = "TicketSupervisor", .start = ticket_sup_start, .type = ARBOR_SUPERVISOR_CHILD},
-        /* Last: it reads the Store's outbox, and nothing depends on it. */
+        /* It reads the Store's outbox, and nothing depends on it. */
         {.id = "Notifier",
          .start = notifier_start,
          .arg = &sink,
          .arg_size = sizeof sink,
          .type = ARBOR_SUPERVISOR_CHILD},
+        /* Last of all: the web serves what all the others do. */
+        {.id = "Web", .start = cfg->web_start, .arg = cfg->web_arg, .type = ARBOR_SUPERVISOR_CHILD},
     };
-    size_t n = sizeof children / sizeof children[0];
-    size_t first = desk.durable ? 0 : 1; /* in memory: no Store, */
-    if (!desk.durable)
-        n--; /* and no outbox to deliver */
+    /* In memory there is no Store and no outbox to deliver; without a web
+     * configured, the console alone. */
+    arbor_child_spec_t children[sizeof all / sizeof all[0]];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        const char *id = all[i].id;
+        bool wanted = strcmp(id, "Web") == 0 ? cfg->web_start != NULL
+                      : strcmp(id, "Store") == 0 || strcmp(id, "Notifier") == 0 ? desk.durable
+                                                                                : true;
+        if (wanted)
+            children[n++] = all[i];
+    }
     /* The core's restart intensity: Elixir's default, 3 restarts in 5 s.
      * The core is the Store and what depends on it; if it cannot stay up
      * (the disk is gone, the file is damaged, a bug on every request), the
@@ -728,7 +767,7 @@ int desk_start(const desk_config_t *cfg, arbor_pid_t *sup, arbor_reason_t *err)
                                .max_restarts = DESK_MAX_RESTARTS,
                                .max_seconds = DESK_MAX_SECONDS};
     arbor_sup_opts_t o = {.name = DESK_SUPERVISOR_NAME, .link = true};
-    int rc = arbor_sup_start(&flags, children + first, n - first, &o, sup, err);
+    int rc = arbor_sup_start(&flags, children, n, &o, sup, err);
     if (rc == 0 && cfg->demo && desk.durable)
         seed_demo_agents();
     return rc;

@@ -6,8 +6,9 @@
  *   ├── TicketRegistry              Registry: ticket id -> worker pid
  *   ├── Agents                      GenServer: roster and assignment policy
  *   ├── TicketSupervisor            DynamicSupervisor: one TicketWorker per active ticket
- *   └── Notifier                    Supervisor: delivers the outbox (notifier.h)
- *       └── Dispatcher              GenServer: pending notifications -> the sink
+ *   ├── Notifier                    Supervisor: delivers the outbox (notifier.h)
+ *   │   └── Dispatcher              GenServer: pending notifications -> the sink
+ *   └── Web                         the web interface, when configured (web/web.h)
  *
  * The course's API is kept: ticket_supervisor_create_ticket() (the
  * course's TicketSupervisor.create_ticket/1) and the assign_agent and
@@ -40,6 +41,11 @@
 #define DESK_MAX_RESTARTS 3
 #define DESK_MAX_SECONDS  5
 
+/* Called in a ticket's worker after each change it committed (and after a
+ * create), with the ticket as stored: the web's event stream listens so.
+ * It must not block or call the ticket's worker. */
+typedef void (*desk_change_fn)(const ticket_t *t);
+
 typedef struct desk_config {
     /* The SQLite file. NULL: in-memory mode, the course's desk as it is
      * written there: no Store, each ticket lives only in its worker (so a
@@ -60,6 +66,11 @@ typedef struct desk_config {
     /* Seeds the agents alice and bob into a durable desk whose roster is
      * empty (the console's --demo). A new database has no agents. */
     bool demo;
+    desk_change_fn on_change; /* NULL: no one listens */
+    /* The Web branch, the tree's last child (a supervisor): its start
+     * function and argument (passed as is). NULL: no web. */
+    arbor_child_start_fn web_start;
+    void *web_arg;
 } desk_config_t;
 
 /* The console's operator, who makes the changes of the course's calls
@@ -104,6 +115,12 @@ int desk_worker(int64_t id, arbor_pid_t *pid);
  * agent_inactive). Replies and notes need the Store (no_store in memory). */
 int desk_change(int64_t id, const ticket_change_t *c, const ticket_actor_t *by, ticket_t *out,
                 ticket_error_t *err);
+
+/* desk_change only if the ticket is still at version expected (< 0:
+ * whatever its version): otherwise ARBOR_EAGAIN with err "conflict", *out
+ * the ticket as it is, and nothing changed. */
+int desk_change_if(int64_t id, int64_t expected, const ticket_change_t *c, const ticket_actor_t *by,
+                   ticket_t *out, ticket_error_t *err);
 
 /* desk_change for an action that needs at most an agent: assign ("" or
  * NULL: the policy picks), reassign (agent), unassign, pend, resume,

@@ -13,8 +13,10 @@
 #include <time.h>
 
 #include "../common/console.h"
+#include "console_web.h"
 #include "data_path.h"
 #include "desk.h"
+#include "desk_json.h"
 #include "request.h"
 
 static const char usage[] =
@@ -33,6 +35,11 @@ static const char usage[] =
     "  --schedulers N       scheduler threads (1 to 1024; default: one per CPU)\n"
     "  --demo               add the agents alice and bob to a desk that has none\n"
     "  --no-console         read no commands: run until SIGTERM or Ctrl-C (a service)\n"
+    "  --http ADDRESS:PORT  where the web desk listens (default 127.0.0.1:4000; port 0:\n"
+    "                       any free one, printed at start)\n"
+    "  --no-http            no web desk\n"
+    "  --web-root DIR       the dashboard's files (default: where make install put them,\n"
+    "                       else the source tree's apps/support_system/web/static)\n"
     "  -h, --help           this text\n"
     "Exit status: 0 after quit, end of input or SIGTERM; 1 if it cannot start; 2 for\n"
     "a bad option; 3 when the desk's supervisor gave up (its processes were restarted\n"
@@ -49,6 +56,7 @@ static const char usage[] =
     "       [--search WORDS] [--sort newest|oldest|priority|updated] [--page N] [--per-page N]\n"
     "  agents                agent-add NAME        agent-rename OLD NEW\n"
     "  agent-deactivate NAME agent-activate NAME   agent-available NAME on|off\n"
+    "  admin-add NAME        password-reset NAME   (the password is read next)\n"
     "  tree                  crash ID | crash store     stats\n"
     "  backup PATH           copy the database to PATH while the desk runs\n"
     "  help                  quit\n"
@@ -65,6 +73,12 @@ typedef struct options {
     int64_t idle_ms;
     agents_policy_t policy;
     bool demo;
+    bool http;          /* the web desk runs */
+    char http_host[64]; /* where it listens */
+    uint16_t http_port;
+    const char *web_root_option; /* --web-root, or NULL */
+    char web_root[4096];         /* the dashboard's folder */
+    web_t *web;
 } options_t;
 
 typedef struct console {
@@ -87,55 +101,6 @@ static void fail_err(const console_t *c, const ticket_error_t *e)
 static void ok(const console_t *c, cJSON *extra, const char *text)
 {
     console_ok(c->o->json, extra, text);
-}
-
-static cJSON *time_json(int64_t ms)
-{
-    char when[TICKET_TIME_SIZE];
-    ticket_format_time(ms, when);
-    return cJSON_CreateString(when);
-}
-
-static const char *const message_kinds[] = {"event", "reply", "note"};
-
-static cJSON *history_json(const store_history_t *h)
-{
-    cJSON *e = cJSON_CreateObject();
-    cJSON_AddItemToObject(e, "at", time_json(h->at));
-    cJSON_AddItemToObject(e, "who", console_json_text(h->by.name));
-    cJSON_AddStringToObject(e, "role", ticket_actor_kind_name(h->by.kind));
-    cJSON_AddItemToObject(e, "what", console_json_text(h->what));
-    cJSON_AddStringToObject(e, "kind", message_kinds[h->message]);
-    if (h->message != STORE_NO_MESSAGE)
-        cJSON_AddItemToObject(e, "text", console_json_text(h->text));
-    return e;
-}
-
-static cJSON *ticket_json(const ticket_t *t, bool with_history)
-{
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddNumberToObject(j, "id", (double)t->id);
-    cJSON_AddItemToObject(j, "description", console_json_text(t->description));
-    cJSON_AddItemToObject(j, "customer", console_json_text(t->customer));
-    cJSON_AddStringToObject(j, "priority", ticket_priority_name(t->priority));
-    cJSON_AddStringToObject(j, "status", ticket_status_name(t->status));
-    if (t->agent[0])
-        cJSON_AddItemToObject(j, "agent", console_json_text(t->agent));
-    else
-        cJSON_AddNullToObject(j, "agent");
-    cJSON_AddItemToObject(j, "created_at", time_json(t->created_at));
-    cJSON_AddItemToObject(j, "updated_at", time_json(t->updated_at));
-    if (with_history) {
-        cJSON *h = cJSON_AddArrayToObject(j, "history");
-        store_history_t *rows;
-        size_t n;
-        if (store_history(t->id, &rows, &n) == 0) {
-            for (size_t i = 0; i < n; i++)
-                cJSON_AddItemToArray(h, history_json(&rows[i]));
-            free(rows);
-        }
-    }
-    return j;
 }
 
 static void print_ticket(const ticket_t *t)
@@ -169,7 +134,7 @@ static void answer_ticket(const console_t *c, const ticket_t *t, bool history)
 {
     if (c->o->json) {
         cJSON *j = cJSON_CreateObject();
-        cJSON_AddItemToObject(j, "ticket", ticket_json(t, true));
+        cJSON_AddItemToObject(j, "ticket", desk_ticket_json(t, true));
         ok(c, j, NULL);
         return;
     }
@@ -411,7 +376,7 @@ static void cmd_list(const console_t *c, words_t *ws)
         cJSON *j = cJSON_CreateObject();
         cJSON *arr = cJSON_AddArrayToObject(j, "tickets");
         for (size_t i = 0; i < n; i++)
-            cJSON_AddItemToArray(arr, ticket_json(&rows[i], false));
+            cJSON_AddItemToArray(arr, desk_ticket_json(&rows[i], false));
         cJSON_AddNumberToObject(j, "page", (double)page);
         cJSON_AddBoolToObject(j, "more", more);
         ok(c, j, NULL);
@@ -546,7 +511,7 @@ static void cmd_agent_set(const console_t *c, words_t *ws)
         text = "deactivated";
         cJSON *arr = cJSON_AddArrayToObject(j, "open_tickets");
         for (size_t i = 0; i < n; i++)
-            cJSON_AddItemToArray(arr, ticket_json(&open[i], false));
+            cJSON_AddItemToArray(arr, desk_ticket_json(&open[i], false));
         if (!c->o->json) {
             printf("deactivated; %zu open ticket%s to reassign%s\n", n, n == 1 ? "" : "s",
                    n ? ":" : "");
@@ -837,117 +802,11 @@ static void cmd_stats(const console_t *c)
     ok(c, j, text);
 }
 
-/* The node named name in a tree drawn by console_tree_json, or NULL. */
-static cJSON *tree_node(cJSON *node, const char *name)
-{
-    const char *n = cJSON_GetStringValue(cJSON_GetObjectItem(node, "name"));
-    if (n && strcmp(n, name) == 0)
-        return node;
-    cJSON *child;
-    cJSON_ArrayForEach(child, cJSON_GetObjectItem(node, "children"))
-    {
-        cJSON *found = tree_node(child, name);
-        if (found)
-            return found;
-    }
-    return NULL;
-}
-
-/* The top supervisor is rest_for_one: each restart of a child restarts
- * the children after it too. A child's own count (arbor_child_info_t)
- * counts only its own failures; here "restarts" becomes every time it was
- * started again, its own and its elder siblings' ("own_restarts" keeps
- * its own), and a note says how many came with an elder. */
-static void count_rest_for_one(cJSON *tree)
-{
-    double elders = 0;
-    cJSON *child;
-    cJSON_ArrayForEach(child, cJSON_GetObjectItem(tree, "children"))
-    {
-        cJSON *restarts = cJSON_GetObjectItem(child, "restarts");
-        if (!restarts)
-            continue;
-        double own = restarts->valuedouble;
-        cJSON_AddNumberToObject(child, "own_restarts", own);
-        cJSON_SetNumberValue(restarts, own + elders);
-        if (elders > 0) {
-            char note[96];
-            snprintf(note, sizeof note, "%.0f with an elder sibling: rest_for_one", elders);
-            cJSON_AddItemToObject(child, "note", cJSON_CreateString(note));
-        }
-        elders += own;
-    }
-}
-
-/* A worker by the pid text the tree shows. */
-typedef struct named_pid {
-    char text[32];
-    arbor_pid_t pid;
-} named_pid_t;
-
-static int by_text(const void *a, const void *b)
-{
-    return strcmp(((const named_pid_t *)a)->text, ((const named_pid_t *)b)->text);
-}
-
-/* Each ticket worker's node under the TicketSupervisor gets the ticket it
- * holds: "ticket" (its id) and a note, as the worker itself says (its
- * status text). A worker too busy to say within a second, or gone since
- * the tree was drawn, is left as it is. */
-static void name_tickets(cJSON *tree)
-{
-    cJSON *ticket_sup = tree_node(tree, "TicketSupervisor");
-    arbor_pid_t sup = arbor_whereis(DESK_TICKET_SUP_NAME);
-    arbor_child_info_t *kids;
-    size_t n;
-    if (!ticket_sup || !sup || arbor_dynsup_which_children(sup, &kids, &n) != 0)
-        return;
-    /* The tree names its workers by pid text: find each by it. */
-    named_pid_t *workers = malloc((n ? n : 1) * sizeof *workers);
-    for (size_t i = 0; workers && i < n; i++) {
-        workers[i].pid = kids[i].pid;
-        arbor_pid_format(kids[i].pid, workers[i].text, sizeof workers[i].text);
-    }
-    free(kids);
-    if (!workers)
-        return;
-    qsort(workers, n, sizeof *workers, by_text);
-    cJSON *node;
-    cJSON_ArrayForEach(node, cJSON_GetObjectItem(ticket_sup, "children"))
-    {
-        named_pid_t key = {.pid = ARBOR_NOPID};
-        const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(node, "pid"));
-        snprintf(key.text, sizeof key.text, "%s", text ? text : "");
-        const named_pid_t *w = bsearch(&key, workers, n, sizeof *workers, by_text);
-        char status[ARBOR_GS_STATUS_MAX];
-        long long id;
-        if (!w || !w->pid || arbor_gs_get_status(w->pid, status, sizeof status, 1000) != 0)
-            continue;
-        if (sscanf(status, "ticket %lld", &id) == 1)
-            cJSON_AddNumberToObject(node, "ticket", (double)id);
-        cJSON_AddItemToObject(node, "note", console_json_text(status));
-    }
-    free(workers);
-}
-
-/* The tree, with the Dispatcher's delivery state beside it: a failing
- * sink shows there (it is not a crash, so no restart count shows it); the
- * restarts that rest_for_one made are counted, and each worker shows its
- * ticket. */
+/* The tree (desk_tree_json: the Dispatcher's delivery state, the restarts
+ * rest_for_one made, each worker's ticket). */
 static void cmd_tree(const console_t *c)
 {
-    cJSON *tree = console_tree_json(c->sup, DESK_SUPERVISOR_NAME, false);
-    count_rest_for_one(tree);
-    name_tickets(tree);
-    cJSON *d = tree_node(tree, "Dispatcher");
-    notifier_status_t st;
-    int64_t pending = -1;
-    if (d && notifier_status(&st) == 0 && store_outbox_count(&pending) == 0) {
-        char state[320], note[360];
-        notifier_status_format(&st, state, sizeof state);
-        snprintf(note, sizeof note, "%s; %lld pending", state, (long long)pending);
-        cJSON_AddItemToObject(d, "note", console_json_text(note));
-    }
+    cJSON *tree = desk_tree_json(c->sup);
     if (c->o->json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddItemToObject(j, "tree", tree);
@@ -1023,6 +882,10 @@ static bool dispatch(const console_t *c, words_t *ws)
         cmd_agent_add(c, ws);
     else if (strcmp(cmd, "agent-rename") == 0)
         cmd_agent_rename(c, ws);
+    else if (strcmp(cmd, "admin-add") == 0)
+        console_admin_add(c->o->json, ws->argc, ws->argv);
+    else if (strcmp(cmd, "password-reset") == 0)
+        console_password_reset(c->o->json, ws->argc, ws->argv);
     else if (strcmp(cmd, "agent-activate") == 0 || strcmp(cmd, "agent-deactivate") == 0 ||
              strcmp(cmd, "agent-available") == 0)
         cmd_agent_set(c, ws);
@@ -1063,7 +926,10 @@ static void root(void *arg)
                          .log_path = o->log,
                          .policy = o->policy,
                          .idle_timeout_ms = o->idle_ms,
-                         .demo = o->demo};
+                         .demo = o->demo,
+                         .on_change = o->web ? web_ticket_changed : NULL,
+                         .web_start = o->web ? web_start : NULL,
+                         .web_arg = o->web};
     arbor_trap_exit(true); /* the supervisor's end is a message to answer */
     arbor_reason_t why;
     int rc = desk_start(&cfg, &c.sup, &why);
@@ -1071,6 +937,11 @@ static void root(void *arg)
         char text[512];
         arbor_reason_format(&why, text, sizeof text);
         fprintf(stderr, "support_system: cannot start: %s (%s)\n", arbor_strerror(rc), text);
+        if (o->web && strstr(text, "ADDRINUSE"))
+            fprintf(stderr,
+                    "support_system: %s:%u is taken by another program: choose another"
+                    " port with --http, or run without the web desk (--no-http)\n",
+                    o->http_host, (unsigned)o->http_port);
         arbor_exit(arbor_error("start failed"));
     }
     watched_sup = c.sup;
@@ -1081,6 +952,10 @@ static void root(void *arg)
         printf("SupportSystem desk on %s; type help for the commands.\n", o->db);
     else
         fprintf(stderr, "support_system: the database is %s\n", o->db);
+    /* At a terminal beside the prompt; otherwise on stderr, so that the
+     * answers on stdout stay one per command. */
+    if (o->web)
+        console_web_announce(prompt ? stdout : stderr, o->web, o->http_host, o->web_root);
     if (o->no_console)
         console_wait_stop();
     for (bool more = !o->no_console; more;) {
@@ -1152,6 +1027,18 @@ static int parse_options(int argc, char **argv, options_t *o)
             o->demo = true;
         } else if (strcmp(a, "--no-console") == 0) {
             o->no_console = true;
+        } else if (strcmp(a, "--no-http") == 0) {
+            o->http = false;
+        } else if (strcmp(a, "--http") == 0) {
+            if (!(v = option_value(argc, argv, &i, "ADDRESS:PORT")))
+                return 2;
+            if (!console_web_option(v, o->http_host, sizeof o->http_host, &o->http_port))
+                return 2;
+            o->http = true;
+        } else if (strcmp(a, "--web-root") == 0) {
+            if (!(v = option_value(argc, argv, &i, "a directory")))
+                return 2;
+            o->web_root_option = v;
         } else if (strcmp(a, "--db") == 0) {
             if (!(v = option_value(argc, argv, &i, "a path")))
                 return 2;
@@ -1197,7 +1084,10 @@ static int parse_options(int argc, char **argv, options_t *o)
 
 int main(int argc, char **argv)
 {
-    options_t o = {.idle_ms = 60000};
+    options_t o = {.idle_ms = 60000,
+                   .http = true,
+                   .http_host = WEB_DEFAULT_HOST,
+                   .http_port = WEB_DEFAULT_PORT};
     int status = parse_options(argc, argv, &o);
     if (status >= 0)
         return status;
@@ -1234,9 +1124,16 @@ int main(int argc, char **argv)
         return 1;
     }
     console_init();
+    console_web_root(o.web_root_option, o.web_root, sizeof o.web_root);
+    web_config_t web = {.host = o.http_host, .port = o.http_port, .root = o.web_root};
+    if (o.http && web_new(&web, &o.web) != 0) {
+        fprintf(stderr, "support_system: cannot make the web desk: out of memory\n");
+        return 1;
+    }
     arbor_config_t cfg = {.schedulers = o.schedulers};
     arbor_reason_t why;
     int rc = arbor_run(&cfg, root, &o, &why);
+    web_free(o.web);
     if (rc) {
         fprintf(stderr, "support_system: %s\n", arbor_strerror(rc));
         return 1;

@@ -356,6 +356,8 @@ static const struct {
     {"queues", DESK_REQ_QUEUES, 0},
     {"agents", DESK_REQ_AGENTS, 0},
     {"agent-add", DESK_REQ_AGENT_ADD, 0},
+    {"admin-add", DESK_REQ_CREDENTIALS, 0},
+    {"password-reset", DESK_REQ_CREDENTIALS, 0},
     {"agent-rename", DESK_REQ_AGENT_RENAME, 0},
     {"agent-activate", DESK_REQ_AGENT_SET, 0},
     {"agent-deactivate", DESK_REQ_AGENT_SET, 0},
@@ -401,6 +403,12 @@ bool desk_request_decode(int argc, const char *const *argv, desk_request_t *r, t
     case DESK_REQ_AGENT_RENAME:
     case DESK_REQ_AGENT_SET:
         ok = decode_agent(argc, argv, &d, err);
+        break;
+    case DESK_REQ_CREDENTIALS:
+        /* The name; the password is the next line (console_web.c). */
+        ok = argc == 2 ? ticket_check_text("name", argv[1], TICKET_NAME_MAX, false, err)
+                       : refuse(err, "bad_argument", "admin-add and password-reset take one name");
+        d.name = ok ? argv[1] : NULL;
         break;
     case DESK_REQ_AGENT_ADD:
         /* As agents_add() checks a name, before it asks anyone. */

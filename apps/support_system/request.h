@@ -27,7 +27,8 @@ typedef enum {
     DESK_REQ_AGENTS,
     DESK_REQ_AGENT_ADD,
     DESK_REQ_AGENT_RENAME,
-    DESK_REQ_AGENT_SET, /* agent-activate, agent-deactivate, agent-available */
+    DESK_REQ_AGENT_SET,   /* agent-activate, agent-deactivate, agent-available */
+    DESK_REQ_CREDENTIALS, /* admin-add, password-reset: a name (the password comes next) */
     DESK_REQ_TREE,
     DESK_REQ_CRASH,
     DESK_REQ_BACKUP,

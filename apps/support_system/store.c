@@ -461,6 +461,50 @@ static void *run_backup(void *arg)
     return NULL;
 }
 
+/* ---- work on the Store's connection (store_run) ------------------------------------- */
+
+typedef struct run_job {
+    store_t *s;
+    const run_req_t *req;
+    const void *in; /* malloc'd: aligned for any type */
+    char *reply;    /* malloc'd: rc, then the output at STORE_RUN_HEAD */
+} run_job_t;
+
+static void *run_fn(void *arg)
+{
+    run_job_t *r = arg;
+    int rc = r->req->fn(r->s->db, r->in, r->reply + STORE_RUN_HEAD);
+    memcpy(r->reply, &rc, sizeof rc);
+    return NULL;
+}
+
+/* Writes the pending batch (so fn sees every change acknowledged before
+ * it), then runs fn on the blocking pool and answers its result. */
+static arbor_gs_ret_t answer_run(store_t *s, const arbor_msg_t *req, arbor_from_t from)
+{
+    run_req_t r;
+    if (req->size < sizeof r)
+        return arbor_gs_halt(arbor_error("bad store_run request"));
+    memcpy(&r, req->data, sizeof r);
+    if (req->size != sizeof r + r.in_size)
+        return arbor_gs_halt(arbor_error("bad store_run request"));
+    flush(s);
+    char *reply = calloc(1, STORE_RUN_HEAD + r.out_size);
+    void *in = malloc(r.in_size ? r.in_size : 1);
+    if (!reply || !in) {
+        free(reply);
+        free(in);
+        return arbor_gs_halt(arbor_error("out of memory"));
+    }
+    memcpy(in, (const char *)req->data + sizeof r, r.in_size);
+    run_job_t job = {s, &r, in, reply};
+    arbor_blocking(run_fn, &job, NULL);
+    arbor_gs_reply_to(from, reply, STORE_RUN_HEAD + r.out_size);
+    free(reply);
+    free(in);
+    return waiting(s, arbor_gs_noreply());
+}
+
 /* A backup: the path is the request's data (NUL-terminated). The pending
  * batch is written first, so the copy holds every change acknowledged
  * before it. */
@@ -504,6 +548,8 @@ static arbor_gs_ret_t store_call(void **state, const arbor_msg_t *req, arbor_fro
     store_t *s = *state;
     if (req->tag == BACKUP)
         return answer_backup(s, req, from);
+    if (req->tag == RUN)
+        return answer_run(s, req, from);
     /* A request is a job up to its text's NUL (store__job_size). */
     if (req->size <= JOB_HEAD || req->size > sizeof(job_t) ||
         ((const char *)req->data)[req->size - 1] != '\0')

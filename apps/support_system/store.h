@@ -200,4 +200,20 @@ int store_outbox_mark(int64_t first, int64_t last);
 /* How many notifications are pending. */
 int store_outbox_count(int64_t *pending);
 
+/* Work done on the Store's own connection for a module that keeps its own
+ * table in the desk's database (credentials.c): fn gets the connection,
+ * the input and the output buffer, runs on the blocking pool inside the
+ * Store (one statement at a time, as all of the Store's), and returns 0 or
+ * a negative Arbor code. fn must use prepared statements with bound
+ * parameters, finalize them, and leave no transaction open; each statement
+ * it runs outside a transaction commits (and syncs) on its own. */
+typedef struct sqlite3 sqlite3;
+typedef int (*store_fn_t)(sqlite3 *db, const void *in, void *out);
+
+/* Runs fn in the Store after writing the pending batch (so it sees every
+ * change acknowledged before the call), with a copy of the in_size bytes
+ * at in; copies out_size bytes of its output to out. Returns fn's result,
+ * or the call's error (ARBOR_ENOPROC: no Store; then out is untouched). */
+int store_run(store_fn_t fn, const void *in, size_t in_size, void *out, size_t out_size);
+
 #endif

@@ -316,3 +316,26 @@ int store_backup(const char *path, ticket_error_t *err)
         copy_error(&j, rc, err);
     return rc;
 }
+
+int store_run(store_fn_t fn, const void *in, size_t in_size, void *out, size_t out_size)
+{
+    arbor_pid_t store = arbor_whereis(STORE_NAME);
+    if (!store)
+        return ARBOR_ENOPROC;
+    run_req_t *req = malloc(sizeof *req + in_size);
+    if (!req)
+        return ARBOR_ENOMEM;
+    *req = (run_req_t){fn, in_size, out_size};
+    if (in_size)
+        memcpy(req + 1, in, in_size);
+    arbor_msg_t *reply;
+    int rc = arbor_gs_call(store, RUN, req, sizeof *req + in_size, 30000, &reply, NULL);
+    free(req);
+    if (rc)
+        return rc;
+    memcpy(&rc, reply->data, sizeof rc);
+    if (out_size)
+        memcpy(out, (const char *)reply->data + STORE_RUN_HEAD, out_size);
+    arbor_msg_free(reply);
+    return rc;
+}

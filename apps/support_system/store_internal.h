@@ -29,8 +29,19 @@ enum {
     BACKUP,
     OUTBOX_PENDING,
     OUTBOX_COUNT,
-    TICKET_COUNTS
+    TICKET_COUNTS,
+    RUN /* store_run */
 };
+
+/* A store_run request: this header, then in_size bytes of input. The
+ * reply: rc in the first STORE_RUN_HEAD bytes, then out_size bytes of
+ * output (at an offset that keeps any type aligned). */
+typedef struct run_req {
+    store_fn_t fn;
+    size_t in_size, out_size;
+} run_req_t;
+
+#define STORE_RUN_HEAD 16
 
 /* A batch never holds more changes than this; a full one is written at
  * once. */
@@ -53,7 +64,7 @@ enum {
 /* Tickets in the cache of committed tickets (a power of two). */
 #define CACHE_SLOTS 1024
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 
 /* The statements, prepared once when the Store opens the database. */
 enum {

@@ -78,8 +78,18 @@ static const char schema_v4[] =
     "INSERT INTO tickets_text(tickets_text) VALUES('rebuild');"
     "PRAGMA user_version = 4;";
 
+/* Version 5: who may sign in to the web desk (credentials.c): an agent's
+ * name, its password's yescrypt hash ("$y$...", libxcrypt's crypt format:
+ * the salt and cost are in it) and its role. One row per agent who has a
+ * password; an agent without one cannot sign in. */
+static const char schema_v5[] =
+    "CREATE TABLE credentials(agent TEXT PRIMARY KEY, hash TEXT NOT NULL,"
+    " role TEXT NOT NULL CHECK(role IN ('admin', 'agent')), updated_at INTEGER NOT NULL);"
+    "PRAGMA user_version = 5;";
+
 /* The steps from version i to i + 1. */
-static const char *const migrations[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3, schema_v4};
+static const char *const migrations[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3, schema_v4,
+                                                       schema_v5};
 
 #define TICKET_COLUMNS                                                                             \
     "id, description, customer, priority, status, agent, created_at, updated_at, version"

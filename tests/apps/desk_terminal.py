@@ -57,7 +57,8 @@ def main():
         sys.exit(__doc__)
     binary, editor = sys.argv[1], sys.argv[2]
     with tempfile.TemporaryDirectory() as tmp:
-        session = Session(binary, ["--db", os.path.join(tmp, "desk.db")], locale="C")
+        session = Session(binary, ["--no-http", "--db", os.path.join(tmp, "desk.db")],
+                          locale="C")
         try:
             run(session)
         except Failure as e:

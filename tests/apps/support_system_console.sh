@@ -16,7 +16,7 @@ bin=$(realpath "${1:?usage: support_system_console.sh PATH_TO_support_system}")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 db="$tmp/desk.db"
-desk() { timeout 120 "$bin" --json --demo --db "$db" 2>>"$tmp/stderr"; }
+desk() { timeout 120 "$bin" --no-http --json --demo --db "$db" 2>>"$tmp/stderr"; }
 field() { # line, key: prints the value of "key" (string or number) in a JSON line
     python3 -c 'import json,sys; v=json.load(sys.stdin)
 for k in sys.argv[1].split("."): v=v[int(k)] if isinstance(v,list) else v[k]
@@ -42,7 +42,7 @@ messages=("--idle-timeout 'soon': expected a number from 1 to 86400000"
 for i in "${!bad_options[@]}"; do
     rc=0
     # shellcheck disable=SC2086
-    msg=$(timeout 60 "$bin" --db "$db" ${bad_options[$i]} </dev/null 2>&1 >/dev/null) || rc=$?
+    msg=$(timeout 60 "$bin" --no-http --db "$db" ${bad_options[$i]} </dev/null 2>&1 >/dev/null) || rc=$?
     [ "$rc" -eq 2 ] && grep -qF "support_system: ${messages[$i]}" <<<"$msg" ||
         { echo "FAIL option ${bad_options[$i]}: status $rc, message [$msg]"; exit 1; }
 done
@@ -51,7 +51,7 @@ done
 # every option, and every option it lists is one the desk takes.
 for h in -h --help; do
     rc=0
-    help=$(timeout 60 "$bin" "$h" </dev/null 2>/dev/null) || rc=$?
+    help=$(timeout 60 "$bin" --no-http "$h" </dev/null 2>/dev/null) || rc=$?
     [ "$rc" -eq 0 ] && grep -q '^usage: support_system' <<<"$help" ||
         { echo "FAIL $h: status $rc, output [$help]"; exit 1; }
 done
@@ -60,7 +60,7 @@ for opt in --db --log --json --policy --idle-timeout --schedulers --no-console -
     grep -qE "^ +(-h, )?$opt( |,|$)" <<<"$help" || { echo "FAIL: --help does not list $opt"; exit 1; }
 done
 for opt in $(grep -oE '^ +(-h, )?--[a-z-]+' <<<"$help" | grep -oE -- '--[a-z-]+'); do
-    msg=$(timeout 60 "$bin" "$opt" </dev/null 2>&1 >/dev/null || true)
+    msg=$(timeout 60 "$bin" --no-http "$opt" </dev/null 2>&1 >/dev/null || true)
     ! grep -q "unknown option" <<<"$msg" || { echo "FAIL: --help lists $opt, refused: $msg"; exit 1; }
 done
 
@@ -76,7 +76,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 for i in "${!bad_logs[@]}"; do
     rc=0
-    msg=$(echo quit | timeout 60 "$bin" --json --db "$db" --log "${bad_logs[$i]}" 2>&1 >/dev/null) || rc=$?
+    msg=$(echo quit | timeout 60 "$bin" --no-http --json --db "$db" --log "${bad_logs[$i]}" 2>&1 >/dev/null) || rc=$?
     [ "$rc" -ne 0 ] &&
         grep -qF "cannot use the notification log ${bad_logs[$i]}: ${reasons[$i]}" <<<"$msg" ||
         { echo "FAIL --log ${bad_logs[$i]}: status $rc, message [$msg]"; exit 1; }
@@ -93,25 +93,25 @@ done
 mkdir -p "$tmp/here" "$tmp/there" "$tmp/home"
 xdb="$tmp/xdg/arbor-desk/desk.db"
 out=$(cd "$tmp/here" && echo 'create from here' |
-    XDG_DATA_HOME="$tmp/xdg" timeout 60 "$bin" --json 2>"$tmp/where.err")
+    XDG_DATA_HOME="$tmp/xdg" timeout 60 "$bin" --no-http --json 2>"$tmp/where.err")
 check "default db: create" "$(field "$out" ticket.id)" 1
 grep -qxF "support_system: the database is $xdb" "$tmp/where.err" ||
     { echo "FAIL: the desk did not say where its database is: $(cat "$tmp/where.err")"; exit 1; }
-out=$(cd "$tmp/there" && echo 'show 1' | XDG_DATA_HOME="$tmp/xdg" timeout 60 "$bin" --json 2>/dev/null)
+out=$(cd "$tmp/there" && echo 'show 1' | XDG_DATA_HOME="$tmp/xdg" timeout 60 "$bin" --no-http --json 2>/dev/null)
 check "default db: another directory, the same desk" "$(field "$out" ticket.description)" "from here"
 [ -z "$(find "$tmp/here" "$tmp/there" -mindepth 1)" ] || { echo "FAIL: files in the working directory"; exit 1; }
 for xdg in "" "relative/dir"; do
-    echo quit | (cd "$tmp/here" && HOME="$tmp/home" XDG_DATA_HOME="$xdg" timeout 60 "$bin" --json \
+    echo quit | (cd "$tmp/here" && HOME="$tmp/home" XDG_DATA_HOME="$xdg" timeout 60 "$bin" --no-http --json \
         >/dev/null 2>"$tmp/where.err")
     grep -qxF "support_system: the database is $tmp/home/.local/share/arbor-desk/desk.db" "$tmp/where.err" ||
         { echo "FAIL HOME fallback (XDG_DATA_HOME='$xdg'): $(cat "$tmp/where.err")"; exit 1; }
 done
 rc=0
-msg=$(echo quit | env -u HOME -u XDG_DATA_HOME timeout 60 "$bin" --json 2>&1 >/dev/null) || rc=$?
+msg=$(echo quit | env -u HOME -u XDG_DATA_HOME timeout 60 "$bin" --no-http --json 2>&1 >/dev/null) || rc=$?
 [ "$rc" -eq 1 ] && grep -q "neither XDG_DATA_HOME nor HOME" <<<"$msg" ||
     { echo "FAIL without HOME: status $rc, message [$msg]"; exit 1; }
 # --db relative to the working directory, said back absolute.
-echo quit | (cd "$tmp/here" && timeout 60 "$bin" --json --db ../there/rel.db >/dev/null 2>"$tmp/where.err")
+echo quit | (cd "$tmp/here" && timeout 60 "$bin" --no-http --json --db ../there/rel.db >/dev/null 2>"$tmp/where.err")
 grep -qxF "support_system: the database is $tmp/there/rel.db" "$tmp/where.err" ||
     { echo "FAIL --db made absolute: $(cat "$tmp/where.err")"; exit 1; }
 rm -rf "$tmp/here" "$tmp/there" "$tmp/home" "$tmp/xdg"
@@ -126,7 +126,7 @@ rm -rf "$tmp/here" "$tmp/there" "$tmp/home" "$tmp/xdg"
 #     desk's tables) is still opened, and gets the id.
 idir="$tmp/identity"
 mkdir "$idir"
-echo quit | timeout 60 "$bin" --json --db "$idir/new.db" >/dev/null 2>>"$tmp/stderr"
+echo quit | timeout 60 "$bin" --no-http --json --db "$idir/new.db" >/dev/null 2>>"$tmp/stderr"
 check "application_id of a new database" "$(sqlite3 "$idir/new.db" 'PRAGMA application_id')" 1095909956
 echo 'hello, not a database' >"$idir/text.db"
 sqlite3 "$idir/other.db" 'PRAGMA application_id = 1234; CREATE TABLE songs(title TEXT); INSERT INTO songs VALUES ("a")'
@@ -142,7 +142,7 @@ for i in "${!files[@]}"; do
     f="$idir/${files[$i]}.db"
     sum=$(sha256sum <"$f")
     rc=0
-    msg=$(echo 'create must not be stored' | timeout 60 "$bin" --json --db "$f" 2>&1 >/dev/null) || rc=$?
+    msg=$(echo 'create must not be stored' | timeout 60 "$bin" --no-http --json --db "$f" 2>&1 >/dev/null) || rc=$?
     [ "$rc" -eq 1 ] && grep -qF "support_system: $f ${whats[$i]}" <<<"$msg" &&
         grep -q "nothing was changed in it" <<<"$msg" ||
         { echo "FAIL ${files[$i]}.db: status $rc, message [$msg]"; exit 1; }
@@ -154,7 +154,7 @@ for i in "${!files[@]}"; do
 done
 cp "$idir/new.db" "$idir/old.db"
 sqlite3 "$idir/old.db" 'PRAGMA application_id = 0'
-out=$(echo 'create on an old desk database' | timeout 60 "$bin" --json --db "$idir/old.db" 2>>"$tmp/stderr")
+out=$(echo 'create on an old desk database' | timeout 60 "$bin" --no-http --json --db "$idir/old.db" 2>>"$tmp/stderr")
 check "an old desk database opens" "$(field "$out" ticket.id)" 1
 check "and gets the id" "$(sqlite3 "$idir/old.db" 'PRAGMA application_id')" 1095909956
 
@@ -244,7 +244,7 @@ check "refused lines created nothing" "$(field "${out[5]}" error.code)" "unknown
 #     when (ISO-8601, UTC); the roster (rename, deactivate, availability);
 #     the workflow (pending, reassign, close with a reason); replies and
 #     notes in the history. Refusals change nothing.
-hdesk() { timeout 120 "$bin" --json --db "$tmp/helpdesk.db" 2>>"$tmp/stderr"; }
+hdesk() { timeout 120 "$bin" --no-http --json --db "$tmp/helpdesk.db" 2>>"$tmp/stderr"; }
 mapfile -t out < <(printf '%s\n' 'agents' 'create Printer on fire --customer Acme' 'assign 1' \
     'agent-add alice' 'agent-add bob' 'agent-add ""' 'assign 1 --by alice' 'pend 1 --by nobody' \
     'pend 1 --by alice' 'reply 1 --customer It still smokes' 'note 1 --by bob "Send a technician"' \
@@ -292,7 +292,7 @@ assert got == want, got
 assert all(iso.fullmatch(e["at"]) for e in t["history"]), t["history"]
 PY
 # The text answer of show: times in UTC, who and role, a reply's text.
-show=$(printf 'show 1\nquit\n' | timeout 60 "$bin" --db "$tmp/helpdesk.db" 2>>"$tmp/stderr")
+show=$(printf 'show 1\nquit\n' | timeout 60 "$bin" --no-http --db "$tmp/helpdesk.db" 2>>"$tmp/stderr")
 grep -qE '^    [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z  Acme \(customer\): replied$' <<<"$show" &&
     grep -qF '        | It still smokes' <<<"$show" || { echo "FAIL show text: $show"; exit 1; }
 
@@ -345,14 +345,14 @@ check "copied file after quit" "$(sqlite3 "$tmp/copy.db" 'SELECT count(*) FROM t
 #     file is refused at start, naming the file and the first desk's pid.
 fifo1="$tmp/first"
 mkfifo "$fifo1"
-timeout 120 "$bin" --json --db "$db" <"$fifo1" >"$tmp/first.out" 2>>"$tmp/stderr" &
+timeout 120 "$bin" --no-http --json --db "$db" <"$fifo1" >"$tmp/first.out" 2>>"$tmp/stderr" &
 first=$!
 exec 4>"$fifo1"
 echo stats >&4
 for _ in $(seq 600); do grep -q '"ok":true' "$tmp/first.out" && break; sleep 0.05; done
 grep -q '"ok":true' "$tmp/first.out" || { echo "FAIL: the first desk did not answer"; exit 1; }
 rc=0
-msg=$(echo quit | timeout 60 "$bin" --json --db "$db" 2>&1 >/dev/null) || rc=$?
+msg=$(echo quit | timeout 60 "$bin" --no-http --json --db "$db" 2>&1 >/dev/null) || rc=$?
 owner=$(cat "$db.lock") # the first desk's pid, written by it
 [ "$rc" -ne 0 ] && [ "$(ps -o ppid= -p "$owner" | tr -d " ")" = "$first" ] &&
     grep -qF "$db is in use by another desk (pid $owner," <<<"$msg" ||
@@ -368,7 +368,7 @@ wait "$first"
 #     be written again, each notification is written once, and one report
 #     says so.
 flog="$tmp/failing.log"
-coproc FDESK { timeout 120 "$bin" --json --db "$db" --log "$flog" 2>"$tmp/failing.err"; }
+coproc FDESK { timeout 120 "$bin" --no-http --json --db "$db" --log "$flog" 2>"$tmp/failing.err"; }
 ask() { # command: sets $reply to the desk's answer
     echo "$1" >&"${FDESK[1]}"
     IFS= read -r -t 60 reply <&"${FDESK[0]}" || { echo "FAIL: no answer to $1"; exit 1; }
@@ -428,7 +428,7 @@ wait "$FDESK_PID"
 hdb="$tmp/honest.db"
 mapfile -t out < <(printf '%s\n' 'create one' 'create two' 'create three' 'assign 1 alice' \
     'assign 2 bob' 'resolve 2' 'crash store' 'show 1' 'show 3' 'tree' 'stats' 'quit' |
-    timeout 120 "$bin" --json --demo --db "$hdb" 2>>"$tmp/stderr")
+    timeout 120 "$bin" --no-http --json --demo --db "$hdb" 2>>"$tmp/stderr")
 check "honest: lines" "${#out[@]}" 12
 python3 - "${out[6]}" "${out[9]}" "${out[10]}" <<'PY' || { echo "FAIL honest reporting: ${out[6]} ${out[9]} ${out[10]}"; exit 1; }
 import json, sys
@@ -449,7 +449,7 @@ assert t["by_status"] == {"open": 1, "assigned": 1, "resolved": 1}, t
 assert t["by_agent"] == {"alice": {"assigned": 1}, "bob": {"resolved": 1}}, t
 assert stats["notifications"]["pending"] >= 0
 PY
-out=$(printf '%s\n' 'crash store' 'stats' 'quit' | timeout 120 "$bin" --db "$hdb" 2>>"$tmp/stderr")
+out=$(printf '%s\n' 'crash store' 'stats' 'quit' | timeout 120 "$bin" --no-http --db "$hdb" 2>>"$tmp/stderr")
 grep -q "and with it (rest_for_one) TicketRegistry as <" <<<"$out" &&
     grep -qx "tickets: 3 (open 1, assigned 1, resolved 1); by agent: alice (assigned 1), bob (resolved 1)" <<<"$out" ||
     { echo "FAIL honest reporting as text: $out"; exit 1; }
@@ -459,7 +459,7 @@ grep -q "and with it (rest_for_one) TicketRegistry as <" <<<"$out" &&
 #     with what happened, stderr says it plainly, and the desk exits with
 #     status 3 at once, though its input is still open. The data is kept.
 gdb="$tmp/gaveup.db"
-coproc GDESK { timeout 120 "$bin" --json --db "$gdb" 2>"$tmp/gaveup.err"; }
+coproc GDESK { timeout 120 "$bin" --no-http --json --db "$gdb" 2>"$tmp/gaveup.err"; }
 # bash forgets a coproc's pid and descriptors once it has ended: keep them.
 gpid=$GDESK_PID
 exec {gin}>&"${GDESK[1]}" {gout}<&"${GDESK[0]}"
@@ -487,7 +487,7 @@ check "kept after giving up" "$(sqlite3 "$gdb" 'SELECT description FROM tickets'
 # 2f. SIGTERM stops the desk cleanly while it waits for input: status 0,
 #     a message, the lock released, and the database checkpointed (the
 #     file alone holds every change).
-coproc TDESK { timeout 120 "$bin" --json --db "$gdb" 2>"$tmp/term.err"; }
+coproc TDESK { timeout 120 "$bin" --no-http --json --db "$gdb" 2>"$tmp/term.err"; }
 tpid=$TDESK_PID
 exec {tin}>&"${TDESK[1]}" {tout}<&"${TDESK[0]}"
 echo 'create before SIGTERM' >&"$tin"
@@ -506,7 +506,7 @@ check "checkpointed at SIGTERM" "$(sqlite3 "$tmp/term-copy.db" 'SELECT count(*) 
 #     desk reads nothing, even with its input open, and runs until SIGTERM.
 ndb="$tmp/service.db"
 mkfifo "$tmp/service.in"
-timeout 120 "$bin" --no-console --db "$ndb" <"$tmp/service.in" >"$tmp/service.out" 2>"$tmp/service.err" &
+timeout 120 "$bin" --no-http --no-console --db "$ndb" <"$tmp/service.in" >"$tmp/service.out" 2>"$tmp/service.err" &
 npid=$!
 exec {nin}>"$tmp/service.in"
 echo 'create not read' >&"$nin"

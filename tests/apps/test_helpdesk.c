@@ -510,7 +510,9 @@ TEST(the_in_memory_desk_keeps_alice_and_bob_and_no_conversation)
 static void upgrade_root(void *arg)
 {
     arbor_pid_t sup = start(POLICY_ROUND_ROBIN, true); /* --demo: the roster is not empty */
-    ASSERT_EQ(sql_int("PRAGMA user_version"), 4);
+    /* Every step to the current version (5: the web's credentials). */
+    ASSERT_EQ(sql_int("PRAGMA user_version"), 5);
+    ASSERT_EQ(sql_int("SELECT count(*) FROM credentials"), 0);
     ticket_t t, out;
     ASSERT_OK(store_get(1, &t));
     ASSERT_STREQ(t.description, "old ticket");

@@ -32,15 +32,21 @@ static long thread_now(void)
     return syscall(SYS_gettid);
 }
 
-#define PROCS  8
-#define ROUNDS 200
+#define PROCS        8
+#define ROUNDS       200
+#define MOVES_WANTED 50
 
 static atomic_int wrong, moved;
 
+/* Switches until the processes have moved between threads MOVES_WANTED
+ * times (whether they move is the schedulers' choice, so the rounds are
+ * not counted: a deadline bounds the wait), checking errno after each. */
 static void keeper(void *arg)
 {
     int mine = 1000 + (int)(intptr_t)arg;
-    for (int i = 0; i < ROUNDS; i++) {
+    uint64_t deadline = arbor_now_ms() + (uint64_t)arbor_test_scaled_ms(5000);
+    for (int i = 0; i < ROUNDS || (atomic_load(&moved) < MOVES_WANTED && arbor_now_ms() < deadline);
+         i++) {
         set_errno_now(mine);
         long before = thread_now();
         if (i % 2)

@@ -1,0 +1,175 @@
+/*
+ * The desk's things as JSON (desk_json.h).
+ */
+#include "desk_json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/console.h"
+
+static cJSON *time_json(int64_t ms)
+{
+    char when[TICKET_TIME_SIZE];
+    ticket_format_time(ms, when);
+    return cJSON_CreateString(when);
+}
+
+static const char *const message_kinds[] = {"event", "reply", "note"};
+
+static cJSON *history_json(const store_history_t *h)
+{
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddItemToObject(e, "at", time_json(h->at));
+    cJSON_AddItemToObject(e, "who", console_json_text(h->by.name));
+    cJSON_AddStringToObject(e, "role", ticket_actor_kind_name(h->by.kind));
+    cJSON_AddItemToObject(e, "what", console_json_text(h->what));
+    cJSON_AddStringToObject(e, "kind", message_kinds[h->message]);
+    if (h->message != STORE_NO_MESSAGE)
+        cJSON_AddItemToObject(e, "text", console_json_text(h->text));
+    return e;
+}
+
+cJSON *desk_ticket_json(const ticket_t *t, bool with_history)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "id", (double)t->id);
+    cJSON_AddItemToObject(j, "description", console_json_text(t->description));
+    cJSON_AddItemToObject(j, "customer", console_json_text(t->customer));
+    cJSON_AddStringToObject(j, "priority", ticket_priority_name(t->priority));
+    cJSON_AddStringToObject(j, "status", ticket_status_name(t->status));
+    if (t->agent[0])
+        cJSON_AddItemToObject(j, "agent", console_json_text(t->agent));
+    else
+        cJSON_AddNullToObject(j, "agent");
+    cJSON_AddItemToObject(j, "created_at", time_json(t->created_at));
+    cJSON_AddItemToObject(j, "updated_at", time_json(t->updated_at));
+    cJSON_AddNumberToObject(j, "version", (double)t->version);
+    if (with_history) {
+        cJSON *h = cJSON_AddArrayToObject(j, "history");
+        store_history_t *rows;
+        size_t n;
+        if (store_history(t->id, &rows, &n) == 0) {
+            for (size_t i = 0; i < n; i++)
+                cJSON_AddItemToArray(h, history_json(&rows[i]));
+            free(rows);
+        }
+    }
+    return j;
+}
+
+/* The node named name in a tree drawn by console_tree_json, or NULL. */
+static cJSON *tree_node(cJSON *node, const char *name)
+{
+    const char *n = cJSON_GetStringValue(cJSON_GetObjectItem(node, "name"));
+    if (n && strcmp(n, name) == 0)
+        return node;
+    cJSON *child;
+    cJSON_ArrayForEach(child, cJSON_GetObjectItem(node, "children"))
+    {
+        cJSON *found = tree_node(child, name);
+        if (found)
+            return found;
+    }
+    return NULL;
+}
+
+/* The top supervisor is rest_for_one: each restart of a child restarts
+ * the children after it too. A child's own count (arbor_child_info_t)
+ * counts only its own failures; here "restarts" becomes every time it was
+ * started again, its own and its elder siblings' ("own_restarts" keeps
+ * its own), and a note says how many came with an elder. */
+static void count_rest_for_one(cJSON *tree)
+{
+    double elders = 0;
+    cJSON *child;
+    cJSON_ArrayForEach(child, cJSON_GetObjectItem(tree, "children"))
+    {
+        cJSON *restarts = cJSON_GetObjectItem(child, "restarts");
+        if (!restarts)
+            continue;
+        double own = restarts->valuedouble;
+        cJSON_AddNumberToObject(child, "own_restarts", own);
+        cJSON_SetNumberValue(restarts, own + elders);
+        if (elders > 0) {
+            char note[96];
+            snprintf(note, sizeof note, "%.0f with an elder sibling: rest_for_one", elders);
+            cJSON_AddItemToObject(child, "note", cJSON_CreateString(note));
+        }
+        elders += own;
+    }
+}
+
+/* A worker by the pid text the tree shows. */
+typedef struct named_pid {
+    char text[32];
+    arbor_pid_t pid;
+} named_pid_t;
+
+static int by_text(const void *a, const void *b)
+{
+    return strcmp(((const named_pid_t *)a)->text, ((const named_pid_t *)b)->text);
+}
+
+/* Each ticket worker's node under the TicketSupervisor gets the ticket it
+ * holds: "ticket" (its id) and a note, as the worker itself says (its
+ * status text). A worker too busy to say within a second, or gone since
+ * the tree was drawn, is left as it is. */
+static void name_tickets(cJSON *tree)
+{
+    cJSON *ticket_sup = tree_node(tree, "TicketSupervisor");
+    arbor_pid_t sup = arbor_whereis(DESK_TICKET_SUP_NAME);
+    arbor_child_info_t *kids;
+    size_t n;
+    if (!ticket_sup || !sup || arbor_dynsup_which_children(sup, &kids, &n) != 0)
+        return;
+    /* The tree names its workers by pid text: find each by it. Held
+     * across calls to the workers: in this process's memory, so that a
+     * web connection killed meanwhile leaks nothing. */
+    named_pid_t *workers = arbor_alloc((n ? n : 1) * sizeof *workers);
+    for (size_t i = 0; workers && i < n; i++) {
+        workers[i].pid = kids[i].pid;
+        arbor_pid_format(kids[i].pid, workers[i].text, sizeof workers[i].text);
+    }
+    free(kids);
+    if (!workers)
+        return;
+    qsort(workers, n, sizeof *workers, by_text);
+    cJSON *node;
+    cJSON_ArrayForEach(node, cJSON_GetObjectItem(ticket_sup, "children"))
+    {
+        named_pid_t key = {.pid = ARBOR_NOPID};
+        const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(node, "pid"));
+        snprintf(key.text, sizeof key.text, "%s", text ? text : "");
+        const named_pid_t *w = bsearch(&key, workers, n, sizeof *workers, by_text);
+        char status[ARBOR_GS_STATUS_MAX];
+        long long id;
+        if (!w || !w->pid || arbor_gs_get_status(w->pid, status, sizeof status, 1000) != 0)
+            continue;
+        if (sscanf(status, "ticket %lld", &id) == 1)
+            cJSON_AddNumberToObject(node, "ticket", (double)id);
+        cJSON_AddItemToObject(node, "note", console_json_text(status));
+    }
+    arbor_free(workers);
+}
+
+/* The Dispatcher's delivery state goes beside it: a failing sink is not a
+ * crash, so no restart count shows it; the restarts that rest_for_one made
+ * are counted, and each worker shows its ticket. */
+cJSON *desk_tree_json(arbor_pid_t sup)
+{
+    cJSON *tree = console_tree_json(sup, DESK_SUPERVISOR_NAME, false);
+    count_rest_for_one(tree);
+    name_tickets(tree);
+    cJSON *d = tree_node(tree, "Dispatcher");
+    notifier_status_t st;
+    int64_t pending = -1;
+    if (d && notifier_status(&st) == 0 && store_outbox_count(&pending) == 0) {
+        char state[320], note[360];
+        notifier_status_format(&st, state, sizeof state);
+        snprintf(note, sizeof note, "%s; %lld pending", state, (long long)pending);
+        cJSON_AddItemToObject(d, "note", console_json_text(note));
+    }
+    return tree;
+}

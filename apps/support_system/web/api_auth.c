@@ -1,0 +1,148 @@
+/*
+ * Signing in and out, and the first admin (api.h).
+ *
+ *   POST   /api/session  {"name","password"}  -> 200 {"agent","role","csrf_token"} + cookie
+ *   GET    /api/session                       -> 200 the same (a page that reloads), or
+ *                                                {"agent":null} when not signed in
+ *   DELETE /api/session                       -> 200 {"signed_out":true}, cookie cleared
+ *   POST   /api/setup    {"token","name","password"}: the one-time link
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "../agents.h"
+#include "api.h"
+#include "reply.h"
+
+void api_session_cookie(arbor_http_response_t *res, const web_session_t *s)
+{
+    char cookie[160];
+    if (s)
+        snprintf(cookie, sizeof cookie,
+                 "arbor_session=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld", s->token,
+                 (long long)(SESSION_TTL_MS / 1000));
+    else
+        snprintf(cookie, sizeof cookie,
+                 "arbor_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    arbor_http_set_header(res, "Set-Cookie", cookie);
+}
+
+static cJSON *session_json(const web_session_t *s)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "agent", s->agent);
+    cJSON_AddStringToObject(j, "role", credential_role_name(s->role));
+    cJSON_AddStringToObject(j, "csrf_token", s->csrf);
+    cJSON_AddNumberToObject(j, "expires_at", (double)s->expires_ms);
+    return j;
+}
+
+/* Opens a session for agent and answers it with its cookie. */
+static void signed_in(arbor_http_response_t *res, const char *agent, credential_role_t role)
+{
+    web_session_t s;
+    if (sessions_open(agent, role, SESSION_TTL_MS, &s) != 0) {
+        web_error(res, 503, "unavailable", "no session could be made (no randomness)");
+        return;
+    }
+    api_session_cookie(res, &s);
+    web_json(res, 200, session_json(&s));
+}
+
+static const char *const credential_fields[] = {"name", "password", NULL};
+
+void api_session_open(arbor_http_request_t *req, arbor_http_response_t *res,
+                      const web_session_t *who)
+{
+    cJSON *body;
+    if (!web_body(req, res, credential_fields, false, &body))
+        return;
+    char name[TICKET_NAME_SIZE], password[PASSWORD_MAX * 4 + 1];
+    bool ok =
+        web_text(res, body, "name", true, TICKET_NAME_MAX, false, name, sizeof name, NULL) &&
+        web_text(res, body, "password", true, PASSWORD_MAX, false, password, sizeof password, NULL);
+    cJSON_Delete(body);
+    if (!ok)
+        return;
+    credential_role_t role;
+    int rc = credentials_check(name, password, &role);
+    explicit_bzero(password, sizeof password);
+    if (rc == ARBOR_EACCES)
+        web_error(res, 401, "bad_credentials", "wrong name or password");
+    else if (rc)
+        web_error(res, 503, "unavailable", "the desk could not check the password");
+    else
+        signed_in(res, name, role);
+}
+
+/* Public: a page asks on load whether it is signed in, and an answer of
+ * 401 would be logged as a failure by the browser. */
+void api_session_show(arbor_http_request_t *req, arbor_http_response_t *res,
+                      const web_session_t *who)
+{
+    web_session_t s;
+    if (api_session_of(req, &s) != 0) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNullToObject(j, "agent");
+        web_json(res, 200, j);
+        return;
+    }
+    web_json(res, 200, session_json(&s));
+}
+
+void api_session_close(arbor_http_request_t *req, arbor_http_response_t *res,
+                       const web_session_t *who)
+{
+    sessions_close(who->token);
+    api_session_cookie(res, NULL);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddTrueToObject(j, "signed_out");
+    web_json(res, 200, j);
+}
+
+static const char *const setup_fields[] = {"token", "name", "password", NULL};
+
+/* The first admin: the setup token is checked (and spent) only once the
+ * rest of the request is known to be acceptable, so a typo does not burn
+ * the link. */
+void api_setup(arbor_http_request_t *req, arbor_http_response_t *res, const web_session_t *who)
+{
+    cJSON *body;
+    if (!web_body(req, res, setup_fields, false, &body))
+        return;
+    char token[SESSION_TOKEN_SIZE + 1], name[TICKET_NAME_SIZE], password[PASSWORD_MAX * 4 + 1];
+    bool ok =
+        web_text(res, body, "token", true, SESSION_TOKEN_SIZE, false, token, sizeof token, NULL) &&
+        web_text(res, body, "name", true, TICKET_NAME_MAX, false, name, sizeof name, NULL) &&
+        web_text(res, body, "password", true, PASSWORD_MAX, false, password, sizeof password, NULL);
+    cJSON_Delete(body);
+    ticket_error_t err = {.code = ""};
+    if (ok && !password_acceptable(password, &err)) {
+        web_error(res, 400, err.code, err.message);
+        ok = false;
+    }
+    int64_t admins = 1;
+    if (ok && (credentials_admins(&admins) != 0 || admins > 0)) {
+        web_error(res, 403, "bad_setup_token",
+                  "the desk has an admin already: sign in, or ask an admin for an account");
+        ok = false;
+    }
+    if (ok && !sessions_setup_redeem(token)) {
+        web_error(res, 403, "bad_setup_token",
+                  "this sign-in link is not valid: it was used, it expired (15 minutes), or the"
+                  " desk restarted; restart the desk for a new one");
+        ok = false;
+    }
+    store_agent_t known;
+    if (ok && agents_lookup(name, &known) != 0 && agents_add(name, &err) != 0) {
+        web_desk_error(res, &err);
+        ok = false;
+    }
+    if (ok && credentials_set(name, password, ROLE_ADMIN, false, &err) != 0) {
+        web_desk_error(res, &err);
+        ok = false;
+    }
+    explicit_bzero(password, sizeof password);
+    if (ok)
+        signed_in(res, name, ROLE_ADMIN);
+}

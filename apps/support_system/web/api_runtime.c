@@ -1,0 +1,180 @@
+/*
+ * The runtime as the dashboard shows it (api.h):
+ *
+ *   GET  /api/tree                  the desk's supervision tree, live
+ *   GET  /api/processes?sort=memory|queue&limit=N   the top processes
+ *   POST /api/processes/:pid/kill   an exit signal `kill` (admin)
+ *
+ * The tree is the console's (desk_tree_json: which_children of each
+ * supervisor); the process table is the runtime's process info. No
+ * process's state is shown.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../common/console.h"
+#include "../desk.h"
+#include "../desk_json.h"
+#include "api.h"
+#include "reply.h"
+
+#define PROCESSES_DEFAULT 50
+#define PROCESSES_MAX     1000
+
+void api_tree(arbor_http_request_t *req, arbor_http_response_t *res, const web_session_t *who)
+{
+    arbor_pid_t sup = arbor_whereis(DESK_SUPERVISOR_NAME);
+    if (!sup) {
+        web_error(res, 503, "unavailable", "the desk's supervisor is not running");
+        return;
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddItemToObject(j, "tree", desk_tree_json(sup));
+    web_json(res, 200, j);
+}
+
+/* ---- processes ------------------------------------------------------------------------ */
+
+typedef enum { BY_MEMORY, BY_QUEUE } order_t;
+
+/* Largest first; ties by pid, so the order is stable between refreshes. */
+static int descending(size_t x, size_t y, arbor_pid_t px, arbor_pid_t py)
+{
+    return x < y ? 1 : x > y ? -1 : (px > py) - (px < py);
+}
+
+static int by_memory(const void *a, const void *b)
+{
+    const arbor_process_info_t *x = a, *y = b;
+    return descending(x->memory, y->memory, x->pid, y->pid);
+}
+
+static int by_queue(const void *a, const void *b)
+{
+    const arbor_process_info_t *x = a, *y = b;
+    return descending(x->message_queue_len, y->message_queue_len, x->pid, y->pid);
+}
+
+static const char *status_name(arbor_proc_status_t s)
+{
+    return s == ARBOR_STATUS_RUNNABLE  ? "runnable"
+           : s == ARBOR_STATUS_WAITING ? "waiting"
+                                       : "exiting";
+}
+
+static cJSON *process_json(const arbor_process_info_t *p)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "pid", console_pid(p->pid));
+    cJSON_AddItemToObject(j, "name", console_json_text(p->name));
+    cJSON_AddItemToObject(j, "label", console_json_text(p->label ? p->label : ""));
+    cJSON_AddStringToObject(j, "status", status_name(p->status));
+    cJSON_AddNumberToObject(j, "memory", (double)p->memory);
+    cJSON_AddNumberToObject(j, "heap_bytes", (double)p->heap_bytes);
+    cJSON_AddNumberToObject(j, "message_queue_len", (double)p->message_queue_len);
+    cJSON_AddNumberToObject(j, "links", p->links);
+    cJSON_AddNumberToObject(j, "monitors", p->monitors);
+    return j;
+}
+
+/* Reads sort and limit from the query: false when it answered 400. */
+static bool processes_query(const arbor_http_request_t *req, arbor_http_response_t *res,
+                            order_t *by, size_t *limit)
+{
+    char sort[16], lim[16];
+    *by = BY_MEMORY;
+    *limit = PROCESSES_DEFAULT;
+    if (arbor_http_query(req->query, "sort", sort, sizeof sort) >= 0) {
+        if (strcmp(sort, "memory") == 0)
+            *by = BY_MEMORY;
+        else if (strcmp(sort, "queue") == 0)
+            *by = BY_QUEUE;
+        else {
+            web_error(res, 400, "bad_argument", "sort must be memory or queue");
+            return false;
+        }
+    }
+    if (arbor_http_query(req->query, "limit", lim, sizeof lim) >= 0) {
+        char *end;
+        long n = strtol(lim, &end, 10);
+        if (*end || end == lim || n < 1 || n > PROCESSES_MAX) {
+            web_error(res, 400, "bad_argument", "limit must be a number from 1 to 1000");
+            return false;
+        }
+        *limit = (size_t)n;
+    }
+    return true;
+}
+
+void api_processes(arbor_http_request_t *req, arbor_http_response_t *res, const web_session_t *who)
+{
+    order_t by;
+    size_t limit, count = 0;
+    if (!processes_query(req, res, &by, &limit))
+        return;
+    arbor_processes(NULL, 0, &count);
+    size_t cap = count + 64; /* room for those started meanwhile */
+    /* In this process's memory: freed even if it is killed meanwhile. */
+    arbor_pid_t *pids = arbor_alloc(cap * sizeof *pids);
+    arbor_process_info_t *infos = arbor_alloc(cap * sizeof *infos);
+    if (!pids || !infos) {
+        arbor_free(pids);
+        arbor_free(infos);
+        web_error(res, 503, "out_of_memory", "out of memory");
+        return;
+    }
+    arbor_processes(pids, cap, &count);
+    size_t n = 0;
+    for (size_t i = 0; i < count && i < cap; i++)
+        if (arbor_process_info(pids[i], &infos[n]) == 0)
+            n++;
+    qsort(infos, n, sizeof *infos, by == BY_MEMORY ? by_memory : by_queue);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "total", (double)n);
+    cJSON *arr = cJSON_AddArrayToObject(j, "processes");
+    for (size_t i = 0; i < n && i < limit; i++)
+        cJSON_AddItemToArray(arr, process_json(&infos[i]));
+    arbor_free(pids);
+    arbor_free(infos);
+    web_json(res, 200, j);
+}
+
+/* "<0.SLOT.GEN>" or "0.SLOT.GEN" (as the tree and the table show pids)
+ * into *pid: false when it is not one (the pid must format back to the
+ * text given). */
+static bool parse_pid(const char *s, arbor_pid_t *pid)
+{
+    unsigned slot, gen;
+    bool angled = s[0] == '<';
+    if (sscanf(s + angled, "0.%u.%u", &slot, &gen) != 2)
+        return false;
+    *pid = ((arbor_pid_t)gen << 32) | slot;
+    char back[32], given[32];
+    arbor_pid_format(*pid, back, sizeof back);
+    snprintf(given, sizeof given, "%s%s%s", angled ? "" : "<", s, angled ? "" : ">");
+    return strcmp(back, given) == 0;
+}
+
+void api_process_kill(arbor_http_request_t *req, arbor_http_response_t *res,
+                      const web_session_t *who)
+{
+    const char *text = arbor_http_param(req, "pid");
+    arbor_pid_t pid;
+    if (!text || !parse_pid(text, &pid) || !arbor_alive(pid)) {
+        web_error(res, 404, "no_such_process", "there is no such process (it may have exited)");
+        return;
+    }
+    if (pid == arbor_self()) {
+        web_error(res, 400, "bad_argument", "that is the connection serving this request");
+        return;
+    }
+    arbor_process_info_t info = {.name = ""};
+    arbor_process_info(pid, &info);
+    arbor_exit_pid(pid, ARBOR_KILL);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "killed", console_pid(pid));
+    cJSON_AddItemToObject(j, "name", console_json_text(info.name));
+    cJSON_AddItemToObject(j, "label", console_json_text(info.label ? info.label : ""));
+    web_json(res, 200, j);
+}

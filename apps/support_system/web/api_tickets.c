@@ -1,0 +1,464 @@
+/*
+ * Tickets and agents over HTTP (api.h). This is the one file of the web
+ * that calls the desk (desk.h, store.h, agents.h), so that a change in
+ * the desk's API is adapted here alone.
+ *
+ *   GET  /api/tickets?status=S&agent=A&limit=N   newest first
+ *   POST /api/tickets                    {"description","customer","priority"}
+ *   GET  /api/tickets/:id                the ticket and its history (ETag: its version)
+ *   POST /api/tickets/:id/:action        the workflow (ticket.h's actions):
+ *        assign {"agent"?} (none: the policy picks), reassign {"agent"}, unassign,
+ *        pend, resume, resolve, reopen, close {"reason"?} (needed unless resolved),
+ *        edit {"description"?,"customer"?,"priority"?}, reply {"text"}, note {"text"};
+ *        each also takes {"version"?}
+ *   GET  /api/agents                     the roster: load, and who may sign in
+ *   POST /api/agents                     {"name","password"?,"role"?} (admin)
+ *
+ * A change names the version it was computed from, in If-Match or the
+ * "version" field; if the ticket has moved on it is refused with 409 and
+ * told who changed it. Changes are made in the signed-in agent's name.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../desk.h"
+#include "../desk_json.h"
+#include "api.h"
+#include "reply.h"
+
+#define LIST_DEFAULT 100
+#define LIST_MAX     1000
+
+/* ---- reading ------------------------------------------------------------------------- */
+
+/* The query field name into out: true when present and fits. */
+static bool query_field(const arbor_http_request_t *req, const char *name, char *out, size_t size)
+{
+    return arbor_http_query(req->query, name, out, size) >= 0;
+}
+
+/* {"tickets":[...]} as store_list finds them, into *out. */
+static int tickets_json(const ticket_status_t *status, const char *agent, size_t limit, cJSON **out)
+{
+    ticket_t *rows;
+    size_t n;
+    int rc = store_list(status, agent, limit, &rows, &n);
+    if (rc)
+        return rc;
+    cJSON *j = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(j, "tickets");
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(arr, desk_ticket_json(&rows[i], false));
+    free(rows);
+    *out = j;
+    return 0;
+}
+
+static bool known_query(const arbor_http_request_t *req, arbor_http_response_t *res)
+{
+    static const char *const known[] = {"status", "agent", "limit"};
+    const char *p = req->query;
+    while (*p) {
+        size_t n = strcspn(p, "&"), k = strcspn(p, "=&");
+        bool ok = false;
+        for (size_t i = 0; i < sizeof known / sizeof known[0] && !ok; i++)
+            ok = k == strlen(known[i]) && strncmp(p, known[i], k) == 0;
+        if (!ok && n > 0) {
+            web_error(res, 400, "unknown_parameter",
+                      "the list takes the parameters status, agent and limit");
+            return false;
+        }
+        p += n + (p[n] == '&');
+    }
+    return true;
+}
+
+void api_tickets_list(arbor_http_request_t *req, arbor_http_response_t *res,
+                      const web_session_t *who)
+{
+    char status_s[32], agent[TICKET_NAME_SIZE], limit_s[16];
+    ticket_status_t status;
+    bool has_status = query_field(req, "status", status_s, sizeof status_s);
+    bool has_agent = query_field(req, "agent", agent, sizeof agent);
+    long limit = LIST_DEFAULT;
+    if (!known_query(req, res))
+        return;
+    if (has_status && !ticket_status_parse(status_s, &status)) {
+        web_error(res, 400, "bad_argument",
+                  "status must be one of open, assigned, resolved, closed");
+        return;
+    }
+    ticket_error_t err = {.code = ""};
+    if (has_agent && !ticket_check_text("agent", agent, TICKET_NAME_MAX, false, &err)) {
+        web_error(res, 400, err.code, err.message);
+        return;
+    }
+    if (query_field(req, "limit", limit_s, sizeof limit_s)) {
+        char *end;
+        errno = 0;
+        limit = strtol(limit_s, &end, 10);
+        if (errno || *end || limit < 1 || limit > LIST_MAX) {
+            web_error(res, 400, "bad_argument", "limit must be a number from 1 to 1000");
+            return;
+        }
+    }
+    cJSON *j;
+    int rc = tickets_json(has_status ? &status : NULL, has_agent ? agent : NULL, (size_t)limit, &j);
+    if (rc)
+        web_error(res, 503, "unavailable", arbor_strerror(rc));
+    else
+        web_json(res, 200, j);
+}
+
+cJSON *api_tickets_newest(size_t limit)
+{
+    cJSON *j;
+    return tickets_json(NULL, NULL, limit, &j) == 0 ? j : NULL;
+}
+
+/* Answers {"ticket":...}, with its history when asked, and its version
+ * as ETag. */
+static void answer_ticket(arbor_http_response_t *res, int status, const ticket_t *t, bool history)
+{
+    char etag[32];
+    snprintf(etag, sizeof etag, "\"%lld\"", (long long)t->version);
+    arbor_http_set_header(res, "ETag", etag);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddItemToObject(j, "ticket", desk_ticket_json(t, history));
+    web_json(res, status, j);
+}
+
+void api_ticket_show(arbor_http_request_t *req, arbor_http_response_t *res,
+                     const web_session_t *who)
+{
+    int64_t id;
+    if (!web_id_param(req, res, "id", &id))
+        return;
+    ticket_t t;
+    int rc = desk_get(id, &t);
+    if (rc == ARBOR_ENOENT) {
+        char message[64];
+        snprintf(message, sizeof message, "there is no ticket %lld", (long long)id);
+        web_error(res, 404, "unknown_ticket", message);
+    } else if (rc) {
+        web_error(res, 503, "unavailable", arbor_strerror(rc));
+    } else {
+        answer_ticket(res, 200, &t, true);
+    }
+}
+
+/* ---- changing ------------------------------------------------------------------------- */
+
+/* The signed-in agent, as the desk names who makes a change. */
+static ticket_actor_t signed_in_agent(const web_session_t *who)
+{
+    ticket_actor_t by = {.kind = ACTOR_AGENT};
+    snprintf(by.name, sizeof by.name, "%s", who->agent);
+    return by;
+}
+
+static const char *const create_fields[] = {"description", "customer", "priority", NULL};
+
+void api_ticket_create(arbor_http_request_t *req, arbor_http_response_t *res,
+                       const web_session_t *who)
+{
+    cJSON *body;
+    if (!web_body(req, res, create_fields, false, &body))
+        return;
+    ticket_t t = {.priority = PRIORITY_NORMAL};
+    char priority[16];
+    bool has_priority;
+    bool ok =
+        web_text(res, body, "description", true, TICKET_DESC_MAX, false, t.description,
+                 sizeof t.description, NULL) &&
+        web_text(res, body, "customer", false, TICKET_NAME_MAX, true, t.customer, sizeof t.customer,
+                 NULL) &&
+        web_text(res, body, "priority", false, 10, false, priority, sizeof priority, &has_priority);
+    cJSON_Delete(body);
+    if (!ok)
+        return;
+    if (has_priority && !ticket_priority_parse(priority, &t.priority)) {
+        web_error(res, 400, "bad_argument", "priority must be one of low, normal, high, urgent");
+        return;
+    }
+    ticket_error_t err = {.code = ""};
+    ticket_actor_t by = signed_in_agent(who);
+    if (desk_create(&t, &by, NULL, &err) != 0) {
+        web_desk_error(res, &err);
+        return;
+    }
+    char location[48];
+    snprintf(location, sizeof location, "/api/tickets/%lld", (long long)t.id);
+    arbor_http_set_header(res, "Location", location);
+    answer_ticket(res, 201, &t, false);
+}
+
+/* The version a change was computed from: If-Match ("3", W/"3" or 3)
+ * and/or the body's "version"; -1 when neither says. Both must agree. */
+static bool expected_version(const arbor_http_request_t *req, arbor_http_response_t *res,
+                             const cJSON *body, int64_t *out)
+{
+    bool in_body;
+    int64_t v = -1;
+    if (!web_whole(res, body, "version", &v, &in_body))
+        return false;
+    const char *h = arbor_http_header(req, "If-Match");
+    *out = in_body ? v : -1;
+    if (!h)
+        return true;
+    if (strncmp(h, "W/", 2) == 0)
+        h += 2;
+    char digits[24];
+    size_t n = strlen(h);
+    bool quoted = n >= 2 && h[0] == '"' && h[n - 1] == '"';
+    if (quoted) {
+        h++;
+        n -= 2;
+    }
+    char *end;
+    long long hv = -1;
+    if (n > 0 && n < sizeof digits && h[0] >= '0' && h[0] <= '9') {
+        snprintf(digits, sizeof digits, "%.*s", (int)n, h);
+        errno = 0;
+        hv = strtoll(digits, &end, 10);
+        if (errno || *end)
+            hv = -1;
+    }
+    if (hv < 0) {
+        web_error(res, 400, "bad_argument", "If-Match must be a ticket's version, as its ETag");
+        return false;
+    }
+    if (in_body && hv != v) {
+        web_error(res, 400, "bad_argument", "If-Match and the field 'version' disagree");
+        return false;
+    }
+    *out = hv;
+    return true;
+}
+
+/* A conflict names who changed the ticket last, and what they did. */
+static void answer_conflict(arbor_http_response_t *res, int64_t id, int64_t expected)
+{
+    ticket_t now;
+    if (desk_get(id, &now) != 0) {
+        web_error(res, 409, "conflict", "the ticket was changed since; nothing was changed");
+        return;
+    }
+    store_history_t *rows = NULL;
+    size_t n = 0;
+    char message[TICKET_NAME_SIZE + TICKET_EVENT_SIZE + 200];
+    if (store_history(id, &rows, &n) == 0 && n > 0)
+        snprintf(message, sizeof message,
+                 "ticket %lld was changed by %s (%s) after version %lld; it is now at version"
+                 " %lld; nothing was changed",
+                 (long long)id, rows[n - 1].by.name, rows[n - 1].what, (long long)expected,
+                 (long long)now.version);
+    else
+        snprintf(message, sizeof message,
+                 "ticket %lld is at version %lld, not %lld; nothing was changed", (long long)id,
+                 (long long)now.version, (long long)expected);
+    free(rows);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "code", "conflict");
+    cJSON_AddStringToObject(j, "message", message);
+    cJSON_AddItemToObject(j, "ticket", desk_ticket_json(&now, false));
+    web_json(res, 409, j);
+}
+
+/* The actions a POST /api/tickets/:id/ACTION takes, and the fields of
+ * each (besides "version"). */
+typedef struct action_spec {
+    ticket_action_t action;
+    const char *const fields[5];
+} action_spec_t;
+
+static const action_spec_t action_specs[] = {
+    {ACTION_ASSIGN, {"agent", "version"}},
+    {ACTION_REASSIGN, {"agent", "version"}},
+    {ACTION_UNASSIGN, {"version"}},
+    {ACTION_PEND, {"version"}},
+    {ACTION_RESUME, {"version"}},
+    {ACTION_RESOLVE, {"version"}},
+    {ACTION_REOPEN, {"version"}},
+    {ACTION_CLOSE, {"reason", "version"}},
+    {ACTION_EDIT, {"description", "customer", "priority", "version"}},
+    {ACTION_REPLY, {"text", "version"}},
+    {ACTION_NOTE, {"text", "version"}},
+};
+
+static const action_spec_t *action_named(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof action_specs / sizeof action_specs[0]; i++)
+        if (strcmp(ticket_action_name(action_specs[i].action), name) == 0)
+            return &action_specs[i];
+    return NULL;
+}
+
+/* The change's fields from the body into c: false when it answered 400. */
+static bool change_fields(arbor_http_response_t *res, const cJSON *body, ticket_change_t *c)
+{
+    char priority[16];
+    switch (c->action) {
+    case ACTION_ASSIGN:
+    case ACTION_REASSIGN:
+        return web_text(res, body, "agent", c->action == ACTION_REASSIGN, TICKET_NAME_MAX, false,
+                        c->agent, sizeof c->agent, NULL);
+    case ACTION_CLOSE:
+        return web_text(res, body, "reason", false, TICKET_NAME_MAX, false, c->reason,
+                        sizeof c->reason, NULL);
+    case ACTION_REPLY:
+    case ACTION_NOTE:
+        return web_text(res, body, "text", true, TICKET_TEXT_MAX, false, c->text, sizeof c->text,
+                        NULL);
+    case ACTION_EDIT:
+        if (!web_text(res, body, "description", false, TICKET_DESC_MAX, false, c->description,
+                      sizeof c->description, &c->set_description) ||
+            !web_text(res, body, "customer", false, TICKET_NAME_MAX, true, c->customer,
+                      sizeof c->customer, &c->set_customer) ||
+            !web_text(res, body, "priority", false, 10, false, priority, sizeof priority,
+                      &c->set_priority))
+            return false;
+        if (c->set_priority && !ticket_priority_parse(priority, &c->priority)) {
+            web_error(res, 400, "bad_argument",
+                      "priority must be one of low, normal, high, urgent");
+            return false;
+        }
+        return true;
+    default:
+        return true;
+    }
+}
+
+void api_ticket_act(arbor_http_request_t *req, arbor_http_response_t *res, const web_session_t *who)
+{
+    int64_t id, expected;
+    const action_spec_t *spec = action_named(arbor_http_param(req, "action"));
+    if (!spec) {
+        web_error(res, 404, "not_found",
+                  "no such action: assign, reassign, unassign, pend, resume, resolve, reopen,"
+                  " close, edit, reply, note");
+        return;
+    }
+    cJSON *body;
+    if (!web_id_param(req, res, "id", &id) || !web_body(req, res, spec->fields, true, &body))
+        return;
+    /* In process memory: a change holds 8 KB of text. */
+    ticket_change_t *c = arbor_calloc(1, sizeof *c);
+    bool ok = c != NULL;
+    if (!ok)
+        web_error(res, 503, "out_of_memory", "out of memory");
+    if (ok) {
+        c->action = spec->action;
+        ok = expected_version(req, res, body, &expected) && change_fields(res, body, c);
+    }
+    cJSON_Delete(body);
+    ticket_t t;
+    ticket_error_t err = {.code = ""};
+    ticket_actor_t by = signed_in_agent(who);
+    int rc = ok ? desk_change_if(id, expected, c, &by, &t, &err) : 0;
+    arbor_free(c);
+    if (!ok)
+        return;
+    if (rc == 0)
+        answer_ticket(res, 200, &t, false);
+    else if (strcmp(err.code, "conflict") == 0)
+        answer_conflict(res, id, expected);
+    else
+        web_desk_error(res, &err);
+}
+
+/* ---- agents ----------------------------------------------------------------------------- */
+
+void api_agents_list(arbor_http_request_t *req, arbor_http_response_t *res,
+                     const web_session_t *who)
+{
+    store_agent_t *got, *list;
+    size_t n;
+    int rc = agents_list(&got, &n);
+    if (rc) {
+        web_error(res, 503, "unavailable", arbor_strerror(rc));
+        return;
+    }
+    /* Held across calls to the Store below: in this process's memory, so
+     * that a connection killed meanwhile leaks nothing. */
+    list = arbor_alloc(n ? n * sizeof *list : 1);
+    if (list)
+        memcpy(list, got, n * sizeof *list);
+    free(got);
+    if (!list) {
+        web_error(res, 503, "out_of_memory", "out of memory");
+        return;
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(j, "agents");
+    for (size_t i = 0; i < n; i++) {
+        cJSON *a = cJSON_CreateObject();
+        cJSON_AddStringToObject(a, "name", list[i].name);
+        /* Load: the tickets assigned to the agent now (assigned or pending). */
+        if (list[i].open >= 0)
+            cJSON_AddNumberToObject(a, "load", (double)list[i].open);
+        else
+            cJSON_AddNullToObject(a, "load");
+        cJSON_AddBoolToObject(a, "active", list[i].active);
+        cJSON_AddBoolToObject(a, "available", list[i].available);
+        credential_role_t role;
+        if (credentials_role(list[i].name, &role) == 0)
+            cJSON_AddStringToObject(a, "role", credential_role_name(role));
+        else
+            cJSON_AddNullToObject(a, "role"); /* no password: cannot sign in */
+        cJSON_AddItemToArray(arr, a);
+    }
+    arbor_free(list);
+    web_json(res, 200, j);
+}
+
+static const char *const agent_fields[] = {"name", "password", "role", NULL};
+
+void api_agent_add(arbor_http_request_t *req, arbor_http_response_t *res, const web_session_t *who)
+{
+    cJSON *body;
+    if (!web_body(req, res, agent_fields, false, &body))
+        return;
+    char name[TICKET_NAME_SIZE], password[PASSWORD_MAX * 4 + 1], role_s[16];
+    bool has_password, has_role;
+    bool ok = web_text(res, body, "name", true, TICKET_NAME_MAX, false, name, sizeof name, NULL) &&
+              web_text(res, body, "password", false, PASSWORD_MAX, false, password, sizeof password,
+                       &has_password) &&
+              web_text(res, body, "role", false, 8, false, role_s, sizeof role_s, &has_role);
+    cJSON_Delete(body);
+    credential_role_t role = ROLE_AGENT;
+    ticket_error_t err = {.code = ""};
+    if (ok && has_role && !credential_role_parse(role_s, &role)) {
+        web_error(res, 400, "bad_argument", "role must be agent or admin");
+        ok = false;
+    } else if (ok && has_role && !has_password) {
+        web_error(res, 400, "missing_field", "a role needs a password to sign in with");
+        ok = false;
+    } else if (ok && has_password && !password_acceptable(password, &err)) {
+        web_error(res, 400, err.code, err.message);
+        ok = false;
+    }
+    if (ok && agents_add(name, &err) != 0) {
+        web_desk_error(res, &err);
+        ok = false;
+    }
+    /* The agent is on the roster now; a password that cannot be stored
+     * leaves it there, without one, and says so. */
+    if (ok && has_password && credentials_set(name, password, role, false, &err) != 0) {
+        web_desk_error(res, &err);
+        ok = false;
+    }
+    explicit_bzero(password, sizeof password);
+    if (!ok)
+        return;
+    cJSON *j = cJSON_CreateObject();
+    cJSON *a = cJSON_AddObjectToObject(j, "agent");
+    cJSON_AddStringToObject(a, "name", name);
+    if (has_password)
+        cJSON_AddStringToObject(a, "role", credential_role_name(role));
+    else
+        cJSON_AddNullToObject(a, "role");
+    web_json(res, 201, j);
+}

@@ -1,0 +1,265 @@
+#!/usr/bin/env node
+// The desk's dashboard in a real browser: Debian's headless Chromium driven
+// by playwright-core (which downloads no browser).
+//
+// usage: node dashboard.test.js PATH_TO_support_system ARTEFACT_DIR
+//
+// Starts the desk on a new database (--http 127.0.0.1:0), opens the first
+// admin's one-time link, and with a second agent in a second browser
+// context: creates a ticket through the page, assigns and resolves it, and
+// checks that each context sees the other's change live (the event stream,
+// no reload); a stale change is refused with who won. Then the supervision
+// tree and the process table: the ticket's worker and then the Store are
+// killed with their Kill buttons and come back, and nothing is lost. Screenshots of the queue and the tree are saved in
+// ARTEFACT_DIR and checked not to be blank. No console errors before the
+// kill (after it, the web restarts with the Store: connections drop).
+// Exit status 77 (skipped) when chromium or playwright-core is missing.
+'use strict';
+
+const { spawn } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const CHROMIUM = '/usr/bin/chromium';
+const DEADLINE_MS = 30000;
+const SKIP = 77;
+
+let chromium;
+try {
+  ({ chromium } = require('playwright-core'));
+} catch (e) {
+  console.log('playwright-core is not installed (scripts/install-deps.sh runs npm ci in tests/browser)');
+  process.exit(SKIP);
+}
+if (!fs.existsSync(CHROMIUM)) {
+  console.log(CHROMIUM + ' is not installed (scripts/install-deps.sh installs Debian\'s chromium)');
+  process.exit(SKIP);
+}
+
+function fail(message) {
+  throw new Error(message);
+}
+
+// The desk over pipes: its stderr collected, its console written to.
+function startDesk(binary, tmp) {
+  const desk = spawn(binary, ['--json', '--db', path.join(tmp, 'desk.db'), '--http', '127.0.0.1:0'],
+    { stdio: ['pipe', 'pipe', 'pipe'] });
+  desk.err = '';
+  desk.out = '';
+  desk.stderr.on('data', (d) => { desk.err += d; });
+  desk.stdout.on('data', (d) => { desk.out += d; });
+  desk.waitFor = async (stream, re) => {
+    const deadline = Date.now() + DEADLINE_MS;
+    for (;;) {
+      const m = re.exec(stream === 'err' ? desk.err : desk.out);
+      if (m) return m;
+      if (desk.exitCode !== null) fail('the desk exited: ' + desk.err);
+      if (Date.now() > deadline) fail('no ' + re + ' from the desk: ' + desk.err);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  return desk;
+}
+
+// True when the PNG in buf shows more than a few colours (not blank).
+async function notBlank(page, buf) {
+  const colours = await page.evaluate(async (b64) => {
+    const img = new Image();
+    img.src = 'data:image/png;base64,' + b64;
+    await img.decode();
+    const c = document.createElement('canvas');
+    c.width = img.width;
+    c.height = img.height;
+    const g = c.getContext('2d');
+    g.drawImage(img, 0, 0);
+    const px = g.getImageData(0, 0, c.width, c.height).data;
+    const seen = new Set();
+    for (let i = 0; i < px.length && seen.size < 64; i += 4 * 97) seen.add(px[i] << 16 | px[i + 1] << 8 | px[i + 2]);
+    return seen.size;
+  }, buf.toString('base64'));
+  return colours >= 8;
+}
+
+async function screenshot(page, dir, name) {
+  const buf = await page.screenshot({ fullPage: true });
+  fs.writeFileSync(path.join(dir, name), buf);
+  const scratch = await page.context().newPage();
+  const ok = await notBlank(scratch, buf);
+  await scratch.close();
+  if (!ok) fail(name + ' is blank');
+}
+
+// The row of ticket id in the queue shows status (and agent), within the deadline.
+async function rowShows(page, id, status, agent) {
+  const row = page.locator('#tickets tbody tr[data-id="' + id + '"]');
+  await row.locator('td:nth-child(5)', { hasText: status }).waitFor({ timeout: DEADLINE_MS });
+  if (agent) await row.locator('td:nth-child(6)', { hasText: agent }).waitFor({ timeout: DEADLINE_MS });
+}
+
+async function main() {
+  const [binary, artefacts] = process.argv.slice(2);
+  if (!binary || !artefacts) fail('usage: node dashboard.test.js PATH_TO_support_system ARTEFACT_DIR');
+  fs.mkdirSync(artefacts, { recursive: true });
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'desk-browser-'));
+  const desk = startDesk(binary, tmp);
+  let browser;
+  try {
+    const base = 'http://127.0.0.1:' + (await desk.waitFor('err', /Web desk on http:\/\/127\.0\.0\.1:(\d+)\//))[1];
+    const link = (await desk.waitFor('err', /open (http:\S+#setup=[0-9a-f]{64}) /))[1];
+    // A second agent, made at the console.
+    desk.stdin.write('agent-add bea\npassword-reset bea\nbea-password\n');
+    await desk.waitFor('out', /"agent":"bea","role":"agent"/);
+
+    // Playwright starts Chromium with a fresh, empty --user-data-dir of its
+    // own (it refuses one in args), removed when the browser closes.
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    const errors = [];
+    // Runs step, during which the page is expected to log one failed
+    // request answered status (a refusal the test provokes): that one
+    // is not counted as a console error.
+    const provoking = async (status, step) => {
+      const before = errors.length;
+      await step();
+      const i = errors.findIndex((e, k) => k >= before && e.includes('status of ' + status));
+      if (i >= 0) errors.splice(i, 1);
+    };
+    const watch = (page, who) => {
+      page.on('console', (m) => { if (m.type() === 'error') errors.push(who + ': ' + m.text()); });
+      page.on('pageerror', (e) => errors.push(who + ': ' + e.message));
+    };
+    const a = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+    const b = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+    watch(a, 'ada');
+    watch(b, 'bea');
+
+    // The first admin, through the one-time link.
+    await a.goto(link);
+    await a.fill('#setup-form input[name=name]', 'ada');
+    await a.fill('#setup-form input[name=password]', 'ada-password');
+    await a.click('#setup-form button[type=submit]');
+    await a.locator('#me-name', { hasText: 'ada' }).waitFor({ timeout: DEADLINE_MS });
+    await a.locator('#live.on').waitFor({ timeout: DEADLINE_MS });
+
+    // The second agent signs in with her password.
+    await b.goto(base + '/');
+    await b.fill('#sign-in-form input[name=name]', 'bea');
+    await b.fill('#sign-in-form input[name=password]', 'wrong password');
+    await provoking(401, async () => {
+      await b.click('#sign-in-form button[type=submit]');
+      await b.locator('#notice', { hasText: 'wrong name or password' }).waitFor({ timeout: DEADLINE_MS });
+    });
+    await b.fill('#sign-in-form input[name=password]', 'bea-password');
+    await b.click('#sign-in-form button[type=submit]');
+    await b.locator('#me-name', { hasText: 'bea' }).waitFor({ timeout: DEADLINE_MS });
+    await b.locator('#live.on').waitFor({ timeout: DEADLINE_MS });
+
+    // Ada creates a ticket through the page; Bea sees it appear.
+    await a.fill('#create-form input[name=description]', 'Printer on fire');
+    await a.fill('#create-form input[name=customer]', 'Acme Corp');
+    await a.selectOption('#create-form select[name=priority]', 'urgent');
+    await a.click('#create-form button[type=submit]');
+    const id = Number((await a.locator('#notice', { hasText: /Ticket #\d+ created/ }).textContent()).match(/#(\d+)/)[1]);
+    await rowShows(a, id, 'open');
+    await rowShows(b, id, 'open');
+
+    // Ada assigns it to herself; Bea sees it live.
+    await a.click('#tickets tr[data-id="' + id + '"] button:has-text("Assign to me")');
+    await rowShows(a, id, 'assigned', 'ada');
+    await rowShows(b, id, 'assigned', 'ada');
+    const counts = await a.locator('#queues button[data-queue=mine] .count').textContent();
+    if (counts !== '1') fail('Mine counts ' + counts);
+
+    // A conflict: Bea's page has the ticket open; Ada resolves it first.
+    await b.goto(base + '/#/ticket/' + id);
+    await b.locator('#ticket-actions button[data-action=resolve]').waitFor({ timeout: DEADLINE_MS });
+    await a.click('#tickets tr[data-id="' + id + '"] button:has-text("Resolve")');
+    await rowShows(a, id, 'resolved', 'ada');
+    // Bea's ticket page redraws live with the resolve...
+    await b.locator('#ticket-fields dd', { hasText: 'resolved' }).waitFor({ timeout: DEADLINE_MS });
+    // ...and a change computed from the version she saw is refused, naming Ada.
+    let stale;
+    await provoking(409, async () => { stale = await b.evaluate(async (tid) => {
+      const me = await (await fetch('/api/session')).json();
+      const r = await fetch('/api/tickets/' + tid + '/reopen', {
+        method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token, 'If-Match': '"1"' }, body: '{}',
+      });
+      return { status: r.status, body: await r.json() };
+    }, id); });
+    if (stale.status !== 409 || !/changed by ada \(resolved\)/.test(stale.body.message)) fail('a stale change: ' + JSON.stringify(stale));
+
+    // A note Ada adds shows on Bea's ticket page, live, with its text.
+    const noted = await a.evaluate(async (tid) => {
+      const me = await (await fetch('/api/session')).json();
+      const r = await fetch('/api/tickets/' + tid + '/note', {
+        method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token }, body: '{"text":"Call the fire brigade"}',
+      });
+      return r.status;
+    }, id);
+    if (noted !== 200) fail('the note answered ' + noted);
+    await b.locator('#ticket-history li.note blockquote', { hasText: 'Call the fire brigade' }).waitFor({ timeout: DEADLINE_MS });
+
+    // Bea closes it from the queue; Ada sees it.
+    await b.goto(base + '/#/queue');
+    await rowShows(b, id, 'resolved');
+    await b.click('#tickets tr[data-id="' + id + '"] button:has-text("Close")');
+    await rowShows(a, id, 'closed');
+    const history = await a.evaluate(async (tid) => (await (await fetch('/api/tickets/' + tid)).json()).ticket.history.map((h) => h.who + ':' + h.what), id);
+    if (history.join('|') !== 'ada:created|ada:assigned to ada|ada:resolved|ada:added a note|bea:closed') fail('history ' + history.join('|'));
+
+    await screenshot(a, artefacts, 'queue.png');
+    if (errors.length) fail('console errors: ' + errors.join('; '));
+
+    // The tree: kill the Store from its button, and watch it come back.
+    await a.goto(base + '/#/tree');
+    const store = a.locator('.node[data-name="Store"]');
+    await store.waitFor({ timeout: DEADLINE_MS });
+    // The process table, observer's: rows, sorted by memory.
+    await a.locator('#processes tbody tr').nth(4).waitFor({ timeout: DEADLINE_MS });
+    await screenshot(a, artefacts, 'tree.png');
+
+    // Kill the ticket's worker: its supervisor starts another.
+    const worker = a.locator('.node[data-name="SupportSystem.TicketWorker"]').first();
+    await worker.waitFor({ timeout: DEADLINE_MS });
+    const workerPid = await worker.locator('.pid').textContent();
+    await worker.locator('button[data-kill]').click();
+    await a.locator('#notice', { hasText: 'Killed SupportSystem.TicketWorker ' + workerPid }).waitFor({ timeout: DEADLINE_MS });
+    const workerBack = Date.now() + DEADLINE_MS;
+    for (;;) {
+      const pids = await a.locator('.node[data-name="SupportSystem.TicketWorker"] .pid').allTextContents();
+      if (pids.length && !pids.includes(workerPid)) break;
+      if (Date.now() > workerBack) fail('the ticket worker ' + workerPid + ' was not replaced: ' + pids);
+      await a.waitForTimeout(100);
+    }
+
+    const before = await store.locator('.pid').textContent();
+    await store.locator('button[data-kill]').click();
+    const deadline = Date.now() + DEADLINE_MS;
+    for (;;) {
+      const now = await a.locator('.node[data-name="Store"] .pid').textContent({ timeout: DEADLINE_MS }).catch(() => before);
+      const meta = await a.locator('.node[data-name="Store"] .meta').textContent().catch(() => '');
+      if (now !== before && /1 restart/.test(meta)) break;
+      if (Date.now() > deadline) fail('the Store did not come back in the tree (still ' + now + ', ' + meta + ')');
+      await a.waitForTimeout(100);
+    }
+    // Nothing acknowledged was lost: the ticket is closed still.
+    await a.goto(base + '/#/queue');
+    await rowShows(a, id, 'closed');
+    console.log('dashboard: sign-in, live queue, conflict, tree kill and restart checked; screenshots in ' + artefacts);
+  } finally {
+    if (browser) await browser.close();
+    desk.stdin.end('quit\n');
+    await new Promise((r) => { if (desk.exitCode !== null) r(); else desk.on('exit', r); });
+    fs.rmSync(tmp, { recursive: true, force: true });
+    if (/Sanitizer|runtime error/.test(desk.err)) fail('a sanitizer reported: ' + desk.err);
+  }
+}
+
+main().catch((e) => {
+  console.log('FAIL: ' + e.message);
+  process.exit(1);
+});

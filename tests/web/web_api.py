@@ -1,0 +1,553 @@
+#!/usr/bin/env python3
+"""The desk's JSON API over real HTTP (docs/api-http.md): every endpoint and
+every error status, against support_system --http 127.0.0.1:0 driven over
+pipes. Each refusal is checked to have changed nothing.
+
+usage: web_api.py PATH_TO_support_system
+"""
+import http.client
+import json
+import os
+import re
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from desk import DEADLINE_S, Desk, Failure  # noqa: E402
+
+ADMIN_PW = "correct horse"
+
+
+def expect(resp, status, code=None, what=""):
+    if resp.status != status:
+        raise Failure("%s: expected %d, got %r" % (what, status, resp))
+    if code is not None and (not resp.json or resp.json.get("code") != code):
+        raise Failure("%s: expected code %r, got %r" % (what, code, resp))
+    if status >= 400 and not (resp.json and resp.json.get("code") and resp.json.get("message")):
+        raise Failure("%s: an error without {code, message}: %r" % (what, resp))
+    return resp.json
+
+
+def wait_until(what, predicate):
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise Failure("not within %d s: %s" % (DEADLINE_S, what))
+
+
+def signed_out(client, what):
+    """GET /api/session says no one is signed in, and the API answers 401."""
+    me = expect(client.get("/api/session"), 200, what=what)
+    if me != {"agent": None}:
+        raise Failure("%s: the session shows %r" % (what, me))
+    expect(client.get("/api/tickets"), 401, "not_signed_in", what)
+
+
+def first_admin(desk):
+    """The one-time link: checked, then used once."""
+    c = desk.client()
+    expect(c.post("/api/setup", {"token": "0" * 64, "name": "ada", "password": ADMIN_PW}),
+           403, "bad_setup_token", "a wrong setup token")
+    # A bad password does not spend the link.
+    expect(c.post("/api/setup", {"token": desk.setup_token, "name": "ada", "password": "short"}),
+           400, "bad_password", "a short first password")
+    r = c.post("/api/setup", {"token": desk.setup_token, "name": "ada", "password": ADMIN_PW})
+    me = expect(r, 200, what="the first admin")
+    cookie = r.header("Set-Cookie")
+    for attr in ("HttpOnly", "SameSite=Strict", "Path=/", "Max-Age="):
+        if attr not in cookie:
+            raise Failure("the session cookie lacks %s: %s" % (attr, cookie))
+    if me["agent"] != "ada" or me["role"] != "admin" or len(me["csrf_token"]) != 64:
+        raise Failure("setup answered %r" % me)
+    again = desk.client()
+    expect(again.post("/api/setup", {"token": desk.setup_token, "name": "eve",
+                                     "password": ADMIN_PW}), 403, "bad_setup_token",
+           "the link used twice")
+    return c
+
+
+def sign_in_and_sessions(desk, admin):
+    anon = desk.client()
+    signed_out(anon, "no session")
+    expect(anon.get("/api/tickets"), 401, "not_signed_in", "tickets without a session")
+    expect(anon.sign_in("ada", "wrong password"), 401, "bad_credentials", "a wrong password")
+    expect(anon.sign_in("nobody", ADMIN_PW), 401, "bad_credentials", "an unknown name")
+    expect(anon.sign_in("ada", 7), 400, "wrong_type", "a password that is a number")
+    # A form posted from another site cannot sign anyone in: JSON only.
+    expect(anon.request("POST", "/api/session", raw=b"name=ada&password=x",
+                        content_type="application/x-www-form-urlencoded"), 400,
+           "bad_content_type", "a sign-in form")
+    anon.cookie = "f" * 64
+    signed_out(anon, "a made-up session")
+    c = desk.client()
+    me = expect(c.sign_in("ada", ADMIN_PW), 200, what="sign in")
+    if me["role"] != "admin":
+        raise Failure("ada's role: %r" % me)
+    shown = expect(c.get("/api/session"), 200, what="the session")
+    if shown["csrf_token"] != c.csrf or shown["agent"] != "ada":
+        raise Failure("the session shows %r" % shown)
+    # CSRF: a change without the token, or with another session's, is refused.
+    before = len(expect(c.get("/api/tickets"), 200)["tickets"])
+    expect(c.post("/api/tickets", {"description": "x"}, csrf=False), 403, "bad_csrf_token",
+           "a change without the CSRF token")
+    expect(c.post("/api/tickets", {"description": "x"}, headers={"X-CSRF-Token": admin.csrf}),
+           403, "bad_csrf_token", "another session's CSRF token")
+    after = len(expect(c.get("/api/tickets"), 200)["tickets"])
+    if before != after:
+        raise Failure("a refused change created a ticket")
+    # Signing out ends the session, and clears the cookie.
+    token = c.cookie
+    expect(c.request("DELETE", "/api/session"), 200, what="sign out")
+    if c.cookie is not None:
+        raise Failure("signing out did not clear the cookie")
+    c.cookie = token
+    signed_out(c, "a session after signing out")
+
+
+def bad_bodies(desk, c):
+    """Each malformed create is a 400 with a code, and creates nothing."""
+    before = len(expect(c.get("/api/tickets?limit=1000"), 200)["tickets"])
+    cases = [
+        ("malformed JSON", dict(raw=b'{"description": '), "malformed_json"),
+        ("two values", dict(raw=b'{"description":"a"} {}'), "malformed_json"),
+        ("not an object", dict(raw=b'["a"]'), "malformed_json"),
+        ("invalid UTF-8", dict(raw=b'{"description":"caf\xe9"}'), "bad_encoding"),
+        ("an escaped NUL", dict(raw=b'{"description":"a\\u0000b"}'), "bad_encoding"),
+        ("not JSON", dict(raw=b"description=a", content_type="application/x-www-form-urlencoded"),
+         "bad_content_type"),
+        ("unknown field", dict(body={"description": "a", "colour": "red"}), "unknown_field"),
+        ("repeated field", dict(raw=b'{"description":"a","description":"b"}'), "unknown_field"),
+        ("wrong type", dict(body={"description": 42}), "wrong_type"),
+        ("missing field", dict(body={"customer": "acme"}), "missing_field"),
+        ("empty description", dict(body={"description": ""}), "empty_field"),
+        ("over-long description", dict(body={"description": "x" * 201}), "field_too_long"),
+        ("over-long customer", dict(body={"description": "a", "customer": "é" * 65}),
+         "field_too_long"),
+        ("control character", dict(body={"description": "a\x07b"}), "bad_field"),
+        ("bad priority", dict(body={"description": "a", "priority": "extreme"}), "bad_argument"),
+    ]
+    for what, kw, code in cases:
+        body = kw.pop("body", None)
+        expect(c.request("POST", "/api/tickets", body, **kw), 400, code, what)
+    after = len(expect(c.get("/api/tickets?limit=1000"), 200)["tickets"])
+    if before != after:
+        raise Failure("a refused create created a ticket (%d -> %d)" % (before, after))
+    # Exactly 200 characters, none ASCII, is accepted.
+    t = expect(c.post("/api/tickets", {"description": "é" * 200}), 201, what="200 characters")
+    return t["ticket"]["id"]
+
+
+def tickets(desk, c):
+    r = c.post("/api/tickets", {"description": "Login fails", "customer": "Acme Corp",
+                                "priority": "high"})
+    t = expect(r, 201, what="create")["ticket"]
+    if (t["status"], t["priority"], t["customer"], t["agent"]) != ("open", "high", "Acme Corp",
+                                                                  None):
+        raise Failure("created %r" % t)
+    if r.header("Location") != "/api/tickets/%d" % t["id"]:
+        raise Failure("Location %r" % r.header("Location"))
+    tid, v0 = t["id"], t["version"]
+    path = "/api/tickets/%d" % tid
+
+    r = c.get(path)
+    shown = expect(r, 200, what="show")["ticket"]
+    first = shown["history"][0]
+    if r.header("ETag") != '"%d"' % v0 or (first["who"], first["role"], first["what"]) != (
+            "ada", "agent", "created"):
+        raise Failure("show: %r %r" % (r.header("ETag"), shown))
+    expect(c.get("/api/tickets/999999"), 404, "unknown_ticket", "an unknown ticket")
+    expect(c.get("/api/tickets/abc"), 404, "unknown_ticket", "a ticket id that is no number")
+    expect(c.post("/api/tickets/999999/resolve", {}), 404, "unknown_ticket", "resolve unknown")
+
+    # Assign to a named agent, with If-Match: attributed to the signed-in admin.
+    expect(c.post(path + "/assign", {"agent": "nobody"}), 400, "unknown_agent", "unknown agent")
+    expect(c.post(path + "/assign", {"agent": 7}), 400, "wrong_type", "agent as a number")
+    expect(c.post(path + "/assign", {"agent": "bob", "version": "1"}), 400, "wrong_type",
+           "version as a string")
+    expect(c.post(path + "/assign", {"agent": "bob"}, headers={"If-Match": "soon"}), 400,
+           "bad_argument", "a bad If-Match")
+    expect(c.post(path + "/assign", {"agent": "bob", "version": v0},
+                  headers={"If-Match": '"%d"' % (v0 + 5)}), 400, "bad_argument",
+           "If-Match and version disagree")
+    t = expect(c.post(path + "/assign", {"agent": "bob"}, headers={"If-Match": '"%d"' % v0}),
+               200, what="assign")["ticket"]
+    if (t["status"], t["agent"], t["version"]) != ("assigned", "bob", v0 + 1):
+        raise Failure("assigned %r" % t)
+    hist = expect(c.get(path), 200)["ticket"]["history"]
+    if hist[-1]["who"] != "ada" or hist[-1]["what"] != "assigned to bob":
+        raise Failure("the assignment is not attributed to ada: %r" % hist)
+
+    # A change computed from the old version is refused, naming the winner.
+    r = c.post(path + "/resolve", {"version": v0})
+    expect(r, 409, "conflict", "a stale version")
+    if "ada" not in r.json["message"] or "assigned to bob" not in r.json["message"]:
+        raise Failure("the conflict does not say who won: %r" % r.json)
+    if r.json["ticket"]["status"] != "assigned":
+        raise Failure("a conflict changed the ticket: %r" % r.json)
+    # The same through If-Match.
+    expect(c.post(path + "/resolve", None, headers={"If-Match": '"%d"' % v0}), 409, "conflict",
+           "a stale If-Match")
+    if expect(c.get(path), 200)["ticket"]["version"] != v0 + 1:
+        raise Failure("a refused change moved the version")
+    # A second assignment loses, and is told to whom it went.
+    r = c.post(path + "/assign", {"agent": "alice"})
+    expect(r, 409, "already_assigned", "assign twice")
+    if "bob" not in r.json["message"]:
+        raise Failure("the loser is not told who won: %r" % r.json)
+
+    expect(c.post(path + "/reopen", {"colour": 1}), 400, "unknown_field", "unknown field on act")
+    t = expect(c.post(path + "/resolve", {"version": v0 + 1}), 200, what="resolve")["ticket"]
+    expect(c.post(path + "/resolve"), 409, "invalid_transition", "resolve twice")
+    t = expect(c.post(path + "/close"), 200, what="close")["ticket"]
+    t = expect(c.post(path + "/reopen"), 200, what="reopen")["ticket"]
+    if (t["status"], t["agent"]) != ("open", None):
+        raise Failure("reopened %r" % t)
+    # Automatic assignment: the policy picks someone.
+    t = expect(c.post(path + "/assign"), 200, what="auto-assign")["ticket"]
+    if t["status"] != "assigned" or not t["agent"]:
+        raise Failure("auto-assigned %r" % t)
+    whats = [h["what"] for h in expect(c.get(path), 200)["ticket"]["history"]]
+    if whats[:5] != ["created", "assigned to bob", "resolved", "closed", "reopened"]:
+        raise Failure("history %r" % whats)
+
+    # The rest of the workflow, each through its own action.
+    t2 = expect(c.post("/api/tickets", {"description": "Printer"}), 201)["ticket"]
+    p2 = "/api/tickets/%d" % t2["id"]
+    expect(c.post(p2 + "/frobnicate"), 404, "not_found", "an unknown action")
+    expect(c.post(p2 + "/reassign", {}), 400, "missing_field", "reassign without an agent")
+    expect(c.post(p2 + "/close"), 400, "reason_required", "close an open ticket without a reason")
+    expect(c.post(p2 + "/assign", {"agent": "alice"}), 200)
+    u = expect(c.post(p2 + "/reassign", {"agent": "bob"}), 200)["ticket"]
+    if u["agent"] != "bob":
+        raise Failure("reassigned %r" % u)
+    u = expect(c.post(p2 + "/pend"), 200)["ticket"]
+    u = expect(c.post(p2 + "/resume"), 200)["ticket"]
+    u = expect(c.post(p2 + "/unassign"), 200)["ticket"]
+    if (u["status"], u["agent"]) != ("open", None):
+        raise Failure("unassigned %r" % u)
+    expect(c.post(p2 + "/edit", {"priority": "sometimes"}), 400, "bad_argument", "a bad priority")
+    u = expect(c.post(p2 + "/edit", {"description": "Printer on fire", "priority": "urgent"}),
+               200)["ticket"]
+    if (u["description"], u["priority"]) != ("Printer on fire", "urgent"):
+        raise Failure("edited %r" % u)
+    expect(c.post(p2 + "/reply", {"text": ""}), 400, "empty_field", "an empty reply")
+    expect(c.post(p2 + "/reply", {"text": "x" * 2001}), 400, "field_too_long", "a long reply")
+    expect(c.post(p2 + "/reply", {"text": "We are on it"}), 200)
+    expect(c.post(p2 + "/note", {"text": "Toner smells"}), 200)
+    u = expect(c.post(p2 + "/close", {"reason": "duplicate"}), 200)["ticket"]
+    if u["status"] != "closed":
+        raise Failure("closed with a reason: %r" % u)
+    hist = expect(c.get(p2), 200)["ticket"]["history"]
+    kinds = [(h["kind"], h.get("text")) for h in hist if h["kind"] != "event"]
+    if kinds != [("reply", "We are on it"), ("note", "Toner smells")] or \
+            any(h["who"] != "ada" for h in hist):
+        raise Failure("the conversation: %r" % hist)
+
+    # The list and its filters.
+    expect(c.post("/api/tickets", {"description": "Second"}), 201)
+    lst = expect(c.get("/api/tickets?status=open"), 200)["tickets"]
+    if not lst or any(x["status"] != "open" for x in lst):
+        raise Failure("status=open listed %r" % lst)
+    lst = expect(c.get("/api/tickets?status=assigned&agent=" + t["agent"]), 200)["tickets"]
+    if tid not in [x["id"] for x in lst]:
+        raise Failure("the agent filter lost ticket %d: %r" % (tid, lst))
+    lst = expect(c.get("/api/tickets?limit=1"), 200)["tickets"]
+    if len(lst) != 1:
+        raise Failure("limit=1 listed %d" % len(lst))
+    expect(c.get("/api/tickets?status=lost"), 400, "bad_argument", "a bad status")
+    expect(c.get("/api/tickets?limit=0"), 400, "bad_argument", "limit 0")
+    expect(c.get("/api/tickets?sort=id"), 400, "unknown_parameter", "an unknown parameter")
+    return tid
+
+
+def agents(desk, admin):
+    lst = expect(admin.get("/api/agents"), 200)["agents"]
+    names = {a["name"]: a["role"] for a in lst}
+    # Load: the tickets assigned to each now, as the list counts them.
+    for a in lst:
+        assigned = expect(admin.get("/api/tickets?status=assigned&agent=" + a["name"]),
+                          200)["tickets"]
+        if a["load"] != len(assigned):
+            raise Failure("%s's load is %r, but %d are assigned" % (a["name"], a["load"],
+                                                                  len(assigned)))
+    if sum(a["load"] for a in lst) < 1:
+        raise Failure("no load at all: %r" % lst)
+    if names.get("ada") != "admin" or "bob" not in names or names["bob"] is not None:
+        raise Failure("agents %r" % lst)
+    expect(admin.post("/api/agents", {"name": "carol", "password": "carolpass", "role": "chief"}),
+           400, "bad_argument", "a bad role")
+    expect(admin.post("/api/agents", {"name": "carol", "password": "short"}), 400,
+           "bad_password", "a short password")
+    expect(admin.post("/api/agents", {"name": "carol", "role": "agent"}), 400, "missing_field",
+           "a role without a password")
+    expect(admin.post("/api/agents", {"name": "x" * 65}), 400, "field_too_long", "a long name")
+    if "carol" in [a["name"] for a in expect(admin.get("/api/agents"), 200)["agents"]]:
+        raise Failure("a refused agent was added")
+    a = expect(admin.post("/api/agents", {"name": "carol", "password": "carolpass"}), 201,
+               what="add an agent")["agent"]
+    if a != {"name": "carol", "role": "agent"}:
+        raise Failure("added %r" % a)
+    expect(admin.post("/api/agents", {"name": "carol"}), 409, "agent_exists", "add twice")
+    carol = desk.client()
+    expect(carol.sign_in("carol", "carolpass"), 200, what="carol signs in")
+    expect(carol.post("/api/agents", {"name": "dave"}), 403, "forbidden", "an agent adds one")
+    expect(carol.post("/api/processes/%3C0.1.0%3E/kill"), 403, "forbidden",
+           "an agent kills a process")
+    # Her changes are hers.
+    t = expect(carol.post("/api/tickets", {"description": "Carol's"}), 201)["ticket"]
+    expect(carol.post("/api/tickets/%d/assign" % t["id"], {"agent": "carol"}), 200)
+    hist = expect(carol.get("/api/tickets/%d" % t["id"]), 200)["ticket"]["history"]
+    if hist[-1]["who"] != "carol":
+        raise Failure("carol's change is attributed to %r" % hist[-1])
+    # A password reset at the console signs her out.
+    r = desk.command("password-reset carol", "carolpass2")
+    if not r.get("ok"):
+        raise Failure("password-reset: %r" % r)
+    signed_out(carol, "a session after a password reset")
+    expect(carol.sign_in("carol", "carolpass"), 401, "bad_credentials", "the old password")
+    me = expect(carol.sign_in("carol", "carolpass2"), 200, what="the new password")
+    if me["role"] != "agent":
+        raise Failure("a reset changed the role: %r" % me)
+    # admin-add at the console.
+    r = desk.command("admin-add dora", "dorapass")
+    if r.get("role") != "admin":
+        raise Failure("admin-add: %r" % r)
+    r = desk.command("admin-add erin", "short")
+    if r.get("ok") or r["error"]["code"] != "bad_password":
+        raise Failure("admin-add with a short password: %r" % r)
+    expect(desk.client().sign_in("dora", "dorapass"), 200, what="dora signs in")
+    expect(desk.client().sign_in("erin", "short"), 401, "bad_credentials", "erin was not added")
+    return carol
+
+
+def find(node, name):
+    if node.get("name") == name:
+        return node
+    for child in node.get("children", []):
+        found = find(child, name)
+        if found:
+            return found
+    return None
+
+
+def runtime(desk, admin, tid):
+    tree = expect(admin.get("/api/tree"), 200)["tree"]
+    if tree["name"] != "SupportSystem.Supervisor" or not find(tree, "Web") \
+            or not find(tree, "Store") or not find(tree, "HTTP"):
+        raise Failure("tree %r" % tree)
+    procs = expect(admin.get("/api/processes?sort=memory&limit=5"), 200)
+    mem = [p["memory"] for p in procs["processes"]]
+    if len(mem) != 5 or mem != sorted(mem, reverse=True) or procs["total"] < 10:
+        raise Failure("processes by memory %r" % procs)
+    q = expect(admin.get("/api/processes?sort=queue"), 200)["processes"]
+    ql = [p["message_queue_len"] for p in q]
+    if ql != sorted(ql, reverse=True):
+        raise Failure("processes by queue %r" % ql)
+    expect(admin.get("/api/processes?sort=name"), 400, "bad_argument", "a bad sort")
+    expect(admin.get("/api/processes?limit=x"), 400, "bad_argument", "a bad limit")
+    expect(admin.post("/api/processes/%3C0.999999.77%3E/kill"), 404, "no_such_process",
+           "kill a process that does not exist")
+    expect(admin.post("/api/processes/nonsense/kill"), 404, "no_such_process", "kill nonsense")
+    # Kill the Store: its supervisor restarts it, and what came after it
+    # (rest_for_one: the Web too); nothing acknowledged is lost.
+    store = find(tree, "Store")["pid"]
+    before = expect(admin.get("/api/tickets/%d" % tid), 200)["ticket"]
+    # Meanwhile other clients read the tree: the restart of the web kills
+    # their connections mid-walk, and a killed connection must leak nothing
+    # (the sanitizer's leak check at exit says so).
+    stop = threading.Event()
+
+    def read_trees():
+        while not stop.is_set():
+            try:
+                admin.get("/api/tree")
+            except (ConnectionError, OSError, http.client.HTTPException):
+                pass
+    readers = [threading.Thread(target=read_trees) for _ in range(4)]
+    for t in readers:
+        t.start()
+    k = expect(admin.post("/api/processes/%s/kill" % store.strip("<>")), 200, what="kill Store")
+    if k["killed"] != store or k["name"] != "SupportSystem.Store":
+        raise Failure("killed %r" % k)
+
+    def store_back():
+        try:
+            r = admin.get("/api/tree")
+        except (ConnectionError, OSError, http.client.HTTPException):
+            return None  # the Web restarts with the rest
+        if r.status != 200:
+            return None
+        s = find(r.json["tree"], "Store")
+        return s and s["pid"] != store and s["status"] == "running" and s
+    s = wait_until("the Store restarted", store_back)
+    stop.set()
+    for t in readers:
+        t.join()
+    if s["restarts"] < 1:
+        raise Failure("the Store's restart is not counted: %r" % s)
+    after = expect(admin.get("/api/tickets/%d" % tid), 200, what="after the restart")["ticket"]
+    if (after["status"], after["agent"], after["version"]) != \
+            (before["status"], before["agent"], before["version"]):
+        raise Failure("the Store's restart lost a change: %r -> %r" % (before, after))
+
+
+def events(desk, admin):
+    """GET /api/events: a change made elsewhere arrives as an event."""
+    sock = socket.create_connection(("127.0.0.1", desk.port), timeout=DEADLINE_S)
+    sock.sendall(("GET /api/events HTTP/1.1\r\nHost: x\r\nCookie: arbor_session=%s\r\n"
+                  "Accept: text/event-stream\r\n\r\n" % admin.cookie).encode())
+    buf = b""
+    deadline = time.monotonic() + DEADLINE_S
+    while b"\r\n\r\n" not in buf and time.monotonic() < deadline:
+        buf += sock.recv(4096)
+    head = buf.split(b"\r\n\r\n")[0].decode()
+    if not head.startswith("HTTP/1.1 200") or "text/event-stream" not in head:
+        raise Failure("the event stream answered %r" % head)
+    # First, a snapshot of the tickets as they are.
+    listed = expect(admin.get("/api/tickets?limit=1000"), 200)["tickets"]
+    snap = re.compile(rb"event: snapshot\ndata: ([^\n]*)\n")
+    while not snap.search(buf):
+        if time.monotonic() > deadline:
+            raise Failure("no snapshot: %r" % buf[-2000:])
+        buf += sock.recv(65536)
+    tickets = json.loads(snap.search(buf).group(1))["tickets"]
+    if [t["id"] for t in tickets] != [t["id"] for t in listed] or not tickets:
+        raise Failure("the snapshot %r is not the list %r" % (tickets[:3], listed[:3]))
+    if buf.index(b"event: snapshot") > buf.index(b"\r\n\r\n") + 16:
+        raise Failure("something came before the snapshot: %r" % buf[:600])
+    # The stream is subscribed before its head is sent: a change now is seen.
+    other = desk.client()
+    expect(other.sign_in("dora", "dorapass"), 200)
+    t = expect(other.post("/api/tickets", {"description": "Seen live"}), 201)["ticket"]
+    expect(other.post("/api/tickets/%d/assign" % t["id"], {"agent": "bob"}), 200)
+    want = re.compile(rb'event: ticket\ndata: (\{[^\n]*"id":%d[^\n]*"status":"assigned"[^\n]*)\n'
+                      % t["id"])
+    while not want.search(buf):
+        if time.monotonic() > deadline:
+            raise Failure("no event for ticket %d: %r" % (t["id"], buf[-2000:]))
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise Failure("the event stream closed: %r" % buf[-2000:])
+        buf += chunk
+    # A process that dies and is restarted shows as process events: kill
+    # the ticket's worker (a transient child: restarted after a kill).
+    tree = expect(admin.get("/api/tree"), 200)["tree"]
+    workers = find(tree, "TicketSupervisor")["children"]
+    if not workers:
+        raise Failure("no ticket worker in the tree: %r" % tree)
+    pid = workers[0]["pid"]
+    expect(admin.post("/api/processes/%s/kill" % pid.strip("<>")), 200, what="kill a worker")
+    # (A dynamic supervisor's report names itself, not the child.)
+    sup = find(tree, "TicketSupervisor")["pid"]
+    want = re.compile(rb'event: process\ndata: (\{[^\n]*"pid":"%s"[^\n]*"what":"child_terminated"'
+                      rb'[^\n]*"reason":"killed"[^\n]*)\n' % re.escape(sup.encode()))
+    while not want.search(buf):
+        if time.monotonic() > deadline:
+            raise Failure("no process event for %s: %r" % (pid, buf[-2000:]))
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise Failure("the event stream closed: %r" % buf[-2000:])
+        buf += chunk
+    sock.close()
+    # Without a session: 401.
+    expect(desk.client().get("/api/events"), 401, "not_signed_in", "events without a session")
+
+
+def protocol(desk, admin):
+    r = admin.request("PUT", "/api/tickets", {})
+    expect(r, 405, "method_not_allowed", "a method the path does not take")
+    if r.header("Allow") != "GET, POST":
+        raise Failure("Allow: %r" % r.header("Allow"))
+    expect(admin.get("/api/nothing"), 404, "not_found", "an unknown path")
+    expect(admin.get("/api/tickets/%zz"), 400, "bad_path", "a bad escape in the path")
+
+
+def start_refusals(binary, tmp, port):
+    """A taken port is refused with a hint; a non-loopback address warns."""
+    d = subprocess.run(
+        [binary, "--json", "--db", os.path.join(tmp, "other.db"), "--http",
+         "127.0.0.1:%d" % port], input="quit\n", capture_output=True, text=True,
+        timeout=DEADLINE_S)
+    if d.returncode == 0 or "is taken by another program" not in d.stderr:
+        raise Failure("a taken port: status %d, %r" % (d.returncode, d.stderr))
+    for bad in ("4000", "127.0.0.1:", "127.0.0.1:70000", ":80"):
+        d = subprocess.run(
+            [binary, "--db", os.path.join(tmp, "bad.db"), "--http", bad], input="",
+            capture_output=True, text=True, timeout=DEADLINE_S)
+        if d.returncode != 2 or "--http wants ADDRESS:PORT" not in d.stderr:
+            raise Failure("--http %s: status %d, %r" % (bad, d.returncode, d.stderr))
+    d = subprocess.run(
+        [binary, "--json", "--db", os.path.join(tmp, "wide.db"), "--http", "0.0.0.0:0"],
+        input="quit\n", capture_output=True, text=True, timeout=DEADLINE_S)
+    if d.returncode != 0 or "warning: the web desk listens on 0.0.0.0" not in d.stderr:
+        raise Failure("0.0.0.0: status %d, %r" % (d.returncode, d.stderr))
+
+
+def stored_passwords(db):
+    """Passwords are stored as yescrypt hashes, each with its own salt."""
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT agent, hash, role FROM credentials ORDER BY agent").fetchall()
+    con.close()
+    if [(a, r) for a, _, r in rows] != [("ada", "admin"), ("carol", "agent"),
+                                        ("dora", "admin")]:
+        raise Failure("credentials %r" % [(a, r) for a, _, r in rows])
+    salts = set()
+    for agent, h, _ in rows:
+        if not h.startswith("$y$") or ADMIN_PW in h or "pass" in h:
+            raise Failure("%s's password is stored as %r" % (agent, h))
+        salts.add(h.rsplit("$", 1)[0])
+    if len(salts) != len(rows):
+        raise Failure("two passwords share a salt")
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    binary = sys.argv[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        desk = Desk(binary, tmp)
+        try:
+            admin = first_admin(desk)
+            sign_in_and_sessions(desk, admin)
+            bad_bodies(desk, admin)
+            tid = tickets(desk, admin)
+            agents(desk, admin)
+            events(desk, admin)
+            protocol(desk, admin)
+            start_refusals(binary, tmp, desk.port)
+            runtime(desk, admin, tid)
+            rc = desk.quit()
+            if rc != 0:
+                raise Failure("the desk exited with %d" % rc)
+            stored_passwords(desk.db)
+            # A restart: sessions are in memory, so ada signs in again;
+            # her password is stored. No setup link: there is an admin.
+            again = Desk(binary, tmp, first_start=False)
+            c = again.client()
+            c.cookie = admin.cookie
+            signed_out(c, "an old session after a restart")
+            expect(c.sign_in("ada", ADMIN_PW), 200, what="sign in after a restart")
+            if "No admin yet" in again.stderr():
+                raise Failure("a setup link was printed on a desk with an admin")
+            if again.quit() != 0:
+                raise Failure("the second desk did not quit cleanly")
+        except Failure as e:
+            print("FAIL:", e)
+            print("--- desk stderr:")
+            print(desk.stderr())
+            if desk.proc.poll() is None:
+                desk.proc.kill()
+            sys.exit(1)
+    print("web API: every endpoint and error status checked")
+
+
+if __name__ == "__main__":
+    main()
