@@ -22,6 +22,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,13 +38,18 @@
 #define LINE_EDITOR
 #endif
 
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2 && ATOMIC_BOOL_LOCK_FREE == 2,
+               "the signal handlers need lock-free atomics");
+
 /* The wake-up pipe: [0] is polled, [1] written by handlers (non-blocking:
  * a full pipe already wakes the reader). -1 before console_init. */
 static int wake[2] = {-1, -1};
 
-static volatile sig_atomic_t cancel_pending; /* Ctrl-C at the terminal */
-static volatile sig_atomic_t stop_signal;    /* the signal that asked to stop, or 0 */
-static atomic_bool abandoned;                /* console_read_abandon was called */
+/* Set by the handlers, on whichever thread the signal arrives, and read by
+ * the reader: lock-free atomics, safe in a handler. */
+static atomic_int cancel_pending; /* Ctrl-C at the terminal */
+static atomic_int stop_signal;    /* the signal that asked to stop, or 0 */
+static atomic_bool abandoned;     /* console_read_abandon was called */
 
 static void wake_up(void)
 {
@@ -56,13 +62,13 @@ static void wake_up(void)
 static void on_cancel(int sig)
 {
     (void)sig;
-    cancel_pending = 1;
+    atomic_store(&cancel_pending, 1);
     wake_up();
 }
 
 static void on_stop(int sig)
 {
-    stop_signal = sig;
+    atomic_store(&stop_signal, sig);
     wake_up();
 }
 
@@ -92,12 +98,10 @@ static void drain_wake(void)
 static input_wait_t wait_input(bool with_stdin)
 {
     for (;;) {
-        if (stop_signal || atomic_load(&abandoned))
+        if (atomic_load(&stop_signal) || atomic_load(&abandoned))
             return INPUT_STOP;
-        if (cancel_pending) {
-            cancel_pending = 0;
+        if (atomic_exchange(&cancel_pending, 0))
             return INPUT_CANCEL;
-        }
         struct pollfd p[2] = {{.fd = wake[0], .events = POLLIN},
                               {.fd = STDIN_FILENO, .events = POLLIN}};
         int n = poll(p, with_stdin ? 2 : 1, -1);
@@ -294,7 +298,7 @@ static void *wait_stop(void *arg)
 {
     (void)arg;
     while (wait_input(false) != INPUT_STOP)
-        stop_signal = SIGINT; /* without a console, Ctrl-C stops too */
+        atomic_store(&stop_signal, SIGINT); /* without a console, Ctrl-C stops too */
     return NULL;
 }
 
@@ -317,7 +321,7 @@ bool console_read_abandoned(void)
 
 int console_stop_signal(void)
 {
-    return stop_signal;
+    return atomic_load(&stop_signal);
 }
 
 void console_init(void)
