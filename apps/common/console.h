@@ -17,7 +17,10 @@
  * says which signal; a second SIGTERM has its default action); SIGINT,
  * when standard input is a terminal, cancels the line being typed (the
  * prompt is shown again), and otherwise asks to stop, as SIGTERM does.
- * Call it once, before the runtime starts. */
+ * Both are blocked in this thread, and so in every thread the runtime
+ * starts: they are taken only while the console waits for input (one
+ * that comes while a command runs is taken when it is done). Call it once,
+ * in the main thread, before the runtime starts. */
 void console_init(void);
 
 /* Reads one line from standard input on the blocking pool: the calling

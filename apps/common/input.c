@@ -6,10 +6,14 @@
  * another process can make a read return as at end of input
  * (console_read_abandon).
  *
- * Every wait for input is a poll() on standard input and on a wake-up
+ * Every wait for input is a ppoll() on standard input and on a wake-up
  * pipe, to which the signal handlers and console_read_abandon write a
- * byte: a signal that arrives on any thread, at any moment, ends the wait,
- * and the flags say why. The line editor reads its characters through
+ * byte, and the flags say why the wait ended. SIGINT and SIGTERM are
+ * blocked in every thread (console_init blocks them before the runtime
+ * starts its threads) but in that ppoll, which unblocks them while it
+ * waits: a signal is handled by the reader, in its wait (or at the next
+ * one, when it came while a command ran), never in a scheduler's sleep,
+ * which it would not end. The line editor reads its characters through
  * edit_getc, which waits the same way.
  */
 #define _GNU_SOURCE /* pipe2 */
@@ -20,6 +24,7 @@
 #include <langinfo.h>
 #include <locale.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 
@@ -73,7 +78,8 @@ static void on_stop(int sig)
 }
 
 /* Installs handler for sig; once: after it ran, the default action (so a
- * second SIGTERM ends a program that does not stop). */
+ * second SIGTERM, while the console waits, ends a program that does not
+ * stop). */
 static void handle(int sig, void (*handler)(int), bool once)
 {
     struct sigaction sa;
@@ -97,6 +103,10 @@ static void drain_wake(void)
  * the reader to cancel the line or to stop. */
 static input_wait_t wait_input(bool with_stdin)
 {
+    sigset_t open; /* this thread's mask, SIGINT and SIGTERM let through */
+    pthread_sigmask(SIG_SETMASK, NULL, &open);
+    sigdelset(&open, SIGINT);
+    sigdelset(&open, SIGTERM);
     for (;;) {
         if (atomic_load(&stop_signal) || atomic_load(&abandoned))
             return INPUT_STOP;
@@ -104,7 +114,7 @@ static input_wait_t wait_input(bool with_stdin)
             return INPUT_CANCEL;
         struct pollfd p[2] = {{.fd = wake[0], .events = POLLIN},
                               {.fd = STDIN_FILENO, .events = POLLIN}};
-        int n = poll(p, with_stdin ? 2 : 1, -1);
+        int n = ppoll(p, with_stdin ? 2 : 1, NULL, &open);
         if (n < 0 && errno != EINTR)
             return INPUT_READY; /* the read says what is wrong */
         if (n > 0 && p[0].revents)
@@ -340,6 +350,11 @@ void console_init(void)
         handle(SIGINT, on_cancel, false);
     else
         handle(SIGINT, on_stop, true);
+    sigset_t reader_only;
+    sigemptyset(&reader_only);
+    sigaddset(&reader_only, SIGINT);
+    sigaddset(&reader_only, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &reader_only, NULL);
 #ifdef LINE_EDITOR
     /* The editor reads through edit_getc, and leaves the signals to the
      * handlers above (libedit's own would send SIGINT again to the whole
