@@ -69,15 +69,17 @@ valgrind: deps
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	$(CMAKE) -S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DARBOR_SANITIZE=address,undefined -DARBOR_FUZZ=ON -DARBOR_BENCH=OFF
-	$(CMAKE) --build build/fuzz -j $(JOBS) --target fuzz_console_line fuzz_desk_request fuzz_simple_queue_command
+	$(CMAKE) --build build/fuzz -j $(JOBS) --target fuzz_console_line fuzz_desk_request fuzz_simple_queue_command fuzz_http_request
 	scripts/fuzz.sh build/fuzz $(FUZZ_SECONDS)
 
 bench: all
 	scripts/bench.sh $(BENCH)
 
-# wrk against http_hello and nginx, 1 and 2 workers, interleaved, on
-# loopback (needs Debian's wrk and nginx-light; see the script).
+# http_hello against nginx and Go's net/http, 1 and 2 workers, interleaved,
+# on loopback: wrk (keep-alive) and ab (a connection per request); installs
+# Debian's wrk, apache2-utils, nginx-light and golang-go. See the script.
 bench-http: all
+	@ARBOR_WITH_HTTP_BENCH=1 scripts/install-deps.sh
 	scripts/bench-http.sh
 
 install: all

@@ -75,8 +75,8 @@ static void echo_connection(void *arg)
 
 /* Accepts connections until another process closes the listener (which
  * comes from the spawner), spawning handler for each and handing it the
- * socket. It counts nothing: a connect the kernel refused with EAGAIN may
- * still reach the listener while its client tries again. */
+ * socket. It counts nothing: the benchmark ends it by closing the
+ * listener. */
 static void acceptor(void *arg)
 {
     arbor_entry_fn handler = *(arbor_entry_fn *)arg;
@@ -191,9 +191,8 @@ static void tcp_echo_conns(void)
 
 /* ---- tcp_accept_rate ----------------------------------------------------------------- */
 
-/* A connection that reads one byte, answers one byte, and ends. One that
- * ends first is let go: a connect the kernel refused with EAGAIN may
- * still have reached the listener, and its client has closed it. */
+/* A connection that reads one byte, answers one byte, and ends. One whose
+ * client closed first is let go. */
 static void one_byte_connection(void *arg)
 {
     (void)arg;
@@ -210,8 +209,6 @@ static void connecting_client(void *arg)
     client_args_t a = *(client_args_t *)arg;
     for (uint64_t i = 0; i < a.trips; i++) {
         arbor_socket_t c;
-        /* Connecting this fast, the kernel at times finds no local port
-         * for a moment: arbor_tcp_connect() tries again (EAGAIN). */
         check(arbor_tcp_connect("127.0.0.1", a.port, 10000, &c), "connect");
         char b = 'x';
         check(arbor_socket_send(c, &b, 1, ARBOR_INFINITY, NULL), "send");

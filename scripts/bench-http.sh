@@ -1,24 +1,30 @@
 #!/usr/bin/env bash
-# The `make bench-http` driver: wrk against examples/http_hello and against
-# nginx answering the same endpoint (`return 200 "Hello, World!"`), with 1
-# and with 2 workers (Arbor: --schedulers N, nginx: worker_processes N),
-# interleaved (each repetition runs every configuration once, in turn), on
-# loopback. Prints, per worker count, the medians of requests/s and p99
-# latency for both servers and the ratio Arbor/nginx.
+# The `make bench-http` driver: examples/http_hello against two peers that
+# answer the same endpoint (GET /plaintext, "Hello, World!"): nginx
+# (`return 200`) and Go's net/http (bench/go_hello/main.go, built here),
+# with 1 and with 2 workers (Arbor: --schedulers N, nginx: worker_processes
+# N, Go: GOMAXPROCS N), interleaved (each repetition runs every server once,
+# in turn), on loopback, two ways:
+#   - keep-alive: wrk -t1 -c64 --latency (requests/s and p99 latency);
+#   - a connection per request: ab -c 32 without -k (requests/s).
+# Prints, per worker count, the medians and Arbor's ratios to each peer.
 #
-# With 1 worker the server is pinned to CPU 0 and wrk to CPU 1 (taskset);
-# with 2 workers neither is pinned (on a 2-core machine wrk then competes
-# with the server, for both servers alike). Keep the machine otherwise quiet:
-# these are comparisons made in one run, not absolute figures.
+# With 1 worker the server is pinned to CPU 0 and the client to CPU 1
+# (taskset); with 2 workers neither is pinned (on a 2-core machine the
+# client then competes with the server, for every server alike). Keep the
+# machine otherwise quiet: these are comparisons made in one run, not
+# absolute figures.
 #
 # Environment:
-#   HTTP_HELLO          the server (default: build/release/bin/http_hello)
-#   BENCH_HTTP_REPS     repetitions (default 3)
-#   BENCH_HTTP_SECONDS  seconds per wrk run (default 5)
-#   BENCH_HTTP_CONNS    wrk connections (default 64), one wrk thread
+#   HTTP_HELLO           the server (default: build/release/bin/http_hello)
+#   BENCH_HTTP_REPS      repetitions (default 3)
+#   BENCH_HTTP_SECONDS   seconds per run (default 5)
+#   BENCH_HTTP_CONNS     wrk connections (default 64), one wrk thread
+#   BENCH_HTTP_AB_CONNS  ab's concurrency (default 32)
 #
-# Needs wrk and nginx (Debian: wrk, nginx-light); says so and exits 77 when
-# either is missing.
+# Needs wrk, nginx, ab and go (Debian: wrk, nginx-light, apache2-utils,
+# golang-go; `make bench-http` installs them); says so and exits 77 when
+# one is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,10 +32,13 @@ HELLO=${HTTP_HELLO:-build/release/bin/http_hello}
 REPS=${BENCH_HTTP_REPS:-3}
 SECONDS_PER_RUN=${BENCH_HTTP_SECONDS:-5}
 CONNS=${BENCH_HTTP_CONNS:-64}
+AB_CONNS=${BENCH_HTTP_AB_CONNS:-32}
+SERVERS=(arbor nginx go)
 
-for tool in wrk nginx; do
+for tool in wrk nginx ab go; do
     if ! command -v "$tool" >/dev/null && [ ! -x "/usr/sbin/$tool" ]; then
-        echo "bench-http: $tool is not installed (Debian: apt-get install wrk nginx-light)" >&2
+        echo "bench-http: $tool is not installed (Debian: apt-get install wrk nginx-light" \
+            "apache2-utils golang-go)" >&2
         exit 77
     fi
 done
@@ -44,6 +53,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+go build -o "$work/go_hello" bench/go_hello/main.go
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -59,12 +69,16 @@ wait_port() {
     exit 1
 }
 
-# Starts both servers for `workers`; sets arbor_port and nginx_port.
+# Starts the three servers for `workers`; sets arbor_port, nginx_port and
+# go_port.
 start_servers() {
     local workers=$1 pin=()
     [ "$workers" = 1 ] && pin=(taskset -c 0)
     arbor_port=$(free_port)
     "${pin[@]}" "$HELLO" --port "$arbor_port" --schedulers "$workers" >"$work/arbor.log" 2>&1 &
+    pids+=($!)
+    go_port=$(free_port)
+    "${pin[@]}" "$work/go_hello" -port "$go_port" -procs "$workers" >"$work/go.log" 2>&1 &
     pids+=($!)
     nginx_port=$(free_port)
     mkdir -p "$work/nginx$workers"
@@ -93,9 +107,10 @@ EOF
     pids+=($!)
     wait_port "$arbor_port"
     wait_port "$nginx_port"
+    wait_port "$go_port"
 }
 
-# Runs wrk once; prints "requests_per_s p99_ms".
+# Runs wrk once (keep-alive); prints "requests_per_s p99_ms".
 run_wrk() {
     local port=$1 workers=$2 pin=()
     [ "$workers" = 1 ] && pin=(taskset -c 1)
@@ -114,32 +129,77 @@ print("%.0f %.3f" % (rps, p99))
 EOF
 }
 
+# Runs ab once (a connection per request, HTTP/1.0 without keep-alive);
+# prints "requests_per_s".
+run_ab() {
+    local port=$1 workers=$2 pin=()
+    [ "$workers" = 1 ] && pin=(taskset -c 1)
+    "${pin[@]}" ab -q -c "$AB_CONNS" -t "$SECONDS_PER_RUN" -n 10000000 \
+        "http://127.0.0.1:$port/plaintext" >"$work/ab.out" 2>&1 || true
+    python3 - "$work/ab.out" <<'EOF'
+import re, sys
+text = open(sys.argv[1]).read()
+m = re.search(r"Requests per second:\s*([\d.]+)", text)
+if not m:
+    sys.stderr.write("bench-http: ab failed:\n" + text[-2000:])
+    sys.exit(1)
+failed = re.search(r"Failed requests:\s*(\d+)", text)
+if failed and int(failed.group(1)):
+    sys.stderr.write("bench-http: ab reported %s failed requests\n" % failed.group(1))
+print("%.0f" % float(m.group(1)))
+EOF
+}
+
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+# med FILE FIELD: the median of one column of FILE.
+med() { cut -d' ' -f"$2" "$1" | median; }
 
 for workers in 1 2; do
     start_servers "$workers"
-    : >"$work/arbor$workers.txt"
-    : >"$work/nginx$workers.txt"
+    for server in "${SERVERS[@]}"; do
+        : >"$work/$server$workers.wrk"
+        : >"$work/$server$workers.ab"
+    done
     for rep in $(seq 1 "$REPS"); do
-        run_wrk "$arbor_port" "$workers" >>"$work/arbor$workers.txt"
-        run_wrk "$nginx_port" "$workers" >>"$work/nginx$workers.txt"
-        echo "  rep $rep/$REPS, $workers worker(s): arbor $(tail -1 "$work/arbor$workers.txt")," \
-            "nginx $(tail -1 "$work/nginx$workers.txt") (req/s p99_ms)" >&2
+        for server in "${SERVERS[@]}"; do
+            port_var=${server}_port
+            run_wrk "${!port_var}" "$workers" >>"$work/$server$workers.wrk"
+        done
+        for server in "${SERVERS[@]}"; do
+            port_var=${server}_port
+            run_ab "${!port_var}" "$workers" >>"$work/$server$workers.ab"
+        done
+        line="  rep $rep/$REPS, $workers worker(s); keep-alive req/s p99_ms:"
+        for server in "${SERVERS[@]}"; do line+=" $server $(tail -1 "$work/$server$workers.wrk"),"; done
+        line+=" a connection per request req/s:"
+        for server in "${SERVERS[@]}"; do line+=" $server $(tail -1 "$work/$server$workers.ab")"; done
+        echo "$line" >&2
     done
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     pids=()
 done
 
-printf '\nwrk -t1 -c%s, %s s x %s, GET /plaintext, keep-alive; medians\n\n' "$CONNS" \
+printf '\nKeep-alive: wrk -t1 -c%s, %s s x %s, GET /plaintext; medians\n\n' "$CONNS" \
     "$SECONDS_PER_RUN" "$REPS"
-printf '| workers | Arbor req/s | nginx req/s | Arbor/nginx | Arbor p99 ms | nginx p99 ms | Arbor/nginx |\n'
-printf '|---|---|---|---|---|---|---|\n'
+printf '| workers | Arbor req/s | nginx req/s | Go req/s | Arbor/nginx | Arbor/Go |'
+printf ' Arbor p99 ms | nginx p99 ms | Go p99 ms |\n|---|---|---|---|---|---|---|---|---|\n'
 for workers in 1 2; do
-    ar=$(cut -d' ' -f1 "$work/arbor$workers.txt" | median)
-    nr=$(cut -d' ' -f1 "$work/nginx$workers.txt" | median)
-    ap=$(cut -d' ' -f2 "$work/arbor$workers.txt" | median)
-    np=$(cut -d' ' -f2 "$work/nginx$workers.txt" | median)
-    awk -v w="$workers" -v ar="$ar" -v nr="$nr" -v ap="$ap" -v np="$np" 'BEGIN {
-        printf "| %s | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f |\n", w, ar, nr, ar / nr, ap, np, ap / np }'
+    awk -v w="$workers" -v ar="$(med "$work/arbor$workers.wrk" 1)" \
+        -v nr="$(med "$work/nginx$workers.wrk" 1)" -v gr="$(med "$work/go$workers.wrk" 1)" \
+        -v ap="$(med "$work/arbor$workers.wrk" 2)" -v np="$(med "$work/nginx$workers.wrk" 2)" \
+        -v gp="$(med "$work/go$workers.wrk" 2)" 'BEGIN {
+        printf "| %s | %.0f | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f |\n",
+            w, ar, nr, gr, ar / nr, ar / gr, ap, np, gp }'
+done
+
+printf '\nA connection per request: ab -c %s, %s s x %s, GET /plaintext; medians\n\n' \
+    "$AB_CONNS" "$SECONDS_PER_RUN" "$REPS"
+printf '| workers | Arbor req/s | nginx req/s | Go req/s | Arbor/nginx | Arbor/Go |\n'
+printf '|---|---|---|---|---|---|\n'
+for workers in 1 2; do
+    awk -v w="$workers" -v ar="$(median <"$work/arbor$workers.ab")" \
+        -v nr="$(median <"$work/nginx$workers.ab")" -v gr="$(median <"$work/go$workers.ab")" 'BEGIN {
+        printf "| %s | %.0f | %.0f | %.0f | %.2f | %.2f |\n", w, ar, nr, gr, ar / nr, ar / gr }'
 done

@@ -4,6 +4,8 @@
 set -euo pipefail
 need=(build-essential cmake pkg-config clang clang-format valgrind libsqlite3-dev libcjson-dev libedit-dev sqlite3 python3 node-llhttp curl)
 [ "${ARBOR_WITH_BEAM:-0}" = 1 ] && need+=(erlang-nox elixir)
+# make bench-http: the load generators and the servers Arbor is compared with.
+[ "${ARBOR_WITH_HTTP_BENCH:-0}" = 1 ] && need+=(wrk apache2-utils nginx-light golang-go)
 missing=()
 for pkg in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -4,29 +4,39 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
+enum { PICK = 1, LOOKUP, ROSTER, ADD, RENAME, SET };
 
-enum { PICK = 1, KNOWN, ADD };
+typedef struct {
+    char name[TICKET_NAME_SIZE];
+    char new_name[TICKET_NAME_SIZE]; /* RENAME */
+    ticket_actor_t by;               /* RENAME */
+    int active, available;           /* SET */
+} agents_req_t;
 
 typedef struct {
     int rc;
     ticket_error_t err;
-} add_reply_t;
+    store_agent_t agent; /* PICK, LOOKUP */
+} agents_reply_t;
 
 typedef struct roster {
     agents_policy_t policy;
     bool durable;
     size_t n, next;
-    char (*names)[TICKET_NAME_SIZE]; /* process memory */
+    store_agent_t *agents; /* process memory; open is not kept */
 } roster_t;
 
-static bool push(roster_t *r, const char *name)
+static bool push(roster_t *r, const char *name, bool active, bool available)
 {
-    char(*names)[TICKET_NAME_SIZE] = arbor_realloc(r->names, (r->n + 1) * sizeof *names);
-    if (!names)
+    store_agent_t *more = arbor_realloc(r->agents, (r->n + 1) * sizeof *more);
+    if (!more)
         return false;
-    r->names = names;
-    snprintf(r->names[r->n++], TICKET_NAME_SIZE, "%s", name);
+    r->agents = more;
+    store_agent_t *a = &r->agents[r->n++];
+    snprintf(a->name, sizeof a->name, "%s", name);
+    a->active = active;
+    a->available = available;
+    a->open = -1;
     return true;
 }
 
@@ -40,77 +50,149 @@ static arbor_gs_ret_t agents_init(void **state, void *arg)
     r->durable = cfg->durable;
     *state = r;
     if (!r->durable)
-        return push(r, "alice") && push(r, "bob") ? arbor_gs_ok()
-                                                  : arbor_gs_halt(arbor_error("out of memory"));
-    char *list, *save = NULL;
-    int rc = store_agents(&list);
+        return push(r, "alice", true, true) && push(r, "bob", true, true)
+                   ? arbor_gs_ok()
+                   : arbor_gs_halt(arbor_error("out of memory"));
+    store_agent_t *list;
+    size_t n;
+    int rc = store_agents(&list, &n);
     if (rc)
         return arbor_gs_halt(arbor_error("cannot load agents: %s", arbor_err_name(rc)));
-    for (char *line = strtok_r(list, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-        push(r, line);
+    bool ok = true;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = push(r, list[i].name, list[i].active, list[i].available);
     free(list);
-    return arbor_gs_ok();
+    return ok ? arbor_gs_ok() : arbor_gs_halt(arbor_error("out of memory"));
 }
 
-static bool on_roster(const roster_t *r, const char *name)
+static store_agent_t *find(roster_t *r, const char *name)
 {
     for (size_t i = 0; i < r->n; i++)
-        if (strcmp(r->names[i], name) == 0)
-            return true;
-    return false;
+        if (strcmp(r->agents[i].name, name) == 0)
+            return &r->agents[i];
+    return NULL;
 }
 
-/* The agent with the fewest assigned tickets (ties: roster order). */
-static size_t least_loaded(const roster_t *r)
+static bool eligible(const store_agent_t *a)
 {
-    size_t best = 0, best_load = SIZE_MAX;
-    ticket_status_t assigned = TICKET_ASSIGNED;
-    for (size_t i = 0; i < r->n; i++) {
-        ticket_t *t;
-        size_t n = 0;
-        if (store_list(&assigned, r->names[i], 100000, &t, &n) == 0)
-            free(t);
-        if (n < best_load) {
-            best = i;
-            best_load = n;
+    return a->active && a->available;
+}
+
+/* Round-robin: the next eligible agent after the last one picked. */
+static store_agent_t *next_in_turn(roster_t *r)
+{
+    for (size_t k = 0; k < r->n; k++) {
+        store_agent_t *a = &r->agents[r->next++ % r->n];
+        if (eligible(a))
+            return a;
+    }
+    return NULL;
+}
+
+/* Least-loaded: the eligible agent with the fewest open tickets, as the
+ * Store counts them (ties: roster order). */
+static store_agent_t *least_loaded(roster_t *r)
+{
+    store_agent_t *list, *best = NULL;
+    size_t n;
+    if (store_agents(&list, &n) != 0)
+        return NULL;
+    int64_t best_load = INT64_MAX;
+    for (size_t i = 0; i < n; i++) {
+        store_agent_t *a = find(r, list[i].name);
+        if (a && eligible(a) && list[i].open < best_load) {
+            best = a;
+            best_load = list[i].open;
         }
     }
+    free(list);
     return best;
+}
+
+static int add(roster_t *r, const char *name, ticket_error_t *err)
+{
+    int rc = 0;
+    if (r->durable) {
+        rc = store_agent_add(name, err);
+    } else if (find(r, name)) {
+        rc = ARBOR_EEXIST;
+        snprintf(err->code, sizeof err->code, "agent_exists");
+        snprintf(err->message, sizeof err->message, "there is already an agent called %s", name);
+    }
+    if (!rc && !push(r, name, true, true))
+        rc = ARBOR_ENOMEM;
+    return rc;
+}
+
+static int rename_agent(roster_t *r, const agents_req_t *q, ticket_error_t *err)
+{
+    if (!r->durable) {
+        snprintf(err->code, sizeof err->code, "no_store");
+        snprintf(err->message, sizeof err->message,
+                 "renaming an agent needs the Store (this desk is in memory)");
+        return ARBOR_EINVAL;
+    }
+    int rc = store_agent_rename(q->name, q->new_name, &q->by, err);
+    store_agent_t *a = rc ? NULL : find(r, q->name);
+    if (a)
+        snprintf(a->name, sizeof a->name, "%s", q->new_name);
+    return rc;
+}
+
+static int set_flags(roster_t *r, const agents_req_t *q, ticket_error_t *err)
+{
+    store_agent_t *a = find(r, q->name);
+    int rc = 0;
+    if (r->durable)
+        rc = store_agent_set(q->name, q->active, q->available, err);
+    else if (!a) {
+        rc = ARBOR_ENOENT;
+        snprintf(err->code, sizeof err->code, "unknown_agent");
+        snprintf(err->message, sizeof err->message, "there is no agent called %s", q->name);
+    }
+    if (!rc && a) {
+        if (q->active >= 0)
+            a->active = q->active;
+        if (q->available >= 0)
+            a->available = q->available;
+    }
+    return rc;
 }
 
 static arbor_gs_ret_t agents_call(void **state, const arbor_msg_t *req, arbor_from_t from)
 {
     roster_t *r = *state;
-    const char *name = req->data;
-    int rc = ARBOR_ENOENT;
+    if (req->tag == ROSTER)
+        return arbor_gs_reply(r->agents, r->n * sizeof *r->agents);
+    if (req->size != sizeof(agents_req_t))
+        return arbor_gs_halt(arbor_error("bad agents request"));
+    const agents_req_t *q = req->data;
+    agents_reply_t out = {.rc = ARBOR_ENOENT};
+    const store_agent_t *a = NULL;
     switch (req->tag) {
-    case PICK: {
-        if (!r->n)
-            return arbor_gs_reply(&rc, sizeof rc);
-        size_t i = r->policy == POLICY_LEAST_LOADED ? least_loaded(r) : r->next++ % r->n;
-        return arbor_gs_reply(r->names[i], TICKET_NAME_SIZE);
+    case PICK:
+        a = r->policy == POLICY_LEAST_LOADED ? least_loaded(r) : next_in_turn(r);
+        break;
+    case LOOKUP:
+        a = find(r, q->name);
+        break;
+    case ADD:
+        out.rc = add(r, q->name, &out.err);
+        break;
+    case RENAME:
+        out.rc = rename_agent(r, q, &out.err);
+        break;
+    case SET:
+        out.rc = set_flags(r, q, &out.err);
+        break;
+    default:
+        return arbor_gs_halt(arbor_error("bad agents request"));
     }
-    case KNOWN:
-        rc = on_roster(r, name) ? 0 : ARBOR_ENOENT;
-        return arbor_gs_reply(&rc, sizeof rc);
-    case ADD: {
-        ticket_error_t err = {.code = ""};
-        if (r->durable) {
-            rc = store_agent_add(name, &err);
-        } else if (on_roster(r, name)) {
-            rc = ARBOR_EEXIST;
-            snprintf(err.code, sizeof err.code, "agent_exists");
-            snprintf(err.message, sizeof err.message, "there is already an agent called %s", name);
-        } else {
-            rc = 0;
-        }
-        if (!rc && !push(r, name))
-            rc = ARBOR_ENOMEM;
-        add_reply_t out = {rc, err};
-        return arbor_gs_reply(&out, sizeof out);
+    if (a) {
+        out.rc = 0;
+        out.agent = *a;
     }
-    }
-    return arbor_gs_halt(arbor_error("bad agents request"));
+    return arbor_gs_reply(&out, sizeof out);
 }
 
 static const arbor_gen_server_t agents_gs = {
@@ -122,50 +204,95 @@ int agents_start(void *config, arbor_pid_t *pid, arbor_reason_t *err)
     return arbor_gs_start(&agents_gs, config, &o, pid, err);
 }
 
-static int call(uint64_t tag, const char *name, arbor_msg_t **m)
+/* Asks the Agents server; fills *out with its answer (err copied). */
+static int call(uint64_t tag, const agents_req_t *q, agents_reply_t *out, ticket_error_t *err)
 {
-    char buf[TICKET_NAME_SIZE] = "";
-    if (name)
-        snprintf(buf, sizeof buf, "%s", name);
     arbor_pid_t pid = arbor_whereis(AGENTS_NAME);
-    return pid ? arbor_gs_call(pid, tag, buf, sizeof buf, 30000, m, NULL) : ARBOR_ENOPROC;
+    arbor_msg_t *m;
+    int rc = pid ? arbor_gs_call(pid, tag, q, sizeof *q, 30000, &m, NULL) : ARBOR_ENOPROC;
+    if (rc) {
+        if (err) {
+            snprintf(err->code, sizeof err->code, "unavailable");
+            snprintf(err->message, sizeof err->message, "the roster did not answer: %s",
+                     arbor_strerror(rc));
+        }
+        return rc;
+    }
+    *out = *(const agents_reply_t *)m->data;
+    arbor_msg_free(m);
+    if (out->rc && err)
+        *err = out->err;
+    return out->rc;
 }
 
 int agents_pick(char name[TICKET_NAME_SIZE])
 {
-    arbor_msg_t *m;
-    int rc = call(PICK, NULL, &m);
-    if (rc)
-        return rc;
-    if (m->size == sizeof(int))
-        rc = *(int *)m->data;
-    else
-        snprintf(name, TICKET_NAME_SIZE, "%s", (const char *)m->data);
-    arbor_msg_free(m);
+    agents_req_t q = {.name = ""};
+    agents_reply_t out;
+    int rc = call(PICK, &q, &out, NULL);
+    if (!rc)
+        snprintf(name, TICKET_NAME_SIZE, "%s", out.agent.name);
     return rc;
 }
 
-bool agents_known(const char *name)
+int agents_lookup(const char *name, store_agent_t *found)
 {
+    agents_req_t q;
+    snprintf(q.name, sizeof q.name, "%s", name);
+    agents_reply_t out;
+    int rc = call(LOOKUP, &q, &out, NULL);
+    if (!rc && found)
+        *found = out.agent;
+    return rc;
+}
+
+int agents_list(store_agent_t **out, size_t *n)
+{
+    arbor_pid_t pid = arbor_whereis(AGENTS_NAME);
+    if (arbor_whereis(STORE_NAME))
+        return store_agents(out, n);
     arbor_msg_t *m;
-    if (call(KNOWN, name, &m))
-        return false;
-    bool known = *(int *)m->data == 0;
+    int rc = pid ? arbor_gs_call(pid, ROSTER, NULL, 0, 30000, &m, NULL) : ARBOR_ENOPROC;
+    if (rc)
+        return rc;
+    *out = malloc(m->size ? m->size : 1);
+    if (*out) {
+        memcpy(*out, m->data, m->size);
+        *n = m->size / sizeof **out;
+    }
     arbor_msg_free(m);
-    return known;
+    return *out ? 0 : ARBOR_ENOMEM;
 }
 
 int agents_add(const char *name, ticket_error_t *err)
 {
     if (!ticket_check_text("agent", name, TICKET_NAME_MAX, false, err))
         return ARBOR_EINVAL;
-    arbor_msg_t *m;
-    int rc = call(ADD, name, &m);
-    if (rc)
-        return rc;
-    add_reply_t out = *(const add_reply_t *)m->data;
-    arbor_msg_free(m);
-    if (out.rc && err)
-        *err = out.err;
-    return out.rc;
+    agents_req_t q;
+    snprintf(q.name, sizeof q.name, "%s", name);
+    agents_reply_t out;
+    return call(ADD, &q, &out, err);
+}
+
+int agents_rename(const char *from, const char *to, const ticket_actor_t *by, ticket_error_t *err)
+{
+    if (!ticket_check_text("agent", from, TICKET_NAME_MAX, false, err) ||
+        !ticket_check_text("new name", to, TICKET_NAME_MAX, false, err) ||
+        !ticket_check_actor(by, err))
+        return ARBOR_EINVAL;
+    agents_req_t q = {.by = *by};
+    snprintf(q.name, sizeof q.name, "%s", from);
+    snprintf(q.new_name, sizeof q.new_name, "%s", to);
+    agents_reply_t out;
+    return call(RENAME, &q, &out, err);
+}
+
+int agents_set(const char *name, int active, int available, ticket_error_t *err)
+{
+    if (!ticket_check_text("agent", name, TICKET_NAME_MAX, false, err))
+        return ARBOR_EINVAL;
+    agents_req_t q = {.active = active, .available = available};
+    snprintf(q.name, sizeof q.name, "%s", name);
+    agents_reply_t out;
+    return call(SET, &q, &out, err);
 }

@@ -1,12 +1,16 @@
 /*
- * Agents: the roster (loaded from the Store, or in memory) and the assignment policy,
- * round-robin or least-loaded. A GenServer registered as AGENTS_NAME.
+ * Agents: the roster (loaded from the Store, or in memory) and the
+ * assignment policy, round-robin or least-loaded. A GenServer registered
+ * as AGENTS_NAME. Each agent is active or deactivated (a deactivated agent
+ * gets no tickets) and available or not (the policies skip an unavailable
+ * agent; naming one still assigns to them).
  */
 #ifndef SUPPORT_AGENTS_H
 #define SUPPORT_AGENTS_H
 
 #include <arbor.h>
 
+#include "store.h"
 #include "ticket.h"
 
 #define AGENTS_NAME "SupportSystem.Agents"
@@ -21,15 +25,29 @@ typedef struct agents_config {
 /* Child start function; arg points at an agents_config_t (copied). */
 int agents_start(void *config, arbor_pid_t *pid, arbor_reason_t *err);
 
-/* The agent the policy picks for the next ticket. ARBOR_ENOENT when the
- * roster is empty. */
+/* The agent the policy picks for the next ticket, among the active and
+ * available ones (least-loaded: the fewest open tickets, ties in roster
+ * order). ARBOR_ENOENT when there is none. */
 int agents_pick(char name[TICKET_NAME_SIZE]);
 
-/* True when name is on the roster. */
-bool agents_known(const char *name);
+/* The roster's entry for name (its open count is not filled in: -1).
+ * ARBOR_ENOENT: not on the roster. */
+int agents_lookup(const char *name, store_agent_t *out);
 
-/* Adds name (Store first when durable, then the roster). ARBOR_EEXIST:
- * already on it. */
+/* The roster in the order added, with each agent's open tickets (durable;
+ * in memory the count is -1, unknown): *out (free()) with *n agents. */
+int agents_list(store_agent_t **out, size_t *n);
+
+/* Adds name, active and available (Store first when durable, then the
+ * roster). ARBOR_EEXIST: already on it. */
 int agents_add(const char *name, ticket_error_t *err);
+
+/* Renames agent from to to, by by (store_agent_rename). Needs the Store:
+ * ARBOR_EINVAL in memory. */
+int agents_rename(const char *from, const char *to, const ticket_actor_t *by, ticket_error_t *err);
+
+/* Sets name's flags, each 0 or 1 (-1: unchanged). ARBOR_ENOENT: not on
+ * the roster. */
+int agents_set(const char *name, int active, int available, ticket_error_t *err);
 
 #endif

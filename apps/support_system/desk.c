@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,12 +24,21 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { W_GET = 1, W_ACT };
+enum { W_GET = 1, W_ACT, W_RELOAD };
 
+const ticket_actor_t desk_operator = {.kind = ACTOR_OPERATOR, .name = "console"};
+
+/* A change and who makes it. The change comes last, and a request carries
+ * it only up to its text's NUL (act_req_size). */
 typedef struct {
-    ticket_action_t action;
-    char agent[TICKET_NAME_SIZE];
+    ticket_actor_t by;
+    ticket_change_t change;
 } act_req_t;
+
+static size_t act_req_size(const act_req_t *q)
+{
+    return offsetof(act_req_t, change) + ticket_change_size(&q->change);
+}
 
 typedef struct {
     int rc;
@@ -106,53 +116,97 @@ static arbor_gs_ret_t worker_load(void **state, uint64_t arg)
     return idle(arbor_gs_noreply());
 }
 
-static const char *action_verb(ticket_action_t a)
+/* Fills err with code and the formatted sentence; returns false. */
+__attribute__((format(printf, 3, 4))) static bool refuse(ticket_error_t *err, const char *code,
+                                                         const char *fmt, ...)
 {
-    static const char *const verbs[] = {"assigned", "resolved", "reopened", "closed"};
-    return verbs[a];
+    va_list ap;
+    va_start(ap, fmt);
+    snprintf(err->code, sizeof err->code, "%s", code);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    return false;
 }
 
-static arbor_gs_ret_t worker_act(worker_t *w, const act_req_t *req)
+/* An agent that may be given a ticket, or act: on the roster and active. */
+static bool check_agent(const char *name, ticket_error_t *err)
 {
-    act_reply_t r = {0};
+    store_agent_t a;
+    if (agents_lookup(name, &a) != 0)
+        return refuse(err, "unknown_agent", "there is no agent called %s", name);
+    if (!a.active)
+        return refuse(err, "agent_inactive", "agent %s is deactivated", name);
+    return true;
+}
+
+/* May by make change c to t? */
+static bool check_actor(const ticket_t *t, const ticket_actor_t *by, const ticket_change_t *c,
+                        ticket_error_t *err)
+{
+    if (!ticket_check_actor(by, err))
+        return false;
+    if (by->kind == ACTOR_AGENT)
+        return check_agent(by->name, err);
+    if (by->kind != ACTOR_CUSTOMER)
+        return true;
+    if (!t->customer[0] || strcmp(by->name, t->customer) != 0)
+        return refuse(err, "forbidden", "%s is not this ticket's customer", by->name);
+    if (c->action != ACTION_REPLY)
+        return refuse(err, "forbidden", "a customer may only reply to a ticket (%s)",
+                      ticket_action_name(c->action));
+    return true;
+}
+
+/* The agent an assign or reassign gives the ticket to: the one named (on
+ * the roster, active), or for an assign of an open ticket with none named,
+ * the policy's pick. Other refusals are the workflow's (ticket_change). */
+static bool choose_agent(const ticket_t *t, ticket_change_t *c, ticket_error_t *err)
+{
+    bool assigning = c->action == ACTION_ASSIGN && t->status == TICKET_OPEN;
+    if (!assigning && c->action != ACTION_REASSIGN)
+        return true;
+    if (!c->agent[0] && assigning && agents_pick(c->agent) != 0)
+        return refuse(err, "no_agents", "there is no agent to assign");
+    return !c->agent[0] || check_agent(c->agent, err);
+}
+
+/* Checks and applies q to a copy of the worker's ticket, has the Store
+ * commit it (durable), and only then adopts it. */
+static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q)
+{
+    act_reply_t r = {.ticket = w->t};
+    ticket_change_t *c = &q->change;
     ticket_t next = w->t;
-    char agent[TICKET_NAME_SIZE];
-    snprintf(agent, sizeof agent, "%s", req->agent);
-    if (req->action == ACTION_ASSIGN && next.status == TICKET_OPEN) {
-        if (!agent[0] && agents_pick(agent) != 0) {
-            r.rc = ARBOR_ENOENT;
-            snprintf(r.err.code, sizeof r.err.code, "no_agents");
-            snprintf(r.err.message, sizeof r.err.message, "there is no agent to assign");
-            return idle(arbor_gs_reply(&r, sizeof r));
-        }
-        if (agent[0] && !agents_known(agent)) {
-            r.rc = ARBOR_ENOENT;
-            snprintf(r.err.code, sizeof r.err.code, "unknown_agent");
-            snprintf(r.err.message, sizeof r.err.message, "there is no agent called %s", agent);
-            return idle(arbor_gs_reply(&r, sizeof r));
-        }
-    }
-    if (!ticket_apply(&next, req->action, agent, ticket_now_ms(), &r.err)) {
-        r.rc = ARBOR_EINVAL;
-        r.ticket = w->t;
+    char event[TICKET_EVENT_SIZE];
+    bool message = c->action == ACTION_REPLY || c->action == ACTION_NOTE, ok;
+    if (message && !desk.durable)
+        ok = refuse(&r.err, "no_store", "the in-memory desk keeps no conversation");
+    else
+        ok = check_actor(&w->t, &q->by, c, &r.err) && choose_agent(&w->t, c, &r.err) &&
+             ticket_change(&next, c, ticket_now_ms(), event, sizeof event, &r.err);
+    if (!ok) {
+        r.rc = !strcmp(r.err.code, "unknown_agent") || !strcmp(r.err.code, "no_agents")
+                   ? ARBOR_ENOENT
+                   : ARBOR_EINVAL;
         return idle(arbor_gs_reply(&r, sizeof r));
     }
-    char what[TICKET_NAME_SIZE + 64];
-    if (req->action == ACTION_ASSIGN)
-        snprintf(what, sizeof what, "assigned to %s", next.agent);
-    else
-        snprintf(what, sizeof what, "%s", action_verb(req->action));
     if (desk.durable) {
         /* The notification is written with the change, in its
          * transaction: it exists if and only if the change does (the
          * outbox). In memory there is no outbox, and no notification. */
-        char notice[STORE_NOTICE_SIZE];
-        snprintf(notice, sizeof notice, "ticket %lld is now %s", (long long)next.id,
-                 ticket_status_name(next.status));
-        r.rc = store_update(&next, req->action == ACTION_ASSIGN ? next.agent : "desk", what, notice,
-                            &r.err);
+        char notice[STORE_NOTICE_SIZE] = "";
+        if (ticket_changes_status(&w->t, &next))
+            snprintf(notice, sizeof notice, "ticket %lld is now %s", (long long)next.id,
+                     ticket_status_name(next.status));
+        store_event_t ev = {.by = q->by,
+                            .what = event,
+                            .notice = notice,
+                            .message = !message                    ? STORE_NO_MESSAGE
+                                       : c->action == ACTION_REPLY ? STORE_REPLY
+                                                                   : STORE_NOTE,
+                            .text = c->text};
+        r.rc = store_update(&next, &ev, &r.err);
     }
-    r.ticket = r.rc == 0 ? next : w->t;
     if (r.rc != 0) {
         /* The Store did not confirm: the change may or may not have been
          * committed (the Store may have died after COMMIT, before its
@@ -161,15 +215,34 @@ static arbor_gs_ret_t worker_act(worker_t *w, const act_req_t *req)
          * again from what the Store holds. */
         return arbor_gs_halt_reply(arbor_reason(ARBOR_EXIT_SHUTDOWN, "unconfirmed"), &r, sizeof r);
     }
-    w->t = next; /* committed: now it is true */
+    w->t = r.ticket = next; /* committed: now it is true */
     return idle(arbor_gs_reply(&r, sizeof r));
+}
+
+/* A request carries an act_req_t up to its text's NUL. */
+static bool act_request(const arbor_msg_t *req, act_req_t *q)
+{
+    if (req->tag != W_ACT || req->size <= offsetof(act_req_t, change.text) ||
+        req->size > sizeof *q || ((const char *)req->data)[req->size - 1] != '\0')
+        return false;
+    memcpy(q, req->data, req->size);
+    return true;
 }
 
 static arbor_gs_ret_t worker_call(void **state, const arbor_msg_t *req, arbor_from_t from)
 {
     worker_t *w = *state;
-    if (req->tag == W_ACT && req->size == sizeof(act_req_t))
-        return worker_act(w, req->data);
+    act_req_t q;
+    if (act_request(req, &q))
+        return worker_act(w, &q);
+    if (req->tag == W_RELOAD && desk.durable) {
+        /* The Store changed the ticket behind the worker (an agent's
+         * rename): take what it holds. */
+        int rc = store_get(w->t.id, &w->t);
+        if (rc)
+            return arbor_gs_halt_reply(arbor_reason(ARBOR_EXIT_SHUTDOWN, "unconfirmed"), &rc,
+                                       sizeof rc);
+    }
     return idle(arbor_gs_reply(&w->t, sizeof w->t));
 }
 
@@ -246,10 +319,24 @@ static void unavailable(ticket_error_t *err, const char *what, int rc)
              arbor_strerror(rc));
 }
 
-int ticket_supervisor_create_ticket(ticket_t *t, arbor_pid_t *worker, ticket_error_t *err)
+/* May by create t? An agent must be on the roster and active, a
+ * customer must be the ticket's. */
+static bool may_create(const ticket_t *t, const ticket_actor_t *by, ticket_error_t *err)
+{
+    if (!ticket_check_actor(by, err))
+        return false;
+    if (by->kind == ACTOR_AGENT)
+        return check_agent(by->name, err);
+    if (by->kind == ACTOR_CUSTOMER && strcmp(by->name, t->customer) != 0)
+        return refuse(err, "forbidden", "%s is not this ticket's customer", by->name);
+    return true;
+}
+
+int desk_create(ticket_t *t, const ticket_actor_t *by, arbor_pid_t *worker, ticket_error_t *err)
 {
     if (!ticket_check_text("description", t->description, TICKET_DESC_MAX, false, err) ||
-        !ticket_check_text("customer", t->customer, TICKET_NAME_MAX, true, err))
+        !ticket_check_text("customer", t->customer, TICKET_NAME_MAX, true, err) ||
+        (unsigned)t->priority > PRIORITY_URGENT || !may_create(t, by, err))
         return ARBOR_EINVAL;
     t->status = TICKET_OPEN;
     t->agent[0] = '\0';
@@ -267,13 +354,18 @@ int ticket_supervisor_create_ticket(ticket_t *t, arbor_pid_t *worker, ticket_err
             *worker = pid;
         return 0;
     }
-    int rc = store_create(t, err);
+    int rc = store_create(t, by, err);
     if (rc)
         return rc;
     rc = desk_worker(t->id, &pid);
     if (worker)
         *worker = rc ? ARBOR_NOPID : pid;
     return 0; /* stored: the worker starts on demand if it could not now */
+}
+
+int ticket_supervisor_create_ticket(ticket_t *t, arbor_pid_t *worker, ticket_error_t *err)
+{
+    return desk_create(t, &desk_operator, worker, err);
 }
 
 static void no_such_ticket(int64_t id, ticket_error_t *err)
@@ -306,13 +398,11 @@ static int worker_call_by_id(int64_t id, uint64_t tag, const void *req, size_t s
     return rc;
 }
 
-int desk_act(int64_t id, ticket_action_t action, const char *agent, ticket_t *out,
-             ticket_error_t *err)
+/* Sends q to ticket id's worker and answers as desk_change. */
+static int send_change(int64_t id, const act_req_t *q, ticket_t *out, ticket_error_t *err)
 {
-    act_req_t req = {.action = action};
-    snprintf(req.agent, sizeof req.agent, "%s", agent ? agent : "");
     arbor_msg_t *m;
-    int rc = worker_call_by_id(id, W_ACT, &req, sizeof req, &m);
+    int rc = worker_call_by_id(id, W_ACT, q, act_req_size(q), &m);
     if (rc == ARBOR_ENOENT) {
         no_such_ticket(id, err);
         return rc;
@@ -330,14 +420,165 @@ int desk_act(int64_t id, ticket_action_t action, const char *agent, ticket_t *ou
     return r.rc;
 }
 
+/* A request for action by by, the rest of its change empty, in process
+ * memory (the text alone is 8 KB: too much for a caller's stack frame);
+ * arbor_free() it. NULL when out of memory (err says so). */
+static act_req_t *new_request(ticket_action_t action, const ticket_actor_t *by, ticket_error_t *err)
+{
+    act_req_t *q = arbor_alloc(sizeof *q);
+    if (!q) {
+        unavailable(err, "was not asked", ARBOR_ENOMEM);
+        return NULL;
+    }
+    memset(q, 0, offsetof(act_req_t, change.text) + 1);
+    q->by = by ? *by : (ticket_actor_t){.kind = ACTOR_DESK, .name = "desk"};
+    q->change.action = action;
+    return q;
+}
+
+int desk_change(int64_t id, const ticket_change_t *c, const ticket_actor_t *by, ticket_t *out,
+                ticket_error_t *err)
+{
+    act_req_t *q = new_request(c->action, by, err);
+    if (!q)
+        return ARBOR_ENOMEM;
+    memcpy(&q->change, c, ticket_change_size(c));
+    int rc = send_change(id, q, out, err);
+    arbor_free(q);
+    return rc;
+}
+
+int desk_act(int64_t id, ticket_action_t action, const char *agent, const ticket_actor_t *by,
+             ticket_t *out, ticket_error_t *err)
+{
+    act_req_t *q = new_request(action, by, err);
+    if (!q)
+        return ARBOR_ENOMEM;
+    int rc = ARBOR_EINVAL;
+    if (agent && strlen(agent) >= sizeof q->change.agent)
+        refuse(err, "field_too_long", "agent is longer than %d characters", TICKET_NAME_MAX);
+    else {
+        snprintf(q->change.agent, sizeof q->change.agent, "%s", agent ? agent : "");
+        rc = send_change(id, q, out, err);
+    }
+    arbor_free(q);
+    return rc;
+}
+
+int desk_close(int64_t id, const char *reason, const ticket_actor_t *by, ticket_t *out,
+               ticket_error_t *err)
+{
+    act_req_t *q = new_request(ACTION_CLOSE, by, err);
+    if (!q)
+        return ARBOR_ENOMEM;
+    int rc = ARBOR_EINVAL;
+    if (reason && strlen(reason) >= sizeof q->change.reason)
+        refuse(err, "field_too_long", "reason is longer than %d characters", TICKET_NAME_MAX);
+    else {
+        snprintf(q->change.reason, sizeof q->change.reason, "%s", reason ? reason : "");
+        rc = send_change(id, q, out, err);
+    }
+    arbor_free(q);
+    return rc;
+}
+
+int desk_post(int64_t id, store_message_kind_t kind, const char *text, const ticket_actor_t *by,
+              ticket_t *out, ticket_error_t *err)
+{
+    act_req_t *q = new_request(kind == STORE_NOTE ? ACTION_NOTE : ACTION_REPLY, by, err);
+    if (!q)
+        return ARBOR_ENOMEM;
+    int rc = ARBOR_EINVAL;
+    if (kind == STORE_NO_MESSAGE)
+        refuse(err, "bad_argument", "a post is a reply or a note");
+    else if (text && strlen(text) >= sizeof q->change.text)
+        refuse(err, "field_too_long", "text is longer than %d characters", TICKET_TEXT_MAX);
+    else {
+        snprintf(q->change.text, sizeof q->change.text, "%s", text ? text : "");
+        rc = send_change(id, q, out, err);
+    }
+    arbor_free(q);
+    return rc;
+}
+
 int assign_agent(int64_t id, const char *agent, ticket_t *out, ticket_error_t *err)
 {
-    return desk_act(id, ACTION_ASSIGN, agent, out, err);
+    return desk_act(id, ACTION_ASSIGN, agent, &desk_operator, out, err);
 }
 
 int resolve(int64_t id, ticket_t *out, ticket_error_t *err)
 {
-    return desk_act(id, ACTION_RESOLVE, NULL, out, err);
+    return desk_act(id, ACTION_RESOLVE, NULL, &desk_operator, out, err);
+}
+
+/* Has the worker of ticket id, if one runs, take the ticket from the
+ * Store again. */
+static void reload_worker(int64_t id)
+{
+    char key[32];
+    ticket_key(id, key);
+    arbor_pid_t reg = arbor_whereis(DESK_REGISTRY_NAME), pid;
+    arbor_msg_t *m;
+    if (reg && (pid = arbor_registry_whereis(reg, key)) &&
+        arbor_gs_call(pid, W_RELOAD, NULL, 0, 30000, &m, NULL) == 0)
+        arbor_msg_free(m);
+}
+
+/* The tickets of agent with status s, appended to *all (*n of them). */
+static int append_tickets(const char *agent, ticket_status_t s, ticket_t **all, size_t *n)
+{
+    ticket_t *rows;
+    size_t k;
+    int rc = store_list(&s, agent, SIZE_MAX / 2, &rows, &k);
+    if (rc)
+        return rc;
+    ticket_t *more = realloc(*all, (*n + k + 1) * sizeof *more);
+    if (!more) {
+        free(rows);
+        return ARBOR_ENOMEM;
+    }
+    memcpy(more + *n, rows, k * sizeof *rows);
+    free(rows);
+    *all = more;
+    *n += k;
+    return 0;
+}
+
+int desk_agent_rename(const char *from, const char *to, const ticket_actor_t *by,
+                      ticket_error_t *err)
+{
+    int rc = agents_rename(from, to, by, err);
+    if (rc)
+        return rc;
+    /* Every ticket that names the agent was changed in the Store: a
+     * running worker's copy is stale (a change computed from it would be
+     * refused as a conflict), so each reloads. */
+    for (int s = 0; s < TICKET_STATUSES; s++) {
+        ticket_t *rows = NULL;
+        size_t n = 0;
+        if (append_tickets(to, (ticket_status_t)s, &rows, &n) == 0)
+            for (size_t i = 0; i < n; i++)
+                reload_worker(rows[i].id);
+        free(rows);
+    }
+    return 0;
+}
+
+int desk_agent_deactivate(const char *name, ticket_t **open, size_t *n, ticket_error_t *err)
+{
+    *open = NULL;
+    *n = 0;
+    int rc = agents_set(name, 0, -1, err);
+    if (rc || !desk.durable)
+        return rc;
+    if (append_tickets(name, TICKET_ASSIGNED, open, n) != 0 ||
+        append_tickets(name, TICKET_PENDING, open, n) != 0) {
+        /* Deactivated all the same: only the list is missing. */
+        free(*open);
+        *open = NULL;
+        *n = 0;
+    }
+    return 0;
 }
 
 int desk_get(int64_t id, ticket_t *out)
@@ -415,6 +656,20 @@ static int ticket_sup_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
     return arbor_dynsup_start(&o, pid, err);
 }
 
+/* --demo: alice and bob, into a roster that is empty (so that an agent
+ * renamed or deactivated is not brought back by the next start). */
+static void seed_demo_agents(void)
+{
+    store_agent_t *list;
+    size_t n;
+    if (agents_list(&list, &n) != 0)
+        return;
+    free(list);
+    ticket_error_t err;
+    if (n == 0 && agents_add("alice", &err) == 0)
+        agents_add("bob", &err);
+}
+
 int desk_start(const desk_config_t *cfg, arbor_pid_t *sup, arbor_reason_t *err)
 {
     if (!cfg->db_path && cfg->policy == POLICY_LEAST_LOADED) {
@@ -471,5 +726,8 @@ int desk_start(const desk_config_t *cfg, arbor_pid_t *sup, arbor_reason_t *err)
                                .max_restarts = DESK_MAX_RESTARTS,
                                .max_seconds = DESK_MAX_SECONDS};
     arbor_sup_opts_t o = {.name = DESK_SUPERVISOR_NAME, .link = true};
-    return arbor_sup_start(&flags, children + first, n - first, &o, sup, err);
+    int rc = arbor_sup_start(&flags, children + first, n - first, &o, sup, err);
+    if (rc == 0 && cfg->demo && desk.durable)
+        seed_demo_agents();
+    return rc;
 }

@@ -57,7 +57,14 @@ typedef struct desk_config {
     const notifier_sink_t *sink;
     agents_policy_t policy;
     int64_t idle_timeout_ms; /* a worker stops after this long without a request */
+    /* Seeds the agents alice and bob into a durable desk whose roster is
+     * empty (the console's --demo). A new database has no agents. */
+    bool demo;
 } desk_config_t;
+
+/* The console's operator, who makes the changes of the course's calls
+ * (ticket_supervisor_create_ticket, assign_agent, resolve). */
+extern const ticket_actor_t desk_operator;
 
 /* Makes this process the only desk on db_path: takes an OS lock (fcntl)
  * on db_path + ".lock", writes this process's pid there, and holds the lock
@@ -71,20 +78,62 @@ int desk_lock(const char *db_path, char *why, size_t size);
  * Store. */
 int desk_start(const desk_config_t *cfg, arbor_pid_t *sup, arbor_reason_t *err);
 
-/* The course's create_ticket: stores the ticket and starts its worker. */
+/* Every change below names who makes it (by), and the history records
+ * it. The desk checks the actor: an agent must be on the roster and
+ * active; a customer must be the ticket's customer, and may only create
+ * tickets and post public replies; an operator (the console) or the desk
+ * may do anything. A refusal fills err (code and sentence) and changes
+ * nothing. */
+
+/* Creates t (description, customer, priority), by by: stores it and
+ * starts its worker (*worker, if not NULL). */
+int desk_create(ticket_t *t, const ticket_actor_t *by, arbor_pid_t *worker, ticket_error_t *err);
+
+/* The course's create_ticket: desk_create by desk_operator. */
 int ticket_supervisor_create_ticket(ticket_t *t, arbor_pid_t *worker, ticket_error_t *err);
 
 /* The worker of ticket id, started if need be. ARBOR_ENOENT: no such ticket. */
 int desk_worker(int64_t id, arbor_pid_t *pid);
 
-/* Applies action to ticket id through its worker (agent: for assign; ""
- * picks one by the policy). On success *out is the ticket as stored. */
-int desk_act(int64_t id, ticket_action_t action, const char *agent, ticket_t *out,
-             ticket_error_t *err);
+/* Applies change c (ticket.h) to ticket id, by by, through its worker; on
+ * success *out (if not NULL) is the ticket as stored, and the history
+ * holds the change (with its message, for a reply or a note); a status
+ * change also writes its notification. On a refusal *out is the ticket as
+ * the worker knows it. For assign, an empty agent lets the policy pick. A
+ * named agent must be on the roster and active (unknown_agent,
+ * agent_inactive). Replies and notes need the Store (no_store in memory). */
+int desk_change(int64_t id, const ticket_change_t *c, const ticket_actor_t *by, ticket_t *out,
+                ticket_error_t *err);
 
-/* The course's calls. */
+/* desk_change for an action that needs at most an agent: assign ("" or
+ * NULL: the policy picks), reassign (agent), unassign, pend, resume,
+ * resolve, reopen, and close of a resolved ticket. */
+int desk_act(int64_t id, ticket_action_t action, const char *agent, const ticket_actor_t *by,
+             ticket_t *out, ticket_error_t *err);
+
+/* Closes ticket id; reason is needed unless it is resolved. */
+int desk_close(int64_t id, const char *reason, const ticket_actor_t *by, ticket_t *out,
+               ticket_error_t *err);
+
+/* Posts a public reply (STORE_REPLY) or an internal note (STORE_NOTE). */
+int desk_post(int64_t id, store_message_kind_t kind, const char *text, const ticket_actor_t *by,
+              ticket_t *out, ticket_error_t *err);
+
+/* The course's calls, by desk_operator. */
 int assign_agent(int64_t id, const char *agent, ticket_t *out, ticket_error_t *err);
 int resolve(int64_t id, ticket_t *out, ticket_error_t *err);
+
+/* Renames an agent (agents_rename): the roster, the tickets assigned to
+ * them, and an entry in each one's history, by by; running workers reload
+ * their ticket. Earlier history entries keep the old name. */
+int desk_agent_rename(const char *from, const char *to, const ticket_actor_t *by,
+                      ticket_error_t *err);
+
+/* Deactivates an agent: no ticket is assigned to them any more (by the
+ * policies or by name); their open tickets (assigned or pending) stay
+ * theirs and are listed in *open (free()), *n of them, for reassigning
+ * (in memory: none listed). */
+int desk_agent_deactivate(const char *name, ticket_t **open, size_t *n, ticket_error_t *err);
 
 /* The ticket, through its worker. */
 int desk_get(int64_t id, ticket_t *out);

@@ -31,16 +31,24 @@ static const char usage[] =
     "  --idle-timeout MS    a ticket's process stops after MS ms without a request\n"
     "                       (1 to 86400000; default 60000)\n"
     "  --schedulers N       scheduler threads (1 to 1024; default: one per CPU)\n"
+    "  --demo               add the agents alice and bob to a desk that has none\n"
     "  --no-console         read no commands: run until SIGTERM or Ctrl-C (a service)\n"
     "  -h, --help           this text\n"
     "Exit status: 0 after quit, end of input or SIGTERM; 1 if it cannot start; 2 for\n"
     "a bad option; 3 when the desk's supervisor gave up (its processes were restarted\n"
     "more than 3 times in 5 s).\n"
-    "Commands:\n"
+    "Commands (a change may end with --by AGENT: who makes it; else the console):\n"
     "  create [--customer NAME] [--priority low|normal|high|urgent] [--] DESCRIPTION\n"
-    "  assign ID [AGENT]     resolve ID     reopen ID     close ID\n"
-    "  show ID               list [STATUS] [--agent NAME]\n"
-    "  agents                agent-add NAME\n"
+    "  assign ID [AGENT]     reassign ID AGENT     unassign ID\n"
+    "  pend ID               resume ID             (waiting on the customer, and back)\n"
+    "  resolve ID            close ID [REASON]     reopen ID\n"
+    "  edit ID [--description TEXT] [--customer NAME] [--priority P]\n"
+    "  reply ID [--customer] TEXT                  note ID TEXT  (internal)\n"
+    "  show ID               queues [--agent NAME]  (mine, unassigned, open, pending)\n"
+    "  list [STATUS] [--agent NAME | --unassigned] [--customer NAME] [--priority P]\n"
+    "       [--search WORDS] [--sort newest|oldest|priority|updated] [--page N] [--per-page N]\n"
+    "  agents                agent-add NAME        agent-rename OLD NEW\n"
+    "  agent-deactivate NAME agent-activate NAME   agent-available NAME on|off\n"
     "  tree                  crash ID | crash store     stats\n"
     "  backup PATH           copy the database to PATH while the desk runs\n"
     "  help                  quit\n"
@@ -56,6 +64,7 @@ typedef struct options {
     char log[4096];
     int64_t idle_ms;
     agents_policy_t policy;
+    bool demo;
 } options_t;
 
 typedef struct console {
@@ -80,6 +89,28 @@ static void ok(const console_t *c, cJSON *extra, const char *text)
     console_ok(c->o->json, extra, text);
 }
 
+static cJSON *time_json(int64_t ms)
+{
+    char when[TICKET_TIME_SIZE];
+    ticket_format_time(ms, when);
+    return cJSON_CreateString(when);
+}
+
+static const char *const message_kinds[] = {"event", "reply", "note"};
+
+static cJSON *history_json(const store_history_t *h)
+{
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddItemToObject(e, "at", time_json(h->at));
+    cJSON_AddItemToObject(e, "who", console_json_text(h->by.name));
+    cJSON_AddStringToObject(e, "role", ticket_actor_kind_name(h->by.kind));
+    cJSON_AddItemToObject(e, "what", console_json_text(h->what));
+    cJSON_AddStringToObject(e, "kind", message_kinds[h->message]);
+    if (h->message != STORE_NO_MESSAGE)
+        cJSON_AddItemToObject(e, "text", console_json_text(h->text));
+    return e;
+}
+
 static cJSON *ticket_json(const ticket_t *t, bool with_history)
 {
     cJSON *j = cJSON_CreateObject();
@@ -92,20 +123,15 @@ static cJSON *ticket_json(const ticket_t *t, bool with_history)
         cJSON_AddItemToObject(j, "agent", console_json_text(t->agent));
     else
         cJSON_AddNullToObject(j, "agent");
-    cJSON_AddNumberToObject(j, "created_at", (double)t->created_at);
-    cJSON_AddNumberToObject(j, "updated_at", (double)t->updated_at);
+    cJSON_AddItemToObject(j, "created_at", time_json(t->created_at));
+    cJSON_AddItemToObject(j, "updated_at", time_json(t->updated_at));
     if (with_history) {
         cJSON *h = cJSON_AddArrayToObject(j, "history");
         store_history_t *rows;
         size_t n;
         if (store_history(t->id, &rows, &n) == 0) {
-            for (size_t i = 0; i < n; i++) {
-                cJSON *e = cJSON_CreateObject();
-                cJSON_AddNumberToObject(e, "at", (double)rows[i].at);
-                cJSON_AddItemToObject(e, "who", console_json_text(rows[i].who));
-                cJSON_AddItemToObject(e, "what", console_json_text(rows[i].what));
-                cJSON_AddItemToArray(h, e);
-            }
+            for (size_t i = 0; i < n; i++)
+                cJSON_AddItemToArray(h, history_json(&rows[i]));
             free(rows);
         }
     }
@@ -123,6 +149,22 @@ static void print_ticket(const ticket_t *t)
     putchar('\n');
 }
 
+/* One history entry: time, who (role), what; a message's text below it,
+ * each of its lines indented. */
+static void print_history(const store_history_t *h)
+{
+    char when[TICKET_TIME_SIZE];
+    ticket_format_time(h->at, when);
+    printf("    %s  %s (%s): %s\n", when, h->by.name, ticket_actor_kind_name(h->by.kind), h->what);
+    if (h->message == STORE_NO_MESSAGE)
+        return;
+    for (const char *line = h->text; line;) {
+        const char *end = strchr(line, '\n');
+        printf("        | %.*s\n", (int)(end ? end - line : (ptrdiff_t)strlen(line)), line);
+        line = end ? end + 1 : NULL;
+    }
+}
+
 static void answer_ticket(const console_t *c, const ticket_t *t, bool history)
 {
     if (c->o->json) {
@@ -135,13 +177,8 @@ static void answer_ticket(const console_t *c, const ticket_t *t, bool history)
     store_history_t *rows;
     size_t n;
     if (history && store_history(t->id, &rows, &n) == 0) {
-        for (size_t i = 0; i < n; i++) {
-            time_t secs = (time_t)(rows[i].at / 1000);
-            struct tm tm;
-            char when[32];
-            strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime_r(&secs, &tm));
-            printf("    %s  %-12s %s\n", when, rows[i].who, rows[i].what);
-        }
+        for (size_t i = 0; i < n; i++)
+            print_history(&rows[i]);
         free(rows);
     }
 }
@@ -226,6 +263,25 @@ static char desk_gone[512];
 
 /* ---- commands ------------------------------------------------------------------------- */
 
+static void no_such_ticket_answer(const console_t *c, int64_t id)
+{
+    char text[64];
+    snprintf(text, sizeof text, "there is no ticket %lld", (long long)id);
+    fail(c, "unknown_ticket", text);
+}
+
+/* Who makes the request's change: --by AGENT, or the console's operator
+ * (reply --customer: the ticket's customer, which the caller fills in). */
+static ticket_actor_t actor_of(const desk_request_t *r)
+{
+    ticket_actor_t by = desk_operator;
+    if (r->by) {
+        by.kind = ACTOR_AGENT;
+        snprintf(by.name, sizeof by.name, "%s", r->by);
+    }
+    return by;
+}
+
 static void cmd_create(const console_t *c, words_t *ws)
 {
     desk_request_t r;
@@ -233,25 +289,70 @@ static void cmd_create(const console_t *c, words_t *ws)
         return;
     ticket_error_t err = {.code = ""};
     arbor_pid_t pid;
-    if (ticket_supervisor_create_ticket(&r.ticket, &pid, &err) != 0) {
+    ticket_actor_t by = actor_of(&r);
+    if (desk_create(&r.ticket, &by, &pid, &err) != 0) {
         fail_err(c, &err);
         return;
     }
     answer_ticket(c, &r.ticket, false);
 }
 
-static void cmd_act(const console_t *c, words_t *ws, ticket_action_t action)
+/* The request's change, in process memory (it is 10 KB); NULL when out of
+ * memory. */
+static ticket_change_t *change_of(const desk_request_t *r)
 {
-    desk_request_t r;
-    if (!decode(c, ws, &r))
-        return;
-    ticket_t t;
-    ticket_error_t err = {.code = ""};
-    if (desk_act(r.id, action, r.agent, &t, &err) != 0) {
-        fail_err(c, &err);
+    ticket_change_t *ch = arbor_alloc(sizeof *ch);
+    if (!ch)
+        return NULL;
+    memset(ch, 0, sizeof *ch);
+    ch->action = r->action;
+    snprintf(ch->agent, sizeof ch->agent, "%s", r->agent ? r->agent : "");
+    snprintf(ch->reason, sizeof ch->reason, "%s", r->reason);
+    ch->set_description = r->set_description;
+    ch->set_customer = r->set_customer;
+    ch->set_priority = r->set_priority;
+    snprintf(ch->description, sizeof ch->description, "%s", r->ticket.description);
+    snprintf(ch->customer, sizeof ch->customer, "%s", r->ticket.customer);
+    ch->priority = r->ticket.priority;
+    snprintf(ch->text, sizeof ch->text, "%s", r->text);
+    return ch;
+}
+
+static void cmd_act(const console_t *c, words_t *ws)
+{
+    desk_request_t *r = arbor_alloc(sizeof *r);
+    if (!r) {
+        fail(c, "unavailable", "out of memory");
         return;
     }
-    answer_ticket(c, &t, false);
+    ticket_t t;
+    ticket_error_t err = {.code = ""};
+    ticket_change_t *ch = NULL;
+    if (!decode(c, ws, r))
+        goto done;
+    ticket_actor_t by = actor_of(r);
+    if (r->by_customer) {
+        /* reply --customer: written by the ticket's customer. */
+        if (desk_get(r->id, &t) != 0) {
+            no_such_ticket_answer(c, r->id);
+            goto done;
+        }
+        by.kind = ACTOR_CUSTOMER;
+        snprintf(by.name, sizeof by.name, "%s", t.customer);
+        if (!t.customer[0]) {
+            fail(c, "forbidden", "the ticket has no customer to reply as");
+            goto done;
+        }
+    }
+    if (!(ch = change_of(r)))
+        fail(c, "unavailable", "out of memory");
+    else if (desk_change(r->id, ch, &by, &t, &err) != 0)
+        fail_err(c, &err);
+    else
+        answer_ticket(c, &t, false);
+done:
+    arbor_free(ch);
+    arbor_free(r);
 }
 
 static void cmd_show(const console_t *c, words_t *ws)
@@ -272,49 +373,122 @@ static void cmd_show(const console_t *c, words_t *ws)
     answer_ticket(c, &t, true);
 }
 
+/* A page of tickets: the request's filters, order and page. One more is
+ * asked for than shown, to tell whether a next page exists. */
 static void cmd_list(const console_t *c, words_t *ws)
 {
-    desk_request_t r;
-    if (!decode(c, ws, &r))
-        return;
-    ticket_t *rows;
-    size_t n;
-    int rc = store_list(r.has_status ? &r.status : NULL, r.agent, 1000, &rows, &n);
-    if (rc) {
-        fail(c, "unavailable", arbor_strerror(rc));
+    desk_request_t *r = arbor_alloc(sizeof *r);
+    if (!r) {
+        fail(c, "unavailable", "out of memory");
         return;
     }
+    if (!decode(c, ws, r)) {
+        arbor_free(r);
+        return;
+    }
+    store_filter_t f = {.status = r->has_status ? &r->status : NULL,
+                        .agent = r->agent,
+                        .customer = r->customer_filter,
+                        .priority = r->set_priority ? &r->ticket.priority : NULL,
+                        .search = r->search,
+                        .sort = (store_sort_t)r->sort,
+                        .offset = (size_t)((r->page - 1) * r->per_page),
+                        .limit = (size_t)r->per_page + 1};
+    ticket_t *rows;
+    size_t n;
+    ticket_error_t err = {.code = ""};
+    int64_t page = r->page;
+    size_t per_page = (size_t)r->per_page;
+    int rc = store_find(&f, &rows, &n, &err);
+    arbor_free(r); /* f points into it */
+    if (rc != 0) {
+        fail_err(c, &err);
+        return;
+    }
+    bool more = n > per_page;
+    n = more ? per_page : n;
     if (c->o->json) {
         cJSON *j = cJSON_CreateObject();
         cJSON *arr = cJSON_AddArrayToObject(j, "tickets");
         for (size_t i = 0; i < n; i++)
             cJSON_AddItemToArray(arr, ticket_json(&rows[i], false));
+        cJSON_AddNumberToObject(j, "page", (double)page);
+        cJSON_AddBoolToObject(j, "more", more);
         ok(c, j, NULL);
     } else {
         for (size_t i = 0; i < n; i++)
             print_ticket(&rows[i]);
-        printf("%zu ticket%s\n", n, n == 1 ? "" : "s");
+        printf("%zu ticket%s%s\n", n, n == 1 ? "" : "s",
+               more ? "; more on the next page (--page N)" : "");
     }
     free(rows);
 }
 
+/* The queues' sizes: mine (--agent NAME), unassigned, open, pending. */
+static void cmd_queues(const console_t *c, words_t *ws)
+{
+    desk_request_t r;
+    if (!decode(c, ws, &r))
+        return;
+    store_queues_t q;
+    int rc = store_queues(r.agent, &q);
+    if (rc) {
+        fail(c, "unavailable", arbor_strerror(rc));
+        return;
+    }
+    cJSON *j = cJSON_CreateObject();
+    if (r.agent)
+        cJSON_AddNumberToObject(j, "mine", (double)q.mine);
+    cJSON_AddNumberToObject(j, "unassigned", (double)q.unassigned);
+    cJSON_AddNumberToObject(j, "open", (double)q.open);
+    cJSON_AddNumberToObject(j, "pending", (double)q.pending);
+    char text[160], mine[64] = "";
+    if (r.agent)
+        snprintf(mine, sizeof mine, "mine %lld, ", (long long)q.mine);
+    snprintf(text, sizeof text, "%sunassigned %lld, open %lld, pending %lld", mine,
+             (long long)q.unassigned, (long long)q.open, (long long)q.pending);
+    ok(c, j, text);
+}
+
+static cJSON *agent_json(const store_agent_t *a)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddItemToObject(j, "name", console_json_text(a->name));
+    cJSON_AddBoolToObject(j, "active", a->active);
+    cJSON_AddBoolToObject(j, "available", a->available);
+    if (a->open >= 0)
+        cJSON_AddNumberToObject(j, "open", (double)a->open);
+    else
+        cJSON_AddNullToObject(j, "open");
+    return j;
+}
+
+/* The roster: each agent's status and open load. */
 static void cmd_agents(const console_t *c)
 {
-    char *names;
-    int rc = store_agents(&names);
+    store_agent_t *list;
+    size_t n;
+    int rc = agents_list(&list, &n);
     if (rc) {
         fail(c, "unavailable", arbor_strerror(rc));
         return;
     }
     cJSON *j = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(j, "agents");
-    char *save = NULL;
-    for (char *n = strtok_r(names, "\n", &save); n; n = strtok_r(NULL, "\n", &save)) {
-        cJSON_AddItemToArray(arr, console_json_text(n));
-        if (!c->o->json)
-            puts(n);
+    for (size_t i = 0; i < n; i++) {
+        const store_agent_t *a = &list[i];
+        cJSON_AddItemToArray(arr, agent_json(a));
+        if (c->o->json)
+            continue;
+        printf("%-20s %-11s %-11s", a->name, a->active ? "active" : "deactivated",
+               a->available ? "available" : "unavailable");
+        if (a->open >= 0)
+            printf(" %lld open", (long long)a->open);
+        putchar('\n');
     }
-    free(names);
+    if (!c->o->json)
+        printf("%zu agent%s\n", n, n == 1 ? "" : "s");
+    free(list);
     ok(c, j, NULL);
 }
 
@@ -329,15 +503,60 @@ static void cmd_agent_add(const console_t *c, words_t *ws)
         return;
     }
     cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "agent", r.name);
+    cJSON_AddItemToObject(j, "agent", console_json_text(r.name));
     ok(c, j, "added");
 }
 
-static void no_such_ticket_answer(const console_t *c, int64_t id)
+static void cmd_agent_rename(const console_t *c, words_t *ws)
 {
-    char text[64];
-    snprintf(text, sizeof text, "there is no ticket %lld", (long long)id);
-    fail(c, "unknown_ticket", text);
+    desk_request_t r;
+    if (!decode(c, ws, &r))
+        return;
+    ticket_error_t err = {.code = ""};
+    if (desk_agent_rename(r.name, r.new_name, &desk_operator, &err) != 0) {
+        fail_err(c, &err);
+        return;
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddItemToObject(j, "agent", console_json_text(r.new_name));
+    cJSON_AddItemToObject(j, "was", console_json_text(r.name));
+    ok(c, j, "renamed");
+}
+
+/* agent-activate, agent-deactivate (listing the agent's open tickets, to
+ * be reassigned), agent-available. */
+static void cmd_agent_set(const console_t *c, words_t *ws)
+{
+    desk_request_t r;
+    if (!decode(c, ws, &r))
+        return;
+    ticket_error_t err = {.code = ""};
+    ticket_t *open = NULL;
+    size_t n = 0;
+    int rc = r.active == 0 ? desk_agent_deactivate(r.name, &open, &n, &err)
+                           : agents_set(r.name, r.active, r.available, &err);
+    if (rc) {
+        fail_err(c, &err);
+        return;
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddItemToObject(j, "agent", console_json_text(r.name));
+    const char *text = r.active == 1 ? "activated" : r.available == 1 ? "available" : "unavailable";
+    if (r.active == 0) {
+        text = "deactivated";
+        cJSON *arr = cJSON_AddArrayToObject(j, "open_tickets");
+        for (size_t i = 0; i < n; i++)
+            cJSON_AddItemToArray(arr, ticket_json(&open[i], false));
+        if (!c->o->json) {
+            printf("deactivated; %zu open ticket%s to reassign%s\n", n, n == 1 ? "" : "s",
+                   n ? ":" : "");
+            for (size_t i = 0; i < n; i++)
+                print_ticket(&open[i]);
+            text = NULL;
+        }
+    }
+    free(open);
+    ok(c, j, text);
 }
 
 static void cmd_backup(const console_t *c, words_t *ws)
@@ -768,6 +987,15 @@ static bool run_command(const console_t *c, const char *line, size_t len)
     return more;
 }
 
+/* True when cmd names a change to a ticket (but create). */
+static bool is_change(const char *cmd)
+{
+    for (int a = 0; a < TICKET_ACTIONS; a++)
+        if (strcmp(cmd, ticket_action_name((ticket_action_t)a)) == 0)
+            return true;
+    return false;
+}
+
 static bool dispatch(const console_t *c, words_t *ws)
 {
     if (ws->argc == 0) {
@@ -781,22 +1009,23 @@ static bool dispatch(const console_t *c, words_t *ws)
         return false;
     } else if (strcmp(cmd, "create") == 0)
         cmd_create(c, ws);
-    else if (strcmp(cmd, "assign") == 0)
-        cmd_act(c, ws, ACTION_ASSIGN);
-    else if (strcmp(cmd, "resolve") == 0)
-        cmd_act(c, ws, ACTION_RESOLVE);
-    else if (strcmp(cmd, "reopen") == 0)
-        cmd_act(c, ws, ACTION_REOPEN);
-    else if (strcmp(cmd, "close") == 0)
-        cmd_act(c, ws, ACTION_CLOSE);
+    else if (is_change(cmd))
+        cmd_act(c, ws);
     else if (strcmp(cmd, "show") == 0)
         cmd_show(c, ws);
     else if (strcmp(cmd, "list") == 0)
         cmd_list(c, ws);
+    else if (strcmp(cmd, "queues") == 0)
+        cmd_queues(c, ws);
     else if (strcmp(cmd, "agents") == 0)
         cmd_agents(c);
     else if (strcmp(cmd, "agent-add") == 0)
         cmd_agent_add(c, ws);
+    else if (strcmp(cmd, "agent-rename") == 0)
+        cmd_agent_rename(c, ws);
+    else if (strcmp(cmd, "agent-activate") == 0 || strcmp(cmd, "agent-deactivate") == 0 ||
+             strcmp(cmd, "agent-available") == 0)
+        cmd_agent_set(c, ws);
     else if (strcmp(cmd, "tree") == 0)
         cmd_tree(c);
     else if (strcmp(cmd, "crash") == 0)
@@ -830,8 +1059,11 @@ static void root(void *arg)
 {
     const options_t *o = arg;
     console_t c = {.o = o};
-    desk_config_t cfg = {
-        .db_path = o->db, .log_path = o->log, .policy = o->policy, .idle_timeout_ms = o->idle_ms};
+    desk_config_t cfg = {.db_path = o->db,
+                         .log_path = o->log,
+                         .policy = o->policy,
+                         .idle_timeout_ms = o->idle_ms,
+                         .demo = o->demo};
     arbor_trap_exit(true); /* the supervisor's end is a message to answer */
     arbor_reason_t why;
     int rc = desk_start(&cfg, &c.sup, &why);
@@ -916,6 +1148,8 @@ static int parse_options(int argc, char **argv, options_t *o)
             return 0;
         } else if (strcmp(a, "--json") == 0) {
             o->json = true;
+        } else if (strcmp(a, "--demo") == 0) {
+            o->demo = true;
         } else if (strcmp(a, "--no-console") == 0) {
             o->no_console = true;
         } else if (strcmp(a, "--db") == 0) {

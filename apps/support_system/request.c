@@ -24,7 +24,14 @@ static bool parse_id(const char *s, int64_t *id, ticket_error_t *err)
     return true;
 }
 
-/* create [--customer NAME] [--priority P] [--] DESCRIPTION: the options
+/* --by NAME: the agent who makes the change. */
+static bool decode_by(const char *name, desk_request_t *r, ticket_error_t *err)
+{
+    r->by = name;
+    return ticket_check_text("the --by agent", name, TICKET_NAME_MAX, false, err);
+}
+
+/* create [--customer NAME] [--priority P] [--by NAME] [--] DESCRIPTION: the options
  * anywhere before "--", the other words joined by blanks. Checked as
  * ticket_supervisor_create_ticket() checks a ticket, so that a refusal
  * here is the refusal the desk would give. */
@@ -45,6 +52,9 @@ static bool decode_create(int argc, const char *const *argv, desk_request_t *r, 
         } else if (options && strcmp(argv[i], "--priority") == 0 && i + 1 < argc) {
             if (!ticket_priority_parse(argv[++i], &t->priority))
                 return refuse(err, "bad_argument", "priority is low, normal, high or urgent");
+        } else if (options && strcmp(argv[i], "--by") == 0 && i + 1 < argc) {
+            if (!decode_by(argv[++i], r, err))
+                return false;
         } else if (options && strncmp(argv[i], "--", 2) == 0) {
             return refuse(err, "bad_argument", "unknown or incomplete option (try: help)");
         } else {
@@ -61,39 +71,264 @@ static bool decode_create(int argc, const char *const *argv, desk_request_t *r, 
            ticket_check_text("customer", t->customer, TICKET_NAME_MAX, true, err);
 }
 
-/* assign ID [AGENT], resolve ID, reopen ID, close ID. The agent's text is
- * checked by the workflow (ticket_apply), after the ticket's state: only
- * its size is checked here. */
-static bool decode_act(int argc, const char *const *argv, desk_request_t *r, ticket_error_t *err)
+/* Joins word to the text in buf (len bytes so far) with a blank; false
+ * when it does not fit. */
+static bool join(char *buf, size_t size, size_t *len, const char *word)
 {
-    int max_args = r->action == ACTION_ASSIGN ? 3 : 2;
-    if (argc > max_args) {
-        snprintf(err->code, sizeof err->code, "bad_argument");
-        snprintf(err->message, sizeof err->message, "too many arguments: %s ID%s", argv[0],
-                 r->action == ACTION_ASSIGN ? " [AGENT]" : "");
+    size_t n = strlen(word);
+    if (*len + n + 1 >= size)
         return false;
-    }
-    if (!parse_id(argc > 1 ? argv[1] : NULL, &r->id, err))
-        return false;
-    if (argc > 2 && strlen(argv[2]) >= TICKET_NAME_SIZE)
-        return refuse(err, "field_too_long", "agent is longer than 64 characters");
-    r->agent = argc > 2 ? argv[2] : "";
+    if (*len)
+        buf[(*len)++] = ' ';
+    memcpy(buf + *len, word, n + 1);
+    *len += n;
     return true;
 }
 
-/* list [STATUS] [--agent NAME], in any order. */
+/* An edit's option at argv[*i] (--description, --customer, --priority),
+ * its value after it. False with err when it is not one (or bad). */
+static bool decode_edit_option(int argc, const char *const *argv, int *i, desk_request_t *r,
+                               ticket_error_t *err)
+{
+    const char *opt = argv[*i], *value = *i + 1 < argc ? argv[*i + 1] : NULL;
+    ticket_t *t = &r->ticket;
+    if (!value)
+        return refuse(err, "bad_argument", "unknown or incomplete option (try: help)");
+    ++*i;
+    if (strcmp(opt, "--priority") == 0) {
+        r->set_priority = true;
+        return ticket_priority_parse(value, &t->priority) ||
+               refuse(err, "bad_argument", "priority is low, normal, high or urgent");
+    }
+    bool description = strcmp(opt, "--description") == 0;
+    if (!description && strcmp(opt, "--customer") != 0)
+        return refuse(err, "bad_argument", "unknown or incomplete option (try: help)");
+    char *field = description ? t->description : t->customer;
+    size_t size = description ? sizeof t->description : sizeof t->customer;
+    size_t max = description ? TICKET_DESC_MAX : TICKET_NAME_MAX;
+    if (strlen(value) >= size)
+        return refuse(err, "field_too_long",
+                      description ? "description is longer than 200 characters"
+                                  : "customer is longer than 64 characters");
+    snprintf(field, size, "%s", value);
+    *(description ? &r->set_description : &r->set_customer) = true;
+    return ticket_check_text(description ? "description" : "customer", field, max, !description,
+                             err);
+}
+
+/* What an action takes after the id: the most words, and what they are. */
+static int max_words(ticket_action_t a)
+{
+    switch (a) {
+    case ACTION_ASSIGN:
+    case ACTION_REASSIGN:
+        return 1; /* the agent */
+    case ACTION_CLOSE:
+    case ACTION_REPLY:
+    case ACTION_NOTE:
+        return INT32_MAX; /* the reason, the text */
+    default:
+        return 0;
+    }
+}
+
+/* The words after the id: the agent, the reason, or the text. */
+static bool take_word(desk_request_t *r, const char *word, int count, ticket_error_t *err)
+{
+    size_t reason_len = strlen(r->reason), text_len = strlen(r->text);
+    if (count > max_words(r->action)) {
+        snprintf(err->code, sizeof err->code, "bad_argument");
+        snprintf(err->message, sizeof err->message, "too many arguments: %s ID%s",
+                 ticket_action_name(r->action),
+                 r->action == ACTION_ASSIGN     ? " [AGENT]"
+                 : r->action == ACTION_REASSIGN ? " AGENT"
+                                                : "");
+        return false;
+    }
+    switch (r->action) {
+    case ACTION_ASSIGN:
+    case ACTION_REASSIGN:
+        if (strlen(word) >= TICKET_NAME_SIZE)
+            return refuse(err, "field_too_long", "agent is longer than 64 characters");
+        r->agent = word;
+        return true;
+    case ACTION_CLOSE:
+        return join(r->reason, sizeof r->reason, &reason_len, word) ||
+               refuse(err, "field_too_long", "reason is longer than 64 characters");
+    default:
+        return join(r->text, sizeof r->text, &text_len, word) ||
+               refuse(err, "field_too_long", "text is longer than 2000 characters");
+    }
+}
+
+/* A change to a ticket: COMMAND ID [WORDS] [--by NAME], and for edit its
+ * options, for reply --customer; after "--" every word is a word. The
+ * agent's text is checked by the workflow (ticket_change), after the
+ * ticket's state: only its size is checked here. */
+static bool decode_act(int argc, const char *const *argv, desk_request_t *r, ticket_error_t *err)
+{
+    r->agent = "";
+    bool options = true, have_id = false;
+    int words = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *w = argv[i];
+        bool ok;
+        if (options && strcmp(w, "--") == 0) {
+            options = false;
+            continue;
+        } else if (options && strcmp(w, "--by") == 0 && i + 1 < argc) {
+            ok = decode_by(argv[++i], r, err);
+        } else if (options && r->action == ACTION_REPLY && strcmp(w, "--customer") == 0) {
+            ok = r->by_customer = true;
+        } else if (options && r->action == ACTION_EDIT && strncmp(w, "--", 2) == 0) {
+            ok = decode_edit_option(argc, argv, &i, r, err);
+        } else if (options && strncmp(w, "--", 2) == 0 && w[2]) {
+            ok = refuse(err, "bad_argument", "unknown or incomplete option (try: help)");
+        } else if (!have_id) {
+            ok = have_id = parse_id(w, &r->id, err);
+        } else {
+            ok = take_word(r, w, ++words, err);
+        }
+        if (!ok)
+            return false;
+    }
+    if (!have_id)
+        return parse_id(NULL, &r->id, err);
+    if (r->by && r->by_customer)
+        return refuse(err, "bad_argument", "a reply is by --customer or --by an agent, not both");
+    if (r->action == ACTION_REASSIGN && !r->agent[0])
+        return refuse(err, "bad_argument", "reassign ID AGENT: to whom?");
+    if (r->action == ACTION_EDIT && !r->set_description && !r->set_customer && !r->set_priority)
+        return refuse(err, "bad_argument",
+                      "edit ID [--description TEXT] [--customer NAME] [--priority P]");
+    if (r->action == ACTION_CLOSE)
+        return ticket_check_text("reason", r->reason, TICKET_NAME_MAX, true, err);
+    if (r->action == ACTION_REPLY || r->action == ACTION_NOTE)
+        return ticket_check_body("text", r->text, TICKET_TEXT_MAX, err);
+    return true;
+}
+
+/* agent-rename OLD NEW; agent-activate NAME, agent-deactivate NAME,
+ * agent-available NAME on|off. */
+static bool decode_agent(int argc, const char *const *argv, desk_request_t *r, ticket_error_t *err)
+{
+    const char *cmd = argv[0];
+    int want = strcmp(cmd, "agent-rename") == 0 || strcmp(cmd, "agent-available") == 0 ? 3 : 2;
+    if (argc != want)
+        return refuse(err, "bad_argument",
+                      want == 2                          ? "give one agent's name"
+                      : strcmp(cmd, "agent-rename") == 0 ? "agent-rename OLD NEW"
+                                                         : "agent-available NAME on|off");
+    r->name = argv[1];
+    r->active = r->available = -1;
+    if (strcmp(cmd, "agent-rename") == 0) {
+        r->new_name = argv[2];
+        return ticket_check_text("agent", argv[1], TICKET_NAME_MAX, false, err) &&
+               ticket_check_text("new name", argv[2], TICKET_NAME_MAX, false, err);
+    }
+    if (strcmp(cmd, "agent-available") == 0) {
+        if (strcmp(argv[2], "on") != 0 && strcmp(argv[2], "off") != 0)
+            return refuse(err, "bad_argument", "agent-available NAME on|off");
+        r->available = strcmp(argv[2], "on") == 0;
+    } else {
+        r->active = strcmp(cmd, "agent-activate") == 0;
+    }
+    return ticket_check_text("agent", argv[1], TICKET_NAME_MAX, false, err);
+}
+
+static const char *const sorts[] = {"newest", "oldest", "priority", "updated"};
+
+/* A number from 1 to max (the value of option opt). */
+static bool parse_count(const char *opt, const char *s, int64_t max, int64_t *out,
+                        ticket_error_t *err)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (*end || errno || v < 1 || v > max || !*s) {
+        snprintf(err->code, sizeof err->code, "bad_argument");
+        snprintf(err->message, sizeof err->message, "%s is a number from 1 to %lld", opt,
+                 (long long)max);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+/* One option of list at argv[*i], its value after it. */
+static bool decode_list_option(const char *opt, const char *value, desk_request_t *r,
+                               ticket_error_t *err)
+{
+    if (strcmp(opt, "--agent") == 0) {
+        r->agent = value;
+        return ticket_check_text("agent", value, TICKET_NAME_MAX, false, err);
+    }
+    if (strcmp(opt, "--customer") == 0) {
+        r->customer_filter = value;
+        return ticket_check_text("customer", value, TICKET_NAME_MAX, true, err);
+    }
+    if (strcmp(opt, "--search") == 0) {
+        r->search = value;
+        return ticket_check_text("search", value, TICKET_DESC_MAX, false, err);
+    }
+    if (strcmp(opt, "--priority") == 0) {
+        r->set_priority = true;
+        return ticket_priority_parse(value, &r->ticket.priority) ||
+               refuse(err, "bad_argument", "priority is low, normal, high or urgent");
+    }
+    if (strcmp(opt, "--sort") == 0) {
+        for (int k = 0; k < 4; k++)
+            if (strcmp(value, sorts[k]) == 0) {
+                r->sort = k;
+                return true;
+            }
+        return refuse(err, "bad_argument", "--sort newest, oldest, priority or updated");
+    }
+    if (strcmp(opt, "--page") == 0)
+        return parse_count(opt, value, INT32_MAX, &r->page, err);
+    if (strcmp(opt, "--per-page") == 0)
+        return parse_count(opt, value, DESK_LIST_MAX, &r->per_page, err);
+    return refuse(err, "bad_argument", "unknown option (try: help)");
+}
+
+/* list [STATUS] [--agent NAME | --unassigned] [--customer NAME]
+ * [--priority P] [--search WORDS] [--sort ORDER] [--page N]
+ * [--per-page N], in any order. */
 static bool decode_list(int argc, const char *const *argv, desk_request_t *r, ticket_error_t *err)
 {
+    r->page = 1;
+    r->per_page = DESK_LIST_PAGE;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--agent") == 0 && i + 1 < argc)
-            r->agent = argv[++i];
-        else if (!r->has_status && ticket_status_parse(argv[i], &r->status))
-            r->has_status = true;
-        else
-            return refuse(err, "bad_argument",
-                          "list [open|assigned|resolved|closed] [--agent NAME]");
+        bool ok;
+        if (strcmp(argv[i], "--unassigned") == 0) {
+            r->agent = "";
+            ok = true;
+        } else if (strncmp(argv[i], "--", 2) == 0 && i + 1 < argc) {
+            ok = decode_list_option(argv[i], argv[i + 1], r, err);
+            i++;
+        } else if (!r->has_status && ticket_status_parse(argv[i], &r->status)) {
+            ok = r->has_status = true;
+        } else {
+            ok = refuse(err, "bad_argument",
+                        "list [open|assigned|pending|resolved|closed] [--agent NAME|--unassigned]"
+                        " [--customer NAME] [--priority P] [--search WORDS]"
+                        " [--sort newest|oldest|priority|updated] [--page N] [--per-page N]");
+        }
+        if (!ok)
+            return false;
     }
     return true;
+}
+
+/* queues [--agent NAME]: NAME's are mine. */
+static bool decode_queues(int argc, const char *const *argv, desk_request_t *r, ticket_error_t *err)
+{
+    if (argc == 1)
+        return true;
+    if (argc != 3 || strcmp(argv[1], "--agent") != 0)
+        return refuse(err, "bad_argument", "queues [--agent NAME]");
+    r->agent = argv[2];
+    return ticket_check_text("agent", argv[2], TICKET_NAME_MAX, false, err);
 }
 
 /* The commands and their kinds; NULL decode: no arguments are read. */
@@ -109,10 +344,22 @@ static const struct {
     {"resolve", DESK_REQ_ACT, ACTION_RESOLVE},
     {"reopen", DESK_REQ_ACT, ACTION_REOPEN},
     {"close", DESK_REQ_ACT, ACTION_CLOSE},
+    {"pend", DESK_REQ_ACT, ACTION_PEND},
+    {"resume", DESK_REQ_ACT, ACTION_RESUME},
+    {"reassign", DESK_REQ_ACT, ACTION_REASSIGN},
+    {"unassign", DESK_REQ_ACT, ACTION_UNASSIGN},
+    {"edit", DESK_REQ_ACT, ACTION_EDIT},
+    {"reply", DESK_REQ_ACT, ACTION_REPLY},
+    {"note", DESK_REQ_ACT, ACTION_NOTE},
     {"show", DESK_REQ_SHOW, 0},
     {"list", DESK_REQ_LIST, 0},
+    {"queues", DESK_REQ_QUEUES, 0},
     {"agents", DESK_REQ_AGENTS, 0},
     {"agent-add", DESK_REQ_AGENT_ADD, 0},
+    {"agent-rename", DESK_REQ_AGENT_RENAME, 0},
+    {"agent-activate", DESK_REQ_AGENT_SET, 0},
+    {"agent-deactivate", DESK_REQ_AGENT_SET, 0},
+    {"agent-available", DESK_REQ_AGENT_SET, 0},
     {"tree", DESK_REQ_TREE, 0},
     {"crash", DESK_REQ_CRASH, 0},
     {"backup", DESK_REQ_BACKUP, 0},
@@ -148,6 +395,13 @@ bool desk_request_decode(int argc, const char *const *argv, desk_request_t *r, t
     case DESK_REQ_LIST:
         ok = decode_list(argc, argv, &d, err);
         break;
+    case DESK_REQ_QUEUES:
+        ok = decode_queues(argc, argv, &d, err);
+        break;
+    case DESK_REQ_AGENT_RENAME:
+    case DESK_REQ_AGENT_SET:
+        ok = decode_agent(argc, argv, &d, err);
+        break;
     case DESK_REQ_AGENT_ADD:
         /* As agents_add() checks a name, before it asks anyone. */
         ok = argc == 2 ? ticket_check_text("agent", argv[1], TICKET_NAME_MAX, false, err)
@@ -166,7 +420,7 @@ bool desk_request_decode(int argc, const char *const *argv, desk_request_t *r, t
         else
             d.path = argv[1];
         break;
-    default: /* quit, agents, tree, stats, help: no arguments */
+    default: /* blank, quit, agents, tree, stats, help: no arguments */
         if (argc > 1) {
             snprintf(err->code, sizeof err->code, "bad_argument");
             snprintf(err->message, sizeof err->message, "%s takes no arguments (try: help)",

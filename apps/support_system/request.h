@@ -12,15 +12,22 @@
 
 #include "ticket.h"
 
+/* A list's page: DESK_LIST_PAGE tickets unless told, at most DESK_LIST_MAX. */
+#define DESK_LIST_PAGE 50
+#define DESK_LIST_MAX  1000
+
 typedef enum {
     DESK_REQ_BLANK, /* no words: a blank line */
     DESK_REQ_QUIT,
     DESK_REQ_CREATE,
-    DESK_REQ_ACT, /* assign, resolve, reopen, close */
+    DESK_REQ_ACT, /* every change to a ticket (ticket_action_t) */
     DESK_REQ_SHOW,
     DESK_REQ_LIST,
+    DESK_REQ_QUEUES,
     DESK_REQ_AGENTS,
     DESK_REQ_AGENT_ADD,
+    DESK_REQ_AGENT_RENAME,
+    DESK_REQ_AGENT_SET, /* agent-activate, agent-deactivate, agent-available */
     DESK_REQ_TREE,
     DESK_REQ_CRASH,
     DESK_REQ_BACKUP,
@@ -29,27 +36,43 @@ typedef enum {
 } desk_request_kind_t;
 
 /* A decoded request. Its text fields point into the words it was decoded
- * from (they live as long as those words), but the create's ticket, which
- * holds copies. */
+ * from (they live as long as those words), but the ticket (create, edit),
+ * the reason and the text, which hold copies. */
 typedef struct desk_request {
     desk_request_kind_t kind;
-    ticket_t ticket;        /* create: description, customer, priority */
+    ticket_t ticket;        /* create: description, customer, priority; edit: the new values */
     int64_t id;             /* act, show, crash (0: crash store) */
     ticket_action_t action; /* act */
-    const char *agent;      /* act: "" lets the policy pick; list: NULL for any */
+    /* act: assign ("" lets the policy pick), reassign; list: NULL for any,
+     * "" for the unassigned; queues: whose are mine (NULL: none) */
+    const char *agent;
     bool has_status;        /* list */
     ticket_status_t status; /* list, when has_status */
-    const char *name;       /* agent-add: the new agent */
-    const char *path;       /* backup */
+    /* list: the other filters (NULL: any; the priority in ticket, when
+     * set_priority), the order, the page (from 1) and its size */
+    const char *customer_filter, *search;
+    int sort; /* store_sort_t */
+    int64_t page, per_page;
+    const char *name;      /* agent-*: the agent */
+    const char *new_name;  /* agent-rename */
+    int active, available; /* agent-set: 0 or 1, -1 unchanged */
+    const char *path;      /* backup */
+    /* Who makes a change (create, act): --by NAME, an agent; NULL: the
+     * console's operator. reply --customer: the ticket's customer. */
+    const char *by;
+    bool by_customer;
+    bool set_description, set_customer, set_priority; /* edit */
+    char reason[TICKET_NAME_SIZE];                    /* close: the words after the id */
+    char text[TICKET_TEXT_SIZE];                      /* reply, note: the words after the id */
 } desk_request_t;
 
 /* Decodes a command line split into words (argv[0] the command, argc 0 for
  * a blank line) into *r. Every check that needs no process is made here:
  * the command and its arguments, ids, priorities and statuses, and for
- * create and agent-add the desk's text limits (valid UTF-8, characters
- * counted as code points, no control characters), with the error the desk
- * would give. Words beyond what a command takes are refused, never
- * ignored (`tree x`, `resolve 1 2`).
+ * create, edit, close, reply, note and the agent-* commands the desk's
+ * text limits (valid UTF-8, characters counted as code points, no control
+ * characters), with the error the desk would give. Words beyond what a
+ * command takes are refused, never ignored (`tree x`, `resolve 1 2`).
  * Returns true, or false with err filled (the code and message the
  * console answers) and *r unchanged. Any thread; touches nothing else. */
 bool desk_request_decode(int argc, const char *const *argv, desk_request_t *r, ticket_error_t *err);

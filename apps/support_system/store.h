@@ -8,8 +8,8 @@
  *
  * All functions are calls to the process registered as STORE_NAME, made
  * from a process; they return 0 or a negative Arbor code (ARBOR_ENOENT for
- * an unknown ticket, ARBOR_EEXIST for a known agent, ARBOR_EEXIT when the
- * database refused: the message is in err).
+ * an unknown ticket or agent, ARBOR_EEXIST for a known agent, ARBOR_EEXIT
+ * when the database refused: the message is in err).
  */
 #ifndef SUPPORT_STORE_H
 #define SUPPORT_STORE_H
@@ -29,11 +29,25 @@
 /* A notification's text, NUL included. */
 #define STORE_NOTICE_SIZE 96
 
+/* A history entry may announce a message of the conversation. */
+typedef enum { STORE_NO_MESSAGE, STORE_REPLY, STORE_NOTE } store_message_kind_t;
+
 typedef struct store_history {
-    int64_t at;
-    char who[TICKET_NAME_SIZE];
-    char what[TICKET_NAME_SIZE + 64];
+    int64_t at;        /* ms since the epoch, UTC */
+    ticket_actor_t by; /* who made the change (ACTOR_DESK: recorded before attribution) */
+    char what[TICKET_EVENT_SIZE];
+    store_message_kind_t message; /* a public reply or an internal note, with its text */
+    char text[TICKET_TEXT_SIZE];
 } store_history_t;
+
+/* What a change records beside the ticket's new state. */
+typedef struct store_event {
+    ticket_actor_t by;  /* who makes it */
+    const char *what;   /* the history entry's text */
+    const char *notice; /* NULL or "": no notification; else the outbox row's text */
+    store_message_kind_t message;
+    const char *text; /* the message's text, unless STORE_NO_MESSAGE */
+} store_event_t;
 
 /* The Store's child start function; arg is the database path (a copied
  * string, so pass arg_size = strlen + 1). */
@@ -50,21 +64,24 @@ int store_start(void *path, arbor_pid_t *pid, arbor_reason_t *err);
  * thread, before the runtime starts or on the blocking pool. */
 int store_check_file(const char *path, char *why, size_t size);
 
-/* Inserts t (its id is assigned and written back) with a "created" entry. */
-int store_create(ticket_t *t, ticket_error_t *err);
+/* Inserts t (its id is assigned and written back) with a "created" entry
+ * by by. */
+int store_create(ticket_t *t, const ticket_actor_t *by, ticket_error_t *err);
 
-/* Writes t's new state, one history entry and, when notice is not NULL or
- * "", one outbox row announcing it, all in one transaction (and one
- * savepoint: all three or none), if the stored ticket still has t->version
- * (the version t was computed from); then raises t->version to the stored
- * one. Otherwise nothing is written and it returns ARBOR_EAGAIN with err
- * "conflict": t is stale. */
-int store_update(ticket_t *t, const char *who, const char *what, const char *notice,
-                 ticket_error_t *err);
+/* Writes t's new state (description, customer, priority, status, agent,
+ * updated_at), one history entry (ev->what, by ev->by, at t->updated_at),
+ * the message ev announces if any, and, when ev->notice is not NULL or
+ * "", one outbox row, all in one transaction (and one savepoint: all or
+ * none), if the stored ticket still has t->version (the version t was
+ * computed from); then raises t->version to the stored one. Otherwise
+ * nothing is written and it returns ARBOR_EAGAIN with err "conflict": t
+ * is stale. */
+int store_update(ticket_t *t, const store_event_t *ev, ticket_error_t *err);
 
 int store_get(int64_t id, ticket_t *out);
 
-/* The history of ticket id, oldest first: *out (free()) with *n entries. */
+/* The history of ticket id, oldest first, each entry with its message if
+ * it announces one: *out (free()) with *n entries. */
 int store_history(int64_t id, store_history_t **out, size_t *n);
 
 /* Tickets, newest first, optionally with a status and/or an agent (NULL:
@@ -72,10 +89,70 @@ int store_history(int64_t id, store_history_t **out, size_t *n);
 int store_list(const ticket_status_t *status, const char *agent, size_t limit, ticket_t **out,
                size_t *n);
 
-/* The agent roster, in the order added: names separated by '\n' in *out
- * (free()). */
-int store_agents(char **out);
+/* The orders of a list: newest first (by id), oldest first (age), by
+ * priority (urgent first, then oldest), last updated first. */
+typedef enum {
+    STORE_SORT_NEWEST,
+    STORE_SORT_OLDEST,
+    STORE_SORT_PRIORITY,
+    STORE_SORT_UPDATED
+} store_sort_t;
+#define STORE_SORTS 4
+
+/* Which tickets a list holds; NULL (or "" for search) leaves a filter out. */
+typedef struct store_filter {
+    const ticket_status_t *status;
+    const char *agent; /* "": the unassigned tickets */
+    const char *customer;
+    const ticket_priority_t *priority;
+    /* Words (at most TICKET_DESC_MAX characters), each of which must appear
+     * in the description or the customer (SQLite FTS5, whole words, any
+     * case); taken literally, never as FTS5 syntax. */
+    const char *search;
+    store_sort_t sort;
+    size_t offset, limit; /* a page: skip offset, at most limit */
+} store_filter_t;
+
+/* The tickets f selects, in f's order: *out (free()) with *n of them.
+ * ARBOR_EINVAL with err when a filter's text is not valid. */
+int store_find(const store_filter_t *f, ticket_t **out, size_t *n, ticket_error_t *err);
+
+/* The queues' sizes. */
+typedef struct store_queues {
+    int64_t mine;       /* assigned or pending, to the agent asked about */
+    int64_t unassigned; /* open */
+    int64_t open;       /* not resolved yet: open, assigned or pending */
+    int64_t pending;    /* waiting on the customer */
+} store_queues_t;
+
+/* The queues, mine being agent's (NULL or "": none, 0). */
+int store_queues(const char *agent, store_queues_t *out);
+
+/* An agent on the roster. */
+typedef struct store_agent {
+    char name[TICKET_NAME_SIZE];
+    bool active;    /* deactivated agents get no tickets */
+    bool available; /* unavailable ones are skipped by the assignment policies */
+    int64_t open;   /* tickets assigned to them now (assigned or pending) */
+} store_agent_t;
+
+/* The roster, in the order added: *out (free()) with *n agents. */
+int store_agents(store_agent_t **out, size_t *n);
+
+/* Adds an agent, active and available. ARBOR_EEXIST: the name is taken. */
 int store_agent_add(const char *name, ticket_error_t *err);
+
+/* Renames agent from to to, in one transaction: the roster, every ticket
+ * assigned to them (each version raised, so that a copy computed before
+ * is stale), and a history entry on each of those tickets, by by. History
+ * entries written before keep the name they said. ARBOR_ENOENT: no agent
+ * from; ARBOR_EEXIST: to is taken. */
+int store_agent_rename(const char *from, const char *to, const ticket_actor_t *by,
+                       ticket_error_t *err);
+
+/* Sets an agent's flags: active, available, each 0 or 1 (-1: unchanged).
+ * ARBOR_ENOENT: no such agent. */
+int store_agent_set(const char *name, int active, int available, ticket_error_t *err);
 
 /* How many tickets an agent ("": none) holds in a status. */
 typedef struct store_ticket_count {

@@ -1,17 +1,23 @@
 #include "ticket.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "../common/utf8.h"
 
-static const char *const statuses[] = {"open", "assigned", "resolved", "closed"};
+static const char *const statuses[TICKET_STATUSES] = {"open", "assigned", "resolved", "closed",
+                                                      "pending"};
 static const char *const priorities[] = {"low", "normal", "high", "urgent"};
+static const char *const actions[TICKET_ACTIONS] = {"assign", "resolve", "reopen",   "close",
+                                                    "pend",   "resume",  "reassign", "unassign",
+                                                    "edit",   "reply",   "note"};
+static const char *const actor_kinds[] = {"operator", "agent", "customer", "desk"};
 
 const char *ticket_status_name(ticket_status_t s)
 {
-    return (unsigned)s < 4 ? statuses[s] : "?";
+    return (unsigned)s < TICKET_STATUSES ? statuses[s] : "?";
 }
 
 const char *ticket_priority_name(ticket_priority_t p)
@@ -19,110 +25,292 @@ const char *ticket_priority_name(ticket_priority_t p)
     return (unsigned)p < 4 ? priorities[p] : "?";
 }
 
+const char *ticket_action_name(ticket_action_t a)
+{
+    return (unsigned)a < TICKET_ACTIONS ? actions[a] : "?";
+}
+
+const char *ticket_actor_kind_name(ticket_actor_kind_t k)
+{
+    return (unsigned)k < 4 ? actor_kinds[k] : "?";
+}
+
+/* The index of s in names[0..n), or -1. */
+static int find(const char *const *names, int n, const char *s)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(s, names[i]) == 0)
+            return i;
+    return -1;
+}
+
 bool ticket_status_parse(const char *s, ticket_status_t *out)
 {
-    for (int i = 0; i < 4; i++)
-        if (strcmp(s, statuses[i]) == 0) {
-            *out = (ticket_status_t)i;
-            return true;
-        }
-    return false;
+    int i = find(statuses, TICKET_STATUSES, s);
+    if (i >= 0)
+        *out = (ticket_status_t)i;
+    return i >= 0;
 }
 
 bool ticket_priority_parse(const char *s, ticket_priority_t *out)
 {
-    for (int i = 0; i < 4; i++)
-        if (strcmp(s, priorities[i]) == 0) {
-            *out = (ticket_priority_t)i;
-            return true;
-        }
+    int i = find(priorities, 4, s);
+    if (i >= 0)
+        *out = (ticket_priority_t)i;
+    return i >= 0;
+}
+
+bool ticket_actor_kind_parse(const char *s, ticket_actor_kind_t *out)
+{
+    int i = find(actor_kinds, 4, s);
+    if (i >= 0)
+        *out = (ticket_actor_kind_t)i;
+    return i >= 0;
+}
+
+size_t ticket_change_size(const ticket_change_t *c)
+{
+    return offsetof(ticket_change_t, text) + strnlen(c->text, sizeof c->text - 1) + 1;
+}
+
+static bool fail(ticket_error_t *err, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    snprintf(err->code, sizeof err->code, "%s", code);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
     return false;
 }
 
-static void fail(ticket_error_t *err, const char *code, const char *fmt, const char *a,
-                 const char *b)
+/* The common checks of a text field; allowed: the control characters
+ * that may appear. */
+static bool check_text(const char *field, const char *value, size_t max, bool may_be_empty,
+                       const char *allowed, ticket_error_t *err)
 {
-    snprintf(err->code, sizeof err->code, "%s", code);
-    snprintf(err->message, sizeof err->message, fmt, a, b);
+    size_t n = value ? strlen(value) : 0, chars = 0;
+    if (n == 0 && !may_be_empty)
+        return fail(err, "empty_field", "%s must not be empty", field);
+    if (!utf8_check(value ? value : "", n, &chars, NULL))
+        return fail(err, "bad_field", "%s is not valid UTF-8 text", field);
+    if (chars > max)
+        return fail(err, "field_too_long", "%s is longer than %zu characters", field, max);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)value[i];
+        if ((c < 0x20 || c == 0x7f) && !strchr(allowed, c))
+            return fail(err, "bad_field", "%s contains a control character", field);
+    }
+    return true;
 }
 
 bool ticket_check_text(const char *field, const char *value, size_t max, bool may_be_empty,
                        ticket_error_t *err)
 {
-    size_t n = value ? strlen(value) : 0, chars = 0;
-    if (n == 0 && !may_be_empty) {
-        fail(err, "empty_field", "%s must not be empty%s", field, "");
+    return check_text(field, value, max, may_be_empty, "", err);
+}
+
+bool ticket_check_body(const char *field, const char *value, size_t max, ticket_error_t *err)
+{
+    return check_text(field, value, max, false, "\n\t", err);
+}
+
+bool ticket_check_actor(const ticket_actor_t *by, ticket_error_t *err)
+{
+    if (!by || (unsigned)by->kind > ACTOR_DESK)
+        return fail(err, "bad_actor", "a change must say who makes it");
+    return ticket_check_text("the actor's name", by->name, TICKET_NAME_MAX, false, err);
+}
+
+/* The refusal of an action the ticket's status does not allow. */
+static bool refused(const ticket_t *t, ticket_action_t a, ticket_error_t *err)
+{
+    static const char *const done[TICKET_ACTIONS] = {
+        "assigned",   "resolved",   "reopened", "closed",     "set pending", "resumed",
+        "reassigned", "unassigned", "edited",   "replied to", "given a note"};
+    return fail(err, "invalid_transition", "a ticket that is %s cannot be %s",
+                ticket_status_name(t->status), done[a]);
+}
+
+static bool assign(ticket_t *t, const char *agent, char *event, size_t size, ticket_error_t *err)
+{
+    if (t->status == TICKET_ASSIGNED || t->status == TICKET_PENDING)
+        return fail(err, "already_assigned", "the ticket is already assigned to %s", t->agent);
+    if (t->status != TICKET_OPEN)
+        return refused(t, ACTION_ASSIGN, err);
+    if (!ticket_check_text("agent", agent, TICKET_NAME_MAX, false, err))
+        return false;
+    t->status = TICKET_ASSIGNED;
+    snprintf(t->agent, sizeof t->agent, "%s", agent);
+    snprintf(event, size, "assigned to %s", agent);
+    return true;
+}
+
+static bool reassign(ticket_t *t, const char *agent, char *event, size_t size, ticket_error_t *err)
+{
+    if (t->status != TICKET_ASSIGNED && t->status != TICKET_PENDING)
+        return refused(t, ACTION_REASSIGN, err);
+    if (!ticket_check_text("agent", agent, TICKET_NAME_MAX, false, err))
+        return false;
+    if (strcmp(agent, t->agent) == 0)
+        return fail(err, "already_assigned", "the ticket is already assigned to %s", t->agent);
+    snprintf(event, size, "reassigned from %s to %s", t->agent, agent);
+    snprintf(t->agent, sizeof t->agent, "%s", agent);
+    return true;
+}
+
+static bool close_ticket(ticket_t *t, const char *reason, char *event, size_t size,
+                         ticket_error_t *err)
+{
+    if (t->status == TICKET_CLOSED)
+        return refused(t, ACTION_CLOSE, err);
+    bool needs_reason = t->status != TICKET_RESOLVED;
+    if (!ticket_check_text("reason", reason, TICKET_NAME_MAX, !needs_reason, err)) {
+        if (needs_reason && !reason[0])
+            fail(err, "reason_required",
+                 "a ticket that is %s is closed only with a reason (close ID REASON:"
+                 " duplicate, spam, ...)",
+                 ticket_status_name(t->status));
         return false;
     }
-    if (!utf8_check(value ? value : "", n, &chars, NULL)) {
-        fail(err, "bad_field", "%s is not valid UTF-8 text%s", field, "");
-        return false;
+    t->status = TICKET_CLOSED;
+    if (reason[0])
+        snprintf(event, size, "closed: %s", reason);
+    else
+        snprintf(event, size, "closed");
+    return true;
+}
+
+/* Appends "; " (when event is not empty) and the formatted text. */
+static void append(char *event, size_t size, const char *fmt, ...)
+{
+    size_t len = strlen(event);
+    if (len && len + 2 < size) {
+        memcpy(event + len, "; ", 3);
+        len += 2;
     }
-    if (chars > max) {
-        char limit[32];
-        snprintf(limit, sizeof limit, "%zu", max);
-        fail(err, "field_too_long", "%s is longer than %s characters", field, limit);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(event + len, size - len, fmt, ap);
+    va_end(ap);
+}
+
+static bool edit(ticket_t *t, const ticket_change_t *c, char *event, size_t size,
+                 ticket_error_t *err)
+{
+    if (t->status == TICKET_CLOSED)
+        return refused(t, ACTION_EDIT, err);
+    if (!c->set_description && !c->set_customer && !c->set_priority)
+        return fail(err, "bad_argument", "an edit changes a description, customer or priority");
+    if ((c->set_description &&
+         !ticket_check_text("description", c->description, TICKET_DESC_MAX, false, err)) ||
+        (c->set_customer &&
+         !ticket_check_text("customer", c->customer, TICKET_NAME_MAX, true, err)))
         return false;
+    if (c->set_priority && (unsigned)c->priority > PRIORITY_URGENT)
+        return fail(err, "bad_argument", "priority is low, normal, high or urgent");
+    event[0] = '\0';
+    if (c->set_description && strcmp(c->description, t->description) != 0) {
+        snprintf(t->description, sizeof t->description, "%s", c->description);
+        append(event, size, "description edited");
     }
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)value[i];
-        if (c < 0x20 || c == 0x7f) {
-            fail(err, "bad_field", "%s contains a control character%s", field, "");
+    if (c->set_customer && strcmp(c->customer, t->customer) != 0) {
+        append(event, size, "customer changed from %s to %s", t->customer[0] ? t->customer : "none",
+               c->customer[0] ? c->customer : "none");
+        snprintf(t->customer, sizeof t->customer, "%s", c->customer);
+    }
+    if (c->set_priority && c->priority != t->priority) {
+        append(event, size, "priority changed from %s to %s", ticket_priority_name(t->priority),
+               ticket_priority_name(c->priority));
+        t->priority = c->priority;
+    }
+    if (!event[0])
+        return fail(err, "unchanged", "the edit changes nothing: the ticket already says so");
+    return true;
+}
+
+/* Applies c to the copy next; *next is kept only when this returns true. */
+static bool apply(ticket_t *next, const ticket_change_t *c, char *event, size_t size,
+                  ticket_error_t *err)
+{
+    ticket_status_t from = next->status;
+    switch (c->action) {
+    case ACTION_ASSIGN:
+        return assign(next, c->agent, event, size, err);
+    case ACTION_REASSIGN:
+        return reassign(next, c->agent, event, size, err);
+    case ACTION_UNASSIGN:
+        if (from != TICKET_ASSIGNED && from != TICKET_PENDING)
+            return refused(next, c->action, err);
+        snprintf(event, size, "unassigned from %s", next->agent);
+        next->status = TICKET_OPEN;
+        next->agent[0] = '\0';
+        return true;
+    case ACTION_PEND:
+        if (from != TICKET_ASSIGNED)
+            return refused(next, c->action, err);
+        next->status = TICKET_PENDING;
+        snprintf(event, size, "pending: waiting on the customer");
+        return true;
+    case ACTION_RESUME:
+        if (from != TICKET_PENDING)
+            return refused(next, c->action, err);
+        next->status = TICKET_ASSIGNED;
+        snprintf(event, size, "resumed");
+        return true;
+    case ACTION_RESOLVE:
+        if (from != TICKET_ASSIGNED && from != TICKET_PENDING)
+            return refused(next, c->action, err);
+        next->status = TICKET_RESOLVED;
+        snprintf(event, size, "resolved");
+        return true;
+    case ACTION_CLOSE:
+        return close_ticket(next, c->reason, event, size, err);
+    case ACTION_REOPEN:
+        if (from != TICKET_RESOLVED && from != TICKET_CLOSED)
+            return refused(next, c->action, err);
+        next->status = TICKET_OPEN;
+        next->agent[0] = '\0';
+        snprintf(event, size, "reopened");
+        return true;
+    case ACTION_EDIT:
+        return edit(next, c, event, size, err);
+    case ACTION_REPLY:
+    case ACTION_NOTE:
+        if (c->action == ACTION_REPLY && from == TICKET_CLOSED)
+            return refused(next, c->action, err);
+        if (!ticket_check_body("text", c->text, TICKET_TEXT_MAX, err))
             return false;
-        }
+        snprintf(event, size, "%s", c->action == ACTION_REPLY ? "replied" : "added a note");
+        return true;
     }
+    return fail(err, "bad_action", "unknown action");
+}
+
+bool ticket_change(ticket_t *t, const ticket_change_t *c, int64_t now, char *event,
+                   size_t event_size, ticket_error_t *err)
+{
+    ticket_t next = *t;
+    char text[TICKET_EVENT_SIZE] = "";
+    if (!apply(&next, c, text, sizeof text, err))
+        return false;
+    next.updated_at = now;
+    *t = next;
+    snprintf(event, event_size, "%s", text);
     return true;
 }
 
 bool ticket_apply(ticket_t *t, ticket_action_t action, const char *agent, int64_t now,
                   ticket_error_t *err)
 {
-    ticket_status_t from = t->status, to;
-    switch (action) {
-    case ACTION_ASSIGN:
-        if (from == TICKET_ASSIGNED) {
-            fail(err, "already_assigned", "the ticket is already assigned to %s%s", t->agent, "");
-            return false;
-        }
-        if (from != TICKET_OPEN)
-            goto refused;
-        if (!ticket_check_text("agent", agent, TICKET_NAME_MAX, false, err))
-            return false;
-        to = TICKET_ASSIGNED;
-        break;
-    case ACTION_RESOLVE:
-        if (from != TICKET_ASSIGNED)
-            goto refused;
-        to = TICKET_RESOLVED;
-        break;
-    case ACTION_CLOSE:
-        if (from != TICKET_RESOLVED)
-            goto refused;
-        to = TICKET_CLOSED;
-        break;
-    case ACTION_REOPEN:
-        if (from != TICKET_RESOLVED && from != TICKET_CLOSED)
-            goto refused;
-        to = TICKET_OPEN;
-        break;
-    default:
-        fail(err, "bad_action", "unknown action%s%s", "", "");
-        return false;
-    }
-    t->status = to;
-    if (action == ACTION_ASSIGN)
-        snprintf(t->agent, sizeof t->agent, "%s", agent);
-    if (action == ACTION_REOPEN)
-        t->agent[0] = '\0';
-    t->updated_at = now;
-    return true;
-refused:
-    fail(err, "invalid_transition", "a ticket that is %s cannot be %s", ticket_status_name(from),
-         action == ACTION_ASSIGN    ? "assigned"
-         : action == ACTION_RESOLVE ? "resolved"
-         : action == ACTION_CLOSE   ? "closed"
-                                    : "reopened");
-    return false;
+    ticket_change_t c = {.action = action};
+    snprintf(c.agent, sizeof c.agent, "%s", agent ? agent : "");
+    char event[TICKET_EVENT_SIZE];
+    return ticket_change(t, &c, now, event, sizeof event, err);
+}
+
+bool ticket_changes_status(const ticket_t *before, const ticket_t *after)
+{
+    return before->status != after->status;
 }
 
 int64_t ticket_now_ms(void)
@@ -130,4 +318,12 @@ int64_t ticket_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void ticket_format_time(int64_t ms, char buf[TICKET_TIME_SIZE])
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    if (!gmtime_r(&secs, &tm) || !strftime(buf, TICKET_TIME_SIZE, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(buf, TICKET_TIME_SIZE, "%lld", (long long)ms);
 }

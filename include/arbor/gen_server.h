@@ -51,16 +51,10 @@ extern "C" {
 
 #pragma GCC visibility push(default)
 
-/* Tags the GenServer protocol uses on the wire (ARBOR_TAG_OTP range). */
-#define ARBOR_TAG_GS_CALL  (ARBOR_TAG_OTP + 1)
-#define ARBOR_TAG_GS_CAST  (ARBOR_TAG_OTP + 2)
-#define ARBOR_TAG_GS_STOP  (ARBOR_TAG_OTP + 3)
-#define ARBOR_TAG_GS_REPLY (ARBOR_TAG_OTP + 4)
-/* The message handle_info receives when a returned timeout expires. */
+/* The tags of the messages a user's process receives from the GenServer
+ * layer (the protocol's own tags are private: src/otp/tags.h). The
+ * message handle_info receives when a returned timeout expires: */
 #define ARBOR_TAG_GS_TIMEOUT (ARBOR_TAG_OTP + 5)
-#define ARBOR_TAG_GS_ACK     (ARBOR_TAG_OTP + 6)
-#define ARBOR_TAG_GS_SYSTEM  (ARBOR_TAG_OTP + 7) /* sys requests: arbor_gs_get_status(), ... */
-#define ARBOR_TAG_GS_STATUS  ARBOR_TAG_GS_SYSTEM /* its former name */
 /* A trace event, sent to the process arbor_gs_trace_to() names. */
 #define ARBOR_TAG_GS_TRACE (ARBOR_TAG_OTP + 8)
 

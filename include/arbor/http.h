@@ -6,11 +6,14 @@
  *
  *   http server      one_for_all
  *   ├── connections  DynamicSupervisor, one temporary process per connection
- *   └── acceptor N   each owns a listener on the port (SO_REUSEPORT when
- *                    there are several) and starts a connection per accept
+ *   ├── acceptor N   each owns a listener on the port (SO_REUSEPORT when
+ *   │                there are several) and starts a connection per accept
+ *   └── drainer      stopped first: drains the server gracefully
+ *                    (arbor_http_server_drain) within opts.shutdown_ms
  *
- * one_for_all: when an acceptor dies, every connection goes with it and the
- * whole subtree starts again on the same port, so nothing is left orphaned.
+ * one_for_all: when an acceptor dies, every connection goes with it (after
+ * the drainer let the requests in flight finish) and the whole subtree
+ * starts again on the same port, so nothing is left orphaned.
  * A request's handler runs in its connection's process: it may block, call
  * GenServers, or crash. A crash before anything was sent answers 500 and
  * closes that connection (a crash report names the request); no other
@@ -122,6 +125,8 @@ typedef struct arbor_http_opts {
     arbor_http_handler_fn handler; /* required; arbor_http_route for a router */
     void *handler_arg;             /* passed to every call; must outlive the server */
     arbor_http_limits_t limits;
+    int64_t shutdown_ms; /* when the subtree stops, requests in flight get this long to
+                          * finish (arbor_http_server_drain): 0 means 5 s */
 } arbor_http_opts_t;
 
 typedef struct arbor_http_server arbor_http_server_t;
@@ -161,6 +166,28 @@ uint16_t arbor_http_server_port(const arbor_http_server_t *srv);
 /* Connections open now (beyond max_connections, the ones being turned
  * away with 503 count too). Any thread. */
 size_t arbor_http_server_connections(const arbor_http_server_t *srv);
+
+/*
+ * Drains the server (graceful shutdown): stops accepting (the listeners
+ * close, so new connections are refused), closes at once the connections
+ * that wait for their next request and the event streams, lets the
+ * requests in flight finish (each answered with "Connection: close"), and
+ * waits up to deadline_ms for their connections to end. At the deadline it
+ * closes the connections left (a handler still running carries on, its
+ * writes failing, until it returns or the subtree stops and kills it).
+ * The server then accepts nothing until its subtree starts again.
+ *
+ * Stopping the subtree (its supervisor's shutdown, a one_for_all restart)
+ * drains it first, with opts.shutdown_ms as the deadline: a child of the
+ * subtree, stopped before the others, calls this.
+ *
+ * Process only; one drain at a time. Returns 0 when no connection was
+ * still busy at the deadline; ARBOR_ETIMEDOUT when some had to be closed
+ * at it (a second drain does not wait for those again);
+ * ARBOR_EBUSY (another drain is under way), ARBOR_EINVAL (a negative
+ * deadline) or ARBOR_ENOTPROC, with nothing done.
+ */
+int arbor_http_server_drain(arbor_http_server_t *srv, int64_t deadline_ms);
 
 /* ---- responses ----------------------------------------------------------------- */
 
@@ -309,6 +336,40 @@ typedef struct arbor_http_router {
  * 400 when a parameter does not decode.
  */
 void arbor_http_route(arbor_http_request_t *req, arbor_http_response_t *res, void *router);
+
+/* ---- static files ------------------------------------------------------------------ */
+
+typedef struct arbor_http_static {
+    const char *root;  /* folder served; must outlive the server */
+    const char *index; /* file served for a path ending in '/': NULL = "index.html" */
+    int64_t max_age_s; /* Cache-Control: max-age (0 = "no-cache", i.e. revalidate with the ETag) */
+} arbor_http_static_t;
+
+/*
+ * A handler (use it as a route's handler with a const arbor_http_static_t *
+ * as arg): serves the file named by the route's "*path" parameter when the
+ * route has one, else by the request path (percent-decoded), below root.
+ *
+ * GET and HEAD only (else 405 with "Allow: GET, HEAD"). The content type
+ * comes from the extension (html, css, js/mjs, json, svg, png, jpg, ico,
+ * txt, woff2, map; else application/octet-stream). Every answer carries a
+ * strong ETag (inode, size and modification time) and Cache-Control
+ * ("max-age=N", or "no-cache" when max_age_s <= 0); a request whose
+ * If-None-Match holds it gets 304 with no body.
+ *
+ * 404, whatever the reason, so that nothing is revealed: a file that is
+ * not there; a path with a "." or ".." segment (encoded ones included),
+ * an empty segment (an absolute path), a backslash, NUL or other control
+ * byte; a symbolic link anywhere on the way (none is followed, so none
+ * leads out of root); anything but a regular file; a directory (its
+ * index is served only for a path ending in '/'). 500 when root cannot
+ * be opened or the file is over 16 MiB (files are read whole, not
+ * streamed).
+ *
+ * The disk is read on the runtime's blocking pool (arbor_blocking), so a
+ * slow disk holds no scheduler.
+ */
+void arbor_http_static(arbor_http_request_t *req, arbor_http_response_t *res, void *arg);
 
 /* The reason phrase of status ("Not Found"), "" for one it does not know. */
 const char *arbor_http_status_text(int status);

@@ -39,21 +39,25 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "http_internal.h"
 
-#define IN_SIZE   16384
+#define IN_SIZE   HTTP_IN_SIZE
 #define OUT_SIZE  16384
 #define BODY_KEEP 16384 /* a body buffer larger than this is freed after its request */
 
 enum { CB_NONE, CB_URL, CB_FIELD, CB_VALUE };
-enum { FEED_MORE, FEED_MESSAGE, FEED_ERROR };
 
+/* A crash's last words: the 500 response, whose head alone answers HEAD
+ * (the headers GET would get, no body). */
+#define BODY_500 "Internal Server Error\n"
 static const char response_500[] = "HTTP/1.1 500 Internal Server Error\r\n"
                                    "Content-Type: text/plain\r\n"
                                    "Content-Length: 22\r\n"
-                                   "Connection: close\r\n\r\n"
-                                   "Internal Server Error\n";
+                                   "Connection: close\r\n\r\n" BODY_500;
+_Static_assert(sizeof BODY_500 - 1 == 22, "the 500's Content-Length is its body's");
+#define RESPONSE_500_HEAD_LEN (sizeof response_500 - sizeof BODY_500)
 
 /* ---- per-request memory --------------------------------------------------------- */
 
@@ -180,7 +184,13 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 
 static int on_header_field_complete(llhttp_t *p)
 {
-    return head_end_string(p->data);
+    http_conn_t *c = p->data;
+    /* An empty name (": value"), which llhttp 8.1 lets through even in
+     * strict mode (on_header_field with no bytes): a name is a token, one
+     * character at least. */
+    if (c->last_cb != CB_FIELD || c->fields[c->n_fields - 1].name == c->head + c->head_used)
+        return stop(c, 400);
+    return head_end_string(c);
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
@@ -216,6 +226,8 @@ static int on_header_value_complete(llhttp_t *p)
         c->head_used--;
     if (head_end_string(c))
         return -1;
+    if (c->headers_done)
+        return 0; /* a trailer field: checked, never used (see serve) */
     const arbor_http_header_t *f = &c->fields[c->n_fields - 1];
     if (!strcasecmp(f->name, "content-length"))
         c->n_content_length++;
@@ -232,6 +244,10 @@ static int on_header_value_complete(llhttp_t *p)
 static int on_headers_complete(llhttp_t *p)
 {
     http_conn_t *c = p->data;
+    /* A request line without a target ("CONNECT \n"), which llhttp 8.1
+     * lets through (with on_url given no bytes, or not called). */
+    if (!c->url || !*c->url)
+        return stop(c, 400);
     /* Framing that two parsers could read two ways is refused, whatever
      * llhttp made of it (RFC 9112 6.1, 6.3). */
     if (c->n_content_length > 1 || (c->n_content_length && c->n_transfer_encoding) ||
@@ -244,6 +260,7 @@ static int on_headers_complete(llhttp_t *p)
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->srv->opts.limits.max_body)
         return stop(c, 413);
     c->headers_done = true;
+    c->n_head_fields = c->n_fields;
     return 0;
 }
 
@@ -296,11 +313,11 @@ static const llhttp_settings_t settings = {
 
 /* ---- reading ------------------------------------------------------------------------ */
 
-static void request_reset(http_conn_t *c)
+void arbor__http_request_reset(http_conn_t *c)
 {
     free_blocks(c);
     c->head_used = c->head_bytes = 0;
-    c->n_fields = 0;
+    c->n_fields = c->n_head_fields = 0;
     c->last_cb = CB_NONE;
     c->url = NULL;
     c->body_len = 0;
@@ -323,13 +340,13 @@ static void request_reset(http_conn_t *c)
     c->req.n_headers = 0;
 }
 
-static int feed(http_conn_t *c)
+int arbor__http_feed(http_conn_t *c)
 {
     const char *from = c->in + c->in_pos;
     c->feed_start = from;
     llhttp_errno_t e = llhttp_execute(&c->parser, from, c->in_len - c->in_pos);
     c->feed_end_before = c->in + c->in_len;
-    c->req.n_headers = c->n_fields;
+    c->req.n_headers = c->headers_done ? c->n_head_fields : c->n_fields;
     if (e == HPE_OK) {
         c->in_pos = c->in_len;
         return FEED_MORE;
@@ -443,6 +460,8 @@ static int write_head(http_conn_t *c, int64_t length)
         else if (c->req.version >= 11)
             rc = out_printf(c, "Transfer-Encoding: chunked\r\n");
     }
+    if (arbor__http_draining(c->srv))
+        c->keep_alive = false; /* the server is shutting down: this is the last answer */
     if (!rc && !c->keep_alive)
         rc = out_printf(c, "Connection: close\r\n");
     else if (!rc && c->req.version < 11)
@@ -452,7 +471,7 @@ static int write_head(http_conn_t *c, int64_t length)
 
 /* A response the server makes itself (an error), then the connection
  * closes. */
-static void write_error(http_conn_t *c, int status)
+void arbor__http_write_error(http_conn_t *c, int status)
 {
     const char *text = arbor_http_status_text(status);
     c->keep_alive = false;
@@ -501,7 +520,10 @@ int arbor_http_write(arbor_http_response_t *res, const void *data, size_t len)
 static void exit_hook(void *arg)
 {
     http_conn_t *c = arg;
+    arbor__http_conn_leave(c);
     atomic_fetch_sub_explicit(&c->srv->live, 1, memory_order_relaxed);
+    if (c->file_fd >= 0)
+        close(c->file_fd);
     if (!c->in_handler)
         return;
     char line[160];
@@ -515,7 +537,7 @@ static void exit_hook(void *arg)
 }
 
 /* Runs the handler for the request just parsed and queues its answer. */
-static void serve(http_conn_t *c)
+void arbor__http_serve(http_conn_t *c)
 {
     arbor_http_request_t *q = &c->req;
     q->method = llhttp_method_name(llhttp_get_method(&c->parser));
@@ -530,11 +552,15 @@ static void serve(http_conn_t *c)
         q->query = "";
     }
     if (!q->path) {
-        write_error(c, 500);
+        arbor__http_write_error(c, 500);
         return;
     }
     q->headers = c->fields;
-    q->n_headers = c->n_fields;
+    /* Trailer fields (after a chunked body) are read and checked like
+     * header fields, within the same limits, but not merged into the
+     * headers (RFC 9110 6.5.1): a trailer "Content-Length" must not sit
+     * beside the chunked framing it came with. */
+    q->n_headers = c->n_head_fields;
     if (c->body) {
         c->body[c->body_len] = '\0';
         q->body = c->body;
@@ -547,7 +573,8 @@ static void serve(http_conn_t *c)
     c->head_only = !strcmp(q->method, "HEAD");
     c->res = (arbor_http_response_t){.status = 200};
 
-    arbor_socket_last_words(c->socket, response_500, sizeof response_500 - 1);
+    arbor_socket_last_words(c->socket, response_500,
+                            c->head_only ? RESPONSE_500_HEAD_LEN : sizeof response_500 - 1);
     c->in_handler = true;
     c->srv->opts.handler(q, &c->res, c->srv->opts.handler_arg);
     c->in_handler = false;
@@ -559,7 +586,7 @@ static void serve(http_conn_t *c)
     }
     arbor_socket_last_words(c->socket, NULL, 0);
     if (c->res.status < 200 || c->res.status > 999) {
-        write_error(c, 500);
+        arbor__http_write_error(c, 500);
         return;
     }
     bool body = status_has_body(c->res.status);
@@ -623,6 +650,24 @@ static uint64_t deadline_for(http_conn_t *c, uint64_t *phase_start, int *phase)
     return *phase_start + (uint64_t)ms;
 }
 
+int arbor__http_conn_setup(http_conn_t *c)
+{
+    const arbor_http_limits_t *l = &c->srv->opts.limits;
+    c->head_cap = 2 * l->max_head + 4 * (size_t)l->max_fields + 64;
+    c->in = arbor_alloc(IN_SIZE);
+    c->head = arbor_alloc(c->head_cap);
+    c->fields = arbor_alloc(l->max_fields * sizeof *c->fields);
+    c->out = arbor_alloc(OUT_SIZE);
+    c->out_cap = OUT_SIZE;
+    c->send_timeout_ms = l->send_timeout_ms;
+    if (!c->in || !c->head || !c->fields || !c->out)
+        return ARBOR_ENOMEM;
+    llhttp_init(&c->parser, HTTP_REQUEST, &settings);
+    c->parser.data = c;
+    arbor__http_request_reset(c);
+    return 0;
+}
+
 void arbor__http_conn_main(void *arg)
 {
     arbor_http_server_t *srv = arg;
@@ -634,6 +679,7 @@ void arbor__http_conn_main(void *arg)
     }
     c->srv = srv;
     c->pid = arbor_self();
+    c->file_fd = -1;
     if (arbor_on_exit(exit_hook, c) != 0) {
         atomic_fetch_sub_explicit(&srv->live, 1, memory_order_relaxed);
         arbor_exit(arbor_error("out of memory"));
@@ -647,44 +693,34 @@ void arbor__http_conn_main(void *arg)
     arbor_socket_setopt(c->socket, ARBOR_SO_NODELAY, 1);
     arbor_socket_peer(c->socket, &c->req.peer);
 
-    const arbor_http_limits_t *l = &srv->opts.limits;
-    c->head_cap = 2 * l->max_head + 4 * (size_t)l->max_fields + 64;
-    c->in = arbor_alloc(IN_SIZE);
-    c->head = arbor_alloc(c->head_cap);
-    c->fields = arbor_alloc(l->max_fields * sizeof *c->fields);
-    c->out = arbor_alloc(OUT_SIZE);
-    c->out_cap = OUT_SIZE;
-    c->send_timeout_ms = l->send_timeout_ms;
-    if (!c->in || !c->head || !c->fields || !c->out)
+    if (arbor__http_conn_setup(c) != 0)
         arbor_exit(arbor_error("out of memory"));
+    if (!arbor__http_conn_enter(c))
+        return; /* the server drains: closed at once, as if idle */
     if (reject) {
-        write_error(c, 503);
+        arbor__http_write_error(c, 503);
         linger_close(c);
         return;
     }
-    llhttp_init(&c->parser, HTTP_REQUEST, &settings);
-    c->parser.data = c;
-    request_reset(c);
-
     uint64_t phase_start = 0;
     int phase = -1;
     for (;;) {
-        int r = c->in_pos < c->in_len ? feed(c) : FEED_MORE;
+        int r = c->in_pos < c->in_len ? arbor__http_feed(c) : FEED_MORE;
         if (r == FEED_MESSAGE) {
             /* What earlier requests said goes first: a crash in this
              * handler says its 500 after them. */
             if (flush(c) != 0)
                 return;
-            serve(c);
+            arbor__http_serve(c);
             bool keep = c->keep_alive && !c->write_error;
-            request_reset(c);
+            arbor__http_request_reset(c);
             phase = -1;
             if (!keep)
                 break;
             continue;
         }
         if (r == FEED_ERROR) {
-            write_error(c, c->error_status);
+            arbor__http_write_error(c, c->error_status);
             linger_close(c);
             return;
         }
@@ -696,9 +732,16 @@ void arbor__http_conn_main(void *arg)
         }
         if (flush(c) != 0)
             return;
+        /* Before a request's first byte the connection is idle: a drain
+         * closes it at once rather than wait for a request. */
+        bool idle = !c->started && c->in_pos == c->in_len;
+        if (idle && !arbor__http_conn_idle(c))
+            return;
         int rc = read_more(c, deadline_for(c, &phase_start, &phase));
+        if (idle && !arbor__http_conn_busy(c))
+            return; /* a drain closed it meanwhile */
         if (rc == 408) {
-            write_error(c, 408);
+            arbor__http_write_error(c, 408);
             linger_close(c);
             return;
         }

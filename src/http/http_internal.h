@@ -6,6 +6,7 @@
 #ifndef ARBOR_HTTP_INTERNAL_H
 #define ARBOR_HTTP_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 
@@ -14,6 +15,9 @@
 #include "llhttp.h"
 
 #define HTTP_MAX_RESPONSE_HEADERS 64
+#define HTTP_MAX_ACCEPTORS        64
+
+struct http_conn;
 
 struct arbor_http_server {
     arbor_http_opts_t opts; /* host points at host_copy */
@@ -28,6 +32,19 @@ struct arbor_http_server {
      * connection and the connection's exit hook takes it away. Relaxed: a
      * count, read only to compare with the limit. */
     _Atomic size_t live;
+    /* Graceful shutdown (http_drain.c). The listeners, so that a drain
+     * can close them (any process may close a socket); 0 for none. */
+    _Atomic arbor_socket_t listeners[HTTP_MAX_ACCEPTORS];
+    /* Set by a drain (sequentially consistent against a connection's
+     * state: see arbor__http_conn_idle), cleared when the subtree starts. */
+    _Atomic bool draining;
+    /* The connections that have their socket, and the process a drain
+     * tells when the last of them that it has not closed is gone; under
+     * lock. */
+    pthread_mutex_t lock;
+    struct http_conn *conns;
+    size_t n_conns, n_closed; /* listed, and of those closed by a drain */
+    arbor_pid_t drain_waiter;
 };
 
 /* A block of per-request memory, freed once the response is sent. */
@@ -39,8 +56,16 @@ typedef struct http_block {
 /* The connection of a response or request (they live inside it). */
 
 /* A connection: one per process, in memory from arbor_alloc(). */
+/* A connection's state, for a drain: idle (waiting for a request's first
+ * byte) and streaming (an event stream) ones are closed at once, busy ones
+ * get until the deadline; closed: a drain closed its socket. */
+enum { HTTP_CONN_BUSY, HTTP_CONN_IDLE, HTTP_CONN_STREAMING, HTTP_CONN_CLOSED };
+
 typedef struct http_conn {
     arbor_http_server_t *srv;
+    struct http_conn *prev, *next; /* in srv->conns, once registered */
+    bool registered;
+    _Atomic int state;
     arbor_socket_t socket;
     arbor_pid_t pid;
     llhttp_t parser;
@@ -52,7 +77,8 @@ typedef struct http_conn {
     size_t head_used, head_cap, head_bytes;
     arbor_http_header_t *fields;
     size_t n_fields;
-    int last_cb; /* which of url, field, value the parser gave last */
+    size_t n_head_fields; /* of those, the header section's (the rest: trailers) */
+    int last_cb;          /* which of url, field, value the parser gave last */
     /* where the last value piece ended, and the bytes given to the parser
      * now and the last time: a value continues across reads only there */
     const char *value_end, *feed_start, *feed_end_before;
@@ -73,6 +99,9 @@ typedef struct http_conn {
     int write_error;
     int64_t send_timeout_ms; /* for each flush: the limit, or a stream's own */
     http_block_t *blocks;
+    /* a file the current request holds open (arbor_http_static), closed
+     * by the exit hook if the process dies with it; -1 when none */
+    int file_fd;
     /* output not yet sent: out[0, out_len) */
     char *out;
     size_t out_len, out_cap;
@@ -85,6 +114,21 @@ typedef struct http_conn {
 void *arbor__http_alloc(http_conn_t *c, size_t size);
 char *arbor__http_strdup(http_conn_t *c, const char *s, size_t len);
 
+/* The request path without the socket (http_conn.c), which the
+ * connection's loop and the fuzz target (tests/fuzz/fuzz_http_request.c)
+ * drive. setup: c->srv set, the buffers and the parser made (process only;
+ * ARBOR_ENOMEM). feed: parses in[in_pos, in_len) up to the end of a
+ * request. serve: runs the handler on the request parsed and queues the
+ * answer in out. write_error: queues the server's own answer (closes
+ * after). request_reset: makes ready for the next request. */
+#define HTTP_IN_SIZE 16384
+enum { FEED_MORE, FEED_MESSAGE, FEED_ERROR };
+int arbor__http_conn_setup(http_conn_t *c);
+int arbor__http_feed(http_conn_t *c);
+void arbor__http_serve(http_conn_t *c);
+void arbor__http_write_error(http_conn_t *c, int status);
+void arbor__http_request_reset(http_conn_t *c);
+
 /* A connection's process (http_conn.c): arg is the server; the acceptor
  * gives it its socket and then sends the handle with tag
  * ARBOR__HTTP_TAG_SOCKET, or with ARBOR__HTTP_TAG_REJECT when the server is
@@ -92,6 +136,25 @@ char *arbor__http_strdup(http_conn_t *c, const char *s, size_t len);
 #define ARBOR__HTTP_TAG_SOCKET 0x4854545001ull
 #define ARBOR__HTTP_TAG_REJECT 0x4854545002ull
 void arbor__http_conn_main(void *arg);
+
+/* Graceful shutdown (http_drain.c). A connection registers once it has
+ * its socket (false: the server drains, close at once) and leaves in its
+ * exit hook. It says idle before it waits for a request's first byte
+ * (false: the server drains, close at once) and busy once bytes came
+ * (false: a drain closed it meanwhile); a stream says streaming. */
+bool arbor__http_conn_enter(http_conn_t *c);
+void arbor__http_conn_leave(http_conn_t *c);
+bool arbor__http_conn_idle(http_conn_t *c);
+bool arbor__http_conn_busy(http_conn_t *c);
+void arbor__http_conn_streaming(http_conn_t *c);
+bool arbor__http_draining(const arbor_http_server_t *srv);
+
+/* The drainer: the subtree's last child, which traps exits and drains the
+ * server when its supervisor stops it (arg: the server). */
+int arbor__http_start_drainer(void *srv, arbor_pid_t *pid, arbor_reason_t *error);
+/* The drainer's shutdown timeout: the drain's deadline and a margin. */
+int64_t arbor__http_drainer_shutdown_ms(const arbor_http_server_t *srv);
+#define ARBOR__HTTP_TAG_DRAINED 0x4854545003ull
 
 /* Whether c is a token character (RFC 9110 tchar). */
 bool arbor__http_tchar(unsigned char c);

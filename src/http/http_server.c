@@ -23,6 +23,7 @@
 #include "http_internal.h"
 
 #define DEFAULT_MAX_CONNECTIONS 10000
+#define DEFAULT_SHUTDOWN_MS     5000
 
 int arbor_http_server_new(const arbor_http_opts_t *opts, arbor_http_server_t **out)
 {
@@ -30,7 +31,7 @@ int arbor_http_server_new(const arbor_http_opts_t *opts, arbor_http_server_t **o
         return ARBOR_EINVAL;
     arbor_http_limits_t l = opts->limits;
     if (l.head_timeout_ms < 0 || l.body_timeout_ms < 0 || l.idle_timeout_ms < 0 ||
-        l.send_timeout_ms < 0)
+        l.send_timeout_ms < 0 || opts->shutdown_ms < 0)
         return ARBOR_EINVAL;
     arbor_http_server_t *s = calloc(1, sizeof *s);
     if (!s)
@@ -40,8 +41,15 @@ int arbor_http_server_new(const arbor_http_opts_t *opts, arbor_http_server_t **o
         free(s);
         return ARBOR_ENOMEM;
     }
+    if (pthread_mutex_init(&s->lock, NULL) != 0) {
+        free(s->host_copy);
+        free(s);
+        return ARBOR_ENOMEM;
+    }
     s->opts = *opts;
     s->opts.host = s->host_copy;
+    if (!s->opts.shutdown_ms)
+        s->opts.shutdown_ms = DEFAULT_SHUTDOWN_MS;
     if (!s->opts.acceptors)
         s->opts.acceptors = 1;
     if (!s->opts.max_connections)
@@ -57,6 +65,12 @@ int arbor_http_server_new(const arbor_http_opts_t *opts, arbor_http_server_t **o
     atomic_init(&s->port, opts->port);
     atomic_init(&s->connections, ARBOR_NOPID);
     atomic_init(&s->live, 0);
+    for (unsigned i = 0; i < HTTP_MAX_ACCEPTORS; i++)
+        atomic_init(&s->listeners[i], 0);
+    atomic_init(&s->draining, false);
+    s->conns = NULL;
+    s->n_conns = s->n_closed = 0;
+    s->drain_waiter = ARBOR_NOPID;
     *out = s;
     return 0;
 }
@@ -65,6 +79,7 @@ void arbor_http_server_free(arbor_http_server_t *srv)
 {
     if (!srv)
         return;
+    pthread_mutex_destroy(&srv->lock);
     free(srv->host_copy);
     free(srv);
 }
@@ -90,6 +105,8 @@ static int start_connection(void *arg, arbor_pid_t *pid, arbor_reason_t *error)
 static int start_connections(void *arg, arbor_pid_t *pid, arbor_reason_t *error)
 {
     arbor_http_server_t *srv = arg;
+    /* The first child: a subtree that starts (again) is not draining. */
+    atomic_store(&srv->draining, false);
     arbor_dynsup_opts_t o = ARBOR_DYNSUP_OPTS_DEFAULT;
     o.link = true;
     int rc = arbor_dynsup_start(&o, pid, error);
@@ -130,6 +147,18 @@ static void hand_over(arbor_http_server_t *srv, arbor_socket_t c)
         arbor_socket_close(c);
 }
 
+/* A drain closed the listener: the acceptor has nothing left to do but
+ * must not exit (its supervisor would restart it), so it waits until its
+ * supervisor stops it. */
+static _Noreturn void wait_to_be_stopped(void)
+{
+    for (;;) {
+        arbor_msg_t *m;
+        if (arbor_receive(ARBOR_INFINITY, &m) == 0)
+            arbor_msg_free(m);
+    }
+}
+
 static void acceptor(void *arg)
 {
     acceptor_arg_t a = *(acceptor_arg_t *)arg;
@@ -142,6 +171,8 @@ static void acceptor(void *arg)
     for (;;) {
         arbor_socket_t c;
         int rc = arbor_tcp_accept(l, ARBOR_INFINITY, &c);
+        if (rc == ARBOR_ECLOSED && arbor__http_draining(a.srv))
+            wait_to_be_stopped();
         if (rc == ARBOR_ECLOSED)
             arbor_exit(arbor_error("listener closed"));
         if (rc != 0)
@@ -174,6 +205,8 @@ static int start_acceptor(void *arg, arbor_pid_t *pid, arbor_reason_t *error)
         rc = arbor_socket_give(l, *pid);
     if (rc == 0)
         rc = arbor_send(*pid, ARBOR__HTTP_TAG_SOCKET, &l, sizeof l);
+    if (rc == 0)
+        atomic_store(&srv->listeners[a->index], l);
     if (rc != 0) {
         arbor_socket_close(l);
         if (*pid != ARBOR_NOPID)
@@ -186,19 +219,17 @@ static int start_acceptor(void *arg, arbor_pid_t *pid, arbor_reason_t *error)
 
 /* ---- the subtree ----------------------------------------------------------------------- */
 
-#define MAX_ACCEPTORS 64
-
 int arbor_http_server_start(void *arg, arbor_pid_t *pid_out, arbor_reason_t *error_out)
 {
     arbor_http_server_t *srv = arg;
     unsigned n = srv->opts.acceptors;
-    if (n > MAX_ACCEPTORS) {
+    if (n > HTTP_MAX_ACCEPTORS) {
         *error_out = arbor_error("too many acceptors: %u", n);
         return ARBOR_EEXIT;
     }
-    char ids[MAX_ACCEPTORS][16]; /* the supervisor copies ids */
-    acceptor_arg_t args[MAX_ACCEPTORS];
-    arbor_child_spec_t children[MAX_ACCEPTORS + 1];
+    char ids[HTTP_MAX_ACCEPTORS][16]; /* the supervisor copies ids */
+    acceptor_arg_t args[HTTP_MAX_ACCEPTORS];
+    arbor_child_spec_t children[HTTP_MAX_ACCEPTORS + 2];
     children[0] = (arbor_child_spec_t){.id = "connections",
                                        .start = start_connections,
                                        .arg = srv,
@@ -212,9 +243,14 @@ int arbor_http_server_start(void *arg, arbor_pid_t *pid_out, arbor_reason_t *err
                                                .arg_size = sizeof args[i],
                                                .shutdown = ARBOR_BRUTAL_KILL};
     }
+    /* Last, so stopped first: it drains the server (http_drain.c). */
+    children[n + 1] = (arbor_child_spec_t){.id = "drainer",
+                                           .start = arbor__http_start_drainer,
+                                           .arg = srv,
+                                           .shutdown = arbor__http_drainer_shutdown_ms(srv)};
     arbor_sup_flags_t flags = {.strategy = ARBOR_ONE_FOR_ALL, .max_restarts = 3, .max_seconds = 5};
     arbor_sup_opts_t so = {.link = true};
-    return arbor_sup_start(&flags, children, n + 1, &so, pid_out, error_out);
+    return arbor_sup_start(&flags, children, n + 2, &so, pid_out, error_out);
 }
 
 arbor_child_spec_t arbor_http_server_spec(arbor_http_server_t *srv, const char *id)

@@ -12,27 +12,19 @@
  * collected, and a child still alive when its own shutdown time runs out
  * is killed.
  *
- * Restart decisions are the Supervisor's (supervisor.c); a restart that
- * fails leaves the child `restarting` and posts a retry to ourselves, each
- * attempt an intensity tick. A child whose restart returns ignore is
- * forgotten.
+ * Restart decisions, the retry path and what counts as an expected end of
+ * a stopped child are the Supervisor's too (supervision.h): a child that
+ * is not restarted is forgotten (a dynamic child is nothing without its
+ * process); a restart that fails leaves the child `restarting` and posts
+ * a retry to ourselves, each attempt an intensity tick. A child whose
+ * restart returns ignore is forgotten.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../common/u64map.h"
-#include "otp.h"
-
-/* Call tags (otp.h, "Supervisor calls"), and the retry, an info to
- * ourselves. */
-enum {
-    DS_START_CHILD = ARBOR_TAG_OTP + 0x201,
-    DS_TERMINATE_CHILD,
-    DS_WHICH_CHILDREN,
-    DS_COUNT_CHILDREN,
-};
-#define DS_RETRY_TAG (ARBOR_TAG_OTP + 0x200)
+#include "supervision.h"
 
 /* What children started with the same spec share: the spec without its
  * argument. A DynamicSupervisor's children are usually all alike (the
@@ -63,17 +55,15 @@ typedef struct dynsup {
     arbor__u64map_t by_last; /* last pid -> child_t *, children whose restart failed */
     arbor__u64map_t kinds;   /* hash -> kind_t *, a chain of kinds */
     size_t supervisors;      /* children of type supervisor */
-    arbor__otp_intensity_t intensity;
+    arbor__intensity_t intensity;
 } dynsup_t;
+
+/* Who our reports name: our children have no ids. */
+static const arbor__retry_who_t who = {.behaviour = "dynamic_supervisor"};
 
 static void report(const char *what, arbor_reason_t reason)
 {
-    arbor_report(&(arbor_report_t){.kind = ARBOR_REPORT_SUPERVISOR,
-                                   .pid = arbor_self(),
-                                   .behaviour = "dynamic_supervisor",
-                                   .what = what,
-                                   .reason = reason,
-                                   .detail = ""});
+    arbor__retry_report(who, ARBOR_REPORT_SUPERVISOR, what, reason);
 }
 
 static child_t *child_in(const arbor__u64map_t *map, arbor_pid_t pid)
@@ -198,7 +188,7 @@ static int start(dynsup_t *d, child_t *c, arbor_reason_t *err)
 {
     arbor_child_spec_t spec = spec_of(c);
     arbor_pid_t pid;
-    int rc = arbor__otp_call_start(&spec, d->opts.extra_arg, &pid, err, NULL);
+    int rc = arbor__child_start(&spec, d->opts.extra_arg, &pid, err, NULL);
     c->started_at = arbor_now_ms();
     if (rc != 0)
         return rc;
@@ -218,13 +208,8 @@ static int start(dynsup_t *d, child_t *c, arbor_reason_t *err)
 static void post_retry(child_t *c)
 {
     unsigned step = c->backoff_step;
-    uint64_t delay = arbor__otp_backoff_delay(&c->kind->spec, &step);
+    arbor__retry_post(ARBOR__TAG_DS_RETRY, &c->pid, sizeof c->pid, &c->kind->spec, &step);
     c->backoff_step = (uint8_t)step;
-    arbor_pid_t key = c->pid;
-    if (delay)
-        arbor_send_after(arbor_self(), DS_RETRY_TAG, &key, sizeof key, delay, NULL);
-    else
-        arbor_send(arbor_self(), DS_RETRY_TAG, &key, sizeof key);
 }
 
 /* Restarts c, which is restarting (an intensity tick was taken); a failure
@@ -249,10 +234,8 @@ static void restart(dynsup_t *d, child_t *c)
  * start. */
 static arbor_gs_ret_t tick_and_restart(dynsup_t *d, child_t *c)
 {
-    if (!arbor__otp_intensity_add(&d->intensity)) {
-        report("reached_max_restart_intensity", ARBOR_SHUTDOWN);
+    if (!arbor__retry_tick(&d->intensity, who))
         return arbor_gs_halt(ARBOR_SHUTDOWN);
-    }
     restart(d, c);
     return arbor_gs_noreply();
 }
@@ -261,11 +244,8 @@ static arbor_gs_ret_t on_child_exit(dynsup_t *d, child_t *c, arbor_reason_t reas
 {
     if (!arbor_reason_is_clean(&reason))
         report("child_terminated", reason);
-    arbor_restart_t restart = c->kind->spec.restart;
-    bool again = restart == ARBOR_PERMANENT ||
-                 (restart == ARBOR_TRANSIENT && !arbor_reason_is_clean(&reason));
-    if (!again) {
-        forget(d, c);
+    if (arbor__policy_on_exit(c->kind->spec.restart, &reason) != ARBOR__POLICY_RESTART) {
+        forget(d, c); /* kept or forgotten: a dynamic child is its process */
         return arbor_gs_noreply();
     }
     /* From now on its last pid names it. A map of one entry holds it in
@@ -277,14 +257,12 @@ static arbor_gs_ret_t on_child_exit(dynsup_t *d, child_t *c, arbor_reason_t reas
     }
     arbor__u64map_del(&d->by_pid, c->pid, NULL);
     c->restarting = true;
-    if (c->kind->spec.backoff_ms) {
-        /* Back-off: the retry path restarts it later and takes the tick. */
-        unsigned step = c->backoff_step;
-        arbor__otp_backoff_exited(&c->kind->spec, &step, c->started_at);
-        c->backoff_step = (uint8_t)step;
-        post_retry(c);
-        return arbor_gs_noreply();
-    }
+    unsigned step = c->backoff_step;
+    bool later = arbor__retry_after_exit(ARBOR__TAG_DS_RETRY, &c->pid, sizeof c->pid,
+                                         &c->kind->spec, &step, c->started_at);
+    c->backoff_step = (uint8_t)step;
+    if (later)
+        return arbor_gs_noreply(); /* back-off: the retry restarts it */
     return tick_and_restart(d, c);
 }
 
@@ -301,19 +279,17 @@ static arbor_gs_ret_t on_retry(dynsup_t *d, arbor_pid_t last_pid)
 /* How long c has to stop: ms, or < 0 for infinity or brutal_kill. */
 static int64_t shutdown_of(const child_t *c)
 {
-    return arbor__otp_shutdown_value(c->kind->spec.shutdown, c->kind->spec.type);
+    return arbor__shutdown_value(c->kind->spec.shutdown, c->kind->spec.type);
 }
 
-/* The ends a shutdown expects, which are not reported (OTP's shutdown/2,
- * Elixir's wait_child): killed for brutal_kill; otherwise shutdown,
- * {shutdown, _}, and normal unless the child is permanent. A child killed
- * because its shutdown time ran out is reported. */
-static bool expected_end(const child_t *c, const arbor_reason_t *r)
+/* Reports the end of c, stopped by us with a DOWN of down, unless it is
+ * one the shutdown rule expects (policy.c). */
+static void judge_end(const child_t *c, arbor_pid_t pid, const arbor_reason_t *down)
 {
-    if (shutdown_of(c) == ARBOR_BRUTAL_KILL)
-        return r->kind == ARBOR_EXIT_KILLED;
-    return r->kind == ARBOR_EXIT_SHUTDOWN ||
-           (r->kind == ARBOR_EXIT_NORMAL && c->kind->spec.restart != ARBOR_PERMANENT);
+    arbor_reason_t r = arbor__shutdown_end_reason(pid, down);
+    if (!arbor__policy_shutdown_expected(shutdown_of(c), c->kind->spec.restart, &r))
+        report("shutdown_error", r);
+    arbor_reason_free(&r);
 }
 
 static bool is_down(const arbor_msg_t *m, void *arg)
@@ -331,7 +307,7 @@ static int64_t next_shutdown_time(const dynsup_t *d, int64_t after)
     uint64_t hash, head;
     while (arbor__u64map_next(&d->kinds, &pos, &hash, &head)) {
         for (const kind_t *k = (const kind_t *)(uintptr_t)head; k; k = k->next) {
-            int64_t sd = arbor__otp_shutdown_value(k->spec.shutdown, k->spec.type);
+            int64_t sd = arbor__shutdown_value(k->spec.shutdown, k->spec.type);
             if (sd > after && (best < 0 || sd < best))
                 best = sd;
         }
@@ -351,8 +327,7 @@ static bool take_down(dynsup_t *d, size_t *left, int64_t wait)
     if (c && !c->stopped) {
         c->stopped = true;
         (*left)--;
-        if (!expected_end(c, &dm->reason))
-            report("shutdown_error", dm->reason);
+        judge_end(c, dm->pid, &dm->reason);
     }
     arbor_msg_free(m);
     return true;
@@ -415,7 +390,7 @@ static arbor_gs_ret_t ds_init(void **state, void *arg)
     const arbor_dynsup_opts_t *o = arg;
     arbor_set_label("dynamic_supervisor");
     dynsup_t *d = arbor_calloc(1, sizeof *d);
-    if (!d || !arbor__otp_intensity_init(&d->intensity, o->max_restarts, o->max_seconds))
+    if (!d || !arbor__intensity_init(&d->intensity, o->max_restarts, o->max_seconds))
         return arbor_gs_halt(arbor_error("out of memory"));
     d->opts = *o;
     d->opts.name = NULL; /* the caller's string is not ours to keep */
@@ -433,10 +408,10 @@ static void ds_terminate(void **state, const arbor_reason_t *reason)
 
 static arbor_gs_ret_t call_start_child(dynsup_t *d, const arbor_child_spec_t *spec)
 {
-    arbor__otp_reply_t r = {.tag = DS_START_CHILD};
+    arbor__sup_call_reply_t r = {.tag = ARBOR__TAG_DS_START_CHILD};
     if (d->opts.max_children && children(d) >= d->opts.max_children) {
         r.rc = ARBOR_EMAXCHILD;
-        return arbor__otp_reply_start(&r);
+        return arbor__sup_call_answer(&r);
     }
     /* Beyond the header, a child holds its argument's bytes or pointer. */
     size_t held = spec->arg_size ? spec->arg_size : sizeof spec->arg;
@@ -445,7 +420,7 @@ static arbor_gs_ret_t call_start_child(dynsup_t *d, const arbor_child_spec_t *sp
     if (!k) {
         arbor_free(c);
         r.rc = ARBOR_ENOMEM;
-        return arbor__otp_reply_start(&r);
+        return arbor__sup_call_answer(&r);
     }
     *c = (child_t){.kind = k};
     memcpy(c->arg, spec->arg_size ? spec->arg : (const void *)&spec->arg, held);
@@ -453,21 +428,23 @@ static arbor_gs_ret_t call_start_child(dynsup_t *d, const arbor_child_spec_t *sp
     if (r.rc != 0) {
         kind_drop(d, k);
         arbor_free(c);
-        return arbor__otp_reply_start(&r);
+        return arbor__sup_call_answer(&r);
     }
     if (k->spec.type == ARBOR_SUPERVISOR_CHILD)
         d->supervisors++;
     r.pid = c->pid;
-    return arbor__otp_reply_start(&r);
+    return arbor__sup_call_answer(&r);
 }
 
 static arbor_gs_ret_t call_terminate_child(dynsup_t *d, arbor_pid_t pid)
 {
-    arbor__otp_reply_t r = {.tag = DS_TERMINATE_CHILD, .rc = ARBOR_ENOENT};
+    arbor__sup_call_reply_t r = {.tag = ARBOR__TAG_DS_TERMINATE_CHILD, .rc = ARBOR_ENOENT};
     child_t *c = child_in(&d->by_pid, pid);
     if (c) {
-        arbor_reason_t why = arbor__otp_shutdown_child(
-            c->pid, arbor__otp_shutdown_value(c->kind->spec.shutdown, c->kind->spec.type));
+        int64_t sd = shutdown_of(c);
+        arbor_reason_t why = arbor__shutdown_child(c->pid, sd);
+        if (!arbor__policy_shutdown_expected(sd, c->kind->spec.restart, &why))
+            report("shutdown_error", why);
         arbor_reason_free(&why);
         forget(d, c);
         r.rc = 0;
@@ -476,22 +453,22 @@ static arbor_gs_ret_t call_terminate_child(dynsup_t *d, arbor_pid_t pid)
         forget(d, c);
         r.rc = 0;
     }
-    return arbor__otp_reply_start(&r);
+    return arbor__sup_call_answer(&r);
 }
 
 static arbor_gs_ret_t ds_call(void **state, const arbor_msg_t *req, arbor_from_t from)
 {
     dynsup_t *d = *state;
     switch (req->tag) {
-    case DS_START_CHILD:
+    case ARBOR__TAG_DS_START_CHILD:
         if (req->size == sizeof(arbor_child_spec_t))
             return call_start_child(d, req->data);
         break;
-    case DS_TERMINATE_CHILD:
+    case ARBOR__TAG_DS_TERMINATE_CHILD:
         if (req->size == sizeof(arbor_pid_t))
             return call_terminate_child(d, *(const arbor_pid_t *)req->data);
         break;
-    case DS_WHICH_CHILDREN: {
+    case ARBOR__TAG_DS_WHICH_CHILDREN: {
         size_t n = children(d), i = 0;
         arbor_child_info_t *out = calloc(n ? n : 1, sizeof *out);
         if (!out)
@@ -509,23 +486,23 @@ static arbor_gs_ret_t ds_call(void **state, const arbor_msg_t *req, arbor_from_t
                 i++;
             }
         }
-        arbor__otp_reply_children(from, req->tag, out, n);
+        arbor__sup_call_reply_children(from, req->tag, out, n);
         free(out);
         return arbor_gs_noreply();
     }
-    case DS_COUNT_CHILDREN: {
+    case ARBOR__TAG_DS_COUNT_CHILDREN: {
         arbor_child_counts_t n = {.specs = children(d),
                                   .active = d->by_pid.count,
                                   .supervisors = d->supervisors,
                                   .workers = children(d) - d->supervisors};
-        return arbor__otp_tagged_reply(req->tag, &n, sizeof n);
+        return arbor__sup_call_tagged_reply(req->tag, &n, sizeof n);
     }
     default:
         break;
     }
     /* A request this supervisor does not know (another behaviour's API,
      * a stray call) is refused, not a reason to take the subtree down. */
-    return arbor__otp_refuse_call(req);
+    return arbor__sup_call_refuse(req);
 }
 
 static arbor_gs_ret_t ds_info(void **state, const arbor_msg_t *msg)
@@ -536,8 +513,9 @@ static arbor_gs_ret_t ds_info(void **state, const arbor_msg_t *msg)
         child_t *c = child_in(&d->by_pid, e->from);
         return c ? on_child_exit(d, c, e->reason) : arbor_gs_noreply();
     }
-    if (msg->tag == DS_RETRY_TAG && msg->from == arbor_self() && msg->size == sizeof(arbor_pid_t))
-        return on_retry(d, *(const arbor_pid_t *)msg->data);
+    const arbor_pid_t *retry = arbor__retry_key(msg, ARBOR__TAG_DS_RETRY, sizeof *retry);
+    if (retry)
+        return on_retry(d, *retry);
     return arbor_gs_noreply();
 }
 
@@ -601,32 +579,22 @@ int arbor_dynsup_start_child(arbor_pid_t sup, const arbor_child_spec_t *spec, ar
         return ARBOR_EINVAL;
     }
     s.id = NULL;
-    arbor__otp_reply_t r;
-    rc = arbor__otp_call_reply(sup, DS_START_CHILD, &s, sizeof s, &r, error_out);
-    if (rc)
-        return rc;
-    if (r.rc == 0 && pid_out)
-        *pid_out = r.pid;
-    if ((r.rc == 0 || r.rc == ARBOR_EEXIT) && error_out)
-        *error_out = r.reason; /* on 0: the child's info */
-    return r.rc;
+    return arbor__sup_call_start(sup, ARBOR__TAG_DS_START_CHILD, &s, sizeof s, pid_out, error_out);
 }
 
 int arbor_dynsup_terminate_child(arbor_pid_t sup, arbor_pid_t pid)
 {
-    arbor__otp_reply_t r;
-    int rc = arbor__otp_call_reply(sup, DS_TERMINATE_CHILD, &pid, sizeof pid, &r, NULL);
-    return rc ? rc : r.rc;
+    return arbor__sup_call_start(sup, ARBOR__TAG_DS_TERMINATE_CHILD, &pid, sizeof pid, NULL, NULL);
 }
 
 int arbor_dynsup_which_children(arbor_pid_t sup, arbor_child_info_t **out, size_t *n)
 {
-    return arbor__otp_call_children(sup, DS_WHICH_CHILDREN, out, n);
+    return arbor__sup_call_children(sup, ARBOR__TAG_DS_WHICH_CHILDREN, out, n);
 }
 
 int arbor_dynsup_count_children(arbor_pid_t sup, arbor_child_counts_t *out)
 {
-    return arbor__otp_call_counts(sup, DS_COUNT_CHILDREN, out);
+    return arbor__sup_call_counts(sup, ARBOR__TAG_DS_COUNT_CHILDREN, out);
 }
 
 int arbor_dynsup_stop(arbor_pid_t sup, arbor_reason_t reason)

@@ -39,19 +39,13 @@ typedef struct {
     uint64_t tag;
 } cast_hdr_t;
 
+/* Lives on the starter's stack until the ack or the DOWN (start.c). */
 typedef struct {
-    int status; /* 0, ARBOR_IGNORED, ARBOR_EEXIST, ARBOR_EEXIT */
-    arbor_pid_t owner;
-    arbor_reason_t reason;
-} ack_t;
-
-/* Lives on the starter's stack until the ack or the DOWN. */
-typedef struct {
+    arbor__start_t start; /* where the ack goes */
     const arbor_gen_server_t *gs;
     void *arg;
-    arbor_pid_t parent;
-    arbor_ref_t alias;
     const char *name;
+    bool trap_exit;
 } start_t;
 
 typedef struct {
@@ -66,20 +60,10 @@ typedef struct {
     arbor_pid_t tracer;      /* where events go; ARBOR_NOPID: stderr */
 } server_t;
 
-/* The system requests (call_hdr_t.tag of an ARBOR_TAG_GS_SYSTEM message). */
-enum {
-    SYS_GET_STATUS = 0, /* reply: format_status()'s text */
-    SYS_GET_STATE,      /* the rest reply with a sys_reply_t */
-    SYS_REPLACE_STATE,  /* body: replace_req_t, then the argument's bytes */
-    SYS_SUSPEND,
-    SYS_RESUME,
-    SYS_TRACE, /* body: trace_req_t */
-};
-
 typedef struct {
     int rc;
     void *state;
-    arbor_reason_t reason; /* SYS_REPLACE_STATE's failure; its text follows */
+    arbor_reason_t reason; /* ARBOR__TAG_SYS_REPLACE_STATE's failure; its text follows */
 } sys_reply_t;
 
 typedef struct {
@@ -142,21 +126,21 @@ static void describe_last(const arbor_msg_t *m, char *buf, size_t size)
     const char *kind = "info";
     uint64_t tag = m->tag;
     size_t bytes = m->size;
-    if (m->tag == ARBOR_TAG_GS_CALL && m->size >= sizeof(call_hdr_t)) {
+    if (m->tag == ARBOR__TAG_GS_CALL && m->size >= sizeof(call_hdr_t)) {
         kind = "call";
         tag = ((const call_hdr_t *)m->data)->tag;
         bytes -= sizeof(call_hdr_t);
-    } else if (m->tag == ARBOR_TAG_GS_CAST && m->size >= sizeof(cast_hdr_t)) {
+    } else if (m->tag == ARBOR__TAG_GS_CAST && m->size >= sizeof(cast_hdr_t)) {
         kind = "cast";
         tag = ((const cast_hdr_t *)m->data)->tag;
         bytes -= sizeof(cast_hdr_t);
-    } else if (m->tag == ARBOR_TAG_GS_TIMEOUT) {
+    } else if (m->tag == ARBOR__TAG_GS_TIMEOUT) {
         snprintf(buf, size, "timeout");
         return;
     } else if (m->tag == ARBOR_TAG_EXIT) {
         snprintf(buf, size, "EXIT from %s", from);
         return;
-    } else if (m->tag == ARBOR_TAG_GS_STOP) {
+    } else if (m->tag == ARBOR__TAG_GS_STOP) {
         snprintf(buf, size, "stop from %s", from);
         return;
     }
@@ -193,7 +177,7 @@ static COLD void trace_emit(const server_t *s, const arbor_gs_trace_event_t *ev)
     if (s->tracer == ARBOR_NOPID)
         fprintf(stderr, "%s\n", ev->text);
     else
-        arbor_send(s->tracer, ARBOR_TAG_GS_TRACE, ev, sizeof *ev);
+        arbor_send(s->tracer, ARBOR__TAG_GS_TRACE, ev, sizeof *ev);
 }
 
 /* A message about to be handed to a callback: OTP's "got ...". */
@@ -204,11 +188,11 @@ static COLD void trace_got(const server_t *s, const arbor_msg_t *m)
                                  .peer = m->from,
                                  .tag = m->tag,
                                  .size = m->size};
-    if (m->tag == ARBOR_TAG_GS_CALL || m->tag == ARBOR_TAG_GS_CAST) {
-        size_t hdr = m->tag == ARBOR_TAG_GS_CALL ? sizeof(call_hdr_t) : sizeof(cast_hdr_t);
-        ev.kind = m->tag == ARBOR_TAG_GS_CALL ? ARBOR_GS_TRACE_CALL : ARBOR_GS_TRACE_CAST;
-        ev.tag = m->tag == ARBOR_TAG_GS_CALL ? ((const call_hdr_t *)m->data)->tag
-                                             : ((const cast_hdr_t *)m->data)->tag;
+    if (m->tag == ARBOR__TAG_GS_CALL || m->tag == ARBOR__TAG_GS_CAST) {
+        size_t hdr = m->tag == ARBOR__TAG_GS_CALL ? sizeof(call_hdr_t) : sizeof(cast_hdr_t);
+        ev.kind = m->tag == ARBOR__TAG_GS_CALL ? ARBOR_GS_TRACE_CALL : ARBOR_GS_TRACE_CAST;
+        ev.tag = m->tag == ARBOR__TAG_GS_CALL ? ((const call_hdr_t *)m->data)->tag
+                                              : ((const cast_hdr_t *)m->data)->tag;
         ev.size = m->size - hdr;
     }
     char self[32], what[96];
@@ -319,10 +303,10 @@ static void arm_timeout(server_t *s, int64_t ms)
 {
     s->timeout_seq++;
     if (ms == 0) {
-        arbor_send(arbor_self(), ARBOR_TAG_GS_TIMEOUT, &s->timeout_seq, sizeof s->timeout_seq);
+        arbor_send(arbor_self(), ARBOR__TAG_GS_TIMEOUT, &s->timeout_seq, sizeof s->timeout_seq);
         return;
     }
-    arbor_send_after(arbor_self(), ARBOR_TAG_GS_TIMEOUT, &s->timeout_seq, sizeof s->timeout_seq,
+    arbor_send_after(arbor_self(), ARBOR__TAG_GS_TIMEOUT, &s->timeout_seq, sizeof s->timeout_seq,
                      (uint64_t)ms, &s->timer);
 }
 
@@ -377,7 +361,7 @@ static void after(server_t *s, arbor_gs_ret_t r, const arbor_from_t *from)
         arm_timeout(s, r.timeout);
 }
 
-void arbor__otp_warn_unhandled(const arbor_gen_server_t *gs, const arbor_msg_t *msg)
+void arbor__gen_server_warn_unhandled(const arbor_gen_server_t *gs, const arbor_msg_t *msg)
 {
     char detail[64];
     snprintf(detail, sizeof detail, "unexpected message with tag %llu",
@@ -424,7 +408,7 @@ static void on_info(server_t *s, const arbor_msg_t *msg)
     if (s->tracing)
         trace_got(s, msg);
     if (!s->gs->handle_info) {
-        arbor__otp_warn_unhandled(s->gs, msg);
+        arbor__gen_server_warn_unhandled(s->gs, msg);
         return;
     }
     after(s, s->gs->handle_info(&s->state, msg), NULL);
@@ -434,7 +418,7 @@ static void on_info(server_t *s, const arbor_msg_t *msg)
 
 static void sys_reply(const arbor_from_t *from, sys_reply_t r)
 {
-    arbor__otp_send_reason(from->pid, from->alias, ARBOR_TAG_GS_REPLY, &r, sizeof r, &r.reason);
+    arbor__reason_wire_send(from->pid, from->alias, ARBOR__TAG_GS_REPLY, &r, sizeof r, &r.reason);
 }
 
 /* OTP's system_replace_state: fn's failure leaves the state pointer as it
@@ -465,27 +449,27 @@ static COLD void on_system(server_t *s, const arbor_msg_t *msg)
     size_t n = msg->size - sizeof *h;
     sys_reply_t r = {.rc = 0, .reason = ARBOR_NORMAL};
     switch (h->tag) {
-    case SYS_GET_STATUS: {
+    case ARBOR__TAG_SYS_GET_STATUS: {
         char text[ARBOR_GS_STATUS_MAX];
         format_state(s, text, sizeof text);
         arbor_gs_reply_to(from, text, strlen(text) + 1);
         return;
     }
-    case SYS_GET_STATE:
+    case ARBOR__TAG_SYS_GET_STATE:
         r.state = s->state;
         break;
-    case SYS_REPLACE_STATE:
+    case ARBOR__TAG_SYS_REPLACE_STATE:
         r = replace_state(s, body, n);
         break;
-    case SYS_SUSPEND:
+    case ARBOR__TAG_SYS_SUSPEND:
         sys_reply(&from, r);
         if (!s->suspended)
             suspended(s);
         return;
-    case SYS_RESUME:
+    case ARBOR__TAG_SYS_RESUME:
         s->suspended = false; /* suspended() returns after this reply */
         break;
-    case SYS_TRACE: {
+    case ARBOR__TAG_SYS_TRACE: {
         trace_req_t t;
         if (n < sizeof t) {
             r.rc = ARBOR_EINVAL;
@@ -508,9 +492,9 @@ static COLD void on_system(server_t *s, const arbor_msg_t *msg)
 static bool wakes_suspended(const arbor_msg_t *m, void *arg)
 {
     const server_t *s = arg;
-    if (m->tag == ARBOR_TAG_GS_SYSTEM)
+    if (m->tag == ARBOR__TAG_GS_SYSTEM)
         return m->size >= sizeof(call_hdr_t);
-    if (m->tag == ARBOR_TAG_GS_STOP)
+    if (m->tag == ARBOR__TAG_GS_STOP)
         return m->size >= sizeof(arbor_reason_t);
     return m->tag == ARBOR_TAG_EXIT && m->size >= sizeof(arbor_exit_msg_t) &&
            ((const arbor_exit_msg_t *)m->data)->from == s->parent;
@@ -526,7 +510,7 @@ static void suspended(server_t *s)
         arbor_msg_t *m;
         if (arbor_receive_match(wakes_suspended, s, ARBOR_INFINITY, &m) != 0)
             continue;
-        if (m->tag == ARBOR_TAG_GS_SYSTEM) {
+        if (m->tag == ARBOR__TAG_GS_SYSTEM) {
             on_system(s, m);
             arbor_msg_free(m);
             continue;
@@ -539,7 +523,7 @@ static void suspended(server_t *s)
             why = ((const arbor_exit_msg_t *)m->data)->reason;
         } else {
             memcpy(&why, m->data, sizeof why);
-            arbor__otp_reason_in(&why, m, sizeof why);
+            arbor__reason_wire_in(&why, m, sizeof why);
         }
         why = arbor_reason_copy(&why);
         arbor_msg_free(m);
@@ -552,7 +536,7 @@ static void server_handle(void *state, arbor_msg_t *msg)
 {
     server_t *s = state;
     s->last = msg;
-    if (msg->tag == ARBOR_TAG_GS_TIMEOUT && msg->from == arbor_self()) {
+    if (msg->tag == ARBOR__TAG_GS_TIMEOUT && msg->from == arbor_self()) {
         if (msg->size != sizeof(uint64_t) || *(uint64_t *)msg->data != s->timeout_seq)
             return; /* stale: a message came after it was armed */
         arbor_timer_release(s->timer);
@@ -560,7 +544,7 @@ static void server_handle(void *state, arbor_msg_t *msg)
         on_info(s, msg);
         return;
     }
-    if (msg->tag == ARBOR_TAG_GS_SYSTEM && msg->size >= sizeof(call_hdr_t)) {
+    if (msg->tag == ARBOR__TAG_GS_SYSTEM && msg->size >= sizeof(call_hdr_t)) {
         /* A system message: no callback sees it, and a pending returned
          * timeout keeps running. */
         s->last = NULL;
@@ -569,22 +553,22 @@ static void server_handle(void *state, arbor_msg_t *msg)
     }
     disarm_timeout(s);
     switch (msg->tag) {
-    case ARBOR_TAG_GS_CALL:
+    case ARBOR__TAG_GS_CALL:
         if (msg->size >= sizeof(call_hdr_t)) {
             on_call(s, msg);
             return;
         }
         break;
-    case ARBOR_TAG_GS_CAST:
+    case ARBOR__TAG_GS_CAST:
         if (msg->size >= sizeof(cast_hdr_t)) {
             on_cast(s, msg);
             return;
         }
         break;
-    case ARBOR_TAG_GS_STOP:
+    case ARBOR__TAG_GS_STOP:
         if (msg->size >= sizeof(arbor_reason_t)) {
             arbor_reason_t reason = *(arbor_reason_t *)msg->data;
-            arbor__otp_reason_in(&reason, msg, sizeof reason); /* msg lives until we are gone */
+            arbor__reason_wire_in(&reason, msg, sizeof reason); /* msg lives until we are gone */
             stop_server(s, reason, NULL, NULL, 0);
         }
         break;
@@ -600,9 +584,9 @@ static void server_handle(void *state, arbor_msg_t *msg)
     on_info(s, msg);
 }
 
-static void ack(const start_t *sb, ack_t a)
+static void ack(const start_t *sb, arbor__start_ack_t a)
 {
-    arbor__otp_send_reason(sb->parent, sb->alias, ARBOR_TAG_GS_ACK, &a, sizeof a, &a.reason);
+    arbor__start_ack(&sb->start, a);
 }
 
 static void server_init(void **state)
@@ -610,37 +594,39 @@ static void server_init(void **state)
     const start_t *sb = *state; /* valid until we ack */
     server_t *s = arbor_alloc(sizeof *s);
     if (!s) {
-        ack(sb, (ack_t){.status = ARBOR_EEXIT, .reason = arbor_error("out of memory")});
+        ack(sb,
+            (arbor__start_ack_t){.status = ARBOR_EEXIT, .reason = arbor_error("out of memory")});
         arbor_exit(arbor_error("out of memory"));
     }
-    *s = (server_t){.gs = sb->gs, .parent = sb->parent};
+    *s = (server_t){.gs = sb->gs, .parent = sb->start.parent};
     *state = s;
     arbor_set_label(behaviour_name(s->gs));
     if (sb->name) {
         arbor_pid_t owner = ARBOR_NOPID;
         int rc = arbor_register(sb->name, arbor_self(), &owner);
         if (rc != 0) {
-            ack(sb, (ack_t){.status = rc == ARBOR_EEXIST ? ARBOR_EEXIST : ARBOR_EEXIT,
-                            .owner = owner,
-                            .reason = arbor_error("bad name: %s", arbor_err_name(rc))});
+            ack(sb,
+                (arbor__start_ack_t){.status = rc == ARBOR_EEXIST ? ARBOR_EEXIST : ARBOR_EEXIT,
+                                     .owner = owner,
+                                     .reason = arbor_error("bad name: %s", arbor_err_name(rc))});
             arbor_exit(ARBOR_NORMAL);
         }
     }
     arbor_gs_ret_t r = s->gs->init(&s->state, sb->arg);
     switch (r.action) {
     case ARBOR_GS_OK:
-        ack(sb, (ack_t){.status = 0});
+        ack(sb, (arbor__start_ack_t){.status = 0});
         after(s, r, NULL); /* a continue runs before any message */
         return;
     case ARBOR_GS_IGNORE:
-        ack(sb, (ack_t){.status = ARBOR_IGNORED});
+        ack(sb, (arbor__start_ack_t){.status = ARBOR_IGNORED});
         arbor_exit(ARBOR_NORMAL);
     case ARBOR_GS_STOP:
-        ack(sb, (ack_t){.status = ARBOR_EEXIT, .reason = r.reason});
+        ack(sb, (arbor__start_ack_t){.status = ARBOR_EEXIT, .reason = r.reason});
         arbor_exit(r.reason);
     default: {
         arbor_reason_t bad = arbor_error("bad_return_value: %d", (int)r.action);
-        ack(sb, (ack_t){.status = ARBOR_EEXIT, .reason = bad});
+        ack(sb, (arbor__start_ack_t){.status = ARBOR_EEXIT, .reason = bad});
         arbor_exit(bad);
     }
     }
@@ -650,52 +636,29 @@ static const arbor_reactor_t server_ops = {.init = server_init, .handle = server
 
 /* ---- the client side ------------------------------------------------------- */
 
+/* What a call waits for: the reply through its alias, or the DOWN of its
+ * monitor of the server. */
 typedef struct {
     arbor_ref_t alias;
-    uint64_t tag;
-    arbor_ref_t mref; /* 0: watch for the EXIT of `pid` instead */
-    arbor_pid_t pid;
+    arbor_ref_t mref;
 } wait_t;
 
-static bool exit_from(const arbor_msg_t *m, void *arg)
-{
-    return m->tag == ARBOR_TAG_EXIT &&
-           ((const arbor_exit_msg_t *)m->data)->from == *(arbor_pid_t *)arg;
-}
-
-/* The reply (or ack) through our alias, or the end of the process: the
- * DOWN of our monitor, or the EXIT of our link. */
 static bool reply_or_down(const arbor_msg_t *m, void *arg)
 {
     const wait_t *w = arg;
-    if (m->tag == w->tag)
+    if (m->tag == ARBOR__TAG_GS_REPLY)
         return m->alias == w->alias;
-    if (!w->mref)
-        return exit_from(m, (void *)&w->pid);
     return m->tag == ARBOR_TAG_DOWN && ((const arbor_down_msg_t *)m->data)->ref == w->mref;
 }
 
-static bool down_of(const arbor_msg_t *m, void *arg)
+static int spawn_server(void *ctx, bool link, arbor_ref_t *mref, arbor_pid_t *pid)
 {
-    return m->tag == ARBOR_TAG_DOWN &&
-           ((const arbor_down_msg_t *)m->data)->ref == *(arbor_ref_t *)arg;
-}
-
-/* After a failed start: wait for the process to be gone and, if we trap
- * exits, take the link's EXIT out of our mailbox (OTP 26). mref 0: the
- * start watched the link, not a monitor. */
-static void reap(arbor_pid_t pid, arbor_ref_t mref, bool linked)
-{
-    arbor_msg_t *m;
-    if (!mref) {
-        if (arbor_receive_match(exit_from, &pid, ARBOR_INFINITY, &m) == 0)
-            arbor_msg_free(m);
-        return;
-    }
-    if (arbor_receive_match(down_of, &mref, ARBOR_INFINITY, &m) == 0)
-        arbor_msg_free(m);
-    if (linked && arbor_receive_match(exit_from, &pid, 0, &m) == 0)
-        arbor_msg_free(m);
+    start_t *sb = ctx;
+    arbor_spawn_opts_t so = {.link = link,
+                             .monitor = mref != NULL,
+                             .trap_exit = sb->trap_exit,
+                             .label = behaviour_name(sb->gs)};
+    return arbor_spawn_reactor(&server_ops, sb, &so, pid, mref);
 }
 
 int arbor_gs_start(const arbor_gen_server_t *gs, void *arg, const arbor_gs_opts_t *opts,
@@ -705,72 +668,9 @@ int arbor_gs_start(const arbor_gen_server_t *gs, void *arg, const arbor_gs_opts_
     const arbor_gs_opts_t *o = opts ? opts : &defaults;
     if (!gs || !gs->init)
         return ARBOR_EINVAL;
-    arbor_pid_t self = arbor_self();
-    if (!self)
-        return ARBOR_ENOTPROC;
-    start_t sb = {.gs = gs, .arg = arg, .parent = self, .name = o->name};
-    int rc = arbor_alias(&sb.alias);
-    if (rc)
-        return rc;
-    /* A linked start by a process that traps exits (a supervisor) learns
-     * of a death in init from the link's EXIT, as OTP's proc_lib does;
-     * otherwise it monitors the new process until the ack. The link saves
-     * the demonitor, which would wait in the idle server's inbox. */
-    bool by_link = o->link && arbor_trapping_exits();
-    arbor_spawn_opts_t so = {.link = o->link,
-                             .monitor = !by_link,
-                             .trap_exit = o->trap_exit,
-                             .label = behaviour_name(gs)};
-    arbor_pid_t pid;
-    arbor_ref_t mref = 0;
-    rc = arbor_spawn_reactor(&server_ops, &sb, &so, &pid, by_link ? NULL : &mref);
-    if (rc) {
-        arbor_unalias(sb.alias);
-        return rc;
-    }
-    wait_t w = {sb.alias, ARBOR_TAG_GS_ACK, mref, pid};
-    arbor_msg_t *m;
-    int64_t timeout = o->timeout > 0 ? o->timeout : ARBOR_INFINITY;
-    rc = arbor_receive_match(reply_or_down, &w, timeout, &m);
-    arbor_unalias(sb.alias);
-    if (rc == ARBOR_ETIMEDOUT) {
-        arbor_exit_pid(pid, ARBOR_KILL);
-        reap(pid, mref, o->link);
-        return ARBOR_ETIMEDOUT;
-    }
-    if (m->tag == ARBOR_TAG_DOWN || m->tag == ARBOR_TAG_EXIT) {
-        /* Died in init without acking (it called arbor_exit, or was killed). */
-        bool down = m->tag == ARBOR_TAG_DOWN;
-        arbor_reason_t reason = arbor_reason_copy(down ? &((arbor_down_msg_t *)m->data)->reason
-                                                       : &((arbor_exit_msg_t *)m->data)->reason);
-        arbor_msg_free(m);
-        if (down && o->link && arbor_receive_match(exit_from, &pid, 0, &m) == 0)
-            arbor_msg_free(m);
-        if (error_out)
-            *error_out = reason;
-        else
-            arbor_reason_free(&reason);
-        return ARBOR_EEXIT;
-    }
-    ack_t a = *(ack_t *)m->data;
-    arbor__otp_reason_in(&a.reason, m, sizeof a);
-    a.reason = arbor_reason_copy(&a.reason);
-    arbor_msg_free(m);
-    if (a.status == 0) {
-        if (mref)
-            arbor_demonitor(mref, ARBOR_DEMONITOR_FLUSH);
-        if (pid_out)
-            *pid_out = pid;
-        return 0;
-    }
-    reap(pid, mref, o->link);
-    if (a.status == ARBOR_EEXIST && pid_out)
-        *pid_out = a.owner;
-    if (a.status == ARBOR_EEXIT && error_out)
-        *error_out = a.reason;
-    else
-        arbor_reason_free(&a.reason);
-    return a.status;
+    start_t sb = {.gs = gs, .arg = arg, .name = o->name, .trap_exit = o->trap_exit};
+    arbor__start_spawn_t how = {spawn_server, &sb, o->link, o->timeout};
+    return arbor__start_sync(&sb.start, &how, pid_out, error_out);
 }
 
 /* A call as a message with outer tag kind (a request, or a system request
@@ -789,7 +689,7 @@ static int call_as(uint64_t kind, arbor_pid_t server, uint64_t tag, const void *
         return ARBOR_EINVAL;
     if (size > ARBOR_MSG_MAX - sizeof(call_hdr_t))
         return ARBOR_ETOOBIG;
-    wait_t w = {.tag = ARBOR_TAG_GS_REPLY}; /* alias and mref: set below */
+    wait_t w; /* alias and mref: set below */
     /* The reply and the DOWN can only come after this point. */
     arbor_receive_mark();
     int rc = arbor_alias(&w.alias);
@@ -841,7 +741,7 @@ static int call_as(uint64_t kind, arbor_pid_t server, uint64_t tag, const void *
 int arbor_gs_call(arbor_pid_t server, uint64_t tag, const void *req, size_t size,
                   int64_t timeout_ms, arbor_msg_t **reply_out, arbor_reason_t *exit_out)
 {
-    return call_as(ARBOR_TAG_GS_CALL, server, tag, req, size, timeout_ms, reply_out, exit_out);
+    return call_as(ARBOR__TAG_GS_CALL, server, tag, req, size, timeout_ms, reply_out, exit_out);
 }
 
 int arbor_gs_call_into(arbor_pid_t server, uint64_t tag, const void *req, size_t req_size,
@@ -874,7 +774,7 @@ static int sys_request(arbor_pid_t server, uint64_t op, const void *body, size_t
         if (!info.reactive)
             return ARBOR_EWRONGKIND;
     }
-    return call_as(ARBOR_TAG_GS_SYSTEM, server, op, body, size, timeout_ms, out, NULL);
+    return call_as(ARBOR__TAG_GS_SYSTEM, server, op, body, size, timeout_ms, out, NULL);
 }
 
 /* A system request answered with a sys_reply_t. */
@@ -894,7 +794,7 @@ static int sys_call(arbor_pid_t server, uint64_t op, const void *body, size_t si
     if (r.rc == 0 && state_out)
         *state_out = r.state;
     if (r.rc == ARBOR_ECALLBACK && error_out) {
-        arbor__otp_reason_in(&r.reason, m, sizeof r);
+        arbor__reason_wire_in(&r.reason, m, sizeof r);
         *error_out = arbor_reason_copy(&r.reason);
     }
     arbor_msg_free(m);
@@ -905,7 +805,7 @@ int arbor_gs_get_state(arbor_pid_t server, void **state_out, int64_t timeout_ms)
 {
     if (!state_out)
         return ARBOR_EINVAL;
-    return sys_call(server, SYS_GET_STATE, NULL, 0, timeout_ms, state_out, NULL);
+    return sys_call(server, ARBOR__TAG_SYS_GET_STATE, NULL, 0, timeout_ms, state_out, NULL);
 }
 
 int arbor_gs_replace_state(arbor_pid_t server, arbor_gs_state_fn_t fn, const void *arg, size_t size,
@@ -923,7 +823,8 @@ int arbor_gs_replace_state(arbor_pid_t server, arbor_gs_state_fn_t fn, const voi
     *(replace_req_t *)buf = (replace_req_t){fn};
     if (size)
         memcpy(buf + sizeof(replace_req_t), arg, size);
-    int rc = sys_call(server, SYS_REPLACE_STATE, buf, total, timeout_ms, state_out, error_out);
+    int rc = sys_call(server, ARBOR__TAG_SYS_REPLACE_STATE, buf, total, timeout_ms, state_out,
+                      error_out);
     if (buf != small)
         arbor_free(buf);
     return rc;
@@ -931,24 +832,24 @@ int arbor_gs_replace_state(arbor_pid_t server, arbor_gs_state_fn_t fn, const voi
 
 int arbor_gs_suspend(arbor_pid_t server, int64_t timeout_ms)
 {
-    return sys_call(server, SYS_SUSPEND, NULL, 0, timeout_ms, NULL, NULL);
+    return sys_call(server, ARBOR__TAG_SYS_SUSPEND, NULL, 0, timeout_ms, NULL, NULL);
 }
 
 int arbor_gs_resume(arbor_pid_t server, int64_t timeout_ms)
 {
-    return sys_call(server, SYS_RESUME, NULL, 0, timeout_ms, NULL, NULL);
+    return sys_call(server, ARBOR__TAG_SYS_RESUME, NULL, 0, timeout_ms, NULL, NULL);
 }
 
 int arbor_gs_trace(arbor_pid_t server, bool on, int64_t timeout_ms)
 {
     trace_req_t t = {.on = on, .tracer = ARBOR_NOPID};
-    return sys_call(server, SYS_TRACE, &t, sizeof t, timeout_ms, NULL, NULL);
+    return sys_call(server, ARBOR__TAG_SYS_TRACE, &t, sizeof t, timeout_ms, NULL, NULL);
 }
 
 int arbor_gs_trace_to(arbor_pid_t server, arbor_pid_t tracer, int64_t timeout_ms)
 {
     trace_req_t t = {.on = tracer != ARBOR_NOPID, .tracer = tracer};
-    return sys_call(server, SYS_TRACE, &t, sizeof t, timeout_ms, NULL, NULL);
+    return sys_call(server, ARBOR__TAG_SYS_TRACE, &t, sizeof t, timeout_ms, NULL, NULL);
 }
 
 int arbor_gs_get_status(arbor_pid_t server, char *buf, size_t size, int64_t timeout_ms)
@@ -956,7 +857,7 @@ int arbor_gs_get_status(arbor_pid_t server, char *buf, size_t size, int64_t time
     if (!buf || !size)
         return ARBOR_EINVAL;
     arbor_msg_t *m;
-    int rc = sys_request(server, SYS_GET_STATUS, NULL, 0, timeout_ms, &m);
+    int rc = sys_request(server, ARBOR__TAG_SYS_GET_STATUS, NULL, 0, timeout_ms, &m);
     if (rc)
         return rc;
     snprintf(buf, size, "%.*s", (int)m->size, (const char *)m->data);
@@ -979,7 +880,7 @@ int arbor_gs_cast(arbor_pid_t server, uint64_t tag, const void *msg, size_t size
     ((cast_hdr_t *)buf)->tag = tag;
     if (size)
         memcpy(buf + sizeof(cast_hdr_t), msg, size);
-    int rc = arbor_send(server, ARBOR_TAG_GS_CAST, buf, total);
+    int rc = arbor_send(server, ARBOR__TAG_GS_CAST, buf, total);
     if (buf != small) {
         if (in_process)
             arbor_free(buf);
@@ -993,7 +894,7 @@ int arbor_gs_reply_to(arbor_from_t from, const void *reply, size_t size)
 {
     if (size && !reply)
         return ARBOR_EINVAL;
-    return arbor_send_alias(from.pid, from.alias, ARBOR_TAG_GS_REPLY, reply, size);
+    return arbor_send_alias(from.pid, from.alias, ARBOR__TAG_GS_REPLY, reply, size);
 }
 
 int arbor_gs_stop(arbor_pid_t server, arbor_reason_t reason, int64_t timeout_ms,
@@ -1014,9 +915,9 @@ int arbor_gs_stop(arbor_pid_t server, arbor_reason_t reason, int64_t timeout_ms,
     int rc = arbor_monitor(server, &mref);
     if (rc)
         return rc;
-    arbor__otp_send_reason(server, 0, ARBOR_TAG_GS_STOP, &reason, sizeof reason, &reason);
+    arbor__reason_wire_send(server, 0, ARBOR__TAG_GS_STOP, &reason, sizeof reason, &reason);
     arbor_msg_t *m;
-    rc = arbor_receive_match(down_of, &mref, timeout_ms, &m);
+    rc = arbor_receive_match(arbor__match_down_of, &mref, timeout_ms, &m);
     if (rc) {
         arbor_demonitor(mref, ARBOR_DEMONITOR_FLUSH);
         return rc;

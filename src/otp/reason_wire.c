@@ -39,8 +39,8 @@ static void release(void *buf, void *small)
         free(buf);
 }
 
-int arbor__otp_send_reason(arbor_pid_t to, arbor_ref_t alias, uint64_t tag, const void *data,
-                           size_t size, const arbor_reason_t *r)
+int arbor__reason_wire_send(arbor_pid_t to, arbor_ref_t alias, uint64_t tag, const void *data,
+                            size_t size, const arbor_reason_t *r)
 {
     _Alignas(16) unsigned char small[256];
     size_t total;
@@ -53,7 +53,7 @@ int arbor__otp_send_reason(arbor_pid_t to, arbor_ref_t alias, uint64_t tag, cons
     return rc;
 }
 
-arbor_gs_ret_t arbor__otp_reply_reason(const void *data, size_t size, const arbor_reason_t *r)
+arbor_gs_ret_t arbor__reason_wire_reply(const void *data, size_t size, const arbor_reason_t *r)
 {
     _Alignas(16) unsigned char small[256];
     size_t total;
@@ -65,16 +65,9 @@ arbor_gs_ret_t arbor__otp_reply_reason(const void *data, size_t size, const arbo
     return ret;
 }
 
-void arbor__otp_reason_in(arbor_reason_t *r, const arbor_msg_t *m, size_t size)
+void arbor__reason_wire_in(arbor_reason_t *r, const arbor_msg_t *m, size_t size)
 {
     const char *text = (const char *)m->data + size;
     bool has_text = m->size > size && text[m->size - size - 1] == '\0';
     r->whole = has_text ? text : NULL;
-}
-
-arbor_gs_ret_t arbor__otp_reply_start(arbor__otp_reply_t *r)
-{
-    arbor_gs_ret_t ret = arbor__otp_reply_reason(r, sizeof *r, &r->reason);
-    arbor_reason_free(&r->reason);
-    return ret;
 }

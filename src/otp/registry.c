@@ -91,10 +91,6 @@
 #define CELL_POOL 1024
 #define PART_MAX  ARBOR_REGISTRY_PARTITIONS_MAX
 
-#define TAG_ACK (ARBOR_TAG_OTP + 0x401) /* registry started (or failed) */
-
-enum { REQ_REGISTER = 1, REQ_UNREGISTER }; /* call tags to a partition */
-
 /* ---- the directory of registries ---------------------------------------------------- */
 
 typedef struct slot {
@@ -372,9 +368,9 @@ static arbor_gs_ret_t part_call(void **state, const arbor_msg_t *msg, arbor_from
     rep_t rep = {ARBOR_EINVAL, ARBOR_NOPID};
     if (msg->size == sizeof(req_t)) {
         const req_t *r = msg->data;
-        if (msg->tag == REQ_REGISTER)
+        if (msg->tag == ARBOR__TAG_REG_REGISTER)
             rep = do_register(p, from.pid, r);
-        else if (msg->tag == REQ_UNREGISTER)
+        else if (msg->tag == ARBOR__TAG_REG_UNREGISTER)
             rep = do_unregister(p, from.pid, r);
     }
     return arbor_gs_reply(&rep, sizeof rep);
@@ -426,19 +422,12 @@ static const arbor_gen_server_t partition_gs = {
 
 /* The start request, copied into the registry's memory (spawn's arg_size). */
 typedef struct reg_start {
-    arbor_pid_t parent;
-    arbor_ref_t alias;
+    arbor__start_t start; /* where the ack goes (start.c) */
     arbor_registry_keys_t keys;
     unsigned nparts;
     bool named;
     char name[ARBOR_NAME_MAX + 1];
 } reg_start_t;
-
-typedef struct reg_ack {
-    int rc;
-    arbor_pid_t owner;
-    arbor_reason_t reason;
-} reg_ack_t;
 
 typedef struct registry {
     arbor_pid_t self, parent;
@@ -446,9 +435,10 @@ typedef struct registry {
     arbor_pid_t part[PART_MAX];
 } registry_t;
 
-static void ack(const reg_start_t *st, reg_ack_t a)
+static void ack(const reg_start_t *st, int rc, arbor_pid_t owner, arbor_reason_t reason)
 {
-    arbor_send_alias(st->parent, st->alias, TAG_ACK, &a, sizeof a); /* a.reason is not read */
+    arbor__start_ack(&st->start,
+                     (arbor__start_ack_t){.status = rc, .owner = owner, .reason = reason});
 }
 
 static void report_partition_exit(unsigned part, arbor_reason_t reason)
@@ -489,15 +479,15 @@ static _Noreturn void serve(const registry_t *r)
         if (tag == ARBOR_TAG_EXIT && m->size == sizeof e) {
             memcpy(&e, m->data, sizeof e);
             e.reason = arbor_reason_copy(&e.reason);
-        } else if (tag == ARBOR_TAG_GS_STOP && m->size >= sizeof stop) {
+        } else if (tag == ARBOR__TAG_GS_STOP && m->size >= sizeof stop) {
             memcpy(&stop, m->data, sizeof stop);
-            arbor__otp_reason_in(&stop, m, sizeof stop);
+            arbor__reason_wire_in(&stop, m, sizeof stop);
             stop = arbor_reason_copy(&stop);
         } else {
             tag = 0;
         }
         arbor_msg_free(m);
-        if (tag == ARBOR_TAG_GS_STOP)
+        if (tag == ARBOR__TAG_GS_STOP)
             shut_down(r, stop, ARBOR_NOPID); /* arbor_gs_stop() / arbor_registry_stop() */
         if (tag != ARBOR_TAG_EXIT)
             continue;
@@ -520,29 +510,29 @@ static _Noreturn void serve(const registry_t *r)
 static void registry_main(void *arg)
 {
     const reg_start_t *st = arg; /* our own copy */
-    registry_t r = {.self = arbor_self(), .parent = st->parent, .nparts = st->nparts};
+    registry_t r = {.self = arbor_self(), .parent = st->start.parent, .nparts = st->nparts};
     arbor_pid_t owner = ARBOR_NOPID;
     int rc = st->named ? arbor_register(st->name, r.self, &owner) : 0;
     if (rc) {
-        ack(st, (reg_ack_t){.rc = rc, .owner = owner});
+        ack(st, rc, owner, ARBOR_NORMAL);
         return;
     }
     /* The anchor goes first: from here on, whatever we reserve is released
      * when we die, however we die. */
     anchor_t *a = arbor__reg_block_alloc(sizeof *a);
     if (!a) {
-        ack(st, (reg_ack_t){.rc = ARBOR_ENOMEM});
+        ack(st, ARBOR_ENOMEM, ARBOR_NOPID, ARBOR_NORMAL);
         return;
     }
     a->reg = r.self;
     a->slot = -1;
     if (arbor_on_exit(anchor_release, a) != 0) {
         arbor__reg_block_free(a);
-        ack(st, (reg_ack_t){.rc = ARBOR_ENOMEM});
+        ack(st, ARBOR_ENOMEM, ARBOR_NOPID, ARBOR_NORMAL);
         return;
     }
     if ((rc = dir_reserve(a, st->keys, st->nparts))) {
-        ack(st, (reg_ack_t){.rc = rc});
+        ack(st, rc, ARBOR_NOPID, ARBOR_NORMAL);
         return;
     }
     for (unsigned i = 0; i < r.nparts; i++) {
@@ -554,39 +544,25 @@ static void registry_main(void *arg)
             r.nparts = i;
             for (unsigned j = 0; j < i; j++)
                 arbor_exit_pid(r.part[j], ARBOR_KILL);
-            ack(st, (reg_ack_t){.rc = rc, .reason = why});
+            ack(st, rc, ARBOR_NOPID, why);
             return; /* normal: a linked starter is not hurt */
         }
     }
     dir_publish(a, r.part);
-    ack(st, (reg_ack_t){.rc = 0});
+    ack(st, 0, ARBOR_NOPID, ARBOR_NORMAL);
     serve(&r);
 }
 
 /* ---- starting and stopping --------------------------------------------------------- */
 
-typedef struct start_wait {
-    arbor_ref_t alias, mref;
-} start_wait_t;
-
-static bool ack_or_down(const arbor_msg_t *m, void *arg)
+static int spawn_registry(void *ctx, bool link, arbor_ref_t *mref, arbor_pid_t *pid)
 {
-    const start_wait_t *w = arg;
-    if (m->tag == TAG_ACK)
-        return m->alias == w->alias;
-    return m->tag == ARBOR_TAG_DOWN && ((const arbor_down_msg_t *)m->data)->ref == w->mref;
-}
-
-static bool down_of(const arbor_msg_t *m, void *arg)
-{
-    return m->tag == ARBOR_TAG_DOWN &&
-           ((const arbor_down_msg_t *)m->data)->ref == *(const arbor_ref_t *)arg;
-}
-
-static bool exit_from(const arbor_msg_t *m, void *arg)
-{
-    return m->tag == ARBOR_TAG_EXIT &&
-           ((const arbor_exit_msg_t *)m->data)->from == *(const arbor_pid_t *)arg;
+    arbor_spawn_opts_t so = {.link = link,
+                             .monitor = mref != NULL,
+                             .trap_exit = true,
+                             .label = "registry",
+                             .arg_size = sizeof(reg_start_t)};
+    return arbor_spawn_opt(registry_main, ctx, &so, pid, mref);
 }
 
 static unsigned default_partitions(void)
@@ -602,7 +578,7 @@ int arbor_registry_start(const arbor_registry_opts_t *opts, arbor_pid_t *pid_out
     if (!opts || (opts->keys != ARBOR_REGISTRY_UNIQUE && opts->keys != ARBOR_REGISTRY_DUPLICATE) ||
         opts->partitions > PART_MAX)
         return ARBOR_EINVAL;
-    reg_start_t st = {.keys = opts->keys, .parent = arbor_self()};
+    reg_start_t st = {.keys = opts->keys};
     if (opts->name) {
         size_t len = strnlen(opts->name, ARBOR_NAME_MAX + 1);
         if (len == 0 || len > ARBOR_NAME_MAX)
@@ -610,47 +586,13 @@ int arbor_registry_start(const arbor_registry_opts_t *opts, arbor_pid_t *pid_out
         memcpy(st.name, opts->name, len);
         st.named = true;
     }
-    if (!st.parent)
+    if (!arbor_self())
         return ARBOR_ENOTPROC;
     st.nparts = opts->partitions ? opts->partitions : default_partitions();
-    start_wait_t w;
-    int rc = arbor_alias(&st.alias);
-    if (rc)
-        return rc;
-    w.alias = st.alias;
-    arbor_spawn_opts_t so = {.link = opts->link,
-                             .monitor = true,
-                             .trap_exit = true,
-                             .label = "registry",
-                             .arg_size = sizeof st};
-    arbor_pid_t pid;
-    if ((rc = arbor_spawn_opt(registry_main, &st, &so, &pid, &w.mref))) {
-        arbor_unalias(st.alias);
-        return rc;
-    }
-    arbor_msg_t *m;
-    arbor_receive_match(ack_or_down, &w, ARBOR_INFINITY, &m);
-    arbor_unalias(st.alias);
-    reg_ack_t a = {.rc = ARBOR_EEXIT}; /* a DOWN: it was killed while starting */
-    if (m->tag == TAG_ACK)
-        memcpy(&a, m->data, sizeof a);
-    bool down = m->tag == ARBOR_TAG_DOWN;
-    arbor_msg_free(m);
-    if (a.rc == 0) {
-        arbor_demonitor(w.mref, ARBOR_DEMONITOR_FLUSH);
-        if (pid_out)
-            *pid_out = pid;
-        return 0;
-    }
-    /* A failed start: wait until it is gone and leave no EXIT behind for a
-     * trapping caller, as arbor_gs_start() does (OTP 26). */
-    if (!down && arbor_receive_match(down_of, &w.mref, ARBOR_INFINITY, &m) == 0)
-        arbor_msg_free(m);
-    if (opts->link && arbor_receive_match(exit_from, &pid, 0, &m) == 0)
-        arbor_msg_free(m);
-    if (a.rc == ARBOR_EEXIST && pid_out)
-        *pid_out = a.owner;
-    return a.rc;
+    /* The registry copies st (arg_size) after start.c has filled in where
+     * its ack goes. */
+    arbor__start_spawn_t how = {spawn_registry, &st, opts->link, 0};
+    return arbor__start_sync(&st.start, &how, pid_out, NULL);
 }
 
 int arbor_registry_stop(arbor_pid_t reg, arbor_reason_t reason)
@@ -720,7 +662,7 @@ int arbor_registry_register(arbor_pid_t reg, const char *key, const void *value,
         return ARBOR_ENOTPROC;
     req_t r;
     int rc = make_req(reg, key, value, size, &r);
-    return rc ? rc : part_request(REQ_REGISTER, &r, owner_out);
+    return rc ? rc : part_request(ARBOR__TAG_REG_REGISTER, &r, owner_out);
 }
 
 int arbor_registry_unregister(arbor_pid_t reg, const char *key)
@@ -729,7 +671,7 @@ int arbor_registry_unregister(arbor_pid_t reg, const char *key)
         return ARBOR_ENOTPROC;
     req_t r;
     int rc = make_req(reg, key, NULL, 0, &r);
-    return rc ? rc : part_request(REQ_UNREGISTER, &r, NULL);
+    return rc ? rc : part_request(ARBOR__TAG_REG_UNREGISTER, &r, NULL);
 }
 
 /* ---- reads: under the key's read lock, no messages ---------------------------------- */

@@ -78,7 +78,7 @@ static arbor_gs_ret_t via_info(void **state, const arbor_msg_t *msg)
     via_state_t *w = *state;
     if (w->user->handle_info)
         return w->user->handle_info(&w->state, msg);
-    arbor__otp_warn_unhandled(w->user, msg);
+    arbor__gen_server_warn_unhandled(w->user, msg);
     return arbor_gs_noreply();
 }
 

@@ -2,45 +2,30 @@
  * Supervisor, as a GenServer that traps exits.
  *
  * The children live in an array in start order; which_children reports it
- * newest first. When a child exits, two tables decide what happens:
- *
- *   restart \ reason   normal   shutdown/{shutdown,_}   other (incl. killed)
- *   permanent          restart  restart                 restart
- *   transient          keep     keep                    restart
- *   temporary          forget   forget                  forget
+ * newest first. When a child exits, the restart decision (policy.c, shared
+ * with DynamicSupervisor) says restart, keep (the spec, with no pid) or
+ * forget (the spec too), and the strategy says which children a restart
+ * touches:
  *
  *   strategy       stop (reverse order)          then start (in order)
  *   one_for_one    -                             the child
  *   one_for_all    every other running child     every remaining spec
  *   rest_for_one   the running children after it the child and those after it
  *
- * "keep" leaves the spec with no pid; "forget" deletes it. Temporary
- * children stopped by a group restart are forgotten, never restarted; specs
+ * Temporary children stopped by a group restart are forgotten, never restarted; specs
  * that were stopped before the failure are started by a group restart
  * (OTP does the same). Each restart, including each failed retry, is one
  * intensity tick; a group restart is one tick however many children it
  * touches. A start that fails during a restart leaves the child
- * `restarting` and posts a retry message to ourselves, so calls are served
- * between attempts (no back-off, as in OTP).
+ * `restarting` and takes the retry path (retry.c): a message to ourselves,
+ * so calls are served between attempts (with no back-off, as in OTP,
+ * unless the spec asks for one).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "otp.h"
-
-/* Call tags (otp.h, "Supervisor calls"), and the retry, an info to
- * ourselves. */
-enum {
-    SUP_START_CHILD = ARBOR_TAG_OTP + 0x101,
-    SUP_TERMINATE_CHILD,
-    SUP_RESTART_CHILD,
-    SUP_DELETE_CHILD,
-    SUP_WHICH_CHILDREN,
-    SUP_COUNT_CHILDREN,
-    SUP_GET_CHILDSPEC,
-    SUP_RETRY, /* info: a failed restart to try again */
-};
+#include "supervision.h"
 
 typedef struct child {
     arbor_child_spec_t spec; /* spec.id points at idbuf */
@@ -56,8 +41,14 @@ typedef struct sup {
     arbor_sup_flags_t flags;
     child_t *children; /* start order */
     size_t n, cap;
-    arbor__otp_intensity_t intensity;
+    arbor__intensity_t intensity;
 } sup_t;
+
+/* Who our reports name. */
+static arbor__retry_who_t who(const child_t *c)
+{
+    return (arbor__retry_who_t){.behaviour = "supervisor", .child_id = c->idbuf};
+}
 
 typedef struct {
     char id[ARBOR_CHILD_ID_MAX + 1];
@@ -165,7 +156,7 @@ static child_t *append(sup_t *s, const arbor_child_spec_t *spec)
     child_t *c = &s->children[s->n];
     memset(c, 0, sizeof *c);
     c->spec = *spec;
-    if (!arbor__otp_own_arg(&c->spec))
+    if (!arbor__child_own_arg(&c->spec))
         return NULL;
     s->n++;
     snprintf(c->idbuf, sizeof c->idbuf, "%s", spec->id);
@@ -179,7 +170,7 @@ static child_t *append(sup_t *s, const arbor_child_spec_t *spec)
 static void remove_child(sup_t *s, child_t *c)
 {
     size_t i = (size_t)(c - s->children);
-    arbor__otp_release_arg(&c->spec);
+    arbor__child_release_arg(&c->spec);
     memmove(&s->children[i], &s->children[i + 1], (s->n - i - 1) * sizeof *c);
     s->n--;
     for (size_t k = 0; k < s->n; k++)
@@ -191,14 +182,7 @@ static void remove_child(sup_t *s, child_t *c)
 static void report(arbor_report_kind_t kind, const char *what, const child_t *c,
                    arbor_reason_t reason)
 {
-    char detail[96];
-    snprintf(detail, sizeof detail, "child=%s", c->idbuf);
-    arbor_report(&(arbor_report_t){.kind = kind,
-                                   .pid = arbor_self(),
-                                   .behaviour = "supervisor",
-                                   .what = what,
-                                   .reason = reason,
-                                   .detail = detail});
+    arbor__retry_report(who(c), kind, what, reason);
 }
 
 /* Starts c. Returns 0 with *err set to the start's info, ARBOR_IGNORED,
@@ -211,7 +195,7 @@ static int start_child(child_t *c, arbor_reason_t *err, arbor_pid_t *owner)
     arbor_pid_t pid;
     arbor_reason_t why = ARBOR_NORMAL;
     arbor_pid_t taken_by;
-    int rc = arbor__otp_call_start(&c->spec, NULL, &pid, &why, &taken_by);
+    int rc = arbor__child_start(&c->spec, NULL, &pid, &why, &taken_by);
     if (rc == 0) {
         *err = why;
         c->pid = pid;
@@ -239,12 +223,9 @@ static void stop_child(child_t *c)
         c->status = ARBOR_CHILD_UNDEFINED;
         return;
     }
-    int64_t sd = arbor__otp_shutdown_value(c->spec.shutdown, c->spec.type);
-    arbor_reason_t r = arbor__otp_shutdown_child(c->pid, sd);
-    bool expected = r.kind == ARBOR_EXIT_SHUTDOWN ||
-                    (sd == ARBOR_BRUTAL_KILL && r.kind == ARBOR_EXIT_KILLED) ||
-                    (c->spec.restart != ARBOR_PERMANENT && arbor_reason_is_clean(&r));
-    if (!expected)
+    int64_t sd = arbor__shutdown_value(c->spec.shutdown, c->spec.type);
+    arbor_reason_t r = arbor__shutdown_child(c->pid, sd);
+    if (!arbor__policy_shutdown_expected(sd, c->spec.restart, &r))
         report(ARBOR_REPORT_SUPERVISOR, "shutdown_error", c, r);
     arbor_reason_free(&r);
     c->pid = ARBOR_NOPID;
@@ -267,17 +248,22 @@ static void stop_range(sup_t *s, size_t from, const child_t *except)
     }
 }
 
-/* Asks ourselves to (re)start c: at once, or after its back-off delay. */
-static void post_retry(child_t *c)
+/* A retry names its child by id. */
+static id_req_t retry_key(const child_t *c)
 {
     id_req_t req;
     memset(&req, 0, sizeof req);
     snprintf(req.id, sizeof req.id, "%s", c->idbuf);
-    uint64_t delay = arbor__otp_backoff_delay(&c->spec, &c->backoff_step);
-    if (delay)
-        arbor_send_after(arbor_self(), SUP_RETRY, &req, sizeof req, delay, NULL);
-    else
-        arbor_send(arbor_self(), SUP_RETRY, &req, sizeof req);
+    return req;
+}
+
+/* Marks c restarting and asks ourselves to (re)start it: at once, or after
+ * its back-off delay. */
+static void post_retry(child_t *c)
+{
+    id_req_t req = retry_key(c);
+    c->status = ARBOR_CHILD_RESTARTING;
+    arbor__retry_post(ARBOR__TAG_SUP_RETRY, &req, sizeof req, &c->spec, &c->backoff_step);
 }
 
 /* Starts children [from, s->n) in order. On a failure, marks that child
@@ -298,7 +284,6 @@ static void start_range(sup_t *s, size_t from)
             continue;
         }
         if (rc == ARBOR_EEXIT) {
-            c->status = ARBOR_CHILD_RESTARTING;
             post_retry(c);
             return;
         }
@@ -316,10 +301,8 @@ static void restart(sup_t *s, child_t *c)
         int rc = start_child(c, &err, NULL);
         if (rc == 0 || rc == ARBOR_EEXIT)
             arbor_reason_free(&err);
-        if (rc == ARBOR_EEXIT) {
-            c->status = ARBOR_CHILD_RESTARTING;
+        if (rc == ARBOR_EEXIT)
             post_retry(c);
-        }
         break;
     }
     case ARBOR_ONE_FOR_ALL:
@@ -341,41 +324,50 @@ static bool significant_running(const sup_t *s)
     return false;
 }
 
-static arbor_gs_ret_t give_up(sup_t *s, const child_t *c)
+/* One restart of c: the intensity tick, then the strategy's restart; past
+ * the intensity we halt with shutdown (terminate stops the rest). */
+static arbor_gs_ret_t tick_and_restart(sup_t *s, child_t *c)
 {
-    report(ARBOR_REPORT_SUPERVISOR, "reached_max_restart_intensity", c, ARBOR_SHUTDOWN);
-    return arbor_gs_halt(ARBOR_SHUTDOWN); /* terminate stops the rest */
+    if (!arbor__retry_tick(&s->intensity, who(c)))
+        return arbor_gs_halt(ARBOR_SHUTDOWN);
+    restart(s, c);
+    return arbor_gs_noreply();
+}
+
+/* A child that will not be restarted: kept or forgotten, and, when it was
+ * significant, perhaps the end of us (auto_shutdown). */
+static arbor_gs_ret_t let_go(sup_t *s, child_t *c, bool forget)
+{
+    bool sig = c->spec.significant;
+    if (forget)
+        remove_child(s, c);
+    if (sig && (s->flags.auto_shutdown == ARBOR_ANY_SIGNIFICANT ||
+                (s->flags.auto_shutdown == ARBOR_ALL_SIGNIFICANT && !significant_running(s))))
+        return arbor_gs_halt(ARBOR_SHUTDOWN);
+    return arbor_gs_noreply();
 }
 
 static arbor_gs_ret_t on_child_exit(sup_t *s, child_t *c, arbor_reason_t reason)
 {
     if (!arbor_reason_is_clean(&reason))
         report(ARBOR_REPORT_SUPERVISOR, "child_terminated", c, reason);
-    bool again = c->spec.restart == ARBOR_PERMANENT ||
-                 (c->spec.restart == ARBOR_TRANSIENT && !arbor_reason_is_clean(&reason));
     c->pid = ARBOR_NOPID;
     c->status = ARBOR_CHILD_UNDEFINED;
-    if (again && c->spec.backoff_ms) {
-        /* Back-off: restart later, through the retry path (which takes the
-         * intensity tick then). */
-        arbor__otp_backoff_exited(&c->spec, &c->backoff_step, c->started_at);
-        c->status = ARBOR_CHILD_RESTARTING;
-        post_retry(c);
+    switch (arbor__policy_on_exit(c->spec.restart, &reason)) {
+    case ARBOR__POLICY_KEEP:
+        return let_go(s, c, false);
+    case ARBOR__POLICY_FORGET:
+        return let_go(s, c, true);
+    case ARBOR__POLICY_RESTART:
+        break;
+    }
+    id_req_t key = retry_key(c);
+    if (arbor__retry_after_exit(ARBOR__TAG_SUP_RETRY, &key, sizeof key, &c->spec, &c->backoff_step,
+                                c->started_at)) {
+        c->status = ARBOR_CHILD_RESTARTING; /* back-off: the retry restarts it */
         return arbor_gs_noreply();
     }
-    if (!again) {
-        bool sig = c->spec.significant;
-        if (c->spec.restart == ARBOR_TEMPORARY)
-            remove_child(s, c);
-        if (sig && (s->flags.auto_shutdown == ARBOR_ANY_SIGNIFICANT ||
-                    (s->flags.auto_shutdown == ARBOR_ALL_SIGNIFICANT && !significant_running(s))))
-            return arbor_gs_halt(ARBOR_SHUTDOWN);
-        return arbor_gs_noreply();
-    }
-    if (!arbor__otp_intensity_add(&s->intensity))
-        return give_up(s, c);
-    restart(s, c);
-    return arbor_gs_noreply();
+    return tick_and_restart(s, c);
 }
 
 static arbor_gs_ret_t on_retry(sup_t *s, const char *id)
@@ -383,11 +375,11 @@ static arbor_gs_ret_t on_retry(sup_t *s, const char *id)
     child_t *c = find_id(s, id);
     if (!c || c->status != ARBOR_CHILD_RESTARTING)
         return arbor_gs_noreply(); /* terminated or deleted meanwhile */
-    if (!arbor__otp_intensity_add(&s->intensity))
-        return give_up(s, c);
     /* The same restart as after an exit: for a group, the running
      * siblings in range are stopped first (they run when c backed off;
      * after a failed group start they are already stopped). */
+    if (!arbor__retry_tick(&s->intensity, who(c)))
+        return arbor_gs_halt(ARBOR_SHUTDOWN);
     c->status = ARBOR_CHILD_UNDEFINED;
     restart(s, c);
     return arbor_gs_noreply();
@@ -423,7 +415,7 @@ static arbor_gs_ret_t sup_init(void **state, void *arg)
                 arbor_reason(ARBOR_EXIT_ERROR, "start_spec: %s", arbor_reason_text(&why)));
     }
     sup_t *s = arbor_calloc(1, sizeof *s);
-    if (!s || !arbor__otp_intensity_init(&s->intensity, flags.max_restarts, flags.max_seconds))
+    if (!s || !arbor__intensity_init(&s->intensity, flags.max_restarts, flags.max_seconds))
         return arbor_gs_halt(arbor_error("out of memory"));
     s->flags = flags;
     *state = s;
@@ -462,29 +454,24 @@ static void sup_terminate(void **state, const arbor_reason_t *reason)
         stop_range(s, 0, NULL);
 }
 
-static arbor_gs_ret_t reply_start(arbor__otp_reply_t *r)
-{
-    return arbor__otp_reply_start(r);
-}
-
 static arbor_gs_ret_t call_start_child(sup_t *s, const arbor_child_spec_t *spec,
-                                       arbor__otp_reply_t *r)
+                                       arbor__sup_call_reply_t *r)
 {
     child_t *old = find_id(s, spec->id);
     if (old) {
         r->rc = old->status == ARBOR_CHILD_RUNNING ? ARBOR_EEXIST : ARBOR_EPRESENT;
         r->pid = old->pid;
-        return reply_start(r);
+        return arbor__sup_call_answer(r);
     }
     if (spec->significant && s->flags.auto_shutdown == ARBOR_AUTO_SHUTDOWN_NEVER) {
         r->rc = ARBOR_EINVAL;
         r->reason = arbor_error("bad_combination: auto_shutdown never and significant");
-        return reply_start(r);
+        return arbor__sup_call_answer(r);
     }
     child_t *c = append(s, spec);
     if (!c) {
         r->rc = ARBOR_ENOMEM;
-        return reply_start(r);
+        return arbor__sup_call_answer(r);
     }
     arbor_pid_t owner = ARBOR_NOPID;
     r->rc = start_child(c, &r->reason, &owner);
@@ -492,17 +479,17 @@ static arbor_gs_ret_t call_start_child(sup_t *s, const arbor_child_spec_t *spec,
     if (r->rc == ARBOR_EEXIT || r->rc == ARBOR_EEXIST ||
         (r->rc == ARBOR_IGNORED && c->spec.restart == ARBOR_TEMPORARY))
         remove_child(s, c);
-    return reply_start(r);
+    return arbor__sup_call_answer(r);
 }
 
 static arbor_gs_ret_t sup_call(void **state, const arbor_msg_t *req, arbor_from_t from)
 {
     sup_t *s = *state;
-    arbor__otp_reply_t r = {.tag = req->tag};
+    arbor__sup_call_reply_t r = {.tag = req->tag};
     const char *id = req->size == sizeof(id_req_t) ? ((const id_req_t *)req->data)->id : "";
     child_t *c = req->size == sizeof(id_req_t) ? find_id(s, id) : NULL;
     switch (req->tag) {
-    case SUP_START_CHILD:
+    case ARBOR__TAG_SUP_START_CHILD:
         if (req->size != sizeof(arbor_child_spec_t) + ARBOR_CHILD_ID_MAX + 1)
             break;
         {
@@ -510,15 +497,15 @@ static arbor_gs_ret_t sup_call(void **state, const arbor_msg_t *req, arbor_from_
             spec.id = (const char *)req->data + sizeof spec;
             return call_start_child(s, &spec, &r);
         }
-    case SUP_TERMINATE_CHILD:
+    case ARBOR__TAG_SUP_TERMINATE_CHILD:
         r.rc = c ? 0 : ARBOR_ENOENT;
         if (c) {
             stop_child(c);
             if (c->spec.restart == ARBOR_TEMPORARY)
                 remove_child(s, c);
         }
-        return reply_start(&r);
-    case SUP_RESTART_CHILD:
+        return arbor__sup_call_answer(&r);
+    case ARBOR__TAG_SUP_RESTART_CHILD:
         if (!c)
             r.rc = ARBOR_ENOENT;
         else if (c->status == ARBOR_CHILD_RUNNING)
@@ -530,8 +517,8 @@ static arbor_gs_ret_t sup_call(void **state, const arbor_msg_t *req, arbor_from_
             r.rc = start_child(c, &r.reason, &owner);
             r.pid = r.rc == ARBOR_EEXIST ? owner : c->pid;
         }
-        return reply_start(&r);
-    case SUP_DELETE_CHILD:
+        return arbor__sup_call_answer(&r);
+    case ARBOR__TAG_SUP_DELETE_CHILD:
         if (!c)
             r.rc = ARBOR_ENOENT;
         else if (c->status == ARBOR_CHILD_RUNNING)
@@ -540,8 +527,8 @@ static arbor_gs_ret_t sup_call(void **state, const arbor_msg_t *req, arbor_from_
             r.rc = ARBOR_ERESTARTING;
         else
             remove_child(s, c);
-        return reply_start(&r);
-    case SUP_WHICH_CHILDREN: {
+        return arbor__sup_call_answer(&r);
+    case ARBOR__TAG_SUP_WHICH_CHILDREN: {
         arbor_child_info_t *out = calloc(s->n ? s->n : 1, sizeof *out);
         if (!out)
             return arbor_gs_reply(NULL, 0); /* read as a failed call */
@@ -553,11 +540,11 @@ static arbor_gs_ret_t sup_call(void **state, const arbor_msg_t *req, arbor_from_
             out[i].type = k->spec.type;
             out[i].restarts = k->restarts;
         }
-        arbor__otp_reply_children(from, req->tag, out, s->n);
+        arbor__sup_call_reply_children(from, req->tag, out, s->n);
         free(out);
         return arbor_gs_noreply();
     }
-    case SUP_COUNT_CHILDREN: {
+    case ARBOR__TAG_SUP_COUNT_CHILDREN: {
         arbor_child_counts_t n = {.specs = s->n};
         for (size_t i = 0; i < s->n; i++) {
             n.active += s->children[i].status == ARBOR_CHILD_RUNNING;
@@ -566,18 +553,18 @@ static arbor_gs_ret_t sup_call(void **state, const arbor_msg_t *req, arbor_from_
             else
                 n.workers++;
         }
-        return arbor__otp_tagged_reply(req->tag, &n, sizeof n);
+        return arbor__sup_call_tagged_reply(req->tag, &n, sizeof n);
     }
-    case SUP_GET_CHILDSPEC:
+    case ARBOR__TAG_SUP_GET_CHILDSPEC:
         if (!c)
-            return arbor__otp_tagged_reply(req->tag, NULL, 0);
-        return arbor__otp_tagged_reply(req->tag, &c->spec, sizeof c->spec);
+            return arbor__sup_call_tagged_reply(req->tag, NULL, 0);
+        return arbor__sup_call_tagged_reply(req->tag, &c->spec, sizeof c->spec);
     default:
         break;
     }
     /* A request this supervisor does not know (another behaviour's API,
      * a stray call) is refused, not a reason to take the subtree down. */
-    return arbor__otp_refuse_call(req);
+    return arbor__sup_call_refuse(req);
 }
 
 static arbor_gs_ret_t sup_info(void **state, const arbor_msg_t *msg)
@@ -590,8 +577,9 @@ static arbor_gs_ret_t sup_info(void **state, const arbor_msg_t *msg)
             return on_child_exit(s, c, e->reason);
         return arbor_gs_noreply(); /* not a child: ignored, as in OTP */
     }
-    if (msg->tag == SUP_RETRY && msg->from == arbor_self() && msg->size == sizeof(id_req_t))
-        return on_retry(s, ((const id_req_t *)msg->data)->id);
+    const id_req_t *retry = arbor__retry_key(msg, ARBOR__TAG_SUP_RETRY, sizeof *retry);
+    if (retry)
+        return on_retry(s, retry->id);
     return arbor_gs_noreply();
 }
 
@@ -664,21 +652,6 @@ int arbor_sup_start_module(const arbor_sup_module_t *mod, void *arg, const arbor
     return start(&a, opts, pid_out, error_out);
 }
 
-/* A call with a arbor__otp_reply_t answer. */
-static int call_start_like(arbor_pid_t sup, uint64_t tag, const void *req, size_t size,
-                           arbor_pid_t *pid_out, arbor_reason_t *error_out)
-{
-    arbor__otp_reply_t r;
-    int rc = arbor__otp_call_reply(sup, tag, req, size, &r, error_out);
-    if (rc)
-        return rc;
-    if (pid_out && (r.rc == 0 || r.rc == ARBOR_EEXIST || r.rc == ARBOR_IGNORED))
-        *pid_out = r.pid;
-    if (error_out && (r.rc == 0 || r.rc == ARBOR_EEXIT || r.rc == ARBOR_EINVAL))
-        *error_out = r.reason; /* on 0: the child's info */
-    return r.rc;
-}
-
 static int id_request(const char *id, id_req_t *req)
 {
     if (!id || !*id || strlen(id) > ARBOR_CHILD_ID_MAX)
@@ -704,14 +677,17 @@ int arbor_sup_start_child(arbor_pid_t sup, const arbor_child_spec_t *spec, arbor
     snprintf(req.id, sizeof req.id, "%s", spec->id);
     _Static_assert(sizeof req == sizeof(arbor_child_spec_t) + ARBOR_CHILD_ID_MAX + 1,
                    "no padding between spec and id");
-    return call_start_like(sup, SUP_START_CHILD, &req, sizeof req, pid_out, error_out);
+    return arbor__sup_call_start(sup, ARBOR__TAG_SUP_START_CHILD, &req, sizeof req, pid_out,
+                                 error_out);
 }
 
 int arbor_sup_terminate_child(arbor_pid_t sup, const char *id)
 {
     id_req_t req;
     int rc = id_request(id, &req);
-    return rc ? rc : call_start_like(sup, SUP_TERMINATE_CHILD, &req, sizeof req, NULL, NULL);
+    return rc ? rc
+              : arbor__sup_call_start(sup, ARBOR__TAG_SUP_TERMINATE_CHILD, &req, sizeof req, NULL,
+                                      NULL);
 }
 
 int arbor_sup_restart_child(arbor_pid_t sup, const char *id, arbor_pid_t *pid_out,
@@ -719,24 +695,28 @@ int arbor_sup_restart_child(arbor_pid_t sup, const char *id, arbor_pid_t *pid_ou
 {
     id_req_t req;
     int rc = id_request(id, &req);
-    return rc ? rc : call_start_like(sup, SUP_RESTART_CHILD, &req, sizeof req, pid_out, error_out);
+    return rc ? rc
+              : arbor__sup_call_start(sup, ARBOR__TAG_SUP_RESTART_CHILD, &req, sizeof req, pid_out,
+                                      error_out);
 }
 
 int arbor_sup_delete_child(arbor_pid_t sup, const char *id)
 {
     id_req_t req;
     int rc = id_request(id, &req);
-    return rc ? rc : call_start_like(sup, SUP_DELETE_CHILD, &req, sizeof req, NULL, NULL);
+    return rc ? rc
+              : arbor__sup_call_start(sup, ARBOR__TAG_SUP_DELETE_CHILD, &req, sizeof req, NULL,
+                                      NULL);
 }
 
 int arbor_sup_which_children(arbor_pid_t sup, arbor_child_info_t **out, size_t *n)
 {
-    return arbor__otp_call_children(sup, SUP_WHICH_CHILDREN, out, n);
+    return arbor__sup_call_children(sup, ARBOR__TAG_SUP_WHICH_CHILDREN, out, n);
 }
 
 int arbor_sup_count_children(arbor_pid_t sup, arbor_child_counts_t *out)
 {
-    return arbor__otp_call_counts(sup, SUP_COUNT_CHILDREN, out);
+    return arbor__sup_call_counts(sup, ARBOR__TAG_SUP_COUNT_CHILDREN, out);
 }
 
 int arbor_sup_get_childspec(arbor_pid_t sup, const char *id, arbor_child_spec_t *out,
@@ -747,11 +727,12 @@ int arbor_sup_get_childspec(arbor_pid_t sup, const char *id, arbor_child_spec_t 
     if (rc)
         return rc;
     arbor_msg_t *m;
-    rc = arbor_gs_call(sup, SUP_GET_CHILDSPEC, &req, sizeof req, ARBOR_INFINITY, &m, NULL);
+    rc = arbor_gs_call(sup, ARBOR__TAG_SUP_GET_CHILDSPEC, &req, sizeof req, ARBOR_INFINITY, &m,
+                       NULL);
     if (rc)
         return rc;
     size_t n = 0;
-    const void *body = arbor__otp_tagged_body(m, SUP_GET_CHILDSPEC, &n);
+    const void *body = arbor__sup_call_tagged_body(m, ARBOR__TAG_SUP_GET_CHILDSPEC, &n);
     if (!body || (n && n != sizeof *out)) {
         arbor_msg_free(m);
         return ARBOR_EWRONGKIND;

@@ -14,8 +14,6 @@
 
 #include "otp.h"
 
-#define TAG_TASK_GO (ARBOR_TAG_OTP + 0x301)
-
 typedef struct task_desc {
     arbor_task_fn fn;
     void *arg;
@@ -32,7 +30,7 @@ typedef struct {
 
 static bool is_go(const arbor_msg_t *m, void *arg)
 {
-    return m->tag == TAG_TASK_GO;
+    return m->tag == ARBOR__TAG_TASK_GO;
 }
 
 static void task_main(void *arg)
@@ -52,7 +50,7 @@ static void task_main(void *arg)
     if (n > sizeof result)
         n = sizeof result;
     if (d->reply)
-        arbor_send_alias(d->owner, d->alias, ARBOR_TAG_TASK_REPLY, result, n);
+        arbor_send_alias(d->owner, d->alias, ARBOR__TAG_TASK_REPLY, result, n);
 }
 
 /* ---- Task ------------------------------------------------------------------- */
@@ -91,7 +89,7 @@ int arbor_task_start_link(arbor_task_fn fn, void *arg, arbor_pid_t *pid_out)
 static bool reply_or_down(const arbor_msg_t *m, void *arg)
 {
     const arbor_task_t *t = arg;
-    if (m->tag == ARBOR_TAG_TASK_REPLY)
+    if (m->tag == ARBOR__TAG_TASK_REPLY)
         return m->alias == t->alias;
     return m->tag == ARBOR_TAG_DOWN && ((const arbor_down_msg_t *)m->data)->ref == t->ref;
 }
@@ -120,7 +118,7 @@ static int wait_task(arbor_task_t *t, int64_t timeout_ms, arbor_msg_t **result,
     int rc = arbor_receive_match(reply_or_down, t, timeout_ms, &m);
     if (rc)
         return rc;
-    if (m->tag == ARBOR_TAG_TASK_REPLY) {
+    if (m->tag == ARBOR__TAG_TASK_REPLY) {
         settle(t);
         if (result)
             *result = m;
@@ -173,7 +171,7 @@ int arbor_task_shutdown(arbor_task_t *task, int64_t timeout_ms, arbor_msg_t **re
             brutal = true;
             continue;
         }
-        if (m->tag == ARBOR_TAG_TASK_REPLY) {
+        if (m->tag == ARBOR__TAG_TASK_REPLY) {
             reply = m;
             continue; /* still wait for the DOWN */
         }
@@ -183,7 +181,7 @@ int arbor_task_shutdown(arbor_task_t *task, int64_t timeout_ms, arbor_msg_t **re
     }
     /* A trapping owner may hold the EXIT the task sent before the unlink. */
     arbor_msg_t *e;
-    if (arbor_receive_match(arbor__otp_is_exit_from, &task->pid, 0, &e) == 0)
+    if (arbor_receive_match(arbor__match_exit_from, &task->pid, 0, &e) == 0)
         arbor_msg_free(e);
     arbor_unalias(task->alias);
     task->ref = 0;
@@ -332,7 +330,7 @@ static int sup_async(arbor_pid_t sup, arbor_task_fn fn, void *arg, bool link, ar
         arbor_dynsup_terminate_child(sup, pid);
         return rc;
     }
-    arbor_send(pid, TAG_TASK_GO, &go, sizeof go);
+    arbor_send(pid, ARBOR__TAG_TASK_GO, &go, sizeof go);
     task->pid = pid;
     task->owner = self;
     task->alias = go.alias;

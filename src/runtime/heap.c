@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proc.h"
+#include "heap.h"
 
 typedef struct arbor__heap_block {
     struct arbor__heap_block *prev, *next;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "arbor/error.h"
+#include "name.h"
 #include "proc.h"
 #include "sched.h"
 #include "table.h"

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "arbor/error.h"
-#include "proc.h"
+#include "name.h"
 #include "table.h"
 
 typedef struct entry {

@@ -83,21 +83,25 @@ static int done(arbor__proc_t *p, arbor__pollfd_t *pd, int rc)
     return rc;
 }
 
-/* After a system call on pd failed with -errno rc: 0 to try it again (an
- * interrupted call, or pd turned ready in direction dir after a park),
- * otherwise the error to return (a timeout of 0 does not park). Every
- * call's loop goes through here, so each parks only on EAGAIN. */
+/* The calling thread's errno, negated, read afresh. A process may resume
+ * on another scheduler thread after any park, and glibc declares
+ * __errno_location() const, so within a function that parks the compiler
+ * may keep errno's address from before the park and read another
+ * thread's errno (where another process may have just set it). This file
+ * reads errno only through here. */
+static __attribute__((noinline, noipa)) int last_error(void)
+{
+    return -errno;
+}
+
+/* After a system call on pd failed with last_error() rc: 0 to try it
+ * again (an interrupted call, or pd turned ready in direction dir after a
+ * park), otherwise the error to return (a timeout of 0 does not park).
+ * Every call's loop goes through here, so each parks only on EAGAIN. */
 static int retry_or_park(arbor__proc_t *p, arbor__pollfd_t *pd, int rc, int dir, int64_t timeout_ms,
                          uint64_t deadline)
 {
-    /* EINPROGRESS: on Linux 6.18, a recv on an established loopback
-     * connection now and then fails once with it, a pending socket error
-     * that the call also clears (the connection's state and SO_ERROR read
-     * fine afterwards, and the same recv at once succeeds). Seen a few
-     * times in millions of calls with 100 connections; not explained.
-     * Tried again, as an interrupted call is, rather than ending a
-     * healthy connection. */
-    if (rc == -EINTR || rc == -EINPROGRESS)
+    if (rc == -EINTR)
         return 0;
     if (rc != -EAGAIN)
         return rc;
@@ -153,7 +157,7 @@ static int resolve(arbor__proc_t *p, const char *host, uint16_t port, bool passi
     if (j.gai == EAI_MEMORY)
         return ARBOR_ENOMEM;
     if (j.gai == EAI_SYSTEM)
-        return -errno;
+        return last_error();
     if (j.gai != 0 || !j.list)
         return ARBOR_ENOENT;
     *out = j.list;
@@ -190,7 +194,7 @@ static int address_of(arbor_socket_t s, arbor_sockaddr_t *out, bool peer)
     out->len = sizeof out->ss;
     int r = peer ? getpeername(pd->fd, (struct sockaddr *)&out->ss, &out->len)
                  : getsockname(pd->fd, (struct sockaddr *)&out->ss, &out->len);
-    return done(p, pd, r == 0 ? 0 : -errno);
+    return done(p, pd, r == 0 ? 0 : last_error());
 }
 
 int arbor_socket_local(arbor_socket_t s, arbor_sockaddr_t *out)
@@ -238,7 +242,7 @@ int arbor_tcp_listen(const char *host, uint16_t port, const arbor_listen_opts_t 
         return rc;
     int fd = socket(list->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        rc = -errno;
+        rc = last_error();
         goto out_list;
     }
     int one = 1;
@@ -255,7 +259,7 @@ int arbor_tcp_listen(const char *host, uint16_t port, const arbor_listen_opts_t 
     freeaddrinfo(list);
     return adopt_fd(p, fd, ARBOR__FD_LISTENER, out);
 out_errno:
-    rc = -errno;
+    rc = last_error();
     close(fd);
 out_list:
     freeaddrinfo(list);
@@ -330,7 +334,7 @@ int arbor_tcp_accept(arbor_socket_t listener, int64_t timeout_ms, arbor_socket_t
             rc = adopt_fd(p, fd, ARBOR__FD_SOCKET, out);
             break;
         }
-        rc = -errno;
+        rc = last_error();
         if (rc == -ECONNABORTED)
             continue;
         if (rc == ARBOR_EMFILE || rc == ARBOR_ENFILE) {
@@ -364,9 +368,9 @@ static int connect_one(arbor__proc_t *p, const struct addrinfo *ai, uint64_t dea
 {
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return -errno;
-    if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
-        int rc = -errno;
+        return last_error();
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && last_error() != -EINPROGRESS) {
+        int rc = last_error();
         close(fd);
         return rc;
     }
@@ -470,7 +474,7 @@ int arbor_socket_recv(arbor_socket_t s, void *buf, size_t size, int64_t timeout_
             rc = 0;
             break;
         }
-        if ((rc = retry_or_park(p, pd, -errno, ARBOR__DIR_READ, timeout_ms, deadline)))
+        if ((rc = retry_or_park(p, pd, last_error(), ARBOR__DIR_READ, timeout_ms, deadline)))
             break;
     }
     return done(p, pd, rc);
@@ -497,7 +501,7 @@ int arbor_socket_send(arbor_socket_t s, const void *buf, size_t size, int64_t ti
             total += (size_t)n;
             continue;
         }
-        if ((rc = retry_or_park(p, pd, -errno, ARBOR__DIR_WRITE, timeout_ms, deadline)))
+        if ((rc = retry_or_park(p, pd, last_error(), ARBOR__DIR_WRITE, timeout_ms, deadline)))
             break;
     }
     if (sent)
@@ -512,7 +516,7 @@ int arbor_socket_shutdown_write(arbor_socket_t s)
     int rc = enter(s, -1, &p, &pd);
     if (rc)
         return rc;
-    return done(p, pd, shutdown(pd->fd, SHUT_WR) == 0 ? 0 : -errno);
+    return done(p, pd, shutdown(pd->fd, SHUT_WR) == 0 ? 0 : last_error());
 }
 
 int arbor_socket_close(arbor_socket_t s)
@@ -677,7 +681,7 @@ static int sockopt(arbor_socket_t s, arbor_sockopt_t opt, int *value, bool set)
         r = set ? setsockopt(pd->fd, level, name, value, len)
                 : getsockopt(pd->fd, level, name, value, &len);
     }
-    return done(p, pd, r == 0 ? 0 : -errno);
+    return done(p, pd, r == 0 ? 0 : last_error());
 }
 
 int arbor_socket_setopt(arbor_socket_t s, arbor_sockopt_t opt, int value)
@@ -705,7 +709,7 @@ int arbor_fd_wait(int fd, unsigned events, int64_t timeout_ms, unsigned *ready)
     struct pollfd pfd = {.fd = fd, .events = want};
     int n = poll(&pfd, 1, 0);
     if (n < 0)
-        return -errno;
+        return last_error();
     if (pfd.revents & POLLNVAL)
         return ARBOR_EINVAL;
     if (n == 1 || timeout_ms == 0) {

@@ -25,6 +25,8 @@
 
 #include "arbor/error.h"
 #include "blocking.h"
+#include "heap.h"
+#include "name.h"
 #include "netpoll.h"
 #include "reclaim.h"
 #include "recycle.h"
@@ -44,12 +46,15 @@ static _Noreturn void die_now(arbor__proc_t *p);
 static void charge_wake(arbor__proc_t *self);
 static inline void take(arbor__proc_t *p, arbor__msg_t *prev, arbor__msg_t *m);
 static void take_exit_riders(arbor__proc_t *p, arbor__msg_t *m);
+static void switch_out(arbor__proc_t *p, arbor__yield_t y);
 static arbor_ref_t monitor_rider(arbor__msg_t *m);
 static arbor__msg_t *down_signal(arbor_ref_t ref, arbor_pid_t pid, arbor_reason_t reason);
 
 /* ---- creation ----------------------------------------------------------------- */
 
-arbor__proc_t *arbor__proc_new(bool reactive, int *err)
+/* Allocates and registers a process (table slot, pid) in state SCHEDULED;
+ * the caller enqueues it. NULL with *err set on failure. */
+static arbor__proc_t *new_proc(bool reactive, int *err)
 {
     if (!atomic_load_explicit(&arbor__running, memory_order_acquire)) {
         *err = ARBOR_ESHUTDOWN;
@@ -79,7 +84,8 @@ arbor__proc_t *arbor__proc_new(bool reactive, int *err)
     return p;
 }
 
-arbor_ref_t arbor__new_ref(void)
+/* A fresh monitor reference. */
+static arbor_ref_t new_ref(void)
 {
     static _Atomic uint64_t foreign;
     arbor__sched_t *s = arbor__sched_current();
@@ -175,7 +181,7 @@ static int attach_child(arbor__proc_t *self, arbor__proc_t *child, const arbor_s
         set_count(&child->n_links, &child->links);
     }
     if (o->monitor) {
-        arbor_ref_t ref = arbor__new_ref();
+        arbor_ref_t ref = new_ref();
         if (!arbor__u64map_put(&self->monitors, ref, child->pid) ||
             !arbor__u64map_put(&child->monitored, ref, self->pid))
             return ARBOR_ENOMEM;
@@ -261,7 +267,7 @@ int arbor_spawn_opt(arbor_entry_fn fn, void *arg, const arbor_spawn_opts_t *opts
     if (opts && (opts->link || opts->monitor) && !arbor__proc_current())
         return ARBOR_ENOTPROC;
     int err;
-    arbor__proc_t *p = arbor__proc_new(false, &err);
+    arbor__proc_t *p = new_proc(false, &err);
     if (!p)
         return err;
     p->u.spawned.fn = fn;
@@ -294,7 +300,7 @@ int arbor_spawn_reactor(const arbor_reactor_t *ops, void *state, const arbor_spa
     if (opts && (opts->link || opts->monitor) && !arbor__proc_current())
         return ARBOR_ENOTPROC;
     int err;
-    arbor__proc_t *p = arbor__proc_new(true, &err);
+    arbor__proc_t *p = new_proc(true, &err);
     if (!p)
         return err;
     p->u.reactor.ops = ops;
@@ -315,22 +321,34 @@ void arbor__proc_tick(arbor__proc_t *p)
 {
     if (++p->reductions < ARBOR__REDUCTIONS)
         return;
-    arbor__proc_switch_out(p, ARBOR__Y_YIELD);
+    switch_out(p, ARBOR__Y_YIELD);
     arbor__proc_drain(p);
 }
 
-void arbor__proc_switch_out(arbor__proc_t *p, arbor__yield_t y)
+/* Sets the errno of the thread running now. Not inlined, nor analysed
+ * across calls: glibc declares __errno_location() const, so within one
+ * function the compiler may keep errno's address from before a switch and
+ * write, after it, to the errno of the thread the process left (where
+ * another process may be running by then). */
+static __attribute__((noinline, noipa)) void set_errno_here(int e)
+{
+    errno = e;
+}
+
+/* Switches from the running process to its scheduler with reason y.
+ * Returns when the process is resumed. */
+static void switch_out(arbor__proc_t *p, arbor__yield_t y)
 {
     p->yield = y; /* its reductions pass on to runnext: see sched.h */
     p->saved_errno = errno;
     arbor__sched_leave(p);
     /* Possibly on another thread now: re-read nothing cached from before. */
-    errno = p->saved_errno;
+    set_errno_here(p->saved_errno);
 }
 
 static _Noreturn void die_now(arbor__proc_t *p)
 {
-    arbor__proc_switch_out(p, ARBOR__Y_EXIT);
+    switch_out(p, ARBOR__Y_EXIT);
     abort(); /* unreachable: a dead context is never resumed */
 }
 
@@ -352,12 +370,12 @@ static void reactor_loop(arbor__proc_t *p)
         }
         arbor__msg_t *m = p->queue.head;
         if (!m)
-            arbor__proc_switch_out(p, ARBOR__Y_REACTOR_IDLE);
+            switch_out(p, ARBOR__Y_REACTOR_IDLE);
         /* Each message handled costs a reduction, as a receive does, so a
          * reactive receiver gets as long a slice as the sender feeding it
          * and a backlog does not grow without bound. */
         if (++p->reductions >= ARBOR__REDUCTIONS)
-            arbor__proc_switch_out(p, ARBOR__Y_REACTOR_YIELD);
+            switch_out(p, ARBOR__Y_REACTOR_YIELD);
         take(p, NULL, m);
         p->u.reactor.current = m;
         ops->handle(p->u.reactor.state, &m->pub);
@@ -380,7 +398,9 @@ void arbor__proc_entry(void *arg)
 
 /* ---- delivery ------------------------------------------------------------------- */
 
-void arbor__proc_deliver(arbor__proc_t *p, arbor__msg_t *m)
+/* Pushes m into p's inbox and schedules p if it was idle. Any thread; the
+ * caller holds a table reference on p. */
+static void deliver(arbor__proc_t *p, arbor__msg_t *m)
 {
     arbor__inbox_push(&p->inbox, m);
     /* seq_cst load after the seq_cst push: see park() in sched.c. */
@@ -400,7 +420,7 @@ bool arbor__send_node(arbor_pid_t pid, arbor__msg_t *m)
         return false;
     }
     bool is_exit = m->kind == ARBOR__SIG_EXIT;
-    arbor__proc_deliver(p, m);
+    deliver(p, m);
     /* Every exit signal to another process comes through here. The flag
      * goes up after the push, with release: a receiver that sees it finds
      * the signal in its inbox (next_message()). */
@@ -476,7 +496,7 @@ send_copy(arbor_pid_t to, arbor_ref_t alias, uint64_t tag, const void *data, siz
     m->pub.from = self ? self->pid : ARBOR_NOPID;
     m->pub.alias = alias;
     arbor__payload_copy(m->payload, data, size);
-    arbor__proc_deliver(p, m);
+    deliver(p, m);
     release_receiver(self, p);
     if (self)
         arbor__proc_tick(self);
@@ -549,7 +569,7 @@ int arbor_alias(arbor_ref_t *alias_out)
         return ARBOR_ENOTPROC;
     if (!alias_out)
         return ARBOR_EINVAL;
-    arbor_ref_t ref = arbor__new_ref();
+    arbor_ref_t ref = new_ref();
     if (!alias_add(p, ref))
         return ARBOR_ENOMEM;
     *alias_out = ref;
@@ -607,7 +627,7 @@ int arbor_send_move(arbor_pid_t to, uint64_t tag, void *ptr, size_t size, void (
         arbor__msg_destroy(m); /* a dead receiver: free_fn runs */
         return 0;
     }
-    arbor__proc_deliver(p, m);
+    deliver(p, m);
     release_receiver(self, p);
     return 0;
 }
@@ -818,7 +838,7 @@ static void suspend(arbor__proc_t *p, uint64_t deadline)
             return;
         }
     }
-    arbor__proc_switch_out(p, ARBOR__Y_WAIT);
+    switch_out(p, ARBOR__Y_WAIT);
 }
 
 void arbor__proc_wait(arbor__proc_t *p, uint64_t deadline)
@@ -1033,7 +1053,7 @@ void arbor_yield(void)
     arbor__proc_t *p = arbor__proc_current();
     if (!p)
         return;
-    arbor__proc_switch_out(p, ARBOR__Y_YIELD);
+    switch_out(p, ARBOR__Y_YIELD);
     arbor__proc_drain(p);
 }
 
@@ -1053,7 +1073,7 @@ int arbor_blocking(void *(*fn)(void *), void *arg, void **result)
     p->defer_exit = true;
     arbor__blocking_submit(&job);
     while (!p->job_done) {
-        arbor__proc_switch_out(p, ARBOR__Y_WAIT);
+        switch_out(p, ARBOR__Y_WAIT);
         arbor__proc_drain(p);
     }
     p->defer_exit = deferred;
@@ -1110,7 +1130,7 @@ int arbor_exit_pid(arbor_pid_t pid, arbor_reason_t reason)
  * in its inbox. */
 static void to_self(arbor__proc_t *p, arbor__msg_t *m)
 {
-    arbor__proc_deliver(p, m);
+    deliver(p, m);
 }
 
 int arbor_link(arbor_pid_t pid)
@@ -1142,7 +1162,7 @@ int arbor_link(arbor_pid_t pid)
     }
     set_count(&p->n_links, &p->links);
     m->pub.from = p->pid;
-    arbor__proc_deliver(t, m);
+    deliver(t, m);
     arbor__table_unref(t);
     return 0;
 }
@@ -1221,7 +1241,7 @@ static arbor_ref_t monitor_rider(arbor__msg_t *m)
  * message to oneself is delivered as a plain one). Takes m. */
 static int monitor_with(arbor__proc_t *p, arbor_pid_t pid, arbor__msg_t *m, arbor_ref_t *ref_out)
 {
-    arbor_ref_t ref = arbor__new_ref();
+    arbor_ref_t ref = new_ref();
     if (!arbor__u64map_put(&p->monitors, ref, pid)) {
         arbor__msg_destroy(m);
         return ARBOR_ENOMEM;

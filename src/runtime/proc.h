@@ -111,21 +111,9 @@ typedef struct arbor__proc {
  * compiler must not reuse a thread-local address computed before it. */
 arbor__proc_t *arbor__proc_current(void);
 
-/* Allocates and registers a process (table slot, pid) in state SCHEDULED;
- * the caller enqueues it. NULL with *err set on failure. */
-arbor__proc_t *arbor__proc_new(bool reactive, int *err);
-
-/* Pushes m into p's inbox and schedules p if it was idle. Any thread; the
- * caller holds a table reference on p. */
-void arbor__proc_deliver(arbor__proc_t *p, arbor__msg_t *m);
-
 /* Delivers m to pid if alive; otherwise hands m to dead_letter (NULL:
  * destroy it). Any thread. Returns true when delivered. */
 bool arbor__send_node(arbor_pid_t pid, arbor__msg_t *m);
-
-/* Switches from the running process to its scheduler with reason y.
- * Returns when the process is resumed. */
-void arbor__proc_switch_out(arbor__proc_t *p, arbor__yield_t y);
 
 /* Drains the inbox of the running process p: messages go to p->queue,
  * signals take effect. May not return if a signal kills p (unless
@@ -158,9 +146,6 @@ void arbor__proc_entry(void *arg);
  * tests; process_info cannot read another process's maps safely. */
 size_t arbor__proc_table_bytes(void);
 
-/* Fresh monitor reference. */
-arbor_ref_t arbor__new_ref(void);
-
 /* Exit hooks (arbor_on_exit(), and the sockets a process owns): run by the
  * exiting process's scheduler, newest first, before links and monitors
  * hear of the death. A hook may be unlinked (and its memory reused) by the
@@ -187,17 +172,5 @@ uint64_t arbor__proc_deadline(int64_t timeout_ms);
 /* Ends a timed wait made of arbor__proc_wait() calls: cancels its timer,
  * so that a timeout still in flight is ignored. */
 void arbor__proc_wait_end(arbor__proc_t *p);
-
-/* Heap: allocates a block owned by p (not necessarily the running
- * process: a spawner gives its child a copy of the spawn argument). */
-void *arbor__heap_alloc_for(arbor__proc_t *p, size_t size);
-/* Heap: frees every block of p (process exit). */
-void arbor__heap_release(arbor__proc_t *p);
-
-/* Names: drops p's registered name, if any. */
-void arbor__name_release(arbor__proc_t *p);
-void arbor__names_fini(void);
-/* Copies p's registered name into buf ("" when none); returns its length. */
-size_t arbor__name_copy(arbor__proc_t *p, char *buf, size_t size);
 
 #endif

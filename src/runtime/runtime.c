@@ -13,6 +13,7 @@
 #include "arbor/error.h"
 #include "blocking.h"
 #include "fault.h"
+#include "name.h"
 #include "netpoll.h"
 #include "recycle.h"
 #include "sched.h"

@@ -542,50 +542,99 @@ static void sleep_until_work(arbor__sched_t *s, uint64_t deadline)
     wake_up(s);
 }
 
+/* The start of each turn of the loop: the epoch's quiescent point, and
+ * every 16th turn the timers, every 64th the sockets (a busy runtime still
+ * hears them, netpoll.h). */
+static void begin_turn(arbor__sched_t *s)
+{
+    ++s->ticks;
+    arbor__reclaim_quiesce(s); /* no process reached without a reference is held here */
+    if ((s->ticks & 15) == 0)
+        poll_timers(s);
+    if ((s->ticks & 63) == 0 && arbor__netpoll_active())
+        arbor__netpoll_poll(0);
+}
+
+/* Picking: the process s runs next from its own queues, NULL when they are
+ * empty. Every GLOBAL_CHECK_INTERVAL turns the shared queue comes first;
+ * otherwise runnext (continuing the slice, see sched.h), then the ring,
+ * then the shared queue. */
+static arbor__proc_t *pick_local(arbor__sched_t *s)
+{
+    arbor__proc_t *p;
+    if (s->ticks % GLOBAL_CHECK_INTERVAL == 0 && (p = global_pop(s))) {
+        /* The process in runnext would inherit this one's fresh slice
+         * and a pair waking each other would never spend theirs: it
+         * waits in the ring instead, behind what is queued there. */
+        if (s->runnext) {
+            requeue(s, s->runnext);
+            s->runnext = NULL;
+        }
+        return fresh_slice(p);
+    }
+    if (s->runnext) {
+        p = s->runnext;
+        s->runnext = NULL;
+        p->reductions = s->slice; /* it continues the slice (see sched.h) */
+        return p;
+    }
+    if ((p = ring_pop(s)) || (p = global_pop(s)))
+        return fresh_slice(p);
+    return NULL;
+}
+
+/* With nothing queued on s: fires the timers that are due and polls the
+ * sockets without blocking (what they wake runs here, where the event was
+ * seen). True when that queued work on s. *deadline: the next timer, in
+ * arbor_now_ms() time (UINT64_MAX: none). */
+static bool local_events(arbor__sched_t *s, uint64_t *deadline)
+{
+    *deadline = poll_timers(s);
+    if (has_local_work(s))
+        return true;
+    return arbor__netpoll_active() && arbor__netpoll_poll(0) && has_local_work(s);
+}
+
+/* Stealing: a process from another scheduler's ring, or one that turns up
+ * while s spins a little before parking; NULL when none. */
+static arbor__proc_t *steal_work(arbor__sched_t *s)
+{
+    arbor__proc_t *p = try_steal(s);
+    if (!p)
+        p = spin_for_work(s);
+    return p ? fresh_slice(p) : NULL;
+}
+
+/* Parking: s found nothing to run. False when the runtime is done;
+ * otherwise gives memory back to the system if it is time to (that takes
+ * a while: the caller looks again), or sleeps until there is work or the
+ * timer at deadline. */
+static bool rest(arbor__sched_t *s, uint64_t deadline)
+{
+    if (atomic_load_explicit(&arbor__rt.done, memory_order_acquire))
+        return false;
+    if (!give_memory_back())
+        sleep_until_work(s, deadline);
+    return true;
+}
+
+/* The next process for s to run: picked from its own queues, woken here
+ * by a timer or a socket, stolen, or waited for; NULL once the runtime is
+ * done. */
 static arbor__proc_t *find_runnable(arbor__sched_t *s)
 {
     for (;;) {
-        arbor__proc_t *p;
-        ++s->ticks;
-        arbor__reclaim_quiesce(s); /* no process reached without a reference is held here */
-        if ((s->ticks & 15) == 0)
-            poll_timers(s);
-        /* A busy runtime still hears its sockets (netpoll.h). */
-        if ((s->ticks & 63) == 0 && arbor__netpoll_active())
-            arbor__netpoll_poll(0);
-        if (s->ticks % GLOBAL_CHECK_INTERVAL == 0 && (p = global_pop(s))) {
-            /* The process in runnext would inherit this one's fresh slice
-             * and a pair waking each other would never spend theirs: it
-             * waits in the ring instead, behind what is queued there. */
-            if (s->runnext) {
-                requeue(s, s->runnext);
-                s->runnext = NULL;
-            }
-            return fresh_slice(p);
-        }
-        if (s->runnext) {
-            p = s->runnext;
-            s->runnext = NULL;
-            p->reductions = s->slice; /* it continues the slice (see sched.h) */
+        begin_turn(s);
+        arbor__proc_t *p = pick_local(s);
+        if (p)
             return p;
-        }
-        if ((p = ring_pop(s)) || (p = global_pop(s)))
-            return fresh_slice(p);
-        uint64_t deadline = poll_timers(s);
-        if (has_local_work(s))
-            continue; /* a timer fired */
-        /* Nothing here: sockets first (what they wake runs here, where the
-         * event was seen), then other schedulers' work. */
-        if (arbor__netpoll_active() && arbor__netpoll_poll(0) && has_local_work(s))
+        uint64_t deadline;
+        if (local_events(s, &deadline))
             continue;
-        if ((p = try_steal(s)) || (p = spin_for_work(s)))
-            return fresh_slice(p);
-        if (atomic_load_explicit(&arbor__rt.done, memory_order_acquire))
+        if ((p = steal_work(s)))
+            return p;
+        if (!rest(s, deadline))
             return NULL;
-        if (give_memory_back())
-            continue; /* time went by: look at the queues again */
-
-        sleep_until_work(s, deadline);
     }
 }
 

@@ -7,8 +7,8 @@ ROUNDS (default: $DESK_SIGKILL_ROUNDS, else 10) times, on one database:
 start the desk (--json, over pipes), recovering from the previous kill;
 check the database against everything acknowledged so far; drive it with
 a stream of every kind of change (create, with customer and priority;
-assign, to a named agent or by the policy; resolve; close; reopen;
-agent-add), SIGKILL it after a random number of answers plus a random
+assign, to a named agent or by the policy; pend; resume; unassign;
+resolve; close; reopen; reply; note; agent-add), SIGKILL it after a random number of answers plus a random
 delay, and read the answers it had written. In the first round the log's
 directory is moved away halfway, so that the kill surely leaves
 notifications pending, which only a desk that resumes from the outbox can
@@ -21,6 +21,7 @@ pending, and everything is checked once more, the log too:
     version) and at most one more (the command in flight at the kill, which
     may have committed unacknowledged), and, unless that command touched
     it, the state of its last acknowledged change;
+  - every acknowledged reply and note is in the ticket's conversation;
   - every acknowledged agent-add is in the roster;
   - every acknowledged status change has its notification in the outbox,
     and at the end every notification is delivered and in the log at least
@@ -46,7 +47,7 @@ import threading
 import time
 
 WAIT_S = 60  # the longest wait for any one answer or event
-STATUSES = ("open", "assigned", "resolved", "closed")
+STATUSES = ("open", "assigned", "resolved", "closed", "pending")  # as stored
 
 
 class Failure(Exception):
@@ -59,7 +60,7 @@ class Desk:
 
     def __init__(self, binary, db, log, stderr):
         self.proc = subprocess.Popen(
-            [binary, "--json", "--db", db, "--log", log],
+            [binary, "--json", "--demo", "--db", db, "--log", log],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=stderr,
@@ -111,6 +112,7 @@ class Model:
         self.version = {}  # id -> updates acknowledged (synced with the file)
         self.state = {}  # id -> (status, agent) of the last acknowledged change
         self.agents = set()
+        self.messages = set()  # (ticket, internal, body) of acknowledged replies and notes
         self.notices = collections.Counter()  # "ticket N is now S" -> acknowledged
         self.in_flight = None  # the command that may have committed unanswered
         self.checked = 0
@@ -129,7 +131,10 @@ class Model:
             self.version.setdefault(t["id"], 0)
         else:
             self.version[t["id"]] = self.version.get(t["id"], 0) + 1
-            self.notices[f"ticket {t['id']} is now {t['status']}"] += 1
+            if t["status"] != self.state[t["id"]][0]:
+                self.notices[f"ticket {t['id']} is now {t['status']}"] += 1
+            if word in ("reply", "note"):
+                self.messages.add((t["id"], word == "note", command.split(None, 2)[2]))
         self.state[t["id"]] = (t["status"], t["agent"] or "")
 
     def touched_in_flight(self, ticket):
@@ -167,6 +172,14 @@ class Model:
                     raise Failure(f"ticket {i} is {status}/{agent}, acknowledged {self.state[i]}")
                 self.version[i] = stored
                 self.state[i] = (status, agent)
+            stored = set(con.execute("SELECT ticket, internal, body FROM messages"))
+            lost = {m for m in self.messages if (m[0], int(m[1]), m[2]) not in stored}
+            if lost:
+                raise Failure(f"lost acknowledged replies or notes: {sorted(lost)[:5]}")
+            for i, (_, status, agent, stored) in rows.items():
+                if i not in self.version:  # created by the command in flight, unacknowledged
+                    self.version[i] = stored
+                    self.state[i] = (STATUSES[status], agent)
             names = {n for (n,) in con.execute("SELECT name FROM agents")}
             if not self.agents <= names:
                 raise Failure(f"lost acknowledged agents: {sorted(self.agents - names)}")
@@ -197,15 +210,25 @@ def commands(rng, rnd, first_id, known_ids, agents):
             yield f"create load {rnd}.{n}{extra}"
             continue
         ticket = rng.choice(ids[-200:])
-        if kind < 0.50:
+        if kind < 0.42:
             agent = rng.choice(agents + [""]) if agents else ""
             yield f"assign {ticket} {agent}".rstrip()
-        elif kind < 0.65:
+        elif kind < 0.47:
+            yield f"pend {ticket}"
+        elif kind < 0.51:
+            yield f"resume {ticket}"
+        elif kind < 0.54:
+            yield f"unassign {ticket}"
+        elif kind < 0.64:
             yield f"resolve {ticket}"
-        elif kind < 0.77:
+        elif kind < 0.72:
             yield f"close {ticket}"
-        elif kind < 0.92:
+        elif kind < 0.80:
             yield f"reopen {ticket}"
+        elif kind < 0.86:
+            yield f"reply {ticket} reply {rnd}.{n}"
+        elif kind < 0.92:
+            yield f"note {ticket} note {rnd}.{n}"
         else:
             name = f"agent{rnd}x{n}"
             agents.append(name)

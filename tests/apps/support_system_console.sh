@@ -16,7 +16,7 @@ bin=$(realpath "${1:?usage: support_system_console.sh PATH_TO_support_system}")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 db="$tmp/desk.db"
-desk() { timeout 120 "$bin" --json --db "$db" 2>>"$tmp/stderr"; }
+desk() { timeout 120 "$bin" --json --demo --db "$db" 2>>"$tmp/stderr"; }
 field() { # line, key: prints the value of "key" (string or number) in a JSON line
     python3 -c 'import json,sys; v=json.load(sys.stdin)
 for k in sys.argv[1].split("."): v=v[int(k)] if isinstance(v,list) else v[k]
@@ -162,7 +162,7 @@ check "and gets the id" "$(sqlite3 "$idir/old.db" 'PRAGMA application_id')" 1095
 mapfile -t out < <(printf '%s\n' \
     'create Login issue --customer acme --priority high' \
     'assign 1' 'resolve 1' 'close 1' 'reopen 1' 'assign 1 nobody' 'assign 1 bob' \
-    'assign 1 alice' 'resolve 2' 'close 1' 'create' 'create x --priority extreme' \
+    'assign 1 alice' 'resolve 2' 'resume 1' 'create' 'create x --priority extreme' \
     'show x' 'frobnicate' 'show 1' 'list assigned --agent bob' 'quit' | desk)
 check "lines" "${#out[@]}" 17
 check "create" "$(field "${out[0]}" ticket.status)/$(field "${out[0]}" ticket.priority)" "open/high"
@@ -238,6 +238,77 @@ grep -q "longer than 200 characters" <<<"${out[2]}" || { echo "FAIL limit messag
 check "invalid byte" "$(field "${out[3]}" error.code)" "bad_input"
 check "NUL" "$(field "${out[4]}" error.code)" "bad_input"
 check "refused lines created nothing" "$(field "${out[5]}" error.code)" "unknown_ticket"
+
+# 1e. The helpdesk, on a database of its own without --demo: no agents at
+#     first; who made each change (--by, --customer, the console) and
+#     when (ISO-8601, UTC); the roster (rename, deactivate, availability);
+#     the workflow (pending, reassign, close with a reason); replies and
+#     notes in the history. Refusals change nothing.
+hdesk() { timeout 120 "$bin" --json --db "$tmp/helpdesk.db" 2>>"$tmp/stderr"; }
+mapfile -t out < <(printf '%s\n' 'agents' 'create Printer on fire --customer Acme' 'assign 1' \
+    'agent-add alice' 'agent-add bob' 'agent-add ""' 'assign 1 --by alice' 'pend 1 --by nobody' \
+    'pend 1 --by alice' 'reply 1 --customer It still smokes' 'note 1 --by bob "Send a technician"' \
+    'resume 1' 'reassign 1 bob' 'edit 1 --priority high' 'close 1' 'agent-rename bob robert' \
+    'agent-deactivate robert' 'agent-available alice off' 'agents' 'create Second' 'assign 2' \
+    'assign 2 alice' 'close 1 duplicate of 2' 'reply 1 too late' 'show 1' 'quit' | hdesk)
+check "helpdesk: lines" "${#out[@]}" 26
+check "no agents at first" "$(field "${out[0]}" agents)" "[]"
+check "nobody to assign" "$(field "${out[2]}" error.code)" "no_agents"
+check "empty name" "$(field "${out[5]}" error.code)" "empty_field"
+check "assign --by" "$(field "${out[6]}" ticket.agent)" "alice"
+check "--by an unknown agent" "$(field "${out[7]}" error.code)" "unknown_agent"
+check "pend" "$(field "${out[8]}" ticket.status)" "pending"
+check "customer reply" "$(field "${out[9]}" ticket.status)" "pending"
+check "resume" "$(field "${out[11]}" ticket.status)" "assigned"
+check "reassign" "$(field "${out[12]}" ticket.agent)" "bob"
+check "edit" "$(field "${out[13]}" ticket.priority)" "high"
+check "close needs a reason" "$(field "${out[14]}" error.code)" "reason_required"
+check "deactivate lists the open tickets" "$(field "${out[16]}" open_tickets.0.agent)" "robert"
+check "roster" "$(python3 -c 'import json,sys
+print(" ".join("%s/%s/%s/%s" % (a["name"], a["active"], a["available"], a["open"])
+               for a in json.loads(sys.argv[1])["agents"]))' "${out[18]}")" \
+    "alice/True/False/0 robert/False/True/1"
+check "no agent to pick" "$(field "${out[20]}" error.code)" "no_agents"
+check "an unavailable agent by name" "$(field "${out[21]}" ticket.agent)" "alice"
+check "close with a reason" "$(field "${out[22]}" ticket.status)" "closed"
+check "no reply once closed" "$(field "${out[23]}" error.code)" "invalid_transition"
+python3 - "${out[24]}" <<'PY' || { echo "FAIL helpdesk history: ${out[24]}"; exit 1; }
+import json, re, sys
+t = json.loads(sys.argv[1])["ticket"]
+iso = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+assert iso.fullmatch(t["created_at"]) and iso.fullmatch(t["updated_at"]), t
+got = [(e["who"], e["role"], e["kind"], e["what"], e.get("text")) for e in t["history"]]
+want = [("console", "operator", "event", "created", None),
+        ("alice", "agent", "event", "assigned to alice", None),
+        ("alice", "agent", "event", "pending: waiting on the customer", None),
+        ("Acme", "customer", "reply", "replied", "It still smokes"),
+        ("bob", "agent", "note", "added a note", "Send a technician"),
+        ("console", "operator", "event", "resumed", None),
+        ("console", "operator", "event", "reassigned from alice to bob", None),
+        ("console", "operator", "event", "priority changed from normal to high", None),
+        ("console", "operator", "event", "agent bob renamed to robert", None),
+        ("console", "operator", "event", "closed: duplicate of 2", None)]
+assert got == want, got
+assert all(iso.fullmatch(e["at"]) for e in t["history"]), t["history"]
+PY
+# The text answer of show: times in UTC, who and role, a reply's text.
+show=$(printf 'show 1\nquit\n' | timeout 60 "$bin" --db "$tmp/helpdesk.db" 2>>"$tmp/stderr")
+grep -qE '^    [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z  Acme \(customer\): replied$' <<<"$show" &&
+    grep -qF '        | It still smokes' <<<"$show" || { echo "FAIL show text: $show"; exit 1; }
+
+# 1f. Finding work on that desk: filters, text search, pages, queues; a
+#     filter's name is checked whole (65 characters are refused, not cut).
+mapfile -t out < <(printf '%s\n' "list --agent $(printf 'x%.0s' {1..65})" 'list --unassigned' \
+    'list --search SECOND' 'list --per-page 1' 'list --per-page 1 --page 2' 'queues --agent alice' \
+    'list --sort random' 'list closed --customer Acme --priority high' 'quit' | hdesk)
+check "list: a long agent" "$(field "${out[0]}" error.code)" "field_too_long"
+check "list: unassigned" "$(field "${out[1]}" tickets)" "[]"
+check "list: search" "$(field "${out[2]}" tickets.0.description)" "Second"
+check "list: page 1" "$(field "${out[3]}" tickets.0.id)/$(field "${out[3]}" more)" "2/True"
+check "list: page 2" "$(field "${out[4]}" tickets.0.id)/$(field "${out[4]}" more)" "1/False"
+check "queues" "$(field "${out[5]}" mine)/$(field "${out[5]}" unassigned)/$(field "${out[5]}" open)/$(field "${out[5]}" pending)" "1/0/1/0"
+check "list: bad sort" "$(field "${out[6]}" error.code)" "bad_argument"
+check "list: filters" "$(field "${out[7]}" tickets.0.id)" "1"
 
 # 2. Kill a worker between changes, then the Store: the state survives.
 mapfile -t out < <(printf '%s\n' 'resolve 1' 'crash 1' 'show 1' 'crash store' 'close 1' \
@@ -357,7 +428,7 @@ wait "$FDESK_PID"
 hdb="$tmp/honest.db"
 mapfile -t out < <(printf '%s\n' 'create one' 'create two' 'create three' 'assign 1 alice' \
     'assign 2 bob' 'resolve 2' 'crash store' 'show 1' 'show 3' 'tree' 'stats' 'quit' |
-    timeout 120 "$bin" --json --db "$hdb" 2>>"$tmp/stderr")
+    timeout 120 "$bin" --json --demo --db "$hdb" 2>>"$tmp/stderr")
 check "honest: lines" "${#out[@]}" 12
 python3 - "${out[6]}" "${out[9]}" "${out[10]}" <<'PY' || { echo "FAIL honest reporting: ${out[6]} ${out[9]} ${out[10]}"; exit 1; }
 import json, sys

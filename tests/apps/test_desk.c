@@ -12,6 +12,15 @@
 #include "../../apps/support_system/desk.h"
 #include "test.h"
 
+/* A change by the operator, as the tests before attribution wrote it. */
+static int legacy_update(ticket_t *t, const char *who, const char *what, const char *notice,
+                         ticket_error_t *err)
+{
+    store_event_t ev = {.by = {.kind = ACTOR_OPERATOR}, .what = what, .notice = notice};
+    snprintf(ev.by.name, sizeof ev.by.name, "%s", who);
+    return store_update(t, &ev, err);
+}
+
 static ticket_t fresh(void)
 {
     ticket_t t = {.id = 1, .status = TICKET_OPEN};
@@ -127,7 +136,7 @@ static char db_path[64];
 
 static void race_root(void *arg)
 {
-    desk_config_t cfg = {.db_path = db_path, .idle_timeout_ms = 60000};
+    desk_config_t cfg = {.db_path = db_path, .demo = true, .idle_timeout_ms = 60000};
     arbor_pid_t sup;
     ASSERT_OK(desk_start(&cfg, &sup, NULL));
     for (int round = 0; round < 20; round++) {
@@ -255,7 +264,7 @@ static void collect_acks(ticket_status_t *acked, int64_t *max_id, uint64_t ms)
  * acknowledged one, never behind it. */
 static void store_kill_root(void *arg)
 {
-    desk_config_t cfg = {.db_path = db_path, .idle_timeout_ms = 60000};
+    desk_config_t cfg = {.db_path = db_path, .demo = true, .idle_timeout_ms = 60000};
     arbor_pid_t sup, clients[LOAD_CLIENTS], me = arbor_self();
     ASSERT_OK(desk_start(&cfg, &sup, NULL));
     ticket_status_t *acked = malloc(MAX_TICKETS * sizeof *acked);
@@ -319,7 +328,7 @@ TEST_TIMEOUT(store_killed_under_load_its_dependents_restart_and_nothing_acknowle
  * (fsyncs) than changes, and each one acknowledged. */
 static void group_commit_root(void *arg)
 {
-    desk_config_t cfg = {.db_path = db_path, .idle_timeout_ms = 60000};
+    desk_config_t cfg = {.db_path = db_path, .demo = true, .idle_timeout_ms = 60000};
     arbor_pid_t sup, clients[LOAD_CLIENTS], me = arbor_self();
     ASSERT_OK(desk_start(&cfg, &sup, NULL));
     for (int i = 0; i < LOAD_CLIENTS; i++)
@@ -385,7 +394,8 @@ static ticket_t create_and_assign(void)
 static void notify_root(void *arg)
 {
     arbor_pid_t sup;
-    desk_config_t cfg = {.db_path = db_path, .log_path = log_path, .idle_timeout_ms = 60000};
+    desk_config_t cfg = {
+        .db_path = db_path, .demo = true, .log_path = log_path, .idle_timeout_ms = 60000};
     ASSERT_OK(desk_start(&cfg, &sup, NULL));
     ticket_t t = create_and_assign();
     ticket_error_t err;
@@ -441,7 +451,7 @@ static int outbox_rows(int64_t id, const char *what, bool pending_only)
 static void outbox_root(void *arg)
 {
     arbor_pid_t sup;
-    desk_config_t cfg = {.db_path = db_path, .idle_timeout_ms = 60000}; /* no sink */
+    desk_config_t cfg = {.db_path = db_path, .demo = true, .idle_timeout_ms = 60000}; /* no sink */
     ASSERT_OK(desk_start(&cfg, &sup, NULL));
     ticket_t t = create_and_assign();
     ASSERT_EQ(outbox_rows(t.id, "is now assigned", true), 1);
@@ -452,8 +462,8 @@ static void outbox_root(void *arg)
     b = a;
     ASSERT_TRUE(ticket_apply(&a, ACTION_RESOLVE, NULL, ticket_now_ms(), &err));
     ASSERT_TRUE(ticket_apply(&b, ACTION_RESOLVE, NULL, ticket_now_ms(), &err));
-    ASSERT_OK(store_update(&a, "desk", "resolved", "first: ticket is now resolved", &err));
-    ASSERT_ERR(store_update(&b, "desk", "resolved", "stale: ticket is now resolved", &err),
+    ASSERT_OK(legacy_update(&a, "desk", "resolved", "first: ticket is now resolved", &err));
+    ASSERT_ERR(legacy_update(&b, "desk", "resolved", "stale: ticket is now resolved", &err),
                ARBOR_EAGAIN);
     ASSERT_EQ(outbox_rows(t.id, "first:", true), 1);
     ASSERT_EQ(outbox_rows(t.id, "stale:", false), 0);
@@ -467,7 +477,7 @@ static void outbox_root(void *arg)
               SQLITE_OK);
     ASSERT_OK(store_get(t.id, &a));
     ASSERT_TRUE(ticket_apply(&a, ACTION_CLOSE, NULL, ticket_now_ms(), &err));
-    ASSERT_ERR(store_update(&a, "desk", "closed", "failed: ticket is now closed", &err),
+    ASSERT_ERR(legacy_update(&a, "desk", "closed", "failed: ticket is now closed", &err),
                ARBOR_EEXIT);
     ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE history_gone RENAME TO history", NULL, NULL, NULL),
               SQLITE_OK);
@@ -551,7 +561,8 @@ static bool dispatcher_failing(uint64_t min_attempts)
 static void dispatcher_crash_root(void *arg)
 {
     arbor_pid_t sup;
-    desk_config_t cfg = {.db_path = db_path, .sink = &test_sink, .idle_timeout_ms = 60000};
+    desk_config_t cfg = {
+        .db_path = db_path, .demo = true, .sink = &test_sink, .idle_timeout_ms = 60000};
     ASSERT_OK(desk_start(&cfg, &sup, NULL));
     ticket_t t = create_and_assign();
     ticket_error_t err;
@@ -584,7 +595,8 @@ TEST_TIMEOUT(pending_notifications_are_delivered_after_the_dispatcher_crashes, 6
 static void store_crash_root(void *arg)
 {
     arbor_pid_t sup;
-    desk_config_t cfg = {.db_path = db_path, .sink = &test_sink, .idle_timeout_ms = 60000};
+    desk_config_t cfg = {
+        .db_path = db_path, .demo = true, .sink = &test_sink, .idle_timeout_ms = 60000};
     ASSERT_OK(desk_start(&cfg, &sup, NULL));
     create_and_assign();
     WAIT_UNTIL(dispatcher_failing(1), 10000);
@@ -617,7 +629,8 @@ static void failing_sink_root(void *arg)
 {
     arbor_report_set_handler(count_reports, NULL);
     arbor_pid_t sup;
-    desk_config_t cfg = {.db_path = db_path, .sink = &test_sink, .idle_timeout_ms = 60000};
+    desk_config_t cfg = {
+        .db_path = db_path, .demo = true, .sink = &test_sink, .idle_timeout_ms = 60000};
     ASSERT_OK(desk_start(&cfg, &sup, NULL));
     arbor_pid_t dispatcher = arbor_whereis(DISPATCHER_NAME);
     arbor_pid_t notifier = arbor_whereis(NOTIFIER_NAME);
@@ -671,7 +684,8 @@ TEST_TIMEOUT(a_failing_sink_backs_off_reports_once_and_the_desk_still_answers, 9
 static void full_log_root(void *arg)
 {
     arbor_pid_t sup;
-    desk_config_t cfg = {.db_path = db_path, .log_path = "/dev/full", .idle_timeout_ms = 60000};
+    desk_config_t cfg = {
+        .db_path = db_path, .demo = true, .log_path = "/dev/full", .idle_timeout_ms = 60000};
     ASSERT_OK(desk_start(&cfg, &sup, NULL));
     create_and_assign();
     WAIT_UNTIL(dispatcher_failing(2), 10000);
@@ -705,7 +719,8 @@ static char log_dir[64];
 static void notify_retry_root(void *arg)
 {
     arbor_pid_t sup;
-    desk_config_t cfg = {.db_path = db_path, .log_path = log_path, .idle_timeout_ms = 60000};
+    desk_config_t cfg = {
+        .db_path = db_path, .demo = true, .log_path = log_path, .idle_timeout_ms = 60000};
     ASSERT_OK(desk_start(&cfg, &sup, NULL));
     ticket_t t = create_and_assign(); /* the assignment was not held back */
     WAIT_UNTIL(dispatcher_failing(2), 10000);
@@ -739,7 +754,7 @@ TEST_TIMEOUT(a_failing_notification_is_retried_and_never_blocks_the_ticket, 60)
  * (the table was renamed behind its back). */
 static void unconfirmed_root(void *arg)
 {
-    desk_config_t cfg = {.db_path = db_path, .idle_timeout_ms = 60000};
+    desk_config_t cfg = {.db_path = db_path, .demo = true, .idle_timeout_ms = 60000};
     arbor_pid_t sup, worker;
     ASSERT_OK(desk_start(&cfg, &sup, NULL));
     ticket_t t = fresh(), out;
@@ -780,7 +795,7 @@ TEST(an_unconfirmed_change_stops_the_worker_which_reloads_on_the_next_request)
  * as a conflict and changes nothing. */
 static void stale_root(void *arg)
 {
-    desk_config_t cfg = {.db_path = db_path, .idle_timeout_ms = 60000};
+    desk_config_t cfg = {.db_path = db_path, .demo = true, .idle_timeout_ms = 60000};
     arbor_pid_t sup;
     ASSERT_OK(desk_start(&cfg, &sup, NULL));
     ticket_t t = fresh(), a, b, now;
@@ -791,9 +806,9 @@ static void stale_root(void *arg)
     ASSERT_TRUE(ticket_apply(&a, ACTION_ASSIGN, "bob", ticket_now_ms(), &err));
     ASSERT_TRUE(ticket_apply(&b, ACTION_ASSIGN, "alice", ticket_now_ms(), &err));
     int64_t v = a.version;
-    ASSERT_OK(store_update(&a, "bob", "assigned to bob", NULL, &err));
+    ASSERT_OK(legacy_update(&a, "bob", "assigned to bob", NULL, &err));
     ASSERT_EQ(a.version, v + 1);
-    ASSERT_ERR(store_update(&b, "alice", "assigned to alice", NULL, &err), ARBOR_EAGAIN);
+    ASSERT_ERR(legacy_update(&b, "alice", "assigned to alice", NULL, &err), ARBOR_EAGAIN);
     ASSERT_STREQ(err.code, "conflict");
     ASSERT_OK(store_get(t.id, &now));
     ASSERT_STREQ(now.agent, "bob");
@@ -826,7 +841,7 @@ TEST(a_change_computed_from_a_stale_copy_is_refused_as_a_conflict)
  * are pending until delivered. */
 static void migrate_root(void *arg)
 {
-    desk_config_t cfg = {.db_path = db_path, .idle_timeout_ms = 60000};
+    desk_config_t cfg = {.db_path = db_path, .demo = true, .idle_timeout_ms = 60000};
     arbor_pid_t sup;
     ASSERT_OK(desk_start(&cfg, &sup, NULL));
     ticket_t t;

@@ -38,13 +38,34 @@ static const char *const refusal_codes[] = {"bad_input",       "bad_argument", "
 static const struct {
     const char *name;
     desk_request_kind_t kind;
-} names[] = {
-    {"quit", DESK_REQ_QUIT},     {"exit", DESK_REQ_QUIT},           {"create", DESK_REQ_CREATE},
-    {"assign", DESK_REQ_ACT},    {"resolve", DESK_REQ_ACT},         {"reopen", DESK_REQ_ACT},
-    {"close", DESK_REQ_ACT},     {"show", DESK_REQ_SHOW},           {"list", DESK_REQ_LIST},
-    {"agents", DESK_REQ_AGENTS}, {"agent-add", DESK_REQ_AGENT_ADD}, {"tree", DESK_REQ_TREE},
-    {"crash", DESK_REQ_CRASH},   {"backup", DESK_REQ_BACKUP},       {"stats", DESK_REQ_STATS},
-    {"help", DESK_REQ_HELP}};
+} names[] = {{"quit", DESK_REQ_QUIT},
+             {"exit", DESK_REQ_QUIT},
+             {"create", DESK_REQ_CREATE},
+             {"assign", DESK_REQ_ACT},
+             {"resolve", DESK_REQ_ACT},
+             {"reopen", DESK_REQ_ACT},
+             {"close", DESK_REQ_ACT},
+             {"pend", DESK_REQ_ACT},
+             {"resume", DESK_REQ_ACT},
+             {"reassign", DESK_REQ_ACT},
+             {"unassign", DESK_REQ_ACT},
+             {"edit", DESK_REQ_ACT},
+             {"reply", DESK_REQ_ACT},
+             {"note", DESK_REQ_ACT},
+             {"show", DESK_REQ_SHOW},
+             {"list", DESK_REQ_LIST},
+             {"queues", DESK_REQ_QUEUES},
+             {"agents", DESK_REQ_AGENTS},
+             {"agent-add", DESK_REQ_AGENT_ADD},
+             {"agent-rename", DESK_REQ_AGENT_RENAME},
+             {"agent-activate", DESK_REQ_AGENT_SET},
+             {"agent-deactivate", DESK_REQ_AGENT_SET},
+             {"agent-available", DESK_REQ_AGENT_SET},
+             {"tree", DESK_REQ_TREE},
+             {"crash", DESK_REQ_CRASH},
+             {"backup", DESK_REQ_BACKUP},
+             {"stats", DESK_REQ_STATS},
+             {"help", DESK_REQ_HELP}};
 
 static void check_refusal(const char *code, const char *message)
 {
@@ -89,13 +110,30 @@ static bool same_request(const desk_request_t *a, const desk_request_t *b)
                strcmp(a->ticket.customer, b->ticket.customer) == 0 &&
                a->ticket.priority == b->ticket.priority;
     case DESK_REQ_ACT:
-        return a->id == b->id && a->action == b->action && same_text(a->agent, b->agent);
+        return a->id == b->id && a->action == b->action && same_text(a->agent, b->agent) &&
+               same_text(a->by, b->by) && a->by_customer == b->by_customer &&
+               strcmp(a->reason, b->reason) == 0 && strcmp(a->text, b->text) == 0 &&
+               a->set_description == b->set_description && a->set_customer == b->set_customer &&
+               a->set_priority == b->set_priority &&
+               (!a->set_description || strcmp(a->ticket.description, b->ticket.description) == 0) &&
+               (!a->set_customer || strcmp(a->ticket.customer, b->ticket.customer) == 0) &&
+               (!a->set_priority || a->ticket.priority == b->ticket.priority);
+    case DESK_REQ_AGENT_RENAME:
+        return strcmp(a->name, b->name) == 0 && strcmp(a->new_name, b->new_name) == 0;
+    case DESK_REQ_AGENT_SET:
+        return strcmp(a->name, b->name) == 0 && a->active == b->active &&
+               a->available == b->available;
     case DESK_REQ_SHOW:
     case DESK_REQ_CRASH:
         return a->id == b->id;
     case DESK_REQ_LIST:
         return a->has_status == b->has_status && (!a->has_status || a->status == b->status) &&
-               same_text(a->agent, b->agent);
+               same_text(a->agent, b->agent) && same_text(a->customer_filter, b->customer_filter) &&
+               same_text(a->search, b->search) && a->set_priority == b->set_priority &&
+               (!a->set_priority || a->ticket.priority == b->ticket.priority) &&
+               a->sort == b->sort && a->page == b->page && a->per_page == b->per_page;
+    case DESK_REQ_QUEUES:
+        return same_text(a->agent, b->agent);
     case DESK_REQ_AGENT_ADD:
         return strcmp(a->name, b->name) == 0;
     case DESK_REQ_BACKUP:
@@ -105,10 +143,8 @@ static bool same_request(const desk_request_t *a, const desk_request_t *b)
     }
 }
 
-static const char *const action_names[] = {"assign", "resolve", "reopen", "close"};
-
-/* The request written back as words (at most 8; their text points into r or
- * buf). */
+/* The request written back as words (at most 19; their text points into r
+ * or buf). */
 static int request_words(const desk_request_t *r, const char **w, char *buf, size_t size)
 {
     int n = 0;
@@ -123,11 +159,47 @@ static int request_words(const desk_request_t *r, const char **w, char *buf, siz
         w[n++] = r->ticket.description;
         break;
     case DESK_REQ_ACT:
-        w[n++] = action_names[r->action];
+        w[n++] = ticket_action_name(r->action);
         snprintf(buf, size, "%lld", (long long)r->id);
         w[n++] = buf;
+        if (r->by) {
+            w[n++] = "--by";
+            w[n++] = r->by;
+        }
+        if (r->by_customer)
+            w[n++] = "--customer";
+        if (r->set_description) {
+            w[n++] = "--description";
+            w[n++] = r->ticket.description;
+        }
+        if (r->set_customer) {
+            w[n++] = "--customer";
+            w[n++] = r->ticket.customer;
+        }
+        if (r->set_priority) {
+            w[n++] = "--priority";
+            w[n++] = ticket_priority_name(r->ticket.priority);
+        }
+        w[n++] = "--";
         if (r->agent[0])
             w[n++] = r->agent;
+        if (r->reason[0])
+            w[n++] = r->reason;
+        if (r->text[0])
+            w[n++] = r->text;
+        break;
+    case DESK_REQ_AGENT_RENAME:
+        w[n++] = "agent-rename";
+        w[n++] = r->name;
+        w[n++] = r->new_name;
+        break;
+    case DESK_REQ_AGENT_SET:
+        w[n++] = r->active == 1   ? "agent-activate"
+                 : r->active == 0 ? "agent-deactivate"
+                                  : "agent-available";
+        w[n++] = r->name;
+        if (r->active < 0)
+            w[n++] = r->available ? "on" : "off";
         break;
     case DESK_REQ_SHOW:
     case DESK_REQ_CRASH:
@@ -135,10 +207,42 @@ static int request_words(const desk_request_t *r, const char **w, char *buf, siz
         snprintf(buf, size, "%lld", (long long)r->id);
         w[n++] = r->kind == DESK_REQ_CRASH && !r->id ? "store" : buf;
         break;
-    case DESK_REQ_LIST:
+    case DESK_REQ_LIST: {
+        static const char *const sorts[] = {"newest", "oldest", "priority", "updated"};
+        static char page[32], per_page[32];
         w[n++] = "list";
         if (r->has_status)
             w[n++] = ticket_status_name(r->status);
+        if (r->agent && !r->agent[0])
+            w[n++] = "--unassigned";
+        else if (r->agent) {
+            w[n++] = "--agent";
+            w[n++] = r->agent;
+        }
+        if (r->customer_filter) {
+            w[n++] = "--customer";
+            w[n++] = r->customer_filter;
+        }
+        if (r->search) {
+            w[n++] = "--search";
+            w[n++] = r->search;
+        }
+        if (r->set_priority) {
+            w[n++] = "--priority";
+            w[n++] = ticket_priority_name(r->ticket.priority);
+        }
+        w[n++] = "--sort";
+        w[n++] = sorts[r->sort];
+        snprintf(page, sizeof page, "%lld", (long long)r->page);
+        snprintf(per_page, sizeof per_page, "%lld", (long long)r->per_page);
+        w[n++] = "--page";
+        w[n++] = page;
+        w[n++] = "--per-page";
+        w[n++] = per_page;
+        break;
+    }
+    case DESK_REQ_QUEUES:
+        w[n++] = "queues";
         if (r->agent) {
             w[n++] = "--agent";
             w[n++] = r->agent;
@@ -174,7 +278,7 @@ static void check_request(const desk_request_t *r, const console_words_t *ws)
             i++; /* accepted, so it is there */
         kind = names[i].kind;
         if (kind == DESK_REQ_ACT)
-            FUZZ_ASSERT(strcmp(action_names[r->action], ws->argv[0]) == 0,
+            FUZZ_ASSERT(strcmp(ticket_action_name(r->action), ws->argv[0]) == 0,
                         "'%s' decoded to action %d", ws->argv[0], r->action);
     }
     FUZZ_ASSERT(r->kind == kind, "'%s' decoded to kind %d", ws->argc ? ws->argv[0] : "", r->kind);
@@ -192,6 +296,22 @@ static void check_request(const desk_request_t *r, const console_words_t *ws)
     case DESK_REQ_ACT:
         FUZZ_ASSERT(r->id > 0, "id %lld", (long long)r->id);
         FUZZ_ASSERT(r->agent && strlen(r->agent) < TICKET_NAME_SIZE, "an agent too long");
+        if (r->by)
+            check_text("--by", r->by, TICKET_NAME_MAX, false);
+        check_text("reason", r->reason, TICKET_NAME_MAX, true);
+        if (r->action == ACTION_REPLY || r->action == ACTION_NOTE)
+            FUZZ_ASSERT(r->text[0] && fuzz_utf8_valid(r->text, strlen(r->text)), "text");
+        if (r->set_description)
+            check_text("description", r->ticket.description, TICKET_DESC_MAX, false);
+        if (r->set_customer)
+            check_text("customer", r->ticket.customer, TICKET_NAME_MAX, true);
+        break;
+    case DESK_REQ_AGENT_RENAME:
+        check_text("agent", r->name, TICKET_NAME_MAX, false);
+        check_text("new name", r->new_name, TICKET_NAME_MAX, false);
+        break;
+    case DESK_REQ_AGENT_SET:
+        check_text("agent", r->name, TICKET_NAME_MAX, false);
         break;
     case DESK_REQ_SHOW:
         FUZZ_ASSERT(r->id > 0, "id %lld", (long long)r->id);
@@ -200,7 +320,21 @@ static void check_request(const desk_request_t *r, const console_words_t *ws)
         FUZZ_ASSERT(r->id > 0 || strcmp(ws->argv[1], "store") == 0, "crash %lld", (long long)r->id);
         break;
     case DESK_REQ_LIST:
-        FUZZ_ASSERT(!r->has_status || (unsigned)r->status <= TICKET_CLOSED, "status %d", r->status);
+        FUZZ_ASSERT(!r->has_status || (unsigned)r->status < TICKET_STATUSES, "status %d",
+                    r->status);
+        if (r->agent && r->agent[0])
+            check_text("agent", r->agent, TICKET_NAME_MAX, false);
+        if (r->customer_filter)
+            check_text("customer", r->customer_filter, TICKET_NAME_MAX, true);
+        if (r->search)
+            check_text("search", r->search, TICKET_DESC_MAX, false);
+        FUZZ_ASSERT(r->sort >= 0 && r->sort < 4, "sort %d", r->sort);
+        FUZZ_ASSERT(r->page >= 1 && r->per_page >= 1 && r->per_page <= DESK_LIST_MAX,
+                    "page %lld of %lld", (long long)r->page, (long long)r->per_page);
+        break;
+    case DESK_REQ_QUEUES:
+        if (r->agent)
+            check_text("agent", r->agent, TICKET_NAME_MAX, false);
         break;
     case DESK_REQ_AGENT_ADD:
         check_text("agent", r->name, TICKET_NAME_MAX, false);
@@ -212,7 +346,7 @@ static void check_request(const desk_request_t *r, const console_words_t *ws)
         break;
     }
     /* The request as a line decodes to the same request. */
-    const char *w[9];
+    const char *w[20];
     char id[32];
     int n = request_words(r, w, id, sizeof id);
     char *line = fuzz_quote_words(n, w);

@@ -1,7 +1,9 @@
 /*
  * The course's own examples, end to end: the SupportSystem TicketWorker
- * under a DynamicSupervisor (otp-reference.md 8.3), and a background job
- * under a Task.Supervisor.
+ * under a DynamicSupervisor (docs/otp.md sections 2 and 5: a killed worker
+ * comes back with a new pid and its first state, and the fourth kill
+ * within 5 s ends the supervisor), and a background job under a
+ * Task.Supervisor (docs/otp.md section 3).
  */
 #include "sup_fixture.h"
 

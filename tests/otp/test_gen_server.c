@@ -20,6 +20,7 @@
  * says. Names: only local names exist (no global, no via), so the global and
  * via variants of the scenarios are tested with local names.
  */
+#include "../../src/otp/tags.h" /* the reply's tag, a wire detail */
 #include "test.h"
 
 enum {
@@ -494,7 +495,7 @@ static int call_int(arbor_pid_t pid, uint64_t tag, const void *req, size_t size)
 {
     arbor_msg_t *m = NULL;
     ASSERT_OK(arbor_gs_call(pid, tag, req, size, WAIT_MS, &m, NULL));
-    ASSERT_U64_EQ(m->tag, ARBOR_TAG_GS_REPLY);
+    ASSERT_U64_EQ(m->tag, ARBOR__TAG_GS_REPLY);
     int v = int_of(m);
     arbor_msg_free(m);
     return v;

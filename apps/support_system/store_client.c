@@ -1,0 +1,318 @@
+/*
+ * The Store's client side: the calls of store.h, each a request to the
+ * Store process.
+ */
+#include "store_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Runs j at the Store; on success *reply holds the answer (the job, then
+ * its rows). */
+static int request(job_t *j, arbor_msg_t **reply)
+{
+    arbor_pid_t store = arbor_whereis(STORE_NAME);
+    if (!store)
+        return ARBOR_ENOPROC;
+    int rc = arbor_gs_call(store, (uint64_t)j->op, j, store__job_size(j), 30000, reply, NULL);
+    if (rc)
+        return rc;
+    const job_t *out = (*reply)->data; /* JOB_HEAD bytes, then rows */
+    if (out->rc) {
+        memcpy(j, out, JOB_HEAD);
+        rc = out->rc;
+        arbor_msg_free(*reply);
+        *reply = NULL;
+    }
+    return rc;
+}
+
+/* Runs j at the Store and copies the answer (not its rows) back into j. */
+static int ask(job_t *j)
+{
+    arbor_msg_t *m;
+    int rc = request(j, &m);
+    if (rc == 0) {
+        memcpy(j, m->data, JOB_HEAD);
+        arbor_msg_free(m);
+    }
+    return rc;
+}
+
+static void copy_error(const job_t *j, int rc, ticket_error_t *err)
+{
+    if (!err)
+        return;
+    if (j->err.code[0])
+        *err = j->err;
+    else
+        snprintf(err->code, sizeof err->code, "%s", rc == ARBOR_ENOPROC ? "store_down" : "store");
+    if (!j->err.code[0])
+        snprintf(err->message, sizeof err->message, "the store could not do it: %s",
+                 arbor_strerror(rc));
+}
+
+int store_create(ticket_t *t, const ticket_actor_t *by, ticket_error_t *err)
+{
+    job_t j = {.op = CREATE, .ticket = *t, .by = *by};
+    int rc = ask(&j);
+    if (rc)
+        copy_error(&j, rc, err);
+    else
+        t->id = j.ticket.id;
+    return rc;
+}
+
+int store_update(ticket_t *t, const store_event_t *ev, ticket_error_t *err)
+{
+    job_t j = {.op = UPDATE, .ticket = *t, .by = ev->by, .message = ev->message};
+    snprintf(j.what, sizeof j.what, "%s", ev->what);
+    snprintf(j.notice, sizeof j.notice, "%s", ev->notice ? ev->notice : "");
+    if (ev->message != STORE_NO_MESSAGE)
+        snprintf(j.text, sizeof j.text, "%s", ev->text);
+    int rc = ask(&j);
+    if (rc)
+        copy_error(&j, rc, err);
+    else
+        t->version = j.ticket.version;
+    return rc;
+}
+
+int store_get(int64_t id, ticket_t *out)
+{
+    job_t j = {.op = GET, .id = id};
+    int rc = ask(&j);
+    if (rc == 0)
+        *out = j.ticket;
+    return rc;
+}
+
+/* Copies the rows of a reply into a malloc'd array. */
+static int take_rows(arbor_msg_t *m, void **out, size_t *n)
+{
+    const job_t *j = m->data;
+    size_t bytes = j->nrows * j->rows_size;
+    *out = malloc(bytes ? bytes : 1);
+    if (!*out) {
+        arbor_msg_free(m);
+        return ARBOR_ENOMEM;
+    }
+    memcpy(*out, (const char *)m->data + JOB_HEAD, bytes);
+    *n = j->nrows;
+    arbor_msg_free(m);
+    return 0;
+}
+
+int store_history(int64_t id, store_history_t **out, size_t *n)
+{
+    job_t j = {.op = HISTORY, .id = id};
+    arbor_msg_t *m;
+    int rc = request(&j, &m);
+    return rc ? rc : take_rows(m, (void **)out, n);
+}
+
+int store_list(const ticket_status_t *status, const char *agent, size_t limit, ticket_t **out,
+               size_t *n)
+{
+    store_filter_t f = {.status = status, .agent = agent, .limit = limit};
+    return store_find(&f, out, n, NULL);
+}
+
+/* The words of search as an FTS5 query that takes them literally: each
+ * one a quoted string (a quote inside doubled), all of them required.
+ * False when it does not fit. */
+static bool search_query(const char *search, char *q, size_t size)
+{
+    size_t len = 0;
+    q[0] = '\0';
+    for (const char *p = search; *p;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!*p)
+            break;
+        if (len + 4 >= size)
+            return false;
+        if (len)
+            q[len++] = ' ';
+        q[len++] = '"';
+        for (; *p && *p != ' ' && *p != '\t'; p++) {
+            if (len + 4 >= size)
+                return false;
+            if (*p == '"')
+                q[len++] = '"';
+            q[len++] = *p;
+        }
+        q[len++] = '"';
+        q[len] = '\0';
+    }
+    return true;
+}
+
+/* Copies filter text value into buf (a job's field), checked as a name. */
+static bool filter_text(const char *field, const char *value, char *buf, size_t size,
+                        ticket_error_t *err)
+{
+    if (!ticket_check_text(field, value, TICKET_NAME_MAX, true, err))
+        return false;
+    snprintf(buf, size, "%s", value);
+    return true;
+}
+
+int store_find(const store_filter_t *f, ticket_t **out, size_t *n, ticket_error_t *err)
+{
+    ticket_error_t ignored;
+    if (!err)
+        err = &ignored;
+    job_t *j = calloc(1, sizeof *j);
+    if (!j)
+        return ARBOR_ENOMEM;
+    j->op = LIST;
+    j->has_status = f->status != NULL;
+    j->status = f->status ? *f->status : TICKET_OPEN;
+    j->has_agent = f->agent != NULL;
+    j->has_customer = f->customer != NULL;
+    j->priority = f->priority ? (int)*f->priority : -1;
+    j->sort = f->sort;
+    j->offset = f->offset;
+    j->limit = f->limit;
+    int rc = ARBOR_EINVAL;
+    if ((!f->agent || filter_text("agent", f->agent, j->agent, sizeof j->agent, err)) &&
+        (!f->customer ||
+         filter_text("customer", f->customer, j->customer, sizeof j->customer, err)) &&
+        (!f->search || ticket_check_text("search", f->search, TICKET_DESC_MAX, true, err))) {
+        search_query(f->search ? f->search : "", j->text, sizeof j->text); /* 200 fit */
+        arbor_msg_t *m;
+        rc = request(j, &m);
+        if (rc)
+            copy_error(j, rc, err);
+        else
+            rc = take_rows(m, (void **)out, n);
+    }
+    free(j);
+    return rc;
+}
+
+int store_queues(const char *agent, store_queues_t *out)
+{
+    job_t j = {.op = QUEUES};
+    snprintf(j.agent, sizeof j.agent, "%s", agent ? agent : "");
+    int rc = ask(&j);
+    if (rc == 0)
+        *out = j.queues;
+    return rc;
+}
+
+int store_agents(store_agent_t **out, size_t *n)
+{
+    job_t j = {.op = AGENTS};
+    arbor_msg_t *m;
+    int rc = request(&j, &m);
+    return rc ? rc : take_rows(m, (void **)out, n);
+}
+
+/* Runs a roster change j about agent name; says what a refusal means. */
+static int roster_change(job_t *j, const char *name, ticket_error_t *err)
+{
+    int rc = ask(j);
+    if (rc == ARBOR_EEXIST && err) {
+        const char *taken = j->op == AGENT_RENAME ? j->new_name : name;
+        snprintf(err->code, sizeof err->code, "agent_exists");
+        snprintf(err->message, sizeof err->message, "there is already an agent called %s", taken);
+    } else if (rc == ARBOR_ENOENT && err) {
+        snprintf(err->code, sizeof err->code, "unknown_agent");
+        snprintf(err->message, sizeof err->message, "there is no agent called %s", name);
+    } else if (rc) {
+        copy_error(j, rc, err);
+    }
+    return rc;
+}
+
+int store_agent_add(const char *name, ticket_error_t *err)
+{
+    job_t j = {.op = AGENT_ADD};
+    if (!ticket_check_text("agent", name, TICKET_NAME_MAX, false, err))
+        return ARBOR_EINVAL;
+    snprintf(j.agent, sizeof j.agent, "%s", name);
+    return roster_change(&j, name, err);
+}
+
+int store_agent_rename(const char *from, const char *to, const ticket_actor_t *by,
+                       ticket_error_t *err)
+{
+    job_t j = {.op = AGENT_RENAME, .by = *by};
+    if (!ticket_check_text("agent", from, TICKET_NAME_MAX, false, err) ||
+        !ticket_check_text("new name", to, TICKET_NAME_MAX, false, err) ||
+        !ticket_check_actor(by, err))
+        return ARBOR_EINVAL;
+    snprintf(j.agent, sizeof j.agent, "%s", from);
+    snprintf(j.new_name, sizeof j.new_name, "%s", to);
+    return roster_change(&j, from, err);
+}
+
+int store_agent_set(const char *name, int active, int available, ticket_error_t *err)
+{
+    job_t j = {.op = AGENT_SET, .active = active, .available = available};
+    if (!ticket_check_text("agent", name, TICKET_NAME_MAX, false, err))
+        return ARBOR_EINVAL;
+    snprintf(j.agent, sizeof j.agent, "%s", name);
+    return roster_change(&j, name, err);
+}
+
+int store_outbox_pending(size_t limit, store_notification_t **out, size_t *n)
+{
+    job_t j = {.op = OUTBOX_PENDING, .limit = limit};
+    arbor_msg_t *m;
+    int rc = request(&j, &m);
+    return rc ? rc : take_rows(m, (void **)out, n);
+}
+
+int store_outbox_mark(int64_t first, int64_t last)
+{
+    job_t j = {.op = MARK_DELIVERED, .first = first, .last = last};
+    return ask(&j);
+}
+
+int store_outbox_count(int64_t *pending)
+{
+    job_t j = {.op = OUTBOX_COUNT};
+    int rc = ask(&j);
+    if (rc == 0)
+        *pending = j.count;
+    return rc;
+}
+
+int store_ticket_counts(store_ticket_count_t **out, size_t *n)
+{
+    job_t j = {.op = TICKET_COUNTS};
+    arbor_msg_t *m;
+    int rc = request(&j, &m);
+    return rc ? rc : take_rows(m, (void **)out, n);
+}
+
+int store_stats(store_stats_t *out)
+{
+    job_t j = {.op = STATS};
+    int rc = ask(&j);
+    if (rc == 0)
+        *out = j.stats;
+    return rc;
+}
+
+int store_backup(const char *path, ticket_error_t *err)
+{
+    arbor_pid_t store = arbor_whereis(STORE_NAME);
+    job_t j = {.op = BACKUP};
+    int rc = store ? 0 : ARBOR_ENOPROC;
+    arbor_msg_t *reply = NULL;
+    if (!rc)
+        rc = arbor_gs_call(store, BACKUP, path, strlen(path) + 1, 600000, &reply, NULL);
+    if (!rc) {
+        memcpy(&j, reply->data, JOB_HEAD);
+        arbor_msg_free(reply);
+        rc = j.rc;
+    }
+    if (rc)
+        copy_error(&j, rc, err);
+    return rc;
+}

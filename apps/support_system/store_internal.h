@@ -1,0 +1,200 @@
+/*
+ * The Store's insides, shared by its files: store.c (the GenServer, the
+ * batch and its writes, opening and backups), store_schema.c (the schema,
+ * its migrations and the statements), store_read.c (the reads) and
+ * store_client.c (the calls of store.h). Not for the rest of the desk.
+ */
+#ifndef SUPPORT_STORE_INTERNAL_H
+#define SUPPORT_STORE_INTERNAL_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "store.h"
+
+enum {
+    CREATE = 1,
+    UPDATE,
+    GET,
+    HISTORY,
+    LIST,
+    QUEUES,
+    AGENTS,
+    AGENT_ADD,
+    AGENT_RENAME,
+    AGENT_SET,
+    MARK_DELIVERED,
+    STATS,
+    BACKUP,
+    OUTBOX_PENDING,
+    OUTBOX_COUNT,
+    TICKET_COUNTS
+};
+
+/* A batch never holds more changes than this; a full one is written at
+ * once. */
+#define BATCH_MAX 512
+
+/* A batch of delivery marks alone waits this long for a change to share
+ * its commit with: marking never costs a commit of its own while changes
+ * keep coming. */
+#define MARK_LINGER_MS 5
+
+/* Before writing a batch, the Store yields this many times, once per
+ * batch, so that callers it has just answered (and anyone else runnable)
+ * can add their next change: without it two clients alternate, each
+ * commit carrying one change while the other waits (commit_delay in
+ * PostgreSQL). A yield costs a few hundred nanoseconds when nothing else
+ * is runnable; measured: 32 doubled two clients' durable tickets per second
+ * (ticket_workflow_durable_2clients) and did not slow one client. */
+#define LINGER_YIELDS 32
+
+/* Tickets in the cache of committed tickets (a power of two). */
+#define CACHE_SLOTS 1024
+
+#define SCHEMA_VERSION 4
+
+/* The statements, prepared once when the Store opens the database. */
+enum {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_SAVEPOINT,
+    ST_RELEASE,
+    ST_UNDO,
+    ST_INSERT_TICKET,
+    ST_INSERT_HISTORY,
+    ST_INSERT_MESSAGE,
+    ST_UPDATE_TICKET,
+    ST_EXISTS,
+    ST_GET,
+    ST_HISTORY,
+    ST_LIST, /* one per store_sort_t, in its order */
+    ST_LIST_OLDEST,
+    ST_LIST_PRIORITY,
+    ST_LIST_UPDATED,
+    ST_QUEUES,
+    ST_AGENTS,
+    ST_AGENT_ADD,
+    ST_AGENT_RENAME,
+    ST_AGENT_RENAME_HISTORY,
+    ST_AGENT_RENAME_TICKETS,
+    ST_AGENT_SET,
+    ST_NOTIFY,
+    ST_OUTBOX_PENDING,
+    ST_OUTBOX_MARK,
+    ST_OUTBOX_COUNT,
+    ST_TICKET_COUNTS,
+    ST_COUNT
+};
+
+/* Their SQL, by ST_ index (store_schema.c). */
+extern const char *const store__statement_sql[ST_COUNT];
+
+/* One request and its answer. The client sends it; the Store fills the
+ * answer in and sends it back (with any rows after it). A request carries
+ * only the bytes up to its text's NUL, and an answer none of its text
+ * (JOB_HEAD bytes): the text is long and mostly unused. */
+typedef struct job {
+    int op;
+    ticket_t ticket; /* CREATE, UPDATE in; GET out */
+    int64_t id;
+    ticket_actor_t by; /* CREATE, UPDATE, AGENT_RENAME: who makes the change */
+    char what[TICKET_EVENT_SIZE];
+    bool has_status; /* LIST: the filters (see store_filter_t) */
+    ticket_status_t status;
+    bool has_agent, has_customer;
+    char agent[TICKET_NAME_SIZE]; /* LIST: the filter; QUEUES: whose; AGENT_*: the agent */
+    char customer[TICKET_NAME_SIZE];
+    int priority; /* -1: any */
+    store_sort_t sort;
+    size_t offset;
+    char new_name[TICKET_NAME_SIZE]; /* AGENT_RENAME */
+    int active, available;           /* AGENT_SET: 0 or 1, or -1 to keep */
+    char notice[STORE_NOTICE_SIZE];  /* UPDATE: the notification it announces ("": none) */
+    int64_t first, last;             /* MARK_DELIVERED: the ids delivered */
+    size_t limit;
+    /* out */
+    int64_t count;         /* OUTBOX_COUNT */
+    store_queues_t queues; /* QUEUES */
+    store_stats_t stats;   /* STATS */
+    int rc;
+    ticket_error_t err;
+    size_t nrows, rows_size;
+    /* UPDATE: a reply or a note recorded with the change; LIST: the FTS5
+     * query; last (above). */
+    store_message_kind_t message;
+    char text[TICKET_TEXT_SIZE];
+} job_t;
+
+#define JOB_HEAD offsetof(job_t, text)
+
+/* The bytes of j a request carries. */
+static inline size_t store__job_size(const job_t *j)
+{
+    return JOB_HEAD + strnlen(j->text, sizeof j->text - 1) + 1;
+}
+
+/* A change waiting in the batch, with who to answer. */
+typedef struct pending {
+    job_t job;
+    arbor_from_t from;
+} pending_t;
+
+typedef struct store {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT];
+    pending_t *batch; /* malloc'd, like the store itself: the exit hook frees both */
+    size_t n, cap;
+    size_t urgent;      /* changes in the batch other than delivery marks */
+    bool lingered;      /* the batch has waited once for company */
+    uint64_t oldest_ms; /* when the batch's first change arrived */
+    store_stats_t stats;
+    void *rows;                  /* a read's rows, malloc'd: in the state, so that a Store killed
+                                  * during a read frees them in its exit hook */
+    ticket_t cache[CACHE_SLOTS]; /* id 0: empty */
+} store_t;
+
+/* A read's work for the blocking pool: the job; its rows go to s->rows. */
+typedef struct read {
+    store_t *s;
+    job_t *job;
+} read_t;
+
+/* Fills j's error with SQLite's message about what failed; returns
+ * ARBOR_EEXIT. */
+int store__db_fail(store_t *s, job_t *j, const char *what);
+
+/* The cache slot of ticket id (it holds another ticket, or none, when id
+ * is not cached). */
+static inline ticket_t *store__cache_slot(store_t *s, int64_t id)
+{
+    return &s->cache[(uint64_t)id & (CACHE_SLOTS - 1)];
+}
+
+/* Brings the schema of db to SCHEMA_VERSION, one step per version, each
+ * in its own transaction. Returns the version the file ends at (-1:
+ * unreadable); error says why a step failed. */
+int store__migrate(sqlite3 *db, char *error, size_t size);
+
+/* The desk's databases say so in their header (PRAGMA application_id,
+ * "ARBD"): the Store opens no other SQLite file. */
+#define STORE_APPLICATION_ID 1095909956 /* 0x41524244 */
+
+/* Whether the file open in db (at path) is one the Store may use, reading
+ * only: a new, empty file; a desk database (STORE_APPLICATION_ID), or one
+ * a desk made before it set that id (no id, but a schema version and the
+ * desk's tables); in both cases of a schema version it knows. Otherwise
+ * -1, with a sentence in error naming the file and what it is. */
+int store__identify(sqlite3 *db, const char *path, char *error, size_t size);
+
+/* Marks db as the desk's (PRAGMA application_id), if it is not yet.
+ * Returns SQLITE_OK or SQLite's error. */
+int store__mark(sqlite3 *db);
+
+/* Answers a read (on the blocking pool): the job, then its rows, in one
+ * reply. */
+arbor_gs_ret_t store__answer_read(store_t *s, job_t *j, arbor_from_t from);
+
+#endif

@@ -1,0 +1,193 @@
+/*
+ * The Store's reads, run on the blocking pool: a ticket, a history, a
+ * list, the roster, the outbox.
+ */
+#include "store_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void read_ticket(sqlite3_stmt *st, ticket_t *t)
+{
+    memset(t, 0, sizeof *t);
+    t->id = sqlite3_column_int64(st, 0);
+    snprintf(t->description, sizeof t->description, "%s", sqlite3_column_text(st, 1));
+    snprintf(t->customer, sizeof t->customer, "%s", sqlite3_column_text(st, 2));
+    t->priority = (ticket_priority_t)sqlite3_column_int(st, 3);
+    t->status = (ticket_status_t)sqlite3_column_int(st, 4);
+    snprintf(t->agent, sizeof t->agent, "%s", sqlite3_column_text(st, 5));
+    t->created_at = sqlite3_column_int64(st, 6);
+    t->updated_at = sqlite3_column_int64(st, 7);
+    t->version = sqlite3_column_int64(st, 8);
+}
+
+static int collect(read_t *r, sqlite3_stmt *st, size_t row_size,
+                   void (*read_row)(sqlite3_stmt *, void *))
+{
+    size_t cap = 16;
+    job_t *j = r->job;
+    store_t *s = r->s;
+    j->rows_size = row_size;
+    s->rows = malloc(cap * row_size);
+    int rc = s->rows ? 0 : ARBOR_ENOMEM, step = SQLITE_DONE;
+    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (j->nrows == cap) {
+            void *more = realloc(s->rows, 2 * cap * row_size);
+            if (!more) {
+                rc = ARBOR_ENOMEM;
+                break;
+            }
+            s->rows = more;
+            cap *= 2;
+        }
+        read_row(st, (char *)s->rows + j->nrows++ * row_size);
+    }
+    if (!rc && step != SQLITE_DONE)
+        rc = store__db_fail(r->s, j, "read"); /* before the reset, which clears the message */
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+static void read_ticket_row(sqlite3_stmt *st, void *row)
+{
+    read_ticket(st, row);
+}
+
+/* Text of column i ("" for NULL). */
+static const char *text_at(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? (const char *)t : "";
+}
+
+static void read_history_row(sqlite3_stmt *st, void *row)
+{
+    store_history_t *h = row;
+    h->at = sqlite3_column_int64(st, 0);
+    snprintf(h->by.name, sizeof h->by.name, "%s", text_at(st, 1));
+    if (!ticket_actor_kind_parse(text_at(st, 2), &h->by.kind))
+        h->by.kind = ACTOR_DESK;
+    snprintf(h->what, sizeof h->what, "%s", text_at(st, 3));
+    h->message = sqlite3_column_type(st, 4) == SQLITE_NULL ? STORE_NO_MESSAGE
+                 : sqlite3_column_int(st, 4)               ? STORE_NOTE
+                                                           : STORE_REPLY;
+    snprintf(h->text, sizeof h->text, "%s", text_at(st, 5));
+}
+
+static void read_agent_row(sqlite3_stmt *st, void *row)
+{
+    store_agent_t *a = row;
+    snprintf(a->name, sizeof a->name, "%s", text_at(st, 0));
+    a->active = sqlite3_column_int(st, 1) != 0;
+    a->available = sqlite3_column_int(st, 2) != 0;
+    a->open = sqlite3_column_int64(st, 3);
+}
+
+static void read_notification_row(sqlite3_stmt *st, void *row)
+{
+    store_notification_t *n = row;
+    n->id = sqlite3_column_int64(st, 0);
+    n->ticket = sqlite3_column_int64(st, 1);
+    n->at = sqlite3_column_int64(st, 2);
+    snprintf(n->text, sizeof n->text, "%s", sqlite3_column_text(st, 3));
+}
+
+static void read_count_row(sqlite3_stmt *st, void *row)
+{
+    store_ticket_count_t *c = row;
+    snprintf(c->agent, sizeof c->agent, "%s", sqlite3_column_text(st, 0));
+    c->status = (ticket_status_t)sqlite3_column_int(st, 1);
+    c->count = sqlite3_column_int64(st, 2);
+}
+
+static void *run_read(void *arg)
+{
+    read_t *r = arg;
+    job_t *j = r->job;
+    sqlite3_stmt *st;
+    switch (j->op) {
+    case GET:
+        st = r->s->st[ST_GET];
+        sqlite3_bind_int64(st, 1, j->id);
+        j->rc = sqlite3_step(st) == SQLITE_ROW ? 0 : ARBOR_ENOENT;
+        if (!j->rc) {
+            read_ticket(st, &j->ticket);
+            *store__cache_slot(r->s, j->id) = j->ticket;
+        }
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        break;
+    case HISTORY:
+        st = r->s->st[ST_HISTORY];
+        sqlite3_bind_int64(st, 1, j->id);
+        j->rc = collect(r, st, sizeof(store_history_t), read_history_row);
+        break;
+    case LIST:
+        st = r->s->st[ST_LIST + ((unsigned)j->sort < STORE_SORTS ? j->sort : 0)];
+        sqlite3_bind_int(st, 1, j->has_status ? (int)j->status : -1);
+        sqlite3_bind_int(st, 2, j->has_agent);
+        sqlite3_bind_text(st, 3, j->agent, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 4, j->has_customer);
+        sqlite3_bind_text(st, 5, j->customer, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 6, j->priority);
+        sqlite3_bind_text(st, 7, j->text, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 8, j->limit > INT64_MAX ? INT64_MAX : (int64_t)j->limit);
+        sqlite3_bind_int64(st, 9, j->offset > INT64_MAX ? INT64_MAX : (int64_t)j->offset);
+        j->rc = collect(r, st, sizeof(ticket_t), read_ticket_row);
+        break;
+    case QUEUES:
+        st = r->s->st[ST_QUEUES];
+        sqlite3_bind_text(st, 1, j->agent, -1, SQLITE_STATIC);
+        j->rc = sqlite3_step(st) == SQLITE_ROW ? 0 : store__db_fail(r->s, j, "queues");
+        if (!j->rc)
+            j->queues = (store_queues_t){sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+                                         sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3)};
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        break;
+    case AGENTS:
+        j->rc = collect(r, r->s->st[ST_AGENTS], sizeof(store_agent_t), read_agent_row);
+        break;
+    case OUTBOX_PENDING:
+        st = r->s->st[ST_OUTBOX_PENDING];
+        sqlite3_bind_int64(st, 1, (int64_t)j->limit);
+        j->rc = collect(r, st, sizeof(store_notification_t), read_notification_row);
+        break;
+    case OUTBOX_COUNT:
+        st = r->s->st[ST_OUTBOX_COUNT];
+        j->rc = sqlite3_step(st) == SQLITE_ROW ? 0 : store__db_fail(r->s, j, "outbox");
+        j->count = j->rc ? 0 : sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        break;
+    case TICKET_COUNTS:
+        j->rc =
+            collect(r, r->s->st[ST_TICKET_COUNTS], sizeof(store_ticket_count_t), read_count_row);
+        break;
+    default:
+        j->rc = ARBOR_EINVAL;
+    }
+    return NULL;
+}
+
+arbor_gs_ret_t store__answer_read(store_t *s, job_t *j, arbor_from_t from)
+{
+    read_t r = {.s = s, .job = j};
+    arbor_blocking(run_read, &r, NULL);
+    size_t rows = j->nrows * j->rows_size;
+    char *reply = malloc(JOB_HEAD + rows);
+    if (!reply) {
+        free(s->rows);
+        s->rows = NULL;
+        return arbor_gs_halt(arbor_error("out of memory"));
+    }
+    memcpy(reply, j, JOB_HEAD);
+    if (rows)
+        memcpy(reply + JOB_HEAD, s->rows, rows);
+    free(s->rows);
+    s->rows = NULL;
+    arbor_gs_reply_to(from, reply, JOB_HEAD + rows);
+    free(reply);
+    return arbor_gs_noreply();
+}

@@ -1,0 +1,265 @@
+/*
+ * The Store's schema: its versions (PRAGMA user_version), the migration
+ * from each to the next, and the statements the Store prepares.
+ */
+#include "store_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+static const char schema_v1[] =
+    "CREATE TABLE tickets(id INTEGER PRIMARY KEY AUTOINCREMENT, description TEXT NOT NULL,"
+    " customer TEXT NOT NULL, priority INTEGER NOT NULL, status INTEGER NOT NULL,"
+    " agent TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+    "CREATE TABLE history(id INTEGER PRIMARY KEY AUTOINCREMENT, ticket INTEGER NOT NULL"
+    " REFERENCES tickets(id), at INTEGER NOT NULL, who TEXT NOT NULL, what TEXT NOT NULL);"
+    "CREATE INDEX history_ticket ON history(ticket);"
+    "CREATE TABLE agents(name TEXT PRIMARY KEY, added INTEGER NOT NULL);"
+    "CREATE TABLE outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, ticket INTEGER NOT NULL,"
+    " at INTEGER NOT NULL, text TEXT NOT NULL);"
+    "PRAGMA user_version = 1;";
+
+/* Version 2: each ticket has a version, raised by every update, which the
+ * UPDATE checks: a change computed from a stale copy is refused. The
+ * column is added to an existing version 1 file. */
+static const char schema_v2[] = "ALTER TABLE tickets ADD COLUMN version INTEGER NOT NULL DEFAULT 0;"
+                                "PRAGMA user_version = 2;";
+
+/* Version 3: the outbox is read back. delivered_at is NULL while a row is
+ * pending, and the partial index keeps finding and counting pending rows
+ * proportional to their number, not to the table's. Rows of an older file
+ * were written by Notifier tasks that appended their log line right after
+ * (and retried, adding a row per attempt), and no one recorded which were
+ * delivered: they are taken as delivered rather than replayed into the
+ * log, possibly years late. */
+static const char schema_v3[] =
+    "ALTER TABLE outbox ADD COLUMN delivered_at INTEGER;"
+    "UPDATE outbox SET delivered_at = at;"
+    "CREATE INDEX outbox_pending ON outbox(id) WHERE delivered_at IS NULL;"
+    "PRAGMA user_version = 3;";
+
+/* Version 4: the helpdesk. Every history entry says who made the change
+ * and in which role (operator, agent, customer; entries of an older file
+ * were recorded before attribution, and say 'desk'); the conversation
+ * (public replies, internal notes) is kept in messages, each announced by
+ * a history entry that points at it; an agent can be deactivated and be
+ * unavailable; tickets are found by agent and status through an index
+ * (an agent's load, a rename) and by status (the queues); the text of
+ * tickets (description, customer) is indexed for search (FTS5, kept by
+ * triggers; an update that leaves both as they were does not touch it).
+ * Version 1 once seeded the agents alice and
+ * bob: a new file has none now (the console's --demo adds them); a file
+ * that has them keeps them. */
+static const char schema_v4[] =
+    "CREATE TABLE messages(id INTEGER PRIMARY KEY AUTOINCREMENT, ticket INTEGER NOT NULL"
+    " REFERENCES tickets(id), at INTEGER NOT NULL, author TEXT NOT NULL, role TEXT NOT NULL,"
+    " internal INTEGER NOT NULL, body TEXT NOT NULL);"
+    "CREATE INDEX messages_ticket ON messages(ticket);"
+    "ALTER TABLE history ADD COLUMN role TEXT NOT NULL DEFAULT 'desk';"
+    "ALTER TABLE history ADD COLUMN message INTEGER REFERENCES messages(id);"
+    "ALTER TABLE agents ADD COLUMN active INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE agents ADD COLUMN available INTEGER NOT NULL DEFAULT 1;"
+    "CREATE INDEX tickets_agent ON tickets(agent, status);"
+    "CREATE INDEX tickets_status ON tickets(status);"
+    "CREATE VIRTUAL TABLE tickets_text USING fts5(description, customer, content='tickets',"
+    " content_rowid='id');"
+    "CREATE TRIGGER tickets_text_insert AFTER INSERT ON tickets BEGIN"
+    " INSERT INTO tickets_text(rowid, description, customer)"
+    " VALUES(new.id, new.description, new.customer); END;"
+    "CREATE TRIGGER tickets_text_delete AFTER DELETE ON tickets BEGIN"
+    " INSERT INTO tickets_text(tickets_text, rowid, description, customer)"
+    " VALUES('delete', old.id, old.description, old.customer); END;"
+    "CREATE TRIGGER tickets_text_update AFTER UPDATE OF description, customer ON tickets"
+    " WHEN old.description IS NOT new.description OR old.customer IS NOT new.customer BEGIN"
+    " INSERT INTO tickets_text(tickets_text, rowid, description, customer)"
+    " VALUES('delete', old.id, old.description, old.customer);"
+    " INSERT INTO tickets_text(rowid, description, customer)"
+    " VALUES(new.id, new.description, new.customer); END;"
+    "INSERT INTO tickets_text(tickets_text) VALUES('rebuild');"
+    "PRAGMA user_version = 4;";
+
+/* The steps from version i to i + 1. */
+static const char *const migrations[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3, schema_v4};
+
+#define TICKET_COLUMNS                                                                             \
+    "id, description, customer, priority, status, agent, created_at, updated_at, version"
+
+#define FIND(order)                                                                                \
+    "SELECT " TICKET_COLUMNS " FROM tickets WHERE (?1 < 0 OR status = ?1)"                         \
+    " AND (?2 = 0 OR agent = ?3) AND (?4 = 0 OR customer = ?5) AND (?6 < 0 OR priority = ?6)"      \
+    " AND (?7 = '' OR id IN (SELECT rowid FROM tickets_text WHERE tickets_text MATCH ?7))"         \
+    " ORDER BY " order " LIMIT ?8 OFFSET ?9"
+
+const char *const store__statement_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SAVEPOINT] = "SAVEPOINT change",
+    [ST_RELEASE] = "RELEASE change",
+    [ST_UNDO] = "ROLLBACK TO change",
+    [ST_INSERT_TICKET] = "INSERT INTO tickets(description, customer, priority, status, agent,"
+                         " created_at, updated_at) VALUES(?,?,?,?,?,?,?)",
+    [ST_INSERT_HISTORY] = "INSERT INTO history(ticket, at, who, role, what, message)"
+                          " VALUES(?,?,?,?,?,?)",
+    [ST_INSERT_MESSAGE] = "INSERT INTO messages(ticket, at, author, role, internal, body)"
+                          " VALUES(?,?,?,?,?,?)",
+    [ST_UPDATE_TICKET] = "UPDATE tickets SET description = ?, customer = ?, priority = ?,"
+                         " status = ?, agent = ?, updated_at = ?, version = version + 1"
+                         " WHERE id = ? AND version = ?",
+    [ST_EXISTS] = "SELECT 1 FROM tickets WHERE id = ?",
+    [ST_GET] = "SELECT " TICKET_COLUMNS " FROM tickets WHERE id = ?",
+    [ST_HISTORY] = "SELECT h.at, h.who, h.role, h.what, m.internal, m.body FROM history h"
+                   " LEFT JOIN messages m ON m.id = h.message WHERE h.ticket = ? ORDER BY h.id",
+    /* The lists, one per order (store_sort_t): ?1 status (-1: any), ?2
+     * whether to filter by agent, ?3 the agent ('': unassigned), ?4, ?5
+     * the same for the customer, ?6 priority (-1: any), ?7 an FTS5 query
+     * ('': none), ?8 limit, ?9 offset. */
+    [ST_LIST] = FIND("id DESC"),
+    [ST_LIST_OLDEST] = FIND("created_at, id"),
+    [ST_LIST_PRIORITY] = FIND("priority DESC, id"),
+    [ST_LIST_UPDATED] = FIND("updated_at DESC, id DESC"),
+    /* The queues: mine (?1's assigned or pending), unassigned, open (not
+     * yet resolved) and pending. */
+    [ST_QUEUES] = "SELECT (SELECT count(*) FROM tickets WHERE agent = ?1 AND status IN (1, 4)),"
+                  " (SELECT count(*) FROM tickets WHERE status = 0),"
+                  " (SELECT count(*) FROM tickets WHERE status IN (0, 1, 4)),"
+                  " (SELECT count(*) FROM tickets WHERE status = 4)",
+    /* An agent's open load: the tickets assigned to them (statuses 1,
+     * assigned, and 4, pending). */
+    [ST_AGENTS] = "SELECT a.name, a.active, a.available, (SELECT count(*) FROM tickets t"
+                  " WHERE t.agent = a.name AND t.status IN (1, 4)) FROM agents a"
+                  " ORDER BY a.added, a.name",
+    [ST_AGENT_ADD] = "INSERT INTO agents(name, added) VALUES(?, ?)",
+    [ST_AGENT_RENAME] = "UPDATE agents SET name = ?2 WHERE name = ?1",
+    /* Before the tickets change: the entry goes to each ticket of the
+     * agent's. */
+    [ST_AGENT_RENAME_HISTORY] = "INSERT INTO history(ticket, at, who, role, what)"
+                                " SELECT id, ?3, ?4, ?5, 'agent ' || ?1 || ' renamed to ' || ?2"
+                                " FROM tickets WHERE agent = ?1",
+    [ST_AGENT_RENAME_TICKETS] = "UPDATE tickets SET agent = ?2, version = version + 1"
+                                " WHERE agent = ?1",
+    [ST_AGENT_SET] = "UPDATE agents SET active = CASE WHEN ?2 < 0 THEN active ELSE ?2 END,"
+                     " available = CASE WHEN ?3 < 0 THEN available ELSE ?3 END WHERE name = ?1",
+    [ST_NOTIFY] = "INSERT INTO outbox(ticket, at, text) VALUES(?, ?, ?)",
+    [ST_OUTBOX_PENDING] = "SELECT id, ticket, at, text FROM outbox WHERE delivered_at IS NULL"
+                          " ORDER BY id LIMIT ?",
+    [ST_OUTBOX_MARK] = "UPDATE outbox SET delivered_at = ?3 WHERE id BETWEEN ?1 AND ?2"
+                       " AND delivered_at IS NULL",
+    [ST_OUTBOX_COUNT] = "SELECT count(*) FROM outbox WHERE delivered_at IS NULL",
+    [ST_TICKET_COUNTS] = "SELECT agent, status, count(*) FROM tickets GROUP BY agent, status"
+                         " ORDER BY agent, status",
+};
+
+/* Brings the schema to SCHEMA_VERSION, one step per version, each in its
+ * own transaction. Returns the version the file ends at (-1: unreadable). */
+int store__migrate(sqlite3 *db, char *error, size_t size)
+{
+    int version = -1;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            version = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    while (version >= 0 && version < SCHEMA_VERSION) {
+        char *msg = NULL;
+        if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(db, migrations[version], NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            snprintf(error, size, "migration to version %d failed: %s", version + 1,
+                     msg ? msg : sqlite3_errmsg(db));
+            sqlite3_free(msg);
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return -1;
+        }
+        version++;
+    }
+    return version;
+}
+
+/* ---- identity ---------------------------------------------------------------------- */
+
+/* The integer a PRAGMA (or a count) answers: SQLITE_OK, or SQLite's error
+ * (a file that is not a database answers SQLITE_NOTADB). */
+static int pragma_int(sqlite3 *db, const char *sql, int *out)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        *out = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+        rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+        sqlite3_finalize(st);
+    }
+    return rc;
+}
+
+int store__identify(sqlite3 *db, const char *path, char *error, size_t size)
+{
+    int app = 0, version = 0, tables = 0, desk_tables = 0;
+    if (pragma_int(db, "PRAGMA application_id", &app) != SQLITE_OK ||
+        pragma_int(db, "PRAGMA user_version", &version) != SQLITE_OK ||
+        pragma_int(db,
+                   "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+                   " AND name NOT LIKE 'sqlite_%'",
+                   &tables) != SQLITE_OK ||
+        pragma_int(db,
+                   "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+                   " AND name IN ('tickets', 'history', 'agents', 'outbox')",
+                   &desk_tables) != SQLITE_OK) {
+        snprintf(error, size, "%s is not a desk database: SQLite cannot read it (%s)", path,
+                 sqlite3_errmsg(db));
+        return -1;
+    }
+    if (app != STORE_APPLICATION_ID && app != 0) {
+        snprintf(error, size,
+                 "%s is not a desk database: it belongs to another application (its SQLite"
+                 " application_id is %d, a desk's is %d)",
+                 path, app, STORE_APPLICATION_ID);
+        return -1;
+    }
+    if (version > SCHEMA_VERSION) {
+        snprintf(error, size,
+                 "%s has schema version %d, newer than this desk knows (%d): a newer desk made"
+                 " it; run that one",
+                 path, version, SCHEMA_VERSION);
+        return -1;
+    }
+    if (app == 0 && tables > 0 && (version == 0 || desk_tables < 4)) {
+        snprintf(error, size,
+                 "%s is not a desk database: it holds another application's tables (%d tables,"
+                 " schema version %d, no desk application_id)",
+                 path, tables, version);
+        return -1;
+    }
+    return 0;
+}
+
+int store__mark(sqlite3 *db)
+{
+    int app = 0;
+    char mark[64];
+    snprintf(mark, sizeof mark, "PRAGMA application_id = %d", STORE_APPLICATION_ID);
+    int rc = pragma_int(db, "PRAGMA application_id", &app);
+    if (rc == SQLITE_OK && app != STORE_APPLICATION_ID)
+        rc = sqlite3_exec(db, mark, NULL, NULL, NULL);
+    return rc;
+}
+
+int store_check_file(const char *path, char *why, size_t size)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 && errno == ENOENT)
+        return 0; /* not there yet: it becomes a new desk database */
+    sqlite3 *db = NULL;
+    int rc = 0;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        snprintf(why, size, "cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+        rc = -1;
+    } else if (store__identify(db, path, why, size) != 0) {
+        rc = -1;
+    }
+    sqlite3_close(db);
+    return rc;
+}

@@ -1,0 +1,211 @@
+/*
+ * Graceful shutdown: arbor_http_server_drain() and the drainer child.
+ *
+ * The server keeps a list of its connections (those that have their
+ * socket), each with a state. A drain sets srv->draining, closes the
+ * listeners (new connections are refused), then, under the list's lock,
+ * closes the socket of every connection that is idle or streaming; any
+ * process may close a socket, and the owner's wait ends with ARBOR_ECLOSED
+ * (a stream's notification with ARBOR_CLOSED). A busy connection finishes
+ * its request: the server writes "Connection: close" on every answer once
+ * draining, so it closes after it. The drain waits for a message from the
+ * exit hook of the last busy connection to go, or for its deadline, when
+ * it closes every socket left. A connection it closed counts as done
+ * (whatever its process still does, it no longer talks to a client), so a
+ * second drain, the subtree's stop after an explicit drain, does not wait
+ * for a handler that outlived the first.
+ *
+ * The race between a connection going idle and the drain is settled as
+ * Dekker's: the connection swaps BUSY for IDLE then reads draining; the drain
+ * stores draining then reads the states (both sequentially consistent),
+ * so at least one of them sees the other. A connection that had bytes
+ * arrive swaps IDLE for BUSY; if the drain had swapped it for CLOSED
+ * first, the connection stops there.
+ *
+ * The drainer is the subtree's last child, so its supervisor stops it
+ * first: it traps exits, and on the exit signal from its supervisor it
+ * drains with opts.shutdown_ms and exits with the signal's reason. Its
+ * own shutdown timeout is that deadline plus a margin, after which the
+ * supervisor kills it as it would any child. The acceptors and the
+ * connections are stopped after it, as before: whatever is left of a
+ * request that outlived the deadline dies then.
+ */
+#include "http_internal.h"
+
+#define DRAINER_MARGIN_MS 2000
+
+/* ---- connections ------------------------------------------------------------------ */
+
+bool arbor__http_draining(const arbor_http_server_t *srv)
+{
+    return atomic_load(&srv->draining);
+}
+
+bool arbor__http_conn_enter(http_conn_t *c)
+{
+    arbor_http_server_t *srv = c->srv;
+    atomic_store(&c->state, HTTP_CONN_BUSY);
+    pthread_mutex_lock(&srv->lock);
+    c->prev = NULL;
+    c->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = c;
+    srv->conns = c;
+    srv->n_conns++;
+    c->registered = true;
+    pthread_mutex_unlock(&srv->lock);
+    return !arbor__http_draining(srv);
+}
+
+void arbor__http_conn_leave(http_conn_t *c)
+{
+    arbor_http_server_t *srv = c->srv;
+    if (!c->registered)
+        return;
+    pthread_mutex_lock(&srv->lock);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->registered = false;
+    srv->n_conns--;
+    if (atomic_load(&c->state) == HTTP_CONN_CLOSED)
+        srv->n_closed--;
+    arbor_pid_t waiter = srv->n_conns == srv->n_closed ? srv->drain_waiter : ARBOR_NOPID;
+    pthread_mutex_unlock(&srv->lock);
+    if (waiter != ARBOR_NOPID)
+        arbor_send(waiter, ARBOR__HTTP_TAG_DRAINED, NULL, 0);
+}
+
+bool arbor__http_conn_idle(http_conn_t *c)
+{
+    /* From busy only: a drain that closed it at its deadline must not see
+     * it come back (its count of closed connections would be wrong). */
+    int busy = HTTP_CONN_BUSY;
+    if (!atomic_compare_exchange_strong(&c->state, &busy, HTTP_CONN_IDLE))
+        return false;
+    return !arbor__http_draining(c->srv);
+}
+
+bool arbor__http_conn_busy(http_conn_t *c)
+{
+    int idle = HTTP_CONN_IDLE;
+    return atomic_compare_exchange_strong(&c->state, &idle, HTTP_CONN_BUSY);
+}
+
+void arbor__http_conn_streaming(http_conn_t *c)
+{
+    int busy = HTTP_CONN_BUSY;
+    atomic_compare_exchange_strong(&c->state, &busy, HTTP_CONN_STREAMING);
+    if (arbor__http_draining(c->srv))
+        arbor_socket_close(c->socket); /* the drain may have passed it busy */
+}
+
+/* ---- the drain ------------------------------------------------------------------------ */
+
+/* Closes the sockets of the listed connections that are idle or streaming
+ * (all: in any state). Returns whether all that are left are closed. Under
+ * the lock: a connection leaves the list before its memory goes. */
+static bool close_connections(arbor_http_server_t *srv, bool all)
+{
+    for (http_conn_t *c = srv->conns; c; c = c->next) {
+        for (;;) {
+            int state = atomic_load(&c->state);
+            bool quiet = state == HTTP_CONN_IDLE || state == HTTP_CONN_STREAMING;
+            if (state == HTTP_CONN_CLOSED || !(quiet || all))
+                break;
+            if (atomic_compare_exchange_strong(&c->state, &state, HTTP_CONN_CLOSED)) {
+                srv->n_closed++;
+                arbor_socket_close(c->socket);
+                break;
+            }
+        }
+    }
+    return srv->n_conns == srv->n_closed;
+}
+
+static bool is_drained(const arbor_msg_t *m, void *arg)
+{
+    (void)arg;
+    return m->tag == ARBOR__HTTP_TAG_DRAINED;
+}
+
+int arbor_http_server_drain(arbor_http_server_t *srv, int64_t deadline_ms)
+{
+    arbor_pid_t self = arbor_self();
+    if (self == ARBOR_NOPID)
+        return ARBOR_ENOTPROC;
+    if (deadline_ms < 0)
+        return ARBOR_EINVAL;
+    pthread_mutex_lock(&srv->lock);
+    bool busy = srv->drain_waiter != ARBOR_NOPID;
+    if (!busy)
+        srv->drain_waiter = self;
+    pthread_mutex_unlock(&srv->lock);
+    if (busy)
+        return ARBOR_EBUSY;
+
+    atomic_store(&srv->draining, true);
+    for (unsigned i = 0; i < HTTP_MAX_ACCEPTORS; i++) {
+        arbor_socket_t l = atomic_exchange(&srv->listeners[i], 0);
+        if (l)
+            arbor_socket_close(l); /* its acceptor waits to be stopped */
+    }
+    pthread_mutex_lock(&srv->lock);
+    bool empty = close_connections(srv, false);
+    pthread_mutex_unlock(&srv->lock);
+
+    int rc = 0;
+    if (!empty) {
+        arbor_msg_t *m;
+        rc = arbor_receive_match(is_drained, NULL, deadline_ms, &m);
+        if (rc == 0)
+            arbor_msg_free(m);
+    }
+    pthread_mutex_lock(&srv->lock);
+    if (rc != 0)
+        close_connections(srv, true);
+    srv->drain_waiter = ARBOR_NOPID;
+    pthread_mutex_unlock(&srv->lock);
+    /* A last connection may have told us as the deadline passed. */
+    arbor_msg_t *late;
+    if (rc != 0 && arbor_receive_match(is_drained, NULL, 0, &late) == 0)
+        arbor_msg_free(late);
+    return rc == 0 ? 0 : ARBOR_ETIMEDOUT;
+}
+
+/* ---- the drainer ------------------------------------------------------------------------- */
+
+static bool is_exit(const arbor_msg_t *m, void *arg)
+{
+    (void)arg;
+    return m->tag == ARBOR_TAG_EXIT;
+}
+
+static void drainer(void *arg)
+{
+    arbor_http_server_t *srv = arg;
+    arbor_set_label("http_drainer");
+    arbor_msg_t *m;
+    /* Its only link is its supervisor: an exit signal is the order to stop. */
+    if (arbor_receive_match(is_exit, NULL, ARBOR_INFINITY, &m) != 0)
+        arbor_exit(arbor_error("no exit signal"));
+    arbor_reason_t why = arbor_reason_copy(&((arbor_exit_msg_t *)m->data)->reason);
+    arbor_msg_free(m);
+    arbor_http_server_drain(srv, srv->opts.shutdown_ms);
+    arbor_exit(why);
+}
+
+int arbor__http_start_drainer(void *arg, arbor_pid_t *pid, arbor_reason_t *error)
+{
+    (void)error;
+    arbor_spawn_opts_t o = {.link = true, .trap_exit = true, .label = "http_drainer"};
+    return arbor_spawn_opt(drainer, arg, &o, pid, NULL);
+}
+
+int64_t arbor__http_drainer_shutdown_ms(const arbor_http_server_t *srv)
+{
+    return srv->opts.shutdown_ms + DRAINER_MARGIN_MS;
+}

@@ -1,0 +1,689 @@
+/*
+ * The desk as a helpdesk: the whole workflow (pure), attribution of every
+ * change, the people (roster, rename, deactivation, availability), the
+ * conversation (replies and notes), their notifications, and a database of
+ * schema version 3 upgraded with its data.
+ */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "../../apps/support_system/desk.h"
+#include "test.h"
+
+/* ---- the workflow, pure --------------------------------------------------------------- */
+
+/* A change of each kind, with what it needs. */
+static ticket_change_t change_for(ticket_action_t a)
+{
+    ticket_change_t c = {.action = a};
+    snprintf(c.agent, sizeof c.agent, "bob");
+    snprintf(c.reason, sizeof c.reason, "spam");
+    snprintf(c.text, sizeof c.text, "hello");
+    c.set_priority = true;
+    c.priority = PRIORITY_URGENT;
+    return c;
+}
+
+static ticket_t ticket_in(ticket_status_t s)
+{
+    ticket_t t = {.id = 1, .status = s, .priority = PRIORITY_NORMAL};
+    snprintf(t.description, sizeof t.description, "Login issue");
+    if (s == TICKET_ASSIGNED || s == TICKET_PENDING || s == TICKET_RESOLVED || s == TICKET_CLOSED)
+        snprintf(t.agent, sizeof t.agent, "alice");
+    return t;
+}
+
+TEST(the_workflow_allows_exactly_the_documented_transitions)
+{
+    /* The diagram in ticket.h: allowed[from][action], and where it goes. */
+    enum {
+        O = TICKET_OPEN,
+        A = TICKET_ASSIGNED,
+        P = TICKET_PENDING,
+        R = TICKET_RESOLVED,
+        C = TICKET_CLOSED,
+        NO = -1
+    };
+    static const int to[TICKET_STATUSES][TICKET_ACTIONS] = {
+        /*            assign resolve reopen close pend resume reassign unassign edit reply note */
+        [TICKET_OPEN] = {A, NO, NO, C, NO, NO, NO, NO, O, O, O},
+        [TICKET_ASSIGNED] = {NO, R, NO, C, P, NO, A, O, A, A, A},
+        [TICKET_PENDING] = {NO, R, NO, C, NO, A, P, O, P, P, P},
+        [TICKET_RESOLVED] = {NO, NO, O, C, NO, NO, NO, NO, R, R, R},
+        [TICKET_CLOSED] = {NO, NO, O, NO, NO, NO, NO, NO, NO, NO, C},
+    };
+    for (int from = 0; from < TICKET_STATUSES; from++) {
+        for (int a = 0; a < TICKET_ACTIONS; a++) {
+            ticket_t t = ticket_in((ticket_status_t)from), before = t;
+            ticket_change_t c = change_for((ticket_action_t)a);
+            ticket_error_t err = {.code = ""};
+            char event[TICKET_EVENT_SIZE] = "";
+            bool ok = ticket_change(&t, &c, 42, event, sizeof event, &err);
+            if (ok != (to[from][a] != NO))
+                arbor_test_fail(__FILE__, __LINE__, "%s of a %s ticket: %s (%s)",
+                                ticket_action_name((ticket_action_t)a),
+                                ticket_status_name((ticket_status_t)from),
+                                ok ? "allowed" : "refused", err.message);
+            if (ok) {
+                ASSERT_EQ((int)t.status, to[from][a]);
+                ASSERT_EQ(t.updated_at, 42);
+                ASSERT_TRUE(event[0] != '\0');
+            } else {
+                ASSERT_TRUE(memcmp(&t, &before, sizeof t) == 0); /* unchanged */
+                ASSERT_TRUE(err.code[0] != '\0' && err.message[0] != '\0');
+            }
+        }
+    }
+}
+
+/* What each change says in the history, and its refusals. */
+TEST(each_change_says_what_it_did_and_refusals_are_clear)
+{
+    ticket_t t = ticket_in(TICKET_ASSIGNED);
+    ticket_error_t err;
+    char event[TICKET_EVENT_SIZE];
+    ticket_change_t c = change_for(ACTION_REASSIGN);
+    ASSERT_TRUE(ticket_change(&t, &c, 1, event, sizeof event, &err));
+    ASSERT_STREQ(event, "reassigned from alice to bob");
+    ASSERT_FALSE(ticket_change(&t, &c, 2, event, sizeof event, &err)); /* to bob again */
+    ASSERT_STREQ(err.code, "already_assigned");
+    c = change_for(ACTION_UNASSIGN);
+    ASSERT_TRUE(ticket_change(&t, &c, 3, event, sizeof event, &err));
+    ASSERT_STREQ(event, "unassigned from bob");
+    ASSERT_STREQ(t.agent, "");
+    /* close: a reason is needed unless the ticket is resolved */
+    c = change_for(ACTION_CLOSE);
+    c.reason[0] = '\0';
+    ASSERT_FALSE(ticket_change(&t, &c, 4, event, sizeof event, &err));
+    ASSERT_STREQ(err.code, "reason_required");
+    snprintf(c.reason, sizeof c.reason, "duplicate of #7");
+    ASSERT_TRUE(ticket_change(&t, &c, 5, event, sizeof event, &err));
+    ASSERT_STREQ(event, "closed: duplicate of #7");
+    t = ticket_in(TICKET_RESOLVED);
+    c.reason[0] = '\0';
+    ASSERT_TRUE(ticket_change(&t, &c, 6, event, sizeof event, &err));
+    ASSERT_STREQ(event, "closed");
+    /* edit: what changed, and an edit that changes nothing is refused */
+    t = ticket_in(TICKET_OPEN);
+    c = (ticket_change_t){.action = ACTION_EDIT,
+                          .set_customer = true,
+                          .set_priority = true,
+                          .priority = PRIORITY_HIGH};
+    snprintf(c.customer, sizeof c.customer, "Acme Corp");
+    ASSERT_TRUE(ticket_change(&t, &c, 7, event, sizeof event, &err));
+    ASSERT_STREQ(event, "customer changed from none to Acme Corp; priority changed from normal"
+                        " to high");
+    ASSERT_STREQ(t.customer, "Acme Corp");
+    ASSERT_EQ(t.priority, PRIORITY_HIGH);
+    ASSERT_FALSE(ticket_change(&t, &c, 8, event, sizeof event, &err));
+    ASSERT_STREQ(err.code, "unchanged");
+    c = (ticket_change_t){.action = ACTION_EDIT, .set_description = true};
+    ASSERT_FALSE(ticket_change(&t, &c, 9, event, sizeof event, &err)); /* empty */
+    ASSERT_STREQ(err.code, "empty_field");
+    /* a reply's text may hold line breaks, not other control characters */
+    c = (ticket_change_t){.action = ACTION_REPLY};
+    snprintf(c.text, sizeof c.text, "line one\nline two");
+    ASSERT_TRUE(ticket_change(&t, &c, 10, event, sizeof event, &err));
+    ASSERT_STREQ(event, "replied");
+    snprintf(c.text, sizeof c.text, "bell\a");
+    ASSERT_FALSE(ticket_change(&t, &c, 11, event, sizeof event, &err));
+    ASSERT_STREQ(err.code, "bad_field");
+    /* an invalid transition names the status and the action */
+    t = ticket_in(TICKET_OPEN);
+    c = change_for(ACTION_PEND);
+    ASSERT_FALSE(ticket_change(&t, &c, 12, event, sizeof event, &err));
+    ASSERT_STREQ(err.code, "invalid_transition");
+    ASSERT_STREQ(err.message, "a ticket that is open cannot be set pending");
+}
+
+TEST(times_are_iso_8601_in_utc)
+{
+    char buf[TICKET_TIME_SIZE];
+    ticket_format_time(0, buf);
+    ASSERT_STREQ(buf, "1970-01-01T00:00:00Z");
+    ticket_format_time(1796575741999, buf); /* milliseconds are dropped */
+    ASSERT_STREQ(buf, "2026-12-06T16:49:01Z");
+}
+
+TEST(an_actor_is_checked)
+{
+    ticket_error_t err;
+    ticket_actor_t by = {.kind = ACTOR_AGENT};
+    ASSERT_FALSE(ticket_check_actor(&by, &err)); /* no name */
+    ASSERT_STREQ(err.code, "empty_field");
+    by.kind = (ticket_actor_kind_t)9;
+    snprintf(by.name, sizeof by.name, "x");
+    ASSERT_FALSE(ticket_check_actor(&by, &err));
+    ASSERT_STREQ(err.code, "bad_actor");
+    ASSERT_FALSE(ticket_check_actor(NULL, &err));
+}
+
+/* ---- a durable desk ------------------------------------------------------------------- */
+
+static char db_path[64];
+
+static void set_db_path(const char *what)
+{
+    snprintf(db_path, sizeof db_path, "/tmp/arbor-helpdesk-%s-%d.db", what, (int)getpid());
+}
+
+static void remove_db(void)
+{
+    char extra[96];
+    unlink(db_path);
+    snprintf(extra, sizeof extra, "%s-wal", db_path);
+    unlink(extra);
+    snprintf(extra, sizeof extra, "%s-shm", db_path);
+    unlink(extra);
+}
+
+static ticket_actor_t agent(const char *name)
+{
+    ticket_actor_t by = {.kind = ACTOR_AGENT};
+    snprintf(by.name, sizeof by.name, "%s", name);
+    return by;
+}
+
+static ticket_actor_t customer(const char *name)
+{
+    ticket_actor_t by = {.kind = ACTOR_CUSTOMER};
+    snprintf(by.name, sizeof by.name, "%s", name);
+    return by;
+}
+
+static arbor_pid_t start(agents_policy_t policy, bool demo)
+{
+    desk_config_t cfg = {
+        .db_path = db_path, .policy = policy, .idle_timeout_ms = 60000, .demo = demo};
+    arbor_pid_t sup;
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    return sup;
+}
+
+static ticket_t create_for(const char *customer_name, const ticket_actor_t *by)
+{
+    ticket_t t = {.priority = PRIORITY_NORMAL};
+    snprintf(t.description, sizeof t.description, "Printer on fire");
+    snprintf(t.customer, sizeof t.customer, "%s", customer_name);
+    ticket_error_t err = {.code = ""};
+    ASSERT_OK(desk_create(&t, by, NULL, &err));
+    return t;
+}
+
+/* An SQL query's one integer answer, from a connection of the test's own. */
+static int64_t sql_int(const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    ASSERT_EQ(sqlite3_open(db_path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    ASSERT_EQ(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* Every change records who made it, in which role, and when; the
+ * conversation is in the history; an actor is checked before anything
+ * changes. */
+static void attribution_root(void *arg)
+{
+    arbor_pid_t sup = start(POLICY_ROUND_ROBIN, true);
+    int64_t before = ticket_now_ms();
+    ticket_actor_t acme = customer("Acme"), alice = agent("alice"), bob = agent("bob");
+    ticket_t t = create_for("Acme", &acme), out;
+    ticket_error_t err = {.code = ""};
+    ASSERT_OK(desk_act(t.id, ACTION_ASSIGN, "bob", &desk_operator, &out, &err));
+    ASSERT_OK(desk_act(t.id, ACTION_PEND, NULL, &bob, &out, &err));
+    ASSERT_OK(desk_post(t.id, STORE_REPLY, "Still broken\nafter a restart", &acme, &out, &err));
+    ASSERT_OK(desk_post(t.id, STORE_NOTE, "Call them", &alice, &out, &err));
+    ASSERT_EQ(out.status, TICKET_PENDING);
+
+    /* Refusals: a customer only replies, and only to their own ticket; an
+     * agent must exist and be active. */
+    ASSERT_ERR(desk_act(t.id, ACTION_RESOLVE, NULL, &acme, &out, &err), ARBOR_EINVAL);
+    ASSERT_STREQ(err.code, "forbidden");
+    ticket_actor_t other = customer("Globex");
+    ASSERT_ERR(desk_post(t.id, STORE_REPLY, "hi", &other, &out, &err), ARBOR_EINVAL);
+    ASSERT_STREQ(err.code, "forbidden");
+    ticket_actor_t nobody = agent("nobody");
+    ASSERT_ERR(desk_act(t.id, ACTION_RESUME, NULL, &nobody, &out, &err), ARBOR_ENOENT);
+    ASSERT_STREQ(err.code, "unknown_agent");
+    ticket_t *open;
+    size_t n;
+    ASSERT_OK(desk_agent_deactivate("alice", &open, &n, &err));
+    free(open);
+    ASSERT_ERR(desk_post(t.id, STORE_NOTE, "x", &alice, &out, &err), ARBOR_EINVAL);
+    ASSERT_STREQ(err.code, "agent_inactive");
+    ASSERT_ERR(desk_create(&(ticket_t){.description = "x"}, &alice, NULL, &err), ARBOR_EINVAL);
+    ASSERT_STREQ(err.code, "agent_inactive");
+
+    store_history_t *h;
+    ASSERT_OK(store_history(t.id, &h, &n));
+    ASSERT_EQ(n, 5); /* nothing from the refusals */
+    static const struct {
+        ticket_actor_kind_t kind;
+        const char *who, *what;
+        store_message_kind_t message;
+        const char *text;
+    } expected[] = {
+        {ACTOR_CUSTOMER, "Acme", "created", STORE_NO_MESSAGE, ""},
+        {ACTOR_OPERATOR, "console", "assigned to bob", STORE_NO_MESSAGE, ""},
+        {ACTOR_AGENT, "bob", "pending: waiting on the customer", STORE_NO_MESSAGE, ""},
+        {ACTOR_CUSTOMER, "Acme", "replied", STORE_REPLY, "Still broken\nafter a restart"},
+        {ACTOR_AGENT, "alice", "added a note", STORE_NOTE, "Call them"},
+    };
+    for (size_t i = 0; i < n; i++) {
+        ASSERT_EQ(h[i].by.kind, expected[i].kind);
+        ASSERT_STREQ(h[i].by.name, expected[i].who);
+        ASSERT_STREQ(h[i].what, expected[i].what);
+        ASSERT_EQ(h[i].message, expected[i].message);
+        ASSERT_STREQ(h[i].text, expected[i].text);
+        ASSERT_GE(h[i].at, before);
+        ASSERT_LE(h[i].at, ticket_now_ms());
+    }
+    free(h);
+    /* The messages table holds the conversation, each with its author. */
+    ASSERT_EQ(sql_int("SELECT count(*) FROM messages WHERE author = 'Acme' AND role = 'customer'"
+                      " AND internal = 0 AND body LIKE 'Still broken%'"),
+              1);
+    ASSERT_EQ(sql_int("SELECT count(*) FROM messages WHERE author = 'alice' AND internal = 1"), 1);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(every_change_records_who_made_it_and_when)
+{
+    set_db_path("attribution");
+    arbor_test_run(attribution_root, NULL);
+    remove_db();
+}
+
+/* Status changes are notified (pend, resume, unassign, close with a
+ * reason); changes that keep the status (reassign, edit, reply, note) are
+ * not. Replies go through the version check like any change. */
+static void notices_root(void *arg)
+{
+    arbor_pid_t sup = start(POLICY_ROUND_ROBIN, true);
+    ticket_t t = create_for("", &desk_operator), out;
+    ticket_error_t err = {.code = ""};
+    const ticket_actor_t *op = &desk_operator;
+    ASSERT_OK(desk_act(t.id, ACTION_ASSIGN, "alice", op, &out, &err));
+    ASSERT_OK(desk_act(t.id, ACTION_REASSIGN, "bob", op, &out, &err));
+    ASSERT_OK(desk_act(t.id, ACTION_PEND, NULL, op, &out, &err));
+    ASSERT_OK(desk_act(t.id, ACTION_RESUME, NULL, op, &out, &err));
+    ASSERT_OK(desk_post(t.id, STORE_REPLY, "on it", op, &out, &err));
+    ASSERT_OK(desk_act(t.id, ACTION_UNASSIGN, NULL, op, &out, &err));
+    ticket_change_t *c = calloc(1, sizeof *c);
+    c->action = ACTION_EDIT;
+    c->set_priority = true;
+    c->priority = PRIORITY_URGENT;
+    ASSERT_OK(desk_change(t.id, c, op, &out, &err));
+    free(c);
+    ASSERT_EQ(out.priority, PRIORITY_URGENT);
+    ASSERT_OK(desk_close(t.id, "spam", op, &out, &err));
+    ASSERT_EQ(out.status, TICKET_CLOSED);
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT group_concat(substr(text, %d), ',') FROM outbox",
+             (int)strlen("ticket 1 is now ") + 1);
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    ASSERT_EQ(sqlite3_open(db_path, &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    ASSERT_STREQ((const char *)sqlite3_column_text(st, 0), "assigned,pending,assigned,open,closed");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+
+    /* A reply computed from a stale copy is refused, and leaves no message. */
+    ticket_t a, b;
+    ASSERT_OK(store_get(t.id, &a));
+    b = a;
+    store_event_t ev = {
+        .by = desk_operator, .what = "added a note", .message = STORE_NOTE, .text = "first"};
+    ASSERT_OK(store_update(&a, &ev, &err));
+    ev.text = "stale";
+    ASSERT_ERR(store_update(&b, &ev, &err), ARBOR_EAGAIN);
+    ASSERT_STREQ(err.code, "conflict");
+    ASSERT_EQ(sql_int("SELECT count(*) FROM messages WHERE body = 'stale'"), 0);
+    ASSERT_EQ(sql_int("SELECT count(*) FROM messages WHERE body = 'first'"), 1);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(status_changes_are_notified_and_replies_are_version_checked)
+{
+    set_db_path("notices");
+    arbor_test_run(notices_root, NULL);
+    remove_db();
+}
+
+/* ---- people --------------------------------------------------------------------------- */
+
+/* A new database has no agents; the roster grows, names are checked, and
+ * both policies skip unavailable and deactivated agents. */
+static void roster_root(void *arg)
+{
+    agents_policy_t policy = *(agents_policy_t *)arg;
+    arbor_pid_t sup = start(policy, false);
+    store_agent_t *list;
+    size_t n;
+    ASSERT_OK(agents_list(&list, &n));
+    free(list);
+    ASSERT_EQ(n, 0);
+    ticket_t t = create_for("", &desk_operator), out;
+    ticket_error_t err = {.code = ""};
+    ASSERT_ERR(desk_act(t.id, ACTION_ASSIGN, "", &desk_operator, &out, &err), ARBOR_ENOENT);
+    ASSERT_STREQ(err.code, "no_agents");
+    ASSERT_ERR(agents_add("bad\tname", &err), ARBOR_EINVAL);
+    ASSERT_STREQ(err.code, "bad_field");
+    ASSERT_ERR(agents_add("", &err), ARBOR_EINVAL);
+    const char *names[] = {"ann", "ben", "cy"};
+    for (int i = 0; i < 3; i++)
+        ASSERT_OK(agents_add(names[i], &err));
+    ASSERT_ERR(agents_add("ben", &err), ARBOR_EEXIST);
+    ASSERT_STREQ(err.code, "agent_exists");
+    ASSERT_OK(agents_set("ann", -1, 0, &err)); /* unavailable */
+    ticket_t *open;
+    ASSERT_OK(desk_agent_deactivate("cy", &open, &n, &err));
+    free(open);
+    for (int i = 0; i < 4; i++) {
+        ticket_t u = create_for("", &desk_operator);
+        ASSERT_OK(desk_act(u.id, ACTION_ASSIGN, "", &desk_operator, &out, &err));
+        ASSERT_STREQ(out.agent, "ben"); /* the only one active and available */
+    }
+    /* Named: an unavailable agent may be given a ticket, a deactivated one
+     * may not. */
+    ASSERT_ERR(desk_act(t.id, ACTION_ASSIGN, "cy", &desk_operator, &out, &err), ARBOR_EINVAL);
+    ASSERT_STREQ(err.code, "agent_inactive");
+    ASSERT_OK(desk_act(t.id, ACTION_ASSIGN, "ann", &desk_operator, &out, &err));
+    ASSERT_ERR(desk_act(t.id, ACTION_REASSIGN, "cy", &desk_operator, &out, &err), ARBOR_EINVAL);
+    ASSERT_STREQ(err.code, "agent_inactive");
+    ASSERT_ERR(agents_set("nobody", 1, -1, &err), ARBOR_ENOENT);
+    ASSERT_STREQ(err.code, "unknown_agent");
+    ASSERT_OK(agents_list(&list, &n));
+    ASSERT_EQ(n, 3);
+    ASSERT_STREQ(list[0].name, "ann");
+    ASSERT_TRUE(list[0].active && !list[0].available && list[0].open == 1);
+    ASSERT_TRUE(list[1].active && list[1].available && list[1].open == 4);
+    ASSERT_TRUE(!list[2].active && list[2].open == 0);
+    free(list);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(policies_skip_unavailable_and_deactivated_agents_round_robin)
+{
+    set_db_path("roster-rr");
+    agents_policy_t p = POLICY_ROUND_ROBIN;
+    arbor_test_run(roster_root, &p);
+    remove_db();
+}
+
+TEST(policies_skip_unavailable_and_deactivated_agents_least_loaded)
+{
+    set_db_path("roster-ll");
+    agents_policy_t p = POLICY_LEAST_LOADED;
+    arbor_test_run(roster_root, &p);
+    remove_db();
+}
+
+/* A rename reaches the roster and the tickets (a running worker reloads,
+ * so the next change is not a conflict); the history keeps what it said
+ * and records the rename. Deactivating lists the agent's open tickets. */
+static void rename_root(void *arg)
+{
+    arbor_pid_t sup = start(POLICY_ROUND_ROBIN, true);
+    ticket_t t = create_for("", &desk_operator), done = create_for("", &desk_operator), out;
+    ticket_error_t err = {.code = ""};
+    ASSERT_OK(desk_act(t.id, ACTION_ASSIGN, "alice", &desk_operator, &out, &err));
+    ASSERT_OK(desk_act(done.id, ACTION_ASSIGN, "alice", &desk_operator, &out, &err));
+    ASSERT_OK(desk_act(done.id, ACTION_RESOLVE, NULL, &desk_operator, &out, &err));
+    ASSERT_ERR(desk_agent_rename("alice", "bob", &desk_operator, &err), ARBOR_EEXIST);
+    ASSERT_STREQ(err.code, "agent_exists");
+    ASSERT_ERR(desk_agent_rename("nobody", "x", &desk_operator, &err), ARBOR_ENOENT);
+    ASSERT_STREQ(err.code, "unknown_agent");
+    ASSERT_ERR(desk_agent_rename("alice", "a\x01", &desk_operator, &err), ARBOR_EINVAL);
+    ASSERT_OK(desk_agent_rename("alice", "alicia", &desk_operator, &err));
+    ASSERT_OK(desk_get(t.id, &out));
+    ASSERT_STREQ(out.agent, "alicia");
+    ticket_actor_t alicia = agent("alicia"), alice = agent("alice");
+    ASSERT_OK(desk_act(t.id, ACTION_PEND, NULL, &alicia, &out, &err)); /* no conflict */
+    ASSERT_ERR(desk_act(t.id, ACTION_RESUME, NULL, &alice, &out, &err), ARBOR_ENOENT);
+    store_history_t *h;
+    size_t n;
+    ASSERT_OK(store_history(t.id, &h, &n));
+    ASSERT_EQ(n, 4);
+    ASSERT_STREQ(h[1].what, "assigned to alice"); /* as it was said */
+    ASSERT_STREQ(h[2].what, "agent alice renamed to alicia");
+    ASSERT_STREQ(h[3].by.name, "alicia");
+    free(h);
+    ASSERT_OK(store_get(done.id, &out));
+    ASSERT_STREQ(out.agent, "alicia");
+    ticket_t *open;
+    ASSERT_OK(desk_agent_deactivate("alicia", &open, &n, &err));
+    ASSERT_EQ(n, 1); /* the pending one; the resolved one is done */
+    ASSERT_EQ(open[0].id, t.id);
+    free(open);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(a_rename_reaches_roster_and_tickets_and_the_history_keeps_its_words)
+{
+    set_db_path("rename");
+    arbor_test_run(rename_root, NULL);
+    remove_db();
+}
+
+/* In memory (the course's desk): alice and bob, the workflow, no
+ * conversation. */
+static void memory_root(void *arg)
+{
+    desk_config_t cfg = {.db_path = NULL};
+    arbor_pid_t sup;
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    ticket_t t = create_for("", &desk_operator), out;
+    ticket_error_t err = {.code = ""};
+    ASSERT_OK(desk_act(t.id, ACTION_ASSIGN, "", &desk_operator, &out, &err));
+    ASSERT_STREQ(out.agent, "alice");
+    ASSERT_OK(desk_act(t.id, ACTION_PEND, NULL, &desk_operator, &out, &err));
+    ASSERT_EQ(out.status, TICKET_PENDING);
+    ASSERT_ERR(desk_post(t.id, STORE_NOTE, "x", &desk_operator, &out, &err), ARBOR_EINVAL);
+    ASSERT_STREQ(err.code, "no_store");
+    ASSERT_ERR(desk_agent_rename("bob", "rob", &desk_operator, &err), ARBOR_EINVAL);
+    ASSERT_STREQ(err.code, "no_store");
+    ASSERT_OK(agents_set("alice", -1, 0, &err));
+    ticket_t u = create_for("", &desk_operator);
+    ASSERT_OK(desk_act(u.id, ACTION_ASSIGN, "", &desk_operator, &out, &err));
+    ASSERT_STREQ(out.agent, "bob");
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(the_in_memory_desk_keeps_alice_and_bob_and_no_conversation)
+{
+    arbor_test_run(memory_root, NULL);
+}
+
+/* ---- a database of schema version 3 ---------------------------------------------------- */
+
+static void upgrade_root(void *arg)
+{
+    arbor_pid_t sup = start(POLICY_ROUND_ROBIN, true); /* --demo: the roster is not empty */
+    ASSERT_EQ(sql_int("PRAGMA user_version"), 4);
+    ticket_t t, out;
+    ASSERT_OK(store_get(1, &t));
+    ASSERT_STREQ(t.description, "old ticket");
+    ASSERT_STREQ(t.agent, "carol");
+    ASSERT_EQ(t.version, 3);
+    store_agent_t *list;
+    size_t n;
+    ASSERT_OK(agents_list(&list, &n));
+    ASSERT_EQ(n, 1); /* carol alone: --demo seeds only an empty roster */
+    ASSERT_TRUE(list[0].active && list[0].available && list[0].open == 1);
+    free(list);
+    store_history_t *h;
+    ASSERT_OK(store_history(1, &h, &n));
+    ASSERT_EQ(n, 2);
+    ASSERT_STREQ(h[1].what, "assigned to carol");
+    ASSERT_EQ(h[1].by.kind, ACTOR_DESK); /* recorded before attribution */
+    free(h);
+    ticket_t *found; /* the old tickets are in the search index */
+    ASSERT_OK(store_find(&(store_filter_t){.search = "old", .limit = 9}, &found, &n, NULL));
+    ASSERT_EQ(n, 1);
+    free(found);
+    ticket_error_t err = {.code = ""};
+    ticket_actor_t carol = agent("carol");
+    ASSERT_OK(desk_post(1, STORE_NOTE, "still here", &carol, &out, &err));
+    ASSERT_OK(desk_act(1, ACTION_PEND, NULL, &carol, &out, &err));
+    ASSERT_EQ(out.version, 5);
+    int64_t pending;
+    ASSERT_OK(store_outbox_count(&pending));
+    ASSERT_EQ(pending, 2); /* the old one, still pending, and the pend's */
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(a_version_3_database_is_upgraded_with_its_data)
+{
+    set_db_path("upgrade");
+    sqlite3 *db;
+    ASSERT_EQ(sqlite3_open(db_path, &db), SQLITE_OK);
+    /* Version 3 as store.c created it (versions 1 to 3). */
+    ASSERT_EQ(
+        sqlite3_exec(
+            db,
+            "CREATE TABLE tickets(id INTEGER PRIMARY KEY AUTOINCREMENT, description TEXT NOT NULL,"
+            " customer TEXT NOT NULL, priority INTEGER NOT NULL, status INTEGER NOT NULL,"
+            " agent TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+            " version INTEGER NOT NULL DEFAULT 0);"
+            "CREATE TABLE history(id INTEGER PRIMARY KEY AUTOINCREMENT, ticket INTEGER NOT NULL"
+            " REFERENCES tickets(id), at INTEGER NOT NULL, who TEXT NOT NULL, what TEXT NOT NULL);"
+            "CREATE INDEX history_ticket ON history(ticket);"
+            "CREATE TABLE agents(name TEXT PRIMARY KEY, added INTEGER NOT NULL);"
+            "CREATE TABLE outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, ticket INTEGER NOT NULL,"
+            " at INTEGER NOT NULL, text TEXT NOT NULL, delivered_at INTEGER);"
+            "CREATE INDEX outbox_pending ON outbox(id) WHERE delivered_at IS NULL;"
+            "INSERT INTO agents VALUES('carol', 1);"
+            "INSERT INTO tickets VALUES(1, 'old ticket', 'Acme', 1, 1, 'carol', 1, 2, 3);"
+            "INSERT INTO history(ticket, at, who, what) VALUES(1, 1, 'Acme', 'created'),"
+            " (1, 2, 'carol', 'assigned to carol');"
+            "INSERT INTO outbox VALUES(1, 1, 2, 'ticket 1 is now assigned', NULL);"
+            "PRAGMA user_version = 3;",
+            NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    arbor_test_run(upgrade_root, NULL);
+    remove_db();
+}
+
+/* ---- finding work ---------------------------------------------------------------------- */
+
+/* The ids of a list, as "3,1,2". */
+static void ids_of(const store_filter_t *f, char *buf, size_t size)
+{
+    ticket_t *rows;
+    size_t n;
+    ticket_error_t err = {.code = ""};
+    ASSERT_OK(store_find(f, &rows, &n, &err));
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && len < size; i++)
+        len +=
+            (size_t)snprintf(buf + len, size - len, "%s%lld", i ? "," : "", (long long)rows[i].id);
+    free(rows);
+}
+
+#define ASSERT_IDS(filter, expected)                                                               \
+    do {                                                                                           \
+        char ids_[256];                                                                            \
+        store_filter_t f_ = filter;                                                                \
+        if (!f_.limit)                                                                             \
+            f_.limit = 100;                                                                        \
+        ids_of(&f_, ids_, sizeof ids_);                                                            \
+        ASSERT_STREQ(ids_, expected);                                                              \
+    } while (0)
+
+static ticket_t create_ticket(const char *description, const char *customer_name,
+                              ticket_priority_t priority)
+{
+    ticket_t t = {.priority = priority};
+    snprintf(t.description, sizeof t.description, "%s", description);
+    snprintf(t.customer, sizeof t.customer, "%s", customer_name);
+    ticket_error_t err = {.code = ""};
+    ASSERT_OK(desk_create(&t, &desk_operator, NULL, &err));
+    return t;
+}
+
+/* Filters by status, agent (and unassigned), customer, priority and
+ * words (FTS5, literal); orders; pages; the queues' counts. */
+static void find_root(void *arg)
+{
+    arbor_pid_t sup = start(POLICY_ROUND_ROBIN, true);
+    create_ticket("Printer on fire", "Acme", PRIORITY_HIGH);               /* 1 */
+    create_ticket("Login broken", "Globex", PRIORITY_NORMAL);              /* 2 */
+    create_ticket("Printer jams \"often\"", "Acme Corp", PRIORITY_URGENT); /* 3 */
+    create_ticket("Mail down", "", PRIORITY_LOW);                          /* 4 */
+    ticket_t out;
+    ticket_error_t err = {.code = ""};
+    ASSERT_OK(desk_act(1, ACTION_ASSIGN, "alice", &desk_operator, &out, &err));
+    ASSERT_OK(desk_act(2, ACTION_ASSIGN, "bob", &desk_operator, &out, &err));
+    ASSERT_OK(desk_act(2, ACTION_PEND, NULL, &desk_operator, &out, &err));
+    ASSERT_OK(desk_act(4, ACTION_ASSIGN, "bob", &desk_operator, &out, &err));
+    ASSERT_OK(desk_act(4, ACTION_RESOLVE, NULL, &desk_operator, &out, &err));
+
+    ticket_status_t pending = TICKET_PENDING;
+    ticket_priority_t urgent = PRIORITY_URGENT;
+    ASSERT_IDS(((store_filter_t){0}), "4,3,2,1");
+    ASSERT_IDS(((store_filter_t){.status = &pending}), "2");
+    ASSERT_IDS(((store_filter_t){.agent = "bob"}), "4,2");
+    ASSERT_IDS(((store_filter_t){.agent = ""}), "3"); /* unassigned */
+    ASSERT_IDS(((store_filter_t){.customer = "Acme"}), "1");
+    ASSERT_IDS(((store_filter_t){.priority = &urgent}), "3");
+    ASSERT_IDS(((store_filter_t){.search = "printer"}), "3,1");
+    ASSERT_IDS(((store_filter_t){.search = "PRINTER fire"}), "1"); /* every word, any case */
+    ASSERT_IDS(((store_filter_t){.search = "acme"}), "3,1");       /* the customer too */
+    ASSERT_IDS(((store_filter_t){.search = "\"often"}), "3"); /* FTS5 syntax is taken as text */
+    ASSERT_IDS(((store_filter_t){.search = "NEAR( OR *"}), "");
+    ASSERT_IDS(((store_filter_t){.search = "printer", .agent = "alice"}), "1");
+    ASSERT_IDS(((store_filter_t){.sort = STORE_SORT_OLDEST}), "1,2,3,4");
+    ASSERT_IDS(((store_filter_t){.sort = STORE_SORT_PRIORITY}), "3,1,2,4");
+    ASSERT_IDS(((store_filter_t){.sort = STORE_SORT_UPDATED}), "4,2,1,3");
+    ASSERT_IDS(((store_filter_t){.sort = STORE_SORT_OLDEST, .offset = 1, .limit = 2}), "2,3");
+    ASSERT_IDS(((store_filter_t){.offset = 4}), "");
+    /* An edit reaches the search index. */
+    ticket_change_t *c = calloc(1, sizeof *c);
+    c->action = ACTION_EDIT;
+    c->set_description = true;
+    snprintf(c->description, sizeof c->description, "Printer offline");
+    ASSERT_OK(desk_change(2, c, &desk_operator, &out, &err));
+    free(c);
+    ASSERT_IDS(((store_filter_t){.search = "printer"}), "3,2,1");
+    ASSERT_IDS(((store_filter_t){.search = "login"}), "");
+    /* Bad filters are refused. */
+    ticket_t *rows;
+    size_t n;
+    char long_name[300];
+    memset(long_name, 'x', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = '\0';
+    ASSERT_ERR(store_find(&(store_filter_t){.agent = long_name, .limit = 9}, &rows, &n, &err),
+               ARBOR_EINVAL);
+    ASSERT_STREQ(err.code, "field_too_long");
+    ASSERT_ERR(store_find(&(store_filter_t){.search = "a\x01", .limit = 9}, &rows, &n, &err),
+               ARBOR_EINVAL);
+    store_queues_t q;
+    ASSERT_OK(store_queues("bob", &q));
+    ASSERT_EQ(q.mine, 1);       /* 2, pending; 4 is resolved */
+    ASSERT_EQ(q.unassigned, 1); /* 3 */
+    ASSERT_EQ(q.open, 3);       /* 1, 2, 3 */
+    ASSERT_EQ(q.pending, 1);
+    ASSERT_OK(store_queues(NULL, &q));
+    ASSERT_EQ(q.mine, 0);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(lists_filter_search_sort_and_page_and_the_queues_count)
+{
+    set_db_path("find");
+    arbor_test_run(find_root, NULL);
+    remove_db();
+}
