@@ -77,16 +77,14 @@ static void on_stop(int sig)
     wake_up();
 }
 
-/* Installs handler for sig; once: after it ran, the default action (so a
- * second SIGTERM, while the console waits, ends a program that does not
- * stop). */
-static void handle(int sig, void (*handler)(int), bool once)
+/* Installs handler for sig. */
+static void handle(int sig, void (*handler)(int))
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = handler;
     sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART | (once ? SA_RESETHAND : 0);
+    sa.sa_flags = SA_RESTART;
     sigaction(sig, &sa, NULL);
 }
 
@@ -345,11 +343,8 @@ void console_init(void)
         wake[0] = wake[1] = -1; /* then signals keep their default actions */
     if (wake[0] < 0)
         return;
-    handle(SIGTERM, on_stop, true);
-    if (console_interactive())
-        handle(SIGINT, on_cancel, false);
-    else
-        handle(SIGINT, on_stop, true);
+    handle(SIGTERM, on_stop);
+    handle(SIGINT, console_interactive() ? on_cancel : on_stop);
     sigset_t reader_only;
     sigemptyset(&reader_only);
     sigaddset(&reader_only, SIGINT);
