@@ -49,5 +49,6 @@ extern const bench_t bench_scaling[];
 extern const bench_t bench_otp[];
 extern const bench_t bench_desk[];
 extern const bench_t bench_net[];
+extern const bench_t bench_http[];
 
 #endif

@@ -9,7 +9,9 @@
  *   ├── acceptor N   each owns a listener on the port (SO_REUSEPORT when
  *   │                there are several) and starts a connection per accept
  *   └── drainer      stopped first: drains the server gracefully
- *                    (arbor_http_server_drain) within opts.shutdown_ms
+ *                    (arbor_http_server_drain) within opts.shutdown_ms;
+ *                    until then it closes idle connections past their
+ *                    idle_timeout_ms
  *
  * one_for_all: when an acceptor dies, every connection goes with it (after
  * the drainer let the requests in flight finish) and the whole subtree
@@ -17,7 +19,10 @@
  * A request's handler runs in its connection's process: it may block, call
  * GenServers, or crash. A crash before anything was sent answers 500 and
  * closes that connection (a crash report names the request); no other
- * connection notices.
+ * connection notices. Between requests a connection's process holds no
+ * stack and no buffer (a reactive process waiting for its socket's
+ * readiness; docs/http.md, "Memory"); a message sent to it then, or
+ * left unread by a handler, is dropped.
  *
  * Parsing is llhttp's (Node's parser) in strict mode, with the server's own
  * checks against request smuggling on top: a request with both
@@ -112,7 +117,8 @@ typedef struct arbor_http_limits {
     int64_t head_timeout_ms; /* from a request's first byte to its last header: 10 s (408) */
     int64_t body_timeout_ms; /* from the last header to the body's end: 30 s (408) */
     int64_t idle_timeout_ms; /* a kept-alive connection's wait for its next request: 60 s,
-                              * then it closes without a word */
+                              * then it closes without a word (within 1/8 of it, at
+                              * most 1 s, after: a sweep, not a timer each) */
     int64_t send_timeout_ms; /* for each response to be taken by the peer: 30 s */
 } arbor_http_limits_t;
 

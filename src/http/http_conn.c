@@ -1,19 +1,26 @@
 /*
  * A connection's process: reads requests, runs the handler, writes answers.
  *
- * The process is written in the blocking style (docs/net.md): it parks in
- * arbor_socket_recv() between requests, costing no thread. One loop:
+ * The process is a reactive one (arbor_spawn_reactor): between requests it
+ * holds no stack and no buffer. It waits for its next request as a
+ * readiness message (arbor_socket_notify), with only its http_conn_t left
+ * (its buffers freed, its state IDLE with the idle deadline in it, which
+ * the drainer's sweep enforces: http_drain.c). When the message comes it
+ * borrows a stack, takes its buffers again and reads; from there a request
+ * is served in the blocking style (docs/net.md), on that stack, so the
+ * handler may block, call and crash as in any process. One loop:
  *
  *   parse what is buffered (llhttp, which pauses at the end of each
  *   message, so that pipelined requests are answered one at a time and in
  *   order, from the same buffer);
  *     a whole request  -> run the handler, queue the answer, go on parsing;
  *     an error         -> answer 400/413/431 with Connection: close, close;
- *     need more bytes  -> send what is queued, then read, with the deadline
- *                         of where we are: the idle timeout before a
- *                         request's first byte (then close without a word),
- *                         the head timeout until its last header, the body
- *                         timeout until its end (then 408).
+ *     need more bytes  -> send what is queued; then, in a request, read
+ *                         with the deadline of where it is (the head
+ *                         timeout until its last header, the body timeout
+ *                         until its end, then 408); between requests, go
+ *                         idle as above (after the idle timeout the
+ *                         connection is closed without a word).
  *
  * An answer is queued and sent before the connection next reads or runs
  * a handler (the last words of a crash must come after the answers to the
@@ -595,21 +602,21 @@ void arbor__http_serve(http_conn_t *c)
         out_add(c, c->res.body, len);
 }
 
-/* Waits for more bytes within the deadline of where the request is.
- * Returns 0 with bytes, 1 when the connection is to close quietly (end
- * of file, idle timeout, an error), 408 when a request timed out. */
+/* Waits for more bytes of the request under way within the deadline of
+ * where it is. Returns 0 with bytes, 1 when the connection is to close
+ * quietly (end of file, an error), 408 when the request timed out. */
 static int read_more(http_conn_t *c, uint64_t deadline)
 {
     if (c->in_pos == c->in_len)
         c->in_pos = c->in_len = 0;
     uint64_t now = arbor_now_ms();
     if (now >= deadline)
-        return c->started ? 408 : 1;
+        return 408;
     size_t got;
     int rc = arbor_socket_recv(c->socket, c->in + c->in_len, IN_SIZE - c->in_len,
                                (int64_t)(deadline - now), &got);
     if (rc == ARBOR_ETIMEDOUT)
-        return c->started ? 408 : 1;
+        return 408;
     if (rc != 0 || got == 0)
         return 1;
     c->in_len += got;
@@ -636,42 +643,206 @@ static void linger_close(http_conn_t *c)
     arbor_socket_close(c->socket);
 }
 
+/* The deadline of the request under way: the head timeout from its first
+ * byte to its last header, then the body timeout to its end. (The wait
+ * for a request's first byte is the idle timeout's: see go_idle().) */
 static uint64_t deadline_for(http_conn_t *c, uint64_t *phase_start, int *phase)
 {
     const arbor_http_limits_t *l = &c->srv->opts.limits;
-    int now_phase = !c->started ? 0 : !c->headers_done ? 1 : 2;
+    int now_phase = c->headers_done ? 2 : 1;
     if (now_phase != *phase) {
         *phase = now_phase;
         *phase_start = arbor_now_ms();
     }
-    int64_t ms = now_phase == 0   ? l->idle_timeout_ms
-                 : now_phase == 1 ? l->head_timeout_ms
-                                  : l->body_timeout_ms;
+    int64_t ms = now_phase == 1 ? l->head_timeout_ms : l->body_timeout_ms;
     return *phase_start + (uint64_t)ms;
+}
+
+/* ---- buffers -------------------------------------------------------------------------- */
+
+int arbor__http_conn_buffers(http_conn_t *c)
+{
+    if (c->in)
+        return 0;
+    /* One block for what has a fixed size (the header arrays first, for
+     * their alignment), and the output apart, since it grows. */
+    size_t fields = c->srv->opts.limits.max_fields * sizeof *c->fields;
+    size_t res_headers = HTTP_MAX_RESPONSE_HEADERS * sizeof *c->res_headers;
+    size_t params = ARBOR_HTTP_MAX_PARAMS * sizeof *c->params;
+    char *block = arbor_alloc(fields + res_headers + params + IN_SIZE + c->head_cap);
+    char *out = arbor_alloc(OUT_SIZE);
+    if (!block || !out) {
+        arbor_free(block);
+        arbor_free(out);
+        return ARBOR_ENOMEM;
+    }
+    c->fields = (arbor_http_header_t *)block;
+    c->res_headers = (arbor_http_header_t *)(block + fields);
+    c->params = (arbor_http_header_t *)(block + fields + res_headers);
+    c->in = block + fields + res_headers + params;
+    c->head = c->in + IN_SIZE;
+    c->in_len = c->in_pos = 0;
+    c->out = out;
+    c->out_cap = OUT_SIZE;
+    c->out_len = 0;
+    c->req.headers = c->fields;
+    return 0;
+}
+
+void arbor__http_conn_release(http_conn_t *c)
+{
+    arbor_free(c->fields); /* the block's start */
+    arbor_free(c->out);
+    arbor_free(c->body);
+    c->fields = c->res_headers = c->params = NULL;
+    c->in = c->head = c->out = c->body = NULL;
+    c->in_len = c->in_pos = c->out_len = c->out_cap = c->body_cap = 0;
+    c->req.headers = NULL;
 }
 
 int arbor__http_conn_setup(http_conn_t *c)
 {
     const arbor_http_limits_t *l = &c->srv->opts.limits;
     c->head_cap = 2 * l->max_head + 4 * (size_t)l->max_fields + 64;
-    c->in = arbor_alloc(IN_SIZE);
-    c->head = arbor_alloc(c->head_cap);
-    c->fields = arbor_alloc(l->max_fields * sizeof *c->fields);
-    c->out = arbor_alloc(OUT_SIZE);
-    c->out_cap = OUT_SIZE;
     c->send_timeout_ms = l->send_timeout_ms;
-    if (!c->in || !c->head || !c->fields || !c->out)
-        return ARBOR_ENOMEM;
+    int rc = arbor__http_conn_buffers(c);
+    if (rc)
+        return rc;
     llhttp_init(&c->parser, HTTP_REQUEST, &settings);
     c->parser.data = c;
     arbor__http_request_reset(c);
     return 0;
 }
 
-void arbor__http_conn_main(void *arg)
+/* ---- the process ------------------------------------------------------------------------ */
+
+static _Noreturn void end(void)
 {
-    arbor_http_server_t *srv = arg;
-    arbor_set_label("http_connection");
+    arbor_exit(ARBOR_NORMAL); /* the socket closes with the process */
+}
+
+/* Reads what has come, without waiting, into the empty input buffer.
+ * Returns 0 with bytes, ARBOR_ETIMEDOUT when nothing has come, 1 at the
+ * end of the stream or an error. */
+static int read_now(http_conn_t *c)
+{
+    size_t got;
+    c->in_pos = c->in_len = 0;
+    int rc = arbor_socket_recv(c->socket, c->in, IN_SIZE, 0, &got);
+    if (rc == ARBOR_ETIMEDOUT)
+        return rc;
+    if (rc != 0 || got == 0)
+        return 1;
+    c->in_len = got;
+    return 0;
+}
+
+/* Serves requests, with what is buffered and what comes, until the
+ * connection waits for a request's first byte with nothing buffered: then
+ * it returns, and the caller makes it idle. Ends the process when the
+ * connection is to close. */
+static void serve_until_idle(http_conn_t *c)
+{
+    uint64_t phase_start = 0;
+    int phase = -1;
+    for (;;) {
+        int r = c->in_pos < c->in_len ? arbor__http_feed(c) : FEED_MORE;
+        if (r == FEED_MESSAGE) {
+            /* What earlier requests said goes first: a crash in this
+             * handler says its 500 after them. */
+            if (flush(c) != 0)
+                end();
+            arbor__http_serve(c);
+            bool keep = c->keep_alive && !c->write_error;
+            arbor__http_request_reset(c);
+            c->idle_deadline = 0; /* the next wait is a new one */
+            phase = -1;
+            if (!keep) {
+                flush(c);
+                linger_close(c);
+                end();
+            }
+            continue;
+        }
+        if (r == FEED_ERROR) {
+            arbor__http_write_error(c, c->error_status);
+            linger_close(c);
+            end();
+        }
+        /* All that is buffered is parsed: answer what is queued, then read. */
+        if (c->headers_done && c->expect_continue && !c->continue_sent) {
+            c->continue_sent = true;
+            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            out_add(c, cont, sizeof cont - 1);
+        }
+        if (flush(c) != 0)
+            end();
+        if (!c->started && c->in_pos == c->in_len) {
+            /* Between requests: what already came is served at once (a
+             * busy client's next request need not wait for the poller);
+             * with nothing there, the caller makes the connection idle. */
+            int now = read_now(c);
+            if (now == ARBOR_ETIMEDOUT)
+                return;
+            if (now != 0)
+                end();
+            continue;
+        }
+        int rc = read_more(c, deadline_for(c, &phase_start, &phase));
+        if (rc == 408) {
+            arbor__http_write_error(c, 408);
+            linger_close(c);
+            end();
+        }
+        if (rc)
+            end();
+    }
+}
+
+/* Waits for the next request without a stack or buffers: gives the
+ * buffers back, says idle (with the deadline of this wait, which a
+ * spurious wake-up does not move) and arms a readiness message. The
+ * process's stack goes back to the runtime when the handler returns. */
+static void go_idle(http_conn_t *c)
+{
+    arbor__http_conn_release(c);
+    if (!c->idle_deadline)
+        c->idle_deadline = arbor_now_ms() + (uint64_t)c->srv->opts.limits.idle_timeout_ms;
+    /* A drain under way closes it at once, as one that finds it idle. */
+    if (!arbor__http_conn_idle(c, c->idle_deadline))
+        end();
+    if (arbor_socket_notify(c->socket, ARBOR_READABLE) != 0)
+        end();
+}
+
+/* Reads what has come and serves it, then goes idle (at once when
+ * nothing had come: a spurious notification, or a client that has not
+ * sent its first request yet). */
+static void serve(http_conn_t *c)
+{
+    int rc = read_now(c);
+    if (rc != 0 && rc != ARBOR_ETIMEDOUT)
+        end();
+    if (rc == 0)
+        serve_until_idle(c);
+    go_idle(c);
+}
+
+/* The socket is readable: bytes, the end of the stream, or nothing. */
+static void on_readable(http_conn_t *c)
+{
+    if (!arbor__http_conn_busy(c))
+        end(); /* a drain or the idle timeout closed it */
+    if (arbor__http_conn_buffers(c) != 0)
+        arbor_exit(arbor_error("out of memory"));
+    serve(c);
+}
+
+/* The reactor's init: takes the socket from the acceptor, then serves the
+ * first requests as on_readable() does the later ones. */
+static void conn_init(void **state)
+{
+    arbor_http_server_t *srv = *state;
     http_conn_t *c = arbor_calloc(1, sizeof *c);
     if (!c) {
         atomic_fetch_sub_explicit(&srv->live, 1, memory_order_relaxed);
@@ -684,6 +855,7 @@ void arbor__http_conn_main(void *arg)
         atomic_fetch_sub_explicit(&srv->live, 1, memory_order_relaxed);
         arbor_exit(arbor_error("out of memory"));
     }
+    *state = c;
     arbor_msg_t *m;
     if (arbor_receive(5000, &m) != 0)
         arbor_exit(arbor_error("no socket"));
@@ -696,58 +868,31 @@ void arbor__http_conn_main(void *arg)
     if (arbor__http_conn_setup(c) != 0)
         arbor_exit(arbor_error("out of memory"));
     if (!arbor__http_conn_enter(c))
-        return; /* the server drains: closed at once, as if idle */
+        end(); /* the server drains: closed at once, as if idle */
     if (reject) {
         arbor__http_write_error(c, 503);
         linger_close(c);
-        return;
+        end();
     }
-    uint64_t phase_start = 0;
-    int phase = -1;
-    for (;;) {
-        int r = c->in_pos < c->in_len ? arbor__http_feed(c) : FEED_MORE;
-        if (r == FEED_MESSAGE) {
-            /* What earlier requests said goes first: a crash in this
-             * handler says its 500 after them. */
-            if (flush(c) != 0)
-                return;
-            arbor__http_serve(c);
-            bool keep = c->keep_alive && !c->write_error;
-            arbor__http_request_reset(c);
-            phase = -1;
-            if (!keep)
-                break;
-            continue;
-        }
-        if (r == FEED_ERROR) {
-            arbor__http_write_error(c, c->error_status);
-            linger_close(c);
-            return;
-        }
-        /* All that is buffered is parsed: answer what is queued, then read. */
-        if (c->headers_done && c->expect_continue && !c->continue_sent) {
-            c->continue_sent = true;
-            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-            out_add(c, cont, sizeof cont - 1);
-        }
-        if (flush(c) != 0)
-            return;
-        /* Before a request's first byte the connection is idle: a drain
-         * closes it at once rather than wait for a request. */
-        bool idle = !c->started && c->in_pos == c->in_len;
-        if (idle && !arbor__http_conn_idle(c))
-            return;
-        int rc = read_more(c, deadline_for(c, &phase_start, &phase));
-        if (idle && !arbor__http_conn_busy(c))
-            return; /* a drain closed it meanwhile */
-        if (rc == 408) {
-            arbor__http_write_error(c, 408);
-            linger_close(c);
-            return;
-        }
-        if (rc)
-            return; /* the socket closes with the process */
-    }
-    flush(c);
-    linger_close(c);
+    /* The client usually sent its request with its connect: it is read
+     * now rather than after a trip through the poller. */
+    serve(c);
 }
+
+/* Every message after the socket: its readiness, or one the application
+ * sent, which an idle connection drops (a handler that waits for messages
+ * takes them itself, while it runs). */
+static void conn_handle(void *state, arbor_msg_t *m)
+{
+    http_conn_t *c = state;
+    if (m->tag != ARBOR_TAG_SOCKET || m->from != ARBOR_NOPID)
+        return;
+    const arbor_socket_event_t *ev = m->data;
+    if (ev->socket != c->socket)
+        return;
+    if (ev->events & ARBOR_CLOSED)
+        end();
+    on_readable(c);
+}
+
+const arbor_reactor_t arbor__http_conn_ops = {.init = conn_init, .handle = conn_handle};

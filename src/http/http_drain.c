@@ -1,5 +1,6 @@
 /*
- * Graceful shutdown: arbor_http_server_drain() and the drainer child.
+ * Graceful shutdown (arbor_http_server_drain() and the drainer child) and
+ * the idle timeout, which work on the same list of connections.
  *
  * The server keeps a list of its connections (those that have their
  * socket), each with a state. A drain sets srv->draining, closes the
@@ -29,10 +30,21 @@
  * supervisor kills it as it would any child. The acceptors and the
  * connections are stopped after it, as before: whatever is left of a
  * request that outlived the deadline dies then.
+ *
+ * The idle timeout: a connection waiting for its next request holds no
+ * stack and sets no timer (it waits for a readiness message); it writes
+ * its deadline into its IDLE state word instead, and the drainer, until it
+ * is told to stop, sweeps the list every arbor__http_idle_tick_ms() and
+ * swaps for CLOSED, and closes, the idle ones past their deadline, as a
+ * drain does (so the count of closed connections stays right). The swap
+ * names the whole word, deadline included: a connection that went busy
+ * and idle again meanwhile is left alone.
  */
 #include "http_internal.h"
 
 #define DRAINER_MARGIN_MS 2000
+#define IDLE_TICK_MIN_MS  10
+#define IDLE_TICK_MAX_MS  1000
 
 /* ---- connections ------------------------------------------------------------------ */
 
@@ -71,7 +83,7 @@ void arbor__http_conn_leave(http_conn_t *c)
         c->next->prev = c->prev;
     c->registered = false;
     srv->n_conns--;
-    if (atomic_load(&c->state) == HTTP_CONN_CLOSED)
+    if (HTTP_STATE_OF(atomic_load(&c->state)) == HTTP_CONN_CLOSED)
         srv->n_closed--;
     arbor_pid_t waiter = srv->n_conns == srv->n_closed ? srv->drain_waiter : ARBOR_NOPID;
     pthread_mutex_unlock(&srv->lock);
@@ -79,28 +91,58 @@ void arbor__http_conn_leave(http_conn_t *c)
         arbor_send(waiter, ARBOR__HTTP_TAG_DRAINED, NULL, 0);
 }
 
-bool arbor__http_conn_idle(http_conn_t *c)
+bool arbor__http_conn_idle(http_conn_t *c, uint64_t deadline)
 {
     /* From busy only: a drain that closed it at its deadline must not see
      * it come back (its count of closed connections would be wrong). */
-    int busy = HTTP_CONN_BUSY;
-    if (!atomic_compare_exchange_strong(&c->state, &busy, HTTP_CONN_IDLE))
+    uint64_t busy = HTTP_CONN_BUSY;
+    if (!atomic_compare_exchange_strong(&c->state, &busy, HTTP_IDLE_STATE(deadline)))
         return false;
     return !arbor__http_draining(c->srv);
 }
 
 bool arbor__http_conn_busy(http_conn_t *c)
 {
-    int idle = HTTP_CONN_IDLE;
-    return atomic_compare_exchange_strong(&c->state, &idle, HTTP_CONN_BUSY);
+    uint64_t state = atomic_load(&c->state);
+    return HTTP_STATE_OF(state) == HTTP_CONN_IDLE &&
+           atomic_compare_exchange_strong(&c->state, &state, HTTP_CONN_BUSY);
 }
 
 void arbor__http_conn_streaming(http_conn_t *c)
 {
-    int busy = HTTP_CONN_BUSY;
+    uint64_t busy = HTTP_CONN_BUSY;
     atomic_compare_exchange_strong(&c->state, &busy, HTTP_CONN_STREAMING);
     if (arbor__http_draining(c->srv))
         arbor_socket_close(c->socket); /* the drain may have passed it busy */
+}
+
+/* ---- the idle timeout ----------------------------------------------------------------- */
+
+/* The sweep's period: an idle connection closes between its deadline and
+ * one period after it. */
+int64_t arbor__http_idle_tick_ms(const arbor_http_server_t *srv)
+{
+    int64_t tick = srv->opts.limits.idle_timeout_ms / 8;
+    return tick < IDLE_TICK_MIN_MS   ? IDLE_TICK_MIN_MS
+           : tick > IDLE_TICK_MAX_MS ? IDLE_TICK_MAX_MS
+                                     : tick;
+}
+
+void arbor__http_close_idle_expired(arbor_http_server_t *srv, uint64_t now)
+{
+    pthread_mutex_lock(&srv->lock);
+    for (http_conn_t *c = srv->conns; c; c = c->next) {
+        uint64_t word = atomic_load(&c->state);
+        if (HTTP_STATE_OF(word) != HTTP_CONN_IDLE || HTTP_IDLE_DEADLINE_OF(word) > now)
+            continue;
+        /* Only the idleness whose deadline was read: one that went busy
+         * and idle again since has a later deadline in its word. */
+        if (atomic_compare_exchange_strong(&c->state, &word, HTTP_CONN_CLOSED)) {
+            srv->n_closed++;
+            arbor_socket_close(c->socket);
+        }
+    }
+    pthread_mutex_unlock(&srv->lock);
 }
 
 /* ---- the drain ------------------------------------------------------------------------ */
@@ -112,11 +154,12 @@ static bool close_connections(arbor_http_server_t *srv, bool all)
 {
     for (http_conn_t *c = srv->conns; c; c = c->next) {
         for (;;) {
-            int state = atomic_load(&c->state);
+            uint64_t word = atomic_load(&c->state);
+            int state = HTTP_STATE_OF(word);
             bool quiet = state == HTTP_CONN_IDLE || state == HTTP_CONN_STREAMING;
             if (state == HTTP_CONN_CLOSED || !(quiet || all))
                 break;
-            if (atomic_compare_exchange_strong(&c->state, &state, HTTP_CONN_CLOSED)) {
+            if (atomic_compare_exchange_strong(&c->state, &word, HTTP_CONN_CLOSED)) {
                 srv->n_closed++;
                 arbor_socket_close(c->socket);
                 break;
@@ -189,9 +232,11 @@ static void drainer(void *arg)
     arbor_http_server_t *srv = arg;
     arbor_set_label("http_drainer");
     arbor_msg_t *m;
-    /* Its only link is its supervisor: an exit signal is the order to stop. */
-    if (arbor_receive_match(is_exit, NULL, ARBOR_INFINITY, &m) != 0)
-        arbor_exit(arbor_error("no exit signal"));
+    /* Its only link is its supervisor: an exit signal is the order to stop.
+     * Until then it closes the connections idle beyond their timeout. */
+    int64_t tick = arbor__http_idle_tick_ms(srv);
+    while (arbor_receive_match(is_exit, NULL, tick, &m) != 0)
+        arbor__http_close_idle_expired(srv, arbor_now_ms());
     arbor_reason_t why = arbor_reason_copy(&((arbor_exit_msg_t *)m->data)->reason);
     arbor_msg_free(m);
     arbor_http_server_drain(srv, srv->opts.shutdown_ms);

@@ -53,19 +53,28 @@ typedef struct http_block {
     max_align_t data[];
 } http_block_t;
 
-/* The connection of a response or request (they live inside it). */
-
-/* A connection: one per process, in memory from arbor_alloc(). */
 /* A connection's state, for a drain: idle (waiting for a request's first
  * byte) and streaming (an event stream) ones are closed at once, busy ones
- * get until the deadline; closed: a drain closed its socket. */
+ * get until the deadline; closed: a drain, or the idle timeout, closed its
+ * socket. An idle connection's state word also holds its idle deadline
+ * (HTTP_IDLE_STATE), so that the idle timeout closes only the idleness
+ * whose deadline it read. */
 enum { HTTP_CONN_BUSY, HTTP_CONN_IDLE, HTTP_CONN_STREAMING, HTTP_CONN_CLOSED };
+#define HTTP_STATE_BITS             2
+#define HTTP_STATE_OF(word)         ((int)((word) & ((1u << HTTP_STATE_BITS) - 1)))
+#define HTTP_IDLE_DEADLINE_OF(word) ((word) >> HTTP_STATE_BITS)
+#define HTTP_IDLE_STATE(deadline)   (((uint64_t)(deadline) << HTTP_STATE_BITS) | HTTP_CONN_IDLE)
 
+/* A connection: one per process, in memory from arbor_alloc(). Between
+ * requests it holds only this: its buffers (in, head, fields, res_headers,
+ * params, out, body) are allocated when bytes come and freed when it goes
+ * idle (NULL then). */
 typedef struct http_conn {
     arbor_http_server_t *srv;
     struct http_conn *prev, *next; /* in srv->conns, once registered */
     bool registered;
-    _Atomic int state;
+    _Atomic uint64_t state; /* HTTP_CONN_*, with the idle deadline when idle */
+    uint64_t idle_deadline; /* of the current wait for a request; 0: not set yet */
     arbor_socket_t socket;
     arbor_pid_t pid;
     llhttp_t parser;
@@ -89,11 +98,11 @@ typedef struct http_conn {
     bool started, headers_done, message_done, expect_continue, continue_sent;
     bool keep_alive;
     int n_content_length, n_transfer_encoding;
-    arbor_http_header_t params[ARBOR_HTTP_MAX_PARAMS];
+    arbor_http_header_t *params; /* ARBOR_HTTP_MAX_PARAMS of them */
     /* the response */
     arbor_http_request_t req;
     arbor_http_response_t res;
-    arbor_http_header_t res_headers[HTTP_MAX_RESPONSE_HEADERS];
+    arbor_http_header_t *res_headers; /* HTTP_MAX_RESPONSE_HEADERS of them */
     size_t n_res_headers;
     bool in_handler, streaming, head_only;
     int write_error;
@@ -117,25 +126,29 @@ char *arbor__http_strdup(http_conn_t *c, const char *s, size_t len);
 /* The request path without the socket (http_conn.c), which the
  * connection's loop and the fuzz target (tests/fuzz/fuzz_http_request.c)
  * drive. setup: c->srv set, the buffers and the parser made (process only;
- * ARBOR_ENOMEM). feed: parses in[in_pos, in_len) up to the end of a
+ * ARBOR_ENOMEM); buffers: the buffers made again after
+ * arbor__http_conn_release() gave them back (between requests: nothing
+ * buffered, nothing started, nothing queued). feed: parses in[in_pos, in_len) up to the end of a
  * request. serve: runs the handler on the request parsed and queues the
  * answer in out. write_error: queues the server's own answer (closes
  * after). request_reset: makes ready for the next request. */
 #define HTTP_IN_SIZE 16384
 enum { FEED_MORE, FEED_MESSAGE, FEED_ERROR };
 int arbor__http_conn_setup(http_conn_t *c);
+int arbor__http_conn_buffers(http_conn_t *c);
+void arbor__http_conn_release(http_conn_t *c);
 int arbor__http_feed(http_conn_t *c);
 void arbor__http_serve(http_conn_t *c);
 void arbor__http_write_error(http_conn_t *c, int status);
 void arbor__http_request_reset(http_conn_t *c);
 
-/* A connection's process (http_conn.c): arg is the server; the acceptor
- * gives it its socket and then sends the handle with tag
- * ARBOR__HTTP_TAG_SOCKET, or with ARBOR__HTTP_TAG_REJECT when the server is
- * full. */
+/* A connection's process (http_conn.c), a reactive one: spawn it with
+ * these ops and the server as its state; the acceptor gives it its socket
+ * and then sends the handle with tag ARBOR__HTTP_TAG_SOCKET, or with
+ * ARBOR__HTTP_TAG_REJECT when the server is full. */
 #define ARBOR__HTTP_TAG_SOCKET 0x4854545001ull
 #define ARBOR__HTTP_TAG_REJECT 0x4854545002ull
-void arbor__http_conn_main(void *arg);
+extern const arbor_reactor_t arbor__http_conn_ops;
 
 /* Graceful shutdown (http_drain.c). A connection registers once it has
  * its socket (false: the server drains, close at once) and leaves in its
@@ -144,10 +157,15 @@ void arbor__http_conn_main(void *arg);
  * (false: a drain closed it meanwhile); a stream says streaming. */
 bool arbor__http_conn_enter(http_conn_t *c);
 void arbor__http_conn_leave(http_conn_t *c);
-bool arbor__http_conn_idle(http_conn_t *c);
+/* idle: until deadline (arbor_now_ms()), when the idle timeout closes it
+ * (arbor__http_close_idle_expired, which the drainer calls every
+ * arbor__http_idle_tick_ms()). */
+bool arbor__http_conn_idle(http_conn_t *c, uint64_t deadline);
 bool arbor__http_conn_busy(http_conn_t *c);
 void arbor__http_conn_streaming(http_conn_t *c);
 bool arbor__http_draining(const arbor_http_server_t *srv);
+void arbor__http_close_idle_expired(arbor_http_server_t *srv, uint64_t now);
+int64_t arbor__http_idle_tick_ms(const arbor_http_server_t *srv);
 
 /* The drainer: the subtree's last child, which traps exits and drains the
  * server when its supervisor stops it (arg: the server). */

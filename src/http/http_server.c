@@ -99,7 +99,8 @@ size_t arbor_http_server_connections(const arbor_http_server_t *srv)
 static int start_connection(void *arg, arbor_pid_t *pid, arbor_reason_t *error)
 {
     (void)error;
-    return arbor_spawn_link(arbor__http_conn_main, arg, pid);
+    arbor_spawn_opts_t o = {.link = true, .label = "http_connection"};
+    return arbor_spawn_reactor(&arbor__http_conn_ops, arg, &o, pid, NULL);
 }
 
 static int start_connections(void *arg, arbor_pid_t *pid, arbor_reason_t *error)

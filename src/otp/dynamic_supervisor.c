@@ -242,7 +242,7 @@ static arbor_gs_ret_t tick_and_restart(dynsup_t *d, child_t *c)
 
 static arbor_gs_ret_t on_child_exit(dynsup_t *d, child_t *c, arbor_reason_t reason)
 {
-    if (!arbor_reason_is_clean(&reason))
+    if (arbor__policy_exit_reported(c->kind->spec.restart, &reason))
         report("child_terminated", reason);
     if (arbor__policy_on_exit(c->kind->spec.restart, &reason) != ARBOR__POLICY_RESTART) {
         forget(d, c); /* kept or forgotten: a dynamic child is its process */
@@ -287,7 +287,8 @@ static int64_t shutdown_of(const child_t *c)
 static void judge_end(const child_t *c, arbor_pid_t pid, const arbor_reason_t *down)
 {
     arbor_reason_t r = arbor__shutdown_end_reason(pid, down);
-    if (!arbor__policy_shutdown_expected(shutdown_of(c), c->kind->spec.restart, &r))
+    if (!arbor__policy_shutdown_expected(ARBOR__POLICY_DYNAMIC_SUPERVISOR, shutdown_of(c),
+                                         c->kind->spec.restart, &r))
         report("shutdown_error", r);
     arbor_reason_free(&r);
 }
@@ -443,7 +444,8 @@ static arbor_gs_ret_t call_terminate_child(dynsup_t *d, arbor_pid_t pid)
     if (c) {
         int64_t sd = shutdown_of(c);
         arbor_reason_t why = arbor__shutdown_child(c->pid, sd);
-        if (!arbor__policy_shutdown_expected(sd, c->kind->spec.restart, &why))
+        if (!arbor__policy_shutdown_expected(ARBOR__POLICY_DYNAMIC_SUPERVISOR, sd,
+                                             c->kind->spec.restart, &why))
             report("shutdown_error", why);
         arbor_reason_free(&why);
         forget(d, c);

@@ -1,7 +1,8 @@
 /*
- * The supervisors' two decisions, written as tables (as s6 writes its
- * supervisor): what a child's own exit means, and which ends of a child
- * the supervisor stopped are what a shutdown should give. Supervisor and
+ * The supervisors' decisions, written as tables (as s6 writes its
+ * supervisor): what a child's own exit means and whether it is reported,
+ * and which ends of a child the supervisor stopped are what a shutdown
+ * should give. Supervisor and
  * DynamicSupervisor both decide here.
  */
 #include "supervision.h"
@@ -9,7 +10,8 @@
 /* How a child ended, as the tables tell ends apart. */
 typedef enum {
     END_NORMAL,
-    END_SHUTDOWN, /* shutdown or {shutdown, _} */
+    END_SHUTDOWN,      /* shutdown */
+    END_SHUTDOWN_INFO, /* {shutdown, _}: a shutdown reason with a detail */
     END_KILLED,
     END_OTHER,
     END_CLASSES
@@ -21,7 +23,7 @@ static end_t end_of(const arbor_reason_t *r)
     case ARBOR_EXIT_NORMAL:
         return END_NORMAL;
     case ARBOR_EXIT_SHUTDOWN:
-        return END_SHUTDOWN;
+        return arbor_reason_text(r)[0] ? END_SHUTDOWN_INFO : END_SHUTDOWN;
     case ARBOR_EXIT_KILLED:
         return END_KILLED;
     default:
@@ -37,12 +39,12 @@ static end_t end_of(const arbor_reason_t *r)
  * A child's own exit (supervisor.erl do_restart). A transient child ends
  * cleanly with normal, shutdown or {shutdown, _}; killed is abnormal.
  *
- *   restart \ end   normal   shutdown  killed   other
+ *   restart \ end   normal   shutdown  {shutdown,_}  killed   other
  */
 static const arbor__policy_action_t on_exit[3][END_CLASSES] = {
-    [ARBOR_PERMANENT] = {R, R, R, R},
-    [ARBOR_TRANSIENT] = {K, K, R, R},
-    [ARBOR_TEMPORARY] = {F, F, F, F},
+    [ARBOR_PERMANENT] = {R, R, R, R, R},
+    [ARBOR_TRANSIENT] = {K, K, K, R, R},
+    [ARBOR_TEMPORARY] = {F, F, F, F, F},
 };
 
 #undef R
@@ -55,6 +57,26 @@ arbor__policy_action_t arbor__policy_on_exit(arbor_restart_t restart, const arbo
 }
 
 /*
+ * Which of those exits the supervisor reports as child_terminated (an
+ * error report; supervisor.erl do_restart and Elixir's DynamicSupervisor
+ * maybe_restart_child): every exit of a permanent child, normal included,
+ * since a permanent child is never meant to end; a transient or temporary
+ * child only when it ended abnormally.
+ *
+ *   restart \ end   normal  shutdown  {shutdown,_}  killed  other
+ */
+static const bool reported[3][END_CLASSES] = {
+    [ARBOR_PERMANENT] = {true, true, true, true, true},
+    [ARBOR_TRANSIENT] = {false, false, false, true, true},
+    [ARBOR_TEMPORARY] = {false, false, false, true, true},
+};
+
+bool arbor__policy_exit_reported(arbor_restart_t restart, const arbor_reason_t *reason)
+{
+    return reported[restart][end_of(reason)];
+}
+
+/*
  * The ends of a child its supervisor stopped that are not reported
  * (supervisor.erl shutdown/1 and wait_dynamic_children/5, which OTP
  * applies to static and dynamic children alike). A brutal_kill child
@@ -63,27 +85,43 @@ arbor__policy_action_t arbor__policy_on_exit(arbor_restart_t restart, const arbo
  * shutdown, {shutdown, _} and normal are fine too. A child told to shut
  * down should end shutdown; {shutdown, _} and normal are fine for one
  * that is not permanent, and killed (its shutdown time ran out) is an
- * error. Arbor takes {shutdown, _} from a permanent child told to shut
- * down as fine too, as Elixir's DynamicSupervisor does (OTP reports it).
+ * error. One cell differs under a DynamicSupervisor, which is Elixir's:
+ * a permanent child told to shut down may end {shutdown, _} (checked on
+ * the BEAM: Elixir's DynamicSupervisor is silent, OTP's supervisor
+ * reports a shutdown_error).
  *
- *   how, restart \ end       normal  shutdown  killed  other
+ *   supervisor, how, restart \ end   normal shutdown {shutdown,_} killed other
  */
-static const bool expected[2][2][END_CLASSES] = {
-    /* brutal_kill */ {
-        /* permanent */ {false, false, true, false},
-        /* other     */ {true, true, true, false},
+static const bool expected[2][2][2][END_CLASSES] = {
+    /* Supervisor (OTP's supervisor.erl) */ {
+        /* brutal_kill */ {
+            /* permanent */ {false, false, false, true, false},
+            /* other     */ {true, true, true, true, false},
+        },
+        /* shutdown, then kill when its time runs out */
+        {
+            /* permanent */ {false, true, false, false, false},
+            /* other     */ {true, true, true, false, false},
+        },
     },
-    /* shutdown, then kill when its time runs out */
+    /* DynamicSupervisor (Elixir's) */
     {
-        /* permanent */ {false, true, false, false},
-        /* other     */ {true, true, false, false},
+        /* brutal_kill */ {
+            /* permanent */ {false, false, false, true, false},
+            /* other     */ {true, true, true, true, false},
+        },
+        /* shutdown, then kill when its time runs out */
+        {
+            /* permanent */ {false, true, true, false, false},
+            /* other     */ {true, true, true, false, false},
+        },
     },
 };
 
-bool arbor__policy_shutdown_expected(int64_t shutdown, arbor_restart_t restart,
-                                     const arbor_reason_t *reason)
+bool arbor__policy_shutdown_expected(arbor__policy_sup_t sup, int64_t shutdown,
+                                     arbor_restart_t restart, const arbor_reason_t *reason)
 {
     bool told = shutdown != ARBOR_BRUTAL_KILL;
     bool other = restart != ARBOR_PERMANENT;
-    return expected[told][other][end_of(reason)];
+    return expected[sup][told][other][end_of(reason)];
 }

@@ -5,8 +5,9 @@
  * order, or maps by pid); what happens to a child is decided here:
  *
  *   policy.c       what an exit means (restart, keep the spec, forget the
- *                  child) and which ends of a stopped child are expected:
- *                  both are tables, as s6 writes its supervisor
+ *                  child), whether it is reported, and which ends of a
+ *                  stopped child are expected:
+ *                  tables, as s6 writes its supervisor
  *   shutdown.c     stopping one child by its shutdown spec, and the reason
  *                  a stopped child ended with
  *   intensity.c    restart intensity (OTP's add_restart)
@@ -24,7 +25,7 @@
 
 #include "otp.h"
 
-/* ---- policy.c: the two tables ------------------------------------------------------ */
+/* ---- policy.c: the tables ---------------------------------------------------------- */
 
 /* What a supervisor does with a child that exited on its own. */
 typedef enum arbor__policy_action {
@@ -39,12 +40,22 @@ typedef enum arbor__policy_action {
  * with reason (supervisor.erl do_restart; table in policy.c). */
 arbor__policy_action_t arbor__policy_on_exit(arbor_restart_t restart, const arbor_reason_t *reason);
 
-/* Whether a child stopped by its supervisor (shutdown is the resolved
+/* Whether that exit is reported as child_terminated: every exit of a
+ * permanent child (normal too, as OTP does), an abnormal one otherwise. */
+bool arbor__policy_exit_reported(arbor_restart_t restart, const arbor_reason_t *reason);
+
+/* Which supervisor asks: they differ in one case (policy.c). */
+typedef enum arbor__policy_sup {
+    ARBOR__POLICY_SUPERVISOR,         /* OTP's supervisor.erl */
+    ARBOR__POLICY_DYNAMIC_SUPERVISOR, /* Elixir's DynamicSupervisor */
+} arbor__policy_sup_t;
+
+/* Whether a child stopped by its supervisor sup (shutdown is the resolved
  * value, arbor__shutdown_value()) ending with reason ended as a shutdown
- * should: false means a shutdown_error report. One rule for both
- * supervisors (table in policy.c). */
-bool arbor__policy_shutdown_expected(int64_t shutdown, arbor_restart_t restart,
-                                     const arbor_reason_t *reason);
+ * should: false means a shutdown_error report. One table for both
+ * supervisors, which differ only where OTP and Elixir do (policy.c). */
+bool arbor__policy_shutdown_expected(arbor__policy_sup_t sup, int64_t shutdown,
+                                     arbor_restart_t restart, const arbor_reason_t *reason);
 
 /* ---- shutdown.c: stopping one child -------------------------------------------------- */
 

@@ -225,7 +225,7 @@ static void stop_child(child_t *c)
     }
     int64_t sd = arbor__shutdown_value(c->spec.shutdown, c->spec.type);
     arbor_reason_t r = arbor__shutdown_child(c->pid, sd);
-    if (!arbor__policy_shutdown_expected(sd, c->spec.restart, &r))
+    if (!arbor__policy_shutdown_expected(ARBOR__POLICY_SUPERVISOR, sd, c->spec.restart, &r))
         report(ARBOR_REPORT_SUPERVISOR, "shutdown_error", c, r);
     arbor_reason_free(&r);
     c->pid = ARBOR_NOPID;
@@ -349,7 +349,7 @@ static arbor_gs_ret_t let_go(sup_t *s, child_t *c, bool forget)
 
 static arbor_gs_ret_t on_child_exit(sup_t *s, child_t *c, arbor_reason_t reason)
 {
-    if (!arbor_reason_is_clean(&reason))
+    if (arbor__policy_exit_reported(c->spec.restart, &reason))
         report(ARBOR_REPORT_SUPERVISOR, "child_terminated", c, reason);
     c->pid = ARBOR_NOPID;
     c->status = ARBOR_CHILD_UNDEFINED;

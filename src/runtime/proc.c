@@ -730,6 +730,15 @@ static void take_exit_riders(arbor__proc_t *p, arbor__msg_t *m)
     m->flags &= ~(ARBOR__MSG_UNLINK | ARBOR__MSG_MONITOR);
 }
 
+/* Whether p is exiting (arbor__proc_finish()): its exit hooks have run or
+ * are running, so a socket handed to it now would never be closed. */
+static bool exiting(const arbor__proc_t *p)
+{
+    return atomic_load_explicit(&p->status, memory_order_relaxed) == ARBOR_STATUS_EXITING;
+}
+
+/* Takes one signal (or a message that needs bookkeeping) into p, live or
+ * dying: the one place that says what each does. */
 static void on_signal(arbor__proc_t *p, arbor__msg_t *m)
 {
     switch ((arbor__msg_kind_t)m->kind) {
@@ -779,7 +788,10 @@ static void on_signal(arbor__proc_t *p, arbor__msg_t *m)
     case ARBOR__SIG_IO:
         break; /* it woke us: the waiter looks at its socket */
     case ARBOR__SIG_ADOPT:
-        arbor__net_adopt(p, m->word);
+        if (exiting(p))
+            arbor__net_orphan(m->word); /* its exit hooks have run: none would close it */
+        else
+            arbor__net_adopt(p, m->word);
         break;
     }
     arbor__msg_destroy(m);
@@ -792,11 +804,11 @@ static inline bool is_plain(const arbor__msg_t *m)
     return m->kind == ARBOR__MSG && !(m->flags & ARBOR__MSG_MONITOR) && !m->pub.alias;
 }
 
-static void __attribute__((noinline)) drain_inbox(arbor__proc_t *p)
+/* Takes in what reached p's inbox: plain messages join the queue, the
+ * rest go through on_signal(). One path for a live process (drain_inbox())
+ * and a dying one (arbor__proc_finish()). */
+static inline __attribute__((always_inline)) void take_in(arbor__proc_t *p)
 {
-    /* Every exit signal flagged before this takes effect below. */
-    if (atomic_load_explicit(&p->exit_pending, memory_order_relaxed))
-        atomic_exchange_explicit(&p->exit_pending, false, memory_order_acquire);
     arbor__msg_t *m;
     while ((m = arbor__inbox_pop(&p->inbox))) {
         if (is_plain(m))
@@ -804,6 +816,14 @@ static void __attribute__((noinline)) drain_inbox(arbor__proc_t *p)
         else
             on_signal(p, m);
     }
+}
+
+static void __attribute__((noinline)) drain_inbox(arbor__proc_t *p)
+{
+    /* Every exit signal flagged before this takes effect below. */
+    if (atomic_load_explicit(&p->exit_pending, memory_order_relaxed))
+        atomic_exchange_explicit(&p->exit_pending, false, memory_order_acquire);
+    take_in(p);
     atomic_store_explicit(&p->queue_len, (uint32_t)p->queue.len, memory_order_relaxed);
     if (p->dying && !p->defer_exit)
         die_now(p);
@@ -1445,37 +1465,11 @@ void arbor__proc_finish(arbor__proc_t *p)
         h->fn(h->arg);
     }
 
-    /* Take in what is queued, so that links and monitors made up to now
-     * are in the maps and get the real reason. */
-    arbor__msg_t *m;
-    while ((m = arbor__inbox_pop(&p->inbox))) {
-        switch ((arbor__msg_kind_t)m->kind) {
-        case ARBOR__SIG_LINK:
-        case ARBOR__SIG_UNLINK:
-        case ARBOR__SIG_MONITOR:
-        case ARBOR__SIG_DEMONITOR:
-            p->defer_exit = true; /* on_signal must not try to die again */
-            on_signal(p, m);
-            break;
-        case ARBOR__SIG_EXIT:
-            p->defer_exit = true;
-            take_exit_riders(p, m);
-            if (m->flags & ARBOR__MSG_LINK)
-                arbor__u64map_del(&p->links, m->u.exit.from, NULL);
-            arbor__msg_destroy(m);
-            break;
-        case ARBOR__SIG_ADOPT:
-            arbor__net_orphan(m->word);
-            arbor__msg_destroy(m);
-            break;
-        default:
-            if (m->kind == ARBOR__MSG && (m->flags & ARBOR__MSG_MONITOR)) {
-                p->defer_exit = true;
-                take_monitor(p, m->u.ref, m->pub.from);
-            }
-            arbor__msg_destroy(m);
-        }
-    }
+    /* Take in what is queued, by the live path's rules, so that links and
+     * monitors made up to now are in the maps and get the real reason. The
+     * death is decided (p->dying), so no exit signal changes it, and what
+     * would become a message is freed with the queue below. */
+    take_in(p);
 
     uint32_t pos = 0;
     uint64_t key, val;
@@ -1501,6 +1495,7 @@ void arbor__proc_finish(arbor__proc_t *p)
     arbor__u64map_free(&p->monitors);
     free_aliases(p);
 
+    arbor__msg_t *m;
     while ((m = p->queue.head)) {
         arbor__queue_remove(&p->queue, NULL, m);
         arbor__msg_destroy(m);

@@ -282,6 +282,47 @@ TEST(a_large_body_is_not_kept_by_an_idle_connection)
     arbor_test_run(big_body_root, NULL);
 }
 
+static void idle_memory_root(void *arg)
+{
+    (void)arg;
+    uint16_t port = start();
+    client_t *c = connect_to(port);
+    response_t *r = new_response();
+    send_text(c, "GET /first HTTP/1.1\r\nHost: x\r\n\r\n");
+    read_response(c, r);
+    arbor_pid_t pid = (arbor_pid_t)strtoull(header_of(r, "X-Pid"), NULL, 10);
+    /* Once its answer is sent it waits for the next request holding no
+     * stack, and of its heap only its own record: no buffer. */
+    arbor_process_info_t info;
+    WAIT_UNTIL(arbor_process_info(pid, &info) == 0 && !info.holds_stack, 5000);
+    ASSERT_TRUE(info.reactive);
+    ASSERT_LT(info.heap_bytes, 1024);
+    ASSERT_LT(info.memory, 2048);
+    /* A message that reaches it while it waits is dropped, not kept. */
+    ASSERT_OK(arbor_send(pid, 42, "stray", 5));
+    WAIT_UNTIL(arbor_process_info(pid, &info) == 0 && info.message_queue_len == 0 &&
+                   !info.holds_stack,
+               5000);
+    /* The next request is served as before, by the same process, and a
+     * pipelined pair in order. */
+    send_text(c, "GET /second HTTP/1.1\r\nHost: x\r\n\r\nGET /third HTTP/1.1\r\nHost: x\r\n\r\n");
+    read_response(c, r);
+    ASSERT_STREQ(r->body, "/second");
+    ASSERT_EQ((arbor_pid_t)strtoull(header_of(r, "X-Pid"), NULL, 10), pid);
+    read_response(c, r);
+    ASSERT_STREQ(r->body, "/third");
+    WAIT_UNTIL(arbor_process_info(pid, &info) == 0 && !info.holds_stack, 5000);
+    ASSERT_LT(info.heap_bytes, 1024);
+    disconnect(c);
+    arbor_free(r);
+    stop();
+}
+
+TEST(an_idle_connection_holds_no_stack_and_no_buffer)
+{
+    arbor_test_run(idle_memory_root, NULL);
+}
+
 /* ---- HTTP/1.0, HEAD, 100-continue, chunked ------------------------------------------------- */
 
 static void http10_root(void *arg)
@@ -638,6 +679,41 @@ static void timeouts_root(void *arg)
 TEST(head_body_and_idle_timeouts)
 {
     arbor_test_run(timeouts_root, NULL);
+}
+
+static void idle_timeout_is_per_wait_root(void *arg)
+{
+    (void)arg;
+    uint16_t port = start_with((arbor_http_opts_t){.limits = {.idle_timeout_ms = 300}});
+    response_t *r = new_response();
+    client_t *c = connect_to(port);
+    /* A handler that runs past the idle timeout is not cut: the timeout
+     * is for the wait between requests. */
+    send_text(c, "GET /sleep/700 HTTP/1.1\r\nHost: x\r\n\r\n");
+    read_response(c, r);
+    ASSERT_EQ(r->status, 200);
+    ASSERT_STREQ(r->body, "/sleep/700");
+    /* Each request starts a new wait: requests 50 ms apart for 800 ms,
+     * more than twice the timeout, keep the connection. */
+    for (int i = 0; i < 16; i++) {
+        arbor_sleep(50); /* the client's pace between requests */
+        send_text(c, "GET /again HTTP/1.1\r\nHost: x\r\n\r\n");
+        read_response(c, r);
+        ASSERT_EQ(r->status, 200);
+        ASSERT_STREQ(r->body, "/again");
+    }
+    /* Then silence: closed after the timeout. */
+    uint64_t t0 = arbor_now_ms();
+    expect_closed(c);
+    ASSERT_GE(arbor_now_ms() - t0, 290);
+    disconnect(c);
+    arbor_free(r);
+    stop();
+}
+
+TEST(the_idle_timeout_is_for_each_wait_between_requests)
+{
+    arbor_test_run(idle_timeout_is_per_wait_root, NULL);
 }
 
 static void max_connections_root(void *arg)

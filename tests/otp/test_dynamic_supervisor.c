@@ -1,7 +1,8 @@
 /*
- * DynamicSupervisor scenarios (otp-scenarios.md DS-*, otp-reference.md
- * section 4) and the observations of 8.3, plus a shutdown of 10,000
- * children.
+ * DynamicSupervisor scenarios ported from OTP's and Elixir's suites (the DS
+ * numbers name them; docs/semantics.md section 4, docs/otp.md section 2),
+ * what the BEAM showed of a DynamicSupervisor of ticket workers, plus a
+ * shutdown of 10,000 children.
  *
  * Children identify themselves by messages to the test's root process (the
  * log): a start function or a child sends an event when it starts, when it

@@ -1,10 +1,10 @@
 /*
- * GenServer: every GS scenario of otp-scenarios.md (one or more cases named
- * with its ID), and the rules of otp-reference.md section 2 that the
- * scenarios leave out: the name registered before init, a failed start_link
- * that leaves no EXIT behind, call timeouts and late replies, deferred
- * replies, halt with a reply, the parent's EXIT, continues, returned
- * timeouts, arbor_gs_stop and crash reports.
+ * GenServer: every GS scenario ported from OTP's and Elixir's suites (one
+ * or more cases named with its ID), and the rules of docs/semantics.md
+ * section 2 that the scenarios leave out: the name registered before
+ * init, a failed start_link that leaves no EXIT behind, call timeouts and
+ * late replies, deferred replies, halt with a reply, the parent's EXIT,
+ * continues, returned timeouts, arbor_gs_stop and crash reports.
  *
  * One test server serves almost every case. Its init does what the
  * srv_arg_t it is started with says; its callbacks act on the request's tag
@@ -786,7 +786,7 @@ TEST(GS_04_init_slower_than_start_timeout_returns_etimedout)
  * owner in *pid_out (OTP's {error, {already_started, Pid}}); its init never
  * runs; a trapping linked caller has no EXIT left. Only local names exist,
  * so the global and via variants are the local one. The name is free again
- * once the owner is stopped (observed on BEAM, 8.2). */
+ * once the owner is stopped (observed on the BEAM). */
 static void gs05_root(void *arg)
 {
     const char *name = "my_test_name";

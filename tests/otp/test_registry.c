@@ -1,5 +1,6 @@
 /*
- * Registry: the RG scenarios (otp-scenarios.md 7.11), cleanup after an
+ * Registry: the scenarios ported from Elixir's registry tests (the RG
+ * numbers name them; docs/otp.md describes the Registry), cleanup after an
  * owner dies, via-named GenServers, dispatch, lookups racing registrations
  * on several schedulers, and a registry stopped or killed with keys held.
  */

@@ -4,7 +4,9 @@
  * applies one rule (shutdown/1, wait_dynamic_children/5) to static and
  * dynamic children alike: a brutal_kill child should end killed, but one
  * that was already ending shutdown when the kill came is reported as a
- * shutdown_error only when it is permanent.
+ * shutdown_error only when it is permanent. And the one case where
+ * Elixir's DynamicSupervisor differs from OTP's supervisor: a permanent
+ * child told to shut down that ends {shutdown, _}.
  *
  * To have a child end shutdown before its supervisor stops it, the test
  * suspends the supervisor (arbor_gs_suspend()), stops the child itself and
@@ -158,4 +160,86 @@ TEST(dynamic_supervisor_brutal_kill_permanent_child_ending_shutdown_is_a_shutdow
 TEST(dynamic_supervisor_brutal_kill_transient_child_ending_shutdown_is_no_error)
 {
     ASSERT_REASON(arbor_test_run(transient_root, (void *)1), ARBOR_EXIT_NORMAL, "");
+}
+
+/* ---- a permanent child told to shut down that ends {shutdown, _} ---------------------- */
+
+/* Told to shut down by its parent (the pid at arg), ends {shutdown, oops}.
+ * It traps exits from its first instant (shutdown_info_start()), so a
+ * shutdown that comes before it runs is trapped too. */
+static void shutdown_info_main(void *arg)
+{
+    arbor_pid_t parent = *(arbor_pid_t *)arg;
+    for (;;) {
+        arbor_msg_t *m;
+        if (arbor_receive(ARBOR_INFINITY, &m) != 0)
+            continue;
+        bool told = m->tag == ARBOR_TAG_EXIT && m->from == parent;
+        arbor_msg_free(m);
+        if (told)
+            arbor_exit(arbor_reason(ARBOR_EXIT_SHUTDOWN, "oops"));
+    }
+}
+
+static int shutdown_info_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
+{
+    (void)arg;
+    (void)err;
+    arbor_pid_t sup = arbor_self();
+    arbor_spawn_opts_t o = {.link = true, .trap_exit = true, .arg_size = sizeof sup};
+    return arbor_spawn_opt(shutdown_info_main, &sup, &o, pid, NULL);
+}
+
+/* The reports of stopping a supervisor whose one permanent child, told to
+ * shut down (shutdown 5000), ends {shutdown, oops}; dynamic: a
+ * DynamicSupervisor. */
+static int shutdown_info_reports(bool dynamic, report_note_t *first)
+{
+    report_sink = arbor_self();
+    arbor_report_set_handler(forward_report, NULL);
+    arbor_child_spec_t spec = {.id = "kid", .start = shutdown_info_start, .shutdown = 5000};
+    arbor_pid_t sup, kid;
+    if (dynamic) {
+        ASSERT_OK(arbor_dynsup_start(NULL, &sup, NULL));
+        ASSERT_OK(arbor_dynsup_start_child(sup, &spec, &kid, NULL));
+        ASSERT_OK(arbor_dynsup_stop(sup, ARBOR_SHUTDOWN));
+    } else {
+        arbor_sup_flags_t flags = {
+            .strategy = ARBOR_ONE_FOR_ONE, .max_restarts = 3, .max_seconds = 5};
+        ASSERT_OK(arbor_sup_start(&flags, &spec, 1, NULL, &sup, NULL));
+        ASSERT_OK(arbor_sup_stop(sup, ARBOR_SHUTDOWN));
+    }
+    int n = drain_reports(first);
+    arbor_report_set_handler(NULL, NULL);
+    return n;
+}
+
+/* OTP's supervisor (shutdown/1) expects shutdown from a permanent child
+ * told to shut down and reports {shutdown, _} as a shutdown_error. */
+static void supervisor_shutdown_info_root(void *arg)
+{
+    (void)arg;
+    report_note_t r;
+    ASSERT_EQ(shutdown_info_reports(false, &r), 1);
+    ASSERT_STREQ(r.what, "shutdown_error");
+    ASSERT_REASON(r.reason, ARBOR_EXIT_SHUTDOWN, "oops");
+}
+
+/* Elixir's DynamicSupervisor takes it as a clean end (checked on the BEAM). */
+static void dynamic_supervisor_shutdown_info_root(void *arg)
+{
+    (void)arg;
+    report_note_t r;
+    ASSERT_EQ(shutdown_info_reports(true, &r), 0);
+}
+
+TEST(supervisor_permanent_child_told_to_shut_down_ending_shutdown_info_is_a_shutdown_error)
+{
+    ASSERT_REASON(arbor_test_run(supervisor_shutdown_info_root, NULL), ARBOR_EXIT_NORMAL, "");
+}
+
+TEST(dynamic_supervisor_permanent_child_told_to_shut_down_ending_shutdown_info_is_no_error)
+{
+    ASSERT_REASON(arbor_test_run(dynamic_supervisor_shutdown_info_root, NULL), ARBOR_EXIT_NORMAL,
+                  "");
 }

@@ -1,9 +1,10 @@
 /*
  * Supervisor scenarios, ported to Arbor from OTP's and Elixir's suites (the
  * SV numbers name them). The strategies' group restarts: one_for_all and
- * rest_for_one, the children they stop and start, and a child that cannot
- * come back (SV-29 .. SV-38; docs/semantics.md 3.3). The ctl, ign and
- * nested children are the fixture's (sup_fixture.h).
+ * rest_for_one, the children they stop and start, a child that cannot
+ * come back, and registered names that follow restarts (SV-29 .. SV-39;
+ * docs/semantics.md 3.3). The ctl, ign and nested children are the
+ * fixture's (sup_fixture.h).
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -225,7 +226,7 @@ TEST(supervisor_temporary_bystander_of_a_group_restart_is_removed)
 
 /* A group restart also starts specs that were not running before: a
  * transient c2 that exited normal, or a c3 stopped with terminate_child
- * (observed on the BEAM, 8.5). */
+ * (observed on the BEAM). */
 static void group_restart_starts_stopped(arbor_strategy_t strategy)
 {
     ctl_arg_t a[3] = {ctl("c1"), ctl("c2"), ctl("c3")};
@@ -265,4 +266,58 @@ static void group_restart_starts_stopped_root(void *arg)
 TEST(supervisor_group_restart_starts_stopped_specs_too)
 {
     arbor_test_run(group_restart_starts_stopped_root, NULL);
+}
+
+/*
+ * SV-39 (supervisor_SUITE simple_global_supervisor): a registered
+ * supervisor over a two-level one_for_all tree whose worker is registered
+ * too; whether the worker is killed, exits normal, or is terminated and
+ * restarted through the API, the name then finds the new pid. Arbor has
+ * only local names (no global registry, no nodes), so the names here are
+ * local: what is tested is that a restarted child's name follows it.
+ */
+static void sv39(void *arg)
+{
+    (void)arg;
+    ctl_arg_t w = ctl("worker");
+    w.name = "sv39_worker";
+    arbor_child_spec_t leaf = ctl_spec(&w, ARBOR_PERMANENT);
+    arbor_sup_flags_t all = {.strategy = ARBOR_ONE_FOR_ALL, .max_restarts = 3, .max_seconds = 60};
+    nested_arg_t mid_arg = {.flags = all, .children = &leaf, .n = 1};
+    arbor_child_spec_t mid = {
+        .id = "mid", .start = nested_start, .arg = &mid_arg, .type = ARBOR_SUPERVISOR_CHILD};
+    arbor_sup_opts_t o = {.name = "sv39_sup"};
+    arbor_pid_t top;
+    ASSERT_OK(arbor_sup_start(&all, &mid, 1, &o, &top, NULL));
+    ASSERT_U64_EQ(arbor_whereis("sv39_sup"), top);
+    arbor_pid_t sup = child_pid(top, "mid");
+    arbor_pid_t w1 = ev_expect(EV_STARTED, "worker").pid;
+    ASSERT_U64_EQ(arbor_whereis("sv39_worker"), w1);
+
+    kill_child(w1);
+    arbor_pid_t w2 = ev_expect(EV_STARTED, "worker").pid;
+    ASSERT_NE(w2, w1);
+    ASSERT_U64_EQ(arbor_whereis("sv39_worker"), w2);
+
+    stop_with(w2, ARBOR_NORMAL);
+    ev_expect(EV_TERMINATED, "worker");
+    arbor_pid_t w3 = ev_expect(EV_STARTED, "worker").pid;
+    ASSERT_NE(w3, w2);
+    ASSERT_U64_EQ(arbor_whereis("sv39_worker"), w3);
+
+    ASSERT_OK(arbor_sup_terminate_child(sup, "worker"));
+    ASSERT_U64_EQ(arbor_whereis("sv39_worker"), ARBOR_NOPID);
+    arbor_pid_t w4;
+    ASSERT_OK(arbor_sup_restart_child(sup, "worker", &w4, NULL));
+    ASSERT_U64_EQ(ev_expect(EV_STARTED, "worker").pid, w4);
+    ASSERT_NE(w4, w3);
+    ASSERT_U64_EQ(arbor_whereis("sv39_worker"), w4);
+    ASSERT_U64_EQ(child_pid(top, "mid"), sup); /* the tree above stood */
+    ASSERT_OK(arbor_sup_stop(top, ARBOR_NORMAL));
+    ASSERT_U64_EQ(arbor_whereis("sv39_sup"), ARBOR_NOPID);
+}
+
+TEST(SV_39_registered_names_in_a_one_for_all_tree_follow_each_restart)
+{
+    arbor_test_run(sv39, NULL);
 }

@@ -1,6 +1,7 @@
 /*
- * Task and Task.Supervisor scenarios (otp-scenarios.md TK-*, TS-01, PR-05;
- * otp-reference.md section 5) and the observations of 8.7.
+ * Task and Task.Supervisor scenarios ported from Elixir's suites (the TK,
+ * TS and PR numbers name them; docs/otp.md section 3) and what the BEAM
+ * showed of Task and Task.Supervisor.
  *
  * The task functions tell the test's root process when they run (their
  * pid) and, where a test needs a task to be slow, wait for the root's

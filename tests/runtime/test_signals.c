@@ -1,8 +1,8 @@
 /*
  * Exit signals, links and monitors: one case per row of the exit-signal
- * tables of otp-reference.md (sections 1.2 and 8.1), the link and monitor
- * rules of sections 1.2 and 1.3, and the process-primitive scenarios PR-01,
- * PR-03 and PR-04 of otp-scenarios.md.
+ * tables of docs/semantics.md (section 1), the link and monitor rules of
+ * sections 1.2 and 1.3, and the process-primitive scenarios PR-01, PR-03
+ * and PR-04 ported from OTP's and Elixir's suites.
  *
  * Deaths are observed with monitors (ARBOR_TAG_DOWN) and trapped exits
  * (ARBOR_TAG_EXIT). A process under test that must survive relays what it
