@@ -14,10 +14,14 @@
  * locale is not UTF-8 (C, POSIX, unset), C.UTF-8: the consoles read and
  * write UTF-8. Installs the signal handlers: SIGTERM asks the program to
  * stop (console_read_line then returns NULL, and console_stop_signal()
- * says which signal; a second SIGTERM has its default action); SIGINT,
+ * says which signal); SIGINT,
  * when standard input is a terminal, cancels the line being typed (the
  * prompt is shown again), and otherwise asks to stop, as SIGTERM does.
- * Call it once, before the runtime starts. */
+ * Both are blocked in this thread, and so in every thread the runtime
+ * starts: they are taken only while the console waits for input (one
+ * that comes while a command runs is taken when it is done; a program
+ * stuck in a command is ended by SIGKILL only). Call it once, in the main
+ * thread, before the runtime starts. */
 void console_init(void);
 
 /* Reads one line from standard input on the blocking pool: the calling

@@ -6,10 +6,14 @@
  * another process can make a read return as at end of input
  * (console_read_abandon).
  *
- * Every wait for input is a poll() on standard input and on a wake-up
+ * Every wait for input is a ppoll() on standard input and on a wake-up
  * pipe, to which the signal handlers and console_read_abandon write a
- * byte: a signal that arrives on any thread, at any moment, ends the wait,
- * and the flags say why. The line editor reads its characters through
+ * byte, and the flags say why the wait ended. SIGINT and SIGTERM are
+ * blocked in every thread (console_init blocks them before the runtime
+ * starts its threads) but in that ppoll, which unblocks them while it
+ * waits: a signal is handled by the reader, in its wait (or at the next
+ * one, when it came while a command ran), never in a scheduler's sleep,
+ * which it would not end. The line editor reads its characters through
  * edit_getc, which waits the same way.
  */
 #define _GNU_SOURCE /* pipe2 */
@@ -20,8 +24,10 @@
 #include <langinfo.h>
 #include <locale.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,13 +43,18 @@
 #define LINE_EDITOR
 #endif
 
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2 && ATOMIC_BOOL_LOCK_FREE == 2,
+               "the signal handlers need lock-free atomics");
+
 /* The wake-up pipe: [0] is polled, [1] written by handlers (non-blocking:
  * a full pipe already wakes the reader). -1 before console_init. */
 static int wake[2] = {-1, -1};
 
-static volatile sig_atomic_t cancel_pending; /* Ctrl-C at the terminal */
-static volatile sig_atomic_t stop_signal;    /* the signal that asked to stop, or 0 */
-static atomic_bool abandoned;                /* console_read_abandon was called */
+/* Set by the handlers, on whichever thread the signal arrives, and read by
+ * the reader: lock-free atomics, safe in a handler. */
+static atomic_int cancel_pending; /* Ctrl-C at the terminal */
+static atomic_int stop_signal;    /* the signal that asked to stop, or 0 */
+static atomic_bool abandoned;     /* console_read_abandon was called */
 
 static void wake_up(void)
 {
@@ -56,25 +67,24 @@ static void wake_up(void)
 static void on_cancel(int sig)
 {
     (void)sig;
-    cancel_pending = 1;
+    atomic_store(&cancel_pending, 1);
     wake_up();
 }
 
 static void on_stop(int sig)
 {
-    stop_signal = sig;
+    atomic_store(&stop_signal, sig);
     wake_up();
 }
 
-/* Installs handler for sig; once: after it ran, the default action (so a
- * second SIGTERM ends a program that does not stop). */
-static void handle(int sig, void (*handler)(int), bool once)
+/* Installs handler for sig. */
+static void handle(int sig, void (*handler)(int))
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = handler;
     sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART | (once ? SA_RESETHAND : 0);
+    sa.sa_flags = SA_RESTART;
     sigaction(sig, &sa, NULL);
 }
 
@@ -91,16 +101,18 @@ static void drain_wake(void)
  * the reader to cancel the line or to stop. */
 static input_wait_t wait_input(bool with_stdin)
 {
+    sigset_t open; /* this thread's mask, SIGINT and SIGTERM let through */
+    pthread_sigmask(SIG_SETMASK, NULL, &open);
+    sigdelset(&open, SIGINT);
+    sigdelset(&open, SIGTERM);
     for (;;) {
-        if (stop_signal || atomic_load(&abandoned))
+        if (atomic_load(&stop_signal) || atomic_load(&abandoned))
             return INPUT_STOP;
-        if (cancel_pending) {
-            cancel_pending = 0;
+        if (atomic_exchange(&cancel_pending, 0))
             return INPUT_CANCEL;
-        }
         struct pollfd p[2] = {{.fd = wake[0], .events = POLLIN},
                               {.fd = STDIN_FILENO, .events = POLLIN}};
-        int n = poll(p, with_stdin ? 2 : 1, -1);
+        int n = ppoll(p, with_stdin ? 2 : 1, NULL, &open);
         if (n < 0 && errno != EINTR)
             return INPUT_READY; /* the read says what is wrong */
         if (n > 0 && p[0].revents)
@@ -294,7 +306,7 @@ static void *wait_stop(void *arg)
 {
     (void)arg;
     while (wait_input(false) != INPUT_STOP)
-        stop_signal = SIGINT; /* without a console, Ctrl-C stops too */
+        atomic_store(&stop_signal, SIGINT); /* without a console, Ctrl-C stops too */
     return NULL;
 }
 
@@ -317,7 +329,7 @@ bool console_read_abandoned(void)
 
 int console_stop_signal(void)
 {
-    return stop_signal;
+    return atomic_load(&stop_signal);
 }
 
 void console_init(void)
@@ -331,11 +343,13 @@ void console_init(void)
         wake[0] = wake[1] = -1; /* then signals keep their default actions */
     if (wake[0] < 0)
         return;
-    handle(SIGTERM, on_stop, true);
-    if (console_interactive())
-        handle(SIGINT, on_cancel, false);
-    else
-        handle(SIGINT, on_stop, true);
+    handle(SIGTERM, on_stop);
+    handle(SIGINT, console_interactive() ? on_cancel : on_stop);
+    sigset_t reader_only;
+    sigemptyset(&reader_only);
+    sigaddset(&reader_only, SIGINT);
+    sigaddset(&reader_only, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &reader_only, NULL);
 #ifdef LINE_EDITOR
     /* The editor reads through edit_getc, and leaves the signals to the
      * handlers above (libedit's own would send SIGINT again to the whole

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 static const char schema_v1[] =
     "CREATE TABLE tickets(id INTEGER PRIMARY KEY AUTOINCREMENT, description TEXT NOT NULL,"
@@ -258,15 +259,14 @@ int store__mark(sqlite3 *db)
 
 int store_check_file(const char *path, char *why, size_t size)
 {
+    struct stat st;
+    if (stat(path, &st) != 0 && errno == ENOENT)
+        return 0; /* not there yet: it becomes a new desk database */
     sqlite3 *db = NULL;
     int rc = 0;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-        /* A file that is not there yet becomes a new desk database. */
-        if (errno != ENOENT || sqlite3_errcode(db) != SQLITE_CANTOPEN) {
-            snprintf(why, size, "cannot open %s: %s", path,
-                     db ? sqlite3_errmsg(db) : "out of memory");
-            rc = -1;
-        }
+        snprintf(why, size, "cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+        rc = -1;
     } else if (store__identify(db, path, why, size) != 0) {
         rc = -1;
     }

@@ -126,4 +126,18 @@ expect 4 '{"ok":false,"error":{"code":"supervisor_gave_up","message":"SimpleQueu
 [ "$rc" -eq 3 ] || { echo "exit status $rc after the supervisor gave up, expected 3"; exit 1; }
 grep -qx 'simple_queue: SimpleQueue.Supervisor gave up: SimpleQueue crashed more than 3 times in 5 s; stopping' "$tmp/stderr" ||
     { echo "stderr after the supervisor gave up: $(cat "$tmp/stderr")"; exit 1; }
+# SIGTERM while it waits for a line (its input still open) stops it
+# cleanly: status 0 and a message.
+mkfifo "$tmp/in"
+"$bin" --json <"$tmp/in" >"$tmp/term.out" 2>"$tmp/term.err" & # ctest's timeout bounds it
+qpid=$!
+exec {qin}>"$tmp/in"
+echo queue >&"$qin"
+for _ in $(seq 1200); do [ -s "$tmp/term.out" ] && break; sleep 0.05; done
+kill -TERM "$qpid"
+rc=0
+wait "$qpid" || rc=$?
+exec {qin}>&-
+[ "$rc" -eq 0 ] && grep -qx "simple_queue: Terminated: stopping" "$tmp/term.err" ||
+    { echo "SIGTERM: status $rc, stderr [$(cat "$tmp/term.err")]"; exit 1; }
 echo "simple_queue console: ok"
