@@ -13,7 +13,8 @@
 // killed with their Kill buttons and come back, and nothing is lost. Screenshots of the queue and the tree are saved in
 // ARTEFACT_DIR and checked not to be blank. No console errors before the
 // kill (after it, the web restarts with the Store: connections drop).
-// Exit status 77 (skipped) when chromium or playwright-core is missing.
+// Fails, saying what to install, when chromium or playwright-core is
+// missing: `make test` installs both (scripts/install-deps.sh) first.
 'use strict';
 
 const { spawn } = require('child_process');
@@ -23,18 +24,17 @@ const path = require('path');
 
 const CHROMIUM = '/usr/bin/chromium';
 const DEADLINE_MS = 30000;
-const SKIP = 77;
 
 let chromium;
 try {
   ({ chromium } = require('playwright-core'));
 } catch (e) {
-  console.log('playwright-core is not installed (scripts/install-deps.sh runs npm ci in tests/browser)');
-  process.exit(SKIP);
+  console.log('playwright-core is not installed: run make deps (it runs npm ci in tests/browser)');
+  process.exit(1);
 }
 if (!fs.existsSync(CHROMIUM)) {
-  console.log(CHROMIUM + ' is not installed (scripts/install-deps.sh installs Debian\'s chromium)');
-  process.exit(SKIP);
+  console.log(CHROMIUM + ' is not installed: run make deps (it installs Debian\'s chromium)');
+  process.exit(1);
 }
 
 function fail(message) {
