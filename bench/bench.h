@@ -48,6 +48,7 @@ extern const bench_t bench_runtime[];
 extern const bench_t bench_scaling[];
 extern const bench_t bench_otp[];
 extern const bench_t bench_desk[];
+extern const bench_t bench_desk_list[];
 extern const bench_t bench_net[];
 extern const bench_t bench_http[];
 

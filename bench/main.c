@@ -95,7 +95,7 @@ static void root(void *arg)
         plan->fn();
 }
 
-static const bench_t *const tables[] = {bench_runtime, bench_otp,  bench_desk,
+static const bench_t *const tables[] = {bench_runtime, bench_otp,  bench_desk,   bench_desk_list,
                                         bench_net,     bench_http, bench_scaling};
 #define NTABLES (sizeof tables / sizeof tables[0])
 

@@ -357,6 +357,9 @@ static void close_store(void *arg)
     store_t *s = arg;
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
+    for (int i = 0; i < STORE_SORTS; i++)
+        for (int k = 0; k < LIST_FILTERS; k++)
+            sqlite3_finalize(s->lists[i][k]);
     sqlite3_close(s->db);
     free(s->batch);
     free(s->rows);

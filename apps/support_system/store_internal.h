@@ -64,7 +64,7 @@ typedef struct run_req {
 /* Tickets in the cache of committed tickets (a power of two). */
 #define CACHE_SLOTS 1024
 
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 
 /* The statements, prepared once when the Store opens the database. */
 enum {
@@ -81,10 +81,6 @@ enum {
     ST_EXISTS,
     ST_GET,
     ST_HISTORY,
-    ST_LIST, /* one per store_sort_t, in its order */
-    ST_LIST_OLDEST,
-    ST_LIST_PRIORITY,
-    ST_LIST_UPDATED,
     ST_QUEUES,
     ST_AGENTS,
     ST_AGENT_ADD,
@@ -102,6 +98,25 @@ enum {
 
 /* Their SQL, by ST_ index (store_schema.c). */
 extern const char *const store__statement_sql[ST_COUNT];
+
+/* The filters a list may have, as bits: a list's statement holds the
+ * conditions of its filters only, so that SQLite plans each combination
+ * with the indexes that serve it. */
+enum {
+    LIST_STATUS = 1,
+    LIST_AGENT = 2,
+    LIST_CUSTOMER = 4,
+    LIST_PRIORITY = 8,
+    LIST_TEXT = 16,
+    LIST_FILTERS = 32 /* the combinations */
+};
+
+/* The SQL of the list with the filters in bits (LIST_*), in order sort,
+ * into sql (LIST_SQL_SIZE bytes). Its parameters: ?1 status, ?3 agent, ?5
+ * customer, ?6 priority, ?7 an FTS5 query (each only with its filter),
+ * ?8 limit, ?9 offset. Only constant text: values are bound. */
+#define LIST_SQL_SIZE 1024
+void store__list_sql(unsigned bits, store_sort_t sort, char *sql);
 
 /* One request and its answer. The client sends it; the Store fills the
  * answer in and sends it back (with any rows after it). A request carries
@@ -156,6 +171,9 @@ typedef struct pending {
 typedef struct store {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
+    /* The lists' statements, by order and filters (LIST_*), each prepared
+     * when first used (NULL until then). */
+    sqlite3_stmt *lists[STORE_SORTS][LIST_FILTERS];
     pending_t *batch; /* malloc'd, like the store itself: the exit hook frees both */
     size_t n, cap;
     size_t urgent;      /* changes in the batch other than delivery marks */

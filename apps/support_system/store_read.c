@@ -102,6 +102,55 @@ static void read_count_row(sqlite3_stmt *st, void *row)
     c->count = sqlite3_column_int64(st, 2);
 }
 
+/* The filters j has, as LIST_* bits. */
+static unsigned list_filters(const job_t *j)
+{
+    return (j->has_status ? LIST_STATUS : 0) | (j->has_agent ? LIST_AGENT : 0) |
+           (j->has_customer ? LIST_CUSTOMER : 0) | (j->priority >= 0 ? LIST_PRIORITY : 0) |
+           (j->text[0] ? LIST_TEXT : 0);
+}
+
+/* The statement of a list with filters bits in order sort, prepared on
+ * first use; NULL (with SQLite's message in j) when it cannot be. */
+static sqlite3_stmt *list_statement(store_t *s, job_t *j, unsigned bits, store_sort_t sort)
+{
+    sqlite3_stmt **st = &s->lists[sort][bits];
+    if (!*st) {
+        char sql[LIST_SQL_SIZE];
+        store__list_sql(bits, sort, sql);
+        if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK) {
+            store__db_fail(s, j, "list");
+            sqlite3_finalize(*st);
+            *st = NULL;
+        }
+    }
+    return *st;
+}
+
+/* A list: the statement of j's filters and order, with their values. */
+static int list(read_t *r)
+{
+    job_t *j = r->job;
+    unsigned bits = list_filters(j);
+    store_sort_t sort = (unsigned)j->sort < STORE_SORTS ? j->sort : STORE_SORT_NEWEST;
+    sqlite3_stmt *st = list_statement(r->s, j, bits, sort);
+    if (!st)
+        return ARBOR_EEXIT;
+    if (bits & LIST_STATUS)
+        sqlite3_bind_int(st, 1, (int)j->status);
+    if (bits & LIST_AGENT)
+        sqlite3_bind_text(st, 3, j->agent, -1, SQLITE_STATIC);
+    if (bits & LIST_CUSTOMER)
+        sqlite3_bind_text(st, 5, j->customer, -1, SQLITE_STATIC);
+    if (bits & LIST_PRIORITY)
+        sqlite3_bind_int(st, 6, j->priority);
+    if (bits & LIST_TEXT)
+        sqlite3_bind_text(st, 7, j->text, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 8, j->limit > INT64_MAX ? INT64_MAX : (int64_t)j->limit);
+    sqlite3_bind_int64(st, 9, j->offset > INT64_MAX ? INT64_MAX : (int64_t)j->offset);
+    return collect(r, st, sizeof(ticket_t), read_ticket_row);
+}
+
 static void *run_read(void *arg)
 {
     read_t *r = arg;
@@ -125,17 +174,7 @@ static void *run_read(void *arg)
         j->rc = collect(r, st, sizeof(store_history_t), read_history_row);
         break;
     case LIST:
-        st = r->s->st[ST_LIST + ((unsigned)j->sort < STORE_SORTS ? j->sort : 0)];
-        sqlite3_bind_int(st, 1, j->has_status ? (int)j->status : -1);
-        sqlite3_bind_int(st, 2, j->has_agent);
-        sqlite3_bind_text(st, 3, j->agent, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 4, j->has_customer);
-        sqlite3_bind_text(st, 5, j->customer, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 6, j->priority);
-        sqlite3_bind_text(st, 7, j->text, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 8, j->limit > INT64_MAX ? INT64_MAX : (int64_t)j->limit);
-        sqlite3_bind_int64(st, 9, j->offset > INT64_MAX ? INT64_MAX : (int64_t)j->offset);
-        j->rc = collect(r, st, sizeof(ticket_t), read_ticket_row);
+        j->rc = list(r);
         break;
     case QUEUES:
         st = r->s->st[ST_QUEUES];

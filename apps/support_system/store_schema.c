@@ -88,18 +88,54 @@ static const char schema_v5[] =
     " role TEXT NOT NULL CHECK(role IN ('admin', 'agent')), updated_at INTEGER NOT NULL);"
     "PRAGMA user_version = 5;";
 
+/* Version 6: lists over many tickets. Each order of a list (store_sort_t)
+ * has an index, alone and after the status (the queues), so that a page of
+ * a list is read in order from an index rather than sorted from the whole
+ * table. Newest first needs none: the rowid is the id, and an index's
+ * entries with the same key are in rowid order (tickets_status stays for
+ * that: a status's tickets newest first). Tickets are found by customer
+ * through an index.
+ *
+ * Which index serves a list with several filters depends on how many
+ * tickets each filter keeps, which SQLite cannot know without statistics
+ * (without them it walks the status's index in the list's order even for
+ * one customer's twenty tickets). The statistics (sqlite_stat1) are not
+ * measured (ANALYZE) but stated, as a desk's shape: a customer has a few
+ * tickets, an agent thousands, a status or a priority tens of thousands.
+ * So a customer's or an agent's tickets are found through their index and
+ * sorted; a status alone is read in the list's order; a search starts
+ * from the words' matches. Stating them keeps the plans the same on every
+ * desk, whatever it holds; "ANALYZE sqlite_schema" loads them. An operator
+ * who runs ANALYZE replaces them with measured ones. */
+static const char schema_v6[] =
+    "CREATE INDEX tickets_status_priority ON tickets(status, priority DESC);"
+    "CREATE INDEX tickets_status_created ON tickets(status, created_at);"
+    "CREATE INDEX tickets_status_updated ON tickets(status, updated_at);"
+    "CREATE INDEX tickets_priority ON tickets(priority DESC);"
+    "CREATE INDEX tickets_created ON tickets(created_at);"
+    "CREATE INDEX tickets_updated ON tickets(updated_at);"
+    "CREATE INDEX tickets_customer ON tickets(customer);"
+    "ANALYZE sqlite_schema;" /* makes sqlite_stat1 */
+    "DELETE FROM sqlite_stat1 WHERE tbl = 'tickets';"
+    "INSERT INTO sqlite_stat1(tbl, idx, stat) VALUES ('tickets', NULL, '100000'),"
+    " ('tickets', 'tickets_status', '100000 20000'),"
+    " ('tickets', 'tickets_agent', '100000 5000 1000'),"
+    " ('tickets', 'tickets_customer', '100000 20'),"
+    " ('tickets', 'tickets_priority', '100000 25000'),"
+    " ('tickets', 'tickets_created', '100000 1'),"
+    " ('tickets', 'tickets_updated', '100000 1'),"
+    " ('tickets', 'tickets_status_priority', '100000 20000 5000'),"
+    " ('tickets', 'tickets_status_created', '100000 20000 1'),"
+    " ('tickets', 'tickets_status_updated', '100000 20000 1');"
+    "ANALYZE sqlite_schema;" /* loads them */
+    "PRAGMA user_version = 6;";
+
 /* The steps from version i to i + 1. */
-static const char *const migrations[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3, schema_v4,
-                                                       schema_v5};
+static const char *const migrations[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3,
+                                                       schema_v4, schema_v5, schema_v6};
 
 #define TICKET_COLUMNS                                                                             \
     "id, description, customer, priority, status, agent, created_at, updated_at, version"
-
-#define FIND(order)                                                                                \
-    "SELECT " TICKET_COLUMNS " FROM tickets WHERE (?1 < 0 OR status = ?1)"                         \
-    " AND (?2 = 0 OR agent = ?3) AND (?4 = 0 OR customer = ?5) AND (?6 < 0 OR priority = ?6)"      \
-    " AND (?7 = '' OR id IN (SELECT rowid FROM tickets_text WHERE tickets_text MATCH ?7))"         \
-    " ORDER BY " order " LIMIT ?8 OFFSET ?9"
 
 const char *const store__statement_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -121,14 +157,6 @@ const char *const store__statement_sql[ST_COUNT] = {
     [ST_GET] = "SELECT " TICKET_COLUMNS " FROM tickets WHERE id = ?",
     [ST_HISTORY] = "SELECT h.at, h.who, h.role, h.what, m.internal, m.body FROM history h"
                    " LEFT JOIN messages m ON m.id = h.message WHERE h.ticket = ? ORDER BY h.id",
-    /* The lists, one per order (store_sort_t): ?1 status (-1: any), ?2
-     * whether to filter by agent, ?3 the agent ('': unassigned), ?4, ?5
-     * the same for the customer, ?6 priority (-1: any), ?7 an FTS5 query
-     * ('': none), ?8 limit, ?9 offset. */
-    [ST_LIST] = FIND("id DESC"),
-    [ST_LIST_OLDEST] = FIND("created_at, id"),
-    [ST_LIST_PRIORITY] = FIND("priority DESC, id"),
-    [ST_LIST_UPDATED] = FIND("updated_at DESC, id DESC"),
     /* The queues: mine (?1's assigned or pending), unassigned, open (not
      * yet resolved) and pending. */
     [ST_QUEUES] = "SELECT (SELECT count(*) FROM tickets WHERE agent = ?1 AND status IN (1, 4)),"
@@ -160,6 +188,30 @@ const char *const store__statement_sql[ST_COUNT] = {
     [ST_TICKET_COUNTS] = "SELECT agent, status, count(*) FROM tickets GROUP BY agent, status"
                          " ORDER BY agent, status",
 };
+
+void store__list_sql(unsigned bits, store_sort_t sort, char *sql)
+{
+    static const char *const conditions[] = {
+        " AND status = ?1",
+        " AND agent = ?3",
+        " AND customer = ?5",
+        " AND priority = ?6",
+        " AND id IN (SELECT rowid FROM tickets_text WHERE tickets_text MATCH ?7)",
+    };
+    static const char *const orders[STORE_SORTS] = {
+        [STORE_SORT_NEWEST] = "id DESC",
+        [STORE_SORT_OLDEST] = "created_at, id",
+        [STORE_SORT_PRIORITY] = "priority DESC, id",
+        [STORE_SORT_UPDATED] = "updated_at DESC, id DESC",
+    };
+    size_t len =
+        (size_t)snprintf(sql, LIST_SQL_SIZE, "SELECT " TICKET_COLUMNS " FROM tickets WHERE 1");
+    for (unsigned i = 0; i < sizeof conditions / sizeof conditions[0]; i++)
+        if (bits & (1u << i))
+            len += (size_t)snprintf(sql + len, LIST_SQL_SIZE - len, "%s", conditions[i]);
+    snprintf(sql + len, LIST_SQL_SIZE - len, " ORDER BY %s LIMIT ?8 OFFSET ?9",
+             orders[(unsigned)sort < STORE_SORTS ? sort : STORE_SORT_NEWEST]);
+}
 
 /* Brings the schema to SCHEMA_VERSION, one step per version, each in its
  * own transaction. Returns the version the file ends at (-1: unreadable). */

@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 
 #include "../../apps/support_system/desk.h"
+#include "../../apps/support_system/store_internal.h" /* the lists' SQL, for their plans */
 #include "test.h"
 
 /* ---- the workflow, pure --------------------------------------------------------------- */
@@ -510,9 +511,16 @@ TEST(the_in_memory_desk_keeps_alice_and_bob_and_no_conversation)
 static void upgrade_root(void *arg)
 {
     arbor_pid_t sup = start(POLICY_ROUND_ROBIN, true); /* --demo: the roster is not empty */
-    /* Every step to the current version (5: the web's credentials). */
-    ASSERT_EQ(sql_int("PRAGMA user_version"), 5);
+    /* Every step to the current version (5: the web's credentials; 6: the
+     * lists' indexes). */
+    ASSERT_EQ(sql_int("PRAGMA user_version"), 6);
     ASSERT_EQ(sql_int("SELECT count(*) FROM credentials"), 0);
+    ASSERT_EQ(sql_int("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN"
+                      " ('tickets_status', 'tickets_status_priority', 'tickets_status_created',"
+                      " 'tickets_status_updated', 'tickets_priority', 'tickets_created',"
+                      " 'tickets_updated', 'tickets_customer')"),
+              8);
+    ASSERT_EQ(sql_int("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'tickets'"), 10);
     ticket_t t, out;
     ASSERT_OK(store_get(1, &t));
     ASSERT_STREQ(t.description, "old ticket");
@@ -533,6 +541,14 @@ static void upgrade_root(void *arg)
     ticket_t *found; /* the old tickets are in the search index */
     ASSERT_OK(store_find(&(store_filter_t){.search = "old", .limit = 9}, &found, &n, NULL));
     ASSERT_EQ(n, 1);
+    free(found);
+    ticket_status_t assigned = TICKET_ASSIGNED; /* and found through the new indexes */
+    ASSERT_OK(store_find(
+        &(store_filter_t){
+            .status = &assigned, .customer = "Acme", .sort = STORE_SORT_PRIORITY, .limit = 9},
+        &found, &n, NULL));
+    ASSERT_EQ(n, 1);
+    ASSERT_EQ(found[0].id, 1);
     free(found);
     ticket_error_t err = {.code = ""};
     ticket_actor_t carol = agent("carol");
@@ -687,5 +703,181 @@ TEST(lists_filter_search_sort_and_page_and_the_queues_count)
 {
     set_db_path("find");
     arbor_test_run(find_root, NULL);
+    remove_db();
+}
+
+/* ---- every combination of filters ------------------------------------------------------- */
+
+/* store_run's function: 120 tickets whose statuses, agents, customers,
+ * priorities and words vary independently, with equal creation and
+ * update times among neighbours (so the orders' tie-breaks count). */
+static int insert_mixed_tickets(sqlite3 *db, const void *in, void *out)
+{
+    (void)in;
+    (void)out;
+    static const char *const agents[] = {"", "alice", "bob"};
+    static const char *const customers[] = {"Acme", "Globex"};
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO tickets(description, customer, priority, status, agent,"
+                           " created_at, updated_at) VALUES(?,?,?,?,?,?,?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return ARBOR_EEXIT;
+    int rc = 0;
+    for (int i = 0; i < 120 && !rc; i++) {
+        sqlite3_bind_text(st, 1, (i / 7) % 2 ? "Printer jam" : "Login broken", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, customers[i % 2], -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, i % 4);
+        sqlite3_bind_int(st, 4, i % 5);
+        sqlite3_bind_text(st, 5, agents[i % 3], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 6, 1000 + i / 3);
+        sqlite3_bind_int64(st, 7, 9000 - i / 2);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ARBOR_EEXIT;
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* The ids the list of f holds, as "3,1,2", by the one statement for every
+ * filter that the Store used before it built one per combination: the
+ * reference each combination's statement must agree with. */
+static void reference_ids(const store_filter_t *f, char *buf, size_t size)
+{
+    static const char *const orders[] = {"id DESC", "created_at, id", "priority DESC, id",
+                                         "updated_at DESC, id DESC"};
+    char sql[640];
+    snprintf(sql, sizeof sql,
+             "SELECT id FROM tickets WHERE (?1 < 0 OR status = ?1) AND (?2 = 0 OR agent = ?3)"
+             " AND (?4 = 0 OR customer = ?5) AND (?6 < 0 OR priority = ?6) AND (?7 = '' OR id"
+             " IN (SELECT rowid FROM tickets_text WHERE tickets_text MATCH ?7)) ORDER BY %s"
+             " LIMIT ?8 OFFSET ?9",
+             orders[f->sort]);
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    ASSERT_EQ(sqlite3_open(db_path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    ASSERT_EQ(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_int(st, 1, f->status ? (int)*f->status : -1);
+    sqlite3_bind_int(st, 2, f->agent != NULL);
+    sqlite3_bind_text(st, 3, f->agent ? f->agent : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, f->customer != NULL);
+    sqlite3_bind_text(st, 5, f->customer ? f->customer : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 6, f->priority ? (int)*f->priority : -1);
+    sqlite3_bind_text(st, 7, f->search ? "\"printer\"" : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 8, (int64_t)f->limit);
+    sqlite3_bind_int64(st, 9, (int64_t)f->offset);
+    size_t len = 0;
+    buf[0] = '\0';
+    while (sqlite3_step(st) == SQLITE_ROW && len < size)
+        len += (size_t)snprintf(buf + len, size - len, "%s%lld", len ? "," : "",
+                                (long long)sqlite3_column_int64(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+/* For each of the 32 combinations of the five filters, in each order,
+ * whole and as a page, store_find holds the reference's tickets in the
+ * reference's order. */
+static void combinations_root(void *arg)
+{
+    (void)arg;
+    arbor_pid_t sup = start(POLICY_ROUND_ROBIN, false);
+    ASSERT_OK(store_run(insert_mixed_tickets, NULL, 0, NULL, 0));
+    ticket_status_t assigned = TICKET_ASSIGNED;
+    ticket_priority_t high = PRIORITY_HIGH;
+    size_t nonempty = 0;
+    for (unsigned bits = 0; bits < 32; bits++)
+        for (int sort = 0; sort < STORE_SORTS; sort++)
+            for (int paged = 0; paged < 2; paged++) {
+                store_filter_t f = {
+                    .status = bits & 1 ? &assigned : NULL,
+                    .agent = bits & 2 ? "bob" : NULL,
+                    .customer = bits & 4 ? "Acme" : NULL,
+                    .priority = bits & 8 ? &high : NULL,
+                    .search = bits & 16 ? "PRINTER" : NULL,
+                    .sort = (store_sort_t)sort,
+                    .offset = paged ? 1 : 0,
+                    .limit = paged ? 3 : 200,
+                };
+                char got[1024], want[1024];
+                ids_of(&f, got, sizeof got);
+                reference_ids(&f, want, sizeof want);
+                if (strcmp(got, want) != 0)
+                    fprintf(stderr, "filters %u, order %d, page %d\n", bits, sort, paged);
+                ASSERT_STREQ(got, want);
+                nonempty += got[0] != '\0';
+            }
+    ASSERT_TRUE(nonempty >= 200); /* the combinations select something */
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(each_combination_of_filters_and_order_lists_the_same_tickets_as_the_reference)
+{
+    set_db_path("combinations");
+    arbor_test_run(combinations_root, NULL);
+    remove_db();
+}
+
+/* The plan SQLite makes for the list with filters bits in order sort, one
+ * line per step, on the desk's database. */
+static void list_plan(unsigned bits, store_sort_t sort, char *plan, size_t size)
+{
+    char sql[LIST_SQL_SIZE + 32] = "EXPLAIN QUERY PLAN ";
+    store__list_sql(bits, sort, sql + strlen(sql));
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    ASSERT_EQ(sqlite3_open(db_path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    ASSERT_EQ(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    size_t len = 0;
+    plan[0] = '\0';
+    while (sqlite3_step(st) == SQLITE_ROW && len < size)
+        len += (size_t)snprintf(plan + len, size - len, "%s\n", sqlite3_column_text(st, 3));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+#define ASSERT_PLAN(bits, sort, uses, sorts)                                                       \
+    do {                                                                                           \
+        char plan_[1024];                                                                          \
+        list_plan(bits, sort, plan_, sizeof plan_);                                                \
+        if (!strstr(plan_, uses) || (strstr(plan_, "TEMP B-TREE") != NULL) != (sorts))             \
+            fprintf(stderr, "filters %u, order %d:\n%s", bits, (int)(sort), plan_);                \
+        ASSERT_TRUE(strstr(plan_, uses) != NULL);                                                  \
+        ASSERT_EQ(strstr(plan_, "TEMP B-TREE") != NULL, sorts);                                    \
+    } while (0)
+
+/* A status alone (a queue), or no filter, is read in the list's order
+ * from an index, never sorted; a customer's or an agent's tickets are
+ * found through their index (and sorted: they are few); a search starts
+ * from the words' matches. */
+static void plans_root(void *arg)
+{
+    (void)arg;
+    arbor_pid_t sup = start(POLICY_ROUND_ROBIN, false);
+    ASSERT_PLAN(0, STORE_SORT_NEWEST, "SCAN tickets", false);
+    ASSERT_PLAN(0, STORE_SORT_OLDEST, "tickets_created", false);
+    ASSERT_PLAN(0, STORE_SORT_PRIORITY, "tickets_priority", false);
+    ASSERT_PLAN(0, STORE_SORT_UPDATED, "tickets_updated", false);
+    ASSERT_PLAN(LIST_STATUS, STORE_SORT_NEWEST, "tickets_status (status=?)", false);
+    ASSERT_PLAN(LIST_STATUS, STORE_SORT_OLDEST, "tickets_status_created", false);
+    ASSERT_PLAN(LIST_STATUS, STORE_SORT_PRIORITY, "tickets_status_priority", false);
+    ASSERT_PLAN(LIST_STATUS, STORE_SORT_UPDATED, "tickets_status_updated", false);
+    ASSERT_PLAN(LIST_STATUS | LIST_PRIORITY, STORE_SORT_NEWEST, "tickets_status_priority", false);
+    ASSERT_PLAN(LIST_STATUS | LIST_AGENT, STORE_SORT_NEWEST, "tickets_agent (agent=? AND status=?)",
+                false);
+    ASSERT_PLAN(LIST_STATUS | LIST_AGENT, STORE_SORT_UPDATED,
+                "tickets_agent (agent=? AND status=?)", true);
+    ASSERT_PLAN(LIST_STATUS | LIST_CUSTOMER, STORE_SORT_PRIORITY, "tickets_customer", true);
+    ASSERT_PLAN(LIST_PRIORITY | LIST_CUSTOMER, STORE_SORT_NEWEST, "tickets_customer", false);
+    ASSERT_PLAN(LIST_STATUS | LIST_TEXT, STORE_SORT_NEWEST, "INTEGER PRIMARY KEY", false);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(lists_are_read_through_the_index_their_filters_and_order_call_for)
+{
+    set_db_path("plans");
+    arbor_test_run(plans_root, NULL);
     remove_db();
 }

@@ -1,0 +1,226 @@
+/*
+ * desk_list (docs/performance.md): listing tickets from a durable desk that
+ * holds BENCH_TICKETS (default 100,000) of them. Each figure is the median
+ * time of BENCH_QUERIES (default 21) store_find calls for a page of 50, in
+ * ms, from the call to its answer:
+ *
+ *   desk_list_filter_ms    one agent's assigned tickets, newest first
+ *   desk_list_search_ms    a word (FTS5) among the closed tickets
+ *   desk_list_priority_ms  every ticket, by priority (urgent first)
+ *   desk_list_page_ms      the closed tickets, newest first, page 100
+ *   desk_list_oldest_ms    the open tickets, oldest first
+ *   desk_list_updated_ms   one agent's tickets, last updated first
+ *   desk_list_customer_ms  one customer's closed tickets (about a dozen:
+ *                          less than a page), by priority
+ *
+ * The tickets are written once, in one transaction through store_run (the
+ * Store's own connection and its triggers, so the text index is the one
+ * the desk keeps), into a database in a temporary directory that is
+ * removed at exit; every repetition starts the desk on it afresh. They
+ * look like a desk's after a few years: most closed or resolved, a few
+ * hundred open (unassigned), the rest assigned or pending across 20 agents,
+ * 5,000 customers, descriptions of three to six words of a support
+ * vocabulary.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "bench.h"
+#include "desk.h"
+#include "store.h"
+
+#define PAGE 50
+
+static char dir[] = "/tmp/arbor-bench-list-XXXXXX";
+static char db_path[64];
+static bool seeded;
+
+static const char *const words[] = {
+    "login",   "password", "invoice",  "refund",  "printer", "email",    "account", "error",
+    "crash",   "slow",     "billing",  "upgrade", "export",  "import",   "report",  "mobile",
+    "sync",    "backup",   "license",  "payment", "order",   "shipping", "address", "reset",
+    "timeout", "access",   "denied",   "missing", "update",  "install",  "network", "vpn",
+    "screen",  "font",     "calendar", "invite",  "share",   "delete",   "restore", "wrong",
+};
+#define NWORDS (sizeof words / sizeof words[0])
+
+/* A deterministic generator, so every run holds the same tickets. */
+static uint64_t next_random(uint64_t *state)
+{
+    *state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return *state >> 33;
+}
+
+/* Status by the shares of an old desk: closed 60%, resolved 28%, assigned
+ * 8%, pending 3.5%, open 0.5%. */
+static ticket_status_t pick_status(uint64_t r)
+{
+    unsigned p = (unsigned)(r % 1000);
+    return p < 600   ? TICKET_CLOSED
+           : p < 880 ? TICKET_RESOLVED
+           : p < 960 ? TICKET_ASSIGNED
+           : p < 995 ? TICKET_PENDING
+                     : TICKET_OPEN;
+}
+
+/* Priority: low 25%, normal 50%, high 20%, urgent 5%. */
+static ticket_priority_t pick_priority(uint64_t r)
+{
+    unsigned p = (unsigned)(r % 100);
+    return p < 25   ? PRIORITY_LOW
+           : p < 75 ? PRIORITY_NORMAL
+           : p < 95 ? PRIORITY_HIGH
+                    : PRIORITY_URGENT;
+}
+
+static void describe(char *out, size_t size, uint64_t *state)
+{
+    unsigned n = 3 + (unsigned)(next_random(state) % 4);
+    size_t len = 0;
+    out[0] = '\0';
+    for (unsigned i = 0; i < n && len < size; i++)
+        len += (size_t)snprintf(out + len, size - len, "%s%s", i ? " " : "",
+                                words[next_random(state) % NWORDS]);
+}
+
+/* store_run's function: inserts *in tickets in one transaction. */
+static int insert_tickets(sqlite3 *db, const void *in, void *out)
+{
+    (void)out;
+    uint64_t count = *(const uint64_t *)in, state = 42;
+    sqlite3_stmt *st;
+    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db,
+                           "INSERT INTO tickets(description, customer, priority, status, agent,"
+                           " created_at, updated_at) VALUES(?,?,?,?,?,?,?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return ARBOR_EEXIT;
+    int64_t at = 1600000000000; /* a ticket every 15 minutes or so, from 2020 */
+    int rc = 0;
+    for (uint64_t i = 0; i < count && !rc; i++) {
+        char description[128], customer[32], agent[32] = "";
+        describe(description, sizeof description, &state);
+        snprintf(customer, sizeof customer, "customer%04u", (unsigned)(next_random(&state) % 5000));
+        ticket_status_t status = pick_status(next_random(&state));
+        if (status != TICKET_OPEN)
+            snprintf(agent, sizeof agent, "agent%02u", (unsigned)(next_random(&state) % 20));
+        at += 60000 + (int64_t)(next_random(&state) % 1740000);
+        sqlite3_bind_text(st, 1, description, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, customer, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, (int)pick_priority(next_random(&state)));
+        sqlite3_bind_int(st, 4, (int)status);
+        sqlite3_bind_text(st, 5, agent, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 6, at);
+        sqlite3_bind_int64(st, 7, at + (int64_t)(next_random(&state) % 864000000));
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ARBOR_EEXIT;
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    if (sqlite3_exec(db, rc ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        rc = ARBOR_EEXIT;
+    return rc;
+}
+
+static void remove_database(void)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    char path[96];
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        snprintf(path, sizeof path, "%s%s", db_path, suffixes[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+/* Median ms of BENCH_QUERIES runs of f, each of which must find between
+ * least and PAGE tickets. */
+static double median_ms(const char *name, const store_filter_t *f, size_t least)
+{
+    enum { MAX_QUERIES = 201 };
+    uint64_t q = bench_size("BENCH_QUERIES", 21);
+    if (q < 1 || q > MAX_QUERIES)
+        q = 21;
+    double ms[MAX_QUERIES];
+    for (uint64_t i = 0; i < q; i++) {
+        ticket_t *rows = NULL;
+        size_t n = 0;
+        ticket_error_t err;
+        uint64_t t0 = bench_now_ns();
+        int rc = store_find(f, &rows, &n, &err);
+        ms[i] = (double)(bench_now_ns() - t0) / 1e6;
+        free(rows);
+        if (rc != 0 || n < least || n > PAGE) {
+            fprintf(stderr, "%s: store_find answered %d with %zu tickets\n", name, rc, n);
+            abort();
+        }
+    }
+    for (uint64_t i = 1; i < q; i++) /* insertion sort: q is small */
+        for (uint64_t k = i; k > 0 && ms[k - 1] > ms[k]; k--) {
+            double t = ms[k];
+            ms[k] = ms[k - 1];
+            ms[k - 1] = t;
+        }
+    return ms[q / 2];
+}
+
+static void seed(void)
+{
+    uint64_t count = bench_size("BENCH_TICKETS", 100000);
+    uint64_t t0 = bench_now_ns();
+    int rc = store_run(insert_tickets, &count, sizeof count, NULL, 0);
+    if (rc != 0) {
+        fprintf(stderr, "desk_list: seeding failed: %s\n", arbor_strerror(rc));
+        abort();
+    }
+    fprintf(stderr, "desk_list: %llu tickets written in %.2f s\n", (unsigned long long)count,
+            (double)(bench_now_ns() - t0) / 1e9);
+    seeded = true;
+}
+
+static void desk_list(void)
+{
+    if (!db_path[0]) {
+        if (!mkdtemp(dir))
+            abort();
+        snprintf(db_path, sizeof db_path, "%s/desk.db", dir);
+        atexit(remove_database);
+    }
+    desk_config_t cfg = {.db_path = db_path, .idle_timeout_ms = 60000};
+    arbor_pid_t sup;
+    arbor_reason_t why;
+    if (desk_start(&cfg, &sup, &why) != 0) {
+        char text[128];
+        arbor_reason_format(&why, text, sizeof text);
+        fprintf(stderr, "desk_list: the desk did not start: %s\n", text);
+        abort();
+    }
+    if (!seeded)
+        seed();
+    ticket_status_t assigned = TICKET_ASSIGNED, closed = TICKET_CLOSED, open = TICKET_OPEN;
+    store_filter_t filter = {.status = &assigned, .agent = "agent07", .limit = PAGE};
+    store_filter_t search = {.status = &closed, .search = "password", .limit = PAGE};
+    store_filter_t priority = {.sort = STORE_SORT_PRIORITY, .limit = PAGE};
+    store_filter_t page = {.status = &closed, .offset = 99 * PAGE, .limit = PAGE};
+    store_filter_t oldest = {.status = &open, .sort = STORE_SORT_OLDEST, .limit = PAGE};
+    store_filter_t customer = {
+        .status = &closed, .customer = "customer0042", .sort = STORE_SORT_PRIORITY, .limit = PAGE};
+    store_filter_t updated = {.agent = "agent03", .sort = STORE_SORT_UPDATED, .limit = PAGE};
+    bench_figure("desk_list_filter_ms", median_ms("filter", &filter, PAGE), "ms");
+    bench_figure("desk_list_search_ms", median_ms("search", &search, PAGE), "ms");
+    bench_figure("desk_list_priority_ms", median_ms("priority", &priority, PAGE), "ms");
+    bench_figure("desk_list_page_ms", median_ms("page", &page, PAGE), "ms");
+    bench_figure("desk_list_oldest_ms", median_ms("oldest", &oldest, PAGE), "ms");
+    bench_figure("desk_list_updated_ms", median_ms("updated", &updated, PAGE), "ms");
+    bench_figure("desk_list_customer_ms", median_ms("customer", &customer, 1), "ms");
+    arbor_unlink(sup);
+    arbor_sup_stop(sup, ARBOR_NORMAL);
+}
+
+const bench_t bench_desk_list[] = {
+    {"desk_list", desk_list, false},
+    {NULL, NULL, false},
+};
