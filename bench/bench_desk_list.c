@@ -12,6 +12,8 @@
  *   desk_list_updated_ms   one agent's tickets, last updated first
  *   desk_list_customer_ms  one customer's closed tickets (about a dozen:
  *                          less than a page), by priority
+ *   desk_list_queue_ms     the open tickets (500), by priority
+ *   desk_list_all_updated_ms  every ticket, last updated first
  *
  * The tickets are written once, in one transaction through store_run (the
  * Store's own connection and its triggers, so the text index is the one
@@ -206,6 +208,8 @@ static void desk_list(void)
     store_filter_t priority = {.sort = STORE_SORT_PRIORITY, .limit = PAGE};
     store_filter_t page = {.status = &closed, .offset = 99 * PAGE, .limit = PAGE};
     store_filter_t oldest = {.status = &open, .sort = STORE_SORT_OLDEST, .limit = PAGE};
+    store_filter_t queue = {.status = &open, .sort = STORE_SORT_PRIORITY, .limit = PAGE};
+    store_filter_t all_updated = {.sort = STORE_SORT_UPDATED, .limit = PAGE};
     store_filter_t customer = {
         .status = &closed, .customer = "customer0042", .sort = STORE_SORT_PRIORITY, .limit = PAGE};
     store_filter_t updated = {.agent = "agent03", .sort = STORE_SORT_UPDATED, .limit = PAGE};
@@ -216,6 +220,8 @@ static void desk_list(void)
     bench_figure("desk_list_oldest_ms", median_ms("oldest", &oldest, PAGE), "ms");
     bench_figure("desk_list_updated_ms", median_ms("updated", &updated, PAGE), "ms");
     bench_figure("desk_list_customer_ms", median_ms("customer", &customer, 1), "ms");
+    bench_figure("desk_list_queue_ms", median_ms("queue", &queue, PAGE), "ms");
+    bench_figure("desk_list_all_updated_ms", median_ms("all updated", &all_updated, PAGE), "ms");
     arbor_unlink(sup);
     arbor_sup_stop(sup, ARBOR_NORMAL);
 }

@@ -89,8 +89,9 @@ int store_history(int64_t id, store_history_t **out, size_t *n);
 int store_list(const ticket_status_t *status, const char *agent, size_t limit, ticket_t **out,
                size_t *n);
 
-/* The orders of a list: newest first (by id), oldest first (age), by
- * priority (urgent first, then oldest), last updated first. */
+/* The orders of a list: newest first, oldest first (both by id: the
+ * order the tickets were created in), by priority (urgent first, then
+ * oldest), last updated first. */
 typedef enum {
     STORE_SORT_NEWEST,
     STORE_SORT_OLDEST,

@@ -88,45 +88,41 @@ static const char schema_v5[] =
     " role TEXT NOT NULL CHECK(role IN ('admin', 'agent')), updated_at INTEGER NOT NULL);"
     "PRAGMA user_version = 5;";
 
-/* Version 6: lists over many tickets. Each order of a list (store_sort_t)
- * has an index, alone and after the status (the queues), so that a page of
- * a list is read in order from an index rather than sorted from the whole
- * table. Newest first needs none: the rowid is the id, and an index's
- * entries with the same key are in rowid order (tickets_status stays for
- * that: a status's tickets newest first). Tickets are found by customer
- * through an index.
+/* Version 6: lists over many tickets. Newest and oldest first need no
+ * index of their own: they are the order of the ids (which are the order
+ * of creation), the rowid, and an index's entries with the same key are in
+ * rowid order (tickets_status: a status's tickets in either order). By
+ * priority, the whole list is read in order from an index; tickets are
+ * found by customer through one. Both keys change only when a ticket is
+ * created or edited: an index on the status with the priority, or on the
+ * update time, would move on most changes, and measured, it cost the
+ * durable desk about a third of its changes per second without fsync
+ * (docs/performance.md), so a queue by priority, and last updated first,
+ * sort what their filters keep.
  *
  * Which index serves a list with several filters depends on how many
  * tickets each filter keeps, which SQLite cannot know without statistics
- * (without them it walks the status's index in the list's order even for
- * one customer's twenty tickets). The statistics (sqlite_stat1) are not
+ * (without them it walks an index in the list's order even for one
+ * customer's twenty tickets). The statistics (sqlite_stat1) are not
  * measured (ANALYZE) but stated, as a desk's shape: a customer has a few
- * tickets, an agent thousands, a status or a priority tens of thousands.
- * So a customer's or an agent's tickets are found through their index and
- * sorted; a status alone is read in the list's order; a search starts
- * from the words' matches. Stating them keeps the plans the same on every
- * desk, whatever it holds; "ANALYZE sqlite_schema" loads them. An operator
- * who runs ANALYZE replaces them with measured ones. */
+ * tickets, a status a few thousand (the queues: open, assigned, pending;
+ * the closed ones are many, but seldom sorted by anything but age), an
+ * agent thousands, a priority tens of thousands. So a customer's, an
+ * agent's or a status's tickets are found through their index and sorted,
+ * and a search starts from the words' matches. Stating them keeps
+ * the plans the same on every desk, whatever it holds; "ANALYZE
+ * sqlite_schema" loads them. An operator who runs ANALYZE replaces them
+ * with measured ones. */
 static const char schema_v6[] =
-    "CREATE INDEX tickets_status_priority ON tickets(status, priority DESC);"
-    "CREATE INDEX tickets_status_created ON tickets(status, created_at);"
-    "CREATE INDEX tickets_status_updated ON tickets(status, updated_at);"
     "CREATE INDEX tickets_priority ON tickets(priority DESC);"
-    "CREATE INDEX tickets_created ON tickets(created_at);"
-    "CREATE INDEX tickets_updated ON tickets(updated_at);"
     "CREATE INDEX tickets_customer ON tickets(customer);"
     "ANALYZE sqlite_schema;" /* makes sqlite_stat1 */
     "DELETE FROM sqlite_stat1 WHERE tbl = 'tickets';"
     "INSERT INTO sqlite_stat1(tbl, idx, stat) VALUES ('tickets', NULL, '100000'),"
-    " ('tickets', 'tickets_status', '100000 20000'),"
+    " ('tickets', 'tickets_status', '100000 2000'),"
     " ('tickets', 'tickets_agent', '100000 5000 1000'),"
     " ('tickets', 'tickets_customer', '100000 20'),"
-    " ('tickets', 'tickets_priority', '100000 25000'),"
-    " ('tickets', 'tickets_created', '100000 1'),"
-    " ('tickets', 'tickets_updated', '100000 1'),"
-    " ('tickets', 'tickets_status_priority', '100000 20000 5000'),"
-    " ('tickets', 'tickets_status_created', '100000 20000 1'),"
-    " ('tickets', 'tickets_status_updated', '100000 20000 1');"
+    " ('tickets', 'tickets_priority', '100000 25000');"
     "ANALYZE sqlite_schema;" /* loads them */
     "PRAGMA user_version = 6;";
 
@@ -200,7 +196,7 @@ void store__list_sql(unsigned bits, store_sort_t sort, char *sql)
     };
     static const char *const orders[STORE_SORTS] = {
         [STORE_SORT_NEWEST] = "id DESC",
-        [STORE_SORT_OLDEST] = "created_at, id",
+        [STORE_SORT_OLDEST] = "id",
         [STORE_SORT_PRIORITY] = "priority DESC, id",
         [STORE_SORT_UPDATED] = "updated_at DESC, id DESC",
     };
