@@ -95,12 +95,15 @@ static int insert_tickets(sqlite3 *db, const void *in, void *out)
     (void)out;
     uint64_t count = *(const uint64_t *)in, state = 42;
     sqlite3_stmt *st;
-    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db,
+    if (sqlite3_prepare_v2(db,
                            "INSERT INTO tickets(description, customer, priority, status, agent,"
                            " created_at, updated_at) VALUES(?,?,?,?,?,?,?)",
                            -1, &st, NULL) != SQLITE_OK)
         return ARBOR_EEXIT;
+    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return ARBOR_EEXIT;
+    }
     int64_t at = 1600000000000; /* a ticket every 15 minutes or so, from 2020 */
     int rc = 0;
     for (uint64_t i = 0; i < count && !rc; i++) {
