@@ -285,7 +285,11 @@ static void verify_stored(const char *db, const int64_t *ids, const int64_t *ver
 }
 
 /* The desk, durable on db, with its web on a free loopback port and
- * BENCH_AGENT an admin with BENCH_PASSWORD. */
+ * BENCH_AGENT an admin with BENCH_PASSWORD. web_new (and web_free, after
+ * the desk has stopped) swap cJSON's allocator, which web.h asks to do
+ * with the runtime stopped; here the runtime runs, but no process uses
+ * cJSON at either moment: the connections start after, and have ended
+ * before. */
 static arbor_pid_t start_desk(const char *db, web_t **web)
 {
     web_config_t wc = {.host = "127.0.0.1", .port = 0};
