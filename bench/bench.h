@@ -50,5 +50,6 @@ extern const bench_t bench_otp[];
 extern const bench_t bench_desk[];
 extern const bench_t bench_net[];
 extern const bench_t bench_http[];
+extern const bench_t bench_desk_http[];
 
 #endif
