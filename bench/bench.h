@@ -51,5 +51,6 @@ extern const bench_t bench_desk[];
 extern const bench_t bench_desk_list[];
 extern const bench_t bench_net[];
 extern const bench_t bench_http[];
+extern const bench_t bench_desk_http[];
 
 #endif

@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 ignore=(hello.c)
 
 tracked=$(git ls-files)
-files=$(git ls-files README.md docs include)
+files=$(git ls-files README.md 'docs/*.md' include)
 bad=0
 
 resolves() { # file ref

@@ -1,18 +1,8 @@
 /*
- * The desk's tree and its TicketWorker.
- *
- * A TicketWorker is the course's GenServer made durable: it loads its
- * ticket from the Store in init (so a restart, or a start on demand, begins
- * from the last acknowledged state), registers under "ticket:ID" in the
- * TicketRegistry, and applies each change to a copy first: the Store
- * commits the copy, and only then does the worker adopt it and reply. The
- * worker serialises its ticket's changes, so two concurrent assignments
- * cannot both win; the loser is told who won. After an idle time it stops
- * (normal: transient, so not restarted) and the next request starts it
- * again. In in-memory mode (no Store) the worker is the course's: its state
- * is the only copy, so it never stops for idleness.
+ * The desk's tree, and the calls the console and the web make: each goes
+ * to the ticket's worker (ticket_worker.c), which the Store backs.
  */
-#include "desk.h"
+#include "desk_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,110 +14,33 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { W_GET = 1, W_ACT, W_RELOAD };
-
 const ticket_actor_t desk_operator = {.kind = ACTOR_OPERATOR, .name = "console"};
 
-/* A change and who makes it. The change comes last, and a request carries
- * it only up to its text's NUL (act_req_size). */
-typedef struct {
-    ticket_actor_t by;
-    int64_t expected; /* the version the change was computed from; < 0: any */
-    ticket_change_t change;
-} act_req_t;
+desk_settings_t desk;
 
-static size_t act_req_size(const act_req_t *q)
+/* An agent that may be given a ticket, or act: on the roster and active. */
+bool desk__check_agent(const char *name, ticket_error_t *err)
 {
-    return offsetof(act_req_t, change) + ticket_change_size(&q->change);
+    store_agent_t a;
+    if (agents_lookup(name, &a) != 0)
+        return desk__refuse(err, "unknown_agent", "there is no agent called %s", name);
+    if (!a.active)
+        return desk__refuse(err, "agent_inactive", "agent %s is deactivated", name);
+    return true;
 }
 
-typedef struct {
-    int rc;
-    ticket_error_t err;
-    ticket_t ticket;
-} act_reply_t;
-
-/* What a worker starts from: in durable mode the id, and it loads the
- * ticket from the Store (so a restart begins from the last acknowledged
- * state); in in-memory mode the ticket itself, as the course's
- * TicketWorker.start_link(ticket) (so a restart begins from the ticket as
- * created, as the course's does). */
-typedef struct {
-    int64_t id;
-    ticket_t ticket; /* in-memory mode */
-} worker_arg_t;
-
-typedef struct {
-    ticket_t t;
-} worker_t;
-
-/* The running desk's settings (one desk per runtime; desk_start sets them). */
-static struct {
-    bool durable;
-    int64_t idle_ms;
-    char log_path[4096];     /* "" = no log */
-    _Atomic int64_t last_id; /* in-memory mode's ids */
-    desk_change_fn on_change;
-} desk;
-
-/* Tells the desk's listener (the web's event stream) of a committed change. */
-static void announce(const ticket_t *t)
+void desk__announce(const ticket_t *t)
 {
     if (desk.on_change)
         desk.on_change(t);
 }
 
-static void ticket_key(int64_t id, char key[32])
+void desk__ticket_key(int64_t id, char key[32])
 {
     snprintf(key, 32, "ticket:%lld", (long long)id);
 }
 
-/* ---- the TicketWorker ---------------------------------------------------------------- */
-
-/* Durable workers stop after an idle time; in-memory ones hold the only
- * copy of their ticket and stay. */
-static arbor_gs_ret_t idle(arbor_gs_ret_t r)
-{
-    return desk.durable ? arbor_gs_timeout(r, desk.idle_ms) : r;
-}
-
-/* init registers the worker and returns at once, so the TicketSupervisor
- * (which waits for init) is not held while the Store answers; the ticket is
- * loaded in handle_continue, before any request is handled. */
-static arbor_gs_ret_t worker_init(void **state, void *arg)
-{
-    const worker_arg_t *a = arg;
-    worker_t *w = arbor_alloc(sizeof *w);
-    if (!w)
-        return arbor_gs_halt(arbor_error("out of memory"));
-    w->t = a->ticket; /* in durable mode, only its id until loaded */
-    w->t.id = a->id;
-    char key[32];
-    ticket_key(a->id, key);
-    arbor_pid_t reg = arbor_whereis(DESK_REGISTRY_NAME), owner;
-    if (!reg || arbor_registry_register(reg, key, NULL, 0, &owner) != 0)
-        return arbor_gs_halt(arbor_error("already_started"));
-    *state = w;
-    return desk.durable ? arbor_gs_continue(arbor_gs_ok(), 0) : idle(arbor_gs_ok());
-}
-
-/* Loads the ticket. An unknown one stops the worker with {shutdown,
- * not_found}: a transient child is not restarted for it, and its caller
- * learns why. */
-static arbor_gs_ret_t worker_load(void **state, uint64_t arg)
-{
-    worker_t *w = *state;
-    int rc = store_get(w->t.id, &w->t);
-    if (rc == ARBOR_ENOENT)
-        return arbor_gs_halt(arbor_reason(ARBOR_EXIT_SHUTDOWN, "not_found"));
-    if (rc)
-        return arbor_gs_halt(arbor_error("cannot load the ticket: %s", arbor_err_name(rc)));
-    return idle(arbor_gs_noreply());
-}
-
-/* Fills err with code and the formatted sentence; returns false. */
-__attribute__((format(printf, 3, 4))) static bool refuse(ticket_error_t *err, const char *code,
-                                                         const char *fmt, ...)
+bool desk__refuse(ticket_error_t *err, const char *code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -135,199 +48,6 @@ __attribute__((format(printf, 3, 4))) static bool refuse(ticket_error_t *err, co
     vsnprintf(err->message, sizeof err->message, fmt, ap);
     va_end(ap);
     return false;
-}
-
-/* An agent that may be given a ticket, or act: on the roster and active. */
-static bool check_agent(const char *name, ticket_error_t *err)
-{
-    store_agent_t a;
-    if (agents_lookup(name, &a) != 0)
-        return refuse(err, "unknown_agent", "there is no agent called %s", name);
-    if (!a.active)
-        return refuse(err, "agent_inactive", "agent %s is deactivated", name);
-    return true;
-}
-
-/* May by make change c to t? */
-static bool check_actor(const ticket_t *t, const ticket_actor_t *by, const ticket_change_t *c,
-                        ticket_error_t *err)
-{
-    if (!ticket_check_actor(by, err))
-        return false;
-    if (by->kind == ACTOR_AGENT)
-        return check_agent(by->name, err);
-    if (by->kind != ACTOR_CUSTOMER)
-        return true;
-    if (!t->customer[0] || strcmp(by->name, t->customer) != 0)
-        return refuse(err, "forbidden", "%s is not this ticket's customer", by->name);
-    if (c->action != ACTION_REPLY)
-        return refuse(err, "forbidden", "a customer may only reply to a ticket (%s)",
-                      ticket_action_name(c->action));
-    return true;
-}
-
-/* The agent an assign or reassign gives the ticket to: the one named (on
- * the roster, active), or for an assign of an open ticket with none named,
- * the policy's pick. Other refusals are the workflow's (ticket_change). */
-static bool choose_agent(const ticket_t *t, ticket_change_t *c, ticket_error_t *err)
-{
-    bool assigning = c->action == ACTION_ASSIGN && t->status == TICKET_OPEN;
-    if (!assigning && c->action != ACTION_REASSIGN)
-        return true;
-    if (c->agent[0])
-        return check_agent(c->agent, err);
-    /* The policy picks only active and available agents: no lookup. */
-    return !assigning || agents_pick(c->agent) == 0 ||
-           refuse(err, "no_agents", "there is no agent to assign");
-}
-
-/* Checks and applies q to a copy of the worker's ticket, has the Store
- * commit it (durable), and only then adopts it. */
-static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q)
-{
-    act_reply_t r = {.ticket = w->t};
-    ticket_change_t *c = &q->change;
-    ticket_t next = w->t;
-    if (q->expected >= 0 && q->expected != w->t.version) {
-        r.rc = ARBOR_EAGAIN;
-        refuse(&r.err, "conflict",
-               "ticket %lld is at version %lld, not %lld: it was changed since; nothing was"
-               " changed",
-               (long long)w->t.id, (long long)w->t.version, (long long)q->expected);
-        return idle(arbor_gs_reply(&r, sizeof r));
-    }
-    char event[TICKET_EVENT_SIZE];
-    bool message = c->action == ACTION_REPLY || c->action == ACTION_NOTE, ok;
-    if (message && !desk.durable)
-        ok = refuse(&r.err, "no_store", "the in-memory desk keeps no conversation");
-    else
-        ok = check_actor(&w->t, &q->by, c, &r.err) && choose_agent(&w->t, c, &r.err) &&
-             ticket_change(&next, c, ticket_now_ms(), event, sizeof event, &r.err);
-    if (!ok) {
-        r.rc = !strcmp(r.err.code, "unknown_agent") || !strcmp(r.err.code, "no_agents")
-                   ? ARBOR_ENOENT
-                   : ARBOR_EINVAL;
-        return idle(arbor_gs_reply(&r, sizeof r));
-    }
-    if (desk.durable) {
-        /* The notification is written with the change, in its
-         * transaction: it exists if and only if the change does (the
-         * outbox). In memory there is no outbox, and no notification. */
-        char notice[STORE_NOTICE_SIZE] = "";
-        if (ticket_changes_status(&w->t, &next))
-            snprintf(notice, sizeof notice, "ticket %lld is now %s", (long long)next.id,
-                     ticket_status_name(next.status));
-        store_event_t ev = {.by = q->by,
-                            .what = event,
-                            .notice = notice,
-                            .message = !message                    ? STORE_NO_MESSAGE
-                                       : c->action == ACTION_REPLY ? STORE_REPLY
-                                                                   : STORE_NOTE,
-                            .text = c->text};
-        r.rc = store_update(&next, &ev, &r.err);
-    }
-    if (r.rc != 0) {
-        /* The Store did not confirm: the change may or may not have been
-         * committed (the Store may have died after COMMIT, before its
-         * reply). The worker's copy can no longer be trusted, so it stops
-         * ({shutdown, _}: not restarted) and the next request starts it
-         * again from what the Store holds. */
-        return arbor_gs_halt_reply(arbor_reason(ARBOR_EXIT_SHUTDOWN, "unconfirmed"), &r, sizeof r);
-    }
-    w->t = r.ticket = next; /* committed: now it is true */
-    announce(&w->t);
-    return idle(arbor_gs_reply(&r, sizeof r));
-}
-
-/* A request carries an act_req_t up to its text's NUL. */
-static bool act_request(const arbor_msg_t *req, act_req_t *q)
-{
-    if (req->tag != W_ACT || req->size <= offsetof(act_req_t, change.text) ||
-        req->size > sizeof *q || ((const char *)req->data)[req->size - 1] != '\0')
-        return false;
-    memcpy(q, req->data, req->size);
-    return true;
-}
-
-static arbor_gs_ret_t worker_call(void **state, const arbor_msg_t *req, arbor_from_t from)
-{
-    worker_t *w = *state;
-    act_req_t q;
-    if (act_request(req, &q))
-        return worker_act(w, &q);
-    if (req->tag == W_RELOAD && desk.durable) {
-        /* The Store changed the ticket behind the worker (an agent's
-         * rename): take what it holds. */
-        int rc = store_get(w->t.id, &w->t);
-        if (rc)
-            return arbor_gs_halt_reply(arbor_reason(ARBOR_EXIT_SHUTDOWN, "unconfirmed"), &rc,
-                                       sizeof rc);
-    }
-    return idle(arbor_gs_reply(&w->t, sizeof w->t));
-}
-
-static arbor_gs_ret_t worker_info(void **state, const arbor_msg_t *msg)
-{
-    if (msg->tag == ARBOR_TAG_GS_TIMEOUT)
-        return arbor_gs_halt(ARBOR_NORMAL); /* idle: the next request starts it again */
-    return idle(arbor_gs_noreply());
-}
-
-static void worker_status(void *state, char *buf, size_t size)
-{
-    const worker_t *w = state;
-    if (w)
-        snprintf(buf, size, "ticket %lld %s", (long long)w->t.id, ticket_status_name(w->t.status));
-}
-
-static const arbor_gen_server_t ticket_worker = {.label = "SupportSystem.TicketWorker",
-                                                 .init = worker_init,
-                                                 .handle_continue = worker_load,
-                                                 .handle_call = worker_call,
-                                                 .handle_info = worker_info,
-                                                 .format_status = worker_status};
-
-static int worker_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
-{
-    arbor_gs_opts_t o = {.link = true};
-    return arbor_gs_start(&ticket_worker, arg, &o, pid, err);
-}
-
-/* Starts the worker of a under the TicketSupervisor. */
-static int start_worker(const worker_arg_t *a, arbor_pid_t *pid, arbor_reason_t *why)
-{
-    arbor_pid_t sup = arbor_whereis(DESK_TICKET_SUP_NAME);
-    if (!sup)
-        return ARBOR_ENOPROC;
-    arbor_child_spec_t spec = {.id = "SupportSystem.TicketWorker",
-                               .start = worker_start,
-                               .arg = (void *)a,
-                               .arg_size = sizeof *a,
-                               .restart = ARBOR_TRANSIENT};
-    return arbor_dynsup_start_child(sup, &spec, pid, why);
-}
-
-int desk_worker(int64_t id, arbor_pid_t *pid)
-{
-    char key[32];
-    ticket_key(id, key);
-    arbor_pid_t reg = arbor_whereis(DESK_REGISTRY_NAME);
-    if (!reg)
-        return ARBOR_ENOPROC;
-    for (int attempt = 0; attempt < 3; attempt++) {
-        if ((*pid = arbor_registry_whereis(reg, key)))
-            return 0;
-        if (!desk.durable)
-            return ARBOR_ENOENT; /* in memory, a ticket without a worker is gone */
-        worker_arg_t a = {.id = id};
-        int rc = start_worker(&a, pid, NULL);
-        if (rc == 0)
-            return 0;
-        if (rc == ARBOR_ENOPROC)
-            return rc;
-        /* Lost a race with another starter: look it up again. */
-    }
-    return ARBOR_EAGAIN;
 }
 
 /* The error for a worker that could not serve: "the ticket's worker
@@ -346,9 +66,9 @@ static bool may_create(const ticket_t *t, const ticket_actor_t *by, ticket_error
     if (!ticket_check_actor(by, err))
         return false;
     if (by->kind == ACTOR_AGENT)
-        return check_agent(by->name, err);
+        return desk__check_agent(by->name, err);
     if (by->kind == ACTOR_CUSTOMER && strcmp(by->name, t->customer) != 0)
-        return refuse(err, "forbidden", "%s is not this ticket's customer", by->name);
+        return desk__refuse(err, "forbidden", "%s is not this ticket's customer", by->name);
     return true;
 }
 
@@ -365,20 +85,20 @@ int desk_create(ticket_t *t, const ticket_actor_t *by, arbor_pid_t *worker, tick
     if (!desk.durable) {
         t->id = atomic_fetch_add(&desk.last_id, 1) + 1;
         worker_arg_t a = {.id = t->id, .ticket = *t};
-        int rc = start_worker(&a, &pid, NULL);
+        int rc = desk__start_worker(&a, &pid, NULL);
         if (rc) {
             unavailable(err, "did not start", rc);
             return rc;
         }
         if (worker)
             *worker = pid;
-        announce(t);
+        desk__announce(t);
         return 0;
     }
     int rc = store_create(t, by, err);
     if (rc)
         return rc;
-    announce(t);
+    desk__announce(t);
     rc = desk_worker(t->id, &pid);
     if (worker)
         *worker = rc ? ARBOR_NOPID : pid;
@@ -486,7 +206,7 @@ int desk_act(int64_t id, ticket_action_t action, const char *agent, const ticket
         return ARBOR_ENOMEM;
     int rc = ARBOR_EINVAL;
     if (agent && strlen(agent) >= sizeof q->change.agent)
-        refuse(err, "field_too_long", "agent is longer than %d characters", TICKET_NAME_MAX);
+        desk__refuse(err, "field_too_long", "agent is longer than %d characters", TICKET_NAME_MAX);
     else {
         snprintf(q->change.agent, sizeof q->change.agent, "%s", agent ? agent : "");
         rc = send_change(id, q, out, err);
@@ -503,7 +223,7 @@ int desk_close(int64_t id, const char *reason, const ticket_actor_t *by, ticket_
         return ARBOR_ENOMEM;
     int rc = ARBOR_EINVAL;
     if (reason && strlen(reason) >= sizeof q->change.reason)
-        refuse(err, "field_too_long", "reason is longer than %d characters", TICKET_NAME_MAX);
+        desk__refuse(err, "field_too_long", "reason is longer than %d characters", TICKET_NAME_MAX);
     else {
         snprintf(q->change.reason, sizeof q->change.reason, "%s", reason ? reason : "");
         rc = send_change(id, q, out, err);
@@ -520,9 +240,9 @@ int desk_post(int64_t id, store_message_kind_t kind, const char *text, const tic
         return ARBOR_ENOMEM;
     int rc = ARBOR_EINVAL;
     if (kind == STORE_NO_MESSAGE)
-        refuse(err, "bad_argument", "a post is a reply or a note");
+        desk__refuse(err, "bad_argument", "a post is a reply or a note");
     else if (text && strlen(text) >= sizeof q->change.text)
-        refuse(err, "field_too_long", "text is longer than %d characters", TICKET_TEXT_MAX);
+        desk__refuse(err, "field_too_long", "text is longer than %d characters", TICKET_TEXT_MAX);
     else {
         snprintf(q->change.text, sizeof q->change.text, "%s", text ? text : "");
         rc = send_change(id, q, out, err);
@@ -546,7 +266,7 @@ int resolve(int64_t id, ticket_t *out, ticket_error_t *err)
 static void reload_worker(int64_t id)
 {
     char key[32];
-    ticket_key(id, key);
+    desk__ticket_key(id, key);
     arbor_pid_t reg = arbor_whereis(DESK_REGISTRY_NAME), pid;
     arbor_msg_t *m;
     if (reg && (pid = arbor_registry_whereis(reg, key)) &&

@@ -60,7 +60,7 @@ class Desk:
 
     def __init__(self, binary, db, log, stderr):
         self.proc = subprocess.Popen(
-            [binary, "--json", "--demo", "--db", db, "--log", log],
+            [binary, "--no-http", "--json", "--demo", "--db", db, "--log", log],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=stderr,

@@ -57,6 +57,8 @@ static const struct {
              {"queues", DESK_REQ_QUEUES},
              {"agents", DESK_REQ_AGENTS},
              {"agent-add", DESK_REQ_AGENT_ADD},
+             {"admin-add", DESK_REQ_CREDENTIALS},
+             {"password-reset", DESK_REQ_CREDENTIALS},
              {"agent-rename", DESK_REQ_AGENT_RENAME},
              {"agent-activate", DESK_REQ_AGENT_SET},
              {"agent-deactivate", DESK_REQ_AGENT_SET},
@@ -252,6 +254,10 @@ static int request_words(const desk_request_t *r, const char **w, char *buf, siz
         w[n++] = "agent-add";
         w[n++] = r->name;
         break;
+    case DESK_REQ_CREDENTIALS: /* admin-add and password-reset decode alike */
+        w[n++] = "admin-add";
+        w[n++] = r->name;
+        break;
     case DESK_REQ_BACKUP:
         w[n++] = "backup";
         w[n++] = r->path;
@@ -335,6 +341,9 @@ static void check_request(const desk_request_t *r, const console_words_t *ws)
     case DESK_REQ_QUEUES:
         if (r->agent)
             check_text("agent", r->agent, TICKET_NAME_MAX, false);
+        break;
+    case DESK_REQ_CREDENTIALS:
+        check_text("name", r->name, TICKET_NAME_MAX, false);
         break;
     case DESK_REQ_AGENT_ADD:
         check_text("agent", r->name, TICKET_NAME_MAX, false);
