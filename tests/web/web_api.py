@@ -195,6 +195,12 @@ def tickets(desk, c):
     # The same through If-Match.
     expect(c.post(path + "/resolve", None, headers={"If-Match": '"%d"' % v0}), 409, "conflict",
            "a stale If-Match")
+    # A version the ticket has not reached is not "changed since": it is said as it is.
+    r = c.post(path + "/resolve", None, headers={"If-Match": '"%d"' % (v0 + 7)})
+    expect(r, 409, "conflict", "an If-Match ahead of the ticket")
+    if r.json["message"] != "ticket %d is at version %d; it has no version %d yet; nothing was" \
+            " changed" % (tid, v0 + 1, v0 + 7):
+        raise Failure("a version ahead is not said as it is: %r" % r.json)
     if expect(c.get(path), 200)["ticket"]["version"] != v0 + 1:
         raise Failure("a refused change moved the version")
     # A second assignment loses, and is told to whom it went.

@@ -249,7 +249,11 @@ static void answer_conflict(arbor_http_response_t *res, int64_t id, int64_t expe
     store_history_t *rows = NULL;
     size_t n = 0;
     char message[TICKET_NAME_SIZE + TICKET_EVENT_SIZE + 200];
-    if (store_history(id, &rows, &n) == 0 && n > 0)
+    if (expected > now.version)
+        snprintf(message, sizeof message,
+                 "ticket %lld is at version %lld; it has no version %lld yet; nothing was changed",
+                 (long long)id, (long long)now.version, (long long)expected);
+    else if (store_history(id, &rows, &n) == 0 && n > 0)
         snprintf(message, sizeof message,
                  "ticket %lld was changed by %s (%s) after version %lld; it is now at version"
                  " %lld; nothing was changed",
