@@ -22,6 +22,11 @@ typedef struct {
 typedef struct roster {
     agents_policy_t policy;
     bool durable;
+    /* The Store could not read the roster (a damaged file): every request
+     * tries again, and until it can, answers why instead of a roster
+     * that is not there. */
+    bool unloaded;
+    ticket_error_t why;
     size_t n, next;
     store_agent_t *agents; /* process memory; open is not kept */
 } roster_t;
@@ -40,6 +45,23 @@ static bool push(roster_t *r, const char *name, bool active, bool available)
     return true;
 }
 
+/* Reads the roster from the Store. ARBOR_EEXIT: the Store could not
+ * (r->why says why): the roster stays unloaded. */
+static int load(roster_t *r)
+{
+    store_agent_t *list;
+    size_t n;
+    int rc = store_agents(&list, &n, &r->why);
+    r->unloaded = rc == ARBOR_EEXIT;
+    if (rc)
+        return rc;
+    bool ok = true;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = push(r, list[i].name, list[i].active, list[i].available);
+    free(list);
+    return ok ? 0 : ARBOR_ENOMEM;
+}
+
 static arbor_gs_ret_t agents_init(void **state, void *arg)
 {
     const agents_config_t *cfg = arg;
@@ -53,16 +75,12 @@ static arbor_gs_ret_t agents_init(void **state, void *arg)
         return push(r, "alice", true, true) && push(r, "bob", true, true)
                    ? arbor_gs_ok()
                    : arbor_gs_halt(arbor_error("out of memory"));
-    store_agent_t *list;
-    size_t n;
-    int rc = store_agents(&list, &n);
-    if (rc)
+    int rc = load(r);
+    if (rc == ARBOR_ENOMEM)
+        return arbor_gs_halt(arbor_error("out of memory"));
+    if (rc && rc != ARBOR_EEXIT)
         return arbor_gs_halt(arbor_error("cannot load agents: %s", arbor_err_name(rc)));
-    bool ok = true;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = push(r, list[i].name, list[i].active, list[i].available);
-    free(list);
-    return ok ? arbor_gs_ok() : arbor_gs_halt(arbor_error("out of memory"));
+    return arbor_gs_ok(); /* unloaded if the Store could not read it: the desk serves the rest */
 }
 
 static store_agent_t *find(roster_t *r, const char *name)
@@ -95,7 +113,7 @@ static store_agent_t *least_loaded(roster_t *r)
 {
     store_agent_t *list, *best = NULL;
     size_t n;
-    if (store_agents(&list, &n) != 0)
+    if (store_agents(&list, &n, NULL) != 0)
         return NULL;
     int64_t best_load = INT64_MAX;
     for (size_t i = 0; i < n; i++) {
@@ -168,6 +186,11 @@ static arbor_gs_ret_t agents_call(void **state, const arbor_msg_t *req, arbor_fr
         return arbor_gs_halt(arbor_error("bad agents request"));
     const agents_req_t *q = req->data;
     agents_reply_t out = {.rc = ARBOR_ENOENT};
+    if (r->unloaded && load(r) == ARBOR_EEXIT) {
+        out.rc = ARBOR_EEXIT;
+        out.err = r->why;
+        return arbor_gs_reply(&out, sizeof out);
+    }
     const store_agent_t *a = NULL;
     switch (req->tag) {
     case PICK:
@@ -235,22 +258,22 @@ int agents_pick(char name[TICKET_NAME_SIZE])
     return rc;
 }
 
-int agents_lookup(const char *name, store_agent_t *found)
+int agents_lookup(const char *name, store_agent_t *found, ticket_error_t *err)
 {
     agents_req_t q;
     snprintf(q.name, sizeof q.name, "%s", name);
     agents_reply_t out;
-    int rc = call(LOOKUP, &q, &out, NULL);
+    int rc = call(LOOKUP, &q, &out, err);
     if (!rc && found)
         *found = out.agent;
     return rc;
 }
 
-int agents_list(store_agent_t **out, size_t *n)
+int agents_list(store_agent_t **out, size_t *n, ticket_error_t *err)
 {
     arbor_pid_t pid = arbor_whereis(AGENTS_NAME);
     if (arbor_whereis(STORE_NAME))
-        return store_agents(out, n);
+        return store_agents(out, n, err);
     arbor_msg_t *m;
     int rc = pid ? arbor_gs_call(pid, ROSTER, NULL, 0, 30000, &m, NULL) : ARBOR_ENOPROC;
     if (rc)

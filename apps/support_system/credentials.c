@@ -107,7 +107,10 @@ int credentials_set(const char *agent, const char *password, credential_role_t r
     if (!password_acceptable(password, err))
         return ARBOR_EINVAL;
     store_agent_t known;
-    if (agents_lookup(agent, &known) != 0) {
+    int found = agents_lookup(agent, &known, err);
+    if (found == ARBOR_EEXIT)
+        return found; /* the roster could not be read: err says why */
+    if (found != 0) {
         error(err, "unknown_agent", "there is no agent called %s", agent);
         return ARBOR_ENOENT;
     }

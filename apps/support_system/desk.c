@@ -22,7 +22,10 @@ desk_settings_t desk;
 bool desk__check_agent(const char *name, ticket_error_t *err)
 {
     store_agent_t a;
-    if (agents_lookup(name, &a) != 0)
+    int rc = agents_lookup(name, &a, err);
+    if (rc == ARBOR_EEXIT)
+        return false; /* the Store could not read the roster: err says why */
+    if (rc != 0)
         return desk__refuse(err, "unknown_agent", "there is no agent called %s", name);
     if (!a.active)
         return desk__refuse(err, "agent_inactive", "agent %s is deactivated", name);
@@ -116,14 +119,19 @@ static void no_such_ticket(int64_t id, ticket_error_t *err)
     snprintf(err->message, sizeof err->message, "there is no ticket %lld", (long long)id);
 }
 
-static bool not_found(const arbor_reason_t *why)
+static bool stopped_for(const arbor_reason_t *why, const char *detail)
 {
-    return why->kind == ARBOR_EXIT_SHUTDOWN && strcmp(why->detail, "not_found") == 0;
+    return why->kind == ARBOR_EXIT_SHUTDOWN && strcmp(why->detail, detail) == 0;
 }
+
+/* The worker of a ticket the Store could not read stopped {shutdown,
+ * store_error} (ticket_worker.c). */
+#define STORE_FAILED 1
 
 /* A call to ticket id's worker, retried once if the worker stopped (idle)
  * between the lookup and the call. ARBOR_ENOENT: no such ticket (the
- * worker started for it found none). */
+ * worker started for it found none); STORE_FAILED: the Store could not
+ * read it. */
 static int worker_call_by_id(int64_t id, uint64_t tag, const void *req, size_t size,
                              arbor_msg_t **reply)
 {
@@ -134,9 +142,23 @@ static int worker_call_by_id(int64_t id, uint64_t tag, const void *req, size_t s
         if ((rc = desk_worker(id, &pid)))
             return rc;
         rc = arbor_gs_call(pid, tag, req, size, 30000, reply, &why);
-        if (rc == ARBOR_EEXIT && not_found(&why))
+        if (rc == ARBOR_EEXIT && stopped_for(&why, "not_found"))
             return ARBOR_ENOENT;
+        if (rc == ARBOR_EEXIT && stopped_for(&why, "store_error"))
+            return STORE_FAILED;
     }
+    return rc;
+}
+
+/* Why the Store could not read ticket id, into err: its message, from a
+ * read of its own (the worker's exit reason has no room for it). Returns
+ * the read's result: 0 if it succeeded this time (then *out is the
+ * ticket). */
+static int store_reason(int64_t id, ticket_t *out, ticket_error_t *err)
+{
+    int rc = store_get(id, out, err);
+    if (rc == ARBOR_ENOENT)
+        no_such_ticket(id, err);
     return rc;
 }
 
@@ -148,6 +170,15 @@ static int send_change(int64_t id, const act_req_t *q, ticket_t *out, ticket_err
     if (rc == ARBOR_ENOENT) {
         no_such_ticket(id, err);
         return rc;
+    }
+    if (rc == STORE_FAILED) {
+        ticket_t t;
+        rc = store_reason(id, &t, err);
+        if (rc)
+            return rc;
+        /* Read this time: the worker starts again on the next request. */
+        unavailable(err, "could not load the ticket; nothing was changed", ARBOR_EAGAIN);
+        return ARBOR_EAGAIN;
     }
     if (rc) {
         unavailable(err, "did not answer", rc);
@@ -331,10 +362,19 @@ int desk_agent_deactivate(const char *name, ticket_t **open, size_t *n, ticket_e
     return 0;
 }
 
-int desk_get(int64_t id, ticket_t *out)
+int desk_get(int64_t id, ticket_t *out, ticket_error_t *err)
 {
+    ticket_error_t ignored;
+    if (!err)
+        err = &ignored;
     arbor_msg_t *m;
     int rc = worker_call_by_id(id, W_GET, NULL, 0, &m);
+    if (rc == STORE_FAILED)
+        return store_reason(id, out, err);
+    if (rc == ARBOR_ENOENT)
+        no_such_ticket(id, err);
+    else if (rc)
+        unavailable(err, "did not answer", rc);
     if (rc)
         return rc;
     *out = *(const ticket_t *)m->data;
@@ -412,7 +452,7 @@ static void seed_demo_agents(void)
 {
     store_agent_t *list;
     size_t n;
-    if (agents_list(&list, &n) != 0)
+    if (agents_list(&list, &n, NULL) != 0)
         return;
     free(list);
     ticket_error_t err;

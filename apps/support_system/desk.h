@@ -152,7 +152,10 @@ int desk_agent_rename(const char *from, const char *to, const ticket_actor_t *by
  * (in memory: none listed). */
 int desk_agent_deactivate(const char *name, ticket_t **open, size_t *n, ticket_error_t *err);
 
-/* The ticket, through its worker. */
-int desk_get(int64_t id, ticket_t *out);
+/* The ticket, through its worker. ARBOR_ENOENT: there is no such ticket
+ * (err: unknown_ticket); any other error is not absence: err (if not
+ * NULL) says why, with the Store's message when it could not read the
+ * ticket (code store_error, or store_damaged for a damaged file). */
+int desk_get(int64_t id, ticket_t *out, ticket_error_t *err);
 
 #endif

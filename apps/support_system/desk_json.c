@@ -21,6 +21,7 @@ static const char *const message_kinds[] = {"event", "reply", "note"};
 static cJSON *history_json(const store_history_t *h)
 {
     cJSON *e = cJSON_CreateObject();
+    cJSON_AddNumberToObject(e, "id", (double)h->id);
     cJSON_AddItemToObject(e, "at", time_json(h->at));
     cJSON_AddItemToObject(e, "who", console_json_text(h->by.name));
     cJSON_AddStringToObject(e, "role", ticket_actor_kind_name(h->by.kind));
@@ -31,7 +32,7 @@ static cJSON *history_json(const store_history_t *h)
     return e;
 }
 
-cJSON *desk_ticket_json(const ticket_t *t, bool with_history)
+cJSON *desk_ticket_json(const ticket_t *t, const store_history_page_t *history)
 {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "id", (double)t->id);
@@ -46,15 +47,12 @@ cJSON *desk_ticket_json(const ticket_t *t, bool with_history)
     cJSON_AddItemToObject(j, "created_at", time_json(t->created_at));
     cJSON_AddItemToObject(j, "updated_at", time_json(t->updated_at));
     cJSON_AddNumberToObject(j, "version", (double)t->version);
-    if (with_history) {
+    if (history) {
         cJSON *h = cJSON_AddArrayToObject(j, "history");
-        store_history_t *rows;
-        size_t n;
-        if (store_history(t->id, &rows, &n) == 0) {
-            for (size_t i = 0; i < n; i++)
-                cJSON_AddItemToArray(h, history_json(&rows[i]));
-            free(rows);
-        }
+        for (size_t i = 0; i < history->n; i++)
+            cJSON_AddItemToArray(h, history_json(&history->entries[i]));
+        cJSON_AddNumberToObject(j, "history_total", (double)history->total);
+        cJSON_AddNumberToObject(j, "history_older", (double)history->older);
     }
     return j;
 }
@@ -162,10 +160,18 @@ cJSON *desk_tree_json(arbor_pid_t sup)
     cJSON *tree = console_tree_json(sup, DESK_SUPERVISOR_NAME, false);
     count_rest_for_one(tree);
     name_tickets(tree);
+    cJSON *store = tree_node(tree, "Store");
+    store_stats_t ss;
+    if (store && store_stats(&ss) == 0 && ss.damaged) {
+        char note[320];
+        snprintf(note, sizeof note, "DAMAGED (%s): changes are refused; see stats", ss.damage);
+        cJSON_AddTrueToObject(store, "damaged");
+        cJSON_AddItemToObject(store, "note", console_json_text(note));
+    }
     cJSON *d = tree_node(tree, "Dispatcher");
     notifier_status_t st;
     int64_t pending = -1;
-    if (d && notifier_status(&st) == 0 && store_outbox_count(&pending) == 0) {
+    if (d && notifier_status(&st) == 0 && store_outbox_count(&pending, NULL) == 0) {
         char state[320], note[360];
         notifier_status_format(&st, state, sizeof state);
         snprintf(note, sizeof note, "%s; %lld pending", state, (long long)pending);

@@ -51,7 +51,10 @@ static const char usage[] =
     "  resolve ID            close ID [REASON]     reopen ID\n"
     "  edit ID [--description TEXT] [--customer NAME] [--priority P]\n"
     "  reply ID [--customer] TEXT                  note ID TEXT  (internal)\n"
-    "  show ID               queues [--agent NAME]  (mine, unassigned, open, pending)\n"
+    "  show ID [--history N] [--before ENTRY]\n"
+    "                        the ticket and its latest N history entries (default 50, at\n"
+    "                        most 1000), or the N before entry ENTRY\n"
+    "  queues [--agent NAME]  (mine, unassigned, open, pending)\n"
     "  list [STATUS] [--agent NAME | --unassigned] [--customer NAME] [--priority P]\n"
     "       [--search WORDS] [--sort newest|oldest|priority|updated] [--page N] [--per-page N]\n"
     "  agents                agent-add NAME        agent-rename OLD NEW\n"
@@ -130,22 +133,25 @@ static void print_history(const store_history_t *h)
     }
 }
 
-static void answer_ticket(const console_t *c, const ticket_t *t, bool history)
+/* Answers a change's ticket: with the latest page of its history in
+ * JSON. The change is done: a history that cannot be read is said beside
+ * it ("history_error"), not as a failure. */
+static void answer_ticket(const console_t *c, const ticket_t *t)
 {
-    if (c->o->json) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddItemToObject(j, "ticket", desk_ticket_json(t, true));
-        ok(c, j, NULL);
+    if (!c->o->json) {
+        print_ticket(t);
         return;
     }
-    print_ticket(t);
-    store_history_t *rows;
-    size_t n;
-    if (history && store_history(t->id, &rows, &n) == 0) {
-        for (size_t i = 0; i < n; i++)
-            print_history(&rows[i]);
-        free(rows);
-    }
+    store_history_page_t page;
+    ticket_error_t err = {.code = ""};
+    bool read = store_history(t->id, 0, 0, &page, &err) == 0;
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddItemToObject(j, "ticket", desk_ticket_json(t, read ? &page : NULL));
+    if (!read)
+        cJSON_AddItemToObject(j, "history_error", console_json_text(err.message));
+    else
+        free(page.entries);
+    ok(c, j, NULL);
 }
 
 /* ---- parsing ----------------------------------------------------------------------- */
@@ -259,7 +265,7 @@ static void cmd_create(const console_t *c, words_t *ws)
         fail_err(c, &err);
         return;
     }
-    answer_ticket(c, &r.ticket, false);
+    answer_ticket(c, &r.ticket);
 }
 
 /* The request's change, in process memory (it is 10 KB); NULL when out of
@@ -298,8 +304,8 @@ static void cmd_act(const console_t *c, words_t *ws)
     ticket_actor_t by = actor_of(r);
     if (r->by_customer) {
         /* reply --customer: written by the ticket's customer. */
-        if (desk_get(r->id, &t) != 0) {
-            no_such_ticket_answer(c, r->id);
+        if (desk_get(r->id, &t, &err) != 0) {
+            fail_err(c, &err);
             goto done;
         }
         by.kind = ACTOR_CUSTOMER;
@@ -314,7 +320,7 @@ static void cmd_act(const console_t *c, words_t *ws)
     else if (desk_change(r->id, ch, &by, &t, &err) != 0)
         fail_err(c, &err);
     else
-        answer_ticket(c, &t, false);
+        answer_ticket(c, &t);
 done:
     arbor_free(ch);
     arbor_free(r);
@@ -325,17 +331,29 @@ static void cmd_show(const console_t *c, words_t *ws)
     desk_request_t r;
     if (!decode(c, ws, &r))
         return;
-    int64_t id = r.id;
     ticket_t t;
-    int rc = desk_get(id, &t);
-    if (rc) {
-        ticket_error_t err = {.code = ""};
-        snprintf(err.code, sizeof err.code, rc == ARBOR_ENOENT ? "unknown_ticket" : "unavailable");
-        snprintf(err.message, sizeof err.message, "there is no ticket %lld", (long long)id);
+    ticket_error_t err = {.code = ""};
+    store_history_page_t page;
+    if (desk_get(r.id, &t, &err) != 0 ||
+        store_history(r.id, r.before, (size_t)r.history, &page, &err) != 0) {
         fail_err(c, &err);
         return;
     }
-    answer_ticket(c, &t, true);
+    if (c->o->json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddItemToObject(j, "ticket", desk_ticket_json(&t, &page));
+        ok(c, j, NULL);
+    } else {
+        print_ticket(&t);
+        if (page.older > 0)
+            printf("    ... %lld older entr%s of %lld (show %lld --before %lld [--history N]"
+                   " shows them)\n",
+                   (long long)page.older, page.older == 1 ? "y" : "ies", (long long)page.total,
+                   (long long)t.id, (long long)page.entries[0].id);
+        for (size_t i = 0; i < page.n; i++)
+            print_history(&page.entries[i]);
+    }
+    free(page.entries);
 }
 
 /* A page of tickets: the request's filters, order and page. One more is
@@ -376,7 +394,7 @@ static void cmd_list(const console_t *c, words_t *ws)
         cJSON *j = cJSON_CreateObject();
         cJSON *arr = cJSON_AddArrayToObject(j, "tickets");
         for (size_t i = 0; i < n; i++)
-            cJSON_AddItemToArray(arr, desk_ticket_json(&rows[i], false));
+            cJSON_AddItemToArray(arr, desk_ticket_json(&rows[i], NULL));
         cJSON_AddNumberToObject(j, "page", (double)page);
         cJSON_AddBoolToObject(j, "more", more);
         ok(c, j, NULL);
@@ -396,9 +414,9 @@ static void cmd_queues(const console_t *c, words_t *ws)
     if (!decode(c, ws, &r))
         return;
     store_queues_t q;
-    int rc = store_queues(r.agent, &q);
-    if (rc) {
-        fail(c, "unavailable", arbor_strerror(rc));
+    ticket_error_t err = {.code = ""};
+    if (store_queues(r.agent, &q, &err) != 0) {
+        fail_err(c, &err);
         return;
     }
     cJSON *j = cJSON_CreateObject();
@@ -433,9 +451,9 @@ static void cmd_agents(const console_t *c)
 {
     store_agent_t *list;
     size_t n;
-    int rc = agents_list(&list, &n);
-    if (rc) {
-        fail(c, "unavailable", arbor_strerror(rc));
+    ticket_error_t err = {.code = ""};
+    if (agents_list(&list, &n, &err) != 0) {
+        fail_err(c, &err);
         return;
     }
     cJSON *j = cJSON_CreateObject();
@@ -511,7 +529,7 @@ static void cmd_agent_set(const console_t *c, words_t *ws)
         text = "deactivated";
         cJSON *arr = cJSON_AddArrayToObject(j, "open_tickets");
         for (size_t i = 0; i < n; i++)
-            cJSON_AddItemToArray(arr, desk_ticket_json(&open[i], false));
+            cJSON_AddItemToArray(arr, desk_ticket_json(&open[i], NULL));
         if (!c->o->json) {
             printf("deactivated; %zu open ticket%s to reassign%s\n", n, n == 1 ? "" : "s",
                    n ? ":" : "");
@@ -599,7 +617,7 @@ static void cmd_crash(const console_t *c, words_t *ws)
         /* A worker started for an unknown ticket lives until it has looked
          * in the Store: ask for the ticket first, so that there is one. */
         ticket_t t;
-        if (desk_get(id, &t) == ARBOR_ENOENT || desk_worker(id, &old) != 0) {
+        if (desk_get(id, &t, NULL) == ARBOR_ENOENT || desk_worker(id, &old) != 0) {
             no_such_ticket_answer(c, id);
             return;
         }
@@ -658,7 +676,7 @@ static void cmd_crash(const console_t *c, words_t *ws)
 static void notifications_stats(cJSON *j, char *text, size_t size)
 {
     int64_t pending = -1;
-    store_outbox_count(&pending);
+    store_outbox_count(&pending, NULL);
     notifier_status_t st;
     int rc = notifier_status(&st);
     cJSON *n = cJSON_AddObjectToObject(j, "notifications");
@@ -729,10 +747,11 @@ static void ticket_stats(cJSON *j, char *text, size_t size)
 {
     store_ticket_count_t *rows;
     size_t n;
-    int rc = store_ticket_counts(&rows, &n);
-    if (rc) {
+    ticket_error_t err = {.code = ""};
+    if (store_ticket_counts(&rows, &n, &err) != 0) {
         cJSON_AddNullToObject(j, "tickets");
-        snprintf(text, size, "the Store did not answer: %s", arbor_strerror(rc));
+        cJSON_AddItemToObject(j, "tickets_error", console_json_text(err.message));
+        snprintf(text, size, "could not be counted: %s", err.message);
         return;
     }
     cJSON *t = cJSON_AddObjectToObject(j, "tickets");
@@ -785,18 +804,27 @@ static void cmd_stats(const console_t *c)
     cJSON_AddNumberToObject(j, "stack_resident_bytes", (double)st.stack_resident_bytes);
     cJSON_AddNumberToObject(j, "top_level_restarts", (double)restarts);
     /* Since the Store last started: how well group commit is batching. */
-    store_stats_t ss = {0, 0};
+    store_stats_t ss = {.transactions = 0};
     store_stats(&ss);
     cJSON_AddNumberToObject(j, "store_transactions", (double)ss.transactions);
     cJSON_AddNumberToObject(j, "store_changes", (double)ss.changes);
-    char notes[400], tickets[2048], text[3072];
+    cJSON_AddBoolToObject(j, "store_damaged", ss.damaged);
+    char damage[512] = "";
+    if (ss.damaged) {
+        cJSON_AddItemToObject(j, "store_damage", console_json_text(ss.damage));
+        cJSON_AddStringToObject(j, "store_recover", STORE_RECOVER_HINT);
+        snprintf(damage, sizeof damage,
+                 "store: DAMAGED (%s): changes are refused; to recover, " STORE_RECOVER_HINT "\n",
+                 ss.damage);
+    }
+    char notes[400], tickets[2048], text[3584];
     ticket_stats(j, tickets, sizeof tickets);
     notifications_stats(j, notes, sizeof notes);
     snprintf(text, sizeof text,
-             "tickets: %s\nnotifications: %s\n"
+             "%stickets: %s\nnotifications: %s\n"
              "runtime: %zu processes, %llu stacks in use (%llu KiB resident), %zu restarts;"
              " the Store wrote %llu changes in %llu commits",
-             tickets, notes, procs, (unsigned long long)st.stacks_in_use,
+             damage, tickets, notes, procs, (unsigned long long)st.stacks_in_use,
              (unsigned long long)st.stack_resident_bytes / 1024, restarts,
              (unsigned long long)ss.changes, (unsigned long long)ss.transactions);
     ok(c, j, text);
@@ -952,6 +980,12 @@ static void root(void *arg)
         printf("SupportSystem desk on %s; type help for the commands.\n", o->db);
     else
         fprintf(stderr, "support_system: the database is %s\n", o->db);
+    store_stats_t ss = {.transactions = 0};
+    if (store_stats(&ss) == 0 && ss.damaged)
+        fprintf(prompt ? stdout : stderr,
+                "support_system: %s is DAMAGED (%s): changes are refused, reads that still work"
+                " are served; to recover, " STORE_RECOVER_HINT "\n",
+                o->db, ss.damage);
     /* At a terminal beside the prompt; otherwise on stderr, so that the
      * answers on stdout stay one per command. */
     if (o->web)

@@ -220,9 +220,11 @@ static void deliver_pending(dispatcher_t *d)
     store_notification_t *read, *rows;
     size_t n;
     char why[200];
-    int rc = store_outbox_pending(NOTIFIER_BATCH, &read, &n);
+    ticket_error_t err = {.code = ""};
+    int rc = store_outbox_pending(NOTIFIER_BATCH, &read, &n, &err);
     if (rc) {
-        snprintf(why, sizeof why, "cannot read the outbox: %s", arbor_strerror(rc));
+        snprintf(why, sizeof why, "cannot read the outbox: %.160s",
+                 err.message[0] ? err.message : arbor_strerror(rc));
         failed(d, why);
         return;
     }

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store.h"
+
 static bool refuse(ticket_error_t *err, const char *code, const char *message)
 {
     snprintf(err->code, sizeof err->code, "%s", code);
@@ -320,6 +322,28 @@ static bool decode_list(int argc, const char *const *argv, desk_request_t *r, ti
     return true;
 }
 
+/* show ID [--history N] [--before K], the options in any order: the
+ * history's page (N entries, the latest before entry K). */
+static bool decode_show(int argc, const char *const *argv, desk_request_t *r, ticket_error_t *err)
+{
+    bool has_id = false;
+    for (int i = 1; i < argc; i++) {
+        bool ok;
+        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(argv[i], "--history") == 0 && value && ++i)
+            ok = parse_count("--history", value, STORE_HISTORY_MAX, &r->history, err);
+        else if (strcmp(argv[i], "--before") == 0 && value && ++i)
+            ok = parse_count("--before", value, INT64_MAX, &r->before, err);
+        else if (!has_id && strncmp(argv[i], "--", 2) != 0)
+            ok = has_id = parse_id(argv[i], &r->id, err);
+        else
+            ok = refuse(err, "bad_argument", "show ID [--history N] [--before ENTRY]");
+        if (!ok)
+            return false;
+    }
+    return has_id || parse_id(NULL, &r->id, err);
+}
+
 /* queues [--agent NAME]: NAME's are mine. */
 static bool decode_queues(int argc, const char *const *argv, desk_request_t *r, ticket_error_t *err)
 {
@@ -391,8 +415,7 @@ bool desk_request_decode(int argc, const char *const *argv, desk_request_t *r, t
         ok = decode_act(argc, argv, &d, err);
         break;
     case DESK_REQ_SHOW:
-        ok = argc <= 2 ? parse_id(argc == 2 ? argv[1] : NULL, &d.id, err)
-                       : refuse(err, "bad_argument", "show takes one ticket id: show ID");
+        ok = decode_show(argc, argv, &d, err);
         break;
     case DESK_REQ_LIST:
         ok = decode_list(argc, argv, &d, err);

@@ -54,6 +54,9 @@ typedef struct desk_request {
     const char *customer_filter, *search;
     int sort; /* store_sort_t */
     int64_t page, per_page;
+    /* show: the history's page: its size (0: STORE_HISTORY_PAGE) and the
+     * entry it ends before (0: the latest entries) */
+    int64_t history, before;
     const char *name;      /* agent-*: the agent */
     const char *new_name;  /* agent-rename */
     int active, available; /* agent-set: 0 or 1, -1 unchanged */

@@ -43,10 +43,38 @@
 #include <stdlib.h>
 #include <string.h>
 
+void store__damaged(store_t *s, const char *what)
+{
+    if (s->damaged)
+        return;
+    s->damaged = true;
+    snprintf(s->stats.damage, sizeof s->stats.damage, "%s", what);
+    s->stats.damaged = true;
+    /* A belt for work that is not a change (store_run): SQLite itself
+     * refuses to write any more on this connection. */
+    sqlite3_exec(s->db, "PRAGMA query_only = 1", NULL, NULL, NULL);
+}
+
+void store__refuse_damaged(const store_t *s, ticket_error_t *err)
+{
+    snprintf(err->code, sizeof err->code, "store_damaged");
+    snprintf(err->message, sizeof err->message,
+             "the database is damaged (%.120s): changes are refused and nothing was changed; to"
+             " recover, " STORE_RECOVER_HINT,
+             s->stats.damage);
+}
+
 int store__db_fail(store_t *s, job_t *j, const char *what)
 {
-    snprintf(j->err.code, sizeof j->err.code, "store_error");
-    snprintf(j->err.message, sizeof j->err.message, "%s: %s", what, sqlite3_errmsg(s->db));
+    int code = sqlite3_errcode(s->db) & 0xff;
+    bool damage = code == SQLITE_CORRUPT || code == SQLITE_NOTADB;
+    if (damage)
+        store__damaged(s, sqlite3_errmsg(s->db));
+    snprintf(j->err.code, sizeof j->err.code, damage ? "store_damaged" : "store_error");
+    snprintf(j->err.message, sizeof j->err.message, "%s: %s%s", what, sqlite3_errmsg(s->db),
+             damage ? " (the database is damaged: changes are refused; 'stats' says how to"
+                      " recover)"
+                    : "");
     return ARBOR_EEXIT;
 }
 
@@ -280,6 +308,12 @@ static void *write_batch(void *arg)
              * error): the changes before this one are gone too. */
             rc = j->rc;
             failed.err = j->err;
+        } else if (s->damaged) {
+            /* This change met the damage: none of the batch is committed
+             * into a damaged file. */
+            rc = ARBOR_EEXIT;
+            store__refuse_damaged(s, &failed.err);
+            step_done(s->st[ST_ROLLBACK]);
         }
     }
     if (!rc && step_done(s->st[ST_COMMIT]) != SQLITE_DONE) {
@@ -366,6 +400,41 @@ static void close_store(void *arg)
     free(s);
 }
 
+/* PRAGMA quick_check: the b-trees' structure, every page of the file
+ * (measured: 67 ms for 100,000 tickets with 300,000 history entries, a
+ * 35 MB file, in the page cache; docs/performance.md). A fault found
+ * makes the Store damaged before it acknowledges any change: a change
+ * that lands on sound pages of a damaged file would otherwise be
+ * acknowledged. */
+static void check_file(store_t *s)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA quick_check(1)", -1, &st, NULL) != SQLITE_OK) {
+        int code = sqlite3_errcode(s->db) & 0xff;
+        if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB)
+            store__damaged(s, sqlite3_errmsg(s->db));
+        return;
+    }
+    int rc = sqlite3_step(st);
+    char found[200];
+    if (rc == SQLITE_ROW) {
+        const char *text = (const char *)sqlite3_column_text(st, 0);
+        text = text ? text : "?";
+        /* "*** in database main ***\nPage 29: ...": the fault alone. */
+        const char *fault =
+            strncmp(text, "***", 3) == 0 && strchr(text, '\n') ? strchr(text, '\n') + 1 : text;
+        snprintf(found, sizeof found, "PRAGMA quick_check: %s", fault);
+        for (char *p = found; *p; p++)
+            *p = *p == '\n' ? ' ' : *p;
+        if (strcmp(text, "ok") != 0)
+            store__damaged(s, found);
+    } else if (rc != SQLITE_DONE) {
+        snprintf(found, sizeof found, "quick_check: %s", sqlite3_errmsg(s->db));
+        store__damaged(s, found);
+    }
+    sqlite3_finalize(st);
+}
+
 static void *open_db(void *arg)
 {
     open_t *o = arg;
@@ -410,6 +479,7 @@ static void *open_db(void *arg)
             return NULL;
         }
     }
+    check_file(s);
     return NULL;
 }
 
@@ -562,6 +632,13 @@ static arbor_gs_ret_t store_call(void **state, const arbor_msg_t *req, arbor_fro
     j.op = (int)req->tag;
     j.rc = 0;
     j.nrows = j.rows_size = 0;
+    if (s->damaged && is_change(j.op)) {
+        /* Nothing is acknowledged into a damaged file. */
+        j.rc = ARBOR_EEXIT;
+        store__refuse_damaged(s, &j.err);
+        arbor_gs_reply_to(from, &j, JOB_HEAD);
+        return waiting(s, arbor_gs_noreply());
+    }
     if (j.op == STATS) {
         j.stats = s->stats;
         arbor_gs_reply_to(from, &j, JOB_HEAD);
@@ -623,7 +700,9 @@ static arbor_gs_ret_t store_info(void **state, const arbor_msg_t *msg)
 static void store_status(void *state, char *buf, size_t size)
 {
     const store_t *s = state;
-    if (s)
+    if (s && s->damaged)
+        snprintf(buf, size, "DAMAGED (%s): changes refused", s->stats.damage);
+    else if (s)
         snprintf(buf, size, "%zu changes waiting to be written", s->n);
 }
 

@@ -79,12 +79,14 @@ int store_update(ticket_t *t, const store_event_t *ev, ticket_error_t *err)
     return rc;
 }
 
-int store_get(int64_t id, ticket_t *out)
+int store_get(int64_t id, ticket_t *out, ticket_error_t *err)
 {
     job_t j = {.op = GET, .id = id};
     int rc = ask(&j);
     if (rc == 0)
         *out = j.ticket;
+    else if (rc != ARBOR_ENOENT)
+        copy_error(&j, rc, err);
     return rc;
 }
 
@@ -104,12 +106,37 @@ static int take_rows(arbor_msg_t *m, void **out, size_t *n)
     return 0;
 }
 
-int store_history(int64_t id, store_history_t **out, size_t *n)
+/* Runs j, a read with rows, at the Store: its rows into *out (*n). */
+static int read_rows(job_t *j, void **out, size_t *n, ticket_error_t *err)
 {
-    job_t j = {.op = HISTORY, .id = id};
     arbor_msg_t *m;
-    int rc = request(&j, &m);
-    return rc ? rc : take_rows(m, (void **)out, n);
+    int rc = request(j, &m);
+    if (rc) {
+        copy_error(j, rc, err);
+        return rc;
+    }
+    memcpy(j, m->data, JOB_HEAD);
+    return take_rows(m, out, n);
+}
+
+int store_history(int64_t id, int64_t before, size_t limit, store_history_page_t *out,
+                  ticket_error_t *err)
+{
+    job_t j = {.op = HISTORY, .id = id, .first = before};
+    j.limit = limit == 0                  ? STORE_HISTORY_PAGE
+              : limit > STORE_HISTORY_MAX ? STORE_HISTORY_MAX
+                                          : limit;
+    *out = (store_history_page_t){0};
+    int rc = read_rows(&j, (void **)&out->entries, &out->n, err);
+    if (rc)
+        return rc;
+    out->total = j.count;
+    out->older = j.last;
+    if (!out->n) {
+        free(out->entries);
+        out->entries = NULL;
+    }
+    return 0;
 }
 
 int store_list(const ticket_status_t *status, const char *agent, size_t limit, ticket_t **out,
@@ -193,22 +220,22 @@ int store_find(const store_filter_t *f, ticket_t **out, size_t *n, ticket_error_
     return rc;
 }
 
-int store_queues(const char *agent, store_queues_t *out)
+int store_queues(const char *agent, store_queues_t *out, ticket_error_t *err)
 {
     job_t j = {.op = QUEUES};
     snprintf(j.agent, sizeof j.agent, "%s", agent ? agent : "");
     int rc = ask(&j);
     if (rc == 0)
         *out = j.queues;
+    else
+        copy_error(&j, rc, err);
     return rc;
 }
 
-int store_agents(store_agent_t **out, size_t *n)
+int store_agents(store_agent_t **out, size_t *n, ticket_error_t *err)
 {
     job_t j = {.op = AGENTS};
-    arbor_msg_t *m;
-    int rc = request(&j, &m);
-    return rc ? rc : take_rows(m, (void **)out, n);
+    return read_rows(&j, (void **)out, n, err);
 }
 
 /* Runs a roster change j about agent name; says what a refusal means. */
@@ -259,12 +286,10 @@ int store_agent_set(const char *name, int active, int available, ticket_error_t 
     return roster_change(&j, name, err);
 }
 
-int store_outbox_pending(size_t limit, store_notification_t **out, size_t *n)
+int store_outbox_pending(size_t limit, store_notification_t **out, size_t *n, ticket_error_t *err)
 {
     job_t j = {.op = OUTBOX_PENDING, .limit = limit};
-    arbor_msg_t *m;
-    int rc = request(&j, &m);
-    return rc ? rc : take_rows(m, (void **)out, n);
+    return read_rows(&j, (void **)out, n, err);
 }
 
 int store_outbox_mark(int64_t first, int64_t last)
@@ -273,21 +298,21 @@ int store_outbox_mark(int64_t first, int64_t last)
     return ask(&j);
 }
 
-int store_outbox_count(int64_t *pending)
+int store_outbox_count(int64_t *pending, ticket_error_t *err)
 {
     job_t j = {.op = OUTBOX_COUNT};
     int rc = ask(&j);
     if (rc == 0)
         *pending = j.count;
+    else
+        copy_error(&j, rc, err);
     return rc;
 }
 
-int store_ticket_counts(store_ticket_count_t **out, size_t *n)
+int store_ticket_counts(store_ticket_count_t **out, size_t *n, ticket_error_t *err)
 {
     job_t j = {.op = TICKET_COUNTS};
-    arbor_msg_t *m;
-    int rc = request(&j, &m);
-    return rc ? rc : take_rows(m, (void **)out, n);
+    return read_rows(&j, (void **)out, n, err);
 }
 
 int store_stats(store_stats_t *out)

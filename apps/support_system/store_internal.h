@@ -81,6 +81,7 @@ enum {
     ST_EXISTS,
     ST_GET,
     ST_HISTORY,
+    ST_HISTORY_COUNT,
     ST_QUEUES,
     ST_AGENTS,
     ST_AGENT_ADD,
@@ -180,6 +181,12 @@ typedef struct store {
     bool lingered;      /* the batch has waited once for company */
     uint64_t oldest_ms; /* when the batch's first change arrived */
     store_stats_t stats;
+    /* The file is damaged (SQLite answered SQLITE_CORRUPT or SQLITE_NOTADB,
+     * or PRAGMA quick_check found a fault at open): every change is
+     * refused, the connection is query_only, reads still run. What found
+     * it is in stats.damage. Set on the blocking pool while the Store
+     * waits; cleared only by a new open of a sound file. */
+    bool damaged;
     void *rows;                  /* a read's rows, malloc'd: in the state, so that a Store killed
                                   * during a read frees them in its exit hook */
     ticket_t cache[CACHE_SLOTS]; /* id 0: empty */
@@ -192,8 +199,18 @@ typedef struct read {
 } read_t;
 
 /* Fills j's error with SQLite's message about what failed; returns
- * ARBOR_EEXIT. */
+ * ARBOR_EEXIT. When SQLite's error says the file is damaged (SQLITE_CORRUPT,
+ * SQLITE_NOTADB), the Store enters its damaged state (store__damaged) and
+ * the error's code is "store_damaged". */
 int store__db_fail(store_t *s, job_t *j, const char *what);
+
+/* Enters the damaged state, found by what (SQLite's message, or the first
+ * fault PRAGMA quick_check reported): changes are refused from now on and
+ * the connection answers only queries. Blocking pool or init only. */
+void store__damaged(store_t *s, const char *what);
+
+/* The refusal of a change by a damaged Store, into err. */
+void store__refuse_damaged(const store_t *s, ticket_error_t *err);
 
 /* The cache slot of ticket id (it holds another ticket, or none, when id
  * is not cached). */

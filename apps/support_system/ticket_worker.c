@@ -49,14 +49,18 @@ static arbor_gs_ret_t worker_init(void **state, void *arg)
 }
 
 /* Loads the ticket. An unknown one stops the worker with {shutdown,
- * not_found}: a transient child is not restarted for it, and its caller
- * learns why. */
+ * not_found}, one the Store could not read (a damaged file, a failing
+ * disk) with {shutdown, store_error}: a transient child is not restarted
+ * for either (restarting cannot mend the file), and its caller learns
+ * why (desk.c asks the Store for its message). */
 static arbor_gs_ret_t worker_load(void **state, uint64_t arg)
 {
     worker_t *w = *state;
-    int rc = store_get(w->t.id, &w->t);
+    int rc = store_get(w->t.id, &w->t, NULL);
     if (rc == ARBOR_ENOENT)
         return arbor_gs_halt(arbor_reason(ARBOR_EXIT_SHUTDOWN, "not_found"));
+    if (rc == ARBOR_EEXIT)
+        return arbor_gs_halt(arbor_reason(ARBOR_EXIT_SHUTDOWN, "store_error"));
     if (rc)
         return arbor_gs_halt(arbor_error("cannot load the ticket: %s", arbor_err_name(rc)));
     return idle(arbor_gs_noreply());
@@ -172,7 +176,7 @@ static arbor_gs_ret_t worker_call(void **state, const arbor_msg_t *req, arbor_fr
     if (req->tag == W_RELOAD && desk.durable) {
         /* The Store changed the ticket behind the worker (an agent's
          * rename): take what it holds. */
-        int rc = store_get(w->t.id, &w->t);
+        int rc = store_get(w->t.id, &w->t, NULL);
         if (rc)
             return arbor_gs_halt_reply(arbor_reason(ARBOR_EXIT_SHUTDOWN, "unconfirmed"), &rc,
                                        sizeof rc);

@@ -12,6 +12,17 @@
 #include "../../apps/support_system/desk.h"
 #include "test.h"
 
+/* The whole history of ticket id (up to STORE_HISTORY_MAX entries), oldest
+ * first: *h (free()) with *n entries. */
+static int history_all(int64_t id, store_history_t **h, size_t *n)
+{
+    store_history_page_t page;
+    int rc = store_history(id, 0, STORE_HISTORY_MAX, &page, NULL);
+    *h = rc ? NULL : page.entries;
+    *n = rc ? 0 : page.n;
+    return rc;
+}
+
 /* A change by the operator, as the tests before attribution wrote it. */
 static int legacy_update(ticket_t *t, const char *who, const char *what, const char *notice,
                          ticket_error_t *err)
@@ -159,7 +170,7 @@ static void race_root(void *arg)
         ASSERT_STREQ(lose->err.code, "already_assigned");
         ASSERT_TRUE(strstr(lose->err.message, win->agent) != NULL);
         ticket_t now;
-        ASSERT_OK(store_get(t.id, &now));
+        ASSERT_OK(store_get(t.id, &now, NULL));
         ASSERT_STREQ(now.agent, win->agent);
     }
     ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
@@ -312,7 +323,7 @@ static void store_kill_root(void *arg)
         if (acked[id] == (ticket_status_t)-1)
             continue;
         ticket_t t;
-        ASSERT_OK(store_get(id, &t));
+        ASSERT_OK(store_get(id, &t, NULL));
         ASSERT_GE(t.status, acked[id]);
         checked++;
     }
@@ -411,7 +422,7 @@ static void notify_root(void *arg)
     ASSERT_EQ(log_count(assigned), 1);
     ASSERT_EQ(log_count(resolved), 1);
     int64_t pending = -1;
-    WAIT_UNTIL(store_outbox_count(&pending) == 0 && pending == 0, 10000);
+    WAIT_UNTIL(store_outbox_count(&pending, NULL) == 0 && pending == 0, 10000);
     ASSERT_EQ(pending, 0); /* and marked delivered */
     ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
 }
@@ -462,7 +473,7 @@ static void outbox_root(void *arg)
 
     ticket_t a, b;
     ticket_error_t err = {.code = ""};
-    ASSERT_OK(store_get(t.id, &a));
+    ASSERT_OK(store_get(t.id, &a, NULL));
     b = a;
     ASSERT_TRUE(ticket_apply(&a, ACTION_RESOLVE, NULL, ticket_now_ms(), &err));
     ASSERT_TRUE(ticket_apply(&b, ACTION_RESOLVE, NULL, ticket_now_ms(), &err));
@@ -479,7 +490,7 @@ static void outbox_root(void *arg)
     sqlite3_busy_timeout(db, 5000);
     ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE history RENAME TO history_gone", NULL, NULL, NULL),
               SQLITE_OK);
-    ASSERT_OK(store_get(t.id, &a));
+    ASSERT_OK(store_get(t.id, &a, NULL));
     ASSERT_TRUE(ticket_apply(&a, ACTION_CLOSE, NULL, ticket_now_ms(), &err));
     ASSERT_ERR(legacy_update(&a, "desk", "closed", "failed: ticket is now closed", &err),
                ARBOR_EEXIT);
@@ -488,7 +499,7 @@ static void outbox_root(void *arg)
     sqlite3_close(db);
     ASSERT_EQ(outbox_rows(t.id, "failed:", false), 0);
     int64_t pending;
-    ASSERT_OK(store_outbox_count(&pending));
+    ASSERT_OK(store_outbox_count(&pending, NULL));
     ASSERT_EQ(pending, 2); /* assigned, first: nothing is delivered without a sink */
     ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
 }
@@ -581,7 +592,7 @@ static void dispatcher_crash_root(void *arg)
     atomic_store(&sink.open, true);
     WAIT_UNTIL(atomic_load(&sink.delivered) >= 2, 10000);
     int64_t pending = -1;
-    WAIT_UNTIL(store_outbox_count(&pending) == 0 && pending == 0, 10000);
+    WAIT_UNTIL(store_outbox_count(&pending, NULL) == 0 && pending == 0, 10000);
     ASSERT_EQ(pending, 0);
     delivered_once(2);
     ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
@@ -612,7 +623,7 @@ static void store_crash_root(void *arg)
     ASSERT_NE(arbor_whereis(STORE_NAME), store);
     atomic_store(&sink.open, true);
     int64_t pending = -1;
-    WAIT_UNTIL(store_outbox_count(&pending) == 0 && pending == 0, 10000);
+    WAIT_UNTIL(store_outbox_count(&pending, NULL) == 0 && pending == 0, 10000);
     ASSERT_EQ(pending, 0);
     delivered_once(1);
     ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
@@ -661,7 +672,7 @@ static void failing_sink_root(void *arg)
     ASSERT_EQ(__atomic_load_n(&reports_failing, __ATOMIC_SEQ_CST), 1);
     atomic_store(&sink.open, true);
     int64_t pending = -1;
-    WAIT_UNTIL(store_outbox_count(&pending) == 0 && pending == 0, 40000);
+    WAIT_UNTIL(store_outbox_count(&pending, NULL) == 0 && pending == 0, 40000);
     ASSERT_EQ(pending, 0);
     delivered_once(7); /* 1 + 3 assignments, 3 resolutions */
     WAIT_UNTIL(__atomic_load_n(&reports_recovered, __ATOMIC_SEQ_CST) == 1, 5000);
@@ -702,7 +713,7 @@ static void full_log_root(void *arg)
     ticket_error_t err;
     ASSERT_OK(resolve(t.id, NULL, &err));
     int64_t pending;
-    ASSERT_OK(store_outbox_count(&pending));
+    ASSERT_OK(store_outbox_count(&pending, NULL));
     ASSERT_EQ(pending, 3);
     ASSERT_EQ(st.delivered, 0);
     ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
@@ -778,7 +789,7 @@ static void unconfirmed_root(void *arg)
     ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE history_gone RENAME TO history", NULL, NULL, NULL),
               SQLITE_OK);
     sqlite3_close(db);
-    ASSERT_OK(desk_get(t.id, &out)); /* a new worker, from the Store */
+    ASSERT_OK(desk_get(t.id, &out, NULL)); /* a new worker, from the Store */
     ASSERT_EQ(out.status, TICKET_ASSIGNED);
     ASSERT_OK(resolve(t.id, &out, &err));
     ASSERT_EQ(out.status, TICKET_RESOLVED);
@@ -805,7 +816,7 @@ static void stale_root(void *arg)
     ticket_t t = fresh(), a, b, now;
     ticket_error_t err = {.code = ""};
     ASSERT_OK(ticket_supervisor_create_ticket(&t, NULL, &err));
-    ASSERT_OK(store_get(t.id, &a));
+    ASSERT_OK(store_get(t.id, &a, NULL));
     b = a;
     ASSERT_TRUE(ticket_apply(&a, ACTION_ASSIGN, "bob", ticket_now_ms(), &err));
     ASSERT_TRUE(ticket_apply(&b, ACTION_ASSIGN, "alice", ticket_now_ms(), &err));
@@ -814,12 +825,12 @@ static void stale_root(void *arg)
     ASSERT_EQ(a.version, v + 1);
     ASSERT_ERR(legacy_update(&b, "alice", "assigned to alice", NULL, &err), ARBOR_EAGAIN);
     ASSERT_STREQ(err.code, "conflict");
-    ASSERT_OK(store_get(t.id, &now));
+    ASSERT_OK(store_get(t.id, &now, NULL));
     ASSERT_STREQ(now.agent, "bob");
     ASSERT_EQ(now.version, v + 1);
     store_history_t *rows;
     size_t n;
-    ASSERT_OK(store_history(t.id, &rows, &n));
+    ASSERT_OK(history_all(t.id, &rows, &n));
     ASSERT_EQ(n, 2); /* created, assigned to bob: nothing from the stale copy */
     free(rows);
     /* The ticket's worker still holds the copy from before bob's change:
@@ -850,15 +861,15 @@ static void migrate_root(void *arg)
     ASSERT_OK(desk_start(&cfg, &sup, NULL));
     ticket_t t;
     ticket_error_t err = {.code = ""};
-    ASSERT_OK(store_get(1, &t));
+    ASSERT_OK(store_get(1, &t, NULL));
     ASSERT_STREQ(t.description, "old ticket");
     ASSERT_EQ(t.version, 0);
     int64_t pending;
-    ASSERT_OK(store_outbox_count(&pending));
+    ASSERT_OK(store_outbox_count(&pending, NULL));
     ASSERT_EQ(pending, 0); /* an old file's notifications count as delivered */
     ASSERT_OK(assign_agent(1, "bob", &t, &err));
     ASSERT_EQ(t.version, 1);
-    ASSERT_OK(store_outbox_count(&pending));
+    ASSERT_OK(store_outbox_count(&pending, NULL));
     ASSERT_EQ(pending, 1); /* the assignment's, pending: this desk has no sink */
     ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
 }
@@ -966,9 +977,9 @@ static void memory_root(void *arg)
 
     ASSERT_OK(arbor_exit_pid(worker, ARBOR_KILL));
     arbor_test_wait_dead(worker, 5000);
-    for (int i = 0; i < 500 && desk_get(t.id, &out) != 0; i++)
+    for (int i = 0; i < 500 && desk_get(t.id, &out, NULL) != 0; i++)
         arbor_sleep(10);
-    ASSERT_OK(desk_get(t.id, &out));
+    ASSERT_OK(desk_get(t.id, &out, NULL));
     ASSERT_EQ(out.status, TICKET_OPEN);
     ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
 }

@@ -13,6 +13,17 @@
 #include "../../apps/support_system/store_internal.h" /* the lists' SQL, for their plans */
 #include "test.h"
 
+/* The whole history of ticket id (up to STORE_HISTORY_MAX entries), oldest
+ * first: *h (free()) with *n entries. */
+static int history_all(int64_t id, store_history_t **h, size_t *n)
+{
+    store_history_page_t page;
+    int rc = store_history(id, 0, STORE_HISTORY_MAX, &page, NULL);
+    *h = rc ? NULL : page.entries;
+    *n = rc ? 0 : page.n;
+    return rc;
+}
+
 /* ---- the workflow, pure --------------------------------------------------------------- */
 
 /* A change of each kind, with what it needs. */
@@ -264,7 +275,7 @@ static void attribution_root(void *arg)
     ASSERT_STREQ(err.code, "agent_inactive");
 
     store_history_t *h;
-    ASSERT_OK(store_history(t.id, &h, &n));
+    ASSERT_OK(history_all(t.id, &h, &n));
     ASSERT_EQ(n, 5); /* nothing from the refusals */
     static const struct {
         ticket_actor_kind_t kind;
@@ -341,7 +352,7 @@ static void notices_root(void *arg)
 
     /* A reply computed from a stale copy is refused, and leaves no message. */
     ticket_t a, b;
-    ASSERT_OK(store_get(t.id, &a));
+    ASSERT_OK(store_get(t.id, &a, NULL));
     b = a;
     store_event_t ev = {
         .by = desk_operator, .what = "added a note", .message = STORE_NOTE, .text = "first"};
@@ -371,7 +382,7 @@ static void roster_root(void *arg)
     arbor_pid_t sup = start(policy, false);
     store_agent_t *list;
     size_t n;
-    ASSERT_OK(agents_list(&list, &n));
+    ASSERT_OK(agents_list(&list, &n, NULL));
     free(list);
     ASSERT_EQ(n, 0);
     ticket_t t = create_for("", &desk_operator), out;
@@ -404,7 +415,7 @@ static void roster_root(void *arg)
     ASSERT_STREQ(err.code, "agent_inactive");
     ASSERT_ERR(agents_set("nobody", 1, -1, &err), ARBOR_ENOENT);
     ASSERT_STREQ(err.code, "unknown_agent");
-    ASSERT_OK(agents_list(&list, &n));
+    ASSERT_OK(agents_list(&list, &n, NULL));
     ASSERT_EQ(n, 3);
     ASSERT_STREQ(list[0].name, "ann");
     ASSERT_TRUE(list[0].active && !list[0].available && list[0].open == 1);
@@ -447,20 +458,20 @@ static void rename_root(void *arg)
     ASSERT_STREQ(err.code, "unknown_agent");
     ASSERT_ERR(desk_agent_rename("alice", "a\x01", &desk_operator, &err), ARBOR_EINVAL);
     ASSERT_OK(desk_agent_rename("alice", "alicia", &desk_operator, &err));
-    ASSERT_OK(desk_get(t.id, &out));
+    ASSERT_OK(desk_get(t.id, &out, NULL));
     ASSERT_STREQ(out.agent, "alicia");
     ticket_actor_t alicia = agent("alicia"), alice = agent("alice");
     ASSERT_OK(desk_act(t.id, ACTION_PEND, NULL, &alicia, &out, &err)); /* no conflict */
     ASSERT_ERR(desk_act(t.id, ACTION_RESUME, NULL, &alice, &out, &err), ARBOR_ENOENT);
     store_history_t *h;
     size_t n;
-    ASSERT_OK(store_history(t.id, &h, &n));
+    ASSERT_OK(history_all(t.id, &h, &n));
     ASSERT_EQ(n, 4);
     ASSERT_STREQ(h[1].what, "assigned to alice"); /* as it was said */
     ASSERT_STREQ(h[2].what, "agent alice renamed to alicia");
     ASSERT_STREQ(h[3].by.name, "alicia");
     free(h);
-    ASSERT_OK(store_get(done.id, &out));
+    ASSERT_OK(store_get(done.id, &out, NULL));
     ASSERT_STREQ(out.agent, "alicia");
     ticket_t *open;
     ASSERT_OK(desk_agent_deactivate("alicia", &open, &n, &err));
@@ -520,18 +531,18 @@ static void upgrade_root(void *arg)
               3);
     ASSERT_EQ(sql_int("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'tickets'"), 5);
     ticket_t t, out;
-    ASSERT_OK(store_get(1, &t));
+    ASSERT_OK(store_get(1, &t, NULL));
     ASSERT_STREQ(t.description, "old ticket");
     ASSERT_STREQ(t.agent, "carol");
     ASSERT_EQ(t.version, 3);
     store_agent_t *list;
     size_t n;
-    ASSERT_OK(agents_list(&list, &n));
+    ASSERT_OK(agents_list(&list, &n, NULL));
     ASSERT_EQ(n, 1); /* carol alone: --demo seeds only an empty roster */
     ASSERT_TRUE(list[0].active && list[0].available && list[0].open == 1);
     free(list);
     store_history_t *h;
-    ASSERT_OK(store_history(1, &h, &n));
+    ASSERT_OK(history_all(1, &h, &n));
     ASSERT_EQ(n, 2);
     ASSERT_STREQ(h[1].what, "assigned to carol");
     ASSERT_EQ(h[1].by.kind, ACTOR_DESK); /* recorded before attribution */
@@ -554,7 +565,7 @@ static void upgrade_root(void *arg)
     ASSERT_OK(desk_act(1, ACTION_PEND, NULL, &carol, &out, &err));
     ASSERT_EQ(out.version, 5);
     int64_t pending;
-    ASSERT_OK(store_outbox_count(&pending));
+    ASSERT_OK(store_outbox_count(&pending, NULL));
     ASSERT_EQ(pending, 2); /* the old one, still pending, and the pend's */
     ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
 }
@@ -687,12 +698,12 @@ static void find_root(void *arg)
     ASSERT_ERR(store_find(&(store_filter_t){.search = "a\x01", .limit = 9}, &rows, &n, &err),
                ARBOR_EINVAL);
     store_queues_t q;
-    ASSERT_OK(store_queues("bob", &q));
+    ASSERT_OK(store_queues("bob", &q, NULL));
     ASSERT_EQ(q.mine, 1);       /* 2, pending; 4 is resolved */
     ASSERT_EQ(q.unassigned, 1); /* 3 */
     ASSERT_EQ(q.open, 3);       /* 1, 2, 3 */
     ASSERT_EQ(q.pending, 1);
-    ASSERT_OK(store_queues(NULL, &q));
+    ASSERT_OK(store_queues(NULL, &q, NULL));
     ASSERT_EQ(q.mine, 0);
     ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
 }

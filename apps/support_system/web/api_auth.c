@@ -134,7 +134,7 @@ void api_setup(arbor_http_request_t *req, arbor_http_response_t *res, const web_
         ok = false;
     }
     store_agent_t known;
-    if (ok && agents_lookup(name, &known) != 0 && agents_add(name, &err) != 0) {
+    if (ok && agents_lookup(name, &known, NULL) != 0 && agents_add(name, &err) != 0) {
         web_desk_error(res, &err);
         ok = false;
     }

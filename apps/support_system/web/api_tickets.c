@@ -39,18 +39,21 @@ static bool query_field(const arbor_http_request_t *req, const char *name, char 
     return arbor_http_query(req->query, name, out, size) >= 0;
 }
 
-/* {"tickets":[...]} as store_list finds them, into *out. */
-static int tickets_json(const ticket_status_t *status, const char *agent, size_t limit, cJSON **out)
+/* {"tickets":[...]} as store_find finds them, newest first, into *out;
+ * a read the Store could not do is an error (err), never a shorter list. */
+static int tickets_json(const ticket_status_t *status, const char *agent, size_t limit, cJSON **out,
+                        ticket_error_t *err)
 {
     ticket_t *rows;
     size_t n;
-    int rc = store_list(status, agent, limit, &rows, &n);
+    store_filter_t f = {.status = status, .agent = agent, .limit = limit};
+    int rc = store_find(&f, &rows, &n, err);
     if (rc)
         return rc;
     cJSON *j = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(j, "tickets");
     for (size_t i = 0; i < n; i++)
-        cJSON_AddItemToArray(arr, desk_ticket_json(&rows[i], false));
+        cJSON_AddItemToArray(arr, desk_ticket_json(&rows[i], NULL));
     free(rows);
     *out = j;
     return 0;
@@ -105,9 +108,9 @@ void api_tickets_list(arbor_http_request_t *req, arbor_http_response_t *res,
         }
     }
     cJSON *j;
-    int rc = tickets_json(has_status ? &status : NULL, has_agent ? agent : NULL, (size_t)limit, &j);
-    if (rc)
-        web_error(res, 503, "unavailable", arbor_strerror(rc));
+    if (tickets_json(has_status ? &status : NULL, has_agent ? agent : NULL, (size_t)limit, &j,
+                     &err) != 0)
+        web_desk_error(res, &err);
     else
         web_json(res, 200, j);
 }
@@ -115,12 +118,13 @@ void api_tickets_list(arbor_http_request_t *req, arbor_http_response_t *res,
 cJSON *api_tickets_newest(size_t limit)
 {
     cJSON *j;
-    return tickets_json(NULL, NULL, limit, &j) == 0 ? j : NULL;
+    return tickets_json(NULL, NULL, limit, &j, NULL) == 0 ? j : NULL;
 }
 
-/* Answers {"ticket":...}, with its history when asked, and its version
- * as ETag. */
-static void answer_ticket(arbor_http_response_t *res, int status, const ticket_t *t, bool history)
+/* Answers {"ticket":...}, with a page of its history when asked (not
+ * NULL), and its version as ETag. */
+static void answer_ticket(arbor_http_response_t *res, int status, const ticket_t *t,
+                          const store_history_page_t *history)
 {
     char etag[32];
     snprintf(etag, sizeof etag, "\"%lld\"", (long long)t->version);
@@ -130,23 +134,46 @@ static void answer_ticket(arbor_http_response_t *res, int status, const ticket_t
     web_json(res, status, j);
 }
 
+/* The query parameter name, a number from 1 to max, into *out (left as
+ * it is when absent); answers 400 and returns false when it is not. */
+static bool history_param(const arbor_http_request_t *req, arbor_http_response_t *res,
+                          const char *name, int64_t max, int64_t *out)
+{
+    char s[24];
+    if (!query_field(req, name, s, sizeof s))
+        return true;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || !s[0] || v < 1 || v > max) {
+        char message[96];
+        snprintf(message, sizeof message, "%s must be a number from 1 to %lld", name,
+                 (long long)max);
+        web_error(res, 400, "bad_argument", message);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
 void api_ticket_show(arbor_http_request_t *req, arbor_http_response_t *res,
                      const web_session_t *who)
 {
-    int64_t id;
-    if (!web_id_param(req, res, "id", &id))
+    int64_t id, history = 0, before = 0;
+    if (!web_id_param(req, res, "id", &id) ||
+        !history_param(req, res, "history", STORE_HISTORY_MAX, &history) ||
+        !history_param(req, res, "before", INT64_MAX, &before))
         return;
     ticket_t t;
-    int rc = desk_get(id, &t);
-    if (rc == ARBOR_ENOENT) {
-        char message[64];
-        snprintf(message, sizeof message, "there is no ticket %lld", (long long)id);
-        web_error(res, 404, "unknown_ticket", message);
-    } else if (rc) {
-        web_error(res, 503, "unavailable", arbor_strerror(rc));
-    } else {
-        answer_ticket(res, 200, &t, true);
+    ticket_error_t err = {.code = ""};
+    store_history_page_t page;
+    if (desk_get(id, &t, &err) != 0 ||
+        store_history(id, before, (size_t)history, &page, &err) != 0) {
+        web_desk_error(res, &err);
+        return;
     }
+    answer_ticket(res, 200, &t, &page);
+    free(page.entries);
 }
 
 /* ---- changing ------------------------------------------------------------------------- */
@@ -192,7 +219,7 @@ void api_ticket_create(arbor_http_request_t *req, arbor_http_response_t *res,
     char location[48];
     snprintf(location, sizeof location, "/api/tickets/%lld", (long long)t.id);
     arbor_http_set_header(res, "Location", location);
-    answer_ticket(res, 201, &t, false);
+    answer_ticket(res, 201, &t, NULL);
 }
 
 /* The version a change was computed from: If-Match ("3", W/"3" or 3)
@@ -242,32 +269,31 @@ static bool expected_version(const arbor_http_request_t *req, arbor_http_respons
 static void answer_conflict(arbor_http_response_t *res, int64_t id, int64_t expected)
 {
     ticket_t now;
-    if (desk_get(id, &now) != 0) {
+    if (desk_get(id, &now, NULL) != 0) {
         web_error(res, 409, "conflict", "the ticket was changed since; nothing was changed");
         return;
     }
-    store_history_t *rows = NULL;
-    size_t n = 0;
+    store_history_page_t page = {0};
     char message[TICKET_NAME_SIZE + TICKET_EVENT_SIZE + 200];
     if (expected > now.version)
         snprintf(message, sizeof message,
                  "ticket %lld is at version %lld; it has no version %lld yet; nothing was changed",
                  (long long)id, (long long)now.version, (long long)expected);
-    else if (store_history(id, &rows, &n) == 0 && n > 0)
+    else if (store_history(id, 0, 1, &page, NULL) == 0 && page.n > 0)
         snprintf(message, sizeof message,
                  "ticket %lld was changed by %s (%s) after version %lld; it is now at version"
                  " %lld; nothing was changed",
-                 (long long)id, rows[n - 1].by.name, rows[n - 1].what, (long long)expected,
+                 (long long)id, page.entries[0].by.name, page.entries[0].what, (long long)expected,
                  (long long)now.version);
     else
         snprintf(message, sizeof message,
                  "ticket %lld is at version %lld, not %lld; nothing was changed", (long long)id,
                  (long long)now.version, (long long)expected);
-    free(rows);
+    free(page.entries);
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "code", "conflict");
     cJSON_AddStringToObject(j, "message", message);
-    cJSON_AddItemToObject(j, "ticket", desk_ticket_json(&now, false));
+    cJSON_AddItemToObject(j, "ticket", desk_ticket_json(&now, NULL));
     web_json(res, 409, j);
 }
 
@@ -366,7 +392,7 @@ void api_ticket_act(arbor_http_request_t *req, arbor_http_response_t *res, const
     if (!ok)
         return;
     if (rc == 0)
-        answer_ticket(res, 200, &t, false);
+        answer_ticket(res, 200, &t, NULL);
     else if (strcmp(err.code, "conflict") == 0)
         answer_conflict(res, id, expected);
     else
@@ -380,9 +406,9 @@ void api_agents_list(arbor_http_request_t *req, arbor_http_response_t *res,
 {
     store_agent_t *got, *list;
     size_t n;
-    int rc = agents_list(&got, &n);
-    if (rc) {
-        web_error(res, 503, "unavailable", arbor_strerror(rc));
+    ticket_error_t err = {.code = ""};
+    if (agents_list(&got, &n, &err) != 0) {
+        web_desk_error(res, &err);
         return;
     }
     /* Held across calls to the Store below: in this process's memory, so

@@ -140,7 +140,7 @@ static int to_event(arbor_msg_t *m, arbor_http_sse_event_t *ev, void *arg)
     if (m->tag != TAG_TICKET_CHANGED || m->size != sizeof(ticket_t))
         return 0;
     const ticket_t *t = m->data;
-    cJSON *j = desk_ticket_json(t, false);
+    cJSON *j = desk_ticket_json(t, NULL);
     bool ok = j && cJSON_PrintPreallocated(j, s->data, sizeof s->data, false);
     cJSON_Delete(j);
     if (!ok)

@@ -277,12 +277,34 @@ async function showTicket(id) {
     el('option', { value: a.name }, a.name + (a.load === null ? '' : ' (' + a.load + ' assigned)'))));
   form.onsubmit = (ev) => { ev.preventDefault(); act(t, 'assign', { agent: form.agent.value }); };
   // The history, with the conversation: a reply's or a note's text under it.
-  $('#ticket-history').replaceChildren(...t.history.map((h) => {
-    const li = el('li', { class: h.kind || 'event' },
-      new Date(h.at).toLocaleString() + ' — ' + h.who + (h.role ? ' (' + h.role + ')' : '') + ': ' + h.what);
-    if (h.text) li.append(el('blockquote', {}, h.text));
-    return li;
-  }));
+  // The API answers its latest page; older entries load on demand.
+  $('#ticket-history').replaceChildren(...t.history.map(historyItem));
+  olderButton(t.id, t.history, t.history_older);
+}
+
+function historyItem(h) {
+  const li = el('li', { class: h.kind || 'event' },
+    new Date(h.at).toLocaleString() + ' — ' + h.who + (h.role ? ' (' + h.role + ')' : '') + ': ' + h.what);
+  if (h.text) li.append(el('blockquote', {}, h.text));
+  return li;
+}
+
+// "Load N older entries": the page before the first entry shown, put
+// above it; hidden when the history starts there.
+function olderButton(id, page, older) {
+  const button = $('#history-older');
+  button.hidden = !older || !page.length;
+  if (button.hidden) return;
+  button.textContent = 'Load older entries (' + older + ' more)';
+  button.onclick = async () => {
+    try {
+      const t = (await api('GET', '/api/tickets/' + id + '?before=' + page[0].id)).ticket;
+      $('#ticket-history').prepend(...t.history.map(historyItem));
+      olderButton(id, t.history, t.history_older);
+    } catch (e) {
+      notice(e.message);
+    }
+  };
 }
 
 // ---- live updates -----------------------------------------------------------------
