@@ -146,10 +146,13 @@ static int update_missed(store_t *s, job_t *j)
     sqlite3_stmt *ex = s->st[ST_EXISTS];
     sqlite3_bind_int64(ex, 1, t->id);
     int found = sqlite3_step(ex);
+    int rc = found == SQLITE_ROW    ? 0
+             : found == SQLITE_DONE ? ARBOR_ENOENT
+                                    : store__db_fail(s, j, "update"); /* before the reset */
     sqlite3_reset(ex);
     sqlite3_clear_bindings(ex);
-    if (found != SQLITE_ROW)
-        return ARBOR_ENOENT;
+    if (rc)
+        return rc;
     snprintf(j->err.code, sizeof j->err.code, "conflict");
     snprintf(j->err.message, sizeof j->err.message,
              "ticket %lld was changed since this change was computed (version %lld is"

@@ -22,7 +22,9 @@ and over HTTP:
   - a create (console and HTTP) is refused, saying the database is damaged
     and how to recover (backup copy, sqlite3 .recover), and after the desk
     quits the file is byte for byte what it was;
-  - stats and tree show the damage.
+  - stats and tree show the damage;
+  - a notification pending in the outbox is not delivered to the log: it
+    could not be marked delivered, and every retry would deliver it again.
 """
 import os
 import random
@@ -37,6 +39,7 @@ PASSWORD = "correct horse battery"
 TICKETS = 300
 TARGET = 150  # the ticket whose page is damaged
 SOUND = 3  # a ticket far from it
+NOTICE = "ticket 3 is now pending (left in the outbox)"
 
 
 def expect_error(answer, code, what, *words):
@@ -75,6 +78,8 @@ def damage(db):
     """Garbage over ticket TARGET's leaf page and over the agents table's
     page; returns the two page numbers (from 1)."""
     con = sqlite3.connect(db)
+    with con:
+        con.execute("INSERT INTO outbox(ticket, at, text) VALUES(%d, 0, '%s')" % (SOUND, NOTICE))
     page_size = con.execute("PRAGMA page_size").fetchone()[0]
     agents_page = con.execute("SELECT rootpage FROM sqlite_master WHERE name = 'agents'").fetchone()[0]
     con.close()
@@ -143,6 +148,9 @@ def check(binary, tmp, db):
         raise Failure("the damaged desk did not quit cleanly (%s)" % rc)
     if open(db, "rb").read() != before:
         raise Failure("the damaged file was changed")
+    log = os.path.join(tmp, "desk.log")
+    if os.path.exists(log) and NOTICE in open(log).read():
+        raise Failure("a notification was delivered from the damaged file")
 
 
 def main():
