@@ -137,8 +137,8 @@ static void desk_history(void)
             fprintf(stderr, "desk_history: seeding failed\n");
             abort();
         }
-        fprintf(stderr, "desk_history: %llu entries written in %.2f s\n",
-                (unsigned long long)count, (double)(bench_now_ns() - t0) / 1e9);
+        fprintf(stderr, "desk_history: %llu entries written in %.2f s\n", (unsigned long long)count,
+                (double)(bench_now_ns() - t0) / 1e9);
         seeded = true;
     }
     bench_figure("desk_history_show_ms", median_ms("show", 0), "ms");
