@@ -79,7 +79,8 @@ static void read_history_row(sqlite3_stmt *st, void *row)
 
 /* A page of a history: the latest j->limit entries below j->first (0:
  * all), read newest first and turned oldest first; then the ticket's
- * entries counted (j->count), and those before the page (j->last). */
+ * entries counted (j->count), and those before the page (j->last: all
+ * but those from the page's first entry on). */
 static int history_page(read_t *r)
 {
     job_t *j = r->job;
@@ -104,7 +105,7 @@ static int history_page(read_t *r)
     rc = step == SQLITE_ROW ? 0 : store__db_fail(r->s, j, "history");
     if (!rc) {
         j->count = sqlite3_column_int64(st, 0);
-        j->last = sqlite3_column_int64(st, 1);
+        j->last = j->count - sqlite3_column_int64(st, 1);
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
