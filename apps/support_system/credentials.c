@@ -57,7 +57,8 @@ static int db_set(sqlite3 *db, const void *in, void *out)
     return rc;
 }
 
-/* Reads agent's row into out: 0, or ARBOR_ENOENT. */
+/* Reads agent's row into out: 0, ARBOR_ENOENT (no row), or ARBOR_EEXIT
+ * (SQLite could not read it: not absence). */
 static int db_get(sqlite3 *db, const void *in, void *out)
 {
     const char *agent = in;
@@ -67,8 +68,9 @@ static int db_get(sqlite3 *db, const void *in, void *out)
                            NULL) != SQLITE_OK)
         return ARBOR_EEXIT;
     sqlite3_bind_text(st, 1, agent, -1, SQLITE_STATIC);
-    int rc = ARBOR_ENOENT;
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    int step = sqlite3_step(st);
+    int rc = step == SQLITE_DONE ? ARBOR_ENOENT : ARBOR_EEXIT;
+    if (step == SQLITE_ROW) {
         snprintf(r->agent, sizeof r->agent, "%s", agent);
         snprintf(r->hash, sizeof r->hash, "%s", (const char *)sqlite3_column_text(st, 0));
         credential_role_t role = ROLE_AGENT;

