@@ -8,7 +8,9 @@
 // admin's one-time link, and with a second agent in a second browser
 // context: creates a ticket through the page, assigns and resolves it, and
 // checks that each context sees the other's change live (the event stream,
-// no reload); a stale change is refused with who won. Then the supervision
+// no reload); a stale change is refused with who won. A ticket with 56
+// history entries shows the latest 50 and loads the rest on demand ("Load
+// older entries"). Then the supervision
 // tree and the process table: the ticket's worker and then the Store are
 // killed with their Kill buttons and come back, and nothing is lost. Screenshots of the queue and the tree are saved in
 // ARTEFACT_DIR and checked not to be blank. No console errors before the
@@ -212,6 +214,21 @@ async function main() {
     if (history.join('|') !== 'ada:created|ada:assigned to ada|ada:resolved|ada:added a note|bea:closed') fail('history ' + history.join('|'));
 
     await screenshot(a, artefacts, 'queue.png');
+
+    // A long history: the page shows the latest 50 entries, and loads the
+    // older ones on demand (a ticket made at the console, with 55 notes).
+    desk.stdin.write('create -- A ticket with a long past\n');
+    const longId = Number((await desk.waitFor('out', /"id":(\d+),"description":"A ticket with a long past"/))[1]);
+    desk.stdin.write(Array.from({ length: 55 }, (_, k) => 'note ' + longId + ' step ' + k + '\n').join(''));
+    await desk.waitFor('out', /"text":"step 54"/);
+    await a.goto(base + '/#/ticket/' + longId);
+    const older = a.locator('#history-older', { hasText: 'Load older entries (6 more)' });
+    await older.waitFor({ timeout: DEADLINE_MS });
+    if ((await a.locator('#ticket-history li').count()) !== 50) fail('the latest page is not 50 entries');
+    await older.click();
+    await a.locator('#ticket-history li').nth(55).waitFor({ timeout: DEADLINE_MS });
+    const first = await a.locator('#ticket-history li').first().textContent();
+    if (!/created/.test(first) || !(await a.locator('#history-older').isHidden())) fail('the older entries: ' + first);
     if (errors.length) fail('console errors: ' + errors.join('; '));
 
     // The tree: kill the Store from its button, and watch it come back.
