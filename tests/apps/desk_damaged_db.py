@@ -29,6 +29,13 @@ and over HTTP:
 Then, on a fresh copy of the sound file, garbage over the credentials
 table's page alone: signing in is a 503 store_error, not "wrong name or
 password".
+
+Last, damage PRAGMA quick_check cannot see: on another copy, the index
+tickets_status is declared (writable_schema) on a column other than the
+one it holds. The desk starts sound and acknowledges a create; an edit of
+a priority meets the damage (SQLite: malformed): it is refused, nothing of
+it is written, the Store is damaged from then on, and the next create is
+refused too.
 """
 import os
 import random
@@ -181,14 +188,48 @@ def check_credentials(binary, tmp, db):
         desk.quit()
 
 
+def check_hidden_damage(binary, tmp, db):
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA writable_schema = ON")
+    con.execute("UPDATE sqlite_master SET sql = 'CREATE INDEX tickets_status ON tickets(priority)'"
+                " WHERE name = 'tickets_status'")
+    con.commit()
+    con.close()
+    desk = Desk(binary, tmp, name="hidden", first_start=False)
+    try:
+        if "DAMAGED" in desk.stderr():
+            raise Failure("quick_check saw the index's damage: the case tests nothing")
+        made = desk.command("create -- before the damage is known")
+        if not made.get("ok"):
+            raise Failure("a create on a file not known to be damaged: %r" % made)
+        expect_error(desk.command("edit %d --priority urgent" % SOUND), "store_damaged",
+                     "an edit that meets the damage", "malformed")
+        expect_error(desk.command("create -- after the damage is known"), "store_damaged",
+                     "a create after the damage was found", "backup PATH")
+        if desk.command("stats").get("store_damaged") is not True:
+            raise Failure("stats does not show the damage found by a write")
+    finally:
+        desk.quit()
+    con = sqlite3.connect(db)
+    priority = con.execute("SELECT priority FROM tickets WHERE id = ?", (SOUND,)).fetchone()[0]
+    edits = con.execute("SELECT count(*) FROM history WHERE ticket = ?", (SOUND,)).fetchone()[0]
+    after = con.execute("SELECT count(*) FROM tickets WHERE description LIKE 'after%'").fetchone()[0]
+    con.close()
+    if priority != 1 or edits != 1 or after != 0:
+        raise Failure("a refused change was written: priority %d, %d history entries, %d"
+                      " creates after" % (priority, edits, after))
+
+
 def main():
     binary = sys.argv[1]
     with tempfile.TemporaryDirectory() as tmp:
         db = build(binary, tmp)
         shutil.copy(db, os.path.join(tmp, "creds.db"))
+        shutil.copy(db, os.path.join(tmp, "hidden.db"))
         pages = damage(db)
         check(binary, tmp, db)
         check_credentials(binary, tmp, os.path.join(tmp, "creds.db"))
+        check_hidden_damage(binary, tmp, os.path.join(tmp, "hidden.db"))
     print("damaged pages %s: every read error was an error, nothing was written" % (pages,))
 
 
