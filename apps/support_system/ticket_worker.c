@@ -15,6 +15,7 @@
 #include "desk_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -241,4 +242,29 @@ int desk_worker(int64_t id, arbor_pid_t *pid)
         /* Lost a race with another starter: look it up again. */
     }
     return ARBOR_EAGAIN;
+}
+
+int desk_worker_ticket(arbor_pid_t pid, int64_t *id)
+{
+    arbor_registry_key_t *keys;
+    size_t n;
+    int rc = arbor_registry_keys(arbor_whereis(DESK_REGISTRY_NAME), pid, &keys, &n);
+    if (rc)
+        return rc == ARBOR_ENOMEM ? rc : ARBOR_ENOPROC;
+    rc = ARBOR_ENOENT;
+    for (size_t i = 0; i < n && rc; i++) {
+        /* desk__ticket_key's form: "ticket:" and the id */
+        const char *k = keys[i].key;
+        if (strncmp(k, "ticket:", strlen("ticket:")) != 0)
+            continue;
+        const char *digits = k + strlen("ticket:");
+        char *end;
+        long long got = strtoll(digits, &end, 10);
+        if (end != digits && *end == '\0') {
+            *id = got;
+            rc = 0;
+        }
+    }
+    free(keys);
+    return rc;
 }
