@@ -22,7 +22,9 @@ pending, and everything is checked once more, the log too:
     may have committed unacknowledged), and, unless that command touched
     it, the state of its last acknowledged change;
   - every acknowledged reply and note is in the ticket's conversation;
-  - every acknowledged agent-add is in the roster;
+  - every acknowledged agent-add is in the roster, and every agent's open
+    count (kept for the least-loaded policy) is the recount of their
+    assigned and pending tickets;
   - every acknowledged status change has its notification in the outbox,
     and at the end every notification is delivered and in the log at least
     once; lines that share an id are the same line (a duplicate comes only
@@ -183,6 +185,12 @@ class Model:
             names = {n for (n,) in con.execute("SELECT name FROM agents")}
             if not self.agents <= names:
                 raise Failure(f"lost acknowledged agents: {sorted(self.agents - names)}")
+            wrong = con.execute(
+                "SELECT name, open_count, (SELECT count(*) FROM tickets t WHERE t.agent = a.name"
+                " AND t.status IN (1, 4)) AS n FROM agents a WHERE open_count <> n"
+            ).fetchall()
+            if wrong:
+                raise Failure(f"open counts (name, kept, recounted) not the recount: {wrong}")
             outbox = collections.Counter(t for (t,) in con.execute("SELECT text FROM outbox"))
             for text, n in self.notices.items():
                 if outbox[text] < n:
