@@ -4,7 +4,8 @@
 usage: desk_sigkill_loop.py PATH_TO_support_system [ROUNDS]
 
 ROUNDS (default: $DESK_SIGKILL_ROUNDS, else 10) times, on one database:
-start the desk (--json, over pipes), recovering from the previous kill;
+start the desk (--json, over pipes; --policy round-robin and least-loaded
+in turn), recovering from the previous kill;
 check the database against everything acknowledged so far; drive it with
 a stream of every kind of change (create, with customer and priority;
 assign, to a named agent or by the policy; pend; resume; unassign;
@@ -60,9 +61,10 @@ class Desk:
     """support_system --json on pipes: commands written by a thread, the
     answers read by another into a queue."""
 
-    def __init__(self, binary, db, log, stderr):
+    def __init__(self, binary, db, log, stderr, policy="round-robin"):
         self.proc = subprocess.Popen(
-            [binary, "--no-http", "--json", "--demo", "--db", db, "--log", log],
+            [binary, "--no-http", "--json", "--demo", "--db", db, "--log", log,
+             "--policy", policy],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=stderr,
@@ -278,7 +280,9 @@ def wait_running(desk):
 def run_round(binary, tmp, model, rng, rnd, err):
     db, logs = f"{tmp}/desk.db", f"{tmp}/logs"
     os.makedirs(logs, exist_ok=True)
-    desk = Desk(binary, db, f"{logs}/desk.log", err)
+    # Both policies, a round each: least-loaded reads the open counts.
+    policy = "least-loaded" if rnd % 2 == 0 else "round-robin"
+    desk = Desk(binary, db, f"{logs}/desk.log", err, policy)
     try:
         wait_running(desk)
         if rnd > 1:
