@@ -1,6 +1,8 @@
 /*
  * The desk as a helpdesk: the whole workflow (pure), attribution of every
- * change, the people (roster, rename, deactivation, availability), the
+ * change, the people (roster, rename, deactivation, availability),
+ * assignment (the open counts least-loaded reads, round-robin's rotation
+ * across restarts, why the history says each agent was chosen), the
  * conversation (replies and notes), their notifications, and a database of
  * schema version 3 upgraded with its data.
  */
