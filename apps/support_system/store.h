@@ -103,6 +103,7 @@ typedef enum {
 /* Which tickets a list holds; NULL (or "" for search) leaves a filter out. */
 typedef struct store_filter {
     const ticket_status_t *status;
+    bool unresolved;   /* only those not resolved yet: open, assigned or pending */
     const char *agent; /* "": the unassigned tickets */
     const char *customer;
     const ticket_priority_t *priority;

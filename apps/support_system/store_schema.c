@@ -193,6 +193,7 @@ void store__list_sql(unsigned bits, store_sort_t sort, char *sql)
         " AND customer = ?5",
         " AND priority = ?6",
         " AND id IN (SELECT rowid FROM tickets_text WHERE tickets_text MATCH ?7)",
+        " AND status IN (0, 1, 4)", /* open, assigned, pending */
     };
     static const char *const orders[STORE_SORTS] = {
         [STORE_SORT_NEWEST] = "id DESC",

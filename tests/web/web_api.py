@@ -270,20 +270,111 @@ def tickets(desk, c):
         raise Failure("limit=1 listed %d" % len(lst))
     expect(c.get("/api/tickets?status=lost"), 400, "bad_argument", "a bad status")
     expect(c.get("/api/tickets?limit=0"), 400, "bad_argument", "limit 0")
-    expect(c.get("/api/tickets?sort=id"), 400, "unknown_parameter", "an unknown parameter")
+    expect(c.get("/api/tickets?colour=red"), 400, "unknown_parameter", "an unknown parameter")
     return tid
+
+
+def ids(resp):
+    return [t["id"] for t in resp["tickets"]]
+
+
+def ticket_list(desk, c):
+    """GET /api/tickets: every filter, the search, each order and the pages,
+    as the console's list has them; GET /api/queues counts as the store."""
+    made = []
+    for desc, prio in [("Zeta printer jam", "low"), ("Zeta login broken", "urgent"),
+                       ("Zeta printer toner", "high"), ("Zeta mail bounce", "normal"),
+                       ("Zeta printer offline", "urgent")]:
+        made.append(expect(c.post("/api/tickets", {"description": desc, "customer": "Zeta Ltd",
+                                                   "priority": prio}), 201)["ticket"]["id"])
+    z = "/api/tickets?customer=Zeta%20Ltd"
+    newest = expect(c.get(z), 200)
+    if ids(newest) != made[::-1] or newest["more"] or newest["page"] != 1:
+        raise Failure("the customer's list: %r" % newest)
+    if ids(expect(c.get(z + "&sort=oldest"), 200)) != made:
+        raise Failure("oldest first")
+    by_prio = ids(expect(c.get(z + "&sort=priority"), 200))
+    if by_prio != [made[1], made[4], made[2], made[3], made[0]]:
+        raise Failure("by priority (urgent first, then oldest): %r" % by_prio)
+    # Updated last first: a change moves a ticket to the top.
+    expect(c.post("/api/tickets/%d/note" % made[2], {"text": "toner ordered"}), 200)
+    if ids(expect(c.get(z + "&sort=updated"), 200))[0] != made[2]:
+        raise Failure("a changed ticket is not first by updated")
+    # Search: whole words, any case, each required; FTS syntax taken literally.
+    found = ids(expect(c.get(z + "&search=PRINTER"), 200))
+    if found != [made[4], made[2], made[0]]:
+        raise Failure("search printer: %r" % found)
+    if ids(expect(c.get(z + "&search=printer%20jam"), 200)) != [made[0]]:
+        raise Failure("search for two words")
+    if ids(expect(c.get(z + "&search=%22printer%22%20OR%20mail"), 200)) != []:
+        raise Failure("the search took FTS5 syntax")
+    if ids(expect(c.get(z + "&priority=urgent"), 200)) != [made[4], made[1]]:
+        raise Failure("priority=urgent")
+    # Pages: limit per page, page from 1, "more" while another follows.
+    p1 = expect(c.get(z + "&limit=2"), 200)
+    p2 = expect(c.get(z + "&limit=2&page=2"), 200)
+    p3 = expect(c.get(z + "&limit=2&page=3"), 200)
+    if (ids(p1) + ids(p2) + ids(p3) != made[::-1] or not p1["more"] or not p2["more"]
+            or p3["more"] or p3["page"] != 3 or p3["limit"] != 2):
+        raise Failure("pages %r %r %r" % (p1, p2, p3))
+    if ids(expect(c.get(z + "&page=9"), 200)) != []:
+        raise Failure("a page past the end is not empty")
+    # Assigned, pending, unassigned, an agent's.
+    expect(c.post("/api/tickets/%d/assign" % made[0], {"agent": "ada"}), 200)
+    expect(c.post("/api/tickets/%d/assign" % made[1], {"agent": "ada"}), 200)
+    expect(c.post("/api/tickets/%d/pend" % made[1]), 200)
+    expect(c.post("/api/tickets/%d/assign" % made[2], {"agent": "bob"}), 200)
+    expect(c.post("/api/tickets/%d/resolve" % made[2]), 200)
+    if ids(expect(c.get(z + "&unassigned=true"), 200)) != [made[4], made[3]]:
+        raise Failure("unassigned=true")
+    if ids(expect(c.get(z + "&agent=ada"), 200)) != [made[1], made[0]]:
+        raise Failure("agent=ada")
+    if ids(expect(c.get(z + "&status=pending"), 200)) != [made[1]]:
+        raise Failure("status=pending")
+    # The queues, as lists and as counts; mine is the signed-in agent's.
+    queues = expect(c.get("/api/queues"), 200)["queues"]
+    for name in ("mine", "unassigned", "open", "pending"):
+        lst = expect(c.get("/api/tickets?limit=1000&queue=" + name), 200)["tickets"]
+        if len(lst) != queues[name]:
+            raise Failure("queue %s lists %d, counts %d" % (name, len(lst), queues[name]))
+        zs = [t["id"] for t in lst if t["customer"] == "Zeta Ltd"]
+        want = {"mine": [made[1], made[0]], "unassigned": [made[4], made[3]],
+                "open": [made[4], made[3], made[1], made[0]], "pending": [made[1]]}[name]
+        if zs != want:
+            raise Failure("queue %s holds %r of Zeta's, not %r" % (name, zs, want))
+    if queues["mine"] != 2 or queues["pending"] < 1:
+        raise Failure("queues %r" % queues)
+    # Every bad value is a 400 that says which; nothing is listed.
+    for query, code in [("status=lost", "bad_argument"), ("queue=theirs", "bad_argument"),
+                        ("queue=mine&status=open", "bad_argument"),
+                        ("queue=open&agent=bob", "bad_argument"),
+                        ("agent=bob&unassigned=true", "bad_argument"),
+                        ("unassigned=yes", "bad_argument"), ("priority=extreme", "bad_argument"),
+                        ("sort=id", "bad_argument"), ("page=0", "bad_argument"),
+                        ("page=x", "bad_argument"), ("page=2147483648", "bad_argument"),
+                        ("limit=1001", "bad_argument"), ("limit=-1", "bad_argument"),
+                        ("limit=%2B5", "bad_argument"), ("search=" + "w" * 201, "field_too_long"),
+                        ("search=" + "w%20" * 300, "field_too_long"),
+                        ("search=a%01b", "bad_field"), ("search=", "empty_field"),
+                        ("customer=" + "x" * 65, "field_too_long"), ("agent=", "empty_field"),
+                        ("search=%zz", "bad_argument"), ("sort=newest&sort=oldest",
+                                                         "unknown_parameter"),
+                        ("q=printer", "unknown_parameter")]:
+        expect(c.get("/api/tickets?" + query), 400, code, "GET /api/tickets?" + query)
+    expect(desk.client().get("/api/queues"), 401, "not_signed_in", "queues without a session")
 
 
 def agents(desk, admin):
     lst = expect(admin.get("/api/agents"), 200)["agents"]
     names = {a["name"]: a["role"] for a in lst}
-    # Load: the tickets assigned to each now, as the list counts them.
+    # Load: the tickets assigned to each now (assigned or pending), as the list counts them.
     for a in lst:
-        assigned = expect(admin.get("/api/tickets?status=assigned&agent=" + a["name"]),
-                          200)["tickets"]
-        if a["load"] != len(assigned):
+        held = [t for status in ("assigned", "pending") for t in expect(
+            admin.get("/api/tickets?limit=1000&status=%s&agent=%s" % (status, a["name"])),
+            200)["tickets"]]
+        if a["load"] != len(held):
             raise Failure("%s's load is %r, but %d are assigned" % (a["name"], a["load"],
-                                                                  len(assigned)))
+                                                                  len(held)))
     if sum(a["load"] for a in lst) < 1:
         raise Failure("no load at all: %r" % lst)
     if names.get("ada") != "admin" or "bob" not in names or names["bob"] is not None:
@@ -525,6 +616,7 @@ def main():
             sign_in_and_sessions(desk, admin)
             bad_bodies(desk, admin)
             tid = tickets(desk, admin)
+            ticket_list(desk, admin)
             agents(desk, admin)
             events(desk, admin)
             protocol(desk, admin)

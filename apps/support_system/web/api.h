@@ -43,6 +43,7 @@ void api_ticket_create(arbor_http_request_t *req, arbor_http_response_t *res,
                        const web_session_t *who);
 void api_ticket_act(arbor_http_request_t *req, arbor_http_response_t *res,
                     const web_session_t *who);
+void api_queues(arbor_http_request_t *req, arbor_http_response_t *res, const web_session_t *who);
 /* {"tickets":[...]}: the newest limit tickets, as GET /api/tickets lists
  * them; NULL when the desk cannot say. */
 cJSON *api_tickets_newest(size_t limit);

@@ -104,6 +104,7 @@ GUARD(g_setup, api_setup, PUBLIC);
 GUARD(g_session_show, api_session_show, PUBLIC); /* says when no one is signed in */
 GUARD(g_session_close, api_session_close, SIGNED_IN);
 GUARD(g_tickets, api_tickets_list, SIGNED_IN);
+GUARD(g_queues, api_queues, SIGNED_IN);
 GUARD(g_ticket, api_ticket_show, SIGNED_IN);
 GUARD(g_create, api_ticket_create, SIGNED_IN);
 GUARD(g_act, api_ticket_act, SIGNED_IN);
@@ -125,6 +126,7 @@ static const arbor_http_route_t api_routes[] = {
     ROUTE("POST", "/api/setup", g_setup),
     ROUTE("GET", "/api/tickets", g_tickets),
     ROUTE("POST", "/api/tickets", g_create),
+    ROUTE("GET", "/api/queues", g_queues),
     ROUTE("GET", "/api/tickets/:id", g_ticket),
     ROUTE("POST", "/api/tickets/:id/:action", g_act),
     ROUTE("GET", "/api/agents", g_agents),
