@@ -144,7 +144,8 @@ int store_agents(store_agent_t **out, size_t *n);
 /* Adds an agent, active and available. ARBOR_EEXIST: the name is taken. */
 int store_agent_add(const char *name, ticket_error_t *err);
 
-/* Renames agent from to to, in one transaction: the roster, every ticket
+/* Renames agent from to to, in one transaction: the roster, their
+ * password and role if they have one (credentials.h), every ticket
  * assigned to them (each version raised, so that a copy computed before
  * is stale), and a history entry on each of those tickets, by by. History
  * entries written before keep the name they said. ARBOR_ENOENT: no agent

@@ -425,6 +425,79 @@ def agents(desk, admin):
     return carol
 
 
+def agents_admin(desk, admin):
+    """POST /api/agents/:name/ACTION: an admin renames, deactivates and
+    activates agents and sets their availability; no one else may."""
+    def roster():
+        return {a["name"]: a for a in expect(admin.get("/api/agents"), 200)["agents"]}
+    carol = desk.client()
+    expect(carol.sign_in("carol", "carolpass2"), 200)
+    before = roster()
+    for action, body in [("rename", {"name": "x"}), ("deactivate", None), ("activate", None),
+                         ("unavailable", None), ("available", None)]:
+        expect(carol.post("/api/agents/bob/" + action, body), 403, "forbidden",
+               "an agent may not " + action)
+        expect(admin.post("/api/agents/bob/" + action, body, csrf=False), 403, "bad_csrf_token",
+               action + " without the CSRF token")
+        expect(admin.post("/api/agents/nobody/" + action, body), 404, "unknown_agent",
+               action + " an unknown agent")
+    expect(admin.post("/api/agents/bob/promote"), 404, "not_found", "an unknown agent action")
+    expect(admin.post("/api/agents/bob/rename", {}), 400, "missing_field", "rename without a name")
+    expect(admin.post("/api/agents/bob/rename", {"name": "alice"}), 409, "agent_exists",
+           "rename to a taken name")
+    expect(admin.post("/api/agents/bob/rename", {"name": "x" * 65}), 400, "field_too_long",
+           "rename to a long name")
+    expect(admin.post("/api/agents/bob/deactivate", {"really": True}), 400, "unknown_field",
+           "deactivate with a field")
+    if roster() != before:
+        raise Failure("a refused agent action changed the roster: %r" % roster())
+
+    # Availability: the policy skips an unavailable agent; naming one still assigns.
+    a = expect(admin.post("/api/agents/carol/unavailable"), 200)["agent"]
+    if (a["name"], a["active"], a["available"]) != ("carol", True, False):
+        raise Failure("unavailable: %r" % a)
+    if roster()["carol"]["available"]:
+        raise Failure("the roster still shows carol available")
+    a = expect(admin.post("/api/agents/carol/available", {}), 200)["agent"]
+    if not a["available"] or not roster()["carol"]["available"]:
+        raise Failure("available: %r" % a)
+
+    # Deactivate: the answer lists the agent's open tickets; none can be
+    # assigned to them until they are activated again.
+    t = expect(admin.post("/api/tickets", {"description": "For bob"}), 201)["ticket"]
+    expect(admin.post("/api/tickets/%d/assign" % t["id"], {"agent": "bob"}), 200)
+    d = expect(admin.post("/api/agents/bob/deactivate"), 200)
+    held = [x["id"] for x in d["open_tickets"]]
+    if d["agent"]["active"] or t["id"] not in held or roster()["bob"]["active"]:
+        raise Failure("deactivated %r" % d)
+    t2 = expect(admin.post("/api/tickets", {"description": "Not for bob"}), 201)["ticket"]
+    expect(admin.post("/api/tickets/%d/assign" % t2["id"], {"agent": "bob"}), 409,
+           "agent_inactive", "assign to a deactivated agent")
+    a = expect(admin.post("/api/agents/bob/activate"), 200)["agent"]
+    if not a["active"] or not roster()["bob"]["active"]:
+        raise Failure("activated %r" % a)
+    expect(admin.post("/api/tickets/%d/assign" % t2["id"], {"agent": "bob"}), 200)
+
+    # Rename: the roster, the tickets, a history entry by the admin; the
+    # password goes with the name, and the old name's sessions end.
+    mine = expect(carol.post("/api/tickets", {"description": "Carol holds it"}), 201)["ticket"]
+    expect(carol.post("/api/tickets/%d/assign" % mine["id"], {"agent": "carol"}), 200)
+    r = expect(admin.post("/api/agents/carol/rename", {"name": "carla"}), 200)["agent"]
+    if (r["name"], r["was"]) != ("carla", "carol"):
+        raise Failure("renamed %r" % r)
+    names = roster()
+    if "carol" in names or "carla" not in names or names["carla"]["role"] != "agent":
+        raise Failure("the roster after a rename: %r" % names)
+    shown = expect(admin.get("/api/tickets/%d" % mine["id"]), 200)["ticket"]
+    if shown["agent"] != "carla" or shown["history"][-1]["what"] != \
+            "agent carol renamed to carla" or shown["history"][-1]["who"] != "ada":
+        raise Failure("the ticket after a rename: %r" % shown)
+    signed_out(carol, "the old name's session after a rename")
+    expect(desk.client().sign_in("carol", "carolpass2"), 401, "bad_credentials",
+           "the old name signs in")
+    expect(desk.client().sign_in("carla", "carolpass2"), 200, what="the new name signs in")
+
+
 def find(node, name):
     if node.get("name") == name:
         return node
@@ -593,7 +666,7 @@ def stored_passwords(db):
     con = sqlite3.connect(db)
     rows = con.execute("SELECT agent, hash, role FROM credentials ORDER BY agent").fetchall()
     con.close()
-    if [(a, r) for a, _, r in rows] != [("ada", "admin"), ("carol", "agent"),
+    if [(a, r) for a, _, r in rows] != [("ada", "admin"), ("carla", "agent"),
                                         ("dora", "admin")]:
         raise Failure("credentials %r" % [(a, r) for a, _, r in rows])
     salts = set()
@@ -618,6 +691,7 @@ def main():
             tid = tickets(desk, admin)
             ticket_list(desk, admin)
             agents(desk, admin)
+            agents_admin(desk, admin)
             events(desk, admin)
             protocol(desk, admin)
             start_refusals(binary, tmp, desk.port)

@@ -15,6 +15,8 @@
  *        each also takes {"version"?}
  *   GET  /api/agents                     the roster: load, and who may sign in
  *   POST /api/agents                     {"name","password"?,"role"?} (admin)
+ *   POST /api/agents/:name/:action       rename {"name"}, activate, deactivate, available,
+ *                                        unavailable (admin)
  *
  * A change names the version it was computed from, in If-Match or the
  * "version" field; if the ticket has moved on it is refused with 409 and
@@ -661,4 +663,89 @@ void api_agent_add(arbor_http_request_t *req, arbor_http_response_t *res, const 
     else
         cJSON_AddNullToObject(a, "role");
     web_json(res, 201, j);
+}
+
+/* An agent's entry as the roster has it now. */
+static cJSON *agent_json(const char *name)
+{
+    cJSON *a = cJSON_CreateObject();
+    cJSON_AddStringToObject(a, "name", name);
+    store_agent_t now;
+    if (agents_lookup(name, &now) == 0) {
+        cJSON_AddBoolToObject(a, "active", now.active);
+        cJSON_AddBoolToObject(a, "available", now.available);
+    }
+    return a;
+}
+
+/* A refusal about an agent: one that is not on the roster is 404. */
+static void agent_error(arbor_http_response_t *res, const ticket_error_t *err)
+{
+    if (strcmp(err->code, "unknown_agent") == 0)
+        web_error(res, 404, err->code, err->message);
+    else
+        web_desk_error(res, err);
+}
+
+static const char *const rename_fields[] = {"name", NULL};
+static const char *const no_fields[] = {NULL};
+
+void api_agent_act(arbor_http_request_t *req, arbor_http_response_t *res, const web_session_t *who)
+{
+    static const char *const actions[] = {"rename", "activate", "deactivate", "available",
+                                          "unavailable"};
+    const char *action = arbor_http_param(req, "action");
+    const char *name = arbor_http_param(req, "name");
+    size_t k = 0;
+    while (k < sizeof actions / sizeof actions[0] && strcmp(actions[k], action) != 0)
+        k++;
+    if (k == sizeof actions / sizeof actions[0]) {
+        web_error(res, 404, "not_found",
+                  "no such action: rename, activate, deactivate, available, unavailable");
+        return;
+    }
+    ticket_error_t err = {.code = ""};
+    if (!ticket_check_text("agent", name, TICKET_NAME_MAX, false, &err)) {
+        web_error(res, 404, "unknown_agent", "there is no agent by that name");
+        return;
+    }
+    cJSON *body;
+    if (!web_body(req, res, k == 0 ? rename_fields : no_fields, k != 0, &body))
+        return;
+    char to[TICKET_NAME_SIZE];
+    bool ok =
+        k != 0 || web_text(res, body, "name", true, TICKET_NAME_MAX, false, to, sizeof to, NULL);
+    cJSON_Delete(body);
+    if (!ok)
+        return;
+    ticket_t *held = NULL;
+    size_t n = 0;
+    int rc;
+    if (k == 0) {
+        ticket_actor_t by = signed_in_agent(who);
+        rc = desk_agent_rename(name, to, &by, &err);
+    } else if (k == 2) {
+        rc = desk_agent_deactivate(name, &held, &n, &err);
+    } else {
+        rc = agents_set(name, k == 1 ? 1 : -1, k == 3 ? 1 : k == 4 ? 0 : -1, &err);
+    }
+    if (rc) {
+        agent_error(res, &err);
+        return;
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON *a = agent_json(k == 0 ? to : name);
+    cJSON_AddItemToObject(j, "agent", a);
+    if (k == 0) {
+        cJSON_AddStringToObject(a, "was", name);
+        /* Their sessions were in the old name: they sign in with the new one. */
+        sessions_close_agent(name);
+    }
+    if (k == 2) {
+        cJSON *arr = cJSON_AddArrayToObject(j, "open_tickets");
+        for (size_t i = 0; i < n; i++)
+            cJSON_AddItemToArray(arr, desk_ticket_json(&held[i], false));
+    }
+    free(held);
+    web_json(res, 200, j);
 }

@@ -110,6 +110,7 @@ GUARD(g_create, api_ticket_create, SIGNED_IN);
 GUARD(g_act, api_ticket_act, SIGNED_IN);
 GUARD(g_agents, api_agents_list, SIGNED_IN);
 GUARD(g_agent_add, api_agent_add, ADMIN);
+GUARD(g_agent_act, api_agent_act, ADMIN);
 GUARD(g_tree, api_tree, SIGNED_IN);
 GUARD(g_processes, api_processes, SIGNED_IN);
 GUARD(g_kill, api_process_kill, ADMIN);
@@ -131,6 +132,7 @@ static const arbor_http_route_t api_routes[] = {
     ROUTE("POST", "/api/tickets/:id/:action", g_act),
     ROUTE("GET", "/api/agents", g_agents),
     ROUTE("POST", "/api/agents", g_agent_add),
+    ROUTE("POST", "/api/agents/:name/:action", g_agent_act),
     ROUTE("GET", "/api/tree", g_tree),
     ROUTE("GET", "/api/processes", g_processes),
     ROUTE("POST", "/api/processes/:pid/kill", g_kill),
