@@ -591,7 +591,8 @@ def events(desk, admin):
     tickets = json.loads(snap.search(buf).group(1))["tickets"]
     if [t["id"] for t in tickets] != [t["id"] for t in listed] or not tickets:
         raise Failure("the snapshot %r is not the list %r" % (tickets[:3], listed[:3]))
-    if buf.index(b"event: snapshot") > buf.index(b"\r\n\r\n") + 16:
+    body = buf[buf.index(b"\r\n\r\n") + 4:]
+    if not re.match(rb"[0-9a-f]+\r\nid: [0-9]+-[0-9]+\nevent: snapshot\n", body):
         raise Failure("something came before the snapshot: %r" % buf[:600])
     # The stream is subscribed before its head is sent: a change now is seen.
     other = desk.client()
@@ -629,6 +630,116 @@ def events(desk, admin):
     sock.close()
     # Without a session: 401.
     expect(desk.client().get("/api/events"), 401, "not_signed_in", "events without a session")
+
+
+class Stream:
+    """GET /api/events on a socket of its own, read event by event."""
+
+    def __init__(self, desk, cookie, last_event_id=None):
+        self.sock = socket.create_connection(("127.0.0.1", desk.port), timeout=DEADLINE_S)
+        extra = "Last-Event-ID: %s\r\n" % last_event_id if last_event_id else ""
+        self.sock.sendall(("GET /api/events HTTP/1.1\r\nHost: x\r\nCookie: arbor_session=%s\r\n"
+                           "Accept: text/event-stream\r\n%s\r\n" % (cookie, extra)).encode())
+        self.raw = b""
+        self.buf = b""  # the body, its chunks joined
+        while b"\r\n\r\n" not in self.raw:
+            self.recv()
+        head, self.raw = self.raw.split(b"\r\n\r\n", 1)
+        if not head.startswith(b"HTTP/1.1 200") or b"Transfer-Encoding: chunked" not in head:
+            raise Failure("the event stream answered %r" % head)
+
+    def recv(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise Failure("the event stream closed: %r" % self.raw[-500:])
+        self.raw += chunk
+
+    def more(self):
+        """Reads until one more chunk of the body is whole."""
+        while True:
+            if b"\r\n" in self.raw:
+                size_line, rest = self.raw.split(b"\r\n", 1)
+                size = int(size_line, 16)
+                if len(rest) >= size + 2:
+                    self.buf += rest[:size]
+                    self.raw = rest[size + 2:]
+                    return
+            self.recv()
+
+    def next(self):
+        """The next event as {"id", "event", "data"} (comments skipped)."""
+        while True:
+            while b"\n\n" not in self.buf:
+                self.more()
+            block, self.buf = self.buf.split(b"\n\n", 1)
+            ev = {}
+            for line in block.decode().split("\n"):
+                if line.startswith(":"):
+                    continue
+                k, _, v = line.partition(": ")
+                ev[k] = json.loads(v) if k == "data" else v
+            if ev:
+                return ev
+
+    def until(self, pred, what):
+        seen = []
+        while True:
+            ev = self.next()
+            seen.append(ev)
+            if pred(ev):
+                return seen
+            if len(seen) > 2000:
+                raise Failure("no %s among %r" % (what, seen[-5:]))
+
+    def close(self):
+        self.sock.close()
+
+
+def resume(desk, admin):
+    """Last-Event-ID: a reconnect gets the events it missed, in order, then
+    "resume"; from too far back, or not an id of this run, a snapshot that
+    says why."""
+    s = Stream(desk, admin.cookie)
+    snap = s.next()
+    if snap["event"] != "snapshot" or snap["data"]["reason"] != "connect" or "id" not in snap:
+        raise Failure("the first event: %r" % snap)
+    # Two ticket events; the client goes away after the first.
+    t = expect(admin.post("/api/tickets", {"description": "Missed while away"}), 201)["ticket"]
+    first = s.until(lambda e: e["event"] == "ticket" and e["data"]["id"] == t["id"], "the create")
+    last_id = first[-1]["id"]
+    s.close()
+    expect(admin.post("/api/tickets/%d/assign" % t["id"], {"agent": "bob"}), 200)
+    expect(admin.post("/api/tickets/%d/note" % t["id"], {"text": "while away"}), 200)
+    s = Stream(desk, admin.cookie, last_id)
+    seen = s.until(lambda e: e["event"] == "resume", "a resume")
+    tickets = [(e["data"]["id"], e["data"]["version"]) for e in seen if e["event"] == "ticket"]
+    if any(e["event"] == "snapshot" for e in seen) or tickets != [(t["id"], 1), (t["id"], 2)]:
+        raise Failure("the resume after %s sent %r" % (last_id, seen))
+    run, seq = last_id.split("-")
+    ids = [e["id"] for e in seen]
+    if ids != ["%s-%d" % (run, int(seq) + i) for i in range(1, len(seen))] + [ids[-2]] or \
+            seen[-1]["data"] != {"after": last_id, "replayed": len(seen) - 1}:
+        raise Failure("the replayed ids %r, the resume %r" % (ids, seen[-1]))
+    # Live again after the resume.
+    expect(admin.post("/api/tickets/%d/resolve" % t["id"]), 200)
+    s.until(lambda e: e["event"] == "ticket" and e["data"]["status"] == "resolved", "live")
+    s.close()
+    # An id the desk never gave (another run's, or nonsense): a snapshot.
+    for bad in ("1-1", "%s-999999999" % run, "yesterday", "%s-1x" % run):
+        s = Stream(desk, admin.cookie, bad)
+        ev = s.next()
+        s.close()
+        if ev["event"] != "snapshot" or ev["data"]["reason"] != "unknown":
+            raise Failure("Last-Event-ID %r: %r" % (bad, ev))
+    # More events missed than the ring holds (256): a snapshot, too_old.
+    for i in range(140):
+        x = expect(admin.post("/api/tickets", {"description": "Flood %d" % i}), 201)["ticket"]
+        expect(admin.post("/api/tickets/%d/assign" % x["id"], {"agent": "bob"}), 200)
+    s = Stream(desk, admin.cookie, last_id)
+    ev = s.next()
+    s.close()
+    if ev["event"] != "snapshot" or ev["data"]["reason"] != "too_old":
+        raise Failure("a resume from too long ago: %r" % ev)
 
 
 def protocol(desk, admin):
@@ -693,6 +804,7 @@ def main():
             agents(desk, admin)
             agents_admin(desk, admin)
             events(desk, admin)
+            resume(desk, admin)
             protocol(desk, admin)
             start_refusals(binary, tmp, desk.port)
             runtime(desk, admin, tid)

@@ -476,9 +476,11 @@ function connectEvents() {
     live.textContent = 'live';
     live.classList.add('on');
   });
-  // First on every (re)connection: the tickets as they are, so whatever
-  // changed while the stream was down shows. A ticket keeps the highest
-  // version seen (an event may come before or after the snapshot).
+  // First on a new connection, and on a reconnection that cannot resume
+  // (the browser sends Last-Event-ID; a resumed one gets the events it
+  // missed instead): the tickets as they are, so whatever changed while the
+  // stream was down shows. A ticket keeps the highest version seen (an
+  // event after the snapshot may hold a change it has already).
   es.addEventListener('snapshot', (ev) => {
     for (const t of JSON.parse(ev.data).tickets) keepNewest(t);
     if (!$('#view-queue').hidden) loadQueue();
