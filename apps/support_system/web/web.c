@@ -21,6 +21,7 @@
 #include "../credentials.h"
 #include "api.h"
 #include "reply.h"
+#include "sign_in_limit.h"
 
 typedef enum { PUBLIC, SIGNED_IN, ADMIN } web_access_t;
 
@@ -200,6 +201,7 @@ void web_free(web_t *web)
     arbor_http_server_free(web->http);
     free(web);
     sessions_reset();
+    sign_in_limit_reset();
 }
 
 uint16_t web_port(const web_t *web)
