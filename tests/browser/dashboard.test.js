@@ -416,6 +416,10 @@ async function main() {
       if (Date.now() > deadline) fail('the Store did not come back in the tree (still ' + now + ', ' + meta + ')');
       await a.waitForTimeout(100);
     }
+    // The process table by restarts: the Store's restart heads it.
+    await a.click('#processes th button[data-sort=restarts]');
+    await a.locator('#processes th[aria-sort=descending] button[data-sort=restarts]').waitFor({ timeout: DEADLINE_MS });
+    await a.locator('#processes tbody tr:first-child td:nth-child(7)', { hasText: /^[1-9]/ }).waitFor({ timeout: DEADLINE_MS });
     // Nothing acknowledged was lost: the ticket is closed still.
     await a.goto(base + '/#/queue');
     await a.click('#queues button[data-queue=closed]');

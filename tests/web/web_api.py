@@ -521,7 +521,7 @@ def runtime(desk, admin, tid):
     ql = [p["message_queue_len"] for p in q]
     if ql != sorted(ql, reverse=True):
         raise Failure("processes by queue %r" % ql)
-    expect(admin.get("/api/processes?sort=name"), 400, "bad_argument", "a bad sort")
+    expect(admin.get("/api/processes?sort=reductions"), 400, "bad_argument", "a bad sort")
     expect(admin.get("/api/processes?limit=x"), 400, "bad_argument", "a bad limit")
     expect(admin.post("/api/processes/%3C0.999999.77%3E/kill"), 404, "no_such_process",
            "kill a process that does not exist")
@@ -563,6 +563,17 @@ def runtime(desk, admin, tid):
         t.join()
     if s["restarts"] < 1:
         raise Failure("the Store's restart is not counted: %r" % s)
+    # The process table has each supervised child's restarts, as the tree
+    # counts them, and sorts by them: most first, unsupervised (null) last.
+    procs = expect(admin.get("/api/processes?sort=restarts&limit=1000"), 200)["processes"]
+    rs = [-1 if p["restarts"] is None else p["restarts"] for p in procs]
+    if rs != sorted(rs, reverse=True) or rs[0] < 1:
+        raise Failure("processes by restarts %r" % rs)
+    row = [p for p in procs if p["pid"] == s["pid"]]
+    if not row or row[0]["restarts"] != s["restarts"] or row[0]["name"] != "SupportSystem.Store":
+        raise Failure("the Store's row %r, its node %r" % (row, s))
+    if not any(p["restarts"] is None for p in procs):
+        raise Failure("no process is unsupervised: %r" % procs[-3:])
     after = expect(admin.get("/api/tickets/%d" % tid), 200, what="after the restart")["ticket"]
     if (after["status"], after["agent"], after["version"]) != \
             (before["status"], before["agent"], before["version"]):

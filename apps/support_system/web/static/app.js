@@ -525,7 +525,7 @@ async function loadTree() {
   }
 }
 
-// The process table, like observer's: the top 20 by memory or queue.
+// The process table, like observer's: the top 20 by memory, queue or restarts.
 async function loadProcesses() {
   const data = await api('GET', '/api/processes?limit=20&sort=' + state.procSort);
   const kb = (n) => (n / 1024).toFixed(1) + ' KiB';
@@ -537,7 +537,7 @@ async function loadProcesses() {
     return el('tr', { 'data-pid': p.pid },
       el('td', { class: 'pid' }, p.pid), el('td', {}, p.name || '—'), el('td', {}, p.label),
       el('td', {}, p.status), el('td', {}, kb(p.memory)), el('td', {}, p.message_queue_len),
-      el('td', {}, p.links), cell);
+      el('td', {}, p.restarts === null ? '—' : p.restarts), el('td', {}, p.links), cell);
   }));
   $('#process-total').textContent = data.total + ' processes in all.';
 }
