@@ -420,6 +420,16 @@ async function main() {
     await a.click('#processes th button[data-sort=restarts]');
     await a.locator('#processes th[aria-sort=descending] button[data-sort=restarts]').waitFor({ timeout: DEADLINE_MS });
     await a.locator('#processes tbody tr:first-child td:nth-child(7)', { hasText: /^[1-9]/ }).waitFor({ timeout: DEADLINE_MS });
+    // The table's own Kill button: the Store again, and it comes back a second time.
+    const storeRow = a.locator('#processes tbody tr', { has: a.locator('td:nth-child(2)', { hasText: /^SupportSystem\.Store$/ }) });
+    await storeRow.locator('button.danger').click();
+    const again = Date.now() + DEADLINE_MS;
+    for (;;) {
+      const meta = await a.locator('.node[data-name="Store"] .meta').textContent().catch(() => '');
+      if (/2 restarts/.test(meta)) break;
+      if (Date.now() > again) fail('the Store killed from the process table did not come back (' + meta + ')');
+      await a.waitForTimeout(100);
+    }
     // Nothing acknowledged was lost: the ticket is closed still.
     await a.goto(base + '/#/queue');
     await a.click('#queues button[data-queue=closed]');
