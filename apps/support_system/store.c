@@ -182,6 +182,11 @@ static int write_update(store_t *s, job_t *j)
     int rc = j->message != STORE_NO_MESSAGE ? add_message(s, j, &message) : 0;
     if (!rc)
         rc = add_history(s, j, t->id, t->updated_at, j->what, message);
+    if (!rc && j->round_robin_turn) {
+        sqlite3_stmt *st_t = s->st[ST_AGENT_TURN];
+        sqlite3_bind_text(st_t, 1, t->agent, -1, SQLITE_STATIC);
+        rc = step_done(st_t) == SQLITE_DONE ? 0 : store__db_fail(s, j, "turn");
+    }
     if (rc || !j->notice[0])
         return rc;
     /* In the change's savepoint: if the notification cannot be recorded,
@@ -216,8 +221,9 @@ static void bind_names(sqlite3_stmt *st, const job_t *j)
     sqlite3_bind_text(st, 2, j->new_name, -1, SQLITE_STATIC);
 }
 
-/* The roster, then a history entry on each of the agent's tickets, then
- * the tickets themselves (their versions raised). */
+/* The roster, then a history entry on each of the agent's tickets, the
+ * agent's password (credentials.h), then the tickets themselves (their
+ * versions raised). */
 static int write_rename(store_t *s, job_t *j)
 {
     sqlite3_stmt *st = s->st[ST_AGENT_RENAME];
@@ -234,6 +240,10 @@ static int write_rename(store_t *s, job_t *j)
     sqlite3_bind_text(st, 5, ticket_actor_kind_name(j->by.kind), -1, SQLITE_STATIC);
     if (step_done(st) != SQLITE_DONE)
         return store__db_fail(s, j, "history");
+    st = s->st[ST_AGENT_RENAME_CREDENTIALS];
+    bind_names(st, j);
+    if (step_done(st) != SQLITE_DONE)
+        return store__db_fail(s, j, "credentials");
     st = s->st[ST_AGENT_RENAME_TICKETS];
     bind_names(st, j);
     return step_done(st) == SQLITE_DONE ? 0 : store__db_fail(s, j, "tickets");

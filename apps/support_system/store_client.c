@@ -66,7 +66,11 @@ int store_create(ticket_t *t, const ticket_actor_t *by, ticket_error_t *err)
 
 int store_update(ticket_t *t, const store_event_t *ev, ticket_error_t *err)
 {
-    job_t j = {.op = UPDATE, .ticket = *t, .by = ev->by, .message = ev->message};
+    job_t j = {.op = UPDATE,
+               .ticket = *t,
+               .by = ev->by,
+               .message = ev->message,
+               .round_robin_turn = ev->round_robin_turn};
     snprintf(j.what, sizeof j.what, "%s", ev->what);
     snprintf(j.notice, sizeof j.notice, "%s", ev->notice ? ev->notice : "");
     if (ev->message != STORE_NO_MESSAGE)
@@ -199,6 +203,7 @@ int store_find(const store_filter_t *f, ticket_t **out, size_t *n, ticket_error_
     j->status = f->status ? *f->status : TICKET_OPEN;
     j->has_agent = f->agent != NULL;
     j->has_customer = f->customer != NULL;
+    j->unresolved = f->unresolved;
     j->priority = f->priority ? (int)*f->priority : -1;
     j->sort = f->sort;
     j->offset = f->offset;
@@ -236,6 +241,18 @@ int store_agents(store_agent_t **out, size_t *n, ticket_error_t *err)
 {
     job_t j = {.op = AGENTS};
     return read_rows(&j, (void **)out, n, err);
+}
+
+int store_least_loaded(char name[TICKET_NAME_SIZE], int64_t *open, int64_t *available)
+{
+    job_t j = {.op = AGENT_LEAST_LOADED};
+    int rc = ask(&j);
+    if (rc == 0) {
+        snprintf(name, TICKET_NAME_SIZE, "%s", j.agent);
+        *open = j.count;
+        *available = j.eligible;
+    }
+    return rc;
 }
 
 /* Runs a roster change j about agent name; says what a refusal means. */

@@ -30,6 +30,7 @@ enum {
     OUTBOX_PENDING,
     OUTBOX_COUNT,
     TICKET_COUNTS,
+    AGENT_LEAST_LOADED,
     RUN /* store_run */
 };
 
@@ -64,7 +65,7 @@ typedef struct run_req {
 /* Tickets in the cache of committed tickets (a power of two). */
 #define CACHE_SLOTS 1024
 
-#define SCHEMA_VERSION 6
+#define SCHEMA_VERSION 7
 
 /* The statements, prepared once when the Store opens the database. */
 enum {
@@ -84,10 +85,13 @@ enum {
     ST_HISTORY_COUNT,
     ST_QUEUES,
     ST_AGENTS,
+    ST_AGENT_LEAST_LOADED,
+    ST_AGENT_TURN,
     ST_AGENT_ADD,
     ST_AGENT_RENAME,
     ST_AGENT_RENAME_HISTORY,
     ST_AGENT_RENAME_TICKETS,
+    ST_AGENT_RENAME_CREDENTIALS,
     ST_AGENT_SET,
     ST_NOTIFY,
     ST_OUTBOX_PENDING,
@@ -109,7 +113,8 @@ enum {
     LIST_CUSTOMER = 4,
     LIST_PRIORITY = 8,
     LIST_TEXT = 16,
-    LIST_FILTERS = 32 /* the combinations */
+    LIST_UNRESOLVED = 32,
+    LIST_FILTERS = 64 /* the combinations */
 };
 
 /* The SQL of the list with the filters in bits (LIST_*), in order sort,
@@ -131,7 +136,7 @@ typedef struct job {
     char what[TICKET_EVENT_SIZE];
     bool has_status; /* LIST: the filters (see store_filter_t) */
     ticket_status_t status;
-    bool has_agent, has_customer;
+    bool has_agent, has_customer, unresolved;
     char agent[TICKET_NAME_SIZE]; /* LIST: the filter; QUEUES: whose; AGENT_*: the agent */
     char customer[TICKET_NAME_SIZE];
     int priority; /* -1: any */
@@ -140,10 +145,12 @@ typedef struct job {
     char new_name[TICKET_NAME_SIZE]; /* AGENT_RENAME */
     int active, available;           /* AGENT_SET: 0 or 1, or -1 to keep */
     char notice[STORE_NOTICE_SIZE];  /* UPDATE: the notification it announces ("": none) */
+    bool round_robin_turn;           /* UPDATE: record the agent's turn (store_event_t) */
     int64_t first, last;             /* MARK_DELIVERED: the ids delivered */
     size_t limit;
     /* out */
-    int64_t count;         /* OUTBOX_COUNT */
+    int64_t count;         /* OUTBOX_COUNT; AGENT_LEAST_LOADED: the agent's open count */
+    int64_t eligible;      /* AGENT_LEAST_LOADED: agents active and available */
     store_queues_t queues; /* QUEUES */
     store_stats_t stats;   /* STATS */
     int rc;
