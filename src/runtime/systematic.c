@@ -237,13 +237,13 @@ void arbor__sys_point(struct arbor__sched *s)
 void arbor__sys_sleep(struct arbor__sched *s, uint64_t timeout_ns)
 {
     pthread_mutex_lock(&sys.lock);
-    uint64_t now = atomic_fetch_add_explicit(&sys.now, ARBOR__SYS_QUANTUM_NS,
-                                             memory_order_relaxed) +
-                   ARBOR__SYS_QUANTUM_NS;
+    uint64_t now =
+        atomic_fetch_add_explicit(&sys.now, ARBOR__SYS_QUANTUM_NS, memory_order_relaxed) +
+        ARBOR__SYS_QUANTUM_NS;
     sys_sched_t *me = &sys.sched[s->id];
     me->state = ASLEEP;
-    me->wake_at = timeout_ns == UINT64_MAX || timeout_ns > UINT64_MAX - now ? UINT64_MAX
-                                                                            : now + timeout_ns;
+    me->wake_at =
+        timeout_ns == UINT64_MAX || timeout_ns > UINT64_MAX - now ? UINT64_MAX : now + timeout_ns;
     int next;
     while ((next = draw()) < 0)
         idle(s);

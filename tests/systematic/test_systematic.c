@@ -13,8 +13,8 @@
 
 #include "test.h"
 
-#define WORKERS 8
-#define ROUNDS  12
+#define WORKERS  8
+#define ROUNDS   12
 #define TAG_DONE 1
 
 /* ---- a trace of who ran when ----------------------------------------------------------- */
