@@ -70,7 +70,7 @@ valgrind: deps
 # checks run once per seed 1..SEEDS, on 4 schedulers; a failure prints its
 # seed and the command that reruns it. `make systematic ARBOR_SEED=N` runs
 # seed N alone.
-SEEDS ?= 40
+SEEDS ?= 60
 SYSTEMATIC_TARGETS = test_systematic $(basename $(notdir $(wildcard tests/otp/test_*.c)))
 systematic: deps
 	$(CMAKE) -S . -B build/systematic -DCMAKE_BUILD_TYPE=Debug -DARBOR_SYSTEMATIC=ON -DARBOR_SANITIZE=address,undefined -DARBOR_WERROR=ON -DARBOR_BENCH=OFF

@@ -26,22 +26,22 @@ enum { READY, RUNNING, ASLEEP, DONE };
 
 typedef struct {
     int state;
-    uint64_t wake_at; /* ASLEEP: logical ns; UINT64_MAX: none */
+    uint64_t wake_at;  /* ASLEEP: logical ns; UINT64_MAX: none */
+    pthread_cond_t go; /* signalled when it is given the token */
 } sys_sched_t;
+
+#define MAX_SCHEDULERS 1024 /* check_config()'s limit */
 
 static struct {
     pthread_mutex_t lock;
-    pthread_cond_t token;    /* holder changed */
     pthread_cond_t external; /* a wake or a completion from outside */
     int holder;              /* scheduler id; -1: none */
     uint64_t seed, rng;
     _Atomic uint64_t now;
     _Atomic uint64_t external_jobs;
-    sys_sched_t *sched;
-    unsigned n;
+    sys_sched_t *sched; /* by scheduler id; kept from run to run */
 } sys = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
-    .token = PTHREAD_COND_INITIALIZER,
     .external = PTHREAD_COND_INITIALIZER,
     .holder = -1,
 };
@@ -85,17 +85,18 @@ int arbor__sys_init(void)
         fprintf(stderr, "arbor: ARBOR_SEED must be a decimal number, not '%s'\n", text);
         return ARBOR_EINVAL;
     }
-    sys_sched_t *table = calloc(1024, sizeof *table); /* check_config()'s limit */
-    if (!table)
-        return ARBOR_ENOMEM;
-    free(sys.sched);
-    sys.sched = table;
-    sys.n = 1024;
+    if (!sys.sched) {
+        sys.sched = calloc(MAX_SCHEDULERS, sizeof *sys.sched);
+        if (!sys.sched)
+            return ARBOR_ENOMEM;
+        for (unsigned i = 0; i < MAX_SCHEDULERS; i++)
+            pthread_cond_init(&sys.sched[i].go, NULL);
+    }
     sys.seed = seed;
     sys.rng = seed;
     sys.holder = 0;
     sys.sched[0].state = RUNNING;
-    for (unsigned i = 1; i < sys.n; i++)
+    for (unsigned i = 1; i < MAX_SCHEDULERS; i++)
         sys.sched[i].state = READY;
     atomic_store(&sys.now, CLOCK_START);
     atomic_store(&sys.external_jobs, 0);
@@ -147,17 +148,25 @@ static int draw(void)
     return -1;
 }
 
+static void give(int to)
+{
+    sys.holder = to;
+    sys.sched[to].state = RUNNING;
+    pthread_cond_signal(&sys.sched[to].go);
+}
+
+static void wait_for_token(int self)
+{
+    while (sys.holder != self)
+        pthread_cond_wait(&sys.sched[self].go, &sys.lock);
+}
+
 /* Gives the token to `to` and, if that is not `self`, waits until it
  * comes back to self. */
 static void hand_over(int self, int to)
 {
-    sys.holder = to;
-    sys.sched[to].state = RUNNING;
-    if (to == self)
-        return;
-    pthread_cond_broadcast(&sys.token);
-    while (sys.holder != self)
-        pthread_cond_wait(&sys.token, &sys.lock);
+    give(to);
+    wait_for_token(self);
 }
 
 /* The earliest wake-up time of a parked scheduler; UINT64_MAX: none. */
@@ -220,8 +229,7 @@ static void idle(struct arbor__sched *self)
 void arbor__sys_enter(struct arbor__sched *s)
 {
     pthread_mutex_lock(&sys.lock);
-    while (sys.holder != (int)s->id)
-        pthread_cond_wait(&sys.token, &sys.lock);
+    wait_for_token((int)s->id);
     pthread_mutex_unlock(&sys.lock);
 }
 
@@ -265,9 +273,7 @@ void arbor__sys_exit(struct arbor__sched *s)
     int next;
     for (;;) {
         if ((next = draw()) >= 0) {
-            sys.holder = next;
-            sys.sched[next].state = RUNNING;
-            pthread_cond_broadcast(&sys.token);
+            give(next);
             break;
         }
         if (next_wake_at() == UINT64_MAX && atomic_load(&sys.external_jobs) == 0) {
