@@ -549,7 +549,6 @@ static void sleep_until_work(arbor__sched_t *s, uint64_t deadline)
             atomic_fetch_add_explicit(&arbor__rt.n_deep, 1, memory_order_relaxed);
         arbor__reclaim_offline(s);
 #ifdef ARBOR_SYSTEMATIC
-        (void)poll;
         arbor__sys_sleep(s, timeout); /* it polls the sockets when all sleep */
 #else
         if (!poll || atomic_load_explicit(&s->futex_word, memory_order_seq_cst) != 0 ||
