@@ -512,9 +512,10 @@ static void upgrade_root(void *arg)
 {
     arbor_pid_t sup = start(POLICY_ROUND_ROBIN, true); /* --demo: the roster is not empty */
     /* Every step to the current version (5: the web's credentials; 6: the
-     * lists' indexes). */
-    ASSERT_EQ(sql_int("PRAGMA user_version"), 6);
+     * lists' indexes; 7: the request ids). */
+    ASSERT_EQ(sql_int("PRAGMA user_version"), 7);
     ASSERT_EQ(sql_int("SELECT count(*) FROM credentials"), 0);
+    ASSERT_EQ(sql_int("SELECT count(*) FROM requests"), 0);
     ASSERT_EQ(sql_int("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN"
                       " ('tickets_status', 'tickets_priority', 'tickets_customer')"),
               3);
