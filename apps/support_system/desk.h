@@ -110,7 +110,7 @@ int desk_create(ticket_t *t, const ticket_actor_t *by, arbor_pid_t *worker, tick
 /* A change made at most once: a client names it with a request id, and
  * a retry with the same id (after an answer that said the outcome was
  * unknown, or none at all) is answered with the first outcome instead of
- * being applied again (store.h: STORE_REQUEST_*; docs/semantics.md). */
+ * being applied again (store.h: STORE_REQUEST_*; docs/desk.md). */
 typedef struct desk_once {
     const char *request_id; /* NULL or "": none, the change is made as asked */
     bool replayed;          /* out: the id was this request's, made before; nothing new */

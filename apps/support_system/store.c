@@ -378,7 +378,7 @@ static int commit_failed(store_t *s, job_t *failed)
     snprintf(why, sizeof why, "%s", sqlite3_errmsg(s->db));
     snprintf(failed->err.code, sizeof failed->err.code, "outcome_unknown");
     snprintf(failed->err.message, sizeof failed->err.message,
-             "the database could not confirm the commit (%.200s): the change may or may not have"
+             "the database did not confirm the commit (%.200s): the change may or may not have"
              " been saved",
              why);
     return rc;

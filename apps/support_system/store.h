@@ -48,12 +48,12 @@ typedef struct store_history {
 } store_history_t;
 
 /* A request id: what a client names a change with, so that a retry of it
- * is applied once (docs/semantics.md, "Request ids"). 1 to STORE_REQUEST_MAX
- * characters, each visible ASCII (33 to 126). The Store records it, with
- * the ticket and a digest of the request, in the change's own transaction
- * (and savepoint): the record exists if and only if the change does. It is
- * kept at least STORE_REQUEST_KEEP_MS; a retry after that is a new
- * request. */
+ * is applied once (docs/desk.md, "When the answer is outcome unknown"): 1
+ * to STORE_REQUEST_MAX characters, each visible ASCII (33 to 126). The
+ * Store records it, with the ticket and a digest of the request, in the
+ * change's own transaction (and savepoint): the record exists if and only
+ * if the change does. It is kept at least STORE_REQUEST_KEEP_MS; a retry
+ * after that is a new request. */
 #define STORE_REQUEST_MAX     64
 #define STORE_REQUEST_SIZE    (STORE_REQUEST_MAX + 1)
 #define STORE_REQUEST_KEEP_MS (24 * 3600 * 1000LL)

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Answers that tell the truth, and retries applied once (docs/semantics.md,
-"Outcome unknown" and "Request ids"; docs/api-http.md, Idempotency-Key).
+"""Answers that tell the truth, and retries applied once (docs/desk.md, "When
+the answer is outcome unknown"; docs/api-http.md, Idempotency-Key).
 
 1. A change whose outcome is unknown says so. The desk runs with the Store's
    test hook ARBOR_DESK_TEST_COMMIT_DELAY_MS (each batch that writes waits
@@ -13,13 +13,21 @@
 2. Idempotency-Key over HTTP on an ordinary desk: a retried create or
    change is made once and answered as the first time; a key reused for
    another request is refused (422) and changes nothing.
-3. Concurrent edits: two agents race conflicting changes on one ticket,
+3. A commit that SQLite cannot finish (the desk runs under a file size
+   limit, RLIMIT_FSIZE, so that writing the log fails at some commit): the
+   answer is outcome_unknown, and every acknowledged ticket is in the file.
+4. Concurrent edits: two agents race conflicting changes on one ticket,
    many times; exactly one wins each race, the loser gets 409 naming the
    winner, and the history holds each change once.
 
 usage: desk_retries.py PATH_TO_support_system
 """
+import json
 import os
+import resource
+import signal
+import sqlite3
+import subprocess
 import sys
 import tempfile
 import threading
@@ -194,6 +202,41 @@ def outcome_unknown(binary, tmp):
         raise
 
 
+def file_too_big(binary, tmp):
+    db = os.path.join(tmp, "full.db")
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past it fails, EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (300 * 1024, 300 * 1024))
+
+    p = subprocess.Popen([binary, "--json", "--no-http", "--db", db], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                         preexec_fn=limit)
+    acked, answer = 0, None
+    try:
+        for i in range(2000):
+            p.stdin.write("create --customer Acme ticket %d %s\n" % (i, "x" * 150))
+            p.stdin.flush()
+            answer = json.loads(p.stdout.readline())
+            if not answer.get("ok"):
+                break
+            acked += 1
+        p.stdin.write("quit\n")
+        p.stdin.flush()
+        p.wait(DEADLINE_S)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    err = (answer or {}).get("error") or {}
+    if err.get("code") != "outcome_unknown":
+        raise Failure("a commit that could not finish answered %r" % answer)
+    honest_unknown(err["message"], "a commit that could not finish")
+    with sqlite3.connect(db) as conn:
+        stored = conn.execute("SELECT count(*) FROM tickets").fetchone()[0]
+    if stored not in (acked, acked + 1):
+        raise Failure("%d tickets acknowledged, %d in the file" % (acked, stored))
+
+
 def idempotency(desk, admin):
     body = {"description": "Idempotent toaster", "customer": "Acme"}
     key = {"Idempotency-Key": "create-toaster-1"}
@@ -313,6 +356,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         try:
             outcome_unknown(binary, tmp)
+            file_too_big(binary, tmp)
             desk = Desk(binary, tmp)
             try:
                 admin = admin_of(desk)
