@@ -404,8 +404,11 @@ static void *write_batch(void *arg)
             failed.err = j->err;
         }
     }
-    if (!rc && requests)
+    if (!rc && requests) {
         prune_requests(s);
+        if (sqlite3_get_autocommit(s->db)) /* SQLite undid the whole transaction */
+            rc = store__db_fail(s, &failed, "request ids");
+    }
     if (!rc)
         delay_commit(s, tickets);
     if (!rc && step_done(s->st[ST_COMMIT]) != SQLITE_DONE)
