@@ -792,6 +792,71 @@ TEST(an_unconfirmed_change_stops_the_worker_which_reloads_on_the_next_request)
     remove_db();
 }
 
+/* A worker killed while the Store has its change: the caller cannot know
+ * whether the change was made, and is told so (outcome_unknown), without
+ * trying it again (a retry would make it twice: the Store commits it all
+ * the same). The Store's test hook delays its commits, so that the worker
+ * is held in its call to the Store (it monitors the Store then) long
+ * enough to be killed there. */
+static void poster(void *arg)
+{
+    const racer_t *r = arg;
+    result_t res = {0};
+    res.rc = desk_post(r->id, STORE_NOTE, "noted once", &desk_operator, NULL, &res.err);
+    arbor_send(r->parent, 1, &res, sizeof res);
+}
+
+static int count_notes(int64_t id, const char *text)
+{
+    store_history_t *rows;
+    size_t n;
+    int notes = 0;
+    ASSERT_OK(store_history(id, &rows, &n));
+    for (size_t i = 0; i < n; i++)
+        notes += rows[i].message == STORE_NOTE && strcmp(rows[i].text, text) == 0;
+    free(rows);
+    return notes;
+}
+
+static void killed_worker_root(void *arg)
+{
+    desk_config_t cfg = {.db_path = db_path, .idle_timeout_ms = 60000};
+    arbor_pid_t sup, worker;
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    ticket_t t = fresh();
+    ticket_error_t err;
+    ASSERT_OK(ticket_supervisor_create_ticket(&t, NULL, &err));
+    ASSERT_OK(desk_worker(t.id, &worker));
+    racer_t r = {t.id, NULL, arbor_self()};
+    ASSERT_OK(arbor_spawn(poster, &r, NULL));
+    /* The worker calls the Store (and monitors it) only to commit. */
+    int64_t deadline = (int64_t)arbor_now_ms() + arbor_test_scaled_ms(10000);
+    arbor_process_info_t info = {0};
+    while (arbor_process_info(worker, &info) == 0 && info.monitors == 0 &&
+           (int64_t)arbor_now_ms() < deadline)
+        arbor_yield();
+    ASSERT_EQ(info.monitors, 1);
+    ASSERT_OK(arbor_exit_pid(worker, arbor_error("killed by the test")));
+    arbor_msg_t *m = arbor_test_recv_tag(1, arbor_test_scaled_ms(10000));
+    result_t res = *(result_t *)m->data;
+    arbor_msg_free(m);
+    ASSERT_EQ(res.rc, ARBOR_EEXIT);
+    ASSERT_STREQ(res.err.code, "outcome_unknown");
+    ASSERT_TRUE(strstr(res.err.message, "may or may not") != NULL);
+    ASSERT_EQ(count_notes(t.id, "noted once"), 1); /* made, once, though unconfirmed */
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(a_worker_killed_with_the_change_in_hand_answers_outcome_unknown_and_no_retry)
+{
+    set_db_path("killed-worker");
+    remove_db();
+    setenv("ARBOR_DESK_TEST_COMMIT_DELAY_MS", "300", 1);
+    arbor_test_run(killed_worker_root, NULL);
+    unsetenv("ARBOR_DESK_TEST_COMMIT_DELAY_MS");
+    remove_db();
+}
+
 /* ---- versions: no change computed from a stale copy --------------------------------- */
 
 /* Two copies of one ticket: the first change is stored and raises the
