@@ -134,6 +134,12 @@ int ticket_supervisor_create_ticket(ticket_t *t, arbor_pid_t *worker, ticket_err
 /* The worker of ticket id, started if need be. ARBOR_ENOENT: no such ticket. */
 int desk_worker(int64_t id, arbor_pid_t *pid);
 
+/* The ticket that worker pid serves, read from the key it holds in the
+ * TicketRegistry (the registry's tables: no message, any thread): 0 and
+ * *id, or ARBOR_ENOENT when pid holds no ticket's key (not a worker, or
+ * gone), ARBOR_ENOPROC when the registry is not running, ARBOR_ENOMEM. */
+int desk_worker_ticket(arbor_pid_t pid, int64_t *id);
+
 /* Applies change c (ticket.h) to ticket id, by by, through its worker; on
  * success *out (if not NULL) is the ticket as stored, and the history
  * holds the change (with its message, for a reply or a note); a status

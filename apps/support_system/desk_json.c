@@ -113,9 +113,10 @@ static int by_text(const void *a, const void *b)
 }
 
 /* Each ticket worker's node under the TicketSupervisor gets the ticket it
- * holds: "ticket" (its id) and a note, as the worker itself says (its
- * status text). A worker too busy to say within a second, or gone since
- * the tree was drawn, is left as it is. */
+ * holds, "ticket": its id, from the key the worker holds in the
+ * TicketRegistry (the registry's tables, no message); and a "note", the
+ * worker's own status text. A worker too busy to say within a second, or
+ * gone since the tree was drawn, gets no note. */
 static void name_tickets(cJSON *tree)
 {
     cJSON *ticket_sup = tree_node(tree, "TicketSupervisor");
@@ -143,13 +144,14 @@ static void name_tickets(cJSON *tree)
         const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(node, "pid"));
         snprintf(key.text, sizeof key.text, "%s", text ? text : "");
         const named_pid_t *w = bsearch(&key, workers, n, sizeof *workers, by_text);
-        char status[ARBOR_GS_STATUS_MAX];
-        long long id;
-        if (!w || !w->pid || arbor_gs_get_status(w->pid, status, sizeof status, 1000) != 0)
+        int64_t id;
+        if (!w || !w->pid)
             continue;
-        if (sscanf(status, "ticket %lld", &id) == 1)
+        if (desk_worker_ticket(w->pid, &id) == 0)
             cJSON_AddNumberToObject(node, "ticket", (double)id);
-        cJSON_AddItemToObject(node, "note", console_json_text(status));
+        char status[ARBOR_GS_STATUS_MAX];
+        if (arbor_gs_get_status(w->pid, status, sizeof status, 1000) == 0)
+            cJSON_AddItemToObject(node, "note", console_json_text(status));
     }
     arbor_free(workers);
 }

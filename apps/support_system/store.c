@@ -236,6 +236,11 @@ static int write_update(store_t *s, job_t *j)
     int rc = j->message != STORE_NO_MESSAGE ? add_message(s, j, &message) : 0;
     if (!rc)
         rc = add_history(s, j, t->id, t->updated_at, j->what, message);
+    if (!rc && j->round_robin_turn) {
+        sqlite3_stmt *st_t = s->st[ST_AGENT_TURN];
+        sqlite3_bind_text(st_t, 1, t->agent, -1, SQLITE_STATIC);
+        rc = step_done(st_t) == SQLITE_DONE ? 0 : store__db_fail(s, j, "turn");
+    }
     if (!rc && j->notice[0]) {
         /* In the change's savepoint: if the notification cannot be
          * recorded, the change is undone with it. */

@@ -72,6 +72,11 @@ typedef struct store_event {
     const char *notice; /* NULL or "": no notification; else the outbox row's text */
     store_message_kind_t message;
     const char *text; /* the message's text, unless STORE_NO_MESSAGE */
+    /* The round-robin policy picked the ticket's (new) agent: the change
+     * records that it was their turn (store_agent_t.turn), in its own
+     * transaction, so the rotation goes on from the last assignment
+     * committed. */
+    bool round_robin_turn;
     /* NULL or "": none; else recorded with the change (request.what is
      * the action's name, request.ticket the ticket's id). An id already
      * recorded refuses the change: ARBOR_EEXIST, err "request_id_reused". */
@@ -120,11 +125,11 @@ int64_t store_call_timeout_ms(void);
 /* Writes t's new state (description, customer, priority, status, agent,
  * updated_at), one history entry (ev->what, by ev->by, at t->updated_at),
  * the message ev announces if any, and, when ev->notice is not NULL or
- * "", one outbox row, all in one transaction (and one savepoint: all or
- * none), if the stored ticket still has t->version (the version t was
- * computed from); then raises t->version to the stored one. Otherwise
- * nothing is written and it returns ARBOR_EAGAIN with err "conflict": t
- * is stale. */
+ * "", one outbox row, and with ev->round_robin_turn the agent's turn, all
+ * in one transaction (and one savepoint: all or none), if the stored
+ * ticket still has t->version (the version t was computed from); then
+ * raises t->version to the stored one. Otherwise nothing is written and it
+ * returns ARBOR_EAGAIN with err "conflict": t is stale. */
 int store_update(ticket_t *t, const store_event_t *ev, ticket_error_t *err);
 
 int store_get(int64_t id, ticket_t *out);
@@ -184,10 +189,18 @@ typedef struct store_agent {
     bool active;    /* deactivated agents get no tickets */
     bool available; /* unavailable ones are skipped by the assignment policies */
     int64_t open;   /* tickets assigned to them now (assigned or pending) */
+    int64_t turn;   /* round-robin: the agent picked last has the highest (0: never) */
 } store_agent_t;
 
 /* The roster, in the order added: *out (free()) with *n agents. */
 int store_agents(store_agent_t **out, size_t *n);
+
+/* The least-loaded policy's choice: the active and available agent with
+ * the fewest open tickets (ties: the first added), in name, with their
+ * open count and how many agents were active and available. A read (the
+ * pending batch is written first), one pass over the roster: the counts are
+ * kept with each change. ARBOR_ENOENT: no agent is active and available. */
+int store_least_loaded(char name[TICKET_NAME_SIZE], int64_t *open, int64_t *available);
 
 /* Adds an agent, active and available. ARBOR_EEXIST: the name is taken. */
 int store_agent_add(const char *name, ticket_error_t *err);

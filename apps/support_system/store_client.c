@@ -142,7 +142,11 @@ int store_request_find(const char *request_id, store_request_t *out)
 
 int store_update(ticket_t *t, const store_event_t *ev, ticket_error_t *err)
 {
-    job_t j = {.op = UPDATE, .ticket = *t, .by = ev->by, .message = ev->message};
+    job_t j = {.op = UPDATE,
+               .ticket = *t,
+               .by = ev->by,
+               .message = ev->message,
+               .round_robin_turn = ev->round_robin_turn};
     snprintf(j.what, sizeof j.what, "%s", ev->what);
     snprintf(j.notice, sizeof j.notice, "%s", ev->notice ? ev->notice : "");
     if (ev->message != STORE_NO_MESSAGE)
@@ -289,6 +293,18 @@ int store_agents(store_agent_t **out, size_t *n)
     arbor_msg_t *m;
     int rc = request(&j, &m);
     return rc ? rc : take_rows(m, (void **)out, n);
+}
+
+int store_least_loaded(char name[TICKET_NAME_SIZE], int64_t *open, int64_t *available)
+{
+    job_t j = {.op = AGENT_LEAST_LOADED};
+    int rc = ask(&j);
+    if (rc == 0) {
+        snprintf(name, TICKET_NAME_SIZE, "%s", j.agent);
+        *open = j.count;
+        *available = j.eligible;
+    }
+    return rc;
 }
 
 /* Runs a roster change j about agent name; says what a refusal means. */

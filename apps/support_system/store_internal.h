@@ -30,6 +30,7 @@ enum {
     OUTBOX_PENDING,
     OUTBOX_COUNT,
     TICKET_COUNTS,
+    AGENT_LEAST_LOADED,
     RUN, /* store_run */
     REQUEST_FIND
 };
@@ -65,7 +66,7 @@ typedef struct run_req {
 /* Tickets in the cache of committed tickets (a power of two). */
 #define CACHE_SLOTS 1024
 
-#define SCHEMA_VERSION 7
+#define SCHEMA_VERSION 8
 
 /* The statements, prepared once when the Store opens the database. */
 enum {
@@ -84,6 +85,8 @@ enum {
     ST_HISTORY,
     ST_QUEUES,
     ST_AGENTS,
+    ST_AGENT_LEAST_LOADED,
+    ST_AGENT_TURN,
     ST_AGENT_ADD,
     ST_AGENT_RENAME,
     ST_AGENT_RENAME_HISTORY,
@@ -143,6 +146,7 @@ typedef struct job {
     char new_name[TICKET_NAME_SIZE]; /* AGENT_RENAME */
     int active, available;           /* AGENT_SET: 0 or 1, or -1 to keep */
     char notice[STORE_NOTICE_SIZE];  /* UPDATE: the notification it announces ("": none) */
+    bool round_robin_turn;           /* UPDATE: record the agent's turn (store_event_t) */
     int64_t first, last;             /* MARK_DELIVERED: the ids delivered */
     /* CREATE, UPDATE: the request id recorded with the change ("": none)
      * and its record's what and digest; REQUEST_FIND: the id in, the
@@ -152,7 +156,8 @@ typedef struct job {
     bool replayed; /* CREATE out: the request id was a create's, already made */
     size_t limit;
     /* out */
-    int64_t count;         /* OUTBOX_COUNT */
+    int64_t count;         /* OUTBOX_COUNT; AGENT_LEAST_LOADED: the agent's open count */
+    int64_t eligible;      /* AGENT_LEAST_LOADED: agents active and available */
     store_queues_t queues; /* QUEUES */
     store_stats_t stats;   /* STATS */
     int rc;

@@ -15,6 +15,7 @@
 #include "desk_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -86,17 +87,27 @@ static bool check_actor(const ticket_t *t, const ticket_actor_t *by, const ticke
 
 /* The agent an assign or reassign gives the ticket to: the one named (on
  * the roster, active), or for an assign of an open ticket with none named,
- * the policy's pick. Other refusals are the workflow's (ticket_change). */
-static bool choose_agent(const ticket_t *t, ticket_change_t *c, ticket_error_t *err)
+ * the policy's choice (in *chosen, with why; chosen->name stays "" for a
+ * named agent). Other refusals are the workflow's (ticket_change). */
+static bool choose_agent(const ticket_t *t, ticket_change_t *c, agents_choice_t *chosen,
+                         ticket_error_t *err)
 {
     bool assigning = c->action == ACTION_ASSIGN && t->status == TICKET_OPEN;
     if (!assigning && c->action != ACTION_REASSIGN)
         return true;
     if (c->agent[0])
         return desk__check_agent(c->agent, err);
+    if (!assigning)
+        return true;
     /* The policy picks only active and available agents: no lookup. */
-    return !assigning || agents_pick(c->agent) == 0 ||
-           desk__refuse(err, "no_agents", "there is no agent to assign");
+    int rc = agents_choose(chosen);
+    if (rc == ARBOR_ENOENT)
+        return desk__refuse(err, "no_agents", "there is no agent to assign");
+    if (rc)
+        return desk__refuse(err, "unavailable", "the assignment policy did not answer: %s",
+                            arbor_strerror(rc));
+    snprintf(c->agent, sizeof c->agent, "%s", chosen->name);
+    return true;
 }
 
 /* A change with a request id the Store has recorded already: the same
@@ -147,16 +158,23 @@ static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q)
         return idle(arbor_gs_reply(&r, sizeof r));
     }
     char event[TICKET_EVENT_SIZE];
+    agents_choice_t chosen = {.name = ""};
     bool message = c->action == ACTION_REPLY || c->action == ACTION_NOTE, ok;
     if (message && !desk.durable)
         ok = desk__refuse(&r.err, "no_store", "the in-memory desk keeps no conversation");
     else
-        ok = check_actor(&w->t, &q->by, c, &r.err) && choose_agent(&w->t, c, &r.err) &&
+        ok = check_actor(&w->t, &q->by, c, &r.err) && choose_agent(&w->t, c, &chosen, &r.err) &&
              ticket_change(&next, c, ticket_now_ms(), event, sizeof event, &r.err);
+    if (ok && chosen.name[0]) {
+        /* The history says which policy chose the agent, and why. */
+        size_t len = strlen(event);
+        snprintf(event + len, sizeof event - len, " %s", chosen.why);
+    }
     if (!ok) {
         r.rc = !strcmp(r.err.code, "unknown_agent") || !strcmp(r.err.code, "no_agents")
                    ? ARBOR_ENOENT
-                   : ARBOR_EINVAL;
+               : !strcmp(r.err.code, "unavailable") ? ARBOR_ENOPROC /* nothing was changed */
+                                                    : ARBOR_EINVAL;
         return idle(arbor_gs_reply(&r, sizeof r));
     }
     if (desk.durable) {
@@ -174,6 +192,7 @@ static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q)
                                        : c->action == ACTION_REPLY ? STORE_REPLY
                                                                    : STORE_NOTE,
                             .text = c->text,
+                            .round_robin_turn = chosen.round_robin,
                             .request_id = q->request_id,
                             .request = {.ticket = next.id, .digest = q->digest}};
         snprintf(ev.request.what, sizeof ev.request.what, "%s", ticket_action_name(c->action));
@@ -280,4 +299,29 @@ int desk_worker(int64_t id, arbor_pid_t *pid)
         /* Lost a race with another starter: look it up again. */
     }
     return ARBOR_EAGAIN;
+}
+
+int desk_worker_ticket(arbor_pid_t pid, int64_t *id)
+{
+    arbor_registry_key_t *keys;
+    size_t n;
+    int rc = arbor_registry_keys(arbor_whereis(DESK_REGISTRY_NAME), pid, &keys, &n);
+    if (rc)
+        return rc == ARBOR_ENOMEM ? rc : ARBOR_ENOPROC;
+    rc = ARBOR_ENOENT;
+    for (size_t i = 0; i < n && rc; i++) {
+        /* desk__ticket_key's form: "ticket:" and the id */
+        const char *k = keys[i].key;
+        if (strncmp(k, "ticket:", strlen("ticket:")) != 0)
+            continue;
+        const char *digits = k + strlen("ticket:");
+        char *end;
+        long long got = strtoll(digits, &end, 10);
+        if (end != digits && *end == '\0') {
+            *id = got;
+            rc = 0;
+        }
+    }
+    free(keys);
+    return rc;
 }

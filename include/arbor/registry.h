@@ -9,6 +9,7 @@
  *                                             arbor_registry_start(&o, &reg);
  *   Registry.register(Reg, "k", v)            arbor_registry_register(reg, "k", &v, sizeof v, &o);
  *   Registry.lookup(Reg, "k")                 arbor_registry_lookup(reg, "k", &entries, &n);
+ *   Registry.keys(Reg, pid)                   arbor_registry_keys(reg, pid, &keys, &n);
  *   Registry.dispatch(Reg, "t", fun)          arbor_registry_dispatch(reg, "t", tag, &m, sizeof m,
  *                                                                     &sent);
  *   GenServer.start_link(M, a, name:          arbor_registry_start_server(reg, "k", &m, a,
@@ -79,6 +80,11 @@ typedef struct arbor_registry_entry {
     size_t size; /* bytes of value in use; 0 when registered without one */
     _Alignas(16) unsigned char value[ARBOR_REGISTRY_VALUE_MAX];
 } arbor_registry_entry_t;
+
+/* A key, as arbor_registry_keys() returns it. */
+typedef struct arbor_registry_key {
+    char key[ARBOR_REGISTRY_KEY_MAX + 1];
+} arbor_registry_key_t;
 
 /*
  * Starts a registry and waits until it is ready: its partitions run and its
@@ -165,6 +171,20 @@ arbor_pid_t arbor_registry_whereis(arbor_pid_t reg, const char *key);
  */
 int arbor_registry_dispatch(arbor_pid_t reg, const char *key, uint64_t tag, const void *data,
                             size_t size, size_t *sent);
+
+/*
+ * The keys pid is registered under in reg (Elixir's Registry.keys/2): *out
+ * gets a malloc'd array of *n keys, which the caller releases with free()
+ * (NULL when *n is 0), in no particular order. In a duplicate registry a
+ * key comes once per entry. A process with no keys, or not alive, has none
+ * (0, *n = 0); as with lookup, the keys of a process that has just died may
+ * still be returned until the registry processes its DOWN, never after.
+ * The partitions are read one after another, so a key registered or
+ * removed meanwhile may or may not be seen. Returns 0, ARBOR_ENOPROC (not a
+ * running registry), ARBOR_EINVAL, ARBOR_ENOMEM. Any thread; no message is
+ * sent.
+ */
+int arbor_registry_keys(arbor_pid_t reg, arbor_pid_t pid, arbor_registry_key_t **out, size_t *n);
 
 /* Stores the number of entries in reg in *n (a snapshot, partition by
  * partition). Returns 0, ARBOR_ENOPROC, ARBOR_EINVAL. Any thread. */

@@ -789,6 +789,47 @@ int arbor_registry_count(arbor_pid_t reg, size_t *n)
     return 0;
 }
 
+int arbor_registry_keys(arbor_pid_t reg, arbor_pid_t pid, arbor_registry_key_t **out, size_t *n)
+{
+    if (!out || !n)
+        return ARBOR_EINVAL;
+    *out = NULL;
+    *n = 0;
+    view_t v;
+    int rc = open_view(reg, &v);
+    if (rc)
+        return rc;
+    arbor_registry_key_t *keys = NULL;
+    size_t count = 0;
+    for (unsigned i = 0; i < v.nparts && rc == 0; i++) {
+        cell_t *c = read_cell(reg, &v, i);
+        if (!c) {
+            rc = ARBOR_ENOPROC;
+            break;
+        }
+        const owner_t *o = arbor__reg_find_owner(c, pid);
+        if (o && o->count) {
+            arbor_registry_key_t *grown = realloc(keys, (count + o->count) * sizeof *keys);
+            if (grown)
+                keys = grown;
+            else
+                rc = ARBOR_ENOMEM;
+            for (const entry_t *e = grown ? o->entries : NULL; e; e = e->owner_next) {
+                memcpy(keys[count].key, e->key, e->key_len);
+                keys[count++].key[e->key_len] = '\0';
+            }
+        }
+        pthread_rwlock_unlock(&c->lock);
+    }
+    if (rc) {
+        free(keys);
+        return rc;
+    }
+    *out = keys;
+    *n = count;
+    return 0;
+}
+
 /* ---- for via names (registry_via.c) ------------------------------------------ */
 
 /* The live owner of key in reg, a registry with unique keys: 0 and *pid,

@@ -374,6 +374,89 @@ TEST(registry_keys_are_removed_when_their_owner_dies)
     arbor_test_run(owner_dies_root, NULL);
 }
 
+/* ---- Registry.keys/2 ------------------------------------------------------------------ */
+
+static int by_key(const void *a, const void *b)
+{
+    return strcmp(((const arbor_registry_key_t *)a)->key, ((const arbor_registry_key_t *)b)->key);
+}
+
+/* The keys of pid in reg, sorted, joined by spaces (in out). */
+static void keys_of(arbor_pid_t reg, arbor_pid_t pid, char *out, size_t size)
+{
+    arbor_registry_key_t *keys;
+    size_t n;
+    ASSERT_OK(arbor_registry_keys(reg, pid, &keys, &n));
+    qsort(keys, n, sizeof *keys, by_key);
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < n && used < size; i++)
+        used += (size_t)snprintf(out + used, size - used, "%s%s", i ? " " : "", keys[i].key);
+    free(keys);
+}
+
+/* As Elixir's Registry.keys/2: every key of the process, from every
+ * partition; in a duplicate registry once per entry; none for a process
+ * that holds none; none once the owner's DOWN is processed. */
+static void keys_root(void *arg)
+{
+    char got[256];
+    arbor_pid_t self = arbor_self();
+    arbor_pid_t uniq = start_registry(ARBOR_REGISTRY_UNIQUE, 4);
+    const char *names[] = {"a", "b", "c", "d", "e"};
+    for (size_t i = 0; i < 5; i++)
+        ASSERT_OK(arbor_registry_register(uniq, names[i], NULL, 0, NULL));
+    keys_of(uniq, self, got, sizeof got);
+    ASSERT_STREQ(got, "a b c d e");
+    arbor_pid_t h = spawn_holder(uniq, "k", 3);
+    keys_of(uniq, h, got, sizeof got);
+    ASSERT_STREQ(got, "k-0 k-1 k-2");
+    ASSERT_OK(arbor_registry_unregister(uniq, "c"));
+    keys_of(uniq, self, got, sizeof got);
+    ASSERT_STREQ(got, "a b d e");
+    /* A process whose one key is in any partition, the first or another. */
+    arbor_pid_t single[8];
+    for (int i = 0; i < 8; i++) {
+        char prefix[8], want[16];
+        snprintf(prefix, sizeof prefix, "p%d", i);
+        snprintf(want, sizeof want, "p%d-0", i);
+        single[i] = spawn_holder(uniq, prefix, 1);
+        keys_of(uniq, single[i], got, sizeof got);
+        ASSERT_STREQ(got, want);
+    }
+    for (int i = 0; i < 8; i++)
+        kill_wait(single[i], ARBOR_KILL);
+    kill_wait(h, ARBOR_KILL);
+    WAIT_UNTIL(count_of(uniq) == 4, 5000);
+    keys_of(uniq, h, got, sizeof got);
+    ASSERT_STREQ(got, "");
+
+    arbor_pid_t dup = start_registry(ARBOR_REGISTRY_DUPLICATE, 2);
+    ASSERT_OK(arbor_registry_register(dup, "hello", NULL, 0, NULL));
+    ASSERT_OK(arbor_registry_register(dup, "hello", NULL, 0, NULL));
+    ASSERT_OK(arbor_registry_register(dup, "x", NULL, 0, NULL));
+    keys_of(dup, self, got, sizeof got);
+    ASSERT_STREQ(got, "hello hello x");
+    keys_of(dup, uniq, got, sizeof got); /* a process with no keys there */
+    ASSERT_STREQ(got, "");
+
+    arbor_registry_key_t *keys = NULL;
+    size_t n = 9;
+    ASSERT_ERR(arbor_registry_keys(dup, self, NULL, &n), ARBOR_EINVAL);
+    ASSERT_ERR(arbor_registry_keys(dup, self, &keys, NULL), ARBOR_EINVAL);
+    ASSERT_OK(arbor_registry_stop(dup, ARBOR_NORMAL));
+    ASSERT_ERR(arbor_registry_keys(dup, self, &keys, &n), ARBOR_ENOPROC);
+    ASSERT_EQ(n, 0);
+    ASSERT_TRUE(keys == NULL);
+    ASSERT_OK(arbor_registry_stop(uniq, ARBOR_NORMAL));
+}
+
+TEST(RG_keys_lists_every_key_of_a_process_across_partitions)
+{
+    arbor_test_run(keys_root, NULL);
+    wait_registry_memory_released(5000);
+}
+
 static void reregister_root(void *arg)
 {
     arbor_pid_t reg = start_registry(ARBOR_REGISTRY_UNIQUE, 2);
