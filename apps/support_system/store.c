@@ -277,8 +277,9 @@ static void bind_names(sqlite3_stmt *st, const job_t *j)
     sqlite3_bind_text(st, 2, j->new_name, -1, SQLITE_STATIC);
 }
 
-/* The roster, then a history entry on each of the agent's tickets, then
- * the tickets themselves (their versions raised). */
+/* The roster, then a history entry on each of the agent's tickets, the
+ * agent's password (credentials.h), then the tickets themselves (their
+ * versions raised). */
 static int write_rename(store_t *s, job_t *j)
 {
     sqlite3_stmt *st = s->st[ST_AGENT_RENAME];
@@ -295,6 +296,10 @@ static int write_rename(store_t *s, job_t *j)
     sqlite3_bind_text(st, 5, ticket_actor_kind_name(j->by.kind), -1, SQLITE_STATIC);
     if (step_done(st) != SQLITE_DONE)
         return store__db_fail(s, j, "history");
+    st = s->st[ST_AGENT_RENAME_CREDENTIALS];
+    bind_names(st, j);
+    if (step_done(st) != SQLITE_DONE)
+        return store__db_fail(s, j, "credentials");
     st = s->st[ST_AGENT_RENAME_TICKETS];
     bind_names(st, j);
     return step_done(st) == SQLITE_DONE ? 0 : store__db_fail(s, j, "tickets");

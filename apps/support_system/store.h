@@ -157,6 +157,7 @@ typedef enum {
 /* Which tickets a list holds; NULL (or "" for search) leaves a filter out. */
 typedef struct store_filter {
     const ticket_status_t *status;
+    bool unresolved;   /* only those not resolved yet: open, assigned or pending */
     const char *agent; /* "": the unassigned tickets */
     const char *customer;
     const ticket_priority_t *priority;
@@ -205,7 +206,8 @@ int store_least_loaded(char name[TICKET_NAME_SIZE], int64_t *open, int64_t *avai
 /* Adds an agent, active and available. ARBOR_EEXIST: the name is taken. */
 int store_agent_add(const char *name, ticket_error_t *err);
 
-/* Renames agent from to to, in one transaction: the roster, every ticket
+/* Renames agent from to to, in one transaction: the roster, their
+ * password and role if they have one (credentials.h), every ticket
  * assigned to them (each version raised, so that a copy computed before
  * is stale), and a history entry on each of those tickets, by by. History
  * entries written before keep the name they said. ARBOR_ENOENT: no agent

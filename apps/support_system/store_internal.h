@@ -91,6 +91,7 @@ enum {
     ST_AGENT_RENAME,
     ST_AGENT_RENAME_HISTORY,
     ST_AGENT_RENAME_TICKETS,
+    ST_AGENT_RENAME_CREDENTIALS,
     ST_AGENT_SET,
     ST_NOTIFY,
     ST_OUTBOX_PENDING,
@@ -115,7 +116,8 @@ enum {
     LIST_CUSTOMER = 4,
     LIST_PRIORITY = 8,
     LIST_TEXT = 16,
-    LIST_FILTERS = 32 /* the combinations */
+    LIST_UNRESOLVED = 32,
+    LIST_FILTERS = 64 /* the combinations */
 };
 
 /* The SQL of the list with the filters in bits (LIST_*), in order sort,
@@ -137,7 +139,7 @@ typedef struct job {
     char what[TICKET_EVENT_SIZE];
     bool has_status; /* LIST: the filters (see store_filter_t) */
     ticket_status_t status;
-    bool has_agent, has_customer;
+    bool has_agent, has_customer, unresolved;
     char agent[TICKET_NAME_SIZE]; /* LIST: the filter; QUEUES: whose; AGENT_*: the agent */
     char customer[TICKET_NAME_SIZE];
     int priority; /* -1: any */

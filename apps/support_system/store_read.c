@@ -108,7 +108,7 @@ static unsigned list_filters(const job_t *j)
 {
     return (j->has_status ? LIST_STATUS : 0) | (j->has_agent ? LIST_AGENT : 0) |
            (j->has_customer ? LIST_CUSTOMER : 0) | (j->priority >= 0 ? LIST_PRIORITY : 0) |
-           (j->text[0] ? LIST_TEXT : 0);
+           (j->text[0] ? LIST_TEXT : 0) | (j->unresolved ? LIST_UNRESOLVED : 0);
 }
 
 /* The statement of a list with filters bits in order sort, prepared on

@@ -226,6 +226,9 @@ const char *const store__statement_sql[ST_COUNT] = {
     [ST_AGENT_RENAME_HISTORY] = "INSERT INTO history(ticket, at, who, role, what)"
                                 " SELECT id, ?3, ?4, ?5, 'agent ' || ?1 || ' renamed to ' || ?2"
                                 " FROM tickets WHERE agent = ?1",
+    /* A password goes with its agent's name (one left by an older desk
+     * under the new name, whose agent had been renamed, gives way). */
+    [ST_AGENT_RENAME_CREDENTIALS] = "UPDATE OR REPLACE credentials SET agent = ?2 WHERE agent = ?1",
     [ST_AGENT_RENAME_TICKETS] = "UPDATE tickets SET agent = ?2, version = version + 1"
                                 " WHERE agent = ?1",
     [ST_AGENT_SET] = "UPDATE agents SET active = CASE WHEN ?2 < 0 THEN active ELSE ?2 END,"
@@ -251,6 +254,7 @@ void store__list_sql(unsigned bits, store_sort_t sort, char *sql)
         " AND customer = ?5",
         " AND priority = ?6",
         " AND id IN (SELECT rowid FROM tickets_text WHERE tickets_text MATCH ?7)",
+        " AND status IN (0, 1, 4)", /* open, assigned, pending */
     };
     static const char *const orders[STORE_SORTS] = {
         [STORE_SORT_NEWEST] = "id DESC",

@@ -986,7 +986,8 @@ static void reference_ids(const store_filter_t *f, char *buf, size_t size)
     snprintf(sql, sizeof sql,
              "SELECT id FROM tickets WHERE (?1 < 0 OR status = ?1) AND (?2 = 0 OR agent = ?3)"
              " AND (?4 = 0 OR customer = ?5) AND (?6 < 0 OR priority = ?6) AND (?7 = '' OR id"
-             " IN (SELECT rowid FROM tickets_text WHERE tickets_text MATCH ?7)) ORDER BY %s"
+             " IN (SELECT rowid FROM tickets_text WHERE tickets_text MATCH ?7))"
+             " AND (?10 = 0 OR status IN (0, 1, 4)) ORDER BY %s"
              " LIMIT ?8 OFFSET ?9",
              orders[f->sort]);
     sqlite3 *db;
@@ -1001,6 +1002,7 @@ static void reference_ids(const store_filter_t *f, char *buf, size_t size)
     sqlite3_bind_text(st, 5, f->customer ? f->customer : "", -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 6, f->priority ? (int)*f->priority : -1);
     sqlite3_bind_text(st, 7, f->search ? "\"printer\"" : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 10, f->unresolved);
     sqlite3_bind_int64(st, 8, (int64_t)f->limit);
     sqlite3_bind_int64(st, 9, (int64_t)f->offset);
     size_t len = 0;
@@ -1012,7 +1014,7 @@ static void reference_ids(const store_filter_t *f, char *buf, size_t size)
     sqlite3_close(db);
 }
 
-/* For each of the 32 combinations of the five filters, in each order,
+/* For each of the 64 combinations of the six filters, in each order,
  * whole and as a page, store_find holds the reference's tickets in the
  * reference's order. */
 static void combinations_root(void *arg)
@@ -1023,7 +1025,7 @@ static void combinations_root(void *arg)
     ticket_status_t assigned = TICKET_ASSIGNED;
     ticket_priority_t high = PRIORITY_HIGH;
     size_t nonempty = 0;
-    for (unsigned bits = 0; bits < 32; bits++)
+    for (unsigned bits = 0; bits < 64; bits++)
         for (int sort = 0; sort < STORE_SORTS; sort++)
             for (int paged = 0; paged < 2; paged++) {
                 store_filter_t f = {
@@ -1032,6 +1034,7 @@ static void combinations_root(void *arg)
                     .customer = bits & 4 ? "Acme" : NULL,
                     .priority = bits & 8 ? &high : NULL,
                     .search = bits & 16 ? "PRINTER" : NULL,
+                    .unresolved = bits & 32,
                     .sort = (store_sort_t)sort,
                     .offset = paged ? 1 : 0,
                     .limit = paged ? 3 : 200,
