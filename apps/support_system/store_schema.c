@@ -156,9 +156,18 @@ static const char schema_v7[] =
     " WHERE name = new.agent AND new.status IN (1, 4); END;"
     "PRAGMA user_version = 7;";
 
+/* Version 8: the request ids (store.h), each recorded with its change in
+ * the change's transaction, so that a retried change is applied once;
+ * kept STORE_REQUEST_KEEP_MS (the index on at finds the old ones). */
+static const char schema_v8[] =
+    "CREATE TABLE requests(id TEXT PRIMARY KEY, ticket INTEGER NOT NULL, what TEXT NOT NULL,"
+    " digest INTEGER NOT NULL, at INTEGER NOT NULL);"
+    "CREATE INDEX requests_at ON requests(at);"
+    "PRAGMA user_version = 8;";
+
 /* The steps from version i to i + 1. */
 static const char *const migrations[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3, schema_v4,
-                                                       schema_v5, schema_v6, schema_v7};
+                                                       schema_v5, schema_v6, schema_v7, schema_v8};
 
 #define TICKET_COLUMNS                                                                             \
     "id, description, customer, priority, status, agent, created_at, updated_at, version"
@@ -242,6 +251,9 @@ const char *const store__statement_sql[ST_COUNT] = {
     [ST_OUTBOX_COUNT] = "SELECT count(*) FROM outbox WHERE delivered_at IS NULL",
     [ST_TICKET_COUNTS] = "SELECT agent, status, count(*) FROM tickets GROUP BY agent, status"
                          " ORDER BY agent, status",
+    [ST_REQUEST_FIND] = "SELECT ticket, what, digest FROM requests WHERE id = ?",
+    [ST_REQUEST_ADD] = "INSERT INTO requests(id, ticket, what, digest, at) VALUES(?, ?, ?, ?, ?)",
+    [ST_REQUEST_PRUNE] = "DELETE FROM requests WHERE at < ?",
 };
 
 void store__list_sql(unsigned bits, store_sort_t sort, char *sql)

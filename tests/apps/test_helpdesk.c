@@ -756,10 +756,12 @@ static void upgrade_root(void *arg)
 {
     arbor_pid_t sup = start(POLICY_ROUND_ROBIN, true); /* --demo: the roster is not empty */
     /* Every step to the current version (5: the web's credentials; 6: the
-     * lists' indexes; 7: the agents' open counts, filled in). */
-    ASSERT_EQ(sql_int("PRAGMA user_version"), 7);
+     * lists' indexes; 7: the agents' open counts, filled in; 8: the
+     * request ids). */
+    ASSERT_EQ(sql_int("PRAGMA user_version"), 8);
     ASSERT_EQ(sql_int("SELECT open_count FROM agents WHERE name = 'carol'"), 1);
     ASSERT_EQ(sql_int("SELECT count(*) FROM credentials"), 0);
+    ASSERT_EQ(sql_int("SELECT count(*) FROM requests"), 0);
     ASSERT_EQ(sql_int("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN"
                       " ('tickets_status', 'tickets_priority', 'tickets_customer')"),
               3);
