@@ -46,6 +46,22 @@ cJSON *desk_ticket_json(const ticket_t *t, bool with_history)
     cJSON_AddItemToObject(j, "created_at", time_json(t->created_at));
     cJSON_AddItemToObject(j, "updated_at", time_json(t->updated_at));
     cJSON_AddNumberToObject(j, "version", (double)t->version);
+    /* The SLA (sla.h): the due time while the clock runs, what is left
+     * while pending paused it, the breach, and whether it is overdue. */
+    if (t->due_at)
+        cJSON_AddItemToObject(j, "due_at", time_json(t->due_at));
+    else
+        cJSON_AddNullToObject(j, "due_at");
+    if (t->sla_paused)
+        cJSON_AddNumberToObject(j, "sla_left_s", (double)(t->sla_left_ms / 1000));
+    else
+        cJSON_AddNullToObject(j, "sla_left_s");
+    cJSON_AddBoolToObject(j, "breached", t->breached_at != 0);
+    if (t->breached_at)
+        cJSON_AddItemToObject(j, "breached_at", time_json(t->breached_at));
+    else
+        cJSON_AddNullToObject(j, "breached_at");
+    cJSON_AddBoolToObject(j, "overdue", sla_overdue(t));
     if (with_history) {
         cJSON *h = cJSON_AddArrayToObject(j, "history");
         store_history_t *rows;

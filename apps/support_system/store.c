@@ -61,6 +61,15 @@ static int step_done(sqlite3_stmt *st)
 
 /* ---- changes ------------------------------------------------------------------------ */
 
+/* A time that may be absent: 0 is NULL. */
+static void bind_time(sqlite3_stmt *st, int i, int64_t ms)
+{
+    if (ms)
+        sqlite3_bind_int64(st, i, ms);
+    else
+        sqlite3_bind_null(st, i);
+}
+
 /* A history entry of ticket by j->by, pointing at message (0: none). */
 static int add_history(store_t *s, job_t *j, int64_t ticket, int64_t at, const char *what,
                        int64_t message)
@@ -89,6 +98,7 @@ static int write_create(store_t *s, job_t *j)
     sqlite3_bind_text(st, 5, t->agent, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, t->created_at);
     sqlite3_bind_int64(st, 7, t->updated_at);
+    bind_time(st, 8, t->due_at);
     if (step_done(st) != SQLITE_DONE)
         return store__db_fail(s, j, "insert");
     t->id = sqlite3_last_insert_rowid(s->db);
@@ -142,6 +152,12 @@ static int write_update(store_t *s, job_t *j)
     sqlite3_bind_int64(st, 6, t->updated_at);
     sqlite3_bind_int64(st, 7, t->id);
     sqlite3_bind_int64(st, 8, t->version);
+    bind_time(st, 9, t->due_at);
+    if (t->sla_paused)
+        sqlite3_bind_int64(st, 10, t->sla_left_ms);
+    else
+        sqlite3_bind_null(st, 10);
+    bind_time(st, 11, t->breached_at);
     if (step_done(st) != SQLITE_DONE)
         return store__db_fail(s, j, "update");
     if (sqlite3_changes(s->db) != 1)

@@ -177,6 +177,7 @@ int store_find(const store_filter_t *f, ticket_t **out, size_t *n, ticket_error_
     j->has_agent = f->agent != NULL;
     j->has_customer = f->customer != NULL;
     j->unresolved = f->unresolved;
+    j->overdue = f->overdue;
     j->priority = f->priority ? (int)*f->priority : -1;
     j->sort = f->sort;
     j->offset = f->offset;
