@@ -171,10 +171,10 @@ static int timer_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
  * not answer is retried, not a crash) with a back-off of 1 s doubling to
  * 30 s, so 10 restarts in 60 s are never reached and the supervisor never
  * gives up: a missed breach is no reason to stop the desk. */
-#define SLA_MAX_RESTARTS    10
-#define SLA_MAX_SECONDS     60
-#define SLA_BACKOFF_MS      1000
-#define SLA_BACKOFF_MAX_MS  30000
+#define SLA_MAX_RESTARTS   10
+#define SLA_MAX_SECONDS    60
+#define SLA_BACKOFF_MS     1000
+#define SLA_BACKOFF_MAX_MS 30000
 
 int sla_timer_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
 {

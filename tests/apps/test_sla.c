@@ -158,9 +158,9 @@ TEST(the_sla_option_is_read_and_refused_clearly)
     ASSERT_EQ(p.resolve_ms[PRIORITY_HIGH], 8 * HOUR); /* not named: kept */
     sla_format(&p, text, sizeof text);
     ASSERT_STREQ(text, "urgent=90m,high=8h,normal=2s,low=3d");
-    static const char *const bad[] = {"",        "normal",   "normal=",    "normal=5",
-                                      "normal=0s", "normal=5w", "severe=1h", "normal=1h,",
-                                      "normal=400d", "=1h",     "normal=1.5h", "normal=-1h"};
+    static const char *const bad[] = {
+        "",          "normal",     "normal=",     "normal=5", "normal=0s",   "normal=5w",
+        "severe=1h", "normal=1h,", "normal=400d", "=1h",      "normal=1.5h", "normal=-1h"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         sla_policy_t q = p;
         why[0] = '\0';
@@ -413,7 +413,8 @@ static void follow_root(void *arg)
     ASSERT_OK(sla_timer_status(&st));
     ASSERT_EQ(st.next_due, normal.due_at); /* the earliest of the two */
     ticket_error_t err = {.code = ""};
-    ticket_change_t edit = {.action = ACTION_EDIT, .set_priority = true, .priority = PRIORITY_URGENT};
+    ticket_change_t edit = {
+        .action = ACTION_EDIT, .set_priority = true, .priority = PRIORITY_URGENT};
     ASSERT_OK(desk_change(low.id, &edit, &desk_operator, &t, &err));
     ASSERT_EQ(t.due_at, low.due_at - 68 * HOUR);
     ticket_t stored;
