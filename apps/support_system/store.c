@@ -495,8 +495,8 @@ static void *run_backup(void *arg)
 typedef struct run_job {
     store_t *s;
     const run_req_t *req;
-    const void *in; /* malloc'd: aligned for any type */
-    char *reply;    /* malloc'd: rc, then the output at STORE_RUN_HEAD */
+    const void *in; /* arbor_alloc'd: aligned for any type */
+    char *reply;    /* arbor_alloc'd: rc, then the output at STORE_RUN_HEAD */
 } run_job_t;
 
 static void *run_fn(void *arg)
@@ -518,19 +518,21 @@ static arbor_gs_ret_t answer_run(store_t *s, const arbor_msg_t *req, arbor_from_
     if (req->size != sizeof r + r.in_size)
         return arbor_gs_halt(arbor_error("bad store_run request"));
     flush(s);
-    char *reply = calloc(1, STORE_RUN_HEAD + r.out_size);
-    void *in = malloc(r.in_size ? r.in_size : 1);
+    /* The Store's own memory: a Store killed while fn runs (the kill takes
+     * effect when fn returns) frees it with the process. */
+    char *reply = arbor_calloc(1, STORE_RUN_HEAD + r.out_size);
+    void *in = arbor_alloc(r.in_size ? r.in_size : 1);
     if (!reply || !in) {
-        free(reply);
-        free(in);
+        arbor_free(reply);
+        arbor_free(in);
         return arbor_gs_halt(arbor_error("out of memory"));
     }
     memcpy(in, (const char *)req->data + sizeof r, r.in_size);
     run_job_t job = {s, &r, in, reply};
     arbor_blocking(run_fn, &job, NULL);
     arbor_gs_reply_to(from, reply, STORE_RUN_HEAD + r.out_size);
-    free(reply);
-    free(in);
+    arbor_free(reply);
+    arbor_free(in);
     return waiting(s, arbor_gs_noreply());
 }
 
