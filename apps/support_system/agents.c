@@ -226,15 +226,22 @@ static int call(uint64_t tag, const agents_req_t *q, agents_reply_t *out, ticket
 {
     arbor_pid_t pid = arbor_whereis(AGENTS_NAME);
     arbor_msg_t *m;
-    int rc = pid ? arbor_gs_call(pid, tag, q, sizeof *q, 30000, &m, NULL) : ARBOR_ENOPROC;
-    if (rc) {
-        if (err) {
-            snprintf(err->code, sizeof err->code, "unavailable");
-            snprintf(err->message, sizeof err->message, "the roster did not answer: %s",
-                     arbor_strerror(rc));
-        }
-        return rc;
+    int rc = pid ? arbor_gs_call(pid, tag, q, sizeof *q, store_call_timeout_ms(), &m, NULL)
+                 : ARBOR_ENOPROC;
+    bool change = tag == ADD || tag == RENAME || tag == SET;
+    if (rc && err && change && (rc == ARBOR_ETIMEDOUT || rc == ARBOR_EEXIT)) {
+        /* The roster had the change and did not answer: it may be made. */
+        snprintf(err->code, sizeof err->code, "outcome_unknown");
+        snprintf(err->message, sizeof err->message,
+                 "the roster did not confirm the change (%s): it may or may not have been made",
+                 rc == ARBOR_ETIMEDOUT ? "no answer in time" : "it stopped meanwhile");
+    } else if (rc && err) {
+        snprintf(err->code, sizeof err->code, "unavailable");
+        snprintf(err->message, sizeof err->message, "the roster did not answer: %s%s",
+                 arbor_strerror(rc), change ? "; nothing was changed" : "");
     }
+    if (rc)
+        return rc;
     *out = *(const agents_reply_t *)m->data;
     arbor_msg_free(m);
     if (out->rc && err)

@@ -10,6 +10,13 @@
  * from a process; they return 0 or a negative Arbor code (ARBOR_ENOENT for
  * an unknown ticket or agent, ARBOR_EEXIST for a known agent, ARBOR_EEXIT
  * when the database refused: the message is in err).
+ *
+ * A change's error says whether the change may have been made. err.code
+ * "outcome_unknown" (the call timed out, the Store died after it was
+ * asked, or the database could not confirm its COMMIT): it may or may not
+ * be on disk. Every other error: nothing was written ("store_down": no
+ * Store was running; "store_error": the database refused it and rolled it
+ * back; "conflict", "request_id_reused", ...).
  */
 #ifndef SUPPORT_STORE_H
 #define SUPPORT_STORE_H
@@ -40,6 +47,24 @@ typedef struct store_history {
     char text[TICKET_TEXT_SIZE];
 } store_history_t;
 
+/* A request id: what a client names a change with, so that a retry of it
+ * is applied once (docs/desk.md, "When the answer is outcome unknown"): 1
+ * to STORE_REQUEST_MAX characters, each visible ASCII (33 to 126). The
+ * Store records it, with the ticket and a digest of the request, in the
+ * change's own transaction (and savepoint): the record exists if and only
+ * if the change does. It is kept at least STORE_REQUEST_KEEP_MS; a retry
+ * after that is a new request. */
+#define STORE_REQUEST_MAX     64
+#define STORE_REQUEST_SIZE    (STORE_REQUEST_MAX + 1)
+#define STORE_REQUEST_KEEP_MS (24 * 3600 * 1000LL)
+
+/* A request id recorded with its change. */
+typedef struct store_request {
+    int64_t ticket; /* the ticket created or changed */
+    char what[16];  /* "create", or the action's name ("assign", ...) */
+    int64_t digest; /* the request's fingerprint (desk.c): the same request, the same digest */
+} store_request_t;
+
 /* What a change records beside the ticket's new state. */
 typedef struct store_event {
     ticket_actor_t by;  /* who makes it */
@@ -52,6 +77,11 @@ typedef struct store_event {
      * transaction, so the rotation goes on from the last assignment
      * committed. */
     bool round_robin_turn;
+    /* NULL or "": none; else recorded with the change (request.what is
+     * the action's name, request.ticket the ticket's id). An id already
+     * recorded refuses the change: ARBOR_EEXIST, err "request_id_reused". */
+    const char *request_id;
+    store_request_t request;
 } store_event_t;
 
 /* The Store's child start function; arg is the database path (a copied
@@ -72,6 +102,25 @@ int store_check_file(const char *path, char *why, size_t size);
 /* Inserts t (its id is assigned and written back) with a "created" entry
  * by by. */
 int store_create(ticket_t *t, const ticket_actor_t *by, ticket_error_t *err);
+
+/* store_create with a request id (not NULL, not ""), recorded with the
+ * ticket with digest. If the id is recorded already: for a create with the
+ * same digest, nothing is written, *t is that ticket as stored now, and
+ * *replayed is true; for anything else, ARBOR_EEXIST with err
+ * "request_id_reused" and nothing written. */
+int store_create_once(ticket_t *t, const ticket_actor_t *by, const char *request_id, int64_t digest,
+                      bool *replayed, ticket_error_t *err);
+
+/* The record of request id: 0 and *out, or ARBOR_ENOENT when it has none.
+ * Sees every change the Store has been asked for before the call (a change
+ * still waiting in the batch with this id is written first). */
+int store_request_find(const char *request_id, store_request_t *out);
+
+/* How long a call to the Store or to a ticket's worker waits for its
+ * answer before the caller gives up (and, for a change, says that its
+ * outcome is unknown): 30 s, or ARBOR_DESK_CALL_TIMEOUT_MS from the
+ * environment (1 to 600000; for tests). */
+int64_t store_call_timeout_ms(void);
 
 /* Writes t's new state (description, customer, priority, status, agent,
  * updated_at), one history entry (ev->what, by ev->by, at t->updated_at),

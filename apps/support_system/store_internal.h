@@ -31,7 +31,8 @@ enum {
     OUTBOX_COUNT,
     TICKET_COUNTS,
     AGENT_LEAST_LOADED,
-    RUN /* store_run */
+    RUN, /* store_run */
+    REQUEST_FIND
 };
 
 /* A store_run request: this header, then in_size bytes of input. The
@@ -65,7 +66,7 @@ typedef struct run_req {
 /* Tickets in the cache of committed tickets (a power of two). */
 #define CACHE_SLOTS 1024
 
-#define SCHEMA_VERSION 8
+#define SCHEMA_VERSION 9
 
 /* The statements, prepared once when the Store opens the database. */
 enum {
@@ -97,6 +98,9 @@ enum {
     ST_OUTBOX_MARK,
     ST_OUTBOX_COUNT,
     ST_TICKET_COUNTS,
+    ST_REQUEST_FIND,
+    ST_REQUEST_ADD,
+    ST_REQUEST_PRUNE,
     ST_COUNT
 };
 
@@ -147,6 +151,12 @@ typedef struct job {
     char notice[STORE_NOTICE_SIZE];  /* UPDATE: the notification it announces ("": none) */
     bool round_robin_turn;           /* UPDATE: record the agent's turn (store_event_t) */
     int64_t first, last;             /* MARK_DELIVERED: the ids delivered */
+    /* CREATE, UPDATE: the request id recorded with the change ("": none)
+     * and its record's what and digest; REQUEST_FIND: the id in, the
+     * record out (request.ticket 0: none). */
+    char request_id[STORE_REQUEST_SIZE];
+    store_request_t request;
+    bool replayed; /* CREATE out: the request id was a create's, already made */
     size_t limit;
     /* out */
     int64_t count;         /* OUTBOX_COUNT; AGENT_LEAST_LOADED: the agent's open count */
@@ -191,6 +201,12 @@ typedef struct store {
     void *rows;                  /* a read's rows, malloc'd: in the state, so that a Store killed
                                   * during a read frees them in its exit hook */
     ticket_t cache[CACHE_SLOTS]; /* id 0: empty */
+    uint64_t pruned_ms;          /* when request ids older than STORE_REQUEST_KEEP_MS were last
+                                  * deleted */
+    /* Tests only (ARBOR_DESK_TEST_COMMIT_DELAY_MS): each batch that wrote
+     * a ticket's change (a create or an update) waits this long before
+     * its COMMIT, as a stalled disk would. 0: none. */
+    int64_t commit_delay_ms;
 } store_t;
 
 /* A read's work for the blocking pool: the job; its rows go to s->rows. */
@@ -198,6 +214,10 @@ typedef struct read {
     store_t *s;
     job_t *job;
 } read_t;
+
+/* How often, at most, the Store deletes the request ids older than
+ * STORE_REQUEST_KEEP_MS (in a batch that records one). */
+#define REQUEST_PRUNE_EVERY_MS 60000
 
 /* Fills j's error with SQLite's message about what failed; returns
  * ARBOR_EEXIT. */

@@ -156,13 +156,22 @@ static const char schema_v7[] =
     " WHERE name = new.agent AND new.status IN (1, 4); END;"
     "PRAGMA user_version = 7;";
 
+/* Version 8: the request ids (store.h), each recorded with its change in
+ * the change's transaction, so that a retried change is applied once;
+ * kept STORE_REQUEST_KEEP_MS (the index on at finds the old ones). */
+static const char schema_v8[] =
+    "CREATE TABLE requests(id TEXT PRIMARY KEY, ticket INTEGER NOT NULL, what TEXT NOT NULL,"
+    " digest INTEGER NOT NULL, at INTEGER NOT NULL);"
+    "CREATE INDEX requests_at ON requests(at);"
+    "PRAGMA user_version = 8;";
+
 /* The default resolution time of a priority (sla.h's defaults), in ms, for
- * the migration to version 8, and the time now in ms since the epoch. */
+ * the migration to version 9, and the time now in ms since the epoch. */
 #define SLA_DEFAULT_MS                                                                             \
     "(CASE priority WHEN 3 THEN 4 WHEN 2 THEN 8 WHEN 1 THEN 24 ELSE 72 END) * 3600000"
 #define SQL_NOW_MS "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
 
-/* Version 8: the resolution SLA (sla.h). due_at is the time a ticket is
+/* Version 9: the resolution SLA (sla.h). due_at is the time a ticket is
  * due to be resolved while its clock runs (NULL otherwise: pending,
  * resolved, closed); sla_left the time that was left when pending paused
  * it (NULL unless paused; <= 0: it was past due); breached_at when the
@@ -175,7 +184,7 @@ static const char schema_v7[] =
  * recorded as breached now, with their history entry, but no notification:
  * nobody is told years late of a ticket that nobody was watching (as
  * version 3 did not replay the outbox). */
-static const char schema_v8[] =
+static const char schema_v9[] =
     "ALTER TABLE tickets ADD COLUMN due_at INTEGER;"
     "ALTER TABLE tickets ADD COLUMN sla_left INTEGER;"
     "ALTER TABLE tickets ADD COLUMN breached_at INTEGER;"
@@ -188,11 +197,12 @@ static const char schema_v8[] =
     "CREATE INDEX tickets_due ON tickets(due_at) WHERE due_at IS NOT NULL AND breached_at IS NULL;"
     "CREATE INDEX tickets_overdue ON tickets(id)"
     " WHERE breached_at IS NOT NULL AND status IN (0, 1, 4);"
-    "PRAGMA user_version = 8;";
+    "PRAGMA user_version = 9;";
 
 /* The steps from version i to i + 1. */
-static const char *const migrations[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3, schema_v4,
-                                                       schema_v5, schema_v6, schema_v7, schema_v8};
+static const char *const migrations[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3,
+                                                       schema_v4, schema_v5, schema_v6,
+                                                       schema_v7, schema_v8, schema_v9};
 
 #define TICKET_COLUMNS                                                                             \
     "id, description, customer, priority, status, agent, created_at, updated_at, version,"         \
@@ -270,6 +280,9 @@ const char *const store__statement_sql[ST_COUNT] = {
     [ST_OUTBOX_COUNT] = "SELECT count(*) FROM outbox WHERE delivered_at IS NULL",
     [ST_TICKET_COUNTS] = "SELECT agent, status, count(*) FROM tickets GROUP BY agent, status"
                          " ORDER BY agent, status",
+    [ST_REQUEST_FIND] = "SELECT ticket, what, digest FROM requests WHERE id = ?",
+    [ST_REQUEST_ADD] = "INSERT INTO requests(id, ticket, what, digest, at) VALUES(?, ?, ?, ?, ?)",
+    [ST_REQUEST_PRUNE] = "DELETE FROM requests WHERE at < ?",
 };
 
 void store__list_sql(unsigned bits, store_sort_t sort, char *sql)

@@ -59,8 +59,12 @@ static arbor_gs_ret_t worker_load(void **state, uint64_t arg)
     int rc = store_get(w->t.id, &w->t);
     if (rc == ARBOR_ENOENT)
         return arbor_gs_halt(arbor_reason(ARBOR_EXIT_SHUTDOWN, "not_found"));
-    if (rc)
-        return arbor_gs_halt(arbor_error("cannot load the ticket: %s", arbor_err_name(rc)));
+    if (rc) {
+        /* {shutdown, not_loaded}: no request was begun, so a caller waiting
+         * knows its change was not made (desk.c); the next request starts
+         * a worker again. */
+        return arbor_gs_halt(arbor_reason(ARBOR_EXIT_SHUTDOWN, "not_loaded"));
+    }
     return idle(arbor_gs_noreply());
 }
 
@@ -107,6 +111,36 @@ static bool choose_agent(const ticket_t *t, ticket_change_t *c, agents_choice_t 
     return true;
 }
 
+/* A change with a request id the Store has recorded already: the same
+ * request (a retry) is answered as it was, success with the ticket as it is
+ * now, and made no more; another request under that id is refused. True
+ * when it answered into *r; false to make the change (the id is new). */
+static bool answered_before(const worker_t *w, const act_req_t *q, act_reply_t *r)
+{
+    if (!q->request_id[0] || !desk.durable)
+        return false;
+    store_request_t first;
+    int rc = store_request_find(q->request_id, &first);
+    if (rc == ARBOR_ENOENT)
+        return false;
+    if (rc) {
+        r->rc = rc;
+        desk__refuse(&r->err, "unavailable",
+                     "the store could not look up request id %s (%s); nothing was changed",
+                     q->request_id, arbor_strerror(rc));
+    } else if (first.ticket == w->t.id && first.digest == q->digest &&
+               strcmp(first.what, ticket_action_name(q->change.action)) == 0) {
+        r->replayed = true; /* r->rc 0, r->ticket the ticket as it is */
+    } else {
+        r->rc = ARBOR_EEXIST;
+        desk__refuse(&r->err, "request_id_reused",
+                     "request id %s was used for another request (%s of ticket %lld); nothing was"
+                     " changed",
+                     q->request_id, first.what, (long long)first.ticket);
+    }
+    return true;
+}
+
 /* Checks and applies q to a copy of the worker's ticket, has the Store
  * commit it (durable), and only then adopts it. */
 static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q)
@@ -114,6 +148,8 @@ static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q)
     act_reply_t r = {.ticket = w->t};
     ticket_change_t *c = &q->change;
     ticket_t next = w->t;
+    if (answered_before(w, q, &r))
+        return idle(arbor_gs_reply(&r, sizeof r));
     if (q->expected >= 0 && q->expected != w->t.version) {
         r.rc = ARBOR_EAGAIN;
         desk__refuse(&r.err, "conflict",
@@ -159,7 +195,10 @@ static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q)
                                        : c->action == ACTION_REPLY ? STORE_REPLY
                                                                    : STORE_NOTE,
                             .text = c->text,
-                            .round_robin_turn = chosen.round_robin};
+                            .round_robin_turn = chosen.round_robin,
+                            .request_id = q->request_id,
+                            .request = {.ticket = next.id, .digest = q->digest}};
+        snprintf(ev.request.what, sizeof ev.request.what, "%s", ticket_action_name(c->action));
         r.rc = store_update(&next, &ev, &r.err);
     }
     if (r.rc != 0) {

@@ -745,11 +745,13 @@ static void upgrade_root(void *arg)
 {
     arbor_pid_t sup = start(POLICY_ROUND_ROBIN, true); /* --demo: the roster is not empty */
     /* Every step to the current version (5: the web's credentials; 6: the
-     * lists' indexes; 7: the agents' open counts, filled in; 8: the SLA's
-     * due times, filled in, and the breach of those long past due). */
-    ASSERT_EQ(sql_int("PRAGMA user_version"), 8);
+     * lists' indexes; 7: the agents' open counts, filled in; 8: the
+     * request ids; 9: the SLA's due times, filled in, and the breach of
+     * those long past due). */
+    ASSERT_EQ(sql_int("PRAGMA user_version"), 9);
     ASSERT_EQ(sql_int("SELECT open_count FROM agents WHERE name = 'carol'"), 1);
     ASSERT_EQ(sql_int("SELECT count(*) FROM credentials"), 0);
+    ASSERT_EQ(sql_int("SELECT count(*) FROM requests"), 0);
     ASSERT_EQ(sql_int("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN"
                       " ('tickets_status', 'tickets_priority', 'tickets_customer')"),
               3);

@@ -21,6 +21,11 @@
  * A change names the version it was computed from, in If-Match or the
  * "version" field; if the ticket has moved on it is refused with 409 and
  * told who changed it. Changes are made in the signed-in agent's name.
+ * A create or a change may carry an Idempotency-Key (a request id): a
+ * retry under the same key is answered with the first outcome and made no
+ * more (Idempotent-Replayed: true); the key of another request is refused
+ * (422 request_id_reused). A change whose outcome is unknown is answered
+ * 504 outcome_unknown (reply.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -363,11 +368,35 @@ static ticket_actor_t signed_in_agent(const web_session_t *who)
 
 static const char *const create_fields[] = {"description", "customer", "priority", NULL};
 
+/* The request's Idempotency-Key header into once (absent: none). False
+ * when it answered 400: not a request id (desk_check_request_id). */
+static bool idempotency_key(const arbor_http_request_t *req, arbor_http_response_t *res,
+                            desk_once_t *once)
+{
+    const char *key = arbor_http_header(req, "Idempotency-Key");
+    ticket_error_t err = {.code = ""};
+    once->request_id = key;
+    once->replayed = false;
+    if (!key || desk_check_request_id(key, &err))
+        return true;
+    web_error(res, 400, "bad_idempotency_key",
+              "Idempotency-Key must be 1 to 64 visible ASCII characters (no blanks)");
+    return false;
+}
+
+/* A retry answered with the first outcome says so. */
+static void mark_replayed(arbor_http_response_t *res, const desk_once_t *once)
+{
+    if (once->replayed)
+        arbor_http_set_header(res, "Idempotent-Replayed", "true");
+}
+
 void api_ticket_create(arbor_http_request_t *req, arbor_http_response_t *res,
                        const web_session_t *who)
 {
     cJSON *body;
-    if (!web_body(req, res, create_fields, false, &body))
+    desk_once_t once;
+    if (!idempotency_key(req, res, &once) || !web_body(req, res, create_fields, false, &body))
         return;
     ticket_t t = {.priority = PRIORITY_NORMAL};
     char priority[16];
@@ -387,10 +416,11 @@ void api_ticket_create(arbor_http_request_t *req, arbor_http_response_t *res,
     }
     ticket_error_t err = {.code = ""};
     ticket_actor_t by = signed_in_agent(who);
-    if (desk_create(&t, &by, NULL, &err) != 0) {
+    if (desk_create_once(&t, &by, &once, NULL, &err) != 0) {
         web_desk_error(res, &err);
         return;
     }
+    mark_replayed(res, &once);
     char location[48];
     snprintf(location, sizeof location, "/api/tickets/%lld", (long long)t.id);
     arbor_http_set_header(res, "Location", location);
@@ -548,7 +578,9 @@ void api_ticket_act(arbor_http_request_t *req, arbor_http_response_t *res, const
         return;
     }
     cJSON *body;
-    if (!web_id_param(req, res, "id", &id) || !web_body(req, res, spec->fields, true, &body))
+    desk_once_t once;
+    if (!web_id_param(req, res, "id", &id) || !idempotency_key(req, res, &once) ||
+        !web_body(req, res, spec->fields, true, &body))
         return;
     /* In process memory: a change holds 8 KB of text. */
     ticket_change_t *c = arbor_calloc(1, sizeof *c);
@@ -563,10 +595,11 @@ void api_ticket_act(arbor_http_request_t *req, arbor_http_response_t *res, const
     ticket_t t;
     ticket_error_t err = {.code = ""};
     ticket_actor_t by = signed_in_agent(who);
-    int rc = ok ? desk_change_if(id, expected, c, &by, &t, &err) : 0;
+    int rc = ok ? desk_change_once(id, expected, c, &by, &once, &t, &err) : 0;
     arbor_free(c);
     if (!ok)
         return;
+    mark_replayed(res, &once);
     if (rc == 0)
         answer_ticket(res, 200, &t, false);
     else if (strcmp(err.code, "conflict") == 0)
