@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../common/console.h"
+#include "sla_timer.h"
 
 static cJSON *time_json(int64_t ms)
 {
@@ -173,8 +174,9 @@ static void name_tickets(cJSON *tree)
 }
 
 /* The Dispatcher's delivery state goes beside it: a failing sink is not a
- * crash, so no restart count shows it; the restarts that rest_for_one made
- * are counted, and each worker shows its ticket. */
+ * crash, so no restart count shows it; the SlaTimer says when it wakes
+ * next; the restarts that rest_for_one made are counted, and each worker
+ * shows its ticket. */
 cJSON *desk_tree_json(arbor_pid_t sup)
 {
     cJSON *tree = console_tree_json(sup, DESK_SUPERVISOR_NAME, false);
@@ -188,6 +190,16 @@ cJSON *desk_tree_json(arbor_pid_t sup)
         notifier_status_format(&st, state, sizeof state);
         snprintf(note, sizeof note, "%s; %lld pending", state, (long long)pending);
         cJSON_AddItemToObject(d, "note", console_json_text(note));
+    }
+    cJSON *timer = tree_node(tree, "SlaTimer");
+    sla_timer_status_t sla;
+    if (timer && sla_timer_status(&sla) == 0) {
+        char next[TICKET_TIME_SIZE] = "none", note[128];
+        if (sla.next_due)
+            ticket_format_time(sla.next_due, next);
+        snprintf(note, sizeof note, "next due %s; %llu breaches recorded", next,
+                 (unsigned long long)sla.recorded);
+        cJSON_AddItemToObject(timer, "note", cJSON_CreateString(note));
     }
     return tree;
 }

@@ -525,7 +525,8 @@ check "--no-console: nothing read" "$(sqlite3 "$ndb" 'SELECT count(*) FROM ticke
 # 3. SLA (--sla in seconds, so no test waits hours): show says when a ticket
 #    is due; once that passes, the desk records the breach by itself (the
 #    history, the log's notification), the Overdue queue lists it and
-#    queues counts it, a list marks it, and stats names the times.
+#    queues counts it, a list marks it, stats names the times, and tree
+#    says when the timer wakes next.
 sdb="$tmp/sla.db"
 sdesk() { timeout 120 "$bin" --no-http --json --db "$sdb" --sla normal=1s,low=3d "$@" 2>>"$tmp/stderr"; }
 mapfile -t out < <(printf '%s\n' 'create --priority normal Printer on fire' \
@@ -553,8 +554,11 @@ grep -qF "ticket 1 breached its SLA: resolution was due $due" "$tmp/sla.log" ||
 check "sla: notified once" "$(grep -c 'breached its SLA' "$tmp/sla.log")" 1
 check "sla: recorded once" "$(sqlite3 "$sdb" "SELECT count(*) FROM history WHERE what LIKE 'SLA breached%'")" 1
 # The text answers: show's due line, and the list's mark.
-text=$(printf 'show 1\nlist\nqueues\nquit\n' | timeout 60 "$bin" --no-http --db "$sdb" 2>>"$tmp/stderr")
+# And tree: the timer sleeps until the low ticket is due (3 days), having
+# found nothing more to record.
+text=$(printf 'show 1\nlist\nqueues\ntree\nquit\n' | timeout 60 "$bin" --no-http --db "$sdb" 2>>"$tmp/stderr")
 grep -qE "^    resolution due $due; breached at [0-9T:Z-]+$" <<<"$text" &&
+    grep -qE '^    └── SlaTimer <[0-9.]+>, running, 0 restarts \(next due [0-9T:Z-]+; 0 breaches recorded\)$' <<<"$text" &&
     grep -qE '^#1 \[open, normal\] Printer on fire OVERDUE$' <<<"$text" &&
     grep -qF 'unassigned 2, open 2, pending 0, overdue 1' <<<"$text" ||
     { echo "FAIL sla text: $text"; exit 1; }
