@@ -3,6 +3,7 @@
  * to the ticket's worker (ticket_worker.c), which the Store backs.
  */
 #include "desk_internal.h"
+#include "sla_timer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +37,12 @@ void desk__announce(const ticket_t *t)
 {
     if (desk.on_change)
         desk.on_change(t);
+}
+
+void desk__announce_breach(const ticket_t *t)
+{
+    if (desk.on_breach)
+        desk.on_breach(t);
 }
 
 void desk__ticket_key(int64_t id, char key[32])
@@ -157,6 +164,8 @@ int desk_create_once(ticket_t *t, const ticket_actor_t *by, desk_once_t *once, a
     t->status = TICKET_OPEN;
     t->agent[0] = '\0';
     t->created_at = t->updated_at = ticket_now_ms();
+    t->due_at = t->sla_left_ms = t->breached_at = 0;
+    t->sla_paused = false;
     arbor_pid_t pid;
     if (!desk.durable) {
         t->id = atomic_fetch_add(&desk.last_id, 1) + 1;
@@ -171,6 +180,7 @@ int desk_create_once(ticket_t *t, const ticket_actor_t *by, desk_once_t *once, a
         desk__announce(t);
         return 0;
     }
+    sla_start(&desk.sla, t, t->created_at);
     bool replayed = false;
     int rc = request_id ? store_create_once(t, by, request_id, create_digest(t, by), &replayed, err)
                         : store_create(t, by, err);
@@ -178,8 +188,10 @@ int desk_create_once(ticket_t *t, const ticket_actor_t *by, desk_once_t *once, a
         return rc;
     if (once)
         once->replayed = replayed;
-    if (!replayed)
+    if (!replayed) {
+        sla_timer_notify(t->due_at);
         desk__announce(t);
+    }
     rc = desk_worker(t->id, &pid);
     if (worker)
         *worker = rc ? ARBOR_NOPID : pid;
@@ -495,6 +507,20 @@ int desk_agent_deactivate(const char *name, ticket_t **open, size_t *n, ticket_e
     return 0;
 }
 
+int desk__breach(int64_t id, bool *recorded)
+{
+    arbor_msg_t *m;
+    bool unserved; /* a retried breach is recorded once all the same (sla_due) */
+    int rc = worker_call_by_id(id, W_BREACH, NULL, 0, &m, &unserved);
+    if (rc)
+        return rc;
+    int reply[2];
+    memcpy(reply, m->data, sizeof reply);
+    arbor_msg_free(m);
+    *recorded = reply[1] != 0;
+    return reply[0];
+}
+
 int desk_get(int64_t id, ticket_t *out, ticket_error_t *err)
 {
     ticket_error_t ignored;
@@ -615,6 +641,8 @@ int desk_start(const desk_config_t *cfg, arbor_pid_t *sup, arbor_reason_t *err)
     snprintf(desk.log_path, sizeof desk.log_path, "%s", cfg->log_path ? cfg->log_path : "");
     atomic_store(&desk.last_id, 0);
     desk.on_change = cfg->on_change;
+    desk.on_breach = cfg->on_breach;
+    desk.sla = cfg->sla ? *cfg->sla : sla_default_policy;
     agents_config_t agents = {.policy = cfg->policy, .durable = desk.durable};
     /* The Notifier copies the sink; the log sink's path lives in desk. */
     notifier_sink_t sink = {0};
@@ -637,18 +665,26 @@ int desk_start(const desk_config_t *cfg, arbor_pid_t *sup, arbor_reason_t *err)
          .arg = &sink,
          .arg_size = sizeof sink,
          .type = ARBOR_SUPERVISOR_CHILD},
+        /* It records breaches through the Store and the tickets' workers,
+         * so it comes after them (a restart of the Store restarts it, and
+         * it finds the next due time again); nothing depends on it, and
+         * its supervisor never gives up (sla_timer.c), so it never
+         * restarts the Web after it, nor spends the core's intensity. */
+        {.id = "Sla", .start = sla_timer_start, .type = ARBOR_SUPERVISOR_CHILD},
         /* Last of all: the web serves what all the others do. */
         {.id = "Web", .start = cfg->web_start, .arg = cfg->web_arg, .type = ARBOR_SUPERVISOR_CHILD},
     };
-    /* In memory there is no Store and no outbox to deliver; without a web
+    /* In memory there is no Store, no outbox to deliver and no SLA; without a web
      * configured, the console alone. */
     arbor_child_spec_t children[sizeof all / sizeof all[0]];
     size_t n = 0;
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         const char *id = all[i].id;
-        bool wanted = strcmp(id, "Web") == 0 ? cfg->web_start != NULL
-                      : strcmp(id, "Store") == 0 || strcmp(id, "Notifier") == 0 ? desk.durable
-                                                                                : true;
+        bool wanted =
+            strcmp(id, "Web") == 0 ? cfg->web_start != NULL
+            : strcmp(id, "Store") == 0 || strcmp(id, "Notifier") == 0 || strcmp(id, "Sla") == 0
+                ? desk.durable
+                : true;
         if (wanted)
             children[n++] = all[i];
     }

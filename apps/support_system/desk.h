@@ -8,6 +8,8 @@
  *   ├── TicketSupervisor            DynamicSupervisor: one TicketWorker per active ticket
  *   ├── Notifier                    Supervisor: delivers the outbox (notifier.h)
  *   │   └── Dispatcher              GenServer: pending notifications -> the sink
+ *   ├── Sla                         Supervisor: records SLA breaches (sla_timer.h)
+ *   │   └── SlaTimer                GenServer: sleeps until the next due time
  *   └── Web                         the web interface, when configured (web/web.h)
  *
  * The course's API is kept: ticket_supervisor_create_ticket() (the
@@ -26,6 +28,7 @@
 
 #include "agents.h"
 #include "notifier.h"
+#include "sla.h"
 #include "store.h"
 #include "ticket.h"
 
@@ -67,6 +70,14 @@ typedef struct desk_config {
      * empty (the console's --demo). A new database has no agents. */
     bool demo;
     desk_change_fn on_change; /* NULL: no one listens */
+    /* Called in a ticket's worker after the desk recorded that the ticket
+     * breached its resolution due time (sla.h), with the ticket as stored
+     * (on_change is called for it too). Same rules as on_change. */
+    desk_change_fn on_breach;
+    /* The resolution times (sla.h); NULL: sla_default_policy. The durable
+     * desk alone keeps SLAs: in memory there is no due time, no timer and
+     * no Overdue queue (no Store to keep them, no outbox to notify). */
+    const sla_policy_t *sla;
     /* The Web branch, the tree's last child (a supervisor): its start
      * function and argument (passed as is). NULL: no web. */
     arbor_child_start_fn web_start;

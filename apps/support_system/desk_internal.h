@@ -12,7 +12,7 @@
 #include "desk.h"
 
 /* The TicketWorker's calls. */
-enum { W_GET = 1, W_ACT, W_RELOAD };
+enum { W_GET = 1, W_ACT, W_RELOAD, W_BREACH };
 
 /* A change and who makes it. The change comes last, and a request carries
  * it only up to its text's NUL (act_req_size). */
@@ -55,12 +55,24 @@ typedef struct {
     char log_path[4096];     /* "" = no log */
     _Atomic int64_t last_id; /* in-memory mode's ids */
     desk_change_fn on_change;
+    desk_change_fn on_breach;
+    sla_policy_t sla;
 } desk_settings_t;
 
 extern desk_settings_t desk;
 
 /* Tells the desk's listener (the web's event stream) of a committed change. */
 void desk__announce(const ticket_t *t);
+
+/* Tells the desk's listener that t breached its due time. */
+void desk__announce_breach(const ticket_t *t);
+
+/* Has the worker of ticket id record its SLA breach, if it is due
+ * (sla_due): the history entry, the notification and breached_at in one
+ * transaction, then the events. 0 with *recorded true when it recorded
+ * it, false when there was nothing to record (not due, or recorded
+ * already); else the call's error (ARBOR_ENOENT: no such ticket). */
+int desk__breach(int64_t id, bool *recorded);
 
 /* The TicketRegistry's key of ticket id: "ticket:ID". */
 void desk__ticket_key(int64_t id, char key[32]);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../common/console.h"
+#include "sla_timer.h"
 
 static cJSON *time_json(int64_t ms)
 {
@@ -47,6 +48,22 @@ cJSON *desk_ticket_json(const ticket_t *t, const store_history_page_t *history)
     cJSON_AddItemToObject(j, "created_at", time_json(t->created_at));
     cJSON_AddItemToObject(j, "updated_at", time_json(t->updated_at));
     cJSON_AddNumberToObject(j, "version", (double)t->version);
+    /* The SLA (sla.h): the due time while the clock runs, what is left
+     * while pending paused it, the breach, and whether it is overdue. */
+    if (t->due_at)
+        cJSON_AddItemToObject(j, "due_at", time_json(t->due_at));
+    else
+        cJSON_AddNullToObject(j, "due_at");
+    if (t->sla_paused)
+        cJSON_AddNumberToObject(j, "sla_left_s", (double)(t->sla_left_ms / 1000));
+    else
+        cJSON_AddNullToObject(j, "sla_left_s");
+    cJSON_AddBoolToObject(j, "breached", t->breached_at != 0);
+    if (t->breached_at)
+        cJSON_AddItemToObject(j, "breached_at", time_json(t->breached_at));
+    else
+        cJSON_AddNullToObject(j, "breached_at");
+    cJSON_AddBoolToObject(j, "overdue", sla_overdue(t));
     if (history) {
         cJSON *h = cJSON_AddArrayToObject(j, "history");
         for (size_t i = 0; i < history->n; i++)
@@ -155,8 +172,9 @@ static void name_tickets(cJSON *tree)
 }
 
 /* The Dispatcher's delivery state goes beside it: a failing sink is not a
- * crash, so no restart count shows it; the restarts that rest_for_one made
- * are counted, and each worker shows its ticket. */
+ * crash, so no restart count shows it; the SlaTimer says when it wakes
+ * next; the restarts that rest_for_one made are counted, and each worker
+ * shows its ticket. */
 cJSON *desk_tree_json(arbor_pid_t sup)
 {
     cJSON *tree = console_tree_json(sup, DESK_SUPERVISOR_NAME, false);
@@ -178,6 +196,16 @@ cJSON *desk_tree_json(arbor_pid_t sup)
         notifier_status_format(&st, state, sizeof state);
         snprintf(note, sizeof note, "%s; %lld pending", state, (long long)pending);
         cJSON_AddItemToObject(d, "note", console_json_text(note));
+    }
+    cJSON *timer = tree_node(tree, "SlaTimer");
+    sla_timer_status_t sla;
+    if (timer && sla_timer_status(&sla) == 0) {
+        char next[TICKET_TIME_SIZE] = "none", note[128];
+        if (sla.next_due)
+            ticket_format_time(sla.next_due, next);
+        snprintf(note, sizeof note, "next due %s; %llu breaches recorded", next,
+                 (unsigned long long)sla.recorded);
+        cJSON_AddItemToObject(timer, "note", cJSON_CreateString(note));
     }
     return tree;
 }

@@ -20,6 +20,7 @@
 #include "desk.h"
 #include "desk_json.h"
 #include "request.h"
+#include "sla_timer.h"
 
 static const char usage[] =
     "usage: support_system [OPTION]...\n"
@@ -36,6 +37,10 @@ static const char usage[] =
     "                       (1 to 86400000; default 60000)\n"
     "  --schedulers N       scheduler threads (1 to 1024; default: one per CPU)\n"
     "  --demo               add the agents alice and bob to a desk that has none\n"
+    "  --sla P=TIME[,P=TIME]...\n"
+    "                       the time to resolve a ticket of priority P (low, normal, high,\n"
+    "                       urgent), TIME a number and s, m, h or d (default:\n"
+    "                       urgent=4h,high=8h,normal=24h,low=72h)\n"
     "  --no-console         read no commands: run until SIGTERM or Ctrl-C (a service)\n"
     "  --http ADDRESS:PORT  where the web desk listens (default 127.0.0.1:4000; port 0:\n"
     "                       any free one, printed at start)\n"
@@ -57,8 +62,8 @@ static const char usage[] =
     "  show ID [--history N] [--before ENTRY]\n"
     "                        the ticket and its latest N history entries (default 50, at\n"
     "                        most 1000), or the N before entry ENTRY\n"
-    "  queues [--agent NAME]  (mine, unassigned, open, pending)\n"
-    "  list [STATUS] [--agent NAME | --unassigned] [--customer NAME] [--priority P]\n"
+    "  queues [--agent NAME]  (mine, unassigned, open, pending, overdue)\n"
+    "  list [STATUS] [--agent NAME | --unassigned] [--overdue] [--customer NAME] [--priority P]\n"
     "       [--search WORDS] [--sort newest|oldest|priority|updated] [--page N] [--per-page N]\n"
     "  agents                agent-add NAME        agent-rename OLD NEW\n"
     "  agent-deactivate NAME agent-activate NAME   agent-available NAME on|off\n"
@@ -79,6 +84,7 @@ typedef struct options {
     int64_t idle_ms;
     agents_policy_t policy;
     bool demo;
+    sla_policy_t sla;   /* --sla over the defaults */
     bool http;          /* the web desk runs */
     char http_host[64]; /* where it listens */
     uint16_t http_port;
@@ -117,7 +123,27 @@ static void print_ticket(const ticket_t *t)
         printf(" (customer %s)", t->customer);
     if (t->agent[0])
         printf(" -> %s", t->agent);
+    if (sla_overdue(t))
+        printf(" OVERDUE");
     putchar('\n');
+}
+
+/* The SLA's line of show: the due time and whether it was breached, or
+ * that the clock is paused (pending) or stopped. */
+static void print_sla(const ticket_t *t)
+{
+    char due[TICKET_TIME_SIZE], breached[TICKET_TIME_SIZE];
+    ticket_format_time(t->due_at, due);
+    ticket_format_time(t->breached_at, breached);
+    if (t->sla_paused)
+        printf("    SLA paused while pending: %lld s left%s%s\n",
+               (long long)(t->sla_left_ms / 1000), t->breached_at ? "; breached at " : "",
+               t->breached_at ? breached : "");
+    else if (t->due_at)
+        printf("    resolution due %s%s%s\n", due, t->breached_at ? "; breached at " : "",
+               t->breached_at ? breached : "");
+    else if (t->breached_at)
+        printf("    SLA stopped; it was breached at %s\n", breached);
 }
 
 /* One history entry: time, who (role), what; a message's text below it,
@@ -410,6 +436,7 @@ static void cmd_show(const console_t *c, words_t *ws)
         ok(c, j, NULL);
     } else {
         print_ticket(&t);
+        print_sla(&t);
         if (page.older > 0)
             printf("    ... %lld older entr%s of %lld (show %lld --before %lld [--history N]"
                    " shows them)\n",
@@ -439,6 +466,7 @@ static void cmd_list(const console_t *c, words_t *ws)
                         .customer = r->customer_filter,
                         .priority = r->set_priority ? &r->ticket.priority : NULL,
                         .search = r->search,
+                        .overdue = r->overdue,
                         .sort = (store_sort_t)r->sort,
                         .offset = (size_t)((r->page - 1) * r->per_page),
                         .limit = (size_t)r->per_page + 1};
@@ -472,7 +500,8 @@ static void cmd_list(const console_t *c, words_t *ws)
     free(rows);
 }
 
-/* The queues' sizes: mine (--agent NAME), unassigned, open, pending. */
+/* The queues' sizes: mine (--agent NAME), unassigned, open, pending,
+ * overdue. */
 static void cmd_queues(const console_t *c, words_t *ws)
 {
     desk_request_t r;
@@ -490,11 +519,13 @@ static void cmd_queues(const console_t *c, words_t *ws)
     cJSON_AddNumberToObject(j, "unassigned", (double)q.unassigned);
     cJSON_AddNumberToObject(j, "open", (double)q.open);
     cJSON_AddNumberToObject(j, "pending", (double)q.pending);
-    char text[160], mine[64] = "";
+    cJSON_AddNumberToObject(j, "overdue", (double)q.overdue);
+    char text[200], mine[64] = "";
     if (r.agent)
         snprintf(mine, sizeof mine, "mine %lld, ", (long long)q.mine);
-    snprintf(text, sizeof text, "%sunassigned %lld, open %lld, pending %lld", mine,
-             (long long)q.unassigned, (long long)q.open, (long long)q.pending);
+    snprintf(text, sizeof text, "%sunassigned %lld, open %lld, pending %lld, overdue %lld", mine,
+             (long long)q.unassigned, (long long)q.open, (long long)q.pending,
+             (long long)q.overdue);
     ok(c, j, text);
 }
 
@@ -850,6 +881,32 @@ static void ticket_stats(cJSON *j, char *text, size_t size)
     }
 }
 
+/* The SLA's times, and the timer: when it wakes next, and the breaches
+ * it recorded since it started. */
+static void sla_stats(const console_t *c, cJSON *j, char *text, size_t size)
+{
+    char policy[128], next[TICKET_TIME_SIZE] = "";
+    sla_format(&c->o->sla, policy, sizeof policy);
+    cJSON *o = cJSON_AddObjectToObject(j, "sla");
+    cJSON_AddStringToObject(o, "policy", policy);
+    sla_timer_status_t st;
+    int rc = sla_timer_status(&st);
+    if (rc) {
+        cJSON_AddNullToObject(o, "next_due");
+        snprintf(text, size, "%s; the timer did not answer: %s", policy, arbor_strerror(rc));
+        return;
+    }
+    if (st.next_due) {
+        ticket_format_time(st.next_due, next);
+        cJSON_AddStringToObject(o, "next_due", next);
+    } else {
+        cJSON_AddNullToObject(o, "next_due");
+    }
+    cJSON_AddNumberToObject(o, "recorded", (double)st.recorded);
+    snprintf(text, size, "%s; next due %s; %llu breaches recorded since the timer started", policy,
+             next[0] ? next : "none", (unsigned long long)st.recorded);
+}
+
 static void cmd_stats(const console_t *c)
 {
     arbor_stats_t st;
@@ -882,14 +939,15 @@ static void cmd_stats(const console_t *c)
                  "store: DAMAGED (%s): changes are refused; to recover, " STORE_RECOVER_HINT "\n",
                  ss.damage);
     }
-    char notes[400], tickets[2048], text[3584];
+    char notes[400], tickets[2048], sla[256], text[3840];
     ticket_stats(j, tickets, sizeof tickets);
     notifications_stats(j, notes, sizeof notes);
+    sla_stats(c, j, sla, sizeof sla);
     snprintf(text, sizeof text,
-             "%stickets: %s\nnotifications: %s\n"
+             "%stickets: %s\nnotifications: %s\nsla: %s\n"
              "runtime: %zu processes, %llu stacks in use (%llu KiB resident), %zu restarts;"
              " the Store wrote %llu changes in %llu commits",
-             damage, tickets, notes, procs, (unsigned long long)st.stacks_in_use,
+             damage, tickets, notes, sla, procs, (unsigned long long)st.stacks_in_use,
              (unsigned long long)st.stack_resident_bytes / 1024, restarts,
              (unsigned long long)ss.changes, (unsigned long long)ss.transactions);
     ok(c, j, text);
@@ -1021,6 +1079,8 @@ static void root(void *arg)
                          .idle_timeout_ms = o->idle_ms,
                          .demo = o->demo,
                          .on_change = o->web ? web_ticket_changed : NULL,
+                         .on_breach = o->web ? web_sla_breached : NULL,
+                         .sla = &o->sla,
                          .web_start = o->web ? web_start : NULL,
                          .web_arg = o->web};
     arbor_trap_exit(true); /* the supervisor's end is a message to answer */
@@ -1163,6 +1223,12 @@ static int parse_options(int argc, char **argv, options_t *o)
             if (!console_option_number("support_system", a, v, 1, 86400000, &n))
                 return 2;
             o->idle_ms = n;
+        } else if (strcmp(a, "--sla") == 0) {
+            char why[160];
+            if (!(v = option_value(argc, argv, &i, "PRIORITY=TIME[,...] (urgent=4h,normal=1d)")))
+                return 2;
+            if (!sla_parse(v, &o->sla, why, sizeof why))
+                return bad_usage("--sla %.64s: %s", v, why);
         } else if (strcmp(a, "--policy") == 0) {
             if (!(v = option_value(argc, argv, &i, "round-robin or least-loaded")))
                 return 2;
@@ -1184,6 +1250,7 @@ static int parse_options(int argc, char **argv, options_t *o)
 int main(int argc, char **argv)
 {
     options_t o = {.idle_ms = 60000,
+                   .sla = sla_default_policy,
                    .http = true,
                    .http_host = WEB_DEFAULT_HOST,
                    .http_port = WEB_DEFAULT_PORT};

@@ -312,7 +312,7 @@ static bool decode_list_option(const char *opt, const char *value, desk_request_
     return refuse(err, "bad_argument", "unknown option (try: help)");
 }
 
-/* list [STATUS] [--agent NAME | --unassigned] [--customer NAME]
+/* list [STATUS] [--agent NAME | --unassigned] [--overdue] [--customer NAME]
  * [--priority P] [--search WORDS] [--sort ORDER] [--page N]
  * [--per-page N], in any order. */
 static bool decode_list(int argc, const char *const *argv, desk_request_t *r, ticket_error_t *err)
@@ -324,6 +324,8 @@ static bool decode_list(int argc, const char *const *argv, desk_request_t *r, ti
         if (strcmp(argv[i], "--unassigned") == 0) {
             r->agent = "";
             ok = true;
+        } else if (strcmp(argv[i], "--overdue") == 0) {
+            ok = r->overdue = true;
         } else if (strncmp(argv[i], "--", 2) == 0 && i + 1 < argc) {
             ok = decode_list_option(argv[i], argv[i + 1], r, err);
             i++;
@@ -332,7 +334,7 @@ static bool decode_list(int argc, const char *const *argv, desk_request_t *r, ti
         } else {
             ok = refuse(err, "bad_argument",
                         "list [open|assigned|pending|resolved|closed] [--agent NAME|--unassigned]"
-                        " [--customer NAME] [--priority P] [--search WORDS]"
+                        " [--overdue] [--customer NAME] [--priority P] [--search WORDS]"
                         " [--sort newest|oldest|priority|updated] [--page N] [--per-page N]");
         }
         if (!ok)

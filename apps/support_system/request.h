@@ -48,6 +48,7 @@ typedef struct desk_request {
      * "" for the unassigned; queues: whose are mine (NULL: none) */
     const char *agent;
     bool has_status;        /* list */
+    bool overdue;           /* list: only the overdue tickets (sla.h) */
     ticket_status_t status; /* list, when has_status */
     /* list: the other filters (NULL: any; the priority in ticket, when
      * set_priority), the order, the page (from 1) and its size */

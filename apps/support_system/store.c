@@ -90,6 +90,15 @@ static int step_done(sqlite3_stmt *st)
 
 /* ---- changes ------------------------------------------------------------------------ */
 
+/* A time that may be absent: 0 is NULL. */
+static void bind_time(sqlite3_stmt *st, int i, int64_t ms)
+{
+    if (ms)
+        sqlite3_bind_int64(st, i, ms);
+    else
+        sqlite3_bind_null(st, i);
+}
+
 /* A history entry of ticket by j->by, pointing at message (0: none). */
 static int add_history(store_t *s, job_t *j, int64_t ticket, int64_t at, const char *what,
                        int64_t message)
@@ -201,6 +210,7 @@ static int write_create(store_t *s, job_t *j)
     sqlite3_bind_text(st, 5, t->agent, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, t->created_at);
     sqlite3_bind_int64(st, 7, t->updated_at);
+    bind_time(st, 8, t->due_at);
     if (step_done(st) != SQLITE_DONE)
         return store__db_fail(s, j, "insert");
     t->id = sqlite3_last_insert_rowid(s->db);
@@ -258,6 +268,12 @@ static int write_update(store_t *s, job_t *j)
     sqlite3_bind_int64(st, 6, t->updated_at);
     sqlite3_bind_int64(st, 7, t->id);
     sqlite3_bind_int64(st, 8, t->version);
+    bind_time(st, 9, t->due_at);
+    if (t->sla_paused)
+        sqlite3_bind_int64(st, 10, t->sla_left_ms);
+    else
+        sqlite3_bind_null(st, 10);
+    bind_time(st, 11, t->breached_at);
     if (step_done(st) != SQLITE_DONE)
         return store__db_fail(s, j, "update");
     if (sqlite3_changes(s->db) != 1)
@@ -719,8 +735,8 @@ static void *run_backup(void *arg)
 typedef struct run_job {
     store_t *s;
     const run_req_t *req;
-    const void *in; /* malloc'd: aligned for any type */
-    char *reply;    /* malloc'd: rc, then the output at STORE_RUN_HEAD */
+    const void *in; /* arbor_alloc'd: aligned for any type */
+    char *reply;    /* arbor_alloc'd: rc, then the output at STORE_RUN_HEAD */
 } run_job_t;
 
 static void *run_fn(void *arg)
@@ -742,19 +758,21 @@ static arbor_gs_ret_t answer_run(store_t *s, const arbor_msg_t *req, arbor_from_
     if (req->size != sizeof r + r.in_size)
         return arbor_gs_halt(arbor_error("bad store_run request"));
     flush(s);
-    char *reply = calloc(1, STORE_RUN_HEAD + r.out_size);
-    void *in = malloc(r.in_size ? r.in_size : 1);
+    /* The Store's own memory: a Store killed while fn runs (the kill takes
+     * effect when fn returns) frees it with the process. */
+    char *reply = arbor_calloc(1, STORE_RUN_HEAD + r.out_size);
+    void *in = arbor_alloc(r.in_size ? r.in_size : 1);
     if (!reply || !in) {
-        free(reply);
-        free(in);
+        arbor_free(reply);
+        arbor_free(in);
         return arbor_gs_halt(arbor_error("out of memory"));
     }
     memcpy(in, (const char *)req->data + sizeof r, r.in_size);
     run_job_t job = {s, &r, in, reply};
     arbor_blocking(run_fn, &job, NULL);
     arbor_gs_reply_to(from, reply, STORE_RUN_HEAD + r.out_size);
-    free(reply);
-    free(in);
+    arbor_free(reply);
+    arbor_free(in);
     return waiting(s, arbor_gs_noreply());
 }
 

@@ -197,6 +197,7 @@ typedef enum {
 typedef struct store_filter {
     const ticket_status_t *status;
     bool unresolved;   /* only those not resolved yet: open, assigned or pending */
+    bool overdue;      /* only the overdue: breached, not resolved yet (sla.h) */
     const char *agent; /* "": the unassigned tickets */
     const char *customer;
     const ticket_priority_t *priority;
@@ -218,6 +219,7 @@ typedef struct store_queues {
     int64_t unassigned; /* open */
     int64_t open;       /* not resolved yet: open, assigned or pending */
     int64_t pending;    /* waiting on the customer */
+    int64_t overdue;    /* breached their SLA, not resolved yet (sla.h) */
 } store_queues_t;
 
 /* The queues, mine being agent's (NULL or "": none, 0). */

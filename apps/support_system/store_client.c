@@ -284,6 +284,7 @@ int store_find(const store_filter_t *f, ticket_t **out, size_t *n, ticket_error_
     j->has_agent = f->agent != NULL;
     j->has_customer = f->customer != NULL;
     j->unresolved = f->unresolved;
+    j->overdue = f->overdue;
     j->priority = f->priority ? (int)*f->priority : -1;
     j->sort = f->sort;
     j->offset = f->offset;
@@ -444,7 +445,9 @@ int store_run(store_fn_t fn, const void *in, size_t in_size, void *out, size_t o
     arbor_pid_t store = arbor_whereis(STORE_NAME);
     if (!store)
         return ARBOR_ENOPROC;
-    run_req_t *req = malloc(sizeof *req + in_size);
+    /* The process's memory: freed with it if it is killed during the call
+     * (the SlaTimer, stopped while it asks). */
+    run_req_t *req = arbor_alloc(sizeof *req + in_size);
     if (!req)
         return ARBOR_ENOMEM;
     *req = (run_req_t){fn, in_size, out_size};
@@ -453,7 +456,7 @@ int store_run(store_fn_t fn, const void *in, size_t in_size, void *out, size_t o
     arbor_msg_t *reply;
     int rc = arbor_gs_call(store, RUN, req, sizeof *req + in_size, store_call_timeout_ms(), &reply,
                            NULL);
-    free(req);
+    arbor_free(req);
     if (rc)
         return rc;
     memcpy(&rc, reply->data, sizeof rc);

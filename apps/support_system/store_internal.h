@@ -66,7 +66,7 @@ typedef struct run_req {
 /* Tickets in the cache of committed tickets (a power of two). */
 #define CACHE_SLOTS 1024
 
-#define SCHEMA_VERSION 8
+#define SCHEMA_VERSION 9
 
 /* The statements, prepared once when the Store opens the database. */
 enum {
@@ -118,7 +118,8 @@ enum {
     LIST_PRIORITY = 8,
     LIST_TEXT = 16,
     LIST_UNRESOLVED = 32,
-    LIST_FILTERS = 64 /* the combinations */
+    LIST_OVERDUE = 64,
+    LIST_FILTERS = 128 /* the combinations */
 };
 
 /* The SQL of the list with the filters in bits (LIST_*), in order sort,
@@ -140,7 +141,7 @@ typedef struct job {
     char what[TICKET_EVENT_SIZE];
     bool has_status; /* LIST: the filters (see store_filter_t) */
     ticket_status_t status;
-    bool has_agent, has_customer, unresolved;
+    bool has_agent, has_customer, unresolved, overdue;
     char agent[TICKET_NAME_SIZE]; /* LIST: the filter; QUEUES: whose; AGENT_*: the agent */
     char customer[TICKET_NAME_SIZE];
     int priority; /* -1: any */

@@ -20,6 +20,10 @@ static void read_ticket(sqlite3_stmt *st, ticket_t *t)
     t->created_at = sqlite3_column_int64(st, 6);
     t->updated_at = sqlite3_column_int64(st, 7);
     t->version = sqlite3_column_int64(st, 8);
+    t->due_at = sqlite3_column_int64(st, 9); /* NULL: 0 */
+    t->sla_paused = sqlite3_column_type(st, 10) != SQLITE_NULL;
+    t->sla_left_ms = sqlite3_column_int64(st, 10);
+    t->breached_at = sqlite3_column_int64(st, 11);
 }
 
 static int collect(read_t *r, sqlite3_stmt *st, size_t row_size,
@@ -144,7 +148,8 @@ static unsigned list_filters(const job_t *j)
 {
     return (j->has_status ? LIST_STATUS : 0) | (j->has_agent ? LIST_AGENT : 0) |
            (j->has_customer ? LIST_CUSTOMER : 0) | (j->priority >= 0 ? LIST_PRIORITY : 0) |
-           (j->text[0] ? LIST_TEXT : 0) | (j->unresolved ? LIST_UNRESOLVED : 0);
+           (j->text[0] ? LIST_TEXT : 0) | (j->unresolved ? LIST_UNRESOLVED : 0) |
+           (j->overdue ? LIST_OVERDUE : 0);
 }
 
 /* The statement of a list with filters bits in order sort, prepared on
@@ -227,7 +232,8 @@ static void *run_read(void *arg)
         j->rc = sqlite3_step(st) == SQLITE_ROW ? 0 : store__db_fail(r->s, j, "queues");
         if (!j->rc)
             j->queues = (store_queues_t){sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
-                                         sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3)};
+                                         sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
+                                         sqlite3_column_int64(st, 4)};
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
         break;

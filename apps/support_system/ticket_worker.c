@@ -13,6 +13,7 @@
  * is the only copy, so it never stops for idleness.
  */
 #include "desk_internal.h"
+#include "sla_timer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,6 +168,8 @@ static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q)
     else
         ok = check_actor(&w->t, &q->by, c, &r.err) && choose_agent(&w->t, c, &chosen, &r.err) &&
              ticket_change(&next, c, ticket_now_ms(), event, sizeof event, &r.err);
+    if (ok && desk.durable) /* the SLA's clock follows the change (sla.h) */
+        sla_follow(&desk.sla, &w->t, &next, next.updated_at);
     if (ok && chosen.name[0]) {
         /* The history says which policy chose the agent, and why. */
         size_t len = strlen(event);
@@ -208,9 +211,41 @@ static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q)
          * again from what the Store holds. */
         return arbor_gs_halt_reply(arbor_reason(ARBOR_EXIT_SHUTDOWN, "unconfirmed"), &r, sizeof r);
     }
+    bool due_moved = next.due_at && next.due_at != w->t.due_at;
     w->t = r.ticket = next; /* committed: now it is true */
+    if (due_moved)
+        sla_timer_notify(next.due_at);
     desk__announce(&w->t);
     return idle(arbor_gs_reply(&r, sizeof r));
+}
+
+/* Records the breach of the ticket's due time, if it is due (sla_due):
+ * breached_at, a history entry and a notification, in one transaction;
+ * then the ticket and sla events. Replies {rc, recorded}. */
+static arbor_gs_ret_t worker_breach(worker_t *w)
+{
+    int reply[2] = {0, 0};
+    int64_t now = ticket_now_ms();
+    if (!desk.durable || !sla_due(&w->t, now))
+        return idle(arbor_gs_reply(reply, sizeof reply));
+    ticket_t next = w->t;
+    next.breached_at = next.updated_at = now;
+    char due[TICKET_TIME_SIZE], what[TICKET_EVENT_SIZE], notice[STORE_NOTICE_SIZE];
+    ticket_format_time(w->t.due_at, due);
+    snprintf(what, sizeof what, "SLA breached: resolution due %s", due);
+    snprintf(notice, sizeof notice, "ticket %lld breached its SLA: resolution was due %s",
+             (long long)next.id, due);
+    store_event_t ev = {.by = {.kind = ACTOR_DESK, .name = "desk"}, .what = what, .notice = notice};
+    ticket_error_t err;
+    reply[0] = store_update(&next, &ev, &err);
+    if (reply[0] != 0) /* unconfirmed, as a change (worker_act) */
+        return arbor_gs_halt_reply(arbor_reason(ARBOR_EXIT_SHUTDOWN, "unconfirmed"), reply,
+                                   sizeof reply);
+    w->t = next;
+    reply[1] = 1;
+    desk__announce(&w->t);
+    desk__announce_breach(&w->t);
+    return idle(arbor_gs_reply(reply, sizeof reply));
 }
 
 /* A request carries an act_req_t up to its text's NUL. */
@@ -229,6 +264,8 @@ static arbor_gs_ret_t worker_call(void **state, const arbor_msg_t *req, arbor_fr
     act_req_t q;
     if (act_request(req, &q))
         return worker_act(w, &q);
+    if (req->tag == W_BREACH)
+        return worker_breach(w);
     if (req->tag == W_RELOAD && desk.durable) {
         /* The Store changed the ticket behind the worker (an agent's
          * rename): take what it holds. */

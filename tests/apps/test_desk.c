@@ -838,6 +838,11 @@ static void killed_worker_root(void *arg)
     ticket_error_t err;
     ASSERT_OK(ticket_supervisor_create_ticket(&t, NULL, &err));
     ASSERT_OK(desk_worker(t.id, &worker));
+    /* Answered once the worker has loaded its ticket (a call to the Store,
+     * which may wait behind others: the SlaTimer reads the due times at
+     * start), so that its next call to the Store is the commit. */
+    ticket_t loaded;
+    ASSERT_OK(desk_get(t.id, &loaded, NULL));
     racer_t r = {t.id, NULL, arbor_self()};
     ASSERT_OK(arbor_spawn(poster, &r, NULL));
     /* The worker calls the Store (and monitors it) only to commit. */

@@ -757,8 +757,9 @@ static void upgrade_root(void *arg)
     arbor_pid_t sup = start(POLICY_ROUND_ROBIN, true); /* --demo: the roster is not empty */
     /* Every step to the current version (5: the web's credentials; 6: the
      * lists' indexes; 7: the agents' open counts, filled in; 8: the
-     * request ids). */
-    ASSERT_EQ(sql_int("PRAGMA user_version"), 8);
+     * request ids; 9: the SLA's due times, filled in, and the breach of
+     * those long past due). */
+    ASSERT_EQ(sql_int("PRAGMA user_version"), 9);
     ASSERT_EQ(sql_int("SELECT open_count FROM agents WHERE name = 'carol'"), 1);
     ASSERT_EQ(sql_int("SELECT count(*) FROM credentials"), 0);
     ASSERT_EQ(sql_int("SELECT count(*) FROM requests"), 0);
@@ -779,10 +780,15 @@ static void upgrade_root(void *arg)
     free(list);
     store_history_t *h;
     ASSERT_OK(history_all(1, &h, &n));
-    ASSERT_EQ(n, 2);
+    ASSERT_EQ(n, 3);
     ASSERT_STREQ(h[1].what, "assigned to carol");
     ASSERT_EQ(h[1].by.kind, ACTOR_DESK); /* recorded before attribution */
+    /* Created at 1 ms, of normal priority: due a day later, long past. */
+    ASSERT_STREQ(h[2].what, "SLA breached: resolution due 1970-01-02T00:00:00Z");
+    ASSERT_EQ(h[2].by.kind, ACTOR_DESK);
     free(h);
+    ASSERT_EQ(t.due_at, 1 + 24 * 3600 * 1000);
+    ASSERT_TRUE(t.breached_at >= t.due_at && sla_overdue(&t));
     ticket_t *found; /* the old tickets are in the search index */
     ASSERT_OK(store_find(&(store_filter_t){.search = "old", .limit = 9}, &found, &n, NULL));
     ASSERT_EQ(n, 1);
@@ -802,7 +808,9 @@ static void upgrade_root(void *arg)
     ASSERT_EQ(out.version, 5);
     int64_t pending;
     ASSERT_OK(store_outbox_count(&pending, NULL));
-    ASSERT_EQ(pending, 2); /* the old one, still pending, and the pend's */
+    ASSERT_EQ(pending, 2); /* the old one, still pending, and the pend's: no breach's */
+    ASSERT_TRUE(out.sla_paused && out.sla_left_ms < 0); /* pending, and still overdue */
+    ASSERT_TRUE(sla_overdue(&out));
     ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
 }
 
@@ -967,7 +975,7 @@ static int insert_mixed_tickets(sqlite3 *db, const void *in, void *out)
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db,
                            "INSERT INTO tickets(description, customer, priority, status, agent,"
-                           " created_at, updated_at) VALUES(?,?,?,?,?,?,?)",
+                           " created_at, updated_at, breached_at) VALUES(?,?,?,?,?,?,?,?)",
                            -1, &st, NULL) != SQLITE_OK)
         return ARBOR_EEXIT;
     int rc = 0;
@@ -979,6 +987,10 @@ static int insert_mixed_tickets(sqlite3 *db, const void *in, void *out)
         sqlite3_bind_text(st, 5, agents[i % 3], -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 6, 5000 - i / 3);
         sqlite3_bind_int64(st, 7, 9000 - i / 2);
+        if (i % 11 < 4)
+            sqlite3_bind_int64(st, 8, 7000 + i);
+        else
+            sqlite3_bind_null(st, 8);
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ARBOR_EEXIT;
         sqlite3_reset(st);
     }
@@ -993,12 +1005,13 @@ static void reference_ids(const store_filter_t *f, char *buf, size_t size)
 {
     static const char *const orders[] = {"id DESC", "id", "priority DESC, id",
                                          "updated_at DESC, id DESC"};
-    char sql[640];
+    char sql[800];
     snprintf(sql, sizeof sql,
              "SELECT id FROM tickets WHERE (?1 < 0 OR status = ?1) AND (?2 = 0 OR agent = ?3)"
              " AND (?4 = 0 OR customer = ?5) AND (?6 < 0 OR priority = ?6) AND (?7 = '' OR id"
              " IN (SELECT rowid FROM tickets_text WHERE tickets_text MATCH ?7))"
-             " AND (?10 = 0 OR status IN (0, 1, 4)) ORDER BY %s"
+             " AND (?10 = 0 OR status IN (0, 1, 4))"
+             " AND (?11 = 0 OR (breached_at IS NOT NULL AND status IN (0, 1, 4))) ORDER BY %s"
              " LIMIT ?8 OFFSET ?9",
              orders[f->sort]);
     sqlite3 *db;
@@ -1014,6 +1027,7 @@ static void reference_ids(const store_filter_t *f, char *buf, size_t size)
     sqlite3_bind_int(st, 6, f->priority ? (int)*f->priority : -1);
     sqlite3_bind_text(st, 7, f->search ? "\"printer\"" : "", -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 10, f->unresolved);
+    sqlite3_bind_int(st, 11, f->overdue);
     sqlite3_bind_int64(st, 8, (int64_t)f->limit);
     sqlite3_bind_int64(st, 9, (int64_t)f->offset);
     size_t len = 0;
@@ -1025,7 +1039,7 @@ static void reference_ids(const store_filter_t *f, char *buf, size_t size)
     sqlite3_close(db);
 }
 
-/* For each of the 64 combinations of the six filters, in each order,
+/* For each of the 128 combinations of the seven filters, in each order,
  * whole and as a page, store_find holds the reference's tickets in the
  * reference's order. */
 static void combinations_root(void *arg)
@@ -1036,7 +1050,7 @@ static void combinations_root(void *arg)
     ticket_status_t assigned = TICKET_ASSIGNED;
     ticket_priority_t high = PRIORITY_HIGH;
     size_t nonempty = 0;
-    for (unsigned bits = 0; bits < 64; bits++)
+    for (unsigned bits = 0; bits < LIST_FILTERS; bits++)
         for (int sort = 0; sort < STORE_SORTS; sort++)
             for (int paged = 0; paged < 2; paged++) {
                 store_filter_t f = {
@@ -1046,6 +1060,7 @@ static void combinations_root(void *arg)
                     .priority = bits & 8 ? &high : NULL,
                     .search = bits & 16 ? "PRINTER" : NULL,
                     .unresolved = bits & 32,
+                    .overdue = bits & 64,
                     .sort = (store_sort_t)sort,
                     .offset = paged ? 1 : 0,
                     .limit = paged ? 3 : 200,
@@ -1121,6 +1136,9 @@ static void plans_root(void *arg)
     ASSERT_PLAN(LIST_STATUS | LIST_CUSTOMER, STORE_SORT_PRIORITY, "tickets_customer", true);
     ASSERT_PLAN(LIST_PRIORITY | LIST_CUSTOMER, STORE_SORT_NEWEST, "tickets_customer", false);
     ASSERT_PLAN(LIST_STATUS | LIST_TEXT, STORE_SORT_NEWEST, "INTEGER PRIMARY KEY", false);
+    /* The Overdue queue, from its own (partial) index, newest first. */
+    ASSERT_PLAN(LIST_OVERDUE, STORE_SORT_NEWEST, "tickets_overdue", false);
+    ASSERT_PLAN(LIST_OVERDUE | LIST_UNRESOLVED, STORE_SORT_OLDEST, "tickets_overdue", false);
     ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
 }
 

@@ -14,7 +14,9 @@
 // tree and the process table: the ticket's worker and then the Store are
 // killed with their Kill buttons and come back, and nothing is lost. Screenshots of the queue and the tree are saved in
 // ARTEFACT_DIR and checked not to be blank. No console errors before the
-// kill (after it, the web restarts with the Store: connections drop).
+// kill (after it, the web restarts with the Store: connections drop). A
+// low-priority ticket (--sla low=2s) breaches while the other agent's queue
+// is open: the Overdue tab counts it and lists it, marked.
 // Fails, saying what to install, when chromium or playwright-core is
 // missing: `make test` installs both (scripts/install-deps.sh) first.
 'use strict';
@@ -45,7 +47,9 @@ function fail(message) {
 
 // The desk over pipes: its stderr collected, its console written to.
 function startDesk(binary, tmp) {
-  const desk = spawn(binary, ['--json', '--db', path.join(tmp, 'desk.db'), '--http', '127.0.0.1:0'],
+  // Low-priority tickets are due 2 s after they are made (the SLA section).
+  const desk = spawn(binary, ['--json', '--db', path.join(tmp, 'desk.db'), '--http', '127.0.0.1:0',
+    '--sla', 'low=2s'],
     { stdio: ['pipe', 'pipe', 'pipe'] });
   desk.err = '';
   desk.out = '';
@@ -348,6 +352,28 @@ async function main() {
     await a.keyboard.press('Enter');
     await rowShows(a, k, 'assigned', 'ada');
     await countShows(a, 'mine', 1);
+
+    // ---- SLA: a low-priority ticket (due 2 s after it is made, here) breaches
+    // while Bea watches the queue: the notice says so (the sla event), and
+    // the Overdue tab counts it and lists it, marked, without a reload.
+    await b.goto(base + '/#/queue');
+    await countShows(b, 'overdue', 0);
+    const late = await a.evaluate(async () => {
+      const me = await (await fetch('/api/session')).json();
+      const r = await fetch('/api/tickets', {
+        method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token },
+        body: JSON.stringify({ description: 'Toner is low', priority: 'low' }),
+      });
+      return (await r.json()).ticket.id;
+    });
+    await b.locator('#notice', { hasText: 'Ticket #' + late + ' is overdue' }).waitFor({ timeout: DEADLINE_MS });
+    await countShows(b, 'overdue', 1);
+    await b.click('#queues button[data-queue=overdue]');
+    const overdue = await rowIds(b, 1);
+    if (overdue[0] !== late) fail('the Overdue tab lists ' + overdue + ', not ' + late);
+    await b.locator('#tickets tr.overdue[data-id="' + late + '"] .badge-overdue').waitFor({ timeout: DEADLINE_MS });
+    await b.goto(base + '/#/ticket/' + late);
+    await b.locator('#ticket-fields dd', { hasText: 'breached at' }).waitFor({ timeout: DEADLINE_MS });
 
     // ---- agents: an admin adds, rules and renames them; an agent only looks ----------
     await a.goto(base + '/#/agents');

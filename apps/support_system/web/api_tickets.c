@@ -126,8 +126,8 @@ static bool query_choice(arbor_http_response_t *res, const char *name, const cha
 }
 
 /* The queues a list may show (docs/api-http.md): as store_queues counts. */
-typedef enum { QUEUE_MINE, QUEUE_UNASSIGNED, QUEUE_OPEN, QUEUE_PENDING } queue_t;
-static const char *const queue_names[] = {"mine", "unassigned", "open", "pending"};
+typedef enum { QUEUE_MINE, QUEUE_UNASSIGNED, QUEUE_OPEN, QUEUE_PENDING, QUEUE_OVERDUE } queue_t;
+static const char *const queue_names[] = {"mine", "unassigned", "open", "pending", "overdue"};
 static const char *const sort_names[STORE_SORTS] = {"newest", "oldest", "priority", "updated"};
 
 /* A list's filters, order and page, as the query asks, with the text
@@ -188,8 +188,8 @@ static bool list_query(const arbor_http_request_t *req, arbor_http_response_t *r
     if (has_unassigned)
         q->f.agent = "";
     int queue_i = 0;
-    if (has_queue && !query_choice(res, "queue", queue, queue_names, 4,
-                                   "mine, unassigned, open, pending", &queue_i))
+    if (has_queue && !query_choice(res, "queue", queue, queue_names, 5,
+                                   "mine, unassigned, open, pending, overdue", &queue_i))
         return false;
     if (has_queue && (has_status || has_agent || has_unassigned)) {
         web_error(res, 400, "bad_argument",
@@ -213,6 +213,9 @@ static bool list_query(const arbor_http_request_t *req, arbor_http_response_t *r
             break;
         case QUEUE_PENDING:
             q->f.status = &pending_status;
+            break;
+        case QUEUE_OVERDUE: /* breached their SLA, not resolved yet (sla.h) */
+            q->f.overdue = true;
             break;
         }
     }
@@ -307,6 +310,7 @@ void api_queues(arbor_http_request_t *req, arbor_http_response_t *res, const web
     cJSON_AddNumberToObject(o, "unassigned", (double)q.unassigned);
     cJSON_AddNumberToObject(o, "open", (double)q.open);
     cJSON_AddNumberToObject(o, "pending", (double)q.pending);
+    cJSON_AddNumberToObject(o, "overdue", (double)q.overdue);
     web_json(res, 200, j);
 }
 
