@@ -231,7 +231,7 @@ int agents_pick(char name[TICKET_NAME_SIZE])
     agents_reply_t out;
     int rc = call(PICK, &q, &out, NULL);
     if (!rc)
-        snprintf(name, TICKET_NAME_SIZE, "%s", out.agent.name);
+        memcpy(name, out.agent.name, strnlen(out.agent.name, TICKET_NAME_SIZE - 1) + 1);
     return rc;
 }
 

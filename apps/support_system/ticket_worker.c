@@ -96,11 +96,21 @@ static bool choose_agent(const ticket_t *t, ticket_change_t *c, ticket_error_t *
            desk__refuse(err, "no_agents", "there is no agent to assign");
 }
 
-/* Checks and applies q to a copy of the worker's ticket, has the Store
- * commit it (durable), and only then adopts it. */
-static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q)
+/* The reply to a W_ACT or W_ACT_RC call (tag): r as act_reply_size says,
+ * the worker's ticket in it for W_ACT. */
+static arbor_gs_ret_t act_reply(const worker_t *w, uint64_t tag, act_reply_t *r)
 {
-    act_reply_t r = {.ticket = w->t};
+    if (tag == W_ACT)
+        r->ticket = w->t;
+    return arbor_gs_reply(r, act_reply_size(tag, r));
+}
+
+/* Checks and applies q to a copy of the worker's ticket, has the Store
+ * commit it (durable), and only then adopts it; answers as tag asks. */
+static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q, uint64_t tag)
+{
+    act_reply_t r; /* only what the reply carries is written (act_reply) */
+    r.rc = 0;
     ticket_change_t *c = &q->change;
     ticket_t next = w->t;
     if (q->expected >= 0 && q->expected != w->t.version) {
@@ -109,7 +119,7 @@ static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q)
                      "ticket %lld is at version %lld, not %lld: it was changed since; nothing was"
                      " changed",
                      (long long)w->t.id, (long long)w->t.version, (long long)q->expected);
-        return idle(arbor_gs_reply(&r, sizeof r));
+        return idle(act_reply(w, tag, &r));
     }
     char event[TICKET_EVENT_SIZE];
     bool message = c->action == ACTION_REPLY || c->action == ACTION_NOTE, ok;
@@ -122,7 +132,7 @@ static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q)
         r.rc = !strcmp(r.err.code, "unknown_agent") || !strcmp(r.err.code, "no_agents")
                    ? ARBOR_ENOENT
                    : ARBOR_EINVAL;
-        return idle(arbor_gs_reply(&r, sizeof r));
+        return idle(act_reply(w, tag, &r));
     }
     if (desk.durable) {
         /* The notification is written with the change, in its
@@ -147,20 +157,29 @@ static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q)
          * reply). The worker's copy can no longer be trusted, so it stops
          * ({shutdown, _}: not restarted) and the next request starts it
          * again from what the Store holds. */
-        return arbor_gs_halt_reply(arbor_reason(ARBOR_EXIT_SHUTDOWN, "unconfirmed"), &r, sizeof r);
+        if (tag == W_ACT)
+            r.ticket = w->t;
+        return arbor_gs_halt_reply(arbor_reason(ARBOR_EXIT_SHUTDOWN, "unconfirmed"), &r,
+                                   act_reply_size(tag, &r));
     }
-    w->t = r.ticket = next; /* committed: now it is true */
+    w->t = next; /* committed: now it is true */
     desk__announce(&w->t);
-    return idle(arbor_gs_reply(&r, sizeof r));
+    return idle(act_reply(w, tag, &r));
 }
 
-/* A request carries an act_req_t up to its text's NUL. */
+/* A request carries an act_req_t up to a NUL, at least its agent's
+ * (act_req_size); what it does not carry, up to the text's first byte,
+ * is zeros. */
 static bool act_request(const arbor_msg_t *req, act_req_t *q)
 {
-    if (req->tag != W_ACT || req->size <= offsetof(act_req_t, change.text) ||
-        req->size > sizeof *q || ((const char *)req->data)[req->size - 1] != '\0')
+    size_t fixed = offsetof(act_req_t, change.text) + 1;
+    if ((req->tag != W_ACT && req->tag != W_ACT_RC) ||
+        req->size <= offsetof(act_req_t, change.agent) || req->size > sizeof *q ||
+        ((const char *)req->data)[req->size - 1] != '\0')
         return false;
     memcpy(q, req->data, req->size);
+    if (req->size < fixed)
+        memset((char *)q + req->size, 0, fixed - req->size);
     return true;
 }
 
@@ -169,7 +188,7 @@ static arbor_gs_ret_t worker_call(void **state, const arbor_msg_t *req, arbor_fr
     worker_t *w = *state;
     act_req_t q;
     if (act_request(req, &q))
-        return worker_act(w, &q);
+        return worker_act(w, &q, req->tag);
     if (req->tag == W_RELOAD && desk.durable) {
         /* The Store changed the ticket behind the worker (an agent's
          * rename): take what it holds. */
