@@ -1,5 +1,6 @@
 #include "agents.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,15 @@ typedef struct {
     ticket_error_t err;
     store_agent_t agent; /* PICK, LOOKUP */
 } agents_reply_t;
+
+/* PICK's answer when an agent was picked: rc 0 and the agent's name, sent
+ * only up to its NUL (a few bytes: the assignment needs nothing else, and
+ * an agents_reply_t is 640). When none was, the answer is an
+ * agents_reply_t; rc comes first in both. */
+typedef struct {
+    int rc;
+    char name[TICKET_NAME_SIZE];
+} pick_reply_t;
 
 typedef struct roster {
     agents_policy_t policy;
@@ -164,8 +174,8 @@ static arbor_gs_ret_t agents_call(void **state, const arbor_msg_t *req, arbor_fr
     roster_t *r = *state;
     if (req->tag == ROSTER)
         return arbor_gs_reply(r->agents, r->n * sizeof *r->agents);
-    if (req->size != sizeof(agents_req_t))
-        return arbor_gs_halt(arbor_error("bad agents request"));
+    if (req->tag != PICK && req->size != sizeof(agents_req_t))
+        return arbor_gs_halt(arbor_error("bad agents request")); /* PICK: no request */
     const agents_req_t *q = req->data;
     agents_reply_t out = {.rc = ARBOR_ENOENT};
     const store_agent_t *a = NULL;
@@ -187,6 +197,13 @@ static arbor_gs_ret_t agents_call(void **state, const arbor_msg_t *req, arbor_fr
         break;
     default:
         return arbor_gs_halt(arbor_error("bad agents request"));
+    }
+    if (a && req->tag == PICK) {
+        pick_reply_t p;
+        p.rc = 0;
+        size_t n = strlen(a->name) + 1;
+        memcpy(p.name, a->name, n);
+        return arbor_gs_reply(&p, offsetof(pick_reply_t, name) + n);
     }
     if (a) {
         out.rc = 0;
@@ -227,11 +244,20 @@ static int call(uint64_t tag, const agents_req_t *q, agents_reply_t *out, ticket
 
 int agents_pick(char name[TICKET_NAME_SIZE])
 {
-    agents_req_t q = {.name = ""};
-    agents_reply_t out;
-    int rc = call(PICK, &q, &out, NULL);
+    arbor_pid_t pid = arbor_whereis(AGENTS_NAME);
+    arbor_msg_t *m;
+    int rc = pid ? arbor_gs_call(pid, PICK, NULL, 0, 30000, &m, NULL) : ARBOR_ENOPROC;
+    if (rc)
+        return rc;
+    const pick_reply_t *p = m->data;
+    size_t n = m->size - offsetof(pick_reply_t, name);
+    rc = p->rc;
+    if (!rc &&
+        (m->size <= offsetof(pick_reply_t, name) || n > TICKET_NAME_SIZE || p->name[n - 1] != '\0'))
+        rc = ARBOR_EINVAL; /* not a PICK answer */
     if (!rc)
-        memcpy(name, out.agent.name, strnlen(out.agent.name, TICKET_NAME_SIZE - 1) + 1);
+        memcpy(name, p->name, n);
+    arbor_msg_free(m);
     return rc;
 }
 

@@ -26,22 +26,22 @@ typedef struct {
     ticket_change_t change;
 } act_req_t;
 
-/* The bytes of q a request carries: for close, edit, reply and note the
- * change up to its text's NUL; for the others, which read no field after
- * the agent, up to the agent's NUL (a few hundred bytes, not two
- * thousand, for assign and resolve). */
+/* Does action a read fields of its change past the agent? Close, edit,
+ * reply and note do; the others read only the action and the agent. */
+static inline bool act_reads_past_agent(ticket_action_t a)
+{
+    return a == ACTION_CLOSE || a == ACTION_EDIT || a == ACTION_REPLY || a == ACTION_NOTE;
+}
+
+/* The bytes of q a request carries: the change up to its text's NUL for
+ * an action that reads past the agent, else up to the agent's NUL (a few
+ * hundred bytes, not two thousand, for assign and resolve). */
 static inline size_t act_req_size(const act_req_t *q)
 {
     const ticket_change_t *c = &q->change;
-    switch (c->action) {
-    case ACTION_CLOSE:
-    case ACTION_EDIT:
-    case ACTION_REPLY:
-    case ACTION_NOTE:
+    if (act_reads_past_agent(c->action))
         return offsetof(act_req_t, change) + ticket_change_size(c);
-    default:
-        return offsetof(act_req_t, change.agent) + strnlen(c->agent, sizeof c->agent - 1) + 1;
-    }
+    return offsetof(act_req_t, change.agent) + strnlen(c->agent, sizeof c->agent - 1) + 1;
 }
 
 typedef struct {

@@ -168,8 +168,9 @@ static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q, uint64_t tag)
 }
 
 /* A request carries an act_req_t up to a NUL, at least its agent's
- * (act_req_size); what it does not carry, up to the text's first byte,
- * is zeros. */
+ * (act_req_size). For an action that reads past the agent, what it does
+ * not carry, up to the text's first byte, is zeros; the others read
+ * nothing that was not carried. */
 static bool act_request(const arbor_msg_t *req, act_req_t *q)
 {
     size_t fixed = offsetof(act_req_t, change.text) + 1;
@@ -178,7 +179,7 @@ static bool act_request(const arbor_msg_t *req, act_req_t *q)
         ((const char *)req->data)[req->size - 1] != '\0')
         return false;
     memcpy(q, req->data, req->size);
-    if (req->size < fixed)
+    if (req->size < fixed && act_reads_past_agent(q->change.action))
         memset((char *)q + req->size, 0, fixed - req->size);
     return true;
 }
