@@ -5,7 +5,7 @@ CMAKE     ?= cmake
 PREFIX    ?= /usr/local
 SOURCES    = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all run deps test release-test tsan ucontext valgrind fuzz bench bench-http install format check-format clean
+.PHONY: all run deps test release-test tsan ucontext valgrind systematic fuzz bench bench-http install format check-format clean
 
 all: build/release/.configured
 	$(CMAKE) --build build/release -j $(JOBS)
@@ -63,6 +63,20 @@ valgrind: deps
 	$(CMAKE) --build build/valgrind -j $(JOBS)
 	cd build/valgrind && ARBOR_TEST_TIMEOUT_SCALE=20 ARBOR_TEST_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full" \
 		ctest --output-on-failure -j $(JOBS) -L 'runtime|http' -E 'stress_ring_100k|http_hello_example'
+
+# Systematic testing (src/runtime/systematic.h), under ASan + UBSan: the
+# schedulers take turns on one thread at a time in an order drawn from a
+# seed, on a logical clock. The OTP scenario tests and the mode's own
+# checks run once per seed 1..SEEDS, on 4 schedulers; a failure prints its
+# seed and the command that reruns it. `make systematic ARBOR_SEED=N` runs
+# seed N alone.
+SEEDS ?= 60
+SYSTEMATIC_TARGETS = test_systematic $(basename $(notdir $(wildcard tests/otp/test_*.c)))
+systematic: deps
+	$(CMAKE) -S . -B build/systematic -DCMAKE_BUILD_TYPE=Debug -DARBOR_SYSTEMATIC=ON -DARBOR_SANITIZE=address,undefined -DARBOR_WERROR=ON -DARBOR_BENCH=OFF
+	$(CMAKE) --build build/systematic -j $(JOBS) --target $(SYSTEMATIC_TARGETS)
+	ARBOR_TEST_TIMEOUT_SCALE=$${ARBOR_TEST_TIMEOUT_SCALE:-3} \
+		scripts/systematic.sh build/systematic $(if $(ARBOR_SEED),$(ARBOR_SEED) $(ARBOR_SEED),1 $(SEEDS))
 
 # The libFuzzer targets (tests/fuzz), built with clang under ASan + UBSan,
 # each run for FUZZ_SECONDS; fails when one finds a crash.

@@ -1,6 +1,6 @@
 #include "agents.h"
 
-#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,23 +17,18 @@ typedef struct {
 typedef struct {
     int rc;
     ticket_error_t err;
-    store_agent_t agent; /* PICK, LOOKUP */
+    store_agent_t agent;    /* LOOKUP */
+    agents_choice_t choice; /* PICK */
 } agents_reply_t;
 
-/* PICK's answer when an agent was picked: rc 0 and the agent's name, sent
- * only up to its NUL (a few bytes: the assignment needs nothing else, and
- * an agents_reply_t is 640). When none was, the answer is an
- * agents_reply_t; rc comes first in both. */
-typedef struct {
-    int rc;
-    char name[TICKET_NAME_SIZE];
-} pick_reply_t;
+#define NONE SIZE_MAX
 
 typedef struct roster {
     agents_policy_t policy;
     bool durable;
-    size_t n, next;
-    store_agent_t *agents; /* process memory; open is not kept */
+    size_t n;
+    size_t last;           /* round-robin: the agent picked last (NONE: no one yet) */
+    store_agent_t *agents; /* process memory; open and turn are not kept */
 } roster_t;
 
 static bool push(roster_t *r, const char *name, bool active, bool available)
@@ -58,6 +53,7 @@ static arbor_gs_ret_t agents_init(void **state, void *arg)
         return arbor_gs_halt(arbor_error("out of memory"));
     r->policy = cfg->policy;
     r->durable = cfg->durable;
+    r->last = NONE;
     *state = r;
     if (!r->durable)
         return push(r, "alice", true, true) && push(r, "bob", true, true)
@@ -69,8 +65,14 @@ static arbor_gs_ret_t agents_init(void **state, void *arg)
     if (rc)
         return arbor_gs_halt(arbor_error("cannot load agents: %s", arbor_err_name(rc)));
     bool ok = true;
-    for (size_t i = 0; ok && i < n; i++)
+    int64_t turn = 0;
+    for (size_t i = 0; ok && i < n; i++) {
         ok = push(r, list[i].name, list[i].active, list[i].available);
+        if (list[i].turn > turn) { /* the rotation goes on after the last turn recorded */
+            turn = list[i].turn;
+            r->last = i;
+        }
+    }
     free(list);
     return ok ? arbor_gs_ok() : arbor_gs_halt(arbor_error("out of memory"));
 }
@@ -88,35 +90,38 @@ static bool eligible(const store_agent_t *a)
     return a->active && a->available;
 }
 
-/* Round-robin: the next eligible agent after the last one picked. */
-static store_agent_t *next_in_turn(roster_t *r)
+/* Round-robin: the next eligible agent after the last one picked, in
+ * roster order. ARBOR_ENOENT: none is eligible. */
+static int next_in_turn(roster_t *r, agents_choice_t *c)
 {
-    for (size_t k = 0; k < r->n; k++) {
-        store_agent_t *a = &r->agents[r->next++ % r->n];
-        if (eligible(a))
-            return a;
+    size_t start = r->last == NONE || r->last >= r->n ? r->n - 1 : r->last;
+    for (size_t k = 1; k <= r->n; k++) {
+        size_t i = (start + k) % r->n;
+        if (!eligible(&r->agents[i]))
+            continue;
+        snprintf(c->name, sizeof c->name, "%s", r->agents[i].name);
+        if (r->last == NONE)
+            snprintf(c->why, sizeof c->why, "by round-robin: first in turn");
+        else
+            snprintf(c->why, sizeof c->why, "by round-robin: next after %s",
+                     r->agents[r->last].name);
+        c->round_robin = true;
+        r->last = i;
+        return 0;
     }
-    return NULL;
+    return ARBOR_ENOENT;
 }
 
 /* Least-loaded: the eligible agent with the fewest open tickets, as the
- * Store counts them (ties: roster order). */
-static store_agent_t *least_loaded(roster_t *r)
+ * Store keeps them (ties: roster order). ARBOR_ENOENT: none is eligible. */
+static int least_loaded(agents_choice_t *c)
 {
-    store_agent_t *list, *best = NULL;
-    size_t n;
-    if (store_agents(&list, &n) != 0)
-        return NULL;
-    int64_t best_load = INT64_MAX;
-    for (size_t i = 0; i < n; i++) {
-        store_agent_t *a = find(r, list[i].name);
-        if (a && eligible(a) && list[i].open < best_load) {
-            best = a;
-            best_load = list[i].open;
-        }
-    }
-    free(list);
-    return best;
+    int64_t open, available;
+    int rc = store_least_loaded(c->name, &open, &available);
+    if (rc == 0)
+        snprintf(c->why, sizeof c->why, "by least-loaded: %lld open, fewest of %lld available",
+                 (long long)open, (long long)available);
+    return rc;
 }
 
 static int add(roster_t *r, const char *name, ticket_error_t *err)
@@ -174,14 +179,16 @@ static arbor_gs_ret_t agents_call(void **state, const arbor_msg_t *req, arbor_fr
     roster_t *r = *state;
     if (req->tag == ROSTER)
         return arbor_gs_reply(r->agents, r->n * sizeof *r->agents);
-    if (req->tag != PICK && req->size != sizeof(agents_req_t))
-        return arbor_gs_halt(arbor_error("bad agents request")); /* PICK: no request */
+    if (req->size != sizeof(agents_req_t))
+        return arbor_gs_halt(arbor_error("bad agents request"));
     const agents_req_t *q = req->data;
     agents_reply_t out = {.rc = ARBOR_ENOENT};
     const store_agent_t *a = NULL;
     switch (req->tag) {
     case PICK:
-        a = r->policy == POLICY_LEAST_LOADED ? least_loaded(r) : next_in_turn(r);
+        out.rc = r->n == 0                          ? ARBOR_ENOENT
+                 : r->policy == POLICY_LEAST_LOADED ? least_loaded(&out.choice)
+                                                    : next_in_turn(r, &out.choice);
         break;
     case LOOKUP:
         a = find(r, q->name);
@@ -197,13 +204,6 @@ static arbor_gs_ret_t agents_call(void **state, const arbor_msg_t *req, arbor_fr
         break;
     default:
         return arbor_gs_halt(arbor_error("bad agents request"));
-    }
-    if (a && req->tag == PICK) {
-        pick_reply_t p;
-        p.rc = 0;
-        size_t n = strlen(a->name) + 1;
-        memcpy(p.name, a->name, n);
-        return arbor_gs_reply(&p, offsetof(pick_reply_t, name) + n);
     }
     if (a) {
         out.rc = 0;
@@ -226,15 +226,22 @@ static int call(uint64_t tag, const agents_req_t *q, agents_reply_t *out, ticket
 {
     arbor_pid_t pid = arbor_whereis(AGENTS_NAME);
     arbor_msg_t *m;
-    int rc = pid ? arbor_gs_call(pid, tag, q, sizeof *q, 30000, &m, NULL) : ARBOR_ENOPROC;
-    if (rc) {
-        if (err) {
-            snprintf(err->code, sizeof err->code, "unavailable");
-            snprintf(err->message, sizeof err->message, "the roster did not answer: %s",
-                     arbor_strerror(rc));
-        }
-        return rc;
+    int rc = pid ? arbor_gs_call(pid, tag, q, sizeof *q, store_call_timeout_ms(), &m, NULL)
+                 : ARBOR_ENOPROC;
+    bool change = tag == ADD || tag == RENAME || tag == SET;
+    if (rc && err && change && (rc == ARBOR_ETIMEDOUT || rc == ARBOR_EEXIT)) {
+        /* The roster had the change and did not answer: it may be made. */
+        snprintf(err->code, sizeof err->code, "outcome_unknown");
+        snprintf(err->message, sizeof err->message,
+                 "the roster did not confirm the change (%s): it may or may not have been made",
+                 rc == ARBOR_ETIMEDOUT ? "no answer in time" : "it stopped meanwhile");
+    } else if (rc && err) {
+        snprintf(err->code, sizeof err->code, "unavailable");
+        snprintf(err->message, sizeof err->message, "the roster did not answer: %s%s",
+                 arbor_strerror(rc), change ? "; nothing was changed" : "");
     }
+    if (rc)
+        return rc;
     *out = *(const agents_reply_t *)m->data;
     arbor_msg_free(m);
     if (out->rc && err)
@@ -242,22 +249,13 @@ static int call(uint64_t tag, const agents_req_t *q, agents_reply_t *out, ticket
     return out->rc;
 }
 
-int agents_pick(char name[TICKET_NAME_SIZE])
+int agents_choose(agents_choice_t *choice)
 {
-    arbor_pid_t pid = arbor_whereis(AGENTS_NAME);
-    arbor_msg_t *m;
-    int rc = pid ? arbor_gs_call(pid, PICK, NULL, 0, 30000, &m, NULL) : ARBOR_ENOPROC;
-    if (rc)
-        return rc;
-    const pick_reply_t *p = m->data;
-    size_t n = m->size - offsetof(pick_reply_t, name);
-    rc = p->rc;
-    if (!rc &&
-        (m->size <= offsetof(pick_reply_t, name) || n > TICKET_NAME_SIZE || p->name[n - 1] != '\0'))
-        rc = ARBOR_EINVAL; /* not a PICK answer */
+    agents_req_t q = {.name = ""};
+    agents_reply_t out;
+    int rc = call(PICK, &q, &out, NULL);
     if (!rc)
-        memcpy(name, p->name, n);
-    arbor_msg_free(m);
+        *choice = out.choice;
     return rc;
 }
 

@@ -4,6 +4,13 @@
  * as AGENTS_NAME. Each agent is active or deactivated (a deactivated agent
  * gets no tickets) and available or not (the policies skip an unavailable
  * agent; naming one still assigns to them).
+ *
+ * Least-loaded asks the Store, which keeps each agent's open count with
+ * every change (schema version 7): one pass over the roster, however many
+ * tickets there are. Round-robin goes on after the agent it picked last;
+ * on a durable desk each assignment it makes records that agent's turn in
+ * the Store with the change, and a restarted Agents process (after its own
+ * crash, the Store's, or the desk's) starts after the turn recorded last.
  */
 #ifndef SUPPORT_AGENTS_H
 #define SUPPORT_AGENTS_H
@@ -25,10 +32,21 @@ typedef struct agents_config {
 /* Child start function; arg points at an agents_config_t (copied). */
 int agents_start(void *config, arbor_pid_t *pid, arbor_reason_t *err);
 
+/* A policy's choice, and why it made it. */
+typedef struct agents_choice {
+    char name[TICKET_NAME_SIZE];
+    /* For the history, after "assigned to NAME ": "by least-loaded: 2 open,
+     * fewest of 4 available", "by round-robin: next after alice" (or "first
+     * in turn" when it has picked no one yet). */
+    char why[TICKET_NAME_SIZE + 64];
+    bool round_robin; /* the assignment records name's turn (store_event_t) */
+} agents_choice_t;
+
 /* The agent the policy picks for the next ticket, among the active and
  * available ones (least-loaded: the fewest open tickets, ties in roster
- * order). ARBOR_ENOENT when there is none. */
-int agents_pick(char name[TICKET_NAME_SIZE]);
+ * order; round-robin: the next in roster order after the one it picked
+ * last). ARBOR_ENOENT when there is none. */
+int agents_choose(agents_choice_t *out);
 
 /* The roster's entry for name (its open count is not filled in: -1).
  * ARBOR_ENOENT: not on the roster. */

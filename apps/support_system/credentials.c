@@ -116,7 +116,11 @@ int credentials_set(const char *agent, const char *password, credential_role_t r
     int rc = password_hash(password, r.hash);
     if (rc == 0)
         rc = store_run(db_set, &r, sizeof r, NULL, 0);
-    if (rc)
+    if (rc == ARBOR_ETIMEDOUT || rc == ARBOR_EEXIT)
+        error(err, "outcome_unknown",
+              "the store did not confirm the password of %s: it may or may not have been stored",
+              agent);
+    else if (rc)
         error(err, "store_error", "the password of %s could not be stored", agent);
     explicit_bzero(r.hash, sizeof r.hash);
     return rc;

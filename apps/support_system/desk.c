@@ -74,6 +74,67 @@ static void unavailable(ticket_error_t *err, const char *what, int rc)
              arbor_strerror(rc));
 }
 
+bool desk_check_request_id(const char *id, ticket_error_t *err)
+{
+    size_t n = id ? strlen(id) : 0;
+    bool ok = n >= 1 && n <= STORE_REQUEST_MAX;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = id[i] >= 33 && id[i] <= 126;
+    return ok || desk__refuse(err, "bad_request_id",
+                              "a request id is 1 to %d visible ASCII characters (letters, digits,"
+                              " punctuation; no blanks)",
+                              STORE_REQUEST_MAX);
+}
+
+/* ---- request digests: the same request, the same digest (FNV-1a, 64 bits) ---------- */
+
+static uint64_t digest_bytes(uint64_t h, const void *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        h ^= ((const unsigned char *)p)[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* A string with its NUL, so that "ab","c" and "a","bc" differ. */
+static uint64_t digest_text(uint64_t h, const char *s)
+{
+    return digest_bytes(h, s, strlen(s) + 1);
+}
+
+static uint64_t digest_int(uint64_t h, int64_t v)
+{
+    return digest_bytes(h, &v, sizeof v);
+}
+
+static uint64_t digest_actor(uint64_t h, const ticket_actor_t *by)
+{
+    return digest_text(digest_int(h, by->kind), by->name);
+}
+
+/* A create's digest: what it makes, and who. */
+static int64_t create_digest(const ticket_t *t, const ticket_actor_t *by)
+{
+    uint64_t h = digest_text(14695981039346656037ULL, "create");
+    h = digest_text(digest_text(h, t->description), t->customer);
+    return (int64_t)digest_actor(digest_int(h, t->priority), by);
+}
+
+/* A change's digest: its ticket, action, every field, and who. The version
+ * it expects is a condition, not part of the change: left out. */
+static int64_t change_digest(int64_t id, const act_req_t *q)
+{
+    const ticket_change_t *c = &q->change;
+    uint64_t h = digest_int(digest_text(14695981039346656037ULL, "change"), id);
+    h = digest_int(h, c->action);
+    h = digest_text(digest_text(h, c->agent), c->reason);
+    h = digest_int(h, c->set_description * 4 + c->set_customer * 2 + c->set_priority);
+    h = digest_text(digest_text(h, c->description), c->customer);
+    h = digest_text(digest_int(h, c->priority), c->text);
+    return (int64_t)digest_actor(h, &q->by);
+}
+
 /* May by create t? An agent must be on the roster and active, a
  * customer must be the ticket's. */
 static bool may_create(const ticket_t *t, const ticket_actor_t *by, ticket_error_t *err)
@@ -89,6 +150,18 @@ static bool may_create(const ticket_t *t, const ticket_actor_t *by, ticket_error
 
 int desk_create(ticket_t *t, const ticket_actor_t *by, arbor_pid_t *worker, ticket_error_t *err)
 {
+    return desk_create_once(t, by, NULL, worker, err);
+}
+
+int desk_create_once(ticket_t *t, const ticket_actor_t *by, desk_once_t *once, arbor_pid_t *worker,
+                     ticket_error_t *err)
+{
+    const char *request_id =
+        once && once->request_id && once->request_id[0] ? once->request_id : NULL;
+    if (once)
+        once->replayed = false;
+    if (request_id && !desk_check_request_id(request_id, err))
+        return ARBOR_EINVAL;
     if (!ticket_check_text("description", t->description, TICKET_DESC_MAX, false, err) ||
         !ticket_check_text("customer", t->customer, TICKET_NAME_MAX, true, err) ||
         (unsigned)t->priority > PRIORITY_URGENT || !may_create(t, by, err))
@@ -110,10 +183,15 @@ int desk_create(ticket_t *t, const ticket_actor_t *by, arbor_pid_t *worker, tick
         desk__announce(t);
         return 0;
     }
-    int rc = store_create(t, by, err);
+    bool replayed = false;
+    int rc = request_id ? store_create_once(t, by, request_id, create_digest(t, by), &replayed, err)
+                        : store_create(t, by, err);
     if (rc)
         return rc;
-    desk__announce(t);
+    if (once)
+        once->replayed = replayed;
+    if (!replayed)
+        desk__announce(t);
     rc = desk_worker(t->id, &pid);
     if (worker)
         *worker = rc ? ARBOR_NOPID : pid;
@@ -136,39 +214,72 @@ static bool not_found(const arbor_reason_t *why)
     return why->kind == ARBOR_EXIT_SHUTDOWN && strcmp(why->detail, "not_found") == 0;
 }
 
-/* A call to ticket id's worker, retried once if the worker stopped (idle)
- * between the lookup and the call. ARBOR_ENOENT: no such ticket (the
- * worker started for it found none). */
+/* Whether a worker that ended with why had not begun the request that
+ * was waiting in its mailbox: it stopped idle (normal: only ever with an
+ * empty mailbox, the request arriving just after), having answered the
+ * request it was serving (unconfirmed), or before it loaded its ticket
+ * (not_loaded). Any other end (a crash, a kill, its supervisor's
+ * shutdown) may have come in the middle of the request. */
+static bool ended_before_request(const arbor_reason_t *why)
+{
+    return why->kind == ARBOR_EXIT_NORMAL ||
+           (why->kind == ARBOR_EXIT_SHUTDOWN &&
+            (strcmp(why->detail, "unconfirmed") == 0 || strcmp(why->detail, "not_loaded") == 0));
+}
+
+/* A call to ticket id's worker, retried once if the worker stopped
+ * between the lookup and the call without serving it (or, for a read,
+ * whenever it died). ARBOR_ENOENT: no such ticket (the worker started for
+ * it found none). *unserved: the last call's worker ended without
+ * beginning the request (or there was none to send it to). */
 static int worker_call_by_id(int64_t id, uint64_t tag, const void *req, size_t size,
-                             arbor_msg_t **reply)
+                             arbor_msg_t **reply, bool *unserved)
 {
     int rc = ARBOR_ENOPROC;
-    for (int attempt = 0; attempt < 2 && (rc == ARBOR_ENOPROC || rc == ARBOR_EEXIT); attempt++) {
+    bool again = true;
+    *unserved = true;
+    for (int attempt = 0; attempt < 2 && again; attempt++) {
         arbor_pid_t pid;
         arbor_reason_t why;
         if ((rc = desk_worker(id, &pid)))
             return rc;
-        rc = arbor_gs_call(pid, tag, req, size, 30000, reply, &why);
+        rc = arbor_gs_call(pid, tag, req, size, store_call_timeout_ms(), reply, &why);
         if (rc == ARBOR_EEXIT && not_found(&why))
             return ARBOR_ENOENT;
+        *unserved = rc == ARBOR_ENOPROC || (rc == ARBOR_EEXIT && ended_before_request(&why));
+        again = *unserved || (rc == ARBOR_EEXIT && tag != W_ACT && tag != W_ACT_RC);
     }
     return rc;
 }
 
 /* Sends q to ticket id's worker and answers as desk_change. */
-static int send_change(int64_t id, const act_req_t *q, ticket_t *out, ticket_error_t *err)
+static int send_change(int64_t id, const act_req_t *q, ticket_t *out, bool *replayed,
+                       ticket_error_t *err)
 {
     arbor_msg_t *m;
     /* Without out, the worker answers only how it went (W_ACT_RC), not the
-     * ticket: 4 bytes instead of 1.7 KB on success. */
+     * ticket: 8 bytes instead of 1.7 KB on success. */
     uint64_t tag = out ? W_ACT : W_ACT_RC;
-    int rc = worker_call_by_id(id, tag, q, act_req_size(q), &m);
+    bool unserved;
+    int rc = worker_call_by_id(id, tag, q, act_req_size(q), &m, &unserved);
     if (rc == ARBOR_ENOENT) {
         no_such_ticket(id, err);
         return rc;
     }
+    if (rc && !unserved && (rc == ARBOR_ETIMEDOUT || rc == ARBOR_EEXIT)) {
+        /* The worker had the change and did not answer: it may have been
+         * committed or not. */
+        snprintf(err->code, sizeof err->code, "outcome_unknown");
+        snprintf(err->message, sizeof err->message,
+                 "ticket %lld's worker %s: the change may or may not have been made", (long long)id,
+                 rc == ARBOR_ETIMEDOUT ? "did not answer in time" : "stopped before answering");
+        return rc;
+    }
     if (rc) {
-        unavailable(err, "did not answer", rc);
+        snprintf(err->code, sizeof err->code, "unavailable");
+        snprintf(err->message, sizeof err->message,
+                 "ticket %lld's worker stopped before it took this request (%s); retry it",
+                 (long long)id, arbor_strerror(rc));
         return rc;
     }
     const act_reply_t *r = m->data;
@@ -177,6 +288,8 @@ static int send_change(int64_t id, const act_req_t *q, ticket_t *out, ticket_err
         *err = r->err;
     if (out)
         *out = r->ticket;
+    if (replayed)
+        *replayed = r->replayed;
     arbor_msg_free(m);
     return rc;
 }
@@ -191,7 +304,7 @@ static act_req_t *new_request(ticket_action_t action, const ticket_actor_t *by, 
         unavailable(err, "was not asked", ARBOR_ENOMEM);
         return NULL;
     }
-    memset(q, 0, offsetof(act_req_t, change.text) + 1);
+    memset(q, 0, offsetof(act_req_t, change.text) + 1); /* request_id "" */
     q->by = by ? *by : (ticket_actor_t){.kind = ACTOR_DESK, .name = "desk"};
     q->expected = -1;
     q->change.action = action;
@@ -207,12 +320,29 @@ int desk_change(int64_t id, const ticket_change_t *c, const ticket_actor_t *by, 
 int desk_change_if(int64_t id, int64_t expected, const ticket_change_t *c, const ticket_actor_t *by,
                    ticket_t *out, ticket_error_t *err)
 {
+    return desk_change_once(id, expected, c, by, NULL, out, err);
+}
+
+int desk_change_once(int64_t id, int64_t expected, const ticket_change_t *c,
+                     const ticket_actor_t *by, desk_once_t *once, ticket_t *out,
+                     ticket_error_t *err)
+{
+    const char *request_id =
+        once && once->request_id && once->request_id[0] ? once->request_id : NULL;
+    if (once)
+        once->replayed = false;
+    if (request_id && !desk_check_request_id(request_id, err))
+        return ARBOR_EINVAL;
     act_req_t *q = new_request(c->action, by, err);
     if (!q)
         return ARBOR_ENOMEM;
     q->expected = expected;
     memcpy(&q->change, c, ticket_change_size(c));
-    int rc = send_change(id, q, out, err);
+    if (request_id) {
+        snprintf(q->request_id, sizeof q->request_id, "%s", request_id);
+        q->digest = change_digest(id, q);
+    }
+    int rc = send_change(id, q, out, once ? &once->replayed : NULL, err);
     arbor_free(q);
     return rc;
 }
@@ -229,7 +359,7 @@ int desk_act(int64_t id, ticket_action_t action, const char *agent, const ticket
     else {
         if (agent)
             memcpy(q->change.agent, agent, strlen(agent) + 1); /* fits: checked above */
-        rc = send_change(id, q, out, err);
+        rc = send_change(id, q, out, NULL, err);
     }
     arbor_free(q);
     return rc;
@@ -246,7 +376,7 @@ int desk_close(int64_t id, const char *reason, const ticket_actor_t *by, ticket_
         desk__refuse(err, "field_too_long", "reason is longer than %d characters", TICKET_NAME_MAX);
     else {
         snprintf(q->change.reason, sizeof q->change.reason, "%s", reason ? reason : "");
-        rc = send_change(id, q, out, err);
+        rc = send_change(id, q, out, NULL, err);
     }
     arbor_free(q);
     return rc;
@@ -265,7 +395,7 @@ int desk_post(int64_t id, store_message_kind_t kind, const char *text, const tic
         desk__refuse(err, "field_too_long", "text is longer than %d characters", TICKET_TEXT_MAX);
     else {
         snprintf(q->change.text, sizeof q->change.text, "%s", text ? text : "");
-        rc = send_change(id, q, out, err);
+        rc = send_change(id, q, out, NULL, err);
     }
     arbor_free(q);
     return rc;
@@ -354,7 +484,8 @@ int desk_agent_deactivate(const char *name, ticket_t **open, size_t *n, ticket_e
 int desk_get(int64_t id, ticket_t *out)
 {
     arbor_msg_t *m;
-    int rc = worker_call_by_id(id, W_GET, NULL, 0, &m);
+    bool unserved;
+    int rc = worker_call_by_id(id, W_GET, NULL, 0, &m, &unserved);
     if (rc)
         return rc;
     *out = *(const ticket_t *)m->data;

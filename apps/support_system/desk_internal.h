@@ -23,6 +23,10 @@ enum { W_GET = 1, W_ACT, W_RELOAD, W_ACT_RC };
 typedef struct {
     ticket_actor_t by;
     int64_t expected; /* the version the change was computed from; < 0: any */
+    /* "": none; else the change is made at most once under this id, and
+     * digest is the request's fingerprint (desk.c). */
+    char request_id[STORE_REQUEST_SIZE];
+    int64_t digest;
     ticket_change_t change;
 } act_req_t;
 
@@ -46,6 +50,7 @@ static inline size_t act_req_size(const act_req_t *q)
 
 typedef struct {
     int rc;
+    bool replayed; /* the request id was this change's, made before: nothing new was made */
     ticket_error_t err;
     ticket_t ticket;
 } act_reply_t;

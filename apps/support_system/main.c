@@ -7,9 +7,11 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "../common/console.h"
@@ -44,7 +46,8 @@ static const char usage[] =
     "Exit status: 0 after quit, end of input or SIGTERM; 1 if it cannot start; 2 for\n"
     "a bad option; 3 when the desk's supervisor gave up (its processes were restarted\n"
     "more than 3 times in 5 s).\n"
-    "Commands (a change may end with --by AGENT: who makes it; else the console):\n"
+    "Commands (a change may end with --by AGENT: who makes it; else the console; and\n"
+    "with --request-id ID: retried under the same ID it is made at most once):\n"
     "  create [--customer NAME] [--priority low|normal|high|urgent] [--] DESCRIPTION\n"
     "  assign ID [AGENT]     reassign ID AGENT     unassign ID\n"
     "  pend ID               resume ID             (waiting on the customer, and back)\n"
@@ -247,6 +250,73 @@ static ticket_actor_t actor_of(const desk_request_t *r)
     return by;
 }
 
+/* A console change's request id: the one given (--request-id), or one
+ * the console makes up ("console-" and 16 random hex digits), so that a
+ * change whose outcome is unknown can always be retried safely. */
+typedef struct request_id {
+    char id[STORE_REQUEST_SIZE];
+    bool made_up;
+} request_id_t;
+
+static void request_id_of(const desk_request_t *r, request_id_t *out)
+{
+    out->made_up = !r->request_id;
+    if (r->request_id) {
+        snprintf(out->id, sizeof out->id, "%s", r->request_id);
+        return;
+    }
+    unsigned char bytes[8] = {0};
+    if (getrandom(bytes, sizeof bytes, 0) != (ssize_t)sizeof bytes) {
+        /* Unique enough within this desk's life: the clock and a count. */
+        static _Atomic uint64_t count;
+        uint64_t v = (uint64_t)ticket_now_ms() << 16 ^ atomic_fetch_add(&count, 1);
+        memcpy(bytes, &v, sizeof bytes);
+    }
+    int n = snprintf(out->id, sizeof out->id, "console-");
+    for (size_t i = 0; i < sizeof bytes; i++)
+        n += snprintf(out->id + n, sizeof out->id - (size_t)n, "%02x", bytes[i]);
+}
+
+/* A change refused, or one whose outcome is unknown: then the answer says
+ * so and how to retry it safely, with its request id (also in the JSON,
+ * "request_id"). */
+static void fail_change(const console_t *c, const ticket_error_t *e, const request_id_t *rid)
+{
+    if (strcmp(e->code, "outcome_unknown") != 0) {
+        fail_err(c, e);
+        return;
+    }
+    char text[sizeof e->message + 256];
+    snprintf(text, sizeof text,
+             "%s. To retry safely, repeat the command with --request-id %s: under one request id"
+             " a change is made at most once (or look with show)",
+             e->message, rid->id);
+    if (c->o->json) {
+        cJSON *j = console_error_json(e->code, text);
+        cJSON_AddStringToObject(j, "request_id", rid->id);
+        console_print_json(j);
+    } else {
+        printf("** (%s) %s\n", e->code, text);
+    }
+}
+
+/* A change's ticket; with "replayed": true in JSON when the request id was
+ * this change's, made before (nothing new was made). */
+static void answer_change(const console_t *c, const ticket_t *t, bool replayed)
+{
+    if (!c->o->json) {
+        if (replayed)
+            printf("(made before under this request id; nothing new was made)\n");
+        answer_ticket(c, t, false);
+        return;
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddItemToObject(j, "ticket", desk_ticket_json(t, true));
+    if (replayed)
+        cJSON_AddTrueToObject(j, "replayed");
+    ok(c, j, NULL);
+}
+
 static void cmd_create(const console_t *c, words_t *ws)
 {
     desk_request_t r;
@@ -255,11 +325,14 @@ static void cmd_create(const console_t *c, words_t *ws)
     ticket_error_t err = {.code = ""};
     arbor_pid_t pid;
     ticket_actor_t by = actor_of(&r);
-    if (desk_create(&r.ticket, &by, &pid, &err) != 0) {
-        fail_err(c, &err);
+    request_id_t rid;
+    request_id_of(&r, &rid);
+    desk_once_t once = {.request_id = rid.id};
+    if (desk_create_once(&r.ticket, &by, &once, &pid, &err) != 0) {
+        fail_change(c, &err, &rid);
         return;
     }
-    answer_ticket(c, &r.ticket, false);
+    answer_change(c, &r.ticket, once.replayed);
 }
 
 /* The request's change, in process memory (it is 10 KB); NULL when out of
@@ -309,12 +382,15 @@ static void cmd_act(const console_t *c, words_t *ws)
             goto done;
         }
     }
+    request_id_t rid;
+    request_id_of(r, &rid);
+    desk_once_t once = {.request_id = rid.id};
     if (!(ch = change_of(r)))
         fail(c, "unavailable", "out of memory");
-    else if (desk_change(r->id, ch, &by, &t, &err) != 0)
-        fail_err(c, &err);
+    else if (desk_change_once(r->id, -1, ch, &by, &once, &t, &err) != 0)
+        fail_change(c, &err, &rid);
     else
-        answer_ticket(c, &t, false);
+        answer_change(c, &t, once.replayed);
 done:
     arbor_free(ch);
     arbor_free(r);

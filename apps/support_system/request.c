@@ -31,8 +31,22 @@ static bool decode_by(const char *name, desk_request_t *r, ticket_error_t *err)
     return ticket_check_text("the --by agent", name, TICKET_NAME_MAX, false, err);
 }
 
-/* create [--customer NAME] [--priority P] [--by NAME] [--] DESCRIPTION: the options
- * anywhere before "--", the other words joined by blanks. Checked as
+/* --request-id ID: 1 to 64 visible ASCII characters, as
+ * desk_check_request_id() checks it. */
+static bool decode_request_id(const char *id, desk_request_t *r, ticket_error_t *err)
+{
+    size_t n = strlen(id);
+    bool ok = n >= 1 && n <= 64;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = id[i] >= 33 && id[i] <= 126;
+    r->request_id = id;
+    return ok || refuse(err, "bad_request_id",
+                        "a request id is 1 to 64 visible ASCII characters (letters, digits,"
+                        " punctuation; no blanks)");
+}
+
+/* create [--customer NAME] [--priority P] [--by NAME] [--request-id ID] [--] DESCRIPTION: the
+ * options anywhere before "--", the other words joined by blanks. Checked as
  * ticket_supervisor_create_ticket() checks a ticket, so that a refusal
  * here is the refusal the desk would give. */
 static bool decode_create(int argc, const char *const *argv, desk_request_t *r, ticket_error_t *err)
@@ -54,6 +68,9 @@ static bool decode_create(int argc, const char *const *argv, desk_request_t *r, 
                 return refuse(err, "bad_argument", "priority is low, normal, high or urgent");
         } else if (options && strcmp(argv[i], "--by") == 0 && i + 1 < argc) {
             if (!decode_by(argv[++i], r, err))
+                return false;
+        } else if (options && strcmp(argv[i], "--request-id") == 0 && i + 1 < argc) {
+            if (!decode_request_id(argv[++i], r, err))
                 return false;
         } else if (options && strncmp(argv[i], "--", 2) == 0) {
             return refuse(err, "bad_argument", "unknown or incomplete option (try: help)");
@@ -161,7 +178,7 @@ static bool take_word(desk_request_t *r, const char *word, int count, ticket_err
     }
 }
 
-/* A change to a ticket: COMMAND ID [WORDS] [--by NAME], and for edit its
+/* A change to a ticket: COMMAND ID [WORDS] [--by NAME] [--request-id ID], and for edit its
  * options, for reply --customer; after "--" every word is a word. The
  * agent's text is checked by the workflow (ticket_change), after the
  * ticket's state: only its size is checked here. */
@@ -178,6 +195,8 @@ static bool decode_act(int argc, const char *const *argv, desk_request_t *r, tic
             continue;
         } else if (options && strcmp(w, "--by") == 0 && i + 1 < argc) {
             ok = decode_by(argv[++i], r, err);
+        } else if (options && strcmp(w, "--request-id") == 0 && i + 1 < argc) {
+            ok = decode_request_id(argv[++i], r, err);
         } else if (options && r->action == ACTION_REPLY && strcmp(w, "--customer") == 0) {
             ok = r->by_customer = true;
         } else if (options && r->action == ACTION_EDIT && strncmp(w, "--", 2) == 0) {

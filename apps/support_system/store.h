@@ -10,6 +10,13 @@
  * from a process; they return 0 or a negative Arbor code (ARBOR_ENOENT for
  * an unknown ticket or agent, ARBOR_EEXIST for a known agent, ARBOR_EEXIT
  * when the database refused: the message is in err).
+ *
+ * A change's error says whether the change may have been made. err.code
+ * "outcome_unknown" (the call timed out, the Store died after it was
+ * asked, or the database could not confirm its COMMIT): it may or may not
+ * be on disk. Every other error: nothing was written ("store_down": no
+ * Store was running; "store_error": the database refused it and rolled it
+ * back; "conflict", "request_id_reused", ...).
  */
 #ifndef SUPPORT_STORE_H
 #define SUPPORT_STORE_H
@@ -40,6 +47,24 @@ typedef struct store_history {
     char text[TICKET_TEXT_SIZE];
 } store_history_t;
 
+/* A request id: what a client names a change with, so that a retry of it
+ * is applied once (docs/desk.md, "When the answer is outcome unknown"): 1
+ * to STORE_REQUEST_MAX characters, each visible ASCII (33 to 126). The
+ * Store records it, with the ticket and a digest of the request, in the
+ * change's own transaction (and savepoint): the record exists if and only
+ * if the change does. It is kept at least STORE_REQUEST_KEEP_MS; a retry
+ * after that is a new request. */
+#define STORE_REQUEST_MAX     64
+#define STORE_REQUEST_SIZE    (STORE_REQUEST_MAX + 1)
+#define STORE_REQUEST_KEEP_MS (24 * 3600 * 1000LL)
+
+/* A request id recorded with its change. */
+typedef struct store_request {
+    int64_t ticket; /* the ticket created or changed */
+    char what[16];  /* "create", or the action's name ("assign", ...) */
+    int64_t digest; /* the request's fingerprint (desk.c): the same request, the same digest */
+} store_request_t;
+
 /* What a change records beside the ticket's new state. */
 typedef struct store_event {
     ticket_actor_t by;  /* who makes it */
@@ -47,6 +72,16 @@ typedef struct store_event {
     const char *notice; /* NULL or "": no notification; else the outbox row's text */
     store_message_kind_t message;
     const char *text; /* the message's text, unless STORE_NO_MESSAGE */
+    /* The round-robin policy picked the ticket's (new) agent: the change
+     * records that it was their turn (store_agent_t.turn), in its own
+     * transaction, so the rotation goes on from the last assignment
+     * committed. */
+    bool round_robin_turn;
+    /* NULL or "": none; else recorded with the change (request.what is
+     * the action's name, request.ticket the ticket's id). An id already
+     * recorded refuses the change: ARBOR_EEXIST, err "request_id_reused". */
+    const char *request_id;
+    store_request_t request;
 } store_event_t;
 
 /* The Store's child start function; arg is the database path (a copied
@@ -68,14 +103,33 @@ int store_check_file(const char *path, char *why, size_t size);
  * by by. */
 int store_create(ticket_t *t, const ticket_actor_t *by, ticket_error_t *err);
 
+/* store_create with a request id (not NULL, not ""), recorded with the
+ * ticket with digest. If the id is recorded already: for a create with the
+ * same digest, nothing is written, *t is that ticket as stored now, and
+ * *replayed is true; for anything else, ARBOR_EEXIST with err
+ * "request_id_reused" and nothing written. */
+int store_create_once(ticket_t *t, const ticket_actor_t *by, const char *request_id, int64_t digest,
+                      bool *replayed, ticket_error_t *err);
+
+/* The record of request id: 0 and *out, or ARBOR_ENOENT when it has none.
+ * Sees every change the Store has been asked for before the call (a change
+ * still waiting in the batch with this id is written first). */
+int store_request_find(const char *request_id, store_request_t *out);
+
+/* How long a call to the Store or to a ticket's worker waits for its
+ * answer before the caller gives up (and, for a change, says that its
+ * outcome is unknown): 30 s, or ARBOR_DESK_CALL_TIMEOUT_MS from the
+ * environment (1 to 600000; for tests). */
+int64_t store_call_timeout_ms(void);
+
 /* Writes t's new state (description, customer, priority, status, agent,
  * updated_at), one history entry (ev->what, by ev->by, at t->updated_at),
  * the message ev announces if any, and, when ev->notice is not NULL or
- * "", one outbox row, all in one transaction (and one savepoint: all or
- * none), if the stored ticket still has t->version (the version t was
- * computed from); then raises t->version to the stored one. Otherwise
- * nothing is written and it returns ARBOR_EAGAIN with err "conflict": t
- * is stale. */
+ * "", one outbox row, and with ev->round_robin_turn the agent's turn, all
+ * in one transaction (and one savepoint: all or none), if the stored
+ * ticket still has t->version (the version t was computed from); then
+ * raises t->version to the stored one. Otherwise nothing is written and it
+ * returns ARBOR_EAGAIN with err "conflict": t is stale. */
 int store_update(ticket_t *t, const store_event_t *ev, ticket_error_t *err);
 
 int store_get(int64_t id, ticket_t *out);
@@ -103,6 +157,7 @@ typedef enum {
 /* Which tickets a list holds; NULL (or "" for search) leaves a filter out. */
 typedef struct store_filter {
     const ticket_status_t *status;
+    bool unresolved;   /* only those not resolved yet: open, assigned or pending */
     const char *agent; /* "": the unassigned tickets */
     const char *customer;
     const ticket_priority_t *priority;
@@ -135,15 +190,24 @@ typedef struct store_agent {
     bool active;    /* deactivated agents get no tickets */
     bool available; /* unavailable ones are skipped by the assignment policies */
     int64_t open;   /* tickets assigned to them now (assigned or pending) */
+    int64_t turn;   /* round-robin: the agent picked last has the highest (0: never) */
 } store_agent_t;
 
 /* The roster, in the order added: *out (free()) with *n agents. */
 int store_agents(store_agent_t **out, size_t *n);
 
+/* The least-loaded policy's choice: the active and available agent with
+ * the fewest open tickets (ties: the first added), in name, with their
+ * open count and how many agents were active and available. A read (the
+ * pending batch is written first), one pass over the roster: the counts are
+ * kept with each change. ARBOR_ENOENT: no agent is active and available. */
+int store_least_loaded(char name[TICKET_NAME_SIZE], int64_t *open, int64_t *available);
+
 /* Adds an agent, active and available. ARBOR_EEXIST: the name is taken. */
 int store_agent_add(const char *name, ticket_error_t *err);
 
-/* Renames agent from to to, in one transaction: the roster, every ticket
+/* Renames agent from to to, in one transaction: the roster, their
+ * password and role if they have one (credentials.h), every ticket
  * assigned to them (each version raised, so that a copy computed before
  * is stale), and a history entry on each of those tickets, by by. History
  * entries written before keep the name they said. ARBOR_ENOENT: no agent

@@ -4,9 +4,23 @@
  */
 #include "store_internal.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+int64_t store_call_timeout_ms(void)
+{
+    static _Atomic int64_t timeout; /* 0: not read yet */
+    int64_t ms = atomic_load(&timeout);
+    if (ms == 0) {
+        const char *env = getenv("ARBOR_DESK_CALL_TIMEOUT_MS");
+        long long v = env ? strtoll(env, NULL, 10) : 0;
+        ms = v >= 1 && v <= 600000 ? v : 30000;
+        atomic_store(&timeout, ms);
+    }
+    return ms;
+}
 
 /* Runs j at the Store; on success *reply holds the answer (the job, then
  * its rows). */
@@ -15,7 +29,8 @@ static int request(job_t *j, arbor_msg_t **reply)
     arbor_pid_t store = arbor_whereis(STORE_NAME);
     if (!store)
         return ARBOR_ENOPROC;
-    int rc = arbor_gs_call(store, (uint64_t)j->op, j, store__job_size(j), 30000, reply, NULL);
+    int rc = arbor_gs_call(store, (uint64_t)j->op, j, store__job_size(j), store_call_timeout_ms(),
+                           reply, NULL);
     if (rc)
         return rc;
     const job_t *out = (*reply)->data; /* JOB_HEAD bytes, then rows */
@@ -40,17 +55,37 @@ static int ask(job_t *j)
     return rc;
 }
 
+static bool is_change(int op)
+{
+    return op == CREATE || op == UPDATE || op == AGENT_ADD || op == AGENT_RENAME ||
+           op == AGENT_SET || op == MARK_DELIVERED;
+}
+
+/* The error of a call that did not succeed. The Store's own answer says
+ * what it is; without one, a change that reached the Store (the call
+ * timed out, or the Store died with it) may or may not have been made,
+ * while one that found no Store changed nothing. */
 static void copy_error(const job_t *j, int rc, ticket_error_t *err)
 {
     if (!err)
         return;
-    if (j->err.code[0])
+    if (j->err.code[0]) {
         *err = j->err;
-    else
-        snprintf(err->code, sizeof err->code, "%s", rc == ARBOR_ENOPROC ? "store_down" : "store");
-    if (!j->err.code[0])
+    } else if (rc == ARBOR_ENOPROC) {
+        snprintf(err->code, sizeof err->code, "store_down");
+        snprintf(err->message, sizeof err->message,
+                 "the store is not running (it is restarting or stopped); nothing was %s",
+                 is_change(j->op) ? "changed" : "read");
+    } else if (is_change(j->op) && (rc == ARBOR_ETIMEDOUT || rc == ARBOR_EEXIT)) {
+        snprintf(err->code, sizeof err->code, "outcome_unknown");
+        snprintf(err->message, sizeof err->message,
+                 "the store did not confirm the change (%s): it may or may not have been made",
+                 rc == ARBOR_ETIMEDOUT ? "no answer in time" : "the store stopped meanwhile");
+    } else {
+        snprintf(err->code, sizeof err->code, "store");
         snprintf(err->message, sizeof err->message, "the store could not do it: %s",
                  arbor_strerror(rc));
+    }
 }
 
 int store_create(ticket_t *t, const ticket_actor_t *by, ticket_error_t *err)
@@ -64,13 +99,62 @@ int store_create(ticket_t *t, const ticket_actor_t *by, ticket_error_t *err)
     return rc;
 }
 
+int store_create_once(ticket_t *t, const ticket_actor_t *by, const char *request_id, int64_t digest,
+                      bool *replayed, ticket_error_t *err)
+{
+    job_t j = {.op = CREATE, .ticket = *t, .by = *by, .request = {.digest = digest}};
+    *replayed = false;
+    if (!request_id || !request_id[0] || strlen(request_id) > STORE_REQUEST_MAX)
+        return store_create(t, by, err);
+    snprintf(j.request_id, sizeof j.request_id, "%s", request_id);
+    snprintf(j.request.what, sizeof j.request.what, "create");
+    int rc = ask(&j);
+    if (rc) {
+        copy_error(&j, rc, err);
+        return rc;
+    }
+    t->id = j.ticket.id;
+    if (!j.replayed)
+        return 0;
+    /* The ticket the first create made, as it is now. */
+    *replayed = true;
+    rc = store_get(t->id, t);
+    if (rc && err) {
+        snprintf(err->code, sizeof err->code, "unavailable");
+        snprintf(err->message, sizeof err->message,
+                 "request id %s made ticket %lld, which cannot be read now: %s", request_id,
+                 (long long)j.ticket.id, arbor_strerror(rc));
+    }
+    return rc;
+}
+
+int store_request_find(const char *request_id, store_request_t *out)
+{
+    job_t j = {.op = REQUEST_FIND};
+    if (!request_id || !request_id[0] || strlen(request_id) > STORE_REQUEST_MAX)
+        return ARBOR_EINVAL;
+    snprintf(j.request_id, sizeof j.request_id, "%s", request_id);
+    int rc = ask(&j);
+    if (rc == 0)
+        *out = j.request;
+    return rc;
+}
+
 int store_update(ticket_t *t, const store_event_t *ev, ticket_error_t *err)
 {
-    job_t j = {.op = UPDATE, .ticket = *t, .by = ev->by, .message = ev->message};
+    job_t j = {.op = UPDATE,
+               .ticket = *t,
+               .by = ev->by,
+               .message = ev->message,
+               .round_robin_turn = ev->round_robin_turn};
     snprintf(j.what, sizeof j.what, "%s", ev->what);
     snprintf(j.notice, sizeof j.notice, "%s", ev->notice ? ev->notice : "");
     if (ev->message != STORE_NO_MESSAGE)
         snprintf(j.text, sizeof j.text, "%s", ev->text);
+    if (ev->request_id && ev->request_id[0]) {
+        snprintf(j.request_id, sizeof j.request_id, "%s", ev->request_id);
+        j.request = ev->request;
+    }
     int rc = ask(&j);
     if (rc)
         copy_error(&j, rc, err);
@@ -172,6 +256,7 @@ int store_find(const store_filter_t *f, ticket_t **out, size_t *n, ticket_error_
     j->status = f->status ? *f->status : TICKET_OPEN;
     j->has_agent = f->agent != NULL;
     j->has_customer = f->customer != NULL;
+    j->unresolved = f->unresolved;
     j->priority = f->priority ? (int)*f->priority : -1;
     j->sort = f->sort;
     j->offset = f->offset;
@@ -209,6 +294,18 @@ int store_agents(store_agent_t **out, size_t *n)
     arbor_msg_t *m;
     int rc = request(&j, &m);
     return rc ? rc : take_rows(m, (void **)out, n);
+}
+
+int store_least_loaded(char name[TICKET_NAME_SIZE], int64_t *open, int64_t *available)
+{
+    job_t j = {.op = AGENT_LEAST_LOADED};
+    int rc = ask(&j);
+    if (rc == 0) {
+        snprintf(name, TICKET_NAME_SIZE, "%s", j.agent);
+        *open = j.count;
+        *available = j.eligible;
+    }
+    return rc;
 }
 
 /* Runs a roster change j about agent name; says what a refusal means. */
@@ -329,7 +426,8 @@ int store_run(store_fn_t fn, const void *in, size_t in_size, void *out, size_t o
     if (in_size)
         memcpy(req + 1, in, in_size);
     arbor_msg_t *reply;
-    int rc = arbor_gs_call(store, RUN, req, sizeof *req + in_size, 30000, &reply, NULL);
+    int rc = arbor_gs_call(store, RUN, req, sizeof *req + in_size, store_call_timeout_ms(), &reply,
+                           NULL);
     free(req);
     if (rc)
         return rc;

@@ -30,7 +30,9 @@ enum {
     OUTBOX_PENDING,
     OUTBOX_COUNT,
     TICKET_COUNTS,
-    RUN /* store_run */
+    AGENT_LEAST_LOADED,
+    RUN, /* store_run */
+    REQUEST_FIND
 };
 
 /* A store_run request: this header, then in_size bytes of input. The
@@ -64,7 +66,7 @@ typedef struct run_req {
 /* Tickets in the cache of committed tickets (a power of two). */
 #define CACHE_SLOTS 1024
 
-#define SCHEMA_VERSION 6
+#define SCHEMA_VERSION 8
 
 /* The statements, prepared once when the Store opens the database. */
 enum {
@@ -83,16 +85,22 @@ enum {
     ST_HISTORY,
     ST_QUEUES,
     ST_AGENTS,
+    ST_AGENT_LEAST_LOADED,
+    ST_AGENT_TURN,
     ST_AGENT_ADD,
     ST_AGENT_RENAME,
     ST_AGENT_RENAME_HISTORY,
     ST_AGENT_RENAME_TICKETS,
+    ST_AGENT_RENAME_CREDENTIALS,
     ST_AGENT_SET,
     ST_NOTIFY,
     ST_OUTBOX_PENDING,
     ST_OUTBOX_MARK,
     ST_OUTBOX_COUNT,
     ST_TICKET_COUNTS,
+    ST_REQUEST_FIND,
+    ST_REQUEST_ADD,
+    ST_REQUEST_PRUNE,
     ST_COUNT
 };
 
@@ -108,7 +116,8 @@ enum {
     LIST_CUSTOMER = 4,
     LIST_PRIORITY = 8,
     LIST_TEXT = 16,
-    LIST_FILTERS = 32 /* the combinations */
+    LIST_UNRESOLVED = 32,
+    LIST_FILTERS = 64 /* the combinations */
 };
 
 /* The SQL of the list with the filters in bits (LIST_*), in order sort,
@@ -130,7 +139,7 @@ typedef struct job {
     char what[TICKET_EVENT_SIZE];
     bool has_status; /* LIST: the filters (see store_filter_t) */
     ticket_status_t status;
-    bool has_agent, has_customer;
+    bool has_agent, has_customer, unresolved;
     char agent[TICKET_NAME_SIZE]; /* LIST: the filter; QUEUES: whose; AGENT_*: the agent */
     char customer[TICKET_NAME_SIZE];
     int priority; /* -1: any */
@@ -139,10 +148,18 @@ typedef struct job {
     char new_name[TICKET_NAME_SIZE]; /* AGENT_RENAME */
     int active, available;           /* AGENT_SET: 0 or 1, or -1 to keep */
     char notice[STORE_NOTICE_SIZE];  /* UPDATE: the notification it announces ("": none) */
+    bool round_robin_turn;           /* UPDATE: record the agent's turn (store_event_t) */
     int64_t first, last;             /* MARK_DELIVERED: the ids delivered */
+    /* CREATE, UPDATE: the request id recorded with the change ("": none)
+     * and its record's what and digest; REQUEST_FIND: the id in, the
+     * record out (request.ticket 0: none). */
+    char request_id[STORE_REQUEST_SIZE];
+    store_request_t request;
+    bool replayed; /* CREATE out: the request id was a create's, already made */
     size_t limit;
     /* out */
-    int64_t count;         /* OUTBOX_COUNT */
+    int64_t count;         /* OUTBOX_COUNT; AGENT_LEAST_LOADED: the agent's open count */
+    int64_t eligible;      /* AGENT_LEAST_LOADED: agents active and available */
     store_queues_t queues; /* QUEUES */
     store_stats_t stats;   /* STATS */
     int rc;
@@ -183,6 +200,12 @@ typedef struct store {
     void *rows;                  /* a read's rows, malloc'd: in the state, so that a Store killed
                                   * during a read frees them in its exit hook */
     ticket_t cache[CACHE_SLOTS]; /* id 0: empty */
+    uint64_t pruned_ms;          /* when request ids older than STORE_REQUEST_KEEP_MS were last
+                                  * deleted */
+    /* Tests only (ARBOR_DESK_TEST_COMMIT_DELAY_MS): each batch that wrote
+     * a ticket's change (a create or an update) waits this long before
+     * its COMMIT, as a stalled disk would. 0: none. */
+    int64_t commit_delay_ms;
 } store_t;
 
 /* A read's work for the blocking pool: the job; its rows go to s->rows. */
@@ -190,6 +213,10 @@ typedef struct read {
     store_t *s;
     job_t *job;
 } read_t;
+
+/* How often, at most, the Store deletes the request ids older than
+ * STORE_REQUEST_KEEP_MS (in a batch that records one). */
+#define REQUEST_PRUNE_EVERY_MS 60000
 
 /* Fills j's error with SQLite's message about what failed; returns
  * ARBOR_EEXIT. */

@@ -83,6 +83,7 @@ static void read_agent_row(sqlite3_stmt *st, void *row)
     a->active = sqlite3_column_int(st, 1) != 0;
     a->available = sqlite3_column_int(st, 2) != 0;
     a->open = sqlite3_column_int64(st, 3);
+    a->turn = sqlite3_column_int64(st, 4);
 }
 
 static void read_notification_row(sqlite3_stmt *st, void *row)
@@ -107,7 +108,7 @@ static unsigned list_filters(const job_t *j)
 {
     return (j->has_status ? LIST_STATUS : 0) | (j->has_agent ? LIST_AGENT : 0) |
            (j->has_customer ? LIST_CUSTOMER : 0) | (j->priority >= 0 ? LIST_PRIORITY : 0) |
-           (j->text[0] ? LIST_TEXT : 0);
+           (j->text[0] ? LIST_TEXT : 0) | (j->unresolved ? LIST_UNRESOLVED : 0);
 }
 
 /* The statement of a list with filters bits in order sort, prepared on
@@ -156,6 +157,7 @@ static void *run_read(void *arg)
     read_t *r = arg;
     job_t *j = r->job;
     sqlite3_stmt *st;
+    int step;
     switch (j->op) {
     case GET:
         st = r->s->st[ST_GET];
@@ -188,6 +190,19 @@ static void *run_read(void *arg)
         break;
     case AGENTS:
         j->rc = collect(r, r->s->st[ST_AGENTS], sizeof(store_agent_t), read_agent_row);
+        break;
+    case AGENT_LEAST_LOADED:
+        st = r->s->st[ST_AGENT_LEAST_LOADED];
+        step = sqlite3_step(st);
+        j->rc = step == SQLITE_ROW    ? 0
+                : step == SQLITE_DONE ? ARBOR_ENOENT /* no agent active and available */
+                                      : store__db_fail(r->s, j, "least-loaded");
+        if (!j->rc) {
+            snprintf(j->agent, sizeof j->agent, "%s", text_at(st, 0));
+            j->count = sqlite3_column_int64(st, 1);
+            j->eligible = sqlite3_column_int64(st, 2);
+        }
+        sqlite3_reset(st);
         break;
     case OUTBOX_PENDING:
         st = r->s->st[ST_OUTBOX_PENDING];

@@ -58,8 +58,12 @@ static arbor_gs_ret_t worker_load(void **state, uint64_t arg)
     int rc = store_get(w->t.id, &w->t);
     if (rc == ARBOR_ENOENT)
         return arbor_gs_halt(arbor_reason(ARBOR_EXIT_SHUTDOWN, "not_found"));
-    if (rc)
-        return arbor_gs_halt(arbor_error("cannot load the ticket: %s", arbor_err_name(rc)));
+    if (rc) {
+        /* {shutdown, not_loaded}: no request was begun, so a caller waiting
+         * knows its change was not made (desk.c); the next request starts
+         * a worker again. */
+        return arbor_gs_halt(arbor_reason(ARBOR_EXIT_SHUTDOWN, "not_loaded"));
+    }
     return idle(arbor_gs_noreply());
 }
 
@@ -83,17 +87,57 @@ static bool check_actor(const ticket_t *t, const ticket_actor_t *by, const ticke
 
 /* The agent an assign or reassign gives the ticket to: the one named (on
  * the roster, active), or for an assign of an open ticket with none named,
- * the policy's pick. Other refusals are the workflow's (ticket_change). */
-static bool choose_agent(const ticket_t *t, ticket_change_t *c, ticket_error_t *err)
+ * the policy's choice (in *chosen, with why; chosen->name stays "" for a
+ * named agent). Other refusals are the workflow's (ticket_change). */
+static bool choose_agent(const ticket_t *t, ticket_change_t *c, agents_choice_t *chosen,
+                         ticket_error_t *err)
 {
     bool assigning = c->action == ACTION_ASSIGN && t->status == TICKET_OPEN;
     if (!assigning && c->action != ACTION_REASSIGN)
         return true;
     if (c->agent[0])
         return desk__check_agent(c->agent, err);
+    if (!assigning)
+        return true;
     /* The policy picks only active and available agents: no lookup. */
-    return !assigning || agents_pick(c->agent) == 0 ||
-           desk__refuse(err, "no_agents", "there is no agent to assign");
+    int rc = agents_choose(chosen);
+    if (rc == ARBOR_ENOENT)
+        return desk__refuse(err, "no_agents", "there is no agent to assign");
+    if (rc)
+        return desk__refuse(err, "unavailable", "the assignment policy did not answer: %s",
+                            arbor_strerror(rc));
+    snprintf(c->agent, sizeof c->agent, "%s", chosen->name);
+    return true;
+}
+
+/* A change with a request id the Store has recorded already: the same
+ * request (a retry) is answered as it was, success with the ticket as it is
+ * now, and made no more; another request under that id is refused. True
+ * when it answered into *r; false to make the change (the id is new). */
+static bool answered_before(const worker_t *w, const act_req_t *q, act_reply_t *r)
+{
+    if (!q->request_id[0] || !desk.durable)
+        return false;
+    store_request_t first;
+    int rc = store_request_find(q->request_id, &first);
+    if (rc == ARBOR_ENOENT)
+        return false;
+    if (rc) {
+        r->rc = rc;
+        desk__refuse(&r->err, "unavailable",
+                     "the store could not look up request id %s (%s); nothing was changed",
+                     q->request_id, arbor_strerror(rc));
+    } else if (first.ticket == w->t.id && first.digest == q->digest &&
+               strcmp(first.what, ticket_action_name(q->change.action)) == 0) {
+        r->replayed = true; /* r->rc 0, r->ticket the ticket as it is */
+    } else {
+        r->rc = ARBOR_EEXIST;
+        desk__refuse(&r->err, "request_id_reused",
+                     "request id %s was used for another request (%s of ticket %lld); nothing was"
+                     " changed",
+                     q->request_id, first.what, (long long)first.ticket);
+    }
+    return true;
 }
 
 /* The reply to a W_ACT or W_ACT_RC call (tag): r as act_reply_size says,
@@ -111,8 +155,11 @@ static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q, uint64_t tag)
 {
     act_reply_t r; /* only what the reply carries is written (act_reply) */
     r.rc = 0;
+    r.replayed = false;
     ticket_change_t *c = &q->change;
     ticket_t next = w->t;
+    if (answered_before(w, q, &r))
+        return idle(act_reply(w, tag, &r));
     if (q->expected >= 0 && q->expected != w->t.version) {
         r.rc = ARBOR_EAGAIN;
         desk__refuse(&r.err, "conflict",
@@ -122,16 +169,24 @@ static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q, uint64_t tag)
         return idle(act_reply(w, tag, &r));
     }
     char event[TICKET_EVENT_SIZE];
+    agents_choice_t chosen = {.name = ""};
     bool message = c->action == ACTION_REPLY || c->action == ACTION_NOTE, ok;
     if (message && !desk.durable)
         ok = desk__refuse(&r.err, "no_store", "the in-memory desk keeps no conversation");
     else
-        ok = check_actor(&w->t, &q->by, c, &r.err) && choose_agent(&w->t, c, &r.err) &&
+        ok = check_actor(&w->t, &q->by, c, &r.err) && choose_agent(&w->t, c, &chosen, &r.err) &&
              ticket_change(&next, c, ticket_now_ms(), event, sizeof event, &r.err);
+    if (ok && chosen.name[0] && desk.durable) {
+        /* The history says which policy chose the agent, and why (in
+         * memory there is no history). */
+        size_t len = strlen(event);
+        snprintf(event + len, sizeof event - len, " %s", chosen.why);
+    }
     if (!ok) {
         r.rc = !strcmp(r.err.code, "unknown_agent") || !strcmp(r.err.code, "no_agents")
                    ? ARBOR_ENOENT
-                   : ARBOR_EINVAL;
+               : !strcmp(r.err.code, "unavailable") ? ARBOR_ENOPROC /* nothing was changed */
+                                                    : ARBOR_EINVAL;
         return idle(act_reply(w, tag, &r));
     }
     if (desk.durable) {
@@ -148,7 +203,11 @@ static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q, uint64_t tag)
                             .message = !message                    ? STORE_NO_MESSAGE
                                        : c->action == ACTION_REPLY ? STORE_REPLY
                                                                    : STORE_NOTE,
-                            .text = c->text};
+                            .text = c->text,
+                            .round_robin_turn = chosen.round_robin,
+                            .request_id = q->request_id,
+                            .request = {.ticket = next.id, .digest = q->digest}};
+        snprintf(ev.request.what, sizeof ev.request.what, "%s", ticket_action_name(c->action));
         r.rc = store_update(&next, &ev, &r.err);
     }
     if (r.rc != 0) {

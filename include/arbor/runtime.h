@@ -25,7 +25,8 @@ extern "C" {
 #pragma GCC visibility push(default)
 
 typedef struct arbor_config {
-    /* Scheduler threads. 0 = one per online CPU. */
+    /* Scheduler threads. 0 = one per online CPU (4 in the systematic-testing
+     * build, where they take turns on a seed: docs/architecture.md). */
     unsigned schedulers;
     /* Bytes of address space per process stack, rounded up to whole pages.
      * Only touched pages cost memory. 0 = 256 KiB. */
@@ -52,7 +53,10 @@ typedef void (*arbor_entry_fn)(void *arg);
  * On success returns 0 and, when root_exit is not NULL, stores the root
  * process's exit reason there. Returns ARBOR_EINVAL for a bad configuration,
  * ARBOR_EBUSY when a runtime is already running, ARBOR_ENOMEM when threads or
- * memory cannot be had; in those cases nothing was started.
+ * memory cannot be had; in those cases nothing was started. In the
+ * systematic-testing build (ARBOR_SYSTEMATIC) it reads the seed from the
+ * environment's ARBOR_SEED (1 when unset) and returns ARBOR_EINVAL, saying
+ * so on stderr, when that is not a decimal number.
  * Must not be called from inside a process.
  */
 int arbor_run(const arbor_config_t *cfg, arbor_entry_fn root, void *arg, arbor_reason_t *root_exit);

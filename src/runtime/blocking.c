@@ -7,6 +7,7 @@
 #include "arbor/error.h"
 #include "proc.h"
 #include "stats.h"
+#include "systematic.h"
 
 static struct {
     pthread_mutex_t lock;
@@ -35,6 +36,9 @@ static void *worker(void *arg)
         arbor__msg_t *done = job->done; /* job may vanish once delivered */
         ARBOR__STAT_SUB(live_blocking_jobs, 1);
         arbor__send_node(job->pid, done);
+#ifdef ARBOR_SYSTEMATIC
+        arbor__sys_external_end();
+#endif
         pthread_mutex_lock(&pool.lock);
     }
     pthread_mutex_unlock(&pool.lock);
@@ -75,6 +79,9 @@ void arbor__blocking_stop(void)
 void arbor__blocking_submit(arbor__job_t *job)
 {
     ARBOR__STAT_ADD(live_blocking_jobs, 1);
+#ifdef ARBOR_SYSTEMATIC
+    arbor__sys_external_begin();
+#endif
     job->next = NULL;
     pthread_mutex_lock(&pool.lock);
     if (pool.tail)

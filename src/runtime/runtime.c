@@ -18,6 +18,7 @@
 #include "recycle.h"
 #include "sched.h"
 #include "stats.h"
+#include "systematic.h"
 #include "table.h"
 
 #define DEFAULT_STACK       (256 * 1024)
@@ -40,13 +41,23 @@ void arbor__root_exited(const arbor_reason_t *reason)
     arbor__table_foreach(kill_one, NULL);
 }
 
+/* One scheduler per CPU; four in the systematic-testing build, where a
+ * seed must mean the same run on any machine. */
+static unsigned default_schedulers(void)
+{
+#ifdef ARBOR_SYSTEMATIC
+    return 4;
+#else
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+#endif
+}
+
 static int check_config(const arbor_config_t *in, arbor_config_t *out)
 {
     arbor_config_t c = in ? *in : (arbor_config_t){0};
-    if (c.schedulers == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        c.schedulers = n > 0 ? (unsigned)n : 1;
-    }
+    if (c.schedulers == 0)
+        c.schedulers = default_schedulers();
     if (c.schedulers > 1024)
         return ARBOR_EINVAL;
     if (c.stack_size == 0)
@@ -76,6 +87,12 @@ int arbor_run(const arbor_config_t *cfg, arbor_entry_fn root, void *arg, arbor_r
     bool expected = false;
     if (!atomic_compare_exchange_strong(&arbor__running, &expected, true))
         return ARBOR_EBUSY;
+#ifdef ARBOR_SYSTEMATIC
+    if ((err = arbor__sys_init())) {
+        atomic_store(&arbor__running, false);
+        return err;
+    }
+#endif
 
     memset(&arbor__rt, 0, sizeof arbor__rt);
     arbor__rt.cfg = c;
@@ -99,6 +116,9 @@ int arbor_run(const arbor_config_t *cfg, arbor_entry_fn root, void *arg, arbor_r
         arbor__sched_t *s = &arbor__rt.sched[i];
         s->id = i;
         s->rng = 0x9E3779B9u * (i + 1);
+#ifdef ARBOR_SYSTEMATIC
+        s->rng = arbor__sys_sched_rng(i);
+#endif
         s->ref_counter = 1;
         atomic_init(&s->epoch, ARBOR__EPOCH_OFFLINE);
         arbor__wheel_init(&s->wheel, now);

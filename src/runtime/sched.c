@@ -21,6 +21,7 @@
 #include "recycle.h"
 #include "sanitizer.h"
 #include "stats.h"
+#include "systematic.h"
 #include "table.h"
 
 #define GLOBAL_CHECK_INTERVAL 61
@@ -48,9 +49,13 @@ arbor__proc_t *__attribute__((noinline)) arbor__proc_current(void)
  * waiting times (stealable()). */
 static uint64_t clock_ns(void)
 {
+#ifdef ARBOR_SYSTEMATIC
+    return arbor__sys_now_ns(); /* logical time (systematic.h) */
+#else
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+#endif
 }
 
 /* The clock that stamps a process displaced from runnext: read once in a
@@ -77,6 +82,9 @@ static inline void cpu_relax(void)
 
 /* ---- futex ------------------------------------------------------------------ */
 
+/* (The systematic-testing build parks on its token instead: systematic.h.) */
+#ifndef ARBOR_SYSTEMATIC
+
 static void futex_wait(_Atomic uint32_t *word, uint32_t val, uint64_t timeout_ns)
 {
     struct timespec ts, *tsp = NULL;
@@ -92,6 +100,7 @@ static void futex_wake(_Atomic uint32_t *word)
 {
     syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
+#endif
 
 /* ---- run queues ---------------------------------------------------------------- */
 
@@ -285,7 +294,11 @@ static bool any_work_visible(uint64_t *cold_at)
 static void wake_sched(arbor__sched_t *v)
 {
     atomic_store_explicit(&v->futex_word, 1, memory_order_seq_cst);
+#ifdef ARBOR_SYSTEMATIC
+    arbor__sys_wake();
+#else
     futex_wake(&v->futex_word);
+#endif
     if (atomic_load_explicit(&v->in_poll, memory_order_seq_cst))
         arbor__netpoll_break();
 }
@@ -375,6 +388,7 @@ static arbor__proc_t *try_steal(arbor__sched_t *s)
     unsigned n = arbor__rt.nsched;
     if (n < 2)
         return NULL;
+    ARBOR__SYS_POINT(s);
     s->rng = s->rng * 1103515245u + 12345u;
     unsigned start = (s->rng >> 16) % n;
     uint64_t now = clock_ns();
@@ -397,6 +411,7 @@ static arbor__proc_t *spin_for_work(arbor__sched_t *s)
     for (int i = 0; i < SPIN_ROUNDS; i++) {
         for (int j = 0; j < 64; j++)
             cpu_relax();
+        ARBOR__SYS_POINT(s); /* let the others run meanwhile */
         arbor__proc_t *p;
         if ((p = ring_pop(s)) || (p = global_pop(s)) || (p = try_steal(s)))
             return p;
@@ -533,9 +548,13 @@ static void sleep_until_work(arbor__sched_t *s, uint64_t deadline)
         if (deep)
             atomic_fetch_add_explicit(&arbor__rt.n_deep, 1, memory_order_relaxed);
         arbor__reclaim_offline(s);
+#ifdef ARBOR_SYSTEMATIC
+        arbor__sys_sleep(s, timeout); /* it polls the sockets when all sleep */
+#else
         if (!poll || atomic_load_explicit(&s->futex_word, memory_order_seq_cst) != 0 ||
             !arbor__netpoll_poll(timeout))
             futex_wait(&s->futex_word, 0, timeout);
+#endif
         if (deep)
             atomic_fetch_sub_explicit(&arbor__rt.n_deep, 1, memory_order_relaxed);
     }
@@ -547,6 +566,7 @@ static void sleep_until_work(arbor__sched_t *s, uint64_t deadline)
  * hears them, netpoll.h). */
 static void begin_turn(arbor__sched_t *s)
 {
+    ARBOR__SYS_POINT(s);
     ++s->ticks;
     arbor__reclaim_quiesce(s); /* no process reached without a reference is held here */
     if ((s->ticks & 15) == 0)
@@ -759,6 +779,7 @@ static arbor__proc_t *direct_successor(arbor__sched_t *s, const arbor__proc_t *p
 void arbor__sched_leave(arbor__proc_t *p)
 {
     arbor__sched_t *s = tls_sched;
+    ARBOR__SYS_POINT(s);
     arbor__proc_t *next = direct_successor(s, p);
     s->slice = p->reductions;
     s->prev = p;
@@ -784,6 +805,9 @@ static void run(arbor__sched_t *s, arbor__proc_t *p)
 void arbor__sched_loop(arbor__sched_t *s)
 {
     tls_sched = s;
+#ifdef ARBOR_SYSTEMATIC
+    arbor__sys_enter(s);
+#endif
     arbor__recycle_enable();
     arbor__ctx_init_thread(&s->ctx);
     arbor__fault_thread_start(s);
@@ -795,6 +819,9 @@ void arbor__sched_loop(arbor__sched_t *s)
     stop_spinning(s);
     arbor__fault_thread_stop(s);
     arbor__recycle_flush();
+#ifdef ARBOR_SYSTEMATIC
+    arbor__sys_exit(s);
+#endif
     tls_sched = NULL;
 }
 

@@ -45,6 +45,11 @@
  * A woken scheduler counts as spinning until it finds work; while one is
  * spinning, wakers do not wake another, and a spinner that finds work wakes
  * the next one (Go's wakep chain), so parallelism ramps up without storms.
+ *
+ * Systematic testing (a build option, systematic.h): the same threads and
+ * paths, but one thread runs at a time, handed the turn by a seeded draw
+ * at the scheduling points marked ARBOR__SYS_POINT, parked on the turn
+ * instead of a futex, on a logical clock.
  */
 #ifndef ARBOR_RUNTIME_SCHED_H
 #define ARBOR_RUNTIME_SCHED_H

@@ -4,7 +4,8 @@
 usage: desk_sigkill_loop.py PATH_TO_support_system [ROUNDS]
 
 ROUNDS (default: $DESK_SIGKILL_ROUNDS, else 10) times, on one database:
-start the desk (--json, over pipes), recovering from the previous kill;
+start the desk (--json, over pipes; --policy round-robin and least-loaded
+in turn), recovering from the previous kill;
 check the database against everything acknowledged so far; drive it with
 a stream of every kind of change (create, with customer and priority;
 assign, to a named agent or by the policy; pend; resume; unassign;
@@ -22,7 +23,9 @@ pending, and everything is checked once more, the log too:
     may have committed unacknowledged), and, unless that command touched
     it, the state of its last acknowledged change;
   - every acknowledged reply and note is in the ticket's conversation;
-  - every acknowledged agent-add is in the roster;
+  - every acknowledged agent-add is in the roster, and every agent's open
+    count (kept for the least-loaded policy) is the recount of their
+    assigned and pending tickets;
   - every acknowledged status change has its notification in the outbox,
     and at the end every notification is delivered and in the log at least
     once; lines that share an id are the same line (a duplicate comes only
@@ -58,9 +61,10 @@ class Desk:
     """support_system --json on pipes: commands written by a thread, the
     answers read by another into a queue."""
 
-    def __init__(self, binary, db, log, stderr):
+    def __init__(self, binary, db, log, stderr, policy="round-robin"):
         self.proc = subprocess.Popen(
-            [binary, "--no-http", "--json", "--demo", "--db", db, "--log", log],
+            [binary, "--no-http", "--json", "--demo", "--db", db, "--log", log,
+             "--policy", policy],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=stderr,
@@ -183,6 +187,12 @@ class Model:
             names = {n for (n,) in con.execute("SELECT name FROM agents")}
             if not self.agents <= names:
                 raise Failure(f"lost acknowledged agents: {sorted(self.agents - names)}")
+            wrong = con.execute(
+                "SELECT name, open_count, (SELECT count(*) FROM tickets t WHERE t.agent = a.name"
+                " AND t.status IN (1, 4)) AS n FROM agents a WHERE open_count <> n"
+            ).fetchall()
+            if wrong:
+                raise Failure(f"open counts (name, kept, recounted) not the recount: {wrong}")
             outbox = collections.Counter(t for (t,) in con.execute("SELECT text FROM outbox"))
             for text, n in self.notices.items():
                 if outbox[text] < n:
@@ -270,7 +280,9 @@ def wait_running(desk):
 def run_round(binary, tmp, model, rng, rnd, err):
     db, logs = f"{tmp}/desk.db", f"{tmp}/logs"
     os.makedirs(logs, exist_ok=True)
-    desk = Desk(binary, db, f"{logs}/desk.log", err)
+    # Both policies, a round each: least-loaded reads the open counts.
+    policy = "least-loaded" if rnd % 2 == 0 else "round-robin"
+    desk = Desk(binary, db, f"{logs}/desk.log", err, policy)
     try:
         wait_running(desk)
         if rnd > 1:

@@ -279,7 +279,7 @@ iso = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 assert iso.fullmatch(t["created_at"]) and iso.fullmatch(t["updated_at"]), t
 got = [(e["who"], e["role"], e["kind"], e["what"], e.get("text")) for e in t["history"]]
 want = [("console", "operator", "event", "created", None),
-        ("alice", "agent", "event", "assigned to alice", None),
+        ("alice", "agent", "event", "assigned to alice by round-robin: first in turn", None),
         ("alice", "agent", "event", "pending: waiting on the customer", None),
         ("Acme", "customer", "reply", "replied", "It still smokes"),
         ("bob", "agent", "note", "added a note", "Send a technician"),

@@ -792,6 +792,71 @@ TEST(an_unconfirmed_change_stops_the_worker_which_reloads_on_the_next_request)
     remove_db();
 }
 
+/* A worker killed while the Store has its change: the caller cannot know
+ * whether the change was made, and is told so (outcome_unknown), without
+ * trying it again (a retry would make it twice: the Store commits it all
+ * the same). The Store's test hook delays its commits, so that the worker
+ * is held in its call to the Store (it monitors the Store then) long
+ * enough to be killed there. */
+static void poster(void *arg)
+{
+    const racer_t *r = arg;
+    result_t res = {0};
+    res.rc = desk_post(r->id, STORE_NOTE, "noted once", &desk_operator, NULL, &res.err);
+    arbor_send(r->parent, 1, &res, sizeof res);
+}
+
+static int count_notes(int64_t id, const char *text)
+{
+    store_history_t *rows;
+    size_t n;
+    int notes = 0;
+    ASSERT_OK(store_history(id, &rows, &n));
+    for (size_t i = 0; i < n; i++)
+        notes += rows[i].message == STORE_NOTE && strcmp(rows[i].text, text) == 0;
+    free(rows);
+    return notes;
+}
+
+static void killed_worker_root(void *arg)
+{
+    desk_config_t cfg = {.db_path = db_path, .idle_timeout_ms = 60000};
+    arbor_pid_t sup, worker;
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    ticket_t t = fresh();
+    ticket_error_t err;
+    ASSERT_OK(ticket_supervisor_create_ticket(&t, NULL, &err));
+    ASSERT_OK(desk_worker(t.id, &worker));
+    racer_t r = {t.id, NULL, arbor_self()};
+    ASSERT_OK(arbor_spawn(poster, &r, NULL));
+    /* The worker calls the Store (and monitors it) only to commit. */
+    int64_t deadline = (int64_t)arbor_now_ms() + arbor_test_scaled_ms(10000);
+    arbor_process_info_t info = {0};
+    while (arbor_process_info(worker, &info) == 0 && info.monitors == 0 &&
+           (int64_t)arbor_now_ms() < deadline)
+        arbor_yield();
+    ASSERT_EQ(info.monitors, 1);
+    ASSERT_OK(arbor_exit_pid(worker, arbor_error("killed by the test")));
+    arbor_msg_t *m = arbor_test_recv_tag(1, arbor_test_scaled_ms(10000));
+    result_t res = *(result_t *)m->data;
+    arbor_msg_free(m);
+    ASSERT_EQ(res.rc, ARBOR_EEXIT);
+    ASSERT_STREQ(res.err.code, "outcome_unknown");
+    ASSERT_TRUE(strstr(res.err.message, "may or may not") != NULL);
+    ASSERT_EQ(count_notes(t.id, "noted once"), 1); /* made, once, though unconfirmed */
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(a_worker_killed_with_the_change_in_hand_answers_outcome_unknown_and_no_retry)
+{
+    set_db_path("killed-worker");
+    remove_db();
+    setenv("ARBOR_DESK_TEST_COMMIT_DELAY_MS", "300", 1);
+    arbor_test_run(killed_worker_root, NULL);
+    unsetenv("ARBOR_DESK_TEST_COMMIT_DELAY_MS");
+    remove_db();
+}
+
 /* ---- versions: no change computed from a stale copy --------------------------------- */
 
 /* Two copies of one ticket: the first change is stored and raises the
@@ -888,6 +953,105 @@ TEST(a_version_1_database_gains_the_version_column)
         SQLITE_OK);
     sqlite3_close(db);
     arbor_test_run(migrate_root, NULL);
+    remove_db();
+}
+
+/* A change of action to agent, in process memory (a change is 10 KB: too
+ * much for a process's stack frame); arbor_free() it. */
+static ticket_change_t *change_to(ticket_action_t action, const char *agent)
+{
+    ticket_change_t *c = arbor_calloc(1, sizeof *c);
+    ASSERT_TRUE(c != NULL);
+    c->action = action;
+    snprintf(c->agent, sizeof c->agent, "%s", agent);
+    return c;
+}
+
+/* Request ids: a retried create or change is made once and answered as
+ * the first time; the id of another request is refused; an id older than
+ * STORE_REQUEST_KEEP_MS is forgotten (deleted by the next change that
+ * records an id), so that its reuse is a new request. The first run
+ * records "aged" and "kept"; between the runs "aged" is made 25 hours
+ * old in the file. */
+static void request_ids_first_root(void *arg)
+{
+    desk_config_t cfg = {.db_path = db_path, .demo = true, .idle_timeout_ms = 60000};
+    arbor_pid_t sup;
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    ticket_t t = fresh(), again = fresh(), out;
+    ticket_error_t err = {.code = ""};
+    desk_once_t once = {.request_id = "aged"};
+    ASSERT_OK(desk_create_once(&t, &desk_operator, &once, NULL, &err));
+    ASSERT_FALSE(once.replayed);
+    ASSERT_OK(desk_create_once(&again, &desk_operator, &once, NULL, &err));
+    ASSERT_TRUE(once.replayed);
+    ASSERT_EQ(again.id, t.id);
+    /* A change retried after it moved the ticket on: answered as made. */
+    once.request_id = "kept";
+    ticket_change_t *assign = change_to(ACTION_ASSIGN, "bob"),
+                    *reassign = change_to(ACTION_REASSIGN, "alice");
+    for (int i = 0; i < 2; i++) {
+        ASSERT_OK(desk_change_once(t.id, -1, assign, &desk_operator, &once, &out, &err));
+        ASSERT_EQ(once.replayed, i == 1);
+        ASSERT_EQ(out.version, 1);
+    }
+    /* The same id, another change (another agent): refused, unchanged. */
+    ASSERT_ERR(desk_change_once(t.id, -1, reassign, &desk_operator, &once, &out, &err),
+               ARBOR_EEXIST);
+    arbor_free(assign);
+    arbor_free(reassign);
+    ASSERT_STREQ(err.code, "request_id_reused");
+    ASSERT_OK(desk_get(t.id, &out));
+    ASSERT_STREQ(out.agent, "bob");
+    once.request_id = "has a blank";
+    ASSERT_ERR(desk_create_once(&again, &desk_operator, &once, NULL, &err), ARBOR_EINVAL);
+    ASSERT_STREQ(err.code, "bad_request_id");
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+static void request_ids_second_root(void *arg)
+{
+    desk_config_t cfg = {.db_path = db_path, .idle_timeout_ms = 60000};
+    arbor_pid_t sup;
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    ticket_t t = fresh(), out;
+    ticket_error_t err = {.code = ""};
+    desk_once_t once = {.request_id = "new"};
+    ASSERT_OK(desk_create_once(&t, &desk_operator, &once, NULL, &err)); /* deletes "aged" */
+    ASSERT_EQ(t.id, 2);
+    once.request_id = "aged";
+    t = fresh();
+    ASSERT_OK(desk_create_once(&t, &desk_operator, &once, NULL, &err));
+    ASSERT_FALSE(once.replayed); /* forgotten: a new ticket */
+    ASSERT_EQ(t.id, 3);
+    once.request_id = "kept"; /* still known */
+    ticket_change_t *assign = change_to(ACTION_ASSIGN, "bob");
+    ASSERT_OK(desk_change_once(1, -1, assign, &desk_operator, &once, &out, &err));
+    arbor_free(assign);
+    ASSERT_TRUE(once.replayed);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(request_ids_make_a_retry_once_and_are_forgotten_after_a_day)
+{
+    set_db_path("request-ids");
+    remove_db();
+    arbor_test_run(request_ids_first_root, NULL);
+    sqlite3 *db;
+    ASSERT_EQ(sqlite3_open(db_path, &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "UPDATE requests SET at = at - 25 * 3600 * 1000 WHERE id = 'aged';",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_changes(db), 1);
+    sqlite3_close(db);
+    arbor_test_run(request_ids_second_root, NULL);
+    ASSERT_EQ(sqlite3_open(db_path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT count(*) FROM requests", -1, &st, NULL), SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    ASSERT_EQ(sqlite3_column_int(st, 0), 3); /* kept, new, and aged again */
+    sqlite3_finalize(st);
+    sqlite3_close(db);
     remove_db();
 }
 

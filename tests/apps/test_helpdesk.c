@@ -1,6 +1,8 @@
 /*
  * The desk as a helpdesk: the whole workflow (pure), attribution of every
- * change, the people (roster, rename, deactivation, availability), the
+ * change, the people (roster, rename, deactivation, availability),
+ * assignment (the open counts least-loaded reads, round-robin's rotation
+ * across restarts, why the history says each agent was chosen), the
  * conversation (replies and notes), their notifications, and a database of
  * schema version 3 upgraded with its data.
  */
@@ -506,15 +508,249 @@ TEST(the_in_memory_desk_keeps_alice_and_bob_and_no_conversation)
     arbor_test_run(memory_root, NULL);
 }
 
+/* ---- assignment ------------------------------------------------------------------------ */
+
+/* The history entry a ticket got last. */
+static void last_entry(int64_t id, store_history_t *out)
+{
+    store_history_t *h;
+    size_t n;
+    ASSERT_OK(store_history(id, &h, &n));
+    ASSERT_GT(n, 0);
+    *out = h[n - 1];
+    free(h);
+}
+
+/* Every agent's open count, as kept with the changes (agents.open_count,
+ * and the roster's list), is the recount of their assigned and pending
+ * tickets; total is the sum. */
+static void check_open_counts(int64_t total)
+{
+    ASSERT_EQ(sql_int("SELECT count(*) FROM agents a WHERE open_count <> (SELECT count(*) FROM"
+                      " tickets t WHERE t.agent = a.name AND t.status IN (1, 4))"),
+              0);
+    ASSERT_EQ(sql_int("SELECT sum(open_count) FROM agents"), total);
+    store_agent_t *list;
+    store_ticket_count_t *counts;
+    size_t n, nc;
+    ASSERT_OK(agents_list(&list, &n));
+    ASSERT_OK(store_ticket_counts(&counts, &nc));
+    for (size_t i = 0; i < n; i++) {
+        int64_t open = 0;
+        for (size_t k = 0; k < nc; k++)
+            if (!strcmp(counts[k].agent, list[i].name) &&
+                (counts[k].status == TICKET_ASSIGNED || counts[k].status == TICKET_PENDING))
+                open += counts[k].count;
+        ASSERT_EQ(list[i].open, open);
+    }
+    free(list);
+    free(counts);
+}
+
+/* Assigns ticket id by the policy; returns the agent it chose. */
+static const char *auto_assign(int64_t id, const ticket_actor_t *by)
+{
+    static ticket_t out;
+    ticket_error_t err = {.code = ""};
+    ASSERT_OK(desk_act(id, ACTION_ASSIGN, "", by, &out, &err));
+    return out.agent;
+}
+
+/* Waits until name is registered by a process other than old. */
+static void wait_restarted(const char *name, arbor_pid_t old)
+{
+    arbor_pid_t now;
+    WAIT_UNTIL((now = arbor_whereis(name)) != ARBOR_NOPID && now != old, 20000);
+}
+
+/* Kills the registered process name and waits for the desk's children
+ * from it on (rest_for_one) to run again. */
+static void kill_and_wait(const char *name)
+{
+    static const char *const after[] = {STORE_NAME, DESK_REGISTRY_NAME, AGENTS_NAME,
+                                        DESK_TICKET_SUP_NAME, DESK_NOTIFIER_NAME};
+    arbor_pid_t old[5];
+    size_t first = 0;
+    for (size_t i = 0; i < 5; i++) {
+        old[i] = arbor_whereis(after[i]);
+        if (!strcmp(after[i], name))
+            first = i;
+    }
+    ASSERT_OK(arbor_exit_pid(old[first], ARBOR_KILL));
+    for (size_t i = first; i < 5; i++)
+        wait_restarted(after[i], old[i]);
+}
+
+/* Each kind of change that moves a ticket into or out of an agent's open
+ * set keeps the counts the least-loaded policy reads (stored with the
+ * roster) equal to a recount: assign (named and by the policy), reassign,
+ * pend, resume, unassign, resolve, close (with a reason and after
+ * resolving), reopen, a rename, a deactivation; through a restart of the
+ * desk and a killed Store. The policy's choices follow them. */
+static void counts_root(void *arg)
+{
+    arbor_pid_t sup = start(POLICY_LEAST_LOADED, false);
+    ticket_error_t err = {.code = ""};
+    ticket_t out;
+    const char *names[] = {"ann", "ben", "cy"};
+    for (int i = 0; i < 3; i++)
+        ASSERT_OK(agents_add(names[i], &err));
+    int64_t t[8];
+    for (int i = 0; i < 8; i++)
+        t[i] = create_for("Acme", &desk_operator).id;
+    check_open_counts(0);
+    ASSERT_STREQ(auto_assign(t[0], &desk_operator), "ann"); /* 0, 0, 0: roster order */
+    ASSERT_STREQ(auto_assign(t[1], &desk_operator), "ben");
+    ASSERT_STREQ(auto_assign(t[2], &desk_operator), "cy");
+    ASSERT_STREQ(auto_assign(t[3], &desk_operator), "ann");
+    check_open_counts(4); /* ann 2, ben 1, cy 1 */
+    ASSERT_OK(desk_act(t[3], ACTION_REASSIGN, "cy", &desk_operator, &out, &err));
+    check_open_counts(4); /* ann 1, ben 1, cy 2 */
+    ASSERT_OK(desk_act(t[1], ACTION_PEND, NULL, &desk_operator, &out, &err));
+    check_open_counts(4); /* pending is still open */
+    ASSERT_OK(desk_act(t[1], ACTION_RESUME, NULL, &desk_operator, &out, &err));
+    ASSERT_OK(desk_act(t[2], ACTION_UNASSIGN, NULL, &desk_operator, &out, &err));
+    check_open_counts(3); /* ann 1, ben 1, cy 1 */
+    ASSERT_OK(desk_act(t[0], ACTION_RESOLVE, NULL, &desk_operator, &out, &err));
+    check_open_counts(2); /* ann 0 */
+    ASSERT_OK(desk_act(t[0], ACTION_CLOSE, NULL, &desk_operator, &out, &err));
+    ASSERT_OK(desk_act(t[0], ACTION_REOPEN, NULL, &desk_operator, &out, &err));
+    check_open_counts(2);
+    ASSERT_OK(desk_act(t[4], ACTION_ASSIGN, "ben", &desk_operator, &out, &err));
+    check_open_counts(3); /* ben 2 */
+    ASSERT_OK(desk_close(t[4], "spam", &desk_operator, &out, &err));
+    check_open_counts(2);                                   /* ben 1 */
+    ASSERT_STREQ(auto_assign(t[5], &desk_operator), "ann"); /* 0 against 1 and 1 */
+    ASSERT_OK(desk_act(t[1], ACTION_PEND, NULL, &desk_operator, &out, &err));
+    ASSERT_OK(desk_agent_rename("ben", "bert", &desk_operator, &err));
+    check_open_counts(3); /* ann 1, bert 1 (pending), cy 1 */
+    ASSERT_EQ(sql_int("SELECT open_count FROM agents WHERE name = 'bert'"), 1);
+
+    /* The counts are in the database: a restarted desk reads them. */
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+    sup = start(POLICY_LEAST_LOADED, false);
+    check_open_counts(3);
+    ASSERT_OK(desk_act(t[6], ACTION_ASSIGN, "cy", &desk_operator, &out, &err));
+    ASSERT_STREQ(auto_assign(t[7], &desk_operator), "ann"); /* 1, 1, 2: roster order */
+    check_open_counts(5);
+    kill_and_wait(STORE_NAME);
+    check_open_counts(5);
+    ASSERT_OK(desk_act(t[7], ACTION_RESOLVE, NULL, &desk_operator, &out, &err));
+    ASSERT_OK(desk_act(t[5], ACTION_RESOLVE, NULL, &desk_operator, &out, &err));
+    check_open_counts(3); /* ann 0, bert 1, cy 2 */
+    ticket_t *open;
+    size_t n;
+    ASSERT_OK(desk_agent_deactivate("ann", &open, &n, &err));
+    free(open);
+    check_open_counts(3);
+    ASSERT_STREQ(auto_assign(t[0], &desk_operator), "bert"); /* ann is out */
+    check_open_counts(4);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(open_counts_follow_every_change_and_survive_restarts)
+{
+    set_db_path("counts");
+    arbor_test_run(counts_root, NULL);
+    remove_db();
+}
+
+/* Round-robin goes on after the agent it picked last: after a restart of
+ * the desk, after the Agents process is killed, after the Store is; and
+ * each assignment's history says why the agent was chosen. */
+static void rotation_root(void *arg)
+{
+    arbor_pid_t sup = start(POLICY_ROUND_ROBIN, false);
+    ticket_error_t err = {.code = ""};
+    const char *names[] = {"ann", "ben", "cy", "dee"};
+    for (int i = 0; i < 4; i++)
+        ASSERT_OK(agents_add(names[i], &err));
+    int64_t t[6];
+    for (int i = 0; i < 6; i++)
+        t[i] = create_for("Acme", &desk_operator).id;
+    ticket_actor_t dee = agent("dee");
+    ASSERT_STREQ(auto_assign(t[0], &desk_operator), "ann");
+    ASSERT_STREQ(auto_assign(t[1], &dee), "ben");
+    store_history_t h;
+    last_entry(t[0], &h);
+    ASSERT_STREQ(h.what, "assigned to ann by round-robin: first in turn");
+    last_entry(t[1], &h);
+    ASSERT_STREQ(h.what, "assigned to ben by round-robin: next after ann");
+    ASSERT_EQ(h.by.kind, ACTOR_AGENT); /* attributed to whoever asked */
+    ASSERT_STREQ(h.by.name, "dee");
+
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+    sup = start(POLICY_ROUND_ROBIN, false);
+    ASSERT_STREQ(auto_assign(t[2], &desk_operator), "cy");
+    last_entry(t[2], &h);
+    ASSERT_STREQ(h.what, "assigned to cy by round-robin: next after ben");
+    kill_and_wait(AGENTS_NAME);
+    ASSERT_STREQ(auto_assign(t[3], &desk_operator), "dee");
+    kill_and_wait(STORE_NAME);
+    ASSERT_STREQ(auto_assign(t[4], &desk_operator), "ann");
+    last_entry(t[4], &h);
+    ASSERT_STREQ(h.what, "assigned to ann by round-robin: next after dee");
+    /* A named assignment is the operator's choice: no policy in it. */
+    ticket_t out;
+    ASSERT_OK(desk_act(t[5], ACTION_ASSIGN, "cy", &desk_operator, &out, &err));
+    last_entry(t[5], &h);
+    ASSERT_STREQ(h.what, "assigned to cy");
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(round_robin_goes_on_after_restarts_and_the_history_says_why)
+{
+    set_db_path("rotation");
+    arbor_test_run(rotation_root, NULL);
+    remove_db();
+}
+
+/* Least-loaded says in the history how many open tickets the agent had and
+ * among how many available agents. */
+static void why_root(void *arg)
+{
+    arbor_pid_t sup = start(POLICY_LEAST_LOADED, false);
+    ticket_error_t err = {.code = ""};
+    ticket_t out;
+    const char *names[] = {"ann", "ben", "cy", "dee"};
+    for (int i = 0; i < 4; i++)
+        ASSERT_OK(agents_add(names[i], &err));
+    ASSERT_OK(agents_set("dee", -1, 0, &err)); /* unavailable: not counted */
+    int64_t t[6];
+    for (int i = 0; i < 6; i++)
+        t[i] = create_for("Acme", &desk_operator).id;
+    ASSERT_OK(desk_act(t[0], ACTION_ASSIGN, "ann", &desk_operator, &out, &err));
+    ASSERT_OK(desk_act(t[1], ACTION_ASSIGN, "ann", &desk_operator, &out, &err));
+    ASSERT_OK(desk_act(t[2], ACTION_ASSIGN, "ben", &desk_operator, &out, &err));
+    ASSERT_OK(desk_act(t[3], ACTION_ASSIGN, "cy", &desk_operator, &out, &err));
+    ASSERT_OK(desk_act(t[4], ACTION_ASSIGN, "cy", &desk_operator, &out, &err));
+    ASSERT_STREQ(auto_assign(t[5], &desk_operator), "ben");
+    store_history_t h;
+    last_entry(t[5], &h);
+    ASSERT_STREQ(h.what, "assigned to ben by least-loaded: 1 open, fewest of 3 available");
+    ASSERT_EQ(h.by.kind, ACTOR_OPERATOR);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(least_loaded_says_in_the_history_why_it_chose)
+{
+    set_db_path("why");
+    arbor_test_run(why_root, NULL);
+    remove_db();
+}
+
 /* ---- a database of schema version 3 ---------------------------------------------------- */
 
 static void upgrade_root(void *arg)
 {
     arbor_pid_t sup = start(POLICY_ROUND_ROBIN, true); /* --demo: the roster is not empty */
     /* Every step to the current version (5: the web's credentials; 6: the
-     * lists' indexes). */
-    ASSERT_EQ(sql_int("PRAGMA user_version"), 6);
+     * lists' indexes; 7: the agents' open counts, filled in; 8: the
+     * request ids). */
+    ASSERT_EQ(sql_int("PRAGMA user_version"), 8);
+    ASSERT_EQ(sql_int("SELECT open_count FROM agents WHERE name = 'carol'"), 1);
     ASSERT_EQ(sql_int("SELECT count(*) FROM credentials"), 0);
+    ASSERT_EQ(sql_int("SELECT count(*) FROM requests"), 0);
     ASSERT_EQ(sql_int("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN"
                       " ('tickets_status', 'tickets_priority', 'tickets_customer')"),
               3);
@@ -750,7 +986,8 @@ static void reference_ids(const store_filter_t *f, char *buf, size_t size)
     snprintf(sql, sizeof sql,
              "SELECT id FROM tickets WHERE (?1 < 0 OR status = ?1) AND (?2 = 0 OR agent = ?3)"
              " AND (?4 = 0 OR customer = ?5) AND (?6 < 0 OR priority = ?6) AND (?7 = '' OR id"
-             " IN (SELECT rowid FROM tickets_text WHERE tickets_text MATCH ?7)) ORDER BY %s"
+             " IN (SELECT rowid FROM tickets_text WHERE tickets_text MATCH ?7))"
+             " AND (?10 = 0 OR status IN (0, 1, 4)) ORDER BY %s"
              " LIMIT ?8 OFFSET ?9",
              orders[f->sort]);
     sqlite3 *db;
@@ -765,6 +1002,7 @@ static void reference_ids(const store_filter_t *f, char *buf, size_t size)
     sqlite3_bind_text(st, 5, f->customer ? f->customer : "", -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 6, f->priority ? (int)*f->priority : -1);
     sqlite3_bind_text(st, 7, f->search ? "\"printer\"" : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 10, f->unresolved);
     sqlite3_bind_int64(st, 8, (int64_t)f->limit);
     sqlite3_bind_int64(st, 9, (int64_t)f->offset);
     size_t len = 0;
@@ -776,7 +1014,7 @@ static void reference_ids(const store_filter_t *f, char *buf, size_t size)
     sqlite3_close(db);
 }
 
-/* For each of the 32 combinations of the five filters, in each order,
+/* For each of the 64 combinations of the six filters, in each order,
  * whole and as a page, store_find holds the reference's tickets in the
  * reference's order. */
 static void combinations_root(void *arg)
@@ -787,7 +1025,7 @@ static void combinations_root(void *arg)
     ticket_status_t assigned = TICKET_ASSIGNED;
     ticket_priority_t high = PRIORITY_HIGH;
     size_t nonempty = 0;
-    for (unsigned bits = 0; bits < 32; bits++)
+    for (unsigned bits = 0; bits < 64; bits++)
         for (int sort = 0; sort < STORE_SORTS; sort++)
             for (int paged = 0; paged < 2; paged++) {
                 store_filter_t f = {
@@ -796,6 +1034,7 @@ static void combinations_root(void *arg)
                     .customer = bits & 4 ? "Acme" : NULL,
                     .priority = bits & 8 ? &high : NULL,
                     .search = bits & 16 ? "PRINTER" : NULL,
+                    .unresolved = bits & 32,
                     .sort = (store_sort_t)sort,
                     .offset = paged ? 1 : 0,
                     .limit = paged ? 3 : 200,

@@ -90,6 +90,33 @@ async function screenshot(page, dir, name) {
   if (!ok) fail(name + ' is blank');
 }
 
+// Presses Tab until the element sel has the focus (at most 80 times): the
+// control is reachable from the keyboard.
+async function tabTo(page, sel) {
+  for (let i = 0; i < 80; i++) {
+    if (await page.evaluate((s) => document.activeElement && document.activeElement.matches(s), sel)) return;
+    await page.keyboard.press('Tab');
+  }
+  fail('Tab never reaches ' + sel);
+}
+
+// The ids of the rows the queue shows, once it shows want of them (or the deadline).
+async function rowIds(page, count) {
+  const deadline = Date.now() + DEADLINE_MS;
+  for (;;) {
+    const ids = (await page.locator('#tickets tbody tr').evaluateAll((rs) => rs.map((r) => Number(r.dataset.id))));
+    if (count === undefined || ids.length === count) return ids;
+    if (Date.now() > deadline) fail('the queue shows ' + ids.length + ' rows, not ' + count + ': ' + ids);
+    await page.waitForTimeout(50);
+  }
+}
+
+// Waits until the queue tab key shows count.
+async function countShows(page, key, count) {
+  await page.locator('#queues button[data-queue=' + key + '] .count', { hasText: new RegExp('^' + count + '$') })
+    .waitFor({ timeout: DEADLINE_MS });
+}
+
 // The row of ticket id in the queue shows status (and agent), within the deadline.
 async function rowShows(page, id, status, agent) {
   const row = page.locator('#tickets tbody tr[data-id="' + id + '"]');
@@ -211,6 +238,141 @@ async function main() {
     const history = await a.evaluate(async (tid) => (await (await fetch('/api/tickets/' + tid)).json()).ticket.history.map((h) => h.who + ':' + h.what), id);
     if (history.join('|') !== 'ada:created|ada:assigned to ada|ada:resolved|ada:added a note|bea:closed') fail('history ' + history.join('|'));
 
+
+    // ---- the queue: the server's pages, counts, search and order --------------------
+    // 30 more open tickets: the page holds 25, the counts all of them
+    // (counted by the server, not from the rows the page has).
+    await a.evaluate(async () => {
+      const me = await (await fetch('/api/session')).json();
+      for (let i = 1; i <= 30; i++) {
+        await fetch('/api/tickets', {
+          method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token },
+          body: JSON.stringify({ description: 'Bulk item ' + i, customer: 'Bulk Co' }),
+        });
+      }
+    });
+    await countShows(a, 'unassigned', 30);
+    await countShows(a, 'open', 30);
+    await countShows(a, 'mine', 0);
+    await a.click('#queues button[data-queue=unassigned]');
+    const page1 = await rowIds(a, 25);
+    if (!(await a.locator('#page-prev').isDisabled()) || await a.locator('#page-next').isDisabled()) fail('the pager on page 1');
+    await a.click('#page-next');
+    const page2 = await rowIds(a, 5);
+    if (page2.some((x) => page1.includes(x)) || Math.max(...page2) >= Math.min(...page1)) fail('page 2 ' + page2 + ' after ' + page1);
+    await a.locator('#page-info', { hasText: 'Page 2' }).waitFor({ timeout: DEADLINE_MS });
+    await a.click('#page-prev');
+    await rowIds(a, 25);
+    // Oldest first: the first bulk ticket heads the queue.
+    await a.selectOption('#list-form select[name=sort]', 'oldest');
+    await a.locator('#tickets tbody tr:first-child td:nth-child(2)', { hasText: /^Bulk item 1$/ }).waitFor({ timeout: DEADLINE_MS });
+    await a.selectOption('#list-form select[name=sort]', 'newest');
+    await a.locator('#tickets tbody tr:first-child td:nth-child(2)', { hasText: /^Bulk item 30$/ }).waitFor({ timeout: DEADLINE_MS });
+    // Search from the keyboard: Tab to the box, type, Enter.
+    await a.click('#queues button[data-queue=all]');
+    await a.focus('#queues button[data-queue=all]');
+    await tabTo(a, '#list-form input[name=search]');
+    await a.keyboard.type('FIRE');
+    await a.keyboard.press('Enter');
+    const found = await rowIds(a, 1);
+    if (found[0] !== id) fail('the search for fire found ' + found);
+    await a.fill('#list-form input[name=search]', '');
+    await a.press('#list-form input[name=search]', 'Enter');
+    await rowIds(a, 25);
+
+    // ---- one ticket: a button or a form for every action --------------------------
+    const k = await a.evaluate(async () => {
+      const me = await (await fetch('/api/session')).json();
+      const r = await fetch('/api/tickets', {
+        method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token },
+        body: JSON.stringify({ description: 'Keyboard ticket', customer: 'Kay' }),
+      });
+      return (await r.json()).ticket.id;
+    });
+    await a.goto(base + '/#/ticket/' + k);
+    const status = (want) => a.locator('#ticket-fields dd', { hasText: new RegExp('^' + want + '$') }).first().waitFor({ timeout: DEADLINE_MS });
+    const press = async (action, want) => {
+      await a.click('#ticket-actions button[data-action=' + action + ']');
+      await status(want);
+    };
+    await press('assign-me', 'assigned');
+    await press('pend', 'pending');
+    await press('resume', 'assigned');
+    await press('unassign', 'open');
+    await a.locator('#assign-form button', { hasText: 'Assign' }).waitFor({ timeout: DEADLINE_MS });
+    await a.selectOption('#assign-form select[name=agent]', 'bea');
+    await a.click('#assign-form button[type=submit]');
+    await status('bea');
+    await a.locator('#assign-form button', { hasText: 'Reassign' }).waitFor({ timeout: DEADLINE_MS });
+    await a.selectOption('#assign-form select[name=agent]', 'ada');
+    await a.click('#assign-form button[type=submit]');
+    await status('ada');
+    if (await a.locator('#ticket-actions button[data-action=reassign-me]').count()) fail('Reassign to me is offered on Ada\'s own ticket');
+    await a.click('#edit summary');
+    await a.fill('#edit-form input[name=description]', 'Keyboard ticket, edited');
+    await a.selectOption('#edit-form select[name=priority]', 'high');
+    await a.click('#edit-form button[type=submit]');
+    await a.locator('#ticket-title', { hasText: 'Keyboard ticket, edited' }).waitFor({ timeout: DEADLINE_MS });
+    await status('high');
+    // Close without a reason: the desk asks for one, and nothing changes.
+    await provoking(400, async () => {
+      await a.click('#close-form button[type=submit]');
+      await a.locator('#notice', { hasText: 'reason' }).waitFor({ timeout: DEADLINE_MS });
+    });
+    await a.fill('#close-form input[name=reason]', 'duplicate');
+    await a.click('#close-form button[type=submit]');
+    await status('closed');
+    await press('reopen', 'open');
+    // A reply from the keyboard alone: Tab to the box, type, Tab to Reply, Enter.
+    await tabTo(a, '#reply-form textarea');
+    await a.keyboard.type('Hello from the keyboard');
+    await a.keyboard.press('Tab');
+    if (!(await a.evaluate(() => document.activeElement.matches('#reply-form button[type=submit]')))) fail('Tab from the reply does not reach its button');
+    await a.keyboard.press('Enter');
+    await a.locator('#ticket-history li.reply blockquote', { hasText: 'Hello from the keyboard' }).waitFor({ timeout: DEADLINE_MS });
+    await a.fill('#note-form textarea', 'Kay called twice');
+    await a.click('#note-form button[type=submit]');
+    await a.locator('#ticket-history li.note blockquote', { hasText: 'Kay called twice' }).waitFor({ timeout: DEADLINE_MS });
+    const whats = await a.evaluate(async (tid) => (await (await fetch('/api/tickets/' + tid)).json()).ticket.history.map((h) => h.what), k);
+    const wantWhats = ['created', 'assigned to ada', 'pending: waiting on the customer', 'resumed', 'unassigned from ada',
+      'assigned to bea', 'reassigned from bea to ada', 'description edited; priority changed from normal to high',
+      'closed: duplicate', 'reopened', 'replied', 'added a note'];
+    if (whats.join('|') !== wantWhats.join('|')) fail('history ' + whats.join('|'));
+    // The queue's buttons from the keyboard: Tab to the row's Assign to me, Enter.
+    await a.goto(base + '/#/queue');
+    await rowShows(a, k, 'open');
+    await a.focus('#list-form button[type=submit]');
+    await tabTo(a, '#tickets tr[data-id="' + k + '"] button[data-action=assign-me]');
+    await a.keyboard.press('Enter');
+    await rowShows(a, k, 'assigned', 'ada');
+    await countShows(a, 'mine', 1);
+
+    // ---- agents: an admin adds, rules and renames them; an agent only looks ----------
+    await a.goto(base + '/#/agents');
+    await a.fill('#agent-add-form input[name=name]', 'cal');
+    await a.click('#agent-add-form button[type=submit]');
+    const cal = (name) => a.locator('#agents tr[data-agent="' + name + '"]');
+    await cal('cal').waitFor({ timeout: DEADLINE_MS });
+    await cal('cal').locator('button[data-action=unavailable]').click();
+    await cal('cal').locator('td', { hasText: /^unavailable$/ }).waitFor({ timeout: DEADLINE_MS });
+    await cal('cal').locator('button[data-action=available]').click();
+    await cal('cal').locator('td', { hasText: /^available$/ }).waitFor({ timeout: DEADLINE_MS });
+    await cal('cal').locator('button[data-action=deactivate]').click();
+    await cal('cal').locator('td', { hasText: /^deactivated$/ }).waitFor({ timeout: DEADLINE_MS });
+    await cal('cal').locator('button[data-action=activate]').click();
+    await cal('cal').locator('td', { hasText: /^active$/ }).waitFor({ timeout: DEADLINE_MS });
+    await cal('cal').locator('input[name=name]').fill('cleo');
+    await cal('cal').locator('input[name=name]').press('Enter');
+    await cal('cleo').waitFor({ timeout: DEADLINE_MS });
+    await a.locator('#notice', { hasText: 'cal is now cleo' }).waitFor({ timeout: DEADLINE_MS });
+    if (await cal('cal').count()) fail('cal is still on the roster');
+    await b.goto(base + '/#/agents');
+    await b.locator('#agents tr[data-agent="cleo"]').waitFor({ timeout: DEADLINE_MS });
+    if (await b.locator('#agents button').count() || await b.locator('#agent-admin').isVisible()) fail('an agent is offered the admin\'s buttons');
+
+    await a.goto(base + '/#/queue');
+    await a.click('#queues button[data-queue=closed]');
+    await rowShows(a, id, 'closed');
     await screenshot(a, artefacts, 'queue.png');
     if (errors.length) fail('console errors: ' + errors.join('; '));
 
@@ -220,6 +382,14 @@ async function main() {
     await store.waitFor({ timeout: DEADLINE_MS });
     // The process table, observer's: rows, sorted by memory.
     await a.locator('#processes tbody tr').nth(4).waitFor({ timeout: DEADLINE_MS });
+    // A click on a column's heading sorts by it.
+    await a.click('#processes th button[data-sort=queue]');
+    await a.locator('#processes th[aria-sort=descending] button[data-sort=queue]').waitFor({ timeout: DEADLINE_MS });
+    const queueCol = await a.locator('#processes tbody td:nth-child(6)').allTextContents();
+    const qs = queueCol.map(Number);
+    if (qs.some((q, i) => i > 0 && q > qs[i - 1])) fail('the queue column is not sorted: ' + qs);
+    await a.click('#processes th button[data-sort=memory]');
+    await a.locator('#processes th[aria-sort=descending] button[data-sort=memory]').waitFor({ timeout: DEADLINE_MS });
     await screenshot(a, artefacts, 'tree.png');
 
     // Kill the ticket's worker: its supervisor starts another.
@@ -246,8 +416,23 @@ async function main() {
       if (Date.now() > deadline) fail('the Store did not come back in the tree (still ' + now + ', ' + meta + ')');
       await a.waitForTimeout(100);
     }
+    // The process table by restarts: the Store's restart heads it.
+    await a.click('#processes th button[data-sort=restarts]');
+    await a.locator('#processes th[aria-sort=descending] button[data-sort=restarts]').waitFor({ timeout: DEADLINE_MS });
+    await a.locator('#processes tbody tr:first-child td:nth-child(7)', { hasText: /^[1-9]/ }).waitFor({ timeout: DEADLINE_MS });
+    // The table's own Kill button: the Store again, and it comes back a second time.
+    const storeRow = a.locator('#processes tbody tr', { has: a.locator('td:nth-child(2)', { hasText: /^SupportSystem\.Store$/ }) });
+    await storeRow.locator('button.danger').click();
+    const again = Date.now() + DEADLINE_MS;
+    for (;;) {
+      const meta = await a.locator('.node[data-name="Store"] .meta').textContent().catch(() => '');
+      if (/2 restarts/.test(meta)) break;
+      if (Date.now() > again) fail('the Store killed from the process table did not come back (' + meta + ')');
+      await a.waitForTimeout(100);
+    }
     // Nothing acknowledged was lost: the ticket is closed still.
     await a.goto(base + '/#/queue');
+    await a.click('#queues button[data-queue=closed]');
     await rowShows(a, id, 'closed');
     console.log('dashboard: sign-in, live queue, conflict, tree kill and restart checked; screenshots in ' + artefacts);
   } finally {
@@ -260,6 +445,6 @@ async function main() {
 }
 
 main().catch((e) => {
-  console.log('FAIL: ' + e.message);
+  console.log('FAIL: ' + e.message + '\n' + (e.stack || '').split('\n').filter((l) => l.includes('dashboard.test.js')).join('\n'));
   process.exit(1);
 });

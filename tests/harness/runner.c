@@ -82,6 +82,26 @@ static int run_child(arbor_test_t *t)
     return 0;
 }
 
+static char self_path[PATH_MAX];
+
+/* In the systematic-testing build (src/runtime/systematic.h) a failure
+ * names its seed and the command that runs the case again under it. */
+static void print_seed(const arbor_test_t *t)
+{
+#ifdef ARBOR_SYSTEMATIC
+    const char *seed = getenv("ARBOR_SEED");
+    if (!seed || !*seed)
+        seed = "1";
+    /* The tests' scheduler count changes the run as much as the seed. */
+    const char *nsched = getenv("ARBOR_TEST_SCHEDULERS");
+    fprintf(stderr, "test %s: seed %s; rerun it with: ARBOR_SEED=%s%s%s %s --run %s\n", t->name,
+            seed, seed, nsched ? " ARBOR_TEST_SCHEDULERS=" : "", nsched ? nsched : "", self_path,
+            t->name);
+#else
+    (void)t;
+#endif
+}
+
 static int run_one(arbor_test_t *t)
 {
     unsigned secs = (unsigned)(t->timeout_s * timeout_scale() + 0.5);
@@ -119,6 +139,7 @@ static int run_one(arbor_test_t *t)
             kill(child, SIGKILL);
             waitpid(child, &status, 0);
             fprintf(stderr, "test %s: TIMEOUT after %u s\n", t->name, secs);
+            print_seed(t);
             return 1;
         }
         poll(NULL, 0, 5);
@@ -126,16 +147,16 @@ static int run_one(arbor_test_t *t)
     if (WIFSIGNALED(status)) {
         fprintf(stderr, "test %s: CRASHED with signal %d (%s)\n", t->name, WTERMSIG(status),
                 strsignal(WTERMSIG(status)));
+        print_seed(t);
         return 1;
     }
     if (WEXITSTATUS(status) != 0) {
         fprintf(stderr, "test %s: FAILED (exit status %d)\n", t->name, WEXITSTATUS(status));
+        print_seed(t);
         return 1;
     }
     return 0;
 }
-
-static char self_path[PATH_MAX];
 
 const char *arbor_test_self(void)
 {

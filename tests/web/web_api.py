@@ -270,20 +270,111 @@ def tickets(desk, c):
         raise Failure("limit=1 listed %d" % len(lst))
     expect(c.get("/api/tickets?status=lost"), 400, "bad_argument", "a bad status")
     expect(c.get("/api/tickets?limit=0"), 400, "bad_argument", "limit 0")
-    expect(c.get("/api/tickets?sort=id"), 400, "unknown_parameter", "an unknown parameter")
+    expect(c.get("/api/tickets?colour=red"), 400, "unknown_parameter", "an unknown parameter")
     return tid
+
+
+def ids(resp):
+    return [t["id"] for t in resp["tickets"]]
+
+
+def ticket_list(desk, c):
+    """GET /api/tickets: every filter, the search, each order and the pages,
+    as the console's list has them; GET /api/queues counts as the store."""
+    made = []
+    for desc, prio in [("Zeta printer jam", "low"), ("Zeta login broken", "urgent"),
+                       ("Zeta printer toner", "high"), ("Zeta mail bounce", "normal"),
+                       ("Zeta printer offline", "urgent")]:
+        made.append(expect(c.post("/api/tickets", {"description": desc, "customer": "Zeta Ltd",
+                                                   "priority": prio}), 201)["ticket"]["id"])
+    z = "/api/tickets?customer=Zeta%20Ltd"
+    newest = expect(c.get(z), 200)
+    if ids(newest) != made[::-1] or newest["more"] or newest["page"] != 1:
+        raise Failure("the customer's list: %r" % newest)
+    if ids(expect(c.get(z + "&sort=oldest"), 200)) != made:
+        raise Failure("oldest first")
+    by_prio = ids(expect(c.get(z + "&sort=priority"), 200))
+    if by_prio != [made[1], made[4], made[2], made[3], made[0]]:
+        raise Failure("by priority (urgent first, then oldest): %r" % by_prio)
+    # Updated last first: a change moves a ticket to the top.
+    expect(c.post("/api/tickets/%d/note" % made[2], {"text": "toner ordered"}), 200)
+    if ids(expect(c.get(z + "&sort=updated"), 200))[0] != made[2]:
+        raise Failure("a changed ticket is not first by updated")
+    # Search: whole words, any case, each required; FTS syntax taken literally.
+    found = ids(expect(c.get(z + "&search=PRINTER"), 200))
+    if found != [made[4], made[2], made[0]]:
+        raise Failure("search printer: %r" % found)
+    if ids(expect(c.get(z + "&search=printer%20jam"), 200)) != [made[0]]:
+        raise Failure("search for two words")
+    if ids(expect(c.get(z + "&search=%22printer%22%20OR%20mail"), 200)) != []:
+        raise Failure("the search took FTS5 syntax")
+    if ids(expect(c.get(z + "&priority=urgent"), 200)) != [made[4], made[1]]:
+        raise Failure("priority=urgent")
+    # Pages: limit per page, page from 1, "more" while another follows.
+    p1 = expect(c.get(z + "&limit=2"), 200)
+    p2 = expect(c.get(z + "&limit=2&page=2"), 200)
+    p3 = expect(c.get(z + "&limit=2&page=3"), 200)
+    if (ids(p1) + ids(p2) + ids(p3) != made[::-1] or not p1["more"] or not p2["more"]
+            or p3["more"] or p3["page"] != 3 or p3["limit"] != 2):
+        raise Failure("pages %r %r %r" % (p1, p2, p3))
+    if ids(expect(c.get(z + "&page=9"), 200)) != []:
+        raise Failure("a page past the end is not empty")
+    # Assigned, pending, unassigned, an agent's.
+    expect(c.post("/api/tickets/%d/assign" % made[0], {"agent": "ada"}), 200)
+    expect(c.post("/api/tickets/%d/assign" % made[1], {"agent": "ada"}), 200)
+    expect(c.post("/api/tickets/%d/pend" % made[1]), 200)
+    expect(c.post("/api/tickets/%d/assign" % made[2], {"agent": "bob"}), 200)
+    expect(c.post("/api/tickets/%d/resolve" % made[2]), 200)
+    if ids(expect(c.get(z + "&unassigned=true"), 200)) != [made[4], made[3]]:
+        raise Failure("unassigned=true")
+    if ids(expect(c.get(z + "&agent=ada"), 200)) != [made[1], made[0]]:
+        raise Failure("agent=ada")
+    if ids(expect(c.get(z + "&status=pending"), 200)) != [made[1]]:
+        raise Failure("status=pending")
+    # The queues, as lists and as counts; mine is the signed-in agent's.
+    queues = expect(c.get("/api/queues"), 200)["queues"]
+    for name in ("mine", "unassigned", "open", "pending"):
+        lst = expect(c.get("/api/tickets?limit=1000&queue=" + name), 200)["tickets"]
+        if len(lst) != queues[name]:
+            raise Failure("queue %s lists %d, counts %d" % (name, len(lst), queues[name]))
+        zs = [t["id"] for t in lst if t["customer"] == "Zeta Ltd"]
+        want = {"mine": [made[1], made[0]], "unassigned": [made[4], made[3]],
+                "open": [made[4], made[3], made[1], made[0]], "pending": [made[1]]}[name]
+        if zs != want:
+            raise Failure("queue %s holds %r of Zeta's, not %r" % (name, zs, want))
+    if queues["mine"] != 2 or queues["pending"] < 1:
+        raise Failure("queues %r" % queues)
+    # Every bad value is a 400 that says which; nothing is listed.
+    for query, code in [("status=lost", "bad_argument"), ("queue=theirs", "bad_argument"),
+                        ("queue=mine&status=open", "bad_argument"),
+                        ("queue=open&agent=bob", "bad_argument"),
+                        ("agent=bob&unassigned=true", "bad_argument"),
+                        ("unassigned=yes", "bad_argument"), ("priority=extreme", "bad_argument"),
+                        ("sort=id", "bad_argument"), ("page=0", "bad_argument"),
+                        ("page=x", "bad_argument"), ("page=2147483648", "bad_argument"),
+                        ("limit=1001", "bad_argument"), ("limit=-1", "bad_argument"),
+                        ("limit=%2B5", "bad_argument"), ("search=" + "w" * 201, "field_too_long"),
+                        ("search=" + "w%20" * 300, "field_too_long"),
+                        ("search=a%01b", "bad_field"), ("search=", "empty_field"),
+                        ("customer=" + "x" * 65, "field_too_long"), ("agent=", "empty_field"),
+                        ("search=%zz", "bad_argument"), ("sort=newest&sort=oldest",
+                                                         "unknown_parameter"),
+                        ("q=printer", "unknown_parameter")]:
+        expect(c.get("/api/tickets?" + query), 400, code, "GET /api/tickets?" + query)
+    expect(desk.client().get("/api/queues"), 401, "not_signed_in", "queues without a session")
 
 
 def agents(desk, admin):
     lst = expect(admin.get("/api/agents"), 200)["agents"]
     names = {a["name"]: a["role"] for a in lst}
-    # Load: the tickets assigned to each now, as the list counts them.
+    # Load: the tickets assigned to each now (assigned or pending), as the list counts them.
     for a in lst:
-        assigned = expect(admin.get("/api/tickets?status=assigned&agent=" + a["name"]),
-                          200)["tickets"]
-        if a["load"] != len(assigned):
+        held = [t for status in ("assigned", "pending") for t in expect(
+            admin.get("/api/tickets?limit=1000&status=%s&agent=%s" % (status, a["name"])),
+            200)["tickets"]]
+        if a["load"] != len(held):
             raise Failure("%s's load is %r, but %d are assigned" % (a["name"], a["load"],
-                                                                  len(assigned)))
+                                                                  len(held)))
     if sum(a["load"] for a in lst) < 1:
         raise Failure("no load at all: %r" % lst)
     if names.get("ada") != "admin" or "bob" not in names or names["bob"] is not None:
@@ -334,6 +425,79 @@ def agents(desk, admin):
     return carol
 
 
+def agents_admin(desk, admin):
+    """POST /api/agents/:name/ACTION: an admin renames, deactivates and
+    activates agents and sets their availability; no one else may."""
+    def roster():
+        return {a["name"]: a for a in expect(admin.get("/api/agents"), 200)["agents"]}
+    carol = desk.client()
+    expect(carol.sign_in("carol", "carolpass2"), 200)
+    before = roster()
+    for action, body in [("rename", {"name": "x"}), ("deactivate", None), ("activate", None),
+                         ("unavailable", None), ("available", None)]:
+        expect(carol.post("/api/agents/bob/" + action, body), 403, "forbidden",
+               "an agent may not " + action)
+        expect(admin.post("/api/agents/bob/" + action, body, csrf=False), 403, "bad_csrf_token",
+               action + " without the CSRF token")
+        expect(admin.post("/api/agents/nobody/" + action, body), 404, "unknown_agent",
+               action + " an unknown agent")
+    expect(admin.post("/api/agents/bob/promote"), 404, "not_found", "an unknown agent action")
+    expect(admin.post("/api/agents/bob/rename", {}), 400, "missing_field", "rename without a name")
+    expect(admin.post("/api/agents/bob/rename", {"name": "alice"}), 409, "agent_exists",
+           "rename to a taken name")
+    expect(admin.post("/api/agents/bob/rename", {"name": "x" * 65}), 400, "field_too_long",
+           "rename to a long name")
+    expect(admin.post("/api/agents/bob/deactivate", {"really": True}), 400, "unknown_field",
+           "deactivate with a field")
+    if roster() != before:
+        raise Failure("a refused agent action changed the roster: %r" % roster())
+
+    # Availability: the policy skips an unavailable agent; naming one still assigns.
+    a = expect(admin.post("/api/agents/carol/unavailable"), 200)["agent"]
+    if (a["name"], a["active"], a["available"]) != ("carol", True, False):
+        raise Failure("unavailable: %r" % a)
+    if roster()["carol"]["available"]:
+        raise Failure("the roster still shows carol available")
+    a = expect(admin.post("/api/agents/carol/available", {}), 200)["agent"]
+    if not a["available"] or not roster()["carol"]["available"]:
+        raise Failure("available: %r" % a)
+
+    # Deactivate: the answer lists the agent's open tickets; none can be
+    # assigned to them until they are activated again.
+    t = expect(admin.post("/api/tickets", {"description": "For bob"}), 201)["ticket"]
+    expect(admin.post("/api/tickets/%d/assign" % t["id"], {"agent": "bob"}), 200)
+    d = expect(admin.post("/api/agents/bob/deactivate"), 200)
+    held = [x["id"] for x in d["open_tickets"]]
+    if d["agent"]["active"] or t["id"] not in held or roster()["bob"]["active"]:
+        raise Failure("deactivated %r" % d)
+    t2 = expect(admin.post("/api/tickets", {"description": "Not for bob"}), 201)["ticket"]
+    expect(admin.post("/api/tickets/%d/assign" % t2["id"], {"agent": "bob"}), 409,
+           "agent_inactive", "assign to a deactivated agent")
+    a = expect(admin.post("/api/agents/bob/activate"), 200)["agent"]
+    if not a["active"] or not roster()["bob"]["active"]:
+        raise Failure("activated %r" % a)
+    expect(admin.post("/api/tickets/%d/assign" % t2["id"], {"agent": "bob"}), 200)
+
+    # Rename: the roster, the tickets, a history entry by the admin; the
+    # password goes with the name, and the old name's sessions end.
+    mine = expect(carol.post("/api/tickets", {"description": "Carol holds it"}), 201)["ticket"]
+    expect(carol.post("/api/tickets/%d/assign" % mine["id"], {"agent": "carol"}), 200)
+    r = expect(admin.post("/api/agents/carol/rename", {"name": "carla"}), 200)["agent"]
+    if (r["name"], r["was"]) != ("carla", "carol"):
+        raise Failure("renamed %r" % r)
+    names = roster()
+    if "carol" in names or "carla" not in names or names["carla"]["role"] != "agent":
+        raise Failure("the roster after a rename: %r" % names)
+    shown = expect(admin.get("/api/tickets/%d" % mine["id"]), 200)["ticket"]
+    if shown["agent"] != "carla" or shown["history"][-1]["what"] != \
+            "agent carol renamed to carla" or shown["history"][-1]["who"] != "ada":
+        raise Failure("the ticket after a rename: %r" % shown)
+    signed_out(carol, "the old name's session after a rename")
+    expect(desk.client().sign_in("carol", "carolpass2"), 401, "bad_credentials",
+           "the old name signs in")
+    expect(desk.client().sign_in("carla", "carolpass2"), 200, what="the new name signs in")
+
+
 def find(node, name):
     if node.get("name") == name:
         return node
@@ -357,7 +521,7 @@ def runtime(desk, admin, tid):
     ql = [p["message_queue_len"] for p in q]
     if ql != sorted(ql, reverse=True):
         raise Failure("processes by queue %r" % ql)
-    expect(admin.get("/api/processes?sort=name"), 400, "bad_argument", "a bad sort")
+    expect(admin.get("/api/processes?sort=reductions"), 400, "bad_argument", "a bad sort")
     expect(admin.get("/api/processes?limit=x"), 400, "bad_argument", "a bad limit")
     expect(admin.post("/api/processes/%3C0.999999.77%3E/kill"), 404, "no_such_process",
            "kill a process that does not exist")
@@ -399,6 +563,17 @@ def runtime(desk, admin, tid):
         t.join()
     if s["restarts"] < 1:
         raise Failure("the Store's restart is not counted: %r" % s)
+    # The process table has each supervised child's restarts, as the tree
+    # counts them, and sorts by them: most first, unsupervised (null) last.
+    procs = expect(admin.get("/api/processes?sort=restarts&limit=1000"), 200)["processes"]
+    rs = [-1 if p["restarts"] is None else p["restarts"] for p in procs]
+    if rs != sorted(rs, reverse=True) or rs[0] < 1:
+        raise Failure("processes by restarts %r" % rs)
+    row = [p for p in procs if p["pid"] == s["pid"]]
+    if not row or row[0]["restarts"] != s["restarts"] or row[0]["name"] != "SupportSystem.Store":
+        raise Failure("the Store's row %r, its node %r" % (row, s))
+    if not any(p["restarts"] is None for p in procs):
+        raise Failure("no process is unsupervised: %r" % procs[-3:])
     after = expect(admin.get("/api/tickets/%d" % tid), 200, what="after the restart")["ticket"]
     if (after["status"], after["agent"], after["version"]) != \
             (before["status"], before["agent"], before["version"]):
@@ -427,7 +602,8 @@ def events(desk, admin):
     tickets = json.loads(snap.search(buf).group(1))["tickets"]
     if [t["id"] for t in tickets] != [t["id"] for t in listed] or not tickets:
         raise Failure("the snapshot %r is not the list %r" % (tickets[:3], listed[:3]))
-    if buf.index(b"event: snapshot") > buf.index(b"\r\n\r\n") + 16:
+    body = buf[buf.index(b"\r\n\r\n") + 4:]
+    if not re.match(rb"[0-9a-f]+\r\nid: [0-9]+-[0-9]+\nevent: snapshot\n", body):
         raise Failure("something came before the snapshot: %r" % buf[:600])
     # The stream is subscribed before its head is sent: a change now is seen.
     other = desk.client()
@@ -467,6 +643,116 @@ def events(desk, admin):
     expect(desk.client().get("/api/events"), 401, "not_signed_in", "events without a session")
 
 
+class Stream:
+    """GET /api/events on a socket of its own, read event by event."""
+
+    def __init__(self, desk, cookie, last_event_id=None):
+        self.sock = socket.create_connection(("127.0.0.1", desk.port), timeout=DEADLINE_S)
+        extra = "Last-Event-ID: %s\r\n" % last_event_id if last_event_id else ""
+        self.sock.sendall(("GET /api/events HTTP/1.1\r\nHost: x\r\nCookie: arbor_session=%s\r\n"
+                           "Accept: text/event-stream\r\n%s\r\n" % (cookie, extra)).encode())
+        self.raw = b""
+        self.buf = b""  # the body, its chunks joined
+        while b"\r\n\r\n" not in self.raw:
+            self.recv()
+        head, self.raw = self.raw.split(b"\r\n\r\n", 1)
+        if not head.startswith(b"HTTP/1.1 200") or b"Transfer-Encoding: chunked" not in head:
+            raise Failure("the event stream answered %r" % head)
+
+    def recv(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise Failure("the event stream closed: %r" % self.raw[-500:])
+        self.raw += chunk
+
+    def more(self):
+        """Reads until one more chunk of the body is whole."""
+        while True:
+            if b"\r\n" in self.raw:
+                size_line, rest = self.raw.split(b"\r\n", 1)
+                size = int(size_line, 16)
+                if len(rest) >= size + 2:
+                    self.buf += rest[:size]
+                    self.raw = rest[size + 2:]
+                    return
+            self.recv()
+
+    def next(self):
+        """The next event as {"id", "event", "data"} (comments skipped)."""
+        while True:
+            while b"\n\n" not in self.buf:
+                self.more()
+            block, self.buf = self.buf.split(b"\n\n", 1)
+            ev = {}
+            for line in block.decode().split("\n"):
+                if line.startswith(":"):
+                    continue
+                k, _, v = line.partition(": ")
+                ev[k] = json.loads(v) if k == "data" else v
+            if ev:
+                return ev
+
+    def until(self, pred, what):
+        seen = []
+        while True:
+            ev = self.next()
+            seen.append(ev)
+            if pred(ev):
+                return seen
+            if len(seen) > 2000:
+                raise Failure("no %s among %r" % (what, seen[-5:]))
+
+    def close(self):
+        self.sock.close()
+
+
+def resume(desk, admin):
+    """Last-Event-ID: a reconnect gets the events it missed, in order, then
+    "resume"; from too far back, or not an id of this run, a snapshot that
+    says why."""
+    s = Stream(desk, admin.cookie)
+    snap = s.next()
+    if snap["event"] != "snapshot" or snap["data"]["reason"] != "connect" or "id" not in snap:
+        raise Failure("the first event: %r" % snap)
+    # Two ticket events; the client goes away after the first.
+    t = expect(admin.post("/api/tickets", {"description": "Missed while away"}), 201)["ticket"]
+    first = s.until(lambda e: e["event"] == "ticket" and e["data"]["id"] == t["id"], "the create")
+    last_id = first[-1]["id"]
+    s.close()
+    expect(admin.post("/api/tickets/%d/assign" % t["id"], {"agent": "bob"}), 200)
+    expect(admin.post("/api/tickets/%d/note" % t["id"], {"text": "while away"}), 200)
+    s = Stream(desk, admin.cookie, last_id)
+    seen = s.until(lambda e: e["event"] == "resume", "a resume")
+    tickets = [(e["data"]["id"], e["data"]["version"]) for e in seen if e["event"] == "ticket"]
+    if any(e["event"] == "snapshot" for e in seen) or tickets != [(t["id"], 1), (t["id"], 2)]:
+        raise Failure("the resume after %s sent %r" % (last_id, seen))
+    run, seq = last_id.split("-")
+    ids = [e["id"] for e in seen]
+    if ids != ["%s-%d" % (run, int(seq) + i) for i in range(1, len(seen))] + [ids[-2]] or \
+            seen[-1]["data"] != {"after": last_id, "replayed": len(seen) - 1}:
+        raise Failure("the replayed ids %r, the resume %r" % (ids, seen[-1]))
+    # Live again after the resume.
+    expect(admin.post("/api/tickets/%d/resolve" % t["id"]), 200)
+    s.until(lambda e: e["event"] == "ticket" and e["data"]["status"] == "resolved", "live")
+    s.close()
+    # An id the desk never gave (another run's, or nonsense): a snapshot.
+    for bad in ("1-1", "%s-999999999" % run, "yesterday", "%s-1x" % run):
+        s = Stream(desk, admin.cookie, bad)
+        ev = s.next()
+        s.close()
+        if ev["event"] != "snapshot" or ev["data"]["reason"] != "unknown":
+            raise Failure("Last-Event-ID %r: %r" % (bad, ev))
+    # More events missed than the ring holds (256): a snapshot, too_old.
+    for i in range(140):
+        x = expect(admin.post("/api/tickets", {"description": "Flood %d" % i}), 201)["ticket"]
+        expect(admin.post("/api/tickets/%d/assign" % x["id"], {"agent": "bob"}), 200)
+    s = Stream(desk, admin.cookie, last_id)
+    ev = s.next()
+    s.close()
+    if ev["event"] != "snapshot" or ev["data"]["reason"] != "too_old":
+        raise Failure("a resume from too long ago: %r" % ev)
+
+
 def protocol(desk, admin):
     r = admin.request("PUT", "/api/tickets", {})
     expect(r, 405, "method_not_allowed", "a method the path does not take")
@@ -502,7 +788,7 @@ def stored_passwords(db):
     con = sqlite3.connect(db)
     rows = con.execute("SELECT agent, hash, role FROM credentials ORDER BY agent").fetchall()
     con.close()
-    if [(a, r) for a, _, r in rows] != [("ada", "admin"), ("carol", "agent"),
+    if [(a, r) for a, _, r in rows] != [("ada", "admin"), ("carla", "agent"),
                                         ("dora", "admin")]:
         raise Failure("credentials %r" % [(a, r) for a, _, r in rows])
     salts = set()
@@ -525,8 +811,11 @@ def main():
             sign_in_and_sessions(desk, admin)
             bad_bodies(desk, admin)
             tid = tickets(desk, admin)
+            ticket_list(desk, admin)
             agents(desk, admin)
+            agents_admin(desk, admin)
             events(desk, admin)
+            resume(desk, admin)
             protocol(desk, admin)
             start_refusals(binary, tmp, desk.port)
             runtime(desk, admin, tid)

@@ -43,12 +43,16 @@ void api_ticket_create(arbor_http_request_t *req, arbor_http_response_t *res,
                        const web_session_t *who);
 void api_ticket_act(arbor_http_request_t *req, arbor_http_response_t *res,
                     const web_session_t *who);
+void api_queues(arbor_http_request_t *req, arbor_http_response_t *res, const web_session_t *who);
 /* {"tickets":[...]}: the newest limit tickets, as GET /api/tickets lists
  * them; NULL when the desk cannot say. */
 cJSON *api_tickets_newest(size_t limit);
 void api_agents_list(arbor_http_request_t *req, arbor_http_response_t *res,
                      const web_session_t *who);
 void api_agent_add(arbor_http_request_t *req, arbor_http_response_t *res, const web_session_t *who);
+/* POST /api/agents/:name/ACTION (admin): rename {"name"}, activate,
+ * deactivate (answers the agent's open tickets), available, unavailable. */
+void api_agent_act(arbor_http_request_t *req, arbor_http_response_t *res, const web_session_t *who);
 
 /* api_runtime.c */
 void api_tree(arbor_http_request_t *req, arbor_http_response_t *res, const web_session_t *who);

@@ -1,7 +1,9 @@
 /*
  * Signing in and out, and the first admin (api.h).
  *
- *   POST   /api/session  {"name","password"}  -> 200 {"agent","role","csrf_token"} + cookie
+ *   POST   /api/session  {"name","password"}  -> 200 {"agent","role","csrf_token"} + cookie;
+ *                                                429 + Retry-After after too many failures
+ *                                                (sign_in_limit.h)
  *   GET    /api/session                       -> 200 the same (a page that reloads), or
  *                                                {"agent":null} when not signed in
  *   DELETE /api/session                       -> 200 {"signed_out":true}, cookie cleared
@@ -13,6 +15,7 @@
 #include "../agents.h"
 #include "api.h"
 #include "reply.h"
+#include "sign_in_limit.h"
 
 void api_session_cookie(arbor_http_response_t *res, const web_session_t *s)
 {
@@ -51,6 +54,27 @@ static void signed_in(arbor_http_response_t *res, const char *agent, credential_
 
 static const char *const credential_fields[] = {"name", "password", NULL};
 
+/* The request's peer's address, without its port ("127.0.0.1", "[::1]"). */
+static void peer_address(const arbor_http_request_t *req, char *out, size_t size)
+{
+    arbor_sockaddr_format(&req->peer, out, size);
+    char *colon = strrchr(out, ':');
+    if (colon && (strchr(out, '.') || out[0] == '['))
+        *colon = '\0';
+}
+
+/* 429 with Retry-After: the sign-in waits wait_ms more. */
+static void too_many(arbor_http_response_t *res, int64_t wait_ms)
+{
+    char seconds[24], message[120];
+    snprintf(seconds, sizeof seconds, "%lld", (long long)((wait_ms + 999) / 1000));
+    arbor_http_set_header(res, "Retry-After", seconds);
+    snprintf(message, sizeof message,
+             "too many failed sign-ins for this name or from this address; try again in %s s",
+             seconds);
+    web_error(res, 429, "too_many_attempts", message);
+}
+
 void api_session_open(arbor_http_request_t *req, arbor_http_response_t *res,
                       const web_session_t *who)
 {
@@ -62,17 +86,30 @@ void api_session_open(arbor_http_request_t *req, arbor_http_response_t *res,
         web_text(res, body, "name", true, TICKET_NAME_MAX, false, name, sizeof name, NULL) &&
         web_text(res, body, "password", true, PASSWORD_MAX, false, password, sizeof password, NULL);
     cJSON_Delete(body);
-    if (!ok)
+    if (!ok) {
+        explicit_bzero(password, sizeof password);
         return;
+    }
+    char address[64];
+    peer_address(req, address, sizeof address);
+    int64_t wait = sign_in_wait_ms(name, address);
+    if (wait > 0) {
+        explicit_bzero(password, sizeof password);
+        too_many(res, wait);
+        return;
+    }
     credential_role_t role;
     int rc = credentials_check(name, password, &role);
     explicit_bzero(password, sizeof password);
-    if (rc == ARBOR_EACCES)
+    if (rc == ARBOR_EACCES) {
+        sign_in_failed(name, address);
         web_error(res, 401, "bad_credentials", "wrong name or password");
-    else if (rc)
+    } else if (rc) {
         web_error(res, 503, "unavailable", "the desk could not check the password");
-    else
+    } else {
+        sign_in_succeeded(name);
         signed_in(res, name, role);
+    }
 }
 
 /* Public: a page asks on load whether it is signed in, and an answer of

@@ -2,12 +2,13 @@
  * The runtime as the dashboard shows it (api.h):
  *
  *   GET  /api/tree                  the desk's supervision tree, live
- *   GET  /api/processes?sort=memory|queue&limit=N   the top processes
+ *   GET  /api/processes?sort=memory|queue|restarts&limit=N   the top processes
  *   POST /api/processes/:pid/kill   an exit signal `kill` (admin)
  *
  * The tree is the console's (desk_tree_json: which_children of each
- * supervisor); the process table is the runtime's process info. No
- * process's state is shown.
+ * supervisor); the process table is the runtime's process info, with each
+ * supervised child's restarts as its supervisor counts them (the tree's).
+ * No process's state is shown.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,13 @@ void api_tree(arbor_http_request_t *req, arbor_http_response_t *res, const web_s
 
 /* ---- processes ------------------------------------------------------------------------ */
 
-typedef enum { BY_MEMORY, BY_QUEUE } order_t;
+typedef enum { BY_MEMORY, BY_QUEUE, BY_RESTARTS } order_t;
+
+/* A process's info and its restarts (-1: not a supervised child). */
+typedef struct row {
+    arbor_process_info_t info;
+    int64_t restarts;
+} row_t;
 
 /* Largest first; ties by pid, so the order is stable between refreshes. */
 static int descending(size_t x, size_t y, arbor_pid_t px, arbor_pid_t py)
@@ -46,14 +53,29 @@ static int descending(size_t x, size_t y, arbor_pid_t px, arbor_pid_t py)
 
 static int by_memory(const void *a, const void *b)
 {
-    const arbor_process_info_t *x = a, *y = b;
-    return descending(x->memory, y->memory, x->pid, y->pid);
+    const row_t *x = a, *y = b;
+    return descending(x->info.memory, y->info.memory, x->info.pid, y->info.pid);
 }
 
 static int by_queue(const void *a, const void *b)
 {
-    const arbor_process_info_t *x = a, *y = b;
-    return descending(x->message_queue_len, y->message_queue_len, x->pid, y->pid);
+    const row_t *x = a, *y = b;
+    return descending(x->info.message_queue_len, y->info.message_queue_len, x->info.pid,
+                      y->info.pid);
+}
+
+static int by_pid(const void *a, const void *b)
+{
+    const row_t *x = a, *y = b;
+    return (x->info.pid > y->info.pid) - (x->info.pid < y->info.pid);
+}
+
+/* Most restarts first; those that no supervisor restarts last. */
+static int by_restarts(const void *a, const void *b)
+{
+    const row_t *x = a, *y = b;
+    return descending((size_t)(x->restarts + 1), (size_t)(y->restarts + 1), x->info.pid,
+                      y->info.pid);
 }
 
 static const char *status_name(arbor_proc_status_t s)
@@ -63,8 +85,9 @@ static const char *status_name(arbor_proc_status_t s)
                                        : "exiting";
 }
 
-static cJSON *process_json(const arbor_process_info_t *p)
+static cJSON *process_json(const row_t *r)
 {
+    const arbor_process_info_t *p = &r->info;
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "pid", console_pid(p->pid));
     cJSON_AddItemToObject(j, "name", console_json_text(p->name));
@@ -75,6 +98,10 @@ static cJSON *process_json(const arbor_process_info_t *p)
     cJSON_AddNumberToObject(j, "message_queue_len", (double)p->message_queue_len);
     cJSON_AddNumberToObject(j, "links", p->links);
     cJSON_AddNumberToObject(j, "monitors", p->monitors);
+    if (r->restarts >= 0)
+        cJSON_AddNumberToObject(j, "restarts", (double)r->restarts);
+    else
+        cJSON_AddNullToObject(j, "restarts");
     return j;
 }
 
@@ -90,8 +117,10 @@ static bool processes_query(const arbor_http_request_t *req, arbor_http_response
             *by = BY_MEMORY;
         else if (strcmp(sort, "queue") == 0)
             *by = BY_QUEUE;
+        else if (strcmp(sort, "restarts") == 0)
+            *by = BY_RESTARTS;
         else {
-            web_error(res, 400, "bad_argument", "sort must be memory or queue");
+            web_error(res, 400, "bad_argument", "sort must be memory, queue or restarts");
             return false;
         }
     }
@@ -107,6 +136,25 @@ static bool processes_query(const arbor_http_request_t *req, arbor_http_response
     return true;
 }
 
+static bool parse_pid(const char *s, arbor_pid_t *pid);
+
+/* Each supervised child in the tree under node: its restarts into the
+ * row of its pid (rows sorted by pid, n of them). */
+static void tree_restarts(const cJSON *node, row_t *rows, size_t n)
+{
+    const cJSON *pid = cJSON_GetObjectItem(node, "pid");
+    const cJSON *restarts = cJSON_GetObjectItem(node, "restarts");
+    arbor_pid_t p;
+    if (cJSON_IsString(pid) && cJSON_IsNumber(restarts) && parse_pid(pid->valuestring, &p)) {
+        row_t key = {.info = {.pid = p}};
+        row_t *r = bsearch(&key, rows, n, sizeof *rows, by_pid);
+        if (r)
+            r->restarts = (int64_t)restarts->valuedouble;
+    }
+    const cJSON *child;
+    cJSON_ArrayForEach(child, cJSON_GetObjectItem(node, "children")) tree_restarts(child, rows, n);
+}
+
 void api_processes(arbor_http_request_t *req, arbor_http_response_t *res, const web_session_t *who)
 {
     order_t by;
@@ -117,26 +165,37 @@ void api_processes(arbor_http_request_t *req, arbor_http_response_t *res, const 
     size_t cap = count + 64; /* room for those started meanwhile */
     /* In this process's memory: freed even if it is killed meanwhile. */
     arbor_pid_t *pids = arbor_alloc(cap * sizeof *pids);
-    arbor_process_info_t *infos = arbor_alloc(cap * sizeof *infos);
-    if (!pids || !infos) {
+    row_t *rows = arbor_alloc(cap * sizeof *rows);
+    if (!pids || !rows) {
         arbor_free(pids);
-        arbor_free(infos);
+        arbor_free(rows);
         web_error(res, 503, "out_of_memory", "out of memory");
         return;
     }
     arbor_processes(pids, cap, &count);
     size_t n = 0;
     for (size_t i = 0; i < count && i < cap; i++)
-        if (arbor_process_info(pids[i], &infos[n]) == 0)
-            n++;
-    qsort(infos, n, sizeof *infos, by == BY_MEMORY ? by_memory : by_queue);
+        if (arbor_process_info(pids[i], &rows[n].info) == 0)
+            rows[n++].restarts = -1;
+    arbor_free(pids);
+    /* The restarts, as the supervisors count them (the tree's walk). */
+    arbor_pid_t sup = arbor_whereis(DESK_SUPERVISOR_NAME);
+    cJSON *tree = sup ? desk_tree_json(sup) : NULL;
+    if (tree) {
+        qsort(rows, n, sizeof *rows, by_pid);
+        tree_restarts(tree, rows, n);
+        cJSON_Delete(tree);
+    }
+    qsort(rows, n, sizeof *rows,
+          by == BY_MEMORY  ? by_memory
+          : by == BY_QUEUE ? by_queue
+                           : by_restarts);
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "total", (double)n);
     cJSON *arr = cJSON_AddArrayToObject(j, "processes");
     for (size_t i = 0; i < n && i < limit; i++)
-        cJSON_AddItemToArray(arr, process_json(&infos[i]));
-    arbor_free(pids);
-    arbor_free(infos);
+        cJSON_AddItemToArray(arr, process_json(&rows[i]));
+    arbor_free(rows);
     web_json(res, 200, j);
 }
 

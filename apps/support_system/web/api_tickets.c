@@ -3,7 +3,9 @@
  * that calls the desk (desk.h, store.h, agents.h), so that a change in
  * the desk's API is adapted here alone.
  *
- *   GET  /api/tickets?status=S&agent=A&limit=N   newest first
+ *   GET  /api/tickets?status=&queue=&agent=&unassigned=&customer=&priority=&search=
+ *                    &sort=&page=&limit=     a page of the list, and whether more follow
+ *   GET  /api/queues                     the queues' sizes (mine: the signed-in agent's)
  *   POST /api/tickets                    {"description","customer","priority"}
  *   GET  /api/tickets/:id                the ticket and its history (ETag: its version)
  *   POST /api/tickets/:id/:action        the workflow (ticket.h's actions):
@@ -13,10 +15,17 @@
  *        each also takes {"version"?}
  *   GET  /api/agents                     the roster: load, and who may sign in
  *   POST /api/agents                     {"name","password"?,"role"?} (admin)
+ *   POST /api/agents/:name/:action       rename {"name"}, activate, deactivate, available,
+ *                                        unavailable (admin)
  *
  * A change names the version it was computed from, in If-Match or the
  * "version" field; if the ticket has moved on it is refused with 409 and
  * told who changed it. Changes are made in the signed-in agent's name.
+ * A create or a change may carry an Idempotency-Key (a request id): a
+ * retry under the same key is answered with the first outcome and made no
+ * more (Idempotent-Replayed: true); the key of another request is refused
+ * (422 request_id_reused). A change whose outcome is unknown is answered
+ * 504 outcome_unknown (reply.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -33,89 +42,283 @@
 
 /* ---- reading ------------------------------------------------------------------------- */
 
-/* The query field name into out: true when present and fits. */
-static bool query_field(const arbor_http_request_t *req, const char *name, char *out, size_t size)
-{
-    return arbor_http_query(req->query, name, out, size) >= 0;
-}
+/* The list's query parameters: each at most once. */
+static const char *const list_params[] = {"status",   "queue",  "agent", "unassigned", "customer",
+                                          "priority", "search", "sort",  "page",       "limit"};
+#define LIST_PARAMS (sizeof list_params / sizeof list_params[0])
 
-/* {"tickets":[...]} as store_list finds them, into *out. */
-static int tickets_json(const ticket_status_t *status, const char *agent, size_t limit, cJSON **out)
-{
-    ticket_t *rows;
-    size_t n;
-    int rc = store_list(status, agent, limit, &rows, &n);
-    if (rc)
-        return rc;
-    cJSON *j = cJSON_CreateObject();
-    cJSON *arr = cJSON_AddArrayToObject(j, "tickets");
-    for (size_t i = 0; i < n; i++)
-        cJSON_AddItemToArray(arr, desk_ticket_json(&rows[i], false));
-    free(rows);
-    *out = j;
-    return 0;
-}
-
+/* Every parameter of the query is one of list_params, named once: else
+ * 400 unknown_parameter. */
 static bool known_query(const arbor_http_request_t *req, arbor_http_response_t *res)
 {
-    static const char *const known[] = {"status", "agent", "limit"};
+    bool seen[LIST_PARAMS] = {false};
     const char *p = req->query;
     while (*p) {
         size_t n = strcspn(p, "&"), k = strcspn(p, "=&");
-        bool ok = false;
-        for (size_t i = 0; i < sizeof known / sizeof known[0] && !ok; i++)
-            ok = k == strlen(known[i]) && strncmp(p, known[i], k) == 0;
-        if (!ok && n > 0) {
+        size_t i = 0;
+        while (i < LIST_PARAMS &&
+               !(k == strlen(list_params[i]) && strncmp(p, list_params[i], k) == 0))
+            i++;
+        if (n > 0 && (i == LIST_PARAMS || seen[i])) {
             web_error(res, 400, "unknown_parameter",
-                      "the list takes the parameters status, agent and limit");
+                      "unknown or repeated parameter: the list takes status, queue, agent,"
+                      " unassigned, customer, priority, search, sort, page and limit, each once");
             return false;
         }
+        if (n > 0)
+            seen[i] = true;
         p += n + (p[n] == '&');
     }
     return true;
 }
 
+/* Query parameter name, decoded, into out: false when it answered 400
+ * (a bad escape, or longer than size allows); *present says whether the
+ * query has it. */
+static bool query_param(const arbor_http_request_t *req, arbor_http_response_t *res,
+                        const char *name, char *out, size_t size, bool *present)
+{
+    int rc = arbor_http_query(req->query, name, out, size);
+    *present = rc >= 0;
+    if (rc >= 0 || rc == ARBOR_ENOENT) {
+        if (rc < 0)
+            out[0] = '\0';
+        return true;
+    }
+    char message[96];
+    snprintf(message, sizeof message, "the parameter '%s' %s", name,
+             rc == ARBOR_ETOOBIG ? "is too long" : "does not decode");
+    web_error(res, 400, rc == ARBOR_ETOOBIG ? "field_too_long" : "bad_argument", message);
+    return false;
+}
+
+/* A whole number from min to max, or 400 saying so. */
+static bool query_number(arbor_http_response_t *res, const char *name, const char *text, long min,
+                         long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || text[0] < '0' || text[0] > '9' || v < min || v > max) {
+        char message[96];
+        snprintf(message, sizeof message, "%s must be a number from %ld to %ld", name, min, max);
+        web_error(res, 400, "bad_argument", message);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+/* One of names (n of them), as its index; else 400 listing them. */
+static bool query_choice(arbor_http_response_t *res, const char *name, const char *text,
+                         const char *const *names, int n, const char *list, int *out)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(text, names[i]) == 0) {
+            *out = i;
+            return true;
+        }
+    char message[128];
+    snprintf(message, sizeof message, "%s must be one of %s", name, list);
+    web_error(res, 400, "bad_argument", message);
+    return false;
+}
+
+/* The queues a list may show (docs/api-http.md): as store_queues counts. */
+typedef enum { QUEUE_MINE, QUEUE_UNASSIGNED, QUEUE_OPEN, QUEUE_PENDING } queue_t;
+static const char *const queue_names[] = {"mine", "unassigned", "open", "pending"};
+static const char *const sort_names[STORE_SORTS] = {"newest", "oldest", "priority", "updated"};
+
+/* A list's filters, order and page, as the query asks, with the text
+ * they point to. */
+typedef struct list_query {
+    store_filter_t f;
+    ticket_status_t status;
+    ticket_priority_t priority;
+    char agent[TICKET_NAME_MAX * 4 + 1], customer[TICKET_NAME_MAX * 4 + 1];
+    char search[TICKET_DESC_MAX * 4 + 1];
+    long page, limit;
+} list_query_t;
+
+/* Reads the query into *q: false when it answered 400. */
+static bool list_query(const arbor_http_request_t *req, arbor_http_response_t *res,
+                       const web_session_t *who, list_query_t *q)
+{
+    char status[16], queue[16], unassigned[8], priority[16], sort[16], page[24], limit[24];
+    bool has_status, has_queue, has_agent, has_unassigned, has_customer, has_priority, has_search,
+        has_sort, has_page, has_limit;
+    if (!known_query(req, res) ||
+        !query_param(req, res, "status", status, sizeof status, &has_status) ||
+        !query_param(req, res, "queue", queue, sizeof queue, &has_queue) ||
+        !query_param(req, res, "agent", q->agent, sizeof q->agent, &has_agent) ||
+        !query_param(req, res, "unassigned", unassigned, sizeof unassigned, &has_unassigned) ||
+        !query_param(req, res, "customer", q->customer, sizeof q->customer, &has_customer) ||
+        !query_param(req, res, "priority", priority, sizeof priority, &has_priority) ||
+        !query_param(req, res, "search", q->search, sizeof q->search, &has_search) ||
+        !query_param(req, res, "sort", sort, sizeof sort, &has_sort) ||
+        !query_param(req, res, "page", page, sizeof page, &has_page) ||
+        !query_param(req, res, "limit", limit, sizeof limit, &has_limit))
+        return false;
+    q->f = (store_filter_t){.sort = STORE_SORT_NEWEST};
+    q->page = 1;
+    q->limit = LIST_DEFAULT;
+    ticket_error_t err = {.code = ""};
+    if (has_status && !ticket_status_parse(status, &q->status)) {
+        web_error(res, 400, "bad_argument",
+                  "status must be one of open, assigned, pending, resolved, closed");
+        return false;
+    }
+    if (has_status)
+        q->f.status = &q->status;
+    if (has_agent && !ticket_check_text("agent", q->agent, TICKET_NAME_MAX, false, &err)) {
+        web_error(res, 400, err.code, err.message);
+        return false;
+    }
+    if (has_agent)
+        q->f.agent = q->agent;
+    if (has_unassigned && strcmp(unassigned, "true") != 0) {
+        web_error(res, 400, "bad_argument", "unassigned takes the value true");
+        return false;
+    }
+    if (has_unassigned && has_agent) {
+        web_error(res, 400, "bad_argument", "agent and unassigned exclude each other");
+        return false;
+    }
+    if (has_unassigned)
+        q->f.agent = "";
+    int queue_i = 0;
+    if (has_queue && !query_choice(res, "queue", queue, queue_names, 4,
+                                   "mine, unassigned, open, pending", &queue_i))
+        return false;
+    if (has_queue && (has_status || has_agent || has_unassigned)) {
+        web_error(res, 400, "bad_argument",
+                  "a queue sets the status and the agent: it excludes status, agent and"
+                  " unassigned");
+        return false;
+    }
+    if (has_queue) {
+        static const ticket_status_t open_status = TICKET_OPEN, pending_status = TICKET_PENDING;
+        switch ((queue_t)queue_i) {
+        case QUEUE_MINE: /* assigned or pending to the signed-in agent */
+            snprintf(q->agent, sizeof q->agent, "%s", who->agent);
+            q->f.agent = q->agent;
+            q->f.unresolved = true;
+            break;
+        case QUEUE_UNASSIGNED:
+            q->f.status = &open_status;
+            break;
+        case QUEUE_OPEN:
+            q->f.unresolved = true;
+            break;
+        case QUEUE_PENDING:
+            q->f.status = &pending_status;
+            break;
+        }
+    }
+    if (has_customer && !ticket_check_text("customer", q->customer, TICKET_NAME_MAX, false, &err)) {
+        web_error(res, 400, err.code, err.message);
+        return false;
+    }
+    if (has_customer)
+        q->f.customer = q->customer;
+    if (has_priority && !ticket_priority_parse(priority, &q->priority)) {
+        web_error(res, 400, "bad_argument", "priority must be one of low, normal, high, urgent");
+        return false;
+    }
+    if (has_priority)
+        q->f.priority = &q->priority;
+    if (has_search && !ticket_check_text("search", q->search, TICKET_DESC_MAX, false, &err)) {
+        web_error(res, 400, err.code, err.message);
+        return false;
+    }
+    if (has_search)
+        q->f.search = q->search;
+    int sort_i = STORE_SORT_NEWEST;
+    if (has_sort && !query_choice(res, "sort", sort, sort_names, STORE_SORTS,
+                                  "newest, oldest, priority, updated", &sort_i))
+        return false;
+    q->f.sort = (store_sort_t)sort_i;
+    if ((has_page && !query_number(res, "page", page, 1, INT32_MAX, &q->page)) ||
+        (has_limit && !query_number(res, "limit", limit, 1, LIST_MAX, &q->limit)))
+        return false;
+    /* One more than the page holds: whether there is a next page. */
+    q->f.offset = (size_t)(q->page - 1) * (size_t)q->limit;
+    q->f.limit = (size_t)q->limit + 1;
+    return true;
+}
+
+/* {"tickets":[...]} of the first limit of rows (n of them). */
+static cJSON *tickets_json(const ticket_t *rows, size_t n, size_t limit)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(j, "tickets");
+    for (size_t i = 0; i < n && i < limit; i++)
+        cJSON_AddItemToArray(arr, desk_ticket_json(&rows[i], false));
+    return j;
+}
+
 void api_tickets_list(arbor_http_request_t *req, arbor_http_response_t *res,
                       const web_session_t *who)
 {
-    char status_s[32], agent[TICKET_NAME_SIZE], limit_s[16];
-    ticket_status_t status;
-    bool has_status = query_field(req, "status", status_s, sizeof status_s);
-    bool has_agent = query_field(req, "agent", agent, sizeof agent);
-    long limit = LIST_DEFAULT;
-    if (!known_query(req, res))
-        return;
-    if (has_status && !ticket_status_parse(status_s, &status)) {
-        web_error(res, 400, "bad_argument",
-                  "status must be one of open, assigned, resolved, closed");
+    /* In this process's memory: the search alone is 800 bytes. */
+    list_query_t *q = arbor_calloc(1, sizeof *q);
+    if (!q) {
+        web_error(res, 503, "out_of_memory", "out of memory");
         return;
     }
+    if (!list_query(req, res, who, q)) {
+        arbor_free(q);
+        return;
+    }
+    ticket_t *rows;
+    size_t n;
     ticket_error_t err = {.code = ""};
-    if (has_agent && !ticket_check_text("agent", agent, TICKET_NAME_MAX, false, &err)) {
+    int rc = store_find(&q->f, &rows, &n, &err);
+    long page = q->page, limit = q->limit;
+    arbor_free(q);
+    if (rc == ARBOR_EINVAL) {
         web_error(res, 400, err.code, err.message);
         return;
     }
-    if (query_field(req, "limit", limit_s, sizeof limit_s)) {
-        char *end;
-        errno = 0;
-        limit = strtol(limit_s, &end, 10);
-        if (errno || *end || limit < 1 || limit > LIST_MAX) {
-            web_error(res, 400, "bad_argument", "limit must be a number from 1 to 1000");
-            return;
-        }
-    }
-    cJSON *j;
-    int rc = tickets_json(has_status ? &status : NULL, has_agent ? agent : NULL, (size_t)limit, &j);
-    if (rc)
+    if (rc) {
         web_error(res, 503, "unavailable", arbor_strerror(rc));
-    else
-        web_json(res, 200, j);
+        return;
+    }
+    cJSON *j = tickets_json(rows, n, (size_t)limit);
+    free(rows);
+    cJSON_AddNumberToObject(j, "page", (double)page);
+    cJSON_AddNumberToObject(j, "limit", (double)limit);
+    cJSON_AddBoolToObject(j, "more", n > (size_t)limit);
+    web_json(res, 200, j);
+}
+
+void api_queues(arbor_http_request_t *req, arbor_http_response_t *res, const web_session_t *who)
+{
+    store_queues_t q;
+    int rc = store_queues(who->agent, &q);
+    if (rc) {
+        web_error(res, 503, "unavailable", arbor_strerror(rc));
+        return;
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON *o = cJSON_AddObjectToObject(j, "queues");
+    cJSON_AddNumberToObject(o, "mine", (double)q.mine);
+    cJSON_AddNumberToObject(o, "unassigned", (double)q.unassigned);
+    cJSON_AddNumberToObject(o, "open", (double)q.open);
+    cJSON_AddNumberToObject(o, "pending", (double)q.pending);
+    web_json(res, 200, j);
 }
 
 cJSON *api_tickets_newest(size_t limit)
 {
-    cJSON *j;
-    return tickets_json(NULL, NULL, limit, &j) == 0 ? j : NULL;
+    ticket_t *rows;
+    size_t n;
+    store_filter_t f = {.sort = STORE_SORT_NEWEST, .limit = limit};
+    if (store_find(&f, &rows, &n, NULL) != 0)
+        return NULL;
+    cJSON *j = tickets_json(rows, n, limit);
+    free(rows);
+    return j;
 }
 
 /* Answers {"ticket":...}, with its history when asked, and its version
@@ -161,11 +364,35 @@ static ticket_actor_t signed_in_agent(const web_session_t *who)
 
 static const char *const create_fields[] = {"description", "customer", "priority", NULL};
 
+/* The request's Idempotency-Key header into once (absent: none). False
+ * when it answered 400: not a request id (desk_check_request_id). */
+static bool idempotency_key(const arbor_http_request_t *req, arbor_http_response_t *res,
+                            desk_once_t *once)
+{
+    const char *key = arbor_http_header(req, "Idempotency-Key");
+    ticket_error_t err = {.code = ""};
+    once->request_id = key;
+    once->replayed = false;
+    if (!key || desk_check_request_id(key, &err))
+        return true;
+    web_error(res, 400, "bad_idempotency_key",
+              "Idempotency-Key must be 1 to 64 visible ASCII characters (no blanks)");
+    return false;
+}
+
+/* A retry answered with the first outcome says so. */
+static void mark_replayed(arbor_http_response_t *res, const desk_once_t *once)
+{
+    if (once->replayed)
+        arbor_http_set_header(res, "Idempotent-Replayed", "true");
+}
+
 void api_ticket_create(arbor_http_request_t *req, arbor_http_response_t *res,
                        const web_session_t *who)
 {
     cJSON *body;
-    if (!web_body(req, res, create_fields, false, &body))
+    desk_once_t once;
+    if (!idempotency_key(req, res, &once) || !web_body(req, res, create_fields, false, &body))
         return;
     ticket_t t = {.priority = PRIORITY_NORMAL};
     char priority[16];
@@ -185,10 +412,11 @@ void api_ticket_create(arbor_http_request_t *req, arbor_http_response_t *res,
     }
     ticket_error_t err = {.code = ""};
     ticket_actor_t by = signed_in_agent(who);
-    if (desk_create(&t, &by, NULL, &err) != 0) {
+    if (desk_create_once(&t, &by, &once, NULL, &err) != 0) {
         web_desk_error(res, &err);
         return;
     }
+    mark_replayed(res, &once);
     char location[48];
     snprintf(location, sizeof location, "/api/tickets/%lld", (long long)t.id);
     arbor_http_set_header(res, "Location", location);
@@ -346,7 +574,9 @@ void api_ticket_act(arbor_http_request_t *req, arbor_http_response_t *res, const
         return;
     }
     cJSON *body;
-    if (!web_id_param(req, res, "id", &id) || !web_body(req, res, spec->fields, true, &body))
+    desk_once_t once;
+    if (!web_id_param(req, res, "id", &id) || !idempotency_key(req, res, &once) ||
+        !web_body(req, res, spec->fields, true, &body))
         return;
     /* In process memory: a change holds 8 KB of text. */
     ticket_change_t *c = arbor_calloc(1, sizeof *c);
@@ -361,10 +591,11 @@ void api_ticket_act(arbor_http_request_t *req, arbor_http_response_t *res, const
     ticket_t t;
     ticket_error_t err = {.code = ""};
     ticket_actor_t by = signed_in_agent(who);
-    int rc = ok ? desk_change_if(id, expected, c, &by, &t, &err) : 0;
+    int rc = ok ? desk_change_once(id, expected, c, &by, &once, &t, &err) : 0;
     arbor_free(c);
     if (!ok)
         return;
+    mark_replayed(res, &once);
     if (rc == 0)
         answer_ticket(res, 200, &t, false);
     else if (strcmp(err.code, "conflict") == 0)
@@ -465,4 +696,89 @@ void api_agent_add(arbor_http_request_t *req, arbor_http_response_t *res, const 
     else
         cJSON_AddNullToObject(a, "role");
     web_json(res, 201, j);
+}
+
+/* An agent's entry as the roster has it now. */
+static cJSON *agent_json(const char *name)
+{
+    cJSON *a = cJSON_CreateObject();
+    cJSON_AddStringToObject(a, "name", name);
+    store_agent_t now;
+    if (agents_lookup(name, &now) == 0) {
+        cJSON_AddBoolToObject(a, "active", now.active);
+        cJSON_AddBoolToObject(a, "available", now.available);
+    }
+    return a;
+}
+
+/* A refusal about an agent: one that is not on the roster is 404. */
+static void agent_error(arbor_http_response_t *res, const ticket_error_t *err)
+{
+    if (strcmp(err->code, "unknown_agent") == 0)
+        web_error(res, 404, err->code, err->message);
+    else
+        web_desk_error(res, err);
+}
+
+static const char *const rename_fields[] = {"name", NULL};
+static const char *const no_fields[] = {NULL};
+
+void api_agent_act(arbor_http_request_t *req, arbor_http_response_t *res, const web_session_t *who)
+{
+    static const char *const actions[] = {"rename", "activate", "deactivate", "available",
+                                          "unavailable"};
+    const char *action = arbor_http_param(req, "action");
+    const char *name = arbor_http_param(req, "name");
+    size_t k = 0;
+    while (k < sizeof actions / sizeof actions[0] && strcmp(actions[k], action) != 0)
+        k++;
+    if (k == sizeof actions / sizeof actions[0]) {
+        web_error(res, 404, "not_found",
+                  "no such action: rename, activate, deactivate, available, unavailable");
+        return;
+    }
+    ticket_error_t err = {.code = ""};
+    if (!ticket_check_text("agent", name, TICKET_NAME_MAX, false, &err)) {
+        web_error(res, 404, "unknown_agent", "there is no agent by that name");
+        return;
+    }
+    cJSON *body;
+    if (!web_body(req, res, k == 0 ? rename_fields : no_fields, k != 0, &body))
+        return;
+    char to[TICKET_NAME_SIZE];
+    bool ok =
+        k != 0 || web_text(res, body, "name", true, TICKET_NAME_MAX, false, to, sizeof to, NULL);
+    cJSON_Delete(body);
+    if (!ok)
+        return;
+    ticket_t *held = NULL;
+    size_t n = 0;
+    int rc;
+    if (k == 0) {
+        ticket_actor_t by = signed_in_agent(who);
+        rc = desk_agent_rename(name, to, &by, &err);
+    } else if (k == 2) {
+        rc = desk_agent_deactivate(name, &held, &n, &err);
+    } else {
+        rc = agents_set(name, k == 1 ? 1 : -1, k == 3 ? 1 : k == 4 ? 0 : -1, &err);
+    }
+    if (rc) {
+        agent_error(res, &err);
+        return;
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON *a = agent_json(k == 0 ? to : name);
+    cJSON_AddItemToObject(j, "agent", a);
+    if (k == 0) {
+        cJSON_AddStringToObject(a, "was", name);
+        /* Their sessions were in the old name: they sign in with the new one. */
+        sessions_close_agent(name);
+    }
+    if (k == 2) {
+        cJSON *arr = cJSON_AddArrayToObject(j, "open_tickets");
+        for (size_t i = 0; i < n; i++)
+            cJSON_AddItemToArray(arr, desk_ticket_json(&held[i], false));
+    }
+    free(held);
+    web_json(res, 200, j);
 }

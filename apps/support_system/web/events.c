@@ -1,24 +1,36 @@
 /*
  * The event stream (api.h, web.h): GET /api/events, Server-Sent Events.
  *
- *   event: snapshot  data: {"tickets":[...]}, the newest 1000 tickets, first
+ *   event: snapshot  data: {"tickets":[...],"reason":R}, the newest 1000
+ *                    tickets: first on a new stream (R "connect"), and when
+ *                    a reconnect's Last-Event-ID cannot be resumed from (R
+ *                    "too_old": the ring no longer holds what was missed;
+ *                    "unknown": not an id of this desk's run), or when a
+ *                    stream fell more than the ring behind ("too_old")
+ *   event: resume    data: {"after":ID,"replayed":N}, first on a reconnect
+ *                    that could be resumed: the N events after ID came
+ *                    before it
  *   event: ticket    data: the ticket as stored, after each committed change
  *   event: process   data: {"pid","behaviour","what","detail","reason"}, for
  *                    each crash, supervisor report (a child terminated, a
  *                    restart given up) and progress report (a child started)
  *
- * A stream subscribes its connection's process in the Events registry
- * (duplicate keys) under one key; the desk's workers (web_ticket_changed)
- * and the runtime's report handler (web_watch_reports) dispatch to every
- * subscriber without a round trip. A subscriber that dies leaves the
- * registry with it.
+ * Every event has an id, "RUN-SEQ": RUN names this run of the desk's web
+ * (when it was made), SEQ counts its events. The last RING_EVENTS ticket and
+ * process events are kept, in order, in a ring (any thread appends); each
+ * append then notifies every stream, subscribed in the Events registry
+ * (duplicate keys) under one key, and a notified stream sends what the
+ * ring holds after the last event it sent. So each stream sends the events
+ * in the ring's order, once each, and a client that reconnects with
+ * Last-Event-ID gets the events it missed from the ring.
  *
- * The snapshot is read after the stream has subscribed, so no change falls
- * between it and the events: a change the snapshot already holds may also
- * come as an event (before or after it), and a client keeps, for each
- * ticket, the highest version it has seen. A client that reconnects gets
- * a new snapshot: that is its resume (Last-Event-ID is not needed).
+ * A snapshot's id is the last event appended before its tickets were read:
+ * every change an earlier event announced is in it; a later one follows it
+ * as an event (it may hold that change already: a client keeps, for each
+ * ticket, the highest version it has seen).
  */
+#include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,18 +41,94 @@
 #include "reply.h"
 #include "web.h"
 
-#define TAG_TICKET_CHANGED 0x5449434bULL /* "TICK": data is a ticket_t */
-#define TAG_PROCESS_EVENT  0x50524f43ULL /* "PROC": data is JSON text, NUL-terminated */
-#define TAG_SNAPSHOT       0x534e4150ULL /* "SNAP": the stream's own: send the snapshot */
-#define SNAPSHOT_TICKETS   1000
-#define EVENTS_KEY         "events"
-#define PROCESS_EVENT_MAX  1024
+#define TAG_NOTIFY        0x4e4f5449ULL /* "NOTI": the ring has a new event (no data) */
+#define TAG_START         0x53544152ULL /* "STAR": the stream's own: send its first events */
+#define SNAPSHOT_TICKETS  1000
+#define EVENTS_KEY        "events"
+#define PROCESS_EVENT_MAX 1024
+#define EVENT_DATA_MAX    8192 /* a ticket's JSON fits */
+#define RING_EVENTS       256  /* the events a reconnect can resume from */
+
+/* ---- the ring of recent events --------------------------------------------------------- */
+
+typedef struct ring_event {
+    uint64_t seq; /* 0: empty */
+    bool ticket;  /* a ticket event, else a process event */
+    char *data;   /* malloc'd JSON */
+} ring_event_t;
+
+static struct {
+    pthread_mutex_t lock;
+    int64_t run;  /* the ids' RUN: set when the web is made */
+    uint64_t seq; /* the last event's */
+    ring_event_t events[RING_EVENTS];
+} ring = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Appends an event (its JSON, copied) to the ring and notifies every
+ * stream. Any thread. An event that cannot be copied is dropped. */
+static void publish(bool ticket, const char *json)
+{
+    size_t len = strlen(json);
+    char *copy = len < EVENT_DATA_MAX ? malloc(len + 1) : NULL;
+    if (!copy)
+        return;
+    memcpy(copy, json, len + 1);
+    pthread_mutex_lock(&ring.lock);
+    uint64_t seq = ++ring.seq;
+    ring_event_t *e = &ring.events[seq % RING_EVENTS];
+    free(e->data);
+    *e = (ring_event_t){.seq = seq, .ticket = ticket, .data = copy};
+    pthread_mutex_unlock(&ring.lock);
+    arbor_pid_t events = arbor_whereis(WEB_EVENTS_NAME);
+    if (events)
+        arbor_registry_dispatch(events, EVENTS_KEY, TAG_NOTIFY, NULL, 0, NULL);
+}
+
+/* Event seq from the ring into data (size bytes) and *ticket: 1; 0 when
+ * seq is not appended yet; -1 when the ring no longer holds it. */
+static int ring_read(uint64_t seq, char *data, size_t size, bool *ticket)
+{
+    pthread_mutex_lock(&ring.lock);
+    int rc = seq > ring.seq ? 0 : -1;
+    const ring_event_t *e = &ring.events[seq % RING_EVENTS];
+    if (rc < 0 && e->seq == seq && strlen(e->data) < size) {
+        memcpy(data, e->data, strlen(e->data) + 1);
+        *ticket = e->ticket;
+        rc = 1;
+    }
+    pthread_mutex_unlock(&ring.lock);
+    return rc;
+}
+
+static uint64_t ring_last(void)
+{
+    pthread_mutex_lock(&ring.lock);
+    uint64_t seq = ring.seq;
+    pthread_mutex_unlock(&ring.lock);
+    return seq;
+}
+
+/* Starts the ring of a new run (on), or empties it (off). */
+static void ring_reset(bool on)
+{
+    pthread_mutex_lock(&ring.lock);
+    for (size_t i = 0; i < RING_EVENTS; i++) {
+        free(ring.events[i].data);
+        ring.events[i] = (ring_event_t){0};
+    }
+    ring.seq = 0;
+    ring.run = on ? ticket_now_ms() : 0;
+    pthread_mutex_unlock(&ring.lock);
+}
 
 void web_ticket_changed(const ticket_t *t)
 {
-    arbor_pid_t events = arbor_whereis(WEB_EVENTS_NAME);
-    if (events)
-        arbor_registry_dispatch(events, EVENTS_KEY, TAG_TICKET_CHANGED, t, sizeof *t, NULL);
+    cJSON *j = desk_ticket_json(t, false);
+    char *text = j ? cJSON_PrintUnformatted(j) : NULL;
+    cJSON_Delete(j);
+    if (text)
+        publish(true, text);
+    cJSON_free(text);
 }
 
 /* ---- reports ------------------------------------------------------------------------- */
@@ -77,8 +165,7 @@ static void on_report(const arbor_report_t *r, void *ctx)
         cJSON_AddItemToObject(j, "detail", console_json_text(r->detail ? r->detail : ""));
         cJSON_AddItemToObject(j, "reason", console_json_text(reason));
         if (cJSON_PrintPreallocated(j, text, sizeof text, false))
-            arbor_registry_dispatch(events, EVENTS_KEY, TAG_PROCESS_EVENT, text, strlen(text) + 1,
-                                    NULL);
+            publish(false, text);
         cJSON_Delete(j);
     }
     earlier_handler(r, NULL);
@@ -86,6 +173,7 @@ static void on_report(const arbor_report_t *r, void *ctx)
 
 void web_events_watch_reports(bool on)
 {
+    ring_reset(on);
     if (on)
         earlier_handler = arbor_report_set_handler(on_report, NULL);
     else
@@ -95,62 +183,132 @@ void web_events_watch_reports(bool on)
 /* ---- the stream ------------------------------------------------------------------------ */
 
 typedef struct stream {
-    char data[8192]; /* one ticket event's JSON */
-    char id[48];
+    arbor_http_response_t *res;
+    bool started;
+    uint64_t sent;  /* the last event sent (or the snapshot's) */
+    bool has_after; /* the client's Last-Event-ID, when it is one of this run's */
+    uint64_t after;
+    bool bad_after; /* a Last-Event-ID that is not */
+    char data[EVENT_DATA_MAX];
+    char id[48], resume[96];
     char *snapshot; /* arbor_alloc'd: freed with the process however it ends */
 } stream_t;
 
-/* The snapshot's JSON into s->snapshot: false when the desk cannot say. */
-static bool read_snapshot(stream_t *s)
+static const char *event_id(stream_t *s, uint64_t seq)
 {
+    snprintf(s->id, sizeof s->id, "%" PRId64 "-%" PRIu64, ring.run, seq);
+    return s->id;
+}
+
+/* Last-Event-ID "RUN-SEQ" of this run into s (a header that is not one
+ * sets bad_after). */
+static void read_last_event_id(stream_t *s, const char *h)
+{
+    if (!h)
+        return;
+    long long run;
+    unsigned long long seq;
+    char back[48];
+    int end = 0;
+    if (sscanf(h, "%lld-%llu%n", &run, &seq, &end) == 2 && h[end] == '\0' && run == ring.run) {
+        snprintf(back, sizeof back, "%lld-%llu", run, seq);
+        s->has_after = strcmp(back, h) == 0;
+        s->after = seq;
+    }
+    s->bad_after = !s->has_after;
+}
+
+/* Sends a snapshot whose reason is reason: false when it could not be. */
+static bool send_snapshot(stream_t *s, const char *reason)
+{
+    uint64_t seq = ring_last(); /* before the tickets are read */
     cJSON *j = api_tickets_newest(SNAPSHOT_TICKETS);
     if (!j)
         return false;
+    cJSON_AddStringToObject(j, "reason", reason);
     char *text = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     if (!text)
         return false;
     size_t len = strlen(text);
+    arbor_free(s->snapshot);
     s->snapshot = arbor_alloc(len + 1);
     if (s->snapshot)
         memcpy(s->snapshot, text, len + 1);
     cJSON_free(text);
-    return s->snapshot != NULL;
+    if (!s->snapshot)
+        return false;
+    arbor_http_sse_event_t ev = {
+        .id = event_id(s, seq), .event = "snapshot", .data = s->snapshot, .data_len = len};
+    int rc = arbor_http_sse_send(s->res, &ev);
+    arbor_free(s->snapshot);
+    s->snapshot = NULL;
+    s->sent = seq;
+    return rc == 0;
+}
+
+/* Sends every event the ring holds after the last one sent; when it no
+ * longer holds the next one, a snapshot instead. Returns how many were
+ * sent, or -1 to end the stream (the client reconnects). */
+static int send_new(stream_t *s)
+{
+    int n = 0;
+    for (;;) {
+        bool ticket;
+        int rc = ring_read(s->sent + 1, s->data, sizeof s->data, &ticket);
+        if (rc == 0)
+            return n;
+        if (rc < 0)
+            return send_snapshot(s, "too_old") ? n + 1 : -1;
+        s->sent++;
+        arbor_http_sse_event_t ev = {.id = event_id(s, s->sent),
+                                     .event = ticket ? "ticket" : "process",
+                                     .data = s->data,
+                                     .data_len = strlen(s->data)};
+        if (arbor_http_sse_send(s->res, &ev) != 0)
+            return -1;
+        n++;
+    }
+}
+
+/* The stream's first events: a resume (the events missed, then "resume"),
+ * or a snapshot. */
+static int start(stream_t *s)
+{
+    s->started = true;
+    uint64_t last = ring_last();
+    /* Resumable: every event after the client's is still in the ring. */
+    if (s->has_after && s->after <= last && last - s->after < RING_EVENTS) {
+        s->sent = s->after;
+        uint64_t from = s->after;
+        int n = send_new(s);
+        if (n < 0)
+            return -1;
+        if (s->sent - from == (uint64_t)n) { /* all of them: no snapshot came between */
+            snprintf(s->resume, sizeof s->resume,
+                     "{\"after\":\"%" PRId64 "-%" PRIu64 "\",\"replayed\":%d}", ring.run, from, n);
+            arbor_http_sse_event_t ev = {.id = event_id(s, s->sent),
+                                         .event = "resume",
+                                         .data = s->resume,
+                                         .data_len = strlen(s->resume)};
+            return arbor_http_sse_send(s->res, &ev) == 0 ? 0 : -1;
+        }
+        return 0;
+    }
+    const char *reason = s->has_after ? "too_old" : s->bad_after ? "unknown" : "connect";
+    if (s->has_after && s->after > last)
+        reason = "unknown";
+    return send_snapshot(s, reason) ? 0 : -1;
 }
 
 static int to_event(arbor_msg_t *m, arbor_http_sse_event_t *ev, void *arg)
 {
     stream_t *s = arg;
-    arbor_free(s->snapshot); /* sent, if there was one */
-    s->snapshot = NULL;
-    if (m->tag == TAG_SNAPSHOT) {
-        if (!read_snapshot(s))
-            return -1; /* end the stream: the client reconnects and tries again */
-        ev->event = "snapshot";
-        ev->data = s->snapshot;
-        ev->data_len = strlen(s->snapshot);
-        return 1;
-    }
-    if (m->tag == TAG_PROCESS_EVENT && m->size > 0 && ((const char *)m->data)[m->size - 1] == 0) {
-        ev->event = "process";
-        ev->data = m->data;
-        ev->data_len = m->size - 1;
-        return 1;
-    }
-    if (m->tag != TAG_TICKET_CHANGED || m->size != sizeof(ticket_t))
-        return 0;
-    const ticket_t *t = m->data;
-    cJSON *j = desk_ticket_json(t, false);
-    bool ok = j && cJSON_PrintPreallocated(j, s->data, sizeof s->data, false);
-    cJSON_Delete(j);
-    if (!ok)
-        return 0;
-    snprintf(s->id, sizeof s->id, "%lld.%lld", (long long)t->id, (long long)t->version);
-    ev->id = s->id;
-    ev->event = "ticket";
-    ev->data = s->data;
-    ev->data_len = strlen(s->data);
-    return 1;
+    if (!s->started && start(s) < 0)
+        return -1; /* end the stream: the client reconnects and tries again */
+    if (m->tag == TAG_NOTIFY && send_new(s) < 0)
+        return -1;
+    return 0;
 }
 
 void api_events(arbor_http_request_t *req, arbor_http_response_t *res, const web_session_t *who)
@@ -162,8 +320,10 @@ void api_events(arbor_http_request_t *req, arbor_http_response_t *res, const web
         web_error(res, 503, "unavailable", "the event stream is not available");
         return;
     }
-    /* Subscribed: now the snapshot, as the stream's first message. */
-    arbor_send(arbor_self(), TAG_SNAPSHOT, NULL, 0);
+    s->res = res;
+    read_last_event_id(s, arbor_http_header(req, "Last-Event-ID"));
+    /* Subscribed: now the first events, as the stream's first message. */
+    arbor_send(arbor_self(), TAG_START, NULL, 0);
     arbor_http_sse_opts_t o = {.on_message = to_event, .arg = s};
     arbor_http_sse(req, res, &o);
     arbor_registry_unregister(events, EVENTS_KEY);

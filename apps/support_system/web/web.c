@@ -21,6 +21,7 @@
 #include "../credentials.h"
 #include "api.h"
 #include "reply.h"
+#include "sign_in_limit.h"
 
 typedef enum { PUBLIC, SIGNED_IN, ADMIN } web_access_t;
 
@@ -104,11 +105,13 @@ GUARD(g_setup, api_setup, PUBLIC);
 GUARD(g_session_show, api_session_show, PUBLIC); /* says when no one is signed in */
 GUARD(g_session_close, api_session_close, SIGNED_IN);
 GUARD(g_tickets, api_tickets_list, SIGNED_IN);
+GUARD(g_queues, api_queues, SIGNED_IN);
 GUARD(g_ticket, api_ticket_show, SIGNED_IN);
 GUARD(g_create, api_ticket_create, SIGNED_IN);
 GUARD(g_act, api_ticket_act, SIGNED_IN);
 GUARD(g_agents, api_agents_list, SIGNED_IN);
 GUARD(g_agent_add, api_agent_add, ADMIN);
+GUARD(g_agent_act, api_agent_act, ADMIN);
 GUARD(g_tree, api_tree, SIGNED_IN);
 GUARD(g_processes, api_processes, SIGNED_IN);
 GUARD(g_kill, api_process_kill, ADMIN);
@@ -125,10 +128,12 @@ static const arbor_http_route_t api_routes[] = {
     ROUTE("POST", "/api/setup", g_setup),
     ROUTE("GET", "/api/tickets", g_tickets),
     ROUTE("POST", "/api/tickets", g_create),
+    ROUTE("GET", "/api/queues", g_queues),
     ROUTE("GET", "/api/tickets/:id", g_ticket),
     ROUTE("POST", "/api/tickets/:id/:action", g_act),
     ROUTE("GET", "/api/agents", g_agents),
     ROUTE("POST", "/api/agents", g_agent_add),
+    ROUTE("POST", "/api/agents/:name/:action", g_agent_act),
     ROUTE("GET", "/api/tree", g_tree),
     ROUTE("GET", "/api/processes", g_processes),
     ROUTE("POST", "/api/processes/:pid/kill", g_kill),
@@ -196,6 +201,7 @@ void web_free(web_t *web)
     arbor_http_server_free(web->http);
     free(web);
     sessions_reset();
+    sign_in_limit_reset();
 }
 
 uint16_t web_port(const web_t *web)

@@ -1,13 +1,21 @@
 // The desk's dashboard: plain JavaScript over the JSON API (docs/api-http.md).
-// Views by location hash: #/queue, #/ticket/ID, #/tree; #setup=TOKEN is the
-// first admin's one-time link. Live: one EventSource on /api/events (ticket
-// changes; process reports, which redraw the tree at once).
+// Views by location hash: #/queue, #/ticket/ID, #/agents, #/tree; #setup=TOKEN
+// is the first admin's one-time link. The queue is a page of the server's
+// list (its filters, search, order and pages) with the server's queue counts.
+// Live: one EventSource on /api/events (ticket changes, which reload the page
+// shown; process reports, which redraw the tree at once).
 'use strict';
 
 const state = {
   me: null,          // {agent, role, csrf_token}
   tickets: new Map(), // id -> ticket, from the list and the event stream
   queue: 'all',
+  list: { search: '', sort: 'newest', page: 1 }, // the queue's page
+  rows: [],          // the ids on the page shown
+  more: false,       // whether a next page exists
+  counts: null,      // GET /api/queues
+  reloading: null,   // the page's reload in flight
+  reloadAgain: false,
   agents: [],
   events: null,
   treeTimer: null,
@@ -142,52 +150,109 @@ function route() {
   const m = /^#\/ticket\/(\d+)$/.exec(h);
   if (m) showTicket(Number(m[1]));
   else if (h === '#/tree') showTree();
+  else if (h === '#/agents') showAgents();
   else showQueue();
 }
 window.addEventListener('hashchange', route);
 
 // ---- the queue --------------------------------------------------------------------
 
+// Each tab is a query of the list; the first four are counted by the server.
+const PAGE_SIZE = 25;
 const QUEUES = [
-  ['all', 'All', () => true],
-  ['mine', 'Mine', (t) => t.agent === state.me.agent && t.status === 'assigned'],
-  ['unassigned', 'Unassigned', (t) => t.status === 'open'],
-  ['assigned', 'Assigned', (t) => t.status === 'assigned'],
-  ['resolved', 'Resolved', (t) => t.status === 'resolved'],
-  ['closed', 'Closed', (t) => t.status === 'closed'],
+  ['all', 'All', ''],
+  ['mine', 'Mine', 'queue=mine'],
+  ['unassigned', 'Unassigned', 'queue=unassigned'],
+  ['open', 'Open', 'queue=open'],
+  ['pending', 'Pending', 'queue=pending'],
+  ['resolved', 'Resolved', 'status=resolved'],
+  ['closed', 'Closed', 'status=closed'],
 ];
 
-async function loadTickets() {
-  const data = await api('GET', '/api/tickets?limit=1000');
-  for (const t of data.tickets) keepNewest(t);
+function listQuery() {
+  const q = new URLSearchParams(QUEUES.find((x) => x[0] === state.queue)[2]);
+  if (state.list.search) q.set('search', state.list.search);
+  q.set('sort', state.list.sort);
+  q.set('page', state.list.page);
+  q.set('limit', PAGE_SIZE);
+  return q.toString();
+}
+
+// Loads the page shown and the queues' counts; a reload asked for while one
+// is in flight runs once more after it, so the last change always shows.
+function loadQueue(changedId) {
+  if (state.reloading) {
+    state.reloadAgain = true;
+    return state.reloading;
+  }
+  state.reloading = (async () => {
+    try {
+      const [list, queues] = await Promise.all([
+        api('GET', '/api/tickets?' + listQuery()), api('GET', '/api/queues')]);
+      for (const t of list.tickets) keepNewest(t);
+      state.rows = list.tickets.map((t) => t.id);
+      state.more = list.more;
+      state.counts = queues.queues;
+      renderQueue(changedId);
+    } catch (e) {
+      notice(e.message);
+    }
+  })();
+  return state.reloading.finally(() => {
+    state.reloading = null;
+    if (state.reloadAgain) {
+      state.reloadAgain = false;
+      if (!$('#view-queue').hidden) loadQueue(changedId);
+    }
+  });
 }
 
 async function showQueue() {
   show('queue');
-  try {
-    await loadTickets();
-  } catch (e) {
-    notice(e.message);
-  }
-  renderQueue();
+  await loadQueue();
 }
 
 function renderQueue(changedId) {
-  const all = [...state.tickets.values()].sort((a, b) => b.id - a.id);
   const bar = $('#queues');
-  bar.replaceChildren(...QUEUES.map(([key, label, pred]) => el('button', {
-    type: 'button', role: 'tab', 'aria-selected': String(state.queue === key), 'data-queue': key,
-    onclick: () => { state.queue = key; renderQueue(); },
-  }, label, el('span', { class: 'count' }, all.filter(pred).length))));
-  const pred = QUEUES.find((q) => q[0] === state.queue)[2];
-  const rows = all.filter(pred).map((t) => ticketRow(t, t.id === changedId));
+  bar.replaceChildren(...QUEUES.map(([key, label]) => {
+    const counted = state.counts && key in state.counts;
+    return el('button', {
+      type: 'button', role: 'tab', 'aria-selected': String(state.queue === key), 'data-queue': key,
+      onclick: () => { state.queue = key; state.list.page = 1; loadQueue(); },
+    }, label, ...(counted ? [el('span', { class: 'count' }, state.counts[key])] : []));
+  }));
+  const rows = state.rows.map((id) => state.tickets.get(id)).filter(Boolean)
+    .map((t) => ticketRow(t, t.id === changedId));
   $('#tickets tbody').replaceChildren(...rows);
   $('#empty').hidden = rows.length > 0;
+  $('#page-info').textContent = 'Page ' + state.list.page;
+  $('#page-prev').disabled = state.list.page <= 1;
+  $('#page-next').disabled = !state.more;
 }
+
+$('#list-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const f = ev.target;
+  state.list.search = f.search.value.trim();
+  state.list.sort = f.sort.value;
+  state.list.page = 1;
+  loadQueue();
+});
+$('#list-form select[name=sort]').addEventListener('change', (ev) => {
+  state.list.sort = ev.target.value;
+  state.list.page = 1;
+  loadQueue();
+});
+$('#page-prev').addEventListener('click', () => {
+  if (state.list.page > 1) { state.list.page--; loadQueue(); }
+});
+$('#page-next').addEventListener('click', () => {
+  if (state.more) { state.list.page++; loadQueue(); }
+});
 
 function ticketRow(t, changed) {
   const actions = el('td', { class: 'actions' });
-  for (const b of actionButtons(t)) actions.append(b);
+  for (const b of actionButtons(t, true)) actions.append(b);
   return el('tr', { 'data-id': t.id, class: changed ? 'changed' : '' },
     el('td', {}, el('a', { href: '#/ticket/' + t.id }, '#' + t.id)),
     el('td', {}, t.description),
@@ -198,15 +263,22 @@ function ticketRow(t, changed) {
     actions);
 }
 
-// The workflow's buttons for t; each change names the version it saw.
-function actionButtons(t) {
+// The workflow's one-click buttons for t (the queue shows the common ones;
+// the ticket's page every one, with forms for those that need a field).
+// Each change names the version it saw.
+function actionButtons(t, short) {
   const b = (label, action, body) => el('button', {
-    type: 'button', 'data-action': action,
+    type: 'button', 'data-action': action + (body && body.agent ? '-me' : ''),
     onclick: () => act(t, action, body),
   }, label);
+  const mine = t.agent === state.me.agent;
   switch (t.status) {
     case 'open': return [b('Assign to me', 'assign', { agent: state.me.agent }), b('Auto-assign', 'assign', {})];
-    case 'assigned': return [b('Resolve', 'resolve', {})];
+    case 'assigned': return short ? [b('Resolve', 'resolve', {})]
+      : [b('Resolve', 'resolve', {}), b('Pend', 'pend', {}), b('Unassign', 'unassign', {}),
+        ...(mine ? [] : [b('Reassign to me', 'reassign', { agent: state.me.agent })])];
+    case 'pending': return short ? [b('Resume', 'resume', {})]
+      : [b('Resume', 'resume', {}), b('Resolve', 'resolve', {}), b('Unassign', 'unassign', {})];
     case 'resolved': return [b('Close', 'close', {}), b('Reopen', 'reopen', {})];
     case 'closed': return [b('Reopen', 'reopen', {})];
     default: return [];
@@ -219,12 +291,14 @@ async function act(t, action, body) {
     state.tickets.set(data.ticket.id, data.ticket);
     notice('');
     refresh(data.ticket.id);
+    return true;
   } catch (e) {
     notice(e.message);
     if (e.body && e.body.ticket) {
       state.tickets.set(e.body.ticket.id, e.body.ticket);
       refresh(e.body.ticket.id);
     }
+    return false;
   }
 }
 
@@ -239,7 +313,7 @@ $('#create-form').addEventListener('submit', async (ev) => {
     f.description.value = '';
     f.customer.value = '';
     notice('Ticket #' + data.ticket.id + ' created.', true);
-    renderQueue(data.ticket.id);
+    loadQueue(data.ticket.id);
   } catch (e) {
     notice(e.message);
   }
@@ -247,7 +321,7 @@ $('#create-form').addEventListener('submit', async (ev) => {
 
 // Re-renders whatever shows ticket id.
 function refresh(id) {
-  if (!$('#view-queue').hidden) renderQueue(id);
+  if (!$('#view-queue').hidden) loadQueue(id);
   const m = /^#\/ticket\/(\d+)$/.exec(location.hash);
   if (m && Number(m[1]) === id && !$('#view-ticket').hidden) showTicket(id);
 }
@@ -270,12 +344,47 @@ async function showTicket(id) {
     ['Agent', t.agent || '—'], ['Created', new Date(t.created_at).toLocaleString()],
     ['Updated', new Date(t.updated_at).toLocaleString()], ['Version', t.version]];
   $('#ticket-fields').replaceChildren(...fields.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
-  $('#ticket-actions').replaceChildren(...actionButtons(t));
+  $('#ticket-actions').replaceChildren(...actionButtons(t, false));
+  // Assign (open) or reassign (assigned, pending) to an agent picked by name.
   const form = $('#assign-form');
-  form.hidden = t.status !== 'open';
-  form.agent.replaceChildren(...state.agents.map((a) =>
+  const held = t.status === 'assigned' || t.status === 'pending';
+  form.hidden = t.status !== 'open' && !held;
+  form.go.textContent = held ? 'Reassign' : 'Assign';
+  const keep = form.agent.value;
+  form.agent.replaceChildren(...state.agents.filter((a) => a.active && a.name !== t.agent).map((a) =>
     el('option', { value: a.name }, a.name + (a.load === null ? '' : ' (' + a.load + ' assigned)'))));
-  form.onsubmit = (ev) => { ev.preventDefault(); act(t, 'assign', { agent: form.agent.value }); };
+  if (keep) form.agent.value = keep;
+  form.onsubmit = (ev) => { ev.preventDefault(); act(t, held ? 'reassign' : 'assign', { agent: form.agent.value }); };
+  // Close, with a reason unless resolved (the desk says when one is needed).
+  const close = $('#close-form');
+  close.hidden = t.status === 'closed' || t.status === 'resolved';
+  close.onsubmit = async (ev) => {
+    ev.preventDefault();
+    const body = close.reason.value.trim() ? { reason: close.reason.value.trim() } : {};
+    if (await act(t, 'close', body)) close.reset();
+  };
+  const edit = $('#edit-form');
+  if (!edit.contains(document.activeElement)) {
+    edit.description.value = t.description;
+    edit.customer.value = t.customer;
+    edit.priority.value = t.priority;
+  }
+  edit.onsubmit = (ev) => {
+    ev.preventDefault();
+    const body = {};
+    if (edit.description.value !== t.description) body.description = edit.description.value;
+    if (edit.customer.value !== t.customer) body.customer = edit.customer.value;
+    if (edit.priority.value !== t.priority) body.priority = edit.priority.value;
+    if (!Object.keys(body).length) { notice('Nothing to save: change a field first.'); return; }
+    act(t, 'edit', body);
+  };
+  for (const [sel, action] of [['#reply-form', 'reply'], ['#note-form', 'note']]) {
+    const f = $(sel);
+    f.onsubmit = async (ev) => {
+      ev.preventDefault();
+      if (await act(t, action, { text: f.text.value })) f.reset();
+    };
+  }
   // The history, with the conversation: a reply's or a note's text under it.
   $('#ticket-history').replaceChildren(...t.history.map((h) => {
     const li = el('li', { class: h.kind || 'event' },
@@ -284,6 +393,77 @@ async function showTicket(id) {
     return li;
   }));
 }
+
+// ---- agents -------------------------------------------------------------------------
+
+async function showAgents() {
+  show('agents');
+  await loadAgents();
+}
+
+async function loadAgents() {
+  try {
+    state.agents = (await api('GET', '/api/agents')).agents;
+  } catch (e) {
+    notice(e.message);
+    return;
+  }
+  const admin = state.me.role === 'admin';
+  $('#agent-admin').hidden = !admin;
+  $('#agents tbody').replaceChildren(...state.agents.map((a) => {
+    const actions = el('td', { class: 'actions' });
+    if (admin) {
+      const b = (label, action, body) => el('button', {
+        type: 'button', 'data-action': action, onclick: () => agentAct(a, action, body),
+      }, label);
+      actions.append(a.active ? b('Deactivate', 'deactivate') : b('Activate', 'activate'),
+        a.available ? b('Make unavailable', 'unavailable') : b('Make available', 'available'));
+      const rename = el('form', { class: 'inline rename' },
+        el('input', { name: 'name', required: '', maxlength: '64', 'aria-label': 'New name for ' + a.name }),
+        el('button', { type: 'submit', 'data-action': 'rename' }, 'Rename'));
+      rename.addEventListener('submit', (ev) => {
+        ev.preventDefault();
+        agentAct(a, 'rename', { name: rename.name.value.trim() });
+      });
+      actions.append(rename);
+    }
+    return el('tr', { 'data-agent': a.name },
+      el('td', {}, a.name), el('td', {}, a.role || '—'), el('td', {}, a.load === null ? '—' : a.load),
+      el('td', {}, a.active ? 'active' : 'deactivated'), el('td', {}, a.available ? 'available' : 'unavailable'),
+      actions);
+  }));
+}
+
+async function agentAct(a, action, body) {
+  try {
+    const data = await api('POST', '/api/agents/' + encodeURIComponent(a.name) + '/' + action, body);
+    let text = a.name + ' is ' + action + 'd.'; // activated, deactivated
+    if (action === 'rename') text = a.name + ' is now ' + data.agent.name + '.';
+    else if (action === 'available' || action === 'unavailable') text = a.name + ' is ' + action + '.';
+    if (data.open_tickets && data.open_tickets.length) {
+      text += ' Open tickets to reassign: ' + data.open_tickets.map((t) => '#' + t.id).join(', ') + '.';
+    }
+    notice(text, true);
+  } catch (e) {
+    notice(e.message);
+  }
+  loadAgents();
+}
+
+$('#agent-add-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const f = ev.target;
+  const body = { name: f.name.value.trim() };
+  if (f.password.value) { body.password = f.password.value; body.role = f.role.value; }
+  try {
+    await api('POST', '/api/agents', body);
+    f.reset();
+    notice('Agent ' + body.name + ' added.', true);
+  } catch (e) {
+    notice(e.message);
+  }
+  loadAgents();
+});
 
 // ---- live updates -----------------------------------------------------------------
 
@@ -296,12 +476,14 @@ function connectEvents() {
     live.textContent = 'live';
     live.classList.add('on');
   });
-  // First on every (re)connection: the tickets as they are, so whatever
-  // changed while the stream was down shows. A ticket keeps the highest
-  // version seen (an event may come before or after the snapshot).
+  // First on a new connection, and on a reconnection that cannot resume
+  // (the browser sends Last-Event-ID; a resumed one gets the events it
+  // missed instead): the tickets as they are, so whatever changed while the
+  // stream was down shows. A ticket keeps the highest version seen (an
+  // event after the snapshot may hold a change it has already).
   es.addEventListener('snapshot', (ev) => {
     for (const t of JSON.parse(ev.data).tickets) keepNewest(t);
-    if (!$('#view-queue').hidden) renderQueue();
+    if (!$('#view-queue').hidden) loadQueue();
   });
   es.addEventListener('error', () => {
     live.textContent = 'reconnecting';
@@ -343,27 +525,30 @@ async function loadTree() {
   }
 }
 
-// The process table, like observer's: the top 20 by memory or queue.
+// The process table, like observer's: the top 20 by memory, queue or restarts.
 async function loadProcesses() {
   const data = await api('GET', '/api/processes?limit=20&sort=' + state.procSort);
   const kb = (n) => (n / 1024).toFixed(1) + ' KiB';
   $('#processes tbody').replaceChildren(...data.processes.map((p) => {
-    const kill = el('td', {});
+    const cell = el('td', {});
     if (state.me && state.me.role === 'admin') {
-      kill.append(el('button', { type: 'button', class: 'danger', onclick: () => kill(p) }, 'Kill'));
+      cell.append(el('button', { type: 'button', class: 'danger', onclick: () => kill(p) }, 'Kill'));
     }
     return el('tr', { 'data-pid': p.pid },
       el('td', { class: 'pid' }, p.pid), el('td', {}, p.name || '—'), el('td', {}, p.label),
       el('td', {}, p.status), el('td', {}, kb(p.memory)), el('td', {}, p.message_queue_len),
-      el('td', {}, p.links), kill);
+      el('td', {}, p.restarts === null ? '—' : p.restarts), el('td', {}, p.links), cell);
   }));
   $('#process-total').textContent = data.total + ' processes in all.';
 }
 
-for (const b of document.querySelectorAll('#view-tree [data-sort]')) {
+// A column's heading sorts the table by it, largest first.
+for (const b of document.querySelectorAll('#processes th [data-sort]')) {
   b.addEventListener('click', () => {
     state.procSort = b.dataset.sort;
-    for (const o of document.querySelectorAll('#view-tree [data-sort]')) o.setAttribute('aria-selected', String(o === b));
+    for (const o of document.querySelectorAll('#processes th [data-sort]')) {
+      o.parentNode.setAttribute('aria-sort', o === b ? 'descending' : 'none');
+    }
     loadProcesses().catch((e) => notice(e.message));
   });
 }
