@@ -106,7 +106,7 @@ static bool choose_agent(const ticket_t *t, ticket_change_t *c, agents_choice_t 
     if (rc)
         return desk__refuse(err, "unavailable", "the assignment policy did not answer: %s",
                             arbor_strerror(rc));
-    snprintf(c->agent, sizeof c->agent, "%s", chosen->name);
+    memcpy(c->agent, chosen->name, strlen(chosen->name) + 1); /* the same size */
     return true;
 }
 
