@@ -47,7 +47,22 @@ void desk__announce_breach(const ticket_t *t)
 
 void desk__ticket_key(int64_t id, char key[32])
 {
-    snprintf(key, 32, "ticket:%lld", (long long)id);
+    /* Every call to a ticket's worker looks it up by this key: written
+     * digit by digit, not by snprintf (a sixth of the instructions of an
+     * in-memory ticket went to formatting, this the largest part). */
+    char digits[24];
+    size_t n = 0;
+    uint64_t v = id < 0 ? 0 - (uint64_t)id : (uint64_t)id;
+    do
+        digits[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    memcpy(key, "ticket:", 7);
+    size_t len = 7;
+    if (id < 0)
+        key[len++] = '-';
+    while (n)
+        key[len++] = digits[--n];
+    key[len] = '\0';
 }
 
 bool desk__refuse(ticket_error_t *err, const char *code, const char *fmt, ...)
@@ -252,7 +267,7 @@ static int worker_call_by_id(int64_t id, uint64_t tag, const void *req, size_t s
         if (rc == ARBOR_EEXIT && stopped_for(&why, "not_found"))
             return ARBOR_ENOENT;
         *unserved = rc == ARBOR_ENOPROC || (rc == ARBOR_EEXIT && ended_before_request(&why));
-        again = *unserved || (rc == ARBOR_EEXIT && tag != W_ACT);
+        again = *unserved || (rc == ARBOR_EEXIT && tag != W_ACT && tag != W_ACT_RC);
         load_failed = rc == ARBOR_EEXIT && stopped_for(&why, "not_loaded");
     }
     return load_failed ? STORE_FAILED : rc;
@@ -279,8 +294,11 @@ static int send_change(int64_t id, const act_req_t *q, ticket_t *out, bool *repl
                        ticket_error_t *err)
 {
     arbor_msg_t *m;
+    /* Without out, the worker answers only how it went (W_ACT_RC), not the
+     * ticket: 8 bytes instead of 1.7 KB on success. */
+    uint64_t tag = out ? W_ACT : W_ACT_RC;
     bool unserved;
-    int rc = worker_call_by_id(id, W_ACT, q, act_req_size(q), &m, &unserved);
+    int rc = worker_call_by_id(id, tag, q, act_req_size(q), &m, &unserved);
     if (rc == ARBOR_ENOENT) {
         no_such_ticket(id, err);
         return rc;
@@ -310,15 +328,16 @@ static int send_change(int64_t id, const act_req_t *q, ticket_t *out, bool *repl
                  (long long)id, arbor_strerror(rc));
         return rc;
     }
-    act_reply_t r = *(const act_reply_t *)m->data;
-    arbor_msg_free(m);
-    if (r.rc)
-        *err = r.err;
+    const act_reply_t *r = m->data;
+    rc = r->rc;
+    if (rc)
+        *err = r->err;
     if (out)
-        *out = r.ticket;
+        *out = r->ticket;
     if (replayed)
-        *replayed = r.replayed;
-    return r.rc;
+        *replayed = r->replayed;
+    arbor_msg_free(m);
+    return rc;
 }
 
 /* A request for action by by, the rest of its change empty, in process
@@ -384,7 +403,8 @@ int desk_act(int64_t id, ticket_action_t action, const char *agent, const ticket
     if (agent && strlen(agent) >= sizeof q->change.agent)
         desk__refuse(err, "field_too_long", "agent is longer than %d characters", TICKET_NAME_MAX);
     else {
-        snprintf(q->change.agent, sizeof q->change.agent, "%s", agent ? agent : "");
+        if (agent)
+            memcpy(q->change.agent, agent, strlen(agent) + 1); /* fits: checked above */
         rc = send_change(id, q, out, NULL, err);
     }
     arbor_free(q);

@@ -109,7 +109,7 @@ static bool choose_agent(const ticket_t *t, ticket_change_t *c, agents_choice_t 
     if (rc)
         return desk__refuse(err, "unavailable", "the assignment policy did not answer: %s",
                             arbor_strerror(rc));
-    snprintf(c->agent, sizeof c->agent, "%s", chosen->name);
+    memcpy(c->agent, chosen->name, strlen(chosen->name) + 1); /* the same size */
     return true;
 }
 
@@ -143,22 +143,33 @@ static bool answered_before(const worker_t *w, const act_req_t *q, act_reply_t *
     return true;
 }
 
-/* Checks and applies q to a copy of the worker's ticket, has the Store
- * commit it (durable), and only then adopts it. */
-static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q)
+/* The reply to a W_ACT or W_ACT_RC call (tag): r as act_reply_size says,
+ * the worker's ticket in it for W_ACT. */
+static arbor_gs_ret_t act_reply(const worker_t *w, uint64_t tag, act_reply_t *r)
 {
-    act_reply_t r = {.ticket = w->t};
+    if (tag == W_ACT)
+        r->ticket = w->t;
+    return arbor_gs_reply(r, act_reply_size(tag, r));
+}
+
+/* Checks and applies q to a copy of the worker's ticket, has the Store
+ * commit it (durable), and only then adopts it; answers as tag asks. */
+static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q, uint64_t tag)
+{
+    act_reply_t r; /* only what the reply carries is written (act_reply) */
+    r.rc = 0;
+    r.replayed = false;
     ticket_change_t *c = &q->change;
     ticket_t next = w->t;
     if (answered_before(w, q, &r))
-        return idle(arbor_gs_reply(&r, sizeof r));
+        return idle(act_reply(w, tag, &r));
     if (q->expected >= 0 && q->expected != w->t.version) {
         r.rc = ARBOR_EAGAIN;
         desk__refuse(&r.err, "conflict",
                      "ticket %lld is at version %lld, not %lld: it was changed since; nothing was"
                      " changed",
                      (long long)w->t.id, (long long)w->t.version, (long long)q->expected);
-        return idle(arbor_gs_reply(&r, sizeof r));
+        return idle(act_reply(w, tag, &r));
     }
     char event[TICKET_EVENT_SIZE];
     agents_choice_t chosen = {.name = ""};
@@ -170,8 +181,9 @@ static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q)
              ticket_change(&next, c, ticket_now_ms(), event, sizeof event, &r.err);
     if (ok && desk.durable) /* the SLA's clock follows the change (sla.h) */
         sla_follow(&desk.sla, &w->t, &next, next.updated_at);
-    if (ok && chosen.name[0]) {
-        /* The history says which policy chose the agent, and why. */
+    if (ok && chosen.name[0] && desk.durable) {
+        /* The history says which policy chose the agent, and why (in
+         * memory there is no history). */
         size_t len = strlen(event);
         snprintf(event + len, sizeof event - len, " %s", chosen.why);
     }
@@ -180,7 +192,7 @@ static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q)
                    ? ARBOR_ENOENT
                : !strcmp(r.err.code, "unavailable") ? ARBOR_ENOPROC /* nothing was changed */
                                                     : ARBOR_EINVAL;
-        return idle(arbor_gs_reply(&r, sizeof r));
+        return idle(act_reply(w, tag, &r));
     }
     if (desk.durable) {
         /* The notification is written with the change, in its
@@ -209,14 +221,17 @@ static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q)
          * reply). The worker's copy can no longer be trusted, so it stops
          * ({shutdown, _}: not restarted) and the next request starts it
          * again from what the Store holds. */
-        return arbor_gs_halt_reply(arbor_reason(ARBOR_EXIT_SHUTDOWN, "unconfirmed"), &r, sizeof r);
+        if (tag == W_ACT)
+            r.ticket = w->t;
+        return arbor_gs_halt_reply(arbor_reason(ARBOR_EXIT_SHUTDOWN, "unconfirmed"), &r,
+                                   act_reply_size(tag, &r));
     }
     bool due_moved = next.due_at && next.due_at != w->t.due_at;
-    w->t = r.ticket = next; /* committed: now it is true */
+    w->t = next; /* committed: now it is true */
     if (due_moved)
         sla_timer_notify(next.due_at);
     desk__announce(&w->t);
-    return idle(arbor_gs_reply(&r, sizeof r));
+    return idle(act_reply(w, tag, &r));
 }
 
 /* Records the breach of the ticket's due time, if it is due (sla_due):
@@ -248,13 +263,20 @@ static arbor_gs_ret_t worker_breach(worker_t *w)
     return idle(arbor_gs_reply(reply, sizeof reply));
 }
 
-/* A request carries an act_req_t up to its text's NUL. */
+/* A request carries an act_req_t up to a NUL, at least its agent's
+ * (act_req_size). For an action that reads past the agent, what it does
+ * not carry, up to the text's first byte, is zeros; the others read
+ * nothing that was not carried. */
 static bool act_request(const arbor_msg_t *req, act_req_t *q)
 {
-    if (req->tag != W_ACT || req->size <= offsetof(act_req_t, change.text) ||
-        req->size > sizeof *q || ((const char *)req->data)[req->size - 1] != '\0')
+    size_t fixed = offsetof(act_req_t, change.text) + 1;
+    if ((req->tag != W_ACT && req->tag != W_ACT_RC) ||
+        req->size <= offsetof(act_req_t, change.agent) || req->size > sizeof *q ||
+        ((const char *)req->data)[req->size - 1] != '\0')
         return false;
     memcpy(q, req->data, req->size);
+    if (req->size < fixed && act_reads_past_agent(q->change.action))
+        memset((char *)q + req->size, 0, fixed - req->size);
     return true;
 }
 
@@ -263,7 +285,7 @@ static arbor_gs_ret_t worker_call(void **state, const arbor_msg_t *req, arbor_fr
     worker_t *w = *state;
     act_req_t q;
     if (act_request(req, &q))
-        return worker_act(w, &q);
+        return worker_act(w, &q, req->tag);
     if (req->tag == W_BREACH)
         return worker_breach(w);
     if (req->tag == W_RELOAD && desk.durable) {

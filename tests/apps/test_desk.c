@@ -1157,3 +1157,42 @@ TEST(in_memory_desk_runs_the_course_workflow_without_a_store)
 {
     arbor_test_run(memory_root, NULL);
 }
+
+/* A caller that does not want the ticket back (out NULL) is answered only
+ * how its change went, and a request carries only the fields its action
+ * reads (desk_internal.h): the refusals still come whole, and the fields
+ * carried (the agent named, a close's reason) still arrive. */
+static void answer_without_ticket_root(void *arg)
+{
+    arbor_pid_t sup;
+    desk_config_t cfg = {.db_path = NULL};
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    ticket_t t = fresh(), out;
+    ticket_error_t err;
+    ASSERT_OK(ticket_supervisor_create_ticket(&t, NULL, &err));
+    ASSERT_ERR(resolve(t.id, NULL, &err), ARBOR_EINVAL);
+    ASSERT_STREQ(err.code, "invalid_transition");
+    ASSERT_STREQ(err.message, "a ticket that is open cannot be resolved");
+    ASSERT_ERR(assign_agent(t.id, "nobody", NULL, &err), ARBOR_ENOENT);
+    ASSERT_STREQ(err.code, "unknown_agent");
+    ASSERT_STREQ(err.message, "there is no agent called nobody");
+    ticket_change_t stale = {.action = ACTION_PEND};
+    ASSERT_ERR(desk_change_if(t.id, 7, &stale, &desk_operator, NULL, &err), ARBOR_EAGAIN);
+    ASSERT_STREQ(err.code, "conflict");
+    ASSERT_OK(assign_agent(t.id, "bob", NULL, &err));
+    ASSERT_OK(desk_get(t.id, &out, NULL));
+    ASSERT_EQ(out.status, TICKET_ASSIGNED);
+    ASSERT_STREQ(out.agent, "bob");
+    ASSERT_ERR(desk_close(t.id, "", &desk_operator, NULL, &err), ARBOR_EINVAL);
+    ASSERT_STREQ(err.code, "reason_required");
+    ASSERT_OK(desk_close(t.id, "duplicate", &desk_operator, NULL, &err));
+    ASSERT_OK(desk_get(t.id, &out, NULL));
+    ASSERT_EQ(out.status, TICKET_CLOSED);
+    ASSERT_STREQ(out.agent, "bob");
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(a_change_asked_without_the_ticket_back_answers_its_refusal_whole)
+{
+    arbor_test_run(answer_without_ticket_root, NULL);
+}
