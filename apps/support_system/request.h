@@ -31,6 +31,7 @@ typedef enum {
     DESK_REQ_CREDENTIALS, /* admin-add, password-reset: a name (the password comes next) */
     DESK_REQ_TREE,
     DESK_REQ_CRASH,
+    DESK_REQ_KILL, /* kill PID or kill NAME: the process, in name */
     DESK_REQ_BACKUP,
     DESK_REQ_STATS,
     DESK_REQ_HELP,
@@ -54,7 +55,7 @@ typedef struct desk_request {
     const char *customer_filter, *search;
     int sort; /* store_sort_t */
     int64_t page, per_page;
-    const char *name;      /* agent-*: the agent */
+    const char *name;      /* agent-*: the agent; kill: the pid or registered name */
     const char *new_name;  /* agent-rename */
     int active, available; /* agent-set: 0 or 1, -1 unchanged */
     const char *path;      /* backup */

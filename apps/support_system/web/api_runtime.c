@@ -140,28 +140,12 @@ void api_processes(arbor_http_request_t *req, arbor_http_response_t *res, const 
     web_json(res, 200, j);
 }
 
-/* "<0.SLOT.GEN>" or "0.SLOT.GEN" (as the tree and the table show pids)
- * into *pid: false when it is not one (the pid must format back to the
- * text given). */
-static bool parse_pid(const char *s, arbor_pid_t *pid)
-{
-    unsigned slot, gen;
-    bool angled = s[0] == '<';
-    if (sscanf(s + angled, "0.%u.%u", &slot, &gen) != 2)
-        return false;
-    *pid = ((arbor_pid_t)gen << 32) | slot;
-    char back[32], given[32];
-    arbor_pid_format(*pid, back, sizeof back);
-    snprintf(given, sizeof given, "%s%s%s", angled ? "" : "<", s, angled ? "" : ">");
-    return strcmp(back, given) == 0;
-}
-
 void api_process_kill(arbor_http_request_t *req, arbor_http_response_t *res,
                       const web_session_t *who)
 {
     const char *text = arbor_http_param(req, "pid");
     arbor_pid_t pid;
-    if (!text || !parse_pid(text, &pid) || !arbor_alive(pid)) {
+    if (!text || !console_pid_parse(text, &pid) || !arbor_alive(pid)) {
         web_error(res, 404, "no_such_process", "there is no such process (it may have exited)");
         return;
     }
