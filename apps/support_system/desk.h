@@ -111,11 +111,10 @@ int desk_create(ticket_t *t, const ticket_actor_t *by, arbor_pid_t *worker, tick
 int ticket_supervisor_create_ticket(ticket_t *t, arbor_pid_t *worker, ticket_error_t *err);
 
 /* The worker of ticket id, started if need be. ARBOR_ENOENT: no such
- * ticket (in memory; in durable mode the worker's load tells). When the
- * TicketRegistry or the TicketSupervisor is not running (being restarted),
- * waits once for SupportSystem.Supervisor to finish that restart and tries
- * again; still not: ARBOR_ENOPROC or ARBOR_EAGAIN, which say nothing of
- * whether the ticket exists. */
+ * ticket (in memory; in durable mode the worker's load tells).
+ * ARBOR_ENOPROC or ARBOR_EAGAIN: the TicketRegistry or the TicketSupervisor
+ * is not running (being restarted), which says nothing of whether the
+ * ticket exists. */
 int desk_worker(int64_t id, arbor_pid_t *pid);
 
 /* Applies change c (ticket.h) to ticket id, by by, through its worker; on

@@ -220,21 +220,12 @@ int desk__start_worker(const worker_arg_t *a, arbor_pid_t *pid, arbor_reason_t *
     return arbor_dynsup_start_child(sup, &spec, pid, why);
 }
 
-/* The TicketRegistry or the TicketSupervisor is not running: it died, and
- * SupportSystem.Supervisor is restarting it with the processes after it
- * (rest_for_one), or gave up. A supervisor serves a call only between
- * restarts, so one call to it returns once the restart under way is done
- * (or fails: it is gone); then the new ones are registered. */
-static void await_restart(void)
-{
-    arbor_pid_t top = arbor_whereis(DESK_SUPERVISOR_NAME);
-    arbor_child_counts_t counts;
-    if (top && top != arbor_self())
-        arbor_sup_count_children(top, &counts);
-}
-
-/* One try of desk_worker: the registered worker, or one started now. */
-static int find_or_start_worker(int64_t id, arbor_pid_t *pid)
+/* It does not wait for a restart of the TicketRegistry or the
+ * TicketSupervisor (ARBOR_ENOPROC at once): a web request that waited for
+ * SupportSystem.Supervisor while it stops the Web first (rest_for_one)
+ * would hold up the Web's drain, and every answer, for its 5 s. The
+ * callers answer "unavailable", which is true. */
+int desk_worker(int64_t id, arbor_pid_t *pid)
 {
     char key[32];
     desk__ticket_key(id, key);
@@ -252,19 +243,7 @@ static int find_or_start_worker(int64_t id, arbor_pid_t *pid)
             return 0;
         if (rc == ARBOR_ENOPROC)
             return rc;
-        /* Lost a race with another starter, or the registry died under
-         * the new worker: look it up again. */
+        /* Lost a race with another starter: look it up again. */
     }
     return ARBOR_EAGAIN;
-}
-
-int desk_worker(int64_t id, arbor_pid_t *pid)
-{
-    int rc = find_or_start_worker(id, pid);
-    if (rc == ARBOR_ENOPROC || rc == ARBOR_EAGAIN) {
-        /* Being restarted: wait for that once, then try again. */
-        await_restart();
-        rc = find_or_start_worker(id, pid);
-    }
-    return rc;
 }
