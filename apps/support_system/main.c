@@ -635,11 +635,14 @@ static void cmd_crash(const console_t *c, words_t *ws)
         }
         sup = arbor_whereis(DESK_TICKET_SUP_NAME);
     }
-    arbor_ref_t ref;
+    arbor_ref_t ref, sup_ref;
     if (!old || !sup || arbor_monitor(old, &ref) != 0) {
         fail(c, "noproc", "it is not running (it is being restarted); nothing was killed");
         return;
     }
+    /* A ticket's: how its supervisor ends, if it does (gave up, or was
+     * killed by someone else meanwhile). */
+    bool watching_sup = id && arbor_monitor(sup, &sup_ref) == 0;
     /* The top supervisor's children before the kill: rest_for_one
      * restarts those after the Store (or after a TicketSupervisor that
      * gave up) too, and the answer names each. */
@@ -653,14 +656,31 @@ static void cmd_crash(const console_t *c, words_t *ws)
         arbor_msg_free(m);
     arbor_child_counts_t counts;
     /* The TicketSupervisor answers after the worker's restart; if it
-     * cannot, that restart was more than it allows, and it gave up. */
+     * cannot, it ended: its DOWN says whether that restart was more than
+     * it allows (it gave up: shutdown) or something else killed it. */
     bool ticket_sup_gave_up = id && arbor_dynsup_count_children(sup, &counts) != 0;
-    char gave_up[160] = "";
-    if (ticket_sup_gave_up)
-        snprintf(gave_up, sizeof gave_up,
-                 "that was more than the TicketSupervisor allows (%d restarts in %d s): it"
-                 " gave up",
-                 DESK_TICKET_MAX_RESTARTS, DESK_TICKET_MAX_SECONDS);
+    char gave_up[300] = "";
+    if (ticket_sup_gave_up) {
+        arbor_reason_t why = arbor_error("unknown");
+        if (watching_sup && arbor_receive_match(down_of, &sup_ref, 5000, &m) == 0) {
+            why = arbor_reason_copy(&((const arbor_down_msg_t *)m->data)->reason);
+            arbor_msg_free(m);
+            watching_sup = false;
+        }
+        if (why.kind == ARBOR_EXIT_SHUTDOWN) {
+            snprintf(gave_up, sizeof gave_up,
+                     "that was more than the TicketSupervisor allows (%d restarts in %d s): it"
+                     " gave up",
+                     DESK_TICKET_MAX_RESTARTS, DESK_TICKET_MAX_SECONDS);
+        } else {
+            char reason[200];
+            arbor_reason_format(&why, reason, sizeof reason);
+            snprintf(gave_up, sizeof gave_up, "the TicketSupervisor ended meanwhile (%s)", reason);
+        }
+        arbor_reason_free(&why);
+    }
+    if (watching_sup)
+        arbor_demonitor(sup_ref, ARBOR_DEMONITOR_FLUSH);
     if ((!id || ticket_sup_gave_up) && arbor_sup_count_children(c->sup, &counts) != 0 &&
         desk_ended(c->sup, 5000, desk_gone, sizeof desk_gone)) {
         /* That restart was one too many: the desk stops after this answer. */

@@ -322,7 +322,9 @@ int store_run(store_fn_t fn, const void *in, size_t in_size, void *out, size_t o
     arbor_pid_t store = arbor_whereis(STORE_NAME);
     if (!store)
         return ARBOR_ENOPROC;
-    run_req_t *req = malloc(sizeof *req + in_size);
+    /* In process memory: a caller killed while it waits (a web connection)
+     * leaves nothing behind. */
+    run_req_t *req = arbor_alloc(sizeof *req + in_size);
     if (!req)
         return ARBOR_ENOMEM;
     *req = (run_req_t){fn, in_size, out_size};
@@ -330,7 +332,7 @@ int store_run(store_fn_t fn, const void *in, size_t in_size, void *out, size_t o
         memcpy(req + 1, in, in_size);
     arbor_msg_t *reply;
     int rc = arbor_gs_call(store, RUN, req, sizeof *req + in_size, 30000, &reply, NULL);
-    free(req);
+    arbor_free(req);
     if (rc)
         return rc;
     memcpy(&rc, reply->data, sizeof rc);

@@ -19,13 +19,14 @@ started with --json --demo --http 127.0.0.1:0 serves three clients at once:
     every kind and reads through the HTTP API.
 
 The kills that a supervisor counts against its restart intensity (all but
-a ticket's worker and a connection, which are cheap) come one kind after
-another, each KILL_GAP_S after the tree was whole again, so that no
-supervisor is pushed past its intensity (3 in 5 s for the top one, the Web
-and the HTTP server): the gate tests that the desk recovers from every
-kind of death, not that it gives up (which desk_crash_storm.py does). The
-Dispatcher, restarted after a back-off, is killed at most once per
-DISPATCHER_GAP_S.
+a ticket's worker and a connection, which are cheap) come one at a time,
+each kind once a round, each once the tree is whole again after the last
+and only when the supervisor that will restart its victim has room: at
+most 3 of its restarts in INTENSITY_WINDOW_S (its intensity is 3 in 5 s,
+counted in whole seconds). The gate tests that the desk recovers from
+every kind of death, not that it gives up (which desk_crash_storm.py
+does). The Dispatcher, restarted after a back-off, is killed at most once
+per DISPATCHER_GAP_S.
 
 Every answer during the chaos must be true; an error is fine, a wrong
 answer is not:
@@ -63,10 +64,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from desk import Desk, Failure  # noqa: E402
 
 ANSWER_BOUND_S = 10.0  # the longest any one answer may take
-# Between one costly kill's restart and the next costly kill: restarts at
-# least this far apart are at most 3 in any 5 s (the tightest intensity).
-KILL_GAP_S = 1.7
-DISPATCHER_GAP_S = 10.0
+# A supervisor gives up after more than 3 restarts in 5 s, counted in whole
+# seconds (intensity.c, as OTP): restarts up to 6 s apart may count
+# together. A costly kill is made only when the supervisor that will restart
+# its victim has made at most 2 restarts in the last INTENSITY_WINDOW_S.
+INTENSITY_WINDOW_S = 7.0
+KILL_GAP_S = 0.5  # between one costly kill's restart and the next costly kill
+DISPATCHER_GAP_S = 10.0  # it restarts after a back-off that doubles
 WEB_CLIENTS = 2
 ADMIN, ADMIN_PW = "ada", "correct horse"
 AGENTS = ["alice", "bob"]
@@ -78,8 +82,12 @@ WHAT = {
 }
 # The tree's nodes whose kill a supervisor counts against its intensity,
 # by their name in `tree`; a TicketWorker and a connection are not.
-COSTLY = ["Store", "TicketRegistry", "Agents", "TicketSupervisor", "Notifier", "Web",
-          "Events", "HTTP", "connections", "acceptor 0", "drainer", "Dispatcher"]
+# Each with the supervisor that restarts it.
+RESTARTED_BY = {"Store": "top", "TicketRegistry": "top", "Agents": "top", "TicketSupervisor": "top",
+                "Notifier": "top", "Web": "top", "Events": "Web", "HTTP": "Web",
+                "connections": "HTTP", "acceptor 0": "HTTP", "drainer": "HTTP",
+                "Dispatcher": "Notifier"}
+COSTLY = list(RESTARTED_BY)
 # Some are killed by their registered name (kill NAME), the others by pid.
 REGISTERED = {"Store": "SupportSystem.Store", "TicketRegistry": "SupportSystem.TicketRegistry",
               "Agents": "SupportSystem.Agents", "TicketSupervisor": "SupportSystem.TicketSupervisor",
@@ -179,12 +187,13 @@ class Console:
     def __init__(self, desk, model, rng, stop):
         self.desk, self.model, self.rng, self.stop = desk, model, rng, stop
         self.kills = collections.Counter()
+        self.log = []  # (seconds, what was killed), for a failure's report
         # A costly kill waits until the tree is whole again after the last
-        # one, and KILL_GAP_S more: restarts, not only kills, come at most
-        # one per KILL_GAP_S, whatever a restart's own delay (a Web
-        # stopping drains its requests for up to 5 s).
-        self.costly_pending = False
+        # one (its victim's pid gone), and KILL_GAP_S more; its restart is
+        # counted when seen, against the supervisor that made it.
+        self.costly_pending = None  # (kind, pid) of the last costly kill, until restarted
         self.last_whole = 0.0
+        self.restarts = collections.defaultdict(list)  # supervisor -> when its restarts were seen
         self.last_tree = 0.0
         self.last_dispatcher = 0.0
         self.cycle = []  # the costly kinds still to kill in this round, every kind once a round
@@ -192,7 +201,11 @@ class Console:
 
     def ask(self, command):
         started = time.monotonic()
-        answer = self.desk.command(command)
+        try:
+            answer = self.desk.command(command)
+        except ValueError:  # an empty line: its output ended
+            self.desk.proc.wait(timeout=60)
+            raise Failure(f"the desk ended (status {self.desk.proc.returncode}) before answering {command!r}")
         self.model.answered(f"console {command!r}", time.monotonic() - started)
         if not answer.get("ok"):
             self.model.error(answer["error"]["code"])
@@ -203,8 +216,9 @@ class Console:
         ids = self.model.ids()
         r = self.rng.random()
         now = time.monotonic()
-        costly_due = not self.costly_pending and now - self.last_whole >= KILL_GAP_S
-        if r < 0.08 or costly_due or (self.costly_pending and now - self.last_tree >= 0.25):
+        # A tree is taken every 0.25 s at most, for a costly kill or to see
+        # the last one's restart; and at random, for a cheap kill.
+        if r < 0.08 or now - self.last_tree >= 0.25:
             return self.kill()
         if r < 0.3 or not ids:
             extra, customer = self.rng.choice([("", ""), (" --priority high", ""),
@@ -254,16 +268,25 @@ class Console:
 
         walk(answer["tree"])
         now = time.monotonic()
-        if self.costly_pending and not tree_whole(answer["tree"]):
-            self.costly_pending, self.last_whole = False, now
+        # Restarted: its supervisor has replaced the pid (a tree taken
+        # before the exit signal arrived still shows it), and all runs.
+        pids = {p for ps in nodes.values() for p in ps}
+        if self.costly_pending and self.costly_pending[1] not in pids and not tree_whole(answer["tree"]):
+            self.restarts[RESTARTED_BY[self.costly_pending[0]]].append(now)
+            self.costly_pending, self.last_whole = None, now
         kinds = [k for k in ("SupportSystem.TicketWorker", "http_connection") if k in nodes]
         if not self.cycle:
             self.cycle = self.rng.sample(COSTLY, len(COSTLY))
-        costly = self.cycle[-1]
-        if (not self.costly_pending and now - self.last_whole >= KILL_GAP_S and costly in nodes and
-                (costly != "Dispatcher" or now - self.last_dispatcher >= DISPATCHER_GAP_S)):
-            kinds = [costly]  # a costly kind's turn: the cycle goes on
-            self.cycle.pop()
+        if not self.costly_pending and now - self.last_whole >= KILL_GAP_S:
+            # The first kind of the round whose supervisor has room; the
+            # others wait for their turn.
+            for costly in self.cycle:
+                recent = [t for t in self.restarts[RESTARTED_BY[costly]] if t > now - INTENSITY_WINDOW_S]
+                if (costly in nodes and len(recent) < 3 and
+                        (costly != "Dispatcher" or now - self.last_dispatcher >= DISPATCHER_GAP_S)):
+                    kinds = [costly]
+                    self.cycle.remove(costly)
+                    break
         if not kinds:
             return
         kind = self.rng.choice(kinds)
@@ -277,8 +300,9 @@ class Console:
         if by_name and answer["name"] != REGISTERED[kind]:
             raise Failure(f"kill {REGISTERED[kind]} answered {answer}")
         self.kills[kind] += 1
+        self.log.append((time.monotonic(), f"{kind} {answer['killed']}"))
         if kind in COSTLY:
-            self.costly_pending = True
+            self.costly_pending = (kind, answer["killed"])
         if kind == "Dispatcher":
             self.last_dispatcher = time.monotonic()
 
@@ -479,6 +503,7 @@ def main():
         desk = Desk(binary, tmp)
         stop = threading.Event()
         clients = []
+        console = None
         try:
             setup = desk.client().post("/api/setup", {"token": desk.setup_token, "name": ADMIN,
                                                       "password": ADMIN_PW})
@@ -486,9 +511,7 @@ def main():
                 raise Failure(f"setup answered {setup}")
             check_kill_command(desk)
             console = Console(desk, model, rng, stop)
-            # The check restarted the Store twice: the top supervisor's
-            # next restart must wait until those are out of its window.
-            console.last_whole = time.monotonic() + 2 * KILL_GAP_S
+            console.restarts["top"] += [time.monotonic()] * 2  # the check restarted the Store twice
             started = time.monotonic()
             until = started + seconds
             clients = [WebClient(desk, model, rng.random(), until, stop, i)
@@ -513,7 +536,12 @@ def main():
             if desk.proc.poll() is None:
                 desk.proc.kill()
             print(f"desk chaos (seed {seed}): FAIL: {e}")
-            print(desk.stderr()[-4000:])
+            if console is not None:
+                print("the kills, the last 20:", ", ".join(f"{t - console.log[0][0]:.2f} s {k}"
+                                                          for t, k in console.log[-20:]))
+            err = desk.stderr().splitlines()
+            print("\n".join(line for line in err if not line.startswith("=") or "supervisor <0." in line
+                            and "dynamic_supervisor" not in line)[-8000:])
             return 1
         finally:
             stop.set()
