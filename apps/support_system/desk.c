@@ -22,8 +22,14 @@ desk_settings_t desk;
 bool desk__check_agent(const char *name, ticket_error_t *err)
 {
     store_agent_t a;
-    if (agents_lookup(name, &a) != 0)
+    int rc = agents_lookup(name, &a);
+    if (rc == ARBOR_ENOENT)
         return desk__refuse(err, "unknown_agent", "there is no agent called %s", name);
+    if (rc) /* not an answer about the agent: the roster is being restarted */
+        return desk__refuse(err, "unavailable",
+                            "the roster cannot be read now (%s): the Agents process is being"
+                            " restarted; nothing was changed, try again",
+                            arbor_strerror(rc));
     if (!a.active)
         return desk__refuse(err, "agent_inactive", "agent %s is deactivated", name);
     return true;

@@ -635,7 +635,7 @@ static void cmd_crash(const console_t *c, words_t *ws)
         }
         sup = arbor_whereis(DESK_TICKET_SUP_NAME);
     }
-    arbor_ref_t ref, sup_ref;
+    arbor_ref_t ref, sup_ref = 0;
     if (!old || !sup || arbor_monitor(old, &ref) != 0) {
         fail(c, "noproc", "it is not running (it is being restarted); nothing was killed");
         return;

@@ -91,8 +91,15 @@ static bool choose_agent(const ticket_t *t, ticket_change_t *c, ticket_error_t *
     if (c->agent[0])
         return desk__check_agent(c->agent, err);
     /* The policy picks only active and available agents: no lookup. */
-    return !assigning || agents_pick(c->agent) == 0 ||
-           desk__refuse(err, "no_agents", "there is no agent to assign");
+    int rc = assigning ? agents_pick(c->agent) : 0;
+    if (rc == ARBOR_ENOENT)
+        return desk__refuse(err, "no_agents", "there is no agent to assign");
+    if (rc) /* not an answer about the agents: the roster is being restarted */
+        return desk__refuse(err, "unavailable",
+                            "the roster cannot be read now (%s): the Agents process is being"
+                            " restarted; nothing was changed, try again",
+                            arbor_strerror(rc));
+    return true;
 }
 
 /* Checks and applies q to a copy of the worker's ticket, has the Store
@@ -120,7 +127,8 @@ static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q)
     if (!ok) {
         r.rc = !strcmp(r.err.code, "unknown_agent") || !strcmp(r.err.code, "no_agents")
                    ? ARBOR_ENOENT
-                   : ARBOR_EINVAL;
+               : !strcmp(r.err.code, "unavailable") ? ARBOR_ENOPROC
+                                                    : ARBOR_EINVAL;
         return idle(arbor_gs_reply(&r, sizeof r));
     }
     if (desk.durable) {

@@ -156,10 +156,18 @@ class Model:
                 raise Failure(f"{what}: ticket {tid} exists, yet the answer was {answer}")
 
     def console_error(self, tid, what, answer):
-        """A console error about ticket tid: it must not deny a live one."""
+        """A console error about ticket tid: it must not deny a live one,
+        nor the agents (none is ever removed or made unavailable)."""
         e = answer["error"]
         if e["code"] == "unknown_ticket" or "no ticket" in e["message"]:
             self.known(tid, what, answer)
+        untrue_of_agents(what, e.get("code"), answer)
+
+
+def untrue_of_agents(what, code, answer):
+    """alice, bob and ada are on the roster, active and available, all along."""
+    if code in ("unknown_agent", "no_agents", "agent_inactive"):
+        raise Failure(f"{what}: the agents are there, yet the answer was {answer}")
 
 
 def pick_change(rng, tid, tag):
@@ -353,7 +361,9 @@ class WebClient(threading.Thread):
             self.sign_in()
             return None
         if r.status >= 400:
-            self.model.error(f"http {r.status} {(r.json or {}).get('code')}")
+            code = (r.json or {}).get("code")
+            self.model.error(f"http {r.status} {code}")
+            untrue_of_agents(f"{method} {path}", code, r)
         return r
 
     def step(self):
