@@ -163,6 +163,19 @@ const char *console_pid(arbor_pid_t pid)
     return b;
 }
 
+bool console_pid_parse(const char *s, arbor_pid_t *pid)
+{
+    unsigned slot, gen;
+    bool angled = s[0] == '<';
+    if (sscanf(s + angled, "0.%u.%u", &slot, &gen) != 2)
+        return false;
+    *pid = ((arbor_pid_t)gen << 32) | slot;
+    char back[32], given[32];
+    arbor_pid_format(*pid, back, sizeof back);
+    snprintf(given, sizeof given, "%s%s%s", angled ? "" : "<", s, angled ? "" : ">");
+    return strcmp(back, given) == 0;
+}
+
 static const char *status_name(arbor_child_status_t s)
 {
     return s == ARBOR_CHILD_RUNNING      ? "running"

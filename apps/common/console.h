@@ -115,4 +115,10 @@ bool console_option_number(const char *program, const char *option, const char *
 /* Formats pid as "<0.N.G>" into a static per-thread buffer. */
 const char *console_pid(arbor_pid_t pid);
 
+/* Parses a pid as console_pid formats it, with or without the angle
+ * brackets ("<0.19.1>" or "0.19.1"), into *pid. False when s is not one
+ * (it must format back to the text given). Says nothing of whether the
+ * process is alive. */
+bool console_pid_parse(const char *s, arbor_pid_t *pid);
+
 #endif

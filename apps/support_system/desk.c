@@ -26,8 +26,13 @@ bool desk__check_agent(const char *name, ticket_error_t *err)
     int rc = agents_lookup(name, &a, err);
     if (rc == ARBOR_EEXIT)
         return false; /* the Store could not read the roster: err says why */
-    if (rc != 0)
+    if (rc == ARBOR_ENOENT)
         return desk__refuse(err, "unknown_agent", "there is no agent called %s", name);
+    if (rc) /* not an answer about the agent: the roster is being restarted */
+        return desk__refuse(err, "unavailable",
+                            "the roster cannot be read now (%s): the Agents process is being"
+                            " restarted; nothing was changed, try again",
+                            arbor_strerror(rc));
     if (!a.active)
         return desk__refuse(err, "agent_inactive", "agent %s is deactivated", name);
     return true;
@@ -625,8 +630,15 @@ static int ticket_sup_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
      * transition) must not take the others down: 1000 restarts in 5 s is
      * far beyond what a few bad tickets cause, and still ends a desk in
      * which every worker crashes at once, which is then the core's
-     * failure to report (below). */
-    o.max_restarts = 1000;
+     * failure to report (below). A storm of deliberate kills (`crash ID`
+     * a thousand times a second) spends it too: the TicketSupervisor
+     * gives up and is restarted with what follows it, and a fourth time
+     * within 5 s ends the desk (exit status 3). That is kept: such a storm
+     * is indistinguishable from a bug that crashes every worker, and
+     * while it lasts every answer stays true (a ticket whose worker is
+     * being restarted is "unavailable", never "no such ticket"). */
+    o.max_restarts = DESK_TICKET_MAX_RESTARTS;
+    o.max_seconds = DESK_TICKET_MAX_SECONDS;
     return arbor_dynsup_start(&o, pid, err);
 }
 

@@ -44,6 +44,13 @@
 #define DESK_MAX_RESTARTS 3
 #define DESK_MAX_SECONDS  5
 
+/* The TicketSupervisor's restart intensity (desk.c says why): more than
+ * DESK_TICKET_MAX_RESTARTS worker restarts in DESK_TICKET_MAX_SECONDS and
+ * it gives up; SupportSystem.Supervisor then restarts it and the processes
+ * after it (rest_for_one), which spends one of the core's restarts above. */
+#define DESK_TICKET_MAX_RESTARTS 1000
+#define DESK_TICKET_MAX_SECONDS  5
+
 /* Called in a ticket's worker after each change it committed (and after a
  * create), with the ticket as stored: the web's event stream listens so.
  * It must not block or call the ticket's worker. */
@@ -142,7 +149,11 @@ int desk_create_once(ticket_t *t, const ticket_actor_t *by, desk_once_t *once, a
 /* The course's create_ticket: desk_create by desk_operator. */
 int ticket_supervisor_create_ticket(ticket_t *t, arbor_pid_t *worker, ticket_error_t *err);
 
-/* The worker of ticket id, started if need be. ARBOR_ENOENT: no such ticket. */
+/* The worker of ticket id, started if need be. ARBOR_ENOENT: no such
+ * ticket (in memory; in durable mode the worker's load tells).
+ * ARBOR_ENOPROC or ARBOR_EAGAIN: the TicketRegistry or the TicketSupervisor
+ * is not running (being restarted), which says nothing of whether the
+ * ticket exists. */
 int desk_worker(int64_t id, arbor_pid_t *pid);
 
 /* The ticket that worker pid serves, read from the key it holds in the

@@ -107,7 +107,9 @@ bool desk__refuse(ticket_error_t *err, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* An agent that may be given a ticket, or act: on the roster and active.
- * False with err filled otherwise. */
+ * False with err filled otherwise: unknown_agent, agent_inactive, or
+ * unavailable when the roster could not be asked (which says nothing of
+ * the agent). */
 bool desk__check_agent(const char *name, ticket_error_t *err);
 
 /* Starts the worker of a under the TicketSupervisor. */

@@ -69,6 +69,7 @@ static const char usage[] =
     "  agent-deactivate NAME agent-activate NAME   agent-available NAME on|off\n"
     "  admin-add NAME        password-reset NAME   (the password is read next)\n"
     "  tree                  crash ID | crash store     stats\n"
+    "  kill PID|NAME         send the exit signal kill to any process (tree shows pids)\n"
     "  backup PATH           copy the database to PATH while the desk runs\n"
     "  help                  quit\n"
     "Words are split as in a shell: quote text with blanks (--customer \"Acme Corp\"),\n"
@@ -225,8 +226,9 @@ static bool desk_ended(arbor_pid_t sup, int64_t ms, char *why, size_t size)
     arbor_reason_t r = ((const arbor_exit_msg_t *)m->data)->reason;
     if (r.kind == ARBOR_EXIT_SHUTDOWN) {
         snprintf(why, size,
-                 DESK_SUPERVISOR_NAME " gave up: the Store and the processes after it were"
-                                      " restarted more than %d times in %d s",
+                 DESK_SUPERVISOR_NAME " gave up: its processes (the Store, the TicketSupervisor"
+                                      " and those after them) were restarted more than %d times"
+                                      " in %d s",
                  DESK_MAX_RESTARTS, DESK_MAX_SECONDS);
     } else {
         char reason[256];
@@ -247,6 +249,28 @@ static void no_such_ticket_answer(const console_t *c, int64_t id)
     char text[64];
     snprintf(text, sizeof text, "there is no ticket %lld", (long long)id);
     fail(c, "unknown_ticket", text);
+}
+
+/* Ticket id could not be reached (rc, not ARBOR_ENOENT): its worker, the
+ * TicketSupervisor or the Store is being restarted. Whether the ticket
+ * exists is not known, and so not said. */
+static void unreachable_ticket_answer(const console_t *c, int64_t id, int rc)
+{
+    char text[256];
+    snprintf(text, sizeof text,
+             "ticket %lld cannot be reached now (%s): its worker, the TicketSupervisor or the"
+             " Store is being restarted; nothing was changed, try again",
+             (long long)id, arbor_strerror(rc));
+    fail(c, "unavailable", text);
+}
+
+/* desk_get's failure as an answer: no such ticket, or unreachable. */
+static void get_failed_answer(const console_t *c, int64_t id, int rc)
+{
+    if (rc == ARBOR_ENOENT)
+        no_such_ticket_answer(c, id);
+    else
+        unreachable_ticket_answer(c, id, rc);
 }
 
 /* Who makes the request's change: --by AGENT, or the console's operator
@@ -698,7 +722,12 @@ static bool down_of(const arbor_msg_t *m, void *ref)
 /* Kills a ticket's worker or the Store and answers once its supervisor
  * has restarted it (and, for the Store, everything after it: rest_for_one).
  * The dead process told its supervisor (link) before telling us (monitor),
- * so a call to the supervisor after our DOWN is served after the restart. */
+ * so a call to the supervisor after our DOWN is served after the restart.
+ * A kill that is one restart more than the TicketSupervisor allows makes it
+ * give up: SupportSystem.Supervisor restarts it with what follows it, and
+ * the answer says so; one more than SupportSystem.Supervisor allows ends
+ * the desk, and the answer says that. Every answer is true of the ticket:
+ * one that cannot be reached now is "unavailable", never unknown. */
 static void cmd_crash(const console_t *c, words_t *ws)
 {
     desk_request_t r;
@@ -713,57 +742,138 @@ static void cmd_crash(const console_t *c, words_t *ws)
         /* A worker started for an unknown ticket lives until it has looked
          * in the Store: ask for the ticket first, so that there is one. */
         ticket_t t;
-        if (desk_get(id, &t, NULL) == ARBOR_ENOENT || desk_worker(id, &old) != 0) {
-            no_such_ticket_answer(c, id);
+        ticket_error_t err = {.code = ""};
+        int rc = desk_get(id, &t, &err);
+        if (rc == 0)
+            rc = desk_worker(id, &old);
+        if (rc) {
+            if (err.code[0]) /* desk_get's own answer: unknown, unavailable, the Store's */
+                fail_err(c, &err);
+            else
+                get_failed_answer(c, id, rc);
             return;
         }
         sup = arbor_whereis(DESK_TICKET_SUP_NAME);
     }
-    arbor_ref_t ref;
-    if (!old || arbor_monitor(old, &ref) != 0) {
-        fail(c, "noproc", "it is not running");
+    arbor_ref_t ref, sup_ref = 0;
+    if (!old || !sup || arbor_monitor(old, &ref) != 0) {
+        fail(c, "noproc", "it is not running (it is being restarted); nothing was killed");
         return;
     }
-    /* The Store's siblings before the kill: rest_for_one restarts those
-     * after it too, and the answer names each. */
+    /* A ticket's: how its supervisor ends, if it does (gave up, or was
+     * killed by someone else meanwhile). */
+    bool watching_sup = id && arbor_monitor(sup, &sup_ref) == 0;
+    /* The top supervisor's children before the kill: rest_for_one
+     * restarts those after the Store (or after a TicketSupervisor that
+     * gave up) too, and the answer names each. */
     arbor_child_info_t *before = NULL;
     size_t n_before = 0;
-    if (!id && arbor_sup_which_children(sup, &before, &n_before) != 0)
+    if (arbor_sup_which_children(c->sup, &before, &n_before) != 0)
         n_before = 0;
     arbor_exit_pid(old, ARBOR_KILL);
     arbor_msg_t *m;
     if (arbor_receive_match(down_of, &ref, ARBOR_INFINITY, &m) == 0)
         arbor_msg_free(m);
     arbor_child_counts_t counts;
-    if (id)
-        arbor_dynsup_count_children(sup, &counts); /* returns after the restart */
-    else if (arbor_sup_count_children(sup, &counts) != 0 &&
-             desk_ended(sup, 5000, desk_gone, sizeof desk_gone)) {
+    /* The TicketSupervisor answers after the worker's restart; if it
+     * cannot, it ended: its DOWN says whether that restart was more than
+     * it allows (it gave up: shutdown) or something else killed it. */
+    bool ticket_sup_gave_up = id && arbor_dynsup_count_children(sup, &counts) != 0;
+    char gave_up[300] = "";
+    if (ticket_sup_gave_up) {
+        arbor_reason_t why = arbor_error("unknown");
+        if (watching_sup && arbor_receive_match(down_of, &sup_ref, 5000, &m) == 0) {
+            why = arbor_reason_copy(&((const arbor_down_msg_t *)m->data)->reason);
+            arbor_msg_free(m);
+            watching_sup = false;
+        }
+        if (why.kind == ARBOR_EXIT_SHUTDOWN) {
+            snprintf(gave_up, sizeof gave_up,
+                     "that was more than the TicketSupervisor allows (%d restarts in %d s): it"
+                     " gave up",
+                     DESK_TICKET_MAX_RESTARTS, DESK_TICKET_MAX_SECONDS);
+        } else {
+            char reason[200];
+            arbor_reason_format(&why, reason, sizeof reason);
+            snprintf(gave_up, sizeof gave_up, "the TicketSupervisor ended meanwhile (%s)", reason);
+        }
+        arbor_reason_free(&why);
+    }
+    if (watching_sup)
+        arbor_demonitor(sup_ref, ARBOR_DEMONITOR_FLUSH);
+    if ((!id || ticket_sup_gave_up) && arbor_sup_count_children(c->sup, &counts) != 0 &&
+        desk_ended(c->sup, 5000, desk_gone, sizeof desk_gone)) {
         /* That restart was one too many: the desk stops after this answer. */
-        char text[640];
-        snprintf(text, sizeof text, "killed %s; %s; the desk stops", console_pid(old), desk_gone);
+        char text[900];
+        snprintf(text, sizeof text, "killed %s; %s%s%s; the desk stops", console_pid(old), gave_up,
+                 gave_up[0] ? ", and " : "", desk_gone);
         fail(c, "supervisor_gave_up", text);
         free(before);
         return;
     }
-    if (id)
-        desk_worker(id, &now);
-    else
+    int rc = id ? desk_worker(id, &now) : 0;
+    if (!id)
         now = arbor_whereis(STORE_NAME);
     if (!now || now == old) {
-        fail(c, "not_restarted", "it did not come back");
+        char text[256];
+        snprintf(text, sizeof text, "killed %s; %s is not running again yet (%s)", console_pid(old),
+                 id ? "the ticket's worker" : "the Store",
+                 rc ? arbor_strerror(rc) : "not restarted");
+        fail(c, "not_restarted", text);
         free(before);
         return;
     }
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "killed", console_pid(old));
     cJSON_AddStringToObject(j, "restarted", console_pid(now));
+    if (id)
+        cJSON_AddBoolToObject(j, "ticket_supervisor_gave_up", ticket_sup_gave_up);
     char text[1024];
-    int len = snprintf(text, sizeof text, "killed %s; its supervisor restarted it as %s",
-                       console_pid(old), console_pid(now));
-    if (!id)
-        report_siblings_restarted(sup, before, n_before, j, text + len, sizeof text - (size_t)len);
+    int len = ticket_sup_gave_up
+                  ? snprintf(text, sizeof text,
+                             "killed %s; %s, " DESK_SUPERVISOR_NAME
+                             " restarted it, and it restarted the ticket's worker as %s",
+                             console_pid(old), gave_up, console_pid(now))
+                  : snprintf(text, sizeof text, "killed %s; its supervisor restarted it as %s",
+                             console_pid(old), console_pid(now));
+    if (!id || ticket_sup_gave_up)
+        report_siblings_restarted(c->sup, before, n_before, j, text + len,
+                                  sizeof text - (size_t)len);
     free(before);
+    ok(c, j, text);
+}
+
+/* Sends the exit signal kill to one process, named by its pid as tree
+ * shows it (with or without the angle brackets) or by its registered
+ * name: what the web's POST /api/processes/:pid/kill does, from the
+ * console. It answers at once, as the web does; tree shows the restart. */
+static void cmd_kill(const console_t *c, words_t *ws)
+{
+    desk_request_t r;
+    if (!decode(c, ws, &r))
+        return;
+    arbor_pid_t pid;
+    if (!console_pid_parse(r.name, &pid))
+        pid = arbor_whereis(r.name);
+    if (!pid || !arbor_alive(pid)) {
+        fail(c, "no_such_process", "there is no such process (it may have exited)");
+        return;
+    }
+    if (pid == arbor_self()) {
+        fail(c, "bad_argument", "that is the console itself (quit stops it)");
+        return;
+    }
+    arbor_process_info_t info = {.name = ""};
+    arbor_process_info(pid, &info);
+    arbor_exit_pid(pid, ARBOR_KILL);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "killed", console_pid(pid));
+    cJSON_AddItemToObject(j, "name", console_json_text(info.name));
+    cJSON_AddItemToObject(j, "label", console_json_text(info.label ? info.label : ""));
+    char text[256];
+    snprintf(text, sizeof text, "sent kill to %s%s%s%s%s (tree shows its restart)",
+             console_pid(pid), info.name[0] ? " " : "", info.name, info.label ? ", a " : "",
+             info.label ? info.label : "");
     ok(c, j, text);
 }
 
@@ -1044,6 +1154,8 @@ static bool dispatch(const console_t *c, words_t *ws)
         cmd_tree(c);
     else if (strcmp(cmd, "crash") == 0)
         cmd_crash(c, ws);
+    else if (strcmp(cmd, "kill") == 0)
+        cmd_kill(c, ws);
     else if (strcmp(cmd, "backup") == 0)
         cmd_backup(c, ws);
     else if (strcmp(cmd, "stats") == 0)

@@ -21,6 +21,8 @@
  */
 #include "notifier.h"
 
+#include "name_wait.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -344,6 +346,11 @@ static int dispatcher_start(void *sink, arbor_pid_t *pid, arbor_reason_t *err)
      * notification is left delivered but not marked by a quit. (A sink
      * stuck for longer than the shutdown time, 5 s, is killed.) */
     arbor_gs_opts_t o = {.link = true, .name = DISPATCHER_NAME, .trap_exit = true};
+    /* A Dispatcher whose Notifier was killed finishes its round before it
+     * stops, and may hold the name when the new Notifier starts this one
+     * (name_wait.h): wait for it, as long as a clean stop may take (the
+     * shutdown time, 5 s, and a second). */
+    name_wait_free(DISPATCHER_NAME, 6000);
     return arbor_gs_start(&dispatcher_gs, sink, &o, pid, err);
 }
 

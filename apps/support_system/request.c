@@ -409,6 +409,7 @@ static const struct {
     {"agent-available", DESK_REQ_AGENT_SET, 0},
     {"tree", DESK_REQ_TREE, 0},
     {"crash", DESK_REQ_CRASH, 0},
+    {"kill", DESK_REQ_KILL, 0},
     {"backup", DESK_REQ_BACKUP, 0},
     {"stats", DESK_REQ_STATS, 0},
     {"help", DESK_REQ_HELP, 0},
@@ -465,6 +466,12 @@ bool desk_request_decode(int argc, const char *const *argv, desk_request_t *r, t
             ok = refuse(err, "bad_argument", "crash ID or crash store");
         else if (strcmp(argv[1], "store") != 0)
             ok = parse_id(argv[1], &d.id, err);
+        break;
+    case DESK_REQ_KILL:
+        if (argc != 2 || !argv[1][0])
+            ok = refuse(err, "bad_argument", "kill takes one process: kill PID or kill NAME");
+        else
+            d.name = argv[1];
         break;
     case DESK_REQ_BACKUP:
         if (argc != 2 || !argv[1][0])

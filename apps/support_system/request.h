@@ -31,6 +31,7 @@ typedef enum {
     DESK_REQ_CREDENTIALS, /* admin-add, password-reset: a name (the password comes next) */
     DESK_REQ_TREE,
     DESK_REQ_CRASH,
+    DESK_REQ_KILL, /* kill PID or kill NAME: the process, in name */
     DESK_REQ_BACKUP,
     DESK_REQ_STATS,
     DESK_REQ_HELP,
@@ -58,7 +59,7 @@ typedef struct desk_request {
     /* show: the history's page: its size (0: STORE_HISTORY_PAGE) and the
      * entry it ends before (0: the latest entries) */
     int64_t history, before;
-    const char *name;      /* agent-*: the agent */
+    const char *name;      /* agent-*: the agent; kill: the pid or registered name */
     const char *new_name;  /* agent-rename */
     int active, available; /* agent-set: 0 or 1, -1 unchanged */
     const char *path;      /* backup */

@@ -445,8 +445,8 @@ int store_run(store_fn_t fn, const void *in, size_t in_size, void *out, size_t o
     arbor_pid_t store = arbor_whereis(STORE_NAME);
     if (!store)
         return ARBOR_ENOPROC;
-    /* The process's memory: freed with it if it is killed during the call
-     * (the SlaTimer, stopped while it asks). */
+    /* In process memory: a caller killed while it waits (a web connection,
+     * the SlaTimer stopped while it asks) leaves nothing behind. */
     run_req_t *req = arbor_alloc(sizeof *req + in_size);
     if (!req)
         return ARBOR_ENOMEM;

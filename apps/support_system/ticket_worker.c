@@ -106,8 +106,10 @@ static bool choose_agent(const ticket_t *t, ticket_change_t *c, agents_choice_t 
     int rc = agents_choose(chosen);
     if (rc == ARBOR_ENOENT)
         return desk__refuse(err, "no_agents", "there is no agent to assign");
-    if (rc)
-        return desk__refuse(err, "unavailable", "the assignment policy did not answer: %s",
+    if (rc) /* not an answer about the agents: the roster is being restarted */
+        return desk__refuse(err, "unavailable",
+                            "the roster cannot be read now (%s): the Agents process is being"
+                            " restarted; nothing was changed, try again",
                             arbor_strerror(rc));
     memcpy(c->agent, chosen->name, strlen(chosen->name) + 1); /* the same size */
     return true;
@@ -339,6 +341,11 @@ int desk__start_worker(const worker_arg_t *a, arbor_pid_t *pid, arbor_reason_t *
     return arbor_dynsup_start_child(sup, &spec, pid, why);
 }
 
+/* It does not wait for a restart of the TicketRegistry or the
+ * TicketSupervisor (ARBOR_ENOPROC at once): a web request that waited for
+ * SupportSystem.Supervisor while it stops the Web first (rest_for_one)
+ * would hold up the Web's drain, and every answer, for its 5 s. The
+ * callers answer "unavailable", which is true. */
 int desk_worker(int64_t id, arbor_pid_t *pid)
 {
     char key[32];

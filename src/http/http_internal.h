@@ -35,6 +35,9 @@ struct arbor_http_server {
     /* Graceful shutdown (http_drain.c). The listeners, so that a drain
      * can close them (any process may close a socket); 0 for none. */
     _Atomic arbor_socket_t listeners[HTTP_MAX_ACCEPTORS];
+    /* Each acceptor's last pid: its successor waits for it to end (it
+     * owns the listener) before listening on the port again. */
+    _Atomic arbor_pid_t acceptors[HTTP_MAX_ACCEPTORS];
     /* Set by a drain (sequentially consistent against a connection's
      * state: see arbor__http_conn_idle), cleared when the subtree starts. */
     _Atomic bool draining;

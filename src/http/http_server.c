@@ -65,8 +65,10 @@ int arbor_http_server_new(const arbor_http_opts_t *opts, arbor_http_server_t **o
     atomic_init(&s->port, opts->port);
     atomic_init(&s->connections, ARBOR_NOPID);
     atomic_init(&s->live, 0);
-    for (unsigned i = 0; i < HTTP_MAX_ACCEPTORS; i++)
+    for (unsigned i = 0; i < HTTP_MAX_ACCEPTORS; i++) {
         atomic_init(&s->listeners[i], 0);
+        atomic_init(&s->acceptors[i], ARBOR_NOPID);
+    }
     atomic_init(&s->draining, false);
     s->conns = NULL;
     s->n_conns = s->n_closed = 0;
@@ -182,10 +184,34 @@ static void acceptor(void *arg)
     }
 }
 
+static bool down_of(const arbor_msg_t *m, void *ref)
+{
+    return m->tag == ARBOR_TAG_DOWN &&
+           ((const arbor_down_msg_t *)m->data)->ref == *(arbor_ref_t *)ref;
+}
+
+/* Waits up to ms for pid, if it is alive, to end. An acceptor whose
+ * supervisor was killed ends after it, on the link's exit signal, and may
+ * still hold the listener when the restarted supervisor starts the next:
+ * that one would find the port in use, and every retry would spend the
+ * restart intensity until the tree gave up. */
+static void await_end(arbor_pid_t pid, int64_t ms)
+{
+    arbor_ref_t ref;
+    arbor_msg_t *m;
+    if (!pid || arbor_monitor(pid, &ref) != 0)
+        return;
+    if (arbor_receive_match(down_of, &ref, ms, &m) == 0)
+        arbor_msg_free(m);
+    else
+        arbor_demonitor(ref, ARBOR_DEMONITOR_FLUSH);
+}
+
 static int start_acceptor(void *arg, arbor_pid_t *pid, arbor_reason_t *error)
 {
     acceptor_arg_t *a = arg;
     arbor_http_server_t *srv = a->srv;
+    await_end(atomic_load(&srv->acceptors[a->index]), 5000);
     arbor_listen_opts_t lo = {.reuseport = srv->opts.acceptors > 1};
     uint16_t port = atomic_load_explicit(&srv->port, memory_order_relaxed);
     arbor_socket_t l;
@@ -206,8 +232,10 @@ static int start_acceptor(void *arg, arbor_pid_t *pid, arbor_reason_t *error)
         rc = arbor_socket_give(l, *pid);
     if (rc == 0)
         rc = arbor_send(*pid, ARBOR__HTTP_TAG_SOCKET, &l, sizeof l);
-    if (rc == 0)
+    if (rc == 0) {
         atomic_store(&srv->listeners[a->index], l);
+        atomic_store(&srv->acceptors[a->index], *pid);
+    }
     if (rc != 0) {
         arbor_socket_close(l);
         if (*pid != ARBOR_NOPID)

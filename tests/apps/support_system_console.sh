@@ -476,13 +476,13 @@ for i in 1 2 3; do
 done
 gask 'crash store'
 check "fourth crash store" "$(field "$reply" error.code)" "supervisor_gave_up"
-grep -q "SupportSystem.Supervisor gave up: the Store and the processes after it were restarted more than 3 times in 5 s; the desk stops" <<<"$reply" ||
+grep -q "SupportSystem.Supervisor gave up: its processes (the Store, the TicketSupervisor and those after them) were restarted more than 3 times in 5 s; the desk stops" <<<"$reply" ||
     { echo "FAIL gave-up answer: $reply"; exit 1; }
 rc=0
 wait "$gpid" || rc=$? # while its input stays open: the desk must not wait for it
 exec {gin}>&- {gout}<&-
 check "exit status after giving up" "$rc" 3
-grep -qF "support_system: SupportSystem.Supervisor gave up: the Store and the processes after it were restarted more than 3 times in 5 s; the desk stops. Every acknowledged change is in $gdb;" "$tmp/gaveup.err" ||
+grep -qF "support_system: SupportSystem.Supervisor gave up: its processes (the Store, the TicketSupervisor and those after them) were restarted more than 3 times in 5 s; the desk stops. Every acknowledged change is in $gdb;" "$tmp/gaveup.err" ||
     { echo "FAIL gave-up message: $(cat "$tmp/gaveup.err")"; exit 1; }
 check "kept after giving up" "$(sqlite3 "$gdb" 'SELECT description FROM tickets')" "kept through the end"
 

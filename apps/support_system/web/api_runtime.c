@@ -136,8 +136,6 @@ static bool processes_query(const arbor_http_request_t *req, arbor_http_response
     return true;
 }
 
-static bool parse_pid(const char *s, arbor_pid_t *pid);
-
 /* Each supervised child in the tree under node: its restarts into the
  * row of its pid (rows sorted by pid, n of them). */
 static void tree_restarts(const cJSON *node, row_t *rows, size_t n)
@@ -145,7 +143,8 @@ static void tree_restarts(const cJSON *node, row_t *rows, size_t n)
     const cJSON *pid = cJSON_GetObjectItem(node, "pid");
     const cJSON *restarts = cJSON_GetObjectItem(node, "restarts");
     arbor_pid_t p;
-    if (cJSON_IsString(pid) && cJSON_IsNumber(restarts) && parse_pid(pid->valuestring, &p)) {
+    if (cJSON_IsString(pid) && cJSON_IsNumber(restarts) &&
+        console_pid_parse(pid->valuestring, &p)) {
         row_t key = {.info = {.pid = p}};
         row_t *r = bsearch(&key, rows, n, sizeof *rows, by_pid);
         if (r)
@@ -199,28 +198,12 @@ void api_processes(arbor_http_request_t *req, arbor_http_response_t *res, const 
     web_json(res, 200, j);
 }
 
-/* "<0.SLOT.GEN>" or "0.SLOT.GEN" (as the tree and the table show pids)
- * into *pid: false when it is not one (the pid must format back to the
- * text given). */
-static bool parse_pid(const char *s, arbor_pid_t *pid)
-{
-    unsigned slot, gen;
-    bool angled = s[0] == '<';
-    if (sscanf(s + angled, "0.%u.%u", &slot, &gen) != 2)
-        return false;
-    *pid = ((arbor_pid_t)gen << 32) | slot;
-    char back[32], given[32];
-    arbor_pid_format(*pid, back, sizeof back);
-    snprintf(given, sizeof given, "%s%s%s", angled ? "" : "<", s, angled ? "" : ">");
-    return strcmp(back, given) == 0;
-}
-
 void api_process_kill(arbor_http_request_t *req, arbor_http_response_t *res,
                       const web_session_t *who)
 {
     const char *text = arbor_http_param(req, "pid");
     arbor_pid_t pid;
-    if (!text || !parse_pid(text, &pid) || !arbor_alive(pid)) {
+    if (!text || !console_pid_parse(text, &pid) || !arbor_alive(pid)) {
         web_error(res, 404, "no_such_process", "there is no such process (it may have exited)");
         return;
     }

@@ -13,6 +13,8 @@
  */
 #include "web.h"
 
+#include "../name_wait.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,6 +215,9 @@ static int events_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
 {
     arbor_registry_opts_t o = {
         .name = WEB_EVENTS_NAME, .keys = ARBOR_REGISTRY_DUPLICATE, .link = true};
+    /* The Events of a Web that was killed may not have ended yet
+     * (name_wait.h). */
+    name_wait_free(WEB_EVENTS_NAME, 5000);
     return arbor_registry_start(&o, pid);
 }
 
