@@ -11,6 +11,10 @@
 
 #include "test.h"
 
+/* The process block and the pid table, to see a park complete (parked()). */
+#include "../../src/runtime/proc.h"
+#include "../../src/runtime/table.h"
+
 enum { TAG_GO = 1, TAG_DONE };
 
 #define WORKERS 8
@@ -53,6 +57,24 @@ static void worker(void *arg)
     ASSERT_OK(arbor_send(from, TAG_DONE, NULL, 0));
 }
 
+/* True once pid has parked: it waits (WAITING) and its scheduler has let
+ * it go (IDLE), so that a message sent now wakes it on the sender's
+ * scheduler. WAITING is published a moment before IDLE (park() in
+ * src/runtime/sched.c): a message that lands in between is picked up by
+ * the parking scheduler instead, and so may one that lands in the few
+ * instructions after IDLE, before park() looks at the inbox again.
+ * arbor_process_info() shows only the status, so this reads the
+ * process's block. */
+static bool parked(arbor_pid_t pid)
+{
+    arbor__proc_t *p = arbor__table_ref(pid);
+    ASSERT_TRUE(p != NULL);
+    bool idle =
+        atomic_load(&p->status) == ARBOR_STATUS_WAITING && atomic_load(&p->sched) == ARBOR__IDLE;
+    arbor__table_unref(p);
+    return idle;
+}
+
 /* Spawns the workers and waits until each is parked in its receive (a
  * new process is anybody's to run, and so is one still running); then
  * wakes them all without blocking in between, and waits for them. */
@@ -64,17 +86,8 @@ static void run_workers(const unsigned *work_ms)
         args[i] = (worker_arg_t){i, work_ms[i]};
         ASSERT_OK(arbor_spawn(worker, &args[i], &pids[i]));
     }
-    for (int i = 0; i < WORKERS; i++) {
-        for (int tries = 0;; tries++) {
-            arbor_process_info_t info;
-            ASSERT_OK(arbor_process_info(pids[i], &info));
-            if (info.status == ARBOR_STATUS_WAITING)
-                break;
-            ASSERT_LT(tries, 10000);
-            arbor_sleep(1);
-        }
-    }
-    arbor_sleep(20); /* WAITING is published a moment before the park completes */
+    for (int i = 0; i < WORKERS; i++)
+        WAIT_UNTIL(parked(pids[i]), 10000);
     for (int i = 0; i < WORKERS; i++)
         ASSERT_OK(arbor_send(pids[i], TAG_GO, NULL, 0));
     /* Blocking here leaves the workers queued on this scheduler. */
