@@ -82,10 +82,11 @@ bool arbor_test_alive(arbor_pid_t pid)
 
 void arbor_test_wait_dead(arbor_pid_t pid, int64_t ms)
 {
-    uint64_t end = arbor_now_ms() + (uint64_t)ms;
+    int64_t scaled = arbor_test_scaled_ms(ms);
+    uint64_t end = arbor_now_ms() + (uint64_t)scaled;
     while (arbor_test_alive(pid)) {
         if (arbor_now_ms() > end)
-            arbor_test_fail(__FILE__, __LINE__, "process still alive after %" PRId64 " ms", ms);
+            arbor_test_fail(__FILE__, __LINE__, "process still alive after %" PRId64 " ms", scaled);
         arbor_sleep(1);
     }
 }

@@ -171,7 +171,8 @@ arbor_msg_t *arbor_test_recv_tag(uint64_t tag, int64_t ms);
 void arbor_test_no_message(int64_t ms);
 /* True while pid is alive. */
 bool arbor_test_alive(arbor_pid_t pid);
-/* Waits (polling) up to ms for pid to die; fails the test otherwise. */
+/* Waits (polling) up to ms, scaled like arbor_test_recv(), for pid to die;
+ * fails the test otherwise. */
 void arbor_test_wait_dead(arbor_pid_t pid, int64_t ms);
 /* The calling process's message_queue_len (arbor_process_info()). */
 size_t arbor_test_mailbox_len(void);

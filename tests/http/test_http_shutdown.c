@@ -44,7 +44,7 @@ static void handler(arbor_http_request_t *req, arbor_http_response_t *res, void 
         arbor_pid_t self = arbor_self();
         ASSERT_OK(arbor_send(root_pid, TAG_IN_HANDLER, &self, sizeof self));
         arbor_msg_t *m;
-        ASSERT_OK(arbor_receive_match(is_go, NULL, 10000, &m));
+        ASSERT_OK(arbor_receive_match(is_go, NULL, arbor_test_scaled_ms(10000), &m));
         arbor_msg_free(m);
         ASSERT_OK(arbor_http_reply(res, 200, "text/plain", "gated", 5));
     } else if (!strcmp(req->path, "/events")) {

@@ -93,7 +93,7 @@ bool is_event(const arbor_msg_t *m, void *arg)
 event_t ev_expect_at(int line, int ev, const char *id)
 {
     arbor_msg_t *m;
-    if (arbor_receive_match(is_event, NULL, 5000, &m) != 0)
+    if (arbor_receive_match(is_event, NULL, arbor_test_scaled_ms(5000), &m) != 0)
         arbor_test_fail(__FILE__, line, "no event (expected %d for %s)", ev, id);
     event_t e = *(event_t *)m->data;
     uint64_t tag = m->tag;
@@ -134,7 +134,7 @@ static bool is_down_of(const arbor_msg_t *m, void *ref)
 arbor_reason_t await_down(arbor_ref_t ref)
 {
     arbor_msg_t *m;
-    if (arbor_receive_match(is_down_of, &ref, 5000, &m) != 0)
+    if (arbor_receive_match(is_down_of, &ref, arbor_test_scaled_ms(5000), &m) != 0)
         arbor_test_fail(__FILE__, __LINE__, "no DOWN");
     arbor_reason_t r = ((arbor_down_msg_t *)m->data)->reason;
     arbor_msg_free(m);
@@ -151,7 +151,7 @@ static bool is_exit_from(const arbor_msg_t *m, void *pid)
 arbor_reason_t await_exit(arbor_pid_t pid)
 {
     arbor_msg_t *m;
-    if (arbor_receive_match(is_exit_from, &pid, 5000, &m) != 0)
+    if (arbor_receive_match(is_exit_from, &pid, arbor_test_scaled_ms(5000), &m) != 0)
         arbor_test_fail(__FILE__, __LINE__, "no EXIT");
     arbor_reason_t r = ((arbor_exit_msg_t *)m->data)->reason;
     arbor_msg_free(m);

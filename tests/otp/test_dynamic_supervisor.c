@@ -184,7 +184,7 @@ static arbor_child_counts_t counts(arbor_pid_t sup)
  * an exit the supervisor handles without telling anyone. */
 static void wait_counts(arbor_pid_t sup, size_t specs, size_t active)
 {
-    uint64_t end = arbor_now_ms() + 5000;
+    uint64_t end = arbor_now_ms() + (uint64_t)arbor_test_scaled_ms(5000);
     for (;;) {
         arbor_child_counts_t c = counts(sup);
         if (c.specs == specs && c.active == active)
@@ -239,7 +239,7 @@ static bool is_down_of(const arbor_msg_t *m, void *ref)
 static arbor_reason_t expect_down(arbor_ref_t ref)
 {
     arbor_msg_t *m;
-    if (arbor_receive_match(is_down_of, &ref, 5000, &m) != 0)
+    if (arbor_receive_match(is_down_of, &ref, arbor_test_scaled_ms(5000), &m) != 0)
         arbor_test_fail(__FILE__, __LINE__, "no DOWN for monitor %llu", (unsigned long long)ref);
     arbor_reason_t r = ((arbor_down_msg_t *)m->data)->reason;
     arbor_msg_free(m);
@@ -845,7 +845,7 @@ static void extra_ticket_root(void *arg)
     ASSERT_TRUE(t.assigned);
     kill_and_wait(pid);
     arbor_pid_t again;
-    uint64_t end = arbor_now_ms() + 5000;
+    uint64_t end = arbor_now_ms() + (uint64_t)arbor_test_scaled_ms(5000);
     while ((again = only_child(sup)) == ARBOR_NOPID || again == pid)
         ASSERT_LT(arbor_now_ms(), end);
     t = ticket_call_sync(again, TICKET_GET);
@@ -1122,7 +1122,7 @@ static void ds17_root(void *arg)
 
     kill_and_wait(p);
     arbor_pid_t again;
-    uint64_t end = arbor_now_ms() + 5000;
+    uint64_t end = arbor_now_ms() + (uint64_t)arbor_test_scaled_ms(5000);
     while ((again = only_child(sup)) == ARBOR_NOPID || again == p)
         ASSERT_LT(arbor_now_ms(), end);
     ASSERT_ERR(arbor_dynsup_terminate_child(sup, p), ARBOR_ENOENT);
@@ -1440,6 +1440,18 @@ TEST_TIMEOUT(dynamic_supervisor_stop_with_10000_children_finishes_and_leaves_non
 
 /* ---- restart back-off (beyond OTP) ---------------------------------------------------------- */
 
+/* The pid of sup's first child, ARBOR_NOPID while it is not running. */
+static arbor_pid_t first_child_pid(arbor_pid_t sup)
+{
+    arbor_child_info_t *kids;
+    size_t n;
+    ASSERT_OK(arbor_dynsup_which_children(sup, &kids, &n));
+    ASSERT_EQ(n, 1);
+    arbor_pid_t pid = kids[0].pid;
+    free(kids);
+    return pid;
+}
+
 static void backoff_root(void *arg)
 {
     arbor_pid_t sup, pid;
@@ -1459,13 +1471,8 @@ static void backoff_root(void *arg)
     ASSERT_EQ(kids[0].status, ARBOR_CHILD_RESTARTING);
     ASSERT_U64_EQ(kids[0].pid, ARBOR_NOPID);
     free(kids);
-    arbor_pid_t again = ARBOR_NOPID;
-    while (again == ARBOR_NOPID) {
-        arbor_sleep(2);
-        ASSERT_OK(arbor_dynsup_which_children(sup, &kids, &n));
-        again = kids[0].pid;
-        free(kids);
-    }
+    arbor_pid_t again;
+    WAIT_UNTIL((again = first_child_pid(sup)) != ARBOR_NOPID, 5000);
     ASSERT_GE(arbor_now_ms() - t0, 30); /* 60 ms times [0.5, 1.5) */
     ASSERT_NE(again, pid);
     ASSERT_OK(arbor_dynsup_stop(sup, ARBOR_SHUTDOWN));

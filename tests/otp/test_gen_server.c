@@ -382,12 +382,12 @@ static bool tag_is(const arbor_msg_t *m, void *arg)
     return m->tag == *(const uint64_t *)arg;
 }
 
-/* The first message with tag, waiting up to WAIT_MS. */
+/* The first message with tag, waiting up to WAIT_MS (scaled). */
 #define EXPECT(tag) expect_tag((tag), __FILE__, __LINE__)
 static arbor_msg_t *expect_tag(uint64_t tag, const char *file, int line)
 {
     arbor_msg_t *m = NULL;
-    int rc = arbor_receive_match(tag_is, &tag, WAIT_MS, &m);
+    int rc = arbor_receive_match(tag_is, &tag, arbor_test_scaled_ms(WAIT_MS), &m);
     if (rc != 0)
         arbor_test_fail(file, line, "no message with tag %" PRIu64 " within %d ms: %s", tag,
                         WAIT_MS, arbor_err_name(rc));
@@ -428,7 +428,7 @@ static bool down_of(const arbor_msg_t *m, void *arg)
 static arbor_reason_t down_reason(arbor_ref_t ref)
 {
     arbor_msg_t *m = NULL;
-    ASSERT_OK(arbor_receive_match(down_of, &ref, WAIT_MS, &m));
+    ASSERT_OK(arbor_receive_match(down_of, &ref, arbor_test_scaled_ms(WAIT_MS), &m));
     arbor_reason_t r = ((const arbor_down_msg_t *)m->data)->reason;
     arbor_msg_free(m);
     return r;
@@ -444,7 +444,7 @@ static bool exit_from(const arbor_msg_t *m, void *arg)
 static arbor_reason_t exit_reason(arbor_pid_t pid)
 {
     arbor_msg_t *m = NULL;
-    ASSERT_OK(arbor_receive_match(exit_from, &pid, WAIT_MS, &m));
+    ASSERT_OK(arbor_receive_match(exit_from, &pid, arbor_test_scaled_ms(WAIT_MS), &m));
     arbor_reason_t r = ((const arbor_exit_msg_t *)m->data)->reason;
     arbor_msg_free(m);
     return r;

@@ -320,7 +320,7 @@ static void sv45(void *arg)
     bool seen[3] = {false, false, false};
     for (int k = 0; k < 2; k++) {
         arbor_msg_t *m;
-        ASSERT_OK(arbor_receive_match(is_event, NULL, 5000, &m));
+        ASSERT_OK(arbor_receive_match(is_event, NULL, arbor_test_scaled_ms(5000), &m));
         ASSERT_EQ(m->tag, EV_STARTED);
         const event_t *e = m->data;
         ASSERT_TRUE(strcmp(e->id, "c2") == 0 || strcmp(e->id, "c3") == 0);

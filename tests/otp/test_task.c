@@ -151,7 +151,7 @@ static bool is_down_of(const arbor_msg_t *m, void *ref)
 static arbor_reason_t expect_down(arbor_ref_t ref)
 {
     arbor_msg_t *m;
-    if (arbor_receive_match(is_down_of, &ref, 5000, &m) != 0)
+    if (arbor_receive_match(is_down_of, &ref, arbor_test_scaled_ms(5000), &m) != 0)
         arbor_test_fail(__FILE__, __LINE__, "no DOWN for monitor %llu", (unsigned long long)ref);
     arbor_reason_t r = ((arbor_down_msg_t *)m->data)->reason;
     arbor_msg_free(m);
@@ -169,7 +169,7 @@ static arbor_process_info_t info_of(arbor_pid_t pid)
  * messages: for messages sent by the runtime on another process's exit. */
 static void wait_mailbox_len(size_t n)
 {
-    uint64_t end = arbor_now_ms() + 5000;
+    uint64_t end = arbor_now_ms() + (uint64_t)arbor_test_scaled_ms(5000);
     while (arbor_test_mailbox_len() < n) {
         ASSERT_LT(arbor_now_ms(), end);
         arbor_yield();
@@ -215,7 +215,7 @@ static size_t task_children(arbor_pid_t sup, arbor_pid_t *first)
  * without telling anyone). */
 static void wait_task_children(arbor_pid_t sup, size_t n)
 {
-    uint64_t end = arbor_now_ms() + 5000;
+    uint64_t end = arbor_now_ms() + (uint64_t)arbor_test_scaled_ms(5000);
     while (task_children(sup, NULL) != n) {
         ASSERT_LT(arbor_now_ms(), end);
         arbor_yield();

@@ -29,7 +29,8 @@ enum {
 #define WAIT_WAITING(pid, info) wait_waiting((pid), (info), __FILE__, __LINE__)
 static void wait_waiting(arbor_pid_t pid, arbor_process_info_t *info, const char *file, int line)
 {
-    uint64_t end = arbor_now_ms() + WAIT_MS;
+    int64_t ms = arbor_test_scaled_ms(WAIT_MS);
+    uint64_t end = arbor_now_ms() + (uint64_t)ms;
     for (;;) {
         int rc = arbor_process_info(pid, info);
         if (rc != 0)
@@ -37,7 +38,7 @@ static void wait_waiting(arbor_pid_t pid, arbor_process_info_t *info, const char
         if (info->status == ARBOR_STATUS_WAITING)
             return;
         if (arbor_now_ms() > end)
-            arbor_test_fail(file, line, "process not waiting after %d ms", WAIT_MS);
+            arbor_test_fail(file, line, "process not waiting after %" PRId64 " ms", ms);
         arbor_sleep(1);
     }
 }
@@ -333,7 +334,7 @@ static void many_idle_root(void *arg)
         arbor_msg_free(arbor_test_recv_tag(TAG_READY, WAIT_MS));
     /* All have run; once idle they give their stacks back. */
     arbor_stats_t st;
-    uint64_t end = arbor_now_ms() + WAIT_MS;
+    uint64_t end = arbor_now_ms() + (uint64_t)arbor_test_scaled_ms(WAIT_MS);
     for (;;) {
         arbor_stats(&st);
         if (st.stacks_in_use < 64)

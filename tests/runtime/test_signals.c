@@ -45,10 +45,11 @@ static const char *tag_name(uint64_t tag)
 static arbor_msg_t *next_msg(uint64_t tag, const char *file, int line)
 {
     arbor_msg_t *m = NULL;
-    int rc = arbor_receive(WAIT_MS, &m);
+    int64_t ms = arbor_test_scaled_ms(WAIT_MS);
+    int rc = arbor_receive(ms, &m);
     if (rc != 0)
-        arbor_test_fail(file, line, "expected a %s message within %d ms: %s", tag_name(tag),
-                        WAIT_MS, arbor_err_name(rc));
+        arbor_test_fail(file, line, "expected a %s message within %" PRId64 " ms: %s",
+                        tag_name(tag), ms, arbor_err_name(rc));
     if (m->tag != tag)
         arbor_test_fail(file, line, "next message is %s, expected %s", tag_name(m->tag),
                         tag_name(tag));
@@ -63,10 +64,11 @@ static arbor_msg_t *next_msg(uint64_t tag, const char *file, int line)
 static void wait_gone(arbor_pid_t pid, const char *file, int line)
 {
     arbor_process_info_t info;
-    uint64_t end = arbor_now_ms() + WAIT_MS;
+    int64_t ms = arbor_test_scaled_ms(WAIT_MS);
+    uint64_t end = arbor_now_ms() + (uint64_t)ms;
     while (arbor_process_info(pid, &info) != ARBOR_ENOPROC) {
         if (arbor_now_ms() > end)
-            arbor_test_fail(file, line, "process still exists after %d ms", WAIT_MS);
+            arbor_test_fail(file, line, "process still exists after %" PRId64 " ms", ms);
         arbor_sleep(1);
     }
 }
@@ -981,7 +983,7 @@ static void demonitor_flush_root(void *arg)
     ASSERT_OK(arbor_send(self, TAG_DATA, "keep", 5));
     ASSERT_OK(arbor_spawn_monitor(returns_at_once, NULL, &pid, &ref));
     /* Wait until the DOWN is in our mailbox, without taking it. */
-    uint64_t end = arbor_now_ms() + WAIT_MS;
+    uint64_t end = arbor_now_ms() + (uint64_t)arbor_test_scaled_ms(WAIT_MS);
     arbor_msg_t *m;
     for (;;) {
         ASSERT_ERR(arbor_receive_match(never, NULL, 0, &m), ARBOR_ETIMEDOUT);
