@@ -31,21 +31,43 @@ static cJSON *history_json(const store_history_t *h)
     return e;
 }
 
+/* An integer as JSON: its digits, as a raw node. cJSON 1.7.15 prints a
+ * number with "%1.15g" and reads it back with sscanf to check it, some
+ * thousands of instructions; the digits are the same text for any integer
+ * below 10^15 (and exact beyond). */
+static cJSON *integer_json(int64_t n)
+{
+    char digits[24], *p = digits + sizeof digits;
+    uint64_t u = n < 0 ? 0 - (uint64_t)n : (uint64_t)n;
+    *--p = '\0';
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (n < 0)
+        *--p = '-';
+    return cJSON_CreateRaw(p);
+}
+
+/* A ticket is made often (each answer about it and each event), so its
+ * keys and its priority and status names are constants that cJSON
+ * references rather than copies. */
 cJSON *desk_ticket_json(const ticket_t *t, bool with_history)
 {
     cJSON *j = cJSON_CreateObject();
-    cJSON_AddNumberToObject(j, "id", (double)t->id);
-    cJSON_AddItemToObject(j, "description", console_json_text(t->description));
-    cJSON_AddItemToObject(j, "customer", console_json_text(t->customer));
-    cJSON_AddStringToObject(j, "priority", ticket_priority_name(t->priority));
-    cJSON_AddStringToObject(j, "status", ticket_status_name(t->status));
-    if (t->agent[0])
-        cJSON_AddItemToObject(j, "agent", console_json_text(t->agent));
-    else
-        cJSON_AddNullToObject(j, "agent");
-    cJSON_AddItemToObject(j, "created_at", time_json(t->created_at));
-    cJSON_AddItemToObject(j, "updated_at", time_json(t->updated_at));
-    cJSON_AddNumberToObject(j, "version", (double)t->version);
+    if (!j)
+        return NULL;
+    cJSON_AddItemToObjectCS(j, "id", integer_json(t->id));
+    cJSON_AddItemToObjectCS(j, "description", console_json_text(t->description));
+    cJSON_AddItemToObjectCS(j, "customer", console_json_text(t->customer));
+    cJSON_AddItemToObjectCS(j, "priority",
+                            cJSON_CreateStringReference(ticket_priority_name(t->priority)));
+    cJSON_AddItemToObjectCS(j, "status",
+                            cJSON_CreateStringReference(ticket_status_name(t->status)));
+    cJSON_AddItemToObjectCS(j, "agent",
+                            t->agent[0] ? console_json_text(t->agent) : cJSON_CreateNull());
+    cJSON_AddItemToObjectCS(j, "created_at", time_json(t->created_at));
+    cJSON_AddItemToObjectCS(j, "updated_at", time_json(t->updated_at));
+    cJSON_AddItemToObjectCS(j, "version", integer_json(t->version));
     if (with_history) {
         cJSON *h = cJSON_AddArrayToObject(j, "history");
         store_history_t *rows;
