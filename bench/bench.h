@@ -50,6 +50,7 @@ extern const bench_t bench_otp[];
 extern const bench_t bench_desk[];
 extern const bench_t bench_desk_list[];
 extern const bench_t bench_desk_assign[];
+extern const bench_t bench_desk_history[];
 extern const bench_t bench_net[];
 extern const bench_t bench_http[];
 extern const bench_t bench_desk_http[];

@@ -95,9 +95,9 @@ static void root(void *arg)
         plan->fn();
 }
 
-static const bench_t *const tables[] = {bench_runtime,   bench_otp,         bench_desk,
-                                        bench_desk_list, bench_desk_assign, bench_net,
-                                        bench_http,      bench_desk_http,   bench_scaling};
+static const bench_t *const tables[] = {
+    bench_runtime,      bench_otp, bench_desk, bench_desk_list, bench_desk_assign,
+    bench_desk_history, bench_net, bench_http, bench_desk_http, bench_scaling};
 #define NTABLES (sizeof tables / sizeof tables[0])
 
 static const bench_t *find(const char *name)

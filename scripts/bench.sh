@@ -39,7 +39,7 @@ out_dir=$root/build/bench
 
 benchmarks=(spawn_exit spawn_monitor_exit ping_pong genserver_call genserver_cast
   ring fork_join dynsup_start dynsup_shutdown restart_latency task_async_await
-  idle_process_memory ticket_workflow desk_list tcp_echo_rtt tcp_echo_conns tcp_accept_rate
+  idle_process_memory ticket_workflow desk_list desk_history tcp_echo_rtt tcp_echo_conns tcp_accept_rate
   tcp_idle_conn_bytes desk_http)
 scaling_probes=(scaling_pairs scaling_servers scaling_spawn)
 

@@ -1,5 +1,6 @@
 #include "agents.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,15 +18,27 @@ typedef struct {
 typedef struct {
     int rc;
     ticket_error_t err;
-    store_agent_t agent;    /* LOOKUP */
-    agents_choice_t choice; /* PICK */
+    store_agent_t agent; /* LOOKUP */
 } agents_reply_t;
 
 #define NONE SIZE_MAX
 
+/* PICK's answer: rc, and when it is 0 the choice; no agents_reply_t (1.2
+ * KB with a name, a roster entry and an error the pick never fills). PICK
+ * asks with no request. */
+typedef struct {
+    int rc;
+    agents_choice_t choice;
+} pick_reply_t;
+
 typedef struct roster {
     agents_policy_t policy;
     bool durable;
+    /* The Store could not read the roster (a damaged file): every request
+     * tries again, and until it can, answers why instead of a roster
+     * that is not there. */
+    bool unloaded;
+    ticket_error_t why;
     size_t n;
     size_t last;           /* round-robin: the agent picked last (NONE: no one yet) */
     store_agent_t *agents; /* process memory; open and turn are not kept */
@@ -45,6 +58,29 @@ static bool push(roster_t *r, const char *name, bool active, bool available)
     return true;
 }
 
+/* Reads the roster from the Store. ARBOR_EEXIT: the Store could not
+ * (r->why says why): the roster stays unloaded. */
+static int load(roster_t *r)
+{
+    store_agent_t *list;
+    size_t n;
+    int rc = store_agents(&list, &n, &r->why);
+    r->unloaded = rc == ARBOR_EEXIT;
+    if (rc)
+        return rc;
+    bool ok = true;
+    int64_t turn = 0;
+    for (size_t i = 0; ok && i < n; i++) {
+        ok = push(r, list[i].name, list[i].active, list[i].available);
+        if (list[i].turn > turn) { /* the rotation goes on after the last turn recorded */
+            turn = list[i].turn;
+            r->last = i;
+        }
+    }
+    free(list);
+    return ok ? 0 : ARBOR_ENOMEM;
+}
+
 static arbor_gs_ret_t agents_init(void **state, void *arg)
 {
     const agents_config_t *cfg = arg;
@@ -59,22 +95,12 @@ static arbor_gs_ret_t agents_init(void **state, void *arg)
         return push(r, "alice", true, true) && push(r, "bob", true, true)
                    ? arbor_gs_ok()
                    : arbor_gs_halt(arbor_error("out of memory"));
-    store_agent_t *list;
-    size_t n;
-    int rc = store_agents(&list, &n);
-    if (rc)
+    int rc = load(r);
+    if (rc == ARBOR_ENOMEM)
+        return arbor_gs_halt(arbor_error("out of memory"));
+    if (rc && rc != ARBOR_EEXIT)
         return arbor_gs_halt(arbor_error("cannot load agents: %s", arbor_err_name(rc)));
-    bool ok = true;
-    int64_t turn = 0;
-    for (size_t i = 0; ok && i < n; i++) {
-        ok = push(r, list[i].name, list[i].active, list[i].available);
-        if (list[i].turn > turn) { /* the rotation goes on after the last turn recorded */
-            turn = list[i].turn;
-            r->last = i;
-        }
-    }
-    free(list);
-    return ok ? arbor_gs_ok() : arbor_gs_halt(arbor_error("out of memory"));
+    return arbor_gs_ok(); /* unloaded if the Store could not read it: the desk serves the rest */
 }
 
 static store_agent_t *find(roster_t *r, const char *name)
@@ -99,12 +125,19 @@ static int next_in_turn(roster_t *r, agents_choice_t *c)
         size_t i = (start + k) % r->n;
         if (!eligible(&r->agents[i]))
             continue;
-        snprintf(c->name, sizeof c->name, "%s", r->agents[i].name);
-        if (r->last == NONE)
-            snprintf(c->why, sizeof c->why, "by round-robin: first in turn");
-        else
-            snprintf(c->why, sizeof c->why, "by round-robin: next after %s",
-                     r->agents[r->last].name);
+        /* Copied, not formatted: a pick per assignment (the in-memory
+         * ticket_workflow spent 3 % of its instructions in these). Names
+         * fit: c->why has room for a name and 64 bytes more. */
+        memcpy(c->name, r->agents[i].name, strlen(r->agents[i].name) + 1);
+        static const char first[] = "by round-robin: first in turn",
+                          after[] = "by round-robin: next after ";
+        if (r->last == NONE) {
+            memcpy(c->why, first, sizeof first);
+        } else {
+            const char *last = r->agents[r->last].name;
+            memcpy(c->why, after, sizeof after - 1);
+            memcpy(c->why + sizeof after - 1, last, strlen(last) + 1);
+        }
         c->round_robin = true;
         r->last = i;
         return 0;
@@ -179,17 +212,25 @@ static arbor_gs_ret_t agents_call(void **state, const arbor_msg_t *req, arbor_fr
     roster_t *r = *state;
     if (req->tag == ROSTER)
         return arbor_gs_reply(r->agents, r->n * sizeof *r->agents);
+    if (req->tag == PICK) {
+        pick_reply_t p;
+        p.choice = (agents_choice_t){.round_robin = false};
+        p.rc = r->n == 0                          ? ARBOR_ENOENT
+               : r->policy == POLICY_LEAST_LOADED ? least_loaded(&p.choice)
+                                                  : next_in_turn(r, &p.choice);
+        return arbor_gs_reply(&p, p.rc ? offsetof(pick_reply_t, choice) : sizeof p);
+    }
     if (req->size != sizeof(agents_req_t))
         return arbor_gs_halt(arbor_error("bad agents request"));
     const agents_req_t *q = req->data;
     agents_reply_t out = {.rc = ARBOR_ENOENT};
+    if (r->unloaded && load(r) == ARBOR_EEXIT) {
+        out.rc = ARBOR_EEXIT;
+        out.err = r->why;
+        return arbor_gs_reply(&out, sizeof out);
+    }
     const store_agent_t *a = NULL;
     switch (req->tag) {
-    case PICK:
-        out.rc = r->n == 0                          ? ARBOR_ENOENT
-                 : r->policy == POLICY_LEAST_LOADED ? least_loaded(&out.choice)
-                                                    : next_in_turn(r, &out.choice);
-        break;
     case LOOKUP:
         a = find(r, q->name);
         break;
@@ -226,15 +267,22 @@ static int call(uint64_t tag, const agents_req_t *q, agents_reply_t *out, ticket
 {
     arbor_pid_t pid = arbor_whereis(AGENTS_NAME);
     arbor_msg_t *m;
-    int rc = pid ? arbor_gs_call(pid, tag, q, sizeof *q, 30000, &m, NULL) : ARBOR_ENOPROC;
-    if (rc) {
-        if (err) {
-            snprintf(err->code, sizeof err->code, "unavailable");
-            snprintf(err->message, sizeof err->message, "the roster did not answer: %s",
-                     arbor_strerror(rc));
-        }
-        return rc;
+    int rc = pid ? arbor_gs_call(pid, tag, q, sizeof *q, store_call_timeout_ms(), &m, NULL)
+                 : ARBOR_ENOPROC;
+    bool change = tag == ADD || tag == RENAME || tag == SET;
+    if (rc && err && change && (rc == ARBOR_ETIMEDOUT || rc == ARBOR_EEXIT)) {
+        /* The roster had the change and did not answer: it may be made. */
+        snprintf(err->code, sizeof err->code, "outcome_unknown");
+        snprintf(err->message, sizeof err->message,
+                 "the roster did not confirm the change (%s): it may or may not have been made",
+                 rc == ARBOR_ETIMEDOUT ? "no answer in time" : "it stopped meanwhile");
+    } else if (rc && err) {
+        snprintf(err->code, sizeof err->code, "unavailable");
+        snprintf(err->message, sizeof err->message, "the roster did not answer: %s%s",
+                 arbor_strerror(rc), change ? "; nothing was changed" : "");
     }
+    if (rc)
+        return rc;
     *out = *(const agents_reply_t *)m->data;
     arbor_msg_free(m);
     if (out->rc && err)
@@ -244,30 +292,37 @@ static int call(uint64_t tag, const agents_req_t *q, agents_reply_t *out, ticket
 
 int agents_choose(agents_choice_t *choice)
 {
-    agents_req_t q = {.name = ""};
-    agents_reply_t out;
-    int rc = call(PICK, &q, &out, NULL);
+    arbor_pid_t pid = arbor_whereis(AGENTS_NAME);
+    arbor_msg_t *m;
+    int rc = pid ? arbor_gs_call(pid, PICK, NULL, 0, 30000, &m, NULL) : ARBOR_ENOPROC;
+    if (rc)
+        return rc;
+    const pick_reply_t *p = m->data;
+    rc = m->size < sizeof p->rc ? ARBOR_EINVAL : p->rc;
+    if (!rc && m->size != sizeof *p)
+        rc = ARBOR_EINVAL; /* not a pick's answer */
     if (!rc)
-        *choice = out.choice;
+        *choice = p->choice;
+    arbor_msg_free(m);
     return rc;
 }
 
-int agents_lookup(const char *name, store_agent_t *found)
+int agents_lookup(const char *name, store_agent_t *found, ticket_error_t *err)
 {
     agents_req_t q;
     snprintf(q.name, sizeof q.name, "%s", name);
     agents_reply_t out;
-    int rc = call(LOOKUP, &q, &out, NULL);
+    int rc = call(LOOKUP, &q, &out, err);
     if (!rc && found)
         *found = out.agent;
     return rc;
 }
 
-int agents_list(store_agent_t **out, size_t *n)
+int agents_list(store_agent_t **out, size_t *n, ticket_error_t *err)
 {
     arbor_pid_t pid = arbor_whereis(AGENTS_NAME);
     if (arbor_whereis(STORE_NAME))
-        return store_agents(out, n);
+        return store_agents(out, n, err);
     arbor_msg_t *m;
     int rc = pid ? arbor_gs_call(pid, ROSTER, NULL, 0, 30000, &m, NULL) : ARBOR_ENOPROC;
     if (rc)

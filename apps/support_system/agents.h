@@ -49,12 +49,16 @@ typedef struct agents_choice {
 int agents_choose(agents_choice_t *out);
 
 /* The roster's entry for name (its open count is not filled in: -1).
- * ARBOR_ENOENT: not on the roster. */
-int agents_lookup(const char *name, store_agent_t *out);
+ * ARBOR_ENOENT: not on the roster; ARBOR_EEXIT: the Store could not read
+ * the roster (a damaged file), which is not absence: err (if not NULL)
+ * says why. */
+int agents_lookup(const char *name, store_agent_t *out, ticket_error_t *err);
 
 /* The roster in the order added, with each agent's open tickets (durable;
- * in memory the count is -1, unknown): *out (free()) with *n agents. */
-int agents_list(store_agent_t **out, size_t *n);
+ * in memory the count is -1, unknown): *out (free()) with *n agents. A
+ * read the Store cannot do is an error (err, if not NULL, says why), never
+ * an empty roster. */
+int agents_list(store_agent_t **out, size_t *n, ticket_error_t *err);
 
 /* Adds name, active and available (Store first when durable, then the
  * roster). ARBOR_EEXIST: already on it. */

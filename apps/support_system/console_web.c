@@ -184,7 +184,7 @@ static void set_password(bool json, int argc, const char *const *argv, bool admi
         return;
     ticket_error_t err = {.code = ""};
     store_agent_t known;
-    bool on_roster = agents_lookup(name, &known) == 0;
+    bool on_roster = agents_lookup(name, &known, NULL) == 0;
     if (!admin && !on_roster) {
         char message[TICKET_NAME_SIZE + 32];
         snprintf(message, sizeof message, "there is no agent called %s", name);

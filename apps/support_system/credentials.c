@@ -57,7 +57,8 @@ static int db_set(sqlite3 *db, const void *in, void *out)
     return rc;
 }
 
-/* Reads agent's row into out: 0, or ARBOR_ENOENT. */
+/* Reads agent's row into out: 0, ARBOR_ENOENT (no row), or ARBOR_EEXIT
+ * (SQLite could not read it: not absence). */
 static int db_get(sqlite3 *db, const void *in, void *out)
 {
     const char *agent = in;
@@ -67,8 +68,9 @@ static int db_get(sqlite3 *db, const void *in, void *out)
                            NULL) != SQLITE_OK)
         return ARBOR_EEXIT;
     sqlite3_bind_text(st, 1, agent, -1, SQLITE_STATIC);
-    int rc = ARBOR_ENOENT;
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    int step = sqlite3_step(st);
+    int rc = step == SQLITE_DONE ? ARBOR_ENOENT : ARBOR_EEXIT;
+    if (step == SQLITE_ROW) {
         snprintf(r->agent, sizeof r->agent, "%s", agent);
         snprintf(r->hash, sizeof r->hash, "%s", (const char *)sqlite3_column_text(st, 0));
         credential_role_t role = ROLE_AGENT;
@@ -107,7 +109,10 @@ int credentials_set(const char *agent, const char *password, credential_role_t r
     if (!password_acceptable(password, err))
         return ARBOR_EINVAL;
     store_agent_t known;
-    if (agents_lookup(agent, &known) != 0) {
+    int found = agents_lookup(agent, &known, err);
+    if (found == ARBOR_EEXIT)
+        return found; /* the roster could not be read: err says why */
+    if (found != 0) {
         error(err, "unknown_agent", "there is no agent called %s", agent);
         return ARBOR_ENOENT;
     }
@@ -116,7 +121,11 @@ int credentials_set(const char *agent, const char *password, credential_role_t r
     int rc = password_hash(password, r.hash);
     if (rc == 0)
         rc = store_run(db_set, &r, sizeof r, NULL, 0);
-    if (rc)
+    if (rc == ARBOR_ETIMEDOUT || rc == ARBOR_EEXIT)
+        error(err, "outcome_unknown",
+              "the store did not confirm the password of %s: it may or may not have been stored",
+              agent);
+    else if (rc)
         error(err, "store_error", "the password of %s could not be stored", agent);
     explicit_bzero(r.hash, sizeof r.hash);
     return rc;

@@ -32,10 +32,12 @@ int credentials_set(const char *agent, const char *password, credential_role_t r
 
 /* Checks agent's password. Returns 0 with *role; ARBOR_EACCES when the
  * name has no password or the password is wrong (the two take as long,
- * and are not told apart). */
+ * and are not told apart); ARBOR_EEXIT when the Store could not read the
+ * credentials (a damaged file: not a wrong password). */
 int credentials_check(const char *agent, const char *password, credential_role_t *role);
 
-/* The role of agent: 0, or ARBOR_ENOENT when it has no password. */
+/* The role of agent: 0, ARBOR_ENOENT when it has no password, or
+ * ARBOR_EEXIT when the Store could not read it. */
 int credentials_role(const char *agent, credential_role_t *role);
 
 /* How many admins there are. */

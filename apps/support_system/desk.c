@@ -3,6 +3,7 @@
  * to the ticket's worker (ticket_worker.c), which the Store backs.
  */
 #include "desk_internal.h"
+#include "sla_timer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +23,10 @@ desk_settings_t desk;
 bool desk__check_agent(const char *name, ticket_error_t *err)
 {
     store_agent_t a;
-    if (agents_lookup(name, &a) != 0)
+    int rc = agents_lookup(name, &a, err);
+    if (rc == ARBOR_EEXIT)
+        return false; /* the Store could not read the roster: err says why */
+    if (rc != 0)
         return desk__refuse(err, "unknown_agent", "there is no agent called %s", name);
     if (!a.active)
         return desk__refuse(err, "agent_inactive", "agent %s is deactivated", name);
@@ -35,9 +39,30 @@ void desk__announce(const ticket_t *t)
         desk.on_change(t);
 }
 
+void desk__announce_breach(const ticket_t *t)
+{
+    if (desk.on_breach)
+        desk.on_breach(t);
+}
+
 void desk__ticket_key(int64_t id, char key[32])
 {
-    snprintf(key, 32, "ticket:%lld", (long long)id);
+    /* Every call to a ticket's worker looks it up by this key: written
+     * digit by digit, not by snprintf (a sixth of the instructions of an
+     * in-memory ticket went to formatting, this the largest part). */
+    char digits[24];
+    size_t n = 0;
+    uint64_t v = id < 0 ? 0 - (uint64_t)id : (uint64_t)id;
+    do
+        digits[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    memcpy(key, "ticket:", 7);
+    size_t len = 7;
+    if (id < 0)
+        key[len++] = '-';
+    while (n)
+        key[len++] = digits[--n];
+    key[len] = '\0';
 }
 
 bool desk__refuse(ticket_error_t *err, const char *code, const char *fmt, ...)
@@ -59,6 +84,67 @@ static void unavailable(ticket_error_t *err, const char *what, int rc)
              arbor_strerror(rc));
 }
 
+bool desk_check_request_id(const char *id, ticket_error_t *err)
+{
+    size_t n = id ? strlen(id) : 0;
+    bool ok = n >= 1 && n <= STORE_REQUEST_MAX;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = id[i] >= 33 && id[i] <= 126;
+    return ok || desk__refuse(err, "bad_request_id",
+                              "a request id is 1 to %d visible ASCII characters (letters, digits,"
+                              " punctuation; no blanks)",
+                              STORE_REQUEST_MAX);
+}
+
+/* ---- request digests: the same request, the same digest (FNV-1a, 64 bits) ---------- */
+
+static uint64_t digest_bytes(uint64_t h, const void *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        h ^= ((const unsigned char *)p)[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* A string with its NUL, so that "ab","c" and "a","bc" differ. */
+static uint64_t digest_text(uint64_t h, const char *s)
+{
+    return digest_bytes(h, s, strlen(s) + 1);
+}
+
+static uint64_t digest_int(uint64_t h, int64_t v)
+{
+    return digest_bytes(h, &v, sizeof v);
+}
+
+static uint64_t digest_actor(uint64_t h, const ticket_actor_t *by)
+{
+    return digest_text(digest_int(h, by->kind), by->name);
+}
+
+/* A create's digest: what it makes, and who. */
+static int64_t create_digest(const ticket_t *t, const ticket_actor_t *by)
+{
+    uint64_t h = digest_text(14695981039346656037ULL, "create");
+    h = digest_text(digest_text(h, t->description), t->customer);
+    return (int64_t)digest_actor(digest_int(h, t->priority), by);
+}
+
+/* A change's digest: its ticket, action, every field, and who. The version
+ * it expects is a condition, not part of the change: left out. */
+static int64_t change_digest(int64_t id, const act_req_t *q)
+{
+    const ticket_change_t *c = &q->change;
+    uint64_t h = digest_int(digest_text(14695981039346656037ULL, "change"), id);
+    h = digest_int(h, c->action);
+    h = digest_text(digest_text(h, c->agent), c->reason);
+    h = digest_int(h, c->set_description * 4 + c->set_customer * 2 + c->set_priority);
+    h = digest_text(digest_text(h, c->description), c->customer);
+    h = digest_text(digest_int(h, c->priority), c->text);
+    return (int64_t)digest_actor(h, &q->by);
+}
+
 /* May by create t? An agent must be on the roster and active, a
  * customer must be the ticket's. */
 static bool may_create(const ticket_t *t, const ticket_actor_t *by, ticket_error_t *err)
@@ -74,6 +160,18 @@ static bool may_create(const ticket_t *t, const ticket_actor_t *by, ticket_error
 
 int desk_create(ticket_t *t, const ticket_actor_t *by, arbor_pid_t *worker, ticket_error_t *err)
 {
+    return desk_create_once(t, by, NULL, worker, err);
+}
+
+int desk_create_once(ticket_t *t, const ticket_actor_t *by, desk_once_t *once, arbor_pid_t *worker,
+                     ticket_error_t *err)
+{
+    const char *request_id =
+        once && once->request_id && once->request_id[0] ? once->request_id : NULL;
+    if (once)
+        once->replayed = false;
+    if (request_id && !desk_check_request_id(request_id, err))
+        return ARBOR_EINVAL;
     if (!ticket_check_text("description", t->description, TICKET_DESC_MAX, false, err) ||
         !ticket_check_text("customer", t->customer, TICKET_NAME_MAX, true, err) ||
         (unsigned)t->priority > PRIORITY_URGENT || !may_create(t, by, err))
@@ -81,6 +179,8 @@ int desk_create(ticket_t *t, const ticket_actor_t *by, arbor_pid_t *worker, tick
     t->status = TICKET_OPEN;
     t->agent[0] = '\0';
     t->created_at = t->updated_at = ticket_now_ms();
+    t->due_at = t->sla_left_ms = t->breached_at = 0;
+    t->sla_paused = false;
     arbor_pid_t pid;
     if (!desk.durable) {
         t->id = atomic_fetch_add(&desk.last_id, 1) + 1;
@@ -95,10 +195,18 @@ int desk_create(ticket_t *t, const ticket_actor_t *by, arbor_pid_t *worker, tick
         desk__announce(t);
         return 0;
     }
-    int rc = store_create(t, by, err);
+    sla_start(&desk.sla, t, t->created_at);
+    bool replayed = false;
+    int rc = request_id ? store_create_once(t, by, request_id, create_digest(t, by), &replayed, err)
+                        : store_create(t, by, err);
     if (rc)
         return rc;
-    desk__announce(t);
+    if (once)
+        once->replayed = replayed;
+    if (!replayed) {
+        sla_timer_notify(t->due_at);
+        desk__announce(t);
+    }
     rc = desk_worker(t->id, &pid);
     if (worker)
         *worker = rc ? ARBOR_NOPID : pid;
@@ -116,50 +224,120 @@ static void no_such_ticket(int64_t id, ticket_error_t *err)
     snprintf(err->message, sizeof err->message, "there is no ticket %lld", (long long)id);
 }
 
-static bool not_found(const arbor_reason_t *why)
+static bool stopped_for(const arbor_reason_t *why, const char *detail)
 {
-    return why->kind == ARBOR_EXIT_SHUTDOWN && strcmp(why->detail, "not_found") == 0;
+    return why->kind == ARBOR_EXIT_SHUTDOWN && strcmp(why->detail, detail) == 0;
 }
 
-/* A call to ticket id's worker, retried once if the worker stopped (idle)
- * between the lookup and the call. ARBOR_ENOENT: no such ticket (the
- * worker started for it found none). */
+/* Whether a worker that ended with why had not begun the request that
+ * was waiting in its mailbox: it stopped idle (normal: only ever with an
+ * empty mailbox, the request arriving just after), having answered the
+ * request it was serving (unconfirmed), or before it loaded its ticket
+ * (not_loaded). Any other end (a crash, a kill, its supervisor's
+ * shutdown) may have come in the middle of the request. */
+static bool ended_before_request(const arbor_reason_t *why)
+{
+    return why->kind == ARBOR_EXIT_NORMAL ||
+           (why->kind == ARBOR_EXIT_SHUTDOWN &&
+            (strcmp(why->detail, "unconfirmed") == 0 || strcmp(why->detail, "not_loaded") == 0));
+}
+
+/* The worker of a ticket the Store could not read stopped {shutdown,
+ * not_loaded} (ticket_worker.c), and so did the one started again. */
+#define STORE_FAILED 1
+
+/* A call to ticket id's worker, retried once if the worker stopped
+ * between the lookup and the call without serving it (or, for a read,
+ * whenever it died). ARBOR_ENOENT: no such ticket (the worker started for
+ * it found none); STORE_FAILED: the last worker could not load it (the
+ * request was not begun). *unserved: the last call's worker ended without
+ * beginning the request (or there was none to send it to). */
 static int worker_call_by_id(int64_t id, uint64_t tag, const void *req, size_t size,
-                             arbor_msg_t **reply)
+                             arbor_msg_t **reply, bool *unserved)
 {
     int rc = ARBOR_ENOPROC;
-    for (int attempt = 0; attempt < 2 && (rc == ARBOR_ENOPROC || rc == ARBOR_EEXIT); attempt++) {
+    bool again = true, load_failed = false;
+    *unserved = true;
+    for (int attempt = 0; attempt < 2 && again; attempt++) {
         arbor_pid_t pid;
         arbor_reason_t why;
         if ((rc = desk_worker(id, &pid)))
             return rc;
-        rc = arbor_gs_call(pid, tag, req, size, 30000, reply, &why);
-        if (rc == ARBOR_EEXIT && not_found(&why))
+        rc = arbor_gs_call(pid, tag, req, size, store_call_timeout_ms(), reply, &why);
+        if (rc == ARBOR_EEXIT && stopped_for(&why, "not_found"))
             return ARBOR_ENOENT;
+        *unserved = rc == ARBOR_ENOPROC || (rc == ARBOR_EEXIT && ended_before_request(&why));
+        again = *unserved || (rc == ARBOR_EEXIT && tag != W_ACT && tag != W_ACT_RC);
+        load_failed = rc == ARBOR_EEXIT && stopped_for(&why, "not_loaded");
     }
+    return load_failed ? STORE_FAILED : rc;
+}
+
+/* After a worker could not load ticket id: the Store's own answer, read
+ * again (the worker's exit reason has no room for its message). 0 with
+ * *out when it can read it this time; ARBOR_EEXIT with SQLite's reason in
+ * err (store_error, store_damaged); ARBOR_ENOENT; or another error (a
+ * timeout: the Store is slow, not failing), err left to the caller. */
+static int store_reason(int64_t id, ticket_t *out, ticket_error_t *err)
+{
+    ticket_error_t why = {.code = ""};
+    int rc = store_get(id, out, &why);
+    if (rc == ARBOR_EEXIT)
+        *err = why;
+    else if (rc == ARBOR_ENOENT)
+        no_such_ticket(id, err);
     return rc;
 }
 
 /* Sends q to ticket id's worker and answers as desk_change. */
-static int send_change(int64_t id, const act_req_t *q, ticket_t *out, ticket_error_t *err)
+static int send_change(int64_t id, const act_req_t *q, ticket_t *out, bool *replayed,
+                       ticket_error_t *err)
 {
     arbor_msg_t *m;
-    int rc = worker_call_by_id(id, W_ACT, q, act_req_size(q), &m);
+    /* Without out, the worker answers only how it went (W_ACT_RC), not the
+     * ticket: 8 bytes instead of 1.7 KB on success. */
+    uint64_t tag = out ? W_ACT : W_ACT_RC;
+    bool unserved;
+    int rc = worker_call_by_id(id, tag, q, act_req_size(q), &m, &unserved);
     if (rc == ARBOR_ENOENT) {
         no_such_ticket(id, err);
         return rc;
     }
-    if (rc) {
-        unavailable(err, "did not answer", rc);
+    if (rc == STORE_FAILED) {
+        /* Not begun: nothing was changed. Why, from the Store when it can
+         * say; else (read this time, or slow) a refusal to retry, below. */
+        ticket_t t;
+        rc = store_reason(id, &t, err);
+        if (rc == ARBOR_EEXIT || rc == ARBOR_ENOENT)
+            return rc;
+        rc = ARBOR_EEXIT;
+    }
+    if (rc && !unserved && (rc == ARBOR_ETIMEDOUT || rc == ARBOR_EEXIT)) {
+        /* The worker had the change and did not answer: it may have been
+         * committed or not. */
+        snprintf(err->code, sizeof err->code, "outcome_unknown");
+        snprintf(err->message, sizeof err->message,
+                 "ticket %lld's worker %s: the change may or may not have been made", (long long)id,
+                 rc == ARBOR_ETIMEDOUT ? "did not answer in time" : "stopped before answering");
         return rc;
     }
-    act_reply_t r = *(const act_reply_t *)m->data;
-    arbor_msg_free(m);
-    if (r.rc)
-        *err = r.err;
+    if (rc) {
+        snprintf(err->code, sizeof err->code, "unavailable");
+        snprintf(err->message, sizeof err->message,
+                 "ticket %lld's worker stopped before it took this request (%s); retry it",
+                 (long long)id, arbor_strerror(rc));
+        return rc;
+    }
+    const act_reply_t *r = m->data;
+    rc = r->rc;
+    if (rc)
+        *err = r->err;
     if (out)
-        *out = r.ticket;
-    return r.rc;
+        *out = r->ticket;
+    if (replayed)
+        *replayed = r->replayed;
+    arbor_msg_free(m);
+    return rc;
 }
 
 /* A request for action by by, the rest of its change empty, in process
@@ -172,7 +350,7 @@ static act_req_t *new_request(ticket_action_t action, const ticket_actor_t *by, 
         unavailable(err, "was not asked", ARBOR_ENOMEM);
         return NULL;
     }
-    memset(q, 0, offsetof(act_req_t, change.text) + 1);
+    memset(q, 0, offsetof(act_req_t, change.text) + 1); /* request_id "" */
     q->by = by ? *by : (ticket_actor_t){.kind = ACTOR_DESK, .name = "desk"};
     q->expected = -1;
     q->change.action = action;
@@ -188,12 +366,29 @@ int desk_change(int64_t id, const ticket_change_t *c, const ticket_actor_t *by, 
 int desk_change_if(int64_t id, int64_t expected, const ticket_change_t *c, const ticket_actor_t *by,
                    ticket_t *out, ticket_error_t *err)
 {
+    return desk_change_once(id, expected, c, by, NULL, out, err);
+}
+
+int desk_change_once(int64_t id, int64_t expected, const ticket_change_t *c,
+                     const ticket_actor_t *by, desk_once_t *once, ticket_t *out,
+                     ticket_error_t *err)
+{
+    const char *request_id =
+        once && once->request_id && once->request_id[0] ? once->request_id : NULL;
+    if (once)
+        once->replayed = false;
+    if (request_id && !desk_check_request_id(request_id, err))
+        return ARBOR_EINVAL;
     act_req_t *q = new_request(c->action, by, err);
     if (!q)
         return ARBOR_ENOMEM;
     q->expected = expected;
     memcpy(&q->change, c, ticket_change_size(c));
-    int rc = send_change(id, q, out, err);
+    if (request_id) {
+        snprintf(q->request_id, sizeof q->request_id, "%s", request_id);
+        q->digest = change_digest(id, q);
+    }
+    int rc = send_change(id, q, out, once ? &once->replayed : NULL, err);
     arbor_free(q);
     return rc;
 }
@@ -208,8 +403,9 @@ int desk_act(int64_t id, ticket_action_t action, const char *agent, const ticket
     if (agent && strlen(agent) >= sizeof q->change.agent)
         desk__refuse(err, "field_too_long", "agent is longer than %d characters", TICKET_NAME_MAX);
     else {
-        snprintf(q->change.agent, sizeof q->change.agent, "%s", agent ? agent : "");
-        rc = send_change(id, q, out, err);
+        if (agent)
+            memcpy(q->change.agent, agent, strlen(agent) + 1); /* fits: checked above */
+        rc = send_change(id, q, out, NULL, err);
     }
     arbor_free(q);
     return rc;
@@ -226,7 +422,7 @@ int desk_close(int64_t id, const char *reason, const ticket_actor_t *by, ticket_
         desk__refuse(err, "field_too_long", "reason is longer than %d characters", TICKET_NAME_MAX);
     else {
         snprintf(q->change.reason, sizeof q->change.reason, "%s", reason ? reason : "");
-        rc = send_change(id, q, out, err);
+        rc = send_change(id, q, out, NULL, err);
     }
     arbor_free(q);
     return rc;
@@ -245,7 +441,7 @@ int desk_post(int64_t id, store_message_kind_t kind, const char *text, const tic
         desk__refuse(err, "field_too_long", "text is longer than %d characters", TICKET_TEXT_MAX);
     else {
         snprintf(q->change.text, sizeof q->change.text, "%s", text ? text : "");
-        rc = send_change(id, q, out, err);
+        rc = send_change(id, q, out, NULL, err);
     }
     arbor_free(q);
     return rc;
@@ -331,10 +527,38 @@ int desk_agent_deactivate(const char *name, ticket_t **open, size_t *n, ticket_e
     return 0;
 }
 
-int desk_get(int64_t id, ticket_t *out)
+int desk__breach(int64_t id, bool *recorded)
 {
     arbor_msg_t *m;
-    int rc = worker_call_by_id(id, W_GET, NULL, 0, &m);
+    bool unserved; /* a retried breach is recorded once all the same (sla_due) */
+    int rc = worker_call_by_id(id, W_BREACH, NULL, 0, &m, &unserved);
+    if (rc)
+        return rc;
+    int reply[2];
+    memcpy(reply, m->data, sizeof reply);
+    arbor_msg_free(m);
+    *recorded = reply[1] != 0;
+    return reply[0];
+}
+
+int desk_get(int64_t id, ticket_t *out, ticket_error_t *err)
+{
+    ticket_error_t ignored;
+    if (!err)
+        err = &ignored;
+    arbor_msg_t *m;
+    bool unserved;
+    int rc = worker_call_by_id(id, W_GET, NULL, 0, &m, &unserved);
+    if (rc == STORE_FAILED) {
+        /* Read again: the ticket this time, or the Store's reason (err). */
+        rc = store_reason(id, out, err);
+        if (rc == 0 || rc == ARBOR_EEXIT || rc == ARBOR_ENOENT)
+            return rc;
+    }
+    if (rc == ARBOR_ENOENT)
+        no_such_ticket(id, err);
+    else if (rc)
+        unavailable(err, "did not answer", rc);
     if (rc)
         return rc;
     *out = *(const ticket_t *)m->data;
@@ -412,7 +636,7 @@ static void seed_demo_agents(void)
 {
     store_agent_t *list;
     size_t n;
-    if (agents_list(&list, &n) != 0)
+    if (agents_list(&list, &n, NULL) != 0)
         return;
     free(list);
     ticket_error_t err;
@@ -437,6 +661,8 @@ int desk_start(const desk_config_t *cfg, arbor_pid_t *sup, arbor_reason_t *err)
     snprintf(desk.log_path, sizeof desk.log_path, "%s", cfg->log_path ? cfg->log_path : "");
     atomic_store(&desk.last_id, 0);
     desk.on_change = cfg->on_change;
+    desk.on_breach = cfg->on_breach;
+    desk.sla = cfg->sla ? *cfg->sla : sla_default_policy;
     agents_config_t agents = {.policy = cfg->policy, .durable = desk.durable};
     /* The Notifier copies the sink; the log sink's path lives in desk. */
     notifier_sink_t sink = {0};
@@ -459,18 +685,26 @@ int desk_start(const desk_config_t *cfg, arbor_pid_t *sup, arbor_reason_t *err)
          .arg = &sink,
          .arg_size = sizeof sink,
          .type = ARBOR_SUPERVISOR_CHILD},
+        /* It records breaches through the Store and the tickets' workers,
+         * so it comes after them (a restart of the Store restarts it, and
+         * it finds the next due time again); nothing depends on it, and
+         * its supervisor never gives up (sla_timer.c), so it never
+         * restarts the Web after it, nor spends the core's intensity. */
+        {.id = "Sla", .start = sla_timer_start, .type = ARBOR_SUPERVISOR_CHILD},
         /* Last of all: the web serves what all the others do. */
         {.id = "Web", .start = cfg->web_start, .arg = cfg->web_arg, .type = ARBOR_SUPERVISOR_CHILD},
     };
-    /* In memory there is no Store and no outbox to deliver; without a web
+    /* In memory there is no Store, no outbox to deliver and no SLA; without a web
      * configured, the console alone. */
     arbor_child_spec_t children[sizeof all / sizeof all[0]];
     size_t n = 0;
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         const char *id = all[i].id;
-        bool wanted = strcmp(id, "Web") == 0 ? cfg->web_start != NULL
-                      : strcmp(id, "Store") == 0 || strcmp(id, "Notifier") == 0 ? desk.durable
-                                                                                : true;
+        bool wanted =
+            strcmp(id, "Web") == 0 ? cfg->web_start != NULL
+            : strcmp(id, "Store") == 0 || strcmp(id, "Notifier") == 0 || strcmp(id, "Sla") == 0
+                ? desk.durable
+                : true;
         if (wanted)
             children[n++] = all[i];
     }

@@ -8,6 +8,8 @@
  *   ├── TicketSupervisor            DynamicSupervisor: one TicketWorker per active ticket
  *   ├── Notifier                    Supervisor: delivers the outbox (notifier.h)
  *   │   └── Dispatcher              GenServer: pending notifications -> the sink
+ *   ├── Sla                         Supervisor: records SLA breaches (sla_timer.h)
+ *   │   └── SlaTimer                GenServer: sleeps until the next due time
  *   └── Web                         the web interface, when configured (web/web.h)
  *
  * The course's API is kept: ticket_supervisor_create_ticket() (the
@@ -26,6 +28,7 @@
 
 #include "agents.h"
 #include "notifier.h"
+#include "sla.h"
 #include "store.h"
 #include "ticket.h"
 
@@ -67,6 +70,14 @@ typedef struct desk_config {
      * empty (the console's --demo). A new database has no agents. */
     bool demo;
     desk_change_fn on_change; /* NULL: no one listens */
+    /* Called in a ticket's worker after the desk recorded that the ticket
+     * breached its resolution due time (sla.h), with the ticket as stored
+     * (on_change is called for it too). Same rules as on_change. */
+    desk_change_fn on_breach;
+    /* The resolution times (sla.h); NULL: sla_default_policy. The durable
+     * desk alone keeps SLAs: in memory there is no due time, no timer and
+     * no Overdue queue (no Store to keep them, no outbox to notify). */
+    const sla_policy_t *sla;
     /* The Web branch, the tree's last child (a supervisor): its start
      * function and argument (passed as is). NULL: no web. */
     arbor_child_start_fn web_start;
@@ -94,11 +105,39 @@ int desk_start(const desk_config_t *cfg, arbor_pid_t *sup, arbor_reason_t *err);
  * active; a customer must be the ticket's customer, and may only create
  * tickets and post public replies; an operator (the console) or the desk
  * may do anything. A refusal fills err (code and sentence) and changes
- * nothing. */
+ * nothing.
+ *
+ * Every error but one is a refusal. err.code "outcome_unknown" says the
+ * change may or may not have been made: the call to the Store or to the
+ * ticket's worker timed out (store_call_timeout_ms), the process died
+ * while it had the change, or the database could not confirm the commit.
+ * Retry it with the same request id (desk_once_t) to have it made once,
+ * or read the ticket to see. */
 
 /* Creates t (description, customer, priority), by by: stores it and
  * starts its worker (*worker, if not NULL). */
 int desk_create(ticket_t *t, const ticket_actor_t *by, arbor_pid_t *worker, ticket_error_t *err);
+
+/* A change made at most once: a client names it with a request id, and
+ * a retry with the same id (after an answer that said the outcome was
+ * unknown, or none at all) is answered with the first outcome instead of
+ * being applied again (store.h: STORE_REQUEST_*; docs/desk.md). */
+typedef struct desk_once {
+    const char *request_id; /* NULL or "": none, the change is made as asked */
+    bool replayed;          /* out: the id was this request's, made before; nothing new */
+} desk_once_t;
+
+/* Whether id may be a request id: 1 to STORE_REQUEST_MAX characters, each
+ * visible ASCII (33 to 126). False with err (bad_request_id) otherwise. */
+bool desk_check_request_id(const char *id, ticket_error_t *err);
+
+/* desk_create under once's request id (once NULL: none). A retry of the
+ * same create (same description, customer, priority and actor) answers
+ * the ticket the first one made, as it is now (once->replayed); the id of
+ * another request refuses it: request_id_reused, nothing changed. In
+ * memory (no Store) request ids are not recorded. */
+int desk_create_once(ticket_t *t, const ticket_actor_t *by, desk_once_t *once, arbor_pid_t *worker,
+                     ticket_error_t *err);
 
 /* The course's create_ticket: desk_create by desk_operator. */
 int ticket_supervisor_create_ticket(ticket_t *t, arbor_pid_t *worker, ticket_error_t *err);
@@ -127,6 +166,15 @@ int desk_change(int64_t id, const ticket_change_t *c, const ticket_actor_t *by, 
  * the ticket as it is, and nothing changed. */
 int desk_change_if(int64_t id, int64_t expected, const ticket_change_t *c, const ticket_actor_t *by,
                    ticket_t *out, ticket_error_t *err);
+
+/* desk_change_if under once's request id (once NULL: none). A retry of
+ * the same change (same ticket, action, fields and actor) answers
+ * success and the ticket as it is now (once->replayed), whatever its
+ * version; the id of another request refuses it: request_id_reused,
+ * nothing changed. */
+int desk_change_once(int64_t id, int64_t expected, const ticket_change_t *c,
+                     const ticket_actor_t *by, desk_once_t *once, ticket_t *out,
+                     ticket_error_t *err);
 
 /* desk_change for an action that needs at most an agent: assign ("" or
  * NULL: the policy picks), reassign (agent), unassign, pend, resume,
@@ -158,7 +206,10 @@ int desk_agent_rename(const char *from, const char *to, const ticket_actor_t *by
  * (in memory: none listed). */
 int desk_agent_deactivate(const char *name, ticket_t **open, size_t *n, ticket_error_t *err);
 
-/* The ticket, through its worker. */
-int desk_get(int64_t id, ticket_t *out);
+/* The ticket, through its worker. ARBOR_ENOENT: there is no such ticket
+ * (err: unknown_ticket); any other error is not absence: err (if not
+ * NULL) says why, with the Store's message when it could not read the
+ * ticket (code store_error, or store_damaged for a damaged file). */
+int desk_get(int64_t id, ticket_t *out, ticket_error_t *err);
 
 #endif

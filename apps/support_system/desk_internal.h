@@ -8,30 +8,60 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "desk.h"
 
-/* The TicketWorker's calls. */
-enum { W_GET = 1, W_ACT, W_RELOAD };
+/* The TicketWorker's calls. W_ACT answers an act_reply_t whole; W_ACT_RC,
+ * for a caller that does not want the ticket, only its rc, and its err
+ * when rc is not 0 (act_reply_size). W_BREACH: the SLA's breach (sla_timer.c). */
+enum { W_GET = 1, W_ACT, W_RELOAD, W_BREACH, W_ACT_RC };
 
 /* A change and who makes it. The change comes last, and a request carries
- * it only up to its text's NUL (act_req_size). */
+ * it only up to the NUL of the last field its action reads (act_req_size);
+ * the worker takes the bytes not carried as zeros. */
 typedef struct {
     ticket_actor_t by;
     int64_t expected; /* the version the change was computed from; < 0: any */
+    /* "": none; else the change is made at most once under this id, and
+     * digest is the request's fingerprint (desk.c). */
+    char request_id[STORE_REQUEST_SIZE];
+    int64_t digest;
     ticket_change_t change;
 } act_req_t;
 
+/* Does action a read fields of its change past the agent? Close, edit,
+ * reply and note do; the others read only the action and the agent. */
+static inline bool act_reads_past_agent(ticket_action_t a)
+{
+    return a == ACTION_CLOSE || a == ACTION_EDIT || a == ACTION_REPLY || a == ACTION_NOTE;
+}
+
+/* The bytes of q a request carries: the change up to its text's NUL for
+ * an action that reads past the agent, else up to the agent's NUL (a few
+ * hundred bytes, not two thousand, for assign and resolve). */
 static inline size_t act_req_size(const act_req_t *q)
 {
-    return offsetof(act_req_t, change) + ticket_change_size(&q->change);
+    const ticket_change_t *c = &q->change;
+    if (act_reads_past_agent(c->action))
+        return offsetof(act_req_t, change) + ticket_change_size(c);
+    return offsetof(act_req_t, change.agent) + strnlen(c->agent, sizeof c->agent - 1) + 1;
 }
 
 typedef struct {
     int rc;
+    bool replayed; /* the request id was this change's, made before: nothing new was made */
     ticket_error_t err;
     ticket_t ticket;
 } act_reply_t;
+
+/* The bytes of r a reply to tag carries (W_ACT: all of it). */
+static inline size_t act_reply_size(uint64_t tag, const act_reply_t *r)
+{
+    return tag == W_ACT ? sizeof *r
+           : r->rc      ? offsetof(act_reply_t, ticket)
+                        : offsetof(act_reply_t, err);
+}
 
 /* What a worker starts from: in durable mode the id, and it loads the
  * ticket from the Store (so a restart begins from the last acknowledged
@@ -50,12 +80,24 @@ typedef struct {
     char log_path[4096];     /* "" = no log */
     _Atomic int64_t last_id; /* in-memory mode's ids */
     desk_change_fn on_change;
+    desk_change_fn on_breach;
+    sla_policy_t sla;
 } desk_settings_t;
 
 extern desk_settings_t desk;
 
 /* Tells the desk's listener (the web's event stream) of a committed change. */
 void desk__announce(const ticket_t *t);
+
+/* Tells the desk's listener that t breached its due time. */
+void desk__announce_breach(const ticket_t *t);
+
+/* Has the worker of ticket id record its SLA breach, if it is due
+ * (sla_due): the history entry, the notification and breached_at in one
+ * transaction, then the events. 0 with *recorded true when it recorded
+ * it, false when there was nothing to record (not due, or recorded
+ * already); else the call's error (ARBOR_ENOENT: no such ticket). */
+int desk__breach(int64_t id, bool *recorded);
 
 /* The TicketRegistry's key of ticket id: "ticket:ID". */
 void desk__ticket_key(int64_t id, char key[32]);

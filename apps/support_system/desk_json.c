@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../common/console.h"
+#include "sla_timer.h"
 
 static cJSON *time_json(int64_t ms)
 {
@@ -21,6 +22,7 @@ static const char *const message_kinds[] = {"event", "reply", "note"};
 static cJSON *history_json(const store_history_t *h)
 {
     cJSON *e = cJSON_CreateObject();
+    cJSON_AddNumberToObject(e, "id", (double)h->id);
     cJSON_AddItemToObject(e, "at", time_json(h->at));
     cJSON_AddItemToObject(e, "who", console_json_text(h->by.name));
     cJSON_AddStringToObject(e, "role", ticket_actor_kind_name(h->by.kind));
@@ -51,7 +53,7 @@ static cJSON *integer_json(int64_t n)
 /* A ticket is made often (each answer about it and each event), so its
  * keys and its priority and status names are constants that cJSON
  * references rather than copies. */
-cJSON *desk_ticket_json(const ticket_t *t, bool with_history)
+cJSON *desk_ticket_json(const ticket_t *t, const store_history_page_t *history)
 {
     cJSON *j = cJSON_CreateObject();
     if (!j)
@@ -68,15 +70,21 @@ cJSON *desk_ticket_json(const ticket_t *t, bool with_history)
     cJSON_AddItemToObjectCS(j, "created_at", time_json(t->created_at));
     cJSON_AddItemToObjectCS(j, "updated_at", time_json(t->updated_at));
     cJSON_AddItemToObjectCS(j, "version", integer_json(t->version));
-    if (with_history) {
+    /* The SLA (sla.h): the due time while the clock runs, what is left
+     * while pending paused it, the breach, and whether it is overdue. */
+    cJSON_AddItemToObjectCS(j, "due_at", t->due_at ? time_json(t->due_at) : cJSON_CreateNull());
+    cJSON_AddItemToObjectCS(
+        j, "sla_left_s", t->sla_paused ? integer_json(t->sla_left_ms / 1000) : cJSON_CreateNull());
+    cJSON_AddItemToObjectCS(j, "breached", cJSON_CreateBool(t->breached_at != 0));
+    cJSON_AddItemToObjectCS(j, "breached_at",
+                            t->breached_at ? time_json(t->breached_at) : cJSON_CreateNull());
+    cJSON_AddItemToObjectCS(j, "overdue", cJSON_CreateBool(sla_overdue(t)));
+    if (history) {
         cJSON *h = cJSON_AddArrayToObject(j, "history");
-        store_history_t *rows;
-        size_t n;
-        if (store_history(t->id, &rows, &n) == 0) {
-            for (size_t i = 0; i < n; i++)
-                cJSON_AddItemToArray(h, history_json(&rows[i]));
-            free(rows);
-        }
+        for (size_t i = 0; i < history->n; i++)
+            cJSON_AddItemToArray(h, history_json(&history->entries[i]));
+        cJSON_AddNumberToObject(j, "history_total", (double)history->total);
+        cJSON_AddNumberToObject(j, "history_older", (double)history->older);
     }
     return j;
 }
@@ -179,21 +187,40 @@ static void name_tickets(cJSON *tree)
 }
 
 /* The Dispatcher's delivery state goes beside it: a failing sink is not a
- * crash, so no restart count shows it; the restarts that rest_for_one made
- * are counted, and each worker shows its ticket. */
+ * crash, so no restart count shows it; the SlaTimer says when it wakes
+ * next; the restarts that rest_for_one made are counted, and each worker
+ * shows its ticket. */
 cJSON *desk_tree_json(arbor_pid_t sup)
 {
     cJSON *tree = console_tree_json(sup, DESK_SUPERVISOR_NAME, false);
     count_rest_for_one(tree);
     name_tickets(tree);
+    cJSON *store = tree_node(tree, "Store");
+    store_stats_t ss;
+    if (store && store_stats(&ss) == 0 && ss.damaged) {
+        char note[320];
+        snprintf(note, sizeof note, "DAMAGED (%s): changes are refused; see stats", ss.damage);
+        cJSON_AddTrueToObject(store, "damaged");
+        cJSON_AddItemToObject(store, "note", console_json_text(note));
+    }
     cJSON *d = tree_node(tree, "Dispatcher");
     notifier_status_t st;
     int64_t pending = -1;
-    if (d && notifier_status(&st) == 0 && store_outbox_count(&pending) == 0) {
+    if (d && notifier_status(&st) == 0 && store_outbox_count(&pending, NULL) == 0) {
         char state[320], note[360];
         notifier_status_format(&st, state, sizeof state);
         snprintf(note, sizeof note, "%s; %lld pending", state, (long long)pending);
         cJSON_AddItemToObject(d, "note", console_json_text(note));
+    }
+    cJSON *timer = tree_node(tree, "SlaTimer");
+    sla_timer_status_t sla;
+    if (timer && sla_timer_status(&sla) == 0) {
+        char next[TICKET_TIME_SIZE] = "none", note[128];
+        if (sla.next_due)
+            ticket_format_time(sla.next_due, next);
+        snprintf(note, sizeof note, "next due %s; %llu breaches recorded", next,
+                 (unsigned long long)sla.recorded);
+        cJSON_AddItemToObject(timer, "note", cJSON_CreateString(note));
     }
     return tree;
 }

@@ -12,11 +12,12 @@
 
 /* {"id","description","customer","priority","status","agent" (null when
  * unassigned),"created_at","updated_at" (UTC, ticket_format_time),
- * "version"}, with "history": [{"at","who","role","what","kind"(,"text")}]
- * oldest first when with_history (read from the Store: process only;
- * empty when it cannot be read). Text that is not valid UTF-8 shows as
- * U+FFFD. */
-cJSON *desk_ticket_json(const ticket_t *t, bool with_history);
+ * "version"}, and when history is not NULL, its page: "history":
+ * [{"id","at","who","role","what","kind"(,"text")}] oldest first,
+ * "history_total" (the ticket's entries) and "history_older" (those
+ * before the page: ask for them with the page's first "id" as before).
+ * Text that is not valid UTF-8 shows as U+FFFD. */
+cJSON *desk_ticket_json(const ticket_t *t, const store_history_page_t *history);
 
 /* The desk's supervision tree under sup (console_tree_json's shape), with
  * the Dispatcher's delivery state as its "note", each top child's

@@ -7,9 +7,11 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "../common/console.h"
@@ -18,6 +20,7 @@
 #include "desk.h"
 #include "desk_json.h"
 #include "request.h"
+#include "sla_timer.h"
 
 static const char usage[] =
     "usage: support_system [OPTION]...\n"
@@ -34,6 +37,10 @@ static const char usage[] =
     "                       (1 to 86400000; default 60000)\n"
     "  --schedulers N       scheduler threads (1 to 1024; default: one per CPU)\n"
     "  --demo               add the agents alice and bob to a desk that has none\n"
+    "  --sla P=TIME[,P=TIME]...\n"
+    "                       the time to resolve a ticket of priority P (low, normal, high,\n"
+    "                       urgent), TIME a number and s, m, h or d (default:\n"
+    "                       urgent=4h,high=8h,normal=24h,low=72h)\n"
     "  --no-console         read no commands: run until SIGTERM or Ctrl-C (a service)\n"
     "  --http ADDRESS:PORT  where the web desk listens (default 127.0.0.1:4000; port 0:\n"
     "                       any free one, printed at start)\n"
@@ -44,15 +51,19 @@ static const char usage[] =
     "Exit status: 0 after quit, end of input or SIGTERM; 1 if it cannot start; 2 for\n"
     "a bad option; 3 when the desk's supervisor gave up (its processes were restarted\n"
     "more than 3 times in 5 s).\n"
-    "Commands (a change may end with --by AGENT: who makes it; else the console):\n"
+    "Commands (a change may end with --by AGENT: who makes it; else the console; and\n"
+    "with --request-id ID: retried under the same ID it is made at most once):\n"
     "  create [--customer NAME] [--priority low|normal|high|urgent] [--] DESCRIPTION\n"
     "  assign ID [AGENT]     reassign ID AGENT     unassign ID\n"
     "  pend ID               resume ID             (waiting on the customer, and back)\n"
     "  resolve ID            close ID [REASON]     reopen ID\n"
     "  edit ID [--description TEXT] [--customer NAME] [--priority P]\n"
     "  reply ID [--customer] TEXT                  note ID TEXT  (internal)\n"
-    "  show ID               queues [--agent NAME]  (mine, unassigned, open, pending)\n"
-    "  list [STATUS] [--agent NAME | --unassigned] [--customer NAME] [--priority P]\n"
+    "  show ID [--history N] [--before ENTRY]\n"
+    "                        the ticket and its latest N history entries (default 50, at\n"
+    "                        most 1000), or the N before entry ENTRY\n"
+    "  queues [--agent NAME]  (mine, unassigned, open, pending, overdue)\n"
+    "  list [STATUS] [--agent NAME | --unassigned] [--overdue] [--customer NAME] [--priority P]\n"
     "       [--search WORDS] [--sort newest|oldest|priority|updated] [--page N] [--per-page N]\n"
     "  agents                agent-add NAME        agent-rename OLD NEW\n"
     "  agent-deactivate NAME agent-activate NAME   agent-available NAME on|off\n"
@@ -73,6 +84,7 @@ typedef struct options {
     int64_t idle_ms;
     agents_policy_t policy;
     bool demo;
+    sla_policy_t sla;   /* --sla over the defaults */
     bool http;          /* the web desk runs */
     char http_host[64]; /* where it listens */
     uint16_t http_port;
@@ -111,7 +123,27 @@ static void print_ticket(const ticket_t *t)
         printf(" (customer %s)", t->customer);
     if (t->agent[0])
         printf(" -> %s", t->agent);
+    if (sla_overdue(t))
+        printf(" OVERDUE");
     putchar('\n');
+}
+
+/* The SLA's line of show: the due time and whether it was breached, or
+ * that the clock is paused (pending) or stopped. */
+static void print_sla(const ticket_t *t)
+{
+    char due[TICKET_TIME_SIZE], breached[TICKET_TIME_SIZE];
+    ticket_format_time(t->due_at, due);
+    ticket_format_time(t->breached_at, breached);
+    if (t->sla_paused)
+        printf("    SLA paused while pending: %lld s left%s%s\n",
+               (long long)(t->sla_left_ms / 1000), t->breached_at ? "; breached at " : "",
+               t->breached_at ? breached : "");
+    else if (t->due_at)
+        printf("    resolution due %s%s%s\n", due, t->breached_at ? "; breached at " : "",
+               t->breached_at ? breached : "");
+    else if (t->breached_at)
+        printf("    SLA stopped; it was breached at %s\n", breached);
 }
 
 /* One history entry: time, who (role), what; a message's text below it,
@@ -127,24 +159,6 @@ static void print_history(const store_history_t *h)
         const char *end = strchr(line, '\n');
         printf("        | %.*s\n", (int)(end ? end - line : (ptrdiff_t)strlen(line)), line);
         line = end ? end + 1 : NULL;
-    }
-}
-
-static void answer_ticket(const console_t *c, const ticket_t *t, bool history)
-{
-    if (c->o->json) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddItemToObject(j, "ticket", desk_ticket_json(t, true));
-        ok(c, j, NULL);
-        return;
-    }
-    print_ticket(t);
-    store_history_t *rows;
-    size_t n;
-    if (history && store_history(t->id, &rows, &n) == 0) {
-        for (size_t i = 0; i < n; i++)
-            print_history(&rows[i]);
-        free(rows);
     }
 }
 
@@ -247,6 +261,83 @@ static ticket_actor_t actor_of(const desk_request_t *r)
     return by;
 }
 
+/* A console change's request id: the one given (--request-id), or one
+ * the console makes up ("console-" and 16 random hex digits), so that a
+ * change whose outcome is unknown can always be retried safely. */
+typedef struct request_id {
+    char id[STORE_REQUEST_SIZE];
+    bool made_up;
+} request_id_t;
+
+static void request_id_of(const desk_request_t *r, request_id_t *out)
+{
+    out->made_up = !r->request_id;
+    if (r->request_id) {
+        snprintf(out->id, sizeof out->id, "%s", r->request_id);
+        return;
+    }
+    unsigned char bytes[8] = {0};
+    if (getrandom(bytes, sizeof bytes, 0) != (ssize_t)sizeof bytes) {
+        /* Unique enough within this desk's life: the clock and a count. */
+        static _Atomic uint64_t count;
+        uint64_t v = (uint64_t)ticket_now_ms() << 16 ^ atomic_fetch_add(&count, 1);
+        memcpy(bytes, &v, sizeof bytes);
+    }
+    int n = snprintf(out->id, sizeof out->id, "console-");
+    for (size_t i = 0; i < sizeof bytes; i++)
+        n += snprintf(out->id + n, sizeof out->id - (size_t)n, "%02x", bytes[i]);
+}
+
+/* A change refused, or one whose outcome is unknown: then the answer says
+ * so and how to retry it safely, with its request id (also in the JSON,
+ * "request_id"). */
+static void fail_change(const console_t *c, const ticket_error_t *e, const request_id_t *rid)
+{
+    if (strcmp(e->code, "outcome_unknown") != 0) {
+        fail_err(c, e);
+        return;
+    }
+    char text[sizeof e->message + 256];
+    snprintf(text, sizeof text,
+             "%s. To retry safely, repeat the command with --request-id %s: under one request id"
+             " a change is made at most once (or look with show)",
+             e->message, rid->id);
+    if (c->o->json) {
+        cJSON *j = console_error_json(e->code, text);
+        cJSON_AddStringToObject(j, "request_id", rid->id);
+        console_print_json(j);
+    } else {
+        printf("** (%s) %s\n", e->code, text);
+    }
+}
+
+/* A change's ticket; with "replayed": true in JSON when the request id was
+ * this change's, made before (nothing new was made). */
+static void answer_change(const console_t *c, const ticket_t *t, bool replayed)
+{
+    if (!c->o->json) {
+        if (replayed)
+            printf("(made before under this request id; nothing new was made)\n");
+        print_ticket(t);
+        return;
+    }
+    /* With the latest page of the history. The change is done: a history
+     * that cannot be read is said beside it ("history_error"), not as a
+     * failure. */
+    store_history_page_t page;
+    ticket_error_t err = {.code = ""};
+    bool read = store_history(t->id, 0, 0, &page, &err) == 0;
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddItemToObject(j, "ticket", desk_ticket_json(t, read ? &page : NULL));
+    if (!read)
+        cJSON_AddItemToObject(j, "history_error", console_json_text(err.message));
+    else
+        free(page.entries);
+    if (replayed)
+        cJSON_AddTrueToObject(j, "replayed");
+    ok(c, j, NULL);
+}
+
 static void cmd_create(const console_t *c, words_t *ws)
 {
     desk_request_t r;
@@ -255,11 +346,14 @@ static void cmd_create(const console_t *c, words_t *ws)
     ticket_error_t err = {.code = ""};
     arbor_pid_t pid;
     ticket_actor_t by = actor_of(&r);
-    if (desk_create(&r.ticket, &by, &pid, &err) != 0) {
-        fail_err(c, &err);
+    request_id_t rid;
+    request_id_of(&r, &rid);
+    desk_once_t once = {.request_id = rid.id};
+    if (desk_create_once(&r.ticket, &by, &once, &pid, &err) != 0) {
+        fail_change(c, &err, &rid);
         return;
     }
-    answer_ticket(c, &r.ticket, false);
+    answer_change(c, &r.ticket, once.replayed);
 }
 
 /* The request's change, in process memory (it is 10 KB); NULL when out of
@@ -298,8 +392,8 @@ static void cmd_act(const console_t *c, words_t *ws)
     ticket_actor_t by = actor_of(r);
     if (r->by_customer) {
         /* reply --customer: written by the ticket's customer. */
-        if (desk_get(r->id, &t) != 0) {
-            no_such_ticket_answer(c, r->id);
+        if (desk_get(r->id, &t, &err) != 0) {
+            fail_err(c, &err);
             goto done;
         }
         by.kind = ACTOR_CUSTOMER;
@@ -309,12 +403,15 @@ static void cmd_act(const console_t *c, words_t *ws)
             goto done;
         }
     }
+    request_id_t rid;
+    request_id_of(r, &rid);
+    desk_once_t once = {.request_id = rid.id};
     if (!(ch = change_of(r)))
         fail(c, "unavailable", "out of memory");
-    else if (desk_change(r->id, ch, &by, &t, &err) != 0)
-        fail_err(c, &err);
+    else if (desk_change_once(r->id, -1, ch, &by, &once, &t, &err) != 0)
+        fail_change(c, &err, &rid);
     else
-        answer_ticket(c, &t, false);
+        answer_change(c, &t, once.replayed);
 done:
     arbor_free(ch);
     arbor_free(r);
@@ -325,17 +422,30 @@ static void cmd_show(const console_t *c, words_t *ws)
     desk_request_t r;
     if (!decode(c, ws, &r))
         return;
-    int64_t id = r.id;
     ticket_t t;
-    int rc = desk_get(id, &t);
-    if (rc) {
-        ticket_error_t err = {.code = ""};
-        snprintf(err.code, sizeof err.code, rc == ARBOR_ENOENT ? "unknown_ticket" : "unavailable");
-        snprintf(err.message, sizeof err.message, "there is no ticket %lld", (long long)id);
+    ticket_error_t err = {.code = ""};
+    store_history_page_t page;
+    if (desk_get(r.id, &t, &err) != 0 ||
+        store_history(r.id, r.before, (size_t)r.history, &page, &err) != 0) {
         fail_err(c, &err);
         return;
     }
-    answer_ticket(c, &t, true);
+    if (c->o->json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddItemToObject(j, "ticket", desk_ticket_json(&t, &page));
+        ok(c, j, NULL);
+    } else {
+        print_ticket(&t);
+        print_sla(&t);
+        if (page.older > 0)
+            printf("    ... %lld older entr%s of %lld (show %lld --before %lld [--history N]"
+                   " shows them)\n",
+                   (long long)page.older, page.older == 1 ? "y" : "ies", (long long)page.total,
+                   (long long)t.id, (long long)page.entries[0].id);
+        for (size_t i = 0; i < page.n; i++)
+            print_history(&page.entries[i]);
+    }
+    free(page.entries);
 }
 
 /* A page of tickets: the request's filters, order and page. One more is
@@ -356,6 +466,7 @@ static void cmd_list(const console_t *c, words_t *ws)
                         .customer = r->customer_filter,
                         .priority = r->set_priority ? &r->ticket.priority : NULL,
                         .search = r->search,
+                        .overdue = r->overdue,
                         .sort = (store_sort_t)r->sort,
                         .offset = (size_t)((r->page - 1) * r->per_page),
                         .limit = (size_t)r->per_page + 1};
@@ -376,7 +487,7 @@ static void cmd_list(const console_t *c, words_t *ws)
         cJSON *j = cJSON_CreateObject();
         cJSON *arr = cJSON_AddArrayToObject(j, "tickets");
         for (size_t i = 0; i < n; i++)
-            cJSON_AddItemToArray(arr, desk_ticket_json(&rows[i], false));
+            cJSON_AddItemToArray(arr, desk_ticket_json(&rows[i], NULL));
         cJSON_AddNumberToObject(j, "page", (double)page);
         cJSON_AddBoolToObject(j, "more", more);
         ok(c, j, NULL);
@@ -389,16 +500,17 @@ static void cmd_list(const console_t *c, words_t *ws)
     free(rows);
 }
 
-/* The queues' sizes: mine (--agent NAME), unassigned, open, pending. */
+/* The queues' sizes: mine (--agent NAME), unassigned, open, pending,
+ * overdue. */
 static void cmd_queues(const console_t *c, words_t *ws)
 {
     desk_request_t r;
     if (!decode(c, ws, &r))
         return;
     store_queues_t q;
-    int rc = store_queues(r.agent, &q);
-    if (rc) {
-        fail(c, "unavailable", arbor_strerror(rc));
+    ticket_error_t err = {.code = ""};
+    if (store_queues(r.agent, &q, &err) != 0) {
+        fail_err(c, &err);
         return;
     }
     cJSON *j = cJSON_CreateObject();
@@ -407,11 +519,13 @@ static void cmd_queues(const console_t *c, words_t *ws)
     cJSON_AddNumberToObject(j, "unassigned", (double)q.unassigned);
     cJSON_AddNumberToObject(j, "open", (double)q.open);
     cJSON_AddNumberToObject(j, "pending", (double)q.pending);
-    char text[160], mine[64] = "";
+    cJSON_AddNumberToObject(j, "overdue", (double)q.overdue);
+    char text[200], mine[64] = "";
     if (r.agent)
         snprintf(mine, sizeof mine, "mine %lld, ", (long long)q.mine);
-    snprintf(text, sizeof text, "%sunassigned %lld, open %lld, pending %lld", mine,
-             (long long)q.unassigned, (long long)q.open, (long long)q.pending);
+    snprintf(text, sizeof text, "%sunassigned %lld, open %lld, pending %lld, overdue %lld", mine,
+             (long long)q.unassigned, (long long)q.open, (long long)q.pending,
+             (long long)q.overdue);
     ok(c, j, text);
 }
 
@@ -433,9 +547,9 @@ static void cmd_agents(const console_t *c)
 {
     store_agent_t *list;
     size_t n;
-    int rc = agents_list(&list, &n);
-    if (rc) {
-        fail(c, "unavailable", arbor_strerror(rc));
+    ticket_error_t err = {.code = ""};
+    if (agents_list(&list, &n, &err) != 0) {
+        fail_err(c, &err);
         return;
     }
     cJSON *j = cJSON_CreateObject();
@@ -511,7 +625,7 @@ static void cmd_agent_set(const console_t *c, words_t *ws)
         text = "deactivated";
         cJSON *arr = cJSON_AddArrayToObject(j, "open_tickets");
         for (size_t i = 0; i < n; i++)
-            cJSON_AddItemToArray(arr, desk_ticket_json(&open[i], false));
+            cJSON_AddItemToArray(arr, desk_ticket_json(&open[i], NULL));
         if (!c->o->json) {
             printf("deactivated; %zu open ticket%s to reassign%s\n", n, n == 1 ? "" : "s",
                    n ? ":" : "");
@@ -599,7 +713,7 @@ static void cmd_crash(const console_t *c, words_t *ws)
         /* A worker started for an unknown ticket lives until it has looked
          * in the Store: ask for the ticket first, so that there is one. */
         ticket_t t;
-        if (desk_get(id, &t) == ARBOR_ENOENT || desk_worker(id, &old) != 0) {
+        if (desk_get(id, &t, NULL) == ARBOR_ENOENT || desk_worker(id, &old) != 0) {
             no_such_ticket_answer(c, id);
             return;
         }
@@ -658,7 +772,7 @@ static void cmd_crash(const console_t *c, words_t *ws)
 static void notifications_stats(cJSON *j, char *text, size_t size)
 {
     int64_t pending = -1;
-    store_outbox_count(&pending);
+    store_outbox_count(&pending, NULL);
     notifier_status_t st;
     int rc = notifier_status(&st);
     cJSON *n = cJSON_AddObjectToObject(j, "notifications");
@@ -729,10 +843,11 @@ static void ticket_stats(cJSON *j, char *text, size_t size)
 {
     store_ticket_count_t *rows;
     size_t n;
-    int rc = store_ticket_counts(&rows, &n);
-    if (rc) {
+    ticket_error_t err = {.code = ""};
+    if (store_ticket_counts(&rows, &n, &err) != 0) {
         cJSON_AddNullToObject(j, "tickets");
-        snprintf(text, size, "the Store did not answer: %s", arbor_strerror(rc));
+        cJSON_AddItemToObject(j, "tickets_error", console_json_text(err.message));
+        snprintf(text, size, "could not be counted: %s", err.message);
         return;
     }
     cJSON *t = cJSON_AddObjectToObject(j, "tickets");
@@ -766,6 +881,32 @@ static void ticket_stats(cJSON *j, char *text, size_t size)
     }
 }
 
+/* The SLA's times, and the timer: when it wakes next, and the breaches
+ * it recorded since it started. */
+static void sla_stats(const console_t *c, cJSON *j, char *text, size_t size)
+{
+    char policy[128], next[TICKET_TIME_SIZE] = "";
+    sla_format(&c->o->sla, policy, sizeof policy);
+    cJSON *o = cJSON_AddObjectToObject(j, "sla");
+    cJSON_AddStringToObject(o, "policy", policy);
+    sla_timer_status_t st;
+    int rc = sla_timer_status(&st);
+    if (rc) {
+        cJSON_AddNullToObject(o, "next_due");
+        snprintf(text, size, "%s; the timer did not answer: %s", policy, arbor_strerror(rc));
+        return;
+    }
+    if (st.next_due) {
+        ticket_format_time(st.next_due, next);
+        cJSON_AddStringToObject(o, "next_due", next);
+    } else {
+        cJSON_AddNullToObject(o, "next_due");
+    }
+    cJSON_AddNumberToObject(o, "recorded", (double)st.recorded);
+    snprintf(text, size, "%s; next due %s; %llu breaches recorded since the timer started", policy,
+             next[0] ? next : "none", (unsigned long long)st.recorded);
+}
+
 static void cmd_stats(const console_t *c)
 {
     arbor_stats_t st;
@@ -785,18 +926,28 @@ static void cmd_stats(const console_t *c)
     cJSON_AddNumberToObject(j, "stack_resident_bytes", (double)st.stack_resident_bytes);
     cJSON_AddNumberToObject(j, "top_level_restarts", (double)restarts);
     /* Since the Store last started: how well group commit is batching. */
-    store_stats_t ss = {0, 0};
+    store_stats_t ss = {.transactions = 0};
     store_stats(&ss);
     cJSON_AddNumberToObject(j, "store_transactions", (double)ss.transactions);
     cJSON_AddNumberToObject(j, "store_changes", (double)ss.changes);
-    char notes[400], tickets[2048], text[3072];
+    cJSON_AddBoolToObject(j, "store_damaged", ss.damaged);
+    char damage[512] = "";
+    if (ss.damaged) {
+        cJSON_AddItemToObject(j, "store_damage", console_json_text(ss.damage));
+        cJSON_AddStringToObject(j, "store_recover", STORE_RECOVER_HINT);
+        snprintf(damage, sizeof damage,
+                 "store: DAMAGED (%s): changes are refused; to recover, " STORE_RECOVER_HINT "\n",
+                 ss.damage);
+    }
+    char notes[400], tickets[2048], sla[256], text[3840];
     ticket_stats(j, tickets, sizeof tickets);
     notifications_stats(j, notes, sizeof notes);
+    sla_stats(c, j, sla, sizeof sla);
     snprintf(text, sizeof text,
-             "tickets: %s\nnotifications: %s\n"
+             "%stickets: %s\nnotifications: %s\nsla: %s\n"
              "runtime: %zu processes, %llu stacks in use (%llu KiB resident), %zu restarts;"
              " the Store wrote %llu changes in %llu commits",
-             tickets, notes, procs, (unsigned long long)st.stacks_in_use,
+             damage, tickets, notes, sla, procs, (unsigned long long)st.stacks_in_use,
              (unsigned long long)st.stack_resident_bytes / 1024, restarts,
              (unsigned long long)ss.changes, (unsigned long long)ss.transactions);
     ok(c, j, text);
@@ -928,6 +1079,8 @@ static void root(void *arg)
                          .idle_timeout_ms = o->idle_ms,
                          .demo = o->demo,
                          .on_change = o->web ? web_ticket_changed : NULL,
+                         .on_breach = o->web ? web_sla_breached : NULL,
+                         .sla = &o->sla,
                          .web_start = o->web ? web_start : NULL,
                          .web_arg = o->web};
     arbor_trap_exit(true); /* the supervisor's end is a message to answer */
@@ -952,6 +1105,12 @@ static void root(void *arg)
         printf("SupportSystem desk on %s; type help for the commands.\n", o->db);
     else
         fprintf(stderr, "support_system: the database is %s\n", o->db);
+    store_stats_t ss = {.transactions = 0};
+    if (store_stats(&ss) == 0 && ss.damaged)
+        fprintf(prompt ? stdout : stderr,
+                "support_system: %s is DAMAGED (%s): changes are refused, reads that still work"
+                " are served; to recover, " STORE_RECOVER_HINT "\n",
+                o->db, ss.damage);
     /* At a terminal beside the prompt; otherwise on stderr, so that the
      * answers on stdout stay one per command. */
     if (o->web)
@@ -1064,6 +1223,12 @@ static int parse_options(int argc, char **argv, options_t *o)
             if (!console_option_number("support_system", a, v, 1, 86400000, &n))
                 return 2;
             o->idle_ms = n;
+        } else if (strcmp(a, "--sla") == 0) {
+            char why[160];
+            if (!(v = option_value(argc, argv, &i, "PRIORITY=TIME[,...] (urgent=4h,normal=1d)")))
+                return 2;
+            if (!sla_parse(v, &o->sla, why, sizeof why))
+                return bad_usage("--sla %.64s: %s", v, why);
         } else if (strcmp(a, "--policy") == 0) {
             if (!(v = option_value(argc, argv, &i, "round-robin or least-loaded")))
                 return 2;
@@ -1085,6 +1250,7 @@ static int parse_options(int argc, char **argv, options_t *o)
 int main(int argc, char **argv)
 {
     options_t o = {.idle_ms = 60000,
+                   .sla = sla_default_policy,
                    .http = true,
                    .http_host = WEB_DEFAULT_HOST,
                    .http_port = WEB_DEFAULT_PORT};

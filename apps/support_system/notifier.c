@@ -220,9 +220,18 @@ static void deliver_pending(dispatcher_t *d)
     store_notification_t *read, *rows;
     size_t n;
     char why[200];
-    int rc = store_outbox_pending(NOTIFIER_BATCH, &read, &n);
+    ticket_error_t err = {.code = ""};
+    store_stats_t store;
+    if (store_stats(&store) == 0 && store.damaged) {
+        /* Rows delivered now could never be marked: each retry would
+         * deliver them again. They wait for a recovered file. */
+        failed(d, "the database is damaged: notifications wait until it is recovered");
+        return;
+    }
+    int rc = store_outbox_pending(NOTIFIER_BATCH, &read, &n, &err);
     if (rc) {
-        snprintf(why, sizeof why, "cannot read the outbox: %s", arbor_strerror(rc));
+        snprintf(why, sizeof why, "cannot read the outbox: %.160s",
+                 err.message[0] ? err.message : arbor_strerror(rc));
         failed(d, why);
         return;
     }

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store.h"
+
 static bool refuse(ticket_error_t *err, const char *code, const char *message)
 {
     snprintf(err->code, sizeof err->code, "%s", code);
@@ -31,8 +33,22 @@ static bool decode_by(const char *name, desk_request_t *r, ticket_error_t *err)
     return ticket_check_text("the --by agent", name, TICKET_NAME_MAX, false, err);
 }
 
-/* create [--customer NAME] [--priority P] [--by NAME] [--] DESCRIPTION: the options
- * anywhere before "--", the other words joined by blanks. Checked as
+/* --request-id ID: 1 to 64 visible ASCII characters, as
+ * desk_check_request_id() checks it. */
+static bool decode_request_id(const char *id, desk_request_t *r, ticket_error_t *err)
+{
+    size_t n = strlen(id);
+    bool ok = n >= 1 && n <= 64;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = id[i] >= 33 && id[i] <= 126;
+    r->request_id = id;
+    return ok || refuse(err, "bad_request_id",
+                        "a request id is 1 to 64 visible ASCII characters (letters, digits,"
+                        " punctuation; no blanks)");
+}
+
+/* create [--customer NAME] [--priority P] [--by NAME] [--request-id ID] [--] DESCRIPTION: the
+ * options anywhere before "--", the other words joined by blanks. Checked as
  * ticket_supervisor_create_ticket() checks a ticket, so that a refusal
  * here is the refusal the desk would give. */
 static bool decode_create(int argc, const char *const *argv, desk_request_t *r, ticket_error_t *err)
@@ -54,6 +70,9 @@ static bool decode_create(int argc, const char *const *argv, desk_request_t *r, 
                 return refuse(err, "bad_argument", "priority is low, normal, high or urgent");
         } else if (options && strcmp(argv[i], "--by") == 0 && i + 1 < argc) {
             if (!decode_by(argv[++i], r, err))
+                return false;
+        } else if (options && strcmp(argv[i], "--request-id") == 0 && i + 1 < argc) {
+            if (!decode_request_id(argv[++i], r, err))
                 return false;
         } else if (options && strncmp(argv[i], "--", 2) == 0) {
             return refuse(err, "bad_argument", "unknown or incomplete option (try: help)");
@@ -161,7 +180,7 @@ static bool take_word(desk_request_t *r, const char *word, int count, ticket_err
     }
 }
 
-/* A change to a ticket: COMMAND ID [WORDS] [--by NAME], and for edit its
+/* A change to a ticket: COMMAND ID [WORDS] [--by NAME] [--request-id ID], and for edit its
  * options, for reply --customer; after "--" every word is a word. The
  * agent's text is checked by the workflow (ticket_change), after the
  * ticket's state: only its size is checked here. */
@@ -178,6 +197,8 @@ static bool decode_act(int argc, const char *const *argv, desk_request_t *r, tic
             continue;
         } else if (options && strcmp(w, "--by") == 0 && i + 1 < argc) {
             ok = decode_by(argv[++i], r, err);
+        } else if (options && strcmp(w, "--request-id") == 0 && i + 1 < argc) {
+            ok = decode_request_id(argv[++i], r, err);
         } else if (options && r->action == ACTION_REPLY && strcmp(w, "--customer") == 0) {
             ok = r->by_customer = true;
         } else if (options && r->action == ACTION_EDIT && strncmp(w, "--", 2) == 0) {
@@ -291,7 +312,7 @@ static bool decode_list_option(const char *opt, const char *value, desk_request_
     return refuse(err, "bad_argument", "unknown option (try: help)");
 }
 
-/* list [STATUS] [--agent NAME | --unassigned] [--customer NAME]
+/* list [STATUS] [--agent NAME | --unassigned] [--overdue] [--customer NAME]
  * [--priority P] [--search WORDS] [--sort ORDER] [--page N]
  * [--per-page N], in any order. */
 static bool decode_list(int argc, const char *const *argv, desk_request_t *r, ticket_error_t *err)
@@ -303,6 +324,8 @@ static bool decode_list(int argc, const char *const *argv, desk_request_t *r, ti
         if (strcmp(argv[i], "--unassigned") == 0) {
             r->agent = "";
             ok = true;
+        } else if (strcmp(argv[i], "--overdue") == 0) {
+            ok = r->overdue = true;
         } else if (strncmp(argv[i], "--", 2) == 0 && i + 1 < argc) {
             ok = decode_list_option(argv[i], argv[i + 1], r, err);
             i++;
@@ -311,13 +334,35 @@ static bool decode_list(int argc, const char *const *argv, desk_request_t *r, ti
         } else {
             ok = refuse(err, "bad_argument",
                         "list [open|assigned|pending|resolved|closed] [--agent NAME|--unassigned]"
-                        " [--customer NAME] [--priority P] [--search WORDS]"
+                        " [--overdue] [--customer NAME] [--priority P] [--search WORDS]"
                         " [--sort newest|oldest|priority|updated] [--page N] [--per-page N]");
         }
         if (!ok)
             return false;
     }
     return true;
+}
+
+/* show ID [--history N] [--before K], the options in any order: the
+ * history's page (N entries, the latest before entry K). */
+static bool decode_show(int argc, const char *const *argv, desk_request_t *r, ticket_error_t *err)
+{
+    bool has_id = false;
+    for (int i = 1; i < argc; i++) {
+        bool ok;
+        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(argv[i], "--history") == 0 && value && ++i)
+            ok = parse_count("--history", value, STORE_HISTORY_MAX, &r->history, err);
+        else if (strcmp(argv[i], "--before") == 0 && value && ++i)
+            ok = parse_count("--before", value, INT64_MAX, &r->before, err);
+        else if (!has_id && strncmp(argv[i], "--", 2) != 0)
+            ok = has_id = parse_id(argv[i], &r->id, err);
+        else
+            ok = refuse(err, "bad_argument", "show ID [--history N] [--before ENTRY]");
+        if (!ok)
+            return false;
+    }
+    return has_id || parse_id(NULL, &r->id, err);
 }
 
 /* queues [--agent NAME]: NAME's are mine. */
@@ -391,8 +436,7 @@ bool desk_request_decode(int argc, const char *const *argv, desk_request_t *r, t
         ok = decode_act(argc, argv, &d, err);
         break;
     case DESK_REQ_SHOW:
-        ok = argc <= 2 ? parse_id(argc == 2 ? argv[1] : NULL, &d.id, err)
-                       : refuse(err, "bad_argument", "show takes one ticket id: show ID");
+        ok = decode_show(argc, argv, &d, err);
         break;
     case DESK_REQ_LIST:
         ok = decode_list(argc, argv, &d, err);

@@ -48,12 +48,16 @@ typedef struct desk_request {
      * "" for the unassigned; queues: whose are mine (NULL: none) */
     const char *agent;
     bool has_status;        /* list */
+    bool overdue;           /* list: only the overdue tickets (sla.h) */
     ticket_status_t status; /* list, when has_status */
     /* list: the other filters (NULL: any; the priority in ticket, when
      * set_priority), the order, the page (from 1) and its size */
     const char *customer_filter, *search;
     int sort; /* store_sort_t */
     int64_t page, per_page;
+    /* show: the history's page: its size (0: STORE_HISTORY_PAGE) and the
+     * entry it ends before (0: the latest entries) */
+    int64_t history, before;
     const char *name;      /* agent-*: the agent */
     const char *new_name;  /* agent-rename */
     int active, available; /* agent-set: 0 or 1, -1 unchanged */
@@ -62,6 +66,9 @@ typedef struct desk_request {
      * console's operator. reply --customer: the ticket's customer. */
     const char *by;
     bool by_customer;
+    /* create, act: --request-id ID, the change's request id (desk.h:
+     * desk_once_t; 1 to 64 visible ASCII characters); NULL: none given. */
+    const char *request_id;
     bool set_description, set_customer, set_priority; /* edit */
     char reason[TICKET_NAME_SIZE];                    /* close: the words after the id */
     char text[TICKET_TEXT_SIZE];                      /* reply, note: the words after the id */

@@ -10,6 +10,26 @@
  * from a process; they return 0 or a negative Arbor code (ARBOR_ENOENT for
  * an unknown ticket or agent, ARBOR_EEXIST for a known agent, ARBOR_EEXIT
  * when the database refused: the message is in err).
+ *
+ * A read answers all its rows or an error, never the rows found before an
+ * error: only "no row" is absence (ARBOR_ENOENT). Any other SQLite error
+ * is ARBOR_EEXIT with SQLite's message in err (code "store_error").
+ *
+ * A damaged file: when SQLite reports corruption (SQLITE_CORRUPT,
+ * SQLITE_NOTADB), or PRAGMA quick_check finds a fault when the Store opens
+ * the file, the Store is damaged (store_stats says so and why): every
+ * change is refused (code "store_damaged", nothing written; the message
+ * says how to recover: restore the last `backup PATH` copy, or rebuild the
+ * file with `sqlite3 FILE .recover`), while the reads that still work are
+ * served; a read that meets the damage fails with code "store_damaged".
+ * Restarting the Store on the same file finds it damaged again.
+ *
+ * A change's error says whether the change may have been made. err.code
+ * "outcome_unknown" (the call timed out, the Store died after it was
+ * asked, or the database could not confirm its COMMIT): it may or may not
+ * be on disk. Every other error: nothing was written ("store_down": no
+ * Store was running; "store_error": the database refused it and rolled it
+ * back; "conflict", "request_id_reused", ...).
  */
 #ifndef SUPPORT_STORE_H
 #define SUPPORT_STORE_H
@@ -33,12 +53,31 @@
 typedef enum { STORE_NO_MESSAGE, STORE_REPLY, STORE_NOTE } store_message_kind_t;
 
 typedef struct store_history {
+    int64_t id;        /* the entry's position: increasing in the order entries were written */
     int64_t at;        /* ms since the epoch, UTC */
     ticket_actor_t by; /* who made the change (ACTOR_DESK: recorded before attribution) */
     char what[TICKET_EVENT_SIZE];
     store_message_kind_t message; /* a public reply or an internal note, with its text */
     char text[TICKET_TEXT_SIZE];
 } store_history_t;
+
+/* A request id: what a client names a change with, so that a retry of it
+ * is applied once (docs/desk.md, "When the answer is outcome unknown"): 1
+ * to STORE_REQUEST_MAX characters, each visible ASCII (33 to 126). The
+ * Store records it, with the ticket and a digest of the request, in the
+ * change's own transaction (and savepoint): the record exists if and only
+ * if the change does. It is kept at least STORE_REQUEST_KEEP_MS; a retry
+ * after that is a new request. */
+#define STORE_REQUEST_MAX     64
+#define STORE_REQUEST_SIZE    (STORE_REQUEST_MAX + 1)
+#define STORE_REQUEST_KEEP_MS (24 * 3600 * 1000LL)
+
+/* A request id recorded with its change. */
+typedef struct store_request {
+    int64_t ticket; /* the ticket created or changed */
+    char what[16];  /* "create", or the action's name ("assign", ...) */
+    int64_t digest; /* the request's fingerprint (desk.c): the same request, the same digest */
+} store_request_t;
 
 /* What a change records beside the ticket's new state. */
 typedef struct store_event {
@@ -52,7 +91,17 @@ typedef struct store_event {
      * transaction, so the rotation goes on from the last assignment
      * committed. */
     bool round_robin_turn;
+    /* NULL or "": none; else recorded with the change (request.what is
+     * the action's name, request.ticket the ticket's id). An id already
+     * recorded refuses the change: ARBOR_EEXIST, err "request_id_reused". */
+    const char *request_id;
+    store_request_t request;
 } store_event_t;
+
+/* How to recover a damaged file, for the operator. */
+#define STORE_RECOVER_HINT                                                                         \
+    "stop the desk, then restore the last copy made with 'backup PATH', or rebuild the file"       \
+    " with 'sqlite3 FILE .recover | sqlite3 NEW' and start the desk on NEW"
 
 /* The Store's child start function; arg is the database path (a copied
  * string, so pass arg_size = strlen + 1). */
@@ -73,6 +122,25 @@ int store_check_file(const char *path, char *why, size_t size);
  * by by. */
 int store_create(ticket_t *t, const ticket_actor_t *by, ticket_error_t *err);
 
+/* store_create with a request id (not NULL, not ""), recorded with the
+ * ticket with digest. If the id is recorded already: for a create with the
+ * same digest, nothing is written, *t is that ticket as stored now, and
+ * *replayed is true; for anything else, ARBOR_EEXIST with err
+ * "request_id_reused" and nothing written. */
+int store_create_once(ticket_t *t, const ticket_actor_t *by, const char *request_id, int64_t digest,
+                      bool *replayed, ticket_error_t *err);
+
+/* The record of request id: 0 and *out, or ARBOR_ENOENT when it has none.
+ * Sees every change the Store has been asked for before the call (a change
+ * still waiting in the batch with this id is written first). */
+int store_request_find(const char *request_id, store_request_t *out);
+
+/* How long a call to the Store or to a ticket's worker waits for its
+ * answer before the caller gives up (and, for a change, says that its
+ * outcome is unknown): 30 s, or ARBOR_DESK_CALL_TIMEOUT_MS from the
+ * environment (1 to 600000; for tests). */
+int64_t store_call_timeout_ms(void);
+
 /* Writes t's new state (description, customer, priority, status, agent,
  * updated_at), one history entry (ev->what, by ev->by, at t->updated_at),
  * the message ev announces if any, and, when ev->notice is not NULL or
@@ -83,11 +151,31 @@ int store_create(ticket_t *t, const ticket_actor_t *by, ticket_error_t *err);
  * returns ARBOR_EAGAIN with err "conflict": t is stale. */
 int store_update(ticket_t *t, const store_event_t *ev, ticket_error_t *err);
 
-int store_get(int64_t id, ticket_t *out);
+/* Ticket id. ARBOR_ENOENT: there is none; another error (err, if not
+ * NULL, says SQLite's reason) is not absence. */
+int store_get(int64_t id, ticket_t *out, ticket_error_t *err);
 
-/* The history of ticket id, oldest first, each entry with its message if
- * it announces one: *out (free()) with *n entries. */
-int store_history(int64_t id, store_history_t **out, size_t *n);
+/* A history is read a page at a time: STORE_HISTORY_PAGE entries unless
+ * asked otherwise, at most STORE_HISTORY_MAX. */
+#define STORE_HISTORY_PAGE 50
+#define STORE_HISTORY_MAX  1000
+
+/* A page of a ticket's history. */
+typedef struct store_history_page {
+    store_history_t *entries; /* oldest first, free(); NULL when n is 0 */
+    size_t n;
+    int64_t total; /* the ticket's entries, all pages */
+    int64_t older; /* entries before this page's first (0: it starts the history) */
+} store_history_page_t;
+
+/* The latest limit entries of ticket id's history (0: STORE_HISTORY_PAGE;
+ * more than STORE_HISTORY_MAX: that many) among those with an id below
+ * before (0: all), oldest first, each with its message if it announces
+ * one, into *out. A ticket without entries (or an unknown one) has an
+ * empty page. Costs the page, plus counting the ticket's entries in an
+ * index. */
+int store_history(int64_t id, int64_t before, size_t limit, store_history_page_t *out,
+                  ticket_error_t *err);
 
 /* Tickets, newest first, optionally with a status and/or an agent (NULL:
  * any); at most limit. *out is free()d by the caller. */
@@ -109,6 +197,7 @@ typedef enum {
 typedef struct store_filter {
     const ticket_status_t *status;
     bool unresolved;   /* only those not resolved yet: open, assigned or pending */
+    bool overdue;      /* only the overdue: breached, not resolved yet (sla.h) */
     const char *agent; /* "": the unassigned tickets */
     const char *customer;
     const ticket_priority_t *priority;
@@ -130,10 +219,11 @@ typedef struct store_queues {
     int64_t unassigned; /* open */
     int64_t open;       /* not resolved yet: open, assigned or pending */
     int64_t pending;    /* waiting on the customer */
+    int64_t overdue;    /* breached their SLA, not resolved yet (sla.h) */
 } store_queues_t;
 
 /* The queues, mine being agent's (NULL or "": none, 0). */
-int store_queues(const char *agent, store_queues_t *out);
+int store_queues(const char *agent, store_queues_t *out, ticket_error_t *err);
 
 /* An agent on the roster. */
 typedef struct store_agent {
@@ -145,7 +235,7 @@ typedef struct store_agent {
 } store_agent_t;
 
 /* The roster, in the order added: *out (free()) with *n agents. */
-int store_agents(store_agent_t **out, size_t *n);
+int store_agents(store_agent_t **out, size_t *n, ticket_error_t *err);
 
 /* The least-loaded policy's choice: the active and available agent with
  * the fewest open tickets (ties: the first added), in name, with their
@@ -180,12 +270,15 @@ typedef struct store_ticket_count {
 /* The tickets counted by agent and status, as acknowledged (a read: the
  * pending batch is written first), by agent then status: *out (free())
  * with *n rows, one per pair that has tickets. Reads only. */
-int store_ticket_counts(store_ticket_count_t **out, size_t *n);
+int store_ticket_counts(store_ticket_count_t **out, size_t *n, ticket_error_t *err);
 
-/* What this Store process has written since it started. */
+/* What this Store process has written since it started, and whether the
+ * file is damaged. */
 typedef struct store_stats {
     uint64_t transactions; /* committed or failed batches, one fsync each */
     uint64_t changes;      /* the changes in them */
+    bool damaged;          /* changes are refused (see the top of this file) */
+    char damage[200];      /* what found the damage: SQLite's message; "" if none */
 } store_stats_t;
 
 int store_stats(store_stats_t *out);
@@ -207,14 +300,14 @@ typedef struct store_notification {
 /* The oldest pending (committed, not yet marked delivered) notifications,
  * at most limit, oldest first: *out (free()) with *n rows. Reads committed
  * state only, so it never makes the Store write its batch early. */
-int store_outbox_pending(size_t limit, store_notification_t **out, size_t *n);
+int store_outbox_pending(size_t limit, store_notification_t **out, size_t *n, ticket_error_t *err);
 
 /* Marks the pending notifications with ids first..last delivered. Joins
  * the batch like a change; answered after its commit. */
 int store_outbox_mark(int64_t first, int64_t last);
 
 /* How many notifications are pending. */
-int store_outbox_count(int64_t *pending);
+int store_outbox_count(int64_t *pending, ticket_error_t *err);
 
 /* Work done on the Store's own connection for a module that keeps its own
  * table in the desk's database (credentials.c): fn gets the connection,

@@ -4,9 +4,23 @@
  */
 #include "store_internal.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+int64_t store_call_timeout_ms(void)
+{
+    static _Atomic int64_t timeout; /* 0: not read yet */
+    int64_t ms = atomic_load(&timeout);
+    if (ms == 0) {
+        const char *env = getenv("ARBOR_DESK_CALL_TIMEOUT_MS");
+        long long v = env ? strtoll(env, NULL, 10) : 0;
+        ms = v >= 1 && v <= 600000 ? v : 30000;
+        atomic_store(&timeout, ms);
+    }
+    return ms;
+}
 
 /* Runs j at the Store; on success *reply holds the answer (the job, then
  * its rows). */
@@ -15,7 +29,8 @@ static int request(job_t *j, arbor_msg_t **reply)
     arbor_pid_t store = arbor_whereis(STORE_NAME);
     if (!store)
         return ARBOR_ENOPROC;
-    int rc = arbor_gs_call(store, (uint64_t)j->op, j, store__job_size(j), 30000, reply, NULL);
+    int rc = arbor_gs_call(store, (uint64_t)j->op, j, store__job_size(j), store_call_timeout_ms(),
+                           reply, NULL);
     if (rc)
         return rc;
     const job_t *out = (*reply)->data; /* JOB_HEAD bytes, then rows */
@@ -40,17 +55,37 @@ static int ask(job_t *j)
     return rc;
 }
 
+static bool is_change(int op)
+{
+    return op == CREATE || op == UPDATE || op == AGENT_ADD || op == AGENT_RENAME ||
+           op == AGENT_SET || op == MARK_DELIVERED;
+}
+
+/* The error of a call that did not succeed. The Store's own answer says
+ * what it is; without one, a change that reached the Store (the call
+ * timed out, or the Store died with it) may or may not have been made,
+ * while one that found no Store changed nothing. */
 static void copy_error(const job_t *j, int rc, ticket_error_t *err)
 {
     if (!err)
         return;
-    if (j->err.code[0])
+    if (j->err.code[0]) {
         *err = j->err;
-    else
-        snprintf(err->code, sizeof err->code, "%s", rc == ARBOR_ENOPROC ? "store_down" : "store");
-    if (!j->err.code[0])
+    } else if (rc == ARBOR_ENOPROC) {
+        snprintf(err->code, sizeof err->code, "store_down");
+        snprintf(err->message, sizeof err->message,
+                 "the store is not running (it is restarting or stopped); nothing was %s",
+                 is_change(j->op) ? "changed" : "read");
+    } else if (is_change(j->op) && (rc == ARBOR_ETIMEDOUT || rc == ARBOR_EEXIT)) {
+        snprintf(err->code, sizeof err->code, "outcome_unknown");
+        snprintf(err->message, sizeof err->message,
+                 "the store did not confirm the change (%s): it may or may not have been made",
+                 rc == ARBOR_ETIMEDOUT ? "no answer in time" : "the store stopped meanwhile");
+    } else {
+        snprintf(err->code, sizeof err->code, "store");
         snprintf(err->message, sizeof err->message, "the store could not do it: %s",
                  arbor_strerror(rc));
+    }
 }
 
 int store_create(ticket_t *t, const ticket_actor_t *by, ticket_error_t *err)
@@ -61,6 +96,47 @@ int store_create(ticket_t *t, const ticket_actor_t *by, ticket_error_t *err)
         copy_error(&j, rc, err);
     else
         t->id = j.ticket.id;
+    return rc;
+}
+
+int store_create_once(ticket_t *t, const ticket_actor_t *by, const char *request_id, int64_t digest,
+                      bool *replayed, ticket_error_t *err)
+{
+    job_t j = {.op = CREATE, .ticket = *t, .by = *by, .request = {.digest = digest}};
+    *replayed = false;
+    if (!request_id || !request_id[0] || strlen(request_id) > STORE_REQUEST_MAX)
+        return store_create(t, by, err);
+    snprintf(j.request_id, sizeof j.request_id, "%s", request_id);
+    snprintf(j.request.what, sizeof j.request.what, "create");
+    int rc = ask(&j);
+    if (rc) {
+        copy_error(&j, rc, err);
+        return rc;
+    }
+    t->id = j.ticket.id;
+    if (!j.replayed)
+        return 0;
+    /* The ticket the first create made, as it is now. */
+    *replayed = true;
+    rc = store_get(t->id, t, NULL);
+    if (rc && err) {
+        snprintf(err->code, sizeof err->code, "unavailable");
+        snprintf(err->message, sizeof err->message,
+                 "request id %s made ticket %lld, which cannot be read now: %s", request_id,
+                 (long long)j.ticket.id, arbor_strerror(rc));
+    }
+    return rc;
+}
+
+int store_request_find(const char *request_id, store_request_t *out)
+{
+    job_t j = {.op = REQUEST_FIND};
+    if (!request_id || !request_id[0] || strlen(request_id) > STORE_REQUEST_MAX)
+        return ARBOR_EINVAL;
+    snprintf(j.request_id, sizeof j.request_id, "%s", request_id);
+    int rc = ask(&j);
+    if (rc == 0)
+        *out = j.request;
     return rc;
 }
 
@@ -75,6 +151,10 @@ int store_update(ticket_t *t, const store_event_t *ev, ticket_error_t *err)
     snprintf(j.notice, sizeof j.notice, "%s", ev->notice ? ev->notice : "");
     if (ev->message != STORE_NO_MESSAGE)
         snprintf(j.text, sizeof j.text, "%s", ev->text);
+    if (ev->request_id && ev->request_id[0]) {
+        snprintf(j.request_id, sizeof j.request_id, "%s", ev->request_id);
+        j.request = ev->request;
+    }
     int rc = ask(&j);
     if (rc)
         copy_error(&j, rc, err);
@@ -83,12 +163,14 @@ int store_update(ticket_t *t, const store_event_t *ev, ticket_error_t *err)
     return rc;
 }
 
-int store_get(int64_t id, ticket_t *out)
+int store_get(int64_t id, ticket_t *out, ticket_error_t *err)
 {
     job_t j = {.op = GET, .id = id};
     int rc = ask(&j);
     if (rc == 0)
         *out = j.ticket;
+    else if (rc != ARBOR_ENOENT)
+        copy_error(&j, rc, err);
     return rc;
 }
 
@@ -108,12 +190,37 @@ static int take_rows(arbor_msg_t *m, void **out, size_t *n)
     return 0;
 }
 
-int store_history(int64_t id, store_history_t **out, size_t *n)
+/* Runs j, a read with rows, at the Store: its rows into *out (*n). */
+static int read_rows(job_t *j, void **out, size_t *n, ticket_error_t *err)
 {
-    job_t j = {.op = HISTORY, .id = id};
     arbor_msg_t *m;
-    int rc = request(&j, &m);
-    return rc ? rc : take_rows(m, (void **)out, n);
+    int rc = request(j, &m);
+    if (rc) {
+        copy_error(j, rc, err);
+        return rc;
+    }
+    memcpy(j, m->data, JOB_HEAD);
+    return take_rows(m, out, n);
+}
+
+int store_history(int64_t id, int64_t before, size_t limit, store_history_page_t *out,
+                  ticket_error_t *err)
+{
+    job_t j = {.op = HISTORY, .id = id, .first = before};
+    j.limit = limit == 0                  ? STORE_HISTORY_PAGE
+              : limit > STORE_HISTORY_MAX ? STORE_HISTORY_MAX
+                                          : limit;
+    *out = (store_history_page_t){0};
+    int rc = read_rows(&j, (void **)&out->entries, &out->n, err);
+    if (rc)
+        return rc;
+    out->total = j.count;
+    out->older = j.last;
+    if (!out->n) {
+        free(out->entries);
+        out->entries = NULL;
+    }
+    return 0;
 }
 
 int store_list(const ticket_status_t *status, const char *agent, size_t limit, ticket_t **out,
@@ -177,6 +284,7 @@ int store_find(const store_filter_t *f, ticket_t **out, size_t *n, ticket_error_
     j->has_agent = f->agent != NULL;
     j->has_customer = f->customer != NULL;
     j->unresolved = f->unresolved;
+    j->overdue = f->overdue;
     j->priority = f->priority ? (int)*f->priority : -1;
     j->sort = f->sort;
     j->offset = f->offset;
@@ -198,22 +306,22 @@ int store_find(const store_filter_t *f, ticket_t **out, size_t *n, ticket_error_
     return rc;
 }
 
-int store_queues(const char *agent, store_queues_t *out)
+int store_queues(const char *agent, store_queues_t *out, ticket_error_t *err)
 {
     job_t j = {.op = QUEUES};
     snprintf(j.agent, sizeof j.agent, "%s", agent ? agent : "");
     int rc = ask(&j);
     if (rc == 0)
         *out = j.queues;
+    else
+        copy_error(&j, rc, err);
     return rc;
 }
 
-int store_agents(store_agent_t **out, size_t *n)
+int store_agents(store_agent_t **out, size_t *n, ticket_error_t *err)
 {
     job_t j = {.op = AGENTS};
-    arbor_msg_t *m;
-    int rc = request(&j, &m);
-    return rc ? rc : take_rows(m, (void **)out, n);
+    return read_rows(&j, (void **)out, n, err);
 }
 
 int store_least_loaded(char name[TICKET_NAME_SIZE], int64_t *open, int64_t *available)
@@ -276,12 +384,10 @@ int store_agent_set(const char *name, int active, int available, ticket_error_t 
     return roster_change(&j, name, err);
 }
 
-int store_outbox_pending(size_t limit, store_notification_t **out, size_t *n)
+int store_outbox_pending(size_t limit, store_notification_t **out, size_t *n, ticket_error_t *err)
 {
     job_t j = {.op = OUTBOX_PENDING, .limit = limit};
-    arbor_msg_t *m;
-    int rc = request(&j, &m);
-    return rc ? rc : take_rows(m, (void **)out, n);
+    return read_rows(&j, (void **)out, n, err);
 }
 
 int store_outbox_mark(int64_t first, int64_t last)
@@ -290,21 +396,21 @@ int store_outbox_mark(int64_t first, int64_t last)
     return ask(&j);
 }
 
-int store_outbox_count(int64_t *pending)
+int store_outbox_count(int64_t *pending, ticket_error_t *err)
 {
     job_t j = {.op = OUTBOX_COUNT};
     int rc = ask(&j);
     if (rc == 0)
         *pending = j.count;
+    else
+        copy_error(&j, rc, err);
     return rc;
 }
 
-int store_ticket_counts(store_ticket_count_t **out, size_t *n)
+int store_ticket_counts(store_ticket_count_t **out, size_t *n, ticket_error_t *err)
 {
     job_t j = {.op = TICKET_COUNTS};
-    arbor_msg_t *m;
-    int rc = request(&j, &m);
-    return rc ? rc : take_rows(m, (void **)out, n);
+    return read_rows(&j, (void **)out, n, err);
 }
 
 int store_stats(store_stats_t *out)
@@ -339,15 +445,18 @@ int store_run(store_fn_t fn, const void *in, size_t in_size, void *out, size_t o
     arbor_pid_t store = arbor_whereis(STORE_NAME);
     if (!store)
         return ARBOR_ENOPROC;
-    run_req_t *req = malloc(sizeof *req + in_size);
+    /* The process's memory: freed with it if it is killed during the call
+     * (the SlaTimer, stopped while it asks). */
+    run_req_t *req = arbor_alloc(sizeof *req + in_size);
     if (!req)
         return ARBOR_ENOMEM;
     *req = (run_req_t){fn, in_size, out_size};
     if (in_size)
         memcpy(req + 1, in, in_size);
     arbor_msg_t *reply;
-    int rc = arbor_gs_call(store, RUN, req, sizeof *req + in_size, 30000, &reply, NULL);
-    free(req);
+    int rc = arbor_gs_call(store, RUN, req, sizeof *req + in_size, store_call_timeout_ms(), &reply,
+                           NULL);
+    arbor_free(req);
     if (rc)
         return rc;
     memcpy(&rc, reply->data, sizeof rc);

@@ -31,7 +31,8 @@ enum {
     OUTBOX_COUNT,
     TICKET_COUNTS,
     AGENT_LEAST_LOADED,
-    RUN /* store_run */
+    RUN, /* store_run */
+    REQUEST_FIND
 };
 
 /* A store_run request: this header, then in_size bytes of input. The
@@ -65,7 +66,7 @@ typedef struct run_req {
 /* Tickets in the cache of committed tickets (a power of two). */
 #define CACHE_SLOTS 1024
 
-#define SCHEMA_VERSION 7
+#define SCHEMA_VERSION 9
 
 /* The statements, prepared once when the Store opens the database. */
 enum {
@@ -82,6 +83,7 @@ enum {
     ST_EXISTS,
     ST_GET,
     ST_HISTORY,
+    ST_HISTORY_COUNT,
     ST_QUEUES,
     ST_AGENTS,
     ST_AGENT_LEAST_LOADED,
@@ -97,6 +99,9 @@ enum {
     ST_OUTBOX_MARK,
     ST_OUTBOX_COUNT,
     ST_TICKET_COUNTS,
+    ST_REQUEST_FIND,
+    ST_REQUEST_ADD,
+    ST_REQUEST_PRUNE,
     ST_COUNT
 };
 
@@ -113,7 +118,8 @@ enum {
     LIST_PRIORITY = 8,
     LIST_TEXT = 16,
     LIST_UNRESOLVED = 32,
-    LIST_FILTERS = 64 /* the combinations */
+    LIST_OVERDUE = 64,
+    LIST_FILTERS = 128 /* the combinations */
 };
 
 /* The SQL of the list with the filters in bits (LIST_*), in order sort,
@@ -135,7 +141,7 @@ typedef struct job {
     char what[TICKET_EVENT_SIZE];
     bool has_status; /* LIST: the filters (see store_filter_t) */
     ticket_status_t status;
-    bool has_agent, has_customer, unresolved;
+    bool has_agent, has_customer, unresolved, overdue;
     char agent[TICKET_NAME_SIZE]; /* LIST: the filter; QUEUES: whose; AGENT_*: the agent */
     char customer[TICKET_NAME_SIZE];
     int priority; /* -1: any */
@@ -146,6 +152,12 @@ typedef struct job {
     char notice[STORE_NOTICE_SIZE];  /* UPDATE: the notification it announces ("": none) */
     bool round_robin_turn;           /* UPDATE: record the agent's turn (store_event_t) */
     int64_t first, last;             /* MARK_DELIVERED: the ids delivered */
+    /* CREATE, UPDATE: the request id recorded with the change ("": none)
+     * and its record's what and digest; REQUEST_FIND: the id in, the
+     * record out (request.ticket 0: none). */
+    char request_id[STORE_REQUEST_SIZE];
+    store_request_t request;
+    bool replayed; /* CREATE out: the request id was a create's, already made */
     size_t limit;
     /* out */
     int64_t count;         /* OUTBOX_COUNT; AGENT_LEAST_LOADED: the agent's open count */
@@ -187,9 +199,21 @@ typedef struct store {
     bool lingered;      /* the batch has waited once for company */
     uint64_t oldest_ms; /* when the batch's first change arrived */
     store_stats_t stats;
+    /* The file is damaged (SQLite answered SQLITE_CORRUPT or SQLITE_NOTADB,
+     * or PRAGMA quick_check found a fault at open): every change is
+     * refused, the connection is query_only, reads still run. What found
+     * it is in stats.damage. Set on the blocking pool while the Store
+     * waits; cleared only by a new open of a sound file. */
+    bool damaged;
     void *rows;                  /* a read's rows, malloc'd: in the state, so that a Store killed
                                   * during a read frees them in its exit hook */
     ticket_t cache[CACHE_SLOTS]; /* id 0: empty */
+    uint64_t pruned_ms;          /* when request ids older than STORE_REQUEST_KEEP_MS were last
+                                  * deleted */
+    /* Tests only (ARBOR_DESK_TEST_COMMIT_DELAY_MS): each batch that wrote
+     * a ticket's change (a create or an update) waits this long before
+     * its COMMIT, as a stalled disk would. 0: none. */
+    int64_t commit_delay_ms;
 } store_t;
 
 /* A read's work for the blocking pool: the job; its rows go to s->rows. */
@@ -198,9 +222,23 @@ typedef struct read {
     job_t *job;
 } read_t;
 
+/* How often, at most, the Store deletes the request ids older than
+ * STORE_REQUEST_KEEP_MS (in a batch that records one). */
+#define REQUEST_PRUNE_EVERY_MS 60000
+
 /* Fills j's error with SQLite's message about what failed; returns
- * ARBOR_EEXIT. */
+ * ARBOR_EEXIT. When SQLite's error says the file is damaged (SQLITE_CORRUPT,
+ * SQLITE_NOTADB), the Store enters its damaged state (store__damaged) and
+ * the error's code is "store_damaged". */
 int store__db_fail(store_t *s, job_t *j, const char *what);
+
+/* Enters the damaged state, found by what (SQLite's message, or the first
+ * fault PRAGMA quick_check reported): changes are refused from now on and
+ * the connection answers only queries. Blocking pool or init only. */
+void store__damaged(store_t *s, const char *what);
+
+/* The refusal of a change by a damaged Store, into err. */
+void store__refuse_damaged(const store_t *s, ticket_error_t *err);
 
 /* The cache slot of ticket id (it holds another ticket, or none, when id
  * is not cached). */

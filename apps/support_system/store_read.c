@@ -20,6 +20,10 @@ static void read_ticket(sqlite3_stmt *st, ticket_t *t)
     t->created_at = sqlite3_column_int64(st, 6);
     t->updated_at = sqlite3_column_int64(st, 7);
     t->version = sqlite3_column_int64(st, 8);
+    t->due_at = sqlite3_column_int64(st, 9); /* NULL: 0 */
+    t->sla_paused = sqlite3_column_type(st, 10) != SQLITE_NULL;
+    t->sla_left_ms = sqlite3_column_int64(st, 10);
+    t->breached_at = sqlite3_column_int64(st, 11);
 }
 
 static int collect(read_t *r, sqlite3_stmt *st, size_t row_size,
@@ -65,15 +69,51 @@ static const char *text_at(sqlite3_stmt *st, int i)
 static void read_history_row(sqlite3_stmt *st, void *row)
 {
     store_history_t *h = row;
-    h->at = sqlite3_column_int64(st, 0);
-    snprintf(h->by.name, sizeof h->by.name, "%s", text_at(st, 1));
-    if (!ticket_actor_kind_parse(text_at(st, 2), &h->by.kind))
+    h->id = sqlite3_column_int64(st, 0);
+    h->at = sqlite3_column_int64(st, 1);
+    snprintf(h->by.name, sizeof h->by.name, "%s", text_at(st, 2));
+    if (!ticket_actor_kind_parse(text_at(st, 3), &h->by.kind))
         h->by.kind = ACTOR_DESK;
-    snprintf(h->what, sizeof h->what, "%s", text_at(st, 3));
-    h->message = sqlite3_column_type(st, 4) == SQLITE_NULL ? STORE_NO_MESSAGE
-                 : sqlite3_column_int(st, 4)               ? STORE_NOTE
+    snprintf(h->what, sizeof h->what, "%s", text_at(st, 4));
+    h->message = sqlite3_column_type(st, 5) == SQLITE_NULL ? STORE_NO_MESSAGE
+                 : sqlite3_column_int(st, 5)               ? STORE_NOTE
                                                            : STORE_REPLY;
-    snprintf(h->text, sizeof h->text, "%s", text_at(st, 5));
+    snprintf(h->text, sizeof h->text, "%s", text_at(st, 6));
+}
+
+/* A page of a history: the latest j->limit entries below j->first (0:
+ * all), read newest first and turned oldest first; then the ticket's
+ * entries counted (j->count), and those before the page (j->last: all
+ * but those from the page's first entry on). */
+static int history_page(read_t *r)
+{
+    job_t *j = r->job;
+    sqlite3_stmt *st = r->s->st[ST_HISTORY];
+    int64_t before = j->first > 0 ? j->first : INT64_MAX;
+    sqlite3_bind_int64(st, 1, j->id);
+    sqlite3_bind_int64(st, 2, before);
+    sqlite3_bind_int64(st, 3, (int64_t)j->limit);
+    int rc = collect(r, st, sizeof(store_history_t), read_history_row);
+    if (rc)
+        return rc;
+    store_history_t *h = r->s->rows;
+    for (size_t a = 0, b = j->nrows; b-- > a + 1; a++) {
+        store_history_t t = h[a];
+        h[a] = h[b];
+        h[b] = t;
+    }
+    st = r->s->st[ST_HISTORY_COUNT];
+    sqlite3_bind_int64(st, 1, j->id);
+    sqlite3_bind_int64(st, 2, j->nrows ? h[0].id : before);
+    int step = sqlite3_step(st);
+    rc = step == SQLITE_ROW ? 0 : store__db_fail(r->s, j, "history");
+    if (!rc) {
+        j->count = sqlite3_column_int64(st, 0);
+        j->last = j->count - sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
 }
 
 static void read_agent_row(sqlite3_stmt *st, void *row)
@@ -108,7 +148,8 @@ static unsigned list_filters(const job_t *j)
 {
     return (j->has_status ? LIST_STATUS : 0) | (j->has_agent ? LIST_AGENT : 0) |
            (j->has_customer ? LIST_CUSTOMER : 0) | (j->priority >= 0 ? LIST_PRIORITY : 0) |
-           (j->text[0] ? LIST_TEXT : 0) | (j->unresolved ? LIST_UNRESOLVED : 0);
+           (j->text[0] ? LIST_TEXT : 0) | (j->unresolved ? LIST_UNRESOLVED : 0) |
+           (j->overdue ? LIST_OVERDUE : 0);
 }
 
 /* The statement of a list with filters bits in order sort, prepared on
@@ -162,7 +203,16 @@ static void *run_read(void *arg)
     case GET:
         st = r->s->st[ST_GET];
         sqlite3_bind_int64(st, 1, j->id);
-        j->rc = sqlite3_step(st) == SQLITE_ROW ? 0 : ARBOR_ENOENT;
+        switch (sqlite3_step(st)) {
+        case SQLITE_ROW:
+            j->rc = 0;
+            break;
+        case SQLITE_DONE: /* no row: the only absence */
+            j->rc = ARBOR_ENOENT;
+            break;
+        default:
+            j->rc = store__db_fail(r->s, j, "ticket");
+        }
         if (!j->rc) {
             read_ticket(st, &j->ticket);
             *store__cache_slot(r->s, j->id) = j->ticket;
@@ -171,9 +221,7 @@ static void *run_read(void *arg)
         sqlite3_clear_bindings(st);
         break;
     case HISTORY:
-        st = r->s->st[ST_HISTORY];
-        sqlite3_bind_int64(st, 1, j->id);
-        j->rc = collect(r, st, sizeof(store_history_t), read_history_row);
+        j->rc = history_page(r);
         break;
     case LIST:
         j->rc = list(r);
@@ -184,7 +232,8 @@ static void *run_read(void *arg)
         j->rc = sqlite3_step(st) == SQLITE_ROW ? 0 : store__db_fail(r->s, j, "queues");
         if (!j->rc)
             j->queues = (store_queues_t){sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
-                                         sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3)};
+                                         sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
+                                         sqlite3_column_int64(st, 4)};
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
         break;

@@ -156,12 +156,57 @@ static const char schema_v7[] =
     " WHERE name = new.agent AND new.status IN (1, 4); END;"
     "PRAGMA user_version = 7;";
 
+/* Version 8: the request ids (store.h), each recorded with its change in
+ * the change's transaction, so that a retried change is applied once;
+ * kept STORE_REQUEST_KEEP_MS (the index on at finds the old ones). */
+static const char schema_v8[] =
+    "CREATE TABLE requests(id TEXT PRIMARY KEY, ticket INTEGER NOT NULL, what TEXT NOT NULL,"
+    " digest INTEGER NOT NULL, at INTEGER NOT NULL);"
+    "CREATE INDEX requests_at ON requests(at);"
+    "PRAGMA user_version = 8;";
+
+/* The default resolution time of a priority (sla.h's defaults), in ms, for
+ * the migration to version 9, and the time now in ms since the epoch. */
+#define SLA_DEFAULT_MS                                                                             \
+    "(CASE priority WHEN 3 THEN 4 WHEN 2 THEN 8 WHEN 1 THEN 24 ELSE 72 END) * 3600000"
+#define SQL_NOW_MS "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
+
+/* Version 9: the resolution SLA (sla.h). due_at is the time a ticket is
+ * due to be resolved while its clock runs (NULL otherwise: pending,
+ * resolved, closed); sla_left the time that was left when pending paused
+ * it (NULL unless paused; <= 0: it was past due); breached_at when the
+ * desk recorded the breach (NULL: none). The SlaTimer finds the next due
+ * time through tickets_due, which holds only the running, unbreached
+ * clocks; the Overdue queue (breached, not resolved or closed) is read
+ * through tickets_overdue. An existing file's unresolved tickets get the
+ * default policy's due time from their creation (an option's times apply
+ * to tickets created or changed after); those already past it are
+ * recorded as breached now, with their history entry, but no notification:
+ * nobody is told years late of a ticket that nobody was watching (as
+ * version 3 did not replay the outbox). */
+static const char schema_v9[] =
+    "ALTER TABLE tickets ADD COLUMN due_at INTEGER;"
+    "ALTER TABLE tickets ADD COLUMN sla_left INTEGER;"
+    "ALTER TABLE tickets ADD COLUMN breached_at INTEGER;"
+    "UPDATE tickets SET due_at = created_at + " SLA_DEFAULT_MS " WHERE status IN (0, 1, 4);"
+    "UPDATE tickets SET breached_at = " SQL_NOW_MS " WHERE due_at <= " SQL_NOW_MS ";"
+    "INSERT INTO history(ticket, at, who, role, what) SELECT id, breached_at, 'desk', 'desk',"
+    " 'SLA breached: resolution due ' || strftime('%Y-%m-%dT%H:%M:%SZ', due_at / 1000,"
+    " 'unixepoch') FROM tickets WHERE breached_at IS NOT NULL ORDER BY id;"
+    "UPDATE tickets SET sla_left = due_at - " SQL_NOW_MS ", due_at = NULL WHERE status = 4;"
+    "CREATE INDEX tickets_due ON tickets(due_at) WHERE due_at IS NOT NULL AND breached_at IS NULL;"
+    "CREATE INDEX tickets_overdue ON tickets(id)"
+    " WHERE breached_at IS NOT NULL AND status IN (0, 1, 4);"
+    "PRAGMA user_version = 9;";
+
 /* The steps from version i to i + 1. */
-static const char *const migrations[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3, schema_v4,
-                                                       schema_v5, schema_v6, schema_v7};
+static const char *const migrations[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3,
+                                                       schema_v4, schema_v5, schema_v6,
+                                                       schema_v7, schema_v8, schema_v9};
 
 #define TICKET_COLUMNS                                                                             \
-    "id, description, customer, priority, status, agent, created_at, updated_at, version"
+    "id, description, customer, priority, status, agent, created_at, updated_at, version,"         \
+    " due_at, sla_left, breached_at"
 
 const char *const store__statement_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -171,24 +216,37 @@ const char *const store__statement_sql[ST_COUNT] = {
     [ST_RELEASE] = "RELEASE change",
     [ST_UNDO] = "ROLLBACK TO change",
     [ST_INSERT_TICKET] = "INSERT INTO tickets(description, customer, priority, status, agent,"
-                         " created_at, updated_at) VALUES(?,?,?,?,?,?,?)",
+                         " created_at, updated_at, due_at) VALUES(?,?,?,?,?,?,?,?)",
     [ST_INSERT_HISTORY] = "INSERT INTO history(ticket, at, who, role, what, message)"
                           " VALUES(?,?,?,?,?,?)",
     [ST_INSERT_MESSAGE] = "INSERT INTO messages(ticket, at, author, role, internal, body)"
                           " VALUES(?,?,?,?,?,?)",
-    [ST_UPDATE_TICKET] = "UPDATE tickets SET description = ?, customer = ?, priority = ?,"
-                         " status = ?, agent = ?, updated_at = ?, version = version + 1"
-                         " WHERE id = ? AND version = ?",
+    [ST_UPDATE_TICKET] = "UPDATE tickets SET description = ?1, customer = ?2, priority = ?3,"
+                         " status = ?4, agent = ?5, updated_at = ?6, due_at = ?9, sla_left = ?10,"
+                         " breached_at = ?11, version = version + 1 WHERE id = ?7 AND version = ?8",
     [ST_EXISTS] = "SELECT 1 FROM tickets WHERE id = ?",
     [ST_GET] = "SELECT " TICKET_COLUMNS " FROM tickets WHERE id = ?",
-    [ST_HISTORY] = "SELECT h.at, h.who, h.role, h.what, m.internal, m.body FROM history h"
-                   " LEFT JOIN messages m ON m.id = h.message WHERE h.ticket = ? ORDER BY h.id",
+    /* A page, newest first: history_ticket(ticket) holds each ticket's
+     * entries in id order (an index's equal keys are in rowid order), so
+     * the page is read from the index without sorting. The count walks the
+     * ticket's entries in the index only (a plain count(*): measured, an
+     * expression per entry cost twice as much); the older ones are the
+     * rest once those from the page's first on are counted, which for the
+     * latest page are the page alone. */
+    [ST_HISTORY] = "SELECT h.id, h.at, h.who, h.role, h.what, m.internal, m.body FROM history h"
+                   " LEFT JOIN messages m ON m.id = h.message WHERE h.ticket = ?1 AND h.id < ?2"
+                   " ORDER BY h.id DESC LIMIT ?3",
+    [ST_HISTORY_COUNT] = "SELECT count(*), (SELECT count(*) FROM history WHERE ticket = ?1"
+                         " AND id >= ?2) FROM history WHERE ticket = ?1",
     /* The queues: mine (?1's assigned or pending), unassigned, open (not
-     * yet resolved) and pending. */
+     * yet resolved), pending and overdue (breached, not yet resolved:
+     * tickets_overdue). */
     [ST_QUEUES] = "SELECT (SELECT count(*) FROM tickets WHERE agent = ?1 AND status IN (1, 4)),"
                   " (SELECT count(*) FROM tickets WHERE status = 0),"
                   " (SELECT count(*) FROM tickets WHERE status IN (0, 1, 4)),"
-                  " (SELECT count(*) FROM tickets WHERE status = 4)",
+                  " (SELECT count(*) FROM tickets WHERE status = 4),"
+                  " (SELECT count(*) FROM tickets"
+                  " WHERE breached_at IS NOT NULL AND status IN (0, 1, 4))",
     /* An agent's open load: the tickets assigned to them (statuses 1,
      * assigned, and 4, pending), as the triggers keep it (version 7). */
     [ST_AGENTS] = "SELECT name, active, available, open_count, turn FROM agents"
@@ -232,6 +290,9 @@ const char *const store__statement_sql[ST_COUNT] = {
     [ST_OUTBOX_COUNT] = "SELECT count(*) FROM outbox WHERE delivered_at IS NULL",
     [ST_TICKET_COUNTS] = "SELECT agent, status, count(*) FROM tickets GROUP BY agent, status"
                          " ORDER BY agent, status",
+    [ST_REQUEST_FIND] = "SELECT ticket, what, digest FROM requests WHERE id = ?",
+    [ST_REQUEST_ADD] = "INSERT INTO requests(id, ticket, what, digest, at) VALUES(?, ?, ?, ?, ?)",
+    [ST_REQUEST_PRUNE] = "DELETE FROM requests WHERE at < ?",
 };
 
 void store__list_sql(unsigned bits, store_sort_t sort, char *sql)
@@ -243,6 +304,8 @@ void store__list_sql(unsigned bits, store_sort_t sort, char *sql)
         " AND priority = ?6",
         " AND id IN (SELECT rowid FROM tickets_text WHERE tickets_text MATCH ?7)",
         " AND status IN (0, 1, 4)", /* open, assigned, pending */
+        /* overdue: tickets_overdue's condition */
+        " AND breached_at IS NOT NULL AND status IN (0, 1, 4)",
     };
     static const char *const orders[STORE_SORTS] = {
         [STORE_SORT_NEWEST] = "id DESC",

@@ -73,6 +73,25 @@ size_t ticket_change_size(const ticket_change_t *c)
     return offsetof(ticket_change_t, text) + strnlen(c->text, sizeof c->text - 1) + 1;
 }
 
+/* Copies the strings of parts (NULL-ended) one after another into dst
+ * (size bytes, NUL-terminated, cut short when they do not fit): the
+ * event texts and names, without a formatting pass (the ticket_workflow
+ * benchmark spent a twentieth of each ticket in snprintf here). */
+static void concat(char *dst, size_t size, const char *const *parts)
+{
+    size_t len = 0;
+    for (; *parts && len + 1 < size; parts++) {
+        size_t n = strlen(*parts);
+        if (n > size - 1 - len)
+            n = size - 1 - len;
+        memcpy(dst + len, *parts, n);
+        len += n;
+    }
+    dst[len] = '\0';
+}
+
+#define CONCAT(dst, size, ...) concat(dst, size, (const char *const[]){__VA_ARGS__, NULL})
+
 static bool fail(ticket_error_t *err, const char *code, const char *fmt, ...)
 {
     va_list ap;
@@ -140,8 +159,8 @@ static bool assign(ticket_t *t, const char *agent, char *event, size_t size, tic
     if (!ticket_check_text("agent", agent, TICKET_NAME_MAX, false, err))
         return false;
     t->status = TICKET_ASSIGNED;
-    snprintf(t->agent, sizeof t->agent, "%s", agent);
-    snprintf(event, size, "assigned to %s", agent);
+    CONCAT(t->agent, sizeof t->agent, agent);
+    CONCAT(event, size, "assigned to ", agent);
     return true;
 }
 
@@ -153,8 +172,8 @@ static bool reassign(ticket_t *t, const char *agent, char *event, size_t size, t
         return false;
     if (strcmp(agent, t->agent) == 0)
         return fail(err, "already_assigned", "the ticket is already assigned to %s", t->agent);
-    snprintf(event, size, "reassigned from %s to %s", t->agent, agent);
-    snprintf(t->agent, sizeof t->agent, "%s", agent);
+    CONCAT(event, size, "reassigned from ", t->agent, " to ", agent);
+    CONCAT(t->agent, sizeof t->agent, agent);
     return true;
 }
 
@@ -174,9 +193,9 @@ static bool close_ticket(ticket_t *t, const char *reason, char *event, size_t si
     }
     t->status = TICKET_CLOSED;
     if (reason[0])
-        snprintf(event, size, "closed: %s", reason);
+        CONCAT(event, size, "closed: ", reason);
     else
-        snprintf(event, size, "closed");
+        CONCAT(event, size, "closed");
     return true;
 }
 
@@ -241,7 +260,7 @@ static bool apply(ticket_t *next, const ticket_change_t *c, char *event, size_t 
     case ACTION_UNASSIGN:
         if (from != TICKET_ASSIGNED && from != TICKET_PENDING)
             return refused(next, c->action, err);
-        snprintf(event, size, "unassigned from %s", next->agent);
+        CONCAT(event, size, "unassigned from ", next->agent);
         next->status = TICKET_OPEN;
         next->agent[0] = '\0';
         return true;
@@ -249,19 +268,19 @@ static bool apply(ticket_t *next, const ticket_change_t *c, char *event, size_t 
         if (from != TICKET_ASSIGNED)
             return refused(next, c->action, err);
         next->status = TICKET_PENDING;
-        snprintf(event, size, "pending: waiting on the customer");
+        CONCAT(event, size, "pending: waiting on the customer");
         return true;
     case ACTION_RESUME:
         if (from != TICKET_PENDING)
             return refused(next, c->action, err);
         next->status = TICKET_ASSIGNED;
-        snprintf(event, size, "resumed");
+        CONCAT(event, size, "resumed");
         return true;
     case ACTION_RESOLVE:
         if (from != TICKET_ASSIGNED && from != TICKET_PENDING)
             return refused(next, c->action, err);
         next->status = TICKET_RESOLVED;
-        snprintf(event, size, "resolved");
+        CONCAT(event, size, "resolved");
         return true;
     case ACTION_CLOSE:
         return close_ticket(next, c->reason, event, size, err);
@@ -270,7 +289,7 @@ static bool apply(ticket_t *next, const ticket_change_t *c, char *event, size_t 
             return refused(next, c->action, err);
         next->status = TICKET_OPEN;
         next->agent[0] = '\0';
-        snprintf(event, size, "reopened");
+        CONCAT(event, size, "reopened");
         return true;
     case ACTION_EDIT:
         return edit(next, c, event, size, err);
@@ -280,7 +299,7 @@ static bool apply(ticket_t *next, const ticket_change_t *c, char *event, size_t 
             return refused(next, c->action, err);
         if (!ticket_check_body("text", c->text, TICKET_TEXT_MAX, err))
             return false;
-        snprintf(event, size, "%s", c->action == ACTION_REPLY ? "replied" : "added a note");
+        CONCAT(event, size, c->action == ACTION_REPLY ? "replied" : "added a note");
         return true;
     }
     return fail(err, "bad_action", "unknown action");
@@ -290,12 +309,13 @@ bool ticket_change(ticket_t *t, const ticket_change_t *c, int64_t now, char *eve
                    size_t event_size, ticket_error_t *err)
 {
     ticket_t next = *t;
-    char text[TICKET_EVENT_SIZE] = "";
+    char text[TICKET_EVENT_SIZE];
+    text[0] = '\0';
     if (!apply(&next, c, text, sizeof text, err))
         return false;
     next.updated_at = now;
     *t = next;
-    snprintf(event, event_size, "%s", text);
+    CONCAT(event, event_size, text);
     return true;
 }
 

@@ -80,6 +80,16 @@ typedef struct ticket {
     char agent[TICKET_NAME_SIZE];   /* "" while unassigned */
     int64_t created_at, updated_at; /* ms since the epoch (UTC) */
     int64_t version;                /* raised by each stored change */
+    /* The resolution SLA (sla.h), kept by the durable desk (0 and false
+     * in memory): the time the ticket is due to be resolved while its
+     * clock runs (ms since the epoch; 0: the clock does not run: resolved,
+     * closed, pending); while pending, the clock is paused and sla_left_ms
+     * holds what was left of it (<= 0: it was past due); and when the
+     * desk recorded the breach of the due time (0: not breached). */
+    int64_t due_at;
+    bool sla_paused;
+    int64_t sla_left_ms;
+    int64_t breached_at;
 } ticket_t;
 
 /* Who makes a change, as the history records it. */

@@ -13,6 +13,7 @@
  * is the only copy, so it never stops for idleness.
  */
 #include "desk_internal.h"
+#include "sla_timer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,16 +51,22 @@ static arbor_gs_ret_t worker_init(void **state, void *arg)
 }
 
 /* Loads the ticket. An unknown one stops the worker with {shutdown,
- * not_found}: a transient child is not restarted for it, and its caller
- * learns why. */
+ * not_found}, one the Store could not read (a damaged file, a failing
+ * disk) with {shutdown, not_loaded}: a transient child is not restarted
+ * for either (restarting cannot mend the file), and its caller learns
+ * why (desk.c asks the Store for its message). */
 static arbor_gs_ret_t worker_load(void **state, uint64_t arg)
 {
     worker_t *w = *state;
-    int rc = store_get(w->t.id, &w->t);
+    int rc = store_get(w->t.id, &w->t, NULL);
     if (rc == ARBOR_ENOENT)
         return arbor_gs_halt(arbor_reason(ARBOR_EXIT_SHUTDOWN, "not_found"));
-    if (rc)
-        return arbor_gs_halt(arbor_error("cannot load the ticket: %s", arbor_err_name(rc)));
+    if (rc) {
+        /* {shutdown, not_loaded}: no request was begun, so a caller waiting
+         * knows its change was not made (desk.c); the next request starts
+         * a worker again. */
+        return arbor_gs_halt(arbor_reason(ARBOR_EXIT_SHUTDOWN, "not_loaded"));
+    }
     return idle(arbor_gs_noreply());
 }
 
@@ -102,24 +109,67 @@ static bool choose_agent(const ticket_t *t, ticket_change_t *c, agents_choice_t 
     if (rc)
         return desk__refuse(err, "unavailable", "the assignment policy did not answer: %s",
                             arbor_strerror(rc));
-    snprintf(c->agent, sizeof c->agent, "%s", chosen->name);
+    memcpy(c->agent, chosen->name, strlen(chosen->name) + 1); /* the same size */
     return true;
 }
 
-/* Checks and applies q to a copy of the worker's ticket, has the Store
- * commit it (durable), and only then adopts it. */
-static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q)
+/* A change with a request id the Store has recorded already: the same
+ * request (a retry) is answered as it was, success with the ticket as it is
+ * now, and made no more; another request under that id is refused. True
+ * when it answered into *r; false to make the change (the id is new). */
+static bool answered_before(const worker_t *w, const act_req_t *q, act_reply_t *r)
 {
-    act_reply_t r = {.ticket = w->t};
+    if (!q->request_id[0] || !desk.durable)
+        return false;
+    store_request_t first;
+    int rc = store_request_find(q->request_id, &first);
+    if (rc == ARBOR_ENOENT)
+        return false;
+    if (rc) {
+        r->rc = rc;
+        desk__refuse(&r->err, "unavailable",
+                     "the store could not look up request id %s (%s); nothing was changed",
+                     q->request_id, arbor_strerror(rc));
+    } else if (first.ticket == w->t.id && first.digest == q->digest &&
+               strcmp(first.what, ticket_action_name(q->change.action)) == 0) {
+        r->replayed = true; /* r->rc 0, r->ticket the ticket as it is */
+    } else {
+        r->rc = ARBOR_EEXIST;
+        desk__refuse(&r->err, "request_id_reused",
+                     "request id %s was used for another request (%s of ticket %lld); nothing was"
+                     " changed",
+                     q->request_id, first.what, (long long)first.ticket);
+    }
+    return true;
+}
+
+/* The reply to a W_ACT or W_ACT_RC call (tag): r as act_reply_size says,
+ * the worker's ticket in it for W_ACT. */
+static arbor_gs_ret_t act_reply(const worker_t *w, uint64_t tag, act_reply_t *r)
+{
+    if (tag == W_ACT)
+        r->ticket = w->t;
+    return arbor_gs_reply(r, act_reply_size(tag, r));
+}
+
+/* Checks and applies q to a copy of the worker's ticket, has the Store
+ * commit it (durable), and only then adopts it; answers as tag asks. */
+static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q, uint64_t tag)
+{
+    act_reply_t r; /* only what the reply carries is written (act_reply) */
+    r.rc = 0;
+    r.replayed = false;
     ticket_change_t *c = &q->change;
     ticket_t next = w->t;
+    if (answered_before(w, q, &r))
+        return idle(act_reply(w, tag, &r));
     if (q->expected >= 0 && q->expected != w->t.version) {
         r.rc = ARBOR_EAGAIN;
         desk__refuse(&r.err, "conflict",
                      "ticket %lld is at version %lld, not %lld: it was changed since; nothing was"
                      " changed",
                      (long long)w->t.id, (long long)w->t.version, (long long)q->expected);
-        return idle(arbor_gs_reply(&r, sizeof r));
+        return idle(act_reply(w, tag, &r));
     }
     char event[TICKET_EVENT_SIZE];
     agents_choice_t chosen = {.name = ""};
@@ -129,8 +179,11 @@ static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q)
     else
         ok = check_actor(&w->t, &q->by, c, &r.err) && choose_agent(&w->t, c, &chosen, &r.err) &&
              ticket_change(&next, c, ticket_now_ms(), event, sizeof event, &r.err);
-    if (ok && chosen.name[0]) {
-        /* The history says which policy chose the agent, and why. */
+    if (ok && desk.durable) /* the SLA's clock follows the change (sla.h) */
+        sla_follow(&desk.sla, &w->t, &next, next.updated_at);
+    if (ok && chosen.name[0] && desk.durable) {
+        /* The history says which policy chose the agent, and why (in
+         * memory there is no history). */
         size_t len = strlen(event);
         snprintf(event + len, sizeof event - len, " %s", chosen.why);
     }
@@ -139,7 +192,7 @@ static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q)
                    ? ARBOR_ENOENT
                : !strcmp(r.err.code, "unavailable") ? ARBOR_ENOPROC /* nothing was changed */
                                                     : ARBOR_EINVAL;
-        return idle(arbor_gs_reply(&r, sizeof r));
+        return idle(act_reply(w, tag, &r));
     }
     if (desk.durable) {
         /* The notification is written with the change, in its
@@ -156,7 +209,10 @@ static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q)
                                        : c->action == ACTION_REPLY ? STORE_REPLY
                                                                    : STORE_NOTE,
                             .text = c->text,
-                            .round_robin_turn = chosen.round_robin};
+                            .round_robin_turn = chosen.round_robin,
+                            .request_id = q->request_id,
+                            .request = {.ticket = next.id, .digest = q->digest}};
+        snprintf(ev.request.what, sizeof ev.request.what, "%s", ticket_action_name(c->action));
         r.rc = store_update(&next, &ev, &r.err);
     }
     if (r.rc != 0) {
@@ -165,20 +221,62 @@ static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q)
          * reply). The worker's copy can no longer be trusted, so it stops
          * ({shutdown, _}: not restarted) and the next request starts it
          * again from what the Store holds. */
-        return arbor_gs_halt_reply(arbor_reason(ARBOR_EXIT_SHUTDOWN, "unconfirmed"), &r, sizeof r);
+        if (tag == W_ACT)
+            r.ticket = w->t;
+        return arbor_gs_halt_reply(arbor_reason(ARBOR_EXIT_SHUTDOWN, "unconfirmed"), &r,
+                                   act_reply_size(tag, &r));
     }
-    w->t = r.ticket = next; /* committed: now it is true */
+    bool due_moved = next.due_at && next.due_at != w->t.due_at;
+    w->t = next; /* committed: now it is true */
+    if (due_moved)
+        sla_timer_notify(next.due_at);
     desk__announce(&w->t);
-    return idle(arbor_gs_reply(&r, sizeof r));
+    return idle(act_reply(w, tag, &r));
 }
 
-/* A request carries an act_req_t up to its text's NUL. */
+/* Records the breach of the ticket's due time, if it is due (sla_due):
+ * breached_at, a history entry and a notification, in one transaction;
+ * then the ticket and sla events. Replies {rc, recorded}. */
+static arbor_gs_ret_t worker_breach(worker_t *w)
+{
+    int reply[2] = {0, 0};
+    int64_t now = ticket_now_ms();
+    if (!desk.durable || !sla_due(&w->t, now))
+        return idle(arbor_gs_reply(reply, sizeof reply));
+    ticket_t next = w->t;
+    next.breached_at = next.updated_at = now;
+    char due[TICKET_TIME_SIZE], what[TICKET_EVENT_SIZE], notice[STORE_NOTICE_SIZE];
+    ticket_format_time(w->t.due_at, due);
+    snprintf(what, sizeof what, "SLA breached: resolution due %s", due);
+    snprintf(notice, sizeof notice, "ticket %lld breached its SLA: resolution was due %s",
+             (long long)next.id, due);
+    store_event_t ev = {.by = {.kind = ACTOR_DESK, .name = "desk"}, .what = what, .notice = notice};
+    ticket_error_t err;
+    reply[0] = store_update(&next, &ev, &err);
+    if (reply[0] != 0) /* unconfirmed, as a change (worker_act) */
+        return arbor_gs_halt_reply(arbor_reason(ARBOR_EXIT_SHUTDOWN, "unconfirmed"), reply,
+                                   sizeof reply);
+    w->t = next;
+    reply[1] = 1;
+    desk__announce(&w->t);
+    desk__announce_breach(&w->t);
+    return idle(arbor_gs_reply(reply, sizeof reply));
+}
+
+/* A request carries an act_req_t up to a NUL, at least its agent's
+ * (act_req_size). For an action that reads past the agent, what it does
+ * not carry, up to the text's first byte, is zeros; the others read
+ * nothing that was not carried. */
 static bool act_request(const arbor_msg_t *req, act_req_t *q)
 {
-    if (req->tag != W_ACT || req->size <= offsetof(act_req_t, change.text) ||
-        req->size > sizeof *q || ((const char *)req->data)[req->size - 1] != '\0')
+    size_t fixed = offsetof(act_req_t, change.text) + 1;
+    if ((req->tag != W_ACT && req->tag != W_ACT_RC) ||
+        req->size <= offsetof(act_req_t, change.agent) || req->size > sizeof *q ||
+        ((const char *)req->data)[req->size - 1] != '\0')
         return false;
     memcpy(q, req->data, req->size);
+    if (req->size < fixed && act_reads_past_agent(q->change.action))
+        memset((char *)q + req->size, 0, fixed - req->size);
     return true;
 }
 
@@ -187,11 +285,13 @@ static arbor_gs_ret_t worker_call(void **state, const arbor_msg_t *req, arbor_fr
     worker_t *w = *state;
     act_req_t q;
     if (act_request(req, &q))
-        return worker_act(w, &q);
+        return worker_act(w, &q, req->tag);
+    if (req->tag == W_BREACH)
+        return worker_breach(w);
     if (req->tag == W_RELOAD && desk.durable) {
         /* The Store changed the ticket behind the worker (an agent's
          * rename): take what it holds. */
-        int rc = store_get(w->t.id, &w->t);
+        int rc = store_get(w->t.id, &w->t, NULL);
         if (rc)
             return arbor_gs_halt_reply(arbor_reason(ARBOR_EXIT_SHUTDOWN, "unconfirmed"), &rc,
                                        sizeof rc);

@@ -119,7 +119,10 @@ typedef struct arbor_http_limits {
     int64_t idle_timeout_ms; /* a kept-alive connection's wait for its next request: 60 s,
                               * then it closes without a word (within 1/8 of it, at
                               * most 1 s, after: a sweep, not a timer each) */
-    int64_t send_timeout_ms; /* for each response to be taken by the peer: 30 s */
+    int64_t send_timeout_ms; /* for each response to be taken by the peer: 30 s (a
+                              * streamed body, a static file's included: for each
+                              * piece of it, so a reader that stalls this long is
+                              * dropped) */
 } arbor_http_limits_t;
 
 typedef struct arbor_http_opts {
@@ -358,10 +361,30 @@ typedef struct arbor_http_static {
  *
  * GET and HEAD only (else 405 with "Allow: GET, HEAD"). The content type
  * comes from the extension (html, css, js/mjs, json, svg, png, jpg, ico,
- * txt, woff2, map; else application/octet-stream). Every answer carries a
- * strong ETag (inode, size and modification time) and Cache-Control
- * ("max-age=N", or "no-cache" when max_age_s <= 0); a request whose
- * If-None-Match holds it gets 304 with no body.
+ * txt, woff2, map; else application/octet-stream). A 200, 206 or 304
+ * carries a strong ETag (inode, size and modification time),
+ * Last-Modified (the modification time, never later than now) and
+ * Cache-Control ("max-age=N", or "no-cache" when max_age_s <= 0).
+ *
+ * Conditions, in RFC 9110 13.2.2's order: a request whose If-None-Match
+ * holds the tag (compared weakly; "*" too) gets 304 with no body; without
+ * If-None-Match, one whose If-Modified-Since is a valid HTTP-date (any of
+ * the three forms), not in the future, and not before Last-Modified gets
+ * 304 (a date that does not parse is ignored).
+ *
+ * Ranges (RFC 9110 14): 200 and 206 say "Accept-Ranges: bytes". A single
+ * byte range ("bytes=a-b", "bytes=a-", "bytes=-n") is answered 206 with
+ * Content-Range and those bytes; one that starts past the end (or
+ * "bytes=-0") 416 with a Content-Range that gives only the length (an
+ * unsatisfied-range, RFC 9110 14.4: "bytes *", a slash, the length). A
+ * Range that is not a valid byte-range set, names several ranges (no
+ * multipart/byteranges: the whole file instead, which the RFC allows), or
+ * asks for part of an empty file is ignored: 200 with the whole file. So
+ * is one whose If-Range does not hold: If-Range must be the ETag exactly
+ * (a weak tag never holds) or the Last-Modified date, the latter only for
+ * a file last changed more than a second before (a strong date). HEAD
+ * gets GET's status and headers (206, 416, Content-Length) without the
+ * body.
  *
  * 404, whatever the reason, so that nothing is revealed: a file that is
  * not there; a path with a "." or ".." segment (encoded ones included),
@@ -369,11 +392,18 @@ typedef struct arbor_http_static {
  * byte; a symbolic link anywhere on the way (none is followed, so none
  * leads out of root); anything but a regular file; a directory (its
  * index is served only for a path ending in '/'). 500 when root cannot
- * be opened or the file is over 16 MiB (files are read whole, not
- * streamed).
+ * be opened, or when the file cannot be read (before any of it was sent).
  *
- * The disk is read on the runtime's blocking pool (arbor_blocking), so a
- * slow disk holds no scheduler.
+ * Files of any size (up to off_t's range) are streamed: after the handler
+ * returns, the connection sends the head with the Content-Length, then the
+ * body in chunks of 128 KiB, each read on the runtime's blocking pool
+ * (arbor_blocking, so a slow disk holds no scheduler) and sent within
+ * limits.send_timeout_ms, so a connection holds one chunk in memory
+ * whatever the file's size and a reader that stalls is dropped. A file
+ * that shrinks while it is sent, a read that fails midway, or a client
+ * that goes closes the connection after what was sent (the file and the
+ * chunk are freed with it); a file that grows is sent at the length its
+ * head announced.
  */
 void arbor_http_static(arbor_http_request_t *req, arbor_http_response_t *res, void *arg);
 

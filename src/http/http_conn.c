@@ -41,6 +41,7 @@
  * later fixes for bare CR and folded lines outside strict mode; the value
  * check here catches both whatever the mode.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -85,6 +86,15 @@ char *arbor__http_strdup(http_conn_t *c, const char *s, size_t len)
         d[len] = '\0';
     }
     return d;
+}
+
+static void close_file(http_conn_t *c)
+{
+    if (c->file_fd >= 0) {
+        close(c->file_fd);
+        c->file_fd = -1;
+    }
+    c->file_body = false;
 }
 
 static void free_blocks(http_conn_t *c)
@@ -348,6 +358,7 @@ void arbor__http_request_reset(http_conn_t *c)
     c->streaming = c->head_only = false;
     c->write_error = 0;
     c->send_timeout_ms = c->srv->opts.limits.send_timeout_ms;
+    close_file(c); /* a file body not sent (an error answer went instead) */
     /* The handler sees the fields as they are read. */
     c->req.headers = c->fields;
     c->req.n_headers = 0;
@@ -450,12 +461,10 @@ static int flush(http_conn_t *c)
 static const char *http_date(void)
 {
     static __thread time_t cached_at;
-    static __thread char text[40];
+    static __thread char text[HTTP_DATE_SIZE];
     time_t now = time(NULL);
     if (now != cached_at) {
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        arbor__http_date_format((int64_t)now, text);
         cached_at = now;
     }
     return text;
@@ -561,6 +570,96 @@ int arbor_http_write(arbor_http_response_t *res, const void *data, size_t len)
     return rc;
 }
 
+/* ---- a body from a file ------------------------------------------------------------------- */
+
+void arbor__http_file_body(http_conn_t *c, uint64_t offset, uint64_t length)
+{
+    c->file_body = true;
+    c->file_offset = offset;
+    c->file_length = length;
+}
+
+typedef struct chunk_read {
+    int fd;
+    char *buf;
+    size_t size, got;
+    uint64_t offset;
+    int err;
+} chunk_read_t;
+
+/* On the blocking pool: reads up to size bytes at offset, fewer only at
+ * the end of the file. */
+static void *read_chunk(void *arg)
+{
+    chunk_read_t *j = arg;
+    while (j->got < j->size) {
+        ssize_t n = pread(j->fd, j->buf + j->got, j->size - j->got, (off_t)(j->offset + j->got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            j->err = -errno;
+            break;
+        }
+        if (n == 0)
+            break;
+        j->got += (size_t)n;
+    }
+    return NULL;
+}
+
+/* Writes the head and sends the file's bytes (see arbor__http_file_body):
+ * one chunk in memory at a time, each read on the blocking pool, then
+ * handed to the socket within the send timeout, so that a reader slower
+ * than the disk holds the connection's process in its send, not more
+ * memory. The first chunk goes out with the head when it fits in the
+ * output buffer (a small file: one write). */
+static void send_file(http_conn_t *c)
+{
+    uint64_t left = c->file_length, at = c->file_offset;
+    size_t cap = left < HTTP_FILE_CHUNK ? (size_t)left : HTTP_FILE_CHUNK;
+    char *buf = NULL;
+    if (!c->head_only && cap && !(buf = arbor_alloc(cap))) {
+        arbor__http_write_error(c, 500);
+        close_file(c);
+        return;
+    }
+    size_t before_head = c->out_len;
+    int rc = write_head(c, (int64_t)left);
+    bool first = true;
+    while (!rc && !c->head_only && left) {
+        chunk_read_t j = {
+            .fd = c->file_fd, .buf = buf, .size = left < cap ? (size_t)left : cap, .offset = at};
+        rc = arbor_blocking(read_chunk, &j, NULL);
+        if (!rc)
+            rc = j.err ? j.err : j.got < j.size ? ARBOR_EINVAL : 0; /* it shrank */
+        if (rc && first) {
+            /* Nothing sent yet: the client can still be told. */
+            c->out_len = before_head;
+            arbor__http_write_error(c, 500);
+            rc = 0;
+            break;
+        }
+        if (!rc && c->out_len && c->out_len + j.got <= OUT_SIZE) {
+            rc = out_add(c, buf, j.got);
+            if (!rc)
+                rc = flush(c);
+        } else if (!rc) {
+            rc = flush(c);
+            if (!rc)
+                rc = arbor_socket_send(c->socket, buf, j.got, c->send_timeout_ms, NULL);
+        }
+        at += j.got;
+        left -= j.got;
+        first = false;
+    }
+    if (rc) { /* the body is cut short: only closing can say so */
+        c->write_error = rc;
+        c->keep_alive = false;
+    }
+    arbor_free(buf);
+    close_file(c);
+}
+
 /* ---- requests ---------------------------------------------------------------------------- */
 
 static void exit_hook(void *arg)
@@ -568,8 +667,7 @@ static void exit_hook(void *arg)
     http_conn_t *c = arg;
     arbor__http_conn_leave(c);
     atomic_fetch_sub_explicit(&c->srv->live, 1, memory_order_relaxed);
-    if (c->file_fd >= 0)
-        close(c->file_fd);
+    close_file(c);
     if (!c->in_handler)
         return;
     char line[160];
@@ -636,6 +734,11 @@ void arbor__http_serve(http_conn_t *c)
         return;
     }
     bool body = status_has_body(c->res.status);
+    if (c->file_body && body) {
+        send_file(c);
+        return;
+    }
+    close_file(c);
     size_t len = body ? c->res.body_len : 0;
     if (write_head(c, body ? (int64_t)len : -1) == 0 && len && !c->head_only)
         out_add(c, c->res.body, len);
@@ -744,6 +847,7 @@ int arbor__http_conn_setup(http_conn_t *c)
     const arbor_http_limits_t *l = &c->srv->opts.limits;
     c->head_cap = 2 * l->max_head + 4 * (size_t)l->max_fields + 64;
     c->send_timeout_ms = l->send_timeout_ms;
+    c->file_fd = -1;
     int rc = arbor__http_conn_buffers(c);
     if (rc)
         return rc;

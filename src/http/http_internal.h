@@ -109,8 +109,13 @@ typedef struct http_conn {
     int64_t send_timeout_ms; /* for each flush: the limit, or a stream's own */
     http_block_t *blocks;
     /* a file the current request holds open (arbor_http_static), closed
-     * by the exit hook if the process dies with it; -1 when none */
+     * once the response is sent, at the request's reset, or by the exit
+     * hook if the process dies with it; -1 when none */
     int file_fd;
+    /* the response's body is file_fd's bytes [file_offset, file_offset +
+     * file_length) (arbor__http_file_body), not res.body */
+    bool file_body;
+    uint64_t file_offset, file_length;
     /* output not yet sent: out[0, out_len) */
     char *out;
     size_t out_len, out_cap;
@@ -176,5 +181,35 @@ int64_t arbor__http_drainer_shutdown_ms(const arbor_http_server_t *srv);
 
 /* Whether c is a token character (RFC 9110 tchar). */
 bool arbor__http_tchar(unsigned char c);
+
+/* Makes the response's body the length bytes at offset of the file that
+ * c->file_fd holds open (the connection then owns it and closes it). After
+ * the handler returns the connection writes the head with that
+ * Content-Length and sends the bytes in chunks of HTTP_FILE_CHUNK, each
+ * read on the blocking pool (pread) and sent within the send timeout, so a
+ * connection holds one chunk whatever the file's size; a file that turns
+ * out shorter than promised, or a failed read or send, closes the
+ * connection after what was sent (a failure of the first read, before
+ * anything is sent, answers 500). HEAD: the head only, nothing read.
+ * Process only, in the handler. */
+#define HTTP_FILE_CHUNK ((size_t)128 << 10)
+void arbor__http_file_body(http_conn_t *c, uint64_t offset, uint64_t length);
+
+/* HTTP-dates (http_date.c): format writes t (seconds since the epoch) as
+ * an IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT"; parse reads any of the
+ * three forms RFC 9110 5.6.7 names (IMF-fixdate, RFC 850, asctime) and
+ * nothing else (no other zone, no trailing bytes), false for anything
+ * else. Any thread. */
+#define HTTP_DATE_SIZE 64
+void arbor__http_date_format(int64_t t, char out[HTTP_DATE_SIZE]);
+bool arbor__http_date_parse(const char *text, int64_t *out);
+
+/* A Range header's value against a representation of length bytes
+ * (http_range.c): HTTP_RANGE_ONE with the bytes [*first, *last] (clamped
+ * to the length), HTTP_RANGE_UNSATISFIABLE (416), or HTTP_RANGE_IGNORE
+ * (serve the whole: not a valid byte-range set, another unit, several
+ * ranges, or an empty representation). Any thread. */
+enum { HTTP_RANGE_IGNORE, HTTP_RANGE_ONE, HTTP_RANGE_UNSATISFIABLE };
+int arbor__http_range(const char *value, uint64_t length, uint64_t *first, uint64_t *last);
 
 #endif

@@ -16,15 +16,23 @@
  * in '/'.
  *
  * The disk is touched only on the runtime's blocking pool
- * (arbor_blocking): one job opens and fstat()s, a second reads, so a slow
- * disk holds a blocking thread, never a scheduler. Between the two the
- * connection holds the descriptor (http_conn_t.file_fd), which its exit
- * hook closes if the process is killed. A file is read whole into the
- * response's memory, up to STATIC_MAX_FILE bytes; a larger one is 500.
+ * (arbor_blocking): one job opens and fstat()s here, then the connection
+ * sends the body (arbor__http_file_body, http_conn.c) a chunk at a time,
+ * each read by another job, so a slow disk holds a blocking thread, never
+ * a scheduler, and a file of any size costs a connection one chunk of
+ * memory. From the open to the body's end the connection holds the
+ * descriptor (http_conn_t.file_fd), which its exit hook closes if the
+ * process is killed.
  *
- * The ETag is strong and made of the inode, size and modification time in
- * nanoseconds: a file replaced or rewritten gets a new one. If-None-Match
- * is compared weakly (RFC 9110 13.1.2), so "W/" tags from caches match.
+ * Validators: a strong ETag made of the inode, size and modification time
+ * in nanoseconds (a file replaced or rewritten gets a new one), and
+ * Last-Modified, the modification time in seconds (never later than now).
+ * The conditions are evaluated in RFC 9110 13.2.2's order:
+ * If-None-Match, compared weakly (13.1.2: "W/" tags from caches match),
+ * else If-Modified-Since (13.1.3: a date that does not parse, or lies in
+ * the future, is ignored), either giving 304; then Range, which If-Range
+ * may turn off (13.1.5: compared strongly, or a date equal to a
+ * Last-Modified that is strong, 8.8.2.2), and which http_range.c reads.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,11 +41,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http_internal.h"
-
-#define STATIC_MAX_FILE ((off_t)16 << 20)
 
 /* ---- the path ------------------------------------------------------------------------ */
 
@@ -146,31 +153,6 @@ static void *open_beneath(void *arg)
     return NULL;
 }
 
-typedef struct read_job {
-    int fd;
-    char *buf;
-    size_t size, got;
-    int err;
-} read_job_t;
-
-static void *read_file(void *arg)
-{
-    read_job_t *j = arg;
-    while (j->got < j->size) {
-        ssize_t n = pread(j->fd, j->buf + j->got, j->size - j->got, (off_t)j->got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            j->err = errno;
-            return NULL;
-        }
-        if (n == 0)
-            break; /* the file shrank: what there was */
-        j->got += (size_t)n;
-    }
-    return NULL;
-}
-
 static void close_file(http_conn_t *c)
 {
     if (c->file_fd >= 0) {
@@ -252,14 +234,48 @@ static bool absent(int err)
            err == EPERM || err == ENAMETOOLONG || err == ENXIO;
 }
 
-static void set_caching(arbor_http_response_t *res, const arbor_http_static_t *cfg,
-                        const char *etag)
+/* The validators and caching of every answer about the file. */
+static void set_validators(arbor_http_response_t *res, const arbor_http_static_t *cfg,
+                           const char *etag, const char *last_modified)
 {
     char cache[48] = "no-cache";
     if (cfg->max_age_s > 0)
         snprintf(cache, sizeof cache, "max-age=%" PRId64, cfg->max_age_s);
     arbor_http_set_header(res, "ETag", etag);
+    arbor_http_set_header(res, "Last-Modified", last_modified);
     arbor_http_set_header(res, "Cache-Control", cache);
+}
+
+/* Whether the request's own conditions say the client's copy is current
+ * (RFC 9110 13.2.2, steps 3 and 4, for GET and HEAD): If-None-Match when
+ * there is one, else If-Modified-Since with a valid date not in the
+ * future. */
+static bool not_modified(const arbor_http_request_t *req, const char *etag, int64_t modified,
+                         int64_t now)
+{
+    const char *inm = arbor_http_header(req, "If-None-Match");
+    if (inm)
+        return none_match(inm, etag);
+    const char *ims = arbor_http_header(req, "If-Modified-Since");
+    int64_t since;
+    return ims && arbor__http_date_parse(ims, &since) && since <= now && modified <= since;
+}
+
+/* Whether If-Range (absent: yes) lets the Range be served: an entity tag
+ * must be this strong one exactly (a weak tag never matches, 13.1.5); a
+ * date must be the Last-Modified, and that only counts as strong when the
+ * file was last changed more than a second before now (8.8.2.2: it could
+ * not have changed again within the second the date names). */
+static bool if_range_holds(const arbor_http_request_t *req, const char *etag, int64_t modified,
+                           int64_t now)
+{
+    const char *v = arbor_http_header(req, "If-Range");
+    if (!v)
+        return true;
+    if (v[0] == '"' || !strncmp(v, "W/", 2))
+        return !strcmp(v, etag);
+    int64_t date;
+    return arbor__http_date_parse(v, &date) && date == modified && modified + 1 < now;
 }
 
 void arbor_http_static(arbor_http_request_t *req, arbor_http_response_t *res, void *arg)
@@ -289,44 +305,43 @@ void arbor_http_static(arbor_http_request_t *req, arbor_http_response_t *res, vo
             server_error(res);
         return;
     }
-    char etag[80];
+    char etag[80], last_modified[HTTP_DATE_SIZE];
     snprintf(etag, sizeof etag, "\"%" PRIx64 "-%" PRIx64 "-%" PRIx64 "\"", (uint64_t)oj.st.st_ino,
              (uint64_t)oj.st.st_size,
              (uint64_t)oj.st.st_mtim.tv_sec * 1000000000u + (uint64_t)oj.st.st_mtim.tv_nsec);
-    const char *inm = arbor_http_header(req, "If-None-Match");
-    if (inm && none_match(inm, etag)) {
+    int64_t now = (int64_t)time(NULL);
+    int64_t modified = (int64_t)oj.st.st_mtim.tv_sec < now ? (int64_t)oj.st.st_mtim.tv_sec : now;
+    arbor__http_date_format(modified, last_modified);
+    if (not_modified(req, etag, modified, now)) {
         close_file(c);
         res->status = 304;
-        set_caching(res, cfg, etag);
+        set_validators(res, cfg, etag, last_modified);
         return;
     }
-    if (oj.st.st_size > STATIC_MAX_FILE) {
+    uint64_t size = (uint64_t)oj.st.st_size, first = 0, last = 0;
+    const char *range = arbor_http_header(req, "Range");
+    int ranged = range && if_range_holds(req, etag, modified, now)
+                     ? arbor__http_range(range, size, &first, &last)
+                     : HTTP_RANGE_IGNORE;
+    char content_range[96];
+    if (ranged == HTTP_RANGE_UNSATISFIABLE) {
         close_file(c);
-        server_error(res); /* not streamed: see the top */
+        arbor_http_reply(res, 416, "text/plain", "Range Not Satisfiable\n", 22);
+        snprintf(content_range, sizeof content_range, "bytes */%" PRIu64, size);
+        arbor_http_set_header(res, "Content-Range", content_range);
         return;
     }
-    size_t size = (size_t)oj.st.st_size;
-    res->status = 200;
     res->content_type = content_type_of(path);
-    if (head) { /* the length only: the server sends no body for HEAD */
-        close_file(c);
-        set_caching(res, cfg, etag);
-        res->body = NULL;
-        res->body_len = size;
-        return;
+    set_validators(res, cfg, etag, last_modified);
+    arbor_http_set_header(res, "Accept-Ranges", "bytes");
+    if (ranged == HTTP_RANGE_ONE) {
+        res->status = 206;
+        snprintf(content_range, sizeof content_range, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64,
+                 first, last, size);
+        arbor_http_set_header(res, "Content-Range", content_range);
+        arbor__http_file_body(c, first, last - first + 1);
+    } else {
+        res->status = 200;
+        arbor__http_file_body(c, 0, size);
     }
-    read_job_t rj = {.fd = c->file_fd, .buf = arbor_http_alloc(res, size), .size = size};
-    if (!rj.buf || arbor_blocking(read_file, &rj, NULL) != 0) {
-        close_file(c);
-        server_error(res);
-        return;
-    }
-    close_file(c);
-    if (rj.err) {
-        server_error(res);
-        return;
-    }
-    set_caching(res, cfg, etag);
-    res->body = rj.buf;
-    res->body_len = rj.got;
 }

@@ -31,14 +31,16 @@ check() { # what, got, expected
 # 0. Malformed options are refused with status 2, a message that names
 #    what is wrong and what was expected, and no database is created.
 bad_options=("--idle-timeout soon" "--schedulers 0" "--schedulers 2x" "--policy random" "--db"
-    "--policy" "--frobnicate" "stray" "--log")
+    "--policy" "--frobnicate" "stray" "--log" "--sla normal=5w" "--sla severe=1h")
 messages=("--idle-timeout 'soon': expected a number from 1 to 86400000"
     "--schedulers '0': expected a number from 1 to 1024"
     "--schedulers '2x': expected a number from 1 to 1024"
     "--policy random: expected round-robin or least-loaded"
     "--db: expected a path after it"
     "--policy: expected round-robin or least-loaded after it"
-    "--frobnicate: unknown option" "stray: unexpected argument" "--log: expected a path after it")
+    "--frobnicate: unknown option" "stray: unexpected argument" "--log: expected a path after it"
+    "--sla normal=5w: '5w': expected a whole number of s, m, h or d (4h, 30m), from 1s to 366d"
+    "--sla severe=1h: 'severe': the priorities are low, normal, high and urgent")
 for i in "${!bad_options[@]}"; do
     rc=0
     # shellcheck disable=SC2086
@@ -434,7 +436,7 @@ python3 - "${out[6]}" "${out[9]}" "${out[10]}" <<'PY' || { echo "FAIL honest rep
 import json, sys
 crash, tree, stats = (json.loads(a) for a in sys.argv[1:])
 names = [e["name"] for e in crash["also_restarted"]]
-assert names == ["TicketRegistry", "Agents", "TicketSupervisor", "Notifier"], names
+assert names == ["TicketRegistry", "Agents", "TicketSupervisor", "Notifier", "Sla"], names
 assert all(e["was"] != e["now"] for e in crash["also_restarted"])
 top = {c["name"]: c for c in tree["tree"]["children"]}
 for name in names:
@@ -519,5 +521,46 @@ wait "$npid" || rc=$?
 exec {nin}>&-
 check "--no-console: status after SIGTERM" "$rc" 0
 check "--no-console: nothing read" "$(sqlite3 "$ndb" 'SELECT count(*) FROM tickets')" 0
+
+# 3. SLA (--sla in seconds, so no test waits hours): show says when a ticket
+#    is due; once that passes, the desk records the breach by itself (the
+#    history, the log's notification), the Overdue queue lists it and
+#    queues counts it, a list marks it, stats names the times, and tree
+#    says when the timer wakes next.
+sdb="$tmp/sla.db"
+sdesk() { timeout 120 "$bin" --no-http --json --db "$sdb" --sla normal=1s,low=3d "$@" 2>>"$tmp/stderr"; }
+mapfile -t out < <(printf '%s\n' 'create --priority normal Printer on fire' \
+    'create --priority low Toner low' 'show 1' 'quit' | sdesk)
+due=$(field "${out[2]}" ticket.due_at)
+[[ "$due" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$ ]] || { echo "FAIL sla: due_at [$due]"; exit 1; }
+check "sla: not yet breached" "$(field "${out[2]}" ticket.breached)" "False"
+# The desk runs (and records) until the breach shows; a desk started after
+# the due time records it at start.
+deadline=$((SECONDS + 60))
+while :; do
+    mapfile -t out < <(printf '%s\n' 'queues' 'list --overdue' 'show 1' 'list' 'stats' 'quit' | sdesk)
+    [ "$(field "${out[0]}" overdue)" = 1 ] && break
+    [ "$SECONDS" -lt "$deadline" ] || { echo "FAIL sla: no breach by the deadline: ${out[0]}"; exit 1; }
+done
+check "sla: overdue list" "$(field "${out[1]}" tickets.0.id)/$(field "${out[1]}" tickets.0.overdue)" "1/True"
+check "sla: overdue list length" "$(python3 -c 'import json,sys; print(len(json.loads(sys.argv[1])["tickets"]))' "${out[1]}")" 1
+check "sla: show breached" "$(field "${out[2]}" ticket.breached)/$(field "${out[2]}" ticket.due_at)" "True/$due"
+check "sla: history" "$(field "${out[2]}" ticket.history.1.what)/$(field "${out[2]}" ticket.history.1.role)" \
+    "SLA breached: resolution due $due/desk"
+check "sla: the low one is not" "$(field "${out[3]}" tickets.0.id)/$(field "${out[3]}" tickets.0.overdue)" "2/False"
+check "sla: stats" "$(field "${out[4]}" sla.policy)" "urgent=4h,high=8h,normal=1s,low=3d"
+grep -qF "ticket 1 breached its SLA: resolution was due $due" "$tmp/sla.log" ||
+    { echo "FAIL sla: no notification in the log: $(cat "$tmp/sla.log")"; exit 1; }
+check "sla: notified once" "$(grep -c 'breached its SLA' "$tmp/sla.log")" 1
+check "sla: recorded once" "$(sqlite3 "$sdb" "SELECT count(*) FROM history WHERE what LIKE 'SLA breached%'")" 1
+# The text answers: show's due line, and the list's mark.
+# And tree: the timer sleeps until the low ticket is due (3 days), having
+# found nothing more to record.
+text=$(printf 'show 1\nlist\nqueues\ntree\nquit\n' | timeout 60 "$bin" --no-http --db "$sdb" 2>>"$tmp/stderr")
+grep -qE "^    resolution due $due; breached at [0-9T:Z-]+$" <<<"$text" &&
+    grep -qE '^    └── SlaTimer <[0-9.]+>, running, 0 restarts \(next due [0-9T:Z-]+; 0 breaches recorded\)$' <<<"$text" &&
+    grep -qE '^#1 \[open, normal\] Printer on fire OVERDUE$' <<<"$text" &&
+    grep -qF 'unassigned 2, open 2, pending 0, overdue 1' <<<"$text" ||
+    { echo "FAIL sla text: $text"; exit 1; }
 
 echo "support_system console: ok"

@@ -12,6 +12,17 @@
 #include "../../apps/support_system/desk.h"
 #include "test.h"
 
+/* The whole history of ticket id (up to STORE_HISTORY_MAX entries), oldest
+ * first: *h (free()) with *n entries. */
+static int history_all(int64_t id, store_history_t **h, size_t *n)
+{
+    store_history_page_t page;
+    int rc = store_history(id, 0, STORE_HISTORY_MAX, &page, NULL);
+    *h = rc ? NULL : page.entries;
+    *n = rc ? 0 : page.n;
+    return rc;
+}
+
 /* A change by the operator, as the tests before attribution wrote it. */
 static int legacy_update(ticket_t *t, const char *who, const char *what, const char *notice,
                          ticket_error_t *err)
@@ -159,7 +170,7 @@ static void race_root(void *arg)
         ASSERT_STREQ(lose->err.code, "already_assigned");
         ASSERT_TRUE(strstr(lose->err.message, win->agent) != NULL);
         ticket_t now;
-        ASSERT_OK(store_get(t.id, &now));
+        ASSERT_OK(store_get(t.id, &now, NULL));
         ASSERT_STREQ(now.agent, win->agent);
     }
     ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
@@ -312,7 +323,7 @@ static void store_kill_root(void *arg)
         if (acked[id] == (ticket_status_t)-1)
             continue;
         ticket_t t;
-        ASSERT_OK(store_get(id, &t));
+        ASSERT_OK(store_get(id, &t, NULL));
         ASSERT_GE(t.status, acked[id]);
         checked++;
     }
@@ -411,7 +422,7 @@ static void notify_root(void *arg)
     ASSERT_EQ(log_count(assigned), 1);
     ASSERT_EQ(log_count(resolved), 1);
     int64_t pending = -1;
-    WAIT_UNTIL(store_outbox_count(&pending) == 0 && pending == 0, 10000);
+    WAIT_UNTIL(store_outbox_count(&pending, NULL) == 0 && pending == 0, 10000);
     ASSERT_EQ(pending, 0); /* and marked delivered */
     ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
 }
@@ -462,7 +473,7 @@ static void outbox_root(void *arg)
 
     ticket_t a, b;
     ticket_error_t err = {.code = ""};
-    ASSERT_OK(store_get(t.id, &a));
+    ASSERT_OK(store_get(t.id, &a, NULL));
     b = a;
     ASSERT_TRUE(ticket_apply(&a, ACTION_RESOLVE, NULL, ticket_now_ms(), &err));
     ASSERT_TRUE(ticket_apply(&b, ACTION_RESOLVE, NULL, ticket_now_ms(), &err));
@@ -479,7 +490,7 @@ static void outbox_root(void *arg)
     sqlite3_busy_timeout(db, 5000);
     ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE history RENAME TO history_gone", NULL, NULL, NULL),
               SQLITE_OK);
-    ASSERT_OK(store_get(t.id, &a));
+    ASSERT_OK(store_get(t.id, &a, NULL));
     ASSERT_TRUE(ticket_apply(&a, ACTION_CLOSE, NULL, ticket_now_ms(), &err));
     ASSERT_ERR(legacy_update(&a, "desk", "closed", "failed: ticket is now closed", &err),
                ARBOR_EEXIT);
@@ -488,7 +499,7 @@ static void outbox_root(void *arg)
     sqlite3_close(db);
     ASSERT_EQ(outbox_rows(t.id, "failed:", false), 0);
     int64_t pending;
-    ASSERT_OK(store_outbox_count(&pending));
+    ASSERT_OK(store_outbox_count(&pending, NULL));
     ASSERT_EQ(pending, 2); /* assigned, first: nothing is delivered without a sink */
     ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
 }
@@ -581,7 +592,7 @@ static void dispatcher_crash_root(void *arg)
     atomic_store(&sink.open, true);
     WAIT_UNTIL(atomic_load(&sink.delivered) >= 2, 10000);
     int64_t pending = -1;
-    WAIT_UNTIL(store_outbox_count(&pending) == 0 && pending == 0, 10000);
+    WAIT_UNTIL(store_outbox_count(&pending, NULL) == 0 && pending == 0, 10000);
     ASSERT_EQ(pending, 0);
     delivered_once(2);
     ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
@@ -612,7 +623,7 @@ static void store_crash_root(void *arg)
     ASSERT_NE(arbor_whereis(STORE_NAME), store);
     atomic_store(&sink.open, true);
     int64_t pending = -1;
-    WAIT_UNTIL(store_outbox_count(&pending) == 0 && pending == 0, 10000);
+    WAIT_UNTIL(store_outbox_count(&pending, NULL) == 0 && pending == 0, 10000);
     ASSERT_EQ(pending, 0);
     delivered_once(1);
     ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
@@ -661,7 +672,7 @@ static void failing_sink_root(void *arg)
     ASSERT_EQ(__atomic_load_n(&reports_failing, __ATOMIC_SEQ_CST), 1);
     atomic_store(&sink.open, true);
     int64_t pending = -1;
-    WAIT_UNTIL(store_outbox_count(&pending) == 0 && pending == 0, 40000);
+    WAIT_UNTIL(store_outbox_count(&pending, NULL) == 0 && pending == 0, 40000);
     ASSERT_EQ(pending, 0);
     delivered_once(7); /* 1 + 3 assignments, 3 resolutions */
     WAIT_UNTIL(__atomic_load_n(&reports_recovered, __ATOMIC_SEQ_CST) == 1, 5000);
@@ -702,7 +713,7 @@ static void full_log_root(void *arg)
     ticket_error_t err;
     ASSERT_OK(resolve(t.id, NULL, &err));
     int64_t pending;
-    ASSERT_OK(store_outbox_count(&pending));
+    ASSERT_OK(store_outbox_count(&pending, NULL));
     ASSERT_EQ(pending, 3);
     ASSERT_EQ(st.delivered, 0);
     ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
@@ -778,7 +789,7 @@ static void unconfirmed_root(void *arg)
     ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE history_gone RENAME TO history", NULL, NULL, NULL),
               SQLITE_OK);
     sqlite3_close(db);
-    ASSERT_OK(desk_get(t.id, &out)); /* a new worker, from the Store */
+    ASSERT_OK(desk_get(t.id, &out, NULL)); /* a new worker, from the Store */
     ASSERT_EQ(out.status, TICKET_ASSIGNED);
     ASSERT_OK(resolve(t.id, &out, &err));
     ASSERT_EQ(out.status, TICKET_RESOLVED);
@@ -789,6 +800,76 @@ TEST(an_unconfirmed_change_stops_the_worker_which_reloads_on_the_next_request)
 {
     set_db_path("unconfirmed");
     arbor_test_run(unconfirmed_root, NULL);
+    remove_db();
+}
+
+/* A worker killed while the Store has its change: the caller cannot know
+ * whether the change was made, and is told so (outcome_unknown), without
+ * trying it again (a retry would make it twice: the Store commits it all
+ * the same). The Store's test hook delays its commits, so that the worker
+ * is held in its call to the Store (it monitors the Store then) long
+ * enough to be killed there. */
+static void poster(void *arg)
+{
+    const racer_t *r = arg;
+    result_t res = {0};
+    res.rc = desk_post(r->id, STORE_NOTE, "noted once", &desk_operator, NULL, &res.err);
+    arbor_send(r->parent, 1, &res, sizeof res);
+}
+
+static int count_notes(int64_t id, const char *text)
+{
+    store_history_t *rows;
+    size_t n;
+    int notes = 0;
+    ASSERT_OK(history_all(id, &rows, &n));
+    for (size_t i = 0; i < n; i++)
+        notes += rows[i].message == STORE_NOTE && strcmp(rows[i].text, text) == 0;
+    free(rows);
+    return notes;
+}
+
+static void killed_worker_root(void *arg)
+{
+    desk_config_t cfg = {.db_path = db_path, .idle_timeout_ms = 60000};
+    arbor_pid_t sup, worker;
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    ticket_t t = fresh();
+    ticket_error_t err;
+    ASSERT_OK(ticket_supervisor_create_ticket(&t, NULL, &err));
+    ASSERT_OK(desk_worker(t.id, &worker));
+    /* Answered once the worker has loaded its ticket (a call to the Store,
+     * which may wait behind others: the SlaTimer reads the due times at
+     * start), so that its next call to the Store is the commit. */
+    ticket_t loaded;
+    ASSERT_OK(desk_get(t.id, &loaded, NULL));
+    racer_t r = {t.id, NULL, arbor_self()};
+    ASSERT_OK(arbor_spawn(poster, &r, NULL));
+    /* The worker calls the Store (and monitors it) only to commit. */
+    int64_t deadline = (int64_t)arbor_now_ms() + arbor_test_scaled_ms(10000);
+    arbor_process_info_t info = {0};
+    while (arbor_process_info(worker, &info) == 0 && info.monitors == 0 &&
+           (int64_t)arbor_now_ms() < deadline)
+        arbor_yield();
+    ASSERT_EQ(info.monitors, 1);
+    ASSERT_OK(arbor_exit_pid(worker, arbor_error("killed by the test")));
+    arbor_msg_t *m = arbor_test_recv_tag(1, arbor_test_scaled_ms(10000));
+    result_t res = *(result_t *)m->data;
+    arbor_msg_free(m);
+    ASSERT_EQ(res.rc, ARBOR_EEXIT);
+    ASSERT_STREQ(res.err.code, "outcome_unknown");
+    ASSERT_TRUE(strstr(res.err.message, "may or may not") != NULL);
+    ASSERT_EQ(count_notes(t.id, "noted once"), 1); /* made, once, though unconfirmed */
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(a_worker_killed_with_the_change_in_hand_answers_outcome_unknown_and_no_retry)
+{
+    set_db_path("killed-worker");
+    remove_db();
+    setenv("ARBOR_DESK_TEST_COMMIT_DELAY_MS", "300", 1);
+    arbor_test_run(killed_worker_root, NULL);
+    unsetenv("ARBOR_DESK_TEST_COMMIT_DELAY_MS");
     remove_db();
 }
 
@@ -805,7 +886,7 @@ static void stale_root(void *arg)
     ticket_t t = fresh(), a, b, now;
     ticket_error_t err = {.code = ""};
     ASSERT_OK(ticket_supervisor_create_ticket(&t, NULL, &err));
-    ASSERT_OK(store_get(t.id, &a));
+    ASSERT_OK(store_get(t.id, &a, NULL));
     b = a;
     ASSERT_TRUE(ticket_apply(&a, ACTION_ASSIGN, "bob", ticket_now_ms(), &err));
     ASSERT_TRUE(ticket_apply(&b, ACTION_ASSIGN, "alice", ticket_now_ms(), &err));
@@ -814,12 +895,12 @@ static void stale_root(void *arg)
     ASSERT_EQ(a.version, v + 1);
     ASSERT_ERR(legacy_update(&b, "alice", "assigned to alice", NULL, &err), ARBOR_EAGAIN);
     ASSERT_STREQ(err.code, "conflict");
-    ASSERT_OK(store_get(t.id, &now));
+    ASSERT_OK(store_get(t.id, &now, NULL));
     ASSERT_STREQ(now.agent, "bob");
     ASSERT_EQ(now.version, v + 1);
     store_history_t *rows;
     size_t n;
-    ASSERT_OK(store_history(t.id, &rows, &n));
+    ASSERT_OK(history_all(t.id, &rows, &n));
     ASSERT_EQ(n, 2); /* created, assigned to bob: nothing from the stale copy */
     free(rows);
     /* The ticket's worker still holds the copy from before bob's change:
@@ -850,15 +931,15 @@ static void migrate_root(void *arg)
     ASSERT_OK(desk_start(&cfg, &sup, NULL));
     ticket_t t;
     ticket_error_t err = {.code = ""};
-    ASSERT_OK(store_get(1, &t));
+    ASSERT_OK(store_get(1, &t, NULL));
     ASSERT_STREQ(t.description, "old ticket");
     ASSERT_EQ(t.version, 0);
     int64_t pending;
-    ASSERT_OK(store_outbox_count(&pending));
+    ASSERT_OK(store_outbox_count(&pending, NULL));
     ASSERT_EQ(pending, 0); /* an old file's notifications count as delivered */
     ASSERT_OK(assign_agent(1, "bob", &t, &err));
     ASSERT_EQ(t.version, 1);
-    ASSERT_OK(store_outbox_count(&pending));
+    ASSERT_OK(store_outbox_count(&pending, NULL));
     ASSERT_EQ(pending, 1); /* the assignment's, pending: this desk has no sink */
     ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
 }
@@ -888,6 +969,105 @@ TEST(a_version_1_database_gains_the_version_column)
         SQLITE_OK);
     sqlite3_close(db);
     arbor_test_run(migrate_root, NULL);
+    remove_db();
+}
+
+/* A change of action to agent, in process memory (a change is 10 KB: too
+ * much for a process's stack frame); arbor_free() it. */
+static ticket_change_t *change_to(ticket_action_t action, const char *agent)
+{
+    ticket_change_t *c = arbor_calloc(1, sizeof *c);
+    ASSERT_TRUE(c != NULL);
+    c->action = action;
+    snprintf(c->agent, sizeof c->agent, "%s", agent);
+    return c;
+}
+
+/* Request ids: a retried create or change is made once and answered as
+ * the first time; the id of another request is refused; an id older than
+ * STORE_REQUEST_KEEP_MS is forgotten (deleted by the next change that
+ * records an id), so that its reuse is a new request. The first run
+ * records "aged" and "kept"; between the runs "aged" is made 25 hours
+ * old in the file. */
+static void request_ids_first_root(void *arg)
+{
+    desk_config_t cfg = {.db_path = db_path, .demo = true, .idle_timeout_ms = 60000};
+    arbor_pid_t sup;
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    ticket_t t = fresh(), again = fresh(), out;
+    ticket_error_t err = {.code = ""};
+    desk_once_t once = {.request_id = "aged"};
+    ASSERT_OK(desk_create_once(&t, &desk_operator, &once, NULL, &err));
+    ASSERT_FALSE(once.replayed);
+    ASSERT_OK(desk_create_once(&again, &desk_operator, &once, NULL, &err));
+    ASSERT_TRUE(once.replayed);
+    ASSERT_EQ(again.id, t.id);
+    /* A change retried after it moved the ticket on: answered as made. */
+    once.request_id = "kept";
+    ticket_change_t *assign = change_to(ACTION_ASSIGN, "bob"),
+                    *reassign = change_to(ACTION_REASSIGN, "alice");
+    for (int i = 0; i < 2; i++) {
+        ASSERT_OK(desk_change_once(t.id, -1, assign, &desk_operator, &once, &out, &err));
+        ASSERT_EQ(once.replayed, i == 1);
+        ASSERT_EQ(out.version, 1);
+    }
+    /* The same id, another change (another agent): refused, unchanged. */
+    ASSERT_ERR(desk_change_once(t.id, -1, reassign, &desk_operator, &once, &out, &err),
+               ARBOR_EEXIST);
+    arbor_free(assign);
+    arbor_free(reassign);
+    ASSERT_STREQ(err.code, "request_id_reused");
+    ASSERT_OK(desk_get(t.id, &out, NULL));
+    ASSERT_STREQ(out.agent, "bob");
+    once.request_id = "has a blank";
+    ASSERT_ERR(desk_create_once(&again, &desk_operator, &once, NULL, &err), ARBOR_EINVAL);
+    ASSERT_STREQ(err.code, "bad_request_id");
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+static void request_ids_second_root(void *arg)
+{
+    desk_config_t cfg = {.db_path = db_path, .idle_timeout_ms = 60000};
+    arbor_pid_t sup;
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    ticket_t t = fresh(), out;
+    ticket_error_t err = {.code = ""};
+    desk_once_t once = {.request_id = "new"};
+    ASSERT_OK(desk_create_once(&t, &desk_operator, &once, NULL, &err)); /* deletes "aged" */
+    ASSERT_EQ(t.id, 2);
+    once.request_id = "aged";
+    t = fresh();
+    ASSERT_OK(desk_create_once(&t, &desk_operator, &once, NULL, &err));
+    ASSERT_FALSE(once.replayed); /* forgotten: a new ticket */
+    ASSERT_EQ(t.id, 3);
+    once.request_id = "kept"; /* still known */
+    ticket_change_t *assign = change_to(ACTION_ASSIGN, "bob");
+    ASSERT_OK(desk_change_once(1, -1, assign, &desk_operator, &once, &out, &err));
+    arbor_free(assign);
+    ASSERT_TRUE(once.replayed);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(request_ids_make_a_retry_once_and_are_forgotten_after_a_day)
+{
+    set_db_path("request-ids");
+    remove_db();
+    arbor_test_run(request_ids_first_root, NULL);
+    sqlite3 *db;
+    ASSERT_EQ(sqlite3_open(db_path, &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "UPDATE requests SET at = at - 25 * 3600 * 1000 WHERE id = 'aged';",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_changes(db), 1);
+    sqlite3_close(db);
+    arbor_test_run(request_ids_second_root, NULL);
+    ASSERT_EQ(sqlite3_open(db_path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT count(*) FROM requests", -1, &st, NULL), SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    ASSERT_EQ(sqlite3_column_int(st, 0), 3); /* kept, new, and aged again */
+    sqlite3_finalize(st);
+    sqlite3_close(db);
     remove_db();
 }
 
@@ -966,9 +1146,9 @@ static void memory_root(void *arg)
 
     ASSERT_OK(arbor_exit_pid(worker, ARBOR_KILL));
     arbor_test_wait_dead(worker, 5000);
-    for (int i = 0; i < 500 && desk_get(t.id, &out) != 0; i++)
+    for (int i = 0; i < 500 && desk_get(t.id, &out, NULL) != 0; i++)
         arbor_sleep(10);
-    ASSERT_OK(desk_get(t.id, &out));
+    ASSERT_OK(desk_get(t.id, &out, NULL));
     ASSERT_EQ(out.status, TICKET_OPEN);
     ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
 }
@@ -976,4 +1156,43 @@ static void memory_root(void *arg)
 TEST(in_memory_desk_runs_the_course_workflow_without_a_store)
 {
     arbor_test_run(memory_root, NULL);
+}
+
+/* A caller that does not want the ticket back (out NULL) is answered only
+ * how its change went, and a request carries only the fields its action
+ * reads (desk_internal.h): the refusals still come whole, and the fields
+ * carried (the agent named, a close's reason) still arrive. */
+static void answer_without_ticket_root(void *arg)
+{
+    arbor_pid_t sup;
+    desk_config_t cfg = {.db_path = NULL};
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    ticket_t t = fresh(), out;
+    ticket_error_t err;
+    ASSERT_OK(ticket_supervisor_create_ticket(&t, NULL, &err));
+    ASSERT_ERR(resolve(t.id, NULL, &err), ARBOR_EINVAL);
+    ASSERT_STREQ(err.code, "invalid_transition");
+    ASSERT_STREQ(err.message, "a ticket that is open cannot be resolved");
+    ASSERT_ERR(assign_agent(t.id, "nobody", NULL, &err), ARBOR_ENOENT);
+    ASSERT_STREQ(err.code, "unknown_agent");
+    ASSERT_STREQ(err.message, "there is no agent called nobody");
+    ticket_change_t stale = {.action = ACTION_PEND};
+    ASSERT_ERR(desk_change_if(t.id, 7, &stale, &desk_operator, NULL, &err), ARBOR_EAGAIN);
+    ASSERT_STREQ(err.code, "conflict");
+    ASSERT_OK(assign_agent(t.id, "bob", NULL, &err));
+    ASSERT_OK(desk_get(t.id, &out, NULL));
+    ASSERT_EQ(out.status, TICKET_ASSIGNED);
+    ASSERT_STREQ(out.agent, "bob");
+    ASSERT_ERR(desk_close(t.id, "", &desk_operator, NULL, &err), ARBOR_EINVAL);
+    ASSERT_STREQ(err.code, "reason_required");
+    ASSERT_OK(desk_close(t.id, "duplicate", &desk_operator, NULL, &err));
+    ASSERT_OK(desk_get(t.id, &out, NULL));
+    ASSERT_EQ(out.status, TICKET_CLOSED);
+    ASSERT_STREQ(out.agent, "bob");
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(a_change_asked_without_the_ticket_back_answers_its_refusal_whole)
+{
+    arbor_test_run(answer_without_ticket_root, NULL);
 }

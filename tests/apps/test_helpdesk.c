@@ -17,6 +17,17 @@
 #include "../../apps/support_system/store_internal.h" /* the lists' SQL, for their plans */
 #include "test.h"
 
+/* The whole history of ticket id (up to STORE_HISTORY_MAX entries), oldest
+ * first: *h (free()) with *n entries. */
+static int history_all(int64_t id, store_history_t **h, size_t *n)
+{
+    store_history_page_t page;
+    int rc = store_history(id, 0, STORE_HISTORY_MAX, &page, NULL);
+    *h = rc ? NULL : page.entries;
+    *n = rc ? 0 : page.n;
+    return rc;
+}
+
 /* ---- the workflow, pure --------------------------------------------------------------- */
 
 /* A change of each kind, with what it needs. */
@@ -302,7 +313,7 @@ static void attribution_root(void *arg)
     ASSERT_STREQ(err.code, "agent_inactive");
 
     store_history_t *h;
-    ASSERT_OK(store_history(t.id, &h, &n));
+    ASSERT_OK(history_all(t.id, &h, &n));
     ASSERT_EQ(n, 5); /* nothing from the refusals */
     static const struct {
         ticket_actor_kind_t kind;
@@ -379,7 +390,7 @@ static void notices_root(void *arg)
 
     /* A reply computed from a stale copy is refused, and leaves no message. */
     ticket_t a, b;
-    ASSERT_OK(store_get(t.id, &a));
+    ASSERT_OK(store_get(t.id, &a, NULL));
     b = a;
     store_event_t ev = {
         .by = desk_operator, .what = "added a note", .message = STORE_NOTE, .text = "first"};
@@ -409,7 +420,7 @@ static void roster_root(void *arg)
     arbor_pid_t sup = start(policy, false);
     store_agent_t *list;
     size_t n;
-    ASSERT_OK(agents_list(&list, &n));
+    ASSERT_OK(agents_list(&list, &n, NULL));
     free(list);
     ASSERT_EQ(n, 0);
     ticket_t t = create_for("", &desk_operator), out;
@@ -442,7 +453,7 @@ static void roster_root(void *arg)
     ASSERT_STREQ(err.code, "agent_inactive");
     ASSERT_ERR(agents_set("nobody", 1, -1, &err), ARBOR_ENOENT);
     ASSERT_STREQ(err.code, "unknown_agent");
-    ASSERT_OK(agents_list(&list, &n));
+    ASSERT_OK(agents_list(&list, &n, NULL));
     ASSERT_EQ(n, 3);
     ASSERT_STREQ(list[0].name, "ann");
     ASSERT_TRUE(list[0].active && !list[0].available && list[0].open == 1);
@@ -485,20 +496,20 @@ static void rename_root(void *arg)
     ASSERT_STREQ(err.code, "unknown_agent");
     ASSERT_ERR(desk_agent_rename("alice", "a\x01", &desk_operator, &err), ARBOR_EINVAL);
     ASSERT_OK(desk_agent_rename("alice", "alicia", &desk_operator, &err));
-    ASSERT_OK(desk_get(t.id, &out));
+    ASSERT_OK(desk_get(t.id, &out, NULL));
     ASSERT_STREQ(out.agent, "alicia");
     ticket_actor_t alicia = agent("alicia"), alice = agent("alice");
     ASSERT_OK(desk_act(t.id, ACTION_PEND, NULL, &alicia, &out, &err)); /* no conflict */
     ASSERT_ERR(desk_act(t.id, ACTION_RESUME, NULL, &alice, &out, &err), ARBOR_ENOENT);
     store_history_t *h;
     size_t n;
-    ASSERT_OK(store_history(t.id, &h, &n));
+    ASSERT_OK(history_all(t.id, &h, &n));
     ASSERT_EQ(n, 4);
     ASSERT_STREQ(h[1].what, "assigned to alice"); /* as it was said */
     ASSERT_STREQ(h[2].what, "agent alice renamed to alicia");
     ASSERT_STREQ(h[3].by.name, "alicia");
     free(h);
-    ASSERT_OK(store_get(done.id, &out));
+    ASSERT_OK(store_get(done.id, &out, NULL));
     ASSERT_STREQ(out.agent, "alicia");
     ticket_t *open;
     ASSERT_OK(desk_agent_deactivate("alicia", &open, &n, &err));
@@ -551,7 +562,7 @@ static void last_entry(int64_t id, store_history_t *out)
 {
     store_history_t *h;
     size_t n;
-    ASSERT_OK(store_history(id, &h, &n));
+    ASSERT_OK(history_all(id, &h, &n));
     ASSERT_GT(n, 0);
     *out = h[n - 1];
     free(h);
@@ -569,8 +580,8 @@ static void check_open_counts(int64_t total)
     store_agent_t *list;
     store_ticket_count_t *counts;
     size_t n, nc;
-    ASSERT_OK(agents_list(&list, &n));
-    ASSERT_OK(store_ticket_counts(&counts, &nc));
+    ASSERT_OK(agents_list(&list, &n, NULL));
+    ASSERT_OK(store_ticket_counts(&counts, &nc, NULL));
     for (size_t i = 0; i < n; i++) {
         int64_t open = 0;
         for (size_t k = 0; k < nc; k++)
@@ -781,31 +792,39 @@ static void upgrade_root(void *arg)
 {
     arbor_pid_t sup = start(POLICY_ROUND_ROBIN, true); /* --demo: the roster is not empty */
     /* Every step to the current version (5: the web's credentials; 6: the
-     * lists' indexes; 7: the agents' open counts, filled in). */
-    ASSERT_EQ(sql_int("PRAGMA user_version"), 7);
+     * lists' indexes; 7: the agents' open counts, filled in; 8: the
+     * request ids; 9: the SLA's due times, filled in, and the breach of
+     * those long past due). */
+    ASSERT_EQ(sql_int("PRAGMA user_version"), 9);
     ASSERT_EQ(sql_int("SELECT open_count FROM agents WHERE name = 'carol'"), 1);
     ASSERT_EQ(sql_int("SELECT count(*) FROM credentials"), 0);
+    ASSERT_EQ(sql_int("SELECT count(*) FROM requests"), 0);
     ASSERT_EQ(sql_int("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN"
                       " ('tickets_status', 'tickets_priority', 'tickets_customer')"),
               3);
     ASSERT_EQ(sql_int("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'tickets'"), 5);
     ticket_t t, out;
-    ASSERT_OK(store_get(1, &t));
+    ASSERT_OK(store_get(1, &t, NULL));
     ASSERT_STREQ(t.description, "old ticket");
     ASSERT_STREQ(t.agent, "carol");
     ASSERT_EQ(t.version, 3);
     store_agent_t *list;
     size_t n;
-    ASSERT_OK(agents_list(&list, &n));
+    ASSERT_OK(agents_list(&list, &n, NULL));
     ASSERT_EQ(n, 1); /* carol alone: --demo seeds only an empty roster */
     ASSERT_TRUE(list[0].active && list[0].available && list[0].open == 1);
     free(list);
     store_history_t *h;
-    ASSERT_OK(store_history(1, &h, &n));
-    ASSERT_EQ(n, 2);
+    ASSERT_OK(history_all(1, &h, &n));
+    ASSERT_EQ(n, 3);
     ASSERT_STREQ(h[1].what, "assigned to carol");
     ASSERT_EQ(h[1].by.kind, ACTOR_DESK); /* recorded before attribution */
+    /* Created at 1 ms, of normal priority: due a day later, long past. */
+    ASSERT_STREQ(h[2].what, "SLA breached: resolution due 1970-01-02T00:00:00Z");
+    ASSERT_EQ(h[2].by.kind, ACTOR_DESK);
     free(h);
+    ASSERT_EQ(t.due_at, 1 + 24 * 3600 * 1000);
+    ASSERT_TRUE(t.breached_at >= t.due_at && sla_overdue(&t));
     ticket_t *found; /* the old tickets are in the search index */
     ASSERT_OK(store_find(&(store_filter_t){.search = "old", .limit = 9}, &found, &n, NULL));
     ASSERT_EQ(n, 1);
@@ -824,8 +843,10 @@ static void upgrade_root(void *arg)
     ASSERT_OK(desk_act(1, ACTION_PEND, NULL, &carol, &out, &err));
     ASSERT_EQ(out.version, 5);
     int64_t pending;
-    ASSERT_OK(store_outbox_count(&pending));
-    ASSERT_EQ(pending, 2); /* the old one, still pending, and the pend's */
+    ASSERT_OK(store_outbox_count(&pending, NULL));
+    ASSERT_EQ(pending, 2); /* the old one, still pending, and the pend's: no breach's */
+    ASSERT_TRUE(out.sla_paused && out.sla_left_ms < 0); /* pending, and still overdue */
+    ASSERT_TRUE(sla_overdue(&out));
     ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
 }
 
@@ -957,12 +978,12 @@ static void find_root(void *arg)
     ASSERT_ERR(store_find(&(store_filter_t){.search = "a\x01", .limit = 9}, &rows, &n, &err),
                ARBOR_EINVAL);
     store_queues_t q;
-    ASSERT_OK(store_queues("bob", &q));
+    ASSERT_OK(store_queues("bob", &q, NULL));
     ASSERT_EQ(q.mine, 1);       /* 2, pending; 4 is resolved */
     ASSERT_EQ(q.unassigned, 1); /* 3 */
     ASSERT_EQ(q.open, 3);       /* 1, 2, 3 */
     ASSERT_EQ(q.pending, 1);
-    ASSERT_OK(store_queues(NULL, &q));
+    ASSERT_OK(store_queues(NULL, &q, NULL));
     ASSERT_EQ(q.mine, 0);
     ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
 }
@@ -990,7 +1011,7 @@ static int insert_mixed_tickets(sqlite3 *db, const void *in, void *out)
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db,
                            "INSERT INTO tickets(description, customer, priority, status, agent,"
-                           " created_at, updated_at) VALUES(?,?,?,?,?,?,?)",
+                           " created_at, updated_at, breached_at) VALUES(?,?,?,?,?,?,?,?)",
                            -1, &st, NULL) != SQLITE_OK)
         return ARBOR_EEXIT;
     int rc = 0;
@@ -1002,6 +1023,10 @@ static int insert_mixed_tickets(sqlite3 *db, const void *in, void *out)
         sqlite3_bind_text(st, 5, agents[i % 3], -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 6, 5000 - i / 3);
         sqlite3_bind_int64(st, 7, 9000 - i / 2);
+        if (i % 11 < 4)
+            sqlite3_bind_int64(st, 8, 7000 + i);
+        else
+            sqlite3_bind_null(st, 8);
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ARBOR_EEXIT;
         sqlite3_reset(st);
     }
@@ -1016,12 +1041,13 @@ static void reference_ids(const store_filter_t *f, char *buf, size_t size)
 {
     static const char *const orders[] = {"id DESC", "id", "priority DESC, id",
                                          "updated_at DESC, id DESC"};
-    char sql[640];
+    char sql[800];
     snprintf(sql, sizeof sql,
              "SELECT id FROM tickets WHERE (?1 < 0 OR status = ?1) AND (?2 = 0 OR agent = ?3)"
              " AND (?4 = 0 OR customer = ?5) AND (?6 < 0 OR priority = ?6) AND (?7 = '' OR id"
              " IN (SELECT rowid FROM tickets_text WHERE tickets_text MATCH ?7))"
-             " AND (?10 = 0 OR status IN (0, 1, 4)) ORDER BY %s"
+             " AND (?10 = 0 OR status IN (0, 1, 4))"
+             " AND (?11 = 0 OR (breached_at IS NOT NULL AND status IN (0, 1, 4))) ORDER BY %s"
              " LIMIT ?8 OFFSET ?9",
              orders[f->sort]);
     sqlite3 *db;
@@ -1037,6 +1063,7 @@ static void reference_ids(const store_filter_t *f, char *buf, size_t size)
     sqlite3_bind_int(st, 6, f->priority ? (int)*f->priority : -1);
     sqlite3_bind_text(st, 7, f->search ? "\"printer\"" : "", -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 10, f->unresolved);
+    sqlite3_bind_int(st, 11, f->overdue);
     sqlite3_bind_int64(st, 8, (int64_t)f->limit);
     sqlite3_bind_int64(st, 9, (int64_t)f->offset);
     size_t len = 0;
@@ -1048,7 +1075,7 @@ static void reference_ids(const store_filter_t *f, char *buf, size_t size)
     sqlite3_close(db);
 }
 
-/* For each of the 64 combinations of the six filters, in each order,
+/* For each of the 128 combinations of the seven filters, in each order,
  * whole and as a page, store_find holds the reference's tickets in the
  * reference's order. */
 static void combinations_root(void *arg)
@@ -1059,7 +1086,7 @@ static void combinations_root(void *arg)
     ticket_status_t assigned = TICKET_ASSIGNED;
     ticket_priority_t high = PRIORITY_HIGH;
     size_t nonempty = 0;
-    for (unsigned bits = 0; bits < 64; bits++)
+    for (unsigned bits = 0; bits < LIST_FILTERS; bits++)
         for (int sort = 0; sort < STORE_SORTS; sort++)
             for (int paged = 0; paged < 2; paged++) {
                 store_filter_t f = {
@@ -1069,6 +1096,7 @@ static void combinations_root(void *arg)
                     .priority = bits & 8 ? &high : NULL,
                     .search = bits & 16 ? "PRINTER" : NULL,
                     .unresolved = bits & 32,
+                    .overdue = bits & 64,
                     .sort = (store_sort_t)sort,
                     .offset = paged ? 1 : 0,
                     .limit = paged ? 3 : 200,
@@ -1144,6 +1172,9 @@ static void plans_root(void *arg)
     ASSERT_PLAN(LIST_STATUS | LIST_CUSTOMER, STORE_SORT_PRIORITY, "tickets_customer", true);
     ASSERT_PLAN(LIST_PRIORITY | LIST_CUSTOMER, STORE_SORT_NEWEST, "tickets_customer", false);
     ASSERT_PLAN(LIST_STATUS | LIST_TEXT, STORE_SORT_NEWEST, "INTEGER PRIMARY KEY", false);
+    /* The Overdue queue, from its own (partial) index, newest first. */
+    ASSERT_PLAN(LIST_OVERDUE, STORE_SORT_NEWEST, "tickets_overdue", false);
+    ASSERT_PLAN(LIST_OVERDUE | LIST_UNRESOLVED, STORE_SORT_OLDEST, "tickets_overdue", false);
     ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
 }
 

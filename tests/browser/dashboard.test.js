@@ -8,11 +8,15 @@
 // admin's one-time link, and with a second agent in a second browser
 // context: creates a ticket through the page, assigns and resolves it, and
 // checks that each context sees the other's change live (the event stream,
-// no reload); a stale change is refused with who won. Then the supervision
+// no reload); a stale change is refused with who won. A ticket with 56
+// history entries shows the latest 50 and loads the rest on demand ("Load
+// older entries"). Then the supervision
 // tree and the process table: the ticket's worker and then the Store are
 // killed with their Kill buttons and come back, and nothing is lost. Screenshots of the queue and the tree are saved in
 // ARTEFACT_DIR and checked not to be blank. No console errors before the
-// kill (after it, the web restarts with the Store: connections drop).
+// kill (after it, the web restarts with the Store: connections drop). A
+// low-priority ticket (--sla low=2s) breaches while the other agent's queue
+// is open: the Overdue tab counts it and lists it, marked.
 // Fails, saying what to install, when chromium or playwright-core is
 // missing: `make test` installs both (scripts/install-deps.sh) first.
 'use strict';
@@ -43,7 +47,9 @@ function fail(message) {
 
 // The desk over pipes: its stderr collected, its console written to.
 function startDesk(binary, tmp) {
-  const desk = spawn(binary, ['--json', '--db', path.join(tmp, 'desk.db'), '--http', '127.0.0.1:0'],
+  // Low-priority tickets are due 2 s after they are made (the SLA section).
+  const desk = spawn(binary, ['--json', '--db', path.join(tmp, 'desk.db'), '--http', '127.0.0.1:0',
+    '--sla', 'low=2s'],
     { stdio: ['pipe', 'pipe', 'pipe'] });
   desk.err = '';
   desk.out = '';
@@ -347,6 +353,28 @@ async function main() {
     await rowShows(a, k, 'assigned', 'ada');
     await countShows(a, 'mine', 1);
 
+    // ---- SLA: a low-priority ticket (due 2 s after it is made, here) breaches
+    // while Bea watches the queue: the notice says so (the sla event), and
+    // the Overdue tab counts it and lists it, marked, without a reload.
+    await b.goto(base + '/#/queue');
+    await countShows(b, 'overdue', 0);
+    const late = await a.evaluate(async () => {
+      const me = await (await fetch('/api/session')).json();
+      const r = await fetch('/api/tickets', {
+        method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token },
+        body: JSON.stringify({ description: 'Toner is low', priority: 'low' }),
+      });
+      return (await r.json()).ticket.id;
+    });
+    await b.locator('#notice', { hasText: 'Ticket #' + late + ' is overdue' }).waitFor({ timeout: DEADLINE_MS });
+    await countShows(b, 'overdue', 1);
+    await b.click('#queues button[data-queue=overdue]');
+    const overdue = await rowIds(b, 1);
+    if (overdue[0] !== late) fail('the Overdue tab lists ' + overdue + ', not ' + late);
+    await b.locator('#tickets tr.overdue[data-id="' + late + '"] .badge-overdue').waitFor({ timeout: DEADLINE_MS });
+    await b.goto(base + '/#/ticket/' + late);
+    await b.locator('#ticket-fields dd', { hasText: 'breached at' }).waitFor({ timeout: DEADLINE_MS });
+
     // ---- agents: an admin adds, rules and renames them; an agent only looks ----------
     await a.goto(base + '/#/agents');
     await a.fill('#agent-add-form input[name=name]', 'cal');
@@ -374,6 +402,21 @@ async function main() {
     await a.click('#queues button[data-queue=closed]');
     await rowShows(a, id, 'closed');
     await screenshot(a, artefacts, 'queue.png');
+
+    // A long history: the page shows the latest 50 entries, and loads the
+    // older ones on demand (a ticket made at the console, with 55 notes).
+    desk.stdin.write('create -- A ticket with a long past\n');
+    const longId = Number((await desk.waitFor('out', /"id":(\d+),"description":"A ticket with a long past"/))[1]);
+    desk.stdin.write(Array.from({ length: 55 }, (_, k) => 'note ' + longId + ' step ' + k + '\n').join(''));
+    await desk.waitFor('out', /"text":"step 54"/);
+    await a.goto(base + '/#/ticket/' + longId);
+    const older = a.locator('#history-older', { hasText: 'Load older entries (6 more)' });
+    await older.waitFor({ timeout: DEADLINE_MS });
+    if ((await a.locator('#ticket-history li').count()) !== 50) fail('the latest page is not 50 entries');
+    await older.click();
+    await a.locator('#ticket-history li').nth(55).waitFor({ timeout: DEADLINE_MS });
+    const first = await a.locator('#ticket-history li').first().textContent();
+    if (!/created/.test(first) || !(await a.locator('#history-older').isHidden())) fail('the older entries: ' + first);
     if (errors.length) fail('console errors: ' + errors.join('; '));
 
     // The tree: kill the Store from its button, and watch it come back.

@@ -130,7 +130,8 @@ static bool same_request(const desk_request_t *a, const desk_request_t *b)
         return a->id == b->id;
     case DESK_REQ_LIST:
         return a->has_status == b->has_status && (!a->has_status || a->status == b->status) &&
-               same_text(a->agent, b->agent) && same_text(a->customer_filter, b->customer_filter) &&
+               a->overdue == b->overdue && same_text(a->agent, b->agent) &&
+               same_text(a->customer_filter, b->customer_filter) &&
                same_text(a->search, b->search) && a->set_priority == b->set_priority &&
                (!a->set_priority || a->ticket.priority == b->ticket.priority) &&
                a->sort == b->sort && a->page == b->page && a->per_page == b->per_page;
@@ -221,6 +222,8 @@ static int request_words(const desk_request_t *r, const char **w, char *buf, siz
             w[n++] = "--agent";
             w[n++] = r->agent;
         }
+        if (r->overdue)
+            w[n++] = "--overdue";
         if (r->customer_filter) {
             w[n++] = "--customer";
             w[n++] = r->customer_filter;

@@ -42,9 +42,10 @@ arbor_reason_t arbor_test_run(arbor_entry_fn fn, void *arg)
 arbor_msg_t *arbor_test_recv(int64_t ms)
 {
     arbor_msg_t *m = NULL;
-    int rc = arbor_receive(ms, &m);
+    int64_t scaled = ms > 0 ? arbor_test_scaled_ms(ms) : ms;
+    int rc = arbor_receive(scaled, &m);
     if (rc != 0)
-        arbor_test_fail(__FILE__, __LINE__, "expected a message within %" PRId64 " ms: %s", ms,
+        arbor_test_fail(__FILE__, __LINE__, "expected a message within %" PRId64 " ms: %s", scaled,
                         arbor_err_name(rc));
     return m;
 }
@@ -57,11 +58,12 @@ static bool tag_is(const arbor_msg_t *m, void *arg)
 arbor_msg_t *arbor_test_recv_tag(uint64_t tag, int64_t ms)
 {
     arbor_msg_t *m = NULL;
-    int rc = arbor_receive_match(tag_is, &tag, ms, &m);
+    int64_t scaled = ms > 0 ? arbor_test_scaled_ms(ms) : ms;
+    int rc = arbor_receive_match(tag_is, &tag, scaled, &m);
     if (rc != 0)
         arbor_test_fail(__FILE__, __LINE__,
                         "expected a message with tag %" PRIu64 " within %" PRId64 " ms: %s", tag,
-                        ms, arbor_err_name(rc));
+                        scaled, arbor_err_name(rc));
     return m;
 }
 

@@ -159,9 +159,13 @@ int64_t arbor_test_scaled_ms(int64_t ms);
         }                                                                                          \
     } while (0)
 
-/* Receives the next message within ms or fails the test. */
+/* Receives the next message within ms or fails the test. ms is a bound on
+ * slowness, not a wait: it is scaled like the case's own timeout
+ * (arbor_test_scaled_ms), so a loaded or instrumented run (valgrind,
+ * TSan) does not fail where a quiet one passes. */
 arbor_msg_t *arbor_test_recv(int64_t ms);
-/* Receives the next message with the given tag within ms, or fails. */
+/* Receives the next message with the given tag within ms (scaled the same
+ * way), or fails. */
 arbor_msg_t *arbor_test_recv_tag(uint64_t tag, int64_t ms);
 /* Asserts that no message arrives within ms. */
 void arbor_test_no_message(int64_t ms);

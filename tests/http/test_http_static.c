@@ -9,9 +9,12 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <ftw.h>
+#include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http_client.h"
@@ -382,4 +385,565 @@ static void no_root_root(void *arg)
 TEST(static_files_with_a_missing_root_are_500)
 {
     arbor_test_run(no_root_root, NULL);
+}
+
+/* ---- Last-Modified, If-Modified-Since ------------------------------------------------------- */
+
+/* notes.txt's modification time, set by the cases that need a known one:
+ * Fri, 01 Mar 2024 12:34:56 GMT. */
+#define NOTES_MTIME   1709296496
+#define NOTES_LM      "Fri, 01 Mar 2024 12:34:56 GMT"
+#define NOTES_LM_850  "Friday, 01-Mar-24 12:34:56 GMT"
+#define NOTES_LM_ASC  "Fri Mar  1 12:34:56 2024"
+#define BEFORE_NOTES  "Fri, 01 Mar 2024 12:34:55 GMT"
+#define AFTER_NOTES   "Sat, 02 Mar 2024 00:00:00 GMT"
+#define IN_THE_FUTURE "Fri, 01 Jan 2100 00:00:00 GMT"
+
+static void set_mtime(const char *rel, time_t when)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", base, rel);
+    struct timespec times[2] = {{.tv_sec = when}, {.tv_sec = when}};
+    ASSERT_EQ(utimensat(AT_FDCWD, path, times, 0), 0);
+}
+
+/* One request for /static/notes.txt with the extra header lines on c
+ * (kept alive), the answer in r. */
+static void get_notes(client_t *c, const char *extra, response_t *r, bool head)
+{
+    char req[512];
+    snprintf(req, sizeof req, "%s /static/notes.txt HTTP/1.1\r\nHost: x\r\n%s\r\n",
+             head ? "HEAD" : "GET", extra);
+    send_text(c, req);
+    read_response_of(c, r, head);
+}
+
+static void if_modified_since_root(void *arg)
+{
+    (void)arg;
+    make_folder();
+    set_mtime("root/notes.txt", NOTES_MTIME);
+    server_t s = start_routed();
+    response_t *r = new_response();
+    client_t *c = connect_to(s.port);
+
+    get_notes(c, "", r, false);
+    ASSERT_EQ(r->status, 200);
+    ASSERT_STREQ(header_of(r, "Last-Modified"), NOTES_LM);
+    char etag[128];
+    snprintf(etag, sizeof etag, "%s", header_of(r, "ETag"));
+
+    /* The date itself or a later one, in each of the three HTTP-date
+     * forms: 304 with the validators and no body. */
+    const char *not_modified[] = {NOTES_LM, NOTES_LM_850, NOTES_LM_ASC, AFTER_NOTES};
+    for (size_t i = 0; i < sizeof not_modified / sizeof not_modified[0]; i++) {
+        char extra[128];
+        snprintf(extra, sizeof extra, "If-Modified-Since: %s\r\n", not_modified[i]);
+        get_notes(c, extra, r, false);
+        if (r->status != 304)
+            arbor_test_fail(__FILE__, __LINE__, "%s: %d", not_modified[i], r->status);
+        ASSERT_STREQ(header_of(r, "Last-Modified"), NOTES_LM);
+        ASSERT_STREQ(header_of(r, "ETag"), etag);
+        ASSERT_TRUE(header_of(r, "Content-Length") == NULL);
+    }
+    get_notes(c, "If-Modified-Since: " NOTES_LM "\r\n", r, true); /* HEAD too */
+    ASSERT_EQ(r->status, 304);
+
+    /* Modified since: an earlier date. Ignored: a date that does not
+     * parse (another zone, a day out of range, two dates, junk) or lies in
+     * the future. Each gets the file. */
+    const char *ignored[] = {BEFORE_NOTES,
+                             IN_THE_FUTURE,
+                             "Fri, 01 Mar 2024 12:34:56 UTC",
+                             "Fri, 32 Mar 2024 12:34:56 GMT",
+                             "Fri, 01 Mar 2024 24:00:00 GMT",
+                             "Fri, 01 Mar 2024 12:34:56 GMT, Sat, 02 Mar 2024 00:00:00 GMT",
+                             "Fri, 1 Mar 2024 12:34:56 GMT",
+                             "yesterday",
+                             ""};
+    for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++) {
+        char extra[128];
+        snprintf(extra, sizeof extra, "If-Modified-Since: %s\r\n", ignored[i]);
+        get_notes(c, extra, r, false);
+        if (r->status != 200)
+            arbor_test_fail(__FILE__, __LINE__, "'%s': %d", ignored[i], r->status);
+        ASSERT_STREQ(r->body, "notes.txt");
+    }
+
+    /* If-None-Match takes precedence: another tag with a date that would
+     * say "not modified" is the file; the tag with an old date is 304. */
+    get_notes(c, "If-None-Match: \"other\"\r\nIf-Modified-Since: " AFTER_NOTES "\r\n", r, false);
+    ASSERT_EQ(r->status, 200);
+    ASSERT_STREQ(r->body, "notes.txt");
+    char extra[256];
+    snprintf(extra, sizeof extra, "If-None-Match: %s\r\nIf-Modified-Since: %s\r\n", etag,
+             BEFORE_NOTES);
+    get_notes(c, extra, r, false);
+    ASSERT_EQ(r->status, 304);
+    disconnect(c);
+
+    /* The file changed after the date: modified. */
+    write_file("root/notes.txt", "notes.txt, rewritten");
+    exchange(s.port,
+             "GET /static/notes.txt HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: " NOTES_LM
+             "\r\nConnection: close\r\n\r\n",
+             r, true);
+    ASSERT_EQ(r->status, 200);
+    ASSERT_STREQ(r->body, "notes.txt, rewritten");
+    arbor_free(r);
+    stop_server(&s);
+    remove_folder();
+}
+
+TEST(static_files_last_modified_and_if_modified_since)
+{
+    arbor_test_run(if_modified_since_root, NULL);
+}
+
+/* ---- Range ------------------------------------------------------------------------------- */
+
+#define ALPHABET "abcdefghijklmnopqrstuvwxyz"
+
+static void ranges_root(void *arg)
+{
+    (void)arg;
+    make_folder();
+    write_file("root/notes.txt", ALPHABET);
+    set_mtime("root/notes.txt", NOTES_MTIME);
+    server_t s = start_routed();
+    response_t *r = new_response();
+    client_t *c = connect_to(s.port);
+
+    get_notes(c, "", r, false);
+    ASSERT_EQ(r->status, 200);
+    ASSERT_STREQ(header_of(r, "Accept-Ranges"), "bytes");
+    char etag[128];
+    snprintf(etag, sizeof etag, "%s", header_of(r, "ETag"));
+
+    /* Each form of a single range: 206 with its bytes and Content-Range. */
+    static const struct {
+        const char *range, *body, *content_range;
+    } partial[] = {
+        {"bytes=0-4", "abcde", "bytes 0-4/26"},
+        {"bytes=25-25", "z", "bytes 25-25/26"},
+        {"bytes=10-1000", "klmnopqrstuvwxyz", "bytes 10-25/26"},
+        {"bytes=20-", "uvwxyz", "bytes 20-25/26"},
+        {"bytes=-3", "xyz", "bytes 23-25/26"},
+        {"bytes=-100", ALPHABET, "bytes 0-25/26"},
+        {"Bytes=2-3", "cd", "bytes 2-3/26"},     /* the unit in any case */
+        {"bytes= 4-6 ,", "efg", "bytes 4-6/26"}, /* spaces, an empty element */
+        {"bytes=007-008", "hi", "bytes 7-8/26"}, /* leading zeros */
+    };
+    for (size_t i = 0; i < sizeof partial / sizeof partial[0]; i++) {
+        char extra[128];
+        snprintf(extra, sizeof extra, "Range: %s\r\n", partial[i].range);
+        get_notes(c, extra, r, false);
+        if (r->status != 206)
+            arbor_test_fail(__FILE__, __LINE__, "%s: %d", partial[i].range, r->status);
+        ASSERT_STREQ(r->body, partial[i].body);
+        ASSERT_STREQ(header_of(r, "Content-Range"), partial[i].content_range);
+        ASSERT_STREQ(header_of(r, "ETag"), etag);
+        ASSERT_STREQ(header_of(r, "Last-Modified"), NOTES_LM);
+        ASSERT_STREQ(header_of(r, "Content-Type"), "text/plain; charset=utf-8");
+    }
+
+    /* Unsatisfiable: 416 with the length. */
+    const char *unsatisfiable[] = {"bytes=26-", "bytes=30-40", "bytes=-0",
+                                   "bytes=99999999999999999999999-"};
+    for (size_t i = 0; i < sizeof unsatisfiable / sizeof unsatisfiable[0]; i++) {
+        char extra[128];
+        snprintf(extra, sizeof extra, "Range: %s\r\n", unsatisfiable[i]);
+        get_notes(c, extra, r, false);
+        if (r->status != 416)
+            arbor_test_fail(__FILE__, __LINE__, "%s: %d", unsatisfiable[i], r->status);
+        ASSERT_STREQ(header_of(r, "Content-Range"), "bytes */26");
+    }
+
+    /* Not a valid byte range set, or several ranges: ignored, the whole
+     * file (the RFC lets a server ignore Range; no multipart here). */
+    const char *whole[] = {"bytes=5-2", "bytes=abc", "items=0-1",     "bytes=",      "bytes=1-2-3",
+                           "bytes=-",   "bytes 0-1", "bytes=0-1,5-6", "bytes=-1,-2", "bytes=+1-2"};
+    for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++) {
+        char extra[128];
+        snprintf(extra, sizeof extra, "Range: %s\r\n", whole[i]);
+        get_notes(c, extra, r, false);
+        if (r->status != 200)
+            arbor_test_fail(__FILE__, __LINE__, "%s: %d", whole[i], r->status);
+        ASSERT_STREQ(r->body, ALPHABET);
+        ASSERT_TRUE(header_of(r, "Content-Range") == NULL);
+    }
+
+    /* HEAD mirrors GET: the 206's headers, no body (the GET after it
+     * reads its own answer); a 416 too. */
+    get_notes(c, "Range: bytes=1-3\r\n", r, true);
+    ASSERT_EQ(r->status, 206);
+    ASSERT_STREQ(header_of(r, "Content-Length"), "3");
+    ASSERT_STREQ(header_of(r, "Content-Range"), "bytes 1-3/26");
+    get_notes(c, "Range: bytes=40-\r\n", r, true);
+    ASSERT_EQ(r->status, 416);
+    ASSERT_STREQ(header_of(r, "Content-Range"), "bytes */26");
+    get_notes(c, "Range: bytes=0-0\r\n", r, false);
+    ASSERT_EQ(r->status, 206);
+    ASSERT_STREQ(r->body, "a");
+
+    /* If-Range: the current strong tag, or the Last-Modified date, gives
+     * the range; another tag, the weak form of this one (If-Range compares
+     * strongly), another date or junk give the whole file. */
+    char extra[256];
+    snprintf(extra, sizeof extra, "Range: bytes=0-1\r\nIf-Range: %s\r\n", etag);
+    get_notes(c, extra, r, false);
+    ASSERT_EQ(r->status, 206);
+    ASSERT_STREQ(r->body, "ab");
+    get_notes(c, "Range: bytes=0-1\r\nIf-Range: " NOTES_LM "\r\n", r, false);
+    ASSERT_EQ(r->status, 206);
+    ASSERT_STREQ(r->body, "ab");
+    snprintf(extra, sizeof extra, "Range: bytes=0-1\r\nIf-Range: W/%s\r\n", etag);
+    const char *mismatch[] = {"Range: bytes=0-1\r\nIf-Range: \"other\"\r\n", extra,
+                              "Range: bytes=0-1\r\nIf-Range: " AFTER_NOTES "\r\n",
+                              "Range: bytes=0-1\r\nIf-Range: " BEFORE_NOTES "\r\n",
+                              "Range: bytes=0-1\r\nIf-Range: soon\r\n"};
+    for (size_t i = 0; i < sizeof mismatch / sizeof mismatch[0]; i++) {
+        get_notes(c, mismatch[i], r, false);
+        if (r->status != 200)
+            arbor_test_fail(__FILE__, __LINE__, "%s: %d", mismatch[i], r->status);
+        ASSERT_STREQ(r->body, ALPHABET);
+    }
+    /* A condition that says "not modified" comes before the range. */
+    snprintf(extra, sizeof extra, "Range: bytes=0-1\r\nIf-None-Match: %s\r\n", etag);
+    get_notes(c, extra, r, false);
+    ASSERT_EQ(r->status, 304);
+    /* Range on a method that is not GET or HEAD: still 405. */
+    send_text(c, "DELETE /static/notes.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1\r\n\r\n");
+    read_response(c, r);
+    ASSERT_EQ(r->status, 405);
+    disconnect(c);
+    arbor_free(r);
+    stop_server(&s);
+    remove_folder();
+}
+
+TEST(static_files_serve_single_byte_ranges)
+{
+    arbor_test_run(ranges_root, NULL);
+}
+
+/* ---- files over 16 MiB ------------------------------------------------------------------- */
+
+/* A sparse file of BIG_SIZE bytes (no disk: ftruncate), zeros but for
+ * marks at a few offsets: the start, across 16 MiB (the old limit), across
+ * a 128 KiB boundary, and the very end. */
+#define BIG_SIZE ((uint64_t)(64u << 20) + 4321)
+static const struct {
+    uint64_t at;
+    const char *text;
+} marks[] = {
+    {0, "BEGINNING"},
+    {(16u << 20) - 5, "ACROSS-16-MIB"},
+    {(uint64_t)300 * 131072 - 4, "CHUNK-EDGE"},
+    {BIG_SIZE - 8, "THE-END!"},
+};
+
+static void make_big_file(void)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/root/big.bin", base);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ASSERT_TRUE(fd >= 0);
+    ASSERT_EQ(ftruncate(fd, (off_t)BIG_SIZE), 0);
+    for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++) {
+        size_t len = strlen(marks[i].text);
+        ASSERT_EQ(pwrite(fd, marks[i].text, len, (off_t)marks[i].at), (ssize_t)len);
+    }
+    ASSERT_EQ(close(fd), 0);
+}
+
+/* The big file's n bytes from pos, into out. */
+static void big_expected(uint64_t pos, char *out, size_t n)
+{
+    memset(out, 0, n);
+    for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++) {
+        uint64_t from = marks[i].at, to = from + strlen(marks[i].text);
+        uint64_t lo = from > pos ? from : pos, hi = to < pos + n ? to : pos + n;
+        if (lo < hi)
+            memcpy(out + (lo - pos), marks[i].text + (lo - from), hi - lo);
+    }
+}
+
+/* The connection serving the big file, noted by its handler, and the most
+ * per-process memory (the runtime's accounting) it was seen to hold. */
+static _Atomic arbor_pid_t serving;
+static size_t peak_heap;
+
+static void noting_static(arbor_http_request_t *req, arbor_http_response_t *res, void *arg)
+{
+    atomic_store(&serving, arbor_self());
+    arbor_http_static(req, res, arg);
+}
+
+static void sample_heap(void)
+{
+    arbor_process_info_t info;
+    if (arbor_process_info(atomic_load(&serving), &info) == 0 && info.heap_bytes > peak_heap)
+        peak_heap = info.heap_bytes;
+}
+
+static server_t start_noting(void)
+{
+    assets = (arbor_http_static_t){.root = rootdir};
+    routes[0] = (arbor_http_route_t){"GET", "/static/*path", noting_static, &assets};
+    return start_server(arbor_http_route, &router);
+}
+
+/* Reads the n body bytes of the big file from pos that follow a head
+ * already read on c, checking each, and samples the connection's memory
+ * after every read. */
+static void read_big_body(client_t *c, uint64_t pos, uint64_t n)
+{
+    char *want = arbor_alloc(sizeof c->buf);
+    ASSERT_TRUE(want != NULL);
+    for (uint64_t end = pos + n; pos < end;) {
+        if (c->len == 0) {
+            ASSERT_TRUE(fill(c));
+            sample_heap();
+        }
+        size_t take = c->len < end - pos ? c->len : (size_t)(end - pos);
+        big_expected(pos, want, take);
+        if (memcmp(c->buf, want, take) != 0)
+            arbor_test_fail(__FILE__, __LINE__, "wrong bytes within %zu of %" PRIu64, take, pos);
+        consume(c, take);
+        pos += take;
+    }
+    arbor_free(want);
+}
+
+/* Whether this process has the big file open (the server runs in it). */
+static int big_file_opened(void)
+{
+    char want[256];
+    snprintf(want, sizeof want, "%s/root/big.bin", base);
+    int n = 0;
+    for (int fd = 0; fd < 4096; fd++) {
+        char link[64], target[256];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t len = readlink(link, target, sizeof target - 1);
+        if (len <= 0)
+            continue;
+        target[len] = '\0';
+        n += !strcmp(target, want);
+    }
+    return n;
+}
+
+static void big_file_root(void *arg)
+{
+    (void)arg;
+    make_folder();
+    make_big_file();
+    server_t s = start_noting();
+    response_t *r = new_response();
+    client_t *c = connect_to(s.port);
+    char req[256], want[64];
+
+    /* HEAD: the length, without reading. */
+    send_text(c, "HEAD /static/big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+    read_response_of(c, r, true);
+    ASSERT_EQ(r->status, 200);
+    snprintf(want, sizeof want, "%" PRIu64, BIG_SIZE);
+    ASSERT_STREQ(header_of(r, "Content-Length"), want);
+
+    /* A range near the end, and one across the old 16 MiB limit. */
+    send_text(c, "GET /static/big.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=-100\r\n\r\n");
+    read_response_of(c, r, true); /* the head; the body is read below */
+    ASSERT_EQ(r->status, 206);
+    snprintf(want, sizeof want, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, BIG_SIZE - 100,
+             BIG_SIZE - 1, BIG_SIZE);
+    ASSERT_STREQ(header_of(r, "Content-Range"), want);
+    ASSERT_STREQ(header_of(r, "Content-Length"), "100");
+    read_big_body(c, BIG_SIZE - 100, 100);
+    uint64_t from = (16u << 20) - 1000, to = (16u << 20) + 200000;
+    snprintf(req, sizeof req,
+             "GET /static/big.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=%" PRIu64 "-%" PRIu64
+             "\r\n\r\n",
+             from, to);
+    send_text(c, req);
+    read_response_of(c, r, true);
+    ASSERT_EQ(r->status, 206);
+    read_big_body(c, from, to - from + 1);
+
+    /* The whole file, checked byte by byte, with the connection's memory
+     * bounded all along; then the connection serves on. */
+    peak_heap = 0;
+    send_text(c, "GET /static/big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+    read_response_of(c, r, true);
+    ASSERT_EQ(r->status, 200);
+    snprintf(want, sizeof want, "%" PRIu64, BIG_SIZE);
+    ASSERT_STREQ(header_of(r, "Content-Length"), want);
+    read_big_body(c, 0, BIG_SIZE);
+    printf("# a %" PRIu64 "-byte file served; the connection's heap peaked at %zu bytes\n",
+           BIG_SIZE, peak_heap);
+    ASSERT_GT(peak_heap, 0);
+    ASSERT_LT(peak_heap, 1u << 20);
+    send_text(c, "GET /static/notes.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    read_response(c, r);
+    ASSERT_EQ(r->status, 200);
+    ASSERT_STREQ(r->body, "notes.txt");
+    disconnect(c);
+    ASSERT_EQ(big_file_opened(), 0);
+    arbor_free(r);
+    stop_server(&s);
+    remove_folder();
+}
+
+TEST_TIMEOUT(static_files_over_16_mib_are_streamed, 60)
+{
+    arbor_test_run(big_file_root, NULL);
+}
+
+/* A client that goes away in the middle of the big file: the connection
+ * ends and gives back the file and its memory (the sanitizers' and
+ * valgrind's leak checks see the rest). */
+static void client_gone_root(void *arg)
+{
+    (void)arg;
+    make_folder();
+    make_big_file();
+    server_t s = start_noting();
+    response_t *r = new_response();
+    client_t *c = connect_to(s.port);
+    send_text(c, "GET /static/big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+    read_response_of(c, r, true);
+    ASSERT_EQ(r->status, 200);
+    read_big_body(c, 0, 1u << 20);
+    arbor_pid_t conn = atomic_load(&serving);
+    ASSERT_TRUE(arbor_test_alive(conn));
+    ASSERT_EQ(big_file_opened(), 1); /* mid-file: open */
+    disconnect(c);
+    arbor_test_wait_dead(conn, 10000);
+    WAIT_UNTIL(arbor_http_server_connections(s.srv) == 0, 10000);
+    ASSERT_EQ(big_file_opened(), 0);
+    arbor_free(r);
+    stop_server(&s);
+    remove_folder();
+}
+
+TEST_TIMEOUT(static_files_client_closing_mid_file_frees_everything, 60)
+{
+    arbor_test_run(client_gone_root, NULL);
+}
+
+/* A reader that takes nothing: the file is not buffered for it; the send
+ * timeout drops it and the file and memory go with the connection. */
+static void stalled_root(void *arg)
+{
+    (void)arg;
+    make_folder();
+    make_big_file();
+    assets = (arbor_http_static_t){.root = rootdir};
+    routes[0] = (arbor_http_route_t){"GET", "/static/*path", noting_static, &assets};
+    arbor_http_opts_t o = {.handler = arbor_http_route, .handler_arg = &router};
+    o.limits.send_timeout_ms = 300;
+    server_t s;
+    ASSERT_OK(arbor_http_server_new(&o, &s.srv));
+    arbor_reason_t why;
+    ASSERT_OK(arbor_http_server_start(s.srv, &s.sup, &why));
+    s.port = arbor_http_server_port(s.srv);
+
+    atomic_store(&serving, ARBOR_NOPID);
+    peak_heap = 0;
+    client_t *c = connect_to(s.port);
+    send_text(c, "GET /static/big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+    WAIT_UNTIL(atomic_load(&serving) != ARBOR_NOPID, 5000);
+    arbor_pid_t conn = atomic_load(&serving);
+    /* The connection fills the sockets' buffers, then waits in its send
+     * until the timeout ends it; its memory stays one chunk's all along. */
+    uint64_t deadline = arbor_now_ms() + (uint64_t)arbor_test_scaled_ms(10000);
+    while (arbor_test_alive(conn)) {
+        ASSERT_LT(arbor_now_ms(), deadline);
+        sample_heap();
+        arbor_sleep(1); /* polls for the death, sampling on the way */
+    }
+    ASSERT_LT(peak_heap, 1u << 20);
+    ASSERT_EQ(big_file_opened(), 0);
+    /* What the client gets: the head, then less than the whole file. */
+    response_t *r = new_response();
+    read_response_of(c, r, true);
+    ASSERT_EQ(r->status, 200);
+    uint64_t got = c->len;
+    c->len = 0;
+    while (fill(c)) {
+        got += c->len;
+        c->len = 0;
+    }
+    ASSERT_LT(got, BIG_SIZE);
+    disconnect(c);
+    arbor_free(r);
+    stop_server(&s);
+    remove_folder();
+}
+
+TEST_TIMEOUT(static_files_a_reader_that_stalls_is_dropped_by_the_send_timeout, 60)
+{
+    arbor_test_run(stalled_root, NULL);
+}
+
+/* A file that shrinks once its length is in the head: the connection
+ * cannot send what it promised. Nothing sent yet: 500; part of the body
+ * sent: the connection closes early, so the client sees the body cut. */
+static off_t shrink_to;
+
+static void shrinking_static(arbor_http_request_t *req, arbor_http_response_t *res, void *arg)
+{
+    arbor_http_static(req, res, arg); /* opened, measured: the body comes after this */
+    char path[256];
+    snprintf(path, sizeof path, "%s/root/big.bin", base);
+    ASSERT_EQ(truncate(path, shrink_to), 0);
+}
+
+static void shrinking_root(void *arg)
+{
+    (void)arg;
+    make_folder();
+    assets = (arbor_http_static_t){.root = rootdir};
+    routes[0] = (arbor_http_route_t){"GET", "/static/*path", shrinking_static, &assets};
+    server_t s = start_server(arbor_http_route, &router);
+    response_t *r = new_response();
+
+    make_big_file();
+    shrink_to = 0;
+    client_t *c = connect_to(s.port);
+    send_text(c, "GET /static/big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+    read_response(c, r);
+    ASSERT_EQ(r->status, 500);
+    ASSERT_STREQ(header_of(r, "Connection"), "close");
+    expect_closed(c);
+    disconnect(c);
+
+    make_big_file();
+    shrink_to = 200000;
+    c = connect_to(s.port);
+    send_text(c, "GET /static/big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+    read_response_of(c, r, true);
+    ASSERT_EQ(r->status, 200);
+    char want[64];
+    snprintf(want, sizeof want, "%" PRIu64, BIG_SIZE);
+    ASSERT_STREQ(header_of(r, "Content-Length"), want);
+    uint64_t got = c->len;
+    c->len = 0;
+    while (fill(c)) {
+        got += c->len;
+        c->len = 0;
+    }
+    ASSERT_GT(got, 0);
+    ASSERT_LE(got, 200000);
+    disconnect(c);
+    WAIT_UNTIL(arbor_http_server_connections(s.srv) == 0, 5000);
+    ASSERT_EQ(big_file_opened(), 0);
+    arbor_free(r);
+    stop_server(&s);
+    remove_folder();
+}
+
+TEST(static_files_that_shrink_while_served_end_the_connection)
+{
+    arbor_test_run(shrinking_root, NULL);
 }

@@ -387,7 +387,8 @@ static void keys_of(arbor_pid_t reg, arbor_pid_t pid, char *out, size_t size)
     arbor_registry_key_t *keys;
     size_t n;
     ASSERT_OK(arbor_registry_keys(reg, pid, &keys, &n));
-    qsort(keys, n, sizeof *keys, by_key);
+    if (n) /* keys is NULL when there are none */
+        qsort(keys, n, sizeof *keys, by_key);
     size_t used = 0;
     out[0] = '\0';
     for (size_t i = 0; i < n && used < size; i++)

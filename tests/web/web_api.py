@@ -5,6 +5,7 @@ pipes. Each refusal is checked to have changed nothing.
 
 usage: web_api.py PATH_TO_support_system
 """
+import calendar
 import http.client
 import json
 import os
@@ -753,6 +754,101 @@ def resume(desk, admin):
         raise Failure("a resume from too long ago: %r" % ev)
 
 
+def iso_s(text):
+    """An ISO-8601 UTC time to seconds since the epoch."""
+    return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+def sla(binary, tmp):
+    """SLA timers on a desk of their own (--sla in seconds): the due time
+    in the ticket, pending pausing it, a priority edit moving it, the
+    breach as an "sla" event with its notification, the Overdue queue and
+    its count, and the refusals of the queue's filters."""
+    d = Desk(binary, tmp, extra=["--sla", "normal=2s,low=3d"], name="sla")
+    try:
+        c = first_admin(d)
+        stream = Stream(d, c.cookie)
+        stream.until(lambda ev: ev.get("event") == "snapshot", "the snapshot")
+        low = expect(c.post("/api/tickets", {"description": "Toner low", "priority": "low"}),
+                     201)["ticket"]
+        late = expect(c.post("/api/tickets", {"description": "Server down"}), 201)["ticket"]
+        paused = expect(c.post("/api/tickets", {"description": "Waiting", "priority": "high"}),
+                        201)["ticket"]
+        for t in (low, late, paused):
+            if t["breached"] or t["overdue"] or t["breached_at"] is not None or \
+                    t["sla_left_s"] is not None:
+                raise Failure("a new ticket's SLA: %r" % t)
+        if iso_s(low["due_at"]) - iso_s(low["created_at"]) not in (3 * 86400, 3 * 86400 + 1):
+            raise Failure("low's due time: %r" % low)
+        # Pending pauses the clock: no due time, the time left kept.
+        expect(c.post("/api/tickets/%d/assign" % paused["id"], {"agent": "bob"}), 200)
+        p = expect(c.post("/api/tickets/%d/pend" % paused["id"]), 200)["ticket"]
+        if p["due_at"] is not None or not isinstance(p["sla_left_s"], int) or \
+                not 8 * 3600 - 60 < p["sla_left_s"] <= 8 * 3600:
+            raise Failure("a pending ticket's SLA: %r" % p)
+        # A priority edit moves the due time by the difference: 3 d to 4 h.
+        u = expect(c.post("/api/tickets/%d/edit" % low["id"], {"priority": "urgent"}),
+                   200)["ticket"]
+        moved = iso_s(low["due_at"]) - iso_s(u["due_at"])
+        if abs(moved - 68 * 3600) > 1:
+            raise Failure("the edit moved the due time by %d s: %r" % (moved, u))
+        # The breach, as it happens: the sla event, with the ticket.
+        seen = stream.until(lambda ev: ev.get("event") == "sla", "an sla event")
+        ev = seen[-1]["data"]
+        if ev["id"] != late["id"] or ev["due_at"] != late["due_at"] or \
+                not ev["ticket"]["overdue"] or ev["ticket"]["breached_at"] != ev["breached_at"]:
+            raise Failure("the sla event: %r" % ev)
+        stream.close()
+        shown = expect(c.get("/api/tickets/%d" % late["id"]), 200)["ticket"]
+        if not (shown["breached"] and shown["overdue"]) or shown["due_at"] != late["due_at"]:
+            raise Failure("the breached ticket: %r" % shown)
+        entry = shown["history"][-1]
+        if (entry["who"], entry["role"], entry["what"]) != (
+                "desk", "desk", "SLA breached: resolution due " + late["due_at"]):
+            raise Failure("the breach's history entry: %r" % entry)
+        # The Overdue queue and its count; a list marks the overdue.
+        overdue = expect(c.get("/api/tickets?queue=overdue"), 200)["tickets"]
+        if [t["id"] for t in overdue] != [late["id"]]:
+            raise Failure("the Overdue queue: %r" % overdue)
+        queues = expect(c.get("/api/queues"), 200)["queues"]
+        if queues["overdue"] != 1:
+            raise Failure("queues %r" % queues)
+        marks = {t["id"]: t["overdue"] for t in
+                 expect(c.get("/api/tickets?limit=1000"), 200)["tickets"]}
+        if marks != {low["id"]: False, late["id"]: True, paused["id"]: False}:
+            raise Failure("the list's marks: %r" % marks)
+        expect(c.get("/api/tickets?queue=overdue&status=open"), 400, "bad_argument",
+               "the Overdue queue with a status")
+        expect(c.get("/api/tickets?queue=late"), 400, "bad_argument", "an unknown queue")
+        # Resumed, the paused ticket's clock runs with what was left.
+        r = expect(c.post("/api/tickets/%d/resume" % paused["id"]), 200)["ticket"]
+        if r["due_at"] is None or r["sla_left_s"] is not None:
+            raise Failure("a resumed ticket's SLA: %r" % r)
+        # Resolved, the breached ticket leaves the queue.
+        expect(c.post("/api/tickets/%d/assign" % late["id"], {"agent": "bob"}), 200)
+        done = expect(c.post("/api/tickets/%d/resolve" % late["id"]), 200)["ticket"]
+        if done["overdue"] or not done["breached"] or done["due_at"] is not None:
+            raise Failure("a resolved breached ticket: %r" % done)
+        if expect(c.get("/api/queues"), 200)["queues"]["overdue"] != 0:
+            raise Failure("a resolved ticket is still counted overdue")
+        # The notifier delivers the breach's notification, once.
+        log = os.path.join(tmp, "sla.log")
+        line = "ticket %d breached its SLA: resolution was due %s" % (late["id"], late["due_at"])
+        wait_until("the breach's notification in the log",
+                   lambda: os.path.exists(log) and line in open(log).read())
+    finally:
+        rc = d.quit()
+    if rc != 0:
+        raise Failure("the SLA desk exited with %d" % rc)
+    db = sqlite3.connect(os.path.join(tmp, "sla.db"))
+    n = db.execute("SELECT count(*) FROM history WHERE what LIKE 'SLA breached%'").fetchone()[0]
+    db.close()
+    if n != 1:
+        raise Failure("%d breaches recorded, not 1" % n)
+    if open(os.path.join(tmp, "sla.log")).read().count("breached its SLA") != 1:
+        raise Failure("the breach was notified more than once")
+
+
 def protocol(desk, admin):
     r = admin.request("PUT", "/api/tickets", {})
     expect(r, 405, "method_not_allowed", "a method the path does not take")
@@ -817,6 +913,7 @@ def main():
             events(desk, admin)
             resume(desk, admin)
             protocol(desk, admin)
+            sla(binary, tmp)
             start_refusals(binary, tmp, desk.port)
             runtime(desk, admin, tid)
             rc = desk.quit()

@@ -104,6 +104,10 @@ void api_session_open(arbor_http_request_t *req, arbor_http_response_t *res,
     if (rc == ARBOR_EACCES) {
         sign_in_failed(name, address);
         web_error(res, 401, "bad_credentials", "wrong name or password");
+    } else if (rc == ARBOR_EEXIT) {
+        web_error(res, 503, "store_error",
+                  "the desk could not read the passwords from its database (the operator's"
+                  " 'stats' says why)");
     } else if (rc) {
         web_error(res, 503, "unavailable", "the desk could not check the password");
     } else {
@@ -171,7 +175,7 @@ void api_setup(arbor_http_request_t *req, arbor_http_response_t *res, const web_
         ok = false;
     }
     store_agent_t known;
-    if (ok && agents_lookup(name, &known) != 0 && agents_add(name, &err) != 0) {
+    if (ok && agents_lookup(name, &known, NULL) != 0 && agents_add(name, &err) != 0) {
         web_desk_error(res, &err);
         ok = false;
     }

@@ -21,8 +21,14 @@
  * A change names the version it was computed from, in If-Match or the
  * "version" field; if the ticket has moved on it is refused with 409 and
  * told who changed it. Changes are made in the signed-in agent's name.
+ * A create or a change may carry an Idempotency-Key (a request id): a
+ * retry under the same key is answered with the first outcome and made no
+ * more (Idempotent-Replayed: true); the key of another request is refused
+ * (422 request_id_reused). A change whose outcome is unknown is answered
+ * 504 outcome_unknown (reply.c).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,8 +126,8 @@ static bool query_choice(arbor_http_response_t *res, const char *name, const cha
 }
 
 /* The queues a list may show (docs/api-http.md): as store_queues counts. */
-typedef enum { QUEUE_MINE, QUEUE_UNASSIGNED, QUEUE_OPEN, QUEUE_PENDING } queue_t;
-static const char *const queue_names[] = {"mine", "unassigned", "open", "pending"};
+typedef enum { QUEUE_MINE, QUEUE_UNASSIGNED, QUEUE_OPEN, QUEUE_PENDING, QUEUE_OVERDUE } queue_t;
+static const char *const queue_names[] = {"mine", "unassigned", "open", "pending", "overdue"};
 static const char *const sort_names[STORE_SORTS] = {"newest", "oldest", "priority", "updated"};
 
 /* A list's filters, order and page, as the query asks, with the text
@@ -182,8 +188,8 @@ static bool list_query(const arbor_http_request_t *req, arbor_http_response_t *r
     if (has_unassigned)
         q->f.agent = "";
     int queue_i = 0;
-    if (has_queue && !query_choice(res, "queue", queue, queue_names, 4,
-                                   "mine, unassigned, open, pending", &queue_i))
+    if (has_queue && !query_choice(res, "queue", queue, queue_names, 5,
+                                   "mine, unassigned, open, pending, overdue", &queue_i))
         return false;
     if (has_queue && (has_status || has_agent || has_unassigned)) {
         web_error(res, 400, "bad_argument",
@@ -207,6 +213,9 @@ static bool list_query(const arbor_http_request_t *req, arbor_http_response_t *r
             break;
         case QUEUE_PENDING:
             q->f.status = &pending_status;
+            break;
+        case QUEUE_OVERDUE: /* breached their SLA, not resolved yet (sla.h) */
+            q->f.overdue = true;
             break;
         }
     }
@@ -248,7 +257,7 @@ static cJSON *tickets_json(const ticket_t *rows, size_t n, size_t limit)
     cJSON *j = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(j, "tickets");
     for (size_t i = 0; i < n && i < limit; i++)
-        cJSON_AddItemToArray(arr, desk_ticket_json(&rows[i], false));
+        cJSON_AddItemToArray(arr, desk_ticket_json(&rows[i], NULL));
     return j;
 }
 
@@ -276,7 +285,7 @@ void api_tickets_list(arbor_http_request_t *req, arbor_http_response_t *res,
         return;
     }
     if (rc) {
-        web_error(res, 503, "unavailable", arbor_strerror(rc));
+        web_desk_error(res, &err); /* never a shorter list */
         return;
     }
     cJSON *j = tickets_json(rows, n, (size_t)limit);
@@ -290,9 +299,9 @@ void api_tickets_list(arbor_http_request_t *req, arbor_http_response_t *res,
 void api_queues(arbor_http_request_t *req, arbor_http_response_t *res, const web_session_t *who)
 {
     store_queues_t q;
-    int rc = store_queues(who->agent, &q);
-    if (rc) {
-        web_error(res, 503, "unavailable", arbor_strerror(rc));
+    ticket_error_t err = {.code = ""};
+    if (store_queues(who->agent, &q, &err) != 0) {
+        web_desk_error(res, &err);
         return;
     }
     cJSON *j = cJSON_CreateObject();
@@ -301,6 +310,7 @@ void api_queues(arbor_http_request_t *req, arbor_http_response_t *res, const web
     cJSON_AddNumberToObject(o, "unassigned", (double)q.unassigned);
     cJSON_AddNumberToObject(o, "open", (double)q.open);
     cJSON_AddNumberToObject(o, "pending", (double)q.pending);
+    cJSON_AddNumberToObject(o, "overdue", (double)q.overdue);
     web_json(res, 200, j);
 }
 
@@ -316,9 +326,10 @@ cJSON *api_tickets_newest(size_t limit)
     return j;
 }
 
-/* Answers {"ticket":...}, with its history when asked, and its version
- * as ETag. */
-static void answer_ticket(arbor_http_response_t *res, int status, const ticket_t *t, bool history)
+/* Answers {"ticket":...}, with a page of its history when asked (not
+ * NULL), and its version as ETag. */
+static void answer_ticket(arbor_http_response_t *res, int status, const ticket_t *t,
+                          const store_history_page_t *history)
 {
     char etag[32];
     snprintf(etag, sizeof etag, "\"%lld\"", (long long)t->version);
@@ -328,23 +339,42 @@ static void answer_ticket(arbor_http_response_t *res, int status, const ticket_t
     web_json(res, status, j);
 }
 
+/* The query parameter name, a number from 1 to max, into *out (left as
+ * it is when absent); answers 400 and returns false when it is not. */
+static bool history_param(const arbor_http_request_t *req, arbor_http_response_t *res,
+                          const char *name, long max, int64_t *out)
+{
+    char s[24];
+    bool present;
+    long v;
+    if (!query_param(req, res, name, s, sizeof s, &present))
+        return false;
+    if (!present)
+        return true;
+    if (!query_number(res, name, s, 1, max, &v))
+        return false;
+    *out = v;
+    return true;
+}
+
 void api_ticket_show(arbor_http_request_t *req, arbor_http_response_t *res,
                      const web_session_t *who)
 {
-    int64_t id;
-    if (!web_id_param(req, res, "id", &id))
+    int64_t id, history = 0, before = 0;
+    if (!web_id_param(req, res, "id", &id) ||
+        !history_param(req, res, "history", STORE_HISTORY_MAX, &history) ||
+        !history_param(req, res, "before", LONG_MAX, &before))
         return;
     ticket_t t;
-    int rc = desk_get(id, &t);
-    if (rc == ARBOR_ENOENT) {
-        char message[64];
-        snprintf(message, sizeof message, "there is no ticket %lld", (long long)id);
-        web_error(res, 404, "unknown_ticket", message);
-    } else if (rc) {
-        web_error(res, 503, "unavailable", arbor_strerror(rc));
-    } else {
-        answer_ticket(res, 200, &t, true);
+    ticket_error_t err = {.code = ""};
+    store_history_page_t page;
+    if (desk_get(id, &t, &err) != 0 ||
+        store_history(id, before, (size_t)history, &page, &err) != 0) {
+        web_desk_error(res, &err);
+        return;
     }
+    answer_ticket(res, 200, &t, &page);
+    free(page.entries);
 }
 
 /* ---- changing ------------------------------------------------------------------------- */
@@ -359,11 +389,35 @@ static ticket_actor_t signed_in_agent(const web_session_t *who)
 
 static const char *const create_fields[] = {"description", "customer", "priority", NULL};
 
+/* The request's Idempotency-Key header into once (absent: none). False
+ * when it answered 400: not a request id (desk_check_request_id). */
+static bool idempotency_key(const arbor_http_request_t *req, arbor_http_response_t *res,
+                            desk_once_t *once)
+{
+    const char *key = arbor_http_header(req, "Idempotency-Key");
+    ticket_error_t err = {.code = ""};
+    once->request_id = key;
+    once->replayed = false;
+    if (!key || desk_check_request_id(key, &err))
+        return true;
+    web_error(res, 400, "bad_idempotency_key",
+              "Idempotency-Key must be 1 to 64 visible ASCII characters (no blanks)");
+    return false;
+}
+
+/* A retry answered with the first outcome says so. */
+static void mark_replayed(arbor_http_response_t *res, const desk_once_t *once)
+{
+    if (once->replayed)
+        arbor_http_set_header(res, "Idempotent-Replayed", "true");
+}
+
 void api_ticket_create(arbor_http_request_t *req, arbor_http_response_t *res,
                        const web_session_t *who)
 {
     cJSON *body;
-    if (!web_body(req, res, create_fields, false, &body))
+    desk_once_t once;
+    if (!idempotency_key(req, res, &once) || !web_body(req, res, create_fields, false, &body))
         return;
     ticket_t t = {.priority = PRIORITY_NORMAL};
     char priority[16];
@@ -383,14 +437,15 @@ void api_ticket_create(arbor_http_request_t *req, arbor_http_response_t *res,
     }
     ticket_error_t err = {.code = ""};
     ticket_actor_t by = signed_in_agent(who);
-    if (desk_create(&t, &by, NULL, &err) != 0) {
+    if (desk_create_once(&t, &by, &once, NULL, &err) != 0) {
         web_desk_error(res, &err);
         return;
     }
+    mark_replayed(res, &once);
     char location[48];
     snprintf(location, sizeof location, "/api/tickets/%lld", (long long)t.id);
     arbor_http_set_header(res, "Location", location);
-    answer_ticket(res, 201, &t, false);
+    answer_ticket(res, 201, &t, NULL);
 }
 
 /* The version a change was computed from: If-Match ("3", W/"3" or 3)
@@ -440,32 +495,31 @@ static bool expected_version(const arbor_http_request_t *req, arbor_http_respons
 static void answer_conflict(arbor_http_response_t *res, int64_t id, int64_t expected)
 {
     ticket_t now;
-    if (desk_get(id, &now) != 0) {
+    if (desk_get(id, &now, NULL) != 0) {
         web_error(res, 409, "conflict", "the ticket was changed since; nothing was changed");
         return;
     }
-    store_history_t *rows = NULL;
-    size_t n = 0;
+    store_history_page_t page = {0};
     char message[TICKET_NAME_SIZE + TICKET_EVENT_SIZE + 200];
     if (expected > now.version)
         snprintf(message, sizeof message,
                  "ticket %lld is at version %lld; it has no version %lld yet; nothing was changed",
                  (long long)id, (long long)now.version, (long long)expected);
-    else if (store_history(id, &rows, &n) == 0 && n > 0)
+    else if (store_history(id, 0, 1, &page, NULL) == 0 && page.n > 0)
         snprintf(message, sizeof message,
                  "ticket %lld was changed by %s (%s) after version %lld; it is now at version"
                  " %lld; nothing was changed",
-                 (long long)id, rows[n - 1].by.name, rows[n - 1].what, (long long)expected,
+                 (long long)id, page.entries[0].by.name, page.entries[0].what, (long long)expected,
                  (long long)now.version);
     else
         snprintf(message, sizeof message,
                  "ticket %lld is at version %lld, not %lld; nothing was changed", (long long)id,
                  (long long)now.version, (long long)expected);
-    free(rows);
+    free(page.entries);
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "code", "conflict");
     cJSON_AddStringToObject(j, "message", message);
-    cJSON_AddItemToObject(j, "ticket", desk_ticket_json(&now, false));
+    cJSON_AddItemToObject(j, "ticket", desk_ticket_json(&now, NULL));
     web_json(res, 409, j);
 }
 
@@ -544,7 +598,9 @@ void api_ticket_act(arbor_http_request_t *req, arbor_http_response_t *res, const
         return;
     }
     cJSON *body;
-    if (!web_id_param(req, res, "id", &id) || !web_body(req, res, spec->fields, true, &body))
+    desk_once_t once;
+    if (!web_id_param(req, res, "id", &id) || !idempotency_key(req, res, &once) ||
+        !web_body(req, res, spec->fields, true, &body))
         return;
     /* In process memory: a change holds 8 KB of text. */
     ticket_change_t *c = arbor_calloc(1, sizeof *c);
@@ -559,12 +615,13 @@ void api_ticket_act(arbor_http_request_t *req, arbor_http_response_t *res, const
     ticket_t t;
     ticket_error_t err = {.code = ""};
     ticket_actor_t by = signed_in_agent(who);
-    int rc = ok ? desk_change_if(id, expected, c, &by, &t, &err) : 0;
+    int rc = ok ? desk_change_once(id, expected, c, &by, &once, &t, &err) : 0;
     arbor_free(c);
     if (!ok)
         return;
+    mark_replayed(res, &once);
     if (rc == 0)
-        answer_ticket(res, 200, &t, false);
+        answer_ticket(res, 200, &t, NULL);
     else if (strcmp(err.code, "conflict") == 0)
         answer_conflict(res, id, expected);
     else
@@ -578,9 +635,9 @@ void api_agents_list(arbor_http_request_t *req, arbor_http_response_t *res,
 {
     store_agent_t *got, *list;
     size_t n;
-    int rc = agents_list(&got, &n);
-    if (rc) {
-        web_error(res, 503, "unavailable", arbor_strerror(rc));
+    ticket_error_t err = {.code = ""};
+    if (agents_list(&got, &n, &err) != 0) {
+        web_desk_error(res, &err);
         return;
     }
     /* Held across calls to the Store below: in this process's memory, so
@@ -606,11 +663,19 @@ void api_agents_list(arbor_http_request_t *req, arbor_http_response_t *res,
         cJSON_AddBoolToObject(a, "active", list[i].active);
         cJSON_AddBoolToObject(a, "available", list[i].available);
         credential_role_t role;
-        if (credentials_role(list[i].name, &role) == 0)
+        int rc = credentials_role(list[i].name, &role);
+        if (rc == 0)
             cJSON_AddStringToObject(a, "role", credential_role_name(role));
-        else
+        else if (rc == ARBOR_ENOENT)
             cJSON_AddNullToObject(a, "role"); /* no password: cannot sign in */
         cJSON_AddItemToArray(arr, a);
+        if (rc && rc != ARBOR_ENOENT) {
+            /* Not "no password": the roster is not answered without it. */
+            cJSON_Delete(j);
+            arbor_free(list);
+            web_error(res, 503, "store_error", "the agents' credentials could not be read");
+            return;
+        }
     }
     arbor_free(list);
     web_json(res, 200, j);
@@ -671,7 +736,7 @@ static cJSON *agent_json(const char *name)
     cJSON *a = cJSON_CreateObject();
     cJSON_AddStringToObject(a, "name", name);
     store_agent_t now;
-    if (agents_lookup(name, &now) == 0) {
+    if (agents_lookup(name, &now, NULL) == 0) {
         cJSON_AddBoolToObject(a, "active", now.active);
         cJSON_AddBoolToObject(a, "available", now.available);
     }
@@ -744,7 +809,7 @@ void api_agent_act(arbor_http_request_t *req, arbor_http_response_t *res, const 
     if (k == 2) {
         cJSON *arr = cJSON_AddArrayToObject(j, "open_tickets");
         for (size_t i = 0; i < n; i++)
-            cJSON_AddItemToArray(arr, desk_ticket_json(&held[i], false));
+            cJSON_AddItemToArray(arr, desk_ticket_json(&held[i], NULL));
     }
     free(held);
     web_json(res, 200, j);

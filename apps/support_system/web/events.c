@@ -11,12 +11,15 @@
  *                    that could be resumed: the N events after ID came
  *                    before it
  *   event: ticket    data: the ticket as stored, after each committed change
+ *   event: sla       data: {"id","due_at","breached_at","ticket"}, when the
+ *                    desk records that a ticket breached its resolution due
+ *                    time (sla.h), once per breach (its ticket event too)
  *   event: process   data: {"pid","behaviour","what","detail","reason"}, for
  *                    each crash, supervisor report (a child terminated, a
  *                    restart given up) and progress report (a child started)
  *
  * Every event has an id, "RUN-SEQ": RUN names this run of the desk's web
- * (when it was made), SEQ counts its events. The last RING_EVENTS ticket and
+ * (when it was made), SEQ counts its events. The last RING_EVENTS ticket, sla and
  * process events are kept, in order, in a ring (any thread appends); each
  * append then notifies every stream, subscribed in the Events registry
  * (duplicate keys) under one key, and a notified stream sends what the
@@ -52,9 +55,9 @@
 /* ---- the ring of recent events --------------------------------------------------------- */
 
 typedef struct ring_event {
-    uint64_t seq; /* 0: empty */
-    bool ticket;  /* a ticket event, else a process event */
-    char *data;   /* malloc'd JSON */
+    uint64_t seq;      /* 0: empty */
+    const char *event; /* its name: "ticket", "sla" or "process" (static) */
+    char *data;        /* malloc'd JSON */
 } ring_event_t;
 
 static struct {
@@ -66,7 +69,7 @@ static struct {
 
 /* Appends an event (its JSON, copied) to the ring and notifies every
  * stream. Any thread. An event that cannot be copied is dropped. */
-static void publish(bool ticket, const char *json)
+static void publish(const char *event, const char *json)
 {
     size_t len = strlen(json);
     char *copy = len < EVENT_DATA_MAX ? malloc(len + 1) : NULL;
@@ -77,23 +80,23 @@ static void publish(bool ticket, const char *json)
     uint64_t seq = ++ring.seq;
     ring_event_t *e = &ring.events[seq % RING_EVENTS];
     free(e->data);
-    *e = (ring_event_t){.seq = seq, .ticket = ticket, .data = copy};
+    *e = (ring_event_t){.seq = seq, .event = event, .data = copy};
     pthread_mutex_unlock(&ring.lock);
     arbor_pid_t events = arbor_whereis(WEB_EVENTS_NAME);
     if (events)
         arbor_registry_dispatch(events, EVENTS_KEY, TAG_NOTIFY, NULL, 0, NULL);
 }
 
-/* Event seq from the ring into data (size bytes) and *ticket: 1; 0 when
- * seq is not appended yet; -1 when the ring no longer holds it. */
-static int ring_read(uint64_t seq, char *data, size_t size, bool *ticket)
+/* Event seq from the ring into data (size bytes) and *event (its name):
+ * 1; 0 when seq is not appended yet; -1 when the ring no longer holds it. */
+static int ring_read(uint64_t seq, char *data, size_t size, const char **event)
 {
     pthread_mutex_lock(&ring.lock);
     int rc = seq > ring.seq ? 0 : -1;
     const ring_event_t *e = &ring.events[seq % RING_EVENTS];
     if (rc < 0 && e->seq == seq && strlen(e->data) < size) {
         memcpy(data, e->data, strlen(e->data) + 1);
-        *ticket = e->ticket;
+        *event = e->event;
         rc = 1;
     }
     pthread_mutex_unlock(&ring.lock);
@@ -123,11 +126,28 @@ static void ring_reset(bool on)
 
 void web_ticket_changed(const ticket_t *t)
 {
-    cJSON *j = desk_ticket_json(t, false);
+    cJSON *j = desk_ticket_json(t, NULL);
     char *text = j ? cJSON_PrintUnformatted(j) : NULL;
     cJSON_Delete(j);
     if (text)
-        publish(true, text);
+        publish("ticket", text);
+    cJSON_free(text);
+}
+
+void web_sla_breached(const ticket_t *t)
+{
+    cJSON *j = cJSON_CreateObject();
+    char due[TICKET_TIME_SIZE], breached[TICKET_TIME_SIZE];
+    ticket_format_time(t->due_at, due);
+    ticket_format_time(t->breached_at, breached);
+    cJSON_AddNumberToObject(j, "id", (double)t->id);
+    cJSON_AddStringToObject(j, "due_at", due);
+    cJSON_AddStringToObject(j, "breached_at", breached);
+    cJSON_AddItemToObject(j, "ticket", desk_ticket_json(t, NULL));
+    char *text = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    if (text)
+        publish("sla", text);
     cJSON_free(text);
 }
 
@@ -165,7 +185,7 @@ static void on_report(const arbor_report_t *r, void *ctx)
         cJSON_AddItemToObject(j, "detail", console_json_text(r->detail ? r->detail : ""));
         cJSON_AddItemToObject(j, "reason", console_json_text(reason));
         if (cJSON_PrintPreallocated(j, text, sizeof text, false))
-            publish(false, text);
+            publish("process", text);
         cJSON_Delete(j);
     }
     earlier_handler(r, NULL);
@@ -254,15 +274,15 @@ static int send_new(stream_t *s)
 {
     int n = 0;
     for (;;) {
-        bool ticket;
-        int rc = ring_read(s->sent + 1, s->data, sizeof s->data, &ticket);
+        const char *event = "";
+        int rc = ring_read(s->sent + 1, s->data, sizeof s->data, &event);
         if (rc == 0)
             return n;
         if (rc < 0)
             return send_snapshot(s, "too_old") ? n + 1 : -1;
         s->sent++;
         arbor_http_sse_event_t ev = {.id = event_id(s, s->sent),
-                                     .event = ticket ? "ticket" : "process",
+                                     .event = event,
                                      .data = s->data,
                                      .data_len = strlen(s->data)};
         if (arbor_http_sse_send(s->res, &ev) != 0)

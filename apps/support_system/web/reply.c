@@ -66,6 +66,10 @@ void web_desk_error(arbor_http_response_t *res, const ticket_error_t *e)
              code_is(e, "already_assigned") || code_is(e, "no_agents") ||
              code_is(e, "agent_exists") || code_is(e, "agent_inactive") || code_is(e, "unchanged"))
         status = 409;
+    else if (code_is(e, "request_id_reused"))
+        status = 422;
+    else if (code_is(e, "outcome_unknown"))
+        status = 504; /* the change may have been made: retry with the same Idempotency-Key */
     else if (code_is(e, "unavailable") || strncmp(e->code, "store", 5) == 0 || !e->code[0])
         status = 503;
     web_error(res, status, e->code[0] ? e->code : "unavailable",

@@ -20,10 +20,12 @@ void web_json(arbor_http_response_t *res, int status, cJSON *j);
 /* Answers status with {"code":code,"message":message}. */
 void web_error(arbor_http_response_t *res, int status, const char *code, const char *message);
 
-/* Answers a desk refusal with the status its code means: unknown_ticket
+/* Answers a desk error with the status its code means: unknown_ticket
  * 404; forbidden 403; conflict, invalid_transition, already_assigned,
- * no_agents, agent_exists, agent_inactive, unchanged 409; unavailable and
- * store errors 503; the rest (bad input, reason_required, ...) 400. */
+ * no_agents, agent_exists, agent_inactive, unchanged 409;
+ * request_id_reused 422; outcome_unknown 504 (the change may or may not
+ * have been made); unavailable and store errors 503 (nothing changed);
+ * the rest (bad input, reason_required, ...) 400. */
 void web_desk_error(arbor_http_response_t *res, const ticket_error_t *e);
 
 /* The request's body as a JSON object (*out, cJSON_Delete it): the body

@@ -59,6 +59,11 @@ uint16_t web_port(const web_t *web);
  * in the ticket's worker; never blocks. (events.c) */
 void web_ticket_changed(const ticket_t *t);
 
+/* The desk's on_breach: tells every event stream (event "sla") that t
+ * breached its resolution due time. Called in the ticket's worker; never
+ * blocks. (events.c) */
+void web_sla_breached(const ticket_t *t);
+
 /* Makes a one-time sign-in link for a first admin when the desk has no
  * admin yet: 1 and the link (http://HOST:PORT/#setup=TOKEN) in url, valid
  * once and for 15 minutes; 0 when there is an admin already; a negative

@@ -3,7 +3,8 @@
 // is the first admin's one-time link. The queue is a page of the server's
 // list (its filters, search, order and pages) with the server's queue counts.
 // Live: one EventSource on /api/events (ticket changes, which reload the page
-// shown; process reports, which redraw the tree at once).
+// shown; SLA breaches, which also say so in the notice; process reports, which
+// redraw the tree at once).
 'use strict';
 
 const state = {
@@ -157,7 +158,7 @@ window.addEventListener('hashchange', route);
 
 // ---- the queue --------------------------------------------------------------------
 
-// Each tab is a query of the list; the first four are counted by the server.
+// Each tab is a query of the list; those the server counts show their count.
 const PAGE_SIZE = 25;
 const QUEUES = [
   ['all', 'All', ''],
@@ -165,6 +166,7 @@ const QUEUES = [
   ['unassigned', 'Unassigned', 'queue=unassigned'],
   ['open', 'Open', 'queue=open'],
   ['pending', 'Pending', 'queue=pending'],
+  ['overdue', 'Overdue', 'queue=overdue'],
   ['resolved', 'Resolved', 'status=resolved'],
   ['closed', 'Closed', 'status=closed'],
 ];
@@ -253,12 +255,15 @@ $('#page-next').addEventListener('click', () => {
 function ticketRow(t, changed) {
   const actions = el('td', { class: 'actions' });
   for (const b of actionButtons(t, true)) actions.append(b);
-  return el('tr', { 'data-id': t.id, class: changed ? 'changed' : '' },
+  const cls = [changed ? 'changed' : '', t.overdue ? 'overdue' : ''].filter(Boolean).join(' ');
+  return el('tr', { 'data-id': t.id, class: cls },
     el('td', {}, el('a', { href: '#/ticket/' + t.id }, '#' + t.id)),
     el('td', {}, t.description),
     el('td', {}, t.customer),
     el('td', {}, t.priority),
-    el('td', {}, el('span', { class: 'status ' + t.status }, t.status)),
+    el('td', {}, el('span', { class: 'status ' + t.status }, t.status),
+      ...(t.overdue ? [' ', el('span', { class: 'badge-overdue', title: 'resolution was due '
+        + new Date(t.due_at || t.breached_at).toLocaleString() }, 'overdue')] : [])),
     el('td', {}, t.agent || '—'),
     actions);
 }
@@ -328,6 +333,19 @@ function refresh(id) {
 
 // ---- one ticket -------------------------------------------------------------------
 
+// The SLA's state (docs/desk.md): when the ticket is due, paused while
+// pending, or stopped; and whether it breached.
+function slaText(t) {
+  const when = (iso) => new Date(iso).toLocaleString();
+  const breach = t.breached ? ' — breached at ' + when(t.breached_at) : '';
+  if (t.due_at) return when(t.due_at) + breach;
+  if (t.sla_left_s !== null && t.sla_left_s !== undefined) {
+    const left = t.sla_left_s > 0 ? Math.round(t.sla_left_s / 60) + ' min left' : 'past due';
+    return 'paused while pending (' + left + ')' + breach;
+  }
+  return (t.breached ? 'stopped' : '—') + breach;
+}
+
 async function showTicket(id) {
   show('ticket');
   let t;
@@ -342,7 +360,8 @@ async function showTicket(id) {
   $('#ticket-title').textContent = '#' + t.id + ' ' + t.description;
   const fields = [['Status', t.status], ['Priority', t.priority], ['Customer', t.customer || '—'],
     ['Agent', t.agent || '—'], ['Created', new Date(t.created_at).toLocaleString()],
-    ['Updated', new Date(t.updated_at).toLocaleString()], ['Version', t.version]];
+    ['Updated', new Date(t.updated_at).toLocaleString()], ['Version', t.version],
+    ['Resolution due', slaText(t)]];
   $('#ticket-fields').replaceChildren(...fields.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
   $('#ticket-actions').replaceChildren(...actionButtons(t, false));
   // Assign (open) or reassign (assigned, pending) to an agent picked by name.
@@ -386,12 +405,34 @@ async function showTicket(id) {
     };
   }
   // The history, with the conversation: a reply's or a note's text under it.
-  $('#ticket-history').replaceChildren(...t.history.map((h) => {
-    const li = el('li', { class: h.kind || 'event' },
-      new Date(h.at).toLocaleString() + ' — ' + h.who + (h.role ? ' (' + h.role + ')' : '') + ': ' + h.what);
-    if (h.text) li.append(el('blockquote', {}, h.text));
-    return li;
-  }));
+  // The API answers its latest page; older entries load on demand.
+  $('#ticket-history').replaceChildren(...t.history.map(historyItem));
+  olderButton(t.id, t.history, t.history_older);
+}
+
+function historyItem(h) {
+  const li = el('li', { class: h.kind || 'event' },
+    new Date(h.at).toLocaleString() + ' — ' + h.who + (h.role ? ' (' + h.role + ')' : '') + ': ' + h.what);
+  if (h.text) li.append(el('blockquote', {}, h.text));
+  return li;
+}
+
+// "Load N older entries": the page before the first entry shown, put
+// above it; hidden when the history starts there.
+function olderButton(id, page, older) {
+  const button = $('#history-older');
+  button.hidden = !older || !page.length;
+  if (button.hidden) return;
+  button.textContent = 'Load older entries (' + older + ' more)';
+  button.onclick = async () => {
+    try {
+      const t = (await api('GET', '/api/tickets/' + id + '?before=' + page[0].id)).ticket;
+      $('#ticket-history').prepend(...t.history.map(historyItem));
+      olderButton(id, t.history, t.history_older);
+    } catch (e) {
+      notice(e.message);
+    }
+  };
 }
 
 // ---- agents -------------------------------------------------------------------------
@@ -496,6 +537,13 @@ function connectEvents() {
   es.addEventListener('ticket', (ev) => {
     const t = JSON.parse(ev.data);
     if (keepNewest(t)) refresh(t.id);
+  });
+  // A ticket breached its SLA (its ticket event comes too): say so.
+  es.addEventListener('sla', (ev) => {
+    const d = JSON.parse(ev.data);
+    if (keepNewest(d.ticket)) refresh(d.id);
+    notice('Ticket #' + d.id + ' is overdue: its resolution was due '
+      + new Date(d.due_at).toLocaleString(), true);
   });
 }
 

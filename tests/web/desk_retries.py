@@ -1,0 +1,380 @@
+#!/usr/bin/env python3
+"""Answers that tell the truth, and retries applied once (docs/desk.md, "When
+the answer is outcome unknown"; docs/api-http.md, Idempotency-Key).
+
+1. A change whose outcome is unknown says so. The desk runs with the Store's
+   test hook ARBOR_DESK_TEST_COMMIT_DELAY_MS (each batch that writes waits
+   before its COMMIT, as behind a stalled disk) longer than the call timeout
+   ARBOR_DESK_CALL_TIMEOUT_MS: every change times out while its commit is
+   still to come, deterministically. The console and HTTP answers must say
+   outcome_unknown (never "could not" or "failed"), and a retry under the
+   same request id must be answered with the first outcome, the change
+   existing exactly once.
+2. Idempotency-Key over HTTP on an ordinary desk: a retried create or
+   change is made once and answered as the first time; a key reused for
+   another request is refused (422) and changes nothing.
+3. A commit that SQLite cannot finish (the desk runs under a file size
+   limit, RLIMIT_FSIZE, so that writing the log fails at some commit): the
+   answer is outcome_unknown, and every acknowledged ticket is in the file.
+4. Concurrent edits: two agents race conflicting changes on one ticket,
+   many times; exactly one wins each race, the loser gets 409 naming the
+   winner, and the history holds each change once.
+
+usage: desk_retries.py PATH_TO_support_system
+"""
+import json
+import os
+import resource
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from desk import DEADLINE_S, Desk, Failure  # noqa: E402
+
+ADMIN_PW = "correct horse"
+SCALE = float(os.environ.get("ARBOR_TEST_TIMEOUT_SCALE", "1") or 1)
+CALL_TIMEOUT_MS = int(400 * SCALE)
+COMMIT_DELAY_MS = 4 * CALL_TIMEOUT_MS
+RACES = 25
+
+
+def expect(resp, status, code=None, what=""):
+    if resp.status != status:
+        raise Failure("%s: expected %d, got %r" % (what, status, resp))
+    if code is not None and (not resp.json or resp.json.get("code") != code):
+        raise Failure("%s: expected code %r, got %r" % (what, code, resp))
+    return resp.json
+
+
+def admin_of(desk):
+    c = desk.client()
+    r = c.post("/api/setup", {"token": desk.setup_token, "name": "ada", "password": ADMIN_PW})
+    expect(r, 200, what="the first admin")
+    return c
+
+
+def honest_unknown(message, what):
+    """An unknown outcome is never told as a failure."""
+    low = message.lower()
+    for word in ("could not", "failed", "cannot"):
+        if word in low:
+            raise Failure("%s: an unknown outcome told as a failure: %r" % (what, message))
+    if "may or may not" not in low:
+        raise Failure("%s: the answer does not say the change may have been made: %r"
+                      % (what, message))
+
+
+def console_unknown(desk, line, request_id):
+    """line's change times out: the answer is outcome_unknown, and names the
+    request id to retry with."""
+    a = desk.command(line)
+    err = a.get("error") or {}
+    if a.get("ok") is not False or err.get("code") != "outcome_unknown":
+        raise Failure("%r: expected outcome_unknown, got %r" % (line, a))
+    honest_unknown(err["message"], line)
+    rid = a.get("request_id")
+    if not rid or (request_id and rid != request_id) or ("--request-id " + rid) not in \
+            err["message"]:
+        raise Failure("%r: the answer does not say how to retry: %r" % (line, a))
+    return rid
+
+
+def console_retry(desk, line):
+    """Retries line until the desk answers it for certain (each try may time
+    out again while the first commit is still to come)."""
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        a = desk.command(line)
+        if a.get("ok"):
+            return a
+        code = (a.get("error") or {}).get("code")
+        if code == "outcome_unknown":
+            honest_unknown(a["error"]["message"], line)
+        elif code != "unavailable":  # the worker stopped before taking it: retry
+            raise Failure("%r: a retry answered %r" % (line, a))
+    raise Failure("%r: no certain answer within %d s" % (line, DEADLINE_S))
+
+
+def http_retry(client, path, body, key, what):
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        r = client.post(path, body, headers={"Idempotency-Key": key})
+        if r.status == 503 and r.json and r.json.get("code") == "unavailable":
+            continue
+        if r.status != 504:
+            return r
+        expect(r, 504, "outcome_unknown", what)
+        honest_unknown(r.json["message"], what)
+    raise Failure("%s: no certain answer within %d s" % (what, DEADLINE_S))
+
+
+def history_of(desk, tid):
+    a = desk.command("show %d" % tid)
+    if not a.get("ok"):
+        raise Failure("show %d: %r" % (tid, a))
+    return a["ticket"]["history"]
+
+
+def count(history, what, text=None):
+    return sum(1 for h in history
+               if h["what"] == what and (text is None or h.get("text") == text))
+
+
+def outcome_unknown(binary, tmp):
+    os.environ["ARBOR_DESK_CALL_TIMEOUT_MS"] = str(CALL_TIMEOUT_MS)
+    os.environ["ARBOR_DESK_TEST_COMMIT_DELAY_MS"] = str(COMMIT_DELAY_MS)
+    try:
+        desk = Desk(binary, tmp, name="slow")
+    finally:
+        del os.environ["ARBOR_DESK_CALL_TIMEOUT_MS"]
+        del os.environ["ARBOR_DESK_TEST_COMMIT_DELAY_MS"]
+    try:
+        # A create: unknown, then the retry answers the ticket it made.
+        line = "create --request-id slow-create-1 --customer Acme Printer on fire"
+        console_unknown(desk, line, "slow-create-1")
+        a = console_retry(desk, line)
+        tid = a["ticket"]["id"]
+        if not a.get("replayed"):
+            raise Failure("the retried create was not answered as made before: %r" % a)
+        a = console_retry(desk, line)  # and again, the same ticket
+        if a["ticket"]["id"] != tid:
+            raise Failure("a retried create answered another ticket: %r" % a)
+        found = desk.command("list --search fire")
+        if [t["id"] for t in found["tickets"]] != [tid]:
+            raise Failure("the retried create made %r" % found)
+
+        # A note: made once however often it is retried.
+        line = "note %d --request-id slow-note-1 call them back" % tid
+        console_unknown(desk, line, "slow-note-1")
+        console_retry(desk, line)
+        console_retry(desk, line)
+        if count(history_of(desk, tid), "added a note", "call them back") != 1:
+            raise Failure("the retried note is not there once: %r" % history_of(desk, tid))
+        # The same id for another request is refused, and changes nothing.
+        a = desk.command("note %d --request-id slow-note-1 something else" % tid)
+        if (a.get("error") or {}).get("code") != "request_id_reused":
+            raise Failure("a request id reused for another note: %r" % a)
+        if count(history_of(desk, tid), "added a note") != 1:
+            raise Failure("a refused note was added")
+
+        # Without --request-id the console makes one up, and says it.
+        line = "note %d plain words" % tid
+        rid = console_unknown(desk, line, None)
+        console_retry(desk, line + " --request-id " + rid)
+        if count(history_of(desk, tid), "added a note", "plain words") != 1:
+            raise Failure("the note retried under the console's id: %r" % history_of(desk, tid))
+
+        # A transition: resolve retried after its first answer was unknown.
+        console_retry(desk, "assign %d alice --request-id slow-assign-1" % tid)
+        line = "resolve %d --request-id slow-resolve-1" % tid
+        console_unknown(desk, line, "slow-resolve-1")
+        a = console_retry(desk, line)
+        if a["ticket"]["status"] != "resolved":
+            raise Failure("resolve retried: %r" % a)
+        if count(history_of(desk, tid), "resolved") != 1:
+            raise Failure("resolved twice? %r" % history_of(desk, tid))
+
+        # Over HTTP: 504 outcome_unknown, then the first outcome.
+        admin = admin_of(desk)
+        body = {"description": "Fax jammed"}
+        r = admin.post("/api/tickets", body, headers={"Idempotency-Key": "slow-http-1"})
+        expect(r, 504, "outcome_unknown", "a create whose commit is late")
+        honest_unknown(r.json["message"], "HTTP create")
+        r = http_retry(admin, "/api/tickets", body, "slow-http-1", "HTTP create retried")
+        t = expect(r, 201, what="the retried HTTP create")["ticket"]
+        if r.header("Idempotent-Replayed") != "true":
+            raise Failure("the retry is not marked as replayed: %r" % r.headers)
+        found = desk.command("list --search Fax")
+        if [x["id"] for x in found["tickets"]] != [t["id"]]:
+            raise Failure("the retried HTTP create made %r" % found)
+        if desk.quit() != 0:
+            raise Failure("the slow desk did not quit cleanly")
+    except Failure:
+        print("--- slow desk stderr:")
+        print(desk.stderr())
+        if desk.proc.poll() is None:
+            desk.proc.kill()
+        raise
+
+
+def file_too_big(binary, tmp):
+    db = os.path.join(tmp, "full.db")
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past it fails, EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (300 * 1024, 300 * 1024))
+
+    p = subprocess.Popen([binary, "--json", "--no-http", "--db", db], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                         preexec_fn=limit)
+    acked, answer = 0, None
+    try:
+        for i in range(2000):
+            p.stdin.write("create --customer Acme ticket %d %s\n" % (i, "x" * 150))
+            p.stdin.flush()
+            answer = json.loads(p.stdout.readline())
+            if not answer.get("ok"):
+                break
+            acked += 1
+        p.stdin.write("quit\n")
+        p.stdin.flush()
+        p.wait(DEADLINE_S)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    err = (answer or {}).get("error") or {}
+    if err.get("code") != "outcome_unknown":
+        raise Failure("a commit that could not finish answered %r" % answer)
+    honest_unknown(err["message"], "a commit that could not finish")
+    with sqlite3.connect(db) as conn:
+        stored = conn.execute("SELECT count(*) FROM tickets").fetchone()[0]
+    if stored not in (acked, acked + 1):
+        raise Failure("%d tickets acknowledged, %d in the file" % (acked, stored))
+
+
+def idempotency(desk, admin):
+    body = {"description": "Idempotent toaster", "customer": "Acme"}
+    key = {"Idempotency-Key": "create-toaster-1"}
+    r1 = admin.post("/api/tickets", body, headers=key)
+    t1 = expect(r1, 201, what="create with a key")["ticket"]
+    if r1.header("Idempotent-Replayed"):
+        raise Failure("a first create marked replayed")
+    r2 = admin.post("/api/tickets", body, headers=key)
+    t2 = expect(r2, 201, what="the create retried")["ticket"]
+    if t2["id"] != t1["id"] or r2.header("Idempotent-Replayed") != "true" or \
+            r2.header("Location") != "/api/tickets/%d" % t1["id"]:
+        raise Failure("the retried create: %r %r" % (r2, r2.headers))
+    same = [t for t in expect(admin.get("/api/tickets?limit=1000"), 200)["tickets"]
+            if t["description"] == body["description"]]
+    if len(same) != 1:
+        raise Failure("a retried create made %d tickets" % len(same))
+    # Another request under the key: refused, nothing made.
+    expect(admin.post("/api/tickets", {"description": "Another"}, headers=key), 422,
+           "request_id_reused", "a key reused for another create")
+    expect(admin.post("/api/tickets", body, headers={"Idempotency-Key": "two words"}), 400,
+           "bad_idempotency_key", "a key with a blank")
+    expect(admin.post("/api/tickets", body, headers={"Idempotency-Key": "k" * 65}), 400,
+           "bad_idempotency_key", "a key too long")
+    path = "/api/tickets/%d" % t1["id"]
+    # A change retried: a note made once; assign and resolve retried after
+    # they moved the ticket on are answered as the first time, not refused.
+    for _ in range(2):
+        expect(admin.post(path + "/note", {"text": "checked the fuse"},
+                          headers={"Idempotency-Key": "note-fuse"}), 200, what="note")
+    v = expect(admin.get(path), 200)["ticket"]["version"]
+    for i in range(2):
+        r = admin.post(path + "/assign", {"agent": "bob"},
+                       headers={"Idempotency-Key": "assign-bob", "If-Match": '"%d"' % v})
+        t = expect(r, 200, what="assign, try %d" % i)["ticket"]
+        if t["agent"] != "bob" or (r.header("Idempotent-Replayed") == "true") != (i == 1):
+            raise Failure("assign, try %d: %r %r" % (i, r, r.headers))
+    for i in range(2):
+        r = admin.post(path + "/resolve", {}, headers={"Idempotency-Key": "resolve-1"})
+        if expect(r, 200, what="resolve, try %d" % i)["ticket"]["status"] != "resolved":
+            raise Failure("resolve: %r" % r)
+    expect(admin.post(path + "/reopen", {}, headers={"Idempotency-Key": "note-fuse"}), 422,
+           "request_id_reused", "a note's key reused for a reopen")
+    expect(admin.post("/api/tickets/%d/note" % t1["id"], {"text": "another text"},
+                      headers={"Idempotency-Key": "note-fuse"}), 422, "request_id_reused",
+           "a note's key reused for another text")
+    hist = expect(admin.get(path), 200)["ticket"]["history"]
+    whats = [h["what"] for h in hist]
+    if whats != ["created", "added a note", "assigned to bob", "resolved"]:
+        raise Failure("the history after retries: %r" % whats)
+
+
+def race(desk, admin):
+    """Two agents race conflicting changes; exactly one wins each time."""
+    clients = {}
+    for name in ("alice", "bob"):
+        expect(admin.post("/api/agents", {"name": name + "2", "password": name + "pass!"}), 201,
+               what="add " + name + "2")
+        c = desk.client()
+        expect(c.sign_in(name + "2", name + "pass!"), 200, what=name + "2 signs in")
+        clients[name + "2"] = c
+    names = sorted(clients)
+
+    def duel(path, bodies, version):
+        barrier = threading.Barrier(2)
+        out = {}
+
+        def go(name):
+            barrier.wait()
+            out[name] = clients[name].post(path + "/" + bodies[name][0], bodies[name][1],
+                                           headers={"If-Match": '"%d"' % version})
+        threads = [threading.Thread(target=go, args=(n,)) for n in names]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        won = [n for n in names if out[n].status == 200]
+        lost = [n for n in names if out[n].status != 200]
+        if len(won) != 1:
+            raise Failure("%s: %d winners: %r" % (path, len(won), out))
+        loser = out[lost[0]]
+        expect(loser, 409, "conflict", "the race's loser")
+        if won[0] not in loser.json["message"]:
+            raise Failure("the conflict does not name the winner %s: %r" % (won[0], loser.json))
+        return won[0], out[won[0]].json["ticket"]
+
+    for i in range(RACES):
+        t = expect(admin.post("/api/tickets", {"description": "race %d" % i}), 201)["ticket"]
+        path = "/api/tickets/%d" % t["id"]
+        # Each assigns the ticket to themselves, from the same version.
+        winner, t2 = duel(path, {n: ("assign", {"agent": n}) for n in names}, t["version"])
+        if t2["agent"] != winner:
+            raise Failure("%s won, but the ticket went to %r" % (winner, t2))
+        # One resolves, the other reassigns to themselves, from the same version.
+        bodies = {names[0]: ("resolve", {}), names[1]: ("reassign", {"agent": names[1]})}
+        if winner == names[1]:
+            bodies[names[1]] = ("resolve", {})
+            bodies[names[0]] = ("reassign", {"agent": names[0]})
+        winner2, t3 = duel(path, bodies, t2["version"])
+        shown = expect(admin.get(path), 200)["ticket"]
+        whats = [h["what"] for h in shown["history"]]
+        if whats.count("created") != 1 or sum(w.startswith("assigned to") for w in whats) != 1:
+            raise Failure("race %d: the history after the assign race: %r" % (i, whats))
+        if len(whats) != 3 or whats[1] != "assigned to " + winner or \
+                shown["version"] != t["version"] + 2:
+            raise Failure("race %d: lost or doubled a change: %r" % (i, shown))
+        resolved = whats[2] == "resolved"
+        if resolved != (shown["status"] == "resolved") or \
+                [h["who"] for h in shown["history"]][2] != winner2:
+            raise Failure("race %d: the second race's winner %s, history %r"
+                          % (i, winner2, shown["history"]))
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    binary = sys.argv[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            outcome_unknown(binary, tmp)
+            file_too_big(binary, tmp)
+            desk = Desk(binary, tmp)
+            try:
+                admin = admin_of(desk)
+                idempotency(desk, admin)
+                race(desk, admin)
+                if desk.quit() != 0:
+                    raise Failure("the desk did not quit cleanly")
+            except Failure:
+                print("--- desk stderr:")
+                print(desk.stderr())
+                if desk.proc.poll() is None:
+                    desk.proc.kill()
+                raise
+        except Failure as e:
+            print("FAIL:", e)
+            sys.exit(1)
+    print("desk retries: unknown outcomes said, retries made once, races won once")
+
+
+if __name__ == "__main__":
+    main()
