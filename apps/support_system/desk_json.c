@@ -33,37 +33,52 @@ static cJSON *history_json(const store_history_t *h)
     return e;
 }
 
+/* An integer as JSON: its digits, as a raw node. cJSON 1.7.15 prints a
+ * number with "%1.15g" and reads it back with sscanf to check it, some
+ * thousands of instructions; the digits are the same text for any integer
+ * below 10^15 (and exact beyond). */
+static cJSON *integer_json(int64_t n)
+{
+    char digits[24], *p = digits + sizeof digits;
+    uint64_t u = n < 0 ? 0 - (uint64_t)n : (uint64_t)n;
+    *--p = '\0';
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (n < 0)
+        *--p = '-';
+    return cJSON_CreateRaw(p);
+}
+
+/* A ticket is made often (each answer about it and each event), so its
+ * keys and its priority and status names are constants that cJSON
+ * references rather than copies. */
 cJSON *desk_ticket_json(const ticket_t *t, const store_history_page_t *history)
 {
     cJSON *j = cJSON_CreateObject();
-    cJSON_AddNumberToObject(j, "id", (double)t->id);
-    cJSON_AddItemToObject(j, "description", console_json_text(t->description));
-    cJSON_AddItemToObject(j, "customer", console_json_text(t->customer));
-    cJSON_AddStringToObject(j, "priority", ticket_priority_name(t->priority));
-    cJSON_AddStringToObject(j, "status", ticket_status_name(t->status));
-    if (t->agent[0])
-        cJSON_AddItemToObject(j, "agent", console_json_text(t->agent));
-    else
-        cJSON_AddNullToObject(j, "agent");
-    cJSON_AddItemToObject(j, "created_at", time_json(t->created_at));
-    cJSON_AddItemToObject(j, "updated_at", time_json(t->updated_at));
-    cJSON_AddNumberToObject(j, "version", (double)t->version);
+    if (!j)
+        return NULL;
+    cJSON_AddItemToObjectCS(j, "id", integer_json(t->id));
+    cJSON_AddItemToObjectCS(j, "description", console_json_text(t->description));
+    cJSON_AddItemToObjectCS(j, "customer", console_json_text(t->customer));
+    cJSON_AddItemToObjectCS(j, "priority",
+                            cJSON_CreateStringReference(ticket_priority_name(t->priority)));
+    cJSON_AddItemToObjectCS(j, "status",
+                            cJSON_CreateStringReference(ticket_status_name(t->status)));
+    cJSON_AddItemToObjectCS(j, "agent",
+                            t->agent[0] ? console_json_text(t->agent) : cJSON_CreateNull());
+    cJSON_AddItemToObjectCS(j, "created_at", time_json(t->created_at));
+    cJSON_AddItemToObjectCS(j, "updated_at", time_json(t->updated_at));
+    cJSON_AddItemToObjectCS(j, "version", integer_json(t->version));
     /* The SLA (sla.h): the due time while the clock runs, what is left
      * while pending paused it, the breach, and whether it is overdue. */
-    if (t->due_at)
-        cJSON_AddItemToObject(j, "due_at", time_json(t->due_at));
-    else
-        cJSON_AddNullToObject(j, "due_at");
-    if (t->sla_paused)
-        cJSON_AddNumberToObject(j, "sla_left_s", (double)(t->sla_left_ms / 1000));
-    else
-        cJSON_AddNullToObject(j, "sla_left_s");
-    cJSON_AddBoolToObject(j, "breached", t->breached_at != 0);
-    if (t->breached_at)
-        cJSON_AddItemToObject(j, "breached_at", time_json(t->breached_at));
-    else
-        cJSON_AddNullToObject(j, "breached_at");
-    cJSON_AddBoolToObject(j, "overdue", sla_overdue(t));
+    cJSON_AddItemToObjectCS(j, "due_at", t->due_at ? time_json(t->due_at) : cJSON_CreateNull());
+    cJSON_AddItemToObjectCS(
+        j, "sla_left_s", t->sla_paused ? integer_json(t->sla_left_ms / 1000) : cJSON_CreateNull());
+    cJSON_AddItemToObjectCS(j, "breached", cJSON_CreateBool(t->breached_at != 0));
+    cJSON_AddItemToObjectCS(j, "breached_at",
+                            t->breached_at ? time_json(t->breached_at) : cJSON_CreateNull());
+    cJSON_AddItemToObjectCS(j, "overdue", cJSON_CreateBool(sla_overdue(t)));
     if (history) {
         cJSON *h = cJSON_AddArrayToObject(j, "history");
         for (size_t i = 0; i < history->n; i++)

@@ -42,7 +42,6 @@
  * check here catches both whatever the mode.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -229,6 +228,13 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
     return head_append(c, at, len);
 }
 
+/* Whether a field's name is lower, in any case; lower is in lower case
+ * and starts with a letter (the first byte rejects most names). */
+static bool name_is(const char *name, const char *lower)
+{
+    return ((unsigned char)name[0] | 0x20) == (unsigned char)lower[0] && !strcasecmp(name, lower);
+}
+
 static int on_header_value_complete(llhttp_t *p)
 {
     http_conn_t *c = p->data;
@@ -246,11 +252,11 @@ static int on_header_value_complete(llhttp_t *p)
     if (c->headers_done)
         return 0; /* a trailer field: checked, never used (see serve) */
     const arbor_http_header_t *f = &c->fields[c->n_fields - 1];
-    if (!strcasecmp(f->name, "content-length"))
+    if (name_is(f->name, "content-length"))
         c->n_content_length++;
-    else if (!strcasecmp(f->name, "transfer-encoding"))
+    else if (name_is(f->name, "transfer-encoding"))
         c->n_transfer_encoding++;
-    else if (!strcasecmp(f->name, "expect")) {
+    else if (name_is(f->name, "expect")) {
         if (strcasecmp(f->value, "100-continue"))
             return stop(c, 417);
         c->expect_continue = true;
@@ -270,8 +276,8 @@ static int on_headers_complete(llhttp_t *p)
     if (c->n_content_length > 1 || (c->n_content_length && c->n_transfer_encoding) ||
         c->n_transfer_encoding > 1)
         return stop(c, 400);
-    for (size_t i = 0; i < c->n_fields; i++)
-        if (!strcasecmp(c->fields[i].name, "transfer-encoding") &&
+    for (size_t i = 0; c->n_transfer_encoding && i < c->n_fields; i++)
+        if (name_is(c->fields[i].name, "transfer-encoding") &&
             strcasecmp(c->fields[i].value, "chunked"))
             return stop(c, 400);
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->srv->opts.limits.max_body)
@@ -412,25 +418,34 @@ static int out_add(http_conn_t *c, const void *data, size_t len)
     return 0;
 }
 
-static int out_printf(http_conn_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int out_printf(http_conn_t *c, const char *fmt, ...)
+/* A string, a decimal and a hexadecimal number, without printf's
+ * machinery (which was most of a small answer's instructions). */
+#define OUT_LIT(c, literal) out_add(c, literal, sizeof literal - 1)
+
+static int out_str(http_conn_t *c, const char *s)
 {
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        size_t room = c->out_cap - c->out_len;
-        int n = vsnprintf(c->out + c->out_len, room, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-            return ARBOR_EINVAL;
-        if ((size_t)n < room) {
-            c->out_len += (size_t)n;
-            return 0;
-        }
-        int rc = out_reserve(c, (size_t)n + 1);
-        if (rc)
-            return rc;
-    }
+    return out_add(c, s, strlen(s));
+}
+
+static int out_decimal(http_conn_t *c, long long n)
+{
+    char digits[24], *p = digits + sizeof digits;
+    unsigned long long u = n < 0 ? 0ull - (unsigned long long)n : (unsigned long long)n;
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (n < 0)
+        *--p = '-';
+    return out_add(c, p, (size_t)(digits + sizeof digits - p));
+}
+
+static int out_hex(http_conn_t *c, size_t n)
+{
+    char digits[2 * sizeof n], *p = digits + sizeof digits;
+    do
+        *--p = "0123456789abcdef"[n & 15];
+    while (n >>= 4);
+    return out_add(c, p, (size_t)(digits + sizeof digits - p));
 }
 
 static int flush(http_conn_t *c)
@@ -464,25 +479,47 @@ static bool status_has_body(int status)
 static int write_head(http_conn_t *c, int64_t length)
 {
     const arbor_http_response_t *r = &c->res;
-    int rc = out_printf(c, "HTTP/1.1 %d %s\r\nServer: arbor\r\nDate: %s\r\n", r->status,
-                        arbor_http_status_text(r->status), http_date());
-    if (!rc && r->content_type)
-        rc = out_printf(c, "Content-Type: %s\r\n", r->content_type);
-    for (size_t i = 0; !rc && i < c->n_res_headers; i++)
-        rc = out_printf(c, "%s: %s\r\n", c->res_headers[i].name, c->res_headers[i].value);
+    int rc = OUT_LIT(c, "HTTP/1.1 ");
+    if (!rc)
+        rc = out_decimal(c, r->status);
+    if (!rc)
+        rc = OUT_LIT(c, " ");
+    if (!rc)
+        rc = out_str(c, arbor_http_status_text(r->status));
+    if (!rc)
+        rc = OUT_LIT(c, "\r\nServer: arbor\r\nDate: ");
+    if (!rc)
+        rc = out_str(c, http_date());
+    if (!rc && r->content_type) {
+        rc = OUT_LIT(c, "\r\nContent-Type: ");
+        if (!rc)
+            rc = out_str(c, r->content_type);
+    }
+    for (size_t i = 0; !rc && i < c->n_res_headers; i++) {
+        rc = OUT_LIT(c, "\r\n");
+        if (!rc)
+            rc = out_str(c, c->res_headers[i].name);
+        if (!rc)
+            rc = OUT_LIT(c, ": ");
+        if (!rc)
+            rc = out_str(c, c->res_headers[i].value);
+    }
     if (!rc && status_has_body(r->status)) {
-        if (length >= 0)
-            rc = out_printf(c, "Content-Length: %lld\r\n", (long long)length);
-        else if (c->req.version >= 11)
-            rc = out_printf(c, "Transfer-Encoding: chunked\r\n");
+        if (length >= 0) {
+            rc = OUT_LIT(c, "\r\nContent-Length: ");
+            if (!rc)
+                rc = out_decimal(c, length);
+        } else if (c->req.version >= 11) {
+            rc = OUT_LIT(c, "\r\nTransfer-Encoding: chunked");
+        }
     }
     if (arbor__http_draining(c->srv))
         c->keep_alive = false; /* the server is shutting down: this is the last answer */
     if (!rc && !c->keep_alive)
-        rc = out_printf(c, "Connection: close\r\n");
+        rc = OUT_LIT(c, "\r\nConnection: close");
     else if (!rc && c->req.version < 11)
-        rc = out_printf(c, "Connection: keep-alive\r\n");
-    return rc ? rc : out_add(c, "\r\n", 2);
+        rc = OUT_LIT(c, "\r\nConnection: keep-alive");
+    return rc ? rc : OUT_LIT(c, "\r\n\r\n");
 }
 
 /* A response the server makes itself (an error), then the connection
@@ -518,7 +555,9 @@ int arbor_http_write(arbor_http_response_t *res, const void *data, size_t len)
     }
     if (!rc && len && !c->head_only && status_has_body(res->status)) {
         if (c->req.version >= 11)
-            rc = out_printf(c, "%zx\r\n", len);
+            rc = out_hex(c, len);
+        if (!rc && c->req.version >= 11)
+            rc = OUT_LIT(c, "\r\n");
         if (!rc)
             rc = out_add(c, data, len);
         if (!rc && c->req.version >= 11)
@@ -825,6 +864,24 @@ static _Noreturn void end(void)
     arbor_exit(ARBOR_NORMAL); /* the socket closes with the process */
 }
 
+/* After the answer to a request that said it was the client's last:
+ * closes at once, as Go's net/http and nginx do, when nothing more was
+ * received (nothing buffered, nothing in the socket), since then no reset
+ * can overtake the answer; returns otherwise (the caller lingers). This
+ * saves the lingering close's shutdown, wait and reads on every
+ * connection-per-request client. */
+static void close_if_all_read(http_conn_t *c)
+{
+    if (c->in_pos < c->in_len)
+        return;
+    size_t got;
+    int rc = arbor_socket_recv(c->socket, c->in, IN_SIZE, 0, &got);
+    if (rc == 0 && got > 0)
+        return; /* more bytes: linger over them */
+    arbor_socket_close(c->socket);
+    end();
+}
+
 /* Reads what has come, without waiting, into the empty input buffer.
  * Returns 0 with bytes, ARBOR_ETIMEDOUT when nothing has come, 1 at the
  * end of the stream or an error. */
@@ -856,13 +913,18 @@ static void serve_until_idle(http_conn_t *c)
              * handler says its 500 after them. */
             if (flush(c) != 0)
                 end();
+            /* The client said this is its last request (Connection:
+             * close, or HTTP/1.0 without keep-alive), and asked for no
+             * upgrade: nothing is to come after it. */
+            bool client_closes = !c->keep_alive && !c->parser.upgrade;
             arbor__http_serve(c);
             bool keep = c->keep_alive && !c->write_error;
             arbor__http_request_reset(c);
             c->idle_deadline = 0; /* the next wait is a new one */
             phase = -1;
             if (!keep) {
-                flush(c);
+                if (flush(c) == 0 && client_closes)
+                    close_if_all_read(c);
                 linger_close(c);
                 end();
             }
@@ -966,7 +1028,6 @@ static void conn_init(void **state)
     bool reject = m->tag == ARBOR__HTTP_TAG_REJECT;
     c->socket = *(arbor_socket_t *)m->data;
     arbor_msg_free(m);
-    arbor_socket_setopt(c->socket, ARBOR_SO_NODELAY, 1);
     arbor_socket_peer(c->socket, &c->req.peer);
 
     if (arbor__http_conn_setup(c) != 0)

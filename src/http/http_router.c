@@ -224,8 +224,9 @@ void arbor_http_route(arbor_http_request_t *req, arbor_http_response_t *res, voi
     const arbor_http_router_t *r = arg;
     http_conn_t *c = HTTP_CONN_OF_REQ(req);
     span_t names[ARBOR_HTTP_MAX_PARAMS], values[ARBOR_HTTP_MAX_PARAMS];
-    char allow[256] = "";
+    char allow[256]; /* not zeroed whole: a route that matches at once never reads it */
     size_t allow_len = 0;
+    allow[0] = '\0';
     bool path_matched = false;
     for (size_t i = 0; i < r->n; i++) {
         const arbor_http_route_t *rt = &r->routes[i];

@@ -6,7 +6,9 @@
  * conversation (replies and notes), their notifications, and a database of
  * schema version 3 upgraded with its data.
  */
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -159,6 +161,40 @@ TEST(times_are_iso_8601_in_utc)
     ASSERT_STREQ(buf, "1970-01-01T00:00:00Z");
     ticket_format_time(1796575741999, buf); /* milliseconds are dropped */
     ASSERT_STREQ(buf, "2026-12-06T16:49:01Z");
+    /* The hand-made format against gmtime_r and strftime: the edges of
+     * days, months, leap days (2000 is a leap year, 1900 and 2100 are
+     * not), times before 1970, and every 2,991,001st second from year 1000
+     * to 9999; beyond those years it is strftime's own. */
+    static const int64_t edges[] = {-1,
+                                    -999,
+                                    -1000,
+                                    -1001,
+                                    -86400000,
+                                    -86401000,
+                                    951782399000,    /* 2000-02-28T23:59:59 */
+                                    951868799000,    /* 2000-02-29T23:59:59 */
+                                    951868800000,    /* 2000-03-01T00:00:00 */
+                                    -2203891200000,  /* 1900-03-01T00:00:00 */
+                                    4107542399000,   /* 2100-02-28T23:59:59 */
+                                    4107542400000,   /* 2100-03-01T00:00:00 */
+                                    253402300799000, /* 9999-12-31T23:59:59 */
+                                    253402300800000, /* 10000-01-01 */
+                                    -30610224000000, /* 1000-01-01 */
+                                    -30610224001000, /* 0999-12-31T23:59:59 */
+                                    INT64_MAX,
+                                    INT64_MIN};
+    char want[TICKET_TIME_SIZE];
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0] + 100000; i++) {
+        int64_t ms = i < sizeof edges / sizeof edges[0]
+                         ? edges[i]
+                         : -30610224000000 + (int64_t)(i * 2991001) * 1000;
+        time_t secs = (time_t)(ms / 1000);
+        struct tm tm;
+        if (!gmtime_r(&secs, &tm) || !strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%SZ", &tm))
+            snprintf(want, sizeof want, "%lld", (long long)ms);
+        ticket_format_time(ms, buf);
+        ASSERT_STREQ(buf, want);
+    }
 }
 
 TEST(an_actor_is_checked)

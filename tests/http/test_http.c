@@ -225,6 +225,50 @@ TEST(connection_close_is_honoured)
     arbor_test_run(connection_close_root, NULL);
 }
 
+/* A client that said its request was its last, and sent nothing after
+ * it, is closed at once rather than lingered over (no shutdown and wait
+ * for its end): bytes it sends after the answer's end of file meet a
+ * closed socket, whose kernel resets them. A lingering server would read
+ * and drop them for a second, so no reset would come before then. (The
+ * reset comes from the server's kernel, not its processes: the 500 ms
+ * here wait on no scheduling of the server.) */
+static void close_without_linger_root(void *arg)
+{
+    (void)arg;
+    uint16_t port = start();
+    response_t *r = new_response();
+    client_t *c = connect_to(port);
+    send_text(c, "GET /bye HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    read_response(c, r);
+    ASSERT_EQ(r->status, 200);
+    ASSERT_STREQ(header_of(r, "Connection"), "close");
+    expect_closed(c);
+    uint64_t deadline = arbor_now_ms() + 500;
+    int rc = 0;
+    while (rc == 0 && arbor_now_ms() < deadline) {
+        rc = arbor_socket_send(c->s, "x", 1, 1000, NULL);
+        if (rc == 0)
+            arbor_sleep(1);
+    }
+    ASSERT_TRUE(rc == ARBOR_ECONNRESET || rc == ARBOR_EPIPE);
+    disconnect(c);
+    /* The same request with more bytes behind it is lingered over: the
+     * answer arrives whole, with an end of file and no reset. */
+    c = connect_to(port);
+    send_text(c, "GET /bye HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /more");
+    read_response(c, r);
+    ASSERT_EQ(r->status, 200);
+    expect_closed(c);
+    disconnect(c);
+    arbor_free(r);
+    stop();
+}
+
+TEST(a_client_s_last_request_is_closed_at_once_when_nothing_follows)
+{
+    arbor_test_run(close_without_linger_root, NULL);
+}
+
 static void upgrade_root(void *arg)
 {
     (void)arg;

@@ -11,8 +11,25 @@
 
 #include "../../common/utf8.h"
 
+/* A first guess at an answer's size: a ticket with its longest texts
+ * fits. */
+#define JSON_GUESS 4096
+
 void web_json(arbor_http_response_t *res, int status, cJSON *j)
 {
+    /* Printed straight into the response's memory, which the connection
+     * frees after sending: no buffer of cJSON's, grown and copied, then
+     * copied again. A larger document is printed as below. */
+    char *direct = j ? arbor_http_alloc(res, JSON_GUESS) : NULL;
+    if (direct && cJSON_PrintPreallocated(j, direct, JSON_GUESS, false)) {
+        cJSON_Delete(j);
+        arbor_http_set_header(res, "Cache-Control", "no-store");
+        res->status = status;
+        res->content_type = "application/json";
+        res->body = direct;
+        res->body_len = strlen(direct);
+        return;
+    }
     char *text = j ? cJSON_PrintUnformatted(j) : NULL;
     cJSON_Delete(j);
     if (!text) {
