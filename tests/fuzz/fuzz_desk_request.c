@@ -65,6 +65,7 @@ static const struct {
              {"agent-available", DESK_REQ_AGENT_SET},
              {"tree", DESK_REQ_TREE},
              {"crash", DESK_REQ_CRASH},
+             {"kill", DESK_REQ_KILL},
              {"backup", DESK_REQ_BACKUP},
              {"stats", DESK_REQ_STATS},
              {"help", DESK_REQ_HELP}};
@@ -141,6 +142,8 @@ static bool same_request(const desk_request_t *a, const desk_request_t *b)
         return strcmp(a->name, b->name) == 0;
     case DESK_REQ_BACKUP:
         return strcmp(a->path, b->path) == 0;
+    case DESK_REQ_KILL:
+        return strcmp(a->name, b->name) == 0;
     default:
         return true;
     }
@@ -265,6 +268,10 @@ static int request_words(const desk_request_t *r, const char **w, char *buf, siz
         w[n++] = "backup";
         w[n++] = r->path;
         break;
+    case DESK_REQ_KILL:
+        w[n++] = "kill";
+        w[n++] = r->name;
+        break;
     case DESK_REQ_BLANK:
         break;
     default:
@@ -353,6 +360,9 @@ static void check_request(const desk_request_t *r, const console_words_t *ws)
         break;
     case DESK_REQ_BACKUP:
         FUZZ_ASSERT(r->path && r->path[0], "backup to an empty path");
+        break;
+    case DESK_REQ_KILL:
+        FUZZ_ASSERT(r->name && r->name[0], "kill of nothing");
         break;
     default:
         break;
