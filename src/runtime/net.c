@@ -103,6 +103,12 @@ static int retry_or_park(arbor__proc_t *p, arbor__pollfd_t *pd, int rc, int dir,
 {
     if (rc == -EINTR)
         return 0;
+    /* Closed by another process between this call's check and its system
+     * call: the closer shut the socket down (arbor_socket_close), and the
+     * call failed for that (accept on a listener shut down is EINVAL). The
+     * truth is that the handle was closed. */
+    if (rc != -EAGAIN && arbor__pollfd_closing(pd))
+        return ARBOR_ECLOSED;
     if (rc != -EAGAIN)
         return rc;
     if (timeout_ms == 0)
