@@ -75,9 +75,8 @@ enum { HTTP_CONN_BUSY, HTTP_CONN_IDLE, HTTP_CONN_STREAMING, HTTP_CONN_CLOSED };
 typedef struct http_conn {
     arbor_http_server_t *srv;
     struct http_conn *prev, *next; /* in srv->conns, once registered */
-    bool registered;
-    _Atomic uint64_t state; /* HTTP_CONN_*, with the idle deadline when idle */
-    uint64_t idle_deadline; /* of the current wait for a request; 0: not set yet */
+    _Atomic uint64_t state;        /* HTTP_CONN_*, with the idle deadline when idle */
+    uint64_t idle_deadline;        /* of the current wait for a request; 0: not set yet */
     arbor_socket_t socket;
     arbor_pid_t pid;
     llhttp_t parser;
@@ -90,7 +89,6 @@ typedef struct http_conn {
     arbor_http_header_t *fields;
     size_t n_fields;
     size_t n_head_fields; /* of those, the header section's (the rest: trailers) */
-    int last_cb;          /* which of url, field, value the parser gave last */
     /* where the last value piece ended, and the bytes given to the parser
      * now and the last time: a value continues across reads only there */
     const char *value_end, *feed_start, *feed_end_before;
@@ -98,8 +96,10 @@ typedef struct http_conn {
     char *body;
     size_t body_len, body_cap;
     int error_status; /* set by a callback that stops the parser */
+    int last_cb;      /* which of url, field, value the parser gave last */
     bool started, headers_done, message_done, expect_continue, continue_sent;
     bool keep_alive;
+    bool registered; /* with the other flags: an idle connection's record is its memory */
     int n_content_length, n_transfer_encoding;
     arbor_http_header_t *params; /* ARBOR_HTTP_MAX_PARAMS of them */
     /* the response */
@@ -116,7 +116,8 @@ typedef struct http_conn {
      * hook if the process dies with it; -1 when none */
     int file_fd;
     /* the response's body is file_fd's bytes [file_offset, file_offset +
-     * file_length) (arbor__http_file_body), not res.body */
+     * file_length) (arbor__http_file_body), not res.body; beside file_fd,
+     * in what would be padding */
     bool file_body;
     uint64_t file_offset, file_length;
     /* output not yet sent: out[0, out_len) */
