@@ -47,7 +47,11 @@ tsan: deps
 	$(CMAKE) -S . -B build/tsan -DCMAKE_BUILD_TYPE=Debug -DARBOR_SANITIZE=thread -DARBOR_WERROR=ON -DARBOR_BENCH=OFF
 	$(CMAKE) --build build/tsan -j $(JOBS)
 	cd build/tsan && ARBOR_TEST_TIMEOUT_SCALE=$${ARBOR_TEST_TIMEOUT_SCALE:-5} \
-		ctest --output-on-failure -j $(JOBS) -L 'runtime|otp|apps|http'
+		ctest --output-on-failure -j $(JOBS) -L 'runtime|otp|apps|http' -E '^desk_crash_storm$$'
+
+# (desk_crash_storm, some 4,000 crashes of a ticket's worker, outlasts its
+# 180 s bound under TSan's slowdown; it runs in the three other builds, and
+# the chaos gate's kills run here.)
 
 # The portable ucontext back end, under ASan + UBSan.
 ucontext: deps
