@@ -175,6 +175,29 @@ static bool is_drained(const arbor_msg_t *m, void *arg)
     return m->tag == ARBOR__HTTP_TAG_DRAINED;
 }
 
+/* Stops accepting: marks the server draining and closes its listeners. */
+static void close_listeners(arbor_http_server_t *srv)
+{
+    atomic_store(&srv->draining, true);
+    for (unsigned i = 0; i < HTTP_MAX_ACCEPTORS; i++) {
+        arbor_socket_t l = atomic_exchange(&srv->listeners[i], 0);
+        if (l)
+            arbor_socket_close(l); /* its acceptor waits to be stopped */
+    }
+}
+
+void arbor__http_cut(arbor_http_server_t *srv)
+{
+    close_listeners(srv);
+    pthread_mutex_lock(&srv->lock);
+    close_connections(srv, true);
+    arbor_pid_t waiter = srv->n_conns == srv->n_closed ? srv->drain_waiter : ARBOR_NOPID;
+    pthread_mutex_unlock(&srv->lock);
+    /* A drain under way has nothing left to wait for. */
+    if (waiter != ARBOR_NOPID)
+        arbor_send(waiter, ARBOR__HTTP_TAG_DRAINED, NULL, 0);
+}
+
 int arbor_http_server_drain(arbor_http_server_t *srv, int64_t deadline_ms)
 {
     arbor_pid_t self = arbor_self();
@@ -190,12 +213,7 @@ int arbor_http_server_drain(arbor_http_server_t *srv, int64_t deadline_ms)
     if (busy)
         return ARBOR_EBUSY;
 
-    atomic_store(&srv->draining, true);
-    for (unsigned i = 0; i < HTTP_MAX_ACCEPTORS; i++) {
-        arbor_socket_t l = atomic_exchange(&srv->listeners[i], 0);
-        if (l)
-            arbor_socket_close(l); /* its acceptor waits to be stopped */
-    }
+    close_listeners(srv);
     pthread_mutex_lock(&srv->lock);
     bool empty = close_connections(srv, false);
     pthread_mutex_unlock(&srv->lock);
@@ -246,8 +264,12 @@ static void drainer(void *arg)
 int arbor__http_start_drainer(void *arg, arbor_pid_t *pid, arbor_reason_t *error)
 {
     (void)error;
+    arbor_http_server_t *srv = arg;
     arbor_spawn_opts_t o = {.link = true, .trap_exit = true, .label = "http_drainer"};
-    return arbor_spawn_opt(drainer, arg, &o, pid, NULL);
+    int rc = arbor_spawn_opt(drainer, arg, &o, pid, NULL);
+    if (rc == 0)
+        atomic_store_explicit(&srv->drainer, *pid, memory_order_relaxed);
+    return rc;
 }
 
 int64_t arbor__http_drainer_shutdown_ms(const arbor_http_server_t *srv)

@@ -35,9 +35,11 @@ struct arbor_http_server {
     /* Graceful shutdown (http_drain.c). The listeners, so that a drain
      * can close them (any process may close a socket); 0 for none. */
     _Atomic arbor_socket_t listeners[HTTP_MAX_ACCEPTORS];
-    /* Each acceptor's last pid: its successor waits for it to end (it
-     * owns the listener) before listening on the port again. */
+    /* Each acceptor's last pid and the drainer's: a run of the subtree
+     * that starts while the previous one is still ending (its supervisor
+     * was killed) ends it first (http_server.c, end_previous_run). */
     _Atomic arbor_pid_t acceptors[HTTP_MAX_ACCEPTORS];
+    _Atomic arbor_pid_t drainer;
     /* Set by a drain (sequentially consistent against a connection's
      * state: see arbor__http_conn_idle), cleared when the subtree starts. */
     _Atomic bool draining;
@@ -173,6 +175,9 @@ bool arbor__http_conn_idle(http_conn_t *c, uint64_t deadline);
 bool arbor__http_conn_busy(http_conn_t *c);
 void arbor__http_conn_streaming(http_conn_t *c);
 bool arbor__http_draining(const arbor_http_server_t *srv);
+/* A drain without a deadline, from any process: the listeners and every
+ * connection closed at once (a drain under way stops waiting). */
+void arbor__http_cut(arbor_http_server_t *srv);
 void arbor__http_close_idle_expired(arbor_http_server_t *srv, uint64_t now);
 int64_t arbor__http_idle_tick_ms(const arbor_http_server_t *srv);
 

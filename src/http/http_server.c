@@ -64,6 +64,7 @@ int arbor_http_server_new(const arbor_http_opts_t *opts, arbor_http_server_t **o
     d->send_timeout_ms = d->send_timeout_ms ? d->send_timeout_ms : 30000;
     atomic_init(&s->port, opts->port);
     atomic_init(&s->connections, ARBOR_NOPID);
+    atomic_init(&s->drainer, ARBOR_NOPID);
     atomic_init(&s->live, 0);
     for (unsigned i = 0; i < HTTP_MAX_ACCEPTORS; i++) {
         atomic_init(&s->listeners[i], 0);
@@ -190,28 +191,10 @@ static bool down_of(const arbor_msg_t *m, void *ref)
            ((const arbor_down_msg_t *)m->data)->ref == *(arbor_ref_t *)ref;
 }
 
-/* Waits up to ms for pid, if it is alive, to end. An acceptor whose
- * supervisor was killed ends after it, on the link's exit signal, and may
- * still hold the listener when the restarted supervisor starts the next:
- * that one would find the port in use, and every retry would spend the
- * restart intensity until the tree gave up. */
-static void await_end(arbor_pid_t pid, int64_t ms)
-{
-    arbor_ref_t ref;
-    arbor_msg_t *m;
-    if (!pid || arbor_monitor(pid, &ref) != 0)
-        return;
-    if (arbor_receive_match(down_of, &ref, ms, &m) == 0)
-        arbor_msg_free(m);
-    else
-        arbor_demonitor(ref, ARBOR_DEMONITOR_FLUSH);
-}
-
 static int start_acceptor(void *arg, arbor_pid_t *pid, arbor_reason_t *error)
 {
     acceptor_arg_t *a = arg;
     arbor_http_server_t *srv = a->srv;
-    await_end(atomic_load(&srv->acceptors[a->index]), 5000);
     arbor_listen_opts_t lo = {.reuseport = srv->opts.acceptors > 1};
     uint16_t port = atomic_load_explicit(&srv->port, memory_order_relaxed);
     arbor_socket_t l;
@@ -252,6 +235,57 @@ static int start_acceptor(void *arg, arbor_pid_t *pid, arbor_reason_t *error)
 
 /* ---- the subtree ----------------------------------------------------------------------- */
 
+/* Waits until deadline (arbor_now_ms()) for pid, if it is alive, to end. */
+static void await_end(arbor_pid_t pid, uint64_t deadline)
+{
+    arbor_ref_t ref;
+    arbor_msg_t *m;
+    if (!pid || arbor_monitor(pid, &ref) != 0)
+        return;
+    uint64_t now = arbor_now_ms();
+    int64_t ms = deadline > now ? (int64_t)(deadline - now) : 0;
+    if (arbor_receive_match(down_of, &ref, ms, &m) == 0)
+        arbor_msg_free(m);
+    else
+        arbor_demonitor(ref, ARBOR_DEMONITOR_FLUSH);
+}
+
+/* The subtree's previous run, when its supervisor (or one above it) was
+ * killed, is still ending on its own when the application's supervisor
+ * starts the subtree again: its drainer would wait for the requests in
+ * flight, its acceptors hold the port (the new listen would fail, and
+ * every retry spend the restart intensity until the tree gave up), and
+ * its drain would close the new run's listeners. So the new run ends the
+ * old one at once, as Ranch's listener does when its supervisor goes:
+ * listeners and connections closed (a request in flight loses its
+ * connection), acceptors killed, and waits for its processes to be gone.
+ * Nothing to do after a clean stop, when they have all ended. */
+static void end_previous_run(arbor_http_server_t *srv)
+{
+    arbor_pid_t drainer = atomic_load_explicit(&srv->drainer, memory_order_relaxed);
+    arbor_pid_t connections = atomic_load_explicit(&srv->connections, memory_order_relaxed);
+    arbor_pid_t acceptors[HTTP_MAX_ACCEPTORS];
+    bool alive = drainer && arbor_alive(drainer);
+    alive = alive || (connections && arbor_alive(connections));
+    for (unsigned i = 0; i < HTTP_MAX_ACCEPTORS; i++) {
+        acceptors[i] = atomic_load(&srv->acceptors[i]);
+        alive = alive || (acceptors[i] && arbor_alive(acceptors[i]));
+    }
+    if (!alive)
+        return;
+    arbor__http_cut(srv);
+    for (unsigned i = 0; i < HTTP_MAX_ACCEPTORS; i++)
+        if (acceptors[i])
+            arbor_exit_pid(acceptors[i], ARBOR_KILL);
+    /* Each is told to go: a bound only against a handler that ignores
+     * its closed connection while its supervisor waits for it. */
+    uint64_t deadline = arbor_now_ms() + (uint64_t)arbor__http_drainer_shutdown_ms(srv);
+    for (unsigned i = 0; i < HTTP_MAX_ACCEPTORS; i++)
+        await_end(acceptors[i], deadline);
+    await_end(drainer, deadline);
+    await_end(connections, deadline);
+}
+
 int arbor_http_server_start(void *arg, arbor_pid_t *pid_out, arbor_reason_t *error_out)
 {
     arbor_http_server_t *srv = arg;
@@ -260,6 +294,7 @@ int arbor_http_server_start(void *arg, arbor_pid_t *pid_out, arbor_reason_t *err
         *error_out = arbor_error("too many acceptors: %u", n);
         return ARBOR_EEXIT;
     }
+    end_previous_run(srv);
     char ids[HTTP_MAX_ACCEPTORS][16]; /* the supervisor copies ids */
     acceptor_arg_t args[HTTP_MAX_ACCEPTORS];
     arbor_child_spec_t children[HTTP_MAX_ACCEPTORS + 2];

@@ -275,3 +275,81 @@ TEST(a_drain_with_only_idle_connections_ends_at_once)
 {
     arbor_test_run(idle_drain_root, NULL);
 }
+
+/* ---- a run whose supervisor was killed ---------------------------------------------------------
+ */
+
+static arbor_http_server_t *web_srv;
+
+/* The application's "Web" branch: a supervisor with the server in it. */
+static int start_web(void *arg, arbor_pid_t *pid, arbor_reason_t *why)
+{
+    (void)arg;
+    arbor_child_spec_t children[] = {arbor_http_server_spec(web_srv, "http")};
+    arbor_sup_flags_t flags = ARBOR_SUP_FLAGS_DEFAULT;
+    arbor_sup_opts_t o = {.link = true};
+    return arbor_sup_start(&flags, children, 1, &o, pid, why);
+}
+
+static arbor_pid_t child_pid(arbor_pid_t sup, const char *id)
+{
+    arbor_child_info_t *kids;
+    size_t n;
+    ASSERT_OK(arbor_sup_which_children(sup, &kids, &n));
+    arbor_pid_t pid = ARBOR_NOPID;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(kids[i].id, id))
+            pid = kids[i].pid;
+    free(kids);
+    return pid;
+}
+
+static void killed_parent_root(void *arg)
+{
+    (void)arg;
+    root_pid = arbor_self();
+    /* A drain that would wait a minute for the request in flight. */
+    arbor_http_opts_t o = {.handler = handler, .shutdown_ms = 60000};
+    ASSERT_OK(arbor_http_server_new(&o, &web_srv));
+    arbor_child_spec_t web = {.id = "web", .start = start_web, .type = ARBOR_SUPERVISOR_CHILD};
+    arbor_sup_flags_t flags = ARBOR_SUP_FLAGS_DEFAULT;
+    arbor_pid_t top;
+    arbor_reason_t why;
+    ASSERT_OK(arbor_sup_start(&flags, &web, 1, NULL, &top, &why));
+    uint16_t port = arbor_http_server_port(web_srv);
+    response_t *r = new_response();
+    client_t *idle = connect_to(port);
+    send_text(idle, "GET /first HTTP/1.1\r\nHost: x\r\n\r\n");
+    read_response(idle, r);
+    client_t *slow = connect_to(port);
+    send_text(slow, "GET /gate HTTP/1.1\r\nHost: x\r\n\r\n");
+    arbor_pid_t gate;
+    expect_message(TAG_IN_HANDLER, &gate, sizeof gate);
+
+    /* The branch is killed: its server's supervisor traps the exit and
+     * begins a graceful stop, while the top supervisor starts the branch
+     * again on the same port. The new run ends the old one at once: the
+     * request in flight loses its connection (not a minute later), and
+     * the port serves again. */
+    arbor_pid_t old_web = child_pid(top, "web");
+    ASSERT_OK(arbor_exit_pid(old_web, ARBOR_KILL));
+    expect_closed(slow);
+    expect_closed(idle);
+    WAIT_UNTIL(child_pid(top, "web") != ARBOR_NOPID && child_pid(top, "web") != old_web, 5000);
+    exchange(port, "GET /again HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", r, true);
+    ASSERT_EQ(r->status, 200);
+    ASSERT_STREQ(r->body, "/again");
+    ASSERT_FALSE(arbor_alive(gate)); /* killed with its connection's supervisor */
+
+    disconnect(slow);
+    disconnect(idle);
+    arbor_free(r);
+    arbor_unlink(top);
+    ASSERT_OK(arbor_sup_stop(top, ARBOR_SHUTDOWN));
+    arbor_http_server_free(web_srv);
+}
+
+TEST(a_server_started_again_after_its_supervisor_was_killed_ends_the_old_run_at_once)
+{
+    arbor_test_run(killed_parent_root, NULL);
+}
