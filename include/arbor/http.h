@@ -164,7 +164,10 @@ arbor_child_spec_t arbor_http_server_spec(arbor_http_server_t *srv, const char *
  * starts the one_for_all supervisor linked to the caller, listens and
  * returns its pid. Process only. Returns 0; ARBOR_EEXIT with *error_out
  * when it could not start (the port is taken: "failed_to_start_child
- * acceptor ...", nothing left running).
+ * acceptor ...", nothing left running). A previous run of the subtree
+ * still ending on its own (a supervisor above it was killed) is ended
+ * first, at once: its connections closed, its processes awaited
+ * (docs/http.md, "Shutdown").
  */
 int arbor_http_server_start(void *srv, arbor_pid_t *pid_out, arbor_reason_t *error_out);
 
