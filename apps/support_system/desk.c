@@ -150,6 +150,34 @@ static int64_t change_digest(int64_t id, const act_req_t *q)
     return (int64_t)digest_actor(h, &q->by);
 }
 
+/* A roster change's digest: what it is, the agent, the new name or the
+ * flags, and who. */
+static int64_t roster_digest(const char *what, const char *name, const char *new_name, int active,
+                             int available, const ticket_actor_t *by)
+{
+    uint64_t h = digest_text(digest_text(14695981039346656037ULL, what), name);
+    h = digest_int(digest_text(h, new_name), active);
+    return (int64_t)digest_actor(digest_int(h, available), by);
+}
+
+/* once's request id for a roster change (digest): the Store's form of it,
+ * in *store; false with err when it is not a request id. *to is NULL
+ * without one. */
+static bool roster_once(desk_once_t *once, int64_t digest, store_once_t *store, store_once_t **to,
+                        ticket_error_t *err)
+{
+    *to = NULL;
+    if (once)
+        once->replayed = false;
+    if (!once || !once->request_id || !once->request_id[0])
+        return true;
+    if (!desk_check_request_id(once->request_id, err))
+        return false;
+    *store = (store_once_t){.request_id = once->request_id, .digest = digest};
+    *to = store;
+    return true;
+}
+
 /* May by create t? An agent must be on the roster and active, a
  * customer must be the ticket's. */
 static bool may_create(const ticket_t *t, const ticket_actor_t *by, ticket_error_t *err)
@@ -503,12 +531,48 @@ static int append_tickets(const char *agent, ticket_status_t s, ticket_t **all, 
     return 0;
 }
 
+int desk_agent_add(const char *name, const char *extra, desk_once_t *once, ticket_error_t *err)
+{
+    store_once_t store, *to;
+    int64_t digest = roster_digest("agent-add", name, extra ? extra : "", -1, -1, &desk_operator);
+    if (!roster_once(once, digest, &store, &to, err))
+        return ARBOR_EINVAL;
+    int rc = agents_add_once(name, to, err);
+    if (!rc && to)
+        once->replayed = to->replayed;
+    return rc;
+}
+
+int desk_agent_set(const char *name, int active, int available, desk_once_t *once,
+                   ticket_error_t *err)
+{
+    store_once_t store, *to;
+    if (!roster_once(once, roster_digest("agent-set", name, "", active, available, &desk_operator),
+                     &store, &to, err))
+        return ARBOR_EINVAL;
+    int rc = agents_set_once(name, active, available, to, err);
+    if (!rc && to)
+        once->replayed = to->replayed;
+    return rc;
+}
+
 int desk_agent_rename(const char *from, const char *to, const ticket_actor_t *by,
                       ticket_error_t *err)
 {
-    int rc = agents_rename(from, to, by, err);
+    return desk_agent_rename_once(from, to, by, NULL, err);
+}
+
+int desk_agent_rename_once(const char *from, const char *to, const ticket_actor_t *by,
+                           desk_once_t *once, ticket_error_t *err)
+{
+    store_once_t store, *req;
+    if (!roster_once(once, roster_digest("agent-rename", from, to, -1, -1, by), &store, &req, err))
+        return ARBOR_EINVAL;
+    int rc = agents_rename_once(from, to, by, req, err);
     if (rc)
         return rc;
+    if (req)
+        once->replayed = req->replayed;
     /* Every ticket that names the agent was changed in the Store: a
      * running worker's copy is stale (a change computed from it would be
      * refused as a conflict), so each reloads. */
@@ -525,9 +589,15 @@ int desk_agent_rename(const char *from, const char *to, const ticket_actor_t *by
 
 int desk_agent_deactivate(const char *name, ticket_t **open, size_t *n, ticket_error_t *err)
 {
+    return desk_agent_deactivate_once(name, NULL, open, n, err);
+}
+
+int desk_agent_deactivate_once(const char *name, desk_once_t *once, ticket_t **open, size_t *n,
+                               ticket_error_t *err)
+{
     *open = NULL;
     *n = 0;
-    int rc = agents_set(name, 0, -1, err);
+    int rc = desk_agent_set(name, 0, -1, once, err);
     if (rc || !desk.durable)
         return rc;
     if (append_tickets(name, TICKET_ASSIGNED, open, n) != 0 ||

@@ -267,7 +267,8 @@ arbor_child_spec_t ctl_spec(ctl_arg_t *a, arbor_restart_t restart)
 /* Makes a ctl child exit with reason. */
 void stop_with(arbor_pid_t pid, arbor_reason_t reason)
 {
-    ASSERT_OK(arbor_gs_call(pid, CTL_STOP, &reason, sizeof reason, 5000, NULL, NULL));
+    ASSERT_OK(arbor_gs_call(pid, CTL_STOP, &reason, sizeof reason, arbor_test_scaled_ms(5000), NULL,
+                            NULL));
 }
 
 /* ---- other child kinds --------------------------------------------------------------- */

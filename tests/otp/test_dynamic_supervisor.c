@@ -1206,7 +1206,7 @@ static void transient_root(void *arg)
 
     arbor_pid_t pid = start_child(sup, &spec);
     expect_event(EV_STARTED, "tr");
-    ASSERT_OK(arbor_gs_stop(pid, ARBOR_NORMAL, 5000, NULL));
+    ASSERT_OK(arbor_gs_stop(pid, ARBOR_NORMAL, arbor_test_scaled_ms(5000), NULL));
     ASSERT_REASON(expect_event(EV_TERMINATED, "tr").reason, ARBOR_EXIT_NORMAL, "");
     wait_counts(sup, 0, 0);
     arbor_test_no_message(0); /* no EV_STARTED */

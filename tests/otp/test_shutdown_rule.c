@@ -87,14 +87,14 @@ static arbor_child_spec_t brutal_child(arbor_restart_t restart)
  * then stops sup: the shutdown finds kid ended shutdown. */
 static void end_shutdown_then_stop(arbor_pid_t sup, arbor_pid_t kid)
 {
-    ASSERT_OK(arbor_gs_suspend(sup, 5000));
+    ASSERT_OK(arbor_gs_suspend(sup, arbor_test_scaled_ms(5000)));
     arbor_ref_t ref;
     ASSERT_OK(arbor_monitor(kid, &ref));
     ASSERT_OK(arbor_exit_pid(kid, ARBOR_SHUTDOWN));
     arbor_msg_t *m = arbor_test_recv_tag(ARBOR_TAG_DOWN, 5000);
     ASSERT_REASON(((arbor_down_msg_t *)m->data)->reason, ARBOR_EXIT_SHUTDOWN, "");
     arbor_msg_free(m);
-    ASSERT_OK(arbor_gs_stop(sup, ARBOR_SHUTDOWN, 5000, NULL));
+    ASSERT_OK(arbor_gs_stop(sup, ARBOR_SHUTDOWN, arbor_test_scaled_ms(5000), NULL));
 }
 
 /* How many reports stopping a supervisor with one brutal_kill child of
