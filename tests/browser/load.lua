@@ -15,7 +15,7 @@
 --
 -- Every answer that is not 2xx is an error, and so is an answer that does
 -- not fit (a ticket that was not asked about, a status that is not the
--- step's). done() writes, to LOAD_OUT, what the test checks:
+-- step's, an ETag that is not the ticket's version, a replay). done() writes, to LOAD_OUT, what the test checks:
 --   summary REQUESTS READS CONNECT READ WRITE STATUS TIMEOUT
 --   error THREAD DETAIL          (each thread's first errors)
 --   count THREAD ERRORS          (each thread's error count)
@@ -106,8 +106,21 @@ function response(status, headers, body)
         fail(status .. " without a ticket: " .. body:sub(1, 300))
         return
     end
+    if headers["ETag"] ~= '"' .. version .. '"' then
+        fail(status .. " for ticket " .. id .. " at version " .. version .. " with ETag "
+            .. tostring(headers["ETag"]))
+        return
+    end
     if id <= read_ids then
+        if status ~= 200 or state ~= "open" then
+            fail("a read of ticket " .. id .. " answered " .. status .. " " .. state)
+            return
+        end
         reads = reads + 1
+        return
+    end
+    if headers["Idempotent-Replayed"] then
+        fail(status .. " for ticket " .. id .. " replayed, under a key sent once")
         return
     end
     local w = waiting[id]
@@ -123,7 +136,7 @@ function response(status, headers, body)
         return
     end
     local want = {create = "open", assign = "assigned", resolve = "resolved"}
-    if state ~= want[step] then
+    if state ~= want[step] or (step ~= "create" and status ~= 200) then
         fail(step .. " of ticket " .. id .. " answered " .. status .. " " .. state)
         return
     end
