@@ -393,11 +393,15 @@ int arbor__http_feed(http_conn_t *c)
 
 /* ---- writing -------------------------------------------------------------------------- */
 
+/* Makes room for more bytes of output. The buffer is taken when the first
+ * byte is queued (OUT_SIZE at first), not when the request's first bytes
+ * come, so that a connection in the middle of a request, whose client may
+ * take its time, holds no output buffer. */
 static int out_reserve(http_conn_t *c, size_t more)
 {
     if (c->out_len + more <= c->out_cap)
         return 0;
-    size_t cap = c->out_cap * 2;
+    size_t cap = c->out_cap ? c->out_cap * 2 : OUT_SIZE;
     while (cap < c->out_len + more)
         cap *= 2;
     char *o = arbor_realloc(c->out, cap);
@@ -826,26 +830,22 @@ int arbor__http_conn_buffers(http_conn_t *c)
     if (c->in)
         return 0;
     /* One block for what has a fixed size (the header arrays first, for
-     * their alignment), and the output apart, since it grows. */
+     * their alignment); the output apart, since it grows, and only once
+     * there is something to answer (out_reserve). */
     size_t fields = c->srv->opts.limits.max_fields * sizeof *c->fields;
     size_t res_headers = HTTP_MAX_RESPONSE_HEADERS * sizeof *c->res_headers;
     size_t params = ARBOR_HTTP_MAX_PARAMS * sizeof *c->params;
     char *block = arbor_alloc(fields + res_headers + params + IN_SIZE + c->head_cap);
-    char *out = arbor_alloc(OUT_SIZE);
-    if (!block || !out) {
-        arbor_free(block);
-        arbor_free(out);
+    if (!block)
         return ARBOR_ENOMEM;
-    }
     c->fields = (arbor_http_header_t *)block;
     c->res_headers = (arbor_http_header_t *)(block + fields);
     c->params = (arbor_http_header_t *)(block + fields + res_headers);
     c->in = block + fields + res_headers + params;
     c->head = c->in + IN_SIZE;
     c->in_len = c->in_pos = 0;
-    c->out = out;
-    c->out_cap = OUT_SIZE;
-    c->out_len = 0;
+    c->out = NULL;
+    c->out_cap = c->out_len = 0;
     c->req.headers = c->fields;
     return 0;
 }
@@ -972,6 +972,14 @@ static void serve_until_idle(http_conn_t *c)
             if (now != 0)
                 end();
             continue;
+        }
+        /* Waiting for the rest of a request, which a slow client may
+         * make long: the output buffer (an earlier answer's, all sent)
+         * is given back until there is an answer again. */
+        if (c->out && !c->out_len) {
+            arbor_free(c->out);
+            c->out = NULL;
+            c->out_cap = 0;
         }
         int rc = read_more(c, deadline_for(c, &phase_start, &phase));
         if (rc == 408) {

@@ -72,8 +72,8 @@ enum { HTTP_CONN_BUSY, HTTP_CONN_IDLE, HTTP_CONN_STREAMING, HTTP_CONN_CLOSED };
 
 /* A connection: one per process, in memory from arbor_alloc(). Between
  * requests it holds only this: its buffers (in, head, fields, res_headers,
- * params, out, body) are allocated when bytes come and freed when it goes
- * idle (NULL then). */
+ * params, body) are allocated when bytes come, out when the first byte of
+ * an answer is queued, and all freed when it goes idle (NULL then). */
 typedef struct http_conn {
     arbor_http_server_t *srv;
     struct http_conn *prev, *next; /* in srv->conns, once registered */
