@@ -229,6 +229,15 @@ static void server_error(arbor_http_response_t *res)
     arbor_http_reply(res, 500, "text/plain", "Internal Server Error\n", 22);
 }
 
+/* Out of memory once the answer was begun: 500, without the file and
+ * without the headers set for it. */
+static void out_of_memory(http_conn_t *c, arbor_http_response_t *res)
+{
+    close_file(c);
+    c->n_res_headers = 0;
+    server_error(res);
+}
+
 /* Whether an open() error means "no such file" to the client: missing,
  * not a directory, a link refused, not a regular file, not permitted. */
 static bool absent(int err)
@@ -407,16 +416,13 @@ void arbor_http_static(arbor_http_request_t *req, arbor_http_response_t *res, vo
     set_validators(res, cfg, etag, last_modified);
     arbor_http_set_header(res, "Accept-Ranges", "bytes");
     if (ranged == HTTP_RANGE_SATISFIABLE && n_ranges > 1) {
-        if (multipart_body(c, res, type, size, ranges, n_ranges) != 0) {
-            close_file(c);
-            server_error(res);
-        }
+        if (multipart_body(c, res, type, size, ranges, n_ranges) != 0)
+            out_of_memory(c, res);
         return;
     }
     http_body_piece_t *piece = arbor_http_alloc(res, sizeof *piece);
     if (!piece) {
-        close_file(c);
-        server_error(res);
+        out_of_memory(c, res);
         return;
     }
     res->content_type = type;
