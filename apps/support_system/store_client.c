@@ -81,8 +81,12 @@ static void copy_error(const job_t *j, int rc, ticket_error_t *err)
         snprintf(err->message, sizeof err->message,
                  "the store did not confirm the change (%s): it may or may not have been made",
                  rc == ARBOR_ETIMEDOUT ? "no answer in time" : "the store stopped meanwhile");
+    } else if (rc == ARBOR_ETIMEDOUT) { /* a read: nothing was changed */
+        snprintf(err->code, sizeof err->code, "store_busy");
+        snprintf(err->message, sizeof err->message,
+                 "the store did not answer in time; nothing was changed: retry");
     } else {
-        snprintf(err->code, sizeof err->code, "store");
+        snprintf(err->code, sizeof err->code, "store_error");
         snprintf(err->message, sizeof err->message, "the store could not do it: %s",
                  arbor_strerror(rc));
     }

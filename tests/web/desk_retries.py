@@ -186,6 +186,10 @@ def outcome_unknown(binary, tmp):
         r = admin.post("/api/tickets", body, headers={"Idempotency-Key": "slow-http-1"})
         expect(r, 504, "outcome_unknown", "a create whose commit is late")
         honest_unknown(r.json["message"], "HTTP create")
+        # A read queued behind that commit is answered in time too: the
+        # Store is busy, nothing was changed (never an untyped error).
+        r = admin.get("/api/tickets/%d" % tid)
+        expect(r, 503, "store_busy", "a read behind a late commit")
         r = http_retry(admin, "/api/tickets", body, "slow-http-1", "HTTP create retried")
         t = expect(r, 201, what="the retried HTTP create")["ticket"]
         if r.header("Idempotent-Replayed") != "true":
