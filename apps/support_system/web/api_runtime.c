@@ -5,8 +5,9 @@
  *   GET  /api/processes?sort=memory|queue|restarts&limit=N   the top processes
  *   POST /api/processes/:pid/kill   an exit signal `kill` (admin)
  *
- * The tree is the console's (desk_tree_json: which_children of each
- * supervisor); the process table is the runtime's process info, with each
+ * The tree is the console's (desk_tree_json: each supervisor's children
+ * read from the table of supervisors, arbor_sup_children_snapshot(), with
+ * no message to any supervisor); the process table is the runtime's process info, with each
  * supervised child's restarts as its supervisor counts them (the tree's).
  * No process's state is shown.
  */
