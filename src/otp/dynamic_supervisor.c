@@ -267,7 +267,7 @@ static void restart(dynsup_t *d, child_t *c)
         arbor_reason_free(&err); /* nobody asked for it */
     if (rc == ARBOR_IGNORED)
         forget(d, c);
-    else
+    else if (rc != 0)
         post_retry(c);
 }
 
