@@ -250,6 +250,12 @@ typedef struct arbor_process_info {
     unsigned links;
     unsigned monitors; /* processes this one monitors */
     unsigned monitored_by;
+    /* Work done since the spawn, in reductions: each send, receive (a
+     * message taken) and message a reactive process handles counts one, a
+     * spawn or an exit signal to another process 16; the runtime's slice
+     * is 2,000 of them. Like the BEAM's process_info(P, reductions), a
+     * figure to compare processes by, not a time. */
+    uint64_t reductions;
     char name[ARBOR_NAME_MAX + 1]; /* registered name, or "" */
     const char *label;             /* behaviour or role, or "" ; static */
 } arbor_process_info_t;

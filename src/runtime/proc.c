@@ -116,7 +116,7 @@ static void release_exit_detail(arbor__proc_t *p)
 static void set_exit_reason(arbor__proc_t *p, const arbor_reason_t *reason)
 {
     p->dying = true;
-    p->exit_kind = reason->kind;
+    p->exit_kind = (uint8_t)reason->kind;
     const char *text = arbor_reason_text(reason);
     char *copy = text[0] ? strdup(text) : NULL; /* text may be the old detail */
     release_exit_detail(p);
@@ -310,16 +310,27 @@ int arbor_spawn_reactor(const arbor_reactor_t *ops, void *state, const arbor_spa
 
 /* ---- switching ----------------------------------------------------------------- */
 
+/* Counts n reductions of the running process p: in its slice, and in
+ * the total that arbor_process_info() shows (only p's thread stores it,
+ * so a load and a store, not an atomic add). */
+static inline void charge(arbor__proc_t *p, uint32_t n)
+{
+    p->reductions = (uint16_t)(p->reductions + n);
+    uint64_t total = atomic_load_explicit(&p->reductions_total, memory_order_relaxed);
+    atomic_store_explicit(&p->reductions_total, total + n, memory_order_relaxed);
+}
+
 /* Charges self WAKE_REDUCTIONS for a spawn or an exit signal. */
 static void charge_wake(arbor__proc_t *self)
 {
-    self->reductions += WAKE_REDUCTIONS - 1;
+    charge(self, WAKE_REDUCTIONS - 1);
     arbor__proc_tick(self);
 }
 
 void arbor__proc_tick(arbor__proc_t *p)
 {
-    if (++p->reductions < ARBOR__REDUCTIONS)
+    charge(p, 1);
+    if (p->reductions < ARBOR__REDUCTIONS)
         return;
     switch_out(p, ARBOR__Y_YIELD);
     arbor__proc_drain(p);
@@ -374,7 +385,8 @@ static void reactor_loop(arbor__proc_t *p)
         /* Each message handled costs a reduction, as a receive does, so a
          * reactive receiver gets as long a slice as the sender feeding it
          * and a backlog does not grow without bound. */
-        if (++p->reductions >= ARBOR__REDUCTIONS)
+        charge(p, 1);
+        if (p->reductions >= ARBOR__REDUCTIONS)
             switch_out(p, ARBOR__Y_REACTOR_YIELD);
         take(p, NULL, m);
         p->u.reactor.current = m;

@@ -357,6 +357,12 @@ async function main() {
     const queueCol = await a.locator('#processes tbody td:nth-child(6)').allTextContents();
     const qs = queueCol.map(Number);
     if (qs.some((q, i) => i > 0 && q > qs[i - 1])) fail('the queue column is not sorted: ' + qs);
+    await a.click('#processes th button[data-sort=reductions]');
+    await a.locator('#processes th[aria-sort=descending] button[data-sort=reductions]').waitFor({ timeout: DEADLINE_MS });
+    const redCol = (await a.locator('#processes tbody td:nth-child(7)').allTextContents()).map(Number);
+    if (!(redCol[0] > 0) || redCol.some((r, i) => i > 0 && r > redCol[i - 1])) {
+      fail('the reductions column is not sorted, or shows no work: ' + redCol);
+    }
     await a.click('#processes th button[data-sort=memory]');
     await a.locator('#processes th[aria-sort=descending] button[data-sort=memory]').waitFor({ timeout: DEADLINE_MS });
     await screenshot(a, artefacts, 'tree.png');
@@ -388,7 +394,7 @@ async function main() {
     // The process table by restarts: the Store's restart heads it.
     await a.click('#processes th button[data-sort=restarts]');
     await a.locator('#processes th[aria-sort=descending] button[data-sort=restarts]').waitFor({ timeout: DEADLINE_MS });
-    await a.locator('#processes tbody tr:first-child td:nth-child(7)', { hasText: /^[1-9]/ }).waitFor({ timeout: DEADLINE_MS });
+    await a.locator('#processes tbody tr:first-child td:nth-child(8)', { hasText: /^[1-9]/ }).waitFor({ timeout: DEADLINE_MS });
     // The table's own Kill button: the Store again, and it comes back a second time.
     const storeRow = a.locator('#processes tbody tr', { has: a.locator('td:nth-child(2)', { hasText: /^SupportSystem\.Store$/ }) });
     await storeRow.locator('button.danger').click();

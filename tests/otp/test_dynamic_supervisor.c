@@ -1520,3 +1520,41 @@ TEST(dynamic_supervisor_start_child_returns_the_start_info)
 {
     run_root(info_root, NULL);
 }
+
+/* A restart that succeeds is done: the supervisor posts itself no retry
+ * (the trace of what it handles shows the child's EXIT and our calls,
+ * nothing else). */
+static void no_retry_root(void *arg)
+{
+    (void)arg;
+    arbor_pid_t sup = start_dynsup(NULL);
+    arbor_child_spec_t spec = {.start = sleeper_start};
+    arbor_pid_t pid;
+    ASSERT_OK(arbor_dynsup_start_child(sup, &spec, &pid, NULL));
+    ASSERT_OK(arbor_gs_trace_to(sup, arbor_self(), 5000));
+    kill_and_wait(pid);
+    /* The first call is served after the EXIT's handling, where a retry
+     * would have been posted; the second after that retry, if any. */
+    ASSERT_EQ(counts(sup).active, 1);
+    ASSERT_EQ(counts(sup).active, 1);
+    int calls = 0, exits = 0;
+    while (calls < 2) {
+        arbor_msg_t *m = arbor_test_recv_tag(ARBOR_TAG_GS_TRACE, 5000);
+        const arbor_gs_trace_event_t *e = m->data;
+        if (e->kind == ARBOR_GS_TRACE_CALL)
+            calls++;
+        else if (e->kind == ARBOR_GS_TRACE_INFO) {
+            if (e->tag != ARBOR_TAG_EXIT)
+                arbor_test_fail(__FILE__, __LINE__, "the supervisor got %s", e->text);
+            exits++;
+        }
+        arbor_msg_free(m);
+    }
+    ASSERT_EQ(exits, 1);
+    ASSERT_OK(arbor_dynsup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(dynamic_supervisor_restart_that_succeeds_posts_no_retry)
+{
+    run_root(no_retry_root, NULL);
+}

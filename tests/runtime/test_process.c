@@ -379,6 +379,68 @@ TEST(process_info_of_the_caller_counts_messages_not_yet_looked_at)
     arbor_test_run(own_queue_root, NULL);
 }
 
+/* On each TAG_PING holding n, sends itself n messages and takes each
+ * back, then answers TAG_DONE. */
+static void busy_child(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        arbor_msg_t *m;
+        ASSERT_OK(arbor_receive(ARBOR_INFINITY, &m));
+        int n;
+        memcpy(&n, m->data, sizeof n);
+        arbor_pid_t from = m->from;
+        arbor_msg_free(m);
+        for (int i = 0; i < n; i++) {
+            ASSERT_OK(arbor_send(arbor_self(), TAG_DATA, NULL, 0));
+            ASSERT_OK(arbor_receive(ARBOR_INFINITY, &m));
+            arbor_msg_free(m);
+        }
+        ASSERT_OK(arbor_send(from, TAG_DONE, NULL, 0));
+    }
+}
+
+/* busy's reductions once it waits again (they do not change meanwhile). */
+static uint64_t settled_reductions(arbor_pid_t busy)
+{
+    arbor_process_info_t info;
+    WAIT_UNTIL(arbor_process_info(busy, &info) == 0 && info.status == ARBOR_STATUS_WAITING, 5000);
+    uint64_t r = info.reductions;
+    ASSERT_OK(arbor_process_info(busy, &info));
+    ASSERT_U64_EQ(info.reductions, r);
+    return r;
+}
+
+static void reductions_root(void *arg)
+{
+    arbor_pid_t busy;
+    ASSERT_OK(arbor_spawn(busy_child, NULL, &busy));
+    uint64_t before = settled_reductions(busy);
+    /* Two rounds, each 2n reductions of work (a send and a receive per
+     * message) and a few of the round's own (its PING, its DONE); the
+     * second spans several slices of 2,000. */
+    int rounds[] = {1000, 5000};
+    for (int k = 0; k < 2; k++) {
+        int n = rounds[k];
+        ASSERT_OK(arbor_send(busy, TAG_PING, &n, sizeof n));
+        arbor_msg_free(arbor_test_recv_tag(TAG_DONE, 5000));
+        uint64_t after = settled_reductions(busy);
+        ASSERT_GE(after - before, 2 * (uint64_t)n);
+        ASSERT_LE(after - before, 2 * (uint64_t)n + 8);
+        before = after;
+    }
+    ASSERT_OK(arbor_exit_pid(busy, ARBOR_KILL));
+    /* The caller's own count, too: it sent and received above. */
+    arbor_process_info_t self;
+    ASSERT_OK(arbor_process_info(arbor_self(), &self));
+    ASSERT_GE(self.reductions, 4);
+}
+
+TEST(process_info_counts_reductions_done)
+{
+    arbor_test_run(reductions_root, NULL);
+}
+
 static void *blocking_fn(void *arg)
 {
     usleep(20000);
