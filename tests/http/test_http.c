@@ -909,15 +909,7 @@ TEST(a_crashing_handler_answers_head_with_a_500_without_body)
 
 static arbor_pid_t child_pid(const char *id)
 {
-    arbor_child_info_t *kids;
-    size_t n;
-    ASSERT_OK(arbor_sup_which_children(sup, &kids, &n));
-    arbor_pid_t pid = ARBOR_NOPID;
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(kids[i].id, id))
-            pid = kids[i].pid;
-    free(kids);
-    return pid;
+    return child_pid_of(sup, id);
 }
 
 static void listener_root(void *arg)

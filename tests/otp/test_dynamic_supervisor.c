@@ -39,25 +39,6 @@ static void run_root(arbor_entry_fn root, void *arg)
 
 /* ---- children -------------------------------------------------------------------------------- */
 
-/* A plain process that waits forever without trapping exits: it dies of
- * any exit signal but normal. */
-static void sleeper_main(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        arbor_msg_t *m;
-        if (arbor_receive(ARBOR_INFINITY, &m) == 0)
-            arbor_msg_free(m);
-    }
-}
-
-static int sleeper_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
-{
-    (void)arg;
-    (void)err;
-    return arbor_spawn_link(sleeper_main, NULL, pid);
-}
-
 /* A child that traps exits. When the supervisor's shutdown signal arrives
  * (as an EXIT message), it exits with on_shutdown, ignores it, or first
  * reports it and waits for the log's EV_GO. */

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "sup_fixture.h"
 #include "test.h"
 
 enum { EV_REPORT = 300 };
@@ -57,24 +58,6 @@ static int drain_reports(report_note_t *first)
         arbor_msg_free(m);
     }
     return n;
-}
-
-/* A plain process that waits for ever, without trapping exits. */
-static void sleeper_main(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        arbor_msg_t *m;
-        if (arbor_receive(ARBOR_INFINITY, &m) == 0)
-            arbor_msg_free(m);
-    }
-}
-
-static int sleeper_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
-{
-    (void)arg;
-    (void)err;
-    return arbor_spawn_link(sleeper_main, NULL, pid);
 }
 
 static arbor_child_spec_t brutal_child(arbor_restart_t restart)

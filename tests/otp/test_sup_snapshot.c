@@ -16,24 +16,6 @@ enum {
     EV_GO,             /* to the supervisor, inside that start: go on */
 };
 
-/* A process that waits for ever; it dies of any exit signal but normal. */
-static void sleeper_main(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        arbor_msg_t *m;
-        if (arbor_receive(ARBOR_INFINITY, &m) == 0)
-            arbor_msg_free(m);
-    }
-}
-
-static int sleeper_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
-{
-    (void)arg;
-    (void)err;
-    return arbor_spawn_link(sleeper_main, NULL, pid);
-}
-
 /* A child whose start, while block is set, tells the log it has begun and
  * then waits, inside the supervisor, for an EV_GO sent to the supervisor. */
 typedef struct gate {
