@@ -322,7 +322,8 @@ static void killed_parent_root(void *arg)
     ASSERT_OK(arbor_exit_pid(old_web, ARBOR_KILL));
     expect_closed(slow);
     expect_closed(idle);
-    WAIT_UNTIL(child_pid_of(top, "web") != ARBOR_NOPID && child_pid_of(top, "web") != old_web, 5000);
+    WAIT_UNTIL(child_pid_of(top, "web") != ARBOR_NOPID && child_pid_of(top, "web") != old_web,
+               5000);
     exchange(port, "GET /again HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", r, true);
     ASSERT_EQ(r->status, 200);
     ASSERT_STREQ(r->body, "/again");
