@@ -38,9 +38,10 @@ typedef struct {
     uint64_t hash;
 } name_key_t;
 
-/* Eight bytes at a time, then the last few; each word mixed in with a
- * multiply and a shift (the tail is zero-padded; the length, mixed in
- * first, tells "a" from "a\0"). */
+/* Eight bytes at a time, each word mixed in with a multiply and a shift;
+ * the last few bytes as the name's last eight (overlapping the word
+ * before), or one by one in a name shorter than a word. The length, mixed
+ * in first, keeps names of different lengths apart. */
 static uint64_t hash(const char *s, size_t len)
 {
     const uint64_t k = 0xff51afd7ed558ccdu;
@@ -52,9 +53,13 @@ static uint64_t hash(const char *s, size_t len)
         h ^= h >> 32;
     }
     if (i < len) {
-        w = 0;
-        for (unsigned sh = 0; i < len; i++, sh += 8)
-            w |= (uint64_t)(unsigned char)s[i] << sh;
+        if (len >= 8) {
+            memcpy(&w, s + len - 8, 8);
+        } else {
+            w = 0;
+            for (unsigned sh = 0; i < len; i++, sh += 8)
+                w |= (uint64_t)(unsigned char)s[i] << sh;
+        }
         h = (h ^ w) * k;
         h ^= h >> 32;
     }
