@@ -81,8 +81,8 @@ static int make_key(const char *name, name_key_t *k)
 static entry_t **find_locked(const name_key_t *k)
 {
     entry_t **e = &names.buckets[k->hash % BUCKETS];
-    while (*e && ((*e)->hash != k->hash || (*e)->len != k->len ||
-                  memcmp((*e)->name, k->s, k->len) != 0))
+    while (*e &&
+           ((*e)->hash != k->hash || (*e)->len != k->len || memcmp((*e)->name, k->s, k->len) != 0))
         e = &(*e)->next;
     return e;
 }

@@ -25,11 +25,11 @@
 #include <stdlib.h>
 
 typedef enum arbor__recycle_kind {
-    ARBOR__RECYCLE_MSG,   /* message nodes with a small payload area */
+    ARBOR__RECYCLE_MSG,     /* message nodes with a small payload area */
     ARBOR__RECYCLE_MSG_MID, /* message nodes with a mid-sized payload area (mailbox.h) */
-    ARBOR__RECYCLE_PROC,  /* process control blocks */
-    ARBOR__RECYCLE_TIMER, /* timers: a GenServer call sets and cancels one */
-    ARBOR__RECYCLE_SIG,   /* short signal nodes: a GenServer call sends one */
+    ARBOR__RECYCLE_PROC,    /* process control blocks */
+    ARBOR__RECYCLE_TIMER,   /* timers: a GenServer call sets and cancels one */
+    ARBOR__RECYCLE_SIG,     /* short signal nodes: a GenServer call sends one */
     ARBOR__RECYCLE_KINDS
 } arbor__recycle_kind_t;
 

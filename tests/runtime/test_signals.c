@@ -868,8 +868,8 @@ static void monitor_send_parts_root(void *arg)
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         size_t n = sizes[i];
         arbor_ref_t ref;
-        ASSERT_OK(arbor_monitor_send_parts(self, TAG_PING, head, sizeof head, n ? body : NULL, n,
-                                           &ref));
+        ASSERT_OK(
+            arbor_monitor_send_parts(self, TAG_PING, head, sizeof head, n ? body : NULL, n, &ref));
         arbor_msg_t *m = NEXT(TAG_PING);
         ASSERT_EQ(m->size, sizeof head + n);
         ASSERT_TRUE(memcmp(m->data, head, sizeof head) == 0);
