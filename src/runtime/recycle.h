@@ -1,7 +1,7 @@
 /*
- * Recycling of the runtime's small fixed-size blocks (message nodes, short
- * signal nodes, process control blocks, timers) instead of going through
- * malloc.
+ * Recycling of the runtime's fixed-size blocks (message nodes of two
+ * sizes, short signal nodes, process control blocks, timers) instead of
+ * going through malloc.
  *
  * Each scheduler thread keeps free blocks per kind; a block freed on a
  * thread stays with that thread. Blocks mostly flow one way (made by a
