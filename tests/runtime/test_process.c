@@ -81,6 +81,39 @@ TEST(message_payloads_of_every_small_size_arrive_intact)
     arbor_test_run(payload_sizes_root, NULL);
 }
 
+/* Payloads at the edges of the message nodes' size classes (mailbox.h:
+ * small up to 64 bytes, mid-sized up to 1,024, larger from malloc), many
+ * in flight at once so that recycled nodes of each class are reused, each
+ * filled with its own pattern: a node recycled into the wrong class would
+ * be overwritten by a larger payload, or overrun its block. */
+static void payload_classes_root(void *arg)
+{
+    static unsigned char buf[1100];
+    const size_t sizes[] = {63, 64, 65, 200, 1023, 1024, 1025, 1100};
+    enum { ROUNDS = 3, IN_FLIGHT = 300 };
+    for (int round = 0; round < ROUNDS; round++) {
+        for (int k = 0; k < IN_FLIGHT; k++) {
+            size_t n = sizes[k % 8];
+            memset(buf, k + round, n);
+            ASSERT_OK(arbor_send(arbor_self(), TAG_DATA, buf, n));
+        }
+        for (int k = 0; k < IN_FLIGHT; k++) {
+            size_t n = sizes[k % 8];
+            arbor_msg_t *m = arbor_test_recv(1000);
+            ASSERT_EQ(m->size, n);
+            const unsigned char *d = m->data;
+            for (size_t i = 0; i < n; i++)
+                ASSERT_EQ(d[i], (unsigned char)(k + round));
+            arbor_msg_free(m);
+        }
+    }
+}
+
+TEST(message_payloads_at_node_size_class_edges_arrive_intact)
+{
+    arbor_test_run(payload_classes_root, NULL);
+}
+
 static bool is_other(const arbor_msg_t *m, void *arg)
 {
     return m->tag == TAG_OTHER;
@@ -277,6 +310,49 @@ static void names_root(void *arg)
     ASSERT_OK(arbor_register("echo", arbor_self(), NULL));
     ASSERT_OK(arbor_unregister("echo"));
     ASSERT_ERR(arbor_unregister("echo"), ARBOR_ENOENT);
+}
+
+/* Names that share their first words, differ only in their last byte or
+ * in their length, and every length up to ARBOR_NAME_MAX: each is found
+ * as itself (name.c hashes a word at a time, the last word overlapping). */
+static void wait_to_be_killed(void *arg)
+{
+    arbor_msg_free(arbor_test_recv(ARBOR_INFINITY));
+}
+
+static void many_names_root(void *arg)
+{
+    enum { N = ARBOR_NAME_MAX };
+    char names[2 * N][ARBOR_NAME_MAX + 2];
+    for (int i = 0; i < N; i++) {
+        memset(names[i], 'n', (size_t)i + 1); /* "n", "nn", ... 63 of them */
+        names[i][i + 1] = '\0';
+        memcpy(names[N + i], names[i], (size_t)i + 2);
+        names[N + i][i] = 'm'; /* the same but for the last byte */
+    }
+    arbor_pid_t pids[2 * N];
+    for (int i = 0; i < 2 * N; i++) {
+        ASSERT_OK(arbor_spawn(wait_to_be_killed, NULL, &pids[i]));
+        ASSERT_OK(arbor_register(names[i], pids[i], NULL));
+    }
+    for (int i = 0; i < 2 * N; i++)
+        ASSERT_U64_EQ(arbor_whereis(names[i]), pids[i]);
+    char too_long[ARBOR_NAME_MAX + 2];
+    memset(too_long, 'n', sizeof too_long - 1);
+    too_long[sizeof too_long - 1] = '\0';
+    ASSERT_U64_EQ(arbor_whereis(too_long), ARBOR_NOPID);
+    ASSERT_ERR(arbor_register(too_long, pids[0], NULL), ARBOR_ETOOBIG);
+    for (int i = 0; i < 2 * N; i += 2)
+        ASSERT_OK(arbor_unregister(names[i]));
+    for (int i = 0; i < 2 * N; i++)
+        ASSERT_U64_EQ(arbor_whereis(names[i]), i % 2 ? pids[i] : ARBOR_NOPID);
+    for (int i = 0; i < 2 * N; i++)
+        ASSERT_OK(arbor_exit_pid(pids[i], ARBOR_KILL));
+}
+
+TEST(names_alike_in_prefix_tail_or_length_are_told_apart)
+{
+    arbor_test_run(many_names_root, NULL);
 }
 
 TEST(names_register_clash_and_release_on_exit)
