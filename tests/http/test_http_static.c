@@ -411,7 +411,7 @@ static void set_mtime(const char *rel, time_t when)
  * (kept alive), the answer in r. */
 static void get_notes(client_t *c, const char *extra, response_t *r, bool head)
 {
-    char req[512];
+    char req[1024];
     snprintf(req, sizeof req, "%s /static/notes.txt HTTP/1.1\r\nHost: x\r\n%s\r\n",
              head ? "HEAD" : "GET", extra);
     send_text(c, req);
@@ -671,7 +671,7 @@ static void many_ranges(char *out, size_t size, unsigned n)
 static void expect_multipart(client_t *c, const char *range, const unsigned (*parts)[2], size_t n,
                              response_t *r)
 {
-    char extra[256], boundary[128], want[4096];
+    char extra[512], boundary[128], want[4096];
     snprintf(extra, sizeof extra, "Range: %s\r\n", range);
     get_notes(c, extra, r, false);
     if (r->status != 206)
