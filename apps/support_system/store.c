@@ -446,7 +446,8 @@ static int commit_failed(store_t *s, job_t *failed)
 static void *write_batch(void *arg)
 {
     store_t *s = arg;
-    job_t failed = {0};
+    job_t failed; /* for its err: the text is never read */
+    memset(&failed, 0, JOB_HEAD);
     bool requests = false, tickets = false;
     int rc = step_done(s->st[ST_BEGIN]) == SQLITE_DONE ? 0 : store__db_fail(s, &failed, "begin");
     for (size_t i = 0; !rc && i < s->n; i++) {
@@ -813,6 +814,34 @@ static void store_terminate(void **state, const arbor_reason_t *reason)
         arbor_blocking(checkpoint, s, NULL);
 }
 
+/* A change (req, a valid job up to its text's NUL) joins the batch: it is
+ * copied once, straight into its slot, only the bytes it carries (the
+ * text's unused rest stays as it was: nothing reads past a text's NUL). */
+static arbor_gs_ret_t enqueue(store_t *s, const arbor_msg_t *req, arbor_from_t from)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 16;
+        pending_t *more = realloc(s->batch, cap * sizeof *more);
+        if (!more)
+            return arbor_gs_halt(arbor_error("out of memory"));
+        s->batch = more;
+        s->cap = cap;
+    }
+    if (!s->n)
+        s->oldest_ms = arbor_now_ms();
+    pending_t *p = &s->batch[s->n++];
+    memcpy(&p->job, req->data, req->size);
+    p->job.op = (int)req->tag;
+    p->job.rc = 0;
+    p->job.nrows = p->job.rows_size = 0;
+    p->job.replayed = false;
+    p->from = from;
+    s->urgent += p->job.op != MARK_DELIVERED;
+    if (s->n >= BATCH_MAX)
+        flush(s);
+    return arbor_gs_noreply();
+}
+
 /* A change joins the batch; a read first writes the batch, then reads. */
 static arbor_gs_ret_t store_call(void **state, const arbor_msg_t *req, arbor_from_t from)
 {
@@ -825,9 +854,12 @@ static arbor_gs_ret_t store_call(void **state, const arbor_msg_t *req, arbor_fro
     if (req->size <= JOB_HEAD || req->size > sizeof(job_t) ||
         ((const char *)req->data)[req->size - 1] != '\0')
         return arbor_gs_halt(arbor_error("bad store request"));
+    int op = (int)req->tag;
+    if (is_change(op) && !s->damaged)
+        return waiting(s, enqueue(s, req, from));
     job_t j;
     memcpy(&j, req->data, req->size);
-    j.op = (int)req->tag;
+    j.op = op;
     j.rc = 0;
     j.nrows = j.rows_size = 0;
     j.replayed = false;
@@ -855,29 +887,12 @@ static arbor_gs_ret_t store_call(void **state, const arbor_msg_t *req, arbor_fro
             return waiting(s, arbor_gs_noreply());
         }
     }
-    if (!is_change(j.op)) {
-        /* Lists and histories see every change before them. The outbox is
-         * read as committed: its reader wants delivered what is durable,
-         * and must not force the batch out early. */
-        if (j.op != GET && j.op != OUTBOX_PENDING && j.op != OUTBOX_COUNT)
-            flush(s);
-        return waiting(s, store__answer_read(s, &j, from));
-    }
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 16;
-        pending_t *more = realloc(s->batch, cap * sizeof *more);
-        if (!more)
-            return arbor_gs_halt(arbor_error("out of memory"));
-        s->batch = more;
-        s->cap = cap;
-    }
-    if (!s->n)
-        s->oldest_ms = arbor_now_ms();
-    s->urgent += j.op != MARK_DELIVERED;
-    s->batch[s->n++] = (pending_t){j, from};
-    if (s->n >= BATCH_MAX)
+    /* Lists and histories see every change before them. The outbox is
+     * read as committed: its reader wants delivered what is durable, and
+     * must not force the batch out early. */
+    if (j.op != GET && j.op != OUTBOX_PENDING && j.op != OUTBOX_COUNT)
         flush(s);
-    return waiting(s, arbor_gs_noreply());
+    return waiting(s, store__answer_read(s, &j, from));
 }
 
 /* The timeout: the mailbox is empty, so the batch is complete (or its
