@@ -441,20 +441,66 @@ static int commit_failed(store_t *s, job_t *failed)
     return rc;
 }
 
+/* Whether the batch holds a create: then its creates are indexed for
+ * search at its end (index_new), not each by the trigger (schema
+ * version 10). */
+static bool batch_creates(const store_t *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->batch[i].job.op == CREATE)
+            return true;
+    return false;
+}
+
+/* An error of the deferred search index (a write that failed: disk full,
+ * I/O): the transaction is rolled back, if SQLite has not ended it, so
+ * nothing of the batch is committed and every change in it fails. */
+static int index_failed(store_t *s, job_t *failed)
+{
+    int rc = store__db_fail(s, failed, "search index");
+    if (!sqlite3_get_autocommit(s->db))
+        step_done(s->st[ST_ROLLBACK]);
+    return rc;
+}
+
+/* The end of a batch that deferred the index: the marker row goes (so it
+ * is never committed), then the tickets the batch created, ids first to
+ * last (0: none), enter the search index in one statement. 0 or
+ * index_failed's error. */
+static int index_new(store_t *s, int64_t first, int64_t last, job_t *failed)
+{
+    if (step_done(s->st[ST_UNDEFER_INDEX]) != SQLITE_DONE)
+        return index_failed(s, failed);
+    if (!first)
+        return 0;
+    sqlite3_stmt *st = s->st[ST_INDEX_NEW];
+    sqlite3_bind_int64(st, 1, first);
+    sqlite3_bind_int64(st, 2, last);
+    return step_done(st) == SQLITE_DONE ? 0 : index_failed(s, failed);
+}
+
 /* The blocking-pool half of a flush: the whole batch in one transaction.
- * When the transaction cannot begin or commit, every change in it fails. */
+ * When the transaction cannot begin or commit, or its creates cannot be
+ * indexed, every change in it fails. */
 static void *write_batch(void *arg)
 {
     store_t *s = arg;
     job_t failed; /* for its err: the text is never read */
     memset(&failed, 0, JOB_HEAD);
-    bool requests = false, tickets = false;
+    bool requests = false, tickets = false, deferred = batch_creates(s);
+    int64_t first = 0, last = 0; /* the ids the batch created */
     int rc = step_done(s->st[ST_BEGIN]) == SQLITE_DONE ? 0 : store__db_fail(s, &failed, "begin");
+    if (!rc && deferred && step_done(s->st[ST_DEFER_INDEX]) != SQLITE_DONE)
+        rc = index_failed(s, &failed);
     for (size_t i = 0; !rc && i < s->n; i++) {
         job_t *j = &s->batch[i].job;
         write_change(s, j);
         requests |= !j->rc && j->request_id[0] && !j->replayed;
         tickets |= !j->rc && !j->replayed && (j->op == CREATE || j->op == UPDATE);
+        if (!j->rc && !j->replayed && j->op == CREATE) {
+            first = first && first < j->ticket.id ? first : j->ticket.id;
+            last = last > j->ticket.id ? last : j->ticket.id;
+        }
         if (j->rc && sqlite3_get_autocommit(s->db)) {
             /* SQLite rolled the whole transaction back (disk full, I/O
              * error): the changes before this one are gone too. */
@@ -468,6 +514,8 @@ static void *write_batch(void *arg)
             step_done(s->st[ST_ROLLBACK]);
         }
     }
+    if (!rc && deferred)
+        rc = index_new(s, first, last, &failed);
     if (!rc && requests) {
         prune_requests(s);
         if (sqlite3_get_autocommit(s->db)) /* SQLite undid the whole transaction */
