@@ -696,8 +696,17 @@ static void *open_db(void *arg)
      * the desk's is left as it is. */
     if (store__identify(s->db, o->path, o->error, sizeof o->error) != 0)
         return NULL;
+    /* temp_store=MEMORY: the sub-journal of the batch's savepoints (the
+     * pages each change first touches, to undo it alone) stays in memory.
+     * With the default it spilled to a file in /var/tmp past 64 KB, every
+     * batch: about 10 pwrite calls a change, 84 % of the desk's writes
+     * (docs/performance.md, issue 18). It only serves a rollback inside a
+     * transaction; durability is the WAL's. Temporary tables and sorts
+     * that spill (a list sorted by an order no index gives) stay in
+     * memory too. */
     if (sqlite3_exec(s->db,
-                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                     " PRAGMA temp_store=MEMORY;",
                      NULL, NULL, NULL) != SQLITE_OK) {
         snprintf(o->error, sizeof o->error, "cannot set up %s: %s", o->path, sqlite3_errmsg(s->db));
         return NULL;

@@ -417,6 +417,20 @@ static int count_deferred(sqlite3 *db, const void *in, void *out)
     return rc;
 }
 
+/* store_run's function: *out, the connection's temp_store (2: memory,
+ * where the savepoints' sub-journal must stay: store.c). */
+static int temp_store(sqlite3 *db, const void *in, void *out)
+{
+    (void)in;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "PRAGMA temp_store", -1, &st, NULL) != SQLITE_OK)
+        return ARBOR_EEXIT;
+    int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : ARBOR_EEXIT;
+    *(int64_t *)out = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* store_run's function: a ticket inserted straight into the table, as a
  * tool or another connection would (the trigger indexes it). */
 static int insert_directly(sqlite3 *db, const void *in, void *out)
@@ -577,6 +591,11 @@ static void batch_index_root(void *arg)
     ASSERT_EQ(deferred, 0);
     ASSERT_OK(store_run(insert_directly, NULL, 0, NULL, 0));
     ASSERT_EQ(found_by("zebra", &id), 1);
+    /* A batch's savepoints keep their sub-journal in memory (not in a
+     * file in /var/tmp, written page by page). */
+    int64_t where = -1;
+    ASSERT_OK(store_run(temp_store, NULL, 0, &where, sizeof where));
+    ASSERT_EQ(where, 2);
     /* The eight changes were one transaction. */
     ASSERT_EQ(after.transactions - before.transactions, 1);
     ASSERT_EQ(after.changes - before.changes, BATCH_CREATES + 2);
