@@ -12,6 +12,7 @@
 #define ARBOR_BENCH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "arbor.h"
@@ -41,8 +42,17 @@ uint64_t bench_now_ns(void);
  * stack pages. */
 uint64_t bench_memory_in_use(void);
 
+/* The median of the n values at v (n >= 1; the mean of the two middle
+ * ones when n is even); sorts v. */
+double bench_median(double *v, size_t n);
+
 /* Receives a message with tag, waiting forever; aborts on error. */
 arbor_msg_t *bench_recv_tag(uint64_t tag);
+
+/* Starts a timed run of n waiting processes: sends each of pids a message
+ * tagged go (no data), then receives n messages tagged done. Returns the
+ * nanoseconds from the first send to the last done. */
+uint64_t bench_go_and_wait(const arbor_pid_t *pids, size_t n, uint64_t go, uint64_t done);
 
 extern const bench_t bench_runtime[];
 extern const bench_t bench_scaling[];

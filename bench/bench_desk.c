@@ -61,12 +61,7 @@ static double tickets_per_second(const desk_config_t *cfg, unsigned clients, uin
     for (unsigned i = 0; i < clients; i++)
         if (arbor_spawn(client, &a, &pids[i]) != 0)
             abort();
-    uint64_t t0 = bench_now_ns();
-    for (unsigned i = 0; i < clients; i++)
-        arbor_send(pids[i], TAG_GO, NULL, 0);
-    for (unsigned i = 0; i < clients; i++)
-        arbor_msg_free(bench_recv_tag(TAG_DONE));
-    double seconds = (double)(bench_now_ns() - t0) / 1e9;
+    double seconds = (double)bench_go_and_wait(pids, clients, TAG_GO, TAG_DONE) / 1e9;
     /* Stopping 100,000 workers in order is dynsup_shutdown's business. */
     arbor_unlink(sup);
     arbor_sup_stop(sup, ARBOR_NORMAL);

@@ -22,34 +22,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "agents.h"
 #include "bench.h"
+#include "bench_db.h"
 #include "desk.h"
 #include "store.h"
 
-static char dir[] = "/tmp/arbor-bench-assign-XXXXXX";
-static char db_path[64];
+static char db_path[128];
 static bool seeded;
-
-static uint64_t next_random(uint64_t *state)
-{
-    *state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return *state >> 33;
-}
-
-static ticket_status_t pick_status(uint64_t r)
-{
-    unsigned p = (unsigned)(r % 1000);
-    return p < 600   ? TICKET_CLOSED
-           : p < 880 ? TICKET_RESOLVED
-           : p < 960 ? TICKET_ASSIGNED
-           : p < 995 ? TICKET_PENDING
-                     : TICKET_OPEN;
-}
 
 typedef struct {
     uint64_t agents, tickets;
@@ -84,11 +67,12 @@ static int insert_all(sqlite3 *db, const void *in, void *out)
     int64_t at = 1600000000000;
     for (uint64_t i = 0; i < n->tickets && !rc; i++) {
         char customer[32], name[32] = "";
-        snprintf(customer, sizeof customer, "customer%04u", (unsigned)(next_random(&state) % 5000));
-        ticket_status_t status = pick_status(next_random(&state));
+        snprintf(customer, sizeof customer, "customer%04u",
+                 (unsigned)(bench_db_random(&state) % 5000));
+        ticket_status_t status = bench_db_status(bench_db_random(&state));
         if (status != TICKET_OPEN)
             snprintf(name, sizeof name, "agent%04u",
-                     (unsigned)(next_random(&state) % (n->agents ? n->agents : 1)));
+                     (unsigned)(bench_db_random(&state) % (n->agents ? n->agents : 1)));
         at += 60000;
         sqlite3_bind_text(ticket, 1, customer, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int(ticket, 2, (int)status);
@@ -105,36 +89,11 @@ static int insert_all(sqlite3 *db, const void *in, void *out)
     return rc;
 }
 
-static void remove_database(void)
-{
-    static const char *const suffixes[] = {"", "-wal", "-shm"};
-    char path[96];
-    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
-        snprintf(path, sizeof path, "%s%s", db_path, suffixes[i]);
-        unlink(path);
-    }
-    rmdir(dir);
-}
-
 static arbor_pid_t start_desk(void)
 {
     desk_config_t cfg = {
         .db_path = db_path, .policy = POLICY_LEAST_LOADED, .idle_timeout_ms = 60000};
-    arbor_pid_t sup;
-    arbor_reason_t why;
-    if (desk_start(&cfg, &sup, &why) != 0) {
-        char text[128];
-        arbor_reason_format(&why, text, sizeof text);
-        fprintf(stderr, "desk_assign: the desk did not start: %s\n", text);
-        abort();
-    }
-    return sup;
-}
-
-static void stop_desk(arbor_pid_t sup)
-{
-    arbor_unlink(sup);
-    arbor_sup_stop(sup, ARBOR_NORMAL);
+    return bench_db_start_desk("desk_assign", &cfg);
 }
 
 static void seed(void)
@@ -152,36 +111,17 @@ static void seed(void)
     seeded = true;
 }
 
-static double median(double *ms, uint64_t q)
-{
-    for (uint64_t i = 1; i < q; i++) /* insertion sort: q is small */
-        for (uint64_t k = i; k > 0 && ms[k - 1] > ms[k]; k--) {
-            double t = ms[k];
-            ms[k] = ms[k - 1];
-            ms[k - 1] = t;
-        }
-    return ms[q / 2];
-}
-
 static void desk_assign(void)
 {
-    enum { MAX_QUERIES = 201 };
-    if (!db_path[0]) {
-        if (!mkdtemp(dir))
-            abort();
-        snprintf(db_path, sizeof db_path, "%s/desk.db", dir);
-        atexit(remove_database);
-    }
+    bench_db_kept("assign", db_path, sizeof db_path);
     arbor_pid_t sup = start_desk();
     if (!seeded) {
         seed();
-        stop_desk(sup); /* the Agents process loads the roster it now has */
+        bench_db_stop_desk(sup); /* the Agents process loads the roster it now has */
         sup = start_desk();
     }
-    uint64_t q = bench_size("BENCH_QUERIES", 21);
-    if (q < 1 || q > MAX_QUERIES)
-        q = 21;
-    double ms[MAX_QUERIES];
+    uint64_t q = bench_db_queries();
+    double ms[BENCH_DB_QUERIES_MAX];
     for (uint64_t i = 0; i < q; i++) {
         agents_choice_t choice;
         uint64_t t0 = bench_now_ns();
@@ -192,7 +132,7 @@ static void desk_assign(void)
             abort();
         }
     }
-    bench_figure("desk_assign_choose_ms", median(ms, q), "ms");
+    bench_figure("desk_assign_choose_ms", bench_median(ms, q), "ms");
     /* Whole assignments, of open tickets (each repetition takes new ones). */
     ticket_status_t open = TICKET_OPEN;
     store_filter_t f = {.status = &open, .sort = STORE_SORT_OLDEST, .limit = q};
@@ -214,8 +154,8 @@ static void desk_assign(void)
         }
     }
     free(rows);
-    bench_figure("desk_assign_ms", median(ms, q), "ms");
-    stop_desk(sup);
+    bench_figure("desk_assign_ms", bench_median(ms, q), "ms");
+    bench_db_stop_desk(sup);
 }
 
 const bench_t bench_desk_assign[] = {

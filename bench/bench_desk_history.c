@@ -18,16 +18,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "bench.h"
+#include "bench_db.h"
 #include "desk.h"
 #include "store.h"
 
-static char dir[] = "/tmp/arbor-bench-history-XXXXXX";
-static char db_path[64];
+static char db_path[128];
 static bool seeded;
 
 /* store_run's function: ticket 1 with *in history entries, then 1,000
@@ -69,26 +68,12 @@ static int insert_history(sqlite3 *db, const void *in, void *out)
     return rc;
 }
 
-static void remove_database(void)
-{
-    static const char *const suffixes[] = {"", "-wal", "-shm"};
-    char path[96];
-    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
-        snprintf(path, sizeof path, "%s%s", db_path, suffixes[i]);
-        unlink(path);
-    }
-    rmdir(dir);
-}
-
 /* Median ms of BENCH_QUERIES shows of ticket 1 with the page before entry
  * before (0: the latest), each of which must answer a full page. */
 static double median_ms(const char *name, int64_t before)
 {
-    enum { MAX_QUERIES = 201 };
-    uint64_t q = bench_size("BENCH_QUERIES", 21);
-    if (q < 1 || q > MAX_QUERIES)
-        q = 21;
-    double ms[MAX_QUERIES];
+    uint64_t q = bench_db_queries();
+    double ms[BENCH_DB_QUERIES_MAX];
     for (uint64_t i = 0; i < q; i++) {
         ticket_t t;
         store_history_page_t page = {0};
@@ -104,32 +89,14 @@ static double median_ms(const char *name, int64_t before)
             abort();
         }
     }
-    for (uint64_t i = 1; i < q; i++) /* insertion sort: q is small */
-        for (uint64_t k = i; k > 0 && ms[k - 1] > ms[k]; k--) {
-            double t = ms[k];
-            ms[k] = ms[k - 1];
-            ms[k - 1] = t;
-        }
-    return ms[q / 2];
+    return bench_median(ms, q);
 }
 
 static void desk_history(void)
 {
-    if (!db_path[0]) {
-        if (!mkdtemp(dir))
-            abort();
-        snprintf(db_path, sizeof db_path, "%s/desk.db", dir);
-        atexit(remove_database);
-    }
+    bench_db_kept("history", db_path, sizeof db_path);
     desk_config_t cfg = {.db_path = db_path, .idle_timeout_ms = 60000};
-    arbor_pid_t sup;
-    arbor_reason_t why;
-    if (desk_start(&cfg, &sup, &why) != 0) {
-        char text[128];
-        arbor_reason_format(&why, text, sizeof text);
-        fprintf(stderr, "desk_history: the desk did not start: %s\n", text);
-        abort();
-    }
+    arbor_pid_t sup = bench_db_start_desk("desk_history", &cfg);
     uint64_t count = bench_size("BENCH_HISTORY", 100000);
     if (!seeded) {
         uint64_t t0 = bench_now_ns();
@@ -143,8 +110,7 @@ static void desk_history(void)
     }
     bench_figure("desk_history_show_ms", median_ms("show", 0), "ms");
     bench_figure("desk_history_older_ms", median_ms("older", (int64_t)count / 2), "ms");
-    arbor_unlink(sup);
-    arbor_sup_stop(sup, ARBOR_NORMAL);
+    bench_db_stop_desk(sup);
 }
 
 const bench_t bench_desk_history[] = {

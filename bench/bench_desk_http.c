@@ -30,9 +30,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "bench.h"
+#include "bench_db.h"
 #include "credentials.h"
 #include "desk.h"
 #include "web/web.h"
@@ -313,17 +313,6 @@ static arbor_pid_t start_desk(const char *db, web_t **web)
     return sup;
 }
 
-static void remove_database(char *dir, const char *db)
-{
-    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal", ".lock"};
-    char path[128];
-    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
-        snprintf(path, sizeof path, "%s%s", db, suffixes[i]);
-        unlink(path);
-    }
-    rmdir(dir);
-}
-
 static void desk_http(void)
 {
     uint64_t conns = bench_size("BENCH_CONNS", 64), total = bench_size("BENCH_HT", 12800);
@@ -332,10 +321,8 @@ static void desk_http(void)
     uint64_t per = total / conns;
     if (per == 0)
         fail("BENCH_HT must be at least BENCH_CONNS", NULL);
-    char dir[] = "/tmp/arbor-bench-desk-http-XXXXXX", db[96];
-    if (!mkdtemp(dir))
-        fail("mkdtemp", NULL);
-    snprintf(db, sizeof db, "%s/desk.db", dir);
+    char db[128];
+    bench_db_make("desk-http", db, sizeof db);
     web_t *web;
     arbor_pid_t sup = start_desk(db, &web);
 
@@ -361,18 +348,13 @@ static void desk_http(void)
     }
     for (uint64_t i = 0; i < conns; i++)
         arbor_msg_free(bench_recv_tag(TAG_READY));
-    uint64_t t0 = bench_now_ns();
-    for (uint64_t i = 0; i < conns; i++)
-        arbor_send(pids[i], TAG_GO, NULL, 0);
-    for (uint64_t i = 0; i < conns; i++)
-        arbor_msg_free(bench_recv_tag(TAG_DONE));
-    double seconds = (double)(bench_now_ns() - t0) / 1e9;
+    double seconds = (double)bench_go_and_wait(pids, conns, TAG_GO, TAG_DONE) / 1e9;
 
     arbor_unlink(sup);
     check(arbor_sup_stop(sup, ARBOR_NORMAL), "stopping the desk");
     web_free(web);
     verify_stored(db, ids, versions, per * conns);
-    remove_database(dir, db);
+    bench_db_remove(db);
 
     qsort(latency, 3 * per * conns, sizeof *latency, cmp_u32);
     uint32_t p99 = latency[(3 * per * conns * 99 + 99) / 100 - 1];

@@ -27,18 +27,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "bench.h"
+#include "bench_db.h"
 #include "desk.h"
 #include "store.h"
 
 #define PAGE 50
 
-static char dir[] = "/tmp/arbor-bench-list-XXXXXX";
-static char db_path[64];
+static char db_path[128];
 static bool seeded;
 
 static const char *const words[] = {
@@ -49,25 +48,6 @@ static const char *const words[] = {
     "screen",  "font",     "calendar", "invite",  "share",   "delete",   "restore", "wrong",
 };
 #define NWORDS (sizeof words / sizeof words[0])
-
-/* A deterministic generator, so every run holds the same tickets. */
-static uint64_t next_random(uint64_t *state)
-{
-    *state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return *state >> 33;
-}
-
-/* Status by the shares of an old desk: closed 60%, resolved 28%, assigned
- * 8%, pending 3.5%, open 0.5%. */
-static ticket_status_t pick_status(uint64_t r)
-{
-    unsigned p = (unsigned)(r % 1000);
-    return p < 600   ? TICKET_CLOSED
-           : p < 880 ? TICKET_RESOLVED
-           : p < 960 ? TICKET_ASSIGNED
-           : p < 995 ? TICKET_PENDING
-                     : TICKET_OPEN;
-}
 
 /* Priority: low 25%, normal 50%, high 20%, urgent 5%. */
 static ticket_priority_t pick_priority(uint64_t r)
@@ -81,12 +61,12 @@ static ticket_priority_t pick_priority(uint64_t r)
 
 static void describe(char *out, size_t size, uint64_t *state)
 {
-    unsigned n = 3 + (unsigned)(next_random(state) % 4);
+    unsigned n = 3 + (unsigned)(bench_db_random(state) % 4);
     size_t len = 0;
     out[0] = '\0';
     for (unsigned i = 0; i < n && len < size; i++)
         len += (size_t)snprintf(out + len, size - len, "%s%s", i ? " " : "",
-                                words[next_random(state) % NWORDS]);
+                                words[bench_db_random(state) % NWORDS]);
 }
 
 /* store_run's function: inserts *in tickets in one transaction. */
@@ -109,18 +89,19 @@ static int insert_tickets(sqlite3 *db, const void *in, void *out)
     for (uint64_t i = 0; i < count && !rc; i++) {
         char description[128], customer[32], agent[32] = "";
         describe(description, sizeof description, &state);
-        snprintf(customer, sizeof customer, "customer%04u", (unsigned)(next_random(&state) % 5000));
-        ticket_status_t status = pick_status(next_random(&state));
+        snprintf(customer, sizeof customer, "customer%04u",
+                 (unsigned)(bench_db_random(&state) % 5000));
+        ticket_status_t status = bench_db_status(bench_db_random(&state));
         if (status != TICKET_OPEN)
-            snprintf(agent, sizeof agent, "agent%02u", (unsigned)(next_random(&state) % 20));
-        at += 60000 + (int64_t)(next_random(&state) % 1740000);
+            snprintf(agent, sizeof agent, "agent%02u", (unsigned)(bench_db_random(&state) % 20));
+        at += 60000 + (int64_t)(bench_db_random(&state) % 1740000);
         sqlite3_bind_text(st, 1, description, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, customer, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 3, (int)pick_priority(next_random(&state)));
+        sqlite3_bind_int(st, 3, (int)pick_priority(bench_db_random(&state)));
         sqlite3_bind_int(st, 4, (int)status);
         sqlite3_bind_text(st, 5, agent, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 6, at);
-        sqlite3_bind_int64(st, 7, at + (int64_t)(next_random(&state) % 864000000));
+        sqlite3_bind_int64(st, 7, at + (int64_t)(bench_db_random(&state) % 864000000));
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ARBOR_EEXIT;
         sqlite3_reset(st);
     }
@@ -130,26 +111,12 @@ static int insert_tickets(sqlite3 *db, const void *in, void *out)
     return rc;
 }
 
-static void remove_database(void)
-{
-    static const char *const suffixes[] = {"", "-wal", "-shm"};
-    char path[96];
-    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
-        snprintf(path, sizeof path, "%s%s", db_path, suffixes[i]);
-        unlink(path);
-    }
-    rmdir(dir);
-}
-
 /* Median ms of BENCH_QUERIES runs of f, each of which must find between
  * least and PAGE tickets. */
 static double median_ms(const char *name, const store_filter_t *f, size_t least)
 {
-    enum { MAX_QUERIES = 201 };
-    uint64_t q = bench_size("BENCH_QUERIES", 21);
-    if (q < 1 || q > MAX_QUERIES)
-        q = 21;
-    double ms[MAX_QUERIES];
+    uint64_t q = bench_db_queries();
+    double ms[BENCH_DB_QUERIES_MAX];
     for (uint64_t i = 0; i < q; i++) {
         ticket_t *rows = NULL;
         size_t n = 0;
@@ -163,13 +130,7 @@ static double median_ms(const char *name, const store_filter_t *f, size_t least)
             abort();
         }
     }
-    for (uint64_t i = 1; i < q; i++) /* insertion sort: q is small */
-        for (uint64_t k = i; k > 0 && ms[k - 1] > ms[k]; k--) {
-            double t = ms[k];
-            ms[k] = ms[k - 1];
-            ms[k - 1] = t;
-        }
-    return ms[q / 2];
+    return bench_median(ms, q);
 }
 
 static void seed(void)
@@ -188,21 +149,9 @@ static void seed(void)
 
 static void desk_list(void)
 {
-    if (!db_path[0]) {
-        if (!mkdtemp(dir))
-            abort();
-        snprintf(db_path, sizeof db_path, "%s/desk.db", dir);
-        atexit(remove_database);
-    }
+    bench_db_kept("list", db_path, sizeof db_path);
     desk_config_t cfg = {.db_path = db_path, .idle_timeout_ms = 60000};
-    arbor_pid_t sup;
-    arbor_reason_t why;
-    if (desk_start(&cfg, &sup, &why) != 0) {
-        char text[128];
-        arbor_reason_format(&why, text, sizeof text);
-        fprintf(stderr, "desk_list: the desk did not start: %s\n", text);
-        abort();
-    }
+    arbor_pid_t sup = bench_db_start_desk("desk_list", &cfg);
     if (!seeded)
         seed();
     ticket_status_t assigned = TICKET_ASSIGNED, closed = TICKET_CLOSED, open = TICKET_OPEN;
@@ -225,8 +174,7 @@ static void desk_list(void)
     bench_figure("desk_list_customer_ms", median_ms("customer", &customer, 1), "ms");
     bench_figure("desk_list_queue_ms", median_ms("queue", &queue, PAGE), "ms");
     bench_figure("desk_list_all_updated_ms", median_ms("all updated", &all_updated, PAGE), "ms");
-    arbor_unlink(sup);
-    arbor_sup_stop(sup, ARBOR_NORMAL);
+    bench_db_stop_desk(sup);
 }
 
 const bench_t bench_desk_list[] = {

@@ -6,7 +6,13 @@
  * forked child, as tcp_idle_conn_bytes's do, so that both ends'
  * descriptors fit under the open-file limit.
  *
- * Two figures: http_idle_conn_bytes, the runtime's own accounting (heap
+ * http_busy_conn_bytes: the same, but each client then sends the start
+ * of its next request (the request line and a header, not the empty line
+ * that ends the head), so that every connection is in the middle of a
+ * request (reading its head, as a slow client keeps it), with its stack
+ * and buffers; BENCH_P_BUSY of them (1,000 unless set).
+ *
+ * Two figures each: http_idle_conn_bytes, the runtime's own accounting (heap
  * blocks in use and resident stack pages, bench_memory_in_use(), which
  * earlier repetitions cannot blur), and http_idle_conn_rss_bytes, the
  * process's resident set (what the kernel charges: pages touched, where
@@ -25,6 +31,7 @@
 #include "bench.h"
 
 static const char request[] = "GET /plaintext HTTP/1.1\r\nHost: bench\r\n\r\n";
+static const char unfinished[] = "GET /plaintext HTTP/1.1\r\nHost: bench\r\n";
 
 static void hello(arbor_http_request_t *req, arbor_http_response_t *res, void *arg)
 {
@@ -67,10 +74,10 @@ static bool read_hello(int fd)
 }
 
 /* The clients: a child process that opens n connections, makes one
- * request on each and reads its answer, says so on ready_fd, and holds
- * them open until stop_fd closes. Only system calls between fork and
- * _exit. */
-static void hold_clients(uint16_t port, uint64_t n, int ready_fd, int stop_fd)
+ * request on each and reads its answer (busy: then sends the start of
+ * another), says so on ready_fd, and holds them open until stop_fd
+ * closes. Only system calls between fork and _exit. */
+static void hold_clients(uint16_t port, uint64_t n, bool busy, int ready_fd, int stop_fd)
 {
     struct sockaddr_in sa = {
         .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -79,6 +86,9 @@ static void hold_clients(uint16_t port, uint64_t n, int ready_fd, int stop_fd)
         if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
             write(fd, request, sizeof request - 1) != (ssize_t)(sizeof request - 1) ||
             !read_hello(fd))
+            _exit(1);
+        if (busy &&
+            write(fd, unfinished, sizeof unfinished - 1) != (ssize_t)(sizeof unfinished - 1))
             _exit(1);
     }
     char b = 1;
@@ -89,9 +99,10 @@ static void hold_clients(uint16_t port, uint64_t n, int ready_fd, int stop_fd)
     _exit(0);
 }
 
-static void http_idle_conn_bytes(void)
+/* P connections held by clients (busy: each in the middle of a request);
+ * their memory per connection, in the figures named name and name_rss. */
+static void held_conn_bytes(const char *name, const char *rss_name, uint64_t p, bool busy)
 {
-    uint64_t p = bench_size("BENCH_P", 10000);
     arbor_http_opts_t o = {.handler = hello, .max_connections = (unsigned)p + 16};
     arbor_http_server_t *srv;
     arbor_pid_t sup;
@@ -110,7 +121,7 @@ static void http_idle_conn_bytes(void)
     if (child == 0) {
         close(ready[0]);
         close(stop[1]);
-        hold_clients(port, p, ready[1], stop[0]);
+        hold_clients(port, p, busy, ready[1], stop[0]);
     }
     close(ready[1]);
     close(stop[0]);
@@ -119,11 +130,11 @@ static void http_idle_conn_bytes(void)
         abort();
     char b;
     if (read(ready[0], &b, 1) != 1) {
-        fprintf(stderr, "http_idle_conn_bytes: a client failed\n");
+        fprintf(stderr, "%s: a client failed\n", name);
         abort();
     }
-    /* Every answer was read; the last connections are on their way from
-     * the send to their wait: let them get there. */
+    /* Every answer was read (and each unfinished request sent); the last
+     * connections are on their way to their wait: let them get there. */
     arbor_sleep(200);
     if (arbor_http_server_connections(srv) != p)
         abort();
@@ -137,13 +148,25 @@ static void http_idle_conn_bytes(void)
     if (arbor_sup_stop(sup, ARBOR_SHUTDOWN) != 0)
         abort();
     arbor_http_server_free(srv);
-    bench_figure("http_idle_conn_bytes", (double)(after - before) / (double)p, "bytes");
+    bench_figure(name, (double)(after - before) / (double)p, "bytes");
     /* Signed: the kernel may take back more than the connections add. */
-    bench_figure("http_idle_conn_rss_bytes", ((double)rss_after - (double)rss_before) / (double)p,
-                 "bytes");
+    bench_figure(rss_name, ((double)rss_after - (double)rss_before) / (double)p, "bytes");
+}
+
+static void http_idle_conn_bytes(void)
+{
+    held_conn_bytes("http_idle_conn_bytes", "http_idle_conn_rss_bytes",
+                    bench_size("BENCH_P", 10000), false);
+}
+
+static void http_busy_conn_bytes(void)
+{
+    held_conn_bytes("http_busy_conn_bytes", "http_busy_conn_rss_bytes",
+                    bench_size("BENCH_P_BUSY", 1000), true);
 }
 
 const bench_t bench_http[] = {
     {"http_idle_conn_bytes", http_idle_conn_bytes, true},
+    {"http_busy_conn_bytes", http_busy_conn_bytes, true},
     {NULL, NULL, false},
 };

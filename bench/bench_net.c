@@ -177,12 +177,7 @@ static void tcp_echo_conns(void)
     /* Every connection open first: the figure is round trips, not set-up. */
     for (uint64_t i = 0; i < conns; i++)
         arbor_msg_free(bench_recv_tag(TAG_READY));
-    uint64_t t0 = bench_now_ns();
-    for (uint64_t i = 0; i < conns; i++)
-        arbor_send(pids[i], TAG_SOCKET, NULL, 0);
-    for (uint64_t i = 0; i < conns; i++)
-        arbor_msg_free(bench_recv_tag(TAG_DONE));
-    uint64_t t = bench_now_ns() - t0;
+    uint64_t t = bench_go_and_wait(pids, conns, TAG_SOCKET, TAG_DONE); /* TAG_SOCKET: go */
     arbor_socket_close(l); /* the acceptor ends with its listener */
     arbor_msg_free(bench_recv_tag(ARBOR_TAG_DOWN));
     free(pids);

@@ -58,6 +58,16 @@ arbor_msg_t *bench_recv_tag(uint64_t tag)
     return m;
 }
 
+uint64_t bench_go_and_wait(const arbor_pid_t *pids, size_t n, uint64_t go, uint64_t done)
+{
+    uint64_t t0 = bench_now_ns();
+    for (size_t i = 0; i < n; i++)
+        arbor_send(pids[i], go, NULL, 0);
+    for (size_t i = 0; i < n; i++)
+        arbor_msg_free(bench_recv_tag(done));
+    return bench_now_ns() - t0;
+}
+
 void bench_figure(const char *metric, double value, const char *unit)
 {
     fprintf(stderr, "  %s %s %.6g %s\n", current_rep < 0 ? "warm-up" : "rep", metric, value, unit);
@@ -81,6 +91,12 @@ static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+double bench_median(double *v, size_t n)
+{
+    qsort(v, n, sizeof v[0], cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 typedef struct {
@@ -157,9 +173,7 @@ int main(int argc, char **argv)
     }
     for (int f = 0; f < nfigures; f++) {
         figure_t *fg = &figures[f];
-        qsort(fg->values, (size_t)fg->n, sizeof fg->values[0], cmp_double);
-        double med = fg->n % 2 ? fg->values[fg->n / 2]
-                               : (fg->values[fg->n / 2 - 1] + fg->values[fg->n / 2]) / 2;
+        double med = bench_median(fg->values, (size_t)fg->n);
         printf("%s %.6g %s\n", fg->metric, med, fg->unit);
     }
     return 0;

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the build and tests need, if any is missing,
-# and the browser tests' npm packages (tests/browser: playwright-core, which
+# Installs the Debian packages the build and tests need, if any is missing
+# (wrk: the load test, tests/browser/load.test.js), and the browser tests'
+# npm packages (tests/browser: playwright-core, which
 # drives Debian's chromium and downloads no browser) when they are not
 # there. Uses sudo when not root; does nothing when everything is present.
 set -euo pipefail
-need=(build-essential cmake pkg-config clang clang-format valgrind libsqlite3-dev libcjson-dev libedit-dev libcrypt-dev sqlite3 python3 node-llhttp curl chromium nodejs npm)
+need=(build-essential cmake pkg-config clang clang-format valgrind libsqlite3-dev libcjson-dev libedit-dev libcrypt-dev sqlite3 python3 node-llhttp curl chromium nodejs npm wrk)
 [ "${ARBOR_WITH_BEAM:-0}" = 1 ] && need+=(erlang-nox elixir)
-# make bench-http: the load generators and the servers Arbor is compared with.
-[ "${ARBOR_WITH_HTTP_BENCH:-0}" = 1 ] && need+=(wrk apache2-utils nginx-light golang-go)
+# make bench-http: ab and the servers Arbor is compared with (wrk is above).
+[ "${ARBOR_WITH_HTTP_BENCH:-0}" = 1 ] && need+=(apache2-utils nginx-light golang-go)
 missing=()
 for pkg in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -183,15 +183,17 @@ static const char *status_name(arbor_child_status_t s)
                                          : "undefined";
 }
 
-/* The children of sup, in the calling process's own memory (arbor_free
- * it): the walk below calls other supervisors while it holds them, and a
- * process killed meanwhile (a web connection, when the web restarts)
- * leaks nothing. */
-static int children_of(arbor_pid_t sup, bool dynamic, arbor_child_info_t **kids, size_t *n)
+/* The children of sup, read from the table of supervisors
+ * (arbor_sup_children_snapshot(): no call, so a supervisor busy restarting
+ * a child does not hold the drawing up, and a refresh sends no supervisor
+ * a message), in the calling process's own memory (arbor_free it): the
+ * walk below reads other processes while it holds them, and a process
+ * killed meanwhile (a web connection, when the web restarts) leaks
+ * nothing. */
+static int children_of(arbor_pid_t sup, arbor_child_info_t **kids, size_t *n)
 {
     arbor_child_info_t *got;
-    int rc = dynamic ? arbor_dynsup_which_children(sup, &got, n)
-                     : arbor_sup_which_children(sup, &got, n);
+    int rc = arbor_sup_children_snapshot(sup, &got, n);
     if (rc)
         return rc;
     *kids = arbor_alloc(*n ? *n * sizeof *got : 1);
@@ -210,9 +212,9 @@ cJSON *console_tree_json(arbor_pid_t sup, const char *name, bool dynamic)
     cJSON *list = cJSON_AddArrayToObject(node, "children");
     arbor_child_info_t *kids;
     size_t n;
-    if (children_of(sup, dynamic, &kids, &n) != 0)
+    if (children_of(sup, &kids, &n) != 0)
         return node;
-    /* which_children is newest first; draw in start order. */
+    /* A Supervisor's list is newest first; draw in start order. */
     for (size_t i = n; i-- > 0;) {
         const arbor_child_info_t *k = &kids[i];
         cJSON *c;

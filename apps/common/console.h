@@ -97,7 +97,10 @@ void console_fail(bool json, const char *code, const char *message);
 cJSON *console_error_json(const char *code, const char *message);
 
 /* The tree under supervisor sup (named name, dynamic or not) as JSON:
- * {"name","pid","kind","children":[{"id","pid","status","restarts",...}]}. */
+ * {"name","pid","kind","children":[{"id","pid","status","restarts",...}]}.
+ * Each supervisor's children are read from the table of supervisors
+ * (arbor_sup_children_snapshot()), not asked for: a busy supervisor does
+ * not delay the drawing. */
 cJSON *console_tree_json(arbor_pid_t sup, const char *name, bool dynamic);
 
 /* The same tree, drawn as text on stdout. */

@@ -13,12 +13,17 @@ typedef struct {
     char new_name[TICKET_NAME_SIZE]; /* RENAME */
     ticket_actor_t by;               /* RENAME */
     int active, available;           /* SET */
+    /* ADD, RENAME, SET: the change's request id ("": none) and digest
+     * (store_once_t) */
+    char request_id[STORE_REQUEST_SIZE];
+    int64_t digest;
 } agents_req_t;
 
 typedef struct {
     int rc;
     ticket_error_t err;
     store_agent_t agent; /* LOOKUP */
+    bool replayed;       /* ADD, RENAME, SET: made before under the request id; nothing new */
 } agents_reply_t;
 
 #define NONE SIZE_MAX
@@ -157,11 +162,24 @@ static int least_loaded(agents_choice_t *c)
     return rc;
 }
 
-static int add(roster_t *r, const char *name, ticket_error_t *err)
+/* The Store's request id for q's change (none without one). */
+static store_once_t once_of(const agents_req_t *q)
 {
+    return (store_once_t){.request_id = q->request_id, .digest = q->digest};
+}
+
+/* A roster change in the Store, under q's request id: *replayed when it
+ * was made before (the roster in memory has it already). */
+static int add(roster_t *r, const agents_req_t *q, bool *replayed, ticket_error_t *err)
+{
+    const char *name = q->name;
     int rc = 0;
+    store_once_t once = once_of(q);
     if (r->durable) {
-        rc = store_agent_add(name, err);
+        rc = store_agent_add(name, &once, err);
+        *replayed = once.replayed;
+        if (*replayed)
+            return rc;
     } else if (find(r, name)) {
         rc = ARBOR_EEXIST;
         snprintf(err->code, sizeof err->code, "agent_exists");
@@ -172,7 +190,7 @@ static int add(roster_t *r, const char *name, ticket_error_t *err)
     return rc;
 }
 
-static int rename_agent(roster_t *r, const agents_req_t *q, ticket_error_t *err)
+static int rename_agent(roster_t *r, const agents_req_t *q, bool *replayed, ticket_error_t *err)
 {
     if (!r->durable) {
         snprintf(err->code, sizeof err->code, "no_store");
@@ -180,20 +198,26 @@ static int rename_agent(roster_t *r, const agents_req_t *q, ticket_error_t *err)
                  "renaming an agent needs the Store (this desk is in memory)");
         return ARBOR_EINVAL;
     }
-    int rc = store_agent_rename(q->name, q->new_name, &q->by, err);
-    store_agent_t *a = rc ? NULL : find(r, q->name);
+    store_once_t once = once_of(q);
+    int rc = store_agent_rename(q->name, q->new_name, &q->by, &once, err);
+    *replayed = once.replayed;
+    store_agent_t *a = rc || *replayed ? NULL : find(r, q->name);
     if (a)
         snprintf(a->name, sizeof a->name, "%s", q->new_name);
     return rc;
 }
 
-static int set_flags(roster_t *r, const agents_req_t *q, ticket_error_t *err)
+static int set_flags(roster_t *r, const agents_req_t *q, bool *replayed, ticket_error_t *err)
 {
     store_agent_t *a = find(r, q->name);
     int rc = 0;
-    if (r->durable)
-        rc = store_agent_set(q->name, q->active, q->available, err);
-    else if (!a) {
+    store_once_t once = once_of(q);
+    if (r->durable) {
+        rc = store_agent_set(q->name, q->active, q->available, &once, err);
+        *replayed = once.replayed;
+        if (*replayed)
+            return rc; /* the roster in memory has the first change, and any since */
+    } else if (!a) {
         rc = ARBOR_ENOENT;
         snprintf(err->code, sizeof err->code, "unknown_agent");
         snprintf(err->message, sizeof err->message, "there is no agent called %s", q->name);
@@ -235,13 +259,13 @@ static arbor_gs_ret_t agents_call(void **state, const arbor_msg_t *req, arbor_fr
         a = find(r, q->name);
         break;
     case ADD:
-        out.rc = add(r, q->name, &out.err);
+        out.rc = add(r, q, &out.replayed, &out.err);
         break;
     case RENAME:
-        out.rc = rename_agent(r, q, &out.err);
+        out.rc = rename_agent(r, q, &out.replayed, &out.err);
         break;
     case SET:
-        out.rc = set_flags(r, q, &out.err);
+        out.rc = set_flags(r, q, &out.replayed, &out.err);
         break;
     default:
         return arbor_gs_halt(arbor_error("bad agents request"));
@@ -336,17 +360,52 @@ int agents_list(store_agent_t **out, size_t *n, ticket_error_t *err)
     return *out ? 0 : ARBOR_ENOMEM;
 }
 
+/* Sends a roster change q under once's request id (NULL: none); tells
+ * once whether it was made before. */
+static int change(uint64_t tag, agents_req_t *q, store_once_t *once, ticket_error_t *err)
+{
+    if (once) {
+        once->replayed = false;
+        if (once->request_id && strlen(once->request_id) > STORE_REQUEST_MAX) {
+            if (err) {
+                snprintf(err->code, sizeof err->code, "bad_request_id");
+                snprintf(err->message, sizeof err->message, "a request id is at most %d characters",
+                         STORE_REQUEST_MAX);
+            }
+            return ARBOR_EINVAL;
+        }
+        snprintf(q->request_id, sizeof q->request_id, "%s",
+                 once->request_id ? once->request_id : "");
+        q->digest = once->digest;
+    }
+    agents_reply_t out;
+    int rc = call(tag, q, &out, err);
+    if (!rc && once)
+        once->replayed = out.replayed;
+    return rc;
+}
+
 int agents_add(const char *name, ticket_error_t *err)
+{
+    return agents_add_once(name, NULL, err);
+}
+
+int agents_add_once(const char *name, store_once_t *once, ticket_error_t *err)
 {
     if (!ticket_check_text("agent", name, TICKET_NAME_MAX, false, err))
         return ARBOR_EINVAL;
-    agents_req_t q;
+    agents_req_t q = {.active = -1};
     snprintf(q.name, sizeof q.name, "%s", name);
-    agents_reply_t out;
-    return call(ADD, &q, &out, err);
+    return change(ADD, &q, once, err);
 }
 
 int agents_rename(const char *from, const char *to, const ticket_actor_t *by, ticket_error_t *err)
+{
+    return agents_rename_once(from, to, by, NULL, err);
+}
+
+int agents_rename_once(const char *from, const char *to, const ticket_actor_t *by,
+                       store_once_t *once, ticket_error_t *err)
 {
     if (!ticket_check_text("agent", from, TICKET_NAME_MAX, false, err) ||
         !ticket_check_text("new name", to, TICKET_NAME_MAX, false, err) ||
@@ -355,16 +414,20 @@ int agents_rename(const char *from, const char *to, const ticket_actor_t *by, ti
     agents_req_t q = {.by = *by};
     snprintf(q.name, sizeof q.name, "%s", from);
     snprintf(q.new_name, sizeof q.new_name, "%s", to);
-    agents_reply_t out;
-    return call(RENAME, &q, &out, err);
+    return change(RENAME, &q, once, err);
 }
 
 int agents_set(const char *name, int active, int available, ticket_error_t *err)
+{
+    return agents_set_once(name, active, available, NULL, err);
+}
+
+int agents_set_once(const char *name, int active, int available, store_once_t *once,
+                    ticket_error_t *err)
 {
     if (!ticket_check_text("agent", name, TICKET_NAME_MAX, false, err))
         return ARBOR_EINVAL;
     agents_req_t q = {.active = active, .available = available};
     snprintf(q.name, sizeof q.name, "%s", name);
-    agents_reply_t out;
-    return call(SET, &q, &out, err);
+    return change(SET, &q, once, err);
 }

@@ -60,16 +60,27 @@ int agents_lookup(const char *name, store_agent_t *out, ticket_error_t *err);
  * an empty roster. */
 int agents_list(store_agent_t **out, size_t *n, ticket_error_t *err);
 
+/* Each roster change below has an _once form that makes it under once's
+ * request id (NULL: none; store_once_t): on a durable desk a retry of
+ * the same change is answered as made (once->replayed) and changes
+ * nothing, another request's id is refused (request_id_reused). In memory
+ * request ids are not recorded: the change is made as asked. */
+
 /* Adds name, active and available (Store first when durable, then the
  * roster). ARBOR_EEXIST: already on it. */
 int agents_add(const char *name, ticket_error_t *err);
+int agents_add_once(const char *name, store_once_t *once, ticket_error_t *err);
 
 /* Renames agent from to to, by by (store_agent_rename). Needs the Store:
  * ARBOR_EINVAL in memory. */
 int agents_rename(const char *from, const char *to, const ticket_actor_t *by, ticket_error_t *err);
+int agents_rename_once(const char *from, const char *to, const ticket_actor_t *by,
+                       store_once_t *once, ticket_error_t *err);
 
 /* Sets name's flags, each 0 or 1 (-1: unchanged). ARBOR_ENOENT: not on
  * the roster. */
 int agents_set(const char *name, int active, int available, ticket_error_t *err);
+int agents_set_once(const char *name, int active, int available, store_once_t *once,
+                    ticket_error_t *err);
 
 #endif

@@ -150,6 +150,34 @@ static int64_t change_digest(int64_t id, const act_req_t *q)
     return (int64_t)digest_actor(h, &q->by);
 }
 
+/* A roster change's digest: what it is, the agent, the new name or the
+ * flags, and who. */
+static int64_t roster_digest(const char *what, const char *name, const char *new_name, int active,
+                             int available, const ticket_actor_t *by)
+{
+    uint64_t h = digest_text(digest_text(14695981039346656037ULL, what), name);
+    h = digest_int(digest_text(h, new_name), active);
+    return (int64_t)digest_actor(digest_int(h, available), by);
+}
+
+/* once's request id for a roster change (digest): the Store's form of it,
+ * in *store; false with err when it is not a request id. *to is NULL
+ * without one. */
+static bool roster_once(desk_once_t *once, int64_t digest, store_once_t *store, store_once_t **to,
+                        ticket_error_t *err)
+{
+    *to = NULL;
+    if (once)
+        once->replayed = false;
+    if (!once || !once->request_id || !once->request_id[0])
+        return true;
+    if (!desk_check_request_id(once->request_id, err))
+        return false;
+    *store = (store_once_t){.request_id = once->request_id, .digest = digest};
+    *to = store;
+    return true;
+}
+
 /* May by create t? An agent must be on the roster and active, a
  * customer must be the ticket's. */
 static bool may_create(const ticket_t *t, const ticket_actor_t *by, ticket_error_t *err)
@@ -303,7 +331,8 @@ static int store_reason(int64_t id, ticket_t *out, ticket_error_t *err)
 }
 
 /* Sends q to ticket id's worker and answers as desk_change. */
-static int send_change(int64_t id, const act_req_t *q, ticket_t *out, bool *replayed,
+/* Sends the request q, size bytes of an act_req_t (act_req_size()). */
+static int send_change(int64_t id, const void *q, size_t size, ticket_t *out, bool *replayed,
                        ticket_error_t *err)
 {
     arbor_msg_t *m;
@@ -311,7 +340,7 @@ static int send_change(int64_t id, const act_req_t *q, ticket_t *out, bool *repl
      * ticket: 8 bytes instead of 1.7 KB on success. */
     uint64_t tag = out ? W_ACT : W_ACT_RC;
     bool unserved;
-    int rc = worker_call_by_id(id, tag, q, act_req_size(q), &m, &unserved);
+    int rc = worker_call_by_id(id, tag, q, size, &m, &unserved);
     if (rc == ARBOR_ENOENT) {
         no_such_ticket(id, err);
         return rc;
@@ -407,7 +436,7 @@ int desk_change_once(int64_t id, int64_t expected, const ticket_change_t *c,
         snprintf(q->request_id, sizeof q->request_id, "%s", request_id);
         q->digest = change_digest(id, q);
     }
-    int rc = send_change(id, q, out, once ? &once->replayed : NULL, err);
+    int rc = send_change(id, q, act_req_size(q), out, once ? &once->replayed : NULL, err);
     arbor_free(q);
     return rc;
 }
@@ -415,17 +444,32 @@ int desk_change_once(int64_t id, int64_t expected, const ticket_change_t *c,
 int desk_act(int64_t id, ticket_action_t action, const char *agent, const ticket_actor_t *by,
              ticket_t *out, ticket_error_t *err)
 {
-    act_req_t *q = new_request(action, by, 1, err);
+    if (agent && strlen(agent) >= TICKET_NAME_SIZE) {
+        desk__refuse(err, "field_too_long", "agent is longer than %d characters", TICKET_NAME_MAX);
+        return ARBOR_EINVAL;
+    }
+    size_t agent_size = agent ? strlen(agent) + 1 : 1;
+    if (!act_reads_past_agent(action)) {
+        /* All but close: the request is carried only up to the agent, so
+         * it is made on this stack (act_req_head_t), not as a 10 KB
+         * act_req_t in process memory (assign and resolve: 900
+         * instructions of a ticket_workflow ticket's 32,700 were that
+         * block's malloc and free). */
+        act_req_head_t h;
+        memset(&h, 0, sizeof h); /* request_id "" */
+        h.by = by ? *by : (ticket_actor_t){.kind = ACTOR_DESK, .name = "desk"};
+        h.expected = -1;
+        h.action = action;
+        if (agent)
+            memcpy(h.agent, agent, agent_size); /* fits: checked above */
+        return send_change(id, &h, offsetof(act_req_head_t, agent) + agent_size, out, NULL, err);
+    }
+    act_req_t *q = new_request(action, by, 1, err); /* no text: its NUL alone */
     if (!q)
         return ARBOR_ENOMEM;
-    int rc = ARBOR_EINVAL;
-    if (agent && strlen(agent) >= sizeof q->change.agent)
-        desk__refuse(err, "field_too_long", "agent is longer than %d characters", TICKET_NAME_MAX);
-    else {
-        if (agent)
-            memcpy(q->change.agent, agent, strlen(agent) + 1); /* fits: checked above */
-        rc = send_change(id, q, out, NULL, err);
-    }
+    if (agent)
+        memcpy(q->change.agent, agent, agent_size); /* fits: checked above */
+    int rc = send_change(id, q, act_req_size(q), out, NULL, err);
     arbor_free(q);
     return rc;
 }
@@ -441,7 +485,7 @@ int desk_close(int64_t id, const char *reason, const ticket_actor_t *by, ticket_
         desk__refuse(err, "field_too_long", "reason is longer than %d characters", TICKET_NAME_MAX);
     else {
         snprintf(q->change.reason, sizeof q->change.reason, "%s", reason ? reason : "");
-        rc = send_change(id, q, out, NULL, err);
+        rc = send_change(id, q, act_req_size(q), out, NULL, err);
     }
     arbor_free(q);
     return rc;
@@ -461,7 +505,7 @@ int desk_post(int64_t id, store_message_kind_t kind, const char *text, const tic
         desk__refuse(err, "field_too_long", "text is longer than %d characters", TICKET_TEXT_MAX);
     else {
         snprintf(q->change.text, sizeof q->change.text, "%s", text ? text : "");
-        rc = send_change(id, q, out, NULL, err);
+        rc = send_change(id, q, act_req_size(q), out, NULL, err);
     }
     arbor_free(q);
     return rc;
@@ -510,12 +554,48 @@ static int append_tickets(const char *agent, ticket_status_t s, ticket_t **all, 
     return 0;
 }
 
+int desk_agent_add(const char *name, const char *extra, desk_once_t *once, ticket_error_t *err)
+{
+    store_once_t store, *to;
+    int64_t digest = roster_digest("agent-add", name, extra ? extra : "", -1, -1, &desk_operator);
+    if (!roster_once(once, digest, &store, &to, err))
+        return ARBOR_EINVAL;
+    int rc = agents_add_once(name, to, err);
+    if (!rc && to)
+        once->replayed = to->replayed;
+    return rc;
+}
+
+int desk_agent_set(const char *name, int active, int available, desk_once_t *once,
+                   ticket_error_t *err)
+{
+    store_once_t store, *to;
+    if (!roster_once(once, roster_digest("agent-set", name, "", active, available, &desk_operator),
+                     &store, &to, err))
+        return ARBOR_EINVAL;
+    int rc = agents_set_once(name, active, available, to, err);
+    if (!rc && to)
+        once->replayed = to->replayed;
+    return rc;
+}
+
 int desk_agent_rename(const char *from, const char *to, const ticket_actor_t *by,
                       ticket_error_t *err)
 {
-    int rc = agents_rename(from, to, by, err);
+    return desk_agent_rename_once(from, to, by, NULL, err);
+}
+
+int desk_agent_rename_once(const char *from, const char *to, const ticket_actor_t *by,
+                           desk_once_t *once, ticket_error_t *err)
+{
+    store_once_t store, *req;
+    if (!roster_once(once, roster_digest("agent-rename", from, to, -1, -1, by), &store, &req, err))
+        return ARBOR_EINVAL;
+    int rc = agents_rename_once(from, to, by, req, err);
     if (rc)
         return rc;
+    if (req)
+        once->replayed = req->replayed;
     /* Every ticket that names the agent was changed in the Store: a
      * running worker's copy is stale (a change computed from it would be
      * refused as a conflict), so each reloads. */
@@ -532,9 +612,15 @@ int desk_agent_rename(const char *from, const char *to, const ticket_actor_t *by
 
 int desk_agent_deactivate(const char *name, ticket_t **open, size_t *n, ticket_error_t *err)
 {
+    return desk_agent_deactivate_once(name, NULL, open, n, err);
+}
+
+int desk_agent_deactivate_once(const char *name, desk_once_t *once, ticket_t **open, size_t *n,
+                               ticket_error_t *err)
+{
     *open = NULL;
     *n = 0;
-    int rc = agents_set(name, 0, -1, err);
+    int rc = desk_agent_set(name, 0, -1, once, err);
     if (rc || !desk.durable)
         return rc;
     if (append_tickets(name, TICKET_ASSIGNED, open, n) != 0 ||

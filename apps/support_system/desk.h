@@ -205,17 +205,38 @@ int desk_post(int64_t id, store_message_kind_t kind, const char *text, const tic
 int assign_agent(int64_t id, const char *agent, ticket_t *out, ticket_error_t *err);
 int resolve(int64_t id, ticket_t *out, ticket_error_t *err);
 
+/* The roster's changes, each under once's request id (once NULL: none;
+ * desk_once_t), as a ticket's are: recorded in the Store with the change
+ * (store_once_t). A retry of the same change (the same command with the
+ * same names, flags and actor) is answered as made, with the roster as it
+ * is now (once->replayed), and changes nothing; the id of another request
+ * (a ticket's change included) refuses it: request_id_reused, nothing
+ * changed. In memory (no Store) request ids are not recorded. */
+
+/* Adds an agent, active and available (agents_add). extra: what else the
+ * request asks that the roster does not keep (the web's role and whether
+ * it gave a password), part of the request's digest; NULL: nothing. */
+int desk_agent_add(const char *name, const char *extra, desk_once_t *once, ticket_error_t *err);
+
+/* Sets an agent's flags, each 0 or 1 (-1: unchanged; agents_set). */
+int desk_agent_set(const char *name, int active, int available, desk_once_t *once,
+                   ticket_error_t *err);
+
 /* Renames an agent (agents_rename): the roster, the tickets assigned to
  * them, and an entry in each one's history, by by; running workers reload
  * their ticket. Earlier history entries keep the old name. */
 int desk_agent_rename(const char *from, const char *to, const ticket_actor_t *by,
                       ticket_error_t *err);
+int desk_agent_rename_once(const char *from, const char *to, const ticket_actor_t *by,
+                           desk_once_t *once, ticket_error_t *err);
 
 /* Deactivates an agent: no ticket is assigned to them any more (by the
  * policies or by name); their open tickets (assigned or pending) stay
  * theirs and are listed in *open (free()), *n of them, for reassigning
- * (in memory: none listed). */
+ * (in memory: none listed). A replay lists them as they are now. */
 int desk_agent_deactivate(const char *name, ticket_t **open, size_t *n, ticket_error_t *err);
+int desk_agent_deactivate_once(const char *name, desk_once_t *once, ticket_t **open, size_t *n,
+                               ticket_error_t *err);
 
 /* The ticket, through its worker. ARBOR_ENOENT: there is no such ticket
  * (err: unknown_ticket); any other error is not absence: err (if not

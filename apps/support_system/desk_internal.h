@@ -30,6 +30,25 @@ typedef struct {
     ticket_change_t change;
 } act_req_t;
 
+/* An act_req_t up to its change's agent, field for field: the request
+ * of an action that reads no further (act_reads_past_agent()), which
+ * desk_act() makes on its stack instead of a whole act_req_t. */
+typedef struct {
+    ticket_actor_t by;
+    int64_t expected;
+    char request_id[STORE_REQUEST_SIZE];
+    int64_t digest;
+    ticket_action_t action;
+    char agent[TICKET_NAME_SIZE];
+} act_req_head_t;
+
+_Static_assert(offsetof(act_req_head_t, expected) == offsetof(act_req_t, expected) &&
+                   offsetof(act_req_head_t, request_id) == offsetof(act_req_t, request_id) &&
+                   offsetof(act_req_head_t, digest) == offsetof(act_req_t, digest) &&
+                   offsetof(act_req_head_t, action) == offsetof(act_req_t, change.action) &&
+                   offsetof(act_req_head_t, agent) == offsetof(act_req_t, change.agent),
+               "act_req_head_t must be act_req_t's first bytes");
+
 /* Does action a read fields of its change past the agent? Close, edit,
  * reply and note do; the others read only the action and the agent. */
 static inline bool act_reads_past_agent(ticket_action_t a)

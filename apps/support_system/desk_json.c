@@ -153,7 +153,7 @@ static void name_tickets(cJSON *tree)
     arbor_pid_t sup = arbor_whereis(DESK_TICKET_SUP_NAME);
     arbor_child_info_t *kids;
     size_t n;
-    if (!ticket_sup || !sup || arbor_dynsup_which_children(sup, &kids, &n) != 0)
+    if (!ticket_sup || !sup || arbor_sup_children_snapshot(sup, &kids, &n) != 0)
         return;
     /* The tree names its workers by pid text: find each by it. Held
      * across calls to the workers: in this process's memory, so that a

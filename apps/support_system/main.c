@@ -67,6 +67,7 @@ static const char usage[] =
     "       [--search WORDS] [--sort newest|oldest|priority|updated] [--page N] [--per-page N]\n"
     "  agents                agent-add NAME        agent-rename OLD NEW\n"
     "  agent-deactivate NAME agent-activate NAME   agent-available NAME on|off\n"
+    "                        (each agent-* change takes --request-id ID too)\n"
     "  admin-add NAME        password-reset NAME   (the password is read next)\n"
     "  tree                  crash ID | crash store     stats\n"
     "  kill PID|NAME         send the exit signal kill to any process (tree shows pids)\n"
@@ -595,18 +596,34 @@ static void cmd_agents(const console_t *c)
     ok(c, j, NULL);
 }
 
+/* A roster change's answer j says, when the request id was this change's,
+ * made before (nothing new was made): "replayed": true in JSON, a line
+ * first in text. */
+static void say_replayed(const console_t *c, cJSON *j, bool replayed)
+{
+    if (!replayed)
+        return;
+    cJSON_AddTrueToObject(j, "replayed");
+    if (!c->o->json)
+        printf("(made before under this request id; nothing new was made)\n");
+}
+
 static void cmd_agent_add(const console_t *c, words_t *ws)
 {
     desk_request_t r;
     if (!decode(c, ws, &r))
         return;
     ticket_error_t err = {.code = ""};
-    if (agents_add(r.name, &err) != 0) {
-        fail_err(c, &err);
+    request_id_t rid;
+    request_id_of(&r, &rid);
+    desk_once_t once = {.request_id = rid.id};
+    if (desk_agent_add(r.name, NULL, &once, &err) != 0) {
+        fail_change(c, &err, &rid);
         return;
     }
     cJSON *j = cJSON_CreateObject();
     cJSON_AddItemToObject(j, "agent", console_json_text(r.name));
+    say_replayed(c, j, once.replayed);
     ok(c, j, "added");
 }
 
@@ -616,13 +633,17 @@ static void cmd_agent_rename(const console_t *c, words_t *ws)
     if (!decode(c, ws, &r))
         return;
     ticket_error_t err = {.code = ""};
-    if (desk_agent_rename(r.name, r.new_name, &desk_operator, &err) != 0) {
-        fail_err(c, &err);
+    request_id_t rid;
+    request_id_of(&r, &rid);
+    desk_once_t once = {.request_id = rid.id};
+    if (desk_agent_rename_once(r.name, r.new_name, &desk_operator, &once, &err) != 0) {
+        fail_change(c, &err, &rid);
         return;
     }
     cJSON *j = cJSON_CreateObject();
     cJSON_AddItemToObject(j, "agent", console_json_text(r.new_name));
     cJSON_AddItemToObject(j, "was", console_json_text(r.name));
+    say_replayed(c, j, once.replayed);
     ok(c, j, "renamed");
 }
 
@@ -636,14 +657,18 @@ static void cmd_agent_set(const console_t *c, words_t *ws)
     ticket_error_t err = {.code = ""};
     ticket_t *open = NULL;
     size_t n = 0;
-    int rc = r.active == 0 ? desk_agent_deactivate(r.name, &open, &n, &err)
-                           : agents_set(r.name, r.active, r.available, &err);
+    request_id_t rid;
+    request_id_of(&r, &rid);
+    desk_once_t once = {.request_id = rid.id};
+    int rc = r.active == 0 ? desk_agent_deactivate_once(r.name, &once, &open, &n, &err)
+                           : desk_agent_set(r.name, r.active, r.available, &once, &err);
     if (rc) {
-        fail_err(c, &err);
+        fail_change(c, &err, &rid);
         return;
     }
     cJSON *j = cJSON_CreateObject();
     cJSON_AddItemToObject(j, "agent", console_json_text(r.name));
+    say_replayed(c, j, once.replayed);
     const char *text = r.active == 1 ? "activated" : r.available == 1 ? "available" : "unavailable";
     if (r.active == 0) {
         text = "deactivated";

@@ -231,8 +231,53 @@ static bool decode_act(int argc, const char *const *argv, desk_request_t *r, tic
 
 /* agent-rename OLD NEW; agent-activate NAME, agent-deactivate NAME,
  * agent-available NAME on|off. */
-static bool decode_agent(int argc, const char *const *argv, desk_request_t *r, ticket_error_t *err)
+/* The words of a roster command but its --request-id ID (anywhere; taken
+ * into r), into words (at most max, the command first): their count, or
+ * -1 with err when an option is not --request-id ID, or a word more than
+ * max is given (the count is then max + 1). */
+static int roster_words(int argc, const char *const *argv, desk_request_t *r, const char **words,
+                        int max, ticket_error_t *err)
 {
+    int n = 0;
+    for (int i = 0; i < argc; i++) {
+        if (i > 0 && strcmp(argv[i], "--request-id") == 0 && i + 1 < argc) {
+            if (!decode_request_id(argv[++i], r, err))
+                return -1;
+        } else if (i > 0 && strncmp(argv[i], "--", 2) == 0) {
+            refuse(err, "bad_argument", "unknown or incomplete option (try: help)");
+            return -1;
+        } else if (n < max) {
+            words[n++] = argv[i];
+        } else {
+            return max + 1;
+        }
+    }
+    return n;
+}
+
+/* agent-add NAME [--request-id ID]. */
+static bool decode_agent_add(int argc, const char *const *argv, desk_request_t *r,
+                             ticket_error_t *err)
+{
+    const char *w[2];
+    int n = roster_words(argc, argv, r, w, 2, err);
+    if (n < 0)
+        return false;
+    if (n != 2)
+        return refuse(err, "bad_argument", "agent-add takes one name");
+    r->name = w[1];
+    /* As agents_add() checks a name, before it asks anyone. */
+    return ticket_check_text("agent", w[1], TICKET_NAME_MAX, false, err);
+}
+
+/* agent-rename OLD NEW, agent-activate NAME, agent-deactivate NAME,
+ * agent-available NAME on|off; each with [--request-id ID]. */
+static bool decode_agent(int args, const char *const *all, desk_request_t *r, ticket_error_t *err)
+{
+    const char *argv[3];
+    int argc = roster_words(args, all, r, argv, 3, err);
+    if (argc < 0)
+        return false;
     const char *cmd = argv[0];
     int want = strcmp(cmd, "agent-rename") == 0 || strcmp(cmd, "agent-available") == 0 ? 3 : 2;
     if (argc != want)
@@ -456,10 +501,7 @@ bool desk_request_decode(int argc, const char *const *argv, desk_request_t *r, t
         d.name = ok ? argv[1] : NULL;
         break;
     case DESK_REQ_AGENT_ADD:
-        /* As agents_add() checks a name, before it asks anyone. */
-        ok = argc == 2 ? ticket_check_text("agent", argv[1], TICKET_NAME_MAX, false, err)
-                       : refuse(err, "bad_argument", "agent-add takes one name");
-        d.name = ok ? argv[1] : NULL;
+        ok = decode_agent_add(argc, argv, &d, err);
         break;
     case DESK_REQ_CRASH:
         if (argc != 2)

@@ -67,8 +67,10 @@ typedef struct desk_request {
      * console's operator. reply --customer: the ticket's customer. */
     const char *by;
     bool by_customer;
-    /* create, act: --request-id ID, the change's request id (desk.h:
-     * desk_once_t; 1 to 64 visible ASCII characters); NULL: none given. */
+    /* create, act, and the roster's changes (agent-add, agent-rename,
+     * agent-activate, agent-deactivate, agent-available): --request-id
+     * ID, the change's request id (desk.h: desk_once_t; 1 to 64 visible
+     * ASCII characters); NULL: none given. */
     const char *request_id;
     bool set_description, set_customer, set_priority; /* edit */
     char reason[TICKET_NAME_SIZE];                    /* close: the words after the id */

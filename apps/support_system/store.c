@@ -139,16 +139,27 @@ static int find_request(store_t *s, const char *id, store_request_t *out)
 /* Refuses j: its request id names another request (first, if known). */
 static int request_reused(job_t *j, const store_request_t *first)
 {
-    snprintf(j->err.code, sizeof j->err.code, "request_id_reused");
-    if (first)
-        snprintf(j->err.message, sizeof j->err.message,
-                 "request id %s was used for another request (%s of ticket %lld); nothing was"
-                 " changed",
-                 j->request_id, first->what, (long long)first->ticket);
-    else
-        snprintf(j->err.message, sizeof j->err.message,
-                 "request id %s was used for another request; nothing was changed", j->request_id);
+    store_request_reused(j->request_id, first, &j->err);
     return ARBOR_EEXIST;
+}
+
+/* Whether j's request id (if it has one) was recorded before: 0 when it
+ * was not (make the change); 1 when it was, by the same request (same
+ * what and digest; j->replayed set, *first its record: write nothing);
+ * or an error (another request's id: request_id_reused). */
+static int made_before(store_t *s, job_t *j, store_request_t *first)
+{
+    if (!j->request_id[0])
+        return 0;
+    int found = find_request(s, j->request_id, first);
+    if (found < 0)
+        return store__db_fail(s, j, "request id");
+    if (!found)
+        return 0;
+    if (strcmp(first->what, j->request.what) != 0 || first->digest != j->request.digest)
+        return request_reused(j, first);
+    j->replayed = true;
+    return 1;
 }
 
 /* Records j's request id, if it has one, for ticket: in j's savepoint,
@@ -188,20 +199,12 @@ static void prune_requests(store_t *s)
 static int write_create(store_t *s, job_t *j)
 {
     ticket_t *t = &j->ticket;
-    if (j->request_id[0]) {
-        store_request_t first;
-        int found = find_request(s, j->request_id, &first);
-        if (found < 0)
-            return store__db_fail(s, j, "request id");
-        if (found && strcmp(first.what, "create") == 0 && first.digest == j->request.digest) {
-            /* A retry of a create that was made: its ticket, nothing new. */
-            t->id = first.ticket;
-            j->replayed = true;
-            return 0;
-        }
-        if (found)
-            return request_reused(j, &first);
-    }
+    store_request_t first;
+    int before = made_before(s, j, &first);
+    if (before == 1)
+        t->id = first.ticket; /* a retry of a create that was made: its ticket, nothing new */
+    if (before)
+        return before < 0 ? before : 0;
     sqlite3_stmt *st = s->st[ST_INSERT_TICKET];
     sqlite3_bind_text(st, 1, t->description, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, t->customer, -1, SQLITE_STATIC);
@@ -362,6 +365,21 @@ static int write_agent_flags(store_t *s, job_t *j)
     return rc ? rc : sqlite3_changes(s->db) == 1 ? 0 : ARBOR_ENOENT;
 }
 
+/* A roster change under its request id, if it has one: a retry of one
+ * made is answered as made and writes nothing; a new one is made and its
+ * id recorded with it (ticket 0). */
+static int write_roster(store_t *s, job_t *j)
+{
+    store_request_t first;
+    int rc = made_before(s, j, &first);
+    if (rc)
+        return rc < 0 ? rc : 0;
+    rc = j->op == AGENT_ADD      ? write_agent(s, j)
+         : j->op == AGENT_RENAME ? write_rename(s, j)
+                                 : write_agent_flags(s, j);
+    return rc ? rc : add_request(s, j, 0);
+}
+
 static int write_mark(store_t *s, job_t *j)
 {
     sqlite3_stmt *st = s->st[ST_OUTBOX_MARK];
@@ -392,13 +410,9 @@ static void write_change(store_t *s, job_t *j)
         j->rc = write_update(s, j);
         break;
     case AGENT_ADD:
-        j->rc = write_agent(s, j);
-        break;
     case AGENT_RENAME:
-        j->rc = write_rename(s, j);
-        break;
     case AGENT_SET:
-        j->rc = write_agent_flags(s, j);
+        j->rc = write_roster(s, j);
         break;
     case MARK_DELIVERED:
         j->rc = write_mark(s, j);
@@ -546,7 +560,7 @@ static void flush(store_t *s)
         const job_t *j = &s->batch[i].job;
         if (!j->rc && !j->replayed && (j->op == CREATE || j->op == UPDATE))
             *store__cache_slot(s, j->ticket.id) = j->ticket;
-        if (!j->rc && j->op == AGENT_RENAME)
+        if (!j->rc && !j->replayed && j->op == AGENT_RENAME)
             memset(s->cache, 0, sizeof s->cache); /* any ticket may hold the old name */
         notices |= !j->rc && j->op == UPDATE && j->notice[0];
         arbor_gs_reply_to(s->batch[i].from, j, JOB_HEAD);

@@ -74,10 +74,31 @@ typedef struct store_history {
 
 /* A request id recorded with its change. */
 typedef struct store_request {
-    int64_t ticket; /* the ticket created or changed */
-    char what[16];  /* "create", or the action's name ("assign", ...) */
+    int64_t ticket; /* the ticket created or changed; 0 for a roster change */
+    /* "create", the action's name ("assign", ...), or a roster change's:
+     * "agent-add", "agent-rename", "agent-set" */
+    char what[16];
     int64_t digest; /* the request's fingerprint (desk.c): the same request, the same digest */
 } store_request_t;
+
+/* The refusal of a change whose request id names another request (first,
+ * NULL when not known) into err: code "request_id_reused", a sentence
+ * naming the id and what it was used for, and that nothing was changed. */
+void store_request_reused(const char *request_id, const store_request_t *first,
+                          ticket_error_t *err);
+
+/* A roster change made at most once (store_agent_add, _rename, _set): its
+ * request id (NULL or "": none, the change is made as asked) and the
+ * request's digest. The id is recorded with the change, in its savepoint
+ * (ticket 0, what the change's name). If the id is recorded already: for
+ * the same change (same what and digest) nothing is written, the call
+ * succeeds and replayed is set; for anything else, ARBOR_EEXIST with err
+ * "request_id_reused" and nothing written. */
+typedef struct store_once {
+    const char *request_id;
+    int64_t digest;
+    bool replayed; /* out */
+} store_once_t;
 
 /* What a change records beside the ticket's new state. */
 typedef struct store_event {
@@ -244,21 +265,23 @@ int store_agents(store_agent_t **out, size_t *n, ticket_error_t *err);
  * kept with each change. ARBOR_ENOENT: no agent is active and available. */
 int store_least_loaded(char name[TICKET_NAME_SIZE], int64_t *open, int64_t *available);
 
-/* Adds an agent, active and available. ARBOR_EEXIST: the name is taken. */
-int store_agent_add(const char *name, ticket_error_t *err);
+/* Adds an agent, active and available. ARBOR_EEXIST: the name is taken.
+ * Under once's request id (NULL: none; store_once_t). */
+int store_agent_add(const char *name, store_once_t *once, ticket_error_t *err);
 
 /* Renames agent from to to, in one transaction: the roster, their
  * password and role if they have one (credentials.h), every ticket
  * assigned to them (each version raised, so that a copy computed before
  * is stale), and a history entry on each of those tickets, by by. History
  * entries written before keep the name they said. ARBOR_ENOENT: no agent
- * from; ARBOR_EEXIST: to is taken. */
+ * from; ARBOR_EEXIST: to is taken. Under once's request id (NULL: none). */
 int store_agent_rename(const char *from, const char *to, const ticket_actor_t *by,
-                       ticket_error_t *err);
+                       store_once_t *once, ticket_error_t *err);
 
 /* Sets an agent's flags: active, available, each 0 or 1 (-1: unchanged).
- * ARBOR_ENOENT: no such agent. */
-int store_agent_set(const char *name, int active, int available, ticket_error_t *err);
+ * ARBOR_ENOENT: no such agent. Under once's request id (NULL: none). */
+int store_agent_set(const char *name, int active, int available, store_once_t *once,
+                    ticket_error_t *err);
 
 /* How many tickets an agent ("": none) holds in a status. */
 typedef struct store_ticket_count {

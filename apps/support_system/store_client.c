@@ -93,8 +93,12 @@ static void copy_error(const job_t *j, int rc, ticket_error_t *err)
         snprintf(err->message, sizeof err->message,
                  "the store did not confirm the change (%s): it may or may not have been made",
                  rc == ARBOR_ETIMEDOUT ? "no answer in time" : "the store stopped meanwhile");
+    } else if (rc == ARBOR_ETIMEDOUT) { /* a read: nothing was changed */
+        snprintf(err->code, sizeof err->code, "store_busy");
+        snprintf(err->message, sizeof err->message,
+                 "the store did not answer in time; nothing was changed: retry");
     } else {
-        snprintf(err->code, sizeof err->code, "store");
+        snprintf(err->code, sizeof err->code, "store_error");
         snprintf(err->message, sizeof err->message, "the store could not do it: %s",
                  arbor_strerror(rc));
     }
@@ -145,6 +149,23 @@ int store_create_once(ticket_t *t, const ticket_actor_t *by, const char *request
                  (long long)j.ticket.id, arbor_strerror(rc));
     }
     return rc;
+}
+
+void store_request_reused(const char *request_id, const store_request_t *first, ticket_error_t *err)
+{
+    snprintf(err->code, sizeof err->code, "request_id_reused");
+    if (!first)
+        snprintf(err->message, sizeof err->message,
+                 "request id %s was used for another request; nothing was changed", request_id);
+    else if (first->ticket)
+        snprintf(err->message, sizeof err->message,
+                 "request id %s was used for another request (%s of ticket %lld); nothing was"
+                 " changed",
+                 request_id, first->what, (long long)first->ticket);
+    else
+        snprintf(err->message, sizeof err->message,
+                 "request id %s was used for another request (%s); nothing was changed", request_id,
+                 first->what);
 }
 
 int store_request_find(const char *request_id, store_request_t *out)
@@ -359,11 +380,32 @@ int store_least_loaded(char name[TICKET_NAME_SIZE], int64_t *open, int64_t *avai
     return rc;
 }
 
-/* Runs a roster change j about agent name; says what a refusal means. */
-static int roster_change(job_t *j, const char *name, ticket_error_t *err)
+/* Runs a roster change j about agent name, under once's request id (what
+ * the change's name); says what a refusal means. */
+static int roster_change(job_t *j, const char *what, const char *name, store_once_t *once,
+                         ticket_error_t *err)
 {
+    const char *request_id =
+        once && once->request_id && once->request_id[0] ? once->request_id : NULL;
+    if (once)
+        once->replayed = false;
+    if (request_id && strlen(request_id) > STORE_REQUEST_MAX) {
+        if (err) {
+            snprintf(err->code, sizeof err->code, "bad_request_id");
+            snprintf(err->message, sizeof err->message, "a request id is at most %d characters",
+                     STORE_REQUEST_MAX);
+        }
+        return ARBOR_EINVAL;
+    }
+    if (request_id) {
+        snprintf(j->request_id, sizeof j->request_id, "%s", request_id);
+        snprintf(j->request.what, sizeof j->request.what, "%s", what);
+        j->request.digest = once->digest;
+    }
     int rc = ask(j);
-    if (rc == ARBOR_EEXIST && err) {
+    if (rc == ARBOR_EEXIST && err && strcmp(j->err.code, "request_id_reused") == 0) {
+        *err = j->err;
+    } else if (rc == ARBOR_EEXIST && err) {
         const char *taken = j->op == AGENT_RENAME ? j->new_name : name;
         snprintf(err->code, sizeof err->code, "agent_exists");
         snprintf(err->message, sizeof err->message, "there is already an agent called %s", taken);
@@ -373,20 +415,22 @@ static int roster_change(job_t *j, const char *name, ticket_error_t *err)
     } else if (rc) {
         copy_error(j, rc, err);
     }
+    if (!rc && once)
+        once->replayed = j->replayed;
     return rc;
 }
 
-int store_agent_add(const char *name, ticket_error_t *err)
+int store_agent_add(const char *name, store_once_t *once, ticket_error_t *err)
 {
     job_t j = {.op = AGENT_ADD};
     if (!ticket_check_text("agent", name, TICKET_NAME_MAX, false, err))
         return ARBOR_EINVAL;
     snprintf(j.agent, sizeof j.agent, "%s", name);
-    return roster_change(&j, name, err);
+    return roster_change(&j, "agent-add", name, once, err);
 }
 
 int store_agent_rename(const char *from, const char *to, const ticket_actor_t *by,
-                       ticket_error_t *err)
+                       store_once_t *once, ticket_error_t *err)
 {
     job_t j = {.op = AGENT_RENAME, .by = *by};
     if (!ticket_check_text("agent", from, TICKET_NAME_MAX, false, err) ||
@@ -395,16 +439,17 @@ int store_agent_rename(const char *from, const char *to, const ticket_actor_t *b
         return ARBOR_EINVAL;
     snprintf(j.agent, sizeof j.agent, "%s", from);
     snprintf(j.new_name, sizeof j.new_name, "%s", to);
-    return roster_change(&j, from, err);
+    return roster_change(&j, "agent-rename", from, once, err);
 }
 
-int store_agent_set(const char *name, int active, int available, ticket_error_t *err)
+int store_agent_set(const char *name, int active, int available, store_once_t *once,
+                    ticket_error_t *err)
 {
     job_t j = {.op = AGENT_SET, .active = active, .available = available};
     if (!ticket_check_text("agent", name, TICKET_NAME_MAX, false, err))
         return ARBOR_EINVAL;
     snprintf(j.agent, sizeof j.agent, "%s", name);
-    return roster_change(&j, name, err);
+    return roster_change(&j, "agent-set", name, once, err);
 }
 
 int store_outbox_pending(size_t limit, store_notification_t **out, size_t *n, ticket_error_t *err)

@@ -155,12 +155,13 @@ typedef struct job {
     char notice[STORE_NOTICE_SIZE];  /* UPDATE: the notification it announces ("": none) */
     bool round_robin_turn;           /* UPDATE: record the agent's turn (store_event_t) */
     int64_t first, last;             /* MARK_DELIVERED: the ids delivered */
-    /* CREATE, UPDATE: the request id recorded with the change ("": none)
-     * and its record's what and digest; REQUEST_FIND: the id in, the
-     * record out (request.ticket 0: none). */
+    /* CREATE, UPDATE, AGENT_*: the request id recorded with the change
+     * ("": none) and its record's what and digest; REQUEST_FIND: the id
+     * in, the record out. */
     char request_id[STORE_REQUEST_SIZE];
     store_request_t request;
-    bool replayed; /* CREATE out: the request id was a create's, already made */
+    /* CREATE, AGENT_* out: the request id was this change's, already made */
+    bool replayed;
     size_t limit;
     /* out */
     int64_t count;         /* OUTBOX_COUNT; AGENT_LEAST_LOADED: the agent's open count */

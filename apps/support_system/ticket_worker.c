@@ -137,10 +137,7 @@ static bool answered_before(const worker_t *w, const act_req_t *q, act_reply_t *
         r->replayed = true; /* r->rc 0, r->ticket the ticket as it is */
     } else {
         r->rc = ARBOR_EEXIST;
-        desk__refuse(&r->err, "request_id_reused",
-                     "request id %s was used for another request (%s of ticket %lld); nothing was"
-                     " changed",
-                     q->request_id, first.what, (long long)first.ticket);
+        store_request_reused(q->request_id, &first, &r->err);
     }
     return true;
 }

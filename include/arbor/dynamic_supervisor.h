@@ -73,7 +73,9 @@ int arbor_dynsup_start_child(arbor_pid_t sup, const arbor_child_spec_t *spec, ar
 int arbor_dynsup_terminate_child(arbor_pid_t sup, arbor_pid_t pid);
 
 /* The children (id ""; pid ARBOR_NOPID for a child being restarted), in no
- * particular order. Release *out with free(). */
+ * particular order. Release *out with free(). The same list without a
+ * call, at once even while sup is busy: arbor_sup_children_snapshot()
+ * (supervisor.h). */
 int arbor_dynsup_which_children(arbor_pid_t sup, arbor_child_info_t **out, size_t *n);
 
 /* specs: every child; active: running ones; restarting children count in

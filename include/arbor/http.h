@@ -164,7 +164,10 @@ arbor_child_spec_t arbor_http_server_spec(arbor_http_server_t *srv, const char *
  * starts the one_for_all supervisor linked to the caller, listens and
  * returns its pid. Process only. Returns 0; ARBOR_EEXIT with *error_out
  * when it could not start (the port is taken: "failed_to_start_child
- * acceptor ...", nothing left running).
+ * acceptor ...", nothing left running). A previous run of the subtree
+ * still ending on its own (a supervisor above it was killed) is ended
+ * first, at once: its connections closed, its processes awaited
+ * (docs/http.md, "Shutdown").
  */
 int arbor_http_server_start(void *srv, arbor_pid_t *pid_out, arbor_reason_t *error_out);
 
@@ -375,16 +378,21 @@ typedef struct arbor_http_static {
  * Ranges (RFC 9110 14): 200 and 206 say "Accept-Ranges: bytes". A single
  * byte range ("bytes=a-b", "bytes=a-", "bytes=-n") is answered 206 with
  * Content-Range and those bytes; one that starts past the end (or
- * "bytes=-0") 416 with a Content-Range that gives only the length (an
- * unsatisfied-range, RFC 9110 14.4: "bytes *", a slash, the length). A
- * Range that is not a valid byte-range set, names several ranges (no
- * multipart/byteranges: the whole file instead, which the RFC allows), or
- * asks for part of an empty file is ignored: 200 with the whole file. So
- * is one whose If-Range does not hold: If-Range must be the ETag exactly
- * (a weak tag never holds) or the Last-Modified date, the latter only for
- * a file last changed more than a second before (a strong date). HEAD
- * gets GET's status and headers (206, 416, Content-Length) without the
- * body.
+ * "bytes=-0") is unsatisfiable. Several ranges are answered 206 with a
+ * multipart/byteranges body (RFC 9110 14.6): one part per satisfiable
+ * range, in the order asked, each with its Content-Type and
+ * Content-Range, under a random boundary (just one satisfiable: a plain
+ * 206). When none is satisfiable: 416 with a Content-Range that gives
+ * only the length (an unsatisfied-range, RFC 9110 14.4: "bytes *", a
+ * slash, the length). A Range that is not a valid byte-range set, names
+ * more than 16 ranges or ranges that overlap (RFC 9110 14.2 lets a server
+ * ignore them: a denial of service asks for the same bytes many times),
+ * or asks for part of an empty file is ignored: 200 with the whole file.
+ * So is one whose If-Range does not hold: If-Range must be the ETag
+ * exactly (a weak tag never holds) or the Last-Modified date, the latter
+ * only for a file last changed more than a second before (a strong date).
+ * HEAD gets GET's status and headers (206, 416, Content-Type,
+ * Content-Length) without the body.
  *
  * 404, whatever the reason, so that nothing is revealed: a file that is
  * not there; a path with a "." or ".." segment (encoded ones included),
@@ -399,7 +407,9 @@ typedef struct arbor_http_static {
  * body in chunks of 128 KiB, each read on the runtime's blocking pool
  * (arbor_blocking, so a slow disk holds no scheduler) and sent within
  * limits.send_timeout_ms, so a connection holds one chunk in memory
- * whatever the file's size and a reader that stalls is dropped. A file
+ * whatever the file's size (a multipart body too: its parts' heads are
+ * made in advance, the bytes read as they are sent) and a reader that
+ * stalls is dropped. A file
  * that shrinks while it is sent, a read that fails midway, or a client
  * that goes closes the connection after what was sent (the file and the
  * chunk are freed with it); a file that grows is sent at the length its

@@ -178,6 +178,14 @@ int arbor_monitor(arbor_pid_t pid, arbor_ref_t *ref_out);
 int arbor_monitor_send(arbor_pid_t pid, uint64_t tag, const void *data, size_t size,
                        arbor_ref_t *ref_out);
 
+/* As arbor_monitor_send(), with the message's bytes given in two parts:
+ * head's head_size bytes, then body's body_size bytes, copied one after
+ * the other into the message (a request's header and its argument,
+ * without first joining them in a buffer). ARBOR_ETOOBIG when the two
+ * together exceed ARBOR_MSG_MAX. */
+int arbor_monitor_send_parts(arbor_pid_t pid, uint64_t tag, const void *head, size_t head_size,
+                             const void *body, size_t body_size, arbor_ref_t *ref_out);
+
 /* Stops pid the way a supervisor stops a child (OTP's shutdown: monitor,
  * unlink, exit): monitors it, removes the link between the two if there
  * is one, and sends it an exit signal with reason, as arbor_monitor(),
@@ -250,6 +258,12 @@ typedef struct arbor_process_info {
     unsigned links;
     unsigned monitors; /* processes this one monitors */
     unsigned monitored_by;
+    /* Work done since the spawn, in reductions: each send, receive (a
+     * message taken) and message a reactive process handles counts one, a
+     * spawn or an exit signal to another process 16; the runtime's slice
+     * is 2,000 of them. Like the BEAM's process_info(P, reductions), a
+     * figure to compare processes by, not a time. */
+    uint64_t reductions;
     char name[ARBOR_NAME_MAX + 1]; /* registered name, or "" */
     const char *label;             /* behaviour or role, or "" ; static */
 } arbor_process_info_t;

@@ -219,6 +219,31 @@ typedef struct arbor_child_info {
  * array of *n entries to release with free(). */
 int arbor_sup_which_children(arbor_pid_t sup, arbor_child_info_t **out, size_t *n);
 
+/*
+ * The children of sup, a Supervisor or a DynamicSupervisor, as
+ * which_children gives them (the same entries, in the same order), but
+ * read from the OTP layer's table of supervisors instead of asked for:
+ * sup gets no message and is not waited for, so the answer comes at once
+ * even while sup is busy (inside a child's start function, waiting for a
+ * child to stop) or its mailbox is long. Beyond OTP (whose which_children
+ * is a call).
+ *
+ * What it shows is sup's state after its last change to a child: a
+ * supervisor enters each change (a child started, exited, restarted,
+ * terminated, added or deleted) as it makes it. A child whose start
+ * function is still running shows as it was before the start: a new one
+ * not at all, one being restarted with no pid (undefined, or restarting
+ * for a DynamicSupervisor's child), its restarts already counted.
+ *
+ * sup is in the table from before arbor_sup_start() or arbor_dynsup_start()
+ * returns its pid until it exits. Any thread, in a process or not; it
+ * waits only for a lock that sup holds for the few stores of one change.
+ * Returns 0 with *out (an array of *n entries to release with free());
+ * ARBOR_ENOPROC when sup is not alive; ARBOR_EWRONGKIND when it is a
+ * process of another kind; ARBOR_ENOMEM; ARBOR_EINVAL for a NULL out or n.
+ */
+int arbor_sup_children_snapshot(arbor_pid_t sup, arbor_child_info_t **out, size_t *n);
+
 typedef struct arbor_child_counts {
     size_t specs, active, supervisors, workers;
 } arbor_child_counts_t;

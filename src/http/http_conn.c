@@ -393,11 +393,15 @@ int arbor__http_feed(http_conn_t *c)
 
 /* ---- writing -------------------------------------------------------------------------- */
 
+/* Makes room for more bytes of output. The buffer is taken when the first
+ * byte is queued (OUT_SIZE at first), not when the request's first bytes
+ * come, so that a connection in the middle of a request, whose client may
+ * take its time, holds no output buffer. */
 static int out_reserve(http_conn_t *c, size_t more)
 {
     if (c->out_len + more <= c->out_cap)
         return 0;
-    size_t cap = c->out_cap * 2;
+    size_t cap = c->out_cap ? c->out_cap * 2 : OUT_SIZE;
     while (cap < c->out_len + more)
         cap *= 2;
     char *o = arbor_realloc(c->out, cap);
@@ -572,11 +576,11 @@ int arbor_http_write(arbor_http_response_t *res, const void *data, size_t len)
 
 /* ---- a body from a file ------------------------------------------------------------------- */
 
-void arbor__http_file_body(http_conn_t *c, uint64_t offset, uint64_t length)
+void arbor__http_file_body(http_conn_t *c, const http_body_piece_t *pieces, size_t n)
 {
     c->file_body = true;
-    c->file_offset = offset;
-    c->file_length = length;
+    c->file_pieces = pieces;
+    c->n_file_pieces = n;
 }
 
 typedef struct chunk_read {
@@ -607,16 +611,33 @@ static void *read_chunk(void *arg)
     return NULL;
 }
 
-/* Writes the head and sends the file's bytes (see arbor__http_file_body):
- * one chunk in memory at a time, each read on the blocking pool, then
- * handed to the socket within the send timeout, so that a reader slower
- * than the disk holds the connection's process in its send, not more
- * memory. The first chunk goes out with the head when it fits in the
- * output buffer (a small file: one write). */
+/* Queues len bytes behind what is queued while they fit the output
+ * buffer; else sends what is queued, then them. *sent: something went. */
+static int queue_or_send(http_conn_t *c, const char *data, size_t len, bool *sent)
+{
+    if (c->out_len + len <= OUT_SIZE)
+        return out_add(c, data, len);
+    *sent = true;
+    int rc = flush(c);
+    return rc ? rc : arbor_socket_send(c->socket, data, len, c->send_timeout_ms, NULL);
+}
+
+/* Writes the head and sends the body's pieces (see arbor__http_file_body):
+ * one chunk of the file in memory at a time, each read on the blocking
+ * pool, then handed to the socket within the send timeout, so that a
+ * reader slower than the disk holds the connection's process in its send,
+ * not more memory. What fits the output buffer is queued there (a small
+ * file goes out with its head in one write). */
 static void send_file(http_conn_t *c)
 {
-    uint64_t left = c->file_length, at = c->file_offset;
-    size_t cap = left < HTTP_FILE_CHUNK ? (size_t)left : HTTP_FILE_CHUNK;
+    uint64_t total = 0, largest = 0;
+    for (size_t i = 0; i < c->n_file_pieces; i++) {
+        const http_body_piece_t *p = &c->file_pieces[i];
+        total += p->length;
+        if (!p->text && p->length > largest)
+            largest = p->length;
+    }
+    size_t cap = largest < HTTP_FILE_CHUNK ? (size_t)largest : HTTP_FILE_CHUNK;
     char *buf = NULL;
     if (!c->head_only && cap && !(buf = arbor_alloc(cap))) {
         arbor__http_write_error(c, 500);
@@ -624,33 +645,35 @@ static void send_file(http_conn_t *c)
         return;
     }
     size_t before_head = c->out_len;
-    int rc = write_head(c, (int64_t)left);
-    bool first = true;
-    while (!rc && !c->head_only && left) {
-        chunk_read_t j = {
-            .fd = c->file_fd, .buf = buf, .size = left < cap ? (size_t)left : cap, .offset = at};
-        rc = arbor_blocking(read_chunk, &j, NULL);
-        if (!rc)
-            rc = j.err ? j.err : j.got < j.size ? ARBOR_EINVAL : 0; /* it shrank */
-        if (rc && first) {
-            /* Nothing sent yet: the client can still be told. */
-            c->out_len = before_head;
-            arbor__http_write_error(c, 500);
-            rc = 0;
-            break;
+    int rc = write_head(c, (int64_t)total);
+    bool sent = false;
+    for (size_t i = 0; !rc && !c->head_only && i < c->n_file_pieces; i++) {
+        const http_body_piece_t *p = &c->file_pieces[i];
+        if (p->text) {
+            rc = queue_or_send(c, p->text, (size_t)p->length, &sent);
+            continue;
         }
-        if (!rc && c->out_len && c->out_len + j.got <= OUT_SIZE) {
-            rc = out_add(c, buf, j.got);
+        for (uint64_t at = p->offset, left = p->length; !rc && left;) {
+            chunk_read_t j = {.fd = c->file_fd,
+                              .buf = buf,
+                              .size = left < cap ? (size_t)left : cap,
+                              .offset = at};
+            rc = arbor_blocking(read_chunk, &j, NULL);
             if (!rc)
-                rc = flush(c);
-        } else if (!rc) {
-            rc = flush(c);
+                rc = j.err ? j.err : j.got < j.size ? ARBOR_EINVAL : 0; /* it shrank */
+            if (rc && !sent) {
+                /* Nothing sent yet: the client can still be told. */
+                c->out_len = before_head;
+                arbor__http_write_error(c, 500);
+                arbor_free(buf);
+                close_file(c);
+                return;
+            }
             if (!rc)
-                rc = arbor_socket_send(c->socket, buf, j.got, c->send_timeout_ms, NULL);
+                rc = queue_or_send(c, buf, j.got, &sent);
+            at += j.got;
+            left -= j.got;
         }
-        at += j.got;
-        left -= j.got;
-        first = false;
     }
     if (rc) { /* the body is cut short: only closing can say so */
         c->write_error = rc;
@@ -807,26 +830,22 @@ int arbor__http_conn_buffers(http_conn_t *c)
     if (c->in)
         return 0;
     /* One block for what has a fixed size (the header arrays first, for
-     * their alignment), and the output apart, since it grows. */
+     * their alignment); the output apart, since it grows, and only once
+     * there is something to answer (out_reserve). */
     size_t fields = c->srv->opts.limits.max_fields * sizeof *c->fields;
     size_t res_headers = HTTP_MAX_RESPONSE_HEADERS * sizeof *c->res_headers;
     size_t params = ARBOR_HTTP_MAX_PARAMS * sizeof *c->params;
     char *block = arbor_alloc(fields + res_headers + params + IN_SIZE + c->head_cap);
-    char *out = arbor_alloc(OUT_SIZE);
-    if (!block || !out) {
-        arbor_free(block);
-        arbor_free(out);
+    if (!block)
         return ARBOR_ENOMEM;
-    }
     c->fields = (arbor_http_header_t *)block;
     c->res_headers = (arbor_http_header_t *)(block + fields);
     c->params = (arbor_http_header_t *)(block + fields + res_headers);
     c->in = block + fields + res_headers + params;
     c->head = c->in + IN_SIZE;
     c->in_len = c->in_pos = 0;
-    c->out = out;
-    c->out_cap = OUT_SIZE;
-    c->out_len = 0;
+    c->out = NULL;
+    c->out_cap = c->out_len = 0;
     c->req.headers = c->fields;
     return 0;
 }
@@ -953,6 +972,14 @@ static void serve_until_idle(http_conn_t *c)
             if (now != 0)
                 end();
             continue;
+        }
+        /* Waiting for the rest of a request, which a slow client may
+         * make long: the output buffer (an earlier answer's, all sent)
+         * is given back until there is an answer again. */
+        if (c->out && !c->out_len) {
+            arbor_free(c->out);
+            c->out = NULL;
+            c->out_cap = 0;
         }
         int rc = read_more(c, deadline_for(c, &phase_start, &phase));
         if (rc == 408) {

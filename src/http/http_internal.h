@@ -72,8 +72,8 @@ enum { HTTP_CONN_BUSY, HTTP_CONN_IDLE, HTTP_CONN_STREAMING, HTTP_CONN_CLOSED };
 
 /* A connection: one per process, in memory from arbor_alloc(). Between
  * requests it holds only this: its buffers (in, head, fields, res_headers,
- * params, out, body) are allocated when bytes come and freed when it goes
- * idle (NULL then). */
+ * params, body) are allocated when bytes come, out when the first byte of
+ * an answer is queued, and all freed when it goes idle (NULL then). */
 typedef struct http_conn {
     arbor_http_server_t *srv;
     struct http_conn *prev, *next; /* in srv->conns, once registered */
@@ -117,11 +117,11 @@ typedef struct http_conn {
      * once the response is sent, at the request's reset, or by the exit
      * hook if the process dies with it; -1 when none */
     int file_fd;
-    /* the response's body is file_fd's bytes [file_offset, file_offset +
-     * file_length) (arbor__http_file_body), not res.body; beside file_fd,
-     * in what would be padding */
+    /* the response's body is file_pieces (arbor__http_file_body), not
+     * res.body; beside file_fd, in what would be padding */
     bool file_body;
-    uint64_t file_offset, file_length;
+    const struct http_body_piece *file_pieces;
+    size_t n_file_pieces;
     /* output not yet sent: out[0, out_len) */
     char *out;
     size_t out_len, out_cap;
@@ -191,18 +191,27 @@ int64_t arbor__http_drainer_shutdown_ms(const arbor_http_server_t *srv);
 /* Whether c is a token character (RFC 9110 tchar). */
 bool arbor__http_tchar(unsigned char c);
 
-/* Makes the response's body the length bytes at offset of the file that
- * c->file_fd holds open (the connection then owns it and closes it). After
- * the handler returns the connection writes the head with that
- * Content-Length and sends the bytes in chunks of HTTP_FILE_CHUNK, each
- * read on the blocking pool (pread) and sent within the send timeout, so a
- * connection holds one chunk whatever the file's size; a file that turns
- * out shorter than promised, or a failed read or send, closes the
- * connection after what was sent (a failure of the first read, before
- * anything is sent, answers 500). HEAD: the head only, nothing read.
- * Process only, in the handler. */
+/* Makes the response's body the n pieces, in order, each either text in
+ * memory (text_len bytes) or, when text is NULL, length bytes at offset
+ * of the file that c->file_fd holds open (the connection then owns it and
+ * closes it): a file, a range of it, or the parts of a
+ * multipart/byteranges body with their heads between them. The pieces
+ * and their text must live until the response is sent (per-request
+ * memory). After the handler returns the connection writes the head with
+ * the pieces' total as Content-Length and sends the file's bytes in
+ * chunks of at most HTTP_FILE_CHUNK, each read on the blocking pool
+ * (pread) and sent within the send timeout, so a connection holds one
+ * chunk whatever the file's size; a file that turns out shorter than
+ * promised, or a failed read or send, closes the connection after what
+ * was sent (a failure before anything is sent answers 500). A body that
+ * fits the output buffer stays queued there, as any other answer's.
+ * HEAD: the head only, nothing read. Process only, in the handler. */
 #define HTTP_FILE_CHUNK ((size_t)128 << 10)
-void arbor__http_file_body(http_conn_t *c, uint64_t offset, uint64_t length);
+typedef struct http_body_piece {
+    const char *text;
+    uint64_t offset, length; /* offset: in the file; length: text's or the file's bytes */
+} http_body_piece_t;
+void arbor__http_file_body(http_conn_t *c, const http_body_piece_t *pieces, size_t n);
 
 /* HTTP-dates (http_date.c): format writes t (seconds since the epoch) as
  * an IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT"; parse reads any of the
@@ -214,11 +223,19 @@ void arbor__http_date_format(int64_t t, char out[HTTP_DATE_SIZE]);
 bool arbor__http_date_parse(const char *text, int64_t *out);
 
 /* A Range header's value against a representation of length bytes
- * (http_range.c): HTTP_RANGE_ONE with the bytes [*first, *last] (clamped
- * to the length), HTTP_RANGE_UNSATISFIABLE (416), or HTTP_RANGE_IGNORE
- * (serve the whole: not a valid byte-range set, another unit, several
- * ranges, or an empty representation). Any thread. */
-enum { HTTP_RANGE_IGNORE, HTTP_RANGE_ONE, HTTP_RANGE_UNSATISFIABLE };
-int arbor__http_range(const char *value, uint64_t length, uint64_t *first, uint64_t *last);
+ * (http_range.c): HTTP_RANGE_SATISFIABLE with the *n (1 to
+ * HTTP_MAX_RANGES) ranges to serve in ranges, in the order asked, each
+ * clamped to the length, none overlapping another;
+ * HTTP_RANGE_UNSATISFIABLE (416: none of them is); or HTTP_RANGE_IGNORE
+ * (serve the whole: not a valid byte-range set, another unit, more than
+ * HTTP_MAX_RANGES ranges, ranges that overlap, or an empty
+ * representation). Any thread. */
+#define HTTP_MAX_RANGES 16
+typedef struct http_range {
+    uint64_t first, last;
+} http_range_t;
+enum { HTTP_RANGE_IGNORE, HTTP_RANGE_SATISFIABLE, HTTP_RANGE_UNSATISFIABLE };
+int arbor__http_range(const char *value, uint64_t length, http_range_t ranges[HTTP_MAX_RANGES],
+                      size_t *n);
 
 #endif

@@ -5,15 +5,21 @@
  *   Range: bytes=0-499      the first 500 bytes (an int-range)
  *   Range: bytes=500-       from byte 500 to the end
  *   Range: bytes=-500       the last 500 bytes (a suffix-range)
+ *   Range: bytes=0-9,-10    several: the first ten and the last ten
  *
- * A single range is served (206). A set of several ranges is ignored, so
- * the whole representation is served (200): the RFC lets a server ignore
- * Range, and this saves writing multipart/byteranges, which browsers and
- * download tools do not need (they ask for one range at a time). A field
- * that is not a valid byte-range set, or names another unit, is ignored
- * too, as the RFC asks. Elements are trimmed of spaces and tabs and empty
- * list elements are skipped (the #rule's leniency; Go and nginx do the
- * same).
+ * Each range is resolved against the length (clamped to its end); one
+ * that starts beyond it is unsatisfiable and left out, and when none is
+ * left the answer is 416. The satisfiable ones are served in the order
+ * asked (one: a plain 206; several: multipart/byteranges, 14.6).
+ *
+ * Some sets are served whole (200) instead, as 14.2 allows against a
+ * broken client or a denial of service (the "Apache Killer", CVE-2011-3192,
+ * asked for the same bytes over and over): more than HTTP_MAX_RANGES
+ * ranges, or ranges that overlap once resolved (so the parts never add up
+ * to more than the representation). A field that is not a valid
+ * byte-range set, or names another unit, is ignored too, as the RFC asks.
+ * Elements are trimmed of spaces and tabs and empty list elements are
+ * skipped (the #rule's leniency; Go and nginx do the same).
  */
 #include <string.h>
 #include <strings.h>
@@ -63,14 +69,31 @@ static bool ows(char c)
     return c == ' ' || c == '\t';
 }
 
-int arbor__http_range(const char *value, uint64_t length, uint64_t *first_out, uint64_t *last_out)
+/* Resolves one range against the length: false when it is unsatisfiable
+ * (it starts at or beyond the end, or is a suffix of nothing). */
+static bool resolve(uint64_t length, bool suffix, uint64_t *first, uint64_t *last)
+{
+    if (suffix) {
+        if (*last == 0 || length == 0)
+            return false;
+        *first = *last >= length ? 0 : length - *last;
+        *last = length - 1;
+        return true;
+    }
+    if (*first >= length)
+        return false;
+    if (*last >= length)
+        *last = length - 1;
+    return true;
+}
+
+int arbor__http_range(const char *value, uint64_t length, http_range_t ranges[HTTP_MAX_RANGES],
+                      size_t *n_out)
 {
     const char *eq = strchr(value, '=');
     if (!eq || (size_t)(eq - value) != 5 || strncasecmp(value, "bytes", 5))
         return HTTP_RANGE_IGNORE; /* another unit, or not a range at all */
-    uint64_t first = 0, last = 0;
-    bool suffix = false;
-    unsigned n = 0;
+    size_t specs = 0, n = 0;
     for (const char *p = eq + 1;;) {
         const char *comma = strchr(p, ',');
         const char *end = comma ? comma : p + strlen(p);
@@ -79,31 +102,28 @@ int arbor__http_range(const char *value, uint64_t length, uint64_t *first_out, u
             s++;
         while (e > s && ows(e[-1]))
             e--;
+        uint64_t first = 0, last = 0;
+        bool suffix = false;
         if (s < e) {
-            if (!range_spec(s, e, &first, &last, &suffix))
-                return HTTP_RANGE_IGNORE; /* not a valid byte-range set */
-            n++;
+            if (!range_spec(s, e, &first, &last, &suffix) || ++specs > HTTP_MAX_RANGES)
+                return HTTP_RANGE_IGNORE; /* not a valid byte-range set, or too many */
+            if (resolve(length, suffix, &first, &last)) {
+                for (size_t i = 0; i < n; i++)
+                    if (first <= ranges[i].last && ranges[i].first <= last)
+                        return HTTP_RANGE_IGNORE; /* overlapping ranges */
+                ranges[n++] = (http_range_t){first, last};
+            }
         }
         if (!comma)
             break;
         p = comma + 1;
     }
-    /* None, or several (served whole: see the top); an empty file has no
-     * byte to point at, so it is served whole too. */
-    if (n != 1 || length == 0)
+    /* None: not a range request. An empty representation has no byte to
+     * point at, so it is served whole (empty) whatever was asked. */
+    if (specs == 0 || length == 0)
         return HTTP_RANGE_IGNORE;
-    if (suffix) {
-        if (last == 0)
-            return HTTP_RANGE_UNSATISFIABLE;
-        first = last >= length ? 0 : length - last;
-        last = length - 1;
-    } else {
-        if (first >= length)
-            return HTTP_RANGE_UNSATISFIABLE;
-        if (last >= length)
-            last = length - 1;
-    }
-    *first_out = first;
-    *last_out = last;
-    return HTTP_RANGE_ONE;
+    if (n == 0)
+        return HTTP_RANGE_UNSATISFIABLE;
+    *n_out = n;
+    return HTTP_RANGE_SATISFIABLE;
 }

@@ -32,7 +32,9 @@
  * else If-Modified-Since (13.1.3: a date that does not parse, or lies in
  * the future, is ignored), either giving 304; then Range, which If-Range
  * may turn off (13.1.5: compared strongly, or a date equal to a
- * Last-Modified that is strong, 8.8.2.2), and which http_range.c reads.
+ * Last-Modified that is strong, 8.8.2.2), and which http_range.c reads:
+ * one range is a 206 with its bytes, several a 206 whose body is
+ * multipart/byteranges (14.6), streamed from the file like any other.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +42,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -226,6 +229,15 @@ static void server_error(arbor_http_response_t *res)
     arbor_http_reply(res, 500, "text/plain", "Internal Server Error\n", 22);
 }
 
+/* Out of memory once the answer was begun: 500, without the file and
+ * without the headers set for it. */
+static void out_of_memory(http_conn_t *c, arbor_http_response_t *res)
+{
+    close_file(c);
+    c->n_res_headers = 0;
+    server_error(res);
+}
+
 /* Whether an open() error means "no such file" to the client: missing,
  * not a directory, a link refused, not a regular file, not permitted. */
 static bool absent(int err)
@@ -278,6 +290,73 @@ static bool if_range_holds(const arbor_http_request_t *req, const char *etag, in
     return arbor__http_date_parse(v, &date) && date == modified && modified + 1 < now;
 }
 
+/* A boundary for a multipart body: random, so that no file's bytes hold
+ * it but by a chance of one in 2^128 (RFC 2046 5.1.1: a boundary must not
+ * occur in what it encloses; nothing is scanned for it). */
+static void new_boundary(char out[33])
+{
+    unsigned char bytes[16];
+    if (getrandom(bytes, sizeof bytes, GRND_NONBLOCK) != (ssize_t)sizeof bytes) {
+        /* No entropy yet (early boot): the time and an address, which
+         * still differ from one response to the next. */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t a = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        uint64_t b = (uint64_t)(uintptr_t)out ^ (a * 0x9e3779b97f4a7c15u);
+        memcpy(bytes, &a, 8);
+        memcpy(bytes + 8, &b, 8);
+    }
+    for (size_t i = 0; i < sizeof bytes; i++) {
+        out[2 * i] = "0123456789abcdef"[bytes[i] >> 4];
+        out[2 * i + 1] = "0123456789abcdef"[bytes[i] & 15];
+    }
+    out[32] = '\0';
+}
+
+/* A 206 whose body is multipart/byteranges (RFC 9110 14.6): each range a
+ * part with its Content-Type and Content-Range, in the order asked,
+ *
+ *   --B CRLF Content-Type: T CRLF Content-Range: bytes a-b/size CRLF CRLF
+ *   <the bytes> CRLF --B CRLF ... <the bytes> CRLF --B-- CRLF
+ *
+ * as pieces that the connection streams from the file (the parts' heads
+ * in per-request memory, the bytes read a chunk at a time), so that the
+ * Content-Length is known before a byte is read. */
+static int multipart_body(http_conn_t *c, arbor_http_response_t *res, const char *type,
+                          uint64_t size, const http_range_t *ranges, size_t n)
+{
+    char boundary[33];
+    new_boundary(boundary);
+    char *content_type = arbor_http_alloc(res, 80);
+    http_body_piece_t *pieces = arbor_http_alloc(res, (2 * n + 1) * sizeof *pieces);
+    if (!content_type || !pieces)
+        return ARBOR_ENOMEM;
+    snprintf(content_type, 80, "multipart/byteranges; boundary=%s", boundary);
+    for (size_t i = 0; i <= n; i++) {
+        char text[256];
+        int len;
+        if (i < n)
+            len = snprintf(text, sizeof text,
+                           "%s--%s\r\nContent-Type: %s\r\nContent-Range: bytes %" PRIu64 "-%" PRIu64
+                           "/%" PRIu64 "\r\n\r\n",
+                           i ? "\r\n" : "", boundary, type, ranges[i].first, ranges[i].last, size);
+        else
+            len = snprintf(text, sizeof text, "\r\n--%s--\r\n", boundary);
+        char *copy = arbor_http_alloc(res, (size_t)len);
+        if (!copy)
+            return ARBOR_ENOMEM;
+        memcpy(copy, text, (size_t)len);
+        pieces[2 * i] = (http_body_piece_t){copy, 0, (uint64_t)len};
+        if (i < n)
+            pieces[2 * i + 1] =
+                (http_body_piece_t){NULL, ranges[i].first, ranges[i].last - ranges[i].first + 1};
+    }
+    res->status = 206;
+    res->content_type = content_type;
+    arbor__http_file_body(c, pieces, 2 * n + 1);
+    return 0;
+}
+
 void arbor_http_static(arbor_http_request_t *req, arbor_http_response_t *res, void *arg)
 {
     const arbor_http_static_t *cfg = arg;
@@ -318,10 +397,12 @@ void arbor_http_static(arbor_http_request_t *req, arbor_http_response_t *res, vo
         set_validators(res, cfg, etag, last_modified);
         return;
     }
-    uint64_t size = (uint64_t)oj.st.st_size, first = 0, last = 0;
+    uint64_t size = (uint64_t)oj.st.st_size;
+    http_range_t ranges[HTTP_MAX_RANGES];
+    size_t n_ranges = 0;
     const char *range = arbor_http_header(req, "Range");
     int ranged = range && if_range_holds(req, etag, modified, now)
-                     ? arbor__http_range(range, size, &first, &last)
+                     ? arbor__http_range(range, size, ranges, &n_ranges)
                      : HTTP_RANGE_IGNORE;
     char content_range[96];
     if (ranged == HTTP_RANGE_UNSATISFIABLE) {
@@ -331,17 +412,29 @@ void arbor_http_static(arbor_http_request_t *req, arbor_http_response_t *res, vo
         arbor_http_set_header(res, "Content-Range", content_range);
         return;
     }
-    res->content_type = content_type_of(path);
+    const char *type = content_type_of(path);
     set_validators(res, cfg, etag, last_modified);
     arbor_http_set_header(res, "Accept-Ranges", "bytes");
-    if (ranged == HTTP_RANGE_ONE) {
+    if (ranged == HTTP_RANGE_SATISFIABLE && n_ranges > 1) {
+        if (multipart_body(c, res, type, size, ranges, n_ranges) != 0)
+            out_of_memory(c, res);
+        return;
+    }
+    http_body_piece_t *piece = arbor_http_alloc(res, sizeof *piece);
+    if (!piece) {
+        out_of_memory(c, res);
+        return;
+    }
+    res->content_type = type;
+    if (ranged == HTTP_RANGE_SATISFIABLE) {
         res->status = 206;
         snprintf(content_range, sizeof content_range, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64,
-                 first, last, size);
+                 ranges[0].first, ranges[0].last, size);
         arbor_http_set_header(res, "Content-Range", content_range);
-        arbor__http_file_body(c, first, last - first + 1);
+        *piece = (http_body_piece_t){NULL, ranges[0].first, ranges[0].last - ranges[0].first + 1};
     } else {
         res->status = 200;
-        arbor__http_file_body(c, 0, size);
+        *piece = (http_body_piece_t){NULL, 0, size};
     }
+    arbor__http_file_body(c, piece, 1);
 }

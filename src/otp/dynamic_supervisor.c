@@ -18,6 +18,12 @@
  * process); a restart that fails leaves the child `restarting` and posts
  * a retry to ourselves, each attempt an intensity tick. A child whose
  * restart returns ignore is forgotten.
+ *
+ * The two maps are also read by other threads, through the table of
+ * supervisors (sup_table.c): every change to them, or to an indexed
+ * child's pid, restart count or restarting flag, is made under our table
+ * lock, one short hold per change (a start, an exit, a forgotten child),
+ * never across a child's start or shutdown.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +62,8 @@ typedef struct dynsup {
     arbor__u64map_t kinds;   /* hash -> kind_t *, a chain of kinds */
     size_t supervisors;      /* children of type supervisor */
     arbor__intensity_t intensity;
+    arbor__sup_table_t *table; /* where readers find by_pid, by_last and the children
+                                * they index: changed under its lock */
 } dynsup_t;
 
 /* Who our reports name: our children have no ids. */
@@ -172,17 +180,44 @@ static arbor__u64map_t *index_of(dynsup_t *d, const child_t *c)
     return c->restarting ? &d->by_last : &d->by_pid;
 }
 
+/* The children, running ones first, as many as fit in cap; returns how
+ * many there are. Ours to call at any time, others' under our table lock
+ * (sup_table.c). */
+static size_t list_children(const void *state, arbor_child_info_t *out, size_t cap)
+{
+    const dynsup_t *d = state;
+    const arbor__u64map_t *maps[] = {&d->by_pid, &d->by_last};
+    size_t i = 0;
+    for (int k = 0; k < 2; k++) {
+        uint32_t pos = 0;
+        uint64_t pid, ptr;
+        while (i < cap && arbor__u64map_next(maps[k], &pos, &pid, &ptr)) {
+            const child_t *c = (const child_t *)(uintptr_t)ptr;
+            out[i] = (arbor_child_info_t){
+                .pid = c->restarting ? ARBOR_NOPID : c->pid,
+                .status = c->restarting ? ARBOR_CHILD_RESTARTING : ARBOR_CHILD_RUNNING,
+                .type = c->kind->spec.type,
+                .restarts = c->restarts,
+            };
+            i++;
+        }
+    }
+    return children(d);
+}
+
 static void forget(dynsup_t *d, child_t *c)
 {
+    arbor__sup_table_lock(d->table);
     arbor__u64map_del(index_of(d, c), c->pid, NULL);
+    arbor__sup_table_unlock(d->table);
     if (c->kind->spec.type == ARBOR_SUPERVISOR_CHILD)
         d->supervisors--;
     kind_drop(d, c->kind);
     arbor_free(c);
 }
 
-/* Starts c; on success indexes it by its new pid (the caller takes it out
- * of by_last first when restarting). Returns 0 (*err: the start's info),
+/* Starts c; on success indexes it by its new pid (a restarting c leaves
+ * by_last in the same change). Returns 0 (*err: the start's info),
  * ARBOR_IGNORED, ARBOR_EEXIT; on failure c->pid is unchanged. */
 static int start(dynsup_t *d, child_t *c, arbor_reason_t *err)
 {
@@ -192,13 +227,20 @@ static int start(dynsup_t *d, child_t *c, arbor_reason_t *err)
     c->started_at = arbor_now_ms();
     if (rc != 0)
         return rc;
-    if (!arbor__u64map_put(&d->by_pid, pid, key_of(c))) {
+    arbor__sup_table_lock(d->table);
+    bool put = arbor__u64map_put(&d->by_pid, pid, key_of(c));
+    if (put) {
+        if (c->restarting)
+            arbor__u64map_del(&d->by_last, c->pid, NULL);
+        c->pid = pid;
+        c->restarting = false;
+    }
+    arbor__sup_table_unlock(d->table);
+    if (!put) {
         arbor_exit_pid(pid, ARBOR_KILL);
         *err = arbor_error("out of memory");
         return ARBOR_EEXIT;
     }
-    c->pid = pid;
-    c->restarting = false;
     return 0;
 }
 
@@ -217,16 +259,15 @@ static void post_retry(child_t *c)
 static void restart(dynsup_t *d, child_t *c)
 {
     arbor_reason_t err;
+    arbor__sup_table_lock(d->table);
     c->restarts++;
-    arbor_pid_t last = c->pid;
+    arbor__sup_table_unlock(d->table);
     int rc = start(d, c, &err);
     if (rc == 0 || rc == ARBOR_EEXIT)
         arbor_reason_free(&err); /* nobody asked for it */
-    if (rc == 0)
-        arbor__u64map_del(&d->by_last, last, NULL);
-    else if (rc == ARBOR_IGNORED)
+    if (rc == ARBOR_IGNORED)
         forget(d, c);
-    else
+    else if (rc != 0)
         post_retry(c);
 }
 
@@ -250,13 +291,18 @@ static arbor_gs_ret_t on_child_exit(dynsup_t *d, child_t *c, arbor_reason_t reas
     }
     /* From now on its last pid names it. A map of one entry holds it in
      * place, so this fails only with many children restarting at once. */
-    if (!arbor__u64map_put(&d->by_last, c->pid, key_of(c))) {
+    arbor__sup_table_lock(d->table);
+    bool moved = arbor__u64map_put(&d->by_last, c->pid, key_of(c));
+    if (moved) {
+        arbor__u64map_del(&d->by_pid, c->pid, NULL);
+        c->restarting = true;
+    }
+    arbor__sup_table_unlock(d->table);
+    if (!moved) {
         report("child_dropped", arbor_error("out of memory"));
         forget(d, c);
         return arbor_gs_noreply();
     }
-    arbor__u64map_del(&d->by_pid, c->pid, NULL);
-    c->restarting = true;
     unsigned step = c->backoff_step;
     bool later = arbor__retry_after_exit(ARBOR__TAG_DS_RETRY, &c->pid, sizeof c->pid,
                                          &c->kind->spec, &step, c->started_at);
@@ -396,6 +442,8 @@ static arbor_gs_ret_t ds_init(void **state, void *arg)
     d->opts = *o;
     d->opts.name = NULL; /* the caller's string is not ours to keep */
     d->by_pid.process_heap = d->by_last.process_heap = d->kinds.process_heap = true;
+    if (!(d->table = arbor__sup_table_enter(list_children, d)))
+        return arbor_gs_halt(arbor_error("out of memory"));
     *state = d;
     return arbor_gs_ok();
 }
@@ -471,23 +519,11 @@ static arbor_gs_ret_t ds_call(void **state, const arbor_msg_t *req, arbor_from_t
             return call_terminate_child(d, *(const arbor_pid_t *)req->data);
         break;
     case ARBOR__TAG_DS_WHICH_CHILDREN: {
-        size_t n = children(d), i = 0;
+        size_t n = children(d);
         arbor_child_info_t *out = calloc(n ? n : 1, sizeof *out);
         if (!out)
             return arbor_gs_reply(NULL, 0); /* read as a failed call */
-        const arbor__u64map_t *maps[] = {&d->by_pid, &d->by_last};
-        for (int k = 0; k < 2; k++) {
-            uint32_t pos = 0;
-            uint64_t pid, ptr;
-            while (arbor__u64map_next(maps[k], &pos, &pid, &ptr)) {
-                const child_t *c = (const child_t *)(uintptr_t)ptr;
-                out[i].pid = c->restarting ? ARBOR_NOPID : c->pid;
-                out[i].status = c->restarting ? ARBOR_CHILD_RESTARTING : ARBOR_CHILD_RUNNING;
-                out[i].type = c->kind->spec.type;
-                out[i].restarts = c->restarts;
-                i++;
-            }
-        }
+        list_children(d, out, n);
         arbor__sup_call_reply_children(from, req->tag, out, n);
         free(out);
         return arbor_gs_noreply();

@@ -695,22 +695,11 @@ static int call_as(uint64_t kind, arbor_pid_t server, uint64_t tag, const void *
     int rc = arbor_alias(&w.alias);
     if (rc)
         return rc;
-    /* A large request is built in process memory: the send may be where
-     * a pending kill takes effect, and then the block must not leak. */
-    char small[256];
-    size_t total = sizeof(call_hdr_t) + size;
-    char *buf = total <= sizeof small ? small : arbor_alloc(total);
-    if (!buf) {
-        arbor_unalias(w.alias);
-        return ARBOR_ENOMEM;
-    }
-    *(call_hdr_t *)buf = (call_hdr_t){w.alias, tag};
-    if (size)
-        memcpy(buf + sizeof(call_hdr_t), req, size);
-    /* Monitor and request in one signal, as monitor-then-send. */
-    rc = arbor_monitor_send(server, kind, buf, total, &w.mref);
-    if (buf != small)
-        arbor_free(buf);
+    /* Monitor and request in one signal, as monitor-then-send; the header
+     * and the request are copied straight into the message, whatever the
+     * request's size (no buffer to join them in first). */
+    call_hdr_t h = {w.alias, tag};
+    rc = arbor_monitor_send_parts(server, kind, &h, sizeof h, req, size, &w.mref);
     if (rc) {
         arbor_unalias(w.alias);
         return rc;

@@ -17,6 +17,8 @@
  *                  and every attempt is an intensity tick
  *   child_start.c  calling a child's start function and checking its answer
  *   sup_call.c     the supervisors' calls and tagged replies
+ *   sup_table.c    the table of supervisors: their children read by any
+ *                  thread without a call (arbor_sup_children_snapshot())
  *
  * Internal names start with arbor__ and the file's name.
  */
@@ -220,5 +222,26 @@ void arbor__sup_call_reply_children(arbor_from_t from, uint64_t tag, const arbor
 /* The reply to a call a supervisor does not understand: an int
  * ARBOR_EINVAL, which every client of ours reads as a failed call. */
 arbor_gs_ret_t arbor__sup_call_refuse(const arbor_msg_t *req);
+
+/* ---- sup_table.c: the children, read without a call ------------------------------------- */
+
+/* Lists the children held in state into out, as which_children gives
+ * them, up to cap entries (out may be NULL when cap is 0), and returns how
+ * many there are. Called under the supervisor's table lock, by any
+ * thread: it reads only what the supervisor changes under that lock, and
+ * must not block. */
+typedef size_t (*arbor__sup_table_list_fn)(const void *state, arbor_child_info_t *out, size_t cap);
+
+typedef struct arbor__sup_table arbor__sup_table_t;
+
+/* Enters the calling supervisor in the table, from now until it exits
+ * (however it exits): readers list its children with list(state, ...)
+ * under its lock. From then on, the supervisor changes what list reads only
+ * between arbor__sup_table_lock() and arbor__sup_table_unlock(), and never
+ * waits in between (no child's start, no shutdown, no receive): readers
+ * wait for the lock. NULL when out of memory. */
+arbor__sup_table_t *arbor__sup_table_enter(arbor__sup_table_list_fn list, const void *state);
+void arbor__sup_table_lock(arbor__sup_table_t *t);
+void arbor__sup_table_unlock(arbor__sup_table_t *t);
 
 #endif

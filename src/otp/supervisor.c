@@ -20,6 +20,11 @@
  * `restarting` and takes the retry path (retry.c): a message to ourselves,
  * so calls are served between attempts (with no back-off, as in OTP,
  * unless the spec asks for one).
+ *
+ * The array is also read by other threads, through the table of
+ * supervisors (sup_table.c): every change to it, or to a child's pid,
+ * status or restart count, is made under our table lock (table_lock()),
+ * never across a child's start or shutdown.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +47,8 @@ typedef struct sup {
     child_t *children; /* start order */
     size_t n, cap;
     arbor__intensity_t intensity;
+    arbor__sup_table_t *table; /* where readers find children, n and each child's
+                                * pid, status, type and restarts: changed under its lock */
 } sup_t;
 
 /* Who our reports name. */
@@ -127,6 +134,32 @@ static int check_all(const arbor_sup_flags_t *f, const arbor_child_spec_t *c, si
 
 /* ---- the children array ---------------------------------------------------------- */
 
+/* The children newest first (which_children's order), as many as fit in
+ * cap; returns how many there are. Ours to call at any time, others' under
+ * our table lock (sup_table.c). */
+static size_t list_children(const void *state, arbor_child_info_t *out, size_t cap)
+{
+    const sup_t *s = state;
+    for (size_t i = 0; i < s->n && i < cap; i++) {
+        const child_t *k = &s->children[s->n - 1 - i];
+        snprintf(out[i].id, sizeof out[i].id, "%s", k->idbuf);
+        out[i].pid = k->pid;
+        out[i].status = k->status;
+        out[i].type = k->spec.type;
+        out[i].restarts = k->restarts;
+    }
+    return s->n;
+}
+
+/* Sets c's pid and status together, under the table lock. */
+static void set_child(sup_t *s, child_t *c, arbor_pid_t pid, arbor_child_status_t status)
+{
+    arbor__sup_table_lock(s->table);
+    c->pid = pid;
+    c->status = status;
+    arbor__sup_table_unlock(s->table);
+}
+
 static child_t *find_id(sup_t *s, const char *id)
 {
     for (size_t i = 0; i < s->n; i++)
@@ -143,7 +176,7 @@ static child_t *find_pid(sup_t *s, arbor_pid_t pid)
     return NULL;
 }
 
-static child_t *append(sup_t *s, const arbor_child_spec_t *spec)
+static child_t *append_locked(sup_t *s, const arbor_child_spec_t *spec)
 {
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 8;
@@ -167,14 +200,24 @@ static child_t *append(sup_t *s, const arbor_child_spec_t *spec)
     return c;
 }
 
+static child_t *append(sup_t *s, const arbor_child_spec_t *spec)
+{
+    arbor__sup_table_lock(s->table);
+    child_t *c = append_locked(s, spec);
+    arbor__sup_table_unlock(s->table);
+    return c;
+}
+
 static void remove_child(sup_t *s, child_t *c)
 {
+    arbor__sup_table_lock(s->table);
     size_t i = (size_t)(c - s->children);
     arbor__child_release_arg(&c->spec);
     memmove(&s->children[i], &s->children[i + 1], (s->n - i - 1) * sizeof *c);
     s->n--;
     for (size_t k = 0; k < s->n; k++)
         s->children[k].spec.id = s->children[k].idbuf;
+    arbor__sup_table_unlock(s->table);
 }
 
 /* ---- starting and stopping children ------------------------------------------------ */
@@ -190,7 +233,7 @@ static void report(arbor_report_kind_t kind, const char *what, const child_t *c,
  * a start that found its name taken (ARBOR_EEXIST with the owner's pid) is
  * ARBOR_EEXIST with *owner set, as OTP passes {error, {already_started, P}}
  * through (already_started_outside_supervisor); otherwise it is ARBOR_EEXIT. */
-static int start_child(child_t *c, arbor_reason_t *err, arbor_pid_t *owner)
+static int start_child(sup_t *s, child_t *c, arbor_reason_t *err, arbor_pid_t *owner)
 {
     arbor_pid_t pid;
     arbor_reason_t why = ARBOR_NORMAL;
@@ -198,14 +241,12 @@ static int start_child(child_t *c, arbor_reason_t *err, arbor_pid_t *owner)
     int rc = arbor__child_start(&c->spec, NULL, &pid, &why, &taken_by);
     if (rc == 0) {
         *err = why;
-        c->pid = pid;
-        c->status = ARBOR_CHILD_RUNNING;
+        set_child(s, c, pid, ARBOR_CHILD_RUNNING);
         c->started_at = arbor_now_ms();
         report(ARBOR_REPORT_PROGRESS, "started", c, ARBOR_NORMAL);
         return 0;
     }
-    c->pid = ARBOR_NOPID;
-    c->status = ARBOR_CHILD_UNDEFINED;
+    set_child(s, c, ARBOR_NOPID, ARBOR_CHILD_UNDEFINED);
     if (rc == ARBOR_IGNORED)
         return rc;
     *err = why;
@@ -217,10 +258,10 @@ static int start_child(child_t *c, arbor_reason_t *err, arbor_pid_t *owner)
     return ARBOR_EEXIT;
 }
 
-static void stop_child(child_t *c)
+static void stop_child(sup_t *s, child_t *c)
 {
     if (c->status != ARBOR_CHILD_RUNNING) {
-        c->status = ARBOR_CHILD_UNDEFINED;
+        set_child(s, c, c->pid, ARBOR_CHILD_UNDEFINED);
         return;
     }
     int64_t sd = arbor__shutdown_value(c->spec.shutdown, c->spec.type);
@@ -228,8 +269,7 @@ static void stop_child(child_t *c)
     if (!arbor__policy_shutdown_expected(ARBOR__POLICY_SUPERVISOR, sd, c->spec.restart, &r))
         report(ARBOR_REPORT_SUPERVISOR, "shutdown_error", c, r);
     arbor_reason_free(&r);
-    c->pid = ARBOR_NOPID;
-    c->status = ARBOR_CHILD_UNDEFINED;
+    set_child(s, c, ARBOR_NOPID, ARBOR_CHILD_UNDEFINED);
 }
 
 /* Stops children [from, s->n) in reverse order; temporary ones are
@@ -241,7 +281,7 @@ static void stop_range(sup_t *s, size_t from, const child_t *except)
         if (c == except)
             continue;
         if (c->status == ARBOR_CHILD_RUNNING) {
-            stop_child(c);
+            stop_child(s, c);
             if (c->spec.restart == ARBOR_TEMPORARY)
                 remove_child(s, c);
         }
@@ -259,10 +299,10 @@ static id_req_t retry_key(const child_t *c)
 
 /* Marks c restarting and asks ourselves to (re)start it: at once, or after
  * its back-off delay. */
-static void post_retry(child_t *c)
+static void post_retry(sup_t *s, child_t *c)
 {
     id_req_t req = retry_key(c);
-    c->status = ARBOR_CHILD_RESTARTING;
+    set_child(s, c, c->pid, ARBOR_CHILD_RESTARTING);
     arbor__retry_post(ARBOR__TAG_SUP_RETRY, &req, sizeof req, &c->spec, &c->backoff_step);
 }
 
@@ -275,7 +315,7 @@ static void start_range(sup_t *s, size_t from)
         if (c->status == ARBOR_CHILD_RUNNING)
             continue;
         arbor_reason_t err;
-        int rc = start_child(c, &err, NULL);
+        int rc = start_child(s, c, &err, NULL);
         if (rc == 0 || rc == ARBOR_EEXIT)
             arbor_reason_free(&err);
         if (rc == ARBOR_IGNORED && c->spec.restart == ARBOR_TEMPORARY) {
@@ -284,7 +324,7 @@ static void start_range(sup_t *s, size_t from)
             continue;
         }
         if (rc == ARBOR_EEXIT) {
-            post_retry(c);
+            post_retry(s, c);
             return;
         }
     }
@@ -293,16 +333,18 @@ static void start_range(sup_t *s, size_t from)
 /* Performs the strategy's restart for c (an intensity tick was taken). */
 static void restart(sup_t *s, child_t *c)
 {
+    arbor__sup_table_lock(s->table);
     c->restarts++;
+    arbor__sup_table_unlock(s->table);
     size_t idx = (size_t)(c - s->children);
     switch (s->flags.strategy) {
     case ARBOR_ONE_FOR_ONE: {
         arbor_reason_t err;
-        int rc = start_child(c, &err, NULL);
+        int rc = start_child(s, c, &err, NULL);
         if (rc == 0 || rc == ARBOR_EEXIT)
             arbor_reason_free(&err);
         if (rc == ARBOR_EEXIT)
-            post_retry(c);
+            post_retry(s, c);
         break;
     }
     case ARBOR_ONE_FOR_ALL:
@@ -351,8 +393,7 @@ static arbor_gs_ret_t on_child_exit(sup_t *s, child_t *c, arbor_reason_t reason)
 {
     if (arbor__policy_exit_reported(c->spec.restart, &reason))
         report(ARBOR_REPORT_SUPERVISOR, "child_terminated", c, reason);
-    c->pid = ARBOR_NOPID;
-    c->status = ARBOR_CHILD_UNDEFINED;
+    set_child(s, c, ARBOR_NOPID, ARBOR_CHILD_UNDEFINED);
     switch (arbor__policy_on_exit(c->spec.restart, &reason)) {
     case ARBOR__POLICY_KEEP:
         return let_go(s, c, false);
@@ -364,7 +405,7 @@ static arbor_gs_ret_t on_child_exit(sup_t *s, child_t *c, arbor_reason_t reason)
     id_req_t key = retry_key(c);
     if (arbor__retry_after_exit(ARBOR__TAG_SUP_RETRY, &key, sizeof key, &c->spec, &c->backoff_step,
                                 c->started_at)) {
-        c->status = ARBOR_CHILD_RESTARTING; /* back-off: the retry restarts it */
+        set_child(s, c, ARBOR_NOPID, ARBOR_CHILD_RESTARTING); /* back-off: the retry restarts it */
         return arbor_gs_noreply();
     }
     return tick_and_restart(s, c);
@@ -380,7 +421,7 @@ static arbor_gs_ret_t on_retry(sup_t *s, const char *id)
      * after a failed group start they are already stopped). */
     if (!arbor__retry_tick(&s->intensity, who(c)))
         return arbor_gs_halt(ARBOR_SHUTDOWN);
-    c->status = ARBOR_CHILD_UNDEFINED;
+    set_child(s, c, c->pid, ARBOR_CHILD_UNDEFINED);
     restart(s, c);
     return arbor_gs_noreply();
 }
@@ -415,7 +456,8 @@ static arbor_gs_ret_t sup_init(void **state, void *arg)
                 arbor_reason(ARBOR_EXIT_ERROR, "start_spec: %s", arbor_reason_text(&why)));
     }
     sup_t *s = arbor_calloc(1, sizeof *s);
-    if (!s || !arbor__intensity_init(&s->intensity, flags.max_restarts, flags.max_seconds))
+    if (!s || !arbor__intensity_init(&s->intensity, flags.max_restarts, flags.max_seconds) ||
+        !(s->table = arbor__sup_table_enter(list_children, s)))
         return arbor_gs_halt(arbor_error("out of memory"));
     s->flags = flags;
     *state = s;
@@ -424,7 +466,7 @@ static arbor_gs_ret_t sup_init(void **state, void *arg)
         if (!c)
             return arbor_gs_halt(arbor_error("out of memory"));
         arbor_reason_t err;
-        int rc = start_child(c, &err, NULL);
+        int rc = start_child(s, c, &err, NULL);
         if (rc == 0)
             arbor_reason_free(&err); /* the start's info: nobody asked for it */
         if (rc == ARBOR_IGNORED && c->spec.restart == ARBOR_TEMPORARY)
@@ -474,7 +516,7 @@ static arbor_gs_ret_t call_start_child(sup_t *s, const arbor_child_spec_t *spec,
         return arbor__sup_call_answer(r);
     }
     arbor_pid_t owner = ARBOR_NOPID;
-    r->rc = start_child(c, &r->reason, &owner);
+    r->rc = start_child(s, c, &r->reason, &owner);
     r->pid = r->rc == ARBOR_EEXIST ? owner : c->pid;
     if (r->rc == ARBOR_EEXIT || r->rc == ARBOR_EEXIST ||
         (r->rc == ARBOR_IGNORED && c->spec.restart == ARBOR_TEMPORARY))
@@ -500,7 +542,7 @@ static arbor_gs_ret_t sup_call(void **state, const arbor_msg_t *req, arbor_from_
     case ARBOR__TAG_SUP_TERMINATE_CHILD:
         r.rc = c ? 0 : ARBOR_ENOENT;
         if (c) {
-            stop_child(c);
+            stop_child(s, c);
             if (c->spec.restart == ARBOR_TEMPORARY)
                 remove_child(s, c);
         }
@@ -514,7 +556,7 @@ static arbor_gs_ret_t sup_call(void **state, const arbor_msg_t *req, arbor_from_
             r.rc = ARBOR_ERESTARTING;
         else {
             arbor_pid_t owner = ARBOR_NOPID;
-            r.rc = start_child(c, &r.reason, &owner);
+            r.rc = start_child(s, c, &r.reason, &owner);
             r.pid = r.rc == ARBOR_EEXIST ? owner : c->pid;
         }
         return arbor__sup_call_answer(&r);
@@ -532,14 +574,7 @@ static arbor_gs_ret_t sup_call(void **state, const arbor_msg_t *req, arbor_from_
         arbor_child_info_t *out = calloc(s->n ? s->n : 1, sizeof *out);
         if (!out)
             return arbor_gs_reply(NULL, 0); /* read as a failed call */
-        for (size_t i = 0; i < s->n; i++) {
-            const child_t *k = &s->children[s->n - 1 - i]; /* newest first */
-            snprintf(out[i].id, sizeof out[i].id, "%s", k->idbuf);
-            out[i].pid = k->pid;
-            out[i].status = k->status;
-            out[i].type = k->spec.type;
-            out[i].restarts = k->restarts;
-        }
+        list_children(s, out, s->n);
         arbor__sup_call_reply_children(from, req->tag, out, s->n);
         free(out);
         return arbor_gs_noreply();

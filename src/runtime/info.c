@@ -35,6 +35,7 @@ int arbor_process_info(arbor_pid_t pid, arbor_process_info_t *info)
     info->links = atomic_load_explicit(&p->n_links, memory_order_relaxed);
     info->monitors = atomic_load_explicit(&p->n_monitors, memory_order_relaxed);
     info->monitored_by = atomic_load_explicit(&p->n_monitored_by, memory_order_relaxed);
+    info->reductions = atomic_load_explicit(&p->reductions_total, memory_order_relaxed);
     const char *label = atomic_load_explicit(&p->label, memory_order_relaxed);
     info->label = label ? label : "";
     arbor__name_copy(p, info->name, sizeof info->name);

@@ -8,10 +8,21 @@
 
 arbor__msg_t *arbor__msg_new_slow(uint32_t kind, size_t size)
 {
-    arbor__msg_t *m =
-        malloc(sizeof *m + (size <= ARBOR__SMALL_PAYLOAD ? ARBOR__SMALL_PAYLOAD : size));
-    if (m)
+    arbor__msg_t *m;
+    uint32_t area = 0;
+    if (size <= ARBOR__SMALL_PAYLOAD) {
+        m = malloc(sizeof *m + ARBOR__SMALL_PAYLOAD);
+    } else if (size <= ARBOR__MID_PAYLOAD) {
+        m = arbor__recycle_alloc(ARBOR__RECYCLE_MSG_MID, sizeof *m + ARBOR__MID_PAYLOAD);
+        area = ARBOR__MSG_MID;
+    } else {
+        m = malloc(sizeof *m + size);
+        area = ARBOR__MSG_BIG;
+    }
+    if (m) {
         arbor__msg_init(m, kind, size);
+        m->flags = area;
+    }
     return m;
 }
 
@@ -45,15 +56,15 @@ void arbor__msg_destroy_slow(arbor__msg_t *m)
     if (m->flags & ARBOR__MSG_MOVED && m->pub.data)
         (m->free_fn ? m->free_fn : free)(m->pub.data);
     ARBOR__STAT_SUB_DEBUG(live_messages, 1);
-    /* The payload area the node was made with: only data in the payload
-     * area counts. A moved message's node, and a signal turned into a
-     * message (an EXIT or DOWN, whose data is in the node's union), were
-     * made with size 0. */
-    size_t room = m->pub.data == m->payload ? m->pub.size : 0;
-    if (room <= ARBOR__SMALL_PAYLOAD && !(m->flags & ARBOR__MSG_BIG))
-        arbor__recycle_free(ARBOR__RECYCLE_MSG, m);
-    else
+    /* The payload area the node was made with, as its flags say (a moved
+     * message's node, and a signal turned into a message, may have a size
+     * that is not their area's). */
+    if (m->flags & ARBOR__MSG_BIG)
         free(m);
+    else if (m->flags & ARBOR__MSG_MID)
+        arbor__recycle_free(ARBOR__RECYCLE_MSG_MID, m);
+    else
+        arbor__recycle_free(ARBOR__RECYCLE_MSG, m);
 }
 
 void arbor__inbox_init(arbor__inbox_t *q)

@@ -55,10 +55,12 @@ typedef enum arbor__msg_kind {
         * SIG_EXIT: with pub.alias (arbor_monitor_exit) */
 #define ARBOR__MSG_UNLINK                                                                          \
     16u /* SIG_EXIT: from removed its link with us first (arbor_monitor_exit) */
-#define ARBOR__MSG_BIG                                                                             \
-    32u /* SIG_EXIT, SIG_DOWN: made with a payload area larger than                                \
-         * ARBOR__SMALL_PAYLOAD (a long reason's text), so free()d, not                            \
-         * recycled, also once turned into a message */
+/* A node's payload area, set when it is made and kept for its life (also
+ * once a signal is turned into a message): neither flag, the small area;
+ * MID, the mid-sized one (recycled as ARBOR__RECYCLE_MSG_MID); BIG, one
+ * larger than ARBOR__MID_PAYLOAD, from malloc and free()d. */
+#define ARBOR__MSG_BIG 32u
+#define ARBOR__MSG_MID 64u
 
 typedef struct arbor__msg {
     arbor__node_t node; /* inbox and private-queue link; must be first */
@@ -117,9 +119,14 @@ static inline void arbor__payload_copy(void *dst, const void *src, size_t n)
 /* Nodes with at most this much payload are recycled (recycle.h): signals,
  * replies, small messages, most traffic. */
 #define ARBOR__SMALL_PAYLOAD 64
+/* Nodes with more, up to this much, are recycled in a class of their own:
+ * GenServer requests and replies of a few hundred bytes (the desk's changes
+ * and the Agents' answers, about 7 a ticket in ticket_workflow) went to
+ * malloc, which missed its thread cache for most of them. */
+#define ARBOR__MID_PAYLOAD 1024
 
-/* The out-of-line halves of the two functions below: a node from malloc,
- * and a node that is not a small message. */
+/* The out-of-line halves of the two functions below: a node that is not
+ * small or not recycled yet, and a node that is not a small message. */
 arbor__msg_t *arbor__msg_new_slow(uint32_t kind, size_t size);
 void arbor__msg_destroy_slow(arbor__msg_t *m);
 
@@ -152,9 +159,10 @@ static inline arbor__msg_t *arbor__msg_new(uint32_t kind, size_t size)
 /* Frees a node and, for moved messages, the block nobody took. */
 static inline void arbor__msg_destroy(arbor__msg_t *m)
 {
-    /* A message's node has a small payload area if its size fits in one,
-     * wherever its data is (arbor__msg_destroy_slow()). */
-    if (m->kind == ARBOR__MSG && !(m->flags & ARBOR__MSG_MOVED) &&
+    /* A plain message's node whose size fits a small payload area has
+     * one, unless its flags say it was made with a larger one. */
+    if (m->kind == ARBOR__MSG &&
+        !(m->flags & (ARBOR__MSG_MOVED | ARBOR__MSG_MID | ARBOR__MSG_BIG)) &&
         m->pub.size <= ARBOR__SMALL_PAYLOAD) {
         ARBOR__STAT_SUB_DEBUG(live_messages, 1);
         arbor__recycle_free(ARBOR__RECYCLE_MSG, m);

@@ -4,6 +4,7 @@
  * are rare enough in comparison with messages that one lock suffices.
  */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,8 @@
 typedef struct entry {
     struct entry *next;
     arbor_pid_t pid;
+    uint64_t hash;
+    size_t len;
     char name[];
 } entry_t;
 
@@ -24,40 +27,76 @@ static struct {
     entry_t *buckets[BUCKETS];
 } names = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static unsigned hash(const char *s)
+/* A name as the table looks it up: its length and hash, computed once,
+ * before the lock. The desk looks up names such as
+ * "SupportSystem.TicketSupervisor" five times a ticket; hashed a byte at a
+ * time, and compared with strcmp against each entry, that was 290
+ * instructions a lookup. */
+typedef struct {
+    const char *s;
+    size_t len;
+    uint64_t hash;
+} name_key_t;
+
+/* Eight bytes at a time, each word mixed in with a multiply and a shift;
+ * the last few bytes as the name's last eight (overlapping the word
+ * before), or one by one in a name shorter than a word. The length, mixed
+ * in first, keeps names of different lengths apart. */
+static uint64_t hash(const char *s, size_t len)
 {
-    unsigned h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h % BUCKETS;
+    const uint64_t k = 0xff51afd7ed558ccdu;
+    uint64_t h = (len + 1) * 0x9e3779b97f4a7c15u, w;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        memcpy(&w, s + i, 8);
+        h = (h ^ w) * k;
+        h ^= h >> 32;
+    }
+    if (i < len) {
+        if (len >= 8) {
+            memcpy(&w, s + len - 8, 8);
+        } else {
+            w = 0;
+            for (unsigned sh = 0; i < len; i++, sh += 8)
+                w |= (uint64_t)(unsigned char)s[i] << sh;
+        }
+        h = (h ^ w) * k;
+        h ^= h >> 32;
+    }
+    return h;
 }
 
-static entry_t **find_locked(const char *name)
+/* Checks name and makes its key: 0, ARBOR_EINVAL or ARBOR_ETOOBIG. */
+static int make_key(const char *name, name_key_t *k)
 {
-    entry_t **e = &names.buckets[hash(name)];
-    while (*e && strcmp((*e)->name, name) != 0)
+    if (!name || !*name)
+        return ARBOR_EINVAL;
+    size_t len = strnlen(name, ARBOR_NAME_MAX + 1);
+    if (len > ARBOR_NAME_MAX)
+        return ARBOR_ETOOBIG;
+    *k = (name_key_t){name, len, hash(name, len)};
+    return 0;
+}
+
+static entry_t **find_locked(const name_key_t *k)
+{
+    entry_t **e = &names.buckets[k->hash % BUCKETS];
+    while (*e &&
+           ((*e)->hash != k->hash || (*e)->len != k->len || memcmp((*e)->name, k->s, k->len) != 0))
         e = &(*e)->next;
     return e;
 }
 
-static int check_name(const char *name)
-{
-    if (!name || !*name)
-        return ARBOR_EINVAL;
-    if (strlen(name) > ARBOR_NAME_MAX)
-        return ARBOR_ETOOBIG;
-    return 0;
-}
-
 int arbor_register(const char *name, arbor_pid_t pid, arbor_pid_t *owner_out)
 {
-    int err = check_name(name);
+    name_key_t k;
+    int err = make_key(name, &k);
     if (err)
         return err;
     arbor__proc_t *p = arbor__table_ref(pid);
     if (!p)
         return ARBOR_ENOPROC;
-    size_t len = strlen(name);
+    size_t len = k.len;
     entry_t *n = malloc(sizeof *n + len + 1);
     char *copy = malloc(len + 1);
     if (!n || !copy) {
@@ -69,8 +108,10 @@ int arbor_register(const char *name, arbor_pid_t pid, arbor_pid_t *owner_out)
     memcpy(n->name, name, len + 1);
     memcpy(copy, name, len + 1);
     n->pid = pid;
+    n->hash = k.hash;
+    n->len = len;
     pthread_mutex_lock(&names.lock);
-    entry_t **slot = find_locked(name);
+    entry_t **slot = find_locked(&k);
     if (*slot) {
         /* Taken; a dead owner's name is released by its exit, which holds
          * this lock, so the owner we report was alive a moment ago. */
@@ -101,11 +142,12 @@ int arbor_register(const char *name, arbor_pid_t pid, arbor_pid_t *owner_out)
 
 int arbor_unregister(const char *name)
 {
-    int err = check_name(name);
+    name_key_t k;
+    int err = make_key(name, &k);
     if (err)
         return err;
     pthread_mutex_lock(&names.lock);
-    entry_t **slot = find_locked(name);
+    entry_t **slot = find_locked(&k);
     entry_t *e = *slot;
     char *old = NULL;
     if (e) {
@@ -126,10 +168,11 @@ int arbor_unregister(const char *name)
 
 arbor_pid_t arbor_whereis(const char *name)
 {
-    if (check_name(name))
+    name_key_t k;
+    if (make_key(name, &k))
         return ARBOR_NOPID;
     pthread_mutex_lock(&names.lock);
-    entry_t *e = *find_locked(name);
+    entry_t *e = *find_locked(&k);
     arbor_pid_t pid = e ? e->pid : ARBOR_NOPID;
     pthread_mutex_unlock(&names.lock);
     return pid;
@@ -144,7 +187,9 @@ void arbor__name_release(arbor__proc_t *p)
     p->name = NULL;
     entry_t *e = NULL;
     if (name) {
-        entry_t **slot = find_locked(name);
+        name_key_t k = {name, strlen(name), 0};
+        k.hash = hash(name, k.len);
+        entry_t **slot = find_locked(&k);
         if (*slot && (*slot)->pid == p->pid) {
             e = *slot;
             *slot = e->next;

@@ -116,7 +116,7 @@ static void release_exit_detail(arbor__proc_t *p)
 static void set_exit_reason(arbor__proc_t *p, const arbor_reason_t *reason)
 {
     p->dying = true;
-    p->exit_kind = reason->kind;
+    p->exit_kind = (uint8_t)reason->kind;
     const char *text = arbor_reason_text(reason);
     char *copy = text[0] ? strdup(text) : NULL; /* text may be the old detail */
     release_exit_detail(p);
@@ -134,8 +134,8 @@ static arbor_reason_t exit_reason(const arbor__proc_t *p)
     return r;
 }
 
-/* A converted EXIT or DOWN is never taken for a small message by
- * arbor__msg_destroy()'s fast path, which knows nothing of ARBOR__MSG_BIG. */
+/* A converted EXIT or DOWN is freed by arbor__msg_destroy()'s slow path,
+ * which reads its payload area from its flags. */
 _Static_assert(sizeof(arbor_exit_msg_t) > ARBOR__SMALL_PAYLOAD &&
                    sizeof(arbor_down_msg_t) > ARBOR__SMALL_PAYLOAD,
                "EXIT and DOWN messages must take the slow path to be freed");
@@ -146,12 +146,9 @@ _Static_assert(sizeof(arbor_exit_msg_t) > ARBOR__SMALL_PAYLOAD &&
 static arbor__msg_t *reason_node(uint32_t kind, const arbor_reason_t *reason)
 {
     size_t n = reason->whole ? strlen(reason->whole) + 1 : 0;
-    arbor__msg_t *m = arbor__msg_new(kind, n);
-    if (m && n) {
+    arbor__msg_t *m = arbor__msg_new(kind, n); /* its flags say its area's size */
+    if (m && n)
         memcpy(m->payload, reason->whole, n);
-        if (n > ARBOR__SMALL_PAYLOAD)
-            m->flags |= ARBOR__MSG_BIG;
-    }
     return m;
 }
 
@@ -310,16 +307,27 @@ int arbor_spawn_reactor(const arbor_reactor_t *ops, void *state, const arbor_spa
 
 /* ---- switching ----------------------------------------------------------------- */
 
+/* Counts n reductions of the running process p: in its slice, and in
+ * the total that arbor_process_info() shows (only p's thread stores it,
+ * so a load and a store, not an atomic add). */
+static inline void charge(arbor__proc_t *p, uint32_t n)
+{
+    p->reductions = (uint16_t)(p->reductions + n);
+    uint64_t total = atomic_load_explicit(&p->reductions_total, memory_order_relaxed);
+    atomic_store_explicit(&p->reductions_total, total + n, memory_order_relaxed);
+}
+
 /* Charges self WAKE_REDUCTIONS for a spawn or an exit signal. */
 static void charge_wake(arbor__proc_t *self)
 {
-    self->reductions += WAKE_REDUCTIONS - 1;
+    charge(self, WAKE_REDUCTIONS - 1);
     arbor__proc_tick(self);
 }
 
 void arbor__proc_tick(arbor__proc_t *p)
 {
-    if (++p->reductions < ARBOR__REDUCTIONS)
+    charge(p, 1);
+    if (p->reductions < ARBOR__REDUCTIONS)
         return;
     switch_out(p, ARBOR__Y_YIELD);
     arbor__proc_drain(p);
@@ -374,7 +382,8 @@ static void reactor_loop(arbor__proc_t *p)
         /* Each message handled costs a reduction, as a receive does, so a
          * reactive receiver gets as long a slice as the sender feeding it
          * and a backlog does not grow without bound. */
-        if (++p->reductions >= ARBOR__REDUCTIONS)
+        charge(p, 1);
+        if (p->reductions >= ARBOR__REDUCTIONS)
             switch_out(p, ARBOR__Y_REACTOR_YIELD);
         take(p, NULL, m);
         p->u.reactor.current = m;
@@ -1307,19 +1316,28 @@ int arbor_monitor(arbor_pid_t pid, arbor_ref_t *ref_out)
 int arbor_monitor_send(arbor_pid_t pid, uint64_t tag, const void *data, size_t size,
                        arbor_ref_t *ref_out)
 {
+    return arbor_monitor_send_parts(pid, tag, data, size, NULL, 0, ref_out);
+}
+
+int arbor_monitor_send_parts(arbor_pid_t pid, uint64_t tag, const void *head, size_t head_size,
+                             const void *body, size_t body_size, arbor_ref_t *ref_out)
+{
     arbor__proc_t *p = arbor__proc_current();
     if (!p)
         return ARBOR_ENOTPROC;
-    if (pid == ARBOR_NOPID || !ref_out || !tag_allowed(tag) || (size && !data))
+    if (pid == ARBOR_NOPID || !ref_out || !tag_allowed(tag) || (head_size && !head) ||
+        (body_size && !body))
         return ARBOR_EINVAL;
-    if (size > ARBOR_MSG_MAX)
+    if (head_size > ARBOR_MSG_MAX || body_size > ARBOR_MSG_MAX - head_size)
         return ARBOR_ETOOBIG;
-    arbor__msg_t *m = arbor__msg_new(ARBOR__MSG, size);
+    arbor__msg_t *m = arbor__msg_new(ARBOR__MSG, head_size + body_size);
     if (!m)
         return ARBOR_ENOMEM;
     m->flags |= ARBOR__MSG_MONITOR;
     m->pub.tag = tag;
-    arbor__payload_copy(m->payload, data, size);
+    arbor__payload_copy(m->payload, head, head_size);
+    if (body_size)
+        arbor__payload_copy(m->payload + head_size, body, body_size);
     int rc = monitor_with(p, pid, m, ref_out);
     if (rc == 0)
         arbor__proc_tick(p);

@@ -36,8 +36,9 @@
 
 enum { ARBOR__IDLE = 0, ARBOR__SCHEDULED = 1, ARBOR__DEAD = 2 };
 
-/* Why a process switched back to its scheduler. */
-typedef enum arbor__yield {
+/* Why a process switched back to its scheduler (one byte: see the
+ * control block's layout). */
+typedef enum __attribute__((packed)) arbor__yield {
     ARBOR__Y_YIELD,         /* still runnable: requeue */
     ARBOR__Y_WAIT,          /* wants a message, timer or job: park */
     ARBOR__Y_REACTOR_IDLE,  /* reactor drained its mailbox: release stack, park */
@@ -47,7 +48,9 @@ typedef enum arbor__yield {
 
 /* Fields are ordered so that there is no padding: a process costs this
  * block (328 bytes, a 336-byte malloc chunk) whenever it lives, so every
- * word counts (docs/performance.md, "Bytes per child"). */
+ * word counts (docs/performance.md, "Bytes per child"). The one-byte
+ * yield and exit_kind and the 16-bit slice counter make room for the
+ * 64-bit reductions_total in the same 328 bytes. */
 typedef struct arbor__proc {
     /* ---- shared with other threads ---- */
     arbor__inbox_t inbox;
@@ -71,10 +74,14 @@ typedef struct arbor__proc {
     bool job_done;
     bool reactor_initialised;
     arbor__yield_t yield;
-    uint32_t reductions; /* work since the last switch: see arbor__proc_tick */
-    arbor_exit_kind_t exit_kind;
+    uint8_t exit_kind;   /* arbor_exit_kind_t */
+    uint16_t reductions; /* the slice's work so far (< ARBOR__REDUCTIONS + WAKE_REDUCTIONS):
+                          * see arbor__proc_tick */
     int saved_errno;
-    uint32_t alias1_queued;       /* alias1's messages in the queue */
+    uint32_t alias1_queued; /* alias1's messages in the queue */
+    /* Every reduction since the spawn (arbor_process_info()): stored by the
+     * thread running the process, loaded by anyone. */
+    _Atomic uint64_t reductions_total;
     struct arbor__proc *run_next; /* global run queue link */
     arbor__ctx_t ctx;
     arbor__stack_t *stack; /* NULL when no stack is held */
@@ -128,7 +135,8 @@ void arbor__proc_wait(arbor__proc_t *p, uint64_t deadline);
 /* A process that never blocks must still let others run, and a sender
  * must let its receivers catch up (they then take many messages per
  * activation). Like the BEAM's reductions: sends and receives count one
- * each, and every ARBOR__REDUCTIONS of them the process yields. */
+ * each, and every ARBOR__REDUCTIONS of them the process yields. Each also
+ * counts in the process's reductions_total. */
 #define ARBOR__REDUCTIONS 2000
 void arbor__proc_tick(arbor__proc_t *p);
 

@@ -23,6 +23,8 @@ static const struct limits {
     unsigned pool_max; /* full magazines the shared pool keeps */
 } limits[ARBOR__RECYCLE_KINDS] = {
     [ARBOR__RECYCLE_MSG] = {512, 128},
+    /* 1,168-byte blocks: a magazine is 75 KB, the pool at most 1.2 MB. */
+    [ARBOR__RECYCLE_MSG_MID] = {64, 16},
     [ARBOR__RECYCLE_PROC] = {128, 32},
     [ARBOR__RECYCLE_TIMER] = {256, 16},
     [ARBOR__RECYCLE_SIG] = {512, 32},
@@ -38,9 +40,8 @@ static struct pool {
     _Atomic(free_block_t *) mags; /* full magazines; written under lock, peeked without */
     unsigned count;
 } pools[ARBOR__RECYCLE_KINDS] = {
-    {.lock = PTHREAD_MUTEX_INITIALIZER},
-    {.lock = PTHREAD_MUTEX_INITIALIZER},
-    {.lock = PTHREAD_MUTEX_INITIALIZER},
+    {.lock = PTHREAD_MUTEX_INITIALIZER}, {.lock = PTHREAD_MUTEX_INITIALIZER},
+    {.lock = PTHREAD_MUTEX_INITIALIZER}, {.lock = PTHREAD_MUTEX_INITIALIZER},
     {.lock = PTHREAD_MUTEX_INITIALIZER},
 };
 

@@ -1,7 +1,7 @@
 /*
- * Recycling of the runtime's small fixed-size blocks (message nodes, short
- * signal nodes, process control blocks, timers) instead of going through
- * malloc.
+ * Recycling of the runtime's fixed-size blocks (message nodes of two
+ * sizes, short signal nodes, process control blocks, timers) instead of
+ * going through malloc.
  *
  * Each scheduler thread keeps free blocks per kind; a block freed on a
  * thread stays with that thread. Blocks mostly flow one way (made by a
@@ -25,10 +25,11 @@
 #include <stdlib.h>
 
 typedef enum arbor__recycle_kind {
-    ARBOR__RECYCLE_MSG,   /* message nodes with a small payload area */
-    ARBOR__RECYCLE_PROC,  /* process control blocks */
-    ARBOR__RECYCLE_TIMER, /* timers: a GenServer call sets and cancels one */
-    ARBOR__RECYCLE_SIG,   /* short signal nodes: a GenServer call sends one */
+    ARBOR__RECYCLE_MSG,     /* message nodes with a small payload area */
+    ARBOR__RECYCLE_MSG_MID, /* message nodes with a mid-sized payload area (mailbox.h) */
+    ARBOR__RECYCLE_PROC,    /* process control blocks */
+    ARBOR__RECYCLE_TIMER,   /* timers: a GenServer call sets and cancels one */
+    ARBOR__RECYCLE_SIG,     /* short signal nodes: a GenServer call sends one */
     ARBOR__RECYCLE_KINDS
 } arbor__recycle_kind_t;
 

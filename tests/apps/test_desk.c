@@ -1304,6 +1304,79 @@ TEST(request_ids_make_a_retry_once_and_are_forgotten_after_a_day)
     remove_db();
 }
 
+/* The roster's changes under request ids, as a ticket's: a retried add,
+ * rename or deactivate is answered as made and changes nothing more (one
+ * agent, one rename); the id of another request (another name, or a
+ * ticket's change) is refused and changes nothing. */
+static void roster_request_ids_root(void *arg)
+{
+    desk_config_t cfg = {.db_path = db_path, .demo = true, .idle_timeout_ms = 60000};
+    arbor_pid_t sup;
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    ticket_error_t err = {.code = ""};
+    desk_once_t once = {.request_id = "add-cy"};
+    for (int i = 0; i < 2; i++) {
+        ASSERT_OK(desk_agent_add("cy", NULL, &once, &err));
+        ASSERT_EQ(once.replayed, i == 1);
+    }
+    /* The same id, another agent: refused, no agent added. */
+    ASSERT_ERR(desk_agent_add("dee", NULL, &once, &err), ARBOR_EEXIST);
+    ASSERT_STREQ(err.code, "request_id_reused");
+    ASSERT_ERR(agents_lookup("dee", NULL, NULL), ARBOR_ENOENT);
+    store_agent_t *list;
+    size_t n;
+    ASSERT_OK(agents_list(&list, &n, &err));
+    ASSERT_EQ(n, 3); /* alice, bob, cy once */
+    free(list);
+    /* A rename retried after it was made: answered as made, not "there is
+     * no agent cy". */
+    once.request_id = "rename-cy";
+    for (int i = 0; i < 2; i++) {
+        ASSERT_OK(desk_agent_rename_once("cy", "cyd", &desk_operator, &once, &err));
+        ASSERT_EQ(once.replayed, i == 1);
+    }
+    ASSERT_OK(agents_lookup("cyd", NULL, NULL));
+    /* A deactivate retried after the agent was activated again: the
+     * first outcome is answered, and the activation since stands. */
+    once.request_id = "off-cyd";
+    ticket_t *open;
+    ASSERT_OK(desk_agent_deactivate_once("cyd", &once, &open, &n, &err));
+    free(open);
+    ASSERT_OK(desk_agent_set("cyd", 1, -1, NULL, &err));
+    ASSERT_OK(desk_agent_deactivate_once("cyd", &once, &open, &n, &err));
+    free(open);
+    ASSERT_TRUE(once.replayed);
+    store_agent_t a;
+    ASSERT_OK(agents_lookup("cyd", &a, NULL));
+    ASSERT_TRUE(a.active);
+    /* A roster change's id is refused for a ticket's change, and the
+     * other way round. */
+    ticket_t t = fresh(), out;
+    ASSERT_OK(desk_create(&t, &desk_operator, NULL, &err));
+    ticket_change_t *assign = change_to(ACTION_ASSIGN, "bob");
+    ASSERT_ERR(desk_change_once(t.id, -1, assign, &desk_operator, &once, &out, &err), ARBOR_EEXIST);
+    ASSERT_STREQ(err.code, "request_id_reused");
+    once.request_id = "assign-bob";
+    ASSERT_OK(desk_change_once(t.id, -1, assign, &desk_operator, &once, &out, &err));
+    arbor_free(assign);
+    ASSERT_ERR(desk_agent_set("bob", -1, 0, &once, &err), ARBOR_EEXIST);
+    ASSERT_STREQ(err.code, "request_id_reused");
+    ASSERT_OK(agents_lookup("bob", &a, NULL));
+    ASSERT_TRUE(a.available);
+    once.request_id = "has a blank";
+    ASSERT_ERR(desk_agent_add("eve", NULL, &once, &err), ARBOR_EINVAL);
+    ASSERT_STREQ(err.code, "bad_request_id");
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(roster_changes_under_a_request_id_are_made_once)
+{
+    set_db_path("roster-request-ids");
+    remove_db();
+    arbor_test_run(roster_request_ids_root, NULL);
+    remove_db();
+}
+
 /* The Store itself, whoever starts it (here the C API, without the
  * console's check), opens no file that is not the desk's: the start
  * fails with a reason naming the file and what it is, and the file is

@@ -288,6 +288,14 @@ static void attribution_root(void *arg)
     ticket_t t = create_for("Acme", &acme), out;
     ticket_error_t err = {.code = ""};
     ASSERT_OK(desk_act(t.id, ACTION_ASSIGN, "bob", &desk_operator, &out, &err));
+    /* An agent's name longer than the field is refused, the ticket kept. */
+    char long_agent[TICKET_NAME_SIZE + 1];
+    memset(long_agent, 'x', sizeof long_agent - 1);
+    long_agent[sizeof long_agent - 1] = '\0';
+    ASSERT_ERR(desk_act(t.id, ACTION_REASSIGN, long_agent, &desk_operator, &out, &err),
+               ARBOR_EINVAL);
+    ASSERT_STREQ(err.code, "field_too_long");
+    ASSERT_STREQ(out.agent, "bob");
     ASSERT_OK(desk_act(t.id, ACTION_PEND, NULL, &bob, &out, &err));
     ASSERT_OK(desk_post(t.id, STORE_REPLY, "Still broken\nafter a restart", &acme, &out, &err));
     ASSERT_OK(desk_post(t.id, STORE_NOTE, "Call them", &alice, &out, &err));

@@ -18,83 +18,14 @@
 // low-priority ticket (--sla low=2s) breaches while the other agent's queue
 // is open: the Overdue tab counts it and lists it, marked.
 // Fails, saying what to install, when chromium or playwright-core is
-// missing: `make test` installs both (scripts/install-deps.sh) first.
+// missing (desk.js): `make test` installs both (scripts/install-deps.sh)
+// first.
 'use strict';
 
-const { spawn } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-
-const CHROMIUM = '/usr/bin/chromium';
-const DEADLINE_MS = 30000;
-
-let chromium;
-try {
-  ({ chromium } = require('playwright-core'));
-} catch (e) {
-  console.log('playwright-core is not installed: run make deps (it runs npm ci in tests/browser)');
-  process.exit(1);
-}
-if (!fs.existsSync(CHROMIUM)) {
-  console.log(CHROMIUM + ' is not installed: run make deps (it installs Debian\'s chromium)');
-  process.exit(1);
-}
-
-function fail(message) {
-  throw new Error(message);
-}
-
-// The desk over pipes: its stderr collected, its console written to.
-function startDesk(binary, tmp) {
-  // Low-priority tickets are due 2 s after they are made (the SLA section).
-  const desk = spawn(binary, ['--json', '--db', path.join(tmp, 'desk.db'), '--http', '127.0.0.1:0',
-    '--sla', 'low=2s'],
-    { stdio: ['pipe', 'pipe', 'pipe'] });
-  desk.err = '';
-  desk.out = '';
-  desk.stderr.on('data', (d) => { desk.err += d; });
-  desk.stdout.on('data', (d) => { desk.out += d; });
-  desk.waitFor = async (stream, re) => {
-    const deadline = Date.now() + DEADLINE_MS;
-    for (;;) {
-      const m = re.exec(stream === 'err' ? desk.err : desk.out);
-      if (m) return m;
-      if (desk.exitCode !== null) fail('the desk exited: ' + desk.err);
-      if (Date.now() > deadline) fail('no ' + re + ' from the desk: ' + desk.err);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  return desk;
-}
-
-// True when the PNG in buf shows more than a few colours (not blank).
-async function notBlank(page, buf) {
-  const colours = await page.evaluate(async (b64) => {
-    const img = new Image();
-    img.src = 'data:image/png;base64,' + b64;
-    await img.decode();
-    const c = document.createElement('canvas');
-    c.width = img.width;
-    c.height = img.height;
-    const g = c.getContext('2d');
-    g.drawImage(img, 0, 0);
-    const px = g.getImageData(0, 0, c.width, c.height).data;
-    const seen = new Set();
-    for (let i = 0; i < px.length && seen.size < 64; i += 4 * 97) seen.add(px[i] << 16 | px[i + 1] << 8 | px[i + 2]);
-    return seen.size;
-  }, buf.toString('base64'));
-  return colours >= 8;
-}
-
-async function screenshot(page, dir, name) {
-  const buf = await page.screenshot({ fullPage: true });
-  fs.writeFileSync(path.join(dir, name), buf);
-  const scratch = await page.context().newPage();
-  const ok = await notBlank(scratch, buf);
-  await scratch.close();
-  if (!ok) fail(name + ' is blank');
-}
+const { DEADLINE_MS, fail, launchBrowser, startDesk, screenshot } = require('./desk');
 
 // Presses Tab until the element sel has the focus (at most 80 times): the
 // control is reachable from the keyboard.
@@ -135,7 +66,8 @@ async function main() {
   if (!binary || !artefacts) fail('usage: node dashboard.test.js PATH_TO_support_system ARTEFACT_DIR');
   fs.mkdirSync(artefacts, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'desk-browser-'));
-  const desk = startDesk(binary, tmp);
+  // Low-priority tickets are due 2 s after they are made (the SLA section).
+  const desk = startDesk(binary, tmp, ['--sla', 'low=2s']);
   let browser;
   try {
     const base = 'http://127.0.0.1:' + (await desk.waitFor('err', /Web desk on http:\/\/127\.0\.0\.1:(\d+)\//))[1];
@@ -144,13 +76,7 @@ async function main() {
     desk.stdin.write('agent-add bea\npassword-reset bea\nbea-password\n');
     await desk.waitFor('out', /"agent":"bea","role":"agent"/);
 
-    // Playwright starts Chromium with a fresh, empty --user-data-dir of its
-    // own (it refuses one in args), removed when the browser closes.
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchBrowser();
     const errors = [];
     // Runs step, during which the page is expected to log one failed
     // request answered status (a refusal the test provokes): that one
@@ -431,6 +357,12 @@ async function main() {
     const queueCol = await a.locator('#processes tbody td:nth-child(6)').allTextContents();
     const qs = queueCol.map(Number);
     if (qs.some((q, i) => i > 0 && q > qs[i - 1])) fail('the queue column is not sorted: ' + qs);
+    await a.click('#processes th button[data-sort=reductions]');
+    await a.locator('#processes th[aria-sort=descending] button[data-sort=reductions]').waitFor({ timeout: DEADLINE_MS });
+    const redCol = (await a.locator('#processes tbody td:nth-child(7)').allTextContents()).map(Number);
+    if (!(redCol[0] > 0) || redCol.some((r, i) => i > 0 && r > redCol[i - 1])) {
+      fail('the reductions column is not sorted, or shows no work: ' + redCol);
+    }
     await a.click('#processes th button[data-sort=memory]');
     await a.locator('#processes th[aria-sort=descending] button[data-sort=memory]').waitFor({ timeout: DEADLINE_MS });
     await screenshot(a, artefacts, 'tree.png');
@@ -462,7 +394,7 @@ async function main() {
     // The process table by restarts: the Store's restart heads it.
     await a.click('#processes th button[data-sort=restarts]');
     await a.locator('#processes th[aria-sort=descending] button[data-sort=restarts]').waitFor({ timeout: DEADLINE_MS });
-    await a.locator('#processes tbody tr:first-child td:nth-child(7)', { hasText: /^[1-9]/ }).waitFor({ timeout: DEADLINE_MS });
+    await a.locator('#processes tbody tr:first-child td:nth-child(8)', { hasText: /^[1-9]/ }).waitFor({ timeout: DEADLINE_MS });
     // The table's own Kill button: the Store again, and it comes back a second time.
     const storeRow = a.locator('#processes tbody tr', { has: a.locator('td:nth-child(2)', { hasText: /^SupportSystem\.Store$/ }) });
     await storeRow.locator('button.danger').click();

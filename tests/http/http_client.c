@@ -157,3 +157,16 @@ response_t *new_response(void)
     ASSERT_TRUE(r != NULL);
     return r;
 }
+
+arbor_pid_t child_pid_of(arbor_pid_t sup, const char *id)
+{
+    arbor_child_info_t *kids;
+    size_t n;
+    ASSERT_OK(arbor_sup_which_children(sup, &kids, &n));
+    arbor_pid_t pid = ARBOR_NOPID;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(kids[i].id, id))
+            pid = kids[i].pid;
+    free(kids);
+    return pid;
+}

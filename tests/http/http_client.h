@@ -46,4 +46,7 @@ void expect_closed(client_t *c);
 void exchange(uint16_t port, const char *request, response_t *r, bool close_expected);
 response_t *new_response(void);
 
+/* The pid of sup's child id (which_children), or ARBOR_NOPID. */
+arbor_pid_t child_pid_of(arbor_pid_t sup, const char *id);
+
 #endif

@@ -291,19 +291,6 @@ static int start_web(void *arg, arbor_pid_t *pid, arbor_reason_t *why)
     return arbor_sup_start(&flags, children, 1, &o, pid, why);
 }
 
-static arbor_pid_t child_pid(arbor_pid_t sup, const char *id)
-{
-    arbor_child_info_t *kids;
-    size_t n;
-    ASSERT_OK(arbor_sup_which_children(sup, &kids, &n));
-    arbor_pid_t pid = ARBOR_NOPID;
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(kids[i].id, id))
-            pid = kids[i].pid;
-    free(kids);
-    return pid;
-}
-
 static void killed_parent_root(void *arg)
 {
     (void)arg;
@@ -331,11 +318,12 @@ static void killed_parent_root(void *arg)
      * again on the same port. The new run ends the old one at once: the
      * request in flight loses its connection (not a minute later), and
      * the port serves again. */
-    arbor_pid_t old_web = child_pid(top, "web");
+    arbor_pid_t old_web = child_pid_of(top, "web");
     ASSERT_OK(arbor_exit_pid(old_web, ARBOR_KILL));
     expect_closed(slow);
     expect_closed(idle);
-    WAIT_UNTIL(child_pid(top, "web") != ARBOR_NOPID && child_pid(top, "web") != old_web, 5000);
+    WAIT_UNTIL(child_pid_of(top, "web") != ARBOR_NOPID && child_pid_of(top, "web") != old_web,
+               5000);
     exchange(port, "GET /again HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", r, true);
     ASSERT_EQ(r->status, 200);
     ASSERT_STREQ(r->body, "/again");

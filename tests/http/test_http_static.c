@@ -559,10 +559,9 @@ static void ranges_root(void *arg)
         ASSERT_STREQ(header_of(r, "Content-Range"), "bytes */26");
     }
 
-    /* Not a valid byte range set, or several ranges: ignored, the whole
-     * file (the RFC lets a server ignore Range; no multipart here). */
-    const char *whole[] = {"bytes=5-2", "bytes=abc", "items=0-1",     "bytes=",      "bytes=1-2-3",
-                           "bytes=-",   "bytes 0-1", "bytes=0-1,5-6", "bytes=-1,-2", "bytes=+1-2"};
+    /* Not a valid byte range set: ignored, the whole file. */
+    const char *whole[] = {"bytes=5-2", "bytes=abc", "items=0-1",     "bytes=",    "bytes=1-2-3",
+                           "bytes=-",   "bytes 0-1", "bytes=0-1,5-2", "bytes=+1-2"};
     for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++) {
         char extra[128];
         snprintf(extra, sizeof extra, "Range: %s\r\n", whole[i]);
@@ -625,6 +624,221 @@ static void ranges_root(void *arg)
 TEST(static_files_serve_single_byte_ranges)
 {
     arbor_test_run(ranges_root, NULL);
+}
+
+/* ---- several ranges: multipart/byteranges --------------------------------------------------- */
+
+#define MULTIPART_PREFIX "multipart/byteranges; boundary="
+
+/* The boundary of a multipart/byteranges answer, from its Content-Type. */
+static void boundary_of(const response_t *r, char *out, size_t size)
+{
+    const char *type = header_of(r, "Content-Type");
+    ASSERT_TRUE(type != NULL);
+    if (strncmp(type, MULTIPART_PREFIX, strlen(MULTIPART_PREFIX)) != 0)
+        arbor_test_fail(__FILE__, __LINE__, "Content-Type %s", type);
+    snprintf(out, size, "%s", type + strlen(MULTIPART_PREFIX));
+    ASSERT_GT(strlen(out), 0);
+}
+
+/* The body (RFC 9110 14.6, RFC 2046 5.1.1) of a multipart/byteranges
+ * answer over notes.txt (the alphabet) whose parts are the n ranges
+ * [first, last], in this order. Returns its length. */
+static size_t expected_multipart(const char *boundary, const unsigned (*parts)[2], size_t n,
+                                 char *out, size_t size)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(out + len, size - len,
+                                "%s--%s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                                "Content-Range: bytes %u-%u/26\r\n\r\n%.*s",
+                                i ? "\r\n" : "", boundary, parts[i][0], parts[i][1],
+                                (int)(parts[i][1] - parts[i][0] + 1), ALPHABET + parts[i][0]);
+    len += (size_t)snprintf(out + len, size - len, "\r\n--%s--\r\n", boundary);
+    ASSERT_LT(len, size);
+    return len;
+}
+
+/* "bytes=0-0,1-1,...": n one-byte ranges. */
+static void many_ranges(char *out, size_t size, unsigned n)
+{
+    size_t len = (size_t)snprintf(out, size, "bytes=");
+    for (unsigned i = 0; i < n; i++)
+        len += (size_t)snprintf(out + len, size - len, "%s%u-%u", i ? "," : "", i, i);
+}
+
+/* A multipart answer to range on c, checked against the parts. */
+static void expect_multipart(client_t *c, const char *range, const unsigned (*parts)[2], size_t n,
+                             response_t *r)
+{
+    char extra[256], boundary[128], want[4096];
+    snprintf(extra, sizeof extra, "Range: %s\r\n", range);
+    get_notes(c, extra, r, false);
+    if (r->status != 206)
+        arbor_test_fail(__FILE__, __LINE__, "%s: %d", range, r->status);
+    boundary_of(r, boundary, sizeof boundary);
+    size_t len = expected_multipart(boundary, parts, n, want, sizeof want);
+    if (r->body_len != len || memcmp(r->body, want, len) != 0)
+        arbor_test_fail(__FILE__, __LINE__, "%s: the body\n%s\nnot\n%s", range, r->body, want);
+    ASSERT_TRUE(header_of(r, "Content-Range") == NULL); /* it is in each part */
+    ASSERT_STREQ(header_of(r, "Accept-Ranges"), "bytes");
+    ASSERT_STREQ(header_of(r, "Last-Modified"), NOTES_LM);
+}
+
+/* Runs curl on the blocking pool (it is a program that waits). */
+static void *run_command(void *arg)
+{
+    char *command = arg;
+    int rc = system(command);
+    snprintf(command, 16, "%d", rc);
+    return NULL;
+}
+
+/* curl asks twice for two ranges on one kept-alive connection (a body
+ * longer or shorter than its Content-Length would break the second
+ * answer or hang the first); each answer it wrote is the multipart body. */
+static void curl_check(uint16_t port)
+{
+    char command[1024];
+    snprintf(command, sizeof command, "command -v curl >/dev/null 2>&1");
+    ASSERT_OK(arbor_blocking(run_command, command, NULL));
+    if (strcmp(command, "0") != 0) {
+        printf("# curl is not installed: the curl check is skipped\n");
+        return;
+    }
+    char url[128], out[2][160];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/static/notes.txt", port);
+    for (int i = 0; i < 2; i++)
+        snprintf(out[i], sizeof out[i], "%s/curl%d.out", base, i);
+    snprintf(command, sizeof command,
+             "curl -sS --max-time 10 -r 0-1,5-6 -o %s -o %s %s %s 2>%s/curl.err", out[0], out[1],
+             url, url, base);
+    ASSERT_OK(arbor_blocking(run_command, command, NULL));
+    ASSERT_STREQ(command, "0");
+    static const unsigned parts[][2] = {{0, 1}, {5, 6}};
+    for (int i = 0; i < 2; i++) {
+        char got[1024], boundary[128], want[1024];
+        FILE *f = fopen(out[i], "r");
+        ASSERT_TRUE(f != NULL);
+        size_t n = fread(got, 1, sizeof got - 1, f);
+        fclose(f);
+        got[n] = '\0';
+        ASSERT_TRUE(sscanf(got, "--%127[^\r]", boundary) == 1);
+        size_t len = expected_multipart(boundary, parts, 2, want, sizeof want);
+        if (n != len || memcmp(got, want, len) != 0)
+            arbor_test_fail(__FILE__, __LINE__, "curl's answer %d:\n%s", i, got);
+    }
+}
+
+static void multipart_root(void *arg)
+{
+    (void)arg;
+    make_folder();
+    write_file("root/notes.txt", ALPHABET);
+    set_mtime("root/notes.txt", NOTES_MTIME);
+    server_t s = start_routed();
+    response_t *r = new_response();
+    client_t *c = connect_to(s.port);
+    get_notes(c, "", r, false);
+    char etag[128];
+    snprintf(etag, sizeof etag, "%s", header_of(r, "ETag"));
+
+    /* Several satisfiable ranges: 206, one part each, in the order asked
+     * (adjacent ones too), clamped to the file; an unsatisfiable one is
+     * left out. */
+    static const unsigned two[][2] = {{0, 1}, {5, 6}};
+    static const unsigned backwards[][2] = {{24, 25}, {0, 0}};
+    static const unsigned adjacent[][2] = {{0, 0}, {1, 1}, {25, 25}};
+    static const unsigned clamped[][2] = {{20, 25}, {2, 3}};
+    expect_multipart(c, "bytes=0-1,5-6", two, 2, r);
+    expect_multipart(c, "bytes=-2, 0-0", backwards, 2, r);
+    expect_multipart(c, "bytes=0-0,1-1,25-", adjacent, 3, r);
+    expect_multipart(c, "bytes=20-30,40-50,2-3", clamped, 2, r);
+    /* As many as HTTP_MAX_RANGES (16). */
+    char range[256];
+    unsigned sixteen[16][2];
+    for (unsigned i = 0; i < 16; i++)
+        sixteen[i][0] = sixteen[i][1] = i;
+    many_ranges(range, sizeof range, 16);
+    expect_multipart(c, range, (const unsigned(*)[2])sixteen, 16, r);
+
+    /* Each answer has a boundary of its own. */
+    char first[128], second[128];
+    get_notes(c, "Range: bytes=0-1,5-6\r\n", r, false);
+    boundary_of(r, first, sizeof first);
+    get_notes(c, "Range: bytes=0-1,5-6\r\n", r, false);
+    boundary_of(r, second, sizeof second);
+    ASSERT_TRUE(strcmp(first, second) != 0);
+
+    /* HEAD: GET's head (206, the multipart type, its Content-Length), no
+     * body; the GET after it on the connection reads its own answer. */
+    get_notes(c, "Range: bytes=0-1,5-6\r\n", r, false);
+    size_t get_length = r->body_len;
+    get_notes(c, "Range: bytes=0-1,5-6\r\n", r, true);
+    ASSERT_EQ(r->status, 206);
+    boundary_of(r, first, sizeof first);
+    ASSERT_EQ((size_t)atol(header_of(r, "Content-Length")), get_length);
+    expect_multipart(c, "bytes=0-1,5-6", two, 2, r);
+
+    /* One satisfiable range among several: a plain 206. None: 416. */
+    static const struct {
+        const char *range, *body, *content_range;
+    } single[] = {
+        {"bytes=0-1,30-40", "ab", "bytes 0-1/26"},
+        {"bytes=-0,3-4", "de", "bytes 3-4/26"},
+    };
+    for (size_t i = 0; i < sizeof single / sizeof single[0]; i++) {
+        char extra[128];
+        snprintf(extra, sizeof extra, "Range: %s\r\n", single[i].range);
+        get_notes(c, extra, r, false);
+        if (r->status != 206)
+            arbor_test_fail(__FILE__, __LINE__, "%s: %d", single[i].range, r->status);
+        ASSERT_STREQ(r->body, single[i].body);
+        ASSERT_STREQ(header_of(r, "Content-Range"), single[i].content_range);
+        ASSERT_STREQ(header_of(r, "Content-Type"), "text/plain; charset=utf-8");
+    }
+    const char *unsatisfiable[] = {"bytes=30-,40-", "bytes=26-,-0"};
+    for (size_t i = 0; i < sizeof unsatisfiable / sizeof unsatisfiable[0]; i++) {
+        char extra[128];
+        snprintf(extra, sizeof extra, "Range: %s\r\n", unsatisfiable[i]);
+        get_notes(c, extra, r, false);
+        if (r->status != 416)
+            arbor_test_fail(__FILE__, __LINE__, "%s: %d", unsatisfiable[i], r->status);
+        ASSERT_STREQ(header_of(r, "Content-Range"), "bytes */26");
+    }
+
+    /* Overlapping ranges, or more than 16: the whole file (RFC 9110 14.2,
+     * against a denial of service); so is any set whose If-Range does not
+     * hold. */
+    char seventeen[256];
+    many_ranges(seventeen, sizeof seventeen, 17);
+    const char *whole[] = {"bytes=0-5,3-8", "bytes=0-1,0-1",    "bytes=-1,-2",
+                           "bytes=0-,25-",  "bytes=10-20,5-10", seventeen};
+    for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++) {
+        char extra[300];
+        snprintf(extra, sizeof extra, "Range: %s\r\n", whole[i]);
+        get_notes(c, extra, r, false);
+        if (r->status != 200)
+            arbor_test_fail(__FILE__, __LINE__, "%s: %d", whole[i], r->status);
+        ASSERT_STREQ(r->body, ALPHABET);
+        ASSERT_STREQ(header_of(r, "Content-Type"), "text/plain; charset=utf-8");
+    }
+    get_notes(c, "Range: bytes=0-1,5-6\r\nIf-Range: \"other\"\r\n", r, false);
+    ASSERT_EQ(r->status, 200);
+    ASSERT_STREQ(r->body, ALPHABET);
+    snprintf(range, sizeof range, "bytes=0-1,5-6\r\nIf-Range: %s", etag);
+    expect_multipart(c, range, two, 2, r); /* (the If-Range line after Range's) */
+    disconnect(c);
+
+    curl_check(s.port);
+    arbor_free(r);
+    stop_server(&s);
+    remove_folder();
+}
+
+TEST(static_files_serve_several_ranges_as_multipart_byteranges)
+{
+    arbor_test_run(multipart_root, NULL);
 }
 
 /* ---- files over 16 MiB ------------------------------------------------------------------- */
@@ -797,6 +1011,79 @@ static void big_file_root(void *arg)
 TEST_TIMEOUT(static_files_over_16_mib_are_streamed, 60)
 {
     arbor_test_run(big_file_root, NULL);
+}
+
+/* Reads text, exactly, from c. */
+static void expect_text(client_t *c, const char *text)
+{
+    size_t n = strlen(text);
+    while (c->len < n)
+        ASSERT_TRUE(fill(c));
+    if (memcmp(c->buf, text, n) != 0)
+        arbor_test_fail(__FILE__, __LINE__, "read\n%.*s\nnot\n%s", (int)n, c->buf, text);
+    consume(c, n);
+}
+
+/* Several ranges of the big file, one of them over many chunks: the
+ * multipart body streamed with the same bounded memory, every byte
+ * checked, the Content-Length exact (the connection serves on). */
+static void big_multipart_root(void *arg)
+{
+    (void)arg;
+    make_folder();
+    make_big_file();
+    server_t s = start_noting();
+    response_t *r = new_response();
+    client_t *c = connect_to(s.port);
+    static const struct {
+        uint64_t first, last;
+    } parts[] = {
+        {BIG_SIZE - 8, BIG_SIZE - 1},
+        {0, 8},
+        {(16u << 20) - 1000, (16u << 20) + 600000},
+    };
+    char req[512], want[256], boundary[128];
+    snprintf(req, sizeof req,
+             "GET /static/big.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=-8,0-8,%" PRIu64 "-%" PRIu64
+             "\r\n\r\n",
+             parts[2].first, parts[2].last);
+    peak_heap = 0;
+    send_text(c, req);
+    read_response_of(c, r, true); /* the head; the body is read below */
+    ASSERT_EQ(r->status, 206);
+    boundary_of(r, boundary, sizeof boundary);
+    uint64_t length = 0;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        snprintf(want, sizeof want,
+                 "%s--%s\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes %" PRIu64
+                 "-%" PRIu64 "/%" PRIu64 "\r\n\r\n",
+                 i ? "\r\n" : "", boundary, parts[i].first, parts[i].last, BIG_SIZE);
+        expect_text(c, want);
+        read_big_body(c, parts[i].first, parts[i].last - parts[i].first + 1);
+        length += strlen(want) + (parts[i].last - parts[i].first + 1);
+    }
+    snprintf(want, sizeof want, "\r\n--%s--\r\n", boundary);
+    expect_text(c, want);
+    length += strlen(want);
+    snprintf(want, sizeof want, "%" PRIu64, length);
+    ASSERT_STREQ(header_of(r, "Content-Length"), want);
+    printf("# %" PRIu64 " bytes of multipart body; the connection's heap peaked at %zu bytes\n",
+           length, peak_heap);
+    ASSERT_LT(peak_heap, 1u << 20);
+    send_text(c, "GET /static/notes.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    read_response(c, r);
+    ASSERT_EQ(r->status, 200);
+    ASSERT_STREQ(r->body, "notes.txt");
+    disconnect(c);
+    ASSERT_EQ(big_file_opened(), 0);
+    arbor_free(r);
+    stop_server(&s);
+    remove_folder();
+}
+
+TEST_TIMEOUT(static_files_stream_several_ranges_of_a_large_file, 60)
+{
+    arbor_test_run(big_multipart_root, NULL);
 }
 
 /* A client that goes away in the middle of the big file: the connection

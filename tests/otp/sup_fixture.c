@@ -37,6 +37,23 @@ static arbor_gs_ret_t w_call(void **state, const arbor_msg_t *req, arbor_from_t 
 static const arbor_gen_server_t worker_gs = {
     .label = "test_worker", .init = w_init, .handle_call = w_call, .terminate = w_terminate};
 
+void sleeper_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        arbor_msg_t *m;
+        if (arbor_receive(ARBOR_INFINITY, &m) == 0)
+            arbor_msg_free(m);
+    }
+}
+
+int sleeper_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
+{
+    (void)arg;
+    (void)err;
+    return arbor_spawn_link(sleeper_main, NULL, pid);
+}
+
 int worker_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
 {
     worker_arg_t *a = arg;
@@ -267,7 +284,8 @@ arbor_child_spec_t ctl_spec(ctl_arg_t *a, arbor_restart_t restart)
 /* Makes a ctl child exit with reason. */
 void stop_with(arbor_pid_t pid, arbor_reason_t reason)
 {
-    ASSERT_OK(arbor_gs_call(pid, CTL_STOP, &reason, sizeof reason, 5000, NULL, NULL));
+    ASSERT_OK(arbor_gs_call(pid, CTL_STOP, &reason, sizeof reason, arbor_test_scaled_ms(5000), NULL,
+                            NULL));
 }
 
 /* ---- other child kinds --------------------------------------------------------------- */

@@ -39,6 +39,12 @@ typedef struct worker_arg {
 
 int worker_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err);
 
+/* A plain process that waits for ever without trapping exits: it dies of
+ * any exit signal but normal (arg unused). sleeper_start spawns one
+ * linked to the caller. */
+void sleeper_main(void *arg);
+int sleeper_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err);
+
 /* The next event from the log, which must be of kind ev for child id. */
 event_t expect_event(int ev, const char *id);
 

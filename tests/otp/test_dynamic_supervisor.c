@@ -39,25 +39,6 @@ static void run_root(arbor_entry_fn root, void *arg)
 
 /* ---- children -------------------------------------------------------------------------------- */
 
-/* A plain process that waits forever without trapping exits: it dies of
- * any exit signal but normal. */
-static void sleeper_main(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        arbor_msg_t *m;
-        if (arbor_receive(ARBOR_INFINITY, &m) == 0)
-            arbor_msg_free(m);
-    }
-}
-
-static int sleeper_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
-{
-    (void)arg;
-    (void)err;
-    return arbor_spawn_link(sleeper_main, NULL, pid);
-}
-
 /* A child that traps exits. When the supervisor's shutdown signal arrives
  * (as an EXIT message), it exits with on_shutdown, ignores it, or first
  * reports it and waits for the log's EV_GO. */
@@ -1206,7 +1187,7 @@ static void transient_root(void *arg)
 
     arbor_pid_t pid = start_child(sup, &spec);
     expect_event(EV_STARTED, "tr");
-    ASSERT_OK(arbor_gs_stop(pid, ARBOR_NORMAL, 5000, NULL));
+    ASSERT_OK(arbor_gs_stop(pid, ARBOR_NORMAL, arbor_test_scaled_ms(5000), NULL));
     ASSERT_REASON(expect_event(EV_TERMINATED, "tr").reason, ARBOR_EXIT_NORMAL, "");
     wait_counts(sup, 0, 0);
     arbor_test_no_message(0); /* no EV_STARTED */
@@ -1519,4 +1500,42 @@ static void info_root(void *arg)
 TEST(dynamic_supervisor_start_child_returns_the_start_info)
 {
     run_root(info_root, NULL);
+}
+
+/* A restart that succeeds is done: the supervisor posts itself no retry
+ * (the trace of what it handles shows the child's EXIT and our calls,
+ * nothing else). */
+static void no_retry_root(void *arg)
+{
+    (void)arg;
+    arbor_pid_t sup = start_dynsup(NULL);
+    arbor_child_spec_t spec = {.start = sleeper_start};
+    arbor_pid_t pid;
+    ASSERT_OK(arbor_dynsup_start_child(sup, &spec, &pid, NULL));
+    ASSERT_OK(arbor_gs_trace_to(sup, arbor_self(), 5000));
+    kill_and_wait(pid);
+    /* The first call is served after the EXIT's handling, where a retry
+     * would have been posted; the second after that retry, if any. */
+    ASSERT_EQ(counts(sup).active, 1);
+    ASSERT_EQ(counts(sup).active, 1);
+    int calls = 0, exits = 0;
+    while (calls < 2) {
+        arbor_msg_t *m = arbor_test_recv_tag(ARBOR_TAG_GS_TRACE, 5000);
+        const arbor_gs_trace_event_t *e = m->data;
+        if (e->kind == ARBOR_GS_TRACE_CALL)
+            calls++;
+        else if (e->kind == ARBOR_GS_TRACE_INFO) {
+            if (e->tag != ARBOR_TAG_EXIT)
+                arbor_test_fail(__FILE__, __LINE__, "the supervisor got %s", e->text);
+            exits++;
+        }
+        arbor_msg_free(m);
+    }
+    ASSERT_EQ(exits, 1);
+    ASSERT_OK(arbor_dynsup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(dynamic_supervisor_restart_that_succeeds_posts_no_retry)
+{
+    run_root(no_retry_root, NULL);
 }

@@ -71,6 +71,9 @@ enum {
 };
 
 #define WAIT_MS 5000
+/* A call's timeout: a bound on slowness, scaled like WAIT_MS (which the
+ * receive helpers scale themselves). */
+#define CALL_MS arbor_test_scaled_ms(WAIT_MS)
 
 typedef enum {
     INIT_OK,
@@ -494,7 +497,7 @@ static arbor_pid_t start_default(void)
 static int call_int(arbor_pid_t pid, uint64_t tag, const void *req, size_t size)
 {
     arbor_msg_t *m = NULL;
-    ASSERT_OK(arbor_gs_call(pid, tag, req, size, WAIT_MS, &m, NULL));
+    ASSERT_OK(arbor_gs_call(pid, tag, req, size, CALL_MS, &m, NULL));
     ASSERT_U64_EQ(m->tag, ARBOR__TAG_GS_REPLY);
     int v = int_of(m);
     arbor_msg_free(m);
@@ -509,7 +512,7 @@ static int get_value(arbor_pid_t pid)
 static void get_trace(arbor_pid_t pid, char *buf, size_t size)
 {
     arbor_msg_t *m = NULL;
-    ASSERT_OK(arbor_gs_call(pid, REQ_TRACE, NULL, 0, WAIT_MS, &m, NULL));
+    ASSERT_OK(arbor_gs_call(pid, REQ_TRACE, NULL, 0, CALL_MS, &m, NULL));
     ASSERT_LE(m->size, size);
     memcpy(buf, m->data, m->size);
     arbor_msg_free(m);
@@ -519,14 +522,14 @@ static void get_trace(arbor_pid_t pid, char *buf, size_t size)
 static arbor_reason_t call_dies(arbor_pid_t pid, uint64_t tag, const void *req, size_t size)
 {
     arbor_reason_t r = ARBOR_NORMAL;
-    ASSERT_ERR(arbor_gs_call(pid, tag, req, size, WAIT_MS, NULL, &r), ARBOR_EEXIT);
+    ASSERT_ERR(arbor_gs_call(pid, tag, req, size, CALL_MS, NULL, &r), ARBOR_EEXIT);
     return r;
 }
 
 /* Stops a server normally and checks that terminate saw normal. */
 static void stop_normal(arbor_pid_t pid)
 {
-    ASSERT_OK(arbor_gs_stop(pid, ARBOR_NORMAL, WAIT_MS, NULL));
+    ASSERT_OK(arbor_gs_stop(pid, ARBOR_NORMAL, CALL_MS, NULL));
     EXPECT_TERMINATED(ARBOR_NORMAL);
     ASSERT_FALSE(arbor_test_alive(pid));
 }
@@ -1222,19 +1225,19 @@ static void get_status_root(void *arg)
 {
     arbor_pid_t pid = start_default();
     char text[64];
-    ASSERT_OK(arbor_gs_get_status(pid, text, sizeof text, WAIT_MS));
+    ASSERT_OK(arbor_gs_get_status(pid, text, sizeof text, CALL_MS));
     ASSERT_STREQ(text, "value=0");
     int64_t ms = 60000;
     ASSERT_EQ(call_int(pid, REQ_SET_TIMEOUT, &ms, sizeof ms), 0); /* value = 1 */
-    ASSERT_OK(arbor_gs_get_status(pid, text, sizeof text, WAIT_MS));
+    ASSERT_OK(arbor_gs_get_status(pid, text, sizeof text, CALL_MS));
     ASSERT_STREQ(text, "value=1");
-    ASSERT_OK(arbor_gs_get_status(pid, text, 4, WAIT_MS)); /* truncated, terminated */
+    ASSERT_OK(arbor_gs_get_status(pid, text, 4, CALL_MS)); /* truncated, terminated */
     ASSERT_STREQ(text, "val");
     ASSERT_EQ(get_value(pid), 1); /* no callback saw the status request */
     stop_normal(pid);
-    ASSERT_ERR(arbor_gs_get_status(pid, text, sizeof text, WAIT_MS), ARBOR_ENOPROC);
-    ASSERT_ERR(arbor_gs_get_status(arbor_self(), text, sizeof text, WAIT_MS), ARBOR_ECALLSELF);
-    ASSERT_ERR(arbor_gs_get_status(pid, NULL, 0, WAIT_MS), ARBOR_EINVAL);
+    ASSERT_ERR(arbor_gs_get_status(pid, text, sizeof text, CALL_MS), ARBOR_ENOPROC);
+    ASSERT_ERR(arbor_gs_get_status(arbor_self(), text, sizeof text, CALL_MS), ARBOR_ECALLSELF);
+    ASSERT_ERR(arbor_gs_get_status(pid, NULL, 0, CALL_MS), ARBOR_EINVAL);
 }
 
 TEST(get_status_answers_with_format_status)
@@ -1251,13 +1254,13 @@ static void stop_reports_root(void *arg)
                                     arbor_reason(ARBOR_EXIT_SHUTDOWN, "x")};
     for (size_t i = 0; i < sizeof clean / sizeof clean[0]; i++) {
         arbor_pid_t pid = start_default();
-        ASSERT_OK(arbor_gs_stop(pid, clean[i], WAIT_MS, NULL));
+        ASSERT_OK(arbor_gs_stop(pid, clean[i], CALL_MS, NULL));
         EXPECT_TERMINATED(clean[i]);
         EXPECT_NONE(TAG_REPORT);
     }
     arbor_pid_t pid = start_default();
     arbor_reason_t bad = arbor_error("bad");
-    ASSERT_OK(arbor_gs_stop(pid, bad, WAIT_MS, NULL));
+    ASSERT_OK(arbor_gs_stop(pid, bad, CALL_MS, NULL));
     report_copy_t c = expect_report();
     ASSERT_EQ(c.kind, ARBOR_REPORT_CRASH);
     ASSERT_U64_EQ(c.pid, pid);
@@ -1281,7 +1284,7 @@ static void linked_caller_child(void *arg)
     arbor_pid_t pid;
     ASSERT_OK(arbor_gs_start(&test_server, &a, &(arbor_gs_opts_t){.link = true}, &pid, NULL));
     arbor_reason_t boom = arbor_error("boom");
-    int rc = arbor_gs_call(pid, REQ_HALT, &boom, sizeof boom, WAIT_MS, NULL, NULL);
+    int rc = arbor_gs_call(pid, REQ_HALT, &boom, sizeof boom, CALL_MS, NULL, NULL);
     ASSERT_OK(arbor_send(tester, TAG_RESULT, &rc, sizeof rc));
 }
 
@@ -1484,7 +1487,7 @@ static void stop_other_exit_root(void *arg)
                    .terminate_reason = arbor_error("terminate_crashed")};
     arbor_pid_t pid = start_ok(&test_server, &a, NULL);
     arbor_reason_t got = ARBOR_NORMAL;
-    ASSERT_ERR(arbor_gs_stop(pid, ARBOR_NORMAL, WAIT_MS, &got), ARBOR_EEXIT);
+    ASSERT_ERR(arbor_gs_stop(pid, ARBOR_NORMAL, CALL_MS, &got), ARBOR_EEXIT);
     ASSERT_REASON(got, ARBOR_EXIT_ERROR, "terminate_crashed");
     EXPECT_TERMINATED(ARBOR_NORMAL);
     ASSERT_EQ(my_monitors(), 0);
@@ -1846,8 +1849,8 @@ static void call_dead_root(void *arg)
 {
     arbor_pid_t pid = start_default();
     stop_normal(pid);
-    ASSERT_ERR(arbor_gs_call(pid, REQ_GET, NULL, 0, WAIT_MS, NULL, NULL), ARBOR_ENOPROC);
-    ASSERT_ERR(arbor_gs_call(ARBOR_NOPID, REQ_GET, NULL, 0, WAIT_MS, NULL, NULL), ARBOR_ENOPROC);
+    ASSERT_ERR(arbor_gs_call(pid, REQ_GET, NULL, 0, CALL_MS, NULL, NULL), ARBOR_ENOPROC);
+    ASSERT_ERR(arbor_gs_call(ARBOR_NOPID, REQ_GET, NULL, 0, CALL_MS, NULL, NULL), ARBOR_ENOPROC);
     ASSERT_EQ(my_monitors(), 0);
     EXPECT_EMPTY();
 }
@@ -1876,7 +1879,7 @@ static void deferred_other_root(void *arg)
     arbor_pid_t helper;
     ASSERT_OK(arbor_spawn(replier, NULL, &helper));
     arbor_msg_t *m = NULL;
-    ASSERT_OK(arbor_gs_call(pid, REQ_DEFER_TO, &helper, sizeof helper, WAIT_MS, &m, NULL));
+    ASSERT_OK(arbor_gs_call(pid, REQ_DEFER_TO, &helper, sizeof helper, CALL_MS, &m, NULL));
     ASSERT_EQ(int_of(m), 77);
     ASSERT_U64_EQ(m->from, helper);
     arbor_msg_free(m);
@@ -1899,7 +1902,7 @@ static void deferred_caller(void *arg)
 {
     const arbor_pid_t *pids = arg; /* [0]: the tester, [1]: the server */
     arbor_msg_t *m = NULL;
-    int rc = arbor_gs_call(pids[1], REQ_DEFER, NULL, 0, WAIT_MS, &m, NULL);
+    int rc = arbor_gs_call(pids[1], REQ_DEFER, NULL, 0, CALL_MS, &m, NULL);
     int v = rc == 0 ? int_of(m) : rc;
     arbor_msg_free(m);
     ASSERT_OK(arbor_send(pids[0], TAG_RESULT, &v, sizeof v));
@@ -1982,7 +1985,7 @@ static void big_reply_root(void *arg)
     const size_t sizes[] = {0, 1, ARBOR_GS_INLINE_REPLY, ARBOR_GS_INLINE_REPLY + 1, 4096};
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         arbor_msg_t *m = NULL;
-        ASSERT_OK(arbor_gs_call(pid, REQ_BIG, &sizes[k], sizeof sizes[k], WAIT_MS, &m, NULL));
+        ASSERT_OK(arbor_gs_call(pid, REQ_BIG, &sizes[k], sizeof sizes[k], CALL_MS, &m, NULL));
         ASSERT_EQ(m->size, sizes[k]);
         const unsigned char *d = m->data;
         for (size_t i = 0; i < sizes[k]; i++)
@@ -2080,7 +2083,7 @@ static const arbor_gen_server_t hibernating = {
 static size_t call_size(arbor_pid_t server, uint64_t tag)
 {
     arbor_msg_t *reply;
-    ASSERT_OK(arbor_gs_call(server, tag, NULL, 0, WAIT_MS, &reply, NULL));
+    ASSERT_OK(arbor_gs_call(server, tag, NULL, 0, CALL_MS, &reply, NULL));
     size_t v = *(const size_t *)reply->data;
     arbor_msg_free(reply);
     return v;
@@ -2099,7 +2102,7 @@ static void hibernate_root(void *arg)
     ASSERT_GT(call_size(server, REQ_TABLE_BYTES), base);
     call_size(server, REQ_MONITOR_MANY_HIBERNATE);
     ASSERT_EQ(call_size(server, REQ_TABLE_BYTES), base);
-    ASSERT_OK(arbor_gs_stop(server, ARBOR_NORMAL, WAIT_MS, NULL));
+    ASSERT_OK(arbor_gs_stop(server, ARBOR_NORMAL, CALL_MS, NULL));
 }
 
 TEST(hibernate_returns_the_servers_emptied_tables)
@@ -2179,14 +2182,14 @@ static void typed_call_root(void *arg)
     ASSERT_STREQ(arbor_err_name(ARBOR_EREPLYSIZE), "ARBOR_EREPLYSIZE");
 
     /* No request and no reply; a reply buffer that is missing. */
-    ASSERT_OK(arbor_gs_call_into(server, TREQ_EMPTY, NULL, 0, NULL, 0, WAIT_MS, NULL));
+    ASSERT_OK(arbor_gs_call_into(server, TREQ_EMPTY, NULL, 0, NULL, 0, CALL_MS, NULL));
     ASSERT_ERR(
-        arbor_gs_call_into(server, TREQ_SUM, &req, sizeof req, NULL, sizeof reply, WAIT_MS, NULL),
+        arbor_gs_call_into(server, TREQ_SUM, &req, sizeof req, NULL, sizeof reply, CALL_MS, NULL),
         ARBOR_EINVAL);
 
     /* The server dies: the reason, as with arbor_gs_call(). */
     arbor_reason_t why = ARBOR_NORMAL;
-    ASSERT_ERR(arbor_gs_call_into(server, TREQ_DIE, NULL, 0, &reply, sizeof reply, WAIT_MS, &why),
+    ASSERT_ERR(arbor_gs_call_into(server, TREQ_DIE, NULL, 0, &reply, sizeof reply, CALL_MS, &why),
                ARBOR_EEXIT);
     ASSERT_REASON(why, ARBOR_EXIT_ERROR, "typed_boom");
     ASSERT_ERR(ARBOR_GS_CALL(server, TREQ_SUM, &req, &reply), ARBOR_ENOPROC);
@@ -2216,7 +2219,7 @@ static void label_and_name_root(void *arg)
     ASSERT_STREQ(info.name, "registered");
     ASSERT_U64_EQ(arbor_whereis("registered"), pid);
     ASSERT_U64_EQ(arbor_whereis("Labelled.Module"), ARBOR_NOPID);
-    ASSERT_OK(arbor_gs_stop(pid, ARBOR_NORMAL, WAIT_MS, NULL));
+    ASSERT_OK(arbor_gs_stop(pid, ARBOR_NORMAL, CALL_MS, NULL));
 }
 
 TEST(a_servers_label_is_shown_and_its_name_is_registered)

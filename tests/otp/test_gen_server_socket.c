@@ -17,7 +17,7 @@ static arbor_gs_ret_t conn_init(void **state, void *arg)
     uint16_t port = *(uint16_t *)arg;
     conn_state_t *st = arbor_alloc(sizeof *st);
     st->bytes = 0;
-    if (arbor_tcp_connect("127.0.0.1", port, 5000, &st->s) != 0)
+    if (arbor_tcp_connect("127.0.0.1", port, arbor_test_scaled_ms(5000), &st->s) != 0)
         return arbor_gs_halt(arbor_error("connect"));
     arbor_socket_notify(st->s, ARBOR_READABLE);
     *state = st;
@@ -37,7 +37,7 @@ static arbor_gs_ret_t conn_info(void **state, const arbor_msg_t *msg)
         if (got == 0)
             return arbor_gs_halt(ARBOR_NORMAL); /* the peer closed */
         st->bytes += got;
-        if (arbor_socket_send(st->s, buf, got, 5000, NULL) != 0)
+        if (arbor_socket_send(st->s, buf, got, arbor_test_scaled_ms(5000), NULL) != 0)
             return arbor_gs_halt(arbor_error("send"));
     }
     if (rc != ARBOR_ETIMEDOUT)
@@ -63,7 +63,7 @@ static const arbor_gen_server_t conn_server = {
 static uint64_t bytes_seen(arbor_pid_t gs)
 {
     arbor_msg_t *r;
-    ASSERT_OK(arbor_gs_call(gs, CALL_COUNT, NULL, 0, 5000, &r, NULL));
+    ASSERT_OK(arbor_gs_call(gs, CALL_COUNT, NULL, 0, arbor_test_scaled_ms(5000), &r, NULL));
     uint64_t n = *(uint64_t *)r->data;
     arbor_msg_free(r);
     return n;
@@ -72,11 +72,11 @@ static uint64_t bytes_seen(arbor_pid_t gs)
 static void echo_through(arbor_socket_t peer, const char *text)
 {
     size_t n = strlen(text), have = 0;
-    ASSERT_OK(arbor_socket_send(peer, text, n, 5000, NULL));
+    ASSERT_OK(arbor_socket_send(peer, text, n, arbor_test_scaled_ms(5000), NULL));
     char buf[64];
     while (have < n) {
         size_t got;
-        ASSERT_OK(arbor_socket_recv(peer, buf + have, n - have, 5000, &got));
+        ASSERT_OK(arbor_socket_recv(peer, buf + have, n - have, arbor_test_scaled_ms(5000), &got));
         ASSERT_GT(got, 0);
         have += got;
     }
@@ -95,7 +95,7 @@ static void root(void *arg)
     arbor_gs_opts_t o = {.link = true};
     ASSERT_OK(arbor_gs_start(&conn_server, &port, &o, &gs, NULL));
     arbor_socket_t peer;
-    ASSERT_OK(arbor_tcp_accept(l, 5000, &peer));
+    ASSERT_OK(arbor_tcp_accept(l, arbor_test_scaled_ms(5000), &peer));
     /* Calls are answered while the socket is idle... */
     ASSERT_U64_EQ(bytes_seen(gs), 0);
     /* ...socket data is handled between calls... */

@@ -12,6 +12,9 @@
 
 #define LONG_LEN 500
 #define WAIT_MS  5000
+/* A call's timeout: a bound on slowness, scaled like WAIT_MS (which the
+ * receive helpers scale themselves). */
+#define CALL_MS arbor_test_scaled_ms(WAIT_MS)
 
 enum {
     TAG_REPORT = 1, /* data: "what" NUL reason-text NUL */
@@ -104,7 +107,7 @@ static void call_root(void *arg)
     arbor_pid_t pid;
     ASSERT_OK(arbor_gs_start(&long_gs, NULL, NULL, &pid, NULL));
     arbor_reason_t why = ARBOR_NORMAL;
-    ASSERT_ERR(arbor_gs_call(pid, REQ_DIE, NULL, 0, WAIT_MS, NULL, &why), ARBOR_EEXIT);
+    ASSERT_ERR(arbor_gs_call(pid, REQ_DIE, NULL, 0, CALL_MS, NULL, &why), ARBOR_EEXIT);
     assert_long(&why);
     arbor_reason_free(&why);
 }
@@ -198,7 +201,7 @@ static void report_root(void *arg)
     ASSERT_EQ(n, 1);
     arbor_pid_t pid = kids[0].pid;
     free(kids);
-    ASSERT_ERR(arbor_gs_call(pid, REQ_DIE, NULL, 0, WAIT_MS, NULL, NULL), ARBOR_EEXIT);
+    ASSERT_ERR(arbor_gs_call(pid, REQ_DIE, NULL, 0, CALL_MS, NULL, NULL), ARBOR_EEXIT);
     expect_long_report("terminating"); /* the server's crash report */
     expect_long_report("child_terminated");
     ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));

@@ -257,7 +257,7 @@ static void rg03_root(void *arg)
     ASSERT_U64_EQ(other, pid);
     ASSERT_EQ(lookup_n(reg, "hello", NULL), 1);
     ASSERT_EQ(counter_get(reg, "hello"), 17);
-    ASSERT_OK(arbor_gs_stop(pid, ARBOR_NORMAL, 1000, NULL));
+    ASSERT_OK(arbor_gs_stop(pid, ARBOR_NORMAL, arbor_test_scaled_ms(1000), NULL));
     ASSERT_OK(arbor_registry_stop(reg, ARBOR_NORMAL));
     wait_registry_memory_released(5000);
 }
@@ -311,7 +311,7 @@ static void via_root(void *arg)
                ARBOR_EINVAL);
     ASSERT_ERR(arbor_registry_call(dup, "y", C_GET, NULL, 0, 1000, NULL, NULL), ARBOR_EINVAL);
     ASSERT_OK(arbor_registry_stop(dup, ARBOR_NORMAL));
-    ASSERT_OK(arbor_gs_stop(pid2, ARBOR_NORMAL, 1000, NULL));
+    ASSERT_OK(arbor_gs_stop(pid2, ARBOR_NORMAL, arbor_test_scaled_ms(1000), NULL));
     ASSERT_OK(arbor_registry_stop(reg, ARBOR_NORMAL));
     wait_registry_memory_released(5000);
 }

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "sup_fixture.h"
 #include "test.h"
 
 enum { EV_REPORT = 300 };
@@ -59,24 +60,6 @@ static int drain_reports(report_note_t *first)
     return n;
 }
 
-/* A plain process that waits for ever, without trapping exits. */
-static void sleeper_main(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        arbor_msg_t *m;
-        if (arbor_receive(ARBOR_INFINITY, &m) == 0)
-            arbor_msg_free(m);
-    }
-}
-
-static int sleeper_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
-{
-    (void)arg;
-    (void)err;
-    return arbor_spawn_link(sleeper_main, NULL, pid);
-}
-
 static arbor_child_spec_t brutal_child(arbor_restart_t restart)
 {
     return (arbor_child_spec_t){
@@ -87,14 +70,14 @@ static arbor_child_spec_t brutal_child(arbor_restart_t restart)
  * then stops sup: the shutdown finds kid ended shutdown. */
 static void end_shutdown_then_stop(arbor_pid_t sup, arbor_pid_t kid)
 {
-    ASSERT_OK(arbor_gs_suspend(sup, 5000));
+    ASSERT_OK(arbor_gs_suspend(sup, arbor_test_scaled_ms(5000)));
     arbor_ref_t ref;
     ASSERT_OK(arbor_monitor(kid, &ref));
     ASSERT_OK(arbor_exit_pid(kid, ARBOR_SHUTDOWN));
     arbor_msg_t *m = arbor_test_recv_tag(ARBOR_TAG_DOWN, 5000);
     ASSERT_REASON(((arbor_down_msg_t *)m->data)->reason, ARBOR_EXIT_SHUTDOWN, "");
     arbor_msg_free(m);
-    ASSERT_OK(arbor_gs_stop(sup, ARBOR_SHUTDOWN, 5000, NULL));
+    ASSERT_OK(arbor_gs_stop(sup, ARBOR_SHUTDOWN, arbor_test_scaled_ms(5000), NULL));
 }
 
 /* How many reports stopping a supervisor with one brutal_kill child of

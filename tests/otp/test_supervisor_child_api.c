@@ -94,7 +94,7 @@ static int stack_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
 static void expect_pop(arbor_pid_t stack, const char *want)
 {
     arbor_msg_t *m;
-    ASSERT_OK(arbor_gs_call(stack, STACK_POP, NULL, 0, 5000, &m, NULL));
+    ASSERT_OK(arbor_gs_call(stack, STACK_POP, NULL, 0, arbor_test_scaled_ms(5000), &m, NULL));
     ASSERT_STREQ((const char *)m->data, want);
     arbor_msg_free(m);
 }
@@ -120,7 +120,7 @@ static void sv42(void *arg)
     free(kids);
     ASSERT_NE(stack, ARBOR_NOPID);
     assert_counts(sup, 1, 1, 0, 1);
-    ASSERT_OK(arbor_gs_call(stack, STACK_PUSH, "world", 5, 5000, NULL, NULL));
+    ASSERT_OK(arbor_gs_call(stack, STACK_PUSH, "world", 5, arbor_test_scaled_ms(5000), NULL, NULL));
     expect_pop(stack, "world");
     expect_pop(stack, "hello");
     expect_pop(stack, "");

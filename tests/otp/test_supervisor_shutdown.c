@@ -91,7 +91,7 @@ static void sv17(void *arg)
     ASSERT_OK(arbor_sup_start(&flags_1_for_1, &spec, 1, NULL, &sup, NULL));
     arbor_pid_t pid = ev_expect(EV_STARTED, "child1").pid;
     arbor_msg_t *m;
-    ASSERT_OK(arbor_gs_call(pid, CTL_UNLINK, NULL, 0, 5000, &m, NULL));
+    ASSERT_OK(arbor_gs_call(pid, CTL_UNLINK, NULL, 0, arbor_test_scaled_ms(5000), &m, NULL));
     ASSERT_EQ(*(int *)m->data, 0);
     arbor_msg_free(m);
     arbor_ref_t ref = mon(pid);

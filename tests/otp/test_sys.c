@@ -24,6 +24,9 @@ enum {
 };
 
 #define WAIT_MS 5000
+/* A call's timeout: a bound on slowness, scaled like WAIT_MS (which the
+ * receive helpers scale themselves). */
+#define CALL_MS arbor_test_scaled_ms(WAIT_MS)
 
 typedef struct {
     int rc;
@@ -99,13 +102,13 @@ static arbor_pid_t start_counter(void)
 static int get_value(arbor_pid_t pid)
 {
     int v = -1;
-    ASSERT_OK(arbor_gs_call_into(pid, REQ_GET, NULL, 0, &v, sizeof v, WAIT_MS, NULL));
+    ASSERT_OK(arbor_gs_call_into(pid, REQ_GET, NULL, 0, &v, sizeof v, CALL_MS, NULL));
     return v;
 }
 
 static void stop(arbor_pid_t pid)
 {
-    ASSERT_OK(arbor_gs_stop(pid, ARBOR_NORMAL, WAIT_MS, NULL));
+    ASSERT_OK(arbor_gs_stop(pid, ARBOR_NORMAL, CALL_MS, NULL));
     arbor_msg_free(arbor_test_recv_tag(TAG_TERMINATED, WAIT_MS));
 }
 
@@ -139,8 +142,8 @@ static void suspend_root(void *arg)
 {
     (void)arg;
     arbor_pid_t pid = start_counter();
-    ASSERT_OK(arbor_gs_suspend(pid, WAIT_MS));
-    ASSERT_OK(arbor_gs_suspend(pid, WAIT_MS)); /* again: not an error, as in OTP */
+    ASSERT_OK(arbor_gs_suspend(pid, CALL_MS));
+    ASSERT_OK(arbor_gs_suspend(pid, CALL_MS)); /* again: not an error, as in OTP */
     int one = 1;
     ASSERT_OK(arbor_gs_cast(pid, CAST_ADD, &one, sizeof one));
     helper_arg_t h = {arbor_self(), pid};
@@ -148,16 +151,16 @@ static void suspend_root(void *arg)
     ASSERT_OK(arbor_spawn(calling_helper, &h, &helper));
     arbor_test_no_message(100); /* the call waits */
     char text[64];
-    ASSERT_OK(arbor_gs_get_status(pid, text, sizeof text, WAIT_MS));
+    ASSERT_OK(arbor_gs_get_status(pid, text, sizeof text, CALL_MS));
     ASSERT_STREQ(text, "value=0"); /* the cast waits too */
     void *state;
-    ASSERT_OK(arbor_gs_get_state(pid, &state, WAIT_MS));
+    ASSERT_OK(arbor_gs_get_state(pid, &state, CALL_MS));
     ASSERT_EQ(((counter_t *)state)->value, 0);
-    ASSERT_OK(arbor_gs_resume(pid, WAIT_MS));
+    ASSERT_OK(arbor_gs_resume(pid, CALL_MS));
     result_t r = recv_result();
     ASSERT_OK(r.rc);
     ASSERT_EQ(r.value, 1);
-    ASSERT_OK(arbor_gs_resume(pid, WAIT_MS)); /* a running server: not an error */
+    ASSERT_OK(arbor_gs_resume(pid, CALL_MS)); /* a running server: not an error */
     ASSERT_EQ(get_value(pid), 1);
     stop(pid);
 }
@@ -175,15 +178,15 @@ static void suspend_timeout_root(void *arg)
 {
     (void)arg;
     arbor_pid_t pid = start_counter();
-    ASSERT_OK(arbor_gs_suspend(pid, WAIT_MS));
+    ASSERT_OK(arbor_gs_suspend(pid, CALL_MS));
     int v = -1;
     ASSERT_ERR(arbor_gs_call_into(pid, REQ_GET, NULL, 0, &v, sizeof v, 50, NULL), ARBOR_ETIMEDOUT);
     ASSERT_EQ(v, -1);
-    ASSERT_OK(arbor_gs_resume(pid, WAIT_MS));
+    ASSERT_OK(arbor_gs_resume(pid, CALL_MS));
     ASSERT_EQ(get_value(pid), 0); /* the timed-out call was answered first */
     arbor_test_no_message(50);    /* and its late reply dropped */
     ASSERT_EQ(arbor_test_mailbox_len(), 0);
-    ASSERT_OK(arbor_gs_suspend(pid, WAIT_MS));
+    ASSERT_OK(arbor_gs_suspend(pid, CALL_MS));
     stop(pid);
 }
 
@@ -216,7 +219,7 @@ static void suspend_parent_exit_root(void *arg)
     arbor_msg_t *m = arbor_test_recv_tag(TAG_RESULT, WAIT_MS);
     memcpy(&pid, m->data, sizeof pid);
     arbor_msg_free(m);
-    ASSERT_OK(arbor_gs_suspend(pid, WAIT_MS));
+    ASSERT_OK(arbor_gs_suspend(pid, CALL_MS));
     ASSERT_OK(arbor_send(parent, TAG_RESULT, NULL, 0));
     arbor_msg_free(arbor_test_recv_tag(TAG_TERMINATED, WAIT_MS));
     arbor_test_wait_dead(pid, WAIT_MS);
@@ -264,28 +267,28 @@ static void replace_root(void *arg)
     (void)arg;
     arbor_pid_t pid = start_counter();
     void *before, *after;
-    ASSERT_OK(arbor_gs_get_state(pid, &before, WAIT_MS));
+    ASSERT_OK(arbor_gs_get_state(pid, &before, CALL_MS));
     int seven = 7;
-    ASSERT_OK(arbor_gs_replace_state(pid, set_value, &seven, sizeof seven, &after, WAIT_MS, NULL));
+    ASSERT_OK(arbor_gs_replace_state(pid, set_value, &seven, sizeof seven, &after, CALL_MS, NULL));
     ASSERT_PTR_EQ(after, before);
     ASSERT_EQ(get_value(pid), 7);
-    ASSERT_OK(arbor_gs_replace_state(pid, new_block, NULL, 0, &after, WAIT_MS, NULL));
+    ASSERT_OK(arbor_gs_replace_state(pid, new_block, NULL, 0, &after, CALL_MS, NULL));
     void *now;
-    ASSERT_OK(arbor_gs_get_state(pid, &now, WAIT_MS));
+    ASSERT_OK(arbor_gs_get_state(pid, &now, CALL_MS));
     ASSERT_PTR_EQ(now, after);
     ASSERT_EQ(get_value(pid), 1007);
     arbor_reason_t why;
-    ASSERT_ERR(arbor_gs_replace_state(pid, set_value, "x", 1, &now, WAIT_MS, &why),
+    ASSERT_ERR(arbor_gs_replace_state(pid, set_value, "x", 1, &now, CALL_MS, &why),
                ARBOR_ECALLBACK);
     ASSERT_REASON(why, ARBOR_EXIT_ERROR, "bad argument: 1 bytes");
     ASSERT_EQ(get_value(pid), 1007);
-    ASSERT_ERR(arbor_gs_replace_state(pid, drop_and_fail, NULL, 0, NULL, WAIT_MS, NULL),
+    ASSERT_ERR(arbor_gs_replace_state(pid, drop_and_fail, NULL, 0, NULL, CALL_MS, NULL),
                ARBOR_ECALLBACK);
-    ASSERT_OK(arbor_gs_get_state(pid, &now, WAIT_MS));
+    ASSERT_OK(arbor_gs_get_state(pid, &now, CALL_MS));
     ASSERT_PTR_EQ(now, after);
     ASSERT_EQ(get_value(pid), 1007);
-    ASSERT_ERR(arbor_gs_replace_state(pid, NULL, NULL, 0, NULL, WAIT_MS, NULL), ARBOR_EINVAL);
-    ASSERT_ERR(arbor_gs_get_state(pid, NULL, WAIT_MS), ARBOR_EINVAL);
+    ASSERT_ERR(arbor_gs_replace_state(pid, NULL, NULL, 0, NULL, CALL_MS, NULL), ARBOR_EINVAL);
+    ASSERT_ERR(arbor_gs_get_state(pid, NULL, CALL_MS), ARBOR_EINVAL);
     stop(pid);
 }
 
@@ -311,13 +314,13 @@ static void trace_to_root(void *arg)
 {
     (void)arg;
     arbor_pid_t pid = start_counter(), self = arbor_self();
-    ASSERT_OK(arbor_gs_trace_to(pid, self, WAIT_MS));
+    ASSERT_OK(arbor_gs_trace_to(pid, self, CALL_MS));
     int two = 2, three = 3;
     ASSERT_OK(arbor_gs_cast(pid, CAST_ADD, &two, sizeof two));
     ASSERT_OK(arbor_send(pid, INFO_ADD, &three, sizeof three));
     ASSERT_EQ(get_value(pid), 5);
     char status[32];
-    ASSERT_OK(arbor_gs_get_status(pid, status, sizeof status, WAIT_MS));
+    ASSERT_OK(arbor_gs_get_status(pid, status, sizeof status, CALL_MS));
     char s[32], me[32], line[ARBOR_GS_TRACE_TEXT];
     arbor_pid_format(pid, s, sizeof s);
     arbor_pid_format(self, me, sizeof me);
@@ -354,7 +357,7 @@ static void trace_to_root(void *arg)
     ASSERT_STREQ(ev.text, line);
     arbor_test_no_message(50); /* the status request made no event */
 
-    ASSERT_OK(arbor_gs_trace_to(pid, ARBOR_NOPID, WAIT_MS));
+    ASSERT_OK(arbor_gs_trace_to(pid, ARBOR_NOPID, CALL_MS));
     ASSERT_EQ(get_value(pid), 5);
     arbor_test_no_message(50);
     stop(pid);
@@ -377,11 +380,11 @@ static void trace_stderr_root(void *arg)
     fflush(stderr);
     int saved = dup(2);
     ASSERT_TRUE(dup2(fd, 2) == 2);
-    ASSERT_OK(arbor_gs_trace(pid, true, WAIT_MS));
+    ASSERT_OK(arbor_gs_trace(pid, true, CALL_MS));
     int two = 2;
     ASSERT_OK(arbor_gs_cast(pid, CAST_ADD, &two, sizeof two));
     ASSERT_EQ(get_value(pid), 2);
-    ASSERT_OK(arbor_gs_trace(pid, false, WAIT_MS)); /* after the last line */
+    ASSERT_OK(arbor_gs_trace(pid, false, CALL_MS)); /* after the last line */
     ASSERT_EQ(get_value(pid), 2);
     fflush(stderr);
     dup2(saved, 2);
@@ -456,22 +459,22 @@ static void sup_root(void *arg)
     arbor_pid_format(b, pb, sizeof pb);
     snprintf(want, sizeof want,
              "one_for_one, 3 restarts in 5 s, 2 children: a %s running, b %s running", pa, pb);
-    ASSERT_OK(arbor_gs_get_status(sup, text, sizeof text, WAIT_MS));
+    ASSERT_OK(arbor_gs_get_status(sup, text, sizeof text, CALL_MS));
     ASSERT_STREQ(text, want);
     void *state = NULL;
-    ASSERT_OK(arbor_gs_get_state(sup, &state, WAIT_MS));
+    ASSERT_OK(arbor_gs_get_state(sup, &state, CALL_MS));
     ASSERT_TRUE(state != NULL);
 
-    ASSERT_OK(arbor_gs_suspend(sup, WAIT_MS));
+    ASSERT_OK(arbor_gs_suspend(sup, CALL_MS));
     ASSERT_OK(arbor_exit_pid(a, ARBOR_KILL));
     arbor_test_wait_dead(a, WAIT_MS);
     sup_helper_arg_t h = {self, sup};
     arbor_pid_t helper;
     ASSERT_OK(arbor_spawn(which_helper, &h, &helper));
     arbor_test_no_message(100); /* no answer while suspended */
-    ASSERT_OK(arbor_gs_get_status(sup, text, sizeof text, WAIT_MS));
+    ASSERT_OK(arbor_gs_get_status(sup, text, sizeof text, CALL_MS));
     ASSERT_STREQ(text, want); /* nothing restarted: the EXIT waits */
-    ASSERT_OK(arbor_gs_resume(sup, WAIT_MS));
+    ASSERT_OK(arbor_gs_resume(sup, CALL_MS));
     result_t r = recv_result();
     ASSERT_OK(r.rc);
     ASSERT_EQ(r.value, 2);
@@ -484,11 +487,11 @@ static void sup_root(void *arg)
     arbor_pid_t ds;
     arbor_dynsup_opts_t o = ARBOR_DYNSUP_OPTS_DEFAULT;
     ASSERT_OK(arbor_dynsup_start(&o, &ds, NULL));
-    ASSERT_OK(arbor_gs_get_status(ds, text, sizeof text, WAIT_MS));
+    ASSERT_OK(arbor_gs_get_status(ds, text, sizeof text, CALL_MS));
     ASSERT_STREQ(text, "one_for_one, 3 restarts in 5 s, 0 children (0 restarting)");
-    ASSERT_OK(arbor_gs_suspend(ds, WAIT_MS));
-    ASSERT_OK(arbor_gs_resume(ds, WAIT_MS));
-    ASSERT_OK(arbor_gs_stop(ds, ARBOR_NORMAL, WAIT_MS, NULL));
+    ASSERT_OK(arbor_gs_suspend(ds, CALL_MS));
+    ASSERT_OK(arbor_gs_resume(ds, CALL_MS));
+    ASSERT_OK(arbor_gs_stop(ds, ARBOR_NORMAL, CALL_MS, NULL));
 }
 
 TEST(sys_on_a_supervisor_suspends_its_restarts_and_calls)

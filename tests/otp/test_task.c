@@ -406,7 +406,7 @@ static void yield_twice_root(void *arg)
     ASSERT_ERR(arbor_task_yield(&t, 0, &m, NULL), ARBOR_ETIMEDOUT);
     ASSERT_PTR_EQ(m, NULL);
     ASSERT_OK(arbor_send(t.pid, EV_RELEASE, NULL, 0));
-    ASSERT_OK(arbor_task_yield(&t, 5000, &m, NULL));
+    ASSERT_OK(arbor_task_yield(&t, arbor_test_scaled_ms(5000), &m, NULL));
     ASSERT_EQ(get_int(m), 7);
     arbor_msg_free(m);
 }
@@ -719,7 +719,7 @@ static void stream_order_root(void *arg)
         items[i] = (stream_item_t){(i + 1) * 10, coord, &running, &most};
         args[i] = &items[i];
     }
-    arbor_stream_opts_t o = {.max_concurrency = STREAM_WAVE, .timeout = 5000};
+    arbor_stream_opts_t o = {.max_concurrency = STREAM_WAVE, .timeout = arbor_test_scaled_ms(5000)};
     arbor_stream_result_t res[STREAM_ITEMS];
     ASSERT_OK(arbor_task_async_stream(stream_item, args, STREAM_ITEMS, &o, res));
     for (int i = 0; i < STREAM_ITEMS; i++) {

@@ -81,6 +81,39 @@ TEST(message_payloads_of_every_small_size_arrive_intact)
     arbor_test_run(payload_sizes_root, NULL);
 }
 
+/* Payloads at the edges of the message nodes' size classes (mailbox.h:
+ * small up to 64 bytes, mid-sized up to 1,024, larger from malloc), many
+ * in flight at once so that recycled nodes of each class are reused, each
+ * filled with its own pattern: a node recycled into the wrong class would
+ * be overwritten by a larger payload, or overrun its block. */
+static void payload_classes_root(void *arg)
+{
+    static unsigned char buf[1100];
+    const size_t sizes[] = {63, 64, 65, 200, 1023, 1024, 1025, 1100};
+    enum { ROUNDS = 3, IN_FLIGHT = 300 };
+    for (int round = 0; round < ROUNDS; round++) {
+        for (int k = 0; k < IN_FLIGHT; k++) {
+            size_t n = sizes[k % 8];
+            memset(buf, k + round, n);
+            ASSERT_OK(arbor_send(arbor_self(), TAG_DATA, buf, n));
+        }
+        for (int k = 0; k < IN_FLIGHT; k++) {
+            size_t n = sizes[k % 8];
+            arbor_msg_t *m = arbor_test_recv(1000);
+            ASSERT_EQ(m->size, n);
+            const unsigned char *d = m->data;
+            for (size_t i = 0; i < n; i++)
+                ASSERT_EQ(d[i], (unsigned char)(k + round));
+            arbor_msg_free(m);
+        }
+    }
+}
+
+TEST(message_payloads_at_node_size_class_edges_arrive_intact)
+{
+    arbor_test_run(payload_classes_root, NULL);
+}
+
 static bool is_other(const arbor_msg_t *m, void *arg)
 {
     return m->tag == TAG_OTHER;
@@ -279,6 +312,49 @@ static void names_root(void *arg)
     ASSERT_ERR(arbor_unregister("echo"), ARBOR_ENOENT);
 }
 
+/* Names that share their first words, differ only in their last byte or
+ * in their length, and every length up to ARBOR_NAME_MAX: each is found
+ * as itself (name.c hashes a word at a time, the last word overlapping). */
+static void wait_to_be_killed(void *arg)
+{
+    arbor_msg_free(arbor_test_recv(ARBOR_INFINITY));
+}
+
+static void many_names_root(void *arg)
+{
+    enum { N = ARBOR_NAME_MAX };
+    char names[2 * N][ARBOR_NAME_MAX + 2];
+    for (int i = 0; i < N; i++) {
+        memset(names[i], 'n', (size_t)i + 1); /* "n", "nn", ... 63 of them */
+        names[i][i + 1] = '\0';
+        memcpy(names[N + i], names[i], (size_t)i + 2);
+        names[N + i][i] = 'm'; /* the same but for the last byte */
+    }
+    arbor_pid_t pids[2 * N];
+    for (int i = 0; i < 2 * N; i++) {
+        ASSERT_OK(arbor_spawn(wait_to_be_killed, NULL, &pids[i]));
+        ASSERT_OK(arbor_register(names[i], pids[i], NULL));
+    }
+    for (int i = 0; i < 2 * N; i++)
+        ASSERT_U64_EQ(arbor_whereis(names[i]), pids[i]);
+    char too_long[ARBOR_NAME_MAX + 2];
+    memset(too_long, 'n', sizeof too_long - 1);
+    too_long[sizeof too_long - 1] = '\0';
+    ASSERT_U64_EQ(arbor_whereis(too_long), ARBOR_NOPID);
+    ASSERT_ERR(arbor_register(too_long, pids[0], NULL), ARBOR_ETOOBIG);
+    for (int i = 0; i < 2 * N; i += 2)
+        ASSERT_OK(arbor_unregister(names[i]));
+    for (int i = 0; i < 2 * N; i++)
+        ASSERT_U64_EQ(arbor_whereis(names[i]), i % 2 ? pids[i] : ARBOR_NOPID);
+    for (int i = 0; i < 2 * N; i++)
+        ASSERT_OK(arbor_exit_pid(pids[i], ARBOR_KILL));
+}
+
+TEST(names_alike_in_prefix_tail_or_length_are_told_apart)
+{
+    arbor_test_run(many_names_root, NULL);
+}
+
 TEST(names_register_clash_and_release_on_exit)
 {
     arbor_test_run(names_root, NULL);
@@ -377,6 +453,68 @@ static void own_queue_root(void *arg)
 TEST(process_info_of_the_caller_counts_messages_not_yet_looked_at)
 {
     arbor_test_run(own_queue_root, NULL);
+}
+
+/* On each TAG_PING holding n, sends itself n messages and takes each
+ * back, then answers TAG_DONE. */
+static void busy_child(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        arbor_msg_t *m;
+        ASSERT_OK(arbor_receive(ARBOR_INFINITY, &m));
+        int n;
+        memcpy(&n, m->data, sizeof n);
+        arbor_pid_t from = m->from;
+        arbor_msg_free(m);
+        for (int i = 0; i < n; i++) {
+            ASSERT_OK(arbor_send(arbor_self(), TAG_DATA, NULL, 0));
+            ASSERT_OK(arbor_receive(ARBOR_INFINITY, &m));
+            arbor_msg_free(m);
+        }
+        ASSERT_OK(arbor_send(from, TAG_DONE, NULL, 0));
+    }
+}
+
+/* busy's reductions once it waits again (they do not change meanwhile). */
+static uint64_t settled_reductions(arbor_pid_t busy)
+{
+    arbor_process_info_t info;
+    WAIT_UNTIL(arbor_process_info(busy, &info) == 0 && info.status == ARBOR_STATUS_WAITING, 5000);
+    uint64_t r = info.reductions;
+    ASSERT_OK(arbor_process_info(busy, &info));
+    ASSERT_U64_EQ(info.reductions, r);
+    return r;
+}
+
+static void reductions_root(void *arg)
+{
+    arbor_pid_t busy;
+    ASSERT_OK(arbor_spawn(busy_child, NULL, &busy));
+    uint64_t before = settled_reductions(busy);
+    /* Two rounds, each 2n reductions of work (a send and a receive per
+     * message) and a few of the round's own (its PING, its DONE); the
+     * second spans several slices of 2,000. */
+    int rounds[] = {1000, 5000};
+    for (int k = 0; k < 2; k++) {
+        int n = rounds[k];
+        ASSERT_OK(arbor_send(busy, TAG_PING, &n, sizeof n));
+        arbor_msg_free(arbor_test_recv_tag(TAG_DONE, 5000));
+        uint64_t after = settled_reductions(busy);
+        ASSERT_GE(after - before, 2 * (uint64_t)n);
+        ASSERT_LE(after - before, 2 * (uint64_t)n + 8);
+        before = after;
+    }
+    ASSERT_OK(arbor_exit_pid(busy, ARBOR_KILL));
+    /* The caller's own count, too: it sent and received above. */
+    arbor_process_info_t self;
+    ASSERT_OK(arbor_process_info(arbor_self(), &self));
+    ASSERT_GE(self.reductions, 4);
+}
+
+TEST(process_info_counts_reductions_done)
+{
+    arbor_test_run(reductions_root, NULL);
 }
 
 static void *blocking_fn(void *arg)

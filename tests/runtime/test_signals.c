@@ -855,6 +855,48 @@ TEST(monitor_send_monitors_and_sends_in_one_signal)
     ASSERT_ERR(arbor_monitor_send(1, TAG_PING, NULL, 0, &(arbor_ref_t){0}), ARBOR_ENOTPROC);
 }
 
+/* arbor_monitor_send_parts(): the message is head's bytes then body's,
+ * at every size class of message node (small, mid-sized, malloc'd). */
+static void monitor_send_parts_root(void *arg)
+{
+    arbor_pid_t self = arbor_self();
+    static unsigned char body[3000];
+    for (size_t i = 0; i < sizeof body; i++)
+        body[i] = (unsigned char)(i * 13 + 5);
+    const uint64_t head[2] = {0x1122334455667788u, 42};
+    const size_t sizes[] = {0, 1, 48, 49, 500, 1008, 1009, 2900};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t n = sizes[i];
+        arbor_ref_t ref;
+        ASSERT_OK(
+            arbor_monitor_send_parts(self, TAG_PING, head, sizeof head, n ? body : NULL, n, &ref));
+        arbor_msg_t *m = NEXT(TAG_PING);
+        ASSERT_EQ(m->size, sizeof head + n);
+        ASSERT_TRUE(memcmp(m->data, head, sizeof head) == 0);
+        ASSERT_TRUE(n == 0 || memcmp((const char *)m->data + sizeof head, body, n) == 0);
+        arbor_msg_free(m);
+        ASSERT_OK(arbor_demonitor(ref, 0));
+    }
+    /* Bad arguments change nothing: a part with a size and no bytes, and
+     * two parts that fit alone but not together. */
+    arbor_ref_t ref;
+    ASSERT_ERR(arbor_monitor_send_parts(self, TAG_PING, NULL, 1, body, 1, &ref), ARBOR_EINVAL);
+    ASSERT_ERR(arbor_monitor_send_parts(self, TAG_PING, head, 1, NULL, 1, &ref), ARBOR_EINVAL);
+    ASSERT_ERR(arbor_monitor_send_parts(self, TAG_PING, head, ARBOR_MSG_MAX, body, 1, &ref),
+               ARBOR_ETOOBIG);
+    ASSERT_ERR(arbor_monitor_send_parts(self, TAG_PING, head, SIZE_MAX, body, 2, &ref),
+               ARBOR_ETOOBIG);
+    arbor_process_info_t info;
+    ASSERT_OK(arbor_process_info(self, &info));
+    ASSERT_EQ(info.monitors, 0);
+    arbor_test_no_message(0);
+}
+
+TEST(monitor_send_parts_joins_head_and_body_in_one_message)
+{
+    run_root(monitor_send_parts_root, NULL);
+}
+
 /* arbor_monitor_exit(): what a supervisor does to stop a child (monitor,
  * unlink, exit) in one signal. The root traps exits, so an EXIT from a
  * link that was not removed would show as a message. */

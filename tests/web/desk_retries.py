@@ -12,7 +12,8 @@ the answer is outcome unknown"; docs/api-http.md, Idempotency-Key).
    existing exactly once.
 2. Idempotency-Key over HTTP on an ordinary desk: a retried create or
    change is made once and answered as the first time; a key reused for
-   another request is refused (422) and changes nothing.
+   another request is refused (422) and changes nothing. The same for the
+   roster's changes, over HTTP and at the console (--request-id).
 3. A commit that SQLite cannot finish (the desk runs under a file size
    limit, RLIMIT_FSIZE, so that writing the log fails at some commit): the
    answer is outcome_unknown, and every acknowledged ticket is in the file.
@@ -185,6 +186,10 @@ def outcome_unknown(binary, tmp):
         r = admin.post("/api/tickets", body, headers={"Idempotency-Key": "slow-http-1"})
         expect(r, 504, "outcome_unknown", "a create whose commit is late")
         honest_unknown(r.json["message"], "HTTP create")
+        # A read queued behind that commit is answered in time too: the
+        # Store is busy, nothing was changed (never an untyped error).
+        r = admin.get("/api/tickets/%d" % tid)
+        expect(r, 503, "store_busy", "a read behind a late commit")
         r = http_retry(admin, "/api/tickets", body, "slow-http-1", "HTTP create retried")
         t = expect(r, 201, what="the retried HTTP create")["ticket"]
         if r.header("Idempotent-Replayed") != "true":
@@ -288,6 +293,73 @@ def idempotency(desk, admin):
         raise Failure("the history after retries: %r" % whats)
 
 
+def roster_idempotency(desk, admin):
+    """The roster's changes take request ids as a ticket's do: over HTTP
+    (Idempotency-Key) and at the console (--request-id)."""
+    def roster():
+        return [a["name"] for a in expect(admin.get("/api/agents"), 200)["agents"]]
+
+    key = {"Idempotency-Key": "add-rita"}
+    for i in range(2):
+        r = admin.post("/api/agents", {"name": "rita"}, headers=key)
+        expect(r, 201, what="add rita, try %d" % i)
+        if (r.header("Idempotent-Replayed") == "true") != (i == 1):
+            raise Failure("add rita, try %d: %r %r" % (i, r, r.headers))
+    if roster().count("rita") != 1:
+        raise Failure("a retried add made %r" % roster())
+    expect(admin.post("/api/agents", {"name": "rudy"}, headers=key), 422, "request_id_reused",
+           "an add's key reused for another agent")
+    if "rudy" in roster():
+        raise Failure("a refused add added rudy")
+    # With a password: the retry is answered as the first; another role
+    # under the key is another request.
+    body = {"name": "pat", "password": "patpass!!", "role": "agent"}
+    for i in range(2):
+        r = admin.post("/api/agents", body, headers={"Idempotency-Key": "add-pat"})
+        if expect(r, 201, what="add pat, try %d" % i)["agent"].get("role") != "agent":
+            raise Failure("add pat, try %d: %r" % (i, r))
+    body["role"] = "admin"
+    expect(admin.post("/api/agents", body, headers={"Idempotency-Key": "add-pat"}), 422,
+           "request_id_reused", "an add's key reused with another role")
+    pat = desk.client()
+    expect(pat.sign_in("pat", "patpass!!"), 200, what="pat signs in")
+    # A rename retried after it was made: answered as made, not 404.
+    for i in range(2):
+        r = admin.post("/api/agents/rita/rename", {"name": "rita2"},
+                       headers={"Idempotency-Key": "rename-rita"})
+        if expect(r, 200, what="rename, try %d" % i)["agent"]["name"] != "rita2" or \
+                (r.header("Idempotent-Replayed") == "true") != (i == 1):
+            raise Failure("rename, try %d: %r %r" % (i, r, r.headers))
+    expect(admin.post("/api/agents/rita2/deactivate", {},
+                      headers={"Idempotency-Key": "rename-rita"}), 422, "request_id_reused",
+           "a rename's key reused for a deactivate")
+    expect(admin.post("/api/agents/rita2/deactivate", {},
+                      headers={"Idempotency-Key": "two words"}), 400, "bad_idempotency_key",
+           "a roster change with a bad key")
+    names = roster()
+    if "rita" in names or names.count("rita2") != 1:
+        raise Failure("the roster after a retried rename: %r" % names)
+
+    # The console: --request-id on agent-add, agent-rename, agent-*; each
+    # retried once, answered as made before.
+    for line in ("agent-add con --request-id con-add",
+                 "agent-rename con conrad --request-id con-rename",
+                 "agent-available conrad off --request-id con-off"):
+        for i in range(2):
+            a = desk.command(line)
+            if not a.get("ok") or bool(a.get("replayed")) != (i == 1):
+                raise Failure("%r, try %d: %r" % (line, i, a))
+    a = desk.command("agent-add --request-id con-add other")
+    if (a.get("error") or {}).get("code") != "request_id_reused":
+        raise Failure("a console add's id reused for another agent: %r" % a)
+    a = desk.command("agent-add x --request-id")
+    if (a.get("error") or {}).get("code") != "bad_argument":
+        raise Failure("agent-add with --request-id and no id: %r" % a)
+    names = roster()
+    if "other" in names or "con" in names or "x" in names or names.count("conrad") != 1:
+        raise Failure("the roster after the console's retries: %r" % names)
+
+
 def race(desk, admin):
     """Two agents race conflicting changes; exactly one wins each time."""
     clients = {}
@@ -361,6 +433,7 @@ def main():
             try:
                 admin = admin_of(desk)
                 idempotency(desk, admin)
+                roster_idempotency(desk, admin)
                 race(desk, admin)
                 if desk.quit() != 0:
                     raise Failure("the desk did not quit cleanly")

@@ -522,7 +522,17 @@ def runtime(desk, admin, tid):
     ql = [p["message_queue_len"] for p in q]
     if ql != sorted(ql, reverse=True):
         raise Failure("processes by queue %r" % ql)
-    expect(admin.get("/api/processes?sort=reductions"), 400, "bad_argument", "a bad sort")
+    # By reductions (work since the spawn): most first, every row counted,
+    # the busiest process past a slice's worth after the requests above.
+    r = expect(admin.get("/api/processes?sort=reductions&limit=1000"), 200)["processes"]
+    rl = [p["reductions"] for p in r]
+    if not all(isinstance(x, int) and x >= 0 for x in rl) or rl != sorted(rl, reverse=True) \
+            or rl[0] < 1000:
+        raise Failure("processes by reductions %r" % rl)
+    byname = {p["name"]: p["reductions"] for p in r if p["name"]}
+    if byname.get("SupportSystem.Store", 0) < 1:
+        raise Failure("the Store counts no reductions: %r" % byname)
+    expect(admin.get("/api/processes?sort=cpu"), 400, "bad_argument", "a bad sort")
     expect(admin.get("/api/processes?limit=x"), 400, "bad_argument", "a bad limit")
     expect(admin.post("/api/processes/%3C0.999999.77%3E/kill"), 404, "no_such_process",
            "kill a process that does not exist")

@@ -2,11 +2,12 @@
  * The runtime as the dashboard shows it (api.h):
  *
  *   GET  /api/tree                  the desk's supervision tree, live
- *   GET  /api/processes?sort=memory|queue|restarts&limit=N   the top processes
+ *   GET  /api/processes?sort=memory|queue|reductions|restarts&limit=N   the top processes
  *   POST /api/processes/:pid/kill   an exit signal `kill` (admin)
  *
- * The tree is the console's (desk_tree_json: which_children of each
- * supervisor); the process table is the runtime's process info, with each
+ * The tree is the console's (desk_tree_json: each supervisor's children
+ * read from the table of supervisors, arbor_sup_children_snapshot(), with
+ * no message to any supervisor); the process table is the runtime's process info, with each
  * supervised child's restarts as its supervisor counts them (the tree's).
  * No process's state is shown.
  */
@@ -37,7 +38,7 @@ void api_tree(arbor_http_request_t *req, arbor_http_response_t *res, const web_s
 
 /* ---- processes ------------------------------------------------------------------------ */
 
-typedef enum { BY_MEMORY, BY_QUEUE, BY_RESTARTS } order_t;
+typedef enum { BY_MEMORY, BY_QUEUE, BY_REDUCTIONS, BY_RESTARTS } order_t;
 
 /* A process's info and its restarts (-1: not a supervised child). */
 typedef struct row {
@@ -62,6 +63,14 @@ static int by_queue(const void *a, const void *b)
     const row_t *x = a, *y = b;
     return descending(x->info.message_queue_len, y->info.message_queue_len, x->info.pid,
                       y->info.pid);
+}
+
+/* Most work done since the spawn first. */
+static int by_reductions(const void *a, const void *b)
+{
+    const row_t *x = a, *y = b;
+    uint64_t rx = x->info.reductions, ry = y->info.reductions;
+    return rx < ry ? 1 : rx > ry ? -1 : (x->info.pid > y->info.pid) - (x->info.pid < y->info.pid);
 }
 
 static int by_pid(const void *a, const void *b)
@@ -96,6 +105,7 @@ static cJSON *process_json(const row_t *r)
     cJSON_AddNumberToObject(j, "memory", (double)p->memory);
     cJSON_AddNumberToObject(j, "heap_bytes", (double)p->heap_bytes);
     cJSON_AddNumberToObject(j, "message_queue_len", (double)p->message_queue_len);
+    cJSON_AddNumberToObject(j, "reductions", (double)p->reductions);
     cJSON_AddNumberToObject(j, "links", p->links);
     cJSON_AddNumberToObject(j, "monitors", p->monitors);
     if (r->restarts >= 0)
@@ -117,10 +127,13 @@ static bool processes_query(const arbor_http_request_t *req, arbor_http_response
             *by = BY_MEMORY;
         else if (strcmp(sort, "queue") == 0)
             *by = BY_QUEUE;
+        else if (strcmp(sort, "reductions") == 0)
+            *by = BY_REDUCTIONS;
         else if (strcmp(sort, "restarts") == 0)
             *by = BY_RESTARTS;
         else {
-            web_error(res, 400, "bad_argument", "sort must be memory, queue or restarts");
+            web_error(res, 400, "bad_argument",
+                      "sort must be memory, queue, reductions or restarts");
             return false;
         }
     }
@@ -186,9 +199,10 @@ void api_processes(arbor_http_request_t *req, arbor_http_response_t *res, const 
         cJSON_Delete(tree);
     }
     qsort(rows, n, sizeof *rows,
-          by == BY_MEMORY  ? by_memory
-          : by == BY_QUEUE ? by_queue
-                           : by_restarts);
+          by == BY_MEMORY       ? by_memory
+          : by == BY_QUEUE      ? by_queue
+          : by == BY_REDUCTIONS ? by_reductions
+                                : by_restarts);
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "total", (double)n);
     cJSON *arr = cJSON_AddArrayToObject(j, "processes");

@@ -21,11 +21,11 @@
  * A change names the version it was computed from, in If-Match or the
  * "version" field; if the ticket has moved on it is refused with 409 and
  * told who changed it. Changes are made in the signed-in agent's name.
- * A create or a change may carry an Idempotency-Key (a request id): a
- * retry under the same key is answered with the first outcome and made no
- * more (Idempotent-Replayed: true); the key of another request is refused
- * (422 request_id_reused). A change whose outcome is unknown is answered
- * 504 outcome_unknown (reply.c).
+ * A create or a change, of a ticket or of the roster, may carry an
+ * Idempotency-Key (a request id): a retry under the same key is answered
+ * with the first outcome and made no more (Idempotent-Replayed: true); the
+ * key of another request is refused (422 request_id_reused). A change whose outcome is unknown is
+ * answered 504 outcome_unknown (reply.c).
  */
 #include <errno.h>
 #include <limits.h>
@@ -694,10 +694,11 @@ static const char *const agent_fields[] = {"name", "password", "role", NULL};
 void api_agent_add(arbor_http_request_t *req, arbor_http_response_t *res, const web_session_t *who)
 {
     cJSON *body;
-    if (!web_body(req, res, agent_fields, false, &body))
+    desk_once_t once;
+    if (!idempotency_key(req, res, &once) || !web_body(req, res, agent_fields, false, &body))
         return;
     char name[TICKET_NAME_SIZE], password[PASSWORD_MAX * 4 + 1], role_s[16];
-    bool has_password, has_role;
+    bool has_password = false, has_role = false;
     bool ok = web_text(res, body, "name", true, TICKET_NAME_MAX, false, name, sizeof name, NULL) &&
               web_text(res, body, "password", false, PASSWORD_MAX, false, password, sizeof password,
                        &has_password) &&
@@ -715,23 +716,33 @@ void api_agent_add(arbor_http_request_t *req, arbor_http_response_t *res, const 
         web_error(res, 400, err.code, err.message);
         ok = false;
     }
-    if (ok && agents_add(name, &err) != 0) {
+    /* The request's digest holds the role and whether a password was
+     * given, never the password: the requests table keeps no secret. */
+    char extra[32];
+    snprintf(extra, sizeof extra, "%s%s", has_password ? "password " : "",
+             has_role ? credential_role_name(role) : "");
+    if (ok && desk_agent_add(name, extra, &once, &err) != 0) {
         web_desk_error(res, &err);
         ok = false;
     }
     /* The agent is on the roster now; a password that cannot be stored
-     * leaves it there, without one, and says so. */
-    if (ok && has_password && credentials_set(name, password, role, false, &err) != 0) {
+     * leaves it there, without one, and says so. A retry (replayed) sets
+     * the password only if the first request left the agent without one:
+     * one set since stands. */
+    credential_role_t now;
+    bool set = ok && has_password && (!once.replayed || credentials_role(name, &now) != 0);
+    if (set && credentials_set(name, password, role, false, &err) != 0) {
         web_desk_error(res, &err);
         ok = false;
     }
     explicit_bzero(password, sizeof password);
     if (!ok)
         return;
+    mark_replayed(res, &once);
     cJSON *j = cJSON_CreateObject();
     cJSON *a = cJSON_AddObjectToObject(j, "agent");
     cJSON_AddStringToObject(a, "name", name);
-    if (has_password)
+    if (set || (has_password && credentials_role(name, &role) == 0))
         cJSON_AddStringToObject(a, "role", credential_role_name(role));
     else
         cJSON_AddNullToObject(a, "role");
@@ -783,7 +794,9 @@ void api_agent_act(arbor_http_request_t *req, arbor_http_response_t *res, const 
         return;
     }
     cJSON *body;
-    if (!web_body(req, res, k == 0 ? rename_fields : no_fields, k != 0, &body))
+    desk_once_t once;
+    if (!idempotency_key(req, res, &once) ||
+        !web_body(req, res, k == 0 ? rename_fields : no_fields, k != 0, &body))
         return;
     char to[TICKET_NAME_SIZE];
     bool ok =
@@ -796,16 +809,17 @@ void api_agent_act(arbor_http_request_t *req, arbor_http_response_t *res, const 
     int rc;
     if (k == 0) {
         ticket_actor_t by = signed_in_agent(who);
-        rc = desk_agent_rename(name, to, &by, &err);
+        rc = desk_agent_rename_once(name, to, &by, &once, &err);
     } else if (k == 2) {
-        rc = desk_agent_deactivate(name, &held, &n, &err);
+        rc = desk_agent_deactivate_once(name, &once, &held, &n, &err);
     } else {
-        rc = agents_set(name, k == 1 ? 1 : -1, k == 3 ? 1 : k == 4 ? 0 : -1, &err);
+        rc = desk_agent_set(name, k == 1 ? 1 : -1, k == 3 ? 1 : k == 4 ? 0 : -1, &once, &err);
     }
     if (rc) {
         agent_error(res, &err);
         return;
     }
+    mark_replayed(res, &once);
     cJSON *j = cJSON_CreateObject();
     cJSON *a = agent_json(k == 0 ? to : name);
     cJSON_AddItemToObject(j, "agent", a);

@@ -573,7 +573,8 @@ async function loadTree() {
   }
 }
 
-// The process table, like observer's: the top 20 by memory, queue or restarts.
+// The process table, like observer's: the top 20 by memory, queue, reductions
+// (work done since the spawn) or restarts.
 async function loadProcesses() {
   const data = await api('GET', '/api/processes?limit=20&sort=' + state.procSort);
   const kb = (n) => (n / 1024).toFixed(1) + ' KiB';
@@ -585,7 +586,7 @@ async function loadProcesses() {
     return el('tr', { 'data-pid': p.pid },
       el('td', { class: 'pid' }, p.pid), el('td', {}, p.name || '—'), el('td', {}, p.label),
       el('td', {}, p.status), el('td', {}, kb(p.memory)), el('td', {}, p.message_queue_len),
-      el('td', {}, p.restarts === null ? '—' : p.restarts), el('td', {}, p.links), cell);
+      el('td', {}, p.reductions), el('td', {}, p.restarts === null ? '—' : p.restarts), el('td', {}, p.links), cell);
   }));
   $('#process-total').textContent = data.total + ' processes in all.';
 }
