@@ -455,19 +455,66 @@ static int commit_failed(store_t *s, job_t *failed)
     return rc;
 }
 
+/* Whether the batch holds a create: then its creates are indexed for
+ * search at its end (index_new), not each by the trigger (schema
+ * version 10). */
+static bool batch_creates(const store_t *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->batch[i].job.op == CREATE)
+            return true;
+    return false;
+}
+
+/* An error of the deferred search index (a write that failed: disk full,
+ * I/O): the transaction is rolled back, if SQLite has not ended it, so
+ * nothing of the batch is committed and every change in it fails. */
+static int index_failed(store_t *s, job_t *failed)
+{
+    int rc = store__db_fail(s, failed, "search index");
+    if (!sqlite3_get_autocommit(s->db))
+        step_done(s->st[ST_ROLLBACK]);
+    return rc;
+}
+
+/* The end of a batch that deferred the index: the marker row goes (so it
+ * is never committed), then the tickets the batch created, ids first to
+ * last (0: none), enter the search index in one statement. 0 or
+ * index_failed's error. */
+static int index_new(store_t *s, int64_t first, int64_t last, job_t *failed)
+{
+    if (step_done(s->st[ST_UNDEFER_INDEX]) != SQLITE_DONE)
+        return index_failed(s, failed);
+    if (!first)
+        return 0;
+    sqlite3_stmt *st = s->st[ST_INDEX_NEW];
+    sqlite3_bind_int64(st, 1, first);
+    sqlite3_bind_int64(st, 2, last);
+    return step_done(st) == SQLITE_DONE ? 0 : index_failed(s, failed);
+}
+
 /* The blocking-pool half of a flush: the whole batch in one transaction.
- * When the transaction cannot begin or commit, every change in it fails. */
+ * When the transaction cannot begin or commit, or its creates cannot be
+ * indexed, every change in it fails. */
 static void *write_batch(void *arg)
 {
     store_t *s = arg;
-    job_t failed = {0};
-    bool requests = false, tickets = false;
+    job_t failed; /* for its err: the text is never read */
+    memset(&failed, 0, JOB_HEAD);
+    bool requests = false, tickets = false, deferred = batch_creates(s);
+    int64_t first = 0, last = 0; /* the ids the batch created */
     int rc = step_done(s->st[ST_BEGIN]) == SQLITE_DONE ? 0 : store__db_fail(s, &failed, "begin");
+    if (!rc && deferred && step_done(s->st[ST_DEFER_INDEX]) != SQLITE_DONE)
+        rc = index_failed(s, &failed);
     for (size_t i = 0; !rc && i < s->n; i++) {
         job_t *j = &s->batch[i].job;
         write_change(s, j);
         requests |= !j->rc && j->request_id[0] && !j->replayed;
         tickets |= !j->rc && !j->replayed && (j->op == CREATE || j->op == UPDATE);
+        if (!j->rc && !j->replayed && j->op == CREATE) {
+            first = first && first < j->ticket.id ? first : j->ticket.id;
+            last = last > j->ticket.id ? last : j->ticket.id;
+        }
         if (j->rc && sqlite3_get_autocommit(s->db)) {
             /* SQLite rolled the whole transaction back (disk full, I/O
              * error): the changes before this one are gone too. */
@@ -481,6 +528,8 @@ static void *write_batch(void *arg)
             step_done(s->st[ST_ROLLBACK]);
         }
     }
+    if (!rc && deferred)
+        rc = index_new(s, first, last, &failed);
     if (!rc && requests) {
         prune_requests(s);
         if (sqlite3_get_autocommit(s->db)) /* SQLite undid the whole transaction */
@@ -661,8 +710,17 @@ static void *open_db(void *arg)
      * the desk's is left as it is. */
     if (store__identify(s->db, o->path, o->error, sizeof o->error) != 0)
         return NULL;
+    /* temp_store=MEMORY: the sub-journal of the batch's savepoints (the
+     * pages each change first touches, to undo it alone) stays in memory.
+     * With the default it spilled to a file in /var/tmp past 64 KB, every
+     * batch: about 10 pwrite calls a change, 84 % of the desk's writes
+     * (docs/performance.md, issue 18). It only serves a rollback inside a
+     * transaction; durability is the WAL's. Temporary tables and sorts
+     * that spill (a list sorted by an order no index gives) stay in
+     * memory too. */
     if (sqlite3_exec(s->db,
-                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                     " PRAGMA temp_store=MEMORY;",
                      NULL, NULL, NULL) != SQLITE_OK) {
         snprintf(o->error, sizeof o->error, "cannot set up %s: %s", o->path, sqlite3_errmsg(s->db));
         return NULL;
@@ -827,6 +885,34 @@ static void store_terminate(void **state, const arbor_reason_t *reason)
         arbor_blocking(checkpoint, s, NULL);
 }
 
+/* A change (req, a valid job up to its text's NUL) joins the batch: it is
+ * copied once, straight into its slot, only the bytes it carries (the
+ * text's unused rest stays as it was: nothing reads past a text's NUL). */
+static arbor_gs_ret_t enqueue(store_t *s, const arbor_msg_t *req, arbor_from_t from)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 16;
+        pending_t *more = realloc(s->batch, cap * sizeof *more);
+        if (!more)
+            return arbor_gs_halt(arbor_error("out of memory"));
+        s->batch = more;
+        s->cap = cap;
+    }
+    if (!s->n)
+        s->oldest_ms = arbor_now_ms();
+    pending_t *p = &s->batch[s->n++];
+    memcpy(&p->job, req->data, req->size);
+    p->job.op = (int)req->tag;
+    p->job.rc = 0;
+    p->job.nrows = p->job.rows_size = 0;
+    p->job.replayed = false;
+    p->from = from;
+    s->urgent += p->job.op != MARK_DELIVERED;
+    if (s->n >= BATCH_MAX)
+        flush(s);
+    return arbor_gs_noreply();
+}
+
 /* A change joins the batch; a read first writes the batch, then reads. */
 static arbor_gs_ret_t store_call(void **state, const arbor_msg_t *req, arbor_from_t from)
 {
@@ -839,9 +925,12 @@ static arbor_gs_ret_t store_call(void **state, const arbor_msg_t *req, arbor_fro
     if (req->size <= JOB_HEAD || req->size > sizeof(job_t) ||
         ((const char *)req->data)[req->size - 1] != '\0')
         return arbor_gs_halt(arbor_error("bad store request"));
+    int op = (int)req->tag;
+    if (is_change(op) && !s->damaged)
+        return waiting(s, enqueue(s, req, from));
     job_t j;
     memcpy(&j, req->data, req->size);
-    j.op = (int)req->tag;
+    j.op = op;
     j.rc = 0;
     j.nrows = j.rows_size = 0;
     j.replayed = false;
@@ -869,29 +958,12 @@ static arbor_gs_ret_t store_call(void **state, const arbor_msg_t *req, arbor_fro
             return waiting(s, arbor_gs_noreply());
         }
     }
-    if (!is_change(j.op)) {
-        /* Lists and histories see every change before them. The outbox is
-         * read as committed: its reader wants delivered what is durable,
-         * and must not force the batch out early. */
-        if (j.op != GET && j.op != OUTBOX_PENDING && j.op != OUTBOX_COUNT)
-            flush(s);
-        return waiting(s, store__answer_read(s, &j, from));
-    }
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 16;
-        pending_t *more = realloc(s->batch, cap * sizeof *more);
-        if (!more)
-            return arbor_gs_halt(arbor_error("out of memory"));
-        s->batch = more;
-        s->cap = cap;
-    }
-    if (!s->n)
-        s->oldest_ms = arbor_now_ms();
-    s->urgent += j.op != MARK_DELIVERED;
-    s->batch[s->n++] = (pending_t){j, from};
-    if (s->n >= BATCH_MAX)
+    /* Lists and histories see every change before them. The outbox is
+     * read as committed: its reader wants delivered what is durable, and
+     * must not force the batch out early. */
+    if (j.op != GET && j.op != OUTBOX_PENDING && j.op != OUTBOX_COUNT)
         flush(s);
-    return waiting(s, arbor_gs_noreply());
+    return waiting(s, store__answer_read(s, &j, from));
 }
 
 /* The timeout: the mailbox is empty, so the batch is complete (or its

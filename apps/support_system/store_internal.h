@@ -66,7 +66,7 @@ typedef struct run_req {
 /* Tickets in the cache of committed tickets (a power of two). */
 #define CACHE_SLOTS 1024
 
-#define SCHEMA_VERSION 9
+#define SCHEMA_VERSION 10
 
 /* The statements, prepared once when the Store opens the database. */
 enum {
@@ -102,6 +102,9 @@ enum {
     ST_REQUEST_FIND,
     ST_REQUEST_ADD,
     ST_REQUEST_PRUNE,
+    ST_DEFER_INDEX,
+    ST_UNDEFER_INDEX,
+    ST_INDEX_NEW,
     ST_COUNT
 };
 

@@ -199,10 +199,29 @@ static const char schema_v9[] =
     " WHERE breached_at IS NOT NULL AND status IN (0, 1, 4);"
     "PRAGMA user_version = 9;";
 
+/* Version 10: the tickets a batch creates are indexed for search together,
+ * by one statement at the end of the batch (store.c, ST_INDEX_NEW), not
+ * each by the insert trigger inside its change's savepoint: SQLite's FTS5
+ * (3.40, Debian 12's) writes what it holds in memory to the disk as a new
+ * segment at every savepoint and release, so the trigger cost a segment
+ * (and its merges) per created ticket, the largest part of a create's
+ * write. While the Store writes a batch that creates, index_deferred
+ * holds a row, inserted after the batch's BEGIN and deleted before its
+ * COMMIT, so never committed: the insert trigger skips then, and indexes
+ * every other insert (another connection's, store_run's) as before. */
+static const char schema_v10[] =
+    "CREATE TABLE index_deferred(one INTEGER PRIMARY KEY CHECK (one = 1));"
+    "DROP TRIGGER tickets_text_insert;"
+    "CREATE TRIGGER tickets_text_insert AFTER INSERT ON tickets"
+    " WHEN NOT EXISTS (SELECT 1 FROM index_deferred) BEGIN"
+    " INSERT INTO tickets_text(rowid, description, customer)"
+    " VALUES(new.id, new.description, new.customer); END;"
+    "PRAGMA user_version = 10;";
+
 /* The steps from version i to i + 1. */
-static const char *const migrations[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3,
-                                                       schema_v4, schema_v5, schema_v6,
-                                                       schema_v7, schema_v8, schema_v9};
+static const char *const migrations[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3, schema_v4,
+                                                       schema_v5, schema_v6, schema_v7, schema_v8,
+                                                       schema_v9, schema_v10};
 
 #define TICKET_COLUMNS                                                                             \
     "id, description, customer, priority, status, agent, created_at, updated_at, version,"         \
@@ -293,6 +312,14 @@ const char *const store__statement_sql[ST_COUNT] = {
     [ST_REQUEST_FIND] = "SELECT ticket, what, digest FROM requests WHERE id = ?",
     [ST_REQUEST_ADD] = "INSERT INTO requests(id, ticket, what, digest, at) VALUES(?, ?, ?, ?, ?)",
     [ST_REQUEST_PRUNE] = "DELETE FROM requests WHERE at < ?",
+    /* A batch's creates, indexed at its end (version 10): ?1 and ?2 are
+     * the least and the greatest id it created; every ticket between them
+     * is one of its own (ids grow: AUTOINCREMENT). One statement, so one
+     * index segment for the whole batch. */
+    [ST_DEFER_INDEX] = "INSERT INTO index_deferred VALUES(1)",
+    [ST_UNDEFER_INDEX] = "DELETE FROM index_deferred",
+    [ST_INDEX_NEW] = "INSERT INTO tickets_text(rowid, description, customer)"
+                     " SELECT id, description, customer FROM tickets WHERE id BETWEEN ?1 AND ?2",
 };
 
 void store__list_sql(unsigned bits, store_sort_t sort, char *sql)

@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -374,6 +375,238 @@ TEST_TIMEOUT(concurrent_changes_are_group_committed, 60)
 {
     set_db_path("group");
     arbor_test_run(group_commit_root, NULL);
+    remove_db();
+}
+
+/* One batch holding creates and refused changes: the creates are indexed
+ * for search together at the batch's end (schema version 10), and only
+ * the ones made; a refused change (a stale version, a reused request id)
+ * fails alone and undoes none of the others. The Store is held in a
+ * store_run (on the blocking pool) while every change is sent, so that all
+ * of them are in its mailbox when it comes back, and form one batch: one
+ * transaction, which the stats show. */
+#define BATCH_CREATES 6
+
+static atomic_bool batch_held, batch_release;
+
+/* store_run's function: waits until the test releases it. */
+static int hold_store(sqlite3 *db, const void *in, void *out)
+{
+    (void)db;
+    (void)in;
+    (void)out;
+    atomic_store(&batch_held, true);
+    int64_t deadline = (int64_t)arbor_now_ms() + arbor_test_scaled_ms(20000);
+    while (!atomic_load(&batch_release) && (int64_t)arbor_now_ms() < deadline) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+/* store_run's function: *out, the rows of index_deferred. */
+static int count_deferred(sqlite3 *db, const void *in, void *out)
+{
+    (void)in;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM index_deferred", -1, &st, NULL) != SQLITE_OK)
+        return ARBOR_EEXIT;
+    int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : ARBOR_EEXIT;
+    *(int64_t *)out = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* store_run's function: *out, the connection's temp_store (2: memory,
+ * where the savepoints' sub-journal must stay: store.c). */
+static int temp_store(sqlite3 *db, const void *in, void *out)
+{
+    (void)in;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "PRAGMA temp_store", -1, &st, NULL) != SQLITE_OK)
+        return ARBOR_EEXIT;
+    int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : ARBOR_EEXIT;
+    *(int64_t *)out = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* store_run's function: a ticket inserted straight into the table, as a
+ * tool or another connection would (the trigger indexes it). */
+static int insert_directly(sqlite3 *db, const void *in, void *out)
+{
+    (void)in;
+    (void)out;
+    return sqlite3_exec(db,
+                        "INSERT INTO tickets(description, customer, priority, status, agent,"
+                        " created_at, updated_at) VALUES('direct zebra', 'Acme', 1, 0, '', 1, 1)",
+                        NULL, NULL, NULL) == SQLITE_OK
+               ? 0
+               : ARBOR_EEXIT;
+}
+
+enum { BATCH_HOLDER = 1, BATCH_CREATE, BATCH_STALE, BATCH_REUSED };
+
+typedef struct {
+    int kind;
+    int n; /* BATCH_CREATE: which */
+    ticket_t stale;
+    arbor_pid_t parent;
+} batch_job_t;
+
+typedef struct {
+    int kind, n, rc;
+    int64_t id;
+    ticket_error_t err;
+} batch_result_t;
+
+static void batch_word(int n, char *word, size_t size)
+{
+    snprintf(word, size, "batchword%c", 'a' + n);
+}
+
+static void batch_client(void *arg)
+{
+    batch_job_t *job = arg;
+    batch_result_t r = {.kind = job->kind, .n = job->n, .err = {.code = ""}};
+    ticket_t t = fresh();
+    bool replayed;
+    switch (job->kind) {
+    case BATCH_HOLDER:
+        r.rc = store_run(hold_store, NULL, 0, NULL, 0);
+        break;
+    case BATCH_CREATE:
+        batch_word(job->n, t.description, sizeof t.description);
+        r.rc = store_create(&t, &desk_operator, &r.err);
+        r.id = t.id;
+        break;
+    case BATCH_STALE:
+        t = job->stale;
+        r.rc = legacy_update(&t, "bob", "assigned to bob", NULL, &r.err);
+        break;
+    case BATCH_REUSED:
+        snprintf(t.description, sizeof t.description, "batchwordreused");
+        r.rc = store_create_once(&t, &desk_operator, "batch-rid", 7, &replayed, &r.err);
+        break;
+    }
+    arbor_send(job->parent, 1, &r, sizeof r);
+}
+
+/* Waits until pid is in its call to the Store: it monitors the Store
+ * and waits for the answer (so its request is sent). */
+static void wait_in_call(arbor_pid_t pid)
+{
+    arbor_process_info_t info = {0};
+    WAIT_UNTIL(arbor_process_info(pid, &info) != 0 ||
+                   (info.monitors == 1 && info.status == ARBOR_STATUS_WAITING),
+               20000);
+    ASSERT_EQ(info.monitors, 1);
+    ASSERT_EQ(info.status, ARBOR_STATUS_WAITING);
+}
+
+static size_t found_by(const char *word, int64_t *first)
+{
+    ticket_t *found;
+    size_t n;
+    ASSERT_OK(store_find(&(store_filter_t){.search = word, .limit = 9}, &found, &n, NULL));
+    *first = n ? found[0].id : 0;
+    free(found);
+    return n;
+}
+
+static void batch_index_root(void *arg)
+{
+    desk_config_t cfg = {.db_path = db_path, .demo = true, .idle_timeout_ms = 60000};
+    arbor_pid_t sup;
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    ticket_t t = fresh(), stale;
+    ticket_error_t err = {.code = ""};
+    bool replayed;
+    ASSERT_OK(store_create_once(&t, &desk_operator, "batch-rid", 1, &replayed, &err));
+    ASSERT_OK(store_get(t.id, &stale, NULL));
+    ticket_t moved = stale;
+    ASSERT_TRUE(ticket_apply(&moved, ACTION_ASSIGN, "alice", ticket_now_ms(), &err));
+    ASSERT_OK(legacy_update(&moved, "alice", "assigned to alice", NULL, &err));
+    ASSERT_TRUE(ticket_apply(&stale, ACTION_ASSIGN, "bob", ticket_now_ms(), &err));
+
+    store_stats_t before, after;
+    ASSERT_OK(store_stats(&before));
+    atomic_store(&batch_held, false);
+    atomic_store(&batch_release, false);
+    batch_job_t holder = {.kind = BATCH_HOLDER, .parent = arbor_self()};
+    ASSERT_OK(arbor_spawn(batch_client, &holder, NULL));
+    WAIT_UNTIL(atomic_load(&batch_held), 20000); /* the Store runs hold_store */
+
+    /* Creates, with a stale change and a reused request id among them. */
+    batch_job_t jobs[BATCH_CREATES + 2];
+    arbor_pid_t pids[BATCH_CREATES + 2];
+    for (int i = 0; i < BATCH_CREATES + 2; i++) {
+        int kind = i == 2 ? BATCH_STALE : i == 4 ? BATCH_REUSED : BATCH_CREATE;
+        jobs[i] = (batch_job_t){.kind = kind, .n = i, .stale = stale, .parent = arbor_self()};
+        ASSERT_OK(arbor_spawn(batch_client, &jobs[i], &pids[i]));
+        wait_in_call(pids[i]); /* its request waits in the held Store's mailbox */
+    }
+    atomic_store(&batch_release, true);
+    int answered = 0;
+    batch_result_t r[BATCH_CREATES + 3];
+    while (answered < BATCH_CREATES + 3) {
+        arbor_msg_t *m = arbor_test_recv_tag(1, arbor_test_scaled_ms(20000));
+        r[answered++] = *(batch_result_t *)m->data;
+        arbor_msg_free(m);
+    }
+    ASSERT_OK(store_stats(&after));
+    int creates = 0;
+    for (int i = 0; i < answered; i++) {
+        char word[32];
+        int64_t id;
+        switch (r[i].kind) {
+        case BATCH_HOLDER:
+            ASSERT_OK(r[i].rc);
+            break;
+        case BATCH_CREATE:
+            ASSERT_OK(r[i].rc);
+            batch_word(r[i].n, word, sizeof word);
+            ASSERT_EQ(found_by(word, &id), 1); /* indexed, once */
+            ASSERT_EQ(id, r[i].id);
+            creates++;
+            break;
+        case BATCH_STALE:
+            ASSERT_ERR(r[i].rc, ARBOR_EAGAIN);
+            ASSERT_STREQ(r[i].err.code, "conflict");
+            break;
+        case BATCH_REUSED:
+            ASSERT_ERR(r[i].rc, ARBOR_EEXIST);
+            ASSERT_STREQ(r[i].err.code, "request_id_reused");
+            ASSERT_EQ(found_by("batchwordreused", &id), 0); /* not made, not indexed */
+            break;
+        }
+    }
+    ASSERT_EQ(creates, BATCH_CREATES);
+    ASSERT_OK(store_get(t.id, &moved, NULL));
+    ASSERT_STREQ(moved.agent, "alice"); /* the stale change changed nothing */
+    /* The marker of a deferred index is never committed, and an insert
+     * outside the Store's batches is indexed by the trigger. */
+    int64_t deferred = -1, id;
+    ASSERT_OK(store_run(count_deferred, NULL, 0, &deferred, sizeof deferred));
+    ASSERT_EQ(deferred, 0);
+    ASSERT_OK(store_run(insert_directly, NULL, 0, NULL, 0));
+    ASSERT_EQ(found_by("zebra", &id), 1);
+    /* A batch's savepoints keep their sub-journal in memory (not in a
+     * file in /var/tmp, written page by page). */
+    int64_t where = -1;
+    ASSERT_OK(store_run(temp_store, NULL, 0, &where, sizeof where));
+    ASSERT_EQ(where, 2);
+    /* The eight changes were one transaction. */
+    ASSERT_EQ(after.transactions - before.transactions, 1);
+    ASSERT_EQ(after.changes - before.changes, BATCH_CREATES + 2);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST_TIMEOUT(a_batch_indexes_its_creates_at_its_end_and_a_refused_change_undoes_nothing, 60)
+{
+    set_db_path("batch-index");
+    remove_db();
+    arbor_test_run(batch_index_root, NULL);
     remove_db();
 }
 

@@ -29,6 +29,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -602,12 +603,19 @@ void api_ticket_act(arbor_http_request_t *req, arbor_http_response_t *res, const
     if (!web_id_param(req, res, "id", &id) || !idempotency_key(req, res, &once) ||
         !web_body(req, res, spec->fields, true, &body))
         return;
-    /* In process memory: a change holds 8 KB of text. */
-    ticket_change_t *c = arbor_calloc(1, sizeof *c);
+    /* In process memory, and only as much of it as the action uses: a
+     * change's text alone is 8 KB, and only a reply or a note has one;
+     * for the others the block ends just after the text's first byte (its
+     * NUL), which is all that is read of it (ticket_change_size). Zeroed
+     * up to there. */
+    bool has_text = spec->action == ACTION_REPLY || spec->action == ACTION_NOTE;
+    size_t head = offsetof(ticket_change_t, text) + 1;
+    ticket_change_t *c = arbor_alloc(has_text ? sizeof *c : head);
     bool ok = c != NULL;
     if (!ok)
         web_error(res, 503, "out_of_memory", "out of memory");
     if (ok) {
+        memset(c, 0, head);
         c->action = spec->action;
         ok = expected_version(req, res, body, &expected) && change_fields(res, body, c);
     }
