@@ -576,7 +576,11 @@ async function loadTree() {
 // The process table, like observer's: the top 20 by memory, queue, reductions
 // (work done since the spawn) or restarts.
 async function loadProcesses() {
-  const data = await api('GET', '/api/processes?limit=20&sort=' + state.procSort);
+  const sort = state.procSort;
+  const data = await api('GET', '/api/processes?limit=20&sort=' + sort);
+  // An answer for an order no longer asked for is not drawn: the click's own
+  // request draws the table (an older refresh may come back after it).
+  if (sort !== state.procSort) return;
   const kb = (n) => (n / 1024).toFixed(1) + ' KiB';
   $('#processes tbody').replaceChildren(...data.processes.map((p) => {
     const cell = el('td', {});
@@ -589,15 +593,16 @@ async function loadProcesses() {
       el('td', {}, p.reductions), el('td', {}, p.restarts === null ? '—' : p.restarts), el('td', {}, p.links), cell);
   }));
   $('#process-total').textContent = data.total + ' processes in all.';
+  // The heading says the order the rows are in, once they are.
+  for (const o of document.querySelectorAll('#processes th [data-sort]')) {
+    o.parentNode.setAttribute('aria-sort', o.dataset.sort === sort ? 'descending' : 'none');
+  }
 }
 
 // A column's heading sorts the table by it, largest first.
 for (const b of document.querySelectorAll('#processes th [data-sort]')) {
   b.addEventListener('click', () => {
     state.procSort = b.dataset.sort;
-    for (const o of document.querySelectorAll('#processes th [data-sort]')) {
-      o.parentNode.setAttribute('aria-sort', o === b ? 'descending' : 'none');
-    }
     loadProcesses().catch((e) => notice(e.message));
   });
 }
