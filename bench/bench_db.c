@@ -5,6 +5,7 @@
 
 #include "bench.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,10 +34,10 @@ void bench_db_make(const char *name, char *path, size_t size)
 void bench_db_remove(const char *path)
 {
     static const char *const suffixes[] = {"", "-wal", "-shm", "-journal", ".lock"};
-    char file[160];
+    char file[PATH_MAX];
     for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
-        snprintf(file, sizeof file, "%s%s", path, suffixes[i]);
-        unlink(file);
+        if (snprintf(file, sizeof file, "%s%s", path, suffixes[i]) < (int)sizeof file)
+            unlink(file);
     }
     const char *slash = strrchr(path, '/');
     if (slash) {
