@@ -255,7 +255,8 @@ static void print_node(const cJSON *node, const char *prefix, bool last, bool ro
     if (strcmp(kind, "worker") != 0)
         printf(" (%s)", kind);
     if (status)
-        printf(", %s, %d restarts", cJSON_GetStringValue(status), (int)restarts->valuedouble);
+        printf(", %s, %d restart%s", cJSON_GetStringValue(status), (int)restarts->valuedouble,
+               restarts->valuedouble == 1 ? "" : "s");
     const char *note = cJSON_GetStringValue(cJSON_GetObjectItem(node, "note"));
     if (note)
         printf(" (%s)", note);

@@ -1080,11 +1080,12 @@ static void cmd_stats(const console_t *c)
     sla_stats(c, j, sla, sizeof sla);
     snprintf(text, sizeof text,
              "%stickets: %s\nnotifications: %s\nsla: %s\n"
-             "runtime: %zu processes, %llu stacks in use (%llu KiB resident), %zu restarts;"
-             " the Store wrote %llu changes in %llu commits",
+             "runtime: %zu processes, %llu stacks in use (%llu KiB resident), %zu restart%s;"
+             " the Store wrote %llu change%s in %llu commit%s",
              damage, tickets, notes, sla, procs, (unsigned long long)st.stacks_in_use,
-             (unsigned long long)st.stack_resident_bytes / 1024, restarts,
-             (unsigned long long)ss.changes, (unsigned long long)ss.transactions);
+             (unsigned long long)st.stack_resident_bytes / 1024, restarts, restarts == 1 ? "" : "s",
+             (unsigned long long)ss.changes, ss.changes == 1 ? "" : "s",
+             (unsigned long long)ss.transactions, ss.transactions == 1 ? "" : "s");
     ok(c, j, text);
 }
 

@@ -451,9 +451,13 @@ assert t["by_status"] == {"open": 1, "assigned": 1, "resolved": 1}, t
 assert t["by_agent"] == {"alice": {"assigned": 1}, "bob": {"resolved": 1}}, t
 assert stats["notifications"]["pending"] >= 0
 PY
-out=$(printf '%s\n' 'crash store' 'stats' 'quit' | timeout 120 "$bin" --no-http --db "$hdb" 2>>"$tmp/stderr")
+out=$(printf '%s\n' 'crash store' 'stats' 'tree' 'quit' | timeout 120 "$bin" --no-http --db "$hdb" 2>>"$tmp/stderr")
+# (counts in words: "1 restart", "0 restarts")
 grep -q "and with it (rest_for_one) TicketRegistry as <" <<<"$out" &&
-    grep -qx "tickets: 3 (open 1, assigned 1, resolved 1); by agent: alice (assigned 1), bob (resolved 1)" <<<"$out" ||
+    grep -qx "tickets: 3 (open 1, assigned 1, resolved 1); by agent: alice (assigned 1), bob (resolved 1)" <<<"$out" &&
+    grep -q "^runtime: .*, 1 restart; the Store wrote" <<<"$out" &&
+    grep -q "^├── Store <[0-9.]*>, running, 1 restart$" <<<"$out" &&
+    grep -q "^│   └── Dispatcher <[0-9.]*>, running, 0 restarts" <<<"$out" ||
     { echo "FAIL honest reporting as text: $out"; exit 1; }
 
 # 2e. The top supervisor gives up: four `crash store` within 5 s are one
