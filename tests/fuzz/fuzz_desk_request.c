@@ -33,7 +33,8 @@
 #include "fuzz_util.h"
 
 static const char *const refusal_codes[] = {"bad_input",       "bad_argument", "field_too_long",
-                                            "unknown_command", "empty_field",  "bad_field"};
+                                            "unknown_command", "empty_field",  "bad_field",
+                                            "bad_request_id"};
 
 static const struct {
     const char *name;
