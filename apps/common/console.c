@@ -281,3 +281,15 @@ void console_tree_print(arbor_pid_t sup, const char *name, bool dynamic)
     console_tree_print_json(tree);
     cJSON_Delete(tree);
 }
+
+cJSON *console_kill(arbor_pid_t pid, arbor_process_info_t *info)
+{
+    *info = (arbor_process_info_t){.name = ""};
+    arbor_process_info(pid, info);
+    arbor_exit_pid(pid, ARBOR_KILL);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "killed", console_pid(pid));
+    cJSON_AddItemToObject(j, "name", console_json_text(info->name));
+    cJSON_AddItemToObject(j, "label", console_json_text(info->label ? info->label : ""));
+    return j;
+}

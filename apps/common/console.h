@@ -124,4 +124,10 @@ const char *console_pid(arbor_pid_t pid);
  * process is alive. */
 bool console_pid_parse(const char *s, arbor_pid_t *pid);
 
+/* Sends pid the exit signal kill and answers what it was, read just
+ * before: {"killed": PID, "name": ..., "label": ...}, and the same in
+ * *info (name "" and label NULL when it had none). The console's `kill`
+ * and the web's POST /api/processes/:pid/kill. */
+cJSON *console_kill(arbor_pid_t pid, arbor_process_info_t *info);
+
 #endif

@@ -888,13 +888,8 @@ static void cmd_kill(const console_t *c, words_t *ws)
         fail(c, "bad_argument", "that is the console itself (quit stops it)");
         return;
     }
-    arbor_process_info_t info = {.name = ""};
-    arbor_process_info(pid, &info);
-    arbor_exit_pid(pid, ARBOR_KILL);
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "killed", console_pid(pid));
-    cJSON_AddItemToObject(j, "name", console_json_text(info.name));
-    cJSON_AddItemToObject(j, "label", console_json_text(info.label ? info.label : ""));
+    arbor_process_info_t info;
+    cJSON *j = console_kill(pid, &info);
     char text[256];
     snprintf(text, sizeof text, "sent kill to %s%s%s%s%s (tree shows its restart)",
              console_pid(pid), info.name[0] ? " " : "", info.name, info.label ? ", a " : "",

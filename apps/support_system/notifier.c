@@ -22,6 +22,7 @@
 #include "notifier.h"
 
 #include "name_wait.h"
+#include "side_supervisor.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -354,35 +355,15 @@ static int dispatcher_start(void *sink, arbor_pid_t *pid, arbor_reason_t *err)
     return arbor_gs_start(&dispatcher_gs, sink, &o, pid, err);
 }
 
-/* The Notifier's restart intensity. Delivery failures never crash the
- * Dispatcher (they are its BACKING_OFF state), so what it restarts for is
- * a bug; then it restarts with a back-off of 1 s doubling to 30 s (each
- * wait times a random factor of at least 0.5). The waits are then at least
- * 0.5, 1, 2, 4, 8, 15, 15 s: no 60 s window holds more than 7 restarts,
- * so 10 in 60 s is never reached, and the Notifier never gives up. That is
- * the point: in OTP a supervisor that gives up passes the failure up, and
- * a notification side effect is no reason to stop the desk's core above
- * it. A Dispatcher that keeps crashing shows as restarting in `tree`, its
- * restarts counted, while tickets are served. */
-#define NOTIFIER_MAX_RESTARTS  10
-#define NOTIFIER_MAX_SECONDS   60
-#define DISPATCHER_BACKOFF_MS  1000
-#define DISPATCHER_BACKOFF_MAX 30000
-
+/* Delivery failures never crash the Dispatcher (they are its BACKING_OFF
+ * state): a notification is no reason to stop the desk (side_supervisor.h). */
 int notifier_start(void *sink, arbor_pid_t *pid, arbor_reason_t *err)
 {
     arbor_child_spec_t child = {.id = "Dispatcher",
                                 .start = dispatcher_start,
                                 .arg = sink,
-                                .arg_size = sink ? sizeof(notifier_sink_t) : 0,
-                                .restart = ARBOR_PERMANENT,
-                                .backoff_ms = DISPATCHER_BACKOFF_MS,
-                                .backoff_max_ms = DISPATCHER_BACKOFF_MAX};
-    arbor_sup_flags_t flags = ARBOR_SUP_FLAGS_DEFAULT;
-    flags.max_restarts = NOTIFIER_MAX_RESTARTS;
-    flags.max_seconds = NOTIFIER_MAX_SECONDS;
-    arbor_sup_opts_t o = {.name = NOTIFIER_NAME, .link = true};
-    return arbor_sup_start(&flags, &child, 1, &o, pid, err);
+                                .arg_size = sink ? sizeof(notifier_sink_t) : 0};
+    return side_supervisor_start(NOTIFIER_NAME, child, pid, err);
 }
 
 /* ---- asking ------------------------------------------------------------------------ */

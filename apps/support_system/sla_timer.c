@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "desk_internal.h"
+#include "side_supervisor.h"
 
 #define TAG_DUE    0x534c4144ULL /* "SLAD": an int64 due time */
 #define TAG_STATUS 0x534c4153ULL /* "SLAS": sla_timer_status() */
@@ -166,29 +167,12 @@ static int timer_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
     return arbor_gs_start(&timer_gs, arg, &o, pid, err);
 }
 
-/* The Sla supervisor's restart intensity, as the Notifier's (notifier.c):
- * the timer restarts after a crash (a bug: a Store or worker that does
- * not answer is retried, not a crash) with a back-off of 1 s doubling to
- * 30 s, so 10 restarts in 60 s are never reached and the supervisor never
- * gives up: a missed breach is no reason to stop the desk. */
-#define SLA_MAX_RESTARTS   10
-#define SLA_MAX_SECONDS    60
-#define SLA_BACKOFF_MS     1000
-#define SLA_BACKOFF_MAX_MS 30000
-
+/* A missed breach is no reason to stop the desk (side_supervisor.h). */
 int sla_timer_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
 {
     (void)arg;
-    arbor_child_spec_t child = {.id = "SlaTimer",
-                                .start = timer_start,
-                                .restart = ARBOR_PERMANENT,
-                                .backoff_ms = SLA_BACKOFF_MS,
-                                .backoff_max_ms = SLA_BACKOFF_MAX_MS};
-    arbor_sup_flags_t flags = ARBOR_SUP_FLAGS_DEFAULT;
-    flags.max_restarts = SLA_MAX_RESTARTS;
-    flags.max_seconds = SLA_MAX_SECONDS;
-    arbor_sup_opts_t o = {.name = SLA_NAME, .link = true};
-    return arbor_sup_start(&flags, &child, 1, &o, pid, err);
+    return side_supervisor_start(
+        SLA_NAME, (arbor_child_spec_t){.id = "SlaTimer", .start = timer_start}, pid, err);
 }
 
 void sla_timer_notify(int64_t due_at)

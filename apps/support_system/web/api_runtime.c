@@ -225,12 +225,7 @@ void api_process_kill(arbor_http_request_t *req, arbor_http_response_t *res,
         web_error(res, 400, "bad_argument", "that is the connection serving this request");
         return;
     }
-    arbor_process_info_t info = {.name = ""};
-    arbor_process_info(pid, &info);
-    arbor_exit_pid(pid, ARBOR_KILL);
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "killed", console_pid(pid));
-    cJSON_AddItemToObject(j, "name", console_json_text(info.name));
-    cJSON_AddItemToObject(j, "label", console_json_text(info.label ? info.label : ""));
+    arbor_process_info_t info;
+    cJSON *j = console_kill(pid, &info);
     web_json(res, 200, j);
 }
