@@ -18,9 +18,9 @@
 
 #include <arbor.h>
 
-#define SIDE_MAX_RESTARTS  10
-#define SIDE_MAX_SECONDS   60
-#define SIDE_BACKOFF_MS    1000
+#define SIDE_MAX_RESTARTS   10
+#define SIDE_MAX_SECONDS    60
+#define SIDE_BACKOFF_MS     1000
 #define SIDE_BACKOFF_MAX_MS 30000
 
 /* Starts, linked to the caller and registered as name, a one_for_one
