@@ -12,6 +12,11 @@
  * request (reading its head, as a slow client keeps it), with its stack
  * and buffers; BENCH_P_BUSY of them (1,000 unless set).
  *
+ * http_sse_conn_bytes: the same, but each client subscribes to an event
+ * stream (arbor_http_sse, which sends its head and then waits for
+ * messages to turn into events) and reads the stream's head, so that every
+ * connection is a stream between events; BENCH_P_SSE of them (1,000).
+ *
  * Two figures each: http_idle_conn_bytes, the runtime's own accounting (heap
  * blocks in use and resident stack pages, bench_memory_in_use(), which
  * earlier repetitions cannot blur), and http_idle_conn_rss_bytes, the
@@ -33,10 +38,24 @@
 static const char request[] = "GET /plaintext HTTP/1.1\r\nHost: bench\r\n\r\n";
 static const char unfinished[] = "GET /plaintext HTTP/1.1\r\nHost: bench\r\n";
 
+static const char subscribe[] = "GET /events HTTP/1.1\r\nHost: bench\r\n\r\n";
+
+static int no_event(arbor_msg_t *m, arbor_http_sse_event_t *ev, void *arg)
+{
+    (void)m;
+    (void)ev;
+    (void)arg;
+    return 0;
+}
+
 static void hello(arbor_http_request_t *req, arbor_http_response_t *res, void *arg)
 {
-    (void)req;
     (void)arg;
+    if (!strcmp(req->path, "/events")) { /* an event stream that waits for messages */
+        arbor_http_sse_opts_t o = {.on_message = no_event};
+        arbor_http_sse(req, res, &o);
+        return;
+    }
     static const char body[] = "Hello, World!";
     res->content_type = "text/plain";
     res->body = body;
@@ -73,18 +92,47 @@ static bool read_hello(int fd)
     return false;
 }
 
+/* Reads an event stream's head (its first bytes, before any event). */
+static bool read_stream_head(int fd)
+{
+    char buf[512];
+    size_t have = 0;
+    while (have < sizeof buf - 1) {
+        ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
+        if (n <= 0)
+            return false;
+        have += (size_t)n;
+        buf[have] = '\0';
+        if (strstr(buf, "\r\n\r\n"))
+            return strstr(buf, "text/event-stream") != NULL;
+    }
+    return false;
+}
+
+/* What each client leaves its connection doing. */
+typedef enum { HELD_IDLE, HELD_BUSY, HELD_SSE } held_t;
+
 /* The clients: a child process that opens n connections, makes one
  * request on each and reads its answer (busy: then sends the start of
- * another), says so on ready_fd, and holds them open until stop_fd
- * closes. Only system calls between fork and _exit. */
-static void hold_clients(uint16_t port, uint64_t n, bool busy, int ready_fd, int stop_fd)
+ * another; sse: subscribes to an event stream and reads its head), says so
+ * on ready_fd, and holds them open until stop_fd closes. Only system
+ * calls between fork and _exit. */
+static void hold_clients(uint16_t port, uint64_t n, held_t held, int ready_fd, int stop_fd)
 {
     struct sockaddr_in sa = {
         .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool busy = held == HELD_BUSY;
     for (uint64_t i = 0; i < n; i++) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
-        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-            write(fd, request, sizeof request - 1) != (ssize_t)(sizeof request - 1) ||
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
+            _exit(1);
+        if (held == HELD_SSE) {
+            if (write(fd, subscribe, sizeof subscribe - 1) != (ssize_t)(sizeof subscribe - 1) ||
+                !read_stream_head(fd))
+                _exit(1);
+            continue;
+        }
+        if (write(fd, request, sizeof request - 1) != (ssize_t)(sizeof request - 1) ||
             !read_hello(fd))
             _exit(1);
         if (busy &&
@@ -99,9 +147,10 @@ static void hold_clients(uint16_t port, uint64_t n, bool busy, int ready_fd, int
     _exit(0);
 }
 
-/* P connections held by clients (busy: each in the middle of a request);
- * their memory per connection, in the figures named name and name_rss. */
-static void held_conn_bytes(const char *name, const char *rss_name, uint64_t p, bool busy)
+/* P connections held by clients (busy: each in the middle of a request;
+ * sse: each an event stream waiting for an event); their memory per
+ * connection, in the figures named name and name_rss. */
+static void held_conn_bytes(const char *name, const char *rss_name, uint64_t p, held_t held)
 {
     arbor_http_opts_t o = {.handler = hello, .max_connections = (unsigned)p + 16};
     arbor_http_server_t *srv;
@@ -121,7 +170,7 @@ static void held_conn_bytes(const char *name, const char *rss_name, uint64_t p, 
     if (child == 0) {
         close(ready[0]);
         close(stop[1]);
-        hold_clients(port, p, busy, ready[1], stop[0]);
+        hold_clients(port, p, held, ready[1], stop[0]);
     }
     close(ready[1]);
     close(stop[0]);
@@ -156,17 +205,24 @@ static void held_conn_bytes(const char *name, const char *rss_name, uint64_t p, 
 static void http_idle_conn_bytes(void)
 {
     held_conn_bytes("http_idle_conn_bytes", "http_idle_conn_rss_bytes",
-                    bench_size("BENCH_P", 10000), false);
+                    bench_size("BENCH_P", 10000), HELD_IDLE);
 }
 
 static void http_busy_conn_bytes(void)
 {
     held_conn_bytes("http_busy_conn_bytes", "http_busy_conn_rss_bytes",
-                    bench_size("BENCH_P_BUSY", 1000), true);
+                    bench_size("BENCH_P_BUSY", 1000), HELD_BUSY);
+}
+
+static void http_sse_conn_bytes(void)
+{
+    held_conn_bytes("http_sse_conn_bytes", "http_sse_conn_rss_bytes",
+                    bench_size("BENCH_P_SSE", 1000), HELD_SSE);
 }
 
 const bench_t bench_http[] = {
     {"http_idle_conn_bytes", http_idle_conn_bytes, true},
     {"http_busy_conn_bytes", http_busy_conn_bytes, true},
+    {"http_sse_conn_bytes", http_sse_conn_bytes, true},
     {NULL, NULL, false},
 };

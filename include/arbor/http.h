@@ -225,7 +225,8 @@ int arbor_http_replyf(arbor_http_response_t *res, int status, const char *conten
  * Adds a response header; name and value are copied. Returns 0;
  * ARBOR_EINVAL when name is not a token or either holds CR, LF or NUL (a
  * header could be injected), or name is one the server writes
- * (Content-Length, Transfer-Encoding, Connection, Date, Server);
+ * (Content-Length, Transfer-Encoding, Connection, Date, Server), or the
+ * response is an event stream already started (its head is sent);
  * ARBOR_ETOOBIG beyond 64 headers; ARBOR_ENOMEM.
  */
 int arbor_http_set_header(arbor_http_response_t *res, const char *name, const char *value);
@@ -279,9 +280,11 @@ typedef struct arbor_http_sse_opts {
  * is then disconnected rather than buffered for. The client's
  * Last-Event-ID, when it reconnects, is arbor_http_header(req,
  * "Last-Event-ID"): replay from there before calling this. The connection
- * closes after the stream. Returns 0 (the client closed, or on_message
- * ended it), ARBOR_ETIMEDOUT or ARBOR_EAGAIN (too slow: send timeout,
- * backlog), or the socket's error.
+ * closes after the stream. Once the head is sent the connection gives
+ * its request buffers back (docs/http.md, "Memory"); req stays readable,
+ * from a copy, until the handler returns. Returns 0 (the client closed,
+ * or on_message ended it), ARBOR_ETIMEDOUT or ARBOR_EAGAIN (too slow:
+ * send timeout, backlog), or the socket's error.
  */
 int arbor_http_sse(arbor_http_request_t *req, arbor_http_response_t *res,
                    const arbor_http_sse_opts_t *opts);

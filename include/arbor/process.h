@@ -238,6 +238,19 @@ void *arbor_calloc(size_t n, size_t size);
 void *arbor_realloc(void *ptr, size_t size);
 void arbor_free(void *ptr);
 
+/* Moving a block between processes without copying it, for a cache of
+ * buffers that outlives the processes using them (the HTTP server's).
+ * arbor_disown() takes ptr, a block of the calling process's, out of its
+ * memory: it is no longer freed when the process exits nor counted in
+ * its heap_bytes, and any thread may keep it. arbor_adopt() makes such a
+ * block the calling process's again (freed with it, counted, arbor_free()
+ * works on it). arbor_free_disowned() frees a disowned block, from any
+ * thread, in a process or not. NULL is a no-op for the three; disown and
+ * adopt are process only. */
+void arbor_disown(void *ptr);
+void arbor_adopt(void *ptr);
+void arbor_free_disowned(void *ptr);
+
 /* ---- introspection ------------------------------------------------------- */
 
 typedef enum arbor_proc_status {

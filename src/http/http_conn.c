@@ -51,7 +51,7 @@
 #include "http_internal.h"
 
 #define IN_SIZE   HTTP_IN_SIZE
-#define OUT_SIZE  16384
+#define OUT_SIZE  HTTP_OUT_SIZE
 #define BODY_KEEP 16384 /* a body buffer larger than this is freed after its request */
 
 enum { CB_NONE, CB_URL, CB_FIELD, CB_VALUE };
@@ -355,7 +355,7 @@ void arbor__http_request_reset(http_conn_t *c)
     c->keep_alive = false;
     c->n_content_length = c->n_transfer_encoding = 0;
     c->n_res_headers = 0;
-    c->streaming = c->head_only = false;
+    c->streaming = c->head_only = c->lean = false;
     c->write_error = 0;
     c->send_timeout_ms = c->srv->opts.limits.send_timeout_ms;
     close_file(c); /* a file body not sent (an error answer went instead) */
@@ -397,19 +397,39 @@ int arbor__http_feed(http_conn_t *c)
  * byte is queued (OUT_SIZE at first), not when the request's first bytes
  * come, so that a connection in the middle of a request, whose client may
  * take its time, holds no output buffer. */
-static int out_reserve(http_conn_t *c, size_t more)
+static __attribute__((noinline)) int out_grow(http_conn_t *c, size_t more)
 {
-    if (c->out_len + more <= c->out_cap)
-        return 0;
     size_t cap = c->out_cap ? c->out_cap * 2 : OUT_SIZE;
     while (cap < c->out_len + more)
         cap *= 2;
-    char *o = arbor_realloc(c->out, cap);
+    char *o = NULL;
+    if (!c->out && cap == OUT_SIZE)
+        o = arbor__http_cache_take(c->srv, HTTP_BUF_OUT);
+    if (!o)
+        o = arbor_realloc(c->out, cap);
     if (!o)
         return ARBOR_ENOMEM;
     c->out = o;
     c->out_cap = cap;
     return 0;
+}
+
+static int out_reserve(http_conn_t *c, size_t more)
+{
+    /* The rest apart, so that this test is all that out_add() inlines. */
+    return c->out_len + more <= c->out_cap ? 0 : out_grow(c, more);
+}
+
+/* Gives the output buffer back (to the cache when it has its first
+ * size); it must hold nothing still to send. */
+static void out_release(http_conn_t *c)
+{
+    if (c->out_cap == OUT_SIZE)
+        arbor__http_cache_give(c->srv, HTTP_BUF_OUT, c->out);
+    else
+        arbor_free(c->out);
+    c->out = NULL;
+    c->out_cap = c->out_len = 0;
 }
 
 static int out_add(http_conn_t *c, const void *data, size_t len)
@@ -458,6 +478,8 @@ static int flush(http_conn_t *c)
         return 0;
     int rc = arbor_socket_send(c->socket, c->out, c->out_len, c->send_timeout_ms, NULL);
     c->out_len = 0;
+    if (c->lean)
+        out_release(c); /* an event stream holds no output between its writes */
     return rc;
 }
 
@@ -797,11 +819,13 @@ static void linger_close(http_conn_t *c)
     arbor_socket_shutdown_write(c->socket);
     uint64_t end = arbor_now_ms() + 1000;
     size_t got, total = 0;
+    char spare[512]; /* after an event stream, which gave its input buffer back */
+    char *drop = c->in ? c->in : spare;
+    size_t size = c->in ? IN_SIZE : sizeof spare;
     while (total < (1u << 20)) {
         uint64_t now = arbor_now_ms();
         if (now >= end ||
-            arbor_socket_recv(c->socket, c->in, IN_SIZE, (int64_t)(end - now), &got) != 0 ||
-            got == 0)
+            arbor_socket_recv(c->socket, drop, size, (int64_t)(end - now), &got) != 0 || got == 0)
             break;
         total += got;
     }
@@ -835,7 +859,11 @@ int arbor__http_conn_buffers(http_conn_t *c)
     size_t fields = c->srv->opts.limits.max_fields * sizeof *c->fields;
     size_t res_headers = HTTP_MAX_RESPONSE_HEADERS * sizeof *c->res_headers;
     size_t params = ARBOR_HTTP_MAX_PARAMS * sizeof *c->params;
-    char *block = arbor_alloc(fields + res_headers + params + IN_SIZE + c->head_cap);
+    /* Of the same size for every connection of the server (head_cap
+     * comes from its limits): the cache's, or a new one. */
+    char *block = arbor__http_cache_take(c->srv, HTTP_BUF_BLOCK);
+    if (!block)
+        block = arbor_alloc(fields + res_headers + params + IN_SIZE + c->head_cap);
     if (!block)
         return ARBOR_ENOMEM;
     c->fields = (arbor_http_header_t *)block;
@@ -852,13 +880,58 @@ int arbor__http_conn_buffers(http_conn_t *c)
 
 void arbor__http_conn_release(http_conn_t *c)
 {
-    arbor_free(c->fields); /* the block's start */
-    arbor_free(c->out);
+    arbor__http_cache_give(c->srv, HTTP_BUF_BLOCK, c->fields); /* the block's start */
+    out_release(c);
     arbor_free(c->body);
     c->fields = c->res_headers = c->params = NULL;
     c->in = c->head = c->out = c->body = NULL;
     c->in_len = c->in_pos = c->out_len = c->out_cap = c->body_cap = 0;
     c->req.headers = NULL;
+}
+
+/* Where p, a pointer into the head, lands in its copy at to. */
+static const char *rebase(const http_conn_t *c, char *to, const char *p)
+{
+    uintptr_t at = (uintptr_t)p, from = (uintptr_t)c->head;
+    return p && at >= from && at <= from + c->head_used ? to + (at - from) : p;
+}
+
+int arbor__http_conn_lean(http_conn_t *c)
+{
+    if (!c->in)
+        return 0; /* already */
+    int rc = flush(c);
+    if (rc)
+        return rc;
+    arbor_http_request_t *q = &c->req;
+    char *head = arbor__http_alloc(c, c->head_used); /* and a NUL */
+    arbor_http_header_t *fields = arbor__http_alloc(c, q->n_headers * sizeof *fields);
+    arbor_http_header_t *params = arbor__http_alloc(c, q->n_params * sizeof *params);
+    if (!head || !fields || !params)
+        return ARBOR_ENOMEM;
+    memcpy(head, c->head, c->head_used);
+    head[c->head_used] = '\0';
+    for (size_t i = 0; i < q->n_headers; i++)
+        fields[i] = (arbor_http_header_t){rebase(c, head, q->headers[i].name),
+                                          rebase(c, head, q->headers[i].value)};
+    for (size_t i = 0; i < q->n_params; i++)
+        params[i] = (arbor_http_header_t){rebase(c, head, q->params[i].name),
+                                          rebase(c, head, q->params[i].value)};
+    q->headers = fields;
+    q->params = params;
+    q->target = rebase(c, head, q->target);
+    q->path = rebase(c, head, q->path);
+    q->query = rebase(c, head, q->query);
+    c->url = (char *)rebase(c, head, c->url);
+    /* The block and the output go back; the body (its own block) stays. */
+    arbor__http_cache_give(c->srv, HTTP_BUF_BLOCK, c->fields);
+    out_release(c);
+    c->fields = c->res_headers = c->params = NULL;
+    c->in = c->head = NULL;
+    c->in_len = c->in_pos = c->n_res_headers = c->n_fields = c->n_head_fields = 0;
+    c->value_end = c->feed_start = c->feed_end_before = NULL;
+    c->lean = true;
+    return 0;
 }
 
 int arbor__http_conn_setup(http_conn_t *c)
@@ -878,8 +951,12 @@ int arbor__http_conn_setup(http_conn_t *c)
 
 /* ---- the process ------------------------------------------------------------------------ */
 
-static _Noreturn void end(void)
+/* The connection ends: its buffers go back to the server's cache for
+ * the next connection (a process that is killed frees them with its
+ * memory instead). */
+static _Noreturn void end(http_conn_t *c)
 {
+    arbor__http_conn_release(c);
     arbor_exit(ARBOR_NORMAL); /* the socket closes with the process */
 }
 
@@ -894,11 +971,13 @@ static void close_if_all_read(http_conn_t *c)
     if (c->in_pos < c->in_len)
         return;
     size_t got;
-    int rc = arbor_socket_recv(c->socket, c->in, IN_SIZE, 0, &got);
+    char spare[512]; /* after an event stream, which gave its input buffer back */
+    int rc = c->in ? arbor_socket_recv(c->socket, c->in, IN_SIZE, 0, &got)
+                   : arbor_socket_recv(c->socket, spare, sizeof spare, 0, &got);
     if (rc == 0 && got > 0)
         return; /* more bytes: linger over them */
     arbor_socket_close(c->socket);
-    end();
+    end(c);
 }
 
 /* Reads what has come, without waiting, into the empty input buffer.
@@ -931,7 +1010,7 @@ static void serve_until_idle(http_conn_t *c)
             /* What earlier requests said goes first: a crash in this
              * handler says its 500 after them. */
             if (flush(c) != 0)
-                end();
+                end(c);
             /* The client said this is its last request (Connection:
              * close, or HTTP/1.0 without keep-alive), and asked for no
              * upgrade: nothing is to come after it. */
@@ -945,14 +1024,14 @@ static void serve_until_idle(http_conn_t *c)
                 if (flush(c) == 0 && client_closes)
                     close_if_all_read(c);
                 linger_close(c);
-                end();
+                end(c);
             }
             continue;
         }
         if (r == FEED_ERROR) {
             arbor__http_write_error(c, c->error_status);
             linger_close(c);
-            end();
+            end(c);
         }
         /* All that is buffered is parsed: answer what is queued, then read. */
         if (c->headers_done && c->expect_continue && !c->continue_sent) {
@@ -961,7 +1040,7 @@ static void serve_until_idle(http_conn_t *c)
             out_add(c, cont, sizeof cont - 1);
         }
         if (flush(c) != 0)
-            end();
+            end(c);
         if (!c->started && c->in_pos == c->in_len) {
             /* Between requests: what already came is served at once (a
              * busy client's next request need not wait for the poller);
@@ -970,25 +1049,22 @@ static void serve_until_idle(http_conn_t *c)
             if (now == ARBOR_ETIMEDOUT)
                 return;
             if (now != 0)
-                end();
+                end(c);
             continue;
         }
         /* Waiting for the rest of a request, which a slow client may
          * make long: the output buffer (an earlier answer's, all sent)
          * is given back until there is an answer again. */
-        if (c->out && !c->out_len) {
-            arbor_free(c->out);
-            c->out = NULL;
-            c->out_cap = 0;
-        }
+        if (c->out && !c->out_len)
+            out_release(c);
         int rc = read_more(c, deadline_for(c, &phase_start, &phase));
         if (rc == 408) {
             arbor__http_write_error(c, 408);
             linger_close(c);
-            end();
+            end(c);
         }
         if (rc)
-            end();
+            end(c);
     }
 }
 
@@ -1003,9 +1079,9 @@ static void go_idle(http_conn_t *c)
         c->idle_deadline = arbor_now_ms() + (uint64_t)c->srv->opts.limits.idle_timeout_ms;
     /* A drain under way closes it at once, as one that finds it idle. */
     if (!arbor__http_conn_idle(c, c->idle_deadline))
-        end();
+        end(c);
     if (arbor_socket_notify(c->socket, ARBOR_READABLE) != 0)
-        end();
+        end(c);
 }
 
 /* Reads what has come and serves it, then goes idle (at once when
@@ -1015,7 +1091,7 @@ static void serve(http_conn_t *c)
 {
     int rc = read_now(c);
     if (rc != 0 && rc != ARBOR_ETIMEDOUT)
-        end();
+        end(c);
     if (rc == 0)
         serve_until_idle(c);
     go_idle(c);
@@ -1025,7 +1101,7 @@ static void serve(http_conn_t *c)
 static void on_readable(http_conn_t *c)
 {
     if (!arbor__http_conn_busy(c))
-        end(); /* a drain or the idle timeout closed it */
+        end(c); /* a drain or the idle timeout closed it */
     if (arbor__http_conn_buffers(c) != 0)
         arbor_exit(arbor_error("out of memory"));
     serve(c);
@@ -1060,11 +1136,11 @@ static void conn_init(void **state)
     if (arbor__http_conn_setup(c) != 0)
         arbor_exit(arbor_error("out of memory"));
     if (!arbor__http_conn_enter(c))
-        end(); /* the server drains: closed at once, as if idle */
+        end(c); /* the server drains: closed at once, as if idle */
     if (reject) {
         arbor__http_write_error(c, 503);
         linger_close(c);
-        end();
+        end(c);
     }
     /* The client usually sent its request with its connect: it is read
      * now rather than after a trip through the poller. */
@@ -1083,7 +1159,7 @@ static void conn_handle(void *state, arbor_msg_t *m)
     if (ev->socket != c->socket)
         return;
     if (ev->events & ARBOR_CLOSED)
-        end();
+        end(c);
     on_readable(c);
 }
 

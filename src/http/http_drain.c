@@ -87,6 +87,7 @@ void arbor__http_conn_leave(http_conn_t *c)
         srv->n_closed--;
     arbor_pid_t waiter = srv->n_conns == srv->n_closed ? srv->drain_waiter : ARBOR_NOPID;
     pthread_mutex_unlock(&srv->lock);
+    arbor__http_cache_empty(srv); /* draining: nothing is kept from now on */
     if (waiter != ARBOR_NOPID)
         arbor_send(waiter, ARBOR__HTTP_TAG_DRAINED, NULL, 0);
 }
@@ -214,6 +215,7 @@ int arbor_http_server_drain(arbor_http_server_t *srv, int64_t deadline_ms)
         return ARBOR_EBUSY;
 
     close_listeners(srv);
+    arbor__http_cache_empty(srv); /* draining: nothing is kept from now on */
     pthread_mutex_lock(&srv->lock);
     bool empty = close_connections(srv, false);
     pthread_mutex_unlock(&srv->lock);
@@ -253,8 +255,10 @@ static void drainer(void *arg)
     /* Its only link is its supervisor: an exit signal is the order to stop.
      * Until then it closes the connections idle beyond their timeout. */
     int64_t tick = arbor__http_idle_tick_ms(srv);
-    while (arbor_receive_match(is_exit, NULL, tick, &m) != 0)
+    while (arbor_receive_match(is_exit, NULL, tick, &m) != 0) {
         arbor__http_close_idle_expired(srv, arbor_now_ms());
+        arbor__http_cache_tick(srv); /* a quiet server keeps no buffers */
+    }
     arbor_reason_t why = arbor_reason_copy(&((arbor_exit_msg_t *)m->data)->reason);
     arbor_msg_free(m);
     arbor_http_server_drain(srv, srv->opts.shutdown_ms);

@@ -19,6 +19,19 @@
 
 struct http_conn;
 
+/* A server's cache of connection buffers (http_buffers.c): the blocks of
+ * input, head and header arrays (HTTP_BUF_BLOCK, all of the server's one
+ * size) and the output buffers (HTTP_BUF_OUT, HTTP_OUT_SIZE), at most
+ * HTTP_CACHE_SLOTS of each, disowned (no process's) while here. */
+#define HTTP_CACHE_SLOTS 16
+enum { HTTP_BUF_BLOCK, HTTP_BUF_OUT };
+typedef struct http_buffer_cache {
+    pthread_mutex_t lock;
+    void *slots[2][HTTP_CACHE_SLOTS];
+    size_t n[2];
+    bool used; /* something was taken since the last tick */
+} http_buffer_cache_t;
+
 struct arbor_http_server {
     arbor_http_opts_t opts; /* host points at host_copy */
     char *host_copy;
@@ -50,7 +63,24 @@ struct arbor_http_server {
     struct http_conn *conns;
     size_t n_conns, n_closed; /* listed, and of those closed by a drain */
     arbor_pid_t drain_waiter;
+    http_buffer_cache_t cache;
 };
+
+/* The cache (http_buffers.c). init and destroy with the server (destroy
+ * frees what it holds). take: one of kind, now the calling process's
+ * (arbor_adopt), or NULL when the cache has none (allocate one then).
+ * give: b (the calling process's, of kind and its full size) is disowned
+ * and kept, or freed when the cache is full or the server drains. empty:
+ * frees what it holds (a drain). tick: the same, when nothing was taken
+ * since the last tick (the drainer's sweep). held: how many of kind it
+ * holds (tests). Any thread; take and give process only. */
+int arbor__http_cache_init(http_buffer_cache_t *cache);
+void arbor__http_cache_destroy(http_buffer_cache_t *cache);
+void *arbor__http_cache_take(arbor_http_server_t *srv, int kind);
+void arbor__http_cache_give(arbor_http_server_t *srv, int kind, void *b);
+void arbor__http_cache_empty(arbor_http_server_t *srv);
+void arbor__http_cache_tick(arbor_http_server_t *srv);
+size_t arbor__http_cache_held(arbor_http_server_t *srv, int kind);
 
 /* A block of per-request memory, freed once the response is sent. */
 typedef struct http_block {
@@ -110,6 +140,7 @@ typedef struct http_conn {
     arbor_http_header_t *res_headers; /* HTTP_MAX_RESPONSE_HEADERS of them */
     size_t n_res_headers;
     bool in_handler, streaming, head_only;
+    bool lean; /* an event stream: no input, head or output buffers held */
     int write_error;
     int64_t send_timeout_ms; /* for each flush: the limit, or a stream's own */
     http_block_t *blocks;
@@ -143,7 +174,8 @@ char *arbor__http_strdup(http_conn_t *c, const char *s, size_t len);
  * request. serve: runs the handler on the request parsed and queues the
  * answer in out. write_error: queues the server's own answer (closes
  * after). request_reset: makes ready for the next request. */
-#define HTTP_IN_SIZE 16384
+#define HTTP_IN_SIZE  16384
+#define HTTP_OUT_SIZE 16384
 enum { FEED_MORE, FEED_MESSAGE, FEED_ERROR };
 int arbor__http_conn_setup(http_conn_t *c);
 int arbor__http_conn_buffers(http_conn_t *c);
@@ -152,6 +184,16 @@ int arbor__http_feed(http_conn_t *c);
 void arbor__http_serve(http_conn_t *c);
 void arbor__http_write_error(http_conn_t *c, int status);
 void arbor__http_request_reset(http_conn_t *c);
+/* For an event stream, once its head is sent (http_sse.c): what the
+ * handler may still read of the request (target, path, query, headers,
+ * params) is copied out of the head into per-request memory of its size,
+ * and the block of input, head and header arrays and the output buffer go
+ * back to the server's cache; from then on each write takes an output
+ * buffer and gives it back once sent (see flush), and the connection,
+ * which closes after the stream, reads nothing more but what it drops.
+ * Response headers can no longer be set (ARBOR_EINVAL). 0 or
+ * ARBOR_ENOMEM, or the error of sending what was queued. */
+int arbor__http_conn_lean(http_conn_t *c);
 
 /* A connection's process (http_conn.c), a reactive one: spawn it with
  * these ops and the server as its state; the acceptor gives it its socket

@@ -83,6 +83,8 @@ int arbor_http_set_header(arbor_http_response_t *res, const char *name, const ch
         if (!strcasecmp(name, reserved[i]))
             return ARBOR_EINVAL;
     http_conn_t *c = HTTP_CONN_OF_RES(res);
+    if (!c->res_headers)
+        return ARBOR_EINVAL; /* an event stream, whose head is sent */
     if (c->n_res_headers >= HTTP_MAX_RESPONSE_HEADERS)
         return ARBOR_ETOOBIG;
     char *n = arbor__http_strdup(c, name, strlen(name));

@@ -46,6 +46,12 @@ int arbor_http_server_new(const arbor_http_opts_t *opts, arbor_http_server_t **o
         free(s);
         return ARBOR_ENOMEM;
     }
+    if (arbor__http_cache_init(&s->cache) != 0) {
+        pthread_mutex_destroy(&s->lock);
+        free(s->host_copy);
+        free(s);
+        return ARBOR_ENOMEM;
+    }
     s->opts = *opts;
     s->opts.host = s->host_copy;
     if (!s->opts.shutdown_ms)
@@ -83,6 +89,7 @@ void arbor_http_server_free(arbor_http_server_t *srv)
     if (!srv)
         return;
     pthread_mutex_destroy(&srv->lock);
+    arbor__http_cache_destroy(&srv->cache);
     free(srv->host_copy);
     free(srv);
 }

@@ -105,6 +105,9 @@ int arbor_http_sse(arbor_http_request_t *req, arbor_http_response_t *res,
     int rc = arbor_http_write(res, NULL, 0); /* the head, at once */
     if (rc)
         return rc;
+    /* From here the stream only writes frames: its buffers go back. */
+    if ((rc = arbor__http_conn_lean(c)) != 0)
+        return rc;
     arbor__http_conn_streaming(c); /* a drain ends the stream at once */
     if ((rc = arbor_socket_notify(c->socket, ARBOR_READABLE)) != 0)
         return rc;

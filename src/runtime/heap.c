@@ -23,6 +23,30 @@ static void account(arbor__proc_t *p, size_t add, size_t sub)
     atomic_store_explicit(&p->heap_bytes, v + add - sub, memory_order_relaxed);
 }
 
+/* Threads b onto p's list and counts it. */
+static void link_block(arbor__proc_t *p, block_t *b)
+{
+    b->prev = NULL;
+    b->next = p->heap;
+    if (p->heap)
+        p->heap->prev = b;
+    p->heap = b;
+    account(p, malloc_usable_size(b), 0);
+}
+
+/* Takes b off p's list and out of its count. */
+static void unlink_block(arbor__proc_t *p, block_t *b)
+{
+    if (b->prev)
+        b->prev->next = b->next;
+    else
+        p->heap = b->next;
+    if (b->next)
+        b->next->prev = b->prev;
+    b->prev = b->next = NULL;
+    account(p, 0, malloc_usable_size(b));
+}
+
 void *arbor_alloc(size_t size)
 {
     return arbor__heap_alloc_for(arbor__proc_current(), size);
@@ -35,12 +59,7 @@ void *arbor__heap_alloc_for(arbor__proc_t *p, size_t size)
     block_t *b = malloc(sizeof *b + size);
     if (!b)
         return NULL;
-    b->prev = NULL;
-    b->next = p->heap;
-    if (p->heap)
-        p->heap->prev = b;
-    p->heap = b;
-    account(p, malloc_usable_size(b), 0);
+    link_block(p, b);
     return b + 1;
 }
 
@@ -58,16 +77,31 @@ void arbor_free(void *ptr)
 {
     if (!ptr)
         return;
-    arbor__proc_t *p = arbor__proc_current();
     block_t *b = (block_t *)ptr - 1;
-    if (b->prev)
-        b->prev->next = b->next;
-    else
-        p->heap = b->next;
-    if (b->next)
-        b->next->prev = b->prev;
-    account(p, 0, malloc_usable_size(b));
+    unlink_block(arbor__proc_current(), b);
     free(b);
+}
+
+void arbor_disown(void *ptr)
+{
+    arbor__proc_t *p = arbor__proc_current();
+    if (!ptr || !p)
+        return;
+    unlink_block(p, (block_t *)ptr - 1);
+}
+
+void arbor_adopt(void *ptr)
+{
+    arbor__proc_t *p = arbor__proc_current();
+    if (!ptr || !p)
+        return;
+    link_block(p, (block_t *)ptr - 1);
+}
+
+void arbor_free_disowned(void *ptr)
+{
+    if (ptr)
+        free((block_t *)ptr - 1);
 }
 
 void *arbor_realloc(void *ptr, size_t size)

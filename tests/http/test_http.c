@@ -30,6 +30,11 @@ typedef struct subscribed {
     char last_id[32];
 } subscribed_t;
 
+typedef struct sse_done {
+    int rc;           /* arbor_http_sse()'s */
+    char last_id[32]; /* the request's Last-Event-ID, read after the stream */
+} sse_done_t;
+
 typedef struct sse_msg {
     char id[16];
     char data[]; /* the rest of the message */
@@ -60,8 +65,12 @@ static void events(arbor_http_request_t *req, arbor_http_response_t *res)
                                .heartbeat_ms = sse_heartbeat_ms,
                                .send_timeout_ms = 200,
                                .max_backlog = 1000};
-    int rc = arbor_http_sse(req, res, &o);
-    ASSERT_OK(arbor_send(root_pid, TAG_SSE_DONE, &rc, sizeof rc));
+    sse_done_t done = {.rc = arbor_http_sse(req, res, &o)};
+    /* The request is still the handler's after the stream, though the
+     * stream gave its buffers back. */
+    last = arbor_http_header(req, "Last-Event-ID");
+    snprintf(done.last_id, sizeof done.last_id, "%s", last ? last : "");
+    ASSERT_OK(arbor_send(root_pid, TAG_SSE_DONE, &done, sizeof done));
 }
 
 /* The default handler: /echo answers the body, /fields the header names,
@@ -1113,7 +1122,7 @@ static void publish(arbor_pid_t to, const char *id, const char *data, size_t len
 static int sse_done(void)
 {
     arbor_msg_t *m = arbor_test_recv_tag(TAG_SSE_DONE, 5000);
-    int rc = *(int *)m->data;
+    int rc = ((sse_done_t *)m->data)->rc;
     arbor_msg_free(m);
     return rc;
 }
@@ -1154,6 +1163,54 @@ static void sse_order_root(void *arg)
 TEST(sse_delivers_messages_as_events_in_order)
 {
     arbor_test_run(sse_order_root, NULL);
+}
+
+/* An event stream only writes frames: once its head is sent it gives its
+ * input, head and output buffers back (about 52 KiB, where it held them
+ * for the stream's whole life), keeping what the handler may still read
+ * of its request; each frame takes an output buffer and gives it back. */
+static void sse_memory_root(void *arg)
+{
+    (void)arg;
+    root_pid = arbor_self();
+    uint16_t port = start();
+    client_t *c = connect_to(port);
+    subscribed_t sub = subscribe(c, "streamed-since-7");
+    read_stream_head(c);
+    arbor_process_info_t info;
+    WAIT_UNTIL(arbor_process_info(sub.pid, &info) == 0 && info.heap_bytes < 8 * 1024, 5000);
+    printf("# a stream: %zu bytes of heap\n", info.heap_bytes);
+    /* Another connection's request takes the buffers this one gave back
+     * (the server's cache) and writes its own head over them. */
+    response_t *r = new_response();
+    client_t *other = connect_to(port);
+    send_text(other, "GET /another-request HTTP/1.1\r\nLast-Event-ID: not-the-stream-s\r\n\r\n");
+    read_response(other, r);
+    ASSERT_STREQ(r->body, "/another-request");
+    disconnect(other);
+    char frame[256];
+    for (int i = 0; i < 3; i++) {
+        publish(sub.pid, "8", "an event", 8);
+        read_chunk(c, frame, sizeof frame);
+        ASSERT_STREQ(frame, "id: 8\nevent: tick\ndata: an event\n\n");
+        WAIT_UNTIL(arbor_process_info(sub.pid, &info) == 0 && info.heap_bytes < 8 * 1024, 5000);
+    }
+    ASSERT_OK(arbor_send(sub.pid, TAG_END, NULL, 0));
+    ASSERT_EQ(read_chunk(c, frame, sizeof frame), 0);
+    arbor_msg_t *m = arbor_test_recv_tag(TAG_SSE_DONE, 5000);
+    sse_done_t done = *(sse_done_t *)m->data;
+    arbor_msg_free(m);
+    ASSERT_EQ(done.rc, 0);
+    ASSERT_STREQ(done.last_id, "streamed-since-7");
+    expect_closed(c);
+    disconnect(c);
+    arbor_free(r);
+    stop();
+}
+
+TEST(sse_streams_hold_no_request_buffers)
+{
+    arbor_test_run(sse_memory_root, NULL);
 }
 
 static void sse_reconnect_root(void *arg)
