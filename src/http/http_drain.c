@@ -87,7 +87,6 @@ void arbor__http_conn_leave(http_conn_t *c)
         srv->n_closed--;
     arbor_pid_t waiter = srv->n_conns == srv->n_closed ? srv->drain_waiter : ARBOR_NOPID;
     pthread_mutex_unlock(&srv->lock);
-    arbor__http_cache_empty(srv); /* draining: nothing is kept from now on */
     if (waiter != ARBOR_NOPID)
         arbor_send(waiter, ARBOR__HTTP_TAG_DRAINED, NULL, 0);
 }
@@ -190,6 +189,7 @@ static void close_listeners(arbor_http_server_t *srv)
 void arbor__http_cut(arbor_http_server_t *srv)
 {
     close_listeners(srv);
+    arbor__http_cache_empty(srv); /* draining: nothing is kept from now on */
     pthread_mutex_lock(&srv->lock);
     close_connections(srv, true);
     arbor_pid_t waiter = srv->n_conns == srv->n_closed ? srv->drain_waiter : ARBOR_NOPID;
