@@ -31,8 +31,9 @@ typedef struct subscribed {
 } subscribed_t;
 
 typedef struct sse_done {
-    int rc;           /* arbor_http_sse()'s */
-    char last_id[32]; /* the request's Last-Event-ID, read after the stream */
+    int rc;             /* arbor_http_sse()'s */
+    char last_id[32];   /* the request's Last-Event-ID, read after the stream */
+    int late_header_rc; /* arbor_http_set_header() after the stream's head */
 } sse_done_t;
 
 typedef struct sse_msg {
@@ -70,6 +71,7 @@ static void events(arbor_http_request_t *req, arbor_http_response_t *res)
      * stream gave its buffers back. */
     last = arbor_http_header(req, "Last-Event-ID");
     snprintf(done.last_id, sizeof done.last_id, "%s", last ? last : "");
+    done.late_header_rc = arbor_http_set_header(res, "X-Late", "1");
     ASSERT_OK(arbor_send(root_pid, TAG_SSE_DONE, &done, sizeof done));
 }
 
@@ -1202,6 +1204,7 @@ static void sse_memory_root(void *arg)
     arbor_msg_free(m);
     ASSERT_EQ(done.rc, 0);
     ASSERT_STREQ(done.last_id, "streamed-since-7");
+    ASSERT_EQ(done.late_header_rc, ARBOR_EINVAL); /* its head went long ago */
     expect_closed(c);
     disconnect(c);
     arbor_free(r);
