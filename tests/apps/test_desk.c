@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "../../apps/support_system/desk.h"
+#include "desk_test_db.h"
 #include "test.h"
 
 /* The whole history of ticket id (up to STORE_HISTORY_MAX entries), oldest
@@ -146,6 +147,16 @@ static void racer(void *arg)
 
 static char db_path[64];
 
+static void set_db_path(const char *what)
+{
+    desk_test_db_path(db_path, sizeof db_path, "desk", what);
+}
+
+static void remove_db(void)
+{
+    desk_test_db_remove(db_path);
+}
+
 static void race_root(void *arg)
 {
     desk_config_t cfg = {.db_path = db_path, .demo = true, .idle_timeout_ms = 60000};
@@ -179,32 +190,12 @@ static void race_root(void *arg)
 
 TEST(two_concurrent_assignments_exactly_one_wins_and_the_loser_is_told)
 {
-    snprintf(db_path, sizeof db_path, "/tmp/arbor-desk-test-%d.db", (int)getpid());
+    set_db_path("race");
     arbor_test_run(race_root, NULL);
-    char wal[80];
-    unlink(db_path);
-    snprintf(wal, sizeof wal, "%s-wal", db_path);
-    unlink(wal);
-    snprintf(wal, sizeof wal, "%s-shm", db_path);
-    unlink(wal);
+    remove_db();
 }
 
 /* ---- durable desk under load ------------------------------------------------------ */
-
-static void set_db_path(const char *what)
-{
-    snprintf(db_path, sizeof db_path, "/tmp/arbor-desk-%s-%d.db", what, (int)getpid());
-}
-
-static void remove_db(void)
-{
-    char extra[96];
-    unlink(db_path);
-    snprintf(extra, sizeof extra, "%s-wal", db_path);
-    unlink(extra);
-    snprintf(extra, sizeof extra, "%s-shm", db_path);
-    unlink(extra);
-}
 
 enum { TAG_ACK = 10, TAG_STOP, TAG_DONE };
 
