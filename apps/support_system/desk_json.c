@@ -215,11 +215,8 @@ cJSON *desk_tree_json(arbor_pid_t sup)
     cJSON *timer = tree_node(tree, "SlaTimer");
     sla_timer_status_t sla;
     if (timer && sla_timer_status(&sla) == 0) {
-        char next[TICKET_TIME_SIZE] = "none", note[128];
-        if (sla.next_due)
-            ticket_format_time(sla.next_due, next);
-        snprintf(note, sizeof note, "next due %s; %llu breaches recorded", next,
-                 (unsigned long long)sla.recorded);
+        char note[128];
+        sla_timer_note(&sla, note, sizeof note);
         cJSON_AddItemToObject(timer, "note", cJSON_CreateString(note));
     }
     return tree;

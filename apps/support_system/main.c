@@ -1033,8 +1033,9 @@ static void sla_stats(const console_t *c, cJSON *j, char *text, size_t size)
         cJSON_AddNullToObject(o, "next_due");
     }
     cJSON_AddNumberToObject(o, "recorded", (double)st.recorded);
-    snprintf(text, size, "%s; next due %s; %llu breaches recorded since the timer started", policy,
-             next[0] ? next : "none", (unsigned long long)st.recorded);
+    char note[128];
+    sla_timer_note(&st, note, sizeof note);
+    snprintf(text, size, "%s; %s since the timer started", policy, note);
 }
 
 static void cmd_stats(const console_t *c)

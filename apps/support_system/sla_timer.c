@@ -138,20 +138,22 @@ static arbor_gs_ret_t timer_call(void **state, const arbor_msg_t *req, arbor_fro
     return sleep_until(t, arbor_gs_reply(&st, sizeof st));
 }
 
+void sla_timer_note(const sla_timer_status_t *st, char *buf, size_t size)
+{
+    char when[TICKET_TIME_SIZE];
+    if (st->next_due)
+        ticket_format_time(st->next_due, when);
+    snprintf(buf, size, "%s%s; %llu breach%s recorded",
+             st->next_due ? "next due " : "no clock running", st->next_due ? when : "",
+             (unsigned long long)st->recorded, st->recorded == 1 ? "" : "es");
+}
+
 static void timer_format(void *state, char *buf, size_t size)
 {
     const timer_state_t *t = state;
-    if (!t)
-        return;
-    if (!t->next_due) {
-        snprintf(buf, size, "no clock running; %llu breaches recorded",
-                 (unsigned long long)t->recorded);
-        return;
-    }
-    char when[TICKET_TIME_SIZE];
-    ticket_format_time(t->next_due, when);
-    snprintf(buf, size, "next due %s; %llu breaches recorded", when,
-             (unsigned long long)t->recorded);
+    if (t)
+        sla_timer_note(&(sla_timer_status_t){.next_due = t->next_due, .recorded = t->recorded}, buf,
+                       size);
 }
 
 static const arbor_gen_server_t timer_gs = {.label = "SupportSystem.SlaTimer",

@@ -51,4 +51,9 @@ typedef struct sla_timer_status {
 
 int sla_timer_status(sla_timer_status_t *out);
 
+/* The status in words, as `tree` and `stats` show it: "next due
+ * 2026-12-07T16:49:01Z; 1 breach recorded", or "no clock running; 0
+ * breaches recorded". */
+void sla_timer_note(const sla_timer_status_t *st, char *buf, size_t size);
+
 #endif

@@ -8,9 +8,13 @@
  * Group commit: a change (create, update, agent-add, notification) is not
  * written at once; it joins the pending batch, and the Store returns with a
  * timeout of 0, which fires only once its mailbox is empty. Then the whole
- * batch is written in one transaction (one fsync), each change inside a
- * savepoint so a refused one does not undo the others, and every caller is
- * answered after COMMIT. Changes that arrive while a batch is being written
+ * batch is written in one transaction (one fsync), and every caller is
+ * answered after COMMIT. A refused change undoes none of the others and
+ * leaves nothing of itself: the batch is written without a savepoint per
+ * change, and a change that fails having written part of itself (rare: a
+ * database error, an update's request id recorded by another request)
+ * makes the Store roll the batch back and write it again with each change
+ * in a savepoint of its own (write_batch). Changes that arrive while a batch is being written
  * queue up in the mailbox and form the next batch, so the batch grows with
  * the load. Before a batch is written the Store yields a few times, so that
  * the callers it has just answered can join it (LINGER_YIELDS). A batch of
@@ -19,9 +23,9 @@
  * of its own.
  *
  * The outbox: a change that announces something (a status change) carries
- * its notification's text, and the Store inserts the outbox row inside the
- * change's own savepoint, so the row commits with the change or not at all,
- * whatever else shares the batch. After a commit that added rows, the Store
+ * its notification's text, and the Store inserts the outbox row with the
+ * change (undone with it, as above), so the row commits with the change or
+ * not at all, whatever else shares the batch. After a commit that added rows, the Store
  * wakes the dispatcher (a message to STORE_OUTBOX_READER), which reads the
  * pending rows (committed state only: no flush) and marks the ones it
  * delivered.
@@ -162,8 +166,9 @@ static int made_before(store_t *s, job_t *j, store_request_t *first)
     return 1;
 }
 
-/* Records j's request id, if it has one, for ticket: in j's savepoint,
- * so it exists if and only if the change does. */
+/* Records j's request id, if it has one, for ticket: with j's change (a
+ * failure here undoes the change: write_change), so it exists if and only
+ * if the change does. */
 static int add_request(store_t *s, job_t *j, int64_t ticket)
 {
     if (!j->request_id[0])
@@ -259,10 +264,53 @@ static int update_missed(store_t *s, job_t *j)
     return ARBOR_EAGAIN;
 }
 
+/* The columns (COL_*) in which t differs from the stored row, known when
+ * the cache holds the row at t's version (the version the update is
+ * checked against, so the row it applies to); otherwise all. */
+static unsigned changed_columns(store_t *s, const ticket_t *t)
+{
+    const ticket_t *old = store__cache_slot(s, t->id);
+    if (old->id != t->id || old->version != t->version)
+        return COLS_ALL;
+    return (strcmp(old->description, t->description) ? COL_DESCRIPTION : 0u) |
+           (strcmp(old->customer, t->customer) ? COL_CUSTOMER : 0u) |
+           (old->priority != t->priority ? COL_PRIORITY : 0u) |
+           (old->status != t->status ? COL_STATUS : 0u) |
+           (strcmp(old->agent, t->agent) ? COL_AGENT : 0u) |
+           (old->due_at != t->due_at ? COL_DUE_AT : 0u) |
+           (old->sla_paused != t->sla_paused ||
+                    (t->sla_paused && old->sla_left_ms != t->sla_left_ms)
+                ? COL_SLA_LEFT
+                : 0u) |
+           (old->breached_at != t->breached_at ? COL_BREACHED_AT : 0u);
+}
+
+/* The update statement that sets the columns in bits, prepared on first
+ * use (all of them: the one prepared at open); NULL (with SQLite's message
+ * in j) when it cannot be. */
+static sqlite3_stmt *update_statement(store_t *s, job_t *j, unsigned bits)
+{
+    if (bits == COLS_ALL)
+        return s->st[ST_UPDATE_TICKET];
+    sqlite3_stmt **st = &s->updates[bits];
+    if (!*st) {
+        char sql[UPDATE_SQL_SIZE];
+        store__update_sql(bits, sql);
+        if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK) {
+            store__db_fail(s, j, "update");
+            sqlite3_finalize(*st);
+            *st = NULL;
+        }
+    }
+    return *st;
+}
+
 static int write_update(store_t *s, job_t *j)
 {
     const ticket_t *t = &j->ticket;
-    sqlite3_stmt *st = s->st[ST_UPDATE_TICKET];
+    sqlite3_stmt *st = update_statement(s, j, changed_columns(s, t));
+    if (!st)
+        return ARBOR_EEXIT;
     sqlite3_bind_text(st, 1, t->description, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, t->customer, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 3, (int)t->priority);
@@ -276,12 +324,13 @@ static int write_update(store_t *s, job_t *j)
         sqlite3_bind_int64(st, 10, t->sla_left_ms);
     else
         sqlite3_bind_null(st, 10);
-    bind_time(st, 11, t->breached_at);
+    bind_time(st, 11, t->breached_at); /* those a statement lacks are refused (SQLITE_RANGE) */
     if (step_done(st) != SQLITE_DONE)
         return store__db_fail(s, j, "update");
     if (sqlite3_changes(s->db) != 1)
         return update_missed(s, j);
-    j->ticket.version++; /* what was written, for the cache and the caller */
+    /* j->ticket.version is raised once the batch commits (write_batch):
+     * a batch may be written twice. */
     int64_t message = 0;
     int rc = j->message != STORE_NO_MESSAGE ? add_message(s, j, &message) : 0;
     if (!rc)
@@ -292,8 +341,8 @@ static int write_update(store_t *s, job_t *j)
         rc = step_done(st_t) == SQLITE_DONE ? 0 : store__db_fail(s, j, "turn");
     }
     if (!rc && j->notice[0]) {
-        /* In the change's savepoint: if the notification cannot be
-         * recorded, the change is undone with it. */
+        /* With the change: if the notification cannot be recorded, the
+         * change is undone with it (write_change). */
         sqlite3_stmt *st_n = s->st[ST_NOTIFY];
         sqlite3_bind_int64(st_n, 1, t->id);
         sqlite3_bind_int64(st_n, 2, t->updated_at);
@@ -395,13 +444,23 @@ static bool is_change(int op)
            op == AGENT_SET || op == MARK_DELIVERED;
 }
 
-/* One change, inside its own savepoint: if it fails, only it is undone. */
-static void write_change(store_t *s, job_t *j)
+/* One change. Written carefully, inside its own savepoint: if it fails,
+ * only it is undone. Otherwise without one (a savepoint and its release
+ * per change were the largest part of a batch's work: SQLite copies every
+ * page a change first touches into the savepoint's sub-journal, and FTS5
+ * flushes at each): then a change that fails having written nothing
+ * leaves nothing, and one that fails having written part of itself
+ * returns true: the batch must be written again, carefully
+ * (write_batch). Nothing written is what sqlite3_total_changes64 says,
+ * which counts the rows of each statement that completed: a statement
+ * that fails is undone by SQLite, itself or with the whole transaction. */
+static bool write_change(store_t *s, job_t *j, bool careful)
 {
-    if (step_done(s->st[ST_SAVEPOINT]) != SQLITE_DONE) {
+    if (careful && step_done(s->st[ST_SAVEPOINT]) != SQLITE_DONE) {
         j->rc = store__db_fail(s, j, "savepoint");
-        return;
+        return false;
     }
+    sqlite3_int64 before = sqlite3_total_changes64(s->db);
     switch (j->op) {
     case CREATE:
         j->rc = write_create(s, j);
@@ -418,9 +477,12 @@ static void write_change(store_t *s, job_t *j)
         j->rc = write_mark(s, j);
         break;
     }
+    if (!careful)
+        return j->rc && sqlite3_total_changes64(s->db) != before;
     if (j->rc)
         step_done(s->st[ST_UNDO]);
     step_done(s->st[ST_RELEASE]);
+    return false;
 }
 
 /* Tests only: a batch that wrote a ticket's change waits
@@ -493,24 +555,27 @@ static int index_new(store_t *s, int64_t first, int64_t last, job_t *failed)
     return step_done(st) == SQLITE_DONE ? 0 : index_failed(s, failed);
 }
 
-/* The blocking-pool half of a flush: the whole batch in one transaction.
- * When the transaction cannot begin or commit, or its creates cannot be
- * indexed, every change in it fails. */
-static void *write_batch(void *arg)
+/* The batch's changes, in a transaction left open for its COMMIT: 0; or
+ * the error that failed every change (the transaction is then ended).
+ * With careful, each change is in a savepoint of its own; without,
+ * *partial says that a change failed having written part of itself
+ * (write_change): the transaction is rolled back, and the batch must be
+ * written again, carefully. *requests: a change recorded a request id;
+ * *tickets: a change wrote a ticket. */
+static int write_changes(store_t *s, bool careful, job_t *failed, bool *partial, bool *requests,
+                         bool *tickets)
 {
-    store_t *s = arg;
-    job_t failed; /* for its err: the text is never read */
-    memset(&failed, 0, JOB_HEAD);
-    bool requests = false, tickets = false, deferred = batch_creates(s);
+    bool deferred = batch_creates(s);
     int64_t first = 0, last = 0; /* the ids the batch created */
-    int rc = step_done(s->st[ST_BEGIN]) == SQLITE_DONE ? 0 : store__db_fail(s, &failed, "begin");
+    *partial = *requests = *tickets = false;
+    int rc = step_done(s->st[ST_BEGIN]) == SQLITE_DONE ? 0 : store__db_fail(s, failed, "begin");
     if (!rc && deferred && step_done(s->st[ST_DEFER_INDEX]) != SQLITE_DONE)
-        rc = index_failed(s, &failed);
-    for (size_t i = 0; !rc && i < s->n; i++) {
+        rc = index_failed(s, failed);
+    for (size_t i = 0; !rc && !*partial && i < s->n; i++) {
         job_t *j = &s->batch[i].job;
-        write_change(s, j);
-        requests |= !j->rc && j->request_id[0] && !j->replayed;
-        tickets |= !j->rc && !j->replayed && (j->op == CREATE || j->op == UPDATE);
+        *partial = write_change(s, j, careful);
+        *requests |= !j->rc && j->request_id[0] && !j->replayed;
+        *tickets |= !j->rc && !j->replayed && (j->op == CREATE || j->op == UPDATE);
         if (!j->rc && !j->replayed && j->op == CREATE) {
             first = first && first < j->ticket.id ? first : j->ticket.id;
             last = last > j->ticket.id ? last : j->ticket.id;
@@ -519,29 +584,65 @@ static void *write_batch(void *arg)
             /* SQLite rolled the whole transaction back (disk full, I/O
              * error): the changes before this one are gone too. */
             rc = j->rc;
-            failed.err = j->err;
+            failed->err = j->err;
         } else if (s->damaged) {
             /* This change met the damage: none of the batch is committed
              * into a damaged file. */
             rc = ARBOR_EEXIT;
-            store__refuse_damaged(s, &failed.err);
+            store__refuse_damaged(s, &failed->err);
             step_done(s->st[ST_ROLLBACK]);
         }
     }
+    if (!rc && *partial) {
+        if (step_done(s->st[ST_ROLLBACK]) != SQLITE_DONE && !sqlite3_get_autocommit(s->db))
+            rc = store__db_fail(s, failed, "rollback");
+        return rc;
+    }
     if (!rc && deferred)
-        rc = index_new(s, first, last, &failed);
-    if (!rc && requests) {
+        rc = index_new(s, first, last, failed);
+    if (!rc && *requests) {
         prune_requests(s);
         if (sqlite3_get_autocommit(s->db)) /* SQLite undid the whole transaction */
-            rc = store__db_fail(s, &failed, "request ids");
+            rc = store__db_fail(s, failed, "request ids");
+    }
+    return rc;
+}
+
+/* The blocking-pool half of a flush: the whole batch in one transaction,
+ * written without savepoints, and again with one per change if a change
+ * failed having written part of itself (rare: a database error, or an
+ * update's request id recorded by another request). When the transaction
+ * cannot begin or commit, or its creates cannot be indexed, every change
+ * in it fails. */
+static void *write_batch(void *arg)
+{
+    store_t *s = arg;
+    job_t failed; /* for its err: the text is never read */
+    memset(&failed, 0, JOB_HEAD);
+    bool partial, requests, tickets;
+    int rc = write_changes(s, false, &failed, &partial, &requests, &tickets);
+    if (!rc && partial) {
+        s->stats.rewritten++;
+        for (size_t i = 0; i < s->n; i++) {
+            job_t *j = &s->batch[i].job;
+            j->rc = 0;
+            j->replayed = false;
+            memset(&j->err, 0, sizeof j->err);
+        }
+        rc = write_changes(s, true, &failed, &partial, &requests, &tickets);
     }
     if (!rc)
         delay_commit(s, tickets);
     if (!rc && step_done(s->st[ST_COMMIT]) != SQLITE_DONE)
         rc = commit_failed(s, &failed);
-    for (size_t i = 0; rc && i < s->n; i++) {
-        s->batch[i].job.rc = rc;
-        s->batch[i].job.err = failed.err;
+    for (size_t i = 0; i < s->n; i++) {
+        job_t *j = &s->batch[i].job;
+        if (rc) {
+            j->rc = rc;
+            j->err = failed.err;
+        } else if (!j->rc && j->op == UPDATE) {
+            j->ticket.version++; /* what was written, for the cache and the caller */
+        }
     }
     return NULL;
 }
@@ -651,6 +752,8 @@ static void close_store(void *arg)
     for (int i = 0; i < STORE_SORTS; i++)
         for (int k = 0; k < LIST_FILTERS; k++)
             sqlite3_finalize(s->lists[i][k]);
+    for (size_t i = 0; i < sizeof s->updates / sizeof s->updates[0]; i++)
+        sqlite3_finalize(s->updates[i]);
     sqlite3_close(s->db);
     free(s->batch);
     free(s->rows);
@@ -710,8 +813,9 @@ static void *open_db(void *arg)
      * the desk's is left as it is. */
     if (store__identify(s->db, o->path, o->error, sizeof o->error) != 0)
         return NULL;
-    /* temp_store=MEMORY: the sub-journal of the batch's savepoints (the
-     * pages each change first touches, to undo it alone) stays in memory.
+    /* temp_store=MEMORY: the sub-journal (the pages a statement with
+     * triggers first touches, to undo it alone; in a batch written again,
+     * those each change first touches) stays in memory.
      * With the default it spilled to a file in /var/tmp past 64 KB, every
      * batch: about 10 pwrite calls a change, 84 % of the desk's writes
      * (docs/performance.md, issue 18). It only serves a rollback inside a

@@ -65,7 +65,7 @@ typedef struct store_history {
  * is applied once (docs/desk.md, "When the answer is outcome unknown"): 1
  * to STORE_REQUEST_MAX characters, each visible ASCII (33 to 126). The
  * Store records it, with the ticket and a digest of the request, in the
- * change's own transaction (and savepoint): the record exists if and only
+ * change's own transaction, undone with it: the record exists if and only
  * if the change does. It is kept at least STORE_REQUEST_KEEP_MS; a retry
  * after that is a new request. */
 #define STORE_REQUEST_MAX     64
@@ -89,7 +89,7 @@ void store_request_reused(const char *request_id, const store_request_t *first,
 
 /* A roster change made at most once (store_agent_add, _rename, _set): its
  * request id (NULL or "": none, the change is made as asked) and the
- * request's digest. The id is recorded with the change, in its savepoint
+ * request's digest. The id is recorded with the change, undone with it
  * (ticket 0, what the change's name). If the id is recorded already: for
  * the same change (same what and digest) nothing is written, the call
  * succeeds and replayed is set; for anything else, ARBOR_EEXIST with err
@@ -166,7 +166,7 @@ int64_t store_call_timeout_ms(void);
  * updated_at), one history entry (ev->what, by ev->by, at t->updated_at),
  * the message ev announces if any, and, when ev->notice is not NULL or
  * "", one outbox row, and with ev->round_robin_turn the agent's turn, all
- * in one transaction (and one savepoint: all or none), if the stored
+ * in one transaction (all or none, whatever else shares it), if the stored
  * ticket still has t->version (the version t was computed from); then
  * raises t->version to the stored one. Otherwise nothing is written and it
  * returns ARBOR_EAGAIN with err "conflict": t is stale. */
@@ -300,8 +300,12 @@ int store_ticket_counts(store_ticket_count_t **out, size_t *n, ticket_error_t *e
 typedef struct store_stats {
     uint64_t transactions; /* committed or failed batches, one fsync each */
     uint64_t changes;      /* the changes in them */
-    bool damaged;          /* changes are refused (see the top of this file) */
-    char damage[200];      /* what found the damage: SQLite's message; "" if none */
+    /* Batches written twice: written without a savepoint per change, a
+     * change failed having written part of itself, so the batch was
+     * rolled back and written again with one per change (store.c). */
+    uint64_t rewritten;
+    bool damaged;     /* changes are refused (see the top of this file) */
+    char damage[200]; /* what found the damage: SQLite's message; "" if none */
 } store_stats_t;
 
 int store_stats(store_stats_t *out);

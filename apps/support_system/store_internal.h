@@ -132,6 +132,32 @@ enum {
 #define LIST_SQL_SIZE 1024
 void store__list_sql(unsigned bits, store_sort_t sort, char *sql);
 
+/* The columns of a ticket an update may change, as bits: an update's
+ * statement sets only those that differ from the stored row (known from
+ * the cache of committed tickets; all of them when the row is not there
+ * at the update's version), because SQLite rewrites an index's entry
+ * whenever the SET names one of its columns, changed or not, and runs
+ * the triggers named for them (updated_at and version are always set). */
+enum {
+    COL_DESCRIPTION = 1,
+    COL_CUSTOMER = 2,
+    COL_PRIORITY = 4,
+    COL_STATUS = 8,
+    COL_AGENT = 16,
+    COL_DUE_AT = 32,
+    COL_SLA_LEFT = 64,
+    COL_BREACHED_AT = 128,
+    COLS_ALL = 255
+};
+
+/* The SQL of an update that sets the columns in bits (COL_*) into sql
+ * (UPDATE_SQL_SIZE bytes). Its parameters are ST_UPDATE_TICKET's, each
+ * present only with its column: ?1 description, ?2 customer, ?3
+ * priority, ?4 status, ?5 agent, ?6 updated_at, ?7 id, ?8 the version it
+ * was computed from, ?9 due_at, ?10 sla_left, ?11 breached_at. */
+#define UPDATE_SQL_SIZE 512
+void store__update_sql(unsigned bits, char *sql);
+
 /* One request and its answer. The client sends it; the Store fills the
  * answer in and sends it back (with any rows after it). A request carries
  * only the bytes up to its text's NUL, and an answer none of its text
@@ -197,6 +223,9 @@ typedef struct store {
     /* The lists' statements, by order and filters (LIST_*), each prepared
      * when first used (NULL until then). */
     sqlite3_stmt *lists[STORE_SORTS][LIST_FILTERS];
+    /* The updates, by the columns they set (COL_*), each prepared when
+     * first used (NULL until then). */
+    sqlite3_stmt *updates[COLS_ALL + 1];
     pending_t *batch; /* malloc'd, like the store itself: the exit hook frees both */
     size_t n, cap;
     size_t urgent;      /* changes in the batch other than delivery marks */

@@ -240,6 +240,8 @@ const char *const store__statement_sql[ST_COUNT] = {
                           " VALUES(?,?,?,?,?,?)",
     [ST_INSERT_MESSAGE] = "INSERT INTO messages(ticket, at, author, role, internal, body)"
                           " VALUES(?,?,?,?,?,?)",
+    /* Every column: an update that does not know which changed (see
+     * store__update_sql). */
     [ST_UPDATE_TICKET] = "UPDATE tickets SET description = ?1, customer = ?2, priority = ?3,"
                          " status = ?4, agent = ?5, updated_at = ?6, due_at = ?9, sla_left = ?10,"
                          " breached_at = ?11, version = version + 1 WHERE id = ?7 AND version = ?8",
@@ -347,6 +349,20 @@ void store__list_sql(unsigned bits, store_sort_t sort, char *sql)
             len += (size_t)snprintf(sql + len, LIST_SQL_SIZE - len, "%s", conditions[i]);
     snprintf(sql + len, LIST_SQL_SIZE - len, " ORDER BY %s LIMIT ?8 OFFSET ?9",
              orders[(unsigned)sort < STORE_SORTS ? sort : STORE_SORT_NEWEST]);
+}
+
+void store__update_sql(unsigned bits, char *sql)
+{
+    static const char *const sets[] = {
+        "description = ?1, ", "customer = ?2, ", "priority = ?3, ",  "status = ?4, ",
+        "agent = ?5, ",       "due_at = ?9, ",   "sla_left = ?10, ", "breached_at = ?11, ",
+    };
+    size_t len = (size_t)snprintf(sql, UPDATE_SQL_SIZE, "UPDATE tickets SET ");
+    for (unsigned i = 0; i < sizeof sets / sizeof sets[0]; i++)
+        if (bits & (1u << i))
+            len += (size_t)snprintf(sql + len, UPDATE_SQL_SIZE - len, "%s", sets[i]);
+    snprintf(sql + len, UPDATE_SQL_SIZE - len,
+             "updated_at = ?6, version = version + 1 WHERE id = ?7 AND version = ?8");
 }
 
 /* Brings the schema to SCHEMA_VERSION, one step per version, each in its

@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "../../apps/support_system/desk.h"
+#include "desk_test_db.h"
 #include "test.h"
 
 /* The whole history of ticket id (up to STORE_HISTORY_MAX entries), oldest
@@ -146,6 +147,16 @@ static void racer(void *arg)
 
 static char db_path[64];
 
+static void set_db_path(const char *what)
+{
+    desk_test_db_path(db_path, sizeof db_path, "desk", what);
+}
+
+static void remove_db(void)
+{
+    desk_test_db_remove(db_path);
+}
+
 static void race_root(void *arg)
 {
     desk_config_t cfg = {.db_path = db_path, .demo = true, .idle_timeout_ms = 60000};
@@ -179,32 +190,12 @@ static void race_root(void *arg)
 
 TEST(two_concurrent_assignments_exactly_one_wins_and_the_loser_is_told)
 {
-    snprintf(db_path, sizeof db_path, "/tmp/arbor-desk-test-%d.db", (int)getpid());
+    set_db_path("race");
     arbor_test_run(race_root, NULL);
-    char wal[80];
-    unlink(db_path);
-    snprintf(wal, sizeof wal, "%s-wal", db_path);
-    unlink(wal);
-    snprintf(wal, sizeof wal, "%s-shm", db_path);
-    unlink(wal);
+    remove_db();
 }
 
 /* ---- durable desk under load ------------------------------------------------------ */
-
-static void set_db_path(const char *what)
-{
-    snprintf(db_path, sizeof db_path, "/tmp/arbor-desk-%s-%d.db", what, (int)getpid());
-}
-
-static void remove_db(void)
-{
-    char extra[96];
-    unlink(db_path);
-    snprintf(extra, sizeof extra, "%s-wal", db_path);
-    unlink(extra);
-    snprintf(extra, sizeof extra, "%s-shm", db_path);
-    unlink(extra);
-}
 
 enum { TAG_ACK = 10, TAG_STOP, TAG_DONE };
 
@@ -591,14 +582,17 @@ static void batch_index_root(void *arg)
     ASSERT_EQ(deferred, 0);
     ASSERT_OK(store_run(insert_directly, NULL, 0, NULL, 0));
     ASSERT_EQ(found_by("zebra", &id), 1);
-    /* A batch's savepoints keep their sub-journal in memory (not in a
-     * file in /var/tmp, written page by page). */
+    /* The sub-journal (statements with triggers, a batch written again)
+     * stays in memory (not in a file in /var/tmp, written page by page). */
     int64_t where = -1;
     ASSERT_OK(store_run(temp_store, NULL, 0, &where, sizeof where));
     ASSERT_EQ(where, 2);
     /* The eight changes were one transaction. */
     ASSERT_EQ(after.transactions - before.transactions, 1);
     ASSERT_EQ(after.changes - before.changes, BATCH_CREATES + 2);
+    /* Its refusals wrote nothing before failing: written once, without a
+     * savepoint per change. */
+    ASSERT_EQ(after.rewritten - before.rewritten, 0);
     ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
 }
 
@@ -607,6 +601,167 @@ TEST_TIMEOUT(a_batch_indexes_its_creates_at_its_end_and_a_refused_change_undoes_
     set_db_path("batch-index");
     remove_db();
     arbor_test_run(batch_index_root, NULL);
+    remove_db();
+}
+
+/* A batch is written without a savepoint per change; a change that fails
+ * having written part of itself (here an update whose request id another
+ * request recorded: its ticket row and history entry are written before
+ * the id's record is refused) makes the Store roll the batch back and
+ * write it again with one per change, so that the refused change leaves
+ * nothing (no new version, history entry or outbox row) and the changes
+ * before and after it are made, in one transaction. */
+enum { PARTIAL_UPDATE = BATCH_REUSED + 1 };
+
+typedef struct {
+    int kind;
+    ticket_t t;
+    const char *request_id;
+    arbor_pid_t parent;
+} partial_job_t;
+
+static void partial_client(void *arg)
+{
+    partial_job_t *job = arg;
+    batch_result_t r = {.kind = job->kind, .err = {.code = ""}};
+    ticket_t t = job->t;
+    switch (job->kind) {
+    case BATCH_HOLDER:
+        r.rc = store_run(hold_store, NULL, 0, NULL, 0);
+        break;
+    case BATCH_CREATE:
+        snprintf(t.description, sizeof t.description, "partialword");
+        r.rc = store_create(&t, &desk_operator, &r.err);
+        break;
+    case PARTIAL_UPDATE: {
+        store_event_t ev = {.by = desk_operator,
+                            .what = "assigned to bob",
+                            .notice = "partial notice",
+                            .request_id = job->request_id,
+                            .request = {.ticket = t.id, .digest = 99}};
+        snprintf(ev.request.what, sizeof ev.request.what, "assign");
+        r.rc = store_update(&t, &ev, &r.err);
+        break;
+    }
+    }
+    r.id = t.id;
+    r.n = (int)t.version;
+    arbor_send(job->parent, 1, &r, sizeof r);
+}
+
+/* store_run's function: *out, the outbox rows of the ticket *in. */
+static int count_outbox(sqlite3 *db, const void *in, void *out)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM outbox WHERE ticket = ?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return ARBOR_EEXIT;
+    sqlite3_bind_int64(st, 1, *(const int64_t *)in);
+    int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : ARBOR_EEXIT;
+    *(int64_t *)out = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static void partial_root(void *arg)
+{
+    desk_config_t cfg = {.db_path = db_path, .demo = true, .idle_timeout_ms = 60000};
+    arbor_pid_t sup;
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    ticket_t taken = fresh(), refused = fresh(), after_it = fresh();
+    ticket_error_t err = {.code = ""};
+    bool replayed;
+    ASSERT_OK(store_create_once(&taken, &desk_operator, "partial-rid", 1, &replayed, &err));
+    ASSERT_OK(store_create(&refused, &desk_operator, &err));
+    ASSERT_OK(store_create(&after_it, &desk_operator, &err));
+    ASSERT_TRUE(ticket_apply(&refused, ACTION_ASSIGN, "bob", ticket_now_ms(), &err));
+    ASSERT_TRUE(ticket_apply(&after_it, ACTION_ASSIGN, "bob", ticket_now_ms(), &err));
+    store_history_t *h;
+    size_t history_before, n;
+    ASSERT_OK(history_all(refused.id, &h, &history_before));
+    free(h);
+
+    store_stats_t before, after;
+    ASSERT_OK(store_stats(&before));
+    atomic_store(&batch_held, false);
+    atomic_store(&batch_release, false);
+    partial_job_t holder = {.kind = BATCH_HOLDER, .parent = arbor_self()};
+    ASSERT_OK(arbor_spawn(partial_client, &holder, NULL));
+    WAIT_UNTIL(atomic_load(&batch_held), 20000); /* the Store runs hold_store */
+    /* A create, the update that fails part-way, an update after it, a
+     * create: in this order in the Store's mailbox. */
+    partial_job_t jobs[] = {
+        {.kind = BATCH_CREATE, .t = fresh(), .parent = arbor_self()},
+        {.kind = PARTIAL_UPDATE, .t = refused, .request_id = "partial-rid", .parent = arbor_self()},
+        {.kind = PARTIAL_UPDATE, .t = after_it, .request_id = "", .parent = arbor_self()},
+        {.kind = BATCH_CREATE, .t = fresh(), .parent = arbor_self()},
+    };
+    enum { JOBS = sizeof jobs / sizeof jobs[0] };
+    arbor_pid_t pids[JOBS];
+    for (int i = 0; i < JOBS; i++) {
+        ASSERT_OK(arbor_spawn(partial_client, &jobs[i], &pids[i]));
+        wait_in_call(pids[i]);
+    }
+    atomic_store(&batch_release, true);
+    int creates = 0, refusals = 0, updates = 0;
+    for (int answered = 0; answered < JOBS + 1; answered++) {
+        arbor_msg_t *m = arbor_test_recv_tag(1, arbor_test_scaled_ms(20000));
+        batch_result_t r = *(batch_result_t *)m->data;
+        arbor_msg_free(m);
+        if (r.kind == BATCH_CREATE) {
+            ASSERT_OK(r.rc);
+            ASSERT_TRUE(r.id > after_it.id);
+            creates++;
+        } else if (r.kind == PARTIAL_UPDATE && r.id == refused.id) {
+            ASSERT_ERR(r.rc, ARBOR_EEXIST);
+            ASSERT_STREQ(r.err.code, "request_id_reused");
+            refusals++;
+        } else if (r.kind == PARTIAL_UPDATE) {
+            ASSERT_OK(r.rc);
+            ASSERT_EQ(r.n, after_it.version + 1); /* raised once, though written twice */
+            updates++;
+        }
+    }
+    ASSERT_EQ(creates, 2);
+    ASSERT_EQ(refusals, 1);
+    ASSERT_EQ(updates, 1);
+
+    /* The refused change left nothing. */
+    ticket_t stored;
+    ASSERT_OK(store_get(refused.id, &stored, NULL));
+    ASSERT_EQ(stored.version, refused.version);
+    ASSERT_EQ(stored.status, TICKET_OPEN);
+    ASSERT_STREQ(stored.agent, "");
+    ASSERT_OK(history_all(refused.id, &h, &n));
+    free(h);
+    ASSERT_EQ(n, history_before);
+    int64_t rows = -1;
+    ASSERT_OK(store_run(count_outbox, &refused.id, sizeof refused.id, &rows, sizeof rows));
+    ASSERT_EQ(rows, 0);
+    /* The one after it was made, once. */
+    ASSERT_OK(store_get(after_it.id, &stored, NULL));
+    ASSERT_EQ(stored.version, after_it.version + 1);
+    ASSERT_STREQ(stored.agent, "bob");
+    ASSERT_OK(history_all(after_it.id, &h, &n));
+    free(h);
+    ASSERT_EQ(n, history_before + 1);
+    ASSERT_OK(store_run(count_outbox, &after_it.id, sizeof after_it.id, &rows, sizeof rows));
+    ASSERT_EQ(rows, 1);
+    int64_t id;
+    ASSERT_EQ(found_by("partialword", &id), 2); /* both creates, indexed */
+    /* One transaction, written twice. */
+    ASSERT_OK(store_stats(&after));
+    ASSERT_EQ(after.transactions - before.transactions, 1);
+    ASSERT_EQ(after.changes - before.changes, JOBS);
+    ASSERT_EQ(after.rewritten - before.rewritten, 1);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST_TIMEOUT(a_change_that_fails_part_way_rewrites_its_batch_and_undoes_only_itself, 60)
+{
+    set_db_path("batch-partial");
+    remove_db();
+    arbor_test_run(partial_root, NULL);
     remove_db();
 }
 
@@ -667,6 +822,63 @@ TEST(status_changes_are_notified_to_the_log_with_their_ids)
     arbor_test_run(notify_root, NULL);
     remove_db();
     unlink(log_path);
+}
+
+/* store_run's function: *out, how many of the statements prepared on the
+ * Store's connection are updates of tickets that set the status but
+ * neither the text nor the priority (the index entries an assign or a
+ * resolve does not move). */
+static int count_narrow_updates(sqlite3 *db, const void *in, void *out)
+{
+    (void)in;
+    int64_t n = 0;
+    for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st; st = sqlite3_next_stmt(db, st)) {
+        const char *sql = sqlite3_sql(st);
+        n += strncmp(sql, "UPDATE tickets SET status = ", 28) == 0 && !strstr(sql, "priority") &&
+             !strstr(sql, "description") && !strstr(sql, "customer");
+    }
+    *(int64_t *)out = n;
+    return 0;
+}
+
+/* An update sets only the columns that changed (store.c): an assign and
+ * a resolve, of a ticket the Store has in its cache, use statements that
+ * leave the text and priority alone; an edit of the text after them is
+ * still found by search (the text's trigger runs when the text is set). */
+static void narrow_update_root(void *arg)
+{
+    arbor_pid_t sup;
+    desk_config_t cfg = {.db_path = db_path, .demo = true, .idle_timeout_ms = 60000};
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    ticket_t t = create_and_assign();
+    ticket_error_t err;
+    ASSERT_OK(resolve(t.id, NULL, &err));
+    int64_t narrow = -1;
+    ASSERT_OK(store_run(count_narrow_updates, NULL, 0, &narrow, sizeof narrow));
+    ASSERT_TRUE(narrow >= 1);
+    ticket_t stored, edited;
+    ASSERT_OK(store_get(t.id, &stored, NULL));
+    ASSERT_EQ(stored.status, TICKET_RESOLVED);
+    ASSERT_STREQ(stored.agent, "bob");
+    edited = stored;
+    snprintf(edited.description, sizeof edited.description, "narrowword printer");
+    ASSERT_OK(legacy_update(&edited, "bob", "edited", NULL, &err));
+    int64_t id;
+    ASSERT_EQ(found_by("narrowword", &id), 1);
+    ASSERT_EQ(id, t.id);
+    ASSERT_EQ(found_by("Login", &id), 0); /* the old text left the index */
+    ASSERT_OK(store_get(t.id, &stored, NULL));
+    ASSERT_EQ(stored.version, edited.version);
+    ASSERT_STREQ(stored.description, "narrowword printer");
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(an_update_sets_only_the_columns_it_changes)
+{
+    set_db_path("narrow-update");
+    remove_db();
+    arbor_test_run(narrow_update_root, NULL);
+    remove_db();
 }
 
 /* The outbox rows of ticket id whose text contains what, read from the

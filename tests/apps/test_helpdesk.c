@@ -15,6 +15,7 @@
 
 #include "../../apps/support_system/desk.h"
 #include "../../apps/support_system/store_internal.h" /* the lists' SQL, for their plans */
+#include "desk_test_db.h"
 #include "test.h"
 
 /* The whole history of ticket id (up to STORE_HISTORY_MAX entries), oldest
@@ -216,17 +217,12 @@ static char db_path[64];
 
 static void set_db_path(const char *what)
 {
-    snprintf(db_path, sizeof db_path, "/tmp/arbor-helpdesk-%s-%d.db", what, (int)getpid());
+    desk_test_db_path(db_path, sizeof db_path, "helpdesk", what);
 }
 
 static void remove_db(void)
 {
-    char extra[96];
-    unlink(db_path);
-    snprintf(extra, sizeof extra, "%s-wal", db_path);
-    unlink(extra);
-    snprintf(extra, sizeof extra, "%s-shm", db_path);
-    unlink(extra);
+    desk_test_db_remove(db_path);
 }
 
 static ticket_actor_t agent(const char *name)

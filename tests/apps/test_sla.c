@@ -13,6 +13,7 @@
 
 #include "../../apps/support_system/desk.h"
 #include "../../apps/support_system/sla_timer.h"
+#include "desk_test_db.h"
 #include "test.h"
 
 #define HOUR (3600 * 1000LL)
@@ -171,25 +172,31 @@ TEST(the_sla_option_is_read_and_refused_clearly)
     }
 }
 
+TEST(the_timer_s_note_counts_breaches_in_words)
+{
+    char note[128];
+    sla_timer_note(&(sla_timer_status_t){.next_due = 0, .recorded = 0}, note, sizeof note);
+    ASSERT_STREQ(note, "no clock running; 0 breaches recorded");
+    sla_timer_note(&(sla_timer_status_t){.next_due = 1796665741000, .recorded = 1}, note,
+                   sizeof note);
+    ASSERT_STREQ(note, "next due 2026-12-07T17:49:01Z; 1 breach recorded");
+    sla_timer_note(&(sla_timer_status_t){.next_due = 1796665741000, .recorded = 2}, note,
+                   sizeof note);
+    ASSERT_STREQ(note, "next due 2026-12-07T17:49:01Z; 2 breaches recorded");
+}
+
 /* ---- the desk's timer -------------------------------------------------------------------- */
 
 static char db_path[64];
 
 static void set_db_path(const char *what)
 {
-    snprintf(db_path, sizeof db_path, "/tmp/arbor-sla-%s-%d.db", what, (int)getpid());
+    desk_test_db_path(db_path, sizeof db_path, "sla", what);
 }
 
 static void remove_db(void)
 {
-    char extra[96];
-    unlink(db_path);
-    snprintf(extra, sizeof extra, "%s-wal", db_path);
-    unlink(extra);
-    snprintf(extra, sizeof extra, "%s-shm", db_path);
-    unlink(extra);
-    snprintf(extra, sizeof extra, "%s.lock", db_path);
-    unlink(extra);
+    desk_test_db_remove(db_path);
 }
 
 #define TAG_BREACHED 0x42524541ULL /* "BREA": a ticket's id */
