@@ -531,10 +531,9 @@ int arbor_answer_monitored(const arbor_msg_t *call, arbor_ref_t alias, uint64_t 
     arbor__proc_t *self = arbor__proc_current();
     const arbor__msg_t *c = call ? ARBOR__MSG_OF(call) : NULL;
     uint64_t holder;
-    if (!self || !c || c->kind != ARBOR__MSG || !(c->flags & ARBOR__MSG_MONITORED) ||
-        alias == 0 || call->from == ARBOR_NOPID || !tag_allowed(tag) || (size && !data) ||
-        size > ARBOR_MSG_MAX || !arbor__u64map_get(&self->monitored, c->u.ref, &holder) ||
-        holder != call->from)
+    if (!self || !c || c->kind != ARBOR__MSG || !(c->flags & ARBOR__MSG_MONITORED) || alias == 0 ||
+        call->from == ARBOR_NOPID || !tag_allowed(tag) || (size && !data) || size > ARBOR_MSG_MAX ||
+        !arbor__u64map_get(&self->monitored, c->u.ref, &holder) || holder != call->from)
         return arbor_send_alias(call ? call->from : ARBOR_NOPID, alias, tag, data, size);
     arbor__msg_t *m = arbor__msg_new(ARBOR__MSG, size);
     if (!m)
