@@ -28,12 +28,15 @@ typedef struct {
 
 #define NONE SIZE_MAX
 
-/* PICK's answer: rc, and when it is 0 the choice; no agents_reply_t (1.2
- * KB with a name, a roster entry and an error the pick never fills). PICK
- * asks with no request. */
+/* PICK's answer: rc, and when it is 0 the choice, its name and why one
+ * after the other, each up to its NUL (a few dozen bytes: the whole
+ * agents_choice_t, 584 bytes, went past the GenServer's inline reply into
+ * process memory and to malloc on every pick). PICK asks with no
+ * request. */
 typedef struct {
     int rc;
-    agents_choice_t choice;
+    bool round_robin;
+    char text[sizeof(((agents_choice_t *)0)->name) + sizeof(((agents_choice_t *)0)->why)];
 } pick_reply_t;
 
 typedef struct roster {
@@ -237,12 +240,20 @@ static arbor_gs_ret_t agents_call(void **state, const arbor_msg_t *req, arbor_fr
     if (req->tag == ROSTER)
         return arbor_gs_reply(r->agents, r->n * sizeof *r->agents);
     if (req->tag == PICK) {
+        agents_choice_t c;
+        c.name[0] = c.why[0] = '\0';
+        c.round_robin = false;
         pick_reply_t p;
-        p.choice = (agents_choice_t){.round_robin = false};
         p.rc = r->n == 0                          ? ARBOR_ENOENT
-               : r->policy == POLICY_LEAST_LOADED ? least_loaded(&p.choice)
-                                                  : next_in_turn(r, &p.choice);
-        return arbor_gs_reply(&p, p.rc ? offsetof(pick_reply_t, choice) : sizeof p);
+               : r->policy == POLICY_LEAST_LOADED ? least_loaded(&c)
+                                                  : next_in_turn(r, &c);
+        if (p.rc)
+            return arbor_gs_reply(&p, offsetof(pick_reply_t, round_robin));
+        p.round_robin = c.round_robin;
+        size_t name = strlen(c.name) + 1, why = strlen(c.why) + 1;
+        memcpy(p.text, c.name, name);
+        memcpy(p.text + name, c.why, why);
+        return arbor_gs_reply(&p, offsetof(pick_reply_t, text) + name + why);
     }
     if (req->size != sizeof(agents_req_t))
         return arbor_gs_halt(arbor_error("bad agents request"));
@@ -323,10 +334,21 @@ int agents_choose(agents_choice_t *choice)
         return rc;
     const pick_reply_t *p = m->data;
     rc = m->size < sizeof p->rc ? ARBOR_EINVAL : p->rc;
-    if (!rc && m->size != sizeof *p)
+    /* The name, then why, each with its NUL, filling the answer. */
+    size_t room = m->size > offsetof(pick_reply_t, text) && m->size <= sizeof *p
+                      ? m->size - offsetof(pick_reply_t, text)
+                      : 0;
+    const char *end = room ? memchr(p->text, '\0', room) : NULL;
+    size_t name = end ? (size_t)(end - p->text) + 1 : 0;
+    if (!rc && (!end || name > sizeof choice->name || room - name > sizeof choice->why ||
+                room == name || p->text[room - 1] != '\0' ||
+                memchr(p->text + name, '\0', room - name) != p->text + room - 1))
         rc = ARBOR_EINVAL; /* not a pick's answer */
-    if (!rc)
-        *choice = p->choice;
+    if (!rc) {
+        memcpy(choice->name, p->text, name);
+        memcpy(choice->why, p->text + name, room - name);
+        choice->round_robin = p->round_robin;
+    }
     arbor_msg_free(m);
     return rc;
 }

@@ -217,8 +217,8 @@ int desk_create_once(ticket_t *t, const ticket_actor_t *by, desk_once_t *once, a
     arbor_pid_t pid;
     if (!desk.durable) {
         t->id = atomic_fetch_add(&desk.last_id, 1) + 1;
-        worker_arg_t a = {.id = t->id, .ticket = *t};
-        int rc = desk__start_worker(&a, &pid, NULL);
+        worker_arg_t a;
+        int rc = desk__start_worker(&a, worker_arg_pack(&a, t->id, t), &pid, NULL);
         if (rc) {
             unavailable(err, "did not start", rc);
             return rc;

@@ -86,11 +86,75 @@ static inline size_t act_reply_size(uint64_t tag, const act_reply_t *r)
  * ticket from the Store (so a restart begins from the last acknowledged
  * state); in in-memory mode the ticket itself, as the course's
  * TicketWorker.start_link(ticket) (so a restart begins from the ticket as
- * created, as the course's does). */
+ * created, as the course's does). The ticket travels packed
+ * (worker_arg_pack): its other fields, then its description, customer and
+ * agent one after the other, each up to its NUL; about a hundred bytes
+ * where a whole ticket_t, 1.4 KB, was copied into the start request and
+ * the DynamicSupervisor's child record (past malloc's thread cache). */
 typedef struct {
     int64_t id;
-    ticket_t ticket; /* in-memory mode */
+    bool has_ticket; /* in-memory mode; else the worker loads ticket id */
+    ticket_priority_t priority;
+    ticket_status_t status;
+    bool sla_paused;
+    int64_t created_at, updated_at, version, due_at, sla_left_ms, breached_at;
+    char text[TICKET_DESC_SIZE + 2 * TICKET_NAME_SIZE];
 } worker_arg_t;
+
+/* Packs t (NULL: none, the durable worker's id alone) for ticket id's
+ * worker into *a; returns the bytes of *a that carry it. */
+static inline size_t worker_arg_pack(worker_arg_t *a, int64_t id, const ticket_t *t)
+{
+    a->id = id;
+    a->has_ticket = t != NULL;
+    if (!t)
+        return offsetof(worker_arg_t, priority);
+    a->priority = t->priority;
+    a->status = t->status;
+    a->sla_paused = t->sla_paused;
+    a->created_at = t->created_at;
+    a->updated_at = t->updated_at;
+    a->version = t->version;
+    a->due_at = t->due_at;
+    a->sla_left_ms = t->sla_left_ms;
+    a->breached_at = t->breached_at;
+    size_t len = 0;
+    const char *const texts[] = {t->description, t->customer, t->agent};
+    const size_t sizes[] = {sizeof t->description, sizeof t->customer, sizeof t->agent};
+    for (int i = 0; i < 3; i++) {
+        size_t n = strnlen(texts[i], sizes[i] - 1);
+        memcpy(a->text + len, texts[i], n);
+        a->text[len + n] = '\0';
+        len += n + 1;
+    }
+    return offsetof(worker_arg_t, text) + len;
+}
+
+/* The ticket a packs (has_ticket), whole: the fields it does not carry
+ * are zeros. */
+static inline void worker_arg_ticket(const worker_arg_t *a, ticket_t *t)
+{
+    memset(t, 0, sizeof *t);
+    t->id = a->id;
+    if (!a->has_ticket)
+        return;
+    t->priority = a->priority;
+    t->status = a->status;
+    t->sla_paused = a->sla_paused;
+    t->created_at = a->created_at;
+    t->updated_at = a->updated_at;
+    t->version = a->version;
+    t->due_at = a->due_at;
+    t->sla_left_ms = a->sla_left_ms;
+    t->breached_at = a->breached_at;
+    const char *p = a->text;
+    char *const texts[] = {t->description, t->customer, t->agent};
+    for (int i = 0; i < 3; i++) {
+        size_t n = strlen(p); /* fits: packed from a field this size */
+        memcpy(texts[i], p, n + 1);
+        p += n + 1;
+    }
+}
 
 /* The running desk's settings (one desk per runtime; desk_start sets them). */
 typedef struct {
@@ -131,7 +195,8 @@ bool desk__refuse(ticket_error_t *err, const char *code, const char *fmt, ...)
  * the agent). */
 bool desk__check_agent(const char *name, ticket_error_t *err);
 
-/* Starts the worker of a under the TicketSupervisor. */
-int desk__start_worker(const worker_arg_t *a, arbor_pid_t *pid, arbor_reason_t *why);
+/* Starts the worker of a, size bytes of it (worker_arg_pack), under the
+ * TicketSupervisor. */
+int desk__start_worker(const worker_arg_t *a, size_t size, arbor_pid_t *pid, arbor_reason_t *why);
 
 #endif

@@ -107,7 +107,19 @@ static bool fail(ticket_error_t *err, const char *code, const char *fmt, ...)
 static bool check_text(const char *field, const char *value, size_t max, bool may_be_empty,
                        const char *allowed, ticket_error_t *err)
 {
-    size_t n = value ? strlen(value) : 0, chars = 0;
+    /* Printable ASCII alone (0x20 to 0x7e), the usual text: valid UTF-8,
+     * a character a byte, no control character, in one pass (the general
+     * checks below were 1,000 instructions of an in-memory ticket's six
+     * checks of short names). */
+    size_t ascii = 0;
+    while (value && (unsigned char)(value[ascii] - 0x20) < 0x5f)
+        ascii++;
+    if (value && value[ascii] == '\0' && (ascii > 0 || may_be_empty)) {
+        if (ascii > max)
+            return fail(err, "field_too_long", "%s is longer than %zu characters", field, max);
+        return true;
+    }
+    size_t n = value ? ascii + strlen(value + ascii) : 0, chars = 0;
     if (n == 0 && !may_be_empty)
         return fail(err, "empty_field", "%s must not be empty", field);
     if (!utf8_check(value ? value : "", n, &chars, NULL))
@@ -247,7 +259,10 @@ static bool edit(ticket_t *t, const ticket_change_t *c, char *event, size_t size
     return true;
 }
 
-/* Applies c to the copy next; *next is kept only when this returns true. */
+/* Applies c to next. Each action checks everything before it changes a
+ * field, so a refusal leaves *next as it was (ticket_change relies on it
+ * and copies no ticket: two 1.4 KB copies a change were a tenth of an
+ * in-memory change's instructions). */
 static bool apply(ticket_t *next, const ticket_change_t *c, char *event, size_t size,
                   ticket_error_t *err)
 {
@@ -308,13 +323,11 @@ static bool apply(ticket_t *next, const ticket_change_t *c, char *event, size_t 
 bool ticket_change(ticket_t *t, const ticket_change_t *c, int64_t now, char *event,
                    size_t event_size, ticket_error_t *err)
 {
-    ticket_t next = *t;
     char text[TICKET_EVENT_SIZE];
     text[0] = '\0';
-    if (!apply(&next, c, text, sizeof text, err))
-        return false;
-    next.updated_at = now;
-    *t = next;
+    if (!apply(t, c, text, sizeof text, err))
+        return false; /* t as it was (apply) */
+    t->updated_at = now;
     CONCAT(event, event_size, text);
     return true;
 }

@@ -39,8 +39,7 @@ static arbor_gs_ret_t worker_init(void **state, void *arg)
     worker_t *w = arbor_alloc(sizeof *w);
     if (!w)
         return arbor_gs_halt(arbor_error("out of memory"));
-    w->t = a->ticket; /* in durable mode, only its id until loaded */
-    w->t.id = a->id;
+    worker_arg_ticket(a, &w->t); /* in durable mode, only its id until loaded */
     char key[32];
     desk__ticket_key(a->id, key);
     arbor_pid_t reg = arbor_whereis(DESK_REGISTRY_NAME), owner;
@@ -159,7 +158,6 @@ static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q, uint64_t tag)
     r.rc = 0;
     r.replayed = false;
     ticket_change_t *c = &q->change;
-    ticket_t next = w->t;
     if (answered_before(w, q, &r))
         return idle(act_reply(w, tag, &r));
     if (q->expected >= 0 && q->expected != w->t.version) {
@@ -170,6 +168,15 @@ static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q, uint64_t tag)
                      (long long)w->t.id, (long long)w->t.version, (long long)q->expected);
         return idle(act_reply(w, tag, &r));
     }
+    /* The change is made on a copy the Store commits before the worker
+     * adopts it; in memory nothing can fail after ticket_change, which
+     * leaves the ticket as it was when it refuses, so the change is made
+     * on the worker's ticket itself (no 1.4 KB copies). */
+    ticket_t copy, *next = &w->t;
+    if (desk.durable) {
+        copy = w->t;
+        next = &copy;
+    }
     char event[TICKET_EVENT_SIZE];
     agents_choice_t chosen = {.name = ""};
     bool message = c->action == ACTION_REPLY || c->action == ACTION_NOTE, ok;
@@ -177,9 +184,9 @@ static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q, uint64_t tag)
         ok = desk__refuse(&r.err, "no_store", "the in-memory desk keeps no conversation");
     else
         ok = check_actor(&w->t, &q->by, c, &r.err) && choose_agent(&w->t, c, &chosen, &r.err) &&
-             ticket_change(&next, c, ticket_now_ms(), event, sizeof event, &r.err);
+             ticket_change(next, c, ticket_now_ms(), event, sizeof event, &r.err);
     if (ok && desk.durable) /* the SLA's clock follows the change (sla.h) */
-        sla_follow(&desk.sla, &w->t, &next, next.updated_at);
+        sla_follow(&desk.sla, &w->t, next, next->updated_at);
     if (ok && chosen.name[0] && desk.durable) {
         /* The history says which policy chose the agent, and why (in
          * memory there is no history). */
@@ -198,9 +205,9 @@ static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q, uint64_t tag)
          * transaction: it exists if and only if the change does (the
          * outbox). In memory there is no outbox, and no notification. */
         char notice[STORE_NOTICE_SIZE] = "";
-        if (ticket_changes_status(&w->t, &next))
-            snprintf(notice, sizeof notice, "ticket %lld is now %s", (long long)next.id,
-                     ticket_status_name(next.status));
+        if (ticket_changes_status(&w->t, next))
+            snprintf(notice, sizeof notice, "ticket %lld is now %s", (long long)next->id,
+                     ticket_status_name(next->status));
         store_event_t ev = {.by = q->by,
                             .what = event,
                             .notice = notice,
@@ -210,9 +217,9 @@ static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q, uint64_t tag)
                             .text = c->text,
                             .round_robin_turn = chosen.round_robin,
                             .request_id = q->request_id,
-                            .request = {.ticket = next.id, .digest = q->digest}};
+                            .request = {.ticket = next->id, .digest = q->digest}};
         snprintf(ev.request.what, sizeof ev.request.what, "%s", ticket_action_name(c->action));
-        r.rc = store_update(&next, &ev, &r.err);
+        r.rc = store_update(next, &ev, &r.err);
     }
     if (r.rc != 0) {
         /* The Store did not confirm: the change may or may not have been
@@ -225,10 +232,11 @@ static arbor_gs_ret_t worker_act(worker_t *w, act_req_t *q, uint64_t tag)
         return arbor_gs_halt_reply(arbor_reason(ARBOR_EXIT_SHUTDOWN, "unconfirmed"), &r,
                                    act_reply_size(tag, &r));
     }
-    bool due_moved = next.due_at && next.due_at != w->t.due_at;
-    w->t = next; /* committed: now it is true */
+    bool due_moved = next->due_at && next->due_at != w->t.due_at;
+    if (next != &w->t)
+        w->t = *next; /* committed: now it is true */
     if (due_moved)
-        sla_timer_notify(next.due_at);
+        sla_timer_notify(w->t.due_at);
     desk__announce(&w->t);
     return idle(act_reply(w, tag, &r));
 }
@@ -325,7 +333,7 @@ static int worker_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
     return arbor_gs_start(&ticket_worker, arg, &o, pid, err);
 }
 
-int desk__start_worker(const worker_arg_t *a, arbor_pid_t *pid, arbor_reason_t *why)
+int desk__start_worker(const worker_arg_t *a, size_t size, arbor_pid_t *pid, arbor_reason_t *why)
 {
     arbor_pid_t sup = arbor_whereis(DESK_TICKET_SUP_NAME);
     if (!sup)
@@ -333,7 +341,7 @@ int desk__start_worker(const worker_arg_t *a, arbor_pid_t *pid, arbor_reason_t *
     arbor_child_spec_t spec = {.id = "SupportSystem.TicketWorker",
                                .start = worker_start,
                                .arg = (void *)a,
-                               .arg_size = sizeof *a,
+                               .arg_size = size,
                                .restart = ARBOR_TRANSIENT};
     return arbor_dynsup_start_child(sup, &spec, pid, why);
 }
@@ -355,8 +363,8 @@ int desk_worker(int64_t id, arbor_pid_t *pid)
             return 0;
         if (!desk.durable)
             return ARBOR_ENOENT; /* in memory, a ticket without a worker is gone */
-        worker_arg_t a = {.id = id};
-        int rc = desk__start_worker(&a, pid, NULL);
+        worker_arg_t a;
+        int rc = desk__start_worker(&a, worker_arg_pack(&a, id, NULL), pid, NULL);
         if (rc == 0)
             return 0;
         if (rc == ARBOR_ENOPROC)

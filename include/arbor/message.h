@@ -138,6 +138,25 @@ int arbor_unalias(arbor_ref_t alias);
 int arbor_send_alias(arbor_pid_t pid, arbor_ref_t alias, uint64_t tag, const void *data,
                      size_t size);
 
+/* The answer to a request that came with its sender's monitor
+ * (arbor_monitor_send()), from the process that received it: sends data
+ * to the sender's alias with tag, as arbor_send_alias(call->from, alias,
+ * ...), and, when the sender still monitors us with the request's
+ * monitor, drops that monitor on our side and says so in the answer
+ * (arbor_demonitor_answered()), so that the sender need not send the
+ * demonitor signal a GenServer call otherwise ends with. Our DOWN can
+ * then no longer reach the sender for that monitor: it has the answer.
+ * call must be a message this process received and still holds. Returns
+ * as arbor_send_alias(). */
+int arbor_answer_monitored(const arbor_msg_t *call, arbor_ref_t alias, uint64_t tag,
+                           const void *data, size_t size);
+
+/* Removes the monitor ref after its answer arrived: when answer is
+ * arbor_answer_monitored()'s for ref, the other side has dropped the
+ * monitor already, and nothing is sent; otherwise as
+ * arbor_demonitor(ref, ARBOR_DEMONITOR_FLUSH). Process only. */
+int arbor_demonitor_answered(arbor_ref_t ref, const arbor_msg_t *answer);
+
 /* ---- timers ---------------------------------------------------------------- */
 
 typedef struct arbor_timer arbor_timer_t;

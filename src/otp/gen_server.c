@@ -58,6 +58,10 @@ typedef struct {
     bool suspended;          /* sys:suspend: in suspended() */
     bool tracing;            /* sys:trace: an event for each message and outcome */
     arbor_pid_t tracer;      /* where events go; ARBOR_NOPID: stderr */
+    /* The call handle_call is answering (on_call), with its caller's
+     * monitor: its reply drops that monitor here and tells the caller so
+     * (arbor_answer_monitored()), which then sends no demonitor. */
+    const arbor_msg_t *call;
 } server_t;
 
 typedef struct {
@@ -330,8 +334,12 @@ static void after(server_t *s, arbor_gs_ret_t r, const arbor_from_t *from)
                 trace_outcome(s, NULL, 0);
             break;
         case ARBOR_GS_REPLY:
-            if (from) {
+            if (from && s->call && s->call->from == from->pid)
+                arbor_answer_monitored(s->call, from->alias, ARBOR__TAG_GS_REPLY, reply_data(&r),
+                                       r.reply_size);
+            else if (from)
                 arbor_gs_reply_to(*from, reply_data(&r), r.reply_size);
+            if (from) {
                 if (s->tracing)
                     trace_outcome(s, from, r.reply_size);
             }
@@ -386,7 +394,9 @@ static void on_call(server_t *s, const arbor_msg_t *msg)
                        .from = msg->from,
                        .size = msg->size - sizeof *h,
                        .data = (char *)msg->data + sizeof *h};
+    s->call = msg;
     after(s, s->gs->handle_call(&s->state, &req, from), &from);
+    s->call = NULL;
 }
 
 static void on_cast(server_t *s, const arbor_msg_t *msg)
@@ -719,7 +729,7 @@ static int call_as(uint64_t kind, arbor_pid_t server, uint64_t tag, const void *
         arbor_msg_free(m);
         return rc;
     }
-    arbor_demonitor(w.mref, ARBOR_DEMONITOR_FLUSH);
+    arbor_demonitor_answered(w.mref, m); /* the server dropped its side when it answered */
     if (reply_out)
         *reply_out = m;
     else

@@ -18,9 +18,14 @@ size_t arbor__reg_live_blocks(void)
 
 void *arbor__reg_block_alloc(size_t size)
 {
-    void *p = calloc(1, size);
-    if (p)
+    /* malloc and memset, not calloc: glibc's calloc never takes a block
+     * from the thread's cache, and an entry (two a registered ticket
+     * worker in the desk) cost 300 instructions that way. */
+    void *p = malloc(size);
+    if (p) {
+        memset(p, 0, size);
         atomic_fetch_add_explicit(&live_blocks, 1, memory_order_relaxed);
+    }
     return p;
 }
 
@@ -43,9 +48,32 @@ uint64_t arbor__reg_mix(uint64_t x)
 
 uint64_t arbor__reg_key_hash(const char *key, size_t len)
 {
-    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, then mixed */
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)key[i]) * 0x100000001b3ull;
+    /* Eight bytes at a time, each word mixed in with a multiply and a
+     * shift; the last few as the key's last eight (overlapping the word
+     * before), or one by one in a key shorter than a word; the length
+     * first, so keys of different lengths stay apart; then the full
+     * mixer, whose high bits pick the partition and low bits the bucket.
+     * (Byte by byte, FNV-1a, a desk key "ticket:12345" took 86
+     * instructions, three a ticket.) */
+    const uint64_t k = 0xff51afd7ed558ccdull;
+    uint64_t h = (len + 1) * 0x9e3779b97f4a7c15ull, w;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        memcpy(&w, key + i, 8);
+        h = (h ^ w) * k;
+        h ^= h >> 32;
+    }
+    if (i < len) {
+        if (len >= 8) {
+            memcpy(&w, key + len - 8, 8);
+        } else {
+            w = 0;
+            for (unsigned sh = 0; i < len; i++, sh += 8)
+                w |= (uint64_t)(unsigned char)key[i] << sh;
+        }
+        h = (h ^ w) * k;
+        h ^= h >> 32;
+    }
     return arbor__reg_mix(h);
 }
 

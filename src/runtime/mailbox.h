@@ -61,6 +61,12 @@ typedef enum arbor__msg_kind {
  * larger than ARBOR__MID_PAYLOAD, from malloc and free()d. */
 #define ARBOR__MSG_BIG 32u
 #define ARBOR__MSG_MID 64u
+/* MSG: its MSG_MONITOR was taken in, and u.ref still names that monitor
+ * (arbor_answer_monitored() reads it). */
+#define ARBOR__MSG_MONITORED 128u
+/* MSG: an answer whose sender dropped the monitor u.ref on its side
+ * (arbor_answer_monitored(), arbor_demonitor_answered()). */
+#define ARBOR__MSG_DEMONITORED 256u
 
 typedef struct arbor__msg {
     arbor__node_t node; /* inbox and private-queue link; must be first */

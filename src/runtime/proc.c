@@ -525,6 +525,56 @@ int arbor_send_alias(arbor_pid_t pid, arbor_ref_t alias, uint64_t tag, const voi
     return send_copy(pid, alias, tag, data, size);
 }
 
+int arbor_answer_monitored(const arbor_msg_t *call, arbor_ref_t alias, uint64_t tag,
+                           const void *data, size_t size)
+{
+    arbor__proc_t *self = arbor__proc_current();
+    const arbor__msg_t *c = call ? ARBOR__MSG_OF(call) : NULL;
+    uint64_t holder;
+    if (!self || !c || c->kind != ARBOR__MSG || !(c->flags & ARBOR__MSG_MONITORED) || alias == 0 ||
+        call->from == ARBOR_NOPID || !tag_allowed(tag) || (size && !data) || size > ARBOR_MSG_MAX ||
+        !arbor__u64map_get(&self->monitored, c->u.ref, &holder) || holder != call->from)
+        return arbor_send_alias(call ? call->from : ARBOR_NOPID, alias, tag, data, size);
+    arbor__msg_t *m = arbor__msg_new(ARBOR__MSG, size);
+    if (!m)
+        return ARBOR_ENOMEM;
+    /* Dropped before the answer goes: a DOWN for it can no longer be sent. */
+    arbor__u64map_del(&self->monitored, c->u.ref, NULL);
+    set_count(&self->n_monitored_by, &self->monitored);
+    m->flags |= ARBOR__MSG_DEMONITORED;
+    m->u.ref = c->u.ref;
+    m->pub.tag = tag;
+    m->pub.from = self->pid;
+    m->pub.alias = alias;
+    arbor__payload_copy(m->payload, data, size);
+    arbor__proc_t *p = plain_receiver(self, call->from);
+    if (p) {
+        deliver(p, m);
+        release_receiver(self, p);
+    } else {
+        arbor__msg_destroy(m); /* Erlang: sending to a dead process is not an error */
+    }
+    arbor__proc_tick(self);
+    return 0;
+}
+
+int arbor_demonitor_answered(arbor_ref_t ref, const arbor_msg_t *answer)
+{
+    arbor__proc_t *p = arbor__proc_current();
+    if (!p)
+        return ARBOR_ENOTPROC;
+    const arbor__msg_t *a = answer ? ARBOR__MSG_OF(answer) : NULL;
+    if (!a || a->kind != ARBOR__MSG || !(a->flags & ARBOR__MSG_DEMONITORED) || a->u.ref != ref)
+        return arbor_demonitor(ref, ARBOR_DEMONITOR_FLUSH);
+    /* The other side dropped it when it answered: ours alone goes. No DOWN
+     * for it can be queued (ours was in the map until now, and a DOWN is
+     * queued only while it is). */
+    if (!arbor__u64map_del(&p->monitors, ref, NULL))
+        return ARBOR_ENOENT;
+    set_count(&p->n_monitors, &p->monitors);
+    return 0;
+}
+
 /* Active aliases and how many of their messages are queued. A process
  * rarely has more than one at a time (a call in progress), so the first
  * lives in p->alias1 and only the others in the map: a GenServer call
@@ -753,7 +803,7 @@ static void on_signal(arbor__proc_t *p, arbor__msg_t *m)
     switch ((arbor__msg_kind_t)m->kind) {
     case ARBOR__MSG:
         if (m->flags & ARBOR__MSG_MONITOR) {
-            m->flags &= ~ARBOR__MSG_MONITOR;
+            m->flags = (m->flags & ~ARBOR__MSG_MONITOR) | ARBOR__MSG_MONITORED;
             take_monitor(p, m->u.ref, m->pub.from);
         }
         if (m->pub.alias && !alias_count(p, m->pub.alias, 1))

@@ -1667,6 +1667,28 @@ static void memory_root(void *arg)
     /* The restarted worker takes the ticket back: until then it is unknown. */
     WAIT_UNTIL(desk_get(t.id, &out, NULL) == 0, 5000);
     ASSERT_EQ(out.status, TICKET_OPEN);
+
+    /* Whole, field for field, as it was created: the worker's argument
+     * carries the ticket packed (desk_internal.h), the text fields each up
+     * to its NUL, at their longest and with characters past ASCII. */
+    ticket_t big = {.priority = PRIORITY_URGENT};
+    for (size_t i = 0; i < TICKET_DESC_MAX; i++)
+        memcpy(big.description + 2 * i, "\xc3\xa9", 2); /* é */
+    memset(big.customer, 'c', TICKET_NAME_MAX);
+    ASSERT_OK(ticket_supervisor_create_ticket(&big, &worker, &err));
+    ASSERT_OK(assign_agent(big.id, "", NULL, &err));
+    ASSERT_OK(arbor_exit_pid(worker, ARBOR_KILL));
+    arbor_test_wait_dead(worker, 5000);
+    WAIT_UNTIL(desk_get(big.id, &out, NULL) == 0, 5000);
+    ASSERT_EQ(out.id, big.id);
+    ASSERT_STREQ(out.description, big.description);
+    ASSERT_STREQ(out.customer, big.customer);
+    ASSERT_STREQ(out.agent, "");
+    ASSERT_EQ(out.priority, PRIORITY_URGENT);
+    ASSERT_EQ(out.status, TICKET_OPEN);
+    ASSERT_EQ(out.created_at, big.created_at);
+    ASSERT_EQ(out.updated_at, big.updated_at);
+    ASSERT_EQ(out.version, big.version);
     ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
 }
 

@@ -2226,3 +2226,53 @@ TEST(a_servers_label_is_shown_and_its_name_is_registered)
 {
     arbor_test_run(label_and_name_root, NULL);
 }
+
+/* ---- a call's monitor after its answer --------------------------------------------- */
+
+static unsigned monitored_by(arbor_pid_t pid)
+{
+    arbor_process_info_t info;
+    ASSERT_OK(arbor_process_info(pid, &info));
+    return info.monitored_by;
+}
+
+static unsigned monitors_of(arbor_pid_t pid)
+{
+    arbor_process_info_t info;
+    ASSERT_OK(arbor_process_info(pid, &info));
+    return info.monitors;
+}
+
+/* A call answered by handle_call's return leaves no monitor on either
+ * side once it returns: the server drops the caller's as it answers
+ * (arbor_answer_monitored()), where before it kept it, idle, until the
+ * caller's demonitor signal reached it at its next activation; and the
+ * server's end, after the answer, sends the caller no DOWN. */
+static void answered_root(void *arg)
+{
+    (void)arg;
+    arbor_pid_t self = arbor_self(), pid = start_default();
+    unsigned mine = monitors_of(self);
+    /* Twice: the first activation also takes in what the start left (the
+     * starter's demonitor, which does not wake an idle server). */
+    for (int i = 0; i < 2; i++) {
+        ASSERT_EQ(call_int(pid, REQ_GET, NULL, 0), 0);
+        ASSERT_EQ(monitors_of(self), mine);
+    }
+    ASSERT_EQ(monitored_by(pid), 0);
+    /* A DOWN for the call's monitor, if one were sent, would come before
+     * the DOWN of this one (one sender's signals keep their order). */
+    arbor_ref_t ref;
+    ASSERT_OK(arbor_monitor(pid, &ref));
+    ASSERT_OK(arbor_exit_pid(pid, ARBOR_KILL));
+    arbor_msg_t *m;
+    ASSERT_OK(arbor_receive(arbor_test_scaled_ms(WAIT_MS), &m));
+    ASSERT_U64_EQ(m->tag, ARBOR_TAG_DOWN);
+    ASSERT_U64_EQ(((arbor_down_msg_t *)m->data)->ref, ref);
+    arbor_msg_free(m);
+}
+
+TEST(a_call_answered_at_once_leaves_no_monitor_on_either_side)
+{
+    arbor_test_run(answered_root, NULL);
+}
