@@ -293,6 +293,7 @@ static bool any_work_visible(uint64_t *cold_at)
  * not block, or this sees in_poll and breaks the poll. */
 static void wake_sched(arbor__sched_t *v)
 {
+    ARBOR__STAT_ADD(sched_wakeups, 1);
     atomic_store_explicit(&v->futex_word, 1, memory_order_seq_cst);
 #ifdef ARBOR_SYSTEMATIC
     arbor__sys_wake();
@@ -446,24 +447,33 @@ static void requeue(arbor__sched_t *s, arbor__proc_t *p)
 }
 
 /* Another process is about to run on s (run(), or a direct switch). If
- * two or more processes wait in the ring and a scheduler sleeps with
- * nothing to come back for (a deep sleep: nothing was queued anywhere when
- * it parked), it is woken, to take them should they wait until they turn
- * cold. For one waiting process it is not: that is usually the partner of
- * the process about to run (a client and its server, requeued together
- * when their slice ended), and waking a scheduler per slice for it cost
- * ping_pong 120 -> 172 ns. A scheduler that parked while processes were
- * queued comes back by itself when the first of them turns cold
- * (find_runnable), so in a busy runtime this costs the running side
- * nothing. The wake is a hint, not part of the parking protocol: without
- * it the entries wait for this scheduler, which is awake, so relaxed loads
- * spare most switches a fence. */
+ * two or more processes wait in the ring, the first of them has turned
+ * cold (a thief may take it: stealable()) and a scheduler sleeps with
+ * nothing to come back for (a deep sleep), that scheduler is woken to
+ * take them. Not before they are cold: a scheduler woken for entries it
+ * may not take yet only spins and parks again, and waking one per batch
+ * of processes that a socket poll queued here (http_hello on two
+ * schedulers, keep-alive) cost a futex wake on this, the busy, side and
+ * 20 to 50 us of spinning on the other, some 40 % more CPU per request.
+ * A process that keeps s busy without a turn (no switch for longer than
+ * steal_after) never gets here: the watcher, a sleeper that comes back
+ * every steal_after while another scheduler works (sleep_until_work()),
+ * takes its ring's cold entries instead. For one waiting process no
+ * scheduler is woken: that is usually the partner of the process about
+ * to run (a client and its server, requeued together when their slice
+ * ended), and waking a scheduler per slice for it cost ping_pong 120 ->
+ * 172 ns. The wake is a hint, not part of the parking protocol: without
+ * it the entries wait for this scheduler, which is awake, so relaxed
+ * loads spare most switches a fence, and the clock is read only when
+ * there is someone to wake. */
 static void open_ring(arbor__sched_t *s)
 {
-    if (atomic_load_explicit(&s->rq_tail, memory_order_relaxed) -
-                atomic_load_explicit(&s->rq_head, memory_order_relaxed) >=
-            2 &&
-        atomic_load_explicit(&arbor__rt.n_deep, memory_order_relaxed) != 0)
+    uint32_t head = atomic_load_explicit(&s->rq_head, memory_order_relaxed);
+    if (atomic_load_explicit(&s->rq_tail, memory_order_relaxed) - head < 2 ||
+        atomic_load_explicit(&arbor__rt.n_deep, memory_order_relaxed) == 0)
+        return;
+    uint64_t at = atomic_load_explicit(&s->rq_at[head % ARBOR__RQ_SIZE], memory_order_relaxed);
+    if (cold(at, clock_ns()))
         wake_one();
 }
 
@@ -519,16 +529,18 @@ static void wake_up(arbor__sched_t *s)
 /* Parks s, which found nothing to run: publishes that it sleeps, looks
  * once more (see sched.h), then sleeps until the next timer (deadline, in
  * arbor_now_ms() time; UINT64_MAX: none), until the first process queued
- * elsewhere turns cold, or until woken; a deep sleep when there is neither.
- * With sockets to watch it may be the scheduler that sleeps in
- * epoll_wait. */
+ * elsewhere turns cold, or until woken. With nothing queued anywhere it
+ * is a deep sleep, unless another scheduler is busy and no other sleeper
+ * watches: then s is the watcher and comes back after steal_after, for
+ * what that scheduler may have queued meanwhile (see open_ring()). With
+ * sockets to watch it may be the scheduler that sleeps in epoll_wait. */
 static void sleep_until_work(arbor__sched_t *s, uint64_t deadline)
 {
     s->slice = 0; /* whoever runs after the sleep starts a new slice */
     stop_spinning(s);
     atomic_store_explicit(&s->futex_word, 0, memory_order_seq_cst);
     atomic_store_explicit(&s->sleeping, 1, memory_order_seq_cst);
-    atomic_fetch_add_explicit(&arbor__rt.n_idle, 1, memory_order_seq_cst);
+    uint32_t idle = atomic_fetch_add_explicit(&arbor__rt.n_idle, 1, memory_order_seq_cst) + 1;
     /* Announced before the last look (wake_sched()). */
     bool poll = arbor__netpoll_active();
     if (poll)
@@ -539,6 +551,14 @@ static void sleep_until_work(arbor__sched_t *s, uint64_t deadline)
         return;
     }
     uint64_t now = clock_ns();
+    bool watch = false;
+    if (cold_at == UINT64_MAX && idle < arbor__rt.nsched) {
+        int none = 0;
+        watch = atomic_compare_exchange_strong_explicit(&arbor__rt.watcher, &none, 1,
+                                                        memory_order_relaxed, memory_order_relaxed);
+        if (watch)
+            cold_at = now + arbor__rt.steal_after_ns;
+    }
     uint64_t wake_at = cold_at;
     if (deadline != UINT64_MAX && deadline * 1000000u < wake_at)
         wake_at = deadline * 1000000u;
@@ -558,7 +578,14 @@ static void sleep_until_work(arbor__sched_t *s, uint64_t deadline)
         if (deep)
             atomic_fetch_sub_explicit(&arbor__rt.n_deep, 1, memory_order_relaxed);
     }
+    if (watch)
+        atomic_store_explicit(&arbor__rt.watcher, 0, memory_order_relaxed);
     wake_up(s);
+    /* A watcher back on its timer, with nobody waking it for new work:
+     * what it came for, if anything, is cold and stealable at once, so
+     * it does not spin before it parks again (a spin per return cost
+     * 20 to 50 us every steal_after). */
+    s->no_spin = watch && !s->spinning;
 }
 
 /* The start of each turn of the loop: the epoch's quiescent point, and
@@ -620,8 +647,9 @@ static bool local_events(arbor__sched_t *s, uint64_t *deadline)
 static arbor__proc_t *steal_work(arbor__sched_t *s)
 {
     arbor__proc_t *p = try_steal(s);
-    if (!p)
+    if (!p && !s->no_spin)
         p = spin_for_work(s);
+    s->no_spin = false;
     return p ? fresh_slice(p) : NULL;
 }
 
@@ -814,6 +842,7 @@ void arbor__sched_loop(arbor__sched_t *s)
     arbor__proc_t *p;
     while ((p = find_runnable(s))) {
         stop_spinning(s);
+        s->no_spin = false;
         run(s, p);
     }
     stop_spinning(s);
