@@ -27,6 +27,7 @@
 #define GLOBAL_CHECK_INTERVAL 61
 #define SPIN_ROUNDS           16
 #define TRIM_AFTER_EXITS      10000
+#define WATCH_BACKOFF         16 /* a watcher waits at most this many times steal_after */
 
 arbor__runtime_t arbor__rt;
 _Atomic bool arbor__running;
@@ -531,9 +532,12 @@ static void wake_up(arbor__sched_t *s)
  * arbor_now_ms() time; UINT64_MAX: none), until the first process queued
  * elsewhere turns cold, or until woken. With nothing queued anywhere it
  * is a deep sleep, unless another scheduler is busy and no other sleeper
- * watches: then s is the watcher and comes back after steal_after, for
- * what that scheduler may have queued meanwhile (see open_ring()). With
- * sockets to watch it may be the scheduler that sleeps in epoll_wait. */
+ * watches: then s is the watcher, and comes back after steal_after for
+ * what that scheduler may have queued meanwhile (see open_ring()); after
+ * each return that finds nothing to run it waits twice as long, up to
+ * WATCH_BACKOFF times steal_after, and counts as a deep sleeper (one that
+ * open_ring() wakes) once it waits longer than steal_after. With sockets
+ * to watch it may be the scheduler that sleeps in epoll_wait. */
 static void sleep_until_work(arbor__sched_t *s, uint64_t deadline)
 {
     s->slice = 0; /* whoever runs after the sleep starts a new slice */
@@ -551,19 +555,22 @@ static void sleep_until_work(arbor__sched_t *s, uint64_t deadline)
         return;
     }
     uint64_t now = clock_ns();
-    bool watch = false;
-    if (cold_at == UINT64_MAX && idle < arbor__rt.nsched) {
+    bool deep = cold_at == UINT64_MAX, watch = false;
+    if (deep && idle < arbor__rt.nsched) {
         int none = 0;
         watch = atomic_compare_exchange_strong_explicit(&arbor__rt.watcher, &none, 1,
                                                         memory_order_relaxed, memory_order_relaxed);
-        if (watch)
-            cold_at = now + arbor__rt.steal_after_ns;
+        if (watch) {
+            uint64_t every = s->watch_ns ? s->watch_ns : arbor__rt.steal_after_ns;
+            cold_at = now + every;
+            deep = every > arbor__rt.steal_after_ns;
+            s->watch_ns = every < WATCH_BACKOFF * arbor__rt.steal_after_ns ? every * 2 : every;
+        }
     }
     uint64_t wake_at = cold_at;
     if (deadline != UINT64_MAX && deadline * 1000000u < wake_at)
         wake_at = deadline * 1000000u;
     uint64_t timeout = wake_at == UINT64_MAX ? UINT64_MAX : wake_at > now ? wake_at - now : 0;
-    bool deep = cold_at == UINT64_MAX;
     if (timeout != 0) {
         if (deep)
             atomic_fetch_add_explicit(&arbor__rt.n_deep, 1, memory_order_relaxed);
@@ -843,6 +850,7 @@ void arbor__sched_loop(arbor__sched_t *s)
     while ((p = find_runnable(s))) {
         stop_spinning(s);
         s->no_spin = false;
+        s->watch_ns = 0; /* it has work: a watch starts again at steal_after */
         run(s, p);
     }
     stop_spinning(s);

@@ -100,6 +100,7 @@ typedef struct arbor__sched {
     uint32_t rng;
     bool spinning;
     bool no_spin; /* back from watching on its timer: look, but do not spin (sleep_until_work) */
+    uint64_t watch_ns;      /* the watcher's next wait; 0: steal_after (sleep_until_work) */
     _Atomic uint64_t epoch; /* announced at the quiescent point; read by the others (reclaim.h) */
     arbor__limbo_t limbo;   /* processes retired here, freed when no scheduler can hold them */
     void *altstack;         /* sigaltstack for overflow reports */
