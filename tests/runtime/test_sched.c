@@ -3,7 +3,8 @@
  * the timed park in find_runnable()): a woken process stays on its
  * scheduler until it has waited steal_after_us (cold), and an idle
  * scheduler then takes it without waiting for its owner to switch; an
- * idle scheduler is not woken for processes it may not take yet.
+ * idle scheduler is not woken for processes it may not take yet, and does
+ * not spin when nothing but its own timers and sockets can give it work.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -199,4 +200,27 @@ TEST(an_idle_scheduler_is_not_woken_for_processes_it_may_not_take_yet)
 {
     arbor_config_t cfg = {.schedulers = 2, .steal_after_us = 2000};
     arbor_test_run_with(&cfg, batches_root, NULL);
+}
+
+static void sleeper_root(void *arg)
+{
+    (void)arg;
+    /* Each sleep leaves this scheduler with nothing to run while the other
+     * sleeps too: nothing can queue work for it but its own timer, which
+     * a spin does not watch. */
+    arbor_sleep(20); /* the other scheduler parks */
+    uint64_t before = atomic_load(&arbor__stats.sched_spins);
+    for (int i = 0; i < 100; i++)
+        ASSERT_OK(arbor_sleep(1));
+    uint64_t spins = atomic_load(&arbor__stats.sched_spins) - before;
+    fprintf(stderr, "100 sleeps, %llu spins\n", (unsigned long long)spins);
+    /* (The other scheduler, the watcher, wakes now and then; a sleep that
+     * starts while it looks may spin.) */
+    ASSERT_LE(spins, 10);
+}
+
+TEST(a_scheduler_does_not_spin_when_every_other_one_sleeps)
+{
+    arbor_config_t cfg = {.schedulers = 2};
+    arbor_test_run_with(&cfg, sleeper_root, NULL);
 }
