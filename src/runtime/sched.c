@@ -261,11 +261,20 @@ static arbor__proc_t *global_pop(arbor__sched_t *s)
     return batch[0];
 }
 
+/* Whether a thief that is watching (see sched.h) looks at a ring with
+ * tail - head entries: only when two or more wait, as open_ring() wakes a
+ * deep sleeper only for two or more. */
+static bool watched_ring(bool watching, uint32_t head, uint32_t tail)
+{
+    return !watching || tail - head >= 2;
+}
+
 /* The sleeper's last look before it parks (see sched.h): true if there is
  * work it may take now. Otherwise *cold_at is when the first queued
  * process it may not take yet turns cold (UINT64_MAX: nothing queued):
- * the sleeper comes back then. */
-static bool any_work_visible(uint64_t *cold_at)
+ * the sleeper comes back then. A watching sleeper looks only at rings
+ * with two or more waiting (watched_ring()). */
+static bool any_work_visible(uint64_t *cold_at, bool watching)
 {
     *cold_at = UINT64_MAX;
     if (atomic_load_explicit(&arbor__rt.gq_len, memory_order_seq_cst))
@@ -275,7 +284,7 @@ static bool any_work_visible(uint64_t *cold_at)
         arbor__sched_t *v = &arbor__rt.sched[i];
         uint32_t head = atomic_load_explicit(&v->rq_head, memory_order_seq_cst);
         uint32_t tail = atomic_load_explicit(&v->rq_tail, memory_order_seq_cst);
-        if (head == tail)
+        if (head == tail || !watched_ring(watching, head, tail))
             continue;
         if (stealable(v, head, tail, now))
             return true;
@@ -397,6 +406,10 @@ static arbor__proc_t *try_steal(arbor__sched_t *s)
     for (unsigned i = 0; i < n; i++) {
         arbor__sched_t *v = &arbor__rt.sched[(start + i) % n];
         if (v == s)
+            continue;
+        if (s->watching &&
+            !watched_ring(true, atomic_load_explicit(&v->rq_head, memory_order_relaxed),
+                          atomic_load_explicit(&v->rq_tail, memory_order_relaxed)))
             continue;
         arbor__proc_t *p = ring_steal(s, v, now);
         if (p)
@@ -552,7 +565,8 @@ static void sleep_until_work(arbor__sched_t *s, uint64_t deadline)
     if (poll)
         atomic_store_explicit(&s->in_poll, 1, memory_order_seq_cst);
     uint64_t cold_at;
-    if (any_work_visible(&cold_at) || atomic_load_explicit(&arbor__rt.done, memory_order_seq_cst)) {
+    if (any_work_visible(&cold_at, s->watching) ||
+        atomic_load_explicit(&arbor__rt.done, memory_order_seq_cst)) {
         wake_up(s);
         return;
     }
@@ -590,11 +604,14 @@ static void sleep_until_work(arbor__sched_t *s, uint64_t deadline)
     if (watch)
         atomic_store_explicit(&arbor__rt.watcher, 0, memory_order_relaxed);
     wake_up(s);
-    /* A watcher back on its timer, with nobody waking it for new work:
-     * what it came for, if anything, is cold and stealable at once, so
-     * it does not spin before it parks again (a spin per return cost
-     * 20 to 50 us every steal_after). */
-    s->no_spin = watch && !s->spinning;
+    /* A watcher back on its timer, with nobody waking it for new work,
+     * is watching until it runs a process: it came for what a busy
+     * scheduler holds without a turn, two or more waiting (a lone
+     * process is usually the partner of the one running, and taking it
+     * split the pair: genserver_cast 45 -> 100-160 ns), cold and
+     * stealable at once; it does not spin before it parks again (a spin
+     * per return cost 20 to 50 us every steal_after). */
+    s->watching = watch && !s->spinning;
 }
 
 /* The start of each turn of the loop: the epoch's quiescent point, and
@@ -671,9 +688,8 @@ static bool worth_spinning(void)
 static arbor__proc_t *steal_work(arbor__sched_t *s)
 {
     arbor__proc_t *p = try_steal(s);
-    if (!p && !s->no_spin && worth_spinning())
+    if (!p && !s->watching && worth_spinning())
         p = spin_for_work(s);
-    s->no_spin = false;
     return p ? fresh_slice(p) : NULL;
 }
 
@@ -866,7 +882,7 @@ void arbor__sched_loop(arbor__sched_t *s)
     arbor__proc_t *p;
     while ((p = find_runnable(s))) {
         stop_spinning(s);
-        s->no_spin = false;
+        s->watching = false;
         s->watch_ns = 0; /* it has work: a watch starts again at steal_after */
         run(s, p);
     }

@@ -13,9 +13,10 @@
  * processes wait elsewhere sleeps only until the first of them turns cold,
  * then looks again. One that parks with nothing queued anywhere while
  * another scheduler is busy becomes the watcher, if there is none yet:
- * it comes back every steal_after, for what the busy one queued meanwhile
- * (it takes what has turned cold, and does not spin before it parks
- * again); any other sleeps deep, and is woken by a scheduler about to run
+ * it comes back every steal_after (doubling while it finds nothing, up to
+ * 16 times), for what the busy one queued meanwhile: it takes what has
+ * turned cold where two or more wait, and does not spin before it parks
+ * again; any other sleeps deep, and is woken by a scheduler about to run
  * a process while two or more wait in its ring and the first of them has
  * turned cold (not before: it could take none of them). A shared,
  * locked queue takes overflow and work submitted from outside the
@@ -99,8 +100,8 @@ typedef struct arbor__sched {
     uint64_t ref_counter;
     uint32_t rng;
     bool spinning;
-    bool no_spin; /* back from watching on its timer: look, but do not spin (sleep_until_work) */
-    uint64_t watch_ns;      /* the watcher's next wait; 0: steal_after (sleep_until_work) */
+    bool watching;     /* back from watching on its timer, nothing run since (sleep_until_work) */
+    uint64_t watch_ns; /* the watcher's next wait; 0: steal_after (sleep_until_work) */
     _Atomic uint64_t epoch; /* announced at the quiescent point; read by the others (reclaim.h) */
     arbor__limbo_t limbo;   /* processes retired here, freed when no scheduler can hold them */
     void *altstack;         /* sigaltstack for overflow reports */
