@@ -224,3 +224,42 @@ TEST(a_scheduler_does_not_spin_when_every_other_one_sleeps)
     arbor_config_t cfg = {.schedulers = 2};
     arbor_test_run_with(&cfg, sleeper_root, NULL);
 }
+
+static void busy_helper(void *arg)
+{
+    (void)arg;
+    busy_for_ms(2);
+}
+
+static void partner_root(void *arg)
+{
+    (void)arg;
+    worker_arg_t args[2] = {{0, 0}, {1, 0}};
+    arbor_pid_t pids[2];
+    for (int i = 0; i < 2; i++)
+        ASSERT_OK(arbor_spawn(worker, &args[i], &pids[i]));
+    for (int i = 0; i < 2; i++)
+        WAIT_UNTIL(parked(pids[i]), 10000);
+    /* A new process is anybody's: the other scheduler takes the helper,
+     * runs it while this one is busy, and parks as the watcher. */
+    ASSERT_OK(arbor_spawn(busy_helper, NULL, NULL));
+    busy_for_ms(20);
+    /* Worker 1 goes to runnext, worker 0 alone to the ring, where it
+     * turns cold after 1 ms while this process keeps the scheduler for
+     * 50 ms: the watcher comes back several times meanwhile and leaves
+     * it, a lone process waiting for the one running (main's rule: no
+     * scheduler comes back for one). */
+    for (int i = 0; i < 2; i++)
+        ASSERT_OK(arbor_send(pids[i], TAG_GO, NULL, 0));
+    busy_for_ms(50);
+    for (int i = 0; i < 2; i++)
+        arbor_msg_free(arbor_test_recv_tag(TAG_DONE, 10000));
+    ASSERT_TRUE(atomic_load(&threads[0]) == (uint64_t)pthread_self());
+    ASSERT_TRUE(atomic_load(&threads[1]) == (uint64_t)pthread_self());
+}
+
+TEST(a_lone_waiting_process_stays_with_its_busy_scheduler)
+{
+    arbor_config_t cfg = {.schedulers = 2, .steal_after_us = 1000};
+    arbor_test_run_with(&cfg, partner_root, NULL);
+}
