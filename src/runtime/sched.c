@@ -27,6 +27,7 @@
 #define GLOBAL_CHECK_INTERVAL 61
 #define SPIN_ROUNDS           16
 #define TRIM_AFTER_EXITS      10000
+#define WATCH_BACKOFF         16 /* a watcher waits at most this many times steal_after */
 
 arbor__runtime_t arbor__rt;
 _Atomic bool arbor__running;
@@ -260,11 +261,20 @@ static arbor__proc_t *global_pop(arbor__sched_t *s)
     return batch[0];
 }
 
+/* Whether a thief that is watching (see sched.h) looks at a ring with
+ * tail - head entries: only when two or more wait, as open_ring() wakes a
+ * deep sleeper only for two or more. */
+static bool watched_ring(bool watching, uint32_t head, uint32_t tail)
+{
+    return !watching || tail - head >= 2;
+}
+
 /* The sleeper's last look before it parks (see sched.h): true if there is
  * work it may take now. Otherwise *cold_at is when the first queued
  * process it may not take yet turns cold (UINT64_MAX: nothing queued):
- * the sleeper comes back then. */
-static bool any_work_visible(uint64_t *cold_at)
+ * the sleeper comes back then. A watching sleeper looks only at rings
+ * with two or more waiting (watched_ring()). */
+static bool any_work_visible(uint64_t *cold_at, bool watching)
 {
     *cold_at = UINT64_MAX;
     if (atomic_load_explicit(&arbor__rt.gq_len, memory_order_seq_cst))
@@ -274,7 +284,7 @@ static bool any_work_visible(uint64_t *cold_at)
         arbor__sched_t *v = &arbor__rt.sched[i];
         uint32_t head = atomic_load_explicit(&v->rq_head, memory_order_seq_cst);
         uint32_t tail = atomic_load_explicit(&v->rq_tail, memory_order_seq_cst);
-        if (head == tail)
+        if (head == tail || !watched_ring(watching, head, tail))
             continue;
         if (stealable(v, head, tail, now))
             return true;
@@ -293,6 +303,7 @@ static bool any_work_visible(uint64_t *cold_at)
  * not block, or this sees in_poll and breaks the poll. */
 static void wake_sched(arbor__sched_t *v)
 {
+    ARBOR__STAT_ADD(sched_wakeups, 1);
     atomic_store_explicit(&v->futex_word, 1, memory_order_seq_cst);
 #ifdef ARBOR_SYSTEMATIC
     arbor__sys_wake();
@@ -396,6 +407,10 @@ static arbor__proc_t *try_steal(arbor__sched_t *s)
         arbor__sched_t *v = &arbor__rt.sched[(start + i) % n];
         if (v == s)
             continue;
+        if (s->watching &&
+            !watched_ring(true, atomic_load_explicit(&v->rq_head, memory_order_relaxed),
+                          atomic_load_explicit(&v->rq_tail, memory_order_relaxed)))
+            continue;
         arbor__proc_t *p = ring_steal(s, v, now);
         if (p)
             return p;
@@ -405,9 +420,11 @@ static arbor__proc_t *try_steal(arbor__sched_t *s)
 
 /* Before parking, look for work a little longer: a futex sleep and wake
  * cost several microseconds each, more than most gaps between bursts of
- * work. Bounded (about 20 us), so an idle runtime still sleeps. */
+ * work. Bounded (about 20 us), so an idle runtime still sleeps; and only
+ * when work may come while it spins (worth_spinning()). */
 static arbor__proc_t *spin_for_work(arbor__sched_t *s)
 {
+    ARBOR__STAT_ADD(sched_spins, 1);
     for (int i = 0; i < SPIN_ROUNDS; i++) {
         for (int j = 0; j < 64; j++)
             cpu_relax();
@@ -446,24 +463,35 @@ static void requeue(arbor__sched_t *s, arbor__proc_t *p)
 }
 
 /* Another process is about to run on s (run(), or a direct switch). If
- * two or more processes wait in the ring and a scheduler sleeps with
- * nothing to come back for (a deep sleep: nothing was queued anywhere when
- * it parked), it is woken, to take them should they wait until they turn
- * cold. For one waiting process it is not: that is usually the partner of
- * the process about to run (a client and its server, requeued together
- * when their slice ended), and waking a scheduler per slice for it cost
- * ping_pong 120 -> 172 ns. A scheduler that parked while processes were
- * queued comes back by itself when the first of them turns cold
- * (find_runnable), so in a busy runtime this costs the running side
- * nothing. The wake is a hint, not part of the parking protocol: without
- * it the entries wait for this scheduler, which is awake, so relaxed loads
- * spare most switches a fence. */
+ * two or more processes wait in the ring, the first of them has turned
+ * cold (a thief may take it: stealable()) and a scheduler sleeps with
+ * nothing to come back for (a deep sleep), that scheduler is woken to
+ * take them. Not before they are cold: a scheduler woken for entries it
+ * may not take yet only spins and parks again, and waking one per batch
+ * of processes that a socket poll queued here (http_hello on two
+ * schedulers, keep-alive) cost a futex wake on this, the busy, side and
+ * 20 to 50 us of spinning on the other, some 40 % more CPU per request.
+ * A process that keeps s busy without a turn (no switch for longer than
+ * steal_after) never gets here: the watcher, a sleeper that comes back
+ * every steal_after while another scheduler works (sleep_until_work()),
+ * takes its ring's cold entries instead. For one waiting process no
+ * scheduler is woken: that is usually the partner of the process about
+ * to run (a client and its server, requeued together when their slice
+ * ended), and waking a scheduler per slice for it cost ping_pong 120 ->
+ * 172 ns. The wake is a hint, not part of the parking protocol: without
+ * it the entries wait for this scheduler, which is awake, so relaxed
+ * loads spare most switches a fence, and the clock is read only when
+ * there is someone to wake, on every fourth turn (a clock read per turn
+ * was 1 % of http_hello's CPU; entries turn cold after 250 us, and four
+ * turns are usually a few microseconds). */
 static void open_ring(arbor__sched_t *s)
 {
-    if (atomic_load_explicit(&s->rq_tail, memory_order_relaxed) -
-                atomic_load_explicit(&s->rq_head, memory_order_relaxed) >=
-            2 &&
-        atomic_load_explicit(&arbor__rt.n_deep, memory_order_relaxed) != 0)
+    uint32_t head = atomic_load_explicit(&s->rq_head, memory_order_relaxed);
+    if (atomic_load_explicit(&s->rq_tail, memory_order_relaxed) - head < 2 ||
+        atomic_load_explicit(&arbor__rt.n_deep, memory_order_relaxed) == 0 || (s->ticks & 3))
+        return;
+    uint64_t at = atomic_load_explicit(&s->rq_at[head % ARBOR__RQ_SIZE], memory_order_relaxed);
+    if (cold(at, clock_ns()))
         wake_one();
 }
 
@@ -519,31 +547,48 @@ static void wake_up(arbor__sched_t *s)
 /* Parks s, which found nothing to run: publishes that it sleeps, looks
  * once more (see sched.h), then sleeps until the next timer (deadline, in
  * arbor_now_ms() time; UINT64_MAX: none), until the first process queued
- * elsewhere turns cold, or until woken; a deep sleep when there is neither.
- * With sockets to watch it may be the scheduler that sleeps in
- * epoll_wait. */
+ * elsewhere turns cold, or until woken. With nothing queued anywhere it
+ * is a deep sleep, unless another scheduler is busy and no other sleeper
+ * watches: then s is the watcher, and comes back after steal_after for
+ * what that scheduler may have queued meanwhile (see open_ring()); after
+ * each return that finds nothing to run it waits twice as long, up to
+ * WATCH_BACKOFF times steal_after, and counts as a deep sleeper (one that
+ * open_ring() wakes) once it waits longer than steal_after. With sockets
+ * to watch it may be the scheduler that sleeps in epoll_wait. */
 static void sleep_until_work(arbor__sched_t *s, uint64_t deadline)
 {
     s->slice = 0; /* whoever runs after the sleep starts a new slice */
     stop_spinning(s);
     atomic_store_explicit(&s->futex_word, 0, memory_order_seq_cst);
     atomic_store_explicit(&s->sleeping, 1, memory_order_seq_cst);
-    atomic_fetch_add_explicit(&arbor__rt.n_idle, 1, memory_order_seq_cst);
+    uint32_t idle = atomic_fetch_add_explicit(&arbor__rt.n_idle, 1, memory_order_seq_cst) + 1;
     /* Announced before the last look (wake_sched()). */
     bool poll = arbor__netpoll_active();
     if (poll)
         atomic_store_explicit(&s->in_poll, 1, memory_order_seq_cst);
     uint64_t cold_at;
-    if (any_work_visible(&cold_at) || atomic_load_explicit(&arbor__rt.done, memory_order_seq_cst)) {
+    if (any_work_visible(&cold_at, s->watching) ||
+        atomic_load_explicit(&arbor__rt.done, memory_order_seq_cst)) {
         wake_up(s);
         return;
     }
     uint64_t now = clock_ns();
+    bool deep = cold_at == UINT64_MAX, watch = false;
+    if (deep && idle < arbor__rt.nsched) {
+        int none = 0;
+        watch = atomic_compare_exchange_strong_explicit(&arbor__rt.watcher, &none, 1,
+                                                        memory_order_relaxed, memory_order_relaxed);
+        if (watch) {
+            uint64_t every = s->watch_ns ? s->watch_ns : arbor__rt.steal_after_ns;
+            cold_at = now + every;
+            deep = every > arbor__rt.steal_after_ns;
+            s->watch_ns = every < WATCH_BACKOFF * arbor__rt.steal_after_ns ? every * 2 : every;
+        }
+    }
     uint64_t wake_at = cold_at;
     if (deadline != UINT64_MAX && deadline * 1000000u < wake_at)
         wake_at = deadline * 1000000u;
     uint64_t timeout = wake_at == UINT64_MAX ? UINT64_MAX : wake_at > now ? wake_at - now : 0;
-    bool deep = cold_at == UINT64_MAX;
     if (timeout != 0) {
         if (deep)
             atomic_fetch_add_explicit(&arbor__rt.n_deep, 1, memory_order_relaxed);
@@ -558,7 +603,17 @@ static void sleep_until_work(arbor__sched_t *s, uint64_t deadline)
         if (deep)
             atomic_fetch_sub_explicit(&arbor__rt.n_deep, 1, memory_order_relaxed);
     }
+    if (watch)
+        atomic_store_explicit(&arbor__rt.watcher, 0, memory_order_relaxed);
     wake_up(s);
+    /* A watcher back on its timer, with nobody waking it for new work,
+     * is watching until it runs a process: it came for what a busy
+     * scheduler holds without a turn, two or more waiting (a lone
+     * process is usually the partner of the one running, and taking it
+     * split the pair: genserver_cast 45 -> 100-160 ns), cold and
+     * stealable at once; it does not spin before it parks again (a spin
+     * per return cost 20 to 50 us every steal_after). */
+    s->watching = watch && !s->spinning;
 }
 
 /* The start of each turn of the loop: the epoch's quiescent point, and
@@ -615,12 +670,27 @@ static bool local_events(arbor__sched_t *s, uint64_t *deadline)
     return arbor__netpoll_active() && arbor__netpoll_poll(0) && has_local_work(s);
 }
 
+/* Whether work may turn up for s while it spins: only when another
+ * scheduler is awake (it may spawn, or queue more than its ring holds) or
+ * a blocking job is in flight (its end schedules its process through the
+ * shared queue). A spin does not watch the sockets or the timers, so
+ * spinning while every other scheduler sleeps only delays the poll that
+ * sleeping does, and takes the core from whoever else needs it: on
+ * http_hello with two schedulers, each running out of work between
+ * batches of requests, the spin was 8 % of the server's CPU, taken from
+ * the load generator beside it. */
+static bool worth_spinning(void)
+{
+    return atomic_load_explicit(&arbor__rt.n_idle, memory_order_relaxed) + 1 < arbor__rt.nsched ||
+           atomic_load_explicit(&arbor__stats.live_blocking_jobs, memory_order_relaxed) != 0;
+}
+
 /* Stealing: a process from another scheduler's ring, or one that turns up
  * while s spins a little before parking; NULL when none. */
 static arbor__proc_t *steal_work(arbor__sched_t *s)
 {
     arbor__proc_t *p = try_steal(s);
-    if (!p)
+    if (!p && !s->watching && worth_spinning())
         p = spin_for_work(s);
     return p ? fresh_slice(p) : NULL;
 }
@@ -814,6 +884,8 @@ void arbor__sched_loop(arbor__sched_t *s)
     arbor__proc_t *p;
     while ((p = find_runnable(s))) {
         stop_spinning(s);
+        s->watching = false;
+        s->watch_ns = 0; /* it has work: a watch starts again at steal_after */
         run(s, p);
     }
     stop_spinning(s);

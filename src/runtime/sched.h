@@ -11,8 +11,14 @@
  * the ring: until then it is likely to run here soon, in cache (rq_at).
  * New processes are anybody's at once. A scheduler that parks while
  * processes wait elsewhere sleeps only until the first of them turns cold,
- * then looks again; one that parks with nothing queued anywhere (a deep
- * sleep) is woken when two or more processes wait in a ring. A shared,
+ * then looks again. One that parks with nothing queued anywhere while
+ * another scheduler is busy becomes the watcher, if there is none yet:
+ * it comes back every steal_after (doubling while it finds nothing, up to
+ * 16 times), for what the busy one queued meanwhile: it takes what has
+ * turned cold where two or more wait, and does not spin before it parks
+ * again; any other sleeps deep, and is woken by a scheduler about to run
+ * a process while two or more wait in its ring and the first of them has
+ * turned cold (not before: it could take none of them). A shared,
  * locked queue takes overflow and work submitted from outside the
  * schedulers; it is checked every 61 activations so it cannot starve.
  *
@@ -94,6 +100,8 @@ typedef struct arbor__sched {
     uint64_t ref_counter;
     uint32_t rng;
     bool spinning;
+    bool watching;     /* back from watching on its timer, nothing run since (sleep_until_work) */
+    uint64_t watch_ns; /* the watcher's next wait; 0: steal_after (sleep_until_work) */
     _Atomic uint64_t epoch; /* announced at the quiescent point; read by the others (reclaim.h) */
     arbor__limbo_t limbo;   /* processes retired here, freed when no scheduler can hold them */
     void *altstack;         /* sigaltstack for overflow reports */
@@ -109,6 +117,7 @@ typedef struct arbor__runtime {
     _Atomic uint32_t gq_len;
     _Atomic uint32_t n_idle;
     _Atomic uint32_t n_deep; /* of n_idle: asleep with nothing to come back for */
+    _Atomic int watcher;     /* a sleeper comes back every steal_after while others work */
     _Atomic uint32_t n_spinning;
     uint64_t steal_after_ns;        /* cfg.steal_after_us: see stealable() */
     _Atomic uint64_t live;          /* processes spawned and not yet finished */

@@ -17,6 +17,11 @@ typedef struct arbor__stats {
     _Atomic uint64_t live_messages;
     _Atomic uint64_t live_blocking_jobs;
     _Atomic uint64_t live_sockets;
+    /* Internal, for tests (not in arbor_stats()): sleeping schedulers woken
+     * by another (sched.c, wake_sched()); one futex wake or eventfd write
+     * each, so the count costs nothing that shows. */
+    _Atomic uint64_t sched_wakeups;
+    _Atomic uint64_t sched_spins; /* spin_for_work() entered: once before each park at most */
 } arbor__stats_t;
 
 extern arbor__stats_t arbor__stats;
