@@ -225,6 +225,25 @@ TEST(a_scheduler_does_not_spin_when_every_other_one_sleeps)
     arbor_test_run_with(&cfg, sleeper_root, NULL);
 }
 
+static void lone_sleeper_root(void *arg)
+{
+    (void)arg;
+    uint64_t before = atomic_load(&arbor__stats.sched_spins);
+    for (int i = 0; i < 20; i++)
+        ASSERT_OK(arbor_sleep(1));
+    uint64_t spins = atomic_load(&arbor__stats.sched_spins) - before;
+    ASSERT_GE(spins, 20); /* one before each park, at least */
+}
+
+/* The only scheduler spins before it parks (worth_spinning()): a lone
+ * scheduler's spin lets the socket events that come meanwhile gather for
+ * one epoll_wait that does not sleep. */
+TEST(a_lone_scheduler_spins_before_it_parks)
+{
+    arbor_config_t cfg = {.schedulers = 1};
+    arbor_test_run_with(&cfg, lone_sleeper_root, NULL);
+}
+
 static void busy_helper(void *arg)
 {
     (void)arg;
