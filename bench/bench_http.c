@@ -75,38 +75,35 @@ static uint64_t rss_bytes(void)
     return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-/* Reads one response whose end is the body "Hello, World!". */
-static bool read_hello(int fd)
+/* Reads from fd into buf (size bytes, NUL-terminated) until what it
+ * read holds end; false if the peer closed or buf filled first. */
+static bool read_until(int fd, const char *end, char *buf, size_t size)
 {
-    char buf[512];
     size_t have = 0;
-    while (have < sizeof buf - 1) {
-        ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
+    while (have < size - 1) {
+        ssize_t n = read(fd, buf + have, size - 1 - have);
         if (n <= 0)
             return false;
         have += (size_t)n;
         buf[have] = '\0';
-        if (strstr(buf, "\r\n\r\nHello, World!"))
+        if (strstr(buf, end))
             return true;
     }
     return false;
+}
+
+/* Reads one response whose end is the body "Hello, World!". */
+static bool read_hello(int fd)
+{
+    char buf[512];
+    return read_until(fd, "\r\n\r\nHello, World!", buf, sizeof buf);
 }
 
 /* Reads an event stream's head (its first bytes, before any event). */
 static bool read_stream_head(int fd)
 {
     char buf[512];
-    size_t have = 0;
-    while (have < sizeof buf - 1) {
-        ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
-        if (n <= 0)
-            return false;
-        have += (size_t)n;
-        buf[have] = '\0';
-        if (strstr(buf, "\r\n\r\n"))
-            return strstr(buf, "text/event-stream") != NULL;
-    }
-    return false;
+    return read_until(fd, "\r\n\r\n", buf, sizeof buf) && strstr(buf, "text/event-stream") != NULL;
 }
 
 /* What each client leaves its connection doing. */

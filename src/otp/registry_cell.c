@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/bytes_hash.h"
+
 /* malloc'd blocks held by cells and anchors; relaxed: a statistic for tests. */
 static atomic_size_t live_blocks;
 
@@ -48,33 +50,9 @@ uint64_t arbor__reg_mix(uint64_t x)
 
 uint64_t arbor__reg_key_hash(const char *key, size_t len)
 {
-    /* Eight bytes at a time, each word mixed in with a multiply and a
-     * shift; the last few as the key's last eight (overlapping the word
-     * before), or one by one in a key shorter than a word; the length
-     * first, so keys of different lengths stay apart; then the full
-     * mixer, whose high bits pick the partition and low bits the bucket.
-     * (Byte by byte, FNV-1a, a desk key "ticket:12345" took 86
-     * instructions, three a ticket.) */
-    const uint64_t k = 0xff51afd7ed558ccdull;
-    uint64_t h = (len + 1) * 0x9e3779b97f4a7c15ull, w;
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        memcpy(&w, key + i, 8);
-        h = (h ^ w) * k;
-        h ^= h >> 32;
-    }
-    if (i < len) {
-        if (len >= 8) {
-            memcpy(&w, key + len - 8, 8);
-        } else {
-            w = 0;
-            for (unsigned sh = 0; i < len; i++, sh += 8)
-                w |= (uint64_t)(unsigned char)key[i] << sh;
-        }
-        h = (h ^ w) * k;
-        h ^= h >> 32;
-    }
-    return arbor__reg_mix(h);
+    /* The full mixer after the fast hash: its high bits pick the
+     * partition and its low bits the bucket. */
+    return arbor__reg_mix(arbor__bytes_hash(key, len));
 }
 
 unsigned arbor__reg_part_of(uint64_t hash, unsigned nparts)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/bytes_hash.h"
 #include "arbor/error.h"
 #include "name.h"
 #include "table.h"
@@ -38,34 +39,6 @@ typedef struct {
     uint64_t hash;
 } name_key_t;
 
-/* Eight bytes at a time, each word mixed in with a multiply and a shift;
- * the last few bytes as the name's last eight (overlapping the word
- * before), or one by one in a name shorter than a word. The length, mixed
- * in first, keeps names of different lengths apart. */
-static uint64_t hash(const char *s, size_t len)
-{
-    const uint64_t k = 0xff51afd7ed558ccdu;
-    uint64_t h = (len + 1) * 0x9e3779b97f4a7c15u, w;
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        memcpy(&w, s + i, 8);
-        h = (h ^ w) * k;
-        h ^= h >> 32;
-    }
-    if (i < len) {
-        if (len >= 8) {
-            memcpy(&w, s + len - 8, 8);
-        } else {
-            w = 0;
-            for (unsigned sh = 0; i < len; i++, sh += 8)
-                w |= (uint64_t)(unsigned char)s[i] << sh;
-        }
-        h = (h ^ w) * k;
-        h ^= h >> 32;
-    }
-    return h;
-}
-
 /* Checks name and makes its key: 0, ARBOR_EINVAL or ARBOR_ETOOBIG. */
 static int make_key(const char *name, name_key_t *k)
 {
@@ -74,7 +47,7 @@ static int make_key(const char *name, name_key_t *k)
     size_t len = strnlen(name, ARBOR_NAME_MAX + 1);
     if (len > ARBOR_NAME_MAX)
         return ARBOR_ETOOBIG;
-    *k = (name_key_t){name, len, hash(name, len)};
+    *k = (name_key_t){name, len, arbor__bytes_hash(name, len)};
     return 0;
 }
 
@@ -188,7 +161,7 @@ void arbor__name_release(arbor__proc_t *p)
     entry_t *e = NULL;
     if (name) {
         name_key_t k = {name, strlen(name), 0};
-        k.hash = hash(name, k.len);
+        k.hash = arbor__bytes_hash(name, k.len);
         entry_t **slot = find_locked(&k);
         if (*slot && (*slot)->pid == p->pid) {
             e = *slot;
