@@ -1070,7 +1070,7 @@ static void cmd_stats(const console_t *c)
                  "store: DAMAGED (%s): changes are refused; to recover, " STORE_RECOVER_HINT "\n",
                  ss.damage);
     }
-    char notes[400], tickets[2048], sla[256], text[3840];
+    char notes[400], tickets[2048], sla[320], text[3840];
     ticket_stats(j, tickets, sizeof tickets);
     notifications_stats(j, notes, sizeof notes);
     sla_stats(c, j, sla, sizeof sla);
