@@ -39,16 +39,25 @@ static size_t take_all(http_buffer_cache_t *cache, void *out[2 * HTTP_CACHE_SLOT
     return n;
 }
 
-static void free_all(void *blocks[], size_t n)
+/* Frees what the cache holds; with only_unused, only when nothing was
+ * taken from it since the last call. Takes the blocks out under the lock
+ * and frees them outside it. */
+static void drop(http_buffer_cache_t *cache, bool only_unused)
 {
+    void *blocks[2 * HTTP_CACHE_SLOTS];
+    size_t n = 0;
+    pthread_mutex_lock(&cache->lock);
+    if (!only_unused || !cache->used)
+        n = take_all(cache, blocks);
+    cache->used = false;
+    pthread_mutex_unlock(&cache->lock);
     for (size_t i = 0; i < n; i++)
         arbor_free_disowned(blocks[i]);
 }
 
 void arbor__http_cache_destroy(http_buffer_cache_t *cache)
 {
-    void *blocks[2 * HTTP_CACHE_SLOTS];
-    free_all(blocks, take_all(cache, blocks));
+    drop(cache, false);
     pthread_mutex_destroy(&cache->lock);
 }
 
@@ -85,24 +94,12 @@ void arbor__http_cache_give(arbor_http_server_t *srv, int kind, void *b)
 
 void arbor__http_cache_empty(arbor_http_server_t *srv)
 {
-    void *blocks[2 * HTTP_CACHE_SLOTS];
-    pthread_mutex_lock(&srv->cache.lock);
-    size_t n = take_all(&srv->cache, blocks);
-    srv->cache.used = false;
-    pthread_mutex_unlock(&srv->cache.lock);
-    free_all(blocks, n);
+    drop(&srv->cache, false);
 }
 
 void arbor__http_cache_tick(arbor_http_server_t *srv)
 {
-    void *blocks[2 * HTTP_CACHE_SLOTS];
-    size_t n = 0;
-    pthread_mutex_lock(&srv->cache.lock);
-    if (!srv->cache.used)
-        n = take_all(&srv->cache, blocks);
-    srv->cache.used = false;
-    pthread_mutex_unlock(&srv->cache.lock);
-    free_all(blocks, n);
+    drop(&srv->cache, true);
 }
 
 size_t arbor__http_cache_held(arbor_http_server_t *srv, int kind)

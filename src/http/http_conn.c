@@ -810,6 +810,15 @@ static int read_more(http_conn_t *c, uint64_t deadline)
     return 0;
 }
 
+/* Reads what the client sends, to drop it: into the input buffer, or,
+ * after an event stream gave that back, into a small one of its own. */
+static int recv_to_drop(http_conn_t *c, int64_t timeout_ms, size_t *got)
+{
+    char spare[512];
+    return c->in ? arbor_socket_recv(c->socket, c->in, IN_SIZE, timeout_ms, got)
+                 : arbor_socket_recv(c->socket, spare, sizeof spare, timeout_ms, got);
+}
+
 /* Closes after an error answer: stop writing, then read and drop what the
  * client still sends for a moment, so that our answer is not lost to the
  * reset that closing with unread bytes would send. */
@@ -819,13 +828,9 @@ static void linger_close(http_conn_t *c)
     arbor_socket_shutdown_write(c->socket);
     uint64_t end = arbor_now_ms() + 1000;
     size_t got, total = 0;
-    char spare[512]; /* after an event stream, which gave its input buffer back */
-    char *drop = c->in ? c->in : spare;
-    size_t size = c->in ? IN_SIZE : sizeof spare;
     while (total < (1u << 20)) {
         uint64_t now = arbor_now_ms();
-        if (now >= end ||
-            arbor_socket_recv(c->socket, drop, size, (int64_t)(end - now), &got) != 0 || got == 0)
+        if (now >= end || recv_to_drop(c, (int64_t)(end - now), &got) != 0 || got == 0)
             break;
         total += got;
     }
@@ -971,9 +976,7 @@ static void close_if_all_read(http_conn_t *c)
     if (c->in_pos < c->in_len)
         return;
     size_t got;
-    char spare[512]; /* after an event stream, which gave its input buffer back */
-    int rc = c->in ? arbor_socket_recv(c->socket, c->in, IN_SIZE, 0, &got)
-                   : arbor_socket_recv(c->socket, spare, sizeof spare, 0, &got);
+    int rc = recv_to_drop(c, 0, &got);
     if (rc == 0 && got > 0)
         return; /* more bytes: linger over them */
     arbor_socket_close(c->socket);
