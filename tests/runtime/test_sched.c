@@ -16,6 +16,7 @@
 
 /* The process block and the pid table, to see a park complete (parked()). */
 #include "../../src/runtime/proc.h"
+#include "../../src/runtime/sched.h"
 #include "../../src/runtime/stats.h"
 #include "../../src/runtime/table.h"
 
@@ -209,7 +210,8 @@ static void sleeper_root(void *arg)
     /* Each sleep leaves this scheduler with nothing to run while the other
      * sleeps too: nothing can queue work for it but its own timer, which
      * a spin does not watch. */
-    arbor_sleep(20); /* the other scheduler parks */
+    /* While this process runs, n_idle counts the other scheduler only. */
+    WAIT_UNTIL(atomic_load(&arbor__rt.n_idle) >= 1, 10000); /* the other one parks */
     uint64_t before = atomic_load(&arbor__stats.sched_spins);
     for (int i = 0; i < 100; i++)
         ASSERT_OK(arbor_sleep(1));
