@@ -142,12 +142,26 @@ static int by_text(const void *a, const void *b)
     return strcmp(((const named_pid_t *)a)->text, ((const named_pid_t *)b)->text);
 }
 
+/* The tree itself is read from the runtime's tables; its notes are asked
+ * of the processes they describe, all within one second: a process that
+ * is busy (a worker in a long call, the Store writing a batch) costs the
+ * tree at most what is left of it, and its node goes without a note. */
+#define TREE_NOTES_MS 1000
+
+/* What is left until deadline (arbor_now_ms()'s clock), at least 0: a
+ * call with 0 left times out at once. */
+static int64_t left_until(uint64_t deadline)
+{
+    uint64_t now = arbor_now_ms();
+    return now < deadline ? (int64_t)(deadline - now) : 0;
+}
+
 /* Each ticket worker's node under the TicketSupervisor gets the ticket it
  * holds, "ticket": its id, from the key the worker holds in the
  * TicketRegistry (the registry's tables, no message); and a "note", the
- * worker's own status text. A worker too busy to say within a second, or
+ * worker's own status text. A worker too busy to say before deadline, or
  * gone since the tree was drawn, gets no note. */
-static void name_tickets(cJSON *tree)
+static void name_tickets(cJSON *tree, uint64_t deadline)
 {
     cJSON *ticket_sup = tree_node(tree, "TicketSupervisor");
     arbor_pid_t sup = arbor_whereis(DESK_TICKET_SUP_NAME);
@@ -180,7 +194,8 @@ static void name_tickets(cJSON *tree)
         if (desk_worker_ticket(w->pid, &id) == 0)
             cJSON_AddNumberToObject(node, "ticket", (double)id);
         char status[ARBOR_GS_STATUS_MAX];
-        if (arbor_gs_get_status(w->pid, status, sizeof status, 1000) == 0)
+        int64_t left = left_until(deadline);
+        if (left > 0 && arbor_gs_get_status(w->pid, status, sizeof status, left) == 0)
             cJSON_AddItemToObject(node, "note", console_json_text(status));
     }
     arbor_free(workers);
@@ -192,12 +207,13 @@ static void name_tickets(cJSON *tree)
  * shows its ticket. */
 cJSON *desk_tree_json(arbor_pid_t sup)
 {
+    uint64_t deadline = arbor_now_ms() + TREE_NOTES_MS;
     cJSON *tree = console_tree_json(sup, DESK_SUPERVISOR_NAME, false);
     count_rest_for_one(tree);
-    name_tickets(tree);
+    name_tickets(tree, deadline);
     cJSON *store = tree_node(tree, "Store");
     store_stats_t ss;
-    if (store && store_stats(&ss) == 0 && ss.damaged) {
+    if (store && store_stats_within(&ss, left_until(deadline)) == 0 && ss.damaged) {
         char note[320];
         snprintf(note, sizeof note, "DAMAGED (%s): changes are refused; see stats", ss.damage);
         cJSON_AddTrueToObject(store, "damaged");
@@ -206,7 +222,8 @@ cJSON *desk_tree_json(arbor_pid_t sup)
     cJSON *d = tree_node(tree, "Dispatcher");
     notifier_status_t st;
     int64_t pending = -1;
-    if (d && notifier_status(&st) == 0 && store_outbox_count(&pending, NULL) == 0) {
+    if (d && notifier_status_within(&st, left_until(deadline)) == 0 &&
+        store_outbox_count_within(&pending, left_until(deadline), NULL) == 0) {
         char state[320], note[360];
         notifier_status_format(&st, state, sizeof state);
         snprintf(note, sizeof note, "%s; %lld pending", state, (long long)pending);
@@ -214,7 +231,7 @@ cJSON *desk_tree_json(arbor_pid_t sup)
     }
     cJSON *timer = tree_node(tree, "SlaTimer");
     sla_timer_status_t sla;
-    if (timer && sla_timer_status(&sla) == 0) {
+    if (timer && sla_timer_status_within(&sla, left_until(deadline)) == 0) {
         char note[128];
         sla_timer_note(&sla, note, sizeof note);
         cJSON_AddItemToObject(timer, "note", cJSON_CreateString(note));

@@ -370,11 +370,16 @@ int notifier_start(void *sink, arbor_pid_t *pid, arbor_reason_t *err)
 
 int notifier_status(notifier_status_t *out)
 {
+    return notifier_status_within(out, 1000);
+}
+
+int notifier_status_within(notifier_status_t *out, int64_t timeout_ms)
+{
     arbor_pid_t d = arbor_whereis(DISPATCHER_NAME);
     if (!d)
         return ARBOR_ENOPROC;
     arbor_msg_t *m;
-    int rc = arbor_gs_call(d, TAG_STATUS, NULL, 0, 1000, &m, NULL);
+    int rc = arbor_gs_call(d, TAG_STATUS, NULL, 0, timeout_ms, &m, NULL);
     if (rc)
         return rc;
     *out = *(const notifier_status_t *)m->data;

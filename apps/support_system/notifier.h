@@ -87,6 +87,8 @@ typedef struct notifier_status {
 /* The Dispatcher's state, asked from a process (waits at most 1 s).
  * ARBOR_ENOPROC when it is not running. */
 int notifier_status(notifier_status_t *out);
+/* notifier_status waiting at most timeout_ms. */
+int notifier_status_within(notifier_status_t *out, int64_t timeout_ms);
 
 /* One line: "log: delivering, 12 delivered" or "log: failing since
  * 2026-12-06T14:29:16Z, 5 attempts, next in 3.2 s: cannot append ...". */

@@ -186,11 +186,16 @@ void sla_timer_notify(int64_t due_at)
 
 int sla_timer_status(sla_timer_status_t *out)
 {
+    return sla_timer_status_within(out, 5000);
+}
+
+int sla_timer_status_within(sla_timer_status_t *out, int64_t timeout_ms)
+{
     arbor_pid_t t = arbor_whereis(SLA_TIMER_NAME);
     if (!t)
         return ARBOR_ENOPROC;
     arbor_msg_t *m;
-    int rc = arbor_gs_call(t, TAG_STATUS, NULL, 0, 5000, &m, NULL);
+    int rc = arbor_gs_call(t, TAG_STATUS, NULL, 0, timeout_ms, &m, NULL);
     if (rc)
         return rc;
     if (m->size == sizeof *out)

@@ -49,7 +49,10 @@ typedef struct sla_timer_status {
     uint64_t recorded;
 } sla_timer_status_t;
 
+/* Asked of the timer (waits at most 5 s; _within: timeout_ms).
+ * ARBOR_ENOPROC when it is not running. */
 int sla_timer_status(sla_timer_status_t *out);
+int sla_timer_status_within(sla_timer_status_t *out, int64_t timeout_ms);
 
 /* The status in words, as `tree` and `stats` show it: "next due
  * 2026-12-07T16:49:01Z; 1 breach recorded", or "no clock running; 0

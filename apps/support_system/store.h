@@ -309,6 +309,9 @@ typedef struct store_stats {
 } store_stats_t;
 
 int store_stats(store_stats_t *out);
+/* store_stats waiting at most timeout_ms (ARBOR_ETIMEDOUT), not the
+ * Store's call timeout: for a view that must not wait on a busy Store. */
+int store_stats_within(store_stats_t *out, int64_t timeout_ms);
 
 /* Copies the database into a new file at path (replacing any file there)
  * with SQLite's online backup API, while the desk runs: the copy holds
@@ -335,6 +338,8 @@ int store_outbox_mark(int64_t first, int64_t last);
 
 /* How many notifications are pending. */
 int store_outbox_count(int64_t *pending, ticket_error_t *err);
+/* store_outbox_count waiting at most timeout_ms. */
+int store_outbox_count_within(int64_t *pending, int64_t timeout_ms, ticket_error_t *err);
 
 /* Work done on the Store's own connection for a module that keeps its own
  * table in the desk's database (credentials.c): fn gets the connection,

@@ -34,15 +34,14 @@ static void job_init(job_t *j, int op)
     j->op = op;
 }
 
-/* Runs j at the Store; on success *reply holds the answer (the job, then
- * its rows). */
-static int request(job_t *j, arbor_msg_t **reply)
+/* Runs j at the Store, waiting at most timeout_ms; on success *reply
+ * holds the answer (the job, then its rows). */
+static int request_within(job_t *j, int64_t timeout_ms, arbor_msg_t **reply)
 {
     arbor_pid_t store = arbor_whereis(STORE_NAME);
     if (!store)
         return ARBOR_ENOPROC;
-    int rc = arbor_gs_call(store, (uint64_t)j->op, j, store__job_size(j), store_call_timeout_ms(),
-                           reply, NULL);
+    int rc = arbor_gs_call(store, (uint64_t)j->op, j, store__job_size(j), timeout_ms, reply, NULL);
     if (rc)
         return rc;
     const job_t *out = (*reply)->data; /* JOB_HEAD bytes, then rows */
@@ -55,16 +54,27 @@ static int request(job_t *j, arbor_msg_t **reply)
     return rc;
 }
 
-/* Runs j at the Store and copies the answer (not its rows) back into j. */
-static int ask(job_t *j)
+static int request(job_t *j, arbor_msg_t **reply)
+{
+    return request_within(j, store_call_timeout_ms(), reply);
+}
+
+/* Runs j at the Store, waiting at most timeout_ms, and copies the answer
+ * (not its rows) back into j. */
+static int ask_within(job_t *j, int64_t timeout_ms)
 {
     arbor_msg_t *m;
-    int rc = request(j, &m);
+    int rc = request_within(j, timeout_ms, &m);
     if (rc == 0) {
         memcpy(j, m->data, JOB_HEAD);
         arbor_msg_free(m);
     }
     return rc;
+}
+
+static int ask(job_t *j)
+{
+    return ask_within(j, store_call_timeout_ms());
 }
 
 static bool is_change(int op)
@@ -466,8 +476,13 @@ int store_outbox_mark(int64_t first, int64_t last)
 
 int store_outbox_count(int64_t *pending, ticket_error_t *err)
 {
+    return store_outbox_count_within(pending, store_call_timeout_ms(), err);
+}
+
+int store_outbox_count_within(int64_t *pending, int64_t timeout_ms, ticket_error_t *err)
+{
     job_t j = {.op = OUTBOX_COUNT};
-    int rc = ask(&j);
+    int rc = ask_within(&j, timeout_ms);
     if (rc == 0)
         *pending = j.count;
     else
@@ -483,8 +498,13 @@ int store_ticket_counts(store_ticket_count_t **out, size_t *n, ticket_error_t *e
 
 int store_stats(store_stats_t *out)
 {
+    return store_stats_within(out, store_call_timeout_ms());
+}
+
+int store_stats_within(store_stats_t *out, int64_t timeout_ms)
+{
     job_t j = {.op = STATS};
-    int rc = ask(&j);
+    int rc = ask_within(&j, timeout_ms);
     if (rc == 0)
         *out = j.stats;
     return rc;
