@@ -156,11 +156,44 @@ static int64_t left_until(uint64_t deadline)
     return now < deadline ? (int64_t)(deadline - now) : 0;
 }
 
+static double ticket_of(const cJSON *node)
+{
+    const cJSON *ticket = cJSON_GetObjectItem(node, "ticket");
+    return cJSON_IsNumber(ticket) ? ticket->valuedouble : -1;
+}
+
+/* By ticket, a worker that holds none (starting, or gone) last. */
+static int by_ticket(const void *a, const void *b)
+{
+    double x = ticket_of(*(cJSON *const *)a), y = ticket_of(*(cJSON *const *)b);
+    if (x < 0 || y < 0)
+        return (x < 0) - (y < 0);
+    return (x > y) - (x < y);
+}
+
+/* Orders the workers' nodes by their tickets: a DynamicSupervisor's
+ * children have no order (OTP's neither), and a person looks for a
+ * ticket by its number. */
+static void sort_by_ticket(cJSON *children)
+{
+    int n = cJSON_GetArraySize(children);
+    cJSON **nodes = n > 1 ? arbor_alloc((size_t)n * sizeof *nodes) : NULL;
+    if (!nodes)
+        return;
+    for (int i = 0; i < n; i++)
+        nodes[i] = cJSON_DetachItemFromArray(children, 0);
+    qsort(nodes, (size_t)n, sizeof *nodes, by_ticket);
+    for (int i = 0; i < n; i++)
+        cJSON_AddItemToArray(children, nodes[i]);
+    arbor_free(nodes);
+}
+
 /* Each ticket worker's node under the TicketSupervisor gets the ticket it
  * holds, "ticket": its id, from the key the worker holds in the
  * TicketRegistry (the registry's tables, no message); and a "note", the
  * worker's own status text. A worker too busy to say before deadline, or
- * gone since the tree was drawn, gets no note. */
+ * gone since the tree was drawn, gets no note. The nodes end in the
+ * order of their tickets. */
 static void name_tickets(cJSON *tree, uint64_t deadline)
 {
     cJSON *ticket_sup = tree_node(tree, "TicketSupervisor");
@@ -199,6 +232,7 @@ static void name_tickets(cJSON *tree, uint64_t deadline)
             cJSON_AddItemToObject(node, "note", console_json_text(status));
     }
     arbor_free(workers);
+    sort_by_ticket(cJSON_GetObjectItem(ticket_sup, "children"));
 }
 
 /* The Dispatcher's delivery state goes beside it: a failing sink is not a

@@ -22,7 +22,8 @@ cJSON *desk_ticket_json(const ticket_t *t, const store_history_page_t *history);
 /* The desk's supervision tree under sup (console_tree_json's shape), with
  * the Dispatcher's delivery state as its "note", each top child's
  * "restarts" counting those rest_for_one made ("own_restarts" its own),
- * and each ticket worker's "ticket" and "note" (its status). The notes
+ * and each ticket worker's "ticket" and "note" (its status), the workers
+ * in the order of their tickets. The notes
  * are asked of their processes within one second in all: one too busy
  * to answer in what is left of it has none. Process only. */
 cJSON *desk_tree_json(arbor_pid_t sup);

@@ -1,8 +1,9 @@
 /*
  * The desk's tree as JSON (desk_tree_json: the console's tree and GET
- * /api/tree): its ticket workers' notes are asked of the workers, and a
- * worker too busy to answer costs the tree no more than the notes' one
- * shared second, however many such workers there are.
+ * /api/tree): its ticket workers in the order of their tickets, and their
+ * notes asked of the workers, a worker too busy to answer costing the
+ * tree no more than the notes' one shared second, however many such
+ * workers there are.
  */
 #include <stdatomic.h>
 #include <time.h>
@@ -158,4 +159,39 @@ TEST_TIMEOUT(busy_ticket_workers_share_one_second_of_the_tree_s_notes, 60)
     desk_test_db_remove(db_path);
     arbor_test_run(busy_tree_root, NULL);
     desk_test_db_remove(db_path);
+}
+
+#define ORDERED_TICKETS 40
+
+static void order_root(void *arg)
+{
+    (void)arg;
+    desk_config_t cfg = {.db_path = NULL}; /* in memory */
+    arbor_pid_t sup;
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    for (int i = 0; i < ORDERED_TICKETS; i++) {
+        ticket_t t = {.priority = PRIORITY_NORMAL};
+        snprintf(t.description, sizeof t.description, "ordered %d", i);
+        ticket_error_t err = {.code = ""};
+        ASSERT_OK(desk_create(&t, &desk_operator, NULL, &err));
+    }
+    cJSON *tree = desk_tree_json(sup);
+    cJSON *workers = cJSON_GetObjectItem(find_node(tree, "name", "TicketSupervisor"), "children");
+    ASSERT_EQ(cJSON_GetArraySize(workers), ORDERED_TICKETS);
+    double expected = 1;
+    cJSON *node;
+    cJSON_ArrayForEach(node, workers)
+    {
+        ASSERT_EQ(cJSON_GetNumberValue(cJSON_GetObjectItem(node, "ticket")), expected);
+        expected++;
+    }
+    cJSON_Delete(tree);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+/* A DynamicSupervisor's children come in no order; a person looks for a
+ * ticket by its number. */
+TEST(the_tree_lists_ticket_workers_in_the_order_of_their_tickets)
+{
+    arbor_test_run(order_root, NULL);
 }
