@@ -386,11 +386,13 @@ void store__list_sql(unsigned bits, store_sort_t sort, char *sql)
          * tickets_status_updated. */
         parts = by_status;
         nparts = sizeof by_status / sizeof by_status[0];
-    } else if ((sort == STORE_SORT_NEWEST || sort == STORE_SORT_OLDEST) &&
-               (bits & ~(unsigned)LIST_UNRESOLVED) == LIST_STATUS) {
-        /* A status's tickets newest or oldest first: each priority's, from
-         * tickets_status (status, priority), whose equal keys are in id
-         * order. */
+    } else if ((sort == STORE_SORT_NEWEST || sort == STORE_SORT_OLDEST) && bits != 0 &&
+               (bits & ~(unsigned)(LIST_STATUS | LIST_UNRESOLVED)) == 0) {
+        /* A status's tickets, or the unresolved ones, newest or oldest
+         * first: each priority's, from tickets_status (status, priority),
+         * whose equal keys are in id order (the unresolved: three such
+         * runs a priority, which SQLite reads only as far as the page
+         * needs and sorts). */
         parts = by_priority;
         nparts = sizeof by_priority / sizeof by_priority[0];
     }
