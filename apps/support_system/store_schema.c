@@ -98,7 +98,8 @@ static const char schema_v5[] =
  * update time, would move on most changes, and measured, it cost the
  * durable desk about a third of its changes per second without fsync
  * (docs/performance.md), so a queue by priority, and last updated first,
- * sort what their filters keep.
+ * sort what their filters keep. (Version 11 revisits both: a status's
+ * tickets are no longer in id order in tickets_status.)
  *
  * Which index serves a list with several filters depends on how many
  * tickets each filter keeps, which SQLite cannot know without statistics
