@@ -14,6 +14,9 @@
  *                          less than a page), by priority
  *   desk_list_queue_ms     the open tickets (500), by priority
  *   desk_list_all_updated_ms  every ticket, last updated first
+ *   desk_list_closed_updated_ms   the closed tickets (60 %), last updated
+ *                                 first
+ *   desk_list_closed_priority_ms  the closed tickets, by priority
  *
  * The tickets are written once, in one transaction through store_run (the
  * Store's own connection and its triggers, so the text index is the one
@@ -165,6 +168,9 @@ static void desk_list(void)
     store_filter_t customer = {
         .status = &closed, .customer = "customer0042", .sort = STORE_SORT_PRIORITY, .limit = PAGE};
     store_filter_t updated = {.agent = "agent03", .sort = STORE_SORT_UPDATED, .limit = PAGE};
+    store_filter_t closed_updated = {.status = &closed, .sort = STORE_SORT_UPDATED, .limit = PAGE};
+    store_filter_t closed_priority = {
+        .status = &closed, .sort = STORE_SORT_PRIORITY, .limit = PAGE};
     bench_figure("desk_list_filter_ms", median_ms("filter", &filter, PAGE), "ms");
     bench_figure("desk_list_search_ms", median_ms("search", &search, PAGE), "ms");
     bench_figure("desk_list_priority_ms", median_ms("priority", &priority, PAGE), "ms");
@@ -174,6 +180,10 @@ static void desk_list(void)
     bench_figure("desk_list_customer_ms", median_ms("customer", &customer, 1), "ms");
     bench_figure("desk_list_queue_ms", median_ms("queue", &queue, PAGE), "ms");
     bench_figure("desk_list_all_updated_ms", median_ms("all updated", &all_updated, PAGE), "ms");
+    bench_figure("desk_list_closed_updated_ms", median_ms("closed updated", &closed_updated, PAGE),
+                 "ms");
+    bench_figure("desk_list_closed_priority_ms",
+                 median_ms("closed priority", &closed_priority, PAGE), "ms");
     bench_db_stop_desk(sup);
 }
 

@@ -66,7 +66,7 @@ typedef struct run_req {
 /* Tickets in the cache of committed tickets (a power of two). */
 #define CACHE_SLOTS 1024
 
-#define SCHEMA_VERSION 10
+#define SCHEMA_VERSION 11
 
 /* The statements, prepared once when the Store opens the database. */
 enum {
@@ -129,7 +129,7 @@ enum {
  * into sql (LIST_SQL_SIZE bytes). Its parameters: ?1 status, ?3 agent, ?5
  * customer, ?6 priority, ?7 an FTS5 query (each only with its filter),
  * ?8 limit, ?9 offset. Only constant text: values are bound. */
-#define LIST_SQL_SIZE 1024
+#define LIST_SQL_SIZE 2048
 void store__list_sql(unsigned bits, store_sort_t sort, char *sql);
 
 /* The columns of a ticket an update may change, as bits: an update's

@@ -798,15 +798,22 @@ static void upgrade_root(void *arg)
     /* Every step to the current version (5: the web's credentials; 6: the
      * lists' indexes; 7: the agents' open counts, filled in; 8: the
      * request ids; 9: the SLA's due times, filled in, and the breach of
-     * those long past due; 10: a batch's creates indexed at its end). */
-    ASSERT_EQ(sql_int("PRAGMA user_version"), 10);
+     * those long past due; 10: a batch's creates indexed at its end; 11:
+     * a status's tickets by priority and by update time in two indexes). */
+    ASSERT_EQ(sql_int("PRAGMA user_version"), 11);
     ASSERT_EQ(sql_int("SELECT open_count FROM agents WHERE name = 'carol'"), 1);
     ASSERT_EQ(sql_int("SELECT count(*) FROM credentials"), 0);
     ASSERT_EQ(sql_int("SELECT count(*) FROM requests"), 0);
     ASSERT_EQ(sql_int("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN"
-                      " ('tickets_status', 'tickets_priority', 'tickets_customer')"),
-              3);
-    ASSERT_EQ(sql_int("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'tickets'"), 5);
+                      " ('tickets_status', 'tickets_priority', 'tickets_customer',"
+                      " 'tickets_status_updated')"),
+              4);
+    /* The stated statistics: the table's row and one per index of
+     * version 6 and 11. */
+    ASSERT_EQ(sql_int("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'tickets'"), 6);
+    ASSERT_EQ(sql_int("SELECT count(*) FROM sqlite_stat1 WHERE idx = 'tickets_status'"
+                      " AND stat = '100000 2000 500'"),
+              1);
     ticket_t t, out;
     ASSERT_OK(store_get(1, &t, NULL));
     ASSERT_STREQ(t.description, "old ticket");
@@ -1022,8 +1029,12 @@ static int insert_mixed_tickets(sqlite3 *db, const void *in, void *out)
     for (int i = 0; i < 120 && !rc; i++) {
         sqlite3_bind_text(st, 1, (i / 7) % 2 ? "Printer jam" : "Login broken", -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, customers[i % 2], -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 3, i % 4);
-        sqlite3_bind_int(st, 4, i % 5);
+        /* Two tickets with a priority outside ticket_priority_t's values
+         * (both assigned) and one with a status outside ticket_status_t's:
+         * the desk writes none, but a list made of parts, one per status or
+         * priority (store__list_sql), must list them as the reference does. */
+        sqlite3_bind_int(st, 3, i == 111 ? 9 : i == 116 ? -1 : i % 4);
+        sqlite3_bind_int(st, 4, i == 118 ? 7 : i % 5);
         sqlite3_bind_text(st, 5, agents[i % 3], -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 6, 5000 - i / 3);
         sqlite3_bind_int64(st, 7, 9000 - i / 2);
@@ -1153,9 +1164,31 @@ static void list_plan(unsigned bits, store_sort_t sort, char *plan, size_t size)
         ASSERT_EQ(strstr(plan_, "TEMP B-TREE") != NULL, sorts);                                    \
     } while (0)
 
-/* No filter, or a status alone (a queue), is read newest or oldest first
- * from the ids, and the whole list by priority from its index, never
- * sorted; a customer's, an agent's or a status's tickets are found
+/* A list made of parts merged in its order (store__list_sql): SQLite
+ * merges them (MERGE (UNION ALL)), each read in order through uses, and
+ * sorts (TEMP B-TREE) only where sorts says: the two parts for values
+ * outside the desk's (a status or a priority no ticket has, found empty
+ * through the index), the page's own tickets when read in an order other
+ * than the ids', the parts that are several runs of an index (the
+ * unresolved statuses'). */
+#define ASSERT_MERGED(bits, sort, uses, sorts)                                                     \
+    do {                                                                                           \
+        char plan_[4096];                                                                          \
+        list_plan(bits, sort, plan_, sizeof plan_);                                                \
+        size_t sorted_ = 0;                                                                        \
+        for (const char *at_ = plan_; (at_ = strstr(at_, "TEMP B-TREE")) != NULL; at_++)           \
+            sorted_++;                                                                             \
+        if (!strstr(plan_, "MERGE (UNION ALL)") || !strstr(plan_, uses) ||                         \
+            sorted_ != (size_t)(sorts))                                                            \
+            fprintf(stderr, "filters %u, order %d:\n%s", bits, (int)(sort), plan_);                \
+        ASSERT_TRUE(strstr(plan_, "MERGE (UNION ALL)") != NULL);                                   \
+        ASSERT_TRUE(strstr(plan_, uses) != NULL);                                                  \
+        ASSERT_EQ(sorted_, (size_t)(sorts));                                                       \
+    } while (0)
+
+/* No filter is read newest or oldest first from the ids, by priority and
+ * by last update from an index, never sorted; a status's tickets likewise
+ * in every order; a customer's, an agent's or a status's tickets are found
  * through their index (and sorted in other orders: they are few); a
  * search starts from the words' matches. */
 static void plans_root(void *arg)
@@ -1165,13 +1198,32 @@ static void plans_root(void *arg)
     ASSERT_PLAN(0, STORE_SORT_NEWEST, "SCAN tickets", false);
     ASSERT_PLAN(0, STORE_SORT_OLDEST, "SCAN tickets", false);
     ASSERT_PLAN(0, STORE_SORT_PRIORITY, "tickets_priority", false);
-    ASSERT_PLAN(LIST_STATUS, STORE_SORT_NEWEST, "tickets_status (status=?)", false);
-    ASSERT_PLAN(LIST_STATUS, STORE_SORT_OLDEST, "tickets_status (status=?)", false);
-    ASSERT_PLAN(LIST_STATUS, STORE_SORT_PRIORITY, "tickets_status (status=?)", true);
+    /* Every ticket last updated first: each status's in order, merged. */
+    ASSERT_MERGED(0, STORE_SORT_UPDATED, "COVERING INDEX tickets_status_updated (status=?)", 3);
+    /* A status's tickets (the closed ones: most of them) in every order,
+     * never all sorted: newest and oldest first as each priority's,
+     * merged; by priority and by last update from an index in order. */
+    ASSERT_MERGED(LIST_STATUS, STORE_SORT_NEWEST,
+                  "COVERING INDEX tickets_status (status=? AND priority=?)", 2);
+    ASSERT_MERGED(LIST_STATUS, STORE_SORT_OLDEST,
+                  "COVERING INDEX tickets_status (status=? AND priority=?)", 2);
+    ASSERT_MERGED(LIST_STATUS | LIST_UNRESOLVED, STORE_SORT_NEWEST,
+                  "COVERING INDEX tickets_status (status=? AND priority=?)", 2);
+    /* The unresolved tickets (three statuses) likewise, each priority's
+     * three runs sorted as far as the page needs. */
+    ASSERT_MERGED(LIST_UNRESOLVED, STORE_SORT_NEWEST,
+                  "COVERING INDEX tickets_status (status=? AND priority=?)", 6);
+    ASSERT_PLAN(LIST_STATUS, STORE_SORT_PRIORITY, "tickets_status (status=?)", false);
+    ASSERT_PLAN(LIST_STATUS, STORE_SORT_UPDATED, "tickets_status_updated (status=?)", false);
+    ASSERT_PLAN(LIST_STATUS | LIST_PRIORITY, STORE_SORT_NEWEST,
+                "tickets_status (status=? AND priority=?)", false);
     ASSERT_PLAN(LIST_STATUS | LIST_AGENT, STORE_SORT_NEWEST, "tickets_agent (agent=? AND status=?)",
                 false);
-    ASSERT_PLAN(LIST_STATUS | LIST_AGENT, STORE_SORT_UPDATED,
-                "tickets_agent (agent=? AND status=?)", true);
+    /* An agent's tickets of a status, last updated first: the status's in
+     * that order, until a page of the agent's (version 11; before, the
+     * agent's of that status, sorted). */
+    ASSERT_PLAN(LIST_STATUS | LIST_AGENT, STORE_SORT_UPDATED, "tickets_status_updated (status=?)",
+                false);
     ASSERT_PLAN(LIST_AGENT, STORE_SORT_PRIORITY, "tickets_agent (agent=?)", true);
     ASSERT_PLAN(LIST_STATUS | LIST_CUSTOMER, STORE_SORT_PRIORITY, "tickets_customer", true);
     ASSERT_PLAN(LIST_PRIORITY | LIST_CUSTOMER, STORE_SORT_NEWEST, "tickets_customer", false);
