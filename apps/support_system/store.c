@@ -325,8 +325,12 @@ static int write_update(store_t *s, job_t *j)
     else
         sqlite3_bind_null(st, 10);
     bind_time(st, 11, t->breached_at); /* those a statement lacks are refused (SQLITE_RANGE) */
-    if (step_done(st) != SQLITE_DONE)
+    if (step_done(st) != SQLITE_DONE) {
+        /* OR FAIL: no statement journal undid what it may have written,
+         * nor did SQLite count it (store__update_sql). */
+        s->unsure = true;
         return store__db_fail(s, j, "update");
+    }
     if (sqlite3_changes(s->db) != 1)
         return update_missed(s, j);
     /* j->ticket.version is raised once the batch commits (write_batch):
@@ -453,7 +457,9 @@ static bool is_change(int op)
  * returns true: the batch must be written again, carefully
  * (write_batch). Nothing written is what sqlite3_total_changes64 says,
  * which counts the rows of each statement that completed: a statement
- * that fails is undone by SQLite, itself or with the whole transaction. */
+ * that fails is undone by SQLite, itself or with the whole transaction,
+ * but for a ticket's update, which is OR FAIL (store__update_sql): any
+ * failure of its step counts as a partial write (s->unsure). */
 static bool write_change(store_t *s, job_t *j, bool careful)
 {
     if (careful && step_done(s->st[ST_SAVEPOINT]) != SQLITE_DONE) {
@@ -461,6 +467,7 @@ static bool write_change(store_t *s, job_t *j, bool careful)
         return false;
     }
     sqlite3_int64 before = sqlite3_total_changes64(s->db);
+    s->unsure = false;
     switch (j->op) {
     case CREATE:
         j->rc = write_create(s, j);
@@ -478,7 +485,7 @@ static bool write_change(store_t *s, job_t *j, bool careful)
         break;
     }
     if (!careful)
-        return j->rc && sqlite3_total_changes64(s->db) != before;
+        return j->rc && (s->unsure || sqlite3_total_changes64(s->db) != before);
     if (j->rc)
         step_done(s->st[ST_UNDO]);
     step_done(s->st[ST_RELEASE]);
@@ -799,7 +806,13 @@ static void *open_db(void *arg)
 {
     open_t *o = arg;
     store_t *s = o->s;
-    if (sqlite3_open(o->path, &s->db) != SQLITE_OK) {
+    /* NOMUTEX: the connection takes no lock of its own on each call (two
+     * per bind, step, reset, column...). It is used by one thread at a
+     * time: the Store's statements run on the blocking pool while the
+     * Store waits (the top of this file), its exit hook closes it after. */
+    if (sqlite3_open_v2(o->path, &s->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
         snprintf(o->error, sizeof o->error, "cannot open %s: %s", o->path,
                  s->db ? sqlite3_errmsg(s->db) : "out of memory");
         return NULL;

@@ -154,7 +154,16 @@ enum {
  * (UPDATE_SQL_SIZE bytes). Its parameters are ST_UPDATE_TICKET's, each
  * present only with its column: ?1 description, ?2 customer, ?3
  * priority, ?4 status, ?5 agent, ?6 updated_at, ?7 id, ?8 the version it
- * was computed from, ?9 due_at, ?10 sla_left, ?11 breached_at. */
+ * was computed from, ?9 due_at, ?10 sla_left, ?11 breached_at.
+ *
+ * It is UPDATE OR FAIL: SQLite then needs no statement journal for it
+ * (with the default, ABORT, a statement with triggers copies every page
+ * it first touches into one, to undo itself alone if a trigger fails; an
+ * assign or a resolve runs agents_open_update). The price: an update that
+ * fails after writing its row (a trigger's error) leaves the row written
+ * and may not say so in sqlite3_total_changes64, so the Store treats any
+ * failed step of it as a partial write (store_t.unsure): the batch is
+ * written again with a savepoint per change, which undoes it. */
 #define UPDATE_SQL_SIZE 512
 void store__update_sql(unsigned bits, char *sql);
 
@@ -238,6 +247,11 @@ typedef struct store {
      * it is in stats.damage. Set on the blocking pool while the Store
      * waits; cleared only by a new open of a sound file. */
     bool damaged;
+    /* The change being written failed in a statement that may have written
+     * part of itself without SQLite undoing it or counting it (an UPDATE
+     * OR FAIL's step: store__update_sql): write_change takes it as a
+     * partial write. */
+    bool unsure;
     void *rows;                  /* a read's rows, malloc'd: in the state, so that a Store killed
                                   * during a read frees them in its exit hook */
     ticket_t cache[CACHE_SLOTS]; /* id 0: empty */

@@ -269,10 +269,11 @@ const char *const store__statement_sql[ST_COUNT] = {
     [ST_INSERT_MESSAGE] = "INSERT INTO messages(ticket, at, author, role, internal, body)"
                           " VALUES(?,?,?,?,?,?)",
     /* Every column: an update that does not know which changed (see
-     * store__update_sql). */
-    [ST_UPDATE_TICKET] = "UPDATE tickets SET description = ?1, customer = ?2, priority = ?3,"
-                         " status = ?4, agent = ?5, updated_at = ?6, due_at = ?9, sla_left = ?10,"
-                         " breached_at = ?11, version = version + 1 WHERE id = ?7 AND version = ?8",
+     * store__update_sql; OR FAIL there). */
+    [ST_UPDATE_TICKET] = "UPDATE OR FAIL tickets SET description = ?1, customer = ?2,"
+                         " priority = ?3, status = ?4, agent = ?5, updated_at = ?6, due_at = ?9,"
+                         " sla_left = ?10, breached_at = ?11, version = version + 1"
+                         " WHERE id = ?7 AND version = ?8",
     [ST_EXISTS] = "SELECT 1 FROM tickets WHERE id = ?",
     [ST_GET] = "SELECT " TICKET_COLUMNS " FROM tickets WHERE id = ?",
     /* A page, newest first: history_ticket(ticket) holds each ticket's
@@ -426,7 +427,7 @@ void store__update_sql(unsigned bits, char *sql)
         "description = ?1, ", "customer = ?2, ", "priority = ?3, ",  "status = ?4, ",
         "agent = ?5, ",       "due_at = ?9, ",   "sla_left = ?10, ", "breached_at = ?11, ",
     };
-    size_t len = (size_t)snprintf(sql, UPDATE_SQL_SIZE, "UPDATE tickets SET ");
+    size_t len = (size_t)snprintf(sql, UPDATE_SQL_SIZE, "UPDATE OR FAIL tickets SET ");
     for (unsigned i = 0; i < sizeof sets / sizeof sets[0]; i++)
         if (bits & (1u << i))
             len += (size_t)snprintf(sql + len, UPDATE_SQL_SIZE - len, "%s", sets[i]);

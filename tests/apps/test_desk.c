@@ -834,8 +834,8 @@ static int count_narrow_updates(sqlite3 *db, const void *in, void *out)
     int64_t n = 0;
     for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st; st = sqlite3_next_stmt(db, st)) {
         const char *sql = sqlite3_sql(st);
-        n += strncmp(sql, "UPDATE tickets SET status = ", 28) == 0 && !strstr(sql, "priority") &&
-             !strstr(sql, "description") && !strstr(sql, "customer");
+        n += strncmp(sql, "UPDATE OR FAIL tickets SET status = ", 36) == 0 &&
+             !strstr(sql, "priority") && !strstr(sql, "description") && !strstr(sql, "customer");
     }
     *(int64_t *)out = n;
     return 0;
@@ -878,6 +878,109 @@ TEST(an_update_sets_only_the_columns_it_changes)
     set_db_path("narrow-update");
     remove_db();
     arbor_test_run(narrow_update_root, NULL);
+    remove_db();
+}
+
+/* store_run's function: a trigger that fails after an update has written
+ * a ticket's row, when the update gives it the agent "boom": it makes a
+ * text three times the description, longer than the Store's connection
+ * now allows (SQLITE_TOOBIG, an error that is no constraint's, so SQLite's
+ * FAIL does not count the row). The trigger calls no function and halts
+ * nowhere, which would make SQLite keep a statement journal even for OR
+ * FAIL. */
+static int add_failing_trigger(sqlite3 *db, const void *in, void *out)
+{
+    (void)in;
+    (void)out;
+    sqlite3_limit(db, SQLITE_LIMIT_LENGTH, 1500);
+    return sqlite3_exec(db,
+                        "CREATE TABLE test_sink(x);"
+                        "CREATE TRIGGER test_boom AFTER UPDATE OF agent ON tickets"
+                        " WHEN new.agent = 'boom' BEGIN INSERT INTO test_sink"
+                        " VALUES(new.description || new.description || new.description); END;",
+                        NULL, NULL, NULL) == SQLITE_OK
+               ? 0
+               : ARBOR_EEXIT;
+}
+
+/* store_run's function: the stored agent and version of ticket *in, as
+ * "agent version" into out (64 bytes), from the file (not the cache). */
+static int stored_row(sqlite3 *db, const void *in, void *out)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT agent, version FROM tickets WHERE id = ?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return ARBOR_EEXIT;
+    sqlite3_bind_int64(st, 1, *(const int64_t *)in);
+    int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : ARBOR_EEXIT;
+    if (!rc)
+        snprintf(out, 64, "%s %lld", (const char *)sqlite3_column_text(st, 0),
+                 (long long)sqlite3_column_int64(st, 1));
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* A ticket's update is UPDATE OR FAIL (no statement journal), so an
+ * update that fails after writing its row leaves the row, which SQLite's
+ * ABORT would have undone, and sqlite3_total_changes64 does not count it;
+ * the Store takes any failed step of it as a
+ * partial write and writes the batch again with a savepoint per change,
+ * which undoes it: the refused change leaves the row, its history and
+ * its version as they were, and the ticket takes a change at its old
+ * version afterwards. */
+static void failed_update_root(void *arg)
+{
+    (void)arg;
+    arbor_pid_t sup;
+    desk_config_t cfg = {.db_path = db_path, .demo = true, .idle_timeout_ms = 60000};
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    ticket_t t = fresh();
+    memset(t.description, 'z', 700); /* three times over the limit below, once under it */
+    t.description[700] = '\0';
+    ticket_error_t err = {.code = ""};
+    ASSERT_OK(store_create(&t, &desk_operator, &err));
+    store_history_t *h;
+    size_t history_before, n;
+    ASSERT_OK(history_all(t.id, &h, &history_before));
+    free(h);
+    ASSERT_OK(store_run(add_failing_trigger, NULL, 0, NULL, 0));
+    store_stats_t before, after;
+    ASSERT_OK(store_stats(&before));
+    ticket_t boom = t;
+    snprintf(boom.agent, sizeof boom.agent, "boom");
+    boom.status = TICKET_ASSIGNED;
+    store_event_t ev = {.by = desk_operator, .what = "assigned to boom", .notice = "boom notice"};
+    ASSERT_ERR(store_update(&boom, &ev, &err), ARBOR_EEXIT);
+    ASSERT_STREQ(err.code, "store_error");
+    char row[64];
+    ASSERT_OK(store_run(stored_row, &t.id, sizeof t.id, row, sizeof row));
+    char expected[64];
+    snprintf(expected, sizeof expected, " %lld", (long long)t.version);
+    ASSERT_STREQ(row, expected); /* no agent, the version it had */
+    ASSERT_OK(store_stats(&after));
+    ASSERT_EQ(after.rewritten - before.rewritten, 1);
+    ASSERT_OK(history_all(t.id, &h, &n));
+    free(h);
+    ASSERT_EQ(n, history_before);
+    int64_t rows = -1;
+    ASSERT_OK(store_run(count_outbox, &t.id, sizeof t.id, &rows, sizeof rows));
+    ASSERT_EQ(rows, 0);
+    ticket_t bob = t;
+    snprintf(bob.agent, sizeof bob.agent, "bob");
+    bob.status = TICKET_ASSIGNED;
+    ev.what = "assigned to bob";
+    ASSERT_OK(store_update(&bob, &ev, &err));
+    ASSERT_OK(store_run(stored_row, &t.id, sizeof t.id, row, sizeof row));
+    snprintf(expected, sizeof expected, "bob %lld", (long long)t.version + 1);
+    ASSERT_STREQ(row, expected);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(an_update_that_fails_after_writing_its_row_is_undone)
+{
+    set_db_path("failed-update");
+    remove_db();
+    arbor_test_run(failed_update_root, NULL);
     remove_db();
 }
 
