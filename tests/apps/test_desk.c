@@ -12,6 +12,7 @@
 
 #include "../../apps/support_system/desk.h"
 #include "desk_test_db.h"
+#include "desk_test_hold.h"
 #include "test.h"
 
 /* The whole history of ticket id (up to STORE_HISTORY_MAX entries), oldest
@@ -378,23 +379,6 @@ TEST_TIMEOUT(concurrent_changes_are_group_committed, 60)
  * transaction, which the stats show. */
 #define BATCH_CREATES 6
 
-static atomic_bool batch_held, batch_release;
-
-/* store_run's function: waits until the test releases it. */
-static int hold_store(sqlite3 *db, const void *in, void *out)
-{
-    (void)db;
-    (void)in;
-    (void)out;
-    atomic_store(&batch_held, true);
-    int64_t deadline = (int64_t)arbor_now_ms() + arbor_test_scaled_ms(20000);
-    while (!atomic_load(&batch_release) && (int64_t)arbor_now_ms() < deadline) {
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
-    }
-    return 0;
-}
-
 /* store_run's function: *out, the rows of index_deferred. */
 static int count_deferred(sqlite3 *db, const void *in, void *out)
 {
@@ -464,7 +448,7 @@ static void batch_client(void *arg)
     bool replayed;
     switch (job->kind) {
     case BATCH_HOLDER:
-        r.rc = store_run(hold_store, NULL, 0, NULL, 0);
+        r.rc = store_run(desk_test_hold_store, NULL, 0, NULL, 0);
         break;
     case BATCH_CREATE:
         batch_word(job->n, t.description, sizeof t.description);
@@ -522,11 +506,10 @@ static void batch_index_root(void *arg)
 
     store_stats_t before, after;
     ASSERT_OK(store_stats(&before));
-    atomic_store(&batch_held, false);
-    atomic_store(&batch_release, false);
+    desk_test_hold_reset();
     batch_job_t holder = {.kind = BATCH_HOLDER, .parent = arbor_self()};
     ASSERT_OK(arbor_spawn(batch_client, &holder, NULL));
-    WAIT_UNTIL(atomic_load(&batch_held), 20000); /* the Store runs hold_store */
+    WAIT_UNTIL(desk_test_store_held(), 20000);
 
     /* Creates, with a stale change and a reused request id among them. */
     batch_job_t jobs[BATCH_CREATES + 2];
@@ -537,7 +520,7 @@ static void batch_index_root(void *arg)
         ASSERT_OK(arbor_spawn(batch_client, &jobs[i], &pids[i]));
         wait_in_call(pids[i]); /* its request waits in the held Store's mailbox */
     }
-    atomic_store(&batch_release, true);
+    desk_test_release_store();
     int answered = 0;
     batch_result_t r[BATCH_CREATES + 3];
     while (answered < BATCH_CREATES + 3) {
@@ -627,7 +610,7 @@ static void partial_client(void *arg)
     ticket_t t = job->t;
     switch (job->kind) {
     case BATCH_HOLDER:
-        r.rc = store_run(hold_store, NULL, 0, NULL, 0);
+        r.rc = store_run(desk_test_hold_store, NULL, 0, NULL, 0);
         break;
     case BATCH_CREATE:
         snprintf(t.description, sizeof t.description, "partialword");
@@ -683,11 +666,10 @@ static void partial_root(void *arg)
 
     store_stats_t before, after;
     ASSERT_OK(store_stats(&before));
-    atomic_store(&batch_held, false);
-    atomic_store(&batch_release, false);
+    desk_test_hold_reset();
     partial_job_t holder = {.kind = BATCH_HOLDER, .parent = arbor_self()};
     ASSERT_OK(arbor_spawn(partial_client, &holder, NULL));
-    WAIT_UNTIL(atomic_load(&batch_held), 20000); /* the Store runs hold_store */
+    WAIT_UNTIL(desk_test_store_held(), 20000);
     /* A create, the update that fails part-way, an update after it, a
      * create: in this order in the Store's mailbox. */
     partial_job_t jobs[] = {
@@ -702,7 +684,7 @@ static void partial_root(void *arg)
         ASSERT_OK(arbor_spawn(partial_client, &jobs[i], &pids[i]));
         wait_in_call(pids[i]);
     }
-    atomic_store(&batch_release, true);
+    desk_test_release_store();
     int creates = 0, refusals = 0, updates = 0;
     for (int answered = 0; answered < JOBS + 1; answered++) {
         arbor_msg_t *m = arbor_test_recv_tag(1, arbor_test_scaled_ms(20000));

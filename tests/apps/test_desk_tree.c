@@ -5,40 +5,22 @@
  * tree no more than the notes' one shared second, however many such
  * workers there are.
  */
-#include <stdatomic.h>
-#include <time.h>
 
 #include <cJSON.h>
 
 #include "../../apps/support_system/desk.h"
 #include "../../apps/support_system/desk_json.h"
 #include "desk_test_db.h"
+#include "desk_test_hold.h"
 #include "test.h"
 
 #define BUSY_WORKERS 5
 
 static char db_path[64];
-static atomic_bool store_held, store_release;
-
-/* store_run's function: holds the Store until the test releases it. */
-static int hold_store(sqlite3 *db, const void *in, void *out)
-{
-    (void)db;
-    (void)in;
-    (void)out;
-    atomic_store(&store_held, true);
-    int64_t deadline = (int64_t)arbor_now_ms() + arbor_test_scaled_ms(20000);
-    while (!atomic_load(&store_release) && (int64_t)arbor_now_ms() < deadline) {
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
-    }
-    return 0;
-}
-
 static void holder(void *arg)
 {
     (void)arg;
-    int rc = store_run(hold_store, NULL, 0, NULL, 0);
+    int rc = store_run(desk_test_hold_store, NULL, 0, NULL, 0);
     ASSERT_OK(rc);
 }
 
@@ -98,10 +80,9 @@ static void busy_tree_root(void *arg)
     }
 
     /* Every worker waits in its call to the held Store. */
-    atomic_store(&store_held, false);
-    atomic_store(&store_release, false);
+    desk_test_hold_reset();
     ASSERT_OK(arbor_spawn(holder, NULL, NULL));
-    WAIT_UNTIL(atomic_load(&store_held), 20000);
+    WAIT_UNTIL(desk_test_store_held(), 20000);
     assign_job_t jobs[BUSY_WORKERS];
     for (int i = 0; i < BUSY_WORKERS; i++) {
         jobs[i] = (assign_job_t){ids[i], arbor_self()};
@@ -133,7 +114,7 @@ static void busy_tree_root(void *arg)
     }
     cJSON_Delete(tree);
 
-    atomic_store(&store_release, true);
+    desk_test_release_store();
     for (int i = 0; i < BUSY_WORKERS; i++) {
         arbor_msg_t *m = arbor_test_recv_tag(1, arbor_test_scaled_ms(20000));
         ASSERT_OK(*(int *)m->data);
