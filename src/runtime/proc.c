@@ -835,6 +835,12 @@ static void on_signal(arbor__proc_t *p, arbor__msg_t *m)
         break;
     case ARBOR__SIG_IO:
         break; /* it woke us: the waiter looks at its socket */
+    case ARBOR__SIG_WATCH:
+        /* from made us monitor it; its side is in its map already. */
+        if (!arbor__u64map_put(&p->monitors, m->u.ref, m->pub.from))
+            oom_die(p);
+        set_count(&p->n_monitors, &p->monitors);
+        break;
     case ARBOR__SIG_ADOPT:
         if (exiting(p))
             arbor__net_orphan(m->word); /* its exit hooks have run: none would close it */
@@ -1383,6 +1389,33 @@ int arbor_monitor_send_parts(arbor_pid_t pid, uint64_t tag, const void *head, si
     return rc;
 }
 
+int arbor_monitor_by(arbor_pid_t watcher, arbor_ref_t *ref_out)
+{
+    arbor__proc_t *p = arbor__proc_current();
+    if (!p)
+        return ARBOR_ENOTPROC;
+    if (watcher == ARBOR_NOPID || watcher == p->pid || !ref_out)
+        return ARBOR_EINVAL;
+    arbor__msg_t *m = arbor__msg_new(ARBOR__SIG_WATCH, 0);
+    if (!m)
+        return ARBOR_ENOMEM;
+    arbor_ref_t ref = new_ref();
+    if (!arbor__u64map_put(&p->monitored, ref, watcher)) {
+        arbor__msg_destroy(m);
+        return ARBOR_ENOMEM;
+    }
+    set_count(&p->n_monitored_by, &p->monitored);
+    m->pub.from = p->pid;
+    m->u.ref = ref;
+    if (!arbor__send_node(watcher, m)) {
+        arbor__u64map_del(&p->monitored, ref, NULL);
+        set_count(&p->n_monitored_by, &p->monitored);
+        return ARBOR_ENOPROC;
+    }
+    *ref_out = ref;
+    return 0;
+}
+
 int arbor_monitor_exit(arbor_pid_t pid, arbor_reason_t reason, arbor_ref_t *ref_out)
 {
     arbor__proc_t *p = arbor__proc_current();
@@ -1496,6 +1529,12 @@ static void answer_late_signals(arbor__proc_t *p, const arbor_reason_t *reason)
         arbor_pid_t from = link || ref ? m->pub.from : ARBOR_NOPID;
         if (m->kind == ARBOR__SIG_ADOPT)
             arbor__net_orphan(m->word);
+        if (m->kind == ARBOR__SIG_WATCH) {
+            /* Too late to monitor it: its side of the monitor goes. */
+            arbor__msg_t *dm = arbor__sig_new(ARBOR__SIG_DEMONITOR, m->u.ref);
+            if (dm)
+                send_lazy(m->pub.from, dm);
+        }
         arbor__msg_destroy(m);
         arbor__msg_t *answer = link  ? exit_signal(p->pid, *reason, true)
                                : ref ? down_signal(ref, p->pid, *reason)
