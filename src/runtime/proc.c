@@ -99,6 +99,44 @@ static void set_count(_Atomic uint32_t *c, const arbor__u64map_t *m)
     atomic_store_explicit(c, m->count, memory_order_relaxed);
 }
 
+/* The monitors on p (refs -> the pids monitoring it): one in p->watch1_ref
+ * while that is free, the others in p->monitored. */
+static void watched_count(arbor__proc_t *p)
+{
+    atomic_store_explicit(&p->n_monitored_by, p->monitored.count + (p->watch1_ref != 0),
+                          memory_order_relaxed);
+}
+
+static bool watched_put(arbor__proc_t *p, arbor_ref_t ref, arbor_pid_t from)
+{
+    if (!p->watch1_ref) {
+        p->watch1_ref = ref;
+        p->watch1_pid = from;
+    } else if (!arbor__u64map_put(&p->monitored, ref, from)) {
+        return false;
+    }
+    watched_count(p);
+    return true;
+}
+
+static bool watched_get(const arbor__proc_t *p, arbor_ref_t ref, uint64_t *from)
+{
+    if (ref && ref == p->watch1_ref) {
+        *from = p->watch1_pid;
+        return true;
+    }
+    return arbor__u64map_get(&p->monitored, ref, from);
+}
+
+static void watched_del(arbor__proc_t *p, arbor_ref_t ref)
+{
+    if (ref && ref == p->watch1_ref)
+        p->watch1_ref = p->watch1_pid = 0;
+    else if (!arbor__u64map_del(&p->monitored, ref, NULL))
+        return;
+    watched_count(p);
+}
+
 /* The detail of a death for want of memory, which needs none. */
 static char oom_detail[] = "out of memory";
 
@@ -180,10 +218,9 @@ static int attach_child(arbor__proc_t *self, arbor__proc_t *child, const arbor_s
     if (o->monitor) {
         arbor_ref_t ref = new_ref();
         if (!arbor__u64map_put(&self->monitors, ref, child->pid) ||
-            !arbor__u64map_put(&child->monitored, ref, self->pid))
+            !watched_put(child, ref, self->pid))
             return ARBOR_ENOMEM;
         set_count(&self->n_monitors, &self->monitors);
-        set_count(&child->n_monitored_by, &child->monitored);
         if (ref_out)
             *ref_out = ref;
     }
@@ -505,8 +542,7 @@ static inline __attribute__((always_inline)) int send_copy(arbor_pid_t to, arbor
     if (answered) {
         /* Dropped before the answer goes: a DOWN for it can no longer be
          * sent (arbor_answer_monitored()). */
-        arbor__u64map_del(&self->monitored, answered, NULL);
-        set_count(&self->n_monitored_by, &self->monitored);
+        watched_del(self, answered);
         m->flags |= ARBOR__MSG_DEMONITORED;
         m->u.ref = answered;
     }
@@ -541,8 +577,7 @@ int arbor_answer_monitored(const arbor_msg_t *call, arbor_ref_t alias, uint64_t 
     const arbor__msg_t *c = call ? ARBOR__MSG_OF(call) : NULL;
     uint64_t holder;
     if (!self || !c || c->kind != ARBOR__MSG || !(c->flags & ARBOR__MSG_MONITORED) || alias == 0 ||
-        call->from == ARBOR_NOPID || !arbor__u64map_get(&self->monitored, c->u.ref, &holder) ||
-        holder != call->from)
+        call->from == ARBOR_NOPID || !watched_get(self, c->u.ref, &holder) || holder != call->from)
         return arbor_send_alias(call ? call->from : ARBOR_NOPID, alias, tag, data, size);
     return send_copy(call->from, alias, tag, data, size, c->u.ref);
 }
@@ -748,10 +783,8 @@ static void on_exit_signal(arbor__proc_t *p, arbor__msg_t *m)
  * arbor_monitor_send(), an exit signal sent with arbor_monitor_exit()). */
 static void take_monitor(arbor__proc_t *p, arbor_ref_t ref, arbor_pid_t from)
 {
-    if (arbor__u64map_put(&p->monitored, ref, from)) {
-        set_count(&p->n_monitored_by, &p->monitored);
+    if (watched_put(p, ref, from))
         return;
-    }
     /* No memory to remember the monitor: we die of it (unless a death is
      * decided already, as while exiting), and the monitoring process hears
      * so now, since our exit could not tell it (a caller waiting without a
@@ -815,8 +848,7 @@ static void on_signal(arbor__proc_t *p, arbor__msg_t *m)
         take_monitor(p, m->u.ref, m->pub.from);
         break;
     case ARBOR__SIG_DEMONITOR:
-        arbor__u64map_del(&p->monitored, m->word, NULL);
-        set_count(&p->n_monitored_by, &p->monitored);
+        watched_del(p, m->word);
         break;
     case ARBOR__SIG_DOWN:
         if (arbor__u64map_del(&p->monitors, m->u.down.ref, NULL)) {
@@ -1400,16 +1432,14 @@ int arbor_monitor_by(arbor_pid_t watcher, arbor_ref_t *ref_out)
     if (!m)
         return ARBOR_ENOMEM;
     arbor_ref_t ref = new_ref();
-    if (!arbor__u64map_put(&p->monitored, ref, watcher)) {
+    if (!watched_put(p, ref, watcher)) {
         arbor__msg_destroy(m);
         return ARBOR_ENOMEM;
     }
-    set_count(&p->n_monitored_by, &p->monitored);
     m->pub.from = p->pid;
     m->u.ref = ref;
     if (!arbor__send_node(watcher, m)) {
-        arbor__u64map_del(&p->monitored, ref, NULL);
-        set_count(&p->n_monitored_by, &p->monitored);
+        watched_del(p, ref);
         return ARBOR_ENOPROC;
     }
     *ref_out = ref;
@@ -1573,6 +1603,12 @@ void arbor__proc_finish(arbor__proc_t *p)
         arbor__msg_t *e = exit_signal(pid, reason, true);
         if (e)
             arbor__send_node(key, e);
+    }
+    if (p->watch1_ref) {
+        arbor__msg_t *d = down_signal(p->watch1_ref, pid, reason);
+        if (d)
+            arbor__send_node(p->watch1_pid, d);
+        p->watch1_ref = p->watch1_pid = 0;
     }
     pos = 0;
     while (arbor__u64map_next(&p->monitored, &pos, &key, &val)) {

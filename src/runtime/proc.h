@@ -47,10 +47,11 @@ typedef enum __attribute__((packed)) arbor__yield {
 } arbor__yield_t;
 
 /* Fields are ordered so that there is no padding: a process costs this
- * block (328 bytes, a 336-byte malloc chunk) whenever it lives, so every
+ * block (344 bytes, a 352-byte malloc chunk) whenever it lives, so every
  * word counts (docs/performance.md, "Bytes per child"). The one-byte
  * yield and exit_kind and the 16-bit slice counter make room for the
- * 64-bit reductions_total in the same 328 bytes. */
+ * 64-bit reductions_total; watch1 (16 bytes) saves the 64-byte table a
+ * process monitored by two at once would allocate otherwise. */
 typedef struct arbor__proc {
     /* ---- shared with other threads ---- */
     arbor__inbox_t inbox;
@@ -96,11 +97,18 @@ typedef struct arbor__proc {
             arbor__msg_t *current; /* message being handled */
         } reactor;
     } u;
-    arbor__queue_t queue;           /* drained messages, not yet received */
-    arbor__msg_t *mark;             /* arbor_receive_mark(): scan after this one */
-    arbor__u64map_t links;          /* linked pids (a set) */
-    arbor__u64map_t monitors;       /* ref -> pid we monitor */
-    arbor__u64map_t monitored;      /* ref -> pid monitoring us */
+    arbor__queue_t queue;      /* drained messages, not yet received */
+    arbor__msg_t *mark;        /* arbor_receive_mark(): scan after this one */
+    arbor__u64map_t links;     /* linked pids (a set) */
+    arbor__u64map_t monitors;  /* ref -> pid we monitor */
+    arbor__u64map_t monitored; /* ref -> pid monitoring us, but watch1's */
+    /* One monitor on us, kept out of `monitored` while this is free (0:
+     * none): with the map's one entry in place, a process holds two
+     * without a table, as a server that is monitored for good (a
+     * registered ticket worker, by its Registry partition) and called
+     * (each call's monitor) does. */
+    arbor_ref_t watch1_ref;
+    arbor_pid_t watch1_pid;
     arbor_ref_t alias1;             /* an active alias (0: none), kept out of the map */
     arbor__u64map_t *aliases;       /* other active aliases -> their messages queued; malloc'd
                                      * when a second alias is active at once (rare) */

@@ -1332,3 +1332,44 @@ TEST(monitor_by_makes_another_process_monitor_the_caller)
     run_root(monitor_by_root, NULL);
     ASSERT_ERR(arbor_monitor_by(1, &(arbor_ref_t){0}), ARBOR_ENOTPROC);
 }
+
+/* A process keeps one monitor on it out of its map (proc.h: watch1): the
+ * monitors come and go in any order, and each one still gives its DOWN. */
+static void monitors_in_any_order_root(void *arg)
+{
+    arbor_pid_t self = arbor_self(), pid;
+    ASSERT_OK(arbor_spawn(relay_child, &self, &pid));
+    arbor_ref_t r1, r2, r3, r4;
+    ASSERT_OK(arbor_monitor(pid, &r1)); /* the first: out of the map */
+    ASSERT_OK(arbor_monitor(pid, &r2));
+    ASSERT_OK(arbor_monitor(pid, &r3));
+    expect_alive(pid); /* it has taken the three in */
+    ASSERT_EQ(monitored_by_of(pid), 3);
+    ASSERT_OK(arbor_demonitor(r1, 0));
+    expect_alive(pid);
+    ASSERT_EQ(monitored_by_of(pid), 2);
+    ASSERT_OK(arbor_monitor(pid, &r4)); /* the place r1 left */
+    expect_alive(pid);
+    ASSERT_EQ(monitored_by_of(pid), 3);
+    ASSERT_OK(arbor_demonitor(r2, 0));
+    expect_alive(pid);
+    ASSERT_EQ(monitored_by_of(pid), 2);
+    ASSERT_OK(arbor_send(pid, TAG_GO, NULL, 0));
+    bool seen3 = false, seen4 = false;
+    for (int n = 0; n < 2; n++) {
+        arbor_msg_t *m = NEXT(ARBOR_TAG_DOWN);
+        ASSERT_U64_EQ(DOWN_OF(m)->pid, pid);
+        ASSERT_REASON(DOWN_OF(m)->reason, ARBOR_EXIT_ERROR, "boom");
+        arbor_ref_t ref = DOWN_OF(m)->ref;
+        ASSERT_TRUE((ref == r3 && !seen3) || (ref == r4 && !seen4));
+        seen3 |= ref == r3;
+        seen4 |= ref == r4;
+        arbor_msg_free(m);
+    }
+    arbor_test_no_message(50);
+}
+
+TEST(monitors_on_a_process_come_and_go_in_any_order_and_each_gives_its_down)
+{
+    run_root(monitors_in_any_order_root, NULL);
+}
