@@ -137,14 +137,30 @@ static void watched_del(arbor__proc_t *p, arbor_ref_t ref)
     watched_count(p);
 }
 
-/* The detail of a death for want of memory, which needs none. */
-static char oom_detail[] = "out of memory";
+arbor__proc_rare_t *arbor__proc_rare(arbor__proc_t *p)
+{
+    if (!p->rare)
+        p->rare = calloc(1, sizeof *p->rare); /* an empty alias map, no hooks */
+    return p->rare;
+}
+
+/* Frees p's rare record once what it held is gone (a process's end). */
+static void free_rare(arbor__proc_t *p)
+{
+    free(p->rare);
+    p->rare = NULL;
+}
+
+/* The detail of a death for want of memory, which needs none (p->exit_oom). */
+static const char oom_detail[] = "out of memory";
 
 static void release_exit_detail(arbor__proc_t *p)
 {
-    if (p->exit_detail != oom_detail)
-        free(p->exit_detail);
-    p->exit_detail = NULL;
+    p->exit_oom = false;
+    if (p->rare) {
+        free(p->rare->exit_detail);
+        p->rare->exit_detail = NULL;
+    }
 }
 
 /* Decides p's death and its reason, replacing any reason decided before.
@@ -158,17 +174,22 @@ static void set_exit_reason(arbor__proc_t *p, const arbor_reason_t *reason)
     const char *text = arbor_reason_text(reason);
     char *copy = text[0] ? strdup(text) : NULL; /* text may be the old detail */
     release_exit_detail(p);
-    p->exit_detail = copy;
+    if (copy && !arbor__proc_rare(p)) {
+        free(copy);
+        copy = NULL;
+    }
+    if (copy)
+        p->rare->exit_detail = copy;
 }
 
-/* p's reason; its whole text, if long, is p->exit_detail's until
+/* p's reason; its whole text, if long, is the exit detail's until
  * release_exit_detail(). */
 static arbor_reason_t exit_reason(const arbor__proc_t *p)
 {
     arbor_reason_t r = ARBOR_REASON(p->exit_kind);
-    if (p->exit_detail &&
-        snprintf(r.detail, sizeof r.detail, "%s", p->exit_detail) > ARBOR_REASON_DETAIL_MAX)
-        r.whole = p->exit_detail;
+    const char *detail = p->exit_oom ? oom_detail : p->rare ? p->rare->exit_detail : NULL;
+    if (detail && snprintf(r.detail, sizeof r.detail, "%s", detail) > ARBOR_REASON_DETAIL_MAX)
+        r.whole = detail;
     return r;
 }
 
@@ -200,7 +221,7 @@ static void reason_into_node(arbor__msg_t *m, arbor_reason_t *slot, const arbor_
 static void oom_die(arbor__proc_t *p)
 {
     set_exit_reason(p, &ARBOR_REASON(ARBOR_EXIT_ERROR));
-    p->exit_detail = oom_detail;
+    p->exit_oom = true;
 }
 
 /* Links and monitors a new, not yet running, child to the calling process.
@@ -452,7 +473,7 @@ static void deliver(arbor__proc_t *p, arbor__msg_t *m)
     /* seq_cst load after the seq_cst push: see park() in sched.c. */
     if (atomic_load_explicit(&p->sched, memory_order_seq_cst) != ARBOR__IDLE)
         return;
-    int idle = ARBOR__IDLE;
+    uint8_t idle = ARBOR__IDLE;
     if (atomic_compare_exchange_strong_explicit(&p->sched, &idle, ARBOR__SCHEDULED,
                                                 memory_order_seq_cst, memory_order_relaxed))
         arbor__sched_enqueue(p, true);
@@ -610,25 +631,22 @@ static bool alias_add(arbor__proc_t *p, arbor_ref_t alias)
         p->alias1_queued = 0;
         return true;
     }
-    if (!p->aliases && !(p->aliases = calloc(1, sizeof *p->aliases)))
+    if (!arbor__proc_rare(p))
         return false;
-    return arbor__u64map_put(p->aliases, alias, 0);
+    return arbor__u64map_put(&p->rare->aliases, alias, 0);
 }
 
 static void free_aliases(arbor__proc_t *p)
 {
-    if (p->aliases) {
-        arbor__u64map_free(p->aliases);
-        free(p->aliases);
-        p->aliases = NULL;
-    }
+    if (p->rare)
+        arbor__u64map_free(&p->rare->aliases);
 }
 
 /* The aliases beyond the first: an empty map when there are none. */
 static const arbor__u64map_t *more_aliases(const arbor__proc_t *p)
 {
     static const arbor__u64map_t none;
-    return p->aliases ? p->aliases : &none;
+    return p->rare ? &p->rare->aliases : &none;
 }
 
 /* Adds delta to alias's queued count; false if alias is not active. */
@@ -641,7 +659,8 @@ static bool alias_count(arbor__proc_t *p, arbor_ref_t alias, int delta)
     uint64_t n;
     if (!arbor__u64map_get(more_aliases(p), alias, &n))
         return false;
-    arbor__u64map_put(p->aliases, alias, n + (uint64_t)(int64_t)delta); /* replaces: cannot fail */
+    arbor__u64map_put(&p->rare->aliases, alias,
+                      n + (uint64_t)(int64_t)delta); /* replaces: cannot fail */
     return true;
 }
 
@@ -687,7 +706,7 @@ int arbor_unalias(arbor_ref_t alias)
     if (alias == p->alias1)
         p->alias1 = 0;
     else
-        arbor__u64map_del(p->aliases, alias, NULL);
+        arbor__u64map_del(&p->rare->aliases, alias, NULL);
     return 0;
 }
 
@@ -876,8 +895,8 @@ static void on_signal(arbor__proc_t *p, arbor__msg_t *m)
     case ARBOR__SIG_ADOPT:
         if (exiting(p))
             arbor__net_orphan(m->word); /* its exit hooks have run: none would close it */
-        else
-            arbor__net_adopt(p, m->word);
+        else if (!arbor__net_adopt(p, m->word))
+            oom_die(p);
         break;
     }
     arbor__msg_destroy(m);
@@ -1514,15 +1533,20 @@ int arbor_demonitor(arbor_ref_t ref, unsigned flags)
 
 typedef arbor__exit_hook_t exit_hook_t;
 
-void arbor__proc_hook_add(arbor__proc_t *p, arbor__exit_hook_t *h)
+bool arbor__proc_hook_add(arbor__proc_t *p, arbor__exit_hook_t *h)
 {
-    h->next = p->exit_hooks;
-    p->exit_hooks = h;
+    if (!arbor__proc_rare(p))
+        return false;
+    h->next = p->rare->exit_hooks;
+    p->rare->exit_hooks = h;
+    return true;
 }
 
 void arbor__proc_hook_remove(arbor__proc_t *p, arbor__exit_hook_t *h)
 {
-    for (arbor__exit_hook_t **at = &p->exit_hooks; *at; at = &(*at)->next) {
+    if (!p->rare)
+        return;
+    for (arbor__exit_hook_t **at = &p->rare->exit_hooks; *at; at = &(*at)->next) {
         if (*at == h) {
             *at = h->next;
             return;
@@ -1541,7 +1565,10 @@ int arbor_on_exit(void (*fn)(void *arg), void *arg)
     if (!h)
         return ARBOR_ENOMEM;
     *h = (exit_hook_t){NULL, fn, arg};
-    arbor__proc_hook_add(p, h);
+    if (!arbor__proc_hook_add(p, h)) {
+        arbor_free(h);
+        return ARBOR_ENOMEM;
+    }
     return 0;
 }
 
@@ -1585,9 +1612,9 @@ void arbor__proc_finish(arbor__proc_t *p)
     arbor__name_release(p);
     /* Exit hooks next, before anyone hears of the death: a supervisor that
      * restarts us must find the file or connection already closed. */
-    for (exit_hook_t *h = p->exit_hooks, *next; h; h = next) {
+    for (exit_hook_t *h = p->rare ? p->rare->exit_hooks : NULL, *next; h; h = next) {
         next = h->next; /* a socket's hook may be reused once it has run */
-        p->exit_hooks = next;
+        p->rare->exit_hooks = next;
         h->fn(h->arg);
     }
 
@@ -1648,6 +1675,7 @@ void arbor__proc_finish(arbor__proc_t *p)
     /* The links and monitors were told; the root's reason leaves the
      * runtime cut to its detail (reason.h). */
     release_exit_detail(p);
+    free_rare(p);
     reason.whole = NULL;
     bool root = pid == arbor__rt.root;
     if (root)
@@ -1662,6 +1690,7 @@ void arbor__proc_free(arbor__proc_t *p)
     free(p->name);
     p->name = NULL;
     release_exit_detail(p);
+    free_rare(p);
     arbor__sched_t *s = arbor__sched_current();
     arbor__table_release_slot(p->pid, s ? &s->slots : NULL);
     ARBOR__STAT_SUB(live_processes, 1);
@@ -1684,8 +1713,13 @@ int arbor_hibernate(void)
     arbor__u64map_shrink(&p->links);
     arbor__u64map_shrink(&p->monitors);
     arbor__u64map_shrink(&p->monitored);
-    if (p->aliases && p->aliases->count == 0)
-        free_aliases(p);
+    if (p->rare) {
+        /* Gives back the record too when it holds nothing. */
+        arbor__u64map_shrink(&p->rare->aliases);
+        if (!p->rare->aliases.count && !p->rare->timers && !p->rare->exit_hooks &&
+            !p->rare->exit_detail)
+            free_rare(p);
+    }
     return 0;
 }
 
@@ -1695,7 +1729,8 @@ size_t arbor__proc_table_bytes(void)
     if (!p)
         return 0;
     return arbor__u64map_bytes(&p->links) + arbor__u64map_bytes(&p->monitors) +
-           arbor__u64map_bytes(&p->monitored) + (p->aliases ? arbor__u64map_bytes(p->aliases) : 0);
+           arbor__u64map_bytes(&p->monitored) +
+           (p->rare ? sizeof *p->rare + arbor__u64map_bytes(&p->rare->aliases) : 0);
 }
 
 int arbor_pid_format(arbor_pid_t pid, char *buf, size_t size)
