@@ -186,6 +186,22 @@ int arbor_monitor_send(arbor_pid_t pid, uint64_t tag, const void *data, size_t s
 int arbor_monitor_send_parts(arbor_pid_t pid, uint64_t tag, const void *head, size_t head_size,
                              const void *body, size_t body_size, arbor_ref_t *ref_out);
 
+/* Makes watcher monitor the calling process, as if watcher had called
+ * arbor_monitor() on it: watcher receives one ARBOR_TAG_DOWN for the ref
+ * when the caller ends (with its exit reason) and may arbor_demonitor() it.
+ * The caller's side is in place at once (arbor_process_info()'s
+ * monitored_by counts it); watcher takes its side in as a signal, before
+ * any message the caller sends it afterwards, and gets no other notice:
+ * the caller stores the ref (in *ref_out) where watcher will look for it.
+ * For a server that publishes what processes write into shared memory and
+ * must learn of their deaths (the Registry's partitions: Elixir's caller
+ * links itself to the partition). A watcher that ends before it takes the
+ * signal in drops the caller's side, as a demonitor would. Process only.
+ * Returns 0, ARBOR_ENOTPROC, ARBOR_EINVAL (watcher is ARBOR_NOPID or the
+ * caller, or ref_out is NULL), ARBOR_ENOPROC (watcher is not alive) or
+ * ARBOR_ENOMEM; nothing is done unless 0. */
+int arbor_monitor_by(arbor_pid_t watcher, arbor_ref_t *ref_out);
+
 /* Stops pid the way a supervisor stops a child (OTP's shutdown: monitor,
  * unlink, exit): monitors it, removes the link between the two if there
  * is one, and sends it an exit signal with reason, as arbor_monitor(),

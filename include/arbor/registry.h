@@ -22,16 +22,23 @@
  * registry a key has at most one owner; in a duplicate registry a key may
  * have any number of entries, from any processes, one per register call.
  *
- * Writes (register, unregister, the cleanup after a process dies) go
- * through the registry's partition processes, chosen by a hash of the key.
- * Reads (lookup, whereis, dispatch, count) take no message round trip: they
- * read the partition's table under a read lock, from any thread, so they
- * scale across schedulers.
+ * Each key belongs to one of the registry's partition processes, chosen by
+ * a hash of the key, which publishes the key's table. A register is written
+ * into that table by the registering process itself, under the table's
+ * write lock (Elixir writes ETS from the caller), with no message round
+ * trip; unregister and the cleanup after a process dies go through the
+ * partition. Reads (lookup, whereis, dispatch, count) take no message round
+ * trip either: they read the table under a read lock, from any thread, so
+ * they scale across schedulers.
  *
  * One deviation from Elixir: a partition MONITORS each process while it
  * holds keys there (Elixir links), and removes all of the process's keys
  * when its DOWN arrives. A registry therefore never kills, and is never
- * killed by, a process that registered in it.
+ * killed by, a process that registered in it. The monitor is made by the
+ * registering process's first register there (arbor_monitor_by(), as
+ * Elixir's caller links itself to the partition): the registering side
+ * holds it when register returns, the partition takes it in before any
+ * later request from that process.
  *
  * The registry itself is a process: stop it with arbor_registry_stop() or,
  * as a supervisor does, with an exit signal from its parent. A partition
@@ -116,7 +123,9 @@ int arbor_registry_stop(arbor_pid_t reg, arbor_reason_t reason);
  * Registers the CALLING process under key with a copy of size bytes at
  * value (size 0: no value; value may then be NULL). A process may hold many
  * keys; it is monitored by the key's partition while it holds any there,
- * and all its keys are removed when it dies.
+ * and all its keys are removed when it dies. Written by the caller, with
+ * no message to the partition: lookup, from any process, finds the key
+ * once this returns, even while the partition is busy or suspended.
  *   0              registered
  *   ARBOR_EEXIST   unique registry, key taken; *owner_out (when not NULL)
  *                  is the owner, which is the caller itself when it

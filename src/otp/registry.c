@@ -9,18 +9,24 @@
  *   |                                       "anchor" (below) and stops the
  *   |                                       rest when its parent says so
  *   +-- partition 0 .. N-1 (GenServers, linked)
- *                                           own the writes: register,
+ *                                           monitor the registered processes
+ *                                           and own the other writes:
  *                                           unregister, and the cleanup when
  *                                           a registered process dies
  *
  * A key goes to partition hash(key) % N. Each partition publishes its
  * entries in a "cell": a hash table of keys (and one of owners) guarded by
- * a pthread rwlock. The partition changes its cell under the write lock;
- * lookup, whereis, dispatch and count read it under the read lock, from any
- * thread, without messaging anybody, so readers on different schedulers
- * never queue behind one process. A partition monitors (Elixir links) every
- * process holding keys in it, and drops all of that process's keys when its
- * DOWN arrives; it demonitors when the process's last key there goes.
+ * a pthread rwlock. A register is written by the registering process
+ * itself, under the write lock (Elixir's Registry.register writes ETS from
+ * the caller), with no round trip; the partition changes the cell for the
+ * other writes; lookup, whereis, dispatch and count read it under the read
+ * lock, from any thread, without messaging anybody, so readers on
+ * different schedulers never queue behind one process. A partition
+ * monitors (Elixir links) every process holding keys in it: the first
+ * register of a process in a cell makes the partition monitor it
+ * (arbor_monitor_by(), as Elixir's caller links itself to the partition).
+ * The partition drops all of that process's keys when its DOWN arrives,
+ * and demonitors when the process unregisters its last key there.
  *
  * Memory lifetime: the rule. The hard case is a registry that is killed:
  * a killed process runs no code of ours, yet its entries must be freed and
@@ -48,7 +54,8 @@
  *      that comes later finds the cell retired and reports ARBOR_ENOPROC.
  *   4. Partitions are linked to the registry and die with it. One still
  *      alive for a moment after the retirement (the exit signal is in
- *      flight) finds cell.reg changed and refuses to write. An orderly stop
+ *      flight), or a process registering then, finds cell.reg changed and
+ *      refuses to write. An orderly stop
  *      clears each cell in the partition's terminate() as well.
  *
  * So every byte is freed exactly once, by the anchor, whatever was killed
@@ -68,7 +75,7 @@
  * Locking rules. A cell lock is held only for a bounded walk or update and
  * never across an Arbor call that can yield or receive (arbor_send,
  * arbor_demonitor with FLUSH, any call): a process killed at such a point
- * would die holding the lock. Inside, only arbor_monitor() and
+ * would die holding the lock. Inside, only arbor_monitor_by() and
  * arbor_alive() are called; neither yields. No code holds two cell
  * locks at once. Order: dir_mu, then a cell lock. The rwlocks prefer
  * writers, so a partition is not starved by a stream of lookups.
@@ -283,7 +290,6 @@ typedef struct req {
 
 typedef struct rep {
     int rc;
-    arbor_pid_t owner;
 } rep_t;
 
 typedef struct partition {
@@ -310,40 +316,9 @@ static void demonitor_all(const arbor_ref_t *refs, size_t n)
             arbor_demonitor(refs[i], ARBOR_DEMONITOR_FLUSH);
 }
 
-static rep_t do_register(const partition_t *p, arbor_pid_t pid, const req_t *r)
-{
-    rep_t rep = {0, ARBOR_NOPID};
-    arbor_ref_t drop[2] = {0, 0};
-    cell_t *c = p->cell;
-    pthread_rwlock_wrlock(&c->lock);
-    if (c->reg != p->reg || r->reg != p->reg) {
-        rep.rc = ARBOR_ENOPROC;
-        goto out;
-    }
-    if (p->keys == ARBOR_REGISTRY_UNIQUE) {
-        entry_t *e = arbor__reg_first_match(c, r->hash, r->key, r->key_len);
-        /* A dead owner whose DOWN we have not handled yet loses the key now
-         * (Elixir: "has unique registrations even if partition is delayed"). */
-        if (e && e->pid != pid && !arbor_alive(e->pid)) {
-            drop[0] = arbor__reg_remove_entry(c, e);
-            e = NULL;
-        }
-        if (e) {
-            rep.rc = ARBOR_EEXIST;
-            rep.owner = e->pid;
-            goto out;
-        }
-    }
-    rep.rc = arbor__reg_add_entry(c, pid, r->hash, r->key, r->key_len, r->value, r->size, &drop[1]);
-out:
-    pthread_rwlock_unlock(&c->lock);
-    demonitor_all(drop, 2);
-    return rep;
-}
-
 static rep_t do_unregister(const partition_t *p, arbor_pid_t pid, const req_t *r)
 {
-    rep_t rep = {0, ARBOR_NOPID};
+    rep_t rep = {0};
     arbor_ref_t drop = 0;
     cell_t *c = p->cell;
     pthread_rwlock_wrlock(&c->lock);
@@ -365,12 +340,10 @@ static rep_t do_unregister(const partition_t *p, arbor_pid_t pid, const req_t *r
 static arbor_gs_ret_t part_call(void **state, const arbor_msg_t *msg, arbor_from_t from)
 {
     const partition_t *p = *state;
-    rep_t rep = {ARBOR_EINVAL, ARBOR_NOPID};
+    rep_t rep = {ARBOR_EINVAL};
     if (msg->size == sizeof(req_t)) {
         const req_t *r = msg->data;
-        if (msg->tag == ARBOR__TAG_REG_REGISTER)
-            rep = do_register(p, from.pid, r);
-        else if (msg->tag == ARBOR__TAG_REG_UNREGISTER)
+        if (msg->tag == ARBOR__TAG_REG_UNREGISTER)
             rep = do_unregister(p, from.pid, r);
     }
     return arbor_gs_reply(&rep, sizeof rep);
@@ -609,7 +582,7 @@ int arbor_registry_stop(arbor_pid_t reg, arbor_reason_t reason)
     return rc;
 }
 
-/* ---- writes: through the key's partition ------------------------------------------ */
+/* ---- writes: register from the caller, unregister through the key's partition ------ */
 
 static int make_req(arbor_pid_t reg, const char *key, const void *value, size_t size, req_t *r)
 {
@@ -632,7 +605,7 @@ static int make_req(arbor_pid_t reg, const char *key, const void *value, size_t 
     return 0;
 }
 
-static int part_request(uint64_t kind, const req_t *r, arbor_pid_t *owner_out)
+static int part_request(uint64_t kind, const req_t *r)
 {
     view_t v;
     int rc = open_view(r->reg, &v);
@@ -646,13 +619,59 @@ static int part_request(uint64_t kind, const req_t *r, arbor_pid_t *owner_out)
         return ARBOR_ENOPROC; /* the registry went away meanwhile */
     if (rc)
         return rc;
-    rep_t rep = {ARBOR_EINVAL, ARBOR_NOPID};
+    rep_t rep = {ARBOR_EINVAL};
     if (m->size == sizeof rep)
         memcpy(&rep, m->data, sizeof rep);
     arbor_msg_free(m);
-    if (rep.rc == ARBOR_EEXIST && owner_out)
-        *owner_out = rep.owner;
     return rep.rc;
+}
+
+/* Registers the caller in its key's cell itself, as Elixir's
+ * Registry.register writes ETS from the caller: no round trip to the
+ * partition, which learns of a new owner by the monitor the caller makes
+ * it hold (arbor_monitor_by(); Elixir's caller links itself to it). The
+ * partition takes that monitor in before any later request of the caller
+ * (an unregister), and a DOWN for an owner that is no longer in the cell
+ * finds nothing to remove. */
+static int register_here(const req_t *r, arbor_pid_t *owner_out)
+{
+    view_t v;
+    int rc = open_view(r->reg, &v);
+    if (rc)
+        return rc;
+    unsigned part = arbor__reg_part_of(r->hash, v.nparts);
+    arbor_pid_t server = atomic_load_explicit(&v.slot->part[part], memory_order_relaxed);
+    unsigned idx = atomic_load_explicit(&v.slot->cell[part], memory_order_acquire);
+    if (idx >= CELL_POOL)
+        return ARBOR_ENOPROC;
+    cell_t *c = &cells[idx];
+    arbor_pid_t self = arbor_self();
+    pthread_rwlock_wrlock(&c->lock);
+    if (c->reg != r->reg || c->part != part) {
+        rc = ARBOR_ENOPROC;
+        goto out;
+    }
+    if (v.keys == ARBOR_REGISTRY_UNIQUE) {
+        entry_t *e = arbor__reg_first_match(c, r->hash, r->key, r->key_len);
+        /* A dead owner whose DOWN the partition has not handled yet loses
+         * the key now (Elixir: "has unique registrations even if partition
+         * is delayed"). The partition's monitor of it stays: its DOWN comes
+         * and removes whatever keys the owner still holds. */
+        if (e && e->pid != self && !arbor_alive(e->pid)) {
+            arbor__reg_remove_entry(c, e);
+            e = NULL;
+        }
+        if (e) {
+            rc = ARBOR_EEXIST;
+            if (owner_out)
+                *owner_out = e->pid;
+            goto out;
+        }
+    }
+    rc = arbor__reg_add_entry(c, self, server, r->hash, r->key, r->key_len, r->value, r->size);
+out:
+    pthread_rwlock_unlock(&c->lock);
+    return rc;
 }
 
 int arbor_registry_register(arbor_pid_t reg, const char *key, const void *value, size_t size,
@@ -662,7 +681,7 @@ int arbor_registry_register(arbor_pid_t reg, const char *key, const void *value,
         return ARBOR_ENOTPROC;
     req_t r;
     int rc = make_req(reg, key, value, size, &r);
-    return rc ? rc : part_request(ARBOR__TAG_REG_REGISTER, &r, owner_out);
+    return rc ? rc : register_here(&r, owner_out);
 }
 
 int arbor_registry_unregister(arbor_pid_t reg, const char *key)
@@ -671,7 +690,7 @@ int arbor_registry_unregister(arbor_pid_t reg, const char *key)
         return ARBOR_ENOTPROC;
     req_t r;
     int rc = make_req(reg, key, NULL, 0, &r);
-    return rc ? rc : part_request(ARBOR__TAG_REG_UNREGISTER, &r, NULL);
+    return rc ? rc : part_request(ARBOR__TAG_REG_UNREGISTER, &r);
 }
 
 /* ---- reads: under the key's read lock, no messages ---------------------------------- */

@@ -199,43 +199,38 @@ void arbor__reg_cell_clear(cell_t *c)
     c->key_cap = c->owner_cap = c->entries = c->owner_count = 0;
 }
 
-/* Adds an entry for pid, monitoring pid if it is new in this cell. Under
- * the write lock; *drop gets a ref to demonitor after unlocking when a
- * fresh owner had to be undone. */
-int arbor__reg_add_entry(cell_t *c, arbor_pid_t pid, uint64_t hash, const char *key, size_t key_len,
-                         const void *value, size_t size, arbor_ref_t *drop)
+/* Adds an entry for self (the caller), which makes watcher monitor it if
+ * it is new in this cell. Both blocks are taken before the monitor, so
+ * nothing needs undoing once it is made. Under the write lock. */
+int arbor__reg_add_entry(cell_t *c, arbor_pid_t self, arbor_pid_t watcher, uint64_t hash,
+                         const char *key, size_t key_len, const void *value, size_t size)
 {
     if (!table_reserve(&c->keys, &c->key_cap, c->entries, entry_hash) ||
         !table_reserve(&c->owners, &c->owner_cap, c->owner_count, owner_hash))
         return ARBOR_ENOMEM;
-    owner_t *o = arbor__reg_find_owner(c, pid);
+    owner_t *o = arbor__reg_find_owner(c, self);
     bool fresh = !o;
-    if (fresh) {
-        if (!(o = arbor__reg_block_alloc(sizeof *o)))
-            return ARBOR_ENOMEM;
-        o->pid = pid;
-        int rc = arbor_monitor(pid, &o->mref); /* does not yield */
-        if (rc) {
+    if (fresh && !(o = arbor__reg_block_alloc(sizeof *o)))
+        return ARBOR_ENOMEM;
+    entry_t *e = arbor__reg_block_alloc(sizeof *e);
+    int rc = e ? 0 : ARBOR_ENOMEM;
+    if (fresh && !rc)
+        rc = arbor_monitor_by(watcher, &o->mref); /* does not yield */
+    if (rc) {
+        if (fresh)
             arbor__reg_block_free(o);
-            return rc;
-        }
-        chain_t **b = &c->owners[arbor__reg_mix(pid) & (c->owner_cap - 1)];
+        arbor__reg_block_free(e);
+        return rc;
+    }
+    if (fresh) {
+        o->pid = self;
+        chain_t **b = &c->owners[arbor__reg_mix(self) & (c->owner_cap - 1)];
         o->link.next = *b;
         *b = &o->link;
         c->owner_count++;
     }
-    entry_t *e = arbor__reg_block_alloc(sizeof *e);
-    if (!e) {
-        if (fresh) {
-            *drop = o->mref;
-            table_unlink(c->owners, c->owner_cap, arbor__reg_mix(pid), &o->link);
-            arbor__reg_block_free(o);
-            c->owner_count--;
-        }
-        return ARBOR_ENOMEM;
-    }
     e->owner = o;
-    e->pid = pid;
+    e->pid = self;
     e->hash = hash;
     e->key_len = (uint8_t)key_len;
     memcpy(e->key, key, key_len);

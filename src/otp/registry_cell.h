@@ -86,12 +86,14 @@ owner_t *arbor__reg_find_owner(const cell_t *c, arbor_pid_t pid);
  * else 0. Under the write lock. */
 arbor_ref_t arbor__reg_remove_entry(cell_t *c, entry_t *e);
 
-/* Adds an entry under key for pid, monitoring pid (which does not yield)
- * if it is new in this cell. Under the write lock; *drop gets a monitor ref
- * to demonitor after unlocking when a fresh owner had to be undone. Returns
- * 0, ARBOR_ENOMEM or what arbor_monitor() returned. */
-int arbor__reg_add_entry(cell_t *c, arbor_pid_t pid, uint64_t hash, const char *key, size_t key_len,
-                         const void *value, size_t size, arbor_ref_t *drop);
+/* Adds an entry under key for the CALLING process, self, and when self is
+ * new in this cell makes the cell's partition, watcher, monitor it
+ * (arbor_monitor_by(), which does not yield): the owner's mref is that
+ * monitor. Under the write lock. Returns 0, ARBOR_ENOMEM or what
+ * arbor_monitor_by() returned (ARBOR_ENOPROC: the partition is gone);
+ * nothing changed unless 0. */
+int arbor__reg_add_entry(cell_t *c, arbor_pid_t self, arbor_pid_t watcher, uint64_t hash,
+                         const char *key, size_t key_len, const void *value, size_t size);
 
 /* Frees everything the cell holds. Under the write lock. */
 void arbor__reg_cell_clear(cell_t *c);

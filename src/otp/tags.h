@@ -63,7 +63,6 @@
 
 /* Registry: the calls to a partition. (It acks its start as every
  * behaviour does, with ARBOR__TAG_START_ACK.) */
-#define ARBOR__TAG_REG_REGISTER   (ARBOR_TAG_OTP + 0x402)
 #define ARBOR__TAG_REG_UNREGISTER (ARBOR_TAG_OTP + 0x403)
 
 _Static_assert(ARBOR__TAG_GS_TIMEOUT == ARBOR_TAG_GS_TIMEOUT, "public tag moved");

@@ -45,6 +45,7 @@ typedef enum arbor__msg_kind {
     ARBOR__SIG_JOB_DONE,  /* our blocking job finished */
     ARBOR__SIG_IO,        /* short node: a socket we wait on is ready (it only wakes us) */
     ARBOR__SIG_ADOPT,     /* short node: `word` is a socket handle given to us (net.c) */
+    ARBOR__SIG_WATCH,     /* we monitor from with u.ref, at its asking (arbor_monitor_by) */
 } arbor__msg_kind_t;
 
 #define ARBOR__MSG_MOVED 1u /* data is a moved block released by free_fn */

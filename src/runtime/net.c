@@ -582,18 +582,20 @@ int arbor_socket_give(arbor_socket_t s, arbor_pid_t to)
     atomic_store_explicit(&pd->owner, to, memory_order_release);
     if (!arbor__send_node(to, m)) {
         atomic_store_explicit(&pd->owner, p->pid, memory_order_release);
-        arbor__pollfd_hook(p, pd);
+        arbor__pollfd_hook(p, pd); /* p's rare record holds it already: cannot fail */
         return done(p, pd, ARBOR_ENOPROC);
     }
     return done(p, pd, 0);
 }
 
-void arbor__net_adopt(arbor__proc_t *p, uint64_t handle)
+bool arbor__net_adopt(arbor__proc_t *p, uint64_t handle)
 {
     /* The signal holds the owner's reference, so the record is this one. */
     arbor__pollfd_t *pd = arbor__pollfd_peek(handle);
-    if (pd)
-        arbor__pollfd_hook(p, pd);
+    if (!pd || arbor__pollfd_hook(p, pd))
+        return true;
+    arbor__net_orphan(handle);
+    return false;
 }
 
 void arbor__net_orphan(uint64_t handle)

@@ -166,7 +166,10 @@ static void hook_close(void *arg);
 uint64_t arbor__pollfd_open(arbor__proc_t *p, int fd, int kind, uint32_t events, int *err,
                             arbor__pollfd_t **out)
 {
-    arbor__pollfd_t *pd = record_take();
+    bool borrowed_fd = kind == ARBOR__FD_BORROWED;
+    /* The owner's exit hook needs its rare record: made first, so that
+     * hooking it below cannot fail. */
+    arbor__pollfd_t *pd = borrowed_fd || arbor__proc_rare(p) ? record_take() : NULL;
     if (!pd) {
         *err = ARBOR_ENOMEM;
         return 0;
@@ -312,10 +315,12 @@ int arbor__pollfd_close(arbor__pollfd_t *pd, bool shut)
 
 /* ---- ownership --------------------------------------------------------------------- */
 
-void arbor__pollfd_hook(arbor__proc_t *p, arbor__pollfd_t *pd)
+bool arbor__pollfd_hook(arbor__proc_t *p, arbor__pollfd_t *pd)
 {
-    arbor__proc_hook_add(p, &pd->hook);
+    if (!arbor__proc_hook_add(p, &pd->hook))
+        return false;
     atomic_store_explicit(&pd->hooked, p->pid, memory_order_relaxed);
+    return true;
 }
 
 void arbor__pollfd_unhook(arbor__proc_t *p, arbor__pollfd_t *pd)

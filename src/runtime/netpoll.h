@@ -112,8 +112,10 @@ int arbor__pollfd_close(arbor__pollfd_t *pd, bool shut);
 /* Lets go of the owner's reference (its exit hook): p is the running
  * owner, or has exited (p NULL: the reference rode a SIG_ADOPT). */
 void arbor__pollfd_unhook(arbor__proc_t *p, arbor__pollfd_t *pd);
-/* The running process p becomes the holder of the owner's reference. */
-void arbor__pollfd_hook(arbor__proc_t *p, arbor__pollfd_t *pd);
+/* The running process p becomes the holder of the owner's reference.
+ * False, changing nothing, when there is no memory for p's rare record
+ * (proc.h): never when p has one, as the opener and a socket's holder do. */
+bool arbor__pollfd_hook(arbor__proc_t *p, arbor__pollfd_t *pd);
 
 /*
  * Parks the running process p until direction dir of pd is ready, pd
@@ -132,7 +134,9 @@ void arbor__pollfd_notify(arbor__pollfd_t *pd, int dir);
 /* The signals of socket ownership (net.c): p takes in a socket given to
  * it; a process exited before it took in the socket given to it, which
  * closes. */
-void arbor__net_adopt(arbor__proc_t *p, uint64_t handle);
+/* False when there is no memory for p's hook on the socket: it is then
+ * closed, as if p had exited, and p is to die for want of memory. */
+bool arbor__net_adopt(arbor__proc_t *p, uint64_t handle);
 void arbor__net_orphan(uint64_t handle);
 
 /* ---- the schedulers' side ---- */

@@ -99,14 +99,68 @@ static void set_count(_Atomic uint32_t *c, const arbor__u64map_t *m)
     atomic_store_explicit(c, m->count, memory_order_relaxed);
 }
 
-/* The detail of a death for want of memory, which needs none. */
-static char oom_detail[] = "out of memory";
+/* The monitors on p (refs -> the pids monitoring it): one in p->watch1_ref
+ * while that is free, the others in p->monitored. */
+static void watched_count(arbor__proc_t *p)
+{
+    atomic_store_explicit(&p->n_monitored_by, p->monitored.count + (p->watch1_ref != 0),
+                          memory_order_relaxed);
+}
+
+static bool watched_put(arbor__proc_t *p, arbor_ref_t ref, arbor_pid_t from)
+{
+    if (!p->watch1_ref) {
+        p->watch1_ref = ref;
+        p->watch1_pid = from;
+    } else if (!arbor__u64map_put(&p->monitored, ref, from)) {
+        return false;
+    }
+    watched_count(p);
+    return true;
+}
+
+static bool watched_get(const arbor__proc_t *p, arbor_ref_t ref, uint64_t *from)
+{
+    if (ref && ref == p->watch1_ref) {
+        *from = p->watch1_pid;
+        return true;
+    }
+    return arbor__u64map_get(&p->monitored, ref, from);
+}
+
+static void watched_del(arbor__proc_t *p, arbor_ref_t ref)
+{
+    if (ref && ref == p->watch1_ref)
+        p->watch1_ref = p->watch1_pid = 0;
+    else if (!arbor__u64map_del(&p->monitored, ref, NULL))
+        return;
+    watched_count(p);
+}
+
+arbor__proc_rare_t *arbor__proc_rare(arbor__proc_t *p)
+{
+    if (!p->rare)
+        p->rare = calloc(1, sizeof *p->rare); /* an empty alias map, no hooks */
+    return p->rare;
+}
+
+/* Frees p's rare record once what it held is gone (a process's end). */
+static void free_rare(arbor__proc_t *p)
+{
+    free(p->rare);
+    p->rare = NULL;
+}
+
+/* The detail of a death for want of memory, which needs none (p->exit_oom). */
+static const char oom_detail[] = "out of memory";
 
 static void release_exit_detail(arbor__proc_t *p)
 {
-    if (p->exit_detail != oom_detail)
-        free(p->exit_detail);
-    p->exit_detail = NULL;
+    p->exit_oom = false;
+    if (p->rare) {
+        free(p->rare->exit_detail);
+        p->rare->exit_detail = NULL;
+    }
 }
 
 /* Decides p's death and its reason, replacing any reason decided before.
@@ -120,17 +174,22 @@ static void set_exit_reason(arbor__proc_t *p, const arbor_reason_t *reason)
     const char *text = arbor_reason_text(reason);
     char *copy = text[0] ? strdup(text) : NULL; /* text may be the old detail */
     release_exit_detail(p);
-    p->exit_detail = copy;
+    if (copy && !arbor__proc_rare(p)) {
+        free(copy);
+        copy = NULL;
+    }
+    if (copy)
+        p->rare->exit_detail = copy;
 }
 
-/* p's reason; its whole text, if long, is p->exit_detail's until
+/* p's reason; its whole text, if long, is the exit detail's until
  * release_exit_detail(). */
 static arbor_reason_t exit_reason(const arbor__proc_t *p)
 {
     arbor_reason_t r = ARBOR_REASON(p->exit_kind);
-    if (p->exit_detail &&
-        snprintf(r.detail, sizeof r.detail, "%s", p->exit_detail) > ARBOR_REASON_DETAIL_MAX)
-        r.whole = p->exit_detail;
+    const char *detail = p->exit_oom ? oom_detail : p->rare ? p->rare->exit_detail : NULL;
+    if (detail && snprintf(r.detail, sizeof r.detail, "%s", detail) > ARBOR_REASON_DETAIL_MAX)
+        r.whole = detail;
     return r;
 }
 
@@ -162,7 +221,7 @@ static void reason_into_node(arbor__msg_t *m, arbor_reason_t *slot, const arbor_
 static void oom_die(arbor__proc_t *p)
 {
     set_exit_reason(p, &ARBOR_REASON(ARBOR_EXIT_ERROR));
-    p->exit_detail = oom_detail;
+    p->exit_oom = true;
 }
 
 /* Links and monitors a new, not yet running, child to the calling process.
@@ -180,10 +239,9 @@ static int attach_child(arbor__proc_t *self, arbor__proc_t *child, const arbor_s
     if (o->monitor) {
         arbor_ref_t ref = new_ref();
         if (!arbor__u64map_put(&self->monitors, ref, child->pid) ||
-            !arbor__u64map_put(&child->monitored, ref, self->pid))
+            !watched_put(child, ref, self->pid))
             return ARBOR_ENOMEM;
         set_count(&self->n_monitors, &self->monitors);
-        set_count(&child->n_monitored_by, &child->monitored);
         if (ref_out)
             *ref_out = ref;
     }
@@ -415,7 +473,7 @@ static void deliver(arbor__proc_t *p, arbor__msg_t *m)
     /* seq_cst load after the seq_cst push: see park() in sched.c. */
     if (atomic_load_explicit(&p->sched, memory_order_seq_cst) != ARBOR__IDLE)
         return;
-    int idle = ARBOR__IDLE;
+    uint8_t idle = ARBOR__IDLE;
     if (atomic_compare_exchange_strong_explicit(&p->sched, &idle, ARBOR__SCHEDULED,
                                                 memory_order_seq_cst, memory_order_relaxed))
         arbor__sched_enqueue(p, true);
@@ -505,8 +563,7 @@ static inline __attribute__((always_inline)) int send_copy(arbor_pid_t to, arbor
     if (answered) {
         /* Dropped before the answer goes: a DOWN for it can no longer be
          * sent (arbor_answer_monitored()). */
-        arbor__u64map_del(&self->monitored, answered, NULL);
-        set_count(&self->n_monitored_by, &self->monitored);
+        watched_del(self, answered);
         m->flags |= ARBOR__MSG_DEMONITORED;
         m->u.ref = answered;
     }
@@ -541,8 +598,7 @@ int arbor_answer_monitored(const arbor_msg_t *call, arbor_ref_t alias, uint64_t 
     const arbor__msg_t *c = call ? ARBOR__MSG_OF(call) : NULL;
     uint64_t holder;
     if (!self || !c || c->kind != ARBOR__MSG || !(c->flags & ARBOR__MSG_MONITORED) || alias == 0 ||
-        call->from == ARBOR_NOPID || !arbor__u64map_get(&self->monitored, c->u.ref, &holder) ||
-        holder != call->from)
+        call->from == ARBOR_NOPID || !watched_get(self, c->u.ref, &holder) || holder != call->from)
         return arbor_send_alias(call ? call->from : ARBOR_NOPID, alias, tag, data, size);
     return send_copy(call->from, alias, tag, data, size, c->u.ref);
 }
@@ -575,25 +631,22 @@ static bool alias_add(arbor__proc_t *p, arbor_ref_t alias)
         p->alias1_queued = 0;
         return true;
     }
-    if (!p->aliases && !(p->aliases = calloc(1, sizeof *p->aliases)))
+    if (!arbor__proc_rare(p))
         return false;
-    return arbor__u64map_put(p->aliases, alias, 0);
+    return arbor__u64map_put(&p->rare->aliases, alias, 0);
 }
 
 static void free_aliases(arbor__proc_t *p)
 {
-    if (p->aliases) {
-        arbor__u64map_free(p->aliases);
-        free(p->aliases);
-        p->aliases = NULL;
-    }
+    if (p->rare)
+        arbor__u64map_free(&p->rare->aliases);
 }
 
 /* The aliases beyond the first: an empty map when there are none. */
 static const arbor__u64map_t *more_aliases(const arbor__proc_t *p)
 {
     static const arbor__u64map_t none;
-    return p->aliases ? p->aliases : &none;
+    return p->rare ? &p->rare->aliases : &none;
 }
 
 /* Adds delta to alias's queued count; false if alias is not active. */
@@ -606,7 +659,8 @@ static bool alias_count(arbor__proc_t *p, arbor_ref_t alias, int delta)
     uint64_t n;
     if (!arbor__u64map_get(more_aliases(p), alias, &n))
         return false;
-    arbor__u64map_put(p->aliases, alias, n + (uint64_t)(int64_t)delta); /* replaces: cannot fail */
+    arbor__u64map_put(&p->rare->aliases, alias,
+                      n + (uint64_t)(int64_t)delta); /* replaces: cannot fail */
     return true;
 }
 
@@ -652,7 +706,7 @@ int arbor_unalias(arbor_ref_t alias)
     if (alias == p->alias1)
         p->alias1 = 0;
     else
-        arbor__u64map_del(p->aliases, alias, NULL);
+        arbor__u64map_del(&p->rare->aliases, alias, NULL);
     return 0;
 }
 
@@ -748,10 +802,8 @@ static void on_exit_signal(arbor__proc_t *p, arbor__msg_t *m)
  * arbor_monitor_send(), an exit signal sent with arbor_monitor_exit()). */
 static void take_monitor(arbor__proc_t *p, arbor_ref_t ref, arbor_pid_t from)
 {
-    if (arbor__u64map_put(&p->monitored, ref, from)) {
-        set_count(&p->n_monitored_by, &p->monitored);
+    if (watched_put(p, ref, from))
         return;
-    }
     /* No memory to remember the monitor: we die of it (unless a death is
      * decided already, as while exiting), and the monitoring process hears
      * so now, since our exit could not tell it (a caller waiting without a
@@ -815,8 +867,7 @@ static void on_signal(arbor__proc_t *p, arbor__msg_t *m)
         take_monitor(p, m->u.ref, m->pub.from);
         break;
     case ARBOR__SIG_DEMONITOR:
-        arbor__u64map_del(&p->monitored, m->word, NULL);
-        set_count(&p->n_monitored_by, &p->monitored);
+        watched_del(p, m->word);
         break;
     case ARBOR__SIG_DOWN:
         if (arbor__u64map_del(&p->monitors, m->u.down.ref, NULL)) {
@@ -835,11 +886,17 @@ static void on_signal(arbor__proc_t *p, arbor__msg_t *m)
         break;
     case ARBOR__SIG_IO:
         break; /* it woke us: the waiter looks at its socket */
+    case ARBOR__SIG_WATCH:
+        /* from made us monitor it; its side is in its map already. */
+        if (!arbor__u64map_put(&p->monitors, m->u.ref, m->pub.from))
+            oom_die(p);
+        set_count(&p->n_monitors, &p->monitors);
+        break;
     case ARBOR__SIG_ADOPT:
         if (exiting(p))
             arbor__net_orphan(m->word); /* its exit hooks have run: none would close it */
-        else
-            arbor__net_adopt(p, m->word);
+        else if (!arbor__net_adopt(p, m->word))
+            oom_die(p);
         break;
     }
     arbor__msg_destroy(m);
@@ -1383,6 +1440,31 @@ int arbor_monitor_send_parts(arbor_pid_t pid, uint64_t tag, const void *head, si
     return rc;
 }
 
+int arbor_monitor_by(arbor_pid_t watcher, arbor_ref_t *ref_out)
+{
+    arbor__proc_t *p = arbor__proc_current();
+    if (!p)
+        return ARBOR_ENOTPROC;
+    if (watcher == ARBOR_NOPID || watcher == p->pid || !ref_out)
+        return ARBOR_EINVAL;
+    arbor__msg_t *m = arbor__msg_new(ARBOR__SIG_WATCH, 0);
+    if (!m)
+        return ARBOR_ENOMEM;
+    arbor_ref_t ref = new_ref();
+    if (!watched_put(p, ref, watcher)) {
+        arbor__msg_destroy(m);
+        return ARBOR_ENOMEM;
+    }
+    m->pub.from = p->pid;
+    m->u.ref = ref;
+    if (!arbor__send_node(watcher, m)) {
+        watched_del(p, ref);
+        return ARBOR_ENOPROC;
+    }
+    *ref_out = ref;
+    return 0;
+}
+
 int arbor_monitor_exit(arbor_pid_t pid, arbor_reason_t reason, arbor_ref_t *ref_out)
 {
     arbor__proc_t *p = arbor__proc_current();
@@ -1451,15 +1533,20 @@ int arbor_demonitor(arbor_ref_t ref, unsigned flags)
 
 typedef arbor__exit_hook_t exit_hook_t;
 
-void arbor__proc_hook_add(arbor__proc_t *p, arbor__exit_hook_t *h)
+bool arbor__proc_hook_add(arbor__proc_t *p, arbor__exit_hook_t *h)
 {
-    h->next = p->exit_hooks;
-    p->exit_hooks = h;
+    if (!arbor__proc_rare(p))
+        return false;
+    h->next = p->rare->exit_hooks;
+    p->rare->exit_hooks = h;
+    return true;
 }
 
 void arbor__proc_hook_remove(arbor__proc_t *p, arbor__exit_hook_t *h)
 {
-    for (arbor__exit_hook_t **at = &p->exit_hooks; *at; at = &(*at)->next) {
+    if (!p->rare)
+        return;
+    for (arbor__exit_hook_t **at = &p->rare->exit_hooks; *at; at = &(*at)->next) {
         if (*at == h) {
             *at = h->next;
             return;
@@ -1478,7 +1565,10 @@ int arbor_on_exit(void (*fn)(void *arg), void *arg)
     if (!h)
         return ARBOR_ENOMEM;
     *h = (exit_hook_t){NULL, fn, arg};
-    arbor__proc_hook_add(p, h);
+    if (!arbor__proc_hook_add(p, h)) {
+        arbor_free(h);
+        return ARBOR_ENOMEM;
+    }
     return 0;
 }
 
@@ -1496,6 +1586,12 @@ static void answer_late_signals(arbor__proc_t *p, const arbor_reason_t *reason)
         arbor_pid_t from = link || ref ? m->pub.from : ARBOR_NOPID;
         if (m->kind == ARBOR__SIG_ADOPT)
             arbor__net_orphan(m->word);
+        if (m->kind == ARBOR__SIG_WATCH) {
+            /* Too late to monitor it: its side of the monitor goes. */
+            arbor__msg_t *dm = arbor__sig_new(ARBOR__SIG_DEMONITOR, m->u.ref);
+            if (dm)
+                send_lazy(m->pub.from, dm);
+        }
         arbor__msg_destroy(m);
         arbor__msg_t *answer = link  ? exit_signal(p->pid, *reason, true)
                                : ref ? down_signal(ref, p->pid, *reason)
@@ -1516,9 +1612,9 @@ void arbor__proc_finish(arbor__proc_t *p)
     arbor__name_release(p);
     /* Exit hooks next, before anyone hears of the death: a supervisor that
      * restarts us must find the file or connection already closed. */
-    for (exit_hook_t *h = p->exit_hooks, *next; h; h = next) {
+    for (exit_hook_t *h = p->rare ? p->rare->exit_hooks : NULL, *next; h; h = next) {
         next = h->next; /* a socket's hook may be reused once it has run */
-        p->exit_hooks = next;
+        p->rare->exit_hooks = next;
         h->fn(h->arg);
     }
 
@@ -1534,6 +1630,12 @@ void arbor__proc_finish(arbor__proc_t *p)
         arbor__msg_t *e = exit_signal(pid, reason, true);
         if (e)
             arbor__send_node(key, e);
+    }
+    if (p->watch1_ref) {
+        arbor__msg_t *d = down_signal(p->watch1_ref, pid, reason);
+        if (d)
+            arbor__send_node(p->watch1_pid, d);
+        p->watch1_ref = p->watch1_pid = 0;
     }
     pos = 0;
     while (arbor__u64map_next(&p->monitored, &pos, &key, &val)) {
@@ -1573,6 +1675,7 @@ void arbor__proc_finish(arbor__proc_t *p)
     /* The links and monitors were told; the root's reason leaves the
      * runtime cut to its detail (reason.h). */
     release_exit_detail(p);
+    free_rare(p);
     reason.whole = NULL;
     bool root = pid == arbor__rt.root;
     if (root)
@@ -1587,6 +1690,7 @@ void arbor__proc_free(arbor__proc_t *p)
     free(p->name);
     p->name = NULL;
     release_exit_detail(p);
+    free_rare(p);
     arbor__sched_t *s = arbor__sched_current();
     arbor__table_release_slot(p->pid, s ? &s->slots : NULL);
     ARBOR__STAT_SUB(live_processes, 1);
@@ -1609,8 +1713,13 @@ int arbor_hibernate(void)
     arbor__u64map_shrink(&p->links);
     arbor__u64map_shrink(&p->monitors);
     arbor__u64map_shrink(&p->monitored);
-    if (p->aliases && p->aliases->count == 0)
-        free_aliases(p);
+    if (p->rare) {
+        /* Gives back the record too when it holds nothing. */
+        arbor__u64map_shrink(&p->rare->aliases);
+        if (!p->rare->aliases.count && !p->rare->timers && !p->rare->exit_hooks &&
+            !p->rare->exit_detail)
+            free_rare(p);
+    }
     return 0;
 }
 
@@ -1620,7 +1729,8 @@ size_t arbor__proc_table_bytes(void)
     if (!p)
         return 0;
     return arbor__u64map_bytes(&p->links) + arbor__u64map_bytes(&p->monitors) +
-           arbor__u64map_bytes(&p->monitored) + (p->aliases ? arbor__u64map_bytes(p->aliases) : 0);
+           arbor__u64map_bytes(&p->monitored) +
+           (p->rare ? sizeof *p->rare + arbor__u64map_bytes(&p->rare->aliases) : 0);
 }
 
 int arbor_pid_format(arbor_pid_t pid, char *buf, size_t size)

@@ -744,7 +744,7 @@ static void park(arbor__proc_t *p)
     atomic_store_explicit(&p->status, ARBOR_STATUS_WAITING, memory_order_relaxed);
     atomic_store_explicit(&p->sched, ARBOR__IDLE, memory_order_seq_cst);
     if (arbor__inbox_nonempty(&p->inbox)) {
-        int idle = ARBOR__IDLE;
+        uint8_t idle = ARBOR__IDLE;
         if (atomic_compare_exchange_strong_explicit(&p->sched, &idle, ARBOR__SCHEDULED,
                                                     memory_order_seq_cst, memory_order_relaxed))
             arbor__sched_enqueue(p, false);

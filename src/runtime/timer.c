@@ -217,6 +217,10 @@ int arbor_send_after(arbor_pid_t to, uint64_t tag, const void *data, size_t size
         return ARBOR_ETOOBIG;
     if (!arbor__rt.sched)
         return ARBOR_ESHUTDOWN;
+    /* A held handle is listed in its holder's rare record (proc.h). */
+    arbor__proc_t *holder = timer_out ? arbor__proc_current() : NULL;
+    if (holder && !arbor__proc_rare(holder))
+        return ARBOR_ENOMEM;
     arbor__msg_t *m = arbor__msg_new(ARBOR__MSG, size);
     if (!m)
         return ARBOR_ENOMEM;
@@ -227,13 +231,14 @@ int arbor_send_after(arbor_pid_t to, uint64_t tag, const void *data, size_t size
     if (!t)
         return ARBOR_ENOMEM;
     if (timer_out) {
-        arbor__proc_t *p = arbor__proc_current();
+        arbor__proc_t *p = holder;
         if (p) {
+            arbor__proc_rare_t *r = p->rare; /* made above */
             t->holder = p;
-            t->hnext = p->timers;
-            if (p->timers)
-                p->timers->hprev = t;
-            p->timers = t;
+            t->hnext = r->timers;
+            if (r->timers)
+                r->timers->hprev = t;
+            r->timers = t;
         }
         *timer_out = t;
     }
@@ -249,7 +254,7 @@ static void unhold(struct arbor_timer *t)
     if (t->hprev)
         t->hprev->hnext = t->hnext;
     else
-        p->timers = t->hnext;
+        p->rare->timers = t->hnext;
     if (t->hnext)
         t->hnext->hprev = t->hprev;
     t->holder = NULL;
@@ -258,8 +263,8 @@ static void unhold(struct arbor_timer *t)
 
 void arbor__timer_release_held(arbor__proc_t *p)
 {
-    while (p->timers) {
-        struct arbor_timer *t = p->timers;
+    while (p->rare && p->rare->timers) {
+        struct arbor_timer *t = p->rare->timers;
         unhold(t);
         arbor__timer_unref(t);
     }

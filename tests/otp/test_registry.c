@@ -347,6 +347,51 @@ TEST(RG_05_monitor_kept_while_any_key_is_held_and_removed_after_the_last)
     arbor_test_run(rg05_root, NULL);
 }
 
+/* ---- a register is written by the caller ------------------------------------------------ */
+
+/* Elixir's Registry.register writes ETS from the caller and links it to the
+ * partition: no round trip. Arbor's caller writes the cell itself and makes
+ * the partition monitor it, so a register neither waits for a suspended
+ * partition nor loses the monitor that cleans up after it. */
+static void suspended_root(void *arg)
+{
+    arbor_pid_t reg = start_registry(ARBOR_REGISTRY_UNIQUE, 1);
+    arbor_pid_t part = ARBOR_NOPID;
+    ASSERT_EQ(count_labelled("registry_partition", &part), 1);
+    ASSERT_OK(arbor_gs_suspend(part, 5000));
+    /* spawn_holder() waits 5 s for the holder's three registers. */
+    arbor_pid_t h = spawn_holder(reg, "s", 3);
+    arbor_registry_entry_t e;
+    ASSERT_EQ(lookup_n(reg, "s-2", &e), 1);
+    ASSERT_U64_EQ(e.pid, h);
+    ASSERT_U64_EQ(arbor_registry_whereis(reg, "s-0"), h);
+    ASSERT_EQ(monitored_by(h), 1); /* one monitor for the three keys, the holder's side at once */
+    /* The holder dies before the partition runs again: its keys still go. */
+    kill_wait(h, ARBOR_KILL);
+    ASSERT_U64_EQ(arbor_registry_whereis(reg, "s-0"), ARBOR_NOPID);
+    /* A dead owner's key is free at once, and its DOWN, handled later,
+     * leaves the new owner's key alone. */
+    arbor_pid_t self = arbor_self();
+    ASSERT_OK(arbor_registry_register(reg, "s-1", NULL, 0, NULL));
+    ASSERT_U64_EQ(arbor_registry_whereis(reg, "s-1"), self);
+    ASSERT_OK(arbor_gs_resume(part, 5000));
+    WAIT_UNTIL(count_of(reg) == 1, 5000);
+    ASSERT_U64_EQ(arbor_registry_whereis(reg, "s-1"), self);
+    ASSERT_EQ(lookup_n(reg, "s-0", NULL), 0);
+    ASSERT_EQ(lookup_n(reg, "s-2", NULL), 0);
+    /* The partition took our monitor in before our unregister: it drops it. */
+    unsigned base = monitored_by(self);
+    ASSERT_OK(arbor_registry_unregister(reg, "s-1"));
+    ASSERT_EQ(monitored_by(self), base - 1);
+    ASSERT_OK(arbor_registry_stop(reg, ARBOR_NORMAL));
+}
+
+TEST(a_register_is_written_by_the_caller_while_the_partition_is_suspended)
+{
+    arbor_test_run(suspended_root, NULL);
+    ASSERT_EQ(arbor__registry_live(), 0);
+}
+
 /* ---- cleanup when the owner dies -------------------------------------------------------- */
 
 static void owner_dies_root(void *arg)

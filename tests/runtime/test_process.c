@@ -876,3 +876,30 @@ TEST(hibernate_gives_back_emptied_link_and_monitor_tables)
     ASSERT_EQ(arbor_hibernate(), ARBOR_ENOTPROC);
     arbor_test_run(hibernate_root, NULL);
 }
+
+/* Two aliases at once put the second in the process's rare record (out of
+ * its control block); hibernating once both are gone gives the record
+ * back, and a later second alias makes a new one that works. */
+static void rare_record_root(void *arg)
+{
+    size_t base = arbor__proc_table_bytes();
+    for (int round = 0; round < 2; round++) {
+        arbor_ref_t a1, a2;
+        ASSERT_OK(arbor_alias(&a1));
+        ASSERT_OK(arbor_alias(&a2));
+        ASSERT_GT(arbor__proc_table_bytes(), base);
+        ASSERT_OK(arbor_send_alias(arbor_self(), a2, 7, NULL, 0));
+        arbor_msg_t *m = arbor_test_recv(5000);
+        ASSERT_U64_EQ(m->tag, 7);
+        arbor_msg_free(m);
+        ASSERT_OK(arbor_unalias(a1));
+        ASSERT_OK(arbor_unalias(a2));
+        ASSERT_OK(arbor_hibernate());
+        ASSERT_EQ(arbor__proc_table_bytes(), base);
+    }
+}
+
+TEST(hibernate_gives_back_the_rare_record_once_it_holds_nothing)
+{
+    arbor_test_run(rare_record_root, NULL);
+}

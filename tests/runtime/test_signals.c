@@ -1216,3 +1216,160 @@ TEST(an_exit_signal_sent_after_passed_over_messages_takes_effect_before_them)
 {
     run_counting(exit_behind_passed_over_root);
 }
+
+/* arbor_monitor_by(): the caller makes another process monitor it. */
+typedef struct watched_arg {
+    arbor_pid_t watcher;
+    bool stay; /* after the ref: answer pings with its monitored_by count until TAG_STOP */
+} watched_arg_t;
+
+static unsigned monitored_by_of(arbor_pid_t pid)
+{
+    arbor_process_info_t info;
+    ASSERT_OK(arbor_process_info(pid, &info));
+    return info.monitored_by;
+}
+
+static void watched(void *arg)
+{
+    const watched_arg_t *a = arg;
+    arbor_ref_t ref = 0;
+    ASSERT_OK(arbor_monitor_by(a->watcher, &ref));
+    ASSERT_NE(ref, 0);
+    ASSERT_EQ(monitored_by_of(arbor_self()), 1); /* our side at once */
+    ASSERT_OK(arbor_send(a->watcher, TAG_DATA, &ref, sizeof ref));
+    for (;;) {
+        arbor_msg_t *m = arbor_test_recv(ARBOR_INFINITY);
+        uint64_t tag = m->tag;
+        arbor_msg_free(m);
+        if (tag == TAG_GO)
+            arbor_exit(arbor_error("boom"));
+        if (tag == TAG_STOP)
+            return;
+        if (tag == TAG_PING) {
+            unsigned n = monitored_by_of(arbor_self());
+            ASSERT_OK(arbor_send(a->watcher, TAG_PONG, &n, sizeof n));
+        }
+    }
+}
+
+static arbor_ref_t ref_from(arbor_pid_t pid)
+{
+    arbor_msg_t *m = NEXT(TAG_DATA);
+    ASSERT_U64_EQ(m->from, pid);
+    arbor_ref_t ref = *(const arbor_ref_t *)m->data;
+    arbor_msg_free(m);
+    return ref;
+}
+
+static void waits_for_go(void *arg)
+{
+    arbor_msg_free(arbor_test_recv_tag(TAG_GO, ARBOR_INFINITY));
+}
+
+static void monitor_by_root(void *arg)
+{
+    arbor_pid_t self = arbor_self(), pid;
+    watched_arg_t wa = {self, false};
+    arbor_spawn_opts_t o = {.arg_size = sizeof wa};
+    arbor_process_info_t info;
+
+    /* It monitors itself on our behalf: its DOWN comes to us, with its reason. */
+    ASSERT_OK(arbor_spawn_opt(watched, &wa, &o, &pid, NULL));
+    arbor_ref_t ref = ref_from(pid);
+    ASSERT_OK(arbor_process_info(self, &info));
+    ASSERT_EQ(info.monitors, 1); /* taken in before its message */
+    ASSERT_OK(arbor_send(pid, TAG_GO, NULL, 0));
+    arbor_msg_t *m = NEXT(ARBOR_TAG_DOWN);
+    ASSERT_U64_EQ(DOWN_OF(m)->ref, ref);
+    ASSERT_U64_EQ(DOWN_OF(m)->pid, pid);
+    ASSERT_REASON(DOWN_OF(m)->reason, ARBOR_EXIT_ERROR, "boom");
+    arbor_msg_free(m);
+    ASSERT_OK(arbor_process_info(self, &info));
+    ASSERT_EQ(info.monitors, 0);
+
+    /* We may demonitor it as any monitor: its side goes too. */
+    wa.stay = true;
+    ASSERT_OK(arbor_spawn_opt(watched, &wa, &o, &pid, NULL));
+    ref = ref_from(pid);
+    ASSERT_OK(arbor_demonitor(ref, 0));
+    ASSERT_OK(arbor_send(pid, TAG_PING, NULL, 0));
+    m = NEXT(TAG_PONG);
+    ASSERT_EQ(*(const unsigned *)m->data, 0);
+    arbor_msg_free(m);
+    ASSERT_OK(arbor_send(pid, TAG_STOP, NULL, 0));
+    WAIT_GONE(pid);
+    arbor_test_no_message(0);
+
+    /* A watcher that ends before or after taking it in: our side goes. */
+    arbor_ref_t wref, mref;
+    ASSERT_OK(
+        arbor_spawn_opt(waits_for_go, NULL, &(arbor_spawn_opts_t){.monitor = true}, &pid, &mref));
+    ASSERT_OK(arbor_monitor_by(pid, &wref));
+    ASSERT_EQ(monitored_by_of(self), 1);
+    ASSERT_OK(arbor_exit_pid(pid, ARBOR_KILL));
+    m = NEXT(ARBOR_TAG_DOWN);
+    ASSERT_U64_EQ(DOWN_OF(m)->ref, mref);
+    arbor_msg_free(m);
+    int64_t ms = arbor_test_scaled_ms(WAIT_MS);
+    uint64_t end = arbor_now_ms() + (uint64_t)ms;
+    while (monitored_by_of(self) != 0) {
+        ASSERT_TRUE(arbor_now_ms() <= end);
+        arbor_sleep(1); /* takes the demonitor in */
+    }
+
+    /* A dead watcher, and bad arguments: nothing is done. */
+    ASSERT_ERR(arbor_monitor_by(dead_pid(), &ref), ARBOR_ENOPROC);
+    ASSERT_ERR(arbor_monitor_by(self, &ref), ARBOR_EINVAL);
+    ASSERT_ERR(arbor_monitor_by(ARBOR_NOPID, &ref), ARBOR_EINVAL);
+    ASSERT_ERR(arbor_monitor_by(pid, NULL), ARBOR_EINVAL);
+    ASSERT_EQ(monitored_by_of(self), 0);
+    arbor_test_no_message(0);
+}
+
+TEST(monitor_by_makes_another_process_monitor_the_caller)
+{
+    run_root(monitor_by_root, NULL);
+    ASSERT_ERR(arbor_monitor_by(1, &(arbor_ref_t){0}), ARBOR_ENOTPROC);
+}
+
+/* A process keeps one monitor on it out of its map (proc.h: watch1): the
+ * monitors come and go in any order, and each one still gives its DOWN. */
+static void monitors_in_any_order_root(void *arg)
+{
+    arbor_pid_t self = arbor_self(), pid;
+    ASSERT_OK(arbor_spawn(relay_child, &self, &pid));
+    arbor_ref_t r1, r2, r3, r4;
+    ASSERT_OK(arbor_monitor(pid, &r1)); /* the first: out of the map */
+    ASSERT_OK(arbor_monitor(pid, &r2));
+    ASSERT_OK(arbor_monitor(pid, &r3));
+    expect_alive(pid); /* it has taken the three in */
+    ASSERT_EQ(monitored_by_of(pid), 3);
+    ASSERT_OK(arbor_demonitor(r1, 0));
+    expect_alive(pid);
+    ASSERT_EQ(monitored_by_of(pid), 2);
+    ASSERT_OK(arbor_monitor(pid, &r4)); /* the place r1 left */
+    expect_alive(pid);
+    ASSERT_EQ(monitored_by_of(pid), 3);
+    ASSERT_OK(arbor_demonitor(r2, 0));
+    expect_alive(pid);
+    ASSERT_EQ(monitored_by_of(pid), 2);
+    ASSERT_OK(arbor_send(pid, TAG_GO, NULL, 0));
+    bool seen3 = false, seen4 = false;
+    for (int n = 0; n < 2; n++) {
+        arbor_msg_t *m = NEXT(ARBOR_TAG_DOWN);
+        ASSERT_U64_EQ(DOWN_OF(m)->pid, pid);
+        ASSERT_REASON(DOWN_OF(m)->reason, ARBOR_EXIT_ERROR, "boom");
+        arbor_ref_t ref = DOWN_OF(m)->ref;
+        ASSERT_TRUE((ref == r3 && !seen3) || (ref == r4 && !seen4));
+        seen3 |= ref == r3;
+        seen4 |= ref == r4;
+        arbor_msg_free(m);
+    }
+    arbor_test_no_message(50);
+}
+
+TEST(monitors_on_a_process_come_and_go_in_any_order_and_each_gives_its_down)
+{
+    run_root(monitors_in_any_order_root, NULL);
+}
