@@ -605,14 +605,26 @@ static int make_req(arbor_pid_t reg, const char *key, const void *value, size_t 
     return 0;
 }
 
+/* The registry's view, and the partition that owns r's key: its index
+ * and its process. */
+static int key_partition(const req_t *r, view_t *v, unsigned *part, arbor_pid_t *server)
+{
+    int rc = open_view(r->reg, v);
+    if (rc)
+        return rc;
+    *part = arbor__reg_part_of(r->hash, v->nparts);
+    *server = atomic_load_explicit(&v->slot->part[*part], memory_order_relaxed);
+    return 0;
+}
+
 static int part_request(uint64_t kind, const req_t *r)
 {
     view_t v;
-    int rc = open_view(r->reg, &v);
+    unsigned part;
+    arbor_pid_t server;
+    int rc = key_partition(r, &v, &part, &server);
     if (rc)
         return rc;
-    unsigned part = arbor__reg_part_of(r->hash, v.nparts);
-    arbor_pid_t server = atomic_load_explicit(&v.slot->part[part], memory_order_relaxed);
     arbor_msg_t *m;
     rc = arbor_gs_call(server, kind, r, sizeof *r, ARBOR_INFINITY, &m, NULL);
     if (rc == ARBOR_EEXIT || rc == ARBOR_ENOPROC)
@@ -636,11 +648,11 @@ static int part_request(uint64_t kind, const req_t *r)
 static int register_here(const req_t *r, arbor_pid_t *owner_out)
 {
     view_t v;
-    int rc = open_view(r->reg, &v);
+    unsigned part;
+    arbor_pid_t server;
+    int rc = key_partition(r, &v, &part, &server);
     if (rc)
         return rc;
-    unsigned part = arbor__reg_part_of(r->hash, v.nparts);
-    arbor_pid_t server = atomic_load_explicit(&v.slot->part[part], memory_order_relaxed);
     unsigned idx = atomic_load_explicit(&v.slot->cell[part], memory_order_acquire);
     if (idx >= CELL_POOL)
         return ARBOR_ENOPROC;
