@@ -174,12 +174,10 @@ static void set_exit_reason(arbor__proc_t *p, const arbor_reason_t *reason)
     const char *text = arbor_reason_text(reason);
     char *copy = text[0] ? strdup(text) : NULL; /* text may be the old detail */
     release_exit_detail(p);
-    if (copy && !arbor__proc_rare(p)) {
-        free(copy);
-        copy = NULL;
-    }
-    if (copy)
+    if (copy && arbor__proc_rare(p))
         p->rare->exit_detail = copy;
+    else
+        free(copy);
 }
 
 /* p's reason; its whole text, if long, is the exit detail's until

@@ -230,18 +230,16 @@ int arbor_send_after(arbor_pid_t to, uint64_t tag, const void *data, size_t size
     struct arbor_timer *t = arbor__timer_start(to, m, arbor_now_ms() + ms, timer_out != NULL);
     if (!t)
         return ARBOR_ENOMEM;
-    if (timer_out) {
-        arbor__proc_t *p = holder;
-        if (p) {
-            arbor__proc_rare_t *r = p->rare; /* made above */
-            t->holder = p;
-            t->hnext = r->timers;
-            if (r->timers)
-                r->timers->hprev = t;
-            r->timers = t;
-        }
-        *timer_out = t;
+    if (holder) {
+        arbor__proc_rare_t *r = holder->rare; /* made above */
+        t->holder = holder;
+        t->hnext = r->timers;
+        if (r->timers)
+            r->timers->hprev = t;
+        r->timers = t;
     }
+    if (timer_out)
+        *timer_out = t;
     return 0;
 }
 
