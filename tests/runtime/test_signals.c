@@ -1311,12 +1311,7 @@ static void monitor_by_root(void *arg)
     m = NEXT(ARBOR_TAG_DOWN);
     ASSERT_U64_EQ(DOWN_OF(m)->ref, mref);
     arbor_msg_free(m);
-    int64_t ms = arbor_test_scaled_ms(WAIT_MS);
-    uint64_t end = arbor_now_ms() + (uint64_t)ms;
-    while (monitored_by_of(self) != 0) {
-        ASSERT_TRUE(arbor_now_ms() <= end);
-        arbor_sleep(1); /* takes the demonitor in */
-    }
+    WAIT_UNTIL(monitored_by_of(self) == 0, WAIT_MS); /* its sleeps take the demonitor in */
 
     /* A dead watcher, and bad arguments: nothing is done. */
     ASSERT_ERR(arbor_monitor_by(dead_pid(), &ref), ARBOR_ENOPROC);
