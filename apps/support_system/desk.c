@@ -303,14 +303,19 @@ static int worker_call_by_id(int64_t id, uint64_t tag, const void *req, size_t s
         again = *unserved || (rc == ARBOR_EEXIT && tag != W_ACT && tag != W_ACT_RC);
         load_failed = rc == ARBOR_EEXIT && stopped_for(&why, "not_loaded");
     }
-    /* A worker started for a ticket that does not exist stops as soon as
-     * the Store says so ({shutdown, not_found}); when that is before the
-     * call reaches it (a busy machine), the call finds no process and the
-     * reason is lost. Ask the Store, which knows. */
+    /* A worker that cannot load its ticket stops as soon as the Store
+     * says so: {shutdown, not_found} for a ticket that does not exist,
+     * not_loaded when the Store refuses the read (a damaged file). When
+     * that is before the call reaches it (a busy machine), the call finds
+     * no process and the reason is lost. Ask the Store, which knows. */
     ticket_t probe;
-    if (rc == ARBOR_ENOPROC && *unserved && desk.durable &&
-        store_get(id, &probe, NULL) == ARBOR_ENOENT)
-        return ARBOR_ENOENT;
+    if (rc == ARBOR_ENOPROC && *unserved && desk.durable) {
+        int read = store_get(id, &probe, NULL);
+        if (read == ARBOR_ENOENT)
+            return ARBOR_ENOENT;
+        if (read == ARBOR_EEXIT)
+            return STORE_FAILED;
+    }
     return load_failed ? STORE_FAILED : rc;
 }
 
