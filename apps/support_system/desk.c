@@ -762,6 +762,17 @@ static void seed_demo_agents(void)
         agents_add("bob", &err);
 }
 
+bool desk_outside_tree(arbor_pid_t pid, const char **what)
+{
+    const char *which = !pid                                              ? NULL
+                        : pid == arbor_whereis(DESK_CONSOLE_NAME)         ? "the console"
+                        : pid == arbor_whereis(DESK_CONSOLE_WATCHER_NAME) ? "the console's watcher"
+                                                                          : NULL;
+    if (which && what)
+        *what = which;
+    return which != NULL;
+}
+
 int desk_start(const desk_config_t *cfg, arbor_pid_t *sup, arbor_reason_t *err)
 {
     if (!cfg->db_path && cfg->policy == POLICY_LEAST_LOADED) {

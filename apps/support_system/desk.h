@@ -37,6 +37,15 @@
 #define DESK_TICKET_SUP_NAME "SupportSystem.TicketSupervisor"
 #define DESK_NOTIFIER_NAME   NOTIFIER_NAME
 
+/* The program's own processes outside the desk's tree, which nothing would
+ * restart, register under these names: the console (the program's first
+ * process) and the process that watches the tree for it. Neither the
+ * console's kill nor the web's sends them an exit signal
+ * (desk_outside_tree): the console would stop answering, or stop noticing
+ * that the desk's supervisor gave up. */
+#define DESK_CONSOLE_NAME         "SupportSystem.Console"
+#define DESK_CONSOLE_WATCHER_NAME "SupportSystem.ConsoleWatcher"
+
 /* The core's restart intensity (desk.c says why): when the Store and the
  * processes after it are restarted more than DESK_MAX_RESTARTS times in
  * DESK_MAX_SECONDS, SupportSystem.Supervisor gives up and exits with a
@@ -106,6 +115,10 @@ int desk_lock(const char *db_path, char *why, size_t size);
  * the names above are registered. ARBOR_EINVAL: least-loaded without a
  * Store. */
 int desk_start(const desk_config_t *cfg, arbor_pid_t *sup, arbor_reason_t *err);
+
+/* True when pid is the console or its watcher (above); *what (when not
+ * NULL) then says which, for an error: "the console". Any thread. */
+bool desk_outside_tree(arbor_pid_t pid, const char **what);
 
 /* Every change below names who makes it (by), and the history records
  * it. The desk checks the actor: an agent must be on the roster and

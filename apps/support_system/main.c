@@ -193,6 +193,7 @@ static arbor_pid_t watched_sup;
 static void watch_desk(void *arg)
 {
     (void)arg;
+    arbor_register(DESK_CONSOLE_WATCHER_NAME, arbor_self(), NULL);
     arbor_ref_t ref;
     if (arbor_monitor(watched_sup, &ref) != 0)
         return;
@@ -884,8 +885,14 @@ static void cmd_kill(const console_t *c, words_t *ws)
         fail(c, "no_such_process", "there is no such process (it may have exited)");
         return;
     }
-    if (pid == arbor_self()) {
-        fail(c, "bad_argument", "that is the console itself (quit stops it)");
+    const char *what;
+    if (desk_outside_tree(pid, &what)) {
+        char text[160];
+        snprintf(text, sizeof text,
+                 "that is %s, outside the supervision tree: nothing would restart it (quit "
+                 "stops the desk)",
+                 what);
+        fail(c, "outside_tree", text);
         return;
     }
     arbor_process_info_t info;
@@ -1218,6 +1225,7 @@ static void root(void *arg)
                          .web_start = o->web ? web_start : NULL,
                          .web_arg = o->web};
     arbor_trap_exit(true); /* the supervisor's end is a message to answer */
+    arbor_register(DESK_CONSOLE_NAME, arbor_self(), NULL);
     arbor_reason_t why;
     int rc = desk_start(&cfg, &c.sup, &why);
     if (rc) {

@@ -451,7 +451,10 @@ class WebClient(threading.Thread):
 def check_kill_command(desk):
     """kill refuses what names no process, and kills by pid or by name."""
     for command, code in (("kill", "bad_argument"), ("kill 1 2", "bad_argument"),
-                          ("kill NoSuchName", "no_such_process"), ("kill <0.0.999>", "no_such_process")):
+                          ("kill NoSuchName", "no_such_process"), ("kill <0.0.999>", "no_such_process"),
+                          # outside the tree: nothing would restart them
+                          ("kill SupportSystem.Console", "outside_tree"),
+                          ("kill SupportSystem.ConsoleWatcher", "outside_tree")):
         answer = desk.command(command)
         if answer.get("ok") or answer["error"]["code"] != code:
             raise Failure(f"{command!r} answered {answer}, expected {code}")

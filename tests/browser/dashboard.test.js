@@ -96,8 +96,13 @@ async function main() {
     watch(a, 'ada');
     watch(b, 'bea');
 
-    // The first admin, through the one-time link.
+    // The first admin, through the one-time link. Signed out, the page
+    // shows no one's name, live state or Sign out button.
     await a.goto(link);
+    await a.locator('#setup-form').waitFor({ timeout: DEADLINE_MS });
+    if (await a.locator('#me').isVisible() || await a.locator('#sign-out').isVisible()) {
+      fail('the page shows Sign out before anyone signed in');
+    }
     await a.fill('#setup-form input[name=name]', 'ada');
     await a.fill('#setup-form input[name=password]', 'ada-password');
     await a.click('#setup-form button[type=submit]');
@@ -366,6 +371,28 @@ async function main() {
     await a.click('#processes th button[data-sort=memory]');
     await a.locator('#processes th[aria-sort=descending] button[data-sort=memory]').waitFor({ timeout: DEADLINE_MS });
     await screenshot(a, artefacts, 'tree.png');
+
+    // The console is outside the tree (nothing would restart it): its row
+    // has no Kill button, the Store's has one.
+    const consoleRow = a.locator('#processes tbody tr', { has: a.locator('td:nth-child(2)', { hasText: /^SupportSystem\.Console$/ }) });
+    await consoleRow.waitFor({ timeout: DEADLINE_MS });
+    if (await consoleRow.locator('button').count()) fail('the console\'s row has a Kill button');
+    // The top supervisor's Kill asks first (it would stop the desk); dismissed, nothing is sent.
+    const top = a.locator('#tree > li > .node');
+    const topPid = await top.locator('.pid').textContent();
+    let asked = '';
+    const kills = [];
+    const onRequest = (r) => { if (/\/kill$/.test(r.url())) kills.push(r.url()); };
+    a.on('request', onRequest);
+    a.once('dialog', (d) => { asked = d.message(); d.dismiss(); });
+    await top.locator('button[data-kill]').click();
+    if (!/stops the desk/.test(asked)) fail('killing the top supervisor did not ask first: ' + JSON.stringify(asked));
+    // A request made after the click is seen after any the click made.
+    await a.evaluate(() => fetch('/api/session'));
+    a.off('request', onRequest);
+    if (kills.length || (await top.locator('.pid').textContent()) !== topPid) {
+      fail('a dismissed kill of the top supervisor was sent: ' + kills);
+    }
 
     // Kill the ticket's worker: its supervisor starts another.
     const worker = a.locator('.node[data-name="SupportSystem.TicketWorker"]').first();

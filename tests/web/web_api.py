@@ -537,6 +537,23 @@ def runtime(desk, admin, tid):
     expect(admin.post("/api/processes/%3C0.999999.77%3E/kill"), 404, "no_such_process",
            "kill a process that does not exist")
     expect(admin.post("/api/processes/nonsense/kill"), 404, "no_such_process", "kill nonsense")
+    # The console and its watcher are outside the tree: nothing would
+    # restart them, so they are refused, marked so in the table, and live on.
+    every = expect(admin.get("/api/processes?limit=1000"), 200)["processes"]
+    killable = {p["name"]: p["killable"] for p in every if p["name"]}
+    if killable.get("SupportSystem.Console") is not False or \
+            killable.get("SupportSystem.ConsoleWatcher") is not False or \
+            killable.get("SupportSystem.Store") is not True:
+        raise Failure("killable %r" % killable)
+    for name in ("SupportSystem.Console", "SupportSystem.ConsoleWatcher"):
+        pid = next(p["pid"] for p in every if p["name"] == name)
+        refused = expect(admin.post("/api/processes/%s/kill" % pid.strip("<>")), 403, "outside_tree",
+                         "kill " + name)
+        if "nothing would restart it" not in refused["message"]:
+            raise Failure("kill %s answered %r" % (name, refused))
+    alive = {p["name"] for p in expect(admin.get("/api/processes?limit=1000"), 200)["processes"]}
+    if not {"SupportSystem.Console", "SupportSystem.ConsoleWatcher"} <= alive:
+        raise Failure("the console's processes after the refusals: %r" % alive)
     # Kill the Store: its supervisor restarts it, and what came after it
     # (rest_for_one: the Web too); nothing acknowledged is lost.
     store = find(tree, "Store")["pid"]

@@ -112,6 +112,7 @@ static cJSON *process_json(const row_t *r)
         cJSON_AddNumberToObject(j, "restarts", (double)r->restarts);
     else
         cJSON_AddNullToObject(j, "restarts");
+    cJSON_AddBoolToObject(j, "killable", !desk_outside_tree(p->pid, NULL));
     return j;
 }
 
@@ -223,6 +224,14 @@ void api_process_kill(arbor_http_request_t *req, arbor_http_response_t *res,
     }
     if (pid == arbor_self()) {
         web_error(res, 400, "bad_argument", "that is the connection serving this request");
+        return;
+    }
+    const char *what;
+    if (desk_outside_tree(pid, &what)) {
+        char why[160];
+        snprintf(why, sizeof why,
+                 "that is %s, outside the supervision tree: nothing would restart it", what);
+        web_error(res, 403, "outside_tree", why);
         return;
     }
     arbor_process_info_t info;

@@ -20,6 +20,7 @@ const state = {
   agents: [],
   events: null,
   treeTimer: null,
+  topPid: null,      // the top supervisor's pid, from the last tree
   procSort: 'memory',
 };
 
@@ -566,6 +567,7 @@ function showTree() {
 async function loadTree() {
   try {
     const data = await api('GET', '/api/tree');
+    state.topPid = data.tree.pid;
     $('#tree').replaceChildren(treeNode(data.tree));
     await loadProcesses();
   } catch (e) {
@@ -584,7 +586,9 @@ async function loadProcesses() {
   const kb = (n) => (n / 1024).toFixed(1) + ' KiB';
   $('#processes tbody').replaceChildren(...data.processes.map((p) => {
     const cell = el('td', {});
-    if (state.me && state.me.role === 'admin') {
+    // The console and its watcher are outside the tree: nothing would
+    // restart them, and the API refuses to kill them.
+    if (state.me && state.me.role === 'admin' && p.killable) {
       cell.append(el('button', { type: 'button', class: 'danger', onclick: () => kill(p) }, 'Kill'));
     }
     return el('tr', { 'data-pid': p.pid },
@@ -628,11 +632,17 @@ function treeNode(n) {
 }
 
 // n: a tree node or a process table row (both have pid; a name or a label).
+// The top supervisor has no supervisor: killing it stops the desk, so the
+// page asks first.
 async function kill(n) {
   const what = n.name || n.label || 'process';
+  const top = n.pid === state.topPid;
+  if (top && !window.confirm(what + ' is the top of the tree: nothing restarts it, and killing it'
+      + ' stops the desk for everyone. Kill it?')) return;
   try {
     await api('POST', '/api/processes/' + encodeURIComponent(n.pid) + '/kill');
-    notice('Killed ' + what + ' ' + n.pid + '; watch its supervisor restart it.', true);
+    notice(top ? 'Killed ' + what + ' ' + n.pid + ': the desk stops.'
+      : 'Killed ' + what + ' ' + n.pid + '; watch its supervisor restart it.', true);
   } catch (e) {
     notice(e.message);
   }
