@@ -21,6 +21,7 @@
 #include "desk_json.h"
 #include "request.h"
 #include "sla_timer.h"
+#include "web/sessions.h"
 
 static const char usage[] =
     "usage: support_system [OPTION]...\n"
@@ -672,6 +673,7 @@ static void cmd_agent_set(const console_t *c, words_t *ws)
     say_replayed(c, j, once.replayed);
     const char *text = r.active == 1 ? "activated" : r.available == 1 ? "available" : "unavailable";
     if (r.active == 0) {
+        sessions_close_agent(r.name); /* a deactivated agent no longer signs in */
         text = "deactivated";
         cJSON *arr = cJSON_AddArrayToObject(j, "open_tickets");
         for (size_t i = 0; i < n; i++)

@@ -479,6 +479,31 @@ def agents_admin(desk, admin):
         raise Failure("activated %r" % a)
     expect(admin.post("/api/tickets/%d/assign" % t2["id"], {"agent": "bob"}), 200)
 
+    # A deactivated agent can no longer sign in, and their sessions end,
+    # whether the web or the console deactivated them; activated, they
+    # sign in again. An admin cannot deactivate themselves.
+    expect(admin.post("/api/agents/carol/deactivate"), 200)
+    signed_out(carol, "a session after the web deactivated its agent")
+    refused = expect(desk.client().sign_in("carol", "carolpass2"), 403, "agent_inactive",
+                     "a deactivated agent signs in")
+    if "deactivated" not in refused["message"]:
+        raise Failure("the refusal says %r" % refused)
+    expect(admin.post("/api/agents/carol/activate"), 200)
+    expect(carol.sign_in("carol", "carolpass2"), 200, what="carol signs in once activated")
+    r = desk.command("agent-deactivate carol")
+    if not r.get("ok"):
+        raise Failure("agent-deactivate: %r" % r)
+    signed_out(carol, "a session after the console deactivated its agent")
+    r = desk.command("agent-activate carol")
+    if not r.get("ok"):
+        raise Failure("agent-activate: %r" % r)
+    expect(carol.sign_in("carol", "carolpass2"), 200, what="carol signs in once activated again")
+    expect(admin.post("/api/agents/ada/deactivate"), 409, "cannot_deactivate_self",
+           "an admin deactivates themselves")
+    if not roster()["ada"]["active"]:
+        raise Failure("a refused self-deactivation deactivated ada")
+    expect(admin.get("/api/agents"), 200, what="the admin is still signed in")
+
     # Rename: the roster, the tickets, a history entry by the admin; the
     # password goes with the name, and the old name's sessions end.
     mine = expect(carol.post("/api/tickets", {"description": "Carol holds it"}), 201)["ticket"]

@@ -810,6 +810,11 @@ void api_agent_act(arbor_http_request_t *req, arbor_http_response_t *res, const 
     if (k == 0) {
         ticket_actor_t by = signed_in_agent(who);
         rc = desk_agent_rename_once(name, to, &by, &once, &err);
+    } else if (k == 2 && strcmp(name, who->agent) == 0) {
+        web_error(res, 409, "cannot_deactivate_self",
+                  "you cannot deactivate yourself (you could no longer sign in); another admin "
+                  "can, or the console's agent-deactivate");
+        return;
     } else if (k == 2) {
         rc = desk_agent_deactivate_once(name, &once, &held, &n, &err);
     } else {
@@ -829,6 +834,7 @@ void api_agent_act(arbor_http_request_t *req, arbor_http_response_t *res, const 
         sessions_close_agent(name);
     }
     if (k == 2) {
+        sessions_close_agent(name); /* a deactivated agent no longer signs in */
         cJSON *arr = cJSON_AddArrayToObject(j, "open_tickets");
         for (size_t i = 0; i < n; i++)
             cJSON_AddItemToArray(arr, desk_ticket_json(&held[i], NULL));

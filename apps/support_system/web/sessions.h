@@ -42,7 +42,8 @@ int sessions_find(const char *token, web_session_t *out);
 /* Ends the session token (none: nothing). */
 void sessions_close(const char *token);
 
-/* Ends every session of agent (after a password reset). */
+/* Ends every session of agent (after a password reset, a rename or a
+ * deactivation). Any process; no-op when the web never started. */
 void sessions_close_agent(const char *agent);
 
 /* True when the two tokens are equal, compared in constant time. */
