@@ -348,6 +348,19 @@ async function main() {
     await a.locator('#ticket-history li').nth(55).waitFor({ timeout: DEADLINE_MS });
     const first = await a.locator('#ticket-history li').first().textContent();
     if (!/created/.test(first) || !(await a.locator('#history-older').isHidden())) fail('the older entries: ' + first);
+    // A ticket that does not exist, reached from another ticket's page: the
+    // page says so and shows nothing to act on (not the ticket drawn
+    // before); going back to the queue clears the notice.
+    await provoking(404, async () => {
+      await a.goto(base + '/#/ticket/999999');
+      await a.locator('#notice', { hasText: 'there is no ticket 999999' }).waitFor({ timeout: DEADLINE_MS });
+    });
+    if (await a.locator('#ticket-title').isVisible() || await a.locator('#reply-form').isVisible()) {
+      fail('the page of a ticket that does not exist shows a ticket: ' + await a.locator('#ticket-title').textContent());
+    }
+    await a.click('text=Back to the queue');
+    await a.locator('#tickets tbody tr').first().waitFor({ timeout: DEADLINE_MS });
+    await a.locator('#notice').waitFor({ state: 'hidden', timeout: DEADLINE_MS });
     if (errors.length) fail('console errors: ' + errors.join('; '));
 
     // The tree: kill the Store from its button, and watch it come back.

@@ -21,6 +21,8 @@ const state = {
   events: null,
   treeTimer: null,
   topPid: null,      // the top supervisor's pid, from the last tree
+  ticketShown: null, // the id of the ticket whose page is drawn
+  noticeAt: '',      // the location hash the notice was given on
   procSort: 'memory',
 };
 
@@ -42,6 +44,7 @@ function notice(text, info) {
   n.textContent = text || '';
   n.className = info ? 'info' : '';
   n.hidden = !text;
+  state.noticeAt = location.hash;
 }
 
 // ---- the API --------------------------------------------------------------------
@@ -123,8 +126,8 @@ $('#setup-form').addEventListener('submit', async (ev) => {
   try {
     const me = await api('POST', '/api/setup', { token, name: f.name.value, password: f.password.value });
     f.reset();
+    signedIn(me); // to the queue: the notice below is the queue's
     notice('Welcome: you are the desk\'s first admin.', true);
-    signedIn(me);
   } catch (e) {
     notice(e.message);
   }
@@ -155,7 +158,11 @@ function route() {
   else if (h === '#/agents') showAgents();
   else showQueue();
 }
-window.addEventListener('hashchange', route);
+// A notice is about the view it was given on: another view clears it.
+window.addEventListener('hashchange', () => {
+  if (location.hash !== state.noticeAt) notice('');
+  route();
+});
 
 // ---- the queue --------------------------------------------------------------------
 
@@ -354,9 +361,17 @@ async function showTicket(id) {
     t = (await api('GET', '/api/tickets/' + id)).ticket;
     state.agents = (await api('GET', '/api/agents')).agents;
   } catch (e) {
+    // No ticket, or another ticket's page drawn before: nothing to act on.
+    // (The same ticket's page stays while the desk cannot answer.)
+    if (e.status === 404 || state.ticketShown !== id) {
+      $('#ticket-body').hidden = true;
+      state.ticketShown = null;
+    }
     notice(e.message);
     return;
   }
+  state.ticketShown = id;
+  $('#ticket-body').hidden = false;
   state.tickets.set(t.id, Object.assign({}, t, { history: undefined }));
   $('#ticket-title').textContent = '#' + t.id + ' ' + t.description;
   const fields = [['Status', t.status], ['Priority', t.priority], ['Customer', t.customer || '—'],
