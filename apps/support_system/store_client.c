@@ -284,9 +284,15 @@ int store_list(const ticket_status_t *status, const char *agent, size_t limit, t
     return store_find(&f, out, n, NULL);
 }
 
+/* A word of search at least this many characters long also finds the
+ * words it begins ("print" finds "printer"); a shorter one only itself,
+ * which keeps a query from merging the matches of most of the index's
+ * words. */
+#define SEARCH_PREFIX_MIN 3
+
 /* The words of search as an FTS5 query that takes them literally: each
- * one a quoted string (a quote inside doubled), all of them required.
- * False when it does not fit. */
+ * one a quoted string (a quote inside doubled), a prefix when long enough,
+ * all of them required. False when it does not fit. */
 static bool search_query(const char *search, char *q, size_t size)
 {
     size_t len = 0;
@@ -296,19 +302,23 @@ static bool search_query(const char *search, char *q, size_t size)
             p++;
         if (!*p)
             break;
-        if (len + 4 >= size)
+        if (len + 5 >= size)
             return false;
         if (len)
             q[len++] = ' ';
         q[len++] = '"';
+        size_t chars = 0;
         for (; *p && *p != ' ' && *p != '\t'; p++) {
-            if (len + 4 >= size)
+            if (len + 5 >= size)
                 return false;
             if (*p == '"')
                 q[len++] = '"';
+            chars += ((unsigned char)*p & 0xC0) != 0x80; /* a UTF-8 character's first byte */
             q[len++] = *p;
         }
         q[len++] = '"';
+        if (chars >= SEARCH_PREFIX_MIN)
+            q[len++] = '*';
         q[len] = '\0';
     }
     return true;

@@ -963,6 +963,14 @@ static void find_root(void *arg)
     ASSERT_IDS(((store_filter_t){.search = "\"often"}), "3"); /* FTS5 syntax is taken as text */
     ASSERT_IDS(((store_filter_t){.search = "NEAR( OR *"}), "");
     ASSERT_IDS(((store_filter_t){.search = "printer", .agent = "alice"}), "1");
+    /* A word of three characters or more also finds the words it begins;
+     * a shorter one only itself. */
+    ASSERT_IDS(((store_filter_t){.search = "print"}), "3,1");
+    ASSERT_IDS(((store_filter_t){.search = "PRI fir"}), "1");
+    ASSERT_IDS(((store_filter_t){.search = "pr"}), "");
+    ASSERT_IDS(((store_filter_t){.search = "ac"}), "");
+    ASSERT_IDS(((store_filter_t){.search = "of"}), "");
+    ASSERT_IDS(((store_filter_t){.search = "\"oft"}), "3");
     ASSERT_IDS(((store_filter_t){.sort = STORE_SORT_OLDEST}), "1,2,3,4");
     ASSERT_IDS(((store_filter_t){.sort = STORE_SORT_PRIORITY}), "3,1,2,4");
     ASSERT_IDS(((store_filter_t){.sort = STORE_SORT_UPDATED}), "4,2,1,3");
@@ -1076,7 +1084,7 @@ static void reference_ids(const store_filter_t *f, char *buf, size_t size)
     sqlite3_bind_int(st, 4, f->customer != NULL);
     sqlite3_bind_text(st, 5, f->customer ? f->customer : "", -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 6, f->priority ? (int)*f->priority : -1);
-    sqlite3_bind_text(st, 7, f->search ? "\"printer\"" : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, f->search ? "\"printer\"*" : "", -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 10, f->unresolved);
     sqlite3_bind_int(st, 11, f->overdue);
     sqlite3_bind_int64(st, 8, (int64_t)f->limit);
