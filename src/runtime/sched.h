@@ -11,7 +11,9 @@
  * the ring: until then it is likely to run here soon, in cache (rq_at).
  * New processes are anybody's at once. A scheduler that parks while
  * processes wait elsewhere sleeps only until the first of them turns cold,
- * then looks again. One that parks with nothing queued anywhere while
+ * then looks again (and, if it can take nothing, parks again without a
+ * spin: nor does any scheduler back from a park that nobody woke it
+ * from). One that parks with nothing queued anywhere while
  * another scheduler is busy becomes the watcher, if there is none yet:
  * it comes back every steal_after (doubling while it finds nothing, up to
  * 16 times), for what the busy one queued meanwhile: it takes what has
@@ -101,6 +103,7 @@ typedef struct arbor__sched {
     uint32_t rng;
     bool spinning;
     bool watching;     /* back from watching on its timer, nothing run since (sleep_until_work) */
+    bool unwoken;      /* back from a park that nobody woke, nothing run since (sleep_until_work) */
     uint64_t watch_ns; /* the watcher's next wait; 0: steal_after (sleep_until_work) */
     _Atomic uint64_t epoch; /* announced at the quiescent point; read by the others (reclaim.h) */
     arbor__limbo_t limbo;   /* processes retired here, freed when no scheduler can hold them */
