@@ -36,9 +36,7 @@ static arbor_gs_ret_t idle(arbor_gs_ret_t r)
 static arbor_gs_ret_t worker_init(void **state, void *arg)
 {
     const worker_arg_t *a = arg;
-    worker_t *w = arbor_alloc(sizeof *w);
-    if (!w)
-        return arbor_gs_halt(arbor_error("out of memory"));
+    worker_t *w = *state;        /* the server's block holds it (state_size) */
     worker_arg_ticket(a, &w->t); /* in durable mode, only its id until loaded */
     char key[32];
     desk__ticket_key(a->id, key);
@@ -46,7 +44,6 @@ static arbor_gs_ret_t worker_init(void **state, void *arg)
     arbor_pid_t reg = arbor_whereis_cached(DESK_REGISTRY_NAME, &registry), owner;
     if (!reg || arbor_registry_register(reg, key, NULL, 0, &owner) != 0)
         return arbor_gs_halt(arbor_error("already_started"));
-    *state = w;
     return desk.durable ? arbor_gs_continue(arbor_gs_ok(), 0) : idle(arbor_gs_ok());
 }
 
@@ -326,7 +323,8 @@ static const arbor_gen_server_t ticket_worker = {.label = "SupportSystem.TicketW
                                                  .handle_continue = worker_load,
                                                  .handle_call = worker_call,
                                                  .handle_info = worker_info,
-                                                 .format_status = worker_status};
+                                                 .format_status = worker_status,
+                                                 .state_size = sizeof(worker_t)};
 
 static int worker_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
 {
