@@ -603,8 +603,10 @@ static void server_init(void **state)
 {
     const start_t *sb = *state; /* valid until we ack */
     /* The callbacks' state of state_size bytes follows the record, in its
-     * block, 16-byte aligned. */
-    size_t head = (sizeof(server_t) + 15) & ~(size_t)15, size = sb->gs->state_size;
+     * block, 16-byte aligned (without one, the record alone: rounded up,
+     * it would take a larger malloc chunk in every server). */
+    size_t size = sb->gs->state_size;
+    size_t head = size ? (sizeof(server_t) + 15) & ~(size_t)15 : sizeof(server_t);
     server_t *s = size <= SIZE_MAX - head ? arbor_alloc(head + size) : NULL;
     if (!s) {
         ack(sb,
