@@ -46,7 +46,8 @@ static void changed(void)
  * before the lock. The desk looks up names such as
  * "SupportSystem.TicketSupervisor" five times a ticket; hashed a byte at a
  * time, and compared with strcmp against each entry, that was 290
- * instructions a lookup. */
+ * instructions a lookup (175 this way; the desk now asks
+ * arbor_whereis_cached(), which skips all of it while nothing changed). */
 typedef struct {
     const char *s;
     size_t len;
