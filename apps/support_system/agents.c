@@ -327,7 +327,10 @@ static int call(uint64_t tag, const agents_req_t *q, agents_reply_t *out, ticket
 
 int agents_choose(agents_choice_t *choice)
 {
-    arbor_pid_t pid = arbor_whereis(AGENTS_NAME);
+    /* Once an assign, from the ticket's worker: the name's lookup is
+     * remembered until the name table changes (arbor_whereis_cached). */
+    static _Thread_local arbor_name_cache_t agents;
+    arbor_pid_t pid = arbor_whereis_cached(AGENTS_NAME, &agents);
     arbor_msg_t *m;
     int rc = pid ? arbor_gs_call(pid, PICK, NULL, 0, 30000, &m, NULL) : ARBOR_ENOPROC;
     if (rc)

@@ -36,16 +36,14 @@ static arbor_gs_ret_t idle(arbor_gs_ret_t r)
 static arbor_gs_ret_t worker_init(void **state, void *arg)
 {
     const worker_arg_t *a = arg;
-    worker_t *w = arbor_alloc(sizeof *w);
-    if (!w)
-        return arbor_gs_halt(arbor_error("out of memory"));
+    worker_t *w = *state;        /* the server's block holds it (state_size) */
     worker_arg_ticket(a, &w->t); /* in durable mode, only its id until loaded */
     char key[32];
     desk__ticket_key(a->id, key);
-    arbor_pid_t reg = arbor_whereis(DESK_REGISTRY_NAME), owner;
+    static _Thread_local arbor_name_cache_t registry; /* see desk_worker() */
+    arbor_pid_t reg = arbor_whereis_cached(DESK_REGISTRY_NAME, &registry), owner;
     if (!reg || arbor_registry_register(reg, key, NULL, 0, &owner) != 0)
         return arbor_gs_halt(arbor_error("already_started"));
-    *state = w;
     return desk.durable ? arbor_gs_continue(arbor_gs_ok(), 0) : idle(arbor_gs_ok());
 }
 
@@ -325,7 +323,8 @@ static const arbor_gen_server_t ticket_worker = {.label = "SupportSystem.TicketW
                                                  .handle_continue = worker_load,
                                                  .handle_call = worker_call,
                                                  .handle_info = worker_info,
-                                                 .format_status = worker_status};
+                                                 .format_status = worker_status,
+                                                 .state_size = sizeof(worker_t)};
 
 static int worker_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
 {
@@ -335,7 +334,8 @@ static int worker_start(void *arg, arbor_pid_t *pid, arbor_reason_t *err)
 
 int desk__start_worker(const worker_arg_t *a, size_t size, arbor_pid_t *pid, arbor_reason_t *why)
 {
-    arbor_pid_t sup = arbor_whereis(DESK_TICKET_SUP_NAME);
+    static _Thread_local arbor_name_cache_t ticket_sup; /* see desk_worker() */
+    arbor_pid_t sup = arbor_whereis_cached(DESK_TICKET_SUP_NAME, &ticket_sup);
     if (!sup)
         return ARBOR_ENOPROC;
     arbor_child_spec_t spec = {.id = "SupportSystem.TicketWorker",
@@ -355,7 +355,12 @@ int desk_worker(int64_t id, arbor_pid_t *pid)
 {
     char key[32];
     desk__ticket_key(id, key);
-    arbor_pid_t reg = arbor_whereis(DESK_REGISTRY_NAME);
+    /* The names of the TicketRegistry, the TicketSupervisor and the Agents
+     * are looked up for every ticket, five times: each lookup is remembered
+     * (per thread) until the name table changes, which a restart of any of
+     * them does (arbor_whereis_cached: the same answers as arbor_whereis). */
+    static _Thread_local arbor_name_cache_t registry;
+    arbor_pid_t reg = arbor_whereis_cached(DESK_REGISTRY_NAME, &registry);
     if (!reg)
         return ARBOR_ENOPROC;
     for (int attempt = 0; attempt < 3; attempt++) {

@@ -171,6 +171,13 @@ typedef struct arbor_gen_server {
      * NUL included) for crash reports and arbor_gs_get_status(). Runs in the
      * server, so it may read the state freely; it must not block. */
     void (*format_status)(void *state, char *buf, size_t size);
+    /* Optional. When not 0, init finds *state pointing to a block of this
+     * many bytes (16-byte aligned, not zeroed) of the server's memory,
+     * allocated with the server's own record: one allocation a start, not
+     * two, for a server that needs a state of a known size. It lives as
+     * long as the server; do not arbor_free() it (init may set *state to
+     * something else and leave it unused). When 0, *state starts NULL. */
+    size_t state_size;
 } arbor_gen_server_t;
 
 typedef struct arbor_gs_opts {

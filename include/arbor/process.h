@@ -243,6 +243,25 @@ int arbor_unregister(const char *name);
 /* The live process registered as name, or ARBOR_NOPID. */
 arbor_pid_t arbor_whereis(const char *name);
 
+/* A remembered answer of arbor_whereis_cached() for one name: zero it
+ * before first use ({0}). */
+typedef struct {
+    uint64_t gen;     /* the name table's generation it was read at; 0: none */
+    const char *name; /* the name it answers for (compared by address) */
+    arbor_pid_t pid;
+} arbor_name_cache_t;
+
+/* arbor_whereis(name), exactly, answered from *cache while no name has
+ * been registered, unregistered or released anywhere since cache was
+ * filled (the name table keeps a generation, bumped by every change; one
+ * atomic load, against a hash, a lock and a walk). For lookups of a few
+ * fixed names on a hot path: a server's well-known name looked up per
+ * request. cache belongs to one thread at a time (a static _Thread_local
+ * per call site; a process may hold none across a blocking call, since it
+ * may resume on another thread), and name must stay the same string while
+ * cache answers for it: another address refills it. */
+arbor_pid_t arbor_whereis_cached(const char *name, arbor_name_cache_t *cache);
+
 /* ---- process allocator --------------------------------------------------- */
 
 /* Memory owned by the calling process: freed when it exits, however it

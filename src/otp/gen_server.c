@@ -602,13 +602,19 @@ static void ack(const start_t *sb, arbor__start_ack_t a)
 static void server_init(void **state)
 {
     const start_t *sb = *state; /* valid until we ack */
-    server_t *s = arbor_alloc(sizeof *s);
+    /* The callbacks' state of state_size bytes follows the record, in its
+     * block, 16-byte aligned (without one, the record alone: rounded up,
+     * it would take a larger malloc chunk in every server). */
+    size_t size = sb->gs->state_size;
+    size_t head = size ? (sizeof(server_t) + 15) & ~(size_t)15 : sizeof(server_t);
+    server_t *s = size <= SIZE_MAX - head ? arbor_alloc(head + size) : NULL;
     if (!s) {
         ack(sb,
             (arbor__start_ack_t){.status = ARBOR_EEXIT, .reason = arbor_error("out of memory")});
         arbor_exit(arbor_error("out of memory"));
     }
-    *s = (server_t){.gs = sb->gs, .parent = sb->start.parent};
+    *s = (server_t){
+        .gs = sb->gs, .parent = sb->start.parent, .state = size ? (char *)s + head : NULL};
     *state = s;
     arbor_set_label(behaviour_name(s->gs));
     if (sb->name) {

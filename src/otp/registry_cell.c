@@ -169,7 +169,10 @@ arbor_ref_t arbor__reg_remove_entry(cell_t *c, entry_t *e)
         o->entries = e->owner_next;
     if (e->owner_next)
         e->owner_next->owner_prev = e->owner_prev;
-    arbor__reg_block_free(e);
+    if (e->in_owner)
+        o->first_taken = false;
+    else
+        arbor__reg_block_free(e);
     c->entries--;
     if (--o->count)
         return 0;
@@ -186,7 +189,8 @@ void arbor__reg_cell_clear(cell_t *c)
     for (size_t i = 0; i < c->key_cap; i++)
         for (chain_t *n = c->keys[i], *next; n; n = next) {
             next = n->next;
-            arbor__reg_block_free(n);
+            if (!((entry_t *)n)->in_owner) /* else freed with its owner, below */
+                arbor__reg_block_free(n);
         }
     for (size_t i = 0; i < c->owner_cap; i++)
         for (chain_t *n = c->owners[i], *next; n; n = next) {
@@ -212,16 +216,21 @@ int arbor__reg_add_entry(cell_t *c, arbor_pid_t self, arbor_pid_t watcher, uint6
     bool fresh = !o;
     if (fresh && !(o = arbor__reg_block_alloc(sizeof *o)))
         return ARBOR_ENOMEM;
-    entry_t *e = arbor__reg_block_alloc(sizeof *e);
+    bool in_owner = !o->first_taken;
+    entry_t *e = in_owner ? &o->first : arbor__reg_block_alloc(sizeof *e);
     int rc = e ? 0 : ARBOR_ENOMEM;
     if (fresh && !rc)
         rc = arbor_monitor_by(watcher, &o->mref); /* does not yield */
     if (rc) {
         if (fresh)
             arbor__reg_block_free(o);
-        arbor__reg_block_free(e);
+        if (!in_owner)
+            arbor__reg_block_free(e);
         return rc;
     }
+    o->first_taken = true; /* (or was) */
+    e->in_owner = in_owner;
+    e->owner_prev = NULL; /* the first slot may be taken again */
     if (fresh) {
         o->pid = self;
         chain_t **b = &c->owners[arbor__reg_mix(self) & (c->owner_cap - 1)];

@@ -32,17 +32,23 @@ typedef struct entry {
     arbor_pid_t pid;
     uint64_t hash;
     uint8_t key_len, size;
+    bool in_owner; /* the owner's first, in its block: freed with it */
     char key[KEY_MAX + 1];
     unsigned char value[VALUE_MAX];
 } entry_t;
 
-/* A process holding keys in a cell: its monitor and its entries there. */
+/* A process holding keys in a cell: its monitor and its entries there.
+ * Its first entry lives in its block (most owners hold one key, as a
+ * desk's ticket worker does: one malloc a register, not two); while that
+ * is taken, the others have blocks of their own. */
 struct owner {
     chain_t link; /* the pid's bucket */
     arbor_pid_t pid;
     arbor_ref_t mref;
     entry_t *entries;
     size_t count;
+    bool first_taken; /* first holds an entry */
+    entry_t first;
 };
 
 typedef struct cell {

@@ -2276,3 +2276,60 @@ TEST(a_call_answered_at_once_leaves_no_monitor_on_either_side)
 {
     arbor_test_run(answered_root, NULL);
 }
+
+/* ---- state_size: the callbacks' state in the server's own block ----------------------------- */
+
+typedef struct {
+    int64_t calls;
+    char text[1000];
+} sized_state_t;
+
+/* init is given the block, 16-byte aligned, and keeps it as its state. */
+static arbor_gs_ret_t sized_init(void **state, void *arg)
+{
+    sized_state_t *st = *state;
+    if (!st || (uintptr_t)st % 16 != 0)
+        return arbor_gs_halt(arbor_error("no state block"));
+    st->calls = 0;
+    memset(st->text, 'x', sizeof st->text);
+    return arbor_gs_ok();
+}
+
+static arbor_gs_ret_t sized_call(void **state, const arbor_msg_t *req, arbor_from_t from)
+{
+    sized_state_t *st = *state;
+    st->calls++;
+    int64_t reply[2] = {st->calls, st->text[sizeof st->text - 1] == 'x'};
+    return arbor_gs_reply(reply, sizeof reply);
+}
+
+static const arbor_gen_server_t sized_server = {.label = "sized",
+                                                .init = sized_init,
+                                                .handle_call = sized_call,
+                                                .state_size = sizeof(sized_state_t)};
+
+/* Without state_size, init finds *state NULL (the start fails with "no
+ * state block"); with it, the state lives as long as the server and is one
+ * block with the server's record. */
+static void sized_root(void *arg)
+{
+    (void)arg;
+    arbor_pid_t pid;
+    arbor_reason_t why;
+    ASSERT_OK(arbor_gs_start(&sized_server, NULL, NULL, &pid, &why));
+    for (int64_t i = 1; i <= 3; i++) {
+        int64_t reply[2];
+        ASSERT_OK(arbor_gs_call_into(pid, 1, NULL, 0, reply, sizeof reply, 5000, NULL));
+        ASSERT_EQ(reply[0], i);
+        ASSERT_EQ(reply[1], 1);
+    }
+    arbor_process_info_t info;
+    ASSERT_OK(arbor_process_info(pid, &info));
+    ASSERT_GE(info.heap_bytes, sizeof(sized_state_t));
+    ASSERT_OK(arbor_gs_stop(pid, ARBOR_NORMAL, 5000, NULL));
+}
+
+TEST(a_state_of_state_size_bytes_is_given_to_init_in_the_servers_block)
+{
+    arbor_test_run(sized_root, NULL);
+}

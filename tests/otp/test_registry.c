@@ -347,6 +347,46 @@ TEST(RG_05_monitor_kept_while_any_key_is_held_and_removed_after_the_last)
     arbor_test_run(rg05_root, NULL);
 }
 
+/* An owner's first entry lives in the owner's block (registry_cell.h):
+ * freed while the owner holds others, its place takes the next key; every
+ * key keeps its own value through that, and the last unregister frees the
+ * owner's block with its first entry (ASan sees a double or missed free). */
+static void first_slot_root(void *arg)
+{
+    arbor_pid_t reg = start_registry(ARBOR_REGISTRY_UNIQUE, 1);
+    arbor_pid_t self = arbor_self();
+    ASSERT_OK(arbor_registry_register(reg, "first", "1", 2, NULL));
+    ASSERT_OK(arbor_registry_register(reg, "second", "2", 2, NULL));
+    ASSERT_OK(arbor_registry_unregister(reg, "first"));             /* the owner's own slot */
+    ASSERT_OK(arbor_registry_register(reg, "third", "3", 2, NULL)); /* takes it again */
+    ASSERT_OK(arbor_registry_register(reg, "fourth", "4", 2, NULL));
+    const char *keys[] = {"second", "third", "fourth"};
+    for (int i = 0; i < 3; i++) {
+        arbor_registry_entry_t e;
+        ASSERT_EQ(lookup_n(reg, keys[i], &e), 1);
+        ASSERT_U64_EQ(e.pid, self);
+        ASSERT_EQ(e.size, 2);
+        ASSERT_EQ(e.value[0], '2' + i);
+    }
+    ASSERT_EQ(lookup_n(reg, "first", NULL), 0);
+    ASSERT_EQ(count_of(reg), 3);
+    ASSERT_OK(arbor_registry_unregister(reg, "third"));
+    ASSERT_OK(arbor_registry_unregister(reg, "second"));
+    ASSERT_U64_EQ(arbor_registry_whereis(reg, "fourth"), self);
+    ASSERT_OK(arbor_registry_unregister(reg, "fourth"));
+    ASSERT_EQ(count_of(reg), 0);
+    /* And again, held at the registry's stop: its cell frees both kinds. */
+    ASSERT_OK(arbor_registry_register(reg, "a", NULL, 0, NULL));
+    ASSERT_OK(arbor_registry_register(reg, "b", NULL, 0, NULL));
+    ASSERT_OK(arbor_registry_stop(reg, ARBOR_NORMAL));
+}
+
+TEST(an_owners_first_entry_slot_is_freed_and_taken_again)
+{
+    arbor_test_run(first_slot_root, NULL);
+    wait_registry_memory_released(5000);
+}
+
 /* ---- a register is written by the caller ------------------------------------------------ */
 
 /* Elixir's Registry.register writes ETS from the caller and links it to the

@@ -350,6 +350,46 @@ static void many_names_root(void *arg)
         ASSERT_OK(arbor_exit_pid(pids[i], ARBOR_KILL));
 }
 
+/* arbor_whereis_cached answers as arbor_whereis after every kind of
+ * change to the name table: a register, an unregister, the owner's death,
+ * another name's change; and for another name at once. Without the
+ * table's generation it would go on answering its first pid. */
+static void cached_names_root(void *arg)
+{
+    static const char name[] = "cached", other[] = "cached-other";
+    arbor_name_cache_t cache = {0};
+    ASSERT_U64_EQ(arbor_whereis_cached(name, &cache), ARBOR_NOPID);
+    arbor_pid_t a, b;
+    ASSERT_OK(arbor_spawn(wait_to_be_killed, NULL, &a));
+    ASSERT_OK(arbor_spawn(wait_to_be_killed, NULL, &b));
+    ASSERT_OK(arbor_register(name, a, NULL));
+    ASSERT_U64_EQ(arbor_whereis_cached(name, &cache), a);
+    ASSERT_U64_EQ(arbor_whereis_cached(name, &cache), a);
+    ASSERT_OK(arbor_unregister(name));
+    ASSERT_U64_EQ(arbor_whereis_cached(name, &cache), ARBOR_NOPID);
+    ASSERT_OK(arbor_register(name, b, NULL));
+    ASSERT_U64_EQ(arbor_whereis_cached(name, &cache), b);
+    /* Another name, through the same cache: its own answer. */
+    ASSERT_OK(arbor_register(other, a, NULL));
+    ASSERT_U64_EQ(arbor_whereis_cached(other, &cache), a);
+    ASSERT_U64_EQ(arbor_whereis_cached(name, &cache), b);
+    /* The owner's death releases the name. */
+    arbor_ref_t ref;
+    ASSERT_OK(arbor_monitor(b, &ref));
+    ASSERT_OK(arbor_exit_pid(b, ARBOR_KILL));
+    arbor_msg_free(arbor_test_recv_tag(ARBOR_TAG_DOWN, 5000));
+    ASSERT_U64_EQ(arbor_whereis_cached(name, &cache), ARBOR_NOPID);
+    ASSERT_U64_EQ(arbor_whereis(name), ARBOR_NOPID);
+    ASSERT_OK(arbor_register(name, arbor_self(), NULL));
+    ASSERT_U64_EQ(arbor_whereis_cached(name, &cache), arbor_self());
+    ASSERT_OK(arbor_exit_pid(a, ARBOR_KILL));
+}
+
+TEST(whereis_cached_answers_as_whereis_after_every_change)
+{
+    arbor_test_run(cached_names_root, NULL);
+}
+
 TEST(names_alike_in_prefix_tail_or_length_are_told_apart)
 {
     arbor_test_run(many_names_root, NULL);
