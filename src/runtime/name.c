@@ -156,16 +156,28 @@ int arbor_unregister(const char *name)
     return e ? 0 : ARBOR_ENOENT;
 }
 
-arbor_pid_t arbor_whereis(const char *name)
+/* The process registered as name, looked up under the lock; *gen (when
+ * not NULL) the generation that answer holds at, or 0 (never one) for a
+ * name that is not one. */
+static arbor_pid_t lookup(const char *name, uint64_t *gen)
 {
     name_key_t k;
+    if (gen)
+        *gen = 0;
     if (make_key(name, &k))
         return ARBOR_NOPID;
     pthread_mutex_lock(&names.lock);
     entry_t *e = *find_locked(&k);
     arbor_pid_t pid = e ? e->pid : ARBOR_NOPID;
+    if (gen)
+        *gen = atomic_load_explicit(&generation, memory_order_relaxed);
     pthread_mutex_unlock(&names.lock);
     return pid;
+}
+
+arbor_pid_t arbor_whereis(const char *name)
+{
+    return lookup(name, NULL);
 }
 
 arbor_pid_t arbor_whereis_cached(const char *name, arbor_name_cache_t *cache)
@@ -173,16 +185,9 @@ arbor_pid_t arbor_whereis_cached(const char *name, arbor_name_cache_t *cache)
     if (cache->name == name &&
         cache->gen == atomic_load_explicit(&generation, memory_order_acquire))
         return cache->pid;
-    name_key_t k;
-    if (make_key(name, &k))
-        return ARBOR_NOPID;
-    pthread_mutex_lock(&names.lock);
-    entry_t *e = *find_locked(&k);
-    arbor_pid_t pid = e ? e->pid : ARBOR_NOPID;
-    /* Read under the lock: pid is the answer at this generation. */
-    *cache =
-        (arbor_name_cache_t){atomic_load_explicit(&generation, memory_order_relaxed), name, pid};
-    pthread_mutex_unlock(&names.lock);
+    uint64_t gen;
+    arbor_pid_t pid = lookup(name, &gen);
+    *cache = (arbor_name_cache_t){gen, name, pid};
     return pid;
 }
 
