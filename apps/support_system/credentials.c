@@ -32,6 +32,7 @@ typedef struct row {
     char agent[TICKET_NAME_SIZE];
     char hash[PASSWORD_HASH_SIZE];
     int role;       /* credential_role_t */
+    bool active;    /* get: the agent is active on the roster */
     bool keep_role; /* set */
     int64_t now;    /* set */
 } row_t;
@@ -57,6 +58,22 @@ static int db_set(sqlite3 *db, const void *in, void *out)
     return rc;
 }
 
+/* Whether agent is active on the roster. A roster SQLite cannot read (a
+ * damaged file, which refuses every change anyway) does not keep anyone
+ * out: the password alone decides then, so that an admin can still sign
+ * in and see the damage. */
+static bool roster_active(sqlite3 *db, const char *agent)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT active FROM agents WHERE name = ?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return true;
+    sqlite3_bind_text(st, 1, agent, -1, SQLITE_STATIC);
+    bool active = sqlite3_step(st) != SQLITE_ROW || sqlite3_column_int(st, 0) != 0;
+    sqlite3_finalize(st);
+    return active;
+}
+
 /* Reads agent's row into out: 0, ARBOR_ENOENT (no row), or ARBOR_EEXIT
  * (SQLite could not read it: not absence). */
 static int db_get(sqlite3 *db, const void *in, void *out)
@@ -79,6 +96,8 @@ static int db_get(sqlite3 *db, const void *in, void *out)
         rc = 0;
     }
     sqlite3_finalize(st);
+    if (rc == 0)
+        r->active = roster_active(db, agent);
     return rc;
 }
 
@@ -139,7 +158,8 @@ static int get(const char *agent, row_t *r)
     return store_run(db_get, agent, len + 1, r, sizeof *r);
 }
 
-int credentials_check(const char *agent, const char *password, credential_role_t *role)
+int credentials_check(const char *agent, const char *password, credential_role_t *role,
+                      bool *active)
 {
     row_t r;
     int rc = get(agent, &r);
@@ -149,6 +169,7 @@ int credentials_check(const char *agent, const char *password, credential_role_t
     if (!ok)
         return ARBOR_EACCES;
     *role = (credential_role_t)r.role;
+    *active = r.active;
     return 0;
 }
 

@@ -30,11 +30,14 @@ bool credential_role_parse(const char *s, credential_role_t *out);
 int credentials_set(const char *agent, const char *password, credential_role_t role, bool keep_role,
                     ticket_error_t *err);
 
-/* Checks agent's password. Returns 0 with *role; ARBOR_EACCES when the
- * name has no password or the password is wrong (the two take as long,
- * and are not told apart); ARBOR_EEXIT when the Store could not read the
- * credentials (a damaged file: not a wrong password). */
-int credentials_check(const char *agent, const char *password, credential_role_t *role);
+/* Checks agent's password. Returns 0 with *role, and *active: whether the
+ * agent is active on the roster (a deactivated one may not sign in; true
+ * when a damaged file's roster cannot be read, see credentials.c);
+ * ARBOR_EACCES when the name has no password or the password is wrong (the
+ * two take as long, and are not told apart); ARBOR_EEXIT when the Store
+ * could not read the credentials (a damaged file: not a wrong password). */
+int credentials_check(const char *agent, const char *password, credential_role_t *role,
+                      bool *active);
 
 /* The role of agent: 0, ARBOR_ENOENT when it has no password, or
  * ARBOR_EEXIT when the Store could not read it. */

@@ -52,28 +52,6 @@ static void signed_in(arbor_http_response_t *res, const char *agent, credential_
     web_json(res, 200, session_json(&s));
 }
 
-/* Opens a session for agent, whose password was right, unless the agent
- * is deactivated (their sign-in ends with them: 403 agent_inactive). */
-static void signed_in_if_active(arbor_http_response_t *res, const char *agent,
-                                credential_role_t role)
-{
-    store_agent_t a;
-    ticket_error_t err = {.code = ""};
-    int rc = agents_lookup(agent, &a, &err);
-    if (rc == 0 && !a.active) {
-        char message[TICKET_NAME_SIZE + 80];
-        snprintf(message, sizeof message, "agent %s is deactivated: an admin can activate them",
-                 agent);
-        web_error(res, 403, "agent_inactive", message);
-    } else if (rc) {
-        web_error(res, 503, rc == ARBOR_EEXIT ? "store_error" : "unavailable",
-                  "the desk could not check whether the agent is active");
-    } else {
-        sign_in_succeeded(agent);
-        signed_in(res, agent, role);
-    }
-}
-
 static const char *const credential_fields[] = {"name", "password", NULL};
 
 /* The request's peer's address, without its port ("127.0.0.1", "[::1]"). */
@@ -121,7 +99,8 @@ void api_session_open(arbor_http_request_t *req, arbor_http_response_t *res,
         return;
     }
     credential_role_t role;
-    int rc = credentials_check(name, password, &role);
+    bool active;
+    int rc = credentials_check(name, password, &role, &active);
     explicit_bzero(password, sizeof password);
     if (rc == ARBOR_EACCES) {
         sign_in_failed(name, address);
@@ -132,8 +111,15 @@ void api_session_open(arbor_http_request_t *req, arbor_http_response_t *res,
                   " 'stats' says why)");
     } else if (rc) {
         web_error(res, 503, "unavailable", "the desk could not check the password");
+    } else if (!active) {
+        /* The password was right: the agent's sign-in ended with them. */
+        char message[TICKET_NAME_SIZE + 80];
+        snprintf(message, sizeof message, "agent %s is deactivated: an admin can activate them",
+                 name);
+        web_error(res, 403, "agent_inactive", message);
     } else {
-        signed_in_if_active(res, name, role);
+        sign_in_succeeded(name);
+        signed_in(res, name, role);
     }
 }
 
