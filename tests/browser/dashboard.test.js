@@ -325,6 +325,11 @@ async function main() {
     await cal('cleo').waitFor({ timeout: DEADLINE_MS });
     await a.locator('#notice', { hasText: 'cal is now cleo' }).waitFor({ timeout: DEADLINE_MS });
     if (await cal('cal').count()) fail('cal is still on the roster');
+    // The admin's own row offers no Deactivate (the API refuses it).
+    if (await cal('ada').locator('button[data-action=deactivate]').count() ||
+        !(await cal('ada').locator('button[data-action=unavailable]').count())) {
+      fail('the admin\'s own row: ' + await cal('ada').innerText());
+    }
     await b.goto(base + '/#/agents');
     await b.locator('#agents tr[data-agent="cleo"]').waitFor({ timeout: DEADLINE_MS });
     if (await b.locator('#agents button').count() || await b.locator('#agent-admin').isVisible()) fail('an agent is offered the admin\'s buttons');

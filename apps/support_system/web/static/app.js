@@ -473,8 +473,11 @@ async function loadAgents() {
       const b = (label, action, body) => el('button', {
         type: 'button', 'data-action': action, onclick: () => agentAct(a, action, body),
       }, label);
-      actions.append(a.active ? b('Deactivate', 'deactivate') : b('Activate', 'activate'),
-        a.available ? b('Make unavailable', 'unavailable') : b('Make available', 'available'));
+      // An admin does not deactivate themselves (the API refuses: they
+      // could no longer sign in).
+      if (!a.active) actions.append(b('Activate', 'activate'));
+      else if (a.name !== state.me.agent) actions.append(b('Deactivate', 'deactivate'));
+      actions.append(a.available ? b('Make unavailable', 'unavailable') : b('Make available', 'available'));
       const rename = el('form', { class: 'inline rename' },
         el('input', { name: 'name', required: '', maxlength: '64', 'aria-label': 'New name for ' + a.name }),
         el('button', { type: 'submit', 'data-action': 'rename' }, 'Rename'));
