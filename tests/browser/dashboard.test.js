@@ -366,6 +366,18 @@ async function main() {
     await a.click('text=Back to the queue');
     await a.locator('#tickets tbody tr').first().waitFor({ timeout: DEADLINE_MS });
     await a.locator('#notice').waitFor({ state: 'hidden', timeout: DEADLINE_MS });
+    // A long word (200 characters, no space; a 64-character customer)
+    // wraps: neither the queue nor the ticket's page is wider than the window.
+    desk.stdin.write('create ' + 'W'.repeat(200) + ' --customer ' + 'C'.repeat(64) + '\n');
+    const wideId = Number((await desk.waitFor('out', /"id":(\d+),"description":"W{200}"/))[1]);
+    for (const [view, shown] of [['/#/queue', '#tickets tbody tr[data-id="' + wideId + '"]'],
+      ['/#/ticket/' + wideId, '#ticket-title:has-text("#' + wideId + ' ")']]) {
+      await a.goto(base + view);
+      if (view === '/#/queue') await a.click('#queues button[data-queue=all]');
+      await a.locator(shown).waitFor({ timeout: DEADLINE_MS });
+      const [wide, inner] = await a.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+      if (wide > inner) fail(view + ' is ' + wide + ' px wide in a ' + inner + ' px window');
+    }
     if (errors.length) fail('console errors: ' + errors.join('; '));
 
     // The tree: kill the Store from its button, and watch it come back.
