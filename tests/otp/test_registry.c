@@ -664,6 +664,7 @@ typedef struct {
 typedef struct race {
     arbor_pid_t reg, root;
     arbor_pid_t writers[WRITERS]; /* complete before any writer or reader reads it */
+    atomic_bool writers_done;     /* the readers read until every writer has finished */
     atomic_bool stop_thread;
 } race_t;
 
@@ -761,7 +762,10 @@ static void reader(void *arg)
     race_t *r = ((const role_t *)arg)->race;
     uint64_t x = 0x9e3779b97f4a7c15ull * (uint64_t)(((const role_t *)arg)->index + 1);
     int hits = 0;
-    for (int i = 0; i < READS; i++) {
+    /* At least READS lookups, and on until the writers are done: on a busy
+     * machine a fixed count could all run before the first registration or
+     * after the last, and see nothing. */
+    for (int i = 0; i < READS || !atomic_load(&r->writers_done); i++) {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
@@ -806,11 +810,13 @@ static void race_root(void *arg)
         ASSERT_OK(arbor_spawn_opt(reader, &(role_t){&r, i}, &o, NULL, NULL));
     for (int i = 0; i < WRITERS; i++)
         ASSERT_OK(arbor_send(r.writers[i], EV_READY, NULL, 0));
-    int hits = 0;
+    int hits = 0, writers_done = 0;
     for (int i = 0; i < WRITERS + READERS; i++) {
         arbor_msg_t *m = arbor_test_recv_tag(EV_DONE, arbor_test_scaled_ms(60000));
         if (m->size == sizeof hits)
             hits += *(int *)m->data;
+        else if (++writers_done == WRITERS)
+            atomic_store(&r.writers_done, true);
         arbor_msg_free(m);
     }
     ASSERT_GT(hits, 0); /* the readers did see registrations, not only an empty table */
