@@ -1,5 +1,6 @@
 #include "agents.h"
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,17 +29,18 @@ typedef struct {
 
 #define NONE SIZE_MAX
 
-/* PICK's answer: rc, and when it is 0 the choice, its name and why one
- * after the other, each up to its NUL (a few dozen bytes: the whole
- * agents_choice_t, 584 bytes, went past the GenServer's inline reply into
- * process memory and to malloc on every pick). PICK asks with no
+/* PICK's answer (least-loaded): rc, and when it is 0 the choice, its name
+ * and why one after the other, each up to its NUL (a few dozen bytes: the
+ * whole agents_choice_t, 584 bytes, went past the GenServer's inline reply
+ * into process memory and to malloc on every pick). PICK asks with no
  * request. */
 typedef struct {
     int rc;
-    bool round_robin;
     char text[sizeof(((agents_choice_t *)0)->name) + sizeof(((agents_choice_t *)0)->why)];
 } pick_reply_t;
 
+/* The Agents process's state. Its agents and last are also the roster
+ * table's (below): the ticket workers read them and advance last there. */
 typedef struct roster {
     agents_policy_t policy;
     bool durable;
@@ -52,18 +54,59 @@ typedef struct roster {
     store_agent_t *agents; /* process memory; open and turn are not kept */
 } roster_t;
 
+/*
+ * The roster table: the live Agents process's roster, which a ticket's
+ * worker reads to pick an agent by round-robin itself, under the lock,
+ * instead of calling the Agents for it (a call and two activations, a
+ * sixth of an in-memory ticket's instructions, and one process that every
+ * assignment of the desk waited on). It is what a public ETS table owned
+ * by the Agents would be in Erlang: the Agents fills it in its init and
+ * makes every change to it, each under the lock; a worker takes the lock
+ * to read it and to advance last; and it closes when its owner exits,
+ * however that happens (an exit hook runs before the owner's memory is
+ * freed and before its supervisor hears of the exit), so that until the
+ * restarted Agents opens it again a pick is refused as it was while there
+ * was no Agents to call. The owner reads its own roster without the lock:
+ * no one else writes names or flags. Least-loaded asks the Agents, which
+ * asks the Store.
+ */
+static struct {
+    pthread_mutex_t lock;
+    roster_t *open; /* NULL: no Agents process has it open */
+} table = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void table_lock(void)
+{
+    pthread_mutex_lock(&table.lock);
+}
+
+static void table_unlock(void)
+{
+    pthread_mutex_unlock(&table.lock);
+}
+
+static void table_close(void *roster)
+{
+    table_lock();
+    if (table.open == roster)
+        table.open = NULL;
+    table_unlock();
+}
+
 static bool push(roster_t *r, const char *name, bool active, bool available)
 {
+    table_lock(); /* the array may move */
     store_agent_t *more = arbor_realloc(r->agents, (r->n + 1) * sizeof *more);
-    if (!more)
-        return false;
-    r->agents = more;
-    store_agent_t *a = &r->agents[r->n++];
-    snprintf(a->name, sizeof a->name, "%s", name);
-    a->active = active;
-    a->available = available;
-    a->open = -1;
-    return true;
+    if (more) {
+        r->agents = more;
+        store_agent_t *a = &r->agents[r->n++];
+        snprintf(a->name, sizeof a->name, "%s", name);
+        a->active = active;
+        a->available = available;
+        a->open = -1;
+    }
+    table_unlock();
+    return more != NULL;
 }
 
 /* Reads the roster from the Store. ARBOR_EEXIT: the Store could not
@@ -78,14 +121,18 @@ static int load(roster_t *r)
         return rc;
     bool ok = true;
     int64_t turn = 0;
+    size_t last = NONE;
     for (size_t i = 0; ok && i < n; i++) {
         ok = push(r, list[i].name, list[i].active, list[i].available);
         if (list[i].turn > turn) { /* the rotation goes on after the last turn recorded */
             turn = list[i].turn;
-            r->last = i;
+            last = i;
         }
     }
     free(list);
+    table_lock(); /* a reload, after the Store could not read the roster, finds it open */
+    r->last = last;
+    table_unlock();
     return ok ? 0 : ARBOR_ENOMEM;
 }
 
@@ -99,16 +146,20 @@ static arbor_gs_ret_t agents_init(void **state, void *arg)
     r->durable = cfg->durable;
     r->last = NONE;
     *state = r;
-    if (!r->durable)
-        return push(r, "alice", true, true) && push(r, "bob", true, true)
-                   ? arbor_gs_ok()
-                   : arbor_gs_halt(arbor_error("out of memory"));
-    int rc = load(r);
+    int rc = r->durable                                                   ? load(r)
+             : push(r, "alice", true, true) && push(r, "bob", true, true) ? 0
+                                                                          : ARBOR_ENOMEM;
     if (rc == ARBOR_ENOMEM)
         return arbor_gs_halt(arbor_error("out of memory"));
     if (rc && rc != ARBOR_EEXIT)
         return arbor_gs_halt(arbor_error("cannot load agents: %s", arbor_err_name(rc)));
-    return arbor_gs_ok(); /* unloaded if the Store could not read it: the desk serves the rest */
+    /* Unloaded if the Store could not read it: the desk serves the rest. */
+    if (arbor_on_exit(table_close, r) != 0)
+        return arbor_gs_halt(arbor_error("out of memory"));
+    table_lock();
+    table.open = r;
+    table_unlock();
+    return arbor_gs_ok();
 }
 
 static store_agent_t *find(roster_t *r, const char *name)
@@ -205,8 +256,11 @@ static int rename_agent(roster_t *r, const agents_req_t *q, bool *replayed, tick
     int rc = store_agent_rename(q->name, q->new_name, &q->by, &once, err);
     *replayed = once.replayed;
     store_agent_t *a = rc || *replayed ? NULL : find(r, q->name);
-    if (a)
+    if (a) {
+        table_lock();
         snprintf(a->name, sizeof a->name, "%s", q->new_name);
+        table_unlock();
+    }
     return rc;
 }
 
@@ -226,10 +280,12 @@ static int set_flags(roster_t *r, const agents_req_t *q, bool *replayed, ticket_
         snprintf(err->message, sizeof err->message, "there is no agent called %s", q->name);
     }
     if (!rc && a) {
+        table_lock();
         if (q->active >= 0)
             a->active = q->active;
         if (q->available >= 0)
             a->available = q->available;
+        table_unlock();
     }
     return rc;
 }
@@ -239,17 +295,13 @@ static arbor_gs_ret_t agents_call(void **state, const arbor_msg_t *req, arbor_fr
     roster_t *r = *state;
     if (req->tag == ROSTER)
         return arbor_gs_reply(r->agents, r->n * sizeof *r->agents);
-    if (req->tag == PICK) {
+    if (req->tag == PICK) { /* least-loaded: round-robin picks from the table */
         agents_choice_t c;
         c.name[0] = c.why[0] = '\0';
-        c.round_robin = false;
         pick_reply_t p;
-        p.rc = r->n == 0                          ? ARBOR_ENOENT
-               : r->policy == POLICY_LEAST_LOADED ? least_loaded(&c)
-                                                  : next_in_turn(r, &c);
+        p.rc = r->n == 0 ? ARBOR_ENOENT : least_loaded(&c);
         if (p.rc)
-            return arbor_gs_reply(&p, offsetof(pick_reply_t, round_robin));
-        p.round_robin = c.round_robin;
+            return arbor_gs_reply(&p, offsetof(pick_reply_t, text));
         size_t name = strlen(c.name) + 1, why = strlen(c.why) + 1;
         memcpy(p.text, c.name, name);
         memcpy(p.text + name, c.why, why);
@@ -325,7 +377,23 @@ static int call(uint64_t tag, const agents_req_t *q, agents_reply_t *out, ticket
     return out->rc;
 }
 
-int agents_choose(agents_choice_t *choice)
+/* Round-robin's pick, from the table: ARBOR_ENOPROC while no Agents has
+ * it open (as when there was no Agents to call), ARBOR_EAGAIN when the
+ * policy is least-loaded. */
+static int pick_in_turn(agents_choice_t *choice)
+{
+    table_lock();
+    roster_t *r = table.open;
+    int rc = !r                                 ? ARBOR_ENOPROC
+             : r->policy == POLICY_LEAST_LOADED ? ARBOR_EAGAIN
+             : r->n == 0                        ? ARBOR_ENOENT
+                                                : next_in_turn(r, choice);
+    table_unlock();
+    return rc;
+}
+
+/* Least-loaded's pick, by the Agents (which asks the Store). */
+static int ask_least_loaded(agents_choice_t *choice)
 {
     /* Once an assign, from the ticket's worker: the name's lookup is
      * remembered until the name table changes (arbor_whereis_cached). */
@@ -350,10 +418,16 @@ int agents_choose(agents_choice_t *choice)
     if (!rc) {
         memcpy(choice->name, p->text, name);
         memcpy(choice->why, p->text + name, room - name);
-        choice->round_robin = p->round_robin;
     }
     arbor_msg_free(m);
     return rc;
+}
+
+int agents_choose(agents_choice_t *choice)
+{
+    choice->round_robin = false;
+    int rc = pick_in_turn(choice);
+    return rc == ARBOR_EAGAIN ? ask_least_loaded(choice) : rc;
 }
 
 int agents_lookup(const char *name, store_agent_t *found, ticket_error_t *err)

@@ -7,7 +7,9 @@
  *
  * Least-loaded asks the Store, which keeps each agent's open count with
  * every change (schema version 7): one pass over the roster, however many
- * tickets there are. Round-robin goes on after the agent it picked last;
+ * tickets there are. Round-robin is picked by the ticket's worker itself,
+ * from the Agents' roster table (agents.c), without a call; it goes on
+ * after the agent it picked last;
  * on a durable desk each assignment it makes records that agent's turn in
  * the Store with the change, and a restarted Agents process (after its own
  * crash, the Store's, or the desk's) starts after the turn recorded last.

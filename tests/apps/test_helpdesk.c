@@ -756,6 +756,55 @@ TEST(round_robin_goes_on_after_restarts_and_the_history_says_why)
     remove_db();
 }
 
+/* Round-robin picks from the Agents' roster table, not by a call: a
+ * suspended (busy) Agents does not hold an assignment up. The table closes
+ * when its owner dies: with the desk's supervisor suspended, so that the
+ * killed Agents is not restarted yet, an assignment by the policy is
+ * refused as unavailable and changes nothing (it must not pick from the
+ * dead process's roster); once the Agents is back, the rotation goes on. */
+static void table_root(void *arg)
+{
+    arbor_pid_t sup = start(POLICY_ROUND_ROBIN, false);
+    ticket_error_t err = {.code = ""};
+    ASSERT_OK(agents_add("ann", &err));
+    ASSERT_OK(agents_add("ben", &err));
+    int64_t t[3];
+    for (int i = 0; i < 3; i++)
+        t[i] = create_for("Acme", &desk_operator).id;
+
+    arbor_pid_t agents = arbor_whereis(AGENTS_NAME);
+    ASSERT_OK(arbor_gs_suspend(agents, 5000));
+    ASSERT_STREQ(auto_assign(t[0], &desk_operator), "ann");
+    ASSERT_OK(arbor_gs_resume(agents, 5000));
+
+    arbor_pid_t tickets = arbor_whereis(DESK_TICKET_SUP_NAME); /* restarted after the Agents */
+    ASSERT_OK(arbor_gs_suspend(sup, 5000));
+    arbor_ref_t ref;
+    ASSERT_OK(arbor_monitor(agents, &ref));
+    ASSERT_OK(arbor_exit_pid(agents, ARBOR_KILL));
+    arbor_msg_free(arbor_test_recv_tag(ARBOR_TAG_DOWN, 5000));
+    ticket_t out;
+    ASSERT_EQ(desk_act(t[1], ACTION_ASSIGN, "", &desk_operator, &out, &err), ARBOR_ENOPROC);
+    ASSERT_STREQ(err.code, "unavailable");
+    ASSERT_OK(desk_get(t[1], &out, &err));
+    ASSERT_EQ(out.status, TICKET_OPEN);
+    ASSERT_OK(arbor_gs_resume(sup, 5000));
+    wait_restarted(AGENTS_NAME, agents);
+    wait_restarted(DESK_TICKET_SUP_NAME, tickets);
+    ASSERT_STREQ(auto_assign(t[1], &desk_operator), "ben");
+    store_history_t h;
+    last_entry(t[1], &h);
+    ASSERT_STREQ(h.what, "assigned to ben by round-robin: next after ann");
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(round_robin_picks_without_the_agents_and_refuses_while_there_is_none)
+{
+    set_db_path("table");
+    arbor_test_run(table_root, NULL);
+    remove_db();
+}
+
 /* Least-loaded says in the history how many open tickets the agent had and
  * among how many available agents. */
 static void why_root(void *arg)
