@@ -131,11 +131,19 @@ static inline size_t worker_arg_pack(worker_arg_t *a, int64_t id, const ticket_t
 }
 
 /* The ticket a packs (has_ticket), whole: the fields it does not carry
- * are zeros. */
+ * are zeros, its texts "". Each text is written up to its NUL and no
+ * further: t is a worker's state, which is not zeroed (state_size), and
+ * writing all 1.4 KB of it took 22 cache lines of fresh memory a ticket
+ * (a memset here made half the in-memory desk's write misses). What
+ * follows a NUL is never read. */
 static inline void worker_arg_ticket(const worker_arg_t *a, ticket_t *t)
 {
-    memset(t, 0, sizeof *t);
     t->id = a->id;
+    t->description[0] = t->customer[0] = t->agent[0] = '\0';
+    t->priority = 0;
+    t->status = 0;
+    t->created_at = t->updated_at = t->version = t->due_at = t->sla_left_ms = t->breached_at = 0;
+    t->sla_paused = false;
     if (!a->has_ticket)
         return;
     t->priority = a->priority;
