@@ -57,9 +57,9 @@ typedef struct roster {
 /*
  * The roster table: the live Agents process's roster, which a ticket's
  * worker reads to pick an agent by round-robin itself, under the lock,
- * instead of calling the Agents for it (a call and two activations, a
- * sixth of an in-memory ticket's instructions, and one process that every
- * assignment of the desk waited on). It is what a public ETS table owned
+ * instead of calling the Agents for it (a call and two activations, an
+ * eighth of an in-memory ticket's instructions, and one process that
+ * every assignment of the desk waited on). It is what a public ETS table owned
  * by the Agents would be in Erlang: the Agents fills it in its init and
  * makes every change to it, each under the lock; a worker takes the lock
  * to read it and to advance last; and it closes when its owner exits,

@@ -47,7 +47,9 @@ typedef struct agents_choice {
 /* The agent the policy picks for the next ticket, among the active and
  * available ones (least-loaded: the fewest open tickets, ties in roster
  * order; round-robin: the next in roster order after the one it picked
- * last). ARBOR_ENOENT when there is none. */
+ * last). ARBOR_ENOENT when there is none; ARBOR_ENOPROC while there is
+ * no Agents process (it is being restarted); least-loaded may also fail
+ * as its call to the Agents does. */
 int agents_choose(agents_choice_t *out);
 
 /* The roster's entry for name (its open count is not filled in: -1).
