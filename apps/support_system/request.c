@@ -354,7 +354,10 @@ static bool decode_list_option(const char *opt, const char *value, desk_request_
         return parse_count(opt, value, INT32_MAX, &r->page, err);
     if (strcmp(opt, "--per-page") == 0)
         return parse_count(opt, value, DESK_LIST_MAX, &r->per_page, err);
-    return refuse(err, "bad_argument", "unknown option (try: help)");
+    snprintf(err->code, sizeof err->code, "bad_argument");
+    snprintf(err->message, sizeof err->message,
+             "%.64s: not an option of list (a status comes alone: list open); try: help", opt);
+    return false;
 }
 
 /* list [STATUS] [--agent NAME | --unassigned] [--overdue] [--customer NAME]

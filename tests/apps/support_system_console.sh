@@ -302,7 +302,8 @@ grep -qE '^    [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z  Acme \(cu
 #     filter's name is checked whole (65 characters are refused, not cut).
 mapfile -t out < <(printf '%s\n' "list --agent $(printf 'x%.0s' {1..65})" 'list --unassigned' \
     'list --search SECOND' 'list --per-page 1' 'list --per-page 1 --page 2' 'queues --agent alice' \
-    'list --sort random' 'list closed --customer Acme --priority high' 'quit' | hdesk)
+    'list --sort random' 'list closed --customer Acme --priority high' 'list --status open' \
+    'quit' | hdesk)
 check "list: a long agent" "$(field "${out[0]}" error.code)" "field_too_long"
 check "list: unassigned" "$(field "${out[1]}" tickets)" "[]"
 check "list: search" "$(field "${out[2]}" tickets.0.description)" "Second"
@@ -311,6 +312,9 @@ check "list: page 2" "$(field "${out[4]}" tickets.0.id)/$(field "${out[4]}" more
 check "queues" "$(field "${out[5]}" mine)/$(field "${out[5]}" unassigned)/$(field "${out[5]}" open)/$(field "${out[5]}" pending)" "1/0/1/0"
 check "list: bad sort" "$(field "${out[6]}" error.code)" "bad_argument"
 check "list: filters" "$(field "${out[7]}" tickets.0.id)" "1"
+# An option list does not take is named, with where the status goes.
+check "list: unknown option" "$(field "${out[8]}" error.message)" \
+    "--status: not an option of list (a status comes alone: list open); try: help"
 
 # 2. Kill a worker between changes, then the Store: the state survives.
 mapfile -t out < <(printf '%s\n' 'resolve 1' 'crash 1' 'show 1' 'crash store' 'close 1' \
