@@ -1195,8 +1195,11 @@ static bool dispatch(const console_t *c, words_t *ws)
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "help", usage);
         ok(c, j, usage);
-    } else
-        fail(c, "unknown_command", "unknown command (try: help)");
+    } else {
+        char message[128];
+        snprintf(message, sizeof message, "%.64s: unknown command (try: help)", cmd);
+        fail(c, "unknown_command", message);
+    }
     return true;
 }
 

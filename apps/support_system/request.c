@@ -14,6 +14,18 @@ static bool refuse(ticket_error_t *err, const char *code, const char *message)
     return false;
 }
 
+/* An option that command does not take, or one without its value, named
+ * (hint: how to say it instead, or ""). */
+static bool refuse_option(ticket_error_t *err, const char *command, const char *opt,
+                          const char *hint)
+{
+    snprintf(err->code, sizeof err->code, "bad_argument");
+    snprintf(err->message, sizeof err->message,
+             "%.64s: not an option of %.32s, or its value is missing%s; try: help", opt, command,
+             hint);
+    return false;
+}
+
 /* A ticket id: all of s, decimal, positive (s NULL: missing). */
 static bool parse_id(const char *s, int64_t *id, ticket_error_t *err)
 {
@@ -75,7 +87,8 @@ static bool decode_create(int argc, const char *const *argv, desk_request_t *r, 
             if (!decode_request_id(argv[++i], r, err))
                 return false;
         } else if (options && strncmp(argv[i], "--", 2) == 0) {
-            return refuse(err, "bad_argument", "unknown or incomplete option (try: help)");
+            return refuse_option(err, argv[0], argv[i],
+                                 " (a description that begins with -- comes after --)");
         } else {
             size_t n = strlen(argv[i]);
             if (len + n + 1 >= sizeof t->description)
@@ -112,7 +125,7 @@ static bool decode_edit_option(int argc, const char *const *argv, int *i, desk_r
     const char *opt = argv[*i], *value = *i + 1 < argc ? argv[*i + 1] : NULL;
     ticket_t *t = &r->ticket;
     if (!value)
-        return refuse(err, "bad_argument", "unknown or incomplete option (try: help)");
+        return refuse_option(err, argv[0], opt, "");
     ++*i;
     if (strcmp(opt, "--priority") == 0) {
         r->set_priority = true;
@@ -121,7 +134,7 @@ static bool decode_edit_option(int argc, const char *const *argv, int *i, desk_r
     }
     bool description = strcmp(opt, "--description") == 0;
     if (!description && strcmp(opt, "--customer") != 0)
-        return refuse(err, "bad_argument", "unknown or incomplete option (try: help)");
+        return refuse_option(err, argv[0], opt, "");
     char *field = description ? t->description : t->customer;
     size_t size = description ? sizeof t->description : sizeof t->customer;
     size_t max = description ? TICKET_DESC_MAX : TICKET_NAME_MAX;
@@ -204,7 +217,7 @@ static bool decode_act(int argc, const char *const *argv, desk_request_t *r, tic
         } else if (options && r->action == ACTION_EDIT && strncmp(w, "--", 2) == 0) {
             ok = decode_edit_option(argc, argv, &i, r, err);
         } else if (options && strncmp(w, "--", 2) == 0 && w[2]) {
-            ok = refuse(err, "bad_argument", "unknown or incomplete option (try: help)");
+            ok = refuse_option(err, argv[0], w, "");
         } else if (!have_id) {
             ok = have_id = parse_id(w, &r->id, err);
         } else {
@@ -244,7 +257,7 @@ static int roster_words(int argc, const char *const *argv, desk_request_t *r, co
             if (!decode_request_id(argv[++i], r, err))
                 return -1;
         } else if (i > 0 && strncmp(argv[i], "--", 2) == 0) {
-            refuse(err, "bad_argument", "unknown or incomplete option (try: help)");
+            refuse_option(err, argv[0], argv[i], "");
             return -1;
         } else if (n < max) {
             words[n++] = argv[i];
@@ -354,10 +367,7 @@ static bool decode_list_option(const char *opt, const char *value, desk_request_
         return parse_count(opt, value, INT32_MAX, &r->page, err);
     if (strcmp(opt, "--per-page") == 0)
         return parse_count(opt, value, DESK_LIST_MAX, &r->per_page, err);
-    snprintf(err->code, sizeof err->code, "bad_argument");
-    snprintf(err->message, sizeof err->message,
-             "%.64s: not an option of list (a status comes alone: list open); try: help", opt);
-    return false;
+    return refuse_option(err, "list", opt, " (a status comes alone: list open)");
 }
 
 /* list [STATUS] [--agent NAME | --unassigned] [--overdue] [--customer NAME]
@@ -471,8 +481,12 @@ bool desk_request_decode(int argc, const char *const *argv, desk_request_t *r, t
         size_t i = 0, n = sizeof commands / sizeof commands[0];
         while (i < n && strcmp(argv[0], commands[i].name) != 0)
             i++;
-        if (i == n)
-            return refuse(err, "unknown_command", "unknown command (try: help)");
+        if (i == n) {
+            snprintf(err->code, sizeof err->code, "unknown_command");
+            snprintf(err->message, sizeof err->message, "%.64s: unknown command (try: help)",
+                     argv[0]);
+            return false;
+        }
         d.kind = commands[i].kind;
         d.action = commands[i].action;
     }

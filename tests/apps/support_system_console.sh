@@ -182,6 +182,8 @@ check "empty description" "$(field "${out[10]}" error.code)" "empty_field"
 check "bad priority" "$(field "${out[11]}" error.code)" "bad_argument"
 check "bad id" "$(field "${out[12]}" error.code)" "bad_argument"
 check "unknown command" "$(field "${out[13]}" error.code)" "unknown_command"
+check "the unknown command named" "$(field "${out[13]}" error.message)" \
+    "frobnicate: unknown command (try: help)"
 # Refusals changed nothing: still assigned to bob, history has 6 entries.
 check "after refusals" "$(field "${out[14]}" ticket.status)/$(field "${out[14]}" ticket.agent)" "assigned/bob"
 check "history" "$(field "${out[14]}" ticket.history.5.what)" "assigned to bob"
@@ -314,7 +316,17 @@ check "list: bad sort" "$(field "${out[6]}" error.code)" "bad_argument"
 check "list: filters" "$(field "${out[7]}" tickets.0.id)" "1"
 # An option list does not take is named, with where the status goes.
 check "list: unknown option" "$(field "${out[8]}" error.message)" \
-    "--status: not an option of list (a status comes alone: list open); try: help"
+    "--status: not an option of list, or its value is missing (a status comes alone: list open); try: help"
+mapfile -t out < <(printf '%s\n' 'close 1 --reason spam' 'create --title x' 'edit 1 --priority' \
+    'agent-add --admin dee' 'quit' | hdesk)
+check "close: the option named" "$(field "${out[0]}" error.message)" \
+    "--reason: not an option of close, or its value is missing; try: help"
+check "create: the option named" "$(field "${out[1]}" error.message)" \
+    "--title: not an option of create, or its value is missing (a description that begins with -- comes after --); try: help"
+check "edit: the value missing" "$(field "${out[2]}" error.message)" \
+    "--priority: not an option of edit, or its value is missing; try: help"
+check "agent-add: the option named" "$(field "${out[3]}" error.message)" \
+    "--admin: not an option of agent-add, or its value is missing; try: help"
 
 # 2. Kill a worker between changes, then the Store: the state survives.
 mapfile -t out < <(printf '%s\n' 'resolve 1' 'crash 1' 'show 1' 'crash store' 'close 1' \
