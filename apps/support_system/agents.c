@@ -234,10 +234,12 @@ static int add(roster_t *r, const agents_req_t *q, bool *replayed, ticket_error_
         *replayed = once.replayed;
         if (*replayed)
             return rc;
-    } else if (find(r, name)) {
-        rc = ARBOR_EEXIST;
-        snprintf(err->code, sizeof err->code, "agent_exists");
-        snprintf(err->message, sizeof err->message, "there is already an agent called %s", name);
+    } else {
+        for (size_t i = 0; !rc && i < r->n; i++)
+            if (ticket_same_agent_name(r->agents[i].name, name)) {
+                rc = ARBOR_EEXIST;
+                ticket_agent_exists(r->agents[i].name, name, err);
+            }
     }
     if (!rc && !push(r, name, true, true))
         rc = ARBOR_ENOMEM;

@@ -365,8 +365,30 @@ static int roster_result(store_t *s, job_t *j, int step)
                                        : store__db_fail(s, j, "agent");
 }
 
+/* ARBOR_EEXIST, with j->err saying so, when name is an agent's other
+ * than except's (""), but for ASCII case (ticket_same_agent_name()). */
+static int name_taken(store_t *s, job_t *j, const char *name, const char *except)
+{
+    sqlite3_stmt *st = s->st[ST_AGENT_SAME];
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, except, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st), rc = 0;
+    if (step == SQLITE_ROW) {
+        ticket_agent_exists((const char *)sqlite3_column_text(st, 0), name, &j->err);
+        rc = ARBOR_EEXIST;
+    } else if (step != SQLITE_DONE) {
+        rc = store__db_fail(s, j, "agent");
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
 static int write_agent(store_t *s, job_t *j)
 {
+    int rc = name_taken(s, j, j->agent, "");
+    if (rc)
+        return rc;
     sqlite3_stmt *st = s->st[ST_AGENT_ADD];
     sqlite3_bind_text(st, 1, j->agent, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, ticket_now_ms());
@@ -385,9 +407,12 @@ static void bind_names(sqlite3_stmt *st, const job_t *j)
  * versions raised). */
 static int write_rename(store_t *s, job_t *j)
 {
+    int rc = name_taken(s, j, j->new_name, j->agent); /* ann may become Ann */
+    if (rc)
+        return rc;
     sqlite3_stmt *st = s->st[ST_AGENT_RENAME];
     bind_names(st, j);
-    int rc = roster_result(s, j, step_done(st));
+    rc = roster_result(s, j, step_done(st));
     if (rc)
         return rc;
     if (sqlite3_changes(s->db) != 1)

@@ -423,7 +423,7 @@ static int roster_change(job_t *j, const char *what, const char *name, store_onc
         j->request.digest = once->digest;
     }
     int rc = ask(j);
-    if (rc == ARBOR_EEXIST && err && strcmp(j->err.code, "request_id_reused") == 0) {
+    if (rc == ARBOR_EEXIST && err && j->err.code[0]) { /* request_id_reused, agent_exists */
         *err = j->err;
     } else if (rc == ARBOR_EEXIST && err) {
         const char *taken = j->op == AGENT_RENAME ? j->new_name : name;

@@ -313,6 +313,11 @@ const char *const store__statement_sql[ST_COUNT] = {
                               " ORDER BY open_count, added, name LIMIT 1",
     /* Round-robin: ?1 is the agent picked last now. */
     [ST_AGENT_TURN] = "UPDATE agents SET turn = (SELECT max(turn) FROM agents) + 1 WHERE name = ?1",
+    /* An agent whose name is ?1 but for ASCII case, other than ?2: names
+     * that differ only in case are one agent's (the roster is small: no
+     * index). */
+    [ST_AGENT_SAME] =
+        "SELECT name FROM agents WHERE name = ?1 COLLATE NOCASE AND name <> ?2 LIMIT 1",
     /* A name may already have open tickets (a file from before the roster
      * had them): they count from the start. */
     [ST_AGENT_ADD] = "INSERT INTO agents(name, added, open_count) VALUES(?1, ?2,"

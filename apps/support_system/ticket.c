@@ -145,6 +145,26 @@ bool ticket_check_body(const char *field, const char *value, size_t max, ticket_
     return check_text(field, value, max, false, "\n\t", err);
 }
 
+bool ticket_same_agent_name(const char *a, const char *b)
+{
+    for (;; a++, b++) {
+        unsigned x = (unsigned char)*a, y = (unsigned char)*b;
+        x += x - 'A' < 26u ? 'a' - 'A' : 0;
+        y += y - 'A' < 26u ? 'a' - 'A' : 0;
+        if (x != y)
+            return false;
+        if (!x)
+            return true;
+    }
+}
+
+void ticket_agent_exists(const char *taken, const char *name, ticket_error_t *err)
+{
+    snprintf(err->code, sizeof err->code, "agent_exists");
+    snprintf(err->message, sizeof err->message, "there is already an agent called %s%s", taken,
+             strcmp(taken, name) ? " (names that differ only in case are one agent's)" : "");
+}
+
 bool ticket_check_actor(const ticket_actor_t *by, ticket_error_t *err)
 {
     if (!by || (unsigned)by->kind > ACTOR_DESK)

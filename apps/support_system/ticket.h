@@ -151,6 +151,13 @@ bool ticket_check_body(const char *field, const char *value, size_t max, ticket_
  * most TICKET_NAME_MAX characters, not empty). */
 bool ticket_check_actor(const ticket_actor_t *by, ticket_error_t *err);
 
+/* Agent names that differ only in ASCII case are one agent's ("Ann" is
+ * ann), as SQLite's NOCASE compares them. */
+bool ticket_same_agent_name(const char *a, const char *b);
+
+/* The refusal of name, taken by the agent called taken (agent_exists). */
+void ticket_agent_exists(const char *taken, const char *name, ticket_error_t *err);
+
 /* Applies c to t at time now. Returns true with t changed, updated_at set
  * to now, and event (event_size bytes) the history entry's text
  * ("assigned to bob", "reassigned from alice to bob", "closed: spam",

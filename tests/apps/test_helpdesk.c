@@ -805,6 +805,51 @@ TEST(round_robin_picks_without_the_agents_and_refuses_while_there_is_none)
     remove_db();
 }
 
+/* Agent names that differ only in case are one agent's: Ann beside ann is
+ * refused, naming ann, and so is renaming bob to ANN; ann may become Ann.
+ * In memory too. */
+static void name_case_root(void *arg)
+{
+    arbor_pid_t sup = start(POLICY_ROUND_ROBIN, false);
+    ticket_error_t err = {.code = ""};
+    ASSERT_OK(agents_add("ann", &err));
+    ASSERT_OK(agents_add("bob", &err));
+    ASSERT_EQ(agents_add("Ann", &err), ARBOR_EEXIST);
+    ASSERT_STREQ(err.code, "agent_exists");
+    ASSERT_STREQ(err.message,
+                 "there is already an agent called ann (names that differ only in case are one"
+                 " agent's)");
+    ASSERT_EQ(agents_add("ann", &err), ARBOR_EEXIST);
+    ASSERT_STREQ(err.message, "there is already an agent called ann");
+    ASSERT_EQ(agents_rename("bob", "ANN", &desk_operator, &err), ARBOR_EEXIST);
+    ASSERT_STREQ(err.code, "agent_exists");
+    ASSERT_OK(agents_rename("ann", "Ann", &desk_operator, &err));
+    store_agent_t *list;
+    size_t n;
+    ASSERT_OK(agents_list(&list, &n, &err));
+    ASSERT_EQ(n, 2);
+    ASSERT_STREQ(list[0].name, "Ann");
+    ASSERT_STREQ(list[1].name, "bob");
+    free(list);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+
+    desk_config_t in_memory = {.idle_timeout_ms = 60000};
+    ASSERT_OK(desk_start(&in_memory, &sup, NULL)); /* alice and bob */
+    ASSERT_EQ(agents_add("ALICE", &err), ARBOR_EEXIST);
+    ASSERT_STREQ(err.message,
+                 "there is already an agent called alice (names that differ only in case are one"
+                 " agent's)");
+    ASSERT_OK(agents_add("carol", &err));
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(agent_names_that_differ_only_in_case_are_one_agent)
+{
+    set_db_path("name_case");
+    arbor_test_run(name_case_root, NULL);
+    remove_db();
+}
+
 /* Least-loaded says in the history how many open tickets the agent had and
  * among how many available agents. */
 static void why_root(void *arg)
