@@ -1,6 +1,7 @@
 #include "utf8.h"
 
 #include <stdint.h>
+#include <string.h>
 
 size_t utf8_char_length(const unsigned char *s, size_t left)
 {
@@ -51,4 +52,30 @@ bool utf8_check(const char *s, size_t len, size_t *chars, size_t *bad_at)
     if (chars)
         *chars = count;
     return true;
+}
+
+char *utf8_quote(char *dst, size_t size, const char *s, size_t max)
+{
+    static const char more[] = "...";
+    const unsigned char *p = (const unsigned char *)s;
+    size_t len = 0, chars = 0, n;
+    bool cut = false;
+    if (!size)
+        return dst;
+    /* Each character taken leaves room for "..." and the NUL after it. */
+    while ((n = utf8_char_length(p + len, UTF8_MAX_BYTES)) != 0 &&
+           !(n == 1 && (p[len] < 0x20 || p[len] == 0x7f))) {
+        if (chars == max || len + n + sizeof more > size) {
+            cut = true;
+            break;
+        }
+        len += n;
+        chars++;
+    }
+    memcpy(dst, s, len);
+    if (cut && len + sizeof more <= size)
+        memcpy(dst + len, more, sizeof more);
+    else
+        dst[len] = '\0';
+    return dst;
 }

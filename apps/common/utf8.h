@@ -22,4 +22,11 @@ bool utf8_check(const char *s, size_t len, size_t *chars, size_t *bad_at);
  * or 0 when s does not start one. */
 size_t utf8_char_length(const unsigned char *s, size_t left);
 
+/* A word of the user's to quote in a message: s's characters up to the
+ * first byte that does not start one or is a control character, at most
+ * max of them (then "..." ends it), into dst (size bytes, NUL-terminated;
+ * whole characters only). What it writes is always valid UTF-8 text,
+ * and "" when s starts with no such character. Returns dst. */
+char *utf8_quote(char *dst, size_t size, const char *s, size_t max);
+
 #endif

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "../common/console.h"
+#include "../common/utf8.h"
 #include "console_web.h"
 #include "data_path.h"
 #include "desk.h"
@@ -1196,8 +1197,9 @@ static bool dispatch(const console_t *c, words_t *ws)
         cJSON_AddStringToObject(j, "help", usage);
         ok(c, j, usage);
     } else {
-        char message[128];
-        snprintf(message, sizeof message, "%.64s: unknown command (try: help)", cmd);
+        char quoted[TICKET_NAME_SIZE], message[TICKET_NAME_SIZE + 32];
+        snprintf(message, sizeof message, "%s: unknown command (try: help)",
+                 utf8_quote(quoted, sizeof quoted, cmd, TICKET_NAME_MAX));
         fail(c, "unknown_command", message);
     }
     return true;

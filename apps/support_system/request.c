@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/utf8.h"
 #include "store.h"
 
 static bool refuse(ticket_error_t *err, const char *code, const char *message)
@@ -19,10 +20,11 @@ static bool refuse(ticket_error_t *err, const char *code, const char *message)
 static bool refuse_option(ticket_error_t *err, const char *command, const char *opt,
                           const char *hint)
 {
+    char quoted[TICKET_NAME_SIZE];
     snprintf(err->code, sizeof err->code, "bad_argument");
     snprintf(err->message, sizeof err->message,
-             "%.64s: not an option of %.32s, or its value is missing%s; try: help", opt, command,
-             hint);
+             "%s: not an option of %s, or its value is missing%s; try: help",
+             utf8_quote(quoted, sizeof quoted, opt, TICKET_NAME_MAX), command, hint);
     return false;
 }
 
@@ -482,9 +484,10 @@ bool desk_request_decode(int argc, const char *const *argv, desk_request_t *r, t
         while (i < n && strcmp(argv[0], commands[i].name) != 0)
             i++;
         if (i == n) {
+            char quoted[TICKET_NAME_SIZE];
             snprintf(err->code, sizeof err->code, "unknown_command");
-            snprintf(err->message, sizeof err->message, "%.64s: unknown command (try: help)",
-                     argv[0]);
+            snprintf(err->message, sizeof err->message, "%s: unknown command (try: help)",
+                     utf8_quote(quoted, sizeof quoted, argv[0], TICKET_NAME_MAX));
             return false;
         }
         d.kind = commands[i].kind;
