@@ -15,7 +15,6 @@
 #include <time.h>
 
 #include "../common/console.h"
-#include "../common/utf8.h"
 #include "console_web.h"
 #include "data_path.h"
 #include "desk.h"
@@ -1197,10 +1196,9 @@ static bool dispatch(const console_t *c, words_t *ws)
         cJSON_AddStringToObject(j, "help", usage);
         ok(c, j, usage);
     } else {
-        char quoted[TICKET_NAME_SIZE], message[TICKET_NAME_SIZE + 32];
-        snprintf(message, sizeof message, "%s: unknown command (try: help)",
-                 utf8_quote(quoted, sizeof quoted, cmd, TICKET_NAME_MAX));
-        fail(c, "unknown_command", message);
+        ticket_error_t err;
+        desk_request_unknown_command(cmd, &err);
+        fail_err(c, &err);
     }
     return true;
 }

@@ -475,6 +475,15 @@ static const struct {
     {"help", DESK_REQ_HELP, 0},
 };
 
+void desk_request_unknown_command(const char *word, ticket_error_t *err)
+{
+    char quoted[TICKET_NAME_SIZE];
+    utf8_quote(quoted, sizeof quoted, word, TICKET_NAME_MAX);
+    snprintf(err->code, sizeof err->code, "unknown_command");
+    snprintf(err->message, sizeof err->message, "%s%sunknown command (try: help)", quoted,
+             quoted[0] ? ": " : "");
+}
+
 bool desk_request_decode(int argc, const char *const *argv, desk_request_t *r, ticket_error_t *err)
 {
     /* Decoded aside, so that a refusal leaves *r as it was. */
@@ -484,10 +493,7 @@ bool desk_request_decode(int argc, const char *const *argv, desk_request_t *r, t
         while (i < n && strcmp(argv[0], commands[i].name) != 0)
             i++;
         if (i == n) {
-            char quoted[TICKET_NAME_SIZE];
-            snprintf(err->code, sizeof err->code, "unknown_command");
-            snprintf(err->message, sizeof err->message, "%s: unknown command (try: help)",
-                     utf8_quote(quoted, sizeof quoted, argv[0], TICKET_NAME_MAX));
+            desk_request_unknown_command(argv[0], err);
             return false;
         }
         d.kind = commands[i].kind;

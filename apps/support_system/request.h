@@ -88,4 +88,8 @@ typedef struct desk_request {
  * console answers) and *r unchanged. Any thread; touches nothing else. */
 bool desk_request_decode(int argc, const char *const *argv, desk_request_t *r, ticket_error_t *err);
 
+/* The refusal of word, which is no command: unknown_command, naming it
+ * (as whole UTF-8 characters; not at all when it starts with none). */
+void desk_request_unknown_command(const char *word, ticket_error_t *err);
+
 #endif
