@@ -355,10 +355,11 @@ int desk_worker(int64_t id, arbor_pid_t *pid)
 {
     char key[32];
     desk__ticket_key(id, key);
-    /* The names of the TicketRegistry, the TicketSupervisor and the Agents
-     * are looked up for every ticket, five times: each lookup is remembered
-     * (per thread) until the name table changes, which a restart of any of
-     * them does (arbor_whereis_cached: the same answers as arbor_whereis). */
+    /* The names of the TicketRegistry and the TicketSupervisor (and of
+     * the Agents, for least-loaded) are looked up for every ticket, four
+     * times: each lookup is remembered (per thread) until the name table
+     * changes, which a restart of any of them does (arbor_whereis_cached:
+     * the same answers as arbor_whereis). */
     static _Thread_local arbor_name_cache_t registry;
     arbor_pid_t reg = arbor_whereis_cached(DESK_REGISTRY_NAME, &registry);
     if (!reg)

@@ -703,13 +703,13 @@ static bool worth_spinning(void)
 }
 
 /* Stealing: a process from another scheduler's ring, or one that turns up
- * while s spins a little before parking (not when it is back from
- * watching, nor from any park that nobody woke, with nothing run since:
+ * while s spins a little before parking (not when it is back from any
+ * park that nobody woke, watching included, with nothing run since:
  * sleep_until_work()); NULL when none. */
 static arbor__proc_t *steal_work(arbor__sched_t *s)
 {
     arbor__proc_t *p = try_steal(s);
-    if (!p && !s->watching && !s->unwoken && worth_spinning())
+    if (!p && !s->unwoken && worth_spinning())
         p = spin_for_work(s);
     return p ? fresh_slice(p) : NULL;
 }

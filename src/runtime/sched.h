@@ -103,7 +103,8 @@ typedef struct arbor__sched {
     uint32_t rng;
     bool spinning;
     bool watching;     /* back from watching on its timer, nothing run since (sleep_until_work) */
-    bool unwoken;      /* back from a park that nobody woke, nothing run since (sleep_until_work) */
+    bool unwoken;      /* back from a park that nobody woke (watching implies it), nothing run
+                        * since (sleep_until_work) */
     uint64_t watch_ns; /* the watcher's next wait; 0: steal_after (sleep_until_work) */
     _Atomic uint64_t epoch; /* announced at the quiescent point; read by the others (reclaim.h) */
     arbor__limbo_t limbo;   /* processes retired here, freed when no scheduler can hold them */
