@@ -60,6 +60,10 @@ def first_admin(desk):
     # A bad password does not spend the link.
     expect(c.post("/api/setup", {"token": desk.setup_token, "name": "ada", "password": "short"}),
            400, "bad_password", "a short first password")
+    # Nor does a name refused after the link was checked: alice's but for
+    # the case (the desk is --demo).
+    expect(c.post("/api/setup", {"token": desk.setup_token, "name": "ALICE", "password": ADMIN_PW}),
+           409, "agent_exists", "a first admin named alice but for the case")
     r = c.post("/api/setup", {"token": desk.setup_token, "name": "ada", "password": ADMIN_PW})
     me = expect(r, 200, what="the first admin")
     cookie = r.header("Set-Cookie")

@@ -182,6 +182,7 @@ void api_setup(arbor_http_request_t *req, arbor_http_response_t *res, const web_
         ok = false;
     }
     store_agent_t known;
+    bool redeemed = ok;
     if (ok && agents_lookup(name, &known, NULL) != 0 && agents_add(name, &err) != 0) {
         web_desk_error(res, &err);
         ok = false;
@@ -190,6 +191,8 @@ void api_setup(arbor_http_request_t *req, arbor_http_response_t *res, const web_
         web_desk_error(res, &err);
         ok = false;
     }
+    if (redeemed && !ok) /* no admin yet: the link may be used again */
+        sessions_setup_give_back(token);
     explicit_bzero(password, sizeof password);
     if (ok)
         signed_in(res, name, ROLE_ADMIN);

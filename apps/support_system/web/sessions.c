@@ -14,6 +14,7 @@ static struct {
     web_session_t open[SESSIONS_MAX];
     size_t n;
     char setup[SESSION_TOKEN_SIZE]; /* "": none */
+    char spent[SESSION_TOKEN_SIZE]; /* the one redeemed last, until the next is issued */
     int64_t setup_expires_ms;
 } table = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -111,6 +112,7 @@ int sessions_setup_issue(int64_t ttl_ms, char out[SESSION_TOKEN_SIZE])
         return ARBOR_EAGAIN;
     pthread_mutex_lock(&table.lock);
     snprintf(table.setup, sizeof table.setup, "%s", out);
+    table.spent[0] = '\0';
     table.setup_expires_ms = ticket_now_ms() + ttl_ms;
     pthread_mutex_unlock(&table.lock);
     return 0;
@@ -121,16 +123,28 @@ bool sessions_setup_redeem(const char *token)
     pthread_mutex_lock(&table.lock);
     bool ok = table.setup[0] && ticket_now_ms() < table.setup_expires_ms &&
               sessions_token_equal(table.setup, token);
-    if (ok)
-        table.setup[0] = '\0'; /* once */
+    if (ok) { /* once */
+        memcpy(table.spent, table.setup, sizeof table.spent);
+        table.setup[0] = '\0';
+    }
     pthread_mutex_unlock(&table.lock);
     return ok;
+}
+
+void sessions_setup_give_back(const char *token)
+{
+    pthread_mutex_lock(&table.lock);
+    if (!table.setup[0] && table.spent[0] && sessions_token_equal(table.spent, token)) {
+        memcpy(table.setup, table.spent, sizeof table.setup);
+        table.spent[0] = '\0';
+    }
+    pthread_mutex_unlock(&table.lock);
 }
 
 void sessions_reset(void)
 {
     pthread_mutex_lock(&table.lock);
     table.n = 0;
-    table.setup[0] = '\0';
+    table.setup[0] = table.spent[0] = '\0';
     pthread_mutex_unlock(&table.lock);
 }

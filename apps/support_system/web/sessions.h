@@ -57,6 +57,11 @@ int sessions_setup_issue(int64_t ttl_ms, char out[SESSION_TOKEN_SIZE]);
  * answer spends it. */
 bool sessions_setup_redeem(const char *token);
 
+/* Gives back token, redeemed last by a setup that made no admin (a name
+ * refused, the Store unavailable): it is valid again until its time, unless
+ * another has been issued since. */
+void sessions_setup_give_back(const char *token);
+
 /* Forgets every session and the setup token (a desk that stops). */
 void sessions_reset(void);
 
