@@ -74,30 +74,43 @@ static bool roster_active(sqlite3 *db, const char *agent)
     return active;
 }
 
-/* Reads agent's row into out: 0, ARBOR_ENOENT (no row), or ARBOR_EEXIT
- * (SQLite could not read it: not absence). */
+/* Reads the row of the name agent signs in as into out, r->agent the name
+ * as the roster spells it: names are one agent's whatever their ASCII case
+ * (agents.h), so "Ada" finds ada's row. A row of that exact spelling comes
+ * first; a database from before that rule may hold two names that differ
+ * only in case, and then only the exact spelling finds either (ambiguity
+ * is no row). Returns 0, ARBOR_ENOENT (no row), or ARBOR_EEXIT (SQLite
+ * could not read it: not absence). */
 static int db_get(sqlite3 *db, const void *in, void *out)
 {
     const char *agent = in;
     row_t *r = out;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT hash, role FROM credentials WHERE agent = ?", -1, &st,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db,
+                           "SELECT agent, hash, role FROM credentials WHERE agent = ?1"
+                           " COLLATE NOCASE ORDER BY agent = ?1 DESC LIMIT 2",
+                           -1, &st, NULL) != SQLITE_OK)
         return ARBOR_EEXIT;
     sqlite3_bind_text(st, 1, agent, -1, SQLITE_STATIC);
     int step = sqlite3_step(st);
     int rc = step == SQLITE_DONE ? ARBOR_ENOENT : ARBOR_EEXIT;
     if (step == SQLITE_ROW) {
-        snprintf(r->agent, sizeof r->agent, "%s", agent);
-        snprintf(r->hash, sizeof r->hash, "%s", (const char *)sqlite3_column_text(st, 0));
+        snprintf(r->agent, sizeof r->agent, "%s", (const char *)sqlite3_column_text(st, 0));
+        snprintf(r->hash, sizeof r->hash, "%s", (const char *)sqlite3_column_text(st, 1));
         credential_role_t role = ROLE_AGENT;
-        credential_role_parse((const char *)sqlite3_column_text(st, 1), &role);
+        credential_role_parse((const char *)sqlite3_column_text(st, 2), &role);
         r->role = (int)role;
         rc = 0;
+        if (strcmp(r->agent, agent) != 0) { /* found by its case: it must be alone */
+            step = sqlite3_step(st);
+            rc = step == SQLITE_DONE ? 0 : step == SQLITE_ROW ? ARBOR_ENOENT : ARBOR_EEXIT;
+        }
     }
     sqlite3_finalize(st);
     if (rc == 0)
-        r->active = roster_active(db, agent);
+        r->active = roster_active(db, r->agent);
+    else
+        explicit_bzero(r, sizeof *r);
     return rc;
 }
 
@@ -159,17 +172,19 @@ static int get(const char *agent, row_t *r)
 }
 
 int credentials_check(const char *agent, const char *password, credential_role_t *role,
-                      bool *active)
+                      bool *active, char name[TICKET_NAME_SIZE])
 {
     row_t r;
     int rc = get(agent, &r);
     if (rc && rc != ARBOR_ENOENT)
         return rc;
     bool ok = password_verify(password, rc ? NULL : r.hash);
+    explicit_bzero(r.hash, sizeof r.hash);
     if (!ok)
         return ARBOR_EACCES;
     *role = (credential_role_t)r.role;
     *active = r.active;
+    memcpy(name, r.agent, sizeof r.agent);
     return 0;
 }
 

@@ -30,14 +30,16 @@ bool credential_role_parse(const char *s, credential_role_t *out);
 int credentials_set(const char *agent, const char *password, credential_role_t role, bool keep_role,
                     ticket_error_t *err);
 
-/* Checks agent's password. Returns 0 with *role, and *active: whether the
- * agent is active on the roster (a deactivated one may not sign in; true
- * when a damaged file's roster cannot be read, see credentials.c);
- * ARBOR_EACCES when the name has no password or the password is wrong (the
- * two take as long, and are not told apart); ARBOR_EEXIT when the Store
- * could not read the credentials (a damaged file: not a wrong password). */
+/* Checks the password of the agent named agent in any ASCII case (ada,
+ * Ada or ADA). Returns 0 with name, the agent's name as the roster spells
+ * it, *role, and *active: whether the agent is active on the roster (a
+ * deactivated one may not sign in; true when a damaged file's roster
+ * cannot be read, see credentials.c); ARBOR_EACCES when the name has no
+ * password or the password is wrong (the two take as long, and are not
+ * told apart); ARBOR_EEXIT when the Store could not read the credentials
+ * (a damaged file: not a wrong password). */
 int credentials_check(const char *agent, const char *password, credential_role_t *role,
-                      bool *active);
+                      bool *active, char name[TICKET_NAME_SIZE]);
 
 /* The role of agent: 0, ARBOR_ENOENT when it has no password, or
  * ARBOR_EEXIT when the Store could not read it. */

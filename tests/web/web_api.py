@@ -93,8 +93,9 @@ def sign_in_and_sessions(desk, admin):
     anon.cookie = "f" * 64
     signed_out(anon, "a made-up session")
     c = desk.client()
-    me = expect(c.sign_in("ada", ADMIN_PW), 200, what="sign in")
-    if me["role"] != "admin":
+    # A name signs in whatever its ASCII case, as the roster spells it.
+    me = expect(c.sign_in("Ada", ADMIN_PW), 200, what="sign in as Ada")
+    if me["role"] != "admin" or me["agent"] != "ada":
         raise Failure("ada's role: %r" % me)
     shown = expect(c.get("/api/session"), 200, what="the session")
     if shown["csrf_token"] != c.csrf or shown["agent"] != "ada":
@@ -952,6 +953,19 @@ def stored_passwords(db):
         raise Failure("two passwords share a salt")
 
 
+def legacy_case_twins(db):
+    """Makes Carla beside carla, with her password, as a database from before
+    names were one agent's whatever their case could hold."""
+    con = sqlite3.connect(db)
+    for table, key in (("agents", "name"), ("credentials", "agent")):
+        cols = [r[1] for r in con.execute("PRAGMA table_info(%s)" % table)]
+        picked = ", ".join("'Carla'" if c == key else c for c in cols)
+        con.execute("INSERT INTO %s(%s) SELECT %s FROM %s WHERE %s = 'carla'"
+                    % (table, ", ".join(cols), picked, table, key))
+    con.commit()
+    con.close()
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -976,6 +990,7 @@ def main():
             if rc != 0:
                 raise Failure("the desk exited with %d" % rc)
             stored_passwords(desk.db)
+            legacy_case_twins(desk.db)
             # A restart: sessions are in memory, so ada signs in again;
             # her password is stored. No setup link: there is an admin.
             again = Desk(binary, tmp, first_start=False)
@@ -983,6 +998,15 @@ def main():
             c.cookie = admin.cookie
             signed_out(c, "an old session after a restart")
             expect(c.sign_in("ada", ADMIN_PW), 200, what="sign in after a restart")
+            # Two names that differ only in case (a database from before
+            # that rule): each signs in by its own spelling, and another
+            # spelling, which could be either, by neither.
+            for name, status, code in [("carla", 200, None), ("Carla", 200, None),
+                                       ("CARLA", 401, "bad_credentials")]:
+                me = expect(again.client().sign_in(name, "carolpass2"), status, code,
+                            "%s beside carla and Carla" % name)
+                if status == 200 and me["agent"] != name:
+                    raise Failure("%s signed in as %r" % (name, me))
             if "No admin yet" in again.stderr():
                 raise Failure("a setup link was printed on a desk with an admin")
             if again.quit() != 0:

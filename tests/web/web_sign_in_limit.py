@@ -61,9 +61,11 @@ def main():
             c = desk.client()
             failures = 0
             # A name: five wrong passwords, then even the right one is refused.
-            for i in range(FREE_PER_NAME):
-                status(c.sign_in("bo", "wrong %d" % i), 401, "bad_credentials",
-                       "wrong password %d" % (i + 1))
+            # The name is counted whatever its case (bo, Bo and BO sign in as
+            # one agent), so changing the case gains no tries.
+            for i, name in enumerate(["bo", "Bo", "BO", "bO", "bo"][:FREE_PER_NAME]):
+                status(c.sign_in(name, "wrong %d" % i), 401, "bad_credentials",
+                       "wrong password %d as %s" % (i + 1, name))
                 failures += 1
             blocked(c.sign_in("bo", "bo-password"), "the right password while blocked")
             blocked(c.sign_in("bo", "wrong"), "a wrong one while blocked")
@@ -71,7 +73,7 @@ def main():
             status(desk.client().sign_in("ada", "ada-password"), 200, None, "ada meanwhile")
             # The block passes (the refusals did not extend it) and a success
             # clears the count: one failure is a 401 again, not a block.
-            until_accepted(desk, "bo", "bo-password", "bo after the block")
+            until_accepted(desk, "BO", "bo-password", "bo (as BO) after the block")
             status(c.sign_in("bo", "wrong again"), 401, "bad_credentials", "after a success")
             failures += 1
             # An unknown name is limited the same (it is not told apart).

@@ -100,7 +100,8 @@ void api_session_open(arbor_http_request_t *req, arbor_http_response_t *res,
     }
     credential_role_t role;
     bool active;
-    int rc = credentials_check(name, password, &role, &active);
+    char agent[TICKET_NAME_SIZE]; /* name as the roster spells it */
+    int rc = credentials_check(name, password, &role, &active, agent);
     explicit_bzero(password, sizeof password);
     if (rc == ARBOR_EACCES) {
         sign_in_failed(name, address);
@@ -115,11 +116,11 @@ void api_session_open(arbor_http_request_t *req, arbor_http_response_t *res,
         /* The password was right: the agent's sign-in ended with them. */
         char message[TICKET_NAME_SIZE + 80];
         snprintf(message, sizeof message, "agent %s is deactivated: an admin can activate them",
-                 name);
+                 agent);
         web_error(res, 403, "agent_inactive", message);
     } else {
-        sign_in_succeeded(name);
-        signed_in(res, name, role);
+        sign_in_succeeded(agent);
+        signed_in(res, agent, role);
     }
 }
 

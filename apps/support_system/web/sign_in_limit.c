@@ -22,13 +22,14 @@ typedef struct entry {
 typedef struct limits {
     entry_t entries[SIGN_IN_ENTRIES];
     unsigned free_failures;
+    bool names; /* keys are agents' names: one whatever their ASCII case */
 } limits_t;
 
 static struct {
     pthread_mutex_t lock;
     limits_t names, addresses;
 } table = {.lock = PTHREAD_MUTEX_INITIALIZER,
-           .names = {.free_failures = SIGN_IN_FREE_PER_NAME},
+           .names = {.free_failures = SIGN_IN_FREE_PER_NAME, .names = true},
            .addresses = {.free_failures = SIGN_IN_FREE_PER_ADDRESS}};
 
 static int64_t now_ms(void)
@@ -43,7 +44,8 @@ static entry_t *find(limits_t *l, const char *key, int64_t now)
         entry_t *e = &l->entries[i];
         if (e->key[0] && now - e->last_ms > SIGN_IN_WINDOW_MS)
             e->key[0] = '\0';
-        if (e->key[0] && strcmp(e->key, key) == 0)
+        if (e->key[0] &&
+            (l->names ? ticket_same_agent_name(e->key, key) : strcmp(e->key, key) == 0))
             return e;
     }
     return NULL;

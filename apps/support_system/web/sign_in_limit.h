@@ -1,6 +1,7 @@
 /*
- * Sign-in rate limiting: failed sign-ins are counted by the name tried and
- * by the address they came from. The failure that brings a name's count to
+ * Sign-in rate limiting: failed sign-ins are counted by the name tried (in
+ * any ASCII case: bo, Bo and BO are one name, as they sign in as one agent)
+ * and by the address they came from. The failure that brings a name's count to
  * SIGN_IN_FREE_PER_NAME (an address's to SIGN_IN_FREE_PER_ADDRESS), and
  * each one after it, blocks further sign-ins of that name, or from that
  * address, for SIGN_IN_FIRST_BLOCK_MS the first time, then twice as long
