@@ -37,7 +37,7 @@
  *   1. The rwlocks live in static memory (cells[], initialised once, never
  *      destroyed): a lock outlives every registry, so a reader can always
  *      take it, however stale the pointer that led it there.
- *   2. Everything reachable from a cell (entries, owners, bucket arrays) is
+ *   2. Everything reachable from a cell (entries, owners, slot arrays) is
  *      malloc'd, belongs to the cell, and is written or freed only under
  *      the cell's write lock. Who owns the cell is the field cell.reg (the
  *      registry's pid, which the runtime never reuses within a run), also
@@ -813,7 +813,7 @@ int arbor_registry_count(arbor_pid_t reg, size_t *n)
         cell_t *c = read_cell(reg, &v, i);
         if (!c)
             return ARBOR_ENOPROC;
-        total += c->entries;
+        total += c->keys.count;
         pthread_rwlock_unlock(&c->lock);
     }
     *n = total;

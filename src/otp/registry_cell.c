@@ -1,6 +1,6 @@
 /*
- * The Registry's cells: bucket chains of entries (by key hash) and of
- * owners (by pid). See registry_cell.h.
+ * The Registry's cells: open-addressing tables of entries (by key hash)
+ * and of owners (by mixed pid). See registry_cell.h.
  */
 #include "registry_cell.h"
 
@@ -51,59 +51,70 @@ uint64_t arbor__reg_mix(uint64_t x)
 uint64_t arbor__reg_key_hash(const char *key, size_t len)
 {
     /* The full mixer after the fast hash: its high bits pick the
-     * partition and its low bits the bucket. */
+     * partition and its low bits the slot. */
     return arbor__reg_mix(arbor__bytes_hash(key, len));
 }
 
 unsigned arbor__reg_part_of(uint64_t hash, unsigned nparts)
 {
-    return (unsigned)((hash >> 32) % nparts); /* buckets use the low bits */
+    return (unsigned)((hash >> 32) % nparts); /* slots use the low bits */
 }
 
-/* The hashes a table is rebuilt with: an entry's key hash, an owner's pid. */
-static uint64_t entry_hash(const chain_t *n)
-{
-    return ((const entry_t *)n)->hash;
-}
+/* ---- tables: open addressing, linear probing (registry_cell.h) ---------------------- */
 
-static uint64_t owner_hash(const chain_t *n)
+/* Makes room for one more node: a table is at most half full, so that a
+ * probe for an absent key (a new owner) ends in a slot or two. The slot
+ * array only grows; a cleared cell frees it. */
+static bool table_reserve(reg_table_t *t)
 {
-    return arbor__reg_mix(((const owner_t *)n)->pid);
-}
-
-/* Makes room for one more node in a chained table (load factor 1). */
-static bool table_reserve(chain_t ***buckets, size_t *cap, size_t count,
-                          uint64_t (*hash)(const chain_t *))
-{
-    if (count < *cap)
+    if (2 * (t->count + 1) <= t->cap)
         return true;
-    size_t ncap = *cap ? *cap * 2 : 8;
-    chain_t **nb = arbor__reg_block_alloc(ncap * sizeof *nb);
-    if (!nb)
+    size_t ncap = t->cap ? t->cap * 2 : 16, m = ncap - 1;
+    reg_slot_t *ns = arbor__reg_block_alloc(ncap * sizeof *ns);
+    if (!ns)
         return false;
-    for (size_t i = 0; i < *cap; i++) {
-        chain_t *n = (*buckets)[i];
-        while (n) {
-            chain_t *next = n->next;
-            chain_t **b = &nb[hash(n) & (ncap - 1)];
-            n->next = *b;
-            *b = n;
-            n = next;
-        }
+    for (size_t i = 0; i < t->cap; i++) {
+        if (!t->slots[i].node)
+            continue;
+        size_t j = t->slots[i].key & m;
+        while (ns[j].node)
+            j = (j + 1) & m;
+        ns[j] = t->slots[i];
     }
-    arbor__reg_block_free(*buckets);
-    *buckets = nb;
-    *cap = ncap;
+    arbor__reg_block_free(t->slots);
+    t->slots = ns;
+    t->cap = ncap;
     return true;
 }
 
-/* Unlinks node from the bucket of hash. */
-static void table_unlink(chain_t **buckets, size_t cap, uint64_t hash, chain_t *node)
+/* Adds node under key; room was reserved. */
+static void table_put(reg_table_t *t, uint64_t key, void *node)
 {
-    chain_t **p = &buckets[hash & (cap - 1)];
-    while (*p != node)
-        p = &(*p)->next;
-    *p = node->next;
+    size_t m = t->cap - 1, i = key & m;
+    while (t->slots[i].node)
+        i = (i + 1) & m;
+    t->slots[i] = (reg_slot_t){.key = key, .node = node};
+    t->count++;
+}
+
+/* Removes node, which is under key, and closes the gap behind it: each
+ * later slot of the run whose home is not between the gap and itself
+ * moves back into the gap (no tombstones, so a probe still ends at the
+ * first empty slot, and keys alike keep their order). */
+static void table_remove(reg_table_t *t, uint64_t key, const void *node)
+{
+    size_t m = t->cap - 1, gap = key & m;
+    while (t->slots[gap].node != node)
+        gap = (gap + 1) & m;
+    for (size_t j = (gap + 1) & m; t->slots[j].node; j = (j + 1) & m) {
+        size_t home = t->slots[j].key & m;
+        if (((j - home) & m) >= ((j - gap) & m)) {
+            t->slots[gap] = t->slots[j];
+            gap = j;
+        }
+    }
+    t->slots[gap] = (reg_slot_t){.key = 0, .node = NULL};
+    t->count--;
 }
 
 bool arbor__reg_entry_is(const entry_t *e, uint64_t hash, const char *key, size_t len)
@@ -111,30 +122,39 @@ bool arbor__reg_entry_is(const entry_t *e, uint64_t hash, const char *key, size_
     return e->hash == hash && e->key_len == len && memcmp(e->key, key, len) == 0;
 }
 
-/* The first entry under key from n on (n: a bucket chain position). */
-static entry_t *match_from(chain_t *n, uint64_t hash, const char *key, size_t len)
+/* The slot of the first entry under key at or after slot i (in key's
+ * probe run), or cap when there is none. */
+static size_t match_from(const reg_table_t *t, size_t i, uint64_t hash, const char *key, size_t len)
 {
-    for (; n; n = n->next)
-        if (arbor__reg_entry_is((entry_t *)n, hash, key, len))
-            return (entry_t *)n;
-    return NULL;
+    size_t m = t->cap - 1;
+    for (; t->slots[i].node; i = (i + 1) & m)
+        if (t->slots[i].key == hash && arbor__reg_entry_is(t->slots[i].node, hash, key, len))
+            return i;
+    return t->cap;
 }
 
 entry_t *arbor__reg_first_match(const cell_t *c, uint64_t hash, const char *key, size_t len)
 {
-    if (!c->key_cap)
+    const reg_table_t *t = &c->keys;
+    if (!t->cap)
         return NULL;
-    return match_from(c->keys[hash & (c->key_cap - 1)], hash, key, len);
+    size_t i = match_from(t, hash & (t->cap - 1), hash, key, len);
+    return i < t->cap ? t->slots[i].node : NULL;
 }
 
 /* Counts the entries under key in a locked cell and, when pids or out is
- * not NULL, copies them there (room for all of them is the caller's job). */
+ * not NULL, copies them there (room for all of them is the caller's job),
+ * oldest first. */
 size_t arbor__reg_collect(const cell_t *c, uint64_t hash, const char *key, size_t len,
                           arbor_pid_t *pids, arbor_registry_entry_t *out)
 {
-    size_t n = 0;
-    for (entry_t *e = arbor__reg_first_match(c, hash, key, len); e;
-         e = match_from(e->link.next, hash, key, len), n++) {
+    const reg_table_t *t = &c->keys;
+    if (!t->cap)
+        return 0;
+    size_t n = 0, m = t->cap - 1;
+    for (size_t i = match_from(t, hash & m, hash, key, len); i < t->cap;
+         i = match_from(t, (i + 1) & m, hash, key, len), n++) {
+        const entry_t *e = t->slots[i].node;
         if (pids)
             pids[n] = e->pid;
         if (out) {
@@ -148,11 +168,14 @@ size_t arbor__reg_collect(const cell_t *c, uint64_t hash, const char *key, size_
 
 owner_t *arbor__reg_find_owner(const cell_t *c, arbor_pid_t pid)
 {
-    if (!c->owner_cap)
+    const reg_table_t *t = &c->owners;
+    if (!t->cap)
         return NULL;
-    for (chain_t *n = c->owners[arbor__reg_mix(pid) & (c->owner_cap - 1)]; n; n = n->next)
-        if (((owner_t *)n)->pid == pid)
-            return (owner_t *)n;
+    uint64_t key = arbor__reg_mix(pid);
+    size_t m = t->cap - 1;
+    for (size_t i = key & m; t->slots[i].node; i = (i + 1) & m)
+        if (t->slots[i].key == key) /* the mix is a bijection: the same pid */
+            return t->slots[i].node;
     return NULL;
 }
 
@@ -162,7 +185,7 @@ owner_t *arbor__reg_find_owner(const cell_t *c, arbor_pid_t pid)
 arbor_ref_t arbor__reg_remove_entry(cell_t *c, entry_t *e)
 {
     owner_t *o = e->owner;
-    table_unlink(c->keys, c->key_cap, e->hash, &e->link);
+    table_remove(&c->keys, e->hash, e);
     if (e->owner_prev)
         e->owner_prev->owner_next = e->owner_next;
     else
@@ -173,34 +196,27 @@ arbor_ref_t arbor__reg_remove_entry(cell_t *c, entry_t *e)
         o->first_taken = false;
     else
         arbor__reg_block_free(e);
-    c->entries--;
     if (--o->count)
         return 0;
     arbor_ref_t ref = o->mref;
-    table_unlink(c->owners, c->owner_cap, arbor__reg_mix(o->pid), &o->link);
+    table_remove(&c->owners, arbor__reg_mix(o->pid), o);
     arbor__reg_block_free(o);
-    c->owner_count--;
     return ref;
 }
 
 /* Frees everything the cell holds. Under the write lock. */
 void arbor__reg_cell_clear(cell_t *c)
 {
-    for (size_t i = 0; i < c->key_cap; i++)
-        for (chain_t *n = c->keys[i], *next; n; n = next) {
-            next = n->next;
-            if (!((entry_t *)n)->in_owner) /* else freed with its owner, below */
-                arbor__reg_block_free(n);
-        }
-    for (size_t i = 0; i < c->owner_cap; i++)
-        for (chain_t *n = c->owners[i], *next; n; n = next) {
-            next = n->next;
-            arbor__reg_block_free(n);
-        }
-    arbor__reg_block_free(c->keys);
-    arbor__reg_block_free(c->owners);
-    c->keys = c->owners = NULL;
-    c->key_cap = c->owner_cap = c->entries = c->owner_count = 0;
+    for (size_t i = 0; i < c->keys.cap; i++) {
+        const entry_t *e = c->keys.slots[i].node;
+        if (e && !e->in_owner) /* else freed with its owner, below */
+            arbor__reg_block_free(c->keys.slots[i].node);
+    }
+    for (size_t i = 0; i < c->owners.cap; i++)
+        arbor__reg_block_free(c->owners.slots[i].node);
+    arbor__reg_block_free(c->keys.slots);
+    arbor__reg_block_free(c->owners.slots);
+    c->keys = c->owners = (reg_table_t){.slots = NULL};
 }
 
 /* Adds an entry for self (the caller), which makes watcher monitor it if
@@ -209,8 +225,7 @@ void arbor__reg_cell_clear(cell_t *c)
 int arbor__reg_add_entry(cell_t *c, arbor_pid_t self, arbor_pid_t watcher, uint64_t hash,
                          const char *key, size_t key_len, const void *value, size_t size)
 {
-    if (!table_reserve(&c->keys, &c->key_cap, c->entries, entry_hash) ||
-        !table_reserve(&c->owners, &c->owner_cap, c->owner_count, owner_hash))
+    if (!table_reserve(&c->keys) || !table_reserve(&c->owners))
         return ARBOR_ENOMEM;
     owner_t *o = arbor__reg_find_owner(c, self);
     bool fresh = !o;
@@ -233,10 +248,7 @@ int arbor__reg_add_entry(cell_t *c, arbor_pid_t self, arbor_pid_t watcher, uint6
     e->owner_prev = NULL; /* the first slot may be taken again */
     if (fresh) {
         o->pid = self;
-        chain_t **b = &c->owners[arbor__reg_mix(self) & (c->owner_cap - 1)];
-        o->link.next = *b;
-        *b = &o->link;
-        c->owner_count++;
+        table_put(&c->owners, arbor__reg_mix(self), o);
     }
     e->owner = o;
     e->pid = self;
@@ -245,14 +257,11 @@ int arbor__reg_add_entry(cell_t *c, arbor_pid_t self, arbor_pid_t watcher, uint6
     memcpy(e->key, key, key_len);
     e->size = (uint8_t)size;
     memcpy(e->value, value, size);
-    chain_t **b = &c->keys[hash & (c->key_cap - 1)];
-    e->link.next = *b;
-    *b = &e->link;
+    table_put(&c->keys, hash, e);
     e->owner_next = o->entries;
     if (o->entries)
         o->entries->owner_prev = e;
     o->entries = e;
     o->count++;
-    c->entries++;
     return 0;
 }

@@ -18,15 +18,25 @@
 #define KEY_MAX   ARBOR_REGISTRY_KEY_MAX
 #define VALUE_MAX ARBOR_REGISTRY_VALUE_MAX
 
-/* A node of a bucket chain; entries and owners start with one. */
-typedef struct chain {
-    struct chain *next;
-} chain_t;
+/* A slot of a cell's table: a node and its 64-bit key, the key hash of
+ * an entry or the mixed pid of an owner (arbor__reg_mix() is a bijection:
+ * equal mixed pids are equal pids). The table probes linearly from the
+ * slot of the key's low bits; a NULL node is an empty slot. The keys are
+ * in the array so that a probe past other keys, and a rehash, read no
+ * node: with a table of 100,000 keys each node read is a cache miss. */
+typedef struct reg_slot {
+    uint64_t key;
+    void *node;
+} reg_slot_t;
+
+typedef struct reg_table {
+    reg_slot_t *slots; /* cap of them, a power of two, or NULL */
+    size_t cap, count;
+} reg_table_t;
 
 typedef struct owner owner_t;
 
 typedef struct entry {
-    chain_t link; /* the key's bucket */
     struct entry *owner_prev, *owner_next;
     owner_t *owner;
     arbor_pid_t pid;
@@ -42,7 +52,6 @@ typedef struct entry {
  * desk's ticket worker does: one malloc a register, not two); while that
  * is taken, the others have blocks of their own. */
 struct owner {
-    chain_t link; /* the pid's bucket */
     arbor_pid_t pid;
     arbor_ref_t mref;
     entry_t *entries;
@@ -56,20 +65,18 @@ typedef struct cell {
     /* Everything below is read and written under lock only. */
     arbor_pid_t reg; /* the registry this cell belongs to; ARBOR_NOPID: free or retired */
     unsigned part;
-    chain_t **keys; /* entries by key hash; key_cap is a power of two */
-    size_t key_cap, entries;
-    chain_t **owners; /* owners by pid */
-    size_t owner_cap, owner_count;
+    reg_table_t keys;   /* entries by key hash */
+    reg_table_t owners; /* owners by mixed pid */
 } __attribute__((aligned(64))) cell_t;
 
 /* A zeroed block that a cell or an anchor will own; counted for the tests. */
 void *arbor__reg_block_alloc(size_t size);
 void arbor__reg_block_free(void *p);
 
-/* A 64-bit finaliser (splitmix64's): pids and hashes spread over buckets. */
+/* A 64-bit finaliser (splitmix64's): pids and hashes spread over slots. */
 uint64_t arbor__reg_mix(uint64_t x);
 
-/* A key's hash: the low bits pick its bucket, the high bits its partition. */
+/* A key's hash: the low bits pick its slot, the high bits its partition. */
 uint64_t arbor__reg_key_hash(const char *key, size_t len);
 unsigned arbor__reg_part_of(uint64_t hash, unsigned nparts);
 

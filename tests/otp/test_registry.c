@@ -961,6 +961,150 @@ TEST(registry_killed_with_keys_held_releases_everything)
     ASSERT_EQ(arbor__registry_live(), 0);
 }
 
+/* ---- the tables: growth, removal, collisions -------------------------------------------- */
+
+enum { HOLDERS = 48 };
+
+typedef struct {
+    arbor_pid_t reg, root;
+    int i;
+} keys_holder_arg_t;
+
+/* Registers "p<i>" and "q<i>", then unregisters "q<i>" when told, and
+ * quits when told again. */
+static void table_holder(void *arg)
+{
+    const keys_holder_arg_t *h = arg;
+    char key[32];
+    snprintf(key, sizeof key, "p%d", h->i);
+    ASSERT_OK(arbor_registry_register(h->reg, key, &h->i, sizeof h->i, NULL));
+    snprintf(key, sizeof key, "q%d", h->i);
+    ASSERT_OK(arbor_registry_register(h->reg, key, &h->i, sizeof h->i, NULL));
+    arbor_send(h->root, EV_READY, NULL, 0);
+    arbor_msg_free(arbor_test_recv_tag(EV_QUIT, ARBOR_INFINITY));
+    ASSERT_OK(arbor_registry_unregister(h->reg, key));
+    arbor_send(h->root, EV_DONE, NULL, 0);
+    arbor_msg_free(arbor_test_recv_tag(EV_QUIT, ARBOR_INFINITY));
+}
+
+/* Whether key k<i> (held by self) is registered, as lookups see it. */
+static void expect_own_key(arbor_pid_t reg, int i, bool held)
+{
+    char key[32];
+    snprintf(key, sizeof key, "k%d", i);
+    ASSERT_U64_EQ(arbor_registry_whereis(reg, key), held ? arbor_self() : ARBOR_NOPID);
+}
+
+static void tables_root(void *arg)
+{
+    enum { KEYS = 3000 };
+    /* One partition: every key and owner in one cell's tables, which grow
+     * from 16 slots through eight doublings and lose keys in an order
+     * unlike the one they came in, so that runs wrap and gaps close. */
+    arbor_pid_t reg = start_registry(ARBOR_REGISTRY_UNIQUE, 1);
+    char key[32];
+    for (int i = 0; i < KEYS; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        ASSERT_OK(arbor_registry_register(reg, key, &i, sizeof i, NULL));
+    }
+    arbor_pid_t holders[HOLDERS];
+    for (int i = 0; i < HOLDERS; i++) {
+        keys_holder_arg_t h = {reg, arbor_self(), i};
+        arbor_spawn_opts_t o = {.arg_size = sizeof h};
+        ASSERT_OK(arbor_spawn_opt(table_holder, &h, &o, &holders[i], NULL));
+        arbor_msg_free(arbor_test_recv_tag(EV_READY, 5000));
+    }
+    ASSERT_EQ(count_of(reg), KEYS + 2 * HOLDERS);
+    /* Every third key, from the last down; then every other one of the rest. */
+    for (int i = KEYS - 1; i >= 0; i--)
+        if (i % 3 == 0) {
+            snprintf(key, sizeof key, "k%d", i);
+            ASSERT_OK(arbor_registry_unregister(reg, key));
+        }
+    for (int i = 0; i < KEYS; i++)
+        expect_own_key(reg, i, i % 3 != 0);
+    for (int i = 0; i < KEYS; i++)
+        if (i % 3 != 0 && i % 2 == 0) {
+            snprintf(key, sizeof key, "k%d", i);
+            ASSERT_OK(arbor_registry_unregister(reg, key));
+        }
+    int held = 0;
+    for (int i = 0; i < KEYS; i++) {
+        expect_own_key(reg, i, i % 3 != 0 && i % 2 != 0);
+        held += i % 3 != 0 && i % 2 != 0;
+    }
+    /* Owners leave the owners' table: half drop a key, half die. */
+    for (int i = 0; i < HOLDERS; i += 2) {
+        ASSERT_OK(arbor_send(holders[i], EV_QUIT, NULL, 0));
+        arbor_msg_free(arbor_test_recv_tag(EV_DONE, 5000));
+    }
+    for (int i = 1; i < HOLDERS; i += 2)
+        kill_wait(holders[i], ARBOR_KILL);
+    WAIT_UNTIL(count_of(reg) == (size_t)held + HOLDERS / 2, 5000);
+    for (int i = 0; i < HOLDERS; i++) {
+        arbor_registry_entry_t e;
+        snprintf(key, sizeof key, "p%d", i);
+        ASSERT_EQ(lookup_n(reg, key, &e), i % 2 == 0 ? 1u : 0u);
+        if (i % 2 == 0)
+            ASSERT_EQ(*(int *)e.value, i);
+        snprintf(key, sizeof key, "q%d", i);
+        ASSERT_EQ(lookup_n(reg, key, NULL), 0u);
+    }
+    /* The freed keys can be taken again, and found. */
+    for (int i = 0; i < KEYS; i += 3) {
+        snprintf(key, sizeof key, "k%d", i);
+        ASSERT_OK(arbor_registry_register(reg, key, NULL, 0, NULL));
+    }
+    for (int i = 0; i < KEYS; i++)
+        expect_own_key(reg, i, i % 3 == 0 || i % 2 != 0);
+    for (int i = 0; i < HOLDERS; i += 2)
+        kill_wait(holders[i], ARBOR_KILL);
+    ASSERT_OK(arbor_registry_stop(reg, ARBOR_NORMAL));
+    wait_registry_memory_released(5000);
+}
+
+TEST(registry_tables_keep_every_key_through_growth_and_removals)
+{
+    arbor_test_run(tables_root, NULL);
+}
+
+static void duplicate_order_root(void *arg)
+{
+    /* Entries under one key are many slots of one run in the table; a
+     * removal among them closes the gap and loses none. */
+    arbor_pid_t reg = start_registry(ARBOR_REGISTRY_DUPLICATE, 1);
+    enum { N = 40 };
+    for (int i = 0; i < N; i++) {
+        char other[16];
+        snprintf(other, sizeof other, "o%d", i);
+        ASSERT_OK(arbor_registry_register(reg, "t", &i, sizeof i, NULL));
+        ASSERT_OK(arbor_registry_register(reg, other, &i, sizeof i, NULL));
+    }
+    ASSERT_EQ(lookup_n(reg, "t", NULL), (size_t)N);
+    ASSERT_OK(arbor_registry_unregister(reg, "o7"));
+    ASSERT_EQ(lookup_n(reg, "t", NULL), (size_t)N);
+    arbor_registry_entry_t *e;
+    size_t n;
+    ASSERT_OK(arbor_registry_lookup(reg, "t", &e, &n));
+    int seen[N] = {0};
+    for (size_t k = 0; k < n; k++) {
+        int v = *(int *)e[k].value;
+        ASSERT_TRUE(v >= 0 && v < N);
+        ASSERT_EQ(seen[v]++, 0);
+    }
+    free(e);
+    ASSERT_OK(arbor_registry_unregister(reg, "t"));
+    ASSERT_EQ(lookup_n(reg, "t", NULL), 0u);
+    ASSERT_EQ(count_of(reg), (size_t)N - 1);
+    ASSERT_OK(arbor_registry_stop(reg, ARBOR_NORMAL));
+    wait_registry_memory_released(5000);
+}
+
+TEST(duplicate_registry_entries_of_one_key_survive_removals_beside_them)
+{
+    arbor_test_run(duplicate_order_root, NULL);
+}
+
 /* ---- partitions, supervisors, bad arguments --------------------------------------------- */
 
 static void partition_crash_root(void *arg)
