@@ -18,16 +18,21 @@ size_t arbor__reg_live_blocks(void)
     return atomic_load_explicit(&live_blocks, memory_order_relaxed);
 }
 
+/* A block of size bytes, not zeroed; counted. */
+static void *block_alloc_raw(size_t size)
+{
+    void *p = malloc(size);
+    if (p)
+        atomic_fetch_add_explicit(&live_blocks, 1, memory_order_relaxed);
+    return p;
+}
+
 void *arbor__reg_block_alloc(size_t size)
 {
-    /* malloc and memset, not calloc: glibc's calloc never takes a block
-     * from the thread's cache, and an entry (two a registered ticket
-     * worker in the desk) cost 300 instructions that way. */
-    void *p = malloc(size);
-    if (p) {
+    /* malloc and memset: the compiler makes them one calloc. */
+    void *p = block_alloc_raw(size);
+    if (p)
         memset(p, 0, size);
-        atomic_fetch_add_explicit(&live_blocks, 1, memory_order_relaxed);
-    }
     return p;
 }
 
@@ -160,7 +165,8 @@ size_t arbor__reg_collect(const cell_t *c, uint64_t hash, const char *key, size_
         if (out) {
             out[n].pid = e->pid;
             out[n].size = e->size;
-            memcpy(out[n].value, e->value, sizeof out[n].value);
+            memcpy(out[n].value, e->value, e->size);
+            memset(out[n].value + e->size, 0, sizeof out[n].value - e->size);
         }
     }
     return n;
@@ -227,12 +233,21 @@ int arbor__reg_add_entry(cell_t *c, arbor_pid_t self, arbor_pid_t watcher, uint6
 {
     if (!table_reserve(&c->keys) || !table_reserve(&c->owners))
         return ARBOR_ENOMEM;
+    /* The owner and entry blocks are not zeroed: most of an owner is its
+     * first entry's room for a key and a value, which would be four cache
+     * lines of fresh memory written a register; every field is written
+     * below, and the key and value up to their lengths. */
     owner_t *o = arbor__reg_find_owner(c, self);
     bool fresh = !o;
-    if (fresh && !(o = arbor__reg_block_alloc(sizeof *o)))
-        return ARBOR_ENOMEM;
+    if (fresh) {
+        if (!(o = block_alloc_raw(sizeof *o)))
+            return ARBOR_ENOMEM;
+        o->entries = NULL;
+        o->count = 0;
+        o->first_taken = false;
+    }
     bool in_owner = !o->first_taken;
-    entry_t *e = in_owner ? &o->first : arbor__reg_block_alloc(sizeof *e);
+    entry_t *e = in_owner ? &o->first : block_alloc_raw(sizeof *e);
     int rc = e ? 0 : ARBOR_ENOMEM;
     if (fresh && !rc)
         rc = arbor_monitor_by(watcher, &o->mref); /* does not yield */

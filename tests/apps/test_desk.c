@@ -122,6 +122,28 @@ TEST(text_fields_are_checked)
     }
 }
 
+TEST(text_checks_find_a_bad_byte_at_any_position)
+{
+    /* A control character, DEL or a byte that starts no valid UTF-8 is
+     * found wherever it stands in a text of printable ASCII, and the edges
+     * of printable (' ' and '~') pass in its place. */
+    static const unsigned char odd[] = {0x01, 0x1f, 0x7f, 0x80, 0xc3, 0xff};
+    char text[40];
+    ticket_error_t err;
+    for (size_t len = 1; len < sizeof text; len++)
+        for (size_t at = 0; at < len; at++)
+            for (size_t k = 0; k < sizeof odd; k++) {
+                for (size_t i = 0; i < len; i++)
+                    text[i] = (char)(0x20 + (i * 7 + at) % 0x5f); /* ' ' to '~' */
+                text[at] = (char)odd[k];
+                text[len] = '\0';
+                ASSERT_FALSE(ticket_check_text("customer", text, TICKET_NAME_MAX, true, &err));
+                ASSERT_STREQ(err.code, "bad_field");
+                text[at] = odd[k] == 0x7f ? '~' : ' '; /* the edges of printable */
+                ASSERT_TRUE(ticket_check_text("customer", text, TICKET_NAME_MAX, true, &err));
+            }
+}
+
 /* ---- two concurrent assignments ------------------------------------------------------- */
 
 typedef struct {
