@@ -162,12 +162,23 @@ static arbor_gs_ret_t agents_init(void **state, void *arg)
     return arbor_gs_ok();
 }
 
+/* The agent called name, in any ASCII case (names are one agent's
+ * whatever their case: ALICE finds alice); that exact spelling first. A
+ * roster from before that rule may hold two names that differ only in
+ * case: another spelling finds neither. */
 static store_agent_t *find(roster_t *r, const char *name)
 {
-    for (size_t i = 0; i < r->n; i++)
+    store_agent_t *alike = NULL;
+    size_t alikes = 0;
+    for (size_t i = 0; i < r->n; i++) {
         if (strcmp(r->agents[i].name, name) == 0)
             return &r->agents[i];
-    return NULL;
+        if (ticket_same_agent_name(r->agents[i].name, name)) {
+            alike = &r->agents[i];
+            alikes++;
+        }
+    }
+    return alikes == 1 ? alike : NULL;
 }
 
 static bool eligible(const store_agent_t *a)
@@ -319,6 +330,7 @@ static arbor_gs_ret_t agents_call(void **state, const arbor_msg_t *req, arbor_fr
         return arbor_gs_reply(&out, sizeof out);
     }
     const store_agent_t *a = NULL;
+    agents_req_t spelled;
     switch (req->tag) {
     case LOOKUP:
         a = find(r, q->name);
@@ -327,10 +339,14 @@ static arbor_gs_ret_t agents_call(void **state, const arbor_msg_t *req, arbor_fr
         out.rc = add(r, q, &out.replayed, &out.err);
         break;
     case RENAME:
-        out.rc = rename_agent(r, q, &out.replayed, &out.err);
-        break;
     case SET:
-        out.rc = set_flags(r, q, &out.replayed, &out.err);
+        /* The agent changed is named as the roster spells them. */
+        spelled = *q;
+        if ((a = find(r, q->name)) != NULL)
+            memcpy(spelled.name, a->name, sizeof spelled.name);
+        a = NULL;
+        out.rc = req->tag == RENAME ? rename_agent(r, &spelled, &out.replayed, &out.err)
+                                    : set_flags(r, &spelled, &out.replayed, &out.err);
         break;
     default:
         return arbor_gs_halt(arbor_error("bad agents request"));

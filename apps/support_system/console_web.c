@@ -185,6 +185,8 @@ static void set_password(bool json, int argc, const char *const *argv, bool admi
     ticket_error_t err = {.code = ""};
     store_agent_t known;
     bool on_roster = agents_lookup(name, &known, NULL) == 0;
+    if (on_roster)
+        name = known.name; /* as the roster spells it: ALICE is alice */
     if (!admin && !on_roster) {
         char message[TICKET_NAME_SIZE + 32];
         snprintf(message, sizeof message, "there is no agent called %s", name);

@@ -149,7 +149,7 @@ int credentials_set(const char *agent, const char *password, credential_role_t r
         return ARBOR_ENOENT;
     }
     row_t r = {.role = (int)role, .keep_role = keep_role, .now = ticket_now_ms()};
-    snprintf(r.agent, sizeof r.agent, "%s", agent);
+    snprintf(r.agent, sizeof r.agent, "%s", known.name); /* as the roster spells it */
     int rc = password_hash(password, r.hash);
     if (rc == 0)
         rc = store_run(db_set, &r, sizeof r, NULL, 0);

@@ -19,8 +19,7 @@ const ticket_actor_t desk_operator = {.kind = ACTOR_OPERATOR, .name = "console"}
 
 desk_settings_t desk;
 
-/* An agent that may be given a ticket, or act: on the roster and active. */
-bool desk__check_agent(const char *name, ticket_error_t *err)
+bool desk__check_agent(char name[TICKET_NAME_SIZE], ticket_error_t *err)
 {
     store_agent_t a;
     int rc = agents_lookup(name, &a, err);
@@ -34,7 +33,8 @@ bool desk__check_agent(const char *name, ticket_error_t *err)
                             " restarted; nothing was changed, try again",
                             arbor_strerror(rc));
     if (!a.active)
-        return desk__refuse(err, "agent_inactive", "agent %s is deactivated", name);
+        return desk__refuse(err, "agent_inactive", "agent %s is deactivated", a.name);
+    memcpy(name, a.name, strlen(a.name) + 1); /* the roster's spelling */
     return true;
 }
 
@@ -178,14 +178,12 @@ static bool roster_once(desk_once_t *once, int64_t digest, store_once_t *store, 
     return true;
 }
 
-/* May by create t? An agent must be on the roster and active, a
- * customer must be the ticket's. */
+/* May by create t? A customer must be the ticket's (an agent is checked
+ * on the roster: desk__check_agent). */
 static bool may_create(const ticket_t *t, const ticket_actor_t *by, ticket_error_t *err)
 {
     if (!ticket_check_actor(by, err))
         return false;
-    if (by->kind == ACTOR_AGENT)
-        return desk__check_agent(by->name, err);
     if (by->kind == ACTOR_CUSTOMER && strcmp(by->name, t->customer) != 0)
         return desk__refuse(err, "forbidden", "%s is not this ticket's customer", by->name);
     return true;
@@ -205,9 +203,15 @@ int desk_create_once(ticket_t *t, const ticket_actor_t *by, desk_once_t *once, a
         once->replayed = false;
     if (request_id && !desk_check_request_id(request_id, err))
         return ARBOR_EINVAL;
+    ticket_actor_t actor; /* an agent's, spelled as on the roster; copied only then */
+    if (by->kind == ACTOR_AGENT) {
+        actor = *by;
+        by = &actor;
+    }
     if (!ticket_check_text("description", t->description, TICKET_DESC_MAX, false, err) ||
         !ticket_check_text("customer", t->customer, TICKET_NAME_MAX, true, err) ||
-        (unsigned)t->priority > PRIORITY_URGENT || !may_create(t, by, err))
+        (unsigned)t->priority > PRIORITY_URGENT || !may_create(t, by, err) ||
+        (by == &actor && !desk__check_agent(actor.name, err)))
         return ARBOR_EINVAL;
     t->status = TICKET_OPEN;
     t->agent[0] = '\0';

@@ -197,11 +197,12 @@ void desk__ticket_key(int64_t id, char key[32]);
 bool desk__refuse(ticket_error_t *err, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* An agent that may be given a ticket, or act: on the roster and active.
- * False with err filled otherwise: unknown_agent, agent_inactive, or
- * unavailable when the roster could not be asked (which says nothing of
- * the agent). */
-bool desk__check_agent(const char *name, ticket_error_t *err);
+/* An agent that may be given a ticket, or act: on the roster, in any
+ * ASCII case, and active; name becomes the roster's spelling (ALICE:
+ * alice), which the change and its history then carry. False with err
+ * filled otherwise: unknown_agent, agent_inactive, or unavailable when
+ * the roster could not be asked (which says nothing of the agent). */
+bool desk__check_agent(char name[TICKET_NAME_SIZE], ticket_error_t *err);
 
 /* Starts the worker of a, size bytes of it (worker_arg_pack), under the
  * TicketSupervisor. */

@@ -169,6 +169,27 @@ static sqlite3_stmt *list_statement(store_t *s, job_t *j, unsigned bits, store_s
     return *st;
 }
 
+/* Writes over name, an agent's name as someone typed it, the roster's
+ * spelling of it: names are one agent's whatever their ASCII case, so
+ * "--agent ALICE" lists alice's tickets. A name on the roster as typed,
+ * or none, or two that differ only in case (a database from before that
+ * rule: ambiguous), stays as it is. */
+static void spell_agent(store_t *s, char name[TICKET_NAME_SIZE])
+{
+    sqlite3_stmt *st = s->st[ST_AGENT_SPELLING];
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    char first[TICKET_NAME_SIZE] = "";
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(first, sizeof first, "%s", (const char *)sqlite3_column_text(st, 0));
+        if (strcmp(first, name) == 0 || sqlite3_step(st) != SQLITE_DONE)
+            first[0] = '\0'; /* as typed, ambiguous, or unreadable: the name stays */
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (first[0])
+        memcpy(name, first, strlen(first) + 1);
+}
+
 /* A list: the statement of j's filters and order, with their values. */
 static int list(read_t *r)
 {
@@ -180,8 +201,11 @@ static int list(read_t *r)
         return ARBOR_EEXIT;
     if (bits & LIST_STATUS)
         sqlite3_bind_int(st, 1, (int)j->status);
-    if (bits & LIST_AGENT)
+    if (bits & LIST_AGENT) {
+        if (j->agent[0])
+            spell_agent(r->s, j->agent);
         sqlite3_bind_text(st, 3, j->agent, -1, SQLITE_STATIC);
+    }
     if (bits & LIST_CUSTOMER)
         sqlite3_bind_text(st, 5, j->customer, -1, SQLITE_STATIC);
     if (bits & LIST_PRIORITY)
@@ -227,6 +251,8 @@ static void *run_read(void *arg)
         j->rc = list(r);
         break;
     case QUEUES:
+        if (j->agent[0])
+            spell_agent(r->s, j->agent);
         st = r->s->st[ST_QUEUES];
         sqlite3_bind_text(st, 1, j->agent, -1, SQLITE_STATIC);
         j->rc = sqlite3_step(st) == SQLITE_ROW ? 0 : store__db_fail(r->s, j, "queues");

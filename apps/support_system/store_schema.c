@@ -318,6 +318,9 @@ const char *const store__statement_sql[ST_COUNT] = {
      * index). */
     [ST_AGENT_SAME] =
         "SELECT name FROM agents WHERE name = ?1 COLLATE NOCASE AND name <> ?2 LIMIT 1",
+    /* The agents called ?1 in any ASCII case, that exact spelling first. */
+    [ST_AGENT_SPELLING] = "SELECT name FROM agents WHERE name = ?1 COLLATE NOCASE"
+                          " ORDER BY name = ?1 DESC LIMIT 2",
     /* A name may already have open tickets (a file from before the roster
      * had them): they count from the start. */
     [ST_AGENT_ADD] = "INSERT INTO agents(name, added, open_count) VALUES(?1, ?2,"

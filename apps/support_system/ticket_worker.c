@@ -67,8 +67,8 @@ static arbor_gs_ret_t worker_load(void **state, uint64_t arg)
     return idle(arbor_gs_noreply());
 }
 
-/* May by make change c to t? */
-static bool check_actor(const ticket_t *t, const ticket_actor_t *by, const ticket_change_t *c,
+/* May by make change c to t? An agent's name becomes the roster's spelling. */
+static bool check_actor(const ticket_t *t, ticket_actor_t *by, const ticket_change_t *c,
                         ticket_error_t *err)
 {
     if (!ticket_check_actor(by, err))

@@ -850,6 +850,70 @@ TEST(agent_names_that_differ_only_in_case_are_one_agent)
     remove_db();
 }
 
+/* An agent is found by their name in any ASCII case, and what they do or
+ * are given is recorded as the roster spells them: an assignment, an
+ * actor, a list or queue filter, a flag, a rename. Two names that differ
+ * only in case (a database from before that rule) are each found by
+ * their own spelling, and by no other. */
+static void any_case_root(void *arg)
+{
+    arbor_pid_t sup = start(POLICY_ROUND_ROBIN, false);
+    ticket_error_t err = {.code = ""};
+    ASSERT_OK(agents_add("ann", &err));
+    ASSERT_OK(agents_add("Bob", &err));
+    ticket_actor_t by_ann = {.kind = ACTOR_AGENT};
+    snprintf(by_ann.name, sizeof by_ann.name, "ANN");
+    ticket_t t = create_for("Acme", &by_ann), out;
+    ASSERT_OK(desk_act(t.id, ACTION_ASSIGN, "bob", &by_ann, &out, &err));
+    ASSERT_STREQ(out.agent, "Bob");
+    store_history_t *h;
+    size_t n;
+    ASSERT_OK(history_all(t.id, &h, &n));
+    ASSERT_EQ(n, 2);
+    ASSERT_STREQ(h[0].by.name, "ann");
+    ASSERT_STREQ(h[1].by.name, "ann");
+    ASSERT_TRUE(strstr(h[1].what, "Bob") != NULL);
+    free(h);
+    ticket_t *found;
+    ASSERT_OK(store_find(&(store_filter_t){.agent = "BOB", .limit = 9}, &found, &n, &err));
+    ASSERT_EQ(n, 1);
+    ASSERT_EQ(found[0].id, t.id);
+    free(found);
+    store_queues_t q;
+    ASSERT_OK(store_queues("bOB", &q, &err));
+    ASSERT_EQ(q.mine, 1);
+    ASSERT_OK(desk_agent_set("BOB", -1, 0, NULL, &err));
+    store_agent_t bob;
+    ASSERT_OK(agents_lookup("bob", &bob, &err));
+    ASSERT_STREQ(bob.name, "Bob");
+    ASSERT_EQ(bob.available, 0);
+    ASSERT_OK(desk_agent_rename("BOB", "Robert", &desk_operator, &err));
+    ASSERT_OK(desk_get(t.id, &out, &err));
+    ASSERT_STREQ(out.agent, "Robert");
+    ASSERT_EQ(agents_lookup("bob", NULL, &err), ARBOR_ENOENT);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+
+    /* Twins: cy and CY, made behind the desk's back. */
+    ASSERT_EQ(sql_int("INSERT INTO agents(name, added) VALUES('cy', 0), ('CY', 0) RETURNING 0"), 0);
+    sup = start(POLICY_ROUND_ROBIN, false);
+    store_agent_t a;
+    ASSERT_OK(agents_lookup("cy", &a, &err));
+    ASSERT_STREQ(a.name, "cy");
+    ASSERT_OK(agents_lookup("CY", &a, &err));
+    ASSERT_STREQ(a.name, "CY");
+    ASSERT_EQ(agents_lookup("Cy", &a, &err), ARBOR_ENOENT);
+    ASSERT_EQ(desk_act(t.id, ACTION_REASSIGN, "Cy", &desk_operator, &out, &err), ARBOR_ENOENT);
+    ASSERT_STREQ(err.code, "unknown_agent");
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(an_agent_is_found_by_their_name_in_any_case)
+{
+    set_db_path("any_case");
+    arbor_test_run(any_case_root, NULL);
+    remove_db();
+}
+
 /* Least-loaded says in the history how many open tickets the agent had and
  * among how many available agents. */
 static void why_root(void *arg)

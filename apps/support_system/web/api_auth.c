@@ -184,7 +184,9 @@ void api_setup(arbor_http_request_t *req, arbor_http_response_t *res, const web_
     }
     store_agent_t known;
     bool redeemed = ok;
-    if (ok && agents_lookup(name, &known, NULL) != 0 && agents_add(name, &err) != 0) {
+    if (ok && agents_lookup(name, &known, NULL) == 0) {
+        memcpy(name, known.name, sizeof name); /* an agent already: as the roster spells them */
+    } else if (ok && agents_add(name, &err) != 0) {
         web_desk_error(res, &err);
         ok = false;
     }
