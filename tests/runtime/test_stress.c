@@ -729,9 +729,11 @@ static void lm_plain_linker(void *arg)
     }
 }
 
+/* Traps exits from its start (the spawn option, not a call in here: a
+ * shutdown from lm_monitor_exit that came before its first run would
+ * otherwise end it, not the kill). */
 static void lm_victim_fn(void *arg)
 {
-    arbor_trap_exit(true);
     for (;;) {
         arbor_msg_t *m = arbor_test_recv(arbor_test_scaled_ms(60000));
         arbor_msg_free(m);
@@ -757,7 +759,8 @@ static void lm_root(void *arg)
     for (int round = 0; round < LM_ROUNDS; round++) {
         arbor_pid_t victim, killer, pids[N];
         arbor_ref_t ref;
-        ASSERT_OK(arbor_spawn_monitor(lm_victim_fn, NULL, &victim, &ref));
+        arbor_spawn_opts_t trapping = {.monitor = true, .trap_exit = true};
+        ASSERT_OK(arbor_spawn_opt(lm_victim_fn, NULL, &trapping, &victim, &ref));
         lm_victim = victim;
         for (int i = 0; i < N; i++) {
             atomic_store(&lm_plain_rc[i], 0);
