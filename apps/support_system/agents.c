@@ -329,7 +329,7 @@ static arbor_gs_ret_t agents_call(void **state, const arbor_msg_t *req, arbor_fr
         out.err = r->why;
         return arbor_gs_reply(&out, sizeof out);
     }
-    const store_agent_t *a = NULL;
+    const store_agent_t *a = NULL, *known;
     agents_req_t spelled;
     switch (req->tag) {
     case LOOKUP:
@@ -342,9 +342,8 @@ static arbor_gs_ret_t agents_call(void **state, const arbor_msg_t *req, arbor_fr
     case SET:
         /* The agent changed is named as the roster spells them. */
         spelled = *q;
-        if ((a = find(r, q->name)) != NULL)
-            memcpy(spelled.name, a->name, sizeof spelled.name);
-        a = NULL;
+        if ((known = find(r, q->name)) != NULL)
+            memcpy(spelled.name, known->name, sizeof spelled.name);
         out.rc = req->tag == RENAME ? rename_agent(r, &spelled, &out.replayed, &out.err)
                                     : set_flags(r, &spelled, &out.replayed, &out.err);
         break;
