@@ -508,7 +508,7 @@ int agents_add(const char *name, ticket_error_t *err)
 
 int agents_add_once(const char *name, store_once_t *once, ticket_error_t *err)
 {
-    if (!ticket_check_text("agent", name, TICKET_NAME_MAX, false, err))
+    if (!ticket_check_name("agent", name, false, err))
         return ARBOR_EINVAL;
     agents_req_t q = {.active = -1};
     snprintf(q.name, sizeof q.name, "%s", name);
@@ -524,8 +524,7 @@ int agents_rename_once(const char *from, const char *to, const ticket_actor_t *b
                        store_once_t *once, ticket_error_t *err)
 {
     if (!ticket_check_text("agent", from, TICKET_NAME_MAX, false, err) ||
-        !ticket_check_text("new name", to, TICKET_NAME_MAX, false, err) ||
-        !ticket_check_actor(by, err))
+        !ticket_check_name("new name", to, false, err) || !ticket_check_actor(by, err))
         return ARBOR_EINVAL;
     agents_req_t q = {.by = *by};
     snprintf(q.name, sizeof q.name, "%s", from);

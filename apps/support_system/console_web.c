@@ -187,6 +187,10 @@ static void set_password(bool json, int argc, const char *const *argv, bool admi
     bool on_roster = agents_lookup(name, &known, NULL) == 0;
     if (on_roster)
         name = known.name; /* as the roster spells it: ALICE is alice */
+    if (admin && !on_roster && !ticket_check_name("name", name, false, &err)) {
+        console_fail(json, err.code, err.message); /* before the password is asked for */
+        return;
+    }
     if (!admin && !on_roster) {
         char message[TICKET_NAME_SIZE + 32];
         snprintf(message, sizeof message, "there is no agent called %s", name);

@@ -209,7 +209,7 @@ int desk_create_once(ticket_t *t, const ticket_actor_t *by, desk_once_t *once, a
         by = &actor;
     }
     if (!ticket_check_text("description", t->description, TICKET_DESC_MAX, false, err) ||
-        !ticket_check_text("customer", t->customer, TICKET_NAME_MAX, true, err) ||
+        !ticket_check_name("customer", t->customer, true, err) ||
         (unsigned)t->priority > PRIORITY_URGENT || !may_create(t, by, err) ||
         (by == &actor && !desk__check_agent(actor.name, err)))
         return ARBOR_EINVAL;

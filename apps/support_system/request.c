@@ -102,7 +102,7 @@ static bool decode_create(int argc, const char *const *argv, desk_request_t *r, 
         }
     }
     return ticket_check_text("description", t->description, TICKET_DESC_MAX, false, err) &&
-           ticket_check_text("customer", t->customer, TICKET_NAME_MAX, true, err);
+           ticket_check_name("customer", t->customer, true, err);
 }
 
 /* Joins word to the text in buf (len bytes so far) with a blank; false
@@ -146,8 +146,8 @@ static bool decode_edit_option(int argc, const char *const *argv, int *i, desk_r
                                   : "customer is longer than 64 characters");
     snprintf(field, size, "%s", value);
     *(description ? &r->set_description : &r->set_customer) = true;
-    return ticket_check_text(description ? "description" : "customer", field, max, !description,
-                             err);
+    return description ? ticket_check_text("description", field, max, false, err)
+                       : ticket_check_name("customer", field, true, err);
 }
 
 /* What an action takes after the id: the most words, and what they are. */
@@ -282,7 +282,7 @@ static bool decode_agent_add(int argc, const char *const *argv, desk_request_t *
         return refuse(err, "bad_argument", "agent-add takes one name");
     r->name = w[1];
     /* As agents_add() checks a name, before it asks anyone. */
-    return ticket_check_text("agent", w[1], TICKET_NAME_MAX, false, err);
+    return ticket_check_name("agent", w[1], false, err);
 }
 
 /* agent-rename OLD NEW, agent-activate NAME, agent-deactivate NAME,
@@ -305,7 +305,7 @@ static bool decode_agent(int args, const char *const *all, desk_request_t *r, ti
     if (strcmp(cmd, "agent-rename") == 0) {
         r->new_name = argv[2];
         return ticket_check_text("agent", argv[1], TICKET_NAME_MAX, false, err) &&
-               ticket_check_text("new name", argv[2], TICKET_NAME_MAX, false, err);
+               ticket_check_name("new name", argv[2], false, err);
     }
     if (strcmp(cmd, "agent-available") == 0) {
         if (strcmp(argv[2], "on") != 0 && strcmp(argv[2], "off") != 0)

@@ -443,7 +443,7 @@ static int roster_change(job_t *j, const char *what, const char *name, store_onc
 int store_agent_add(const char *name, store_once_t *once, ticket_error_t *err)
 {
     job_t j = {.op = AGENT_ADD};
-    if (!ticket_check_text("agent", name, TICKET_NAME_MAX, false, err))
+    if (!ticket_check_name("agent", name, false, err))
         return ARBOR_EINVAL;
     snprintf(j.agent, sizeof j.agent, "%s", name);
     return roster_change(&j, "agent-add", name, once, err);
@@ -454,8 +454,7 @@ int store_agent_rename(const char *from, const char *to, const ticket_actor_t *b
 {
     job_t j = {.op = AGENT_RENAME, .by = *by};
     if (!ticket_check_text("agent", from, TICKET_NAME_MAX, false, err) ||
-        !ticket_check_text("new name", to, TICKET_NAME_MAX, false, err) ||
-        !ticket_check_actor(by, err))
+        !ticket_check_name("new name", to, false, err) || !ticket_check_actor(by, err))
         return ARBOR_EINVAL;
     snprintf(j.agent, sizeof j.agent, "%s", from);
     snprintf(j.new_name, sizeof j.new_name, "%s", to);

@@ -102,8 +102,21 @@ static bool fail(ticket_error_t *err, const char *code, const char *fmt, ...)
     return false;
 }
 
+/* Whether value, which is not empty, is made of blanks alone: spaces,
+ * and those of the control characters allowed that are (tabs, line
+ * breaks). */
+static bool blank(const char *value, const char *allowed)
+{
+    for (; *value; value++)
+        if (*value != ' ' && !((*value == '\t' || *value == '\n') && strchr(allowed, *value)))
+            return false;
+    return true;
+}
+
 /* The common checks of a text field; allowed: the control characters
- * that may appear. */
+ * that may appear. A value of blanks alone is refused, as nobody can tell
+ * it from no value in a list (empty_field, unless it may be empty: then
+ * bad_field, since the field would look empty and not be). */
 static bool check_text(const char *field, const char *value, size_t max, bool may_be_empty,
                        const char *allowed, ticket_error_t *err)
 {
@@ -114,7 +127,7 @@ static bool check_text(const char *field, const char *value, size_t max, bool ma
     size_t ascii = 0;
     while (value && (unsigned char)(value[ascii] - 0x20) < 0x5f)
         ascii++;
-    if (value && value[ascii] == '\0' && (ascii > 0 || may_be_empty)) {
+    if (value && value[ascii] == '\0' && (ascii > 0 || may_be_empty) && value[0] != ' ') {
         if (ascii > max)
             return fail(err, "field_too_long", "%s is longer than %zu characters", field, max);
         return true;
@@ -122,6 +135,9 @@ static bool check_text(const char *field, const char *value, size_t max, bool ma
     size_t n = value ? ascii + strlen(value + ascii) : 0, chars = 0;
     if (n == 0 && !may_be_empty)
         return fail(err, "empty_field", "%s must not be empty", field);
+    if (n > 0 && blank(value, allowed))
+        return fail(err, may_be_empty ? "bad_field" : "empty_field",
+                    "%s must not be blank (spaces alone)", field);
     if (!utf8_check(value ? value : "", n, &chars, NULL))
         return fail(err, "bad_field", "%s is not valid UTF-8 text", field);
     if (chars > max)
@@ -143,6 +159,16 @@ bool ticket_check_text(const char *field, const char *value, size_t max, bool ma
 bool ticket_check_body(const char *field, const char *value, size_t max, ticket_error_t *err)
 {
     return check_text(field, value, max, false, "\n\t", err);
+}
+
+bool ticket_check_name(const char *field, const char *value, bool may_be_empty, ticket_error_t *err)
+{
+    if (!check_text(field, value, TICKET_NAME_MAX, may_be_empty, "", err))
+        return false;
+    size_t n = value ? strlen(value) : 0;
+    if (n && (value[0] == ' ' || value[n - 1] == ' '))
+        return fail(err, "bad_field", "%s must not begin or end with a space", field);
+    return true;
 }
 
 bool ticket_same_agent_name(const char *a, const char *b)
@@ -254,8 +280,7 @@ static bool edit(ticket_t *t, const ticket_change_t *c, char *event, size_t size
         return fail(err, "bad_argument", "an edit changes a description, customer or priority");
     if ((c->set_description &&
          !ticket_check_text("description", c->description, TICKET_DESC_MAX, false, err)) ||
-        (c->set_customer &&
-         !ticket_check_text("customer", c->customer, TICKET_NAME_MAX, true, err)))
+        (c->set_customer && !ticket_check_name("customer", c->customer, true, err)))
         return false;
     if (c->set_priority && (unsigned)c->priority > PRIORITY_URGENT)
         return fail(err, "bad_argument", "priority is low, normal, high or urgent");

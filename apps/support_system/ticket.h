@@ -137,15 +137,23 @@ bool ticket_status_parse(const char *s, ticket_status_t *out);
 bool ticket_priority_parse(const char *s, ticket_priority_t *out);
 bool ticket_actor_kind_parse(const char *s, ticket_actor_kind_t *out);
 
-/* Checks a text field: non-empty (unless may_be_empty), valid UTF-8, at
- * most max characters (code points), no control characters. Fills err and
- * returns false when it is not. */
+/* Checks a text field: non-empty (unless may_be_empty), not blank (spaces
+ * alone), valid UTF-8, at most max characters (code points), no control
+ * characters. Fills err and returns false when it is not. */
 bool ticket_check_text(const char *field, const char *value, size_t max, bool may_be_empty,
                        ticket_error_t *err);
 
 /* As ticket_check_text, for a reply's or a note's text: non-empty, and
  * line breaks and tabs are allowed. */
 bool ticket_check_body(const char *field, const char *value, size_t max, ticket_error_t *err);
+
+/* As ticket_check_text, at most TICKET_NAME_MAX characters, for a name
+ * given to an agent or a customer: it must not begin or end with a space
+ * either, or " bob" and "bob" would be two agents who look the same in
+ * every list. Lookups by name use ticket_check_text: a database from
+ * before this rule keeps such names, and they can still be named. */
+bool ticket_check_name(const char *field, const char *value, bool may_be_empty,
+                       ticket_error_t *err);
 
 /* Checks an actor: a kind of the four and a name (ticket_check_text, at
  * most TICKET_NAME_MAX characters, not empty). */

@@ -139,9 +139,45 @@ TEST(text_checks_find_a_bad_byte_at_any_position)
                 text[len] = '\0';
                 ASSERT_FALSE(ticket_check_text("customer", text, TICKET_NAME_MAX, true, &err));
                 ASSERT_STREQ(err.code, "bad_field");
-                text[at] = odd[k] == 0x7f ? '~' : ' '; /* the edges of printable */
+                /* the edges of printable (a lone space is blank: refused) */
+                text[at] = odd[k] == 0x7f || len == 1 ? '~' : ' ';
                 ASSERT_TRUE(ticket_check_text("customer", text, TICKET_NAME_MAX, true, &err));
             }
+}
+
+TEST(texts_of_blanks_alone_and_names_with_a_blank_at_an_end_are_refused)
+{
+    /* A field of spaces alone looks empty in every list: refused, whether
+     * it may be empty (bad_field: it is not empty) or not (empty_field). */
+    ticket_error_t err;
+    static const char *const blanks[] = {" ", "   "};
+    for (size_t i = 0; i < 2; i++) {
+        ASSERT_FALSE(ticket_check_text("description", blanks[i], TICKET_DESC_MAX, false, &err));
+        ASSERT_STREQ(err.code, "empty_field");
+        ASSERT_STREQ(err.message, "description must not be blank (spaces alone)");
+        ASSERT_FALSE(ticket_check_text("reason", blanks[i], TICKET_NAME_MAX, true, &err));
+        ASSERT_STREQ(err.code, "bad_field");
+        ASSERT_FALSE(ticket_check_name("customer", blanks[i], true, &err));
+        ASSERT_STREQ(err.code, "bad_field");
+    }
+    /* A reply's blanks include its line breaks and tabs. */
+    ASSERT_FALSE(ticket_check_body("text", " \n\t\n", TICKET_TEXT_MAX, &err));
+    ASSERT_STREQ(err.code, "empty_field");
+    ASSERT_TRUE(ticket_check_body("text", "\n ok \n", TICKET_TEXT_MAX, &err));
+    /* Spaces around other text are the text's own, except in a name. */
+    ASSERT_TRUE(
+        ticket_check_text("description", "  Printer on fire  ", TICKET_DESC_MAX, false, &err));
+    ASSERT_TRUE(ticket_check_text("agent", " bob", TICKET_NAME_MAX, false, &err)); /* a lookup */
+    static const char *const edged[] = {" bob", "bob ", " bob ", " José", "José "};
+    for (size_t i = 0; i < 5; i++) {
+        ASSERT_FALSE(ticket_check_name("agent", edged[i], false, &err));
+        ASSERT_STREQ(err.code, "bad_field");
+        ASSERT_STREQ(err.message, "agent must not begin or end with a space");
+    }
+    ASSERT_TRUE(ticket_check_name("agent", "Ann Lee", false, &err));
+    ASSERT_TRUE(ticket_check_name("customer", "", true, &err));
+    ASSERT_FALSE(ticket_check_name("agent", "", false, &err));
+    ASSERT_STREQ(err.code, "empty_field");
 }
 
 /* ---- two concurrent assignments ------------------------------------------------------- */

@@ -914,6 +914,57 @@ TEST(an_agent_is_found_by_their_name_in_any_case)
     remove_db();
 }
 
+/* A name given with a space at an end, or a text of blanks alone, is
+ * refused by the desk itself (the console and the web's API both end
+ * here), and changes nothing. */
+static void blank_root(void *arg)
+{
+    (void)arg;
+    arbor_pid_t sup = start(POLICY_ROUND_ROBIN, false);
+    ticket_error_t err = {.code = ""};
+    ASSERT_OK(agents_add("bob", &err));
+    ASSERT_EQ(agents_add(" bob", &err), ARBOR_EINVAL);
+    ASSERT_STREQ(err.code, "bad_field");
+    ASSERT_EQ(desk_agent_add("bob ", NULL, NULL, &err), ARBOR_EINVAL);
+    ASSERT_STREQ(err.code, "bad_field");
+    ASSERT_EQ(desk_agent_rename("bob", "   ", &desk_operator, &err), ARBOR_EINVAL);
+    ASSERT_STREQ(err.code, "empty_field");
+    ASSERT_EQ(sql_int("SELECT count(*) FROM agents"), 1);
+    ASSERT_EQ(sql_int("SELECT count(*) FROM agents WHERE name = 'bob'"), 1);
+
+    ticket_t t = {.priority = PRIORITY_NORMAL};
+    snprintf(t.description, sizeof t.description, "   ");
+    ASSERT_EQ(desk_create(&t, &desk_operator, NULL, &err), ARBOR_EINVAL);
+    ASSERT_STREQ(err.code, "empty_field");
+    snprintf(t.description, sizeof t.description, "Printer on fire");
+    snprintf(t.customer, sizeof t.customer, "Acme ");
+    ASSERT_EQ(desk_create(&t, &desk_operator, NULL, &err), ARBOR_EINVAL);
+    ASSERT_STREQ(err.code, "bad_field");
+    ASSERT_EQ(sql_int("SELECT count(*) FROM tickets"), 0);
+
+    t = create_for("Acme", &desk_operator);
+    ticket_t out;
+    ticket_change_t c = {.action = ACTION_EDIT, .set_customer = true};
+    snprintf(c.customer, sizeof c.customer, " Acme");
+    ASSERT_EQ(desk_change(t.id, &c, &desk_operator, &out, &err), ARBOR_EINVAL);
+    ASSERT_STREQ(err.code, "bad_field");
+    c = (ticket_change_t){.action = ACTION_NOTE};
+    snprintf(c.text, sizeof c.text, " \n ");
+    ASSERT_EQ(desk_change(t.id, &c, &desk_operator, &out, &err), ARBOR_EINVAL);
+    ASSERT_STREQ(err.code, "empty_field");
+    ASSERT_OK(desk_get(t.id, &out, &err));
+    ASSERT_STREQ(out.customer, "Acme");
+    ASSERT_EQ(out.version, t.version);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST(a_blank_text_or_a_name_with_a_blank_at_an_end_is_refused_and_changes_nothing)
+{
+    set_db_path("blank");
+    arbor_test_run(blank_root, NULL);
+    remove_db();
+}
+
 /* Least-loaded says in the history how many open tickets the agent had and
  * among how many available agents. */
 static void why_root(void *arg)

@@ -124,11 +124,15 @@ async function main() {
 
     // Ada creates a ticket through the page; Bea sees it appear.
     await a.fill('#create-form input[name=description]', 'Printer on fire');
-    await a.fill('#create-form input[name=customer]', 'Acme Corp');
+    // The blanks typed around the customer's name are not part of it (the
+    // desk refuses a name that begins or ends with a space).
+    await a.fill('#create-form input[name=customer]', ' Acme Corp  ');
     await a.selectOption('#create-form select[name=priority]', 'urgent');
     await a.click('#create-form button[type=submit]');
     const id = Number((await a.locator('#notice', { hasText: /Ticket #\d+ created/ }).textContent()).match(/#(\d+)/)[1]);
     await rowShows(a, id, 'open');
+    const cells = await a.locator('#tickets tr[data-id="' + id + '"] td').allTextContents();
+    if (!cells.includes('Acme Corp')) fail('the new ticket\'s row says ' + JSON.stringify(cells));
     await rowShows(b, id, 'open');
 
     // Ada assigns it to herself; Bea sees it live.

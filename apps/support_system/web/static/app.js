@@ -319,7 +319,9 @@ $('#create-form').addEventListener('submit', async (ev) => {
   ev.preventDefault();
   const f = ev.target;
   const body = { description: f.description.value, priority: f.priority.value };
-  if (f.customer.value) body.customer = f.customer.value;
+  // A customer is a name: the desk refuses one that begins or ends with a space.
+  const customer = f.customer.value.trim();
+  if (customer) body.customer = customer;
   try {
     const data = await api('POST', '/api/tickets', body);
     state.tickets.set(data.ticket.id, data.ticket);
@@ -408,7 +410,8 @@ async function showTicket(id) {
     ev.preventDefault();
     const body = {};
     if (edit.description.value !== t.description) body.description = edit.description.value;
-    if (edit.customer.value !== t.customer) body.customer = edit.customer.value;
+    const customer = edit.customer.value.trim();
+    if (customer !== t.customer) body.customer = customer;
     if (edit.priority.value !== t.priority) body.priority = edit.priority.value;
     if (!Object.keys(body).length) { notice('Nothing to save: change a field first.'); return; }
     act(t, 'edit', body);
