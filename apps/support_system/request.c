@@ -34,6 +34,13 @@ static bool parse_id(const char *s, int64_t *id, ticket_error_t *err)
     char *end;
     errno = 0;
     long long v = s ? strtoll(s, &end, 10) : 0;
+    if (s && errno == ERANGE && v > 0 && strspn(s, "0123456789") == strlen(s)) {
+        /* A number, past any id there can be: the web's answer too. */
+        snprintf(err->code, sizeof err->code, "unknown_ticket");
+        snprintf(err->message, sizeof err->message, "there is no ticket %.40s%s", s,
+                 strlen(s) > 40 ? "..." : "");
+        return false;
+    }
     if (!s || *end || errno || v <= 0)
         return refuse(err, "bad_argument", "a ticket id is a positive number");
     *id = v;

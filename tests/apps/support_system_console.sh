@@ -189,6 +189,21 @@ check "after refusals" "$(field "${out[14]}" ticket.status)/$(field "${out[14]}"
 check "history" "$(field "${out[14]}" ticket.history.5.what)" "assigned to bob"
 check "list" "$(field "${out[15]}" tickets.0.id)" "1"
 
+# 1'. Ids: a number past any id is an unknown ticket, as the web says;
+#     what is not a positive number is a bad argument. A name with a space
+#     at an end, and a text of spaces alone, are refused and add nothing.
+mapfile -t out < <(printf '%s\n' 'show 99999999999999999999' 'show -5' 'show 1x' 'show +' \
+    'agent-add " carol"' 'create "   "' 'agents' 'quit' | desk)
+check "ids: lines" "${#out[@]}" 8
+check "id past any" "$(field "${out[0]}" error.code)" "unknown_ticket"
+check "id past any, said" "$(field "${out[0]}" error.message)" "there is no ticket 99999999999999999999"
+for i in 1 2 3; do
+    check "bad id ($i)" "$(field "${out[$i]}" error.code)" "bad_argument"
+done
+check "edged name" "$(field "${out[4]}" error.message)" "agent must not begin or end with a space"
+check "blank description" "$(field "${out[5]}" error.code)" "empty_field"
+grep -q carol <<<"${out[6]}" && { echo "FAIL: ' carol' was added: ${out[6]}"; exit 1; }
+
 # 1a. Words beyond what a command takes are refused, not ignored, and the
 #     refused command does nothing (`quit now` does not quit).
 mapfile -t out < <(printf '%s\n' 'resolve 1 2' 'tree x' 'stats now' 'agents x' 'help me' \
