@@ -66,7 +66,7 @@ typedef struct run_req {
 /* Tickets in the cache of committed tickets (a power of two). */
 #define CACHE_SLOTS 1024
 
-#define SCHEMA_VERSION 11
+#define SCHEMA_VERSION 12
 
 /* The statements, prepared once when the Store opens the database. */
 enum {

@@ -246,10 +246,24 @@ static const char schema_v11[] =
     "ANALYZE sqlite_schema;" /* loads them */
     "PRAGMA user_version = 11;";
 
+/* Version 12: a customer's tickets are found whatever the case of the
+ * name's ASCII letters (list --customer "acme corp" finds "Acme Corp"):
+ * tickets_customer compares without regard to it, as the list's
+ * condition does (store__list_sql). Customers are not a roster: each
+ * ticket keeps the name as it was typed. DROP INDEX took the index's
+ * stated statistics with it. */
+static const char schema_v12[] =
+    "DROP INDEX tickets_customer;"
+    "CREATE INDEX tickets_customer ON tickets(customer COLLATE NOCASE);"
+    "DELETE FROM sqlite_stat1 WHERE idx = 'tickets_customer';"
+    "INSERT INTO sqlite_stat1(tbl, idx, stat) VALUES ('tickets', 'tickets_customer', '100000 20');"
+    "ANALYZE sqlite_schema;" /* loads them */
+    "PRAGMA user_version = 12;";
+
 /* The steps from version i to i + 1. */
-static const char *const migrations[SCHEMA_VERSION] = {schema_v1, schema_v2,  schema_v3, schema_v4,
-                                                       schema_v5, schema_v6,  schema_v7, schema_v8,
-                                                       schema_v9, schema_v10, schema_v11};
+static const char *const migrations[SCHEMA_VERSION] = {
+    schema_v1, schema_v2, schema_v3, schema_v4,  schema_v5,  schema_v6,
+    schema_v7, schema_v8, schema_v9, schema_v10, schema_v11, schema_v12};
 
 #define TICKET_COLUMNS                                                                             \
     "id, description, customer, priority, status, agent, created_at, updated_at, version,"         \
@@ -366,7 +380,7 @@ void store__list_sql(unsigned bits, store_sort_t sort, char *sql)
     static const char *const conditions[] = {
         " AND status = ?1",
         " AND agent = ?3",
-        " AND customer = ?5",
+        " AND customer = ?5 COLLATE NOCASE", /* tickets_customer's collation */
         " AND priority = ?6",
         " AND id IN (SELECT rowid FROM tickets_text WHERE tickets_text MATCH ?7)",
         " AND status IN (0, 1, 4)", /* open, assigned, pending */

@@ -1008,8 +1008,9 @@ static void upgrade_root(void *arg)
      * lists' indexes; 7: the agents' open counts, filled in; 8: the
      * request ids; 9: the SLA's due times, filled in, and the breach of
      * those long past due; 10: a batch's creates indexed at its end; 11:
-     * a status's tickets by priority and by update time in two indexes). */
-    ASSERT_EQ(sql_int("PRAGMA user_version"), 11);
+     * a status's tickets by priority and by update time in two indexes;
+     * 12: a customer's tickets whatever the case of the name). */
+    ASSERT_EQ(sql_int("PRAGMA user_version"), 12);
     ASSERT_EQ(sql_int("SELECT open_count FROM agents WHERE name = 'carol'"), 1);
     ASSERT_EQ(sql_int("SELECT count(*) FROM credentials"), 0);
     ASSERT_EQ(sql_int("SELECT count(*) FROM requests"), 0);
@@ -1022,6 +1023,9 @@ static void upgrade_root(void *arg)
     ASSERT_EQ(sql_int("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'tickets'"), 6);
     ASSERT_EQ(sql_int("SELECT count(*) FROM sqlite_stat1 WHERE idx = 'tickets_status'"
                       " AND stat = '100000 2000 500'"),
+              1);
+    ASSERT_EQ(sql_int("SELECT count(*) FROM sqlite_stat1 WHERE idx = 'tickets_customer'"
+                      " AND stat = '100000 20'"),
               1);
     ticket_t t, out;
     ASSERT_OK(store_get(1, &t, NULL));
@@ -1052,7 +1056,7 @@ static void upgrade_root(void *arg)
     ticket_status_t assigned = TICKET_ASSIGNED; /* and found through the new indexes */
     ASSERT_OK(store_find(
         &(store_filter_t){
-            .status = &assigned, .customer = "Acme", .sort = STORE_SORT_PRIORITY, .limit = 9},
+            .status = &assigned, .customer = "ACME", .sort = STORE_SORT_PRIORITY, .limit = 9},
         &found, &n, NULL));
     ASSERT_EQ(n, 1);
     ASSERT_EQ(found[0].id, 1);
@@ -1165,6 +1169,7 @@ static void find_root(void *arg)
     ASSERT_IDS(((store_filter_t){.agent = "bob"}), "4,2");
     ASSERT_IDS(((store_filter_t){.agent = ""}), "3"); /* unassigned */
     ASSERT_IDS(((store_filter_t){.customer = "Acme"}), "1");
+    ASSERT_IDS(((store_filter_t){.customer = "aCME"}), "1"); /* any case; not Acme Corp */
     ASSERT_IDS(((store_filter_t){.priority = &urgent}), "3");
     ASSERT_IDS(((store_filter_t){.search = "printer"}), "3,1");
     ASSERT_IDS(((store_filter_t){.search = "PRINTER fire"}), "1"); /* every word, any case */
@@ -1235,7 +1240,8 @@ static int insert_mixed_tickets(sqlite3 *db, const void *in, void *out)
     (void)in;
     (void)out;
     static const char *const agents[] = {"", "alice", "bob"};
-    static const char *const customers[] = {"Acme", "Globex"};
+    /* Acme twice, spelled in two cases: a customer's list finds both. */
+    static const char *const customers[] = {"Acme", "Globex", "ACME"};
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db,
                            "INSERT INTO tickets(description, customer, priority, status, agent,"
@@ -1245,7 +1251,7 @@ static int insert_mixed_tickets(sqlite3 *db, const void *in, void *out)
     int rc = 0;
     for (int i = 0; i < 120 && !rc; i++) {
         sqlite3_bind_text(st, 1, (i / 7) % 2 ? "Printer jam" : "Login broken", -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, customers[i % 2], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, customers[(i / 5) % 3], -1, SQLITE_STATIC);
         /* Two tickets with a priority outside ticket_priority_t's values
          * (both assigned) and one with a status outside ticket_status_t's:
          * the desk writes none, but a list made of parts, one per status or
@@ -1276,7 +1282,8 @@ static void reference_ids(const store_filter_t *f, char *buf, size_t size)
     char sql[800];
     snprintf(sql, sizeof sql,
              "SELECT id FROM tickets WHERE (?1 < 0 OR status = ?1) AND (?2 = 0 OR agent = ?3)"
-             " AND (?4 = 0 OR customer = ?5) AND (?6 < 0 OR priority = ?6) AND (?7 = '' OR id"
+             " AND (?4 = 0 OR customer = ?5 COLLATE NOCASE) AND (?6 < 0 OR priority = ?6) AND (?7 "
+             "= '' OR id"
              " IN (SELECT rowid FROM tickets_text WHERE tickets_text MATCH ?7))"
              " AND (?10 = 0 OR status IN (0, 1, 4))"
              " AND (?11 = 0 OR (breached_at IS NOT NULL AND status IN (0, 1, 4))) ORDER BY %s"
