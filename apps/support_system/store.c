@@ -43,9 +43,11 @@
 #include "store.h"
 #include "store_internal.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 void store__damaged(store_t *s, const char *what)
@@ -916,14 +918,68 @@ typedef struct {
     job_t *job;
 } backup_t;
 
+/* The files of the database at db: itself, those SQLite keeps beside it
+ * while it is open or after a crash, and the desk's lock (desk.c). */
+static const char *const own_suffixes[] = {"", "-wal", "-shm", "-journal", ".lock"};
+
+/* The directory of path resolved (links, "..", a relative path) into dir,
+ * and a pointer to path's last name; NULL when the directory cannot be
+ * resolved (then nothing can be written there either). */
+static const char *resolve_dir(const char *path, char dir[PATH_MAX])
+{
+    const char *slash = strrchr(path, '/');
+    char parent[PATH_MAX];
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    if (n >= sizeof parent)
+        return NULL;
+    memcpy(parent, path, n);
+    parent[n] = '\0';
+    if (!realpath(slash ? (n ? parent : "/") : ".", dir))
+        return NULL;
+    return slash ? slash + 1 : path;
+}
+
+/* Whether path names the open database at db or one of the files beside
+ * it (own_suffixes): a backup there would write over the live database or
+ * its log (a -wal file that a checkpoint left empty opens as an empty
+ * database). Compared by resolved directory and name, which catches a
+ * file that does not exist yet, and by the file itself, which catches a
+ * link. */
+static bool own_file(const char *db, const char *path)
+{
+    char dir[PATH_MAX], db_dir[PATH_MAX], name[PATH_MAX];
+    const char *base = resolve_dir(path, dir), *db_base = resolve_dir(db, db_dir);
+    struct stat at, own;
+    bool exists = stat(path, &at) == 0;
+    for (size_t i = 0; i < sizeof own_suffixes / sizeof *own_suffixes; i++) {
+        snprintf(name, sizeof name, "%s%s", db_base ? db_base : "", own_suffixes[i]);
+        if (base && db_base && strcmp(dir, db_dir) == 0 && strcmp(base, name) == 0)
+            return true;
+        snprintf(name, sizeof name, "%s%s", db, own_suffixes[i]);
+        if (exists && stat(name, &own) == 0 && own.st_dev == at.st_dev && own.st_ino == at.st_ino)
+            return true;
+    }
+    return false;
+}
+
 /* Blocking pool: copies the database into a new file at path with SQLite's
  * online backup API, in one step (the Store serves nothing meanwhile, so
  * the copy is of one committed state). An existing file there is
- * replaced. */
+ * replaced, unless it is the database itself or one of its own files. */
 static void *run_backup(void *arg)
 {
     backup_t *b = arg;
     job_t *j = b->job;
+    const char *db = sqlite3_db_filename(b->s->db, "main");
+    if (db && own_file(db, b->path)) {
+        snprintf(j->err.code, sizeof j->err.code, "bad_argument");
+        snprintf(j->err.message, sizeof j->err.message,
+                 "%s is the desk's own database or a file SQLite keeps beside it: back up to"
+                 " another file",
+                 b->path);
+        j->rc = ARBOR_EINVAL;
+        return NULL;
+    }
     sqlite3 *dst = NULL;
     int rc = sqlite3_open(b->path, &dst);
     if (rc == SQLITE_OK) {

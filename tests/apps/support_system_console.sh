@@ -363,11 +363,22 @@ check "crash unknown" "$(field "${out[7]}" error.code)" "unknown_ticket"
 #     cannot be written is refused with the path and SQLite's reason. After
 #     a clean quit the database file alone holds everything (checkpoint):
 #     a copy of it without its -wal file is complete.
+#     The database itself, or a file beside it (its -wal, which may be
+#     empty and would open as an empty database; its lock), by any path or
+#     link, is refused: a backup there would write over the live desk.
+ln -sf "$db" "$tmp/link.db"
 mapfile -t out < <(printf '%s\n' "backup $tmp/backup.db" "backup $tmp/no/such/dir/b.db" \
-    'list' 'quit' | desk)
+    'list' "backup $db" "backup $(dirname "$db")/../$(basename "$(dirname "$db")")/$(basename "$db")" \
+    "backup $db-wal" "backup $db.lock" "backup $tmp/link.db" 'list' 'quit' | desk)
 check "backup" "$(field "${out[0]}" backup)" "$tmp/backup.db"
 check "backup refused" "$(field "${out[1]}" error.code)" "backup_failed"
 grep -q "$tmp/no/such/dir/b.db: unable to open" <<<"${out[1]}" || { echo "FAIL backup error: ${out[1]}"; exit 1; }
+for i in 3 4 5 6 7; do
+    check "backup onto the desk's own file ($i)" "$(field "${out[$i]}" error.code)" "bad_argument"
+done
+grep -q "is the desk's own database" <<<"${out[3]}" || { echo "FAIL backup onto itself: ${out[3]}"; exit 1; }
+check "the desk still lists after" "${out[8]}" "${out[2]}"
+check "its database intact" "$(sqlite3 "$db" 'PRAGMA integrity_check')" "ok"
 stored=$(python3 -c 'import json,sys; print(len(json.loads(sys.argv[1])["tickets"]))' "${out[2]}")
 check "backup holds every ticket" "$(sqlite3 "$tmp/backup.db" 'SELECT count(*) FROM tickets')" "$stored"
 check "backup integrity" "$(sqlite3 "$tmp/backup.db" 'PRAGMA integrity_check')" "ok"
