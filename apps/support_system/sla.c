@@ -19,8 +19,11 @@ static const struct {
     int64_t ms;
 } units[] = {{'d', DAY}, {'h', HOUR}, {'m', MINUTE}, {'s', SECOND}};
 
-/* One "PRIORITY=DURATION" of len bytes at item into p. */
-static bool parse_item(const char *item, size_t len, sla_policy_t *p, char *why, size_t size)
+/* One "PRIORITY=DURATION" of len bytes at item into p; *seen: the
+ * priorities the option named before (a bit each), as one may be named
+ * once. */
+static bool parse_item(const char *item, size_t len, sla_policy_t *p, unsigned *seen, char *why,
+                       size_t size)
 {
     const char *eq = memchr(item, '=', len);
     char name[16];
@@ -36,6 +39,11 @@ static bool parse_item(const char *item, size_t len, sla_policy_t *p, char *why,
         snprintf(why, size, "'%s': the priorities are low, normal, high and urgent", name);
         return false;
     }
+    if (*seen & 1u << prio) {
+        snprintf(why, size, "'%s' is given twice", name);
+        return false;
+    }
+    *seen |= 1u << prio;
     const char *num = eq + 1, *end = item + len;
     int64_t n = 0;
     const char *d = num;
@@ -62,6 +70,7 @@ static bool parse_item(const char *item, size_t len, sla_policy_t *p, char *why,
 bool sla_parse(const char *spec, sla_policy_t *p, char *why, size_t size)
 {
     sla_policy_t next = *p;
+    unsigned seen = 0;
     if (!spec[0]) {
         snprintf(why, size, "expected PRIORITY=DURATION[,...] (urgent=4h,normal=24h)");
         return false;
@@ -69,7 +78,7 @@ bool sla_parse(const char *spec, sla_policy_t *p, char *why, size_t size)
     for (const char *item = spec;;) {
         const char *comma = strchr(item, ',');
         size_t len = comma ? (size_t)(comma - item) : strlen(item);
-        if (!parse_item(item, len, &next, why, size))
+        if (!parse_item(item, len, &next, &seen, why, size))
             return false;
         if (!comma)
             break;

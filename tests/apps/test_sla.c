@@ -159,9 +159,19 @@ TEST(the_sla_option_is_read_and_refused_clearly)
     ASSERT_EQ(p.resolve_ms[PRIORITY_HIGH], 8 * HOUR); /* not named: kept */
     sla_format(&p, text, sizeof text);
     ASSERT_STREQ(text, "urgent=90m,high=8h,normal=2s,low=3d");
-    static const char *const bad[] = {
-        "",          "normal",     "normal=",     "normal=5", "normal=0s",   "normal=5w",
-        "severe=1h", "normal=1h,", "normal=400d", "=1h",      "normal=1.5h", "normal=-1h"};
+    static const char *const bad[] = {"",
+                                      "normal",
+                                      "normal=",
+                                      "normal=5",
+                                      "normal=0s",
+                                      "normal=5w",
+                                      "severe=1h",
+                                      "normal=1h,",
+                                      "normal=400d",
+                                      "=1h",
+                                      "normal=1.5h",
+                                      "normal=-1h",
+                                      "normal=1h,urgent=2h,normal=3h"}; /* a priority named twice */
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         sla_policy_t q = p;
         why[0] = '\0';
@@ -170,6 +180,8 @@ TEST(the_sla_option_is_read_and_refused_clearly)
         ASSERT_TRUE(why[0] != '\0');
         ASSERT_TRUE(memcmp(&q, &p, sizeof p) == 0); /* unchanged */
     }
+    ASSERT_FALSE(sla_parse("normal=1h,normal=3h", &p, why, sizeof why));
+    ASSERT_STREQ(why, "'normal' is given twice");
 }
 
 TEST(the_timer_s_note_counts_breaches_in_words)
