@@ -470,6 +470,14 @@ async function main() {
     await a.goto(base + '/#/queue');
     await a.click('#queues button[data-queue=closed]');
     await rowShows(a, id, 'closed');
+    // A ticket with no customer says so in its row, as one with no agent does.
+    await a.click('#queues button[data-queue=all]');
+    await a.fill('#create-form input[name=description]', 'Who sent this');
+    await a.click('#create-form button[type=submit]');
+    const anonRow = a.locator('#tickets tr', { hasText: 'Who sent this' });
+    await anonRow.waitFor({ timeout: DEADLINE_MS });
+    const anonCells = await anonRow.locator('td').allTextContents();
+    if (anonCells[2] !== '—') fail('a ticket without a customer shows ' + JSON.stringify(anonCells));
     console.log('dashboard: sign-in, live queue, conflict, tree kill and restart checked; screenshots in ' + artefacts);
   } finally {
     if (browser) await browser.close();

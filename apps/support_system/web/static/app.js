@@ -267,7 +267,7 @@ function ticketRow(t, changed) {
   return el('tr', { 'data-id': t.id, class: cls },
     el('td', {}, el('a', { href: '#/ticket/' + t.id }, '#' + t.id)),
     el('td', {}, t.description),
-    el('td', {}, t.customer),
+    el('td', {}, t.customer || '—'),
     el('td', {}, t.priority),
     el('td', {}, el('span', { class: 'status ' + t.status }, t.status),
       ...(t.overdue ? [' ', el('span', { class: 'badge-overdue', title: 'resolution was due '
