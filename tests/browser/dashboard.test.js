@@ -382,6 +382,15 @@ async function main() {
       const [wide, inner] = await a.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
       if (wide > inner) fail(view + ' is ' + wide + ' px wide in a ' + inner + ' px window');
     }
+    // In a narrow window a status badge keeps its word whole (one line box).
+    await a.setViewportSize({ width: 420, height: 800 });
+    await a.goto(base + '/#/queue');
+    await a.click('#queues button[data-queue=all]');
+    await a.locator('#tickets tbody tr .status').first().waitFor({ timeout: DEADLINE_MS });
+    const broken = await a.evaluate(() => [...document.querySelectorAll('#tickets .status')]
+      .filter((e) => e.getClientRects().length > 1).map((e) => e.textContent));
+    if (broken.length) fail('status badges broken across lines: ' + broken.join(', '));
+    await a.setViewportSize({ width: 1280, height: 800 });
     if (errors.length) fail('console errors: ' + errors.join('; '));
 
     // The tree: kill the Store from its button, and watch it come back.
