@@ -32,9 +32,10 @@
 #include "../../apps/support_system/request.h"
 #include "fuzz_util.h"
 
-static const char *const refusal_codes[] = {"bad_input",       "bad_argument", "field_too_long",
-                                            "unknown_command", "empty_field",  "bad_field",
-                                            "bad_request_id"};
+/* unknown_ticket: an id past any a desk can hold (show 99999999999999999999). */
+static const char *const refusal_codes[] = {"bad_input",       "bad_argument",  "field_too_long",
+                                            "unknown_command", "empty_field",   "bad_field",
+                                            "bad_request_id",  "unknown_ticket"};
 
 static const struct {
     const char *name;
