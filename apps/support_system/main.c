@@ -638,10 +638,16 @@ static void cmd_agent_rename(const console_t *c, words_t *ws)
     request_id_t rid;
     request_id_of(&r, &rid);
     desk_once_t once = {.request_id = rid.id};
+    store_agent_t known;
+    if (agents_lookup(r.name, &known, NULL) == 0)
+        r.name = known.name; /* as the roster spells them: their sessions are in that name */
     if (desk_agent_rename_once(r.name, r.new_name, &desk_operator, &once, &err) != 0) {
         fail_change(c, &err, &rid);
         return;
     }
+    /* The password goes with the name; a session in the old one would act
+     * as whoever is given that name next, with its role. */
+    sessions_close_agent(r.name);
     cJSON *j = cJSON_CreateObject();
     cJSON_AddItemToObject(j, "agent", console_json_text(r.new_name));
     cJSON_AddItemToObject(j, "was", console_json_text(r.name));
@@ -662,6 +668,9 @@ static void cmd_agent_set(const console_t *c, words_t *ws)
     request_id_t rid;
     request_id_of(&r, &rid);
     desk_once_t once = {.request_id = rid.id};
+    store_agent_t known;
+    if (agents_lookup(r.name, &known, NULL) == 0)
+        r.name = known.name; /* as the roster spells them: their sessions are in that name */
     int rc = r.active == 0 ? desk_agent_deactivate_once(r.name, &once, &open, &n, &err)
                            : desk_agent_set(r.name, r.active, r.available, &once, &err);
     if (rc) {

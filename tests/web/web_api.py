@@ -483,7 +483,11 @@ def agents_admin(desk, admin):
     # A deactivated agent can no longer sign in, and their sessions end,
     # whether the web or the console deactivated them; activated, they
     # sign in again. An admin cannot deactivate themselves.
-    expect(admin.post("/api/agents/carol/deactivate"), 200)
+    # Named in another case (CAROL is carol): the same agent, whose
+    # sessions end, and the answer names them as the roster does.
+    d = expect(admin.post("/api/agents/CAROL/deactivate"), 200)
+    if d["agent"]["name"] != "carol":
+        raise Failure("deactivated as %r" % d["agent"])
     signed_out(carol, "a session after the web deactivated its agent")
     refused = expect(desk.client().sign_in("carol", "carolpass2"), 403, "agent_inactive",
                      "a deactivated agent signs in")
@@ -491,8 +495,8 @@ def agents_admin(desk, admin):
         raise Failure("the refusal says %r" % refused)
     expect(admin.post("/api/agents/carol/activate"), 200)
     expect(carol.sign_in("carol", "carolpass2"), 200, what="carol signs in once activated")
-    r = desk.command("agent-deactivate carol")
-    if not r.get("ok"):
+    r = desk.command("agent-deactivate Carol")
+    if not r.get("ok") or r.get("agent") != "carol":
         raise Failure("agent-deactivate: %r" % r)
     signed_out(carol, "a session after the console deactivated its agent")
     r = desk.command("agent-activate carol")
@@ -501,6 +505,8 @@ def agents_admin(desk, admin):
     expect(carol.sign_in("carol", "carolpass2"), 200, what="carol signs in once activated again")
     expect(admin.post("/api/agents/ada/deactivate"), 409, "cannot_deactivate_self",
            "an admin deactivates themselves")
+    expect(admin.post("/api/agents/ADA/deactivate"), 409, "cannot_deactivate_self",
+           "an admin deactivates themselves, named in another case")
     if not roster()["ada"]["active"]:
         raise Failure("a refused self-deactivation deactivated ada")
     expect(admin.get("/api/agents"), 200, what="the admin is still signed in")
@@ -522,7 +528,18 @@ def agents_admin(desk, admin):
     signed_out(carol, "the old name's session after a rename")
     expect(desk.client().sign_in("carol", "carolpass2"), 401, "bad_credentials",
            "the old name signs in")
-    expect(desk.client().sign_in("carla", "carolpass2"), 200, what="the new name signs in")
+    carla = desk.client()
+    expect(carla.sign_in("carla", "carolpass2"), 200, what="the new name signs in")
+    # The console's rename ends the old name's sessions too, named in any
+    # case: else a session in the old name would act as whoever is given
+    # that name next, with its role.
+    r = desk.command("agent-rename CARLA carola")
+    if not r.get("ok") or (r.get("agent"), r.get("was")) != ("carola", "carla"):
+        raise Failure("agent-rename: %r" % r)
+    signed_out(carla, "the old name's session after the console's rename")
+    expect(desk.client().sign_in("carola", "carolpass2"), 200, what="the console's new name signs in")
+    if not desk.command("agent-rename carola carla").get("ok"):
+        raise Failure("the name back")
 
 
 def find(node, name):

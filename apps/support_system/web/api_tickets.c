@@ -793,6 +793,11 @@ void api_agent_act(arbor_http_request_t *req, arbor_http_response_t *res, const 
         web_error(res, 404, "unknown_agent", "there is no agent by that name");
         return;
     }
+    /* The agent as the roster spells them (ADA is ada): the self check,
+     * the sessions that end and the answer go by that name. */
+    store_agent_t known;
+    if (agents_lookup(name, &known, NULL) == 0)
+        name = known.name;
     cJSON *body;
     desk_once_t once;
     if (!idempotency_key(req, res, &once) ||
