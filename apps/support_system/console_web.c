@@ -177,11 +177,35 @@ static const char *name_argument(bool json, int argc, const char *const *argv)
     return argv[1];
 }
 
+bool console_reads_password(const char *line)
+{
+    line += strspn(line, " \t");
+    static const char *const cmds[] = {"admin-add", "password-reset"};
+    for (size_t i = 0; i < 2; i++) {
+        size_t n = strlen(cmds[i]);
+        if (strncmp(line, cmds[i], n) == 0 &&
+            (line[n] == '\0' || line[n] == ' ' || line[n] == '\t'))
+            return true;
+    }
+    return false;
+}
+
+void console_skip_password(void)
+{
+    if (isatty(STDIN_FILENO))
+        return;
+    size_t len = 0;
+    char *line = console_read_line(NULL, &len);
+    forget(line, len);
+}
+
 static void set_password(bool json, int argc, const char *const *argv, bool admin)
 {
     const char *name = name_argument(json, argc, argv);
-    if (!name)
+    if (!name) {
+        console_skip_password();
         return;
+    }
     ticket_error_t err = {.code = ""};
     store_agent_t known;
     bool on_roster = agents_lookup(name, &known, NULL) == 0;
@@ -189,12 +213,14 @@ static void set_password(bool json, int argc, const char *const *argv, bool admi
         name = known.name; /* as the roster spells it: ALICE is alice */
     if (admin && !on_roster && !ticket_check_name("name", name, false, &err)) {
         console_fail(json, err.code, err.message); /* before the password is asked for */
+        console_skip_password();
         return;
     }
     if (!admin && !on_roster) {
         char message[TICKET_NAME_SIZE + 32];
         snprintf(message, sizeof message, "there is no agent called %s", name);
         console_fail(json, "unknown_agent", message);
+        console_skip_password();
         return;
     }
     size_t len;
@@ -218,11 +244,18 @@ static void set_password(bool json, int argc, const char *const *argv, bool admi
     cJSON *j = cJSON_CreateObject();
     cJSON_AddItemToObject(j, "agent", console_json_text(name));
     cJSON_AddStringToObject(j, "role", credential_role_name(role));
-    char text[TICKET_NAME_SIZE + 96];
-    snprintf(text, sizeof text,
-             admin ? "%s is an admin and can sign in to the web desk"
-                   : "the password of %s is set; their sessions are signed out",
-             name);
+    bool inactive = on_roster && !known.active;
+    cJSON_AddBoolToObject(j, "active", !inactive);
+    char text[2 * TICKET_NAME_SIZE + 128];
+    if (inactive) /* the password is kept, for when they are activated */
+        snprintf(text, sizeof text,
+                 "%s is %s, but deactivated: they can sign in once agent-activate %s", name,
+                 admin ? "an admin" : "given the password", name);
+    else
+        snprintf(text, sizeof text,
+                 admin ? "%s is an admin and can sign in to the web desk"
+                       : "the password of %s is set; their sessions are signed out",
+                 name);
     console_ok(json, j, text);
 }
 

@@ -46,4 +46,14 @@ void console_web_announce(FILE *out, const web_t *web, const char *host, const c
 void console_admin_add(bool json, int argc, const char *const *argv);
 void console_password_reset(bool json, int argc, const char *const *argv);
 
+/* For admin-add or password-reset refused before its password was read:
+ * when the password comes as the next line of standard input (not a
+ * terminal, where it would have been asked for), that line is read and
+ * forgotten, so that it never runs as a command nor shows in an answer. */
+void console_skip_password(void);
+
+/* Whether the command line starts with admin-add or password-reset (their
+ * password is read next), whether or not it splits into words. */
+bool console_reads_password(const char *line);
+
 #endif

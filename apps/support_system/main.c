@@ -1133,6 +1133,8 @@ static bool run_command(const console_t *c, const char *line, size_t len)
     why = console_split(line, &ws);
     if (why) {
         fail(c, "bad_argument", why);
+        if (console_reads_password(line))
+            console_skip_password();
         return true;
     }
     /* Every command's words are checked before it runs, those of commands
@@ -1140,6 +1142,8 @@ static bool run_command(const console_t *c, const char *line, size_t len)
     desk_request_t r;
     if (!decode(c, &ws, &r)) {
         console_words_free(&ws);
+        if (console_reads_password(line))
+            console_skip_password();
         return true;
     }
     bool more = dispatch(c, &ws);

@@ -204,6 +204,32 @@ check "edged name" "$(field "${out[4]}" error.message)" "agent must not begin or
 check "blank description" "$(field "${out[5]}" error.code)" "empty_field"
 grep -q carol <<<"${out[6]}" && { echo "FAIL: ' carol' was added: ${out[6]}"; exit 1; }
 
+# 1''. admin-add and password-reset read the password from the next line
+#     (not a terminal): refused before that, they still read it, so it
+#     never runs as a command nor shows in an answer. An admin made of a
+#     deactivated agent is told they cannot sign in yet.
+mapfile -t out < <(printf '%s\n' 'admin-add " bad"' 'create --customer Leak pw1 secret' \
+    'password-reset nobody' 'whatever12' 'admin-add a b' 'agent-add twelve12' \
+    'admin-add "unclosed' 'agent-add thirteen13' \
+    'agent-deactivate bob' 'admin-add BOB' 'bob-password-1' 'list --search pw1' 'agents' \
+    'agent-activate bob' 'quit' | desk)
+check "passwords: lines" "${#out[@]}" 10
+check "admin-add refused" "$(field "${out[0]}" error.code)" "bad_field"
+check "password-reset refused" "$(field "${out[1]}" error.code)" "unknown_agent"
+check "admin-add of two words refused" "$(field "${out[2]}" error.code)" "bad_argument"
+check "an unclosed quote refused" "$(field "${out[3]}" error.code)" "bad_argument"
+grep -qE 'whatever12|pw1|twelve12|thirteen13' <<<"${out[*]:0:4}" &&
+    { echo "FAIL a password was echoed: ${out[*]:0:4}"; exit 1; }
+check "deactivated" "$(field "${out[4]}" agent)" "bob"
+check "admin of a deactivated agent" "$(field "${out[5]}" agent)/$(field "${out[5]}" role)/$(field "${out[5]}" active)" "bob/admin/False"
+check "no password ran as a create" \
+    "$(python3 -c 'import json,sys; print(len(json.loads(sys.argv[1])["tickets"]))' "${out[6]}")" "0"
+grep -qE 'twelve12|thirteen13' <<<"${out[7]}" && { echo "FAIL a password ran as agent-add: ${out[7]}"; exit 1; }
+text=$(printf '%s\n' 'agent-deactivate alice' 'admin-add alice' 'alice-password-1' 'agent-activate alice' |
+    timeout 120 "$bin" --no-http --demo --db "$db" 2>>"$tmp/stderr")
+grep -qF 'alice is an admin, but deactivated: they can sign in once agent-activate alice' <<<"$text" ||
+    { echo "FAIL admin-add of a deactivated agent: $text"; exit 1; }
+
 # 1a. Words beyond what a command takes are refused, not ignored, and the
 #     refused command does nothing (`quit now` does not quit).
 mapfile -t out < <(printf '%s\n' 'resolve 1 2' 'tree x' 'stats now' 'agents x' 'help me' \
