@@ -271,9 +271,13 @@ async function main() {
     if (!(await a.evaluate(() => document.activeElement.matches('#reply-form button[type=submit]')))) fail('Tab from the reply does not reach its button');
     await a.keyboard.press('Enter');
     await a.locator('#ticket-history li.reply blockquote', { hasText: 'Hello from the keyboard' }).waitFor({ timeout: DEADLINE_MS });
-    await a.fill('#note-form textarea', 'Kay called twice');
+    // A note of two lines, typed with Enter in its box, is kept and shown
+    // as two lines.
+    await a.fill('#note-form textarea', 'Kay called twice\nthen emailed');
     await a.click('#note-form button[type=submit]');
-    await a.locator('#ticket-history li.note blockquote', { hasText: 'Kay called twice' }).waitFor({ timeout: DEADLINE_MS });
+    const note = a.locator('#ticket-history li.note blockquote', { hasText: 'Kay called twice' });
+    await note.waitFor({ timeout: DEADLINE_MS });
+    if ((await note.innerText()) !== 'Kay called twice\nthen emailed') fail('the note shows ' + JSON.stringify(await note.innerText()));
     const whats = await a.evaluate(async (tid) => (await (await fetch('/api/tickets/' + tid)).json()).ticket.history.map((h) => h.what), k);
     const wantWhats = ['created', 'assigned to ada', 'pending: waiting on the customer', 'resumed', 'unassigned from ada',
       'assigned to bea', 'reassigned from bea to ada', 'description edited; priority changed from normal to high',

@@ -250,12 +250,20 @@ def tickets(desk, c):
     expect(c.post(p2 + "/reply", {"text": "x" * 2001}), 400, "field_too_long", "a long reply")
     expect(c.post(p2 + "/reply", {"text": "We are on it"}), 200)
     expect(c.post(p2 + "/note", {"text": "Toner smells"}), 200)
+    # A reply or a note may hold line breaks and tabs (a CR LF is a line
+    # break); not other control characters, nor blanks alone.
+    expect(c.post(p2 + "/reply", {"text": "Dear Acme,\r\n\tit works again.\n"}), 200)
+    expect(c.post(p2 + "/note", {"text": "line one\nline two"}), 200)
+    expect(c.post(p2 + "/note", {"text": "a bell\a"}), 400, "bad_field", "a note with a bell")
+    expect(c.post(p2 + "/note", {"text": "a lone\rCR"}), 400, "bad_field", "a note with a lone CR")
+    expect(c.post(p2 + "/note", {"text": " \n\t "}), 400, "empty_field", "a note of blanks")
     u = expect(c.post(p2 + "/close", {"reason": "duplicate"}), 200)["ticket"]
     if u["status"] != "closed":
         raise Failure("closed with a reason: %r" % u)
     hist = expect(c.get(p2), 200)["ticket"]["history"]
     kinds = [(h["kind"], h.get("text")) for h in hist if h["kind"] != "event"]
-    if kinds != [("reply", "We are on it"), ("note", "Toner smells")] or \
+    if kinds != [("reply", "We are on it"), ("note", "Toner smells"),
+                 ("reply", "Dear Acme,\n\tit works again.\n"), ("note", "line one\nline two")] or \
             any(h["who"] != "ada" for h in hist):
         raise Failure("the conversation: %r" % hist)
 

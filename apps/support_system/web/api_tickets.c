@@ -567,8 +567,7 @@ static bool change_fields(arbor_http_response_t *res, const cJSON *body, ticket_
                         sizeof c->reason, NULL);
     case ACTION_REPLY:
     case ACTION_NOTE:
-        return web_text(res, body, "text", true, TICKET_TEXT_MAX, false, c->text, sizeof c->text,
-                        NULL);
+        return web_body_text(res, body, "text", TICKET_TEXT_MAX, c->text, sizeof c->text);
     case ACTION_EDIT:
         if (!web_text(res, body, "description", false, TICKET_DESC_MAX, false, c->description,
                       sizeof c->description, &c->set_description) ||

@@ -152,29 +152,74 @@ bool web_body(const arbor_http_request_t *req, arbor_http_response_t *res,
     return true;
 }
 
+/* The member name of obj as a string into *text (NULL when absent or
+ * null: an error if required). False after answering why not. */
+static bool member_string(arbor_http_response_t *res, const cJSON *obj, const char *name,
+                          bool required, bool *present, const char **text)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    *text = NULL;
+    if (present)
+        *present = v && !cJSON_IsNull(v);
+    if (!v || cJSON_IsNull(v))
+        return !required || bad(res, "missing_field", "the field '%s' is required", name);
+    if (!cJSON_IsString(v))
+        return bad(res, "wrong_type", "the field '%s' must be a string", name);
+    *text = v->valuestring;
+    return true;
+}
+
+/* text, checked (ok) or refused (err), into out (size bytes). */
+static bool take_text(arbor_http_response_t *res, const char *name, const char *text, bool ok,
+                      const ticket_error_t *err, char *out, size_t size)
+{
+    if (!ok) {
+        web_error(res, 400, err->code, err->message);
+        return false;
+    }
+    if (strlen(text) >= size)
+        return bad(res, "field_too_long", "the field '%s' is too long", name);
+    snprintf(out, size, "%s", text);
+    return true;
+}
+
 bool web_text(arbor_http_response_t *res, const cJSON *obj, const char *name, bool required,
               size_t max, bool may_be_empty, char *out, size_t size, bool *present)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    const char *text;
     out[0] = '\0';
-    if (present)
-        *present = v && !cJSON_IsNull(v);
-    if (!v || cJSON_IsNull(v)) {
-        if (required)
-            return bad(res, "missing_field", "the field '%s' is required", name);
+    if (!member_string(res, obj, name, required, present, &text))
+        return false;
+    if (!text)
         return true;
-    }
-    if (!cJSON_IsString(v))
-        return bad(res, "wrong_type", "the field '%s' must be a string", name);
     ticket_error_t err = {.code = ""};
-    if (!ticket_check_text(name, v->valuestring, max, may_be_empty, &err)) {
-        web_error(res, 400, err.code, err.message);
+    return take_text(res, name, text, ticket_check_text(name, text, max, may_be_empty, &err), &err,
+                     out, size);
+}
+
+bool web_body_text(arbor_http_response_t *res, const cJSON *obj, const char *name, size_t max,
+                   char *out, size_t size)
+{
+    const char *text;
+    out[0] = '\0';
+    if (!member_string(res, obj, name, true, NULL, &text))
+        return false;
+    /* A line break sent as CR LF (a form's, Windows') is kept as LF, as
+     * the console reads lines; a CR alone is a control character. */
+    char *lf = malloc(strlen(text) + 1);
+    if (!lf) {
+        web_error(res, 503, "unavailable", "out of memory");
         return false;
     }
-    if (strlen(v->valuestring) >= size)
-        return bad(res, "field_too_long", "the field '%s' is too long", name);
-    snprintf(out, size, "%s", v->valuestring);
-    return true;
+    size_t n = 0;
+    for (const char *p = text; *p; p++)
+        if (!(p[0] == '\r' && p[1] == '\n'))
+            lf[n++] = *p;
+    lf[n] = '\0';
+    ticket_error_t err = {.code = ""};
+    bool ok = take_text(res, name, lf, ticket_check_body(name, lf, max, &err), &err, out, size);
+    free(lf);
+    return ok;
 }
 
 bool web_whole(arbor_http_response_t *res, const cJSON *obj, const char *name, int64_t *out,

@@ -41,6 +41,12 @@ bool web_body(const arbor_http_request_t *req, arbor_http_response_t *res,
 bool web_text(arbor_http_response_t *res, const cJSON *obj, const char *name, bool required,
               size_t max, bool may_be_empty, char *out, size_t size, bool *present);
 
+/* A reply's or a note's text, required: as web_text, checked as the desk
+ * checks a body (ticket_check_body: line breaks and tabs allowed), with
+ * each CR LF taken as a line break. */
+bool web_body_text(arbor_http_response_t *res, const cJSON *obj, const char *name, size_t max,
+                   char *out, size_t size);
+
 /* Member name of obj as a whole number from 0 to 2^53. Absent (or null):
  * *present false. */
 bool web_whole(arbor_http_response_t *res, const cJSON *obj, const char *name, int64_t *out,
