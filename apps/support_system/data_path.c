@@ -90,3 +90,14 @@ int desk_absolute_path(const char *path, char *out, size_t size)
     }
     return 0;
 }
+
+bool desk_same_file(const char *a, const char *b)
+{
+    char pa[PATH_MAX], pb[PATH_MAX];
+    if (desk_absolute_path(a, pa, sizeof pa) == 0 && desk_absolute_path(b, pb, sizeof pb) == 0 &&
+        strcmp(pa, pb) == 0)
+        return true;
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}

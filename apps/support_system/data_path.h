@@ -6,6 +6,7 @@
 #ifndef SUPPORT_DATA_PATH_H
 #define SUPPORT_DATA_PATH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The file name of the default database, in DATA_HOME/arbor-desk/. */
@@ -24,5 +25,10 @@ int desk_default_db_path(char *out, size_t size, char *why, size_t why_size);
  * not exist). Returns 0, or -1 with errno set (the directory does not
  * exist, or the result is longer than size). */
 int desk_absolute_path(const char *path, char *out, size_t size);
+
+/* Whether paths a and b name one file: the same absolute path
+ * (desk_absolute_path: neither need exist) or, when both exist, one file
+ * under two names (a link). */
+bool desk_same_file(const char *a, const char *b);
 
 #endif

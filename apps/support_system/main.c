@@ -705,6 +705,13 @@ static void cmd_backup(const console_t *c, words_t *ws)
     if (!decode(c, ws, &r))
         return;
     ticket_error_t err = {.code = ""};
+    if (desk_same_file(r.path, c->o->log)) { /* the Store knows the database's own files */
+        char why[PATH_MAX + 96];
+        snprintf(why, sizeof why, "%s is the desk's notification log: back up to another file",
+                 r.path);
+        fail(c, "bad_argument", why);
+        return;
+    }
     if (store_backup(r.path, &err) != 0) {
         fail_err(c, &err);
         return;

@@ -47,8 +47,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
+
+#include "data_path.h"
 
 void store__damaged(store_t *s, const char *what)
 {
@@ -922,43 +923,17 @@ typedef struct {
  * while it is open or after a crash, and the desk's lock (desk.c). */
 static const char *const own_suffixes[] = {"", "-wal", "-shm", "-journal", ".lock"};
 
-/* The directory of path resolved (links, "..", a relative path) into dir,
- * and a pointer to path's last name; NULL when the directory cannot be
- * resolved (then nothing can be written there either). */
-static const char *resolve_dir(const char *path, char dir[PATH_MAX])
-{
-    const char *slash = strrchr(path, '/');
-    char parent[PATH_MAX];
-    size_t n = slash ? (size_t)(slash - path) : 0;
-    if (n >= sizeof parent)
-        return NULL;
-    memcpy(parent, path, n);
-    parent[n] = '\0';
-    if (!realpath(slash ? (n ? parent : "/") : ".", dir))
-        return NULL;
-    return slash ? slash + 1 : path;
-}
-
 /* Whether path names the open database at db or one of the files beside
  * it (own_suffixes): a backup there would write over the live database or
  * its log (a -wal file that a checkpoint left empty opens as an empty
- * database). Compared by resolved directory and name, which catches a
- * file that does not exist yet, and by the file itself, which catches a
- * link. */
+ * database). */
 static bool own_file(const char *db, const char *path)
 {
-    char dir[PATH_MAX], db_dir[PATH_MAX], name[PATH_MAX];
-    const char *base = resolve_dir(path, dir), *db_base = resolve_dir(db, db_dir);
-    struct stat at, own;
-    bool exists = stat(path, &at) == 0;
-    for (size_t i = 0; i < sizeof own_suffixes / sizeof *own_suffixes; i++) {
-        snprintf(name, sizeof name, "%s%s", db_base ? db_base : "", own_suffixes[i]);
-        if (base && db_base && strcmp(dir, db_dir) == 0 && strcmp(base, name) == 0)
+    char name[PATH_MAX];
+    for (size_t i = 0; i < sizeof own_suffixes / sizeof *own_suffixes; i++)
+        if (snprintf(name, sizeof name, "%s%s", db, own_suffixes[i]) < (int)sizeof name &&
+            desk_same_file(path, name))
             return true;
-        snprintf(name, sizeof name, "%s%s", db, own_suffixes[i]);
-        if (exists && stat(name, &own) == 0 && own.st_dev == at.st_dev && own.st_ino == at.st_ino)
-            return true;
-    }
     return false;
 }
 

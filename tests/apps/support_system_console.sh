@@ -395,7 +395,7 @@ check "crash unknown" "$(field "${out[7]}" error.code)" "unknown_ticket"
 ln -sf "$db" "$tmp/link.db"
 mapfile -t out < <(printf '%s\n' "backup $tmp/backup.db" "backup $tmp/no/such/dir/b.db" \
     'list' "backup $db" "backup $(dirname "$db")/../$(basename "$(dirname "$db")")/$(basename "$db")" \
-    "backup $db-wal" "backup $db.lock" "backup $tmp/link.db" 'list' 'quit' | desk)
+    "backup $db-wal" "backup $db.lock" "backup $tmp/link.db" 'list' "backup ${db%.db}.log" 'quit' | desk)
 check "backup" "$(field "${out[0]}" backup)" "$tmp/backup.db"
 check "backup refused" "$(field "${out[1]}" error.code)" "backup_failed"
 grep -q "$tmp/no/such/dir/b.db: unable to open" <<<"${out[1]}" || { echo "FAIL backup error: ${out[1]}"; exit 1; }
@@ -403,6 +403,8 @@ for i in 3 4 5 6 7; do
     check "backup onto the desk's own file ($i)" "$(field "${out[$i]}" error.code)" "bad_argument"
 done
 grep -q "is the desk's own database" <<<"${out[3]}" || { echo "FAIL backup onto itself: ${out[3]}"; exit 1; }
+check "backup onto the notification log" "$(field "${out[9]}" error.message)" \
+    "${db%.db}.log is the desk's notification log: back up to another file"
 check "the desk still lists after" "${out[8]}" "${out[2]}"
 check "its database intact" "$(sqlite3 "$db" 'PRAGMA integrity_check')" "ok"
 stored=$(python3 -c 'import json,sys; print(len(json.loads(sys.argv[1])["tickets"]))' "${out[2]}")
