@@ -265,6 +265,15 @@ static int rename_agent(roster_t *r, const agents_req_t *q, bool *replayed, tick
                  "renaming an agent needs the Store (this desk is in memory)");
         return ARBOR_EINVAL;
     }
+    if (find(r, q->name) && strcmp(q->name, q->new_name) == 0) {
+        /* (q->name as the roster spells it.) A rename to the same name
+         * would give each of their tickets a history entry and a new
+         * version for nothing; a change of case is a rename. */
+        snprintf(err->code, sizeof err->code, "unchanged");
+        snprintf(err->message, sizeof err->message,
+                 "the agent has that name already: a rename changes it (its case included)");
+        return ARBOR_EINVAL;
+    }
     store_once_t once = once_of(q);
     int rc = store_agent_rename(q->name, q->new_name, &q->by, &once, err);
     *replayed = once.replayed;

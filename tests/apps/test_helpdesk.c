@@ -887,6 +887,13 @@ static void any_case_root(void *arg)
     ASSERT_OK(agents_lookup("bob", &bob, &err));
     ASSERT_STREQ(bob.name, "Bob");
     ASSERT_EQ(bob.available, 0);
+    /* The same name is no rename (each of Bob's tickets would get an
+     * entry and a version for nothing); another case is. */
+    ASSERT_EQ(desk_agent_rename("bob", "Bob", &desk_operator, &err), ARBOR_EINVAL);
+    ASSERT_STREQ(err.code, "unchanged");
+    int64_t version = t.version;
+    ASSERT_OK(desk_get(t.id, &out, &err));
+    ASSERT_EQ(out.version, version + 1); /* the assign's, no more */
     ASSERT_OK(desk_agent_rename("BOB", "Robert", &desk_operator, &err));
     ASSERT_OK(desk_get(t.id, &out, &err));
     ASSERT_STREQ(out.agent, "Robert");

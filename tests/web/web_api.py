@@ -457,6 +457,8 @@ def agents_admin(desk, admin):
            "rename to a taken name")
     expect(admin.post("/api/agents/bob/rename", {"name": "x" * 65}), 400, "field_too_long",
            "rename to a long name")
+    expect(admin.post("/api/agents/BOB/rename", {"name": "bob"}), 409, "unchanged",
+           "rename to the same name")
     expect(admin.post("/api/agents/bob/deactivate", {"really": True}), 400, "unknown_field",
            "deactivate with a field")
     if roster() != before:
