@@ -144,7 +144,10 @@ static bool check_text(const char *field, const char *value, size_t max, bool ma
         return fail(err, "field_too_long", "%s is longer than %zu characters", field, max);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)value[i];
-        if ((c < 0x20 || c == 0x7f) && !strchr(allowed, c))
+        /* C0 and DEL; and C1, U+0080 to U+009F (0xc2 0x80 to 0xc2 0x9f in
+         * valid UTF-8: NEL, CSI, ...), which terminals act on too. */
+        bool c1 = c == 0xc2 && i + 1 < n && (unsigned char)value[i + 1] < 0xa0;
+        if (((c < 0x20 || c == 0x7f) && !strchr(allowed, c)) || c1)
             return fail(err, "bad_field", "%s contains a control character", field);
     }
     return true;

@@ -175,6 +175,13 @@ TEST(texts_of_blanks_alone_and_names_with_a_blank_at_an_end_are_refused)
         ASSERT_STREQ(err.message, "agent must not begin or end with a space");
     }
     ASSERT_TRUE(ticket_check_name("agent", "Ann Lee", false, &err));
+    /* C1 control characters (U+0080 to U+009F) are control characters
+     * too; the letters after them are not. */
+    ASSERT_FALSE(ticket_check_name("agent", "e\xc2\x85ve", false, &err)); /* NEL */
+    ASSERT_STREQ(err.code, "bad_field");
+    ASSERT_FALSE(ticket_check_body("text", "x\xc2\x9b[2J", TICKET_TEXT_MAX, &err)); /* CSI */
+    ASSERT_STREQ(err.code, "bad_field");
+    ASSERT_TRUE(ticket_check_name("agent", "\xc2\xa0Jos\xc3\xa9", false, &err)); /* NBSP, é */
     ASSERT_TRUE(ticket_check_name("customer", "", true, &err));
     ASSERT_FALSE(ticket_check_name("agent", "", false, &err));
     ASSERT_STREQ(err.code, "empty_field");

@@ -231,7 +231,7 @@ bool web_whole(arbor_http_response_t *res, const cJSON *obj, const char *name, i
         return true;
     double d = cJSON_IsNumber(v) ? v->valuedouble : -1;
     if (!cJSON_IsNumber(v) || d < 0 || d > 9007199254740992.0 || d != (double)(int64_t)d)
-        return bad(res, "wrong_type", "the field '%s' must be a whole number", name);
+        return bad(res, "wrong_type", "the field '%s' must be a whole number, 0 or more", name);
     *out = (int64_t)d;
     return true;
 }
