@@ -934,7 +934,16 @@ def protocol(desk, admin):
     expect(r, 405, "method_not_allowed", "a method the path does not take")
     if r.header("Allow") != "GET, POST":
         raise Failure("Allow: %r" % r.header("Allow"))
+    # A path of the API's that takes POST alone, asked with GET: 405 as
+    # well (the dashboard's files, which take any GET, are not under /api/).
+    for path, allow in [("/api/tickets/1/assign", "POST"), ("/api/agents/bob/rename", "POST"),
+                        ("/api/processes/1/kill", "POST")]:
+        r = admin.get(path)
+        expect(r, 405, "method_not_allowed", "GET " + path)
+        if r.header("Allow") != allow:
+            raise Failure("GET %s: Allow: %r" % (path, r.header("Allow")))
     expect(admin.get("/api/nothing"), 404, "not_found", "an unknown path")
+    expect(admin.request("DELETE", "/api/nothing"), 404, "not_found", "an unknown path, DELETE")
     expect(admin.get("/api/tickets/%zz"), 400, "bad_path", "a bad escape in the path")
 
 

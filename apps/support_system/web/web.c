@@ -41,7 +41,8 @@ struct web {
     char root[4096];
     arbor_http_static_t files;
     arbor_http_route_t routes[ROUTES_MAX];
-    arbor_http_router_t router;
+    arbor_http_router_t router; /* the API's routes and the files' */
+    arbor_http_router_t api;    /* the API's alone: what a path under /api/ is routed by */
 };
 
 /* The session token in the request's Cookie header (out "" when none). */
@@ -145,10 +146,14 @@ _Static_assert(sizeof api_routes / sizeof api_routes[0] < ROUTES_MAX, "room for 
 
 /* The router's own answers (no such path 404, a method the path does not
  * take 405 with Allow, a parameter that does not decode 400) are plain
- * text; under /api/ they become JSON errors like every other. */
+ * text; under /api/ they become JSON errors like every other. A path
+ * under /api/ is routed among the API's routes alone: the files' GET
+ * route matches every path, and answered GET /api/tickets/1/assign with
+ * 404 (no such file) where the API's answer is 405, Allow: POST. */
 static void handle(arbor_http_request_t *req, arbor_http_response_t *res, void *arg)
 {
-    arbor_http_route(req, res, arg);
+    web_t *w = arg;
+    arbor_http_route(req, res, strncmp(req->path, "/api/", 5) == 0 ? &w->api : &w->router);
     bool json = res->content_type && strncmp(res->content_type, "application/json", 16) == 0;
     if (json || strncmp(req->path, "/api/", 5) != 0)
         return;
@@ -175,11 +180,12 @@ int web_new(const web_config_t *cfg, web_t **out)
         w->files = (arbor_http_static_t){.root = w->root, .max_age_s = 0};
         w->routes[n++] = (arbor_http_route_t){"GET", "/*path", arbor_http_static, &w->files};
     }
+    w->api = (arbor_http_router_t){w->routes, sizeof api_routes / sizeof api_routes[0]};
     w->router = (arbor_http_router_t){w->routes, n};
     arbor_http_opts_t o = {.host = w->host,
                            .port = cfg->port,
                            .handler = handle,
-                           .handler_arg = &w->router,
+                           .handler_arg = w,
                            /* an event stream is a long request: its
                             * heartbeat keeps it, not this timeout */
                            .limits = {.max_body = 64 * 1024}};
