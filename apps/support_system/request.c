@@ -68,6 +68,22 @@ static bool decode_request_id(const char *id, desk_request_t *r, ticket_error_t 
                         " punctuation; no blanks)");
 }
 
+/* Joins word to the text in buf (len bytes so far) with a blank; false
+ * when it does not fit. The buffer holds the most characters a field
+ * takes at 4 bytes each, and its NUL: a text of more bytes has more
+ * characters than that (the limit in characters is checked after). */
+static bool join(char *buf, size_t size, size_t *len, const char *word)
+{
+    size_t n = strlen(word);
+    if (*len + (*len > 0) + n + 1 > size) /* the blank, the word, the NUL */
+        return false;
+    if (*len)
+        buf[(*len)++] = ' ';
+    memcpy(buf + *len, word, n + 1);
+    *len += n;
+    return true;
+}
+
 /* create [--customer NAME] [--priority P] [--by NAME] [--request-id ID] [--] DESCRIPTION: the
  * options anywhere before "--", the other words joined by blanks. Checked as
  * ticket_supervisor_create_ticket() checks a ticket, so that a refusal
@@ -98,32 +114,12 @@ static bool decode_create(int argc, const char *const *argv, desk_request_t *r, 
         } else if (options && strncmp(argv[i], "--", 2) == 0) {
             return refuse_option(err, argv[0], argv[i],
                                  " (a description that begins with -- comes after --)");
-        } else {
-            size_t n = strlen(argv[i]);
-            if (len + n + 1 >= sizeof t->description)
-                return refuse(err, "field_too_long", "description is longer than 200 characters");
-            if (len)
-                t->description[len++] = ' ';
-            memcpy(t->description + len, argv[i], n + 1);
-            len += n;
+        } else if (!join(t->description, sizeof t->description, &len, argv[i])) {
+            return refuse(err, "field_too_long", "description is longer than 200 characters");
         }
     }
     return ticket_check_text("description", t->description, TICKET_DESC_MAX, false, err) &&
            ticket_check_name("customer", t->customer, true, err);
-}
-
-/* Joins word to the text in buf (len bytes so far) with a blank; false
- * when it does not fit. */
-static bool join(char *buf, size_t size, size_t *len, const char *word)
-{
-    size_t n = strlen(word);
-    if (*len + n + 1 >= size)
-        return false;
-    if (*len)
-        buf[(*len)++] = ' ';
-    memcpy(buf + *len, word, n + 1);
-    *len += n;
-    return true;
 }
 
 /* An edit's option at argv[*i] (--description, --customer, --priority),

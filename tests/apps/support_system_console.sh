@@ -284,6 +284,28 @@ check "invalid byte" "$(field "${out[3]}" error.code)" "bad_input"
 check "NUL" "$(field "${out[4]}" error.code)" "bad_input"
 check "refused lines created nothing" "$(field "${out[5]}" error.code)" "unknown_ticket"
 
+# 1d'. A character of four bytes (an emoji) counts one like any other: a
+#      text at its limit is taken in every field that joins words (a
+#      description of 200, a note and a reply of 2,000, a reason of 64),
+#      and one character more is refused (a desk of its own).
+q=$'\xf0\x9f\x98\x80'
+q64=$(printf "$q%.0s" {1..64})
+q200=$(printf "$q%.0s" {1..200})
+q2000=$(printf "$q%.0s" {1..2000})
+mapfile -t out < <(printf '%s\n' "create $q200" "create $q200$q" "note 1 $q2000" "note 1 $q2000$q" \
+    "reply 1 $q2000" "reply 1 $q2000$q" "close 1 $q64$q" "close 1 $q64" 'quit' |
+    timeout 120 "$bin" --no-http --json --db "$tmp/emoji.db" 2>>"$tmp/stderr")
+check "emoji: lines" "${#out[@]}" 9
+check "200 emoji" "$(field "${out[0]}" ticket.id)/$(field "${out[0]}" ticket.description)" "1/$q200"
+check "a note of 2,000 emoji" "$(field "${out[2]}" ok)" "True"
+check "a reply of 2,000 emoji" "$(field "${out[4]}" ok)" "True"
+check "a reason of 64 emoji" "$(field "${out[7]}" ticket.status)" "closed"
+for i in 1 3 5 6; do
+    check "one emoji too many ($i)" "$(field "${out[$i]}" error.code)" "field_too_long"
+done
+check "emoji: the texts kept" "$(sqlite3 "$tmp/emoji.db" "SELECT count(*) FROM messages WHERE ticket = 1 AND body = '$q2000'")" 2
+check "emoji: the reason kept" "$(sqlite3 "$tmp/emoji.db" "SELECT count(*) FROM history WHERE ticket = 1 AND what = 'closed: $q64'")" 1
+
 # 1e. The helpdesk, on a database of its own without --demo: no agents at
 #     first; who made each change (--by, --customer, the console) and
 #     when (ISO-8601, UTC); the roster (rename, deactivate, availability);
