@@ -347,9 +347,9 @@ static bool decode_list_option(const char *opt, const char *value, desk_request_
         r->agent = value;
         return ticket_check_text("agent", value, TICKET_NAME_MAX, false, err);
     }
-    if (strcmp(opt, "--customer") == 0) {
+    if (strcmp(opt, "--customer") == 0) { /* a name, as the web's customer= */
         r->customer_filter = value;
-        return ticket_check_text("customer", value, TICKET_NAME_MAX, true, err);
+        return ticket_check_text("customer", value, TICKET_NAME_MAX, false, err);
     }
     if (strcmp(opt, "--search") == 0) {
         r->search = value;

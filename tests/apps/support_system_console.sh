@@ -390,6 +390,11 @@ check "edit: the value missing" "$(field "${out[2]}" error.message)" \
     "--priority: not an option of edit, or its value is missing; try: help"
 check "agent-add: the option named" "$(field "${out[3]}" error.message)" \
     "--admin: not an option of agent-add, or its value is missing; try: help"
+# A list's customer is a whole name: an empty one is refused, as the web
+# refuses customer= (it listed the tickets without a customer).
+mapfile -t out < <(printf '%s\n' 'list --customer ""' 'quit' | hdesk)
+check "list: an empty customer" "$(field "${out[0]}" error.code)/$(field "${out[0]}" error.message)" \
+    "empty_field/customer must not be empty"
 
 # 2. Kill a worker between changes, then the Store: the state survives.
 mapfile -t out < <(printf '%s\n' 'resolve 1' 'crash 1' 'show 1' 'crash store' 'close 1' \
