@@ -28,6 +28,34 @@ static bool refuse_option(ticket_error_t *err, const char *command, const char *
     return false;
 }
 
+/* The options one command has been given so far, by their words. */
+typedef struct {
+    const char *words[16]; /* more than any command takes */
+    int n;
+} given_t;
+
+/* Takes word when it is no option (not --NAME) or an option not given
+ * before; refuses a second one ("--priority is given twice"), as the web
+ * refuses a field or a query parameter given twice: the last one would
+ * win silently. An option the command does not take is refused after
+ * this, by its decoder. */
+static bool once(given_t *g, const char *word, ticket_error_t *err)
+{
+    if (strncmp(word, "--", 2) != 0 || !word[2])
+        return true;
+    for (int k = 0; k < g->n; k++)
+        if (strcmp(g->words[k], word) == 0) {
+            char quoted[TICKET_NAME_SIZE];
+            snprintf(err->code, sizeof err->code, "bad_argument");
+            snprintf(err->message, sizeof err->message, "%s is given twice",
+                     utf8_quote(quoted, sizeof quoted, word, TICKET_NAME_MAX));
+            return false;
+        }
+    if (g->n < (int)(sizeof g->words / sizeof g->words[0]))
+        g->words[g->n++] = word;
+    return true;
+}
+
 /* A ticket id: all of s, decimal, positive (s NULL: missing). */
 static bool parse_id(const char *s, int64_t *id, ticket_error_t *err)
 {
@@ -93,7 +121,10 @@ static bool decode_create(int argc, const char *const *argv, desk_request_t *r, 
     ticket_t *t = &r->ticket;
     size_t len = 0;
     bool options = true; /* until "--": after it, every word is description */
+    given_t g = {.n = 0};
     for (int i = 1; i < argc; i++) {
+        if (options && !once(&g, argv[i], err))
+            return false;
         if (options && strcmp(argv[i], "--") == 0) {
             options = false;
         } else if (options && strcmp(argv[i], "--customer") == 0 && i + 1 < argc) {
@@ -207,9 +238,12 @@ static bool decode_act(int argc, const char *const *argv, desk_request_t *r, tic
     r->agent = "";
     bool options = true, have_id = false;
     int words = 0;
+    given_t g = {.n = 0};
     for (int i = 1; i < argc; i++) {
         const char *w = argv[i];
         bool ok;
+        if (options && !once(&g, w, err))
+            return false;
         if (options && strcmp(w, "--") == 0) {
             options = false;
             continue;
@@ -257,7 +291,10 @@ static int roster_words(int argc, const char *const *argv, desk_request_t *r, co
                         int max, ticket_error_t *err)
 {
     int n = 0;
+    given_t g = {.n = 0};
     for (int i = 0; i < argc; i++) {
+        if (i > 0 && !once(&g, argv[i], err))
+            return -1;
         if (i > 0 && strcmp(argv[i], "--request-id") == 0 && i + 1 < argc) {
             if (!decode_request_id(argv[++i], r, err))
                 return -1;
@@ -382,8 +419,11 @@ static bool decode_list(int argc, const char *const *argv, desk_request_t *r, ti
 {
     r->page = 1;
     r->per_page = DESK_LIST_PAGE;
+    given_t g = {.n = 0};
     for (int i = 1; i < argc; i++) {
         bool ok;
+        if (!once(&g, argv[i], err))
+            return false;
         if (strcmp(argv[i], "--unassigned") == 0) {
             r->agent = "";
             ok = true;
@@ -411,9 +451,12 @@ static bool decode_list(int argc, const char *const *argv, desk_request_t *r, ti
 static bool decode_show(int argc, const char *const *argv, desk_request_t *r, ticket_error_t *err)
 {
     bool has_id = false;
+    given_t g = {.n = 0};
     for (int i = 1; i < argc; i++) {
         bool ok;
         const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!once(&g, argv[i], err))
+            return false;
         if (strcmp(argv[i], "--history") == 0 && value && ++i)
             ok = parse_count("--history", value, STORE_HISTORY_MAX, &r->history, err);
         else if (strcmp(argv[i], "--before") == 0 && value && ++i)
@@ -431,12 +474,17 @@ static bool decode_show(int argc, const char *const *argv, desk_request_t *r, ti
 /* queues [--agent NAME]: NAME's are mine. */
 static bool decode_queues(int argc, const char *const *argv, desk_request_t *r, ticket_error_t *err)
 {
-    if (argc == 1)
-        return true;
-    if (argc != 3 || strcmp(argv[1], "--agent") != 0)
-        return refuse(err, "bad_argument", "queues [--agent NAME]");
-    r->agent = argv[2];
-    return ticket_check_text("agent", argv[2], TICKET_NAME_MAX, false, err);
+    given_t g = {.n = 0};
+    for (int i = 1; i < argc; i += 2) {
+        if (!once(&g, argv[i], err))
+            return false;
+        if (strcmp(argv[i], "--agent") != 0 || i + 1 == argc)
+            return refuse(err, "bad_argument", "queues [--agent NAME]");
+        r->agent = argv[i + 1];
+        if (!ticket_check_text("agent", r->agent, TICKET_NAME_MAX, false, err))
+            return false;
+    }
+    return true;
 }
 
 /* The commands and their kinds; NULL decode: no arguments are read. */

@@ -390,6 +390,23 @@ check "edit: the value missing" "$(field "${out[2]}" error.message)" \
     "--priority: not an option of edit, or its value is missing; try: help"
 check "agent-add: the option named" "$(field "${out[3]}" error.message)" \
     "--admin: not an option of agent-add, or its value is missing; try: help"
+# An option is given once: a second one is refused, as the web refuses a
+# field or a parameter given twice (the last one won, silently), and the
+# command does nothing.
+twice=('create --priority high --priority low y' 'edit 2 --priority low --priority high'
+    'show 1 --history 3 --history 4' 'list --sort newest --sort oldest' 'list --overdue --overdue'
+    'queues --agent alice --agent robert' 'reply 2 --customer --customer hi' 'note 2 x --by alice --by alice'
+    'create y --request-id a --request-id b' 'agent-add carol --request-id a --request-id b')
+named=(--priority --priority --history --sort --overdue --agent --customer --by --request-id --request-id)
+mapfile -t out < <(printf '%s\n' "${twice[@]}" 'show 2' 'show 3' 'agents' 'quit' | hdesk)
+for i in "${!twice[@]}"; do
+    check "${twice[$i]}" "$(field "${out[$i]}" error.code)/$(field "${out[$i]}" error.message)" \
+        "bad_argument/${named[$i]} is given twice"
+done
+check "given twice: nothing done" "$(field "${out[10]}" ticket.priority)/$(field "${out[10]}" ticket.history_total)" \
+    "normal/2"
+check "given twice: no ticket made" "$(field "${out[11]}" error.code)" "unknown_ticket"
+grep -q carol <<<"${out[12]}" && { echo "FAIL: carol was added: ${out[12]}"; exit 1; }
 # A list's customer is a whole name: an empty one is refused, as the web
 # refuses customer= (it listed the tickets without a customer).
 mapfile -t out < <(printf '%s\n' 'list --customer ""' 'quit' | hdesk)
