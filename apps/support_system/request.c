@@ -56,6 +56,15 @@ static bool once(given_t *g, const char *word, ticket_error_t *err)
     return true;
 }
 
+/* Whether option opt is among those given. */
+static bool given(const given_t *g, const char *opt)
+{
+    for (int k = 0; k < g->n; k++)
+        if (strcmp(g->words[k], opt) == 0)
+            return true;
+    return false;
+}
+
 /* A ticket id: all of s, decimal, positive (s NULL: missing). */
 static bool parse_id(const char *s, int64_t *id, ticket_error_t *err)
 {
@@ -443,6 +452,9 @@ static bool decode_list(int argc, const char *const *argv, desk_request_t *r, ti
         if (!ok)
             return false;
     }
+    /* One or the other, as the web's agent= and unassigned= (the last won). */
+    if (given(&g, "--agent") && given(&g, "--unassigned"))
+        return refuse(err, "bad_argument", "agent and unassigned exclude each other");
     return true;
 }
 

@@ -408,10 +408,18 @@ check "given twice: nothing done" "$(field "${out[10]}" ticket.priority)/$(field
 check "given twice: no ticket made" "$(field "${out[11]}" error.code)" "unknown_ticket"
 grep -q carol <<<"${out[12]}" && { echo "FAIL: carol was added: ${out[12]}"; exit 1; }
 # A list's customer is a whole name: an empty one is refused, as the web
-# refuses customer= (it listed the tickets without a customer).
-mapfile -t out < <(printf '%s\n' 'list --customer ""' 'quit' | hdesk)
+# refuses customer= (it listed the tickets without a customer). --agent
+# and --unassigned exclude each other, as the web's agent= and unassigned=
+# (the last one won).
+mapfile -t out < <(printf '%s\n' 'list --customer ""' 'list --unassigned --agent alice' \
+    'list --agent alice --unassigned' 'quit' | hdesk)
 check "list: an empty customer" "$(field "${out[0]}" error.code)/$(field "${out[0]}" error.message)" \
     "empty_field/customer must not be empty"
+for i in 1 2; do
+    check "list: --agent and --unassigned ($i)" \
+        "$(field "${out[$i]}" error.code)/$(field "${out[$i]}" error.message)" \
+        "bad_argument/agent and unassigned exclude each other"
+done
 
 # 2. Kill a worker between changes, then the Store: the state survives.
 mapfile -t out < <(printf '%s\n' 'resolve 1' 'crash 1' 'show 1' 'crash store' 'close 1' \
