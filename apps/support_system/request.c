@@ -122,19 +122,21 @@ static bool join(char *buf, size_t size, size_t *len, const char *word)
 }
 
 /* create [--customer NAME] [--priority P] [--by NAME] [--request-id ID] [--] DESCRIPTION: the
- * options anywhere before "--", the other words joined by blanks. Checked as
+ * options anywhere before "--", the other words joined by blanks; a "--"
+ * after the description's first word is a word of it. Checked as
  * ticket_supervisor_create_ticket() checks a ticket, so that a refusal
  * here is the refusal the desk would give. */
 static bool decode_create(int argc, const char *const *argv, desk_request_t *r, ticket_error_t *err)
 {
     ticket_t *t = &r->ticket;
     size_t len = 0;
-    bool options = true; /* until "--": after it, every word is description */
+    bool options = true;    /* until "--": after it, every word is description */
+    bool described = false; /* a word of the description taken: "--" is one too */
     given_t g = {.n = 0};
     for (int i = 1; i < argc; i++) {
         if (options && !once(&g, argv[i], err))
             return false;
-        if (options && strcmp(argv[i], "--") == 0) {
+        if (options && !described && strcmp(argv[i], "--") == 0) {
             options = false;
         } else if (options && strcmp(argv[i], "--customer") == 0 && i + 1 < argc) {
             /* More bytes than the buffer holds is more characters than the
@@ -151,11 +153,13 @@ static bool decode_create(int argc, const char *const *argv, desk_request_t *r, 
         } else if (options && strcmp(argv[i], "--request-id") == 0 && i + 1 < argc) {
             if (!decode_request_id(argv[++i], r, err))
                 return false;
-        } else if (options && strncmp(argv[i], "--", 2) == 0) {
+        } else if (options && strncmp(argv[i], "--", 2) == 0 && argv[i][2]) {
             return refuse_option(err, argv[0], argv[i],
                                  " (a description that begins with -- comes after --)");
         } else if (!join(t->description, sizeof t->description, &len, argv[i])) {
             return refuse(err, "field_too_long", "description is longer than 200 characters");
+        } else {
+            described = true;
         }
     }
     return ticket_check_text("description", t->description, TICKET_DESC_MAX, false, err) &&
@@ -239,7 +243,8 @@ static bool take_word(desk_request_t *r, const char *word, int count, ticket_err
 }
 
 /* A change to a ticket: COMMAND ID [WORDS] [--by NAME] [--request-id ID], and for edit its
- * options, for reply --customer; after "--" every word is a word. The
+ * options, for reply --customer; after "--" every word is a word, and so
+ * is a "--" after the first of the words (the agent, reason or text). The
  * agent's text is checked by the workflow (ticket_change), after the
  * ticket's state: only its size is checked here. */
 static bool decode_act(int argc, const char *const *argv, desk_request_t *r, ticket_error_t *err)
@@ -253,7 +258,7 @@ static bool decode_act(int argc, const char *const *argv, desk_request_t *r, tic
         bool ok;
         if (options && !once(&g, w, err))
             return false;
-        if (options && strcmp(w, "--") == 0) {
+        if (options && !words && strcmp(w, "--") == 0) {
             options = false;
             continue;
         } else if (options && strcmp(w, "--by") == 0 && i + 1 < argc) {

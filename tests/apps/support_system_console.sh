@@ -264,6 +264,22 @@ check "after --" "$(field "${out[0]}" ticket.description)/$(field "${out[0]}" ti
 check "open quote" "$(field "${out[1]}" error.code)" "bad_argument"
 check "open quote created nothing" "$(field "${out[2]}" error.code)" "unknown_ticket"
 
+# 1c'. "--" ends the options only before the words: after the first word
+#      of a description, a reason or a text it is a word of it (it was
+#      dropped: create x -- y made "x y"), and options may still follow
+#      (a desk of its own).
+mapfile -t out < <(printf '%s\n' 'create x -- y' 'create Login -- issue --customer acme x' \
+    'create -- -- y' 'note 1 use -- to end the options' 'note 1 -- --by' 'close 1 spam -- really' \
+    'quit' | timeout 120 "$bin" --no-http --json --db "$tmp/dashdash.db" 2>>"$tmp/stderr")
+check "--: lines" "${#out[@]}" 7
+check "-- after a description word" "$(field "${out[0]}" ticket.description)" "x -- y"
+check "-- then an option" "$(field "${out[1]}" ticket.description)/$(field "${out[1]}" ticket.customer)" \
+    "Login -- issue x/acme"
+check "-- ends the options, then a word" "$(field "${out[2]}" ticket.description)" "-- y"
+check "-- in a note" "$(field "${out[3]}" ticket.history.1.text)" "use -- to end the options"
+check "-- before a note" "$(field "${out[4]}" ticket.history.2.text)" "--by"
+check "-- in a reason" "$(field "${out[5]}" ticket.history.3.what)" "closed: spam -- really"
+
 # 1d. Unicode: valid UTF-8 is kept, limits count characters (200 two-byte
 #     characters are a valid description, 201 are too many), and a line with
 #     an invalid byte or a NUL is refused whole and creates nothing. Every
