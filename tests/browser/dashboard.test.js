@@ -491,6 +491,56 @@ async function main() {
     await anonRow.waitFor({ timeout: DEADLINE_MS });
     const anonCells = await anonRow.locator('td').allTextContents();
     if (anonCells[2] !== '—') fail('a ticket without a customer shows ' + JSON.stringify(anonCells));
+
+    // Two agents edit one ticket: Bea types in the edit form while Ada
+    // saves another description. Bea's page redraws live, her typing
+    // stays, and her save is a conflict naming Ada: Ada's description is
+    // not undone by the old one Bea's form still held.
+    const edited = Number(await anonRow.getAttribute('data-id'));
+    await b.goto(base + '/#/ticket/' + edited);
+    await b.locator('#ticket-title', { hasText: 'Who sent this' }).waitFor({ timeout: DEADLINE_MS });
+    const openEdit = (page) => page.evaluate(() => { document.querySelector('#edit').open = true; });
+    await openEdit(b);
+    await b.fill('#edit-form input[name=customer]', 'Globex');
+    await a.goto(base + '/#/ticket/' + edited);
+    await a.locator('#ticket-title', { hasText: 'Who sent this' }).waitFor({ timeout: DEADLINE_MS });
+    await openEdit(a);
+    await a.fill('#edit-form input[name=description]', 'Who sent this, and when');
+    await a.click('#edit-form button[type=submit]');
+    await b.locator('#ticket-title', { hasText: 'Who sent this, and when' }).waitFor({ timeout: DEADLINE_MS });
+    if (await b.inputValue('#edit-form input[name=customer]') !== 'Globex') fail('the live redraw dropped what Bea typed');
+    await b.click('#edit-form button[type=submit]');
+    await b.locator('#notice', { hasText: 'ada' }).waitFor({ timeout: DEADLINE_MS });
+    const after = await b.evaluate(async (tid) => (await (await fetch('/api/tickets/' + tid)).json()).ticket, edited);
+    if (after.description !== 'Who sent this, and when' || after.customer !== '')
+      fail('after the two edits the ticket is ' + JSON.stringify([after.description, after.customer]));
+    if (await b.inputValue('#edit-form input[name=description]') !== 'Who sent this, and when')
+      fail('after the conflict Bea\'s form still holds the old description');
+
+    // A create whose outcome is unknown (the first answer is replaced by a
+    // 504, as when the Store does not confirm in time; the desk made it),
+    // clicked again: the same Idempotency-Key, so one ticket.
+    const keys = [];
+    let answered = false;
+    await a.goto(base + '/#/queue');
+    await a.route('**/api/tickets', async (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      keys.push(route.request().headers()['idempotency-key']);
+      const answer = await route.fetch();
+      if (answered) return route.fulfill({ response: answer });
+      answered = true;
+      return route.fulfill({ status: 504, contentType: 'application/json',
+        body: JSON.stringify({ code: 'outcome_unknown', message: 'the Store did not confirm the change: it may or may not have been made' }) });
+    });
+    await a.fill('#create-form input[name=description]', 'Retried once');
+    await a.click('#create-form button[type=submit]');
+    await a.locator('#notice', { hasText: 'may or may not' }).waitFor({ timeout: DEADLINE_MS });
+    await a.click('#create-form button[type=submit]');
+    await a.locator('#notice', { hasText: /Ticket #\d+ created/ }).waitFor({ timeout: DEADLINE_MS });
+    await a.unroute('**/api/tickets');
+    if (keys.length !== 2 || !keys[0] || keys[0] !== keys[1]) fail('the create\'s keys: ' + JSON.stringify(keys));
+    const retried = await a.evaluate(async () => (await (await fetch('/api/tickets?search=Retried&limit=10')).json()).tickets.length);
+    if (retried !== 1) fail(retried + ' tickets made by a create and its retry');
     console.log('dashboard: sign-in, live queue, conflict, tree kill and restart checked; screenshots in ' + artefacts);
   } finally {
     if (browser) await browser.close();

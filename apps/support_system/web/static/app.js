@@ -74,6 +74,33 @@ async function api(method, path, body, headers) {
   return data;
 }
 
+// A change through change() carries an Idempotency-Key (docs/api-http.md).
+// One whose outcome is unknown (504 outcome_unknown, or no answer at all)
+// keeps its key, so the same change tried again (the same path and
+// fields) is made at most once, however often it is clicked; any other
+// answer ends the key.
+const retryKeys = new Map();
+
+function newKey() {
+  const b = new Uint8Array(16);
+  crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+async function change(path, body, headers) {
+  const what = path + ' ' + JSON.stringify(body === undefined ? null : body);
+  const key = retryKeys.get(what) || newKey();
+  try {
+    const data = await api('POST', path, body, Object.assign({ 'Idempotency-Key': key }, headers));
+    retryKeys.delete(what);
+    return data;
+  } catch (e) {
+    if (e.status === 504 || e.status === undefined) retryKeys.set(what, key);
+    else retryKeys.delete(what);
+    throw e;
+  }
+}
+
 // ---- signing in -------------------------------------------------------------------
 
 function signedIn(me) {
@@ -300,7 +327,7 @@ function actionButtons(t, short) {
 
 async function act(t, action, body) {
   try {
-    const data = await api('POST', '/api/tickets/' + t.id + '/' + action, body, { 'If-Match': '"' + t.version + '"' });
+    const data = await change('/api/tickets/' + t.id + '/' + action, body, { 'If-Match': '"' + t.version + '"' });
     state.tickets.set(data.ticket.id, data.ticket);
     notice('');
     refresh(data.ticket.id);
@@ -323,7 +350,7 @@ $('#create-form').addEventListener('submit', async (ev) => {
   const customer = f.customer.value.trim();
   if (customer) body.customer = customer;
   try {
-    const data = await api('POST', '/api/tickets', body);
+    const data = await change('/api/tickets', body);
     state.tickets.set(data.ticket.id, data.ticket);
     f.description.value = '';
     f.customer.value = '';
@@ -400,21 +427,37 @@ async function showTicket(id) {
     const body = close.reason.value.trim() ? { reason: close.reason.value.trim() } : {};
     if (await act(t, 'close', body)) close.reset();
   };
+  // The edit form: while someone types in it, a redraw (a live change)
+  // keeps what they typed and the ticket it was filled from (edit.base).
+  // A save sends the fields that differ from that ticket, under its
+  // version, so an edit made meanwhile by someone else is a conflict that
+  // names them, never undone by the fields this form still held.
   const edit = $('#edit-form');
-  if (!edit.contains(document.activeElement)) {
+  if (!edit.dirty || !edit.base || edit.base.id !== t.id) {
+    edit.dirty = false;
+    edit.base = t;
     edit.description.value = t.description;
     edit.customer.value = t.customer;
     edit.priority.value = t.priority;
   }
-  edit.onsubmit = (ev) => {
+  edit.oninput = () => { edit.dirty = true; };
+  edit.onsubmit = async (ev) => {
     ev.preventDefault();
-    const body = {};
-    if (edit.description.value !== t.description) body.description = edit.description.value;
+    const base = edit.base, body = {};
+    if (edit.description.value !== base.description) body.description = edit.description.value;
     const customer = edit.customer.value.trim();
-    if (customer !== t.customer) body.customer = customer;
-    if (edit.priority.value !== t.priority) body.priority = edit.priority.value;
+    if (customer !== base.customer) body.customer = customer;
+    if (edit.priority.value !== base.priority) body.priority = edit.priority.value;
     if (!Object.keys(body).length) { notice('Nothing to save: change a field first.'); return; }
-    act(t, 'edit', body);
+    // Done, or refused because the ticket moved on (the notice names who
+    // changed it), the form starts again from the ticket as it is; a
+    // field the desk refused stays as typed, to be corrected.
+    const done = await act(base, 'edit', body);
+    const now = state.tickets.get(base.id);
+    if (done || (now && now.version !== base.version)) {
+      edit.dirty = false;
+      if (state.ticketShown === base.id) showTicket(base.id);
+    }
   };
   for (const [sel, action] of [['#reply-form', 'reply'], ['#note-form', 'note']]) {
     const f = $(sel);
@@ -499,7 +542,7 @@ async function loadAgents() {
 
 async function agentAct(a, action, body) {
   try {
-    const data = await api('POST', '/api/agents/' + encodeURIComponent(a.name) + '/' + action, body);
+    const data = await change('/api/agents/' + encodeURIComponent(a.name) + '/' + action, body);
     let text = a.name + ' is ' + action + 'd.'; // activated, deactivated
     if (action === 'rename') text = a.name + ' is now ' + data.agent.name + '.';
     else if (action === 'available' || action === 'unavailable') text = a.name + ' is ' + action + '.';
@@ -519,7 +562,7 @@ $('#agent-add-form').addEventListener('submit', async (ev) => {
   const body = { name: f.name.value.trim() };
   if (f.password.value) { body.password = f.password.value; body.role = f.role.value; }
   try {
-    await api('POST', '/api/agents', body);
+    await change('/api/agents', body);
     f.reset();
     notice('Agent ' + body.name + ' added.', true);
   } catch (e) {
@@ -547,6 +590,9 @@ function connectEvents() {
   es.addEventListener('snapshot', (ev) => {
     for (const t of JSON.parse(ev.data).tickets) keepNewest(t);
     if (!$('#view-queue').hidden) loadQueue();
+    // A ticket's page is read again too: its ticket may have changed
+    // while the stream was down, and the events that said so are gone.
+    if (!$('#view-ticket').hidden && state.ticketShown) showTicket(state.ticketShown);
   });
   es.addEventListener('error', () => {
     live.textContent = 'reconnecting';
