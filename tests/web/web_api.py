@@ -787,6 +787,34 @@ class Stream:
         self.sock.close()
 
 
+def streams_end_with_their_session(desk, admin):
+    """An event stream reads nothing once its session has ended: signed
+    out, or its agent deactivated. It closes before the next event."""
+    expect(admin.post("/api/agents", {"name": "evan", "password": "evanpass1"}), 201)
+    for how in ("sign-out", "deactivate"):
+        evan = desk.client()
+        expect(evan.sign_in("evan", "evanpass1"), 200)
+        s = Stream(desk, evan.cookie)
+        if s.next()["event"] != "snapshot":
+            raise Failure("the stream's first event")
+        if how == "sign-out":
+            expect(evan.request("DELETE", "/api/session"), 200)
+        else:
+            expect(admin.post("/api/agents/evan/deactivate"), 200)
+        t = expect(admin.post("/api/tickets", {"description": "Not for evan (%s)" % how}),
+                   201)["ticket"]
+        try:
+            seen = s.until(lambda e: e["event"] == "ticket", "a ticket event")
+            raise Failure("after %s the stream sent %r" % (how, seen[-1]))
+        except Failure as e:
+            if "closed" not in str(e):
+                raise
+        s.close()
+        if how == "deactivate":
+            expect(admin.post("/api/agents/evan/activate"), 200)
+        del t
+
+
 def resume(desk, admin):
     """Last-Event-ID: a reconnect gets the events it missed, in order, then
     "resume"; from too far back, or not an id of this run, a snapshot that
@@ -974,7 +1002,7 @@ def stored_passwords(db):
     rows = con.execute("SELECT agent, hash, role FROM credentials ORDER BY agent").fetchall()
     con.close()
     if [(a, r) for a, _, r in rows] != [("ada", "admin"), ("carla", "agent"),
-                                        ("dora", "admin")]:
+                                        ("dora", "admin"), ("evan", "agent")]:
         raise Failure("credentials %r" % [(a, r) for a, _, r in rows])
     salts = set()
     for agent, h, _ in rows:
@@ -1041,6 +1069,7 @@ def main():
             agents(desk, admin)
             agents_admin(desk, admin)
             events(desk, admin)
+            streams_end_with_their_session(desk, admin)
             resume(desk, admin)
             protocol(desk, admin)
             sla(binary, tmp)

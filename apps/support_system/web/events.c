@@ -246,6 +246,7 @@ void web_events_watch_reports(bool on)
 
 typedef struct stream {
     arbor_http_response_t *res;
+    char session[SESSION_TOKEN_SIZE]; /* whose stream it is: it ends with the session */
     bool started;
     uint64_t sent;  /* the last event sent (or the snapshot's) */
     bool has_after; /* the client's Last-Event-ID, when it is one of this run's */
@@ -366,6 +367,12 @@ static int start(stream_t *s)
 static int to_event(arbor_msg_t *m, arbor_http_sse_event_t *ev, void *arg)
 {
     stream_t *s = arg;
+    /* A session that ended (signed out, expired, its agent deactivated,
+     * renamed or given a new password) reads nothing more: its stream ends
+     * before it sends another event. */
+    web_session_t still;
+    if (sessions_find(s->session, &still) != 0)
+        return -1;
     if (!s->started && start(s) < 0)
         return -1; /* end the stream: the client reconnects and tries again */
     if (m->tag == TAG_NOTIFY && send_new(s) < 0)
@@ -383,6 +390,7 @@ void api_events(arbor_http_request_t *req, arbor_http_response_t *res, const web
         return;
     }
     s->res = res;
+    snprintf(s->session, sizeof s->session, "%s", who->token);
     read_last_event_id(s, arbor_http_header(req, "Last-Event-ID"));
     /* Subscribed: now the first events, as the stream's first message. */
     arbor_send(arbor_self(), TAG_START, NULL, 0);
