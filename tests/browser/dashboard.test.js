@@ -541,6 +541,15 @@ async function main() {
     if (keys.length !== 2 || !keys[0] || keys[0] !== keys[1]) fail('the create\'s keys: ' + JSON.stringify(keys));
     const retried = await a.evaluate(async () => (await (await fetch('/api/tickets?search=Retried&limit=10')).json()).tickets.length);
     if (retried !== 1) fail(retried + ' tickets made by a create and its retry');
+
+    // The Agents page follows the roster without a reload: an agent added
+    // at the console shows, and so does another made unavailable.
+    await a.goto(base + '/#/agents');
+    await a.locator('#agents tr[data-agent="bea"]').waitFor({ timeout: DEADLINE_MS });
+    desk.stdin.write('agent-add zoe\nagent-available bea off\n');
+    await a.locator('#agents tr[data-agent="zoe"]').waitFor({ timeout: DEADLINE_MS });
+    await a.locator('#agents tr[data-agent="bea"] td', { hasText: /^unavailable$/ }).waitFor({ timeout: DEADLINE_MS });
+    desk.stdin.write('agent-available bea on\n');
     console.log('dashboard: sign-in, live queue, conflict, tree kill and restart checked; screenshots in ' + artefacts);
   } finally {
     if (browser) await browser.close();

@@ -20,6 +20,7 @@ const state = {
   agents: [],
   events: null,
   treeTimer: null,
+  agentsTimer: null, // the Agents page's: re-read every second while it shows
   topPid: null,      // the top supervisor's pid, from the last tree
   ticketShown: null, // the id of the ticket whose page is drawn
   noticeAt: '',      // the location hash the notice was given on
@@ -173,6 +174,10 @@ function show(view) {
   if (view !== 'tree' && state.treeTimer) {
     clearInterval(state.treeTimer);
     state.treeTimer = null;
+  }
+  if (view !== 'agents' && state.agentsTimer) {
+    clearInterval(state.agentsTimer);
+    state.agentsTimer = null;
   }
 }
 
@@ -499,18 +504,28 @@ function olderButton(id, page, older) {
 
 // ---- agents -------------------------------------------------------------------------
 
+// The roster changes without ticket events (an agent added or made
+// unavailable at the console, a load moved by an assignment): the page
+// reads it again every second while it shows, as the tree does.
 async function showAgents() {
   show('agents');
   await loadAgents();
+  if (!state.agentsTimer) state.agentsTimer = setInterval(() => loadAgents(true), 1000);
 }
 
-async function loadAgents() {
+// quiet: a periodic read, which says nothing when the desk cannot answer
+// (the next one tries again), and leaves the table as it is while a
+// rename is being typed in it.
+async function loadAgents(quiet) {
   try {
     state.agents = (await api('GET', '/api/agents')).agents;
   } catch (e) {
-    notice(e.message);
+    if (!quiet) notice(e.message);
     return;
   }
+  const typing = [...document.querySelectorAll('#agents form.rename input')]
+    .some((i) => i.value || i === document.activeElement);
+  if (quiet && typing) return;
   const admin = state.me.role === 'admin';
   $('#agent-admin').hidden = !admin;
   $('#agents tbody').replaceChildren(...state.agents.map((a) => {
