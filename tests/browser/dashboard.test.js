@@ -550,6 +550,17 @@ async function main() {
     await a.locator('#agents tr[data-agent="zoe"]').waitFor({ timeout: DEADLINE_MS });
     await a.locator('#agents tr[data-agent="bea"] td', { hasText: /^unavailable$/ }).waitFor({ timeout: DEADLINE_MS });
     desk.stdin.write('agent-available bea on\n');
+
+    // A snapshot (the stream came back having missed changes) reads the
+    // ticket's page again: here the stream is closed, a note is made at the
+    // console, and the page learns of it only from the snapshot.
+    await a.goto(base + '/#/ticket/' + edited);
+    await a.locator('#ticket-title', { hasText: 'Who sent this' }).waitFor({ timeout: DEADLINE_MS });
+    await a.evaluate(() => state.events.close());
+    desk.stdin.write('note ' + edited + ' Noted while the stream was down\n');
+    await desk.waitFor('out', /"text":"Noted while the stream was down"|Noted while the stream was down/);
+    await a.evaluate(() => state.events.dispatchEvent(new MessageEvent('snapshot', { data: JSON.stringify({ tickets: [], reason: 'too_old' }) })));
+    await a.locator('#ticket-history li.note blockquote', { hasText: 'Noted while the stream was down' }).waitFor({ timeout: DEADLINE_MS });
     console.log('dashboard: sign-in, live queue, conflict, tree kill and restart checked; screenshots in ' + artefacts);
   } finally {
     if (browser) await browser.close();
