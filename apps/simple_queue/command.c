@@ -26,7 +26,13 @@ bool sq_command_decode(int argc, const char *const *argv, sq_command_t *cmd, con
     }
     const char *name = argv[0], *arg = argc > 1 ? argv[1] : NULL;
     bool quit = strcmp(name, "quit") == 0 || strcmp(name, "exit") == 0;
-    /* Before the name is looked at: "foo bar" is too many arguments. */
+    size_t i = 0, n = sizeof commands / sizeof commands[0];
+    while (i < n && strcmp(name, commands[i].name) != 0)
+        i++;
+    /* The name first, as the desk's console does: "foo bar" is an unknown
+     * command, "queue x" a known one given too many arguments. */
+    if (i == n && !quit)
+        return refuse(code, message, "unknown_command", "unknown command (try: help)");
     if (argc > 2 || (arg && strcmp(name, "enqueue") != 0))
         return refuse(code, message, "bad_argument",
                       strcmp(name, "enqueue") == 0 ? "enqueue takes one integer: enqueue N"
@@ -35,11 +41,6 @@ bool sq_command_decode(int argc, const char *const *argv, sq_command_t *cmd, con
         *cmd = (sq_command_t){SQ_CMD_QUIT, 0};
         return true;
     }
-    size_t i = 0, n = sizeof commands / sizeof commands[0];
-    while (i < n && strcmp(name, commands[i].name) != 0)
-        i++;
-    if (i == n)
-        return refuse(code, message, "unknown_command", "unknown command (try: help)");
     long value = 0;
     if (commands[i].kind == SQ_CMD_ENQUEUE) {
         char *end;

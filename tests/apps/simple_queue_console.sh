@@ -89,13 +89,15 @@ for h in -h --help; do
 done
 # Extra words are refused, not ignored: `quit now` does not quit, `queue
 # x` shows nothing.
-out=$(printf '%s\n' 'quit now' 'queue x' 'crash now' 'enqueue 1 2' 'queue' 'quit' | timeout 60 "$bin" --json)
+# An unknown command is unknown whatever follows it (`foo bar`).
+out=$(printf '%s\n' 'quit now' 'queue x' 'crash now' 'enqueue 1 2' 'queue' 'foo bar' 'quit' | timeout 60 "$bin" --json)
 expect 1 '{"ok":false,"error":{"code":"bad_argument","message":"too many arguments (try: help)"}}'
 expect 2 '{"ok":false,"error":{"code":"bad_argument","message":"too many arguments (try: help)"}}'
 expect 3 '{"ok":false,"error":{"code":"bad_argument","message":"too many arguments (try: help)"}}'
 expect 4 '{"ok":false,"error":{"code":"bad_argument","message":"enqueue takes one integer: enqueue N"}}'
 expect 5 '{"ok":true,"queue":[1,2,3]}'
-expect 6 '{"ok":true}'
+expect 6 '{"ok":false,"error":{"code":"unknown_command","message":"unknown command (try: help)"}}'
+expect 7 '{"ok":true}'
 # Integers stay exact in JSON, beyond 2^53 and at the ends of the range.
 out=$(printf '%s\n' 'enqueue 9007199254740993' 'enqueue -9223372036854775808' \
     'enqueue 9223372036854775807' 'queue' 'dequeue' 'dequeue' 'dequeue' 'dequeue' 'dequeue' 'quit' |
