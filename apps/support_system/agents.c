@@ -456,6 +456,11 @@ int agents_choose(agents_choice_t *choice)
     return rc == ARBOR_EAGAIN ? ask_least_loaded(choice) : rc;
 }
 
+const char *agents_spelling(const char *name, store_agent_t *known)
+{
+    return agents_lookup(name, known, NULL) == 0 ? known->name : name;
+}
+
 int agents_lookup(const char *name, store_agent_t *found, ticket_error_t *err)
 {
     agents_req_t q;

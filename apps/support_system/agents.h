@@ -58,6 +58,10 @@ int agents_choose(agents_choice_t *out);
  * says why. */
 int agents_lookup(const char *name, store_agent_t *out, ticket_error_t *err);
 
+/* name as the roster spells it (ADA is ada), in *known; name itself when
+ * it is on no roster entry (the change that follows says so). */
+const char *agents_spelling(const char *name, store_agent_t *known);
+
 /* The roster in the order added, with each agent's open tickets (durable;
  * in memory the count is -1, unknown): *out (free()) with *n agents. A
  * read the Store cannot do is an error (err, if not NULL, says why), never

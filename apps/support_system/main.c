@@ -639,8 +639,7 @@ static void cmd_agent_rename(const console_t *c, words_t *ws)
     request_id_of(&r, &rid);
     desk_once_t once = {.request_id = rid.id};
     store_agent_t known;
-    if (agents_lookup(r.name, &known, NULL) == 0)
-        r.name = known.name; /* as the roster spells them: their sessions are in that name */
+    r.name = agents_spelling(r.name, &known); /* their sessions are in that name */
     if (desk_agent_rename_once(r.name, r.new_name, &desk_operator, &once, &err) != 0) {
         fail_change(c, &err, &rid);
         return;
@@ -669,8 +668,7 @@ static void cmd_agent_set(const console_t *c, words_t *ws)
     request_id_of(&r, &rid);
     desk_once_t once = {.request_id = rid.id};
     store_agent_t known;
-    if (agents_lookup(r.name, &known, NULL) == 0)
-        r.name = known.name; /* as the roster spells them: their sessions are in that name */
+    r.name = agents_spelling(r.name, &known); /* their sessions are in that name */
     int rc = r.active == 0 ? desk_agent_deactivate_once(r.name, &once, &open, &n, &err)
                            : desk_agent_set(r.name, r.active, r.available, &once, &err);
     if (rc) {
@@ -1137,18 +1135,18 @@ static bool run_command(const console_t *c, const char *line, size_t len)
         fail(c, "bad_input", why);
         return true;
     }
-    why = console_split(line, &ws);
-    if (why) {
-        fail(c, "bad_argument", why);
-        if (console_reads_password(line))
-            console_skip_password();
-        return true;
-    }
     /* Every command's words are checked before it runs, those of commands
      * that read none included: extra words are refused, never ignored. */
     desk_request_t r;
-    if (!decode(c, &ws, &r)) {
+    why = console_split(line, &ws);
+    bool refused = why || !decode(c, &ws, &r);
+    if (why)
+        fail(c, "bad_argument", why);
+    else if (refused)
         console_words_free(&ws);
+    if (refused) {
+        /* admin-add and password-reset read their password next: refused,
+         * they still take that line (console_skip_password). */
         if (console_reads_password(line))
             console_skip_password();
         return true;

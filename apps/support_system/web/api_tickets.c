@@ -795,8 +795,7 @@ void api_agent_act(arbor_http_request_t *req, arbor_http_response_t *res, const 
     /* The agent as the roster spells them (ADA is ada): the self check,
      * the sessions that end and the answer go by that name. */
     store_agent_t known;
-    if (agents_lookup(name, &known, NULL) == 0)
-        name = known.name;
+    name = agents_spelling(name, &known);
     cJSON *body;
     desk_once_t once;
     if (!idempotency_key(req, res, &once) ||
