@@ -61,10 +61,14 @@ done
 for opt in --db --log --json --policy --idle-timeout --schedulers --no-console -h --help; do
     grep -qE "^ +(-h, )?$opt( |,|$)" <<<"$help" || { echo "FAIL: --help does not list $opt"; exit 1; }
 done
-for opt in $(grep -oE '^ +(-h, )?--[a-z-]+' <<<"$help" | grep -oE -- '--[a-z-]+'); do
-    msg=$(timeout 60 "$bin" --no-http "$opt" </dev/null 2>&1 >/dev/null || true)
-    ! grep -q "unknown option" <<<"$msg" || { echo "FAIL: --help lists $opt, refused: $msg"; exit 1; }
-done
+# An option that takes a value is given none, and is refused for that; a
+# flag is followed by an unknown option, so the desk stops there instead of
+# starting (--no-console would run until the timeout).
+while read -r opt value; do
+    if [ -n "$value" ]; then probe=("$opt"); else probe=("$opt" --no-such-option); fi
+    msg=$(timeout 60 "$bin" --no-http "${probe[@]}" </dev/null 2>&1 >/dev/null || true)
+    ! grep -qF -- "$opt: unknown option" <<<"$msg" || { echo "FAIL: --help lists $opt, refused: $msg"; exit 1; }
+done < <(grep -oE '^ +(-h, )?--[a-z-]+( [^ ]+)?' <<<"$help" | sed -E 's/^ +(-h, )?//')
 
 # 0b. An unusable --log is refused at start with the path and the reason,
 #     status non-zero, and nothing is started: no database, no lock. (A
