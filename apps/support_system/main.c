@@ -21,6 +21,7 @@
 #include "desk_json.h"
 #include "request.h"
 #include "sla_timer.h"
+#include "start_reports.h"
 #include "web/sessions.h"
 
 static const char usage[] =
@@ -1233,6 +1234,28 @@ _Noreturn static void stop_without_desk(const char *db)
     arbor_exit(arbor_error("supervisor_gave_up"));
 }
 
+/* Why the web desk could not listen, in words, from a start's failure
+ * (the HTTP server's "listen on HOST:PORT: ERROR" inside it); NULL when
+ * the failure is another one. */
+static const char *listen_failure(const char *text)
+{
+    const char *at = strstr(text, "listen on ");
+    if (!at)
+        return NULL;
+    static const struct {
+        const char *error, *words;
+    } known[] = {
+        {"EADDRINUSE", "the port is taken by another program"},
+        {"EACCES", "a port below 1024 needs privileges"},
+        {"EADDRNOTAVAIL", "the address is not one of this machine's"},
+        {"ENOENT", "the name has no address"},
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strstr(at, known[i].error))
+            return known[i].words;
+    return NULL;
+}
+
 static void root(void *arg)
 {
     const options_t *o = arg;
@@ -1250,18 +1273,23 @@ static void root(void *arg)
     arbor_trap_exit(true); /* the supervisor's end is a message to answer */
     arbor_register(DESK_CONSOLE_NAME, arbor_self(), NULL);
     arbor_reason_t why;
+    start_reports_hold();
     int rc = desk_start(&cfg, &c.sup, &why);
     if (rc) {
         char text[512];
         arbor_reason_format(&why, text, sizeof text);
-        fprintf(stderr, "support_system: cannot start: %s (%s)\n", arbor_strerror(rc), text);
-        if (o->web && strstr(text, "ADDRINUSE"))
+        const char *listen = o->web ? listen_failure(text) : NULL;
+        start_reports_release(!listen);
+        if (listen)
             fprintf(stderr,
-                    "support_system: %s:%u is taken by another program: choose another"
-                    " port with --http, or run without the web desk (--no-http)\n",
-                    o->http_host, (unsigned)o->http_port);
+                    "support_system: the web desk cannot listen on %s:%u: %s; choose another"
+                    " address with --http, or run without the web desk (--no-http)\n",
+                    o->http_host, (unsigned)o->http_port, listen);
+        else
+            fprintf(stderr, "support_system: cannot start: %s (%s)\n", arbor_strerror(rc), text);
         arbor_exit(arbor_error("start failed"));
     }
+    start_reports_release(true);
     watched_sup = c.sup;
     arbor_pid_t watcher;
     arbor_spawn_link(watch_desk, NULL, &watcher);

@@ -40,6 +40,12 @@ typedef void (*arbor_report_fn)(const arbor_report_t *report, void *ctx);
 /* Installs fn (NULL restores the default printer). Returns the old one. */
 arbor_report_fn arbor_report_set_handler(arbor_report_fn fn, void *ctx);
 
+/* Formats report as the default printer prints it, on one line without
+ * its newline: "=SUPERVISOR REPORT==== supervisor <0.5.1> start_error:
+ * reason=... child=web". Writes at most size bytes, NUL included, and
+ * returns the length of the whole line, as snprintf does. */
+int arbor_report_format(const arbor_report_t *report, char *buf, size_t size);
+
 /* Delivers a report to the current handler. */
 void arbor_report(const arbor_report_t *report);
 

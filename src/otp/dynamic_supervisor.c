@@ -66,12 +66,16 @@ typedef struct dynsup {
                                 * they index: changed under its lock */
 } dynsup_t;
 
-/* Who our reports name: our children have no ids. */
+/* Who our reports name: our children have no ids, so a report about one
+ * names its pid (child=<0.12.1>), as OTP's names pid and id undefined. */
 static const arbor__retry_who_t who = {.behaviour = "dynamic_supervisor"};
 
-static void report(const char *what, arbor_reason_t reason)
+static void report(const char *what, arbor_pid_t child, arbor_reason_t reason)
 {
-    arbor__retry_report(who, ARBOR_REPORT_SUPERVISOR, what, reason);
+    char pid[32];
+    arbor_pid_format(child, pid, sizeof pid);
+    arbor__retry_report((arbor__retry_who_t){.behaviour = who.behaviour, .child_id = pid},
+                        ARBOR_REPORT_SUPERVISOR, what, reason);
 }
 
 static child_t *child_in(const arbor__u64map_t *map, arbor_pid_t pid)
@@ -284,7 +288,7 @@ static arbor_gs_ret_t tick_and_restart(dynsup_t *d, child_t *c)
 static arbor_gs_ret_t on_child_exit(dynsup_t *d, child_t *c, arbor_reason_t reason)
 {
     if (arbor__policy_exit_reported(c->kind->spec.restart, &reason))
-        report("child_terminated", reason);
+        report("child_terminated", c->pid, reason);
     if (arbor__policy_on_exit(c->kind->spec.restart, &reason) != ARBOR__POLICY_RESTART) {
         forget(d, c); /* kept or forgotten: a dynamic child is its process */
         return arbor_gs_noreply();
@@ -299,7 +303,7 @@ static arbor_gs_ret_t on_child_exit(dynsup_t *d, child_t *c, arbor_reason_t reas
     }
     arbor__sup_table_unlock(d->table);
     if (!moved) {
-        report("child_dropped", arbor_error("out of memory"));
+        report("child_dropped", c->pid, arbor_error("out of memory"));
         forget(d, c);
         return arbor_gs_noreply();
     }
@@ -335,7 +339,7 @@ static void judge_end(const child_t *c, arbor_pid_t pid, const arbor_reason_t *d
     arbor_reason_t r = arbor__shutdown_end_reason(pid, down);
     if (!arbor__policy_shutdown_expected(ARBOR__POLICY_DYNAMIC_SUPERVISOR, shutdown_of(c),
                                          c->kind->spec.restart, &r))
-        report("shutdown_error", r);
+        report("shutdown_error", pid, r);
     arbor_reason_free(&r);
 }
 
@@ -494,7 +498,7 @@ static arbor_gs_ret_t call_terminate_child(dynsup_t *d, arbor_pid_t pid)
         arbor_reason_t why = arbor__shutdown_child(c->pid, sd);
         if (!arbor__policy_shutdown_expected(ARBOR__POLICY_DYNAMIC_SUPERVISOR, sd,
                                              c->kind->spec.restart, &why))
-            report("shutdown_error", why);
+            report("shutdown_error", c->pid, why);
         arbor_reason_free(&why);
         forget(d, c);
         r.rc = 0;

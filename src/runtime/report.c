@@ -1,21 +1,22 @@
 /*
- * The report handler: one function pointer and its context, swapped
- * atomically, so that reports from any thread see a consistent pair.
+ * Reports: the line the default printer makes of one, and the handler:
+ * one function pointer and its context, swapped atomically, so that
+ * reports from any thread see a consistent pair.
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "arbor.h"
 
-/* Progress reports are not printed by default, as OTP's default logger
- * level (notice) filters them; a handler of one's own sees them all. */
-static void print_report(const arbor_report_t *r, void *ctx)
+int arbor_report_format(const arbor_report_t *r, char *buf, size_t size)
 {
-    if (r->kind == ARBOR_REPORT_PROGRESS)
-        return;
     static const char *const kinds[] = {"", "CRASH REPORT", "PROGRESS REPORT", "SUPERVISOR REPORT",
                                         "WARNING"};
+    const char *kind = r->kind >= ARBOR_REPORT_CRASH && r->kind <= ARBOR_REPORT_WARNING
+                           ? kinds[r->kind]
+                           : "REPORT";
     char pid[32], small[128];
     arbor_pid_format(r->pid, pid, sizeof pid);
     /* The reason whole: a long one is formatted again into a block of its own. */
@@ -23,9 +24,28 @@ static void print_report(const arbor_report_t *r, void *ctx)
     char *reason = n >= (int)sizeof small ? malloc((size_t)n + 1) : NULL;
     if (reason)
         arbor_reason_format(&r->reason, reason, (size_t)n + 1);
-    fprintf(stderr, "=%s==== %s %s %s: reason=%s %s\n", kinds[r->kind], r->behaviour, pid, r->what,
-            reason ? reason : small, r->detail ? r->detail : "");
+    bool detail = r->detail && r->detail[0];
+    n = snprintf(buf, size, "=%s==== %s %s %s: reason=%s%s%s", kind,
+                 r->behaviour ? r->behaviour : "", pid, r->what ? r->what : "",
+                 reason ? reason : small, detail ? " " : "", detail ? r->detail : "");
     free(reason);
+    return n;
+}
+
+/* Progress reports are not printed by default, as OTP's default logger
+ * level (notice) filters them; a handler of one's own sees them all. */
+static void print_report(const arbor_report_t *r, void *ctx)
+{
+    (void)ctx;
+    if (r->kind == ARBOR_REPORT_PROGRESS)
+        return;
+    char small[256];
+    int n = arbor_report_format(r, small, sizeof small);
+    char *line = n >= (int)sizeof small ? malloc((size_t)n + 1) : NULL;
+    if (line)
+        arbor_report_format(r, line, (size_t)n + 1);
+    fprintf(stderr, "%s\n", line ? line : small);
+    free(line);
 }
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;

@@ -630,6 +630,11 @@ exec {gin}>&- {gout}<&-
 check "exit status after giving up" "$rc" 3
 grep -qF "support_system: SupportSystem.Supervisor gave up: its processes (the Store, the TicketSupervisor and those after them) were restarted more than 3 times in 5 s; the desk stops. Every acknowledged change is in $gdb;" "$tmp/gaveup.err" ||
     { echo "FAIL gave-up message: $(cat "$tmp/gaveup.err")"; exit 1; }
+# The supervisors' reports, held while the desk started, go to stderr once
+# it runs: each kill of the Store, and the top supervisor's giving up.
+[ "$(grep -c '^=SUPERVISOR REPORT==== supervisor <[0-9.]*> child_terminated: reason=killed child=Store$' "$tmp/gaveup.err")" -eq 4 ] &&
+    grep -q '^=SUPERVISOR REPORT==== supervisor <[0-9.]*> reached_max_restart_intensity: reason=shutdown child=Store$' "$tmp/gaveup.err" ||
+    { echo "FAIL reports after the start: $(cat "$tmp/gaveup.err")"; exit 1; }
 check "kept after giving up" "$(sqlite3 "$gdb" 'SELECT description FROM tickets')" "kept through the end"
 
 # 2f. SIGTERM stops the desk cleanly while it waits for input: status 0,

@@ -264,6 +264,7 @@ static size_t live_processes(void)
 /* Supervisor reports, forwarded to a process as EV_SUP_REPORT messages. */
 typedef struct report_note {
     char what[40];
+    char detail[64];
     arbor_reason_t reason;
 } report_note_t;
 
@@ -297,6 +298,7 @@ static void forward_report(const arbor_report_t *r, void *ctx)
         return;
     report_note_t n = {.reason = r->reason};
     snprintf(n.what, sizeof n.what, "%s", r->what);
+    snprintf(n.detail, sizeof n.detail, "%s", r->detail ? r->detail : "");
     arbor_send(report_sink, EV_SUP_REPORT, &n, sizeof n);
 }
 
@@ -983,11 +985,13 @@ static void ds13_root(void *arg)
         {{.on_shutdown = arbor_error("crash")}, ARBOR_PERMANENT},
     };
     arbor_ref_t refs[4];
+    arbor_pid_t pids[4];
     for (int i = 0; i < 4; i++) {
         kids[i].t.log = arbor_self();
         arbor_child_spec_t spec = {
             .start = trapper_start, .arg = &kids[i].t, .restart = kids[i].restart};
-        refs[i] = monitor(start_child(sup, &spec));
+        pids[i] = start_child(sup, &spec);
+        refs[i] = monitor(pids[i]);
         expect_ready();
     }
     ASSERT_OK(arbor_dynsup_stop(sup, ARBOR_SHUTDOWN));
@@ -1003,6 +1007,11 @@ static void ds13_root(void *arg)
         ASSERT_STREQ(r[i].what, "shutdown_error");
         normal |= r[i].reason.kind == ARBOR_EXIT_NORMAL;
         crash |= r[i].reason.kind == ARBOR_EXIT_ERROR && !strcmp(r[i].reason.detail, "crash");
+        /* A dynamic child has no id: the report names its pid. */
+        char pid[32], want[64];
+        arbor_pid_format(pids[r[i].reason.kind == ARBOR_EXIT_NORMAL ? 2 : 3], pid, sizeof pid);
+        snprintf(want, sizeof want, "child=%s", pid);
+        ASSERT_STREQ(r[i].detail, want);
     }
     ASSERT_TRUE(normal);
     ASSERT_TRUE(crash);

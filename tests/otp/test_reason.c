@@ -4,7 +4,8 @@
  * trapping linked process's EXIT, a caller's exit_out, a starter's
  * error_out (from the server's ack, from a DynamicSupervisor's reply, and
  * inside a Supervisor's failed_to_start_child), and the reports of the
- * server and of its supervisor. Each case also frees the message before
+ * server and of its supervisor, and the line the default printer makes of a
+ * report. Each case also frees the message before
  * reading a copy, so a text that lived only in the freed message fails
  * under ASan.
  */
@@ -211,4 +212,44 @@ static void report_root(void *arg)
 TEST(long_reason_reaches_the_server_and_supervisor_reports_whole)
 {
     ASSERT_REASON(arbor_test_run(report_root, NULL), ARBOR_EXIT_NORMAL, "");
+}
+
+/* The default printer's line (arbor_report_format): the reason whole, and
+ * the detail after one blank only when there is one (a report without one
+ * ended in a blank). In a process, where a long reason is kept whole. */
+static void format_root(void *arg)
+{
+    (void)arg;
+    arbor_report_t r = {.kind = ARBOR_REPORT_SUPERVISOR,
+                        .pid = arbor_self(),
+                        .behaviour = "dynamic_supervisor",
+                        .what = "child_terminated",
+                        .reason = arbor_error("boom"),
+                        .detail = ""};
+    char pid[32], want[128], line[128];
+    arbor_pid_format(arbor_self(), pid, sizeof pid);
+    snprintf(want, sizeof want,
+             "=SUPERVISOR REPORT==== dynamic_supervisor %s child_terminated: reason=boom", pid);
+    ASSERT_EQ(arbor_report_format(&r, line, sizeof line), (int)strlen(want));
+    ASSERT_STREQ(line, want);
+    r.detail = "child=<0.7.1>";
+    strcat(want, " child=<0.7.1>");
+    ASSERT_EQ(arbor_report_format(&r, line, sizeof line), (int)strlen(want));
+    ASSERT_STREQ(line, want);
+
+    r.reason = arbor_error("%s", long_text());
+    char whole[LONG_LEN + 256];
+    int n = arbor_report_format(&r, whole, sizeof whole);
+    ASSERT_TRUE(n > LONG_LEN && n < (int)sizeof whole);
+    ASSERT_TRUE(strstr(whole, long_text()) != NULL);
+    ASSERT_STREQ(whole + n - strlen(" child=<0.7.1>"), " child=<0.7.1>");
+    /* Cut to a small buffer, the length is still the whole line's. */
+    ASSERT_EQ(arbor_report_format(&r, line, sizeof line), n);
+    ASSERT_EQ(strlen(line), sizeof line - 1);
+    arbor_reason_free(&r.reason);
+}
+
+TEST(a_report_formats_as_one_line_with_the_reason_whole)
+{
+    ASSERT_REASON(arbor_test_run(format_root, NULL), ARBOR_EXIT_NORMAL, "");
 }

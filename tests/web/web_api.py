@@ -981,8 +981,16 @@ def start_refusals(binary, tmp, port):
         [binary, "--json", "--db", os.path.join(tmp, "other.db"), "--http",
          "127.0.0.1:%d" % port], input="quit\n", capture_output=True, text=True,
         timeout=DEADLINE_S)
-    if d.returncode == 0 or "is taken by another program" not in d.stderr:
+    # One plain line, not the supervisors' start_error reports before it.
+    taken = "cannot listen on 127.0.0.1:%d: the port is taken by another program" % port
+    if d.returncode == 0 or taken not in d.stderr or "REPORT" in d.stderr:
         raise Failure("a taken port: status %d, %r" % (d.returncode, d.stderr))
+    d = subprocess.run(
+        [binary, "--json", "--db", os.path.join(tmp, "other.db"), "--http", "192.0.2.1:4000"],
+        input="quit\n", capture_output=True, text=True, timeout=DEADLINE_S)
+    foreign = "cannot listen on 192.0.2.1:4000: the address is not one of this machine's"
+    if d.returncode == 0 or foreign not in d.stderr or "REPORT" in d.stderr:
+        raise Failure("an address not of this machine: status %d, %r" % (d.returncode, d.stderr))
     for bad in ("4000", "127.0.0.1:", "127.0.0.1:70000", ":80"):
         d = subprocess.run(
             [binary, "--db", os.path.join(tmp, "bad.db"), "--http", bad], input="",
