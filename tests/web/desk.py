@@ -17,14 +17,15 @@ class Failure(Exception):
 
 
 class Desk:
-    def __init__(self, binary, tmp, extra=(), name="desk", first_start=True):
+    def __init__(self, binary, tmp, extra=(), name="desk", first_start=True, env=None):
         self.tmp = tmp
         self.db = os.path.join(tmp, name + ".db")
         self.err_path = os.path.join(tmp, name + ".stderr")
         self.err_file = open(self.err_path, "w+")
         self.proc = subprocess.Popen(
             [binary, "--json", "--demo", "--db", self.db, "--http", "127.0.0.1:0", *extra],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err_file, text=True)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err_file, text=True,
+            env=dict(os.environ, **env) if env else None)
         line = self.wait_stderr(r"Web desk on http://127\.0\.0\.1:(\d+)/\n")
         self.port = int(line.group(1))
         self.setup_token = None

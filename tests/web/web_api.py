@@ -783,14 +783,37 @@ class Stream:
             if len(seen) > 2000:
                 raise Failure("no %s among %r" % (what, seen[-5:]))
 
+    def closes_within(self, seconds, what):
+        """Waits up to seconds for the server to close the stream, which
+        must send no event meanwhile (heartbeat comments aside)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Failure("%s: the stream stayed open" % what)
+            self.sock.settimeout(left)
+            try:
+                ev = self.next()
+            except socket.timeout:
+                continue
+            except Failure as e:
+                if "closed" in str(e):
+                    return
+                raise
+            raise Failure("%s: the stream sent %r" % (what, ev))
+
     def close(self):
         self.sock.close()
 
 
 def streams_end_with_their_session(desk, admin):
     """An event stream reads nothing once its session has ended: signed
-    out, or its agent deactivated. It closes before the next event."""
+    out, or its agent deactivated. It closes then, without waiting for
+    another event, and a stream of another session goes on."""
     expect(admin.post("/api/agents", {"name": "evan", "password": "evanpass1"}), 201)
+    others = Stream(desk, admin.cookie)
+    if others.next()["event"] != "snapshot":
+        raise Failure("the admin stream's first event")
     for how in ("sign-out", "deactivate"):
         evan = desk.client()
         expect(evan.sign_in("evan", "evanpass1"), 200)
@@ -801,18 +824,41 @@ def streams_end_with_their_session(desk, admin):
             expect(evan.request("DELETE", "/api/session"), 200)
         else:
             expect(admin.post("/api/agents/evan/deactivate"), 200)
-        t = expect(admin.post("/api/tickets", {"description": "Not for evan (%s)" % how}),
-                   201)["ticket"]
-        try:
-            seen = s.until(lambda e: e["event"] == "ticket", "a ticket event")
-            raise Failure("after %s the stream sent %r" % (how, seen[-1]))
-        except Failure as e:
-            if "closed" not in str(e):
-                raise
+        s.closes_within(10, "after " + how)  # no event comes: it closes by itself
         s.close()
         if how == "deactivate":
             expect(admin.post("/api/agents/evan/activate"), 200)
-        del t
+    t = expect(admin.post("/api/tickets", {"description": "For the admin's stream"}), 201)
+    others.until(lambda e: e["event"] == "ticket" and e["data"]["id"] == t["ticket"]["id"],
+                 "the admin's next event")
+    others.close()
+
+
+def streams_end_when_their_session_expires(binary, tmp):
+    """A stream whose session expires closes then, with no event to send:
+    on a desk whose sessions last 3 s (ARBOR_DESK_TEST_SESSION_TTL_MS)."""
+    d = Desk(binary, tmp, name="expiry", env={"ARBOR_DESK_TEST_SESSION_TTL_MS": "3000"})
+    try:
+        first_admin(d)
+        for attempt in range(3):  # a slow start may outlast the session: sign in again
+            c = d.client()
+            expect(c.sign_in("ada", ADMIN_PW), 200, what="ada signs in")
+            try:
+                s = Stream(d, c.cookie)
+                break
+            except Failure:
+                if attempt == 2:
+                    raise
+        if s.next()["event"] != "snapshot":
+            raise Failure("the expiring stream's first event")
+        s.closes_within(20, "a session that expires in 3 s")
+        s.close()
+        signed_out(c, "an expired session")
+        if d.quit() != 0:
+            raise Failure("the expiry desk did not quit cleanly")
+    finally:
+        if d.proc.poll() is None:
+            d.proc.kill()
 
 
 def resume(desk, admin):
@@ -1078,6 +1124,7 @@ def main():
             agents_admin(desk, admin)
             events(desk, admin)
             streams_end_with_their_session(desk, admin)
+            streams_end_when_their_session_expires(binary, tmp)
             resume(desk, admin)
             protocol(desk, admin)
             sla(binary, tmp)

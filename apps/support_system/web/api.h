@@ -63,9 +63,11 @@ void api_process_kill(arbor_http_request_t *req, arbor_http_response_t *res,
 /* events.c */
 void api_events(arbor_http_request_t *req, arbor_http_response_t *res, const web_session_t *who);
 
-/* Installs (on) a report handler that also sends each report to the
- * event streams as a "process" event, then calls the handler that was
- * there (with no context); off puts that one back. */
-void web_events_watch_reports(bool on);
+/* Starts (on) the events of a new run: a report handler that also sends
+ * each report to the event streams as a "process" event, then calls the
+ * handler that was there (with no context), and a watch on sessions, so
+ * that a stream ends as soon as its session does; off puts the handler
+ * back and ends the watch. */
+void web_events_watch(bool on);
 
 #endif

@@ -10,6 +10,7 @@
  *   POST   /api/setup    {"token","name","password"}: the one-time link
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../agents.h"
@@ -40,11 +41,20 @@ static cJSON *session_json(const web_session_t *s)
     return j;
 }
 
+/* How long a session lasts: SESSION_TTL_MS, or for the tests the
+ * ARBOR_DESK_TEST_SESSION_TTL_MS environment variable (1 ms to 12 hours). */
+static int64_t session_ttl_ms(void)
+{
+    const char *env = getenv("ARBOR_DESK_TEST_SESSION_TTL_MS");
+    long long ms = env ? strtoll(env, NULL, 10) : 0;
+    return ms >= 1 && ms <= SESSION_TTL_MS ? ms : SESSION_TTL_MS;
+}
+
 /* Opens a session for agent and answers it with its cookie. */
 static void signed_in(arbor_http_response_t *res, const char *agent, credential_role_t role)
 {
     web_session_t s;
-    if (sessions_open(agent, role, SESSION_TTL_MS, &s) != 0) {
+    if (sessions_open(agent, role, session_ttl_ms(), &s) != 0) {
         web_error(res, 503, "unavailable", "no session could be made (no randomness)");
         return;
     }

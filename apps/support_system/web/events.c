@@ -46,6 +46,7 @@
 
 #define TAG_NOTIFY        0x4e4f5449ULL /* "NOTI": the ring has a new event (no data) */
 #define TAG_START         0x53544152ULL /* "STAR": the stream's own: send its first events */
+#define TAG_SESSIONS      0x53455353ULL /* "SESS": a session ended, or the stream's expires */
 #define SNAPSHOT_TICKETS  1000
 #define EVENTS_KEY        "events"
 #define PROCESS_EVENT_MAX 1024
@@ -233,13 +234,22 @@ static void on_report(const arbor_report_t *r, void *ctx)
     earlier_handler(r, NULL);
 }
 
-void web_events_watch_reports(bool on)
+/* Sessions ended: every stream checks that its own still lives. */
+static void sessions_ended(void)
+{
+    arbor_pid_t events = arbor_whereis(WEB_EVENTS_NAME);
+    if (events)
+        arbor_registry_dispatch(events, EVENTS_KEY, TAG_SESSIONS, NULL, 0, NULL);
+}
+
+void web_events_watch(bool on)
 {
     ring_reset(on);
     if (on)
         earlier_handler = arbor_report_set_handler(on_report, NULL);
     else
         arbor_report_set_handler(earlier_handler, NULL);
+    sessions_watch_ends(on ? sessions_ended : NULL);
 }
 
 /* ---- the stream ------------------------------------------------------------------------ */
@@ -369,7 +379,8 @@ static int to_event(arbor_msg_t *m, arbor_http_sse_event_t *ev, void *arg)
     stream_t *s = arg;
     /* A session that ended (signed out, expired, its agent deactivated,
      * renamed or given a new password) reads nothing more: its stream ends
-     * before it sends another event. */
+     * then (TAG_SESSIONS), or at the latest before it sends another
+     * event. */
     web_session_t still;
     if (sessions_find(s->session, &still) != 0)
         return -1;
@@ -392,10 +403,17 @@ void api_events(arbor_http_request_t *req, arbor_http_response_t *res, const web
     s->res = res;
     snprintf(s->session, sizeof s->session, "%s", who->token);
     read_last_event_id(s, arbor_http_header(req, "Last-Event-ID"));
-    /* Subscribed: now the first events, as the stream's first message. */
+    /* Subscribed: now the first events, as the stream's first message;
+     * and a word to itself when its session expires, to end then. */
     arbor_send(arbor_self(), TAG_START, NULL, 0);
+    int64_t left = who->expires_ms - ticket_now_ms();
+    arbor_timer_t *expiry = NULL;
+    arbor_send_after(arbor_self(), TAG_SESSIONS, NULL, 0, left > 0 ? (uint64_t)left + 1 : 0,
+                     &expiry);
     arbor_http_sse_opts_t o = {.on_message = to_event, .arg = s};
     arbor_http_sse(req, res, &o);
+    if (expiry) /* not kept for hours after the stream */
+        arbor_cancel_timer(expiry);
     arbor_registry_unregister(events, EVENTS_KEY);
     arbor_free(s->snapshot);
     arbor_free(s);

@@ -16,7 +16,26 @@ static struct {
     char setup[SESSION_TOKEN_SIZE]; /* "": none */
     char spent[SESSION_TOKEN_SIZE]; /* the one redeemed last, until the next is issued */
     int64_t setup_expires_ms;
+    void (*on_end)(void); /* sessions_watch_ends() */
 } table = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* After sessions were forgotten (the lock no longer held): tells the
+ * watcher. */
+static void ended(void)
+{
+    pthread_mutex_lock(&table.lock);
+    void (*fn)(void) = table.on_end;
+    pthread_mutex_unlock(&table.lock);
+    if (fn)
+        fn();
+}
+
+void sessions_watch_ends(void (*fn)(void))
+{
+    pthread_mutex_lock(&table.lock);
+    table.on_end = fn;
+    pthread_mutex_unlock(&table.lock);
+}
 
 static int random_token(char out[SESSION_TOKEN_SIZE])
 {
@@ -54,7 +73,8 @@ int sessions_open(const char *agent, credential_role_t role, int64_t ttl_ms, web
     out->role = role;
     out->expires_ms = ticket_now_ms() + ttl_ms;
     pthread_mutex_lock(&table.lock);
-    if (table.n == SESSIONS_MAX) {
+    bool full = table.n == SESSIONS_MAX;
+    if (full) {
         size_t first = 0;
         for (size_t i = 1; i < table.n; i++)
             if (table.open[i].expires_ms < table.open[first].expires_ms)
@@ -63,6 +83,8 @@ int sessions_open(const char *agent, credential_role_t role, int64_t ttl_ms, web
     }
     table.open[table.n++] = *out;
     pthread_mutex_unlock(&table.lock);
+    if (full)
+        ended();
     return 0;
 }
 
@@ -88,22 +110,31 @@ int sessions_find(const char *token, web_session_t *out)
 
 void sessions_close(const char *token)
 {
+    bool closed = false;
     pthread_mutex_lock(&table.lock);
     for (size_t i = 0; i < table.n; i++)
         if (sessions_token_equal(table.open[i].token, token)) {
             forget(i);
+            closed = true;
             break;
         }
     pthread_mutex_unlock(&table.lock);
+    if (closed)
+        ended();
 }
 
 void sessions_close_agent(const char *agent)
 {
+    bool closed = false;
     pthread_mutex_lock(&table.lock);
     for (size_t i = table.n; i-- > 0;)
-        if (strcmp(table.open[i].agent, agent) == 0)
+        if (strcmp(table.open[i].agent, agent) == 0) {
             forget(i);
+            closed = true;
+        }
     pthread_mutex_unlock(&table.lock);
+    if (closed)
+        ended();
 }
 
 int sessions_setup_issue(int64_t ttl_ms, char out[SESSION_TOKEN_SIZE])

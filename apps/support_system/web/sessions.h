@@ -46,6 +46,11 @@ void sessions_close(const char *token);
  * deactivation). Any process; no-op when the web never started. */
 void sessions_close_agent(const char *agent);
 
+/* Calls fn (NULL: none) after sessions end by sessions_close(),
+ * sessions_close_agent() or a full table, from the process that ended
+ * them; not when one expires (its end is its expires_ms). */
+void sessions_watch_ends(void (*fn)(void));
+
 /* True when the two tokens are equal, compared in constant time. */
 bool sessions_token_equal(const char *a, const char *b);
 

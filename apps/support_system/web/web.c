@@ -194,7 +194,7 @@ int web_new(const web_config_t *cfg, web_t **out)
         free(w);
         return rc;
     }
-    web_events_watch_reports(true);
+    web_events_watch(true);
     web_json_memory(true);
     *out = w;
     return 0;
@@ -204,7 +204,7 @@ void web_free(web_t *web)
 {
     if (!web)
         return;
-    web_events_watch_reports(false);
+    web_events_watch(false);
     web_json_memory(false);
     arbor_http_server_free(web->http);
     free(web);
