@@ -101,3 +101,14 @@ bool desk_same_file(const char *a, const char *b)
     return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
            sa.st_ino == sb.st_ino;
 }
+
+bool desk_db_own_file(const char *db, const char *path)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal", ".lock"};
+    char name[PATH_MAX];
+    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++)
+        if (snprintf(name, sizeof name, "%s%s", db, suffixes[i]) < (int)sizeof name &&
+            desk_same_file(path, name))
+            return true;
+    return false;
+}

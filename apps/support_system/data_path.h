@@ -31,4 +31,11 @@ int desk_absolute_path(const char *path, char *out, size_t size);
  * under two names (a link). */
 bool desk_same_file(const char *a, const char *b);
 
+/* Whether path names the database at db or a file beside it: SQLite's
+ * -wal, -shm and -journal, and the desk's .lock (desk.c). Writing there
+ * (a backup, the notification log) would write over the live database or
+ * its log; a -wal file that a checkpoint left empty even opens as an
+ * empty database. */
+bool desk_db_own_file(const char *db, const char *path);
+
 #endif

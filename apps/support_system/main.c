@@ -1470,6 +1470,13 @@ int main(int argc, char **argv)
     }
     if (!o.log[0])
         default_log_path(o.db, o.log, sizeof o.log);
+    if (desk_db_own_file(o.db, o.log)) {
+        fprintf(stderr,
+                "support_system: --log %s is the database or a file SQLite keeps beside it:"
+                " choose another file for the notification log\n",
+                o.log);
+        return 1;
+    }
     /* A log that cannot be written would only fail later, in the
      * Dispatcher's back-off: refuse it now, before anything starts. */
     char why_log[8192];

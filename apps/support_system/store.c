@@ -919,24 +919,6 @@ typedef struct {
     job_t *job;
 } backup_t;
 
-/* The files of the database at db: itself, those SQLite keeps beside it
- * while it is open or after a crash, and the desk's lock (desk.c). */
-static const char *const own_suffixes[] = {"", "-wal", "-shm", "-journal", ".lock"};
-
-/* Whether path names the open database at db or one of the files beside
- * it (own_suffixes): a backup there would write over the live database or
- * its log (a -wal file that a checkpoint left empty opens as an empty
- * database). */
-static bool own_file(const char *db, const char *path)
-{
-    char name[PATH_MAX];
-    for (size_t i = 0; i < sizeof own_suffixes / sizeof *own_suffixes; i++)
-        if (snprintf(name, sizeof name, "%s%s", db, own_suffixes[i]) < (int)sizeof name &&
-            desk_same_file(path, name))
-            return true;
-    return false;
-}
-
 /* Blocking pool: copies the database into a new file at path with SQLite's
  * online backup API, in one step (the Store serves nothing meanwhile, so
  * the copy is of one committed state). An existing file there is
@@ -946,7 +928,7 @@ static void *run_backup(void *arg)
     backup_t *b = arg;
     job_t *j = b->job;
     const char *db = sqlite3_db_filename(b->s->db, "main");
-    if (db && own_file(db, b->path)) {
+    if (db && desk_db_own_file(db, b->path)) {
         snprintf(j->err.code, sizeof j->err.code, "bad_argument");
         snprintf(j->err.message, sizeof j->err.message,
                  "%s is the desk's own database or a file SQLite keeps beside it: back up to"

@@ -71,7 +71,8 @@ while read -r opt value; do
 done < <(grep -oE '^ +(-h, )?--[a-z-]+( [^ ]+)?' <<<"$help" | sed -E 's/^ +(-h, )?//')
 
 # 0b. An unusable --log is refused at start with the path and the reason,
-#     status non-zero, and nothing is started: no database, no lock. (A
+#     status non-zero, and nothing is started: no database, no lock; so is
+#     a log that would be the database or one of its files. (A
 #     directory made read-only stops only a user other than root.)
 bad_logs=("$tmp/no/such/dir/desk.log" "$tmp")
 reasons=("No such file or directory" "Is a directory")
@@ -86,6 +87,14 @@ for i in "${!bad_logs[@]}"; do
     [ "$rc" -ne 0 ] &&
         grep -qF "cannot use the notification log ${bad_logs[$i]}: ${reasons[$i]}" <<<"$msg" ||
         { echo "FAIL --log ${bad_logs[$i]}: status $rc, message [$msg]"; exit 1; }
+done
+# The database or a file beside it as the log: text appended to SQLite's
+# files, and notifications marked delivered that no log holds.
+for log in "$db" "$db-wal" "$db-shm" "$db-journal" "$db.lock" "$(dirname "$db")/./$(basename "$db")"; do
+    rc=0
+    msg=$(echo quit | timeout 60 "$bin" --no-http --json --db "$db" --log "$log" 2>&1 >/dev/null) || rc=$?
+    [ "$rc" -ne 0 ] && grep -qF "is the database or a file SQLite keeps beside it" <<<"$msg" ||
+        { echo "FAIL --log $log: status $rc, message [$msg]"; exit 1; }
 done
 [ ! -e "$db" ] && [ ! -e "$db.lock" ] || { echo "FAIL: a refused --log started the desk"; exit 1; }
 
