@@ -222,6 +222,22 @@ int arbor_http_replyf(arbor_http_response_t *res, int status, const char *conten
                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /*
+ * What the connection answers if its process dies while the handler runs,
+ * before anything of the response is sent (a crash, or a kill from
+ * outside): by default "500 Internal Server Error" in text/plain. A
+ * handler whose request changes something may say instead that its
+ * outcome is unknown, since the change may have been made before the
+ * death. status, content_type (NULL: none) and the len bytes at body are
+ * copied; the answer has Content-Length and Connection: close, and a HEAD
+ * request gets its head alone. Only from the handler, in the connection's
+ * process, before it streams. Returns 0; ARBOR_EINVAL (status outside
+ * 200-999, a content type with CR, LF or NUL, or called outside the
+ * handler or once streaming); ARBOR_ENOMEM (the earlier answer kept).
+ */
+int arbor_http_set_crash_response(arbor_http_response_t *res, int status, const char *content_type,
+                                  const void *body, size_t len);
+
+/*
  * Adds a response header; name and value are copied. Returns 0;
  * ARBOR_EINVAL when name is not a token or either holds CR, LF or NUL (a
  * header could be injected), or name is one the server writes

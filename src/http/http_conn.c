@@ -27,7 +27,8 @@
  * requests before it).
  *
  * A crash in the handler: before it runs, the connection gives its socket
- * last words (arbor_socket_last_words): a 500 response. If the process
+ * last words (arbor_socket_last_words): a 500 response, or the one the
+ * handler chose (arbor_http_set_crash_response). If the process
  * dies in the handler, the runtime sends them as it closes the socket, and
  * the exit hook here reports the crash with the request's line. Once the
  * handler returns, or streams its first bytes, the last words are cleared.
@@ -723,6 +724,30 @@ static void exit_hook(void *arg)
                                    .what = "handler_crashed",
                                    .reason = arbor_error("the handler did not return"),
                                    .detail = line});
+}
+
+int arbor_http_set_crash_response(arbor_http_response_t *res, int status, const char *content_type,
+                                  const void *body, size_t len)
+{
+    http_conn_t *c = HTTP_CONN_OF_RES(res);
+    if (status < 200 || status > 999 || !c->in_handler || c->streaming ||
+        (content_type && content_type[strcspn(content_type, "\r\n")]))
+        return ARBOR_EINVAL;
+    char head[512];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                     status, arbor_http_status_text(status), content_type ? "Content-Type: " : "",
+                     content_type ? content_type : "", content_type ? "\r\n" : "", len);
+    if (n < 0 || (size_t)n >= sizeof head)
+        return ARBOR_EINVAL; /* a content type too long for a head of its own */
+    char *words = arbor__http_alloc(c, (size_t)n + len); /* freed after the answer */
+    if (!words)
+        return ARBOR_ENOMEM;
+    memcpy(words, head, (size_t)n);
+    if (len)
+        memcpy(words + n, body, len);
+    arbor_socket_last_words(c->socket, words, c->head_only ? (size_t)n : (size_t)n + len);
+    return 0;
 }
 
 /* Runs the handler for the request just parsed and queues its answer. */

@@ -377,8 +377,9 @@ class WebClient(threading.Thread):
 
     def call(self, method, path, body=None, sign_in=True, headers=None):
         """The answer, or None when the request could not be made or its
-        connection was cut (the web restarting) or killed (its last words,
-        a plain 500): outcome unknown."""
+        connection was cut (the web restarting), or a read's connection was
+        killed (its last words, 500 internal_error); a change's killed
+        connection answers 504 outcome_unknown, which call_once retries."""
         started = time.monotonic()
         try:
             r = self.client.request(method, path, body, headers=headers)
@@ -388,9 +389,11 @@ class WebClient(threading.Thread):
             self.stop.wait(0.02)  # a refused connection is instant: pace the retries
             return None
         self.model.answered(f"web {method} {path}", time.monotonic() - started)
-        if r.status == 500 and r.body == "Internal Server Error\n":
-            self.unreachable += 1
+        if r.status == 500 and (r.json or {}).get("code") == "internal_error":
+            self.unreachable += 1  # a read whose connection was killed
             return None
+        if r.status >= 400 and not r.json:
+            raise Failure(f"{method} {path}: an error not in the API's JSON: {r}")
         if r.status == 401 and sign_in:  # a session of a web that was restarted: sign in again
             self.sign_in()
             return None

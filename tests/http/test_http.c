@@ -24,6 +24,7 @@ static int64_t sse_heartbeat_ms = 60000;
 #define TAG_SSE_DONE   11 /* /events -> root: arbor_http_sse()'s result */
 #define TAG_EVENT      12 /* root -> /events: an sse_msg_t */
 #define TAG_END        13 /* root -> /events: end the stream */
+#define TAG_WAITING    14 /* /unknown/wait -> root: its pid, waiting to be killed */
 
 typedef struct subscribed {
     arbor_pid_t pid;
@@ -99,6 +100,23 @@ static void handler(arbor_http_request_t *req, arbor_http_response_t *res, void 
         events(req, res);
     } else if (!strcmp(req->path, "/crash")) {
         arbor_exit(arbor_error("boom"));
+    } else if (!strncmp(req->path, "/unknown/", 9)) {
+        /* Says that its outcome is unknown if it dies: /unknown/crash
+         * crashes, /unknown/wait tells the root its pid and waits. */
+        static const char body[] = "{\"code\":\"outcome_unknown\"}";
+        ASSERT_OK(
+            arbor_http_set_crash_response(res, 504, "application/json", body, sizeof body - 1));
+        if (!strcmp(req->path + 9, "crash"))
+            arbor_exit(arbor_error("boom"));
+        arbor_pid_t me = arbor_self();
+        ASSERT_OK(arbor_send(root_pid, TAG_WAITING, &me, sizeof me));
+        arbor_sleep(60000);
+    } else if (!strcmp(req->path, "/bad-crash-response")) {
+        ASSERT_ERR(arbor_http_set_crash_response(res, 99, NULL, "", 0), ARBOR_EINVAL);
+        ASSERT_ERR(arbor_http_set_crash_response(res, 500, "text/plain\r\nX: y", "", 0),
+                   ARBOR_EINVAL);
+        ASSERT_OK(arbor_http_write(res, "streamed", 8));
+        ASSERT_ERR(arbor_http_set_crash_response(res, 500, NULL, "", 0), ARBOR_EINVAL);
     } else if (!strcmp(req->path, "/stream")) {
         res->content_type = "text/plain";
         ASSERT_OK(arbor_http_write(res, "one,", 4));
@@ -916,6 +934,54 @@ static void head_crash_root(void *arg)
 TEST(a_crashing_handler_answers_head_with_a_500_without_body)
 {
     arbor_test_run(head_crash_root, NULL);
+}
+
+/* A handler's own answer to its death (arbor_http_set_crash_response):
+ * sent when it crashes and when it is killed from outside, its head alone
+ * to HEAD; refused with bad arguments and once the handler streams. */
+static void crash_response_root(void *arg)
+{
+    (void)arg;
+    root_pid = arbor_self();
+    arbor_report_fn old = arbor_report_set_handler(count_reports, NULL);
+    uint16_t port = start();
+    response_t *r = new_response();
+    static const char *const ways[] = {"GET /unknown/crash", "HEAD /unknown/crash",
+                                       "GET /unknown/wait"};
+    for (size_t i = 0; i < sizeof ways / sizeof ways[0]; i++) {
+        client_t *c = connect_to(port);
+        char request[96];
+        snprintf(request, sizeof request, "%s HTTP/1.1\r\nHost: x\r\n\r\n", ways[i]);
+        send_text(c, request);
+        if (strstr(ways[i], "wait")) {
+            arbor_msg_t *m = arbor_test_recv_tag(TAG_WAITING, 5000);
+            ASSERT_OK(arbor_exit_pid(*(arbor_pid_t *)m->data, ARBOR_KILL));
+            arbor_msg_free(m);
+        }
+        bool head = !strncmp(ways[i], "HEAD", 4);
+        read_response_of(c, r, head);
+        ASSERT_EQ(r->status, 504);
+        ASSERT_STREQ(header_of(r, "Content-Type"), "application/json");
+        ASSERT_STREQ(header_of(r, "Content-Length"), "26");
+        ASSERT_STREQ(header_of(r, "Connection"), "close");
+        ASSERT_STREQ(r->body, head ? "" : "{\"code\":\"outcome_unknown\"}");
+        expect_closed(c);
+        disconnect(c);
+    }
+    client_t *c = connect_to(port);
+    send_text(c, "GET /bad-crash-response HTTP/1.1\r\nHost: x\r\n\r\n");
+    read_response(c, r);
+    ASSERT_EQ(r->status, 200);
+    ASSERT_STREQ(r->body, "streamed");
+    disconnect(c);
+    arbor_free(r);
+    stop();
+    arbor_report_set_handler(old, NULL);
+}
+
+TEST(a_handler_chooses_what_its_death_answers)
+{
+    arbor_test_run(crash_response_root, NULL);
 }
 
 static arbor_pid_t child_pid(const char *id)

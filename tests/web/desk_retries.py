@@ -23,6 +23,7 @@ the answer is outcome unknown"; docs/api-http.md, Idempotency-Key).
 
 usage: desk_retries.py PATH_TO_support_system
 """
+import http.client
 import json
 import os
 import resource
@@ -197,6 +198,7 @@ def outcome_unknown(binary, tmp):
         found = desk.command("list --search Fax")
         if [x["id"] for x in found["tickets"]] != [t["id"]]:
             raise Failure("the retried HTTP create made %r" % found)
+        connection_killed(desk, admin)
         if desk.quit() != 0:
             raise Failure("the slow desk did not quit cleanly")
     except Failure:
@@ -205,6 +207,62 @@ def outcome_unknown(binary, tmp):
         if desk.proc.poll() is None:
             desk.proc.kill()
         raise
+
+
+def connection_pids(desk):
+    """The pids of the web's connections, from the tree."""
+    pids = []
+
+    def walk(node):
+        if node.get("name") == "http_connection" and node.get("pid", "undefined") != "undefined":
+            pids.append(node["pid"])
+        for child in node.get("children", []):
+            walk(child)
+
+    walk(desk.command("tree")["tree"])
+    return pids
+
+
+def connection_killed(desk, admin):
+    """A change whose connection's process is killed while it waits for
+    its commit (as when its supervisor is killed) is answered 504
+    outcome_unknown in the API's JSON, not a plain 500; and the retry under
+    its key makes it once. The connection is found first (a read on it,
+    while the Store is idle, then the tree), then the change is sent on it
+    and the connection killed before the call's own timeout."""
+    for attempt in range(5):
+        key = "killed-connection-%d" % attempt
+        body = {"description": "Scanner smoking %d" % attempt}
+        conn = http.client.HTTPConnection("127.0.0.1", desk.port, timeout=DEADLINE_S)
+        head = {"Cookie": "arbor_session=" + admin.cookie}
+        conn.request("GET", "/api/session", headers=head)
+        conn.getresponse().read()
+        pids = connection_pids(desk)
+        if len(pids) != 1:
+            conn.close()
+            continue
+        conn.request("POST", "/api/tickets", body=json.dumps(body).encode(),
+                     headers=dict(head, **{"Content-Type": "application/json",
+                                           "X-CSRF-Token": admin.csrf, "Idempotency-Key": key}))
+        time.sleep(0.1 * SCALE)  # in the handler now, waiting for the late commit
+        desk.command("kill %s" % pids[0])
+        r = conn.getresponse()
+        status, content_type, text = r.status, r.getheader("Content-Type"), r.read().decode()
+        conn.close()
+        if status == 504 and "no answer in time" in text:
+            continue  # the call's own timeout came first: again
+        if status != 504 or content_type != "application/json" or \
+                json.loads(text).get("code") != "outcome_unknown":
+            raise Failure("a create whose connection was killed: %d %s %r"
+                          % (status, content_type, text))
+        honest_unknown(json.loads(text)["message"], "a create whose connection was killed")
+        r = http_retry(admin, "/api/tickets", body, key, "a killed connection's create retried")
+        expect(r, 201, what="the retried create after a killed connection")
+        found = desk.command("list --search Scanner")
+        if len(found["tickets"]) != 1:
+            raise Failure("a killed connection's create, retried, made %r" % found)
+        return
+    raise Failure("no connection could be killed while its change waited")
 
 
 def file_too_big(binary, tmp):

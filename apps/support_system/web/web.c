@@ -150,9 +150,29 @@ _Static_assert(sizeof api_routes / sizeof api_routes[0] < ROUTES_MAX, "room for 
  * under /api/ is routed among the API's routes alone: the files' GET
  * route matches every path, and answered GET /api/tickets/1/assign with
  * 404 (no such file) where the API's answer is 405, Allow: POST. */
+/* What an API request answers if its connection's process dies before
+ * the answer (killed with its supervisor, say): a change may have been
+ * made by then, so its outcome is unknown, as the API says of a change
+ * whose answer did not come; a read is a server error. In the API's JSON,
+ * never the HTTP library's plain 500. */
+static void say_what_a_death_means(arbor_http_request_t *req, arbor_http_response_t *res)
+{
+    static const char change[] =
+        "{\"code\":\"outcome_unknown\",\"message\":\"the desk's connection ended before the"
+        " answer: the change may or may not have been made; retry it with the same"
+        " Idempotency-Key, or read the ticket\"}";
+    static const char read[] = "{\"code\":\"internal_error\",\"message\":\"the desk's connection"
+                               " ended before the answer; nothing was changed\"}";
+    bool reads = !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD");
+    arbor_http_set_crash_response(res, reads ? 500 : 504, "application/json", reads ? read : change,
+                                  (reads ? sizeof read : sizeof change) - 1);
+}
+
 static void handle(arbor_http_request_t *req, arbor_http_response_t *res, void *arg)
 {
     web_t *w = arg;
+    if (strncmp(req->path, "/api/", 5) == 0)
+        say_what_a_death_means(req, res);
     arbor_http_route(req, res, strncmp(req->path, "/api/", 5) == 0 ? &w->api : &w->router);
     bool json = res->content_type && strncmp(res->content_type, "application/json", 16) == 0;
     if (json || strncmp(req->path, "/api/", 5) != 0)
