@@ -107,6 +107,12 @@ def sign_in_and_sessions(desk, admin):
         raise Failure("a refused change created a ticket")
     # Signing out ends the session, and clears the cookie.
     token = c.cookie
+    # A body it does not take is refused, not ignored: still signed in.
+    expect(c.request("DELETE", "/api/session", raw=b"\xff\x00", content_type="text/plain"),
+           400, "bad_content_type", "sign-out with a text body")
+    expect(c.request("DELETE", "/api/session", {"now": True}), 400, "unknown_field",
+           "sign-out with a field")
+    expect(c.get("/api/tickets"), 200, what="still signed in after refused sign-outs")
     expect(c.request("DELETE", "/api/session"), 200, what="sign out")
     if c.cookie is not None:
         raise Failure("signing out did not clear the cookie")
@@ -174,6 +180,10 @@ def tickets(desk, c):
     expect(c.post(path + "/assign", {"agent": 7}), 400, "wrong_type", "agent as a number")
     expect(c.post(path + "/assign", {"agent": "bob", "version": "1"}), 400, "wrong_type",
            "version as a string")
+    big = expect(c.post(path + "/assign", {"agent": "bob", "version": 9223372036854775807}), 400,
+                 "wrong_type", "a version past 2^53")
+    if "from 0 to 9007199254740992" not in big["message"]:
+        raise Failure("a version past 2^53: %r" % big)
     expect(c.post(path + "/assign", {"agent": "bob"}, headers={"If-Match": "soon"}), 400,
            "bad_argument", "a bad If-Match")
     expect(c.post(path + "/assign", {"agent": "bob", "version": v0},
@@ -625,6 +635,12 @@ def runtime(desk, admin, tid):
     readers = [threading.Thread(target=read_trees) for _ in range(4)]
     for t in readers:
         t.start()
+    expect(admin.post("/api/processes/%s/kill" % store.strip("<>"), {"colour": "red"}), 400,
+           "unknown_field", "kill with a field")
+    expect(admin.post("/api/processes/%s/kill" % store.strip("<>"), raw=b"\xff",
+                      content_type="text/plain"), 400, "bad_content_type", "kill with a text body")
+    if find(expect(admin.get("/api/tree"), 200)["tree"], "Store")["pid"] != store:
+        raise Failure("a refused kill killed the Store")
     k = expect(admin.post("/api/processes/%s/kill" % store.strip("<>")), 200, what="kill Store")
     if k["killed"] != store or k["name"] != "SupportSystem.Store":
         raise Failure("killed %r" % k)

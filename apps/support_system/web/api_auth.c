@@ -152,6 +152,8 @@ void api_session_show(arbor_http_request_t *req, arbor_http_response_t *res,
 void api_session_close(arbor_http_request_t *req, arbor_http_response_t *res,
                        const web_session_t *who)
 {
+    if (!web_body_none(req, res))
+        return;
     sessions_close(who->token);
     api_session_cookie(res, NULL);
     cJSON *j = cJSON_CreateObject();

@@ -218,6 +218,8 @@ void api_process_kill(arbor_http_request_t *req, arbor_http_response_t *res,
 {
     const char *text = arbor_http_param(req, "pid");
     arbor_pid_t pid;
+    if (!web_body_none(req, res))
+        return;
     if (!text || !console_pid_parse(text, &pid) || !arbor_alive(pid)) {
         web_error(res, 404, "no_such_process", "there is no such process (it may have exited)");
         return;

@@ -152,6 +152,15 @@ bool web_body(const arbor_http_request_t *req, arbor_http_response_t *res,
     return true;
 }
 
+bool web_body_none(const arbor_http_request_t *req, arbor_http_response_t *res)
+{
+    cJSON *body;
+    if (!web_body(req, res, NULL, true, &body))
+        return false;
+    cJSON_Delete(body);
+    return true;
+}
+
 /* The member name of obj as a string into *text (NULL when absent or
  * null: an error if required). False after answering why not. */
 static bool member_string(arbor_http_response_t *res, const cJSON *obj, const char *name,
@@ -231,7 +240,8 @@ bool web_whole(arbor_http_response_t *res, const cJSON *obj, const char *name, i
         return true;
     double d = cJSON_IsNumber(v) ? v->valuedouble : -1;
     if (!cJSON_IsNumber(v) || d < 0 || d > 9007199254740992.0 || d != (double)(int64_t)d)
-        return bad(res, "wrong_type", "the field '%s' must be a whole number, 0 or more", name);
+        return bad(res, "wrong_type",
+                   "the field '%s' must be a whole number from 0 to 9007199254740992", name);
     *out = (int64_t)d;
     return true;
 }

@@ -35,6 +35,11 @@ void web_desk_error(arbor_http_response_t *res, const ticket_error_t *e);
 bool web_body(const arbor_http_request_t *req, arbor_http_response_t *res,
               const char *const *allowed, bool empty_ok, cJSON **out);
 
+/* A request that takes no body: none, or {} declared application/json,
+ * under the same rules as web_body (a body with anything in it is
+ * refused, not ignored). */
+bool web_body_none(const arbor_http_request_t *req, arbor_http_response_t *res);
+
 /* Member name of obj as text (at most max characters, checked as the desk
  * checks text: ticket_check_text) into out (size bytes). Absent (or null)
  * and not required: *present false, out "". */
