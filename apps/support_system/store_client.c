@@ -107,6 +107,10 @@ static void copy_error(const job_t *j, int rc, ticket_error_t *err)
         snprintf(err->code, sizeof err->code, "store_busy");
         snprintf(err->message, sizeof err->message,
                  "the store did not answer in time; nothing was changed: retry");
+    } else if (rc == ARBOR_EEXIT) { /* a read whose Store died: it restarts */
+        snprintf(err->code, sizeof err->code, "store_down");
+        snprintf(err->message, sizeof err->message,
+                 "the store stopped before it answered (it restarts); nothing was changed: retry");
     } else {
         snprintf(err->code, sizeof err->code, "store_error");
         snprintf(err->message, sizeof err->message, "the store could not do it: %s",

@@ -812,6 +812,68 @@ TEST_TIMEOUT(a_change_that_fails_part_way_rewrites_its_batch_and_undoes_only_its
     remove_db();
 }
 
+/* A read whose Store dies before it answers is told the Store is down
+ * (store_down: nothing changed, retry), as a read that finds no Store is,
+ * not an untyped store_error; and the restarted Store answers it. */
+typedef struct {
+    int64_t id;
+    arbor_pid_t parent;
+} dying_read_t;
+
+static void dying_holder(void *arg)
+{
+    (void)arg;
+    store_run(desk_test_hold_store, NULL, 0, NULL, 0); /* the Store dies meanwhile */
+}
+
+static void dying_reader(void *arg)
+{
+    const dying_read_t *job = arg;
+    ticket_t t;
+    ticket_error_t err = {.code = ""};
+    int rc = store_get(job->id, &t, &err);
+    ASSERT_ERR(rc, ARBOR_EEXIT);
+    arbor_send(job->parent, 1, &err, sizeof err);
+}
+
+static void dying_read_root(void *arg)
+{
+    (void)arg;
+    desk_config_t cfg = {.db_path = db_path, .demo = true, .idle_timeout_ms = 60000};
+    arbor_pid_t sup;
+    ASSERT_OK(desk_start(&cfg, &sup, NULL));
+    ticket_t t = fresh();
+    ticket_error_t err = {.code = ""};
+    ASSERT_OK(store_create(&t, &desk_operator, &err));
+    desk_test_hold_reset();
+    ASSERT_OK(arbor_spawn(dying_holder, NULL, NULL));
+    WAIT_UNTIL(desk_test_store_held(), 20000);
+    dying_read_t job = {.id = t.id, .parent = arbor_self()};
+    arbor_pid_t reader;
+    ASSERT_OK(arbor_spawn(dying_reader, &job, &reader));
+    wait_in_call(reader);
+    /* Killed while it holds: the kill takes effect once the hold returns. */
+    ASSERT_OK(arbor_exit_pid(arbor_whereis(STORE_NAME), ARBOR_KILL));
+    desk_test_release_store();
+    arbor_msg_t *m = arbor_test_recv_tag(1, arbor_test_scaled_ms(20000));
+    err = *(ticket_error_t *)m->data;
+    arbor_msg_free(m);
+    ASSERT_STREQ(err.code, "store_down");
+    ASSERT_TRUE(strstr(err.message, "nothing was changed") != NULL);
+    ticket_t again;
+    WAIT_UNTIL(store_get(t.id, &again, NULL) == 0, 20000);
+    ASSERT_EQ(again.version, t.version);
+    ASSERT_OK(arbor_sup_stop(sup, ARBOR_NORMAL));
+}
+
+TEST_TIMEOUT(a_read_whose_store_dies_is_told_the_store_is_down, 60)
+{
+    set_db_path("dying-read");
+    remove_db();
+    arbor_test_run(dying_read_root, NULL);
+    remove_db();
+}
+
 /* ---- notifications: the outbox ---------------------------------------------------- */
 
 static char log_path[128];
