@@ -144,7 +144,8 @@ bool console_option_number(const char *program, const char *option, const char *
 {
     char *end;
     errno = 0;
-    long long v = strtoll(s, &end, 10);
+    /* Digits alone (strtoll would also take blanks and a sign before them). */
+    long long v = s[0] >= '0' && s[0] <= '9' ? strtoll(s, &end, 10) : (end = (char *)s, 0);
     if (end == s || *end || errno || v < min || v > max) {
         fprintf(stderr, "%s: %s '%s': expected a number from %lld to %lld\n", program, option, s,
                 min, max);

@@ -109,7 +109,8 @@ void console_tree_print(arbor_pid_t sup, const char *name, bool dynamic);
  * "note" string is printed after its status). */
 void console_tree_print_json(const cJSON *tree);
 
-/* Parses a command-line number: all of s, decimal, within [min, max].
+/* Parses a command-line number: all of s, decimal digits alone (no blank
+ * or sign), within [min, max].
  * Otherwise prints "PROGRAM: OPTION 'S': expected a number from MIN to
  * MAX" to stderr and returns false. */
 bool console_option_number(const char *program, const char *option, const char *s, long long min,

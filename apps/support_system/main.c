@@ -1368,8 +1368,17 @@ static int parse_options(int argc, char **argv, options_t *o)
 {
     long long n;
     const char *v;
+    const char *seen[32]; /* the options given so far: each is given once */
+    size_t n_seen = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (a[0] == '-' && strcmp(a, "-h") != 0 && strcmp(a, "--help") != 0) {
+            for (size_t k = 0; k < n_seen; k++)
+                if (strcmp(seen[k], a) == 0)
+                    return bad_usage("%s: given twice (an option is given once)", a);
+            if (n_seen < sizeof seen / sizeof seen[0])
+                seen[n_seen++] = a;
+        }
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             fputs(usage, stdout);
             return 0;

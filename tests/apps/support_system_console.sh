@@ -30,17 +30,21 @@ check() { # what, got, expected
 
 # 0. Malformed options are refused with status 2, a message that names
 #    what is wrong and what was expected, and no database is created.
-bad_options=("--idle-timeout soon" "--schedulers 0" "--schedulers 2x" "--policy random" "--db"
-    "--policy" "--frobnicate" "stray" "--log" "--sla normal=5w" "--sla severe=1h")
+bad_options=("--idle-timeout soon" "--schedulers 0" "--schedulers 2x" "--policy random" "--web-root"
+    "--policy" "--frobnicate" "stray" "--log" "--sla normal=5w" "--sla severe=1h"
+    "--idle-timeout +5" "--json --json" "--db other.db" "--policy round-robin --policy least-loaded")
 messages=("--idle-timeout 'soon': expected a number from 1 to 86400000"
     "--schedulers '0': expected a number from 1 to 1024"
     "--schedulers '2x': expected a number from 1 to 1024"
     "--policy random: expected round-robin or least-loaded"
-    "--db: expected a path after it"
+    "--web-root: expected a directory after it"
     "--policy: expected round-robin or least-loaded after it"
     "--frobnicate: unknown option" "stray: unexpected argument" "--log: expected a path after it"
     "--sla normal=5w: '5w': expected a whole number of s, m, h or d (4h, 30m), from 1s to 366d"
-    "--sla severe=1h: 'severe': the priorities are low, normal, high and urgent")
+    "--sla severe=1h: 'severe': the priorities are low, normal, high and urgent"
+    "--idle-timeout '+5': expected a number from 1 to 86400000"
+    "--json: given twice (an option is given once)" "--db: given twice (an option is given once)"
+    "--policy: given twice (an option is given once)")
 for i in "${!bad_options[@]}"; do
     rc=0
     # shellcheck disable=SC2086
