@@ -91,7 +91,7 @@ static void check_option_number(const char *s, long long min, long long max)
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    bool whole = end != s && !*end && !errno;
+    bool whole = s[0] >= '0' && s[0] <= '9' && end != s && !*end && !errno; /* digits alone */
     FUZZ_ASSERT(ok == (whole && v >= min && v <= max), "'%s' %s", s, ok ? "accepted" : "refused");
     if (ok)
         FUZZ_ASSERT(got == v, "'%s' gave %lld", s, got);
