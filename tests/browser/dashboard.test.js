@@ -283,6 +283,34 @@ async function main() {
       'assigned to bea', 'reassigned from bea to ada', 'description edited; priority changed from normal to high',
       'closed: duplicate', 'reopened', 'replied', 'added a note'];
     if (whats.join('|') !== wantWhats.join('|')) fail('history ' + whats.join('|'));
+    // What was typed on one ticket's page (a reply, a note, a reason) is
+    // not carried to the next ticket's; a live redraw of the same ticket
+    // keeps it.
+    const other = await a.evaluate(async () => {
+      const me = await (await fetch('/api/session')).json();
+      const r = await fetch('/api/tickets', {
+        method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token },
+        body: JSON.stringify({ description: 'Another customer', customer: 'Otto' }),
+      });
+      return (await r.json()).ticket.id;
+    });
+    const drafts = { '#reply-form textarea': 'Meant for Kay', '#note-form textarea': 'About Kay',
+      '#close-form input[name=reason]': 'Kay\'s reason' };
+    for (const [sel, text] of Object.entries(drafts)) await a.fill(sel, text);
+    await a.goto(base + '/#/ticket/' + other);
+    await a.locator('#ticket-title', { hasText: 'Another customer' }).waitFor({ timeout: DEADLINE_MS });
+    for (const sel of Object.keys(drafts)) {
+      if (await a.inputValue(sel)) fail(sel + ' still holds ' + JSON.stringify(await a.inputValue(sel)) + ' on another ticket');
+    }
+    await a.fill('#reply-form textarea', 'Dear Otto');
+    await a.evaluate(async (tid) => {
+      const me = await (await fetch('/api/session')).json();
+      await fetch('/api/tickets/' + tid + '/note', {
+        method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token }, body: '{"text":"Otto waits"}',
+      });
+    }, other);
+    await a.locator('#ticket-history li.note blockquote', { hasText: 'Otto waits' }).waitFor({ timeout: DEADLINE_MS });
+    if (await a.inputValue('#reply-form textarea') !== 'Dear Otto') fail('a live redraw dropped the reply being typed');
     // The queue's buttons from the keyboard: Tab to the row's Assign to me, Enter.
     await a.goto(base + '/#/queue');
     await rowShows(a, k, 'open');

@@ -404,6 +404,12 @@ async function showTicket(id) {
     notice(e.message);
     return;
   }
+  // Another ticket than the one drawn before: what was typed for that one
+  // (a reply, a note, a reason, an agent picked) is not this one's. A
+  // redraw of the same ticket (a live change) keeps it.
+  if (state.ticketShown !== id) {
+    for (const sel of ['#reply-form', '#note-form', '#close-form', '#assign-form']) $(sel).reset();
+  }
   state.ticketShown = id;
   $('#ticket-body').hidden = false;
   state.tickets.set(t.id, Object.assign({}, t, { history: undefined }));
