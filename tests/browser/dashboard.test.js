@@ -311,6 +311,23 @@ async function main() {
     }, other);
     await a.locator('#ticket-history li.note blockquote', { hasText: 'Otto waits' }).waitFor({ timeout: DEADLINE_MS });
     if (await a.inputValue('#reply-form textarea') !== 'Dear Otto') fail('a live redraw dropped the reply being typed');
+    await a.fill('#reply-form textarea', '');
+    // A double-click on an action makes it once, and the page blames no
+    // one: the buttons are disabled while the first click's request is in
+    // flight (held 300 ms here, so that both clicks land while it is).
+    const assigns = [];
+    await a.route('**/api/tickets/*/assign', async (route) => {
+      assigns.push(route.request().url());
+      await new Promise((r) => setTimeout(r, 300));
+      return route.continue();
+    });
+    await a.dblclick('#ticket-actions button[data-action=assign-me]');
+    await status('assigned');
+    await a.waitForTimeout(500);
+    await a.unroute('**/api/tickets/*/assign');
+    if (assigns.length !== 1) fail('a double-click on Assign to me sent ' + assigns.length + ' requests');
+    if (await a.locator('#notice').isVisible()) fail('after a double-click on Assign to me: ' + await a.locator('#notice').textContent());
+    await press('unassign', 'open');
     // The queue's buttons from the keyboard: Tab to the row's Assign to me, Enter.
     await a.goto(base + '/#/queue');
     await rowShows(a, k, 'open');
@@ -542,8 +559,9 @@ async function main() {
     const after = await b.evaluate(async (tid) => (await (await fetch('/api/tickets/' + tid)).json()).ticket, edited);
     if (after.description !== 'Who sent this, and when' || after.customer !== '')
       fail('after the two edits the ticket is ' + JSON.stringify([after.description, after.customer]));
-    if (await b.inputValue('#edit-form input[name=description]') !== 'Who sent this, and when')
-      fail('after the conflict Bea\'s form still holds the old description');
+    // (The form is redrawn just after the notice shows.)
+    await b.waitForFunction(() => document.querySelector('#edit-form input[name=description]').value === 'Who sent this, and when',
+      null, { timeout: 5000 }).catch(() => fail('after the conflict Bea\'s form still holds the old description'));
 
     // A create whose outcome is unknown (the first answer is replaced by a
     // 504, as when the Store does not confirm in time; the desk made it),
@@ -569,6 +587,23 @@ async function main() {
     if (keys.length !== 2 || !keys[0] || keys[0] !== keys[1]) fail('the create\'s keys: ' + JSON.stringify(keys));
     const retried = await a.evaluate(async () => (await (await fetch('/api/tickets?search=Retried&limit=10')).json()).tickets.length);
     if (retried !== 1) fail(retried + ' tickets made by a create and its retry');
+    // A double-click on Create makes one ticket (each click would have a
+    // key of its own): the button is disabled while the create is in flight.
+    const creates = [];
+    await a.route('**/api/tickets', async (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      creates.push(route.request().headers()['idempotency-key']);
+      await new Promise((r) => setTimeout(r, 300));
+      return route.continue();
+    });
+    await a.fill('#create-form input[name=description]', 'Clicked twice');
+    await a.dblclick('#create-form button[type=submit]');
+    await a.locator('#notice', { hasText: /Ticket #\d+ created/ }).waitFor({ timeout: DEADLINE_MS });
+    await a.waitForTimeout(500);
+    await a.unroute('**/api/tickets');
+    const twice = await a.evaluate(async () => (await (await fetch('/api/tickets?search=Clicked&limit=10')).json()).tickets.length);
+    if (creates.length !== 1 || twice !== 1) fail('a double-click on Create sent ' + creates.length + ' creates and made ' + twice + ' tickets');
+    if (await a.locator('#create-form button[type=submit]').isDisabled()) fail('Create stays disabled after the answer');
 
     // The Agents page follows the roster without a reload: an agent added
     // at the console shows, and so does another made unavailable.

@@ -102,6 +102,44 @@ async function change(path, body, headers) {
   }
 }
 
+// A form's buttons (or an action group's: a row's, the ticket's) are
+// disabled while its request is in flight, and come back with the answer
+// or the failure: a second click (a double-click, an impatient Enter)
+// sends nothing, where it would make a second ticket, or be refused as a
+// conflict with the first. group: a form, an element holding buttons, or
+// one button; work: what the click does. Every form and action button
+// goes through here (submitted, clicked).
+async function inFlight(group, work) {
+  if (group.busy) return undefined;
+  group.busy = true;
+  const buttons = group.matches('button') ? [group] : [...group.querySelectorAll('button')];
+  const off = buttons.filter((b) => !b.disabled);
+  for (const b of off) b.disabled = true;
+  try {
+    return await work();
+  } finally {
+    group.busy = false;
+    for (const b of off) b.disabled = false;
+  }
+}
+
+// A submit handler for form: work(form), in flight as above.
+function submitted(form, work) {
+  return (ev) => {
+    ev.preventDefault();
+    return inFlight(form, () => work(form));
+  };
+}
+
+// A click handler for a button: work(), with the buttons of the group
+// around it (its .actions) disabled while in flight.
+function clicked(work) {
+  return (ev) => {
+    const b = ev.currentTarget;
+    return inFlight(b.closest('.actions') || b, work);
+  };
+}
+
 // ---- signing in -------------------------------------------------------------------
 
 function signedIn(me) {
@@ -134,9 +172,7 @@ async function start() {
   }
 }
 
-$('#sign-in-form').addEventListener('submit', async (ev) => {
-  ev.preventDefault();
-  const f = ev.target;
+$('#sign-in-form').addEventListener('submit', submitted($('#sign-in-form'), async (f) => {
   try {
     const me = await api('POST', '/api/session', { name: f.name.value, password: f.password.value });
     f.reset();
@@ -145,11 +181,9 @@ $('#sign-in-form').addEventListener('submit', async (ev) => {
   } catch (e) {
     notice(e.message);
   }
-});
+}));
 
-$('#setup-form').addEventListener('submit', async (ev) => {
-  ev.preventDefault();
-  const f = ev.target;
+$('#setup-form').addEventListener('submit', submitted($('#setup-form'), async (f) => {
   const token = location.hash.slice('#setup='.length);
   try {
     const me = await api('POST', '/api/setup', { token, name: f.name.value, password: f.password.value });
@@ -159,12 +193,12 @@ $('#setup-form').addEventListener('submit', async (ev) => {
   } catch (e) {
     notice(e.message);
   }
-});
+}));
 
-$('#sign-out').addEventListener('click', async () => {
+$('#sign-out').addEventListener('click', clicked(async () => {
   try { await api('DELETE', '/api/session'); } catch (e) { /* signed out either way */ }
   signedOut();
-});
+}));
 
 // ---- views ------------------------------------------------------------------------
 
@@ -314,7 +348,7 @@ function ticketRow(t, changed) {
 function actionButtons(t, short) {
   const b = (label, action, body) => el('button', {
     type: 'button', 'data-action': action + (body && body.agent ? '-me' : ''),
-    onclick: () => act(t, action, body),
+    onclick: clicked(() => act(t, action, body)),
   }, label);
   const mine = t.agent === state.me.agent;
   switch (t.status) {
@@ -335,21 +369,21 @@ async function act(t, action, body) {
     const data = await change('/api/tickets/' + t.id + '/' + action, body, { 'If-Match': '"' + t.version + '"' });
     state.tickets.set(data.ticket.id, data.ticket);
     notice('');
-    refresh(data.ticket.id);
+    // Redrawn before the buttons come back: a click meanwhile would name
+    // the version just replaced.
+    await refresh(data.ticket.id);
     return true;
   } catch (e) {
     notice(e.message);
     if (e.body && e.body.ticket) {
       state.tickets.set(e.body.ticket.id, e.body.ticket);
-      refresh(e.body.ticket.id);
+      await refresh(e.body.ticket.id);
     }
     return false;
   }
 }
 
-$('#create-form').addEventListener('submit', async (ev) => {
-  ev.preventDefault();
-  const f = ev.target;
+$('#create-form').addEventListener('submit', submitted($('#create-form'), async (f) => {
   const body = { description: f.description.value, priority: f.priority.value };
   // A customer is a name: the desk refuses one that begins or ends with a space.
   const customer = f.customer.value.trim();
@@ -364,13 +398,15 @@ $('#create-form').addEventListener('submit', async (ev) => {
   } catch (e) {
     notice(e.message);
   }
-});
+}));
 
-// Re-renders whatever shows ticket id.
+// Re-renders whatever shows ticket id; resolves when it is drawn.
 function refresh(id) {
-  if (!$('#view-queue').hidden) loadQueue(id);
+  const drawn = [];
+  if (!$('#view-queue').hidden) drawn.push(loadQueue(id));
   const m = /^#\/ticket\/(\d+)$/.exec(location.hash);
-  if (m && Number(m[1]) === id && !$('#view-ticket').hidden) showTicket(id);
+  if (m && Number(m[1]) === id && !$('#view-ticket').hidden) drawn.push(showTicket(id));
+  return Promise.all(drawn);
 }
 
 // ---- one ticket -------------------------------------------------------------------
@@ -429,15 +465,14 @@ async function showTicket(id) {
   form.agent.replaceChildren(...state.agents.filter((a) => a.active && a.name !== t.agent).map((a) =>
     el('option', { value: a.name }, a.name + (a.load === null ? '' : ' (' + a.load + ' assigned)'))));
   if (keep) form.agent.value = keep;
-  form.onsubmit = (ev) => { ev.preventDefault(); act(t, held ? 'reassign' : 'assign', { agent: form.agent.value }); };
+  form.onsubmit = submitted(form, () => act(t, held ? 'reassign' : 'assign', { agent: form.agent.value }));
   // Close, with a reason unless resolved (the desk says when one is needed).
   const close = $('#close-form');
   close.hidden = t.status === 'closed' || t.status === 'resolved';
-  close.onsubmit = async (ev) => {
-    ev.preventDefault();
+  close.onsubmit = submitted(close, async () => {
     const body = close.reason.value.trim() ? { reason: close.reason.value.trim() } : {};
     if (await act(t, 'close', body)) close.reset();
-  };
+  });
   // The edit form: while someone types in it, a redraw (a live change)
   // keeps what they typed and the ticket it was filled from (edit.base).
   // A save sends the fields that differ from that ticket, under its
@@ -452,8 +487,7 @@ async function showTicket(id) {
     edit.priority.value = t.priority;
   }
   edit.oninput = () => { edit.dirty = true; };
-  edit.onsubmit = async (ev) => {
-    ev.preventDefault();
+  edit.onsubmit = submitted(edit, async () => {
     const base = edit.base, body = {};
     if (edit.description.value !== base.description) body.description = edit.description.value;
     const customer = edit.customer.value.trim();
@@ -469,13 +503,12 @@ async function showTicket(id) {
       edit.dirty = false;
       if (state.ticketShown === base.id) showTicket(base.id);
     }
-  };
+  });
   for (const [sel, action] of [['#reply-form', 'reply'], ['#note-form', 'note']]) {
     const f = $(sel);
-    f.onsubmit = async (ev) => {
-      ev.preventDefault();
+    f.onsubmit = submitted(f, async () => {
       if (await act(t, action, { text: f.text.value })) f.reset();
-    };
+    });
   }
   // The history, with the conversation: a reply's or a note's text under it.
   // The API answers its latest page; older entries load on demand.
@@ -497,7 +530,7 @@ function olderButton(id, page, older) {
   button.hidden = !older || !page.length;
   if (button.hidden) return;
   button.textContent = 'Load older entries (' + older + ' more)';
-  button.onclick = async () => {
+  button.onclick = clicked(async () => {
     try {
       const t = (await api('GET', '/api/tickets/' + id + '?before=' + page[0].id)).ticket;
       $('#ticket-history').prepend(...t.history.map(historyItem));
@@ -505,7 +538,7 @@ function olderButton(id, page, older) {
     } catch (e) {
       notice(e.message);
     }
-  };
+  });
 }
 
 // ---- agents -------------------------------------------------------------------------
@@ -538,7 +571,7 @@ async function loadAgents(quiet) {
     const actions = el('td', { class: 'actions' });
     if (admin) {
       const b = (label, action, body) => el('button', {
-        type: 'button', 'data-action': action, onclick: () => agentAct(a, action, body),
+        type: 'button', 'data-action': action, onclick: clicked(() => agentAct(a, action, body)),
       }, label);
       // An admin does not deactivate themselves (the API refuses: they
       // could no longer sign in).
@@ -548,10 +581,7 @@ async function loadAgents(quiet) {
       const rename = el('form', { class: 'inline rename' },
         el('input', { name: 'name', required: '', maxlength: '64', 'aria-label': 'New name for ' + a.name }),
         el('button', { type: 'submit', 'data-action': 'rename' }, 'Rename'));
-      rename.addEventListener('submit', (ev) => {
-        ev.preventDefault();
-        agentAct(a, 'rename', { name: rename.name.value.trim() });
-      });
+      rename.addEventListener('submit', submitted(rename, () => agentAct(a, 'rename', { name: rename.name.value.trim() })));
       actions.append(rename);
     }
     return el('tr', { 'data-agent': a.name },
@@ -574,12 +604,10 @@ async function agentAct(a, action, body) {
   } catch (e) {
     notice(e.message);
   }
-  loadAgents();
+  await loadAgents();
 }
 
-$('#agent-add-form').addEventListener('submit', async (ev) => {
-  ev.preventDefault();
-  const f = ev.target;
+$('#agent-add-form').addEventListener('submit', submitted($('#agent-add-form'), async (f) => {
   const body = { name: f.name.value.trim() };
   if (f.password.value) { body.password = f.password.value; body.role = f.role.value; }
   try {
@@ -589,8 +617,8 @@ $('#agent-add-form').addEventListener('submit', async (ev) => {
   } catch (e) {
     notice(e.message);
   }
-  loadAgents();
-});
+  await loadAgents();
+}));
 
 // ---- live updates -----------------------------------------------------------------
 
@@ -677,7 +705,7 @@ async function loadProcesses() {
     // The console and its watcher are outside the tree: nothing would
     // restart them, and the API refuses to kill them.
     if (state.me && state.me.role === 'admin' && p.killable) {
-      cell.append(el('button', { type: 'button', class: 'danger', onclick: () => kill(p) }, 'Kill'));
+      cell.append(el('button', { type: 'button', class: 'danger', onclick: clicked(() => kill(p)) }, 'Kill'));
     }
     return el('tr', { 'data-pid': p.pid },
       el('td', { class: 'pid' }, p.pid), el('td', {}, p.name || '—'), el('td', {}, p.label),
@@ -711,7 +739,7 @@ function treeNode(n) {
   if (state.me && state.me.role === 'admin' && n.pid && n.pid.startsWith('<')) {
     row.append(el('button', {
       type: 'button', class: 'danger', 'data-kill': n.pid,
-      onclick: () => kill(n),
+      onclick: clicked(() => kill(n)),
     }, 'Kill'));
   }
   const li = el('li', {}, row);
@@ -734,7 +762,7 @@ async function kill(n) {
   } catch (e) {
     notice(e.message);
   }
-  loadTree();
+  await loadTree();
 }
 
 start();
