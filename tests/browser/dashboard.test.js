@@ -245,6 +245,13 @@ async function main() {
     await a.click('#assign-form button[type=submit]');
     await status('bea');
     await a.locator('#assign-form button', { hasText: 'Reassign' }).waitFor({ timeout: DEADLINE_MS });
+    // After the redraw nobody is picked; Reassign without a pick is refused
+    // on the page, and the ticket stays Bea's.
+    const picked = await a.inputValue('#assign-form select[name=agent]');
+    if (picked !== '') fail('the agent list picks ' + JSON.stringify(picked) + ' by itself');
+    await a.click('#assign-form button[type=submit]');
+    await a.locator('#notice', { hasText: 'Choose an agent to reassign the ticket to' }).waitFor({ timeout: DEADLINE_MS });
+    await status('bea');
     await a.selectOption('#assign-form select[name=agent]', 'ada');
     await a.click('#assign-form button[type=submit]');
     await status('ada');

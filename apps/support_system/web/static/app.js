@@ -456,16 +456,26 @@ async function showTicket(id) {
     ['Resolution due', slaText(t)]];
   $('#ticket-fields').replaceChildren(...fields.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
   $('#ticket-actions').replaceChildren(...actionButtons(t, false));
-  // Assign (open) or reassign (assigned, pending) to an agent picked by name.
+  // Assign (open) or reassign (assigned, pending) to an agent picked by
+  // name. Nobody is picked until someone is: a redraw keeps the pick while
+  // that agent is still offered, and never picks one by itself (the first
+  // on the roster would be given the ticket by a click on Reassign).
   const form = $('#assign-form');
   const held = t.status === 'assigned' || t.status === 'pending';
   form.hidden = t.status !== 'open' && !held;
   form.go.textContent = held ? 'Reassign' : 'Assign';
   const keep = form.agent.value;
-  form.agent.replaceChildren(...state.agents.filter((a) => a.active && a.name !== t.agent).map((a) =>
+  const offered = state.agents.filter((a) => a.active && a.name !== t.agent);
+  form.agent.replaceChildren(el('option', { value: '' }, 'choose an agent'), ...offered.map((a) =>
     el('option', { value: a.name }, a.name + (a.load === null ? '' : ' (' + a.load + ' assigned)'))));
-  if (keep) form.agent.value = keep;
-  form.onsubmit = submitted(form, () => act(t, held ? 'reassign' : 'assign', { agent: form.agent.value }));
+  form.agent.value = offered.some((a) => a.name === keep) ? keep : '';
+  form.onsubmit = submitted(form, async () => {
+    if (!form.agent.value) {
+      notice('Choose an agent to ' + (held ? 'reassign' : 'assign') + ' the ticket to.');
+      return;
+    }
+    if (await act(t, held ? 'reassign' : 'assign', { agent: form.agent.value })) form.reset();
+  });
   // Close, with a reason unless resolved (the desk says when one is needed).
   const close = $('#close-form');
   close.hidden = t.status === 'closed' || t.status === 'resolved';
