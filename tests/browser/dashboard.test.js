@@ -631,6 +631,30 @@ async function main() {
     await desk.waitFor('out', /"text":"Noted while the stream was down"|Noted while the stream was down/);
     await a.evaluate(() => state.events.dispatchEvent(new MessageEvent('snapshot', { data: JSON.stringify({ tickets: [], reason: 'too_old' }) })));
     await a.locator('#ticket-history li.note blockquote', { hasText: 'Noted while the stream was down' }).waitFor({ timeout: DEADLINE_MS });
+    // Bea's session ends elsewhere (signed out with her cookie, from
+    // here): her page shows the sign-in view at once, saying why, without
+    // a click (the stream ends with the session, and its reconnect is 401).
+    const beaCookie = (await b.context().cookies()).find((c) => c.name === 'arbor_session');
+    const beaCsrf = await b.evaluate(() => state.me.csrf_token);
+    const out = await fetch(base + '/api/session', {
+      method: 'DELETE', headers: { Cookie: 'arbor_session=' + beaCookie.value, 'X-CSRF-Token': beaCsrf },
+    });
+    if (out.status !== 200) fail('signing Bea out answered ' + out.status);
+    await b.locator('#view-sign-in').waitFor({ timeout: 5000 }).catch(() => fail('Bea\'s page did not show the sign-in view when her session ended'));
+    await b.locator('#notice', { hasText: 'You were signed out (your session ended). Sign in again.' }).waitFor({ timeout: 5000 });
+    if (await b.locator('#me').isVisible() || await b.locator('#ticket-body').isVisible()) fail('Bea\'s page still shows her desk after her session ended');
+    // A request (not the stream) that finds the session gone says the same.
+    await a.goto(base + '/#/queue');
+    await a.locator('#tickets tbody tr').first().waitFor({ timeout: DEADLINE_MS });
+    await a.evaluate(() => { state.events.close(); state.events = null; });
+    const adaCookie = (await a.context().cookies()).find((c) => c.name === 'arbor_session');
+    await fetch(base + '/api/session', {
+      method: 'DELETE', headers: { Cookie: 'arbor_session=' + adaCookie.value, 'X-CSRF-Token': await a.evaluate(() => state.me.csrf_token) },
+    });
+    await a.click('#queues button[data-queue=open]');
+    await a.locator('#view-sign-in #sign-in-form').waitFor({ timeout: DEADLINE_MS });
+    const said = await a.locator('#notice').textContent();
+    if (said !== 'You were signed out (your session ended). Sign in again.') fail('a request without a session says ' + JSON.stringify(said));
     console.log('dashboard: sign-in, live queue, conflict, tree kill and restart checked; screenshots in ' + artefacts);
   } finally {
     if (browser) await browser.close();

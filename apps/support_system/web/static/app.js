@@ -69,7 +69,13 @@ async function api(method, path, body, headers) {
   let data = null;
   try { data = await r.json(); } catch (e) { data = null; }
   if (!r.ok) {
-    if (r.status === 401 && path !== '/api/session') signedOut();
+    // The session is gone (signed out elsewhere, expired, the agent
+    // deactivated, renamed or given a new password): the sign-in view,
+    // saying so in words, not the API's.
+    if (r.status === 401 && path !== '/api/session') {
+      sessionEnded();
+      throw new ApiError(r.status, { code: 'not_signed_in', message: SESSION_ENDED });
+    }
     throw new ApiError(r.status, data);
   }
   return data;
@@ -151,6 +157,15 @@ function signedIn(me) {
   connectEvents();
   if (location.hash.startsWith('#setup=')) location.hash = '#/queue';
   route();
+}
+
+const SESSION_ENDED = 'You were signed out (your session ended). Sign in again.';
+
+// The page finds its session gone: the sign-in view at once, with a notice.
+function sessionEnded() {
+  if (!state.me) return;
+  signedOut();
+  notice(SESSION_ENDED);
 }
 
 function signedOut() {
@@ -653,9 +668,23 @@ function connectEvents() {
     // while the stream was down, and the events that said so are gone.
     if (!$('#view-ticket').hidden && state.ticketShown) showTicket(state.ticketShown);
   });
-  es.addEventListener('error', () => {
+  // The stream ended or could not connect. A stream ends with its
+  // session, and its reconnect is refused (401, which EventSource does
+  // not retry): asking who is signed in tells the two apart. Signed out:
+  // the sign-in view at once. Another session in the browser now (signed
+  // in again in another tab): that one's. Still signed in, with the
+  // stream given up (the desk answered an error): connect again shortly.
+  es.addEventListener('error', async () => {
     live.textContent = 'reconnecting';
     live.classList.remove('on');
+    let me;
+    try { me = await api('GET', '/api/session'); } catch (e) { me = undefined; }
+    if (state.events !== es || !state.me) return;
+    if (me && !me.agent) sessionEnded();
+    else if (me && me.csrf_token !== state.me.csrf_token) signedIn(me);
+    else if (es.readyState === EventSource.CLOSED) {
+      setTimeout(() => { if (state.events === es && state.me) connectEvents(); }, 1000);
+    }
   });
   // A process crashed, stopped or started: redraw the tree if it shows.
   es.addEventListener('process', () => {
