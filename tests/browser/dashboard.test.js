@@ -566,9 +566,17 @@ async function main() {
     const after = await b.evaluate(async (tid) => (await (await fetch('/api/tickets/' + tid)).json()).ticket, edited);
     if (after.description !== 'Who sent this, and when' || after.customer !== '')
       fail('after the two edits the ticket is ' + JSON.stringify([after.description, after.customer]));
-    // (The form is redrawn just after the notice shows.)
+    // (The form is redrawn just after the notice shows.) Bea's form shows
+    // Ada's description and keeps the customer Bea typed; her next Save,
+    // made having seen the notice, is against the ticket as it is now.
     await b.waitForFunction(() => document.querySelector('#edit-form input[name=description]').value === 'Who sent this, and when',
       null, { timeout: 5000 }).catch(() => fail('after the conflict Bea\'s form still holds the old description'));
+    if (await b.inputValue('#edit-form input[name=customer]') !== 'Globex') fail('the conflict threw away the customer Bea typed');
+    await b.click('#edit-form button[type=submit]');
+    await b.locator('#ticket-fields dd', { hasText: /^Globex$/ }).waitFor({ timeout: DEADLINE_MS });
+    const saved = await b.evaluate(async (tid) => (await (await fetch('/api/tickets/' + tid)).json()).ticket, edited);
+    if (saved.description !== 'Who sent this, and when' || saved.customer !== 'Globex')
+      fail('Bea\'s second save left the ticket ' + JSON.stringify([saved.description, saved.customer]));
 
     // A create whose outcome is unknown (the first answer is replaced by a
     // 504, as when the Store does not confirm in time; the desk made it),

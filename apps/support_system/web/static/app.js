@@ -519,14 +519,22 @@ async function showTicket(id) {
     if (customer !== base.customer) body.customer = customer;
     if (edit.priority.value !== base.priority) body.priority = edit.priority.value;
     if (!Object.keys(body).length) { notice('Nothing to save: change a field first.'); return; }
-    // Done, or refused because the ticket moved on (the notice names who
-    // changed it), the form starts again from the ticket as it is; a
-    // field the desk refused stays as typed, to be corrected.
+    // Done: the form starts again from the ticket as it is. Refused
+    // because the ticket moved on (the notice names who changed it and
+    // how): what was typed stays, the fields not typed in show the ticket
+    // as it is, and that is the version the next Save is against, made
+    // by someone who has seen the notice. A field the desk refused stays
+    // as typed, to be corrected.
     const done = await act(base, 'edit', body);
     const now = state.tickets.get(base.id);
-    if (done || (now && now.version !== base.version)) {
+    if (done) {
       edit.dirty = false;
-      if (state.ticketShown === base.id) showTicket(base.id);
+      if (state.ticketShown === base.id) await showTicket(base.id);
+    } else if (now && now.version !== base.version && edit.base === base) {
+      for (const k of ['description', 'customer', 'priority']) {
+        if (!(k in body)) edit[k].value = now[k];
+      }
+      edit.base = now;
     }
   });
   for (const [sel, action] of [['#reply-form', 'reply'], ['#note-form', 'note']]) {
