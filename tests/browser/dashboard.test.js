@@ -270,6 +270,11 @@ async function main() {
     await a.fill('#close-form input[name=reason]', 'duplicate');
     await a.click('#close-form button[type=submit]');
     await status('closed');
+    // A closed ticket offers what the workflow allows: Reopen, and a note.
+    const offered = await a.evaluate(() => ['#edit', '#reply-form', '#note-form', '#assign-form', '#close-form']
+      .filter((sel) => !document.querySelector(sel).hidden)
+      .concat([...document.querySelectorAll('#ticket-actions button')].map((x) => x.dataset.action)));
+    if (offered.join(' ') !== '#note-form reopen') fail('a closed ticket offers ' + offered.join(' '));
     await press('reopen', 'open');
     // A reply from the keyboard alone: Tab to the box, type, Tab to Reply, Enter.
     await tabTo(a, '#reply-form textarea');

@@ -494,6 +494,10 @@ async function showTicket(id) {
   // Close, with a reason unless resolved (the desk says when one is needed).
   const close = $('#close-form');
   close.hidden = t.status === 'closed' || t.status === 'resolved';
+  // A closed ticket is not edited and takes no replies, only notes (the
+  // workflow, docs/desk.md); it can be reopened.
+  $('#edit').hidden = t.status === 'closed';
+  $('#reply-form').hidden = t.status === 'closed';
   close.onsubmit = submitted(close, async () => {
     const body = close.reason.value.trim() ? { reason: close.reason.value.trim() } : {};
     if (await act(t, 'close', body)) close.reset();
