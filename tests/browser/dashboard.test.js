@@ -103,7 +103,8 @@ async function main() {
     if (await a.locator('#me').isVisible() || await a.locator('#sign-out').isVisible()) {
       fail('the page shows Sign out before anyone signed in');
     }
-    await a.fill('#setup-form input[name=name]', 'ada');
+    // The spaces typed around a name are dropped (never a password's).
+    await a.fill('#setup-form input[name=name]', '  ada  ');
     await a.fill('#setup-form input[name=password]', 'ada-password');
     await a.click('#setup-form button[type=submit]');
     await a.locator('#me-name', { hasText: 'ada' }).waitFor({ timeout: DEADLINE_MS });
@@ -117,6 +118,7 @@ async function main() {
       await b.click('#sign-in-form button[type=submit]');
       await b.locator('#notice', { hasText: 'wrong name or password' }).waitFor({ timeout: DEADLINE_MS });
     });
+    await b.fill('#sign-in-form input[name=name]', ' bea ');
     await b.fill('#sign-in-form input[name=password]', 'bea-password');
     await b.click('#sign-in-form button[type=submit]');
     await b.locator('#me-name', { hasText: 'bea' }).waitFor({ timeout: DEADLINE_MS });

@@ -189,7 +189,8 @@ async function start() {
 
 $('#sign-in-form').addEventListener('submit', submitted($('#sign-in-form'), async (f) => {
   try {
-    const me = await api('POST', '/api/session', { name: f.name.value, password: f.password.value });
+    // A name is sent without the spaces typed around it (a password as typed).
+    const me = await api('POST', '/api/session', { name: f.name.value.trim(), password: f.password.value });
     f.reset();
     notice('');
     signedIn(me);
@@ -201,7 +202,7 @@ $('#sign-in-form').addEventListener('submit', submitted($('#sign-in-form'), asyn
 $('#setup-form').addEventListener('submit', submitted($('#setup-form'), async (f) => {
   const token = location.hash.slice('#setup='.length);
   try {
-    const me = await api('POST', '/api/setup', { token, name: f.name.value, password: f.password.value });
+    const me = await api('POST', '/api/setup', { token, name: f.name.value.trim(), password: f.password.value });
     f.reset();
     signedIn(me); // to the queue: the notice below is the queue's
     notice('Welcome: you are the desk\'s first admin.', true);
