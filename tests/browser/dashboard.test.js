@@ -269,6 +269,9 @@ async function main() {
       await a.click('#close-form button[type=submit]');
       await a.locator('#notice', { hasText: 'reason' }).waitFor({ timeout: DEADLINE_MS });
     });
+    // ...in the page's words, not the console's syntax (close ID REASON).
+    const reasonAsked = await a.locator('#notice').textContent();
+    if (/close ID|REASON/.test(reasonAsked)) fail('a close without a reason says ' + JSON.stringify(reasonAsked));
     await a.fill('#close-form input[name=reason]', 'duplicate');
     await a.click('#close-form button[type=submit]');
     await status('closed');
@@ -392,6 +395,15 @@ async function main() {
     await cal('cleo').waitFor({ timeout: DEADLINE_MS });
     await a.locator('#notice', { hasText: 'cal is now cleo' }).waitFor({ timeout: DEADLINE_MS });
     if (await cal('cal').count()) fail('cal is still on the roster');
+    // A refused rename (the name is Bea's) keeps the name typed, to be corrected.
+    await cal('cleo').locator('input[name=name]').fill('bea');
+    await provoking(409, async () => {
+      await cal('cleo').locator('input[name=name]').press('Enter');
+      await a.locator('#notice:not(.info)').waitFor({ timeout: DEADLINE_MS });
+    });
+    const kept = await cal('cleo').locator('input[name=name]').inputValue();
+    if (kept !== 'bea') fail('a refused rename left ' + JSON.stringify(kept) + ' in the box');
+    await cal('cleo').locator('input[name=name]').fill('');
     // The admin's own row offers no Deactivate (the API refuses it).
     if (await cal('ada').locator('button[data-action=deactivate]').count() ||
         !(await cal('ada').locator('button[data-action=unavailable]').count())) {
@@ -429,6 +441,15 @@ async function main() {
     });
     if (await a.locator('#ticket-title').isVisible() || await a.locator('#reply-form').isVisible()) {
       fail('the page of a ticket that does not exist shows a ticket: ' + await a.locator('#ticket-title').textContent());
+    }
+    // A number past 2^53 is named as written, not rounded.
+    await a.goto(base + '/#/ticket/99999999999999999999');
+    await a.locator('#notice', { hasText: /^there is no ticket 99999999999999999999$/ }).waitFor({ timeout: DEADLINE_MS });
+    if (await a.locator('#ticket-title').isVisible()) fail('the page of ticket 99999999999999999999 shows a ticket');
+    // A paused SLA with under a minute left says so (not "0 min left").
+    const paused = await a.evaluate(() => [30, 150].map((left) => slaText({ sla_left_s: left, breached: false })));
+    if (paused.join('|') !== 'paused while pending (under a minute left)|paused while pending (3 min left)') {
+      fail('a paused SLA says ' + paused.join('|'));
     }
     await a.click('text=Back to the queue');
     await a.locator('#tickets tbody tr').first().waitFor({ timeout: DEADLINE_MS });

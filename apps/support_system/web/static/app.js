@@ -235,7 +235,8 @@ function route() {
   if (!state.me) return;
   const h = location.hash;
   const m = /^#\/ticket\/(\d+)$/.exec(h);
-  if (m) showTicket(Number(m[1]));
+  if (m && !Number.isSafeInteger(Number(m[1]))) noTicket(m[1]);
+  else if (m) showTicket(Number(m[1]));
   else if (h === '#/tree') showTree();
   else if (h === '#/agents') showAgents();
   else showQueue();
@@ -390,7 +391,12 @@ async function act(t, action, body) {
     await refresh(data.ticket.id);
     return true;
   } catch (e) {
-    notice(e.message);
+    // The desk's message for a close without a reason gives the console's
+    // syntax (close ID REASON): the page says where the reason goes.
+    if (e.body && e.body.code === 'reason_required') {
+      notice('A ticket that is ' + t.status + ' is closed only with a reason: type one in'
+        + ' "Reason for closing" (duplicate, spam, ...) and click Close.');
+    } else notice(e.message);
     if (e.body && e.body.ticket) {
       state.tickets.set(e.body.ticket.id, e.body.ticket);
       await refresh(e.body.ticket.id);
@@ -434,10 +440,21 @@ function slaText(t) {
   const breach = t.breached ? ' — breached at ' + when(t.breached_at) : '';
   if (t.due_at) return when(t.due_at) + breach;
   if (t.sla_left_s !== null && t.sla_left_s !== undefined) {
-    const left = t.sla_left_s > 0 ? Math.round(t.sla_left_s / 60) + ' min left' : 'past due';
+    const left = t.sla_left_s <= 0 ? 'past due'
+      : t.sla_left_s < 60 ? 'under a minute left' : Math.round(t.sla_left_s / 60) + ' min left';
     return 'paused while pending (' + left + ')' + breach;
   }
   return (t.breached ? 'stopped' : '—') + breach;
+}
+
+// A ticket number past what a page can hold exactly (2^53): no ticket
+// has it, and it is named as written (as a number it would be rounded:
+// 99999999999999999999 to 100000000000000000000).
+function noTicket(text) {
+  show('ticket');
+  $('#ticket-body').hidden = true;
+  state.ticketShown = null;
+  notice('there is no ticket ' + text);
 }
 
 async function showTicket(id) {
@@ -603,6 +620,15 @@ async function loadAgents(quiet) {
   const typing = [...document.querySelectorAll('#agents form.rename input')]
     .some((i) => i.value || i === document.activeElement);
   if (quiet && typing) return;
+  // A name typed in a rename box stays through the redraw (a refused
+  // rename keeps it, to be corrected), as long as its agent has that name.
+  const typed = new Map();
+  let focused = null;
+  for (const i of document.querySelectorAll('#agents tr[data-agent] form.rename input')) {
+    const who = i.closest('tr').dataset.agent;
+    if (i.value) typed.set(who, i.value);
+    if (i === document.activeElement) focused = who;
+  }
   const admin = state.me.role === 'admin';
   $('#agent-admin').hidden = !admin;
   $('#agents tbody').replaceChildren(...state.agents.map((a) => {
@@ -627,6 +653,12 @@ async function loadAgents(quiet) {
       el('td', {}, a.active ? 'active' : 'deactivated'), el('td', {}, a.available ? 'available' : 'unavailable'),
       actions);
   }));
+  for (const r of document.querySelectorAll('#agents tr[data-agent]')) {
+    const i = r.querySelector('form.rename input');
+    if (!i) continue;
+    if (typed.has(r.dataset.agent)) i.value = typed.get(r.dataset.agent);
+    if (focused === r.dataset.agent) i.focus();
+  }
 }
 
 async function agentAct(a, action, body) {
