@@ -474,6 +474,16 @@ async function main() {
     const broken = await a.evaluate(() => [...document.querySelectorAll('#tickets .status')]
       .filter((e) => e.getClientRects().length > 1).map((e) => e.textContent));
     if (broken.length) fail('status badges broken across lines: ' + broken.join(', '));
+    // A 400 px window (a phone's): no page is wider than it (a table
+    // scrolls sideways in its own box).
+    await a.setViewportSize({ width: 400, height: 800 });
+    for (const [view, shown] of [['/#/queue', '#tickets tbody tr'], ['/#/ticket/' + k, '#ticket-title'],
+      ['/#/agents', '#agents tr[data-agent="bea"] button'], ['/#/tree', '#processes tbody tr']]) {
+      await a.goto(base + view);
+      await a.locator(shown).first().waitFor({ timeout: DEADLINE_MS });
+      const [wide, inner] = await a.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+      if (wide > inner) fail(view + ' is ' + wide + ' px wide in a ' + inner + ' px window');
+    }
     await a.setViewportSize({ width: 1280, height: 800 });
     if (errors.length) fail('console errors: ' + errors.join('; '));
 
