@@ -120,12 +120,15 @@ async function inFlight(group, work) {
   group.busy = true;
   const buttons = group.matches('button') ? [group] : [...group.querySelectorAll('button')];
   const off = buttons.filter((b) => !b.disabled);
+  const focused = document.activeElement;
   for (const b of off) b.disabled = true;
   try {
     return await work();
   } finally {
     group.busy = false;
     for (const b of off) b.disabled = false;
+    // A button pressed from the keyboard keeps the focus it had.
+    if (off.includes(focused) && focused.isConnected && document.activeElement === document.body) focused.focus();
   }
 }
 
@@ -323,14 +326,12 @@ function renderQueue(changedId) {
   $('#page-next').disabled = !state.more;
 }
 
-$('#list-form').addEventListener('submit', (ev) => {
-  ev.preventDefault();
-  const f = ev.target;
+$('#list-form').addEventListener('submit', submitted($('#list-form'), (f) => {
   state.list.search = f.search.value.trim();
   state.list.sort = f.sort.value;
   state.list.page = 1;
-  loadQueue();
-});
+  return loadQueue();
+}));
 $('#list-form select[name=sort]').addEventListener('change', (ev) => {
   state.list.sort = ev.target.value;
   state.list.page = 1;
