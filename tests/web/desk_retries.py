@@ -199,6 +199,7 @@ def outcome_unknown(binary, tmp):
         if [x["id"] for x in found["tickets"]] != [t["id"]]:
             raise Failure("the retried HTTP create made %r" % found)
         connection_killed(desk, admin)
+        sign_in_killed(desk, admin)
         if desk.quit() != 0:
             raise Failure("the slow desk did not quit cleanly")
     except Failure:
@@ -263,6 +264,45 @@ def connection_killed(desk, admin):
             raise Failure("a killed connection's create, retried, made %r" % found)
         return
     raise Failure("no connection could be killed while its change waited")
+
+
+def sign_in_killed(desk, admin):
+    """A sign-in whose connection's process is killed before it answers
+    (its read of the credentials queued behind a late commit) is answered
+    503 unavailable in the API's JSON: no session reached the client, so
+    it signs in again; not 504, for nothing it must reconcile was made."""
+    for attempt in range(5):
+        conn = http.client.HTTPConnection("127.0.0.1", desk.port, timeout=DEADLINE_S)
+        conn.request("GET", "/api/session")
+        conn.getresponse().read()
+        pids = connection_pids(desk)
+        if len(pids) != 1:
+            conn.close()
+            continue
+        # A create holds the Store in its late commit meanwhile.
+        key = "stall-for-sign-in-%d" % attempt
+        stall = threading.Thread(target=lambda: admin.post(
+            "/api/tickets", {"description": "Stalling %d" % attempt},
+            headers={"Idempotency-Key": key}))
+        stall.start()
+        time.sleep(0.05 * SCALE)
+        conn.request("POST", "/api/session",
+                     body=json.dumps({"name": "ada", "password": ADMIN_PW}).encode(),
+                     headers={"Content-Type": "application/json"})
+        time.sleep(0.1 * SCALE)
+        desk.command("kill %s" % pids[0])
+        r = conn.getresponse()
+        status, text = r.status, r.read().decode()
+        conn.close()
+        stall.join(DEADLINE_S)
+        if status != 503 or "not signed in" not in text:
+            if status in (200, 503):
+                continue  # answered before the kill, or the Store was busy: again
+            raise Failure("a sign-in whose connection was killed: %d %r" % (status, text))
+        if json.loads(text).get("code") != "unavailable":
+            raise Failure("a sign-in whose connection was killed: %r" % text)
+        return
+    raise Failure("no sign-in could be killed before it answered")
 
 
 def file_too_big(binary, tmp):

@@ -153,10 +153,18 @@ _Static_assert(sizeof api_routes / sizeof api_routes[0] < ROUTES_MAX, "room for 
 /* What an API request answers if its connection's process dies before
  * the answer (killed with its supervisor, say): a change may have been
  * made by then, so its outcome is unknown, as the API says of a change
- * whose answer did not come; a read is a server error. In the API's JSON,
- * never the HTTP library's plain 500. */
+ * whose answer did not come; a read is a server error; a sign-in is to be
+ * made again (a session it may have opened never reached the client: no
+ * one holds it). In the API's JSON, never the HTTP library's plain 500. */
 static void say_what_a_death_means(arbor_http_request_t *req, arbor_http_response_t *res)
 {
+    static const char sign_in[] =
+        "{\"code\":\"unavailable\",\"message\":\"the desk's connection ended before the"
+        " answer: you are not signed in; sign in again\"}";
+    if (!strcmp(req->method, "POST") && !strcmp(req->path, "/api/session")) {
+        arbor_http_set_crash_response(res, 503, "application/json", sign_in, sizeof sign_in - 1);
+        return;
+    }
     static const char change[] =
         "{\"code\":\"outcome_unknown\",\"message\":\"the desk's connection ended before the"
         " answer: the change may or may not have been made; retry it with the same"
