@@ -11,12 +11,13 @@ all: build/release/.configured
 	$(CMAKE) --build build/release -j $(JOBS)
 
 # The ticket desk: console in this terminal, on the project's database
-# var/support_system.db. The build is quiet: its output goes to
-# build/make-run.log, shown only when the build fails.
+# var/support_system.db unless ARGS names another (--db PATH). The build
+# is quiet: its output goes to build/make-run.log, shown only when the
+# build fails.
 run:
 	@mkdir -p build var
 	@$(MAKE) --no-print-directory all >build/make-run.log 2>&1 || { cat build/make-run.log; exit 1; }
-	@build/release/bin/support_system --db var/support_system.db $(ARGS)
+	@build/release/bin/support_system $(if $(filter --db,$(ARGS)),,--db var/support_system.db) $(ARGS)
 
 deps:
 	@scripts/install-deps.sh
