@@ -291,6 +291,15 @@ def tickets(desk, c):
     expect(c.get("/api/tickets?status=lost"), 400, "bad_argument", "a bad status")
     expect(c.get("/api/tickets?limit=0"), 400, "bad_argument", "limit 0")
     expect(c.get("/api/tickets?colour=red"), 400, "unknown_parameter", "an unknown parameter")
+    # A ticket's page and the queues refuse what they do not take too, and
+    # a ticket's page takes history and before once each.
+    for path, what in [("/api/tickets/%d?colour=red" % tid, "a ticket"),
+                       ("/api/tickets/%d?history=5&history=6" % tid, "a ticket"),
+                       ("/api/queues?agent=bob", "the queues")]:
+        r = expect(c.get(path), 400, "unknown_parameter", path)
+        if what not in r["message"]:
+            raise Failure("%s: %r" % (path, r))
+    expect(c.get("/api/tickets/%d?history=5&before=9" % tid), 200, what="history and before")
     return tid
 
 

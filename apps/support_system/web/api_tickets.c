@@ -44,27 +44,30 @@
 
 /* ---- reading ------------------------------------------------------------------------- */
 
-/* The list's query parameters: each at most once. */
-static const char *const list_params[] = {"status",   "queue",  "agent", "unassigned", "customer",
-                                          "priority", "search", "sort",  "page",       "limit"};
-#define LIST_PARAMS (sizeof list_params / sizeof list_params[0])
+/* The query parameters each reading takes, each at most once. */
+static const char *const list_params[] = {"status",   "queue",    "agent",  "unassigned",
+                                          "customer", "priority", "search", "sort",
+                                          "page",     "limit",    NULL};
+static const char *const show_params[] = {"history", "before", NULL};
+static const char *const no_params[] = {NULL};
 
-/* Every parameter of the query is one of list_params, named once: else
- * 400 unknown_parameter. */
-static bool known_query(const arbor_http_request_t *req, arbor_http_response_t *res)
+/* Every parameter of the query is one of params (NULL-terminated, at
+ * most 16), named once: else 400 unknown_parameter, saying what the
+ * reading takes (takes). */
+static bool known_query(const arbor_http_request_t *req, arbor_http_response_t *res,
+                        const char *const *params, const char *takes)
 {
-    bool seen[LIST_PARAMS] = {false};
+    bool seen[16] = {false};
     const char *p = req->query;
     while (*p) {
         size_t n = strcspn(p, "&"), k = strcspn(p, "=&");
         size_t i = 0;
-        while (i < LIST_PARAMS &&
-               !(k == strlen(list_params[i]) && strncmp(p, list_params[i], k) == 0))
+        while (params[i] && !(k == strlen(params[i]) && strncmp(p, params[i], k) == 0))
             i++;
-        if (n > 0 && (i == LIST_PARAMS || seen[i])) {
-            web_error(res, 400, "unknown_parameter",
-                      "unknown or repeated parameter: the list takes status, queue, agent,"
-                      " unassigned, customer, priority, search, sort, page and limit, each once");
+        if (n > 0 && (!params[i] || seen[i])) {
+            char message[200];
+            snprintf(message, sizeof message, "unknown or repeated parameter: %s", takes);
+            web_error(res, 400, "unknown_parameter", message);
             return false;
         }
         if (n > 0)
@@ -149,7 +152,9 @@ static bool list_query(const arbor_http_request_t *req, arbor_http_response_t *r
     char status[16], queue[16], unassigned[8], priority[16], sort[16], page[24], limit[24];
     bool has_status, has_queue, has_agent, has_unassigned, has_customer, has_priority, has_search,
         has_sort, has_page, has_limit;
-    if (!known_query(req, res) ||
+    if (!known_query(req, res, list_params,
+                     "the list takes status, queue, agent, unassigned, customer, priority,"
+                     " search, sort, page and limit, each once") ||
         !query_param(req, res, "status", status, sizeof status, &has_status) ||
         !query_param(req, res, "queue", queue, sizeof queue, &has_queue) ||
         !query_param(req, res, "agent", q->agent, sizeof q->agent, &has_agent) ||
@@ -301,6 +306,8 @@ void api_queues(arbor_http_request_t *req, arbor_http_response_t *res, const web
 {
     store_queues_t q;
     ticket_error_t err = {.code = ""};
+    if (!known_query(req, res, no_params, "the queues take none"))
+        return;
     if (store_queues(who->agent, &q, &err) != 0) {
         web_desk_error(res, &err);
         return;
@@ -363,6 +370,7 @@ void api_ticket_show(arbor_http_request_t *req, arbor_http_response_t *res,
 {
     int64_t id, history = 0, before = 0;
     if (!web_id_param(req, res, "id", &id) ||
+        !known_query(req, res, show_params, "a ticket takes history and before, each once") ||
         !history_param(req, res, "history", STORE_HISTORY_MAX, &history) ||
         !history_param(req, res, "before", LONG_MAX, &before))
         return;
