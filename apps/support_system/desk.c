@@ -19,6 +19,19 @@ const ticket_actor_t desk_operator = {.kind = ACTOR_OPERATOR, .name = "console"}
 
 desk_settings_t desk;
 
+bool desk_agent_known(const char *name, ticket_error_t *err)
+{
+    int rc = agents_lookup(name, NULL, err);
+    if (rc == ARBOR_ENOENT)
+        return desk__refuse(err, "unknown_agent", "there is no agent called %s", name);
+    if (rc && rc != ARBOR_EEXIT) /* EEXIT: the Store could not read the roster: err says why */
+        return desk__refuse(err, "unavailable",
+                            "the roster cannot be read now (%s): the Agents process is being"
+                            " restarted; try again",
+                            arbor_strerror(rc));
+    return rc == 0;
+}
+
 bool desk__check_agent(char name[TICKET_NAME_SIZE], ticket_error_t *err)
 {
     store_agent_t a;

@@ -151,6 +151,12 @@ typedef struct desk_once {
  * visible ASCII (33 to 126). False with err (bad_request_id) otherwise. */
 bool desk_check_request_id(const char *id, ticket_error_t *err);
 
+/* Whether name (any case) is an agent on the roster, active or not: a
+ * list or a queue asked for by an agent nobody is called (a typo, the
+ * name before a rename) is refused, unknown_agent, not answered empty.
+ * False with *err when not, or when the roster cannot be read. */
+bool desk_agent_known(const char *name, ticket_error_t *err);
+
 /* desk_create under once's request id (once NULL: none). A retry of the
  * same create (same description, customer, priority and actor) answers
  * the ticket the first one made, as it is now (once->replayed); the id of

@@ -489,6 +489,12 @@ static void cmd_list(const console_t *c, words_t *ws)
         arbor_free(r);
         return;
     }
+    ticket_error_t known = {.code = ""};
+    if (r->agent && r->agent[0] && !desk_agent_known(r->agent, &known)) {
+        fail_err(c, &known);
+        arbor_free(r);
+        return;
+    }
     store_filter_t f = {.status = r->has_status ? &r->status : NULL,
                         .agent = r->agent,
                         .customer = r->customer_filter,
@@ -537,7 +543,7 @@ static void cmd_queues(const console_t *c, words_t *ws)
         return;
     store_queues_t q;
     ticket_error_t err = {.code = ""};
-    if (store_queues(r.agent, &q, &err) != 0) {
+    if ((r.agent && !desk_agent_known(r.agent, &err)) || store_queues(r.agent, &q, &err) != 0) {
         fail_err(c, &err);
         return;
     }

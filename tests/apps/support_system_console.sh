@@ -401,7 +401,7 @@ grep -qE '^    [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z  Acme \(cu
 mapfile -t out < <(printf '%s\n' "list --agent $(printf 'x%.0s' {1..65})" 'list --unassigned' \
     'list --search SECOND' 'list --per-page 1' 'list --per-page 1 --page 2' 'queues --agent alice' \
     'list --sort random' 'list closed --customer Acme --priority high' 'list --status open' \
-    'quit' | hdesk)
+    'list --agent nobody' 'queues --agent nobody' 'list --agent ALICE' 'quit' | hdesk)
 check "list: a long agent" "$(field "${out[0]}" error.code)" "field_too_long"
 check "list: unassigned" "$(field "${out[1]}" tickets)" "[]"
 check "list: search" "$(field "${out[2]}" tickets.0.description)" "Second"
@@ -413,6 +413,12 @@ check "list: filters" "$(field "${out[7]}" tickets.0.id)" "1"
 # An option list does not take is named, with where the status goes.
 check "list: unknown option" "$(field "${out[8]}" error.message)" \
     "--status: not an option of list, or its value is missing (a status comes alone: list open); try: help"
+# An agent nobody is called is refused (a typo, a name before a rename),
+# not answered with an empty list; any case finds the agent.
+check "list: an unknown agent" "$(field "${out[9]}" error.code): $(field "${out[9]}" error.message)" \
+    "unknown_agent: there is no agent called nobody"
+check "queues: an unknown agent" "$(field "${out[10]}" error.code)" "unknown_agent"
+check "list: an agent in another case" "$(field "${out[11]}" ok)" "True"
 mapfile -t out < <(printf '%s\n' 'close 1 --reason spam' 'create --title x' 'edit 1 --priority' \
     'agent-add --admin dee' 'quit' | hdesk)
 check "close: the option named" "$(field "${out[0]}" error.message)" \

@@ -291,6 +291,7 @@ def tickets(desk, c):
     expect(c.get("/api/tickets?status=lost"), 400, "bad_argument", "a bad status")
     expect(c.get("/api/tickets?limit=0"), 400, "bad_argument", "limit 0")
     expect(c.get("/api/tickets?colour=red"), 400, "unknown_parameter", "an unknown parameter")
+    expect(c.get("/api/tickets?agent=nobody"), 400, "unknown_agent", "a list of an unknown agent")
     # A ticket's page and the queues refuse what they do not take too, and
     # a ticket's page takes history and before once each.
     for path, what in [("/api/tickets/%d?colour=red" % tid, "a ticket"),

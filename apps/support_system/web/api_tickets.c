@@ -181,6 +181,10 @@ static bool list_query(const arbor_http_request_t *req, arbor_http_response_t *r
         web_error(res, 400, err.code, err.message);
         return false;
     }
+    if (has_agent && !desk_agent_known(q->agent, &err)) {
+        web_desk_error(res, &err);
+        return false;
+    }
     if (has_agent)
         q->f.agent = q->agent;
     if (has_unassigned && strcmp(unassigned, "true") != 0) {
