@@ -142,11 +142,12 @@ void console_fail(bool json, const char *code, const char *message)
 bool console_option_number(const char *program, const char *option, const char *s, long long min,
                            long long max, long long *out)
 {
-    char *end;
+    /* Digits alone: strtoll would also take blanks and a sign before them. */
+    bool digits = s[0] >= '0' && s[0] <= '9';
+    char *end = (char *)s;
     errno = 0;
-    /* Digits alone (strtoll would also take blanks and a sign before them). */
-    long long v = s[0] >= '0' && s[0] <= '9' ? strtoll(s, &end, 10) : (end = (char *)s, 0);
-    if (end == s || *end || errno || v < min || v > max) {
+    long long v = digits ? strtoll(s, &end, 10) : 0;
+    if (!digits || *end || errno || v < min || v > max) {
         fprintf(stderr, "%s: %s '%s': expected a number from %lld to %lld\n", program, option, s,
                 min, max);
         return false;

@@ -19,23 +19,11 @@ const ticket_actor_t desk_operator = {.kind = ACTOR_OPERATOR, .name = "console"}
 
 desk_settings_t desk;
 
-bool desk_agent_known(const char *name, ticket_error_t *err)
+/* The roster's record of name (any case) into *a: false with err when
+ * there is none (unknown_agent) or the roster cannot be read. */
+static bool look_up_agent(const char *name, store_agent_t *a, ticket_error_t *err)
 {
-    int rc = agents_lookup(name, NULL, err);
-    if (rc == ARBOR_ENOENT)
-        return desk__refuse(err, "unknown_agent", "there is no agent called %s", name);
-    if (rc && rc != ARBOR_EEXIT) /* EEXIT: the Store could not read the roster: err says why */
-        return desk__refuse(err, "unavailable",
-                            "the roster cannot be read now (%s): the Agents process is being"
-                            " restarted; try again",
-                            arbor_strerror(rc));
-    return rc == 0;
-}
-
-bool desk__check_agent(char name[TICKET_NAME_SIZE], ticket_error_t *err)
-{
-    store_agent_t a;
-    int rc = agents_lookup(name, &a, err);
+    int rc = agents_lookup(name, a, err);
     if (rc == ARBOR_EEXIT)
         return false; /* the Store could not read the roster: err says why */
     if (rc == ARBOR_ENOENT)
@@ -45,6 +33,20 @@ bool desk__check_agent(char name[TICKET_NAME_SIZE], ticket_error_t *err)
                             "the roster cannot be read now (%s): the Agents process is being"
                             " restarted; nothing was changed, try again",
                             arbor_strerror(rc));
+    return true;
+}
+
+bool desk_agent_known(const char *name, ticket_error_t *err)
+{
+    store_agent_t a;
+    return look_up_agent(name, &a, err);
+}
+
+bool desk__check_agent(char name[TICKET_NAME_SIZE], ticket_error_t *err)
+{
+    store_agent_t a;
+    if (!look_up_agent(name, &a, err))
+        return false;
     if (!a.active)
         return desk__refuse(err, "agent_inactive", "agent %s is deactivated", a.name);
     memcpy(name, a.name, strlen(a.name) + 1); /* the roster's spelling */

@@ -247,9 +247,13 @@ def connection_killed(desk, admin):
                                            "X-CSRF-Token": admin.csrf, "Idempotency-Key": key}))
         time.sleep(0.1 * SCALE)  # in the handler now, waiting for the late commit
         desk.command("kill %s" % pids[0])
-        r = conn.getresponse()
-        status, content_type, text = r.status, r.getheader("Content-Type"), r.read().decode()
-        conn.close()
+        try:
+            r = conn.getresponse()
+            status, content_type, text = r.status, r.getheader("Content-Type"), r.read().decode()
+        except (http.client.HTTPException, OSError):
+            continue  # killed before its handler ran (a busy machine): no last words; again
+        finally:
+            conn.close()
         if status == 504 and "no answer in time" in text:
             continue  # the call's own timeout came first: again
         if status != 504 or content_type != "application/json" or \
@@ -291,10 +295,16 @@ def sign_in_killed(desk, admin):
                      headers={"Content-Type": "application/json"})
         time.sleep(0.1 * SCALE)
         desk.command("kill %s" % pids[0])
-        r = conn.getresponse()
-        status, text = r.status, r.read().decode()
-        conn.close()
+        try:
+            r = conn.getresponse()
+            status, text = r.status, r.read().decode()
+        except (http.client.HTTPException, OSError):
+            status, text = 0, ""  # killed before its handler ran (a busy machine): again
+        finally:
+            conn.close()
         stall.join(DEADLINE_S)
+        if status == 0:
+            continue
         if status != 503 or "not signed in" not in text:
             if status in (200, 503):
                 continue  # answered before the kill, or the Store was busy: again
